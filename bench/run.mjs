@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// `npm run bench -- NAME`: builds, then runs dist/bench/NAME.js, which prints its result
+// as a final JSON line. Benchmarks are TypeScript beside the code they measure's users.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const name = process.argv[2];
+const available = readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort();
+if (!name || !available.includes(name)) {
+  console.error(`usage: npm run bench -- NAME [args]\navailable benchmarks: ${available.join(', ') || '(none)'}`);
+  process.exit(2);
+}
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+const script = join(root, 'dist/bench', `${name}.js`);
+if (!existsSync(script)) {
+  console.error(`benchmark ${name} did not build to ${script}`);
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ['--expose-gc', script, ...process.argv.slice(3)], { stdio: 'inherit', cwd: root });
+process.exit(r.status ?? 1);

@@ -1,0 +1,40 @@
+/**
+ * The one event type that flows through every hop: sources create it, the channel and the
+ * bus carry it in its wire encoding (core/wire.ts), sinks store it.
+ */
+
+/** A JSON value: what `fields` may hold, so every event survives the wire unchanged. */
+export type FieldValue = string | number | boolean | null | FieldValue[] | { [key: string]: FieldValue };
+
+/**
+ * Where an event came from. `kind` says which source produced it; the rest depends on it:
+ * a file event has the path, the file's identity and the byte offset of the line; a
+ * container event has the container and its stream. Sinks may show it (the source path is
+ * an Elasticsearch keyword), and the event id is derived from it.
+ */
+export interface SourceRef {
+  kind: string;
+  /** Path of the file the line was read from. */
+  path?: string;
+  /** Identity of the file that survives renames (device + inode + fingerprint). */
+  fileId?: string;
+  /** Byte offset of the first byte of the event in the file. */
+  offset?: number;
+  /** Container id, for container logs. */
+  container?: string;
+  /** stdout or stderr, for container logs. */
+  stream?: string;
+}
+
+export interface LogEvent {
+  /** Stable id derived from where the event came from (core/event-id.ts): a replay yields the same id. */
+  id: string;
+  /** Event time in milliseconds since the Unix epoch. */
+  timestamp: number;
+  message: string;
+  service: string;
+  module: string;
+  host: string;
+  source: SourceRef;
+  fields: Record<string, FieldValue>;
+}

@@ -1,0 +1,86 @@
+import type { LogEvent } from './event.js';
+import type { Logger } from './log.js';
+
+/**
+ * The component contract. Every hop hands data on and only then lets the previous hop
+ * forget it; the types carry that promise:
+ *
+ *   Source --put(events, checkpoint)--> Channel       put resolves once the events are durable
+ *   Channel --take()--> Transaction --> bus sink      commit() only after Kafka acked them all
+ *   bus source --AckableBatch--> Sink(s)              ack() only after every sink wrote durably
+ */
+
+/**
+ * A source's position, carried in the same durable write as the batch it covers, so a
+ * crash between "channel has the events" and "source saved its position" cannot repeat
+ * or lose lines: on restart the source takes the newest checkpoint the channel recovered.
+ * `seq` grows with every checkpoint a source emits; `state` is the source's own JSON.
+ */
+export interface SourceCheckpoint {
+  source: string;
+  seq: number;
+  state: unknown;
+}
+
+/** What a source sees of the channel. */
+export interface ChannelWriter {
+  /**
+   * Appends events (and optionally the position they bring the source to). Resolves only
+   * once they are durable as the channel defines it; waits while the channel is full —
+   * that wait is the source's backpressure.
+   */
+  put(events: LogEvent[], checkpoint?: SourceCheckpoint): Promise<void>;
+  /** The newest checkpoint this source put that the channel holds (recovered after a restart). */
+  lastCheckpoint(source: string): SourceCheckpoint | undefined;
+}
+
+/** A batch taken from the channel: it stays owned by the channel until commit(). */
+export interface Transaction {
+  readonly events: readonly LogEvent[];
+  /** Releases the events for good: the next hop has them durably. */
+  commit(): Promise<void>;
+  /** Gives the events back for redelivery, in the same order, before anything newer. */
+  rollback(): Promise<void>;
+}
+
+export interface Channel extends ChannelWriter {
+  open(): Promise<void>;
+  /**
+   * Takes up to `max` events. Waits until at least one is available or `signal` aborts
+   * (then resolves with an empty transaction). At most one transaction is open at a time
+   * per taker; the bus sink is the only taker.
+   */
+  take(max: number, signal?: AbortSignal): Promise<Transaction>;
+  close(): Promise<void>;
+}
+
+export interface Source {
+  start(out: ChannelWriter): Promise<void>;
+  /** Stops reading; resolves when no put is in flight any more. */
+  stop(): Promise<void>;
+}
+
+/** A batch handed from a bus source to the collector, with the acknowledgement that lets the bus forget it. */
+export interface AckableBatch {
+  readonly events: readonly LogEvent[];
+  /** Every sink that received the batch has written it durably: the bus may commit its offsets. */
+  ack(): Promise<void>;
+}
+
+export interface Sink {
+  open(): Promise<void>;
+  /** Resolves only when the whole batch is durably stored (file fsync'd, every bulk item settled). */
+  write(batch: readonly LogEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What every component is given when it is created. */
+export interface ComponentContext {
+  /** The component's name in the config (the key under sources:, sinks:, ...). */
+  name: string;
+  logger: Logger;
+  /** Directory for the component's own state (checkpoints, buffers); created by the runtime. */
+  dataDir: string;
+  /** Host name stamped on events. */
+  host: string;
+}

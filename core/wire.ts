@@ -1,0 +1,101 @@
+import type { FieldValue, LogEvent, SourceRef } from './event.js';
+
+/**
+ * The versioned wire encoding of a LogEvent: one JSON object per event, UTF-8. It is the
+ * contract between agents and collectors (Kafka record values) and what the disk channel
+ * stores, so a collector can run another version than its agents. JSON because any other
+ * Kafka consumer (Kafka Connect, a stream processor) can read it without our code.
+ *
+ * Version 1:
+ *   {"v":1,"id":string,"timestamp":number(ms),"service":string,"module":string,
+ *    "host":string,"message":string,"source":{"kind":string,...},"fields":{...}}
+ *
+ * A reader rejects any other `v`: an agent newer than its collector is reported, not
+ * misread. Adding an optional key is compatible; changing a key's meaning bumps `v`.
+ */
+export const WIRE_VERSION = 1;
+
+export class WireFormatError extends Error {
+  constructor(
+    readonly reason: string,
+    /** Where the bytes came from: "topic logs partition 3 offset 1234", "segment 7 at byte 4096". */
+    readonly where?: string,
+  ) {
+    super(where ? `${reason} (${where})` : reason);
+    this.name = 'WireFormatError';
+  }
+}
+
+export function encodeEvent(event: LogEvent): Buffer {
+  return Buffer.from(encodeEventString(event), 'utf8');
+}
+
+export function encodeEventString(event: LogEvent): string {
+  return JSON.stringify({
+    v: WIRE_VERSION,
+    id: event.id,
+    timestamp: event.timestamp,
+    service: event.service,
+    module: event.module,
+    host: event.host,
+    message: event.message,
+    source: event.source,
+    fields: event.fields,
+  });
+}
+
+/** Decodes one event; throws WireFormatError naming what is wrong and `where` it came from. */
+export function decodeEvent(data: Buffer | Uint8Array | string, where?: string): LogEvent {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch (err) {
+    throw new WireFormatError(`not a Sluice event: invalid JSON (${(err as Error).message})`, where);
+  }
+  return validateEvent(raw, where);
+}
+
+function validateEvent(raw: unknown, where: string | undefined): LogEvent {
+  if (!isObject(raw)) throw new WireFormatError('not a Sluice event: expected a JSON object', where);
+  if (raw.v !== WIRE_VERSION) {
+    throw new WireFormatError(
+      raw.v === undefined
+        ? 'not a Sluice event: no wire version "v"'
+        : `unsupported wire version ${JSON.stringify(raw.v)} (this Sluice reads version ${WIRE_VERSION})`,
+      where,
+    );
+  }
+  const fail = (key: string, expected: string): never => {
+    throw new WireFormatError(`invalid event: "${key}" must be ${expected}, got ${describe(raw[key])}`, where);
+  };
+  const str = (key: string): string => (typeof raw[key] === 'string' ? (raw[key] as string) : fail(key, 'a string'));
+  const id = str('id');
+  if (id.length === 0) fail('id', 'a non-empty string');
+  const timestamp = raw.timestamp;
+  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) fail('timestamp', 'a finite number (ms since epoch)');
+  const source = raw.source;
+  if (!isObject(source) || typeof source.kind !== 'string') fail('source', 'an object with a string "kind"');
+  const fields = raw.fields ?? {};
+  if (!isObject(fields)) fail('fields', 'an object');
+  return {
+    id,
+    timestamp: timestamp as number,
+    message: str('message'),
+    service: str('service'),
+    module: str('module'),
+    host: str('host'),
+    source: source as unknown as SourceRef,
+    fields: fields as Record<string, FieldValue>,
+  };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v;
+}

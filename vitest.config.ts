@@ -1,0 +1,34 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` needs nothing but Node (the fast loop, `npm run test:unit`);
+// `integration` talks to the real Kafka broker and Elasticsearch node, which the global
+// setup starts when they are not already running (and stops again afterwards).
+// Integration tests are named *.int.test.ts.
+export default defineConfig({
+  test: {
+    reporters: ['default', 'json'],
+    outputFile: { json: 'var/test-results.json' },
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['{core,config,agent,collector,sinks,bin,test}/**/*.test.ts'],
+          exclude: ['**/*.int.test.ts', '**/node_modules/**', 'dist/**'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['{core,config,agent,collector,sinks,bin,test}/**/*.int.test.ts'],
+          exclude: ['**/node_modules/**', 'dist/**'],
+          globalSetup: ['test/services/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
