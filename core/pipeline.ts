@@ -51,6 +51,8 @@ export interface Channel extends ChannelWriter {
    * per taker; the bus sink is the only taker.
    */
   take(max: number, signal?: AbortSignal): Promise<Transaction>;
+  /** What is buffered and not yet committed (taken-but-uncommitted included): for draining on shutdown and status. */
+  stats(): { events: number; bytes: number };
   close(): Promise<void>;
 }
 
@@ -83,4 +85,33 @@ export interface ComponentContext {
   dataDir: string;
   /** Host name stamped on events. */
   host: string;
+}
+
+/**
+ * The agent's side of the bus (Kafka producer, or the in-process bus of `sluice run`).
+ * The agent's forwarder takes a transaction from the channel, sends its events, and
+ * commits the transaction only when send() resolved.
+ */
+export interface BusProducer {
+  open(): Promise<void>;
+  /** Resolves only when the bus holds every event durably (Kafka: acks=all for every record). */
+  send(events: readonly LogEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The collector's side of the bus. */
+export interface BusConsumer {
+  /**
+   * Starts delivering batches. `deliver` resolving means the batch was taken on; the bus
+   * may forget it (commit offsets) only once the batch's ack() has resolved.
+   */
+  start(deliver: (batch: AckableBatch) => Promise<void>): Promise<void>;
+  /** Stops fetching; resolves after the batches in flight were acked (or given up uncommitted). */
+  stop(): Promise<void>;
+}
+
+/** What a `bus:` component creates: either side, for the agent or the collector. */
+export interface Bus {
+  producer(): BusProducer;
+  consumer(): BusConsumer;
 }

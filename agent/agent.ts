@@ -1,0 +1,63 @@
+import { sleep } from '../core/backoff.js';
+import type { Logger } from '../core/log.js';
+import type { BusProducer, Channel, Source } from '../core/pipeline.js';
+import { Forwarder } from './forwarder.js';
+
+export interface NamedSource {
+  name: string;
+  source: Source;
+}
+
+export interface AgentOptions {
+  batchEvents: number;
+  /** On stop, how long to keep forwarding what is buffered before leaving it in the channel for next time. */
+  drainTimeoutMs: number;
+}
+
+/** The agent half: sources → channel → forwarder → bus. */
+export class Agent {
+  private readonly forwarder: Forwarder;
+
+  constructor(
+    readonly channel: Channel,
+    private readonly sources: NamedSource[],
+    private readonly producer: BusProducer,
+    private readonly logger: Logger,
+    private readonly options: AgentOptions,
+  ) {
+    this.forwarder = new Forwarder(channel, producer, logger.child({ component: 'forwarder' }), { batchEvents: options.batchEvents });
+  }
+
+  get forwarded(): number {
+    return this.forwarder.forwarded;
+  }
+
+  async start(): Promise<void> {
+    await this.channel.open();
+    await this.producer.open();
+    this.forwarder.start();
+    for (const { source } of this.sources) await source.start(this.channel);
+  }
+
+  /**
+   * Stops sources first (their positions are checkpointed with what the channel holds),
+   * then forwards what is buffered for up to drainTimeoutMs; whatever is left stays in
+   * the (disk) channel and goes out on the next start.
+   */
+  async stop(): Promise<void> {
+    for (const { name, source } of this.sources) {
+      try {
+        await source.stop();
+      } catch (err) {
+        this.logger.error({ source: name, err: (err as Error).message }, 'source failed to stop cleanly');
+      }
+    }
+    const deadline = Date.now() + this.options.drainTimeoutMs;
+    while (this.channel.stats().events > 0 && Date.now() < deadline) await sleep(20);
+    const left = this.channel.stats().events;
+    if (left > 0) this.logger.warn({ events: left }, 'drain timeout: events stay in the channel and are sent on the next start');
+    await this.forwarder.stop();
+    await this.producer.close();
+    await this.channel.close();
+  }
+}
