@@ -12,6 +12,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          globalSetup: ['test/build-setup.ts'],
           include: ['{core,config,agent,collector,sinks,bin,test}/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**', 'dist/**'],
           testTimeout: 60_000,
@@ -23,7 +24,7 @@ export default defineConfig({
           name: 'integration',
           include: ['{core,config,agent,collector,sinks,bin,test}/**/*.int.test.ts'],
           exclude: ['**/node_modules/**', 'dist/**'],
-          globalSetup: ['test/services/global-setup.ts'],
+          globalSetup: ['test/build-setup.ts', 'test/services/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,
           fileParallelism: false,

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import type { LogEvent } from './event.js';
+import { eventId, fileEventId } from './event-id.js';
+import { decodeEvent, encodeEvent, WireFormatError } from './wire.js';
+
+const event: LogEvent = {
+  id: fileEventId('dev1:ino2:fp', 1234),
+  timestamp: 1_700_000_000_123,
+  message: 'GET /index.html 200 \u00e9\u4e2d "quoted"',
+  service: 'web',
+  module: 'access',
+  host: 'node-1',
+  source: { kind: 'file', path: '/var/log/web/access.log', fileId: 'dev1:ino2:fp', offset: 1234 },
+  fields: { status: 200, tags: ['a', 'b'], nested: { ok: true, none: null } },
+};
+
+describe('wire format v1', () => {
+  it('round-trips an event exactly', () => {
+    expect(decodeEvent(encodeEvent(event))).toEqual(event);
+  });
+
+  it('is documented JSON that other consumers can read', () => {
+    const raw = JSON.parse(encodeEvent(event).toString('utf8'));
+    expect(raw).toMatchObject({ v: 1, id: event.id, timestamp: event.timestamp, service: 'web', module: 'access', message: event.message });
+  });
+
+  it('rejects an unknown version, naming it and where the bytes came from', () => {
+    const v2 = JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), v: 2 });
+    expect(() => decodeEvent(v2, 'topic logs partition 0 offset 7')).toThrow(new WireFormatError('unsupported wire version 2 (this Sluice reads version 1)', 'topic logs partition 0 offset 7'));
+  });
+
+  it.each([
+    ['not JSON', '{"v":1,', /invalid JSON/],
+    ['not an object', '[1,2]', /expected a JSON object/],
+    ['no version', '{"id":"x"}', /no wire version/],
+    ['bad timestamp', JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), timestamp: 'yesterday' }), /"timestamp" must be a finite number/],
+    ['missing message', JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), message: undefined }), /"message" must be a string, got nothing/],
+    ['empty id', JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), id: '' }), /"id" must be a non-empty string/],
+    ['source without kind', JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), source: {} }), /"source" must be an object/],
+  ])('rejects %s with a clear reason', (_name, input, reason) => {
+    expect(() => decodeEvent(Buffer.from(input))).toThrow(reason);
+  });
+});
+
+describe('event ids', () => {
+  it('are stable for the same origin and differ for another', () => {
+    expect(fileEventId('f', 10)).toBe(fileEventId('f', 10));
+    expect(fileEventId('f', 10)).not.toBe(fileEventId('f', 11));
+    expect(fileEventId('f', 10)).not.toBe(fileEventId('g', 10));
+  });
+
+  it('do not collide when parts shift between fields', () => {
+    expect(eventId('ab', 'c')).not.toBe(eventId('a', 'bc'));
+  });
+
+  it('are 22 URL-safe characters', () => {
+    expect(fileEventId('/a/very/long/path'.repeat(50), 1)).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+});
