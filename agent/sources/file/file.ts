@@ -1,0 +1,93 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { fileIdOf, fingerprintOf, prefixMatches, type Fingerprint } from './fingerprint.js';
+import { LineSplitter, type LineHandler } from './lines.js';
+import type { MultilineJoiner } from './multiline.js';
+
+/**
+ * One file being tailed: its identity, its descriptor (which may be closed while idle and
+ * reopened from the same position), and two positions: `readPos`, the next byte to read,
+ * and `emitPos`, the first byte not yet handed on as an event. Bytes between the two are a
+ * partial line or a multiline event still being collected; only `emitPos` is checkpointed.
+ */
+export class TailedFile {
+  fh: FileHandle | undefined;
+  readPos: number;
+  emitPos: number;
+  splitter!: LineSplitter;
+  joiner: MultilineJoiner | undefined;
+  /** Last time a read returned bytes (ms): for partial-line flush, idle close and rotate wait. */
+  lastGrowthAt: number;
+  /** Last time the file was read or checked: least recently used files are closed first. */
+  lastUsedAt: number;
+  /** A read hit the end: nothing to do until the file grows. */
+  atEof = false;
+  /** The path no longer leads to this file (renamed away, deleted): read on until rotateWait, then let go. */
+  detached = false;
+  /** Size and mtime at the last check, to re-verify the fingerprint only when they change. */
+  seenSize = -1;
+  seenMtime = -1;
+  /** Fields derived from the path (service, module, captures), refreshed when the path changes. */
+  service = '';
+  module = '';
+  fields: Record<string, string> = {};
+  hasFields = false;
+
+  constructor(
+    public id: string,
+    readonly dev: number,
+    readonly ino: number,
+    public fp: Fingerprint,
+    public path: string,
+    pos: number,
+    now: number,
+  ) {
+    this.readPos = pos;
+    this.emitPos = pos;
+    this.lastGrowthAt = now;
+    this.lastUsedAt = now;
+  }
+
+  get key(): string {
+    return `${this.dev}:${this.ino}`;
+  }
+
+  resetSplitter(maxLineBytes: number, mode: 'truncate' | 'split', onLine: LineHandler): void {
+    this.splitter = new LineSplitter(this.readPos, maxLineBytes, mode, onLine);
+  }
+
+  /**
+   * Reopens a closed file by path; false when the path now holds another file (or none):
+   * whatever this one still had is out of reach.
+   */
+  async reopen(): Promise<boolean> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.path, 'r');
+    } catch {
+      return false;
+    }
+    const st = await fh.stat();
+    if (st.dev !== this.dev || st.ino !== this.ino || !(await prefixMatches(fh, this.fp))) {
+      await fh.close();
+      return false;
+    }
+    this.fh = fh;
+    return true;
+  }
+
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.close().catch(() => undefined);
+  }
+
+  /**
+   * Gives a file that was empty when found its fingerprint once bytes arrive, before any of
+   * its events exist (the id is part of every event id).
+   */
+  async fingerprintIfEmpty(fingerprintBytes: number): Promise<void> {
+    if (this.fp.len > 0 || !this.fh) return;
+    this.fp = await fingerprintOf(this.fh, fingerprintBytes);
+    this.id = fileIdOf(this.dev, this.ino, this.fp);
+  }
+}

@@ -1,0 +1,14 @@
+import type { ComponentSpec } from '../../../core/registry.js';
+import { fileSourceOptions, type FileSourceOptions } from './options.js';
+import { FileSource } from './source.js';
+
+export { FileSource } from './source.js';
+export { fileSourceOptions, type FileSourceOptions, type FileSourceInput } from './options.js';
+
+export const fileSourceSpec: ComponentSpec<FileSourceOptions, FileSource> = {
+  kind: 'source',
+  type: 'file',
+  description: 'Tails log files matched by globs; survives rotation, truncation and restarts without loss or duplicates',
+  options: fileSourceOptions,
+  create: (options, ctx) => new FileSource(options, ctx),
+};
