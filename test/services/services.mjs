@@ -1,0 +1,856 @@
+// The real Kafka broker and Elasticsearch node that Sluice's integration tests and
+// benchmarks run against, provisioned from Maven Central (pom.xml) and run as plain JVM
+// processes: no Docker, no mocks. Everything lives under var/services (gitignored).
+//
+// Several test sessions may share one pair of services at once (people run their own
+// integration tests side by side in one tree), so starting and stopping go through a lock
+// file per instance, and each session holds a lease: the last session to leave stops what
+// a session started, and never what `npm run services up` started for a person.
+//
+// Types: services.d.mts.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readSync, realpathSync, rmSync,
+  statSync, unlinkSync, writeFileSync, chownSync,
+} from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import kafkajs from 'kafkajs';
+
+const { Kafka, logLevel } = kafkajs;
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const POM = join(REPO_ROOT, 'test', 'services', 'pom.xml');
+
+/** Root of every service's files; SLUICE_SERVICES_DIR moves it (e.g. to a bigger disk). */
+export function servicesDir() {
+  return resolve(process.env.SLUICE_SERVICES_DIR || join(REPO_ROOT, 'var', 'services'));
+}
+
+function envPort(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`${name}=${JSON.stringify(raw)} is not a TCP port (1-65535)`);
+  }
+  return port;
+}
+
+function pomProperty(name) {
+  const match = new RegExp(`<${name}>([^<]+)</${name}>`).exec(readFileSync(POM, 'utf8'));
+  if (!match) throw new Error(`${POM} has no <${name}> property`);
+  return match[1].trim();
+}
+
+export const KAFKA_VERSION = pomProperty('kafka.version');
+export const ELASTICSEARCH_VERSION = pomProperty('elasticsearch.version');
+
+const defaultLog = (line) => process.stderr.write(`[services] ${line}\n`);
+
+// ---------------------------------------------------------------------------------------
+// Small process and file helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+function commandLine(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    // No procfs (macOS): ps gives the same arguments joined by spaces, good enough to match.
+    try {
+      return execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' }).trim().split(/\s+/);
+    } catch {
+      return [];
+    }
+  }
+}
+
+function readPid(file) {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function tail(file, lines = 40) {
+  try {
+    const size = statSync(file).size;
+    const length = Math.min(size, 64 * 1024);
+    const buf = Buffer.alloc(length);
+    const fd = openSync(file, 'r');
+    try {
+      readSync(fd, buf, 0, length, size - length);
+    } finally {
+      closeSync(fd);
+    }
+    return buf.toString('utf8').split('\n').slice(-lines - 1).join('\n').trimEnd();
+  } catch {
+    return `(no log at ${file})`;
+  }
+}
+
+function portInUse(port) {
+  return new Promise((res) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      res(true);
+    });
+    socket.once('error', () => res(false));
+  });
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const server = createServer();
+    server.once('error', rej);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+      server.close(() => res(port));
+    });
+  });
+}
+
+/**
+ * Cross-process mutex: a file created exclusively, holding the owner's pid. A lock whose
+ * owner died (a killed test run) is taken over instead of blocking everyone forever.
+ */
+async function withLock(file, timeoutMs, what, fn) {
+  mkdirSync(dirname(file), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      const owner = readPid(file);
+      if (owner !== undefined && owner !== process.pid && !isAlive(owner)) {
+        rmSync(file, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${file} (held by pid ${owner}) to ${what}`);
+      }
+      await sleep(200);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+function javaHome() {
+  for (const name of ['ES_JAVA_HOME', 'JAVA_HOME']) {
+    const home = process.env[name];
+    if (home && existsSync(join(home, 'bin', 'java'))) return home;
+  }
+  for (const dir of (process.env.PATH || '').split(delimiter)) {
+    const java = join(dir, 'java');
+    if (existsSync(java)) return dirname(dirname(realpathSync(java)));
+  }
+  throw new Error('no Java found: install a JDK 17+ or set JAVA_HOME (or ES_JAVA_HOME for Elasticsearch)');
+}
+
+/** Terminates pid (SIGTERM, then SIGKILL after graceMs) and waits until it is gone. */
+async function terminate(pid, graceMs) {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+  if (isAlive(pid)) await kill(pid);
+}
+
+async function kill(pid) {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  // The port and the data directory lock are free only once the process is really gone.
+  while (isAlive(pid)) await sleep(50);
+}
+
+/** Spawns a detached process whose output goes to logFile; it outlives the caller. */
+function spawnDetached(command, args, { cwd, env, logFile, uid, gid }) {
+  mkdirSync(dirname(logFile), { recursive: true });
+  const out = openSync(logFile, 'a');
+  try {
+    const child = spawn(command, args, {
+      cwd, env, detached: true, stdio: ['ignore', out, out], ...(uid === undefined ? {} : { uid, gid }),
+    });
+    child.unref();
+    return child;
+  } finally {
+    closeSync(out);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Provisioning from Maven Central
+
+function provisionStamp() {
+  return join(servicesDir(), '.provisioned.json');
+}
+
+function provisioned() {
+  const dir = servicesDir();
+  try {
+    const stamp = JSON.parse(readFileSync(provisionStamp(), 'utf8'));
+    if (stamp.kafka !== KAFKA_VERSION || stamp.elasticsearch !== ELASTICSEARCH_VERSION) return false;
+  } catch {
+    return false;
+  }
+  return existsSync(join(dir, 'kafka', 'libs', `kafka_2.13-${KAFKA_VERSION}.jar`))
+    && existsSync(join(elasticsearchHome(), 'bin', 'elasticsearch'));
+}
+
+function elasticsearchHome() {
+  return join(servicesDir(), 'elasticsearch-dist', `elasticsearch-${ELASTICSEARCH_VERSION}`);
+}
+
+/**
+ * Fetches Kafka's jars and Elasticsearch's distribution with Maven unless a complete copy of
+ * the versions pom.xml names is already there (then it returns at once).
+ */
+export async function provision({ log = defaultLog } = {}) {
+  if (provisioned()) return;
+  await withLock(join(servicesDir(), '.provision.lock'), 20 * 60_000, 'provision', async () => {
+    if (provisioned()) return;
+    const dir = servicesDir();
+    log(`provisioning Kafka ${KAFKA_VERSION} and Elasticsearch ${ELASTICSEARCH_VERSION} from Maven Central into ${dir} (first run only; about 200 MB)`);
+    rmSync(provisionStamp(), { force: true });
+    // A version change leaves the old jars behind, and two kafka-clients on one class path
+    // is a broken broker.
+    rmSync(join(dir, 'kafka', 'libs'), { recursive: true, force: true });
+    const started = Date.now();
+    const logFile = join(dir, 'provision.log');
+    mkdirSync(dir, { recursive: true });
+    const args = ['-B', '-f', POM, `-Dservices.dir=${dir}`, 'dependency:copy-dependencies', 'dependency:unpack'];
+    await new Promise((res, rej) => {
+      const logOut = openSync(logFile, 'w');
+      const child = spawn('mvn', args, { cwd: dirname(POM), stdio: ['ignore', 'pipe', logOut] });
+      let files = 0;
+      let kilobytes = 0;
+      let pending = '';
+      child.stdout.on('data', (chunk) => {
+        writeFileSync(logOut, chunk);
+        pending += chunk.toString('utf8');
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) {
+          const m = /^Downloaded from [^:]+: \S+ \((\d+(?:\.\d+)?) (B|kB|MB)/.exec(line);
+          if (!m) continue;
+          files += 1;
+          kilobytes += Number(m[1]) * (m[2] === 'MB' ? 1024 : m[2] === 'kB' ? 1 : 1 / 1024);
+        }
+      });
+      const progress = setInterval(() => {
+        log(`  ... ${files} files, ${(kilobytes / 1024).toFixed(1)} MB downloaded (${Math.round((Date.now() - started) / 1000)} s)`);
+      }, 10_000);
+      child.once('error', (err) => {
+        clearInterval(progress);
+        closeSync(logOut);
+        rej(new Error(`cannot run Maven (mvn): ${err.message}; install Maven 3.6+ or point KAFKA_BROKERS / ELASTICSEARCH_URL at running services`));
+      });
+      child.once('exit', (code, signal) => {
+        clearInterval(progress);
+        closeSync(logOut);
+        if (code === 0) res(undefined);
+        else rej(new Error(`Maven provisioning failed (${signal ?? `exit ${code}`}); full output in ${logFile}:\n${tail(logFile, 30)}`));
+      });
+    });
+    if (!existsSync(join(elasticsearchHome(), 'bin', 'elasticsearch'))) {
+      throw new Error(`Maven finished but ${elasticsearchHome()} has no bin/elasticsearch; see ${logFile}`);
+    }
+    writeFileSync(provisionStamp(), JSON.stringify({ kafka: KAFKA_VERSION, elasticsearch: ELASTICSEARCH_VERSION }) + '\n');
+    log(`provisioned in ${Math.round((Date.now() - started) / 1000)} s`);
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// The common life cycle of a managed JVM service
+
+class Service {
+  /**
+   * @param {string} kind 'Kafka' | 'Elasticsearch'
+   * @param {string} name instance directory under servicesDir()
+   * @param {string | undefined} external address from the environment; the service is then not ours to run
+   */
+  constructor(kind, name, external) {
+    this.kind = kind;
+    this.name = name;
+    this.external = external;
+  }
+
+  get managed() {
+    return this.external === undefined;
+  }
+
+  get dir() {
+    return join(servicesDir(), this.name);
+  }
+
+  get pidFile() {
+    return join(this.dir, 'run', 'pid');
+  }
+
+  /** Marks an instance a test session started, so the last session out stops it. */
+  get sessionMarker() {
+    return join(this.dir, 'run', 'started-by-session');
+  }
+
+  mustBeManaged(action) {
+    if (!this.managed) {
+      throw new Error(`cannot ${action} ${this.kind}: it is the external one at ${this.external} (from the environment), not run by test/services`);
+    }
+  }
+
+  /** Pid of this instance's live process, or undefined (a stale pid file is removed). */
+  pid() {
+    if (!this.managed) return undefined;
+    const pid = readPid(this.pidFile);
+    if (pid === undefined) return undefined;
+    // Pids get reused: only a process running this very instance counts as ours.
+    if (isAlive(pid) && this.ownsCommand(commandLine(pid))) return pid;
+    rmSync(this.pidFile, { force: true });
+    return undefined;
+  }
+
+  running() {
+    return this.pid() !== undefined;
+  }
+
+  /**
+   * Starts the instance unless it runs, and resolves once it answers. owner 'session': what
+   * this call launches is marked as a test session's (stopped when the last session leaves);
+   * 'person': it stays up whoever started it; unset (a test restarting what it killed): the
+   * mark stays as it was.
+   */
+  async start({ log = defaultLog, timeoutMs = 180_000, owner } = {}) {
+    this.mustBeManaged('start');
+    await provision({ log });
+    await withLock(join(this.dir, 'run', 'lock'), timeoutMs + 60_000, `start ${this.kind}`, async () => {
+      if (owner === 'person') rmSync(this.sessionMarker, { force: true });
+      if (this.running()) {
+        await this.waitReady(timeoutMs, undefined);
+        return;
+      }
+      for (const port of await this.ports()) {
+        if (await portInUse(port)) {
+          throw new Error(`cannot start ${this.kind}: port ${port} on 127.0.0.1 is taken by a process test/services did not start; stop it, or choose other ports (test/services/README.md), or point ${this.envName} at it`);
+        }
+      }
+      const started = Date.now();
+      log(`starting ${this.kind} (${this.address()}), logs in ${this.logDir}`);
+      const child = await this.launch();
+      if (owner === 'session') writeFileSync(this.sessionMarker, `${process.pid}\n`);
+      await this.waitReady(timeoutMs, child);
+      log(`${this.kind} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    });
+  }
+
+  /** Graceful stop (SIGTERM, then SIGKILL after graceMs); resolves when the process is gone. */
+  async stop({ graceMs = 30_000 } = {}) {
+    this.mustBeManaged('stop');
+    await withLock(join(this.dir, 'run', 'lock'), graceMs + 60_000, `stop ${this.kind}`, async () => {
+      const pid = this.pid();
+      if (pid !== undefined) await terminate(pid, graceMs);
+      rmSync(this.pidFile, { force: true });
+      rmSync(this.sessionMarker, { force: true });
+    });
+  }
+
+  /** SIGKILL, like a crash: no shutdown work, data as the kernel left it. */
+  async kill() {
+    this.mustBeManaged('kill');
+    const pid = this.pid();
+    if (pid !== undefined) await kill(pid);
+  }
+
+  /** Stops this instance and deletes its data, logs and settings (for private instances tests create). */
+  async destroy() {
+    await this.stop();
+    // Only the instance's own entries: the shared Kafka's directory also holds the jars.
+    for (const entry of ['data', 'logs', 'run', 'config', 'tmp', 'server.properties', 'log4j.properties']) {
+      rmSync(join(this.dir, entry), { recursive: true, force: true });
+    }
+    if (existsSync(this.dir) && readdirSync(this.dir).length === 0) rmSync(this.dir, { recursive: true });
+  }
+
+  startedBySession() {
+    return existsSync(this.sessionMarker);
+  }
+
+  async waitReady(timeoutMs, child) {
+    const deadline = Date.now() + timeoutMs;
+    let exit;
+    child?.once('exit', (code, signal) => {
+      exit = signal ?? `exit code ${code}`;
+    });
+    let lastError = 'no answer yet';
+    for (;;) {
+      if (this.managed && exit !== undefined && !(await this.childMayExit(exit))) {
+        throw new Error(`${this.kind} stopped during start-up (${exit}); last lines of ${this.mainLog}:\n${tail(this.mainLog)}`);
+      }
+      try {
+        if (await this.ready()) return;
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+      }
+      if (Date.now() > deadline) {
+        const where = this.managed ? `; last lines of ${this.mainLog}:\n${tail(this.mainLog)}` : '';
+        throw new Error(`${this.kind} at ${this.address()} not ready after ${timeoutMs} ms (${lastError})${where}`);
+      }
+      await sleep(250);
+    }
+  }
+
+  // The launched process is the service itself unless a subclass says otherwise.
+  async childMayExit() {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Kafka: one KRaft node that is both broker and controller, PLAINTEXT on 127.0.0.1
+
+export class KafkaService extends Service {
+  /**
+   * @param {{ name?: string, port?: number, controllerPort?: number, heap?: string, external?: string }} [options]
+   */
+  constructor({ name = 'kafka', port, controllerPort, heap, external } = {}) {
+    super('Kafka', name, external);
+    this.envName = 'KAFKA_BROKERS';
+    this.port = port;
+    this.controllerPort = controllerPort;
+    this.heap = heap ?? process.env.SLUICE_KAFKA_HEAP ?? '512m';
+  }
+
+  get logDir() {
+    return join(this.dir, 'logs');
+  }
+
+  get mainLog() {
+    return join(this.logDir, 'server.log');
+  }
+
+  async ports() {
+    // Port 0 means "any free one", fixed at first start so a restarted broker comes back
+    // at the address its clients already know.
+    if (this.port === 0) this.port = await freePort();
+    if (this.controllerPort === 0) this.controllerPort = await freePort();
+    return [this.port, this.controllerPort];
+  }
+
+  /** Bootstrap address list for clients, e.g. "127.0.0.1:19092". */
+  get brokers() {
+    if (this.external !== undefined) return this.external;
+    if (!this.port) throw new Error(`Kafka instance ${this.name} has no port until it is started`);
+    return `127.0.0.1:${this.port}`;
+  }
+
+  address() {
+    return this.brokers;
+  }
+
+  ownsCommand(argv) {
+    return argv.includes('kafka.Kafka') && argv.includes(join(this.dir, 'server.properties'));
+  }
+
+  async launch() {
+    const dataDir = join(this.dir, 'data');
+    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(this.logDir, { recursive: true });
+    mkdirSync(join(this.dir, 'run'), { recursive: true });
+    const properties = join(this.dir, 'server.properties');
+    writeFileSync(properties, [
+      '# written by test/services/services.mjs on every start',
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${this.controllerPort}`,
+      `listeners=PLAINTEXT://127.0.0.1:${this.port},CONTROLLER://127.0.0.1:${this.controllerPort}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${this.port}`,
+      'controller.listener.names=CONTROLLER',
+      'inter.broker.listener.name=PLAINTEXT',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      `log.dirs=${dataDir}`,
+      // one node: every internal topic has one replica
+      'offsets.topic.replication.factor=1',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      // a consumer group's first join otherwise waits 3 s for more members
+      'group.initial.rebalance.delay.ms=0',
+      '',
+    ].join('\n'));
+    const log4j = join(this.dir, 'log4j.properties');
+    writeFileSync(log4j, [
+      'log4j.rootLogger=INFO, file',
+      'log4j.appender.file=org.apache.log4j.RollingFileAppender',
+      `log4j.appender.file.File=${this.mainLog}`,
+      'log4j.appender.file.MaxFileSize=50MB',
+      'log4j.appender.file.MaxBackupIndex=2',
+      'log4j.appender.file.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      // the request logger at INFO writes a line per request
+      'log4j.logger.kafka.request.logger=WARN',
+      '',
+    ].join('\n'));
+    const java = join(javaHome(), 'bin', 'java');
+    const classPath = join(servicesDir(), 'kafka', 'libs', '*');
+    const jvm = [
+      `-Xmx${this.heap}`, '-Xms128m', '-XX:+UseG1GC', '-Djava.awt.headless=true',
+      `-Dlog4j.configuration=file:${log4j}`, `-Dkafka.logs.dir=${this.logDir}`,
+    ];
+    if (!existsSync(join(dataDir, 'meta.properties'))) {
+      // Kafka's own format: 16 random bytes, URL-safe base64 without padding, no leading '-'.
+      let clusterId;
+      do clusterId = randomBytes(16).toString('base64url'); while (clusterId.startsWith('-'));
+      try {
+        execFileSync(java, [...jvm, '-cp', classPath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+      } catch (err) {
+        throw new Error(`formatting Kafka storage in ${dataDir} failed: ${String(err.stderr || err.stdout || err.message).trim()}`);
+      }
+    }
+    const child = spawnDetached(java, [...jvm, '-cp', classPath, 'kafka.Kafka', properties], {
+      cwd: this.dir, env: process.env, logFile: join(this.logDir, 'stdout.log'),
+    });
+    writeFileSync(this.pidFile, `${child.pid}\n`);
+    return child;
+  }
+
+  async ready() {
+    const admin = new Kafka({
+      clientId: 'sluice-services', brokers: this.brokers.split(','), logLevel: logLevel.NOTHING,
+      connectionTimeout: 1000, requestTimeout: 3000, retry: { retries: 0 },
+    }).admin();
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      if (cluster.controller === null || cluster.controller < 0) throw new Error('no active controller yet');
+      await admin.listTopics();
+      return true;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Elasticsearch: one node from the integ-test distribution (Apache-licensed core, security
+// off), single-node discovery on 127.0.0.1
+
+const ES_USER = 'sluice-es';
+
+export class ElasticsearchService extends Service {
+  /**
+   * @param {{ name?: string, port?: number, transportPort?: number, heap?: string, external?: string }} [options]
+   */
+  constructor({ name = 'elasticsearch', port, transportPort, heap, external } = {}) {
+    super('Elasticsearch', name, external);
+    this.envName = 'ELASTICSEARCH_URL';
+    this.port = port;
+    this.transportPort = transportPort;
+    this.heap = heap ?? process.env.SLUICE_ES_HEAP ?? '512m';
+  }
+
+  get logDir() {
+    return join(this.dir, 'logs');
+  }
+
+  get mainLog() {
+    // The CLI copies the node's console output here until the node has started, and it is
+    // where a failure before logging is set up (bad setting, wrong Java) shows.
+    return join(this.logDir, 'startup.log');
+  }
+
+  async ports() {
+    if (this.port === 0) this.port = await freePort();
+    if (this.transportPort === 0) this.transportPort = await freePort();
+    return [this.port, this.transportPort];
+  }
+
+  /** Base URL for clients, e.g. "http://127.0.0.1:19200". */
+  get url() {
+    if (this.external !== undefined) return this.external.replace(/\/+$/, '');
+    if (!this.port) throw new Error(`Elasticsearch instance ${this.name} has no port until it is started`);
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  address() {
+    return this.url;
+  }
+
+  get tmpDir() {
+    return join(this.dir, 'tmp');
+  }
+
+  ownsCommand(argv) {
+    // The node's command line names its home and its temp directory, not its config, and the
+    // temp directory is per instance.
+    return argv.includes(`-Des.path.home=${elasticsearchHome()}`) && argv.includes(`-Djava.io.tmpdir=${this.tmpDir}`);
+  }
+
+  /** Elasticsearch refuses to run as root; then it runs as an unprivileged system user. */
+  runAs() {
+    if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+    const ids = () => {
+      try {
+        const uid = Number(execFileSync('id', ['-u', ES_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+        const gid = Number(execFileSync('id', ['-g', ES_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+        return { uid, gid };
+      } catch {
+        return undefined;
+      }
+    };
+    let user = ids();
+    if (user === undefined) {
+      try {
+        execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', ES_USER], { stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (err) {
+        if (ids() === undefined) {
+          throw new Error(`Elasticsearch cannot run as root and creating the user ${ES_USER} failed: ${String(err.stderr || err.message).trim()}`);
+        }
+      }
+      user = ids();
+      if (user === undefined) throw new Error(`user ${ES_USER} still missing after useradd`);
+    }
+    return user;
+  }
+
+  async launch() {
+    const home = elasticsearchHome();
+    const config = join(this.dir, 'config');
+    const dataDir = join(this.dir, 'data');
+    for (const d of [join(config, 'jvm.options.d'), dataDir, this.logDir, this.tmpDir, join(this.dir, 'run')]) {
+      mkdirSync(d, { recursive: true });
+    }
+    for (const file of ['jvm.options', 'log4j2.properties']) {
+      writeFileSync(join(config, file), readFileSync(join(home, 'config', file)));
+    }
+    writeFileSync(join(config, 'elasticsearch.yml'), [
+      '# written by test/services/services.mjs on every start',
+      `cluster.name: sluice-test-${this.name}`,
+      'node.name: sluice-test',
+      // single-node discovery on loopback also skips the production bootstrap checks
+      // (vm.max_map_count, file descriptors) that a CI machine would fail
+      'discovery.type: single-node',
+      'network.host: 127.0.0.1',
+      `http.port: ${this.port}`,
+      `transport.port: ${this.transportPort}`,
+      `path.data: ${dataDir}`,
+      `path.logs: ${this.logDir}`,
+      // a nearly full disk would otherwise turn indices read-only mid-test
+      'cluster.routing.allocation.disk.threshold_enabled: false',
+      'xpack.security.enabled: false',
+      // tests create indices freely; a stray wildcard delete must still name them
+      'action.destructive_requires_name: true',
+      '',
+    ].join('\n'));
+    writeFileSync(join(config, 'jvm.options.d', 'sluice.options'), `-Xms${this.heap}\n-Xmx${this.heap}\n`);
+    const user = this.runAs();
+    if (user !== undefined) {
+      chownTree(this.dir, user.uid, user.gid);
+      checkTraversable(home, ES_USER);
+    }
+    rmSync(this.pidFile, { force: true });
+    rmSync(this.mainLog, { force: true });
+    const env = {
+      ...process.env,
+      ES_JAVA_HOME: javaHome(),
+      ES_PATH_CONF: config,
+      ES_TMPDIR: this.tmpDir,
+      HOME: this.dir,
+    };
+    delete env.JAVA_HOME; // the launcher warns that it ignores it
+    delete env.ES_JAVA_OPTS;
+    // -d: the launcher starts the node, relays its output until it has started (or failed),
+    // then exits; the node writes its pid file itself.
+    return spawnDetached(join(home, 'bin', 'elasticsearch'), ['-d', '-p', this.pidFile], {
+      cwd: home, env, logFile: this.mainLog, ...(user ?? {}),
+    });
+  }
+
+  async childMayExit(exit) {
+    // The launcher exits 0 once the daemonized node is up, and the node lives on.
+    return exit === 'exit code 0' && this.running();
+  }
+
+  async ready() {
+    const res = await fetch(`${this.url}/_cluster/health?wait_for_status=yellow&timeout=1s`, { signal: AbortSignal.timeout(5000) });
+    const body = await res.json();
+    if (res.status !== 200 || (body.status !== 'green' && body.status !== 'yellow')) {
+      throw new Error(`cluster health ${res.status} ${body.status ?? JSON.stringify(body).slice(0, 200)}`);
+    }
+    return true;
+  }
+}
+
+function chownTree(path, uid, gid) {
+  chownSync(path, uid, gid);
+  if (!statSync(path).isDirectory()) return;
+  for (const entry of readdirSync(path)) chownTree(join(path, entry), uid, gid);
+}
+
+function checkTraversable(path, user) {
+  for (let p = path; ; p = dirname(p)) {
+    if ((statSync(p).mode & 0o001) === 0) {
+      throw new Error(`Elasticsearch runs as ${user} (it refuses root) but ${p} is not searchable by other users; chmod o+x ${p} or set SLUICE_SERVICES_DIR to a directory it can reach`);
+    }
+    if (dirname(p) === p) return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The shared default instances and the session API used by the vitest global setup and the CLI
+
+// The global setup hands its addresses to test workers in KAFKA_BROKERS / ELASTICSEARCH_URL,
+// which would make them look external there; the SLUICE_MANAGED_* twin says they are ours,
+// so a worker can still kill and restart them.
+function externalFromEnv(name) {
+  const value = process.env[name];
+  return value && value !== process.env[`SLUICE_MANAGED_${name}`] ? value : undefined;
+}
+
+/** The shared broker: KAFKA_BROKERS if set, else ours on SLUICE_KAFKA_PORT (19092). */
+export const kafka = new KafkaService({
+  port: envPort('SLUICE_KAFKA_PORT', 19092),
+  controllerPort: envPort('SLUICE_KAFKA_CONTROLLER_PORT', 19093),
+  external: externalFromEnv('KAFKA_BROKERS'),
+});
+
+/** The shared node: ELASTICSEARCH_URL if set, else ours on SLUICE_ES_PORT (19200). */
+export const elasticsearch = new ElasticsearchService({
+  port: envPort('SLUICE_ES_PORT', 19200),
+  transportPort: envPort('SLUICE_ES_TRANSPORT_PORT', 19300),
+  external: externalFromEnv('ELASTICSEARCH_URL'),
+});
+
+/**
+ * Puts the shared addresses in process.env for child processes (test workers, a collector
+ * under test): KAFKA_BROKERS and ELASTICSEARCH_URL, each with its SLUICE_MANAGED_* twin when
+ * this module runs it.
+ */
+export function exportAddresses(env = process.env) {
+  env.KAFKA_BROKERS = kafka.brokers;
+  env.ELASTICSEARCH_URL = elasticsearch.url;
+  if (kafka.managed) env.SLUICE_MANAGED_KAFKA_BROKERS = kafka.brokers;
+  if (elasticsearch.managed) env.SLUICE_MANAGED_ELASTICSEARCH_URL = elasticsearch.url;
+}
+
+const both = () => [kafka, elasticsearch];
+
+/**
+ * Starts whichever shared service is not running (external ones are only checked for
+ * readiness) and resolves with their addresses. owner: see Service.start ('person' by default:
+ * they stay up until `down`).
+ */
+export async function up({ log = defaultLog, timeoutMs = 180_000, owner = 'person' } = {}) {
+  if (kafka.managed || elasticsearch.managed) await provision({ log });
+  await Promise.all(both().map(async (service) => {
+    if (service.managed) await service.start({ log, timeoutMs, owner });
+    else await service.waitReady(Math.min(timeoutMs, 30_000), undefined);
+  }));
+  return addresses();
+}
+
+/** Stops the shared services this module runs (whoever started them); external ones are left alone. */
+export async function down({ log = defaultLog } = {}) {
+  await Promise.all(both().filter((s) => s.managed).map(async (service) => {
+    const pid = service.pid();
+    if (pid === undefined) return;
+    log(`stopping ${service.kind} (pid ${pid})`);
+    await service.stop();
+  }));
+}
+
+/** What runs, where, and whose it is. */
+export async function status() {
+  return Promise.all(both().map(async (service) => {
+    const pid = service.pid();
+    let ready = false;
+    if (pid !== undefined || !service.managed) {
+      ready = await service.ready().catch(() => false);
+    }
+    return {
+      service: service.kind,
+      address: service.address(),
+      managed: service.managed,
+      pid,
+      ready,
+      startedBySession: service.managed && pid !== undefined && service.startedBySession(),
+      logs: service.managed ? service.logDir : undefined,
+    };
+  }));
+}
+
+export function addresses() {
+  return { kafkaBrokers: kafka.brokers, elasticsearchUrl: elasticsearch.url };
+}
+
+function leaseDir() {
+  return join(servicesDir(), 'leases');
+}
+
+/**
+ * A test session's hold on the shared services: up() plus a lease. Give the returned
+ * release() back when the session ends; the last session to leave stops what sessions
+ * started, and leaves alone what a person started with `npm run services up`.
+ */
+export async function acquire({ log = defaultLog, timeoutMs = 180_000 } = {}) {
+  mkdirSync(leaseDir(), { recursive: true });
+  const lease = join(leaseDir(), `${process.pid}-${randomBytes(4).toString('hex')}`);
+  writeFileSync(lease, `${process.pid}\n`);
+  try {
+    const found = await up({ log, timeoutMs, owner: 'session' });
+    return { ...found, release: () => release(lease, log) };
+  } catch (err) {
+    rmSync(lease, { force: true });
+    throw err;
+  }
+}
+
+async function release(lease, log) {
+  rmSync(lease, { force: true });
+  for (const entry of readdirSync(leaseDir())) {
+    const pid = Number(entry.split('-')[0]);
+    if (isAlive(pid)) return; // another session still uses them
+    rmSync(join(leaseDir(), entry), { force: true });
+  }
+  await Promise.all(both().filter((s) => s.managed && s.startedBySession()).map(async (service) => {
+    log(`stopping ${service.kind}: the last test session using it has ended`);
+    await service.stop();
+  }));
+}
+
+/** Failure-path helpers on the shared instances. */
+export const startKafka = (options) => kafka.start(options);
+export const stopKafka = (options) => kafka.stop(options);
+export const killKafka = () => kafka.kill();
+export const startElasticsearch = (options) => elasticsearch.start(options);
+export const stopElasticsearch = (options) => elasticsearch.stop(options);
+export const killElasticsearch = () => elasticsearch.kill();
