@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import type { ComponentSpec } from '../../../core/registry.js';
+import { byteSize } from '../options.js';
+import { DiskChannel } from './disk-channel.js';
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+export const diskChannelOptions = z
+  .strictObject({
+    path: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Directory of the channel's segment files and pointer (default: the component's data directory)"),
+    max_bytes: byteSize(64 * 1024)
+      .default(GiB)
+      .describe('Most bytes the channel may occupy on disk; when full, puts wait and sources pause (never dropped)'),
+    segment_bytes: byteSize(4096)
+      .optional()
+      .describe('Size at which a segment file is closed and a new one started (default: 64MiB, at most max_bytes / 4); fully committed segments are deleted'),
+    fsync: z
+      .union([z.literal('always'), z.number().int().positive()])
+      .default('always')
+      .describe("'always': a put resolves only after fsync (no loss even on power failure); a number of ms: fsync that often and resolve puts after write(), trading power-loss safety for speed"),
+    read_cache_bytes: byteSize(0)
+      .default(16 * MiB)
+      .describe('Recently put records kept decoded in memory so a bus sink that keeps up takes them without reading the disk; 0 disables'),
+    retry_backoff_max_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(5000)
+      .describe('Longest wait between retries of a failing disk write (ENOSPC, EIO, ...)'),
+  })
+  .superRefine((o, ctx) => {
+    if (o.segment_bytes !== undefined && o.segment_bytes * 2 > o.max_bytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['segment_bytes'],
+        message: `segment_bytes (${o.segment_bytes}) must be at most half of max_bytes (${o.max_bytes}), so committed segments can be deleted to make room`,
+      });
+    }
+  });
+
+export type DiskChannelOptions = z.output<typeof diskChannelOptions>;
+
+export const diskChannelSpec: ComponentSpec<DiskChannelOptions, DiskChannel> = {
+  kind: 'channel',
+  type: 'disk',
+  description: 'Durable buffer on local disk (segmented write-ahead log); survives crashes and restarts, applies backpressure when full',
+  options: diskChannelOptions,
+  create(options, ctx) {
+    return new DiskChannel(
+      {
+        path: options.path ?? ctx.dataDir,
+        maxBytes: options.max_bytes,
+        segmentBytes: options.segment_bytes ?? Math.min(64 * MiB, Math.floor(options.max_bytes / 4)),
+        fsync: options.fsync,
+        readCacheBytes: options.read_cache_bytes,
+        retryBackoffMaxMs: options.retry_backoff_max_ms,
+      },
+      ctx.name,
+      ctx.logger,
+    );
+  },
+};
+
+export { DiskChannel, type DiskChannelConfig, type DiskChannelStats } from './disk-channel.js';

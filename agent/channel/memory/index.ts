@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import type { ComponentSpec } from '../../../core/registry.js';
+import { byteSize } from '../options.js';
+import { MemoryChannel } from './memory-channel.js';
+
+export const memoryChannelOptions = z.strictObject({
+  max_events: z
+    .number()
+    .int()
+    .positive()
+    .default(100_000)
+    .describe('Most events held; when reached, puts wait and sources pause'),
+  max_bytes: byteSize(1024)
+    .default(64 * 1024 * 1024)
+    .describe('Most bytes held (approximate in-memory size of the events); when reached, puts wait and sources pause'),
+});
+
+export type MemoryChannelOptions = z.output<typeof memoryChannelOptions>;
+
+export const memoryChannelSpec: ComponentSpec<MemoryChannelOptions, MemoryChannel> = {
+  kind: 'channel',
+  type: 'memory',
+  description: 'Bounded in-memory buffer: fast, applies backpressure when full, loses its contents (and source checkpoints) on exit',
+  options: memoryChannelOptions,
+  create(options, ctx) {
+    return new MemoryChannel({ maxEvents: options.max_events, maxBytes: options.max_bytes }, ctx.name, ctx.logger);
+  },
+};
+
+export { MemoryChannel, type MemoryChannelConfig } from './memory-channel.js';
