@@ -10,6 +10,8 @@ export interface NamedSource {
 
 export interface AgentOptions {
   batchEvents: number;
+  /** See ForwarderOptions.lingerMs. */
+  lingerMs?: number;
   /** On stop, how long to keep forwarding what is buffered before leaving it in the channel for next time. */
   drainTimeoutMs: number;
 }
@@ -25,7 +27,7 @@ export class Agent {
     private readonly logger: Logger,
     private readonly options: AgentOptions,
   ) {
-    this.forwarder = new Forwarder(channel, producer, logger.child({ component: 'forwarder' }), { batchEvents: options.batchEvents });
+    this.forwarder = new Forwarder(channel, producer, logger.child({ component: 'forwarder' }), { batchEvents: options.batchEvents, lingerMs: options.lingerMs });
   }
 
   get forwarded(): number {
@@ -42,9 +44,11 @@ export class Agent {
   /**
    * Stops sources first (their positions are checkpointed with what the channel holds),
    * then forwards what is buffered for up to drainTimeoutMs; whatever is left stays in
-   * the (disk) channel and goes out on the next start.
+   * the (disk) channel and goes out on the next start. `afterDrain` runs once draining is
+   * over, before the forwarder is stopped: under `sluice run` it interrupts the collector's
+   * retries, so a send waiting on a dead sink fails (rolls back) instead of blocking exit.
    */
-  async stop(): Promise<void> {
+  async stop(afterDrain?: () => void): Promise<void> {
     for (const { name, source } of this.sources) {
       try {
         await source.stop();
@@ -56,6 +60,7 @@ export class Agent {
     while (this.channel.stats().events > 0 && Date.now() < deadline) await sleep(20);
     const left = this.channel.stats().events;
     if (left > 0) this.logger.warn({ events: left }, 'drain timeout: events stay in the channel and are sent on the next start');
+    afterDrain?.();
     await this.forwarder.stop();
     await this.producer.close();
     await this.channel.close();

@@ -1,6 +1,12 @@
+import { KafkaProducer } from '../agent/bus/kafka/producer.js';
+import { KafkaConsumer } from '../collector/bus/kafka/consumer.js';
+import type { DeadLetter } from '../collector/dead-letter/dead-letter.js';
 import { embeddedBusSpec } from '../core/bus/embedded-spec.js';
-import { Registry } from '../core/registry.js';
+import { kafkaBusOptions, type KafkaBusOptions } from '../core/bus/kafka-options.js';
+import type { Bus, ComponentContext } from '../core/pipeline.js';
+import { Registry, type ComponentSpec } from '../core/registry.js';
 import { consoleSinkSpec } from '../sinks/console/console-sink.js';
+import { elasticsearchSinkSpec } from '../sinks/elasticsearch/es-sink.js';
 
 /**
  * Every component type Sluice knows: the ones built, and the ones designed but not built
@@ -9,7 +15,9 @@ import { consoleSinkSpec } from '../sinks/console/console-sink.js';
 export function createRegistry(): Registry {
   return new Registry()
     .register(embeddedBusSpec)
+    .register(kafkaBusSpec)
     .register(consoleSinkSpec)
+    .register(elasticsearchSinkSpec)
     .plan({ kind: 'source', type: 'file', description: 'tails log files' })
     .plan({ kind: 'source', type: 'docker', description: 'container logs (Docker json-file, CRI)' })
     .plan({ kind: 'source', type: 'demo', description: 'generates realistic demo logs' })
@@ -17,8 +25,34 @@ export function createRegistry(): Registry {
     .plan({ kind: 'transform', type: 'parse', description: 'parses JSON, logfmt or regex captures into fields' })
     .plan({ kind: 'channel', type: 'disk', description: 'disk-buffered channel' })
     .plan({ kind: 'channel', type: 'memory', description: 'bounded in-memory channel' })
-    .plan({ kind: 'bus', type: 'kafka', description: 'Kafka producer (agent) and consumer group (collector)' })
     .plan({ kind: 'sink', type: 'file', description: 'file tree routed by service, module and day' })
-    .plan({ kind: 'sink', type: 'webhdfs', description: 'HDFS over WebHDFS' })
-    .plan({ kind: 'sink', type: 'elasticsearch', description: 'Elasticsearch bulk indexing' });
+    .plan({ kind: 'sink', type: 'webhdfs', description: 'HDFS over WebHDFS' });
 }
+
+/**
+ * `bus: {type: kafka}`: the agent's producer and the collector's consumer group over the
+ * same options. Joined here because agent/ and collector/ never import each other.
+ */
+export class KafkaBus implements Bus {
+  constructor(
+    readonly options: KafkaBusOptions,
+    private readonly ctx: ComponentContext,
+  ) {}
+
+  producer(): KafkaProducer {
+    return new KafkaProducer(this.options, this.ctx.logger.child({ side: 'producer' }), this.ctx.name);
+  }
+
+  /** The consumer writes records that do not decode to `deadLetter` before committing past them. */
+  consumer(deadLetter?: DeadLetter): KafkaConsumer {
+    return new KafkaConsumer(this.options, this.ctx.logger.child({ side: 'consumer' }), deadLetter, this.ctx.name);
+  }
+}
+
+export const kafkaBusSpec: ComponentSpec<KafkaBusOptions, Bus> = {
+  kind: 'bus',
+  type: 'kafka',
+  description: 'Kafka: producer on the agent (acks=all, idempotent), consumer group on the collector',
+  options: kafkaBusOptions,
+  create: (options, ctx) => new KafkaBus(options, ctx),
+};

@@ -8,6 +8,9 @@ import type { Bus, Channel, ComponentContext, Sink, Source } from '../core/pipel
 import type { ComponentConfig, PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
 import { EmbeddedBus } from '../core/bus/embedded.js';
+import { FileDeadLetter, KafkaDeadLetter, type DeadLetter } from '../collector/dead-letter/dead-letter.js';
+import { Router } from '../collector/router/router.js';
+import { KafkaBus } from './components.js';
 
 export interface Running {
   agent?: Agent;
@@ -15,8 +18,8 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/** Batching for the in-process bus (the Kafka bus brings its own from `bus.producer`). */
 const FORWARD_BATCH_EVENTS = 2000;
-const DRAIN_TIMEOUT_MS = 10_000;
 
 /** Builds the components a role needs from a validated config and starts them, collector first. */
 export async function startPipeline(config: PipelineConfig, role: Role, logger: Logger): Promise<Running> {
@@ -34,20 +37,31 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   let agent: Agent | undefined;
   if (role === 'collector' || role === 'run') {
     const sinks = config.sinks.map((c) => ({ name: c.name, sink: build<Sink>(c, 'sinks') }));
-    collector = new Collector(bus.consumer(), sinks, logger.child({ component: 'collector' }));
+    const router = new Router(config.routes, sinks.map((s) => s.name));
+    const dlLogger = logger.child({ component: 'dead-letter' });
+    const deadLetter: DeadLetter =
+      config.deadLetter.type === 'kafka' && bus instanceof KafkaBus
+        ? new KafkaDeadLetter(bus.options, config.deadLetter.topic, dlLogger)
+        : new FileDeadLetter(resolve(config.deadLetter.path ?? join(dataDir, 'dead-letter', 'dead-letter.jsonl')), dlLogger);
+    const consumer = bus instanceof KafkaBus ? bus.consumer(deadLetter) : bus.consumer();
+    collector = new Collector(consumer, sinks, logger.child({ component: 'collector' }), { router, deadLetter });
     await collector.start();
   }
   if (role === 'agent' || role === 'run') {
     const channel = build<Channel>(config.channel!, 'channel');
     const sources = config.sources.map((c) => ({ name: c.name, source: build<Source>(c, 'sources') }));
-    agent = new Agent(channel, sources, bus.producer(), logger.child({ component: 'agent' }), { batchEvents: FORWARD_BATCH_EVENTS, drainTimeoutMs: DRAIN_TIMEOUT_MS });
+    const producer = bus.producer();
+    const batching = bus instanceof KafkaBus ? { batchEvents: bus.options.producer.batch_events, lingerMs: bus.options.producer.linger } : { batchEvents: FORWARD_BATCH_EVENTS, lingerMs: 0 };
+    agent = new Agent(channel, sources, producer, logger.child({ component: 'agent' }), { ...batching, drainTimeoutMs: config.shutdown.drain_timeout });
     await agent.start();
   }
   return {
     agent,
     collector,
     async stop() {
-      await agent?.stop();
+      // Under `sluice run` a send can be waiting on a sink that is down: once draining is
+      // over, the collector stops retrying so that send rolls back into the channel.
+      await agent?.stop(() => collector?.interrupt());
       await collector?.stop();
     },
   };

@@ -1,33 +1,58 @@
 import { Backoff } from '../core/backoff.js';
+import type { LogEvent } from '../core/event.js';
 import type { Logger } from '../core/log.js';
 import type { AckableBatch, BusConsumer, Sink } from '../core/pipeline.js';
+import type { DeadLetter } from './dead-letter/dead-letter.js';
+import { Router } from './router/router.js';
 
 export interface NamedSink {
   name: string;
   sink: Sink;
 }
 
+export interface CollectorOptions {
+  /** Which events go to which sinks; default: every sink gets every event. */
+  router?: Router;
+  /** Where events no route accepts go; required when the router can leave events unrouted. */
+  deadLetter?: DeadLetter;
+}
+
 /**
- * The collector: receives batches from the bus and writes each to its sinks; acks a
- * batch (letting the bus commit its offsets) only once every sink has written it
- * durably. A failing sink is retried with capped backoff for as long as it takes, so a
- * dead sink holds back the acks and the bus stops consuming: backpressure into Kafka,
- * nothing dropped. Until the router exists every sink receives every event.
+ * The collector: receives batches from the bus, routes each event to its sinks, and acks a
+ * batch (letting the bus commit its offsets) only once every sink that received part of it
+ * has written that part durably, and the events no route took are in the dead-letter. A
+ * failing sink is retried with capped backoff for as long as it takes, so a dead sink holds
+ * back the acks and the bus stops consuming: backpressure into Kafka, nothing dropped.
  */
 export class Collector {
   private readonly abort = new AbortController();
   private readonly sinkDown = new Set<string>();
+  private readonly router: Router;
+  private readonly deadLetter: DeadLetter | undefined;
+  private readonly byName: Map<string, Sink>;
   written = 0;
+  unrouted = 0;
 
   constructor(
     private readonly consumer: BusConsumer,
     private readonly sinks: NamedSink[],
     private readonly logger: Logger,
-  ) {}
+    options: CollectorOptions = {},
+  ) {
+    this.router = options.router ?? new Router(undefined, sinks.map((s) => s.name));
+    this.deadLetter = options.deadLetter;
+    this.byName = new Map(sinks.map((s) => [s.name, s.sink]));
+  }
 
   async start(): Promise<void> {
     for (const { sink } of this.sinks) await sink.open();
+    await this.deadLetter?.open();
     await this.consumer.start((batch) => this.deliver(batch));
+  }
+
+  /** Stops retrying failed writes: a batch that is not written stays uncommitted on the bus. */
+  interrupt(): void {
+    this.abort.abort();
   }
 
   async stop(): Promise<void> {
@@ -40,20 +65,35 @@ export class Collector {
         this.logger.error({ sink: name, err: (err as Error).message }, 'sink failed to close cleanly');
       }
     }
+    await this.deadLetter?.close();
   }
 
   private async deliver(batch: AckableBatch): Promise<void> {
-    await Promise.all(this.sinks.map((s) => this.writeUntilDone(s, batch)));
+    const { bySink, unrouted } = this.router.route(batch.events);
+    const writes = [...bySink].map(([name, events]) => this.writeUntilDone(name, (e) => this.byName.get(name)!.write(e), events));
+    if (unrouted.length > 0) {
+      const dl = this.deadLetter;
+      if (!dl) throw new Error(`${unrouted.length} events matched no route and there is no dead-letter to keep them; the batch stays uncommitted`);
+      writes.push(
+        this.writeUntilDone(
+          'dead-letter',
+          (events) => dl.write(events.map((event) => ({ reason: `no route accepted the event (service "${event.service}", module "${event.module}")`, event }))),
+          unrouted,
+        ),
+      );
+    }
+    await Promise.all(writes);
     await batch.ack();
-    this.written += batch.events.length;
+    this.written += batch.events.length - unrouted.length;
+    this.unrouted += unrouted.length;
   }
 
-  private async writeUntilDone({ name, sink }: NamedSink, batch: AckableBatch): Promise<void> {
+  private async writeUntilDone(name: string, write: (events: readonly LogEvent[]) => Promise<void>, events: readonly LogEvent[]): Promise<void> {
     const backoff = new Backoff(100, 30_000);
     for (;;) {
-      if (this.abort.signal.aborted) throw new Error(`collector stopping: batch not written to sink "${name}", it stays uncommitted on the bus`);
+      if (this.abort.signal.aborted) throw new Error(`collector stopping: batch not written to "${name}", it stays uncommitted on the bus`);
       try {
-        await sink.write(batch.events);
+        await write(events);
         if (this.sinkDown.delete(name)) this.logger.info({ sink: name }, 'sink is writing again');
         return;
       } catch (err) {

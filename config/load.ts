@@ -7,6 +7,7 @@ import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
 import { interpolateEnv } from './interpolate.js';
 import { locate } from './locate.js';
 import { closest } from './suggest.js';
+import { deadLetterSection, routesSection, shutdownSection, type DeadLetterConfig, type RoutesConfig, type ShutdownConfig } from './routing.js';
 
 /** One configured component: its name (the YAML key), its type and its validated options. */
 export interface ComponentConfig<Options = unknown> {
@@ -31,6 +32,10 @@ export interface PipelineConfig {
   channel?: ComponentConfig;
   bus?: ComponentConfig;
   sinks: ComponentConfig[];
+  /** Absent: every sink receives every event. */
+  routes?: RoutesConfig;
+  deadLetter: DeadLetterConfig;
+  shutdown: ShutdownConfig;
 }
 
 /** The sections that hold named components (`name: {type: ..., ...}`), in pipeline order. */
@@ -50,6 +55,9 @@ const envelope = z.strictObject({
   channel: z.record(z.string(), z.unknown()).optional(),
   bus: z.record(z.string(), z.unknown()).optional(),
   sinks: z.record(z.string(), z.unknown()).optional(),
+  routes: routesSection.optional(),
+  dead_letter: deadLetterSection.default(deadLetterSection.parse({})),
+  shutdown: shutdownSection.default(shutdownSection.parse({})),
 });
 
 export async function loadConfigFile(file: string, registry: Registry, env: NodeJS.ProcessEnv = process.env): Promise<PipelineConfig> {
@@ -106,6 +114,9 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
     sources: [],
     transforms: [],
     sinks: [],
+    routes: top.data?.routes,
+    deadLetter: top.data?.dead_letter ?? deadLetterSection.parse({}),
+    shutdown: top.data?.shutdown ?? shutdownSection.parse({}),
   };
   for (const [section, kind] of Object.entries(NAMED_SECTIONS)) {
     const entries = sections[section];
@@ -125,8 +136,28 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
     const component = resolveComponent(registry, kind, [section], section, body, doc, at);
     if (component) config[section as keyof typeof SINGLE_SECTIONS] = component;
   }
+  checkRouting(config, sections, at);
   if (problems.length > 0) throw new ConfigError(sortProblems(problems));
   return config;
+}
+
+/** Routes may only name sinks the file defines; a Kafka dead-letter needs the Kafka bus's brokers. */
+function checkRouting(config: PipelineConfig, sections: Record<string, unknown>, at: At): void {
+  const defined = isMap(sections.sinks) ? Object.keys(sections.sinks) : [];
+  const check = (name: string, path: PropertyKey[]) => {
+    if (defined.includes(name)) return;
+    const hint = closest(name, defined);
+    at(path, `unknown sink "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; sinks defined in this file: ${defined.join(', ') || 'none'}`);
+  };
+  const routes = config.routes;
+  if (routes) {
+    routes.rules.forEach((rule, i) => rule.sinks.forEach((name, j) => check(name, ['routes', 'rules', i, 'sinks', j])));
+    routes.default?.forEach((name, j) => check(name, ['routes', 'default', j]));
+  }
+  if (config.deadLetter.type === 'kafka') {
+    const bus = sections.bus;
+    if (!isMap(bus) || bus.type !== 'kafka') at(['dead_letter', 'type'], 'a kafka dead-letter uses the brokers of the kafka bus: this file needs "bus: {type: kafka, ...}" (or use type: file)');
+  }
 }
 
 type At = (path: readonly PropertyKey[], message: string, where?: 'key' | 'value') => void;

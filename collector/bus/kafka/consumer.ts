@@ -1,0 +1,241 @@
+import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { Counter } from 'prom-client';
+import { Backoff } from '../../../core/backoff.js';
+import type { LogEvent } from '../../../core/event.js';
+import type { Logger } from '../../../core/log.js';
+import { metrics } from '../../../core/metrics.js';
+import type { AckableBatch, BusConsumer } from '../../../core/pipeline.js';
+import { WireFormatError, decodeEvent } from '../../../core/wire.js';
+import { createKafka, describeBus, describeError, topicSubscription, type KafkaBusOptions } from '../../../core/bus/kafka-options.js';
+import type { DeadLetter, DeadLetterEntry } from '../../dead-letter/dead-letter.js';
+
+const labelNames = ['component'] as const;
+const consumerMetrics = {
+  events: new Counter({ name: 'sluice_bus_consumed_events_total', help: 'Events decoded from Kafka and delivered to the router', labelNames, registers: [metrics] }),
+  bytes: new Counter({ name: 'sluice_bus_consumed_bytes_total', help: 'Record value bytes consumed', labelNames, registers: [metrics] }),
+  undecodable: new Counter({ name: 'sluice_bus_undecodable_records_total', help: 'Records that did not decode and went to the dead-letter', labelNames, registers: [metrics] }),
+  commitFailures: new Counter({ name: 'sluice_bus_commit_failures_total', help: 'Offset commits that failed (the records are read again: duplicates, never loss)', labelNames, registers: [metrics] }),
+};
+
+/**
+ * The collector's Kafka side: one member of a consumer group, so N collectors share the
+ * partitions. Per fetched partition batch: decode; records that do not decode go to the
+ * dead-letter with their topic/partition/offset; the events go to the collector, and the
+ * batch's offsets are committed only after the collector acked it (every sink wrote its
+ * share durably). Until then the partition is not fetched further, so a dead sink stops
+ * consumption instead of filling memory. While sinks write, the member keeps heartbeating;
+ * a rebalance announced meanwhile waits for the batch to be acked and committed before the
+ * partition is given up, so the next owner resumes exactly after it.
+ *
+ * Broker outages and kafkajs crashes do not end the process: the member reconnects with
+ * capped backoff, logging once when the bus goes down and once when it is back.
+ */
+export class KafkaConsumer implements BusConsumer {
+  private readonly abort = new AbortController();
+  private consumer: Consumer | undefined;
+  private loop: Promise<void> | undefined;
+  private down = false;
+  private stopped: (() => void) | undefined;
+
+  constructor(
+    private readonly options: KafkaBusOptions,
+    private readonly logger: Logger,
+    private readonly deadLetter: DeadLetter | undefined,
+    private readonly component = 'bus',
+  ) {}
+
+  async start(deliver: (batch: AckableBatch) => Promise<void>): Promise<void> {
+    // Connecting happens in the background: a collector starts (and answers signals) while
+    // Kafka is still down.
+    this.loop ??= this.run(deliver);
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.stopped?.();
+    await this.loop;
+  }
+
+  private async run(deliver: (batch: AckableBatch) => Promise<void>): Promise<void> {
+    const backoff = new Backoff(500, 30_000);
+    const signal = this.abort.signal;
+    this.logger.info({ bus: describeBus(this.options), group: this.options.consumer.group_id }, 'kafka consumer starting');
+    while (!signal.aborted) {
+      const ended = new Promise<Error | undefined>((resolve) => (this.stopped = () => resolve(undefined)));
+      let crashed: (err: Error) => void = () => {};
+      const crash = new Promise<Error>((resolve) => (crashed = resolve));
+      const consumer = this.createConsumer(crashed);
+      this.consumer = consumer;
+      let failure: Error | undefined;
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [topicSubscription(this.options.topic)], fromBeginning: this.options.consumer.from_beginning });
+        if (signal.aborted) break;
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: this.options.consumer.partitions_concurrently,
+          eachBatch: (payload) => this.eachBatch(payload, deliver, consumer),
+        });
+        failure = await Promise.race([ended, crash]);
+      } catch (err) {
+        failure = err instanceof Error ? err : new Error(String(err));
+      }
+      if (signal.aborted) break;
+      if (failure) {
+        if (!this.down) {
+          this.down = true;
+          this.logger.error({ err: describeError(failure) }, 'kafka consumer failed; reconnecting with backoff, nothing is committed until batches are written');
+        }
+        await consumer.disconnect().catch(() => undefined);
+        await backoff.sleep(signal);
+      }
+    }
+    // Waits for the batches in flight to be acked and committed (or given up uncommitted
+    // once the collector interrupts its sinks), then leaves the group.
+    await this.consumer?.disconnect().catch((err: unknown) => this.logger.warn({ err: describeError(err) }, 'kafka consumer did not leave the group cleanly'));
+    this.consumer = undefined;
+  }
+
+  private createConsumer(crashed: (err: Error) => void): Consumer {
+    const c = this.options.consumer;
+    const consumer = createKafka(this.options, this.logger, '-collector').consumer({
+      groupId: c.group_id,
+      sessionTimeout: c.session_timeout,
+      rebalanceTimeout: c.rebalance_timeout,
+      heartbeatInterval: c.heartbeat_interval,
+      maxBytesPerPartition: c.max_bytes_per_partition,
+      maxBytes: c.max_bytes,
+      maxWaitTimeInMs: c.max_wait,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 5, restartOnFailure: async () => true },
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      // kafkajs restarts itself after retriable errors; anything else ends this consumer and
+      // the loop in run() builds a new one.
+      if (!payload.restart) crashed(payload.error);
+      else if (!this.down) {
+        this.down = true;
+        this.logger.error({ err: describeError(payload.error) }, 'kafka consumer lost the bus; kafkajs is restarting it');
+      }
+    });
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (this.down) {
+        this.down = false;
+        this.logger.info('kafka consumer is back in the group');
+      }
+      const assigned = Object.entries(payload.memberAssignment).map(([topic, partitions]) => `${topic}[${partitions.join(',')}]`);
+      this.logger.info({ group: payload.groupId, partitions: assigned }, 'joined the consumer group');
+    });
+    return consumer;
+  }
+
+  private async eachBatch(payload: EachBatchPayload, deliver: (batch: AckableBatch) => Promise<void>, consumer: Consumer): Promise<void> {
+    const { batch, isRunning, isStale } = payload;
+    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const { topic, partition } = batch;
+    const events: LogEvent[] = [];
+    const poison: DeadLetterEntry[] = [];
+    let bytes = 0;
+    for (const m of batch.messages) {
+      bytes += m.value?.length ?? 0;
+      const entry = decode(m, events);
+      if (entry) poison.push({ ...entry, topic, partition, offset: m.offset, key: m.key ?? null, value: m.value });
+    }
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    const heartbeats = new Heartbeats(payload.heartbeat, this.options.consumer.heartbeat_interval);
+    try {
+      if (poison.length > 0) await this.toDeadLetter(poison);
+      if (events.length > 0) {
+        await new Promise<void>((resolve, reject) => {
+          deliver({ events, ack: async () => resolve() }).catch(reject);
+        });
+      }
+    } catch (err) {
+      heartbeats.stop();
+      if (isRunning() && !this.abort.signal.aborted) {
+        // Never commit past a batch that was not written: read it again from its first offset.
+        this.logger.error({ topic, partition, offset: batch.firstOffset(), err: describeError(err) }, 'batch not delivered; it will be read again');
+        await new Backoff(1000, 1000).sleep(this.abort.signal);
+        consumer.seek({ topic, partition, offset: batch.messages[0]!.offset });
+      }
+      return;
+    }
+    heartbeats.stop();
+    consumerMetrics.events.inc({ component: this.component }, events.length);
+    consumerMetrics.bytes.inc({ component: this.component }, bytes);
+    payload.resolveOffset(last);
+    const next = (BigInt(last) + 1n).toString();
+    try {
+      await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+    } catch (err) {
+      consumerMetrics.commitFailures.inc({ component: this.component });
+      this.logger.warn({ topic, partition, offset: next, err: describeError(err) }, 'offset commit failed: the batch was written and will be read again (duplicates, not loss)');
+    }
+    // A rebalance noticed while the sinks were writing: now that the batch is committed,
+    // let kafkajs rejoin the group.
+    if (heartbeats.error) throw heartbeats.error;
+  }
+
+  private async toDeadLetter(entries: DeadLetterEntry[]): Promise<void> {
+    consumerMetrics.undecodable.inc({ component: this.component }, entries.length);
+    const dl = this.deadLetter;
+    if (!dl) throw new Error(`${entries.length} records do not decode and no dead-letter is configured (first: ${entries[0]!.reason})`);
+    const backoff = new Backoff(100, 30_000);
+    let failing = false;
+    for (;;) {
+      if (this.abort.signal.aborted) throw new Error('collector stopping: dead-letter entries not written');
+      try {
+        await dl.write(entries);
+        return;
+      } catch (err) {
+        if (!failing) {
+          failing = true;
+          this.logger.error({ err: describeError(err) }, 'dead-letter write failed; retrying, the batch is not committed until it is written');
+        }
+        await backoff.sleep(this.abort.signal);
+      }
+    }
+  }
+}
+
+/** Decodes one record into `events`; returns the reason when it does not decode. */
+function decode(m: KafkaMessage, events: LogEvent[]): { reason: string } | undefined {
+  if (m.value === null) return { reason: 'record has no value (a tombstone?), not a Sluice event' };
+  try {
+    events.push(decodeEvent(m.value));
+    return undefined;
+  } catch (err) {
+    return { reason: err instanceof WireFormatError ? err.reason : describeError(err) };
+  }
+}
+
+/**
+ * Heartbeats while a batch is being written, so a slow sink does not get this member thrown
+ * out of the group. A heartbeat error (a rebalance started) is kept, not thrown: the batch
+ * is finished and committed first.
+ */
+class Heartbeats {
+  error: Error | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private inFlight = false;
+
+  constructor(heartbeat: () => Promise<void>, intervalMs: number) {
+    this.timer = setInterval(() => {
+      if (this.inFlight || this.error) return;
+      this.inFlight = true;
+      heartbeat().then(
+        () => (this.inFlight = false),
+        (err: unknown) => {
+          this.inFlight = false;
+          this.error = err instanceof Error ? err : new Error(String(err));
+        },
+      );
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

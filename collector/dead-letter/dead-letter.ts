@@ -1,0 +1,161 @@
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Producer } from 'kafkajs';
+import { Counter } from 'prom-client';
+import type { LogEvent } from '../../core/event.js';
+import type { Logger } from '../../core/log.js';
+import { metrics } from '../../core/metrics.js';
+import { encodeEventString } from '../../core/wire.js';
+import { createKafka, describeError, type KafkaBusOptions } from '../../core/bus/kafka-options.js';
+
+/**
+ * Where the collector puts what it cannot deliver, instead of dropping it: bus records that
+ * do not decode (with their topic/partition/offset), and events no route accepted. A write
+ * resolves only once the entries are durable, so the bus offsets behind them may commit.
+ */
+export interface DeadLetterEntry {
+  reason: string;
+  /** Kafka coordinates of a record that could not be decoded. */
+  topic?: string;
+  partition?: number;
+  offset?: string;
+  key?: Buffer | null;
+  /** The raw record value, as received. */
+  value?: Buffer | null;
+  /** An event that decoded but that nothing would take. */
+  event?: LogEvent;
+}
+
+export interface DeadLetter {
+  open(): Promise<void>;
+  write(entries: readonly DeadLetterEntry[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+const deadLettered = new Counter({
+  name: 'sluice_dead_letter_entries_total',
+  help: 'Records and events sent to the dead-letter, by kind (undecodable record, unrouted event)',
+  labelNames: ['kind'] as const,
+  registers: [metrics],
+});
+
+/**
+ * One JSON object per entry: `time`, `reason`, then `topic`/`partition`/`offset`/`key`/`value`
+ * for a bad record (value as UTF-8 text when it is valid UTF-8, else `value_base64`), or
+ * `event` (the wire format object) for an unrouted event.
+ */
+export function formatEntry(entry: DeadLetterEntry, now = Date.now()): string {
+  const out: Record<string, unknown> = { time: new Date(now).toISOString(), reason: entry.reason };
+  if (entry.topic !== undefined) out.topic = entry.topic;
+  if (entry.partition !== undefined) out.partition = entry.partition;
+  if (entry.offset !== undefined) out.offset = entry.offset;
+  if (entry.key) putBytes(out, 'key', entry.key);
+  if (entry.value !== undefined) {
+    if (entry.value === null) out.value = null;
+    else putBytes(out, 'value', entry.value);
+  }
+  if (entry.event) {
+    // The event as the wire carries it, so a fixed route can replay it unchanged.
+    return `${JSON.stringify(out).slice(0, -1)},"event":${encodeEventString(entry.event)}}`;
+  }
+  return JSON.stringify(out);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function putBytes(out: Record<string, unknown>, name: string, bytes: Buffer): void {
+  try {
+    out[name] = utf8.decode(bytes);
+  } catch {
+    out[`${name}_base64`] = bytes.toString('base64');
+  }
+}
+
+function count(entries: readonly DeadLetterEntry[]): void {
+  let records = 0;
+  for (const e of entries) if (!e.event) records++;
+  if (records > 0) deadLettered.inc({ kind: 'record' }, records);
+  if (entries.length > records) deadLettered.inc({ kind: 'event' }, entries.length - records);
+}
+
+/** Appends JSON lines to a local file, fsync'd before write() resolves. */
+export class FileDeadLetter implements DeadLetter {
+  private file: FileHandle | undefined;
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly path: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async open(): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true });
+    this.file = await open(this.path, 'a');
+  }
+
+  write(entries: readonly DeadLetterEntry[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    const text = `${entries.map((e) => formatEntry(e)).join('\n')}\n`;
+    // Writers (partitions consumed concurrently) queue up so lines never interleave.
+    const done = this.tail.then(async () => {
+      if (!this.file) throw new Error(`dead-letter file ${this.path} is not open`);
+      await this.file.write(text);
+      await this.file.datasync();
+    });
+    this.tail = done.catch(() => undefined);
+    return done.then(() => {
+      count(entries);
+      this.logger.warn({ entries: entries.length, file: this.path, reason: entries[0]!.reason }, 'wrote to the dead-letter');
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.tail;
+    await this.file?.close();
+    this.file = undefined;
+  }
+}
+
+/** Produces entries to a Kafka topic (acks=all, idempotent), on the bus's brokers. */
+export class KafkaDeadLetter implements DeadLetter {
+  private producer: Producer | undefined;
+
+  constructor(
+    private readonly bus: KafkaBusOptions,
+    readonly topic: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async open(): Promise<void> {}
+
+  async write(entries: readonly DeadLetterEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    try {
+      if (!this.producer) {
+        this.producer = createKafka(this.bus, this.logger, '-dead-letter').producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true, retry: { retries: 3 } });
+        await this.producer.connect();
+      }
+      await this.producer.send({
+        topic: this.topic,
+        acks: -1,
+        messages: entries.map((e) => ({
+          key: e.key ?? (e.event ? `${e.event.service}/${e.event.module}` : null),
+          value: formatEntry(e),
+          headers: { reason: e.reason },
+        })),
+      });
+    } catch (err) {
+      const producer = this.producer;
+      this.producer = undefined;
+      await producer?.disconnect().catch(() => undefined);
+      throw new Error(`dead-letter topic ${this.topic}: ${describeError(err)}`);
+    }
+    count(entries);
+    this.logger.warn({ entries: entries.length, topic: this.topic, reason: entries[0]!.reason }, 'wrote to the dead-letter');
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.disconnect().catch(() => undefined);
+    this.producer = undefined;
+  }
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { duration } from '../core/units.js';
+
+/**
+ * The collector's `routes:` and `dead_letter:` sections, and the `shutdown:` section.
+ *
+ *   routes:
+ *     rules:
+ *       - name: payment-errors
+ *         match: { service: payments, level: [error, fatal] }
+ *         sinks: [es, archive]
+ *         continue: true          # also try the rules below (fan-out); default: first match wins
+ *       - match: { fields.team: "search-*" }
+ *         sinks: [search-es]
+ *     default: [archive]          # for events no rule took; without it they go to the dead-letter
+ *
+ * Without a `routes:` section every sink receives every event.
+ */
+
+/** What a match key may name: the event's own fields, or one of its `fields`. */
+export const MATCH_KEY = /^(service|module|host|level|message|source\.kind|fields(\.[^.]+)+)$/;
+
+/** A pattern: exact text, a glob with `*`, a `/regular expression/`, or any of those negated with a leading `!`. */
+export function patternProblem(pattern: string): string | undefined {
+  const body = pattern.startsWith('!') ? pattern.slice(1) : pattern;
+  if (body.length > 1 && body.startsWith('/') && body.endsWith('/')) {
+    try {
+      new RegExp(body.slice(1, -1));
+    } catch (err) {
+      return `invalid regular expression ${body}: ${(err as Error).message}`;
+    }
+  }
+  return undefined;
+}
+
+const pattern = z.string().superRefine((v, ctx) => {
+  const problem = patternProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export const routeRule = z.strictObject({
+  name: z.string().min(1).optional().describe('Name shown in logs and metrics (default: rule #N)'),
+  match: z
+    .record(z.string(), z.union([pattern, z.array(pattern).min(1)]))
+    .default({})
+    .superRefine((m, ctx) => {
+      for (const key of Object.keys(m)) {
+        if (!MATCH_KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: `cannot match on "${key}": use service, module, host, level, message, source.kind or fields.NAME` });
+      }
+    })
+    .describe('Conditions, all of which must hold; a list means any of its patterns. Empty: every event'),
+  sinks: z.array(z.string().min(1)).min(1).describe('Sinks that receive the events this rule accepts'),
+  continue: z.boolean().default(false).describe('After a match, also try the rules below (fan-out) instead of stopping here'),
+});
+
+export const routesSection = z.strictObject({
+  rules: z.array(routeRule).default([]).describe('Tried in order; the first match wins unless it says continue: true'),
+  default: z.array(z.string().min(1)).optional().describe('Sinks for events no rule accepted; without it those events go to the dead-letter'),
+});
+
+export const deadLetterSection = z.strictObject({
+  type: z.enum(['file', 'kafka']).default('file').describe('file: JSON lines on local disk; kafka: a topic on the bus\'s brokers (needs bus type kafka)'),
+  path: z.string().min(1).optional().describe('file: the JSON-lines file (default: DATA_DIR/dead-letter/dead-letter.jsonl)'),
+  topic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" and "-", at most 249').default('sluice-dead-letter').describe('kafka: the topic'),
+});
+
+export const shutdownSection = z.strictObject({
+  drain_timeout: duration().default(10_000).describe('On SIGTERM/SIGINT, how long the agent keeps forwarding what its channel holds before leaving the rest for the next start'),
+});
+
+export type RoutesConfig = z.infer<typeof routesSection>;
+export type RouteRuleConfig = z.infer<typeof routeRule>;
+export type DeadLetterConfig = z.infer<typeof deadLetterSection>;
+export type ShutdownConfig = z.infer<typeof shutdownSection>;

@@ -1,0 +1,303 @@
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import kafkajs from 'kafkajs';
+import type { KafkaConfig, SASLOptions, logCreator } from 'kafkajs';
+import { z } from 'zod';
+import type { LogEvent } from '../event.js';
+import type { Logger } from '../log.js';
+import { byteSize, duration } from '../units.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+/**
+ * The `bus:` options of `type: kafka`, shared by the agent's producer and the collector's
+ * consumer group: one block in one file describes both ends of the same topic(s).
+ */
+
+/** Kafka's topic rules: legal characters, and at most 249 of them. */
+const TOPIC_CHAR = /[^a-zA-Z0-9._-]/g;
+const TOPIC_MAX = 249;
+
+/**
+ * `{service}`, `{module}`, `{host}`, `{source.kind}` or `{fields.NAME}` (a dotted path into
+ * fields). Plain text between placeholders is kept as written.
+ */
+const PLACEHOLDER = /\{([^{}]*)\}/g;
+const VARIABLE = /^(service|module|host|source\.kind|fields(\.[^.{}]+)+)$/;
+
+function templateProblem(template: string): string | undefined {
+  for (const m of template.matchAll(PLACEHOLDER)) {
+    if (!VARIABLE.test(m[1]!)) {
+      return `unknown placeholder "{${m[1]}}" in ${JSON.stringify(template)}: use {service}, {module}, {host}, {source.kind} or {fields.NAME}`;
+    }
+  }
+  const rest = template.replace(PLACEHOLDER, '');
+  if (rest.includes('{') || rest.includes('}')) return `unbalanced "{" or "}" in ${JSON.stringify(template)}`;
+  return undefined;
+}
+
+const template = (what: string) =>
+  z.string().min(1).superRefine((v, ctx) => {
+    const problem = templateProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${what}: ${problem}` });
+  });
+
+const topicTemplate = template('topic').superRefine((v, ctx) => {
+  const fixed = v.replace(PLACEHOLDER, '');
+  const bad = fixed.match(TOPIC_CHAR);
+  if (bad) ctx.addIssue({ code: 'custom', message: `topic ${JSON.stringify(v)} has characters Kafka does not allow in topic names (${[...new Set(bad)].join(' ')}); use letters, digits, ".", "_" and "-"` });
+  if (fixed.length > TOPIC_MAX) ctx.addIssue({ code: 'custom', message: `topic ${JSON.stringify(v)} is longer than Kafka's ${TOPIC_MAX} characters` });
+});
+
+export const kafkaTlsOptions = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Connect with TLS (set false to keep the block but turn TLS off)'),
+    ca_file: z.string().min(1).optional().describe('PEM file with the CA certificate(s) that signed the brokers\' certificates (default: the system CAs)'),
+    cert_file: z.string().min(1).optional().describe('PEM client certificate, for brokers that require mutual TLS'),
+    key_file: z.string().min(1).optional().describe('PEM private key of cert_file'),
+    reject_unauthorized: z.boolean().default(true).describe('Refuse brokers whose certificate does not verify (turn off only for testing)'),
+    server_name: z.string().min(1).optional().describe('Name to verify the broker certificate against, when it differs from the broker address'),
+  })
+  .superRefine((v, ctx) => {
+    if ((v.cert_file === undefined) !== (v.key_file === undefined)) ctx.addIssue({ code: 'custom', message: 'cert_file and key_file go together: give both or neither', path: [v.cert_file ? 'key_file' : 'cert_file'] });
+  });
+
+export const kafkaSaslOptions = z.strictObject({
+  mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).describe('SASL mechanism (use it with TLS: plain sends the password as is)'),
+  username: z.string().min(1).describe('SASL user name'),
+  password: z.string().describe('SASL password; write it as ${ENV_VAR} to keep it out of the file. Never logged'),
+});
+
+/**
+ * Only gzip ships with kafkajs. lz4, snappy and zstd need codec packages whose maintained
+ * versions are native addons (or unmaintained), so they are rejected here rather than
+ * accepted and failing at the first send.
+ */
+const COMPRESSION = ['none', 'gzip'] as const;
+
+export const kafkaProducerOptions = z.strictObject({
+  key: template('key').default('{service}/{module}').describe('Record key template: records with the same key go to the same partition, so one module\'s lines stay in order'),
+  compression: z
+    .string()
+    .default('gzip')
+    .superRefine((v, ctx) => {
+      if ((COMPRESSION as readonly string[]).includes(v)) return;
+      const why = ['lz4', 'snappy', 'zstd'].includes(v) ? `"${v}" needs a native codec that this build of Sluice does not include` : `unknown compression "${v}"`;
+      ctx.addIssue({ code: 'custom', message: `${why}; available: ${COMPRESSION.join(', ')}` });
+    })
+    .transform((v) => v as (typeof COMPRESSION)[number])
+    .describe('Record batch compression: none or gzip'),
+  batch_events: z.number().int().min(1).max(100_000).default(2000).describe('Most events taken from the channel and sent in one go (one channel transaction)'),
+  batch_bytes: byteSize().default(900 * 1024).describe('Most encoded bytes per produce request; keep it below the broker\'s message.max.bytes (1 MB by default)'),
+  linger: duration().default(5).describe('How long to wait for a fuller batch when the channel holds less than batch_events'),
+  request_timeout: duration().default(30_000).describe('How long to wait for a broker to answer a produce request'),
+  create_topics: z.boolean().default(true).describe('Create topics that do not exist yet, with the partitions and replication_factor below'),
+  partitions: z.number().int().min(1).default(6).describe('Partitions of topics Sluice creates (more partitions = more collectors can share the work)'),
+  replication_factor: z.number().int().min(-1).default(-1).describe('Replicas of topics Sluice creates; -1 = the broker\'s default.replication.factor'),
+});
+
+export const kafkaConsumerOptions = z.strictObject({
+  group_id: z.string().min(1).default('sluice-collectors').describe('Consumer group: collectors with the same group share the partitions'),
+  from_beginning: z.boolean().default(true).describe('Where a group with no committed offset starts: the oldest record (true) or only new ones (false)'),
+  session_timeout: duration().default(30_000).describe('A collector that sends no heartbeat for this long is dropped from the group and its partitions reassigned'),
+  heartbeat_interval: duration().default(3000).describe('How often a collector tells the group it is alive, also while sinks are writing'),
+  rebalance_timeout: duration().default(60_000).describe('How long the group waits in a rebalance for members to finish their in-flight batches and commit'),
+  max_bytes_per_partition: byteSize().default(4 * 1024 * 1024).describe('Most bytes fetched per partition per request (memory held per partition in flight)'),
+  max_bytes: byteSize().default(32 * 1024 * 1024).describe('Most bytes fetched per request'),
+  partitions_concurrently: z.number().int().min(1).default(1).describe('Partitions whose batches are written to sinks at the same time'),
+  max_wait: duration().default(500).describe('How long a fetch waits for new records before returning empty'),
+});
+
+export const kafkaBusOptions = z
+  .strictObject({
+    brokers: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .default(['localhost:9092'])
+      .transform((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v))
+      .describe('Bootstrap brokers, host:port (a list, or one comma-separated string)'),
+    topic: topicTemplate.default('logs').describe('Topic, fixed ("logs") or from event fields ("logs.{service}"); each value is sanitized to Kafka\'s topic characters'),
+    client_id: z.string().min(1).default('sluice').describe('Client id the brokers see in their logs and quotas'),
+    connection_timeout: duration().default(3000).describe('How long to wait for a TCP (and TLS) connection to a broker'),
+    tls: kafkaTlsOptions.optional().describe('TLS to the brokers'),
+    sasl: kafkaSaslOptions.optional().describe('SASL authentication'),
+    producer: kafkaProducerOptions.default(kafkaProducerOptions.parse({})).describe('Agent side: how events are produced'),
+    consumer: kafkaConsumerOptions.default(kafkaConsumerOptions.parse({})).describe('Collector side: the consumer group'),
+  })
+  .describe('Kafka: the agents produce to a topic, the collectors consume it as one group');
+
+export type KafkaBusOptions = z.infer<typeof kafkaBusOptions>;
+export type KafkaProducerOptions = z.infer<typeof kafkaProducerOptions>;
+export type KafkaConsumerOptions = z.infer<typeof kafkaConsumerOptions>;
+
+/** Renders a template for one event; `sanitize` maps each substituted value. */
+export function compileTemplate(source: string, sanitize: (value: string) => string = (v) => v): (event: LogEvent) => string {
+  const parts: (string | ((e: LogEvent) => string))[] = [];
+  let last = 0;
+  for (const m of source.matchAll(PLACEHOLDER)) {
+    if (m.index > last) parts.push(source.slice(last, m.index));
+    parts.push(accessor(m[1]!, sanitize));
+    last = m.index + m[0].length;
+  }
+  if (last < source.length) parts.push(source.slice(last));
+  if (parts.every((p) => typeof p === 'string')) {
+    const fixed = parts.join('');
+    return () => fixed;
+  }
+  return (event) => {
+    let out = '';
+    for (const p of parts) out += typeof p === 'string' ? p : p(event);
+    return out;
+  };
+}
+
+/** A missing or empty value renders as this, so "logs.{service}" never yields "logs.". */
+export const MISSING_VALUE = 'none';
+
+function accessor(variable: string, sanitize: (v: string) => string): (e: LogEvent) => string {
+  const pick = (raw: unknown): string => {
+    if (raw === undefined || raw === null || raw === '') return MISSING_VALUE;
+    const s = typeof raw === 'string' ? raw : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
+    return sanitize(s) || MISSING_VALUE;
+  };
+  switch (variable) {
+    case 'service':
+      return (e) => pick(e.service);
+    case 'module':
+      return (e) => pick(e.module);
+    case 'host':
+      return (e) => pick(e.host);
+    case 'source.kind':
+      return (e) => pick(e.source.kind);
+    default: {
+      const path = variable.split('.').slice(1);
+      return (e) => {
+        let cur: unknown = e.fields;
+        for (const step of path) cur = typeof cur === 'object' && cur !== null && !Array.isArray(cur) ? (cur as Record<string, unknown>)[step] : undefined;
+        return pick(cur);
+      };
+    }
+  }
+}
+
+/** One value as a topic-name segment: Kafka's characters only, no "." or ".." on its own. */
+export function sanitizeTopicValue(value: string): string {
+  const s = value.replace(TOPIC_CHAR, '_');
+  return s === '.' || s === '..' ? s.replace(/\./g, '_') : s;
+}
+
+/**
+ * A whole rendered topic name within Kafka's length limit. A long name is cut and given a
+ * hash of the full name, so two long values do not collapse into one topic.
+ */
+export function limitTopic(topic: string): string {
+  if (topic.length <= TOPIC_MAX) return topic;
+  const hash = createHash('sha256').update(topic).digest('hex').slice(0, 12);
+  return `${topic.slice(0, TOPIC_MAX - 13)}-${hash}`;
+}
+
+/** The topic template for producing: each substituted value sanitized, the result within 249 characters. */
+export function topicRenderer(topic: string): (event: LogEvent) => string {
+  const render = compileTemplate(topic, sanitizeTopicValue);
+  return (event) => limitTopic(render(event));
+}
+
+/** What a consumer subscribes to: the fixed topic, or every topic the template can produce. */
+export function topicSubscription(topic: string): string | RegExp {
+  if (!PLACEHOLDER.test(topic)) return topic;
+  PLACEHOLDER.lastIndex = 0;
+  let pattern = '';
+  let last = 0;
+  for (const m of topic.matchAll(PLACEHOLDER)) {
+    pattern += escapeRegExp(topic.slice(last, m.index)) + '[a-zA-Z0-9._-]+';
+    last = m.index + m[0].length;
+  }
+  pattern += escapeRegExp(topic.slice(last));
+  return new RegExp(`^${pattern}$`);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The connection part of the options, as the kafkajs client wants it. TLS files are read here, so a missing file fails at start with its path. */
+export function kafkaClientConfig(options: KafkaBusOptions, logger: Logger, clientIdSuffix = ''): KafkaConfig {
+  const config: KafkaConfig = {
+    clientId: `${options.client_id}${clientIdSuffix}`,
+    brokers: options.brokers,
+    connectionTimeout: options.connection_timeout,
+    requestTimeout: options.producer.request_timeout,
+    logCreator: pinoLogCreator(logger),
+    logLevel: logLevel.INFO,
+    // Retries inside kafkajs are kept short: the forwarder and the consumer loop own the
+    // "retry forever with capped backoff, log once per state change" policy.
+    retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 5 },
+  };
+  const tls = options.tls;
+  if (tls?.enabled) {
+    config.ssl = {
+      rejectUnauthorized: tls.reject_unauthorized,
+      ...(tls.ca_file ? { ca: [readPem(tls.ca_file, 'tls.ca_file')] } : {}),
+      ...(tls.cert_file ? { cert: readPem(tls.cert_file, 'tls.cert_file') } : {}),
+      ...(tls.key_file ? { key: readPem(tls.key_file, 'tls.key_file') } : {}),
+      ...(tls.server_name ? { servername: tls.server_name } : {}),
+    };
+  }
+  if (options.sasl) {
+    config.sasl = { mechanism: options.sasl.mechanism, username: options.sasl.username, password: options.sasl.password } as SASLOptions;
+  }
+  return config;
+}
+
+export function createKafka(options: KafkaBusOptions, logger: Logger, clientIdSuffix = ''): InstanceType<typeof Kafka> {
+  return new Kafka(kafkaClientConfig(options, logger, clientIdSuffix));
+}
+
+function readPem(file: string, option: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`bus ${option}: cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+}
+
+/**
+ * kafkajs's own logs through pino at debug level: its retry chatter would otherwise repeat
+ * for every attempt while a broker is down. Its log entries carry no credentials (SASL
+ * passwords are never part of them), and we drop the stack traces it attaches.
+ */
+function pinoLogCreator(logger: Logger): logCreator {
+  const child = logger.child({ lib: 'kafkajs' });
+  return () => ({ level, log }) => {
+    const { message, stack: _stack, ...rest } = log as Record<string, unknown> & { message: string };
+    delete rest.timestamp;
+    delete rest.logger;
+    const fields = { namespace: log.namespace, ...rest };
+    // Sluice logs the state changes itself (bus down / back); kafkajs's per-attempt lines
+    // are detail for debugging.
+    if (level <= logLevel.INFO) child.debug(fields, message);
+    else child.trace(fields, message);
+  };
+}
+
+/** Redacts what must never be logged from a bus description. */
+export function describeBus(options: KafkaBusOptions): Record<string, unknown> {
+  return {
+    brokers: options.brokers,
+    topic: options.topic,
+    client_id: options.client_id,
+    tls: options.tls?.enabled ?? false,
+    sasl: options.sasl ? { mechanism: options.sasl.mechanism, username: options.sasl.username } : undefined,
+  };
+}
+
+/** kafkajs wraps the real cause (connection refused, not leader) in retry errors: show the cause. */
+export function describeError(err: unknown): string {
+  let cur: unknown = err;
+  const seen: string[] = [];
+  for (let i = 0; i < 5 && cur instanceof Error; i++) {
+    if (!seen.includes(cur.message)) seen.push(cur.message);
+    cur = (cur as Error & { cause?: unknown; originalError?: unknown }).cause ?? (cur as { originalError?: unknown }).originalError;
+  }
+  return seen.length > 0 ? seen.join(': ') : String(err);
+}
