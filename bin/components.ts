@@ -7,6 +7,7 @@ import type { Bus, ComponentContext } from '../core/pipeline.js';
 import { Registry, type ComponentSpec } from '../core/registry.js';
 import { consoleSinkSpec } from '../sinks/console/console-sink.js';
 import { elasticsearchSinkSpec } from '../sinks/elasticsearch/es-sink.js';
+import { elasticsearchSinkSpec } from '../sinks/elasticsearch/es-sink.js';
 
 /**
  * Every component type Sluice knows: the ones built, and the ones designed but not built
@@ -17,6 +18,7 @@ export function createRegistry(): Registry {
     .register(embeddedBusSpec)
     .register(kafkaBusSpec)
     .register(consoleSinkSpec)
+    .register(elasticsearchSinkSpec)
     .register(elasticsearchSinkSpec)
     .plan({ kind: 'source', type: 'file', description: 'tails log files' })
     .plan({ kind: 'source', type: 'docker', description: 'container logs (Docker json-file, CRI)' })

@@ -1,0 +1,402 @@
+import type { Client } from '@elastic/elasticsearch';
+import { errors } from '@elastic/elasticsearch';
+import { Counter } from 'prom-client';
+import { Backoff } from '../../core/backoff.js';
+import type { LogEvent } from '../../core/event.js';
+import type { Logger } from '../../core/log.js';
+import { metrics } from '../../core/metrics.js';
+import type { Sink } from '../../core/pipeline.js';
+import type { ComponentSpec } from '../../core/registry.js';
+import { createClient, describeError, isTransient } from './client.js';
+import { indexTemplate, toDocument } from './document.js';
+import { IndexNamer } from './index-name.js';
+import { elasticsearchSinkOptions, type ElasticsearchSinkOptions } from './options.js';
+import { fileRejectHandler, type RejectedEvent, type RejectHandler } from './rejected.js';
+
+const indexed = new Counter({ name: 'sluice_elasticsearch_events_indexed_total', help: 'events Elasticsearch stored', labelNames: ['component'], registers: [metrics] });
+const rejectedTotal = new Counter({ name: 'sluice_elasticsearch_events_rejected_total', help: 'events Elasticsearch refused for good, sent to the dead-letter', labelNames: ['component'], registers: [metrics] });
+const retried = new Counter({ name: 'sluice_elasticsearch_events_retried_total', help: 'event sends retried after a 429, 5xx or connection failure', labelNames: ['component'], registers: [metrics] });
+
+const RETENTION_EVERY_MS = 3_600_000;
+const STILL_DOWN_LOG_EVERY_MS = 30_000;
+
+export interface ElasticsearchSinkDeps {
+  name: string;
+  logger: Logger;
+  /** Where refused events go; by default a durable rejected.ndjson in `dataDir`. */
+  onRejected?: RejectHandler;
+  dataDir?: string;
+}
+
+/** One write() call: resolves once every one of its items is indexed or dead-lettered. */
+interface WriteState {
+  remaining: number;
+  rejected: RejectedEvent[];
+  done: boolean;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+interface Item {
+  event: LogEvent;
+  index: string;
+  /** The action line and the document, NDJSON, ready to join into a bulk body. */
+  line: string;
+  bytes: number;
+  owner: WriteState;
+}
+
+interface BulkItemResult {
+  status: number;
+  error?: { type?: string; reason?: string; caused_by?: { type?: string; reason?: string } };
+}
+
+interface BulkResponse {
+  errors: boolean;
+  items?: Record<string, BulkItemResult>[];
+}
+
+/**
+ * Bulk-indexes events into Elasticsearch.
+ *
+ * Events from every write() call go into one queue, cut into bulk requests by count and
+ * bytes (a part-filled request waits `linger` for more), with at most `concurrency`
+ * requests in flight. Each event's `_id` is its stable event id and the op is `index`, so
+ * a replay after a crash overwrites the same documents instead of adding copies.
+ *
+ * A bulk response is read item by item (a 200 can still hold failures): items that failed
+ * with 429 or 5xx, and whole requests that failed (node down, timeout, 5xx), are sent
+ * again after a capped, jittered backoff, for as long as it takes; items Elasticsearch
+ * refuses for good (mapping conflicts, parse failures) go to the dead-letter with its
+ * reason. write() resolves only when every one of its events is indexed or durably
+ * dead-lettered, so while the node is down the collector's acks stop and Kafka
+ * consumption pauses; nothing is dropped and the sink picks up by itself.
+ */
+export class ElasticsearchSink implements Sink {
+  private readonly client: Client;
+  private readonly redact: (text: string) => string;
+  readonly urls: string[];
+  private readonly namer: IndexNamer;
+  private readonly templateName: string;
+  private readonly logger: Logger;
+  private readonly onRejected: RejectHandler;
+  private readonly op: 'index' | 'create';
+  private readonly abort = new AbortController();
+  private readonly component: string;
+
+  private pending: Item[] = [];
+  private pendingBytes = 0;
+  private oldestPendingAt = 0;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  private readonly idle: (() => void)[] = [];
+  private templateReady: Promise<void> | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private downSince = 0;
+  private lastDownLog = 0;
+  private closed = false;
+
+  constructor(
+    private readonly options: ElasticsearchSinkOptions,
+    deps: ElasticsearchSinkDeps,
+  ) {
+    this.logger = deps.logger;
+    ({ client: this.client, urls: this.urls, redact: this.redact } = createClient(options));
+    this.namer = new IndexNamer(options.index, options.timezone);
+    this.templateName = options.template.name ?? `sluice-${deps.name.toLowerCase().replace(/[^a-z0-9_.-]/g, '-')}`;
+    this.op = options.mode === 'data_stream' ? 'create' : 'index';
+    if (deps.onRejected) this.onRejected = deps.onRejected;
+    else if (deps.dataDir) this.onRejected = fileRejectHandler(deps.dataDir, deps.name);
+    else throw new Error('elasticsearch sink needs a dead-letter (onRejected) or a data directory for rejected.ndjson');
+    this.component = deps.name;
+  }
+
+  /**
+   * Installs the index template and starts retention. A node that is down now is not an
+   * error (the collector may start first); the template is then installed before the
+   * first bulk request. A node that refuses (bad credentials, missing privileges) is.
+   */
+  async open(): Promise<void> {
+    this.logger.info({ urls: this.urls, index: this.options.index, mode: this.options.mode }, 'elasticsearch sink opening');
+    try {
+      await this.installTemplate();
+      this.templateReady = Promise.resolve();
+    } catch (err) {
+      if (!isTransient(err)) throw new Error(`elasticsearch sink "${this.component}": cannot install index template ${this.templateName}: ${describeError(err, this.redact)}`);
+      this.logger.warn({ urls: this.urls, err: describeError(err, this.redact) }, 'Elasticsearch is not reachable yet; the index template will be installed before the first write');
+    }
+    if (this.options.retention_days !== undefined && this.options.mode === 'index') {
+      void this.applyRetention();
+      this.retentionTimer = setInterval(() => void this.applyRetention(), RETENTION_EVERY_MS);
+      this.retentionTimer.unref();
+    }
+  }
+
+  write(batch: readonly LogEvent[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`elasticsearch sink "${this.component}" is closed`));
+    if (batch.length === 0) return Promise.resolve();
+    return this.ensureTemplate().then(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const owner: WriteState = { remaining: batch.length, rejected: [], done: false, resolve, reject };
+          const maxBytes = this.options.batch.max_bytes;
+          for (const event of batch) {
+            const index = this.namer.name(event);
+            const line = `{"${this.op}":{"_index":"${index}","_id":${JSON.stringify(event.id)}}}\n${toDocument(event)}\n`;
+            const bytes = Buffer.byteLength(line);
+            if (this.pending.length === 0) this.oldestPendingAt = Date.now();
+            this.pending.push({ event, index, line, bytes, owner });
+            this.pendingBytes += bytes;
+            if (this.pendingBytes >= maxBytes || this.pending.length >= this.options.batch.max_events) this.pump();
+          }
+          this.pump();
+        }),
+    );
+  }
+
+  /** Stops retrying: writes not finished by now reject (their batches stay uncommitted on the bus). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort.abort();
+    clearInterval(this.retentionTimer);
+    clearTimeout(this.lingerTimer);
+    const dropped = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    for (const item of dropped) this.fail(item.owner, new Error(`elasticsearch sink "${this.component}" closed before the batch was written; it stays on the bus for redelivery`));
+    while (this.inFlight > 0) await new Promise<void>((r) => this.idle.push(r));
+    await this.client.close();
+  }
+
+  /** Deletes daily indices older than retention_days (by the day in their name). */
+  async applyRetention(now = Date.now()): Promise<string[]> {
+    const days = this.options.retention_days;
+    if (days === undefined) return [];
+    const cutoff = this.namer.dayNumber(now) - days * 86_400_000;
+    const deleted: string[] = [];
+    try {
+      const rows = (await this.client.cat.indices({ index: this.namer.pattern(), h: 'index', format: 'json', expand_wildcards: ['open', 'closed'] })) as { index?: string }[];
+      for (const { index } of rows) {
+        if (!index) continue;
+        const day = this.namer.dayOf(index);
+        if (day === undefined || day >= cutoff) continue;
+        await this.client.indices.delete({ index, ignore_unavailable: true });
+        deleted.push(index);
+      }
+      if (deleted.length) this.logger.info({ deleted, retention_days: days }, 'deleted indices past retention');
+    } catch (err) {
+      this.logger.warn({ err: describeError(err, this.redact) }, 'retention check failed; will try again in an hour');
+    }
+    return deleted;
+  }
+
+  private async installTemplate(): Promise<void> {
+    if (!this.options.template.install) return;
+    const body = indexTemplate(this.options, this.namer.pattern());
+    await this.client.transport.request({ method: 'PUT', path: `/_index_template/${encodeURIComponent(this.templateName)}`, body }, { signal: this.abort.signal });
+  }
+
+  /** Before the first bulk request: the template must exist, or new indices get dynamic mappings. */
+  private ensureTemplate(): Promise<void> {
+    if (!this.templateReady) {
+      const attempt = (async () => {
+        const backoff = new Backoff(this.options.retry_initial, this.options.retry_max);
+        for (;;) {
+          if (this.abort.signal.aborted) throw new Error(`elasticsearch sink "${this.component}" closed`);
+          try {
+            await this.installTemplate();
+            this.recovered();
+            return;
+          } catch (err) {
+            if (!isTransient(err)) throw new Error(`cannot install index template ${this.templateName}: ${describeError(err, this.redact)}`);
+            this.down(err, 0);
+            await backoff.sleep(this.abort.signal);
+          }
+        }
+      })();
+      this.templateReady = attempt;
+      attempt.catch(() => {
+        if (this.templateReady === attempt) this.templateReady = undefined;
+      });
+    }
+    return this.templateReady;
+  }
+
+  private pump(): void {
+    const { max_events: maxEvents, max_bytes: maxBytes, linger } = this.options.batch;
+    while (this.inFlight < this.options.concurrency && this.pending.length > 0 && !this.closed) {
+      const full = this.pending.length >= maxEvents || this.pendingBytes >= maxBytes;
+      const wait = this.oldestPendingAt + linger - Date.now();
+      if (!full && wait > 0) {
+        this.lingerTimer ??= setTimeout(() => {
+          this.lingerTimer = undefined;
+          this.pump();
+        }, wait);
+        return;
+      }
+      let n = 0;
+      let bytes = 0;
+      while (n < this.pending.length && n < maxEvents && (n === 0 || bytes + this.pending[n]!.bytes <= maxBytes)) bytes += this.pending[n++]!.bytes;
+      const chunk = this.pending.splice(0, n);
+      this.pendingBytes -= bytes;
+      this.oldestPendingAt = Date.now();
+      this.inFlight++;
+      void this.send(chunk)
+        .catch((err: unknown) => {
+          for (const item of chunk) this.fail(item.owner, err instanceof Error ? err : new Error(String(err)));
+        })
+        .finally(() => {
+        this.inFlight--;
+        if (this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
+        this.pump();
+      });
+    }
+  }
+
+  /** Sends a chunk until each of its items is indexed or refused for good. */
+  private async send(chunk: Item[]): Promise<void> {
+    const backoff = new Backoff(this.options.retry_initial, this.options.retry_max);
+    let todo = chunk;
+    while (todo.length > 0) {
+      if (this.abort.signal.aborted) {
+        for (const item of todo) this.fail(item.owner, new Error(`elasticsearch sink "${this.component}" closed before the batch was written; it stays on the bus for redelivery`));
+        return;
+      }
+      let res: BulkResponse;
+      try {
+        res = (await this.client.transport.request(
+          { method: 'POST', path: '/_bulk', querystring: { filter_path: 'errors,items.*.status,items.*.error' }, bulkBody: todo.map((i) => i.line).join('') },
+          { signal: this.abort.signal },
+        )) as BulkResponse;
+      } catch (err) {
+        if (err instanceof errors.ResponseError && err.statusCode === 413) {
+          await this.splitTooLarge(todo, err);
+          return;
+        }
+        if (!this.abort.signal.aborted) {
+          this.down(err, todo.length);
+          retried.inc({ component: this.component }, todo.length);
+          await backoff.sleep(this.abort.signal);
+        }
+        continue;
+      }
+      this.recovered();
+      if (!res.errors) {
+        for (const item of todo) this.settle(item);
+        indexed.inc({ component: this.component }, todo.length);
+        return;
+      }
+      const items = res.items ?? [];
+      if (items.length !== todo.length) {
+        this.down(new Error(`bulk response has ${items.length} items for ${todo.length} sent`), todo.length);
+        await backoff.sleep(this.abort.signal);
+        continue;
+      }
+      const again: Item[] = [];
+      let ok = 0;
+      for (let i = 0; i < todo.length; i++) {
+        const item = todo[i]!;
+        const r = Object.values(items[i]!)[0] ?? { status: 0 };
+        if (r.status < 300 || (this.op === 'create' && r.status === 409)) {
+          // 409 on create: a replay of a document already in the data stream.
+          ok++;
+          this.settle(item);
+        } else if (isRetriableItem(r)) again.push(item);
+        else this.refuse(item, r);
+      }
+      indexed.inc({ component: this.component }, ok);
+      if (again.length > 0) {
+        const first = again[0]!;
+        this.logger.warn({ retrying: again.length, of: todo.length, reason: reasonOf(items[todo.indexOf(first)]!) }, 'Elasticsearch asked to retry some events');
+        retried.inc({ component: this.component }, again.length);
+        await backoff.sleep(this.abort.signal);
+      } else backoff.reset();
+      todo = again;
+    }
+  }
+
+  /** 413: the node's http.max_content_length is below max_bytes; halve until it fits. */
+  private async splitTooLarge(todo: Item[], err: unknown): Promise<void> {
+    if (todo.length === 1) {
+      this.refuse(todo[0]!, { status: 413, error: { type: 'request_entity_too_large', reason: `the document alone (${todo[0]!.bytes} bytes) exceeds the node's http.max_content_length: ${describeError(err, this.redact)}` } });
+      return;
+    }
+    this.logger.warn({ events: todo.length, bytes: todo.reduce((n, i) => n + i.bytes, 0) }, 'bulk request too large for Elasticsearch (413); splitting it: lower batch.max_bytes');
+    const half = Math.ceil(todo.length / 2);
+    await this.send(todo.slice(0, half));
+    await this.send(todo.slice(half));
+  }
+
+  private settle(item: Item): void {
+    const owner = item.owner;
+    if (--owner.remaining === 0) void this.finish(owner);
+  }
+
+  private refuse(item: Item, r: BulkItemResult): void {
+    rejectedTotal.inc({ component: this.component });
+    item.owner.rejected.push({ event: item.event, index: item.index, status: r.status, reason: this.redact(reasonOf({ r })) });
+    this.settle(item);
+  }
+
+  private async finish(owner: WriteState): Promise<void> {
+    if (owner.done) return;
+    if (owner.rejected.length > 0) {
+      const first = owner.rejected[0]!;
+      this.logger.warn({ rejected: owner.rejected.length, index: first.index, status: first.status, reason: first.reason, event_id: first.event.id }, 'Elasticsearch refused events; sending them to the dead-letter');
+      try {
+        await this.onRejected(owner.rejected);
+      } catch (err) {
+        this.fail(owner, new Error(`could not store ${owner.rejected.length} refused event(s) in the dead-letter: ${(err as Error).message}`));
+        return;
+      }
+    }
+    owner.done = true;
+    owner.resolve();
+  }
+
+  private fail(owner: WriteState, err: Error): void {
+    if (owner.done) return;
+    owner.done = true;
+    owner.reject(err);
+  }
+
+  private down(err: unknown, events: number): void {
+    const now = Date.now();
+    if (this.downSince === 0) {
+      this.downSince = now;
+      this.lastDownLog = now;
+      this.logger.error({ urls: this.urls, err: describeError(err, this.redact), events }, 'Elasticsearch request failed; retrying with backoff, nothing is acknowledged until it is written');
+    } else if (now - this.lastDownLog >= STILL_DOWN_LOG_EVERY_MS) {
+      this.lastDownLog = now;
+      this.logger.error({ urls: this.urls, err: describeError(err, this.redact), down_for_s: Math.round((now - this.downSince) / 1000) }, 'Elasticsearch still failing; retrying');
+    }
+  }
+
+  private recovered(): void {
+    if (this.downSince === 0) return;
+    this.logger.info({ urls: this.urls, down_for_s: Math.round((Date.now() - this.downSince) / 1000) }, 'Elasticsearch is accepting requests again');
+    this.downSince = 0;
+  }
+}
+
+/** 429 and 5xx are the node being busy or unwell; a cluster block (disk flood stage, read-only) lifts. */
+function isRetriableItem(r: BulkItemResult): boolean {
+  return r.status === 429 || r.status >= 500 || r.error?.type === 'cluster_block_exception';
+}
+
+function reasonOf(item: Record<string, BulkItemResult>): string {
+  const r = Object.values(item)[0];
+  const e = r?.error;
+  if (!e) return `HTTP ${r?.status ?? '?'}`;
+  const cause = e.caused_by?.reason ? ` (${e.caused_by.type ?? 'cause'}: ${e.caused_by.reason})` : '';
+  return `${e.type ?? 'error'}: ${e.reason ?? ''}${cause}`;
+}
+
+export const elasticsearchSinkSpec: ComponentSpec<ElasticsearchSinkOptions, Sink> = {
+  kind: 'sink',
+  type: 'elasticsearch',
+  description: 'bulk-indexes events into Elasticsearch (daily indices or a data stream; _id = event id)',
+  options: elasticsearchSinkOptions,
+  create: (options, ctx) => new ElasticsearchSink(options, { name: ctx.name, logger: ctx.logger, dataDir: ctx.dataDir }),
+};
