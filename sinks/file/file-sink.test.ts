@@ -1,0 +1,271 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { LogEvent } from '../../core/event.js';
+import { silentLogger } from '../../core/log.js';
+import { decodeEvent } from '../../core/wire.js';
+import { FileSink, fileSinkOptions, type FileSinkInput } from './index.js';
+import { gzipMember } from './gzip.js';
+
+let dir: string;
+let root: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-file-sink-'));
+  root = join(dir, 'out');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+let seq = 0;
+function ev(over: Partial<LogEvent> & { at?: string } = {}): LogEvent {
+  const { at, ...rest } = over;
+  seq++;
+  return {
+    id: `id-${seq}`,
+    timestamp: Date.parse(at ?? '2024-05-01T12:00:00Z'),
+    message: `line ${seq}`,
+    service: 'shop',
+    module: 'web',
+    host: 'h1',
+    source: { kind: 'test' },
+    fields: {},
+    ...rest,
+  };
+}
+
+function sink(options: FileSinkInput = {}): FileSink {
+  return new FileSink(fileSinkOptions.parse({ root, idleTimeout: 0, rollAge: 0, ...options }), { name: 'files', logger: silentLogger() });
+}
+
+/** Every file under root, relative, with its content. */
+function tree(base = root): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[relative(base, p)] = readFileSync(p, 'utf8');
+    }
+  };
+  walk(base);
+  return out;
+}
+
+describe('file sink: partitioning', () => {
+  it('writes mixed services, modules and days into their own files, in order', async () => {
+    const s = sink();
+    await s.open();
+    const a = ev({ service: 'shop', module: 'web', at: '2024-05-01T23:59:59.999Z' });
+    const b = ev({ service: 'shop', module: 'api', at: '2024-05-01T10:00:00Z' });
+    const c = ev({ service: 'billing', module: 'web', host: 'h2', at: '2024-05-02T00:00:00Z' });
+    const d = ev({ service: 'shop', module: 'web', at: '2024-05-02T00:00:00.001Z' });
+    const e = ev({ service: 'shop', module: 'web', at: '2024-05-01T01:00:00Z', message: 'multi\n\tline' });
+    await s.write([a, b, c, d]);
+    await s.write([e]);
+    expect(s.openFiles).toBe(4);
+    await s.close();
+    expect(tree()).toEqual({
+      'shop/web/2024-05-01/h1.000001.log': `${a.message}\nmulti\n\tline\n`,
+      'shop/api/2024-05-01/h1.000001.log': `${b.message}\n`,
+      'billing/web/2024-05-02/h2.000001.log': `${c.message}\n`,
+      'shop/web/2024-05-02/h1.000001.log': `${d.message}\n`,
+    });
+  });
+
+  it('puts events either side of local midnight on their local day (Asia/Kolkata, America/Los_Angeles on a DST day)', async () => {
+    const s = sink({ timeZone: 'Asia/Kolkata', path: '%Y-%m-%d/{service}.log' });
+    await s.open();
+    await s.write([ev({ at: '2024-03-01T18:29:59.999Z', message: 'before' }), ev({ at: '2024-03-01T18:30:00Z', message: 'after' })]);
+    await s.close();
+    expect(tree()).toEqual({ '2024-03-01/shop.000001.log': 'before\n', '2024-03-02/shop.000001.log': 'after\n' });
+
+    rmSync(root, { recursive: true });
+    // 2024-03-10 is 23 hours long in Los Angeles: midnight is 08:00Z, the next one 07:00Z.
+    const la = sink({ timeZone: 'America/Los_Angeles', path: '%Y-%m-%d/{service}.log' });
+    await la.open();
+    await la.write(['2024-03-10T07:59:59Z', '2024-03-10T08:00:00Z', '2024-03-11T06:59:59Z', '2024-03-11T07:00:00Z'].map((at) => ev({ at, message: at })));
+    await la.close();
+    expect(tree()).toEqual({
+      '2024-03-09/shop.000001.log': '2024-03-10T07:59:59Z\n',
+      '2024-03-10/shop.000001.log': '2024-03-10T08:00:00Z\n2024-03-11T06:59:59Z\n',
+      '2024-03-11/shop.000001.log': '2024-03-11T07:00:00Z\n',
+    });
+  });
+
+  it('keeps path traversal attempts in service, module and host inside root as one segment each', async () => {
+    const s = sink();
+    await s.open();
+    await s.write([
+      ev({ service: '../../escape', module: '..', host: '/etc/passwd', message: 'one' }),
+      ev({ service: '..\\..\\win', module: 'a/b', host: '.hidden', message: 'two' }),
+      ev({ service: '', module: 'nul\u0000\nctl', host: '..', message: 'three' }),
+    ]);
+    await s.close();
+    expect(readdirSync(dir)).toEqual(['out']);
+    expect(tree()).toEqual({
+      '______escape/__/2024-05-01/_etc_passwd.000001.log': 'one\n',
+      '______win/a_b/2024-05-01/_hidden.000001.log': 'two\n',
+      'unknown/nul__ctl/2024-05-01/__.000001.log': 'three\n',
+    });
+  });
+
+  it('refuses to follow a symlink planted in the tree out of root', async () => {
+    const outside = join(dir, 'outside');
+    mkdirSync(outside);
+    mkdirSync(root);
+    execFileSync('ln', ['-s', outside, join(root, 'shop')]);
+    const s = sink();
+    await s.open();
+    await expect(s.write([ev()])).rejects.toThrow(/shop: it is a symbolic link/);
+    await s.close();
+    expect(readdirSync(outside)).toEqual([]);
+  });
+
+  it('writes JSON lines with every field in the wire format', async () => {
+    const s = sink({ encoding: 'json' });
+    await s.open();
+    const events = [ev({ fields: { user: 'u1', n: 3 }, message: 'a "quoted"\nmessage' }), ev()];
+    await s.write(events);
+    await s.close();
+    const lines = tree()['shop/web/2024-05-01/h1.000001.log']!.trimEnd().split('\n');
+    expect(lines.map((l) => decodeEvent(l))).toEqual(events);
+  });
+});
+
+describe('file sink: rolling', () => {
+  const inProgress = '.h1.000001.log.inprogress';
+  const dayDir = () => join(root, 'shop/web/2024-05-01');
+
+  it('rolls by size after the batch that reaches it, numbering the files', async () => {
+    const s = sink({ rollSize: 20 });
+    await s.open();
+    await s.write([ev({ message: 'aaaaaaaaa' })]); // 10 bytes
+    expect(readdirSync(dayDir())).toEqual([inProgress]);
+    await s.write([ev({ message: 'bbbbbbbbb' })]); // 20: finished
+    await s.write([ev({ message: 'ccccccccccccccccccccccccc' })]); // one batch over the limit stays whole
+    await s.write([ev({ message: 'd' })]);
+    await s.close();
+    expect(tree()).toEqual({
+      'shop/web/2024-05-01/h1.000001.log': 'aaaaaaaaa\nbbbbbbbbb\n',
+      'shop/web/2024-05-01/h1.000002.log': 'ccccccccccccccccccccccccc\n',
+      'shop/web/2024-05-01/h1.000003.log': 'd\n',
+    });
+  });
+
+  it('rolls by age and by idleness; a later event opens the next number, never the finished file', async () => {
+    const s = sink({ rollAge: 60_000, idleTimeout: 10_000 });
+    await s.open();
+    const t0 = Date.now();
+    await s.write([ev({ message: 'a1' }), ev({ service: 'idle', message: 'i1' })]);
+    await s.rollExpired(t0 + 5_000);
+    expect(s.openFiles).toBe(2);
+    for (let i = 0; i < 3; i++) await s.write([ev({ message: `a${i + 2}` })]);
+    await s.rollExpired(Date.now() + 10_000 - 1); // "shop" was written just now; "idle" has been idle for 10 s
+    expect(s.openFiles).toBe(1);
+    expect(readdirSync(join(root, 'idle/web/2024-05-01'))).toEqual(['h1.000001.log']);
+    await s.rollExpired(t0 + 60_000); // "shop" reached its age although it is busy
+    expect(s.openFiles).toBe(0);
+    await s.write([ev({ message: 'a5' }), ev({ service: 'idle', message: 'i2' })]);
+    await s.close();
+    expect(tree()).toEqual({
+      'shop/web/2024-05-01/h1.000001.log': 'a1\na2\na3\na4\n',
+      'shop/web/2024-05-01/h1.000002.log': 'a5\n',
+      'idle/web/2024-05-01/h1.000001.log': 'i1\n',
+      'idle/web/2024-05-01/h1.000002.log': 'i2\n',
+    });
+  });
+
+  it('finishes idle files from its own timer', async () => {
+    const s = sink({ idleTimeout: 60 });
+    await s.open();
+    await s.write([ev({ message: 'x' })]);
+    const deadline = Date.now() + 10_000;
+    while (s.openFiles > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(readdirSync(dayDir())).toEqual(['h1.000001.log']);
+    await s.close();
+  });
+
+  it('keeps at most maxOpenFiles open, finishing the least recently written first', async () => {
+    const s = sink({ maxOpenFiles: 2 });
+    await s.open();
+    await s.write([ev({ host: 'a' })]);
+    await s.write([ev({ host: 'b' })]);
+    await s.write([ev({ host: 'a' })]);
+    await s.write([ev({ host: 'c' })]); // b is least recently written
+    expect(readdirSync(dayDir()).sort()).toEqual(['.a.000001.log.inprogress', '.c.000001.log.inprogress', 'b.000001.log']);
+    await s.write([ev({ host: 'd' }), ev({ host: 'e' }), ev({ host: 'f' })]); // more paths than may be open: in waves
+    expect(s.openFiles).toBe(2);
+    await s.close();
+    expect(Object.keys(tree()).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f'].map((h) => `shop/web/2024-05-01/${h}.000001.log`));
+  });
+});
+
+describe('file sink: gzip', () => {
+  it('writes gzip members that zcat reads while the file is in progress and after it is finished', async () => {
+    const s = sink({ compression: 'gzip' });
+    await s.open();
+    await s.write([ev({ message: 'one' }), ev({ message: 'two' })]);
+    await s.write([ev({ message: 'three' })]);
+    const open = join(root, 'shop/web/2024-05-01/.h1.000001.log.gz.inprogress');
+    expect(execFileSync('zcat', [open], { encoding: 'utf8' })).toBe('one\ntwo\nthree\n');
+    await s.write([ev({ message: 'four' })]);
+    await s.close();
+    expect(execFileSync('zcat', [join(root, 'shop/web/2024-05-01/h1.000001.log.gz')], { encoding: 'utf8' })).toBe('one\ntwo\nthree\nfour\n');
+  });
+});
+
+describe('file sink: recovery', () => {
+  it('finishes in-progress files left by a crash: partial line cut off, gzip torn member cut off, empty file removed', async () => {
+    const d = join(root, 'shop/web/2024-05-01');
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, '.h1.000001.log.inprogress'), 'whole 1\nwhole 2\npart');
+    const members = Buffer.concat([await gzipMember(Buffer.from('g1\n'), 6), await gzipMember(Buffer.from('g2\n'), 6)]);
+    const torn = await gzipMember(Buffer.from('g3 never acknowledged\n'), 6);
+    writeFileSync(join(d, '.h2.000001.log.gz.inprogress'), Buffer.concat([members, torn.subarray(0, torn.length - 3)]));
+    writeFileSync(join(d, '.h3.000001.log.inprogress'), 'no newline at all');
+    // A foreign gzip member (no length field) is not ours to trust: cut.
+    writeFileSync(join(d, '.h4.000001.log.gz.inprogress'), gzipSync('x\n'));
+    const s = sink();
+    await s.open();
+    await s.write([ev({ message: 'new' })]);
+    await s.close();
+    const files = tree();
+    expect(Object.keys(files).sort()).toEqual(['shop/web/2024-05-01/h1.000001.log', 'shop/web/2024-05-01/h1.000002.log', 'shop/web/2024-05-01/h2.000001.log.gz']);
+    expect(files['shop/web/2024-05-01/h1.000001.log']).toBe('whole 1\nwhole 2\n');
+    expect(files['shop/web/2024-05-01/h1.000002.log']).toBe('new\n');
+    expect(execFileSync('zcat', [join(d, 'h2.000001.log.gz')], { encoding: 'utf8' })).toBe('g1\ng2\n');
+    expect(statSync(join(d, 'h2.000001.log.gz')).size).toBe(members.length);
+  });
+});
+
+describe('file sink: retention', () => {
+  it('deletes only day directories older than the days kept, in the sink time zone, and logs each', async () => {
+    const days = ['2024-04-25', '2024-04-28', '2024-04-29', '2024-04-30', '2024-05-01'];
+    for (const service of ['shop', 'billing']) for (const day of days) mkdirSync(join(root, service, 'web', day), { recursive: true });
+    mkdirSync(join(root, 'shop/web/not-a-day'));
+    mkdirSync(join(root, 'shop/web/2024-02-30'));
+    writeFileSync(join(root, 'shop/web/2024-04-25/h1.000001.log'), 'old\n');
+    const s = sink({ retentionDays: 3, timeZone: 'Asia/Kolkata' });
+    await s.open(); // its first pass runs against the real clock: everything from 2024 is old by then
+    expect(Object.keys(tree())).toEqual([]);
+    for (const service of ['shop', 'billing']) for (const day of days) mkdirSync(join(root, service, 'web', day), { recursive: true });
+    // 2024-05-01T20:00Z is May 2nd in Kolkata: keep May 2nd, May 1st, April 30th.
+    const deleted = await s.applyRetention(Date.parse('2024-05-01T20:00:00Z'));
+    expect(deleted.map((d) => relative(root, d)).sort()).toEqual(
+      ['billing', 'shop'].flatMap((sv) => ['2024-04-25', '2024-04-28', '2024-04-29'].map((day) => `${sv}/web/${day}`)),
+    );
+    expect(readdirSync(join(root, 'shop/web')).sort()).toEqual(['2024-02-30', '2024-04-30', '2024-05-01', 'not-a-day']);
+    await s.close();
+  });
+
+  it('rejects retention when the path has no day directory', () => {
+    const r = fileSinkOptions.safeParse({ path: '{service}/%Y-%m-%d.log', retentionDays: 7 });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]!.message).toMatch(/retentionDays needs a day directory .* its time format is in the file name/);
+    expect(fileSinkOptions.safeParse({ path: '{service}/../x.log' }).error!.issues[0]!.message).toMatch(/segment "\.\." is not allowed/);
+    expect(fileSinkOptions.safeParse({ path: '/abs/{service}.log' }).error!.issues[0]!.message).toMatch(/must be relative to root/);
+    expect(fileSinkOptions.safeParse({ timeZone: 'Nowhere/City' }).error!.issues[0]!.message).toMatch(/unknown time zone/);
+  });
+});

@@ -1,0 +1,269 @@
+import { constants } from 'node:fs';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { LogEvent } from '../../core/event.js';
+import type { Logger } from '../../core/log.js';
+import type { Sink } from '../../core/pipeline.js';
+import { EventTemplate, safePathSegment } from '../../core/template.js';
+import { encodeEventString } from '../../core/wire.js';
+import { gzipMember } from './gzip.js';
+import { fileSinkMetrics } from './metrics.js';
+import type { FileSinkOptions } from './options.js';
+import { checkPathTemplate, ensureDirInside, finalName, fitSegment, fsyncDir, inProgressName, isInside, nextSeq, splitBaseName } from './paths.js';
+import { recoverInProgress } from './recovery.js';
+import { dayLayout, expiredDays, formatDay, removeDir, type DayLayout } from './retention.js';
+
+/** One in-progress file: the only writer of its path. */
+interface OpenFile {
+  /** The rendered path relative to root: the key events are grouped by. */
+  rel: string;
+  dir: string;
+  path: string;
+  finalPath: string;
+  handle: FileHandle;
+  /** Bytes durably written: everything before this offset was fsync'd. */
+  size: number;
+  openedAt: number;
+  lastWriteAt: number;
+}
+
+export interface FileSinkContext {
+  name: string;
+  logger: Logger;
+}
+
+const MIN_TICK_MS = 20;
+const MAX_TICK_MS = 1000;
+const SEQ_CACHE_MAX = 10_000;
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * The `file` sink: events into a tree partitioned by a path template (service, module,
+ * day, ...), with the semantics of Flume's HDFS sink — in-progress files renamed when
+ * finished, rolled by size, age and idleness, a cap on open files — and the durability
+ * the delivery chain needs: write(batch) resolves only after every byte of the batch was
+ * fsync'd (one write and one fsync per file the batch touches), and a failed batch is cut
+ * back out of every file it touched, so its retry does not duplicate what got through.
+ *
+ * Every operation (write, roll timer, retention, close) runs one at a time, so a file is
+ * never finished or deleted under a write.
+ */
+export class FileSink implements Sink {
+  private readonly root: string;
+  private readonly template: EventTemplate;
+  private readonly layout: DayLayout | undefined;
+  private readonly gzip: boolean;
+  /** Open files in least-recently-written order (a Map keeps insertion order; a write re-inserts). */
+  private readonly files = new Map<string, OpenFile>();
+  private readonly seqs = new Map<string, number>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private rollTimer: NodeJS.Timeout | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private readonly label: { component: string };
+  private readonly logger: Logger;
+  private readonly where: string;
+
+  constructor(
+    private readonly options: FileSinkOptions,
+    ctx: FileSinkContext,
+  ) {
+    this.where = `sink ${ctx.name}`;
+    this.logger = ctx.logger;
+    this.label = { component: ctx.name };
+    this.root = resolve(options.root);
+    this.gzip = options.compression === 'gzip';
+    try {
+      checkPathTemplate(options.path);
+      this.template = new EventTemplate(options.path, { timeZone: options.timeZone, sanitize: safePathSegment });
+      this.layout = options.retentionDays > 0 ? dayLayout(this.template.parts, options.path) : undefined;
+    } catch (err) {
+      throw new Error(`${this.where}: ${(err as Error).message}`);
+    }
+  }
+
+  async open(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    const recovered = await recoverInProgress(this.root, this.logger);
+    fileSinkMetrics.recoveredFiles.inc(this.label, recovered.files);
+    fileSinkMetrics.cutBytes.inc(this.label, recovered.cutBytes);
+    fileSinkMetrics.openFiles.set(this.label, 0);
+    const limits = [this.options.rollAge, this.options.idleTimeout].filter((ms) => ms > 0);
+    if (limits.length > 0) {
+      const tick = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.floor(Math.min(...limits) / 4)));
+      this.rollTimer = setInterval(() => void this.serial(() => this.rollExpired()).catch((err) => this.logger.error({ err: (err as Error).message }, 'finishing files by age or idleness failed; retried on the next tick')), tick);
+      this.rollTimer.unref();
+    }
+    if (this.layout) {
+      await this.serial(() => this.applyRetention());
+      this.retentionTimer = setInterval(() => void this.serial(() => this.applyRetention()).catch((err) => this.logger.error({ err: (err as Error).message }, 'retention failed; retried on the next check')), this.options.retentionInterval);
+      this.retentionTimer.unref();
+    }
+  }
+
+  write(batch: readonly LogEvent[]): Promise<void> {
+    if (batch.length === 0) return Promise.resolve();
+    return this.serial(() => this.writeBatch(batch));
+  }
+
+  /** Finishes every open file (renamed to its final name) and stops the timers. */
+  async close(): Promise<void> {
+    clearInterval(this.rollTimer);
+    clearInterval(this.retentionTimer);
+    await this.serial(async () => {
+      for (const file of [...this.files.values()]) await this.finish(file);
+    });
+  }
+
+  /** Finishes the files whose age or idleness reached its limit; exposed for the roll timer and tests. */
+  rollExpired(now = Date.now()): Promise<void> {
+    const { rollAge, idleTimeout } = this.options;
+    const due = [...this.files.values()].filter((f) => (rollAge > 0 && now - f.openedAt >= rollAge) || (idleTimeout > 0 && now - f.lastWriteAt >= idleTimeout));
+    return due.reduce<Promise<void>>((p, f) => p.then(() => this.finish(f)), Promise.resolve());
+  }
+
+  /** Deletes the day directories older than retentionDays (today, in the sink's time zone, counts as one). */
+  async applyRetention(now = Date.now()): Promise<string[]> {
+    if (!this.layout) return [];
+    const firstKept = this.template.clock.day(now) - this.options.retentionDays + 1;
+    const deleted: string[] = [];
+    for (const { dir, day } of await expiredDays(this.root, this.layout, firstKept)) {
+      for (const file of [...this.files.values()]) if (isInside(dir, file.path)) await this.finish(file);
+      await removeDir(dir);
+      deleted.push(dir);
+      fileSinkMetrics.expiredDays.inc(this.label);
+      this.logger.info({ dir, day: formatDay(day), retentionDays: this.options.retentionDays }, 'retention: deleted a day directory older than the days kept');
+    }
+    return deleted;
+  }
+
+  /** Open in-progress files, for status and tests. */
+  get openFiles(): number {
+    return this.files.size;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeBatch(batch: readonly LogEvent[]): Promise<void> {
+    const groups = new Map<string, string[]>();
+    const json = this.options.encoding === 'json';
+    for (const event of batch) {
+      const rel = this.template.render(event);
+      let lines = groups.get(rel);
+      if (lines === undefined) groups.set(rel, (lines = []));
+      lines.push(json ? encodeEventString(event) : event.message);
+    }
+    // A batch touching more paths than files may be open goes in waves, each durable before the next evicts it.
+    const entries = [...groups];
+    for (let i = 0; i < entries.length; i += this.options.maxOpenFiles) await this.writeWave(entries.slice(i, i + this.options.maxOpenFiles));
+    fileSinkMetrics.events.inc(this.label, batch.length);
+  }
+
+  private async writeWave(entries: [string, string[]][]): Promise<void> {
+    const touched = new Set<string>();
+    const targets: { file: OpenFile; lines: string[]; before: number }[] = [];
+    for (const [rel, lines] of entries) {
+      let file = this.files.get(rel);
+      if (file) this.files.delete(rel);
+      else {
+        await this.makeRoom(touched);
+        file = await this.openFile(rel);
+      }
+      this.files.set(rel, file);
+      touched.add(rel);
+      targets.push({ file, lines, before: file.size });
+    }
+    fileSinkMetrics.openFiles.set(this.label, this.files.size);
+    const results = await Promise.allSettled(targets.map((t) => this.append(t.file, t.lines)));
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    if (failed !== -1) {
+      await this.undo(targets);
+      const reason = (results[failed] as PromiseRejectedResult).reason as Error;
+      throw new Error(`${this.where}: writing ${targets[failed]!.file.path} failed (${reason.message}); the batch is cut back out of every file it touched, to be retried`);
+    }
+    const now = Date.now();
+    for (const t of targets) t.file.lastWriteAt = now;
+    if (this.options.rollSize > 0) for (const t of targets) if (t.file.size >= this.options.rollSize) await this.finish(t.file);
+  }
+
+  private async append(file: OpenFile, lines: string[]): Promise<void> {
+    const text = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+    const data = this.gzip ? await gzipMember(text, this.options.gzipLevel) : text;
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await file.handle.write(data, done, data.length - done, file.size + done);
+      done += bytesWritten;
+    }
+    await file.handle.datasync();
+    file.size += data.length;
+    fileSinkMetrics.bytes.inc(this.label, data.length);
+  }
+
+  /**
+   * Cuts every file of a failed wave back to where it was before it: the collector retries
+   * the whole batch, and what one file got must not be there twice. A file that cannot be
+   * cut back is let go as it is (finished by recovery on the next start) and reported.
+   */
+  private async undo(targets: { file: OpenFile; before: number }[]): Promise<void> {
+    for (const { file, before } of targets) {
+      try {
+        await file.handle.truncate(before);
+        await file.handle.datasync();
+        file.size = before;
+      } catch (err) {
+        this.files.delete(file.rel);
+        fileSinkMetrics.openFiles.set(this.label, this.files.size);
+        await file.handle.close().catch(() => undefined);
+        this.logger.error({ file: file.path, err: (err as Error).message }, 'could not cut a failed batch back out of this file; it is left in progress and finished on the next start, and may hold part of the batch twice');
+      }
+    }
+  }
+
+  /** Finishes least-recently-written files (not ones this wave uses) until one more may open. */
+  private async makeRoom(touched: Set<string>): Promise<void> {
+    for (const file of this.files.values()) {
+      if (this.files.size < this.options.maxOpenFiles) return;
+      if (!touched.has(file.rel)) await this.finish(file);
+    }
+  }
+
+  private async openFile(rel: string): Promise<OpenFile> {
+    const segments = rel.split('/').map(fitSegment);
+    const baseName = segments.pop()!;
+    if (!isInside(this.root, resolve(this.root, ...segments, baseName))) throw new Error(`${this.where}: path ${JSON.stringify(rel)} resolves outside root ${this.root}`);
+    const dir = await ensureDirInside(this.root, segments);
+    const base = splitBaseName(baseName);
+    const key = join(dir, baseName);
+    let seq = this.seqs.get(key) ?? (await nextSeq(dir, base, this.gzip));
+    for (;;) {
+      const finalPath = join(dir, finalName(base, seq, this.gzip));
+      const path = join(dir, inProgressName(finalName(base, seq, this.gzip)));
+      try {
+        const handle = await open(path, OPEN_FLAGS, 0o644);
+        if (this.seqs.size >= SEQ_CACHE_MAX) this.seqs.clear();
+        this.seqs.set(key, seq + 1);
+        await fsyncDir(dir);
+        const now = Date.now();
+        return { rel, dir, path, finalPath, handle, size: 0, openedAt: now, lastWriteAt: now };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        seq++;
+      }
+    }
+  }
+
+  /** Closes a file and renames it to its final name (an empty one is removed instead). */
+  private async finish(file: OpenFile): Promise<void> {
+    this.files.delete(file.rel);
+    fileSinkMetrics.openFiles.set(this.label, this.files.size);
+    await file.handle.close();
+    if (file.size === 0) await unlink(file.path);
+    else await rename(file.path, file.finalPath);
+    await fsyncDir(file.dir);
+    if (file.size > 0) fileSinkMetrics.finishedFiles.inc(this.label);
+    this.logger.debug({ file: file.finalPath, bytes: file.size }, 'finished file');
+  }
+}

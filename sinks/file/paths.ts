@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, open, readdir } from 'node:fs/promises';
+import { isAbsolute, join, relative, sep } from 'node:path';
+
+/**
+ * Names in the tree. The template gives a file's base path (`shop/web/2024-05-01/host-1.log`);
+ * each file written there gets a sequence number (`host-1.000001.log`), so a file rolled
+ * by size, age or idleness is never reopened or overwritten: the next one gets the next
+ * number (Vector users lose data when a closed file is reopened and clobbered). While
+ * written, a file has a hidden in-progress name (`.host-1.000001.log.inprogress`) that
+ * readers globbing `*.log` skip; it is renamed when finished.
+ */
+export const IN_PROGRESS_SUFFIX = '.inprogress';
+const SEQ_DIGITS = 6;
+const MAX_SEGMENT_BYTES = 200;
+
+/** Checks the literal structure of a path template: relative, no empty, `.` or `..` segments. */
+export function checkPathTemplate(text: string): void {
+  const fail = (why: string) => {
+    throw new Error(`path template ${JSON.stringify(text)}: ${why}`);
+  };
+  if (isAbsolute(text) || text.startsWith('/')) fail('must be relative to root (no leading "/")');
+  if (/[\\\u0000]/.test(text)) fail('must not contain "\\" or NUL');
+  for (const segment of text.split('/')) {
+    if (segment === '') fail('has an empty segment ("//" or a trailing "/")');
+    if (segment === '.' || segment === '..') fail(`segment "${segment}" is not allowed`);
+    if (segment.startsWith('.')) fail(`segment "${segment}" starts with "." (hidden names are in-progress files)`);
+  }
+}
+
+/** The parts of a file's name: `host-1.log` -> stem `host-1`, ext `.log`. */
+export interface BaseName {
+  stem: string;
+  ext: string;
+}
+
+export function splitBaseName(name: string): BaseName {
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? { stem: name.slice(0, dot), ext: name.slice(dot) } : { stem: name, ext: '' };
+}
+
+export function finalName(base: BaseName, seq: number, gzip: boolean): string {
+  return `${base.stem}.${String(seq).padStart(SEQ_DIGITS, '0')}${base.ext}${gzip ? '.gz' : ''}`;
+}
+
+export function inProgressName(final: string): string {
+  return `.${final}${IN_PROGRESS_SUFFIX}`;
+}
+
+/** The finished name of an in-progress file, or undefined when `name` is not one. */
+export function finalNameOf(name: string): string | undefined {
+  return name.startsWith('.') && name.endsWith(IN_PROGRESS_SUFFIX) && name.length > 1 + IN_PROGRESS_SUFFIX.length
+    ? name.slice(1, -IN_PROGRESS_SUFFIX.length)
+    : undefined;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The next free sequence number for `base` in `dir`, counting finished and in-progress files. */
+export async function nextSeq(dir: string, base: BaseName, gzip: boolean): Promise<number> {
+  const pattern = new RegExp(`^\\.?${escapeRegExp(base.stem)}\\.(\\d+)${escapeRegExp(base.ext)}${gzip ? '\\.gz' : ''}(?:${escapeRegExp(IN_PROGRESS_SUFFIX)})?$`);
+  let max = 0;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 1;
+    throw err;
+  }
+  for (const name of names) {
+    const m = pattern.exec(name);
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return max + 1;
+}
+
+/** A segment too long for a file name keeps its start and gets a hash of the whole, so distinct values stay distinct. */
+export function fitSegment(segment: string): string {
+  if (Buffer.byteLength(segment) <= MAX_SEGMENT_BYTES) return segment;
+  const hash = createHash('sha256').update(segment).digest('hex').slice(0, 12);
+  return `${Buffer.from(segment).subarray(0, MAX_SEGMENT_BYTES - 13).toString('utf8').replace(/\uFFFD+$/, '')}~${hash}`;
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Creates the directories `segments` under `root`, one level at a time, refusing any
+ * existing entry on the way that is not a real directory: a symlink planted in the tree
+ * (by a user, or by a log line naming a directory that someone linked) must not lead
+ * writes, not even a mkdir, outside root. Each new directory entry is made durable: a file
+ * whose data was fsync'd is lost all the same if the directory naming it was not.
+ */
+export async function ensureDirInside(root: string, segments: readonly string[]): Promise<string> {
+  let dir = root;
+  for (const segment of segments) {
+    const next = join(dir, segment);
+    try {
+      await mkdir(next);
+      await fsyncDir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const st = await lstat(next);
+      if (!st.isDirectory()) throw new Error(`refusing to write under ${next}: it is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}, and the sink only writes into real directories under its root ${root}`);
+    }
+    dir = next;
+  }
+  return dir;
+}
+
+/** True when `path` is `root` itself or inside it. */
+export function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}

@@ -1,0 +1,114 @@
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TemplatePart } from '../../core/template.js';
+
+/**
+ * Where the day directories are in a path template, for retention: the first segment
+ * holding a time format is the day directory; it must name exactly one day (%Y, %m and %d
+ * with literals, nothing finer and no fields), or retention could not tell a day's age.
+ */
+export interface DayLayout {
+  /** Segments above the day directory: a literal name, or undefined for "any directory" (a field). */
+  above: (string | undefined)[];
+  /** Parses a day directory name into days since 1970-01-01, or undefined when it is not one. */
+  parse(name: string): number | undefined;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Splits template parts at the "/" in literals: one list of parts per path segment. */
+export function segmentsOf(parts: readonly TemplatePart[]): TemplatePart[][] {
+  const segments: TemplatePart[][] = [[]];
+  for (const part of parts) {
+    if (part.kind !== 'literal') {
+      segments[segments.length - 1]!.push(part);
+      continue;
+    }
+    const pieces = part.text.split('/');
+    pieces.forEach((text, i) => {
+      if (i > 0) segments.push([]);
+      if (text) segments[segments.length - 1]!.push({ kind: 'literal', text });
+    });
+  }
+  return segments;
+}
+
+/** The day directory layout of a template; throws saying why it has none. */
+export function dayLayout(parts: readonly TemplatePart[], text: string): DayLayout {
+  const segments = segmentsOf(parts);
+  const index = segments.findIndex((s) => s.some((p) => p.kind === 'time'));
+  const fail = (why: string): never => {
+    throw new Error(`retentionDays needs a day directory in the path template, ${why} (template ${JSON.stringify(text)}; e.g. "{service}/{module}/%Y-%m-%d/{host}.log")`);
+  };
+  if (index === -1) fail('but it has no %-time format');
+  if (index === segments.length - 1) fail('but its time format is in the file name, not a directory');
+  const day = segments[index]!;
+  const tokens = day.filter((p) => p.kind === 'time').map((p) => p.token);
+  if (day.some((p) => p.kind === 'field')) fail('but the first directory with a time format also holds a {field}');
+  if (tokens.some((t) => t !== 'Y' && t !== 'm' && t !== 'd') || !['Y', 'm', 'd'].every((t) => tokens.includes(t as 'Y'))) {
+    fail('but the first directory with a time format must hold %Y, %m and %d and nothing finer');
+  }
+  const order: ('Y' | 'm' | 'd')[] = [];
+  const source = day
+    .map((p) => {
+      if (p.kind === 'literal') return p.text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const token = (p as { token: 'Y' | 'm' | 'd' }).token;
+      order.push(token);
+      return token === 'Y' ? '(\\d{4})' : '(\\d{2})';
+    })
+    .join('');
+  const pattern = new RegExp(`^${source}$`);
+  return {
+    above: segments.slice(0, index).map((s) => (s.every((p) => p.kind === 'literal') ? s.map((p) => (p.kind === 'literal' ? p.text : '')).join('') : undefined)),
+    parse(name) {
+      const m = pattern.exec(name);
+      if (!m) return undefined;
+      const v = { Y: 0, m: 0, d: 0 };
+      order.forEach((t, i) => (v[t] = Number(m[i + 1])));
+      const ms = Date.UTC(v.Y, v.m - 1, v.d);
+      const back = new Date(ms);
+      if (back.getUTCFullYear() !== v.Y || back.getUTCMonth() !== v.m - 1 || back.getUTCDate() !== v.d) return undefined;
+      return ms / DAY_MS;
+    },
+  };
+}
+
+export interface ExpiredDay {
+  dir: string;
+  day: number;
+}
+
+/** Day directories under `root` whose day is before `firstKept` (days since the epoch). Symlinks are never followed. */
+export async function expiredDays(root: string, layout: DayLayout, firstKept: number): Promise<ExpiredDay[]> {
+  const found: ExpiredDay[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue;
+      const path = join(dir, entry.name);
+      if (depth < layout.above.length) {
+        const literal = layout.above[depth];
+        if (literal === undefined || literal === entry.name) await walk(path, depth + 1);
+        continue;
+      }
+      const day = layout.parse(entry.name);
+      if (day !== undefined && day < firstKept) found.push({ dir: path, day });
+    }
+  };
+  await walk(root, 0);
+  return found.sort((a, b) => a.day - b.day || a.dir.localeCompare(b.dir));
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+export function formatDay(day: number): string {
+  return new Date(day * DAY_MS).toISOString().slice(0, 10);
+}
