@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import { FileEventIds } from './event-ids.js';
 import { fileIdOf, fingerprintOf, prefixMatches, type Fingerprint } from './fingerprint.js';
 import { LineSplitter, type LineHandler } from './lines.js';
 import type { MultilineJoiner } from './multiline.js';
@@ -32,8 +33,11 @@ export class TailedFile {
   fields: Record<string, string> = {};
   hasFields = false;
 
+  /** Event ids of this file's lines (core's fileEventId, computed fast). */
+  ids: FileEventIds;
+
   constructor(
-    public id: string,
+    id: string,
     readonly dev: number,
     readonly ino: number,
     public fp: Fingerprint,
@@ -41,10 +45,20 @@ export class TailedFile {
     pos: number,
     now: number,
   ) {
+    this.ids = new FileEventIds(id);
     this.readPos = pos;
     this.emitPos = pos;
     this.lastGrowthAt = now;
     this.lastUsedAt = now;
+  }
+
+  /** The fileId: device + inode + fingerprint, fixed before the first event of a generation. */
+  get id(): string {
+    return this.ids.fileId;
+  }
+
+  set id(id: string) {
+    this.ids = new FileEventIds(id);
   }
 
   get key(): string {

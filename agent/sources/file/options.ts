@@ -78,9 +78,9 @@ export const fileSourceOptions = z.strictObject({
     .int()
     .min(4096)
     .max(16 * 1024 * 1024)
-    .default(1024 * 1024)
+    .default(256 * 1024)
     .describe('Bytes read from a file at a time'),
-  batchMaxEvents: z.number().int().min(1).max(1_000_000).default(8192).describe('Most events handed to the channel in one put'),
+  batchMaxEvents: z.number().int().min(1).max(1_000_000).default(2048).describe('Most events handed to the channel in one put'),
   batchMaxBytes: z
     .number()
     .int()

@@ -1,6 +1,5 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { fileEventId } from '../../../core/event-id.js';
 import type { LogEvent } from '../../../core/event.js';
 import type { ChannelWriter, ComponentContext, Source, SourceCheckpoint } from '../../../core/pipeline.js';
 import { CheckpointFile, newerCheckpoint, parseState, type FileEntry, type FileSourceState, type LostEntry } from './checkpoint.js';
@@ -222,7 +221,7 @@ export class FileSource implements Source {
     const fields: Record<string, string | boolean> = f.hasFields ? { ...f.fields } : {};
     if (cut) fields[cut === 'truncated' ? 'log.truncated' : 'log.split'] = true;
     this.batch.push({
-      id: fileEventId(f.id, offset),
+      id: f.ids.id(offset),
       timestamp: (this.parseTime && this.parseTime(message)) ?? this.now,
       message,
       service: f.service,
