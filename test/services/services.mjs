@@ -261,7 +261,7 @@ export async function provision({ log = defaultLog } = {}) {
         const lines = pending.split('\n');
         pending = lines.pop() ?? '';
         for (const line of lines) {
-          const m = /^Downloaded from [^:]+: \S+ \((\d+(?:\.\d+)?) (B|kB|MB)/.exec(line);
+          const m = /Downloaded from [^:]+: \S+ \((\d+(?:\.\d+)?) (B|kB|MB)/.exec(line);
           if (!m) continue;
           files += 1;
           kilobytes += Number(m[1]) * (m[2] === 'MB' ? 1024 : m[2] === 'kB' ? 1 : 1 / 1024);
@@ -501,6 +501,11 @@ export class KafkaService extends Service {
       'offsets.topic.replication.factor=1',
       'transaction.state.log.replication.factor=1',
       'transaction.state.log.min.isr=1',
+      // A broker killed with SIGKILL is registered again only once its old session expires
+      // (9 s by default), which tests that kill and restart it wait out; 5 s still leaves
+      // room for heartbeats delayed on a loaded machine.
+      'broker.session.timeout.ms=5000',
+      'broker.heartbeat.interval.ms=1000',
       // a consumer group's first join otherwise waits 3 s for more members
       'group.initial.rebalance.delay.ms=0',
       '',
