@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { createRegistry } from '../bin/components.js';
+import { ConfigError, formatProblem } from './errors.js';
+import { parseConfig } from './load.js';
+
+const registry = createRegistry();
+
+function problems(yaml: string): string[] {
+  try {
+    parseConfig(yaml, 'p.yaml', registry, {});
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map(formatProblem);
+    throw err;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+const sinks = ['sinks:', '  es:', '    type: console', '  archive:', '    type: console'];
+
+describe('routes and dead_letter sections', () => {
+  it('accepts routes naming defined sinks and applies defaults', () => {
+    const config = parseConfig(
+      [...sinks, 'routes:', '  rules:', '    - match: { level: [error, fatal], fields.team: "pay*" }', '      sinks: [es]', '      continue: true', '  default: [archive]'].join('\n'),
+      'p.yaml',
+      registry,
+      {},
+    );
+    expect(config.routes).toEqual({ rules: [{ match: { level: ['error', 'fatal'], 'fields.team': 'pay*' }, sinks: ['es'], continue: true }], default: ['archive'] });
+    expect(config.deadLetter).toEqual({ type: 'file', topic: 'sluice-dead-letter' });
+    expect(config.shutdown).toEqual({ drain_timeout: 10_000 });
+  });
+
+  it('reports unknown sinks in routes with line:col and a suggestion', () => {
+    expect(problems([...sinks, 'routes:', '  rules:', '    - sinks: [es, archiv]', '  default: [nope]'].join('\n'))).toEqual([
+      'p.yaml:8:19: routes.rules[0].sinks[1]: unknown sink "archiv" (did you mean "archive"?); sinks defined in this file: es, archive',
+      'p.yaml:9:13: routes.default[0]: unknown sink "nope"; sinks defined in this file: es, archive',
+    ]);
+  });
+
+  it('rejects bad match keys, bad regular expressions and unknown rule keys', () => {
+    expect(problems([...sinks, 'routes:', '  rules:', '    - match: { severity: error, message: "/(/" }', '      sinks: [es]', '      stop: true'].join('\n'))).toEqual([
+      'p.yaml:8:26: routes.rules[0].match.severity: cannot match on "severity": use service, module, host, level, message, source.kind or fields.NAME',
+      expect.stringMatching(/^p\.yaml:8:42: routes\.rules\[0\]\.match\.message: invalid regular expression \/\(\/: /),
+      'p.yaml:10:7: routes.rules[0].stop: unknown key "stop"; allowed: continue, match, name, sinks',
+    ]);
+  });
+
+  it('needs a kafka bus for a kafka dead-letter', () => {
+    expect(problems([...sinks, 'dead_letter:', '  type: kafka'].join('\n'))).toEqual([
+      'p.yaml:7:9: dead_letter.type: a kafka dead-letter uses the brokers of the kafka bus: this file needs "bus: {type: kafka, ...}" (or use type: file)',
+    ]);
+  });
+
+  it('validates the kafka bus options', () => {
+    expect(
+      problems(['bus:', '  type: kafka', '  topic: "logs/{service}"', '  producer:', '    compression: zstd', '    key: "{svc}"', '  tls:', '    cert_file: /x.pem'].join('\n')),
+    ).toEqual([
+      'p.yaml:3:10: bus.topic: topic "logs/{service}" has characters Kafka does not allow in topic names (/); use letters, digits, ".", "_" and "-"',
+      'p.yaml:5:18: bus.producer.compression: "zstd" needs a native codec that this build of Sluice does not include; available: none, gzip',
+      'p.yaml:6:10: bus.producer.key: key: unknown placeholder "{svc}" in "{svc}": use {service}, {module}, {host}, {source.kind} or {fields.NAME}',
+      'p.yaml:8:5: bus.tls.key_file: cert_file and key_file go together: give both or neither',
+    ]);
+  });
+});
