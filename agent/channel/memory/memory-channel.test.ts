@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../core/log.js';
+import { runChannelModel } from '../channel-model.js';
+import { captureLogger, makeEvent, until } from '../testkit.js';
+import { memoryChannelOptions, memoryChannelSpec } from './index.js';
+import { MemoryChannel } from './memory-channel.js';
+import { eventBytes } from './size.js';
+
+describe('memory channel against a model', () => {
+  for (const seed of [1, 2, 3, 4]) {
+    it(`seed ${seed}`, () =>
+      runChannelModel(seed, 400, {
+        open: async () => {
+          const c = new MemoryChannel({ maxEvents: 1_000_000, maxBytes: 1 << 30 }, 'mem-model', silentLogger());
+          await c.open();
+          return c;
+        },
+      }));
+  }
+});
+
+describe('memory channel capacity', () => {
+  it('makes puts wait while max_events is reached and admits them in order as commits free room', async () => {
+    const { logger, lines } = captureLogger();
+    const c = new MemoryChannel({ maxEvents: 10, maxBytes: 1 << 20 }, 'mem', logger);
+    await c.open();
+    await c.put([0, 1, 2, 3, 4, 5, 6, 7].map((n) => makeEvent(n)));
+    let secondDone = false;
+    let thirdDone = false;
+    const second = c.put([8, 9, 10].map((n) => makeEvent(n))).then(() => (secondDone = true));
+    const third = c.put([11].map((n) => makeEvent(n))).then(() => (thirdDone = true));
+    await until(() => lines.some((l) => String(l.msg).startsWith('memory channel full')), 'the full log line');
+    // The one-event put would fit, but must not overtake the waiting batch.
+    expect([secondDone, thirdDone]).toEqual([false, false]);
+    expect(c.stats().events).toBe(8);
+    const tx = await c.take(5);
+    await tx.commit();
+    await Promise.all([second, third]);
+    expect(lines.some((l) => String(l.msg).startsWith('memory channel has room again'))).toBe(true);
+    const rest = await c.take(100);
+    expect(rest.events.map((e) => e.id)).toEqual([5, 6, 7, 8, 9, 10, 11].map((n) => `id-${n}`));
+    await rest.commit();
+    await c.close();
+  });
+
+  it('bounds bytes too, and rejects a batch larger than the whole capacity instead of hanging', async () => {
+    const events = [1, 2, 3, 4].map((n) => makeEvent(n, 100));
+    const size = eventBytes(events[0]!) + eventBytes(events[1]!) + eventBytes(events[2]!);
+    const { logger, lines } = captureLogger();
+    const c = new MemoryChannel({ maxEvents: 1000, maxBytes: size }, 'mem', logger);
+    await c.open();
+    await expect(c.put(events)).rejects.toThrow(/exceeds the channel's whole capacity/);
+    await c.put(events.slice(0, 3));
+    expect(c.stats()).toEqual({ events: 3, bytes: size });
+    let done = false;
+    const blocked = c.put(events.slice(3)).then(() => (done = true));
+    await until(() => lines.some((l) => String(l.msg).startsWith('memory channel full')), 'the full log line');
+    expect(done).toBe(false);
+    const tx = await c.take(2);
+    await tx.commit();
+    await blocked;
+    expect(c.stats()).toEqual({ events: 2, bytes: eventBytes(events[2]!) + eventBytes(events[3]!) });
+    await c.close();
+  });
+
+  it('take waits for data and returns an empty transaction when aborted', async () => {
+    const c = new MemoryChannel({ maxEvents: 10, maxBytes: 1 << 20 }, 'mem', silentLogger());
+    await c.open();
+    const ac = new AbortController();
+    const waiting = c.take(5, ac.signal);
+    ac.abort();
+    expect((await waiting).events).toEqual([]);
+    const later = c.take(5);
+    await c.put([makeEvent(1)]);
+    expect((await later).events).toEqual([makeEvent(1)]);
+    await expect(c.take(1)).rejects.toThrow(/already open/);
+    await c.close();
+  });
+});
+
+describe('memory channel options', () => {
+  it('accepts sizes with units and rejects unknown keys', () => {
+    expect(memoryChannelOptions.parse({ max_bytes: '2MiB' })).toEqual({ max_events: 100_000, max_bytes: 2 * 1024 * 1024 });
+    expect(() => memoryChannelOptions.parse({ max_event: 5 })).toThrow(/max_event/);
+    expect(memoryChannelSpec).toMatchObject({ kind: 'channel', type: 'memory' });
+  });
+});
