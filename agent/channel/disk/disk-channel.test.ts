@@ -1,0 +1,263 @@
+import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LogEvent } from '../../../core/event.js';
+import { silentLogger } from '../../../core/log.js';
+import { metrics } from '../../../core/metrics.js';
+import { captureLogger, eventNumber, makeEvent, tempDir, until } from '../testkit.js';
+import { DiskChannel, type DiskChannelConfig } from './disk-channel.js';
+import { encodeRecord, SEGMENT_HEADER_BYTES, segmentName } from './format.js';
+import { diskChannelOptions, diskChannelSpec } from './index.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+async function setup(overrides: Partial<DiskChannelConfig> = {}) {
+  const dir = await tempDir('disk');
+  dirs.push(dir);
+  const config: DiskChannelConfig = {
+    path: dir,
+    maxBytes: 64 * 1024 * 1024,
+    segmentBytes: 1024 * 1024,
+    fsync: 'always',
+    readCacheBytes: 0,
+    retryBackoffMaxMs: 50,
+    ...overrides,
+  };
+  const open = async (name = 'disk-test') => {
+    const captured = captureLogger();
+    const channel = new DiskChannel(config, name, captured.logger);
+    await channel.open();
+    return { channel, lines: captured.lines };
+  };
+  return { dir, config, open };
+}
+
+const batch = (from: number, n: number, size = 0): LogEvent[] => Array.from({ length: n }, (_, i) => makeEvent(from + i, size));
+
+async function drain(channel: DiskChannel): Promise<number[]> {
+  const ids: number[] = [];
+  const ac = new AbortController();
+  ac.abort();
+  for (;;) {
+    const tx = await channel.take(10_000, ac.signal);
+    if (tx.events.length === 0) return ids;
+    ids.push(...tx.events.map(eventNumber));
+    await tx.commit();
+  }
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+describe('disk channel recovery from damaged files', () => {
+  it('skips a record with a flipped bit in the middle of a segment, says where and how many bytes, and delivers the rest', async () => {
+    const { dir, open } = await setup();
+    let { channel } = await open();
+    for (let b = 0; b < 5; b++) await channel.put(batch(b * 10, 10));
+    await channel.close();
+    const sizes = [0, 1, 2].map((b) => encodeRecord(batch(b * 10, 10), undefined).length);
+    const third = SEGMENT_HEADER_BYTES + sizes[0]! + sizes[1]!;
+    const path = join(dir, segmentName(1));
+    const bytes = await readFile(path);
+    bytes[third + 40] ^= 0x10;
+    await writeFile(path, bytes);
+
+    const reopened = await open();
+    channel = reopened.channel;
+    const damage = reopened.lines.find((l) => String(l.msg).startsWith('damaged data'));
+    expect(damage).toMatchObject({ segment: path, offset: third, bytes: sizes[2], reason: 'checksum mismatch' });
+    expect(channel.stats().events).toBe(40);
+    expect(await drain(channel)).toEqual([...range(0, 20), ...range(30, 50)]);
+    expect(Number((await metrics.getSingleMetric('sluice_channel_corrupt_bytes_total')!.get()).values.find((v) => v.labels.component === 'disk-test')?.value)).toBe(sizes[2]);
+    await channel.close();
+  });
+
+  it('cuts off a torn tail (a record cut short by a crash), reports segment and offset, and appends after it cleanly', async () => {
+    const { dir, open } = await setup();
+    let { channel } = await open();
+    for (let b = 0; b < 3; b++) await channel.put(batch(b * 10, 10));
+    await channel.close();
+    const path = join(dir, segmentName(1));
+    const full = (await stat(path)).size;
+    const lastStart = full - encodeRecord(batch(20, 10), undefined).length;
+    await truncate(path, lastStart + 25);
+
+    const reopened = await open();
+    channel = reopened.channel;
+    expect(reopened.lines.find((l) => String(l.msg).startsWith('torn tail'))).toMatchObject({ segment: path, offset: lastStart, bytes: 25 });
+    expect((await stat(path)).size).toBe(lastStart);
+    await channel.put(batch(100, 5));
+    expect(await drain(channel)).toEqual([...range(0, 20), ...range(100, 105)]);
+    await channel.close();
+  });
+
+  it('recovers records after garbage appended to a segment and a damaged segment header', async () => {
+    const { dir, open } = await setup();
+    let { channel } = await open();
+    await channel.put(batch(0, 10));
+    await channel.close();
+    const path = join(dir, segmentName(1));
+    const bytes = await readFile(path);
+    bytes[2] = 0x00;
+    await writeFile(path, Buffer.concat([bytes, Buffer.from('garbage after a crash')]));
+    const reopened = await open();
+    channel = reopened.channel;
+    expect(reopened.lines.find((l) => String(l.msg).startsWith('damaged data'))).toMatchObject({ segment: path, offset: 0, bytes: SEGMENT_HEADER_BYTES });
+    expect(reopened.lines.find((l) => String(l.msg).startsWith('torn tail'))).toMatchObject({ segment: path, offset: bytes.length, bytes: 21 });
+    expect(await drain(channel)).toEqual(range(0, 10));
+    await channel.close();
+  });
+
+  it('with a damaged pointer, delivers everything still on disk again rather than losing anything', async () => {
+    const { dir, open } = await setup();
+    let { channel } = await open();
+    await channel.put(batch(0, 10));
+    await channel.put(batch(10, 10));
+    const tx = await channel.take(15);
+    await tx.commit();
+    await channel.close();
+    await writeFile(join(dir, 'pointer.json'), 'not a pointer');
+    const reopened = await open();
+    channel = reopened.channel;
+    expect(reopened.lines.find((l) => String(l.msg).includes('pointer.json is damaged'))).toBeDefined();
+    expect(await drain(channel)).toEqual(range(0, 20));
+    await channel.close();
+  });
+
+  it('refuses a segment written by a newer format instead of misreading it', async () => {
+    const { dir, open } = await setup();
+    await writeFile(join(dir, segmentName(3)), Buffer.from('SLUICE\x09\nwhatever'));
+    await expect(open()).rejects.toThrow(/written by a newer Sluice \(channel format 9\)/);
+  });
+});
+
+describe('disk channel durability of positions', () => {
+  it('keeps the newest checkpoint of each source after its segments are committed and deleted, across reopen', async () => {
+    const { dir, open } = await setup({ segmentBytes: 4096 });
+    let { channel } = await open();
+    for (let i = 0; i < 20; i++) await channel.put(batch(i * 10, 10, 100), { source: i % 2 ? 'odd' : 'even', seq: i, state: { offset: i * 1000 } });
+    await channel.put([], { source: 'quiet', seq: 1, state: { offset: 7 } });
+    expect(await drain(channel)).toEqual(range(0, 200));
+    await channel.close();
+    expect((await readdir(dir)).filter((f) => f.endsWith('.seg')).length).toBeLessThanOrEqual(1);
+    ({ channel } = await open());
+    expect(channel.lastCheckpoint('even')).toEqual({ source: 'even', seq: 18, state: { offset: 18000 } });
+    expect(channel.lastCheckpoint('odd')).toEqual({ source: 'odd', seq: 19, state: { offset: 19000 } });
+    expect(channel.lastCheckpoint('quiet')).toEqual({ source: 'quiet', seq: 1, state: { offset: 7 } });
+    expect(channel.lastCheckpoint('nobody')).toBeUndefined();
+    await channel.close();
+  });
+
+  it('redelivers a partly committed batch from the first uncommitted event after reopen', async () => {
+    const { open } = await setup({ readCacheBytes: 1 << 20 });
+    let { channel } = await open();
+    await channel.put(batch(0, 10));
+    const first = await channel.take(4);
+    await first.commit();
+    const second = await channel.take(3);
+    expect(second.events.map(eventNumber)).toEqual([4, 5, 6]);
+    await channel.close();
+    ({ channel } = await open());
+    expect(channel.stats().events).toBe(6);
+    expect(await drain(channel)).toEqual(range(4, 10));
+    await channel.close();
+  });
+});
+
+describe('disk channel capacity', () => {
+  it('makes puts wait when max_bytes is reached, says so, and resumes in order as the taker commits', async () => {
+    const record = encodeRecord(batch(0, 10, 200), undefined).length;
+    const { open } = await setup({ maxBytes: 64 * 1024, segmentBytes: 16 * 1024 });
+    const { channel, lines } = await open('disk-cap');
+    const puts: Promise<void>[] = [];
+    const done: boolean[] = [];
+    const n = Math.ceil((3 * 64 * 1024) / record);
+    for (let b = 0; b < n; b++) puts.push(channel.put(batch(b * 10, 10, 200)).then(() => void (done[b] = true)));
+    await until(() => channel.stats().full, 'the channel to be full');
+    expect(lines.find((l) => String(l.msg).startsWith('channel full'))).toMatchObject({ maxBytes: 64 * 1024 });
+    const fullGauge = (await metrics.getSingleMetric('sluice_channel_full')!.get()).values.find((v) => v.labels.component === 'disk-cap');
+    expect(fullGauge?.value).toBe(1);
+    expect(channel.stats().diskBytes).toBeLessThanOrEqual(64 * 1024);
+    expect(done.filter(Boolean).length).toBeLessThan(n);
+    const taken: number[] = [];
+    while (taken.length < n * 10) {
+      const tx = await channel.take(37);
+      taken.push(...tx.events.map(eventNumber));
+      expect(channel.stats().diskBytes).toBeLessThanOrEqual(64 * 1024);
+      await tx.commit();
+    }
+    await Promise.all(puts);
+    expect(taken).toEqual(range(0, n * 10));
+    expect(lines.some((l) => String(l.msg).startsWith('channel has room again'))).toBe(true);
+    expect(channel.stats()).toMatchObject({ events: 0, full: false });
+    await channel.close();
+  });
+
+  it('never deadlocks when one waiting batch needs the space of the committed active segment', async () => {
+    const record = encodeRecord(batch(0, 100, 200), undefined).length;
+    const { open } = await setup({ maxBytes: 2 * record + 1000, segmentBytes: record + 500 });
+    const { channel } = await open();
+    await channel.put(batch(0, 100, 200));
+    const second = channel.put(batch(100, 100, 200));
+    const third = channel.put(batch(200, 100, 200));
+    await until(() => channel.stats().full, 'the channel to be full');
+    const ids: number[] = [];
+    while (ids.length < 300) {
+      const tx = await channel.take(1000);
+      ids.push(...tx.events.map(eventNumber));
+      await tx.commit();
+    }
+    await Promise.all([second, third]);
+    expect(ids).toEqual(range(0, 300));
+    await channel.close();
+  });
+
+  it('rejects a batch larger than the whole capacity with a clear error instead of hanging', async () => {
+    const { open } = await setup({ maxBytes: 64 * 1024, segmentBytes: 16 * 1024 });
+    const { channel } = await open();
+    await expect(channel.put(batch(0, 500, 200))).rejects.toThrow(/more than the channel's whole capacity \(max_bytes 65536\)/);
+    await channel.close();
+  });
+});
+
+describe('disk channel contract details', () => {
+  it('allows one transaction at a time and refuses to finish a transaction twice', async () => {
+    const { open } = await setup();
+    const { channel } = await open();
+    await channel.put(batch(0, 3));
+    const tx = await channel.take(2);
+    await expect(channel.take(1)).rejects.toThrow(/already open/);
+    await tx.rollback();
+    await expect(tx.commit()).rejects.toThrow(/already committed or rolled back/);
+    const again = await channel.take(5);
+    expect(again.events.map(eventNumber)).toEqual([0, 1, 2]);
+    await again.commit();
+    await channel.close();
+  });
+
+  it('wakes a waiting take when data arrives and refuses a second open of the same directory', async () => {
+    const { config, open } = await setup();
+    const { channel } = await open();
+    const waiting = channel.take(10);
+    await channel.put(batch(0, 2));
+    expect((await waiting).events.map(eventNumber)).toEqual([0, 1]);
+    await expect(new DiskChannel(config, 'twin', silentLogger()).open()).rejects.toThrow(/already used by another channel in this process/);
+    await channel.close();
+  });
+});
+
+describe('disk channel options', () => {
+  it('has safe defaults, takes sizes with units, and rejects unsafe or unknown settings', () => {
+    expect(diskChannelOptions.parse({})).toEqual({ max_bytes: 1024 ** 3, fsync: 'always', read_cache_bytes: 16 * 1024 ** 2, retry_backoff_max_ms: 5000 });
+    const small = diskChannelOptions.parse({ max_bytes: '100MiB', fsync: 20 });
+    const logger = silentLogger();
+    const ch = diskChannelSpec.create(small, { name: 'c', logger, dataDir: '/tmp/x', host: 'h' });
+    expect(ch).toBeInstanceOf(DiskChannel);
+    expect(() => diskChannelOptions.parse({ max_bytes: '1GB', segment_bytes: '600MB' })).toThrow(/at most half of max_bytes/);
+    expect(() => diskChannelOptions.parse({ max_byte: 5 })).toThrow(/max_byte/);
+    expect(() => diskChannelOptions.parse({ max_bytes: 'lots' })).toThrow(/expected a byte size/);
+    expect(() => diskChannelOptions.parse({ fsync: 'sometimes' })).toThrow();
+  });
+});
