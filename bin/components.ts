@@ -5,8 +5,11 @@ import { embeddedBusSpec } from '../core/bus/embedded-spec.js';
 import { kafkaBusOptions, type KafkaBusOptions } from '../core/bus/kafka-options.js';
 import type { Bus, ComponentContext } from '../core/pipeline.js';
 import { Registry, type ComponentSpec } from '../core/registry.js';
+import { diskChannelSpec } from '../agent/channel/disk/index.js';
+import { memoryChannelSpec } from '../agent/channel/memory/index.js';
+import { fileSourceSpec } from '../agent/sources/file/index.js';
 import { consoleSinkSpec } from '../sinks/console/console-sink.js';
-import { elasticsearchSinkSpec } from '../sinks/elasticsearch/es-sink.js';
+import { fileSinkSpec } from '../sinks/file/index.js';
 import { elasticsearchSinkSpec } from '../sinks/elasticsearch/es-sink.js';
 
 /**
@@ -18,16 +21,15 @@ export function createRegistry(): Registry {
     .register(embeddedBusSpec)
     .register(kafkaBusSpec)
     .register(consoleSinkSpec)
+    .register(diskChannelSpec)
+    .register(memoryChannelSpec)
+    .register(fileSourceSpec)
+    .register(fileSinkSpec)
     .register(elasticsearchSinkSpec)
-    .register(elasticsearchSinkSpec)
-    .plan({ kind: 'source', type: 'file', description: 'tails log files' })
     .plan({ kind: 'source', type: 'docker', description: 'container logs (Docker json-file, CRI)' })
     .plan({ kind: 'source', type: 'demo', description: 'generates realistic demo logs' })
     .plan({ kind: 'transform', type: 'fields', description: 'adds, renames and removes fields' })
     .plan({ kind: 'transform', type: 'parse', description: 'parses JSON, logfmt or regex captures into fields' })
-    .plan({ kind: 'channel', type: 'disk', description: 'disk-buffered channel' })
-    .plan({ kind: 'channel', type: 'memory', description: 'bounded in-memory channel' })
-    .plan({ kind: 'sink', type: 'file', description: 'file tree routed by service, module and day' })
     .plan({ kind: 'sink', type: 'webhdfs', description: 'HDFS over WebHDFS' });
 }
 
