@@ -65,8 +65,8 @@ export class TailedFile {
     return `${this.dev}:${this.ino}`;
   }
 
-  resetSplitter(maxLineBytes: number, mode: 'truncate' | 'split', onLine: LineHandler): void {
-    this.splitter = new LineSplitter(this.readPos, maxLineBytes, mode, onLine);
+  resetSplitter(maxLineBytes: number, mode: 'truncate' | 'split', onLine: LineHandler, pause: () => boolean): void {
+    this.splitter = new LineSplitter(this.readPos, maxLineBytes, mode, onLine, pause);
   }
 
   /**

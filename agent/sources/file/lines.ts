@@ -32,6 +32,7 @@ export class LineSplitter {
     private readonly maxLineBytes: number,
     private readonly mode: 'truncate' | 'split',
     private readonly onLine: LineHandler,
+    private readonly pause: () => boolean = () => false,
   ) {
     this.lineStart = start;
     this.end = start;
@@ -42,16 +43,20 @@ export class LineSplitter {
     return this.partsLen;
   }
 
-  /** `chunk` holds the file's bytes starting at the offset after the previous chunk. */
-  push(chunk: Buffer, length: number): void {
+  /**
+   * `chunk[0, length)` holds the file's bytes from the offset after the previous push.
+   * Returns how many of them were consumed: fewer than `length` when `pause()` turned true
+   * after a complete line (the batch is full); the caller reads the rest again later.
+   */
+  push(chunk: Buffer, length: number): number {
     const base = this.end;
-    this.end += length;
     let pos = 0;
     while (pos < length) {
       const nl = chunk.indexOf(10, pos);
       if (nl === -1 || nl >= length) {
         this.hold(chunk, pos, length, base);
-        return;
+        pos = length;
+        break;
       }
       const next = base + nl + 1;
       if (this.partsLen === 0 && !this.skipping) {
@@ -63,7 +68,10 @@ export class LineSplitter {
         this.completeHeld(next);
       }
       pos = nl + 1;
+      if (this.pause()) break;
     }
+    this.end = base + pos;
+    return pos;
   }
 
   /** Emits a held partial line (the writer went idle); it resumes after the held bytes. */

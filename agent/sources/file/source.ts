@@ -2,7 +2,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { LogEvent } from '../../../core/event.js';
 import type { ChannelWriter, ComponentContext, Source, SourceCheckpoint } from '../../../core/pipeline.js';
-import { CheckpointFile, newerCheckpoint, parseState, type FileEntry, type FileSourceState, type LostEntry } from './checkpoint.js';
+import { CheckpointError, CheckpointFile, newerCheckpoint, parseState, type FileEntry, type FileSourceState, type LostEntry } from './checkpoint.js';
 import { Discovery } from './discovery.js';
 import { PathTemplate, timeParser, type TimeParser } from './fields.js';
 import { TailedFile } from './file.js';
@@ -98,6 +98,9 @@ export class FileSource implements Source {
     const cp = newerCheckpoint(own, fromChannel);
     if (cp) {
       const where = cp === own ? this.checkpointFile.path : `the channel's checkpoint of ${this.ctx.name}`;
+      if (cp.source !== this.ctx.name) {
+        throw new CheckpointError(`${where} belongs to source "${cp.source}", not "${this.ctx.name}": dataDir shared between components?`);
+      }
       const state = parseState(cp.state, where);
       this.hadCheckpoint = true;
       this.seq = Math.max(own?.seq ?? 0, fromChannel?.seq ?? 0);
@@ -201,13 +204,16 @@ export class FileSource implements Source {
       return 0;
     }
     if (f.fp.len === 0) await f.fingerprintIfEmpty(this.options.fingerprintBytes);
-    f.readPos += bytesRead;
     f.lastGrowthAt = this.now;
+    const used = f.splitter.push(this.readBuf, bytesRead);
+    f.readPos += used;
     // A short read means the end for now; the next poll or notification says when it grew.
-    if (bytesRead < this.readBuf.length) f.atEof = true;
-    f.splitter.push(this.readBuf, bytesRead);
-    return bytesRead;
+    if (used === bytesRead && bytesRead < this.readBuf.length) f.atEof = true;
+    return used;
   }
+
+  private readonly batchFull = (): boolean =>
+    this.batch.length >= this.options.batchMaxEvents || this.batchBytes >= this.options.batchMaxBytes;
 
   private onLine(f: TailedFile, buf: Buffer, start: number, end: number, offset: number, next: number, cut: Cut): void {
     const message = buf.toString('utf8', start, end);
@@ -523,7 +529,7 @@ export class FileSource implements Source {
 
   private initSplitter(f: TailedFile): void {
     const o = this.options;
-    f.resetSplitter(o.maxLineBytes, o.longLines, (buf, s, e, off, next, cut) => this.onLine(f, buf, s, e, off, next, cut));
+    f.resetSplitter(o.maxLineBytes, o.longLines, (buf, s, e, off, next, cut) => this.onLine(f, buf, s, e, off, next, cut), this.batchFull);
     f.joiner = this.multiline
       ? new MultilineJoiner(this.multiline, o.multiline!, (message, offset, next, cut) => this.emit(f, message, offset, next, cut))
       : undefined;

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +39,10 @@ export async function tempDir(prefix = 'sluice-file-'): Promise<{ dir: string; c
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export function makeSource(options: FileSourceInput, dataDir: string, name = 'files'): FileSource {
+/** A source whose state lives in `<dir>/<name>/` (created), as the runtime gives each component its dataDir. */
+export function makeSource(options: FileSourceInput, dir: string, name = 'files'): FileSource {
+  const dataDir = join(dir, name);
+  mkdirSync(dataDir, { recursive: true });
   const ctx: ComponentContext = { name, logger: silentLogger(), dataDir, host: 'test-host' };
   // Fast timings for tests; each test may override them.
   return new FileSource(fileSourceOptions.parse({ pollIntervalMs: 20, rescanIntervalMs: 100, rotateWaitMs: 200, checkpointIntervalMs: 50, ...options }), ctx);

@@ -1,0 +1,317 @@
+import { appendFileSync, copyFileSync, renameSync, truncateSync, unlinkSync } from 'node:fs';
+import { appendFile, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { fileEventId } from '../../../core/event-id.js';
+import { fileSourceSpec } from './index.js';
+import type { FileSource } from './source.js';
+import { makeSource, RecordingChannel, tempDir, until } from './testing.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+const running: FileSource[] = [];
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir());
+});
+afterEach(async () => {
+  for (const s of running.splice(0)) await s.stop();
+  await cleanup();
+});
+
+function start(options: Parameters<typeof makeSource>[0], ch: RecordingChannel, name?: string): Promise<FileSource> {
+  const s = makeSource(options, dir, name);
+  running.push(s);
+  return s.start(ch).then(() => s);
+}
+
+async function stop(s: FileSource): Promise<void> {
+  running.splice(running.indexOf(s), 1);
+  await s.stop();
+}
+
+const line = (i: number): string => `line ${i} ${'x'.repeat(i % 50)}`;
+const lines = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, k) => line(from + k));
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 2));
+
+/** Appends lines [from, to) in small batches, yielding to the event loop between them: continuous writing. */
+async function writeContinuously(path: string, from: number, to: number, per = 25): Promise<void> {
+  for (let i = from; i < to; i += per) {
+    appendFileSync(path, lines(i, Math.min(to, i + per)).join('\n') + '\n');
+    await tick();
+  }
+}
+
+function expectExactly(ch: RecordingChannel, expected: string[]): void {
+  const got = ch.messages();
+  expect(new Set(ch.events.map((e) => e.id)).size, 'duplicate event ids').toBe(got.length);
+  expect([...got].sort()).toEqual([...expected].sort());
+}
+
+describe('rotation under continuous writes', () => {
+  for (const rotatedMatch of [false, true]) {
+    test(`rename + create (rotated names ${rotatedMatch ? 'also' : 'not'} matched): every line once`, async () => {
+      const log = join(dir, 'app.log');
+      const ch = new RecordingChannel();
+      await writeFile(log, '');
+      await start({ include: [join(dir, rotatedMatch ? 'app.log*' : 'app.log')] }, ch);
+      let n = 0;
+      for (let r = 1; r <= 4; r++) {
+        await writeContinuously(log, n, n + 1000);
+        n += 1000;
+        renameSync(log, `${log}.${r}`);
+        appendFileSync(`${log}.${r}`, `${line(n++)}\n`); // a late write to the renamed file
+        appendFileSync(log, `${line(n++)}\n`);
+      }
+      await writeContinuously(log, n, n + 500);
+      n += 500;
+      await until(() => ch.events.length >= n, `${n} events`);
+      expectExactly(ch, lines(0, n));
+    });
+  }
+
+  test('copytruncate (copies matched): the copy continues where the original was truncated; every line once', async () => {
+    const log = join(dir, 'app.log');
+    const ch = new RecordingChannel();
+    await writeFile(log, '');
+    await start({ include: [join(dir, 'app.log*')] }, ch);
+    let n = 0;
+    for (let r = 1; r <= 4; r++) {
+      await writeContinuously(log, n, n + 1000);
+      n += 1000;
+      copyFileSync(log, `${log}.${r}`);
+      truncateSync(log, 0);
+    }
+    await writeContinuously(log, n, n + 500);
+    n += 500;
+    await until(() => ch.events.length >= n, `${n} events`);
+    expectExactly(ch, lines(0, n));
+  });
+
+  test('delete + create: a deleted file is read to its end through the open descriptor', async () => {
+    const log = join(dir, 'app.log');
+    const ch = new RecordingChannel();
+    await writeFile(log, '');
+    await start({ include: [join(dir, '*.log')] }, ch);
+    let n = 0;
+    for (let r = 1; r <= 4; r++) {
+      const first = n;
+      await writeContinuously(log, n, n + 1000);
+      n += 1000;
+      // Delete once the source follows this generation (a real rotation period is long).
+      await until(() => ch.messages().includes(line(first)), `file generation ${r} seen`);
+      unlinkSync(log);
+      appendFileSync(log, `${line(n++)}\n`);
+    }
+    await until(() => ch.events.length >= n, `${n} events`);
+    expectExactly(ch, lines(0, n));
+  });
+});
+
+test('truncation in place: reading restarts at 0, nothing lost or repeated', async () => {
+  const log = join(dir, 'a.log');
+  await writeFile(log, lines(0, 100).join('\n') + '\n');
+  const ch = new RecordingChannel();
+  await start({ include: [log] }, ch);
+  await until(() => ch.events.length === 100, '100 events');
+  truncateSync(log, 0);
+  await until(() => ch.checkpoints.length > 0 && ch.events.length === 100, 'still 100');
+  await writeContinuously(log, 100, 150);
+  await until(() => ch.events.length >= 150, '150 events');
+  expectExactly(ch, lines(0, 150));
+  // The new generation is another file as far as ids go: offset 0 again, another fileId.
+  const [a, b] = [ch.events[0]!, ch.events[100]!];
+  expect(b.source.offset).toBe(0);
+  expect(b.source.fileId).not.toBe(a.source.fileId);
+});
+
+test('a file deleted while being read (channel full meanwhile) is still read to its end', async () => {
+  const log = join(dir, 'big.log');
+  const all = lines(0, 50_000);
+  await writeFile(log, all.join('\n') + '\n');
+  const ch = new RecordingChannel();
+  let release!: () => void;
+  ch.gate = new Promise((r) => (release = r));
+  await start({ include: [log], batchMaxEvents: 1000 }, ch);
+  await until(() => ch.puts === 1, 'first put waiting');
+  await unlink(log);
+  release();
+  ch.gate = undefined;
+  await until(() => ch.events.length >= 50_000, 'all events');
+  expectExactly(ch, all);
+});
+
+test('backpressure: while put waits nothing more is read; afterwards every line arrives once', async () => {
+  const log = join(dir, 'a.log');
+  const all = lines(0, 20_000);
+  await writeFile(log, all.join('\n') + '\n');
+  const ch = new RecordingChannel();
+  let release!: () => void;
+  ch.gate = new Promise((r) => (release = r));
+  await start({ include: [log], batchMaxEvents: 500 }, ch);
+  await until(() => ch.puts === 1, 'first put waiting');
+  await new Promise((r) => setTimeout(r, 200));
+  expect(ch.puts).toBe(1);
+  ch.gate = undefined;
+  release();
+  await until(() => ch.events.length >= 20_000, 'all events');
+  expectExactly(ch, all);
+  expect(ch.puts).toBe(40);
+});
+
+test('500 files at once with 64 descriptors: every line once, appends to closed files still found', async () => {
+  const expected: string[] = [];
+  await Promise.all(
+    Array.from({ length: 500 }, (_, f) => {
+      const content = Array.from({ length: 20 }, (_, i) => `f${f} l${i}`);
+      expected.push(...content);
+      return writeFile(join(dir, `f${f}.log`), content.join('\n') + '\n');
+    }),
+  );
+  const ch = new RecordingChannel();
+  await start({ include: [join(dir, '*.log')], maxOpenFiles: 64 }, ch);
+  await until(() => ch.events.length >= 10_000, '10000 events');
+  for (let f = 0; f < 500; f++) {
+    await appendFile(join(dir, `f${f}.log`), `f${f} l20\n`);
+    expected.push(`f${f} l20`);
+  }
+  await until(() => ch.events.length >= 10_500, '10500 events');
+  expectExactly(ch, expected);
+});
+
+test('a glob directory that does not exist yet is picked up when it appears', async () => {
+  const ch = new RecordingChannel();
+  await start({ include: [join(dir, 'later', '*', '*.log')], pathPattern: join(dir, 'later', '{service}', '{module}.log') }, ch);
+  await mkdir(join(dir, 'later', 'billing'), { recursive: true });
+  await writeFile(join(dir, 'later', 'billing', 'api.log'), 'hello\n');
+  await until(() => ch.events.length === 1, 'event from the new directory');
+  expect(ch.events[0]).toMatchObject({ message: 'hello', service: 'billing', module: 'api', host: 'test-host' });
+});
+
+test('CRLF, invalid UTF-8 and a partial line flushed after the idle timeout', async () => {
+  const log = join(dir, 'a.log');
+  await writeFile(log, Buffer.concat([Buffer.from('crlf\r\nbad '), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('\nno newline')]));
+  const ch = new RecordingChannel();
+  await start({ include: [log], partialLineFlushMs: 100 }, ch);
+  await until(() => ch.events.length === 3, '3 events');
+  expect(ch.messages()).toEqual(['crlf', 'bad \uFFFD(\uFFFD', 'no newline']);
+  expect(ch.events.map((e) => e.source.offset)).toEqual([0, 6, 14]);
+  // The rest of the flushed line arrives later: it is a line of its own, nothing repeated.
+  await appendFile(log, ' after all\n');
+  await until(() => ch.events.length === 4, '4 events');
+  expect(ch.messages()[3]).toBe(' after all');
+});
+
+test('long lines: a 50 KiB line intact by default; truncated or split beyond maxLineBytes, and marked', async () => {
+  const big = 'é'.repeat(25_600); // 50 KiB
+  const log = join(dir, 'a.log');
+  await writeFile(log, `${big}\nshort\n`);
+  const ch = new RecordingChannel();
+  await start({ include: [log] }, ch, 'default');
+  await until(() => ch.events.length === 2, '2 events');
+  expect(ch.messages()).toEqual([big, 'short']);
+
+  const t = new RecordingChannel();
+  await start({ include: [log], maxLineBytes: 1000 }, t, 'truncating');
+  await until(() => t.events.length === 2, '2 events');
+  expect(t.messages()).toEqual(['é'.repeat(500), 'short']);
+  expect(t.events[0]!.fields).toEqual({ 'log.truncated': true });
+
+  const s = new RecordingChannel();
+  await start({ include: [log], maxLineBytes: 1000, longLines: 'split' }, s, 'splitting');
+  await until(() => s.messages().includes('short'), 'all pieces');
+  expect(s.events.length).toBe(53);
+  expect(s.messages().slice(0, 52).join('')).toBe(big);
+  expect(s.events.slice(0, 51).every((e) => e.fields['log.split'] === true)).toBe(true);
+});
+
+test('restart: resumes exactly at the checkpoint the channel holds, ids of re-read lines are stable', async () => {
+  const log = join(dir, 'a.log');
+  await writeFile(log, lines(0, 3000).join('\n') + '\n');
+  const ch = new RecordingChannel();
+  const s1 = await start({ include: [log], batchMaxEvents: 100 }, ch);
+  await until(() => ch.events.length >= 1000, '1000 events');
+  await stop(s1);
+  const got = ch.events.length;
+  // The source's own file and the channel agree here; drop the own file to prove the channel's copy suffices.
+  await unlink(join(dir, 'files', 'checkpoint.json'));
+  await appendFile(log, lines(3000, 3500).join('\n') + '\n');
+  const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
+  await start({ include: [log], batchMaxEvents: 100 }, ch2);
+  await until(() => got + ch2.events.length >= 3500, 'the rest');
+  expect([...ch.messages(), ...ch2.messages()]).toEqual(lines(0, 3500));
+  const e = ch2.events[0]!;
+  expect(e.id).toBe(fileEventId(e.source.fileId!, e.source.offset!));
+  expect(e.source.fileId).toBe(ch.events[0]!.source.fileId);
+});
+
+test('restart: the own checkpoint file wins when it is newer than the channel', async () => {
+  const log = join(dir, 'a.log');
+  await writeFile(log, lines(0, 10).join('\n') + '\n');
+  const ch = new RecordingChannel();
+  const s1 = await start({ include: [log] }, ch);
+  await until(() => ch.events.length === 10, '10 events');
+  await stop(s1);
+  const own = JSON.parse(await readFile(join(dir, 'files', 'checkpoint.json'), 'utf8'));
+  expect(own.seq).toBeGreaterThan(0);
+  // A stale channel checkpoint (position 0) must lose against the newer own file.
+  const stale = { source: 'files', seq: 0, state: { v: 1, files: own.state.files.map((f: object) => ({ ...f, pos: 0 })), lost: [] } };
+  const ch2 = new RecordingChannel(stale);
+  await start({ include: [log] }, ch2);
+  await appendFile(log, 'eleven\n');
+  await until(() => ch2.events.length === 1, 'only the new line');
+  expect(ch2.messages()).toEqual(['eleven']);
+});
+
+test('inode reuse: a new file with the same inode but other first bytes is read from its start', async () => {
+  const log = join(dir, 'a.log');
+  await writeFile(log, 'old content 1\nold content 2\n');
+  const ch = new RecordingChannel();
+  const s1 = await start({ include: [log] }, ch);
+  await until(() => ch.events.length === 2, '2 events');
+  await stop(s1);
+  // Same inode, rewritten with other content of the same length while the source was down.
+  await writeFile(log, 'NEW content 1\nNEW content 2\nNEW content 3\n');
+  const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
+  await start({ include: [log] }, ch2);
+  await until(() => ch2.events.length === 3, '3 events');
+  expect(ch2.messages()).toEqual(['NEW content 1', 'NEW content 2', 'NEW content 3']);
+});
+
+test('fields: static, captured from the path, parsed event time; startAt end on the first run', async () => {
+  await mkdir(join(dir, 'checkout'));
+  const log = join(dir, 'checkout', 'payments.log');
+  await writeFile(log, 'before start\n');
+  const ch = new RecordingChannel();
+  await start(
+    {
+      include: [join(dir, '*', '*.log')],
+      pathPattern: join(dir, '{service}', '{module}.log'),
+      fields: { env: 'test' },
+      timestamp: { pattern: '^(\\S+ \\S+)' },
+      startAt: 'end',
+    },
+    ch,
+  );
+  await appendFile(log, '2024-03-01 12:00:00,250 INFO paid\nno time here\n');
+  await until(() => ch.events.length === 2, '2 events');
+  const [a, b] = ch.events;
+  expect(a).toMatchObject({
+    message: '2024-03-01 12:00:00,250 INFO paid',
+    timestamp: Date.UTC(2024, 2, 1, 12, 0, 0, 250),
+    service: 'checkout',
+    module: 'payments',
+    fields: { env: 'test' },
+    source: { kind: 'file', path: log, offset: 13 },
+  });
+  expect(Math.abs(b!.timestamp - Date.now())).toBeLessThan(60_000);
+});
+
+test('the spec: strict options with defaults, a clear error for unknown keys', () => {
+  expect(fileSourceSpec).toMatchObject({ kind: 'source', type: 'file' });
+  const parsed = fileSourceSpec.options.parse({ include: ['/var/log/*.log'] });
+  expect(parsed).toMatchObject({ startAt: 'beginning', maxLineBytes: 1024 * 1024, longLines: 'truncate', exclude: [] });
+  const bad = fileSourceSpec.options.safeParse({ include: ['/var/log/*.log'], incldue: [] });
+  expect(bad.success).toBe(false);
+  expect(() => makeSource({ include: ['relative/*.log'] }, dir)).toThrow(/source files: glob "relative\/\*\.log" is not an absolute path/);
+});
