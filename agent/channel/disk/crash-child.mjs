@@ -1,0 +1,68 @@
+// Child process of disk-channel.crash.test.ts: puts and takes on a disk channel until it
+// is SIGKILLed, reporting each step on stdout *after* it happened, so the parent knows
+// what was durable (P), what was taken (T), and what was committed (C before, D after).
+// Runs the compiled channel from dist/, exactly as the agent does.
+import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+
+const [dir, distRoot, startArg, seedArg] = process.argv.slice(2);
+const { DiskChannel } = await import(pathToFileURL(`${distRoot}/agent/channel/disk/disk-channel.js`).href);
+const { makeEvent, seededRandom } = await import(pathToFileURL(`${distRoot}/agent/channel/testkit.js`).href);
+
+const seed = Number(seedArg);
+const random = seededRandom(seed);
+const out = (line) => process.stdout.write(`${line}\n`);
+const channel = new DiskChannel(
+  {
+    path: dir,
+    maxBytes: 256 * 1024,
+    segmentBytes: 32 * 1024,
+    fsync: 'always',
+    readCacheBytes: seed % 2 ? 0 : 64 * 1024,
+    retryBackoffMaxMs: 50,
+  },
+  'crash',
+  pino({ level: 'silent' }),
+);
+await channel.open();
+out(`L ${channel.lastCheckpoint('src')?.seq ?? -1}`);
+
+let next = Number(startArg);
+let seq = next;
+
+async function produce() {
+  const inflight = new Set();
+  for (;;) {
+    const n = 1 + Math.floor(random() * 40);
+    const from = next;
+    next += n;
+    const s = seq++;
+    const events = [];
+    for (let id = from; id < from + n; id++) events.push(makeEvent(id, id % 7 === 0 ? 400 : 0));
+    out(`S ${from} ${from + n} ${s}`);
+    const p = channel.put(events, { source: 'src', seq: s, state: { next: from + n } }).then(() => {
+      out(`P ${from} ${from + n} ${s}`);
+      inflight.delete(p);
+    });
+    inflight.add(p);
+    if (inflight.size >= 3) await Promise.race(inflight);
+  }
+}
+
+async function consume() {
+  for (;;) {
+    const tx = await channel.take(1 + Math.floor(random() * 150));
+    out(`T ${tx.events.map((e) => `${e.id.slice(3)}:${e.message.length}`).join(',')}`);
+    if (random() < 0.15) {
+      await tx.rollback();
+      out('R');
+    } else {
+      out('C');
+      await tx.commit();
+      out('D');
+    }
+  }
+}
+
+void produce();
+void consume();
