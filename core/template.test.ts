@@ -58,6 +58,19 @@ describe('EventTemplate', () => {
     expect(t.render(event(0))).toBe('unknown-file-70-001-100%');
   });
 
+  it('renderCached gives what render gives, whatever the mix of values and days', () => {
+    const t = new EventTemplate('{service}/{fields.tenant}/%Y-%m-%d/%H/{host}.log', { timeZone: 'America/Los_Angeles', sanitize: safePathSegment });
+    const fresh = new EventTemplate(t.text, { timeZone: 'America/Los_Angeles', sanitize: safePathSegment });
+    const names = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      const e = event(Date.UTC(2024, 2, 9) + i * 97_001, { service: `s${i % 7}`, host: i % 11 === 0 ? '../x' : `h${i % 3}`, fields: i % 5 === 0 ? { tenant: { a: i % 2 } } : { tenant: i % 4 } });
+      const name = t.renderCached(e);
+      expect(name).toBe(fresh.render(e));
+      names.add(name);
+    }
+    expect(names.size).toBeGreaterThan(1000);
+  });
+
   it('names what is wrong in a bad template', () => {
     expect(() => parseTemplate('{service}/%Q.log')).toThrow(/unknown time format "%Q" at character 11/);
     expect(() => parseTemplate('{nope}.log')).toThrow(/unknown field \{nope\}/);

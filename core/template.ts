@@ -197,6 +197,11 @@ export class EventTemplate {
   private readonly sanitized = new Map<string, string>();
   private bucket = Number.NaN;
   private timeText: string[] = [];
+  private readonly buckets = new Map<number, string[]>();
+  private readonly keyParts: readonly TemplatePart[];
+  private readonly hasTime: boolean;
+  private rendered = new Map<unknown, unknown>();
+  private renderedCount = 0;
 
   constructor(
     readonly text: string,
@@ -206,6 +211,37 @@ export class EventTemplate {
     this.clock = new ZonedClock(options.timeZone);
     this.sanitize = options.sanitize;
     this.granularity = Math.min(DAY_MS, ...this.parts.map((p) => (p.kind === 'time' ? GRANULARITY_MS[p.token] : DAY_MS)));
+    this.keyParts = this.parts.filter((p) => p.kind === 'field');
+    this.hasTime = this.parts.some((p) => p.kind === 'time');
+  }
+
+  /**
+   * render(), memoized on the raw field values and the time bucket (a tree of Maps, one
+   * level per field): the same string object comes back for every event of one name, so a
+   * caller grouping by it hashes no new string per event.
+   */
+  renderCached(event: LogEvent): string {
+    let node = this.rendered;
+    for (const part of this.keyParts) {
+      const raw = (part as { get: (e: LogEvent) => unknown }).get(event);
+      const key = typeof raw === 'object' && raw !== null ? JSON.stringify(raw) : raw;
+      let next = node.get(key) as Map<unknown, unknown> | undefined;
+      if (next === undefined) node.set(key, (next = new Map()));
+      node = next;
+    }
+    const bucket = this.hasTime ? Math.floor(this.clock.local(Number.isFinite(event.timestamp) ? event.timestamp : 0) / this.granularity) : 0;
+    let name = node.get(bucket) as string | undefined;
+    if (name === undefined) {
+      if (this.renderedCount >= 100_000) {
+        this.rendered = new Map();
+        this.renderedCount = 0;
+        return this.renderCached(event);
+      }
+      name = this.render(event);
+      node.set(bucket, name);
+      this.renderedCount++;
+    }
+    return name;
   }
 
   render(event: LogEvent): string {
@@ -239,8 +275,14 @@ export class EventTemplate {
     const bucket = Math.floor(local / this.granularity);
     if (bucket === this.bucket) return;
     this.bucket = bucket;
-    this.timeText = [];
-    for (const part of this.parts) if (part.kind === 'time') this.timeText.push(formatTimeToken(part.token, local));
+    let text = this.buckets.get(bucket);
+    if (text === undefined) {
+      text = [];
+      for (const part of this.parts) if (part.kind === 'time') text.push(formatTimeToken(part.token, local));
+      if (this.buckets.size >= 10_000) this.buckets.clear();
+      this.buckets.set(bucket, text);
+    }
+    this.timeText = text;
   }
 }
 

@@ -151,7 +151,7 @@ export class FileSink implements Sink {
     const groups = new Map<string, string[]>();
     const json = this.options.encoding === 'json';
     for (const event of batch) {
-      const rel = this.template.render(event);
+      const rel = this.template.renderCached(event);
       let lines = groups.get(rel);
       if (lines === undefined) groups.set(rel, (lines = []));
       lines.push(json ? encodeEventString(event) : event.message);
@@ -190,7 +190,8 @@ export class FileSink implements Sink {
   }
 
   private async append(file: OpenFile, lines: string[]): Promise<void> {
-    const text = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+    lines.push(''); // join then ends in a newline without copying the whole text once more
+    const text = Buffer.from(lines.join('\n'), 'utf8');
     const data = this.gzip ? await gzipMember(text, this.options.gzipLevel) : text;
     let done = 0;
     while (done < data.length) {
