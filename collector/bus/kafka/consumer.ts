@@ -9,6 +9,9 @@ import { WireFormatError, decodeEvent } from '../../../core/wire.js';
 import { createKafka, describeBus, describeError, topicSubscription, type KafkaBusOptions } from '../../../core/bus/kafka-options.js';
 import type { DeadLetter, DeadLetterEntry } from '../../dead-letter/dead-letter.js';
 
+/** How often a templated topic's pattern is checked for topics created since the subscription. */
+const TOPIC_RESCAN_MS = 30_000;
+
 const labelNames = ['component'] as const;
 const consumerMetrics = {
   events: new Counter({ name: 'sluice_bus_consumed_events_total', help: 'Events decoded from Kafka and delivered to the router', labelNames, registers: [metrics] }),
@@ -67,9 +70,16 @@ export class KafkaConsumer implements BusConsumer {
       const consumer = this.createConsumer(crashed);
       this.consumer = consumer;
       let failure: Error | undefined;
+      let watch: NodeJS.Timeout | undefined;
       try {
         await consumer.connect();
-        await consumer.subscribe({ topics: [topicSubscription(this.options.topic)], fromBeginning: this.options.consumer.from_beginning });
+        const subscription = topicSubscription(this.options.topic);
+        let matched: string[] = [];
+        if (subscription instanceof RegExp) {
+          matched = await this.matchingTopics(subscription);
+          if (matched.length === 0) throw Object.assign(new Error(`no topic matches ${this.options.topic} yet`), { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
+        }
+        await consumer.subscribe({ topics: [subscription], fromBeginning: this.options.consumer.from_beginning });
         if (signal.aborted) break;
         await consumer.run({
           autoCommit: false,
@@ -77,15 +87,43 @@ export class KafkaConsumer implements BusConsumer {
           partitionsConsumedConcurrently: this.options.consumer.partitions_concurrently,
           eachBatch: (payload) => this.eachBatch(payload, deliver, consumer),
         });
-        failure = await Promise.race([ended, crash]);
+        if (subscription instanceof RegExp) {
+          // kafkajs resolves a pattern once, at subscribe time: topics created later (a new
+          // service's first events) are picked up by rejoining with a fresh subscription.
+          const known = new Set(matched);
+          const newTopics = new Promise<Error>((resolve) => {
+            watch = setInterval(() => {
+              this.matchingTopics(subscription).then(
+                (now) => {
+                  const added = now.filter((t) => !known.has(t));
+                  if (added.length > 0) resolve(Object.assign(new Error('new topics'), { added }));
+                },
+                () => undefined,
+              );
+            }, TOPIC_RESCAN_MS);
+          });
+          const first = await Promise.race([ended, crash, newTopics]);
+          if (first && 'added' in first) {
+            this.logger.info({ topics: (first as Error & { added: string[] }).added }, 'new topics match the subscription; rejoining the group to consume them');
+            clearInterval(watch);
+            await consumer.disconnect().catch(() => undefined);
+            continue;
+          }
+          failure = first;
+        } else {
+          failure = await Promise.race([ended, crash]);
+        }
       } catch (err) {
         failure = err instanceof Error ? err : new Error(String(err));
+      } finally {
+        clearInterval(watch);
       }
       if (signal.aborted) break;
       if (failure) {
         if (!this.down) {
           this.down = true;
-          this.logger.error({ err: describeError(failure) }, 'kafka consumer failed; reconnecting with backoff, nothing is committed until batches are written');
+          if (isUnknownTopic(failure)) this.logger.warn({ topic: this.options.topic }, 'topic does not exist yet (no agent has produced to it); waiting for it');
+          else this.logger.error({ err: describeError(failure) }, 'kafka consumer failed; reconnecting with backoff, nothing is committed until batches are written');
         }
         await consumer.disconnect().catch(() => undefined);
         await backoff.sleep(signal);
@@ -95,6 +133,16 @@ export class KafkaConsumer implements BusConsumer {
     // once the collector interrupts its sinks), then leaves the group.
     await this.consumer?.disconnect().catch((err: unknown) => this.logger.warn({ err: describeError(err) }, 'kafka consumer did not leave the group cleanly'));
     this.consumer = undefined;
+  }
+
+  private async matchingTopics(pattern: RegExp): Promise<string[]> {
+    const admin = createKafka(this.options, this.logger, '-collector').admin();
+    try {
+      await admin.connect();
+      return (await admin.listTopics()).filter((t) => pattern.test(t));
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 
   private createConsumer(crashed: (err: Error) => void): Consumer {
@@ -197,6 +245,10 @@ export class KafkaConsumer implements BusConsumer {
       }
     }
   }
+}
+
+function isUnknownTopic(err: Error): boolean {
+  return (err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION' || describeError(err).includes('does not host this topic-partition');
 }
 
 /** Decodes one record into `events`; returns the reason when it does not decode. */

@@ -1,0 +1,120 @@
+// Agent -> Kafka -> collector through the built CLI on the shared broker: every event
+// counted by number at the far end; poison records to the dead-letter; two collectors in
+// one group sharing partitions while one leaves.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import kafkajs from 'kafkajs';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { encodeEvent } from '../../core/wire.js';
+import { Sluice, agentYaml, appendEvents, collectorYaml, lossAndDuplicates, outputs, tally, waitFor } from './bus-harness.js';
+
+const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+const root = mkdtempSync(join(tmpdir(), 'sluice-bus-'));
+const running: Sluice[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.kill()));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function setup(name: string) {
+  const dir = join(root, name);
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const topic = `sluice-${name}-${process.pid}-${Date.now()}`;
+  return { dir, topic, group: `${topic}-group`, logFile: join(dir, 'logs', 'app.log') };
+}
+
+function start(role: 'agent' | 'collector', dir: string, name: string, yaml: string): Sluice {
+  const config = join(dir, `${name}.yaml`);
+  writeFileSync(config, yaml);
+  const p = new Sluice(role, config, join(dir, `${name}.out`), join(dir, `${name}.err`));
+  running.push(p);
+  return p;
+}
+
+describe('kafka bus end to end', () => {
+  it('delivers every event exactly once from a file through Kafka to a sink, and both halves stop cleanly on SIGTERM', async () => {
+    const { dir, topic, group, logFile } = setup('e2e');
+    const total = 20_000;
+    appendEvents(logFile, 0, total / 2);
+    const collector = start('collector', dir, 'collector', collectorYaml({ dataDir: join(dir, 'c'), brokers, topic, group }));
+    const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
+    appendEvents(logFile, total / 2, total / 2);
+    const out = outputs.bind(null, dir, 'collector.out');
+    await waitFor(`${total} events at the collector`, () => tally(out()).counts.size >= total, 90_000, () => `${tally(out()).counts.size} so far\n${agent.log().slice(-2000)}\n${collector.log().slice(-2000)}`);
+    expect(await agent.stop()).toBe(0);
+    expect(await collector.stop()).toBe(0);
+    const t = tally(out());
+    expect(lossAndDuplicates(t, total)).toEqual({ missing: [], duplicates: 0, unexpected: 0 });
+    expect(agent.log()).not.toMatch(/"level":(50|60)/);
+    expect(collector.log()).not.toMatch(/"level":(50|60)/);
+  });
+
+  it('sends records that do not decode to the dead-letter with reason and coordinates, and keeps consuming', async () => {
+    const { dir, topic, group } = setup('poison');
+    const kafka = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    const producer = kafka.producer();
+    await producer.connect();
+    const event = (n: number) => encodeEvent({ id: `id-${n}`, timestamp: 0, message: `ev-${n} x`, service: 's', module: 'm', host: 'h', source: { kind: 'test' }, fields: {} });
+    const deadLetter = join(dir, 'dead-letter.jsonl');
+    try {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: [{ value: event(0) }, { value: '{not json' }, { value: event(1) }, { key: 'k', value: '{"v":2,"id":"x"}' }, { value: null }, { value: event(2) }],
+      });
+      const collector = start('collector', dir, 'collector', collectorYaml({ dataDir: join(dir, 'c'), brokers, topic, group, deadLetter }));
+      const out = () => outputs(dir, 'collector.out');
+      await waitFor('3 events at the collector', () => tally(out()).counts.size >= 3, 60_000, () => collector.log().slice(-2000));
+      await producer.send({ topic, acks: -1, messages: [3, 4, 5].map((n) => ({ value: event(n) })) });
+      await waitFor('6 events at the collector', () => tally(out()).counts.size >= 6, 60_000, () => collector.log().slice(-2000));
+      expect(await collector.stop()).toBe(0);
+      expect(lossAndDuplicates(tally(out()), 6)).toEqual({ missing: [], duplicates: 0, unexpected: 0 });
+      const entries = readFileSync(deadLetter, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(entries.map(({ time: _t, ...rest }) => rest)).toEqual([
+        { reason: expect.stringMatching(/^not a Sluice event: invalid JSON/), topic, partition: 0, offset: '1', value: '{not json' },
+        { reason: 'unsupported wire version 2 (this Sluice reads version 1)', topic, partition: 0, offset: '3', key: 'k', value: '{"v":2,"id":"x"}' },
+        { reason: 'record has no value (a tombstone?), not a Sluice event', topic, partition: 0, offset: '4', value: null },
+      ]);
+      // The group committed past the poison records and everything after them.
+      expect(await admin.fetchOffsets({ groupId: group, topics: [topic] })).toEqual([{ topic, partitions: [expect.objectContaining({ partition: 0, offset: '9' })] }]);
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  });
+
+  it('shares partitions between two collectors of one group; one leaving mid-stream loses nothing', async () => {
+    const { dir, topic, group } = setup('group');
+    let written = 0;
+    // One file per module: the record key is service/module, so eight modules spread over the partitions.
+    const write = (count: number) => {
+      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
+      written += count;
+    };
+    const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
+    const a = start('collector', dir, 'ca', collectorYaml({ dataDir: join(dir, 'ca'), brokers, topic, group }));
+    const b = start('collector', dir, 'cb', collectorYaml({ dataDir: join(dir, 'cb'), brokers, topic, group }));
+    const all = () => [...outputs(dir, 'ca.out'), ...outputs(dir, 'cb.out')];
+    // Keep events flowing until the group has settled with partitions on both members.
+    await waitFor('both collectors to receive events', () => {
+      if (tally(outputs(dir, 'ca.out')).total > 0 && tally(outputs(dir, 'cb.out')).total > 0) return true;
+      if (written < 200_000) write(800);
+      return false;
+    }, 60_000, () => `${a.log().slice(-1500)}\n${b.log().slice(-1500)}`);
+    write(12_000);
+    // A leaves while events are still flowing: it finishes and commits its batches first.
+    expect(await a.stop()).toBe(0);
+    write(16_000);
+    const total = written;
+    await waitFor(`${total} events across the group`, () => tally(all()).counts.size >= total, 90_000, () => `${tally(all()).counts.size} so far\n${b.log().slice(-2000)}`);
+    expect(await agent.stop()).toBe(0);
+    expect(await b.stop()).toBe(0);
+    const result = lossAndDuplicates(tally(all()), total);
+    console.log(`group: ${tally(outputs(dir, 'ca.out')).total} events at collector A, ${tally(outputs(dir, 'cb.out')).total} at B, ${result.duplicates} duplicates`);
+    expect(result).toEqual({ missing: [], duplicates: 0, unexpected: 0 });
+  });
+});
