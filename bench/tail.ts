@@ -90,7 +90,7 @@ async function generate(path: string, bytes: number): Promise<number> {
       chunk += line.padEnd(199, ' ') + '\n';
     }
     written += Buffer.byteLength(chunk);
-    if (!ws.write(chunk)) await new Promise((r) => ws.once('drain', r));
+    if (!ws.write(chunk)) await new Promise<void>((r) => ws.once('drain', () => r()));
   }
   await new Promise<void>((r, j) => ws.end((err?: Error | null) => (err ? j(err) : r())));
   return lines;
