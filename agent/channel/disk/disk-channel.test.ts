@@ -61,7 +61,7 @@ describe('disk channel recovery from damaged files', () => {
     const third = SEGMENT_HEADER_BYTES + sizes[0]! + sizes[1]!;
     const path = join(dir, segmentName(1));
     const bytes = await readFile(path);
-    bytes[third + 40] ^= 0x10;
+    bytes[third + 40] = bytes[third + 40]! ^ 0x10;
     await writeFile(path, bytes);
 
     const reopened = await open();
