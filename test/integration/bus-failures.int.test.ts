@@ -1,0 +1,131 @@
+// Crashes mid-stream, through the built CLI: the broker killed (SIGKILL) for a while and
+// restarted, the agent killed and restarted, the collector killed and restarted. Every
+// event must arrive; replays are counted and reported, never hidden. The broker test runs
+// its own private broker so that killing it does not disturb other test runs.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { KafkaService } from '../services/services.mjs';
+import { Sluice, agentYaml, appendEvents, collectorYaml, lossAndDuplicates, outputs, tally, waitFor } from './bus-harness.js';
+
+const sharedBrokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+/** How long the broker stays dead: long enough for producers and consumers to give up their internal retries. */
+const BROKER_DOWN_MS = 30_000;
+const root = mkdtempSync(join(tmpdir(), 'sluice-bus-fail-'));
+const running: Sluice[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.kill()));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function setup(name: string) {
+  const dir = join(root, name);
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const topic = `sluice-${name}-${process.pid}-${Date.now()}`;
+  return { dir, topic, group: `${topic}-group` };
+}
+
+function start(role: 'agent' | 'collector', dir: string, name: string, yaml: string): Sluice {
+  const config = join(dir, `${name}.yaml`);
+  writeFileSync(config, yaml);
+  const p = new Sluice(role, config, join(dir, `${name}.out`), join(dir, `${name}.err`));
+  running.push(p);
+  return p;
+}
+
+/** Writes events over eight module files (eight keys, spread over the partitions). */
+function writer(dir: string) {
+  let written = 0;
+  return {
+    get written() {
+      return written;
+    },
+    write(count: number) {
+      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
+      written += count;
+    },
+  };
+}
+
+describe('kafka bus under failures', () => {
+  it('loses nothing when the broker is SIGKILLed for a while mid-stream and comes back', async () => {
+    const broker = new KafkaService({ name: `kafka-bus-fail-${process.pid}`, port: 0, controllerPort: 0, heap: '256m' });
+    const quiet = { log: () => undefined };
+    try {
+      await broker.start(quiet);
+      const brokers = broker.brokers;
+      const { dir, topic, group } = setup('broker-kill');
+      const w = writer(dir);
+      w.write(8000);
+      const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
+      const collector = start('collector', dir, 'collector', collectorYaml({ dataDir: join(dir, 'c'), brokers, topic, group }));
+      const out = () => outputs(dir, 'collector.out');
+      await waitFor('the first events at the collector', () => tally(out()).total > 0, 60_000, () => agent.log().slice(-2000));
+      await broker.kill();
+      // Events keep coming while Kafka is dead: they wait in the agent's disk channel.
+      w.write(8000);
+      await new Promise((r) => setTimeout(r, BROKER_DOWN_MS));
+      expect(agent.running && collector.running).toBe(true);
+      await broker.start(quiet);
+      w.write(8000);
+      const total = w.written;
+      await waitFor(`${total} events after the broker came back`, () => tally(out()).counts.size >= total, 120_000, () => `${tally(out()).counts.size} so far\n${agent.log().slice(-3000)}\n${collector.log().slice(-3000)}`);
+      expect(await agent.stop()).toBe(0);
+      expect(await collector.stop()).toBe(0);
+      const result = lossAndDuplicates(tally(out()), total);
+      console.log(`broker kill: ${total} events, ${result.duplicates} duplicates`);
+      expect(result.missing).toEqual([]);
+      expect(result.unexpected).toBe(0);
+      // The outage was logged once when it began, once when it ended, not once per retry.
+      expect(agent.log().match(/bus send failed/g)?.length).toBe(1);
+      expect(agent.log().match(/bus is accepting events again/g)?.length).toBe(1);
+    } finally {
+      await broker.destroy();
+    }
+  });
+
+  it('loses nothing when the agent is SIGKILLed mid-stream and restarted; replays are counted', async () => {
+    const { dir, topic, group } = setup('agent-kill');
+    const w = writer(dir);
+    const collector = start('collector', dir, 'collector', collectorYaml({ dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group }));
+    const yaml = agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic });
+    const first = start('agent', dir, 'agent', yaml);
+    const out = () => outputs(dir, 'collector.out');
+    w.write(40_000);
+    await waitFor('events flowing', () => tally(out()).total > 1000, 60_000, () => first.log().slice(-2000));
+    await first.kill();
+    w.write(8000);
+    const second = start('agent', dir, 'agent2', yaml);
+    const total = w.written;
+    await waitFor(`${total} events after the agent restarted`, () => tally(out()).counts.size >= total, 90_000, () => `${tally(out()).counts.size} so far\n${second.log().slice(-3000)}`);
+    expect(await second.stop()).toBe(0);
+    expect(await collector.stop()).toBe(0);
+    const result = lossAndDuplicates(tally(out()), total);
+    console.log(`agent kill: ${total} events, ${result.duplicates} duplicates (a send in flight when the agent died is sent again)`);
+    expect(result.missing).toEqual([]);
+    expect(result.unexpected).toBe(0);
+  });
+
+  it('loses nothing when the collector is SIGKILLed mid-stream and restarted; replays are counted', async () => {
+    const { dir, topic, group } = setup('collector-kill');
+    const w = writer(dir);
+    const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic }));
+    const yaml = collectorYaml({ dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group });
+    const first = start('collector', dir, 'collector', yaml);
+    const out = () => outputs(dir, 'collector').filter((f) => f.endsWith('.out'));
+    w.write(40_000);
+    await waitFor('events flowing', () => tally(out()).total > 1000, 60_000, () => first.log().slice(-2000));
+    await first.kill();
+    w.write(8000);
+    const second = start('collector', dir, 'collector2', yaml);
+    const total = w.written;
+    await waitFor(`${total} events after the collector restarted`, () => tally(out()).counts.size >= total, 90_000, () => `${second.log().slice(-3000)}`);
+    expect(await agent.stop()).toBe(0);
+    expect(await second.stop()).toBe(0);
+    const result = lossAndDuplicates(tally(out()), total);
+    console.log(`collector kill: ${total} events, ${result.duplicates} duplicates (batches written but not committed when it died are read again)`);
+    expect(result.missing).toEqual([]);
+    expect(result.unexpected).toBe(0);
+  });
+});
