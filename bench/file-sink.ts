@@ -31,7 +31,7 @@ for (let i = 0; i < BATCH; i++) {
 }
 const batchBytes = events.reduce((n, e) => n + Buffer.byteLength(e.message) + 1, 0);
 
-const sink = new FileSink(fileSinkOptions.parse({ root, rollSize: '64MiB', idleTimeout: 0, rollAge: 0 }), { name: 'bench', logger: silentLogger() });
+const sink = new FileSink(fileSinkOptions.parse({ root, roll_size: '64MiB', idle_timeout: 0, roll_age: 0 }), { name: 'bench', logger: silentLogger() });
 try {
   await sink.open();
   await sink.write(events); // warm up: opens the 100 files

@@ -36,7 +36,7 @@ function ev(over: Partial<LogEvent> & { at?: string } = {}): LogEvent {
 }
 
 function sink(options: FileSinkInput = {}): FileSink {
-  return new FileSink(fileSinkOptions.parse({ root, idleTimeout: 0, rollAge: 0, ...options }), { name: 'files', logger: silentLogger() });
+  return new FileSink(fileSinkOptions.parse({ root, idle_timeout: 0, roll_age: 0, ...options }), { name: 'files', logger: silentLogger() });
 }
 
 /** Every file under root, relative, with its content. */
@@ -75,7 +75,7 @@ describe('file sink: partitioning', () => {
   });
 
   it('puts events either side of local midnight on their local day (Asia/Kolkata, America/Los_Angeles on a DST day)', async () => {
-    const s = sink({ timeZone: 'Asia/Kolkata', path: '%Y-%m-%d/{service}.log' });
+    const s = sink({ time_zone: 'Asia/Kolkata', path: '%Y-%m-%d/{service}.log' });
     await s.open();
     await s.write([ev({ at: '2024-03-01T18:29:59.999Z', message: 'before' }), ev({ at: '2024-03-01T18:30:00Z', message: 'after' })]);
     await s.close();
@@ -83,7 +83,7 @@ describe('file sink: partitioning', () => {
 
     rmSync(root, { recursive: true });
     // 2024-03-10 is 23 hours long in Los Angeles: midnight is 08:00Z, the next one 07:00Z.
-    const la = sink({ timeZone: 'America/Los_Angeles', path: '%Y-%m-%d/{service}.log' });
+    const la = sink({ time_zone: 'America/Los_Angeles', path: '%Y-%m-%d/{service}.log' });
     await la.open();
     await la.write(['2024-03-10T07:59:59Z', '2024-03-10T08:00:00Z', '2024-03-11T06:59:59Z', '2024-03-11T07:00:00Z'].map((at) => ev({ at, message: at })));
     await la.close();
@@ -139,7 +139,7 @@ describe('file sink: rolling', () => {
   const dayDir = () => join(root, 'shop/web/2024-05-01');
 
   it('rolls by size after the batch that reaches it, numbering the files', async () => {
-    const s = sink({ rollSize: 20 });
+    const s = sink({ roll_size: 20 });
     await s.open();
     await s.write([ev({ message: 'aaaaaaaaa' })]); // 10 bytes
     expect(readdirSync(dayDir())).toEqual([inProgress]);
@@ -155,7 +155,7 @@ describe('file sink: rolling', () => {
   });
 
   it('rolls by age and by idleness; a later event opens the next number, never the finished file', async () => {
-    const s = sink({ rollAge: 60_000, idleTimeout: 10_000 });
+    const s = sink({ roll_age: 60_000, idle_timeout: 10_000 });
     await s.open();
     const t0 = Date.now();
     await s.write([ev({ message: 'a1' }), ev({ service: 'idle', message: 'i1' })]);
@@ -178,7 +178,7 @@ describe('file sink: rolling', () => {
   });
 
   it('finishes idle files from its own timer', async () => {
-    const s = sink({ idleTimeout: 60 });
+    const s = sink({ idle_timeout: 60 });
     await s.open();
     await s.write([ev({ message: 'x' })]);
     const deadline = Date.now() + 10_000;
@@ -187,8 +187,8 @@ describe('file sink: rolling', () => {
     await s.close();
   });
 
-  it('keeps at most maxOpenFiles open, finishing the least recently written first', async () => {
-    const s = sink({ maxOpenFiles: 2 });
+  it('keeps at most max_open_files open, finishing the least recently written first', async () => {
+    const s = sink({ max_open_files: 2 });
     await s.open();
     await s.write([ev({ host: 'a' })]);
     await s.write([ev({ host: 'b' })]);
@@ -247,7 +247,7 @@ describe('file sink: retention', () => {
     mkdirSync(join(root, 'shop/web/not-a-day'));
     mkdirSync(join(root, 'shop/web/2024-02-30'));
     writeFileSync(join(root, 'shop/web/2024-04-25/h1.000001.log'), 'old\n');
-    const s = sink({ retentionDays: 3, timeZone: 'Asia/Kolkata' });
+    const s = sink({ retention_days: 3, time_zone: 'Asia/Kolkata' });
     await s.open(); // its first pass runs against the real clock: everything from 2024 is old by then
     expect(Object.keys(tree())).toEqual([]);
     for (const service of ['shop', 'billing']) for (const day of days) mkdirSync(join(root, service, 'web', day), { recursive: true });
@@ -261,11 +261,11 @@ describe('file sink: retention', () => {
   });
 
   it('rejects retention when the path has no day directory', () => {
-    const r = fileSinkOptions.safeParse({ path: '{service}/%Y-%m-%d.log', retentionDays: 7 });
+    const r = fileSinkOptions.safeParse({ path: '{service}/%Y-%m-%d.log', retention_days: 7 });
     expect(r.success).toBe(false);
-    expect(r.error!.issues[0]!.message).toMatch(/retentionDays needs a day directory .* its time format is in the file name/);
+    expect(r.error!.issues[0]!.message).toMatch(/retention_days needs a day directory .* its time format is in the file name/);
     expect(fileSinkOptions.safeParse({ path: '{service}/../x.log' }).error!.issues[0]!.message).toMatch(/segment "\.\." is not allowed/);
     expect(fileSinkOptions.safeParse({ path: '/abs/{service}.log' }).error!.issues[0]!.message).toMatch(/must be relative to root/);
-    expect(fileSinkOptions.safeParse({ timeZone: 'Nowhere/City' }).error!.issues[0]!.message).toMatch(/unknown time zone/);
+    expect(fileSinkOptions.safeParse({ time_zone: 'Nowhere/City' }).error!.issues[0]!.message).toMatch(/unknown time zone/);
   });
 });

@@ -74,8 +74,8 @@ export class FileSink implements Sink {
     this.gzip = options.compression === 'gzip';
     try {
       checkPathTemplate(options.path);
-      this.template = new EventTemplate(options.path, { timeZone: options.timeZone, sanitize: safePathSegment });
-      this.layout = options.retentionDays > 0 ? dayLayout(this.template.parts, options.path) : undefined;
+      this.template = new EventTemplate(options.path, { timeZone: options.time_zone, sanitize: safePathSegment });
+      this.layout = options.retention_days > 0 ? dayLayout(this.template.parts, options.path) : undefined;
     } catch (err) {
       throw new Error(`${this.where}: ${(err as Error).message}`);
     }
@@ -87,7 +87,7 @@ export class FileSink implements Sink {
     fileSinkMetrics.recoveredFiles.inc(this.label, recovered.files);
     fileSinkMetrics.cutBytes.inc(this.label, recovered.cutBytes);
     fileSinkMetrics.openFiles.set(this.label, 0);
-    const limits = [this.options.rollAge, this.options.idleTimeout].filter((ms) => ms > 0);
+    const limits = [this.options.roll_age, this.options.idle_timeout].filter((ms) => ms > 0);
     if (limits.length > 0) {
       const tick = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.floor(Math.min(...limits) / 4)));
       this.rollTimer = setInterval(() => void this.serial(() => this.rollExpired()).catch((err) => this.logger.error({ err: (err as Error).message }, 'finishing files by age or idleness failed; retried on the next tick')), tick);
@@ -95,7 +95,7 @@ export class FileSink implements Sink {
     }
     if (this.layout) {
       await this.serial(() => this.applyRetention());
-      this.retentionTimer = setInterval(() => void this.serial(() => this.applyRetention()).catch((err) => this.logger.error({ err: (err as Error).message }, 'retention failed; retried on the next check')), this.options.retentionInterval);
+      this.retentionTimer = setInterval(() => void this.serial(() => this.applyRetention()).catch((err) => this.logger.error({ err: (err as Error).message }, 'retention failed; retried on the next check')), this.options.retention_interval);
       this.retentionTimer.unref();
     }
   }
@@ -116,22 +116,22 @@ export class FileSink implements Sink {
 
   /** Finishes the files whose age or idleness reached its limit; exposed for the roll timer and tests. */
   rollExpired(now = Date.now()): Promise<void> {
-    const { rollAge, idleTimeout } = this.options;
-    const due = [...this.files.values()].filter((f) => (rollAge > 0 && now - f.openedAt >= rollAge) || (idleTimeout > 0 && now - f.lastWriteAt >= idleTimeout));
+    const { roll_age, idle_timeout } = this.options;
+    const due = [...this.files.values()].filter((f) => (roll_age > 0 && now - f.openedAt >= roll_age) || (idle_timeout > 0 && now - f.lastWriteAt >= idle_timeout));
     return due.reduce<Promise<void>>((p, f) => p.then(() => this.finish(f)), Promise.resolve());
   }
 
-  /** Deletes the day directories older than retentionDays (today, in the sink's time zone, counts as one). */
+  /** Deletes the day directories older than retention_days (today, in the sink's time zone, counts as one). */
   async applyRetention(now = Date.now()): Promise<string[]> {
     if (!this.layout) return [];
-    const firstKept = this.template.clock.day(now) - this.options.retentionDays + 1;
+    const firstKept = this.template.clock.day(now) - this.options.retention_days + 1;
     const deleted: string[] = [];
     for (const { dir, day } of await expiredDays(this.root, this.layout, firstKept)) {
       for (const file of [...this.files.values()]) if (isInside(dir, file.path)) await this.finish(file);
       await removeDir(dir);
       deleted.push(dir);
       fileSinkMetrics.expiredDays.inc(this.label);
-      this.logger.info({ dir, day: formatDay(day), retentionDays: this.options.retentionDays }, 'retention: deleted a day directory older than the days kept');
+      this.logger.info({ dir, day: formatDay(day), retention_days: this.options.retention_days }, 'retention: deleted a day directory older than the days kept');
     }
     return deleted;
   }
@@ -158,7 +158,7 @@ export class FileSink implements Sink {
     }
     // A batch touching more paths than files may be open goes in waves, each durable before the next evicts it.
     const entries = [...groups];
-    for (let i = 0; i < entries.length; i += this.options.maxOpenFiles) await this.writeWave(entries.slice(i, i + this.options.maxOpenFiles));
+    for (let i = 0; i < entries.length; i += this.options.max_open_files) await this.writeWave(entries.slice(i, i + this.options.max_open_files));
     fileSinkMetrics.events.inc(this.label, batch.length);
   }
 
@@ -186,13 +186,13 @@ export class FileSink implements Sink {
     }
     const now = Date.now();
     for (const t of targets) t.file.lastWriteAt = now;
-    if (this.options.rollSize > 0) for (const t of targets) if (t.file.size >= this.options.rollSize) await this.finish(t.file);
+    if (this.options.roll_size > 0) for (const t of targets) if (t.file.size >= this.options.roll_size) await this.finish(t.file);
   }
 
   private async append(file: OpenFile, lines: string[]): Promise<void> {
     lines.push(''); // join then ends in a newline without copying the whole text once more
     const text = Buffer.from(lines.join('\n'), 'utf8');
-    const data = this.gzip ? await gzipMember(text, this.options.gzipLevel) : text;
+    const data = this.gzip ? await gzipMember(text, this.options.gzip_level) : text;
     let done = 0;
     while (done < data.length) {
       const { bytesWritten } = await file.handle.write(data, done, data.length - done, file.size + done);
@@ -226,7 +226,7 @@ export class FileSink implements Sink {
   /** Finishes least-recently-written files (not ones this wave uses) until one more may open. */
   private async makeRoom(touched: Set<string>): Promise<void> {
     for (const file of this.files.values()) {
-      if (this.files.size < this.options.maxOpenFiles) return;
+      if (this.files.size < this.options.max_open_files) return;
       if (!touched.has(file.rel)) await this.finish(file);
     }
   }

@@ -12,34 +12,34 @@ export const fileSinkOptions = z
       .string()
       .min(1)
       .default('{service}/{module}/%Y-%m-%d/{host}.log')
-      .describe('Path of each file under root: {service} {module} {host} {source.kind} {fields.NAME} take event values (each becomes one safe path segment), %Y %m %d %H ... the event time in timeZone'),
-    timeZone: z
+      .describe('Path of each file under root: {service} {module} {host} {source.kind} {fields.NAME} take event values (each becomes one safe path segment), %Y %m %d %H ... the event time in time_zone'),
+    time_zone: z
       .string()
       .default('UTC')
       .refine(isValidTimeZone, { message: 'unknown time zone: use an IANA name such as "UTC", "Europe/Berlin" or "Asia/Kolkata"' })
       .describe('IANA time zone the %-formats (and so the day directories) are in'),
     encoding: z.enum(['text', 'json']).default('text').describe('text: the raw message per line; json: one line per event with every field (the wire format)'),
     compression: z.enum(['none', 'gzip']).default('none').describe('gzip: each batch is one gzip member (the file reads with zcat even while being written); ".gz" is appended to names'),
-    gzipLevel: z.number().int().min(1).max(9).default(6).describe('gzip compression level, 1 (fastest) to 9 (smallest)'),
-    rollSize: byteSize().default(128 * 1024 * 1024).describe('A file is finished once it holds this many bytes (on disk); 0 = no size limit'),
-    rollAge: duration().default(3_600_000).describe('A file is finished this long after it was opened; 0 = no age limit'),
-    idleTimeout: duration().default(300_000).describe('A file nothing was written to for this long is finished; 0 = never'),
-    maxOpenFiles: z.number().int().min(1).max(100_000).default(256).describe('Files open at once; opening one more finishes the least recently written'),
-    retentionDays: z
+    gzip_level: z.number().int().min(1).max(9).default(6).describe('gzip compression level, 1 (fastest) to 9 (smallest)'),
+    roll_size: byteSize().default(128 * 1024 * 1024).describe('A file is finished once it holds this many bytes (on disk); 0 = no size limit'),
+    roll_age: duration().default(3_600_000).describe('A file is finished this long after it was opened; 0 = no age limit'),
+    idle_timeout: duration().default(300_000).describe('A file nothing was written to for this long is finished; 0 = never'),
+    max_open_files: z.number().int().min(1).max(100_000).default(256).describe('Files open at once; opening one more finishes the least recently written'),
+    retention_days: z
       .number()
       .int()
       .min(0)
       .default(0)
       .describe('Keep the day directories of the last N days (today included) and delete older ones; 0 = keep everything'),
-    retentionInterval: duration().default(3_600_000).describe('How often day directories are checked against retentionDays'),
+    retention_interval: duration().default(3_600_000).describe('How often day directories are checked against retention_days'),
   })
   .superRefine((o, ctx) => {
     try {
       checkPathTemplate(o.path);
       const parts = parseTemplate(o.path);
-      if (o.retentionDays > 0) dayLayout(parts, o.path);
+      if (o.retention_days > 0) dayLayout(parts, o.path);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', path: [o.retentionDays > 0 && /retentionDays/.test((err as Error).message) ? 'retentionDays' : 'path'], message: (err as Error).message });
+      ctx.addIssue({ code: 'custom', path: [o.retention_days > 0 && /retention_days/.test((err as Error).message) ? 'retention_days' : 'path'], message: (err as Error).message });
     }
   })
   .describe('Writes events into a file tree partitioned by service, module and day, with in-progress files renamed when finished (like Flume\'s HDFS sink)');

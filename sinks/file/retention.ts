@@ -38,7 +38,7 @@ export function dayLayout(parts: readonly TemplatePart[], text: string): DayLayo
   const segments = segmentsOf(parts);
   const index = segments.findIndex((s) => s.some((p) => p.kind === 'time'));
   const fail = (why: string): never => {
-    throw new Error(`retentionDays needs a day directory in the path template, ${why} (template ${JSON.stringify(text)}; e.g. "{service}/{module}/%Y-%m-%d/{host}.log")`);
+    throw new Error(`retention_days needs a day directory in the path template, ${why} (template ${JSON.stringify(text)}; e.g. "{service}/{module}/%Y-%m-%d/{host}.log")`);
   };
   if (index === -1) fail('but it has no %-time format');
   if (index === segments.length - 1) fail('but its time format is in the file name, not a directory');

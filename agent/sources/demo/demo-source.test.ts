@@ -22,8 +22,8 @@ function linesUnder(root: string): Record<string, string[]> {
 }
 
 async function run(sub: string, options: object, seconds: number): Promise<DemoSource> {
-  // intervalMs at its maximum keeps the timer out of the way: the test drives writeDue itself.
-  const source = new DemoSource(demoSourceOptions.parse({ dir: join(dir, sub), seed: 7, intervalMs: 10_000, ...options }), { name: 'demo', logger: silentLogger() });
+  // interval_ms at its maximum keeps the timer out of the way: the test drives writeDue itself.
+  const source = new DemoSource(demoSourceOptions.parse({ dir: join(dir, sub), seed: 7, interval_ms: 10_000, ...options }), { name: 'demo', logger: silentLogger() });
   await source.start(unusedChannel);
   for (let s = 1; s <= seconds; s++) await source.writeDue(Date.now() + s * 1000);
   await source.stop();
@@ -32,7 +32,7 @@ async function run(sub: string, options: object, seconds: number): Promise<DemoS
 
 describe('demo source', () => {
   it('writes access, Java (with stack traces) and JSON logs per service and module, at the configured rate', async () => {
-    const source = await run('a', { rate: 200, rotateBytes: 0 }, 10);
+    const source = await run('a', { rate: 200, rotate_bytes: 0 }, 10);
     const files = linesUnder(join(dir, 'a'));
     expect(Object.keys(files).sort()).toEqual(['billing/api.log', 'billing/invoicing.log', 'shop/checkout.log', 'shop/web.log']);
     const total = Object.values(files).reduce((n, l) => n + l.length, 0);
@@ -50,13 +50,13 @@ describe('demo source', () => {
   });
 
   it('rotates by rename + create, keeping the configured number of rotated files, losing no line', async () => {
-    const source = await run('r', { rate: 2000, rotateBytes: 16 * 1024, keepRotated: 50 }, 10);
+    const source = await run('r', { rate: 2000, rotate_bytes: 16 * 1024, keep_rotated: 50 }, 10);
     expect(source.rotations).toBeGreaterThan(10);
     const files = linesUnder(join(dir, 'r'));
     expect(Object.keys(files)).toContain('shop/web.log.1');
     expect(Object.values(files).reduce((n, l) => n + l.length, 0)).toBe(source.written);
 
-    const few = await run('k', { rate: 2000, rotateBytes: 16 * 1024, keepRotated: 2 }, 10);
+    const few = await run('k', { rate: 2000, rotate_bytes: 16 * 1024, keep_rotated: 2 }, 10);
     expect(few.rotations).toBeGreaterThan(10);
     expect(readdirSync(join(dir, 'k/shop')).sort()).toEqual(['checkout.log', 'checkout.log.1', 'checkout.log.2', 'web.log', 'web.log.1', 'web.log.2']);
   });
@@ -65,7 +65,7 @@ describe('demo source', () => {
     const times = [T0 + 1000, T0 + 2500];
     const outputs: Record<string, string[]>[] = [];
     for (const sub of ['x', 'y']) {
-      const source = new DemoSource(demoSourceOptions.parse({ dir: join(dir, sub), seed: 42, rate: 100, intervalMs: 10_000 }), { name: 'demo', logger: silentLogger() });
+      const source = new DemoSource(demoSourceOptions.parse({ dir: join(dir, sub), seed: 42, rate: 100, interval_ms: 10_000 }), { name: 'demo', logger: silentLogger() });
       await source.start(unusedChannel);
       (source as unknown as { last: number }).last = T0;
       for (const t of times) await source.writeDue(t);

@@ -13,10 +13,10 @@ export const demoSourceOptions = z
   .strictObject({
     dir: z.string().min(1).default('./var/demo').describe('Directory the demo log files are written under, as <dir>/<service>/<module>.log (relative to the working directory)'),
     rate: z.number().min(0).max(1_000_000).default(50).describe('Lines per second over all files (a stack trace counts each of its lines)'),
-    rotateBytes: byteSize().default(1024 * 1024).describe('A file reaching this size is rotated like logrotate: renamed to .1 (older ones shifted) and created anew; 0 = never'),
-    keepRotated: z.number().int().min(0).max(100).default(3).describe('Rotated files kept (.1 to .N); older ones are deleted'),
+    rotate_bytes: byteSize().default(1024 * 1024).describe('A file reaching this size is rotated like logrotate: renamed to .1 (older ones shifted) and created anew; 0 = never'),
+    keep_rotated: z.number().int().min(0).max(100).default(3).describe('Rotated files kept (.1 to .N); older ones are deleted'),
     seed: z.number().int().optional().describe('Seed of the random content, for reproducible output; default: a new one on every start'),
-    intervalMs: z.number().int().min(10).max(10_000).default(100).describe('How often lines are written (each time, the lines due since the last time)'),
+    interval_ms: z.number().int().min(10).max(10_000).default(100).describe('How often lines are written (each time, the lines due since the last time)'),
   })
   .describe('Writes realistic demo logs (web access, Java with stack traces, JSON) into files, for a file source to tail');
 
@@ -70,7 +70,7 @@ export class DemoSource implements Source {
     this.last = Date.now();
     this.timer = setInterval(() => {
       this.tick = this.tick.then(() => this.writeDue(Date.now())).catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'demo source could not write; trying again'));
-    }, this.options.intervalMs);
+    }, this.options.interval_ms);
   }
 
   async stop(): Promise<void> {
@@ -102,7 +102,7 @@ export class DemoSource implements Source {
       file.size += data.length;
       this.written += lines.length - 1;
       demoLines.inc(this.label, lines.length - 1);
-      if (this.options.rotateBytes > 0 && file.size >= this.options.rotateBytes) await this.rotate(file);
+      if (this.options.rotate_bytes > 0 && file.size >= this.options.rotate_bytes) await this.rotate(file);
     }
   }
 
@@ -124,7 +124,7 @@ export class DemoSource implements Source {
   /** logrotate's default: app.log.2 -> .3, app.log.1 -> .2, app.log -> .1, then a new app.log. */
   private async rotate(file: DemoFile): Promise<void> {
     await file.handle!.close();
-    const keep = this.options.keepRotated;
+    const keep = this.options.keep_rotated;
     if (keep === 0) await rm(file.path, { force: true });
     else {
       await rm(`${file.path}.${keep}`, { force: true });

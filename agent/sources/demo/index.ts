@@ -1,0 +1,1 @@
+export { DemoSource, demoSourceOptions, demoSourceSpec, type DemoSourceOptions } from './demo-source.js';
