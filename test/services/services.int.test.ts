@@ -2,10 +2,12 @@
 // again comes back at the same address with everything it acknowledged. It runs on a
 // private broker so that killing it cannot disturb other test runs sharing the default one.
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
-import { afterAll, describe, expect, it } from 'vitest';
-import { KafkaService, kafka as sharedKafka } from './services.mjs';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { KafkaService, elasticsearch as sharedElasticsearch, kafka as sharedKafka } from './services.mjs';
 
 describe('services: a private Kafka broker', () => {
   const broker = new KafkaService({ name: `kafka-test-${process.pid}`, port: 0, controllerPort: 0, heap: '256m' });
@@ -20,7 +22,7 @@ describe('services: a private Kafka broker', () => {
     const address = broker.brokers;
     const firstPid = broker.pid();
     expect(firstPid).toBeGreaterThan(0);
-    expect(address).not.toBe(sharedKafka.managed ? sharedKafka.brokers : '');
+    expect(address).not.toBe(sharedKafka.brokers);
 
     const client = new Kafka({ brokers: [address], logLevel: logLevel.NOTHING });
     const topic = `restart-${randomUUID()}`;
@@ -66,5 +68,37 @@ describe('services: a private Kafka broker', () => {
       holder.close();
       await squatter.destroy();
     }
+  });
+});
+
+describe('services: a private instance another process uses', () => {
+  it('is not started, stopped or killed from here, and the error says whose it is', async () => {
+    const name = `kafka-owned-${process.pid}`;
+    const taken = new KafkaService({ name, port: 0, controllerPort: 0 });
+    // The owner file as another live test run leaves it: the parent process stands in for it.
+    mkdirSync(join(taken.dir, 'run'), { recursive: true });
+    writeFileSync(join(taken.dir, 'run', 'owner'), `${process.ppid}\n`);
+    try {
+      const message = `instance "${name}": process ${process.ppid} is using it`;
+      await expect(taken.start({ log: () => undefined })).rejects.toThrow(`cannot start Kafka ${message}`);
+      await expect(taken.stop()).rejects.toThrow(`cannot stop Kafka ${message}`);
+      await expect(taken.kill()).rejects.toThrow(`cannot kill Kafka ${message}`);
+      expect(taken.running()).toBe(false);
+    } finally {
+      rmSync(taken.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('services: the shared instances seen from a test file', () => {
+  it('are the ones the global setup provided, and ours to control when it started them', () => {
+    expect(sharedKafka.brokers).toBe(inject('kafkaBrokers'));
+    expect(sharedElasticsearch.url).toBe(inject('elasticsearchUrl'));
+    // KAFKA_BROKERS reaches test workers through the environment; without its SLUICE_MANAGED_
+    // twin the worker would take our own broker for an external one it cannot kill.
+    expect(sharedKafka.managed).toBe(process.env.SLUICE_MANAGED_KAFKA_BROKERS !== undefined);
+    expect(sharedElasticsearch.managed).toBe(process.env.SLUICE_MANAGED_ELASTICSEARCH_URL !== undefined);
+    if (sharedKafka.managed) expect(sharedKafka.pid()).toBeGreaterThan(0);
+    if (sharedElasticsearch.managed) expect(sharedElasticsearch.pid()).toBeGreaterThan(0);
   });
 });

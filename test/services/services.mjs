@@ -317,6 +317,27 @@ class Service {
     return join(this.dir, 'run', 'pid');
   }
 
+  /** The shared instances serve every test run at once; any other one belongs to one process. */
+  get shared() {
+    return this.name === 'kafka' || this.name === 'elasticsearch';
+  }
+
+  get ownerFile() {
+    return join(this.dir, 'run', 'owner');
+  }
+
+  /**
+   * A private instance is driven by the one process that started it: a second test run using
+   * the same name would stop and restart it under the first one's feet.
+   */
+  mustOwn(action) {
+    if (this.shared) return;
+    const owner = readPid(this.ownerFile);
+    if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
+      throw new Error(`cannot ${action} ${this.kind} instance "${this.name}": process ${owner} is using it; give private instances a name unique to the test run (e.g. "${this.name}-\${process.pid}")`);
+    }
+  }
+
   /** Marks an instance a test session started, so the last session out stops it. */
   get sessionMarker() {
     return join(this.dir, 'run', 'started-by-session');
@@ -351,9 +372,20 @@ class Service {
    */
   async start({ log = defaultLog, timeoutMs = 180_000, owner } = {}) {
     this.mustBeManaged('start');
+    this.mustOwn('start'); // again under the lock; this spares waiting for it
     await provision({ log });
     await withLock(join(this.dir, 'run', 'lock'), timeoutMs + 60_000, `start ${this.kind}`, async () => {
       if (owner === 'person') rmSync(this.sessionMarker, { force: true });
+      this.mustOwn('start');
+      if (!this.shared) {
+        const orphan = readPid(this.ownerFile) !== process.pid ? this.pid() : undefined;
+        if (orphan !== undefined) {
+          // left running by a test run that died; its ports may not be this object's
+          log(`stopping ${this.kind} instance "${this.name}" (pid ${orphan}) left behind by an ended process`);
+          await terminate(orphan, 30_000);
+        }
+        writeFileSync(this.ownerFile, `${process.pid}\n`);
+      }
       if (this.running()) {
         await this.waitReady(timeoutMs, undefined);
         return;
@@ -375,7 +407,9 @@ class Service {
   /** Graceful stop (SIGTERM, then SIGKILL after graceMs); resolves when the process is gone. */
   async stop({ graceMs = 30_000 } = {}) {
     this.mustBeManaged('stop');
+    this.mustOwn('stop');
     await withLock(join(this.dir, 'run', 'lock'), graceMs + 60_000, `stop ${this.kind}`, async () => {
+      this.mustOwn('stop');
       const pid = this.pid();
       if (pid !== undefined) await terminate(pid, graceMs);
       rmSync(this.pidFile, { force: true });
@@ -386,6 +420,7 @@ class Service {
   /** SIGKILL, like a crash: no shutdown work, data as the kernel left it. */
   async kill() {
     this.mustBeManaged('kill');
+    this.mustOwn('kill');
     const pid = this.pid();
     if (pid !== undefined) await kill(pid);
   }
@@ -418,7 +453,8 @@ class Service {
       try {
         if (await this.ready()) return;
       } catch (err) {
-        lastError = err instanceof Error ? err.message : String(err);
+        // fetch hides the reason (ECONNREFUSED, ...) in its cause
+        lastError = err instanceof Error ? [err.message, err.cause?.message].filter(Boolean).join(': ') : String(err);
       }
       if (Date.now() > deadline) {
         const where = this.managed ? `; last lines of ${this.mainLog}:\n${tail(this.mainLog)}` : '';
