@@ -1,0 +1,238 @@
+import type { Client } from '@elastic/elasticsearch';
+import { errors } from '@elastic/elasticsearch';
+import { sleep } from '../core/backoff.js';
+import { duration } from '../core/units.js';
+import type { PipelineConfig } from '../config/load.js';
+import { createClient, describeError, type Connection } from '../sinks/elasticsearch/client.js';
+import { IndexNamer } from '../sinks/elasticsearch/index-name.js';
+import type { ElasticsearchSinkOptions } from '../sinks/elasticsearch/options.js';
+
+/**
+ * `sluice search`: the lines the Elasticsearch sink stored, filtered by service, module,
+ * level, host, time and free text, printed oldest first like a log file (the newest
+ * `--limit` matches), or followed like `tail -f`.
+ */
+export interface SearchOptions {
+  url?: string;
+  index?: string;
+  sink?: string;
+  user?: string;
+  caFile?: string;
+  insecure?: boolean;
+  service?: string[];
+  module?: string[];
+  level?: string[];
+  host?: string[];
+  since?: string;
+  from?: string;
+  to?: string;
+  limit: string;
+  json?: boolean;
+  follow?: boolean;
+  interval: string;
+}
+
+/** A problem with what the user asked for: printed as is, exit code 2. */
+export class SearchUsageError extends Error {}
+/** Elasticsearch could not answer: printed as is, exit code 1. */
+export class SearchFailure extends Error {}
+
+interface Doc {
+  '@timestamp'?: string;
+  event_id?: string;
+  message?: string;
+  service?: string;
+  module?: string;
+  host?: string;
+  level?: string;
+  source?: { offset?: number };
+}
+
+interface Hit {
+  _index: string;
+  _id?: string;
+  _source?: Doc;
+  sort?: unknown[];
+}
+
+const FOLLOW_PAGE = 1000;
+/** Follow re-reads this far back each poll: events indexed a little late are still printed. */
+const FOLLOW_LOOKBACK_MS = 10_000;
+
+/** Where to connect and which indices to read: flags first, then the config's elasticsearch sink, then the environment. */
+export function resolveTarget(opts: SearchOptions, config: PipelineConfig | undefined, env: NodeJS.ProcessEnv): { connection: Connection; index: string } {
+  let sink: ElasticsearchSinkOptions | undefined;
+  if (config) {
+    const sinks = config.sinks.filter((s) => s.type === 'elasticsearch');
+    const chosen = opts.sink ? sinks.find((s) => s.name === opts.sink) : sinks[0];
+    if (!chosen) {
+      throw new SearchUsageError(
+        opts.sink
+          ? `${config.file} has no elasticsearch sink named "${opts.sink}"${sinks.length ? ` (it has: ${sinks.map((s) => s.name).join(', ')})` : ''}`
+          : `${config.file} has no elasticsearch sink`,
+      );
+    }
+    if (!opts.sink && sinks.length > 1) throw new SearchUsageError(`${config.file} has several elasticsearch sinks (${sinks.map((s) => s.name).join(', ')}): pick one with --sink`);
+    sink = chosen.options as ElasticsearchSinkOptions;
+  }
+  const url = opts.url ?? sink?.url ?? env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
+  for (const u of Array.isArray(url) ? url : [url]) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(u);
+    } catch {
+      // reported below
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol)) throw new SearchUsageError(`--url: expected an http:// or https:// URL, got ${JSON.stringify(u.replace(/\/\/[^@/]*@/, '//'))}`);
+  }
+  const connection: Connection = { url, tls_verify: !opts.insecure && (sink?.tls_verify ?? true), request_timeout: 30_000 };
+  const user = opts.user ?? env.ELASTICSEARCH_USERNAME ?? sink?.username;
+  const password = env.ELASTICSEARCH_PASSWORD ?? sink?.password;
+  if (user !== undefined) {
+    if (password === undefined) throw new SearchUsageError(`user ${user} needs a password: set ELASTICSEARCH_PASSWORD (never given on the command line, where ps would show it)`);
+    connection.username = user;
+    connection.password = password;
+  }
+  const apiKey = env.ELASTICSEARCH_API_KEY ?? sink?.api_key;
+  if (apiKey !== undefined && user === undefined) connection.api_key = apiKey;
+  const caFile = opts.caFile ?? sink?.ca_file;
+  if (caFile !== undefined) connection.ca_file = caFile;
+  const index = opts.index ?? (sink ? new IndexNamer(sink.index).pattern() : 'logs-*');
+  return { connection, index };
+}
+
+/** "15m" ago, an ISO date/time, or "now", as epoch ms. */
+export function parseTime(value: string, flag: string, now: number): number {
+  if (value === 'now') return now;
+  const ago = duration().safeParse(value);
+  if (ago.success) return now - ago.data;
+  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    const t = Date.parse(value);
+    if (!Number.isNaN(t)) return t;
+  }
+  throw new SearchUsageError(`${flag}: expected a time such as "15m" (ago), "2024-05-01T12:00:00Z" or "now", got ${JSON.stringify(value)}`);
+}
+
+export function buildQuery(opts: SearchOptions, text: string[], now: number): Record<string, unknown> {
+  const filter: unknown[] = [];
+  const anyOf = (field: string, values: string[] | undefined) => {
+    const list = (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+    if (list.length === 0) return;
+    // Case-insensitive: `--level error` finds ERROR, Error and error.
+    filter.push({ bool: { should: list.map((value) => ({ term: { [field]: { value, case_insensitive: true } } })), minimum_should_match: 1 } });
+  };
+  anyOf('service', opts.service);
+  anyOf('module', opts.module);
+  anyOf('level', opts.level);
+  anyOf('host', opts.host);
+  if (opts.since !== undefined && opts.from !== undefined) throw new SearchUsageError('use either --since or --from, not both');
+  const from = opts.since !== undefined ? parseTime(opts.since, '--since', now) : opts.from !== undefined ? parseTime(opts.from, '--from', now) : undefined;
+  const to = opts.to !== undefined ? parseTime(opts.to, '--to', now) : undefined;
+  if (from !== undefined && to !== undefined && from > to) throw new SearchUsageError('--from is after --to');
+  if (from !== undefined || to !== undefined) {
+    filter.push({ range: { '@timestamp': { ...(from !== undefined ? { gte: from } : {}), ...(to !== undefined ? { lte: to } : {}), format: 'epoch_millis' } } });
+  }
+  const words = text.join(' ').trim();
+  // simple_query_string never fails on odd input (quotes, colons, brackets in a log line).
+  const must = words ? [{ simple_query_string: { query: words, fields: ['message'], default_operator: 'and' } }] : [];
+  return { bool: { filter, must } };
+}
+
+const SORT_FIELDS = [
+  ['@timestamp', 'date'],
+  ['source.offset', 'long'],
+  ['event_id', 'keyword'],
+] as const;
+
+function sort(order: 'asc' | 'desc') {
+  return SORT_FIELDS.map(([field, unmapped_type]) => ({ [field]: { order, unmapped_type } }));
+}
+
+export function formatHit(hit: Hit, json: boolean): string {
+  const d = hit._source ?? {};
+  if (json) return JSON.stringify({ _index: hit._index, _id: hit._id, ...d });
+  return `${d['@timestamp'] ?? '-'} ${d.host ?? '-'} ${d.service ?? '-'}/${d.module ?? '-'} ${d.level ? d.level.toUpperCase() : '-'} ${d.message ?? ''}`;
+}
+
+export async function runSearch(
+  text: string[],
+  opts: SearchOptions,
+  config: PipelineConfig | undefined,
+  out: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+  signal?: AbortSignal,
+): Promise<void> {
+  const limit = Number(opts.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new SearchUsageError(`--limit: expected a whole number from 1 to 10000, got ${JSON.stringify(opts.limit)}`);
+  const interval = duration().safeParse(opts.interval);
+  if (!interval.success || interval.data < 100) throw new SearchUsageError(`--interval: expected a duration of at least 100ms such as "1s", got ${JSON.stringify(opts.interval)}`);
+  const { connection, index } = resolveTarget(opts, config, env);
+  let made: ReturnType<typeof createClient>;
+  try {
+    made = createClient(connection);
+  } catch (err) {
+    throw new SearchUsageError((err as Error).message);
+  }
+  const { client, urls, redact } = made;
+  const call = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
+    try {
+      return await fn(client);
+    } catch (err) {
+      if (err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError) {
+        throw new SearchFailure(`cannot reach Elasticsearch at ${urls.join(', ')}: ${describeError(err, redact)}`);
+      }
+      throw new SearchFailure(`Elasticsearch at ${urls.join(', ')} refused the search: ${describeError(err, redact)}`);
+    }
+  };
+  const search = (query: Record<string, unknown>, order: 'asc' | 'desc', size: number, after?: unknown[]) =>
+    call(async (c) => {
+      const res = await c.search<Doc>({
+        index,
+        query,
+        sort: sort(order),
+        size,
+        ignore_unavailable: true,
+        allow_no_indices: true,
+        track_total_hits: false,
+        ...(after ? { search_after: after as never } : {}),
+      });
+      return res.hits.hits as Hit[];
+    });
+
+  try {
+    const now = Date.now();
+    const query = buildQuery(opts, text, now);
+    const newest = await search(query, 'desc', limit);
+    const hits = newest.reverse();
+    for (const h of hits) out(formatHit(h, opts.json ?? false));
+    if (!opts.follow) return;
+
+    // Follow: re-read a window behind the newest printed time, print what is new.
+    const seen = new Map<string, number>();
+    let watermark = hits.length ? Date.parse(hits[hits.length - 1]!._source?.['@timestamp'] ?? '') || now : now;
+    for (const h of hits) seen.set(`${h._index}/${h._id}`, Date.parse(h._source?.['@timestamp'] ?? '') || watermark);
+    const followOpts: SearchOptions = { ...opts, since: undefined, from: undefined };
+    while (!signal?.aborted) {
+      await sleep(interval.data, signal);
+      if (signal?.aborted) break;
+      const from = watermark - FOLLOW_LOOKBACK_MS;
+      const q = buildQuery({ ...followOpts, from: new Date(from).toISOString() }, text, Date.now());
+      const fresh: Hit[] = [];
+      for (let after: unknown[] | undefined; ; ) {
+        const page = await search(q, 'asc', FOLLOW_PAGE, after);
+        fresh.push(...page.filter((h) => !seen.has(`${h._index}/${h._id}`)));
+        if (page.length < FOLLOW_PAGE) break;
+        after = page[page.length - 1]!.sort;
+      }
+      for (const h of fresh) {
+        out(formatHit(h, opts.json ?? false));
+        const ts = Date.parse(h._source?.['@timestamp'] ?? '') || watermark;
+        seen.set(`${h._index}/${h._id}`, ts);
+        if (ts > watermark) watermark = ts;
+      }
+      for (const [id, ts] of seen) if (ts < watermark - 2 * FOLLOW_LOOKBACK_MS) seen.delete(id);
+    }
+  } finally {
+    await client.close();
+  }
+}
