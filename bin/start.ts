@@ -11,6 +11,7 @@ import { EmbeddedBus } from '../core/bus/embedded.js';
 import { FileDeadLetter, KafkaDeadLetter, type DeadLetter } from '../collector/dead-letter/dead-letter.js';
 import { Router } from '../collector/router/router.js';
 import { KafkaBus } from './components.js';
+import { startStatusLine, type StatusLine } from './status.js';
 
 export interface Running {
   agent?: Agent;
@@ -55,10 +56,12 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     agent = new Agent(channel, sources, producer, logger.child({ component: 'agent' }), { ...batching, drainTimeoutMs: config.shutdown.drain_timeout });
     await agent.start();
   }
+  const status: StatusLine | undefined = role === 'run' ? startStatusLine({ channel: agent?.channel, written: () => collector?.written ?? 0 }, { logger: logger.child({ component: 'status' }) }) : undefined;
   return {
     agent,
     collector,
     async stop() {
+      status?.stop();
       // Under `sluice run` a send can be waiting on a sink that is down: once draining is
       // over, the collector stops retrying so that send rolls back into the channel.
       await agent?.stop(() => collector?.interrupt());

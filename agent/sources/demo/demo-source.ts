@@ -55,6 +55,7 @@ export class DemoSource implements Source {
   constructor(
     private readonly options: DemoSourceOptions,
     ctx: Pick<ComponentContext, 'name' | 'logger'>,
+    private readonly clock: () => number = Date.now,
   ) {
     this.dir = resolve(options.dir);
     this.random = new Random(options.seed ?? Math.floor(Math.random() * 2 ** 32));
@@ -67,9 +68,9 @@ export class DemoSource implements Source {
   async start(_out: ChannelWriter): Promise<void> {
     for (const file of this.files) await this.openFile(file);
     this.logger.info({ dir: this.dir, rate: this.options.rate, files: this.files.map((f) => f.path) }, 'demo source writing log files (tail them with a file source)');
-    this.last = Date.now();
+    this.last = this.clock();
     this.timer = setInterval(() => {
-      this.tick = this.tick.then(() => this.writeDue(Date.now())).catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'demo source could not write; trying again'));
+      this.tick = this.tick.then(() => this.writeDue(this.clock())).catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'demo source could not write; trying again'));
     }, this.options.interval_ms);
   }
 
