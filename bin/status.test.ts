@@ -3,7 +3,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatBytes, formatStatus } from './status.js';
+import { PassThrough } from 'node:stream';
+import { silentLogger } from '../core/log.js';
+import { formatBytes, formatStatus, startStatusLine } from './status.js';
 
 const repo = join(import.meta.dirname, '..');
 
@@ -14,6 +16,19 @@ describe('status line', () => {
     );
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(1536)).toBe('1.5 KiB');
+  });
+
+  it('redraws in place on a terminal and ends with a newline when stopped', async () => {
+    const out = Object.assign(new PassThrough(), { isTTY: true }) as unknown as NodeJS.WriteStream;
+    let text = '';
+    (out as unknown as PassThrough).on('data', (c: Buffer) => (text += c.toString()));
+    let written = 0;
+    const line = startStatusLine({ written: () => (written += 100) }, { out, logger: silentLogger(), intervalMs: 10 });
+    const deadline = Date.now() + 10_000;
+    while ((text.match(/\r\x1b\[2K/g) ?? []).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    line.stop();
+    expect(text).toMatch(/^\r\x1b\[2Kin 0 ev\/s \| out [\d,]+ ev\/s \| buffered 0 B \(0 ev\) \| files \d+ done, \d+ open \| up 0:00:00/);
+    expect(text.endsWith('\n')).toBe(true);
   });
 });
 
