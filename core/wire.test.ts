@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from './event.js';
-import { eventId, fileEventId } from './event-id.js';
+import { eventId, FileEventIds, fileEventId } from './event-id.js';
 import { decodeEvent, encodeEvent, WireFormatError } from './wire.js';
 
 const event: LogEvent = {
@@ -53,7 +53,21 @@ describe('event ids', () => {
     expect(eventId('ab', 'c')).not.toBe(eventId('a', 'bc'));
   });
 
-  it('are 22 URL-safe characters', () => {
-    expect(fileEventId('/a/very/long/path'.repeat(50), 1)).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  it('are URL-safe and fixed length', () => {
+    expect(eventId('/a/very/long/path'.repeat(50), 1)).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(fileEventId('/a/very/long/path'.repeat(50), 1)).toMatch(/^[A-Za-z0-9_-]{25}$/);
+    expect(fileEventId('f', Number.MAX_SAFE_INTEGER)).toMatch(/^[A-Za-z0-9_-]{25}$/);
+  });
+
+  it('of a file are unique per offset over the whole offset range', () => {
+    const ids = new FileEventIds('dev:ino:fp');
+    const offsets = [0, 1, 63, 64, 65, 4095, 4096, 2 ** 32 - 1, 2 ** 32, 2 ** 48, Number.MAX_SAFE_INTEGER];
+    expect(new Set(offsets.map((o) => ids.id(o))).size).toBe(offsets.length);
+    expect(ids.id(4096)).toBe(fileEventId('dev:ino:fp', 4096));
+  });
+
+  it('reject offsets that are not byte positions', () => {
+    expect(() => fileEventId('f', -1)).toThrow(RangeError);
+    expect(() => fileEventId('f', 1.5)).toThrow(RangeError);
   });
 });

@@ -26,7 +26,7 @@ const lostEntry = z.strictObject({
   fp: fingerprint,
   path: z.string(),
   pos: z.number().int().min(0),
-  /** When it was let go (ms since epoch); forgotten `forgetAfterMs` later. */
+  /** When it was let go (ms since epoch); forgotten `forget_after` later. */
   at: z.number(),
 });
 

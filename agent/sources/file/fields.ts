@@ -15,8 +15,8 @@ export class PathTemplate {
       if (c === '{') {
         const end = template.indexOf('}', i);
         const name = end === -1 ? '' : template.slice(i + 1, end);
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`pathPattern "${template}": bad capture at ${i} (use {name})`);
-        if (this.names.includes(name)) throw new Error(`pathPattern "${template}": {${name}} appears twice`);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`path_pattern "${template}": bad capture at ${i} (use {name})`);
+        if (this.names.includes(name)) throw new Error(`path_pattern "${template}": {${name}} appears twice`);
         this.names.push(name);
         out += `(?<${name}>[^/]+)`;
         i = end;

@@ -1,5 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { FileEventIds } from './event-ids.js';
+import { FileEventIds } from '../../../core/event-id.js';
 import { fileIdOf, fingerprintOf, prefixMatches, type Fingerprint } from './fingerprint.js';
 import { LineSplitter, type LineHandler } from './lines.js';
 import type { MultilineJoiner } from './multiline.js';
@@ -33,7 +33,7 @@ export class TailedFile {
   fields: Record<string, string> = {};
   hasFields = false;
 
-  /** Event ids of this file's lines (core's fileEventId, computed fast). */
+  /** Event ids of this file's lines: the file's identity is hashed once, not per line. */
   ids: FileEventIds;
 
   constructor(
@@ -65,8 +65,8 @@ export class TailedFile {
     return `${this.dev}:${this.ino}`;
   }
 
-  resetSplitter(maxLineBytes: number, mode: 'truncate' | 'split', onLine: LineHandler, pause: () => boolean): void {
-    this.splitter = new LineSplitter(this.readPos, maxLineBytes, mode, onLine, pause);
+  resetSplitter(max_line_bytes: number, mode: 'truncate' | 'split', onLine: LineHandler, pause: () => boolean): void {
+    this.splitter = new LineSplitter(this.readPos, max_line_bytes, mode, onLine, pause);
   }
 
   /**
@@ -99,9 +99,9 @@ export class TailedFile {
    * Gives a file that was empty when found its fingerprint once bytes arrive, before any of
    * its events exist (the id is part of every event id).
    */
-  async fingerprintIfEmpty(fingerprintBytes: number): Promise<void> {
+  async fingerprintIfEmpty(fingerprint_bytes: number): Promise<void> {
     if (this.fp.len > 0 || !this.fh) return;
-    this.fp = await fingerprintOf(this.fh, fingerprintBytes);
+    this.fp = await fingerprintOf(this.fh, fingerprint_bytes);
     this.id = fileIdOf(this.dev, this.ino, this.fp);
   }
 }

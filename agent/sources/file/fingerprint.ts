@@ -4,7 +4,7 @@ import type { FileHandle } from 'node:fs/promises';
 /**
  * A file's identity is device + inode (survives renames) validated by a hash of its first
  * bytes: a reused inode (file deleted, another created) or a truncated and rewritten file
- * has other first bytes and is a new file. Files shorter than `fingerprintBytes` are
+ * has other first bytes and is a new file. Files shorter than `fingerprint_bytes` are
  * fingerprinted over what they hold; the length is stored so the same prefix is compared
  * later, once the file has grown. An empty file has no fingerprint yet (len 0).
  */

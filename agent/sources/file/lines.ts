@@ -1,7 +1,7 @@
 /**
  * Splits a file's bytes into lines on Buffers: LF or CRLF terminated, a partial last line
  * held until its newline arrives (or `flush()` after an idle timeout), lines longer than
- * `maxLineBytes` truncated (the rest skipped up to the newline) or split into pieces.
+ * `max_line_bytes` truncated (the rest skipped up to the newline) or split into pieces.
  *
  * Offsets are file byte offsets: `offset` is where the line starts, `next` where reading
  * resumes after it (past its newline). `next` is what the checkpoint stores once the line
@@ -29,7 +29,7 @@ export class LineSplitter {
 
   constructor(
     start: number,
-    private readonly maxLineBytes: number,
+    private readonly max_line_bytes: number,
     private readonly mode: 'truncate' | 'split',
     private readonly onLine: LineHandler,
     private readonly pause: () => boolean = () => false,
@@ -61,7 +61,7 @@ export class LineSplitter {
       const next = base + nl + 1;
       if (this.partsLen === 0 && !this.skipping) {
         const end = nl > pos && chunk[nl - 1] === 13 ? nl - 1 : nl;
-        if (end - pos <= this.maxLineBytes) this.onLine(chunk, pos, end, base + pos, next, undefined);
+        if (end - pos <= this.max_line_bytes) this.onLine(chunk, pos, end, base + pos, next, undefined);
         else this.long(chunk, pos, end, base + pos, next);
       } else {
         this.hold(chunk, pos, nl, base);
@@ -89,12 +89,12 @@ export class LineSplitter {
   /** A line longer than the maximum, entirely inside one chunk. */
   private long(chunk: Buffer, start: number, end: number, offset: number, next: number): void {
     if (this.mode === 'truncate') {
-      this.onLine(chunk, start, charBoundary(chunk, start, start + this.maxLineBytes), offset, next, 'truncated');
+      this.onLine(chunk, start, charBoundary(chunk, start, start + this.max_line_bytes), offset, next, 'truncated');
       return;
     }
     let s = start;
-    while (end - s > this.maxLineBytes) {
-      const e = charBoundary(chunk, s, s + this.maxLineBytes);
+    while (end - s > this.max_line_bytes) {
+      const e = charBoundary(chunk, s, s + this.max_line_bytes);
       this.onLine(chunk, s, e, offset + (s - start), offset + (e - start), 'split');
       s = e;
     }
@@ -106,7 +106,7 @@ export class LineSplitter {
     if (from === to) return;
     if (this.partsLen === 0 && !this.skipping) this.lineStart = base + from;
     if (this.skipping) return;
-    if (this.partsLen + (to - from) <= this.maxLineBytes) {
+    if (this.partsLen + (to - from) <= this.max_line_bytes) {
       this.parts.push(Buffer.from(chunk.subarray(from, to)));
       this.partsLen += to - from;
       return;
@@ -114,15 +114,15 @@ export class LineSplitter {
     const all = Buffer.concat([...this.parts, chunk.subarray(from, to)]);
     if (this.mode === 'truncate') {
       // Keep the head (cut at a character boundary); the rest is skipped up to the newline.
-      const head = Buffer.from(all.subarray(0, charBoundary(all, 0, this.maxLineBytes)));
+      const head = Buffer.from(all.subarray(0, charBoundary(all, 0, this.max_line_bytes)));
       this.parts = [head];
       this.partsLen = head.length;
       this.skipping = true;
       return;
     }
     let s = 0;
-    while (all.length - s > this.maxLineBytes) {
-      const e = charBoundary(all, s, s + this.maxLineBytes);
+    while (all.length - s > this.max_line_bytes) {
+      const e = charBoundary(all, s, s + this.max_line_bytes);
       const offset = this.lineStart;
       this.lineStart = offset + (e - s);
       this.onLine(all, s, e, offset, this.lineStart, 'split');

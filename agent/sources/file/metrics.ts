@@ -9,8 +9,8 @@ function counter(name: string, help: string): Counter<'component'> {
 export const fileMetrics = {
   events: counter('sluice_file_source_events_total', 'Events the file source handed to the channel'),
   bytes: counter('sluice_file_source_bytes_total', 'File bytes covered by the events handed to the channel'),
-  truncatedLines: counter('sluice_file_source_truncated_lines_total', 'Lines longer than maxLineBytes that were truncated'),
-  splitLines: counter('sluice_file_source_split_lines_total', 'Pieces of lines longer than maxLineBytes that were split'),
+  truncatedLines: counter('sluice_file_source_truncated_lines_total', 'Lines longer than max_line_bytes that were truncated'),
+  splitLines: counter('sluice_file_source_split_lines_total', 'Pieces of lines longer than max_line_bytes that were split'),
   truncations: counter('sluice_file_source_truncations_total', 'Files found truncated or rewritten (copytruncate): read again from the start'),
   released: counter('sluice_file_source_released_total', 'Files let go after they were renamed away or deleted and read to their end'),
   openFiles:

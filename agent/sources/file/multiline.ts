@@ -68,7 +68,7 @@ export class MultilineJoiner {
 
   push(line: string, offset: number, next: number, cut: 'truncated' | 'split' | undefined, now: number): void {
     // The event's size is measured in file bytes (its lines with their newlines).
-    if (this.lines.length > 0 && (this.startsEvent(line) || next - this.offset > this.options.maxBytes)) this.flush();
+    if (this.lines.length > 0 && (this.startsEvent(line) || next - this.offset > this.options.max_bytes)) this.flush();
     if (this.lines.length === 0) {
       this.offset = offset;
       this.cut = undefined;
@@ -77,7 +77,7 @@ export class MultilineJoiner {
     this.next = next;
     if (cut) this.cut = cut;
     this.lastLineAt = now;
-    if (this.lines.length >= this.options.maxLines) this.flush();
+    if (this.lines.length >= this.options.max_lines) this.flush();
   }
 
   flush(): void {

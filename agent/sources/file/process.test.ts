@@ -66,7 +66,7 @@ const channel = {
   lastCheckpoint: () => last,
 };
 const source = new FileSource(
-  fileSourceOptions.parse({ include: [include], batchMaxEvents: 200, pollIntervalMs: 20, checkpointIntervalMs: 100 }),
+  fileSourceOptions.parse({ include: [include], batch_max_events: 200, poll_interval: 20, checkpoint_interval: 100 }),
   { name: 'tail', logger: silentLogger(), dataDir, host: 'h' },
 );
 await source.start(channel);
@@ -141,7 +141,7 @@ describe('multiline on real stack traces', () => {
     const log = join(dir, `${name}.log`);
     await writeFile(log, text);
     const ch = new RecordingChannel();
-    const s = makeSource({ include: [log], multiline: { flushMs: 100, ...multiline } }, dir, name);
+    const s = makeSource({ include: [log], multiline: { flush_timeout: 100, ...multiline } }, dir, name);
     await s.start(ch);
     try {
       const lines = text.split('\n').length - 1;
@@ -239,7 +239,7 @@ console.log('2024-01-01 00:00:02 INFO done');
     expect(await tail(text, 'node', { start: '^\\d{4}-\\d{2}-\\d{2} ' })).toEqual([start, `${error}\n${trace}`, done]);
   });
 
-  test('go preset and maxLines: a panic with its goroutine dump is one event; long traces are cut at maxLines', async () => {
+  test('go preset and max_lines: a panic with its goroutine dump is one event; long traces are cut at max_lines', async () => {
     const panic = [
       'panic: runtime error: index out of range [5] with length 3',
       '',
@@ -252,7 +252,7 @@ console.log('2024-01-01 00:00:02 INFO done');
     ].join('\n');
     const text = `2024-01-01 00:00:00 INFO starting\n${panic}\n2024-01-01 00:00:02 INFO done\n`;
     expect(await tail(text, 'go', { preset: 'go' })).toEqual(['2024-01-01 00:00:00 INFO starting', panic, '2024-01-01 00:00:02 INFO done']);
-    const cut = await tail(text, 'go-max', { preset: 'go', maxLines: 4 });
+    const cut = await tail(text, 'go-max', { preset: 'go', max_lines: 4 });
     expect(cut).toEqual([
       '2024-01-01 00:00:00 INFO starting',
       panic.split('\n').slice(0, 4).join('\n'),

@@ -132,7 +132,7 @@ test('a file deleted while being read (channel full meanwhile) is still read to 
   const ch = new RecordingChannel();
   let release!: () => void;
   ch.gate = new Promise((r) => (release = r));
-  await start({ include: [log], batchMaxEvents: 1000 }, ch);
+  await start({ include: [log], batch_max_events: 1000 }, ch);
   await until(() => ch.puts === 1, 'first put waiting');
   await unlink(log);
   release();
@@ -148,7 +148,7 @@ test('backpressure: while put waits nothing more is read; afterwards every line 
   const ch = new RecordingChannel();
   let release!: () => void;
   ch.gate = new Promise((r) => (release = r));
-  await start({ include: [log], batchMaxEvents: 500 }, ch);
+  await start({ include: [log], batch_max_events: 500 }, ch);
   await until(() => ch.puts === 1, 'first put waiting');
   await new Promise((r) => setTimeout(r, 200));
   expect(ch.puts).toBe(1);
@@ -169,7 +169,7 @@ test('500 files at once with 64 descriptors: every line once, appends to closed 
     }),
   );
   const ch = new RecordingChannel();
-  await start({ include: [join(dir, '*.log')], maxOpenFiles: 64 }, ch);
+  await start({ include: [join(dir, '*.log')], max_open_files: 64 }, ch);
   await until(() => ch.events.length >= 10_000, '10000 events');
   for (let f = 0; f < 500; f++) {
     await appendFile(join(dir, `f${f}.log`), `f${f} l20\n`);
@@ -181,7 +181,7 @@ test('500 files at once with 64 descriptors: every line once, appends to closed 
 
 test('a glob directory that does not exist yet is picked up when it appears', async () => {
   const ch = new RecordingChannel();
-  await start({ include: [join(dir, 'later', '*', '*.log')], pathPattern: join(dir, 'later', '{service}', '{module}.log') }, ch);
+  await start({ include: [join(dir, 'later', '*', '*.log')], path_pattern: join(dir, 'later', '{service}', '{module}.log') }, ch);
   await mkdir(join(dir, 'later', 'billing'), { recursive: true });
   await writeFile(join(dir, 'later', 'billing', 'api.log'), 'hello\n');
   await until(() => ch.events.length === 1, 'event from the new directory');
@@ -192,7 +192,7 @@ test('CRLF, invalid UTF-8 and a partial line flushed after the idle timeout', as
   const log = join(dir, 'a.log');
   await writeFile(log, Buffer.concat([Buffer.from('crlf\r\nbad '), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('\nno newline')]));
   const ch = new RecordingChannel();
-  await start({ include: [log], partialLineFlushMs: 100 }, ch);
+  await start({ include: [log], partial_line_timeout: 100 }, ch);
   await until(() => ch.events.length === 3, '3 events');
   expect(ch.messages()).toEqual(['crlf', 'bad \uFFFD(\uFFFD', 'no newline']);
   expect(ch.events.map((e) => e.source.offset)).toEqual([0, 6, 14]);
@@ -202,7 +202,7 @@ test('CRLF, invalid UTF-8 and a partial line flushed after the idle timeout', as
   expect(ch.messages()[3]).toBe(' after all');
 });
 
-test('long lines: a 50 KiB line intact by default; truncated or split beyond maxLineBytes, and marked', async () => {
+test('long lines: a 50 KiB line intact by default; truncated or split beyond max_line_bytes, and marked', async () => {
   const big = 'é'.repeat(25_600); // 50 KiB
   const log = join(dir, 'a.log');
   await writeFile(log, `${big}\nshort\n`);
@@ -212,13 +212,13 @@ test('long lines: a 50 KiB line intact by default; truncated or split beyond max
   expect(ch.messages()).toEqual([big, 'short']);
 
   const t = new RecordingChannel();
-  await start({ include: [log], maxLineBytes: 1000 }, t, 'truncating');
+  await start({ include: [log], max_line_bytes: 1000 }, t, 'truncating');
   await until(() => t.events.length === 2, '2 events');
   expect(t.messages()).toEqual(['é'.repeat(500), 'short']);
   expect(t.events[0]!.fields).toEqual({ 'log.truncated': true });
 
   const s = new RecordingChannel();
-  await start({ include: [log], maxLineBytes: 1000, longLines: 'split' }, s, 'splitting');
+  await start({ include: [log], max_line_bytes: 1000, long_lines: 'split' }, s, 'splitting');
   await until(() => s.messages().includes('short'), 'all pieces');
   expect(s.events.length).toBe(53);
   expect(s.messages().slice(0, 52).join('')).toBe(big);
@@ -229,7 +229,7 @@ test('restart: resumes exactly at the checkpoint the channel holds, ids of re-re
   const log = join(dir, 'a.log');
   await writeFile(log, lines(0, 3000).join('\n') + '\n');
   const ch = new RecordingChannel();
-  const s1 = await start({ include: [log], batchMaxEvents: 100 }, ch);
+  const s1 = await start({ include: [log], batch_max_events: 100 }, ch);
   await until(() => ch.events.length >= 1000, '1000 events');
   await stop(s1);
   const got = ch.events.length;
@@ -237,7 +237,7 @@ test('restart: resumes exactly at the checkpoint the channel holds, ids of re-re
   await unlink(join(dir, 'files', 'checkpoint.json'));
   await appendFile(log, lines(3000, 3500).join('\n') + '\n');
   const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
-  await start({ include: [log], batchMaxEvents: 100 }, ch2);
+  await start({ include: [log], batch_max_events: 100 }, ch2);
   await until(() => got + ch2.events.length >= 3500, 'the rest');
   expect([...ch.messages(), ...ch2.messages()]).toEqual(lines(0, 3500));
   const e = ch2.events[0]!;
@@ -278,7 +278,7 @@ test('inode reuse: a new file with the same inode but other first bytes is read 
   expect(ch2.messages()).toEqual(['NEW content 1', 'NEW content 2', 'NEW content 3']);
 });
 
-test('fields: static, captured from the path, parsed event time; startAt end on the first run', async () => {
+test('fields: static, captured from the path, parsed event time; start_at end on the first run', async () => {
   await mkdir(join(dir, 'checkout'));
   const log = join(dir, 'checkout', 'payments.log');
   await writeFile(log, 'before start\n');
@@ -286,10 +286,10 @@ test('fields: static, captured from the path, parsed event time; startAt end on 
   await start(
     {
       include: [join(dir, '*', '*.log')],
-      pathPattern: join(dir, '{service}', '{module}.log'),
+      path_pattern: join(dir, '{service}', '{module}.log'),
       fields: { env: 'test' },
       timestamp: { pattern: '^(\\S+ \\S+)' },
-      startAt: 'end',
+      start_at: 'end',
     },
     ch,
   );
@@ -310,7 +310,7 @@ test('fields: static, captured from the path, parsed event time; startAt end on 
 test('the spec: strict options with defaults, a clear error for unknown keys', () => {
   expect(fileSourceSpec).toMatchObject({ kind: 'source', type: 'file' });
   const parsed = fileSourceSpec.options.parse({ include: ['/var/log/*.log'] });
-  expect(parsed).toMatchObject({ startAt: 'beginning', maxLineBytes: 1024 * 1024, longLines: 'truncate', exclude: [] });
+  expect(parsed).toMatchObject({ start_at: 'beginning', max_line_bytes: 1024 * 1024, long_lines: 'truncate', exclude: [] });
   const bad = fileSourceSpec.options.safeParse({ include: ['/var/log/*.log'], incldue: [] });
   expect(bad.success).toBe(false);
   expect(() => makeSource({ include: ['relative/*.log'] }, dir)).toThrow(/source files: glob "relative\/\*\.log" is not an absolute path/);

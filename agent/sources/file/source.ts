@@ -64,13 +64,13 @@ export class FileSource implements Source {
     const where = `source ${ctx.name}`;
     try {
       this.matcher = new PathMatcher(options.include, options.exclude);
-      this.template = options.pathPattern === undefined ? undefined : new PathTemplate(options.pathPattern);
+      this.template = options.path_pattern === undefined ? undefined : new PathTemplate(options.path_pattern);
     } catch (err) {
       throw new Error(`${where}: ${(err as Error).message}`);
     }
     this.parseTime = options.timestamp ? timeParser(options.timestamp, where) : undefined;
     this.multiline = options.multiline ? compileRules(options.multiline, where) : undefined;
-    this.readBuf = Buffer.allocUnsafe(options.readBufferBytes);
+    this.readBuf = Buffer.allocUnsafe(options.read_buffer_bytes);
     this.checkpointFile = new CheckpointFile(join(ctx.dataDir, 'checkpoint.json'));
     this.label = { component: ctx.name };
     this.discovery = new Discovery(
@@ -142,15 +142,15 @@ export class FileSource implements Source {
     const o = this.options;
     while (!this.stopping) {
       this.now = Date.now();
-      if (this.now - this.lastRescan >= o.rescanIntervalMs) {
+      if (this.now - this.lastRescan >= o.rescan_interval) {
         this.lastRescan = this.now;
         for (const p of await this.discovery.scan()) if (!this.byPath.has(p)) this.found.add(p);
       }
-      if (this.now - this.lastPoll >= o.pollIntervalMs) {
+      if (this.now - this.lastPoll >= o.poll_interval) {
         this.lastPoll = this.now;
         for (const f of [...this.files.values()]) await this.check(f);
         for (const p of this.deferred.keys()) this.found.add(p);
-        this.lost = this.lost.filter((l) => this.now - l.at < o.forgetAfterMs);
+        this.lost = this.lost.filter((l) => this.now - l.at < o.forget_after);
       }
       for (const p of [...this.touched]) {
         this.touched.delete(p);
@@ -178,7 +178,7 @@ export class FileSource implements Source {
     const order = [...this.files.values()];
     let total = 0;
     let idle = 0;
-    while (idle < order.length && this.batch.length < o.batchMaxEvents && this.batchBytes < o.batchMaxBytes && !this.stopping) {
+    while (idle < order.length && this.batch.length < o.batch_max_events && this.batchBytes < o.batch_max_bytes && !this.stopping) {
       const f = order[this.rr++ % order.length]!;
       const n = f.atEof || !this.files.has(f.key) ? 0 : await this.readChunk(f);
       total += n;
@@ -203,7 +203,7 @@ export class FileSource implements Source {
       f.atEof = true;
       return 0;
     }
-    if (f.fp.len === 0) await f.fingerprintIfEmpty(this.options.fingerprintBytes);
+    if (f.fp.len === 0) await f.fingerprintIfEmpty(this.options.fingerprint_bytes);
     f.lastGrowthAt = this.now;
     const used = f.splitter.push(this.readBuf, bytesRead);
     f.readPos += used;
@@ -213,7 +213,7 @@ export class FileSource implements Source {
   }
 
   private readonly batchFull = (): boolean =>
-    this.batch.length >= this.options.batchMaxEvents || this.batchBytes >= this.options.batchMaxBytes;
+    this.batch.length >= this.options.batch_max_events || this.batchBytes >= this.options.batch_max_bytes;
 
   private onLine(f: TailedFile, buf: Buffer, start: number, end: number, offset: number, next: number, cut: Cut): void {
     const message = buf.toString('utf8', start, end);
@@ -275,7 +275,7 @@ export class FileSource implements Source {
 
   private async saveOwnCheckpoint(force: boolean): Promise<void> {
     if (this.batch.length > 0 || this.putFailing) return;
-    if (!force && this.now - this.lastSave < this.options.checkpointIntervalMs) return;
+    if (!force && this.now - this.lastSave < this.options.checkpoint_interval) return;
     this.lastSave = this.now;
     const state = this.state();
     const text = JSON.stringify(state);
@@ -298,10 +298,10 @@ export class FileSource implements Source {
   /** Milliseconds until the next timed duty: poll, rescan, checkpoint save, a flush timeout. */
   private nextDeadline(): number {
     const o = this.options;
-    let at = Math.min(this.lastPoll + o.pollIntervalMs, this.lastRescan + o.rescanIntervalMs, this.lastSave + o.checkpointIntervalMs);
+    let at = Math.min(this.lastPoll + o.poll_interval, this.lastRescan + o.rescan_interval, this.lastSave + o.checkpoint_interval);
     for (const f of this.files.values()) {
-      if (o.partialLineFlushMs > 0 && f.splitter.pending > 0) at = Math.min(at, f.lastGrowthAt + o.partialLineFlushMs);
-      if (f.joiner?.pending) at = Math.min(at, f.joiner.lastLineAt + o.multiline!.flushMs);
+      if (o.partial_line_timeout > 0 && f.splitter.pending > 0) at = Math.min(at, f.lastGrowthAt + o.partial_line_timeout);
+      if (f.joiner?.pending) at = Math.min(at, f.joiner.lastLineAt + o.multiline!.flush_timeout);
     }
     return at - Date.now();
   }
@@ -310,10 +310,10 @@ export class FileSource implements Source {
   private flushIdle(): void {
     const o = this.options;
     for (const f of this.files.values()) {
-      if (o.partialLineFlushMs > 0 && f.splitter.pending > 0 && f.atEof && this.now - f.lastGrowthAt >= o.partialLineFlushMs) {
+      if (o.partial_line_timeout > 0 && f.splitter.pending > 0 && f.atEof && this.now - f.lastGrowthAt >= o.partial_line_timeout) {
         f.splitter.flush();
       }
-      if (f.joiner?.pending && this.now - f.joiner.lastLineAt >= o.multiline!.flushMs) f.joiner.flush();
+      if (f.joiner?.pending && this.now - f.joiner.lastLineAt >= o.multiline!.flush_timeout) f.joiner.flush();
     }
   }
 
@@ -356,7 +356,7 @@ export class FileSource implements Source {
       }
     }
     if (f.detached) {
-      if (f.atEof && this.now - f.lastGrowthAt >= o.rotateWaitMs) {
+      if (f.atEof && this.now - f.lastGrowthAt >= o.rotate_wait) {
         // It will not grow any more: what is held is complete.
         f.splitter.flush();
         f.joiner?.flush();
@@ -364,7 +364,7 @@ export class FileSource implements Source {
       }
       return;
     }
-    if (f.atEof && o.idleCloseMs > 0 && this.now - f.lastGrowthAt >= o.idleCloseMs) await this.closeFile(f);
+    if (f.atEof && o.idle_close > 0 && this.now - f.lastGrowthAt >= o.idle_close) await this.closeFile(f);
   }
 
   private async truncated(f: TailedFile): Promise<void> {
@@ -375,7 +375,7 @@ export class FileSource implements Source {
     f.joiner?.flush();
     this.addLost({ id: f.id, fp: f.fp, path: f.path, pos: f.emitPos, at: this.now });
     f.readPos = f.emitPos = 0;
-    f.fp = await fingerprintOf(f.fh!, this.options.fingerprintBytes);
+    f.fp = await fingerprintOf(f.fh!, this.options.fingerprint_bytes);
     f.id = fileIdOf(f.dev, f.ino, f.fp);
     this.initSplitter(f);
     f.atEof = false;
@@ -387,7 +387,7 @@ export class FileSource implements Source {
     for (const p of this.deferred.keys()) this.found.add(p);
   }
 
-  /** Stops following a file; its position is remembered as lost for forgetAfterMs. */
+  /** Stops following a file; its position is remembered as lost for forget_after. */
   private release(f: TailedFile): void {
     this.files.delete(f.key);
     if (this.byPath.get(f.path) === f) this.byPath.delete(f.path);
@@ -411,10 +411,10 @@ export class FileSource implements Source {
     fileMetrics.openFiles.dec(this.label);
   }
 
-  /** Keeps the open descriptors under maxOpenFiles, closing the least recently used (never a detached one). */
+  /** Keeps the open descriptors under max_open_files, closing the least recently used (never a detached one). */
   private async makeRoomForOne(): Promise<void> {
     const open = [...this.files.values()].filter((f) => f.fh);
-    let excess = open.length + 1 - this.options.maxOpenFiles;
+    let excess = open.length + 1 - this.options.max_open_files;
     if (excess <= 0) return;
     open.sort((a, b) => a.lastUsedAt - b.lastUsedAt);
     for (const f of open) {
@@ -456,7 +456,7 @@ export class FileSource implements Source {
         return;
       }
       if (known && !known.detached) known.detached = true;
-      const prefix = await readPrefix(fh, this.options.fingerprintBytes);
+      const prefix = await readPrefix(fh, this.options.fingerprint_bytes);
       const fp = hashPrefix(prefix);
       const hashes = new Map<number, string>();
       const startsLike = (other: Fingerprint): boolean => {
@@ -497,7 +497,7 @@ export class FileSource implements Source {
             this.found.add(path);
             return;
           }
-          const until = this.deferred.get(path) ?? this.now + this.options.rotateWaitMs;
+          const until = this.deferred.get(path) ?? this.now + this.options.rotate_wait;
           if (this.now < until) {
             this.deferred.set(path, until);
             return;
@@ -505,7 +505,7 @@ export class FileSource implements Source {
         }
       }
       this.deferred.delete(path);
-      const pos = this.initialScan && !this.hadCheckpoint && this.options.startAt === 'end' ? st.size : 0;
+      const pos = this.initialScan && !this.hadCheckpoint && this.options.start_at === 'end' ? st.size : 0;
       keep = await this.track(fh, st.dev, st.ino, fp, path, pos, undefined);
     } finally {
       if (!keep) await fh.close();
@@ -529,7 +529,7 @@ export class FileSource implements Source {
 
   private initSplitter(f: TailedFile): void {
     const o = this.options;
-    f.resetSplitter(o.maxLineBytes, o.longLines, (buf, s, e, off, next, cut) => this.onLine(f, buf, s, e, off, next, cut), this.batchFull);
+    f.resetSplitter(o.max_line_bytes, o.long_lines, (buf, s, e, off, next, cut) => this.onLine(f, buf, s, e, off, next, cut), this.batchFull);
     f.joiner = this.multiline
       ? new MultilineJoiner(this.multiline, o.multiline!, (message, offset, next, cut) => this.emit(f, message, offset, next, cut))
       : undefined;

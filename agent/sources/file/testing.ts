@@ -45,7 +45,7 @@ export function makeSource(options: FileSourceInput, dir: string, name = 'files'
   mkdirSync(dataDir, { recursive: true });
   const ctx: ComponentContext = { name, logger: silentLogger(), dataDir, host: 'test-host' };
   // Fast timings for tests; each test may override them.
-  return new FileSource(fileSourceOptions.parse({ pollIntervalMs: 20, rescanIntervalMs: 100, rotateWaitMs: 200, checkpointIntervalMs: 50, ...options }), ctx);
+  return new FileSource(fileSourceOptions.parse({ poll_interval: 20, rescan_interval: 100, rotate_wait: 200, checkpoint_interval: 50, ...options }), ctx);
 }
 
 /** Polls `cond` until it holds; fails with `what` after `ms`. */
