@@ -8,16 +8,15 @@
 // a session started, and never what `npm run services up` started for a person.
 //
 // Types: services.d.mts.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readSync, realpathSync, rmSync,
-  statSync, unlinkSync, writeFileSync, chownSync,
+  statSync, writeFileSync, chownSync,
 } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
 import kafkajs from 'kafkajs';
 
 const { Kafka, logLevel } = kafkajs;
