@@ -182,8 +182,9 @@ describe('file sink: rolling', () => {
     await s.open();
     await s.write([ev({ message: 'x' })]);
     const deadline = Date.now() + 10_000;
-    while (s.openFiles > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (!readdirSync(dayDir()).includes('h1.000001.log') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(readdirSync(dayDir())).toEqual(['h1.000001.log']);
+    expect(s.openFiles).toBe(0);
     await s.close();
   });
 
@@ -199,6 +200,31 @@ describe('file sink: rolling', () => {
     expect(s.openFiles).toBe(2);
     await s.close();
     expect(Object.keys(tree()).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f'].map((h) => `shop/web/2024-05-01/${h}.000001.log`));
+  });
+});
+
+describe('file sink: a failed batch', () => {
+  it('is cut back out of every file it touched, so its retry writes each line once', async () => {
+    const s = sink();
+    await s.open();
+    await s.write([ev({ host: 'a', message: 'a1' }), ev({ host: 'b', message: 'b1' })]);
+    // The disk fails for b: its descriptor is closed behind the sink's back.
+    const files = (s as unknown as { files: Map<string, { handle: { close(): Promise<void> } }> }).files;
+    await files.get('shop/web/2024-05-01/b.log')!.handle.close();
+    const batch = [ev({ host: 'a', message: 'a2' }), ev({ host: 'b', message: 'b2' })];
+    await expect(s.write(batch)).rejects.toThrow(/sink files: writing .*\.b\.000001\.log\.inprogress failed .* cut back out of every file it touched/);
+    expect(readFileSync(join(root, 'shop/web/2024-05-01/.a.000001.log.inprogress'), 'utf8')).toBe('a1\n');
+    await s.write(batch); // the collector's retry
+    await s.close();
+    // b's broken file was let go in progress; the next start finishes it.
+    const again = sink();
+    await again.open();
+    await again.close();
+    expect(tree()).toEqual({
+      'shop/web/2024-05-01/a.000001.log': 'a1\na2\n',
+      'shop/web/2024-05-01/b.000001.log': 'b1\n',
+      'shop/web/2024-05-01/b.000002.log': 'b2\n',
+    });
   });
 });
 
