@@ -19,5 +19,17 @@ if (!existsSync(script)) {
   console.error(`benchmark ${name} did not build to ${script}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--expose-gc', script, ...process.argv.slice(3)], { stdio: 'inherit', cwd: root });
+// Benchmarks against real services get them the way the integration tests do: started if
+// not running (KAFKA_BROKERS / ELASTICSEARCH_URL point at existing ones instead), and
+// stopped afterwards only if this run started them.
+const NEEDS_SERVICES = new Set(['bus', 'es-sink']);
+let release = async () => {};
+if (NEEDS_SERVICES.has(name)) {
+  const services = await import('../test/services/services.mjs');
+  const held = await services.acquire();
+  services.exportAddresses();
+  release = held.release;
+}
+const r = spawnSync(process.execPath, ['--expose-gc', script, ...process.argv.slice(3)], { stdio: 'inherit', cwd: root, env: process.env });
+await release();
 process.exit(r.status ?? 1);
