@@ -13,6 +13,10 @@ function sluice(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 function file(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
@@ -41,11 +45,11 @@ describe('sluice CLI', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toEqual([
       `${path}:2:10: log.level: expected one of "trace", "debug", "info", "warn", "error", "fatal", "silent", got the string "loud"`,
-      `${path}:5:11: sinks.out.type: unknown sink type "consol" (did you mean "console"?); available: console`,
+      expect.stringMatching(new RegExp(`^${escape(path)}:5:11: sinks\\.out\\.type: unknown sink type "consol" \\(did you mean "console"\\?\\); available: .*\\bconsole\\b`)),
       `${path}:8:13: environment variable STREAM is not set and "\${STREAM}" has no default (write \${STREAM:-default})`,
       `${path}:8:13: sinks.err.stream: expected one of "stdout", "stderr", got the string "\${STREAM}"`,
       `${path}:9:5: sinks.err.colour: unknown key "colour"; allowed: encoding, stream`,
-      `${path}:10:1: sorces: unknown key "sorces" (did you mean "sources"?); allowed: bus, channel, data_dir, log, sinks, sources, transforms`,
+      expect.stringMatching(new RegExp(`^${escape(path)}:10:1: sorces: unknown key "sorces" \\(did you mean "sources"\\?\\); allowed: .*\\bsources\\b`)),
       `6 problems in ${path}`,
     ]);
   });
