@@ -29,7 +29,7 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   const build = <T>(c: ComponentConfig, section: string): T => {
     const dir = join(dataDir, section, c.name);
     mkdirSync(dir, { recursive: true });
-    const ctx: ComponentContext = { name: c.name, logger: logger.child({ component: `${section}.${c.name}`, type: c.type }), dataDir: dir, host };
+    const ctx: ComponentContext = { name: c.name, logger: logger.child({ component: c.name === section ? section : `${section}.${c.name}`, type: c.type }), dataDir: dir, host };
     return c.spec.create(c.options, ctx) as T;
   };
 

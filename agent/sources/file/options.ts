@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { byteSize, duration } from '../../../core/units.js';
 
@@ -40,15 +41,17 @@ const timestampSchema = z
   })
   .describe('Event time taken from the line; lines without a parsable time get the read time');
 
+/** Relative patterns are taken from the working directory, like data_dir. */
+const pathPattern = () => z.string().min(1).transform((p) => resolve(p));
+
 export const fileSourceOptions = z.strictObject({
-  include: z.array(z.string().min(1)).min(1).describe('Absolute glob patterns of files to tail (*, **, ?, [abc], {a,b})'),
-  exclude: z.array(z.string().min(1)).default([]).describe('Glob patterns of paths never tailed'),
+  include: z.array(pathPattern()).min(1).describe('Glob patterns of files to tail (*, **, ?, [abc], {a,b}); relative ones are taken from the working directory'),
+  exclude: z.array(pathPattern()).default([]).describe('Glob patterns of paths never tailed'),
   start_at: z
     .enum(['beginning', 'end'])
     .default('beginning')
     .describe('Where reading starts in files found by the very first scan (no checkpoint yet); files appearing later are always read from the beginning'),
-  path_pattern: z
-    .string()
+  path_pattern: pathPattern()
     .optional()
     .describe('Path template capturing fields, e.g. /var/log/{service}/{module}.log ({name} = one path segment, * and ** as in globs)'),
   service: z.string().min(1).optional().describe('Service of every event; default: captured by path_pattern, else the source name'),

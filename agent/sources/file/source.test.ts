@@ -313,5 +313,8 @@ test('the spec: strict options with defaults, a clear error for unknown keys', (
   expect(parsed).toMatchObject({ start_at: 'beginning', max_line_bytes: 1024 * 1024, long_lines: 'truncate', exclude: [] });
   const bad = fileSourceSpec.options.safeParse({ include: ['/var/log/*.log'], incldue: [] });
   expect(bad.success).toBe(false);
-  expect(() => makeSource({ include: ['relative/*.log'] }, dir)).toThrow(/source files: glob "relative\/\*\.log" is not an absolute path/);
+  expect(fileSourceSpec.options.parse({ include: ['relative/*.log'], path_pattern: 'relative/{service}.log' })).toMatchObject({
+    include: [join(process.cwd(), 'relative/*.log')],
+    path_pattern: join(process.cwd(), 'relative/{service}.log'),
+  });
 });

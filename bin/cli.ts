@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { createLogger } from '../core/log.js';
+import { stopOnSignals } from '../core/lifecycle.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfigFile, type PipelineConfig } from '../config/load.js';
+import { checkRole, type Role } from '../config/roles.js';
+import { createRegistry } from './components.js';
+import { runSearch, SearchFailure, SearchUsageError, type SearchOptions } from './search.js';
+import { startPipeline } from './start.js';
+
+/** Exit codes: 0 ok, 1 runtime failure, 2 the config (or the command line) is wrong. */
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command('sluice')
+  .description('Unified log collection: agents tail logs into a disk-buffered channel and ship them over Kafka;\ncollectors route them by service, module and day into files and Elasticsearch.')
+  .version(pkg.version, '-V, --version')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (str, write) => write(str) })
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
+
+const configOption = () => new Option('-c, --config <file>', 'pipeline YAML file').makeOptionMandatory();
+
+for (const [role, description] of [
+  ['agent', 'run the agent half: sources → channel → Kafka'],
+  ['collector', 'run the collector half: Kafka → sinks'],
+  ['run', 'run agent and collector in one process, joined by an in-process bus (no Kafka)'],
+] as const) {
+  program
+    .command(role)
+    .description(description)
+    .addOption(configOption())
+    .action(async (opts: { config: string }) => {
+      const config = await load(opts.config, role);
+      const logger = createLogger(config.log.level);
+      try {
+        const running = await startPipeline(config, role, logger);
+        logger.info({ role, config: config.file }, 'sluice started');
+        stopOnSignals(() => running.stop(), logger);
+      } catch (err) {
+        logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'sluice could not start');
+        process.exit(EXIT_FAILURE);
+      }
+    });
+}
+
+program
+  .command('validate')
+  .description('check a pipeline file and list every problem with its line and column (exit 0 when valid, 2 otherwise)')
+  .addOption(configOption())
+  .addOption(new Option('--as <role>', 'also check it has what this command needs').choices(['agent', 'collector', 'run']))
+  .action(async (opts: { config: string; as?: Role }) => {
+    const config = await load(opts.config, opts.as);
+    const parts = [
+      config.sources.length && `${config.sources.length} source(s)`,
+      config.transforms.length && `${config.transforms.length} transform(s)`,
+      config.channel && `channel ${config.channel.type}`,
+      config.bus && `bus ${config.bus.type}`,
+      config.sinks.length && `${config.sinks.length} sink(s)`,
+    ].filter(Boolean);
+    process.stdout.write(`${config.file}: valid (${parts.join(', ') || 'empty pipeline'})\n`);
+  });
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+program
+  .command('search')
+  .description('search the lines stored in Elasticsearch, oldest first (the newest --limit matches), or follow new ones')
+  .argument('[text...]', 'free text the message must contain (all words)')
+  .option('--url <url>', 'Elasticsearch URL (default: the -c config\'s elasticsearch sink, else $ELASTICSEARCH_URL, else http://127.0.0.1:9200)')
+  .option('-c, --config <file>', 'take URL, credentials and index pattern from this pipeline\'s elasticsearch sink')
+  .option('--sink <name>', 'which elasticsearch sink of the config, when it has several')
+  .option('--index <pattern>', 'indices to search (default: the sink\'s index template as a pattern, else logs-*)')
+  .option('--user <name>', 'basic auth user; the password comes from $ELASTICSEARCH_PASSWORD ($ELASTICSEARCH_API_KEY for an API key)')
+  .option('--ca-file <file>', 'PEM CA for https')
+  .option('--insecure', 'do not verify the node certificate')
+  .option('-s, --service <name>', 'only this service (repeat or comma-separate for several)', collect)
+  .option('-m, --module <name>', 'only this module', collect)
+  .option('-l, --level <level>', 'only this level, any case (e.g. error,warn)', collect)
+  .option('--host <host>', 'only this host', collect)
+  .option('--since <duration>', 'events of the last ... (15m, 2h, 7d)')
+  .option('--from <time>', 'events at or after this time (ISO date/time, or a duration ago)')
+  .option('--to <time>', 'events at or before this time')
+  .option('-n, --limit <n>', 'print at most this many matches (the newest)', '100')
+  .option('--json', 'print whole documents, one JSON object per line')
+  .option('-f, --follow', 'keep printing new matches as they arrive (Ctrl-C stops)')
+  .option('--interval <duration>', 'how often --follow polls', '1s')
+  .action(async (text: string[], opts: SearchOptions & { config?: string }) => {
+    const config = opts.config ? await load(opts.config, undefined) : undefined;
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    process.once('SIGTERM', () => stop.abort());
+    try {
+      await runSearch(text, opts, config, (line) => process.stdout.write(`${line}\n`), process.env, stop.signal);
+    } catch (err) {
+      if (err instanceof SearchUsageError || err instanceof SearchFailure) {
+        process.stderr.write(`sluice search: ${err.message}\n`);
+        process.exit(err instanceof SearchUsageError ? EXIT_USAGE : EXIT_FAILURE);
+      }
+      throw err;
+    }
+  });
+
+async function load(file: string, role: Role | undefined): Promise<PipelineConfig> {
+  try {
+    const config = await loadConfigFile(file, createRegistry());
+    if (role) checkRole(config, role);
+    return config;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in ${file}\n`);
+    process.exit(EXIT_USAGE);
+  }
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`sluice: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(EXIT_FAILURE);
+});
