@@ -1,5 +1,6 @@
-import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../../core/event.js';
 import { silentLogger } from '../../../core/log.js';
@@ -130,6 +131,44 @@ describe('disk channel recovery from damaged files', () => {
     const { dir, open } = await setup();
     await writeFile(join(dir, segmentName(3)), Buffer.from('SLUICE\x09\nwhatever'));
     await expect(open()).rejects.toThrow(/written by a newer Sluice \(channel format 9\)/);
+  });
+});
+
+describe('disk channel upgrade from an older format', () => {
+  // fixtures/v1: a channel directory written by format 1 (JSON records, commit 332caf5) with
+  // 2 of its 13 events committed; expected.json holds the events as they were put.
+  const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'v1');
+
+  it('delivers the uncommitted events of format-1 segments, keeps their checkpoints, and writes new records as format 2', async () => {
+    const { dir, open } = await setup();
+    for (const f of [segmentName(1), 'pointer.json']) await copyFile(join(fixture, f), join(dir, f));
+    const expected = JSON.parse(await readFile(join(fixture, 'expected.json'), 'utf8')) as { committed: number; events: LogEvent[] };
+    expect(expected.events).toHaveLength(13);
+    let { channel, lines } = await open();
+    expect(lines.filter((l) => /damaged|torn/.test(String(l.msg)))).toEqual([]);
+    expect(channel.stats().events).toBe(11);
+    expect(channel.lastCheckpoint('file:/var/log/app.log')).toEqual({ source: 'file:/var/log/app.log', seq: 2, state: { offset: 1000, fileId: 'dev1-ino2' } });
+    expect(channel.lastCheckpoint('quiet')).toEqual({ source: 'quiet', seq: 7, state: {} });
+
+    await channel.put(batch(200, 3), { source: 'file:/var/log/app.log', seq: 3, state: { offset: 1300, fileId: 'dev1-ino2' } });
+    expect((await readFile(join(dir, segmentName(1)))).subarray(0, SEGMENT_HEADER_BYTES).toString('latin1')).toBe('SLUICE\x01\n');
+    expect((await readFile(join(dir, segmentName(2)))).subarray(0, SEGMENT_HEADER_BYTES).toString('latin1')).toBe('SLUICE\x02\n');
+    const first = await channel.take(5);
+    expect(first.events).toEqual(expected.events.slice(2, 7));
+    await first.commit();
+    await channel.close();
+
+    ({ channel } = await open());
+    const rest = await channel.take(100);
+    expect(rest.events).toEqual([...expected.events.slice(7), ...batch(200, 3)]);
+    await rest.commit();
+    expect((await readdir(dir)).filter((f) => f.endsWith('.seg'))).toEqual([]);
+    await channel.close();
+    ({ channel } = await open());
+    expect(channel.stats().events).toBe(0);
+    expect(channel.lastCheckpoint('file:/var/log/app.log')?.seq).toBe(3);
+    expect(channel.lastCheckpoint('quiet')?.seq).toBe(7);
+    await channel.close();
   });
 });
 

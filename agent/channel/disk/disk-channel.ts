@@ -13,6 +13,8 @@ import {
   decodeRecordEvents,
   encodeRecord,
   findNextFrame,
+  FORMAT_VERSION,
+  guessVersion,
   parseSegmentName,
   readRecordHeader,
   SEGMENT_HEADER,
@@ -55,6 +57,8 @@ interface Segment {
   /** Bytes a reader may read: durable records only, always at a record boundary. */
   readable: number;
   sealed: boolean;
+  /** Format version of its records: segments written before an upgrade keep theirs. */
+  version: number;
   fh?: FileHandle;
   needsDirSync: boolean;
 }
@@ -290,7 +294,7 @@ export class DiskChannel implements Channel {
       }
       const buf = await readFile(path);
       const header = checkSegmentHeader(buf);
-      if (typeof header === 'object') {
+      if (typeof header === 'object' && 'newerVersion' in header) {
         throw new Error(
           `channel "${this.name}": ${path} was written by a newer Sluice (channel format ${header.newerVersion}); ` +
             'this version cannot read it and leaves it untouched: run the newer version to drain it',
@@ -299,8 +303,12 @@ export class DiskChannel implements Channel {
       const from = pointer && id === pointer.segment ? Math.max(pointer.offset, SEGMENT_HEADER_BYTES) : SEGMENT_HEADER_BYTES;
       let at = from;
       let segRecords = 0;
+      let version = FORMAT_VERSION;
       if (header === 'foreign') {
-        this.reportDamage(path, id, 0, Math.min(SEGMENT_HEADER_BYTES, buf.length), 'segment header damaged');
+        version = guessVersion(buf);
+        this.reportDamage(path, id, 0, Math.min(SEGMENT_HEADER_BYTES, buf.length), `segment header damaged; reading its records as format ${version}`);
+      } else if (header !== 'empty') {
+        version = header.version;
       }
       if (header !== 'empty' && from > buf.length) {
         this.logger.error(
@@ -351,7 +359,7 @@ export class DiskChannel implements Channel {
         await unlink(path);
         continue;
       }
-      this.segments.push({ id, path, size: end, readable: end, sealed: true, needsDirSync: false });
+      this.segments.push({ id, path, size: end, readable: end, sealed: true, version, needsDirSync: false });
       this.fileBytes += end;
     }
     await unlink(join(this.dir, 'pointer.json.tmp')).catch(() => {});
@@ -524,7 +532,7 @@ export class DiskChannel implements Channel {
     const path = join(this.dir, segmentName(id));
     const fh = await open(path, 'wx');
     this.nextSegId = id + 1;
-    const seg: Segment = { id, path, size: 0, readable: 0, sealed: false, fh, needsDirSync: true };
+    const seg: Segment = { id, path, size: 0, readable: 0, sealed: false, version: FORMAT_VERSION, fh, needsDirSync: true };
     this.segments.push(seg);
     return seg;
   }
@@ -645,7 +653,7 @@ export class DiskChannel implements Channel {
       const at = off - chunk.start;
       try {
         const { count, checkpoint } = readRecordHeader(chunk.buf, at, where);
-        const events = decodeRecordEvents(chunk.buf, at, check.length, count, where);
+        const events = decodeRecordEvents(chunk.buf, at, check.length, count, seg.version, where);
         return { seg: seg.id, off, length: check.length, events, checkpoint };
       } catch (err) {
         if (!(err instanceof WireFormatError)) throw err;

@@ -1,50 +1,322 @@
 import { crc32 } from 'node:zlib';
-import type { LogEvent } from '../../../core/event.js';
+import type { FieldValue, LogEvent, SourceRef } from '../../../core/event.js';
 import type { SourceCheckpoint } from '../../../core/pipeline.js';
 import { decodeEvent, encodeEventString, WireFormatError } from '../../../core/wire.js';
 
 /**
- * On-disk format of the disk channel.
+ * On-disk format of the disk channel. The channel's encoding is its own: what leaves the
+ * agent is always core/wire.ts JSON, so this can change between versions as long as a new
+ * Sluice reads every older segment version (an upgrade with data in the channel loses
+ * nothing) and refuses newer ones.
  *
  * A segment file starts with an 8-byte header ("SLUICE", format version, "\n") and holds
  * records back to back. One record is one put: its events and the source checkpoint that
  * came with them, so the position and the lines it covers become durable in one write.
  *
- *   record = magic u32 | payload length u32 | crc32 u32 | payload
- *   crc32  = CRC-32 of the length field and the payload (a torn length cannot pass)
- *   payload = event count u32 | checkpoint length u32 | checkpoint JSON (may be empty)
- *           | events in the core/wire.ts encoding, joined by "\n"
+ *   record  = magic u32 | payload length u32 | crc32 u32 | payload
+ *   crc32   = CRC-32 of the length field and the payload (a torn length cannot pass)
+ *   payload = event count u32 | checkpoint length u32 | checkpoint JSON (may be empty) | events
  *
- * JSON never contains a raw newline, so "\n" separates events without per-event lengths;
- * the magic lets recovery find the next intact record after a damaged one.
+ * The magic lets recovery find the next intact record after a damaged one. The events part
+ * (absent when the count is 0) depends on the segment's version:
+ *
+ * Version 1: the core/wire.ts JSON of each event, joined by "\n".
+ *
+ * Version 2 (binary, see encodeEvents): layout length u32 | layout | text. `text` is every
+ * string of every event concatenated, UTF-8; `layout` holds per event its flags, numbers
+ * and the length of each of its strings in UTF-16 code units, so the reader decodes the
+ * text with one call and slices it. Encoding JSON per event was the channel's bottleneck.
  */
-export const FORMAT_VERSION = 1;
-export const SEGMENT_HEADER = Buffer.from(`SLUICE${String.fromCharCode(FORMAT_VERSION)}\n`, 'latin1');
+export const FORMAT_VERSION = 2;
+/** Versions this code reads: every one it ever wrote. */
+export const READABLE_VERSIONS: readonly number[] = [1, 2];
+export const SEGMENT_HEADER = segmentHeader(FORMAT_VERSION);
 export const SEGMENT_HEADER_BYTES = SEGMENT_HEADER.length;
 export const FRAME_MAGIC = 0x534c5246; // "SLRF"
 export const FRAME_HEADER_BYTES = 12;
 const PAYLOAD_HEADER_BYTES = 8;
 
+export function segmentHeader(version: number): Buffer {
+  return Buffer.from(`SLUICE${String.fromCharCode(version)}\n`, 'latin1');
+}
+
+/**
+ * Version 2 event flags (u16). A "same" bit means the value equals the one the previous
+ * event of the record had in that slot (absent in the text): service, host, path and
+ * friends rarely change within a batch, and the reader shares one string for all of them.
+ */
+const SAME_SERVICE = 1 << 0;
+const SAME_MODULE = 1 << 1;
+const SAME_HOST = 1 << 2;
+const SAME_KIND = 1 << 3;
+const HAS_PATH = 1 << 4;
+const SAME_PATH = 1 << 5;
+const HAS_FILE_ID = 1 << 6;
+const SAME_FILE_ID = 1 << 7;
+const HAS_CONTAINER = 1 << 8;
+const SAME_CONTAINER = 1 << 9;
+const HAS_STREAM = 1 << 10;
+const SAME_STREAM = 1 << 11;
+const HAS_OFFSET = 1 << 12;
+/** `fields` is non-empty: its JSON is in the text. */
+const HAS_FIELDS = 1 << 13;
+/** `source` has keys or value types SourceRef does not describe: its JSON is in the text instead of the slots. */
+const SOURCE_JSON = 1 << 14;
+/** The whole event is its core/wire.ts JSON (strings with lone surrogates, which UTF-8 cannot carry). */
+const EVENT_JSON = 1 << 15;
+
+/** Keys of SourceRef the slots carry; any other key sends the source to SOURCE_JSON. */
+const SOURCE_KEYS = new Set(['kind', 'path', 'fileId', 'offset', 'container', 'stream']);
+/** Worst case layout bytes of one event: flags, two float64s, nine varint lengths. */
+const MAX_LAYOUT_PER_EVENT = 2 + 8 + 8 + 9 * 5;
+/** Scratch buffers up to this size are kept for the next put; bigger ones are one-off. */
+const KEEP_SCRATCH_BYTES = 8 << 20;
+
+let layoutScratch: Buffer = Buffer.allocUnsafe(256 * 1024);
+let textScratch: Buffer = Buffer.allocUnsafe(1 << 20);
+
+/** Encodes one put as a record; throws a plain Error naming the event when one cannot be stored faithfully. */
 export function encodeRecord(events: readonly LogEvent[], checkpoint: SourceCheckpoint | undefined): Buffer {
-  let text = '';
-  for (let i = 0; i < events.length; i++) {
-    if (i > 0) text += '\n';
-    text += encodeEventString(events[i]!);
-  }
   const cp = checkpoint === undefined ? '' : JSON.stringify(checkpoint);
   const cpBytes = Buffer.byteLength(cp);
-  const textBytes = Buffer.byteLength(text);
-  const payloadLength = PAYLOAD_HEADER_BYTES + cpBytes + textBytes;
+  let layoutLength = 0;
+  let textLength = 0;
+  let layout = layoutScratch;
+  let textBuf = textScratch;
+  if (events.length > 0) {
+    layout = scratch(layoutScratch, events.length * MAX_LAYOUT_PER_EVENT);
+    let text = encodeEvents(events, layout, false);
+    if (!isWellFormed(text)) text = encodeEvents(events, layout, true);
+    layoutLength = encodedLayoutLength;
+    textBuf = scratch(textScratch, text.length * 3);
+    textLength = textBuf.write(text, 0, textBuf.length, 'utf8');
+    if (layout.length <= KEEP_SCRATCH_BYTES) layoutScratch = layout;
+    if (textBuf.length <= KEEP_SCRATCH_BYTES) textScratch = textBuf;
+  }
+  const eventsBytes = events.length > 0 ? 4 + layoutLength + textLength : 0;
+  const payloadLength = PAYLOAD_HEADER_BYTES + cpBytes + eventsBytes;
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payloadLength);
   frame.writeUInt32LE(FRAME_MAGIC, 0);
   frame.writeUInt32LE(payloadLength, 4);
   frame.writeUInt32LE(events.length, 12);
   frame.writeUInt32LE(cpBytes, 16);
   let at = FRAME_HEADER_BYTES + PAYLOAD_HEADER_BYTES;
-  if (cpBytes > 0) at += frame.write(cp, at, 'utf8');
-  frame.write(text, at, 'utf8');
+  if (cpBytes > 0) at += frame.write(cp, at, cpBytes, 'utf8');
+  if (events.length > 0) {
+    frame.writeUInt32LE(layoutLength, at);
+    at += 4;
+    at += layout.copy(frame, at, 0, layoutLength);
+    textBuf.copy(frame, at, 0, textLength);
+  }
   frame.writeUInt32LE(frameCrc(frame, 0, payloadLength), 8);
   return frame;
+}
+
+function scratch(current: Buffer, need: number): Buffer {
+  return current.length >= need ? current : Buffer.allocUnsafe(Math.max(need, current.length * 2));
+}
+
+/** Set by encodeEvents: the layout bytes it wrote (a second return value without an allocation per put). */
+let encodedLayoutLength = 0;
+
+/**
+ * Writes the layout of `events` into `layout` and returns their text. With `checkEach`,
+ * an event whose strings UTF-8 cannot carry exactly (lone surrogates) is stored as its wire
+ * JSON, which escapes them; the first pass skips that per-event check because one check of
+ * the whole text almost always shows it is not needed.
+ */
+function encodeEvents(events: readonly LogEvent[], layout: Buffer, checkEach: boolean): string {
+  let q = 0;
+  let text = '';
+  let service: string | undefined;
+  let module: string | undefined;
+  let host: string | undefined;
+  let kind: string | undefined;
+  let path: string | undefined;
+  let fileId: string | undefined;
+  let container: string | undefined;
+  let stream: string | undefined;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    checkEvent(e, i);
+    if (checkEach && !eventIsWellFormed(e)) {
+      const json = encodeEventString(e);
+      layout[q++] = 0;
+      layout[q++] = EVENT_JSON >>> 8;
+      q = writeVarint(layout, q, json.length);
+      text += json;
+      continue;
+    }
+    const flagsAt = q;
+    q += 2;
+    let flags = 0;
+    q = layout.writeDoubleLE(e.timestamp, q);
+    q = writeVarint(layout, q, e.id.length);
+    q = writeVarint(layout, q, e.message.length);
+    text += e.id;
+    text += e.message;
+    if (e.service === service) flags |= SAME_SERVICE;
+    else {
+      service = e.service;
+      q = writeVarint(layout, q, service.length);
+      text += service;
+    }
+    if (e.module === module) flags |= SAME_MODULE;
+    else {
+      module = e.module;
+      q = writeVarint(layout, q, module.length);
+      text += module;
+    }
+    if (e.host === host) flags |= SAME_HOST;
+    else {
+      host = e.host;
+      q = writeVarint(layout, q, host.length);
+      text += host;
+    }
+    const s = e.source;
+    if (!isPlainSource(s)) {
+      const json = JSON.stringify(s);
+      flags |= SOURCE_JSON;
+      q = writeVarint(layout, q, json.length);
+      text += json;
+    } else {
+      if (s.kind === kind) flags |= SAME_KIND;
+      else {
+        kind = s.kind;
+        q = writeVarint(layout, q, kind.length);
+        text += kind;
+      }
+      const p = s.path;
+      if (p !== undefined) {
+        if (p === path) flags |= HAS_PATH | SAME_PATH;
+        else {
+          flags |= HAS_PATH;
+          path = p;
+          q = writeVarint(layout, q, p.length);
+          text += p;
+        }
+      }
+      const f = s.fileId;
+      if (f !== undefined) {
+        if (f === fileId) flags |= HAS_FILE_ID | SAME_FILE_ID;
+        else {
+          flags |= HAS_FILE_ID;
+          fileId = f;
+          q = writeVarint(layout, q, f.length);
+          text += f;
+        }
+      }
+      if (s.offset !== undefined) {
+        flags |= HAS_OFFSET;
+        q = layout.writeDoubleLE(s.offset, q);
+      }
+      const c = s.container;
+      if (c !== undefined) {
+        if (c === container) flags |= HAS_CONTAINER | SAME_CONTAINER;
+        else {
+          flags |= HAS_CONTAINER;
+          container = c;
+          q = writeVarint(layout, q, c.length);
+          text += c;
+        }
+      }
+      const st = s.stream;
+      if (st !== undefined) {
+        if (st === stream) flags |= HAS_STREAM | SAME_STREAM;
+        else {
+          flags |= HAS_STREAM;
+          stream = st;
+          q = writeVarint(layout, q, st.length);
+          text += st;
+        }
+      }
+    }
+    const fields = e.fields;
+    if (fields != null && hasKeys(fields)) {
+      // JSON as on the wire: values it cannot represent (undefined, NaN) end up as they would in Kafka.
+      const json = JSON.stringify(fields);
+      flags |= HAS_FIELDS;
+      q = writeVarint(layout, q, json.length);
+      text += json;
+    }
+    layout[flagsAt] = flags & 0xff;
+    layout[flagsAt + 1] = flags >>> 8;
+  }
+  encodedLayoutLength = q;
+  return text;
+}
+
+/**
+ * Refuses at put() what a collector would refuse when decoding the wire JSON: stored, it
+ * would only be found bad when read back, with the rest of its record.
+ */
+function checkEvent(e: LogEvent, i: number): void {
+  const bad = (what: string): never => {
+    throw new Error(`event ${i} of the batch (id ${JSON.stringify(e?.id)}) cannot be stored: ${what}`);
+  };
+  if (typeof e !== 'object' || e === null) bad('not an object');
+  if (typeof e.id !== 'string' || e.id.length === 0) bad('"id" must be a non-empty string');
+  if (typeof e.timestamp !== 'number' || !Number.isFinite(e.timestamp)) bad(`"timestamp" must be a finite number, got ${String(e.timestamp)}`);
+  if (typeof e.message !== 'string') bad('"message" must be a string');
+  if (typeof e.service !== 'string') bad('"service" must be a string');
+  if (typeof e.module !== 'string') bad('"module" must be a string');
+  if (typeof e.host !== 'string') bad('"host" must be a string');
+  const s = e.source;
+  if (typeof s !== 'object' || s === null || Array.isArray(s) || typeof s.kind !== 'string') bad('"source" must be an object with a string "kind"');
+  const f = e.fields;
+  if (f != null && (typeof f !== 'object' || Array.isArray(f))) bad('"fields" must be an object');
+}
+
+/** True when the slots carry `s` exactly: only SourceRef's keys, each with its type. */
+function isPlainSource(s: SourceRef): boolean {
+  if (
+    (s.path !== undefined && typeof s.path !== 'string') ||
+    (s.fileId !== undefined && typeof s.fileId !== 'string') ||
+    (s.container !== undefined && typeof s.container !== 'string') ||
+    (s.stream !== undefined && typeof s.stream !== 'string') ||
+    (s.offset !== undefined && (typeof s.offset !== 'number' || !Number.isFinite(s.offset)))
+  ) {
+    return false;
+  }
+  for (const key in s) {
+    if (!SOURCE_KEYS.has(key)) return false;
+    // An explicit undefined is absent on the wire; the JSON path drops it the same way.
+    if ((s as unknown as Record<string, unknown>)[key] === undefined) return false;
+  }
+  return true;
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
+/**
+ * Each string on its own, not their concatenation: a pair split across two strings would
+ * survive in one text but not when "same" leaves one of them out of it.
+ */
+function eventIsWellFormed(e: LogEvent): boolean {
+  const s = e.source;
+  if (!isWellFormed(e.id) || !isWellFormed(e.message) || !isWellFormed(e.service) || !isWellFormed(e.module) || !isWellFormed(e.host)) return false;
+  if (!isPlainSource(s)) return true;
+  for (const v of [s.kind, s.path, s.fileId, s.container, s.stream]) if (v !== undefined && !isWellFormed(v)) return false;
+  return true;
+}
+
+/** String.prototype.isWellFormed (Node 20) is missing from the ES2023 lib this project compiles against. */
+function isWellFormed(s: string): boolean {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+function writeVarint(buf: Buffer, at: number, value: number): number {
+  let v = value;
+  let q = at;
+  while (v >= 0x80) {
+    buf[q++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[q++] = v;
+  return q;
 }
 
 function frameCrc(buf: Buffer, at: number, payloadLength: number): number {
@@ -100,7 +372,7 @@ export interface RecordHeader {
   checkpoint: SourceCheckpoint | undefined;
 }
 
-/** Reads the event count and checkpoint of a verified record. */
+/** Reads the event count and checkpoint of a verified record (the same in every version). */
 export function readRecordHeader(buf: Buffer, at: number, where: string): RecordHeader {
   const count = buf.readUInt32LE(at + 12);
   const cpLength = buf.readUInt32LE(at + 16);
@@ -118,17 +390,140 @@ export function readRecordHeader(buf: Buffer, at: number, where: string): Record
   return { count, checkpoint: checkpoint as SourceCheckpoint };
 }
 
-/** Decodes the events of a verified record; throws WireFormatError naming `where`. */
-export function decodeRecordEvents(buf: Buffer, at: number, length: number, count: number, where: string): LogEvent[] {
+/**
+ * Decodes the events of a verified record of a segment of `version`; throws
+ * WireFormatError naming `where` (never anything else, whatever the bytes).
+ */
+export function decodeRecordEvents(buf: Buffer, at: number, length: number, count: number, version: number, where: string): LogEvent[] {
   if (count === 0) return [];
   const cpLength = buf.readUInt32LE(at + 16);
   const start = at + FRAME_HEADER_BYTES + PAYLOAD_HEADER_BYTES + cpLength;
-  const lines = buf.toString('utf8', start, at + length).split('\n');
+  const end = at + length;
+  if (version === 1) return decodeJsonLines(buf, start, end, count, where);
+  try {
+    return decodeBinary(buf, start, end, count, where);
+  } catch (err) {
+    if (err instanceof WireFormatError) throw err;
+    // Bounds are checked as the layout is read, so this is a bug, but damage must still never crash the reader.
+    throw new WireFormatError(`undecodable record: ${(err as Error).message}`, where);
+  }
+}
+
+function decodeJsonLines(buf: Buffer, start: number, end: number, count: number, where: string): LogEvent[] {
+  const lines = buf.toString('utf8', start, end).split('\n');
   if (lines.length !== count) {
     throw new WireFormatError(`record says ${count} events but holds ${lines.length}`, where);
   }
   const events = new Array<LogEvent>(count);
   for (let i = 0; i < count; i++) events[i] = decodeEvent(lines[i]!, `${where}, event ${i}`);
+  return events;
+}
+
+function decodeBinary(buf: Buffer, start: number, end: number, count: number, where: string): LogEvent[] {
+  if (end - start < 4) throw new WireFormatError('record ends before its layout length', where);
+  const layoutLength = buf.readUInt32LE(start);
+  let q = start + 4;
+  const layoutEnd = q + layoutLength;
+  if (layoutLength > end - q) throw new WireFormatError(`layout of ${layoutLength} bytes runs past the record's end`, where);
+  // At least 3 layout bytes per event: a huge count in a small record is damage, not an allocation.
+  if (count > layoutLength / 3) throw new WireFormatError(`record says ${count} events but its layout has only ${layoutLength} bytes`, where);
+  const text = buf.toString('utf8', layoutEnd, end);
+  let p = 0;
+  let event = 0;
+  const fail = (what: string): never => {
+    throw new WireFormatError(`${what} (event ${event})`, where);
+  };
+  const varint = (): number => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      if (q >= layoutEnd) fail('layout ends inside a length');
+      const b = buf[q++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+      shift += 7;
+      if (shift > 28) fail('overlong length');
+    }
+  };
+  const str = (): string => {
+    const n = varint();
+    if (n > text.length - p) fail(`string of ${n} characters runs past the record's text`);
+    const s = text.slice(p, p + n);
+    p += n;
+    return s;
+  };
+  const float = (): number => {
+    if (layoutEnd - q < 8) fail('layout ends inside a number');
+    const v = buf.readDoubleLE(q);
+    q += 8;
+    return v;
+  };
+  const parse = (what: string): unknown => {
+    const json = str();
+    try {
+      return JSON.parse(json);
+    } catch (err) {
+      return fail(`invalid ${what} JSON: ${(err as Error).message}`);
+    }
+  };
+  let service: string | undefined;
+  let module: string | undefined;
+  let host: string | undefined;
+  let kind: string | undefined;
+  let path: string | undefined;
+  let fileId: string | undefined;
+  let container: string | undefined;
+  let stream: string | undefined;
+  const same = (v: string | undefined): string => (v === undefined ? fail('repeats a value no earlier event had') : v);
+  const events = new Array<LogEvent>(count);
+  for (; event < count; event++) {
+    if (layoutEnd - q < 2) fail('layout ends before the event');
+    const flags = buf[q]! | (buf[q + 1]! << 8);
+    q += 2;
+    if (flags & EVENT_JSON) {
+      if (flags !== EVENT_JSON) fail(`flags 0x${flags.toString(16)} mix a JSON event with fields`);
+      events[event] = decodeEvent(str(), `${where}, event ${event}`);
+      continue;
+    }
+    const timestamp = float();
+    if (!Number.isFinite(timestamp)) fail(`timestamp ${timestamp} is not finite`);
+    const id = str();
+    if (id.length === 0) fail('empty id');
+    const message = str();
+    service = flags & SAME_SERVICE ? same(service) : str();
+    module = flags & SAME_MODULE ? same(module) : str();
+    host = flags & SAME_HOST ? same(host) : str();
+    let source: SourceRef;
+    if (flags & SOURCE_JSON) {
+      if (flags & 0x1ff8) fail(`flags 0x${flags.toString(16)} mix a JSON source with source slots`);
+      const raw = parse('source');
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || typeof (raw as SourceRef).kind !== 'string') {
+        fail('source JSON is not an object with a string "kind"');
+      }
+      source = raw as SourceRef;
+    } else {
+      kind = flags & SAME_KIND ? same(kind) : str();
+      source = { kind };
+      if (flags & HAS_PATH) source.path = path = flags & SAME_PATH ? same(path) : str();
+      else if (flags & SAME_PATH) fail('repeats an absent path');
+      if (flags & HAS_FILE_ID) source.fileId = fileId = flags & SAME_FILE_ID ? same(fileId) : str();
+      else if (flags & SAME_FILE_ID) fail('repeats an absent fileId');
+      if (flags & HAS_OFFSET) source.offset = float();
+      if (flags & HAS_CONTAINER) source.container = container = flags & SAME_CONTAINER ? same(container) : str();
+      else if (flags & SAME_CONTAINER) fail('repeats an absent container');
+      if (flags & HAS_STREAM) source.stream = stream = flags & SAME_STREAM ? same(stream) : str();
+      else if (flags & SAME_STREAM) fail('repeats an absent stream');
+    }
+    let fields: Record<string, FieldValue> = {};
+    if (flags & HAS_FIELDS) {
+      const raw = parse('fields');
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('fields JSON is not an object');
+      fields = raw as Record<string, FieldValue>;
+    }
+    events[event] = { id, timestamp, message, service, module, host, source, fields };
+  }
+  if (q !== layoutEnd) throw new WireFormatError(`${layoutEnd - q} layout bytes left after ${count} events`, where);
+  if (p !== text.length) throw new WireFormatError(`${text.length - p} characters of text left after ${count} events`, where);
   return events;
 }
 
@@ -141,11 +536,27 @@ export function parseSegmentName(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-export type HeaderCheck = 'ok' | 'empty' | 'foreign' | { newerVersion: number };
+export type HeaderCheck =
+  | { version: number }
+  | 'empty'
+  /** Not a segment header: damaged, or not ours. */
+  | 'foreign'
+  | { newerVersion: number };
 
 export function checkSegmentHeader(buf: Buffer): HeaderCheck {
   if (buf.length < SEGMENT_HEADER_BYTES) return buf.length === 0 ? 'empty' : 'foreign';
-  if (buf.subarray(0, SEGMENT_HEADER_BYTES).equals(SEGMENT_HEADER)) return 'ok';
-  if (buf.toString('latin1', 0, 6) === 'SLUICE' && buf[6]! > FORMAT_VERSION) return { newerVersion: buf[6]! };
+  if (buf.toString('latin1', 0, 6) !== 'SLUICE' || buf[7] !== 0x0a) return 'foreign';
+  const version = buf[6]!;
+  if (READABLE_VERSIONS.includes(version)) return { version };
+  if (version > FORMAT_VERSION) return { newerVersion: version };
   return 'foreign';
+}
+
+/**
+ * The version to read a segment with a damaged header by: its version byte if that names
+ * a known version (damage elsewhere in the header), else the current one.
+ */
+export function guessVersion(buf: Buffer): number {
+  const byte = buf.length > 6 ? buf[6]! : FORMAT_VERSION;
+  return READABLE_VERSIONS.includes(byte) ? byte : FORMAT_VERSION;
 }
