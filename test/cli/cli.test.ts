@@ -32,8 +32,14 @@ describe('sluice CLI', () => {
     expect(sluice(['validate', '--help']).stdout).toContain('--config <file>');
   });
 
-  it.each(readdirSync(join(import.meta.dirname, '../../config/examples')).filter((f) => f.endsWith('.yaml')))('validates the example %s', (example) => {
-    const r = sluice(['validate', '-c', join(import.meta.dirname, '../../config/examples', example)]);
+  // Each example is valid for the command it is written for; config/sluice.yaml is what `npm start` runs.
+  const examples = join(import.meta.dirname, '../../config/examples');
+  const roles: Record<string, string> = { 'agent.yaml': 'agent', 'collector.yaml': 'collector', 'all-in-one.yaml': 'run' };
+  it('has a role for every example', () => {
+    expect(readdirSync(examples).filter((f) => f.endsWith('.yaml')).sort()).toEqual(Object.keys(roles).sort());
+  });
+  it.each([...Object.entries(roles).map(([f, role]) => [join(examples, f), role]), [join(import.meta.dirname, '../../config/sluice.yaml'), 'run']])('validates %s as %s', (path, role) => {
+    const r = sluice(['validate', '--as', role!, '-c', path!]);
     expect(r.stderr).toBe('');
     expect(r).toMatchObject({ code: 0, stdout: expect.stringContaining(': valid (') });
   });
