@@ -26,10 +26,10 @@ const FORWARD_BATCH_EVENTS = 2000;
 export async function startPipeline(config: PipelineConfig, role: Role, logger: Logger): Promise<Running> {
   const dataDir = resolve(config.dataDir);
   const host = hostname();
-  const build = <T>(c: ComponentConfig, section: string): T => {
+  const build = <T>(c: ComponentConfig, section: string, extra: Partial<ComponentContext> = {}): T => {
     const dir = join(dataDir, section, c.name);
     mkdirSync(dir, { recursive: true });
-    const ctx: ComponentContext = { name: c.name, logger: logger.child({ component: c.name === section ? section : `${section}.${c.name}`, type: c.type }), dataDir: dir, host };
+    const ctx: ComponentContext = { name: c.name, logger: logger.child({ component: c.name === section ? section : `${section}.${c.name}`, type: c.type }), dataDir: dir, host, ...extra };
     return c.spec.create(c.options, ctx) as T;
   };
 
@@ -37,15 +37,16 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   let collector: Collector | undefined;
   let agent: Agent | undefined;
   if (role === 'collector' || role === 'run') {
-    const sinks = config.sinks.map((c) => ({ name: c.name, sink: build<Sink>(c, 'sinks') }));
-    const router = new Router(config.routes, sinks.map((s) => s.name));
     const dlLogger = logger.child({ component: 'dead-letter' });
     const deadLetter: DeadLetter =
       config.deadLetter.type === 'kafka' && bus instanceof KafkaBus
         ? new KafkaDeadLetter(bus.options, config.deadLetter.topic, dlLogger)
         : new FileDeadLetter(resolve(config.deadLetter.path ?? join(dataDir, 'dead-letter', 'dead-letter.jsonl')), dlLogger);
+    const rejected: ComponentContext['rejected'] = (entries) => deadLetter.write(entries);
+    const sinks = config.sinks.map((c) => ({ name: c.name, sink: build<Sink>(c, 'sinks', { rejected }) }));
+    const router = new Router(config.routes, sinks.map((s) => s.name));
     const consumer = bus instanceof KafkaBus ? bus.consumer(deadLetter) : bus.consumer();
-    collector = new Collector(consumer, sinks, logger.child({ component: 'collector' }), { router, deadLetter });
+    collector = new Collector(consumer, sinks, logger.child({ component: 'collector' }), { router, deadLetter, stopTimeoutMs: config.shutdown.drain_timeout });
     await collector.start();
   }
   if (role === 'agent' || role === 'run') {

@@ -91,4 +91,37 @@ describe('Collector', () => {
     expect(r.acked()).toBe(false);
     await collector.stop();
   });
+
+  it('stops within its timeout when a sink blocks, closing the sink under the batch, which stays unacked', async () => {
+    // A sink that hangs until closed, like one retrying against a dead Elasticsearch.
+    class BlockedSink implements Sink {
+      closed = false;
+      private release!: (err: Error) => void;
+      async open() {}
+      write() {
+        return new Promise<void>((_, reject) => (this.release = reject));
+      }
+      async close() {
+        this.closed = true;
+        this.release(new Error('sink closed'));
+      }
+    }
+    // Like the Kafka consumer, stop() waits for the batch in flight.
+    class WaitingConsumer extends FakeConsumer {
+      inFlight: Promise<void> = Promise.resolve();
+      override async stop() {
+        await this.inFlight.catch(() => undefined);
+      }
+    }
+    const consumer = new WaitingConsumer();
+    const sink = new BlockedSink();
+    const collector = new Collector(consumer, [{ name: 'es', sink }], silentLogger(), { stopTimeoutMs: 200 });
+    await collector.start();
+    const r = consumer.send([ev('1', 'x')]);
+    consumer.inFlight = r.done;
+    await collector.stop();
+    expect(sink.closed).toBe(true);
+    await expect(r.done).rejects.toThrow();
+    expect(r.acked()).toBe(false);
+  });
 });

@@ -15,6 +15,12 @@ export interface CollectorOptions {
   router?: Router;
   /** Where events no route accepts go; required when the router can leave events unrouted. */
   deadLetter?: DeadLetter;
+  /**
+   * On stop, how long batches in flight may take to finish before the sinks are closed
+   * under them (a sink blocked on a dead Elasticsearch would otherwise hold the stop
+   * forever); those batches stay uncommitted on the bus.
+   */
+  stopTimeoutMs?: number;
 }
 
 /**
@@ -29,6 +35,7 @@ export class Collector {
   private readonly sinkDown = new Set<string>();
   private readonly router: Router;
   private readonly deadLetter: DeadLetter | undefined;
+  private readonly stopTimeoutMs: number;
   private readonly byName: Map<string, Sink>;
   written = 0;
   unrouted = 0;
@@ -41,6 +48,7 @@ export class Collector {
   ) {
     this.router = options.router ?? new Router(undefined, sinks.map((s) => s.name));
     this.deadLetter = options.deadLetter;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.byName = new Map(sinks.map((s) => [s.name, s.sink]));
   }
 
@@ -57,7 +65,20 @@ export class Collector {
 
   async stop(): Promise<void> {
     this.abort.abort();
-    await this.consumer.stop();
+    const consumerStopped = this.consumer.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      consumerStopped.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.stopTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) this.logger.warn({ timeout_ms: this.stopTimeoutMs }, 'batches still being written at the stop timeout: closing the sinks under them; they stay uncommitted on the bus');
+    await this.closeSinks();
+    await consumerStopped;
+    await this.deadLetter?.close();
+  }
+
+  private async closeSinks(): Promise<void> {
     for (const { name, sink } of this.sinks) {
       try {
         await sink.close();
@@ -65,7 +86,6 @@ export class Collector {
         this.logger.error({ sink: name, err: (err as Error).message }, 'sink failed to close cleanly');
       }
     }
-    await this.deadLetter?.close();
   }
 
   private async deliver(batch: AckableBatch): Promise<void> {

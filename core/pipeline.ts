@@ -85,6 +85,12 @@ export interface ComponentContext {
   dataDir: string;
   /** Host name stamped on events. */
   host: string;
+  /**
+   * Where a sink hands events its destination refused for good (a mapping conflict, say):
+   * the collector's dead-letter. Resolves once they are durably kept, so the sink may then
+   * count them as settled. Absent outside a collector.
+   */
+  rejected?: (entries: readonly { reason: string; event: LogEvent }[]) => Promise<void>;
 }
 
 /**

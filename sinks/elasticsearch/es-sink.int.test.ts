@@ -2,14 +2,14 @@
 // exact document counts, replays that overwrite, refused documents dead-lettered with their
 // reason, and retention by the day in the index name.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
-import { ElasticsearchSink } from './es-sink.js';
+import { ElasticsearchSink, elasticsearchSinkSpec } from './es-sink.js';
 import { elasticsearchSinkOptions, type ElasticsearchSinkInput } from './options.js';
 import type { RejectedEvent } from './rejected.js';
 
@@ -144,6 +144,33 @@ describe('elasticsearch sink (real node)', () => {
     // The pipeline goes on: the next batch is written normally.
     await sink.write(events(5, 100, () => ({ service: 'search', timestamp: T0 })));
     expect(await indices(legacy)).toEqual({ [legacy]: 13 });
+  });
+
+  it('built from its spec in a collector, hands refused events to the collector dead-letter with the reason', async () => {
+    const prefix = `sluice-int-${randomUUID().slice(0, 8)}`;
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-es-'));
+    const deadLettered: { reason: string; event: LogEvent }[] = [];
+    const sink = elasticsearchSinkSpec.create(elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { name: prefix, replicas: 0 } }), {
+      name: 'search',
+      logger: silentLogger(),
+      dataDir: dir,
+      host: 'h',
+      rejected: async (entries) => void deadLettered.push(...entries),
+    });
+    cleanups.push(async () => {
+      await sink.close();
+      rmSync(dir, { recursive: true, force: true });
+      await deleteIndices(`${prefix}-*`);
+      await admin.indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
+    });
+    const legacy = `${prefix}-search-2024.05.01`;
+    await admin.indices.create({ index: legacy, settings: { number_of_replicas: 0 }, mappings: { properties: { message: { type: 'date' } } } });
+    await sink.open();
+    const batch = events(3, 0, () => ({ service: 'search', timestamp: T0 }));
+    await sink.write(batch);
+    expect(deadLettered.map((d) => d.event)).toEqual(batch);
+    expect(deadLettered[0]!.reason).toMatch(new RegExp(`^elasticsearch sink search: index ${legacy}: HTTP 400: .*parsing_exception`));
+    expect(existsSync(join(dir, 'rejected.ndjson'))).toBe(false);
   });
 
   it('without a dead-letter handler, refused events are appended durably to rejected.ndjson', async () => {

@@ -398,5 +398,11 @@ export const elasticsearchSinkSpec: ComponentSpec<ElasticsearchSinkOptions, Sink
   type: 'elasticsearch',
   description: 'bulk-indexes events into Elasticsearch (daily indices or a data stream; _id = event id)',
   options: elasticsearchSinkOptions,
-  create: (options, ctx) => new ElasticsearchSink(options, { name: ctx.name, logger: ctx.logger, dataDir: ctx.dataDir }),
+  create: (options, ctx) => {
+    const rejected = ctx.rejected;
+    // In a collector refused events join the dead-letter; elsewhere they go to rejected.ndjson.
+    const onRejected: RejectHandler | undefined = rejected
+      && ((items) => rejected(items.map((r) => ({ reason: `elasticsearch sink ${ctx.name}: index ${r.index}: HTTP ${r.status}: ${r.reason}`, event: r.event }))));
+    return new ElasticsearchSink(options, { name: ctx.name, logger: ctx.logger, dataDir: ctx.dataDir, onRejected });
+  },
 };
