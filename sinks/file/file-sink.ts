@@ -9,7 +9,8 @@ import { encodeEventString } from '../../core/wire.js';
 import { gzipMember } from './gzip.js';
 import { fileSinkMetrics } from './metrics.js';
 import type { FileSinkOptions } from './options.js';
-import { checkPathTemplate, ensureDirInside, finalName, fitSegment, fsyncDir, inProgressName, isInside, nextSeq, splitBaseName } from './paths.js';
+import { checkPathTemplate, ensureDirInside, finalName, fitSegment, inProgressName, isInside, nextSeq, splitBaseName } from './paths.js';
+import { syncDir } from '../../core/durable-file.js';
 import { recoverInProgress } from './recovery.js';
 import { dayLayout, expiredDays, formatDay, removeDir, type DayLayout } from './retention.js';
 
@@ -246,7 +247,7 @@ export class FileSink implements Sink {
         const handle = await open(path, OPEN_FLAGS, 0o644);
         if (this.seqs.size >= SEQ_CACHE_MAX) this.seqs.clear();
         this.seqs.set(key, seq + 1);
-        await fsyncDir(dir);
+        await syncDir(dir);
         const now = Date.now();
         return { rel, dir, path, finalPath, handle, size: 0, openedAt: now, lastWriteAt: now };
       } catch (err) {
@@ -263,7 +264,7 @@ export class FileSink implements Sink {
     await file.handle.close();
     if (file.size === 0) await unlink(file.path);
     else await rename(file.path, file.finalPath);
-    await fsyncDir(file.dir);
+    await syncDir(file.dir);
     if (file.size > 0) fileSinkMetrics.finishedFiles.inc(this.label);
     this.logger.debug({ file: file.finalPath, bytes: file.size }, 'finished file');
   }

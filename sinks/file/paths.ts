@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, open, readdir } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { syncDir } from '../../core/durable-file.js';
 
 /**
  * Names in the tree. The template gives a file's base path (`shop/web/2024-05-01/host-1.log`);
@@ -83,14 +84,6 @@ export function fitSegment(segment: string): string {
   return `${Buffer.from(segment).subarray(0, MAX_SEGMENT_BYTES - 13).toString('utf8').replace(/\uFFFD+$/, '')}~${hash}`;
 }
 
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /**
  * Creates the directories `segments` under `root`, one level at a time, refusing any
@@ -105,7 +98,7 @@ export async function ensureDirInside(root: string, segments: readonly string[])
     const next = join(dir, segment);
     try {
       await mkdir(next);
-      await fsyncDir(dir);
+      await syncDir(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const st = await lstat(next);

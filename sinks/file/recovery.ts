@@ -2,7 +2,8 @@ import { access, open, readdir, rename, unlink, type FileHandle } from 'node:fs/
 import { join } from 'node:path';
 import type { Logger } from '../../core/log.js';
 import { intactGzipLength } from './gzip.js';
-import { finalNameOf, fsyncDir } from './paths.js';
+import { finalNameOf } from './paths.js';
+import { syncDir } from '../../core/durable-file.js';
 
 export interface Recovered {
   /** In-progress files found (left by a crash or a kill). */
@@ -78,7 +79,7 @@ async function recoverFile(dir: string, name: string, final: string, logger: Log
   if (cut > 0) logger.warn({ file: path, keptBytes: keep, cutBytes: cut }, 'in-progress file ended in a partial line or gzip member (a write cut short by a crash, never acknowledged): cut it off');
   if (keep === 0) {
     await unlink(path);
-    await fsyncDir(dir);
+    await syncDir(dir);
     logger.info({ file: path }, 'removed an empty in-progress file left by a previous run');
     return;
   }
@@ -87,7 +88,7 @@ async function recoverFile(dir: string, name: string, final: string, logger: Log
     return;
   }
   await rename(path, finalPath);
-  await fsyncDir(dir);
+  await syncDir(dir);
   logger.info({ file: finalPath, bytes: keep }, 'finished an in-progress file left by a previous run');
 }
 
