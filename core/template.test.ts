@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from './event.js';
-import { EventTemplate, parseTemplate, safePathSegment, ZonedClock } from './template.js';
+import { EventTemplate, parseTemplate, type Placeholder, safePathSegment, ZonedClock } from './template.js';
 
 const event = (timestamp: number, over: Partial<LogEvent> = {}): LogEvent => ({
   id: 'x',
@@ -69,6 +69,35 @@ describe('EventTemplate', () => {
       names.add(name);
     }
     expect(names.size).toBeGreaterThan(1000);
+  });
+
+  it('shows every placeholder to check, with its position, and lets its error replace the generic one', () => {
+    const seen: Placeholder[] = [];
+    parseTemplate('{ service }/%Y-%%-{host}', { check: (p) => void seen.push(p) });
+    expect(seen).toEqual([
+      { kind: 'field', name: 'service', at: 1 },
+      { kind: 'time', name: 'Y', at: 13 },
+      { kind: 'time', name: '%', at: 16 },
+      { kind: 'field', name: 'host', at: 19 },
+    ]);
+    const onlyService = (p: Placeholder) => {
+      if (p.kind === 'field' && p.name !== 'service') throw new RangeError(`no {${p.name}} here`);
+    };
+    expect(() => parseTemplate('{service}/{nope}', { check: onlyService })).toThrow(new RangeError('no {nope} here'));
+    expect(() => parseTemplate('{service}/{host}', { check: onlyService })).toThrow(new RangeError('no {host} here'));
+    expect(parseTemplate('{service}/%d', { check: onlyService })).toHaveLength(3);
+  });
+
+  it('finish shapes the whole name, once per distinct name when cached', () => {
+    let calls = 0;
+    const finish = (name: string) => (calls++, name.toUpperCase());
+    const t = new EventTemplate('{service}-%Y.%m.%d', { timeZone: 'UTC', sanitize: (v) => v, finish });
+    const day = Date.UTC(2024, 2, 9);
+    const names = new Set<string>();
+    for (let i = 0; i < 1000; i++) names.add(t.renderCached(event(day + i * 60_000, { service: i % 2 ? 'a' : 'b' })));
+    expect([...names].sort()).toEqual(['A-2024.03.09', 'B-2024.03.09']);
+    expect(calls).toBe(2);
+    expect(t.render(event(day, { service: 'c' }))).toBe('C-2024.03.09');
   });
 
   it('names what is wrong in a bad template', () => {

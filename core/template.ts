@@ -1,9 +1,11 @@
 import type { LogEvent } from './event.js';
 
 /**
- * Templates that turn an event into a name: file paths (`{service}/{module}/%Y-%m-%d/{host}.log`)
- * and, later, index names (`logs-{service}-%Y.%m.%d`). `{name}` takes an event field,
- * `%X` formats the event's time in a configured IANA time zone.
+ * Templates that turn an event into a name: file paths (`{service}/{module}/%Y-%m-%d/{host}.log`,
+ * sinks/file) and index names (`logs-{service}-%Y.%m.%d`, sinks/elasticsearch). `{name}` takes
+ * an event field, `%X` formats the event's time in a configured IANA time zone. What a name
+ * may contain is the sink's business: it narrows the placeholders (ParseOptions.check) and
+ * makes values and the whole name safe (EventTemplateOptions.sanitize and finish).
  *
  * Rendering is on the hot path of every sink that partitions, so nothing here formats a
  * date per event: the zone's UTC offset is cached per hour (Intl runs once per hour of
@@ -34,8 +36,25 @@ export type TemplatePart =
   | { kind: 'field'; name: string; get: (e: LogEvent) => unknown }
   | { kind: 'time'; token: TimeToken };
 
+/** A `{field}` or `%token` as written, with its 1-based character position in the template. */
+export interface Placeholder {
+  kind: 'field' | 'time';
+  /** The field name (trimmed), or the character after `%` (`%` for `%%`, empty at the end of the text). */
+  name: string;
+  at: number;
+}
+
+export interface ParseOptions {
+  /**
+   * Sees every placeholder before the generic checks and may throw: how a sink allows only
+   * part of the vocabulary (an index name takes no `{fields.*}` and nothing finer than `%H`)
+   * and says so in its own words.
+   */
+  check?: (placeholder: Placeholder) => void;
+}
+
 /** Parses a template; throws an Error saying what is wrong and where in the text. */
-export function parseTemplate(text: string): TemplatePart[] {
+export function parseTemplate(text: string, options: ParseOptions = {}): TemplatePart[] {
   const parts: TemplatePart[] = [];
   let literal = '';
   const flush = () => {
@@ -46,6 +65,7 @@ export function parseTemplate(text: string): TemplatePart[] {
     const c = text[i]!;
     if (c === '%') {
       const t = text[i + 1];
+      options.check?.({ kind: 'time', name: t ?? '', at: i + 1 });
       if (t === undefined || !(t in TIME_TOKENS)) {
         throw new Error(`template ${JSON.stringify(text)}: unknown time format "%${t ?? ''}" at character ${i + 1} (known: ${Object.keys(TIME_TOKENS).map((k) => `%${k}`).join(' ')})`);
       }
@@ -59,6 +79,7 @@ export function parseTemplate(text: string): TemplatePart[] {
       const end = text.indexOf('}', i);
       if (end === -1) throw new Error(`template ${JSON.stringify(text)}: "{" at character ${i + 1} is not closed`);
       const name = text.slice(i + 1, end).trim();
+      options.check?.({ kind: 'field', name, at: i + 1 });
       flush();
       parts.push({ kind: 'field', name, get: fieldGetter(name, text) });
       i = end;
@@ -186,6 +207,11 @@ export interface EventTemplateOptions {
   timeZone: string;
   /** Turns a field's value into what may appear in the name (a safe path segment, an index name part). */
   sanitize: (value: string) => string;
+  /**
+   * Turns the whole rendered name into what may be used (rules about the name as a whole,
+   * such as a length cap); renderCached caches its result, so it runs once per distinct name.
+   */
+  finish?: (name: string) => string;
 }
 
 /** A compiled template: render(event) is cheap enough to call for every event. */
@@ -194,6 +220,7 @@ export class EventTemplate {
   readonly clock: ZonedClock;
   private readonly granularity: number;
   private readonly sanitize: (value: string) => string;
+  private readonly finish: ((name: string) => string) | undefined;
   private readonly sanitized = new Map<string, string>();
   private bucket = Number.NaN;
   private timeText: string[] = [];
@@ -210,6 +237,7 @@ export class EventTemplate {
     this.parts = parseTemplate(text);
     this.clock = new ZonedClock(options.timeZone);
     this.sanitize = options.sanitize;
+    this.finish = options.finish;
     this.granularity = Math.min(DAY_MS, ...this.parts.map((p) => (p.kind === 'time' ? GRANULARITY_MS[p.token] : DAY_MS)));
     this.keyParts = this.parts.filter((p) => p.kind === 'field');
     this.hasTime = this.parts.some((p) => p.kind === 'time');
@@ -255,7 +283,7 @@ export class EventTemplate {
         out += this.timeText[t++];
       }
     }
-    return out;
+    return this.finish ? this.finish(out) : out;
   }
 
   /** The sanitized text of a field value: strings and numbers as they are, anything else as JSON. */

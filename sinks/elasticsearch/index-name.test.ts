@@ -75,4 +75,48 @@ describe('index names', () => {
     expect(new IndexNamer('logs-%Y-%j').dayOf('logs-2024-069')).toBe(Date.UTC(2024, 2, 9));
     expect(new IndexNamer('logs-{service}').daily).toBe(false);
   });
+
+  it('names each hour in its zone like Intl does across DST changes, and retention reads back the day written', () => {
+    const reference = (fmt: Intl.DateTimeFormat, ms: number) => {
+      const p = Object.fromEntries(fmt.formatToParts(ms).map((x) => [x.type, x.value]));
+      const doy = (Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day)) - Date.UTC(Number(p.year), 0, 1)) / 86_400_000 + 1;
+      return `logs-${p.year}.${p.month}.${p.day}.${p.hour}-${String(doy).padStart(3, '0')}`;
+    };
+    // Spring forward and fall back in Europe and North America (St John's: -3:30/-2:30), and
+    // Lord Howe's half-hour DST in April; Kolkata (+5:30) has none but an odd offset.
+    const starts = [Date.UTC(2024, 2, 9, 0), Date.UTC(2024, 2, 30, 20), Date.UTC(2024, 3, 6, 10), Date.UTC(2024, 9, 26, 20), Date.UTC(2024, 10, 2, 20)];
+    for (const tz of ['Europe/Berlin', 'America/St_Johns', 'Australia/Lord_Howe', 'Asia/Kolkata']) {
+      const fmt = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit' });
+      const hourly = new IndexNamer('logs-%Y.%m.%d.%H-%j', tz);
+      const daily = new IndexNamer('logs-{service}-%Y.%m.%d', tz);
+      const times = starts.flatMap((start) => Array.from({ length: 720 }, (_, i) => start + i * 239_999));
+      // Back and forth through time, as replays and late events arrive: the caches must not care.
+      const order = times.map((_, i) => (i * 7919) % times.length);
+      expect(new Set(order).size).toBe(times.length);
+      for (const i of order) {
+        const ms = times[i]!;
+        expect(hourly.name(event({ timestamp: ms }))).toBe(reference(fmt, ms));
+        expect(daily.dayOf(daily.name(event({ timestamp: ms })))).toBe(daily.dayNumber(ms));
+      }
+    }
+  });
+
+  it('reads placeholders as the file sink does, but allows only what an index name may hold', () => {
+    // Spaces inside braces are read as in file path templates; a stray "}" is a typo, not text.
+    expect(new IndexNamer('logs-{ service }-%Y.%m.%d').name(event())).toBe('logs-checkout-2024.03.09');
+    expect(() => parseIndexTemplate('logs-}')).toThrow(IndexTemplateError);
+    expect(() => parseIndexTemplate('logs-}')).toThrow('"}" at character 6 has no opening "{"');
+    expect(() => parseIndexTemplate('logs-{service')).toThrow(IndexTemplateError);
+    expect(() => parseIndexTemplate('logs-{service')).toThrow('"{" at character 6 is not closed');
+    // The file sink's extra vocabulary stays out: event fields and anything finer than an hour.
+    expect(() => parseIndexTemplate('logs-{fields.tenant}')).toThrow('unknown placeholder "{fields.tenant}" at character 6');
+    expect(() => parseIndexTemplate('logs-{source.kind}')).toThrow('unknown placeholder "{source.kind}"');
+    for (const t of ['M', 'S', 'y']) expect(() => parseIndexTemplate(`logs-%H%${t}`)).toThrow(`unsupported time field "%${t}" at character 8`);
+    expect(() => parseIndexTemplate('logs-%')).toThrow('unsupported time field "%" at character 6');
+    expect(new IndexNamer('logs-100%%-{host}').name(event())).toBe('logs-100%-web-1');
+  });
+
+  it('puts an event without a usable time on 1970.01.01, as the file sink does', () => {
+    expect(new IndexNamer('logs-{service}-%Y.%m.%d').name(event({ timestamp: Number.NaN }))).toBe('logs-checkout-1970.01.01');
+  });
 });

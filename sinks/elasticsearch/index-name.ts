@@ -1,8 +1,11 @@
 import type { LogEvent } from '../../core/event.js';
+import { EventTemplate, parseTemplate, type Placeholder, type TemplatePart } from '../../core/template.js';
 
 /**
  * Index names from a template such as `logs-{service}-%Y.%m.%d`: `{service}`, `{module}`
  * and `{host}` come from the event, strftime fields from the event time in a time zone.
+ * Parsing, time zones and the per-event caches are core/template.ts, shared with the file
+ * sink; what is here is what Elasticsearch asks of a name.
  *
  * Event values are untrusted (a service name is whatever a container label says), so each
  * one is reduced to a safe part of an index name before it is put in: Elasticsearch's
@@ -16,52 +19,38 @@ import type { LogEvent } from '../../core/event.js';
 export const INDEX_FIELDS = ['service', 'module', 'host'] as const;
 export type IndexField = (typeof INDEX_FIELDS)[number];
 
-const STRFTIME = new Set(['Y', 'm', 'd', 'H', 'j', '%']);
+/** Nothing finer than an hour: an index per minute would bury the cluster in shards. */
+const INDEX_TIME_TOKENS = new Set(['Y', 'm', 'd', 'H', 'j', '%']);
 const MAX_NAME_BYTES = 255;
 const MAX_VALUE_BYTES = 64;
+const DAY_MS = 86_400_000;
 const ILLEGAL = /[\\/*?"<>|,#:\s\p{Cc}]/gu;
-
-type Part = { kind: 'text'; text: string } | { kind: 'field'; field: IndexField } | { kind: 'time'; spec: string };
 
 export class IndexTemplateError extends Error {}
 
-export function parseIndexTemplate(template: string): Part[] {
-  const parts: Part[] = [];
-  let text = '';
-  const flush = () => {
-    if (text) parts.push({ kind: 'text', text });
-    text = '';
-  };
-  for (let i = 0; i < template.length; i++) {
-    const c = template[i]!;
-    if (c === '{') {
-      const end = template.indexOf('}', i);
-      const field = end < 0 ? '' : template.slice(i + 1, end);
-      if (!(INDEX_FIELDS as readonly string[]).includes(field)) {
-        throw new IndexTemplateError(`unknown placeholder "{${field}}" at character ${i + 1}: use ${INDEX_FIELDS.map((f) => `{${f}}`).join(', ')}`);
-      }
-      flush();
-      parts.push({ kind: 'field', field: field as IndexField });
-      i = end;
-    } else if (c === '%') {
-      const spec = template[i + 1] ?? '';
-      if (!STRFTIME.has(spec)) throw new IndexTemplateError(`unsupported time field "%${spec}" at character ${i + 1}: use %Y, %m, %d, %H, %j or %%`);
-      if (spec === '%') text += '%';
-      else {
-        flush();
-        parts.push({ kind: 'time', spec });
-      }
-      i++;
-    } else text += c;
+function checkPlaceholder({ kind, name, at }: Placeholder): void {
+  if (kind === 'field' && !(INDEX_FIELDS as readonly string[]).includes(name)) {
+    throw new IndexTemplateError(`unknown placeholder "{${name}}" at character ${at}: use ${INDEX_FIELDS.map((f) => `{${f}}`).join(', ')}`);
   }
-  flush();
+  if (kind === 'time' && !INDEX_TIME_TOKENS.has(name)) throw new IndexTemplateError(`unsupported time field "%${name}" at character ${at}: use %Y, %m, %d, %H, %j or %%`);
+}
+
+/** Parses an index template; every problem is an IndexTemplateError (a config error, not a crash). */
+export function parseIndexTemplate(template: string): TemplatePart[] {
+  let parts: TemplatePart[];
+  try {
+    parts = parseTemplate(template, { check: checkPlaceholder });
+  } catch (err) {
+    if (err instanceof IndexTemplateError) throw err;
+    throw new IndexTemplateError((err as Error).message);
+  }
   for (const p of parts) {
-    if (p.kind === 'text' && sanitizeValue(p.text, Infinity) !== p.text) {
+    if (p.kind === 'literal' && sanitizeValue(p.text, Infinity) !== p.text) {
       throw new IndexTemplateError(`"${p.text}" is not allowed in an index name: use lowercase letters, digits, "-", "_", "." and "+" only`);
     }
   }
   const first = parts[0];
-  if (first?.kind === 'text' && /^[-_+]/.test(first.text)) throw new IndexTemplateError('an index name may not start with "-", "_" or "+"');
+  if (first?.kind === 'literal' && /^[-_+]/.test(first.text)) throw new IndexTemplateError('an index name may not start with "-", "_" or "+"');
   if (parts.length === 0) throw new IndexTemplateError('the index template is empty');
   return parts;
 }
@@ -93,59 +82,38 @@ function truncateBytes(s: string, maxBytes: number): string {
   return s.slice(0, end);
 }
 
-interface TimeParts {
-  Y: string;
-  m: string;
-  d: string;
-  H: string;
-  j: string;
-}
-
 /**
- * Renders index names for events. Time fields are computed once per minute of event
- * time (zone offsets change on minute boundaries at the finest), and sanitized values are
- * cached, so the per-event cost is a few map lookups and a string join.
+ * Renders index names for events. name() is core's renderCached: per event a map lookup
+ * per field and one for the time bucket, and the same string object for every event of
+ * one index, so the sanitizing above runs once per distinct name, not per event.
  */
 export class IndexNamer {
-  private readonly parts: Part[];
-  private readonly fmt: Intl.DateTimeFormat | undefined;
-  private readonly timeCache = new Map<number, TimeParts>();
-  private readonly valueCache = new Map<string, string>();
+  private readonly names: EventTemplate;
   readonly hasTime: boolean;
   readonly daily: boolean;
+  private readonly wildcard: string;
+  private readonly dayPattern: { re: RegExp; tokens: string[] };
 
   constructor(
     readonly template: string,
     readonly timeZone = 'UTC',
   ) {
-    this.parts = parseIndexTemplate(template);
-    this.hasTime = this.parts.some((p) => p.kind === 'time');
-    const specs = new Set(this.parts.flatMap((p) => (p.kind === 'time' ? [p.spec] : [])));
-    this.daily = specs.has('Y') && (specs.has('j') || (specs.has('m') && specs.has('d')));
-    this.fmt =
-      timeZone === 'UTC'
-        ? undefined
-        : new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit' });
+    const parts = parseIndexTemplate(template);
+    this.names = new EventTemplate(template, { timeZone, sanitize: (v) => sanitizeValue(v), finish: sanitizeIndexName });
+    const tokens = new Set(parts.flatMap((p) => (p.kind === 'time' ? [p.token] : [])));
+    this.hasTime = tokens.size > 0;
+    this.daily = tokens.has('Y') && (tokens.has('j') || (tokens.has('m') && tokens.has('d')));
+    this.wildcard = parts.map((p) => (p.kind === 'literal' ? p.text : '*')).join('').replace(/\*+/g, '*');
+    this.dayPattern = dayPattern(parts);
   }
 
   name(event: LogEvent): string {
-    let out = '';
-    for (const p of this.parts) {
-      if (p.kind === 'text') out += p.text;
-      else if (p.kind === 'field') out += this.value(event[p.field]);
-      else out += this.time(event.timestamp)[p.spec as keyof TimeParts];
-    }
-    return sanitizeIndexName(out);
-  }
-
-  /** The name for a given set of values and time: what retention and search compute. */
-  nameFor(values: Partial<Record<IndexField, string>>, timestamp: number): string {
-    return this.name({ id: '', timestamp, message: '', service: values.service ?? '', module: values.module ?? '', host: values.host ?? '', source: { kind: '' }, fields: {} });
+    return this.names.renderCached(event);
   }
 
   /** Elasticsearch wildcard pattern matching every name this template can produce. */
   pattern(): string {
-    return this.parts.map((p) => (p.kind === 'text' ? p.text : '*')).join('').replace(/\*+/g, '*');
+    return this.wildcard;
   }
 
   /**
@@ -153,19 +121,10 @@ export class IndexNamer {
    * of an index name this template produced; undefined for names it did not produce.
    */
   dayOf(index: string): number | undefined {
-    const groups: string[] = [];
-    const re = this.parts
-      .map((p) => {
-        if (p.kind === 'text') return p.text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-        if (p.kind === 'field') return '.+?';
-        groups.push(p.spec);
-        return p.spec === 'Y' ? '(\\d{4})' : p.spec === 'j' ? '(\\d{3})' : '(\\d{2})';
-      })
-      .join('');
-    const m = new RegExp(`^${re}$`).exec(index);
+    const m = this.dayPattern.re.exec(index);
     if (!m || !this.daily) return undefined;
     const got: Record<string, number> = {};
-    groups.forEach((g, i) => (got[g] = Number(m[i + 1])));
+    this.dayPattern.tokens.forEach((t, i) => (got[t] = Number(m[i + 1])));
     const year = got.Y!;
     if (got.j !== undefined && got.m === undefined) return Date.UTC(year, 0, got.j);
     return Date.UTC(year, got.m! - 1, got.d!);
@@ -173,45 +132,19 @@ export class IndexNamer {
 
   /** Today's calendar day in the template's time zone, as a UTC midnight in ms. */
   dayNumber(now: number): number {
-    const t = this.time(now);
-    return Date.UTC(Number(t.Y), Number(t.m) - 1, Number(t.d));
-  }
-
-  private value(raw: string): string {
-    let v = this.valueCache.get(raw);
-    if (v === undefined) {
-      if (this.valueCache.size > 10_000) this.valueCache.clear();
-      v = sanitizeValue(raw);
-      this.valueCache.set(raw, v);
-    }
-    return v;
-  }
-
-  private time(ts: number): TimeParts {
-    const minute = Math.floor(ts / 60_000);
-    let t = this.timeCache.get(minute);
-    if (t) return t;
-    if (this.timeCache.size > 1024) this.timeCache.clear();
-    const d = new Date(minute * 60_000);
-    let Y: number, m: number, day: number, H: number;
-    if (!this.fmt) {
-      Y = d.getUTCFullYear();
-      m = d.getUTCMonth() + 1;
-      day = d.getUTCDate();
-      H = d.getUTCHours();
-    } else {
-      const p: Record<string, string> = {};
-      for (const { type, value } of this.fmt.formatToParts(d)) p[type] = value;
-      Y = Number(p.year);
-      m = Number(p.month);
-      day = Number(p.day);
-      H = Number(p.hour);
-    }
-    const j = Math.round((Date.UTC(Y, m - 1, day) - Date.UTC(Y, 0, 1)) / 86_400_000) + 1;
-    t = { Y: String(Y).padStart(4, '0'), m: pad(m), d: pad(day), H: pad(H), j: String(j).padStart(3, '0') };
-    this.timeCache.set(minute, t);
-    return t;
+    return this.names.clock.day(now) * DAY_MS;
   }
 }
 
-const pad = (n: number) => String(n).padStart(2, '0');
+function dayPattern(parts: readonly TemplatePart[]): { re: RegExp; tokens: string[] } {
+  const tokens: string[] = [];
+  const source = parts
+    .map((p) => {
+      if (p.kind === 'literal') return p.text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      if (p.kind === 'field') return '.+?';
+      tokens.push(p.token);
+      return p.token === 'Y' ? '(\\d{4})' : p.token === 'j' ? '(\\d{3})' : '(\\d{2})';
+    })
+    .join('');
+  return { re: new RegExp(`^${source}$`), tokens };
+}
