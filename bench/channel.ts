@@ -1,9 +1,10 @@
 import { open, rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import type { LogEvent } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
 import { encodeEventString } from '../core/wire.js';
 import { DiskChannel, type DiskChannelConfig } from '../agent/channel/disk/disk-channel.js';
-import { encodeRecord } from '../agent/channel/disk/format.js';
+import { encodeRecord, releaseRecord } from '../agent/channel/disk/format.js';
 import { channelMetrics } from '../agent/channel/metrics.js';
 import { makeEvent, tempDir } from '../agent/channel/testkit.js';
 
@@ -13,20 +14,32 @@ import { makeEvent, tempDir } from '../agent/channel/testkit.js';
  * sequential write + fdatasync of the same batch size in the same directory. Also the
  * CPU bound of encoding the same events (the channel cannot beat it) and the replay rate
  * after a restart (everything read back from disk and decoded).
+ *
+ * The events are what the file source produces: a 25-character id, a file source with
+ * path, file id and offset, and a message of BENCH_MESSAGE_CHARS (default 150, an access
+ * log line) that differs per event. mib_per_s counts the bytes the channel writes (its own
+ * encoding), wire_mib_per_s the same events in core/wire.ts JSON (what Kafka carries; it
+ * compares channel formats).
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const MESSAGE_CHARS = Number(process.env.BENCH_MESSAGE_CHARS ?? 150);
 const BATCH = 1000;
 const IN_FLIGHT = 16;
 const MiB = 1024 * 1024;
+const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-function eventsOfAbout200Bytes(count: number): LogEvent[] {
+function fileEvents(count: number): LogEvent[] {
   const events: LogEvent[] = [];
+  let offset = 0;
   for (let i = 0; i < count; i++) {
     const e = makeEvent(i);
+    e.id = 'Qm9vdGxlZ2dlZEZp' + Array.from({ length: 9 }, (_, k) => ID_CHARS[(i * 7 + k * 13) % 64]).join('');
     e.fields = {};
-    e.source = { kind: 'file', path: '/var/log/app.log', offset: i * 200 };
-    e.message = `GET /o/${i} 200`;
-    while (Buffer.byteLength(encodeEventString(e)) < 200) e.message += 'x';
+    e.source = { kind: 'file', path: '/var/log/nginx/access.log', fileId: '2049-1835026-9f3a61c2', offset };
+    let message = `10.0.${i % 256}.${(i * 7) % 256} - - [21/Nov/2025:23:17:${String(i % 60).padStart(2, '0')} +0000] "GET /api/v1/orders/${i} HTTP/1.1" 200 ${1000 + i} "-" "Mozilla/5.0 (X11; Linux x86_64)"`;
+    while (message.length < MESSAGE_CHARS) message += ` k${message.length}=v`;
+    e.message = message.slice(0, MESSAGE_CHARS);
+    offset += e.message.length + 1;
     events.push(e);
   }
   return events;
@@ -51,7 +64,11 @@ async function rawLimit(dir: string, batchBytes: number): Promise<number> {
 function encodeLimit(batch: LogEvent[]): number {
   let bytes = 0;
   const started = performance.now();
-  while (performance.now() - started < 2000) bytes += encodeRecord(batch, undefined).length;
+  while (performance.now() - started < 2000) {
+    const record = encodeRecord(batch, undefined);
+    bytes += record.length;
+    releaseRecord(record);
+  }
   return bytes / MiB / ((performance.now() - started) / 1000);
 }
 
@@ -63,7 +80,8 @@ async function fsyncCount(): Promise<number> {
 async function main(): Promise<void> {
   const dir = await tempDir('bench-channel');
   try {
-    const batch = eventsOfAbout200Bytes(BATCH);
+    const batch = fileEvents(BATCH);
+    const wireBytes = batch.reduce((n, e) => n + Buffer.byteLength(encodeEventString(e)) + 1, 0);
     const recordBytes = encodeRecord(batch, undefined).length;
     const config: DiskChannelConfig = {
       path: `${dir}/channel`,
@@ -106,6 +124,7 @@ async function main(): Promise<void> {
       await done;
     };
     const fsyncsBefore = await fsyncCount();
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const producing = producer();
     const consuming = consumer();
@@ -113,6 +132,7 @@ async function main(): Promise<void> {
     stop = true;
     await producing;
     const seconds = (performance.now() - started) / 1000;
+    const cpuUsed = process.cpuUsage(cpuBefore);
     await consuming;
     const fsyncs = (await fsyncCount()) - fsyncsBefore;
     await channel.close();
@@ -143,13 +163,18 @@ async function main(): Promise<void> {
       bench: 'channel',
       mib_per_s: round(mib),
       events_per_s: Math.round(put / seconds),
+      wire_mib_per_s: round(((put / BATCH) * wireBytes) / MiB / seconds),
       fsyncs_per_s: Math.round(fsyncs / seconds),
+      // Process CPU (all threads, user + system) per event put: less sensitive to other load than the rates.
+      cpu_us_per_event: Math.round((100 * (cpuUsed.user + cpuUsed.system)) / Math.max(1, put)) / 100,
+      load_avg_1m: round(loadavg()[0]!),
       limit_mib_per_s: round(limit),
       encode_limit_mib_per_s: round(cpu),
       pct_of_limit: round((100 * mib) / limit),
       pct_of_encode_limit: round((100 * mib) / cpu),
       replay_events_per_s: Math.round(replayed / replaySeconds),
       event_bytes: round(recordBytes / BATCH),
+      wire_event_bytes: round(wireBytes / BATCH),
       batch_events: BATCH,
       bytes_per_fsync: Math.round(((put / BATCH) * recordBytes) / Math.max(1, fsyncs)),
       taken_events: taken,

@@ -17,6 +17,7 @@ import {
   guessVersion,
   parseSegmentName,
   readRecordHeader,
+  releaseRecord,
   SEGMENT_HEADER,
   SEGMENT_HEADER_BYTES,
   segmentName,
@@ -140,6 +141,7 @@ export class DiskChannel implements Channel {
   private cacheScan = 0;
   private cacheBytes = 0;
   private chunk: { seg: number; start: number; buf: Buffer } | undefined;
+  private readBuf: Buffer | undefined;
   private reader: { seg: number; fh: FileHandle } | undefined;
   private readonly reportedDamage = new Set<string>();
 
@@ -258,6 +260,7 @@ export class DiskChannel implements Channel {
     await this.reader?.fh.close();
     this.reader = undefined;
     this.chunk = undefined;
+    this.readBuf = undefined;
     this.cache.length = 0;
     this.state = 'closed';
     this.releaseLock();
@@ -514,7 +517,10 @@ export class DiskChannel implements Channel {
       this.blockedSince = undefined;
       channelMetrics.blocked.set({ component: this.name }, 0);
     }
-    for (let k = i; k < j; k++) group[k]!.resolve();
+    for (let k = i; k < j; k++) {
+      releaseRecord(group[k]!.frame);
+      group[k]!.resolve();
+    }
     this.dataVersion++;
     this.dataArrived.notify();
     this.publish();
@@ -685,7 +691,9 @@ export class DiskChannel implements Channel {
       this.reader = { seg: seg.id, fh: await open(seg.path, 'r') };
     }
     const length = Math.min(Math.max(READ_CHUNK_BYTES, need), seg.readable - off);
-    const buf = Buffer.allocUnsafe(length);
+    // One buffer for the usual reads: decoding copies what it keeps, and a fresh MiB per read cost page faults.
+    this.chunk = undefined;
+    const buf = length <= READ_CHUNK_BYTES ? (this.readBuf ??= Buffer.allocUnsafeSlow(READ_CHUNK_BYTES)) : Buffer.allocUnsafe(length);
     let got = 0;
     while (got < length) {
       const { bytesRead } = await this.reader.fh.read(buf, got, length - got, off + got);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { FieldValue, LogEvent, SourceRef } from '../../../core/event.js';
 import { decodeEvent, encodeEventString, WireFormatError } from '../../../core/wire.js';
 import { makeEvent, seededRandom } from '../testkit.js';
-import { checkFrame, decodeRecordEvents, encodeRecord, FORMAT_VERSION, readRecordHeader } from './format.js';
+import { checkFrame, decodeRecordEvents, encodeRecord, FORMAT_VERSION, readRecordHeader, releaseRecord } from './format.js';
 
 /** Encodes a record and decodes it again the way the channel reads a segment. */
 function roundTrip(events: LogEvent[]): LogEvent[] {
@@ -159,6 +159,22 @@ describe('channel record encoding (format 2)', () => {
     expect(() => encodeRecord([{ ...good, fields: [] as unknown as Record<string, FieldValue> }], undefined)).toThrow(/"fields" must be an object/);
   });
 
+  it('reuses the memory of a released record for the next one, and ignores a second release of the same record', () => {
+    const events = Array.from({ length: 500 }, (_, i) => makeEvent(i, 200));
+    const first = encodeRecord(events, undefined);
+    const memory = first.buffer;
+    releaseRecord(first);
+    releaseRecord(first);
+    const second = encodeRecord(events, undefined);
+    const third = encodeRecord(events, undefined);
+    expect(second.buffer).toBe(memory);
+    expect(third.buffer).not.toBe(memory);
+    expect(decodeRecordEvents(second, 0, second.length, 500, FORMAT_VERSION, 'test')).toStrictEqual(events);
+    expect(decodeRecordEvents(third, 0, third.length, 500, FORMAT_VERSION, 'test')).toStrictEqual(events);
+    releaseRecord(second);
+    releaseRecord(third);
+  });
+
   it('is several times more compact than the wire JSON for typical file events', () => {
     const events = Array.from({ length: 100 }, (_, i) => makeEvent(i * 3 + 1));
     const json = events.reduce((n, e) => n + Buffer.byteLength(encodeEventString(e)) + 1, 0);
@@ -178,17 +194,30 @@ describe('channel record decoding of damaged bytes', () => {
 
   const decodeOnly = (buf: Buffer, count: number) => decodeRecordEvents(buf, 0, buf.length, count, FORMAT_VERSION, 'seg 1 at byte 8');
 
+  /** The events part of a record with one text chunk: chunk table, layout, text. */
+  function oneChunk(events: number, layout: Buffer, text: Buffer, chars = text.length): Buffer {
+    const head = Buffer.alloc(20);
+    head.writeUInt32LE(1, 0);
+    head.writeUInt32LE(events, 4);
+    head.writeUInt32LE(text.length, 8);
+    head.writeUInt32LE(chars, 12);
+    head.writeUInt32LE(layout.length, 16);
+    return Buffer.concat([head, layout, text]);
+  }
+
   it('never throws anything but a WireFormatError naming where, for random bytes and random counts', () => {
     const random = seededRandom(4242);
+    const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
     let errors = 0;
     for (let i = 0; i < 3000; i++) {
-      const bytes = Buffer.alloc(Math.floor(random() * 200));
-      for (let k = 0; k < bytes.length; k++) bytes[k] = Math.floor(random() * 256);
-      // Mostly a plausible layout length, so the decoder gets past the first check.
-      if (bytes.length >= 4 && random() < 0.8) bytes.writeUInt32LE(Math.floor(random() * (bytes.length - 3)), 0);
       const count = pickCount(random);
+      // Mostly a consistent chunk table, so the decoder gets to the layout and the text.
+      const part =
+        random() < 0.2
+          ? bytes(Math.floor(random() * 200))
+          : oneChunk(random() < 0.8 ? count : pickCount(random), bytes(Math.floor(random() * 120)), bytes(Math.floor(random() * 80)), random() < 0.5 ? undefined : Math.floor(random() * 80));
       try {
-        decodeOnly(record(count, bytes), count);
+        decodeOnly(record(count, part), count);
       } catch (err) {
         expect(err).toBeInstanceOf(WireFormatError);
         expect((err as Error).message).toContain('seg 1 at byte 8');
@@ -221,18 +250,27 @@ describe('channel record decoding of damaged bytes', () => {
 
   it('says what is wrong: a length past the text, leftover bytes, a repeat with nothing before it', () => {
     const frame = encodeRecord([makeEvent(1), makeEvent(3)], undefined);
-    expect(() => decodeOnly(frame, 1)).toThrow(/layout bytes left after 1 events \(seg 1 at byte 8\)/);
-    expect(() => decodeOnly(frame, 3)).toThrow(/layout ends before the event \(event 2\)/);
-    const layout = Buffer.alloc(4 + 2 + 8 + 2);
-    layout.writeUInt32LE(12, 0);
-    layout.writeUInt16LE(1, 4); // same service as... nobody
-    layout.writeDoubleLE(1, 6);
-    layout[14] = 1;
-    layout[15] = 0;
-    expect(() => decodeOnly(record(1, Buffer.concat([layout, Buffer.from('x')])), 1)).toThrow(/repeats a value no earlier event had \(event 0\)/);
-    layout[14] = 9;
-    expect(() => decodeOnly(record(1, Buffer.concat([layout, Buffer.from('x')])), 1)).toThrow(/string of 9 characters runs past the record's text/);
-    expect(() => decodeOnly(record(1_000_000, Buffer.alloc(40)), 1_000_000)).toThrow(/says 1000000 events but its layout has only 0 bytes/);
+    expect(() => decodeOnly(frame, 1)).toThrow(/text chunks hold 2 events in \d+ bytes, the record 1 events .*\(seg 1 at byte 8\)/);
+    const layout = Buffer.alloc(2 + 8 + 2);
+    layout.writeUInt16LE(1, 0); // same service as... nobody
+    layout.writeDoubleLE(1, 2);
+    layout[10] = 1;
+    layout[11] = 0;
+    expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('x'))), 1)).toThrow(/repeats a value no earlier event had \(event 0\)/);
+    layout[10] = 9;
+    expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('x'))), 1)).toThrow(/string of 9 characters runs past its text chunk/);
+    expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('xy'), 1)), 1)).toThrow(/text chunk 0 decodes to 2 characters, not 1/);
+    const whole = Buffer.concat([Buffer.alloc(2), layout.subarray(2, 10), Buffer.from([9, 0, 0, 0, 0, 0])]);
+    expect(decodeOnly(record(1, oneChunk(1, whole, Buffer.from('x'.repeat(9)))), 1)[0]).toMatchObject({ id: 'xxxxxxxxx', timestamp: 1, source: { kind: '' } });
+    expect(() => decodeOnly(record(1, oneChunk(1, Buffer.concat([whole, Buffer.from([0])]), Buffer.from('x'.repeat(9)))), 1)).toThrow(/1 layout bytes left after 1 events/);
+    expect(() => decodeOnly(record(1_000_000, oneChunk(1_000_000, Buffer.alloc(30), Buffer.alloc(0))), 1_000_000)).toThrow(/says 1000000 events but its layout has only 30 bytes/);
+  });
+
+  it('reads text cut into several chunks, including a string longer than a chunk', () => {
+    const events = Array.from({ length: 3000 }, (_, i) => makeEvent(i, i === 1500 ? 100_000 : 40));
+    const frame = encodeRecord(events, undefined);
+    expect(frame.readUInt32LE(20)).toBeGreaterThan(3);
+    expect(decodeOnly(frame, 3000)).toStrictEqual(events);
   });
 });
 

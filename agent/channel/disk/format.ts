@@ -22,10 +22,13 @@ import { decodeEvent, encodeEventString, WireFormatError } from '../../../core/w
  *
  * Version 1: the core/wire.ts JSON of each event, joined by "\n".
  *
- * Version 2 (binary, see encodeEvents): layout length u32 | layout | text. `text` is every
- * string of every event concatenated, UTF-8; `layout` holds per event its flags, numbers
- * and the length of each of its strings in UTF-16 code units, so the reader decodes the
- * text with one call and slices it. Encoding JSON per event was the channel's bottleneck.
+ * Version 2 (binary, see encodeEvents):
+ *   chunk count u32 | per chunk: events u32, text bytes u32, text UTF-16 units u32
+ *   | layout length u32 | layout | text
+ * The text is every string of every event concatenated, UTF-8, in chunks of whole events;
+ * the layout holds per event its flags, numbers and the length of each of its strings in
+ * UTF-16 units, so the reader decodes a chunk of text with one call and slices it.
+ * Encoding JSON per event was the channel's bottleneck.
  */
 export const FORMAT_VERSION = 2;
 /** Versions this code reads: every one it ever wrote. */
@@ -65,37 +68,118 @@ const SOURCE_JSON = 1 << 14;
 /** The whole event is its core/wire.ts JSON (strings with lone surrogates, which UTF-8 cannot carry). */
 const EVENT_JSON = 1 << 15;
 
-/** Keys of SourceRef the slots carry; any other key sends the source to SOURCE_JSON. */
-const SOURCE_KEYS = new Set(['kind', 'path', 'fileId', 'offset', 'container', 'stream']);
 /** Worst case layout bytes of one event: flags, two float64s, nine varint lengths. */
 const MAX_LAYOUT_PER_EVENT = 2 + 8 + 8 + 9 * 5;
+/**
+ * The text is cut into chunks of about this many UTF-16 units, each encoded and decoded
+ * with one native call. Whole-record strings (hundreds of KiB) land in V8's large-object
+ * space, which made encoding 4x and decoding 7x slower than chunks of this size.
+ */
+const CHUNK_CHARS = 32 * 1024;
+/** Per chunk: event count, UTF-8 bytes, UTF-16 units (u32 each). */
+const CHUNK_ENTRY_BYTES = 12;
 /** Scratch buffers up to this size are kept for the next put; bigger ones are one-off. */
 const KEEP_SCRATCH_BYTES = 8 << 20;
 
-let layoutScratch: Buffer = Buffer.allocUnsafe(256 * 1024);
-let textScratch: Buffer = Buffer.allocUnsafe(1 << 20);
+/** Scratch space of encodeRecord, reused from put to put (records are copied out of it). */
+class RecordScratch {
+  layout: Buffer = Buffer.allocUnsafe(256 * 1024);
+  /** Over `layout`: DataView float64 writes compile to a store, Buffer.writeDoubleLE to a call. */
+  view: DataView = new DataView(this.layout.buffer, this.layout.byteOffset, this.layout.length);
+  q = 0;
+  text: Buffer = Buffer.allocUnsafe(1 << 20);
+  textBytes = 0;
+  /** CHUNK_ENTRY_BYTES / 4 numbers per chunk. */
+  readonly chunks: number[] = [];
 
-/** Encodes one put as a record; throws a plain Error naming the event when one cannot be stored faithfully. */
+  reset(events: number): void {
+    if (this.layout.length < events * MAX_LAYOUT_PER_EVENT) this.setLayout(Buffer.allocUnsafe(events * MAX_LAYOUT_PER_EVENT));
+    this.q = 0;
+    this.textBytes = 0;
+    this.chunks.length = 0;
+  }
+
+  /** Appends a chunk of text; false if UTF-8 cannot carry it exactly (lone surrogates). */
+  flush(text: string, events: number): boolean {
+    if (!isWellFormed(text)) return false;
+    const need = this.textBytes + text.length * 3;
+    if (this.text.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.text.length * 2));
+      this.text.copy(grown, 0, 0, this.textBytes);
+      this.text = grown;
+    }
+    const bytes = this.text.write(text, this.textBytes, 'utf8');
+    this.textBytes += bytes;
+    this.chunks.push(events, bytes, text.length);
+    return true;
+  }
+
+  private setLayout(layout: Buffer): void {
+    this.layout = layout;
+    this.view = new DataView(layout.buffer, layout.byteOffset, layout.length);
+  }
+
+  /** Drops buffers a huge put grew, so one outlier does not pin its memory. */
+  shrink(): void {
+    if (this.layout.length > KEEP_SCRATCH_BYTES) this.setLayout(Buffer.allocUnsafe(256 * 1024));
+    if (this.text.length > KEEP_SCRATCH_BYTES) this.text = Buffer.allocUnsafe(1 << 20);
+  }
+}
+
+const scratch = new RecordScratch();
+
+/**
+ * A put's record is hundreds of KiB, and a fresh allocation that size (mmap, a page fault
+ * per 4 KiB when first written, munmap) cost more than encoding the events in it. The
+ * channel hands a record back with releaseRecord() once it is on disk, and a later put
+ * reuses the memory. Sizes are rounded up to a power of two so records of similar puts
+ * share buffers.
+ */
+const POOL_MIN_BYTES = 64 * 1024;
+const POOL_MAX_FREE_BYTES = 64 << 20;
+const framesInUse = new WeakSet<ArrayBuffer>();
+const freeFrames = new Map<number, ArrayBuffer[]>();
+let freeFrameBytes = 0;
+
+function allocFrame(size: number): Buffer {
+  if (size < POOL_MIN_BYTES) return Buffer.allocUnsafe(size);
+  const bytes = 2 ** Math.ceil(Math.log2(size));
+  let memory = freeFrames.get(bytes)?.pop();
+  if (memory) freeFrameBytes -= bytes;
+  else memory = Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+  framesInUse.add(memory);
+  return Buffer.from(memory, 0, size);
+}
+
+/** Gives the memory of a record encodeRecord returned back for reuse; the record must not be used after. */
+export function releaseRecord(frame: Buffer): void {
+  const memory = frame.buffer as ArrayBuffer;
+  // Anything else, or a second release of the same record, is ignored: reuse while in use would corrupt records.
+  if (!framesInUse.delete(memory) || freeFrameBytes + memory.byteLength > POOL_MAX_FREE_BYTES) return;
+  let list = freeFrames.get(memory.byteLength);
+  if (!list) freeFrames.set(memory.byteLength, (list = []));
+  list.push(memory);
+  freeFrameBytes += memory.byteLength;
+}
+
+/**
+ * Encodes one put as a record; throws a plain Error naming the event when one cannot be
+ * stored faithfully. Give the record to releaseRecord() once written.
+ */
 export function encodeRecord(events: readonly LogEvent[], checkpoint: SourceCheckpoint | undefined): Buffer {
   const cp = checkpoint === undefined ? '' : JSON.stringify(checkpoint);
   const cpBytes = Buffer.byteLength(cp);
-  let layoutLength = 0;
-  let textLength = 0;
-  let layout = layoutScratch;
-  let textBuf = textScratch;
+  let eventsBytes = 0;
   if (events.length > 0) {
-    layout = scratch(layoutScratch, events.length * MAX_LAYOUT_PER_EVENT);
-    let text = encodeEvents(events, layout, false);
-    if (!isWellFormed(text)) text = encodeEvents(events, layout, true);
-    layoutLength = encodedLayoutLength;
-    textBuf = scratch(textScratch, text.length * 3);
-    textLength = textBuf.write(text, 0, textBuf.length, 'utf8');
-    if (layout.length <= KEEP_SCRATCH_BYTES) layoutScratch = layout;
-    if (textBuf.length <= KEEP_SCRATCH_BYTES) textScratch = textBuf;
+    scratch.reset(events.length);
+    if (!encodeEvents(events, scratch, false)) {
+      scratch.reset(events.length);
+      encodeEvents(events, scratch, true);
+    }
+    eventsBytes = 4 + scratch.chunks.length * 4 + 4 + scratch.q + scratch.textBytes;
   }
-  const eventsBytes = events.length > 0 ? 4 + layoutLength + textLength : 0;
   const payloadLength = PAYLOAD_HEADER_BYTES + cpBytes + eventsBytes;
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payloadLength);
+  const frame = allocFrame(FRAME_HEADER_BYTES + payloadLength);
   frame.writeUInt32LE(FRAME_MAGIC, 0);
   frame.writeUInt32LE(payloadLength, 4);
   frame.writeUInt32LE(events.length, 12);
@@ -103,31 +187,30 @@ export function encodeRecord(events: readonly LogEvent[], checkpoint: SourceChec
   let at = FRAME_HEADER_BYTES + PAYLOAD_HEADER_BYTES;
   if (cpBytes > 0) at += frame.write(cp, at, cpBytes, 'utf8');
   if (events.length > 0) {
-    frame.writeUInt32LE(layoutLength, at);
-    at += 4;
-    at += layout.copy(frame, at, 0, layoutLength);
-    textBuf.copy(frame, at, 0, textLength);
+    const chunks = scratch.chunks;
+    at = frame.writeUInt32LE(chunks.length / 3, at);
+    for (let i = 0; i < chunks.length; i++) at = frame.writeUInt32LE(chunks[i]!, at);
+    at = frame.writeUInt32LE(scratch.q, at);
+    at += scratch.layout.copy(frame, at, 0, scratch.q);
+    scratch.text.copy(frame, at, 0, scratch.textBytes);
+    scratch.shrink();
   }
   frame.writeUInt32LE(frameCrc(frame, 0, payloadLength), 8);
   return frame;
 }
 
-function scratch(current: Buffer, need: number): Buffer {
-  return current.length >= need ? current : Buffer.allocUnsafe(Math.max(need, current.length * 2));
-}
-
-/** Set by encodeEvents: the layout bytes it wrote (a second return value without an allocation per put). */
-let encodedLayoutLength = 0;
-
 /**
- * Writes the layout of `events` into `layout` and returns their text. With `checkEach`,
- * an event whose strings UTF-8 cannot carry exactly (lone surrogates) is stored as its wire
- * JSON, which escapes them; the first pass skips that per-event check because one check of
- * the whole text almost always shows it is not needed.
+ * Writes the layout and text of `events` into `out`. With `checkEach`, an event whose
+ * strings UTF-8 cannot carry exactly (lone surrogates) is stored as its wire JSON, which
+ * escapes them; without, returns false if there is such an event (checking each chunk of
+ * text at once is much cheaper, and such events are rare).
  */
-function encodeEvents(events: readonly LogEvent[], layout: Buffer, checkEach: boolean): string {
+function encodeEvents(events: readonly LogEvent[], out: RecordScratch, checkEach: boolean): boolean {
+  const layout = out.layout;
+  const view = out.view;
   let q = 0;
   let text = '';
+  let inChunk = 0;
   let service: string | undefined;
   let module: string | undefined;
   let host: string | undefined;
@@ -137,6 +220,12 @@ function encodeEvents(events: readonly LogEvent[], layout: Buffer, checkEach: bo
   let container: string | undefined;
   let stream: string | undefined;
   for (let i = 0; i < events.length; i++) {
+    if (text.length >= CHUNK_CHARS) {
+      if (!out.flush(text, inChunk)) return false;
+      text = '';
+      inChunk = 0;
+    }
+    inChunk++;
     const e = events[i]!;
     checkEvent(e, i);
     if (checkEach && !eventIsWellFormed(e)) {
@@ -150,7 +239,8 @@ function encodeEvents(events: readonly LogEvent[], layout: Buffer, checkEach: bo
     const flagsAt = q;
     q += 2;
     let flags = 0;
-    q = layout.writeDoubleLE(e.timestamp, q);
+    view.setFloat64(q, e.timestamp, true);
+    q += 8;
     q = writeVarint(layout, q, e.id.length);
     q = writeVarint(layout, q, e.message.length);
     text += e.id;
@@ -208,7 +298,8 @@ function encodeEvents(events: readonly LogEvent[], layout: Buffer, checkEach: bo
       }
       if (s.offset !== undefined) {
         flags |= HAS_OFFSET;
-        q = layout.writeDoubleLE(s.offset, q);
+        view.setFloat64(q, s.offset, true);
+        q += 8;
       }
       const c = s.container;
       if (c !== undefined) {
@@ -242,8 +333,9 @@ function encodeEvents(events: readonly LogEvent[], layout: Buffer, checkEach: bo
     layout[flagsAt] = flags & 0xff;
     layout[flagsAt + 1] = flags >>> 8;
   }
-  encodedLayoutLength = q;
-  return text;
+  if (!out.flush(text, inChunk)) return false;
+  out.q = q;
+  return true;
 }
 
 /**
@@ -278,12 +370,25 @@ function isPlainSource(s: SourceRef): boolean {
   ) {
     return false;
   }
+  let keys = 0;
   for (const key in s) {
-    if (!SOURCE_KEYS.has(key)) return false;
-    // An explicit undefined is absent on the wire; the JSON path drops it the same way.
-    if ((s as unknown as Record<string, unknown>)[key] === undefined) return false;
+    switch (key) {
+      case 'kind':
+      case 'path':
+      case 'fileId':
+      case 'offset':
+      case 'container':
+      case 'stream':
+        keys++;
+        break;
+      default:
+        return false;
+    }
   }
-  return true;
+  // A key holding undefined is absent on the wire; the JSON path drops it the same way.
+  const present =
+    1 + +(s.path !== undefined) + +(s.fileId !== undefined) + +(s.offset !== undefined) + +(s.container !== undefined) + +(s.stream !== undefined);
+  return keys === present;
 }
 
 function hasKeys(o: object): boolean {
@@ -419,53 +524,104 @@ function decodeJsonLines(buf: Buffer, start: number, end: number, count: number,
   return events;
 }
 
+/**
+ * Reads a version 2 events part: the layout at `q`, the current text chunk at `p`. A class
+ * rather than closures so the position fields stay in registers in optimized code.
+ */
+class LayoutReader {
+  text = '';
+  p = 0;
+  event = 0;
+  private readonly view: DataView;
+
+  constructor(
+    private readonly buf: Buffer,
+    public q: number,
+    private readonly end: number,
+    private readonly where: string,
+  ) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  }
+
+  fail(what: string): never {
+    throw new WireFormatError(`${what} (event ${this.event})`, this.where);
+  }
+
+  flags(): number {
+    const q = this.q;
+    if (this.end - q < 2) this.fail('layout ends before the event');
+    this.q = q + 2;
+    return this.buf[q]! | (this.buf[q + 1]! << 8);
+  }
+
+  float(): number {
+    const q = this.q;
+    if (this.end - q < 8) this.fail('layout ends inside a number');
+    this.q = q + 8;
+    return this.view.getFloat64(q, true);
+  }
+
+  str(): string {
+    const buf = this.buf;
+    let q = this.q;
+    if (q >= this.end) this.fail('layout ends inside a length');
+    let n = buf[q++]!;
+    if (n >= 0x80) {
+      n &= 0x7f;
+      for (let shift = 7; ; shift += 7) {
+        if (q >= this.end) this.fail('layout ends inside a length');
+        if (shift > 28) this.fail('overlong length');
+        const b = buf[q++]!;
+        n += (b & 0x7f) * 2 ** shift;
+        if (b < 0x80) break;
+      }
+    }
+    this.q = q;
+    const p = this.p;
+    if (n > this.text.length - p) this.fail(`string of ${n} characters runs past its text chunk`);
+    this.p = p + n;
+    return this.text.slice(p, p + n);
+  }
+
+  same(v: string | undefined): string {
+    return v === undefined ? this.fail('repeats a value no earlier event had') : v;
+  }
+
+  json(what: string): unknown {
+    const text = this.str();
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      return this.fail(`invalid ${what} JSON: ${(err as Error).message}`);
+    }
+  }
+}
+
 function decodeBinary(buf: Buffer, start: number, end: number, count: number, where: string): LogEvent[] {
-  if (end - start < 4) throw new WireFormatError('record ends before its layout length', where);
-  const layoutLength = buf.readUInt32LE(start);
-  let q = start + 4;
-  const layoutEnd = q + layoutLength;
-  if (layoutLength > end - q) throw new WireFormatError(`layout of ${layoutLength} bytes runs past the record's end`, where);
+  if (end - start < 4) throw new WireFormatError('record ends before its chunk count', where);
+  const chunkCount = buf.readUInt32LE(start);
+  // Each chunk holds at least one event, and its entry 12 bytes.
+  if (chunkCount === 0 || chunkCount > count || chunkCount > (end - start - 8) / CHUNK_ENTRY_BYTES) {
+    throw new WireFormatError(`implausible text chunk count ${chunkCount} for ${count} events in ${end - start} bytes`, where);
+  }
+  const table = start + 4;
+  const layoutStart = table + chunkCount * CHUNK_ENTRY_BYTES + 4;
+  const layoutLength = buf.readUInt32LE(layoutStart - 4);
+  const layoutEnd = layoutStart + layoutLength;
+  if (layoutLength > end - layoutStart) throw new WireFormatError(`layout of ${layoutLength} bytes runs past the record's end`, where);
   // At least 3 layout bytes per event: a huge count in a small record is damage, not an allocation.
   if (count > layoutLength / 3) throw new WireFormatError(`record says ${count} events but its layout has only ${layoutLength} bytes`, where);
-  const text = buf.toString('utf8', layoutEnd, end);
-  let p = 0;
-  let event = 0;
-  const fail = (what: string): never => {
-    throw new WireFormatError(`${what} (event ${event})`, where);
-  };
-  const varint = (): number => {
-    let v = 0;
-    let shift = 0;
-    for (;;) {
-      if (q >= layoutEnd) fail('layout ends inside a length');
-      const b = buf[q++]!;
-      v += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return v;
-      shift += 7;
-      if (shift > 28) fail('overlong length');
-    }
-  };
-  const str = (): string => {
-    const n = varint();
-    if (n > text.length - p) fail(`string of ${n} characters runs past the record's text`);
-    const s = text.slice(p, p + n);
-    p += n;
-    return s;
-  };
-  const float = (): number => {
-    if (layoutEnd - q < 8) fail('layout ends inside a number');
-    const v = buf.readDoubleLE(q);
-    q += 8;
-    return v;
-  };
-  const parse = (what: string): unknown => {
-    const json = str();
-    try {
-      return JSON.parse(json);
-    } catch (err) {
-      return fail(`invalid ${what} JSON: ${(err as Error).message}`);
-    }
-  };
+  let chunkEvents = 0;
+  let chunkBytes = 0;
+  for (let c = 0; c < chunkCount; c++) {
+    chunkEvents += buf.readUInt32LE(table + c * CHUNK_ENTRY_BYTES);
+    chunkBytes += buf.readUInt32LE(table + c * CHUNK_ENTRY_BYTES + 4);
+  }
+  if (chunkEvents !== count || chunkBytes !== end - layoutEnd) {
+    throw new WireFormatError(`text chunks hold ${chunkEvents} events in ${chunkBytes} bytes, the record ${count} events in ${end - layoutEnd}`, where);
+  }
+
+  const r = new LayoutReader(buf, layoutStart, layoutEnd, where);
   let service: string | undefined;
   let module: string | undefined;
   let host: string | undefined;
@@ -474,56 +630,65 @@ function decodeBinary(buf: Buffer, start: number, end: number, count: number, wh
   let fileId: string | undefined;
   let container: string | undefined;
   let stream: string | undefined;
-  const same = (v: string | undefined): string => (v === undefined ? fail('repeats a value no earlier event had') : v);
   const events = new Array<LogEvent>(count);
-  for (; event < count; event++) {
-    if (layoutEnd - q < 2) fail('layout ends before the event');
-    const flags = buf[q]! | (buf[q + 1]! << 8);
-    q += 2;
-    if (flags & EVENT_JSON) {
-      if (flags !== EVENT_JSON) fail(`flags 0x${flags.toString(16)} mix a JSON event with fields`);
-      events[event] = decodeEvent(str(), `${where}, event ${event}`);
-      continue;
-    }
-    const timestamp = float();
-    if (!Number.isFinite(timestamp)) fail(`timestamp ${timestamp} is not finite`);
-    const id = str();
-    if (id.length === 0) fail('empty id');
-    const message = str();
-    service = flags & SAME_SERVICE ? same(service) : str();
-    module = flags & SAME_MODULE ? same(module) : str();
-    host = flags & SAME_HOST ? same(host) : str();
-    let source: SourceRef;
-    if (flags & SOURCE_JSON) {
-      if (flags & 0x1ff8) fail(`flags 0x${flags.toString(16)} mix a JSON source with source slots`);
-      const raw = parse('source');
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || typeof (raw as SourceRef).kind !== 'string') {
-        fail('source JSON is not an object with a string "kind"');
+  let textAt = layoutEnd;
+  for (let c = 0; c < chunkCount; c++) {
+    const entry = table + c * CHUNK_ENTRY_BYTES;
+    const inChunk = buf.readUInt32LE(entry);
+    const bytes = buf.readUInt32LE(entry + 4);
+    const chars = buf.readUInt32LE(entry + 8);
+    // As many bytes as characters: all ASCII, which latin1 decodes as a plain copy.
+    r.text = buf.toString(bytes === chars ? 'latin1' : 'utf8', textAt, textAt + bytes);
+    r.p = 0;
+    textAt += bytes;
+    if (r.text.length !== chars) r.fail(`text chunk ${c} decodes to ${r.text.length} characters, not ${chars}`);
+    for (const last = r.event + inChunk; r.event < last; r.event++) {
+      const flags = r.flags();
+      if (flags & EVENT_JSON) {
+        if (flags !== EVENT_JSON) r.fail(`flags 0x${flags.toString(16)} mix a JSON event with fields`);
+        events[r.event] = decodeEvent(r.str(), `${where}, event ${r.event}`);
+        continue;
       }
-      source = raw as SourceRef;
-    } else {
-      kind = flags & SAME_KIND ? same(kind) : str();
-      source = { kind };
-      if (flags & HAS_PATH) source.path = path = flags & SAME_PATH ? same(path) : str();
-      else if (flags & SAME_PATH) fail('repeats an absent path');
-      if (flags & HAS_FILE_ID) source.fileId = fileId = flags & SAME_FILE_ID ? same(fileId) : str();
-      else if (flags & SAME_FILE_ID) fail('repeats an absent fileId');
-      if (flags & HAS_OFFSET) source.offset = float();
-      if (flags & HAS_CONTAINER) source.container = container = flags & SAME_CONTAINER ? same(container) : str();
-      else if (flags & SAME_CONTAINER) fail('repeats an absent container');
-      if (flags & HAS_STREAM) source.stream = stream = flags & SAME_STREAM ? same(stream) : str();
-      else if (flags & SAME_STREAM) fail('repeats an absent stream');
+      const timestamp = r.float();
+      if (!Number.isFinite(timestamp)) r.fail(`timestamp ${timestamp} is not finite`);
+      const id = r.str();
+      if (id.length === 0) r.fail('empty id');
+      const message = r.str();
+      service = flags & SAME_SERVICE ? r.same(service) : r.str();
+      module = flags & SAME_MODULE ? r.same(module) : r.str();
+      host = flags & SAME_HOST ? r.same(host) : r.str();
+      let source: SourceRef;
+      if (flags & SOURCE_JSON) {
+        if (flags & 0x1ff8) r.fail(`flags 0x${flags.toString(16)} mix a JSON source with source slots`);
+        const raw = r.json('source');
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || typeof (raw as SourceRef).kind !== 'string') {
+          r.fail('source JSON is not an object with a string "kind"');
+        }
+        source = raw as SourceRef;
+      } else {
+        kind = flags & SAME_KIND ? r.same(kind) : r.str();
+        source = { kind };
+        if (flags & HAS_PATH) source.path = path = flags & SAME_PATH ? r.same(path) : r.str();
+        else if (flags & SAME_PATH) r.fail('repeats an absent path');
+        if (flags & HAS_FILE_ID) source.fileId = fileId = flags & SAME_FILE_ID ? r.same(fileId) : r.str();
+        else if (flags & SAME_FILE_ID) r.fail('repeats an absent fileId');
+        if (flags & HAS_OFFSET) source.offset = r.float();
+        if (flags & HAS_CONTAINER) source.container = container = flags & SAME_CONTAINER ? r.same(container) : r.str();
+        else if (flags & SAME_CONTAINER) r.fail('repeats an absent container');
+        if (flags & HAS_STREAM) source.stream = stream = flags & SAME_STREAM ? r.same(stream) : r.str();
+        else if (flags & SAME_STREAM) r.fail('repeats an absent stream');
+      }
+      let fields: Record<string, FieldValue> = {};
+      if (flags & HAS_FIELDS) {
+        const raw = r.json('fields');
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) r.fail('fields JSON is not an object');
+        fields = raw as Record<string, FieldValue>;
+      }
+      events[r.event] = { id, timestamp, message, service, module, host, source, fields };
     }
-    let fields: Record<string, FieldValue> = {};
-    if (flags & HAS_FIELDS) {
-      const raw = parse('fields');
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('fields JSON is not an object');
-      fields = raw as Record<string, FieldValue>;
-    }
-    events[event] = { id, timestamp, message, service, module, host, source, fields };
+    if (r.p !== r.text.length) r.fail(`${r.text.length - r.p} characters of text chunk ${c} left over`);
   }
-  if (q !== layoutEnd) throw new WireFormatError(`${layoutEnd - q} layout bytes left after ${count} events`, where);
-  if (p !== text.length) throw new WireFormatError(`${text.length - p} characters of text left after ${count} events`, where);
+  if (r.q !== layoutEnd) throw new WireFormatError(`${layoutEnd - r.q} layout bytes left after ${count} events`, where);
   return events;
 }
 
