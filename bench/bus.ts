@@ -1,16 +1,24 @@
 // `npm run bench -- bus`: the Kafka bus on the real broker of test/services.
 //   produce: memory channel -> forwarder -> KafkaProducer (acks=all, idempotent), ~200-byte events
-//   consume: KafkaConsumer (group, decode, commit after ack) -> a sink that discards
-//   limit:   Kafka's own ProducerPerformance (Java client, acks=all) on the same broker, same record size
-// Last line: {"bench":"bus","produce_mib_per_s":…,"consume_mib_per_s":…,"limit_produce_mib_per_s":…}
+//   consume: KafkaConsumer (group, decode, commit after ack) -> collector -> a sink that discards
+//   limits:  produce: Kafka's own ProducerPerformance (Java client, acks=all, idempotent) on the
+//            same broker, same record size, same partitions, batches as large as ours;
+//            consume: kafkajs alone (the same fetch settings, eachBatch doing nothing), the
+//            ceiling of any consumer built on kafkajs.
+// The machine is shared: besides wall-clock MiB/s, each phase reports MiB per CPU-second of
+// this process (*_mib_per_cpu_s), which load from other processes barely moves.
+// Last line: {"bench":"bus","produce_mib_per_s":…,"consume_mib_per_s":…,"limit_produce_mib_per_s":…,…}
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import kafkajs from 'kafkajs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KafkaProducer } from '../agent/bus/kafka/producer.js';
 import { MemoryChannel } from '../agent/channel/memory/index.js';
 import { Forwarder } from '../agent/forwarder.js';
 import { KafkaConsumer } from '../collector/bus/kafka/consumer.js';
-import { kafkaBusOptions } from '../core/bus/kafka-options.js';
+import { Collector } from '../collector/collector.js';
+import { createKafka, kafkaBusOptions, type KafkaBusOptions } from '../core/bus/kafka-options.js';
 import type { LogEvent } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
 import { encodeEvent } from '../core/wire.js';
@@ -18,7 +26,20 @@ import { encodeEvent } from '../core/wire.js';
 const ROOT = resolve(import.meta.dirname, '../..');
 const EVENTS = Number(process.env.BENCH_BUS_EVENTS ?? 400_000);
 const RECORD_BYTES = 200;
+const PARTITIONS = 4;
+/** The Java client warms up (JIT) within the run: give it enough records that this is a small part. */
+const JAVA_RECORDS = Math.max(EVENTS, 1_000_000);
 const MiB = 1024 * 1024;
+
+interface Phase {
+  seconds: number;
+  cpuSeconds: number;
+}
+
+function since(t0: bigint, c0: NodeJS.CpuUsage): Phase {
+  const c = process.cpuUsage(c0);
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds: (c.user + c.system) / 1e6 };
+}
 
 interface Services {
   acquire(): Promise<{ kafkaBrokers: string; release(): Promise<void> }>;
@@ -39,8 +60,8 @@ function makeEvents(n: number): { events: LogEvent[]; bytes: number } {
   return { events, bytes };
 }
 
-async function produce(brokers: string, topic: string, events: LogEvent[]): Promise<number> {
-  const options = kafkaBusOptions.parse({ brokers, topic, producer: { compression: 'none', batch_events: 10_000, linger: 0, partitions: 4, replication_factor: 1 } });
+async function produce(brokers: string, topic: string, events: LogEvent[]): Promise<Phase> {
+  const options = kafkaBusOptions.parse({ brokers, topic, producer: { compression: 'none', batch_events: 10_000, linger: 0, partitions: PARTITIONS, replication_factor: 1 } });
   const logger = silentLogger();
   const channel = new MemoryChannel({ maxEvents: events.length + 1, maxBytes: 4 * 1024 * MiB }, 'bench', logger);
   await channel.open();
@@ -51,32 +72,88 @@ async function produce(brokers: string, topic: string, events: LogEvent[]): Prom
   await producer.send(events.slice(0, 1));
   const forwarder = new Forwarder(channel, producer, logger, { batchEvents: options.producer.batch_events, lingerMs: 0 });
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   forwarder.start();
   while (forwarder.forwarded < events.length) await new Promise((r) => setTimeout(r, 5));
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const phase = since(t0, c0);
   await forwarder.stop();
   await producer.close();
   await channel.close();
-  return seconds;
+  return phase;
 }
 
-async function consume(brokers: string, topic: string, expected: number): Promise<number> {
-  const options = kafkaBusOptions.parse({ brokers, topic, consumer: { group_id: `${topic}-bench`, max_wait: 100, partitions_concurrently: 4 } });
-  const consumer = new KafkaConsumer(options, silentLogger(), undefined);
+function consumerOptions(brokers: string, topic: string, group: string): KafkaBusOptions {
+  return kafkaBusOptions.parse({ brokers, topic, consumer: { group_id: group, max_wait: 100, partitions_concurrently: PARTITIONS } });
+}
+
+/** Kafka -> KafkaConsumer -> Collector (router, ack after every sink wrote) -> a sink that discards. */
+async function consume(brokers: string, topic: string, expected: number): Promise<Phase> {
+  const logger = silentLogger();
+  const consumer = new KafkaConsumer(consumerOptions(brokers, topic, `${topic}-bench`), logger, undefined);
   let seen = 0;
-  let t0: bigint | undefined;
+  let start: [bigint, NodeJS.CpuUsage] | undefined;
   let done: () => void = () => {};
   const finished = new Promise<void>((r) => (done = r));
-  await consumer.start(async (batch) => {
-    t0 ??= process.hrtime.bigint();
-    seen += batch.events.length;
-    await batch.ack();
-    if (seen >= expected) done();
+  const sink = {
+    open: async () => {},
+    close: async () => {},
+    write: async (batch: readonly LogEvent[]) => {
+      start ??= [process.hrtime.bigint(), process.cpuUsage()];
+      seen += batch.length;
+      if (seen >= expected) done();
+    },
+  };
+  const collector = new Collector(consumer, [{ name: 'null', sink }], logger);
+  await collector.start();
+  await finished;
+  const phase = since(...start!);
+  await collector.stop();
+  return phase;
+}
+
+/** kafkajs alone, with the fetch settings our consumer uses: eachBatch only counts. */
+async function consumeKafkajs(brokers: string, topic: string, expected: number): Promise<Phase> {
+  const options = consumerOptions(brokers, topic, `${topic}-kafkajs`);
+  const c = options.consumer;
+  const consumer = createKafka(options, silentLogger(), '-bench').consumer({ groupId: c.group_id, maxBytesPerPartition: c.max_bytes_per_partition, maxBytes: c.max_bytes, maxWaitTimeInMs: c.max_wait });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let seen = 0;
+  let start: [bigint, NodeJS.CpuUsage] | undefined;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((r) => (done = r));
+  await consumer.run({
+    partitionsConsumedConcurrently: c.partitions_concurrently,
+    eachBatch: async ({ batch }) => {
+      start ??= [process.hrtime.bigint(), process.cpuUsage()];
+      seen += batch.messages.length;
+      if (seen >= expected) done();
+    },
   });
   await finished;
-  const seconds = Number(process.hrtime.bigint() - t0!) / 1e9;
-  await consumer.stop();
-  return seconds;
+  const phase = since(...start!);
+  await consumer.disconnect();
+  return phase;
+}
+
+async function createTopic(brokers: string, topic: string): Promise<void> {
+  const admin = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }] });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function deleteTopics(brokers: string, topics: string[]): Promise<void> {
+  const admin = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics });
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 function javaLimit(brokers: string, topic: string, records: number): number {
@@ -91,7 +168,9 @@ function javaLimit(brokers: string, topic: string, records: number): number {
       '--num-records', String(records),
       '--record-size', String(RECORD_BYTES),
       '--throughput', '-1',
-      '--producer-props', `bootstrap.servers=${brokers}`, 'acks=all', 'enable.idempotence=true', 'compression.type=none',
+      // Batches up to 256 KiB per partition, like our ~900 KiB requests over 4 partitions;
+      // the client defaults (16 KiB, linger 0) measure per-request overhead, not the broker.
+      '--producer-props', `bootstrap.servers=${brokers}`, 'acks=all', 'enable.idempotence=true', 'compression.type=none', 'batch.size=262144', 'linger.ms=5',
     ],
     { encoding: 'utf8', timeout: 120_000 },
   );
@@ -106,21 +185,37 @@ async function main(): Promise<void> {
   const session = await services.acquire();
   try {
     const brokers = session.kafkaBrokers;
+    const load = loadavg()[0]!;
     const topic = `sluice-bench-${process.pid}-${Date.now()}`;
+    const javaTopic = `${topic}-java`;
     const { events, bytes } = makeEvents(EVENTS);
-    const produceSeconds = await produce(brokers, topic, events);
-    const consumeSeconds = await consume(brokers, topic, EVENTS + 1);
-    const limit = javaLimit(brokers, `${topic}-java`, EVENTS);
-    const result = {
-      bench: 'bus',
-      events: EVENTS,
-      event_bytes: Math.round(bytes / EVENTS),
-      produce_mib_per_s: round(bytes / MiB / produceSeconds),
-      consume_mib_per_s: round(bytes / MiB / consumeSeconds),
-      limit_produce_mib_per_s: limit,
-    };
-    console.error(`produce ${(EVENTS / produceSeconds).toFixed(0)} events/s, consume ${(EVENTS / consumeSeconds).toFixed(0)} events/s, java producer ${limit} MiB/s`);
-    console.log(JSON.stringify(result));
+    const mib = bytes / MiB;
+    try {
+      const produced = await produce(brokers, topic, events);
+      const consumed = await consume(brokers, topic, EVENTS + 1);
+      const kafkajsAlone = await consumeKafkajs(brokers, topic, EVENTS + 1);
+      await createTopic(brokers, javaTopic);
+      const limit = javaLimit(brokers, javaTopic, JAVA_RECORDS);
+      const result = {
+        bench: 'bus',
+        events: EVENTS,
+        event_bytes: Math.round(bytes / EVENTS),
+        load_average: round(load),
+        produce_mib_per_s: round(mib / produced.seconds),
+        limit_produce_mib_per_s: limit,
+        consume_mib_per_s: round(mib / consumed.seconds),
+        limit_consume_kafkajs_mib_per_s: round(mib / kafkajsAlone.seconds),
+        produce_mib_per_cpu_s: round(mib / produced.cpuSeconds),
+        consume_mib_per_cpu_s: round(mib / consumed.cpuSeconds),
+        kafkajs_consume_mib_per_cpu_s: round(mib / kafkajsAlone.cpuSeconds),
+      };
+      console.error(
+        `produce ${(EVENTS / produced.seconds).toFixed(0)} events/s, consume ${(EVENTS / consumed.seconds).toFixed(0)} events/s (kafkajs alone ${(EVENTS / kafkajsAlone.seconds).toFixed(0)}), java producer ${limit} MiB/s, load average ${load.toFixed(1)}`,
+      );
+      console.log(JSON.stringify(result));
+    } finally {
+      await deleteTopics(brokers, [topic, javaTopic]).catch(() => undefined);
+    }
   } finally {
     await session.release();
   }

@@ -109,6 +109,9 @@ export function outputs(dir: string, prefix: string): string[] {
     .map((f) => join(dir, f));
 }
 
+/** Events per agent send (one channel transaction) in agentYaml: the most one failed send can duplicate. */
+export const AGENT_BATCH_EVENTS = 500;
+
 export interface AgentConfig {
   dataDir: string;
   logGlob: string;
@@ -140,7 +143,7 @@ export function agentYaml(c: AgentConfig): string {
     '  producer:',
     '    partitions: 4',
     '    replication_factor: 1',
-    '    batch_events: 500',
+    `    batch_events: ${AGENT_BATCH_EVENTS}`,
     ...(c.extraBus ?? []),
     'shutdown: { drain_timeout: 5s }',
     '',

@@ -1,4 +1,4 @@
-import type { Admin, Message, Producer, TopicMessages } from 'kafkajs';
+import type { Admin, ICustomPartitioner, Message, Producer, TopicMessages } from 'kafkajs';
 import kafkajs from 'kafkajs';
 import { Counter } from 'prom-client';
 import type { LogEvent } from '../../../core/event.js';
@@ -8,7 +8,7 @@ import type { BusProducer } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
 import { compileTemplate, createKafka, describeBus, describeError, topicRenderer, type KafkaBusOptions } from '../../../core/bus/kafka-options.js';
 
-const { CompressionTypes } = kafkajs;
+const { CompressionTypes, Partitioners } = kafkajs;
 
 const labelNames = ['component'] as const;
 const producerMetrics = {
@@ -32,6 +32,11 @@ export interface ProducerBatching {
  * attempt: the idempotent producer's sequence numbers may have gaps after an abandoned
  * request, and a fresh producer id is the one reliable way out of the "out of order
  * sequence number" loop kafkajs users report after broker restarts.
+ *
+ * A send larger than batch_bytes goes out as several requests. When one fails after
+ * earlier ones were acked, the forwarder rolls the whole transaction back and the channel
+ * hands the same events again, in order; the producer remembers the ids of the acked
+ * prefix and skips it on that retry, so only the unacked part is sent twice at most.
  */
 export class KafkaProducer implements BusProducer {
   readonly batching: ProducerBatching;
@@ -42,6 +47,8 @@ export class KafkaProducer implements BusProducer {
   private readonly topicOf: (e: LogEvent) => string;
   private readonly keyOf: (e: LogEvent) => string;
   private readonly compression: kafkajs.CompressionTypes;
+  /** Ids of the leading events of the last failed send that Kafka had acked. */
+  private acked: string[] = [];
 
   constructor(
     private readonly options: KafkaBusOptions,
@@ -60,13 +67,17 @@ export class KafkaProducer implements BusProducer {
     this.logger.info({ bus: describeBus(this.options) }, 'kafka producer ready');
   }
 
-  async send(events: readonly LogEvent[]): Promise<void> {
+  async send(all: readonly LogEvent[]): Promise<void> {
+    const skip = ackedPrefix(this.acked, all);
+    this.acked = [];
+    const events = skip > 0 ? all.slice(skip) : all;
+    if (skip > 0) this.logger.info({ skipped: skip, events: all.length }, 'not resending the events Kafka acked before the last send failed');
     if (events.length === 0) return;
+    let done = 0;
     try {
       const producer = await this.connected();
       const chunks = this.chunk(events);
       if (this.options.producer.create_topics) await this.ensureTopics(chunks);
-      let bytes = 0;
       for (const chunk of chunks) {
         await producer.sendBatch({
           topicMessages: chunk.topicMessages,
@@ -74,12 +85,13 @@ export class KafkaProducer implements BusProducer {
           timeout: this.options.producer.request_timeout,
           compression: this.compression,
         });
-        bytes += chunk.bytes;
+        done += chunk.events;
+        producerMetrics.events.inc({ component: this.component }, chunk.events);
+        producerMetrics.bytes.inc({ component: this.component }, chunk.bytes);
       }
-      producerMetrics.events.inc({ component: this.component }, events.length);
-      producerMetrics.bytes.inc({ component: this.component }, bytes);
     } catch (err) {
       producerMetrics.failures.inc({ component: this.component });
+      this.acked = all.slice(0, skip + done).map((e) => e.id);
       await this.discard();
       throw new Error(`kafka produce failed: ${describeError(err)}`);
     }
@@ -94,6 +106,7 @@ export class KafkaProducer implements BusProducer {
     if (!this.kafka) throw new Error('kafka producer used before open()');
     const producer = this.kafka.producer({
       idempotent: true,
+      createPartitioner: cachingPartitioner,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       // A few quick retries inside kafkajs for leader moves; a longer outage is the
@@ -130,24 +143,28 @@ export class KafkaProducer implements BusProducer {
   private chunk(events: readonly LogEvent[]): Chunk[] {
     const limit = this.options.producer.batch_bytes;
     const chunks: Chunk[] = [];
+    const headers = this.options.producer.headers;
     let byTopic = new Map<string, Message[]>();
     let bytes = 0;
+    let count = 0;
     const flush = () => {
       if (byTopic.size === 0) return;
-      chunks.push({ bytes, topicMessages: [...byTopic].map(([topic, messages]): TopicMessages => ({ topic, messages })) });
+      chunks.push({ bytes, events: count, topicMessages: [...byTopic].map(([topic, messages]): TopicMessages => ({ topic, messages })) });
       byTopic = new Map();
       bytes = 0;
+      count = 0;
     };
     for (const event of events) {
       const value = encodeEvent(event);
       const key = this.keyOf(event);
-      const size = value.length + key.length + event.service.length + event.module.length + 32;
+      const size = value.length + key.length + (headers ? event.service.length + event.module.length + 16 : 0) + 24;
       if (bytes > 0 && bytes + size > limit) flush();
       const topic = this.topicOf(event);
       let list = byTopic.get(topic);
       if (!list) byTopic.set(topic, (list = []));
-      list.push({ key, value, headers: { service: event.service, module: event.module } });
+      list.push(headers ? { key, value, headers: { service: event.service, module: event.module } } : { key, value });
       bytes += size;
+      count++;
     }
     flush();
     return chunks;
@@ -164,5 +181,42 @@ export class KafkaProducer implements BusProducer {
 
 interface Chunk {
   bytes: number;
+  events: number;
   topicMessages: TopicMessages[];
 }
+
+/**
+ * How many leading events of `events` are the ones Kafka acked in the failed send before
+ * (same ids, same order: a rolled-back transaction comes back unchanged). Anything else
+ * means a different batch, and nothing is skipped.
+ */
+export function ackedPrefix(acked: readonly string[], events: readonly LogEvent[]): number {
+  if (acked.length === 0 || acked.length > events.length) return 0;
+  for (let i = 0; i < acked.length; i++) if (events[i]!.id !== acked[i]) return 0;
+  return acked.length;
+}
+
+/** Distinct keys remembered per topic before the cache starts over (keys come from templates and may have many values). */
+const PARTITION_CACHE_KEYS = 10_000;
+
+/**
+ * kafkajs's default (Java-compatible) partitioner, computed once per key instead of once
+ * per record: it filters the partition list and hashes the key for every message, a
+ * visible share of produce CPU. Same key, same partition count => same partition as before.
+ */
+export const cachingPartitioner: ICustomPartitioner = () => {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const byTopic = new Map<string, { partitions: number; byKey: Map<string, number> }>();
+  return (args) => {
+    const { topic, partitionMetadata, message } = args;
+    const key = message.key;
+    if (typeof key !== 'string' || (message.partition !== undefined && message.partition !== null)) return partitioner(args);
+    let cache = byTopic.get(topic);
+    if (!cache || cache.partitions !== partitionMetadata.length || cache.byKey.size >= PARTITION_CACHE_KEYS) {
+      byTopic.set(topic, (cache = { partitions: partitionMetadata.length, byKey: new Map() }));
+    }
+    let partition = cache.byKey.get(key);
+    if (partition === undefined) cache.byKey.set(key, (partition = partitioner(args)));
+    return partition;
+  };
+};

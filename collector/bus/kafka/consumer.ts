@@ -8,6 +8,7 @@ import type { AckableBatch, BusConsumer } from '../../../core/pipeline.js';
 import { WireFormatError, decodeEvent } from '../../../core/wire.js';
 import { createKafka, describeBus, describeError, topicSubscription, type KafkaBusOptions } from '../../../core/bus/kafka-options.js';
 import type { DeadLetter, DeadLetterEntry } from '../../dead-letter/dead-letter.js';
+import { UncommittedWrites } from './uncommitted.js';
 
 /** How often a templated topic's pattern is checked for topics created since the subscription. */
 const TOPIC_RESCAN_MS = 30_000;
@@ -30,6 +31,11 @@ const consumerMetrics = {
  * a rebalance announced meanwhile waits for the batch to be acked and committed before the
  * partition is given up, so the next owner resumes exactly after it.
  *
+ * A commit that fails (broker down, group rebalancing) is remembered with the ids of the
+ * events written: when the partition is read again from the older committed offset, the
+ * records this process already wrote are skipped and the newer offset committed, so a
+ * broker outage does not make the collector write everything in flight twice.
+ *
  * Broker outages and kafkajs crashes do not end the process: the member reconnects with
  * capped backoff, logging once when the bus goes down and once when it is back.
  */
@@ -39,6 +45,7 @@ export class KafkaConsumer implements BusConsumer {
   private loop: Promise<void> | undefined;
   private down = false;
   private stopped: (() => void) | undefined;
+  private readonly uncommitted = new UncommittedWrites();
 
   constructor(
     private readonly options: KafkaBusOptions,
@@ -181,15 +188,30 @@ export class KafkaConsumer implements BusConsumer {
   private async eachBatch(payload: EachBatchPayload, deliver: (batch: AckableBatch) => Promise<void>, consumer: Consumer): Promise<void> {
     const { batch, isRunning, isStale } = payload;
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
-    const { topic, partition } = batch;
+    const { topic, partition, messages } = batch;
+    const written = this.uncommitted.get(topic, partition);
     const events: LogEvent[] = [];
+    const ids: (string | null)[] = new Array<string | null>(messages.length);
     const poison: DeadLetterEntry[] = [];
     let bytes = 0;
-    for (const m of batch.messages) {
+    let skipped = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      const decoded = decode(m);
+      if (typeof decoded === 'string') {
+        ids[i] = null;
+        poison.push({ reason: decoded, topic, partition, offset: m.offset, key: m.key ?? null, value: m.value });
+      } else {
+        ids[i] = decoded.id;
+        if (written?.has(BigInt(m.offset), decoded.id)) {
+          skipped++;
+          continue;
+        }
+        events.push(decoded);
+      }
       bytes += m.value?.length ?? 0;
-      const entry = decode(m, events);
-      if (entry) poison.push({ ...entry, topic, partition, offset: m.offset, key: m.key ?? null, value: m.value });
     }
+    if (skipped > 0) this.logger.info({ topic, partition, offset: messages[0]!.offset, skipped }, 'skipped records this collector already wrote before their offset commit failed');
     const last = batch.messages[batch.messages.length - 1]!.offset;
     const heartbeats = new Heartbeats(payload.heartbeat, this.options.consumer.heartbeat_interval);
     try {
@@ -216,9 +238,11 @@ export class KafkaConsumer implements BusConsumer {
     const next = (BigInt(last) + 1n).toString();
     try {
       await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+      if (written) this.uncommitted.committed(topic, partition, BigInt(next));
     } catch (err) {
       consumerMetrics.commitFailures.inc({ component: this.component });
-      this.logger.warn({ topic, partition, offset: next, err: describeError(err) }, 'offset commit failed: the batch was written and will be read again (duplicates, not loss)');
+      this.uncommitted.remember(topic, partition, messages.map((m) => m.offset), ids);
+      this.logger.warn({ topic, partition, offset: next, err: describeError(err) }, 'offset commit failed: the batch was written; if it is read again, this collector skips what it already wrote');
     }
     // A rebalance noticed while the sinks were writing: now that the batch is committed,
     // let kafkajs rejoin the group.
@@ -251,14 +275,13 @@ function isUnknownTopic(err: Error): boolean {
   return (err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION' || describeError(err).includes('does not host this topic-partition');
 }
 
-/** Decodes one record into `events`; returns the reason when it does not decode. */
-function decode(m: KafkaMessage, events: LogEvent[]): { reason: string } | undefined {
-  if (m.value === null) return { reason: 'record has no value (a tombstone?), not a Sluice event' };
+/** Decodes one record; returns the reason when it does not decode. */
+function decode(m: KafkaMessage): LogEvent | string {
+  if (m.value === null) return 'record has no value (a tombstone?), not a Sluice event';
   try {
-    events.push(decodeEvent(m.value));
-    return undefined;
+    return decodeEvent(m.value);
   } catch (err) {
-    return { reason: err instanceof WireFormatError ? err.reason : describeError(err) };
+    return err instanceof WireFormatError ? err.reason : describeError(err);
   }
 }
 
