@@ -1,5 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import type { FieldValue } from '../../../core/event.js';
 import { FileEventIds } from '../../../core/event-id.js';
+import type { FileDescription, LineDecoder } from './format.js';
 import { fileIdOf, fingerprintOf, prefixMatches, type Fingerprint } from './fingerprint.js';
 import { LineSplitter, type LineHandler } from './lines.js';
 import type { MultilineJoiner } from './multiline.js';
@@ -16,6 +18,10 @@ export class TailedFile {
   emitPos: number;
   splitter!: LineSplitter;
   joiner: MultilineJoiner | undefined;
+  /** Set when the source reads another format (container logs): it turns lines into events. */
+  decoder: LineDecoder | undefined;
+  /** What that format knows of the file (service, module, fields, container). */
+  description: FileDescription | undefined;
   /** Last time a read returned bytes (ms): for partial-line flush, idle close and rotate wait. */
   lastGrowthAt: number;
   /** Last time the file was read or checked: least recently used files are closed first. */
@@ -30,7 +36,7 @@ export class TailedFile {
   /** Fields derived from the path (service, module, captures), refreshed when the path changes. */
   service = '';
   module = '';
-  fields: Record<string, string> = {};
+  fields: Record<string, FieldValue> = {};
   hasFields = false;
 
   /** Event ids of this file's lines: the file's identity is hashed once, not per line. */

@@ -151,7 +151,7 @@ export class LineSplitter {
 }
 
 /** The cut point at or just before `max` that does not split a UTF-8 character (bytes that are not UTF-8 are cut at `max`). */
-function charBoundary(buf: Buffer, start: number, max: number): number {
+export function charBoundary(buf: Buffer, start: number, max: number): number {
   if (max >= buf.length) return buf.length;
   let e = max;
   while (e > start && max - e < 3 && (buf[e]! & 0xc0) === 0x80) e--;

@@ -7,7 +7,7 @@ import type { MultilineOptions } from './options.js';
  * line's offset and reading resumes after its last line, so a checkpoint never falls in the
  * middle of an event and a restart re-reads and re-joins a half-collected one.
  */
-export type EventHandler = (message: string, offset: number, next: number, cut: 'truncated' | 'split' | undefined) => void;
+export type EventHandler<T = undefined> = (message: string, offset: number, next: number, cut: 'truncated' | 'split' | undefined, first: T) => void;
 
 interface Rules {
   start?: RegExp;
@@ -48,9 +48,11 @@ export function compileRules(options: MultilineOptions, where: string): Rules {
   throw new Error(`${where}: multiline needs a preset, a start or a continuation pattern`);
 }
 
-export class MultilineJoiner {
+/** `T`: what the event keeps of its first line besides the text (the container source: its time and stream). */
+export class MultilineJoiner<T = undefined> {
   private lines: string[] = [];
   private offset = 0;
+  private first!: T;
   private next = 0;
   private cut: 'truncated' | 'split' | undefined;
   /** When the last line arrived (ms), for the flush timeout. */
@@ -59,19 +61,25 @@ export class MultilineJoiner {
   constructor(
     private readonly rules: Rules,
     private readonly options: MultilineOptions,
-    private readonly onEvent: EventHandler,
+    private readonly onEvent: EventHandler<T>,
   ) {}
 
   get pending(): boolean {
     return this.lines.length > 0;
   }
 
-  push(line: string, offset: number, next: number, cut: 'truncated' | 'split' | undefined, now: number): void {
+  /** File offset where the event being collected starts (meaningful while pending). */
+  get heldFrom(): number {
+    return this.offset;
+  }
+
+  push(line: string, offset: number, next: number, cut: 'truncated' | 'split' | undefined, now: number, first?: T): void {
     // The event's size is measured in file bytes (its lines with their newlines).
     if (this.lines.length > 0 && (this.startsEvent(line) || next - this.offset > this.options.max_bytes)) this.flush();
     if (this.lines.length === 0) {
       this.offset = offset;
       this.cut = undefined;
+      this.first = first as T;
     }
     this.lines.push(line);
     this.next = next;
@@ -84,7 +92,7 @@ export class MultilineJoiner {
     if (this.lines.length === 0) return;
     const message = this.lines.length === 1 ? this.lines[0]! : this.lines.join('\n');
     this.lines = [];
-    this.onEvent(message, this.offset, this.next, this.cut);
+    this.onEvent(message, this.offset, this.next, this.cut, this.first);
   }
 
   private startsEvent(line: string): boolean {

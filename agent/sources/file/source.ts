@@ -6,6 +6,7 @@ import { CheckpointError, CheckpointFile, newerCheckpoint, parseState, type File
 import { Discovery } from './discovery.js';
 import { PathTemplate, timeParser, type TimeParser } from './fields.js';
 import { TailedFile } from './file.js';
+import type { DecodedEvent, FileDescription, FileFormat } from './format.js';
 import { fileIdOf, fingerprintOf, hashPrefix, prefixMatches, readPrefix, type Fingerprint } from './fingerprint.js';
 import { PathMatcher } from './glob.js';
 import { fileMetrics } from './metrics.js';
@@ -13,6 +14,7 @@ import { compileRules, MultilineJoiner } from './multiline.js';
 import type { FileSourceOptions } from './options.js';
 
 type Cut = 'truncated' | 'split' | undefined;
+type FileFields = TailedFile['fields'];
 
 /**
  * The `file` source: tails the files matching the globs and hands their lines to the
@@ -60,6 +62,8 @@ export class FileSource implements Source {
   constructor(
     private readonly options: FileSourceOptions,
     private readonly ctx: ComponentContext,
+    /** Another format of lines (container logs); default: a line (or a multiline group) is an event. */
+    private readonly format?: FileFormat,
   ) {
     const where = `source ${ctx.name}`;
     try {
@@ -216,15 +220,40 @@ export class FileSource implements Source {
     this.batch.length >= this.options.batch_max_events || this.batchBytes >= this.options.batch_max_bytes;
 
   private onLine(f: TailedFile, buf: Buffer, start: number, end: number, offset: number, next: number, cut: Cut): void {
-    const message = buf.toString('utf8', start, end);
     if (cut === 'truncated') this.counts.truncated++;
     else if (cut === 'split') this.counts.split++;
+    if (f.decoder) {
+      f.decoder.line(buf, start, end, offset, next, cut, this.now);
+      return;
+    }
+    const message = buf.toString('utf8', start, end);
     if (f.joiner) f.joiner.push(message, offset, next, cut, this.now);
     else this.emit(f, message, offset, next, cut);
   }
 
+  /** An event of a decoder: it may hold records that started before this event's end, so the position stops at the oldest. */
+  private emitDecoded(f: TailedFile, e: DecodedEvent): void {
+    const fields: FileFields = e.fields ? { ...f.fields, ...e.fields } : { ...f.fields };
+    if (e.cut) fields[e.cut === 'truncated' ? 'log.truncated' : 'log.split'] = true;
+    const source = { kind: this.format!.kind, path: f.path, fileId: f.id, offset: e.offset } as LogEvent['source'];
+    if (f.description?.container !== undefined) source.container = f.description.container;
+    if (e.stream !== undefined) source.stream = e.stream;
+    this.batch.push({
+      id: f.ids.id(e.offset),
+      timestamp: e.timestamp ?? this.now,
+      message: e.message,
+      service: f.service,
+      module: f.module,
+      host: this.ctx.host,
+      source,
+      fields,
+    });
+    this.batchBytes += e.message.length;
+    f.emitPos = Math.max(f.emitPos, Math.min(e.next, f.decoder!.heldFrom()));
+  }
+
   private emit(f: TailedFile, message: string, offset: number, next: number, cut: Cut): void {
-    const fields: Record<string, string | boolean> = f.hasFields ? { ...f.fields } : {};
+    const fields: FileFields = f.hasFields ? { ...f.fields } : {};
     if (cut) fields[cut === 'truncated' ? 'log.truncated' : 'log.split'] = true;
     this.batch.push({
       id: f.ids.id(offset),
@@ -302,6 +331,7 @@ export class FileSource implements Source {
     for (const f of this.files.values()) {
       if (o.partial_line_timeout > 0 && f.splitter.pending > 0) at = Math.min(at, f.lastGrowthAt + o.partial_line_timeout);
       if (f.joiner?.pending) at = Math.min(at, f.joiner.lastLineAt + o.multiline!.flush_timeout);
+      if (f.decoder) at = Math.min(at, f.decoder.deadline(f.lastGrowthAt));
     }
     return at - Date.now();
   }
@@ -314,6 +344,7 @@ export class FileSource implements Source {
         f.splitter.flush();
       }
       if (f.joiner?.pending && this.now - f.joiner.lastLineAt >= o.multiline!.flush_timeout) f.joiner.flush();
+      f.decoder?.tick(this.now, f.atEof ? this.now - f.lastGrowthAt : 0);
     }
   }
 
@@ -360,6 +391,7 @@ export class FileSource implements Source {
         // It will not grow any more: what is held is complete.
         f.splitter.flush();
         f.joiner?.flush();
+        f.decoder?.flush();
         this.release(f);
       }
       return;
@@ -373,6 +405,7 @@ export class FileSource implements Source {
     // What was read of the old content is complete now; a copy of it (copytruncate) continues after it.
     f.splitter.flush();
     f.joiner?.flush();
+    f.decoder?.flush();
     this.addLost({ id: f.id, fp: f.fp, path: f.path, pos: f.emitPos, at: this.now });
     f.readPos = f.emitPos = 0;
     f.fp = await fingerprintOf(f.fh!, this.options.fingerprint_bytes);
@@ -428,6 +461,8 @@ export class FileSource implements Source {
   /** A path from discovery: a known file (maybe renamed), a file resumed from a checkpoint, a copy of a lost one, or new. */
   private async adopt(path: string): Promise<void> {
     if (!this.matcher.matches(path)) return;
+    let description: FileDescription | undefined;
+    if (this.format && !this.byPath.has(path) && !(description = await this.format.describe(path))) return;
     const known = this.byPath.get(path);
     let fh: FileHandle;
     try {
@@ -448,6 +483,7 @@ export class FileSource implements Source {
         if (same.path !== path) {
           if (this.byPath.get(same.path) === same) this.byPath.delete(same.path);
           same.path = path;
+          if (description) same.description = description;
           this.refreshFields(same);
         }
         same.detached = false;
@@ -470,7 +506,7 @@ export class FileSource implements Source {
       if (restored) {
         this.restored.delete(key);
         if ((restored.fp.len === 0 || startsLike(restored.fp)) && st.size >= restored.pos) {
-          keep = await this.track(fh, st.dev, st.ino, restored.fp.len === 0 ? fp : restored.fp, path, restored.pos, restored.fp.len === 0 ? undefined : restored.id);
+          keep = await this.track(fh, st.dev, st.ino, restored.fp.len === 0 ? fp : restored.fp, path, restored.pos, restored.fp.len === 0 ? undefined : restored.id, description);
           return;
         }
         // The inode now holds other content (reused, or rewritten while we were down).
@@ -483,7 +519,7 @@ export class FileSource implements Source {
         this.lost = this.lost.filter((l) => l !== lost);
         this.deferred.delete(path);
         this.ctx.logger.info({ path, fileId: lost.id, pos: lost.pos, was: lost.path }, 'continuing a file that was let go');
-        keep = await this.track(fh, st.dev, st.ino, lost.fp, path, lost.pos, lost.id);
+        keep = await this.track(fh, st.dev, st.ino, lost.fp, path, lost.pos, lost.id, description);
         return;
       }
 
@@ -506,16 +542,26 @@ export class FileSource implements Source {
       }
       this.deferred.delete(path);
       const pos = this.initialScan && !this.hadCheckpoint && this.options.start_at === 'end' ? st.size : 0;
-      keep = await this.track(fh, st.dev, st.ino, fp, path, pos, undefined);
+      keep = await this.track(fh, st.dev, st.ino, fp, path, pos, undefined, description);
     } finally {
       if (!keep) await fh.close();
     }
   }
 
-  private async track(fh: FileHandle, dev: number, ino: number, fp: Fingerprint, path: string, pos: number, id: string | undefined): Promise<boolean> {
+  private async track(
+    fh: FileHandle,
+    dev: number,
+    ino: number,
+    fp: Fingerprint,
+    path: string,
+    pos: number,
+    id: string | undefined,
+    description: FileDescription | undefined,
+  ): Promise<boolean> {
     await this.makeRoomForOne();
     const f = new TailedFile(id ?? fileIdOf(dev, ino, fp), dev, ino, fp, path, pos, this.now);
     f.fh = fh;
+    f.description = description;
     fileMetrics.openFiles.inc(this.label);
     this.initSplitter(f);
     this.refreshFields(f);
@@ -533,10 +579,21 @@ export class FileSource implements Source {
     f.joiner = this.multiline
       ? new MultilineJoiner(this.multiline, o.multiline!, (message, offset, next, cut) => this.emit(f, message, offset, next, cut))
       : undefined;
+    if (this.format) {
+      f.joiner = undefined;
+      f.decoder = this.format.decoder((e) => this.emitDecoded(f, e), f);
+    }
   }
 
   private refreshFields(f: TailedFile): void {
     const o = this.options;
+    if (f.description) {
+      f.service = f.description.service;
+      f.module = f.description.module;
+      f.fields = f.description.fields;
+      f.hasFields = true;
+      return;
+    }
     const captured = this.template?.capture(f.path) ?? {};
     const { service, module, ...rest } = captured;
     f.service = o.service ?? service ?? this.ctx.name;
