@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ComponentSpec } from '../../../core/registry.js';
-import { byteSize } from '../options.js';
+import { bytesAtLeast } from '../options.js';
 import { DiskChannel } from './disk-channel.js';
 
 const GiB = 1024 ** 3;
@@ -13,17 +13,17 @@ export const diskChannelOptions = z
       .min(1)
       .optional()
       .describe("Directory of the channel's segment files and pointer (default: the component's data directory)"),
-    max_bytes: byteSize(64 * 1024)
+    max_bytes: bytesAtLeast(64 * 1024)
       .default(GiB)
       .describe('Most bytes the channel may occupy on disk; when full, puts wait and sources pause (never dropped)'),
-    segment_bytes: byteSize(4096)
+    segment_bytes: bytesAtLeast(4096)
       .optional()
       .describe('Size at which a segment file is closed and a new one started (default: 64MiB, at most max_bytes / 4); fully committed segments are deleted'),
     fsync: z
       .union([z.literal('always'), z.number().int().positive()])
       .default('always')
       .describe("'always': a put resolves only after fsync (no loss even on power failure); a number of ms: fsync that often and resolve puts after write(), trading power-loss safety for speed"),
-    read_cache_bytes: byteSize(0)
+    read_cache_bytes: bytesAtLeast(0)
       .default(16 * MiB)
       .describe('Recently put records kept decoded in memory so a bus sink that keeps up takes them without reading the disk; 0 disables'),
     retry_backoff_max_ms: z

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ComponentSpec } from '../../../core/registry.js';
-import { byteSize } from '../options.js';
+import { bytesAtLeast } from '../options.js';
 import { MemoryChannel } from './memory-channel.js';
 
 export const memoryChannelOptions = z.strictObject({
@@ -10,7 +10,7 @@ export const memoryChannelOptions = z.strictObject({
     .positive()
     .default(100_000)
     .describe('Most events held; when reached, puts wait and sources pause'),
-  max_bytes: byteSize(1024)
+  max_bytes: bytesAtLeast(1024)
     .default(64 * 1024 * 1024)
     .describe('Most bytes held (approximate in-memory size of the events); when reached, puts wait and sources pause'),
 });
