@@ -8,6 +8,7 @@ import { Registry, type ComponentSpec } from '../core/registry.js';
 import { diskChannelSpec } from '../agent/channel/disk/index.js';
 import { memoryChannelSpec } from '../agent/channel/memory/index.js';
 import { fileSourceSpec } from '../agent/sources/file/index.js';
+import { dockerSourceSpec } from '../agent/sources/docker/index.js';
 import { demoSourceSpec } from '../agent/sources/demo/index.js';
 import { consoleSinkSpec } from '../sinks/console/console-sink.js';
 import { fileSinkSpec } from '../sinks/file/index.js';
@@ -25,10 +26,10 @@ export function createRegistry(): Registry {
     .register(diskChannelSpec)
     .register(memoryChannelSpec)
     .register(fileSourceSpec)
+    .register(dockerSourceSpec)
     .register(demoSourceSpec)
     .register(fileSinkSpec)
     .register(elasticsearchSinkSpec)
-    .plan({ kind: 'source', type: 'docker', description: 'container logs (Docker json-file, CRI)' })
     .plan({ kind: 'transform', type: 'fields', description: 'adds, renames and removes fields' })
     .plan({ kind: 'transform', type: 'parse', description: 'parses JSON, logfmt or regex captures into fields' })
     .plan({ kind: 'sink', type: 'webhdfs', description: 'HDFS over WebHDFS' });
