@@ -51,7 +51,7 @@ export const dockerSourceOptions = tailing.extend({
     .min(1)
     .default(DEFAULT_INCLUDE)
     .describe('Glob patterns of container log files: Docker json-file (<root>/containers/<id>/<id>-json.log) and CRI (/var/log/pods/<ns>_<pod>_<uid>/<container>/N.log), rotated names included'),
-  exclude: z.array(pathPattern()).default(['**/*.gz', '**/*.tmp']).describe('Glob patterns of paths never tailed (compressed rotations)'),
+  exclude: z.array(pathPattern()).default(['/**/*.gz']).describe('Glob patterns of paths never tailed (compressed rotations)'),
   service: z.string().min(1).optional().describe('Service of every event; default: from service_labels, else the container name'),
   module: z.string().min(1).optional().describe('Module of every event; default: from module_labels, else the container name'),
   service_labels: z

@@ -100,6 +100,8 @@ describe('docker json-file', () => {
 
   test('rotation <id>-json.log -> <id>-json.log.1: every line once, in order', async () => {
     const log = dockerContainer();
+    // Compressed rotations match the include glob; the default exclude keeps them out.
+    writeFileSync(`${log}.5.gz`, dockerLines('inside a gzip', 'stdout'));
     const ch = new RecordingChannel();
     await start(dockerInclude(), ch);
     const expected: string[] = [];

@@ -1,0 +1,114 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+
+/**
+ * The packaging in docker/: no Docker engine runs in CI, so what can be checked without one
+ * is checked — the compose file by docker-compose itself, every Sluice config shipped here
+ * by `sluice validate`, the health check against real processes, the Dockerfile's inputs.
+ */
+const ROOT = join(import.meta.dirname, '..');
+const CLI = join(ROOT, 'dist/bin/sluice.js');
+const tmp = mkdtempSync(join(tmpdir(), 'sluice-docker-pkg-'));
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+
+describe(`docker-compose.yml${hasCompose ? '' : ' — SKIPPED: docker-compose is not installed (apt-get install -y docker-compose)'}`, () => {
+  test.skipIf(!hasCompose)('is valid for docker-compose (config -q)', () => {
+    const r = spawnSync('docker-compose', ['-f', join(ROOT, 'docker/docker-compose.yml'), 'config', '-q'], {
+      env: { ...process.env, ELASTIC_PASSWORD: 'test-elastic', KIBANA_PASSWORD: 'test-kibana' },
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  test.skipIf(!hasCompose)('refuses to start without the Elasticsearch passwords', () => {
+    const env = { ...process.env };
+    delete env.ELASTIC_PASSWORD;
+    delete env.KIBANA_PASSWORD;
+    const r = spawnSync('docker-compose', ['-f', join(ROOT, 'docker/docker-compose.yml'), 'config', '-q'], { env, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('set ELASTIC_PASSWORD');
+  });
+
+});
+
+function validate(file: string, role: string, env: Record<string, string> = {}): string {
+  return execFileSync(process.execPath, [CLI, 'validate', '-c', file, '--as', role], { encoding: 'utf8', env: { ...process.env, ...env } });
+}
+
+describe('configs shipped in docker/', () => {
+  test('docker/config/agent.yaml and collector.yaml are valid for their commands', () => {
+    expect(validate(join(ROOT, 'docker/config/agent.yaml'), 'agent')).toMatch(/valid \(1 source\(s\), channel disk, bus kafka\)/);
+    expect(validate(join(ROOT, 'docker/config/collector.yaml'), 'collector', { ELASTICSEARCH_PASSWORD: 'x' })).toMatch(/valid \(bus kafka, 2 sink\(s\)\)/);
+  });
+
+  test('the Kubernetes ConfigMaps hold valid agent configs (the DaemonSet one with a docker source)', () => {
+    const found: string[] = [];
+    for (const name of ['sidecar.yaml', 'daemonset.yaml']) {
+      for (const doc of parseAllDocuments(readFileSync(join(ROOT, 'docker/kubernetes', name), 'utf8'))) {
+        expect(doc.errors).toEqual([]);
+        const o = doc.toJS() as { kind?: string; data?: Record<string, string> };
+        if (o.kind !== 'ConfigMap') continue;
+        const file = join(tmp, `${name}-agent.yaml`);
+        writeFileSync(file, o.data!['agent.yaml']!);
+        expect(validate(file, 'agent', { SERVICE_NAME: 'shop', KAFKA_BROKERS: 'k:9092', CLUSTER_NAME: 'c1' })).toContain('valid (1 source(s), channel disk, bus kafka)');
+        found.push(name);
+      }
+    }
+    expect(found).toEqual(['sidecar.yaml', 'daemonset.yaml']);
+    expect(readFileSync(join(ROOT, 'docker/kubernetes/daemonset.yaml'), 'utf8')).toContain('type: docker');
+  });
+});
+
+describe('Dockerfile', () => {
+  const text = readFileSync(join(ROOT, 'docker/Dockerfile'), 'utf8');
+
+  test('copies only paths that exist, runs unprivileged, has a health check and the sluice entrypoint', () => {
+    const sources = [...text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
+    expect(sources.length).toBeGreaterThan(5);
+    for (const s of sources) expect(existsSync(join(ROOT, s)), s).toBe(true);
+    expect(text).toMatch(/^USER node$/m);
+    expect(text).toMatch(/^HEALTHCHECK .*\n\s+CMD \["node", "\/app\/docker\/healthcheck.mjs"\]$/m);
+    expect(text).toContain('ENTRYPOINT ["node", "/app/dist/bin/sluice.js"]');
+    expect(text).toContain('npm ci --omit=dev');
+  });
+});
+
+describe('healthcheck.mjs', () => {
+  const check = (args: string[]) => spawnSync(process.execPath, [join(ROOT, 'docker/healthcheck.mjs'), ...args], { encoding: 'utf8' });
+  const sleeper = (argv: string[]): ChildProcess => {
+    const c = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', ...argv], { stdio: 'ignore' });
+    children.push(c);
+    return c;
+  };
+
+  test('healthy: the process is sluice and the state directory takes writes (the probe file is removed)', () => {
+    const c = sleeper(['/app/dist/bin/sluice.js', 'agent']);
+    const r = check(['--pid', String(c.pid), '--data-dir', tmp]);
+    expect(r.stdout).toBe('healthy\n');
+    expect(r.status).toBe(0);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('.health-'))).toEqual([]);
+  });
+
+  test('unhealthy: no such process, another program, a state directory that takes no writes', () => {
+    const c = sleeper(['something-else']);
+    const gone = check(['--pid', '999999999', '--data-dir', tmp]);
+    expect([gone.status, gone.stdout]).toEqual([1, 'unhealthy: no process 999999999\n']);
+    const other = check(['--pid', String(c.pid), '--data-dir', tmp]);
+    expect(other.status).toBe(1);
+    expect(other.stdout).toMatch(/^unhealthy: process \d+ is not sluice/);
+    const s = sleeper(['sluice.js']);
+    const noDir = check(['--pid', String(s.pid), '--data-dir', join(tmp, 'missing')]);
+    expect([noDir.status, noDir.stdout]).toEqual([1, `unhealthy: state directory ${join(tmp, 'missing')} does not take writes (ENOENT)\n`]);
+  });
+});
