@@ -106,7 +106,7 @@ export const kafkaConsumerOptions = z.strictObject({
   session_timeout: duration().default(30_000).describe('A collector that sends no heartbeat for this long is dropped from the group and its partitions reassigned'),
   heartbeat_interval: duration().default(3000).describe('How often a collector tells the group it is alive, also while sinks are writing'),
   rebalance_timeout: duration().default(60_000).describe('How long the group waits in a rebalance for members to finish their in-flight batches and commit'),
-  max_bytes_per_partition: byteSize().default(4 * 1024 * 1024).describe('Most bytes fetched per partition per request (memory held per partition in flight)'),
+  max_bytes_per_partition: byteSize().default(1024 * 1024).describe('Most bytes fetched per partition per request (memory held per partition in flight). Larger fetches do not consume faster: kafkajs decodes every record anyway, and bigger batches outlive the young generation and cost more garbage collection'),
   max_bytes: byteSize().default(32 * 1024 * 1024).describe('Most bytes fetched per request'),
   partitions_concurrently: z.number().int().min(1).default(1).describe('Partitions whose batches are written to sinks at the same time'),
   max_wait: duration().default(500).describe('How long a fetch waits for new records before returning empty'),
