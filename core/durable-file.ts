@@ -19,14 +19,15 @@ export async function syncDir(dir: string): Promise<void> {
 
 /**
  * Replaces `path` with `data` atomically: a reader (or a restart after a crash) sees the
- * old content or the new one, never a mix. Temp file, fsync, rename, fsync of the directory.
+ * old content or the new one, never a mix. Temp file, fdatasync, rename, fsync of the directory.
  */
 export async function replaceFile(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.tmp`);
   const handle = await open(tmp, 'w');
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    // datasync covers the new size, which is all a reader needs; mtime can stay behind.
+    await handle.datasync();
   } finally {
     await handle.close();
   }

@@ -22,7 +22,8 @@ import {
   SEGMENT_HEADER_BYTES,
   segmentName,
 } from './format.js';
-import { readPointer, syncDir, writePointer, type Pointer } from './pointer.js';
+import { POINTER_FILE, readPointer, writePointer, type Pointer } from './pointer.js';
+import { syncDir } from '../../../core/durable-file.js';
 
 export interface DiskChannelConfig {
   /** Directory of the segments and the pointer; created if missing. */
@@ -365,7 +366,8 @@ export class DiskChannel implements Channel {
       this.segments.push({ id, path, size: end, readable: end, sealed: true, version, needsDirSync: false });
       this.fileBytes += end;
     }
-    await unlink(join(this.dir, 'pointer.json.tmp')).catch(() => {});
+    // A pointer write cut short by a crash (the older name was used before format 2).
+    for (const tmp of [`.${POINTER_FILE}.tmp`, `${POINTER_FILE}.tmp`]) await unlink(join(this.dir, tmp)).catch(() => {});
     const maxId = ids.length > 0 ? ids[ids.length - 1]! : 0;
     this.nextSegId = Math.max(maxId + 1, pointer?.segment ?? 1);
     this.committed = this.normalize(

@@ -1,6 +1,7 @@
-import { open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { replaceFile } from '../../../core/durable-file.js';
 import type { SourceCheckpoint } from '../../../core/pipeline.js';
 
 /**
@@ -61,24 +62,5 @@ export async function readPointer(dir: string): Promise<PointerRead> {
 }
 
 export async function writePointer(dir: string, p: Pointer): Promise<void> {
-  const tmp = join(dir, `${POINTER_FILE}.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(encodePointer(p));
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, POINTER_FILE));
-  await syncDir(dir);
-}
-
-/** Makes a directory's entries (created, renamed, deleted files) durable. */
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await replaceFile(join(dir, POINTER_FILE), encodePointer(p));
 }
