@@ -179,6 +179,7 @@ export class KafkaConsumer implements BusConsumer {
         this.down = false;
         this.logger.info('kafka consumer is back in the group');
       }
+      this.uncommitted.retain(payload.memberAssignment);
       const assigned = Object.entries(payload.memberAssignment).map(([topic, partitions]) => `${topic}[${partitions.join(',')}]`);
       this.logger.info({ group: payload.groupId, partitions: assigned }, 'joined the consumer group');
     });

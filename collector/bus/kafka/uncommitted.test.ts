@@ -48,6 +48,16 @@ describe('UncommittedWrites', () => {
     expect(r.has(13n, 'c')).toBe(true);
   });
 
+  it('forgets partitions the group gave to another member', () => {
+    const u = new UncommittedWrites();
+    u.remember('t', 0, offsets(0, 2), ids(0, 2));
+    u.remember('t', 1, offsets(0, 2), ids(0, 2));
+    u.remember('u', 0, offsets(0, 2), ids(0, 2));
+    u.retain({ t: [1, 2] });
+    expect([u.get('t', 0), u.get('u', 0)]).toEqual([undefined, undefined]);
+    expect(u.get('t', 1)!.ids).toEqual(ids(0, 2));
+  });
+
   it('remembers at most the newest maxPerPartition records', () => {
     const u = new UncommittedWrites(4);
     u.remember('t', 0, offsets(0, 3), ids(0, 3));

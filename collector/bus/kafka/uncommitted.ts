@@ -41,13 +41,21 @@ export class UncommittedWrites {
     let range: WrittenRange;
     if (prior && prior.from <= first && first <= prior.end) {
       // Contiguous with (or overlapping the end of) what is already remembered.
-      range = new WrittenRange(prior.from, prior.ids.slice(0, Number(first - prior.from)).concat(batch));
+      range = new WrittenRange(topic, partition, prior.from, prior.ids.slice(0, Number(first - prior.from)).concat(batch));
     } else {
-      range = new WrittenRange(first, batch);
+      range = new WrittenRange(topic, partition, first, batch);
     }
     const excess = range.ids.length - this.maxPerPartition;
-    if (excess > 0) range = new WrittenRange(range.from + BigInt(excess), range.ids.slice(excess));
+    if (excess > 0) range = new WrittenRange(topic, partition, range.from + BigInt(excess), range.ids.slice(excess));
     this.partitions.set(k, range);
+  }
+
+  /**
+   * The group gave this member `assignment` (topic -> partitions): partitions it no longer
+   * owns are read again by their new owner, whatever this process remembers about them.
+   */
+  retain(assignment: Readonly<Record<string, readonly number[]>>): void {
+    for (const [k, range] of this.partitions) if (!assignment[range.topic]?.includes(range.partition)) this.partitions.delete(k);
   }
 
   /** Offsets below `next` are committed: nothing below it needs remembering. */
@@ -56,12 +64,14 @@ export class UncommittedWrites {
     const range = this.partitions.get(k);
     if (!range || next <= range.from) return;
     if (next >= range.end) this.partitions.delete(k);
-    else this.partitions.set(k, new WrittenRange(next, range.ids.slice(Number(next - range.from))));
+    else this.partitions.set(k, new WrittenRange(topic, partition, next, range.ids.slice(Number(next - range.from))));
   }
 }
 
 export class WrittenRange {
   constructor(
+    readonly topic: string,
+    readonly partition: number,
     readonly from: bigint,
     readonly ids: readonly (string | null)[],
   ) {}

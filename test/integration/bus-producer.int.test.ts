@@ -1,0 +1,71 @@
+// KafkaProducer against the shared broker: a send cut into several requests, failing after
+// some were acked, must not append those again when the rolled-back transaction comes back.
+import kafkajs from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KafkaProducer } from '../../agent/bus/kafka/producer.js';
+import { kafkaBusOptions } from '../../core/bus/kafka-options.js';
+import type { LogEvent } from '../../core/event.js';
+import { silentLogger } from '../../core/log.js';
+
+const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+const kafka = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
+const created: string[] = [];
+afterAll(async () => {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: created }).catch(() => undefined);
+  await admin.disconnect();
+});
+
+async function createTopic(admin: kafkajs.Admin, topic: string): Promise<void> {
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 2, replicationFactor: 1 }] });
+  created.push(topic);
+}
+
+/** Records in a topic: the sum of its partitions' high watermarks (no compaction, no transactions). */
+async function records(admin: kafkajs.Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((n, p) => n + Number(p.high), 0);
+}
+
+const event = (n: number, service: string): LogEvent => ({
+  id: `ev-${n}`,
+  timestamp: 1_700_000_000_000 + n,
+  message: `line ${n} ${'x'.repeat(150)}`,
+  service,
+  module: `m${n % 4}`,
+  host: 'h',
+  source: { kind: 'file', path: '/var/log/a.log', offset: n * 200 },
+  fields: {},
+});
+
+describe('kafka producer', () => {
+  it('does not resend the requests Kafka acked when a later request of the same send failed', async () => {
+    const prefix = `sluice-prod-${process.pid}-${Date.now()}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await createTopic(admin, `${prefix}-a`);
+      const options = kafkaBusOptions.parse({
+        brokers,
+        topic: `${prefix}-{service}`,
+        // ~25 events per request; topic "b" does not exist and is not created, so the
+        // requests after the first 100 events fail.
+        producer: { compression: 'none', batch_bytes: '6KiB', create_topics: false, request_timeout: '5s' },
+      });
+      const producer = new KafkaProducer(options, silentLogger());
+      await producer.open();
+      const events = [...Array.from({ length: 100 }, (_, i) => event(i, 'a')), ...Array.from({ length: 100 }, (_, i) => event(100 + i, 'b'))];
+      await expect(producer.send(events)).rejects.toThrow(/kafka produce failed/);
+      expect(await records(admin, `${prefix}-a`)).toBeGreaterThan(0);
+      await createTopic(admin, `${prefix}-b`);
+      // The forwarder's retry: the same events, in the same order.
+      await producer.send(events);
+      await producer.close();
+      expect(await records(admin, `${prefix}-a`)).toBe(100);
+      expect(await records(admin, `${prefix}-b`)).toBe(100);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});
