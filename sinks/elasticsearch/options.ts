@@ -71,7 +71,7 @@ export const elasticsearchSinkOptions = z
   .superRefine((o, ctx) => {
     if ((o.username === undefined) !== (o.password === undefined)) ctx.addIssue({ code: 'custom', path: [o.username === undefined ? 'username' : 'password'], message: 'username and password go together' });
     if (o.api_key !== undefined && o.username !== undefined) ctx.addIssue({ code: 'custom', path: ['api_key'], message: 'use either api_key or username/password, not both' });
-    if (o.retention_days !== undefined && o.mode === 'index' && !new IndexNamer(o.index, o.timezone).daily) {
+    if (o.retention_days !== undefined && o.mode === 'index' && !new IndexNamer(o.index).daily) {
       ctx.addIssue({ code: 'custom', path: ['retention_days'], message: `retention_days needs a daily index name (with %Y and %m %d, or %j) to know each index's day; "${o.index}" has none` });
     }
     if (o.mode === 'data_stream' && new IndexNamer(o.index).hasTime) {
