@@ -108,7 +108,7 @@ export const kafkaConsumerOptions = z.strictObject({
   rebalance_timeout: duration().default(60_000).describe('How long the group waits in a rebalance for members to finish their in-flight batches and commit'),
   max_bytes_per_partition: byteSize().default(1024 * 1024).describe('Most bytes fetched per partition per request (memory held per partition in flight). Larger fetches do not consume faster: kafkajs decodes every record anyway, and bigger batches outlive the young generation and cost more garbage collection'),
   max_bytes: byteSize().default(32 * 1024 * 1024).describe('Most bytes fetched per request'),
-  partitions_concurrently: z.number().int().min(1).default(1).describe('Partitions whose batches are written to sinks at the same time'),
+  partitions_concurrently: z.number().int().min(1).default(4).describe('Partitions whose batches are in flight at the same time: one is decoded while others are being written, so a slow sink does not idle the consumer (each keeps its own order)'),
   max_wait: duration().default(500).describe('How long a fetch waits for new records before returning empty'),
 });
 
