@@ -9,7 +9,7 @@ describe('kafka bus options', () => {
     const o = kafkaBusOptions.parse({});
     expect(o.brokers).toEqual(['localhost:9092']);
     expect(o.topic).toBe('logs');
-    expect(o.producer).toMatchObject({ key: '{service}/{module}', compression: 'gzip', headers: false, batch_events: 2000, linger: 5, partitions: 6 });
+    expect(o.producer).toMatchObject({ key: '{service}/{module}', compression: 'gzip', headers: true, batch_events: 2000, linger: 5, partitions: 6 });
     expect(o.consumer).toMatchObject({ group_id: 'sluice-collectors', from_beginning: true });
     expect(kafkaBusOptions.parse({ brokers: 'a:1, b:2' }).brokers).toEqual(['a:1', 'b:2']);
   });

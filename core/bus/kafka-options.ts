@@ -89,8 +89,8 @@ export const kafkaProducerOptions = z.strictObject({
     .describe('Record batch compression: none or gzip'),
   headers: z
     .boolean()
-    .default(false)
-    .describe('Also put service and module in record headers, for other consumers that route without parsing the value (the key already carries them). kafkajs encodes and decodes headers slowly: they cost about 40% of produce CPU and 20% of consume CPU'),
+    .default(true)
+    .describe('Also put service and module in record headers, so other consumers (Kafka Connect, stream processors) route without parsing the value. kafkajs encodes them slowly: false saves about 40% of produce CPU and 20% of consume CPU where nobody else reads the topic'),
   batch_events: z.number().int().min(1).max(100_000).default(2000).describe('Most events taken from the channel and sent in one go (one channel transaction)'),
   batch_bytes: byteSize().default(900 * 1024).describe('Most encoded bytes per produce request; keep it below the broker\'s message.max.bytes (1 MB by default)'),
   linger: duration().default(5).describe('How long to wait for a fuller batch when the channel holds less than batch_events'),
