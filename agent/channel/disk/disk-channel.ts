@@ -24,6 +24,7 @@ import {
 } from './format.js';
 import { POINTER_FILE, readPointer, writePointer, type Pointer } from './pointer.js';
 import { syncDir } from '../../../core/durable-file.js';
+import { checkTake } from '../take-guard.js';
 
 export interface DiskChannelConfig {
   /** Directory of the segments and the pointer; created if missing. */
@@ -215,11 +216,7 @@ export class DiskChannel implements Channel {
   }
 
   async take(max: number, signal?: AbortSignal): Promise<Transaction> {
-    if (this.state !== 'open') throw new Error(`channel "${this.name}" is ${this.state === 'new' ? 'not open yet' : 'closed'}: take refused`);
-    if (!Number.isSafeInteger(max) || max < 1) throw new Error(`channel "${this.name}": take(max) needs a positive integer, got ${max}`);
-    if (this.txnOpen || this.taking) {
-      throw new Error(`channel "${this.name}": a transaction is already open; commit or roll it back before taking again`);
-    }
+    checkTake(this.name, this.state, max, this.txnOpen || this.taking);
     this.taking = true;
     try {
       for (;;) {

@@ -4,6 +4,7 @@ import type { Channel, SourceCheckpoint, Transaction } from '../../../core/pipel
 import { channelMetrics, removeChannelMetrics } from '../metrics.js';
 import { Notifier } from '../wait.js';
 import { eventBytes } from './size.js';
+import { checkTake } from '../take-guard.js';
 
 export interface MemoryChannelConfig {
   maxEvents: number;
@@ -82,11 +83,7 @@ export class MemoryChannel implements Channel {
   }
 
   async take(max: number, signal?: AbortSignal): Promise<Transaction> {
-    if (this.state !== 'open') throw new Error(`channel "${this.name}" is ${this.state === 'new' ? 'not open yet' : 'closed'}: take refused`);
-    if (!Number.isSafeInteger(max) || max < 1) throw new Error(`channel "${this.name}": take(max) needs a positive integer, got ${max}`);
-    if (this.txnOpen || this.taking) {
-      throw new Error(`channel "${this.name}": a transaction is already open; commit or roll it back before taking again`);
-    }
+    checkTake(this.name, this.state, max, this.txnOpen || this.taking);
     this.taking = true;
     try {
       while (this.cursor >= this.events.length) {
