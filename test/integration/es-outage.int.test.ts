@@ -3,7 +3,6 @@
 // finish by themselves once the node is back; every event ends up indexed exactly once.
 // Runs its own node so stopping it disturbs no other test run.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
@@ -13,21 +12,10 @@ import { metrics } from '../../core/metrics.js';
 import { silentLogger } from '../../core/log.js';
 import { ElasticsearchSink } from '../../sinks/elasticsearch/es-sink.js';
 import { elasticsearchSinkOptions } from '../../sinks/elasticsearch/options.js';
-import { ElasticsearchService } from '../services/services.mjs';
+import { ElasticsearchService, freePorts } from '../services/services.mjs';
 
 let node: ElasticsearchService;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-es-outage-'));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function retriedSoFar(): Promise<number> {
   const m = await metrics.getSingleMetric('sluice_elasticsearch_events_retried_total')!.get();
@@ -44,7 +32,9 @@ async function until(what: string, cond: () => Promise<boolean> | boolean, timeo
 
 describe('elasticsearch sink across an Elasticsearch outage', () => {
   beforeAll(async () => {
-    node = new ElasticsearchService({ name: 'es-sink-outage', port: await freePort(), transportPort: await freePort() });
+    // A private node (stopping the shared one would break other test runs), named per process.
+    const [port, transportPort] = await freePorts(2);
+    node = new ElasticsearchService({ name: `es-sink-outage-${process.pid}`, port, transportPort });
     await node.start();
   });
   afterAll(async () => {

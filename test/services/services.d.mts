@@ -119,6 +119,8 @@ export declare const elasticsearch: ElasticsearchService;
 export declare function up(options?: StartOptions): Promise<Addresses>;
 export declare function down(options?: { log?: LogFn }): Promise<void>;
 export declare function status(): Promise<ServiceStatus[]>;
+/** `count` distinct free ports on 127.0.0.1 (all probes held until every port is found). */
+export declare function freePorts(count: number): Promise<number[]>;
 export declare function addresses(): Addresses;
 /** Sets KAFKA_BROKERS / ELASTICSEARCH_URL (and SLUICE_MANAGED_* twins for ours) in env, default process.env. */
 export declare function exportAddresses(env?: NodeJS.ProcessEnv): void;

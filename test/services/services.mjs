@@ -114,15 +114,31 @@ function portInUse(port) {
   });
 }
 
-function freePort() {
-  return new Promise((res, rej) => {
-    const server = createServer();
-    server.once('error', rej);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
-      server.close(() => res(port));
-    });
-  });
+/**
+ * `count` distinct free ports on 127.0.0.1. Every probe stays bound until all are found:
+ * closing one before asking for the next lets the OS hand the same port out twice (seen as
+ * a broker whose listener and controller got one port).
+ */
+export async function freePorts(count) {
+  const servers = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      servers.push(await new Promise((res, rej) => {
+        const server = createServer();
+        server.once('error', rej);
+        server.listen(0, '127.0.0.1', () => res(server));
+      }));
+    }
+    return servers.map((server) => /** @type {import('node:net').AddressInfo} */ (server.address()).port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((res) => server.close(res))));
+  }
+}
+
+/** Replaces the zeros among `ports` ("any free one") with distinct free ports. */
+async function fillFreePorts(ports) {
+  const free = await freePorts(ports.filter((p) => p === 0).length);
+  return ports.map((p) => (p === 0 ? free.shift() : p));
 }
 
 /**
@@ -495,8 +511,7 @@ export class KafkaService extends Service {
   async ports() {
     // Port 0 means "any free one", fixed at first start so a restarted broker comes back
     // at the address its clients already know.
-    if (this.port === 0) this.port = await freePort();
-    if (this.controllerPort === 0) this.controllerPort = await freePort();
+    [this.port, this.controllerPort] = await fillFreePorts([this.port, this.controllerPort]);
     return [this.port, this.controllerPort];
   }
 
@@ -629,8 +644,7 @@ export class ElasticsearchService extends Service {
   }
 
   async ports() {
-    if (this.port === 0) this.port = await freePort();
-    if (this.transportPort === 0) this.transportPort = await freePort();
+    [this.port, this.transportPort] = await fillFreePorts([this.port, this.transportPort]);
     return [this.port, this.transportPort];
   }
 
