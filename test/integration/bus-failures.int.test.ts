@@ -2,29 +2,16 @@
 // restarted, the agent killed and restarted, the collector killed and restarted. Every
 // event must arrive; replays are counted and reported, never hidden. The broker test runs
 // its own private broker so that killing it does not disturb other test runs.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KafkaService } from '../services/services.mjs';
-import { AGENT_BATCH_EVENTS, Sluice, agentYaml, appendEvents, collectorYaml, lossAndDuplicates, outputs, tally, waitFor } from './bus-harness.js';
+import { AGENT_BATCH_EVENTS, Sluice, agentYaml, appendEvents, collectorYaml, lossAndDuplicates, outputs, tally, waitFor, workspace } from './bus-harness.js';
 
 const sharedBrokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 /** How long the broker stays dead: long enough for producers and consumers to give up their internal retries. */
 const BROKER_DOWN_MS = 30_000;
-const root = mkdtempSync(join(tmpdir(), 'sluice-bus-fail-'));
-const running: Sluice[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.kill()));
-});
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-function setup(name: string) {
-  const dir = join(root, name);
-  mkdirSync(join(dir, 'logs'), { recursive: true });
-  const topic = `sluice-${name}-${process.pid}-${Date.now()}`;
-  return { dir, topic, group: `${topic}-group` };
-}
+const { running, setup } = workspace('sluice-bus-fail-');
 
 function start(role: 'agent' | 'collector', dir: string, name: string, yaml: string): Sluice {
   const config = join(dir, `${name}.yaml`);

@@ -1,10 +1,33 @@
 // Process-level harness for the bus tests: runs the built CLI (dist/bin/sluice.js) as
 // users do, with YAML configs, and counts what came out the other end by event number.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, afterEach } from 'vitest';
 
 export const CLI = join(import.meta.dirname, '../../dist/bin/sluice.js');
+
+/**
+ * A test file's scratch space: a temp root removed after the file, a folder per scenario
+ * (with logs/ for the agent to tail, a unique topic and group), and the Sluice processes
+ * to kill after each test so that a failed test leaves nothing running.
+ */
+export function workspace(prefix: string) {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  const running: Sluice[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((p) => p.kill()));
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const setup = (name: string) => {
+    const dir = join(root, name);
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    const topic = `sluice-${name}-${process.pid}-${Date.now()}`;
+    return { dir, topic, group: `${topic}-group`, logFile: join(dir, 'logs', 'app.log') };
+  };
+  return { running, setup };
+}
 
 /** Lines "ev-<n> <padding>", about `size` bytes each with the newline. */
 export function appendEvents(file: string, from: number, count: number, size = 200): void {

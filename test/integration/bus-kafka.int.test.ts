@@ -1,28 +1,15 @@
 // Agent -> Kafka -> collector through the built CLI on the shared broker: every event
 // counted by number at the far end; poison records to the dead-letter; two collectors in
 // one group sharing partitions while one leaves.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeEvent } from '../../core/wire.js';
-import { Sluice, agentYaml, appendEvents, collectorYaml, lossAndDuplicates, outputs, tally, waitFor } from './bus-harness.js';
+import { Sluice, agentYaml, appendEvents, collectorYaml, lossAndDuplicates, outputs, tally, waitFor, workspace } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
-const root = mkdtempSync(join(tmpdir(), 'sluice-bus-'));
-const running: Sluice[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.kill()));
-});
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-function setup(name: string) {
-  const dir = join(root, name);
-  mkdirSync(join(dir, 'logs'), { recursive: true });
-  const topic = `sluice-${name}-${process.pid}-${Date.now()}`;
-  return { dir, topic, group: `${topic}-group`, logFile: join(dir, 'logs', 'app.log') };
-}
+const { running, setup } = workspace('sluice-bus-');
 
 function start(role: 'agent' | 'collector', dir: string, name: string, yaml: string): Sluice {
   const config = join(dir, `${name}.yaml`);
