@@ -2,24 +2,15 @@
 // restarted, the agent killed and restarted, the collector killed and restarted. Every
 // event must arrive; replays are counted and reported, never hidden. The broker test runs
 // its own private broker so that killing it does not disturb other test runs.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KafkaService } from '../services/services.mjs';
-import { AGENT_BATCH_EVENTS, Sluice, agentYaml, appendEvents, collectorYaml, lossAndDuplicates, outputs, tally, waitFor, workspace } from './bus-harness.js';
+import { AGENT_BATCH_EVENTS, agentYaml, appendEvents, collectorYaml, lossAndDuplicates, outputs, tally, waitFor, workspace } from './bus-harness.js';
 
 const sharedBrokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 /** How long the broker stays dead: long enough for producers and consumers to give up their internal retries. */
 const BROKER_DOWN_MS = 30_000;
-const { running, setup } = workspace('sluice-bus-fail-');
-
-function start(role: 'agent' | 'collector', dir: string, name: string, yaml: string): Sluice {
-  const config = join(dir, `${name}.yaml`);
-  writeFileSync(config, yaml);
-  const p = new Sluice(role, config, join(dir, `${name}.out`), join(dir, `${name}.err`));
-  running.push(p);
-  return p;
-}
+const { setup, start } = workspace('sluice-bus-fail-');
 
 /** Writes events over eight module files (eight keys, spread over the partitions). */
 function writer(dir: string) {

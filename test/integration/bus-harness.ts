@@ -1,7 +1,7 @@
 // Process-level harness for the bus tests: runs the built CLI (dist/bin/sluice.js) as
 // users do, with YAML configs, and counts what came out the other end by event number.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach } from 'vitest';
@@ -26,7 +26,15 @@ export function workspace(prefix: string) {
     const topic = `sluice-${name}-${process.pid}-${Date.now()}`;
     return { dir, topic, group: `${topic}-group`, logFile: join(dir, 'logs', 'app.log') };
   };
-  return { running, setup };
+  /** Starts the built CLI on `yaml`, its output in `<dir>/<name>.out|.err`; killed after the test. */
+  const start = (role: 'agent' | 'collector', dir: string, name: string, yaml: string): Sluice => {
+    const config = join(dir, `${name}.yaml`);
+    writeFileSync(config, yaml);
+    const p = new Sluice(role, config, join(dir, `${name}.out`), join(dir, `${name}.err`));
+    running.push(p);
+    return p;
+  };
+  return { setup, start };
 }
 
 /** Lines "ev-<n> <padding>", about `size` bytes each with the newline. */

@@ -1,23 +1,15 @@
 // Agent -> Kafka -> collector through the built CLI on the shared broker: every event
 // counted by number at the far end; poison records to the dead-letter; two collectors in
 // one group sharing partitions while one leaves.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { encodeEvent } from '../../core/wire.js';
-import { Sluice, agentYaml, appendEvents, collectorYaml, lossAndDuplicates, outputs, tally, waitFor, workspace } from './bus-harness.js';
+import { agentYaml, appendEvents, collectorYaml, lossAndDuplicates, outputs, tally, waitFor, workspace } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
-const { running, setup } = workspace('sluice-bus-');
-
-function start(role: 'agent' | 'collector', dir: string, name: string, yaml: string): Sluice {
-  const config = join(dir, `${name}.yaml`);
-  writeFileSync(config, yaml);
-  const p = new Sluice(role, config, join(dir, `${name}.out`), join(dir, `${name}.err`));
-  running.push(p);
-  return p;
-}
+const { setup, start } = workspace('sluice-bus-');
 
 describe('kafka bus end to end', () => {
   it('delivers every event exactly once from a file through Kafka to a sink, and both halves stop cleanly on SIGTERM', async () => {
