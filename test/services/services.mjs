@@ -558,6 +558,9 @@ export class KafkaService extends Service {
       'broker.heartbeat.interval.ms=1000',
       // a consumer group's first join otherwise waits 3 s for more members
       'group.initial.rebalance.delay.ms=0',
+      // The log cleaner allocates its 128 MiB dedupe buffer at start; in a small test heap
+      // that ran a restarted broker out of memory. Only __consumer_offsets is compacted here.
+      'log.cleaner.dedupe.buffer.size=8388608',
       '',
     ].join('\n'));
     const log4j = join(this.dir, 'log4j.properties');
