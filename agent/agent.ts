@@ -27,7 +27,10 @@ export class Agent {
     private readonly logger: Logger,
     private readonly options: AgentOptions,
   ) {
-    this.forwarder = new Forwarder(channel, producer, logger.child({ component: 'forwarder' }), { batchEvents: options.batchEvents, lingerMs: options.lingerMs });
+    this.forwarder = new Forwarder(channel, producer, logger.child({ component: 'forwarder' }), {
+      batchEvents: options.batchEvents,
+      lingerMs: options.lingerMs,
+    });
   }
 
   get forwarded(): number {

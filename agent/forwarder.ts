@@ -62,7 +62,10 @@ export class Forwarder {
         await tx.rollback();
         if (!this.down) {
           this.down = true;
-          this.logger.error({ err: errorMessage(err), events: tx.events.length }, 'bus send failed; events stay in the channel and are retried until the bus takes them');
+          this.logger.error(
+            { err: errorMessage(err), events: tx.events.length },
+            'bus send failed; events stay in the channel and are retried until the bus takes them',
+          );
         }
         await backoff.sleep(signal);
         continue;

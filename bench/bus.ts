@@ -64,7 +64,11 @@ function makeEvents(n: number): { events: LogEvent[]; bytes: number } {
 }
 
 async function produce(brokers: string, topic: string, events: LogEvent[]): Promise<Phase> {
-  const options = kafkaBusOptions.parse({ brokers, topic, producer: { compression: 'none', batch_events: 10_000, linger: 0, partitions: PARTITIONS, replication_factor: 1 } });
+  const options = kafkaBusOptions.parse({
+    brokers,
+    topic,
+    producer: { compression: 'none', batch_events: 10_000, linger: 0, partitions: PARTITIONS, replication_factor: 1 },
+  });
   const logger = silentLogger();
   const channel = new MemoryChannel({ maxEvents: events.length + 1, maxBytes: 4 * 1024 * MiB }, 'bench', logger);
   await channel.open();
@@ -153,7 +157,12 @@ async function consume(brokers: string, topic: string, expected: number): Promis
 async function consumeKafkajs(brokers: string, topic: string, expected: number): Promise<Phase> {
   const options = consumerOptions(brokers, topic, `${topic}-kafkajs`);
   const c = options.consumer;
-  const consumer = createKafka(options, silentLogger(), '-bench').consumer({ groupId: c.group_id, maxBytesPerPartition: c.max_bytes_per_partition, maxBytes: c.max_bytes, maxWaitTimeInMs: c.max_wait });
+  const consumer = createKafka(options, silentLogger(), '-bench').consumer({
+    groupId: c.group_id,
+    maxBytesPerPartition: c.max_bytes_per_partition,
+    maxBytes: c.max_bytes,
+    maxWaitTimeInMs: c.max_wait,
+  });
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
   await consumer.connect();
@@ -202,13 +211,23 @@ function javaLimit(brokers: string, topic: string, records: number): number {
       '-cp',
       join(ROOT, 'var/services/kafka/libs/*'),
       'org.apache.kafka.tools.ProducerPerformance',
-      '--topic', topic,
-      '--num-records', String(records),
-      '--record-size', String(RECORD_BYTES),
-      '--throughput', '-1',
+      '--topic',
+      topic,
+      '--num-records',
+      String(records),
+      '--record-size',
+      String(RECORD_BYTES),
+      '--throughput',
+      '-1',
       // Batches up to 256 KiB per partition, like our ~900 KiB requests over 4 partitions;
       // the client defaults (16 KiB, linger 0) measure per-request overhead, not the broker.
-      '--producer-props', `bootstrap.servers=${brokers}`, 'acks=all', 'enable.idempotence=true', 'compression.type=none', 'batch.size=262144', 'linger.ms=5',
+      '--producer-props',
+      `bootstrap.servers=${brokers}`,
+      'acks=all',
+      'enable.idempotence=true',
+      'compression.type=none',
+      'batch.size=262144',
+      'linger.ms=5',
     ],
     { encoding: 'utf8', timeout: 120_000 },
   );

@@ -33,7 +33,7 @@ function fileEvents(count: number): LogEvent[] {
   let offset = 0;
   for (let i = 0; i < count; i++) {
     const e = makeEvent(i);
-    e.id = 'Qm9vdGxlZ2dlZEZp' + Array.from({ length: 9 }, (_, k) => ID_CHARS[(i * 7 + k * 13) % 64]).join('');
+    e.id = `Qm9vdGxlZ2dlZEZp${Array.from({ length: 9 }, (_, k) => ID_CHARS[(i * 7 + k * 13) % 64]).join('')}`;
     e.fields = {};
     e.source = { kind: 'file', path: '/var/log/nginx/access.log', fileId: '2049-1835026-9f3a61c2', offset };
     let message = `10.0.${i % 256}.${(i * 7) % 256} - - [21/Nov/2025:23:17:${String(i % 60).padStart(2, '0')} +0000] "GET /api/v1/orders/${i} HTTP/1.1" 200 ${1000 + i} "-" "Mozilla/5.0 (X11; Linux x86_64)"`;
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
     const replaySeconds = (performance.now() - replayStart) / 1000;
     await replay.close();
 
-    const mib = (put / BATCH) * recordBytes / MiB / seconds;
+    const mib = ((put / BATCH) * recordBytes) / MiB / seconds;
     const result = {
       bench: 'channel',
       mib_per_s: round(mib),

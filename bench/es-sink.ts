@@ -61,7 +61,12 @@ async function bareLoader(prefix: string, events: LogEvent[]): Promise<number> {
       const chunk = events.slice(next, (next += BULK));
       let body = '';
       for (const e of chunk) body += `{"index":{"_index":"${namer.name(e)}","_id":${JSON.stringify(e.id)}}}\n${toDocument(e)}\n`;
-      const res = (await client.transport.request({ method: 'POST', path: '/_bulk', querystring: { filter_path: 'errors' }, bulkBody: body })) as { errors: boolean };
+      const res = (await client.transport.request({
+        method: 'POST',
+        path: '/_bulk',
+        querystring: { filter_path: 'errors' },
+        bulkBody: body,
+      })) as { errors: boolean };
       if (res.errors) throw new Error('bare loader: bulk items failed');
     }
   };
@@ -72,8 +77,20 @@ async function bareLoader(prefix: string, events: LogEvent[]): Promise<number> {
 }
 
 async function viaSink(prefix: string, events: LogEvent[]): Promise<number> {
-  const options = elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { install: false }, batch: { max_events: BULK }, concurrency: CONCURRENCY });
-  const sink = new ElasticsearchSink(options, { name: 'bench', logger: silentLogger(), onRejected: async (r) => { throw new Error(`bench: ${r.length} events refused: ${r[0]!.reason}`); } });
+  const options = elasticsearchSinkOptions.parse({
+    url,
+    index: `${prefix}-{service}-%Y.%m.%d`,
+    template: { install: false },
+    batch: { max_events: BULK },
+    concurrency: CONCURRENCY,
+  });
+  const sink = new ElasticsearchSink(options, {
+    name: 'bench',
+    logger: silentLogger(),
+    onRejected: async (r) => {
+      throw new Error(`bench: ${r.length} events refused: ${r[0]!.reason}`);
+    },
+  });
   await sink.open();
   const start = process.hrtime.bigint();
   for (let i = 0; i < events.length; i += WRITE) await sink.write(events.slice(i, i + WRITE));
@@ -90,7 +107,10 @@ async function count(prefix: string): Promise<number> {
 try {
   const base = `bench-es-${process.pid}`;
   // One template for every run's indices, installed the way the sink installs it.
-  const templateSink = new ElasticsearchSink(elasticsearchSinkOptions.parse({ url, index: `${base}-{service}-%Y.%m.%d`, template: { name: base, replicas: 0 } }), { name: 'bench', logger: silentLogger(), onRejected: async () => undefined });
+  const templateSink = new ElasticsearchSink(
+    elasticsearchSinkOptions.parse({ url, index: `${base}-{service}-%Y.%m.%d`, template: { name: base, replicas: 0 } }),
+    { name: 'bench', logger: silentLogger(), onRejected: async () => undefined },
+  );
   await templateSink.open();
   await templateSink.close();
 
@@ -114,7 +134,17 @@ try {
     }
   }
   await admin.indices.deleteIndexTemplate({ name: base });
-  console.log(JSON.stringify({ bench: 'es-sink', docs_per_s: Math.round(sink), limit_docs_per_s: Math.round(limit), ratio: Number((sink / limit).toFixed(3)), events: TOTAL, bulk: BULK, concurrency: CONCURRENCY }));
+  console.log(
+    JSON.stringify({
+      bench: 'es-sink',
+      docs_per_s: Math.round(sink),
+      limit_docs_per_s: Math.round(limit),
+      ratio: Number((sink / limit).toFixed(3)),
+      events: TOTAL,
+      bulk: BULK,
+      concurrency: CONCURRENCY,
+    }),
+  );
 } finally {
   await admin.close();
   await session.release();

@@ -14,7 +14,8 @@ const BATCH = 100_000;
 const TOTAL_BYTES = 512 * 1024 * 1024;
 
 const root = mkdtempSync(join(tmpdir(), 'sluice-bench-file-sink-'));
-const pad = 'GET /api/v1/orders/12345?expand=items HTTP/1.1 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36" rt=0.012 upstream=10.0.3.7:8080 ';
+const pad =
+  'GET /api/v1/orders/12345?expand=items HTTP/1.1 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36" rt=0.012 upstream=10.0.3.7:8080 ';
 const events: LogEvent[] = [];
 for (let i = 0; i < BATCH; i++) {
   const message = `10.0.${i % 256}.${(i * 7) % 256} - - ${pad}req=${String(i).padStart(8, '0')}`;
@@ -31,7 +32,10 @@ for (let i = 0; i < BATCH; i++) {
 }
 const batchBytes = events.reduce((n, e) => n + Buffer.byteLength(e.message) + 1, 0);
 
-const sink = new FileSink(fileSinkOptions.parse({ root, roll_size: '64MiB', idle_timeout: 0, roll_age: 0 }), { name: 'bench', logger: silentLogger() });
+const sink = new FileSink(fileSinkOptions.parse({ root, roll_size: '64MiB', idle_timeout: 0, roll_age: 0 }), {
+  name: 'bench',
+  logger: silentLogger(),
+});
 try {
   await sink.open();
   await sink.write(events); // warm up: opens the 100 files

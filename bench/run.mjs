@@ -8,12 +8,17 @@ import { dirname, join } from 'node:path';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const name = process.argv[2];
-const available = readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort();
+const available = readdirSync(join(root, 'bench'))
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => f.slice(0, -3))
+  .sort();
 if (!name || !available.includes(name)) {
   console.error(`usage: npm run bench -- NAME [args]\navailable benchmarks: ${available.join(', ') || '(none)'}`);
   process.exit(2);
 }
-execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
+  stdio: 'inherit',
+});
 const script = join(root, 'dist/bench', `${name}.js`);
 if (!existsSync(script)) {
   console.error(`benchmark ${name} did not build to ${script}`);

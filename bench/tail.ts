@@ -38,7 +38,7 @@ try {
     lastCheckpoint: () => undefined,
   };
   const source = new FileSource(
-    fileSourceOptions.parse({ include: [join(dir, "*.log")], checkpoint_interval: 60_000, ...JSON.parse(process.env.TAIL_OPTS ?? "{}") }),
+    fileSourceOptions.parse({ include: [join(dir, '*.log')], checkpoint_interval: 60_000, ...JSON.parse(process.env.TAIL_OPTS ?? '{}') }),
     { name: 'bench', logger: silentLogger(), dataDir: dir, host: 'bench-host' },
   );
   const cpu0 = process.cpuUsage();
@@ -88,7 +88,7 @@ async function generate(path: string, bytes: number): Promise<number> {
     let chunk = '';
     for (let i = 0; i < 10_000; i++, lines++) {
       const line = `${new Date(t + lines).toISOString()} ${levels[lines & 3]} [worker-${lines % 17}] order=${lines} user=u${(lines * 7919) % 100000} path=/api/v1/orders/${lines % 9973} took=${lines % 997}ms msg="processed request for café ${'x'.repeat(lines % 40)}"`;
-      chunk += line.padEnd(199, ' ') + '\n';
+      chunk += `${line.padEnd(199, ' ')}\n`;
     }
     written += Buffer.byteLength(chunk);
     if (!ws.write(chunk)) await new Promise<void>((r) => ws.once('drain', () => r()));

@@ -16,7 +16,9 @@ const EXIT_USAGE = 2;
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command('sluice')
-  .description('Unified log collection: agents tail logs into a disk-buffered channel and ship them over Kafka;\ncollectors route them by service, module and day into files and Elasticsearch.')
+  .description(
+    'Unified log collection: agents tail logs into a disk-buffered channel and ship them over Kafka;\ncollectors route them by service, module and day into files and Elasticsearch.',
+  )
   .version(pkg.version, '-V, --version')
   .showHelpAfterError()
   .configureOutput({ outputError: (str, write) => write(str) })
@@ -70,10 +72,13 @@ program
   .command('search')
   .description('search the lines stored in Elasticsearch, oldest first (the newest --limit matches), or follow new ones')
   .argument('[text...]', 'free text the message must contain (all words)')
-  .option('--url <url>', 'Elasticsearch URL (default: the -c config\'s elasticsearch sink, else $ELASTICSEARCH_URL, else http://127.0.0.1:9200)')
-  .option('-c, --config <file>', 'take URL, credentials and index pattern from this pipeline\'s elasticsearch sink')
+  .option(
+    '--url <url>',
+    "Elasticsearch URL (default: the -c config's elasticsearch sink, else $ELASTICSEARCH_URL, else http://127.0.0.1:9200)",
+  )
+  .option('-c, --config <file>', "take URL, credentials and index pattern from this pipeline's elasticsearch sink")
   .option('--sink <name>', 'which elasticsearch sink of the config, when it has several')
-  .option('--index <pattern>', 'indices to search (default: the sink\'s index template as a pattern, else logs-*)')
+  .option('--index <pattern>', "indices to search (default: the sink's index template as a pattern, else logs-*)")
   .option('--user <name>', 'basic auth user; the password comes from $ELASTICSEARCH_PASSWORD ($ELASTICSEARCH_API_KEY for an API key)')
   .option('--ca-file <file>', 'PEM CA for https')
   .option('--insecure', 'do not verify the node certificate')

@@ -60,7 +60,11 @@ const FOLLOW_PAGE = 1000;
 const FOLLOW_LOOKBACK_MS = 10_000;
 
 /** Where to connect and which indices to read: flags first, then the config's elasticsearch sink, then the environment. */
-export function resolveTarget(opts: SearchOptions, config: PipelineConfig | undefined, env: NodeJS.ProcessEnv): { connection: Connection; index: string } {
+export function resolveTarget(
+  opts: SearchOptions,
+  config: PipelineConfig | undefined,
+  env: NodeJS.ProcessEnv,
+): { connection: Connection; index: string } {
   let sink: ElasticsearchSinkOptions | undefined;
   if (config) {
     const sinks = config.sinks.filter((s) => s.type === 'elasticsearch');
@@ -72,7 +76,10 @@ export function resolveTarget(opts: SearchOptions, config: PipelineConfig | unde
           : `${config.file} has no elasticsearch sink`,
       );
     }
-    if (!opts.sink && sinks.length > 1) throw new SearchUsageError(`${config.file} has several elasticsearch sinks (${sinks.map((s) => s.name).join(', ')}): pick one with --sink`);
+    if (!opts.sink && sinks.length > 1)
+      throw new SearchUsageError(
+        `${config.file} has several elasticsearch sinks (${sinks.map((s) => s.name).join(', ')}): pick one with --sink`,
+      );
     sink = chosen.options as ElasticsearchSinkOptions;
   }
   const url = opts.url ?? sink?.url ?? env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
@@ -83,13 +90,17 @@ export function resolveTarget(opts: SearchOptions, config: PipelineConfig | unde
     } catch {
       // reported below
     }
-    if (!parsed || !/^https?:$/.test(parsed.protocol)) throw new SearchUsageError(`--url: expected an http:// or https:// URL, got ${JSON.stringify(u.replace(/\/\/[^@/]*@/, '//'))}`);
+    if (!parsed || !/^https?:$/.test(parsed.protocol))
+      throw new SearchUsageError(`--url: expected an http:// or https:// URL, got ${JSON.stringify(u.replace(/\/\/[^@/]*@/, '//'))}`);
   }
   const connection: Connection = { url, tls_verify: !opts.insecure && (sink?.tls_verify ?? true), request_timeout: 30_000 };
   const user = opts.user ?? env.ELASTICSEARCH_USERNAME ?? sink?.username;
   const password = env.ELASTICSEARCH_PASSWORD ?? sink?.password;
   if (user !== undefined) {
-    if (password === undefined) throw new SearchUsageError(`user ${user} needs a password: set ELASTICSEARCH_PASSWORD (never given on the command line, where ps would show it)`);
+    if (password === undefined)
+      throw new SearchUsageError(
+        `user ${user} needs a password: set ELASTICSEARCH_PASSWORD (never given on the command line, where ps would show it)`,
+      );
     connection.username = user;
     connection.password = password;
   }
@@ -116,21 +127,35 @@ export function parseTime(value: string, flag: string, now: number): number {
 export function buildQuery(opts: SearchOptions, text: string[], now: number): Record<string, unknown> {
   const filter: unknown[] = [];
   const anyOf = (field: string, values: string[] | undefined) => {
-    const list = (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+    const list = (values ?? [])
+      .flatMap((v) => v.split(','))
+      .map((v) => v.trim())
+      .filter(Boolean);
     if (list.length === 0) return;
     // Case-insensitive: `--level error` finds ERROR, Error and error.
-    filter.push({ bool: { should: list.map((value) => ({ term: { [field]: { value, case_insensitive: true } } })), minimum_should_match: 1 } });
+    filter.push({
+      bool: { should: list.map((value) => ({ term: { [field]: { value, case_insensitive: true } } })), minimum_should_match: 1 },
+    });
   };
   anyOf('service', opts.service);
   anyOf('module', opts.module);
   anyOf('level', opts.level);
   anyOf('host', opts.host);
   if (opts.since !== undefined && opts.from !== undefined) throw new SearchUsageError('use either --since or --from, not both');
-  const from = opts.since !== undefined ? parseTime(opts.since, '--since', now) : opts.from !== undefined ? parseTime(opts.from, '--from', now) : undefined;
+  const from =
+    opts.since !== undefined
+      ? parseTime(opts.since, '--since', now)
+      : opts.from !== undefined
+        ? parseTime(opts.from, '--from', now)
+        : undefined;
   const to = opts.to !== undefined ? parseTime(opts.to, '--to', now) : undefined;
   if (from !== undefined && to !== undefined && from > to) throw new SearchUsageError('--from is after --to');
   if (from !== undefined || to !== undefined) {
-    filter.push({ range: { '@timestamp': { ...(from !== undefined ? { gte: from } : {}), ...(to !== undefined ? { lte: to } : {}), format: 'epoch_millis' } } });
+    filter.push({
+      range: {
+        '@timestamp': { ...(from !== undefined ? { gte: from } : {}), ...(to !== undefined ? { lte: to } : {}), format: 'epoch_millis' },
+      },
+    });
   }
   const words = text.join(' ').trim();
   // simple_query_string never fails on odd input (quotes, colons, brackets in a log line).
@@ -163,9 +188,11 @@ export async function runSearch(
   signal?: AbortSignal,
 ): Promise<void> {
   const limit = Number(opts.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new SearchUsageError(`--limit: expected a whole number from 1 to 10000, got ${JSON.stringify(opts.limit)}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+    throw new SearchUsageError(`--limit: expected a whole number from 1 to 10000, got ${JSON.stringify(opts.limit)}`);
   const interval = duration().safeParse(opts.interval);
-  if (!interval.success || interval.data < 100) throw new SearchUsageError(`--interval: expected a duration of at least 100ms such as "1s", got ${JSON.stringify(opts.interval)}`);
+  if (!interval.success || interval.data < 100)
+    throw new SearchUsageError(`--interval: expected a duration of at least 100ms such as "1s", got ${JSON.stringify(opts.interval)}`);
   const { connection, index } = resolveTarget(opts, config, env);
   let made: ReturnType<typeof createClient>;
   try {

@@ -29,7 +29,13 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   const build = <T>(c: ComponentConfig, section: string, extra: Partial<ComponentContext> = {}): T => {
     const dir = join(dataDir, section, c.name);
     mkdirSync(dir, { recursive: true });
-    const ctx: ComponentContext = { name: c.name, logger: logger.child({ component: c.name === section ? section : `${section}.${c.name}`, type: c.type }), dataDir: dir, host, ...extra };
+    const ctx: ComponentContext = {
+      name: c.name,
+      logger: logger.child({ component: c.name === section ? section : `${section}.${c.name}`, type: c.type }),
+      dataDir: dir,
+      host,
+      ...extra,
+    };
     return c.spec.create(c.options, ctx) as T;
   };
 
@@ -44,20 +50,39 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
         : new FileDeadLetter(resolve(config.deadLetter.path ?? join(dataDir, 'dead-letter', 'dead-letter.jsonl')), dlLogger);
     const rejected: ComponentContext['rejected'] = (entries) => deadLetter.write(entries);
     const sinks = config.sinks.map((c) => ({ name: c.name, sink: build<Sink>(c, 'sinks', { rejected }) }));
-    const router = new Router(config.routes, sinks.map((s) => s.name));
+    const router = new Router(
+      config.routes,
+      sinks.map((s) => s.name),
+    );
     const consumer = bus instanceof KafkaBus ? bus.consumer(deadLetter) : bus.consumer();
-    collector = new Collector(consumer, sinks, logger.child({ component: 'collector' }), { router, deadLetter, stopTimeoutMs: config.shutdown.drain_timeout });
+    collector = new Collector(consumer, sinks, logger.child({ component: 'collector' }), {
+      router,
+      deadLetter,
+      stopTimeoutMs: config.shutdown.drain_timeout,
+    });
     await collector.start();
   }
   if (role === 'agent' || role === 'run') {
     const channel = build<Channel>(config.channel!, 'channel');
     const sources = config.sources.map((c) => ({ name: c.name, source: build<Source>(c, 'sources') }));
     const producer = bus.producer();
-    const batching = bus instanceof KafkaBus ? { batchEvents: bus.options.producer.batch_events, lingerMs: bus.options.producer.linger } : { batchEvents: FORWARD_BATCH_EVENTS, lingerMs: 0 };
-    agent = new Agent(channel, sources, producer, logger.child({ component: 'agent' }), { ...batching, drainTimeoutMs: config.shutdown.drain_timeout });
+    const batching =
+      bus instanceof KafkaBus
+        ? { batchEvents: bus.options.producer.batch_events, lingerMs: bus.options.producer.linger }
+        : { batchEvents: FORWARD_BATCH_EVENTS, lingerMs: 0 };
+    agent = new Agent(channel, sources, producer, logger.child({ component: 'agent' }), {
+      ...batching,
+      drainTimeoutMs: config.shutdown.drain_timeout,
+    });
     await agent.start();
   }
-  const status: StatusLine | undefined = role === 'run' ? startStatusLine({ channel: agent?.channel, written: () => collector?.written ?? 0 }, { logger: logger.child({ component: 'status' }) }) : undefined;
+  const status: StatusLine | undefined =
+    role === 'run'
+      ? startStatusLine(
+          { channel: agent?.channel, written: () => collector?.written ?? 0 },
+          { logger: logger.child({ component: 'status' }) },
+        )
+      : undefined;
   return {
     agent,
     collector,

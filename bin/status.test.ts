@@ -11,9 +11,17 @@ const repo = join(import.meta.dirname, '..');
 
 describe('status line', () => {
   it('shows rates, what is buffered and files written in one compact line', () => {
-    expect(formatStatus({ inPerSec: 1234.4, outPerSec: 1200, bufferedEvents: 4567, bufferedBytes: 3 * 1024 * 1024 + 300 * 1024, filesFinished: 12, filesOpen: 4, uptimeMs: 3_723_000 })).toBe(
-      'in 1,234 ev/s | out 1,200 ev/s | buffered 3.3 MiB (4,567 ev) | files 12 done, 4 open | up 1:02:03',
-    );
+    expect(
+      formatStatus({
+        inPerSec: 1234.4,
+        outPerSec: 1200,
+        bufferedEvents: 4567,
+        bufferedBytes: 3 * 1024 * 1024 + 300 * 1024,
+        filesFinished: 12,
+        filesOpen: 4,
+        uptimeMs: 3_723_000,
+      }),
+    ).toBe('in 1,234 ev/s | out 1,200 ev/s | buffered 3.3 MiB (4,567 ev) | files 12 done, 4 open | up 1:02:03');
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(1536)).toBe('1.5 KiB');
   });
@@ -43,7 +51,11 @@ describe('npm start (config/sluice.yaml)', () => {
     mkdirSync(join(dir, 'config'));
     copyFileSync(join(repo, 'config/sluice.yaml'), join(dir, 'config/sluice.yaml'));
     // What `npm start` runs after its build (dist/ is built by the test global setup).
-    const child = spawn(process.execPath, [join(repo, 'dist/bin/sluice.js'), 'run', '-c', 'config/sluice.yaml'], { cwd: dir, env: { ...process.env, PWD: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(repo, 'dist/bin/sluice.js'), 'run', '-c', 'config/sluice.yaml'], {
+      cwd: dir,
+      env: { ...process.env, PWD: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -64,8 +76,10 @@ describe('npm start (config/sluice.yaml)', () => {
         expect(name).toMatch(/^.+\.\d{6}\.log$/);
         const text = readFileSync(join(dayDir(s), name), 'utf8');
         expect(text.endsWith('\n')).toBe(true);
-        if (s === 'shop/web') for (const line of text.slice(0, -1).split('\n')) expect(line).toMatch(/^\d+\.\d+\.\d+\.\d+ - - \[.+\] "(GET|POST) /);
-        if (s === 'billing/api') for (const line of text.slice(0, -1).split('\n')) expect(JSON.parse(line)).toMatchObject({ logger: 'billing.api' });
+        if (s === 'shop/web')
+          for (const line of text.slice(0, -1).split('\n')) expect(line).toMatch(/^\d+\.\d+\.\d+\.\d+ - - \[.+\] "(GET|POST) /);
+        if (s === 'billing/api')
+          for (const line of text.slice(0, -1).split('\n')) expect(JSON.parse(line)).toMatchObject({ logger: 'billing.api' });
       }
     }
   });

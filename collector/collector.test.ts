@@ -6,7 +6,16 @@ import { Collector } from './collector.js';
 import type { DeadLetter, DeadLetterEntry } from './dead-letter/dead-letter.js';
 import { Router } from './router/router.js';
 
-const ev = (id: string, service: string): LogEvent => ({ id, timestamp: 0, message: id, service, module: 'm', host: 'h', source: { kind: 'demo' }, fields: {} });
+const ev = (id: string, service: string): LogEvent => ({
+  id,
+  timestamp: 0,
+  message: id,
+  service,
+  module: 'm',
+  host: 'h',
+  source: { kind: 'demo' },
+  fields: {},
+});
 
 class FakeConsumer implements BusConsumer {
   deliver!: (b: AckableBatch) => Promise<void>;
@@ -51,8 +60,24 @@ describe('Collector', () => {
     const a = new MemorySink();
     const b = new MemorySink();
     const dl = new MemoryDeadLetter();
-    const router = new Router({ rules: [{ match: { service: 'a' }, sinks: ['a'], continue: false }, { match: { service: 'b' }, sinks: ['b'], continue: false }] }, ['a', 'b']);
-    const collector = new Collector(consumer, [{ name: 'a', sink: a }, { name: 'b', sink: b }], silentLogger(), { router, deadLetter: dl });
+    const router = new Router(
+      {
+        rules: [
+          { match: { service: 'a' }, sinks: ['a'], continue: false },
+          { match: { service: 'b' }, sinks: ['b'], continue: false },
+        ],
+      },
+      ['a', 'b'],
+    );
+    const collector = new Collector(
+      consumer,
+      [
+        { name: 'a', sink: a },
+        { name: 'b', sink: b },
+      ],
+      silentLogger(),
+      { router, deadLetter: dl },
+    );
     await collector.start();
     const r = consumer.send([ev('1', 'a'), ev('2', 'b'), ev('3', 'c'), ev('4', 'a')]);
     await r.done;

@@ -46,7 +46,12 @@ export class Collector {
     private readonly logger: Logger,
     options: CollectorOptions = {},
   ) {
-    this.router = options.router ?? new Router(undefined, sinks.map((s) => s.name));
+    this.router =
+      options.router ??
+      new Router(
+        undefined,
+        sinks.map((s) => s.name),
+      );
     this.deadLetter = options.deadLetter;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.byName = new Map(sinks.map((s) => [s.name, s.sink]));
@@ -72,7 +77,11 @@ export class Collector {
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.stopTimeoutMs))),
     ]);
     clearTimeout(timer);
-    if (timedOut) this.logger.warn({ timeout_ms: this.stopTimeoutMs }, 'batches still being written at the stop timeout: closing the sinks under them; they stay uncommitted on the bus');
+    if (timedOut)
+      this.logger.warn(
+        { timeout_ms: this.stopTimeoutMs },
+        'batches still being written at the stop timeout: closing the sinks under them; they stay uncommitted on the bus',
+      );
     await this.closeSinks();
     await consumerStopped;
     await this.deadLetter?.close();
@@ -93,11 +102,18 @@ export class Collector {
     const writes = [...bySink].map(([name, events]) => this.writeUntilDone(name, (e) => this.byName.get(name)!.write(e), events));
     if (unrouted.length > 0) {
       const dl = this.deadLetter;
-      if (!dl) throw new Error(`${unrouted.length} events matched no route and there is no dead-letter to keep them; the batch stays uncommitted`);
+      if (!dl)
+        throw new Error(`${unrouted.length} events matched no route and there is no dead-letter to keep them; the batch stays uncommitted`);
       writes.push(
         this.writeUntilDone(
           'dead-letter',
-          (events) => dl.write(events.map((event) => ({ reason: `no route accepted the event (service "${event.service}", module "${event.module}")`, event }))),
+          (events) =>
+            dl.write(
+              events.map((event) => ({
+                reason: `no route accepted the event (service "${event.service}", module "${event.module}")`,
+                event,
+              })),
+            ),
           unrouted,
         ),
       );
@@ -108,7 +124,11 @@ export class Collector {
     this.unrouted += unrouted.length;
   }
 
-  private async writeUntilDone(name: string, write: (events: readonly LogEvent[]) => Promise<void>, events: readonly LogEvent[]): Promise<void> {
+  private async writeUntilDone(
+    name: string,
+    write: (events: readonly LogEvent[]) => Promise<void>,
+    events: readonly LogEvent[],
+  ): Promise<void> {
     const backoff = new Backoff(100, 30_000);
     for (;;) {
       if (this.abort.signal.aborted) throw new Error(`collector stopping: batch not written to "${name}", it stays uncommitted on the bus`);
@@ -119,7 +139,10 @@ export class Collector {
       } catch (err) {
         if (!this.sinkDown.has(name)) {
           this.sinkDown.add(name);
-          this.logger.error({ sink: name, err: (err as Error).message }, 'sink write failed; retrying, the batch is not acknowledged until it is written');
+          this.logger.error(
+            { sink: name, err: (err as Error).message },
+            'sink write failed; retrying, the batch is not acknowledged until it is written',
+          );
         }
         await backoff.sleep(this.abort.signal);
       }

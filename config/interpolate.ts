@@ -35,7 +35,10 @@ export function interpolateEnv(doc: Document, env: NodeJS.ProcessEnv): Interpola
         const value = env[name];
         if (value !== undefined && value !== '') return value;
         if (sep !== -1) return body!.slice(sep + 2);
-        problems.push({ node, message: `environment variable ${name} is not set and "${match}" has no default (write \${${name}:-default})` });
+        problems.push({
+          node,
+          message: `environment variable ${name} is not set and "${match}" has no default (write \${${name}:-default})`,
+        });
         return match;
       });
       node.value = node.type === Scalar.PLAIN ? retype(result) : result;

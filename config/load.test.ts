@@ -10,11 +10,28 @@ const registry = new Registry()
     kind: 'source',
     type: 'tail',
     description: 'test source',
-    options: z.strictObject({ include: z.array(z.string()), read_bytes: byteSize().default(65536), idle: duration().default(1000), start: z.enum(['beginning', 'end']).default('end') }),
+    options: z.strictObject({
+      include: z.array(z.string()),
+      read_bytes: byteSize().default(65536),
+      idle: duration().default(1000),
+      start: z.enum(['beginning', 'end']).default('end'),
+    }),
     create: () => ({}),
   })
-  .register({ kind: 'channel', type: 'mem', description: 'test channel', options: z.strictObject({ max_events: z.number().int().positive().default(10) }), create: () => ({}) })
-  .register({ kind: 'sink', type: 'print', description: 'test sink', options: z.strictObject({ port: z.number().optional(), flag: z.boolean().default(false) }), create: () => ({}) })
+  .register({
+    kind: 'channel',
+    type: 'mem',
+    description: 'test channel',
+    options: z.strictObject({ max_events: z.number().int().positive().default(10) }),
+    create: () => ({}),
+  })
+  .register({
+    kind: 'sink',
+    type: 'print',
+    description: 'test sink',
+    options: z.strictObject({ port: z.number().optional(), flag: z.boolean().default(false) }),
+    create: () => ({}),
+  })
   .plan({ kind: 'sink', type: 'elasticsearch', description: 'Elasticsearch bulk indexing' });
 
 function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
@@ -30,14 +47,30 @@ function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('parseConfig', () => {
   it('accepts a valid pipeline and applies defaults and units', () => {
     const config = parseConfig(
-      ['sources:', '  app:', '    type: tail', '    include: [/var/log/*.log]', '    read_bytes: 64KiB', '    idle: 5s', 'channel:', '  type: mem', 'sinks:', '  out:', '    type: print'].join('\n'),
+      [
+        'sources:',
+        '  app:',
+        '    type: tail',
+        '    include: [/var/log/*.log]',
+        '    read_bytes: 64KiB',
+        '    idle: 5s',
+        'channel:',
+        '  type: mem',
+        'sinks:',
+        '  out:',
+        '    type: print',
+      ].join('\n'),
       'p.yaml',
       registry,
       {},
     );
     expect(config.dataDir).toBe('./var/sluice');
     expect(config.sources).toHaveLength(1);
-    expect(config.sources[0]).toMatchObject({ name: 'app', type: 'tail', options: { include: ['/var/log/*.log'], read_bytes: 65536, idle: 5000, start: 'end' } });
+    expect(config.sources[0]).toMatchObject({
+      name: 'app',
+      type: 'tail',
+      options: { include: ['/var/log/*.log'], read_bytes: 65536, idle: 5000, start: 'end' },
+    });
     expect(config.channel?.options).toEqual({ max_events: 10 });
     expect(config.sinks[0]?.options).toEqual({ flag: false });
   });
@@ -47,23 +80,33 @@ describe('parseConfig', () => {
   });
 
   it('reports duplicate keys', () => {
-    expect(problems('sinks:\n  a:\n    type: print\n  a:\n    type: print\n')).toEqual([expect.stringMatching(/^p\.yaml:4:3: invalid YAML: Map keys must be unique/)]);
+    expect(problems('sinks:\n  a:\n    type: print\n  a:\n    type: print\n')).toEqual([
+      expect.stringMatching(/^p\.yaml:4:3: invalid YAML: Map keys must be unique/),
+    ]);
   });
 
   it('reports a wrong option type at the value', () => {
-    expect(problems('sinks:\n  out:\n    type: print\n    port: "eighty"\n')).toEqual(['p.yaml:4:11: sinks.out.port: expected number, got the string "eighty"']);
+    expect(problems('sinks:\n  out:\n    type: print\n    port: "eighty"\n')).toEqual([
+      'p.yaml:4:11: sinks.out.port: expected number, got the string "eighty"',
+    ]);
   });
 
   it('reports an unknown key at the key, with a suggestion', () => {
-    expect(problems('sinks:\n  out:\n    type: print\n    flg: true\n')).toEqual(['p.yaml:4:5: sinks.out.flg: unknown key "flg" (did you mean "flag"?); allowed: flag, port']);
+    expect(problems('sinks:\n  out:\n    type: print\n    flg: true\n')).toEqual([
+      'p.yaml:4:5: sinks.out.flg: unknown key "flg" (did you mean "flag"?); allowed: flag, port',
+    ]);
   });
 
   it('reports an unknown top-level key', () => {
-    expect(problems('sink:\n  out:\n    type: print\n')).toEqual([expect.stringMatching(/^p\.yaml:1:1: sink: unknown key "sink" \(did you mean "sinks"\?\)/)]);
+    expect(problems('sink:\n  out:\n    type: print\n')).toEqual([
+      expect.stringMatching(/^p\.yaml:1:1: sink: unknown key "sink" \(did you mean "sinks"\?\)/),
+    ]);
   });
 
   it('reports an unknown component type with what is available', () => {
-    expect(problems('sinks:\n  out:\n    type: prnt\n')).toEqual(['p.yaml:3:11: sinks.out.type: unknown sink type "prnt" (did you mean "print"?); available: print']);
+    expect(problems('sinks:\n  out:\n    type: prnt\n')).toEqual([
+      'p.yaml:3:11: sinks.out.type: unknown sink type "prnt" (did you mean "print"?); available: print',
+    ]);
   });
 
   it('rejects a component type that is not built yet as not available, never ignoring it', () => {
@@ -73,11 +116,15 @@ describe('parseConfig', () => {
   });
 
   it('reports a missing required option at the component', () => {
-    expect(problems('sources:\n  app:\n    type: tail\n')).toEqual(['p.yaml:3:5: sources.app.include: missing required option "include" (expected array)']);
+    expect(problems('sources:\n  app:\n    type: tail\n')).toEqual([
+      'p.yaml:3:5: sources.app.include: missing required option "include" (expected array)',
+    ]);
   });
 
   it('reports a missing type', () => {
-    expect(problems('channel:\n  max_events: 3\n')).toEqual(['p.yaml:2:3: channel: missing "type": which channel is this? (available: mem)']);
+    expect(problems('channel:\n  max_events: 3\n')).toEqual([
+      'p.yaml:2:3: channel: missing "type": which channel is this? (available: mem)',
+    ]);
   });
 
   it('reports a bad unit', () => {
@@ -107,7 +154,9 @@ describe('environment interpolation', () => {
   });
 
   it('keeps quoted values strings, and $${ is a literal', () => {
-    const config = parseConfig('data_dir: "${N}"\nsources:\n  a:\n    type: tail\n    include: ["$${HOME}/x"]\n', 'p.yaml', registry, { N: '42' });
+    const config = parseConfig('data_dir: "${N}"\nsources:\n  a:\n    type: tail\n    include: ["$${HOME}/x"]\n', 'p.yaml', registry, {
+      N: '42',
+    });
     expect(config.dataDir).toBe('42');
     expect(config.sources[0]?.options).toMatchObject({ include: ['${HOME}/x'] });
   });
@@ -119,10 +168,14 @@ describe('environment interpolation', () => {
   });
 
   it('reports a variable that is missing without a default, where it is used', () => {
-    expect(problems(yaml, {})).toContain('p.yaml:5:11: environment variable PORT is not set and "${PORT}" has no default (write ${PORT:-default})');
+    expect(problems(yaml, {})).toContain(
+      'p.yaml:5:11: environment variable PORT is not set and "${PORT}" has no default (write ${PORT:-default})',
+    );
   });
 
   it('reports a malformed reference', () => {
-    expect(problems('data_dir: ${1BAD}\n')).toEqual([expect.stringMatching(/^p\.yaml:1:11: invalid environment variable reference "\$\{1BAD\}"/)]);
+    expect(problems('data_dir: ${1BAD}\n')).toEqual([
+      expect.stringMatching(/^p\.yaml:1:11: invalid environment variable reference "\$\{1BAD\}"/),
+    ]);
   });
 });

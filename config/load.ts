@@ -7,7 +7,14 @@ import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
 import { interpolateEnv } from './interpolate.js';
 import { locate } from './locate.js';
 import { closest } from './suggest.js';
-import { deadLetterSection, routesSection, shutdownSection, type DeadLetterConfig, type RoutesConfig, type ShutdownConfig } from './routing.js';
+import {
+  deadLetterSection,
+  routesSection,
+  shutdownSection,
+  type DeadLetterConfig,
+  type RoutesConfig,
+  type ShutdownConfig,
+} from './routing.js';
 
 /** One configured component: its name (the YAML key), its type and its validated options. */
 export interface ComponentConfig<Options = unknown> {
@@ -66,7 +73,14 @@ export async function loadConfigFile(file: string, registry: Registry, env: Node
     text = await readFile(file, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory, not a file' : e.message;
+    const why =
+      e.code === 'ENOENT'
+        ? 'no such file'
+        : e.code === 'EACCES'
+          ? 'permission denied'
+          : e.code === 'EISDIR'
+            ? 'is a directory, not a file'
+            : e.message;
     throw new ConfigError([{ file, line: 0, col: 0, path: '', message: `cannot read config file: ${why}` }]);
   }
   return parseConfig(text, file, registry, env);
@@ -96,11 +110,23 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
 
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) {
-    problems.push({ file, line: 1, col: 1, path: '', message: 'the config is empty: expected a map with sources, channel, bus and/or sinks' });
+    problems.push({
+      file,
+      line: 1,
+      col: 1,
+      path: '',
+      message: 'the config is empty: expected a map with sources, channel, bus and/or sinks',
+    });
     throw new ConfigError(problems);
   }
   if (typeof data !== 'object' || Array.isArray(data)) {
-    problems.push({ file, line: 1, col: 1, path: '', message: `expected a map with sources, channel, bus and/or sinks, got ${describeValue(data)}` });
+    problems.push({
+      file,
+      line: 1,
+      col: 1,
+      path: '',
+      message: `expected a map with sources, channel, bus and/or sinks, got ${describeValue(data)}`,
+    });
     throw new ConfigError(problems);
   }
   const top = envelope.safeParse(data);
@@ -123,7 +149,11 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
     if (!isMap(entries)) continue;
     for (const [name, body] of Object.entries(entries)) {
       if (!COMPONENT_NAME.test(name)) {
-        at([section, name], `invalid component name "${name}": use letters, digits, "_" and "-" (it names state directories and metrics)`, 'key');
+        at(
+          [section, name],
+          `invalid component name "${name}": use letters, digits, "_" and "-" (it names state directories and metrics)`,
+          'key',
+        );
         continue;
       }
       const component = resolveComponent(registry, kind, [section, name], name, body, doc, at);
@@ -147,16 +177,25 @@ function checkRouting(config: PipelineConfig, sections: Record<string, unknown>,
   const check = (name: string, path: PropertyKey[]) => {
     if (defined.includes(name)) return;
     const hint = closest(name, defined);
-    at(path, `unknown sink "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; sinks defined in this file: ${defined.join(', ') || 'none'}`);
+    at(
+      path,
+      `unknown sink "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; sinks defined in this file: ${defined.join(', ') || 'none'}`,
+    );
   };
   const routes = config.routes;
   if (routes) {
-    routes.rules.forEach((rule, i) => rule.sinks.forEach((name, j) => check(name, ['routes', 'rules', i, 'sinks', j])));
-    routes.default?.forEach((name, j) => check(name, ['routes', 'default', j]));
+    for (const [i, rule] of routes.rules.entries()) {
+      for (const [j, name] of rule.sinks.entries()) check(name, ['routes', 'rules', i, 'sinks', j]);
+    }
+    for (const [j, name] of (routes.default ?? []).entries()) check(name, ['routes', 'default', j]);
   }
   if (config.deadLetter.type === 'kafka') {
     const bus = sections.bus;
-    if (!isMap(bus) || bus.type !== 'kafka') at(['dead_letter', 'type'], 'a kafka dead-letter uses the brokers of the kafka bus: this file needs "bus: {type: kafka, ...}" (or use type: file)');
+    if (!isMap(bus) || bus.type !== 'kafka')
+      at(
+        ['dead_letter', 'type'],
+        'a kafka dead-letter uses the brokers of the kafka bus: this file needs "bus: {type: kafka, ...}" (or use type: file)',
+      );
   }
 }
 
@@ -187,11 +226,17 @@ function resolveComponent(
   const found = registry.lookup(kind, type);
   if (found.status === 'unknown') {
     const hint = closest(type, found.known);
-    at([...path, 'type'], `unknown ${kind} type "${type}"${hint ? ` (did you mean "${hint}"?)` : ''}; available: ${found.known.join(', ') || 'none'}`);
+    at(
+      [...path, 'type'],
+      `unknown ${kind} type "${type}"${hint ? ` (did you mean "${hint}"?)` : ''}; available: ${found.known.join(', ') || 'none'}`,
+    );
     return undefined;
   }
   if (found.status === 'planned') {
-    at([...path, 'type'], `${kind} type "${type}" (${found.planned.description}) is not available yet in this version of Sluice; available: ${registry.types(kind).join(', ') || 'none'}`);
+    at(
+      [...path, 'type'],
+      `${kind} type "${type}" (${found.planned.description}) is not available yet in this version of Sluice; available: ${registry.types(kind).join(', ') || 'none'}`,
+    );
     return undefined;
   }
   const parsed = found.spec.options.safeParse(options);
@@ -202,14 +247,25 @@ function resolveComponent(
   return { kind, name, type, spec: found.spec, options: parsed.data };
 }
 
-function reportZodIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[], data: unknown, schema: z.ZodType, doc: Document, at: At): void {
+function reportZodIssues(
+  issues: readonly z.core.$ZodIssue[],
+  prefix: readonly PropertyKey[],
+  data: unknown,
+  schema: z.ZodType,
+  _doc: Document,
+  at: At,
+): void {
   for (const issue of issues) {
     const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
       const allowed = allowedKeys(schema, issue.path);
       for (const key of issue.keys) {
         const hint = closest(key, allowed);
-        at([...path, key], `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}${allowed.length ? `; allowed: ${allowed.join(', ')}` : ''}`, 'key');
+        at(
+          [...path, key],
+          `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}${allowed.length ? `; allowed: ${allowed.join(', ')}` : ''}`,
+          'key',
+        );
       }
     } else if (issue.code === 'invalid_type') {
       const value = valueAt(data, issue.path);
@@ -220,7 +276,10 @@ function reportZodIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly P
       const inner = issue.errors.flat().find((i) => i.code === 'custom');
       at(path, inner?.message ?? `expected ${describeUnion(issue)}, got ${describeValue(valueAt(data, issue.path))}`);
     } else if (issue.code === 'invalid_value') {
-      at(path, `expected ${issue.values.length === 1 ? JSON.stringify(issue.values[0]) : `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`}, got ${describeValue(valueAt(data, issue.path))}`);
+      at(
+        path,
+        `expected ${issue.values.length === 1 ? JSON.stringify(issue.values[0]) : `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`}, got ${describeValue(valueAt(data, issue.path))}`,
+      );
     } else {
       at(path, issue.message);
     }

@@ -20,7 +20,7 @@ export function locate(doc: Document, lines: LineCounter, path: readonly Propert
     if (isMap(node)) {
       const pair: Pair<unknown, unknown> | undefined = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(step));
       if (!pair) break;
-      node = last && at === 'key' ? (pair.key as Node) : (pair.value as Node | null) ?? (pair.key as Node);
+      node = last && at === 'key' ? (pair.key as Node) : ((pair.value as Node | null) ?? (pair.key as Node));
     } else if (isSeq(node) && typeof step === 'number') {
       node = node.items[step] as Node | undefined;
     } else {

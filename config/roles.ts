@@ -13,11 +13,23 @@ export function checkRole(config: PipelineConfig, role: Role): void {
     if (!ok) problems.push({ file: config.file, line: 1, col: 1, path, message });
   };
   if (role === 'agent' || role === 'run') need(config.sources.length > 0, 'sources', `\`sluice ${role}\` needs at least one source`);
-  if (role === 'agent' || role === 'run') need(config.channel !== undefined, 'channel', `\`sluice ${role}\` needs a channel (type: disk) between its sources and the bus`);
+  if (role === 'agent' || role === 'run')
+    need(config.channel !== undefined, 'channel', `\`sluice ${role}\` needs a channel (type: disk) between its sources and the bus`);
   if (role === 'collector' || role === 'run') need(config.sinks.length > 0, 'sinks', `\`sluice ${role}\` needs at least one sink`);
-  if (role === 'agent' || role === 'collector') need(config.bus !== undefined && config.bus.type !== 'embedded', 'bus', `\`sluice ${role}\` needs a network bus (type: kafka) to reach the ${role === 'agent' ? 'collectors' : 'agents'}; the embedded bus only joins the two halves inside \`sluice run\``);
+  if (role === 'agent' || role === 'collector')
+    need(
+      config.bus !== undefined && config.bus.type !== 'embedded',
+      'bus',
+      `\`sluice ${role}\` needs a network bus (type: kafka) to reach the ${role === 'agent' ? 'collectors' : 'agents'}; the embedded bus only joins the two halves inside \`sluice run\``,
+    );
   if (role === 'run' && config.bus && config.bus.type !== 'embedded') {
-    problems.push({ file: config.file, line: 1, col: 1, path: 'bus.type', message: `\`sluice run\` joins agent and collector in one process with the embedded bus; bus type "${config.bus.type}" is for \`sluice agent\` / \`sluice collector\`` });
+    problems.push({
+      file: config.file,
+      line: 1,
+      col: 1,
+      path: 'bus.type',
+      message: `\`sluice run\` joins agent and collector in one process with the embedded bus; bus type "${config.bus.type}" is for \`sluice agent\` / \`sluice collector\``,
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
 }

@@ -20,12 +20,23 @@ const sinks = ['sinks:', '  es:', '    type: console', '  archive:', '    type: 
 describe('routes and dead_letter sections', () => {
   it('accepts routes naming defined sinks and applies defaults', () => {
     const config = parseConfig(
-      [...sinks, 'routes:', '  rules:', '    - match: { level: [error, fatal], fields.team: "pay*" }', '      sinks: [es]', '      continue: true', '  default: [archive]'].join('\n'),
+      [
+        ...sinks,
+        'routes:',
+        '  rules:',
+        '    - match: { level: [error, fatal], fields.team: "pay*" }',
+        '      sinks: [es]',
+        '      continue: true',
+        '  default: [archive]',
+      ].join('\n'),
       'p.yaml',
       registry,
       {},
     );
-    expect(config.routes).toEqual({ rules: [{ match: { level: ['error', 'fatal'], 'fields.team': 'pay*' }, sinks: ['es'], continue: true }], default: ['archive'] });
+    expect(config.routes).toEqual({
+      rules: [{ match: { level: ['error', 'fatal'], 'fields.team': 'pay*' }, sinks: ['es'], continue: true }],
+      default: ['archive'],
+    });
     expect(config.deadLetter).toEqual({ type: 'file', topic: 'sluice-dead-letter' });
     expect(config.shutdown).toEqual({ drain_timeout: 10_000 });
   });
@@ -38,7 +49,13 @@ describe('routes and dead_letter sections', () => {
   });
 
   it('rejects bad match keys, bad regular expressions and unknown rule keys', () => {
-    expect(problems([...sinks, 'routes:', '  rules:', '    - match: { severity: error, message: "/(/" }', '      sinks: [es]', '      stop: true'].join('\n'))).toEqual([
+    expect(
+      problems(
+        [...sinks, 'routes:', '  rules:', '    - match: { severity: error, message: "/(/" }', '      sinks: [es]', '      stop: true'].join(
+          '\n',
+        ),
+      ),
+    ).toEqual([
       'p.yaml:8:26: routes.rules[0].match.severity: cannot match on "severity": use service, module, host, level, message, source.kind or fields.NAME',
       expect.stringMatching(/^p\.yaml:8:42: routes\.rules\[0\]\.match\.message: invalid regular expression \/\(\/: /),
       'p.yaml:10:7: routes.rules[0].stop: unknown key "stop"; allowed: continue, match, name, sinks',
@@ -53,7 +70,18 @@ describe('routes and dead_letter sections', () => {
 
   it('validates the kafka bus options', () => {
     expect(
-      problems(['bus:', '  type: kafka', '  topic: "logs/{service}"', '  producer:', '    compression: zstd', '    key: "{svc}"', '  tls:', '    cert_file: /x.pem'].join('\n')),
+      problems(
+        [
+          'bus:',
+          '  type: kafka',
+          '  topic: "logs/{service}"',
+          '  producer:',
+          '    compression: zstd',
+          '    key: "{svc}"',
+          '  tls:',
+          '    cert_file: /x.pem',
+        ].join('\n'),
+      ),
     ).toEqual([
       'p.yaml:3:10: bus.topic: topic "logs/{service}" has characters Kafka does not allow in topic names (/); use letters, digits, ".", "_" and "-"',
       'p.yaml:5:18: bus.producer.compression: "zstd" needs a native codec that this build of Sluice does not include; available: none, gzip',

@@ -45,7 +45,12 @@ export const routeRule = z.strictObject({
     .default({})
     .superRefine((m, ctx) => {
       for (const key of Object.keys(m)) {
-        if (!MATCH_KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: `cannot match on "${key}": use service, module, host, level, message, source.kind or fields.NAME` });
+        if (!MATCH_KEY.test(key))
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: `cannot match on "${key}": use service, module, host, level, message, source.kind or fields.NAME`,
+          });
       }
     })
     .describe('Conditions, all of which must hold; a list means any of its patterns. Empty: every event'),
@@ -55,17 +60,29 @@ export const routeRule = z.strictObject({
 
 export const routesSection = z.strictObject({
   rules: z.array(routeRule).default([]).describe('Tried in order; the first match wins unless it says continue: true'),
-  default: z.array(z.string().min(1)).optional().describe('Sinks for events no rule accepted; without it those events go to the dead-letter'),
+  default: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Sinks for events no rule accepted; without it those events go to the dead-letter'),
 });
 
 export const deadLetterSection = z.strictObject({
-  type: z.enum(['file', 'kafka']).default('file').describe('file: JSON lines on local disk; kafka: a topic on the bus\'s brokers (needs bus type kafka)'),
+  type: z
+    .enum(['file', 'kafka'])
+    .default('file')
+    .describe("file: JSON lines on local disk; kafka: a topic on the bus's brokers (needs bus type kafka)"),
   path: z.string().min(1).optional().describe('file: the JSON-lines file (default: DATA_DIR/dead-letter/dead-letter.jsonl)'),
-  topic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" and "-", at most 249').default('sluice-dead-letter').describe('kafka: the topic'),
+  topic: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" and "-", at most 249')
+    .default('sluice-dead-letter')
+    .describe('kafka: the topic'),
 });
 
 export const shutdownSection = z.strictObject({
-  drain_timeout: duration().default(10_000).describe('On SIGTERM/SIGINT, how long the agent keeps forwarding what its channel holds before leaving the rest for the next start'),
+  drain_timeout: duration()
+    .default(10_000)
+    .describe('On SIGTERM/SIGINT, how long the agent keeps forwarding what its channel holds before leaving the rest for the next start'),
 });
 
 export type RoutesConfig = z.infer<typeof routesSection>;

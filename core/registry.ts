@@ -9,6 +9,7 @@ import type { ComponentContext } from './pipeline.js';
  */
 export type ComponentKind = 'source' | 'transform' | 'channel' | 'bus' | 'sink';
 
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds specs of every option type; each spec is typed where it is defined
 export interface ComponentSpec<Options = any, Instance = unknown> {
   kind: ComponentKind;
   type: string;
@@ -57,6 +58,9 @@ export class Registry {
 
   /** Available types of a kind, sorted: for error messages and `--help`. */
   types(kind: ComponentKind): string[] {
-    return [...this.available.values()].filter((s) => s.kind === kind).map((s) => s.type).sort();
+    return [...this.available.values()]
+      .filter((s) => s.kind === kind)
+      .map((s) => s.type)
+      .sort();
   }
 }

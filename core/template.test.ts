@@ -19,7 +19,20 @@ describe('ZonedClock', () => {
   const formats = new Map<string, Intl.DateTimeFormat>();
   const reference = (tz: string, ms: number) => {
     let f = formats.get(tz);
-    if (!f) formats.set(tz, (f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })));
+    if (!f)
+      formats.set(
+        tz,
+        (f = new Intl.DateTimeFormat('en-CA', {
+          timeZone: tz,
+          hourCycle: 'h23',
+          year: 'numeric',
+          month: '2-digit',
+          day: '2-digit',
+          hour: '2-digit',
+          minute: '2-digit',
+          second: '2-digit',
+        })),
+      );
     const p = Object.fromEntries(f.formatToParts(ms).map((x) => [x.type, x.value]));
     return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
   };
@@ -27,7 +40,13 @@ describe('ZonedClock', () => {
   for (const tz of ['UTC', 'Asia/Kolkata', 'America/Los_Angeles', 'Europe/Berlin', 'America/St_Johns', 'Australia/Lord_Howe']) {
     it(`formats like Intl in ${tz}, across DST changes, every 4 minutes around them`, () => {
       const t = new EventTemplate('%Y-%m-%d %H:%M:%S', { timeZone: tz, sanitize: (v) => v });
-      const starts = [Date.UTC(2024, 2, 9, 0), Date.UTC(2024, 2, 30, 20), Date.UTC(2024, 3, 6, 10), Date.UTC(2024, 9, 5, 10), Date.UTC(2024, 10, 2, 20)];
+      const starts = [
+        Date.UTC(2024, 2, 9, 0),
+        Date.UTC(2024, 2, 30, 20),
+        Date.UTC(2024, 3, 6, 10),
+        Date.UTC(2024, 9, 5, 10),
+        Date.UTC(2024, 10, 2, 20),
+      ];
       let checked = 0;
       for (const start of starts) {
         for (let ms = start; ms < start + 2 * 86_400_000; ms += 239_999) {
@@ -59,11 +78,18 @@ describe('EventTemplate', () => {
   });
 
   it('renderCached gives what render gives, whatever the mix of values and days', () => {
-    const t = new EventTemplate('{service}/{fields.tenant}/%Y-%m-%d/%H/{host}.log', { timeZone: 'America/Los_Angeles', sanitize: safePathSegment });
+    const t = new EventTemplate('{service}/{fields.tenant}/%Y-%m-%d/%H/{host}.log', {
+      timeZone: 'America/Los_Angeles',
+      sanitize: safePathSegment,
+    });
     const fresh = new EventTemplate(t.text, { timeZone: 'America/Los_Angeles', sanitize: safePathSegment });
     const names = new Set<string>();
     for (let i = 0; i < 5000; i++) {
-      const e = event(Date.UTC(2024, 2, 9) + i * 97_001, { service: `s${i % 7}`, host: i % 11 === 0 ? '../x' : `h${i % 3}`, fields: i % 5 === 0 ? { tenant: { a: i % 2 } } : { tenant: i % 4 } });
+      const e = event(Date.UTC(2024, 2, 9) + i * 97_001, {
+        service: `s${i % 7}`,
+        host: i % 11 === 0 ? '../x' : `h${i % 3}`,
+        fields: i % 5 === 0 ? { tenant: { a: i % 2 } } : { tenant: i % 4 },
+      });
       const name = t.renderCached(e);
       expect(name).toBe(fresh.render(e));
       names.add(name);
@@ -90,7 +116,10 @@ describe('EventTemplate', () => {
 
   it('finish shapes the whole name, once per distinct name when cached', () => {
     let calls = 0;
-    const finish = (name: string) => (calls++, name.toUpperCase());
+    const finish = (name: string) => {
+      calls++;
+      return name.toUpperCase();
+    };
     const t = new EventTemplate('{service}-%Y.%m.%d', { timeZone: 'UTC', sanitize: (v) => v, finish });
     const day = Date.UTC(2024, 2, 9);
     const names = new Set<string>();

@@ -67,7 +67,11 @@ export function parseTemplate(text: string, options: ParseOptions = {}): Templat
       const t = text[i + 1];
       options.check?.({ kind: 'time', name: t ?? '', at: i + 1 });
       if (t === undefined || !(t in TIME_TOKENS)) {
-        throw new Error(`template ${JSON.stringify(text)}: unknown time format "%${t ?? ''}" at character ${i + 1} (known: ${Object.keys(TIME_TOKENS).map((k) => `%${k}`).join(' ')})`);
+        throw new Error(
+          `template ${JSON.stringify(text)}: unknown time format "%${t ?? ''}" at character ${i + 1} (known: ${Object.keys(TIME_TOKENS)
+            .map((k) => `%${k}`)
+            .join(' ')})`,
+        );
       }
       i++;
       if (t === '%') literal += '%';
@@ -121,17 +125,21 @@ export class ZonedClock {
   private lastOffset = 0;
 
   constructor(readonly timeZone: string) {
-    if (!isValidTimeZone(timeZone)) throw new Error(`unknown time zone ${JSON.stringify(timeZone)} (use an IANA name such as "UTC", "Europe/Berlin" or "Asia/Kolkata")`);
-    this.fmt = timeZone === 'UTC' || timeZone === 'Etc/UTC' ? undefined : new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
+    if (!isValidTimeZone(timeZone))
+      throw new Error(`unknown time zone ${JSON.stringify(timeZone)} (use an IANA name such as "UTC", "Europe/Berlin" or "Asia/Kolkata")`);
+    this.fmt =
+      timeZone === 'UTC' || timeZone === 'Etc/UTC'
+        ? undefined
+        : new Intl.DateTimeFormat('en-US', {
+            timeZone,
+            hourCycle: 'h23',
+            year: 'numeric',
+            month: 'numeric',
+            day: 'numeric',
+            hour: 'numeric',
+            minute: 'numeric',
+            second: 'numeric',
+          });
   }
 
   /** Offset of local time from UTC at `ms`, in milliseconds. */
@@ -257,7 +265,9 @@ export class EventTemplate {
       if (next === undefined) node.set(key, (next = new Map()));
       node = next;
     }
-    const bucket = this.hasTime ? Math.floor(this.clock.local(Number.isFinite(event.timestamp) ? event.timestamp : 0) / this.granularity) : 0;
+    const bucket = this.hasTime
+      ? Math.floor(this.clock.local(Number.isFinite(event.timestamp) ? event.timestamp : 0) / this.granularity)
+      : 0;
     let name = node.get(bucket) as string | undefined;
     if (name === undefined) {
       if (this.renderedCount >= 100_000) {
@@ -288,7 +298,8 @@ export class EventTemplate {
 
   /** The sanitized text of a field value: strings and numbers as they are, anything else as JSON. */
   value(raw: unknown): string {
-    const text = typeof raw === 'string' ? raw : raw === undefined || raw === null ? '' : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
+    const text =
+      typeof raw === 'string' ? raw : raw === undefined || raw === null ? '' : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
     let safe = this.sanitized.get(text);
     if (safe === undefined) {
       safe = this.sanitize(text);
@@ -326,6 +337,10 @@ const MAX_VALUE_BYTES = 100;
 export function safePathSegment(value: string): string {
   let s = value.replace(UNSAFE_IN_SEGMENT, '_').replace(/\.{2,}/g, (dots) => '_'.repeat(dots.length));
   if (s.startsWith('.')) s = `_${s.slice(1)}`;
-  if (Buffer.byteLength(s) > MAX_VALUE_BYTES) s = Buffer.from(s).subarray(0, MAX_VALUE_BYTES).toString('utf8').replace(/\uFFFD+$/, '');
+  if (Buffer.byteLength(s) > MAX_VALUE_BYTES)
+    s = Buffer.from(s)
+      .subarray(0, MAX_VALUE_BYTES)
+      .toString('utf8')
+      .replace(/\uFFFD+$/, '');
   return s.trim() === '' ? 'unknown' : s;
 }

@@ -26,15 +26,25 @@ describe('wire format v1', () => {
 
   it('rejects an unknown version, naming it and where the bytes came from', () => {
     const v2 = JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), v: 2 });
-    expect(() => decodeEvent(v2, 'topic logs partition 0 offset 7')).toThrow(new WireFormatError('unsupported wire version 2 (this Sluice reads version 1)', 'topic logs partition 0 offset 7'));
+    expect(() => decodeEvent(v2, 'topic logs partition 0 offset 7')).toThrow(
+      new WireFormatError('unsupported wire version 2 (this Sluice reads version 1)', 'topic logs partition 0 offset 7'),
+    );
   });
 
   it.each([
     ['not JSON', '{"v":1,', /invalid JSON/],
     ['not an object', '[1,2]', /expected a JSON object/],
     ['no version', '{"id":"x"}', /no wire version/],
-    ['bad timestamp', JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), timestamp: 'yesterday' }), /"timestamp" must be a finite number/],
-    ['missing message', JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), message: undefined }), /"message" must be a string, got nothing/],
+    [
+      'bad timestamp',
+      JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), timestamp: 'yesterday' }),
+      /"timestamp" must be a finite number/,
+    ],
+    [
+      'missing message',
+      JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), message: undefined }),
+      /"message" must be a string, got nothing/,
+    ],
     ['empty id', JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), id: '' }), /"id" must be a non-empty string/],
     ['source without kind', JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), source: {} }), /"source" must be an object/],
   ])('rejects %s with a clear reason', (_name, input, reason) => {

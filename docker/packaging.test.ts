@@ -39,7 +39,6 @@ describe(`docker-compose.yml${hasCompose ? '' : ' — SKIPPED: docker-compose is
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('set ELASTIC_PASSWORD');
   });
-
 });
 
 function validate(file: string, role: string, env: Record<string, string> = {}): string {
@@ -49,7 +48,9 @@ function validate(file: string, role: string, env: Record<string, string> = {}):
 describe('configs shipped in docker/', () => {
   test('docker/config/agent.yaml and collector.yaml are valid for their commands', () => {
     expect(validate(join(ROOT, 'docker/config/agent.yaml'), 'agent')).toMatch(/valid \(1 source\(s\), channel disk, bus kafka\)/);
-    expect(validate(join(ROOT, 'docker/config/collector.yaml'), 'collector', { ELASTICSEARCH_PASSWORD: 'x' })).toMatch(/valid \(bus kafka, 2 sink\(s\)\)/);
+    expect(validate(join(ROOT, 'docker/config/collector.yaml'), 'collector', { ELASTICSEARCH_PASSWORD: 'x' })).toMatch(
+      /valid \(bus kafka, 2 sink\(s\)\)/,
+    );
   });
 
   test('the Kubernetes ConfigMaps hold valid agent configs (the DaemonSet one with a docker source)', () => {
@@ -61,7 +62,9 @@ describe('configs shipped in docker/', () => {
         if (o.kind !== 'ConfigMap') continue;
         const file = join(tmp, `${name}-agent.yaml`);
         writeFileSync(file, o.data!['agent.yaml']!);
-        expect(validate(file, 'agent', { SERVICE_NAME: 'shop', KAFKA_BROKERS: 'k:9092', CLUSTER_NAME: 'c1' })).toContain('valid (1 source(s), channel disk, bus kafka)');
+        expect(validate(file, 'agent', { SERVICE_NAME: 'shop', KAFKA_BROKERS: 'k:9092', CLUSTER_NAME: 'c1' })).toContain(
+          'valid (1 source(s), channel disk, bus kafka)',
+        );
         found.push(name);
       }
     }

@@ -10,7 +10,20 @@ import type { Logger } from '../../core/log.js';
  * source (a failing seed replays exactly) and a logger whose lines a test can inspect.
  */
 
-const WORDS = ['GET', 'POST', '/api/v1/orders', 'user=alice', 'status=200', 'latency=12ms', 'é', '日本', '"quoted"', 'tab\there', 'line\nbreak', '\\back'];
+const WORDS = [
+  'GET',
+  'POST',
+  '/api/v1/orders',
+  'user=alice',
+  'status=200',
+  'latency=12ms',
+  'é',
+  '日本',
+  '"quoted"',
+  'tab\there',
+  'line\nbreak',
+  '\\back',
+];
 
 /** Event number `n`: every field derives from n, so a test can rebuild what it expects. */
 export function makeEvent(n: number, messageBytes = 0): LogEvent {

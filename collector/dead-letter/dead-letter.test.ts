@@ -12,13 +12,35 @@ afterEach(() => {
 
 describe('dead-letter', () => {
   it('formats a bad record with its coordinates, keeping invalid UTF-8 as base64', () => {
-    const line = formatEntry({ reason: 'not a Sluice event: invalid JSON', topic: 'logs', partition: 2, offset: '17', key: Buffer.from('k'), value: Buffer.from([0xff, 0xfe]) }, 0);
-    expect(JSON.parse(line)).toEqual({ time: '1970-01-01T00:00:00.000Z', reason: 'not a Sluice event: invalid JSON', topic: 'logs', partition: 2, offset: '17', key: 'k', value_base64: '//4=' });
+    const line = formatEntry(
+      {
+        reason: 'not a Sluice event: invalid JSON',
+        topic: 'logs',
+        partition: 2,
+        offset: '17',
+        key: Buffer.from('k'),
+        value: Buffer.from([0xff, 0xfe]),
+      },
+      0,
+    );
+    expect(JSON.parse(line)).toEqual({
+      time: '1970-01-01T00:00:00.000Z',
+      reason: 'not a Sluice event: invalid JSON',
+      topic: 'logs',
+      partition: 2,
+      offset: '17',
+      key: 'k',
+      value_base64: '//4=',
+    });
   });
 
   it('formats an unrouted event with the event in the wire format', () => {
     const event = { id: 'a', timestamp: 5, message: 'hi', service: 's', module: 'm', host: 'h', source: { kind: 'demo' }, fields: {} };
-    expect(JSON.parse(formatEntry({ reason: 'no route', event }, 0))).toEqual({ time: '1970-01-01T00:00:00.000Z', reason: 'no route', event: { v: 1, ...event } });
+    expect(JSON.parse(formatEntry({ reason: 'no route', event }, 0))).toEqual({
+      time: '1970-01-01T00:00:00.000Z',
+      reason: 'no route',
+      event: { v: 1, ...event },
+    });
   });
 
   it('appends JSON lines to a file, one per entry, in write order', async () => {
@@ -27,9 +49,22 @@ describe('dead-letter', () => {
     const path = join(dir, 'sub', 'dl.jsonl');
     const dl = new FileDeadLetter(path, silentLogger());
     await dl.open();
-    await Promise.all([dl.write([{ reason: 'r1', value: Buffer.from('x') }, { reason: 'r2', value: null }]), dl.write([{ reason: 'r3', value: Buffer.from('{') }])]);
+    await Promise.all([
+      dl.write([
+        { reason: 'r1', value: Buffer.from('x') },
+        { reason: 'r2', value: null },
+      ]),
+      dl.write([{ reason: 'r3', value: Buffer.from('{') }]),
+    ]);
     await dl.close();
-    const lines = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.map((l) => [l.reason, l.value])).toEqual([['r1', 'x'], ['r2', null], ['r3', '{']]);
+    const lines = readFileSync(path, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l.reason, l.value])).toEqual([
+      ['r1', 'x'],
+      ['r2', null],
+      ['r3', '{'],
+    ]);
   });
 });

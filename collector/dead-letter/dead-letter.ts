@@ -132,7 +132,12 @@ export class KafkaDeadLetter implements DeadLetter {
     if (entries.length === 0) return;
     try {
       if (!this.producer) {
-        this.producer = createKafka(this.bus, this.logger, '-dead-letter').producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true, retry: { retries: 3 } });
+        this.producer = createKafka(this.bus, this.logger, '-dead-letter').producer({
+          idempotent: true,
+          maxInFlightRequests: 1,
+          allowAutoTopicCreation: true,
+          retry: { retries: 3 },
+        });
         await this.producer.connect();
       }
       await this.producer.send({

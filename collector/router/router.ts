@@ -143,7 +143,13 @@ export function compilePattern(source: string): Pattern {
     const re = new RegExp(body.slice(1, -1));
     test = (v) => re.test(v);
   } else if (body.includes('*')) {
-    const re = new RegExp(`^${body.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+    const re = new RegExp(
+      `^${body
+        .split('*')
+        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+      's',
+    );
     test = (v) => re.test(v);
   } else {
     test = (v) => v === body;

@@ -2,19 +2,36 @@ import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../event.js';
 import { compileTemplate, kafkaBusOptions, topicRenderer, topicSubscription } from './kafka-options.js';
 
-const event = (over: Partial<LogEvent>): LogEvent => ({ id: 'i', timestamp: 0, message: 'm', service: 'pay', module: 'api', host: 'h1', source: { kind: 'file' }, fields: {}, ...over });
+const event = (over: Partial<LogEvent>): LogEvent => ({
+  id: 'i',
+  timestamp: 0,
+  message: 'm',
+  service: 'pay',
+  module: 'api',
+  host: 'h1',
+  source: { kind: 'file' },
+  fields: {},
+  ...over,
+});
 
 describe('kafka bus options', () => {
   it('has defaults for everything', () => {
     const o = kafkaBusOptions.parse({});
     expect(o.brokers).toEqual(['localhost:9092']);
     expect(o.topic).toBe('logs');
-    expect(o.producer).toMatchObject({ key: '{service}/{module}', compression: 'gzip', headers: true, batch_events: 2000, linger: 5, partitions: 6 });
+    expect(o.producer).toMatchObject({
+      key: '{service}/{module}',
+      compression: 'gzip',
+      headers: true,
+      batch_events: 2000,
+      linger: 5,
+      partitions: 6,
+    });
     expect(o.consumer).toMatchObject({ group_id: 'sluice-collectors', from_beginning: true });
     expect(kafkaBusOptions.parse({ brokers: 'a:1, b:2' }).brokers).toEqual(['a:1', 'b:2']);
   });
 
-  it('renders topics from event values, each value sanitized to Kafka\'s characters', () => {
+  it("renders topics from event values, each value sanitized to Kafka's characters", () => {
     const topic = topicRenderer('logs.{service}.{fields.team}');
     expect(topic(event({ fields: { team: 'core' } }))).toBe('logs.pay.core');
     expect(topic(event({ service: 'a/b c', fields: { team: 'ü' } }))).toBe('logs.a_b_c._');

@@ -37,33 +37,56 @@ function templateProblem(template: string): string | undefined {
 }
 
 const template = (what: string) =>
-  z.string().min(1).superRefine((v, ctx) => {
-    const problem = templateProblem(v);
-    if (problem) ctx.addIssue({ code: 'custom', message: `${what}: ${problem}` });
-  });
+  z
+    .string()
+    .min(1)
+    .superRefine((v, ctx) => {
+      const problem = templateProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${what}: ${problem}` });
+    });
 
 const topicTemplate = template('topic').superRefine((v, ctx) => {
   const fixed = v.replace(PLACEHOLDER, '');
   const bad = fixed.match(TOPIC_CHAR);
-  if (bad) ctx.addIssue({ code: 'custom', message: `topic ${JSON.stringify(v)} has characters Kafka does not allow in topic names (${[...new Set(bad)].join(' ')}); use letters, digits, ".", "_" and "-"` });
-  if (fixed.length > TOPIC_MAX) ctx.addIssue({ code: 'custom', message: `topic ${JSON.stringify(v)} is longer than Kafka's ${TOPIC_MAX} characters` });
+  if (bad)
+    ctx.addIssue({
+      code: 'custom',
+      message: `topic ${JSON.stringify(v)} has characters Kafka does not allow in topic names (${[...new Set(bad)].join(' ')}); use letters, digits, ".", "_" and "-"`,
+    });
+  if (fixed.length > TOPIC_MAX)
+    ctx.addIssue({ code: 'custom', message: `topic ${JSON.stringify(v)} is longer than Kafka's ${TOPIC_MAX} characters` });
 });
 
 export const kafkaTlsOptions = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Connect with TLS (set false to keep the block but turn TLS off)'),
-    ca_file: z.string().min(1).optional().describe('PEM file with the CA certificate(s) that signed the brokers\' certificates (default: the system CAs)'),
+    ca_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("PEM file with the CA certificate(s) that signed the brokers' certificates (default: the system CAs)"),
     cert_file: z.string().min(1).optional().describe('PEM client certificate, for brokers that require mutual TLS'),
     key_file: z.string().min(1).optional().describe('PEM private key of cert_file'),
     reject_unauthorized: z.boolean().default(true).describe('Refuse brokers whose certificate does not verify (turn off only for testing)'),
-    server_name: z.string().min(1).optional().describe('Name to verify the broker certificate against, when it differs from the broker address'),
+    server_name: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Name to verify the broker certificate against, when it differs from the broker address'),
   })
   .superRefine((v, ctx) => {
-    if ((v.cert_file === undefined) !== (v.key_file === undefined)) ctx.addIssue({ code: 'custom', message: 'cert_file and key_file go together: give both or neither', path: [v.cert_file ? 'key_file' : 'cert_file'] });
+    if ((v.cert_file === undefined) !== (v.key_file === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'cert_file and key_file go together: give both or neither',
+        path: [v.cert_file ? 'key_file' : 'cert_file'],
+      });
   });
 
 export const kafkaSaslOptions = z.strictObject({
-  mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).describe('SASL mechanism (use it with TLS: plain sends the password as is)'),
+  mechanism: z
+    .enum(['plain', 'scram-sha-256', 'scram-sha-512'])
+    .describe('SASL mechanism (use it with TLS: plain sends the password as is)'),
   username: z.string().min(1).describe('SASL user name'),
   password: z.string().describe('SASL password; write it as ${ENV_VAR} to keep it out of the file. Never logged'),
 });
@@ -76,13 +99,17 @@ export const kafkaSaslOptions = z.strictObject({
 const COMPRESSION = ['none', 'gzip'] as const;
 
 export const kafkaProducerOptions = z.strictObject({
-  key: template('key').default('{service}/{module}').describe('Record key template: records with the same key go to the same partition, so one module\'s lines stay in order'),
+  key: template('key')
+    .default('{service}/{module}')
+    .describe("Record key template: records with the same key go to the same partition, so one module's lines stay in order"),
   compression: z
     .string()
     .default('gzip')
     .superRefine((v, ctx) => {
       if ((COMPRESSION as readonly string[]).includes(v)) return;
-      const why = ['lz4', 'snappy', 'zstd'].includes(v) ? `"${v}" needs a native codec that this build of Sluice does not include` : `unknown compression "${v}"`;
+      const why = ['lz4', 'snappy', 'zstd'].includes(v)
+        ? `"${v}" needs a native codec that this build of Sluice does not include`
+        : `unknown compression "${v}"`;
       ctx.addIssue({ code: 'custom', message: `${why}; available: ${COMPRESSION.join(', ')}` });
     })
     .transform((v) => v as (typeof COMPRESSION)[number])
@@ -90,25 +117,68 @@ export const kafkaProducerOptions = z.strictObject({
   headers: z
     .boolean()
     .default(true)
-    .describe('Also put service and module in record headers, so other consumers (Kafka Connect, stream processors) route without parsing the value. kafkajs encodes them slowly: false saves about 40% of produce CPU and 20% of consume CPU where nobody else reads the topic'),
-  batch_events: z.number().int().min(1).max(100_000).default(2000).describe('Most events taken from the channel and sent in one go (one channel transaction)'),
-  batch_bytes: byteSize().default(900 * 1024).describe('Most encoded bytes per produce request; keep it below the broker\'s message.max.bytes (1 MB by default)'),
+    .describe(
+      'Also put service and module in record headers, so other consumers (Kafka Connect, stream processors) route without parsing the value. kafkajs encodes them slowly: false saves about 40% of produce CPU and 20% of consume CPU where nobody else reads the topic',
+    ),
+  batch_events: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(2000)
+    .describe('Most events taken from the channel and sent in one go (one channel transaction)'),
+  batch_bytes: byteSize()
+    .default(900 * 1024)
+    .describe("Most encoded bytes per produce request; keep it below the broker's message.max.bytes (1 MB by default)"),
   linger: duration().default(5).describe('How long to wait for a fuller batch when the channel holds less than batch_events'),
   request_timeout: duration().default(30_000).describe('How long to wait for a broker to answer a produce request'),
-  create_topics: z.boolean().default(true).describe('Create topics that do not exist yet, with the partitions and replication_factor below'),
-  partitions: z.number().int().min(1).default(6).describe('Partitions of topics Sluice creates (more partitions = more collectors can share the work)'),
-  replication_factor: z.number().int().min(-1).default(-1).describe('Replicas of topics Sluice creates; -1 = the broker\'s default.replication.factor'),
+  create_topics: z
+    .boolean()
+    .default(true)
+    .describe('Create topics that do not exist yet, with the partitions and replication_factor below'),
+  partitions: z
+    .number()
+    .int()
+    .min(1)
+    .default(6)
+    .describe('Partitions of topics Sluice creates (more partitions = more collectors can share the work)'),
+  replication_factor: z
+    .number()
+    .int()
+    .min(-1)
+    .default(-1)
+    .describe("Replicas of topics Sluice creates; -1 = the broker's default.replication.factor"),
 });
 
 export const kafkaConsumerOptions = z.strictObject({
   group_id: z.string().min(1).default('sluice-collectors').describe('Consumer group: collectors with the same group share the partitions'),
-  from_beginning: z.boolean().default(true).describe('Where a group with no committed offset starts: the oldest record (true) or only new ones (false)'),
-  session_timeout: duration().default(30_000).describe('A collector that sends no heartbeat for this long is dropped from the group and its partitions reassigned'),
+  from_beginning: z
+    .boolean()
+    .default(true)
+    .describe('Where a group with no committed offset starts: the oldest record (true) or only new ones (false)'),
+  session_timeout: duration()
+    .default(30_000)
+    .describe('A collector that sends no heartbeat for this long is dropped from the group and its partitions reassigned'),
   heartbeat_interval: duration().default(3000).describe('How often a collector tells the group it is alive, also while sinks are writing'),
-  rebalance_timeout: duration().default(60_000).describe('How long the group waits in a rebalance for members to finish their in-flight batches and commit'),
-  max_bytes_per_partition: byteSize().default(1024 * 1024).describe('Most bytes fetched per partition per request (memory held per partition in flight). Larger fetches do not consume faster: kafkajs decodes every record anyway, and bigger batches outlive the young generation and cost more garbage collection'),
-  max_bytes: byteSize().default(32 * 1024 * 1024).describe('Most bytes fetched per request'),
-  partitions_concurrently: z.number().int().min(1).default(4).describe('Partitions whose batches are in flight at the same time: one is decoded while others are being written, so a slow sink does not idle the consumer (each keeps its own order)'),
+  rebalance_timeout: duration()
+    .default(60_000)
+    .describe('How long the group waits in a rebalance for members to finish their in-flight batches and commit'),
+  max_bytes_per_partition: byteSize()
+    .default(1024 * 1024)
+    .describe(
+      'Most bytes fetched per partition per request (memory held per partition in flight). Larger fetches do not consume faster: kafkajs decodes every record anyway, and bigger batches outlive the young generation and cost more garbage collection',
+    ),
+  max_bytes: byteSize()
+    .default(32 * 1024 * 1024)
+    .describe('Most bytes fetched per request'),
+  partitions_concurrently: z
+    .number()
+    .int()
+    .min(1)
+    .default(4)
+    .describe(
+      'Partitions whose batches are in flight at the same time: one is decoded while others are being written, so a slow sink does not idle the consumer (each keeps its own order)',
+    ),
   max_wait: duration().default(500).describe('How long a fetch waits for new records before returning empty'),
 });
 
@@ -117,9 +187,18 @@ export const kafkaBusOptions = z
     brokers: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .default(['localhost:9092'])
-      .transform((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v))
+      .transform((v) =>
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : v,
+      )
       .describe('Bootstrap brokers, host:port (a list, or one comma-separated string)'),
-    topic: topicTemplate.default('logs').describe('Topic, fixed ("logs") or from event fields ("logs.{service}"); each value is sanitized to Kafka\'s topic characters'),
+    topic: topicTemplate
+      .default('logs')
+      .describe('Topic, fixed ("logs") or from event fields ("logs.{service}"); each value is sanitized to Kafka\'s topic characters'),
     client_id: z.string().min(1).default('sluice').describe('Client id the brokers see in their logs and quotas'),
     connection_timeout: duration().default(3000).describe('How long to wait for a TCP (and TLS) connection to a broker'),
     tls: kafkaTlsOptions.optional().describe('TLS to the brokers'),
@@ -176,7 +255,8 @@ function accessor(variable: string, sanitize: (v: string) => string): (e: LogEve
       const path = variable.split('.').slice(1);
       return (e) => {
         let cur: unknown = e.fields;
-        for (const step of path) cur = typeof cur === 'object' && cur !== null && !Array.isArray(cur) ? (cur as Record<string, unknown>)[step] : undefined;
+        for (const step of path)
+          cur = typeof cur === 'object' && cur !== null && !Array.isArray(cur) ? (cur as Record<string, unknown>)[step] : undefined;
         return pick(cur);
       };
     }
@@ -212,7 +292,7 @@ export function topicSubscription(topic: string): string | RegExp {
   let pattern = '';
   let last = 0;
   for (const m of topic.matchAll(PLACEHOLDER)) {
-    pattern += escapeRegExp(topic.slice(last, m.index)) + '[a-zA-Z0-9._-]+';
+    pattern += `${escapeRegExp(topic.slice(last, m.index))}[a-zA-Z0-9._-]+`;
     last = m.index + m[0].length;
   }
   pattern += escapeRegExp(topic.slice(last));
@@ -272,16 +352,17 @@ function readPem(file: string, option: string): string {
  */
 function pinoLogCreator(logger: Logger): logCreator {
   const child = logger.child({ lib: 'kafkajs' });
-  return () => ({ level, log }) => {
-    const { message, stack: _stack, ...rest } = log as Record<string, unknown> & { message: string };
-    delete rest.timestamp;
-    delete rest.logger;
-    const fields = { namespace: log.namespace, ...rest };
-    // Sluice logs the state changes itself (bus down / back); kafkajs's per-attempt lines
-    // are detail for debugging.
-    if (level <= logLevel.INFO) child.debug(fields, message);
-    else child.trace(fields, message);
-  };
+  return () =>
+    ({ level, log }) => {
+      const { message, stack: _stack, ...rest } = log as Record<string, unknown> & { message: string };
+      delete rest.timestamp;
+      delete rest.logger;
+      const fields = { namespace: log.namespace, ...rest };
+      // Sluice logs the state changes itself (bus down / back); kafkajs's per-attempt lines
+      // are detail for debugging.
+      if (level <= logLevel.INFO) child.debug(fields, message);
+      else child.trace(fields, message);
+    };
 }
 
 /** Redacts what must never be logged from a bus description. */

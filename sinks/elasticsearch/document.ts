@@ -69,7 +69,9 @@ export function indexTemplate(o: ElasticsearchSinkOptions, pattern: string): Rec
     template: {
       settings,
       mappings: mappings(t.message_keyword_max),
-      ...(o.mode === 'data_stream' && o.retention_days !== undefined ? { lifecycle: { enabled: true, data_retention: `${o.retention_days}d` } } : {}),
+      ...(o.mode === 'data_stream' && o.retention_days !== undefined
+        ? { lifecycle: { enabled: true, data_retention: `${o.retention_days}d` } }
+        : {}),
     },
     _meta: { managed_by: 'sluice', description: 'log events written by the sluice elasticsearch sink' },
   };

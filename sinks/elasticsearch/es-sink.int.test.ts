@@ -39,7 +39,12 @@ function events(n: number, from = 0, over: (i: number) => Partial<LogEvent> = ()
 function setup(options: ElasticsearchSinkInput = {}, onRejected?: (r: readonly RejectedEvent[]) => Promise<void>) {
   const prefix = `sluice-int-${randomUUID().slice(0, 8)}`;
   const dir = mkdtempSync(join(tmpdir(), 'sluice-es-'));
-  const o = elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { name: prefix, replicas: 0 }, ...options });
+  const o = elasticsearchSinkOptions.parse({
+    url,
+    index: `${prefix}-{service}-%Y.%m.%d`,
+    template: { name: prefix, replicas: 0 },
+    ...options,
+  });
   const sink = new ElasticsearchSink(o, { name: 'es-test', logger: silentLogger(), dataDir: dir, ...(onRejected ? { onRejected } : {}) });
   cleanups.push(async () => {
     await sink.close();
@@ -130,7 +135,11 @@ describe('elasticsearch sink (real node)', () => {
     const { sink, prefix } = setup({}, async (r) => void got.push(...r));
     // An index made before the template, where fields.code is a long: a string there is refused.
     const legacy = `${prefix}-search-2024.05.01`;
-    await admin.indices.create({ index: legacy, settings: { number_of_replicas: 0 }, mappings: { properties: { fields: { properties: { code: { type: 'long' } } } } } });
+    await admin.indices.create({
+      index: legacy,
+      settings: { number_of_replicas: 0 },
+      mappings: { properties: { fields: { properties: { code: { type: 'long' } } } } },
+    });
     await sink.open();
     const batch = events(10, 0, (i) => ({ service: 'search', timestamp: T0 + i, fields: { code: i === 4 || i === 7 ? `E${i}` : i } }));
     await sink.write(batch);
@@ -150,13 +159,16 @@ describe('elasticsearch sink (real node)', () => {
     const prefix = `sluice-int-${randomUUID().slice(0, 8)}`;
     const dir = mkdtempSync(join(tmpdir(), 'sluice-es-'));
     const deadLettered: { reason: string; event: LogEvent }[] = [];
-    const sink = elasticsearchSinkSpec.create(elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { name: prefix, replicas: 0 } }), {
-      name: 'search',
-      logger: silentLogger(),
-      dataDir: dir,
-      host: 'h',
-      rejected: async (entries) => void deadLettered.push(...entries),
-    });
+    const sink = elasticsearchSinkSpec.create(
+      elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { name: prefix, replicas: 0 } }),
+      {
+        name: 'search',
+        logger: silentLogger(),
+        dataDir: dir,
+        host: 'h',
+        rejected: async (entries) => void deadLettered.push(...entries),
+      },
+    );
     cleanups.push(async () => {
       await sink.close();
       rmSync(dir, { recursive: true, force: true });
@@ -164,7 +176,11 @@ describe('elasticsearch sink (real node)', () => {
       await admin.indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
     });
     const legacy = `${prefix}-search-2024.05.01`;
-    await admin.indices.create({ index: legacy, settings: { number_of_replicas: 0 }, mappings: { properties: { message: { type: 'date' } } } });
+    await admin.indices.create({
+      index: legacy,
+      settings: { number_of_replicas: 0 },
+      mappings: { properties: { message: { type: 'date' } } },
+    });
     await sink.open();
     const batch = events(3, 0, () => ({ service: 'search', timestamp: T0 }));
     await sink.write(batch);
@@ -176,10 +192,17 @@ describe('elasticsearch sink (real node)', () => {
   it('without a dead-letter handler, refused events are appended durably to rejected.ndjson', async () => {
     const { sink, prefix, dir } = setup();
     const legacy = `${prefix}-search-2024.05.01`;
-    await admin.indices.create({ index: legacy, settings: { number_of_replicas: 0 }, mappings: { properties: { message: { type: 'date' } } } });
+    await admin.indices.create({
+      index: legacy,
+      settings: { number_of_replicas: 0 },
+      mappings: { properties: { message: { type: 'date' } } },
+    });
     await sink.open();
     await sink.write(events(3, 0, () => ({ service: 'search', timestamp: T0 })));
-    const lines = readFileSync(join(dir, 'rejected.ndjson'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(join(dir, 'rejected.ndjson'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => [l.sink, l.index, l.status, (l.event as LogEvent).id])).toEqual([
       ['es-test', legacy, 400, 'evt-0'],
       ['es-test', legacy, 400, 'evt-1'],
@@ -210,7 +233,12 @@ describe('elasticsearch sink (real node)', () => {
   it('data_stream mode appends with op create; a replay is a conflict counted as done, not a copy', async () => {
     const prefix = `sluice-int-ds-${randomUUID().slice(0, 8)}`;
     const dir = mkdtempSync(join(tmpdir(), 'sluice-es-'));
-    const o = elasticsearchSinkOptions.parse({ url, mode: 'data_stream', index: `${prefix}-{service}`, template: { name: prefix, replicas: 0 } });
+    const o = elasticsearchSinkOptions.parse({
+      url,
+      mode: 'data_stream',
+      index: `${prefix}-{service}`,
+      template: { name: prefix, replicas: 0 },
+    });
     const sink = new ElasticsearchSink(o, { name: 'es-ds', logger: silentLogger(), dataDir: dir });
     cleanups.push(async () => {
       await sink.close();

@@ -13,9 +13,24 @@ import { IndexNamer } from './index-name.js';
 import { elasticsearchSinkOptions, type ElasticsearchSinkOptions } from './options.js';
 import { fileRejectHandler, type RejectedEvent, type RejectHandler } from './rejected.js';
 
-const indexed = new Counter({ name: 'sluice_elasticsearch_events_indexed_total', help: 'events Elasticsearch stored', labelNames: ['component'], registers: [metrics] });
-const rejectedTotal = new Counter({ name: 'sluice_elasticsearch_events_rejected_total', help: 'events Elasticsearch refused for good, sent to the dead-letter', labelNames: ['component'], registers: [metrics] });
-const retried = new Counter({ name: 'sluice_elasticsearch_events_retried_total', help: 'event sends retried after a 429, 5xx or connection failure', labelNames: ['component'], registers: [metrics] });
+const indexed = new Counter({
+  name: 'sluice_elasticsearch_events_indexed_total',
+  help: 'events Elasticsearch stored',
+  labelNames: ['component'],
+  registers: [metrics],
+});
+const rejectedTotal = new Counter({
+  name: 'sluice_elasticsearch_events_rejected_total',
+  help: 'events Elasticsearch refused for good, sent to the dead-letter',
+  labelNames: ['component'],
+  registers: [metrics],
+});
+const retried = new Counter({
+  name: 'sluice_elasticsearch_events_retried_total',
+  help: 'event sends retried after a 429, 5xx or connection failure',
+  labelNames: ['component'],
+  registers: [metrics],
+});
 
 const RETENTION_EVERY_MS = 3_600_000;
 const STILL_DOWN_LOG_EVERY_MS = 30_000;
@@ -122,8 +137,14 @@ export class ElasticsearchSink implements Sink {
       await this.installTemplate();
       this.templateReady = Promise.resolve();
     } catch (err) {
-      if (!isTransient(err)) throw new Error(`elasticsearch sink "${this.component}": cannot install index template ${this.templateName}: ${describeError(err, this.redact)}`);
-      this.logger.warn({ urls: this.urls, err: describeError(err, this.redact) }, 'Elasticsearch is not reachable yet; the index template will be installed before the first write');
+      if (!isTransient(err))
+        throw new Error(
+          `elasticsearch sink "${this.component}": cannot install index template ${this.templateName}: ${describeError(err, this.redact)}`,
+        );
+      this.logger.warn(
+        { urls: this.urls, err: describeError(err, this.redact) },
+        'Elasticsearch is not reachable yet; the index template will be installed before the first write',
+      );
     }
     if (this.options.retention_days !== undefined && this.options.mode === 'index') {
       void this.applyRetention();
@@ -164,7 +185,11 @@ export class ElasticsearchSink implements Sink {
     const dropped = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    for (const item of dropped) this.fail(item.owner, new Error(`elasticsearch sink "${this.component}" closed before the batch was written; it stays on the bus for redelivery`));
+    for (const item of dropped)
+      this.fail(
+        item.owner,
+        new Error(`elasticsearch sink "${this.component}" closed before the batch was written; it stays on the bus for redelivery`),
+      );
     while (this.inFlight > 0) await new Promise<void>((r) => this.idle.push(r));
     await this.client.close();
   }
@@ -176,7 +201,12 @@ export class ElasticsearchSink implements Sink {
     const cutoff = this.namer.dayNumber(now) - days * 86_400_000;
     const deleted: string[] = [];
     try {
-      const rows = (await this.client.cat.indices({ index: this.namer.pattern(), h: 'index', format: 'json', expand_wildcards: ['open', 'closed'] })) as { index?: string }[];
+      const rows = (await this.client.cat.indices({
+        index: this.namer.pattern(),
+        h: 'index',
+        format: 'json',
+        expand_wildcards: ['open', 'closed'],
+      })) as { index?: string }[];
       for (const { index } of rows) {
         if (!index) continue;
         const day = this.namer.dayOf(index);
@@ -194,7 +224,10 @@ export class ElasticsearchSink implements Sink {
   private async installTemplate(): Promise<void> {
     if (!this.options.template.install) return;
     const body = indexTemplate(this.options, this.namer.pattern());
-    await this.client.transport.request({ method: 'PUT', path: `/_index_template/${encodeURIComponent(this.templateName)}`, body }, { signal: this.abort.signal });
+    await this.client.transport.request(
+      { method: 'PUT', path: `/_index_template/${encodeURIComponent(this.templateName)}`, body },
+      { signal: this.abort.signal },
+    );
   }
 
   /** Before the first bulk request: the template must exist, or new indices get dynamic mappings. */
@@ -209,7 +242,8 @@ export class ElasticsearchSink implements Sink {
             this.recovered();
             return;
           } catch (err) {
-            if (!isTransient(err)) throw new Error(`cannot install index template ${this.templateName}: ${describeError(err, this.redact)}`);
+            if (!isTransient(err))
+              throw new Error(`cannot install index template ${this.templateName}: ${describeError(err, this.redact)}`);
             this.down(err, 0);
             await backoff.sleep(this.abort.signal);
           }
@@ -237,7 +271,8 @@ export class ElasticsearchSink implements Sink {
       }
       let n = 0;
       let bytes = 0;
-      while (n < this.pending.length && n < maxEvents && (n === 0 || bytes + this.pending[n]!.bytes <= maxBytes)) bytes += this.pending[n++]!.bytes;
+      while (n < this.pending.length && n < maxEvents && (n === 0 || bytes + this.pending[n]!.bytes <= maxBytes))
+        bytes += this.pending[n++]!.bytes;
       const chunk = this.pending.splice(0, n);
       this.pendingBytes -= bytes;
       this.oldestPendingAt = Date.now();
@@ -247,10 +282,10 @@ export class ElasticsearchSink implements Sink {
           for (const item of chunk) this.fail(item.owner, err instanceof Error ? err : new Error(String(err)));
         })
         .finally(() => {
-        this.inFlight--;
-        if (this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
-        this.pump();
-      });
+          this.inFlight--;
+          if (this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
+          this.pump();
+        });
     }
   }
 
@@ -260,13 +295,22 @@ export class ElasticsearchSink implements Sink {
     let todo = chunk;
     while (todo.length > 0) {
       if (this.abort.signal.aborted) {
-        for (const item of todo) this.fail(item.owner, new Error(`elasticsearch sink "${this.component}" closed before the batch was written; it stays on the bus for redelivery`));
+        for (const item of todo)
+          this.fail(
+            item.owner,
+            new Error(`elasticsearch sink "${this.component}" closed before the batch was written; it stays on the bus for redelivery`),
+          );
         return;
       }
       let res: BulkResponse;
       try {
         res = (await this.client.transport.request(
-          { method: 'POST', path: '/_bulk', querystring: { filter_path: 'errors,items.*.status,items.*.error' }, bulkBody: todo.map((i) => i.line).join('') },
+          {
+            method: 'POST',
+            path: '/_bulk',
+            querystring: { filter_path: 'errors,items.*.status,items.*.error' },
+            bulkBody: todo.map((i) => i.line).join(''),
+          },
           { signal: this.abort.signal },
         )) as BulkResponse;
       } catch (err) {
@@ -308,7 +352,10 @@ export class ElasticsearchSink implements Sink {
       indexed.inc({ component: this.component }, ok);
       if (again.length > 0) {
         const first = again[0]!;
-        this.logger.warn({ retrying: again.length, of: todo.length, reason: reasonOf(items[todo.indexOf(first)]!) }, 'Elasticsearch asked to retry some events');
+        this.logger.warn(
+          { retrying: again.length, of: todo.length, reason: reasonOf(items[todo.indexOf(first)]!) },
+          'Elasticsearch asked to retry some events',
+        );
         retried.inc({ component: this.component }, again.length);
         await backoff.sleep(this.abort.signal);
       } else backoff.reset();
@@ -319,10 +366,19 @@ export class ElasticsearchSink implements Sink {
   /** 413: the node's http.max_content_length is below max_bytes; halve until it fits. */
   private async splitTooLarge(todo: Item[], err: unknown): Promise<void> {
     if (todo.length === 1) {
-      this.refuse(todo[0]!, { status: 413, error: { type: 'request_entity_too_large', reason: `the document alone (${todo[0]!.bytes} bytes) exceeds the node's http.max_content_length: ${describeError(err, this.redact)}` } });
+      this.refuse(todo[0]!, {
+        status: 413,
+        error: {
+          type: 'request_entity_too_large',
+          reason: `the document alone (${todo[0]!.bytes} bytes) exceeds the node's http.max_content_length: ${describeError(err, this.redact)}`,
+        },
+      });
       return;
     }
-    this.logger.warn({ events: todo.length, bytes: todo.reduce((n, i) => n + i.bytes, 0) }, 'bulk request too large for Elasticsearch (413); splitting it: lower batch.max_bytes');
+    this.logger.warn(
+      { events: todo.length, bytes: todo.reduce((n, i) => n + i.bytes, 0) },
+      'bulk request too large for Elasticsearch (413); splitting it: lower batch.max_bytes',
+    );
     const half = Math.ceil(todo.length / 2);
     await this.send(todo.slice(0, half));
     await this.send(todo.slice(half));
@@ -343,11 +399,17 @@ export class ElasticsearchSink implements Sink {
     if (owner.done) return;
     if (owner.rejected.length > 0) {
       const first = owner.rejected[0]!;
-      this.logger.warn({ rejected: owner.rejected.length, index: first.index, status: first.status, reason: first.reason, event_id: first.event.id }, 'Elasticsearch refused events; sending them to the dead-letter');
+      this.logger.warn(
+        { rejected: owner.rejected.length, index: first.index, status: first.status, reason: first.reason, event_id: first.event.id },
+        'Elasticsearch refused events; sending them to the dead-letter',
+      );
       try {
         await this.onRejected(owner.rejected);
       } catch (err) {
-        this.fail(owner, new Error(`could not store ${owner.rejected.length} refused event(s) in the dead-letter: ${(err as Error).message}`));
+        this.fail(
+          owner,
+          new Error(`could not store ${owner.rejected.length} refused event(s) in the dead-letter: ${(err as Error).message}`),
+        );
         return;
       }
     }
@@ -366,16 +428,25 @@ export class ElasticsearchSink implements Sink {
     if (this.downSince === 0) {
       this.downSince = now;
       this.lastDownLog = now;
-      this.logger.error({ urls: this.urls, err: describeError(err, this.redact), events }, 'Elasticsearch request failed; retrying with backoff, nothing is acknowledged until it is written');
+      this.logger.error(
+        { urls: this.urls, err: describeError(err, this.redact), events },
+        'Elasticsearch request failed; retrying with backoff, nothing is acknowledged until it is written',
+      );
     } else if (now - this.lastDownLog >= STILL_DOWN_LOG_EVERY_MS) {
       this.lastDownLog = now;
-      this.logger.error({ urls: this.urls, err: describeError(err, this.redact), down_for_s: Math.round((now - this.downSince) / 1000) }, 'Elasticsearch still failing; retrying');
+      this.logger.error(
+        { urls: this.urls, err: describeError(err, this.redact), down_for_s: Math.round((now - this.downSince) / 1000) },
+        'Elasticsearch still failing; retrying',
+      );
     }
   }
 
   private recovered(): void {
     if (this.downSince === 0) return;
-    this.logger.info({ urls: this.urls, down_for_s: Math.round((Date.now() - this.downSince) / 1000) }, 'Elasticsearch is accepting requests again');
+    this.logger.info(
+      { urls: this.urls, down_for_s: Math.round((Date.now() - this.downSince) / 1000) },
+      'Elasticsearch is accepting requests again',
+    );
     this.downSince = 0;
   }
 }
@@ -401,8 +472,12 @@ export const elasticsearchSinkSpec: ComponentSpec<ElasticsearchSinkOptions, Sink
   create: (options, ctx) => {
     const rejected = ctx.rejected;
     // In a collector refused events join the dead-letter; elsewhere they go to rejected.ndjson.
-    const onRejected: RejectHandler | undefined = rejected
-      && ((items) => rejected(items.map((r) => ({ reason: `elasticsearch sink ${ctx.name}: index ${r.index}: HTTP ${r.status}: ${r.reason}`, event: r.event }))));
+    const onRejected: RejectHandler | undefined =
+      rejected &&
+      ((items) =>
+        rejected(
+          items.map((r) => ({ reason: `elasticsearch sink ${ctx.name}: index ${r.index}: HTTP ${r.status}: ${r.reason}`, event: r.event })),
+        ));
     return new ElasticsearchSink(options, { name: ctx.name, logger: ctx.logger, dataDir: ctx.dataDir, onRejected });
   },
 };

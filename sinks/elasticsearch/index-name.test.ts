@@ -84,9 +84,22 @@ describe('index names', () => {
     };
     // Spring forward and fall back in Europe and North America (St John's: -3:30/-2:30), and
     // Lord Howe's half-hour DST in April; Kolkata (+5:30) has none but an odd offset.
-    const starts = [Date.UTC(2024, 2, 9, 0), Date.UTC(2024, 2, 30, 20), Date.UTC(2024, 3, 6, 10), Date.UTC(2024, 9, 26, 20), Date.UTC(2024, 10, 2, 20)];
+    const starts = [
+      Date.UTC(2024, 2, 9, 0),
+      Date.UTC(2024, 2, 30, 20),
+      Date.UTC(2024, 3, 6, 10),
+      Date.UTC(2024, 9, 26, 20),
+      Date.UTC(2024, 10, 2, 20),
+    ];
     for (const tz of ['Europe/Berlin', 'America/St_Johns', 'Australia/Lord_Howe', 'Asia/Kolkata']) {
-      const fmt = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit' });
+      const fmt = new Intl.DateTimeFormat('en-US', {
+        timeZone: tz,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+      });
       const hourly = new IndexNamer('logs-%Y.%m.%d.%H-%j', tz);
       const daily = new IndexNamer('logs-{service}-%Y.%m.%d', tz);
       const times = starts.flatMap((start) => Array.from({ length: 720 }, (_, i) => start + i * 239_999));
@@ -111,7 +124,8 @@ describe('index names', () => {
     // The file sink's extra vocabulary stays out: event fields and anything finer than an hour.
     expect(() => parseIndexTemplate('logs-{fields.tenant}')).toThrow('unknown placeholder "{fields.tenant}" at character 6');
     expect(() => parseIndexTemplate('logs-{source.kind}')).toThrow('unknown placeholder "{source.kind}"');
-    for (const t of ['M', 'S', 'y']) expect(() => parseIndexTemplate(`logs-%H%${t}`)).toThrow(`unsupported time field "%${t}" at character 8`);
+    for (const t of ['M', 'S', 'y'])
+      expect(() => parseIndexTemplate(`logs-%H%${t}`)).toThrow(`unsupported time field "%${t}" at character 8`);
     expect(() => parseIndexTemplate('logs-%')).toThrow('unsupported time field "%" at character 6');
     expect(new IndexNamer('logs-100%%-{host}').name(event())).toBe('logs-100%-web-1');
   });

@@ -32,7 +32,8 @@ function checkPlaceholder({ kind, name, at }: Placeholder): void {
   if (kind === 'field' && !(INDEX_FIELDS as readonly string[]).includes(name)) {
     throw new IndexTemplateError(`unknown placeholder "{${name}}" at character ${at}: use ${INDEX_FIELDS.map((f) => `{${f}}`).join(', ')}`);
   }
-  if (kind === 'time' && !INDEX_TIME_TOKENS.has(name)) throw new IndexTemplateError(`unsupported time field "%${name}" at character ${at}: use %Y, %m, %d, %H, %j or %%`);
+  if (kind === 'time' && !INDEX_TIME_TOKENS.has(name))
+    throw new IndexTemplateError(`unsupported time field "%${name}" at character ${at}: use %Y, %m, %d, %H, %j or %%`);
 }
 
 /** Parses an index template; every problem is an IndexTemplateError (a config error, not a crash). */
@@ -46,11 +47,14 @@ export function parseIndexTemplate(template: string): TemplatePart[] {
   }
   for (const p of parts) {
     if (p.kind === 'literal' && sanitizeValue(p.text, Infinity) !== p.text) {
-      throw new IndexTemplateError(`"${p.text}" is not allowed in an index name: use lowercase letters, digits, "-", "_", "." and "+" only`);
+      throw new IndexTemplateError(
+        `"${p.text}" is not allowed in an index name: use lowercase letters, digits, "-", "_", "." and "+" only`,
+      );
     }
   }
   const first = parts[0];
-  if (first?.kind === 'literal' && /^[-_+]/.test(first.text)) throw new IndexTemplateError('an index name may not start with "-", "_" or "+"');
+  if (first?.kind === 'literal' && /^[-_+]/.test(first.text))
+    throw new IndexTemplateError('an index name may not start with "-", "_" or "+"');
   if (parts.length === 0) throw new IndexTemplateError('the index template is empty');
   return parts;
 }
@@ -63,7 +67,10 @@ export function sanitizeValue(value: string, maxBytes = MAX_VALUE_BYTES): string
 
 /** Applies the whole-name rules: no leading `-_+`, not `.`/`..`, at most 255 bytes. */
 export function sanitizeIndexName(name: string): string {
-  let out = name.toLowerCase().replace(ILLEGAL, '_').replace(/^[-_+]+/, '');
+  let out = name
+    .toLowerCase()
+    .replace(ILLEGAL, '_')
+    .replace(/^[-_+]+/, '');
   out = truncateBytes(out, MAX_NAME_BYTES);
   if (out === '' || out === '.' || out === '..') return 'unknown';
   return out;
@@ -103,7 +110,10 @@ export class IndexNamer {
     const tokens = new Set(parts.flatMap((p) => (p.kind === 'time' ? [p.token] : [])));
     this.hasTime = tokens.size > 0;
     this.daily = tokens.has('Y') && (tokens.has('j') || (tokens.has('m') && tokens.has('d')));
-    this.wildcard = parts.map((p) => (p.kind === 'literal' ? p.text : '*')).join('').replace(/\*+/g, '*');
+    this.wildcard = parts
+      .map((p) => (p.kind === 'literal' ? p.text : '*'))
+      .join('')
+      .replace(/\*+/g, '*');
     this.dayPattern = dayPattern(parts);
   }
 
@@ -124,7 +134,7 @@ export class IndexNamer {
     const m = this.dayPattern.re.exec(index);
     if (!m || !this.daily) return undefined;
     const got: Record<string, number> = {};
-    this.dayPattern.tokens.forEach((t, i) => (got[t] = Number(m[i + 1])));
+    for (const [i, t] of this.dayPattern.tokens.entries()) got[t] = Number(m[i + 1]);
     const year = got.Y!;
     if (got.j !== undefined && got.m === undefined) return Date.UTC(year, 0, got.j);
     return Date.UTC(year, got.m! - 1, got.d!);

@@ -10,6 +10,8 @@ describe('elasticsearch sink options', () => {
 
   it('refuses retention without a daily index name', () => {
     const r = elasticsearchSinkOptions.safeParse({ index: 'logs-{service}', retention_days: 3 });
-    expect(r.error?.issues).toEqual([expect.objectContaining({ path: ['retention_days'], message: expect.stringContaining('needs a daily index name') })]);
+    expect(r.error?.issues).toEqual([
+      expect.objectContaining({ path: ['retention_days'], message: expect.stringContaining('needs a daily index name') }),
+    ]);
   });
 });

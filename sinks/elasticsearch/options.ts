@@ -2,16 +2,14 @@ import { z } from 'zod';
 import { byteSize, duration } from '../../core/units.js';
 import { IndexNamer, IndexTemplateError } from './index-name.js';
 
-const indexTemplate = z
-  .string()
-  .superRefine((v, ctx) => {
-    try {
-      new IndexNamer(v);
-    } catch (err) {
-      if (!(err instanceof IndexTemplateError)) throw err;
-      ctx.addIssue({ code: 'custom', message: err.message });
-    }
-  });
+const indexTemplate = z.string().superRefine((v, ctx) => {
+  try {
+    new IndexNamer(v);
+  } catch (err) {
+    if (!(err instanceof IndexTemplateError)) throw err;
+    ctx.addIssue({ code: 'custom', message: err.message });
+  }
+});
 
 const timeZone = z.string().superRefine((v, ctx) => {
   try {
@@ -28,37 +26,81 @@ const url = z.string().superRefine((v, ctx) => {
   } catch {
     // reported below
   }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) ctx.addIssue({ code: 'custom', message: 'expected an http:// or https:// URL such as "http://127.0.0.1:9200"' });
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:'))
+    ctx.addIssue({ code: 'custom', message: 'expected an http:// or https:// URL such as "http://127.0.0.1:9200"' });
 });
 
 export const elasticsearchSinkOptions = z
   .strictObject({
-    url: z.union([url, z.array(url).min(1)]).default('http://127.0.0.1:9200').describe('Elasticsearch node URL, or a list of them (requests are spread over the list)'),
+    url: z
+      .union([url, z.array(url).min(1)])
+      .default('http://127.0.0.1:9200')
+      .describe('Elasticsearch node URL, or a list of them (requests are spread over the list)'),
     username: z.string().optional().describe('basic auth user (give the password too)'),
     password: z.string().optional().describe('basic auth password; write "${ES_PASSWORD}" to take it from the environment. Never logged'),
     api_key: z.string().optional().describe('API key (the base64 "id:key" form Elasticsearch returns as "encoded"); never logged'),
     ca_file: z.string().optional().describe('PEM file with the CA that signed the node certificates (https URLs)'),
     tls_verify: z.boolean().default(true).describe('verify the node certificate; turn off only for testing'),
-    mode: z.enum(['index', 'data_stream']).default('index').describe('index: documents go to the index named by `index`, replayed events overwrite themselves (op index, _id = event id); data_stream: append-only data stream named by `index` (op create; a replay is a 409 conflict, counted as done)'),
-    index: indexTemplate.default('logs-{service}-%Y.%m.%d').describe('index (or data stream) name template: {service}, {module}, {host} and strftime %Y %m %d %H %j of the event time; values are sanitized to Elasticsearch index-name rules'),
+    mode: z
+      .enum(['index', 'data_stream'])
+      .default('index')
+      .describe(
+        'index: documents go to the index named by `index`, replayed events overwrite themselves (op index, _id = event id); data_stream: append-only data stream named by `index` (op create; a replay is a 409 conflict, counted as done)',
+      ),
+    index: indexTemplate
+      .default('logs-{service}-%Y.%m.%d')
+      .describe(
+        'index (or data stream) name template: {service}, {module}, {host} and strftime %Y %m %d %H %j of the event time; values are sanitized to Elasticsearch index-name rules',
+      ),
     timezone: timeZone.default('UTC').describe('time zone for the strftime fields of `index` (and for the day boundary of retention_days)'),
     template: z
       .strictObject({
         install: z.boolean().default(true).describe('install (overwrite) the index template at startup'),
-        name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" and "-"').optional().describe('index template name; default "sluice-<sink name>"'),
-        priority: z.number().int().min(0).default(200).describe("template priority; above Elasticsearch's built-in logs-*-* template (100) so daily indices are plain indices, not data streams"),
+        name: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" and "-"')
+          .optional()
+          .describe('index template name; default "sluice-<sink name>"'),
+        priority: z
+          .number()
+          .int()
+          .min(0)
+          .default(200)
+          .describe(
+            "template priority; above Elasticsearch's built-in logs-*-* template (100) so daily indices are plain indices, not data streams",
+          ),
         shards: z.number().int().min(1).optional().describe('index.number_of_shards (Elasticsearch default when unset)'),
         replicas: z.number().int().min(0).optional().describe('index.number_of_replicas (Elasticsearch default when unset)'),
-        refresh_interval: z.string().optional().describe('index.refresh_interval, e.g. "5s" to index faster at the cost of search freshness'),
-        message_keyword_max: z.number().int().min(1).default(1024).describe('messages up to this many characters also get an exact keyword (message.keyword) for sorting and aggregations'),
-        settings: z.record(z.string(), z.unknown()).default({}).describe('more index settings, e.g. {"index.lifecycle.name": "my-policy"} to hand the indices to ILM'),
+        refresh_interval: z
+          .string()
+          .optional()
+          .describe('index.refresh_interval, e.g. "5s" to index faster at the cost of search freshness'),
+        message_keyword_max: z
+          .number()
+          .int()
+          .min(1)
+          .default(1024)
+          .describe('messages up to this many characters also get an exact keyword (message.keyword) for sorting and aggregations'),
+        settings: z
+          .record(z.string(), z.unknown())
+          .default({})
+          .describe('more index settings, e.g. {"index.lifecycle.name": "my-policy"} to hand the indices to ILM'),
       })
       .default({ install: true, priority: 200, message_keyword_max: 1024, settings: {} }),
-    retention_days: z.number().int().min(1).optional().describe('delete daily indices (mode index) older than this many days, checked at startup and hourly; in data_stream mode it becomes the data stream lifecycle retention. Unset: keep forever'),
+    retention_days: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        'delete daily indices (mode index) older than this many days, checked at startup and hourly; in data_stream mode it becomes the data stream lifecycle retention. Unset: keep forever',
+      ),
     batch: z
       .strictObject({
         max_events: z.number().int().min(1).default(1000).describe('events per bulk request at most'),
-        max_bytes: byteSize().default(5 * 1024 * 1024).describe('bulk request body size at most'),
+        max_bytes: byteSize()
+          .default(5 * 1024 * 1024)
+          .describe('bulk request body size at most'),
         linger: duration().default(5).describe('how long a part-filled bulk request waits for more events when a request slot is free'),
       })
       .default({ max_events: 1000, max_bytes: 5 * 1024 * 1024, linger: 5 }),
@@ -69,13 +111,27 @@ export const elasticsearchSinkOptions = z
     compression: z.boolean().default(false).describe('gzip request bodies (saves bandwidth, costs CPU)'),
   })
   .superRefine((o, ctx) => {
-    if ((o.username === undefined) !== (o.password === undefined)) ctx.addIssue({ code: 'custom', path: [o.username === undefined ? 'username' : 'password'], message: 'username and password go together' });
-    if (o.api_key !== undefined && o.username !== undefined) ctx.addIssue({ code: 'custom', path: ['api_key'], message: 'use either api_key or username/password, not both' });
+    if ((o.username === undefined) !== (o.password === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [o.username === undefined ? 'username' : 'password'],
+        message: 'username and password go together',
+      });
+    if (o.api_key !== undefined && o.username !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['api_key'], message: 'use either api_key or username/password, not both' });
     if (o.retention_days !== undefined && o.mode === 'index' && !new IndexNamer(o.index).daily) {
-      ctx.addIssue({ code: 'custom', path: ['retention_days'], message: `retention_days needs a daily index name (with %Y and %m %d, or %j) to know each index's day; "${o.index}" has none` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention_days'],
+        message: `retention_days needs a daily index name (with %Y and %m %d, or %j) to know each index's day; "${o.index}" has none`,
+      });
     }
     if (o.mode === 'data_stream' && new IndexNamer(o.index).hasTime) {
-      ctx.addIssue({ code: 'custom', path: ['index'], message: 'a data stream rolls over by itself: its name takes no %-time fields (use e.g. "logs-{service}-default")' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['index'],
+        message: 'a data stream rolls over by itself: its name takes no %-time fields (use e.g. "logs-{service}-default")',
+      });
     }
   })
   .describe('Bulk-indexes events into Elasticsearch: daily indices or a data stream, _id = event id so replays overwrite');

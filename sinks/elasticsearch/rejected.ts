@@ -32,7 +32,9 @@ export function fileRejectHandler(dataDir: string, sink: string): RejectHandler 
   let chain = Promise.resolve();
   return (rejected) => {
     const text = rejected
-      .map((r) => JSON.stringify({ time: new Date().toISOString(), sink, index: r.index, status: r.status, reason: r.reason, event: r.event }))
+      .map((r) =>
+        JSON.stringify({ time: new Date().toISOString(), sink, index: r.index, status: r.status, reason: r.reason, event: r.event }),
+      )
       .join('\n');
     // Appends are serialized so concurrent writes never interleave half lines.
     const done = chain.then(async () => {

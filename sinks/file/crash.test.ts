@@ -22,7 +22,9 @@ async function crashAfter(root: string, compression: string, acks: number): Prom
   let buffered = '';
   await new Promise<void>((resolve, reject) => {
     child.on('error', reject);
-    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`writer exited early: code ${code}, signal ${signal}`))));
+    child.on('exit', (code, signal) =>
+      signal === 'SIGKILL' ? resolve() : reject(new Error(`writer exited early: code ${code}, signal ${signal}`)),
+    );
     child.stdout.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       const lines = buffered.split('\n');

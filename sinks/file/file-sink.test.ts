@@ -85,7 +85,9 @@ describe('file sink: partitioning', () => {
     // 2024-03-10 is 23 hours long in Los Angeles: midnight is 08:00Z, the next one 07:00Z.
     const la = sink({ time_zone: 'America/Los_Angeles', path: '%Y-%m-%d/{service}.log' });
     await la.open();
-    await la.write(['2024-03-10T07:59:59Z', '2024-03-10T08:00:00Z', '2024-03-11T06:59:59Z', '2024-03-11T07:00:00Z'].map((at) => ev({ at, message: at })));
+    await la.write(
+      ['2024-03-10T07:59:59Z', '2024-03-10T08:00:00Z', '2024-03-11T06:59:59Z', '2024-03-11T07:00:00Z'].map((at) => ev({ at, message: at })),
+    );
     await la.close();
     expect(tree()).toEqual({
       '2024-03-09/shop.000001.log': '2024-03-10T07:59:59Z\n',
@@ -212,7 +214,9 @@ describe('file sink: a failed batch', () => {
     const files = (s as unknown as { files: Map<string, { handle: { close(): Promise<void> } }> }).files;
     await files.get('shop/web/2024-05-01/b.log')!.handle.close();
     const batch = [ev({ host: 'a', message: 'a2' }), ev({ host: 'b', message: 'b2' })];
-    await expect(s.write(batch)).rejects.toThrow(/sink files: writing .*\.b\.000001\.log\.inprogress failed .* cut back out of every file it touched/);
+    await expect(s.write(batch)).rejects.toThrow(
+      /sink files: writing .*\.b\.000001\.log\.inprogress failed .* cut back out of every file it touched/,
+    );
     expect(readFileSync(join(root, 'shop/web/2024-05-01/.a.000001.log.inprogress'), 'utf8')).toBe('a1\n');
     await s.write(batch); // the collector's retry
     await s.close();
@@ -238,7 +242,9 @@ describe('file sink: gzip', () => {
     expect(execFileSync('zcat', [open], { encoding: 'utf8' })).toBe('one\ntwo\nthree\n');
     await s.write([ev({ message: 'four' })]);
     await s.close();
-    expect(execFileSync('zcat', [join(root, 'shop/web/2024-05-01/h1.000001.log.gz')], { encoding: 'utf8' })).toBe('one\ntwo\nthree\nfour\n');
+    expect(execFileSync('zcat', [join(root, 'shop/web/2024-05-01/h1.000001.log.gz')], { encoding: 'utf8' })).toBe(
+      'one\ntwo\nthree\nfour\n',
+    );
   });
 });
 
@@ -258,7 +264,11 @@ describe('file sink: recovery', () => {
     await s.write([ev({ message: 'new' })]);
     await s.close();
     const files = tree();
-    expect(Object.keys(files).sort()).toEqual(['shop/web/2024-05-01/h1.000001.log', 'shop/web/2024-05-01/h1.000002.log', 'shop/web/2024-05-01/h2.000001.log.gz']);
+    expect(Object.keys(files).sort()).toEqual([
+      'shop/web/2024-05-01/h1.000001.log',
+      'shop/web/2024-05-01/h1.000002.log',
+      'shop/web/2024-05-01/h2.000001.log.gz',
+    ]);
     expect(files['shop/web/2024-05-01/h1.000001.log']).toBe('whole 1\nwhole 2\n');
     expect(files['shop/web/2024-05-01/h1.000002.log']).toBe('new\n');
     expect(execFileSync('zcat', [join(d, 'h2.000001.log.gz')], { encoding: 'utf8' })).toBe('g1\ng2\n');

@@ -91,12 +91,24 @@ export class FileSink implements Sink {
     const limits = [this.options.roll_age, this.options.idle_timeout].filter((ms) => ms > 0);
     if (limits.length > 0) {
       const tick = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.floor(Math.min(...limits) / 4)));
-      this.rollTimer = setInterval(() => void this.serial(() => this.rollExpired()).catch((err) => this.logger.error({ err: (err as Error).message }, 'finishing files by age or idleness failed; retried on the next tick')), tick);
+      this.rollTimer = setInterval(
+        () =>
+          void this.serial(() => this.rollExpired()).catch((err) =>
+            this.logger.error({ err: (err as Error).message }, 'finishing files by age or idleness failed; retried on the next tick'),
+          ),
+        tick,
+      );
       this.rollTimer.unref();
     }
     if (this.layout) {
       await this.serial(() => this.applyRetention());
-      this.retentionTimer = setInterval(() => void this.serial(() => this.applyRetention()).catch((err) => this.logger.error({ err: (err as Error).message }, 'retention failed; retried on the next check')), this.options.retention_interval);
+      this.retentionTimer = setInterval(
+        () =>
+          void this.serial(() => this.applyRetention()).catch((err) =>
+            this.logger.error({ err: (err as Error).message }, 'retention failed; retried on the next check'),
+          ),
+        this.options.retention_interval,
+      );
       this.retentionTimer.unref();
     }
   }
@@ -118,7 +130,9 @@ export class FileSink implements Sink {
   /** Finishes the files whose age or idleness reached its limit; exposed for the roll timer and tests. */
   rollExpired(now = Date.now()): Promise<void> {
     const { roll_age, idle_timeout } = this.options;
-    const due = [...this.files.values()].filter((f) => (roll_age > 0 && now - f.openedAt >= roll_age) || (idle_timeout > 0 && now - f.lastWriteAt >= idle_timeout));
+    const due = [...this.files.values()].filter(
+      (f) => (roll_age > 0 && now - f.openedAt >= roll_age) || (idle_timeout > 0 && now - f.lastWriteAt >= idle_timeout),
+    );
     return due.reduce<Promise<void>>((p, f) => p.then(() => this.finish(f)), Promise.resolve());
   }
 
@@ -132,7 +146,10 @@ export class FileSink implements Sink {
       await removeDir(dir);
       deleted.push(dir);
       fileSinkMetrics.expiredDays.inc(this.label);
-      this.logger.info({ dir, day: formatDay(day), retention_days: this.options.retention_days }, 'retention: deleted a day directory older than the days kept');
+      this.logger.info(
+        { dir, day: formatDay(day), retention_days: this.options.retention_days },
+        'retention: deleted a day directory older than the days kept',
+      );
     }
     return deleted;
   }
@@ -159,7 +176,8 @@ export class FileSink implements Sink {
     }
     // A batch touching more paths than files may be open goes in waves, each durable before the next evicts it.
     const entries = [...groups];
-    for (let i = 0; i < entries.length; i += this.options.max_open_files) await this.writeWave(entries.slice(i, i + this.options.max_open_files));
+    for (let i = 0; i < entries.length; i += this.options.max_open_files)
+      await this.writeWave(entries.slice(i, i + this.options.max_open_files));
     fileSinkMetrics.events.inc(this.label, batch.length);
   }
 
@@ -183,7 +201,9 @@ export class FileSink implements Sink {
     if (failed !== -1) {
       await this.undo(targets);
       const reason = (results[failed] as PromiseRejectedResult).reason as Error;
-      throw new Error(`${this.where}: writing ${targets[failed]!.file.path} failed (${reason.message}); the batch is cut back out of every file it touched, to be retried`);
+      throw new Error(
+        `${this.where}: writing ${targets[failed]!.file.path} failed (${reason.message}); the batch is cut back out of every file it touched, to be retried`,
+      );
     }
     const now = Date.now();
     for (const t of targets) t.file.lastWriteAt = now;
@@ -219,7 +239,10 @@ export class FileSink implements Sink {
         this.files.delete(file.rel);
         fileSinkMetrics.openFiles.set(this.label, this.files.size);
         await file.handle.close().catch(() => undefined);
-        this.logger.error({ file: file.path, err: (err as Error).message }, 'could not cut a failed batch back out of this file; it is left in progress and finished on the next start, and may hold part of the batch twice');
+        this.logger.error(
+          { file: file.path, err: (err as Error).message },
+          'could not cut a failed batch back out of this file; it is left in progress and finished on the next start, and may hold part of the batch twice',
+        );
       }
     }
   }
@@ -235,7 +258,8 @@ export class FileSink implements Sink {
   private async openFile(rel: string): Promise<OpenFile> {
     const segments = rel.split('/').map(fitSegment);
     const baseName = segments.pop()!;
-    if (!isInside(this.root, resolve(this.root, ...segments, baseName))) throw new Error(`${this.where}: path ${JSON.stringify(rel)} resolves outside root ${this.root}`);
+    if (!isInside(this.root, resolve(this.root, ...segments, baseName)))
+      throw new Error(`${this.where}: path ${JSON.stringify(rel)} resolves outside root ${this.root}`);
     const dir = await ensureDirInside(this.root, segments);
     const base = splitBaseName(baseName);
     const key = join(dir, baseName);

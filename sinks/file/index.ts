@@ -9,7 +9,8 @@ export { fileSinkOptions, type FileSinkOptions, type FileSinkInput } from './opt
 export const fileSinkSpec: ComponentSpec<FileSinkOptions, Sink> = {
   kind: 'sink',
   type: 'file',
-  description: 'file tree routed by service, module and day: in-progress files renamed when rolled (size, age, idle), fsync per batch, gzip, retention',
+  description:
+    'file tree routed by service, module and day: in-progress files renamed when rolled (size, age, idle), fsync per batch, gzip, retention',
   options: fileSinkOptions,
   create: (options, ctx) => new FileSink(options, ctx),
 };

@@ -7,24 +7,46 @@ import { byteSize, duration } from '../../core/units.js';
 /** Options of the `file` sink (everything besides `type`); strict, so a misspelt key is an error. */
 export const fileSinkOptions = z
   .strictObject({
-    root: z.string().min(1).default('./var/out').describe('Directory the tree is written under (relative paths are relative to the working directory); nothing is ever written outside it'),
+    root: z
+      .string()
+      .min(1)
+      .default('./var/out')
+      .describe(
+        'Directory the tree is written under (relative paths are relative to the working directory); nothing is ever written outside it',
+      ),
     path: z
       .string()
       .min(1)
       .default('{service}/{module}/%Y-%m-%d/{host}.log')
-      .describe('Path of each file under root: {service} {module} {host} {source.kind} {fields.NAME} take event values (each becomes one safe path segment), %Y %m %d %H ... the event time in time_zone'),
+      .describe(
+        'Path of each file under root: {service} {module} {host} {source.kind} {fields.NAME} take event values (each becomes one safe path segment), %Y %m %d %H ... the event time in time_zone',
+      ),
     time_zone: z
       .string()
       .default('UTC')
       .refine(isValidTimeZone, { message: 'unknown time zone: use an IANA name such as "UTC", "Europe/Berlin" or "Asia/Kolkata"' })
       .describe('IANA time zone the %-formats (and so the day directories) are in'),
-    encoding: z.enum(['text', 'json']).default('text').describe('text: the raw message per line; json: one line per event with every field (the wire format)'),
-    compression: z.enum(['none', 'gzip']).default('none').describe('gzip: each batch is one gzip member (the file reads with zcat even while being written); ".gz" is appended to names'),
+    encoding: z
+      .enum(['text', 'json'])
+      .default('text')
+      .describe('text: the raw message per line; json: one line per event with every field (the wire format)'),
+    compression: z
+      .enum(['none', 'gzip'])
+      .default('none')
+      .describe('gzip: each batch is one gzip member (the file reads with zcat even while being written); ".gz" is appended to names'),
     gzip_level: z.number().int().min(1).max(9).default(6).describe('gzip compression level, 1 (fastest) to 9 (smallest)'),
-    roll_size: byteSize().default(128 * 1024 * 1024).describe('A file is finished once it holds this many bytes (on disk); 0 = no size limit'),
+    roll_size: byteSize()
+      .default(128 * 1024 * 1024)
+      .describe('A file is finished once it holds this many bytes (on disk); 0 = no size limit'),
     roll_age: duration().default(3_600_000).describe('A file is finished this long after it was opened; 0 = no age limit'),
     idle_timeout: duration().default(300_000).describe('A file nothing was written to for this long is finished; 0 = never'),
-    max_open_files: z.number().int().min(1).max(100_000).default(256).describe('Files open at once; opening one more finishes the least recently written'),
+    max_open_files: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(256)
+      .describe('Files open at once; opening one more finishes the least recently written'),
     retention_days: z
       .number()
       .int()
@@ -39,10 +61,16 @@ export const fileSinkOptions = z
       const parts = parseTemplate(o.path);
       if (o.retention_days > 0) dayLayout(parts, o.path);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', path: [o.retention_days > 0 && /retention_days/.test((err as Error).message) ? 'retention_days' : 'path'], message: (err as Error).message });
+      ctx.addIssue({
+        code: 'custom',
+        path: [o.retention_days > 0 && /retention_days/.test((err as Error).message) ? 'retention_days' : 'path'],
+        message: (err as Error).message,
+      });
     }
   })
-  .describe('Writes events into a file tree partitioned by service, module and day, with in-progress files renamed when finished (like Flume\'s HDFS sink)');
+  .describe(
+    "Writes events into a file tree partitioned by service, module and day, with in-progress files renamed when finished (like Flume's HDFS sink)",
+  );
 
 export type FileSinkOptions = z.output<typeof fileSinkOptions>;
 export type FileSinkInput = z.input<typeof fileSinkOptions>;

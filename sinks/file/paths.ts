@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, open, readdir } from 'node:fs/promises';
+import { lstat, mkdir, readdir } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { syncDir } from '../../core/durable-file.js';
 
@@ -61,7 +61,9 @@ function escapeRegExp(s: string): string {
 
 /** The next free sequence number for `base` in `dir`, counting finished and in-progress files. */
 export async function nextSeq(dir: string, base: BaseName, gzip: boolean): Promise<number> {
-  const pattern = new RegExp(`^\\.?${escapeRegExp(base.stem)}\\.(\\d+)${escapeRegExp(base.ext)}${gzip ? '\\.gz' : ''}(?:${escapeRegExp(IN_PROGRESS_SUFFIX)})?$`);
+  const pattern = new RegExp(
+    `^\\.?${escapeRegExp(base.stem)}\\.(\\d+)${escapeRegExp(base.ext)}${gzip ? '\\.gz' : ''}(?:${escapeRegExp(IN_PROGRESS_SUFFIX)})?$`,
+  );
   let max = 0;
   let names: string[];
   try {
@@ -81,9 +83,11 @@ export async function nextSeq(dir: string, base: BaseName, gzip: boolean): Promi
 export function fitSegment(segment: string): string {
   if (Buffer.byteLength(segment) <= MAX_SEGMENT_BYTES) return segment;
   const hash = createHash('sha256').update(segment).digest('hex').slice(0, 12);
-  return `${Buffer.from(segment).subarray(0, MAX_SEGMENT_BYTES - 13).toString('utf8').replace(/\uFFFD+$/, '')}~${hash}`;
+  return `${Buffer.from(segment)
+    .subarray(0, MAX_SEGMENT_BYTES - 13)
+    .toString('utf8')
+    .replace(/\uFFFD+$/, '')}~${hash}`;
 }
-
 
 /**
  * Creates the directories `segments` under `root`, one level at a time, refusing any
@@ -102,7 +106,10 @@ export async function ensureDirInside(root: string, segments: readonly string[])
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const st = await lstat(next);
-      if (!st.isDirectory()) throw new Error(`refusing to write under ${next}: it is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}, and the sink only writes into real directories under its root ${root}`);
+      if (!st.isDirectory())
+        throw new Error(
+          `refusing to write under ${next}: it is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}, and the sink only writes into real directories under its root ${root}`,
+        );
     }
     dir = next;
   }

@@ -1,3 +1,4 @@
+import type { Dirent } from 'node:fs';
 import { access, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../core/log.js';
@@ -37,7 +38,7 @@ async function wholeLinesLength(file: FileHandle, size: number): Promise<number>
 export async function recoverInProgress(root: string, logger: Logger): Promise<Recovered> {
   const result: Recovered = { files: 0, cutBytes: 0 };
   const walk = async (dir: string): Promise<void> => {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
@@ -76,7 +77,11 @@ async function recoverFile(dir: string, name: string, final: string, logger: Log
   }
   const cut = size - keep;
   result.cutBytes += cut;
-  if (cut > 0) logger.warn({ file: path, keptBytes: keep, cutBytes: cut }, 'in-progress file ended in a partial line or gzip member (a write cut short by a crash, never acknowledged): cut it off');
+  if (cut > 0)
+    logger.warn(
+      { file: path, keptBytes: keep, cutBytes: cut },
+      'in-progress file ended in a partial line or gzip member (a write cut short by a crash, never acknowledged): cut it off',
+    );
   if (keep === 0) {
     await unlink(path);
     await syncDir(dir);
@@ -84,7 +89,10 @@ async function recoverFile(dir: string, name: string, final: string, logger: Log
     return;
   }
   if (await exists(finalPath)) {
-    logger.error({ file: path, finished: finalPath }, 'cannot finish in-progress file: a finished file of that name exists; both are left as they are');
+    logger.error(
+      { file: path, finished: finalPath },
+      'cannot finish in-progress file: a finished file of that name exists; both are left as they are',
+    );
     return;
   }
   await rename(path, finalPath);

@@ -1,3 +1,4 @@
+import type { Dirent } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TemplatePart } from '../../core/template.js';
@@ -38,7 +39,9 @@ export function dayLayout(parts: readonly TemplatePart[], text: string): DayLayo
   const segments = segmentsOf(parts);
   const index = segments.findIndex((s) => s.some((p) => p.kind === 'time'));
   const fail = (why: string): never => {
-    throw new Error(`retention_days needs a day directory in the path template, ${why} (template ${JSON.stringify(text)}; e.g. "{service}/{module}/%Y-%m-%d/{host}.log")`);
+    throw new Error(
+      `retention_days needs a day directory in the path template, ${why} (template ${JSON.stringify(text)}; e.g. "{service}/{module}/%Y-%m-%d/{host}.log")`,
+    );
   };
   if (index === -1) fail('but it has no %-time format');
   if (index === segments.length - 1) fail('but its time format is in the file name, not a directory');
@@ -59,12 +62,14 @@ export function dayLayout(parts: readonly TemplatePart[], text: string): DayLayo
     .join('');
   const pattern = new RegExp(`^${source}$`);
   return {
-    above: segments.slice(0, index).map((s) => (s.every((p) => p.kind === 'literal') ? s.map((p) => (p.kind === 'literal' ? p.text : '')).join('') : undefined)),
+    above: segments
+      .slice(0, index)
+      .map((s) => (s.every((p) => p.kind === 'literal') ? s.map((p) => (p.kind === 'literal' ? p.text : '')).join('') : undefined)),
     parse(name) {
       const m = pattern.exec(name);
       if (!m) return undefined;
       const v = { Y: 0, m: 0, d: 0 };
-      order.forEach((t, i) => (v[t] = Number(m[i + 1])));
+      for (const [i, t] of order.entries()) v[t] = Number(m[i + 1]);
       const ms = Date.UTC(v.Y, v.m - 1, v.d);
       const back = new Date(ms);
       if (back.getUTCFullYear() !== v.Y || back.getUTCMonth() !== v.m - 1 || back.getUTCDate() !== v.d) return undefined;
@@ -82,7 +87,7 @@ export interface ExpiredDay {
 export async function expiredDays(root: string, layout: DayLayout, firstKept: number): Promise<ExpiredDay[]> {
   const found: ExpiredDay[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {

@@ -13,7 +13,7 @@ function sluice(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
@@ -36,26 +36,54 @@ describe('sluice CLI', () => {
   const examples = join(import.meta.dirname, '../../config/examples');
   const roles: Record<string, string> = { 'agent.yaml': 'agent', 'collector.yaml': 'collector', 'all-in-one.yaml': 'run' };
   it('has a role for every example', () => {
-    expect(readdirSync(examples).filter((f) => f.endsWith('.yaml')).sort()).toEqual(Object.keys(roles).sort());
+    expect(
+      readdirSync(examples)
+        .filter((f) => f.endsWith('.yaml'))
+        .sort(),
+    ).toEqual(Object.keys(roles).sort());
   });
-  it.each([...Object.entries(roles).map(([f, role]) => [join(examples, f), role]), [join(import.meta.dirname, '../../config/sluice.yaml'), 'run']])('validates %s as %s', (path, role) => {
+  it.each([
+    ...Object.entries(roles).map(([f, role]) => [join(examples, f), role]),
+    [join(import.meta.dirname, '../../config/sluice.yaml'), 'run'],
+  ])('validates %s as %s', (path, role) => {
     const r = sluice(['validate', '--as', role!, '-c', path!]);
     expect(r.stderr).toBe('');
     expect(r).toMatchObject({ code: 0, stdout: expect.stringContaining(': valid (') });
   });
 
   it('lists every problem of a broken file with line:column and exits 2, without a stack trace', () => {
-    const path = file('broken.yaml', ['log:', '  level: loud', 'sinks:', '  out:', '    type: consol', '  err:', '    type: console', '    stream: ${STREAM}', '    colour: red', 'sorces: {}', ''].join('\n'));
+    const path = file(
+      'broken.yaml',
+      [
+        'log:',
+        '  level: loud',
+        'sinks:',
+        '  out:',
+        '    type: consol',
+        '  err:',
+        '    type: console',
+        '    stream: ${STREAM}',
+        '    colour: red',
+        'sorces: {}',
+        '',
+      ].join('\n'),
+    );
     const r = sluice(['validate', '-c', path]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toEqual([
       `${path}:2:10: log.level: expected one of "trace", "debug", "info", "warn", "error", "fatal", "silent", got the string "loud"`,
-      expect.stringMatching(new RegExp(`^${escape(path)}:5:11: sinks\\.out\\.type: unknown sink type "consol" \\(did you mean "console"\\?\\); available: .*\\bconsole\\b`)),
+      expect.stringMatching(
+        new RegExp(
+          `^${escapeRegExp(path)}:5:11: sinks\\.out\\.type: unknown sink type "consol" \\(did you mean "console"\\?\\); available: .*\\bconsole\\b`,
+        ),
+      ),
       `${path}:8:13: environment variable STREAM is not set and "\${STREAM}" has no default (write \${STREAM:-default})`,
       `${path}:8:13: sinks.err.stream: expected one of "stdout", "stderr", got the string "\${STREAM}"`,
       `${path}:9:5: sinks.err.colour: unknown key "colour"; allowed: encoding, stream`,
-      expect.stringMatching(new RegExp(`^${escape(path)}:10:1: sorces: unknown key "sorces" \\(did you mean "sources"\\?\\); allowed: .*\\bsources\\b`)),
+      expect.stringMatching(
+        new RegExp(`^${escapeRegExp(path)}:10:1: sorces: unknown key "sorces" \\(did you mean "sources"\\?\\); allowed: .*\\bsources\\b`),
+      ),
       `6 problems in ${path}`,
     ]);
   });
@@ -67,8 +95,14 @@ describe('sluice CLI', () => {
 
   it('rejects not-YAML, a missing file and a directory with exit 2', () => {
     const notYaml = file('not.yaml', 'sinks: [\n  {type: console\n');
-    expect(sluice(['validate', '-c', notYaml])).toMatchObject({ code: 2, stderr: expect.stringMatching(/not\.yaml:\d+:\d+: invalid YAML: /) });
-    expect(sluice(['validate', '-c', join(dir, 'missing.yaml')])).toMatchObject({ code: 2, stderr: expect.stringContaining('missing.yaml: cannot read config file: no such file') });
+    expect(sluice(['validate', '-c', notYaml])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/not\.yaml:\d+:\d+: invalid YAML: /),
+    });
+    expect(sluice(['validate', '-c', join(dir, 'missing.yaml')])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('missing.yaml: cannot read config file: no such file'),
+    });
     expect(sluice(['validate', '-c', dir])).toMatchObject({ code: 2, stderr: expect.stringContaining('is a directory') });
   });
 

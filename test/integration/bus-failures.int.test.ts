@@ -5,7 +5,17 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KafkaService } from '../services/services.mjs';
-import { AGENT_BATCH_EVENTS, agentYaml, appendEvents, collectorYaml, lossAndDuplicates, outputs, tally, waitFor, workspace } from './bus-harness.js';
+import {
+  AGENT_BATCH_EVENTS,
+  agentYaml,
+  appendEvents,
+  collectorYaml,
+  lossAndDuplicates,
+  outputs,
+  tally,
+  waitFor,
+  workspace,
+} from './bus-harness.js';
 
 const sharedBrokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 /** How long the broker stays dead: long enough for producers and consumers to give up their internal retries. */
@@ -36,10 +46,20 @@ describe('kafka bus under failures', () => {
       const { dir, topic, group } = setup('broker-kill');
       const w = writer(dir);
       w.write(8000);
-      const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
+      const agent = start(
+        'agent',
+        dir,
+        'agent',
+        agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
+      );
       const collector = start('collector', dir, 'collector', collectorYaml({ dataDir: join(dir, 'c'), brokers, topic, group }));
       const out = () => outputs(dir, 'collector.out');
-      await waitFor('the first events at the collector', () => tally(out()).total > 0, 60_000, () => agent.log().slice(-2000));
+      await waitFor(
+        'the first events at the collector',
+        () => tally(out()).total > 0,
+        60_000,
+        () => agent.log().slice(-2000),
+      );
       await broker.kill();
       // Events keep coming while Kafka is dead: they wait in the agent's disk channel.
       w.write(8000);
@@ -48,7 +68,12 @@ describe('kafka bus under failures', () => {
       await broker.start(quiet);
       w.write(8000);
       const total = w.written;
-      await waitFor(`${total} events after the broker came back`, () => tally(out()).counts.size >= total, 120_000, () => `${tally(out()).counts.size} so far\n${agent.log().slice(-3000)}\n${collector.log().slice(-3000)}`);
+      await waitFor(
+        `${total} events after the broker came back`,
+        () => tally(out()).counts.size >= total,
+        120_000,
+        () => `${tally(out()).counts.size} so far\n${agent.log().slice(-3000)}\n${collector.log().slice(-3000)}`,
+      );
       expect(await agent.stop()).toBe(0);
       expect(await collector.stop()).toBe(0);
       const result = lossAndDuplicates(tally(out()), total);
@@ -72,17 +97,32 @@ describe('kafka bus under failures', () => {
   it('loses nothing when the agent is SIGKILLed mid-stream and restarted; replays are counted', async () => {
     const { dir, topic, group } = setup('agent-kill');
     const w = writer(dir);
-    const collector = start('collector', dir, 'collector', collectorYaml({ dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group }));
+    const collector = start(
+      'collector',
+      dir,
+      'collector',
+      collectorYaml({ dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group }),
+    );
     const yaml = agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic });
     const first = start('agent', dir, 'agent', yaml);
     const out = () => outputs(dir, 'collector.out');
     w.write(40_000);
-    await waitFor('events flowing', () => tally(out()).total > 1000, 60_000, () => first.log().slice(-2000));
+    await waitFor(
+      'events flowing',
+      () => tally(out()).total > 1000,
+      60_000,
+      () => first.log().slice(-2000),
+    );
     await first.kill();
     w.write(8000);
     const second = start('agent', dir, 'agent2', yaml);
     const total = w.written;
-    await waitFor(`${total} events after the agent restarted`, () => tally(out()).counts.size >= total, 90_000, () => `${tally(out()).counts.size} so far\n${second.log().slice(-3000)}`);
+    await waitFor(
+      `${total} events after the agent restarted`,
+      () => tally(out()).counts.size >= total,
+      90_000,
+      () => `${tally(out()).counts.size} so far\n${second.log().slice(-3000)}`,
+    );
     expect(await second.stop()).toBe(0);
     expect(await collector.stop()).toBe(0);
     const result = lossAndDuplicates(tally(out()), total);
@@ -94,21 +134,38 @@ describe('kafka bus under failures', () => {
   it('loses nothing when the collector is SIGKILLed mid-stream and restarted; replays are counted', async () => {
     const { dir, topic, group } = setup('collector-kill');
     const w = writer(dir);
-    const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic }));
+    const agent = start(
+      'agent',
+      dir,
+      'agent',
+      agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic }),
+    );
     const yaml = collectorYaml({ dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group });
     const first = start('collector', dir, 'collector', yaml);
     const out = () => outputs(dir, 'collector').filter((f) => f.endsWith('.out'));
     w.write(40_000);
-    await waitFor('events flowing', () => tally(out()).total > 1000, 60_000, () => first.log().slice(-2000));
+    await waitFor(
+      'events flowing',
+      () => tally(out()).total > 1000,
+      60_000,
+      () => first.log().slice(-2000),
+    );
     await first.kill();
     w.write(8000);
     const second = start('collector', dir, 'collector2', yaml);
     const total = w.written;
-    await waitFor(`${total} events after the collector restarted`, () => tally(out()).counts.size >= total, 90_000, () => `${second.log().slice(-3000)}`);
+    await waitFor(
+      `${total} events after the collector restarted`,
+      () => tally(out()).counts.size >= total,
+      90_000,
+      () => `${second.log().slice(-3000)}`,
+    );
     expect(await agent.stop()).toBe(0);
     expect(await second.stop()).toBe(0);
     const result = lossAndDuplicates(tally(out()), total);
-    console.log(`collector kill: ${total} events, ${result.duplicates} duplicates (batches written but not committed when it died are read again)`);
+    console.log(
+      `collector kill: ${total} events, ${result.duplicates} duplicates (batches written but not committed when it died are read again)`,
+    );
     expect(result.missing).toEqual([]);
     expect(result.unexpected).toBe(0);
   });

@@ -20,7 +20,12 @@ describe('kafka bus end to end', () => {
     const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
     appendEvents(logFile, total / 2, total / 2);
     const out = outputs.bind(null, dir, 'collector.out');
-    await waitFor(`${total} events at the collector`, () => tally(out()).counts.size >= total, 90_000, () => `${tally(out()).counts.size} so far\n${agent.log().slice(-2000)}\n${collector.log().slice(-2000)}`);
+    await waitFor(
+      `${total} events at the collector`,
+      () => tally(out()).counts.size >= total,
+      90_000,
+      () => `${tally(out()).counts.size} so far\n${agent.log().slice(-2000)}\n${collector.log().slice(-2000)}`,
+    );
     expect(await agent.stop()).toBe(0);
     expect(await collector.stop()).toBe(0);
     const t = tally(out());
@@ -37,29 +42,68 @@ describe('kafka bus end to end', () => {
     await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
     const producer = kafka.producer();
     await producer.connect();
-    const event = (n: number) => encodeEvent({ id: `id-${n}`, timestamp: 0, message: `ev-${n} x`, service: 's', module: 'm', host: 'h', source: { kind: 'test' }, fields: {} });
+    const event = (n: number) =>
+      encodeEvent({
+        id: `id-${n}`,
+        timestamp: 0,
+        message: `ev-${n} x`,
+        service: 's',
+        module: 'm',
+        host: 'h',
+        source: { kind: 'test' },
+        fields: {},
+      });
     const deadLetter = join(dir, 'dead-letter.jsonl');
     try {
       await producer.send({
         topic,
         acks: -1,
-        messages: [{ value: event(0) }, { value: '{not json' }, { value: event(1) }, { key: 'k', value: '{"v":2,"id":"x"}' }, { value: null }, { value: event(2) }],
+        messages: [
+          { value: event(0) },
+          { value: '{not json' },
+          { value: event(1) },
+          { key: 'k', value: '{"v":2,"id":"x"}' },
+          { value: null },
+          { value: event(2) },
+        ],
       });
       const collector = start('collector', dir, 'collector', collectorYaml({ dataDir: join(dir, 'c'), brokers, topic, group, deadLetter }));
       const out = () => outputs(dir, 'collector.out');
-      await waitFor('3 events at the collector', () => tally(out()).counts.size >= 3, 60_000, () => collector.log().slice(-2000));
+      await waitFor(
+        '3 events at the collector',
+        () => tally(out()).counts.size >= 3,
+        60_000,
+        () => collector.log().slice(-2000),
+      );
       await producer.send({ topic, acks: -1, messages: [3, 4, 5].map((n) => ({ value: event(n) })) });
-      await waitFor('6 events at the collector', () => tally(out()).counts.size >= 6, 60_000, () => collector.log().slice(-2000));
+      await waitFor(
+        '6 events at the collector',
+        () => tally(out()).counts.size >= 6,
+        60_000,
+        () => collector.log().slice(-2000),
+      );
       expect(await collector.stop()).toBe(0);
       expect(lossAndDuplicates(tally(out()), 6)).toEqual({ missing: [], duplicates: 0, unexpected: 0 });
-      const entries = readFileSync(deadLetter, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const entries = readFileSync(deadLetter, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(entries.map(({ time: _t, ...rest }) => rest)).toEqual([
         { reason: expect.stringMatching(/^not a Sluice event: invalid JSON/), topic, partition: 0, offset: '1', value: '{not json' },
-        { reason: 'unsupported wire version 2 (this Sluice reads version 1)', topic, partition: 0, offset: '3', key: 'k', value: '{"v":2,"id":"x"}' },
+        {
+          reason: 'unsupported wire version 2 (this Sluice reads version 1)',
+          topic,
+          partition: 0,
+          offset: '3',
+          key: 'k',
+          value: '{"v":2,"id":"x"}',
+        },
         { reason: 'record has no value (a tombstone?), not a Sluice event', topic, partition: 0, offset: '4', value: null },
       ]);
       // The group committed past the poison records and everything after them.
-      expect(await admin.fetchOffsets({ groupId: group, topics: [topic] })).toEqual([{ topic, partitions: [expect.objectContaining({ partition: 0, offset: '9' })] }]);
+      expect(await admin.fetchOffsets({ groupId: group, topics: [topic] })).toEqual([
+        { topic, partitions: [expect.objectContaining({ partition: 0, offset: '9' })] },
+      ]);
     } finally {
       await producer.disconnect();
       await admin.disconnect();
@@ -79,21 +123,33 @@ describe('kafka bus end to end', () => {
     const b = start('collector', dir, 'cb', collectorYaml({ dataDir: join(dir, 'cb'), brokers, topic, group }));
     const all = () => [...outputs(dir, 'ca.out'), ...outputs(dir, 'cb.out')];
     // Keep events flowing until the group has settled with partitions on both members.
-    await waitFor('both collectors to receive events', () => {
-      if (tally(outputs(dir, 'ca.out')).total > 0 && tally(outputs(dir, 'cb.out')).total > 0) return true;
-      if (written < 200_000) write(800);
-      return false;
-    }, 60_000, () => `${a.log().slice(-1500)}\n${b.log().slice(-1500)}`);
+    await waitFor(
+      'both collectors to receive events',
+      () => {
+        if (tally(outputs(dir, 'ca.out')).total > 0 && tally(outputs(dir, 'cb.out')).total > 0) return true;
+        if (written < 200_000) write(800);
+        return false;
+      },
+      60_000,
+      () => `${a.log().slice(-1500)}\n${b.log().slice(-1500)}`,
+    );
     write(12_000);
     // A leaves while events are still flowing: it finishes and commits its batches first.
     expect(await a.stop()).toBe(0);
     write(16_000);
     const total = written;
-    await waitFor(`${total} events across the group`, () => tally(all()).counts.size >= total, 90_000, () => `${tally(all()).counts.size} so far\n${b.log().slice(-2000)}`);
+    await waitFor(
+      `${total} events across the group`,
+      () => tally(all()).counts.size >= total,
+      90_000,
+      () => `${tally(all()).counts.size} so far\n${b.log().slice(-2000)}`,
+    );
     expect(await agent.stop()).toBe(0);
     expect(await b.stop()).toBe(0);
     const result = lossAndDuplicates(tally(all()), total);
-    console.log(`group: ${tally(outputs(dir, 'ca.out')).total} events at collector A, ${tally(outputs(dir, 'cb.out')).total} at B, ${result.duplicates} duplicates`);
+    console.log(
+      `group: ${tally(outputs(dir, 'ca.out')).total} events at collector A, ${tally(outputs(dir, 'cb.out')).total} at B, ${result.duplicates} duplicates`,
+    );
     expect(result).toEqual({ missing: [], duplicates: 0, unexpected: 0 });
   });
 });

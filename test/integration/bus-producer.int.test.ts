@@ -55,7 +55,10 @@ describe('kafka producer', () => {
       });
       const producer = new KafkaProducer(options, silentLogger());
       await producer.open();
-      const events = [...Array.from({ length: 100 }, (_, i) => event(i, 'a')), ...Array.from({ length: 100 }, (_, i) => event(100 + i, 'b'))];
+      const events = [
+        ...Array.from({ length: 100 }, (_, i) => event(i, 'a')),
+        ...Array.from({ length: 100 }, (_, i) => event(100 + i, 'b')),
+      ];
       await expect(producer.send(events)).rejects.toThrow(/kafka produce failed/);
       expect(await records(admin, `${prefix}-a`)).toBeGreaterThan(0);
       await createTopic(admin, `${prefix}-b`);

@@ -53,11 +53,21 @@ describe('sluice run (in-process bus)', () => {
     const yaml = runYaml(dir);
     const first = start(dir, 'run1', yaml);
     const outs = [join(dir, 'run1.out'), join(dir, 'run2.out')];
-    await waitFor('events flowing', () => tally(outs).total > 1000, 60_000, () => first.log().slice(-2000));
+    await waitFor(
+      'events flowing',
+      () => tally(outs).total > 1000,
+      60_000,
+      () => first.log().slice(-2000),
+    );
     await first.kill();
     appendEvents(log, 20_000, 10_000);
     const second = start(dir, 'run2', yaml);
-    await waitFor('30000 events', () => tally(outs).counts.size >= 30_000, 60_000, () => `${tally(outs).counts.size}\n${second.log().slice(-2000)}`);
+    await waitFor(
+      '30000 events',
+      () => tally(outs).counts.size >= 30_000,
+      60_000,
+      () => `${tally(outs).counts.size}\n${second.log().slice(-2000)}`,
+    );
     expect(await second.stop()).toBe(0);
     const result = lossAndDuplicates(tally(outs), 30_000);
     console.log(`sluice run kill: 30000 events, ${result.duplicates} duplicates`);
@@ -71,7 +81,11 @@ describe('sluice run (in-process bus)', () => {
     appendEvents(join(dir, 'logs', 'keep.log'), 0, 300);
     appendEvents(join(dir, 'logs', 'drop.log'), 300, 200);
     const deadLetter = join(dir, 'dl.jsonl');
-    const p = start(dir, 'run', runYaml(dir, ['routes:', '  rules:', '    - match: { module: keep }', '      sinks: [out]', 'dead_letter:', `  path: ${deadLetter}`]));
+    const p = start(
+      dir,
+      'run',
+      runYaml(dir, ['routes:', '  rules:', '    - match: { module: keep }', '      sinks: [out]', 'dead_letter:', `  path: ${deadLetter}`]),
+    );
     const dlLines = () => {
       try {
         return readFileSync(deadLetter, 'utf8').trimEnd().split('\n').filter(Boolean);
@@ -79,7 +93,12 @@ describe('sluice run (in-process bus)', () => {
         return [];
       }
     };
-    await waitFor('all events routed', () => tally([join(dir, 'run.out')]).counts.size >= 300 && dlLines().length >= 200, 60_000, () => p.log().slice(-2000));
+    await waitFor(
+      'all events routed',
+      () => tally([join(dir, 'run.out')]).counts.size >= 300 && dlLines().length >= 200,
+      60_000,
+      () => p.log().slice(-2000),
+    );
     expect(await p.stop()).toBe(0);
     const kept = tally([join(dir, 'run.out')]);
     expect([...kept.counts.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i));
@@ -87,6 +106,8 @@ describe('sluice run (in-process bus)', () => {
     const entries = dlLines().map((l) => JSON.parse(l) as { reason: string; event: { message: string; module: string } });
     expect(entries).toHaveLength(200);
     expect(new Set(entries.map((e) => e.reason))).toEqual(new Set(['no route accepted the event (service "shop", module "drop")']));
-    expect(entries.map((e) => Number(/^ev-(\d+)/.exec(e.event.message)![1])).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => 300 + i));
+    expect(entries.map((e) => Number(/^ev-(\d+)/.exec(e.event.message)![1])).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 200 }, (_, i) => 300 + i),
+    );
   });
 });

@@ -82,7 +82,16 @@ describe('Kafka -> collector -> Elasticsearch', () => {
     for (let b = 0; b < total; b += 2000) {
       const messages = Array.from({ length: 2000 }, (_, k) => {
         const i = b + k;
-        const e: LogEvent = { id: `kafka-${i}`, timestamp: Date.UTC(2024, 6, 1) + i, message: `event ${i}`, service: 'app', module: 'm', host: 'h', source: { kind: 'file', path: '/log', offset: i }, fields: {} };
+        const e: LogEvent = {
+          id: `kafka-${i}`,
+          timestamp: Date.UTC(2024, 6, 1) + i,
+          message: `event ${i}`,
+          service: 'app',
+          module: 'm',
+          host: 'h',
+          source: { kind: 'file', path: '/log', offset: i },
+          fields: {},
+        };
         return { key: String(i % 7), value: encodeEvent(e) };
       });
       await producer.send({ topic: name, acks: -1, messages });
@@ -91,17 +100,32 @@ describe('Kafka -> collector -> Elasticsearch', () => {
 
     // Crash the collector mid-stream: what it had not acked is consumed again after restart.
     const first = collector(`${name}-g1`, 'c1');
-    await waitFor('some documents indexed', async () => (await stats()).docs >= total / 4, 120_000, () => first.log().slice(-2000));
+    await waitFor(
+      'some documents indexed',
+      async () => (await stats()).docs >= total / 4,
+      120_000,
+      () => first.log().slice(-2000),
+    );
     await first.kill('SIGKILL');
     const again = collector(`${name}-g1`, 'c2');
-    await waitFor(`${total} documents`, async () => (await stats()).docs >= total, 120_000, () => again.log().slice(-2000));
+    await waitFor(
+      `${total} documents`,
+      async () => (await stats()).docs >= total,
+      120_000,
+      () => again.log().slice(-2000),
+    );
     expect(await again.stop()).toBe(0);
     const afterCrash = await stats();
     expect(afterCrash.docs).toBe(total);
 
     // A new group reads the whole topic again: every event is written a second time ...
     const replay = collector(`${name}-g2`, 'c3');
-    await waitFor('the replay to index every event again', async () => (await stats()).indexed >= afterCrash.indexed + total, 120_000, () => replay.log().slice(-2000));
+    await waitFor(
+      'the replay to index every event again',
+      async () => (await stats()).indexed >= afterCrash.indexed + total,
+      120_000,
+      () => replay.log().slice(-2000),
+    );
     expect(await replay.stop()).toBe(0);
     // ... and overwrites itself: still exactly one document per event.
     expect((await stats()).docs).toBe(total);

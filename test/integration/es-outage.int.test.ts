@@ -58,7 +58,16 @@ describe('elasticsearch sink across an Elasticsearch outage', () => {
     const batch = (b: number): LogEvent[] =>
       Array.from({ length: batchSize }, (_, k) => {
         const i = b * batchSize + k;
-        return { id: `outage-${i}`, timestamp: Date.UTC(2024, 5, 1) + i, message: `line ${i}`, service: 'svc', module: 'm', host: 'h', source: { kind: 'file', path: '/log', offset: i }, fields: {} };
+        return {
+          id: `outage-${i}`,
+          timestamp: Date.UTC(2024, 5, 1) + i,
+          message: `line ${i}`,
+          service: 'svc',
+          module: 'm',
+          host: 'h',
+          source: { kind: 'file', path: '/log', offset: i },
+          fields: {},
+        };
       });
 
     // A collector writes batch after batch, each only after the previous one resolved,
@@ -95,7 +104,11 @@ describe('elasticsearch sink across an Elasticsearch outage', () => {
       await client.indices.refresh({ index: 'outage-svc-2024.06.01' });
       expect((await client.count({ index: 'outage-svc-2024.06.01' })).count).toBe(total);
       // Every id is there once: the documents' ids are exactly the events' ids.
-      const ids = await client.search({ index: 'outage-svc-2024.06.01', size: 0, aggs: { ids: { cardinality: { field: 'event_id', precision_threshold: 40000 } } } });
+      const ids = await client.search({
+        index: 'outage-svc-2024.06.01',
+        size: 0,
+        aggs: { ids: { cardinality: { field: 'event_id', precision_threshold: 40000 } } },
+      });
       expect((ids.aggregations!.ids as { value: number }).value).toBe(total);
     } finally {
       await client.close();

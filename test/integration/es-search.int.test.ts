@@ -30,10 +30,20 @@ const sink = new ElasticsearchSink(elasticsearchSinkOptions.parse({ url, index: 
 });
 
 function ev(id: string, minutesAgo: number, service: string, level: string, message: string, offset = 0): LogEvent {
-  return { id, timestamp: now - minutesAgo * MIN, message, service, module: 'api', host: 'web-1', source: { kind: 'file', path: '/log', offset }, fields: { level } };
+  return {
+    id,
+    timestamp: now - minutesAgo * MIN,
+    message,
+    service,
+    module: 'api',
+    host: 'web-1',
+    source: { kind: 'file', path: '/log', offset },
+    fields: { level },
+  };
 }
 
-const line = (e: LogEvent) => `${new Date(e.timestamp).toISOString()} web-1 ${e.service}/api ${e.fields.level!.toString().toUpperCase()} ${e.message}`;
+const line = (e: LogEvent) =>
+  `${new Date(e.timestamp).toISOString()} web-1 ${e.service}/api ${e.fields.level!.toString().toUpperCase()} ${e.message}`;
 
 const events = [
   ev('a', 120, 'checkout', 'info', 'order 1 placed'),
@@ -45,7 +55,11 @@ const events = [
 ];
 
 function search(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [cli, 'search', ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [cli, 'search', ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, ...env },
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, lines: r.stdout.split('\n').filter(Boolean) };
 }
 
@@ -80,7 +94,9 @@ describe('sluice search (built CLI, real node)', () => {
     expect(search([...at, '--since', '15m']).lines).toEqual([events[2], events[4], events[3]].map((e) => line(e!)));
     const from = new Date(now - 60 * MIN).toISOString();
     const to = new Date(now - 8 * MIN).toISOString();
-    expect(search([...at, '--from', from, '--to', to, '-s', 'checkout']).lines).toEqual([events[1], events[2], events[4]].map((e) => line(e!)));
+    expect(search([...at, '--from', from, '--to', to, '-s', 'checkout']).lines).toEqual(
+      [events[1], events[2], events[4]].map((e) => line(e!)),
+    );
     expect(search([...at, 'order', 'placed']).lines).toEqual([line(events[0]!), line(events[2]!)]);
     // Odd characters in the text never make a query error.
     expect(search([...at, 'shard', '[3]']).lines).toEqual([line(events[3]!)]);
@@ -91,11 +107,18 @@ describe('sluice search (built CLI, real node)', () => {
     expect(search([...at, '-n', '2']).lines).toEqual([line(events[4]!), line(events[3]!)]);
     const docs = search([...at, '--json', '-s', 'search']).lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(docs).toEqual([
-      expect.objectContaining({ _id: 'd', _index: `${prefix}-search-${new Date(now - 5 * MIN).toISOString().slice(0, 10).replace(/-/g, '.')}`, event_id: 'd', service: 'search', level: 'ERROR', message: 'index timeout: shard [3] unavailable' }),
+      expect.objectContaining({
+        _id: 'd',
+        _index: `${prefix}-search-${new Date(now - 5 * MIN).toISOString().slice(0, 10).replace(/-/g, '.')}`,
+        event_id: 'd',
+        service: 'search',
+        level: 'ERROR',
+        message: 'index timeout: shard [3] unavailable',
+      }),
     ]);
   });
 
-  it('-c takes URL and index pattern from the config\'s elasticsearch sink', () => {
+  it("-c takes URL and index pattern from the config's elasticsearch sink", () => {
     const file = join(dir, 'pipeline.yaml');
     writeFileSync(file, `sinks:\n  es:\n    type: elasticsearch\n    url: ${url}\n    index: "${indexTemplate}"\n`);
     const r = search(['-c', file, '--level', 'warn']);
@@ -104,7 +127,9 @@ describe('sluice search (built CLI, real node)', () => {
   });
 
   it('--follow prints new matches as they are indexed', async () => {
-    const child = spawn(process.execPath, [cli, 'search', ...at, '--follow', '--interval', '200ms', '-s', 'follow'], { env: { PATH: process.env.PATH } });
+    const child = spawn(process.execPath, [cli, 'search', ...at, '--follow', '--interval', '200ms', '-s', 'follow'], {
+      env: { PATH: process.env.PATH },
+    });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -137,7 +162,9 @@ describe('sluice search (built CLI, real node)', () => {
   it('bad arguments are a usage error (exit code 2)', () => {
     const r = search([...at, '--since', 'yesterday']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('sluice search: --since: expected a time such as "15m" (ago), "2024-05-01T12:00:00Z" or "now", got "yesterday"\n');
+    expect(r.stderr).toBe(
+      'sluice search: --since: expected a time such as "15m" (ago), "2024-05-01T12:00:00Z" or "now", got "yesterday"\n',
+    );
   });
 });
 

@@ -56,7 +56,9 @@ describe('Kafka (real broker)', () => {
     });
     await Promise.race([
       all,
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`received ${received.length} of ${N} messages within 30 s`)), 30_000).unref()),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`received ${received.length} of ${N} messages within 30 s`)), 30_000).unref(),
+      ),
     ]);
 
     expect(received.map(({ key, value, seq }) => ({ key, value, headers: { seq } }))).toEqual(sent);

@@ -19,9 +19,14 @@ async function main(command) {
       for (const s of await status()) {
         const state = s.pid === undefined && s.managed ? 'stopped' : s.ready ? 'ready' : 'not answering';
         allReady &&= s.ready;
-        const owner = !s.managed ? 'external (from the environment)'
-          : s.pid === undefined ? '' : `pid ${s.pid}${s.startedBySession ? ', started by a test session' : ''}`;
-        process.stdout.write(`${s.service.padEnd(14)}${state.padEnd(15)}${s.address.padEnd(26)}${owner}${s.logs ? `  logs: ${s.logs}` : ''}\n`);
+        const owner = !s.managed
+          ? 'external (from the environment)'
+          : s.pid === undefined
+            ? ''
+            : `pid ${s.pid}${s.startedBySession ? ', started by a test session' : ''}`;
+        process.stdout.write(
+          `${s.service.padEnd(14)}${state.padEnd(15)}${s.address.padEnd(26)}${owner}${s.logs ? `  logs: ${s.logs}` : ''}\n`,
+        );
       }
       return allReady ? 0 : 3;
     }

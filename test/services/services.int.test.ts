@@ -59,7 +59,9 @@ describe('services: a private Kafka broker', () => {
 
   it('refuses to start a broker on a port something else holds, naming the port', async () => {
     const holder = createServer();
-    const port = await new Promise<number>((resolve) => holder.listen(0, '127.0.0.1', () => resolve((holder.address() as AddressInfo).port)));
+    const port = await new Promise<number>((resolve) =>
+      holder.listen(0, '127.0.0.1', () => resolve((holder.address() as AddressInfo).port)),
+    );
     const squatter = new KafkaService({ name: `kafka-squat-${process.pid}`, port, controllerPort: 0 });
     try {
       await expect(squatter.start(quiet)).rejects.toThrow(`port ${port} on 127.0.0.1 is taken by a process test/services did not start`);

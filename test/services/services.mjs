@@ -11,8 +11,18 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readSync, realpathSync, rmSync,
-  statSync, writeFileSync, chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  chownSync,
 } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -70,7 +80,9 @@ function commandLine(pid) {
   } catch {
     // No procfs (macOS): ps gives the same arguments joined by spaces, good enough to match.
     try {
-      return execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' }).trim().split(/\s+/);
+      return execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' })
+        .trim()
+        .split(/\s+/);
     } catch {
       return [];
     }
@@ -97,7 +109,12 @@ function tail(file, lines = 40) {
     } finally {
       closeSync(fd);
     }
-    return buf.toString('utf8').split('\n').slice(-lines - 1).join('\n').trimEnd();
+    return buf
+      .toString('utf8')
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n')
+      .trimEnd();
   } catch {
     return `(no log at ${file})`;
   }
@@ -123,11 +140,13 @@ export async function freePorts(count) {
   const servers = [];
   try {
     for (let i = 0; i < count; i++) {
-      servers.push(await new Promise((res, rej) => {
-        const server = createServer();
-        server.once('error', rej);
-        server.listen(0, '127.0.0.1', () => res(server));
-      }));
+      servers.push(
+        await new Promise((res, rej) => {
+          const server = createServer();
+          server.once('error', rej);
+          server.listen(0, '127.0.0.1', () => res(server));
+        }),
+      );
     }
     return servers.map((server) => /** @type {import('node:net').AddressInfo} */ (server.address()).port);
   } finally {
@@ -214,7 +233,11 @@ function spawnDetached(command, args, { cwd, env, logFile, uid, gid }) {
   const out = openSync(logFile, 'a');
   try {
     const child = spawn(command, args, {
-      cwd, env, detached: true, stdio: ['ignore', out, out], ...(uid === undefined ? {} : { uid, gid }),
+      cwd,
+      env,
+      detached: true,
+      stdio: ['ignore', out, out],
+      ...(uid === undefined ? {} : { uid, gid }),
     });
     child.unref();
     return child;
@@ -238,8 +261,10 @@ function provisioned() {
   } catch {
     return false;
   }
-  return existsSync(join(dir, 'kafka', 'libs', `kafka_2.13-${KAFKA_VERSION}.jar`))
-    && existsSync(join(elasticsearchHome(), 'bin', 'elasticsearch'));
+  return (
+    existsSync(join(dir, 'kafka', 'libs', `kafka_2.13-${KAFKA_VERSION}.jar`)) &&
+    existsSync(join(elasticsearchHome(), 'bin', 'elasticsearch'))
+  );
 }
 
 function elasticsearchHome() {
@@ -255,7 +280,9 @@ export async function provision({ log = defaultLog } = {}) {
   await withLock(join(servicesDir(), '.provision.lock'), 20 * 60_000, 'provision', async () => {
     if (provisioned()) return;
     const dir = servicesDir();
-    log(`provisioning Kafka ${KAFKA_VERSION} and Elasticsearch ${ELASTICSEARCH_VERSION} from Maven Central into ${dir} (first run only; about 200 MB)`);
+    log(
+      `provisioning Kafka ${KAFKA_VERSION} and Elasticsearch ${ELASTICSEARCH_VERSION} from Maven Central into ${dir} (first run only; about 200 MB)`,
+    );
     rmSync(provisionStamp(), { force: true });
     // A version change leaves the old jars behind, and two kafka-clients on one class path
     // is a broken broker.
@@ -288,7 +315,11 @@ export async function provision({ log = defaultLog } = {}) {
       child.once('error', (err) => {
         clearInterval(progress);
         closeSync(logOut);
-        rej(new Error(`cannot run Maven (mvn): ${err.message}; install Maven 3.6+ or point KAFKA_BROKERS / ELASTICSEARCH_URL at running services`));
+        rej(
+          new Error(
+            `cannot run Maven (mvn): ${err.message}; install Maven 3.6+ or point KAFKA_BROKERS / ELASTICSEARCH_URL at running services`,
+          ),
+        );
       });
       child.once('exit', (code, signal) => {
         clearInterval(progress);
@@ -300,7 +331,7 @@ export async function provision({ log = defaultLog } = {}) {
     if (!existsSync(join(elasticsearchHome(), 'bin', 'elasticsearch'))) {
       throw new Error(`Maven finished but ${elasticsearchHome()} has no bin/elasticsearch; see ${logFile}`);
     }
-    writeFileSync(provisionStamp(), JSON.stringify({ kafka: KAFKA_VERSION, elasticsearch: ELASTICSEARCH_VERSION }) + '\n');
+    writeFileSync(provisionStamp(), `${JSON.stringify({ kafka: KAFKA_VERSION, elasticsearch: ELASTICSEARCH_VERSION })}\n`);
     log(`provisioned in ${Math.round((Date.now() - started) / 1000)} s`);
   });
 }
@@ -349,7 +380,9 @@ class Service {
     if (this.shared) return;
     const owner = readPid(this.ownerFile);
     if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-      throw new Error(`cannot ${action} ${this.kind} instance "${this.name}": process ${owner} is using it; give private instances a name unique to the test run (e.g. "${this.name}-\${process.pid}")`);
+      throw new Error(
+        `cannot ${action} ${this.kind} instance "${this.name}": process ${owner} is using it; give private instances a name unique to the test run (e.g. "${this.name}-\${process.pid}")`,
+      );
     }
   }
 
@@ -360,7 +393,9 @@ class Service {
 
   mustBeManaged(action) {
     if (!this.managed) {
-      throw new Error(`cannot ${action} ${this.kind}: it is the external one at ${this.external} (from the environment), not run by test/services`);
+      throw new Error(
+        `cannot ${action} ${this.kind}: it is the external one at ${this.external} (from the environment), not run by test/services`,
+      );
     }
   }
 
@@ -407,7 +442,9 @@ class Service {
       }
       for (const port of await this.ports()) {
         if (await portInUse(port)) {
-          throw new Error(`cannot start ${this.kind}: port ${port} on 127.0.0.1 is taken by a process test/services did not start; stop it, or choose other ports (test/services/README.md), or point ${this.envName} at it`);
+          throw new Error(
+            `cannot start ${this.kind}: port ${port} on 127.0.0.1 is taken by a process test/services did not start; stop it, or choose other ports (test/services/README.md), or point ${this.envName} at it`,
+          );
         }
       }
       const started = Date.now();
@@ -536,56 +573,67 @@ export class KafkaService extends Service {
     mkdirSync(this.logDir, { recursive: true });
     mkdirSync(join(this.dir, 'run'), { recursive: true });
     const properties = join(this.dir, 'server.properties');
-    writeFileSync(properties, [
-      '# written by test/services/services.mjs on every start',
-      'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@127.0.0.1:${this.controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${this.port},CONTROLLER://127.0.0.1:${this.controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${this.port}`,
-      'controller.listener.names=CONTROLLER',
-      'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      `log.dirs=${dataDir}`,
-      // one node: every internal topic has one replica
-      'offsets.topic.replication.factor=1',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
-      // A broker killed with SIGKILL is registered again only once its old session expires
-      // (9 s by default), which tests that kill and restart it wait out; 5 s still leaves
-      // room for heartbeats delayed on a loaded machine.
-      'broker.session.timeout.ms=5000',
-      'broker.heartbeat.interval.ms=1000',
-      // a consumer group's first join otherwise waits 3 s for more members
-      'group.initial.rebalance.delay.ms=0',
-      // The log cleaner allocates its 128 MiB dedupe buffer at start; in a small test heap
-      // that ran a restarted broker out of memory. Only __consumer_offsets is compacted here.
-      'log.cleaner.dedupe.buffer.size=8388608',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      properties,
+      [
+        '# written by test/services/services.mjs on every start',
+        'process.roles=broker,controller',
+        'node.id=1',
+        `controller.quorum.voters=1@127.0.0.1:${this.controllerPort}`,
+        `listeners=PLAINTEXT://127.0.0.1:${this.port},CONTROLLER://127.0.0.1:${this.controllerPort}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${this.port}`,
+        'controller.listener.names=CONTROLLER',
+        'inter.broker.listener.name=PLAINTEXT',
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        `log.dirs=${dataDir}`,
+        // one node: every internal topic has one replica
+        'offsets.topic.replication.factor=1',
+        'transaction.state.log.replication.factor=1',
+        'transaction.state.log.min.isr=1',
+        // A broker killed with SIGKILL is registered again only once its old session expires
+        // (9 s by default), which tests that kill and restart it wait out; 5 s still leaves
+        // room for heartbeats delayed on a loaded machine.
+        'broker.session.timeout.ms=5000',
+        'broker.heartbeat.interval.ms=1000',
+        // a consumer group's first join otherwise waits 3 s for more members
+        'group.initial.rebalance.delay.ms=0',
+        // The log cleaner allocates its 128 MiB dedupe buffer at start; in a small test heap
+        // that ran a restarted broker out of memory. Only __consumer_offsets is compacted here.
+        'log.cleaner.dedupe.buffer.size=8388608',
+        '',
+      ].join('\n'),
+    );
     const log4j = join(this.dir, 'log4j.properties');
-    writeFileSync(log4j, [
-      'log4j.rootLogger=INFO, file',
-      'log4j.appender.file=org.apache.log4j.RollingFileAppender',
-      `log4j.appender.file.File=${this.mainLog}`,
-      'log4j.appender.file.MaxFileSize=50MB',
-      'log4j.appender.file.MaxBackupIndex=2',
-      'log4j.appender.file.layout=org.apache.log4j.PatternLayout',
-      'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n',
-      // the request logger at INFO writes a line per request
-      'log4j.logger.kafka.request.logger=WARN',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      log4j,
+      [
+        'log4j.rootLogger=INFO, file',
+        'log4j.appender.file=org.apache.log4j.RollingFileAppender',
+        `log4j.appender.file.File=${this.mainLog}`,
+        'log4j.appender.file.MaxFileSize=50MB',
+        'log4j.appender.file.MaxBackupIndex=2',
+        'log4j.appender.file.layout=org.apache.log4j.PatternLayout',
+        'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n',
+        // the request logger at INFO writes a line per request
+        'log4j.logger.kafka.request.logger=WARN',
+        '',
+      ].join('\n'),
+    );
     const java = join(javaHome(), 'bin', 'java');
     const classPath = join(servicesDir(), 'kafka', 'libs', '*');
     const jvm = [
-      `-Xmx${this.heap}`, '-Xms128m', '-XX:+UseG1GC', '-Djava.awt.headless=true',
-      `-Dlog4j.configuration=file:${log4j}`, `-Dkafka.logs.dir=${this.logDir}`,
+      `-Xmx${this.heap}`,
+      '-Xms128m',
+      '-XX:+UseG1GC',
+      '-Djava.awt.headless=true',
+      `-Dlog4j.configuration=file:${log4j}`,
+      `-Dkafka.logs.dir=${this.logDir}`,
     ];
     if (!existsSync(join(dataDir, 'meta.properties'))) {
       // Kafka's own format: 16 random bytes, URL-safe base64 without padding, no leading '-'.
       let clusterId;
-      do clusterId = randomBytes(16).toString('base64url'); while (clusterId.startsWith('-'));
+      do clusterId = randomBytes(16).toString('base64url');
+      while (clusterId.startsWith('-'));
       try {
         execFileSync(java, [...jvm, '-cp', classPath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties], {
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -595,7 +643,9 @@ export class KafkaService extends Service {
       }
     }
     const child = spawnDetached(java, [...jvm, '-cp', classPath, 'kafka.Kafka', properties], {
-      cwd: this.dir, env: process.env, logFile: join(this.logDir, 'stdout.log'),
+      cwd: this.dir,
+      env: process.env,
+      logFile: join(this.logDir, 'stdout.log'),
     });
     writeFileSync(this.pidFile, `${child.pid}\n`);
     return child;
@@ -603,8 +653,12 @@ export class KafkaService extends Service {
 
   async ready() {
     const admin = new Kafka({
-      clientId: 'sluice-services', brokers: this.brokers.split(','), logLevel: logLevel.NOTHING,
-      connectionTimeout: 1000, requestTimeout: 3000, retry: { retries: 0 },
+      clientId: 'sluice-services',
+      brokers: this.brokers.split(','),
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 1000,
+      requestTimeout: 3000,
+      retry: { retries: 0 },
     }).admin();
     try {
       await admin.connect();
@@ -687,10 +741,14 @@ export class ElasticsearchService extends Service {
     let user = ids();
     if (user === undefined) {
       try {
-        execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', ES_USER], { stdio: ['ignore', 'pipe', 'pipe'] });
+        execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', ES_USER], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
       } catch (err) {
         if (ids() === undefined) {
-          throw new Error(`Elasticsearch cannot run as root and creating the user ${ES_USER} failed: ${String(err.stderr || err.message).trim()}`);
+          throw new Error(
+            `Elasticsearch cannot run as root and creating the user ${ES_USER} failed: ${String(err.stderr || err.message).trim()}`,
+          );
         }
       }
       user = ids();
@@ -709,25 +767,28 @@ export class ElasticsearchService extends Service {
     for (const file of ['jvm.options', 'log4j2.properties']) {
       writeFileSync(join(config, file), readFileSync(join(home, 'config', file)));
     }
-    writeFileSync(join(config, 'elasticsearch.yml'), [
-      '# written by test/services/services.mjs on every start',
-      `cluster.name: sluice-test-${this.name}`,
-      'node.name: sluice-test',
-      // single-node discovery on loopback also skips the production bootstrap checks
-      // (vm.max_map_count, file descriptors) that a CI machine would fail
-      'discovery.type: single-node',
-      'network.host: 127.0.0.1',
-      `http.port: ${this.port}`,
-      `transport.port: ${this.transportPort}`,
-      `path.data: ${dataDir}`,
-      `path.logs: ${this.logDir}`,
-      // a nearly full disk would otherwise turn indices read-only mid-test
-      'cluster.routing.allocation.disk.threshold_enabled: false',
-      'xpack.security.enabled: false',
-      // tests create indices freely; a stray wildcard delete must still name them
-      'action.destructive_requires_name: true',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      join(config, 'elasticsearch.yml'),
+      [
+        '# written by test/services/services.mjs on every start',
+        `cluster.name: sluice-test-${this.name}`,
+        'node.name: sluice-test',
+        // single-node discovery on loopback also skips the production bootstrap checks
+        // (vm.max_map_count, file descriptors) that a CI machine would fail
+        'discovery.type: single-node',
+        'network.host: 127.0.0.1',
+        `http.port: ${this.port}`,
+        `transport.port: ${this.transportPort}`,
+        `path.data: ${dataDir}`,
+        `path.logs: ${this.logDir}`,
+        // a nearly full disk would otherwise turn indices read-only mid-test
+        'cluster.routing.allocation.disk.threshold_enabled: false',
+        'xpack.security.enabled: false',
+        // tests create indices freely; a stray wildcard delete must still name them
+        'action.destructive_requires_name: true',
+        '',
+      ].join('\n'),
+    );
     writeFileSync(join(config, 'jvm.options.d', 'sluice.options'), `-Xms${this.heap}\n-Xmx${this.heap}\n`);
     const user = this.runAs();
     if (user !== undefined) {
@@ -748,7 +809,10 @@ export class ElasticsearchService extends Service {
     // -d: the launcher starts the node, relays its output until it has started (or failed),
     // then exits; the node writes its pid file itself.
     return spawnDetached(join(home, 'bin', 'elasticsearch'), ['-d', '-p', this.pidFile], {
-      cwd: home, env, logFile: this.mainLog, ...(user ?? {}),
+      cwd: home,
+      env,
+      logFile: this.mainLog,
+      ...(user ?? {}),
     });
   }
 
@@ -776,7 +840,9 @@ function chownTree(path, uid, gid) {
 function checkTraversable(path, user) {
   for (let p = path; ; p = dirname(p)) {
     if ((statSync(p).mode & 0o001) === 0) {
-      throw new Error(`Elasticsearch runs as ${user} (it refuses root) but ${p} is not searchable by other users; chmod o+x ${p} or set SLUICE_SERVICES_DIR to a directory it can reach`);
+      throw new Error(
+        `Elasticsearch runs as ${user} (it refuses root) but ${p} is not searchable by other users; chmod o+x ${p} or set SLUICE_SERVICES_DIR to a directory it can reach`,
+      );
     }
     if (dirname(p) === p) return;
   }
@@ -828,41 +894,49 @@ const both = () => [kafka, elasticsearch];
  */
 export async function up({ log = defaultLog, timeoutMs = 180_000, owner = 'person' } = {}) {
   if (kafka.managed || elasticsearch.managed) await provision({ log });
-  await Promise.all(both().map(async (service) => {
-    if (service.managed) await service.start({ log, timeoutMs, owner });
-    else await service.waitReady(Math.min(timeoutMs, 30_000), undefined);
-  }));
+  await Promise.all(
+    both().map(async (service) => {
+      if (service.managed) await service.start({ log, timeoutMs, owner });
+      else await service.waitReady(Math.min(timeoutMs, 30_000), undefined);
+    }),
+  );
   return addresses();
 }
 
 /** Stops the shared services this module runs (whoever started them); external ones are left alone. */
 export async function down({ log = defaultLog } = {}) {
-  await Promise.all(both().filter((s) => s.managed).map(async (service) => {
-    const pid = service.pid();
-    if (pid === undefined) return;
-    log(`stopping ${service.kind} (pid ${pid})`);
-    await service.stop();
-  }));
+  await Promise.all(
+    both()
+      .filter((s) => s.managed)
+      .map(async (service) => {
+        const pid = service.pid();
+        if (pid === undefined) return;
+        log(`stopping ${service.kind} (pid ${pid})`);
+        await service.stop();
+      }),
+  );
 }
 
 /** What runs, where, and whose it is. */
 export async function status() {
-  return Promise.all(both().map(async (service) => {
-    const pid = service.pid();
-    let ready = false;
-    if (pid !== undefined || !service.managed) {
-      ready = await service.ready().catch(() => false);
-    }
-    return {
-      service: service.kind,
-      address: service.address(),
-      managed: service.managed,
-      pid,
-      ready,
-      startedBySession: service.managed && pid !== undefined && service.startedBySession(),
-      logs: service.managed ? service.logDir : undefined,
-    };
-  }));
+  return Promise.all(
+    both().map(async (service) => {
+      const pid = service.pid();
+      let ready = false;
+      if (pid !== undefined || !service.managed) {
+        ready = await service.ready().catch(() => false);
+      }
+      return {
+        service: service.kind,
+        address: service.address(),
+        managed: service.managed,
+        pid,
+        ready,
+        startedBySession: service.managed && pid !== undefined && service.startedBySession(),
+        logs: service.managed ? service.logDir : undefined,
+      };
+    }),
+  );
 }
 
 export function addresses() {
@@ -898,10 +972,14 @@ async function release(lease, log) {
     if (isAlive(pid)) return; // another session still uses them
     rmSync(join(leaseDir(), entry), { force: true });
   }
-  await Promise.all(both().filter((s) => s.managed && s.startedBySession()).map(async (service) => {
-    log(`stopping ${service.kind}: the last test session using it has ended`);
-    await service.stop();
-  }));
+  await Promise.all(
+    both()
+      .filter((s) => s.managed && s.startedBySession())
+      .map(async (service) => {
+        log(`stopping ${service.kind}: the last test session using it has ended`);
+        await service.stop();
+      }),
+  );
 }
 
 /** Failure-path helpers on the shared instances. */

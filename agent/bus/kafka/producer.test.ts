@@ -3,7 +3,16 @@ import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../../core/event.js';
 import { ackedPrefix, cachingPartitioner } from './producer.js';
 
-const ev = (id: string): LogEvent => ({ id, timestamp: 0, message: 'm', service: 's', module: 'm', host: 'h', source: { kind: 'file' }, fields: {} });
+const ev = (id: string): LogEvent => ({
+  id,
+  timestamp: 0,
+  message: 'm',
+  service: 's',
+  module: 'm',
+  host: 'h',
+  source: { kind: 'file' },
+  fields: {},
+});
 
 describe('ackedPrefix', () => {
   it('skips the acked events when the same transaction comes back', () => {
@@ -19,9 +28,10 @@ describe('ackedPrefix', () => {
 });
 
 describe('cachingPartitioner', () => {
-  const meta = (n: number) => Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: i === 1 ? -1 : 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+  const meta = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: i === 1 ? -1 : 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
 
-  it('gives every key the partition of kafkajs\'s default partitioner', () => {
+  it("gives every key the partition of kafkajs's default partitioner", () => {
     const ours = cachingPartitioner();
     const theirs = kafkajs.Partitioners.DefaultPartitioner();
     for (const n of [1, 4, 6, 7]) {

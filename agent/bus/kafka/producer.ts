@@ -6,15 +6,37 @@ import type { Logger } from '../../../core/log.js';
 import { metrics } from '../../../core/metrics.js';
 import type { BusProducer } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
-import { compileTemplate, createKafka, describeBus, describeError, topicRenderer, type KafkaBusOptions } from '../../../core/bus/kafka-options.js';
+import {
+  compileTemplate,
+  createKafka,
+  describeBus,
+  describeError,
+  topicRenderer,
+  type KafkaBusOptions,
+} from '../../../core/bus/kafka-options.js';
 
 const { CompressionTypes, Partitioners } = kafkajs;
 
 const labelNames = ['component'] as const;
 const producerMetrics = {
-  events: new Counter({ name: 'sluice_bus_produced_events_total', help: 'Events Kafka acknowledged (acks=all)', labelNames, registers: [metrics] }),
-  bytes: new Counter({ name: 'sluice_bus_produced_bytes_total', help: 'Encoded event bytes Kafka acknowledged', labelNames, registers: [metrics] }),
-  failures: new Counter({ name: 'sluice_bus_produce_failures_total', help: 'Sends that failed and were rolled back into the channel', labelNames, registers: [metrics] }),
+  events: new Counter({
+    name: 'sluice_bus_produced_events_total',
+    help: 'Events Kafka acknowledged (acks=all)',
+    labelNames,
+    registers: [metrics],
+  }),
+  bytes: new Counter({
+    name: 'sluice_bus_produced_bytes_total',
+    help: 'Encoded event bytes Kafka acknowledged',
+    labelNames,
+    registers: [metrics],
+  }),
+  failures: new Counter({
+    name: 'sluice_bus_produce_failures_total',
+    help: 'Sends that failed and were rolled back into the channel',
+    labelNames,
+    registers: [metrics],
+  }),
 };
 
 /** How the forwarder should batch for this producer. */
@@ -71,7 +93,8 @@ export class KafkaProducer implements BusProducer {
     const skip = ackedPrefix(this.acked, all);
     this.acked = [];
     const events = skip > 0 ? all.slice(skip) : all;
-    if (skip > 0) this.logger.info({ skipped: skip, events: all.length }, 'not resending the events Kafka acked before the last send failed');
+    if (skip > 0)
+      this.logger.info({ skipped: skip, events: all.length }, 'not resending the events Kafka acked before the last send failed');
     if (events.length === 0) return;
     let done = 0;
     try {

@@ -71,7 +71,12 @@ describe('disk channel recovery from damaged files', () => {
     expect(damage).toMatchObject({ segment: path, offset: third, bytes: sizes[2], reason: 'checksum mismatch' });
     expect(channel.stats().events).toBe(40);
     expect(await drain(channel)).toEqual([...range(0, 20), ...range(30, 50)]);
-    expect(Number((await metrics.getSingleMetric('sluice_channel_corrupt_bytes_total')!.get()).values.find((v) => v.labels.component === 'disk-test')?.value)).toBe(sizes[2]);
+    expect(
+      Number(
+        (await metrics.getSingleMetric('sluice_channel_corrupt_bytes_total')!.get()).values.find((v) => v.labels.component === 'disk-test')
+          ?.value,
+      ),
+    ).toBe(sizes[2]);
     await channel.close();
   });
 
@@ -87,7 +92,11 @@ describe('disk channel recovery from damaged files', () => {
 
     const reopened = await open();
     channel = reopened.channel;
-    expect(reopened.lines.find((l) => String(l.msg).startsWith('torn tail'))).toMatchObject({ segment: path, offset: lastStart, bytes: 25 });
+    expect(reopened.lines.find((l) => String(l.msg).startsWith('torn tail'))).toMatchObject({
+      segment: path,
+      offset: lastStart,
+      bytes: 25,
+    });
     expect((await stat(path)).size).toBe(lastStart);
     await channel.put(batch(100, 5));
     expect(await drain(channel)).toEqual([...range(0, 20), ...range(100, 105)]);
@@ -105,8 +114,16 @@ describe('disk channel recovery from damaged files', () => {
     await writeFile(path, Buffer.concat([bytes, Buffer.from('garbage after a crash')]));
     const reopened = await open();
     channel = reopened.channel;
-    expect(reopened.lines.find((l) => String(l.msg).startsWith('damaged data'))).toMatchObject({ segment: path, offset: 0, bytes: SEGMENT_HEADER_BYTES });
-    expect(reopened.lines.find((l) => String(l.msg).startsWith('torn tail'))).toMatchObject({ segment: path, offset: bytes.length, bytes: 21 });
+    expect(reopened.lines.find((l) => String(l.msg).startsWith('damaged data'))).toMatchObject({
+      segment: path,
+      offset: 0,
+      bytes: SEGMENT_HEADER_BYTES,
+    });
+    expect(reopened.lines.find((l) => String(l.msg).startsWith('torn tail'))).toMatchObject({
+      segment: path,
+      offset: bytes.length,
+      bytes: 21,
+    });
     expect(await drain(channel)).toEqual(range(0, 10));
     await channel.close();
   });
@@ -147,7 +164,11 @@ describe('disk channel upgrade from an older format', () => {
     let { channel, lines } = await open();
     expect(lines.filter((l) => /damaged|torn/.test(String(l.msg)))).toEqual([]);
     expect(channel.stats().events).toBe(11);
-    expect(channel.lastCheckpoint('file:/var/log/app.log')).toEqual({ source: 'file:/var/log/app.log', seq: 2, state: { offset: 1000, fileId: 'dev1-ino2' } });
+    expect(channel.lastCheckpoint('file:/var/log/app.log')).toEqual({
+      source: 'file:/var/log/app.log',
+      seq: 2,
+      state: { offset: 1000, fileId: 'dev1-ino2' },
+    });
     expect(channel.lastCheckpoint('quiet')).toEqual({ source: 'quiet', seq: 7, state: {} });
 
     await channel.put(batch(200, 3), { source: 'file:/var/log/app.log', seq: 3, state: { offset: 1300, fileId: 'dev1-ino2' } });
@@ -176,7 +197,8 @@ describe('disk channel durability of positions', () => {
   it('keeps the newest checkpoint of each source after its segments are committed and deleted, across reopen', async () => {
     const { dir, open } = await setup({ segmentBytes: 4096 });
     let { channel } = await open();
-    for (let i = 0; i < 20; i++) await channel.put(batch(i * 10, 10, 100), { source: i % 2 ? 'odd' : 'even', seq: i, state: { offset: i * 1000 } });
+    for (let i = 0; i < 20; i++)
+      await channel.put(batch(i * 10, 10, 100), { source: i % 2 ? 'odd' : 'even', seq: i, state: { offset: i * 1000 } });
     await channel.put([], { source: 'quiet', seq: 1, state: { offset: 7 } });
     expect(await drain(channel)).toEqual(range(0, 200));
     await channel.close();
@@ -289,7 +311,12 @@ describe('disk channel contract details', () => {
 
 describe('disk channel options', () => {
   it('has safe defaults, takes sizes with units, and rejects unsafe or unknown settings', () => {
-    expect(diskChannelOptions.parse({})).toEqual({ max_bytes: 1024 ** 3, fsync: 'always', read_cache_bytes: 16 * 1024 ** 2, retry_backoff_max_ms: 5000 });
+    expect(diskChannelOptions.parse({})).toEqual({
+      max_bytes: 1024 ** 3,
+      fsync: 'always',
+      read_cache_bytes: 16 * 1024 ** 2,
+      retry_backoff_max_ms: 5000,
+    });
     const small = diskChannelOptions.parse({ max_bytes: '100MiB', fsync: 20 });
     const logger = silentLogger();
     const ch = diskChannelSpec.create(small, { name: 'c', logger, dataDir: '/tmp/x', host: 'h' });

@@ -199,7 +199,8 @@ export class DiskChannel implements Channel {
   }
 
   async put(events: LogEvent[], checkpoint?: SourceCheckpoint): Promise<void> {
-    if (this.state !== 'open') throw new Error(`channel "${this.name}" is ${this.state === 'new' ? 'not open yet' : 'closed'}: put refused`);
+    if (this.state !== 'open')
+      throw new Error(`channel "${this.name}" is ${this.state === 'new' ? 'not open yet' : 'closed'}: put refused`);
     if (events.length === 0 && checkpoint === undefined) return;
     const frame = encodeRecord(events, checkpoint);
     const reserve = frame.length + SEGMENT_HEADER_BYTES;
@@ -241,15 +242,17 @@ export class DiskChannel implements Channel {
     }
     this.publishFull();
     this.dataArrived.notify();
-    while (this.flushing) await this.flushing;
+    while (await this.flushing) await this.flushing;
     clearInterval(this.syncTimer);
     await this.syncing;
     await this.writeLock.run(async () => {
       const active = this.active();
       if (active?.fh) {
-        await active.fh.datasync().catch((err: NodeJS.ErrnoException) =>
-          this.logger.error({ path: active.path, code: err.code }, `final fsync of ${active.path} failed: ${err.message}`),
-        );
+        await active.fh
+          .datasync()
+          .catch((err: NodeJS.ErrnoException) =>
+            this.logger.error({ path: active.path, code: err.code }, `final fsync of ${active.path} failed: ${err.message}`),
+          );
         await active.fh.close();
         active.fh = undefined;
       }
@@ -282,7 +285,10 @@ export class DiskChannel implements Channel {
     if (pointer) for (const [source, cp] of Object.entries(pointer.checkpoints)) this.committedCheckpoints.set(source, cp);
 
     const names = await readdir(this.dir);
-    const ids = names.map(parseSegmentName).filter((id): id is number => id !== undefined).sort((a, b) => a - b);
+    const ids = names
+      .map(parseSegmentName)
+      .filter((id): id is number => id !== undefined)
+      .sort((a, b) => a - b);
     let events = 0;
     let records = 0;
     const recovered = new Map<string, SourceCheckpoint>();
@@ -307,7 +313,13 @@ export class DiskChannel implements Channel {
       let version = FORMAT_VERSION;
       if (header === 'foreign') {
         version = guessVersion(buf);
-        this.reportDamage(path, id, 0, Math.min(SEGMENT_HEADER_BYTES, buf.length), `segment header damaged; reading its records as format ${version}`);
+        this.reportDamage(
+          path,
+          id,
+          0,
+          Math.min(SEGMENT_HEADER_BYTES, buf.length),
+          `segment header damaged; reading its records as format ${version}`,
+        );
       } else if (header !== 'empty') {
         version = header.version;
       }
@@ -368,7 +380,9 @@ export class DiskChannel implements Channel {
     const maxId = ids.length > 0 ? ids[ids.length - 1]! : 0;
     this.nextSegId = Math.max(maxId + 1, pointer?.segment ?? 1);
     this.committed = this.normalize(
-      pointer ? { seg: pointer.segment, off: Math.max(pointer.offset, SEGMENT_HEADER_BYTES), idx: pointer.skip } : { seg: 0, off: 0, idx: 0 },
+      pointer
+        ? { seg: pointer.segment, off: Math.max(pointer.offset, SEGMENT_HEADER_BYTES), idx: pointer.skip }
+        : { seg: 0, off: 0, idx: 0 },
     );
     // A skip recorded against a record that did not survive means nothing any more.
     if (!pointer || this.committed.seg !== pointer.segment || this.committed.off !== pointer.offset) this.committed.idx = 0;
@@ -471,7 +485,9 @@ export class DiskChannel implements Channel {
         const path = seg?.path ?? join(this.dir, segmentName(this.nextSegId));
         if (seg?.fh) await seg.fh.truncate(seg.size).catch(() => {});
         if (this.state !== 'open') {
-          const failure = new Error(`channel "${this.name}" closed while writing to ${path} failed (${e.code ?? e.message}); the batch was not stored`);
+          const failure = new Error(
+            `channel "${this.name}" closed while writing to ${path} failed (${e.code ?? e.message}); the batch was not stored`,
+          );
           for (const p of group.slice(i)) p.reject(failure);
           this.reservedBytes -= group.slice(i).reduce((n, p) => n + p.reserve, 0);
           return;
@@ -512,7 +528,10 @@ export class DiskChannel implements Channel {
     this.bufferedEvents += events;
     channelMetrics.putEvents.inc({ component: this.name }, events);
     if (this.blockedSince !== undefined) {
-      this.logger.warn({ path: seg.path, blockedMs: Date.now() - this.blockedSince }, `channel writes to ${this.dir} work again; puts resume`);
+      this.logger.warn(
+        { path: seg.path, blockedMs: Date.now() - this.blockedSince },
+        `channel writes to ${this.dir} work again; puts resume`,
+      );
       this.blockedSince = undefined;
       channelMetrics.blocked.set({ component: this.name }, 0);
     }
@@ -594,7 +613,10 @@ export class DiskChannel implements Channel {
         freed = this.fileBytes < before;
       });
     } catch (err) {
-      this.logger.error({ path: this.dir, code: (err as NodeJS.ErrnoException).code }, `channel could not start a new segment: ${(err as Error).message}`);
+      this.logger.error(
+        { path: this.dir, code: (err as NodeJS.ErrnoException).code },
+        `channel could not start a new segment: ${(err as Error).message}`,
+      );
     }
     this.rotating = false;
     if (freed) this.admit();
@@ -704,7 +726,7 @@ export class DiskChannel implements Channel {
   }
 
   private cacheLookup(seg: number, off: number): LoadedRecord | undefined {
-    let i = this.cacheScan < this.cacheHead ? this.cacheHead : this.cacheScan;
+    let i = Math.max(this.cacheScan, this.cacheHead);
     if (i < this.cache.length && before({ seg, off }, this.cache[i]!)) i = this.cacheHead;
     while (i < this.cache.length && before(this.cache[i]!, { seg, off })) i++;
     this.cacheScan = i;
@@ -784,7 +806,10 @@ export class DiskChannel implements Channel {
         await unlink(seg.path);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-          this.logger.error({ path: seg.path, code: (err as NodeJS.ErrnoException).code }, `cannot delete committed segment ${seg.path}: ${(err as Error).message}; retried at the next commit`);
+          this.logger.error(
+            { path: seg.path, code: (err as NodeJS.ErrnoException).code },
+            `cannot delete committed segment ${seg.path}: ${(err as Error).message}; retried at the next commit`,
+          );
           break;
         }
       }
@@ -806,7 +831,8 @@ export class DiskChannel implements Channel {
     let p = { ...pos };
     for (;;) {
       const seg = this.segments.find((s) => s.id >= p.seg);
-      if (!seg) return p.seg >= this.nextSegId && p.off === SEGMENT_HEADER_BYTES ? p : { seg: this.nextSegId, off: SEGMENT_HEADER_BYTES, idx: 0 };
+      if (!seg)
+        return p.seg >= this.nextSegId && p.off === SEGMENT_HEADER_BYTES ? p : { seg: this.nextSegId, off: SEGMENT_HEADER_BYTES, idx: 0 };
       if (seg.id > p.seg) p = { seg: seg.id, off: SEGMENT_HEADER_BYTES, idx: 0 };
       if (p.off < SEGMENT_HEADER_BYTES) p = { seg: p.seg, off: SEGMENT_HEADER_BYTES, idx: 0 };
       if (seg.sealed && p.off >= seg.size) {
@@ -836,7 +862,10 @@ export class DiskChannel implements Channel {
         `channel full (${this.fileBytes + this.reservedBytes} of ${this.config.maxBytes} bytes): puts wait and sources pause until the bus sink catches up`,
       );
     } else if (this.waiting.length === 0 && this.fullSince !== undefined) {
-      this.logger.info({ path: this.dir, fullMs: Date.now() - this.fullSince }, `channel has room again after ${Date.now() - this.fullSince} ms full; sources resume`);
+      this.logger.info(
+        { path: this.dir, fullMs: Date.now() - this.fullSince },
+        `channel has room again after ${Date.now() - this.fullSince} ms full; sources resume`,
+      );
       this.fullSince = undefined;
       channelMetrics.full.set({ component: this.name }, 0);
     }

@@ -33,8 +33,13 @@ const base = (over: Partial<LogEvent>): LogEvent => ({
 describe('channel record encoding (format 2)', () => {
   it('round-trips unicode exactly: astral characters, CJK, combining marks, NUL, U+2028, quotes and newlines', () => {
     const events = [
-      base({ id: '😀', message: 'emoji 😀 clef 𝄞 日本語 e\u0301 nul \u0000 ls \u2028 "q" \\ \n\t\r', host: 'hôte', source: { kind: 'file', path: '/var/log/日本/😀.log', fileId: 'é' } }),
-      base({ id: 'x', message: '𝄞'.repeat(1000), fields: { '😀': '𝄞', 'ключ': ['日', { 'é': '\u0000' }] } }),
+      base({
+        id: '😀',
+        message: 'emoji 😀 clef 𝄞 日本語 e\u0301 nul \u0000 ls \u2028 "q" \\ \n\t\r',
+        host: 'hôte',
+        source: { kind: 'file', path: '/var/log/日本/😀.log', fileId: 'é' },
+      }),
+      base({ id: 'x', message: '𝄞'.repeat(1000), fields: { '😀': '𝄞', ключ: ['日', { é: '\u0000' }] } }),
     ];
     const back = roundTrip(events);
     expect(back).toStrictEqual(events);
@@ -59,7 +64,9 @@ describe('channel record encoding (format 2)', () => {
   });
 
   it('round-trips empty strings in every string slot and an empty batch with only a checkpoint', () => {
-    const events = [base({ message: '', service: '', module: '', host: '', source: { kind: '', path: '', fileId: '', container: '', stream: '' } })];
+    const events = [
+      base({ message: '', service: '', module: '', host: '', source: { kind: '', path: '', fileId: '', container: '', stream: '' } }),
+    ];
     expect(roundTrip(events)).toStrictEqual(events);
     const frame = encodeRecord([], { source: 'quiet', seq: 3, state: {} });
     expect(readRecordHeader(frame, 0, 'test')).toEqual({ count: 0, checkpoint: { source: 'quiet', seq: 3, state: {} } });
@@ -115,7 +122,25 @@ describe('channel record encoding (format 2)', () => {
   it('delivers exactly what the wire delivers for random events (strings, sources, fields)', () => {
     const random = seededRandom(77);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
-    const pieces = ['a', 'Zz', ' ', 'é', '日本', '😀', '𝄞', '\u0000', '\n', '"', '\\', '\u2028', '\ud800', '\udc00', '\ud83d', '\ude00', 'GET /'];
+    const pieces = [
+      'a',
+      'Zz',
+      ' ',
+      'é',
+      '日本',
+      '😀',
+      '𝄞',
+      '\u0000',
+      '\n',
+      '"',
+      '\\',
+      '\u2028',
+      '\ud800',
+      '\udc00',
+      '\ud83d',
+      '\ude00',
+      'GET /',
+    ];
     const str = (max: number) => Array.from({ length: Math.floor(random() * max) }, () => pick(pieces)).join('');
     const value = (depth: number): FieldValue => {
       const r = random();
@@ -143,7 +168,13 @@ describe('channel record encoding (format 2)', () => {
           module: pick(['api', '']),
           host: pick(hosts),
           source: source as unknown as SourceRef,
-          fields: random() < 0.5 ? {} : (Object.fromEntries(Array.from({ length: 1 + Math.floor(random() * 3) }, () => [str(4), value(0)])) as Record<string, FieldValue>),
+          fields:
+            random() < 0.5
+              ? {}
+              : (Object.fromEntries(Array.from({ length: 1 + Math.floor(random() * 3) }, () => [str(4), value(0)])) as Record<
+                  string,
+                  FieldValue
+                >),
         };
       });
       expect(roundTrip(events), `round ${round}`).toStrictEqual(viaWire(events));
@@ -152,11 +183,17 @@ describe('channel record encoding (format 2)', () => {
 
   it('refuses at put what a collector would refuse, naming the event, instead of storing an unreadable record', () => {
     const good = makeEvent(1);
-    expect(() => encodeRecord([good, { ...good, timestamp: Number.NaN }], undefined)).toThrow(/event 1 of the batch \(id "id-1"\) cannot be stored: "timestamp" must be a finite number, got NaN/);
+    expect(() => encodeRecord([good, { ...good, timestamp: Number.NaN }], undefined)).toThrow(
+      /event 1 of the batch \(id "id-1"\) cannot be stored: "timestamp" must be a finite number, got NaN/,
+    );
     expect(() => encodeRecord([{ ...good, id: '' }], undefined)).toThrow(/event 0 .*"id" must be a non-empty string/);
     expect(() => encodeRecord([{ ...good, host: undefined as unknown as string }], undefined)).toThrow(/"host" must be a string/);
-    expect(() => encodeRecord([{ ...good, source: { path: '/x' } as unknown as SourceRef }], undefined)).toThrow(/"source" must be an object with a string "kind"/);
-    expect(() => encodeRecord([{ ...good, fields: [] as unknown as Record<string, FieldValue> }], undefined)).toThrow(/"fields" must be an object/);
+    expect(() => encodeRecord([{ ...good, source: { path: '/x' } as unknown as SourceRef }], undefined)).toThrow(
+      /"source" must be an object with a string "kind"/,
+    );
+    expect(() => encodeRecord([{ ...good, fields: [] as unknown as Record<string, FieldValue> }], undefined)).toThrow(
+      /"fields" must be an object/,
+    );
   });
 
   it('reuses the memory of a released record for the next one, and ignores a second release of the same record', () => {
@@ -215,7 +252,12 @@ describe('channel record decoding of damaged bytes', () => {
       const part =
         random() < 0.2
           ? bytes(Math.floor(random() * 200))
-          : oneChunk(random() < 0.8 ? count : pickCount(random), bytes(Math.floor(random() * 120)), bytes(Math.floor(random() * 80)), random() < 0.5 ? undefined : Math.floor(random() * 80));
+          : oneChunk(
+              random() < 0.8 ? count : pickCount(random),
+              bytes(Math.floor(random() * 120)),
+              bytes(Math.floor(random() * 80)),
+              random() < 0.5 ? undefined : Math.floor(random() * 80),
+            );
       try {
         decodeOnly(record(count, part), count);
       } catch (err) {
@@ -228,7 +270,14 @@ describe('channel record decoding of damaged bytes', () => {
   });
 
   it('never throws anything but a WireFormatError for single-byte damage to a valid record (as if the CRC had missed it)', () => {
-    const events = [makeEvent(0), makeEvent(1), makeEvent(2), makeEvent(3, 50), base({ message: 'lone \ud800' }), base({ source: { kind: 'k', extra: 1 } as unknown as SourceRef })];
+    const events = [
+      makeEvent(0),
+      makeEvent(1),
+      makeEvent(2),
+      makeEvent(3, 50),
+      base({ message: 'lone \ud800' }),
+      base({ source: { kind: 'k', extra: 1 } as unknown as SourceRef }),
+    ];
     const frame = encodeRecord(events, undefined);
     const random = seededRandom(99);
     let decodedAnyway = 0;
@@ -256,14 +305,28 @@ describe('channel record decoding of damaged bytes', () => {
     layout.writeDoubleLE(1, 2);
     layout[10] = 1;
     layout[11] = 0;
-    expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('x'))), 1)).toThrow(/repeats a value no earlier event had \(event 0\)/);
+    expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('x'))), 1)).toThrow(
+      /repeats a value no earlier event had \(event 0\)/,
+    );
     layout[10] = 9;
-    expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('x'))), 1)).toThrow(/string of 9 characters runs past its text chunk/);
-    expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('xy'), 1)), 1)).toThrow(/text chunk 0 decodes to 2 characters, not 1/);
+    expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('x'))), 1)).toThrow(
+      /string of 9 characters runs past its text chunk/,
+    );
+    expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('xy'), 1)), 1)).toThrow(
+      /text chunk 0 decodes to 2 characters, not 1/,
+    );
     const whole = Buffer.concat([Buffer.alloc(2), layout.subarray(2, 10), Buffer.from([9, 0, 0, 0, 0, 0])]);
-    expect(decodeOnly(record(1, oneChunk(1, whole, Buffer.from('x'.repeat(9)))), 1)[0]).toMatchObject({ id: 'xxxxxxxxx', timestamp: 1, source: { kind: '' } });
-    expect(() => decodeOnly(record(1, oneChunk(1, Buffer.concat([whole, Buffer.from([0])]), Buffer.from('x'.repeat(9)))), 1)).toThrow(/1 layout bytes left after 1 events/);
-    expect(() => decodeOnly(record(1_000_000, oneChunk(1_000_000, Buffer.alloc(30), Buffer.alloc(0))), 1_000_000)).toThrow(/says 1000000 events but its layout has only 30 bytes/);
+    expect(decodeOnly(record(1, oneChunk(1, whole, Buffer.from('x'.repeat(9)))), 1)[0]).toMatchObject({
+      id: 'xxxxxxxxx',
+      timestamp: 1,
+      source: { kind: '' },
+    });
+    expect(() => decodeOnly(record(1, oneChunk(1, Buffer.concat([whole, Buffer.from([0])]), Buffer.from('x'.repeat(9)))), 1)).toThrow(
+      /1 layout bytes left after 1 events/,
+    );
+    expect(() => decodeOnly(record(1_000_000, oneChunk(1_000_000, Buffer.alloc(30), Buffer.alloc(0))), 1_000_000)).toThrow(
+      /says 1000000 events but its layout has only 30 bytes/,
+    );
   });
 
   it('reads text cut into several chunks, including a string longer than a chunk', () => {

@@ -348,13 +348,15 @@ function checkEvent(e: LogEvent, i: number): void {
   };
   if (typeof e !== 'object' || e === null) bad('not an object');
   if (typeof e.id !== 'string' || e.id.length === 0) bad('"id" must be a non-empty string');
-  if (typeof e.timestamp !== 'number' || !Number.isFinite(e.timestamp)) bad(`"timestamp" must be a finite number, got ${String(e.timestamp)}`);
+  if (typeof e.timestamp !== 'number' || !Number.isFinite(e.timestamp))
+    bad(`"timestamp" must be a finite number, got ${String(e.timestamp)}`);
   if (typeof e.message !== 'string') bad('"message" must be a string');
   if (typeof e.service !== 'string') bad('"service" must be a string');
   if (typeof e.module !== 'string') bad('"module" must be a string');
   if (typeof e.host !== 'string') bad('"host" must be a string');
   const s = e.source;
-  if (typeof s !== 'object' || s === null || Array.isArray(s) || typeof s.kind !== 'string') bad('"source" must be an object with a string "kind"');
+  if (typeof s !== 'object' || s === null || Array.isArray(s) || typeof s.kind !== 'string')
+    bad('"source" must be an object with a string "kind"');
   const f = e.fields;
   if (f != null && (typeof f !== 'object' || Array.isArray(f))) bad('"fields" must be an object');
 }
@@ -387,7 +389,12 @@ function isPlainSource(s: SourceRef): boolean {
   }
   // A key holding undefined is absent on the wire; the JSON path drops it the same way.
   const present =
-    1 + +(s.path !== undefined) + +(s.fileId !== undefined) + +(s.offset !== undefined) + +(s.container !== undefined) + +(s.stream !== undefined);
+    1 +
+    +(s.path !== undefined) +
+    +(s.fileId !== undefined) +
+    +(s.offset !== undefined) +
+    +(s.container !== undefined) +
+    +(s.stream !== undefined);
   return keys === present;
 }
 
@@ -402,7 +409,8 @@ function hasKeys(o: object): boolean {
  */
 function eventIsWellFormed(e: LogEvent): boolean {
   const s = e.source;
-  if (!isWellFormed(e.id) || !isWellFormed(e.message) || !isWellFormed(e.service) || !isWellFormed(e.module) || !isWellFormed(e.host)) return false;
+  if (!isWellFormed(e.id) || !isWellFormed(e.message) || !isWellFormed(e.service) || !isWellFormed(e.module) || !isWellFormed(e.host))
+    return false;
   if (!isPlainSource(s)) return true;
   for (const v of [s.kind, s.path, s.fileId, s.container, s.stream]) if (v !== undefined && !isWellFormed(v)) return false;
   return true;
@@ -610,7 +618,8 @@ function decodeBinary(buf: Buffer, start: number, end: number, count: number, wh
   const layoutEnd = layoutStart + layoutLength;
   if (layoutLength > end - layoutStart) throw new WireFormatError(`layout of ${layoutLength} bytes runs past the record's end`, where);
   // At least 3 layout bytes per event: a huge count in a small record is damage, not an allocation.
-  if (count > layoutLength / 3) throw new WireFormatError(`record says ${count} events but its layout has only ${layoutLength} bytes`, where);
+  if (count > layoutLength / 3)
+    throw new WireFormatError(`record says ${count} events but its layout has only ${layoutLength} bytes`, where);
   let chunkEvents = 0;
   let chunkBytes = 0;
   for (let c = 0; c < chunkCount; c++) {
@@ -618,7 +627,10 @@ function decodeBinary(buf: Buffer, start: number, end: number, count: number, wh
     chunkBytes += buf.readUInt32LE(table + c * CHUNK_ENTRY_BYTES + 4);
   }
   if (chunkEvents !== count || chunkBytes !== end - layoutEnd) {
-    throw new WireFormatError(`text chunks hold ${chunkEvents} events in ${chunkBytes} bytes, the record ${count} events in ${end - layoutEnd}`, where);
+    throw new WireFormatError(
+      `text chunks hold ${chunkEvents} events in ${chunkBytes} bytes, the record ${count} events in ${end - layoutEnd}`,
+      where,
+    );
   }
 
   const r = new LayoutReader(buf, layoutStart, layoutEnd, where);

@@ -18,11 +18,15 @@ export const diskChannelOptions = z
       .describe('Most bytes the channel may occupy on disk; when full, puts wait and sources pause (never dropped)'),
     segment_bytes: bytesAtLeast(4096)
       .optional()
-      .describe('Size at which a segment file is closed and a new one started (default: 64MiB, at most max_bytes / 4); fully committed segments are deleted'),
+      .describe(
+        'Size at which a segment file is closed and a new one started (default: 64MiB, at most max_bytes / 4); fully committed segments are deleted',
+      ),
     fsync: z
       .union([z.literal('always'), z.number().int().positive()])
       .default('always')
-      .describe("'always': a put resolves only after fsync (no loss even on power failure); a number of ms: fsync that often and resolve puts after write(), trading power-loss safety for speed"),
+      .describe(
+        "'always': a put resolves only after fsync (no loss even on power failure); a number of ms: fsync that often and resolve puts after write(), trading power-loss safety for speed",
+      ),
     read_cache_bytes: bytesAtLeast(0)
       .default(16 * MiB)
       .describe('Recently put records kept decoded in memory so a bus sink that keeps up takes them without reading the disk; 0 disables'),

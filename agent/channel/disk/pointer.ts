@@ -52,7 +52,14 @@ export async function readPointer(dir: string): Promise<PointerRead> {
   }
   const r = raw as Record<string, unknown>;
   const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-  if (r.v !== 1 || !isCount(r.segment) || !isCount(r.offset) || !isCount(r.skip) || typeof r.checkpoints !== 'object' || r.checkpoints === null) {
+  if (
+    r.v !== 1 ||
+    !isCount(r.segment) ||
+    !isCount(r.offset) ||
+    !isCount(r.skip) ||
+    typeof r.checkpoints !== 'object' ||
+    r.checkpoints === null
+  ) {
     return { kind: 'damaged', reason: 'unexpected content' };
   }
   return {

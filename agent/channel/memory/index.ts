@@ -4,12 +4,7 @@ import { bytesAtLeast } from '../options.js';
 import { MemoryChannel } from './memory-channel.js';
 
 export const memoryChannelOptions = z.strictObject({
-  max_events: z
-    .number()
-    .int()
-    .positive()
-    .default(100_000)
-    .describe('Most events held; when reached, puts wait and sources pause'),
+  max_events: z.number().int().positive().default(100_000).describe('Most events held; when reached, puts wait and sources pause'),
   max_bytes: bytesAtLeast(1024)
     .default(64 * 1024 * 1024)
     .describe('Most bytes held (approximate in-memory size of the events); when reached, puts wait and sources pause'),

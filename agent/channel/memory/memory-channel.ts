@@ -67,7 +67,8 @@ export class MemoryChannel implements Channel {
   }
 
   async put(events: LogEvent[], checkpoint?: SourceCheckpoint): Promise<void> {
-    if (this.state !== 'open') throw new Error(`channel "${this.name}" is ${this.state === 'new' ? 'not open yet' : 'closed'}: put refused`);
+    if (this.state !== 'open')
+      throw new Error(`channel "${this.name}" is ${this.state === 'new' ? 'not open yet' : 'closed'}: put refused`);
     const sizes = events.map(eventBytes);
     const bytes = sizes.reduce((a, b) => a + b, 0);
     if (events.length > this.config.maxEvents || bytes > this.config.maxBytes) {
@@ -172,7 +173,10 @@ export class MemoryChannel implements Channel {
         'memory channel full: puts wait and sources pause until the bus sink catches up',
       );
     } else if (!full && this.fullSince !== undefined) {
-      this.logger.info({ fullMs: Date.now() - this.fullSince }, `memory channel has room again after ${Date.now() - this.fullSince} ms full`);
+      this.logger.info(
+        { fullMs: Date.now() - this.fullSince },
+        `memory channel has room again after ${Date.now() - this.fullSince} ms full`,
+      );
       this.fullSince = undefined;
       channelMetrics.full.set({ component }, 0);
     }

@@ -15,16 +15,23 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const unusedChannel = {} as ChannelWriter;
 const T0 = Date.parse('2024-05-01T12:00:00Z');
 
-
 function linesUnder(root: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const service of readdirSync(root)) for (const name of readdirSync(join(root, service))) out[`${service}/${name}`] = readFileSync(join(root, service, name), 'utf8').split('\n').slice(0, -1);
+  for (const service of readdirSync(root))
+    for (const name of readdirSync(join(root, service)))
+      out[`${service}/${name}`] = readFileSync(join(root, service, name), 'utf8')
+        .split('\n')
+        .slice(0, -1);
   return out;
 }
 
 async function run(sub: string, options: object, seconds: number): Promise<DemoSource> {
   // interval_ms at its maximum keeps the timer out of the way: the test drives writeDue itself.
-  const source = new DemoSource(demoSourceOptions.parse({ dir: join(dir, sub), seed: 7, interval_ms: 10_000, ...options }), { name: 'demo', logger: silentLogger() }, () => T0);
+  const source = new DemoSource(
+    demoSourceOptions.parse({ dir: join(dir, sub), seed: 7, interval_ms: 10_000, ...options }),
+    { name: 'demo', logger: silentLogger() },
+    () => T0,
+  );
   await source.start(unusedChannel);
   for (let s = 1; s <= seconds; s++) await source.writeDue(T0 + s * 1000);
   await source.stop();
@@ -41,8 +48,12 @@ describe('demo source', () => {
     // 200 lines/s for 10 s; an event is never split, so the last one may run a stack trace (at most 9 lines) over.
     expect(total).toBeGreaterThanOrEqual(2000);
     expect(total).toBeLessThanOrEqual(2008);
-    for (const line of files['shop/web.log']!) expect(line).toMatch(/^\d+\.\d+\.\d+\.\d+ - - \[\d{4}-\d{2}-\d{2}T[\d:.]+\+00:00\] "(GET|POST) \S+ HTTP\/1\.1" \d{3} \d+ "-" ".+" \d\.\d{3}$/);
-    for (const line of files['billing/api.log']!) expect(JSON.parse(line)).toMatchObject({ logger: 'billing.api', level: expect.any(String), ts: expect.any(String) });
+    for (const line of files['shop/web.log']!)
+      expect(line).toMatch(
+        /^\d+\.\d+\.\d+\.\d+ - - \[\d{4}-\d{2}-\d{2}T[\d:.]+\+00:00\] "(GET|POST) \S+ HTTP\/1\.1" \d{3} \d+ "-" ".+" \d\.\d{3}$/,
+      );
+    for (const line of files['billing/api.log']!)
+      expect(JSON.parse(line)).toMatchObject({ logger: 'billing.api', level: expect.any(String), ts: expect.any(String) });
     const java = [...files['shop/checkout.log']!, ...files['billing/invoicing.log']!];
     const starts = java.filter((l) => /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} (INFO |WARN |ERROR) \[/.test(l));
     const traces = java.filter((l) => /^(\tat |Caused by: |\t\.\.\. \d+ more$|[a-z.]+\.[A-Za-z]+(Exception|Error): )/.test(l));
@@ -59,14 +70,25 @@ describe('demo source', () => {
 
     const few = await run('k', { rate: 2000, rotate_bytes: 16 * 1024, keep_rotated: 2 }, 10);
     expect(few.rotations).toBeGreaterThan(10);
-    expect(readdirSync(join(dir, 'k/shop')).sort()).toEqual(['checkout.log', 'checkout.log.1', 'checkout.log.2', 'web.log', 'web.log.1', 'web.log.2']);
+    expect(readdirSync(join(dir, 'k/shop')).sort()).toEqual([
+      'checkout.log',
+      'checkout.log.1',
+      'checkout.log.2',
+      'web.log',
+      'web.log.1',
+      'web.log.2',
+    ]);
   });
 
   it('writes the same lines for the same seed and times', async () => {
     const times = [T0 + 1000, T0 + 2500];
     const outputs: Record<string, string[]>[] = [];
     for (const sub of ['x', 'y']) {
-      const source = new DemoSource(demoSourceOptions.parse({ dir: join(dir, sub), seed: 42, rate: 100, interval_ms: 10_000 }), { name: 'demo', logger: silentLogger() }, () => T0);
+      const source = new DemoSource(
+        demoSourceOptions.parse({ dir: join(dir, sub), seed: 42, rate: 100, interval_ms: 10_000 }),
+        { name: 'demo', logger: silentLogger() },
+        () => T0,
+      );
       await source.start(unusedChannel);
       for (const t of times) await source.writeDue(t);
       await source.stop();

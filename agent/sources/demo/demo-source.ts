@@ -11,18 +11,35 @@ import { DEMO_STREAMS, demoEvent, Random, type DemoStream } from './generate.js'
 
 export const demoSourceOptions = z
   .strictObject({
-    dir: z.string().min(1).default('./var/demo').describe('Directory the demo log files are written under, as <dir>/<service>/<module>.log (relative to the working directory)'),
+    dir: z
+      .string()
+      .min(1)
+      .default('./var/demo')
+      .describe('Directory the demo log files are written under, as <dir>/<service>/<module>.log (relative to the working directory)'),
     rate: z.number().min(0).max(1_000_000).default(50).describe('Lines per second over all files (a stack trace counts each of its lines)'),
-    rotate_bytes: byteSize().default(1024 * 1024).describe('A file reaching this size is rotated like logrotate: renamed to .1 (older ones shifted) and created anew; 0 = never'),
+    rotate_bytes: byteSize()
+      .default(1024 * 1024)
+      .describe('A file reaching this size is rotated like logrotate: renamed to .1 (older ones shifted) and created anew; 0 = never'),
     keep_rotated: z.number().int().min(0).max(100).default(3).describe('Rotated files kept (.1 to .N); older ones are deleted'),
     seed: z.number().int().optional().describe('Seed of the random content, for reproducible output; default: a new one on every start'),
-    interval_ms: z.number().int().min(10).max(10_000).default(100).describe('How often lines are written (each time, the lines due since the last time)'),
+    interval_ms: z
+      .number()
+      .int()
+      .min(10)
+      .max(10_000)
+      .default(100)
+      .describe('How often lines are written (each time, the lines due since the last time)'),
   })
   .describe('Writes realistic demo logs (web access, Java with stack traces, JSON) into files, for a file source to tail');
 
 export type DemoSourceOptions = z.output<typeof demoSourceOptions>;
 
-const demoLines = new Counter({ name: 'sluice_demo_lines_total', help: 'Lines the demo source wrote into its files', labelNames: ['component'] as const, registers: [metrics] });
+const demoLines = new Counter({
+  name: 'sluice_demo_lines_total',
+  help: 'Lines the demo source wrote into its files',
+  labelNames: ['component'] as const,
+  registers: [metrics],
+});
 
 interface DemoFile {
   stream: DemoStream;
@@ -59,7 +76,12 @@ export class DemoSource implements Source {
   ) {
     this.dir = resolve(options.dir);
     this.random = new Random(options.seed ?? Math.floor(Math.random() * 2 ** 32));
-    this.files = DEMO_STREAMS.map((stream) => ({ stream, path: join(this.dir, stream.service, `${stream.module}.log`), handle: undefined, size: 0 }));
+    this.files = DEMO_STREAMS.map((stream) => ({
+      stream,
+      path: join(this.dir, stream.service, `${stream.module}.log`),
+      handle: undefined,
+      size: 0,
+    }));
     this.totalWeight = DEMO_STREAMS.reduce((n, s) => n + s.weight, 0);
     this.logger = ctx.logger;
     this.label = { component: ctx.name };
@@ -67,10 +89,15 @@ export class DemoSource implements Source {
 
   async start(_out: ChannelWriter): Promise<void> {
     for (const file of this.files) await this.openFile(file);
-    this.logger.info({ dir: this.dir, rate: this.options.rate, files: this.files.map((f) => f.path) }, 'demo source writing log files (tail them with a file source)');
+    this.logger.info(
+      { dir: this.dir, rate: this.options.rate, files: this.files.map((f) => f.path) },
+      'demo source writing log files (tail them with a file source)',
+    );
     this.last = this.clock();
     this.timer = setInterval(() => {
-      this.tick = this.tick.then(() => this.writeDue(this.clock())).catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'demo source could not write; trying again'));
+      this.tick = this.tick
+        .then(() => this.writeDue(this.clock()))
+        .catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'demo source could not write; trying again'));
     }, this.options.interval_ms);
   }
 
@@ -129,9 +156,10 @@ export class DemoSource implements Source {
     if (keep === 0) await rm(file.path, { force: true });
     else {
       await rm(`${file.path}.${keep}`, { force: true });
-      for (let i = keep - 1; i >= 1; i--) await rename(`${file.path}.${i}`, `${file.path}.${i + 1}`).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-      });
+      for (let i = keep - 1; i >= 1; i--)
+        await rename(`${file.path}.${i}`, `${file.path}.${i + 1}`).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+        });
       await rename(file.path, `${file.path}.1`);
     }
     await this.openFile(file);

@@ -41,12 +41,25 @@ export class Random {
   }
   hex(chars: number): string {
     let s = '';
-    while (s.length < chars) s += Math.floor(this.next() * 0x100000000).toString(16).padStart(8, '0');
+    while (s.length < chars)
+      s += Math.floor(this.next() * 0x100000000)
+        .toString(16)
+        .padStart(8, '0');
     return s.slice(0, chars);
   }
 }
 
-const PATHS = ['/', '/products', '/products/{id}', '/cart', '/cart/items', '/checkout', '/api/search?q=shoes', '/static/app.{hex}.js', '/healthz'];
+const PATHS = [
+  '/',
+  '/products',
+  '/products/{id}',
+  '/cart',
+  '/cart/items',
+  '/checkout',
+  '/api/search?q=shoes',
+  '/static/app.{hex}.js',
+  '/healthz',
+];
 const AGENTS = [
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36',
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
@@ -60,11 +73,22 @@ const JAVA_INFO = [
   (r: Random) => `Invoice INV-${r.int(100000, 999999)} rendered (${r.int(1, 12)} pages)`,
   (r: Random) => `Connection pool stats: active=${r.int(0, 20)} idle=${r.int(0, 10)} waiting=${r.int(0, 3)}`,
 ];
-const JAVA_WARN = [(r: Random) => `Slow query: ${r.int(1000, 9000)} ms for SELECT * FROM orders WHERE customer_id = ?`, (r: Random) => `Retrying call to payment-gateway (attempt ${r.int(2, 4)} of 5)`];
+const JAVA_WARN = [
+  (r: Random) => `Slow query: ${r.int(1000, 9000)} ms for SELECT * FROM orders WHERE customer_id = ?`,
+  (r: Random) => `Retrying call to payment-gateway (attempt ${r.int(2, 4)} of 5)`,
+];
 const EXCEPTIONS = [
   { type: 'java.lang.IllegalStateException', message: 'payment declined: insufficient funds', cause: undefined },
-  { type: 'org.springframework.dao.DataAccessResourceFailureException', message: 'Unable to acquire JDBC Connection', cause: 'java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, request timed out after 30000ms.' },
-  { type: 'java.io.UncheckedIOException', message: 'java.net.SocketTimeoutException: Read timed out', cause: 'java.net.SocketTimeoutException: Read timed out' },
+  {
+    type: 'org.springframework.dao.DataAccessResourceFailureException',
+    message: 'Unable to acquire JDBC Connection',
+    cause: 'java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, request timed out after 30000ms.',
+  },
+  {
+    type: 'java.io.UncheckedIOException',
+    message: 'java.net.SocketTimeoutException: Read timed out',
+    cause: 'java.net.SocketTimeoutException: Read timed out',
+  },
 ];
 const JSON_EVENTS = ['invoice created', 'payment captured', 'refund requested', 'customer updated', 'webhook delivered'];
 
@@ -75,11 +99,16 @@ const javaTime = (ms: number) => iso(ms).replace('T', ' ').slice(0, 23);
 export function demoEvent(stream: DemoStream, r: Random, now: number): string[] {
   switch (stream.format) {
     case 'access': {
-      const path = r.pick(PATHS).replace('{id}', String(r.int(1, 5000))).replace('{hex}', r.hex(8));
+      const path = r
+        .pick(PATHS)
+        .replace('{id}', String(r.int(1, 5000)))
+        .replace('{hex}', r.hex(8));
       const status = r.next() < 0.9 ? 200 : r.pick([301, 304, 404, 500, 502]);
       const method = path.startsWith('/cart/items') || path === '/checkout' ? 'POST' : 'GET';
       const time = iso(now).replace('Z', '+00:00');
-      return [`10.${r.int(0, 3)}.${r.int(0, 255)}.${r.int(1, 254)} - - [${time}] "${method} ${path} HTTP/1.1" ${status} ${r.int(120, 48000)} "-" "${r.pick(AGENTS)}" ${(r.int(1, 900) / 1000).toFixed(3)}`];
+      return [
+        `10.${r.int(0, 3)}.${r.int(0, 255)}.${r.int(1, 254)} - - [${time}] "${method} ${path} HTTP/1.1" ${status} ${r.int(120, 48000)} "-" "${r.pick(AGENTS)}" ${(r.int(1, 900) / 1000).toFixed(3)}`,
+      ];
     }
     case 'java': {
       const logger = `com.acme.${stream.service}.${stream.module === 'checkout' ? 'CheckoutService' : 'InvoiceJob'}`;
@@ -96,7 +125,12 @@ export function demoEvent(stream: DemoStream, r: Random, now: number): string[] 
         '\tat org.springframework.web.servlet.FrameworkServlet.service(FrameworkServlet.java:885)',
         '\tat java.base/java.lang.Thread.run(Thread.java:1583)',
       ];
-      if (ex.cause) lines.push(`Caused by: ${ex.cause}`, '\tat com.zaxxer.hikari.pool.HikariPool.getConnection(HikariPool.java:181)', `\t... ${r.int(8, 30)} more`);
+      if (ex.cause)
+        lines.push(
+          `Caused by: ${ex.cause}`,
+          '\tat com.zaxxer.hikari.pool.HikariPool.getConnection(HikariPool.java:181)',
+          `\t... ${r.int(8, 30)} more`,
+        );
       return lines;
     }
     case 'json': {

@@ -71,11 +71,18 @@ export class ContainerLogDecoder implements LineDecoder {
       return this.bad(buf, start, end, offset, next, cut, now, cut === 'truncated' ? 'line longer than max_line_bytes' : 'not valid JSON');
     }
     const r = rec as { log?: unknown; stream?: unknown; time?: unknown };
-    if (typeof rec !== 'object' || rec === null || typeof r.log !== 'string' || typeof r.stream !== 'string' || typeof r.time !== 'string') {
+    if (
+      typeof rec !== 'object' ||
+      rec === null ||
+      typeof r.log !== 'string' ||
+      typeof r.stream !== 'string' ||
+      typeof r.time !== 'string'
+    ) {
       return this.bad(buf, start, end, offset, next, cut, now, 'JSON without string "log", "stream" and "time"');
     }
     const time = parseTime(r.time);
-    if (time === undefined) return this.bad(buf, start, end, offset, next, cut, now, `unreadable time ${JSON.stringify(r.time.slice(0, 40))}`);
+    if (time === undefined)
+      return this.bad(buf, start, end, offset, next, cut, now, `unreadable time ${JSON.stringify(r.time.slice(0, 40))}`);
     const log = r.log;
     const last = log.endsWith('\n');
     const text = last ? log.slice(0, log.endsWith('\r\n') ? -2 : -1) : log;
@@ -99,7 +106,16 @@ export class ContainerLogDecoder implements LineDecoder {
     this.piece(stream, Buffer.from(buf.subarray(from, end)), end - from, tag === 'F', offset, next, time, now);
   }
 
-  private piece(stream: string, part: string | Buffer, bytes: number, last: boolean, offset: number, next: number, time: number, now: number): void {
+  private piece(
+    stream: string,
+    part: string | Buffer,
+    bytes: number,
+    last: boolean,
+    offset: number,
+    next: number,
+    time: number,
+    now: number,
+  ): void {
     const st = this.state(stream);
     let p = st.pieces;
     if (p && typeof p.parts[0] !== typeof part) {
@@ -129,7 +145,11 @@ export class ContainerLogDecoder implements LineDecoder {
     st.pieces = undefined;
     this.pendingNext.delete(stream);
     const message =
-      typeof p.parts[0] === 'string' ? (p.parts as string[]).join('') : p.parts.length === 1 ? (p.parts[0] as Buffer).toString('utf8') : Buffer.concat(p.parts as Buffer[]).toString('utf8');
+      typeof p.parts[0] === 'string'
+        ? (p.parts as string[]).join('')
+        : p.parts.length === 1
+          ? (p.parts[0] as Buffer).toString('utf8')
+          : Buffer.concat(p.parts as Buffer[]).toString('utf8');
     if (st.joiner) st.joiner.push(message, p.offset, next, p.cut, p.lastAt, { timestamp: p.timestamp, stream });
     else this.emit({ message, offset: p.offset, next, cut: p.cut, timestamp: p.timestamp, stream });
   }
@@ -154,7 +174,8 @@ export class ContainerLogDecoder implements LineDecoder {
   tick(now: number, quiet: number): void {
     const o = this.options;
     for (const [stream, st] of this.streams) {
-      if (st.pieces && o.partialTimeout > 0 && quiet >= o.partialTimeout) this.complete(stream, st, st.pieces, this.pendingNext.get(stream)!);
+      if (st.pieces && o.partialTimeout > 0 && quiet >= o.partialTimeout)
+        this.complete(stream, st, st.pieces, this.pendingNext.get(stream)!);
       if (st.joiner?.pending && now - st.joiner.lastLineAt >= o.flushTimeout) st.joiner.flush();
     }
   }

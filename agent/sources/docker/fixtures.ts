@@ -25,10 +25,10 @@ export function goJsonString(s: Buffer): string {
     const b = s[i]!;
     if (b < 0x80) {
       if (b >= 0x20 && b !== 0x5c && b !== 0x22 && b !== 0x3c && b !== 0x3e && b !== 0x26) out += String.fromCharCode(b);
-      else if (b === 0x5c || b === 0x22) out += '\\' + String.fromCharCode(b);
+      else if (b === 0x5c || b === 0x22) out += `\\${String.fromCharCode(b)}`;
       else if (b === 10) out += '\\n';
       else if (b === 13) out += '\\r';
-      else out += '\\u00' + hex[b >> 4] + hex[b & 15];
+      else out += `\\u00${hex[b >> 4]}${hex[b & 15]}`;
       i++;
       continue;
     }
@@ -44,7 +44,7 @@ export function goJsonString(s: Buffer): string {
     out += ch === '\u2028' ? '\\u2028' : ch === '\u2029' ? '\\u2029' : ch;
     i += n;
   }
-  return out + '"';
+  return `${out}"`;
 }
 
 let clock = Date.UTC(2024, 4, 1, 12, 0, 0);
@@ -79,7 +79,11 @@ export function criLines(text: string | Buffer, stream: 'stdout' | 'stderr', tim
     const last = p + SPLIT >= bytes.length;
     const t = nextTime();
     times.push(t.ms);
-    out.push(Buffer.from(`${t.text} ${stream} ${last ? 'F' : 'P'} `), bytes.subarray(p, Math.min(bytes.length, p + SPLIT)), Buffer.from('\n'));
+    out.push(
+      Buffer.from(`${t.text} ${stream} ${last ? 'F' : 'P'} `),
+      bytes.subarray(p, Math.min(bytes.length, p + SPLIT)),
+      Buffer.from('\n'),
+    );
     if (last) break;
   }
   return Buffer.concat(out);

@@ -8,7 +8,8 @@ export { dockerSourceOptions, type DockerSourceOptions, type DockerSourceInput }
 export const dockerSourceSpec: ComponentSpec<DockerSourceOptions, DockerSource> = {
   kind: 'source',
   type: 'docker',
-  description: 'Container logs (Docker json-file, CRI / Kubernetes): split lines reassembled, container metadata, rotation and restarts without loss',
+  description:
+    'Container logs (Docker json-file, CRI / Kubernetes): split lines reassembled, container metadata, rotation and restarts without loss',
   options: dockerSourceOptions,
   create: (options, ctx) => new DockerSource(options, ctx),
 };

@@ -7,17 +7,14 @@ import { fileSourceOptions } from '../file/options.js';
  * Options of the `docker` source. The tailing options (positions, rotation, batching,
  * multiline) are the file source's, with defaults for where Docker and the kubelet write.
  */
-const pathPattern = () => z.string().min(1).transform((p) => resolve(p));
+const pathPattern = () =>
+  z
+    .string()
+    .min(1)
+    .transform((p) => resolve(p));
 const regexList = (what: string) =>
-  z
-    .array(z.string().min(1))
-    .default([])
-    .describe(`Regular expressions matched against the container's ${what}`);
-const labelList = (what: string) =>
-  z
-    .array(z.string().min(1))
-    .default([])
-    .describe(`Labels ("key" or "key=value") ${what}`);
+  z.array(z.string().min(1)).default([]).describe(`Regular expressions matched against the container's ${what}`);
+const labelList = (what: string) => z.array(z.string().min(1)).default([]).describe(`Labels ("key" or "key=value") ${what}`);
 
 const tailing = fileSourceOptions.pick({
   start_at: true,
@@ -50,7 +47,9 @@ export const dockerSourceOptions = tailing.extend({
     .array(pathPattern())
     .min(1)
     .default(DEFAULT_INCLUDE)
-    .describe('Glob patterns of container log files: Docker json-file (<root>/containers/<id>/<id>-json.log) and CRI (/var/log/pods/<ns>_<pod>_<uid>/<container>/N.log), rotated names included'),
+    .describe(
+      'Glob patterns of container log files: Docker json-file (<root>/containers/<id>/<id>-json.log) and CRI (/var/log/pods/<ns>_<pod>_<uid>/<container>/N.log), rotated names included',
+    ),
   exclude: z.array(pathPattern()).default(['/**/*.gz']).describe('Glob patterns of paths never tailed (compressed rotations)'),
   service: z.string().min(1).optional().describe('Service of every event; default: from service_labels, else the container name'),
   module: z.string().min(1).optional().describe('Module of every event; default: from module_labels, else the container name'),
@@ -69,7 +68,15 @@ export const dockerSourceOptions = tailing.extend({
   exclude_images: regexList('image; a match is not read'),
   include_labels: labelList('of which a container needs one to be read; empty = every container'),
   exclude_labels: labelList('of which one excludes a container'),
-  max_message_bytes: byteSize().pipe(z.number().int().min(1024).max(64 * 1024 * 1024)).default(1024 * 1024)
+  max_message_bytes: byteSize()
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(1024)
+        .max(64 * 1024 * 1024),
+    )
+    .default(1024 * 1024)
     .describe('Longest message reassembled from split records (16 KiB pieces); the rest is dropped and the event marked log.truncated'),
 });
 

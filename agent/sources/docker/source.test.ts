@@ -26,7 +26,13 @@ async function start(options: DockerSourceInput, ch: RecordingChannel, name = 'c
   const dataDir = join(dir, 'data', name);
   mkdirSync(dataDir, { recursive: true });
   const ctx: ComponentContext = { name, logger: silentLogger(), dataDir, host: 'node-1' };
-  const parsed = dockerSourceOptions.parse({ poll_interval: 20, rescan_interval: 100, rotate_wait: 200, checkpoint_interval: 50, ...options });
+  const parsed = dockerSourceOptions.parse({
+    poll_interval: 20,
+    rescan_interval: 100,
+    rotate_wait: 200,
+    checkpoint_interval: 50,
+    ...options,
+  });
   const s = dockerSourceSpec.create(parsed, ctx) as DockerSource;
   running.push(s);
   await s.start(ch);
@@ -58,7 +64,7 @@ describe('docker json-file', () => {
   test('interleaved streams, 16 KiB splits with a cut character, runtime time, metadata, ids from the first record', async () => {
     const log = dockerContainer(ID, { 'com.docker.compose.service': 'api', 'sluice.module': 'checkout', team: 'payments' });
     // 3-byte "€" straddling the 16 KiB cut: 2 bytes end the first piece, 1 starts the second.
-    const long = 'a'.repeat(SPLIT - 2) + '€' + 'b'.repeat(SPLIT + 100) + 'end';
+    const long = `${'a'.repeat(SPLIT - 2)}€${'b'.repeat(SPLIT + 100)}end`;
     const times: number[] = [];
     const outTimes: number[] = [];
     let text = dockerLines('hello out', 'stdout', outTimes);
@@ -70,7 +76,7 @@ describe('docker json-file', () => {
     // stderr's line lands between the pieces of stdout's long line: the streams are copied concurrently.
     text += `${p1}\n${err}${p2}\n${p3}\n`;
     writeFileSync(log, text);
-    expect(p1!.endsWith('\\ufffd\\ufffd","stream":"stdout","time":"' + JSON.parse(p1!).time + '"}')).toBe(true);
+    expect(p1!.endsWith(`\\ufffd\\ufffd","stream":"stdout","time":"${JSON.parse(p1!).time}"}`)).toBe(true);
 
     const ch = new RecordingChannel();
     await start(dockerInclude(), ch);
@@ -79,7 +85,7 @@ describe('docker json-file', () => {
     expect(hello!.message).toBe('hello out');
     expect(oops!.message).toBe('oops on stderr <&>');
     // Docker wrote each byte of the cut "€" as U+FFFD: the character is lost upstream, nothing else is.
-    expect(big!.message).toBe('a'.repeat(SPLIT - 2) + '\ufffd\ufffd\ufffd' + 'b'.repeat(SPLIT + 100) + 'end');
+    expect(big!.message).toBe(`${'a'.repeat(SPLIT - 2)}\ufffd\ufffd\ufffd${'b'.repeat(SPLIT + 100)}end`);
     expect(big!.timestamp).toBe(times[0]);
     expect(oops!.timestamp).toBe(errTimes[0]);
     expect(hello!.timestamp).toBe(outTimes[0]);
@@ -194,7 +200,10 @@ describe('docker json-file', () => {
   test('include / exclude by name, image and label; a broken config.v2.json is reported and its logs still read', async () => {
     const ids = ['1', '2', '3', '4'].map((c) => c.repeat(64));
     writeFileSync(dockerContainer(ids[0], { tier: 'web' }, 'web-1', 'nginx:1.27'), dockerLines('web', 'stdout'));
-    writeFileSync(dockerContainer(ids[1], { tier: 'web', 'sluice.exclude': 'true' }, 'web-2', 'nginx:1.27'), dockerLines('excluded by label', 'stdout'));
+    writeFileSync(
+      dockerContainer(ids[1], { tier: 'web', 'sluice.exclude': 'true' }, 'web-2', 'nginx:1.27'),
+      dockerLines('excluded by label', 'stdout'),
+    );
     writeFileSync(dockerContainer(ids[2], { tier: 'db' }, 'db-1', 'postgres:16'), dockerLines('excluded: no tier=web', 'stdout'));
     const broken = dockerContainer(ids[3]);
     writeFileSync(join(dir, 'containers', ids[3]!, 'config.v2.json'), '{"Name": "/half');
@@ -224,13 +233,22 @@ describe('CRI (containerd, Kubernetes)', () => {
     const cdir = join(dir, 'pods', 'shop_api-7d9f-x2x_0b8e6c1a-1111-2222-3333-444455556666', 'server');
     mkdirSync(cdir, { recursive: true });
     const log = join(cdir, '0.log');
-    const long = Buffer.from('x'.repeat(SPLIT - 1) + '😀' + 'y'.repeat(SPLIT) + 'tail');
+    const long = Buffer.from(`${'x'.repeat(SPLIT - 1)}😀${'y'.repeat(SPLIT)}tail`);
     const times: number[] = [];
     const pieces = criLines(long, 'stdout', times).toString('latin1').trimEnd().split('\n');
     expect(pieces.map((p) => p.split(' ')[2])).toEqual(['P', 'P', 'F']);
     const err = criLines('stderr says hi', 'stderr');
     const empty = criLines('', 'stdout');
-    writeFileSync(log, Buffer.concat([Buffer.from(`${pieces[0]}\n`, 'latin1'), err, Buffer.from(`${pieces[1]}\n${pieces[2]}\n`, 'latin1'), empty, Buffer.from('not a record at all\n')]));
+    writeFileSync(
+      log,
+      Buffer.concat([
+        Buffer.from(`${pieces[0]}\n`, 'latin1'),
+        err,
+        Buffer.from(`${pieces[1]}\n${pieces[2]}\n`, 'latin1'),
+        empty,
+        Buffer.from('not a record at all\n'),
+      ]),
+    );
     const ch = new RecordingChannel();
     await start({ include: [join(dir, 'pods/*/*/*.log')] }, ch);
     await until(() => ch.events.length === 4, '4 events');

@@ -10,12 +10,21 @@ import { ContainerInfoCache, ContainerRules } from './metadata.js';
 import type { DockerSourceOptions } from './options.js';
 
 function counter(name: string, help: string): Counter<'component'> {
-  return (metrics.getSingleMetric(name) as Counter<'component'> | undefined) ?? new Counter({ name, help, labelNames: ['component'], registers: [metrics] });
+  return (
+    (metrics.getSingleMetric(name) as Counter<'component'> | undefined) ??
+    new Counter({ name, help, labelNames: ['component'], registers: [metrics] })
+  );
 }
 
 export const dockerMetrics = {
-  malformed: counter('sluice_docker_source_malformed_lines_total', 'Lines that are neither a json-file nor a CRI record: emitted raw with fields["log.malformed"]'),
-  metadataErrors: counter('sluice_docker_source_metadata_errors_total', 'Container config files (config.v2.json) that could not be read or parsed'),
+  malformed: counter(
+    'sluice_docker_source_malformed_lines_total',
+    'Lines that are neither a json-file nor a CRI record: emitted raw with fields["log.malformed"]',
+  ),
+  metadataErrors: counter(
+    'sluice_docker_source_metadata_errors_total',
+    'Container config files (config.v2.json) that could not be read or parsed',
+  ),
 };
 
 /** Reports of malformed lines per file: the first ones, then one in a thousand (all are counted). */
@@ -62,7 +71,10 @@ class ContainerLogFormat implements FileFormat {
           dockerMetrics.malformed.inc(this.label);
           bad++;
           if (bad <= REPORT_FIRST || bad % 1000 === 0) {
-            this.ctx.logger.warn({ path: where.path, offset, reason, malformedInFile: bad }, 'malformed container log line; emitted raw with fields["log.malformed"]');
+            this.ctx.logger.warn(
+              { path: where.path, offset, reason, malformedInFile: bad },
+              'malformed container log line; emitted raw with fields["log.malformed"]',
+            );
           }
         },
       },

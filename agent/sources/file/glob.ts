@@ -1,3 +1,4 @@
+import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
 
@@ -46,7 +47,7 @@ function translate(glob: string, original: string): string {
       const end = glob.indexOf(']', i + 2);
       if (end === -1) throw new Error(`glob "${original}": unclosed [`);
       let cls = glob.slice(i + 1, end);
-      if (cls.startsWith('!')) cls = '^' + cls.slice(1);
+      if (cls.startsWith('!')) cls = `^${cls.slice(1)}`;
       out += `[${cls.replace(/\\/g, '\\\\')}]`;
       i = end;
     } else if (c === '{') {
@@ -90,7 +91,7 @@ export class PathMatcher {
   }
 
   private async walk(dir: string, depth: number, found: Set<string>): Promise<void> {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch {

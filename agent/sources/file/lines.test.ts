@@ -5,7 +5,9 @@ type Line = [string, number, number, string | undefined];
 
 function split(chunks: (string | Buffer)[], max = 1024, mode: 'truncate' | 'split' = 'truncate', flush = false): Line[] {
   const out: Line[] = [];
-  const s = new LineSplitter(0, max, mode, (buf, start, end, offset, next, cut) => out.push([buf.toString('utf8', start, end), offset, next, cut]));
+  const s = new LineSplitter(0, max, mode, (buf, start, end, offset, next, cut) =>
+    out.push([buf.toString('utf8', start, end), offset, next, cut]),
+  );
   for (const c of chunks) {
     const b = typeof c === 'string' ? Buffer.from(c) : c;
     // Pushed from a larger reused buffer, as the source does.

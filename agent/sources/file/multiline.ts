@@ -7,7 +7,13 @@ import type { MultilineOptions } from './options.js';
  * line's offset and reading resumes after its last line, so a checkpoint never falls in the
  * middle of an event and a restart re-reads and re-joins a half-collected one.
  */
-export type EventHandler<T = undefined> = (message: string, offset: number, next: number, cut: 'truncated' | 'split' | undefined, first: T) => void;
+export type EventHandler<T = undefined> = (
+  message: string,
+  offset: number,
+  next: number,
+  cut: 'truncated' | 'split' | undefined,
+  first: T,
+) => void;
 
 interface Rules {
   start?: RegExp;

@@ -23,7 +23,11 @@ beforeAll(async () => {
   // The child runs the compiled source (Node 20 cannot run .ts). The unit project's global
   // setup builds dist; build here only when dist is older than this folder's sources.
   const built = join(dist, 'agent/sources/file/source.js');
-  const newest = Math.max(...readdirSync(here).filter((f) => f.endsWith('.ts')).map((f) => statSync(join(here, f)).mtimeMs));
+  const newest = Math.max(
+    ...readdirSync(here)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => statSync(join(here, f)).mtimeMs),
+  );
   if (!existsSync(built) || statSync(built).mtimeMs < newest) {
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
     spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'ignore' });
@@ -96,10 +100,10 @@ describe('SIGKILL mid-file', () => {
     const child = join(dir, 'child.mjs');
     await writeFile(child, CHILD(dist));
     const line = (i: number) => `kill-test line ${i} ${'k'.repeat(i % 90)}`;
-    const write = (from: number, to: number) => appendFile(log, Array.from({ length: to - from }, (_, k) => line(from + k)).join('\n') + '\n');
+    const write = (from: number, to: number) =>
+      appendFile(log, `${Array.from({ length: to - from }, (_, k) => line(from + k)).join('\n')}\n`);
     await write(0, 100_000);
-    const run = (): ChildProcess =>
-      spawn(process.execPath, [child, out, log, dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const run = (): ChildProcess => spawn(process.execPath, [child, out, log, dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 
     let p = run();
     await until(() => count(out) >= 10_000, 'first progress');

@@ -37,7 +37,7 @@ const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 2));
 /** Appends lines [from, to) in small batches, yielding to the event loop between them: continuous writing. */
 async function writeContinuously(path: string, from: number, to: number, per = 25): Promise<void> {
   for (let i = from; i < to; i += per) {
-    appendFileSync(path, lines(i, Math.min(to, i + per)).join('\n') + '\n');
+    appendFileSync(path, `${lines(i, Math.min(to, i + per)).join('\n')}\n`);
     await tick();
   }
 }
@@ -110,7 +110,7 @@ describe('rotation under continuous writes', () => {
 
 test('truncation in place: reading restarts at 0, nothing lost or repeated', async () => {
   const log = join(dir, 'a.log');
-  await writeFile(log, lines(0, 100).join('\n') + '\n');
+  await writeFile(log, `${lines(0, 100).join('\n')}\n`);
   const ch = new RecordingChannel();
   await start({ include: [log] }, ch);
   await until(() => ch.events.length === 100, '100 events');
@@ -128,7 +128,7 @@ test('truncation in place: reading restarts at 0, nothing lost or repeated', asy
 test('a file deleted while being read (channel full meanwhile) is still read to its end', async () => {
   const log = join(dir, 'big.log');
   const all = lines(0, 50_000);
-  await writeFile(log, all.join('\n') + '\n');
+  await writeFile(log, `${all.join('\n')}\n`);
   const ch = new RecordingChannel();
   let release!: () => void;
   ch.gate = new Promise((r) => (release = r));
@@ -144,7 +144,7 @@ test('a file deleted while being read (channel full meanwhile) is still read to 
 test('backpressure: while put waits nothing more is read; afterwards every line arrives once', async () => {
   const log = join(dir, 'a.log');
   const all = lines(0, 20_000);
-  await writeFile(log, all.join('\n') + '\n');
+  await writeFile(log, `${all.join('\n')}\n`);
   const ch = new RecordingChannel();
   let release!: () => void;
   ch.gate = new Promise((r) => (release = r));
@@ -165,7 +165,7 @@ test('500 files at once with 64 descriptors: every line once, appends to closed 
     Array.from({ length: 500 }, (_, f) => {
       const content = Array.from({ length: 20 }, (_, i) => `f${f} l${i}`);
       expected.push(...content);
-      return writeFile(join(dir, `f${f}.log`), content.join('\n') + '\n');
+      return writeFile(join(dir, `f${f}.log`), `${content.join('\n')}\n`);
     }),
   );
   const ch = new RecordingChannel();
@@ -227,7 +227,7 @@ test('long lines: a 50 KiB line intact by default; truncated or split beyond max
 
 test('restart: resumes exactly at the checkpoint the channel holds, ids of re-read lines are stable', async () => {
   const log = join(dir, 'a.log');
-  await writeFile(log, lines(0, 3000).join('\n') + '\n');
+  await writeFile(log, `${lines(0, 3000).join('\n')}\n`);
   const ch = new RecordingChannel();
   const s1 = await start({ include: [log], batch_max_events: 100 }, ch);
   await until(() => ch.events.length >= 1000, '1000 events');
@@ -235,7 +235,7 @@ test('restart: resumes exactly at the checkpoint the channel holds, ids of re-re
   const got = ch.events.length;
   // The source's own file and the channel agree here; drop the own file to prove the channel's copy suffices.
   await unlink(join(dir, 'files', 'checkpoint.json'));
-  await appendFile(log, lines(3000, 3500).join('\n') + '\n');
+  await appendFile(log, `${lines(3000, 3500).join('\n')}\n`);
   const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
   await start({ include: [log], batch_max_events: 100 }, ch2);
   await until(() => got + ch2.events.length >= 3500, 'the rest');
@@ -247,7 +247,7 @@ test('restart: resumes exactly at the checkpoint the channel holds, ids of re-re
 
 test('restart: the own checkpoint file wins when it is newer than the channel', async () => {
   const log = join(dir, 'a.log');
-  await writeFile(log, lines(0, 10).join('\n') + '\n');
+  await writeFile(log, `${lines(0, 10).join('\n')}\n`);
   const ch = new RecordingChannel();
   const s1 = await start({ include: [log] }, ch);
   await until(() => ch.events.length === 10, '10 events');

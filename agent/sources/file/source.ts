@@ -2,7 +2,15 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { LogEvent } from '../../../core/event.js';
 import type { ChannelWriter, ComponentContext, Source, SourceCheckpoint } from '../../../core/pipeline.js';
-import { CheckpointError, CheckpointFile, newerCheckpoint, parseState, type FileEntry, type FileSourceState, type LostEntry } from './checkpoint.js';
+import {
+  CheckpointError,
+  CheckpointFile,
+  newerCheckpoint,
+  parseState,
+  type FileEntry,
+  type FileSourceState,
+  type LostEntry,
+} from './checkpoint.js';
 import { Discovery } from './discovery.js';
 import { PathTemplate, timeParser, type TimeParser } from './fields.js';
 import { TailedFile } from './file.js';
@@ -95,7 +103,7 @@ export class FileSource implements Source {
   }
 
   async start(out: ChannelWriter): Promise<void> {
-    if (this.loop) throw new Error(`source ${this.ctx.name} started twice`);
+    if (await this.loop) throw new Error(`source ${this.ctx.name} started twice`);
     this.out = out;
     const own = await this.checkpointFile.load();
     const fromChannel = out.lastCheckpoint(this.ctx.name);
@@ -257,7 +265,7 @@ export class FileSource implements Source {
     if (cut) fields[cut === 'truncated' ? 'log.truncated' : 'log.split'] = true;
     this.batch.push({
       id: f.ids.id(offset),
-      timestamp: (this.parseTime && this.parseTime(message)) ?? this.now,
+      timestamp: this.parseTime?.(message) ?? this.now,
       message,
       service: f.service,
       module: f.module,
@@ -506,7 +514,16 @@ export class FileSource implements Source {
       if (restored) {
         this.restored.delete(key);
         if ((restored.fp.len === 0 || startsLike(restored.fp)) && st.size >= restored.pos) {
-          keep = await this.track(fh, st.dev, st.ino, restored.fp.len === 0 ? fp : restored.fp, path, restored.pos, restored.fp.len === 0 ? undefined : restored.id, description);
+          keep = await this.track(
+            fh,
+            st.dev,
+            st.ino,
+            restored.fp.len === 0 ? fp : restored.fp,
+            path,
+            restored.pos,
+            restored.fp.len === 0 ? undefined : restored.id,
+            description,
+          );
           return;
         }
         // The inode now holds other content (reused, or rewritten while we were down).
@@ -575,7 +592,12 @@ export class FileSource implements Source {
 
   private initSplitter(f: TailedFile): void {
     const o = this.options;
-    f.resetSplitter(o.max_line_bytes, o.long_lines, (buf, s, e, off, next, cut) => this.onLine(f, buf, s, e, off, next, cut), this.batchFull);
+    f.resetSplitter(
+      o.max_line_bytes,
+      o.long_lines,
+      (buf, s, e, off, next, cut) => this.onLine(f, buf, s, e, off, next, cut),
+      this.batchFull,
+    );
     f.joiner = this.multiline
       ? new MultilineJoiner(this.multiline, o.multiline!, (message, offset, next, cut) => this.emit(f, message, offset, next, cut))
       : undefined;

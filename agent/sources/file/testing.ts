@@ -20,7 +20,7 @@ export class RecordingChannel implements ChannelWriter {
 
   async put(events: LogEvent[], checkpoint?: SourceCheckpoint): Promise<void> {
     this.puts++;
-    if (this.gate) await this.gate;
+    if (await this.gate) await this.gate;
     this.events.push(...events);
     if (checkpoint) this.checkpoints.push(structuredClone(checkpoint));
   }
@@ -45,7 +45,10 @@ export function makeSource(options: FileSourceInput, dir: string, name = 'files'
   mkdirSync(dataDir, { recursive: true });
   const ctx: ComponentContext = { name, logger: silentLogger(), dataDir, host: 'test-host' };
   // Fast timings for tests; each test may override them.
-  return new FileSource(fileSourceOptions.parse({ poll_interval: 20, rescan_interval: 100, rotate_wait: 200, checkpoint_interval: 50, ...options }), ctx);
+  return new FileSource(
+    fileSourceOptions.parse({ poll_interval: 20, rescan_interval: 100, rotate_wait: 200, checkpoint_interval: 50, ...options }),
+    ctx,
+  );
 }
 
 /** Polls `cond` until it holds; fails with `what` after `ms`. */

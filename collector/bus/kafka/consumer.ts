@@ -15,10 +15,25 @@ const TOPIC_RESCAN_MS = 30_000;
 
 const labelNames = ['component'] as const;
 const consumerMetrics = {
-  events: new Counter({ name: 'sluice_bus_consumed_events_total', help: 'Events decoded from Kafka and delivered to the router', labelNames, registers: [metrics] }),
+  events: new Counter({
+    name: 'sluice_bus_consumed_events_total',
+    help: 'Events decoded from Kafka and delivered to the router',
+    labelNames,
+    registers: [metrics],
+  }),
   bytes: new Counter({ name: 'sluice_bus_consumed_bytes_total', help: 'Record value bytes consumed', labelNames, registers: [metrics] }),
-  undecodable: new Counter({ name: 'sluice_bus_undecodable_records_total', help: 'Records that did not decode and went to the dead-letter', labelNames, registers: [metrics] }),
-  commitFailures: new Counter({ name: 'sluice_bus_commit_failures_total', help: 'Offset commits that failed (the records are read again: duplicates, never loss)', labelNames, registers: [metrics] }),
+  undecodable: new Counter({
+    name: 'sluice_bus_undecodable_records_total',
+    help: 'Records that did not decode and went to the dead-letter',
+    labelNames,
+    registers: [metrics],
+  }),
+  commitFailures: new Counter({
+    name: 'sluice_bus_commit_failures_total',
+    help: 'Offset commits that failed (the records are read again: duplicates, never loss)',
+    labelNames,
+    registers: [metrics],
+  }),
 };
 
 /**
@@ -84,7 +99,8 @@ export class KafkaConsumer implements BusConsumer {
         let matched: string[] = [];
         if (subscription instanceof RegExp) {
           matched = await this.matchingTopics(subscription);
-          if (matched.length === 0) throw Object.assign(new Error(`no topic matches ${this.options.topic} yet`), { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
+          if (matched.length === 0)
+            throw Object.assign(new Error(`no topic matches ${this.options.topic} yet`), { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
         }
         await consumer.subscribe({ topics: [subscription], fromBeginning: this.options.consumer.from_beginning });
         if (signal.aborted) break;
@@ -111,7 +127,10 @@ export class KafkaConsumer implements BusConsumer {
           });
           const first = await Promise.race([ended, crash, newTopics]);
           if (first && 'added' in first) {
-            this.logger.info({ topics: (first as Error & { added: string[] }).added }, 'new topics match the subscription; rejoining the group to consume them');
+            this.logger.info(
+              { topics: (first as Error & { added: string[] }).added },
+              'new topics match the subscription; rejoining the group to consume them',
+            );
             clearInterval(watch);
             await consumer.disconnect().catch(() => undefined);
             continue;
@@ -129,8 +148,13 @@ export class KafkaConsumer implements BusConsumer {
       if (failure) {
         if (!this.down) {
           this.down = true;
-          if (isUnknownTopic(failure)) this.logger.warn({ topic: this.options.topic }, 'topic does not exist yet (no agent has produced to it); waiting for it');
-          else this.logger.error({ err: describeError(failure) }, 'kafka consumer failed; reconnecting with backoff, nothing is committed until batches are written');
+          if (isUnknownTopic(failure))
+            this.logger.warn({ topic: this.options.topic }, 'topic does not exist yet (no agent has produced to it); waiting for it');
+          else
+            this.logger.error(
+              { err: describeError(failure) },
+              'kafka consumer failed; reconnecting with backoff, nothing is committed until batches are written',
+            );
         }
         await consumer.disconnect().catch(() => undefined);
         await backoff.sleep(signal);
@@ -138,7 +162,9 @@ export class KafkaConsumer implements BusConsumer {
     }
     // Waits for the batches in flight to be acked and committed (or given up uncommitted
     // once the collector interrupts its sinks), then leaves the group.
-    await this.consumer?.disconnect().catch((err: unknown) => this.logger.warn({ err: describeError(err) }, 'kafka consumer did not leave the group cleanly'));
+    await this.consumer
+      ?.disconnect()
+      .catch((err: unknown) => this.logger.warn({ err: describeError(err) }, 'kafka consumer did not leave the group cleanly'));
     this.consumer = undefined;
   }
 
@@ -212,7 +238,11 @@ export class KafkaConsumer implements BusConsumer {
       }
       bytes += m.value?.length ?? 0;
     }
-    if (skipped > 0) this.logger.info({ topic, partition, offset: messages[0]!.offset, skipped }, 'skipped records this collector already wrote before their offset commit failed');
+    if (skipped > 0)
+      this.logger.info(
+        { topic, partition, offset: messages[0]!.offset, skipped },
+        'skipped records this collector already wrote before their offset commit failed',
+      );
     const last = batch.messages[batch.messages.length - 1]!.offset;
     const heartbeats = new Heartbeats(payload.heartbeat, this.options.consumer.heartbeat_interval);
     try {
@@ -226,7 +256,10 @@ export class KafkaConsumer implements BusConsumer {
       heartbeats.stop();
       if (isRunning() && !this.abort.signal.aborted) {
         // Never commit past a batch that was not written: read it again from its first offset.
-        this.logger.error({ topic, partition, offset: batch.firstOffset(), err: describeError(err) }, 'batch not delivered; it will be read again');
+        this.logger.error(
+          { topic, partition, offset: batch.firstOffset(), err: describeError(err) },
+          'batch not delivered; it will be read again',
+        );
         await new Backoff(1000, 1000).sleep(this.abort.signal);
         consumer.seek({ topic, partition, offset: batch.messages[0]!.offset });
       }
@@ -242,8 +275,16 @@ export class KafkaConsumer implements BusConsumer {
       if (written) this.uncommitted.committed(topic, partition, BigInt(next));
     } catch (err) {
       consumerMetrics.commitFailures.inc({ component: this.component });
-      this.uncommitted.remember(topic, partition, messages.map((m) => m.offset), ids);
-      this.logger.warn({ topic, partition, offset: next, err: describeError(err) }, 'offset commit failed: the batch was written; if it is read again, this collector skips what it already wrote');
+      this.uncommitted.remember(
+        topic,
+        partition,
+        messages.map((m) => m.offset),
+        ids,
+      );
+      this.logger.warn(
+        { topic, partition, offset: next, err: describeError(err) },
+        'offset commit failed: the batch was written; if it is read again, this collector skips what it already wrote',
+      );
     }
     // A rebalance noticed while the sinks were writing: now that the batch is committed,
     // let kafkajs rejoin the group.
@@ -264,7 +305,10 @@ export class KafkaConsumer implements BusConsumer {
       } catch (err) {
         if (!failing) {
           failing = true;
-          this.logger.error({ err: describeError(err) }, 'dead-letter write failed; retrying, the batch is not committed until it is written');
+          this.logger.error(
+            { err: describeError(err) },
+            'dead-letter write failed; retrying, the batch is not committed until it is written',
+          );
         }
         await backoff.sleep(this.abort.signal);
       }
@@ -273,7 +317,9 @@ export class KafkaConsumer implements BusConsumer {
 }
 
 function isUnknownTopic(err: Error): boolean {
-  return (err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION' || describeError(err).includes('does not host this topic-partition');
+  return (
+    (err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION' || describeError(err).includes('does not host this topic-partition')
+  );
 }
 
 /** Decodes one record; returns the reason when it does not decode. */

@@ -5,13 +5,25 @@ import { FileSink, fileSinkOptions } from '../../../dist/sinks/file/index.js';
 import { silentLogger } from '../../../dist/core/log.js';
 
 const [root, compression] = process.argv.slice(2);
-const sink = new FileSink(fileSinkOptions.parse({ root, compression, roll_size: 65536, idle_timeout: 0, roll_age: 0 }), { name: 'crash', logger: silentLogger() });
+const sink = new FileSink(fileSinkOptions.parse({ root, compression, roll_size: 65536, idle_timeout: 0, roll_age: 0 }), {
+  name: 'crash',
+  logger: silentLogger(),
+});
 await sink.open();
 const pad = 'x'.repeat(150);
 for (let b = 0; ; b++) {
   const events = [];
   for (let e = 0; e < 300; e++) {
-    events.push({ id: `${b}-${e}`, timestamp: Date.UTC(2024, 4, 1 + (e % 2)), message: `b${b}-e${e}-${pad}`, service: `s${e % 3}`, module: 'm', host: 'h', source: { kind: 'test' }, fields: {} });
+    events.push({
+      id: `${b}-${e}`,
+      timestamp: Date.UTC(2024, 4, 1 + (e % 2)),
+      message: `b${b}-e${e}-${pad}`,
+      service: `s${e % 3}`,
+      module: 'm',
+      host: 'h',
+      source: { kind: 'test' },
+      fields: {},
+    });
   }
   await sink.write(events);
   writeSync(1, `ack ${b}\n`);
