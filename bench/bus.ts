@@ -123,7 +123,7 @@ async function produceKafkajs(brokers: string, topic: string, events: LogEvent[]
 }
 
 function consumerOptions(brokers: string, topic: string, group: string): KafkaBusOptions {
-  return kafkaBusOptions.parse({ brokers, topic, consumer: { group_id: group, max_wait: 100, partitions_concurrently: PARTITIONS } });
+  return kafkaBusOptions.parse({ brokers, topic, consumer: { group_id: group, max_wait: '100ms', partitions_concurrently: PARTITIONS } });
 }
 
 /** Kafka -> KafkaConsumer -> Collector (router, ack after every sink wrote) -> a sink that discards. */

@@ -38,7 +38,7 @@ try {
     lastCheckpoint: () => undefined,
   };
   const source = new FileSource(
-    fileSourceOptions.parse({ include: [join(dir, '*.log')], checkpoint_interval: 60_000, ...JSON.parse(process.env.TAIL_OPTS ?? '{}') }),
+    fileSourceOptions.parse({ include: [join(dir, '*.log')], checkpoint_interval: '60s', ...JSON.parse(process.env.TAIL_OPTS ?? '{}') }),
     { name: 'bench', logger: silentLogger(), dataDir: dir, host: 'bench-host' },
   );
   const cpu0 = process.cpuUsage();

@@ -129,7 +129,7 @@ describe('parseConfig', () => {
 
   it('reports a bad unit', () => {
     expect(problems('sources:\n  app:\n    type: tail\n    include: [a]\n    idle: 5 parsecs\n')).toEqual([
-      'p.yaml:5:11: sources.app.idle: expected a duration such as 500, "500ms", "5s" or "7d", got "5 parsecs"',
+      'p.yaml:5:11: sources.app.idle: expected a duration such as "500ms", "5s" or "7d", got "5 parsecs"',
     ]);
   });
 

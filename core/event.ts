@@ -35,6 +35,11 @@ export interface LogEvent {
   service: string;
   module: string;
   host: string;
+  /**
+   * Severity as the log line says it, lower-cased (`error`, `warn`, `info`, `debug`, ...);
+   * absent when nothing in the line names one. Routes and `sluice search --level` use it.
+   */
+  level?: string;
   source: SourceRef;
   fields: Record<string, FieldValue>;
 }

@@ -3,6 +3,13 @@ import { pino, type Logger as PinoLogger } from 'pino';
 /**
  * Sluice's own logs (not the logs it ships): JSON lines on stderr, one logger per
  * component with its name bound, so every line says which component spoke.
+ *
+ * One way of writing a line, everywhere:
+ * - the message is a fixed text ("file taken up", "kafka down"): values never go into it;
+ * - values are snake_case fields beside it (`path`, `offset`, `topic`, `partition`);
+ * - an error goes in `err` (the Error itself: pino prints message, code and stack);
+ * - a component's logger is made once with `component` (and `type`) bound; a child adds
+ *   other keys, never `component` again.
  */
 export type Logger = PinoLogger;
 
@@ -15,4 +22,72 @@ export function createLogger(level: LogLevel = 'info'): Logger {
 /** A logger that writes nothing: for tests and library use. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+export interface OutageLogOptions {
+  /** What is down, as the fixed part of the three messages: "kafka" gives "kafka down", "kafka still down", "kafka back". */
+  what: string;
+  /** How often "still down" is repeated while the outage lasts. Default 60 s. */
+  repeatMs?: number;
+  /** Fields bound on every line (topic, url, path...). */
+  fields?: Record<string, unknown>;
+  now?: () => number;
+}
+
+/**
+ * The one throttle for anything that can be down for a while (a broker, a node, a full
+ * disk): "X down" once when it starts (warn, with the first error), "X still down" at most
+ * every `repeatMs` with the count of failures so far, and "X back" (info) with how long it
+ * lasted. Call failed(err) on every failure and ok() on every success; both are cheap.
+ */
+export class OutageLog {
+  private since: number | undefined;
+  private lastReport = 0;
+  private failures = 0;
+  private readonly repeatMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly options: OutageLogOptions,
+  ) {
+    this.repeatMs = options.repeatMs ?? 60_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  get down(): boolean {
+    return this.since !== undefined;
+  }
+
+  /** When the outage started (ms since epoch), or undefined while up. */
+  get downSince(): number | undefined {
+    return this.since;
+  }
+
+  failed(err: unknown, fields: Record<string, unknown> = {}): void {
+    const now = this.now();
+    this.failures++;
+    if (this.since === undefined) {
+      this.since = now;
+      this.lastReport = now;
+      this.logger.warn({ ...this.options.fields, ...fields, err }, `${this.options.what} down`);
+    } else if (now - this.lastReport >= this.repeatMs) {
+      this.lastReport = now;
+      this.logger.warn(
+        { ...this.options.fields, ...fields, err, failures: this.failures, down_ms: now - this.since },
+        `${this.options.what} still down`,
+      );
+    }
+  }
+
+  ok(fields: Record<string, unknown> = {}): void {
+    if (this.since === undefined) return;
+    const now = this.now();
+    this.logger.info(
+      { ...this.options.fields, ...fields, failures: this.failures, down_ms: now - this.since },
+      `${this.options.what} back`,
+    );
+    this.since = undefined;
+    this.failures = 0;
+  }
 }

@@ -9,6 +9,7 @@ import type { FieldValue, LogEvent, SourceRef } from './event.js';
  * Version 1:
  *   {"v":1,"id":string,"timestamp":number(ms),"service":string,"module":string,
  *    "host":string,"message":string,"source":{"kind":string,...},"fields":{...}}
+ *   and optionally "level":string (absent: no level known).
  *
  * A reader rejects any other `v`: an agent newer than its collector is reported, not
  * misread. Adding an optional key is compatible; changing a key's meaning bumps `v`.
@@ -38,6 +39,7 @@ export function encodeEventString(event: LogEvent): string {
     service: event.service,
     module: event.module,
     host: event.host,
+    level: event.level,
     message: event.message,
     source: event.source,
     fields: event.fields,
@@ -75,9 +77,11 @@ function validateEvent(raw: unknown, where: string | undefined): LogEvent {
   if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) fail('timestamp', 'a finite number (ms since epoch)');
   const source = raw.source;
   if (!isObject(source) || typeof source.kind !== 'string') fail('source', 'an object with a string "kind"');
+  const level = raw.level;
+  if (level !== undefined && typeof level !== 'string') fail('level', 'a string when present');
   const fields = raw.fields ?? {};
   if (!isObject(fields)) fail('fields', 'an object');
-  return {
+  const event: LogEvent = {
     id,
     timestamp: timestamp as number,
     message: str('message'),
@@ -87,6 +91,8 @@ function validateEvent(raw: unknown, where: string | undefined): LogEvent {
     source: source as unknown as SourceRef,
     fields: fields as Record<string, FieldValue>,
   };
+  if (level !== undefined) event.level = level as string;
+  return event;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

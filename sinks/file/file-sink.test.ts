@@ -141,7 +141,7 @@ describe('file sink: rolling', () => {
   const dayDir = () => join(root, 'shop/web/2024-05-01');
 
   it('rolls by size after the batch that reaches it, numbering the files', async () => {
-    const s = sink({ roll_size: 20 });
+    const s = sink({ roll_size: '20B' });
     await s.open();
     await s.write([ev({ message: 'aaaaaaaaa' })]); // 10 bytes
     expect(readdirSync(dayDir())).toEqual([inProgress]);
@@ -157,7 +157,7 @@ describe('file sink: rolling', () => {
   });
 
   it('rolls by age and by idleness; a later event opens the next number, never the finished file', async () => {
-    const s = sink({ roll_age: 60_000, idle_timeout: 10_000 });
+    const s = sink({ roll_age: '60s', idle_timeout: '10s' });
     await s.open();
     const t0 = Date.now();
     await s.write([ev({ message: 'a1' }), ev({ service: 'idle', message: 'i1' })]);
@@ -180,7 +180,7 @@ describe('file sink: rolling', () => {
   });
 
   it('finishes idle files from its own timer', async () => {
-    const s = sink({ idle_timeout: 60 });
+    const s = sink({ idle_timeout: '60ms' });
     await s.open();
     await s.write([ev({ message: 'x' })]);
     const deadline = Date.now() + 10_000;

@@ -23,7 +23,7 @@ function runYaml(dir: string, extra: string[] = []): string {
     `    include: ["${join(dir, 'logs', '*.log')}"]`,
     '    start_at: beginning',
     '    service: shop',
-    '    poll_interval: 50',
+    '    poll_interval: 50ms',
     'channel:',
     '  type: disk',
     '  segment_bytes: 1MiB',

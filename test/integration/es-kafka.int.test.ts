@@ -43,7 +43,7 @@ function collector(group: string, tag: string): Sluice {
       `    group_id: ${group}`,
       '    session_timeout: 10s',
       '    heartbeat_interval: 1s',
-      '    max_wait: 100',
+      '    max_wait: 100ms',
       'sinks:',
       '  es:',
       '    type: elasticsearch',

@@ -48,9 +48,9 @@ describe('elasticsearch sink across an Elasticsearch outage', () => {
       index: 'outage-{service}-%Y.%m.%d',
       template: { replicas: 0 },
       batch: { max_events: 200 },
-      retry_initial: 50,
-      retry_max: 1000,
-      request_timeout: 10_000,
+      retry_initial: '50ms',
+      retry_max: '1s',
+      request_timeout: '10s',
     });
     const sink = new ElasticsearchSink(options, { name: 'outage', logger: silentLogger(), dataDir: dir });
     await sink.open();

@@ -83,7 +83,7 @@ describe('memory channel options', () => {
     expect(memoryChannelOptions.parse({ max_bytes: '2MiB' })).toEqual({ max_events: 100_000, max_bytes: 2 * 1024 * 1024 });
     expect(() => memoryChannelOptions.parse({ max_event: 5 })).toThrow(/max_event/);
     expect(memoryChannelOptions.parse({ max_bytes: '4 kB' }).max_bytes).toBe(4000);
-    expect(() => memoryChannelOptions.parse({ max_bytes: '1000' })).toThrow(/must be at least 1024 bytes, got 1000/);
+    expect(() => memoryChannelOptions.parse({ max_bytes: '1000B' })).toThrow(/must be at least 1024 bytes, got 1000/);
     expect(memoryChannelSpec).toMatchObject({ kind: 'channel', type: 'memory' });
   });
 });

@@ -62,13 +62,13 @@ describe('demo source', () => {
   });
 
   it('rotates by rename + create, keeping the configured number of rotated files, losing no line', async () => {
-    const source = await run('r', { rate: 2000, rotate_bytes: 16 * 1024, keep_rotated: 50 }, 10);
+    const source = await run('r', { rate: 2000, rotate_bytes: '16KiB', keep_rotated: 50 }, 10);
     expect(source.rotations).toBeGreaterThan(10);
     const files = linesUnder(join(dir, 'r'));
     expect(Object.keys(files)).toContain('shop/web.log.1');
     expect(Object.values(files).reduce((n, l) => n + l.length, 0)).toBe(source.written);
 
-    const few = await run('k', { rate: 2000, rotate_bytes: 16 * 1024, keep_rotated: 2 }, 10);
+    const few = await run('k', { rate: 2000, rotate_bytes: '16KiB', keep_rotated: 2 }, 10);
     expect(few.rotations).toBeGreaterThan(10);
     expect(readdirSync(join(dir, 'k/shop')).sort()).toEqual([
       'checkout.log',

@@ -27,10 +27,10 @@ async function start(options: DockerSourceInput, ch: RecordingChannel, name = 'c
   mkdirSync(dataDir, { recursive: true });
   const ctx: ComponentContext = { name, logger: silentLogger(), dataDir, host: 'node-1' };
   const parsed = dockerSourceOptions.parse({
-    poll_interval: 20,
-    rescan_interval: 100,
-    rotate_wait: 200,
-    checkpoint_interval: 50,
+    poll_interval: '20ms',
+    rescan_interval: '100ms',
+    rotate_wait: '200ms',
+    checkpoint_interval: '50ms',
     ...options,
   });
   const s = dockerSourceSpec.create(parsed, ctx) as DockerSource;
@@ -190,7 +190,7 @@ describe('docker json-file', () => {
     text += dockerLines(trace[2]!, 'stderr') + dockerLines('INFO next', 'stderr');
     writeFileSync(log, text);
     const ch = new RecordingChannel();
-    await start({ ...dockerInclude(), multiline: { preset: 'java', flush_timeout: 50 } }, ch);
+    await start({ ...dockerInclude(), multiline: { preset: 'java', flush_timeout: '50ms' } }, ch);
     await until(() => ch.events.length === 5, '5 events');
     const byStream = (s: string) => ch.events.filter((e) => e.source.stream === s).map((e) => e.message);
     expect(byStream('stdout')).toEqual(['INFO unrelated', 'INFO still unrelated']);
@@ -276,7 +276,7 @@ describe('CRI (containerd, Kubernetes)', () => {
     mkdirSync(cdir, { recursive: true });
     writeFileSync(join(cdir, '0.log'), criLines('é'.repeat(SPLIT * 2), 'stdout'));
     const ch = new RecordingChannel();
-    await start({ include: [join(dir, 'pods/*/*/*.log')], max_message_bytes: 20_001 }, ch);
+    await start({ include: [join(dir, 'pods/*/*/*.log')], max_message_bytes: '20001B' }, ch);
     await until(() => ch.events.length === 1, '1 event');
     expect(ch.events[0]!.message).toBe('é'.repeat(10_000));
     expect(ch.events[0]!.fields['log.truncated']).toBe(true);

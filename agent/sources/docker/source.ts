@@ -3,7 +3,7 @@ import { metrics } from '../../../core/metrics.js';
 import type { ComponentContext } from '../../../core/pipeline.js';
 import type { DecodedEvent, FileDescription, FileFormat, LineDecoder } from '../file/format.js';
 import { compileRules, MultilineJoiner } from '../file/multiline.js';
-import { fileSourceOptions } from '../file/options.js';
+import { fileSourceOptions, type FileSourceOptions } from '../file/options.js';
 import { FileSource } from '../file/source.js';
 import { ContainerLogDecoder, type First } from './decoder.js';
 import { ContainerInfoCache, ContainerRules } from './metadata.js';
@@ -89,12 +89,14 @@ class ContainerLogFormat implements FileFormat {
  */
 export class DockerSource extends FileSource {
   constructor(options: DockerSourceOptions, ctx: ComponentContext) {
-    const fileOptions = fileSourceOptions.parse({
+    // The tailing options were validated as the docker source's own; only what the file
+    // source has and the docker source does not say comes from the file source's defaults.
+    const fileOptions: FileSourceOptions = {
+      ...fileSourceOptions.parse({ include: options.include, long_lines: 'truncate' }),
       include: options.include,
       exclude: options.exclude,
       start_at: options.start_at,
       max_line_bytes: options.max_line_bytes,
-      long_lines: 'truncate',
       partial_line_timeout: options.partial_line_timeout,
       fingerprint_bytes: options.fingerprint_bytes,
       read_buffer_bytes: options.read_buffer_bytes,
@@ -108,7 +110,7 @@ export class DockerSource extends FileSource {
       forget_after: options.forget_after,
       checkpoint_interval: options.checkpoint_interval,
       watch: options.watch,
-    });
+    };
     super(fileOptions, ctx, new ContainerLogFormat(options, ctx));
   }
 }

@@ -70,7 +70,7 @@ const channel = {
   lastCheckpoint: () => last,
 };
 const source = new FileSource(
-  fileSourceOptions.parse({ include: [include], batch_max_events: 200, poll_interval: 20, checkpoint_interval: 100 }),
+  fileSourceOptions.parse({ include: [include], batch_max_events: 200, poll_interval: '20ms', checkpoint_interval: '100ms' }),
   { name: 'tail', logger: silentLogger(), dataDir, host: 'h' },
 );
 await source.start(channel);
@@ -145,7 +145,7 @@ describe('multiline on real stack traces', () => {
     const log = join(dir, `${name}.log`);
     await writeFile(log, text);
     const ch = new RecordingChannel();
-    const s = makeSource({ include: [log], multiline: { flush_timeout: 100, ...multiline } }, dir, name);
+    const s = makeSource({ include: [log], multiline: { flush_timeout: '100ms', ...multiline } }, dir, name);
     await s.start(ch);
     try {
       const lines = text.split('\n').length - 1;

@@ -192,7 +192,7 @@ test('CRLF, invalid UTF-8 and a partial line flushed after the idle timeout', as
   const log = join(dir, 'a.log');
   await writeFile(log, Buffer.concat([Buffer.from('crlf\r\nbad '), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('\nno newline')]));
   const ch = new RecordingChannel();
-  await start({ include: [log], partial_line_timeout: 100 }, ch);
+  await start({ include: [log], partial_line_timeout: '100ms' }, ch);
   await until(() => ch.events.length === 3, '3 events');
   expect(ch.messages()).toEqual(['crlf', 'bad \uFFFD(\uFFFD', 'no newline']);
   expect(ch.events.map((e) => e.source.offset)).toEqual([0, 6, 14]);
@@ -212,13 +212,13 @@ test('long lines: a 50 KiB line intact by default; truncated or split beyond max
   expect(ch.messages()).toEqual([big, 'short']);
 
   const t = new RecordingChannel();
-  await start({ include: [log], max_line_bytes: 1000 }, t, 'truncating');
+  await start({ include: [log], max_line_bytes: '1000B' }, t, 'truncating');
   await until(() => t.events.length === 2, '2 events');
   expect(t.messages()).toEqual(['é'.repeat(500), 'short']);
   expect(t.events[0]!.fields).toEqual({ 'log.truncated': true });
 
   const s = new RecordingChannel();
-  await start({ include: [log], max_line_bytes: 1000, long_lines: 'split' }, s, 'splitting');
+  await start({ include: [log], max_line_bytes: '1000B', long_lines: 'split' }, s, 'splitting');
   await until(() => s.messages().includes('short'), 'all pieces');
   expect(s.events.length).toBe(53);
   expect(s.messages().slice(0, 52).join('')).toBe(big);

@@ -46,7 +46,13 @@ export function makeSource(options: FileSourceInput, dir: string, name = 'files'
   const ctx: ComponentContext = { name, logger: silentLogger(), dataDir, host: 'test-host' };
   // Fast timings for tests; each test may override them.
   return new FileSource(
-    fileSourceOptions.parse({ poll_interval: 20, rescan_interval: 100, rotate_wait: 200, checkpoint_interval: 50, ...options }),
+    fileSourceOptions.parse({
+      poll_interval: '20ms',
+      rescan_interval: '100ms',
+      rotate_wait: '200ms',
+      checkpoint_interval: '50ms',
+      ...options,
+    }),
     ctx,
   );
 }

@@ -5,7 +5,7 @@ import { FileSink, fileSinkOptions } from '../../../dist/sinks/file/index.js';
 import { silentLogger } from '../../../dist/core/log.js';
 
 const [root, compression] = process.argv.slice(2);
-const sink = new FileSink(fileSinkOptions.parse({ root, compression, roll_size: 65536, idle_timeout: 0, roll_age: 0 }), {
+const sink = new FileSink(fileSinkOptions.parse({ root, compression, roll_size: '64KiB', idle_timeout: 0, roll_age: 0 }), {
   name: 'crash',
   logger: silentLogger(),
 });
