@@ -8,6 +8,7 @@ import { checkRole, type Role } from '../config/roles.js';
 import { createRegistry } from './components.js';
 import { runSearch, SearchFailure, SearchUsageError, type SearchOptions } from './search.js';
 import { startPipeline } from './start.js';
+import { reportToSupervisor, superviseWorkers, workerCount } from './workers.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 the config (or the command line) is wrong. */
 const EXIT_FAILURE = 1;
@@ -26,27 +27,63 @@ const program = new Command('sluice')
 
 const configOption = () => new Option('-c, --config <file>', 'pipeline YAML file').makeOptionMandatory();
 
+const workersOption = () =>
+  new Option(
+    '--workers <n>',
+    'collector processes in one consumer group (default: one per core, or 1 when a sink keeps local state)',
+  ).argParser((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 256) {
+      process.stderr.write(`--workers: expected a whole number from 1 to 256, got ${JSON.stringify(v)}\n`);
+      process.exit(EXIT_USAGE);
+    }
+    return n;
+  });
+
 for (const [role, description] of [
   ['agent', 'run the agent half: sources → channel → Kafka'],
   ['collector', 'run the collector half: Kafka → sinks'],
   ['run', 'run agent and collector in one process, joined by an in-process bus (no Kafka)'],
 ] as const) {
-  program
-    .command(role)
-    .description(description)
-    .addOption(configOption())
-    .action(async (opts: { config: string }) => {
-      const config = await load(opts.config, role);
-      const logger = createLogger(config.log.level);
+  const command = program.command(role).description(description).addOption(configOption());
+  if (role === 'collector') command.addOption(workersOption()).addOption(new Option('--worker <index>').hideHelp());
+  command.action(async (opts: { config: string; workers?: number; worker?: string }) => {
+    const config = await load(opts.config, role);
+    const worker = opts.worker === undefined ? undefined : Number(opts.worker);
+    const base = createLogger(config.log.level);
+    const logger = worker === undefined ? base : base.child({ worker });
+    if (role === 'collector' && worker === undefined) {
+      let count: number;
       try {
-        const running = await startPipeline(config, role, logger);
-        logger.info({ role, config: config.file }, 'sluice started');
-        stopOnSignals(() => running.stop(), logger);
+        count = workerCount(config, opts.workers, logger);
       } catch (err) {
-        logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'sluice could not start');
-        process.exit(EXIT_FAILURE);
+        process.stderr.write(`sluice collector: ${(err as Error).message}\n`);
+        process.exit(EXIT_USAGE);
       }
-    });
+      if (count > 1) {
+        try {
+          const workers = await superviseWorkers(count, [role, '-c', opts.config], logger);
+          logger.info({ role, config: config.file, workers: count }, 'sluice started');
+          stopOnSignals(async () => {
+            if ((await workers.stop()) !== 0) throw new Error('a collector worker did not stop cleanly');
+          }, logger);
+        } catch (err) {
+          // The worker that failed logged why.
+          process.exit((err as { code?: number }).code ?? EXIT_FAILURE);
+        }
+        return;
+      }
+    }
+    try {
+      const running = await startPipeline(config, role, logger);
+      logger.info({ role, config: config.file }, 'sluice started');
+      stopOnSignals(() => running.stop(), logger);
+      if (worker !== undefined) reportToSupervisor(() => process.kill(process.pid, 'SIGTERM'));
+    } catch (err) {
+      logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'sluice could not start');
+      process.exit(EXIT_FAILURE);
+    }
+  });
 }
 
 program

@@ -3,15 +3,15 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent } from '../agent/agent.js';
 import { Collector } from '../collector/collector.js';
-import type { Logger } from '../core/log.js';
-import type { Bus, Channel, ComponentContext, Sink, Source } from '../core/pipeline.js';
+import { EmbeddedBus } from '../bus/embedded/index.js';
+import { type DeadLetter, FileDeadLetter, KafkaDeadLetter } from '../collector/dead-letter/dead-letter.js';
+import { Router } from '../collector/router/router.js';
 import type { ComponentConfig, PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
-import { EmbeddedBus } from '../core/bus/embedded.js';
-import { FileDeadLetter, KafkaDeadLetter, type DeadLetter } from '../collector/dead-letter/dead-letter.js';
-import { Router } from '../collector/router/router.js';
-import { KafkaBus } from './components.js';
-import { startStatusLine, type StatusLine } from './status.js';
+import type { Logger } from '../core/log.js';
+import type { Bus, ComponentContext } from '../core/pipeline.js';
+import type { ComponentInstances, ComponentKind } from '../core/registry.js';
+import { type StatusLine, startStatusLine } from './status.js';
 
 export interface Running {
   agent?: Agent;
@@ -19,14 +19,15 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** Batching for the in-process bus (the Kafka bus brings its own from `bus.producer`). */
-const FORWARD_BATCH_EVENTS = 2000;
-
 /** Builds the components a role needs from a validated config and starts them, collector first. */
 export async function startPipeline(config: PipelineConfig, role: Role, logger: Logger): Promise<Running> {
   const dataDir = resolve(config.dataDir);
   const host = hostname();
-  const build = <T>(c: ComponentConfig, section: string, extra: Partial<ComponentContext> = {}): T => {
+  const build = <K extends ComponentKind>(
+    c: ComponentConfig<K>,
+    section: string,
+    extra: Partial<ComponentContext> = {},
+  ): ComponentInstances[K] => {
     const dir = join(dataDir, section, c.name);
     mkdirSync(dir, { recursive: true });
     const ctx: ComponentContext = {
@@ -36,25 +37,26 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
       host,
       ...extra,
     };
-    return c.spec.create(c.options, ctx) as T;
+    return c.spec.create(c.options, ctx);
   };
 
-  const bus: Bus = role === 'run' ? new EmbeddedBus() : build<Bus>(config.bus!, 'bus');
+  const bus: Bus = role === 'run' ? new EmbeddedBus() : build(config.bus!, 'bus');
   let collector: Collector | undefined;
   let agent: Agent | undefined;
   if (role === 'collector' || role === 'run') {
     const dlLogger = logger.child({ component: 'dead-letter' });
+    // A kafka dead-letter is a topic of the bus (config/load.ts checks the bus is kafka).
     const deadLetter: DeadLetter =
-      config.deadLetter.type === 'kafka' && bus instanceof KafkaBus
-        ? new KafkaDeadLetter(bus.options, config.deadLetter.topic, dlLogger)
+      config.deadLetter.type === 'kafka' && bus.recordWriter
+        ? new KafkaDeadLetter(bus.recordWriter(config.deadLetter.topic), config.deadLetter.topic, dlLogger)
         : new FileDeadLetter(resolve(config.deadLetter.path ?? join(dataDir, 'dead-letter', 'dead-letter.jsonl')), dlLogger);
     const rejected: ComponentContext['rejected'] = (entries) => deadLetter.write(entries);
-    const sinks = config.sinks.map((c) => ({ name: c.name, sink: build<Sink>(c, 'sinks', { rejected }) }));
+    const sinks = config.sinks.map((c) => ({ name: c.name, sink: build(c, 'sinks', { rejected }) }));
     const router = new Router(
       config.routes,
       sinks.map((s) => s.name),
     );
-    const consumer = bus instanceof KafkaBus ? bus.consumer(deadLetter) : bus.consumer();
+    const consumer = bus.consumer({ undecodable: (records) => deadLetter.write(records) });
     collector = new Collector(consumer, sinks, logger.child({ component: 'collector' }), {
       router,
       deadLetter,
@@ -63,15 +65,12 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     await collector.start();
   }
   if (role === 'agent' || role === 'run') {
-    const channel = build<Channel>(config.channel!, 'channel');
-    const sources = config.sources.map((c) => ({ name: c.name, source: build<Source>(c, 'sources') }));
+    const channel = build(config.channel!, 'channel');
+    const sources = config.sources.map((c) => ({ name: c.name, source: build(c, 'sources') }));
     const producer = bus.producer();
-    const batching =
-      bus instanceof KafkaBus
-        ? { batchEvents: bus.options.producer.batch_events, lingerMs: bus.options.producer.linger }
-        : { batchEvents: FORWARD_BATCH_EVENTS, lingerMs: 0 };
     agent = new Agent(channel, sources, producer, logger.child({ component: 'agent' }), {
-      ...batching,
+      batchEvents: producer.batch.maxEvents,
+      lingerMs: producer.batch.timeoutMs,
       drainTimeoutMs: config.shutdown.drain_timeout,
     });
     await agent.start();

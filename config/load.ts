@@ -3,6 +3,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import type { ComponentKind, ComponentSpec, Registry } from '../core/registry.js';
 import type { LogLevel } from '../core/log.js';
+import { renamedTo } from '../core/options/renamed.js';
 import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
 import { interpolateEnv } from './interpolate.js';
 import { locate } from './locate.js';
@@ -17,11 +18,11 @@ import {
 } from './routing.js';
 
 /** One configured component: its name (the YAML key), its type and its validated options. */
-export interface ComponentConfig<Options = unknown> {
-  kind: ComponentKind;
+export interface ComponentConfig<K extends ComponentKind = ComponentKind, Options = unknown> {
+  kind: K;
   name: string;
   type: string;
-  spec: ComponentSpec<Options>;
+  spec: ComponentSpec<K, Options>;
   options: Options;
 }
 
@@ -34,11 +35,11 @@ export interface PipelineConfig {
   file: string;
   dataDir: string;
   log: { level: LogLevel };
-  sources: ComponentConfig[];
-  transforms: ComponentConfig[];
-  channel?: ComponentConfig;
-  bus?: ComponentConfig;
-  sinks: ComponentConfig[];
+  sources: ComponentConfig<'source'>[];
+  transforms: ComponentConfig<'transform'>[];
+  channel?: ComponentConfig<'channel'>;
+  bus?: ComponentConfig<'bus'>;
+  sinks: ComponentConfig<'sink'>[];
   /** Absent: every sink receives every event. */
   routes?: RoutesConfig;
   deadLetter: DeadLetterConfig;
@@ -144,9 +145,10 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
     deadLetter: top.data?.dead_letter ?? deadLetterSection.parse({}),
     shutdown: top.data?.shutdown ?? shutdownSection.parse({}),
   };
-  for (const [section, kind] of Object.entries(NAMED_SECTIONS)) {
+  const named = <K extends ComponentKind>(section: keyof typeof NAMED_SECTIONS, kind: K): ComponentConfig<K>[] => {
+    const out: ComponentConfig<K>[] = [];
     const entries = sections[section];
-    if (!isMap(entries)) continue;
+    if (!isMap(entries)) return out;
     for (const [name, body] of Object.entries(entries)) {
       if (!COMPONENT_NAME.test(name)) {
         at(
@@ -157,15 +159,19 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
         continue;
       }
       const component = resolveComponent(registry, kind, [section, name], name, body, doc, at);
-      if (component) config[section as keyof typeof NAMED_SECTIONS].push(component);
+      if (component) out.push(component);
     }
-  }
-  for (const [section, kind] of Object.entries(SINGLE_SECTIONS)) {
+    return out;
+  };
+  const single = <K extends ComponentKind>(section: keyof typeof SINGLE_SECTIONS, kind: K): ComponentConfig<K> | undefined => {
     const body = sections[section];
-    if (!isMap(body)) continue;
-    const component = resolveComponent(registry, kind, [section], section, body, doc, at);
-    if (component) config[section as keyof typeof SINGLE_SECTIONS] = component;
-  }
+    return isMap(body) ? resolveComponent(registry, kind, [section], section, body, doc, at) : undefined;
+  };
+  config.sources = named('sources', NAMED_SECTIONS.sources);
+  config.transforms = named('transforms', NAMED_SECTIONS.transforms);
+  config.sinks = named('sinks', NAMED_SECTIONS.sinks);
+  config.channel = single('channel', SINGLE_SECTIONS.channel);
+  config.bus = single('bus', SINGLE_SECTIONS.bus);
   checkRouting(config, sections, at);
   if (problems.length > 0) throw new ConfigError(sortProblems(problems));
   return config;
@@ -201,15 +207,15 @@ function checkRouting(config: PipelineConfig, sections: Record<string, unknown>,
 
 type At = (path: readonly PropertyKey[], message: string, where?: 'key' | 'value') => void;
 
-function resolveComponent(
+function resolveComponent<K extends ComponentKind>(
   registry: Registry,
-  kind: ComponentKind,
+  kind: K,
   path: string[],
   name: string,
   body: unknown,
   doc: Document,
   at: At,
-): ComponentConfig | undefined {
+): ComponentConfig<K> | undefined {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     at(path, `expected a map with a "type" key, got ${describeValue(body)}`);
     return undefined;
@@ -258,12 +264,16 @@ function reportZodIssues(
   for (const issue of issues) {
     const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
-      const allowed = allowedKeys(schema, issue.path);
+      const object = objectAt(schema, issue.path);
+      const allowed = object ? Object.keys(object.shape).sort() : [];
       for (const key of issue.keys) {
+        const renamed = renamedTo(object, key);
         const hint = closest(key, allowed);
         at(
           [...path, key],
-          `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}${allowed.length ? `; allowed: ${allowed.join(', ')}` : ''}`,
+          renamed
+            ? `"${key}" was renamed: use ${renamed}`
+            : `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}${allowed.length ? `; allowed: ${allowed.join(', ')}` : ''}`,
           'key',
         );
       }
@@ -304,16 +314,16 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
-/** The keys an object schema at `path` accepts, for "did you mean" and "allowed:" hints. */
-function allowedKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+/** The object schema at `path`, whose keys and renames give the "did you mean" and "allowed:" hints. */
+function objectAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodObject | undefined {
   let cur: z.ZodType | undefined = unwrap(schema);
   for (const step of path) {
     if (cur instanceof z.ZodObject) cur = unwrap(cur.shape[String(step)] as z.ZodType | undefined);
     else if (cur instanceof z.ZodArray) cur = unwrap(cur.element as z.ZodType);
     else if (cur instanceof z.ZodRecord) cur = unwrap(cur.valueType as z.ZodType);
-    else return [];
+    else return undefined;
   }
-  return cur instanceof z.ZodObject ? Object.keys(cur.shape).sort() : [];
+  return cur instanceof z.ZodObject ? cur : undefined;
 }
 
 function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
