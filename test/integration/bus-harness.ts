@@ -31,7 +31,8 @@ export function workspace(prefix: string) {
   afterEach(async () => {
     await Promise.all(running.splice(0).map((p) => p.kill()));
   });
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  // SLUICE_TEST_KEEP=1 keeps the configs and logs of every scenario for a look afterwards.
+  afterAll(() => (process.env.SLUICE_TEST_KEEP ? console.log(`kept ${root}`) : rmSync(root, { recursive: true, force: true })));
   const setup = (name: string) => {
     const dir = join(root, name);
     mkdirSync(join(dir, 'logs'), { recursive: true });

@@ -182,3 +182,61 @@ describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing 
     expect(result).toEqual({ missing: [], duplicates: 0, unexpected: 0 });
   });
 });
+
+describe.each(BUS_CLIENTS)('sluice collector --workers [$client]', ({ client, missing }) => {
+  skipWhenMissing(missing);
+
+  it('runs two worker processes in one group that share the partitions, each event written once, one clean stop', async () => {
+    const { dir, topic, group } = setup(`workers-${client}`);
+    let written = 0;
+    const write = (count: number) => {
+      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
+      written += count;
+    };
+    write(16_000);
+    const agent = start(
+      'agent',
+      dir,
+      'agent',
+      agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
+    );
+    const collector = start('collector', dir, 'collector', collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group }), [
+      '--workers',
+      '2',
+    ]);
+    const out = () => outputs(dir, 'collector.out');
+    // Both workers hold partitions once the group has settled: keep events coming until then.
+    const lastAssignment = (worker: number): string[] => {
+      const lines = collector
+        .log()
+        .split('\n')
+        .filter((l) => l.includes('"joined the consumer group"') && l.includes(`"worker":${worker}`));
+      const last = lines.at(-1);
+      return last ? (JSON.parse(last) as { partitions: string[] }).partitions : [];
+    };
+    await waitFor(
+      'both workers to hold partitions',
+      () => {
+        if (lastAssignment(0).length > 0 && lastAssignment(1).length > 0) return true;
+        if (written < 200_000) write(800);
+        return false;
+      },
+      90_000,
+      () => collector.log().slice(-3000),
+    );
+    write(8000);
+    const total = written;
+    await waitFor(
+      `${total} events at the collector`,
+      () => tally(out()).counts.size >= total,
+      90_000,
+      () => `${tally(out()).counts.size} so far\n${collector.log().slice(-3000)}`,
+    );
+    expect(await agent.stop()).toBe(0);
+    expect(await collector.stop()).toBe(0);
+    expect(lossAndDuplicates(tally(out()), total)).toEqual({ missing: [], duplicates: 0, unexpected: 0 });
+    // One log: the supervisor's start line and both workers' lines in the same stream.
+    expect(collector.log()).toMatch(/"workers":2.*"msg":"sluice started"/);
+    expect(collector.log()).not.toMatch(/"level":(50|60)/);
+  });
+});

@@ -13,12 +13,17 @@ import {
   type NativeError,
   type NativeMessage,
   type TopicPartition,
+  type TopicPartitionOffset,
   describeNativeError,
   loadNative,
 } from './native.js';
 
-/** How often a templated topic's pattern is matched against the cluster's topics again. */
-const TOPIC_RESCAN_MS = 30_000;
+/**
+ * How often the cluster's topics are looked at again: a subscribed topic that did not exist
+ * yet (the collector started before any agent produced) or a new topic matching a templated
+ * topic's pattern is picked up within this time. One small metadata request each time.
+ */
+const METADATA_REFRESH_MS = 5000;
 /** A round still being written after this long pauses fetching and keeps polling, so the member stays in the group. */
 const KEEPALIVE_MS = 1000;
 /** Most records taken per round, whatever their size (the byte bound comes from max_bytes). */
@@ -35,7 +40,8 @@ type Deliver = (batch: AckableBatch) => Promise<void>;
  * partition, decode, deliver each partition's batch to the collector (up to
  * partitions_concurrently at once, each partition in order), and commit each partition's
  * offset once the collector acked its batch (every sink wrote it durably). Nothing is
- * committed before that. A round that takes long (a sink is down) pauses fetching and keeps
+ * committed before that. librdkafka commits asynchronously: the outcome comes back on a
+ * later poll, and a failed one is remembered then. A round that takes long (a sink is down) pauses fetching and keeps
  * polling, so the member neither fills memory nor drops out of the group.
  *
  * A rebalance announced during a round waits for the round to be written and committed
@@ -62,6 +68,11 @@ export class LibrdkafkaConsumer implements BusConsumer {
   private carry: NativeMessage[] = [];
   private topicMissing = false;
   private recordBytes = 256;
+  /**
+   * Commits sent and not yet answered (librdkafka commits asynchronously and reports the
+   * outcome on a later poll), with what UncommittedWrites needs should they fail.
+   */
+  private readonly commits = new Map<string, PendingCommit>();
 
   constructor(
     private readonly setup: ClientSetup,
@@ -147,9 +158,11 @@ export class LibrdkafkaConsumer implements BusConsumer {
       'queued.max.messages.kbytes': Math.max(1024, Math.ceil(c.max_bytes / 1024)),
       'partition.assignment.strategy': 'roundrobin',
       'allow.auto.create.topics': false,
-      'topic.metadata.refresh.interval.ms': TOPIC_RESCAN_MS,
+      'topic.metadata.refresh.interval.ms': METADATA_REFRESH_MS,
       rebalance_cb: ((err: NativeError, assignment: TopicPartition[]) => this.rebalance(err, assignment)) as never,
+      offset_commit_cb: true,
     });
+    consumer.on('offset.commit', (err, offsets) => this.committed(err, offsets));
     consumer.on('event.error', (err) => {
       if (err.code === ERR.ALL_BROKERS_DOWN) this.outage.failed(describeNativeError(err));
       else this.logger.debug({ err: describeNativeError(err) }, 'librdkafka consumer error');
@@ -313,24 +326,61 @@ export class LibrdkafkaConsumer implements BusConsumer {
     busMetrics.consumed.inc(this.labels, events.length);
     busMetrics.consumedBytes.inc(this.labels, bytes);
     const next = records[records.length - 1]!.offset + 1;
+    const pending: PendingCommit = {
+      topic,
+      partition,
+      next,
+      offsets: records.map((r) => String(r.offset)),
+      ids,
+      written: written !== undefined,
+    };
     try {
-      await new Promise<void>((resolve, reject) =>
-        consumer.commitCb([{ topic, partition, offset: next }], (err) => (err ? reject(err) : resolve())),
-      );
-      if (written) this.uncommitted.committed(topic, partition, BigInt(next));
+      this.commits.set(commitKey(topic, partition, next), pending);
+      consumer.commit([{ topic, partition, offset: next }]);
     } catch (err) {
-      busMetrics.commitFailures.inc(this.labels);
-      this.uncommitted.remember(
-        topic,
-        partition,
-        records.map((r) => String(r.offset)),
-        ids,
-      );
-      this.logger.warn(
-        { topic, partition, offset: next, err: describeNativeError(err) },
-        'offset commit failed: the batch was written; if it is read again, this collector skips what it already wrote',
-      );
+      this.commits.delete(commitKey(topic, partition, next));
+      this.commitFailed(pending, err);
     }
     return true;
   }
+
+  /** librdkafka's answer to commits: per partition, failed (the batch is remembered as written) or done. */
+  private committed(err: NativeError | null | undefined, offsets: (TopicPartitionOffset & { error?: NativeError })[]): void {
+    for (const tp of offsets ?? []) {
+      const key = commitKey(tp.topic, tp.partition, tp.offset);
+      const pending = this.commits.get(key);
+      if (!pending) continue;
+      this.commits.delete(key);
+      const failure = err ?? tp.error;
+      if (failure) this.commitFailed(pending, failure);
+      else {
+        this.outage.ok();
+        if (pending.written) this.uncommitted.committed(pending.topic, pending.partition, BigInt(pending.next));
+      }
+    }
+  }
+
+  private commitFailed(c: PendingCommit, err: unknown): void {
+    busMetrics.commitFailures.inc(this.labels);
+    this.uncommitted.remember(c.topic, c.partition, c.offsets, c.ids);
+    this.logger.warn(
+      { topic: c.topic, partition: c.partition, offset: c.next, err: describeNativeError(err) },
+      'offset commit failed: the batch was written; if it is read again, this collector skips what it already wrote',
+    );
+  }
+}
+
+interface PendingCommit {
+  topic: string;
+  partition: number;
+  /** The offset committed: the one after the batch. */
+  next: number;
+  offsets: string[];
+  ids: (string | null)[];
+  /** UncommittedWrites held something for this partition when the batch was read. */
+  written: boolean;
+}
+
+function commitKey(topic: string, partition: number, offset: number): string {
+  return `${partition}:${offset}:${topic}`;
 }

@@ -64,7 +64,13 @@ export interface NativeConsumer extends NativeClient {
   assign(partitions: TopicPartition[]): this;
   unassign(): this;
   assignments(): TopicPartition[];
-  commitCb(offsets: TopicPartitionOffset[], cb: (err: NativeError | null) => void): this;
+  /** Queues an asynchronous commit; the outcome comes as an 'offset.commit' event (offset_commit_cb: true). */
+  commit(offsets: TopicPartitionOffset[]): this;
+  on(event: 'event.error', listener: (err: NativeError) => void): this;
+  on(
+    event: 'offset.commit',
+    listener: (err: NativeError | null | undefined, offsets: (TopicPartitionOffset & { error?: NativeError })[]) => void,
+  ): this;
   pause(partitions: TopicPartition[]): void;
   resume(partitions: TopicPartition[]): void;
   seek(to: TopicPartitionOffset, timeoutMs: number, cb: (err: NativeError | null) => void): this;
