@@ -9,6 +9,7 @@ import { UncommittedWrites } from '../uncommitted.js';
 import { connectionConfig } from './config.js';
 import {
   ERR,
+  isOutage,
   type NativeConsumer,
   type NativeError,
   type NativeMessage,
@@ -164,7 +165,7 @@ export class LibrdkafkaConsumer implements BusConsumer {
     });
     consumer.on('offset.commit', (err, offsets) => this.committed(err, offsets));
     consumer.on('event.error', (err) => {
-      if (err.code === ERR.ALL_BROKERS_DOWN) this.outage.failed(describeNativeError(err));
+      if (isOutage(err)) this.outage.failed(describeNativeError(err));
       else this.logger.debug({ err: describeNativeError(err) }, 'librdkafka consumer error');
     });
     return consumer;

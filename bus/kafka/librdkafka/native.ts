@@ -104,6 +104,11 @@ export const ERR = {
   TOPIC_ALREADY_EXISTS: 36,
 } as const;
 
+/** A broker unreachable (one, or all): what the "kafka down" / "kafka back" lines report. */
+export function isOutage(err: NativeError): boolean {
+  return err.code === ERR.ALL_BROKERS_DOWN || err.code === ERR.TRANSPORT;
+}
+
 let loaded: NativeModule | undefined;
 
 export function loadNative(): NativeModule {

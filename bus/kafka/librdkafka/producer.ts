@@ -8,7 +8,7 @@ import { compileTemplate, describeBus, type KafkaBusOptions, topicRenderer } fro
 import { AckedMemory } from '../resend.js';
 import { producerConfig } from './config.js';
 import { Deliveries } from './deliveries.js';
-import { ERR, type NativeAdmin, type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
+import { ERR, isOutage, type NativeAdmin, type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
 
 /**
  * The agent's Kafka side on librdkafka's native producer. send() hands every record to
@@ -110,7 +110,7 @@ export class LibrdkafkaProducer implements BusProducer {
       producer.on('delivery-report', (err, report) => this.deliveries.report(err, report));
       producer.on('event.error', (err) => {
         // Brokers going away is what the outage log is for; the rest is detail.
-        if (err.code === ERR.ALL_BROKERS_DOWN) this.outage.failed(describeNativeError(err));
+        if (isOutage(err)) this.outage.failed(describeNativeError(err));
         else this.logger.debug({ err: describeNativeError(err) }, 'librdkafka producer error');
       });
       producer.connect({ timeout: this.options.producer.request_timeout }, (err) => {
