@@ -46,6 +46,8 @@ interface Phase {
 
 interface Services {
   acquire(): Promise<{ kafkaBrokers: string; release(): Promise<void> }>;
+  /** Where the provisioned Kafka lives (SLUICE_SERVICES_DIR, else var/services). */
+  servicesDir(): string;
 }
 
 function makeEvents(n: number): { events: LogEvent[]; bytes: number } {
@@ -196,13 +198,13 @@ async function admin<T>(brokers: string, act: (a: kafkajs.Admin) => Promise<T>):
   }
 }
 
-function javaLimit(brokers: string, topic: string, records: number): number {
+function javaLimit(kafkaLibs: string, brokers: string, topic: string, records: number): number {
   const r = spawnSync(
     'java',
     [
       '-Xmx512m',
       '-cp',
-      join(ROOT, 'var/services/kafka/libs/*'),
+      kafkaLibs,
       'org.apache.kafka.tools.ProducerPerformance',
       '--topic',
       topic,
@@ -258,7 +260,7 @@ async function main(): Promise<void> {
     await admin(brokers, (a) =>
       a.createTopics({ waitForLeaders: true, topics: [{ topic: javaTopic, numPartitions: PARTITIONS, replicationFactor: 1 }] }),
     );
-    const limit = javaLimit(brokers, javaTopic, JAVA_RECORDS);
+    const limit = javaLimit(join(services.servicesDir(), 'kafka/libs/*'), brokers, javaTopic, JAVA_RECORDS);
     // The consume topic: every client reads the same records (written untimed, by the fastest producer).
     const consumeTopic = `${prefix}-consume`;
     topics.push(consumeTopic);

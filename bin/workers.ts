@@ -86,10 +86,7 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
           return resolve(status);
         }
         logger.error({ worker: index, exit_code: code, signal }, 'collector worker exited; restarting it');
-        backoff.sleep().then(() => {
-          if (stopping) resolve(status);
-          else launch(index, backoff).then(resolve);
-        });
+        void backoff.sleep().then(async () => resolve(stopping ? status : await launch(index, backoff)));
       });
     });
   };

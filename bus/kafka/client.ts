@@ -119,6 +119,7 @@ export class DeferredRecordWriter implements BusRecordWriter {
   }
 
   async close(): Promise<void> {
-    if (this.inner) await (await this.inner).close();
+    const inner = await this.inner;
+    await inner?.close();
   }
 }

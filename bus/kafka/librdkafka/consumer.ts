@@ -234,10 +234,10 @@ export class LibrdkafkaConsumer implements BusConsumer {
             this.topicMissing = true;
             this.logger.warn({ topic: this.options.topic }, 'topic does not exist yet (no agent has produced to it); waiting for it');
           }
-          sleep(this.options.consumer.max_wait, this.abort.signal).then(() => resolve([]));
+          void sleep(this.options.consumer.max_wait, this.abort.signal).then(() => resolve([]));
         } else {
           this.outage.failed(describeNativeError(err));
-          sleep(500, this.abort.signal).then(() => resolve([]));
+          void sleep(500, this.abort.signal).then(() => resolve([]));
         }
       });
     });
@@ -246,12 +246,18 @@ export class LibrdkafkaConsumer implements BusConsumer {
   private async round(consumer: NativeConsumer, records: NativeMessage[], deliver: Deliver): Promise<void> {
     let bytes = 0;
     const byPartition = new Map<string, NativeMessage[]>();
+    // librdkafka hands records over in runs per partition: look the partition up once per run.
+    let list: NativeMessage[] | undefined;
+    let last: NativeMessage | undefined;
     for (const r of records) {
       bytes += r.size;
-      const key = `${r.partition}:${r.topic}`;
-      const list = byPartition.get(key);
-      if (list) list.push(r);
-      else byPartition.set(key, [r]);
+      if (!last || r.partition !== last.partition || r.topic !== last.topic) {
+        const key = `${r.partition}:${r.topic}`;
+        list = byPartition.get(key);
+        if (!list) byPartition.set(key, (list = []));
+      }
+      list!.push(r);
+      last = r;
     }
     this.recordBytes = Math.max(16, Math.round(bytes / records.length));
     const batches = [...byPartition.values()];
