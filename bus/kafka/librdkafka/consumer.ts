@@ -101,23 +101,56 @@ export class LibrdkafkaConsumer implements BusConsumer {
     await this.loop;
   }
 
+  /**
+   * Sessions of one consumer each: a session ends when the collector stops, or when a
+   * librdkafka call fails in a way that leaves the position unsure (a seek back that did
+   * not happen); then the consumer is closed and a new one resumes from the committed
+   * offsets, so nothing uncommitted is skipped.
+   */
   private async run(deliver: Deliver): Promise<void> {
     const signal = this.abort.signal;
-    const consumer = this.create();
     const backoff = new Backoff(500, 30_000);
     while (!signal.aborted) {
+      const consumer = await this.connect(backoff);
+      if (!consumer) return;
+      let failure: unknown;
+      try {
+        await this.session(consumer, deliver);
+      } catch (err) {
+        failure = err;
+      }
+      if (this.revokePending) this.giveUpAssignment();
+      // Leaving the group: librdkafka revokes the assignment (unassigned at once: nothing
+      // is in flight any more) and closes.
+      await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+      this.consumer = undefined;
+      this.carry = [];
+      if (failure !== undefined) {
+        this.logger.error({ err: describeNativeError(failure) }, 'kafka consumer failed; a new one resumes from the committed offsets');
+        await backoff.sleep(signal);
+      }
+    }
+  }
+
+  private async connect(backoff: Backoff): Promise<NativeConsumer | undefined> {
+    const consumer = this.create();
+    while (!this.abort.signal.aborted) {
       try {
         await new Promise<void>((resolve, reject) =>
           consumer.connect({ timeout: Math.max(5000, this.options.connection_timeout) }, (err) => (err ? reject(err) : resolve())),
         );
-        break;
+        this.outage.ok();
+        this.consumer = consumer;
+        return consumer;
       } catch (err) {
         this.outage.failed(describeNativeError(err));
-        await backoff.sleep(signal);
+        await backoff.sleep(this.abort.signal);
       }
     }
-    if (signal.aborted) return;
-    this.consumer = consumer;
+    return undefined;
+  }
+
+  private async session(consumer: NativeConsumer, deliver: Deliver): Promise<void> {
     const subscription = topicSubscription(this.options.topic);
     consumer.setDefaultConsumeTimeout(this.options.consumer.max_wait);
     consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
@@ -126,7 +159,7 @@ export class LibrdkafkaConsumer implements BusConsumer {
       { bus: describeBus(this.options), group: this.options.consumer.group_id, client: 'librdkafka' },
       'kafka consumer starting',
     );
-    while (!signal.aborted) {
+    while (!this.abort.signal.aborted) {
       if (this.revokePending) this.giveUpAssignment();
       this.busy = true;
       try {
@@ -136,11 +169,6 @@ export class LibrdkafkaConsumer implements BusConsumer {
         this.busy = false;
       }
     }
-    if (this.revokePending) this.giveUpAssignment();
-    // Leaving the group: librdkafka revokes the assignment (unassigned at once: nothing is
-    // in flight any more) and closes.
-    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
-    this.consumer = undefined;
   }
 
   private create(): NativeConsumer {
@@ -287,20 +315,26 @@ export class LibrdkafkaConsumer implements BusConsumer {
       if (finished) break;
       // The sinks are slow: librdkafka leaves the group of a consumer not polled for
       // max.poll.interval.ms, so keep polling, with fetching paused meanwhile.
-      if (!paused) {
-        paused = consumer.assignments();
-        consumer.pause(paused);
+      try {
+        if (!paused) {
+          paused = consumer.assignments();
+          consumer.pause(paused);
+        }
+        this.carry.push(...(await this.consume(ROUND_MIN_RECORDS)));
+      } catch (err) {
+        // Nothing of this round may be delivered after the session ends.
+        await done;
+        throw err;
       }
-      this.carry.push(...(await this.consume(ROUND_MIN_RECORDS)));
     }
     for (const first of failed) {
       // Never commit past a batch that was not written: read it again from its first offset.
       this.carry = this.carry.filter((r) => r.partition !== first.partition || r.topic !== first.topic);
-      await new Promise<void>((resolve) =>
-        consumer.seek({ topic: first.topic, partition: first.partition, offset: first.offset }, 5000, (err) => {
-          if (err) this.logger.warn({ topic: first.topic, partition: first.partition, err: describeNativeError(err) }, 'seek failed');
-          resolve();
-        }),
+      // A seek that fails ends the session: the next consumer starts from the committed offset.
+      await new Promise<void>((resolve, reject) =>
+        consumer.seek({ topic: first.topic, partition: first.partition, offset: first.offset }, 5000, (err) =>
+          err ? reject(err) : resolve(),
+        ),
       );
     }
     if (paused) {
