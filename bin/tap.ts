@@ -48,13 +48,14 @@ export async function runTap(
     target,
     `/tap?${query}`,
     (line) => {
+      const t = JSON.parse(line) as TapLine;
       if (opts.format === 'json') {
-        if (!line.startsWith('{"tap":')) write(line);
+        if (t.tap) note(tapping(t.tap));
+        else write(line);
         return;
       }
-      const t = JSON.parse(line) as TapLine;
       if (t.tap)
-        note(`tapping ${t.tap.components.join(', ')} (at most ${t.tap.rate} events/s each${t.tap.limit ? `, ${t.tap.limit} in all` : ''})`);
+        note(tapping(t.tap));
       else if (t.skipped !== undefined) note(`… ${t.component}: ${t.skipped} events not shown (sampled)`);
       else if (t.event) {
         const e = t.event;
@@ -64,4 +65,9 @@ export async function runTap(
     stop.signal,
   ).catch(unreachable);
   if (answer.status !== 200) throw new CliFailure(errorOf(answer), answer.status === 400);
+}
+
+function tapping(t: NonNullable<TapLine['tap']>): string {
+  const what = t.components.includes('*') ? 'every tap point' : t.components.join(', ');
+  return `tapping ${what} (at most ${t.rate} events/s each${t.limit ? `, ${t.limit} in all` : ''})`;
 }
