@@ -29,10 +29,11 @@ describe('Prometheus text format reader', () => {
   });
 
   it('reads special values and timestamps, skips comments', () => {
-    const f = parsePrometheusText('# a comment\nup 1 1700000000000\nnan NaN\ninf +Inf\nneg -Inf\nsci 1.5e3\n');
+    const f = parsePrometheusText('# a comment\nup 1 1700000000000\nnan NaN\nnan2 Nan\ninf +Inf\nneg -Inf\nsci 1.5e3\n');
     expect([...f.values()].map((x) => [x.name, x.samples[0]!.value])).toEqual([
       ['up', 1],
       ['nan', Number.NaN],
+      ['nan2', Number.NaN],
       ['inf', Number.POSITIVE_INFINITY],
       ['neg', Number.NEGATIVE_INFINITY],
       ['sci', 1500],

@@ -104,10 +104,12 @@ function parseSample(line: string, lineNo: number): Sample {
   return { name, labels, value: parseValue(rest[0]!, fail) };
 }
 
+/** Like Prometheus (Go's ParseFloat): NaN and Inf in any case — prom-client writes "Nan". */
 function parseValue(text: string, fail: (why: string) => never): number {
-  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
-  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
-  if (text === 'NaN') return Number.NaN;
+  const special = text.toLowerCase();
+  if (special === '+inf' || special === 'inf') return Number.POSITIVE_INFINITY;
+  if (special === '-inf') return Number.NEGATIVE_INFINITY;
+  if (special === 'nan') return Number.NaN;
   const v = Number(text);
   if (Number.isNaN(v) || text === '') fail(`invalid value ${JSON.stringify(text)}`);
   return v;
