@@ -74,6 +74,13 @@ describe('reload plan', () => {
     ]);
   });
 
+  it('refuses a sink renamed with the same options: both would write to one destination for a while', () => {
+    const renamed = config(base.map((l) => l.replace('  files: {', '  archive: {')));
+    expect(planReload(config(base), renamed, 'collector').restartNeeded).toEqual([
+      'sinks.archive: sinks.files renamed, with the same options: two sinks would write to one destination while the batches routed to the old name finish; restart Sluice to apply it',
+    ]);
+  });
+
   it('compares options structurally, regular expressions included', () => {
     expect(same({ a: 1, b: [1, 2] }, { b: [1, 2], a: 1 })).toBe(true);
     expect(same({ re: /a+/ }, { re: /a+/ })).toBe(true);

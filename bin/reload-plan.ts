@@ -67,6 +67,17 @@ export function planReload(current: PipelineConfig, next: PipelineConfig, role: 
 
   const sources = agentSide ? diff(current.sources, next.sources) : { added: [], removed: [], changed: [] };
   const sinks = collectorSide ? diff(current.sinks, next.sinks) : { added: [], removed: [], changed: [] };
+  for (const c of sinks.added) {
+    const twin = current.sinks.find((old) => sinks.removed.includes(old.name) && sameComponent(old, c));
+    // The removed sink closes only once the batches routed to it are written, and the added
+    // one would open on the same destination meanwhile (a file sink finishes the in-progress
+    // files it finds on open: the other's).
+    if (twin)
+      needsRestart(
+        `sinks.${c.name}`,
+        `sinks.${twin.name} renamed, with the same options: two sinks would write to one destination while the batches routed to the old name finish`,
+      );
+  }
   describe(changes, 'sources', sources);
   describe(changes, 'sinks', sinks);
   const routes = collectorSide && !same(current.routes ?? null, next.routes ?? null);

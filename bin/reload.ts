@@ -128,7 +128,11 @@ export class Reloader {
     }
 
     // Apply. Sinks and routes first: a source added by this reload may produce events the new routes expect.
-    preparedSinks?.commit();
+    try {
+      await preparedSinks?.commit();
+    } catch (err) {
+      return { result: 'failed', changes: plan.changes, problems: [], error: errorText(err) };
+    }
     const running: PipelineConfig = { ...next, sources: [...next.sources] };
     const failures: string[] = [];
     const sources = live.sources;

@@ -16,6 +16,8 @@ export class SinkSlot implements Sink {
   private impl: Sink;
   private opened = false;
   private readonly inFlight = new Map<Sink, Set<Promise<unknown>>>();
+  /** While a reload replaces the implementation: writes wait for it. */
+  private switching: Promise<void> | undefined;
   /** The batch whose write failed last: the collector retries the same array, counted as received once. */
   private failedBatch: readonly LogEvent[] | undefined;
 
@@ -53,6 +55,7 @@ export class SinkSlot implements Sink {
   }
 
   async write(batch: readonly LogEvent[]): Promise<void> {
+    if (this.switching) await this.switching;
     if (batch !== this.failedBatch) this.meter.received(batch);
     const impl = this.impl;
     const write = impl.write(batch);
@@ -76,31 +79,59 @@ export class SinkSlot implements Sink {
   }
 
   /**
-   * Swaps in `next`, already opened by the caller; the previous implementation is closed
-   * once the writes it has in flight have settled (failed ones are retried on `next`).
+   * Swaps in `next` (built, not opened): new writes wait while the writes in flight on the
+   * old implementation settle, the old one is closed, then `next` is opened — in that
+   * order, because two instances of a sink on one destination must never overlap (a file
+   * sink opening finishes the in-progress files it finds: the old one's). When `next`
+   * cannot open, a fresh instance of the previous config (`previous()`) takes over and
+   * the error is thrown: the sink runs on as it was.
    */
-  async replace(next: Sink, config: ComponentConfig, readiness: Readiness, logger: Logger): Promise<void> {
+  async replace(next: Sink, config: ComponentConfig, previous: () => Sink, readiness: Readiness, logger: Logger): Promise<void> {
+    let release: () => void = () => {};
+    this.switching = new Promise<void>((r) => (release = r));
     const old = this.impl;
-    const oldMeter = this.meter;
-    if (config.type !== this.config.type) {
-      // Another type under the same name: its series and readiness entry are another component's.
-      const id = SinkSlot.id(this.name);
-      readiness.remove(id);
-      this.meter = new ComponentMeter({ component: id, kind: 'sink', type: config.type });
-      this.status = readiness.add(id, 'sink', config.type, 'grace');
-    }
-    this.impl = next;
-    this.config = config;
-    this.failedBatch = undefined;
-    this.opened = true;
-    this.status.running();
-    if (oldMeter !== this.meter) await oldMeter.remove();
-    await Promise.allSettled([...(this.inFlight.get(old) ?? [])]);
-    this.inFlight.delete(old);
     try {
-      await old.close();
-    } catch (err) {
-      logger.error({ component: SinkSlot.id(this.name), err }, 'replaced sink failed to close cleanly');
+      await Promise.allSettled([...(this.inFlight.get(old) ?? [])]);
+      this.inFlight.delete(old);
+      if (this.opened) {
+        try {
+          await old.close();
+        } catch (err) {
+          logger.error({ component: SinkSlot.id(this.name), err }, 'replaced sink failed to close cleanly');
+        }
+      }
+      try {
+        await next.open();
+      } catch (err) {
+        const back = previous();
+        this.impl = back;
+        try {
+          await back.open();
+        } catch (reopen) {
+          this.opened = false;
+          this.status.crashed(reopen);
+          throw new Error(
+            `${SinkSlot.id(this.name)}: could not open with the new options (${errorText(err)}), nor again with the previous ones (${errorText(reopen)})`,
+          );
+        }
+        throw new Error(`${SinkSlot.id(this.name)}: could not open with the new options: ${errorText(err)}; it runs on with the previous ones`);
+      }
+      if (config.type !== this.config.type) {
+        // Another type under the same name: its series and readiness entry are another component's.
+        const id = SinkSlot.id(this.name);
+        await this.meter.remove();
+        readiness.remove(id);
+        this.meter = new ComponentMeter({ component: id, kind: 'sink', type: config.type });
+        this.status = readiness.add(id, 'sink', config.type, 'grace');
+      }
+      this.impl = next;
+      this.config = config;
+      this.opened = true;
+      this.failedBatch = undefined;
+      this.status.running();
+    } finally {
+      this.switching = undefined;
+      release();
     }
   }
 
@@ -119,4 +150,8 @@ export function makeSinkSlot(config: ComponentConfig, impl: Sink, readiness: Rea
   const status = readiness.add(id, 'sink', config.type, 'grace');
   status.starting();
   return new SinkSlot(config.name, config, impl, meter, status);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

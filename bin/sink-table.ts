@@ -14,14 +14,17 @@ import { makeSinkSlot, SinkSlot } from './sink-slot.js';
 /**
  * The collector side's sinks and router, as the runtime keeps them across reloads.
  *
- * A reload first builds and opens the new sinks (`prepare`: a sink that cannot be built
- * or opened fails the reload with nothing changed), then swaps them in between two batches
- * (`commit`). Batches routed before the swap may still be writing, or retrying, to a sink
- * the reload removed: that sink stays reachable by them and is closed once they are all
- * written and acknowledged.
+ * A reload first builds the new and changed sinks and opens the new ones (`prepare`: a
+ * sink that cannot be built or opened fails the reload with nothing changed). `commit`
+ * then replaces the changed ones one by one — each closed before its successor opens on
+ * the same destination, the previous options restored if the new ones do not open — and
+ * only once they all took swaps the new sinks and routes in between two batches. Batches
+ * routed before the swap may still be writing, or retrying, to a sink the reload removed:
+ * that sink stays reachable by them and is closed once they are all written and acknowledged.
  */
 export interface PreparedSinks {
-  commit(): void;
+  /** Throws when a changed sink cannot open with its new options: then nothing is changed. */
+  commit(): Promise<void>;
   abort(): Promise<void>;
 }
 
@@ -64,45 +67,62 @@ export class SinkTable {
     return router;
   }
 
-  /** Builds and opens what the reload adds or replaces; throws (having closed what it opened) when one fails. */
+  /** Builds what the reload adds or changes and opens the added ones; throws (having closed what it opened) when one fails. */
   async prepare(diff: ComponentDiff, routes: RoutesConfig | undefined, routesChanged: boolean): Promise<PreparedSinks> {
-    const fresh: { config: ComponentConfig; sink: Sink }[] = [];
-    for (const config of [...diff.added, ...diff.changed]) fresh.push({ config, sink: this.build(config) });
+    const changed = diff.changed.map((config) => ({ config, sink: this.build(config) }));
+    const added = diff.added.map((config) => ({ config, sink: this.build(config) }));
     const opened: Sink[] = [];
     try {
-      for (const f of fresh) {
-        await f.sink.open();
-        opened.push(f.sink);
+      for (const a of added) {
+        await a.sink.open();
+        opened.push(a.sink);
       }
     } catch (err) {
       await Promise.allSettled(opened.map((s) => s.close()));
-      const failed = fresh[opened.length]!.config.name;
+      const failed = added[opened.length]!.config.name;
       throw new Error(`${SinkSlot.id(failed)}: could not open: ${err instanceof Error ? err.message : String(err)}`);
     }
+    const abort = async () => {
+      await Promise.allSettled(opened.map((s) => s.close()));
+    };
     return {
-      abort: async () => {
-        await Promise.allSettled(opened.map((s) => s.close()));
+      abort,
+      commit: async () => {
+        const replaced: { slot: SinkSlot; was: ComponentConfig }[] = [];
+        try {
+          for (const { config, sink } of changed) {
+            const slot = this.slots.get(config.name)!;
+            const was = slot.config;
+            await slot.replace(sink, config, () => this.build(was), this.readiness, this.logger);
+            replaced.push({ slot, was });
+          }
+        } catch (err) {
+          // All or nothing: the sinks already replaced go back to their previous options.
+          for (const { slot, was } of replaced.reverse()) {
+            const now = slot.config;
+            await slot.replace(this.build(was), was, () => this.build(now), this.readiness, this.logger).catch((back: unknown) =>
+              this.logger.error({ component: SinkSlot.id(slot.name), err: back }, 'sink could not go back to its previous options'),
+            );
+          }
+          await abort();
+          throw err;
+        }
+        this.swap(diff, added, routes, routesChanged);
       },
-      commit: () => this.commit(diff, fresh, routes, routesChanged),
     };
   }
 
-  private commit(
+  private swap(
     diff: ComponentDiff,
-    fresh: { config: ComponentConfig; sink: Sink }[],
+    added: { config: ComponentConfig; sink: Sink }[],
     routes: RoutesConfig | undefined,
     routesChanged: boolean,
   ): void {
     const { collector, consumer } = this.attached!;
-    for (const { config, sink } of fresh) {
-      const slot = this.slots.get(config.name);
-      if (slot) {
-        void slot.replace(sink, config, this.readiness, this.logger);
-      } else {
-        const added = makeSinkSlot(config, sink, this.readiness);
-        added.adoptOpened();
-        this.slots.set(config.name, added);
-      }
+    for (const { config, sink } of added) {
+      const slot = makeSinkSlot(config, sink, this.readiness);
+      slot.adoptOpened();
+      this.slots.set(config.name, slot);
     }
     const removed: SinkSlot[] = [];
     for (const name of diff.removed) {
