@@ -50,16 +50,16 @@ describe('reload plan', () => {
   });
 
   it('a collector ignores its file’s sources; an agent its sinks', () => {
-    const next = config(base.map((l) => l.replace('/var/log/app/*.log', '/elsewhere/*.log').replace('type: console', 'type: console, encoding: json')));
+    const next = config(
+      base.map((l) => l.replace('/var/log/app/*.log', '/elsewhere/*.log').replace('type: console', 'type: console, encoding: json')),
+    );
     expect(planReload(config(base), next, 'collector').changes).toEqual(['sinks.out changed']);
     expect(planReload(config(base), next, 'agent').changes).toEqual(['sources.app changed']);
   });
 
   it('refuses what a running process cannot change, saying why and that a restart applies it', () => {
     const moved = config(
-      base.map((l) =>
-        l.replace('max_bytes: 64MiB', 'max_bytes: 64MiB, path: /data/channel').replace('group_id: g1', 'group_id: g2'),
-      ),
+      base.map((l) => l.replace('max_bytes: 64MiB', 'max_bytes: 64MiB, path: /data/channel').replace('group_id: g1', 'group_id: g2')),
     );
     expect(planReload(config(base), moved, 'agent').restartNeeded).toEqual([
       'channel: its directory (default) → /data/channel: the buffered events are in the old one; restart Sluice to apply it',

@@ -55,7 +55,7 @@ export class SinkSlot implements Sink {
   }
 
   async write(batch: readonly LogEvent[]): Promise<void> {
-    if (this.switching) await this.switching;
+    if (this.switching !== undefined) await this.switching;
     if (batch !== this.failedBatch) this.meter.received(batch);
     const impl = this.impl;
     const write = impl.write(batch);
@@ -114,7 +114,9 @@ export class SinkSlot implements Sink {
             `${SinkSlot.id(this.name)}: could not open with the new options (${errorText(err)}), nor again with the previous ones (${errorText(reopen)})`,
           );
         }
-        throw new Error(`${SinkSlot.id(this.name)}: could not open with the new options: ${errorText(err)}; it runs on with the previous ones`);
+        throw new Error(
+          `${SinkSlot.id(this.name)}: could not open with the new options: ${errorText(err)}; it runs on with the previous ones`,
+        );
       }
       if (config.type !== this.config.type) {
         // Another type under the same name: its series and readiness entry are another component's.

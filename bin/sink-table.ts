@@ -100,9 +100,11 @@ export class SinkTable {
           // All or nothing: the sinks already replaced go back to their previous options.
           for (const { slot, was } of replaced.reverse()) {
             const now = slot.config;
-            await slot.replace(this.build(was), was, () => this.build(now), this.readiness, this.logger).catch((back: unknown) =>
-              this.logger.error({ component: SinkSlot.id(slot.name), err: back }, 'sink could not go back to its previous options'),
-            );
+            await slot
+              .replace(this.build(was), was, () => this.build(now), this.readiness, this.logger)
+              .catch((back: unknown) =>
+                this.logger.error({ component: SinkSlot.id(slot.name), err: back }, 'sink could not go back to its previous options'),
+              );
           }
           await abort();
           throw err;

@@ -54,8 +54,7 @@ export async function runTap(
         else write(line);
         return;
       }
-      if (t.tap)
-        note(tapping(t.tap));
+      if (t.tap) note(tapping(t.tap));
       else if (t.skipped !== undefined) note(`… ${t.component}: ${t.skipped} events not shown (sampled)`);
       else if (t.event) {
         const e = t.event;

@@ -60,6 +60,8 @@ describe('api: section', () => {
   });
 
   it('an https api needs its certificate and key', () => {
-    expect(problems('api:\n  tls: { ca_file: ca.pem }\n')).toEqual(['p.yaml:2:8: api.tls: an HTTPS api needs tls.cert_file and tls.key_file']);
+    expect(problems('api:\n  tls: { ca_file: ca.pem }\n')).toEqual([
+      'p.yaml:2:8: api.tls: an HTTPS api needs tls.cert_file and tls.key_file',
+    ]);
   });
 });

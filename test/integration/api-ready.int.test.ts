@@ -66,7 +66,12 @@ describe('/ready while Kafka is killed', () => {
       for (const r of await states()) {
         expect(r.body.status).toBe('not ready');
         expect(r.body.reasons).toEqual([expect.stringMatching(/^bus failing for \d+s: /)]);
-        expect(r.body.components.find((c) => c.component === 'bus')).toMatchObject({ kind: 'bus', type: 'kafka', state: 'failing', ready: false });
+        expect(r.body.components.find((c) => c.component === 'bus')).toMatchObject({
+          kind: 'bus',
+          type: 'kafka',
+          state: 'failing',
+          ready: false,
+        });
       }
       // Liveness is not readiness: a dead broker is no reason to restart Sluice.
       for (const a of apis) expect((await call(a, '/health')).status).toBe(200);

@@ -37,7 +37,9 @@ function config(dir: string, version: 1 | 2 | 3 | 4): string {
     `  app: { type: file, include: ["${join(dir, 'logs/app/*.log')}"], start_at: beginning, service: shop, poll_interval: ${version === 1 ? '50ms' : '40ms'} }`,
   ];
   if (version === 4)
-    lines.push(`  web: { type: file, include: ["${join(dir, 'logs/web/*.log')}"], start_at: beginning, service: web, poll_interval: 50ms }`);
+    lines.push(
+      `  web: { type: file, include: ["${join(dir, 'logs/web/*.log')}"], start_at: beginning, service: web, poll_interval: 50ms }`,
+    );
   lines.push(
     'channel: { type: disk, max_bytes: 64MiB, segment_bytes: 1MiB }',
     'sinks:',
@@ -101,7 +103,9 @@ describe('hot reload under load', () => {
       expect(refused).toMatchObject({ result: 'invalid', changes: [] });
       expect(refused.problems).toEqual([
         expect.stringMatching(
-          new RegExp(`^${escape(`${file}:${line + 1}:${bad[line]!.indexOf('rol_size') + 1}: sinks.main.rol_size: unknown key "rol_size" (did you mean "roll_size"?)`)}`),
+          new RegExp(
+            `^${escapeRegExp(`${file}:${line + 1}:${bad[line]!.indexOf('rol_size') + 1}: sinks.main.rol_size: unknown key "rol_size" (did you mean "roll_size"?)`)}`,
+          ),
         ),
       ]);
       const before = next;
@@ -143,6 +147,6 @@ function writeConfig(file: string, text: string): void {
   writeFileSync(file, text);
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

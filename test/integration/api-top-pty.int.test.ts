@@ -41,7 +41,12 @@ describe(`sluice top in a terminal${hasScript ? '' : ' — SKIPPED: util-linux s
     const exited = new Promise<number | null>((resolve) => top.once('exit', resolve));
     try {
       // Two full frames: the first measured one and a redraw.
-      await waitFor('two frames of top', () => (screen.match(/\x1b\[Hsluice top — /g) ?? []).length >= 2, 60_000, () => screen);
+      await waitFor(
+        'two frames of top',
+        () => (screen.match(/\x1b\[Hsluice top — /g) ?? []).length >= 2,
+        60_000,
+        () => screen,
+      );
       top.stdin.write('q');
       expect(await exited).toBe(0);
     } finally {
