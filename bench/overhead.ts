@@ -86,7 +86,11 @@ async function once(mode: 'off' | 'on', round: number, log: string): Promise<{ c
   let timer: NodeJS.Timeout | undefined;
   try {
     if (mode === 'on') {
-      const url = await waitFor(() => /"url":"(http:\/\/[^"]+)"/.exec(stderr)?.[1], 30_000, () => stderr);
+      const url = await waitFor(
+        () => /"url":"(http:\/\/[^"]+)"/.exec(stderr)?.[1],
+        30_000,
+        () => stderr,
+      );
       const target = { url: new URL(url) };
       timer = setInterval(() => {
         void Promise.all([call(target, '/metrics'), call(target, '/ready')]).then(
@@ -95,7 +99,11 @@ async function once(mode: 'off' | 'on', round: number, log: string): Promise<{ c
         );
       }, 1000);
     }
-    await waitFor(() => (statSync(out).size >= events * LINE_BYTES ? true : undefined), 600_000, () => stderr);
+    await waitFor(
+      () => (statSync(out).size >= events * LINE_BYTES ? true : undefined),
+      600_000,
+      () => stderr,
+    );
     return { cpuSeconds: cpuSeconds(child.pid!), scrapes };
   } finally {
     clearInterval(timer);
