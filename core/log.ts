@@ -34,7 +34,18 @@ export function createLogger(level: LogLevel = 'info', format: LogFormat = logFo
   if (format === 'json') return pino(options, pino.destination({ dest: 2, sync: true }));
   // In the main thread and synchronous, like the JSON destination: a line logged just
   // before a crash or exit is never lost in a worker's queue.
-  return pino(options, PinoPretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  return pino(
+    options,
+    PinoPretty({
+      destination: 2,
+      sync: true,
+      colorize: true,
+      singleLine: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      messageFormat: '{if component}{component}: {end}{msg}',
+      ignore: 'pid,hostname,component',
+    }),
+  );
 }
 
 /** A logger that writes nothing: for tests and library use. */
