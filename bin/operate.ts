@@ -56,9 +56,10 @@ export async function startOperations(ops: Operations, o: OperateOptions, logger
       log,
     );
   } catch (err) {
-    // The pipeline is what must run; without its api it still ships every event. The
-    // probes that use the api then fail, which is how an orchestrator notices.
-    log.error({ err, address: config.api.address }, 'api not started; the pipeline runs without it');
+    // A warning, not an error: the pipeline is what must run, and without its api it still
+    // ships every event (two Sluices on one machine with the default address: the second
+    // has none). The probes that use the api then fail, which is how an orchestrator notices.
+    log.warn({ err, address: config.api.address }, 'api not started; the pipeline runs without it');
   }
   const probe: BusProbe | undefined =
     server && o.kafka
