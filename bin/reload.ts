@@ -138,7 +138,11 @@ export class Reloader {
     const sources = live.sources;
     if (sources) {
       for (const name of plan.sources.removed) await sources.stop(name, true);
-      for (const c of plan.sources.changed) await sources.stop(c.name, false);
+      for (const c of plan.sources.changed) {
+        // Another type under the same name is another component: its series go with it.
+        const was = live.config.sources.find((s) => s.name === c.name);
+        await sources.stop(c.name, was?.type !== c.type);
+      }
       for (const c of [...plan.sources.changed, ...plan.sources.added]) {
         try {
           await sources.start(c, built.get(c.name));
