@@ -21,7 +21,16 @@ export type TimeToken = Exclude<keyof typeof TIME_TOKENS, '%'>;
 const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 /** How long each token's text stays the same: the bucket a rendered name can be cached for. */
-export const GRANULARITY_MS: Record<TimeToken, number> = { Y: DAY_MS, y: DAY_MS, m: DAY_MS, d: DAY_MS, j: DAY_MS, H: HOUR_MS, M: 60_000, S: 1000 };
+export const GRANULARITY_MS: Record<TimeToken, number> = {
+  Y: DAY_MS,
+  y: DAY_MS,
+  m: DAY_MS,
+  d: DAY_MS,
+  j: DAY_MS,
+  H: HOUR_MS,
+  M: 60_000,
+  S: 1000,
+};
 
 /**
  * A time zone's UTC offset, cached per UTC hour. An hour whose start and end have the

@@ -39,7 +39,13 @@ describe('value patterns', () => {
 
   it('globs: every arrangement of stars and pieces, checked against a reference', () => {
     const reference = (glob: string, v: string) =>
-      new RegExp(`^${glob.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's').test(v);
+      new RegExp(
+        `^${glob
+          .split('*')
+          .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*')}$`,
+        's',
+      ).test(v);
     const globs = ['*', '**', 'a*', '*a', 'a*b', '*a*b*', 'ab*ab', 'a*a*a', '*aa*', 'a**b', '*b*a', 'aba*aba', ''];
     const values = ['', 'a', 'b', 'ab', 'aa', 'aba', 'abab', 'aab', 'baab', 'ababa', 'abaaba', 'aabbaa', 'a\nb'];
     let checked = 0;

@@ -93,13 +93,10 @@ describe('EventTemplate with max_distinct', () => {
     const limit = new DistinctLimit({ maxDistinct: 50, option: 'bus.topic', component: 'cap-test', logger, now: () => now });
     const t = new EventTemplate('logs.{service}', { limit });
     const names = new Set<string>();
-    for (let round = 0; round < 2; round++)
-      for (let i = 0; i < 1000; i++) names.add(t.renderCached(event(0, { service: `svc-${i}` })));
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 1000; i++) names.add(t.renderCached(event(0, { service: `svc-${i}` })));
     expect(names.size).toBe(51);
     expect(names.has('logs._other')).toBe(true);
-    expect([...names].filter((n) => n !== 'logs._other').sort()).toEqual(
-      Array.from({ length: 50 }, (_, i) => `logs.svc-${i}`).sort(),
-    );
+    expect([...names].filter((n) => n !== 'logs._other').sort()).toEqual(Array.from({ length: 50 }, (_, i) => `logs.svc-${i}`).sort());
     // The first 50 keep their names on the second round too; the 950 others overflow twice each.
     expect(await overflowed('cap-test')).toBe(1900);
     const warns = lines.filter((l) => l.level === 40);

@@ -119,7 +119,13 @@ export class EventTemplate {
     const values = this.fields.map((p) => this.value(p.path.get(event), p.fallback));
     const name = this.compose(event, values);
     if (this.limit === undefined || values.length === 0 || this.limit.admit(values.join('\u0000'))) return name;
-    return { name: this.compose(event, values.map(() => this.value(OVERFLOW))), would: name };
+    return {
+      name: this.compose(
+        event,
+        values.map(() => this.value(OVERFLOW)),
+      ),
+      would: name,
+    };
   }
 
   private compose(event: LogEvent, values: readonly string[]): string {

@@ -1,5 +1,12 @@
 import type { LogEvent } from '../../core/event.js';
-import { DistinctLimit, type DistinctLimitOptions, EventTemplate, parseTemplate, type Placeholder, type TemplatePart } from '../../core/template.js';
+import {
+  DistinctLimit,
+  type DistinctLimitOptions,
+  EventTemplate,
+  parseTemplate,
+  type Placeholder,
+  type TemplatePart,
+} from '../../core/template.js';
 
 /**
  * Index names from a template such as `logs-{service}-%Y.%m.%d`: `{service}`, `{module}`
