@@ -20,16 +20,17 @@ import type { FieldValue, LogEvent } from '../event.js';
  */
 
 /** The event's own values besides `fields`, by path. */
+// Each getter normalizes "missing" itself: one call per event on the hot path of every name.
 const TOP_LEVEL = new Map<string, (e: LogEvent) => FieldValue | undefined>([
-  ['service', (e) => e.service],
-  ['module', (e) => e.module],
-  ['host', (e) => e.host],
-  ['level', (e) => e.level],
-  ['message', (e) => e.message],
-  ['source.kind', (e) => e.source.kind],
-  ['source.path', (e) => e.source.path],
-  ['source.container', (e) => e.source.container],
-  ['source.stream', (e) => e.source.stream],
+  ['service', (e) => e.service || undefined],
+  ['module', (e) => e.module || undefined],
+  ['host', (e) => e.host || undefined],
+  ['level', (e) => e.level || undefined],
+  ['message', (e) => e.message || undefined],
+  ['source.kind', (e) => e.source.kind || undefined],
+  ['source.path', (e) => e.source.path || undefined],
+  ['source.container', (e) => e.source.container || undefined],
+  ['source.stream', (e) => e.source.stream || undefined],
 ]);
 
 /** Every path as users write them, for error messages. */
@@ -59,7 +60,7 @@ export interface FieldPath {
 export function parseFieldPath(text: string, exclude: readonly string[] = []): FieldPath {
   if (exclude.includes(text)) throw new FieldPathError(`"${text}" cannot be used here: ${EXCLUDED_WHY[text] ?? 'not allowed'}`);
   const top = TOP_LEVEL.get(text);
-  if (top) return { text, get: (e) => orMissing(top(e)) };
+  if (top) return { text, get: top };
   if (!text.startsWith('fields.')) {
     const known = FIELD_PATHS.filter((p) => !exclude.includes(p));
     throw new FieldPathError(
@@ -90,17 +91,32 @@ function orMissing(v: FieldValue | undefined): FieldValue | undefined {
 
 const INDEX = /^(0|[1-9]\d*)$/;
 
+/** One name's lookup in an object or array: own keys only, numbers only in arrays. */
+type Step = (node: FieldValue & object) => FieldValue | undefined;
+
+function step(key: string): Step {
+  const index = INDEX.test(key) ? Number(key) : -1;
+  // Every key an object inherits is a function (never a FieldValue) except __proto__.
+  const checkOwn = key === '__proto__';
+  return (node) => {
+    if (Array.isArray(node)) return index >= 0 ? node[index] : undefined;
+    const v = (node as Record<string, FieldValue>)[key];
+    if (v === undefined || typeof v === 'function' || (checkOwn && !Object.hasOwn(node, key))) return undefined;
+    return v;
+  };
+}
+
 function fieldsGetter(names: readonly string[]): (e: LogEvent) => FieldValue | undefined {
   const n = names.length;
   if (n === 1) {
-    const key = names[0]!;
-    return (e) => orMissing(own(e.fields, key));
+    const own = step(names[0]!);
+    return (e) => orMissing(own(e.fields));
   }
-  // keys[i][j]: names i..j-1 joined by dots, computed once here rather than per event.
-  const keys: string[][] = [];
+  // steps[i][j]: the lookup of names i..j-1 joined by dots, made once here rather than per event.
+  const steps: Step[][] = [];
   for (let i = 0; i < n; i++) {
-    keys.push([]);
-    for (let j = i + 1; j <= n; j++) keys[i]![j] = names.slice(i, j).join('.');
+    steps.push([]);
+    for (let j = i + 1; j <= n; j++) steps[i]![j] = step(names.slice(i, j).join('.'));
   }
   return (e) => {
     let node: FieldValue | undefined = e.fields;
@@ -110,7 +126,7 @@ function fieldsGetter(names: readonly string[]): (e: LogEvent) => FieldValue | u
       let next: FieldValue | undefined;
       let j = n;
       for (; j > i; j--) {
-        next = own(node, keys[i]![j]!);
+        next = steps[i]![j]!(node);
         if (next !== undefined) break;
       }
       if (next === undefined) return undefined;
@@ -119,12 +135,6 @@ function fieldsGetter(names: readonly string[]): (e: LogEvent) => FieldValue | u
     }
     return orMissing(node);
   };
-}
-
-function own(node: FieldValue & object, key: string): FieldValue | undefined {
-  if (Array.isArray(node)) return INDEX.test(key) ? node[Number(key)] : undefined;
-  const v = (node as Record<string, FieldValue>)[key];
-  return v !== undefined && Object.hasOwn(node, key) ? v : undefined;
 }
 
 /** A present value as text: strings as they are, numbers and booleans as JS prints them, objects and arrays as JSON. */

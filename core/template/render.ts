@@ -44,6 +44,7 @@ export class EventTemplate {
   readonly parts: readonly TemplatePart[];
   readonly clock: ZonedClock;
   private readonly fields: readonly FieldPart[];
+  private readonly getters: readonly ((e: LogEvent) => FieldValue | undefined)[];
   private readonly granularity: number;
   private readonly hasTime: boolean;
   private readonly sanitize: ((value: string) => string) | undefined;
@@ -66,6 +67,7 @@ export class EventTemplate {
     this.finish = options.finish;
     this.limit = options.limit;
     this.fields = this.parts.filter((p): p is FieldPart => p.kind === 'field');
+    this.getters = this.fields.map((p) => p.path.get);
     this.granularity = Math.min(DAY_MS, ...this.parts.map((p) => (p.kind === 'time' ? GRANULARITY_MS[p.token] : DAY_MS)));
     this.hasTime = this.parts.some((p) => p.kind === 'time');
   }
@@ -76,8 +78,8 @@ export class EventTemplate {
    */
   renderCached(event: LogEvent): string {
     let node = this.rendered;
-    for (const part of this.fields) {
-      const raw = part.path.get(event);
+    for (const get of this.getters) {
+      const raw = get(event);
       const key = typeof raw === 'object' && raw !== null ? JSON.stringify(raw) : raw;
       let next = node.get(key) as Map<unknown, unknown> | undefined;
       if (next === undefined) node.set(key, (next = new Map()));
