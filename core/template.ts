@@ -11,26 +11,9 @@
  * - distinct.ts: `max_distinct`, the cap on names made from untrusted values;
  * - match.ts: the patterns route values are matched with, all in linear time.
  */
-export { DAY_MS, formatTimeToken, isValidTimeZone, TIME_TOKENS, type TimeToken, ZonedClock } from './template/clock.js';
-export { DistinctLimit, type DistinctLimitOptions, OVERFLOW } from './template/distinct.js';
-export { FIELD_PATHS, type FieldPath, FieldPathError, fieldPathProblem, fieldText, parseFieldPath } from './template/field-path.js';
-export {
-  compilePattern,
-  DEFAULT_MAX_MATCH_BYTES,
-  globMatcher,
-  headBytes,
-  PatternError,
-  type PatternOptions,
-  patternProblem,
-  type ValuePattern,
-} from './template/match.js';
-export {
-  literalText,
-  MISSING,
-  type ParseOptions,
-  type Placeholder,
-  parseTemplate,
-  type TemplatePart,
-  templateProblem,
-} from './template/parse.js';
-export { EventTemplate, type EventTemplateOptions } from './template/render.js';
+export { isValidTimeZone } from './template/clock.js';
+export { DistinctLimit, type DistinctLimitOptions } from './template/distinct.js';
+export { FieldPathError, fieldPathProblem, fieldText, parseFieldPath } from './template/field-path.js';
+export { compilePattern, DEFAULT_MAX_MATCH_BYTES, PatternError, patternProblem } from './template/match.js';
+export { literalText, type Placeholder, parseTemplate, type TemplatePart, templateProblem } from './template/parse.js';
+export { EventTemplate } from './template/render.js';

@@ -34,7 +34,7 @@ const TOP_LEVEL = new Map<string, (e: LogEvent) => FieldValue | undefined>([
 ]);
 
 /** Every path as users write them, for error messages. */
-export const FIELD_PATHS: readonly string[] = [...TOP_LEVEL.keys(), 'fields.NAME'];
+const FIELD_PATHS: readonly string[] = [...TOP_LEVEL.keys(), 'fields.NAME'];
 
 /** Why a use may leave a path out (templates leave out `message`). */
 const EXCLUDED_WHY: Record<string, string> = {

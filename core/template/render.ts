@@ -105,7 +105,7 @@ export class EventTemplate {
   }
 
   /** One field value as it appears in names: sanitized, or the placeholder's fallback when missing or nothing usable is left. */
-  value(raw: FieldValue | undefined, fallback = MISSING): string {
+  private value(raw: FieldValue | undefined, fallback = MISSING): string {
     const text = fieldText(raw);
     const safe = text === undefined ? '' : this.clean(text);
     return safe !== '' ? safe : this.clean(fallback);
