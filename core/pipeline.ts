@@ -155,10 +155,21 @@ export interface BusRecordWriter {
   close(): Promise<void>;
 }
 
+/** Where a bus reports whether it is reachable (the api's readiness). */
+export interface BusHealth {
+  ok(): void;
+  failed(err: unknown): void;
+}
+
 /** What a `bus:` component creates: either side, for the agent or the collector. */
 export interface Bus {
   producer(): BusProducer;
   consumer(options?: BusConsumerOptions): BusConsumer;
   /** A writer to `topic` on this bus; absent on a bus without topics (the in-process bus). */
   recordWriter?(topic: string): BusRecordWriter;
+  /**
+   * Checks now and then that the bus is reachable, for readiness, as `side` uses it (a
+   * consumer also reports its group's lag); absent on a bus that cannot be unreachable.
+   */
+  probe?(side: 'producer' | 'consumer', health: BusHealth, logger: Logger): { stop(): Promise<void> };
 }

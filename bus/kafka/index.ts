@@ -1,5 +1,14 @@
+import type { Logger } from '../../core/log.js';
 import { loadTls } from '../../core/options/tls.js';
-import type { Bus, BusConsumer, BusConsumerOptions, BusProducer, BusRecordWriter, ComponentContext } from '../../core/pipeline.js';
+import type {
+  Bus,
+  BusConsumer,
+  BusConsumerOptions,
+  BusHealth,
+  BusProducer,
+  BusRecordWriter,
+  ComponentContext,
+} from '../../core/pipeline.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import {
   type ClientSetup,
@@ -50,6 +59,16 @@ export class KafkaBus implements Bus {
   recordWriter(topic: string): BusRecordWriter {
     const setup = { ...this.setup, logger: this.setup.logger.child({ side: 'record-writer', topic }) };
     return new DeferredRecordWriter(async () => (await this.load()).recordWriter(setup, topic));
+  }
+
+  /**
+   * Reachability (and, for a consumer, the group's lag) for the api's readiness: a metadata
+   * request every 5 s on a connection of its own (bus/kafka/probe.ts, on kafkajs whatever
+   * the client; loaded only when an api runs).
+   */
+  probe(side: 'producer' | 'consumer', health: BusHealth, logger: Logger): { stop(): Promise<void> } {
+    const started = import('./probe.js').then((m) => m.startBusProbe(this.setup, health, logger, side));
+    return { stop: async () => (await started).stop() };
   }
 
   private load(): Promise<KafkaClient> {

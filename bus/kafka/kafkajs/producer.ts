@@ -6,7 +6,7 @@ import type { BusProducer } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
 import type { ClientSetup } from '../client.js';
 import { busMetrics } from '../metrics.js';
-import { compileTemplate, describeBus, type KafkaBusOptions, topicRenderer } from '../options.js';
+import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
 import { AckedMemory } from '../resend.js';
 import { createKafka, describeError } from './config.js';
 
@@ -47,8 +47,12 @@ export class KafkajsProducer implements BusProducer {
     this.logger = setup.logger;
     this.labels = { component: setup.component, client: 'kafkajs' };
     this.batch = { maxEvents: options.producer.batch.max_events, timeoutMs: options.producer.batch.timeout };
-    this.topicOf = topicRenderer(options.topic);
-    this.keyOf = compileTemplate(options.producer.key);
+    this.topicOf = topicRenderer(options.topic, {
+      maxDistinct: options.topic_max_distinct,
+      component: setup.component,
+      logger: setup.logger,
+    });
+    this.keyOf = keyRenderer(options.producer.key);
     this.compression = options.producer.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   }
 

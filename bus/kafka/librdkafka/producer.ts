@@ -4,7 +4,7 @@ import type { BusProducer } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
 import type { ClientSetup } from '../client.js';
 import { busMetrics } from '../metrics.js';
-import { compileTemplate, describeBus, type KafkaBusOptions, topicRenderer } from '../options.js';
+import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
 import { AckedMemory } from '../resend.js';
 import { producerConfig } from './config.js';
 import { Deliveries } from './deliveries.js';
@@ -41,8 +41,12 @@ export class LibrdkafkaProducer implements BusProducer {
     this.labels = { component: setup.component, client: 'librdkafka' };
     this.outage = new OutageLog(this.logger, { what: 'kafka' });
     this.batch = { maxEvents: this.options.producer.batch.max_events, timeoutMs: this.options.producer.batch.timeout };
-    this.topicOf = topicRenderer(this.options.topic);
-    this.keyOf = compileTemplate(this.options.producer.key);
+    this.topicOf = topicRenderer(this.options.topic, {
+      maxDistinct: this.options.topic_max_distinct,
+      component: setup.component,
+      logger: setup.logger,
+    });
+    this.keyOf = keyRenderer(this.options.producer.key);
   }
 
   /** Connecting waits for the first send, so an agent starts (and buffers) while Kafka is down. */
