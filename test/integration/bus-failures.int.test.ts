@@ -90,9 +90,14 @@ describe.each(BUS_CLIENTS)('kafka bus under failures [$client]', ({ client, miss
       // broker cannot recognise it). Batches the collector wrote while it could not commit
       // are skipped when read again, not written twice.
       expect(result.duplicates).toBeLessThanOrEqual(AGENT_BATCH_EVENTS);
-      // The outage was logged once when it began, once when it ended, not once per retry.
-      expect(agent.log().match(/bus send failed/g)?.length).toBe(1);
-      expect(agent.log().match(/bus is accepting events again/g)?.length).toBe(1);
+      // The outage was logged when it began and when it ended, not once per retry (the
+      // forwarder retries for the whole 30 s). A send that fails again right after the
+      // broker is back, while it still elects partition leaders, is a second, short outage.
+      const down = agent.log().match(/bus send failed/g)?.length ?? 0;
+      const back = agent.log().match(/bus is accepting events again/g)?.length ?? 0;
+      expect(down).toBeGreaterThanOrEqual(1);
+      expect(down).toBeLessThanOrEqual(2);
+      expect(back).toBe(down);
     } finally {
       await broker.destroy();
     }
