@@ -7,7 +7,7 @@ import { silentLogger } from '../../../core/log.js';
 import { metrics } from '../../../core/metrics.js';
 import { captureLogger, eventNumber, makeEvent, tempDir, until } from '../testkit.js';
 import { DiskChannel, type DiskChannelConfig } from './disk-channel.js';
-import { encodeRecord, SEGMENT_HEADER_BYTES, segmentName } from './format.js';
+import { encodeRecord, SEGMENT_HEADER, SEGMENT_HEADER_BYTES, segmentName } from './format.js';
 import { diskChannelOptions, diskChannelSpec } from './index.js';
 
 const dirs: string[] = [];
@@ -152,45 +152,54 @@ describe('disk channel recovery from damaged files', () => {
 });
 
 describe('disk channel upgrade from an older format', () => {
-  // fixtures/v1: a channel directory written by format 1 (JSON records, commit 332caf5) with
-  // 2 of its 13 events committed; expected.json holds the events as they were put.
-  const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'v1');
+  // fixtures/vN: a channel directory written by format N with 2 of its events committed;
+  // expected.json holds the events as they were put (see fixtures/README.md).
+  const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
-  it('delivers the uncommitted events of format-1 segments, keeps their checkpoints, and writes new records as format 2', async () => {
-    const { dir, open } = await setup();
-    for (const f of [segmentName(1), 'pointer.json']) await copyFile(join(fixture, f), join(dir, f));
-    const expected = JSON.parse(await readFile(join(fixture, 'expected.json'), 'utf8')) as { committed: number; events: LogEvent[] };
-    expect(expected.events).toHaveLength(13);
-    let { channel, lines } = await open();
-    expect(lines.filter((l) => /damaged|torn/.test(String(l.msg)))).toEqual([]);
-    expect(channel.stats().events).toBe(11);
-    expect(channel.lastCheckpoint('file:/var/log/app.log')).toEqual({
-      source: 'file:/var/log/app.log',
-      seq: 2,
-      state: { offset: 1000, fileId: 'dev1-ino2' },
+  for (const [version, total] of [
+    [1, 13],
+    [2, 15],
+  ] as const) {
+    it(`delivers the uncommitted events of format-${version} segments, keeps their checkpoints, and writes new records in the current format`, async () => {
+      const fixture = join(fixtures, `v${version}`);
+      const { dir, open } = await setup();
+      for (const f of [segmentName(1), 'pointer.json']) await copyFile(join(fixture, f), join(dir, f));
+      const expected = JSON.parse(await readFile(join(fixture, 'expected.json'), 'utf8')) as { committed: number; events: LogEvent[] };
+      expect(expected.events).toHaveLength(total);
+      expect(expected.committed).toBe(2);
+      let { channel, lines } = await open();
+      expect(lines.filter((l) => /damaged|torn/.test(String(l.msg)))).toEqual([]);
+      expect(channel.stats().events).toBe(total - 2);
+      expect(channel.lastCheckpoint('file:/var/log/app.log')).toEqual({
+        source: 'file:/var/log/app.log',
+        seq: 2,
+        state: { offset: 1000, fileId: 'dev1-ino2' },
+      });
+      expect(channel.lastCheckpoint('quiet')).toEqual({ source: 'quiet', seq: 7, state: {} });
+
+      await channel.put(batch(200, 3), { source: 'file:/var/log/app.log', seq: 3, state: { offset: 1300, fileId: 'dev1-ino2' } });
+      expect((await readFile(join(dir, segmentName(1)))).subarray(0, SEGMENT_HEADER_BYTES).toString('latin1')).toBe(
+        `SLUICE${String.fromCharCode(version)}\n`,
+      );
+      expect((await readFile(join(dir, segmentName(2)))).subarray(0, SEGMENT_HEADER_BYTES)).toEqual(SEGMENT_HEADER);
+      const first = await channel.take(5);
+      expect(first.events).toEqual(expected.events.slice(2, 7));
+      await first.commit();
+      await channel.close();
+
+      ({ channel } = await open());
+      const rest = await channel.take(100);
+      expect(rest.events).toEqual([...expected.events.slice(7), ...batch(200, 3)]);
+      await rest.commit();
+      expect((await readdir(dir)).filter((f) => f.endsWith('.seg'))).toEqual([]);
+      await channel.close();
+      ({ channel } = await open());
+      expect(channel.stats().events).toBe(0);
+      expect(channel.lastCheckpoint('file:/var/log/app.log')?.seq).toBe(3);
+      expect(channel.lastCheckpoint('quiet')?.seq).toBe(7);
+      await channel.close();
     });
-    expect(channel.lastCheckpoint('quiet')).toEqual({ source: 'quiet', seq: 7, state: {} });
-
-    await channel.put(batch(200, 3), { source: 'file:/var/log/app.log', seq: 3, state: { offset: 1300, fileId: 'dev1-ino2' } });
-    expect((await readFile(join(dir, segmentName(1)))).subarray(0, SEGMENT_HEADER_BYTES).toString('latin1')).toBe('SLUICE\x01\n');
-    expect((await readFile(join(dir, segmentName(2)))).subarray(0, SEGMENT_HEADER_BYTES).toString('latin1')).toBe('SLUICE\x02\n');
-    const first = await channel.take(5);
-    expect(first.events).toEqual(expected.events.slice(2, 7));
-    await first.commit();
-    await channel.close();
-
-    ({ channel } = await open());
-    const rest = await channel.take(100);
-    expect(rest.events).toEqual([...expected.events.slice(7), ...batch(200, 3)]);
-    await rest.commit();
-    expect((await readdir(dir)).filter((f) => f.endsWith('.seg'))).toEqual([]);
-    await channel.close();
-    ({ channel } = await open());
-    expect(channel.stats().events).toBe(0);
-    expect(channel.lastCheckpoint('file:/var/log/app.log')?.seq).toBe(3);
-    expect(channel.lastCheckpoint('quiet')?.seq).toBe(7);
-    await channel.close();
-  });
+  }
 });
 
 describe('disk channel durability of positions', () => {
