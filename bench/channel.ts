@@ -4,7 +4,8 @@ import type { LogEvent } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
 import { encodeEventString } from '../core/wire.js';
 import { DiskChannel, type DiskChannelConfig } from '../agent/channel/disk/disk-channel.js';
-import { encodeRecord, releaseRecord } from '../agent/channel/disk/format.js';
+import { releaseRecord } from '../agent/channel/disk/format/frame-pool.js';
+import { encodeRecord } from '../agent/channel/disk/format/record.js';
 import { channelMetrics } from '../agent/channel/metrics.js';
 import { makeEvent, tempDir } from '../agent/channel/testkit.js';
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,9 +23,10 @@ const child = join(here, 'crash-child.mjs');
 let dir: string;
 
 beforeAll(async () => {
-  for (const f of ['disk-channel', 'format', 'pointer']) {
-    const js = join(dist, 'agent/channel/disk', `${f}.js`);
-    if (!existsSync(js) || statSync(js).mtimeMs < statSync(join(here, `${f}.ts`)).mtimeMs) {
+  const sources = readdirSync(here, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+  for (const f of sources) {
+    const js = join(dist, 'agent/channel/disk', f.replace(/\.ts$/, '.js'));
+    if (!existsSync(js) || statSync(js).mtimeMs < statSync(join(here, f)).mtimeMs) {
       throw new Error(`${js} is missing or older than its source: build first (npx tsc -p tsconfig.build.json)`);
     }
   }

@@ -71,10 +71,12 @@ describe('memory channel capacity', () => {
     ac.abort();
     expect((await waiting).events).toEqual([]);
     const later = c.take(5);
+    await expect(c.take(1)).rejects.toThrow(/a take is already waiting/);
     await c.put([makeEvent(1)]);
-    expect((await later).events).toEqual([makeEvent(1)]);
-    await expect(c.take(1)).rejects.toThrow(/already open/);
+    const tx = await later;
+    expect(tx.events).toEqual([makeEvent(1)]);
     await c.close();
+    await expect(tx.commit()).rejects.toThrow(/is closed: transaction not committed/);
   });
 });
 
