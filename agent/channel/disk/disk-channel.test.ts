@@ -439,7 +439,7 @@ describe('disk channel options', () => {
     expect(() => diskChannelOptions.parse({ max_bytes: 'lots' })).toThrow(/expected a size such as .+512KiB/);
     expect(() => diskChannelOptions.parse({ fsync: 'sometimes' })).toThrow();
     expect(() => diskChannelOptions.parse({ fsync: 20 })).toThrow(/a duration needs a unit: did you mean .+20s.+ or .+20ms/);
-    expect(() => diskChannelOptions.parse({ fsync: 0 })).toThrow(/must be .always. or a positive duration/);
+    expect(() => diskChannelOptions.parse({ fsync: 0 })).toThrow(/must be .+always.+ or a positive duration/);
     expect(() => diskChannelOptions.parse({ retry_backoff_max: 5000 })).toThrow(/a duration needs a unit/);
   });
 
