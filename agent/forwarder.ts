@@ -157,6 +157,8 @@ export class Forwarder {
       await this.producer.send(tx.events);
       return undefined;
     } catch (err) {
+      // Before the slot is freed: a send waiting for it must see that it is not to go out.
+      this.pause();
       return err ?? new Error('send failed');
     } finally {
       this.sending--;
@@ -230,8 +232,7 @@ export class Forwarder {
 
   /** Stops taking, waits for every send to settle, and rolls back everything in flight (oldest first takes the rest with it). */
   private async giveBack(why: 'send' | 'commit'): Promise<void> {
-    this.paused = true;
-    this.takeAbort?.abort();
+    this.pause();
     await this.taking;
     await Promise.all(this.queue.map((e) => e.sent));
     const head = this.queue[0];
@@ -245,6 +246,12 @@ export class Forwarder {
     this.queue.length = 0;
     this.queuedEvents = 0;
     metrics.inFlight.set({ component: this.component }, 0);
+  }
+
+  /** Stops taking and sending until the transactions in flight are rolled back. */
+  private pause(): void {
+    this.paused = true;
+    this.takeAbort?.abort();
   }
 
   private settled(): void {
