@@ -4,7 +4,8 @@ import { readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureLogger, eventNumber, makeEvent, seededRandom, tempDir } from '../testkit.js';
+import { captureLogger, tempDir } from '../../../test/support/index.js';
+import { eventNumber, makeEvent, seededRandom } from '../testkit.js';
 import { DiskChannel } from './disk-channel.js';
 
 /**
@@ -31,7 +32,7 @@ beforeAll(async () => {
       throw new Error(`${js} is missing or older than its source: build first (npx tsc -p tsconfig.build.json)`);
     }
   }
-  dir = await tempDir('crash');
+  ({ dir } = await tempDir('crash'));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

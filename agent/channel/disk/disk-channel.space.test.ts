@@ -3,7 +3,8 @@ import { mkdir, open, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PutAbortedError } from '../../../core/pipeline.js';
-import { captureLogger, eventNumber, makeEvent, tempDir, until } from '../testkit.js';
+import { captureLogger, tempDir, waitFor } from '../../../test/support/index.js';
+import { eventNumber, makeEvent } from '../testkit.js';
 
 const batch = (from: number, n: number, size = 0) => Array.from({ length: n }, (_, i) => makeEvent(from + i, size));
 import { DiskChannel, type DiskChannelConfig } from './disk-channel.js';
@@ -18,7 +19,7 @@ let mnt: string;
 let mountError: string | undefined;
 
 beforeAll(async () => {
-  base = await tempDir('enospc');
+  ({ dir: base } = await tempDir('enospc'));
   mnt = join(base, 'mnt');
   await mkdir(mnt);
   try {
@@ -72,7 +73,7 @@ describe('disk channel on a full disk', () => {
 
     let settled = false;
     const blocked = channel.put(Array.from({ length: 1000 }, (_, i) => makeEvent(100 + i, 200))).then(() => (settled = true));
-    await until(() => channel.stats().blocked, 'the channel to report the blocked disk');
+    await waitFor('the channel to report the blocked disk', () => channel.stats().blocked);
     const error = lines.find((l) => l.msg === 'channel disk down');
     expect(error).toMatchObject({ path: config('channel').path, err: { code: 'ENOSPC' } });
     expect(String(error!.segment).startsWith(config('channel').path)).toBe(true);
@@ -138,7 +139,7 @@ describe('disk channel on a full disk', () => {
       () => undefined,
       (err: Error) => err,
     );
-    await until(() => channel.stats().blocked, 'the write to fail');
+    await waitFor('the write to fail', () => channel.stats().blocked);
     channel.abortWaitingPuts();
     const err = await stuck;
     expect(err).toBeInstanceOf(PutAbortedError);

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../../core/event.js';
 import { silentLogger } from '../../../core/log.js';
 import { metrics } from '../../../core/metrics.js';
-import { captureLogger, eventNumber, makeEvent, tempDir, until } from '../testkit.js';
+import { captureLogger, tempDir, waitFor } from '../../../test/support/index.js';
+import { eventNumber, makeEvent } from '../testkit.js';
 import { DiskChannel, type DiskChannelConfig } from './disk-channel.js';
 import { encodeRecord, SEGMENT_HEADER } from './format/record.js';
 import { SEGMENT_HEADER_BYTES, segmentName } from './format/segment-file.js';
@@ -26,7 +27,7 @@ afterEach(async () => {
 });
 
 async function setup(overrides: Partial<DiskChannelConfig> = {}) {
-  const dir = await tempDir('disk');
+  const { dir } = await tempDir('disk');
   dirs.push(dir);
   const config: DiskChannelConfig = {
     path: dir,
@@ -305,7 +306,7 @@ describe('disk channel capacity', () => {
     const done: boolean[] = [];
     const n = Math.ceil((3 * 64 * 1024) / record);
     for (let b = 0; b < n; b++) puts.push(channel.put(batch(b * 10, 10, 200)).then(() => void (done[b] = true)));
-    await until(() => channel.stats().full, 'the channel to be full');
+    await waitFor('the channel to be full', () => channel.stats().full);
     expect(lines.find((l) => l.msg === 'channel full; puts wait and sources pause')).toMatchObject({ max_bytes: 64 * 1024 });
     const fullGauge = (await metrics.getSingleMetric('sluice_channel_full')!.get()).values.find((v) => v.labels.component === 'disk-cap');
     expect(fullGauge?.value).toBe(1);
@@ -332,7 +333,7 @@ describe('disk channel capacity', () => {
     await channel.put(batch(0, 100, 200));
     const second = channel.put(batch(100, 100, 200));
     const third = channel.put(batch(200, 100, 200));
-    await until(() => channel.stats().full, 'the channel to be full');
+    await waitFor('the channel to be full', () => channel.stats().full);
     const ids: number[] = [];
     while (ids.length < 300) {
       const tx = await channel.take(1000);
