@@ -171,6 +171,28 @@ describe('pipelined forwarder', () => {
   });
 });
 
+describe('forwarder and a channel that cannot read', () => {
+  it('retries a take that failed, logs the outage once, and forwards everything when the channel reads again', async () => {
+    const channel = await memory('fw-take');
+    await channel.put(batch(0, 250));
+    let failures = 2;
+    const take = channel.take.bind(channel);
+    // A narrow fake: the disk channel's take fails this way when a segment read gets EIO.
+    channel.take = async (max, signal) => {
+      if (failures-- > 0) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+      return take(max, signal);
+    };
+    const bus = new ManualBus();
+    bus.auto = null;
+    const { lines } = forwarder(channel, bus, 'fw-take');
+    await waitFor('everything forwarded', () => channel.stats().events === 0);
+    expect(bus.acked).toEqual(range(0, 250));
+    expect(lines.filter((l) => l.msg === 'channel take down')).toMatchObject([{ err: { code: 'EIO' } }]);
+    expect(lines.filter((l) => l.msg === 'channel take back')).toHaveLength(1);
+    expect(await metric('sluice_forwarder_take_failures_total', 'fw-take')).toBe(2);
+  });
+});
+
 describe('forwarder and a channel commit that fails (real full disk)', () => {
   let base: string;
   let mnt: string;

@@ -33,6 +33,7 @@ const metrics = {
     'Channel commits that failed after the bus had the events; retried (never sent again)',
     ['component'],
   ),
+  takeFailures: counter('sluice_forwarder_take_failures_total', 'Takes that failed (the channel could not read); retried', ['component']),
   inFlight: gauge('sluice_forwarder_in_flight', 'Channel transactions taken and not yet committed', ['component']),
 };
 
@@ -70,6 +71,7 @@ export class Forwarder {
   private readonly maxSends: number;
   private readonly bus: OutageLog;
   private readonly commits: OutageLog;
+  private readonly takes: OutageLog;
   private readonly component: string;
   private loop: Promise<void> | undefined;
   private sending = 0;
@@ -90,10 +92,12 @@ export class Forwarder {
     this.component = options.component ?? 'forwarder';
     this.bus = new OutageLog(logger, { what: 'bus' });
     this.commits = new OutageLog(logger, { what: 'channel commit' });
+    this.takes = new OutageLog(logger, { what: 'channel take' });
   }
 
   start(): void {
-    this.loop ??= this.run();
+    // Every failure the loops expect is retried inside them; this is the last line for a bug.
+    this.loop ??= this.run().catch((err: unknown) => this.logger.error({ err }, 'forwarder stopped on an unexpected error'));
   }
 
   /** Stops taking; resolves once every transaction in flight is committed or rolled back. */
@@ -118,6 +122,7 @@ export class Forwarder {
   private async takeLoop(): Promise<void> {
     const stop = this.stopping.signal;
     const linger = this.options.lingerMs ?? 0;
+    const takeBackoff = new Backoff(100, this.options.retryBackoffMaxMs ?? 30_000);
     while (!stop.aborted) {
       if (this.paused || this.queue.length >= this.maxInFlight) {
         await this.changed.wait(stop);
@@ -129,8 +134,18 @@ export class Forwarder {
       }
       this.takeAbort = new AbortController();
       this.taking = this.takeOne(AbortSignal.any([stop, this.takeAbort.signal]));
-      await this.taking;
-      this.taking = undefined;
+      try {
+        await this.taking;
+        this.takes.ok();
+        takeBackoff.reset();
+      } catch (err) {
+        // The channel could not read (a disk error): nothing was taken; try again.
+        metrics.takeFailures.inc({ component: this.component });
+        this.takes.failed(err);
+        await takeBackoff.sleep(stop);
+      } finally {
+        this.taking = undefined;
+      }
     }
   }
 

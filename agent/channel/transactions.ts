@@ -56,11 +56,6 @@ export class Transactions<S> {
     private readonly hooks: TransactionHooks<S>,
   ) {}
 
-  /** Transactions taken and neither committed nor rolled back. */
-  get openCount(): number {
-    return this.open.length;
-  }
-
   /** Checks that a take may start and marks it running; the returned function ends it. */
   beginTake(max: number): () => void {
     const state = this.channelState();

@@ -33,7 +33,7 @@ export interface Pointer {
 }
 
 export const POINTER_SLOTS = ['pointer.0', 'pointer.1'] as const;
-export const LEGACY_POINTER_FILE = 'pointer.json';
+const LEGACY_POINTER_FILE = 'pointer.json';
 
 export type PointerRead =
   | { kind: 'missing' }
@@ -42,7 +42,7 @@ export type PointerRead =
 
 type SlotRead = { kind: 'missing' } | { kind: 'ok'; pointer: Pointer; seq: number } | { kind: 'damaged'; reason: string };
 
-export function encodePointer(p: Pointer, seq: number): Buffer {
+function encodePointer(p: Pointer, seq: number): Buffer {
   const body = Buffer.from(JSON.stringify({ v: 2, seq, segment: p.segment, offset: p.offset, skip: p.skip, checkpoints: p.checkpoints }));
   const crc = crc32(body).toString(16).padStart(8, '0');
   return Buffer.concat([Buffer.from(`${crc} ${body.length}\n`), body, Buffer.from('\n')]);

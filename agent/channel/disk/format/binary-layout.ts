@@ -49,7 +49,7 @@ export const SAME_LEVEL = 1 << 17;
 const SOURCE_SLOTS = 0x1ff8;
 
 /** Per chunk: event count, UTF-8 bytes, UTF-16 units (u32 each). */
-export const CHUNK_ENTRY_BYTES = 12;
+const CHUNK_ENTRY_BYTES = 12;
 
 /** What distinguishes the layouts of the versions that use this part. */
 export interface LayoutSpec {

@@ -14,11 +14,11 @@ import { WireFormatError } from '../../../../core/wire.js';
  * The magic lets recovery find the next intact record after a damaged one. How the events
  * part is encoded is the segment's format version's business (codecs.ts).
  */
-export const FRAME_MAGIC = 0x534c5246; // "SLRF"
+const FRAME_MAGIC = 0x534c5246; // "SLRF"
 export const FRAME_HEADER_BYTES = 12;
 export const PAYLOAD_HEADER_BYTES = 8;
 /** Largest record length a reader believes; a bigger length field is damage, not a record. */
-export const MAX_RECORD_BYTES = 0x7fffffff;
+const MAX_RECORD_BYTES = 0x7fffffff;
 
 const MAGIC_BYTES = Buffer.alloc(4);
 MAGIC_BYTES.writeUInt32LE(FRAME_MAGIC, 0);
