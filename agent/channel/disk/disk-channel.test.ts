@@ -357,6 +357,38 @@ describe('disk channel capacity', () => {
     await channel.close();
   });
 
+  it('replaces a drained segment to make room without losing what is written after it, across restarts', async () => {
+    const record = encodeRecord(batch(0, 400, 200), undefined).length;
+    const { dir, open } = await setup({ maxBytes: Math.floor(1.5 * record), segmentBytes: record + 500 });
+    let { channel } = await open();
+    await channel.put(batch(0, 400, 200));
+    await (await channel.take(400)).commit();
+    // The committed active segment still takes room the next put needs: it is replaced.
+    await channel.put(batch(400, 400, 200));
+    expect((await readdir(dir)).filter((f) => f.endsWith('.seg'))).toEqual([segmentName(2)]);
+    await channel.close();
+    ({ channel } = await open());
+    expect(await drain(channel)).toEqual(range(400, 800));
+    await channel.close();
+  });
+
+  it('never reuses the id of a segment the pointer names once that segment is gone (a crash after replacing it)', async () => {
+    const { dir, open } = await setup();
+    let { channel } = await open();
+    await channel.put(batch(0, 10));
+    await (await channel.take(10)).commit();
+    await channel.close();
+    // The pointer stays at the end of segment 1; the segment is deleted and nothing written yet.
+    await rm(join(dir, segmentName(1)));
+    ({ channel } = await open());
+    await channel.put(batch(10, 10));
+    await channel.close();
+    expect((await readdir(dir)).filter((f) => f.endsWith('.seg'))).toEqual([segmentName(2)]);
+    ({ channel } = await open());
+    expect(await drain(channel)).toEqual(range(10, 20));
+    await channel.close();
+  });
+
   it('rejects a batch larger than the whole capacity with a clear error instead of hanging', async () => {
     const { open } = await setup({ maxBytes: 64 * 1024, segmentBytes: 16 * 1024 });
     const { channel } = await open();

@@ -141,8 +141,8 @@ export async function recover(
   }
   // A pointer replaced by rename (formats 1 and 2) may have left its temp file in a crash.
   for (const tmp of ['.pointer.json.tmp', 'pointer.json.tmp']) await unlink(join(dir, tmp)).catch(() => {});
-  // Never after the pointer's segment: the writer deletes a drained segment without moving the
-  // pointer, and a new segment under that id would have its first bytes taken as committed.
+  // Past the pointer's segment: the writer deletes a drained segment without moving the pointer,
+  // and a new segment under that id would have its first bytes taken as committed.
   segments.nextId = Math.max((ids[ids.length - 1] ?? 0) + 1, (pointer?.segment ?? 0) + 1);
   const committed = segments.normalize(
     pointer ? { seg: pointer.segment, off: Math.max(pointer.offset, SEGMENT_HEADER_BYTES), idx: pointer.skip } : { seg: 0, off: 0, idx: 0 },
