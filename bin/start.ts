@@ -31,6 +31,8 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     mkdirSync(dir, { recursive: true });
     const ctx: ComponentContext = {
       name: c.name,
+      // `component` is bound here, once; what a component builds below it adds other keys
+      // (side, stage...), never `component` again (pino would print the key twice).
       logger: logger.child({ component: c.name === section ? section : `${section}.${c.name}`, type: c.type }),
       dataDir: dir,
       host,

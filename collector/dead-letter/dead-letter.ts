@@ -90,7 +90,8 @@ export class FileDeadLetter implements DeadLetter {
 
   async open(): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
-    this.file = await open(this.path, 'a');
+    // Dead-lettered events are log content: the owner's alone (0600).
+    this.file = await open(this.path, 'a', 0o600);
   }
 
   write(entries: readonly DeadLetterEntry[]): Promise<void> {

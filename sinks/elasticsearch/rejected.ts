@@ -39,7 +39,7 @@ export function fileRejectHandler(dataDir: string, sink: string): RejectHandler 
     // Appends are serialized so concurrent writes never interleave half lines.
     const done = chain.then(async () => {
       mkdirSync(dataDir, { recursive: true });
-      const fh = await open(file, 'a');
+      const fh = await open(file, 'a', 0o600);
       try {
         await fh.write(`${text}\n`);
         await fh.sync();
