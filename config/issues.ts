@@ -24,10 +24,12 @@ export function reportZodIssues(
   schema: z.ZodType,
   at: At,
   skip: (path: readonly PropertyKey[], issue: z.core.$ZodIssue) => boolean = () => false,
-): void {
+): number {
+  let reported = 0;
   for (const issue of issues) {
     const path = [...prefix, ...issue.path];
     if (skip(path, issue)) continue;
+    reported++;
     const secret = isSecretAt(schema, issue.path);
     const describe = (v: unknown) => (secret ? HIDDEN : describeValue(v));
     if (issue.code === 'unrecognized_keys') {
@@ -65,6 +67,7 @@ export function reportZodIssues(
       at(path, issue.message);
     }
   }
+  return reported;
 }
 
 /** Whether the option at `path`, or a block above it, is a secret. */

@@ -337,7 +337,10 @@ function resolveComponent(
   coerceSubstituted(options, checked.substitutions, path, schema);
   const parsed = schema.safeParse(options);
   if (!parsed.success) {
-    reportZodIssues(parsed.error.issues, path, options, schema, at, checked.skip);
+    // Only values known at run time failed (--no-env): the component is there, its
+    // options unchecked; such a config is validated, never run.
+    if (reportZodIssues(parsed.error.issues, path, options, schema, at, checked.skip) === 0)
+      return { kind, name, type, spec: found.spec, options };
     return undefined;
   }
   return { kind, name, type, spec: found.spec, options: parsed.data };
