@@ -16,7 +16,7 @@ afterAll(() => tmp.cleanup());
 const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
 
 /** Keys that appear twice in one object of a JSON text (JSON.parse keeps the last silently). */
-export function duplicateKeys(json: string): string[] {
+function duplicateKeys(json: string): string[] {
   const found: string[] = [];
   const objects: (Set<string> | undefined)[] = [];
   for (let i = 0; i < json.length; i++) {
