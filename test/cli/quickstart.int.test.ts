@@ -74,11 +74,22 @@ function background(command: string) {
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as Record<string, unknown>),
     exited,
-    ctrlC: () => {
+    /** Ctrl-C on the terminal: SIGINT to the whole group, then wait until every process of it is gone. */
+    ctrlC: async () => {
       process.kill(-child.pid!, 'SIGINT');
-      return exited;
+      await exited;
+      await waitFor('the process group to end', () => !groupAlive(child.pid!), 120_000);
     },
   };
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function copyTrackedFiles(to: string): void {
