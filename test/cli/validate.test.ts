@@ -42,9 +42,7 @@ describe('sluice validate finds everything in one pass', () => {
       `${path}:5:15: sinks.archive.roll_age: expected a duration such as "500ms", "5s" or "7d", got 3600 (a duration needs a unit: did you mean "3600s" or "3600ms"?)`,
       `${path}:8:10: sinks.search.url: expected an http:// or https:// URL such as "http://127.0.0.1:9200", got "localhost:9200" (no scheme: did you mean "http://localhost:9200"?)`,
       expect.stringMatching(
-        new RegExp(
-          `^${path}:11:25: routes\\.rules\\[0\\]\\.match\\.message: invalid regular expression /timeout \\(\\\\d\\+/: .*Unterminated group`,
-        ),
+        new RegExp(`^${path}:11:25: routes\\.rules\\[0\\]\\.match\\.message: invalid regular expression /timeout \\(\\\\d\\+/`),
       ),
       `${path}:12:15: routes.rules[0].sinks[0]: unknown sink "archiv" (did you mean "archive"?); sinks defined in this file: archive, search`,
       `${path}:13:13: routes.default[0]: unknown sink "serch" (did you mean "search"?); sinks defined in this file: archive, search`,
