@@ -3,6 +3,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import type { ComponentKind, ComponentSpec, Registry } from '../core/registry.js';
 import type { LogLevel } from '../core/log.js';
+import { renamedTo } from '../core/options/renamed.js';
 import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
 import { interpolateEnv } from './interpolate.js';
 import { locate } from './locate.js';
@@ -258,12 +259,16 @@ function reportZodIssues(
   for (const issue of issues) {
     const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
-      const allowed = allowedKeys(schema, issue.path);
+      const object = objectAt(schema, issue.path);
+      const allowed = object ? Object.keys(object.shape).sort() : [];
       for (const key of issue.keys) {
+        const renamed = renamedTo(object, key);
         const hint = closest(key, allowed);
         at(
           [...path, key],
-          `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}${allowed.length ? `; allowed: ${allowed.join(', ')}` : ''}`,
+          renamed
+            ? `"${key}" was renamed: use ${renamed}`
+            : `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}${allowed.length ? `; allowed: ${allowed.join(', ')}` : ''}`,
           'key',
         );
       }
@@ -304,16 +309,16 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
-/** The keys an object schema at `path` accepts, for "did you mean" and "allowed:" hints. */
-function allowedKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+/** The object schema at `path`, whose keys and renames give the "did you mean" and "allowed:" hints. */
+function objectAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodObject | undefined {
   let cur: z.ZodType | undefined = unwrap(schema);
   for (const step of path) {
     if (cur instanceof z.ZodObject) cur = unwrap(cur.shape[String(step)] as z.ZodType | undefined);
     else if (cur instanceof z.ZodArray) cur = unwrap(cur.element as z.ZodType);
     else if (cur instanceof z.ZodRecord) cur = unwrap(cur.valueType as z.ZodType);
-    else return [];
+    else return undefined;
   }
-  return cur instanceof z.ZodObject ? Object.keys(cur.shape).sort() : [];
+  return cur instanceof z.ZodObject ? cur : undefined;
 }
 
 function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {

@@ -271,12 +271,12 @@ describe('CRI (containerd, Kubernetes)', () => {
     expect(big!.service).toBe('server');
   });
 
-  test('max_message_bytes cuts a reassembled message at a character boundary and marks it', async () => {
+  test('max_event_bytes cuts a reassembled message at a character boundary and marks it', async () => {
     const cdir = join(dir, 'pods', 'ns_p_u', 'c');
     mkdirSync(cdir, { recursive: true });
     writeFileSync(join(cdir, '0.log'), criLines('é'.repeat(SPLIT * 2), 'stdout'));
     const ch = new RecordingChannel();
-    await start({ include: [join(dir, 'pods/*/*/*.log')], max_message_bytes: '20001B' }, ch);
+    await start({ include: [join(dir, 'pods/*/*/*.log')], max_event_bytes: '20001B' }, ch);
     await until(() => ch.events.length === 1, '1 event');
     expect(ch.events[0]!.message).toBe('é'.repeat(10_000));
     expect(ch.events[0]!.fields['log.truncated']).toBe(true);

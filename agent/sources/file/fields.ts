@@ -1,3 +1,4 @@
+import { matchable } from './bounded.js';
 import type { TimestampOptions } from './options.js';
 
 /**
@@ -8,7 +9,10 @@ export class PathTemplate {
   private readonly regex: RegExp;
   readonly names: string[] = [];
 
-  constructor(readonly template: string) {
+  constructor(
+    readonly template: string,
+    private readonly maxMatchBytes = 4096,
+  ) {
     let out = '';
     for (let i = 0; i < template.length; i++) {
       const c = template[i]!;
@@ -30,52 +34,87 @@ export class PathTemplate {
     this.regex = new RegExp(`^${out}$`);
   }
 
-  /** The captured segments, or undefined when the path does not fit the template. */
+  /** The captured segments, or undefined when the path does not fit the template (or is longer than patterns look at). */
   capture(path: string): Record<string, string> | undefined {
+    if (matchable(path, this.maxMatchBytes) !== path) return undefined;
     const m = this.regex.exec(path);
     return m ? { ...m.groups } : undefined;
   }
 }
 
-export type TimeParser = (line: string) => number | undefined;
+/**
+ * Event times a sink can use: from 1970 to the end of year 9999 (four-digit years in daily
+ * index names and directories). Anything else is a parse gone wrong (an epoch in
+ * nanoseconds read as milliseconds, a zero time) and must not reach a sink as NaN or year
+ * 275760.
+ */
+export const MIN_TIME = 0;
+export const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
-export function timeParser(options: TimestampOptions, where: string): TimeParser {
-  let regex: RegExp;
-  try {
-    regex = new RegExp(options.pattern);
-  } catch (err) {
-    throw new Error(`${where}: timestamp.pattern is not a valid regular expression: ${(err as Error).message}`);
+export function validTime(t: number): boolean {
+  return Number.isFinite(t) && t >= MIN_TIME && t <= MAX_TIME;
+}
+
+/** How long a text kept in `log.time_invalid` may be. */
+const RAW_KEPT = 64;
+
+/**
+ * Reads the event time of a line: undefined when the pattern does not match (the line has
+ * no time: the read time is used), NaN when it matched a text that is no usable time
+ * (`invalidText` then holds that text, for `fields["log.time_invalid"]`).
+ */
+export class TimeParser {
+  private readonly regex: RegExp;
+  invalidText = '';
+
+  constructor(
+    private readonly options: TimestampOptions,
+    private readonly maxMatchBytes: number,
+    where: string,
+  ) {
+    try {
+      this.regex = new RegExp(options.pattern);
+    } catch (err) {
+      throw new Error(`${where}: timestamp.pattern is not a valid regular expression: ${(err as Error).message}`);
+    }
   }
-  const format = options.format;
-  return (line) => {
-    const m = regex.exec(line);
+
+  parse(line: string): number | undefined {
+    const m = this.regex.exec(matchable(line, this.maxMatchBytes));
     if (!m) return undefined;
     const text = m.groups?.time ?? m[1] ?? m[0];
+    const format = this.options.format;
+    let t: number | undefined;
     if (format === 'epoch_s' || format === 'epoch_ms') {
-      const n = Number(text);
-      if (!Number.isFinite(n)) return undefined;
-      return Math.round(format === 'epoch_s' ? n * 1000 : n);
-    }
-    return parseTime(text);
-  };
+      const n = text.trim() === '' ? Number.NaN : Number(text);
+      t = Math.round(format === 'epoch_s' ? n * 1000 : n);
+    } else t = parseTime(text);
+    if (t !== undefined && validTime(t)) return t;
+    this.invalidText = text.length > RAW_KEPT ? `${text.slice(0, RAW_KEPT)}…` : text;
+    return Number.NaN;
+  }
 }
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?$/;
 
-/** ISO 8601 and "YYYY-MM-DD HH:MM:SS,mmm" (log4j): UTC unless an offset is given; else Date.parse. */
+/**
+ * ISO 8601 and "YYYY-MM-DD HH:MM:SS,mmm" (log4j): UTC unless an offset is given; else
+ * Date.parse. Undefined when it is no time, or one outside what sinks can use.
+ */
 export function parseTime(text: string): number | undefined {
   const m = ISO.exec(text);
+  let t: number;
   if (m) {
+    // Date.UTC reads years 0-99 as 1900-1999; anything before 1970 is out of range anyway.
+    if (+m[1]! < 1970) return undefined;
     const ms = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
-    let t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, ms);
+    t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, ms);
     const zone = m[8];
     if (zone && zone !== 'Z') {
       const sign = zone[0] === '-' ? -1 : 1;
       const digits = zone.slice(1).replace(':', '');
       t -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
     }
-    return Number.isFinite(t) ? t : undefined;
-  }
-  const t = Date.parse(text);
-  return Number.isFinite(t) ? t : undefined;
+  } else t = Date.parse(text);
+  return validTime(t) ? t : undefined;
 }

@@ -1,12 +1,14 @@
 import { describe, expect, test } from 'vitest';
-import { LineSplitter } from './lines.js';
+import { charBoundary, LineSplitter } from './lines.js';
 
 type Line = [string, number, number, string | undefined];
 
-function split(chunks: (string | Buffer)[], max = 1024, mode: 'truncate' | 'split' = 'truncate', flush = false): Line[] {
+function split(chunks: (string | Buffer)[], max = 1024, mode: 'truncate' | 'split' | 'skip' = 'truncate', flush = false): Line[] {
   const out: Line[] = [];
-  const s = new LineSplitter(0, max, mode, (buf, start, end, offset, next, cut) =>
-    out.push([buf.toString('utf8', start, end), offset, next, cut]),
+  const s = new LineSplitter(
+    0,
+    { limit: max, mode, skipHead: 4, width: 1, bigEndian: false, boundary: charBoundary },
+    (buf, start, end, offset, next, cut) => out.push([buf.toString('utf8', start, end), offset, next, cut]),
   );
   for (const c of chunks) {
     const b = typeof c === 'string' ? Buffer.from(c) : c;

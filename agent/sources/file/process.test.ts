@@ -70,7 +70,7 @@ const channel = {
   lastCheckpoint: () => last,
 };
 const source = new FileSource(
-  fileSourceOptions.parse({ include: [include], batch_max_events: 200, poll_interval: '20ms', checkpoint_interval: '100ms' }),
+  fileSourceOptions.parse({ include: [include], batch: { max_events: 200 }, poll_interval: '20ms', checkpoint_interval: '100ms' }),
   { name: 'tail', logger: silentLogger(), dataDir, host: 'h' },
 );
 await source.start(channel);

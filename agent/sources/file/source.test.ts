@@ -3,6 +3,7 @@ import { appendFile, mkdir, readFile, unlink, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { fileEventId } from '../../../core/event-id.js';
+import { metrics } from '../../../core/metrics.js';
 import { fileSourceSpec } from './index.js';
 import type { FileSource } from './source.js';
 import { makeSource, RecordingChannel, tempDir, until } from './testing.js';
@@ -33,6 +34,11 @@ async function stop(s: FileSource): Promise<void> {
 const line = (i: number): string => `line ${i} ${'x'.repeat(i % 50)}`;
 const lines = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, k) => line(from + k));
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 2));
+
+async function counterValue(name: string, component: string): Promise<number> {
+  const m = (await metrics.getSingleMetric(name)?.get())?.values.find((v) => v.labels.component === component);
+  return m?.value ?? 0;
+}
 
 /** Appends lines [from, to) in small batches, yielding to the event loop between them: continuous writing. */
 async function writeContinuously(path: string, from: number, to: number, per = 25): Promise<void> {
@@ -132,7 +138,7 @@ test('a file deleted while being read (channel full meanwhile) is still read to 
   const ch = new RecordingChannel();
   let release!: () => void;
   ch.gate = new Promise((r) => (release = r));
-  await start({ include: [log], batch_max_events: 1000 }, ch);
+  await start({ include: [log], batch: { max_events: 1000 } }, ch);
   await until(() => ch.puts === 1, 'first put waiting');
   await unlink(log);
   release();
@@ -148,7 +154,7 @@ test('backpressure: while put waits nothing more is read; afterwards every line 
   const ch = new RecordingChannel();
   let release!: () => void;
   ch.gate = new Promise((r) => (release = r));
-  await start({ include: [log], batch_max_events: 500 }, ch);
+  await start({ include: [log], batch: { max_events: 500 } }, ch);
   await until(() => ch.puts === 1, 'first put waiting');
   await new Promise((r) => setTimeout(r, 200));
   expect(ch.puts).toBe(1);
@@ -202,7 +208,7 @@ test('CRLF, invalid UTF-8 and a partial line flushed after the idle timeout', as
   expect(ch.messages()[3]).toBe(' after all');
 });
 
-test('long lines: a 50 KiB line intact by default; truncated or split beyond max_line_bytes, and marked', async () => {
+test('long lines: a 50 KiB line intact by default; truncated, split or skipped beyond max_event_bytes, marked and counted', async () => {
   const big = 'é'.repeat(25_600); // 50 KiB
   const log = join(dir, 'a.log');
   await writeFile(log, `${big}\nshort\n`);
@@ -212,24 +218,34 @@ test('long lines: a 50 KiB line intact by default; truncated or split beyond max
   expect(ch.messages()).toEqual([big, 'short']);
 
   const t = new RecordingChannel();
-  await start({ include: [log], max_line_bytes: '1000B' }, t, 'truncating');
+  await start({ include: [log], max_event_bytes: '1KiB' }, t, 'truncating');
   await until(() => t.events.length === 2, '2 events');
-  expect(t.messages()).toEqual(['é'.repeat(500), 'short']);
+  expect(t.messages()).toEqual(['é'.repeat(512), 'short']);
   expect(t.events[0]!.fields).toEqual({ 'log.truncated': true });
+  expect(await counterValue('sluice_file_source_truncated_events_total', 'truncating')).toBe(1);
 
   const s = new RecordingChannel();
-  await start({ include: [log], max_line_bytes: '1000B', long_lines: 'split' }, s, 'splitting');
+  await start({ include: [log], max_event_bytes: '1KiB', long_lines: 'split' }, s, 'splitting');
   await until(() => s.messages().includes('short'), 'all pieces');
-  expect(s.events.length).toBe(53);
-  expect(s.messages().slice(0, 52).join('')).toBe(big);
-  expect(s.events.slice(0, 51).every((e) => e.fields['log.split'] === true)).toBe(true);
+  expect(s.events.length).toBe(51);
+  expect(s.messages().slice(0, 50).join('')).toBe(big);
+  expect(s.events.slice(0, 49).every((e) => e.fields['log.split'] === true)).toBe(true);
+  expect(s.events[49]!.fields).toEqual({});
+  expect(new Set(s.events.map((e) => e.id)).size).toBe(51);
+
+  const k = new RecordingChannel();
+  await start({ include: [log], max_event_bytes: '1KiB', long_lines: 'skip' }, k, 'skipping');
+  await until(() => k.events.length === 1, 'the short line');
+  expect(k.messages()).toEqual(['short']);
+  expect(k.events[0]!.source.offset).toBe(Buffer.byteLength(big) + 1);
+  expect(await counterValue('sluice_file_source_skipped_events_total', 'skipping')).toBe(1);
 });
 
 test('restart: resumes exactly at the checkpoint the channel holds, ids of re-read lines are stable', async () => {
   const log = join(dir, 'a.log');
   await writeFile(log, `${lines(0, 3000).join('\n')}\n`);
   const ch = new RecordingChannel();
-  const s1 = await start({ include: [log], batch_max_events: 100 }, ch);
+  const s1 = await start({ include: [log], batch: { max_events: 100 } }, ch);
   await until(() => ch.events.length >= 1000, '1000 events');
   await stop(s1);
   const got = ch.events.length;
@@ -237,7 +253,7 @@ test('restart: resumes exactly at the checkpoint the channel holds, ids of re-re
   await unlink(join(dir, 'files', 'checkpoint.json'));
   await appendFile(log, `${lines(3000, 3500).join('\n')}\n`);
   const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
-  await start({ include: [log], batch_max_events: 100 }, ch2);
+  await start({ include: [log], batch: { max_events: 100 } }, ch2);
   await until(() => got + ch2.events.length >= 3500, 'the rest');
   expect([...ch.messages(), ...ch2.messages()]).toEqual(lines(0, 3500));
   const e = ch2.events[0]!;
@@ -310,7 +326,14 @@ test('fields: static, captured from the path, parsed event time; start_at end on
 test('the spec: strict options with defaults, a clear error for unknown keys', () => {
   expect(fileSourceSpec).toMatchObject({ kind: 'source', type: 'file' });
   const parsed = fileSourceSpec.options.parse({ include: ['/var/log/*.log'] });
-  expect(parsed).toMatchObject({ start_at: 'beginning', max_line_bytes: 1024 * 1024, long_lines: 'truncate', exclude: [] });
+  expect(parsed).toMatchObject({
+    start_at: 'beginning',
+    max_event_bytes: 900 * 1024,
+    long_lines: 'truncate',
+    exclude: [],
+    batch: { max_events: 2048, max_bytes: 4 * 1024 * 1024, timeout: 0 },
+    encoding: 'utf-8',
+  });
   const bad = fileSourceSpec.options.safeParse({ include: ['/var/log/*.log'], incldue: [] });
   expect(bad.success).toBe(false);
   expect(fileSourceSpec.options.parse({ include: ['relative/*.log'], path_pattern: 'relative/{service}.log' })).toMatchObject({

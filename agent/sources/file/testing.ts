@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogEvent } from '../../../core/event.js';
-import { silentLogger } from '../../../core/log.js';
+import { type Logger, silentLogger } from '../../../core/log.js';
 import type { ChannelWriter, ComponentContext, SourceCheckpoint } from '../../../core/pipeline.js';
 import { fileSourceOptions, type FileSourceInput } from './options.js';
 import { FileSource } from './source.js';
@@ -40,10 +40,10 @@ export async function tempDir(prefix = 'sluice-file-'): Promise<{ dir: string; c
 }
 
 /** A source whose state lives in `<dir>/<name>/` (created), as the runtime gives each component its dataDir. */
-export function makeSource(options: FileSourceInput, dir: string, name = 'files'): FileSource {
+export function makeSource(options: FileSourceInput, dir: string, name = 'files', logger: Logger = silentLogger()): FileSource {
   const dataDir = join(dir, name);
   mkdirSync(dataDir, { recursive: true });
-  const ctx: ComponentContext = { name, logger: silentLogger(), dataDir, host: 'test-host' };
+  const ctx: ComponentContext = { name, logger, dataDir, host: 'test-host' };
   // Fast timings for tests; each test may override them.
   return new FileSource(
     fileSourceOptions.parse({
