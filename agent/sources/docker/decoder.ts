@@ -1,4 +1,4 @@
-import { parseTime } from '../file/fields.js';
+import { parseTime } from '../file/time.js';
 import type { Cut, DecoderOutput, LineDecoder } from '../file/format.js';
 import { charBoundary } from '../file/lines.js';
 import type { MultilineJoiner } from '../file/multiline.js';

@@ -1,5 +1,4 @@
-import { Counter } from 'prom-client';
-import { metrics } from '../../../core/metrics.js';
+import { counter as metricCounter } from '../../../core/metrics.js';
 import type { ComponentContext } from '../../../core/pipeline.js';
 import type { DecoderOutput, FileDescription, FileFormat, LineDecoder } from '../file/format.js';
 import { compileRules, MultilineJoiner } from '../file/multiline.js';
@@ -9,12 +8,7 @@ import { ContainerLogDecoder, type First } from './decoder.js';
 import { ContainerInfoCache, ContainerRules } from './metadata.js';
 import type { DockerSourceOptions } from './options.js';
 
-function counter(name: string, help: string): Counter<'component'> {
-  return (
-    (metrics.getSingleMetric(name) as Counter<'component'> | undefined) ??
-    new Counter({ name, help, labelNames: ['component'], registers: [metrics] })
-  );
-}
+const counter = (name: string, help: string) => metricCounter(name, help, ['component'] as const);
 
 export const dockerMetrics = {
   malformed: counter(

@@ -1,5 +1,5 @@
 import type { FieldValue, LogEvent } from '../../../core/event.js';
-import type { TimeParser } from './fields.js';
+import type { TimeParser } from './time.js';
 import type { TailedFile } from './file.js';
 import type { DecodedEvent } from './format.js';
 import { charBoundary, type Cut } from './lines.js';

@@ -5,7 +5,7 @@ import { renamed } from '../../../core/options/renamed.js';
 import { startAt } from '../../../core/options/start-at.js';
 import { byteSize, duration } from '../../../core/units.js';
 import { codecFor, ENCODING_EXAMPLES } from './encoding.js';
-import { PathTemplate } from './fields.js';
+import { PathTemplate } from './path-template.js';
 import { compileGlob } from './glob.js';
 import { canMatch } from './path-check.js';
 

@@ -7,7 +7,8 @@ import { CheckpointError, CheckpointFile, type FileSourceState, newerCheckpoint,
 import { Discovery } from './discovery.js';
 import { codecFor } from './encoding.js';
 import { Batch } from './events.js';
-import { PathTemplate, TimeParser } from './fields.js';
+import { PathTemplate } from './path-template.js';
+import { TimeParser } from './time.js';
 import type { FileFormat } from './format.js';
 import { PathMatcher } from './glob.js';
 import { fileMetrics } from './metrics.js';

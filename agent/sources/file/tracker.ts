@@ -4,7 +4,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import type { Logger } from '../../../core/log.js';
 import type { FileEntry, FileSourceState } from './checkpoint.js';
 import { Descriptors } from './descriptors.js';
-import type { PathTemplate } from './fields.js';
+import type { PathTemplate } from './path-template.js';
 import { type CheckResult, type FileTimings, TailedFile } from './file.js';
 import { type Fingerprint, fileIdOf, readPrefix } from './fingerprint.js';
 import type { FileDescription, FileFormat } from './format.js';

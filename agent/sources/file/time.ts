@@ -1,46 +1,7 @@
 import { matchable } from './bounded.js';
 import type { TimestampOptions } from './options.js';
 
-/**
- * What an event learns from where it was read: fields captured from the file path by a
- * template (`/var/log/{service}/{module}.log`) and its event time parsed from the line.
- */
-export class PathTemplate {
-  private readonly regex: RegExp;
-  readonly names: string[] = [];
-
-  constructor(
-    readonly template: string,
-    private readonly maxMatchBytes = 4096,
-  ) {
-    let out = '';
-    for (let i = 0; i < template.length; i++) {
-      const c = template[i]!;
-      if (c === '{') {
-        const end = template.indexOf('}', i);
-        const name = end === -1 ? '' : template.slice(i + 1, end);
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`path_pattern "${template}": bad capture at ${i} (use {name})`);
-        if (this.names.includes(name)) throw new Error(`path_pattern "${template}": {${name}} appears twice`);
-        this.names.push(name);
-        out += `(?<${name}>[^/]+)`;
-        i = end;
-      } else if (c === '*') {
-        if (template[i + 1] === '*') {
-          i++;
-          out += '.*';
-        } else out += '[^/]*';
-      } else out += c.replace(/[.+?^$()|[\]\\]/g, '\\$&');
-    }
-    this.regex = new RegExp(`^${out}$`);
-  }
-
-  /** The captured segments, or undefined when the path does not fit the template (or is longer than patterns look at). */
-  capture(path: string): Record<string, string> | undefined {
-    if (matchable(path, this.maxMatchBytes) !== path) return undefined;
-    const m = this.regex.exec(path);
-    return m ? { ...m.groups } : undefined;
-  }
-}
+/** The event time of a line, parsed by `timestamp:`, and which times are usable at all. */
 
 /**
  * Event times a sink can use: from 1970 to the end of year 9999 (four-digit years in daily
