@@ -66,10 +66,12 @@ export function parseTime(text: string): number | undefined {
   const m = ISO.exec(text);
   let t: number;
   if (m) {
-    // Date.UTC reads years 0-99 as 1900-1999; anything before 1970 is out of range anyway.
-    if (+m[1]! < 1970) return undefined;
+    const [y, mo, d, h, mi, sec] = [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
+    // Date.UTC rolls month 13 or hour 99 over into a valid-looking time, and reads years
+    // 0-99 as 1900-1999: out-of-range fields make no time at all.
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || sec > 60) return undefined;
     const ms = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
-    t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, ms);
+    t = Date.UTC(y, mo - 1, d, h, mi, Math.min(sec, 59), ms);
     const zone = m[8];
     if (zone && zone !== 'Z') {
       const sign = zone[0] === '-' ? -1 : 1;
@@ -78,4 +80,11 @@ export function parseTime(text: string): number | undefined {
     }
   } else t = Date.parse(text);
   return validTime(t) ? t : undefined;
+}
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysIn(year: number, month: number): number {
+  if (month !== 2) return DAYS[month - 1]!;
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }
