@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -129,6 +129,46 @@ describe('SIGKILL mid-file', () => {
     expect(events.length).toBe(120_010);
     expect(new Set(events.map((e) => e.id)).size).toBe(120_010);
     expect(events.map((e) => e.m)).toEqual(Array.from({ length: 120_010 }, (_, i) => line(i)));
+  });
+});
+
+describe('SIGKILL while files rotate', () => {
+  test('killed, the file renamed outside the globs while down, written on, a new file created: every line exactly once', async () => {
+    const rot = join(dir, 'rot');
+    const state = join(dir, 'rot-state');
+    mkdirSync(rot);
+    mkdirSync(state);
+    const log = join(rot, 'app.log');
+    const out = join(dir, 'rot-out.jsonl');
+    const child = join(dir, 'child.mjs');
+    await writeFile(child, CHILD(dist));
+    const line = (i: number) => `rotation line ${i} ${'r'.repeat(i % 70)}`;
+    const write = (path: string, from: number, to: number) =>
+      appendFile(path, `${Array.from({ length: to - from }, (_, k) => line(from + k)).join('\n')}\n`);
+    await write(log, 0, 50_000);
+    const run = (): ChildProcess =>
+      spawn(process.execPath, [child, out, join(rot, '*.log'), state], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+
+    let p = run();
+    await until(() => count(out) >= 10_000, 'first progress');
+    p.kill('SIGKILL');
+    await new Promise((r) => p.once('exit', r));
+    expect(count(out)).toBeLessThan(50_000);
+
+    renameSync(log, `${log}.1`); // as logrotate does; the service writes on to it until it reopens
+    await write(`${log}.1`, 50_000, 60_000);
+    await write(log, 60_000, 70_000);
+    p = run();
+    await until(() => count(out) >= 70_000, 'all lines', 60_000);
+    await write(log, 70_000, 70_010);
+    await until(() => count(out) >= 70_010, 'lines written after the restart');
+    p.kill('SIGKILL');
+    await new Promise((r) => p.once('exit', r));
+
+    const events = records(out).flatMap((r) => r.events);
+    expect(events.length).toBe(70_010);
+    expect(new Set(events.map((e) => e.id)).size).toBe(70_010);
+    expect(events.map((e) => e.m).sort()).toEqual(Array.from({ length: 70_010 }, (_, i) => line(i)).sort());
   });
 });
 
