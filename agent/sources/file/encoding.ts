@@ -56,6 +56,27 @@ const LATIN1: Codec = {
 
 const LATIN1_LABELS = new Set(['iso-8859-1', 'iso8859-1', 'iso_8859-1', 'latin1', 'latin-1', 'l1', 'iso-ir-100', 'cp819', 'ibm819']);
 
+/**
+ * Windows-1252 bytes 0x80-0x9F (the WHATWG table; the five unassigned ones stay C1). Node
+ * 20.18.3 and later decode windows-1252 as Latin-1 (nodejs/node#60888: "€" becomes U+0080),
+ * so this one is done here: Latin-1, then this range mapped.
+ */
+const CP1252_HIGH =
+  '\u20AC\u0081\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u2030\u0160\u2039\u0152\u008D\u017D\u008F' +
+  '\u0090\u2018\u2019\u201C\u201D\u2022\u2013\u2014\u02DC\u2122\u0161\u203A\u0153\u009D\u017E\u0178';
+const C1 = /[\x80-\x9f]/g;
+const toCp1252 = (c: string): string => CP1252_HIGH[c.charCodeAt(0) - 0x80]!;
+
+const WINDOWS_1252: Codec = {
+  name: 'windows-1252',
+  width: 1,
+  bigEndian: false,
+  growth: 3,
+  decode: (buf, start, end) => buf.toString('latin1', start, end).replace(C1, toCp1252),
+  boundary: (_buf, _start, max) => max,
+  bom: () => 0,
+};
+
 function utf16(bigEndian: boolean): Codec {
   const decoder = new TextDecoder(bigEndian ? 'utf-16be' : 'utf-16le', { ignoreBOM: true });
   const high = bigEndian ? 0 : 1;
@@ -96,6 +117,8 @@ export function codecFor(label: string): Codec {
       return UTF16LE;
     case 'utf-16be':
       return UTF16BE;
+    case 'windows-1252':
+      return WINDOWS_1252;
     default:
       return {
         name: decoder.encoding,

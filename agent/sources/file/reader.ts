@@ -144,7 +144,12 @@ export class LineReader {
       return;
     }
     const codec = this.codec;
-    if (offset === 0) start += codec.bom(buf, start, end);
+    if (offset === 0) {
+      // A byte order mark is no text: the first line starts after it.
+      const bom = codec.bom(buf, start, end);
+      start += bom;
+      offset += bom;
+    }
     const message = codec.decode(buf, start, end);
     if (this.joiner) this.joiner.push(message, codec.growth === 1 ? end - start : Buffer.byteLength(message), offset, next, cut, out.now());
     else out.line(message, offset, next, cut as Exclude<Cut, 'skipped'>);
