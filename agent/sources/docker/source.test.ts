@@ -281,4 +281,25 @@ describe('CRI (containerd, Kubernetes)', () => {
     expect(ch.events[0]!.message).toBe('é'.repeat(10_000));
     expect(ch.events[0]!.fields['log.truncated']).toBe(true);
   });
+
+  test('long_lines: skip drops a reassembled message over max_event_bytes (counted); its neighbours arrive, positions move on', async () => {
+    const cdir = join(dir, 'pods', 'ns_p_u', 'c');
+    mkdirSync(cdir, { recursive: true });
+    const file = join(cdir, '0.log');
+    writeFileSync(
+      file,
+      Buffer.concat([criLines('before', 'stdout'), criLines('x'.repeat(SPLIT * 3), 'stdout'), criLines('after', 'stderr')]),
+    );
+    const ch = new RecordingChannel();
+    await start({ include: [join(dir, 'pods/*/*/*.log')], max_event_bytes: '20KiB', long_lines: 'skip' }, ch, 'skipper');
+    await until(() => ch.events.length === 2, '2 events');
+    expect(ch.events.map((e) => [e.message, e.source.stream])).toEqual([
+      ['before', 'stdout'],
+      ['after', 'stderr'],
+    ]);
+    const skipped = (await metrics.getSingleMetric('sluice_file_source_skipped_events_total')?.get())?.values.find(
+      (v) => v.labels.component === 'skipper',
+    );
+    expect(skipped?.value).toBe(1);
+  });
 });

@@ -37,7 +37,12 @@ describe('presets on 1 MiB hostile lines', () => {
 
   test('the go preset still reads real frames', () => {
     const go = PRESETS.go.continuation!;
-    for (const frame of ['main.lookup(...)', 'main.(*Server).handle(0xc000010000, 0x1)', 'net/http.(*conn).serve(0xc0001b6000)', 'main.main()'])
+    for (const frame of [
+      'main.lookup(...)',
+      'main.(*Server).handle(0xc000010000, 0x1)',
+      'net/http.(*conn).serve(0xc0001b6000)',
+      'main.main()',
+    ])
       expect([frame, go.test(frame)]).toEqual([frame, true]);
     for (const line of ['2024-01-01 00:00:00 INFO done (took 3ms)', 'panic: boom', 'x', '(unfinished'])
       expect([line, go.test(line)]).toEqual([line, false]);
@@ -106,7 +111,17 @@ describe('joined events over max_event_bytes get the long_lines policy', () => {
       [1, undefined],
     ]);
     expect(events.every((e) => Buffer.byteLength(e[0]) <= 100)).toBe(true);
-    expect(events.slice(0, 3).map((e) => e[0]).join('\n')).toBe(lines.slice(0, 7).map((l) => l[0]).join('\n'));
+    expect(
+      events
+        .slice(0, 3)
+        .map((e) => e[0])
+        .join('\n'),
+    ).toBe(
+      lines
+        .slice(0, 7)
+        .map((l) => l[0])
+        .join('\n'),
+    );
     // Contiguous: each piece starts where the previous ended.
     expect(events.map((e) => e[1])).toEqual([0, events[0]![2], events[1]![2], events[2]![2]]);
   });
@@ -118,7 +133,13 @@ describe('joined events over max_event_bytes get the long_lines policy', () => {
   });
 
   test('a line the splitter skipped (over the limit) skips the event it belongs to, classified by its head', () => {
-    const { events, skipped } = join(start, { policy: 'skip' }, [['START a'], ['  frame'], ['START huge', 'skipped'], ['  frame of huge'], ['START b']]);
+    const { events, skipped } = join(start, { policy: 'skip' }, [
+      ['START a'],
+      ['  frame'],
+      ['START huge', 'skipped'],
+      ['  frame of huge'],
+      ['START b'],
+    ]);
     expect(events.map((e) => e[0])).toEqual(['START a\n  frame', 'START b']);
     expect(skipped.length).toBe(1);
   });

@@ -90,9 +90,7 @@ describe('what is tailed is checked at load', () => {
     ]);
     // One include it fits is enough (rotated names rarely fit a template).
     expect(
-      problems(
-        file(['include: ["/var/log/*/*.log", "/var/log/*/*.log.[0-9]"]', 'path_pattern: "/var/log/{service}/{module}.log"']),
-      ),
+      problems(file(['include: ["/var/log/*/*.log", "/var/log/*/*.log.[0-9]"]', 'path_pattern: "/var/log/{service}/{module}.log"'])),
     ).toEqual([]);
   });
 

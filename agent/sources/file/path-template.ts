@@ -40,4 +40,3 @@ export class PathTemplate {
     return m ? { ...m.groups } : undefined;
   }
 }
-

@@ -320,7 +320,24 @@ test('fields: static, captured from the path, parsed event time; start_at end on
     fields: { env: 'test' },
     source: { kind: 'file', path: log, offset: 13 },
   });
+  // The pattern matched a text that is no time: the read time, and the text kept beside it.
   expect(Math.abs(b!.timestamp - Date.now())).toBeLessThan(60_000);
+  expect(b!.fields).toEqual({ env: 'test', 'log.time_invalid': 'no time' });
+});
+
+test('an epoch in nanoseconds where milliseconds are expected: the read time, marked, counted; never NaN', async () => {
+  const log = join(dir, 'epoch.log');
+  await writeFile(log, '1700000000000 ok\n1700000000000000000 ns\n');
+  const ch = new RecordingChannel();
+  await start({ include: [log], timestamp: { pattern: '^(\\d+)', format: 'epoch_ms' } }, ch, 'epoch');
+  await until(() => ch.events.length === 2, '2 events');
+  const [ok, ns] = ch.events;
+  expect(ok!.timestamp).toBe(1_700_000_000_000);
+  expect(ok!.fields).toEqual({});
+  expect(Number.isFinite(ns!.timestamp)).toBe(true);
+  expect(Math.abs(ns!.timestamp - Date.now())).toBeLessThan(60_000);
+  expect(ns!.fields).toEqual({ 'log.time_invalid': '1700000000000000000' });
+  expect(await counterValue('sluice_file_source_invalid_times_total', 'epoch')).toBe(1);
 });
 
 test('the spec: strict options with defaults, a clear error for unknown keys', () => {

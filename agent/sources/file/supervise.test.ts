@@ -52,7 +52,10 @@ test('a checkpoint file that cannot be written (full disk) is logged as an outag
   rmSync(file, { recursive: true });
   appendFileSync(log, lines(30, 31));
   await waitFor('"checkpoint file back"', () => cap.lines.some((l) => l.msg === 'checkpoint file back'));
-  await waitFor('the checkpoint file written', () => existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).state.files[0].pos === Buffer.byteLength(lines(0, 31)));
+  await waitFor(
+    'the checkpoint file written',
+    () => existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).state.files[0].pos === Buffer.byteLength(lines(0, 31)),
+  );
   expect(cap.lines.some((l) => l.msg === 'file source failed; restarting from the last durable position')).toBe(false);
 });
 

@@ -50,12 +50,7 @@ test('each file taken up and let go is logged with its path, identity and positi
 test('after the first scan, every include that matched no file is warned about, saying whether its directory exists', async () => {
   writeFileSync(join(dir, 'present.log'), 'x\n');
   const cap = captureLogger();
-  const s = makeSource(
-    { include: [join(dir, '*.log'), join(dir, '*.txt'), join(dir, 'missing', '*.log')] },
-    dir,
-    'files',
-    cap.logger,
-  );
+  const s = makeSource({ include: [join(dir, '*.log'), join(dir, '*.txt'), join(dir, 'missing', '*.log')] }, dir, 'files', cap.logger);
   running.push(s);
   await s.start(new RecordingChannel());
   const warned = cap.lines.filter((l) => l.msg === 'include matched no file (yet); files appearing later are still picked up');
