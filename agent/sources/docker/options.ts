@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { renamed } from '../../../core/options/renamed.js';
-import { globOption, TAILING_RENAMES, tailingShape } from '../file/options.js';
+import { globOption, pattern, TAILING_RENAMES, tailingShape } from '../file/options.js';
 
 /**
  * Options of the `docker` source. The tailing options (positions, rotation, batching,
@@ -8,21 +8,7 @@ import { globOption, TAILING_RENAMES, tailingShape } from '../file/options.js';
  * Docker and the kubelet write; container logs are UTF-8, so there is no `encoding`.
  */
 const regexList = (what: string) =>
-  z
-    .array(
-      z
-        .string()
-        .min(1)
-        .superRefine((p, ctx) => {
-          try {
-            new RegExp(p);
-          } catch (err) {
-            ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(err as Error).message}` });
-          }
-        }),
-    )
-    .default([])
-    .describe(`Regular expressions matched against the container's ${what}`);
+  z.array(pattern('the expression')).default([]).describe(`Regular expressions matched against the container's ${what}`);
 const labelList = (what: string) => z.array(z.string().min(1)).default([]).describe(`Labels ("key" or "key=value") ${what}`);
 
 export const DEFAULT_INCLUDE = [

@@ -1,25 +1,20 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { tempDir, waitFor } from '../../../test/support/index.js';
+import { beforeEach, describe, expect, test } from 'vitest';
+import { waitFor } from '../../../test/support/index.js';
 import type { FileSource } from './source.js';
-import { makeSource, RecordingChannel } from './testing.js';
+import { RecordingChannel, sourcesUnderTest } from './testing.js';
 
 /**
  * `encoding:` round trips from bytes written by a real encoder (Python's codecs, at test
  * time): text exactly as written, lines split on the encoded newline, offsets (ids,
  * checkpoints) in bytes of the file as it is.
  */
+const sources = sourcesUnderTest('file-encoding');
 let dir: string;
-let cleanup: () => Promise<void>;
-const running: FileSource[] = [];
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir('file-encoding'));
-});
-afterEach(async () => {
-  for (const s of running.splice(0)) await s.stop();
-  await cleanup();
+beforeEach(() => {
+  dir = sources.dir;
 });
 
 interface Written {
@@ -79,12 +74,11 @@ describe('files in other encodings arrive as the text that was written', () => {
   test('UTF-16 (BOM decides the byte order), Shift_JIS, GBK, GB18030, EUC-KR, Windows-1252, ISO-8859-1; restarts resume at byte offsets', async () => {
     const cases = write();
     const channels = new Map<string, RecordingChannel>();
+    const started: FileSource[] = [];
     for (const [name, c] of Object.entries(cases)) {
       const ch = new RecordingChannel();
       channels.set(name, ch);
-      const s = makeSource({ include: [c.file], encoding: c.encoding }, dir, name);
-      running.push(s);
-      await s.start(ch);
+      started.push(await sources.start({ include: [c.file], encoding: c.encoding }, ch, name));
     }
     for (const [name, c] of Object.entries(cases)) {
       const ch = channels.get(name)!;
@@ -93,16 +87,14 @@ describe('files in other encodings arrive as the text that was written', () => {
       expect([name, ch.events.map((e) => e.source.offset)]).toEqual([name, c.offsets]);
     }
 
-    for (const s of running.splice(0)) await s.stop();
+    for (const s of started) await sources.stop(s);
     const more = write(true);
     for (const [name, c] of Object.entries(more)) {
       const before = channels.get(name)!;
       const state = before.lastCheckpoint()!.state as { files: { pos: number }[] };
       expect([name, state.files[0]!.pos]).toEqual([name, cases[name]!.size]);
       const ch = new RecordingChannel(before.lastCheckpoint());
-      const s = makeSource({ include: [c.file], encoding: c.encoding }, dir, name);
-      running.push(s);
-      await s.start(ch);
+      await sources.start({ include: [c.file], encoding: c.encoding }, ch, name);
       await waitFor(`${name}: the lines written after the restart`, () => ch.events.length === c.lines.length);
       expect([name, ch.messages()]).toEqual([name, c.lines]);
       expect([name, ch.events.map((e) => e.source.offset)]).toEqual([name, c.offsets]);
@@ -114,9 +106,7 @@ describe('files in other encodings arrive as the text that was written', () => {
     const long = `${'日本'.repeat(2000)}😀`;
     writeFileSync(file, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${long}\nnext\n`, 'utf16le')]));
     const ch = new RecordingChannel();
-    const s = makeSource({ include: [file], encoding: 'utf-16', max_event_bytes: '4KiB' }, dir, 'long16');
-    running.push(s);
-    await s.start(ch);
+    await sources.start({ include: [file], encoding: 'utf-16', max_event_bytes: '4KiB' }, ch, 'long16');
     await waitFor('2 events', () => ch.events.length === 2);
     const [cut, next] = ch.events;
     expect(long.startsWith(cut!.message)).toBe(true);

@@ -43,16 +43,17 @@ const UTF8: Codec = {
   bom: (buf, start, end) => (end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf ? 3 : 0),
 };
 
+/**
+ * An encoding whose newline is the byte 0x0A and never part of another character, and whose
+ * cut points cannot be told (single-byte encodings need none; multi-byte ones cannot be
+ * walked backwards: a cut may end in half a character, which becomes U+FFFD).
+ */
+function byteCodec(name: string, growth: number, decode: Codec['decode']): Codec {
+  return { name, width: 1, bigEndian: false, growth, decode, boundary: (_buf, _start, max) => max, bom: () => 0 };
+}
+
 /** Exact ISO-8859-1 (byte n = U+00nn); TextDecoder would read the label as windows-1252. */
-const LATIN1: Codec = {
-  name: 'iso-8859-1',
-  width: 1,
-  bigEndian: false,
-  growth: 2,
-  decode: (buf, start, end) => buf.toString('latin1', start, end),
-  boundary: (_buf, _start, max) => max,
-  bom: () => 0,
-};
+const LATIN1 = byteCodec('iso-8859-1', 2, (buf, start, end) => buf.toString('latin1', start, end));
 
 const LATIN1_LABELS = new Set(['iso-8859-1', 'iso8859-1', 'iso_8859-1', 'latin1', 'latin-1', 'l1', 'iso-ir-100', 'cp819', 'ibm819']);
 
@@ -67,15 +68,7 @@ const CP1252_HIGH =
 const C1 = /[\x80-\x9f]/g;
 const toCp1252 = (c: string): string => CP1252_HIGH[c.charCodeAt(0) - 0x80]!;
 
-const WINDOWS_1252: Codec = {
-  name: 'windows-1252',
-  width: 1,
-  bigEndian: false,
-  growth: 3,
-  decode: (buf, start, end) => buf.toString('latin1', start, end).replace(C1, toCp1252),
-  boundary: (_buf, _start, max) => max,
-  bom: () => 0,
-};
+const WINDOWS_1252 = byteCodec('windows-1252', 3, (buf, start, end) => buf.toString('latin1', start, end).replace(C1, toCp1252));
 
 function utf16(bigEndian: boolean): Codec {
   const decoder = new TextDecoder(bigEndian ? 'utf-16be' : 'utf-16le', { ignoreBOM: true });
@@ -120,17 +113,7 @@ export function codecFor(label: string): Codec {
     case 'windows-1252':
       return WINDOWS_1252;
     default:
-      return {
-        name: decoder.encoding,
-        width: 1,
-        bigEndian: false,
-        growth: 3,
-        decode: (buf, start, end) => decoder.decode(buf.subarray(start, end)),
-        // Lead and trail bytes cannot be told apart walking backwards: a cut may end in a
-        // half character (it becomes U+FFFD); the next piece of a split starts at the cut.
-        boundary: (_buf, _start, max) => max,
-        bom: () => 0,
-      };
+      return byteCodec(decoder.encoding, 3, (buf, start, end) => decoder.decode(buf.subarray(start, end)));
   }
 }
 

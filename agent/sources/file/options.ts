@@ -16,7 +16,7 @@ import { canMatch } from './path-check.js';
  */
 
 /** A regular expression from the config, compiled at load so a mistake is reported with its line. */
-const pattern = (what: string) =>
+export const pattern = (what: string) =>
   z
     .string()
     .min(1)

@@ -4,8 +4,9 @@ import { appendFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { tempDir, waitFor } from '../../../test/support/index.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { makeSource, RecordingChannel, tempDir, until } from './testing.js';
+import { makeSource, RecordingChannel } from './testing.js';
 
 /**
  * Tests with real processes: the source killed with SIGKILL mid-file and restarted, and
@@ -93,6 +94,11 @@ function records(out: string): { events: { id: string; m: string }[] }[] {
 
 const count = (out: string): number => records(out).reduce((n, r) => n + r.events.length, 0);
 
+async function kill(p: ChildProcess): Promise<void> {
+  p.kill('SIGKILL');
+  await new Promise((r) => p.once('exit', r));
+}
+
 describe('SIGKILL mid-file', () => {
   test('killed twice while reading and restarted: every line exactly once', async () => {
     const log = join(dir, 'kill.log');
@@ -106,24 +112,21 @@ describe('SIGKILL mid-file', () => {
     const run = (): ChildProcess => spawn(process.execPath, [child, out, log, dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 
     let p = run();
-    await until(() => count(out) >= 10_000, 'first progress');
-    p.kill('SIGKILL');
-    await new Promise((r) => p.once('exit', r));
+    await waitFor('first progress', () => count(out) >= 10_000);
+    await kill(p);
     const afterFirst = count(out);
     expect(afterFirst).toBeLessThan(100_000);
     await write(100_000, 120_000); // grows while nobody reads it
 
     p = run();
-    await until(() => count(out) >= afterFirst + 10_000, 'second progress');
-    p.kill('SIGKILL');
-    await new Promise((r) => p.once('exit', r));
+    await waitFor('second progress', () => count(out) >= afterFirst + 10_000);
+    await kill(p);
 
     p = run();
-    await until(() => count(out) >= 120_000, 'all lines', 60_000);
+    await waitFor('all lines', () => count(out) >= 120_000, 60_000);
     await write(120_000, 120_010);
-    await until(() => count(out) >= 120_010, 'lines written after the restarts');
-    p.kill('SIGKILL');
-    await new Promise((r) => p.once('exit', r));
+    await waitFor('lines written after the restarts', () => count(out) >= 120_010);
+    await kill(p);
 
     const events = records(out).flatMap((r) => r.events);
     expect(events.length).toBe(120_010);
@@ -150,20 +153,18 @@ describe('SIGKILL while files rotate', () => {
       spawn(process.execPath, [child, out, join(rot, '*.log'), state], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 
     let p = run();
-    await until(() => count(out) >= 10_000, 'first progress');
-    p.kill('SIGKILL');
-    await new Promise((r) => p.once('exit', r));
+    await waitFor('first progress', () => count(out) >= 10_000);
+    await kill(p);
     expect(count(out)).toBeLessThan(50_000);
 
     renameSync(log, `${log}.1`); // as logrotate does; the service writes on to it until it reopens
     await write(`${log}.1`, 50_000, 60_000);
     await write(log, 60_000, 70_000);
     p = run();
-    await until(() => count(out) >= 70_000, 'all lines', 60_000);
+    await waitFor('all lines', () => count(out) >= 70_000, 60_000);
     await write(log, 70_000, 70_010);
-    await until(() => count(out) >= 70_010, 'lines written after the restart');
-    p.kill('SIGKILL');
-    await new Promise((r) => p.once('exit', r));
+    await waitFor('lines written after the restart', () => count(out) >= 70_010);
+    await kill(p);
 
     const events = records(out).flatMap((r) => r.events);
     expect(events.length).toBe(70_010);
@@ -190,7 +191,7 @@ describe('multiline on real stack traces', () => {
     try {
       const lines = text.split('\n').length - 1;
       // Every byte of the file is covered once the last event is out.
-      await until(() => ch.events.at(-1)?.message.endsWith('INFO done') === true, 'the last event');
+      await waitFor('the last event', () => ch.events.at(-1)?.message.endsWith('INFO done') === true);
       expect(ch.events.reduce((n, e) => n + e.message.split('\n').length, 0)).toBe(lines);
       return ch.messages();
     } finally {

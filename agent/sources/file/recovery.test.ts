@@ -1,24 +1,19 @@
 import { appendFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { captureLogger, tempDir, waitFor } from '../../../test/support/index.js';
+import { beforeEach, describe, expect, test } from 'vitest';
+import { captureLogger, waitFor } from '../../../test/support/index.js';
 import type { FileSource } from './source.js';
-import { makeSource, RecordingChannel } from './testing.js';
+import { RecordingChannel, sourcesUnderTest } from './testing.js';
 
 /**
  * Files rotated while the source was down (issue: 5,078 of 60,000 lines lost with the
  * example's `*.log` globs): a checkpointed file whose path now holds another file is found
  * by identity in its directory, whatever its new name, and read to its end.
  */
+const sources = sourcesUnderTest('file-recovery');
 let dir: string;
-let cleanup: () => Promise<void>;
-const running: FileSource[] = [];
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir('file-recovery'));
-});
-afterEach(async () => {
-  for (const s of running.splice(0)) await s.stop();
-  await cleanup();
+beforeEach(() => {
+  dir = sources.dir;
 });
 
 const line = (i: number): string => `line ${i}`;
@@ -26,16 +21,11 @@ const lines = (from: number, to: number): string => `${Array.from({ length: to -
 const expected = (n: number): string[] => Array.from({ length: n }, (_, i) => line(i));
 
 async function run(ch: RecordingChannel, log = captureLogger()): Promise<{ s: FileSource; lines: Record<string, unknown>[] }> {
-  const s = makeSource({ include: [join(dir, '*.log')] }, dir, 'files', log.logger);
-  running.push(s);
-  await s.start(ch);
+  const s = await sources.start({ include: [join(dir, '*.log')] }, ch, 'files', log.logger);
   return { s, lines: log.lines };
 }
 
-async function stop(s: FileSource): Promise<void> {
-  running.splice(running.indexOf(s), 1);
-  await s.stop();
-}
+const stop = (s: FileSource): Promise<void> => sources.stop(s);
 
 function letGo(logs: Record<string, unknown>[], path: string): boolean {
   return logs.some((l) => l.msg === 'file let go' && l.path === path);

@@ -1,24 +1,19 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { beforeEach, expect, test } from 'vitest';
 import { metrics } from '../../../core/metrics.js';
 import type { ComponentContext } from '../../../core/pipeline.js';
-import { captureLogger, tempDir, waitFor } from '../../../test/support/index.js';
+import { captureLogger, waitFor } from '../../../test/support/index.js';
 import type { DecoderOutput, FileFormat, LineDecoder } from './format.js';
 import { fileSourceOptions } from './options.js';
 import { FileSource } from './source.js';
-import { makeSource, RecordingChannel } from './testing.js';
+import { RecordingChannel, sourcesUnderTest } from './testing.js';
 
 /** The source's long-running loop survives what it did not expect, and a checkpoint file it cannot write. */
+const sources = sourcesUnderTest('file-supervise');
 let dir: string;
-let cleanup: () => Promise<void>;
-const running: FileSource[] = [];
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir('file-supervise'));
-});
-afterEach(async () => {
-  for (const s of running.splice(0)) await s.stop();
-  await cleanup();
+beforeEach(() => {
+  dir = sources.dir;
 });
 
 const lines = (from: number, to: number): string => `${Array.from({ length: to - from }, (_, k) => `line ${from + k}`).join('\n')}\n`;
@@ -33,9 +28,7 @@ test('a checkpoint file that cannot be written (full disk) is logged as an outag
   writeFileSync(log, lines(0, 10));
   const cap = captureLogger();
   const ch = new RecordingChannel();
-  const s = makeSource({ include: [log] }, dir, 'cp', cap.logger);
-  running.push(s);
-  await s.start(ch);
+  await sources.start({ include: [log] }, ch, 'cp', cap.logger);
   await waitFor('10 events', () => ch.events.length === 10);
   // A directory where the file goes: the atomic replace (rename over it) fails, as on a full disk.
   const file = join(dir, 'cp', 'checkpoint.json');
@@ -93,7 +86,7 @@ test('an unexpected error restarts the loop from the last durable position: logg
   mkdirSync(ctx.dataDir);
   const format = new FlakyFormat('line 1234');
   const s = new FileSource(fileSourceOptions.parse({ include: [log], batch: { max_events: 100 }, poll_interval: '20ms' }), ctx, format);
-  running.push(s);
+  sources.track(s);
   const ch = new RecordingChannel();
   await s.start(ch);
   await waitFor('500 events', () => ch.events.length === 500);

@@ -1,20 +1,14 @@
 import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, test } from 'vitest';
-import { captureLogger, tempDir, waitFor } from '../../../test/support/index.js';
-import type { FileSource } from './source.js';
-import { makeSource, RecordingChannel } from './testing.js';
+import { beforeEach, expect, test } from 'vitest';
+import { captureLogger, waitFor } from '../../../test/support/index.js';
+import { RecordingChannel, sourcesUnderTest } from './testing.js';
 
 /** Say what is being tailed: each file taken up and let go, and includes that match nothing. */
+const sources = sourcesUnderTest('file-visible');
 let dir: string;
-let cleanup: () => Promise<void>;
-const running: FileSource[] = [];
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir('file-visible'));
-});
-afterEach(async () => {
-  for (const s of running.splice(0)) await s.stop();
-  await cleanup();
+beforeEach(() => {
+  dir = sources.dir;
 });
 
 test('each file taken up and let go is logged with its path, identity and position (fixed message, values in fields)', async () => {
@@ -22,9 +16,7 @@ test('each file taken up and let go is logged with its path, identity and positi
   writeFileSync(log, 'one\ntwo\n');
   const cap = captureLogger();
   const ch = new RecordingChannel();
-  const s = makeSource({ include: [join(dir, '*.log')], start_at: 'end' }, dir, 'files', cap.logger);
-  running.push(s);
-  await s.start(ch);
+  await sources.start({ include: [join(dir, '*.log')], start_at: 'end' }, ch, 'files', cap.logger);
   const taken = cap.lines.filter((l) => l.msg === 'file taken up');
   expect(taken).toHaveLength(1);
   expect(taken[0]).toMatchObject({ level: 30, path: log, pos: 8, how: 'new', encoding: 'utf-8' });
@@ -50,9 +42,12 @@ test('each file taken up and let go is logged with its path, identity and positi
 test('after the first scan, every include that matched no file is warned about, saying whether its directory exists', async () => {
   writeFileSync(join(dir, 'present.log'), 'x\n');
   const cap = captureLogger();
-  const s = makeSource({ include: [join(dir, '*.log'), join(dir, '*.txt'), join(dir, 'missing', '*.log')] }, dir, 'files', cap.logger);
-  running.push(s);
-  await s.start(new RecordingChannel());
+  await sources.start(
+    { include: [join(dir, '*.log'), join(dir, '*.txt'), join(dir, 'missing', '*.log')] },
+    new RecordingChannel(),
+    'files',
+    cap.logger,
+  );
   const warned = cap.lines.filter((l) => l.msg === 'include matched no file (yet); files appearing later are still picked up');
   expect(warned.map((l) => [l.include, l.directory, l.directory_exists, l.level])).toEqual([
     [join(dir, '*.txt'), dir, true, 40],
