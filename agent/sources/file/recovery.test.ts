@@ -27,6 +27,17 @@ async function run(ch: RecordingChannel, log = captureLogger()): Promise<{ s: Fi
 
 const stop = (s: FileSource): Promise<void> => sources.stop(s);
 
+/** A first run that reads `n` lines of app.log and stops: its channel holds the checkpoint. */
+async function readThenStop(n: number): Promise<{ log: string; ch: RecordingChannel }> {
+  const log = join(dir, 'app.log');
+  writeFileSync(log, lines(0, n));
+  const ch = new RecordingChannel();
+  const first = await run(ch);
+  await waitFor(`${n} events`, () => ch.events.length === n);
+  await stop(first.s);
+  return { log, ch };
+}
+
 function letGo(logs: Record<string, unknown>[], path: string): boolean {
   return logs.some((l) => l.msg === 'file let go' && l.path === path);
 }
@@ -38,12 +49,7 @@ function expectOnce(events: RecordingChannel['events'], want: string[]): void {
 
 describe('rotation while the source was down', () => {
   test('app.log renamed to app.log.1 (outside *.log), written to, a new app.log created: every line exactly once', async () => {
-    const log = join(dir, 'app.log');
-    writeFileSync(log, lines(0, 1000));
-    const ch = new RecordingChannel();
-    const first = await run(ch);
-    await waitFor('1000 events', () => ch.events.length === 1000);
-    await stop(first.s);
+    const { log, ch } = await readThenStop(1000);
 
     renameSync(log, `${log}.1`);
     appendFileSync(`${log}.1`, lines(1000, 1500)); // the service wrote on until it reopened its log
@@ -64,12 +70,7 @@ describe('rotation while the source was down', () => {
   });
 
   test('rotated twice while down (app.log -> .1 -> .2): still found by identity', async () => {
-    const log = join(dir, 'app.log');
-    writeFileSync(log, lines(0, 100));
-    const ch = new RecordingChannel();
-    const first = await run(ch);
-    await waitFor('100 events', () => ch.events.length === 100);
-    await stop(first.s);
+    const { log, ch } = await readThenStop(100);
 
     appendFileSync(log, lines(100, 150));
     renameSync(log, `${log}.1`);
@@ -86,12 +87,7 @@ describe('rotation while the source was down', () => {
   });
 
   test('a checkpointed file deleted while down is remembered as lost; the new file is read from its start', async () => {
-    const log = join(dir, 'app.log');
-    writeFileSync(log, lines(0, 10));
-    const ch = new RecordingChannel();
-    const first = await run(ch);
-    await waitFor('10 events', () => ch.events.length === 10);
-    await stop(first.s);
+    const { log, ch } = await readThenStop(10);
     unlinkSync(log);
     writeFileSync(log, lines(10, 20));
     const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
