@@ -44,6 +44,8 @@ export class Tracker {
   readonly fds: Descriptors;
   private readonly label: { component: string };
   private now = 0;
+  /** Paths that could not be opened (permissions): reported once, not at every rescan. */
+  private readonly unreadable = new Set<string>();
   /** The very first scan of this source (no checkpoint yet): where start_at applies. */
   firstRun = false;
 
@@ -81,9 +83,13 @@ export class Tracker {
       fh = await open(path, 'r');
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      if (e.code !== 'ENOENT') this.logger.warn({ path, err: e }, 'cannot open file; will retry at the next rescan');
+      if (e.code !== 'ENOENT' && !this.unreadable.has(path)) {
+        if (this.unreadable.size < 10_000) this.unreadable.add(path);
+        this.logger.warn({ path, err: e }, 'cannot open file; trying again at every rescan');
+      }
       return;
     }
+    if (this.unreadable.delete(path)) this.logger.info({ path }, 'file can be opened now');
     let kept = false;
     try {
       const st = await fh.stat();
