@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { matchable } from './bounded.js';
+import { headBytes } from '../../../core/template.js';
 import type { Cut } from './lines.js';
 import { type JoinLimits, MultilineJoiner, PRESETS, type Rules } from './multiline.js';
 
@@ -49,19 +49,19 @@ describe('presets on 1 MiB hostile lines', () => {
   });
 });
 
-describe('matchable: what patterns see of a line', () => {
+describe('what patterns see of a line (core headBytes)', () => {
   test('short lines as they are; long ones cut at max bytes on a character boundary', () => {
-    expect(matchable('short', 64)).toBe('short');
-    expect(matchable('a'.repeat(MiB), 4096)).toBe('a'.repeat(4096));
-    const e = matchable('é'.repeat(3000), 4097);
+    expect(headBytes('short', 64)).toBe('short');
+    expect(headBytes('a'.repeat(MiB), 4096)).toBe('a'.repeat(4096));
+    const e = headBytes('é'.repeat(3000), 4097);
     expect(e).toBe('é'.repeat(2048));
-    expect(Buffer.byteLength(matchable('日本'.repeat(5000), 100))).toBeLessThanOrEqual(100);
+    expect(Buffer.byteLength(headBytes('日本'.repeat(5000), 100))).toBeLessThanOrEqual(100);
   });
 
   test('a quadratic user pattern on a 1 MiB line only sees the head', () => {
     // The former go preset, as a user's own continuation pattern: bounded, it answers at once.
     const quadratic = /^[\w./*%()[\]-]+\(.*\)$/;
-    expect(quadratic.test(matchable('('.repeat(MiB), 4096))).toBe(false);
+    expect(quadratic.test(headBytes('('.repeat(MiB), 4096))).toBe(false);
   });
 });
 

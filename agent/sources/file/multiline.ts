@@ -1,4 +1,4 @@
-import { matchable } from './bounded.js';
+import { headBytes } from '../../../core/template.js';
 import type { Cut } from './lines.js';
 import type { LongLines, MultilineOptions } from './options.js';
 
@@ -154,7 +154,7 @@ export class MultilineJoiner<T = undefined> {
 
   private startsEvent(line: string): boolean {
     const { start, continuation } = this.rules;
-    const text = matchable(line, this.limits.maxMatchBytes);
+    const text = headBytes(line, this.limits.maxMatchBytes);
     if (start) return start.test(text) !== this.limits.negate;
     return !(continuation!.test(text) !== this.limits.negate);
   }

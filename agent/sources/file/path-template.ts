@@ -1,4 +1,4 @@
-import { matchable } from './bounded.js';
+import { headBytes } from '../../../core/template.js';
 
 /**
  * Fields captured from a file's path by `path_pattern` (`/var/log/{service}/{module}.log`):
@@ -35,7 +35,7 @@ export class PathTemplate {
 
   /** The captured segments, or undefined when the path does not fit the template (or is longer than patterns look at). */
   capture(path: string): Record<string, string> | undefined {
-    if (matchable(path, this.maxMatchBytes) !== path) return undefined;
+    if (headBytes(path, this.maxMatchBytes) !== path) return undefined;
     const m = this.regex.exec(path);
     return m ? { ...m.groups } : undefined;
   }

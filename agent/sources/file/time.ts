@@ -1,4 +1,4 @@
-import { matchable } from './bounded.js';
+import { headBytes } from '../../../core/template.js';
 import type { TimestampOptions } from './options.js';
 
 /** The event time of a line, parsed by `timestamp:`, and which times are usable at all. */
@@ -41,7 +41,7 @@ export class TimeParser {
   }
 
   parse(line: string): number | undefined {
-    const m = this.regex.exec(matchable(line, this.maxMatchBytes));
+    const m = this.regex.exec(headBytes(line, this.maxMatchBytes));
     if (!m) return undefined;
     const text = m.groups?.time ?? m[1] ?? m[0];
     const format = this.options.format;
