@@ -1,4 +1,4 @@
-import type { FieldValue, LogEvent } from '../../../core/event.js';
+import { type FieldValue, type LogEvent, TIME_INVALID_FIELD } from '../../../core/event.js';
 import type { TimeParser } from './time.js';
 import type { TailedFile } from './file.js';
 import type { DecodedEvent } from './format.js';
@@ -86,7 +86,7 @@ export class Batch {
       const t = s.time.parse(message);
       if (t !== undefined) {
         if (Number.isNaN(t)) {
-          fields['log.time_invalid'] = s.time.invalidText;
+          fields[TIME_INVALID_FIELD] = s.time.invalidText;
           this.counts.invalidTimes++;
         } else timestamp = t;
       }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { MAX_TIME, parseTime, TimeParser } from './time.js';
+import { MAX_EVENT_TIME } from '../../../core/event.js';
+import { parseTime, TimeParser } from './time.js';
 
 describe('event times from lines: usable, absent, or marked invalid, never NaN', () => {
   const parser = (format: 'auto' | 'epoch_s' | 'epoch_ms') => new TimeParser({ pattern: '^(\\S+)', format }, 4096, 'test');
@@ -34,7 +35,7 @@ describe('event times from lines: usable, absent, or marked invalid, never NaN',
   });
 
   test('parseTime keeps to four-digit years from 1970', () => {
-    expect(parseTime('9999-12-31T23:59:59.999Z')).toBe(MAX_TIME);
+    expect(parseTime('9999-12-31T23:59:59.999Z')).toBe(MAX_EVENT_TIME);
     expect(parseTime('1969-12-31T23:59:59Z')).toBeUndefined();
     expect(parseTime('0070-01-01T00:00:00Z')).toBeUndefined();
     expect(parseTime('2023-02-29 00:00:00')).toBeUndefined();

@@ -1,20 +1,8 @@
+import { isValidEventTime } from '../../../core/event.js';
 import { headBytes } from '../../../core/template.js';
 import type { TimestampOptions } from './options.js';
 
 /** The event time of a line, parsed by `timestamp:`, and which times are usable at all. */
-
-/**
- * Event times a sink can use: from 1970 to the end of year 9999 (four-digit years in daily
- * index names and directories). Anything else is a parse gone wrong (an epoch in
- * nanoseconds read as milliseconds, a zero time) and must not reach a sink as NaN or year
- * 275760.
- */
-export const MIN_TIME = 0;
-export const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-
-export function validTime(t: number): boolean {
-  return Number.isFinite(t) && t >= MIN_TIME && t <= MAX_TIME;
-}
 
 /** How long a text kept in `log.time_invalid` may be. */
 const RAW_KEPT = 64;
@@ -50,7 +38,7 @@ export class TimeParser {
       const n = text.trim() === '' ? Number.NaN : Number(text);
       t = Math.round(format === 'epoch_s' ? n * 1000 : n);
     } else t = parseTime(text);
-    if (t !== undefined && validTime(t)) return t;
+    if (t !== undefined && isValidEventTime(t)) return t;
     this.invalidText = text.length > RAW_KEPT ? `${text.slice(0, RAW_KEPT)}…` : text;
     return Number.NaN;
   }
@@ -79,7 +67,7 @@ export function parseTime(text: string): number | undefined {
       t -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
     }
   } else t = Date.parse(text);
-  return validTime(t) ? t : undefined;
+  return isValidEventTime(t) ? t : undefined;
 }
 
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
