@@ -2,7 +2,8 @@ import { isValidEventTime } from '../../../core/event.js';
 import { headBytes } from '../../../core/template.js';
 import type { TimestampOptions } from './options.js';
 
-/** The event time of a line, parsed by `timestamp:`, and which times are usable at all. */
+// The event time of a line, parsed by `timestamp:`; which times are usable is core's
+// (isValidEventTime), shared with the wire decoder.
 
 /** How long a text kept in `log.time_invalid` may be. */
 const RAW_KEPT = 64;
