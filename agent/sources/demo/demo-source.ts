@@ -4,38 +4,30 @@ import { z } from 'zod';
 import type { Logger } from '../../../core/log.js';
 import { counter } from '../../../core/metrics.js';
 import type { ChannelWriter, ComponentContext, Source } from '../../../core/pipeline.js';
-import { renamed } from '../../../core/options/renamed.js';
 import type { ComponentSpec } from '../../../core/registry.js';
 import { byteSize, duration } from '../../../core/units.js';
 import { DEMO_STREAMS, demoEvent, Random, type DemoStream } from './generate.js';
 
-export const demoSourceOptions = renamed(
-  z
-    .strictObject({
-      dir: z
-        .string()
-        .min(1)
-        .default('./var/demo')
-        .describe('Directory the demo log files are written under, as <dir>/<service>/<module>.log (relative to the working directory)'),
-      rate: z
-        .number()
-        .min(0)
-        .max(1_000_000)
-        .default(50)
-        .describe('Lines per second over all files (a stack trace counts each of its lines)'),
-      rotate_bytes: byteSize()
-        .default(1024 * 1024)
-        .describe('A file reaching this size is rotated like logrotate: renamed to .1 (older ones shifted) and created anew; 0 = never'),
-      keep_rotated: z.number().int().min(0).max(100).default(3).describe('Rotated files kept (.1 to .N); older ones are deleted'),
-      seed: z.number().int().optional().describe('Seed of the random content, for reproducible output; default: a new one on every start'),
-      interval: duration()
-        .pipe(z.number().int().min(10).max(10_000))
-        .default(100)
-        .describe('How often lines are written (each time, the lines due since the last time), from 10ms to 10s'),
-    })
-    .describe('Writes realistic demo logs (web access, Java with stack traces, JSON) into files, for a file source to tail'),
-  { interval_ms: '"interval" (a duration with its unit, e.g. 100ms)' },
-);
+export const demoSourceOptions = z
+  .strictObject({
+    dir: z
+      .string()
+      .min(1)
+      .default('./var/demo')
+      .describe('Directory the demo log files are written under, as <dir>/<service>/<module>.log (relative to the working directory)'),
+    rate: z.number().min(0).max(1_000_000).default(50).describe('Lines per second over all files (a stack trace counts each of its lines)'),
+    rotate_bytes: byteSize()
+      .default(1024 * 1024)
+      .describe('A file reaching this size is rotated like logrotate: renamed to .1 (older ones shifted) and created anew; 0 = never'),
+    keep_rotated: z.number().int().min(0).max(100).default(3).describe('Rotated files kept (.1 to .N); older ones are deleted'),
+    seed: z.number().int().optional().describe('Seed of the random content, for reproducible output; default: a new one on every start'),
+    interval: duration()
+      .pipe(z.number().int().min(10).max(10_000))
+      .default(100)
+      .describe('How often lines are written (each time, the lines due since the last time), from 10ms to 10s'),
+  })
+  .describe('Writes realistic demo logs (web access, Java with stack traces, JSON) into files, for a file source to tail')
+  .meta({ renamed: { interval_ms: 'interval (a duration with its unit, e.g. 100ms)' } });
 
 export type DemoSourceOptions = z.output<typeof demoSourceOptions>;
 

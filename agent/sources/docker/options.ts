@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { renamed } from '../../../core/options/renamed.js';
 import { globOption, pattern, TAILING_RENAMES, tailingShape } from '../file/options.js';
 
 /**
@@ -18,8 +17,8 @@ export const DEFAULT_INCLUDE = [
   '/var/log/pods/*/*/*.log.[0-9]*',
 ];
 
-export const dockerSourceOptions = renamed(
-  z.strictObject({
+export const dockerSourceOptions = z
+  .strictObject({
     ...tailingShape,
     // Records are reassembled into messages: a message over max_event_bytes is cut or
     // skipped; splitting one would give two events of the same record offset.
@@ -52,9 +51,8 @@ export const dockerSourceOptions = renamed(
     exclude_images: regexList('image; a match is not read'),
     include_labels: labelList('of which a container needs one to be read; empty = every container'),
     exclude_labels: labelList('of which one excludes a container'),
-  }),
-  { ...TAILING_RENAMES, max_message_bytes: '"max_event_bytes" (one bound for messages and joined events)' },
-);
+  })
+  .meta({ renamed: { ...TAILING_RENAMES, max_message_bytes: 'max_event_bytes (one bound for messages and joined events)' } });
 
 export type DockerSourceOptions = z.output<typeof dockerSourceOptions>;
 export type DockerSourceInput = z.input<typeof dockerSourceOptions>;

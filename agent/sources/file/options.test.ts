@@ -33,10 +33,10 @@ describe('old spellings are errors that say the new name', () => {
         ]),
       ),
     ).toEqual([
-      'agent.yaml:5:5: sources.app.batch_max_events: "batch_max_events" was renamed: use "batch.max_events" (batch: {max_events, max_bytes, timeout})',
-      'agent.yaml:6:5: sources.app.batch_max_bytes: "batch_max_bytes" was renamed: use "batch.max_bytes" (batch: {max_events, max_bytes, timeout})',
-      'agent.yaml:7:5: sources.app.max_line_bytes: "max_line_bytes" was renamed: use "max_event_bytes" (one bound for lines and joined events)',
-      'agent.yaml:8:32: sources.app.multiline.max_bytes: "max_bytes" was renamed: use "max_event_bytes" beside multiline (one bound for lines and joined events)',
+      'agent.yaml:5:5: sources.app.batch_max_events: batch_max_events was renamed: use batch.max_events (batch: {max_events, max_bytes, timeout})',
+      'agent.yaml:6:5: sources.app.batch_max_bytes: batch_max_bytes was renamed: use batch.max_bytes (batch: {max_events, max_bytes, timeout})',
+      'agent.yaml:7:5: sources.app.max_line_bytes: max_line_bytes was renamed: use max_event_bytes (one bound for lines and joined events)',
+      'agent.yaml:8:32: sources.app.multiline.max_bytes: max_bytes was renamed: use max_event_bytes beside multiline (one bound for lines and joined events)',
     ]);
   });
 
@@ -51,8 +51,8 @@ describe('old spellings are errors that say the new name', () => {
       '    interval_ms: 100',
     ].join('\n');
     expect(problems(yaml)).toEqual([
-      'agent.yaml:4:5: sources.containers.max_message_bytes: "max_message_bytes" was renamed: use "max_event_bytes" (one bound for messages and joined events)',
-      'agent.yaml:7:5: sources.demo.interval_ms: "interval_ms" was renamed: use "interval" (a duration with its unit, e.g. 100ms)',
+      'agent.yaml:4:5: sources.containers.max_message_bytes: max_message_bytes was renamed: use max_event_bytes (one bound for messages and joined events)',
+      'agent.yaml:7:5: sources.demo.interval_ms: interval_ms was renamed: use interval (a duration with its unit, e.g. 100ms)',
     ]);
   });
 

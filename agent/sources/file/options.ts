@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { batchOptions } from '../../../core/options/batch.js';
-import { renamed } from '../../../core/options/renamed.js';
 import { startAt } from '../../../core/options/start-at.js';
 import { byteSize, duration } from '../../../core/units.js';
 import { codecFor, ENCODING_EXAMPLES } from './encoding.js';
@@ -28,43 +27,41 @@ export const pattern = (what: string) =>
       }
     });
 
-const multilineSchema = renamed(
-  z
-    .strictObject({
-      preset: z
-        .enum(['java', 'python', 'go'])
-        .optional()
-        .describe('Ready-made continuation rules for the stack traces of that language; an explicit pattern overrides it'),
-      start: pattern('multiline.start')
-        .optional()
-        .describe('Regular expression matching the first line of an event; lines that do not match continue the current event'),
-      continuation: pattern('multiline.continuation')
-        .optional()
-        .describe('Regular expression matching continuation lines (alternative to `start`); other lines start a new event'),
-      negate: z.boolean().default(false).describe('Invert the pattern given in `start` or `continuation`'),
-      max_lines: z
-        .number()
-        .int()
-        .min(2)
-        .max(100_000)
-        .default(500)
-        .describe('Lines after which an event is closed even if more continuation lines follow'),
-      flush_timeout: duration()
-        .pipe(z.number().int().min(1))
-        .default(1000)
-        .describe('An event whose next line has not arrived for this long is emitted'),
-    })
-    .superRefine((m, ctx) => {
-      if (m.start !== undefined && m.continuation !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['continuation'], message: 'multiline takes either start or continuation, not both' });
-      }
-      if (m.start === undefined && m.continuation === undefined && m.preset === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'multiline needs a preset, a start or a continuation pattern' });
-      }
-    })
-    .describe('Join continuation lines (stack traces) into one event'),
-  { max_bytes: '"max_event_bytes" beside multiline (one bound for lines and joined events)' },
-);
+const multilineSchema = z
+  .strictObject({
+    preset: z
+      .enum(['java', 'python', 'go'])
+      .optional()
+      .describe('Ready-made continuation rules for the stack traces of that language; an explicit pattern overrides it'),
+    start: pattern('multiline.start')
+      .optional()
+      .describe('Regular expression matching the first line of an event; lines that do not match continue the current event'),
+    continuation: pattern('multiline.continuation')
+      .optional()
+      .describe('Regular expression matching continuation lines (alternative to `start`); other lines start a new event'),
+    negate: z.boolean().default(false).describe('Invert the pattern given in `start` or `continuation`'),
+    max_lines: z
+      .number()
+      .int()
+      .min(2)
+      .max(100_000)
+      .default(500)
+      .describe('Lines after which an event is closed even if more continuation lines follow'),
+    flush_timeout: duration()
+      .pipe(z.number().int().min(1))
+      .default(1000)
+      .describe('An event whose next line has not arrived for this long is emitted'),
+  })
+  .superRefine((m, ctx) => {
+    if (m.start !== undefined && m.continuation !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['continuation'], message: 'multiline takes either start or continuation, not both' });
+    }
+    if (m.start === undefined && m.continuation === undefined && m.preset === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'multiline needs a preset, a start or a continuation pattern' });
+    }
+  })
+  .describe('Join continuation lines (stack traces) into one event')
+  .meta({ renamed: { max_bytes: 'max_event_bytes beside multiline (one bound for lines and joined events)' } });
 
 const timestampSchema = z
   .strictObject({
@@ -207,9 +204,9 @@ export const tailingShape = {
 
 /** Old spellings of the tailing options: a config using them gets "was renamed: use …". */
 export const TAILING_RENAMES = {
-  batch_max_events: '"batch.max_events" (batch: {max_events, max_bytes, timeout})',
-  batch_max_bytes: '"batch.max_bytes" (batch: {max_events, max_bytes, timeout})',
-  max_line_bytes: '"max_event_bytes" (one bound for lines and joined events)',
+  batch_max_events: 'batch.max_events (batch: {max_events, max_bytes, timeout})',
+  batch_max_bytes: 'batch.max_bytes (batch: {max_events, max_bytes, timeout})',
+  max_line_bytes: 'max_event_bytes (one bound for lines and joined events)',
 } as const;
 
 const encoding = z
@@ -226,42 +223,40 @@ const encoding = z
     'Character encoding of the files, converted to UTF-8: utf-8, utf-16le / utf-16be (a BOM decides), shift_jis, gbk, windows-1252, iso-8859-1, …',
   );
 
-export const fileSourceOptions = renamed(
-  z
-    .strictObject({
-      include: z
-        .array(globOption())
-        .min(1)
-        .describe('Glob patterns of files to tail (*, **, ?, [abc], {a,b}); relative ones are taken from the working directory'),
-      exclude: z.array(globOption()).default([]).describe('Glob patterns of paths never tailed'),
-      path_pattern: pathOption((p) => new PathTemplate(p))
-        .optional()
-        .describe('Path template capturing fields, e.g. /var/log/{service}/{module}.log ({name} = one path segment, * and ** as in globs)'),
-      service: z.string().min(1).optional().describe('Service of every event; default: captured by path_pattern, else the source name'),
-      module: z
-        .string()
-        .min(1)
-        .optional()
-        .describe('Module of every event; default: captured by path_pattern, else the file name without extension'),
-      fields: z.record(z.string(), z.string()).default({}).describe('Static fields added to every event'),
-      timestamp: timestampSchema.optional(),
-      encoding,
-      ...tailingShape,
-    })
-    .superRefine((o, ctx) => {
-      // Runs even when other options are wrong: only with include and path_pattern valid.
-      if (typeof o.path_pattern !== 'string' || !Array.isArray(o.include) || !o.include.every((g) => typeof g === 'string')) return;
-      const template = o.path_pattern;
-      if (!o.include.some((g) => canMatch(g, template))) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['path_pattern'],
-          message: `path_pattern can never match a path of the include patterns (${o.include.join(', ')}): every event would get the fallback service and module`,
-        });
-      }
-    }),
-  TAILING_RENAMES,
-);
+export const fileSourceOptions = z
+  .strictObject({
+    include: z
+      .array(globOption())
+      .min(1)
+      .describe('Glob patterns of files to tail (*, **, ?, [abc], {a,b}); relative ones are taken from the working directory'),
+    exclude: z.array(globOption()).default([]).describe('Glob patterns of paths never tailed'),
+    path_pattern: pathOption((p) => new PathTemplate(p))
+      .optional()
+      .describe('Path template capturing fields, e.g. /var/log/{service}/{module}.log ({name} = one path segment, * and ** as in globs)'),
+    service: z.string().min(1).optional().describe('Service of every event; default: captured by path_pattern, else the source name'),
+    module: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Module of every event; default: captured by path_pattern, else the file name without extension'),
+    fields: z.record(z.string(), z.string()).default({}).describe('Static fields added to every event'),
+    timestamp: timestampSchema.optional(),
+    encoding,
+    ...tailingShape,
+  })
+  .superRefine((o, ctx) => {
+    // Runs even when other options are wrong: only with include and path_pattern valid.
+    if (typeof o.path_pattern !== 'string' || !Array.isArray(o.include) || !o.include.every((g) => typeof g === 'string')) return;
+    const template = o.path_pattern;
+    if (!o.include.some((g) => canMatch(g, template))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['path_pattern'],
+        message: `path_pattern can never match a path of the include patterns (${o.include.join(', ')}): every event would get the fallback service and module`,
+      });
+    }
+  })
+  .meta({ renamed: TAILING_RENAMES });
 
 export type FileSourceOptions = z.output<typeof fileSourceOptions>;
 export type FileSourceInput = z.input<typeof fileSourceOptions>;

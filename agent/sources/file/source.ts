@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Backoff, sleep } from '../../../core/backoff.js';
 import { OutageLog } from '../../../core/log.js';
-import type { ChannelWriter, ComponentContext, Source, SourceCheckpoint } from '../../../core/pipeline.js';
+import { type ChannelWriter, type ComponentContext, PutAbortedError, type Source, type SourceCheckpoint } from '../../../core/pipeline.js';
 import { CheckpointError, CheckpointFile, type FileSourceState, newerCheckpoint, parseState } from './checkpoint.js';
 import { Discovery } from './discovery.js';
 import { codecFor } from './encoding.js';
@@ -311,6 +311,8 @@ export class FileSource implements Source {
       } catch (err) {
         // Not accepted: the positions stay where the channel has them; retry the same batch.
         this.putFailing = true;
+        // The agent is stopping and the channel had no room: the batch is read again on the next start.
+        if (err instanceof PutAbortedError) return;
         this.ctx.logger.error({ err, events: events.length, retry_in_ms: delay }, 'channel refused a batch; retrying');
         if (this.stopping) return;
         await sleep(delay, this.abort.signal);
