@@ -14,6 +14,6 @@
 export { isValidTimeZone } from './template/clock.js';
 export { DistinctLimit, type DistinctLimitOptions } from './template/distinct.js';
 export { FieldPathError, fieldPathProblem, fieldText, parseFieldPath } from './template/field-path.js';
-export { compilePattern, DEFAULT_MAX_MATCH_BYTES, PatternError, patternProblem } from './template/match.js';
+export { compilePattern, DEFAULT_MAX_MATCH_BYTES, headBytes, PatternError, patternProblem } from './template/match.js';
 export { literalText, type Placeholder, parseTemplate, type TemplatePart, templateProblem } from './template/parse.js';
 export { EventTemplate } from './template/render.js';
