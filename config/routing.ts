@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { matchSchema } from '../core/match.js';
 import { duration } from '../core/units.js';
 
 /**
@@ -17,42 +18,10 @@ import { duration } from '../core/units.js';
  * Without a `routes:` section every sink receives every event.
  */
 
-/** What a match key may name: the event's own fields, or one of its `fields`. */
-export const MATCH_KEY = /^(service|module|host|level|message|source\.kind|fields(\.[^.]+)+)$/;
-
-/** A pattern: exact text, a glob with `*`, a `/regular expression/`, or any of those negated with a leading `!`. */
-export function patternProblem(pattern: string): string | undefined {
-  const body = pattern.startsWith('!') ? pattern.slice(1) : pattern;
-  if (body.length > 1 && body.startsWith('/') && body.endsWith('/')) {
-    try {
-      new RegExp(body.slice(1, -1));
-    } catch (err) {
-      return `invalid regular expression ${body}: ${(err as Error).message}`;
-    }
-  }
-  return undefined;
-}
-
-const pattern = z.string().superRefine((v, ctx) => {
-  const problem = patternProblem(v);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-
 export const routeRule = z.strictObject({
   name: z.string().min(1).optional().describe('Name shown in logs and metrics (default: rule #N)'),
-  match: z
-    .record(z.string(), z.union([pattern, z.array(pattern).min(1)]))
+  match: matchSchema()
     .default({})
-    .superRefine((m, ctx) => {
-      for (const key of Object.keys(m)) {
-        if (!MATCH_KEY.test(key))
-          ctx.addIssue({
-            code: 'custom',
-            path: [key],
-            message: `cannot match on "${key}": use service, module, host, level, message, source.kind or fields.NAME`,
-          });
-      }
-    })
     .describe('Conditions, all of which must hold; a list means any of its patterns. Empty: every event'),
   sinks: z.array(z.string().min(1)).min(1).describe('Sinks that receive the events this rule accepts'),
   continue: z.boolean().default(false).describe('After a match, also try the rules below (fan-out) instead of stopping here'),

@@ -2,17 +2,17 @@ import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { Router } from './router.js';
 
-function ev(id: string, service: string, module: string, fields: LogEvent['fields'] = {}): LogEvent {
-  return { id, timestamp: 0, message: `m${id}`, service, module, host: 'h', source: { kind: 'demo' }, fields };
+function ev(id: string, service: string, module: string, fields: LogEvent['fields'] = {}, level?: string): LogEvent {
+  return { id, timestamp: 0, message: `m${id}`, service, module, host: 'h', source: { kind: 'demo' }, fields, ...(level ? { level } : {}) };
 }
 
 const ids = (events: LogEvent[] | undefined) => (events ?? []).map((e) => e.id);
 
 describe('Router', () => {
   const batch = [
-    ev('1', 'payments', 'api', { level: 'ERROR' }),
-    ev('2', 'payments', 'worker', { level: 'info' }),
-    ev('3', 'search', 'api', { level: 'error', team: { name: 'search-core' } }),
+    ev('1', 'payments', 'api', {}, 'ERROR'),
+    ev('2', 'payments', 'worker', {}, 'info'),
+    ev('3', 'search', 'api', { team: { name: 'search-core' } }, 'error'),
     ev('4', 'auth', 'api'),
   ];
 

@@ -1,4 +1,5 @@
-import type { FieldValue, LogEvent } from '../../core/event.js';
+import type { LogEvent } from '../../core/event.js';
+import { compileMatch, type EventTest } from '../../core/match.js';
 
 /** One rule: all `match` conditions hold => the event goes to `sinks`. Shapes config/routing.ts's `routes:`. */
 export interface RouteRule {
@@ -21,8 +22,6 @@ export interface Routed {
   unrouted: LogEvent[];
 }
 
-type Test = (event: LogEvent) => boolean;
-
 /**
  * Sends each event to the sinks of the rules it matches. Rules are tried in order; the first
  * match wins unless it says `continue` (then later rules may add sinks: fan-out). An event
@@ -30,7 +29,7 @@ type Test = (event: LogEvent) => boolean;
  * Without routes at all every sink gets every event.
  */
 export class Router {
-  private readonly rules: { test: Test; sinks: string[]; continue: boolean }[];
+  private readonly rules: { test: EventTest; sinks: string[]; continue: boolean }[];
   private readonly fallback: string[] | undefined;
 
   constructor(routes: Routes | undefined, sinkNames: readonly string[]) {
@@ -70,89 +69,4 @@ export class Router {
     }
     return { bySink, unrouted };
   }
-}
-
-function compileMatch(match: Record<string, string | string[]>): Test {
-  const tests = Object.entries(match).map(([key, patterns]) => {
-    const get = getter(key);
-    const sources = Array.isArray(patterns) ? patterns : [patterns];
-    const list = (key === 'level' ? sources.map((p) => p.toLowerCase()) : sources).map(compilePattern);
-    const positive = list.filter((p) => !p.negated);
-    const negative = list.filter((p) => p.negated);
-    // Any positive pattern (or none given), and no negated one.
-    return (event: LogEvent) => {
-      const value = get(event);
-      if (positive.length > 0 && !positive.some((p) => p.test(value))) return false;
-      return !negative.some((p) => p.test(value));
-    };
-  });
-  return (event) => tests.every((t) => t(event));
-}
-
-function getter(key: string): (event: LogEvent) => string | undefined {
-  switch (key) {
-    case 'service':
-      return (e) => e.service;
-    case 'module':
-      return (e) => e.module;
-    case 'host':
-      return (e) => e.host;
-    case 'message':
-      return (e) => e.message;
-    case 'source.kind':
-      return (e) => e.source.kind;
-    case 'level':
-      // Levels are compared case-insensitively: WARN, warn and Warn are one level.
-      return (e) => {
-        const v = asText(e.fields.level);
-        return v === undefined ? undefined : v.toLowerCase();
-      };
-    default: {
-      const path = key.split('.').slice(1);
-      return (e) => {
-        let cur: FieldValue | undefined = e.fields;
-        for (const step of path) cur = typeof cur === 'object' && cur !== null && !Array.isArray(cur) ? cur[step] : undefined;
-        return asText(cur);
-      };
-    }
-  }
-}
-
-function asText(v: FieldValue | undefined): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
-}
-
-interface Pattern {
-  negated: boolean;
-  test(value: string | undefined): boolean;
-}
-
-/**
- * `text` exact, `te*t` glob (`*` any run of characters), `/re/` regular expression, `!…`
- * negation. A missing value matches nothing positive, so `level: error` never takes an
- * event without a level, and `level: "!debug"` does.
- */
-export function compilePattern(source: string): Pattern {
-  const negated = source.startsWith('!');
-  const body = negated ? source.slice(1) : source;
-  let test: (v: string) => boolean;
-  if (body.length > 1 && body.startsWith('/') && body.endsWith('/')) {
-    const re = new RegExp(body.slice(1, -1));
-    test = (v) => re.test(v);
-  } else if (body.includes('*')) {
-    const re = new RegExp(
-      `^${body
-        .split('*')
-        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-        .join('.*')}$`,
-      's',
-    );
-    test = (v) => re.test(v);
-  } else {
-    test = (v) => v === body;
-  }
-  return { negated, test: (v) => v !== undefined && test(v) };
 }
