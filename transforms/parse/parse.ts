@@ -1,0 +1,145 @@
+import type { FieldValue, LogEvent } from '../../core/event.js';
+import type { EventTest } from '../../core/match.js';
+import type { ComponentSpec } from '../../core/registry.js';
+import { normalizeLevel } from '../level/normalize.js';
+import { type Fields, getField, setField } from '../paths.js';
+import { applyEach, compileWhen, ParseErrors, type Side, type Transform } from '../transform.js';
+import { type CompiledPattern, convert, extract } from './grok.js';
+import { LOGFMT, type KeyValueOptions, parseKeyValue } from './kv.js';
+import { compilePattern, type ParseOptions, parseOptions } from './options.js';
+
+type Parser = (text: string) => { value: Fields } | { error: string };
+
+/**
+ * `type: parse`: reads the message (or a field) as JSON, logfmt, key=value, a regex or grok
+ * patterns, and merges what it found into the event's fields (or under one key). A line
+ * that does not parse goes on unchanged, marked `fields["log.parse_error"]` and counted:
+ * parsing never drops an event. A parsed level key sets the event's level.
+ */
+export class ParseTransform implements Transform {
+  readonly at: Side | undefined;
+  private readonly when: EventTest | undefined;
+  private readonly parser: Parser;
+  private readonly errors: ParseErrors;
+  private readonly read: (e: LogEvent) => FieldValue | undefined;
+  private readonly targetKey: string | undefined;
+  private readonly levelKeys: string[];
+
+  constructor(
+    readonly name: string,
+    private readonly o: ParseOptions,
+  ) {
+    this.at = o.at;
+    this.when = compileWhen(o.when);
+    this.errors = new ParseErrors(name);
+    this.parser = makeParser(o);
+    this.read = o.source === 'message' ? (e) => e.message : reader(o.source.slice('fields.'.length));
+    this.targetKey = o.target === 'fields' ? undefined : o.target.slice('fields.'.length);
+    this.levelKeys = o.level_keys;
+  }
+
+  apply(events: LogEvent[]): LogEvent[] {
+    return applyEach(events, this.when, (e) => {
+      this.parseOne(e);
+      return true;
+    });
+  }
+
+  private parseOne(e: LogEvent): void {
+    const input = this.read(e);
+    if (typeof input !== 'string') {
+      this.errors.mark(e, input === undefined ? `no ${this.o.source} to parse` : `${this.o.source} is not text`);
+      return;
+    }
+    const result = this.parser(input);
+    if ('error' in result) {
+      this.errors.mark(e, result.error);
+      return;
+    }
+    const parsed = result.value;
+    if (this.targetKey === undefined) Object.assign(e.fields, parsed);
+    else setField(e.fields, this.targetKey, parsed);
+    for (const key of this.levelKeys) {
+      const level = normalizeLevel(getField(parsed, key));
+      if (level !== undefined) {
+        e.level = level;
+        break;
+      }
+    }
+  }
+}
+
+function reader(name: string): (e: LogEvent) => FieldValue | undefined {
+  return (e) => getField(e.fields, name);
+}
+
+function makeParser(o: ParseOptions): Parser {
+  switch (o.format) {
+    case 'json':
+      return parseJson;
+    case 'logfmt':
+      return kvParser(LOGFMT, o.types, 'no key=value pairs');
+    case 'key_value':
+      return kvParser(
+        {
+          fieldSeparator: o.field_separator ?? ' ',
+          valueSeparator: o.value_separator ?? '=',
+          standaloneKeys: o.standalone_keys ?? true,
+          singleQuotes: true,
+        },
+        o.types,
+        `no key${o.value_separator ?? '='}value pairs`,
+      );
+    case 'regex':
+    case 'grok':
+      return patternParser(
+        (Array.isArray(o.pattern) ? o.pattern : [o.pattern!]).map((p) => compilePattern(o.format as 'regex' | 'grok', p, o)),
+      );
+  }
+}
+
+function parseJson(text: string): { value: Fields } | { error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { error: `invalid JSON: ${(err as Error).message}` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { error: `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` };
+  return { value: value as Fields };
+}
+
+function kvParser(options: KeyValueOptions, types: ParseOptions['types'], none: string): Parser {
+  const typed = Object.entries(types);
+  return (text) => {
+    const { values, pairs } = parseKeyValue(text, options);
+    if (pairs === 0) return { error: none };
+    for (const [field, type] of typed) {
+      const v = values[field];
+      if (typeof v === 'string') (values as Fields)[field] = convert(v, type);
+    }
+    return { value: values as Fields };
+  };
+}
+
+function patternParser(patterns: CompiledPattern[]): Parser {
+  const tooLong = patterns.every((p) => !p.pattern.linear);
+  return (text) => {
+    for (const p of patterns) {
+      const m = p.pattern.exec(text);
+      if (m) return { value: extract(m, p.captures) };
+    }
+    if (tooLong && !patterns[0]!.pattern.fits(text))
+      return { error: `input longer than max_match_bytes (${patterns[0]!.pattern.maxMatchBytes}) for a pattern that cannot run in linear time` };
+    return { error: patterns.length === 1 ? 'the pattern does not match' : `none of the ${patterns.length} patterns matches` };
+  };
+}
+
+export const parseTransformSpec: ComponentSpec<ParseOptions, Transform> = {
+  kind: 'transform',
+  type: 'parse',
+  description: 'parses JSON, logfmt, key=value, regex captures or grok patterns into fields',
+  options: parseOptions,
+  create: (options, ctx) => new ParseTransform(ctx.name, options),
+};
