@@ -1,0 +1,142 @@
+import { createHmac } from 'node:crypto';
+import type { FieldValue, LogEvent } from '../../core/event.js';
+import { type EventTest, globTest } from '../../core/match.js';
+import { counter } from '../../core/metrics.js';
+import { compileSafe } from '../../core/regex.js';
+import type { ComponentSpec } from '../../core/registry.js';
+import { applyEach, compileWhen, metricName, type Side, type Transform } from '../transform.js';
+import { BUILT_IN, type Detector, regexDetector, type Span } from './detectors.js';
+import { type RedactOptions, redactOptions } from './options.js';
+
+const redactions = counter('sluice_transform_redactions_total', 'values a redact transform hid, by detector', ['component', 'detector']);
+
+/**
+ * `type: redact`: finds secrets and personal data in the message and in the string values
+ * of fields (at any depth) and puts a mask in their place, or a keyed hash (HMAC-SHA256,
+ * 64 bits shown) so that equal values stay equal and can still be joined on without being
+ * readable. Fields named in `secret_fields` are hidden whole; fields in `allow_fields` are
+ * never touched.
+ */
+export class RedactTransform implements Transform {
+  readonly at: Side | undefined;
+  private readonly when: EventTest | undefined;
+  private readonly detectors: Detector[];
+  private readonly secretFields: Set<string>;
+  private readonly allowed: ((path: string) => boolean)[];
+  private readonly onMessage: boolean;
+  private readonly onFields: boolean;
+  private readonly replace: (value: string, detector: string) => string;
+  private readonly counts = new Map<string, { inc(n?: number): void }>();
+  private readonly spans: Span[] = [];
+
+  constructor(
+    readonly name: string,
+    o: RedactOptions,
+  ) {
+    this.at = o.at;
+    this.when = compileWhen(o.when);
+    this.detectors = [
+      ...o.detectors.map((d) => BUILT_IN[d]),
+      ...Object.entries(o.patterns).map(([name, source]) => customDetector(name, source, o.max_match_bytes)),
+    ];
+    this.secretFields = new Set(o.secret_fields.map((f) => f.toLowerCase()));
+    this.allowed = o.allow_fields.map((f) => (f.includes('*') ? globTest(f) : (path: string) => path === f));
+    this.onMessage = o.on.includes('message');
+    this.onFields = o.on.includes('fields');
+    this.replace = replacer(o);
+  }
+
+  apply(events: LogEvent[]): LogEvent[] {
+    return applyEach(events, this.when, (e) => {
+      if (this.onMessage) e.message = this.redactText(e.message);
+      if (this.onFields) this.redactObject(e.fields, '');
+      return true;
+    });
+  }
+
+  /** The text with every detected span replaced; the same string when nothing was found. */
+  redactText(text: string): string {
+    const spans = this.spans;
+    spans.length = 0;
+    for (const d of this.detectors) d.find(text, spans);
+    if (spans.length === 0) return text;
+    if (spans.length > 1) spans.sort((a, b) => a.start - b.start || b.end - a.end);
+    let out = '';
+    let at = 0;
+    for (const s of spans) {
+      if (s.start < at) continue; // overlaps one already replaced
+      out += text.slice(at, s.start) + this.replace(text.slice(s.start, s.end), s.detector);
+      this.count(s.detector);
+      at = s.end;
+    }
+    return out + text.slice(at);
+  }
+
+  private redactObject(obj: Record<string, FieldValue>, prefix: string): void {
+    for (const key of Object.keys(obj)) {
+      const path = prefix ? `${prefix}.${key}` : key;
+      if (this.allowed.length > 0 && this.allowed.some((a) => a(path) || a(key))) continue;
+      const v = obj[key];
+      if (v === null || v === undefined) continue;
+      if (this.secretFields.has(key.toLowerCase())) {
+        if (typeof v === 'string' && v === '') continue;
+        obj[key] = this.replace(typeof v === 'string' ? v : JSON.stringify(v), 'secret');
+        this.count('secret');
+        continue;
+      }
+      if (typeof v === 'string') obj[key] = this.redactText(v);
+      else if (typeof v === 'object') this.redactValue(v, path);
+    }
+  }
+
+  private redactValue(v: FieldValue[] | Record<string, FieldValue>, path: string): void {
+    if (!Array.isArray(v)) {
+      this.redactObject(v, path);
+      return;
+    }
+    for (let i = 0; i < v.length; i++) {
+      const item = v[i]!;
+      if (typeof item === 'string') v[i] = this.redactText(item);
+      else if (typeof item === 'object' && item !== null) this.redactValue(item, path);
+    }
+  }
+
+  private count(detector: string): void {
+    let c = this.counts.get(detector);
+    if (!c) this.counts.set(detector, (c = redactions.labels({ component: metricName(this.name), detector })));
+    c.inc();
+  }
+}
+
+function customDetector(name: string, source: string, maxMatchBytes: number): Detector {
+  const safe = compileSafe(source, '', maxMatchBytes);
+  const detector = regexDetector(name, source);
+  return safe.linear ? detector : { name, find: (text, out) => safe.fits(text) && detector.find(text, out) };
+}
+
+function replacer(o: RedactOptions): (value: string, detector: string) => string {
+  const template = o.replacement ?? (o.mode === 'hash' ? '[REDACTED:{detector}:{hash}]' : '[REDACTED:{detector}]');
+  const [before, after] = template.split('{detector}', 2) as [string, string | undefined];
+  if (o.mode === 'mask') {
+    // One string per detector, made once.
+    const masks = new Map<string, string>();
+    return (_value, detector) => {
+      let m = masks.get(detector);
+      if (m === undefined) masks.set(detector, (m = after === undefined ? before : before + detector + after));
+      return m;
+    };
+  }
+  const key = o.hash_key!;
+  return (value, detector) => {
+    const hash = createHmac('sha256', key).update(value).digest('hex').slice(0, 16);
+    return template.replaceAll('{detector}', detector).replaceAll('{hash}', hash);
+  };
+}
+
+export const redactTransformSpec: ComponentSpec<RedactOptions, Transform> = {
+  kind: 'transform',
+  type: 'redact',
+  description: 'hides emails, card numbers, tokens, keys (and optionally IPs) or your patterns: masked or keyed-hashed',
+  options: redactOptions,
+  create: (options, ctx) => new RedactTransform(ctx.name, options),
+};
