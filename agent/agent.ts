@@ -1,6 +1,7 @@
 import { sleep } from '../core/backoff.js';
 import type { Logger } from '../core/log.js';
-import type { BusProducer, Channel, Source } from '../core/pipeline.js';
+import type { LogEvent } from '../core/event.js';
+import type { BusProducer, Channel, ChannelWriter, Source } from '../core/pipeline.js';
 import { Forwarder } from './forwarder.js';
 
 export interface NamedSource {
@@ -14,6 +15,8 @@ export interface AgentOptions {
   lingerMs?: number;
   /** On stop, how long to keep forwarding what is buffered before leaving it in the channel for next time. */
   drainTimeoutMs: number;
+  /** Applied to every batch a source puts, before the channel (the agent's transforms); returns the events to keep. */
+  transform?: (events: LogEvent[]) => LogEvent[];
 }
 
 /** The agent half: sources → channel → forwarder → bus. */
@@ -41,7 +44,12 @@ export class Agent {
     await this.channel.open();
     await this.producer.open();
     this.forwarder.start();
-    for (const { source } of this.sources) await source.start(this.channel);
+    const transform = this.options.transform;
+    // A batch the transforms empty still carries its checkpoint into the channel.
+    const out: ChannelWriter = transform
+      ? { put: (events, checkpoint) => this.channel.put(transform(events), checkpoint), lastCheckpoint: (s) => this.channel.lastCheckpoint(s) }
+      : this.channel;
+    for (const { source } of this.sources) await source.start(out);
   }
 
   /**

@@ -10,6 +10,7 @@ import type { Role } from '../config/roles.js';
 import { EmbeddedBus } from '../core/bus/embedded.js';
 import { FileDeadLetter, KafkaDeadLetter, type DeadLetter } from '../collector/dead-letter/dead-letter.js';
 import { Router } from '../collector/router/router.js';
+import { buildTransformChains } from '../transforms/index.js';
 import { KafkaBus } from './components.js';
 import { startStatusLine, type StatusLine } from './status.js';
 
@@ -40,6 +41,7 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   };
 
   const bus: Bus = role === 'run' ? new EmbeddedBus() : build<Bus>(config.bus!, 'bus');
+  const transforms = buildTransformChains(config.transforms, role, logger, host);
   let collector: Collector | undefined;
   let agent: Agent | undefined;
   if (role === 'collector' || role === 'run') {
@@ -59,6 +61,7 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
       router,
       deadLetter,
       stopTimeoutMs: config.shutdown.drain_timeout,
+      transform: transforms.collector && ((events) => transforms.collector!.apply(events)),
     });
     await collector.start();
   }
@@ -73,6 +76,7 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     agent = new Agent(channel, sources, producer, logger.child({ component: 'agent' }), {
       ...batching,
       drainTimeoutMs: config.shutdown.drain_timeout,
+      transform: transforms.agent && ((events) => transforms.agent!.apply(events)),
     });
     await agent.start();
   }

@@ -1,5 +1,6 @@
 import type { PipelineConfig } from './load.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
+import { transformPlacementProblems } from './transforms.js';
 
 export type Role = 'agent' | 'collector' | 'run';
 
@@ -31,5 +32,6 @@ export function checkRole(config: PipelineConfig, role: Role): void {
       message: `\`sluice run\` joins agent and collector in one process with the embedded bus; bus type "${config.bus.type}" is for \`sluice agent\` / \`sluice collector\``,
     });
   }
+  problems.push(...transformPlacementProblems(config, role));
   if (problems.length > 0) throw new ConfigError(problems);
 }

@@ -5,7 +5,7 @@ import { EventTemplate } from '../../core/template.js';
 import { normalizeLevel } from '../level/normalize.js';
 import { deleteField, fieldText, getField, setField } from '../paths.js';
 import { type TimeParser, timeParser } from '../time.js';
-import { applyEach, compileWhen, ParseErrors, type Side, type Transform } from '../transform.js';
+import { applyEach, compileWhen, PARSE_ERROR_FIELD, ParseErrors, type Side, type Transform } from '../transform.js';
 import { type FieldsOptions, fieldsOptions } from './options.js';
 
 /**
@@ -145,4 +145,11 @@ export const fieldsTransformSpec: ComponentSpec<FieldsOptions, Transform> = {
   description: 'adds, sets, copies, renames and removes fields; promotes one to service, module, level, message or time',
   options: fieldsOptions,
   create: (options, ctx) => new FieldsTransform(ctx.name, options),
+  fieldsSet: (o) => [
+    ...Object.values(o.rename),
+    ...Object.values(o.copy),
+    ...Object.keys(o.add),
+    ...Object.keys(o.set),
+    ...(Object.keys(o.promote).length > 0 ? [PARSE_ERROR_FIELD] : []),
+  ],
 };

@@ -84,4 +84,5 @@ export const filterTransformSpec: ComponentSpec<FilterOptions, Transform> = {
   description: 'drops events by level, field values, globs or regexes',
   options: filterOptions,
   create: (options, ctx) => new FilterTransform(ctx.name, options),
+  fieldsSet: () => [],
 };

@@ -3,7 +3,7 @@ import type { EventTest } from '../../core/match.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { normalizeLevel } from '../level/normalize.js';
 import { type Fields, getField, setField } from '../paths.js';
-import { applyEach, compileWhen, ParseErrors, type Side, type Transform } from '../transform.js';
+import { applyEach, compileWhen, PARSE_ERROR_FIELD, ParseErrors, type Side, type Transform } from '../transform.js';
 import { type CompiledPattern, convert, extract } from './grok.js';
 import { LOGFMT, type KeyValueOptions, parseKeyValue } from './kv.js';
 import { compilePattern, type ParseOptions, parseOptions } from './options.js';
@@ -142,4 +142,10 @@ export const parseTransformSpec: ComponentSpec<ParseOptions, Transform> = {
   description: 'parses JSON, logfmt, key=value, regex captures or grok patterns into fields',
   options: parseOptions,
   create: (options, ctx) => new ParseTransform(ctx.name, options),
+  fieldsSet: (o) => {
+    if (o.target !== 'fields') return [o.target.slice('fields.'.length), PARSE_ERROR_FIELD];
+    if (o.format !== 'regex' && o.format !== 'grok') return '*';
+    const patterns = Array.isArray(o.pattern) ? o.pattern : [o.pattern!];
+    return [...patterns.flatMap((p) => compilePattern(o.format as 'regex' | 'grok', p, o).captures.map((c) => c.field)), PARSE_ERROR_FIELD];
+  },
 };

@@ -139,4 +139,5 @@ export const redactTransformSpec: ComponentSpec<RedactOptions, Transform> = {
   description: 'hides emails, card numbers, tokens, keys (and optionally IPs) or your patterns: masked or keyed-hashed',
   options: redactOptions,
   create: (options, ctx) => new RedactTransform(ctx.name, options),
+  fieldsSet: () => [],
 };

@@ -70,4 +70,5 @@ export const sampleTransformSpec: ComponentSpec<SampleOptions, Transform> = {
   description: 'keeps one event in N (by id or a key such as a trace id), the same decision on every replay',
   options: sampleOptions,
   create: (options, ctx) => new SampleTransform(ctx.name, options),
+  fieldsSet: () => [],
 };

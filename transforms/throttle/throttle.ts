@@ -113,4 +113,5 @@ export const throttleTransformSpec: ComponentSpec<ThrottleOptions, Transform> = 
   description: 'lets at most N events per window through per key (e.g. per service), dropping and counting the rest',
   options: throttleOptions,
   create: (options, ctx) => new ThrottleTransform(ctx.name, options, ctx.logger),
+  fieldsSet: () => [],
 };
