@@ -4,6 +4,7 @@ import { sleep } from '../core/backoff.js';
 import { duration } from '../core/units.js';
 import type { PipelineConfig } from '../config/load.js';
 import { createClient, describeError, type Connection } from '../sinks/elasticsearch/client.js';
+import { readDocument, SEARCH_FIELDS } from '../sinks/elasticsearch/document.js';
 import { IndexNamer } from '../sinks/elasticsearch/index-name.js';
 import type { ElasticsearchSinkOptions } from '../sinks/elasticsearch/options.js';
 
@@ -126,7 +127,8 @@ export function parseTime(value: string, flag: string, now: number): number {
 
 export function buildQuery(opts: SearchOptions, text: string[], now: number): Record<string, unknown> {
   const filter: unknown[] = [];
-  const anyOf = (field: string, values: string[] | undefined) => {
+  // Each role has a field per schema (sinks/elasticsearch/document.ts): a value may be in any.
+  const anyOf = (fields: readonly string[], values: string[] | undefined) => {
     const list = (values ?? [])
       .flatMap((v) => v.split(','))
       .map((v) => v.trim())
@@ -134,13 +136,16 @@ export function buildQuery(opts: SearchOptions, text: string[], now: number): Re
     if (list.length === 0) return;
     // Case-insensitive: `--level error` finds ERROR, Error and error.
     filter.push({
-      bool: { should: list.map((value) => ({ term: { [field]: { value, case_insensitive: true } } })), minimum_should_match: 1 },
+      bool: {
+        should: list.flatMap((value) => fields.map((field) => ({ term: { [field]: { value, case_insensitive: true } } }))),
+        minimum_should_match: 1,
+      },
     });
   };
-  anyOf('service', opts.service);
-  anyOf('module', opts.module);
-  anyOf('level', opts.level);
-  anyOf('host', opts.host);
+  anyOf(SEARCH_FIELDS.service, opts.service);
+  anyOf(SEARCH_FIELDS.module, opts.module);
+  anyOf(SEARCH_FIELDS.level, opts.level);
+  anyOf(SEARCH_FIELDS.host, opts.host);
   if (opts.since !== undefined && opts.from !== undefined) throw new SearchUsageError('use either --since or --from, not both');
   const from =
     opts.since !== undefined
@@ -159,14 +164,14 @@ export function buildQuery(opts: SearchOptions, text: string[], now: number): Re
   }
   const words = text.join(' ').trim();
   // simple_query_string never fails on odd input (quotes, colons, brackets in a log line).
-  const must = words ? [{ simple_query_string: { query: words, fields: ['message'], default_operator: 'and' } }] : [];
+  const must = words ? [{ simple_query_string: { query: words, fields: [...SEARCH_FIELDS.message], default_operator: 'and' } }] : [];
   return { bool: { filter, must } };
 }
 
 const SORT_FIELDS = [
   ['@timestamp', 'date'],
-  ['source.offset', 'long'],
-  ['event_id', 'keyword'],
+  ...SEARCH_FIELDS.offset.map((f) => [f, 'long'] as const),
+  ...SEARCH_FIELDS.id.map((f) => [f, 'keyword'] as const),
 ] as const;
 
 function sort(order: 'asc' | 'desc') {
@@ -174,9 +179,10 @@ function sort(order: 'asc' | 'desc') {
 }
 
 export function formatHit(hit: Hit, json: boolean): string {
-  const d = hit._source ?? {};
-  if (json) return JSON.stringify({ _index: hit._index, _id: hit._id, ...d });
-  return `${d['@timestamp'] ?? '-'} ${d.host ?? '-'} ${d.service ?? '-'}/${d.module ?? '-'} ${d.level ? d.level.toUpperCase() : '-'} ${d.message ?? ''}`;
+  const source = hit._source ?? {};
+  if (json) return JSON.stringify({ _index: hit._index, _id: hit._id, ...source });
+  const d = readDocument(source as Record<string, unknown>);
+  return `${d.timestamp ?? '-'} ${d.host ?? '-'} ${d.service ?? '-'}/${d.module ?? '-'} ${d.level ? d.level.toUpperCase() : '-'} ${d.message ?? ''}`;
 }
 
 export async function runSearch(

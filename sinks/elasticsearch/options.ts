@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { byteSize, duration } from '../../core/units.js';
+import { schemaOption } from '../schema/schema.js';
 import { IndexNamer, IndexTemplateError } from './index-name.js';
 
 const indexTemplate = z.string().superRefine((v, ctx) => {
@@ -52,6 +53,7 @@ export const elasticsearchSinkOptions = z
       .describe(
         'index (or data stream) name template: {service}, {module}, {host} and strftime %Y %m %d %H %j of the event time; values are sanitized to Elasticsearch index-name rules',
       ),
+    schema: schemaOption(),
     timezone: timeZone.default('UTC').describe('time zone for the strftime fields of `index` (and for the day boundary of retention_days)'),
     template: z
       .strictObject({
