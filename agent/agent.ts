@@ -47,7 +47,10 @@ export class Agent {
     const transform = this.options.transform;
     // A batch the transforms empty still carries its checkpoint into the channel.
     const out: ChannelWriter = transform
-      ? { put: (events, checkpoint) => this.channel.put(transform(events), checkpoint), lastCheckpoint: (s) => this.channel.lastCheckpoint(s) }
+      ? {
+          put: (events, checkpoint) => this.channel.put(transform(events), checkpoint),
+          lastCheckpoint: (s) => this.channel.lastCheckpoint(s),
+        }
       : this.channel;
     for (const { source } of this.sources) await source.start(out);
   }

@@ -221,7 +221,11 @@ function compare(e: LogEvent, want: Expected, route: string[] | undefined): stri
   };
   for (const key of ['message', 'service', 'module', 'host', 'level'] as const) if (want[key] !== undefined) check(key, e[key], want[key]);
   if (want.timestamp !== undefined)
-    check('timestamp', new Date(e.timestamp).toISOString(), new Date(typeof want.timestamp === 'number' ? want.timestamp : Date.parse(want.timestamp)).toISOString());
+    check(
+      'timestamp',
+      new Date(e.timestamp).toISOString(),
+      new Date(typeof want.timestamp === 'number' ? want.timestamp : Date.parse(want.timestamp)).toISOString(),
+    );
   for (const [key, expected] of Object.entries(want.fields ?? {})) check(`fields.${key}`, fieldAt(e, key), expected);
   for (const path of want.absent ?? []) {
     const got = valueAt(e, path);

@@ -20,9 +20,7 @@ import { duration } from '../core/units.js';
 
 export const routeRule = z.strictObject({
   name: z.string().min(1).optional().describe('Name shown in logs and metrics (default: rule #N)'),
-  match: matchSchema()
-    .default({})
-    .describe('Conditions, all of which must hold; a list means any of its patterns. Empty: every event'),
+  match: matchSchema().default({}).describe('Conditions, all of which must hold; a list means any of its patterns. Empty: every event'),
   sinks: z.array(z.string().min(1)).min(1).describe('Sinks that receive the events this rule accepts'),
   continue: z.boolean().default(false).describe('After a match, also try the rules below (fan-out) instead of stopping here'),
 });

@@ -57,7 +57,10 @@ describe('unsetFieldWarnings', () => {
     expect(unsetFieldWarnings(grok)).toEqual([]);
     const json = load(
       'json.yaml',
-      collector('  j:\n    type: parse\n    format: json', '  rules:\n    - match: {fields.anything: x}\n      sinks: [es]\n  default: [other]'),
+      collector(
+        '  j:\n    type: parse\n    format: json',
+        '  rules:\n    - match: {fields.anything: x}\n      sinks: [es]\n  default: [other]',
+      ),
     );
     expect(unsetFieldWarnings(json)).toEqual([]);
   });

@@ -29,7 +29,11 @@ describe('TransformChain', () => {
       ],
       { detectLevel: true, logger },
     );
-    const out = chain.apply([makeEvent({ id: 'a', message: 'ERROR x' }), makeEvent({ id: 'b', message: 'DEBUG y' }), makeEvent({ id: 'c' })]);
+    const out = chain.apply([
+      makeEvent({ id: 'a', message: 'ERROR x' }),
+      makeEvent({ id: 'b', message: 'DEBUG y' }),
+      makeEvent({ id: 'c' }),
+    ]);
     expect(seen).toEqual(['c1:error,debug,']);
     expect(out.map((e) => [e.id, e.fields.tagged])).toEqual([
       ['a', true],

@@ -6,11 +6,9 @@ import { metricName, type Transform } from './transform.js';
 
 const received = counter('sluice_transform_events_received_total', 'events a transform was given', ['component']);
 const sent = counter('sluice_transform_events_sent_total', 'events a transform passed on', ['component']);
-const failures = counter(
-  'sluice_transform_failures_total',
-  'batches a transform threw on (a bug: the batch went on as the step left it)',
-  ['component'],
-);
+const failures = counter('sluice_transform_failures_total', 'batches a transform threw on (a bug: the batch went on as the step left it)', [
+  'component',
+]);
 
 export interface ChainOptions {
   /** Set `level` from the message on events that have none, before the first transform (the agent's default). */

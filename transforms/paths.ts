@@ -46,6 +46,47 @@ export function deleteField(fields: Fields, name: string): FieldValue | undefine
   return value;
 }
 
+export interface FieldPath {
+  get(fields: Fields): FieldValue | undefined;
+  set(fields: Fields, value: FieldValue): void;
+  /**
+   * Removes it; returns the value it had. A flat key is not deleted but left undefined (a
+   * hole): `delete` turns V8 objects into slow dictionaries, which costs more than
+   * rebuilding the object once with compact() after all edits of an event.
+   */
+  delete(fields: Fields): FieldValue | undefined;
+}
+
+/** The fields without holes (undefined values): a new object, in fast mode. */
+export function compact(fields: Fields): Fields {
+  const out: Fields = {};
+  for (const key in fields) {
+    const v = fields[key];
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * getField / setField / deleteField for one name, made once: a name without dots (most)
+ * gets plain property access, with no string work per event.
+ */
+export function fieldPath(name: string): FieldPath {
+  if (name.includes('.'))
+    return { get: (f) => getField(f, name), set: (f, v) => setField(f, name, v), delete: (f) => deleteField(f, name) };
+  return {
+    get: (f) => f[name],
+    set: (f, v) => {
+      f[name] = v;
+    },
+    delete: (f) => {
+      const v = f[name];
+      if (v !== undefined) (f as Record<string, FieldValue | undefined>)[name] = undefined;
+      return v;
+    },
+  };
+}
+
 /** A field value as text: strings as they are, numbers and booleans as written, objects as JSON. */
 export function fieldText(v: FieldValue | undefined): string | undefined {
   if (v === undefined || v === null) return undefined;

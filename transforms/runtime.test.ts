@@ -54,7 +54,12 @@ sinks:
     const config = parseConfig(yaml, join(tmp.dir, 'p.yaml'), createRegistry(), {});
     const running = await startPipeline(config, 'run', silentLogger());
     try {
-      await waitFor('3 events written', () => written(root).length >= 3, 20_000, () => JSON.stringify(written(root)));
+      await waitFor(
+        '3 events written',
+        () => written(root).length >= 3,
+        20_000,
+        () => JSON.stringify(written(root)),
+      );
     } finally {
       await running.stop();
     }

@@ -113,32 +113,38 @@ function parseIso(s: string, clock: ZonedClock): number | undefined {
   const p = newParts();
   let i: number;
   let n: number | undefined;
-  [n, i] = num(s, 0, 4, 4);
+  n = num(s, 0, 4, 4);
+  i = numEnd;
   p.year = n;
   const sep = s[4];
-  [n, i] = num(s, i + 1, 2, 2);
+  n = num(s, i + 1, 2, 2);
+  i = numEnd;
   if (n === undefined || s[i] !== sep) return undefined;
   p.month = n;
-  [n, i] = num(s, i + 1, 2, 2);
+  n = num(s, i + 1, 2, 2);
+  i = numEnd;
   if (n === undefined) return undefined;
   p.day = n;
   if (i < s.length) {
     if (s[i] !== 'T' && s[i] !== ' ') return undefined;
-    [n, i] = num(s, i + 1, 2, 2);
+    n = num(s, i + 1, 2, 2);
+    i = numEnd;
     if (n === undefined || s[i] !== ':') return undefined;
     p.hour = n;
-    [n, i] = num(s, i + 1, 2, 2);
+    n = num(s, i + 1, 2, 2);
+    i = numEnd;
     if (n === undefined) return undefined;
     p.minute = n;
     if (s[i] === ':') {
-      [n, i] = num(s, i + 1, 2, 2);
+      n = num(s, i + 1, 2, 2);
+      i = numEnd;
       if (n === undefined) return undefined;
       p.second = n;
       if (s[i] === '.' || s[i] === ',') {
         const start = ++i;
         while (i < s.length && isDigit(s.charCodeAt(i))) i++;
         if (i === start) return undefined;
-        p.ms = Math.round(Number(`0.${s.slice(start, Math.min(i, start + 9))}`) * 1000);
+        p.ms = millis(s, start, i);
       }
     }
     if (i < s.length) {
@@ -168,43 +174,51 @@ function parseLayout(text: string, layout: string, clock: ZonedClock, now: numbe
     let n: number | undefined = 0;
     switch (t) {
       case 'Y':
-        [n, i] = num(text, i, 4, 4);
+        n = num(text, i, 4, 4);
+        i = numEnd;
         p.year = n;
         break;
       case 'y':
-        [n, i] = num(text, i, 2, 2);
+        n = num(text, i, 2, 2);
+        i = numEnd;
         if (n !== undefined) p.year = 2000 + n;
         break;
       case 'm':
-        [n, i] = num(text, i, 1, 2);
+        n = num(text, i, 1, 2);
+        i = numEnd;
         p.month = n ?? 0;
         break;
       case 'e':
         while (text[i] === ' ') i++;
-        [n, i] = num(text, i, 1, 2);
+        n = num(text, i, 1, 2);
+        i = numEnd;
         p.day = n ?? 0;
         break;
       case 'd':
-        [n, i] = num(text, i, 1, 2);
+        n = num(text, i, 1, 2);
+        i = numEnd;
         p.day = n ?? 0;
         break;
       case 'H':
-        [n, i] = num(text, i, 1, 2);
+        n = num(text, i, 1, 2);
+        i = numEnd;
         p.hour = n ?? 0;
         break;
       case 'M':
-        [n, i] = num(text, i, 2, 2);
+        n = num(text, i, 2, 2);
+        i = numEnd;
         p.minute = n ?? 0;
         break;
       case 'S':
-        [n, i] = num(text, i, 2, 2);
+        n = num(text, i, 2, 2);
+        i = numEnd;
         p.second = n ?? 0;
         break;
       case 'f': {
         const start = i;
         while (i < text.length && isDigit(text.charCodeAt(i))) i++;
         if (i === start) return undefined;
-        p.ms = Math.round(Number(`0.${text.slice(start, Math.min(i, start + 9))}`) * 1000);
+        p.ms = millis(text, start, i);
         break;
       }
       case 'z': {
@@ -263,20 +277,33 @@ function zoneAt(text: string, i: number): { offset: number; end: number } | unde
   if (c === 'Z' || c === 'z') return { offset: 0, end: i + 1 };
   if (c !== '+' && c !== '-') return undefined;
   const sign = c === '-' ? -1 : 1;
-  const [h, a] = num(text, i + 1, 2, 2);
+  const h = num(text, i + 1, 2, 2);
   if (h === undefined) return undefined;
+  const a = numEnd;
   let end = a;
   if (text[end] === ':') end++;
-  const [m, b] = num(text, end, 2, 2);
+  const m = num(text, end, 2, 2);
   if (m === undefined) return end === a ? { offset: sign * h * 60, end: a } : undefined;
-  return { offset: sign * (h * 60 + m), end: b };
+  return { offset: sign * (h * 60 + m), end: numEnd };
 }
 
-function num(text: string, i: number, min: number, max: number): [number | undefined, number] {
+/** Where the last num() stopped: module state instead of a tuple per call, which the hot path would allocate. */
+let numEnd = 0;
+
+/** The number of min..max digits at text[i]; undefined when fewer than min. Sets numEnd. */
+function num(text: string, i: number, min: number, max: number): number | undefined {
   let n = 0;
   let k = 0;
   while (k < max && i + k < text.length && isDigit(text.charCodeAt(i + k))) n = n * 10 + (text.charCodeAt(i + k++) - 0x30);
-  return k < min ? [undefined, i] : [n, i + k];
+  numEnd = k < min ? i : i + k;
+  return k < min ? undefined : n;
+}
+
+/** Milliseconds of the fraction digits text[start, end), truncated (".1239" is 123 ms). */
+function millis(text: string, start: number, end: number): number {
+  let ms = 0;
+  for (let k = 0; k < 3; k++) ms = ms * 10 + (start + k < end ? text.charCodeAt(start + k) - 0x30 : 0);
+  return ms;
 }
 
 function isDigit(c: number): boolean {

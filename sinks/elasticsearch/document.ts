@@ -113,7 +113,11 @@ export function indexTemplate(o: ElasticsearchSinkOptions, pattern: string): Rec
         ? { lifecycle: { enabled: true, data_retention: `${o.retention_days}d` } }
         : {}),
     },
-    _meta: { managed_by: 'sluice', schema: o.schema, description: `log events written by the sluice elasticsearch sink (schema ${o.schema})` },
+    _meta: {
+      managed_by: 'sluice',
+      schema: o.schema,
+      description: `log events written by the sluice elasticsearch sink (schema ${o.schema})`,
+    },
   };
 }
 

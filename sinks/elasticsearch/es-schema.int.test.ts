@@ -47,7 +47,15 @@ function events(): LogEvent[] {
   };
   return [
     { ...base, id: 'a', timestamp: T, module: 'api', level: 'info', message: 'order 1 placed', fields: { ...k8s, team: 'checkout' } },
-    { ...base, id: 'b', timestamp: T + 1, module: 'api', level: 'error', message: 'payment declined for order 2', fields: { ...k8s, team: 'payments' } },
+    {
+      ...base,
+      id: 'b',
+      timestamp: T + 1,
+      module: 'api',
+      level: 'error',
+      message: 'payment declined for order 2',
+      fields: { ...k8s, team: 'payments' },
+    },
     { ...base, id: 'c', timestamp: T + 2, module: 'worker', level: 'error', message: 'payment retry failed', fields: { team: 'payments' } },
   ];
 }
@@ -86,7 +94,9 @@ describe.each(['ecs', 'otel'] as const)('schema %s', (schema) => {
     expect(r.stderr).toBe('');
     expect(r.lines).toEqual([`${new Date(T + 1).toISOString()} web-7 shop/api ERROR payment declined for order 2`]);
     expect(search(prefix, ['--level', 'ERROR']).lines).toHaveLength(2);
-    expect(search(prefix, ['--module', 'worker']).lines).toEqual([`${new Date(T + 2).toISOString()} web-7 shop/worker ERROR payment retry failed`]);
+    expect(search(prefix, ['--module', 'worker']).lines).toEqual([
+      `${new Date(T + 2).toISOString()} web-7 shop/worker ERROR payment retry failed`,
+    ]);
   });
 
   it('keeps each value where the schema says', async () => {

@@ -88,7 +88,10 @@ describe('sluice test', () => {
   });
 
   it('says how many events came out when the count differs', () => {
-    const tests = file('count.yaml', 'tests:\n  - name: two out\n    input: {lines: ["ERROR a", "ERROR b"]}\n    expect:\n      - {level: error}\n');
+    const tests = file(
+      'count.yaml',
+      'tests:\n  - name: two out\n    input: {lines: ["ERROR a", "ERROR b"]}\n    expect:\n      - {level: error}\n',
+    );
     const r = sluice(['test', '-c', pipeline, tests]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('      expected 1 event(s) out, got 2:\n');
@@ -96,11 +99,16 @@ describe('sluice test', () => {
   });
 
   it('refuses a wrong test file with file:line:col, exit 2', () => {
-    const tests = file('bad.yaml', 'tests:\n  - name: x\n    transforms: [nope]\n    input: {lines: [a]}\n    expect: []\n  - name: y\n    input: {}\n    expect: []\n');
+    const tests = file(
+      'bad.yaml',
+      'tests:\n  - name: x\n    transforms: [nope]\n    input: {lines: [a]}\n    expect: []\n  - name: y\n    input: {}\n    expect: []\n',
+    );
     const r = sluice(['test', '-c', pipeline, tests]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([`${tests}:7:12: tests[1].input: give either lines or events`]);
     const unknown = file('unknown.yaml', 'tests:\n  - name: x\n    transforms: [nope]\n    input: {lines: [a]}\n    expect: []\n');
-    expect(sluice(['test', '-c', pipeline, unknown]).stderr.trim()).toBe(`${unknown}:3:18: tests[0].transforms[0]: no transform "nope" in ${pipeline} (it has: kv, quiet)`);
+    expect(sluice(['test', '-c', pipeline, unknown]).stderr.trim()).toBe(
+      `${unknown}:3:18: tests[0].transforms[0]: no transform "nope" in ${pipeline} (it has: kv, quiet)`,
+    );
   });
 });

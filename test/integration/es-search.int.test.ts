@@ -43,8 +43,7 @@ function ev(id: string, minutesAgo: number, service: string, level: string, mess
   };
 }
 
-const line = (e: LogEvent) =>
-  `${new Date(e.timestamp).toISOString()} web-1 ${e.service}/api ${e.level!.toUpperCase()} ${e.message}`;
+const line = (e: LogEvent) => `${new Date(e.timestamp).toISOString()} web-1 ${e.service}/api ${e.level!.toUpperCase()} ${e.message}`;
 
 const events = [
   ev('a', 120, 'checkout', 'info', 'order 1 placed'),

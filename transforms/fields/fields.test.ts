@@ -47,9 +47,12 @@ describe('fields', () => {
   });
 
   it('removes by name, path and glob', () => {
-    const e = run({ remove: ['password', 'http.headers', 'tmp_*'] }, {
-      fields: { password: 'x', http: { headers: 'h', status: 1 }, tmp_a: 1, tmp_b: 2, keep: true },
-    });
+    const e = run(
+      { remove: ['password', 'http.headers', 'tmp_*'] },
+      {
+        fields: { password: 'x', http: { headers: 'h', status: 1 }, tmp_a: 1, tmp_b: 2, keep: true },
+      },
+    );
     expect(e.fields).toEqual({ http: { status: 1 }, keep: true });
   });
 
@@ -58,12 +61,21 @@ describe('fields', () => {
       { promote: { service: 'app', module: 'component', level: 'severity', message: 'msg', timestamp: 'time' } },
       { fields: { app: 'billing', component: 'worker', severity: 'WARNING', msg: 'slow', time: '2024-03-01T12:00:00.250+01:00', keep: 1 } },
     );
-    expect(e).toMatchObject({ service: 'billing', module: 'worker', level: 'warn', message: 'slow', timestamp: Date.UTC(2024, 2, 1, 11, 0, 0, 250) });
+    expect(e).toMatchObject({
+      service: 'billing',
+      module: 'worker',
+      level: 'warn',
+      message: 'slow',
+      timestamp: Date.UTC(2024, 2, 1, 11, 0, 0, 250),
+    });
     expect(e.fields).toEqual({ keep: 1 });
   });
 
   it('reads times in the configured format and zone', () => {
-    const clf = run({ promote: { timestamp: 't' }, timestamp_format: '%d/%b/%Y:%H:%M:%S %z' }, { fields: { t: '01/Mar/2024:12:00:00 -0700' } });
+    const clf = run(
+      { promote: { timestamp: 't' }, timestamp_format: '%d/%b/%Y:%H:%M:%S %z' },
+      { fields: { t: '01/Mar/2024:12:00:00 -0700' } },
+    );
     expect(clf.timestamp).toBe(Date.UTC(2024, 2, 1, 19));
     const local = run({ promote: { timestamp: 't' }, timezone: 'Europe/Berlin' }, { fields: { t: '2024-07-01 12:00:00,5' } });
     expect(local.timestamp).toBe(Date.UTC(2024, 6, 1, 10, 0, 0, 500));
@@ -93,7 +105,9 @@ describe('fields', () => {
     const issues = (o: Record<string, unknown>) => fieldsOptions.safeParse(o).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     expect(issues({})).toEqual([': nothing to do: give at least one of rename, copy, add, set, promote, remove']);
     expect(issues({ set: { a: '100%' } })?.[0]).toMatch(/^set\.a: template "100%": unknown time format "%"/);
-    expect(issues({ promote: { timestamp: 't' }, timestamp_format: '%Q' })?.[0]).toMatch(/^timestamp_format: time layout "%Q": unknown token "%Q"/);
+    expect(issues({ promote: { timestamp: 't' }, timestamp_format: '%Q' })?.[0]).toMatch(
+      /^timestamp_format: time layout "%Q": unknown token "%Q"/,
+    );
     expect(fieldsOptions.safeParse({ promote: { host: 'h' } }).error?.issues[0]).toMatchObject({
       code: 'unrecognized_keys',
       path: ['promote'],

@@ -3,7 +3,7 @@ import { globTest, type EventTest } from '../../core/match.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { EventTemplate } from '../../core/template.js';
 import { normalizeLevel } from '../level/normalize.js';
-import { deleteField, fieldText, getField, setField } from '../paths.js';
+import { compact, fieldPath, fieldText } from '../paths.js';
 import { type TimeParser, timeParser } from '../time.js';
 import { applyEach, compileWhen, PARSE_ERROR_FIELD, ParseErrors, type Side, type Transform } from '../transform.js';
 import { type FieldsOptions, fieldsOptions } from './options.js';
@@ -22,7 +22,8 @@ import { type FieldsOptions, fieldsOptions } from './options.js';
 export class FieldsTransform implements Transform {
   readonly at: Side | undefined;
   private readonly when: EventTest | undefined;
-  private readonly steps: ((e: LogEvent) => void)[] = [];
+  /** Each edits one event; true when it left a hole (a removed flat key) for compact(). */
+  private readonly steps: ((e: LogEvent) => boolean | undefined)[] = [];
   private readonly errors: ParseErrors;
 
   constructor(
@@ -32,103 +33,117 @@ export class FieldsTransform implements Transform {
     this.at = o.at;
     this.when = compileWhen(o.when);
     this.errors = new ParseErrors(name);
-    for (const [from, to] of Object.entries(o.rename))
+    for (const [from, to] of Object.entries(o.rename)) {
+      const [a, b] = [fieldPath(from), fieldPath(to)];
       this.steps.push((e) => {
-        const v = deleteField(e.fields, from);
-        if (v !== undefined) setField(e.fields, to, v);
+        const v = a.delete(e.fields);
+        if (v === undefined) return false;
+        b.set(e.fields, v);
+        return true;
       });
-    for (const [from, to] of Object.entries(o.copy))
+    }
+    for (const [from, to] of Object.entries(o.copy)) {
+      const [a, b] = [fieldPath(from), fieldPath(to)];
       this.steps.push((e) => {
-        const v = getField(e.fields, from);
-        if (v !== undefined) setField(e.fields, to, structuredClone(v));
+        const v = a.get(e.fields);
+        if (v !== undefined) b.set(e.fields, typeof v === 'object' && v !== null ? structuredClone(v) : v);
+        return false;
       });
-    for (const [key, value] of Object.entries(o.add))
+    }
+    for (const [key, value] of Object.entries(o.add)) {
+      const path = fieldPath(key);
+      const v = value as FieldValue;
       this.steps.push((e) => {
-        if (getField(e.fields, key) === undefined) setField(e.fields, key, structuredClone(value as FieldValue));
+        if (path.get(e.fields) === undefined) path.set(e.fields, typeof v === 'object' && v !== null ? structuredClone(v) : v);
+        return false;
       });
+    }
     for (const [key, value] of Object.entries(o.set)) {
+      const path = fieldPath(key);
       if (typeof value === 'string') {
         const template = new EventTemplate(value, { timeZone: o.timezone, sanitize: (s) => s });
-        this.steps.push((e) => setField(e.fields, key, template.render(e)));
-      } else this.steps.push((e) => setField(e.fields, key, value));
+        this.steps.push((e) => {
+          path.set(e.fields, template.render(e));
+          return false;
+        });
+      } else
+        this.steps.push((e) => {
+          path.set(e.fields, value);
+          return false;
+        });
     }
     for (const [target, from] of Object.entries(o.promote)) this.steps.push(this.promoter(target, from!, o));
     for (const name of o.remove) {
       if (name.includes('*')) {
         const test = globTest(name);
         this.steps.push((e) => {
-          for (const key of Object.keys(e.fields)) if (test(key)) delete e.fields[key];
+          let holes = false;
+          for (const key in e.fields)
+            if (test(key) && e.fields[key] !== undefined) {
+              (e.fields as Record<string, FieldValue | undefined>)[key] = undefined;
+              holes = true;
+            }
+          return holes;
         });
-      } else this.steps.push((e) => void deleteField(e.fields, name));
+      } else {
+        const path = fieldPath(name);
+        this.steps.push((e) => path.delete(e.fields) !== undefined);
+      }
     }
   }
 
   apply(events: LogEvent[]): LogEvent[] {
     const steps = this.steps;
     return applyEach(events, this.when, (e) => {
-      for (const step of steps) step(e);
+      let holes = false;
+      for (const step of steps) if (step(e)) holes = true;
+      if (holes) e.fields = compact(e.fields);
       return true;
     });
   }
 
-  private promoter(target: string, from: string, o: FieldsOptions): (e: LogEvent) => void {
-    const take = (e: LogEvent, use: (v: FieldValue) => boolean, why: (v: FieldValue) => string) => {
-      const v = getField(e.fields, from);
-      if (v === undefined || v === null) return;
-      if (use(v)) deleteField(e.fields, from);
-      else this.errors.mark(e, why(v));
-    };
-    const text = (v: FieldValue) => (typeof v === 'object' ? undefined : fieldText(v));
+  private promoter(target: string, name: string, o: FieldsOptions): (e: LogEvent) => boolean | undefined {
+    const errors = this.errors;
+    const from = name;
+    const path = fieldPath(name);
     switch (target) {
       case 'service':
       case 'module':
-        return (e) =>
-          take(
-            e,
-            (v) => {
-              const t = text(v);
-              if (!t) return false;
-              e[target] = t;
-              return true;
-            },
-            () => `${from} cannot be the ${target}: not text`,
-          );
+        return (e) => {
+          const v = path.get(e.fields);
+          if (v === undefined || v === null) return false;
+          const text = typeof v === 'object' ? undefined : fieldText(v);
+          if (!text) return void errors.mark(e, `${from} cannot be the ${target}: not text`);
+          e[target] = text;
+          return path.delete(e.fields) !== undefined;
+        };
       case 'message':
-        return (e) =>
-          take(
-            e,
-            (v) => {
-              e.message = fieldText(v) ?? '';
-              return true;
-            },
-            () => '',
-          );
+        return (e) => {
+          const v = path.get(e.fields);
+          if (v === undefined || v === null) return false;
+          e.message = fieldText(v)!;
+          return path.delete(e.fields) !== undefined;
+        };
       case 'level':
-        return (e) =>
-          take(
-            e,
-            (v) => {
-              const level = normalizeLevel(v);
-              if (level === undefined) return false;
-              e.level = level;
-              return true;
-            },
-            (v) => `${from} is not a level: ${preview(v)}`,
-          );
+        return (e) => {
+          const v = path.get(e.fields);
+          if (v === undefined || v === null) return false;
+          const level = normalizeLevel(v);
+          if (level === undefined) return void errors.mark(e, `${from} is not a level: ${preview(v)}`);
+          e.level = level;
+          return path.delete(e.fields) !== undefined;
+        };
       default: {
         const parse: TimeParser = timeParser(o.timestamp_format, o.timezone);
-        return (e) =>
-          take(
-            e,
-            (v) => {
-              // A year-less time (syslog) takes the year nearest the read time.
-              const t = parse(v, e.timestamp);
-              if (t === undefined) return false;
-              e.timestamp = t;
-              return true;
-            },
-            (v) => `${from} is not a time in format ${o.timestamp_format}: ${preview(v)}`,
-          );
+        return (e) => {
+          const v = path.get(e.fields);
+          if (v === undefined || v === null) return false;
+          // A year-less time (syslog) takes the year nearest the read time.
+          const t = parse(v, e.timestamp);
+          if (t === undefined) return void errors.mark(e, `${from} is not a time in format ${o.timestamp_format}: ${preview(v)}`);
+          e.timestamp = t;
+          return path.delete(e.fields) !== undefined;
+        };
       }
     }
   }

@@ -24,7 +24,7 @@ export const GROK_PATTERNS: Readonly<Record<string, string>> = {
   UUID: '[A-Fa-f0-9]{8}-(?:[A-Fa-f0-9]{4}-){3}[A-Fa-f0-9]{12}',
   USERNAME: '[a-zA-Z0-9._-]+',
   USER: '%{USERNAME}',
-  EMAILADDRESS: '[a-zA-Z0-9!#$%&\'*+/=?^_`{|}~.-]+@%{HOSTNAME}',
+  EMAILADDRESS: "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~.-]+@%{HOSTNAME}",
   LOGLEVEL:
     '(?:TRACE|[Tt]race|DEBUG|[Dd]ebug|NOTICE|[Nn]otice|INFO(?:RMATION)?|[Ii]nfo(?:rmation)?|WARN(?:ING)?|[Ww]arn(?:ing)?|ERR(?:OR)?|[Ee]rr(?:or)?|CRIT(?:ICAL)?|[Cc]rit(?:ical)?|FATAL|[Ff]atal|SEVERE|[Ss]evere|ALERT|[Aa]lert|EMERG(?:ENCY)?|[Ee]merg(?:ency)?)',
   // Numbers

@@ -76,8 +76,7 @@ export function compileGrok(
   const nextGroup = (field: string, type: string | undefined): string => {
     if (!FIELD.test(field)) throw new Error(`invalid field name "${field}": use letters, digits, "_", "." and "-"`);
     const conversion = (type ?? types[field] ?? 'string') as Conversion;
-    if (!CONVERSIONS.includes(conversion))
-      throw new Error(`unknown type "${type}" for field "${field}": use ${CONVERSIONS.join(', ')}`);
+    if (!CONVERSIONS.includes(conversion)) throw new Error(`unknown type "${type}" for field "${field}": use ${CONVERSIONS.join(', ')}`);
     const group = `_g${captures.length}`;
     captures.push({ group, field, type: conversion });
     return group;
@@ -112,8 +111,9 @@ export function convert(raw: string, type: Conversion): string | number | boolea
     case 'string':
       return raw;
     case 'int': {
-      const n = Number.parseInt(raw, 10);
-      return Number.isSafeInteger(n) && /^\s*[+-]?\d+\s*$/.test(raw) ? n : raw;
+      if (!isIntText(raw)) return raw;
+      const n = Number(raw);
+      return Number.isSafeInteger(n) ? n : raw;
     }
     case 'float': {
       const n = Number(raw);
@@ -126,8 +126,24 @@ export function convert(raw: string, type: Conversion): string | number | boolea
   }
 }
 
+/** Optional sign, then decimal digits only (Number() would also take "0x1f", "1e3" and " 7 "). */
+function isIntText(raw: string): boolean {
+  let i = raw.charCodeAt(0) === 0x2b || raw.charCodeAt(0) === 0x2d ? 1 : 0;
+  if (i >= raw.length) return false;
+  for (; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 function suggestPattern(name: string, library: Readonly<Record<string, string>>): string {
   const upper = name.toUpperCase();
   const near = Object.keys(library).filter((k) => k === upper || k.includes(upper) || (upper.length > 3 && upper.includes(k)));
-  return near.length ? ` (did you mean ${near.slice(0, 3).map((k) => `%{${k}}`).join(', ')}?)` : '';
+  return near.length
+    ? ` (did you mean ${near
+        .slice(0, 3)
+        .map((k) => `%{${k}}`)
+        .join(', ')}?)`
+    : '';
 }

@@ -17,7 +17,11 @@ const samples: [string, string, Record<string, number>][] = [
   ['Apache', '^%{HTTPD_ERRORLOG}$', { info: 1405, error: 595 }],
   ['Hadoop', '^%{LOG4J}$', { info: 1040, warn: 808, error: 150, fatal: 2 }],
   ['OpenSSH', '^%{SYSLOGLINE}$', {}],
-  ['Zookeeper', '^%{TIMESTAMP_ISO8601:time} - %{LOGLEVEL:level} +\\[%{DATA:thread}\\] - %{GREEDYDATA:msg}$', { info: 669, warn: 1318, error: 13 }],
+  [
+    'Zookeeper',
+    '^%{TIMESTAMP_ISO8601:time} - %{LOGLEVEL:level} +\\[%{DATA:thread}\\] - %{GREEDYDATA:msg}$',
+    { info: 669, warn: 1318, error: 13 },
+  ],
   ['Spark', '^(?<time>\\d\\d/\\d\\d/\\d\\d %{TIME}) %{LOGLEVEL:level} %{JAVACLASS:logger}: %{GREEDYDATA:msg}$', { info: 2000 }],
   [
     'OpenStack',

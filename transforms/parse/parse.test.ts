@@ -157,7 +157,13 @@ describe('parse grok on real log formats', () => {
     expect(apache.filter((e) => e.fields[PARSE_ERROR_FIELD] !== undefined)).toEqual([]);
     expect(apache.map((e) => e.level)).toEqual(['info', 'error', 'error', 'error', 'info']);
     expect(apache[2]!.fields).toMatchObject({ client: '81.199.21.119', msg: 'Directory index forbidden by rule: /var/www/html/' });
-    expect(apache[3]!.fields).toMatchObject({ module: 'core', pid: 35708, client: '72.15.99.187', client_port: 52336, error_code: 'AH00126' });
+    expect(apache[3]!.fields).toMatchObject({
+      module: 'core',
+      pid: 35708,
+      client: '72.15.99.187',
+      client_port: 52336,
+      error_code: 'AH00126',
+    });
     const nginx = parse({ format: 'grok', pattern: '^%{NGINX_ERRORLOG}$' }, fixture('nginx-error.log'));
     expect(nginx.map((e) => [e.level, e.fields.pid, e.fields.connection])).toEqual([
       ['error', 31, 1],
@@ -200,17 +206,21 @@ describe('parse grok on real log formats', () => {
     expect(bsd[0]!.fields.msg).toBe('Invalid user webmaster from 173.234.31.186');
     const ietf = parse({ format: 'grok', pattern: '^%{SYSLOG}$' }, fixture('syslog-5424.log'));
     expect(ietf.filter((e) => e.fields[PARSE_ERROR_FIELD] !== undefined)).toEqual([]);
-    expect(ietf[0]!.fields).toMatchObject({ priority: 34, version: 1, time: '2003-10-11T22:14:15.003Z', hostname: 'mymachine.example.com' });
+    expect(ietf[0]!.fields).toMatchObject({
+      priority: 34,
+      version: 1,
+      time: '2003-10-11T22:14:15.003Z',
+      hostname: 'mymachine.example.com',
+    });
     expect(ietf[0]!.fields).toMatchObject({ app_name: 'su', msg_id: 'ID47' });
     expect(ietf[2]!.fields.structured_data).toBe('[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]');
     expect(ietf[3]!.fields.msg).toBeUndefined();
   });
 
   it('custom definitions and inline types', () => {
-    const [e] = parse(
-      { format: 'grok', pattern: '^%{ORDER:order} took %{NUMBER:ms:float}ms', definitions: { ORDER: 'ORD-%{INT}' } },
-      ['ORD-42 took 12.5ms'],
-    );
+    const [e] = parse({ format: 'grok', pattern: '^%{ORDER:order} took %{NUMBER:ms:float}ms', definitions: { ORDER: 'ORD-%{INT}' } }, [
+      'ORD-42 took 12.5ms',
+    ]);
     expect(e!.fields).toEqual({ order: 'ORD-42', ms: 12.5 });
   });
 
@@ -232,9 +242,15 @@ describe('parse options', () => {
     expect(problems({ format: 'regex', pattern: ['(?<a>x)', '(unclosed'] })).toEqual([
       'pattern.1: invalid regular expression /(unclosed/: Unterminated group',
     ]);
-    expect(problems({ format: 'regex', pattern: '\\d+' })).toEqual(['pattern: /\\d+/ has no named group (?<name>…): nothing would be extracted']);
-    expect(problems({ format: 'grok', pattern: '%{A}', definitions: { A: '%{B}', B: '%{A}' } })[0]).toMatch(/refers to itself: A -> B -> A/);
-    expect(problems({ format: 'grok', pattern: '%{INT:n:hex}' })).toEqual(['pattern: unknown type "hex" for field "n": use string, int, float, bool']);
+    expect(problems({ format: 'regex', pattern: '\\d+' })).toEqual([
+      'pattern: /\\d+/ has no named group (?<name>…): nothing would be extracted',
+    ]);
+    expect(problems({ format: 'grok', pattern: '%{A}', definitions: { A: '%{B}', B: '%{A}' } })[0]).toMatch(
+      /refers to itself: A -> B -> A/,
+    );
+    expect(problems({ format: 'grok', pattern: '%{INT:n:hex}' })).toEqual([
+      'pattern: unknown type "hex" for field "n": use string, int, float, bool',
+    ]);
   });
   it('refuses options of another format', () => {
     expect(problems({ format: 'json', pattern: 'x' })).toEqual(['pattern: format json takes no pattern (only regex and grok do)']);

@@ -2,13 +2,14 @@ import type { FieldValue, LogEvent } from '../../core/event.js';
 import type { EventTest } from '../../core/match.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { normalizeLevel } from '../level/normalize.js';
-import { type Fields, getField, setField } from '../paths.js';
+import { type FieldPath, type Fields, fieldPath, getField, setField } from '../paths.js';
 import { applyEach, compileWhen, PARSE_ERROR_FIELD, ParseErrors, type Side, type Transform } from '../transform.js';
 import { type CompiledPattern, convert, extract } from './grok.js';
 import { LOGFMT, type KeyValueOptions, parseKeyValue } from './kv.js';
 import { compilePattern, type ParseOptions, parseOptions } from './options.js';
 
-type Parser = (text: string) => { value: Fields } | { error: string };
+/** The parsed fields, or why the text did not parse (a string, so a success allocates no wrapper). */
+type Parser = (text: string) => Fields | string;
 
 /**
  * `type: parse`: reads the message (or a field) as JSON, logfmt, key=value, a regex or grok
@@ -23,7 +24,7 @@ export class ParseTransform implements Transform {
   private readonly errors: ParseErrors;
   private readonly read: (e: LogEvent) => FieldValue | undefined;
   private readonly targetKey: string | undefined;
-  private readonly levelKeys: string[];
+  private readonly levelKeys: FieldPath[];
 
   constructor(
     readonly name: string,
@@ -35,7 +36,7 @@ export class ParseTransform implements Transform {
     this.parser = makeParser(o);
     this.read = o.source === 'message' ? (e) => e.message : reader(o.source.slice('fields.'.length));
     this.targetKey = o.target === 'fields' ? undefined : o.target.slice('fields.'.length);
-    this.levelKeys = o.level_keys;
+    this.levelKeys = o.level_keys.map(fieldPath);
   }
 
   apply(events: LogEvent[]): LogEvent[] {
@@ -51,22 +52,31 @@ export class ParseTransform implements Transform {
       this.errors.mark(e, input === undefined ? `no ${this.o.source} to parse` : `${this.o.source} is not text`);
       return;
     }
-    const result = this.parser(input);
-    if ('error' in result) {
-      this.errors.mark(e, result.error);
+    const parsed = this.parser(input);
+    if (typeof parsed === 'string') {
+      this.errors.mark(e, parsed);
       return;
     }
-    const parsed = result.value;
-    if (this.targetKey === undefined) Object.assign(e.fields, parsed);
-    else setField(e.fields, this.targetKey, parsed);
+    if (this.targetKey === undefined) {
+      // Most events come without fields: the parsed object becomes them, no copy.
+      if (isEmpty(e.fields)) e.fields = parsed;
+      else Object.assign(e.fields, parsed);
+    } else setField(e.fields, this.targetKey, parsed);
     for (const key of this.levelKeys) {
-      const level = normalizeLevel(getField(parsed, key));
+      const v = key.get(parsed);
+      if (v === undefined) continue;
+      const level = normalizeLevel(v);
       if (level !== undefined) {
         e.level = level;
         break;
       }
     }
   }
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 function reader(name: string): (e: LogEvent) => FieldValue | undefined {
@@ -98,28 +108,28 @@ function makeParser(o: ParseOptions): Parser {
   }
 }
 
-function parseJson(text: string): { value: Fields } | { error: string } {
+function parseJson(text: string): Fields | string {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return { error: `invalid JSON: ${(err as Error).message}` };
+    return `invalid JSON: ${(err as Error).message}`;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return { error: `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` };
-  return { value: value as Fields };
+    return `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`;
+  return value as Fields;
 }
 
 function kvParser(options: KeyValueOptions, types: ParseOptions['types'], none: string): Parser {
   const typed = Object.entries(types);
   return (text) => {
     const { values, pairs } = parseKeyValue(text, options);
-    if (pairs === 0) return { error: none };
+    if (pairs === 0) return none;
     for (const [field, type] of typed) {
       const v = values[field];
       if (typeof v === 'string') (values as Fields)[field] = convert(v, type);
     }
-    return { value: values as Fields };
+    return values as Fields;
   };
 }
 
@@ -128,11 +138,11 @@ function patternParser(patterns: CompiledPattern[]): Parser {
   return (text) => {
     for (const p of patterns) {
       const m = p.pattern.exec(text);
-      if (m) return { value: extract(m, p.captures) };
+      if (m) return extract(m, p.captures);
     }
     if (tooLong && !patterns[0]!.pattern.fits(text))
-      return { error: `input longer than max_match_bytes (${patterns[0]!.pattern.maxMatchBytes}) for a pattern that cannot run in linear time` };
-    return { error: patterns.length === 1 ? 'the pattern does not match' : `none of the ${patterns.length} patterns matches` };
+      return `input longer than max_match_bytes (${patterns[0]!.pattern.maxMatchBytes}) for a pattern that cannot run in linear time`;
+    return patterns.length === 1 ? 'the pattern does not match' : `none of the ${patterns.length} patterns matches`;
   };
 }
 

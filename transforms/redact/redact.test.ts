@@ -40,10 +40,7 @@ describe('redact detectors', () => {
   it.each([
     ['Authorization: Bearer abc.DEF-123_x~+/=', 'Authorization: Bearer [REDACTED:bearer_token]'],
     ['auth Basic dXNlcjpwYXNz', 'auth Basic [REDACTED:bearer_token]'],
-    [
-      'jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end',
-      'jwt [REDACTED:bearer_token] end',
-    ],
+    ['jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end', 'jwt [REDACTED:bearer_token] end'],
   ])('bearer token: %s', (line, out) => expect(text(line, { detectors: ['bearer_token'] })).toBe(out));
   it.each(['the bearer of bad news', 'basic auth disabled'])('bearer token: no false positive in %s', (line) =>
     expect(text(line, { detectors: ['bearer_token'] })).toBe(line),
@@ -67,8 +64,9 @@ describe('redact detectors', () => {
     ['key AKIAIOSFODNN7EXAMPLE used', 'key [REDACTED:aws_key] used'],
     ['aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'aws_secret_access_key = [REDACTED:aws_key]'],
   ])('aws key: %s', (line, out) => expect(text(line, { detectors: ['aws_key'] })).toBe(out));
-  it.each(['AKIA is a prefix', 'AKIAIOSFODNN7EXAMPLEX is 21 chars', 'aws_secret_access_key=short'])('aws key: no false positive in %s', (line) =>
-    expect(text(line, { detectors: ['aws_key'] })).toBe(line),
+  it.each(['AKIA is a prefix', 'AKIAIOSFODNN7EXAMPLEX is 21 chars', 'aws_secret_access_key=short'])(
+    'aws key: no false positive in %s',
+    (line) => expect(text(line, { detectors: ['aws_key'] })).toBe(line),
   );
 
   it.each([
@@ -88,7 +86,8 @@ describe('redact detectors', () => {
   );
 
   it('every built-in regex runs in linear time', () => {
-    for (const d of Object.values(BUILT_IN)) if (d.source) expect({ d: d.name, linear: compileSafe(d.source).linear }).toEqual({ d: d.name, linear: true });
+    for (const d of Object.values(BUILT_IN))
+      if (d.source) expect({ d: d.name, linear: compileSafe(d.source).linear }).toEqual({ d: d.name, linear: true });
   });
 });
 

@@ -20,8 +20,12 @@ const redactions = counter('sluice_transform_redactions_total', 'values a redact
 export class RedactTransform implements Transform {
   readonly at: Side | undefined;
   private readonly when: EventTest | undefined;
-  private readonly detectors: Detector[];
+  private readonly detectors: { detector: Detector; gate: RegExp | undefined }[];
+  /** Passes every value one of the detectors could find something in; undefined: run them on every value. */
+  private readonly gate: RegExp | undefined;
   private readonly secretFields: Set<string>;
+  /** Field names already checked against secretFields (lower-casing each name per event costs). */
+  private readonly secretKeys = new Map<string, boolean>();
   private readonly allowed: ((path: string) => boolean)[];
   private readonly onMessage: boolean;
   private readonly onFields: boolean;
@@ -35,10 +39,12 @@ export class RedactTransform implements Transform {
   ) {
     this.at = o.at;
     this.when = compileWhen(o.when);
-    this.detectors = [
+    const detectors = [
       ...o.detectors.map((d) => BUILT_IN[d]),
       ...Object.entries(o.patterns).map(([name, source]) => customDetector(name, source, o.max_match_bytes)),
     ];
+    this.detectors = detectors.map((detector) => ({ detector, gate: detector.gate === undefined ? undefined : new RegExp(detector.gate) }));
+    this.gate = detectors.every((d) => d.gate !== undefined) ? new RegExp(detectors.map((d) => d.gate).join('|')) : undefined;
     this.secretFields = new Set(o.secret_fields.map((f) => f.toLowerCase()));
     this.allowed = o.allow_fields.map((f) => (f.includes('*') ? globTest(f) : (path: string) => path === f));
     this.onMessage = o.on.includes('message');
@@ -56,9 +62,11 @@ export class RedactTransform implements Transform {
 
   /** The text with every detected span replaced; the same string when nothing was found. */
   redactText(text: string): string {
+    // Nothing a detector finds is shorter than "a@b.io"; most field values are ("info", "web-1").
+    if (this.gate !== undefined && (text.length < 6 || !this.gate.test(text))) return text;
     const spans = this.spans;
     spans.length = 0;
-    for (const d of this.detectors) d.find(text, spans);
+    for (const { detector, gate } of this.detectors) if (gate === undefined || gate.test(text)) detector.find(text, spans);
     if (spans.length === 0) return text;
     if (spans.length > 1) spans.sort((a, b) => a.start - b.start || b.end - a.end);
     let out = '';
@@ -73,19 +81,23 @@ export class RedactTransform implements Transform {
   }
 
   private redactObject(obj: Record<string, FieldValue>, prefix: string): void {
-    for (const key of Object.keys(obj)) {
-      const path = prefix ? `${prefix}.${key}` : key;
-      if (this.allowed.length > 0 && this.allowed.some((a) => a(path) || a(key))) continue;
+    for (const key in obj) {
       const v = obj[key];
+      if (this.allowed.length > 0) {
+        const path = prefix ? `${prefix}.${key}` : key;
+        if (this.allowed.some((a) => a(path) || a(key))) continue;
+      }
       if (v === null || v === undefined) continue;
-      if (this.secretFields.has(key.toLowerCase())) {
+      if (this.isSecret(key)) {
         if (typeof v === 'string' && v === '') continue;
         obj[key] = this.replace(typeof v === 'string' ? v : JSON.stringify(v), 'secret');
         this.count('secret');
         continue;
       }
-      if (typeof v === 'string') obj[key] = this.redactText(v);
-      else if (typeof v === 'object') this.redactValue(v, path);
+      if (typeof v === 'string') {
+        const out = this.redactText(v);
+        if (out !== v) obj[key] = out;
+      } else if (typeof v === 'object') this.redactValue(v, prefix ? `${prefix}.${key}` : key);
     }
   }
 
@@ -99,6 +111,16 @@ export class RedactTransform implements Transform {
       if (typeof item === 'string') v[i] = this.redactText(item);
       else if (typeof item === 'object' && item !== null) this.redactValue(item, path);
     }
+  }
+
+  private isSecret(key: string): boolean {
+    let secret = this.secretKeys.get(key);
+    if (secret === undefined) {
+      secret = this.secretFields.has(key.toLowerCase());
+      if (this.secretKeys.size >= 10_000) this.secretKeys.clear();
+      this.secretKeys.set(key, secret);
+    }
+    return secret;
   }
 
   private count(detector: string): void {

@@ -6,10 +6,14 @@ const sample = (o: Record<string, unknown>) => new SampleTransform('s', sampleOp
 
 describe('sample', () => {
   it('keeps about one in rate, and exactly the same events on a replay', () => {
-    const first = sample({ rate: 10 }).apply(makeEvents(10_000)).map((e) => e.id);
+    const first = sample({ rate: 10 })
+      .apply(makeEvents(10_000))
+      .map((e) => e.id);
     expect(first.length).toBeGreaterThan(900);
     expect(first.length).toBeLessThan(1100);
-    const replay = sample({ rate: 10 }).apply(makeEvents(10_000)).map((e) => e.id);
+    const replay = sample({ rate: 10 })
+      .apply(makeEvents(10_000))
+      .map((e) => e.id);
     expect(replay).toEqual(first);
   });
 

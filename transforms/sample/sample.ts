@@ -11,7 +11,9 @@ export const sampleOptions = z
     rate: z.number().int().min(2).describe('keep one event in `rate`'),
     key: keyTemplate()
       .optional()
-      .describe('events with the same key are kept or dropped together, e.g. "{fields.trace_id}" (default: each event on its own, by its id)'),
+      .describe(
+        'events with the same key are kept or dropped together, e.g. "{fields.trace_id}" (default: each event on its own, by its id)',
+      ),
     exclude: matchSchema().optional().describe('events matching these conditions are always kept (e.g. level: [warn, error, fatal])'),
   })
   .describe('Keeps one event in `rate`, by a hash of its id or key, the same decision on every replay');

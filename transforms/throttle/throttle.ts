@@ -11,12 +11,8 @@ export const throttleOptions = z
   .strictObject({
     ...commonOptions,
     threshold: z.number().int().min(1).describe('events let through per window and key'),
-    window: duration()
-      .pipe(z.number().int().min(1))
-      .describe('the window the threshold is for, e.g. "1s" or "1m"'),
-    key: keyTemplate()
-      .default('{service}')
-      .describe('what a budget is kept for: a template such as "{service}" or "{service}/{module}"'),
+    window: duration().pipe(z.number().int().min(1)).describe('the window the threshold is for, e.g. "1s" or "1m"'),
+    key: keyTemplate().default('{service}').describe('what a budget is kept for: a template such as "{service}" or "{service}/{module}"'),
     exclude: matchSchema().optional().describe('events matching these conditions are never throttled (e.g. level: [error, fatal])'),
     max_keys: z
       .number()
