@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { Router } from '../collector/router/router.js';
 import type { FieldValue, LogEvent } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
-import { compilePattern } from '../core/match.js';
+import { compilePattern } from '../core/template.js';
 import { formatPath } from '../config/errors.js';
 import type { PipelineConfig } from '../config/load.js';
 import { locate } from '../config/locate.js';

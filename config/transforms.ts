@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
-import { MATCH_KEY } from '../core/match.js';
+import { fieldPathProblem } from '../core/template.js';
 import { type ConfigProblem, formatPath } from './errors.js';
 import type { ComponentConfig, PipelineConfig } from './load.js';
 import { locate } from './locate.js';
@@ -49,7 +49,7 @@ export function unsetFieldWarnings(config: PipelineConfig): ConfigProblem[] {
   const warnings: ConfigProblem[] = [];
   const check = (match: Record<string, unknown> | undefined, path: (string | number)[]) => {
     for (const key of Object.keys(match ?? {})) {
-      if (!MATCH_KEY.test(key) || !key.startsWith('fields.')) continue;
+      if (!key.startsWith('fields.') || fieldPathProblem(key) !== undefined) continue;
       const name = key.slice('fields.'.length);
       if (isSet(name)) continue;
       warnings.push({

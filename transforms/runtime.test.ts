@@ -70,8 +70,8 @@ sinks:
         level: 'warn',
         fields: { level: 'warn', msg: 'slow', user: '[REDACTED:email]', side: 'collector', was: '[REDACTED:email]' },
       },
-      { message: '2024-03-01 12:00:00,123 ERROR [main] c.a.App - boom', level: 'error', fields: { side: 'collector', was: '' } },
-      { message: 'a line with no level', level: undefined, fields: { side: 'collector', was: '' } },
+      { message: '2024-03-01 12:00:00,123 ERROR [main] c.a.App - boom', level: 'error', fields: { side: 'collector', was: 'unknown' } },
+      { message: 'a line with no level', level: undefined, fields: { side: 'collector', was: 'unknown' } },
     ]);
   });
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { LogEvent } from '../core/event.js';
-import { compileMatch, type EventTest, matchSchema, type MatchSpec } from '../core/match.js';
+import { compileConditions, type Conditions, conditionsSchema, type EventTest } from './conditions.js';
 import { counter } from '../core/metrics.js';
 
 /**
@@ -28,14 +28,14 @@ export const commonOptions = {
     .describe(
       'agent: before the channel; collector: after the bus, before routing. Default: where the file runs (`sluice run`: the agent half)',
     ),
-  when: matchSchema()
+  when: conditionsSchema()
     .optional()
     .describe('Only events matching these conditions (the routes vocabulary) are transformed; the others pass untouched'),
 };
 
 export interface CommonOptions {
   at?: Side;
-  when?: MatchSpec;
+  when?: Conditions;
 }
 
 /** Counted drops of a filtering transform, by reason (filtered, throttled, sampled). */
@@ -86,6 +86,6 @@ export function applyEach(events: LogEvent[], when: EventTest | undefined, keep:
   return out ?? events;
 }
 
-export function compileWhen(when: MatchSpec | undefined): EventTest | undefined {
-  return when === undefined ? undefined : compileMatch(when);
+export function compileWhen(when: Conditions | undefined): EventTest | undefined {
+  return when === undefined ? undefined : compileConditions(when);
 }

@@ -1,5 +1,6 @@
 import type { FieldValue, LogEvent } from '../../core/event.js';
-import { globTest, type EventTest } from '../../core/match.js';
+import { globMatcher } from '../../core/template.js';
+import type { EventTest } from '../conditions.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { EventTemplate } from '../../core/template.js';
 import { normalizeLevel } from '../level/normalize.js';
@@ -75,7 +76,7 @@ export class FieldsTransform implements Transform {
     for (const [target, from] of Object.entries(o.promote)) this.steps.push(this.promoter(target, from!, o));
     for (const name of o.remove) {
       if (name.includes('*')) {
-        const test = globTest(name);
+        const test = globMatcher(name);
         this.steps.push((e) => {
           let holes = false;
           for (const key in e.fields)

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { LogEvent } from '../../core/event.js';
-import { compileMatch, type EventTest, matchSchema } from '../../core/match.js';
+import { compileConditions, conditionsSchema, type EventTest } from '../conditions.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { LEVELS } from '../level/normalize.js';
 import { applyEach, commonOptions, compileWhen, discardCounter, type Side, type Transform } from '../transform.js';
@@ -8,8 +8,8 @@ import { applyEach, commonOptions, compileWhen, discardCounter, type Side, type 
 export const filterOptions = z
   .strictObject({
     ...commonOptions,
-    drop: matchSchema().optional().describe('drop the events matching all these conditions'),
-    keep: matchSchema().optional().describe('keep only the events matching all these conditions'),
+    drop: conditionsSchema().optional().describe('drop the events matching all these conditions'),
+    keep: conditionsSchema().optional().describe('keep only the events matching all these conditions'),
     min_level: z
       .enum(LEVELS)
       .optional()
@@ -43,7 +43,7 @@ export class FilterTransform implements Transform {
     this.when = compileWhen(o.when);
     const checks: ((e: LogEvent) => boolean)[] = [];
     if (o.keep) {
-      const keep = compileMatch(o.keep);
+      const keep = compileConditions(o.keep);
       const dropped = discardCounter(name, 'keep');
       checks.push((e) => {
         if (keep(e)) return true;
@@ -52,7 +52,7 @@ export class FilterTransform implements Transform {
       });
     }
     if (o.drop) {
-      const drop = compileMatch(o.drop);
+      const drop = compileConditions(o.drop);
       const dropped = discardCounter(name, 'drop');
       checks.push((e) => {
         if (!drop(e)) return true;

@@ -1,9 +1,9 @@
-import { compileSafe, type SafePattern } from '../../core/regex.js';
+import { compileRegex, type Match, type SafeRegex } from '../regex.js';
 import { GROK_PATTERNS } from './grok-patterns.js';
 
 /**
  * Grok expressions (`%{NAME}`, `%{NAME:field}`, `%{NAME:field:int}`) and plain regular
- * expressions with named groups, compiled into one regex plus the list of what each
+ * expressions with named groups (RE2 syntax, transforms/regex.ts), compiled into one regex plus the list of what each
  * capture becomes. Capture groups get generated names (`_g0`, `_g1`, …), so a field may be
  * dotted (`%{IP:client.ip}`) and two alternatives may fill the same field.
  */
@@ -18,7 +18,7 @@ export interface Capture {
 
 export interface CompiledPattern {
   source: string;
-  pattern: SafePattern;
+  pattern: SafeRegex;
   captures: Capture[];
 }
 
@@ -83,23 +83,25 @@ export function compileGrok(
   };
   const capture = (field: string, inner: string, type: string | undefined) => `(?<${nextGroup(field, type)}>${inner})`;
   const source = expand(expression, 0, []);
-  return { source, pattern: compileSafe(source, '', maxMatchBytes), captures };
+  return { source, pattern: compileRegex(source, maxMatchBytes), captures };
 }
 
 /** A plain regular expression: its named groups are the fields. */
-export function compileRegex(expression: string, types: Readonly<Record<string, Conversion>>, maxMatchBytes: number): CompiledPattern {
-  const pattern = compileSafe(expression, '', maxMatchBytes);
-  const names = Object.keys(new RegExp(`${expression}|`).exec('')?.groups ?? {});
-  if (names.length === 0) throw new Error(`/${expression}/ has no named group (?<name>…): nothing would be extracted`);
-  return { source: expression, pattern, captures: names.map((n) => ({ group: n, field: n, type: types[n] ?? 'string' })) };
+export function compileNamedGroups(
+  expression: string,
+  types: Readonly<Record<string, Conversion>>,
+  maxMatchBytes: number,
+): CompiledPattern {
+  const pattern = compileRegex(expression, maxMatchBytes);
+  if (pattern.names.length === 0) throw new Error(`/${expression}/ has no named group (?<name>…): nothing would be extracted`);
+  return { source: expression, pattern, captures: pattern.names.map((n) => ({ group: n, field: n, type: types[n] ?? 'string' })) };
 }
 
 /** Applies the captures of a match: converted values by field name; empty optional groups are left out. */
-export function extract(m: RegExpExecArray, captures: readonly Capture[]): Record<string, string | number | boolean> {
+export function extract(m: Match, captures: readonly Capture[]): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
-  const groups = m.groups!;
   for (const c of captures) {
-    const raw = groups[c.group];
+    const raw = m.group(c.group);
     if (raw === undefined) continue;
     out[c.field] = convert(raw, c.type);
   }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_MATCH_BYTES } from '../../core/regex.js';
+import { DEFAULT_MAX_MATCH_BYTES } from '../../core/template.js';
 import { byteSize } from '../../core/units.js';
 import { commonOptions } from '../transform.js';
-import { type CompiledPattern, CONVERSIONS, compileGrok, compileRegex, type Conversion } from './grok.js';
+import { type CompiledPattern, CONVERSIONS, compileGrok, compileNamedGroups, type Conversion } from './grok.js';
 
 export const PARSE_FORMATS = ['json', 'logfmt', 'key_value', 'regex', 'grok'] as const;
 
@@ -28,7 +28,7 @@ export const parseOptions = z
     pattern: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .optional()
-      .describe('regex / grok: the pattern, or a list tried in order (the first that matches wins)'),
+      .describe('regex / grok: the pattern (RE2 syntax), or a list tried in order (the first that matches wins)'),
     definitions: z
       .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'pattern names are upper case: letters, digits, "_"'), z.string().min(1))
       .default({})
@@ -49,9 +49,7 @@ export const parseOptions = z
       .describe("A parsed key among these sets the event's level (normalized); [] leaves the level alone"),
     max_match_bytes: byteSize()
       .default(DEFAULT_MAX_MATCH_BYTES)
-      .describe(
-        'regex / grok: patterns that cannot run in linear time (lookaround, backreferences, counts over 16) only run on inputs up to this size; longer ones count as not matching',
-      ),
+      .describe('regex / grok: longer values are not parsed (marked log.parse_error): the bound on what a pattern reads per event'),
   })
   .superRefine((o, ctx) => {
     const patterned = o.format === 'regex' || o.format === 'grok';
@@ -96,5 +94,5 @@ export function compilePattern(
 ): CompiledPattern {
   return format === 'grok'
     ? compileGrok(pattern, o.definitions, o.types, o.max_match_bytes)
-    : compileRegex(pattern, o.types, o.max_match_bytes);
+    : compileNamedGroups(pattern, o.types, o.max_match_bytes);
 }

@@ -1,5 +1,5 @@
 import type { FieldValue, LogEvent } from '../../core/event.js';
-import type { EventTest } from '../../core/match.js';
+import type { EventTest } from '../conditions.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { normalizeLevel } from '../level/normalize.js';
 import { type FieldPath, type Fields, fieldPath, getField, setField } from '../paths.js';
@@ -104,6 +104,7 @@ function makeParser(o: ParseOptions): Parser {
     case 'grok':
       return patternParser(
         (Array.isArray(o.pattern) ? o.pattern : [o.pattern!]).map((p) => compilePattern(o.format as 'regex' | 'grok', p, o)),
+        o.max_match_bytes,
       );
   }
 }
@@ -133,16 +134,16 @@ function kvParser(options: KeyValueOptions, types: ParseOptions['types'], none: 
   };
 }
 
-function patternParser(patterns: CompiledPattern[]): Parser {
-  const tooLong = patterns.every((p) => !p.pattern.linear);
+function patternParser(patterns: CompiledPattern[], maxMatchBytes: number): Parser {
+  const tooLong = `longer than max_match_bytes (${maxMatchBytes}): not parsed`;
+  const none = patterns.length === 1 ? 'the pattern does not match' : `none of the ${patterns.length} patterns matches`;
   return (text) => {
+    if (text.length * 3 > maxMatchBytes && Buffer.byteLength(text) > maxMatchBytes) return tooLong;
     for (const p of patterns) {
-      const m = p.pattern.exec(text);
+      const m = p.pattern.first(text);
       if (m) return extract(m, p.captures);
     }
-    if (tooLong && !patterns[0]!.pattern.fits(text))
-      return `input longer than max_match_bytes (${patterns[0]!.pattern.maxMatchBytes}) for a pattern that cannot run in linear time`;
-    return patterns.length === 1 ? 'the pattern does not match' : `none of the ${patterns.length} patterns matches`;
+    return none;
   };
 }
 

@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { compileRegex } from '../regex.js';
 
 /**
  * The built-in detectors of `type: redact`. Each finds spans of a text to hide; a cheap
@@ -33,38 +34,35 @@ export const DETECTORS = [...DEFAULT_DETECTORS, 'ipv4', 'ipv6'] as const;
 export type DetectorName = (typeof DETECTORS)[number];
 
 /**
- * A detector from a regex. With a group named `value`, only that group is hidden (the key
- * of `password=…` stays readable); `accept` may veto a candidate (a Luhn or range check).
+ * A detector from a regex (RE2 syntax, linear time: transforms/regex.ts). With a group
+ * named `value`, only that group is hidden (the key of `password=…` stays readable);
+ * `accept` may veto a candidate (a Luhn or range check).
  */
 export function regexDetector(
   name: string,
   source: string,
+  maxMatchBytes: number,
   options: { gate?: string; accept?: (value: string) => boolean } = {},
 ): Detector {
-  const re = new RegExp(source, 'g');
-  const hasValueGroup = source.includes('(?<value>');
+  const re = compileRegex(source, maxMatchBytes);
+  const hasValueGroup = re.names.includes('value');
   const { gate, accept } = options;
   return {
     name,
     source,
     gate,
     find(text, out) {
-      re.lastIndex = 0;
-      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        if (m[0].length === 0) {
-          re.lastIndex++;
-          continue;
-        }
-        let start = m.index;
-        let value = m[0];
-        const v = hasValueGroup ? m.groups?.value : undefined;
+      re.each(text, (m) => {
+        let start = m.start;
+        let end = m.end;
+        const v = hasValueGroup ? m.group('value') : undefined;
         if (v !== undefined) {
-          start = m.index + m[0].lastIndexOf(v);
-          value = v;
+          start = m.groupStart('value');
+          end = start + v.length;
         }
-        if (accept && !accept(value)) continue;
-        out.push({ start, end: start + value.length, detector: name });
-      }
+        if (end === start || (accept && !accept(text.slice(start, end)))) return;
+        out.push({ start, end, detector: name });
+      });
     },
   };
 }
@@ -99,79 +97,88 @@ const SECRET_KEYS = keyVariants([
   ['token'],
 ]);
 
-const email = regexDetector('email', '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z][A-Za-z]+', {
-  gate: '@',
-});
+const email = (max: number) =>
+  regexDetector('email', '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z][A-Za-z]+', max, {
+    gate: '@',
+  });
 
-const bearer = regexDetector(
-  'bearer_token',
-  // "Bearer <token>" / "Basic <base64>" credentials, and JWTs wherever they stand.
-  '\\b(?:[Bb]earer|BEARER|[Bb]asic|BASIC) +(?<value>[A-Za-z0-9._~+/-]+=*)|\\beyJ[A-Za-z0-9_-]+\\.eyJ[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*',
-  {
-    gate: '[Bb]earer|BEARER|[Bb]asic|BASIC|eyJ',
-    // "the bearer of", "basic authentication": a credential mixes letters with digits or cases.
-    accept: (v) => v.startsWith('eyJ') || (v.length >= 8 && /[0-9=]|[a-z].*[A-Z]|[A-Z].*[a-z]/.test(v)),
-  },
-);
+const bearer = (max: number) =>
+  regexDetector(
+    'bearer_token',
+    // "Bearer <token>" / "Basic <base64>" credentials, and JWTs wherever they stand.
+    '\\b(?:[Bb]earer|BEARER|[Bb]asic|BASIC) +(?<value>[A-Za-z0-9._~+/-]+=*)|\\beyJ[A-Za-z0-9_-]+\\.eyJ[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*',
+    max,
+    {
+      gate: '[Bb]earer|BEARER|[Bb]asic|BASIC|eyJ',
+      // "the bearer of", "basic authentication": a credential mixes letters with digits or cases.
+      accept: (v) => v.startsWith('eyJ') || (v.length >= 8 && /[0-9=]|[a-z].*[A-Z]|[A-Z].*[a-z]/.test(v)),
+    },
+  );
 
-const apiKey = regexDetector(
-  'api_key',
-  // Assignments (`password=…`, `"apiKey": "…"`, `token: …`), then formats that are secrets alone.
-  `(?:\\b(?:${SECRET_KEYS})["']?\\s*[:=]\\s*["']?(?<value>[^\\s"'&,;}]+))` +
-    '|\\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{10}[0-9A-Za-z]*' +
-    '|\\bgh[pousr]_[A-Za-z0-9]{16}[A-Za-z0-9]+' +
-    '|\\bgithub_pat_[A-Za-z0-9_]{16}[A-Za-z0-9_]+' +
-    '|\\bxox[abposr]-[A-Za-z0-9-]{10}[A-Za-z0-9-]*' +
-    '|\\bglpat-[A-Za-z0-9_-]{16}[A-Za-z0-9_-]*' +
-    '|\\bAIza[0-9A-Za-z_-]{16}[0-9A-Za-z_-]+',
-  {
-    // Every key spelling contains one of these words; then the formats' prefixes.
-    gate: '[Kk]ey|KEY|[Tt]oken|TOKEN|[Ss]ecret|SECRET|[Pp]ass|PASS|[Pp]wd|PWD|_live_|_test_|gh[pousr]_|github_pat_|xox|glpat-|AIza',
-    accept: (v) => v.length >= 3 && v !== 'null' && v !== 'true' && v !== 'false',
-  },
-);
+const apiKey = (max: number) =>
+  regexDetector(
+    'api_key',
+    // Assignments (`password=…`, `"apiKey": "…"`, `token: …`), then formats that are secrets alone.
+    `(?:\\b(?:${SECRET_KEYS})["']?\\s*[:=]\\s*["']?(?<value>[^\\s"'&,;}]+))` +
+      '|\\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{10}[0-9A-Za-z]*' +
+      '|\\bgh[pousr]_[A-Za-z0-9]{16}[A-Za-z0-9]+' +
+      '|\\bgithub_pat_[A-Za-z0-9_]{16}[A-Za-z0-9_]+' +
+      '|\\bxox[abposr]-[A-Za-z0-9-]{10}[A-Za-z0-9-]*' +
+      '|\\bglpat-[A-Za-z0-9_-]{16}[A-Za-z0-9_-]*' +
+      '|\\bAIza[0-9A-Za-z_-]{16}[0-9A-Za-z_-]+',
+    max,
+    {
+      // Every key spelling contains one of these words; then the formats' prefixes.
+      gate: '[Kk]ey|KEY|[Tt]oken|TOKEN|[Ss]ecret|SECRET|[Pp]ass|PASS|[Pp]wd|PWD|_live_|_test_|gh[pousr]_|github_pat_|xox|glpat-|AIza',
+      accept: (v) => v.length >= 3 && v !== 'null' && v !== 'true' && v !== 'false',
+    },
+  );
 
-const aws = regexDetector(
-  'aws_key',
-  // Access key ids (AKIA… long-term, ASIA… temporary) and the secret in an assignment.
-  '\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}\\b' +
-    '|\\b(?:aws_secret_access_key|AWS_SECRET_ACCESS_KEY|SecretAccessKey|secretAccessKey)["\']?\\s*[:=]\\s*["\']?(?<value>[A-Za-z0-9/+=]+)',
-  {
-    gate: 'A[KSGIRPN][IPDRN]A|[Ss]ecret_?[Aa]ccess|SECRET_ACCESS',
-    accept: (v) => v.length === 20 || v.length === 40,
-  },
-);
+const aws = (max: number) =>
+  regexDetector(
+    'aws_key',
+    // Access key ids (AKIA… long-term, ASIA… temporary) and the secret in an assignment.
+    '\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}\\b' +
+      '|\\b(?:aws_secret_access_key|AWS_SECRET_ACCESS_KEY|SecretAccessKey|secretAccessKey)["\']?\\s*[:=]\\s*["\']?(?<value>[A-Za-z0-9/+=]+)',
+    max,
+    {
+      gate: 'A[KSGIRPN][IPDRN]A|[Ss]ecret_?[Aa]ccess|SECRET_ACCESS',
+      accept: (v) => v.length === 20 || v.length === 40,
+    },
+  );
 
 // Any dotted run of numbers, kept only with four parts: 1.2.3.4.5 is a version, not an address.
-const ipv4 = regexDetector('ipv4', '\\b\\d+(?:\\.\\d+)+\\b', {
-  gate: '\\d\\.\\d',
-  accept: (v) => {
-    const parts = v.split('.');
-    return parts.length === 4 && parts.every((o) => o.length <= 3 && Number(o) <= 255 && (o.length === 1 || o[0] !== '0'));
-  },
-});
+const ipv4 = (max: number) =>
+  regexDetector('ipv4', '\\b\\d+(?:\\.\\d+)+\\b', max, {
+    gate: '\\d\\.\\d',
+    accept: (v) => {
+      const parts = v.split('.');
+      return parts.length === 4 && parts.every((o) => o.length <= 3 && Number(o) <= 255 && (o.length === 1 || o[0] !== '0'));
+    },
+  });
 
-const ipv6 = regexDetector('ipv6', '(?:^|[^0-9A-Za-z_:.])(?<value>[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*[0-9A-Fa-f])', {
-  gate: ':',
-  accept: (v) => isIPv6(v) && /[0-9A-Fa-f]/.test(v) && !/^\d\d?:\d\d:\d\d(\.\d+)?$/.test(v),
-});
+const ipv6 = (max: number) =>
+  regexDetector('ipv6', '(?:^|[^0-9A-Za-z_:.])(?<value>[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*[0-9A-Fa-f])', max, {
+    gate: ':',
+    accept: (v) => isIPv6(v) && /[0-9A-Fa-f]/.test(v) && !/^\d\d?:\d\d:\d\d(\.\d+)?$/.test(v),
+  });
 
 /**
  * Payment card numbers: 13 to 19 digits, in groups separated by single spaces or dashes
  * (one kind per number), starting with a card network's digit (2-6), passing the Luhn
  * check. A run that continues into another number (`4111 1111 1111 1111 2024`) is tried at
- * its shorter group boundaries too. A hand-written scan: linear, no regex.
+ * its shorter group boundaries too.
  */
-const CARD_CANDIDATE = /\d[\d -]{11}[\d -]*\d/g;
+const CARD_CANDIDATE = '\\d[\\d -]{11}[\\d -]*\\d';
 
-const creditCard: Detector = {
-  name: 'credit_card',
-  gate: CARD_CANDIDATE.source,
-  find(text, out) {
-    // The regex finds runs of 13+ digits, spaces and dashes natively; the scan checks them.
-    CARD_CANDIDATE.lastIndex = 0;
-    for (let m = CARD_CANDIDATE.exec(text); m !== null; m = CARD_CANDIDATE.exec(text)) scanCards(text, m.index, m.index + m[0].length, out);
-  },
+const creditCard = (max: number): Detector => {
+  const candidate = compileRegex(CARD_CANDIDATE, max);
+  return {
+    name: 'credit_card',
+    gate: CARD_CANDIDATE,
+    // The regex finds runs of 13+ digits, spaces and dashes; the scan checks them.
+    find: (text, out) => candidate.each(text, (m) => scanCards(text, m.start, m.end, out)),
+  };
 };
 
 /** The card numbers in text[from, to) (a run of digits, spaces and dashes). */
@@ -260,7 +267,8 @@ function isWordChar(c: number): boolean {
   return isDigit(c) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f;
 }
 
-export const BUILT_IN: Readonly<Record<DetectorName, Detector>> = {
+/** The built-in detectors, made for a redact transform's max_match_bytes. */
+export const BUILT_IN: Readonly<Record<DetectorName, (maxMatchBytes: number) => Detector>> = {
   email,
   credit_card: creditCard,
   bearer_token: bearer,

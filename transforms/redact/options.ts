@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_MATCH_BYTES, patternProblem } from '../../core/regex.js';
+import { DEFAULT_MAX_MATCH_BYTES } from '../../core/template.js';
 import { byteSize } from '../../core/units.js';
+import { regexProblem } from '../regex.js';
 import { commonOptions } from '../transform.js';
 import { DEFAULT_DETECTORS, DETECTORS, type DetectorName } from './detectors.js';
 
@@ -30,12 +31,12 @@ export const redactOptions = z
       .record(
         z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case letters, digits and "_" (the name appears in the mask)'),
         z.string().superRefine((v, ctx) => {
-          const problem = patternProblem(v);
+          const problem = regexProblem(v);
           if (problem) ctx.addIssue({ code: 'custom', message: problem });
         }),
       )
       .default({})
-      .describe('name: regex of your own secrets; with a group named `value` only that group is hidden'),
+      .describe('name: regex (RE2 syntax) of your own secrets; with a group named `value` only that group is hidden'),
     on: z
       .array(z.enum(['message', 'fields']))
       .min(1)
@@ -62,7 +63,7 @@ export const redactOptions = z
       .describe('the text put in place: {detector} and (hash) {hash}; default "[REDACTED:{detector}]" or "[REDACTED:{detector}:{hash}]"'),
     max_match_bytes: byteSize()
       .default(DEFAULT_MAX_MATCH_BYTES)
-      .describe('your patterns that cannot run in linear time only look at values up to this size'),
+      .describe('values longer than this are searched on their first max_match_bytes only'),
   })
   .superRefine((o, ctx) => {
     if (o.mode === 'hash' && o.hash_key === undefined)

@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto';
 import type { FieldValue, LogEvent } from '../../core/event.js';
-import { type EventTest, globTest } from '../../core/match.js';
 import { counter } from '../../core/metrics.js';
-import { compileSafe } from '../../core/regex.js';
 import type { ComponentSpec } from '../../core/registry.js';
+import { globMatcher } from '../../core/template.js';
+import type { EventTest } from '../conditions.js';
+import { compileRegex, type SafeRegex } from '../regex.js';
 import { applyEach, compileWhen, metricName, type Side, type Transform } from '../transform.js';
 import { BUILT_IN, type Detector, regexDetector, type Span } from './detectors.js';
 import { type RedactOptions, redactOptions } from './options.js';
@@ -20,9 +21,9 @@ const redactions = counter('sluice_transform_redactions_total', 'values a redact
 export class RedactTransform implements Transform {
   readonly at: Side | undefined;
   private readonly when: EventTest | undefined;
-  private readonly detectors: { detector: Detector; gate: RegExp | undefined }[];
+  private readonly detectors: { detector: Detector; gate: SafeRegex | undefined }[];
   /** Passes every value one of the detectors could find something in; undefined: run them on every value. */
-  private readonly gate: RegExp | undefined;
+  private readonly gate: SafeRegex | undefined;
   private readonly secretFields: Set<string>;
   /** Field names already checked against secretFields (lower-casing each name per event costs). */
   private readonly secretKeys = new Map<string, boolean>();
@@ -40,13 +41,18 @@ export class RedactTransform implements Transform {
     this.at = o.at;
     this.when = compileWhen(o.when);
     const detectors = [
-      ...o.detectors.map((d) => BUILT_IN[d]),
-      ...Object.entries(o.patterns).map(([name, source]) => customDetector(name, source, o.max_match_bytes)),
+      ...o.detectors.map((d) => BUILT_IN[d](o.max_match_bytes)),
+      ...Object.entries(o.patterns).map(([name, source]) => regexDetector(name, source, o.max_match_bytes)),
     ];
-    this.detectors = detectors.map((detector) => ({ detector, gate: detector.gate === undefined ? undefined : new RegExp(detector.gate) }));
-    this.gate = detectors.every((d) => d.gate !== undefined) ? new RegExp(detectors.map((d) => d.gate).join('|')) : undefined;
+    this.detectors = detectors.map((detector) => ({
+      detector,
+      gate: detector.gate === undefined ? undefined : compileRegex(detector.gate, o.max_match_bytes),
+    }));
+    this.gate = detectors.every((d) => d.gate !== undefined)
+      ? compileRegex(detectors.map((d) => d.gate).join('|'), o.max_match_bytes)
+      : undefined;
     this.secretFields = new Set(o.secret_fields.map((f) => f.toLowerCase()));
-    this.allowed = o.allow_fields.map((f) => (f.includes('*') ? globTest(f) : (path: string) => path === f));
+    this.allowed = o.allow_fields.map((f) => (f.includes('*') ? globMatcher(f) : (path: string) => path === f));
     this.onMessage = o.on.includes('message');
     this.onFields = o.on.includes('fields');
     this.replace = replacer(o);
@@ -128,12 +134,6 @@ export class RedactTransform implements Transform {
     if (!c) this.counts.set(detector, (c = redactions.labels({ component: metricName(this.name), detector })));
     c.inc();
   }
-}
-
-function customDetector(name: string, source: string, maxMatchBytes: number): Detector {
-  const safe = compileSafe(source, '', maxMatchBytes);
-  const detector = regexDetector(name, source);
-  return safe.linear ? detector : { name, find: (text, out) => safe.fits(text) && detector.find(text, out) };
 }
 
 function replacer(o: RedactOptions): (value: string, detector: string) => string {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { LogEvent } from '../../core/event.js';
-import { compileMatch, type EventTest, matchSchema } from '../../core/match.js';
+import { compileConditions, conditionsSchema, type EventTest } from '../conditions.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { keyOf, keyTemplate } from '../keyed.js';
 import { applyEach, commonOptions, compileWhen, discardCounter, type Side, type Transform } from '../transform.js';
@@ -14,7 +14,7 @@ export const sampleOptions = z
       .describe(
         'events with the same key are kept or dropped together, e.g. "{fields.trace_id}" (default: each event on its own, by its id)',
       ),
-    exclude: matchSchema().optional().describe('events matching these conditions are always kept (e.g. level: [warn, error, fatal])'),
+    exclude: conditionsSchema().optional().describe('events matching these conditions are always kept (e.g. level: [warn, error, fatal])'),
   })
   .describe('Keeps one event in `rate`, by a hash of its id or key, the same decision on every replay');
 
@@ -40,7 +40,7 @@ export class SampleTransform implements Transform {
   ) {
     this.at = o.at;
     this.when = compileWhen(o.when);
-    this.exclude = o.exclude ? compileMatch(o.exclude) : undefined;
+    this.exclude = o.exclude ? compileConditions(o.exclude) : undefined;
     this.key = o.key === undefined ? (e) => e.id : keyOf(o.key);
     this.dropped = discardCounter(name, 'sampled');
   }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
-import { compileMatch, type EventTest, matchSchema } from '../../core/match.js';
+import { compileConditions, conditionsSchema, type EventTest } from '../conditions.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { duration } from '../../core/units.js';
 import { keyOf, keyTemplate } from '../keyed.js';
@@ -13,7 +13,7 @@ export const throttleOptions = z
     threshold: z.number().int().min(1).describe('events let through per window and key'),
     window: duration().pipe(z.number().int().min(1)).describe('the window the threshold is for, e.g. "1s" or "1m"'),
     key: keyTemplate().default('{service}').describe('what a budget is kept for: a template such as "{service}" or "{service}/{module}"'),
-    exclude: matchSchema().optional().describe('events matching these conditions are never throttled (e.g. level: [error, fatal])'),
+    exclude: conditionsSchema().optional().describe('events matching these conditions are never throttled (e.g. level: [error, fatal])'),
     max_keys: z
       .number()
       .int()
@@ -58,7 +58,7 @@ export class ThrottleTransform implements Transform {
   ) {
     this.at = o.at;
     this.when = compileWhen(o.when);
-    this.exclude = o.exclude ? compileMatch(o.exclude) : undefined;
+    this.exclude = o.exclude ? compileConditions(o.exclude) : undefined;
     this.key = keyOf(o.key);
     this.perMs = o.threshold / o.window;
     this.dropped = discardCounter(name, 'throttled');
