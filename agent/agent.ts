@@ -45,10 +45,17 @@ export class Agent {
     await this.producer.open();
     this.forwarder.start();
     const transform = this.options.transform;
-    // A batch the transforms empty still carries its checkpoint into the channel.
+    // A source retries a refused batch with the same array: the transforms run once per
+    // batch, never again on events they already changed. A batch they empty still carries
+    // its checkpoint into the channel.
+    const done = new WeakMap<LogEvent[], LogEvent[]>();
     const out: ChannelWriter = transform
       ? {
-          put: (events, checkpoint) => this.channel.put(transform(events), checkpoint),
+          put: (events, checkpoint) => {
+            let kept = done.get(events);
+            if (kept === undefined) done.set(events, (kept = transform(events)));
+            return this.channel.put(kept, checkpoint);
+          },
           lastCheckpoint: (s) => this.channel.lastCheckpoint(s),
         }
       : this.channel;
