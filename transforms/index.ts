@@ -9,6 +9,7 @@ import { throttleTransformSpec } from './throttle/throttle.js';
 export { TransformChain } from './chain.js';
 export { buildTransformChains, sideOf, type TransformChains } from './runtime.js';
 export type { Transform } from './transform.js';
+export { transformingWriter } from './writer.js';
 
 /** Every transform type, for bin/components.ts. */
 export const transformSpecs: readonly ComponentSpec[] = [

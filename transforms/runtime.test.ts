@@ -52,7 +52,7 @@ sinks:
   out: {type: file, root: "${root}", encoding: json}
 `;
     const config = parseConfig(yaml, join(tmp.dir, 'p.yaml'), createRegistry(), {});
-    const running = await startPipeline(config, 'run', silentLogger());
+    const running = await startPipeline(config, 'run', silentLogger(), { reload: async () => config, version: 'test' });
     try {
       await waitFor(
         '3 events written',

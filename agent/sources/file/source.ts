@@ -1,7 +1,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { LogEvent } from '../../../core/event.js';
-import type { ChannelWriter, ComponentContext, Source, SourceCheckpoint } from '../../../core/pipeline.js';
+import { type ChannelWriter, type ComponentContext, PutAbortedError, type Source, type SourceCheckpoint } from '../../../core/pipeline.js';
 import {
   CheckpointError,
   CheckpointFile,
@@ -291,6 +291,8 @@ export class FileSource implements Source {
       } catch (err) {
         // Not accepted: the positions stay where the channel has them; retry the same batch.
         this.putFailing = true;
+        // The agent is stopping and the channel had no room: the batch is read again on the next start.
+        if (err instanceof PutAbortedError) return;
         this.ctx.logger.error({ err: String(err), events: events.length, retryInMs: delay }, 'channel refused a batch; retrying');
         if (this.stopping) return;
         await new Promise((r) => setTimeout(r, delay));
