@@ -2,7 +2,7 @@ import { KafkaProducer } from '../agent/bus/kafka/producer.js';
 import { KafkaConsumer } from '../collector/bus/kafka/consumer.js';
 import type { DeadLetter } from '../collector/dead-letter/dead-letter.js';
 import { embeddedBusSpec } from '../core/bus/embedded-spec.js';
-import { kafkaBusOptions, type KafkaBusOptions } from '../core/bus/kafka-options.js';
+import { kafkaBusOptions, kafkaClientConfig, type KafkaBusOptions } from '../core/bus/kafka-options.js';
 import type { Bus, ComponentContext } from '../core/pipeline.js';
 import { Registry, type ComponentSpec } from '../core/registry.js';
 import { diskChannelSpec } from '../agent/channel/disk/index.js';
@@ -44,7 +44,11 @@ export class KafkaBus implements Bus {
   constructor(
     readonly options: KafkaBusOptions,
     private readonly ctx: ComponentContext,
-  ) {}
+  ) {
+    // Reads the TLS files now: a missing one stops the command before "sluice started",
+    // as one line (the consumer builds its client only in its background loop).
+    kafkaClientConfig(options, ctx.logger);
+  }
 
   producer(): KafkaProducer {
     return new KafkaProducer(this.options, this.ctx.logger.child({ side: 'producer' }), this.ctx.name);

@@ -46,6 +46,8 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     mkdirSync(dir, { recursive: true });
     const ctx: ComponentContext = {
       name: c.name,
+      // `component` is bound here, once; what a component builds below it adds other keys
+      // (side, stage...), never `component` again (pino would print the key twice).
       logger: logger.child({ component: c.name === section ? section : `${section}.${c.name}`, type: c.type }),
       dataDir: dir,
       host,
@@ -103,8 +105,12 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     async stop() {
       status?.stop();
       await operating.stopping();
-      // Sources first: each puts what it read and saves its position.
-      await live.sources?.stopAll();
+      // Sources first: each puts what it read and saves its position. One blocked in put
+      // on a full channel (Kafka or the sinks down) would never return: its put is aborted
+      // (the source keeps its position before that batch, so nothing is lost).
+      const sourcesStopped = live.sources?.stopAll();
+      agent?.channel.abortWaitingPuts();
+      await sourcesStopped;
       // Under `sluice run` a send can be waiting on a sink that is down: once draining is
       // over, the collector stops retrying so that send rolls back into the channel.
       await agent?.stop(() => collector?.interrupt());

@@ -278,7 +278,12 @@ export class FileSink implements Sink {
       const finalPath = join(dir, finalName(base, seq, this.gzip));
       const path = join(dir, inProgressName(finalName(base, seq, this.gzip)));
       try {
-        const handle = await open(path, OPEN_FLAGS, 0o644);
+        const handle = await open(path, OPEN_FLAGS, this.options.file_mode);
+        // The process umask (027) would narrow a wider file_mode: the configured one wins.
+        await handle.chmod(this.options.file_mode).catch(async (err: unknown) => {
+          await handle.close();
+          throw err;
+        });
         if (this.seqs.size >= SEQ_CACHE_MAX) this.seqs.clear();
         this.seqs.set(key, seq + 1);
         await syncDir(dir);
