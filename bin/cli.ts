@@ -11,6 +11,7 @@ import { startPipeline } from './start.js';
 import { runTap, type TapOptions } from './tap.js';
 import { runTop, type TopOptions } from './top.js';
 import { CliFailure } from './cli-failure.js';
+import { runTests, TestFileError } from './test-cmd.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 the config (or the command line) is wrong. */
 const EXIT_FAILURE = 1;
@@ -115,6 +116,22 @@ program
       config.deferred.length > 0 && `not checked, set at run time: ${config.deferred.join(', ')}`,
     ].filter(Boolean);
     process.stdout.write(`${config.file}: valid (${parts.join(', ') || 'empty pipeline'})${notes.length ? `; ${notes.join('; ')}` : ''}\n`);
+  });
+
+program
+  .command('test')
+  .description('run pipeline unit tests: YAML cases of input lines or events and the events (and routes) expected out')
+  .addOption(configOption())
+  .argument('<files...>', 'test files (tests: [{name, input, transforms?, expect}])')
+  .action(async (files: string[], opts: { config: string }) => {
+    const { config } = await load(opts.config, undefined);
+    try {
+      process.exitCode = await runTests(config, files, (line) => process.stdout.write(`${line}\n`));
+    } catch (err) {
+      if (!(err instanceof TestFileError)) throw err;
+      process.stderr.write(`${err.message}\n`);
+      process.exit(EXIT_USAGE);
+    }
   });
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];

@@ -4,6 +4,7 @@ import { sleep } from '../core/backoff.js';
 import { duration } from '../core/units.js';
 import type { PipelineConfig } from '../config/load.js';
 import { createClient, describeError, type Connection } from '../sinks/elasticsearch/client.js';
+import { readDocument, SEARCH_FIELDS } from '../sinks/elasticsearch/document.js';
 import { IndexNamer } from '../sinks/elasticsearch/index-name.js';
 import type { ElasticsearchSinkOptions } from '../sinks/elasticsearch/options.js';
 
@@ -133,7 +134,8 @@ export function parseTime(value: string, flag: string, now: number): number {
 
 export function buildQuery(opts: SearchOptions, text: string[], now: number): Record<string, unknown> {
   const filter: unknown[] = [];
-  const anyOf = (field: string, values: string[] | undefined) => {
+  // Each role has a field per schema (sinks/elasticsearch/document.ts): a value may be in any.
+  const anyOf = (fields: readonly string[], values: string[] | undefined) => {
     const list = (values ?? [])
       .flatMap((v) => v.split(','))
       .map((v) => v.trim())
@@ -141,13 +143,16 @@ export function buildQuery(opts: SearchOptions, text: string[], now: number): Re
     if (list.length === 0) return;
     // Case-insensitive: `--level error` finds ERROR, Error and error.
     filter.push({
-      bool: { should: list.map((value) => ({ term: { [field]: { value, case_insensitive: true } } })), minimum_should_match: 1 },
+      bool: {
+        should: list.flatMap((value) => fields.map((field) => ({ term: { [field]: { value, case_insensitive: true } } }))),
+        minimum_should_match: 1,
+      },
     });
   };
-  anyOf('service', opts.service);
-  anyOf('module', opts.module);
-  anyOf('level', opts.level);
-  anyOf('host', opts.host);
+  anyOf(SEARCH_FIELDS.service, opts.service);
+  anyOf(SEARCH_FIELDS.module, opts.module);
+  anyOf(SEARCH_FIELDS.level, opts.level);
+  anyOf(SEARCH_FIELDS.host, opts.host);
   if (opts.since !== undefined && opts.from !== undefined) throw new SearchUsageError('use either --since or --from, not both');
   const from =
     opts.since !== undefined
@@ -166,14 +171,14 @@ export function buildQuery(opts: SearchOptions, text: string[], now: number): Re
   }
   const words = text.join(' ').trim();
   // simple_query_string never fails on odd input (quotes, colons, brackets in a log line).
-  const must = words ? [{ simple_query_string: { query: words, fields: ['message'], default_operator: 'and' } }] : [];
+  const must = words ? [{ simple_query_string: { query: words, fields: [...SEARCH_FIELDS.message], default_operator: 'and' } }] : [];
   return { bool: { filter, must } };
 }
 
 const SORT_FIELDS = [
   ['@timestamp', 'date'],
-  ['source.offset', 'long'],
-  ['event_id', 'keyword'],
+  ...SEARCH_FIELDS.offset.map((f) => [f, 'long'] as const),
+  ...SEARCH_FIELDS.id.map((f) => [f, 'keyword'] as const),
 ] as const;
 
 function sort(order: 'asc' | 'desc') {
@@ -195,12 +200,14 @@ export function escapeControl(text: string): string {
 const JSON_CONTROL = /[\x7f-\x9f]/g;
 
 export function formatHit(hit: Hit, json: boolean, raw = false): string {
-  const d = hit._source ?? {};
+  const source = hit._source ?? {};
   if (json) {
-    const text = JSON.stringify({ _index: hit._index, _id: hit._id, ...d });
+    const text = JSON.stringify({ _index: hit._index, _id: hit._id, ...source });
     return raw ? text : text.replace(JSON_CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   }
-  const line = `${d['@timestamp'] ?? '-'} ${d.host ?? '-'} ${d.service ?? '-'}/${d.module ?? '-'} ${d.level ? d.level.toUpperCase() : '-'} ${d.message ?? ''}`;
+  // Whichever schema wrote the document (sinks/elasticsearch/document.ts).
+  const d = readDocument(source as Record<string, unknown>);
+  const line = `${d.timestamp ?? '-'} ${d.host ?? '-'} ${d.service ?? '-'}/${d.module ?? '-'} ${d.level ? d.level.toUpperCase() : '-'} ${d.message ?? ''}`;
   return raw ? line : escapeControl(line);
 }
 

@@ -9,6 +9,7 @@ import type { ComponentConfig, PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
 import { EmbeddedBus } from '../core/bus/embedded.js';
 import { FileDeadLetter, KafkaDeadLetter, type DeadLetter } from '../collector/dead-letter/dead-letter.js';
+import { buildTransformChains, type TransformChains, transformingWriter } from '../transforms/index.js';
 import { KafkaBus } from './components.js';
 import { MeteredConsumer } from './consumer-gate.js';
 import { ComponentMeter, MeteredChannel, MeteredProducer, meteredDeadLetter } from './instrument.js';
@@ -58,6 +59,7 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   const live: LivePipeline = { role, config, logger };
 
   const bus: Bus = role === 'run' ? new EmbeddedBus() : build<Bus>(config.bus!, 'bus');
+  const transforms = buildTransformChains(config.transforms, role, logger, host);
   const busType = role === 'run' ? 'embedded' : config.bus!.type;
   const busMeter = new ComponentMeter({ component: 'bus', kind: 'bus', type: busType });
   const busStatus = ops.readiness.add('bus', 'bus', busType, role === 'run' ? 'informative' : 'must-run');
@@ -69,12 +71,12 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
       config.deadLetter.type === 'kafka' && bus instanceof KafkaBus
         ? new KafkaDeadLetter(bus.options, config.deadLetter.topic, dlLogger)
         : new FileDeadLetter(resolve(config.deadLetter.path ?? join(dataDir, 'dead-letter', 'dead-letter.jsonl')), dlLogger);
-    const started = await startCollectorSide(config, role, logger, ops, { bus, busMeter, busStatus, deadLetter, build });
+    const started = await startCollectorSide(config, role, logger, ops, { bus, busMeter, busStatus, deadLetter, build, transforms });
     collector = started.collector;
     live.sinks = started.sinks;
   }
   if (role === 'agent' || role === 'run') {
-    const started = await startAgentSide(config, logger, ops, { bus, busMeter, busStatus, build });
+    const started = await startAgentSide(config, logger, ops, { bus, busMeter, busStatus, build, transforms });
     agent = started.agent;
     live.sources = started.sources;
   }
@@ -123,6 +125,7 @@ interface SideDeps {
   busMeter: ComponentMeter;
   busStatus: ReturnType<Operations['readiness']['add']>;
   build: <T>(c: ComponentConfig, section: string, extra?: Partial<ComponentContext>) => T;
+  transforms: TransformChains;
 }
 
 /**
@@ -165,6 +168,7 @@ async function startCollectorSide(
     router,
     deadLetter: meteredDeadLetter(deadLetter, routesMeter, 'unrouted'),
     stopTimeoutMs: config.shutdown.drain_timeout,
+    transform: deps.transforms.collector && ((events) => deps.transforms.collector!.apply(events)),
   });
   sinks.attach(collector, consumer);
   await collector.start();
@@ -201,7 +205,7 @@ async function startAgentSide(
   await agent.start();
   const sources = new SourceSet(
     (c) => build<Source>(c, 'sources'),
-    channel,
+    deps.transforms.agent ? transformingWriter(channel, deps.transforms.agent) : channel,
     ops.readiness,
     ops.taps,
     logger.child({ component: 'sources' }),

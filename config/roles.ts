@@ -1,5 +1,6 @@
 import type { PipelineConfig } from './load.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
+import { transformPlacementProblems } from './transforms.js';
 
 export type Role = 'agent' | 'collector' | 'run';
 
@@ -52,6 +53,7 @@ export function checkRole(config: PipelineConfig, role: Role, options: RoleCheck
       message: `\`sluice run\` joins agent and collector in one process with the embedded bus; bus type "${config.bus.type}" is for \`sluice agent\` / \`sluice collector\` (remove the bus section)`,
     });
   }
+  problems.push(...transformPlacementProblems(config, role));
   const warnings: ConfigProblem[] = [];
   for (const [section, who] of Object.entries(UNUSED[role])) {
     if (!(section in config.sections)) continue;

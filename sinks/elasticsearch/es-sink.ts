@@ -167,7 +167,7 @@ export class ElasticsearchSink implements Sink {
           const maxBytes = this.options.batch.max_bytes;
           for (const event of batch) {
             const index = this.namer.name(event);
-            const line = `{"${this.op}":{"_index":"${index}","_id":${JSON.stringify(event.id)}}}\n${toDocument(event)}\n`;
+            const line = `{"${this.op}":{"_index":"${index}","_id":${JSON.stringify(event.id)}}}\n${toDocument(event, this.options.schema)}\n`;
             const bytes = Buffer.byteLength(line);
             if (this.pending.length === 0) this.oldestPendingAt = Date.now();
             this.pending.push({ event, index, line, bytes, owner });

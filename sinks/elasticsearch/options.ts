@@ -4,6 +4,7 @@ import { batchOptions } from '../../core/options/batch.js';
 import { secret } from '../../core/options/secret.js';
 import { tlsOptions } from '../../core/options/tls.js';
 import { duration } from '../../core/units.js';
+import { schemaOption } from '../schema/schema.js';
 import { IndexNamer, IndexTemplateError } from './index-name.js';
 
 const indexTemplate = z.string().superRefine((v, ctx) => {
@@ -50,6 +51,7 @@ export const elasticsearchSinkOptions = z
       .describe(
         'index (or data stream) name template: {service}, {module}, {host} and strftime %Y %m %d %H %j of the event time; values are sanitized to Elasticsearch index-name rules',
       ),
+    schema: schemaOption(),
     index_max_distinct: z
       .number()
       .int()

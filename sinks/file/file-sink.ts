@@ -5,7 +5,7 @@ import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import type { Sink } from '../../core/pipeline.js';
 import { EventTemplate } from '../../core/template.js';
-import { encodeEventString } from '../../core/wire.js';
+import { jsonLineEncoder } from '../schema/schema.js';
 import { gzipMember } from './gzip.js';
 import { fileSinkMetrics } from './metrics.js';
 import type { FileSinkOptions } from './options.js';
@@ -177,12 +177,12 @@ export class FileSink implements Sink {
 
   private async writeBatch(batch: readonly LogEvent[]): Promise<void> {
     const groups = new Map<string, string[]>();
-    const json = this.options.encoding === 'json';
+    const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
     for (const event of batch) {
       const rel = this.template.renderCached(event);
       let lines = groups.get(rel);
       if (lines === undefined) groups.set(rel, (lines = []));
-      lines.push(json ? encodeEventString(event) : event.message);
+      lines.push(json ? json(event) : event.message);
     }
     // A batch touching more paths than files may be open goes in waves, each durable before the next evicts it.
     const entries = [...groups];

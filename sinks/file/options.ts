@@ -3,6 +3,7 @@ import { isValidTimeZone, parseTemplate } from '../../core/template.js';
 import { checkPathTemplate } from './paths.js';
 import { dayLayout } from './retention.js';
 import { byteSize, duration } from '../../core/units.js';
+import { schemaOption } from '../schema/schema.js';
 
 /**
  * A file mode written as octal text ("0640"). An unquoted 0640 is the decimal number 640 in
@@ -52,6 +53,9 @@ export const fileSinkOptions = z
       .enum(['text', 'json'])
       .default('text')
       .describe('text: the raw message per line; json: one line per event with every field (the wire format)'),
+    schema: schemaOption().describe(
+      'json: the shape of each line: sluice (the wire format), ecs (Elastic Common Schema) or otel (OpenTelemetry log data model)',
+    ),
     compression: z
       .enum(['none', 'gzip'])
       .default('none')
@@ -83,6 +87,8 @@ export const fileSinkOptions = z
       ),
   })
   .superRefine((o, ctx) => {
+    if (o.schema !== 'sluice' && o.encoding !== 'json')
+      ctx.addIssue({ code: 'custom', path: ['schema'], message: `schema ${o.schema} shapes JSON lines: it needs encoding: json` });
     try {
       checkPathTemplate(o.path);
       const parts = parseTemplate(o.path);

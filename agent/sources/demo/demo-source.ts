@@ -165,4 +165,6 @@ export const demoSourceSpec: ComponentSpec<DemoSourceOptions, Source> = {
   description: 'writes realistic demo logs (web access, Java stack traces, JSON) into rotating files for a file source to tail',
   options: demoSourceOptions,
   create: (options, ctx) => new DemoSource(options, ctx),
+  // It only writes files: the file source that tails them sets the fields.
+  fieldsSet: () => [],
 };
