@@ -8,14 +8,14 @@ module.exports = {
       comment: 'core/ is what every other folder builds on: it imports nothing of theirs.',
       severity: 'error',
       from: { path: '^core/' },
-      to: { path: '^(config|bus|agent|collector|sinks|bin|bench|docker)/' },
+      to: { path: '^(config|transforms|bus|agent|collector|sinks|bin|bench|docker)/' },
     },
     {
       name: 'config-builds-on-core-only',
       comment: 'config/ parses and validates; it knows the registry (core), never the components behind it.',
       severity: 'error',
       from: { path: '^config/', pathNot: '\\.test\\.ts$' },
-      to: { path: '^(bus|agent|collector|sinks|bin|bench)/' },
+      to: { path: '^(transforms|bus|agent|collector|sinks|bin|bench)/' },
     },
     {
       name: 'bus-builds-on-core-and-config',
@@ -23,6 +23,13 @@ module.exports = {
         'bus/ carries events between the halves: it knows the event, its wire format and the option vocabulary (core, config), never the agent, the collector or the sinks.',
       severity: 'error',
       from: { path: '^bus/' },
+      to: { path: '^(transforms|agent|collector|sinks|bin|bench)/' },
+    },
+    {
+      name: 'transforms-build-on-core-and-config',
+      comment: 'Transforms run in the agent and in the collector alike: they know the event and the config, nothing of either half.',
+      severity: 'error',
+      from: { path: '^transforms/', pathNot: '\\.test\\.ts$' },
       to: { path: '^(agent|collector|sinks|bin|bench)/' },
     },
     {
@@ -46,7 +53,7 @@ module.exports = {
       comment: 'Sinks know nothing of Kafka, the agent or the collector.',
       severity: 'error',
       from: { path: '^sinks/' },
-      to: { path: '^(agent|collector|bus|bin)/' },
+      to: { path: '^(transforms|agent|collector|bus|bin)/' },
     },
     {
       name: 'api-knows-core-and-config',

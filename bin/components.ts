@@ -9,13 +9,16 @@ import { Registry } from '../core/registry.js';
 import { consoleSinkSpec } from '../sinks/console/console-sink.js';
 import { elasticsearchSinkSpec } from '../sinks/elasticsearch/es-sink.js';
 import { fileSinkSpec } from '../sinks/file/index.js';
+import { transformSpecs } from '../transforms/index.js';
 
 /**
  * Every component type Sluice knows: the ones built, and the ones designed but not built
  * yet, which the validator rejects as "not available yet" rather than "unknown".
  */
 export function createRegistry(): Registry {
-  return new Registry()
+  const registry = new Registry();
+  for (const spec of transformSpecs) registry.register(spec);
+  return registry
     .register(embeddedBusSpec)
     .register(kafkaBusSpec)
     .register(consoleSinkSpec)
@@ -26,7 +29,5 @@ export function createRegistry(): Registry {
     .register(demoSourceSpec)
     .register(fileSinkSpec)
     .register(elasticsearchSinkSpec)
-    .plan({ kind: 'transform', type: 'fields', description: 'adds, renames and removes fields' })
-    .plan({ kind: 'transform', type: 'parse', description: 'parses JSON, logfmt or regex captures into fields' })
     .plan({ kind: 'sink', type: 'webhdfs', description: 'HDFS over WebHDFS' });
 }

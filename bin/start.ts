@@ -10,6 +10,7 @@ import type { Role } from '../config/roles.js';
 import type { Logger } from '../core/log.js';
 import type { Bus, ComponentContext } from '../core/pipeline.js';
 import type { ComponentInstances, ComponentKind } from '../core/registry.js';
+import { buildTransformChains, type TransformChains, transformingWriter } from '../transforms/index.js';
 import { MeteredConsumer } from './consumer-gate.js';
 import { ComponentMeter, MeteredChannel, MeteredProducer, meteredDeadLetter } from './instrument.js';
 import { createOperations, startOperations, type Operating, type Operations } from './operate.js';
@@ -33,6 +34,9 @@ export interface StartOptions {
   version: string;
 }
 
+/** Events per send for a producer that says nothing of its batching (every bus here does). */
+const DEFAULT_BATCH_EVENTS = 2000;
+
 /** Builds the components a role needs from a validated config and starts them, collector first. */
 export async function startPipeline(config: PipelineConfig, role: Role, logger: Logger, options: StartOptions): Promise<Running> {
   const dataDir = resolve(config.dataDir);
@@ -42,6 +46,8 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     mkdirSync(dir, { recursive: true });
     const ctx: ComponentContext = {
       name: c.name,
+      // `component` is bound here, once; what a component builds below it adds other keys
+      // (side, stage...), never `component` again (pino would print the key twice).
       logger: logger.child({ component: c.name === section ? section : `${section}.${c.name}`, type: c.type }),
       dataDir: dir,
       host,
@@ -53,6 +59,7 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   const live: LivePipeline = { role, config, logger };
 
   const bus: Bus = role === 'run' ? new EmbeddedBus() : build(config.bus!, 'bus');
+  const transforms = buildTransformChains(config.transforms, role, logger, host);
   const busType = role === 'run' ? 'embedded' : config.bus!.type;
   const busMeter = new ComponentMeter({ component: 'bus', kind: 'bus', type: busType });
   const busStatus = ops.readiness.add('bus', 'bus', busType, role === 'run' ? 'informative' : 'must-run');
@@ -64,12 +71,12 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
       config.deadLetter.type === 'kafka' && bus.recordWriter
         ? new KafkaDeadLetter(bus.recordWriter(config.deadLetter.topic), config.deadLetter.topic, dlLogger)
         : new FileDeadLetter(resolve(config.deadLetter.path ?? join(dataDir, 'dead-letter', 'dead-letter.jsonl')), dlLogger);
-    const started = await startCollectorSide(config, role, logger, ops, { bus, busMeter, busStatus, deadLetter, build });
+    const started = await startCollectorSide(config, role, logger, ops, { bus, busMeter, busStatus, deadLetter, build, transforms });
     collector = started.collector;
     live.sinks = started.sinks;
   }
   if (role === 'agent' || role === 'run') {
-    const started = await startAgentSide(config, logger, ops, { bus, busMeter, busStatus, build });
+    const started = await startAgentSide(config, logger, ops, { bus, busMeter, busStatus, build, transforms });
     agent = started.agent;
     live.sources = started.sources;
   }
@@ -98,8 +105,12 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     async stop() {
       status?.stop();
       await operating.stopping();
-      // Sources first: each puts what it read and saves its position.
-      await live.sources?.stopAll();
+      // Sources first: each puts what it read and saves its position. One blocked in put
+      // on a full channel (Kafka or the sinks down) would never return: its put is aborted
+      // (the source keeps its position before that batch, so nothing is lost).
+      const sourcesStopped = live.sources?.stopAll();
+      agent?.channel.abortWaitingPuts();
+      await sourcesStopped;
       // Under `sluice run` a send can be waiting on a sink that is down: once draining is
       // over, the collector stops retrying so that send rolls back into the channel.
       await agent?.stop(() => collector?.interrupt());
@@ -114,6 +125,7 @@ interface SideDeps {
   busMeter: ComponentMeter;
   busStatus: ReturnType<Operations['readiness']['add']>;
   build: Build;
+  transforms: TransformChains;
 }
 
 /** Builds one configured component: what it creates follows from its kind, no cast. */
@@ -159,6 +171,7 @@ async function startCollectorSide(
     router,
     deadLetter: meteredDeadLetter(deadLetter, routesMeter, 'unrouted'),
     stopTimeoutMs: config.shutdown.drain_timeout,
+    transform: deps.transforms.collector && ((events) => deps.transforms.collector!.apply(events)),
   });
   sinks.attach(collector, consumer);
   await collector.start();
@@ -185,12 +198,18 @@ async function startAgentSide(
   );
   const producer = new MeteredProducer(bus.producer(), deps.busMeter, deps.busStatus);
   const agent = new Agent(channel, [], producer, logger.child({ component: 'agent' }), {
-    batchEvents: producer.batch.maxEvents,
-    lingerMs: producer.batch.timeoutMs,
+    batchEvents: producer.batch?.maxEvents ?? DEFAULT_BATCH_EVENTS,
+    lingerMs: producer.batch?.timeoutMs ?? 0,
     drainTimeoutMs: config.shutdown.drain_timeout,
   });
   await agent.start();
-  const sources = new SourceSet((c) => build(c, 'sources'), channel, ops.readiness, ops.taps, logger.child({ component: 'sources' }));
+  const sources = new SourceSet(
+    (c) => build(c, 'sources'),
+    deps.transforms.agent ? transformingWriter(channel, deps.transforms.agent) : channel,
+    ops.readiness,
+    ops.taps,
+    logger.child({ component: 'sources' }),
+  );
   for (const c of config.sources) await sources.start(c);
   return { agent, sources };
 }

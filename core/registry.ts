@@ -11,7 +11,7 @@ import type { Bus, Channel, ComponentContext, Sink, Source } from './pipeline.js
 /** What a component of each kind is once created: the kind decides the contract. */
 export interface ComponentInstances {
   source: Source;
-  /** No transform is built yet: the kind exists so the validator can name the planned ones. */
+  /** Its contract (Transform) lives in transforms/, which core cannot name; transforms/index.ts builds them. */
   transform: unknown;
   channel: Channel;
   bus: Bus;
@@ -43,6 +43,12 @@ export interface ComponentSpec<
    */
   sharedAcrossProcesses?: boolean;
   create(options: Options, ctx: ComponentContext): Instance;
+  /**
+   * The keys of `fields` a component with these options may set, so `sluice validate` can
+   * warn about a route on a field nothing sets; '*' when it cannot tell (a JSON parse may
+   * set any key). Absent: it cannot tell either.
+   */
+  fieldsSet?(options: Options): readonly string[] | '*';
 }
 
 export interface PlannedComponent {

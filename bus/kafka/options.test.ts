@@ -108,12 +108,12 @@ describe('kafka bus options in a config file', () => {
         'consumer: { from_beginning: true }',
       ]),
     ).toEqual([
-      'p.yaml:3:10: bus.tls.enabled: "enabled" was renamed: use nothing: a tls block turns TLS on; remove the block to turn it off',
-      'p.yaml:3:25: bus.tls.reject_unauthorized: "reject_unauthorized" was renamed: use "verify"',
-      'p.yaml:4:15: bus.producer.batch_events: "batch_events" was renamed: use "batch: {max_events: ...}"',
-      'p.yaml:4:33: bus.producer.batch_bytes: "batch_bytes" was renamed: use "batch: {max_bytes: ...}"',
-      'p.yaml:4:52: bus.producer.linger: "linger" was renamed: use "batch: {timeout: ...}"',
-      'p.yaml:5:15: bus.consumer.from_beginning: "from_beginning" was renamed: use "start_at: beginning" or "start_at: end"',
+      'p.yaml:3:10: bus.tls.enabled: enabled was renamed: use the tls block itself (present: on; remove it for off)',
+      'p.yaml:3:25: bus.tls.reject_unauthorized: reject_unauthorized was renamed: use verify',
+      'p.yaml:4:15: bus.producer.batch_events: batch_events was renamed: use batch.max_events',
+      'p.yaml:4:33: bus.producer.batch_bytes: batch_bytes was renamed: use batch.max_bytes',
+      'p.yaml:4:52: bus.producer.linger: linger was renamed: use batch.timeout',
+      'p.yaml:5:15: bus.consumer.from_beginning: from_beginning was renamed: use start_at (beginning or end)',
     ]);
   });
 

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { LogEvent } from '../../core/event.js';
 import { batchOptions } from '../../core/options/batch.js';
-import { renamed } from '../../core/options/renamed.js';
 import { startAt } from '../../core/options/start-at.js';
 import { tlsOptions } from '../../core/options/tls.js';
 import {
@@ -50,12 +49,11 @@ const topicTemplate = template().superRefine((v, ctx) => {
 });
 
 /**
- * The shared `tls:` block (core/options/tls.ts): present means TLS on. A copy, so that the
- * hints for this bus's former spellings do not leak into other components' blocks.
+ * The shared `tls:` block (core/options/tls.ts): present means TLS on. `.meta()` makes a
+ * copy, so the hints for this bus's former spellings stay out of other components' blocks.
  */
-export const kafkaTlsOptions = renamed(tlsOptions.clone(), {
-  enabled: 'nothing: a tls block turns TLS on; remove the block to turn it off',
-  reject_unauthorized: '"verify"',
+export const kafkaTlsOptions = tlsOptions.meta({
+  renamed: { enabled: 'the tls block itself (present: on; remove it for off)', reject_unauthorized: 'verify' },
 });
 
 export const kafkaSaslOptions = z.strictObject({
@@ -74,8 +72,8 @@ export const kafkaSaslOptions = z.strictObject({
 const COMPRESSION = ['none', 'gzip', 'lz4', 'snappy'] as const;
 export const LIBRDKAFKA_ONLY_COMPRESSION: readonly string[] = ['lz4', 'snappy'];
 
-export const kafkaProducerOptions = renamed(
-  z.strictObject({
+export const kafkaProducerOptions = z
+  .strictObject({
     key: template()
       .default('{service}/{module}')
       .describe("Record key template: records with the same key go to the same partition, so one module's lines stay in order"),
@@ -119,16 +117,11 @@ export const kafkaProducerOptions = renamed(
       .min(-1)
       .default(-1)
       .describe("Replicas of topics Sluice creates; -1 = the broker's default.replication.factor"),
-  }),
-  {
-    batch_events: '"batch: {max_events: ...}"',
-    batch_bytes: '"batch: {max_bytes: ...}"',
-    linger: '"batch: {timeout: ...}"',
-  },
-);
+  })
+  .meta({ renamed: { batch_events: 'batch.max_events', batch_bytes: 'batch.max_bytes', linger: 'batch.timeout' } });
 
-export const kafkaConsumerOptions = renamed(
-  z.strictObject({
+export const kafkaConsumerOptions = z
+  .strictObject({
     group_id: z
       .string()
       .min(1)
@@ -163,9 +156,8 @@ export const kafkaConsumerOptions = renamed(
         'Partitions whose batches are in flight at the same time: one is decoded while others are being written, so a slow sink does not idle the consumer (each keeps its own order)',
       ),
     max_wait: duration().default(500).describe('How long a fetch waits for new records before returning empty'),
-  }),
-  { from_beginning: '"start_at: beginning" or "start_at: end"' },
-);
+  })
+  .meta({ renamed: { from_beginning: 'start_at (beginning or end)' } });
 
 /** Which Kafka client library runs the bus; see bus/kafka/client.ts. */
 export const KAFKA_CLIENTS = ['auto', 'librdkafka', 'kafkajs'] as const;
