@@ -86,7 +86,7 @@ describe('files sluice creates', () => {
     const state = modes(join(tmp.dir, 'state'));
     expect(octal(state.get('dead-letter/dead-letter.jsonl')!.mode)).toBe('0600');
     expect(octal(state.get('sources/files/checkpoint.json')!.mode)).toBe('0600');
-    expect(octal(state.get('channel/channel/pointer.json')!.mode)).toBe('0600');
+    expect(octal(state.get('channel/channel/pointer.0')!.mode)).toBe('0600');
     // Nothing under the state directory is open to other users (channel segments included).
     for (const [name, e] of state) expect(e.mode & 0o007, `${name} ${octal(e.mode)}`).toBe(0);
     for (const [name, e] of dirs(state)) expect(octal(e.mode), name).toBe('0750');

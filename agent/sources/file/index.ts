@@ -1,5 +1,5 @@
 import type { ComponentSpec } from '../../../core/registry.js';
-import { PathTemplate } from './fields.js';
+import { PathTemplate } from './path-template.js';
 import { fileSourceOptions, type FileSourceOptions } from './options.js';
 import { FileSource } from './source.js';
 
