@@ -17,5 +17,6 @@ export const fileSourceSpec: ComponentSpec<FileSourceOptions, FileSource> = {
     ...(o.path_pattern ? new PathTemplate(o.path_pattern).names.filter((n) => n !== 'service' && n !== 'module') : []),
     'log.truncated',
     'log.split',
+    'log.time_invalid',
   ],
 };
