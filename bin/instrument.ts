@@ -1,7 +1,14 @@
 import type { Counter } from 'prom-client';
 import type { LogEvent } from '../core/event.js';
 import { counter, histogram } from '../core/metrics.js';
-import type { BusProducer, Channel, ChannelWriter, SourceCheckpoint, Transaction } from '../core/pipeline.js';
+import {
+  type BusProducer,
+  type Channel,
+  type ChannelWriter,
+  PutAbortedError,
+  type SourceCheckpoint,
+  type Transaction,
+} from '../core/pipeline.js';
 import type { DeadLetter, DeadLetterEntry } from '../collector/dead-letter/dead-letter.js';
 import type { ComponentStatus } from '../api/readiness.js';
 import type { Taps } from '../api/tap.js';
@@ -178,6 +185,8 @@ export function meteredWriter(
         await out.put(events, checkpoint);
       } catch (err) {
         failedBatch = events;
+        // Aborted because the agent stops: not a failure, the source reads the batch again.
+        if (err instanceof PutAbortedError) throw err;
         meter.error('sending');
         status.failed(err);
         throw err;
@@ -211,10 +220,15 @@ export class MeteredChannel implements Channel {
     try {
       await this.inner.put(events, checkpoint);
     } catch (err) {
-      this.meter.error('receiving');
+      // A put aborted because the agent stops is not an error: its source reads the batch again.
+      if (!(err instanceof PutAbortedError)) this.meter.error('receiving');
       throw err;
     }
     this.meter.received(events);
+  }
+
+  abortWaitingPuts(): void {
+    this.inner.abortWaitingPuts();
   }
 
   async take(max: number, signal?: AbortSignal): Promise<Transaction> {
@@ -251,6 +265,11 @@ export class MeteredProducer implements BusProducer {
     private readonly meter: ComponentMeter,
     private readonly status: ComponentStatus,
   ) {}
+
+  /** The forwarder sends as many at once as the wrapped producer takes. */
+  get maxInFlight(): number | undefined {
+    return this.inner.maxInFlight;
+  }
 
   open(): Promise<void> {
     return this.inner.open();

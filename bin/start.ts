@@ -101,8 +101,11 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     async stop() {
       status?.stop();
       await operating.stopping();
-      // Sources first: each puts what it read and saves its position.
-      await live.sources?.stopAll();
+      // Sources first: each puts what it read and saves its position. A put waiting for room
+      // (the bus down, the channel full) is aborted, or stopping would wait for it forever.
+      const sourcesStopped = live.sources?.stopAll();
+      agent?.channel.abortWaitingPuts();
+      await sourcesStopped;
       // Under `sluice run` a send can be waiting on a sink that is down: once draining is
       // over, the collector stops retrying so that send rolls back into the channel.
       await agent?.stop(() => collector?.interrupt());
