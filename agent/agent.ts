@@ -29,7 +29,7 @@ export class Agent {
     private readonly logger: Logger,
     private readonly options: AgentOptions,
   ) {
-    this.forwarder = new Forwarder(channel, producer, logger.child({ component: 'forwarder' }), {
+    this.forwarder = new Forwarder(channel, producer, logger.child({ stage: 'forwarder' }), {
       batchEvents: options.batchEvents,
       lingerMs: options.lingerMs,
       maxInFlight: options.maxInFlight,

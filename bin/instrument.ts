@@ -220,15 +220,11 @@ export class MeteredChannel implements Channel {
     try {
       await this.inner.put(events, checkpoint);
     } catch (err) {
-      // A put aborted because the agent stops is not an error: its source reads the batch again.
+      // A put aborted because the agent stops is not a failure: the source did not move on.
       if (!(err instanceof PutAbortedError)) this.meter.error('receiving');
       throw err;
     }
     this.meter.received(events);
-  }
-
-  abortWaitingPuts(): void {
-    this.inner.abortWaitingPuts();
   }
 
   async take(max: number, signal?: AbortSignal): Promise<Transaction> {
@@ -243,6 +239,10 @@ export class MeteredChannel implements Channel {
       },
       rollback: () => tx.rollback(),
     };
+  }
+
+  abortWaitingPuts(): void {
+    this.inner.abortWaitingPuts();
   }
 
   stats(): { events: number; bytes: number } {

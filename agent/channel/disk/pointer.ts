@@ -122,7 +122,7 @@ export class PointerStore {
           slots.push(await open(path, 'r+'));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-          slots.push(await open(path, 'w+'));
+          slots.push(await open(path, 'w+', 0o600));
           created = true;
         }
       }

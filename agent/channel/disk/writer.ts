@@ -268,7 +268,7 @@ export class SegmentWriter {
   private async createSegment(): Promise<Segment> {
     const id = this.segments.nextId;
     const path = this.segments.pathOf(id);
-    const fh = await open(path, 'wx');
+    const fh = await open(path, 'wx', 0o600);
     this.segments.nextId = id + 1;
     const seg: Segment = { id, path, size: 0, readable: 0, sealed: false, version: FORMAT_VERSION, fh, needsDirSync: true };
     this.segments.list.push(seg);
