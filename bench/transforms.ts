@@ -16,7 +16,9 @@ import { RedactTransform } from '../transforms/redact/redact.js';
  *   message and every field (one line in ten holds an email). Goal: 80 MiB/s.
  * - `regex_parse`: grok %{NGINXACCESS} on nginx access lines. Goal: 40 MiB/s.
  *
- * Only the apply() calls are timed; building the batches (a source's work) is not.
+ * Only the apply() calls are timed; building the batches (a source's work) is not. Each
+ * measure covers 256 MiB (BENCH_MIB=N for another size); `cpu_mib_per_s` is per CPU second,
+ * the figure that holds on a machine other processes load.
  */
 const BATCH = 2000;
 const TOTAL_BYTES = Number(process.env.BENCH_MIB ?? 256) * 1024 * 1024;

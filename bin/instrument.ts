@@ -185,6 +185,8 @@ export function meteredWriter(
         await out.put(events, checkpoint);
       } catch (err) {
         failedBatch = events;
+        // Aborted because the agent stops: not a failure, the source reads the batch again.
+        if (err instanceof PutAbortedError) throw err;
         meter.error('sending');
         status.failed(err);
         throw err;
@@ -266,6 +268,11 @@ export class MeteredProducer implements BusProducer {
 
   get batch(): BusProducer['batch'] {
     return this.inner.batch;
+  }
+
+  /** The forwarder sends as many at once as the wrapped producer takes. */
+  get maxInFlight(): number | undefined {
+    return this.inner.maxInFlight;
   }
 
   open(): Promise<void> {

@@ -1,3 +1,4 @@
+import { fileErrorText } from '../core/fs-errors.js';
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -100,16 +101,7 @@ export async function loadConfigFile(
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why =
-      e.code === 'ENOENT'
-        ? 'no such file'
-        : e.code === 'EACCES'
-          ? 'permission denied'
-          : e.code === 'EISDIR'
-            ? 'is a directory, not a file'
-            : e.message;
-    throw new ConfigError([{ file, line: 0, col: 0, path: '', message: `cannot read config file: ${why}` }]);
+    throw new ConfigError([{ file, line: 0, col: 0, path: '', message: `cannot read config file: ${fileErrorText(err)}` }]);
   }
   return parseConfig(text, file, registry, env, options);
 }

@@ -90,14 +90,13 @@ describe.each(BUS_CLIENTS)('kafka bus under failures [$client]', ({ client, miss
       // broker cannot recognise it). Batches the collector wrote while it could not commit
       // are skipped when read again, not written twice.
       expect(result.duplicates).toBeLessThanOrEqual(AGENT_BATCH_EVENTS);
-      // The outage was logged when it began and when it ended, not once per retry (the
-      // forwarder retries for the whole 30 s). A send that fails again right after the
-      // broker is back, while it still elects partition leaders, is a second, short outage.
-      const down = agent.log().match(/"msg":"bus down"/g)?.length ?? 0;
-      const back = agent.log().match(/"msg":"bus back"/g)?.length ?? 0;
-      expect(down).toBeGreaterThanOrEqual(1);
-      expect(down).toBeLessThanOrEqual(2);
-      expect(back).toBe(down);
+      // The outage was logged when it began and when it ended, not once per retry. A restarted
+      // broker may refuse one more send while it loads its logs: a second short outage, logged
+      // as such, is allowed; a line per retry is not.
+      const downs = agent.log().match(/"msg":"bus down"/g)?.length ?? 0;
+      expect(downs).toBeGreaterThanOrEqual(1);
+      expect(downs).toBeLessThanOrEqual(2);
+      expect(agent.log().match(/"msg":"bus back"/g)?.length).toBe(downs);
     } finally {
       await broker.destroy();
     }
