@@ -33,7 +33,7 @@ export function workerCount(config: PipelineConfig, requested: number | undefine
     return requested;
   }
   if (reason) {
-    logger.info({ reason }, 'one collector process');
+    logger.debug({ reason }, 'one collector process');
     return 1;
   }
   return availableParallelism();

@@ -33,6 +33,10 @@ export class LibrdkafkaProducer implements BusProducer {
   private readonly topicOf: (e: LogEvent) => string;
   private readonly keyOf: (e: LogEvent) => string;
   private producer: Promise<NativeProducer> | undefined;
+  /** The producer once connected; a connect under way is `producer` alone. */
+  private live: NativeProducer | undefined;
+  /** Bumped by discard(), so a connect that ends after it does not become `live`. */
+  private generation = 0;
   private admin: NativeAdmin | undefined;
 
   constructor(private readonly setup: ClientSetup) {
@@ -101,13 +105,29 @@ export class LibrdkafkaProducer implements BusProducer {
     busMetrics.producedBytes.inc(this.labels, bytes);
   }
 
+  /**
+   * Gives records librdkafka still holds a short while to be acked, then disconnects. By now
+   * the forwarder has given up on any send still out (its events stay in the channel), so
+   * close never waits for a broker that is down: not for a connect under way, nor for longer
+   * than CLOSE_FLUSH_MS.
+   */
   async close(): Promise<void> {
-    const producer = await this.producer?.catch(() => undefined);
-    if (producer) await new Promise<void>((resolve) => producer.flush(this.options.producer.request_timeout, () => resolve()));
+    const producer = this.live;
+    if (producer) {
+      const timeout = Math.min(this.options.producer.request_timeout, CLOSE_FLUSH_MS);
+      await new Promise<void>((resolve) => {
+        try {
+          producer.flush(timeout, () => resolve());
+        } catch {
+          resolve();
+        }
+      });
+    }
     await this.discard();
   }
 
   private connected(): Promise<NativeProducer> {
+    const generation = this.generation;
     this.producer ??= new Promise<NativeProducer>((resolve, reject) => {
       const native = loadNative();
       const producer = new native.Producer(producerConfig(this.setup, '-agent'));
@@ -126,12 +146,16 @@ export class LibrdkafkaProducer implements BusProducer {
         // Delivery reports are served by librdkafka's own thread as they arrive, not on a
         // polling timer that would add its period to every send.
         producer.setPollInBackground(true);
+        if (generation === this.generation) this.live = producer;
         resolve(producer);
       });
     });
     // A failed connect is retried by the next send.
-    this.producer.catch(() => (this.producer = undefined));
-    return this.producer;
+    const connecting = this.producer;
+    connecting.catch(() => {
+      if (this.producer === connecting) this.producer = undefined;
+    });
+    return connecting;
   }
 
   private async ensureTopics(producer: NativeProducer, events: readonly LogEvent[]): Promise<void> {
@@ -160,12 +184,35 @@ export class LibrdkafkaProducer implements BusProducer {
 
   private async discard(): Promise<void> {
     const pending = this.producer;
+    const live = this.live;
     const admin = this.admin;
     this.producer = undefined;
+    this.live = undefined;
     this.admin = undefined;
+    this.generation++;
     admin?.disconnect();
-    const producer = await pending?.catch(() => undefined);
-    if (producer) await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+    // A connect still under way (brokers unreachable) is not waited for: it is disconnected
+    // when it ends.
+    if (!live)
+      void pending?.then(
+        (p) => disconnectQuietly(p),
+        () => undefined,
+      );
+    if (live) await disconnectQuietly(live);
     this.deliveries.abandon(Object.assign(new Error('kafka producer closed'), { code: -1 }));
   }
+}
+
+/** How long close() lets librdkafka deliver what it still holds. */
+const CLOSE_FLUSH_MS = 2000;
+
+function disconnectQuietly(producer: NativeProducer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    try {
+      producer.disconnect(() => resolve());
+    } catch {
+      // Already disconnected: nothing left to release.
+      resolve();
+    }
+  });
 }
