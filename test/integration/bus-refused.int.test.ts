@@ -1,0 +1,144 @@
+// Records the broker refuses for good (here: larger than the topic's max.message.bytes) among thousands of
+// normal ones, with each client, against the shared broker: the agent dead-letters them with their reason
+// and every other event arrives exactly once; nothing is retried forever.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import kafkajs from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Agent } from '../../agent/agent.js';
+import { MemoryChannel } from '../../agent/channel/memory/memory-channel.js';
+import { KafkaBus } from '../../bus/kafka/index.js';
+import { kafkaBusOptions } from '../../bus/kafka/options.js';
+import { FileDeadLetter } from '../../core/dead-letter.js';
+import type { LogEvent } from '../../core/event.js';
+import { silentLogger } from '../../core/log.js';
+import { decodeEvent } from '../../core/wire.js';
+import { tempDir, waitFor } from '../support/index.js';
+import { BUS_CLIENTS, skipWhenMissing } from './bus-harness.js';
+
+const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+const kafka = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
+const created: string[] = [];
+afterAll(async () => {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: created }).catch(() => undefined);
+  await admin.disconnect();
+});
+
+const TOPIC_MAX_BYTES = 10 * 1024;
+const EVENTS = 3000;
+/** Every 500th event (6 in all, at 250, 750, ...) is twice what the topic takes. */
+const isBig = (n: number) => n % 500 === 250;
+
+const event = (n: number): LogEvent => ({
+  id: `ev-${n}`,
+  timestamp: 1_700_000_000_000 + n,
+  message: isBig(n) ? `big ${n} ${'x'.repeat(2 * TOPIC_MAX_BYTES)}` : `line ${n} ${'y'.repeat(100)}`,
+  service: `s${n % 3}`,
+  module: `m${n % 4}`,
+  host: 'h',
+  source: { kind: 'file', path: '/var/log/a.log', offset: n * 200 },
+  fields: {},
+});
+
+/** Reads the whole topic from the beginning: how many times each event id is in it. */
+async function idsIn(topic: string, expected: number): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  let records = 0;
+  const consumer = kafka.consumer({ groupId: `${topic}-check` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      records++;
+      const id = decodeEvent(message.value!).id;
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+    },
+  });
+  await waitFor(
+    `${expected} records in ${topic}`,
+    () => records >= expected,
+    60_000,
+    () => `${records} read`,
+  );
+  await consumer.disconnect();
+  return seen;
+}
+
+describe.each(BUS_CLIENTS)('agent dead-letter for records Kafka refuses [$client]', ({ client, missing }) => {
+  skipWhenMissing(missing);
+
+  it('dead-letters the events too large for the topic with their reason, and delivers every other one exactly once', async () => {
+    const topic = `sluice-refused-${client}-${process.pid}-${Date.now()}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    const tmp = await tempDir('refused');
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: 3,
+            replicationFactor: 1,
+            configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_BYTES) }],
+          },
+        ],
+      });
+      created.push(topic);
+      const deadLetterFile = join(tmp.dir, 'dead-letter', 'agent.jsonl');
+      const deadLetter = new FileDeadLetter(deadLetterFile, silentLogger());
+      const options = kafkaBusOptions.parse({
+        client,
+        brokers,
+        topic,
+        // Requests (kafkajs) and partition batches (librdkafka) below the topic's limit, as
+        // the README asks: only a record larger than the limit is refused.
+        producer: { compression: 'none', batch: { max_events: 500, max_bytes: '8KiB' }, create_topics: false, request_timeout: '10s' },
+      });
+      const producer = new KafkaBus(options, { name: 'bus', logger: silentLogger() }).producer({
+        refused: (events) => deadLetter.write(events),
+      });
+      const channel = new MemoryChannel({ maxEvents: 100_000, maxBytes: 1 << 30 }, 'refused', silentLogger());
+      const agent = new Agent(channel, [], producer, silentLogger(), { batchEvents: 500, drainTimeoutMs: 10_000, deadLetter });
+      await agent.start();
+      try {
+        for (let from = 0; from < EVENTS; from += 100) await channel.put(Array.from({ length: 100 }, (_, i) => event(from + i)));
+        // Every transaction committed: the refused events did not hold the channel back.
+        await waitFor(
+          'every event forwarded',
+          () => agent.forwarded === EVENTS,
+          120_000,
+          () => `${agent.forwarded} forwarded`,
+        );
+      } finally {
+        await agent.stop();
+      }
+
+      const big = Array.from({ length: EVENTS }, (_, n) => n).filter(isBig);
+      const normal = EVENTS - big.length;
+      const seen = await idsIn(topic, normal);
+      const offsets = await admin.fetchTopicOffsets(topic);
+      expect(offsets.reduce((sum, p) => sum + Number(p.high), 0)).toBe(normal);
+      expect(seen.size).toBe(normal);
+      expect([...seen.values()].every((times) => times === 1)).toBe(true);
+      for (const n of big) expect(seen.has(`ev-${n}`)).toBe(false);
+
+      const entries = readFileSync(deadLetterFile, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { reason: string; topic: string; bytes: number; event: LogEvent });
+      expect(entries.map((e) => e.event.id).sort()).toEqual(big.map((n) => `ev-${n}`).sort());
+      for (const e of entries) {
+        expect(e.reason).toMatch(/^(MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE): kafka refused the record for good/);
+        expect(e.topic).toBe(topic);
+        expect(e.bytes).toBeGreaterThan(TOPIC_MAX_BYTES);
+        expect(e.event.message).toMatch(/^big /);
+      }
+    } finally {
+      await admin.disconnect();
+      await tmp.cleanup();
+    }
+  });
+});
