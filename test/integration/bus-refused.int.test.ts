@@ -27,11 +27,17 @@ afterAll(async () => {
 });
 
 const TOPIC_MAX_BYTES = 10 * 1024;
-const EVENTS = 3000;
-/** Every 500th event (6 in all, at 250, 750, ...) is twice what the topic takes. */
-const isBig = (n: number) => n % 500 === 250;
 
-const event = (n: number): LogEvent => ({
+interface Run {
+  events: number;
+  /** Event n is twice what the topic takes when n % bigEvery === bigEvery / 2. */
+  bigEvery: number;
+  partitions: number;
+  /** producer.batch.max_bytes */
+  maxBytes: string;
+}
+
+const event = (n: number, isBig: (n: number) => boolean): LogEvent => ({
   id: `ev-${n}`,
   timestamp: 1_700_000_000_000 + n,
   message: isBig(n) ? `big ${n} ${'x'.repeat(2 * TOPIC_MAX_BYTES)}` : `line ${n} ${'y'.repeat(100)}`,
@@ -66,79 +72,95 @@ async function idsIn(topic: string, expected: number): Promise<Map<string, numbe
   return seen;
 }
 
+/**
+ * Runs an agent (memory channel, the bus's producer, a file dead-letter) over `run.events`
+ * events into a new topic that takes at most TOPIC_MAX_BYTES per record batch, then checks
+ * the topic holds every normal event once and the dead-letter every big one.
+ */
+async function refusedRun(client: string, run: Run): Promise<void> {
+  const isBig = (n: number) => n % run.bigEvery === run.bigEvery / 2;
+  const topic = `sluice-refused-${client}-${run.partitions}-${process.pid}-${Date.now()}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  const tmp = await tempDir('refused');
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic,
+          numPartitions: run.partitions,
+          replicationFactor: 1,
+          configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_BYTES) }],
+        },
+      ],
+    });
+    created.push(topic);
+    const deadLetterFile = join(tmp.dir, 'dead-letter', 'agent.jsonl');
+    const deadLetter = new FileDeadLetter(deadLetterFile, silentLogger());
+    const options = kafkaBusOptions.parse({
+      client,
+      brokers,
+      topic,
+      producer: { compression: 'none', batch: { max_events: 500, max_bytes: run.maxBytes }, create_topics: false, request_timeout: '10s' },
+    });
+    const producer = new KafkaBus(options, { name: 'bus', logger: silentLogger() }).producer({
+      refused: (events) => deadLetter.write(events),
+    });
+    const channel = new MemoryChannel({ maxEvents: 100_000, maxBytes: 1 << 30 }, 'refused', silentLogger());
+    const agent = new Agent(channel, [], producer, silentLogger(), { batchEvents: 500, drainTimeoutMs: 10_000, deadLetter });
+    await agent.start();
+    try {
+      for (let from = 0; from < run.events; from += 100)
+        await channel.put(Array.from({ length: Math.min(100, run.events - from) }, (_, i) => event(from + i, isBig)));
+      // Every transaction committed: the refused events did not hold the channel back.
+      await waitFor(
+        'every event forwarded',
+        () => agent.forwarded === run.events,
+        120_000,
+        () => `${agent.forwarded} forwarded`,
+      );
+    } finally {
+      await agent.stop();
+    }
+
+    const big = Array.from({ length: run.events }, (_, n) => n).filter(isBig);
+    const normal = run.events - big.length;
+    const seen = await idsIn(topic, normal);
+    const offsets = await admin.fetchTopicOffsets(topic);
+    expect(offsets.reduce((sum, p) => sum + Number(p.high), 0)).toBe(normal);
+    expect(seen.size).toBe(normal);
+    expect([...seen.values()].every((times) => times === 1)).toBe(true);
+    for (const n of big) expect(seen.has(`ev-${n}`)).toBe(false);
+
+    const entries = readFileSync(deadLetterFile, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { reason: string; topic: string; bytes: number; event: LogEvent });
+    expect(entries.map((e) => e.event.id).sort()).toEqual(big.map((n) => `ev-${n}`).sort());
+    for (const e of entries) {
+      expect(e.reason).toMatch(/^(MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE): kafka refused the record for good/);
+      expect(e.topic).toBe(topic);
+      expect(e.bytes).toBeGreaterThan(TOPIC_MAX_BYTES);
+      expect(e.event.message).toMatch(/^big /);
+    }
+  } finally {
+    await admin.disconnect();
+    await tmp.cleanup();
+  }
+}
+
 describe.each(BUS_CLIENTS)('agent dead-letter for records Kafka refuses [$client]', ({ client, missing }) => {
   skipWhenMissing(missing);
 
   it('dead-letters the events too large for the topic with their reason, and delivers every other one exactly once', async () => {
-    const topic = `sluice-refused-${client}-${process.pid}-${Date.now()}`;
-    const admin = kafka.admin();
-    await admin.connect();
-    const tmp = await tempDir('refused');
-    try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic,
-            numPartitions: 3,
-            replicationFactor: 1,
-            configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_BYTES) }],
-          },
-        ],
-      });
-      created.push(topic);
-      const deadLetterFile = join(tmp.dir, 'dead-letter', 'agent.jsonl');
-      const deadLetter = new FileDeadLetter(deadLetterFile, silentLogger());
-      const options = kafkaBusOptions.parse({
-        client,
-        brokers,
-        topic,
-        // Requests (kafkajs) and partition batches (librdkafka) below the topic's limit, as
-        // the README asks: only a record larger than the limit is refused.
-        producer: { compression: 'none', batch: { max_events: 500, max_bytes: '8KiB' }, create_topics: false, request_timeout: '10s' },
-      });
-      const producer = new KafkaBus(options, { name: 'bus', logger: silentLogger() }).producer({
-        refused: (events) => deadLetter.write(events),
-      });
-      const channel = new MemoryChannel({ maxEvents: 100_000, maxBytes: 1 << 30 }, 'refused', silentLogger());
-      const agent = new Agent(channel, [], producer, silentLogger(), { batchEvents: 500, drainTimeoutMs: 10_000, deadLetter });
-      await agent.start();
-      try {
-        for (let from = 0; from < EVENTS; from += 100) await channel.put(Array.from({ length: 100 }, (_, i) => event(from + i)));
-        // Every transaction committed: the refused events did not hold the channel back.
-        await waitFor(
-          'every event forwarded',
-          () => agent.forwarded === EVENTS,
-          120_000,
-          () => `${agent.forwarded} forwarded`,
-        );
-      } finally {
-        await agent.stop();
-      }
+    // Requests (kafkajs) and partition batches (librdkafka) below the topic's limit, as the
+    // README asks: only a record larger than the limit is refused.
+    await refusedRun(client, { events: 3000, bigEvery: 500, partitions: 3, maxBytes: '8KiB' });
+  });
 
-      const big = Array.from({ length: EVENTS }, (_, n) => n).filter(isBig);
-      const normal = EVENTS - big.length;
-      const seen = await idsIn(topic, normal);
-      const offsets = await admin.fetchTopicOffsets(topic);
-      expect(offsets.reduce((sum, p) => sum + Number(p.high), 0)).toBe(normal);
-      expect(seen.size).toBe(normal);
-      expect([...seen.values()].every((times) => times === 1)).toBe(true);
-      for (const n of big) expect(seen.has(`ev-${n}`)).toBe(false);
-
-      const entries = readFileSync(deadLetterFile, 'utf8')
-        .trimEnd()
-        .split('\n')
-        .map((line) => JSON.parse(line) as { reason: string; topic: string; bytes: number; event: LogEvent });
-      expect(entries.map((e) => e.event.id).sort()).toEqual(big.map((n) => `ev-${n}`).sort());
-      for (const e of entries) {
-        expect(e.reason).toMatch(/^(MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE): kafka refused the record for good/);
-        expect(e.topic).toBe(topic);
-        expect(e.bytes).toBeGreaterThan(TOPIC_MAX_BYTES);
-        expect(e.event.message).toMatch(/^big /);
-      }
-    } finally {
-      await admin.disconnect();
-      await tmp.cleanup();
-    }
+  it('delivers the records refused together with a too-large one in a batch larger than the topic takes', async () => {
+    // One partition, so a request is one record batch: refused or appended as a whole.
+    await refusedRun(client, { events: 150, bigEvery: 50, partitions: 1, maxBytes: '900KiB' });
   });
 });
