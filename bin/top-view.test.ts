@@ -81,9 +81,9 @@ describe('sluice top view', () => {
     // 8 MiB done in 2 s; 36 MiB left at 4 MiB/s.
     expect(s.backlogs).toEqual([{ component: 'sources.app', done: 12 * MiB, total: 48 * MiB, bytesPerSec: 4 * MiB }]);
     expect(s.rows.map((r) => [r.component, r.detail])).toEqual([
-      ['sources.app', '3 open files, backlog 12.0 MiB / 48.0 MiB (25%), 4.0 MiB/s, ~0:00:09 left'],
+      ['sources.app', 'backlog 12.0 MiB / 48.0 MiB (25%), 3 open files'],
       ['sources.web', 'lag 2.0 KiB'],
-      ['channel', 'buffered 4.0 MiB (5,000 ev), fill 12.5%, oldest 4.3s'],
+      ['channel', 'fill 12.5%, oldest 4.3s, buffered 4.0 MiB (5,000 ev)'],
     ]);
     const lines = renderTop(s, { url: 'http://127.0.0.1:8686', role: 'agent', now: new Date('2024-05-01T12:00:00Z') }, 200);
     expect(lines.at(-1)).toBe('backlog sources.app: 12.0 MiB / 48.0 MiB (25%), 4.0 MiB/s, ~0:00:09 left');
@@ -99,6 +99,7 @@ describe('sluice top view', () => {
     ]);
     const s = snapshot(before, after, { status: 'ok', reasons: [], uptime_seconds: 1, components: [] });
     expect(s.backlogs).toEqual([{ component: 'sources.app', done: 0, total: 2000000, bytesPerSec: 500000 }]);
-    expect(s.rows[0]!.detail).toBe('backlog 0 B / 1.9 MiB (0%), 488.3 KiB/s, ~0:00:04 left');
+    expect(s.rows[0]!.detail).toBe('backlog 0 B / 1.9 MiB (0%)');
+    expect(renderTop(s, { url: 'u', now: new Date() }).at(-1)).toBe('backlog sources.app: 0 B / 1.9 MiB (0%), 488.3 KiB/s, ~0:00:04 left');
   });
 });

@@ -125,35 +125,40 @@ function backlogOf(component: string, before: Scrape, after: Scrape, secs: numbe
   return { component, done, total, bytesPerSec: Math.max(0, moved / secs) };
 }
 
-/** "12.0 MiB / 48.0 MiB (25%), 4.0 MiB/s, ~0:00:09 left" */
-function progress(b: Backlog): string {
-  const pct = Math.floor((100 * b.done) / b.total);
-  const left = b.bytesPerSec > 0 ? `~${duration((b.total - b.done) / b.bytesPerSec)} left` : 'not moving';
-  return `${formatBytes(b.done)} / ${formatBytes(b.total)} (${pct}%), ${formatBytes(Math.round(b.bytesPerSec))}/s, ${left}`;
+/** "12.0 MiB / 48.0 MiB (25%)" */
+function doneOfTotal(b: Backlog): string {
+  return `${formatBytes(b.done)} / ${formatBytes(b.total)} (${Math.floor((100 * b.done) / b.total)}%)`;
 }
 
-/** Type-specific figures next to the common ones. */
+/** "12.0 MiB / 48.0 MiB (25%), 4.0 MiB/s, ~0:00:09 left" */
+function progress(b: Backlog): string {
+  const left = b.bytesPerSec > 0 ? `~${duration((b.total - b.done) / b.bytesPerSec)} left` : 'not moving';
+  return `${doneOfTotal(b)}, ${formatBytes(Math.round(b.bytesPerSec))}/s, ${left}`;
+}
+
+/** Type-specific figures next to the common ones, the most telling first (the column is cut at the screen's edge). */
 function detail(row: Row, after: Scrape, latency: { p50: number; p99: number } | undefined, backlog: Backlog | undefined): string {
   const f = after.families;
   const parts: string[] = [];
   const name = shortName(row.component);
   if (row.kind === 'source') {
+    const lag = samples(f, 'sluice_file_source_lag_bytes', { component: name })[0]?.value ?? 0;
+    // The rate and time left are on the backlog line below the table.
+    if (backlog) parts.push(`backlog ${doneOfTotal(backlog)}`);
+    else if (lag > 0) parts.push(`lag ${formatBytes(lag)}`);
     const open = samples(f, 'sluice_file_source_open_files', { component: name });
     if (open.length > 0) parts.push(`${open[0]!.value} open files`);
-    const lag = samples(f, 'sluice_file_source_lag_bytes', { component: name })[0]?.value ?? 0;
-    if (backlog) parts.push(`backlog ${progress(backlog)}`);
-    else if (lag > 0) parts.push(`lag ${formatBytes(lag)}`);
   }
   if (row.kind === 'channel') {
-    const events = samples(f, 'sluice_channel_buffered_events', { component: name });
-    const bytes = samples(f, 'sluice_channel_buffered_bytes', { component: name });
-    if (events.length > 0) parts.push(`buffered ${formatBytes(bytes[0]?.value ?? 0)} (${fmt(events[0]!.value)} ev)`);
+    if (samples(f, 'sluice_channel_full', { component: name })[0]?.value === 1) parts.push('FULL: sources paused');
+    if (samples(f, 'sluice_channel_blocked', { component: name })[0]?.value === 1) parts.push('BLOCKED: disk errors');
     const fill = samples(f, 'sluice_channel_fill_ratio', { component: name })[0];
     if (fill) parts.push(`fill ${(fill.value * 100).toFixed(1)}%`);
     const age = samples(f, 'sluice_channel_oldest_event_age_seconds', { component: name })[0];
     if (age && age.value > 0) parts.push(`oldest ${seconds(age.value)}`);
-    if (samples(f, 'sluice_channel_full', { component: name })[0]?.value === 1) parts.push('FULL: sources paused');
-    if (samples(f, 'sluice_channel_blocked', { component: name })[0]?.value === 1) parts.push('BLOCKED: disk errors');
+    const events = samples(f, 'sluice_channel_buffered_events', { component: name });
+    const bytes = samples(f, 'sluice_channel_buffered_bytes', { component: name });
+    if (events.length > 0) parts.push(`buffered ${formatBytes(bytes[0]?.value ?? 0)} (${fmt(events[0]!.value)} ev)`);
   }
   if (row.kind === 'bus') {
     const lag = samples(f, 'sluice_bus_consumer_lag_records', { component: row.component });
