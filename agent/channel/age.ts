@@ -1,10 +1,12 @@
 /**
  * When the events a channel holds were put, oldest first, as runs of (events, time) —
- * one per put, so a batch costs one entry whatever its size. Commits release events from
+ * one per put (or per second of puts), so a batch costs one entry whatever its size. Commits release events from
  * the front in put order (rollbacks do not: the events stay buffered), so the first run
  * is always the oldest event not yet committed: what `sluice_channel_oldest_event_age_seconds`
  * shows, the figure that says a channel is stuck long before it is full.
  */
+const GRAIN_MS = 1000;
+
 export class PutTimes {
   private counts: number[] = [];
   private times: number[] = [];
@@ -12,6 +14,14 @@ export class PutTimes {
 
   put(events: number, at: number): void {
     if (events <= 0) return;
+    // Puts within a second of the run before join it: a long outage of small puts (one
+    // event each) costs one entry per second, not per put. The run keeps its first time,
+    // so the age is exact for its first event and at most a second too old for the others.
+    const last = this.counts.length - 1;
+    if (last >= this.head && at - this.times[last]! < GRAIN_MS) {
+      this.counts[last]! += events;
+      return;
+    }
     this.counts.push(events);
     this.times.push(at);
   }

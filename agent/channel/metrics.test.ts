@@ -33,15 +33,26 @@ describe('PutTimes', () => {
   it('gives the put time of the oldest event not yet committed, releasing runs in put order', () => {
     const t = new PutTimes();
     expect(t.oldest()).toBeUndefined();
-    t.put(3, 100);
-    t.put(0, 150);
-    t.put(2, 200);
+    t.put(3, 100_000);
+    t.put(0, 150_000);
+    t.put(2, 200_000);
     t.commit(2);
-    expect(t.oldest()).toBe(100);
+    expect(t.oldest()).toBe(100_000);
     t.commit(1);
-    expect(t.oldest()).toBe(200);
+    expect(t.oldest()).toBe(200_000);
     t.commit(2);
     expect(t.oldest()).toBeUndefined();
+  });
+
+  it('joins puts within a second into one run, keeping its first time', () => {
+    const t = new PutTimes();
+    t.put(1, 1000);
+    t.put(1, 1999);
+    t.put(1, 2000);
+    t.commit(1);
+    expect(t.oldest()).toBe(1000);
+    t.commit(1);
+    expect(t.oldest()).toBe(2000);
   });
 });
 
