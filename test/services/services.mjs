@@ -904,12 +904,12 @@ function checkTraversable(path, user) {
 
 /** XML for a Hadoop *-site.xml file. */
 function hadoopSite(properties) {
-  const escape = (v) => String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const xml = (v) => String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;');
   return [
     '<?xml version="1.0"?>',
     '<!-- written by test/services/services.mjs on every start -->',
     '<configuration>',
-    ...Object.entries(properties).map(([k, v]) => `  <property><name>${k}</name><value>${escape(v)}</value></property>`),
+    ...Object.entries(properties).map(([k, v]) => `  <property><name>${k}</name><value>${xml(v)}</value></property>`),
     '</configuration>',
     '',
   ].join('\n');
