@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import type { Sink } from '../../core/pipeline.js';
@@ -13,6 +13,8 @@ import { checkPathTemplate, ensureDirInside, finalName, fitSegment, inProgressNa
 import { syncDir } from '../../core/durable-file.js';
 import { recoverInProgress } from './recovery.js';
 import { dayLayout, expiredDays, formatDay, removeDir, type DayLayout } from './retention.js';
+import { ID_WORDS, IdTable, hashId } from './id-window.js';
+import { WriteJournal } from './journal.js';
 
 /** One in-progress file: the only writer of its path. */
 interface OpenFile {
@@ -20,6 +22,8 @@ interface OpenFile {
   rel: string;
   dir: string;
   path: string;
+  /** The in-progress path relative to root: its name in the write journal. */
+  key: string;
   finalPath: string;
   handle: FileHandle;
   /** Bytes durably written: everything before this offset was fsync'd. */
@@ -31,6 +35,20 @@ interface OpenFile {
 export interface FileSinkContext {
   name: string;
   logger: Logger;
+  /**
+   * The sink's state directory: with one, the sink keeps its write journal there and is
+   * exactly-once (journal.ts); without one (a library use), at-least-once.
+   */
+  dataDir?: string;
+}
+
+/** Event ids the write journal remembers: well above what a crash can leave written but unacknowledged. */
+export const DEDUPE_WINDOW = 1_000_000;
+
+/** One file's share of a batch: its lines and the hashed ids of their events. */
+interface Group {
+  lines: string[];
+  ids: number[];
 }
 
 const MIN_TICK_MS = 20;
@@ -63,12 +81,17 @@ export class FileSink implements Sink {
   private readonly label: { component: string };
   private readonly logger: Logger;
   private readonly where: string;
+  private readonly journalDir: string | undefined;
+  private journal: WriteJournal | undefined;
+  private readonly hashes = new Uint32Array(ID_WORDS);
+  private readonly seen = new IdTable(4096);
 
   constructor(
     private readonly options: FileSinkOptions,
     ctx: FileSinkContext,
   ) {
     this.where = `sink ${ctx.name}`;
+    this.journalDir = ctx.dataDir === undefined ? undefined : join(ctx.dataDir, 'journal');
     this.logger = ctx.logger;
     this.label = { component: ctx.name };
     this.root = resolve(options.root);
@@ -84,7 +107,8 @@ export class FileSink implements Sink {
 
   async open(): Promise<void> {
     await mkdir(this.root, { recursive: true });
-    const recovered = await recoverInProgress(this.root, this.logger);
+    if (this.journalDir) this.journal = await WriteJournal.open(this.journalDir, DEDUPE_WINDOW);
+    const recovered = await recoverInProgress(this.root, this.logger, this.journal);
     fileSinkMetrics.recoveredFiles.inc(this.label, recovered.files);
     fileSinkMetrics.cutBytes.inc(this.label, recovered.cutBytes);
     fileSinkMetrics.openFiles.set(this.label, 0);
@@ -124,6 +148,7 @@ export class FileSink implements Sink {
     clearInterval(this.retentionTimer);
     await this.serial(async () => {
       for (const file of [...this.files.values()]) await this.finish(file);
+      await this.journal?.close();
     });
   }
 
@@ -166,25 +191,42 @@ export class FileSink implements Sink {
   }
 
   private async writeBatch(batch: readonly LogEvent[]): Promise<void> {
-    const groups = new Map<string, string[]>();
+    const groups = new Map<string, Group>();
     const json = this.options.encoding === 'json';
+    const journal = this.journal;
+    const h = this.hashes;
+    let skipped = 0;
+    this.seen.clear();
     for (const event of batch) {
+      if (journal) {
+        // Written before a crash (or sent twice by an agent): the journal has its id.
+        hashId(event.id, h, 0);
+        if (journal.has(h, 0) || !this.seen.add(h, 0)) {
+          skipped++;
+          continue;
+        }
+      }
       const rel = this.template.renderCached(event);
-      let lines = groups.get(rel);
-      if (lines === undefined) groups.set(rel, (lines = []));
-      lines.push(json ? encodeEventString(event) : event.message);
+      let group = groups.get(rel);
+      if (group === undefined) groups.set(rel, (group = { lines: [], ids: [] }));
+      group.lines.push(json ? encodeEventString(event) : event.message);
+      if (journal) group.ids.push(h[0]!, h[1]!, h[2]!);
     }
-    // A batch touching more paths than files may be open goes in waves, each durable before the next evicts it.
+    if (skipped > 0) {
+      fileSinkMetrics.duplicates.inc(this.label, skipped);
+      this.logger.info({ skipped, events: batch.length }, 'skipped events the tree already holds (delivered again after a crash)');
+    }
+    // A batch touching more paths than files may be open goes in waves, each durable (and journaled) before the next evicts it.
     const entries = [...groups];
     for (let i = 0; i < entries.length; i += this.options.max_open_files)
       await this.writeWave(entries.slice(i, i + this.options.max_open_files));
-    fileSinkMetrics.events.inc(this.label, batch.length);
+    fileSinkMetrics.events.inc(this.label, batch.length - skipped);
   }
 
-  private async writeWave(entries: [string, string[]][]): Promise<void> {
+  private async writeWave(entries: [string, Group][]): Promise<void> {
     const touched = new Set<string>();
-    const targets: { file: OpenFile; lines: string[]; before: number }[] = [];
-    for (const [rel, lines] of entries) {
+    const targets: { file: OpenFile; lines: string[]; ids: number[]; before: number }[] = [];
+    for (const [rel, { lines, ids }] of entries) {
       let file = this.files.get(rel);
       if (file) this.files.delete(rel);
       else {
@@ -193,14 +235,32 @@ export class FileSink implements Sink {
       }
       this.files.set(rel, file);
       touched.add(rel);
-      targets.push({ file, lines, before: file.size });
+      targets.push({ file, lines, ids, before: file.size });
     }
     fileSinkMetrics.openFiles.set(this.label, this.files.size);
     const results = await Promise.allSettled(targets.map((t) => this.append(t.file, t.lines)));
-    const failed = results.findIndex((r) => r.status === 'rejected');
-    if (failed !== -1) {
+    let failed = results.findIndex((r) => r.status === 'rejected');
+    let reason = failed === -1 ? undefined : ((results[failed] as PromiseRejectedResult).reason as Error);
+    if (reason === undefined && this.journal) {
+      // The data is durable; the record makes it acknowledged data (recovery keeps it, a redelivery skips it).
+      const ids = new Uint32Array(targets.reduce((n, t) => n + t.ids.length, 0));
+      let at = 0;
+      for (const t of targets) {
+        ids.set(t.ids, at);
+        at += t.ids.length;
+      }
+      try {
+        await this.journal.commit(
+          targets.map((t) => ({ path: t.file.key, length: t.file.size })),
+          ids,
+        );
+      } catch (err) {
+        failed = 0;
+        reason = err as Error;
+      }
+    }
+    if (reason !== undefined) {
       await this.undo(targets);
-      const reason = (results[failed] as PromiseRejectedResult).reason as Error;
       throw new Error(
         `${this.where}: writing ${targets[failed]!.file.path} failed (${reason.message}); the batch is cut back out of every file it touched, to be retried`,
       );
@@ -273,7 +333,7 @@ export class FileSink implements Sink {
         this.seqs.set(key, seq + 1);
         await syncDir(dir);
         const now = Date.now();
-        return { rel, dir, path, finalPath, handle, size: 0, openedAt: now, lastWriteAt: now };
+        return { rel, dir, path, key: relative(this.root, path), finalPath, handle, size: 0, openedAt: now, lastWriteAt: now };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         seq++;
@@ -289,6 +349,7 @@ export class FileSink implements Sink {
     if (file.size === 0) await unlink(file.path);
     else await rename(file.path, file.finalPath);
     await syncDir(file.dir);
+    this.journal?.forget(file.key);
     if (file.size > 0) fileSinkMetrics.finishedFiles.inc(this.label);
     this.logger.debug({ file: file.finalPath, bytes: file.size }, 'finished file');
   }
