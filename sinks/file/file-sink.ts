@@ -43,7 +43,7 @@ export interface FileSinkContext {
 }
 
 /** Event ids the write journal remembers: well above what a crash can leave written but unacknowledged. */
-export const DEDUPE_WINDOW = 1_000_000;
+export const DEDUPE_WINDOW = 500_000;
 
 /** One file's share of a batch: its lines and the hashed ids of their events. */
 interface Group {

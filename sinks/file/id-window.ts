@@ -35,28 +35,27 @@ export function hashId(id: string, out: Uint32Array, at: number): void {
 }
 
 /**
- * A set of 96-bit keys with open addressing; clear() is O(1) (a generation stamp per slot),
- * so one table serves every batch's "seen in this batch" check.
+ * A set of 96-bit keys with open addressing. A slot is 4 words, [generation stamp, key...],
+ * so a probe touches one cache line; clear() is O(1) (bumps the generation), so one table
+ * serves every batch's "seen in this batch" check.
  */
 export class IdTable {
-  private keys: Uint32Array;
-  private stamps: Uint32Array;
+  private slots: Uint32Array;
   private mask: number;
   private gen = 1;
   size = 0;
 
   constructor(expected = 1024) {
-    const slots = slotsFor(expected);
-    this.keys = new Uint32Array(slots * ID_WORDS);
-    this.stamps = new Uint32Array(slots);
-    this.mask = slots - 1;
+    const count = slotsFor(expected);
+    this.slots = new Uint32Array(count * 4);
+    this.mask = count - 1;
   }
 
   clear(): void {
     this.size = 0;
     this.gen++;
     if (this.gen === 0xffffffff) {
-      this.stamps.fill(0);
+      for (let s = 0; s < this.slots.length; s += 4) this.slots[s] = 0;
       this.gen = 1;
     }
   }
@@ -70,11 +69,11 @@ export class IdTable {
     if ((this.size + 1) * 2 > this.mask + 1) this.grow();
     const slot = this.find(h, at);
     if (slot >= 0) return false;
-    const free = ~slot;
-    this.stamps[free] = this.gen;
-    this.keys[free * ID_WORDS] = h[at]!;
-    this.keys[free * ID_WORDS + 1] = h[at + 1]!;
-    this.keys[free * ID_WORDS + 2] = h[at + 2]!;
+    const o = ~slot * 4;
+    this.slots[o] = this.gen;
+    this.slots[o + 1] = h[at]!;
+    this.slots[o + 2] = h[at + 1]!;
+    this.slots[o + 3] = h[at + 2]!;
     this.size++;
     return true;
   }
@@ -84,26 +83,26 @@ export class IdTable {
     const k0 = h[at]!;
     const k1 = h[at + 1]!;
     const k2 = h[at + 2]!;
+    const slots = this.slots;
+    const gen = this.gen;
     let slot = k0 & this.mask;
     for (;;) {
-      if (this.stamps[slot] !== this.gen) return ~slot;
-      const o = slot * ID_WORDS;
-      if (this.keys[o] === k0 && this.keys[o + 1] === k1 && this.keys[o + 2] === k2) return slot;
+      const o = slot * 4;
+      if (slots[o] !== gen) return ~slot;
+      if (slots[o + 1] === k0 && slots[o + 2] === k1 && slots[o + 3] === k2) return slot;
       slot = (slot + 1) & this.mask;
     }
   }
 
   private grow(): void {
-    const oldKeys = this.keys;
-    const oldStamps = this.stamps;
+    const old = this.slots;
     const oldGen = this.gen;
-    const slots = (this.mask + 1) * 2;
-    this.keys = new Uint32Array(slots * ID_WORDS);
-    this.stamps = new Uint32Array(slots);
-    this.mask = slots - 1;
+    const count = (this.mask + 1) * 2;
+    this.slots = new Uint32Array(count * 4);
+    this.mask = count - 1;
     this.gen = 1;
     this.size = 0;
-    for (let s = 0; s < oldStamps.length; s++) if (oldStamps[s] === oldGen) this.add(oldKeys, s * ID_WORDS);
+    for (let o = 0; o < old.length; o += 4) if (old[o] === oldGen) this.add(old, o + 1);
   }
 }
 

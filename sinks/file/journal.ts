@@ -167,7 +167,9 @@ export class WriteJournal {
   }
 
   private async append(files: readonly FileLength[], hashes: Uint32Array, checkpoint: boolean): Promise<void> {
-    const header = Buffer.from(JSON.stringify(checkpoint ? { f: files.map((f) => [f.path, f.length]), c: 1 } : { f: files.map((f) => [f.path, f.length]) }));
+    const header = Buffer.from(
+      JSON.stringify(checkpoint ? { f: files.map((f) => [f.path, f.length]), c: 1 } : { f: files.map((f) => [f.path, f.length]) }),
+    );
     const payload = Buffer.allocUnsafe(4 + header.length + hashes.length * 4);
     payload.writeUInt32LE(header.length, 0);
     header.copy(payload, 4);
