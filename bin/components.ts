@@ -13,6 +13,7 @@ import { demoSourceSpec } from '../agent/sources/demo/index.js';
 import { consoleSinkSpec } from '../sinks/console/console-sink.js';
 import { fileSinkSpec } from '../sinks/file/index.js';
 import { elasticsearchSinkSpec } from '../sinks/elasticsearch/es-sink.js';
+import { webhdfsSinkSpec } from '../sinks/webhdfs/index.js';
 
 /**
  * Every component type Sluice knows: the ones built, and the ones designed but not built
@@ -30,9 +31,9 @@ export function createRegistry(): Registry {
     .register(demoSourceSpec)
     .register(fileSinkSpec)
     .register(elasticsearchSinkSpec)
+    .register(webhdfsSinkSpec)
     .plan({ kind: 'transform', type: 'fields', description: 'adds, renames and removes fields' })
-    .plan({ kind: 'transform', type: 'parse', description: 'parses JSON, logfmt or regex captures into fields' })
-    .plan({ kind: 'sink', type: 'webhdfs', description: 'HDFS over WebHDFS' });
+    .plan({ kind: 'transform', type: 'parse', description: 'parses JSON, logfmt or regex captures into fields' });
 }
 
 /**
