@@ -7,7 +7,11 @@ export const webhdfsMetrics = {
   bytes: counter('sluice_webhdfs_sink_bytes_total', 'Bytes appended to HDFS files (as stored)', labels),
   openFiles: gauge('sluice_webhdfs_sink_open_files', 'In-progress HDFS files the sink writes', labels),
   finishedFiles: counter('sluice_webhdfs_sink_finished_files_total', 'HDFS files finished (renamed from in-progress)', labels),
-  recoveredFiles: counter('sluice_webhdfs_sink_recovered_files_total', 'In-progress HDFS files left by a previous run and finished', labels),
+  recoveredFiles: counter(
+    'sluice_webhdfs_sink_recovered_files_total',
+    'In-progress HDFS files left by a previous run and finished',
+    labels,
+  ),
   cutBytes: counter('sluice_webhdfs_sink_cut_bytes_total', 'Bytes of unacknowledged writes truncated off HDFS files', labels),
   duplicates: counter(
     'sluice_webhdfs_sink_duplicates_skipped_total',

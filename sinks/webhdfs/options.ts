@@ -9,7 +9,9 @@ import { dayLayout } from '../file/retention.js';
 export const webhdfsSinkOptions = z
   .strictObject({
     namenodes: z
-      .array(z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'a NameNode is "http://host:port" or "https://host:port" (its WebHDFS HTTP address)'))
+      .array(
+        z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'a NameNode is "http://host:port" or "https://host:port" (its WebHDFS HTTP address)'),
+      )
       .min(1)
       .describe('WebHDFS addresses of the NameNodes, tried in order: an HA pair fails over to the next one when one is down or standby'),
     root: z
@@ -21,13 +23,18 @@ export const webhdfsSinkOptions = z
       .string()
       .min(1)
       .default('{service}/{module}/%Y-%m-%d/{host}.log')
-      .describe('Path of each file under root, as in the file sink: {service} {module} {host} {source.kind} {fields.NAME} and %Y %m %d %H ...'),
+      .describe(
+        'Path of each file under root, as in the file sink: {service} {module} {host} {source.kind} {fields.NAME} and %Y %m %d %H ...',
+      ),
     time_zone: z
       .string()
       .default('UTC')
       .refine(isValidTimeZone, { message: 'unknown time zone: use an IANA name such as "UTC", "Europe/Berlin" or "Asia/Kolkata"' })
       .describe('IANA time zone the %-formats (and so the day directories) are in'),
-    encoding: z.enum(['text', 'json']).default('text').describe('text: the raw message per line; json: one line per event with every field'),
+    encoding: z
+      .enum(['text', 'json'])
+      .default('text')
+      .describe('text: the raw message per line; json: one line per event with every field'),
     compression: z.enum(['none', 'gzip']).default('none').describe('gzip: each batch is one gzip member; ".gz" is appended to names'),
     gzip_level: z.number().int().min(1).max(9).default(6).describe('gzip compression level, 1 (fastest) to 9 (smallest)'),
     roll_size: byteSize()
@@ -82,7 +89,8 @@ export const webhdfsSinkOptions = z
       ctx.addIssue({
         code: 'custom',
         path: ['auth'],
-        message: 'kerberos (SPNEGO) is not available yet: use auth: delegation_token with a token fetched by a Kerberos client, or auth: simple',
+        message:
+          'kerberos (SPNEGO) is not available yet: use auth: delegation_token with a token fetched by a Kerberos client, or auth: simple',
       });
     if (o.auth === 'delegation_token' && o.delegation_token === undefined)
       ctx.addIssue({ code: 'custom', path: ['delegation_token'], message: 'auth: delegation_token needs delegation_token' });
@@ -93,7 +101,7 @@ export const webhdfsSinkOptions = z
     if (o.tls !== undefined && o.namenodes.some((n) => n.startsWith('http://')))
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls is set but a NameNode address is http://: use https:// addresses' });
   })
-  .describe('Writes events into HDFS over WebHDFS: the file sink\'s tree (service, module, day), in-progress files renamed when finished');
+  .describe("Writes events into HDFS over WebHDFS: the file sink's tree (service, module, day), in-progress files renamed when finished");
 
 export type WebHdfsSinkOptions = z.output<typeof webhdfsSinkOptions>;
 export type WebHdfsSinkInput = z.input<typeof webhdfsSinkOptions>;

@@ -171,7 +171,8 @@ export class WebHdfsSink implements Sink {
     const { roll_age, idle_timeout } = this.options;
     for (const file of [...this.unfinished]) await this.finishOrKeep(file);
     for (const f of [...this.files.values()])
-      if ((roll_age > 0 && now - f.openedAt >= roll_age) || (idle_timeout > 0 && now - f.lastWriteAt >= idle_timeout)) await this.finishOrKeep(f);
+      if ((roll_age > 0 && now - f.openedAt >= roll_age) || (idle_timeout > 0 && now - f.lastWriteAt >= idle_timeout))
+        await this.finishOrKeep(f);
   }
 
   /** Deletes the day directories older than retention_days (today, in the sink's time zone, counts as one). */
@@ -180,7 +181,8 @@ export class WebHdfsSink implements Sink {
     const firstKept = this.template.clock.day(now) - this.options.retention_days + 1;
     const deleted: string[] = [];
     for (const { dir, day } of await expiredDaysOnHdfs(this.client, this.options.root, this.layout, firstKept)) {
-      for (const file of [...this.files.values(), ...this.unfinished]) if (file.dir === dir || file.dir.startsWith(`${dir}/`)) await this.finish(file);
+      for (const file of [...this.files.values(), ...this.unfinished])
+        if (file.dir === dir || file.dir.startsWith(`${dir}/`)) await this.finish(file);
       await this.client.delete(dir, true);
       deleted.push(dir);
       webhdfsMetrics.expiredDays.inc(this.label);
@@ -226,7 +228,8 @@ export class WebHdfsSink implements Sink {
       this.logger.info({ skipped, events: batch.length }, 'skipped events HDFS already holds (delivered again after a crash)');
     }
     const entries = [...groups];
-    for (let i = 0; i < entries.length; i += this.options.max_open_files) await this.writeWave(entries.slice(i, i + this.options.max_open_files));
+    for (let i = 0; i < entries.length; i += this.options.max_open_files)
+      await this.writeWave(entries.slice(i, i + this.options.max_open_files));
     webhdfsMetrics.events.inc(this.label, batch.length - skipped);
   }
 
@@ -269,8 +272,13 @@ export class WebHdfsSink implements Sink {
     if (refused.length > 0) {
       const rejected = this.ctx.rejected;
       if (!rejected)
-        throw new Error(`${this.where}: HDFS refuses a path for good and there is no dead-letter to keep its events (${refused[0]!.reason})`);
-      this.logger.error({ events: refused.length, reason: refused[0]!.reason }, 'HDFS refused a path for good; its events go to the dead-letter');
+        throw new Error(
+          `${this.where}: HDFS refuses a path for good and there is no dead-letter to keep its events (${refused[0]!.reason})`,
+        );
+      this.logger.error(
+        { events: refused.length, reason: refused[0]!.reason },
+        'HDFS refused a path for good; its events go to the dead-letter',
+      );
       await rejected(refused);
       webhdfsMetrics.refused.inc(this.label, refused.length);
     }
@@ -312,7 +320,9 @@ export class WebHdfsSink implements Sink {
       const st = await this.client.getFileStatus(file.path);
       if (st?.length !== file.length + data.length) {
         file.suspect = true;
-        throw new Error(`${file.path} is ${st?.length ?? 'missing'} bytes after an append, expected ${file.length + data.length}; it is cut back and written again`);
+        throw new Error(
+          `${file.path} is ${st?.length ?? 'missing'} bytes after an append, expected ${file.length + data.length}; it is cut back and written again`,
+        );
       }
     }
     file.length += data.length;
@@ -361,7 +371,10 @@ export class WebHdfsSink implements Sink {
     const length = now?.length ?? 0;
     if (length < file.length) this.lost(file, length);
     if (length > file.length) {
-      this.logger.warn({ file: file.path, length, acknowledged: file.length }, 'cutting an unacknowledged write off an HDFS file before writing again');
+      this.logger.warn(
+        { file: file.path, length, acknowledged: file.length },
+        'cutting an unacknowledged write off an HDFS file before writing again',
+      );
       webhdfsMetrics.cutBytes.inc(this.label, length - file.length);
       if (!(await this.client.truncate(file.path, file.length)))
         throw new Error(`${file.path}: truncating to ${file.length} bytes; HDFS is recovering its last block, the write is retried`);
@@ -462,7 +475,9 @@ export class WebHdfsSink implements Sink {
     } else if (!(await this.client.rename(file.path, file.finalPath))) {
       const [from, to] = await Promise.all([this.client.getFileStatus(file.path), this.client.getFileStatus(file.finalPath)]);
       if (from !== undefined || to === undefined)
-        throw new Error(`cannot rename ${file.path} to ${file.finalPath}: ${to !== undefined ? 'a file of that name exists' : 'the file is gone'}`);
+        throw new Error(
+          `cannot rename ${file.path} to ${file.finalPath}: ${to !== undefined ? 'a file of that name exists' : 'the file is gone'}`,
+        );
     }
     this.journal?.forget(file.path);
     this.unfinished.delete(file);

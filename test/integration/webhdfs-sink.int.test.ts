@@ -1,0 +1,230 @@
+// The webhdfs sink against a real HDFS (test/services): exactly once through a DataNode
+// restart and a sink crash, NameNode failover, a refused path to the dead-letter, retention.
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sleep } from '../../core/backoff.js';
+import type { LogEvent } from '../../core/event.js';
+import { silentLogger } from '../../core/log.js';
+import { WebHdfsSink, webhdfsSinkOptions, type WebHdfsSinkInput } from '../../sinks/webhdfs/index.js';
+import { HdfsService, freePorts, hdfs as sharedHdfs } from '../services/services.mjs';
+import { tempDir } from '../support/index.js';
+
+const SUPER = sharedHdfs.superuser;
+
+async function op(base: string, method: string, path: string, query: string, user = SUPER): Promise<Response> {
+  return fetch(`${base}/webhdfs/v1${path}?${query}&user.name=${user}`, { method });
+}
+
+/** Every file under `dir` (recursively), with its content read through WebHDFS. */
+async function readTree(base: string, dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string) => {
+    const res = await op(base, 'GET', d, 'op=LISTSTATUS');
+    if (res.status === 404) return;
+    const list = (await res.json()) as { FileStatuses: { FileStatus: { pathSuffix: string; type: string }[] } };
+    for (const s of list.FileStatuses.FileStatus) {
+      const p = `${d}/${s.pathSuffix}`;
+      if (s.type === 'DIRECTORY') await walk(p);
+      else out.set(p, await (await op(base, 'GET', p, 'op=OPEN')).text());
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+function events(batch: number, count: number, service = 'shop'): LogEvent[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `b${batch}-e${i}`,
+    timestamp: Date.UTC(2024, 4, 1 + (i % 2), 12),
+    message: `line ${batch}/${i}`,
+    service,
+    module: `m${i % 3}`,
+    host: 'h1',
+    source: { kind: 'test' },
+    fields: {},
+  }));
+}
+
+/** The collector's loop: retry a failed write with backoff until it goes through. */
+async function writeUntilDone(sink: WebHdfsSink, batch: LogEvent[]): Promise<number> {
+  let failures = 0;
+  for (;;) {
+    try {
+      await sink.write(batch);
+      return failures;
+    } catch {
+      failures++;
+      await sleep(Math.min(2000, 100 * 2 ** failures));
+    }
+  }
+}
+
+/** Event ids found in JSON lines, with how often each occurs. */
+function countIds(tree: Map<string, string>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const [path, text] of tree) {
+    expect(path.endsWith('.inprogress'), path).toBe(false);
+    for (const line of text.split('\n').filter(Boolean)) {
+      const id = (JSON.parse(line) as { id: string }).id;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+function makeSink(
+  options: WebHdfsSinkInput,
+  dataDir: string,
+  rejected?: (entries: readonly { reason: string; event: LogEvent }[]) => Promise<void>,
+) {
+  return new WebHdfsSink(webhdfsSinkOptions.parse(options), {
+    name: 'hdfs-test',
+    logger: silentLogger(),
+    dataDir,
+    ...(rejected ? { rejected } : {}),
+  });
+}
+
+describe('webhdfs sink: a private HDFS whose DataNode is restarted mid-stream', () => {
+  const cluster = new HdfsService({
+    name: `hdfs-sink-${process.pid}`,
+    httpPort: 0,
+    rpcPort: 0,
+    dataPort: 0,
+    dataHttpPort: 0,
+    dataIpcPort: 0,
+  });
+  const quiet = { log: () => undefined };
+
+  beforeAll(async () => {
+    await cluster.start(quiet);
+  });
+  afterAll(async () => {
+    await cluster.destroy();
+  });
+
+  it('every event exactly once, read back through WebHDFS by id, after a DataNode restart and a sink crash', {
+    timeout: 400_000,
+  }, async () => {
+    const state = await tempDir('webhdfs');
+    const root = `/t-${randomUUID()}`;
+    const options: WebHdfsSinkInput = {
+      namenodes: [cluster.url],
+      root,
+      encoding: 'json',
+      user: SUPER,
+      roll_size: '16KiB',
+      request_timeout: '5s',
+    };
+    let sink = makeSink(options, state.dir);
+    await sink.open();
+    const BATCHES = 40;
+    let retried = 0;
+    let restarted: Promise<void> = Promise.resolve();
+    for (let b = 0; b < BATCHES; b++) {
+      if (b === 10) {
+        // Killed while a write is on its way to it; back a few seconds later.
+        const writing = writeUntilDone(sink, events(b, 200));
+        await sleep(20);
+        await cluster.datanode.kill();
+        restarted = sleep(3000).then(() => cluster.datanode.start(quiet));
+        retried += await writing;
+        continue;
+      }
+      if (b === 25) {
+        // A crash: the sink is dropped without closing, and the last three batches come again.
+        sink = makeSink(options, state.dir);
+        await sink.open();
+        for (const again of [22, 23, 24]) await writeUntilDone(sink, events(again, 200));
+      }
+      retried += await writeUntilDone(sink, events(b, 200));
+    }
+    await sink.close();
+    await restarted;
+    expect(retried).toBeGreaterThan(0); // the DataNode outage was felt
+
+    const counts = countIds(await readTree(cluster.url, root));
+    const wrong: string[] = [];
+    for (let b = 0; b < BATCHES; b++)
+      for (let i = 0; i < 200; i++) if (counts.get(`b${b}-e${i}`) !== 1) wrong.push(`b${b}-e${i}:${counts.get(`b${b}-e${i}`) ?? 0}`);
+    expect(wrong).toEqual([]);
+    expect(counts.size).toBe(BATCHES * 200);
+    await state.cleanup();
+  });
+});
+
+describe('webhdfs sink: the shared HDFS', () => {
+  const url = inject('webhdfsUrl');
+  let standby: Server;
+  let standbyUrl: string;
+
+  beforeAll(async () => {
+    // A NameNode in standby answers every request with StandbyException (what Hadoop sends, 403).
+    standby = createServer((_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          RemoteException: { exception: 'StandbyException', message: 'Operation category WRITE is not supported in state standby' },
+        }),
+      );
+    });
+    await new Promise<void>((r) => standby.listen(0, '127.0.0.1', r));
+    standbyUrl = `http://127.0.0.1:${(standby.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => standby.close(() => r())));
+
+  it('fails over past a NameNode that is down and one that is standby', async () => {
+    const [deadPort] = await freePorts(1);
+    const state = await tempDir('webhdfs');
+    const root = `/t-${randomUUID()}`;
+    const sink = makeSink({ namenodes: [`http://127.0.0.1:${deadPort}`, standbyUrl, url], root, encoding: 'json', user: SUPER }, state.dir);
+    await sink.open();
+    for (let b = 0; b < 3; b++) await sink.write(events(b, 100));
+    await sink.close();
+    const counts = countIds(await readTree(url, root));
+    expect(counts.size).toBe(300);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    await state.cleanup();
+  });
+
+  it('sends the events of a path HDFS refuses to the dead-letter and writes the rest', async () => {
+    const root = `/t-${randomUUID()}`;
+    // The sink writes as an ordinary user; one service's directory belongs to the superuser.
+    expect((await op(url, 'PUT', root, 'op=MKDIRS&permission=777')).status).toBe(200);
+    expect((await op(url, 'PUT', `${root}/locked`, 'op=MKDIRS&permission=755')).status).toBe(200);
+    const state = await tempDir('webhdfs');
+    const dead: { reason: string; event: LogEvent }[] = [];
+    const sink = makeSink({ namenodes: [url], root, encoding: 'json', user: 'sluice-test' }, state.dir, async (entries) => {
+      dead.push(...entries);
+    });
+    await sink.open();
+    await sink.write([...events(0, 50, 'open'), ...events(1, 30, 'locked')]);
+    await sink.close();
+    expect(dead).toHaveLength(30);
+    expect(dead[0]!.reason).toMatch(/AccessControlException/);
+    expect(new Set(dead.map((d) => d.event.service))).toEqual(new Set(['locked']));
+    const counts = countIds(await readTree(url, root));
+    expect(counts.size).toBe(50);
+    await state.cleanup();
+  });
+
+  it('retention deletes the day directories older than retention_days on HDFS', async () => {
+    const root = `/t-${randomUUID()}`;
+    const day = (offset: number) => new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
+    for (const d of [day(0), day(1), day(2), day(5)]) expect((await op(url, 'PUT', `${root}/shop/web/${d}`, 'op=MKDIRS')).status).toBe(200);
+    expect((await op(url, 'PUT', `${root}/shop/web/not-a-day`, 'op=MKDIRS')).status).toBe(200);
+    const state = await tempDir('webhdfs');
+    const sink = makeSink({ namenodes: [url], root, user: SUPER, retention_days: 2 }, state.dir);
+    await sink.open();
+    const deleted = await sink.applyRetention();
+    await sink.close();
+    expect(deleted.sort()).toEqual([`${root}/shop/web/${day(2)}`, `${root}/shop/web/${day(5)}`].sort());
+    const left = (await (await op(url, 'GET', `${root}/shop/web`, 'op=LISTSTATUS')).json()) as {
+      FileStatuses: { FileStatus: { pathSuffix: string }[] };
+    };
+    expect(left.FileStatuses.FileStatus.map((s) => s.pathSuffix).sort()).toEqual([day(1), day(0), 'not-a-day'].sort());
+    await state.cleanup();
+  });
+});
