@@ -218,9 +218,9 @@ describe('webhdfs sink: the shared HDFS', () => {
     const state = await tempDir('webhdfs');
     const sink = makeSink({ namenodes: [url], root, user: SUPER, retention_days: 2 }, state.dir);
     await sink.open();
-    const deleted = await sink.applyRetention();
+    // Retention runs once at open too; whichever pass deletes them, the old days must be gone.
+    await sink.applyRetention();
     await sink.close();
-    expect(deleted.sort()).toEqual([`${root}/shop/web/${day(2)}`, `${root}/shop/web/${day(5)}`].sort());
     const left = (await (await op(url, 'GET', `${root}/shop/web`, 'op=LISTSTATUS')).json()) as {
       FileStatuses: { FileStatus: { pathSuffix: string }[] };
     };
