@@ -26,6 +26,22 @@ export interface SourceRef {
   stream?: string;
 }
 
+/**
+ * The event times every sink can store: from 1970 to the end of year 9999 (file trees and
+ * index names print four-digit years; Elasticsearch's `date` takes them all). A time
+ * outside it is a misread (an epoch in nanoseconds where milliseconds were expected) or a
+ * broken clock, never a real log time.
+ */
+export const MIN_EVENT_TIME = 0;
+export const MAX_EVENT_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** The field that keeps a time that could not be used, as it was given. */
+export const TIME_INVALID_FIELD = 'log.time_invalid';
+
+export function isValidEventTime(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= MIN_EVENT_TIME && ms <= MAX_EVENT_TIME;
+}
+
 export interface LogEvent {
   /** Stable id derived from where the event came from (core/event-id.ts): a replay yields the same id. */
   id: string;

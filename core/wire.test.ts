@@ -24,6 +24,27 @@ describe('wire format v1', () => {
     expect(raw).toMatchObject({ v: 1, id: event.id, timestamp: event.timestamp, service: 'web', module: 'access', message: event.message });
   });
 
+  it('keeps an event whose time no sink can store, at the time it was read, with the claimed time beside it', () => {
+    for (const claimed of [1_700_000_000_000_000_000, -5, Date.UTC(10000, 0, 1)]) {
+      const before = Date.now();
+      const decoded = decodeEvent(encodeEvent({ ...event, timestamp: claimed }));
+      expect(decoded.timestamp).toBeGreaterThanOrEqual(before);
+      expect(decoded.timestamp).toBeLessThanOrEqual(Date.now());
+      expect(decoded.fields).toEqual({ ...event.fields, 'log.time_invalid': claimed });
+      expect(decoded.message).toBe(event.message);
+    }
+    expect(decodeEvent(encodeEvent({ ...event, timestamp: 0 })).timestamp).toBe(0);
+  });
+
+  it('carries the level when there is one, and rejects a level that is not a string', () => {
+    expect(decodeEvent(encodeEvent({ ...event, level: 'warn' })).level).toBe('warn');
+    expect('level' in decodeEvent(encodeEvent(event))).toBe(false);
+    const raw = { ...JSON.parse(encodeEvent(event).toString()), level: 3 };
+    expect(() => decodeEvent(JSON.stringify(raw), 'topic t partition 0 offset 9')).toThrow(
+      /"level" must be a string when present.*offset 9/,
+    );
+  });
+
   it('rejects an unknown version, naming it and where the bytes came from', () => {
     const v2 = JSON.stringify({ ...JSON.parse(encodeEvent(event).toString()), v: 2 });
     expect(() => decodeEvent(v2, 'topic logs partition 0 offset 7')).toThrow(

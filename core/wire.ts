@@ -1,4 +1,4 @@
-import type { FieldValue, LogEvent, SourceRef } from './event.js';
+import { type FieldValue, isValidEventTime, type LogEvent, type SourceRef, TIME_INVALID_FIELD } from './event.js';
 
 /**
  * The versioned wire encoding of a LogEvent: one JSON object per event, UTF-8. It is the
@@ -92,6 +92,12 @@ function validateEvent(raw: unknown, where: string | undefined): LogEvent {
     fields: fields as Record<string, FieldValue>,
   };
   if (level !== undefined) event.level = level as string;
+  if (!isValidEventTime(event.timestamp)) {
+    // One event with a time no sink can store must not stop its partition: it is kept,
+    // at the time it was read, with the time it claimed beside it.
+    event.fields = { ...event.fields, [TIME_INVALID_FIELD]: event.timestamp };
+    event.timestamp = Date.now();
+  }
   return event;
 }
 

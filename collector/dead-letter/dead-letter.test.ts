@@ -67,4 +67,30 @@ describe('dead-letter', () => {
       ['r3', '{'],
     ]);
   });
+
+  it('writes a record or event once, also when its batch is dead-lettered again after a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-dl-'));
+    dirs.push(dir);
+    const path = join(dir, 'dl.jsonl');
+    const event = { id: 'ev1', timestamp: 5, message: 'hi', service: 's', module: 'm', host: 'h', source: { kind: 'demo' }, fields: {} };
+    const batch = [
+      { reason: 'invalid JSON', topic: 'logs', partition: 1, offset: '7', value: Buffer.from('{') },
+      { reason: 'invalid JSON', topic: 'logs', partition: 1, offset: '7', value: Buffer.from('{') },
+      { reason: 'no route', event },
+    ];
+    const first = new FileDeadLetter(path, silentLogger());
+    await first.open();
+    await first.write(batch);
+    await first.write(batch);
+    await first.close();
+    const again = new FileDeadLetter(path, silentLogger());
+    await again.open();
+    await again.write([...batch, { reason: 'invalid JSON', topic: 'logs', partition: 1, offset: '8', value: Buffer.from('[') }]);
+    await again.close();
+    const lines = readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.offset ?? l.event.id)).toEqual(['7', 'ev1', '8']);
+  });
 });

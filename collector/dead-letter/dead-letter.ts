@@ -1,7 +1,6 @@
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Producer } from 'kafkajs';
 import { Counter } from 'prom-client';
+import { AppendFile } from '../../core/append-file.js';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import { metrics } from '../../core/metrics.js';
@@ -78,41 +77,86 @@ function count(entries: readonly DeadLetterEntry[]): void {
   if (entries.length > records) deadLettered.inc({ kind: 'event' }, entries.length - records);
 }
 
-/** Appends JSON lines to a local file, fsync'd before write() resolves. */
+/** What makes an entry the same entry when a batch is read again after a crash. */
+function entryKey(entry: {
+  reason: string;
+  topic?: string;
+  partition?: number;
+  offset?: string;
+  event?: { id: string };
+}): string | undefined {
+  if (entry.topic !== undefined && entry.partition !== undefined && entry.offset !== undefined)
+    return `r ${entry.topic} ${entry.partition} ${entry.offset}`;
+  if (entry.event) return `e ${entry.event.id} ${entry.reason}`;
+  return undefined;
+}
+
+/** How much of the file's end is read at open to learn what it already holds. */
+const REMEMBER_BYTES = 16 * 1024 * 1024;
+const REMEMBER_KEYS = 200_000;
+
+/**
+ * Appends JSON lines to a local file, fsync'd before write() resolves, never leaving a cut
+ * line (core/append-file.ts). Idempotent: a batch re-read after a crash (its offsets were not
+ * committed) dead-letters the same records again; entries already in the file (by Kafka
+ * coordinates, or event id and reason) are not written twice. What it remembers is bounded:
+ * the keys found in the file's last 16 MiB at open, and the newest 200,000.
+ */
 export class FileDeadLetter implements DeadLetter {
-  private file: FileHandle | undefined;
-  private tail: Promise<void> = Promise.resolve();
+  private readonly file: AppendFile;
+  private readonly seen = new Set<string>();
 
   constructor(
     readonly path: string,
     private readonly logger: Logger,
-  ) {}
-
-  async open(): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
-    this.file = await open(this.path, 'a');
+  ) {
+    this.file = new AppendFile(path);
   }
 
-  write(entries: readonly DeadLetterEntry[]): Promise<void> {
-    if (entries.length === 0) return Promise.resolve();
-    const text = `${entries.map((e) => formatEntry(e)).join('\n')}\n`;
-    // Writers (partitions consumed concurrently) queue up so lines never interleave.
-    const done = this.tail.then(async () => {
-      if (!this.file) throw new Error(`dead-letter file ${this.path} is not open`);
-      await this.file.write(text);
-      await this.file.datasync();
-    });
-    this.tail = done.catch(() => undefined);
-    return done.then(() => {
-      count(entries);
-      this.logger.warn({ entries: entries.length, file: this.path, reason: entries[0]!.reason }, 'wrote to the dead-letter');
-    });
+  async open(): Promise<void> {
+    const cut = await this.file.open();
+    if (cut > 0) this.logger.warn({ file: this.path, bytes: cut }, 'dead-letter torn tail cut');
+    for (const line of (await this.file.readTail(REMEMBER_BYTES)).split('\n')) {
+      if (!line) continue;
+      try {
+        const key = entryKey(JSON.parse(line));
+        if (key) this.remember(key);
+      } catch {
+        // A line that is not JSON was not written by this class; it holds no key.
+      }
+    }
+  }
+
+  async write(entries: readonly DeadLetterEntry[]): Promise<void> {
+    const fresh: DeadLetterEntry[] = [];
+    const keys: string[] = [];
+    for (const e of entries) {
+      const key = entryKey(e);
+      if (key !== undefined) {
+        if (this.seen.has(key) || keys.includes(key)) continue;
+        keys.push(key);
+      }
+      fresh.push(e);
+    }
+    if (fresh.length === 0) return;
+    await this.file.append(`${fresh.map((e) => formatEntry(e)).join('\n')}\n`);
+    for (const key of keys) this.remember(key);
+    count(fresh);
+    this.logger.warn({ entries: fresh.length, file: this.path, reason: fresh[0]!.reason }, 'wrote to the dead-letter');
   }
 
   async close(): Promise<void> {
-    await this.tail;
-    await this.file?.close();
-    this.file = undefined;
+    await this.file.close();
+  }
+
+  private remember(key: string): void {
+    this.seen.add(key);
+    if (this.seen.size > REMEMBER_KEYS) {
+      for (const old of this.seen) {
+        this.seen.delete(old);
+        if (this.seen.size <= REMEMBER_KEYS) break;
+      }
+    }
   }
 }
 

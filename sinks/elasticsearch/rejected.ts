@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AppendFile } from '../../core/append-file.js';
 import type { LogEvent } from '../../core/event.js';
 
 /** An event Elasticsearch refused for good (mapping conflict, parse failure), with its reason. */
@@ -24,30 +23,20 @@ export type RejectHandler = (rejected: readonly RejectedEvent[]) => Promise<void
  * The default home for rejected events when the sink is not handed a dead-letter: one
  * JSON line per event (reason, index, status and the whole event) appended to
  * `rejected.ndjson` in the sink's data directory and fsync'd before the batch counts as
- * written. Nothing refused by Elasticsearch is dropped, and the file can be fixed up and
- * replayed.
+ * written, never leaving a cut line (core/append-file.ts). Nothing refused by
+ * Elasticsearch is dropped, and the file can be fixed up and replayed.
  */
 export function fileRejectHandler(dataDir: string, sink: string): RejectHandler {
-  const file = join(dataDir, 'rejected.ndjson');
-  let chain = Promise.resolve();
-  return (rejected) => {
+  const file = new AppendFile(join(dataDir, 'rejected.ndjson'));
+  let opened: Promise<number> | undefined;
+  return async (rejected) => {
     const text = rejected
       .map((r) =>
         JSON.stringify({ time: new Date().toISOString(), sink, index: r.index, status: r.status, reason: r.reason, event: r.event }),
       )
       .join('\n');
-    // Appends are serialized so concurrent writes never interleave half lines.
-    const done = chain.then(async () => {
-      mkdirSync(dataDir, { recursive: true });
-      const fh = await open(file, 'a');
-      try {
-        await fh.write(`${text}\n`);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    });
-    chain = done.catch(() => undefined);
-    return done;
+    opened ??= file.open();
+    await opened;
+    await file.append(`${text}\n`);
   };
 }
