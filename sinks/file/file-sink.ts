@@ -13,7 +13,7 @@ import { checkPathTemplate, ensureDirInside, finalName, fitSegment, inProgressNa
 import { syncDir } from '../../core/durable-file.js';
 import { recoverInProgress } from './recovery.js';
 import { dayLayout, expiredDays, formatDay, removeDir, type DayLayout } from './retention.js';
-import { ID_WORDS, IdTable, hashId } from './id-window.js';
+import { ID_WORDS, gatherKeys, hashId } from './id-window.js';
 import { WriteJournal } from './journal.js';
 
 /** One in-progress file: the only writer of its path. */
@@ -45,10 +45,12 @@ export interface FileSinkContext {
 /** Event ids the write journal remembers: well above what a crash can leave written but unacknowledged. */
 export const DEDUPE_WINDOW = 500_000;
 
-/** One file's share of a batch: its lines and the hashed ids of their events. */
+/** One file's share of a batch: its lines and where their events' keys are in the batch's key array. */
 interface Group {
   lines: string[];
-  ids: number[];
+  rows: number[];
+  /** Written and journaled: stays written if a later wave of the batch fails. */
+  journaled: boolean;
 }
 
 const MIN_TICK_MS = 20;
@@ -83,8 +85,8 @@ export class FileSink implements Sink {
   private readonly where: string;
   private readonly journalDir: string | undefined;
   private journal: WriteJournal | undefined;
-  private readonly hashes = new Uint32Array(ID_WORDS);
-  private readonly seen = new IdTable(4096);
+  /** The hashed ids of the batch being written, ID_WORDS per event kept; reused, grown to the largest batch. */
+  private keys = new Uint32Array(ID_WORDS * 1024);
 
   constructor(
     private readonly options: FileSinkOptions,
@@ -194,39 +196,69 @@ export class FileSink implements Sink {
     const groups = new Map<string, Group>();
     const json = this.options.encoding === 'json';
     const journal = this.journal;
-    const h = this.hashes;
+    if (journal && this.keys.length < batch.length * ID_WORDS) this.keys = new Uint32Array(batch.length * ID_WORDS);
+    const keys = this.keys;
+    let kept = 0;
     let skipped = 0;
-    this.seen.clear();
-    for (const event of batch) {
-      if (journal) {
-        // Written before a crash (or sent twice by an agent): the journal has its id.
-        hashId(event.id, h, 0);
-        if (journal.has(h, 0) || !this.seen.add(h, 0)) {
-          skipped++;
-          continue;
+    try {
+      for (const event of batch) {
+        const rel = this.template.renderCached(event);
+        const line = json ? encodeEventString(event) : event.message;
+        if (journal) {
+          // Written before a crash, sent twice by an agent, or twice in this batch: the journal has its id.
+          hashId(event.id, keys, kept * ID_WORDS);
+          if (!journal.claim(keys, kept * ID_WORDS)) {
+            skipped++;
+            continue;
+          }
         }
+        let group = groups.get(rel);
+        if (group === undefined) groups.set(rel, (group = { lines: [], rows: [], journaled: false }));
+        group.lines.push(line);
+        if (journal) group.rows.push(kept);
+        kept++;
       }
-      const rel = this.template.renderCached(event);
-      let group = groups.get(rel);
-      if (group === undefined) groups.set(rel, (group = { lines: [], ids: [] }));
-      group.lines.push(json ? encodeEventString(event) : event.message);
-      if (journal) group.ids.push(h[0]!, h[1]!, h[2]!);
+      if (skipped > 0) {
+        fileSinkMetrics.duplicates.inc(this.label, skipped);
+        this.logger.info({ skipped, events: batch.length }, 'skipped events the tree already holds (delivered again after a crash)');
+      }
+      // A batch touching more paths than files may be open goes in waves, each durable (and journaled) before the next evicts it.
+      const entries = [...groups];
+      const max = this.options.max_open_files;
+      for (let i = 0; i < entries.length; i += max) {
+        const wave = entries.slice(i, i + max);
+        const waveKeys =
+          journal &&
+          (entries.length <= max
+            ? keys.subarray(0, kept * ID_WORDS)
+            : gatherKeys(
+                keys,
+                wave.map(([, g]) => g.rows),
+              ));
+        await this.writeWave(wave, waveKeys);
+        for (const [, g] of wave) g.journaled = true;
+      }
+    } catch (err) {
+      // What was not journaled is written by the retry: its ids must not count as written.
+      const pending = [...groups.values()].filter((g) => !g.journaled);
+      if (journal && pending.length > 0)
+        journal.release(
+          pending.length === groups.size
+            ? keys.subarray(0, kept * ID_WORDS)
+            : gatherKeys(
+                keys,
+                pending.map((g) => g.rows),
+              ),
+        );
+      throw err;
     }
-    if (skipped > 0) {
-      fileSinkMetrics.duplicates.inc(this.label, skipped);
-      this.logger.info({ skipped, events: batch.length }, 'skipped events the tree already holds (delivered again after a crash)');
-    }
-    // A batch touching more paths than files may be open goes in waves, each durable (and journaled) before the next evicts it.
-    const entries = [...groups];
-    for (let i = 0; i < entries.length; i += this.options.max_open_files)
-      await this.writeWave(entries.slice(i, i + this.options.max_open_files));
     fileSinkMetrics.events.inc(this.label, batch.length - skipped);
   }
 
-  private async writeWave(entries: [string, Group][]): Promise<void> {
+  private async writeWave(entries: [string, Group][], keys: Uint32Array | undefined): Promise<void> {
     const touched = new Set<string>();
-    const targets: { file: OpenFile; lines: string[]; ids: number[]; before: number }[] = [];
-    for (const [rel, { lines, ids }] of entries) {
+    const targets: { file: OpenFile; lines: string[]; before: number }[] = [];
+    for (const [rel, { lines }] of entries) {
       let file = this.files.get(rel);
       if (file) this.files.delete(rel);
       else {
@@ -235,24 +267,18 @@ export class FileSink implements Sink {
       }
       this.files.set(rel, file);
       touched.add(rel);
-      targets.push({ file, lines, ids, before: file.size });
+      targets.push({ file, lines, before: file.size });
     }
     fileSinkMetrics.openFiles.set(this.label, this.files.size);
     const results = await Promise.allSettled(targets.map((t) => this.append(t.file, t.lines)));
     let failed = results.findIndex((r) => r.status === 'rejected');
     let reason = failed === -1 ? undefined : ((results[failed] as PromiseRejectedResult).reason as Error);
-    if (reason === undefined && this.journal) {
+    if (reason === undefined && this.journal && keys) {
       // The data is durable; the record makes it acknowledged data (recovery keeps it, a redelivery skips it).
-      const ids = new Uint32Array(targets.reduce((n, t) => n + t.ids.length, 0));
-      let at = 0;
-      for (const t of targets) {
-        ids.set(t.ids, at);
-        at += t.ids.length;
-      }
       try {
         await this.journal.commit(
           targets.map((t) => ({ path: t.file.key, length: t.file.size })),
-          ids,
+          keys,
         );
       } catch (err) {
         failed = 0;

@@ -13,6 +13,16 @@ export const webhdfsMetrics = {
     labels,
   ),
   cutBytes: counter('sluice_webhdfs_sink_cut_bytes_total', 'Bytes of unacknowledged writes truncated off HDFS files', labels),
+  restoredBytes: counter(
+    'sluice_webhdfs_sink_restored_bytes_total',
+    'Acknowledged bytes HDFS lost at the end of a file (a DataNode died mid-append) and the sink wrote again',
+    labels,
+  ),
+  lostBytes: counter(
+    'sluice_webhdfs_sink_lost_bytes_total',
+    'Acknowledged bytes missing from an HDFS file that could not be written again (cut or removed by someone else)',
+    labels,
+  ),
   duplicates: counter(
     'sluice_webhdfs_sink_duplicates_skipped_total',
     'Events not written because HDFS already holds them (delivered again after a crash)',

@@ -7,9 +7,9 @@ import type { ComponentContext, Sink } from '../../core/pipeline.js';
 import { EventTemplate, safePathSegment } from '../../core/template.js';
 import { encodeEventString } from '../../core/wire.js';
 import { gzipMember } from '../file/gzip.js';
-import { ID_WORDS, IdTable, hashId } from '../file/id-window.js';
+import { ID_WORDS, gatherKeys, hashId } from '../file/id-window.js';
 import { WriteJournal } from '../file/journal.js';
-import { finalName, fitSegment, inProgressName, nextSeqAmong, splitBaseName, type BaseName } from '../file/paths.js';
+import { finalName, finalNameOf, fitSegment, inProgressName, nextSeqAmong, splitBaseName, type BaseName } from '../file/paths.js';
 import { dayLayout, formatDay, type DayLayout } from '../file/retention.js';
 import { HdfsError, isRefusedPath, WebHdfsClient, type Auth } from './client.js';
 import { webhdfsMetrics } from './metrics.js';
@@ -35,10 +35,13 @@ interface HdfsFile {
   lastWriteAt: number;
 }
 
+/** One file's share of a batch: its events, their lines and where their keys are in the batch's key array. */
 interface Group {
   events: LogEvent[];
   lines: string[];
-  ids: number[];
+  rows: number[];
+  /** Written (or dead-lettered) and journaled: stays so if another file of the batch fails. */
+  journaled: boolean;
 }
 
 export type WebHdfsSinkContext = Pick<ComponentContext, 'name' | 'logger'> & Partial<Pick<ComponentContext, 'dataDir' | 'rejected'>>;
@@ -46,6 +49,14 @@ export type WebHdfsSinkContext = Pick<ComponentContext, 'name' | 'logger'> & Par
 const MIN_TICK_MS = 20;
 const MAX_TICK_MS = 1000;
 const EMPTY = Buffer.alloc(0);
+const NO_KEYS = new Uint32Array(0);
+/**
+ * Bytes of each file's end the journal keeps. A DataNode that dies in the middle of an
+ * append can come back with the replica cut to its last whole checksum chunk (512 bytes by
+ * default, dfs.bytes-per-checksum), which drops the end of an acknowledged write; the sink
+ * writes those bytes again from this copy.
+ */
+const TAIL_BYTES = 4096;
 
 /**
  * The `webhdfs` sink: the file sink's tree (same templates, names, rolling, gzip members,
@@ -81,8 +92,8 @@ export class WebHdfsSink implements Sink {
   private readonly logger: Logger;
   private readonly where: string;
   private readonly outage: OutageLog;
-  private readonly hashes = new Uint32Array(ID_WORDS);
-  private readonly seen = new IdTable(4096);
+  /** The hashed ids of the batch being written, ID_WORDS per event kept; reused, grown to the largest batch. */
+  private keys = new Uint32Array(ID_WORDS * 1024);
 
   constructor(
     private readonly options: WebHdfsSinkOptions,
@@ -205,41 +216,60 @@ export class WebHdfsSink implements Sink {
     const groups = new Map<string, Group>();
     const json = this.options.encoding === 'json';
     const journal = this.journal;
-    const h = this.hashes;
+    if (journal && this.keys.length < batch.length * ID_WORDS) this.keys = new Uint32Array(batch.length * ID_WORDS);
+    const keys = this.keys;
+    let kept = 0;
     let skipped = 0;
-    this.seen.clear();
-    for (const event of batch) {
-      if (journal) {
-        hashId(event.id, h, 0);
-        if (journal.has(h, 0) || !this.seen.add(h, 0)) {
-          skipped++;
-          continue;
+    try {
+      for (const event of batch) {
+        const rel = this.template.renderCached(event);
+        const line = json ? encodeEventString(event) : event.message;
+        if (journal) {
+          hashId(event.id, keys, kept * ID_WORDS);
+          if (!journal.claim(keys, kept * ID_WORDS)) {
+            skipped++;
+            continue;
+          }
         }
+        let group = groups.get(rel);
+        if (group === undefined) groups.set(rel, (group = { events: [], lines: [], rows: [], journaled: false }));
+        group.events.push(event);
+        group.lines.push(line);
+        if (journal) group.rows.push(kept);
+        kept++;
       }
-      const rel = this.template.renderCached(event);
-      let group = groups.get(rel);
-      if (group === undefined) groups.set(rel, (group = { events: [], lines: [], ids: [] }));
-      group.events.push(event);
-      group.lines.push(json ? encodeEventString(event) : event.message);
-      if (journal) group.ids.push(h[0]!, h[1]!, h[2]!);
+      if (skipped > 0) {
+        webhdfsMetrics.duplicates.inc(this.label, skipped);
+        this.logger.info({ skipped, events: batch.length }, 'skipped events HDFS already holds (delivered again after a crash)');
+      }
+      const entries = [...groups];
+      const max = this.options.max_open_files;
+      for (let i = 0; i < entries.length; i += max) await this.writeWave(entries.slice(i, i + max), entries.length <= max ? kept : -1);
+    } catch (err) {
+      // What was not journaled is written by the retry: its ids must not count as written.
+      const pending = [...groups.values()].filter((g) => !g.journaled);
+      if (journal && pending.length > 0)
+        journal.release(
+          pending.length === groups.size
+            ? keys.subarray(0, kept * ID_WORDS)
+            : gatherKeys(
+                keys,
+                pending.map((g) => g.rows),
+              ),
+        );
+      throw err;
     }
-    if (skipped > 0) {
-      webhdfsMetrics.duplicates.inc(this.label, skipped);
-      this.logger.info({ skipped, events: batch.length }, 'skipped events HDFS already holds (delivered again after a crash)');
-    }
-    const entries = [...groups];
-    for (let i = 0; i < entries.length; i += this.options.max_open_files)
-      await this.writeWave(entries.slice(i, i + this.options.max_open_files));
     webhdfsMetrics.events.inc(this.label, batch.length - skipped);
   }
 
   /**
    * Appends each file's share in parallel. What went through is journaled even when another
    * file failed: the collector retries the whole batch and the journaled events are skipped,
-   * so only the failed files' shares are written again.
+   * so only the failed files' shares are written again. `kept` is the batch's event count
+   * when this wave is the whole batch (its keys are then taken as they are), else -1.
    */
-  private async writeWave(entries: [string, Group][]): Promise<void> {
-    const targets: { file: HdfsFile; group: Group }[] = [];
+  private async writeWave(entries: [string, Group][], kept: number): Promise<void> {
+    const targets: { file: HdfsFile; group: Group; data?: Buffer }[] = [];
     const touched = new Set<string>();
     for (const [rel, group] of entries) {
       let file = this.files.get(rel);
@@ -253,10 +283,17 @@ export class WebHdfsSink implements Sink {
       targets.push({ file, group });
     }
     webhdfsMetrics.openFiles.set(this.label, this.files.size);
-    const results = await Promise.allSettled(targets.map((t) => this.appendTo(t.file, t.group.lines)));
+    // Files about to be created are recorded first, in one record: a crash right after a CREATE leaves no orphan.
+    const fresh = targets.filter((t) => !t.file.created);
+    if (this.journal && fresh.length > 0)
+      await this.journal.commit(
+        fresh.map((t) => ({ path: t.file.path, length: 0 })),
+        NO_KEYS,
+      );
+    const results = await Promise.allSettled(targets.map(async (t) => (t.data = await this.appendTo(t.file, t.group.lines))));
     const done: typeof targets = [];
     const refused: { reason: string; event: LogEvent }[] = [];
-    const refusedIds: number[] = [];
+    const refusedGroups: Group[] = [];
     let failure: Error | undefined;
     for (const [i, r] of results.entries()) {
       const t = targets[i]!;
@@ -266,7 +303,7 @@ export class WebHdfsSink implements Sink {
         this.journal?.forget(t.file.path);
         const reason = `webhdfs sink ${this.ctx.name}: HDFS refuses ${t.file.path}: ${(r.reason as Error).message}`;
         for (const event of t.group.events) refused.push({ reason, event });
-        refusedIds.push(...t.group.ids);
+        refusedGroups.push(t.group);
       } else failure ??= new Error(`${this.where}: writing ${t.file.path} failed (${(r.reason as Error).message})`);
     }
     if (refused.length > 0) {
@@ -282,27 +319,47 @@ export class WebHdfsSink implements Sink {
       await rejected(refused);
       webhdfsMetrics.refused.inc(this.label, refused.length);
     }
-    if (this.journal && (done.length > 0 || refusedIds.length > 0)) {
-      const ids = new Uint32Array(done.reduce((n, t) => n + t.group.ids.length, refusedIds.length));
-      let at = 0;
-      for (const t of done) {
-        ids.set(t.group.ids, at);
-        at += t.group.ids.length;
+    const journal = this.journal;
+    if (journal && (done.length > 0 || refusedGroups.length > 0)) {
+      const groups = [...done.map((t) => t.group), ...refusedGroups];
+      const keys =
+        kept >= 0 && groups.length === entries.length
+          ? this.keys.subarray(0, kept * ID_WORDS)
+          : gatherKeys(
+              this.keys,
+              groups.map((g) => g.rows),
+            );
+      try {
+        await journal.commit(
+          done.map((t) => ({
+            path: t.file.path,
+            length: t.file.length + t.data!.length,
+            tail: tailAfter(journal.tail(t.file.path), t.data!),
+          })),
+          keys,
+        );
+      } catch (err) {
+        // HDFS holds the bytes but they are not acknowledged: settled (cut back) before the next write.
+        for (const t of done) t.file.suspect = true;
+        throw err;
       }
-      ids.set(refusedIds, at);
-      await this.journal.commit(
-        done.map((t) => ({ path: t.file.path, length: t.file.length })),
-        ids,
-      );
     }
+    for (const t of done) {
+      t.file.length += t.data!.length;
+      t.group.journaled = true;
+    }
+    for (const g of refusedGroups) g.journaled = true;
     if (failure) throw failure;
     const now = Date.now();
     for (const t of done) t.file.lastWriteAt = now;
     if (this.options.roll_size > 0) for (const t of done) if (t.file.length >= this.options.roll_size) await this.finishOrKeep(t.file);
   }
 
-  /** Writes one file's share: settles the file first if an earlier write to it failed. */
-  private async appendTo(file: HdfsFile, lines: string[]): Promise<void> {
+  /**
+   * Writes one file's share (settling the file first if an earlier write to it failed) and
+   * returns the bytes written; the file's length moves once they are journaled.
+   */
+  private async appendTo(file: HdfsFile, lines: string[]): Promise<Buffer> {
     lines.push('');
     const text = Buffer.from(lines.join('\n'), 'utf8');
     const data = this.gzip ? await gzipMember(text, this.options.gzip_level) : text;
@@ -325,16 +382,13 @@ export class WebHdfsSink implements Sink {
         );
       }
     }
-    file.length += data.length;
-    file.suspect = false;
     webhdfsMetrics.bytes.inc(this.label, data.length);
+    return data;
   }
 
   /** The first write of a file: CREATE, which fails when the name is taken (by another writer): then the next number. */
   private async createFile(file: HdfsFile, data: Buffer): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      // Recorded before it exists, so a crash right after the CREATE leaves no orphan: recovery removes it.
-      await this.journal?.commit([{ path: file.path, length: 0 }], new Uint32Array(0));
       try {
         await this.client.create(file.path, data);
         file.created = true;
@@ -348,6 +402,7 @@ export class WebHdfsSink implements Sink {
         file.seq++;
         file.path = `${file.dir}/${inProgressName(finalName(file.base, file.seq, this.gzip))}`;
         file.finalPath = `${file.dir}/${finalName(file.base, file.seq, this.gzip)}`;
+        await this.journal?.commit([{ path: file.path, length: 0 }], NO_KEYS);
       }
     }
   }
@@ -355,21 +410,22 @@ export class WebHdfsSink implements Sink {
   /**
    * Brings a file whose last write failed back to its acknowledged length: an empty APPEND
    * succeeds only once no one holds the file's lease (HDFS recovers the lease of a writer
-   * that died with its DataNode), so the length read after it is final; anything past the
-   * acknowledged length is a write that was never acknowledged and is truncated.
+   * that died with its DataNode), so the length read after it is final. Anything past the
+   * acknowledged length is a write that was never acknowledged and is truncated; acknowledged
+   * bytes HDFS lost (a DataNode that died mid-append keeps its replica only up to the last
+   * whole checksum chunk) are written again from the tail the journal keeps.
    */
   private async settle(file: HdfsFile): Promise<void> {
     const st = await this.client.getFileStatus(file.path);
     if (st === undefined) {
       if (file.length > 0) this.lost(file, 0);
       file.created = false;
+      file.suspect = false;
       return;
     }
     file.created = true;
     await this.client.append(file.path, EMPTY);
-    const now = await this.client.getFileStatus(file.path);
-    const length = now?.length ?? 0;
-    if (length < file.length) this.lost(file, length);
+    const length = (await this.client.getFileStatus(file.path))?.length ?? 0;
     if (length > file.length) {
       this.logger.warn(
         { file: file.path, length, acknowledged: file.length },
@@ -378,15 +434,38 @@ export class WebHdfsSink implements Sink {
       webhdfsMetrics.cutBytes.inc(this.label, length - file.length);
       if (!(await this.client.truncate(file.path, file.length)))
         throw new Error(`${file.path}: truncating to ${file.length} bytes; HDFS is recovering its last block, the write is retried`);
+    } else if (length < file.length) {
+      const missing = file.length - length;
+      const tail = this.journal?.tail(file.path);
+      if (tail === undefined || tail.length < missing) this.lost(file, length);
+      else {
+        this.logger.warn(
+          { file: file.path, length, acknowledged: file.length },
+          'HDFS lost the end of an acknowledged write (a DataNode died mid-append); writing those bytes again',
+        );
+        await this.client.append(file.path, tail.subarray(tail.length - missing));
+        const after = (await this.client.getFileStatus(file.path))?.length;
+        if (after !== file.length)
+          throw new Error(`${file.path} is ${after ?? 'missing'} bytes after restoring its end, expected ${file.length}; settled again`);
+        webhdfsMetrics.restoredBytes.inc(this.label, missing);
+      }
     }
+    file.suspect = false;
   }
 
-  private lost(file: HdfsFile, length: number): never {
-    this.files.delete(file.rel);
-    this.journal?.forget(file.path);
-    throw new Error(
-      `${file.path} holds ${length} bytes but ${file.length} were acknowledged: something else removed or cut it; writing goes on in a new file`,
+  /**
+   * HDFS holds less of a file than was acknowledged and the journal has no copy of what is
+   * missing (someone else cut or removed it, or HDFS lost more than a checksum chunk). Nothing
+   * can bring those bytes back: it is said loudly and counted, and the file goes on from what
+   * HDFS has, so it is still finished and never left in progress.
+   */
+  private lost(file: HdfsFile, length: number): void {
+    this.logger.error(
+      { file: file.path, length, acknowledged: file.length, lost_bytes: file.length - length },
+      'HDFS holds less of a file than was acknowledged and the lost bytes cannot be written again: acknowledged events are missing from it',
     );
+    webhdfsMetrics.lostBytes.inc(this.label, file.length - length);
+    file.length = length;
   }
 
   /** Settles and finishes the in-progress files the journal says a previous run left; throws (to be retried) while HDFS is down. */
@@ -394,11 +473,11 @@ export class WebHdfsSink implements Sink {
     while (this.recovering.length > 0) {
       const [path, length] = this.recovering[0]!;
       const slash = path.lastIndexOf('/');
-      const name = path.slice(slash + 1);
-      const final = `${path.slice(0, slash)}/${name.slice(1, -'.inprogress'.length)}`;
+      const dir = path.slice(0, slash);
+      const final = `${dir}/${finalNameOf(path.slice(slash + 1)) ?? path.slice(slash + 1)}`;
       const file: HdfsFile = {
         rel: '',
-        dir: path.slice(0, slash),
+        dir,
         base: { stem: '', ext: '' },
         seq: 0,
         path,
@@ -409,12 +488,13 @@ export class WebHdfsSink implements Sink {
         openedAt: 0,
         lastWriteAt: 0,
       };
-      const st = await this.client.getFileStatus(path);
-      if (st !== undefined) {
-        await this.settle(file);
+      if ((await this.client.getFileStatus(path)) !== undefined) {
         await this.finish(file);
         webhdfsMetrics.recoveredFiles.inc(this.label);
-        this.logger.info({ file: final, bytes: length }, 'finished an in-progress HDFS file left by a previous run');
+        this.logger.info({ file: final, bytes: file.length }, 'finished an in-progress HDFS file left by a previous run');
+      } else if (length > 0 && (await this.client.getFileStatus(final)) === undefined) {
+        // Neither in progress nor finished (a finish whose record the crash cut off leaves the finished name).
+        this.lost(file, 0);
       }
       this.journal?.forget(path);
       this.recovering.shift();
@@ -484,4 +564,12 @@ export class WebHdfsSink implements Sink {
     if (file.length > 0) webhdfsMetrics.finishedFiles.inc(this.label);
     this.logger.debug({ file: file.finalPath, bytes: file.length }, 'finished file');
   }
+}
+
+/** The last TAIL_BYTES of a file whose previous tail was `before`, after `data` is appended. */
+function tailAfter(before: Buffer | undefined, data: Buffer): Buffer {
+  if (data.length >= TAIL_BYTES) return Buffer.from(data.subarray(data.length - TAIL_BYTES));
+  const prev = before ?? EMPTY;
+  const keep = Math.min(prev.length, TAIL_BYTES - data.length);
+  return Buffer.concat([prev.subarray(prev.length - keep), data]);
 }

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sleep } from '../../core/backoff.js';
 import type { LogEvent } from '../../core/event.js';
-import { silentLogger } from '../../core/log.js';
+import { createLogger, silentLogger } from '../../core/log.js';
 import { WebHdfsSink, webhdfsSinkOptions, type WebHdfsSinkInput } from '../../sinks/webhdfs/index.js';
 import { HdfsService, freePorts, hdfs as sharedHdfs } from '../services/services.mjs';
 import { tempDir } from '../support/index.js';
@@ -81,7 +81,7 @@ function makeSink(
 ) {
   return new WebHdfsSink(webhdfsSinkOptions.parse(options), {
     name: 'hdfs-test',
-    logger: silentLogger(),
+    logger: process.env.HDFS_DEBUG ? createLogger("debug") : silentLogger(),
     dataDir,
     ...(rejected ? { rejected } : {}),
   });
