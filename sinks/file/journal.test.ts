@@ -13,7 +13,7 @@ afterEach(() => tmp.cleanup());
 
 function keysOf(ids: string[]): Uint32Array {
   const keys = new Uint32Array(ids.length * ID_WORDS);
-  ids.forEach((id, i) => hashId(id, keys, i * ID_WORDS));
+  for (const [i, id] of ids.entries()) hashId(id, keys, i * ID_WORDS);
   return keys;
 }
 

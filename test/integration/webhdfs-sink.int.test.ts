@@ -81,7 +81,7 @@ function makeSink(
 ) {
   return new WebHdfsSink(webhdfsSinkOptions.parse(options), {
     name: 'hdfs-test',
-    logger: process.env.HDFS_DEBUG ? createLogger("debug") : silentLogger(),
+    logger: process.env.HDFS_DEBUG ? createLogger('debug') : silentLogger(),
     dataDir,
     ...(rejected ? { rejected } : {}),
   });
