@@ -13,7 +13,7 @@ import { checkPathTemplate, ensureDirInside, finalName, fitSegment, inProgressNa
 import { syncDir } from '../../core/durable-file.js';
 import { recoverInProgress } from './recovery.js';
 import { dayLayout, expiredDays, formatDay, removeDir, type DayLayout } from './retention.js';
-import { ID_WORDS, gatherKeys, hashId } from './id-window.js';
+import { BatchIds } from './batch-ids.js';
 import { WriteJournal } from './journal.js';
 
 /** One in-progress file: the only writer of its path. */
@@ -45,7 +45,7 @@ export interface FileSinkContext {
 /** Event ids the write journal remembers: well above what a crash can leave written but unacknowledged. */
 export const DEDUPE_WINDOW = 500_000;
 
-/** One file's share of a batch: its lines and where their events' keys are in the batch's key array. */
+/** One file's share of a batch: its lines and its events' rows in the batch (BatchIds). */
 interface Group {
   lines: string[];
   rows: number[];
@@ -85,8 +85,7 @@ export class FileSink implements Sink {
   private readonly where: string;
   private readonly journalDir: string | undefined;
   private journal: WriteJournal | undefined;
-  /** The hashed ids of the batch being written, ID_WORDS per event kept; reused, grown to the largest batch. */
-  private keys = new Uint32Array(ID_WORDS * 1024);
+  private ids: BatchIds | undefined;
 
   constructor(
     private readonly options: FileSinkOptions,
@@ -109,7 +108,10 @@ export class FileSink implements Sink {
 
   async open(): Promise<void> {
     await mkdir(this.root, { recursive: true });
-    if (this.journalDir) this.journal = await WriteJournal.open(this.journalDir, DEDUPE_WINDOW);
+    if (this.journalDir) {
+      this.journal = await WriteJournal.open(this.journalDir, DEDUPE_WINDOW);
+      this.ids = new BatchIds(this.journal);
+    }
     const recovered = await recoverInProgress(this.root, this.logger, this.journal);
     fileSinkMetrics.recoveredFiles.inc(this.label, recovered.files);
     fileSinkMetrics.cutBytes.inc(this.label, recovered.cutBytes);
@@ -195,29 +197,22 @@ export class FileSink implements Sink {
   private async writeBatch(batch: readonly LogEvent[]): Promise<void> {
     const groups = new Map<string, Group>();
     const json = this.options.encoding === 'json';
-    const journal = this.journal;
-    if (journal && this.keys.length < batch.length * ID_WORDS) this.keys = new Uint32Array(batch.length * ID_WORDS);
-    const keys = this.keys;
-    let kept = 0;
-    let skipped = 0;
+    // Written before a crash, sent twice by an agent, or twice in this batch: the journal has its id.
+    const ids = this.ids;
+    ids?.claim(batch);
+    const skipped = ids?.skipped ?? 0;
+    let grouped = false;
     try {
-      for (const event of batch) {
+      for (let i = 0; i < batch.length; i++) {
+        if (ids?.duplicate(i)) continue;
+        const event = batch[i]!;
         const rel = this.template.renderCached(event);
-        const line = json ? encodeEventString(event) : event.message;
-        if (journal) {
-          // Written before a crash, sent twice by an agent, or twice in this batch: the journal has its id.
-          hashId(event.id, keys, kept * ID_WORDS);
-          if (!journal.claim(keys, kept * ID_WORDS)) {
-            skipped++;
-            continue;
-          }
-        }
         let group = groups.get(rel);
         if (group === undefined) groups.set(rel, (group = { lines: [], rows: [], journaled: false }));
-        group.lines.push(line);
-        if (journal) group.rows.push(kept);
-        kept++;
+        group.lines.push(json ? encodeEventString(event) : event.message);
+        if (ids) group.rows.push(i);
       }
+      grouped = true;
       if (skipped > 0) {
         fileSinkMetrics.duplicates.inc(this.label, skipped);
         this.logger.info({ skipped, events: batch.length }, 'skipped events the tree already holds (delivered again after a crash)');
@@ -227,29 +222,15 @@ export class FileSink implements Sink {
       const max = this.options.max_open_files;
       for (let i = 0; i < entries.length; i += max) {
         const wave = entries.slice(i, i + max);
-        const waveKeys =
-          journal &&
-          (entries.length <= max
-            ? keys.subarray(0, kept * ID_WORDS)
-            : gatherKeys(
-                keys,
-                wave.map(([, g]) => g.rows),
-              ));
-        await this.writeWave(wave, waveKeys);
+        const keys = ids && (entries.length <= max && skipped === 0 ? ids.keysOf() : ids.keysOf(wave.map(([, g]) => g.rows)));
+        await this.writeWave(wave, keys);
         for (const [, g] of wave) g.journaled = true;
       }
     } catch (err) {
       // What was not journaled is written by the retry: its ids must not count as written.
       const pending = [...groups.values()].filter((g) => !g.journaled);
-      if (journal && pending.length > 0)
-        journal.release(
-          pending.length === groups.size
-            ? keys.subarray(0, kept * ID_WORDS)
-            : gatherKeys(
-                keys,
-                pending.map((g) => g.rows),
-              ),
-        );
+      if (!grouped || pending.length === groups.size) ids?.release();
+      else if (pending.length > 0) ids?.release(pending.map((g) => g.rows));
       throw err;
     }
     fileSinkMetrics.events.inc(this.label, batch.length - skipped);

@@ -1,6 +1,7 @@
 /**
- * Event ids as 96-bit keys, and the window of the ids a sink wrote most recently, in one
- * typed array: 16 bytes per remembered id, not a JS string and a Set entry each.
+ * Event ids as 96-bit keys, and the window of the ids a sink wrote most recently, in typed
+ * arrays: 16 bytes per remembered id (32 at most with the tables' free room), not a JS
+ * string and a Set entry each.
  *
  * Why 96 bits and not a 52-bit number in a Float64Array: a key that matches a remembered
  * one makes the sink skip the event as a duplicate, so a false match is a lost event. With
@@ -41,71 +42,53 @@ export function hashId(id: string, out: Uint32Array, at: number): void {
   out[at + 2] = fmix(c ^ 0x5851f42d);
 }
 
-/** Slot stamps: 0 never used, 1 released; from 2 on, the generation the key was claimed in. */
+/** Slot stamps: never used, released (probing goes past it; a claim may reuse it), holding a key. */
 const EMPTY = 0;
 const RELEASED = 1;
-const FIRST_GENERATION = 2;
-const MIN_SLOTS = 1 << 14;
+const LIVE = 2;
+const MIN_SLOTS = 1 << 12;
 
 /**
- * The ids written most recently: between window/2 and window of the newest are always
- * remembered. One open-addressing table (linear probing, a slot is [stamp, key0..key2], so
- * a probe touches one cache line) holds two generations of up to window/2 ids each; when the
- * current one is full it becomes the previous one and the older one expires in place: its
- * slots count as free, and are dropped when the table is rebuilt.
- *
- * A sink claims each id as it checks it: one probe both says "new" and remembers it, so a
- * batch that holds an id twice keeps the first, and the write journal adds nothing when it
- * commits. A batch that was not written gives its ids back (release).
+ * A set of 96-bit keys with open addressing (linear probing). A slot is 4 words, [stamp,
+ * key0, key1, key2], so a probe touches one cache line.
  */
-export class IdWindow {
+class KeyTable {
   private slots: Uint32Array;
   private mask: number;
-  private generation = FIRST_GENERATION;
-  /** Slots with a stamp other than EMPTY: probing goes past them, so they bound the table's load. */
+  /** Slots not EMPTY: probing goes past them, so they bound the load. */
   private used = 0;
-  /** Ids claimed in the current generation. */
-  private claimed = 0;
+  size = 0;
 
-  constructor(readonly window: number) {
-    let count = MIN_SLOTS;
-    // Two generations at half load; a bigger window grows the table as it fills (rebuild).
-    while (count < Math.min(window * 2, 1 << 20)) count *= 2;
+  constructor(expected: number) {
+    const count = slotsFor(expected);
     this.slots = new Uint32Array(count * 4);
     this.mask = count - 1;
   }
 
-  get generationFull(): boolean {
-    return this.claimed >= this.window >> 1;
-  }
-
-  /** Whether the key is remembered (written, or claimed by the batch being written). */
-  has(h: Uint32Array, at: number): boolean {
-    const slot = this.find(h[at]!, h[at + 1]!, h[at + 2]!);
-    return slot >= 0 && this.slots[slot * 4]! >= this.liveFrom;
-  }
-
-  /** Remembers the key; false when it was remembered already (a duplicate). */
-  claim(h: Uint32Array, at: number): boolean {
-    const k0 = h[at]!;
-    const k1 = h[at + 1]!;
-    const k2 = h[at + 2]!;
+  has(k0: number, k1: number, k2: number): boolean {
     const slots = this.slots;
-    const live = this.liveFrom;
+    let slot = k0 & this.mask;
+    for (;;) {
+      const o = slot * 4;
+      const stamp = slots[o]!;
+      if (stamp === EMPTY) return false;
+      if (stamp === LIVE && slots[o + 1] === k0 && slots[o + 2] === k1 && slots[o + 3] === k2) return true;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  /** Adds the key; false when it was there already. */
+  claim(k0: number, k1: number, k2: number): boolean {
+    const slots = this.slots;
     let slot = k0 & this.mask;
     let free = -1;
     for (;;) {
       const o = slot * 4;
       const stamp = slots[o]!;
       if (stamp === EMPTY) break;
-      if (slots[o + 1] === k0 && slots[o + 2] === k1 && slots[o + 3] === k2) {
-        if (stamp >= live) return false;
-        // Released or expired: it comes back in its own slot, so a key never has two.
-        slots[o] = this.generation;
-        this.claimed++;
-        return true;
-      }
-      if (free < 0 && stamp < live) free = slot;
+      if (stamp === LIVE) {
+        if (slots[o + 1] === k0 && slots[o + 2] === k1 && slots[o + 3] === k2) return false;
+      } else if (free < 0) free = slot;
       slot = (slot + 1) & this.mask;
     }
     if (free < 0) {
@@ -113,65 +96,151 @@ export class IdWindow {
       this.used++;
     }
     const o = free * 4;
-    slots[o] = this.generation;
+    slots[o] = LIVE;
     slots[o + 1] = k0;
     slots[o + 2] = k1;
     slots[o + 3] = k2;
-    this.claimed++;
-    if (this.used * 2 > this.mask + 1) this.rebuild();
+    this.size++;
+    // A generation is sized at half load; the batch that fills it may run over, up to 60 %.
+    if (this.used * 5 > (this.mask + 1) * 3) this.rehash();
     return true;
   }
 
-  /** Forgets a key claimed by a batch that was not written, so its retry writes the event. */
-  release(h: Uint32Array, at: number): void {
-    const slot = this.find(h[at]!, h[at + 1]!, h[at + 2]!);
-    if (slot < 0 || this.slots[slot * 4]! < this.liveFrom) return;
-    this.slots[slot * 4] = RELEASED;
-    this.claimed = Math.max(0, this.claimed - 1);
-  }
-
-  /** Starts a new generation: the current one becomes the previous, the previous expires. */
-  rotate(): void {
-    this.generation++;
-    this.claimed = 0;
-  }
-
-  /** Stamps from here up are remembered: the current generation and the previous one. */
-  private get liveFrom(): number {
-    return Math.max(FIRST_GENERATION, this.generation - 1);
-  }
-
-  /** The slot holding the key (live or not), or -1. */
-  private find(k0: number, k1: number, k2: number): number {
+  /** Removes the key; false when it was not there. */
+  release(k0: number, k1: number, k2: number): boolean {
     const slots = this.slots;
     let slot = k0 & this.mask;
     for (;;) {
       const o = slot * 4;
-      if (slots[o] === EMPTY) return -1;
-      if (slots[o + 1] === k0 && slots[o + 2] === k1 && slots[o + 3] === k2) return slot;
+      const stamp = slots[o]!;
+      if (stamp === EMPTY) return false;
+      if (stamp === LIVE && slots[o + 1] === k0 && slots[o + 2] === k1 && slots[o + 3] === k2) {
+        slots[o] = RELEASED;
+        this.size--;
+        return true;
+      }
       slot = (slot + 1) & this.mask;
     }
   }
 
-  /** Drops released and expired slots; doubles the table while what is live would fill more than a third of it. */
-  private rebuild(): void {
-    const old = this.slots;
-    const live = this.liveFrom;
-    let count = 0;
-    for (let o = 0; o < old.length; o += 4) if (old[o]! >= live) count++;
-    let slotCount = this.mask + 1;
-    while (count * 3 > slotCount) slotCount *= 2;
-    const slots = new Uint32Array(slotCount * 4);
-    const mask = slotCount - 1;
-    for (let o = 0; o < old.length; o += 4) {
-      if (old[o]! < live) continue;
-      let slot = old[o + 1]! & mask;
-      while (slots[slot * 4] !== EMPTY) slot = (slot + 1) & mask;
-      slots.set(old.subarray(o, o + 4), slot * 4);
+  forEach(fn: (k0: number, k1: number, k2: number) => void): void {
+    const slots = this.slots;
+    for (let o = 0; o < slots.length; o += 4) if (slots[o] === LIVE) fn(slots[o + 1]!, slots[o + 2]!, slots[o + 3]!);
+  }
+
+  /** Empties the table, sized again for `expected` keys. */
+  clear(expected: number): void {
+    const count = slotsFor(expected);
+    if (count === this.mask + 1) this.slots.fill(0);
+    else {
+      this.slots = new Uint32Array(count * 4);
+      this.mask = count - 1;
     }
-    this.slots = slots;
-    this.mask = mask;
-    this.used = count;
+    this.used = 0;
+    this.size = 0;
+  }
+
+  /** Drops released slots, and doubles the table when the keys fill more than 30 % of it. */
+  private rehash(): void {
+    const old = this.slots;
+    const count = this.size * 10 > (this.mask + 1) * 3 ? (this.mask + 1) * 2 : this.mask + 1;
+    this.slots = new Uint32Array(count * 4);
+    this.mask = count - 1;
+    this.used = 0;
+    this.size = 0;
+    for (let o = 0; o < old.length; o += 4) if (old[o] === LIVE) this.claim(old[o + 1]!, old[o + 2]!, old[o + 3]!);
+  }
+}
+
+/** Slots for `expected` keys at half load at most. */
+function slotsFor(expected: number): number {
+  let slots = MIN_SLOTS;
+  while (slots < expected * 2) slots *= 2;
+  return slots;
+}
+
+/**
+ * The ids written most recently: two generations of up to window/2 ids each, so between
+ * window/2 and window of the newest are always remembered. When the current generation is
+ * full it becomes the previous one and the older one is cleared for reuse.
+ *
+ * A sink claims each id as it checks it: one call says "new" and remembers it, so a batch
+ * holding an id twice keeps the first, and the write journal adds nothing when it commits.
+ * A batch that was not written gives its ids back (release).
+ *
+ * Nearly every id is new, and the previous generation (megabytes, out of the CPU's caches)
+ * would cost a memory round trip for each one: a Bloom filter of it (a byte per id, two
+ * bits set from two more words of the key, built when the generation closes) answers "not
+ * there" for all but a few per cent from the cache.
+ */
+export class IdWindow {
+  private current: KeyTable;
+  private previous: KeyTable;
+  private filter = new Uint32Array(1);
+  private filterMask = 0;
+
+  constructor(readonly window: number) {
+    this.current = new KeyTable(this.generation);
+    this.previous = new KeyTable(0);
+  }
+
+  private get generation(): number {
+    return Math.max(1, this.window >> 1);
+  }
+
+  get generationFull(): boolean {
+    return this.current.size >= this.generation;
+  }
+
+  /** Whether the key is remembered (written, or claimed by the batch being written). */
+  has(h: Uint32Array, at: number): boolean {
+    const k0 = h[at]!;
+    const k1 = h[at + 1]!;
+    const k2 = h[at + 2]!;
+    return this.current.has(k0, k1, k2) || this.previous.has(k0, k1, k2);
+  }
+
+  /** Remembers the key; false when it was remembered already (a duplicate). */
+  claim(h: Uint32Array, at: number): boolean {
+    const k0 = h[at]!;
+    const k1 = h[at + 1]!;
+    const k2 = h[at + 2]!;
+    return !(this.mayBePrevious(k1, k2) && this.previous.has(k0, k1, k2)) && this.current.claim(k0, k1, k2);
+  }
+
+  /** Forgets a key claimed by a batch that was not written, so its retry writes the event. */
+  release(h: Uint32Array, at: number): void {
+    const k0 = h[at]!;
+    const k1 = h[at + 1]!;
+    const k2 = h[at + 2]!;
+    // A commit of an earlier wave of the batch may have started a generation since the claim.
+    if (!this.current.release(k0, k1, k2)) this.previous.release(k0, k1, k2);
+  }
+
+  /** Starts a new generation: the current one becomes the previous, the previous is forgotten. */
+  rotate(): void {
+    const older = this.previous;
+    this.previous = this.current;
+    older.clear(this.generation);
+    this.current = older;
+    let bits = 1 << 10;
+    while (bits < this.previous.size * 8) bits *= 2;
+    const filter = bits >>> 5 === this.filter.length ? this.filter.fill(0) : new Uint32Array(bits >>> 5);
+    const mask = bits - 1;
+    this.previous.forEach((_k0, k1, k2) => {
+      const a = k1 & mask;
+      const b = k2 & mask;
+      filter[a >>> 5]! |= 1 << (a & 31);
+      filter[b >>> 5]! |= 1 << (b & 31);
+    });
+    this.filter = filter;
+    this.filterMask = mask;
+  }
+
+  private mayBePrevious(k1: number, k2: number): boolean {
+    const a = k1 & this.filterMask;
+    const b = k2 & this.filterMask;
+    return (this.filter[a >>> 5]! & (1 << (a & 31))) !== 0 && (this.filter[b >>> 5]! & (1 << (b & 31))) !== 0;
   }
 }
 

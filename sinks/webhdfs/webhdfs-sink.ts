@@ -7,7 +7,7 @@ import type { ComponentContext, Sink } from '../../core/pipeline.js';
 import { EventTemplate, safePathSegment } from '../../core/template.js';
 import { encodeEventString } from '../../core/wire.js';
 import { gzipMember } from '../file/gzip.js';
-import { ID_WORDS, gatherKeys, hashId } from '../file/id-window.js';
+import { BatchIds } from '../file/batch-ids.js';
 import { WriteJournal } from '../file/journal.js';
 import { finalName, finalNameOf, fitSegment, inProgressName, nextSeqAmong, splitBaseName, type BaseName } from '../file/paths.js';
 import { dayLayout, formatDay, type DayLayout } from '../file/retention.js';
@@ -35,7 +35,7 @@ interface HdfsFile {
   lastWriteAt: number;
 }
 
-/** One file's share of a batch: its events, their lines and where their keys are in the batch's key array. */
+/** One file's share of a batch: its events, their lines and their rows in the batch (BatchIds). */
 interface Group {
   events: LogEvent[];
   lines: string[];
@@ -92,8 +92,7 @@ export class WebHdfsSink implements Sink {
   private readonly logger: Logger;
   private readonly where: string;
   private readonly outage: OutageLog;
-  /** The hashed ids of the batch being written, ID_WORDS per event kept; reused, grown to the largest batch. */
-  private keys = new Uint32Array(ID_WORDS * 1024);
+  private ids: BatchIds | undefined;
 
   constructor(
     private readonly options: WebHdfsSinkOptions,
@@ -120,6 +119,7 @@ export class WebHdfsSink implements Sink {
   async open(): Promise<void> {
     if (this.ctx.dataDir !== undefined && this.options.dedupe_window > 0) {
       this.journal = await WriteJournal.open(join(this.ctx.dataDir, 'journal'), this.options.dedupe_window);
+      this.ids = new BatchIds(this.journal);
       this.recovering = [...this.journal.lengths];
     }
     webhdfsMetrics.openFiles.set(this.label, 0);
@@ -215,48 +215,34 @@ export class WebHdfsSink implements Sink {
     await this.recover();
     const groups = new Map<string, Group>();
     const json = this.options.encoding === 'json';
-    const journal = this.journal;
-    if (journal && this.keys.length < batch.length * ID_WORDS) this.keys = new Uint32Array(batch.length * ID_WORDS);
-    const keys = this.keys;
-    let kept = 0;
-    let skipped = 0;
+    const ids = this.ids;
+    ids?.claim(batch);
+    const skipped = ids?.skipped ?? 0;
+    let grouped = false;
     try {
-      for (const event of batch) {
+      for (let i = 0; i < batch.length; i++) {
+        if (ids?.duplicate(i)) continue;
+        const event = batch[i]!;
         const rel = this.template.renderCached(event);
-        const line = json ? encodeEventString(event) : event.message;
-        if (journal) {
-          hashId(event.id, keys, kept * ID_WORDS);
-          if (!journal.claim(keys, kept * ID_WORDS)) {
-            skipped++;
-            continue;
-          }
-        }
         let group = groups.get(rel);
         if (group === undefined) groups.set(rel, (group = { events: [], lines: [], rows: [], journaled: false }));
         group.events.push(event);
-        group.lines.push(line);
-        if (journal) group.rows.push(kept);
-        kept++;
+        group.lines.push(json ? encodeEventString(event) : event.message);
+        if (ids) group.rows.push(i);
       }
+      grouped = true;
       if (skipped > 0) {
         webhdfsMetrics.duplicates.inc(this.label, skipped);
         this.logger.info({ skipped, events: batch.length }, 'skipped events HDFS already holds (delivered again after a crash)');
       }
       const entries = [...groups];
       const max = this.options.max_open_files;
-      for (let i = 0; i < entries.length; i += max) await this.writeWave(entries.slice(i, i + max), entries.length <= max ? kept : -1);
+      for (let i = 0; i < entries.length; i += max) await this.writeWave(entries.slice(i, i + max), entries.length <= max && skipped === 0);
     } catch (err) {
       // What was not journaled is written by the retry: its ids must not count as written.
       const pending = [...groups.values()].filter((g) => !g.journaled);
-      if (journal && pending.length > 0)
-        journal.release(
-          pending.length === groups.size
-            ? keys.subarray(0, kept * ID_WORDS)
-            : gatherKeys(
-                keys,
-                pending.map((g) => g.rows),
-              ),
-        );
+      if (!grouped || pending.length === groups.size) ids?.release();
+      else if (pending.length > 0) ids?.release(pending.map((g) => g.rows));
       throw err;
     }
     webhdfsMetrics.events.inc(this.label, batch.length - skipped);
@@ -265,10 +251,10 @@ export class WebHdfsSink implements Sink {
   /**
    * Appends each file's share in parallel. What went through is journaled even when another
    * file failed: the collector retries the whole batch and the journaled events are skipped,
-   * so only the failed files' shares are written again. `kept` is the batch's event count
-   * when this wave is the whole batch (its keys are then taken as they are), else -1.
+   * so only the failed files' shares are written again. `whole`: this wave is the whole
+   * batch and nothing of it was skipped (its keys are then taken as they are).
    */
-  private async writeWave(entries: [string, Group][], kept: number): Promise<void> {
+  private async writeWave(entries: [string, Group][], whole: boolean): Promise<void> {
     const targets: { file: HdfsFile; group: Group; data?: Buffer }[] = [];
     const touched = new Set<string>();
     for (const [rel, group] of entries) {
@@ -320,15 +306,10 @@ export class WebHdfsSink implements Sink {
       webhdfsMetrics.refused.inc(this.label, refused.length);
     }
     const journal = this.journal;
-    if (journal && (done.length > 0 || refusedGroups.length > 0)) {
+    const ids = this.ids;
+    if (journal && ids && (done.length > 0 || refusedGroups.length > 0)) {
       const groups = [...done.map((t) => t.group), ...refusedGroups];
-      const keys =
-        kept >= 0 && groups.length === entries.length
-          ? this.keys.subarray(0, kept * ID_WORDS)
-          : gatherKeys(
-              this.keys,
-              groups.map((g) => g.rows),
-            );
+      const keys = whole && groups.length === entries.length ? ids.keysOf() : ids.keysOf(groups.map((g) => g.rows));
       try {
         await journal.commit(
           done.map((t) => ({
