@@ -39,6 +39,21 @@ module.exports = {
       to: { path: '^(agent|collector|bin)/' },
     },
     {
+      name: 'api-knows-core-and-config',
+      comment:
+        'api/ serves what the runtime reports (metrics, readiness, taps, reloads); bin/ wires it to the pipeline, so it never imports the components.',
+      severity: 'error',
+      from: { path: '^api/' },
+      to: { path: '^(agent|collector|sinks|bin|bench)/' },
+    },
+    {
+      name: 'only-bin-imports-api',
+      comment: "The HTTP API is the runtime's, started by bin/: components report through the runtime, never to the API themselves.",
+      severity: 'error',
+      from: { path: '^(core|config|agent|collector|sinks)/' },
+      to: { path: '^api/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { createLogger } from '../core/log.js';
+import { createLogger, type LogLevel } from '../core/log.js';
 import { stopOnSignals } from '../core/lifecycle.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile, type PipelineConfig } from '../config/load.js';
@@ -8,6 +8,9 @@ import { checkRole, type Role } from '../config/roles.js';
 import { createRegistry } from './components.js';
 import { runSearch, SearchFailure, SearchUsageError, type SearchOptions } from './search.js';
 import { startPipeline } from './start.js';
+import { runTap, type TapOptions } from './tap.js';
+import { runTop, type TopOptions } from './top.js';
+import { CliFailure } from './cli-failure.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 the config (or the command line) is wrong. */
 const EXIT_FAILURE = 1;
@@ -25,6 +28,21 @@ const program = new Command('sluice')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
 
 const configOption = () => new Option('-c, --config <file>', 'pipeline YAML file').makeOptionMandatory();
+const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+// Every command takes it, before or after the command name: Sluice's own logs, JSON lines
+// on stderr (readable lines on a terminal). Overrides the config's log.level.
+program.addOption(
+  new Option('--log-level <level>', "Sluice's own log level (default: the config's log.level, else info)").choices(LOG_LEVELS),
+);
+const logLevel = (): LogLevel | undefined => program.opts<{ logLevel?: LogLevel }>().logLevel;
+const apiOptions = (cmd: Command): Command =>
+  cmd
+    .option(
+      '--api <url>',
+      'the API of the running Sluice (default: $SLUICE_API_URL, else http://127.0.0.1:8686); token from $SLUICE_API_TOKEN',
+    )
+    .option('--ca-file <file>', 'PEM CA of an https API')
+    .option('--insecure', 'do not verify the https certificate of the API');
 
 for (const [role, description] of [
   ['agent', 'run the agent half: sources → channel → Kafka'],
@@ -37,10 +55,17 @@ for (const [role, description] of [
     .addOption(configOption())
     .action(async (opts: { config: string }) => {
       const config = await load(opts.config, role);
-      const logger = createLogger(config.log.level);
+      const logger = createLogger(logLevel() ?? config.log.level);
       try {
-        const running = await startPipeline(config, role, logger);
-        logger.info({ role, config: config.file }, 'sluice started');
+        const running = await startPipeline(config, role, logger, {
+          version: pkg.version,
+          reload: async () => {
+            const next = await loadConfigFile(opts.config, createRegistry());
+            checkRole(next, role);
+            return next;
+          },
+        });
+        logger.info({ role, config: config.file, api: running.apiUrl }, 'sluice started');
         stopOnSignals(() => running.stop(), logger);
       } catch (err) {
         logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'sluice could not start');
@@ -108,6 +133,46 @@ program
       throw err;
     }
   });
+
+program
+  .command('top')
+  .description('live view of a running Sluice: every component with events/s in and out, errors, buffers, lag (q quits)')
+  .option('--once', 'print one snapshot and exit (for scripts)')
+  .option('--interval <duration>', 'time between refreshes', '1s')
+  .addHelpText('after', '\nKeys: q or Ctrl-C quit. Exit codes: 0, or 1 when nothing answers at the API address.')
+  .action(async (opts: TopOptions) => {
+    await runOrExit('top', () => runTop(opts, process.env));
+  });
+apiOptions(program.commands.at(-1)!);
+
+program
+  .command('tap')
+  .description('stream events as they leave components (sources, transforms, routes), sampled when busy')
+  .argument('[component...]', 'tap points or globs: sources.app, routes.errors, "sources.*" (default: all)')
+  .option('-n, --limit <n>', 'stop after this many events')
+  .option('--rate <n>', 'most events per second and component (the rest are counted, not shown)', '100')
+  .addOption(
+    new Option('--format <format>', 'json: one JSON object per line; text: time, component and message')
+      .choices(['json', 'text'])
+      .default('text'),
+  )
+  .action(async (components: string[], opts: TapOptions) => {
+    await runOrExit('tap', () => runTap(components, opts, process.env));
+  });
+apiOptions(program.commands.at(-1)!);
+
+/** Runs a command whose failures are one line on stderr and an exit code, never a stack trace. */
+async function runOrExit(name: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    if (err instanceof CliFailure) {
+      process.stderr.write(`sluice ${name}: ${err.message}\n`);
+      process.exit(err.usage ? EXIT_USAGE : EXIT_FAILURE);
+    }
+    throw err;
+  }
+}
 
 async function load(file: string, role: Role | undefined): Promise<PipelineConfig> {
   try {

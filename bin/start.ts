@@ -4,26 +4,40 @@ import { join, resolve } from 'node:path';
 import { Agent } from '../agent/agent.js';
 import { Collector } from '../collector/collector.js';
 import type { Logger } from '../core/log.js';
-import type { Bus, Channel, ComponentContext, Sink, Source } from '../core/pipeline.js';
+import type { Bus, BusConsumer, Channel, ComponentContext, Sink, Source } from '../core/pipeline.js';
 import type { ComponentConfig, PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
 import { EmbeddedBus } from '../core/bus/embedded.js';
 import { FileDeadLetter, KafkaDeadLetter, type DeadLetter } from '../collector/dead-letter/dead-letter.js';
-import { Router } from '../collector/router/router.js';
 import { KafkaBus } from './components.js';
+import { MeteredConsumer } from './consumer-gate.js';
+import { ComponentMeter, MeteredChannel, MeteredProducer, meteredDeadLetter } from './instrument.js';
+import { createOperations, startOperations, type Operating, type Operations } from './operate.js';
+import { Reloader, type LivePipeline } from './reload.js';
+import { SinkSlot } from './sink-slot.js';
+import { SinkTable } from './sink-table.js';
+import { SourceSet } from './source-set.js';
 import { startStatusLine, type StatusLine } from './status.js';
 
 export interface Running {
   agent?: Agent;
   collector?: Collector;
+  /** Where the HTTP API listens (undefined when it is off or could not listen). */
+  apiUrl?: string;
   stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Reads and validates the config file again, for reloads. */
+  reload: () => Promise<PipelineConfig>;
+  version: string;
 }
 
 /** Batching for the in-process bus (the Kafka bus brings its own from `bus.producer`). */
 const FORWARD_BATCH_EVENTS = 2000;
 
 /** Builds the components a role needs from a validated config and starts them, collector first. */
-export async function startPipeline(config: PipelineConfig, role: Role, logger: Logger): Promise<Running> {
+export async function startPipeline(config: PipelineConfig, role: Role, logger: Logger, options: StartOptions): Promise<Running> {
   const dataDir = resolve(config.dataDir);
   const host = hostname();
   const build = <T>(c: ComponentConfig, section: string, extra: Partial<ComponentContext> = {}): T => {
@@ -38,8 +52,13 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     };
     return c.spec.create(c.options, ctx) as T;
   };
+  const ops = createOperations(config);
+  const live: LivePipeline = { role, config, logger };
 
   const bus: Bus = role === 'run' ? new EmbeddedBus() : build<Bus>(config.bus!, 'bus');
+  const busType = role === 'run' ? 'embedded' : config.bus!.type;
+  const busMeter = new ComponentMeter({ component: 'bus', kind: 'bus', type: busType });
+  const busStatus = ops.readiness.add('bus', 'bus', busType, role === 'run' ? 'informative' : 'must-run');
   let collector: Collector | undefined;
   let agent: Agent | undefined;
   if (role === 'collector' || role === 'run') {
@@ -48,34 +67,26 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
       config.deadLetter.type === 'kafka' && bus instanceof KafkaBus
         ? new KafkaDeadLetter(bus.options, config.deadLetter.topic, dlLogger)
         : new FileDeadLetter(resolve(config.deadLetter.path ?? join(dataDir, 'dead-letter', 'dead-letter.jsonl')), dlLogger);
-    const rejected: ComponentContext['rejected'] = (entries) => deadLetter.write(entries);
-    const sinks = config.sinks.map((c) => ({ name: c.name, sink: build<Sink>(c, 'sinks', { rejected }) }));
-    const router = new Router(
-      config.routes,
-      sinks.map((s) => s.name),
-    );
-    const consumer = bus instanceof KafkaBus ? bus.consumer(deadLetter) : bus.consumer();
-    collector = new Collector(consumer, sinks, logger.child({ component: 'collector' }), {
-      router,
-      deadLetter,
-      stopTimeoutMs: config.shutdown.drain_timeout,
-    });
-    await collector.start();
+    const started = await startCollectorSide(config, role, logger, ops, { bus, busMeter, busStatus, deadLetter, build });
+    collector = started.collector;
+    live.sinks = started.sinks;
   }
   if (role === 'agent' || role === 'run') {
-    const channel = build<Channel>(config.channel!, 'channel');
-    const sources = config.sources.map((c) => ({ name: c.name, source: build<Source>(c, 'sources') }));
-    const producer = bus.producer();
-    const batching =
-      bus instanceof KafkaBus
-        ? { batchEvents: bus.options.producer.batch_events, lingerMs: bus.options.producer.linger }
-        : { batchEvents: FORWARD_BATCH_EVENTS, lingerMs: 0 };
-    agent = new Agent(channel, sources, producer, logger.child({ component: 'agent' }), {
-      ...batching,
-      drainTimeoutMs: config.shutdown.drain_timeout,
-    });
-    await agent.start();
+    const started = await startAgentSide(config, logger, ops, { bus, busMeter, busStatus, build });
+    agent = started.agent;
+    live.sources = started.sources;
   }
+  const reloader = new Reloader(live, options.reload);
+  const operating: Operating = await startOperations(
+    ops,
+    {
+      live,
+      reloader,
+      about: { name: 'sluice', version: options.version, role, config: config.file, pid: process.pid },
+      kafka: bus instanceof KafkaBus ? { options: bus.options, side: role === 'agent' ? 'producer' : 'consumer' } : undefined,
+    },
+    logger,
+  );
   const status: StatusLine | undefined =
     role === 'run'
       ? startStatusLine(
@@ -86,12 +97,109 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   return {
     agent,
     collector,
+    apiUrl: operating.url,
     async stop() {
       status?.stop();
+      await operating.stopping();
+      // Sources first: each puts what it read and saves its position.
+      await live.sources?.stopAll();
       // Under `sluice run` a send can be waiting on a sink that is down: once draining is
       // over, the collector stops retrying so that send rolls back into the channel.
       await agent?.stop(() => collector?.interrupt());
       await collector?.stop();
+      await operating.close();
     },
   };
+}
+
+interface SideDeps {
+  bus: Bus;
+  busMeter: ComponentMeter;
+  busStatus: ReturnType<Operations['readiness']['add']>;
+  build: <T>(c: ComponentConfig, section: string, extra?: Partial<ComponentContext>) => T;
+}
+
+/**
+ * The collector half: sinks in runtime-held slots (so a reload can swap them), the router
+ * with its metrics and tap points, the bus consumer behind a gate that counts batches and
+ * knows which configuration routed them.
+ */
+async function startCollectorSide(
+  config: PipelineConfig,
+  role: Role,
+  logger: Logger,
+  ops: Operations,
+  deps: SideDeps & { deadLetter: DeadLetter },
+): Promise<{ collector: Collector; sinks: SinkTable }> {
+  const { bus, build, deadLetter } = deps;
+  const sinks = new SinkTable(
+    (c) => {
+      // What a sink's destination refuses for good goes to the dead-letter, counted as the sink's.
+      const refused = meteredDeadLetter(
+        deadLetter,
+        new ComponentMeter({ component: SinkSlot.id(c.name), kind: 'sink', type: c.type }),
+        'rejected',
+      );
+      return build<Sink>(c, 'sinks', { rejected: (entries) => refused.write(entries) });
+    },
+    ops.readiness,
+    ops.taps,
+    logger.child({ component: 'sinks' }),
+  );
+  const { sinks: named, router } = sinks.init(config.sinks, config.routes);
+  const raw: BusConsumer =
+    bus instanceof KafkaBus ? bus.consumer(meteredDeadLetter(deadLetter, deps.busMeter, 'undecodable')) : bus.consumer();
+  const consumer = new MeteredConsumer(raw, {
+    meter: role === 'run' ? undefined : deps.busMeter,
+    status: role === 'run' ? undefined : deps.busStatus,
+    stampReceive: role !== 'run',
+  });
+  const routesMeter = new ComponentMeter({ component: 'routes', kind: 'router', type: 'rules' });
+  const collector = new Collector(consumer, named, logger.child({ component: 'collector' }), {
+    router,
+    deadLetter: meteredDeadLetter(deadLetter, routesMeter, 'unrouted'),
+    stopTimeoutMs: config.shutdown.drain_timeout,
+  });
+  sinks.attach(collector, consumer);
+  await collector.start();
+  if (role === 'run') deps.busStatus.running();
+  return { collector, sinks };
+}
+
+/**
+ * The agent half: the channel and the bus producer with their metrics, the forwarder
+ * (Agent), and the sources started by the runtime so that a reload can add or replace one.
+ */
+async function startAgentSide(
+  config: PipelineConfig,
+  logger: Logger,
+  ops: Operations,
+  deps: SideDeps,
+): Promise<{ agent: Agent; sources: SourceSet }> {
+  const { bus, build } = deps;
+  const channelConfig = config.channel!;
+  const channel = new MeteredChannel(
+    build<Channel>(channelConfig, 'channel'),
+    new ComponentMeter({ component: 'channel', kind: 'channel', type: channelConfig.type }),
+    ops.readiness.add('channel', 'channel', channelConfig.type, 'must-run'),
+  );
+  const producer = new MeteredProducer(bus.producer(), deps.busMeter, deps.busStatus);
+  const batching =
+    bus instanceof KafkaBus
+      ? { batchEvents: bus.options.producer.batch_events, lingerMs: bus.options.producer.linger }
+      : { batchEvents: FORWARD_BATCH_EVENTS, lingerMs: 0 };
+  const agent = new Agent(channel, [], producer, logger.child({ component: 'agent' }), {
+    ...batching,
+    drainTimeoutMs: config.shutdown.drain_timeout,
+  });
+  await agent.start();
+  const sources = new SourceSet(
+    (c) => build<Source>(c, 'sources'),
+    channel,
+    ops.readiness,
+    ops.taps,
+    logger.child({ component: 'sources' }),
+  );
+  for (const c of config.sources) await sources.start(c);
+  return { agent, sources };
 }

@@ -6,7 +6,8 @@ import type { Channel } from '../core/pipeline.js';
  * The live status line of `sluice run`: events/s into the channel and out to the sinks,
  * what is buffered, and files written. On a terminal it redraws one line in place every
  * second; otherwise (a service manager, a pipe) it logs the same figures as a JSON line
- * every `logEveryMs`, so it never mixes free text into a log stream.
+ * ("status", the figures in fields) every `logEveryMs`, so it never mixes free text into a
+ * log stream. `sluice top` shows every component the same way, live.
  */
 export interface StatusInputs {
   channel?: Channel;
@@ -113,7 +114,18 @@ export function startStatusLine(inputs: StatusInputs, options: StatusOptions): S
             out.write(`\r\x1b[2K${formatStatus(figures)}`);
             drawn = true;
           } else {
-            options.logger.info({ status: figures }, formatStatus(figures));
+            options.logger.info(
+              {
+                in_per_sec: Math.round(figures.inPerSec),
+                out_per_sec: Math.round(figures.outPerSec),
+                buffered_events: figures.bufferedEvents,
+                buffered_bytes: figures.bufferedBytes,
+                files_finished: figures.filesFinished,
+                files_open: figures.filesOpen,
+                uptime_ms: figures.uptimeMs,
+              },
+              'status',
+            );
           }
         })
         .catch((err: unknown) => options.logger.debug({ err: (err as Error).message }, 'status line could not be measured'))

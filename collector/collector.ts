@@ -33,16 +33,16 @@ export interface CollectorOptions {
 export class Collector {
   private readonly abort = new AbortController();
   private readonly sinkDown = new Set<string>();
-  private readonly router: Router;
+  private router: Router;
   private readonly deadLetter: DeadLetter | undefined;
   private readonly stopTimeoutMs: number;
-  private readonly byName: Map<string, Sink>;
+  private byName: Map<string, Sink>;
   written = 0;
   unrouted = 0;
 
   constructor(
     private readonly consumer: BusConsumer,
-    private readonly sinks: NamedSink[],
+    private sinks: NamedSink[],
     private readonly logger: Logger,
     options: CollectorOptions = {},
   ) {
@@ -61,6 +61,19 @@ export class Collector {
     for (const { sink } of this.sinks) await sink.open();
     await this.deadLetter?.open();
     await this.consumer.start((batch) => this.deliver(batch));
+  }
+
+  /**
+   * Hot reload: the sinks and routes for batches delivered from now on. The runtime opens
+   * new sinks before and closes removed ones after (once the batches routed to them are
+   * written); a batch already routed looks its sinks up by name on every attempt, so it
+   * finds them (and a replaced sink's new implementation) until then.
+   */
+  reconfigure(sinks: NamedSink[], router: Router): void {
+    this.sinks = sinks;
+    this.byName = new Map(sinks.map((s) => [s.name, s.sink]));
+    this.router = router;
+    for (const name of this.sinkDown) if (!this.byName.has(name)) this.sinkDown.delete(name);
   }
 
   /** Stops retrying failed writes: a batch that is not written stays uncommitted on the bus. */

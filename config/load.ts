@@ -3,6 +3,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import type { ComponentKind, ComponentSpec, Registry } from '../core/registry.js';
 import type { LogLevel } from '../core/log.js';
+import { apiSection, literalTokenProblem, type ApiConfig } from './api.js';
 import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
 import { interpolateEnv } from './interpolate.js';
 import { locate } from './locate.js';
@@ -43,6 +44,8 @@ export interface PipelineConfig {
   routes?: RoutesConfig;
   deadLetter: DeadLetterConfig;
   shutdown: ShutdownConfig;
+  /** The HTTP API: metrics, health, readiness, reload, tap (config/api.ts). */
+  api: ApiConfig;
 }
 
 /** The sections that hold named components (`name: {type: ..., ...}`), in pipeline order. */
@@ -65,6 +68,7 @@ const envelope = z.strictObject({
   routes: routesSection.optional(),
   dead_letter: deadLetterSection.default(deadLetterSection.parse({})),
   shutdown: shutdownSection.default(shutdownSection.parse({})),
+  api: apiSection.default(apiSection.parse({})),
 });
 
 export async function loadConfigFile(file: string, registry: Registry, env: NodeJS.ProcessEnv = process.env): Promise<PipelineConfig> {
@@ -103,6 +107,8 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
     }
     throw new ConfigError(problems);
   }
+  const tokenProblem = literalTokenProblem(doc);
+  if (tokenProblem) at(['api', 'token'], tokenProblem);
   for (const p of interpolateEnv(doc, env)) {
     const pos = lines.linePos(p.node.range?.[0] ?? 0);
     problems.push({ file, line: pos.line, col: pos.col, path: '', message: p.message });
@@ -143,6 +149,7 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
     routes: top.data?.routes,
     deadLetter: top.data?.dead_letter ?? deadLetterSection.parse({}),
     shutdown: top.data?.shutdown ?? shutdownSection.parse({}),
+    api: top.data?.api ?? apiSection.parse({}),
   };
   for (const [section, kind] of Object.entries(NAMED_SECTIONS)) {
     const entries = sections[section];

@@ -36,6 +36,7 @@ describe('routes and dead_letter sections', () => {
     expect(config.routes).toEqual({
       rules: [{ match: { level: ['error', 'fatal'], 'fields.team': 'pay*' }, sinks: ['es'], continue: true }],
       default: ['archive'],
+      max_match_bytes: 65536,
     });
     expect(config.deadLetter).toEqual({ type: 'file', topic: 'sluice-dead-letter' });
     expect(config.shutdown).toEqual({ drain_timeout: 10_000 });
@@ -56,10 +57,34 @@ describe('routes and dead_letter sections', () => {
         ),
       ),
     ).toEqual([
-      'p.yaml:8:26: routes.rules[0].match.severity: cannot match on "severity": use service, module, host, level, message, source.kind or fields.NAME',
-      expect.stringMatching(/^p\.yaml:8:42: routes\.rules\[0\]\.match\.message: invalid regular expression \/\(\/: /),
+      'p.yaml:8:26: routes.rules[0].match.severity: unknown field "severity": use service, module, host, level, message, source.kind, source.path, source.container, source.stream or fields.NAME (fields.a.b reads nested objects and dotted keys alike)',
+      'p.yaml:8:42: routes.rules[0].match.message: invalid regular expression /(/ (RE2 syntax, which runs in linear time: no backreferences or lookarounds): error parsing regexp: missing closing ): `(`',
       'p.yaml:10:7: routes.rules[0].stop: unknown key "stop"; allowed: continue, match, name, sinks',
     ]);
+  });
+
+  it('rejects patterns that need backtracking, bad field paths and a unit-less max_match_bytes, with line:col', () => {
+    expect(
+      problems(
+        [
+          ...sinks,
+          'routes:',
+          '  max_match_bytes: 4096',
+          '  rules:',
+          '    - match:',
+          '        message: ["/(a)\\\\1/", "!/(?=x)y/"]',
+          '        fields.a..b: x',
+          '      sinks: [es]',
+        ].join('\n'),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^p\.yaml:7:20: routes\.max_match_bytes: /),
+      'p.yaml:10:19: routes.rules[0].match.message[0]: invalid regular expression /(a)\\1/ (RE2 syntax, which runs in linear time: no backreferences or lookarounds): error parsing regexp: invalid escape sequence: `\\1`',
+      'p.yaml:10:31: routes.rules[0].match.message[1]: invalid regular expression /(?=x)y/ (RE2 syntax, which runs in linear time: no backreferences or lookarounds): error parsing regexp: invalid or unsupported Perl syntax: `(?=`',
+      'p.yaml:11:22: routes.rules[0].match."fields.a..b": field "fields.a..b" has an empty name between dots',
+    ]);
+    const config = parseConfig([...sinks, 'routes:', '  max_match_bytes: 8KiB'].join('\n'), 'p.yaml', registry, {});
+    expect(config.routes?.max_match_bytes).toBe(8192);
   });
 
   it('needs a kafka bus for a kafka dead-letter', () => {
@@ -85,7 +110,7 @@ describe('routes and dead_letter sections', () => {
     ).toEqual([
       'p.yaml:3:10: bus.topic: topic "logs/{service}" has characters Kafka does not allow in topic names (/); use letters, digits, ".", "_" and "-"',
       'p.yaml:5:18: bus.producer.compression: "zstd" needs a native codec that this build of Sluice does not include; available: none, gzip',
-      'p.yaml:6:10: bus.producer.key: key: unknown placeholder "{svc}" in "{svc}": use {service}, {module}, {host}, {source.kind} or {fields.NAME}',
+      'p.yaml:6:10: bus.producer.key: template "{svc}": {svc} at character 1: unknown field "svc": use service, module, host, level, source.kind, source.path, source.container, source.stream or fields.NAME (fields.a.b reads nested objects and dotted keys alike)',
       'p.yaml:8:5: bus.tls.key_file: cert_file and key_file go together: give both or neither',
     ]);
   });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { duration } from '../core/units.js';
+import { DEFAULT_MAX_MATCH_BYTES, fieldPathProblem, patternProblem } from '../core/template.js';
+import { byteSize, duration } from '../core/units.js';
 
 /**
  * The collector's `routes:` and `dead_letter:` sections, and the `shutdown:` section.
@@ -13,25 +14,11 @@ import { duration } from '../core/units.js';
  *       - match: { fields.team: "search-*" }
  *         sinks: [search-es]
  *     default: [archive]          # for events no rule took; without it they go to the dead-letter
+ *     max_match_bytes: 64KiB      # what a /regular expression/ sees of a value at most
  *
- * Without a `routes:` section every sink receives every event.
+ * Without a `routes:` section every sink receives every event. Match keys are field paths
+ * and patterns value patterns, both from core/template.ts (one vocabulary with templates).
  */
-
-/** What a match key may name: the event's own fields, or one of its `fields`. */
-export const MATCH_KEY = /^(service|module|host|level|message|source\.kind|fields(\.[^.]+)+)$/;
-
-/** A pattern: exact text, a glob with `*`, a `/regular expression/`, or any of those negated with a leading `!`. */
-export function patternProblem(pattern: string): string | undefined {
-  const body = pattern.startsWith('!') ? pattern.slice(1) : pattern;
-  if (body.length > 1 && body.startsWith('/') && body.endsWith('/')) {
-    try {
-      new RegExp(body.slice(1, -1));
-    } catch (err) {
-      return `invalid regular expression ${body}: ${(err as Error).message}`;
-    }
-  }
-  return undefined;
-}
 
 const pattern = z.string().superRefine((v, ctx) => {
   const problem = patternProblem(v);
@@ -45,12 +32,8 @@ export const routeRule = z.strictObject({
     .default({})
     .superRefine((m, ctx) => {
       for (const key of Object.keys(m)) {
-        if (!MATCH_KEY.test(key))
-          ctx.addIssue({
-            code: 'custom',
-            path: [key],
-            message: `cannot match on "${key}": use service, module, host, level, message, source.kind or fields.NAME`,
-          });
+        const problem = fieldPathProblem(key);
+        if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
       }
     })
     .describe('Conditions, all of which must hold; a list means any of its patterns. Empty: every event'),
@@ -64,6 +47,10 @@ export const routesSection = z.strictObject({
     .array(z.string().min(1))
     .optional()
     .describe('Sinks for events no rule accepted; without it those events go to the dead-letter'),
+  max_match_bytes: byteSize()
+    .default(DEFAULT_MAX_MATCH_BYTES)
+    .refine((n) => n > 0, 'must be above 0')
+    .describe('A /regular expression/ pattern sees at most this many bytes of a value, from its start (bounds its cost per event)'),
 });
 
 export const deadLetterSection = z.strictObject({

@@ -1,4 +1,5 @@
 import { pino, type Logger as PinoLogger } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 /**
  * Sluice's own logs (not the logs it ships): JSON lines on stderr, one logger per
@@ -15,8 +16,36 @@ export type Logger = PinoLogger;
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
-export function createLogger(level: LogLevel = 'info'): Logger {
-  return pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * JSON lines for machines (a service manager, a pipe, a log collector); one coloured line
+ * per entry when stderr is a terminal, so a person running Sluice by hand can read it.
+ * SLUICE_LOG_FORMAT=json|pretty overrides the guess.
+ */
+export function logFormat(env: NodeJS.ProcessEnv = process.env, stderr: { isTTY?: boolean } = process.stderr): LogFormat {
+  const forced = env.SLUICE_LOG_FORMAT;
+  if (forced === 'json' || forced === 'pretty') return forced;
+  return stderr.isTTY === true ? 'pretty' : 'json';
+}
+
+export function createLogger(level: LogLevel = 'info', format: LogFormat = logFormat()): Logger {
+  const options = { level, base: { pid: process.pid } };
+  if (format === 'json') return pino(options, pino.destination({ dest: 2, sync: true }));
+  // In the main thread and synchronous, like the JSON destination: a line logged just
+  // before a crash or exit is never lost in a worker's queue.
+  return pino(
+    options,
+    PinoPretty({
+      destination: 2,
+      sync: true,
+      colorize: true,
+      singleLine: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      messageFormat: '{if component}{component}: {end}{msg}',
+      ignore: 'pid,hostname,component',
+    }),
+  );
 }
 
 /** A logger that writes nothing: for tests and library use. */

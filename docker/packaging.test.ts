@@ -4,6 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { Readiness } from '../api/readiness.js';
+import { startApiServer } from '../api/server.js';
+import { Taps } from '../api/tap.js';
+import { apiSection } from '../config/api.js';
+import { silentLogger } from '../core/log.js';
 
 /**
  * The packaging in docker/: no Docker engine runs in CI, so what can be checked without one
@@ -88,30 +93,70 @@ describe('Dockerfile', () => {
 });
 
 describe('healthcheck.mjs', () => {
-  const check = (args: string[]) => spawnSync(process.execPath, [join(ROOT, 'docker/healthcheck.mjs'), ...args], { encoding: 'utf8' });
-  const sleeper = (argv: string[]): ChildProcess => {
-    const c = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', ...argv], { stdio: 'ignore' });
-    children.push(c);
-    return c;
+  // The real API server over a readiness model the test drives: the script is checked
+  // against what Sluice answers, healthy or not.
+  const check = (args: string[]) =>
+    new Promise<{ status: number | null; stdout: string }>((resolve) => {
+      const c = spawn(process.execPath, [join(ROOT, 'docker/healthcheck.mjs'), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let stdout = '';
+      c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      c.on('exit', (status) => resolve({ status, stdout }));
+    });
+  const serve = async () => {
+    const readiness = new Readiness(30_000);
+    const server = await startApiServer(
+      apiSection.parse({ address: '127.0.0.1:0' }),
+      {
+        readiness,
+        taps: new Taps(),
+        metrics: async () => ({ contentType: 'text/plain', body: '' }),
+        reload: async () => ({ result: 'unchanged', changes: [], problems: [] }),
+        about: {},
+      },
+      silentLogger(),
+    );
+    servers.push(server!);
+    return { readiness, url: server!.url };
   };
+  const servers: { close(): Promise<void> }[] = [];
+  afterAll(async () => {
+    for (const s of servers) await s.close();
+  });
 
-  test('healthy: the process is sluice and the state directory takes writes (the probe file is removed)', () => {
-    const c = sleeper(['/app/dist/bin/sluice.js', 'agent']);
-    const r = check(['--pid', String(c.pid), '--data-dir', tmp]);
-    expect(r.stdout).toBe('healthy\n');
-    expect(r.status).toBe(0);
+  test('healthy: /health answers 200 and the state directory takes writes (the probe file is removed)', async () => {
+    const { url } = await serve();
+    expect(await check(['--url', url, '--data-dir', tmp])).toEqual({ status: 0, stdout: 'healthy\n' });
     expect(readdirSync(tmp).filter((f) => f.startsWith('.health-'))).toEqual([]);
   });
 
-  test('unhealthy: no such process, another program, a state directory that takes no writes', () => {
-    const c = sleeper(['something-else']);
-    const gone = check(['--pid', '999999999', '--data-dir', tmp]);
-    expect([gone.status, gone.stdout]).toEqual([1, 'unhealthy: no process 999999999\n']);
-    const other = check(['--pid', String(c.pid), '--data-dir', tmp]);
-    expect(other.status).toBe(1);
-    expect(other.stdout).toMatch(/^unhealthy: process \d+ is not sluice/);
-    const s = sleeper(['sluice.js']);
-    const noDir = check(['--pid', String(s.pid), '--data-dir', join(tmp, 'missing')]);
-    expect([noDir.status, noDir.stdout]).toEqual([1, `unhealthy: state directory ${join(tmp, 'missing')} does not take writes (ENOENT)\n`]);
+  test('--ready: not ready with the reasons Sluice gives, then ready', async () => {
+    const { readiness, url } = await serve();
+    const bus = readiness.add('bus', 'bus', 'kafka', 'must-run');
+    readiness.pipelineRunning();
+    bus.failed(new Error('kafka unreachable: connect ECONNREFUSED'));
+    expect(await check(['--ready', '--url', url, '--data-dir', tmp])).toEqual({
+      status: 1,
+      stdout: 'unhealthy: /ready answered 503: bus failing for 0s: kafka unreachable: connect ECONNREFUSED\n',
+    });
+    bus.ok();
+    expect(await check(['--ready', '--url', url, '--data-dir', tmp])).toEqual({ status: 0, stdout: 'ready\n' });
+  });
+
+  test('unhealthy: a crashed component, nothing answering, a state directory that takes no writes', async () => {
+    const { readiness, url } = await serve();
+    readiness.add('sources.app', 'source', 'file', 'informative').crashed(new Error('loop ended'));
+    expect(await check(['--url', url, '--data-dir', tmp])).toEqual({
+      status: 1,
+      stdout: 'unhealthy: /health answered 503: sources.app crashed: loop ended\n',
+    });
+    expect(await check(['--url', 'http://127.0.0.1:1', '--data-dir', tmp])).toEqual({
+      status: 1,
+      stdout: 'unhealthy: no answer from the Sluice api at http://127.0.0.1:1 (ECONNREFUSED)\n',
+    });
+    const { url: fine } = await serve();
+    expect(await check(['--url', fine, '--data-dir', join(tmp, 'missing')])).toEqual({
+      status: 1,
+      stdout: `unhealthy: state directory ${join(tmp, 'missing')} does not take writes (ENOENT)\n`,
+    });
   });
 });

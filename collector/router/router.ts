@@ -1,4 +1,5 @@
-import type { FieldValue, LogEvent } from '../../core/event.js';
+import type { LogEvent } from '../../core/event.js';
+import { compilePattern, FieldPathError, fieldText, parseFieldPath, PatternError } from '../../core/template.js';
 
 /** One rule: all `match` conditions hold => the event goes to `sinks`. Shapes config/routing.ts's `routes:`. */
 export interface RouteRule {
@@ -12,6 +13,8 @@ export interface Routes {
   rules: RouteRule[];
   /** Sinks for events no rule accepted; absent: those events are unrouted (dead-letter). */
   default?: string[];
+  /** Bytes of a value a `/regular expression/` sees at most (core/template/match.ts's default when absent). */
+  max_match_bytes?: number;
 }
 
 export interface Routed {
@@ -28,6 +31,9 @@ type Test = (event: LogEvent) => boolean;
  * match wins unless it says `continue` (then later rules may add sinks: fan-out). An event
  * no rule takes goes to the default sinks, or is returned as unrouted for the dead-letter.
  * Without routes at all every sink gets every event.
+ *
+ * Match keys are field paths and their patterns value patterns, both core/template.ts's:
+ * the same `fields.a.b` as in topic and path templates, matched in time linear in the value.
  */
 export class Router {
   private readonly rules: { test: Test; sinks: string[]; continue: boolean }[];
@@ -43,7 +49,11 @@ export class Router {
     for (const name of [...routes.rules.flatMap((r) => r.sinks), ...(routes.default ?? [])]) {
       if (!known.has(name)) throw new Error(`route names unknown sink "${name}"`);
     }
-    this.rules = routes.rules.map((r) => ({ test: compileMatch(r.match), sinks: [...new Set(r.sinks)], continue: r.continue }));
+    this.rules = routes.rules.map((r, i) => ({
+      test: compileMatch(r.match, routes.max_match_bytes, r.name ?? `rule #${i + 1}`),
+      sinks: [...new Set(r.sinks)],
+      continue: r.continue,
+    }));
     this.fallback = routes.default ? [...new Set(routes.default)] : undefined;
   }
 
@@ -72,87 +82,25 @@ export class Router {
   }
 }
 
-function compileMatch(match: Record<string, string | string[]>): Test {
+function compileMatch(match: Record<string, string | string[]>, maxMatchBytes: number | undefined, rule: string): Test {
   const tests = Object.entries(match).map(([key, patterns]) => {
-    const get = getter(key);
-    const sources = Array.isArray(patterns) ? patterns : [patterns];
-    const list = (key === 'level' ? sources.map((p) => p.toLowerCase()) : sources).map(compilePattern);
-    const positive = list.filter((p) => !p.negated);
-    const negative = list.filter((p) => p.negated);
-    // Any positive pattern (or none given), and no negated one.
-    return (event: LogEvent) => {
-      const value = get(event);
-      if (positive.length > 0 && !positive.some((p) => p.test(value))) return false;
-      return !negative.some((p) => p.test(value));
-    };
+    try {
+      const path = parseFieldPath(key);
+      // Levels are lower-case in events (core/event.ts): WARN, warn and Warn are one level.
+      const options = { maxMatchBytes, lowerCase: key === 'level' };
+      const list = (Array.isArray(patterns) ? patterns : [patterns]).map((p) => compilePattern(p, options));
+      const positive = list.filter((p) => !p.negated);
+      const negative = list.filter((p) => p.negated);
+      // Any positive pattern (or none given), and no negated one.
+      return (event: LogEvent) => {
+        const value = fieldText(path.get(event));
+        if (positive.length > 0 && !positive.some((p) => p.test(value))) return false;
+        return !negative.some((p) => p.test(value));
+      };
+    } catch (err) {
+      if (err instanceof FieldPathError || err instanceof PatternError) throw new Error(`route ${rule}: ${key}: ${err.message}`);
+      throw err;
+    }
   });
   return (event) => tests.every((t) => t(event));
-}
-
-function getter(key: string): (event: LogEvent) => string | undefined {
-  switch (key) {
-    case 'service':
-      return (e) => e.service;
-    case 'module':
-      return (e) => e.module;
-    case 'host':
-      return (e) => e.host;
-    case 'message':
-      return (e) => e.message;
-    case 'source.kind':
-      return (e) => e.source.kind;
-    case 'level':
-      // Levels are compared case-insensitively: WARN, warn and Warn are one level.
-      return (e) => {
-        const v = asText(e.fields.level);
-        return v === undefined ? undefined : v.toLowerCase();
-      };
-    default: {
-      const path = key.split('.').slice(1);
-      return (e) => {
-        let cur: FieldValue | undefined = e.fields;
-        for (const step of path) cur = typeof cur === 'object' && cur !== null && !Array.isArray(cur) ? cur[step] : undefined;
-        return asText(cur);
-      };
-    }
-  }
-}
-
-function asText(v: FieldValue | undefined): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
-}
-
-interface Pattern {
-  negated: boolean;
-  test(value: string | undefined): boolean;
-}
-
-/**
- * `text` exact, `te*t` glob (`*` any run of characters), `/re/` regular expression, `!…`
- * negation. A missing value matches nothing positive, so `level: error` never takes an
- * event without a level, and `level: "!debug"` does.
- */
-export function compilePattern(source: string): Pattern {
-  const negated = source.startsWith('!');
-  const body = negated ? source.slice(1) : source;
-  let test: (v: string) => boolean;
-  if (body.length > 1 && body.startsWith('/') && body.endsWith('/')) {
-    const re = new RegExp(body.slice(1, -1));
-    test = (v) => re.test(v);
-  } else if (body.includes('*')) {
-    const re = new RegExp(
-      `^${body
-        .split('*')
-        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-        .join('.*')}$`,
-      's',
-    );
-    test = (v) => re.test(v);
-  } else {
-    test = (v) => v === body;
-  }
-  return { negated, test: (v) => v !== undefined && test(v) };
 }

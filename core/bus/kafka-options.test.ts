@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../event.js';
-import { compileTemplate, kafkaBusOptions, topicRenderer, topicSubscription } from './kafka-options.js';
+import { silentLogger } from '../log.js';
+import { kafkaBusOptions, keyRenderer, topicRenderer, topicSubscription } from './kafka-options.js';
 
 const event = (over: Partial<LogEvent>): LogEvent => ({
   id: 'i',
@@ -19,6 +20,7 @@ describe('kafka bus options', () => {
     const o = kafkaBusOptions.parse({});
     expect(o.brokers).toEqual(['localhost:9092']);
     expect(o.topic).toBe('logs');
+    expect(o.topic_max_distinct).toBe(100);
     expect(o.producer).toMatchObject({
       key: '{service}/{module}',
       compression: 'gzip',
@@ -35,8 +37,16 @@ describe('kafka bus options', () => {
     const topic = topicRenderer('logs.{service}.{fields.team}');
     expect(topic(event({ fields: { team: 'core' } }))).toBe('logs.pay.core');
     expect(topic(event({ service: 'a/b c', fields: { team: 'ü' } }))).toBe('logs.a_b_c._');
-    expect(topic(event({ service: '..', fields: {} }))).toBe('logs.__.none');
-    expect(topic(event({ service: '' }))).toBe('logs.none.none');
+    expect(topic(event({ service: '..', fields: {} }))).toBe('logs.__.unknown');
+    expect(topic(event({ service: '' }))).toBe('logs.unknown.unknown');
+    expect(topicRenderer('logs.{fields.team:-shared}')(event({}))).toBe('logs.shared');
+  });
+
+  it('makes at most topic_max_distinct topics, the rest going to the _other topic the consumers subscribe to', () => {
+    const topic = topicRenderer('logs.{service}', { maxDistinct: 2, component: 'bus', logger: silentLogger() });
+    const names = ['a', 'b', 'c', 'a', 'd'].map((service) => topic(event({ service })));
+    expect(names).toEqual(['logs.a', 'logs.b', 'logs._other', 'logs.a', 'logs._other']);
+    expect((topicSubscription('logs.{service}') as RegExp).test('logs._other')).toBe(true);
   });
 
   it('keeps long topic names within 249 characters, distinct per value', () => {
@@ -48,8 +58,8 @@ describe('kafka bus options', () => {
     expect(a).not.toBe(b);
   });
 
-  it('renders keys without sanitizing', () => {
-    expect(compileTemplate('{service}/{module}')(event({ module: 'a b' }))).toBe('pay/a b');
+  it('renders keys without sanitizing, % as text', () => {
+    expect(keyRenderer('{service}/{module}%')(event({ module: 'a b' }))).toBe('pay/a b%');
   });
 
   it('subscribes to a fixed topic, or to every topic a template can produce', () => {

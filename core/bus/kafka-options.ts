@@ -4,6 +4,7 @@ import kafkajs from 'kafkajs';
 import type { KafkaConfig, SASLOptions, logCreator } from 'kafkajs';
 import { z } from 'zod';
 import type { LogEvent } from '../event.js';
+import { DistinctLimit, type DistinctLimitOptions, EventTemplate, literalText, parseTemplate, templateProblem } from '../template.js';
 import type { Logger } from '../log.js';
 import { byteSize, duration } from '../units.js';
 
@@ -18,35 +19,21 @@ const { Kafka, logLevel } = kafkajs;
 const TOPIC_CHAR = /[^a-zA-Z0-9._-]/g;
 const TOPIC_MAX = 249;
 
-/**
- * `{service}`, `{module}`, `{host}`, `{source.kind}` or `{fields.NAME}` (a dotted path into
- * fields). Plain text between placeholders is kept as written.
- */
-const PLACEHOLDER = /\{([^{}]*)\}/g;
-const VARIABLE = /^(service|module|host|source\.kind|fields(\.[^.{}]+)+)$/;
+/** Topic and key templates: core/template.ts's language, without time tokens (`%` is text). */
+const NO_TIME = { time: false } as const;
 
-function templateProblem(template: string): string | undefined {
-  for (const m of template.matchAll(PLACEHOLDER)) {
-    if (!VARIABLE.test(m[1]!)) {
-      return `unknown placeholder "{${m[1]}}" in ${JSON.stringify(template)}: use {service}, {module}, {host}, {source.kind} or {fields.NAME}`;
-    }
-  }
-  const rest = template.replace(PLACEHOLDER, '');
-  if (rest.includes('{') || rest.includes('}')) return `unbalanced "{" or "}" in ${JSON.stringify(template)}`;
-  return undefined;
-}
-
-const template = (what: string) =>
+const template = () =>
   z
     .string()
     .min(1)
     .superRefine((v, ctx) => {
-      const problem = templateProblem(v);
-      if (problem) ctx.addIssue({ code: 'custom', message: `${what}: ${problem}` });
+      const problem = templateProblem(v, NO_TIME);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
     });
 
-const topicTemplate = template('topic').superRefine((v, ctx) => {
-  const fixed = v.replace(PLACEHOLDER, '');
+const topicTemplate = template().superRefine((v, ctx) => {
+  if (templateProblem(v, NO_TIME)) return;
+  const fixed = literalText(parseTemplate(v, NO_TIME));
   const bad = fixed.match(TOPIC_CHAR);
   if (bad)
     ctx.addIssue({
@@ -99,7 +86,7 @@ export const kafkaSaslOptions = z.strictObject({
 const COMPRESSION = ['none', 'gzip'] as const;
 
 export const kafkaProducerOptions = z.strictObject({
-  key: template('key')
+  key: template()
     .default('{service}/{module}')
     .describe("Record key template: records with the same key go to the same partition, so one module's lines stay in order"),
   compression: z
@@ -199,6 +186,14 @@ export const kafkaBusOptions = z
     topic: topicTemplate
       .default('logs')
       .describe('Topic, fixed ("logs") or from event fields ("logs.{service}"); each value is sanitized to Kafka\'s topic characters'),
+    topic_max_distinct: z
+      .number()
+      .int()
+      .min(0)
+      .default(100)
+      .describe(
+        'Most distinct topics a templated topic makes, per agent; later values go to one topic named with "_other" in place of the values, with a warn log line and sluice_template_overflow_events_total. 0 = no limit',
+      ),
     client_id: z.string().min(1).default('sluice').describe('Client id the brokers see in their logs and quotas'),
     connection_timeout: duration().default(3000).describe('How long to wait for a TCP (and TLS) connection to a broker'),
     tls: kafkaTlsOptions.optional().describe('TLS to the brokers'),
@@ -211,57 +206,6 @@ export const kafkaBusOptions = z
 export type KafkaBusOptions = z.infer<typeof kafkaBusOptions>;
 export type KafkaProducerOptions = z.infer<typeof kafkaProducerOptions>;
 export type KafkaConsumerOptions = z.infer<typeof kafkaConsumerOptions>;
-
-/** Renders a template for one event; `sanitize` maps each substituted value. */
-export function compileTemplate(source: string, sanitize: (value: string) => string = (v) => v): (event: LogEvent) => string {
-  const parts: (string | ((e: LogEvent) => string))[] = [];
-  let last = 0;
-  for (const m of source.matchAll(PLACEHOLDER)) {
-    if (m.index > last) parts.push(source.slice(last, m.index));
-    parts.push(accessor(m[1]!, sanitize));
-    last = m.index + m[0].length;
-  }
-  if (last < source.length) parts.push(source.slice(last));
-  if (parts.every((p) => typeof p === 'string')) {
-    const fixed = parts.join('');
-    return () => fixed;
-  }
-  return (event) => {
-    let out = '';
-    for (const p of parts) out += typeof p === 'string' ? p : p(event);
-    return out;
-  };
-}
-
-/** A missing or empty value renders as this, so "logs.{service}" never yields "logs.". */
-export const MISSING_VALUE = 'none';
-
-function accessor(variable: string, sanitize: (v: string) => string): (e: LogEvent) => string {
-  const pick = (raw: unknown): string => {
-    if (raw === undefined || raw === null || raw === '') return MISSING_VALUE;
-    const s = typeof raw === 'string' ? raw : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
-    return sanitize(s) || MISSING_VALUE;
-  };
-  switch (variable) {
-    case 'service':
-      return (e) => pick(e.service);
-    case 'module':
-      return (e) => pick(e.module);
-    case 'host':
-      return (e) => pick(e.host);
-    case 'source.kind':
-      return (e) => pick(e.source.kind);
-    default: {
-      const path = variable.split('.').slice(1);
-      return (e) => {
-        let cur: unknown = e.fields;
-        for (const step of path)
-          cur = typeof cur === 'object' && cur !== null && !Array.isArray(cur) ? (cur as Record<string, unknown>)[step] : undefined;
-        return pick(cur);
-      };
-    }
-  }
-}
 
 /** One value as a topic-name segment: Kafka's characters only, no "." or ".." on its own. */
 export function sanitizeTopicValue(value: string): string {
@@ -279,24 +223,27 @@ export function limitTopic(topic: string): string {
   return `${topic.slice(0, TOPIC_MAX - 13)}-${hash}`;
 }
 
-/** The topic template for producing: each substituted value sanitized, the result within 249 characters. */
-export function topicRenderer(topic: string): (event: LogEvent) => string {
-  const render = compileTemplate(topic, sanitizeTopicValue);
-  return (event) => limitTopic(render(event));
+/**
+ * The topic template for producing: each substituted value sanitized, the result within
+ * 249 characters, and with `distinct` (`topic_max_distinct`) at most that many topics.
+ */
+export function topicRenderer(topic: string, distinct?: Omit<DistinctLimitOptions, 'option'>): (event: LogEvent) => string {
+  const limit = distinct && distinct.maxDistinct > 0 ? new DistinctLimit({ ...distinct, option: 'bus.topic' }) : undefined;
+  const t = new EventTemplate(topic, { ...NO_TIME, sanitize: sanitizeTopicValue, finish: limitTopic, limit });
+  return (event) => t.renderCached(event);
+}
+
+/** The record key template: values as they are (a key is bytes, not a name). */
+export function keyRenderer(key: string): (event: LogEvent) => string {
+  const t = new EventTemplate(key, NO_TIME);
+  return (event) => t.renderCached(event);
 }
 
 /** What a consumer subscribes to: the fixed topic, or every topic the template can produce. */
 export function topicSubscription(topic: string): string | RegExp {
-  if (!PLACEHOLDER.test(topic)) return topic;
-  PLACEHOLDER.lastIndex = 0;
-  let pattern = '';
-  let last = 0;
-  for (const m of topic.matchAll(PLACEHOLDER)) {
-    pattern += `${escapeRegExp(topic.slice(last, m.index))}[a-zA-Z0-9._-]+`;
-    last = m.index + m[0].length;
-  }
-  pattern += escapeRegExp(topic.slice(last));
-  return new RegExp(`^${pattern}$`);
+  const parts = parseTemplate(topic, NO_TIME);
+  if (parts.every((p) => p.kind === 'literal')) return topic;
+  return new RegExp(`^${parts.map((p) => (p.kind === 'literal' ? escapeRegExp(p.text) : '[a-zA-Z0-9._-]+')).join('')}$`);
 }
 
 function escapeRegExp(s: string): string {

@@ -117,7 +117,11 @@ export class ElasticsearchSink implements Sink {
   ) {
     this.logger = deps.logger;
     ({ client: this.client, urls: this.urls, redact: this.redact } = createClient(options));
-    this.namer = new IndexNamer(options.index, options.timezone);
+    this.namer = new IndexNamer(options.index, options.timezone, {
+      maxDistinct: options.index_max_distinct,
+      component: deps.name,
+      logger: deps.logger,
+    });
     this.templateName = options.template.name ?? `sluice-${deps.name.toLowerCase().replace(/[^a-z0-9_.-]/g, '-')}`;
     this.op = options.mode === 'data_stream' ? 'create' : 'index';
     if (deps.onRejected) this.onRejected = deps.onRejected;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
+import { captureLogger } from '../../test/support/index.js';
 import { IndexNamer, IndexTemplateError, parseIndexTemplate, sanitizeIndexName, sanitizeValue } from './index-name.js';
 
 const event = (over: Partial<LogEvent> = {}): LogEvent => ({
@@ -132,5 +133,31 @@ describe('index names', () => {
 
   it('puts an event without a usable time on 1970.01.01, as the file sink does', () => {
     expect(new IndexNamer('logs-{service}-%Y.%m.%d').name(event({ timestamp: Number.NaN }))).toBe('logs-checkout-1970.01.01');
+  });
+});
+
+describe('index names with index_max_distinct', () => {
+  it('gives 1,000 services 50 indices a day and one _other index, which retention and the pattern still cover', () => {
+    const { logger, lines } = captureLogger();
+    const namer = new IndexNamer('logs-{service}-%Y.%m.%d', 'UTC', { maxDistinct: 50, component: 'es-cap', logger });
+    const names = new Set<string>();
+    for (let i = 0; i < 1000; i++) names.add(namer.name(event({ service: `Pod-${i}` })));
+    expect(names.size).toBe(51);
+    expect([...names].filter((n) => n.includes('_other'))).toEqual(['logs-_other-2024.03.09']);
+    expect(names.has('logs-pod-49-2024.03.09')).toBe(true);
+    expect(names.has('logs-pod-50-2024.03.09')).toBe(false);
+    // The next day the same 50 services keep their own indices.
+    expect(namer.name(event({ service: 'Pod-7', timestamp: Date.UTC(2024, 2, 10) }))).toBe('logs-pod-7-2024.03.10');
+    expect(namer.dayOf('logs-_other-2024.03.09')).toBe(Date.UTC(2024, 2, 9));
+    expect(lines.filter((l) => l.level === 40)).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ option: 'index', max_distinct: 50, value: 'logs-pod-50-2024.03.09' });
+  });
+
+  it('takes no limit at 0, and a missing value renders the placeholder fallback', () => {
+    const { logger } = captureLogger();
+    const namer = new IndexNamer('logs-{service}-{module:-main}', 'UTC', { maxDistinct: 0, component: 'es-nocap', logger });
+    const names = new Set(Array.from({ length: 300 }, (_, i) => namer.name(event({ service: `s${i}`, module: '' }))));
+    expect(names.size).toBe(300);
+    expect(names.has('logs-s1-main')).toBe(true);
   });
 });

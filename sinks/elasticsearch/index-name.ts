@@ -1,11 +1,19 @@
 import type { LogEvent } from '../../core/event.js';
-import { EventTemplate, parseTemplate, type Placeholder, type TemplatePart } from '../../core/template.js';
+import {
+  DistinctLimit,
+  type DistinctLimitOptions,
+  EventTemplate,
+  parseTemplate,
+  type Placeholder,
+  type TemplatePart,
+} from '../../core/template.js';
 
 /**
  * Index names from a template such as `logs-{service}-%Y.%m.%d`: `{service}`, `{module}`
- * and `{host}` come from the event, strftime fields from the event time in a time zone.
- * Parsing, time zones and the per-event caches are core/template.ts, shared with the file
- * sink; what is here is what Elasticsearch asks of a name.
+ * and `{host}` come from the event (a missing one renders its fallback, `{service:-x}`, or
+ * `unknown`), strftime fields from the event time in a time zone. Parsing, field paths,
+ * time zones, the per-event caches and `max_distinct` are core/template.ts, shared with
+ * the Kafka topic and the file sink; what is here is what Elasticsearch asks of a name.
  *
  * Event values are untrusted (a service name is whatever a container label says), so each
  * one is reduced to a safe part of an index name before it is put in: Elasticsearch's
@@ -59,10 +67,10 @@ export function parseIndexTemplate(template: string): TemplatePart[] {
   return parts;
 }
 
-/** Makes one untrusted value safe inside an index name (never empty). */
+/** Makes one untrusted value safe inside an index name; '' when nothing is left (the template then renders the fallback). */
 export function sanitizeValue(value: string, maxBytes = MAX_VALUE_BYTES): string {
   const clean = value.toLowerCase().replace(ILLEGAL, '_');
-  return truncateBytes(clean, maxBytes) || 'unknown';
+  return truncateBytes(clean, maxBytes);
 }
 
 /** Applies the whole-name rules: no leading `-_+`, not `.`/`..`, at most 255 bytes. */
@@ -92,7 +100,9 @@ function truncateBytes(s: string, maxBytes: number): string {
 /**
  * Renders index names for events. name() is core's renderCached: per event a map lookup
  * per field and one for the time bucket, and the same string object for every event of
- * one index, so the sanitizing above runs once per distinct name, not per event.
+ * one index, so the sanitizing above runs once per distinct name, not per event. With
+ * `distinct` (the sink's `index_max_distinct`; 0 = no limit), value combinations beyond it go to one
+ * overflow index (`logs-_other-2024.03.09`): retention and the wildcard pattern cover it.
  */
 export class IndexNamer {
   private readonly names: EventTemplate;
@@ -104,9 +114,15 @@ export class IndexNamer {
   constructor(
     readonly template: string,
     readonly timeZone = 'UTC',
+    distinct?: Omit<DistinctLimitOptions, 'option'>,
   ) {
     const parts = parseIndexTemplate(template);
-    this.names = new EventTemplate(template, { timeZone, sanitize: (v) => sanitizeValue(v), finish: sanitizeIndexName });
+    this.names = new EventTemplate(template, {
+      timeZone,
+      sanitize: (v) => sanitizeValue(v),
+      finish: sanitizeIndexName,
+      limit: distinct && distinct.maxDistinct > 0 ? new DistinctLimit({ ...distinct, option: 'index' }) : undefined,
+    });
     const tokens = new Set(parts.flatMap((p) => (p.kind === 'time' ? [p.token] : [])));
     this.hasTime = tokens.size > 0;
     this.daily = tokens.has('Y') && (tokens.has('j') || (tokens.has('m') && tokens.has('d')));

@@ -52,6 +52,14 @@ export const elasticsearchSinkOptions = z
       .describe(
         'index (or data stream) name template: {service}, {module}, {host} and strftime %Y %m %d %H %j of the event time; values are sanitized to Elasticsearch index-name rules',
       ),
+    index_max_distinct: z
+      .number()
+      .int()
+      .min(0)
+      .default(100)
+      .describe(
+        'most distinct combinations of the {fields} of `index` that get an index of their own (days do not count); later ones go to one index named with "_other" in place of the values, with a warn log line and sluice_template_overflow_events_total. Per collector process; 0 = no limit',
+      ),
     timezone: timeZone.default('UTC').describe('time zone for the strftime fields of `index` (and for the day boundary of retention_days)'),
     template: z
       .strictObject({

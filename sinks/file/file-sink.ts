@@ -4,12 +4,22 @@ import { join, relative, resolve } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import type { Sink } from '../../core/pipeline.js';
-import { EventTemplate, safePathSegment } from '../../core/template.js';
+import { EventTemplate } from '../../core/template.js';
 import { encodeEventString } from '../../core/wire.js';
 import { gzipMember } from './gzip.js';
 import { fileSinkMetrics } from './metrics.js';
 import type { FileSinkOptions } from './options.js';
-import { checkPathTemplate, ensureDirInside, finalName, fitSegment, inProgressName, isInside, nextSeq, splitBaseName } from './paths.js';
+import {
+  checkPathTemplate,
+  ensureDirInside,
+  finalName,
+  fitSegment,
+  inProgressName,
+  isInside,
+  nextSeq,
+  safePathSegment,
+  splitBaseName,
+} from './paths.js';
 import { syncDir } from '../../core/durable-file.js';
 import { recoverInProgress } from './recovery.js';
 import { dayLayout, expiredDays, formatDay, removeDir, type DayLayout } from './retention.js';

@@ -15,6 +15,31 @@ export const IN_PROGRESS_SUFFIX = '.inprogress';
 const SEQ_DIGITS = 6;
 const MAX_SEGMENT_BYTES = 200;
 
+const UNSAFE_IN_SEGMENT = /[\u0000-\u001f\u007f-\u009f/\\]/g;
+const MAX_VALUE_BYTES = 100;
+
+/**
+ * The file sink's rule for an event value in a path: one harmless segment. No separators,
+ * no control characters, no `..`, no leading dot (hidden names are the sink's in-progress
+ * files), at most 100 bytes. Log content and container labels end up here, so this is what
+ * keeps the sink inside its root whatever the data says. A value with nothing usable left
+ * (blank) gives '', and the template renders the placeholder's fallback (`unknown`).
+ */
+export function safePathSegment(value: string): string {
+  let s = value.replace(UNSAFE_IN_SEGMENT, '_').replace(/\.{2,}/g, (dots) => '_'.repeat(dots.length));
+  if (s.startsWith('.')) s = `_${s.slice(1)}`;
+  if (Buffer.byteLength(s) > MAX_VALUE_BYTES) s = cutBytes(s, MAX_VALUE_BYTES);
+  return s.trim() === '' ? '' : s;
+}
+
+/** At most `max` UTF-8 bytes of `s`, never cutting a character in half. */
+function cutBytes(s: string, max: number): string {
+  const cut = Buffer.from(s).subarray(0, max).toString('utf8');
+  let end = cut.length;
+  while (end > 0 && cut.length - end < 3 && cut.charCodeAt(end - 1) === 0xfffd) end--;
+  return cut.slice(0, end);
+}
+
 /** Checks the literal structure of a path template: relative, no empty, `.` or `..` segments. */
 export function checkPathTemplate(text: string): void {
   const fail = (why: string) => {
@@ -88,10 +113,7 @@ export async function nextSeq(dir: string, base: BaseName, gzip: boolean): Promi
 export function fitSegment(segment: string): string {
   if (Buffer.byteLength(segment) <= MAX_SEGMENT_BYTES) return segment;
   const hash = createHash('sha256').update(segment).digest('hex').slice(0, 12);
-  return `${Buffer.from(segment)
-    .subarray(0, MAX_SEGMENT_BYTES - 13)
-    .toString('utf8')
-    .replace(/\uFFFD+$/, '')}~${hash}`;
+  return `${cutBytes(segment, MAX_SEGMENT_BYTES - 13)}~${hash}`;
 }
 
 /**

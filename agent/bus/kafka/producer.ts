@@ -7,10 +7,10 @@ import { metrics } from '../../../core/metrics.js';
 import type { BusProducer } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
 import {
-  compileTemplate,
   createKafka,
   describeBus,
   describeError,
+  keyRenderer,
   topicRenderer,
   type KafkaBusOptions,
 } from '../../../core/bus/kafka-options.js';
@@ -78,8 +78,8 @@ export class KafkaProducer implements BusProducer {
     private readonly component = 'bus',
   ) {
     this.batching = { batchEvents: options.producer.batch_events, lingerMs: options.producer.linger };
-    this.topicOf = topicRenderer(options.topic);
-    this.keyOf = compileTemplate(options.producer.key);
+    this.topicOf = topicRenderer(options.topic, { maxDistinct: options.topic_max_distinct, component, logger });
+    this.keyOf = keyRenderer(options.producer.key);
     this.compression = options.producer.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   }
 

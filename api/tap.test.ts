@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { makeEvents } from '../test/support/index.js';
+import { TapRequestError, Taps } from './tap.js';
+
+function collector() {
+  const lines: Record<string, unknown>[] = [];
+  let ended = false;
+  let accept = true;
+  return {
+    lines,
+    get ended() {
+      return ended;
+    },
+    block(v: boolean) {
+      accept = !v;
+    },
+    out: {
+      write: (line: string) => {
+        lines.push(JSON.parse(line));
+        return accept;
+      },
+      end: () => {
+        ended = true;
+      },
+    },
+  };
+}
+
+describe('taps', () => {
+  it('costs nothing while nobody listens, and listens only to what was asked', () => {
+    const taps = new Taps();
+    taps.declare('sources.a');
+    taps.declare('sources.b');
+    taps.declare('routes.errors');
+    expect(taps.listening('sources.a')).toBe(false);
+    const c = collector();
+    taps.subscribe({ components: ['sources.*'], rate: 100 }, c.out);
+    expect(['sources.a', 'sources.b', 'routes.errors'].map((p) => taps.listening(p))).toEqual([true, true, false]);
+    taps.publish('sources.a', makeEvents(2));
+    taps.publish('routes.errors', makeEvents(2));
+    expect(c.lines.map((l) => [l.component, (l.event as { id: string }).id])).toEqual([
+      ['sources.a', 'e0'],
+      ['sources.a', 'e1'],
+    ]);
+  });
+
+  it('refuses a name that matches no tap point, listing them', () => {
+    const taps = new Taps();
+    taps.declare('sources.app');
+    expect(() => taps.subscribe({ components: ['sources.ap'], rate: 1 }, collector().out)).toThrow(TapRequestError);
+    expect(() => taps.subscribe({ components: ['sources.ap'], rate: 1 }, collector().out)).toThrow('tap points: sources.app');
+  });
+
+  it('samples by a token bucket per component and says how many it skipped', () => {
+    let now = 0;
+    const taps = new Taps(() => now);
+    taps.declare('sources.a');
+    const c = collector();
+    taps.subscribe({ components: [], rate: 10 }, c.out);
+    taps.publish('sources.a', makeEvents(25));
+    expect(c.lines).toHaveLength(10);
+    now += 500; // half a second: 5 more
+    taps.publish('sources.a', makeEvents(25, {}, 'x'));
+    expect(c.lines[10]).toEqual({ component: 'sources.a', skipped: 15 });
+    expect(c.lines.slice(11).map((l) => (l.event as { id: string }).id)).toEqual(['x0', 'x1', 'x2', 'x3', 'x4']);
+  });
+
+  it('ends the stream at the limit and stops listening', () => {
+    const taps = new Taps();
+    taps.declare('sources.a');
+    const c = collector();
+    taps.subscribe({ components: ['sources.a'], rate: 100, limit: 3 }, c.out);
+    taps.publish('sources.a', makeEvents(10));
+    expect(c.lines).toHaveLength(3);
+    expect(c.ended).toBe(true);
+    expect(taps.listening('sources.a')).toBe(false);
+  });
+
+  it('skips events for a reader that is behind instead of queueing them, and resumes after drain', () => {
+    const taps = new Taps();
+    taps.declare('sources.a');
+    const c = collector();
+    const sub = taps.subscribe({ components: ['sources.a'], rate: 1000 }, c.out);
+    c.block(true);
+    taps.publish('sources.a', makeEvents(5));
+    expect(c.lines).toHaveLength(1);
+    c.block(false);
+    sub.drained();
+    taps.publish('sources.a', makeEvents(1, {}, 'y'));
+    expect(c.lines.slice(1)).toEqual([{ component: 'sources.a', skipped: 4 }, expect.objectContaining({ component: 'sources.a' })]);
+  });
+
+  it('a tap point declared later (a reload added a source) is heard by a glob', () => {
+    const taps = new Taps();
+    taps.declare('sources.a');
+    const c = collector();
+    taps.subscribe({ components: ['sources.*'], rate: 100 }, c.out);
+    taps.declare('sources.new');
+    expect(taps.listening('sources.new')).toBe(true);
+  });
+});

@@ -1,0 +1,172 @@
+import type { LogEvent } from '../core/event.js';
+import { encodeEventString } from '../core/wire.js';
+
+/**
+ * `sluice tap`: events as they leave components (sources, transforms, the router's routes),
+ * streamed to whoever asked, without touching the pipeline:
+ *
+ * - Nothing is done for a component nobody taps: `listening()` is one Set lookup, the
+ *   price every batch pays.
+ * - Sampled per subscriber and component by a token bucket (`rate` events per second,
+ *   bursts up to one second's worth): a tap on a busy source shows a steady trickle and
+ *   says how many it skipped, instead of flooding the terminal.
+ * - A slow reader never slows the pipeline: while its socket is congested, events for it
+ *   are skipped (and counted), never queued.
+ *
+ * Each line is JSON: `{"component":"sources.app","event":{wire event}}`, or a notice
+ * `{"component":"sources.app","skipped":1234}` after events were skipped.
+ */
+export interface TapRequest {
+  /** Tap point names or globs (`sources.*`); empty: every tap point. */
+  components: string[];
+  /** End the stream after this many events. */
+  limit?: number;
+  /** Most events per second and component sent to this subscriber. */
+  rate: number;
+}
+
+export interface TapOutput {
+  /** Writes one line; false when the reader is behind (its buffer is full). */
+  write(line: string): boolean;
+  /** Called once the limit is reached, or the tap is closed. */
+  end(): void;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+  skipped: number;
+}
+
+interface Subscriber {
+  matches(component: string): boolean;
+  out: TapOutput;
+  limit: number;
+  rate: number;
+  sent: number;
+  congested: boolean;
+  buckets: Map<string, Bucket>;
+  ended: boolean;
+}
+
+export class TapRequestError extends Error {}
+
+/** `sources.*` → a matcher; `*` is any run of characters, everything else literal. */
+function matcher(patterns: string[]): (component: string) => boolean {
+  if (patterns.length === 0) return () => true;
+  const exact = new Set(patterns.filter((p) => !p.includes('*')));
+  const globs = patterns.filter((p) => p.includes('*')).map((p) => new RegExp(`^${p.split('*').map(escapeRegExp).join('.*')}$`));
+  return (c) => exact.has(c) || globs.some((g) => g.test(c));
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export class Taps {
+  private readonly subscribers = new Set<Subscriber>();
+  /** Tap points some subscriber listens to right now: the only thing the hot path reads. */
+  private hot = new Set<string>();
+  private readonly points = new Set<string>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** A component whose output can be tapped. */
+  declare(component: string): void {
+    this.points.add(component);
+    this.refresh();
+  }
+
+  undeclare(component: string): void {
+    this.points.delete(component);
+    this.refresh();
+  }
+
+  tapPoints(): string[] {
+    return [...this.points].sort();
+  }
+
+  listening(component: string): boolean {
+    return this.hot.has(component);
+  }
+
+  /** Throws TapRequestError when a name matches no tap point (a typo should not wait forever in silence). */
+  subscribe(request: TapRequest, out: TapOutput): { close(): void; drained(): void } {
+    for (const pattern of request.components) {
+      const m = matcher([pattern]);
+      if (![...this.points].some(m))
+        throw new TapRequestError(`no tap point matches "${pattern}"; tap points: ${this.tapPoints().join(', ') || 'none'}`);
+    }
+    const sub: Subscriber = {
+      matches: matcher(request.components),
+      out,
+      limit: request.limit ?? Number.POSITIVE_INFINITY,
+      rate: request.rate,
+      sent: 0,
+      congested: false,
+      buckets: new Map(),
+      ended: false,
+    };
+    this.subscribers.add(sub);
+    this.refresh();
+    return {
+      close: () => this.finish(sub),
+      drained: () => {
+        sub.congested = false;
+      },
+    };
+  }
+
+  /** Ends every stream (the server is closing). */
+  closeAll(): void {
+    for (const sub of [...this.subscribers]) this.finish(sub);
+  }
+
+  publish(component: string, events: readonly LogEvent[]): void {
+    if (!this.hot.has(component) || events.length === 0) return;
+    const now = this.now();
+    for (const sub of this.subscribers) {
+      if (!sub.matches(component)) continue;
+      const bucket = this.bucket(sub, component, now);
+      for (const event of events) {
+        if (sub.ended) break;
+        if (sub.congested || bucket.tokens < 1) {
+          bucket.skipped++;
+          continue;
+        }
+        if (bucket.skipped > 0) {
+          sub.congested = !sub.out.write(`{"component":${JSON.stringify(component)},"skipped":${bucket.skipped}}\n`);
+          bucket.skipped = 0;
+        }
+        bucket.tokens--;
+        sub.sent++;
+        sub.congested = !sub.out.write(`{"component":${JSON.stringify(component)},"event":${encodeEventString(event)}}\n`) || sub.congested;
+        if (sub.sent >= sub.limit) this.finish(sub);
+      }
+    }
+  }
+
+  private bucket(sub: Subscriber, component: string, now: number): Bucket {
+    let b = sub.buckets.get(component);
+    if (!b) sub.buckets.set(component, (b = { tokens: sub.rate, at: now, skipped: 0 }));
+    else {
+      b.tokens = Math.min(sub.rate, b.tokens + ((now - b.at) / 1000) * sub.rate);
+      b.at = now;
+    }
+    return b;
+  }
+
+  private finish(sub: Subscriber): void {
+    if (sub.ended) return;
+    sub.ended = true;
+    this.subscribers.delete(sub);
+    this.refresh();
+    sub.out.end();
+  }
+
+  private refresh(): void {
+    const hot = new Set<string>();
+    for (const sub of this.subscribers) for (const p of this.points) if (sub.matches(p)) hot.add(p);
+    this.hot = hot;
+  }
+}

@@ -1,0 +1,83 @@
+import kafkajs, { type Admin } from 'kafkajs';
+import { sleep } from '../core/backoff.js';
+import { kafkaClientConfig, topicSubscription, type KafkaBusOptions } from '../core/bus/kafka-options.js';
+import type { Logger } from '../core/log.js';
+import { gauge } from '../core/metrics.js';
+import type { ComponentStatus } from '../api/readiness.js';
+
+const { Kafka } = kafkajs;
+
+/**
+ * Whether the Kafka bus is reachable, for /ready: the producer connects only when it has
+ * something to send and the consumer says nothing while idle, so an idle agent would
+ * otherwise look connected to a dead cluster. One metadata request every `intervalMs` on a
+ * connection of its own, no retries inside kafkajs (a failure is an answer).
+ *
+ * On a collector the same connection measures the consumer group's lag: for every
+ * partition of the subscribed topics, the newest offset minus the group's committed one.
+ */
+export const consumerLag = gauge(
+  'sluice_bus_consumer_lag_records',
+  "Records of a partition not yet consumed by the collectors' group (newest offset minus committed offset)",
+  ['component', 'topic', 'partition'],
+);
+
+export interface BusProbe {
+  stop(): Promise<void>;
+}
+
+export function startBusProbe(
+  options: KafkaBusOptions,
+  status: ComponentStatus,
+  logger: Logger,
+  side: 'producer' | 'consumer',
+  intervalMs = 5000,
+): BusProbe {
+  const abort = new AbortController();
+  const kafka = new Kafka({ ...kafkaClientConfig(options, logger, '-probe'), retry: { retries: 0 } });
+  let admin: Admin | undefined;
+  const loop = (async () => {
+    while (!abort.signal.aborted) {
+      try {
+        if (!admin) {
+          admin = kafka.admin({ retry: { retries: 0 } });
+          await admin.connect();
+        }
+        await admin.describeCluster();
+        status.ok();
+        if (side === 'consumer') await measureLag(admin, options);
+      } catch (err) {
+        status.failed(new Error(`kafka unreachable: ${err instanceof Error ? err.message : String(err)}`));
+        const a = admin;
+        admin = undefined;
+        await a?.disconnect().catch(() => undefined);
+      }
+      await sleep(intervalMs, abort.signal);
+    }
+  })();
+  return {
+    async stop() {
+      abort.abort();
+      await loop;
+      await admin?.disconnect().catch(() => undefined);
+    },
+  };
+}
+
+async function measureLag(admin: Admin, options: KafkaBusOptions): Promise<void> {
+  const subscription = topicSubscription(options.topic);
+  const topics = subscription instanceof RegExp ? (await admin.listTopics()).filter((t) => subscription.test(t)) : [subscription];
+  if (topics.length === 0) return;
+  const committed = await admin.fetchOffsets({ groupId: options.consumer.group_id, topics });
+  for (const { topic, partitions } of committed) {
+    const newest = await admin.fetchTopicOffsets(topic);
+    for (const p of newest) {
+      const c = partitions.find((x) => x.partition === p.partition);
+      const high = BigInt(p.high);
+      // No committed offset yet: the group starts from the oldest record (from_beginning) or the newest.
+      const from = c && c.offset !== '-1' ? BigInt(c.offset) : options.consumer.from_beginning ? BigInt(p.low) : high;
+      const lag = high > from ? Number(high - from) : 0;
+      consumerLag.set({ component: 'bus', topic, partition: String(p.partition) }, lag);
+    }
+  }
+}

@@ -1,0 +1,292 @@
+import type { Counter } from 'prom-client';
+import type { LogEvent } from '../core/event.js';
+import { counter, histogram } from '../core/metrics.js';
+import type { BusProducer, Channel, ChannelWriter, SourceCheckpoint, Transaction } from '../core/pipeline.js';
+import type { DeadLetter, DeadLetterEntry } from '../collector/dead-letter/dead-letter.js';
+import type { ComponentStatus } from '../api/readiness.js';
+import type { Taps } from '../api/tap.js';
+
+/**
+ * The metrics every component has, emitted by the runtime around it rather than by each
+ * implementation, so that they mean the same everywhere (after Vector's component spec):
+ *
+ *   sluice_component_received_events_total   events a component accepted from the hop before
+ *   sluice_component_received_bytes_total
+ *   sluice_component_sent_events_total       events the next hop accepted from it
+ *   sluice_component_sent_bytes_total
+ *   sluice_component_errors_total{stage}     receiving | processing | sending
+ *   sluice_component_discarded_events_total{reason}  truncated | unrouted | rejected | undecodable
+ *
+ * labelled component (`sources.app`, `channel`, `bus`, `routes`, `sinks.es`, the names in
+ * the logs), kind (source, channel, bus, router, sink) and type (file, disk, kafka, ...).
+ *
+ * Bytes are the events' message text in UTF-16 code units — exact for ASCII, an estimate
+ * beyond. Measured the same way at every hop, so bytes in and out compare across hops;
+ * exact UTF-8 counting (Buffer.byteLength) costs ~200 ns per event per hop, more than the
+ * whole budget of this instrumentation. Wire bytes are in the type-specific series
+ * (sluice_bus_produced_bytes_total, sluice_file_sink_bytes_total, ...).
+ */
+export interface ComponentId {
+  component: string;
+  kind: string;
+  type: string;
+}
+
+const LABELS = ['component', 'kind', 'type'] as const;
+
+const families = {
+  receivedEvents: counter('sluice_component_received_events_total', 'Events a component accepted from the hop before it', LABELS),
+  receivedBytes: counter('sluice_component_received_bytes_total', 'Message bytes of the events a component accepted', LABELS),
+  sentEvents: counter('sluice_component_sent_events_total', 'Events the next hop accepted from a component', LABELS),
+  sentBytes: counter('sluice_component_sent_bytes_total', 'Message bytes of the events the next hop accepted', LABELS),
+  errors: counter('sluice_component_errors_total', 'Failed operations of a component, by stage (receiving, processing, sending)', [
+    ...LABELS,
+    'stage',
+  ]),
+  discarded: counter(
+    'sluice_component_discarded_events_total',
+    'Events a component did not hand on, or cut, by reason (truncated, unrouted, rejected, undecodable); dead-lettered ones are kept there',
+    [...LABELS, 'reason'],
+  ),
+};
+
+/**
+ * End-to-end delivery latency, per sink: the time a sink finished writing an event minus
+ * the time that event was read, both taken in this process with the monotonic clock.
+ *
+ * Where the read time travels: in memory only (the WeakMap below), never on the wire.
+ * Putting it in the event would add ~20 bytes to every event on disk and on Kafka (a new
+ * slot in the disk channel's binary layout, a key in the agent/collector contract) for a
+ * metric; and across hosts the difference of two wall clocks is NTP skew as much as
+ * latency. So one process measures what it can measure exactly:
+ *
+ * - `sluice run`: source read → sink written (since="source_read"), the real end to end;
+ * - an agent: source read → Kafka acknowledged (component "bus", since="source_read");
+ * - a collector: received from Kafka → sink written (since="bus_receive"); the time spent
+ *   in Kafka between the two is the consumer lag.
+ *
+ * Only the first event of each batch carries a read time (one WeakMap entry per batch, not
+ * per event): the latency is sampled per batch. An event the disk channel had to read back
+ * from disk (after a restart) is a new object and carries none: it is not observed.
+ */
+export const deliveryLatency = histogram(
+  'sluice_delivery_latency_seconds',
+  'Time from an event being read (since="source_read") or received from the bus (since="bus_receive") to being written by a sink or acknowledged by the bus',
+  [...LABELS, 'since'],
+  [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+);
+
+type Since = 'source_read' | 'bus_receive';
+const readAt = new WeakMap<LogEvent, { at: number; since: Since }>();
+
+/** Stamps a batch with the time it was read (or received), unless an earlier hop in this process already did. */
+export function markRead(events: readonly LogEvent[], since: Since): void {
+  const first = events[0];
+  if (first !== undefined && !readAt.has(first)) readAt.set(first, { at: performance.now(), since });
+}
+
+function messageBytes(events: readonly LogEvent[]): number {
+  let n = 0;
+  for (let i = 0; i < events.length; i++) n += events[i]!.message.length;
+  return n;
+}
+
+type Child = ReturnType<Counter<string>['labels']>;
+
+/** One component's series, bound once so that the hot path does no label lookups. */
+export class ComponentMeter {
+  private readonly rEvents: Child;
+  private readonly rBytes: Child;
+  private readonly sEvents: Child;
+  private readonly sBytes: Child;
+
+  constructor(readonly id: ComponentId) {
+    this.rEvents = families.receivedEvents.labels(id);
+    this.rBytes = families.receivedBytes.labels(id);
+    this.sEvents = families.sentEvents.labels(id);
+    this.sBytes = families.sentBytes.labels(id);
+    // Present from the start at 0, so a rate() works before the first event.
+    for (const stage of ['receiving', 'processing', 'sending']) families.errors.labels({ ...id, stage }).inc(0);
+  }
+
+  received(events: readonly LogEvent[]): void {
+    this.rEvents.inc(events.length);
+    this.rBytes.inc(messageBytes(events));
+  }
+
+  sent(events: readonly LogEvent[]): void {
+    this.sEvents.inc(events.length);
+    this.sBytes.inc(messageBytes(events));
+  }
+
+  error(stage: 'receiving' | 'processing' | 'sending'): void {
+    families.errors.labels({ ...this.id, stage }).inc();
+  }
+
+  discarded(reason: string, count: number): void {
+    if (count > 0) families.discarded.labels({ ...this.id, reason }).inc(count);
+  }
+
+  /** Observes the delivery latency of the stamped events of a batch that was just delivered. */
+  delivered(events: readonly LogEvent[]): void {
+    const now = performance.now();
+    for (let i = 0; i < events.length; i++) {
+      const t = readAt.get(events[i]!);
+      if (t !== undefined) deliveryLatency.labels({ ...this.id, since: t.since }).observe((now - t.at) / 1000);
+    }
+  }
+
+  /** Forgets the component's series (removed by a reload): top and dashboards stop showing it. */
+  async remove(): Promise<void> {
+    for (const metric of [...Object.values(families), deliveryLatency]) {
+      const { values } = await metric.get();
+      for (const value of values) {
+        const labels = value.labels as Record<string, string | number>;
+        if (labels.component !== this.id.component || labels.kind !== this.id.kind || labels.type !== this.id.type) continue;
+        // Histogram buckets carry `le`; the series is removed by its own labels.
+        const { le: _le, ...own } = labels;
+        metric.remove(own);
+      }
+    }
+  }
+}
+
+/**
+ * What a source writes to: the channel (or, when transforms run, the first transform),
+ * with the source's metrics, read-time stamp and tap around it. A put that failed is
+ * retried by the source with the same batch: its events are counted as received once.
+ */
+export function meteredWriter(
+  out: ChannelWriter,
+  meter: ComponentMeter,
+  status: ComponentStatus,
+  taps: Taps,
+  tapPoint: string,
+): ChannelWriter {
+  let failedBatch: LogEvent[] | undefined;
+  return {
+    lastCheckpoint: (source) => out.lastCheckpoint(source),
+    async put(events: LogEvent[], checkpoint?: SourceCheckpoint): Promise<void> {
+      if (events !== failedBatch) {
+        meter.received(events);
+        markRead(events, 'source_read');
+        let truncated = 0;
+        for (let i = 0; i < events.length; i++) if (events[i]!.fields['log.truncated'] === true) truncated++;
+        meter.discarded('truncated', truncated);
+      }
+      try {
+        await out.put(events, checkpoint);
+      } catch (err) {
+        failedBatch = events;
+        meter.error('sending');
+        status.failed(err);
+        throw err;
+      }
+      failedBatch = undefined;
+      meter.sent(events);
+      status.ok();
+      if (taps.listening(tapPoint)) taps.publish(tapPoint, events);
+    },
+  };
+}
+
+/** The channel with its metrics: received = put durably, sent = committed by the bus side. */
+export class MeteredChannel implements Channel {
+  constructor(
+    readonly inner: Channel,
+    private readonly meter: ComponentMeter,
+    private readonly status: ComponentStatus,
+  ) {}
+
+  async open(): Promise<void> {
+    await this.inner.open();
+    this.status.running();
+  }
+
+  lastCheckpoint(source: string): SourceCheckpoint | undefined {
+    return this.inner.lastCheckpoint(source);
+  }
+
+  async put(events: LogEvent[], checkpoint?: SourceCheckpoint): Promise<void> {
+    try {
+      await this.inner.put(events, checkpoint);
+    } catch (err) {
+      this.meter.error('receiving');
+      throw err;
+    }
+    this.meter.received(events);
+  }
+
+  async take(max: number, signal?: AbortSignal): Promise<Transaction> {
+    const tx = await this.inner.take(max, signal);
+    if (tx.events.length === 0) return tx;
+    const meter = this.meter;
+    return {
+      events: tx.events,
+      async commit() {
+        await tx.commit();
+        meter.sent(tx.events);
+      },
+      rollback: () => tx.rollback(),
+    };
+  }
+
+  stats(): { events: number; bytes: number } {
+    return this.inner.stats();
+  }
+
+  async close(): Promise<void> {
+    this.status.stopped();
+    await this.inner.close();
+  }
+}
+
+/**
+ * The agent's bus side with its metrics and state: received and sent both count events the
+ * bus acknowledged (a failed send is an error; its events come again from the channel).
+ */
+export class MeteredProducer implements BusProducer {
+  constructor(
+    private readonly inner: BusProducer,
+    private readonly meter: ComponentMeter,
+    private readonly status: ComponentStatus,
+  ) {}
+
+  open(): Promise<void> {
+    return this.inner.open();
+  }
+
+  async send(events: readonly LogEvent[]): Promise<void> {
+    try {
+      await this.inner.send(events);
+    } catch (err) {
+      this.meter.error('sending');
+      this.status.failed(err);
+      throw err;
+    }
+    this.meter.received(events);
+    this.meter.sent(events);
+    this.meter.delivered(events);
+    this.status.ok();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/**
+ * The dead-letter as one caller sees it: what that caller sends there is counted as
+ * discarded by that component, with the reason (undecodable records from the bus, events
+ * no route took, events a sink's destination refused).
+ */
+export function meteredDeadLetter(inner: DeadLetter, meter: ComponentMeter, reason: string): DeadLetter {
+  return {
+    open: () => inner.open(),
+    close: () => inner.close(),
+    async write(entries: readonly DeadLetterEntry[]): Promise<void> {
+      await inner.write(entries);
+      meter.discarded(reason, entries.length);
+    },
+  };
+}

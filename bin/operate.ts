@@ -1,0 +1,85 @@
+import type { KafkaBusOptions } from '../core/bus/kafka-options.js';
+import type { Logger } from '../core/log.js';
+import { metrics } from '../core/metrics.js';
+import type { PipelineConfig } from '../config/load.js';
+import { Readiness } from '../api/readiness.js';
+import { startApiServer, type ApiServer } from '../api/server.js';
+import { Taps } from '../api/tap.js';
+import { startBusProbe, type BusProbe } from './bus-probe.js';
+import type { LivePipeline, Reloader } from './reload.js';
+
+/**
+ * What makes a running pipeline operable: the readiness model and the tap points the
+ * runtime reports into while it builds the pipeline, then the HTTP API, the Kafka probe
+ * behind "bus connected", and SIGHUP for reloads.
+ */
+export interface Operations {
+  readiness: Readiness;
+  taps: Taps;
+}
+
+export function createOperations(config: PipelineConfig): Operations {
+  return { readiness: new Readiness(config.api.ready_failing_after), taps: new Taps() };
+}
+
+export interface Operating {
+  /** Where the API listens, when it does. */
+  readonly url: string | undefined;
+  /** The pipeline starts to stop: /ready says so, reloads are refused; the api still answers while it drains. */
+  stopping(): Promise<void>;
+  /** The pipeline stopped: the api and the probe go. */
+  close(): Promise<void>;
+}
+
+export interface OperateOptions {
+  live: LivePipeline;
+  reloader: Reloader;
+  about: Record<string, unknown>;
+  /** The Kafka bus, probed for readiness (agent: producer side; collector: consumer side, with lag). */
+  kafka?: { options: KafkaBusOptions; side: 'producer' | 'consumer' };
+}
+
+export async function startOperations(ops: Operations, o: OperateOptions, logger: Logger): Promise<Operating> {
+  const config = o.live.config;
+  const log = logger.child({ component: 'api' });
+  let server: ApiServer | undefined;
+  try {
+    server = await startApiServer(
+      config.api,
+      {
+        readiness: ops.readiness,
+        taps: ops.taps,
+        metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
+        reload: () => o.reloader.reload('api'),
+        about: o.about,
+      },
+      log,
+    );
+  } catch (err) {
+    // A warning, not an error: the pipeline is what must run, and without its api it still
+    // ships every event (two Sluices on one machine with the default address: the second
+    // has none). The probes that use the api then fail, which is how an orchestrator notices.
+    log.warn({ err, address: config.api.address }, 'api not started; the pipeline runs without it');
+  }
+  const probe: BusProbe | undefined =
+    server && o.kafka
+      ? startBusProbe(o.kafka.options, ops.readiness.get('bus')!, logger.child({ component: 'bus', side: 'probe' }), o.kafka.side)
+      : undefined;
+  const onHup = () => {
+    void o.reloader.reload('signal');
+  };
+  process.on('SIGHUP', onHup);
+  ops.readiness.pipelineRunning();
+  return {
+    url: server?.url,
+    async stopping() {
+      process.off('SIGHUP', onHup);
+      ops.readiness.pipelineStopping();
+      await o.reloader.close();
+    },
+    async close() {
+      await probe?.stop();
+      await server?.close();
+    },
+  };
+}
