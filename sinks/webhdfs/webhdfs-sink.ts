@@ -4,12 +4,21 @@ import type { LogEvent } from '../../core/event.js';
 import { OutageLog, type Logger } from '../../core/log.js';
 import { loadTls } from '../../core/options/tls.js';
 import type { ComponentContext, Sink } from '../../core/pipeline.js';
-import { EventTemplate, safePathSegment } from '../../core/template.js';
+import { EventTemplate } from '../../core/template.js';
 import { encodeEventString } from '../../core/wire.js';
 import { gzipMember } from '../file/gzip.js';
 import { BatchIds } from '../file/batch-ids.js';
 import { WriteJournal } from '../file/journal.js';
-import { finalName, finalNameOf, fitSegment, inProgressName, nextSeqAmong, splitBaseName, type BaseName } from '../file/paths.js';
+import {
+  finalName,
+  finalNameOf,
+  fitSegment,
+  inProgressName,
+  nextSeqAmong,
+  safePathSegment,
+  splitBaseName,
+  type BaseName,
+} from '../file/paths.js';
 import { dayLayout, formatDay, type DayLayout } from '../file/retention.js';
 import { HdfsError, isRefusedPath, WebHdfsClient, type Auth } from './client.js';
 import { webhdfsMetrics } from './metrics.js';
