@@ -3,12 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../core/backoff.js';
 import type { LogEvent } from '../../core/event.js';
-import { createLogger, silentLogger } from '../../core/log.js';
+import { silentLogger } from '../../core/log.js';
 import { WebHdfsSink, webhdfsSinkOptions, type WebHdfsSinkInput } from '../../sinks/webhdfs/index.js';
-import { HdfsService, freePorts, hdfs as sharedHdfs } from '../services/services.mjs';
+import { acquireHdfs, HdfsService, freePorts, hdfs as sharedHdfs } from '../services/services.mjs';
 import { tempDir } from '../support/index.js';
 
 const SUPER = sharedHdfs.superuser;
@@ -81,7 +81,7 @@ function makeSink(
 ) {
   return new WebHdfsSink(webhdfsSinkOptions.parse(options), {
     name: 'hdfs-test',
-    logger: process.env.HDFS_DEBUG ? createLogger('debug') : silentLogger(),
+    logger: silentLogger(),
     dataDir,
     ...(rejected ? { rejected } : {}),
   });
@@ -156,11 +156,13 @@ describe('webhdfs sink: a private HDFS whose DataNode is restarted mid-stream', 
 });
 
 describe('webhdfs sink: the shared HDFS', () => {
-  const url = inject('webhdfsUrl');
+  let url: string;
+  let release: () => Promise<void>;
   let standby: Server;
   let standbyUrl: string;
 
   beforeAll(async () => {
+    ({ webhdfsUrl: url, release } = await acquireHdfs());
     // A NameNode in standby answers every request with StandbyException (what Hadoop sends, 403).
     standby = createServer((_req, res) => {
       res.writeHead(403, { 'content-type': 'application/json' });
@@ -173,7 +175,10 @@ describe('webhdfs sink: the shared HDFS', () => {
     await new Promise<void>((r) => standby.listen(0, '127.0.0.1', r));
     standbyUrl = `http://127.0.0.1:${(standby.address() as AddressInfo).port}`;
   });
-  afterAll(() => new Promise<void>((r) => standby.close(() => r())));
+  afterAll(async () => {
+    await new Promise<void>((r) => standby.close(() => r()));
+    await release();
+  });
 
   it('fails over past a NameNode that is down and one that is standby', async () => {
     const [deadPort] = await freePorts(1);

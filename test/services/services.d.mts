@@ -177,8 +177,21 @@ export declare function freePorts(count: number): Promise<number[]>;
 export declare function addresses(): Addresses;
 /** Sets KAFKA_BROKERS / ELASTICSEARCH_URL (and SLUICE_MANAGED_* twins for ours) in env, default process.env. */
 export declare function exportAddresses(env?: NodeJS.ProcessEnv): void;
-/** up() for a test session plus a lease; release() stops what sessions started once the last one leaves. */
-export declare function acquire(options?: { log?: LogFn; timeoutMs?: number }): Promise<Addresses & { release(): Promise<void> }>;
+/** Sets WEBHDFS_URL (and its SLUICE_MANAGED_* twin for ours) in env, default process.env. */
+export declare function exportHdfsAddress(env?: NodeJS.ProcessEnv): void;
+/**
+ * Kafka and Elasticsearch for a test session (started if need be) plus a lease; release() stops
+ * what sessions started once the last one leaves. HDFS is not part of it (acquireHdfs).
+ */
+export declare function acquire(options?: {
+  log?: LogFn;
+  timeoutMs?: number;
+}): Promise<Omit<Addresses, 'webhdfsUrl'> & { release(): Promise<void> }>;
+/** The shared HDFS for a test file or benchmark that writes to it: started if need be, WEBHDFS_URL exported, leased. */
+export declare function acquireHdfs(options?: {
+  log?: LogFn;
+  timeoutMs?: number;
+}): Promise<{ webhdfsUrl: string; release(): Promise<void> }>;
 
 export declare function startKafka(options?: StartOptions): Promise<void>;
 export declare function stopKafka(options?: StopOptions): Promise<void>;

@@ -1257,41 +1257,52 @@ export const hdfs = new HdfsService({
 
 /**
  * Puts the shared addresses in process.env for child processes (test workers, a collector
- * under test): KAFKA_BROKERS, ELASTICSEARCH_URL and WEBHDFS_URL, each with its SLUICE_MANAGED_*
- * twin when this module runs it.
+ * under test): KAFKA_BROKERS and ELASTICSEARCH_URL, each with its SLUICE_MANAGED_* twin when
+ * this module runs it. WEBHDFS_URL is put there by acquireHdfs(), once HDFS runs.
  */
 export function exportAddresses(env = process.env) {
   env.KAFKA_BROKERS = kafka.brokers;
   env.ELASTICSEARCH_URL = elasticsearch.url;
-  env.WEBHDFS_URL = hdfs.url;
   if (kafka.managed) env.SLUICE_MANAGED_KAFKA_BROKERS = kafka.brokers;
   if (elasticsearch.managed) env.SLUICE_MANAGED_ELASTICSEARCH_URL = elasticsearch.url;
+}
+
+/** WEBHDFS_URL, with its SLUICE_MANAGED_* twin when this module runs HDFS. */
+export function exportHdfsAddress(env = process.env) {
+  env.WEBHDFS_URL = hdfs.url;
   if (hdfs.managed) env.SLUICE_MANAGED_WEBHDFS_URL = hdfs.url;
 }
 
-const both = () => [kafka, elasticsearch, hdfs];
+const all = () => [kafka, elasticsearch, hdfs];
+/** What every integration run needs; HDFS is leased on its own by the test files that use it (acquireHdfs). */
+const common = () => [kafka, elasticsearch];
 
-/**
- * Starts whichever shared service is not running (external ones are only checked for
- * readiness) and resolves with their addresses. owner: see Service.start ('person' by default:
- * they stay up until `down`).
- */
-export async function up({ log = defaultLog, timeoutMs = 180_000, owner = 'person' } = {}) {
-  if (kafka.managed || elasticsearch.managed) await provision({ log });
-  if (hdfs.managed) await provisionHdfs({ log });
+/** Provisions and starts `services` (external ones are only checked for readiness). */
+async function bringUp(services, { log, timeoutMs, owner }) {
+  if (services.some((s) => s !== hdfs && s.managed)) await provision({ log });
+  if (services.includes(hdfs) && hdfs.managed) await provisionHdfs({ log });
   await Promise.all(
-    both().map(async (service) => {
+    services.map(async (service) => {
       if (service.managed) await service.start({ log, timeoutMs, owner });
       else await service.waitReady(Math.min(timeoutMs, 30_000), undefined);
     }),
   );
+}
+
+/**
+ * Starts whichever shared service is not running, HDFS included (external ones are only
+ * checked for readiness), and resolves with their addresses. owner: see Service.start
+ * ('person' by default: they stay up until `down`).
+ */
+export async function up({ log = defaultLog, timeoutMs = 180_000, owner = 'person' } = {}) {
+  await bringUp(all(), { log, timeoutMs, owner });
   return addresses();
 }
 
 /** Stops the shared services this module runs (whoever started them); external ones are left alone. */
 export async function down({ log = defaultLog } = {}) {
   await Promise.all(
-    both()
+    all()
       .filter((s) => s.managed)
       .map(async (service) => {
         const pid = service.pid();
@@ -1305,7 +1316,7 @@ export async function down({ log = defaultLog } = {}) {
 /** What runs, where, and whose it is. */
 export async function status() {
   return Promise.all(
-    both().map(async (service) => {
+    all().map(async (service) => {
       const pid = service.pid();
       let ready = false;
       if (pid !== undefined || !service.managed) {
@@ -1328,37 +1339,56 @@ export function addresses() {
   return { kafkaBrokers: kafka.brokers, elasticsearchUrl: elasticsearch.url, webhdfsUrl: hdfs.url };
 }
 
-function leaseDir() {
-  return join(servicesDir(), 'leases');
+/** Leases on Kafka and Elasticsearch ('leases'), and on HDFS ('leases-hdfs'). */
+function leaseDir(name = 'leases') {
+  return join(servicesDir(), name);
 }
 
-/**
- * A test session's hold on the shared services: up() plus a lease. Give the returned
- * release() back when the session ends; the last session to leave stops what sessions
- * started, and leaves alone what a person started with `npm run services up`.
- */
-export async function acquire({ log = defaultLog, timeoutMs = 180_000 } = {}) {
-  mkdirSync(leaseDir(), { recursive: true });
-  const lease = join(leaseDir(), `${process.pid}-${randomBytes(4).toString('hex')}`);
-  writeFileSync(lease, `${process.pid}\n`);
+/** Takes a lease in `dir`, brings `services` up for a session, and gives back a release(). */
+async function lease(dir, services, { log, timeoutMs }) {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${process.pid}-${randomBytes(4).toString('hex')}`);
+  writeFileSync(file, `${process.pid}\n`);
   try {
-    const found = await up({ log, timeoutMs, owner: 'session' });
-    return { ...found, release: () => release(lease, log) };
+    await bringUp(services, { log, timeoutMs, owner: 'session' });
+    return () => release(file, dir, services, log);
   } catch (err) {
-    rmSync(lease, { force: true });
+    rmSync(file, { force: true });
     throw err;
   }
 }
 
-async function release(lease, log) {
-  rmSync(lease, { force: true });
-  for (const entry of readdirSync(leaseDir())) {
+/**
+ * A test session's hold on the shared Kafka and Elasticsearch: started if need be, plus a
+ * lease. Give the returned release() back when the session ends; the last session to leave
+ * stops what sessions started, and leaves alone what a person started with `npm run services up`.
+ * HDFS is not part of it: a machine where HDFS cannot run still runs every other test.
+ */
+export async function acquire({ log = defaultLog, timeoutMs = 180_000 } = {}) {
+  const release = await lease(leaseDir(), common(), { log, timeoutMs });
+  return { kafkaBrokers: kafka.brokers, elasticsearchUrl: elasticsearch.url, release };
+}
+
+/**
+ * The same for the shared HDFS alone, for the test files and benchmarks that write to it
+ * (in their beforeAll): provisioned and started on first use, WEBHDFS_URL exported, and
+ * stopped when the last holder releases it, if a session started it.
+ */
+export async function acquireHdfs({ log = defaultLog, timeoutMs = 180_000 } = {}) {
+  const release = await lease(leaseDir('leases-hdfs'), [hdfs], { log, timeoutMs });
+  exportHdfsAddress();
+  return { webhdfsUrl: hdfs.url, release };
+}
+
+async function release(file, dir, services, log) {
+  rmSync(file, { force: true });
+  for (const entry of readdirSync(dir)) {
     const pid = Number(entry.split('-')[0]);
     if (isAlive(pid)) return; // another session still uses them
-    rmSync(join(leaseDir(), entry), { force: true });
+    rmSync(join(dir, entry), { force: true });
   }
   await Promise.all(
-    both()
+    services
       .filter((s) => s.managed && s.startedBySession())
       .map(async (service) => {
         log(`stopping ${service.kind}: the last test session using it has ended`);
