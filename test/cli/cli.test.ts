@@ -34,7 +34,12 @@ describe('sluice CLI', () => {
 
   // Each example is valid for the command it is written for; config/sluice.yaml is what `npm start` runs.
   const examples = join(import.meta.dirname, '../../config/examples');
-  const roles: Record<string, string> = { 'agent.yaml': 'agent', 'collector.yaml': 'collector', 'all-in-one.yaml': 'run' };
+  const roles: Record<string, string> = {
+    'agent.yaml': 'agent',
+    'collector.yaml': 'collector',
+    'collector-hdfs.yaml': 'collector',
+    'all-in-one.yaml': 'run',
+  };
   it('has a role for every example', () => {
     expect(
       readdirSync(examples)
