@@ -8,31 +8,9 @@ import { sleep } from '../../core/backoff.js';
 import type { LogEvent } from '../../core/event.js';
 import { type Logger, silentLogger } from '../../core/log.js';
 import { WebHdfsSink, webhdfsSinkOptions, type WebHdfsSinkInput } from '../../sinks/webhdfs/index.js';
-import { acquireHdfs, HdfsService, freePorts, hdfs as sharedHdfs } from '../services/services.mjs';
+import { acquireHdfs, HdfsService, freePorts } from '../services/services.mjs';
+import { op, readTree, SUPER } from './webhdfs-harness.js';
 import { captureLogger, tempDir } from '../support/index.js';
-
-const SUPER = sharedHdfs.superuser;
-
-async function op(base: string, method: string, path: string, query: string, user = SUPER): Promise<Response> {
-  return fetch(`${base}/webhdfs/v1${path}?${query}&user.name=${user}`, { method });
-}
-
-/** Every file under `dir` (recursively), with its content read through WebHDFS. */
-async function readTree(base: string, dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (d: string) => {
-    const res = await op(base, 'GET', d, 'op=LISTSTATUS');
-    if (res.status === 404) return;
-    const list = (await res.json()) as { FileStatuses: { FileStatus: { pathSuffix: string; type: string }[] } };
-    for (const s of list.FileStatuses.FileStatus) {
-      const p = `${d}/${s.pathSuffix}`;
-      if (s.type === 'DIRECTORY') await walk(p);
-      else out.set(p, await (await op(base, 'GET', p, 'op=OPEN')).text());
-    }
-  };
-  await walk(dir);
-  return out;
-}
 
 function events(batch: number, count: number, service = 'shop'): LogEvent[] {
   return Array.from({ length: count }, (_, i) => ({

@@ -1,0 +1,34 @@
+// What the webhdfs integration tests share: WebHDFS requests as the superuser, and reading a
+// tree back through WebHDFS.
+import { hdfs } from '../services/services.mjs';
+
+/** The user whose WebHDFS requests act as the HDFS superuser (the one running the NameNode). */
+export const SUPER = hdfs.superuser;
+
+export async function op(base: string, method: string, path: string, query: string, user = SUPER): Promise<Response> {
+  return fetch(`${base}/webhdfs/v1${path}?${query}&user.name=${user}`, { method });
+}
+
+/** Every file under `dir` (recursively), with its content read through WebHDFS. */
+export async function readTree(base: string, dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string) => {
+    const res = await op(base, 'GET', d, 'op=LISTSTATUS');
+    if (res.status === 404) return;
+    const list = (await res.json()) as { FileStatuses: { FileStatus: { pathSuffix: string; type: string }[] } };
+    for (const s of list.FileStatuses.FileStatus) {
+      const p = `${d}/${s.pathSuffix}`;
+      if (s.type === 'DIRECTORY') await walk(p);
+      else out.set(p, await (await op(base, 'GET', p, 'op=OPEN')).text());
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** Bytes in the files under `dir` (0 when it does not exist yet). */
+export async function bytesUnder(base: string, dir: string): Promise<number> {
+  const res = await op(base, 'GET', dir, 'op=GETCONTENTSUMMARY');
+  if (res.status === 404) return 0;
+  return ((await res.json()) as { ContentSummary: { length: number } }).ContentSummary.length;
+}
