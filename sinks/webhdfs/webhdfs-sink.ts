@@ -481,7 +481,9 @@ export class WebHdfsSink implements Sink {
       if ((await this.client.getFileStatus(path)) !== undefined) {
         await this.finish(file);
         webhdfsMetrics.recoveredFiles.inc(this.label);
-        this.logger.info({ file: final, bytes: file.length }, 'finished an in-progress HDFS file left by a previous run');
+        if (file.length > 0)
+          this.logger.info({ file: final, bytes: file.length }, 'finished an in-progress HDFS file left by a previous run');
+        else this.logger.info({ file: path }, 'removed an in-progress HDFS file left by a previous run that held nothing acknowledged');
       } else if (length > 0 && (await this.client.getFileStatus(final)) === undefined) {
         // Neither in progress nor finished (a finish whose record the crash cut off leaves the finished name).
         this.lost(file, 0);

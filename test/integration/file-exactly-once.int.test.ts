@@ -56,7 +56,7 @@ describe('file sink behind Kafka: a collector SIGKILLed mid-stream', () => {
     const seen = () => (readdirSync(dir).includes('tree') ? tally(filesUnder(root)).counts.size : 0);
     const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
     const yaml = collectorYaml(join(dir, 'c'), root, topic, group);
-    write(40_000);
+    write(60_000); // 100,000 in all with the 8,000 after each kill
     let collector = start('collector', dir, 'collector-0', yaml);
     for (let k = 1; k <= KILLS; k++) {
       const before = seen();

@@ -78,7 +78,7 @@ describe('webhdfs sink behind Kafka: the collector SIGKILLed, the DataNode resta
     };
     const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
     const yaml = collectorYaml(join(dir, 'c'), cluster.url, root, topic, group);
-    write(40_000);
+    write(60_000); // 100,000 in all with the 8,000 after each kill
     let collector: Sluice = start('collector', dir, 'collector-0', yaml);
     for (let k = 1; k <= KILLS; k++) {
       // About 2,000 more events' worth of bytes (JSON lines of ~330 bytes) since the last start.

@@ -11,7 +11,13 @@ export async function op(base: string, method: string, path: string, query: stri
 
 /** Every file under `dir` (recursively), with its content read through WebHDFS. */
 export async function readTree(base: string, dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+  const bytes = await readTreeBytes(base, dir);
+  return new Map([...bytes].map(([p, b]) => [p, b.toString('utf8')]));
+}
+
+/** Every file under `dir` (recursively), with its bytes read through WebHDFS. */
+export async function readTreeBytes(base: string, dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
   const walk = async (d: string) => {
     const res = await op(base, 'GET', d, 'op=LISTSTATUS');
     if (res.status === 404) return;
@@ -19,7 +25,7 @@ export async function readTree(base: string, dir: string): Promise<Map<string, s
     for (const s of list.FileStatuses.FileStatus) {
       const p = `${d}/${s.pathSuffix}`;
       if (s.type === 'DIRECTORY') await walk(p);
-      else out.set(p, await (await op(base, 'GET', p, 'op=OPEN')).text());
+      else out.set(p, Buffer.from(await (await op(base, 'GET', p, 'op=OPEN')).arrayBuffer()));
     }
   };
   await walk(dir);

@@ -1,15 +1,21 @@
 // The webhdfs sink against a real HDFS (test/services): exactly once through a DataNode
-// restart and a sink crash, NameNode failover, a refused path to the dead-letter, retention.
+// restart and a sink crash, NameNode failover, a refused path to the dead-letter, acknowledged
+// file ends HDFS lost, gzip, retention.
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../core/backoff.js';
 import type { LogEvent } from '../../core/event.js';
 import { type Logger, silentLogger } from '../../core/log.js';
 import { WebHdfsSink, webhdfsSinkOptions, type WebHdfsSinkInput } from '../../sinks/webhdfs/index.js';
 import { acquireHdfs, HdfsService, freePorts } from '../services/services.mjs';
-import { op, readTree, SUPER } from './webhdfs-harness.js';
+import { op, readTree, readTreeBytes, SUPER } from './webhdfs-harness.js';
 import { captureLogger, tempDir } from '../support/index.js';
 
 function events(batch: number, count: number, service = 'shop'): LogEvent[] {
@@ -269,6 +275,90 @@ describe('webhdfs sink: the shared HDFS', () => {
     }
     // Everything after the cut arrived: c* whole, and nothing twice.
     expect([...ids].filter((id) => id.startsWith('c'))).toHaveLength(100);
+  });
+
+  it('writes gzip files of one member per batch that read back whole, every event once', async () => {
+    const root = `/t-${randomUUID()}`;
+    const state = await tempDir('webhdfs');
+    const sink = makeSink({ namenodes: [url], root, encoding: 'json', user: SUPER, compression: 'gzip', gzip_level: 1 }, state.dir);
+    await sink.open();
+    for (let b = 0; b < 3; b++) await sink.write(events(b, 120));
+    await sink.close();
+    const tree = await readTreeBytes(url, root);
+    expect([...tree.keys()].every((p) => p.endsWith('.000001.log.gz'))).toBe(true);
+    expect(tree.size).toBe(6);
+    const counts = countIds(new Map([...tree].map(([p, gz]) => [p, gunzipSync(gz).toString('utf8')])));
+    expect(counts.size).toBe(360);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    await state.cleanup();
+  });
+
+  it('writes over HTTPS to NameNodes and DataNodes with the CA of tls.ca_file, and refuses a certificate it cannot verify', async () => {
+    // HDFS here speaks HTTP: a TLS proxy in front of it serves the NameNode at / and each
+    // DataNode at /dn/<port>/, rewriting the NameNode's redirects to go through it as well.
+    const certs = await tempDir('webhdfs-tls');
+    const keyFile = join(certs.dir, 'key.pem');
+    const caFile = join(certs.dir, 'cert.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        caFile,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    let port = 0;
+    const proxy = createHttpsServer({ key: readFileSync(keyFile), cert: readFileSync(caFile) }, (req, res) => {
+      const dn = /^\/dn\/(\d+)(\/.*)$/.exec(req.url!);
+      const target = dn ? `http://127.0.0.1:${dn[1]}${dn[2]}` : `${url}${req.url}`;
+      const upstream = httpRequest(target, { method: req.method, headers: req.headers }, (r) => {
+        const headers = { ...r.headers };
+        if (headers.location) {
+          const l = new URL(headers.location);
+          headers.location = `https://127.0.0.1:${port}/dn/${l.port}${l.pathname}${l.search}`;
+        }
+        res.writeHead(r.statusCode ?? 502, headers);
+        r.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    port = (proxy.address() as AddressInfo).port;
+    try {
+      const root = `/t-${randomUUID()}`;
+      const state = await tempDir('webhdfs');
+      const options = { namenodes: [`https://127.0.0.1:${port}`], root, encoding: 'json' as const, user: SUPER, request_timeout: '10s' };
+      const untrusted = makeSink(options, state.dir);
+      await untrusted.open();
+      await expect(untrusted.write(events(0, 10))).rejects.toThrow(/self[- ]signed certificate/);
+      await untrusted.close();
+      const sink = makeSink({ ...options, tls: { ca_file: caFile } }, state.dir);
+      await sink.open();
+      for (let b = 0; b < 2; b++) await sink.write(events(b, 100));
+      await sink.close();
+      const counts = countIds(await readTree(url, root));
+      expect(counts.size).toBe(200);
+      expect([...counts.values()].every((n) => n === 1)).toBe(true);
+      await state.cleanup();
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((r) => proxy.close(() => r()));
+      await certs.cleanup();
+    }
   });
 
   it('retention deletes the day directories older than retention_days on HDFS', async () => {
