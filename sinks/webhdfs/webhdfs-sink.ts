@@ -9,40 +9,13 @@ import { encodeEventString } from '../../core/wire.js';
 import { gzipMember } from '../file/gzip.js';
 import { BatchIds } from '../file/batch-ids.js';
 import { WriteJournal } from '../file/journal.js';
-import {
-  finalName,
-  finalNameOf,
-  fitSegment,
-  inProgressName,
-  nextSeqAmong,
-  safePathSegment,
-  splitBaseName,
-  type BaseName,
-} from '../file/paths.js';
+import { finalName, finalNameOf, fitSegment, inProgressName, nextSeqAmong, safePathSegment, splitBaseName } from '../file/paths.js';
 import { dayLayout, formatDay, type DayLayout } from '../file/retention.js';
 import { HdfsError, isRefusedPath, WebHdfsClient, type Auth } from './client.js';
 import { webhdfsMetrics } from './metrics.js';
 import type { WebHdfsSinkOptions } from './options.js';
 import { expiredDaysOnHdfs } from './retention.js';
-
-/** One in-progress file on HDFS, written by this sink only. */
-interface HdfsFile {
-  rel: string;
-  dir: string;
-  base: BaseName;
-  seq: number;
-  /** The in-progress path (also its name in the write journal). */
-  path: string;
-  finalPath: string;
-  /** Bytes acknowledged: everything in the file before this offset is durable and journaled. */
-  length: number;
-  /** The file exists on HDFS (false until its first CREATE went through). */
-  created: boolean;
-  /** A write to it failed: its length and lease must be checked before the next one. */
-  suspect: boolean;
-  openedAt: number;
-  lastWriteAt: number;
-}
+import { type HdfsFile, lost, type Settling, settle, tailAfter } from './settle.js';
 
 /** One file's share of a batch: its events, their lines and their rows in the batch (BatchIds). */
 interface Group {
@@ -57,15 +30,7 @@ export type WebHdfsSinkContext = Pick<ComponentContext, 'name' | 'logger'> & Par
 
 const MIN_TICK_MS = 20;
 const MAX_TICK_MS = 1000;
-const EMPTY = Buffer.alloc(0);
 const NO_KEYS = new Uint32Array(0);
-/**
- * Bytes of each file's end the journal keeps. A DataNode that dies in the middle of an
- * append can come back with the replica cut to its last whole checksum chunk (512 bytes by
- * default, dfs.bytes-per-checksum), which drops the end of an acknowledged write; the sink
- * writes those bytes again from this copy.
- */
-const TAIL_BYTES = 4096;
 
 /**
  * The `webhdfs` sink: the file sink's tree (same templates, names, rolling, gzip members,
@@ -397,65 +362,12 @@ export class WebHdfsSink implements Sink {
     }
   }
 
-  /**
-   * Brings a file whose last write failed back to its acknowledged length: an empty APPEND
-   * succeeds only once no one holds the file's lease (HDFS recovers the lease of a writer
-   * that died with its DataNode), so the length read after it is final. Anything past the
-   * acknowledged length is a write that was never acknowledged and is truncated; acknowledged
-   * bytes HDFS lost (a DataNode that died mid-append keeps its replica only up to the last
-   * whole checksum chunk) are written again from the tail the journal keeps.
-   */
-  private async settle(file: HdfsFile): Promise<void> {
-    const st = await this.client.getFileStatus(file.path);
-    if (st === undefined) {
-      if (file.length > 0) this.lost(file, 0);
-      file.created = false;
-      file.suspect = false;
-      return;
-    }
-    file.created = true;
-    await this.client.append(file.path, EMPTY);
-    const length = (await this.client.getFileStatus(file.path))?.length ?? 0;
-    if (length > file.length) {
-      this.logger.warn(
-        { file: file.path, length, acknowledged: file.length },
-        'cutting an unacknowledged write off an HDFS file before writing again',
-      );
-      webhdfsMetrics.cutBytes.inc(this.label, length - file.length);
-      if (!(await this.client.truncate(file.path, file.length)))
-        throw new Error(`${file.path}: truncating to ${file.length} bytes; HDFS is recovering its last block, the write is retried`);
-    } else if (length < file.length) {
-      const missing = file.length - length;
-      const tail = this.journal?.tail(file.path);
-      if (tail === undefined || tail.length < missing) this.lost(file, length);
-      else {
-        this.logger.warn(
-          { file: file.path, length, acknowledged: file.length },
-          'HDFS lost the end of an acknowledged write (a DataNode died mid-append); writing those bytes again',
-        );
-        await this.client.append(file.path, tail.subarray(tail.length - missing));
-        const after = (await this.client.getFileStatus(file.path))?.length;
-        if (after !== file.length)
-          throw new Error(`${file.path} is ${after ?? 'missing'} bytes after restoring its end, expected ${file.length}; settled again`);
-        webhdfsMetrics.restoredBytes.inc(this.label, missing);
-      }
-    }
-    file.suspect = false;
+  private settle(file: HdfsFile): Promise<void> {
+    return settle(file, this.settling());
   }
 
-  /**
-   * HDFS holds less of a file than was acknowledged and the journal has no copy of what is
-   * missing (someone else cut or removed it, or HDFS lost more than a checksum chunk). Nothing
-   * can bring those bytes back: it is said loudly and counted, and the file goes on from what
-   * HDFS has, so it is still finished and never left in progress.
-   */
-  private lost(file: HdfsFile, length: number): void {
-    this.logger.error(
-      { file: file.path, length, acknowledged: file.length, lost_bytes: file.length - length },
-      'HDFS holds less of a file than was acknowledged and the lost bytes cannot be written again: acknowledged events are missing from it',
-    );
-    webhdfsMetrics.lostBytes.inc(this.label, file.length - length);
-    file.length = length;
+  private settling(): Settling {
+    return { client: this.client, journal: this.journal, logger: this.logger, label: this.label };
   }
 
   /** Settles and finishes the in-progress files the journal says a previous run left; throws (to be retried) while HDFS is down. */
@@ -486,7 +398,7 @@ export class WebHdfsSink implements Sink {
         else this.logger.info({ file: path }, 'removed an in-progress HDFS file left by a previous run that held nothing acknowledged');
       } else if (length > 0 && (await this.client.getFileStatus(final)) === undefined) {
         // Neither in progress nor finished (a finish whose record the crash cut off leaves the finished name).
-        this.lost(file, 0);
+        lost(file, 0, this.settling());
       }
       this.journal?.forget(path);
       this.recovering.shift();
@@ -556,12 +468,4 @@ export class WebHdfsSink implements Sink {
     if (file.length > 0) webhdfsMetrics.finishedFiles.inc(this.label);
     this.logger.debug({ file: file.finalPath, bytes: file.length }, 'finished file');
   }
-}
-
-/** The last TAIL_BYTES of a file whose previous tail was `before`, after `data` is appended. */
-function tailAfter(before: Buffer | undefined, data: Buffer): Buffer {
-  if (data.length >= TAIL_BYTES) return Buffer.from(data.subarray(data.length - TAIL_BYTES));
-  const prev = before ?? EMPTY;
-  const keep = Math.min(prev.length, TAIL_BYTES - data.length);
-  return Buffer.concat([prev.subarray(prev.length - keep), data]);
 }
