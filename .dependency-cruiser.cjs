@@ -8,13 +8,20 @@ module.exports = {
       comment: 'core/ is what every other folder builds on: it imports nothing of theirs.',
       severity: 'error',
       from: { path: '^core/' },
-      to: { path: '^(config|agent|collector|sinks|bin|bench|docker)/' },
+      to: { path: '^(config|transforms|agent|collector|sinks|bin|bench|docker)/' },
     },
     {
       name: 'config-builds-on-core-only',
       comment: 'config/ parses and validates; it knows the registry (core), never the components behind it.',
       severity: 'error',
       from: { path: '^config/', pathNot: '\\.test\\.ts$' },
+      to: { path: '^(transforms|agent|collector|sinks|bin|bench)/' },
+    },
+    {
+      name: 'transforms-build-on-core-and-config',
+      comment: 'Transforms run in the agent and in the collector alike: they know the event and the config, nothing of either half.',
+      severity: 'error',
+      from: { path: '^transforms/', pathNot: '\\.test\\.ts$' },
       to: { path: '^(agent|collector|sinks|bin|bench)/' },
     },
     {
@@ -36,7 +43,7 @@ module.exports = {
       comment: 'Sinks know nothing of Kafka, the agent or the collector.',
       severity: 'error',
       from: { path: '^sinks/' },
-      to: { path: '^(agent|collector|bin)/' },
+      to: { path: '^(transforms|agent|collector|bin)/' },
     },
     {
       name: 'api-knows-core-and-config',

@@ -12,6 +12,8 @@ export interface AgentOptions {
   batchEvents: number;
   /** See ForwarderOptions.lingerMs. */
   lingerMs?: number;
+  /** See ForwarderOptions.maxInFlight. */
+  maxInFlight?: number;
   /** On stop, how long to keep forwarding what is buffered before leaving it in the channel for next time. */
   drainTimeoutMs: number;
 }
@@ -27,9 +29,10 @@ export class Agent {
     private readonly logger: Logger,
     private readonly options: AgentOptions,
   ) {
-    this.forwarder = new Forwarder(channel, producer, logger.child({ component: 'forwarder' }), {
+    this.forwarder = new Forwarder(channel, producer, logger.child({ stage: 'forwarder' }), {
       batchEvents: options.batchEvents,
       lingerMs: options.lingerMs,
+      maxInFlight: options.maxInFlight,
     });
   }
 
@@ -45,20 +48,20 @@ export class Agent {
   }
 
   /**
-   * Stops sources first (their positions are checkpointed with what the channel holds),
-   * then forwards what is buffered for up to drainTimeoutMs; whatever is left stays in
-   * the (disk) channel and goes out on the next start. `afterDrain` runs once draining is
-   * over, before the forwarder is stopped: under `sluice run` it interrupts the collector's
+   * Stops sources first (their positions are checkpointed with what the channel holds); a
+   * source waiting in put() for room (the bus down, the channel full) has that put aborted,
+   * or stopping would wait for it forever; it reads that batch again on the next start.
+   * Then forwards what is buffered for up to drainTimeoutMs; whatever is left stays in the
+   * (disk) channel and goes out on the next start. `afterDrain` runs once draining is over,
+   * before the forwarder is stopped: under `sluice run` it interrupts the collector's
    * retries, so a send waiting on a dead sink fails (rolls back) instead of blocking exit.
    */
   async stop(afterDrain?: () => void): Promise<void> {
-    for (const { name, source } of this.sources) {
-      try {
-        await source.stop();
-      } catch (err) {
-        this.logger.error({ source: name, err: (err as Error).message }, 'source failed to stop cleanly');
-      }
-    }
+    const stopped = this.sources.map(({ name, source }) =>
+      source.stop().catch((err: unknown) => this.logger.error({ source: name, err }, 'source failed to stop cleanly')),
+    );
+    this.channel.abortWaitingPuts();
+    await Promise.all(stopped);
     const deadline = Date.now() + this.options.drainTimeoutMs;
     while (this.channel.stats().events > 0 && Date.now() < deadline) await sleep(20);
     const left = this.channel.stats().events;

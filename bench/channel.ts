@@ -1,12 +1,14 @@
-import { open, rm } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
 import type { LogEvent } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
 import { encodeEventString } from '../core/wire.js';
 import { DiskChannel, type DiskChannelConfig } from '../agent/channel/disk/disk-channel.js';
-import { encodeRecord, releaseRecord } from '../agent/channel/disk/format.js';
+import { releaseRecord } from '../agent/channel/disk/format/frame-pool.js';
+import { encodeRecord } from '../agent/channel/disk/format/record.js';
 import { channelMetrics } from '../agent/channel/metrics.js';
-import { makeEvent, tempDir } from '../agent/channel/testkit.js';
+import { makeEvent } from '../agent/channel/testkit.js';
 
 /**
  * Disk channel throughput in durable mode (every put fsync'd before it resolves), with a
@@ -78,7 +80,7 @@ async function fsyncCount(): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const dir = await tempDir('bench-channel');
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-channel-'));
   try {
     const batch = fileEvents(BATCH);
     const wireBytes = batch.reduce((n, e) => n + Buffer.byteLength(encodeEventString(e)) + 1, 0);

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { createLogger, type LogLevel } from '../core/log.js';
+import { createLogger, type Logger, type LogLevel } from '../core/log.js';
 import { stopOnSignals } from '../core/lifecycle.js';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, type ConfigProblem, formatProblem } from '../config/errors.js';
 import { loadConfigFile, type PipelineConfig } from '../config/load.js';
 import { checkRole, type Role } from '../config/roles.js';
 import { createRegistry } from './components.js';
@@ -11,6 +11,7 @@ import { startPipeline } from './start.js';
 import { runTap, type TapOptions } from './tap.js';
 import { runTop, type TopOptions } from './top.js';
 import { CliFailure } from './cli-failure.js';
+import { runTests, TestFileError } from './test-cmd.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 the config (or the command line) is wrong. */
 const EXIT_FAILURE = 1;
@@ -43,6 +44,7 @@ const apiOptions = (cmd: Command): Command =>
     )
     .option('--ca-file <file>', 'PEM CA of an https API')
     .option('--insecure', 'do not verify the https certificate of the API');
+const strictOption = () => new Option('--strict', 'treat warnings (sections this command does not use) as errors');
 
 for (const [role, description] of [
   ['agent', 'run the agent half: sources → channel → Kafka'],
@@ -53,9 +55,12 @@ for (const [role, description] of [
     .command(role)
     .description(description)
     .addOption(configOption())
-    .action(async (opts: { config: string }) => {
-      const config = await load(opts.config, role);
+    .addOption(strictOption())
+    .action(async (opts: { config: string; strict?: boolean }) => {
+      const { config, warnings } = await load(opts.config, role, { strict: opts.strict });
       const logger = createLogger(logLevel() ?? config.log.level);
+      for (const w of warnings) logger.warn({ warning: formatProblem(w) }, 'config warning');
+      exitOnUnexpectedErrors(logger);
       try {
         const running = await startPipeline(config, role, logger, {
           version: pkg.version,
@@ -74,13 +79,31 @@ for (const [role, description] of [
     });
 }
 
+/**
+ * A component failing outside the calls that start it (a background loop, a timer) ends the
+ * process with one log line and exit 1, never a stack trace on stderr: the stack goes to
+ * the debug level.
+ */
+function exitOnUnexpectedErrors(logger: Logger): void {
+  const fail = (err: unknown) => {
+    logger.debug({ err }, 'unexpected error (stack)');
+    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'sluice stopped on an unexpected error');
+    process.exit(EXIT_FAILURE);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+}
+
 program
   .command('validate')
   .description('check a pipeline file and list every problem with its line and column (exit 0 when valid, 2 otherwise)')
   .addOption(configOption())
   .addOption(new Option('--as <role>', 'also check it has what this command needs').choices(['agent', 'collector', 'run']))
-  .action(async (opts: { config: string; as?: Role }) => {
-    const config = await load(opts.config, opts.as);
+  .addOption(strictOption())
+  .option('--no-env', 'check without the environment: ${VAR:-default} takes its default, a ${VAR} without one is left unchecked (for CI)')
+  .action(async (opts: { config: string; as?: Role; strict?: boolean; env: boolean }) => {
+    const { config, warnings } = await load(opts.config, opts.as, { strict: opts.strict, noEnv: !opts.env });
+    for (const w of warnings) process.stderr.write(`${formatProblem(w)}\n`);
     const parts = [
       config.sources.length && `${config.sources.length} source(s)`,
       config.transforms.length && `${config.transforms.length} transform(s)`,
@@ -88,7 +111,27 @@ program
       config.bus && `bus ${config.bus.type}`,
       config.sinks.length && `${config.sinks.length} sink(s)`,
     ].filter(Boolean);
-    process.stdout.write(`${config.file}: valid (${parts.join(', ') || 'empty pipeline'})\n`);
+    const notes = [
+      warnings.length > 0 && `${warnings.length} warning${warnings.length === 1 ? '' : 's'}`,
+      config.deferred.length > 0 && `not checked, set at run time: ${config.deferred.join(', ')}`,
+    ].filter(Boolean);
+    process.stdout.write(`${config.file}: valid (${parts.join(', ') || 'empty pipeline'})${notes.length ? `; ${notes.join('; ')}` : ''}\n`);
+  });
+
+program
+  .command('test')
+  .description('run pipeline unit tests: YAML cases of input lines or events and the events (and routes) expected out')
+  .addOption(configOption())
+  .argument('<files...>', 'test files (tests: [{name, input, transforms?, expect}])')
+  .action(async (files: string[], opts: { config: string }) => {
+    const { config } = await load(opts.config, undefined);
+    try {
+      process.exitCode = await runTests(config, files, (line) => process.stdout.write(`${line}\n`));
+    } catch (err) {
+      if (!(err instanceof TestFileError)) throw err;
+      process.stderr.write(`${err.message}\n`);
+      process.exit(EXIT_USAGE);
+    }
   });
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -116,10 +159,11 @@ program
   .option('--to <time>', 'events at or before this time')
   .option('-n, --limit <n>', 'print at most this many matches (the newest)', '100')
   .option('--json', 'print whole documents, one JSON object per line')
+  .option('--raw', 'print messages as stored, terminal control characters included (by default they are shown escaped, as \\x1b)')
   .option('-f, --follow', 'keep printing new matches as they arrive (Ctrl-C stops)')
   .option('--interval <duration>', 'how often --follow polls', '1s')
   .action(async (text: string[], opts: SearchOptions & { config?: string }) => {
-    const config = opts.config ? await load(opts.config, undefined) : undefined;
+    const config = opts.config ? (await load(opts.config, undefined)).config : undefined;
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort());
     process.once('SIGTERM', () => stop.abort());
@@ -174,11 +218,15 @@ async function runOrExit(name: string, run: () => Promise<void>): Promise<void> 
   }
 }
 
-async function load(file: string, role: Role | undefined): Promise<PipelineConfig> {
+async function load(
+  file: string,
+  role: Role | undefined,
+  options: { strict?: boolean; noEnv?: boolean } = {},
+): Promise<{ config: PipelineConfig; warnings: ConfigProblem[] }> {
   try {
-    const config = await loadConfigFile(file, createRegistry());
-    if (role) checkRole(config, role);
-    return config;
+    const config = await loadConfigFile(file, createRegistry(), process.env, { noEnv: options.noEnv });
+    const warnings = role ? checkRole(config, role, { strict: options.strict }) : [];
+    return { config, warnings };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in ${file}\n`);

@@ -2,7 +2,7 @@ import { KafkaProducer } from '../agent/bus/kafka/producer.js';
 import { KafkaConsumer } from '../collector/bus/kafka/consumer.js';
 import type { DeadLetter } from '../collector/dead-letter/dead-letter.js';
 import { embeddedBusSpec } from '../core/bus/embedded-spec.js';
-import { kafkaBusOptions, type KafkaBusOptions } from '../core/bus/kafka-options.js';
+import { kafkaBusOptions, kafkaClientConfig, type KafkaBusOptions } from '../core/bus/kafka-options.js';
 import type { Bus, ComponentContext } from '../core/pipeline.js';
 import { Registry, type ComponentSpec } from '../core/registry.js';
 import { diskChannelSpec } from '../agent/channel/disk/index.js';
@@ -14,13 +14,16 @@ import { consoleSinkSpec } from '../sinks/console/console-sink.js';
 import { fileSinkSpec } from '../sinks/file/index.js';
 import { elasticsearchSinkSpec } from '../sinks/elasticsearch/es-sink.js';
 import { webhdfsSinkSpec } from '../sinks/webhdfs/index.js';
+import { transformSpecs } from '../transforms/index.js';
 
 /**
  * Every component type Sluice knows: the ones built, and the ones designed but not built
  * yet, which the validator rejects as "not available yet" rather than "unknown".
  */
 export function createRegistry(): Registry {
-  return new Registry()
+  const registry = new Registry();
+  for (const spec of transformSpecs) registry.register(spec);
+  return registry
     .register(embeddedBusSpec)
     .register(kafkaBusSpec)
     .register(consoleSinkSpec)
@@ -31,9 +34,7 @@ export function createRegistry(): Registry {
     .register(demoSourceSpec)
     .register(fileSinkSpec)
     .register(elasticsearchSinkSpec)
-    .register(webhdfsSinkSpec)
-    .plan({ kind: 'transform', type: 'fields', description: 'adds, renames and removes fields' })
-    .plan({ kind: 'transform', type: 'parse', description: 'parses JSON, logfmt or regex captures into fields' });
+    .register(webhdfsSinkSpec);
 }
 
 /**
@@ -44,7 +45,11 @@ export class KafkaBus implements Bus {
   constructor(
     readonly options: KafkaBusOptions,
     private readonly ctx: ComponentContext,
-  ) {}
+  ) {
+    // Reads the TLS files now: a missing one stops the command before "sluice started",
+    // as one line (the consumer builds its client only in its background loop).
+    kafkaClientConfig(options, ctx.logger);
+  }
 
   producer(): KafkaProducer {
     return new KafkaProducer(this.options, this.ctx.logger.child({ side: 'producer' }), this.ctx.name);

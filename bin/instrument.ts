@@ -1,7 +1,14 @@
 import type { Counter } from 'prom-client';
 import type { LogEvent } from '../core/event.js';
 import { counter, histogram } from '../core/metrics.js';
-import type { BusProducer, Channel, ChannelWriter, SourceCheckpoint, Transaction } from '../core/pipeline.js';
+import {
+  type BusProducer,
+  type Channel,
+  type ChannelWriter,
+  PutAbortedError,
+  type SourceCheckpoint,
+  type Transaction,
+} from '../core/pipeline.js';
 import type { DeadLetter, DeadLetterEntry } from '../collector/dead-letter/dead-letter.js';
 import type { ComponentStatus } from '../api/readiness.js';
 import type { Taps } from '../api/tap.js';
@@ -211,7 +218,8 @@ export class MeteredChannel implements Channel {
     try {
       await this.inner.put(events, checkpoint);
     } catch (err) {
-      this.meter.error('receiving');
+      // A put aborted because the agent stops is not a failure: the source did not move on.
+      if (!(err instanceof PutAbortedError)) this.meter.error('receiving');
       throw err;
     }
     this.meter.received(events);
@@ -229,6 +237,10 @@ export class MeteredChannel implements Channel {
       },
       rollback: () => tx.rollback(),
     };
+  }
+
+  abortWaitingPuts(): void {
+    this.inner.abortWaitingPuts();
   }
 
   stats(): { events: number; bytes: number } {

@@ -4,6 +4,7 @@ import { sleep } from '../core/backoff.js';
 import { duration } from '../core/units.js';
 import type { PipelineConfig } from '../config/load.js';
 import { createClient, describeError, type Connection } from '../sinks/elasticsearch/client.js';
+import { readDocument, SEARCH_FIELDS } from '../sinks/elasticsearch/document.js';
 import { IndexNamer } from '../sinks/elasticsearch/index-name.js';
 import type { ElasticsearchSinkOptions } from '../sinks/elasticsearch/options.js';
 
@@ -28,6 +29,7 @@ export interface SearchOptions {
   to?: string;
   limit: string;
   json?: boolean;
+  raw?: boolean;
   follow?: boolean;
   interval: string;
 }
@@ -93,7 +95,11 @@ export function resolveTarget(
     if (!parsed || !/^https?:$/.test(parsed.protocol))
       throw new SearchUsageError(`--url: expected an http:// or https:// URL, got ${JSON.stringify(u.replace(/\/\/[^@/]*@/, '//'))}`);
   }
-  const connection: Connection = { url, tls_verify: !opts.insecure && (sink?.tls_verify ?? true), request_timeout: 30_000 };
+  const connection: Connection = { url, request_timeout: 30_000 };
+  const tls = { verify: true, ...sink?.tls };
+  if (opts.caFile !== undefined) tls.ca_file = opts.caFile;
+  if (opts.insecure) tls.verify = false;
+  if (sink?.tls !== undefined || opts.caFile !== undefined || opts.insecure) connection.tls = tls;
   const user = opts.user ?? env.ELASTICSEARCH_USERNAME ?? sink?.username;
   const password = env.ELASTICSEARCH_PASSWORD ?? sink?.password;
   if (user !== undefined) {
@@ -106,8 +112,6 @@ export function resolveTarget(
   }
   const apiKey = env.ELASTICSEARCH_API_KEY ?? sink?.api_key;
   if (apiKey !== undefined && user === undefined) connection.api_key = apiKey;
-  const caFile = opts.caFile ?? sink?.ca_file;
-  if (caFile !== undefined) connection.ca_file = caFile;
   const index = opts.index ?? (sink ? new IndexNamer(sink.index).pattern() : 'logs-*');
   return { connection, index };
 }
@@ -121,12 +125,17 @@ export function parseTime(value: string, flag: string, now: number): number {
     const t = Date.parse(value);
     if (!Number.isNaN(t)) return t;
   }
-  throw new SearchUsageError(`${flag}: expected a time such as "15m" (ago), "2024-05-01T12:00:00Z" or "now", got ${JSON.stringify(value)}`);
+  // A bare number is the common slip: it is minutes more often than anything else.
+  const hint = /^\s*\d+(\.\d+)?\s*$/.test(value) ? ` (a duration needs a unit: did you mean "${value.trim()}m"?)` : '';
+  throw new SearchUsageError(
+    `${flag}: expected a time such as "15m" (ago), "2024-05-01T12:00:00Z" or "now", got ${JSON.stringify(value)}${hint}`,
+  );
 }
 
 export function buildQuery(opts: SearchOptions, text: string[], now: number): Record<string, unknown> {
   const filter: unknown[] = [];
-  const anyOf = (field: string, values: string[] | undefined) => {
+  // Each role has a field per schema (sinks/elasticsearch/document.ts): a value may be in any.
+  const anyOf = (fields: readonly string[], values: string[] | undefined) => {
     const list = (values ?? [])
       .flatMap((v) => v.split(','))
       .map((v) => v.trim())
@@ -134,13 +143,16 @@ export function buildQuery(opts: SearchOptions, text: string[], now: number): Re
     if (list.length === 0) return;
     // Case-insensitive: `--level error` finds ERROR, Error and error.
     filter.push({
-      bool: { should: list.map((value) => ({ term: { [field]: { value, case_insensitive: true } } })), minimum_should_match: 1 },
+      bool: {
+        should: list.flatMap((value) => fields.map((field) => ({ term: { [field]: { value, case_insensitive: true } } }))),
+        minimum_should_match: 1,
+      },
     });
   };
-  anyOf('service', opts.service);
-  anyOf('module', opts.module);
-  anyOf('level', opts.level);
-  anyOf('host', opts.host);
+  anyOf(SEARCH_FIELDS.service, opts.service);
+  anyOf(SEARCH_FIELDS.module, opts.module);
+  anyOf(SEARCH_FIELDS.level, opts.level);
+  anyOf(SEARCH_FIELDS.host, opts.host);
   if (opts.since !== undefined && opts.from !== undefined) throw new SearchUsageError('use either --since or --from, not both');
   const from =
     opts.since !== undefined
@@ -159,24 +171,56 @@ export function buildQuery(opts: SearchOptions, text: string[], now: number): Re
   }
   const words = text.join(' ').trim();
   // simple_query_string never fails on odd input (quotes, colons, brackets in a log line).
-  const must = words ? [{ simple_query_string: { query: words, fields: ['message'], default_operator: 'and' } }] : [];
+  const must = words ? [{ simple_query_string: { query: words, fields: [...SEARCH_FIELDS.message], default_operator: 'and' } }] : [];
   return { bool: { filter, must } };
 }
 
 const SORT_FIELDS = [
   ['@timestamp', 'date'],
-  ['source.offset', 'long'],
-  ['event_id', 'keyword'],
+  ...SEARCH_FIELDS.offset.map((f) => [f, 'long'] as const),
+  ...SEARCH_FIELDS.id.map((f) => [f, 'keyword'] as const),
 ] as const;
 
 function sort(order: 'asc' | 'desc') {
   return SORT_FIELDS.map(([field, unmapped_type]) => ({ [field]: { order, unmapped_type } }));
 }
 
-export function formatHit(hit: Hit, json: boolean): string {
+/**
+ * Control characters in stored values are shown escaped (`\x1b`): a log line is written by
+ * whoever controls the service, and must not move the cursor, retitle the window or hide
+ * text on the terminal of whoever searches. Newlines and tabs of multi-line events stay.
+ */
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** JSON already escapes C0 controls; DEL and C1 controls (U+007F to U+009F) are escaped too. */
+const JSON_CONTROL = /[\x7f-\x9f]/g;
+
+export function formatHit(hit: Hit, json: boolean, raw = false): string {
+  const source = hit._source ?? {};
+  if (json) {
+    const text = JSON.stringify({ _index: hit._index, _id: hit._id, ...source });
+    return raw ? text : text.replace(JSON_CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  }
+  // Whichever schema wrote the document (sinks/elasticsearch/document.ts).
+  const d = readDocument(source as Record<string, unknown>);
+  const line = `${d.timestamp ?? '-'} ${d.host ?? '-'} ${d.service ?? '-'}/${d.module ?? '-'} ${d.level ? d.level.toUpperCase() : '-'} ${d.message ?? ''}`;
+  return raw ? line : escapeControl(line);
+}
+
+/** Where a hit sorts: event time, then file offset, then id (the sort of the queries). */
+type SortKey = [number, number, string];
+
+function sortKey(hit: Hit): SortKey {
   const d = hit._source ?? {};
-  if (json) return JSON.stringify({ _index: hit._index, _id: hit._id, ...d });
-  return `${d['@timestamp'] ?? '-'} ${d.host ?? '-'} ${d.service ?? '-'}/${d.module ?? '-'} ${d.level ? d.level.toUpperCase() : '-'} ${d.message ?? ''}`;
+  return [Date.parse(d['@timestamp'] ?? '') || 0, d.source?.offset ?? -1, d.event_id ?? hit._id ?? ''];
+}
+
+function compareKeys(a: SortKey, b: SortKey): number {
+  return a[0] - b[0] || a[1] - b[1] || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0);
 }
 
 export async function runSearch(
@@ -192,11 +236,13 @@ export async function runSearch(
     throw new SearchUsageError(`--limit: expected a whole number from 1 to 10000, got ${JSON.stringify(opts.limit)}`);
   const interval = duration().safeParse(opts.interval);
   if (!interval.success || interval.data < 100)
-    throw new SearchUsageError(`--interval: expected a duration of at least 100ms such as "1s", got ${JSON.stringify(opts.interval)}`);
+    throw new SearchUsageError(
+      `--interval: expected a duration of at least 100ms such as "1s", got ${JSON.stringify(opts.interval)}${/^\s*\d+\s*$/.test(opts.interval) ? ` (a duration needs a unit: did you mean "${opts.interval.trim()}s"?)` : ''}`,
+    );
   const { connection, index } = resolveTarget(opts, config, env);
   let made: ReturnType<typeof createClient>;
   try {
-    made = createClient(connection);
+    made = createClient(connection, 'sluice search');
   } catch (err) {
     throw new SearchUsageError((err as Error).message);
   }
@@ -231,33 +277,42 @@ export async function runSearch(
     const query = buildQuery(opts, text, now);
     const newest = await search(query, 'desc', limit);
     const hits = newest.reverse();
-    for (const h of hits) out(formatHit(h, opts.json ?? false));
+    for (const h of hits) out(formatHit(h, opts.json ?? false, opts.raw));
     if (!opts.follow) return;
 
-    // Follow: re-read a window behind the newest printed time, print what is new.
+    // Follow: each poll re-reads a window starting a little before the mark (events indexed
+    // a little late are still found) and prints, oldest first, what it never met before.
+    // The first lines showed only the newest --limit matches: what sorts at or before the
+    // last of them is part of that view and is never printed afterwards. The mark follows
+    // the newest event printed but never passes the present, so one event stamped in 2099
+    // does not hide everything after it.
+    const idOf = (h: Hit) => `${h._index}/${h._id}`;
+    const timeOf = (h: Hit, fallback: number) => Date.parse(h._source?.['@timestamp'] ?? '') || fallback;
+    const shown = hits.at(-1);
+    const floor = shown ? sortKey(shown) : undefined;
+    let mark = shown ? Math.min(timeOf(shown, now), now) : now;
     const seen = new Map<string, number>();
-    let watermark = hits.length ? Date.parse(hits[hits.length - 1]!._source?.['@timestamp'] ?? '') || now : now;
-    for (const h of hits) seen.set(`${h._index}/${h._id}`, Date.parse(h._source?.['@timestamp'] ?? '') || watermark);
+    for (const h of hits) seen.set(idOf(h), timeOf(h, now));
     const followOpts: SearchOptions = { ...opts, since: undefined, from: undefined };
     while (!signal?.aborted) {
       await sleep(interval.data, signal);
       if (signal?.aborted) break;
-      const from = watermark - FOLLOW_LOOKBACK_MS;
-      const q = buildQuery({ ...followOpts, from: new Date(from).toISOString() }, text, Date.now());
-      const fresh: Hit[] = [];
+      const polledAt = Date.now();
+      const q = buildQuery({ ...followOpts, from: new Date(mark - FOLLOW_LOOKBACK_MS).toISOString() }, text, polledAt);
       for (let after: unknown[] | undefined; ; ) {
         const page = await search(q, 'asc', FOLLOW_PAGE, after);
-        fresh.push(...page.filter((h) => !seen.has(`${h._index}/${h._id}`)));
+        for (const h of page) {
+          if (seen.has(idOf(h))) continue;
+          const ts = timeOf(h, polledAt);
+          seen.set(idOf(h), ts);
+          if (floor && compareKeys(sortKey(h), floor) <= 0) continue;
+          out(formatHit(h, opts.json ?? false, opts.raw));
+          mark = Math.max(mark, Math.min(ts, polledAt));
+        }
         if (page.length < FOLLOW_PAGE) break;
         after = page[page.length - 1]!.sort;
       }
-      for (const h of fresh) {
-        out(formatHit(h, opts.json ?? false));
-        const ts = Date.parse(h._source?.['@timestamp'] ?? '') || watermark;
-        seen.set(`${h._index}/${h._id}`, ts);
-        if (ts > watermark) watermark = ts;
-      }
-      for (const [id, ts] of seen) if (ts < watermark - 2 * FOLLOW_LOOKBACK_MS) seen.delete(id);
+      for (const [id, ts] of seen) if (ts < mark - 2 * FOLLOW_LOOKBACK_MS) seen.delete(id);
     }
   } finally {
     await client.close();

@@ -3,4 +3,8 @@
 // file sink writing many day files and of the disk channel queue behind each other. It
 // must be sized before the first fs call, hence before the CLI's modules are imported.
 process.env.UV_THREADPOOL_SIZE ??= '16';
+// Files Sluice creates (state, dead-letters, outputs, directories) are never readable by
+// others: logs hold what services print, secrets included. A stricter umask is kept; a
+// component that must share more says so with an explicit mode (the file sink's file_mode).
+process.umask(process.umask(0o027) | 0o027);
 await import('./cli.js');

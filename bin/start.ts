@@ -9,6 +9,7 @@ import type { ComponentConfig, PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
 import { EmbeddedBus } from '../core/bus/embedded.js';
 import { FileDeadLetter, KafkaDeadLetter, type DeadLetter } from '../collector/dead-letter/dead-letter.js';
+import { buildTransformChains, type TransformChains, transformingWriter } from '../transforms/index.js';
 import { KafkaBus } from './components.js';
 import { MeteredConsumer } from './consumer-gate.js';
 import { ComponentMeter, MeteredChannel, MeteredProducer, meteredDeadLetter } from './instrument.js';
@@ -45,6 +46,8 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     mkdirSync(dir, { recursive: true });
     const ctx: ComponentContext = {
       name: c.name,
+      // `component` is bound here, once; what a component builds below it adds other keys
+      // (side, stage...), never `component` again (pino would print the key twice).
       logger: logger.child({ component: c.name === section ? section : `${section}.${c.name}`, type: c.type }),
       dataDir: dir,
       host,
@@ -56,6 +59,7 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   const live: LivePipeline = { role, config, logger };
 
   const bus: Bus = role === 'run' ? new EmbeddedBus() : build<Bus>(config.bus!, 'bus');
+  const transforms = buildTransformChains(config.transforms, role, logger, host);
   const busType = role === 'run' ? 'embedded' : config.bus!.type;
   const busMeter = new ComponentMeter({ component: 'bus', kind: 'bus', type: busType });
   const busStatus = ops.readiness.add('bus', 'bus', busType, role === 'run' ? 'informative' : 'must-run');
@@ -67,12 +71,12 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
       config.deadLetter.type === 'kafka' && bus instanceof KafkaBus
         ? new KafkaDeadLetter(bus.options, config.deadLetter.topic, dlLogger)
         : new FileDeadLetter(resolve(config.deadLetter.path ?? join(dataDir, 'dead-letter', 'dead-letter.jsonl')), dlLogger);
-    const started = await startCollectorSide(config, role, logger, ops, { bus, busMeter, busStatus, deadLetter, build });
+    const started = await startCollectorSide(config, role, logger, ops, { bus, busMeter, busStatus, deadLetter, build, transforms });
     collector = started.collector;
     live.sinks = started.sinks;
   }
   if (role === 'agent' || role === 'run') {
-    const started = await startAgentSide(config, logger, ops, { bus, busMeter, busStatus, build });
+    const started = await startAgentSide(config, logger, ops, { bus, busMeter, busStatus, build, transforms });
     agent = started.agent;
     live.sources = started.sources;
   }
@@ -101,8 +105,12 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     async stop() {
       status?.stop();
       await operating.stopping();
-      // Sources first: each puts what it read and saves its position.
-      await live.sources?.stopAll();
+      // Sources first: each puts what it read and saves its position. One blocked in put
+      // on a full channel (Kafka or the sinks down) would never return: its put is aborted
+      // (the source keeps its position before that batch, so nothing is lost).
+      const sourcesStopped = live.sources?.stopAll();
+      agent?.channel.abortWaitingPuts();
+      await sourcesStopped;
       // Under `sluice run` a send can be waiting on a sink that is down: once draining is
       // over, the collector stops retrying so that send rolls back into the channel.
       await agent?.stop(() => collector?.interrupt());
@@ -117,6 +125,7 @@ interface SideDeps {
   busMeter: ComponentMeter;
   busStatus: ReturnType<Operations['readiness']['add']>;
   build: <T>(c: ComponentConfig, section: string, extra?: Partial<ComponentContext>) => T;
+  transforms: TransformChains;
 }
 
 /**
@@ -159,6 +168,7 @@ async function startCollectorSide(
     router,
     deadLetter: meteredDeadLetter(deadLetter, routesMeter, 'unrouted'),
     stopTimeoutMs: config.shutdown.drain_timeout,
+    transform: deps.transforms.collector && ((events) => deps.transforms.collector!.apply(events)),
   });
   sinks.attach(collector, consumer);
   await collector.start();
@@ -195,7 +205,7 @@ async function startAgentSide(
   await agent.start();
   const sources = new SourceSet(
     (c) => build<Source>(c, 'sources'),
-    channel,
+    deps.transforms.agent ? transformingWriter(channel, deps.transforms.agent) : channel,
     ops.readiness,
     ops.taps,
     logger.child({ component: 'sources' }),

@@ -21,7 +21,7 @@ describe('status line', () => {
         filesOpen: 4,
         uptimeMs: 3_723_000,
       }),
-    ).toBe('in 1,234 ev/s | out 1,200 ev/s | buffered 3.3 MiB (4,567 ev) | files 12 done, 4 open | up 1:02:03');
+    ).toBe('in 1,234 ev/s | out 1,200 ev/s | buffered 3.3 MiB (4,567 ev) | files 12 done, 4 in progress | up 1:02:03');
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(1536)).toBe('1.5 KiB');
   });
@@ -35,7 +35,9 @@ describe('status line', () => {
     const deadline = Date.now() + 10_000;
     while ((text.match(/\r\x1b\[2K/g) ?? []).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     line.stop();
-    expect(text).toMatch(/^\r\x1b\[2Kin 0 ev\/s \| out [\d,]+ ev\/s \| buffered 0 B \(0 ev\) \| files \d+ done, \d+ open \| up 0:00:00/);
+    expect(text).toMatch(
+      /^\r\x1b\[2Kin 0 ev\/s \| out [\d,]+ ev\/s \| buffered 0 B \(0 ev\) \| files \d+ done, \d+ in progress \| up 0:00:00/,
+    );
     expect(text.endsWith('\n')).toBe(true);
   });
 });

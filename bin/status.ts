@@ -4,9 +4,11 @@ import type { Channel } from '../core/pipeline.js';
 
 /**
  * The live status line of `sluice run`: events/s into the channel and out to the sinks,
- * what is buffered, and files written. On a terminal it redraws one line in place every
- * second; otherwise (a service manager, a pipe) it logs the same figures as a JSON line
- * ("status", the figures in fields) every `logEveryMs`, so it never mixes free text into a
+ * what is buffered, and files written (finished, and in progress: the file sink's hidden
+ * `.NAME.inprogress` files, renamed when rolled). It goes to stderr, with Sluice's own
+ * logs, so it never garbles events a console sink prints on stdout. On a terminal it
+ * redraws one line in place every second; otherwise (a service manager, a pipe) it logs
+ * the same figures as a JSON line every `logEveryMs`, so it never mixes free text into a
  * log stream. `sluice top` shows every component the same way, live.
  */
 export interface StatusInputs {
@@ -71,13 +73,13 @@ export function formatStatus(f: StatusFigures): string {
     `in ${rate(f.inPerSec)} ev/s`,
     `out ${rate(f.outPerSec)} ev/s`,
     `buffered ${formatBytes(f.bufferedBytes)} (${f.bufferedEvents.toLocaleString('en-US')} ev)`,
-    `files ${f.filesFinished} done, ${f.filesOpen} open`,
+    `files ${f.filesFinished} done, ${f.filesOpen} in progress`,
     `up ${formatDuration(f.uptimeMs)}`,
   ].join(' | ');
 }
 
 export function startStatusLine(inputs: StatusInputs, options: StatusOptions): StatusLine {
-  const out = options.out ?? process.stdout;
+  const out = options.out ?? process.stderr;
   const tty = out.isTTY === true;
   const intervalMs = options.intervalMs ?? 1000;
   const logEveryMs = options.logEveryMs ?? 30_000;

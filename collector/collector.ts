@@ -21,6 +21,8 @@ export interface CollectorOptions {
    * forever); those batches stay uncommitted on the bus.
    */
   stopTimeoutMs?: number;
+  /** Applied to every batch from the bus before routing (the collector's transforms); returns the events to keep. */
+  transform?: (events: LogEvent[]) => LogEvent[];
 }
 
 /**
@@ -37,6 +39,7 @@ export class Collector {
   private readonly deadLetter: DeadLetter | undefined;
   private readonly stopTimeoutMs: number;
   private byName: Map<string, Sink>;
+  private readonly transform: ((events: LogEvent[]) => LogEvent[]) | undefined;
   written = 0;
   unrouted = 0;
 
@@ -55,6 +58,7 @@ export class Collector {
     this.deadLetter = options.deadLetter;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.byName = new Map(sinks.map((s) => [s.name, s.sink]));
+    this.transform = options.transform;
   }
 
   async start(): Promise<void> {
@@ -111,7 +115,8 @@ export class Collector {
   }
 
   private async deliver(batch: AckableBatch): Promise<void> {
-    const { bySink, unrouted } = this.router.route(batch.events);
+    const events = this.transform ? this.transform([...batch.events]) : batch.events;
+    const { bySink, unrouted } = this.router.route(events);
     const writes = [...bySink].map(([name, events]) => this.writeUntilDone(name, (e) => this.byName.get(name)!.write(e), events));
     if (unrouted.length > 0) {
       const dl = this.deadLetter;
@@ -133,7 +138,7 @@ export class Collector {
     }
     await Promise.all(writes);
     await batch.ack();
-    this.written += batch.events.length - unrouted.length;
+    this.written += events.length - unrouted.length;
     this.unrouted += unrouted.length;
   }
 

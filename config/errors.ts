@@ -10,11 +10,13 @@ export interface ConfigProblem {
   /** Dotted key path; empty for problems with the document as a whole. */
   path: string;
   message: string;
+  /** A warning does not stop the config from being used (unless `--strict` makes it an error). */
+  severity?: 'error' | 'warning';
 }
 
 export function formatProblem(p: ConfigProblem): string {
   const where = p.line > 0 ? `${p.file}:${p.line}:${p.col}` : p.file;
-  return `${where}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
+  return `${where}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.path ? `${p.path}: ` : ''}${p.message}`;
 }
 
 /** Thrown when a config cannot be used; carries every problem found, not just the first. */

@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { acceptsString, schemasAt } from '../core/options/introspect.js';
+import { secretValues } from '../core/options/secret.js';
 import type { ComponentKind, ComponentSpec, Registry } from '../core/registry.js';
 import type { LogLevel } from '../core/log.js';
 import { apiSection, literalTokenProblem, type ApiConfig } from './api.js';
 import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
-import { interpolateEnv } from './interpolate.js';
-import { locate } from './locate.js';
+import { interpolateEnv, retype, type Substitution } from './interpolate.js';
+import { type At, describeValue, reportZodIssues, valueAt } from './issues.js';
+import { locate, type Position } from './locate.js';
 import { closest } from './suggest.js';
 import {
   deadLetterSection,
@@ -46,7 +49,19 @@ export interface PipelineConfig {
   shutdown: ShutdownConfig;
   /** The HTTP API: metrics, health, readiness, reload, tap (config/api.ts). */
   api: ApiConfig;
+  /** The top-level sections the file has, with where their keys are: for the role checks. */
+  sections: Record<string, Position>;
+  /** With `noEnv`: values only known at run time, as `path (${VAR})`; they were not checked. */
+  deferred: string[];
 }
+
+export interface LoadOptions {
+  /** Check without the environment (`sluice validate --no-env`): see config/interpolate.ts. */
+  noEnv?: boolean;
+}
+
+/** Where state goes when the file has no `data_dir:`: $SLUICE_DATA_DIR, else this. */
+export const DEFAULT_DATA_DIR = './var/sluice';
 
 /** The sections that hold named components (`name: {type: ..., ...}`), in pipeline order. */
 const NAMED_SECTIONS = { sources: 'source', transforms: 'transform', sinks: 'sink' } as const;
@@ -56,7 +71,11 @@ const SINGLE_SECTIONS = { channel: 'channel', bus: 'bus' } as const;
 const COMPONENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 const envelope = z.strictObject({
-  data_dir: z.string().min(1).default('./var/sluice').describe('Where components keep their state (checkpoints, the disk channel)'),
+  data_dir: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(`Where components keep their state (checkpoints, the disk channel); default: $SLUICE_DATA_DIR, else ${DEFAULT_DATA_DIR}`),
   log: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
     .default({ level: 'info' }),
@@ -71,7 +90,12 @@ const envelope = z.strictObject({
   api: apiSection.default(apiSection.parse({})),
 });
 
-export async function loadConfigFile(file: string, registry: Registry, env: NodeJS.ProcessEnv = process.env): Promise<PipelineConfig> {
+export async function loadConfigFile(
+  file: string,
+  registry: Registry,
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
+): Promise<PipelineConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -87,15 +111,21 @@ export async function loadConfigFile(file: string, registry: Registry, env: Node
             : e.message;
     throw new ConfigError([{ file, line: 0, col: 0, path: '', message: `cannot read config file: ${why}` }]);
   }
-  return parseConfig(text, file, registry, env);
+  return parseConfig(text, file, registry, env, options);
 }
 
 /** Parses and validates a config; throws ConfigError listing every problem found. */
-export function parseConfig(text: string, file: string, registry: Registry, env: NodeJS.ProcessEnv = process.env): PipelineConfig {
+export function parseConfig(
+  text: string,
+  file: string,
+  registry: Registry,
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
+): PipelineConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const problems: ConfigProblem[] = [];
-  const at = (path: readonly PropertyKey[], message: string, where: 'key' | 'value' = 'value') => {
+  const at: At = (path, message, where = 'value') => {
     const pos = locate(doc, lines, path, where);
     problems.push({ file, ...pos, path: formatPath(path), message });
   };
@@ -109,7 +139,8 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
   }
   const tokenProblem = literalTokenProblem(doc);
   if (tokenProblem) at(['api', 'token'], tokenProblem);
-  for (const p of interpolateEnv(doc, env)) {
+  const { problems: envProblems, substitutions } = interpolateEnv(doc, env, { noEnv: options.noEnv });
+  for (const p of envProblems) {
     const pos = lines.linePos(p.node.range?.[0] ?? 0);
     problems.push({ file, line: pos.line, col: pos.col, path: '', message: p.message });
   }
@@ -135,13 +166,24 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
     });
     throw new ConfigError(problems);
   }
+  // A value whose variables are only known at run time is not checked (--no-env).
+  const deferred = substitutions.filter((s) => s.unresolved.length > 0);
+  const skip = (path: readonly PropertyKey[], issue: z.core.$ZodIssue) =>
+    deferred.some((d) => startsWith(path, d.path) || (issue.code === 'invalid_union' && startsWith(d.path, path)));
+  const componentSections = new Set<string>([...Object.keys(NAMED_SECTIONS), ...Object.keys(SINGLE_SECTIONS)]);
+  coerceSubstituted(
+    data,
+    substitutions.filter((s) => !componentSections.has(String(s.path[0]))),
+    [],
+    envelope,
+  );
   const top = envelope.safeParse(data);
-  if (!top.success) reportZodIssues(top.error.issues, [], data, envelope, doc, at);
+  if (!top.success) reportZodIssues(top.error.issues, [], data, envelope, at, skip);
   // Components are checked even when the envelope is wrong, so one run lists every problem.
   const sections = (top.success ? top.data : data) as Record<string, unknown>;
   const config: PipelineConfig = {
     file,
-    dataDir: top.data?.data_dir ?? '',
+    dataDir: top.data?.data_dir ?? ((options.noEnv ? undefined : env.SLUICE_DATA_DIR) || DEFAULT_DATA_DIR),
     log: top.data?.log ?? { level: 'info' },
     sources: [],
     transforms: [],
@@ -150,7 +192,11 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
     deadLetter: top.data?.dead_letter ?? deadLetterSection.parse({}),
     shutdown: top.data?.shutdown ?? shutdownSection.parse({}),
     api: top.data?.api ?? apiSection.parse({}),
+    sections: Object.fromEntries(Object.keys(data).map((key) => [key, locate(doc, lines, [key], 'key')])),
+    deferred: deferred.map((d) => `${formatPath(d.path)} (${d.unresolved.map((n) => `\${${n}}`).join(', ')})`),
   };
+  const secrets: string[] = [];
+  const checked = { substitutions, skip, secrets };
   for (const [section, kind] of Object.entries(NAMED_SECTIONS)) {
     const entries = sections[section];
     if (!isMap(entries)) continue;
@@ -163,41 +209,83 @@ export function parseConfig(text: string, file: string, registry: Registry, env:
         );
         continue;
       }
-      const component = resolveComponent(registry, kind, [section, name], name, body, doc, at);
+      const component = resolveComponent(registry, kind, [section, name], name, body, at, checked);
       if (component) config[section as keyof typeof NAMED_SECTIONS].push(component);
     }
   }
   for (const [section, kind] of Object.entries(SINGLE_SECTIONS)) {
     const body = sections[section];
     if (!isMap(body)) continue;
-    const component = resolveComponent(registry, kind, [section], section, body, doc, at);
+    const component = resolveComponent(registry, kind, [section], section, body, at, checked);
     if (component) config[section as keyof typeof SINGLE_SECTIONS] = component;
   }
-  checkRouting(config, sections, at);
-  if (problems.length > 0) throw new ConfigError(sortProblems(problems));
+  checkRouting(data as Record<string, unknown>, at);
+  if (problems.length > 0) throw new ConfigError(sortProblems(scrub(problems, secrets)));
   return config;
 }
 
-/** Routes may only name sinks the file defines; a Kafka dead-letter needs the Kafka bus's brokers. */
-function checkRouting(config: PipelineConfig, sections: Record<string, unknown>, at: At): void {
-  const defined = isMap(sections.sinks) ? Object.keys(sections.sinks) : [];
-  const check = (name: string, path: PropertyKey[]) => {
-    if (defined.includes(name)) return;
+/**
+ * Unquoted values that had `${VAR}` in them become numbers or booleans where the option at
+ * their path takes no text (`port: ${PORT}`); where it takes text (a password of digits),
+ * they stay text. Changes `data` in place; `prefix` is where `data` sits in the file.
+ */
+function coerceSubstituted(data: unknown, substitutions: Substitution[], prefix: readonly PropertyKey[], schema: z.ZodType): void {
+  for (const s of substitutions) {
+    if (!s.plain || s.unresolved.length > 0 || !startsWith(s.path, prefix)) continue;
+    const rel = s.path.slice(prefix.length);
+    const parent = valueAt(data, rel.slice(0, -1));
+    const key = rel.at(-1);
+    if (key === undefined || typeof parent !== 'object' || parent === null) continue;
+    const value = (parent as Record<PropertyKey, unknown>)[key];
+    const typed = typeof value === 'string' ? retype(value) : undefined;
+    if (typed === undefined) continue;
+    const found = schemasAt(schema, rel).found;
+    // Unknown keys keep their text (reported anyway); options that take anything (z.unknown)
+    // follow YAML, as if the value had been written there.
+    if (found.length === 0 || found.some(acceptsString)) continue;
+    (parent as Record<PropertyKey, unknown>)[key] = typed;
+  }
+}
+
+function startsWith(path: readonly PropertyKey[], prefix: readonly PropertyKey[]): boolean {
+  return prefix.length <= path.length && prefix.every((step, i) => String(step) === String(path[i]));
+}
+
+/** Secret values never reach a message, whatever check quoted them. */
+function scrub(problems: ConfigProblem[], secrets: string[]): ConfigProblem[] {
+  const hidden = [...new Set(secrets)].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+  if (hidden.length === 0) return problems;
+  return problems.map((p) => ({ ...p, message: hidden.reduce((m, s) => m.split(s).join('***'), p.message) }));
+}
+
+/**
+ * Routes may only name sinks the file defines; a Kafka dead-letter needs the Kafka bus's
+ * brokers. Read from the raw file, so these are reported in the same run as every other
+ * problem, even when the routes section itself has mistakes.
+ */
+function checkRouting(data: Record<string, unknown>, at: At): void {
+  const defined = isMap(data.sinks) ? Object.keys(data.sinks) : [];
+  const check = (name: unknown, path: PropertyKey[]) => {
+    if (typeof name !== 'string' || name === '' || defined.includes(name)) return;
     const hint = closest(name, defined);
     at(
       path,
       `unknown sink "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; sinks defined in this file: ${defined.join(', ') || 'none'}`,
     );
   };
-  const routes = config.routes;
-  if (routes) {
-    for (const [i, rule] of routes.rules.entries()) {
-      for (const [j, name] of rule.sinks.entries()) check(name, ['routes', 'rules', i, 'sinks', j]);
+  const routes = data.routes;
+  if (isMap(routes)) {
+    if (Array.isArray(routes.rules)) {
+      for (const [i, rule] of routes.rules.entries()) {
+        if (isMap(rule) && Array.isArray(rule.sinks))
+          for (const [j, name] of rule.sinks.entries()) check(name, ['routes', 'rules', i, 'sinks', j]);
+      }
     }
-    for (const [j, name] of (routes.default ?? []).entries()) check(name, ['routes', 'default', j]);
+    if (Array.isArray(routes.default)) for (const [j, name] of routes.default.entries()) check(name, ['routes', 'default', j]);
   }
-  if (config.deadLetter.type === 'kafka') {
-    const bus = sections.bus;
+  const deadLetter = data.dead_letter;
+  if (isMap(deadLetter) && deadLetter.type === 'kafka') {
+    const bus = data.bus;
     if (!isMap(bus) || bus.type !== 'kafka')
       at(
         ['dead_letter', 'type'],
@@ -206,7 +294,12 @@ function checkRouting(config: PipelineConfig, sections: Record<string, unknown>,
   }
 }
 
-type At = (path: readonly PropertyKey[], message: string, where?: 'key' | 'value') => void;
+interface Checked {
+  substitutions: Substitution[];
+  skip: (path: readonly PropertyKey[], issue: z.core.$ZodIssue) => boolean;
+  /** Filled with the secret values met, to scrub them out of every message. */
+  secrets: string[];
+}
 
 function resolveComponent(
   registry: Registry,
@@ -214,8 +307,8 @@ function resolveComponent(
   path: string[],
   name: string,
   body: unknown,
-  doc: Document,
   at: At,
+  checked: Checked,
 ): ComponentConfig | undefined {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     at(path, `expected a map with a "type" key, got ${describeValue(body)}`);
@@ -246,99 +339,22 @@ function resolveComponent(
     );
     return undefined;
   }
-  const parsed = found.spec.options.safeParse(options);
+  const schema: z.ZodType = found.spec.options;
+  checked.secrets.push(...secretValues(schema, options));
+  coerceSubstituted(options, checked.substitutions, path, schema);
+  const parsed = schema.safeParse(options);
   if (!parsed.success) {
-    reportZodIssues(parsed.error.issues, path, options, found.spec.options, doc, at);
+    // Only values known at run time failed (--no-env): the component is there, its
+    // options unchecked; such a config is validated, never run.
+    if (reportZodIssues(parsed.error.issues, path, options, schema, at, checked.skip) === 0)
+      return { kind, name, type, spec: found.spec, options };
     return undefined;
   }
   return { kind, name, type, spec: found.spec, options: parsed.data };
 }
 
-function reportZodIssues(
-  issues: readonly z.core.$ZodIssue[],
-  prefix: readonly PropertyKey[],
-  data: unknown,
-  schema: z.ZodType,
-  _doc: Document,
-  at: At,
-): void {
-  for (const issue of issues) {
-    const path = [...prefix, ...issue.path];
-    if (issue.code === 'unrecognized_keys') {
-      const allowed = allowedKeys(schema, issue.path);
-      for (const key of issue.keys) {
-        const hint = closest(key, allowed);
-        at(
-          [...path, key],
-          `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}${allowed.length ? `; allowed: ${allowed.join(', ')}` : ''}`,
-          'key',
-        );
-      }
-    } else if (issue.code === 'invalid_type') {
-      const value = valueAt(data, issue.path);
-      if (value === undefined) at(path, `missing required option "${String(issue.path.at(-1))}" (expected ${issue.expected})`);
-      else at(path, `expected ${issue.expected}, got ${describeValue(value)}`);
-    } else if (issue.code === 'invalid_union') {
-      // Unions here are "number or string with a unit": the custom issue underneath says it best.
-      const inner = issue.errors.flat().find((i) => i.code === 'custom');
-      at(path, inner?.message ?? `expected ${describeUnion(issue)}, got ${describeValue(valueAt(data, issue.path))}`);
-    } else if (issue.code === 'invalid_value') {
-      at(
-        path,
-        `expected ${issue.values.length === 1 ? JSON.stringify(issue.values[0]) : `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`}, got ${describeValue(valueAt(data, issue.path))}`,
-      );
-    } else {
-      at(path, issue.message);
-    }
-  }
-}
-
-function describeUnion(issue: z.core.$ZodIssueInvalidUnion): string {
-  const expected = new Set(issue.errors.flat().flatMap((i) => (i.code === 'invalid_type' ? [i.expected] : [])));
-  return [...expected].join(' or ') || 'another value';
-}
-
 function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
-  let cur: unknown = data;
-  for (const step of path) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[step];
-  }
-  return cur;
-}
-
-/** The keys an object schema at `path` accepts, for "did you mean" and "allowed:" hints. */
-function allowedKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  let cur: z.ZodType | undefined = unwrap(schema);
-  for (const step of path) {
-    if (cur instanceof z.ZodObject) cur = unwrap(cur.shape[String(step)] as z.ZodType | undefined);
-    else if (cur instanceof z.ZodArray) cur = unwrap(cur.element as z.ZodType);
-    else if (cur instanceof z.ZodRecord) cur = unwrap(cur.valueType as z.ZodType);
-    else return [];
-  }
-  return cur instanceof z.ZodObject ? Object.keys(cur.shape).sort() : [];
-}
-
-function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
-  let cur = schema;
-  for (let i = 0; i < 10 && cur; i++) {
-    if (cur instanceof z.ZodOptional || cur instanceof z.ZodDefault || cur instanceof z.ZodNullable) cur = cur.unwrap() as z.ZodType;
-    else if (cur instanceof z.ZodPipe) cur = cur.in as z.ZodType;
-    else break;
-  }
-  return cur;
-}
-
-function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a map';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
-  return `${typeof v} ${String(v)}`;
 }
 
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {

@@ -23,7 +23,8 @@ export async function syncDir(dir: string): Promise<void> {
  */
 export async function replaceFile(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.tmp`);
-  const handle = await open(tmp, 'w');
+  // State is the owner's alone (0600), whatever the umask.
+  const handle = await open(tmp, 'w', 0o600);
   try {
     await handle.writeFile(data);
     // datasync covers the new size, which is all a reader needs; mtime can stay behind.

@@ -22,35 +22,64 @@ export interface SourceCheckpoint {
   state: unknown;
 }
 
+/**
+ * Why put() refused a batch while the agent stops: it would have had to wait (for room, or
+ * for a failing disk) and stopping cannot wait for that. Nothing of the batch was stored;
+ * a source treats it as "stopping" and keeps its position, so the batch is read again on
+ * the next start.
+ */
+export class PutAbortedError extends Error {
+  override readonly name = 'PutAbortedError';
+}
+
 /** What a source sees of the channel. */
 export interface ChannelWriter {
   /**
    * Appends events (and optionally the position they bring the source to). Resolves only
    * once they are durable as the channel defines it; waits while the channel is full —
-   * that wait is the source's backpressure.
+   * that wait is the source's backpressure. Rejects with PutAbortedError when the agent
+   * stops while it waits (Channel.abortWaitingPuts).
    */
   put(events: LogEvent[], checkpoint?: SourceCheckpoint): Promise<void>;
   /** The newest checkpoint this source put that the channel holds (recovered after a restart). */
   lastCheckpoint(source: string): SourceCheckpoint | undefined;
 }
 
-/** A batch taken from the channel: it stays owned by the channel until commit(). */
+/**
+ * A batch taken from the channel: it stays owned by the channel until commit(). Several
+ * may be open at once (taken one after another); they commit in the order they were taken.
+ */
 export interface Transaction {
   readonly events: readonly LogEvent[];
-  /** Releases the events for good: the next hop has them durably. */
+  /**
+   * Releases the events for good: the next hop has them durably. Only once every
+   * transaction taken before it has committed. A rejection (the channel could not record
+   * it, e.g. a full disk) leaves the transaction open: commit it again, never resend it.
+   */
   commit(): Promise<void>;
-  /** Gives the events back for redelivery, in the same order, before anything newer. */
+  /**
+   * Gives the events back for redelivery, in the same order, before anything newer —
+   * together with those of every transaction taken after it, which can then no longer be
+   * committed (their rollback is a no-op).
+   */
   rollback(): Promise<void>;
 }
 
 export interface Channel extends ChannelWriter {
   open(): Promise<void>;
   /**
-   * Takes up to `max` events. Waits until at least one is available or `signal` aborts
-   * (then resolves with an empty transaction). At most one transaction is open at a time
-   * per taker; the bus sink is the only taker.
+   * Takes up to `max` events after those of the open transactions. Waits until at least
+   * one is available or `signal` aborts (then resolves with an empty transaction). The
+   * forwarder is the only taker, with one take at a time; it may keep several transactions
+   * open (a pipeline), committing them in take order.
    */
   take(max: number, signal?: AbortSignal): Promise<Transaction>;
+  /**
+   * The agent is stopping: puts waiting for room (or for a failing disk), and later puts
+   * that would wait, reject with PutAbortedError instead; puts that fit are still stored.
+   * Takes and commits go on, so what is buffered can still be forwarded.
+   */
+  abortWaitingPuts(): void;
   /** What is buffered and not yet committed (taken-but-uncommitted included): for draining on shutdown and status. */
   stats(): { events: number; bytes: number };
   close(): Promise<void>;
@@ -103,6 +132,11 @@ export interface BusProducer {
   /** Resolves only when the bus holds every event durably (Kafka: acks=all for every record). */
   send(events: readonly LogEvent[]): Promise<void>;
   close(): Promise<void>;
+  /**
+   * How many send() calls may be outstanding at once: the forwarder keeps up to that many
+   * in flight (each settling on its own, committed in order). Absent: 1, one at a time.
+   */
+  readonly maxInFlight?: number;
 }
 
 /** The collector's side of the bus. */

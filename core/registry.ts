@@ -17,6 +17,12 @@ export interface ComponentSpec<Options = any, Instance = unknown> {
   /** Options besides `type`; a strict object schema, so unknown keys are errors. */
   options: z.ZodType<Options>;
   create(options: Options, ctx: ComponentContext): Instance;
+  /**
+   * The keys of `fields` a component with these options may set, so `sluice validate` can
+   * warn about a route on a field nothing sets; '*' when it cannot tell (a JSON parse may
+   * set any key). Absent: it cannot tell either.
+   */
+  fieldsSet?(options: Options): readonly string[] | '*';
 }
 
 export interface PlannedComponent {

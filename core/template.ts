@@ -11,9 +11,9 @@
  * - distinct.ts: `max_distinct`, the cap on names made from untrusted values;
  * - match.ts: the patterns route values are matched with, all in linear time.
  */
-export { isValidTimeZone } from './template/clock.js';
+export { isValidTimeZone, ZonedClock } from './template/clock.js';
 export { DistinctLimit, type DistinctLimitOptions } from './template/distinct.js';
 export { FieldPathError, fieldPathProblem, fieldText, parseFieldPath } from './template/field-path.js';
-export { compilePattern, DEFAULT_MAX_MATCH_BYTES, PatternError, patternProblem } from './template/match.js';
+export { compilePattern, DEFAULT_MAX_MATCH_BYTES, globMatcher, headBytes, PatternError, patternProblem } from './template/match.js';
 export { literalText, type Placeholder, parseTemplate, type TemplatePart, templateProblem } from './template/parse.js';
 export { EventTemplate } from './template/render.js';

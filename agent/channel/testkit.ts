@@ -1,13 +1,10 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import type { LogEvent } from '../../core/event.js';
-import type { Logger } from '../../core/log.js';
 
 /**
- * Support for the channel tests and benchmark: deterministic events, a seeded random
- * source (a failing seed replays exactly) and a logger whose lines a test can inspect.
+ * Support for the channel tests, the crash test's child process and the benchmark (which
+ * run from dist/, where test/support is not built): deterministic events numbered so a
+ * test can rebuild what it expects, and a seeded random source (a failing seed replays
+ * exactly). Everything else tests share is in test/support.
  */
 
 const WORDS = [
@@ -55,28 +52,4 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-export interface CapturedLogger {
-  logger: Logger;
-  lines: Record<string, unknown>[];
-}
-
-export function captureLogger(): CapturedLogger {
-  const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-  return { logger, lines };
-}
-
-export function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `sluice-${prefix}-`));
-}
-
-/** Polls `cond` until it holds; fails with `what` after the deadline (no fixed sleeps in tests). */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { Client, errors, type ClientOptions } from '@elastic/elasticsearch';
+import { loadTls, type TlsOptions } from '../../core/options/tls.js';
 
 /** What it takes to reach a node: shared by the sink and `sluice search`. */
 export interface Connection {
@@ -7,8 +7,8 @@ export interface Connection {
   username?: string;
   password?: string;
   api_key?: string;
-  ca_file?: string;
-  tls_verify?: boolean;
+  /** The `tls:` block of https URLs (absent: the system CAs, verified). */
+  tls?: TlsOptions;
   request_timeout?: number;
   compression?: boolean;
 }
@@ -16,9 +16,13 @@ export interface Connection {
 /**
  * Builds a client whose credentials never reach a log line: user:password in a URL is
  * moved into the auth settings (the URL we print has none), and `redactor` scrubs the
- * secrets from any error text before it is logged or shown.
+ * secrets from any error text before it is logged or shown. TLS files are read here, so a
+ * missing one is a one-line error naming `component` before anything starts.
  */
-export function createClient(c: Connection): { client: Client; urls: string[]; redact: (text: string) => string } {
+export function createClient(
+  c: Connection,
+  component = 'elasticsearch',
+): { client: Client; urls: string[]; redact: (text: string) => string } {
   const secrets: string[] = [];
   let auth: ClientOptions['auth'];
   const urls = (Array.isArray(c.url) ? c.url : [c.url]).map((raw) => {
@@ -41,18 +45,11 @@ export function createClient(c: Connection): { client: Client; urls: string[]; r
     auth = { apiKey: c.api_key };
     secrets.push(c.api_key);
   }
-  let ca: string | undefined;
-  if (c.ca_file) {
-    try {
-      ca = readFileSync(c.ca_file, 'utf8');
-    } catch (err) {
-      throw new Error(`cannot read ca_file ${c.ca_file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
+  const { rejectUnauthorized, ...files } = c.tls ? loadTls(c.tls, component) : { rejectUnauthorized: true };
   const client = new Client({
     nodes: urls,
     ...(auth ? { auth } : {}),
-    tls: { ...(ca ? { ca } : {}), rejectUnauthorized: c.tls_verify ?? true },
+    tls: { ...files, rejectUnauthorized },
     // Sluice retries itself (per item, with backoff, forever); the client's own quick
     // retries would only multiply requests against a struggling node.
     maxRetries: 0,

@@ -29,7 +29,8 @@ function events(n: number, from = 0, over: (i: number) => Partial<LogEvent> = ()
       module: 'api',
       host: 'web-1',
       source: { kind: 'file', path: '/var/log/app.log', fileId: 'f1', offset: i * 100 },
-      fields: { level: i % 10 === 0 ? 'error' : 'info', user: { id: i } },
+      level: i % 10 === 0 ? 'error' : 'info',
+      fields: { user: { id: i } },
       ...over(i),
     };
   });
@@ -110,7 +111,7 @@ describe('elasticsearch sink (real node)', () => {
       host: 'web-1',
       level: 'error',
       source: { kind: 'file', path: '/var/log/app.log', file_id: 'f1', offset: 3000 },
-      fields: { level: 'error', user: { id: 30 } },
+      fields: { user: { id: 30 } },
     });
     const errors = await admin.count({ index: `${prefix}-*`, query: { term: { level: 'error' } } });
     expect(errors.count).toBe(300);

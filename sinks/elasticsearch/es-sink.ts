@@ -75,7 +75,7 @@ interface BulkResponse {
  * Bulk-indexes events into Elasticsearch.
  *
  * Events from every write() call go into one queue, cut into bulk requests by count and
- * bytes (a part-filled request waits `linger` for more), with at most `concurrency`
+ * bytes (a part-filled request waits `batch.timeout` for more), with at most `concurrency`
  * requests in flight. Each event's `_id` is its stable event id and the op is `index`, so
  * a replay after a crash overwrites the same documents instead of adding copies.
  *
@@ -116,7 +116,7 @@ export class ElasticsearchSink implements Sink {
     deps: ElasticsearchSinkDeps,
   ) {
     this.logger = deps.logger;
-    ({ client: this.client, urls: this.urls, redact: this.redact } = createClient(options));
+    ({ client: this.client, urls: this.urls, redact: this.redact } = createClient(options, `sinks.${deps.name}`));
     this.namer = new IndexNamer(options.index, options.timezone, {
       maxDistinct: options.index_max_distinct,
       component: deps.name,
@@ -167,7 +167,7 @@ export class ElasticsearchSink implements Sink {
           const maxBytes = this.options.batch.max_bytes;
           for (const event of batch) {
             const index = this.namer.name(event);
-            const line = `{"${this.op}":{"_index":"${index}","_id":${JSON.stringify(event.id)}}}\n${toDocument(event)}\n`;
+            const line = `{"${this.op}":{"_index":"${index}","_id":${JSON.stringify(event.id)}}}\n${toDocument(event, this.options.schema)}\n`;
             const bytes = Buffer.byteLength(line);
             if (this.pending.length === 0) this.oldestPendingAt = Date.now();
             this.pending.push({ event, index, line, bytes, owner });
@@ -262,7 +262,7 @@ export class ElasticsearchSink implements Sink {
   }
 
   private pump(): void {
-    const { max_events: maxEvents, max_bytes: maxBytes, linger } = this.options.batch;
+    const { max_events: maxEvents, max_bytes: maxBytes, timeout: linger } = this.options.batch;
     while (this.inFlight < this.options.concurrency && this.pending.length > 0 && !this.closed) {
       const full = this.pending.length >= maxEvents || this.pendingBytes >= maxBytes;
       const wait = this.oldestPendingAt + linger - Date.now();

@@ -15,3 +15,25 @@ describe('elasticsearch sink options', () => {
     ]);
   });
 });
+
+describe('elasticsearch sink options: the shared blocks', () => {
+  it('takes the one tls block and the one batch block, with units', () => {
+    const o = elasticsearchSinkOptions.parse({
+      url: 'https://es-1:9200',
+      tls: { ca_file: '/etc/ca.pem', verify: false },
+      batch: { max_events: 10, timeout: '20ms' },
+    });
+    expect(o.tls).toEqual({ ca_file: '/etc/ca.pem', verify: false });
+    expect(o.batch).toEqual({ max_events: 10, max_bytes: 5 * 1024 * 1024, timeout: 20 });
+  });
+
+  it('refuses a tls block when no url is https', () => {
+    const r = elasticsearchSinkOptions.safeParse({ url: 'http://es-1:9200', tls: { verify: false } });
+    expect(r.error?.issues).toEqual([expect.objectContaining({ path: ['tls'], message: expect.stringContaining('https://') })]);
+  });
+
+  it('refuses a url without a scheme and durations without a unit', () => {
+    const r = elasticsearchSinkOptions.safeParse({ url: 'es-1:9200', request_timeout: 30 });
+    expect(r.error?.issues.map((i) => i.path.join('.'))).toEqual(['url', 'request_timeout']);
+  });
+});

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { byteSize, duration } from '../../core/units.js';
+import { httpUrl } from '../../core/options/address.js';
+import { batchOptions } from '../../core/options/batch.js';
+import { secret } from '../../core/options/secret.js';
+import { tlsOptions } from '../../core/options/tls.js';
+import { duration } from '../../core/units.js';
+import { schemaOption } from '../schema/schema.js';
 import { IndexNamer, IndexTemplateError } from './index-name.js';
 
 const indexTemplate = z.string().superRefine((v, ctx) => {
@@ -19,16 +24,7 @@ const timeZone = z.string().superRefine((v, ctx) => {
   }
 });
 
-const url = z.string().superRefine((v, ctx) => {
-  let u: URL | undefined;
-  try {
-    u = new URL(v);
-  } catch {
-    // reported below
-  }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:'))
-    ctx.addIssue({ code: 'custom', message: 'expected an http:// or https:// URL such as "http://127.0.0.1:9200"' });
-});
+const url = httpUrl({ defaultPort: 9200 });
 
 export const elasticsearchSinkOptions = z
   .strictObject({
@@ -37,10 +33,13 @@ export const elasticsearchSinkOptions = z
       .default('http://127.0.0.1:9200')
       .describe('Elasticsearch node URL, or a list of them (requests are spread over the list)'),
     username: z.string().optional().describe('basic auth user (give the password too)'),
-    password: z.string().optional().describe('basic auth password; write "${ES_PASSWORD}" to take it from the environment. Never logged'),
-    api_key: z.string().optional().describe('API key (the base64 "id:key" form Elasticsearch returns as "encoded"); never logged'),
-    ca_file: z.string().optional().describe('PEM file with the CA that signed the node certificates (https URLs)'),
-    tls_verify: z.boolean().default(true).describe('verify the node certificate; turn off only for testing'),
+    password: secret()
+      .optional()
+      .describe('basic auth password; write "${ES_PASSWORD}" to take it from the environment. Never logged nor shown in errors'),
+    api_key: secret()
+      .optional()
+      .describe('API key (the base64 "id:key" form Elasticsearch returns as "encoded"); never logged nor shown in errors'),
+    tls: tlsOptions.optional().describe('TLS settings of https URLs: ca_file, cert_file + key_file (mutual TLS), verify, server_name'),
     mode: z
       .enum(['index', 'data_stream'])
       .default('index')
@@ -52,6 +51,7 @@ export const elasticsearchSinkOptions = z
       .describe(
         'index (or data stream) name template: {service}, {module}, {host} and strftime %Y %m %d %H %j of the event time; values are sanitized to Elasticsearch index-name rules',
       ),
+    schema: schemaOption(),
     index_max_distinct: z
       .number()
       .int()
@@ -103,15 +103,11 @@ export const elasticsearchSinkOptions = z
       .describe(
         'delete daily indices (mode index) older than this many days, checked at startup and hourly; in data_stream mode it becomes the data stream lifecycle retention. Unset: keep forever',
       ),
-    batch: z
-      .strictObject({
-        max_events: z.number().int().min(1).default(1000).describe('events per bulk request at most'),
-        max_bytes: byteSize()
-          .default(5 * 1024 * 1024)
-          .describe('bulk request body size at most'),
-        linger: duration().default(5).describe('how long a part-filled bulk request waits for more events when a request slot is free'),
-      })
-      .default({ max_events: 1000, max_bytes: 5 * 1024 * 1024, linger: 5 }),
+    batch: batchOptions({ max_events: 1000, max_bytes: 5 * 1024 * 1024, timeout: 5 })
+      .meta({ renamed: { linger: 'batch.timeout' } })
+      .describe(
+        'A bulk request goes when it holds max_events or max_bytes, or when a request slot is free and its first event waited timeout',
+      ),
     concurrency: z.number().int().min(1).max(64).default(2).describe('bulk requests in flight at once'),
     request_timeout: duration().default(60_000).describe('time for one bulk request before it is retried'),
     retry_initial: duration().default(100).describe('first retry delay after a failed request or item (429, 5xx, connection error)'),
@@ -125,6 +121,8 @@ export const elasticsearchSinkOptions = z
         path: [o.username === undefined ? 'username' : 'password'],
         message: 'username and password go together',
       });
+    if (o.tls !== undefined && !(Array.isArray(o.url) ? o.url : [o.url]).some((u) => u.startsWith('https:')))
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls applies to https:// URLs, and every url here is http://' });
     if (o.api_key !== undefined && o.username !== undefined)
       ctx.addIssue({ code: 'custom', path: ['api_key'], message: 'use either api_key or username/password, not both' });
     if (o.retention_days !== undefined && o.mode === 'index' && !new IndexNamer(o.index).daily) {
@@ -141,6 +139,12 @@ export const elasticsearchSinkOptions = z
         message: 'a data stream rolls over by itself: its name takes no %-time fields (use e.g. "logs-{service}-default")',
       });
     }
+  })
+  .meta({
+    renamed: {
+      ca_file: 'tls.ca_file (tls: {ca_file: ...})',
+      tls_verify: 'tls.verify (tls: {verify: false})',
+    },
   })
   .describe('Bulk-indexes events into Elasticsearch: daily indices or a data stream, _id = event id so replays overwrite');
 

@@ -5,7 +5,7 @@ import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import type { Sink } from '../../core/pipeline.js';
 import { EventTemplate } from '../../core/template.js';
-import { encodeEventString } from '../../core/wire.js';
+import { jsonLineEncoder } from '../schema/schema.js';
 import { gzipMember } from './gzip.js';
 import { fileSinkMetrics } from './metrics.js';
 import type { FileSinkOptions } from './options.js';
@@ -206,7 +206,7 @@ export class FileSink implements Sink {
 
   private async writeBatch(batch: readonly LogEvent[]): Promise<void> {
     const groups = new Map<string, Group>();
-    const json = this.options.encoding === 'json';
+    const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
     // Written before a crash, sent twice by an agent, or twice in this batch: the journal has its id.
     const ids = this.ids;
     ids?.claim(batch);
@@ -219,7 +219,7 @@ export class FileSink implements Sink {
         const rel = this.template.renderCached(event);
         let group = groups.get(rel);
         if (group === undefined) groups.set(rel, (group = { lines: [], rows: [], journaled: false }));
-        group.lines.push(json ? encodeEventString(event) : event.message);
+        group.lines.push(json ? json(event) : event.message);
         if (ids) group.rows.push(i);
       }
       grouped = true;
@@ -345,7 +345,12 @@ export class FileSink implements Sink {
       const finalPath = join(dir, finalName(base, seq, this.gzip));
       const path = join(dir, inProgressName(finalName(base, seq, this.gzip)));
       try {
-        const handle = await open(path, OPEN_FLAGS, 0o644);
+        const handle = await open(path, OPEN_FLAGS, this.options.file_mode);
+        // The process umask (027) would narrow a wider file_mode: the configured one wins.
+        await handle.chmod(this.options.file_mode).catch(async (err: unknown) => {
+          await handle.close();
+          throw err;
+        });
         if (this.seqs.size >= SEQ_CACHE_MAX) this.seqs.clear();
         this.seqs.set(key, seq + 1);
         await syncDir(dir);

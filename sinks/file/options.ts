@@ -3,6 +3,29 @@ import { isValidTimeZone, parseTemplate } from '../../core/template.js';
 import { checkPathTemplate } from './paths.js';
 import { dayLayout } from './retention.js';
 import { byteSize, duration } from '../../core/units.js';
+import { schemaOption } from '../schema/schema.js';
+
+/**
+ * A file mode written as octal text ("0640"). An unquoted 0640 is the decimal number 640 in
+ * YAML 1.2, so numbers are refused with the quoted spelling as the fix.
+ */
+const fileMode = () =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const m = typeof v === 'string' ? /^0?o?([0-7]{3})$/.exec(v.trim()) : null;
+    if (m) {
+      const mode = Number.parseInt(m[1]!, 8);
+      if ((mode & 0o600) === 0o600) return mode;
+      ctx.addIssue({
+        code: 'custom',
+        message: `file mode "${v}" must let the owner read and write (6 as its first digit): the sink reopens files after a crash`,
+      });
+      return z.NEVER;
+    }
+    const hint =
+      typeof v === 'number' && /^[0-7]{3}$/.test(String(v)) ? ` (YAML reads an unquoted ${v} as a decimal number: write "0${v}")` : '';
+    ctx.addIssue({ code: 'custom', message: `expected a file mode as quoted octal text such as "0640", got ${JSON.stringify(v)}${hint}` });
+    return z.NEVER;
+  });
 
 /** Options of the `file` sink (everything besides `type`); strict, so a misspelt key is an error. */
 export const fileSinkOptions = z
@@ -30,6 +53,9 @@ export const fileSinkOptions = z
       .enum(['text', 'json'])
       .default('text')
       .describe('text: the raw message per line; json: one line per event with every field (the wire format)'),
+    schema: schemaOption().describe(
+      'json: the shape of each line: sluice (the wire format), ecs (Elastic Common Schema) or otel (OpenTelemetry log data model)',
+    ),
     compression: z
       .enum(['none', 'gzip'])
       .default('none')
@@ -54,8 +80,15 @@ export const fileSinkOptions = z
       .default(0)
       .describe('Keep the day directories of the last N days (today included) and delete older ones; 0 = keep everything'),
     retention_interval: duration().default(3_600_000).describe('How often day directories are checked against retention_days'),
+    file_mode: fileMode()
+      .default(0o640)
+      .describe(
+        'Permissions of the files written, as quoted octal ("0640": owner writes, group reads, others nothing); applied as given, whatever the umask',
+      ),
   })
   .superRefine((o, ctx) => {
+    if (o.schema !== 'sluice' && o.encoding !== 'json')
+      ctx.addIssue({ code: 'custom', path: ['schema'], message: `schema ${o.schema} shapes JSON lines: it needs encoding: json` });
     try {
       checkPathTemplate(o.path);
       const parts = parseTemplate(o.path);

@@ -4,6 +4,7 @@ import { isValidTimeZone, parseTemplate } from '../../core/template.js';
 import { byteSize, duration } from '../../core/units.js';
 import { checkPathTemplate } from '../file/paths.js';
 import { dayLayout } from '../file/retention.js';
+import { schemaOption } from '../schema/schema.js';
 
 /** Options of the `webhdfs` sink (everything besides `type`); strict, so a misspelt key is an error. */
 export const webhdfsSinkOptions = z
@@ -35,6 +36,9 @@ export const webhdfsSinkOptions = z
       .enum(['text', 'json'])
       .default('text')
       .describe('text: the raw message per line; json: one line per event with every field'),
+    schema: schemaOption().describe(
+      'json: the shape of each line: sluice (the wire format), ecs (Elastic Common Schema) or otel (OpenTelemetry log data model)',
+    ),
     compression: z.enum(['none', 'gzip']).default('none').describe('gzip: each batch is one gzip member; ".gz" is appended to names'),
     gzip_level: z.number().int().min(1).max(9).default(6).describe('gzip compression level, 1 (fastest) to 9 (smallest)'),
     roll_size: byteSize()
@@ -98,6 +102,8 @@ export const webhdfsSinkOptions = z
       ctx.addIssue({ code: 'custom', path: ['delegation_token'], message: 'delegation_token is only used with auth: delegation_token' });
     if (o.auth === 'delegation_token' && o.user !== undefined)
       ctx.addIssue({ code: 'custom', path: ['user'], message: 'user is for auth: simple; a delegation token names its user itself' });
+    if (o.schema !== 'sluice' && o.encoding !== 'json')
+      ctx.addIssue({ code: 'custom', path: ['schema'], message: `schema ${o.schema} shapes JSON lines: it needs encoding: json` });
     if (o.tls !== undefined && o.namenodes.some((n) => n.startsWith('http://')))
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls is set but a NameNode address is http://: use https:// addresses' });
   })

@@ -5,12 +5,12 @@ import { OutageLog, type Logger } from '../../core/log.js';
 import { loadTls } from '../../core/options/tls.js';
 import type { ComponentContext, Sink } from '../../core/pipeline.js';
 import { EventTemplate } from '../../core/template.js';
-import { encodeEventString } from '../../core/wire.js';
 import { gzipMember } from '../file/gzip.js';
 import { BatchIds } from '../file/batch-ids.js';
 import { WriteJournal } from '../file/journal.js';
 import { finalName, finalNameOf, fitSegment, inProgressName, nextSeqAmong, safePathSegment, splitBaseName } from '../file/paths.js';
 import { dayLayout, formatDay, type DayLayout } from '../file/retention.js';
+import { jsonLineEncoder } from '../schema/schema.js';
 import { HdfsError, isRefusedPath, WebHdfsClient, type Auth } from './client.js';
 import { webhdfsMetrics } from './metrics.js';
 import type { WebHdfsSinkOptions } from './options.js';
@@ -188,7 +188,7 @@ export class WebHdfsSink implements Sink {
   private async writeBatch(batch: readonly LogEvent[]): Promise<void> {
     await this.recover();
     const groups = new Map<string, Group>();
-    const json = this.options.encoding === 'json';
+    const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
     const ids = this.ids;
     ids?.claim(batch);
     const skipped = ids?.skipped ?? 0;
@@ -201,7 +201,7 @@ export class WebHdfsSink implements Sink {
         let group = groups.get(rel);
         if (group === undefined) groups.set(rel, (group = { events: [], lines: [], rows: [], journaled: false }));
         group.events.push(event);
-        group.lines.push(json ? encodeEventString(event) : event.message);
+        group.lines.push(json ? json(event) : event.message);
         if (ids) group.rows.push(i);
       }
       grouped = true;

@@ -1,27 +1,17 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sluice, writeFile } from './harness.js';
 
-const cli = join(import.meta.dirname, '../../dist/bin/sluice.js');
 const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function sluice(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 30_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
+const file = (name: string, text: string) => writeFile(dir, name, text);
 
 describe('sluice CLI', () => {
   it('prints its version and help', () => {
@@ -39,6 +29,7 @@ describe('sluice CLI', () => {
     'collector.yaml': 'collector',
     'collector-hdfs.yaml': 'collector',
     'all-in-one.yaml': 'run',
+    'transforms.yaml': 'run',
   };
   it('has a role for every example', () => {
     expect(
@@ -50,6 +41,7 @@ describe('sluice CLI', () => {
   it.each([
     ...Object.entries(roles).map(([f, role]) => [join(examples, f), role]),
     [join(import.meta.dirname, '../../config/sluice.yaml'), 'run'],
+    [join(import.meta.dirname, '../../config/sluice-search.yaml'), 'run'],
   ])('validates %s as %s', (path, role) => {
     const r = sluice(['validate', '--as', role!, '-c', path!]);
     expect(r.stderr).toBe('');

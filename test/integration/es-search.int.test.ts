@@ -38,12 +38,12 @@ function ev(id: string, minutesAgo: number, service: string, level: string, mess
     module: 'api',
     host: 'web-1',
     source: { kind: 'file', path: '/log', offset },
-    fields: { level },
+    level,
+    fields: {},
   };
 }
 
-const line = (e: LogEvent) =>
-  `${new Date(e.timestamp).toISOString()} web-1 ${e.service}/api ${e.fields.level!.toString().toUpperCase()} ${e.message}`;
+const line = (e: LogEvent) => `${new Date(e.timestamp).toISOString()} web-1 ${e.service}/api ${e.level!.toUpperCase()} ${e.message}`;
 
 const events = [
   ev('a', 120, 'checkout', 'info', 'order 1 placed'),

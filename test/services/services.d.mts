@@ -157,6 +157,8 @@ export interface ServiceStatus {
 }
 
 export declare function servicesDir(): string;
+/** Where the services go when the clone is private and the scripts run as root. */
+export declare function sharedServicesDir(): string;
 /** Fetches the jars and the distribution with Maven unless complete; quick when present. */
 export declare function provision(options?: { log?: LogFn }): Promise<void>;
 /** Fetches Hadoop's jars (pom.xml profile `hdfs`) unless present. */

@@ -19,12 +19,15 @@ import {
   readdirSync,
   readSync,
   realpathSync,
+  lstatSync,
+  chmodSync,
   rmSync,
   statSync,
   writeFileSync,
   chownSync,
 } from 'node:fs';
 import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
@@ -34,9 +37,50 @@ const { Kafka, logLevel } = kafkajs;
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const POM = join(REPO_ROOT, 'test', 'services', 'pom.xml');
 
-/** Root of every service's files; SLUICE_SERVICES_DIR moves it (e.g. to a bigger disk). */
+/**
+ * Root of every service's files: SLUICE_SERVICES_DIR (e.g. a bigger disk), else
+ * var/services in the clone. Run as root, Elasticsearch runs as the unprivileged ES_USER,
+ * which must reach its files: when a parent of the clone is private (a clone in /root, or
+ * in any `mktemp -d`), the services live in SHARED_SERVICES_DIR instead, made for it.
+ */
 export function servicesDir() {
-  return resolve(process.env.SLUICE_SERVICES_DIR || join(REPO_ROOT, 'var', 'services'));
+  if (process.env.SLUICE_SERVICES_DIR) return resolve(process.env.SLUICE_SERVICES_DIR);
+  chosenServicesDir ??= defaultServicesDir();
+  return chosenServicesDir;
+}
+
+let chosenServicesDir;
+
+/** Where the services go when the clone is out of ES_USER's reach: /var/tmp survives reboots, so provisioning is kept. */
+export function sharedServicesDir() {
+  const base = existsSync('/var/tmp') ? '/var/tmp' : tmpdir();
+  return join(base, `sluice-services-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`);
+}
+
+function defaultServicesDir() {
+  const inClone = join(REPO_ROOT, 'var', 'services');
+  const runsAsRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!runsAsRoot || privateAncestor(REPO_ROOT) === undefined) return inClone;
+  const dir = sharedServicesDir();
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  // A directory in a world-writable place may have been planted: use it only when it is a
+  // real directory of ours that nobody else can write to.
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== process.getuid() || (st.mode & 0o022) !== 0) {
+    throw new Error(
+      `${REPO_ROOT} is not reachable by ${ES_USER} (${privateAncestor(REPO_ROOT)} is private), and ${dir}, where the services would go instead, is not a directory owned by you and writable by you alone; remove it, or set SLUICE_SERVICES_DIR`,
+    );
+  }
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** The first directory from `path` up that other users cannot search (no o+x), if any. */
+function privateAncestor(path) {
+  for (let p = path; ; p = dirname(p)) {
+    if ((statSync(p).mode & 0o001) === 0) return p;
+    if (dirname(p) === p) return undefined;
+  }
 }
 
 function envPort(name, fallback) {
@@ -887,13 +931,11 @@ function chownTree(path, uid, gid) {
 }
 
 function checkTraversable(path, user) {
-  for (let p = path; ; p = dirname(p)) {
-    if ((statSync(p).mode & 0o001) === 0) {
-      throw new Error(
-        `Elasticsearch runs as ${user} (it refuses root) but ${p} is not searchable by other users; chmod o+x ${p} or set SLUICE_SERVICES_DIR to a directory it can reach`,
-      );
-    }
-    if (dirname(p) === p) return;
+  const p = privateAncestor(path);
+  if (p !== undefined) {
+    throw new Error(
+      `Elasticsearch runs as ${user} (it refuses root) but ${p} is not searchable by other users; chmod o+x ${p}, or set SLUICE_SERVICES_DIR to a directory it can reach (unset, a private clone uses ${sharedServicesDir()})`,
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 // Child process of disk-channel.crash.test.ts: puts and takes on a disk channel until it
 // is SIGKILLed, reporting each step on stdout *after* it happened, so the parent knows
-// what was durable (P), what was taken (T), and what was committed (C before, D after).
+// what was durable (P), what was taken (T k: transaction k), and what was committed (C k
+// before, D k after) or rolled back (R k: k and every later open one).
 // Runs the compiled channel from dist/, exactly as the agent does.
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
@@ -49,17 +50,28 @@ async function produce() {
   }
 }
 
+// Like the pipelined forwarder: up to three transactions open, committed in take order;
+// a rollback gives back its transaction and every later one.
 async function consume() {
+  const open = [];
+  let serial = 0;
   for (;;) {
-    const tx = await channel.take(1 + Math.floor(random() * 150));
-    out(`T ${tx.events.map((e) => `${e.id.slice(3)}:${e.message.length}`).join(',')}`);
-    if (random() < 0.15) {
-      await tx.rollback();
-      out('R');
+    if (open.length < 3 && (open.length === 0 || random() < 0.5)) {
+      const tx = await channel.take(1 + Math.floor(random() * 150));
+      const k = serial++;
+      open.push({ k, tx });
+      out(`T ${k} ${tx.events.map((e) => `${e.id.slice(3)}:${e.message.length}`).join(',')}`);
+    } else if (random() < 0.15) {
+      const i = Math.floor(random() * open.length);
+      await open[i].tx.rollback();
+      out(`R ${open[i].k}`);
+      open.length = i;
     } else {
-      out('C');
+      const { k, tx } = open[0];
+      out(`C ${k}`);
       await tx.commit();
-      out('D');
+      out(`D ${k}`);
+      open.shift();
     }
   }
 }

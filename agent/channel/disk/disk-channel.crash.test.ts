@@ -1,14 +1,16 @@
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureLogger, eventNumber, makeEvent, seededRandom, tempDir } from '../testkit.js';
+import { captureLogger, tempDir } from '../../../test/support/index.js';
+import { eventNumber, makeEvent, seededRandom } from '../testkit.js';
 import { DiskChannel } from './disk-channel.js';
 
 /**
- * Crash consistency: a child process puts and takes as fast as it can and is SIGKILLed at
+ * Crash consistency: a child process puts and takes (up to three transactions open, as the
+ * pipelined forwarder keeps them) as fast as it can and is SIGKILLed at
  * random moments, again and again on the same directory. Across all runs:
  *  - every event whose put resolved is delivered after the crash unless its commit had started;
  *  - nothing whose commit resolved is ever delivered again;
@@ -23,13 +25,14 @@ const child = join(here, 'crash-child.mjs');
 let dir: string;
 
 beforeAll(async () => {
-  for (const f of ['disk-channel', 'format', 'pointer']) {
-    const js = join(dist, 'agent/channel/disk', `${f}.js`);
-    if (!existsSync(js) || statSync(js).mtimeMs < statSync(join(here, `${f}.ts`)).mtimeMs) {
+  const sources = readdirSync(here, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+  for (const f of sources) {
+    const js = join(dist, 'agent/channel/disk', f.replace(/\.ts$/, '.js'));
+    if (!existsSync(js) || statSync(js).mtimeMs < statSync(join(here, f)).mtimeMs) {
       throw new Error(`${js} is missing or older than its source: build first (npx tsc -p tsconfig.build.json)`);
     }
   }
-  dir = await tempDir('crash');
+  ({ dir } = await tempDir('crash'));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -84,7 +87,8 @@ describe('disk channel under SIGKILL', () => {
       const duringOpen = runs % 5 === 4;
       const run = await runChild(next, runs, duringOpen ? 50 + Math.floor(random() * 250) : Math.floor(random() * 300), duringOpen);
       runs++;
-      let taken: number[] = [];
+      // Transactions open in this run, by serial: taken ids; a restart abandons them all.
+      const open = new Map<number, number[]>();
       let traffic = false;
       for (const line of run.lines) {
         const [kind, ...rest] = line.split(' ');
@@ -100,22 +104,31 @@ describe('disk channel under SIGKILL', () => {
           next = Math.max(next, to);
           traffic ||= kind === 'P';
         } else if (kind === 'T') {
-          taken = rest[0]!.split(',').map((pair) => {
-            const [id, len] = pair.split(':').map(Number) as [number, number];
-            lengths.set(id, len);
-            return id;
-          });
+          const held = new Set([...open.values()].flat());
+          const taken = (rest[1] ?? '')
+            .split(',')
+            .filter(Boolean)
+            .map((pair) => {
+              const [id, len] = pair.split(':').map(Number) as [number, number];
+              lengths.set(id, len);
+              return id;
+            });
           for (let i = 0; i < taken.length; i++) {
             const id = taken[i]!;
             expect(putStarted.has(id), `run ${runs}: event ${id} delivered but never put`).toBe(true);
             expect(committed.has(id), `run ${runs}: event ${id} delivered again after its commit`).toBe(false);
+            expect(held.has(id), `run ${runs}: event ${id} handed out while another open transaction holds it`).toBe(false);
             expect(lengths.get(id), `run ${runs}: event ${id} altered`).toBe(makeEvent(id, id % 7 === 0 ? 400 : 0).message.length);
             if (i > 0) expect(id, `run ${runs}: order`).toBeGreaterThan(taken[i - 1]!);
           }
+          open.set(Number(rest[0]), taken);
         } else if (kind === 'C') {
-          for (const id of taken) commitStarted.add(id);
+          for (const id of open.get(Number(rest[0]))!) commitStarted.add(id);
         } else if (kind === 'D') {
-          for (const id of taken) committed.add(id);
+          for (const id of open.get(Number(rest[0]))!) committed.add(id);
+          open.delete(Number(rest[0]));
+        } else if (kind === 'R') {
+          for (const k of [...open.keys()]) if (k >= Number(rest[0])) open.delete(k);
         }
       }
       if (traffic) runsWithTraffic++;

@@ -2,7 +2,8 @@ import { rm } from 'node:fs/promises';
 import { afterEach, describe, it } from 'vitest';
 import { silentLogger } from '../../../core/log.js';
 import { runChannelModel } from '../channel-model.js';
-import { seededRandom, tempDir } from '../testkit.js';
+import { tempDir } from '../../../test/support/index.js';
+import { seededRandom } from '../testkit.js';
 import { DiskChannel, type DiskChannelConfig } from './disk-channel.js';
 
 // Small segments make rotation and deletion happen constantly; the read cache is on, off
@@ -17,7 +18,7 @@ describe('disk channel against a model', () => {
     it(`seed ${seed}`, async () => {
       const random = seededRandom(seed * 7919);
       const pick = (n: number) => Math.floor(random() * n);
-      const dir = await tempDir('model');
+      const { dir } = await tempDir('model');
       dirs.push(dir);
       const config: DiskChannelConfig = {
         path: dir,

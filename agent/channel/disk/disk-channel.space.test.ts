@@ -2,7 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, open, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureLogger, eventNumber, makeEvent, tempDir, until } from '../testkit.js';
+import { PutAbortedError } from '../../../core/pipeline.js';
+import { captureLogger, tempDir, waitFor } from '../../../test/support/index.js';
+import { eventNumber, makeEvent } from '../testkit.js';
+
+const batch = (from: number, n: number, size = 0) => Array.from({ length: n }, (_, i) => makeEvent(from + i, size));
 import { DiskChannel, type DiskChannelConfig } from './disk-channel.js';
 
 /**
@@ -15,7 +19,7 @@ let mnt: string;
 let mountError: string | undefined;
 
 beforeAll(async () => {
-  base = await tempDir('enospc');
+  ({ dir: base } = await tempDir('enospc'));
   mnt = join(base, 'mnt');
   await mkdir(mnt);
   try {
@@ -29,61 +33,124 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
+/** Fills the file system to the last byte; returns the file to delete to free it. */
+async function fillDisk(): Promise<string> {
+  const filler = join(mnt, 'filler');
+  const fh = await open(filler, 'w');
+  const block = Buffer.alloc(64 * 1024, 1);
+  try {
+    for (;;) await fh.write(block);
+  } catch (err) {
+    expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
+  }
+  try {
+    for (;;) await fh.write(block, 0, 512);
+  } catch {
+    // full to the block
+  }
+  await fh.close();
+  return filler;
+}
+
+const config = (name: string): DiskChannelConfig => ({
+  path: join(mnt, name),
+  maxBytes: 64 * 1024 * 1024,
+  segmentBytes: 256 * 1024,
+  fsync: 'always',
+  readCacheBytes: 0,
+  retryBackoffMaxMs: 50,
+});
+
 describe('disk channel on a full disk', () => {
   it('waits while the disk is full, corrupts nothing, and drains by itself once space is freed', async (ctx) => {
     if (mountError) ctx.skip(mountError);
-    const config: DiskChannelConfig = {
-      path: join(mnt, 'channel'),
-      maxBytes: 64 * 1024 * 1024,
-      segmentBytes: 256 * 1024,
-      fsync: 'always',
-      readCacheBytes: 0,
-      retryBackoffMaxMs: 50,
-    };
     const { logger, lines } = captureLogger();
-    const channel = new DiskChannel(config, 'enospc', logger);
+    const channel = new DiskChannel(config('channel'), 'enospc', logger);
     await channel.open();
     await channel.put(Array.from({ length: 100 }, (_, i) => makeEvent(i, 200)));
 
-    // Fill the file system to the last byte.
-    const filler = join(mnt, 'filler');
-    const fh = await open(filler, 'w');
-    const block = Buffer.alloc(64 * 1024, 1);
-    try {
-      for (;;) await fh.write(block);
-    } catch (err) {
-      expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
-    }
-    try {
-      for (;;) await fh.write(block, 0, 512);
-    } catch {
-      // full to the block
-    }
-    await fh.close();
+    const filler = await fillDisk();
 
     let settled = false;
     const blocked = channel.put(Array.from({ length: 1000 }, (_, i) => makeEvent(100 + i, 200))).then(() => (settled = true));
-    await until(() => channel.stats().blocked, 'the channel to report the blocked disk');
-    const error = lines.find((l) => String(l.msg).startsWith('cannot write channel segment'));
-    expect(error).toMatchObject({ code: 'ENOSPC' });
-    expect(String(error!.path).startsWith(config.path)).toBe(true);
+    await waitFor('the channel to report the blocked disk', () => channel.stats().blocked);
+    const error = lines.find((l) => l.msg === 'channel disk down');
+    expect(error).toMatchObject({ path: config('channel').path, err: { code: 'ENOSPC' } });
+    expect(String(error!.segment).startsWith(config('channel').path)).toBe(true);
     expect(settled).toBe(false);
 
     await unlink(filler);
     await blocked;
     expect(channel.stats().blocked).toBe(false);
-    expect(lines.some((l) => String(l.msg).includes('work again; puts resume'))).toBe(true);
+    expect(lines.filter((l) => l.msg === 'channel disk down')).toHaveLength(1);
+    expect(lines.some((l) => l.msg === 'channel disk back')).toBe(true);
     await channel.close();
 
     // Reopen: everything is there exactly once and no damage is reported.
     const check = captureLogger();
-    const reopened = new DiskChannel(config, 'enospc', check.logger);
+    const reopened = new DiskChannel(config('channel'), 'enospc', check.logger);
     await reopened.open();
     expect(check.lines.filter((l) => /damaged|torn/.test(String(l.msg)))).toEqual([]);
     const tx = await reopened.take(5000);
     expect(tx.events.map(eventNumber)).toEqual(Array.from({ length: 1100 }, (_, i) => i));
     expect(tx.events[500]).toEqual(makeEvent(500, 200));
     await tx.commit();
+    await reopened.close();
+  });
+
+  it('keeps a transaction whose commit failed on the full disk open, commits it once there is room, and delivers nothing twice', async (ctx) => {
+    if (mountError) ctx.skip(mountError);
+    const channel = new DiskChannel(config('commit'), 'enospc-commit', captureLogger().logger);
+    await channel.open();
+    // A checkpoint bigger than a page: the pointer copy must grow, which needs space the disk no longer has.
+    await channel.put(batch(0, 50), { source: 'big', seq: 1, state: { pad: 'p'.repeat(16 * 1024) } });
+    await channel.put(batch(50, 50));
+    const tx = await channel.take(60);
+    const filler = await fillDisk();
+    const failed = await tx.commit().then(
+      () => undefined,
+      (err: NodeJS.ErrnoException) => err,
+    );
+    expect(failed?.code).toBe('ENOSPC');
+    expect(channel.stats().events).toBe(100);
+    await expect(channel.take(100)).resolves.toMatchObject({ events: batch(60, 40) });
+    await unlink(filler);
+    await tx.commit();
+    expect(channel.stats().events).toBe(40);
+    await channel.close();
+
+    const reopened = new DiskChannel(config('commit'), 'enospc-commit', captureLogger().logger);
+    await reopened.open();
+    expect(reopened.lastCheckpoint('big')?.seq).toBe(1);
+    const rest = await reopened.take(1000);
+    expect(rest.events.map(eventNumber)).toEqual(Array.from({ length: 40 }, (_, i) => 60 + i));
+    await rest.commit();
+    await reopened.close();
+  });
+
+  it('rejects a put whose write keeps failing once stopping begins, and stores none of it', async (ctx) => {
+    if (mountError) ctx.skip(mountError);
+    const { logger } = captureLogger();
+    const channel = new DiskChannel(config('stop'), 'enospc-stop', logger);
+    await channel.open();
+    await channel.put(batch(0, 10, 200));
+    const filler = await fillDisk();
+    const stuck = channel.put(batch(10, 1000, 200)).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    await waitFor('the write to fail', () => channel.stats().blocked);
+    channel.abortWaitingPuts();
+    const err = await stuck;
+    expect(err).toBeInstanceOf(PutAbortedError);
+    expect(err?.message).toMatch(
+      /channel "enospc-stop" is stopping: the batch was not stored; its source reads it again on its next start \(the disk failed: ENOSPC\)/,
+    );
+    await unlink(filler);
+    await channel.close();
+    const reopened = new DiskChannel(config('stop'), 'enospc-stop', captureLogger().logger);
+    await reopened.open();
+    expect((await reopened.take(5000)).events.map(eventNumber)).toEqual(Array.from({ length: 10 }, (_, i) => i));
     await reopened.close();
   });
 });

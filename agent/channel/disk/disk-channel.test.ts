@@ -2,13 +2,24 @@ import { copyFile, readdir, readFile, rm, stat, truncate, writeFile } from 'node
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LogEvent } from '../../../core/event.js';
+import { isValidEventTime, type LogEvent, TIME_INVALID_FIELD } from '../../../core/event.js';
 import { silentLogger } from '../../../core/log.js';
 import { metrics } from '../../../core/metrics.js';
-import { captureLogger, eventNumber, makeEvent, tempDir, until } from '../testkit.js';
+import { captureLogger, tempDir, waitFor } from '../../../test/support/index.js';
+import { eventNumber, makeEvent } from '../testkit.js';
 import { DiskChannel, type DiskChannelConfig } from './disk-channel.js';
-import { encodeRecord, SEGMENT_HEADER_BYTES, segmentName } from './format.js';
+import { encodeRecord, SEGMENT_HEADER } from './format/record.js';
+import { SEGMENT_HEADER_BYTES, segmentName } from './format/segment-file.js';
+import { ConfigError, formatProblem } from '../../../config/errors.js';
+import { parseConfig } from '../../../config/load.js';
+import { Registry } from '../../../core/registry.js';
 import { diskChannelOptions, diskChannelSpec } from './index.js';
+import { decodeSlot, POINTER_SLOTS } from './pointer.js';
+
+function decodeSlotSeq(buf: Buffer): number {
+  const read = decodeSlot(buf);
+  return read.kind === 'ok' ? read.seq : -1;
+}
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -16,7 +27,7 @@ afterEach(async () => {
 });
 
 async function setup(overrides: Partial<DiskChannelConfig> = {}) {
-  const dir = await tempDir('disk');
+  const { dir } = await tempDir('disk');
   dirs.push(dir);
   const config: DiskChannelConfig = {
     path: dir,
@@ -34,6 +45,16 @@ async function setup(overrides: Partial<DiskChannelConfig> = {}) {
     return { channel, lines: captured.lines };
   };
   return { dir, config, open };
+}
+
+/**
+ * An event of a fixture as the channel delivers it: format 1 stored wire JSON, which the
+ * wire decoder now reads the way a collector would, keeping a time no sink can store at the
+ * read time with the claimed one in `log.time_invalid`.
+ */
+function asDelivered(e: LogEvent, version: number): LogEvent {
+  if (version !== 1 || isValidEventTime(e.timestamp)) return e;
+  return { ...e, timestamp: expect.any(Number) as unknown as number, fields: { ...e.fields, [TIME_INVALID_FIELD]: e.timestamp } };
 }
 
 const batch = (from: number, n: number, size = 0): LogEvent[] => Array.from({ length: n }, (_, i) => makeEvent(from + i, size));
@@ -67,7 +88,7 @@ describe('disk channel recovery from damaged files', () => {
 
     const reopened = await open();
     channel = reopened.channel;
-    const damage = reopened.lines.find((l) => String(l.msg).startsWith('damaged data'));
+    const damage = reopened.lines.find((l) => l.msg === 'damaged channel data skipped');
     expect(damage).toMatchObject({ segment: path, offset: third, bytes: sizes[2], reason: 'checksum mismatch' });
     expect(channel.stats().events).toBe(40);
     expect(await drain(channel)).toEqual([...range(0, 20), ...range(30, 50)]);
@@ -92,7 +113,7 @@ describe('disk channel recovery from damaged files', () => {
 
     const reopened = await open();
     channel = reopened.channel;
-    expect(reopened.lines.find((l) => String(l.msg).startsWith('torn tail'))).toMatchObject({
+    expect(reopened.lines.find((l) => l.msg === 'torn channel segment tail cut off')).toMatchObject({
       segment: path,
       offset: lastStart,
       bytes: 25,
@@ -114,12 +135,12 @@ describe('disk channel recovery from damaged files', () => {
     await writeFile(path, Buffer.concat([bytes, Buffer.from('garbage after a crash')]));
     const reopened = await open();
     channel = reopened.channel;
-    expect(reopened.lines.find((l) => String(l.msg).startsWith('damaged data'))).toMatchObject({
+    expect(reopened.lines.find((l) => l.msg === 'damaged channel data skipped')).toMatchObject({
       segment: path,
       offset: 0,
       bytes: SEGMENT_HEADER_BYTES,
     });
-    expect(reopened.lines.find((l) => String(l.msg).startsWith('torn tail'))).toMatchObject({
+    expect(reopened.lines.find((l) => l.msg === 'torn channel segment tail cut off')).toMatchObject({
       segment: path,
       offset: bytes.length,
       bytes: 21,
@@ -128,7 +149,7 @@ describe('disk channel recovery from damaged files', () => {
     await channel.close();
   });
 
-  it('with a damaged pointer, delivers everything still on disk again rather than losing anything', async () => {
+  it('with both pointer copies damaged, delivers everything still on disk again rather than losing anything', async () => {
     const { dir, open } = await setup();
     let { channel } = await open();
     await channel.put(batch(0, 10));
@@ -136,11 +157,61 @@ describe('disk channel recovery from damaged files', () => {
     const tx = await channel.take(15);
     await tx.commit();
     await channel.close();
-    await writeFile(join(dir, 'pointer.json'), 'not a pointer');
+    for (const slot of POINTER_SLOTS) await writeFile(join(dir, slot), 'not a pointer');
     const reopened = await open();
     channel = reopened.channel;
-    expect(reopened.lines.find((l) => String(l.msg).includes('pointer.json is damaged'))).toBeDefined();
+    expect(
+      reopened.lines.find(
+        (l) => l.msg === 'channel pointer damaged; delivering every record still on disk again (duplicates possible, nothing lost)',
+      ),
+    ).toMatchObject({
+      damaged: [
+        { file: 'pointer.0', reason: 'no header line' },
+        { file: 'pointer.1', reason: 'no header line' },
+      ],
+    });
     expect(await drain(channel)).toEqual(range(0, 20));
+    await channel.close();
+  });
+
+  it('with the newest pointer copy torn, uses the other one: only the last commit is delivered again', async () => {
+    const { dir, open } = await setup();
+    let { channel } = await open();
+    await channel.put(batch(0, 30));
+    for (const n of [5, 7, 4]) await (await channel.take(n)).commit();
+    await channel.close();
+    const copies = await Promise.all(POINTER_SLOTS.map(async (f) => ({ f, buf: await readFile(join(dir, f)) })));
+    const seqOf = (buf: Buffer) => JSON.parse(buf.toString('utf8', buf.indexOf(10) + 1, buf.lastIndexOf(10))).seq as number;
+    const newest = copies.reduce((a, b) => (seqOf(a.buf) > seqOf(b.buf) ? a : b));
+    // A write in place cut short by a crash: the end of the new copy never landed.
+    await writeFile(join(dir, newest.f), Buffer.from(newest.buf).fill(0x20, newest.buf.length - 12, newest.buf.length - 1));
+    const reopened = await open();
+    channel = reopened.channel;
+    expect(reopened.lines.find((l) => l.msg === 'channel pointer copy damaged; using the newest intact one')).toMatchObject({
+      reason: 'checksum mismatch',
+      using: copies.find((c) => c !== newest)!.f,
+    });
+    expect(await drain(channel)).toEqual(range(12, 30));
+    await channel.close();
+  });
+
+  it('commits with one write to alternating pointer copies, sequence numbers rising, and nothing else in the directory', async () => {
+    const { dir, open } = await setup();
+    const { channel } = await open();
+    await channel.put(batch(0, 10), { source: 's', seq: 1, state: { at: 10 } });
+    const seqs: number[][] = [];
+    for (let i = 0; i < 4; i++) {
+      await (await channel.take(2)).commit();
+      seqs.push(await Promise.all(POINTER_SLOTS.map(async (f) => decodeSlotSeq(await readFile(join(dir, f))))));
+    }
+    // One copy changes per commit, in turn; the other keeps the commit before.
+    expect(seqs).toEqual([
+      [1, 2],
+      [3, 2],
+      [3, 4],
+      [5, 4],
+    ]);
+    expect((await readdir(dir)).sort()).toEqual(['000000000001.seg', 'LOCK', 'pointer.0', 'pointer.1']);
     await channel.close();
   });
 
@@ -152,45 +223,56 @@ describe('disk channel recovery from damaged files', () => {
 });
 
 describe('disk channel upgrade from an older format', () => {
-  // fixtures/v1: a channel directory written by format 1 (JSON records, commit 332caf5) with
-  // 2 of its 13 events committed; expected.json holds the events as they were put.
-  const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'v1');
+  // fixtures/vN: a channel directory written by format N with 2 of its events committed;
+  // expected.json holds the events as they were put (see fixtures/README.md).
+  const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
-  it('delivers the uncommitted events of format-1 segments, keeps their checkpoints, and writes new records as format 2', async () => {
-    const { dir, open } = await setup();
-    for (const f of [segmentName(1), 'pointer.json']) await copyFile(join(fixture, f), join(dir, f));
-    const expected = JSON.parse(await readFile(join(fixture, 'expected.json'), 'utf8')) as { committed: number; events: LogEvent[] };
-    expect(expected.events).toHaveLength(13);
-    let { channel, lines } = await open();
-    expect(lines.filter((l) => /damaged|torn/.test(String(l.msg)))).toEqual([]);
-    expect(channel.stats().events).toBe(11);
-    expect(channel.lastCheckpoint('file:/var/log/app.log')).toEqual({
-      source: 'file:/var/log/app.log',
-      seq: 2,
-      state: { offset: 1000, fileId: 'dev1-ino2' },
+  for (const [version, total] of [
+    [1, 13],
+    [2, 15],
+  ] as const) {
+    it(`delivers the uncommitted events of format-${version} segments, keeps their checkpoints, and writes new records in the current format`, async () => {
+      const fixture = join(fixtures, `v${version}`);
+      const { dir, open } = await setup();
+      for (const f of [segmentName(1), 'pointer.json']) await copyFile(join(fixture, f), join(dir, f));
+      const expected = JSON.parse(await readFile(join(fixture, 'expected.json'), 'utf8')) as { committed: number; events: LogEvent[] };
+      expect(expected.events).toHaveLength(total);
+      expect(expected.committed).toBe(2);
+      let { channel, lines } = await open();
+      expect(lines.filter((l) => /damaged|torn/.test(String(l.msg)))).toEqual([]);
+      expect(channel.stats().events).toBe(total - 2);
+      // The single pointer file of formats 1 and 2 is retired once a pointer copy holds its position.
+      expect((await readdir(dir)).sort()).toEqual([segmentName(1), 'LOCK', 'pointer.0', 'pointer.1']);
+      expect(channel.lastCheckpoint('file:/var/log/app.log')).toEqual({
+        source: 'file:/var/log/app.log',
+        seq: 2,
+        state: { offset: 1000, fileId: 'dev1-ino2' },
+      });
+      expect(channel.lastCheckpoint('quiet')).toEqual({ source: 'quiet', seq: 7, state: {} });
+
+      await channel.put(batch(200, 3), { source: 'file:/var/log/app.log', seq: 3, state: { offset: 1300, fileId: 'dev1-ino2' } });
+      expect((await readFile(join(dir, segmentName(1)))).subarray(0, SEGMENT_HEADER_BYTES).toString('latin1')).toBe(
+        `SLUICE${String.fromCharCode(version)}\n`,
+      );
+      expect((await readFile(join(dir, segmentName(2)))).subarray(0, SEGMENT_HEADER_BYTES)).toEqual(SEGMENT_HEADER);
+      const first = await channel.take(5);
+      expect(first.events).toEqual(expected.events.slice(2, 7).map((e) => asDelivered(e, version)));
+      await first.commit();
+      await channel.close();
+
+      ({ channel } = await open());
+      const rest = await channel.take(100);
+      expect(rest.events).toEqual([...expected.events.slice(7).map((e) => asDelivered(e, version)), ...batch(200, 3)]);
+      await rest.commit();
+      expect((await readdir(dir)).filter((f) => f.endsWith('.seg'))).toEqual([]);
+      await channel.close();
+      ({ channel } = await open());
+      expect(channel.stats().events).toBe(0);
+      expect(channel.lastCheckpoint('file:/var/log/app.log')?.seq).toBe(3);
+      expect(channel.lastCheckpoint('quiet')?.seq).toBe(7);
+      await channel.close();
     });
-    expect(channel.lastCheckpoint('quiet')).toEqual({ source: 'quiet', seq: 7, state: {} });
-
-    await channel.put(batch(200, 3), { source: 'file:/var/log/app.log', seq: 3, state: { offset: 1300, fileId: 'dev1-ino2' } });
-    expect((await readFile(join(dir, segmentName(1)))).subarray(0, SEGMENT_HEADER_BYTES).toString('latin1')).toBe('SLUICE\x01\n');
-    expect((await readFile(join(dir, segmentName(2)))).subarray(0, SEGMENT_HEADER_BYTES).toString('latin1')).toBe('SLUICE\x02\n');
-    const first = await channel.take(5);
-    expect(first.events).toEqual(expected.events.slice(2, 7));
-    await first.commit();
-    await channel.close();
-
-    ({ channel } = await open());
-    const rest = await channel.take(100);
-    expect(rest.events).toEqual([...expected.events.slice(7), ...batch(200, 3)]);
-    await rest.commit();
-    expect((await readdir(dir)).filter((f) => f.endsWith('.seg'))).toEqual([]);
-    await channel.close();
-    ({ channel } = await open());
-    expect(channel.stats().events).toBe(0);
-    expect(channel.lastCheckpoint('file:/var/log/app.log')?.seq).toBe(3);
-    expect(channel.lastCheckpoint('quiet')?.seq).toBe(7);
-    await channel.close();
-  });
+  }
 });
 
 describe('disk channel durability of positions', () => {
@@ -236,8 +318,8 @@ describe('disk channel capacity', () => {
     const done: boolean[] = [];
     const n = Math.ceil((3 * 64 * 1024) / record);
     for (let b = 0; b < n; b++) puts.push(channel.put(batch(b * 10, 10, 200)).then(() => void (done[b] = true)));
-    await until(() => channel.stats().full, 'the channel to be full');
-    expect(lines.find((l) => String(l.msg).startsWith('channel full'))).toMatchObject({ maxBytes: 64 * 1024 });
+    await waitFor('the channel to be full', () => channel.stats().full);
+    expect(lines.find((l) => l.msg === 'channel full; puts wait and sources pause')).toMatchObject({ max_bytes: 64 * 1024 });
     const fullGauge = (await metrics.getSingleMetric('sluice_channel_full')!.get()).values.find((v) => v.labels.component === 'disk-cap');
     expect(fullGauge?.value).toBe(1);
     expect(channel.stats().diskBytes).toBeLessThanOrEqual(64 * 1024);
@@ -251,7 +333,7 @@ describe('disk channel capacity', () => {
     }
     await Promise.all(puts);
     expect(taken).toEqual(range(0, n * 10));
-    expect(lines.some((l) => String(l.msg).startsWith('channel has room again'))).toBe(true);
+    expect(lines.some((l) => l.msg === 'channel has room again')).toBe(true);
     expect(channel.stats()).toMatchObject({ events: 0, full: false });
     await channel.close();
   });
@@ -263,7 +345,7 @@ describe('disk channel capacity', () => {
     await channel.put(batch(0, 100, 200));
     const second = channel.put(batch(100, 100, 200));
     const third = channel.put(batch(200, 100, 200));
-    await until(() => channel.stats().full, 'the channel to be full');
+    await waitFor('the channel to be full', () => channel.stats().full);
     const ids: number[] = [];
     while (ids.length < 300) {
       const tx = await channel.take(1000);
@@ -272,6 +354,38 @@ describe('disk channel capacity', () => {
     }
     await Promise.all([second, third]);
     expect(ids).toEqual(range(0, 300));
+    await channel.close();
+  });
+
+  it('replaces a drained segment to make room without losing what is written after it, across restarts', async () => {
+    const record = encodeRecord(batch(0, 400, 200), undefined).length;
+    const { dir, open } = await setup({ maxBytes: Math.floor(1.5 * record), segmentBytes: record + 500 });
+    let { channel } = await open();
+    await channel.put(batch(0, 400, 200));
+    await (await channel.take(400)).commit();
+    // The committed active segment still takes room the next put needs: it is replaced.
+    await channel.put(batch(400, 400, 200));
+    expect((await readdir(dir)).filter((f) => f.endsWith('.seg'))).toEqual([segmentName(2)]);
+    await channel.close();
+    ({ channel } = await open());
+    expect(await drain(channel)).toEqual(range(400, 800));
+    await channel.close();
+  });
+
+  it('never reuses the id of a segment the pointer names once that segment is gone (a crash after replacing it)', async () => {
+    const { dir, open } = await setup();
+    let { channel } = await open();
+    await channel.put(batch(0, 10));
+    await (await channel.take(10)).commit();
+    await channel.close();
+    // The pointer stays at the end of segment 1; the segment is deleted and nothing written yet.
+    await rm(join(dir, segmentName(1)));
+    ({ channel } = await open());
+    await channel.put(batch(10, 10));
+    await channel.close();
+    expect((await readdir(dir)).filter((f) => f.endsWith('.seg'))).toEqual([segmentName(2)]);
+    ({ channel } = await open());
+    expect(await drain(channel)).toEqual(range(10, 20));
     await channel.close();
   });
 
@@ -284,17 +398,60 @@ describe('disk channel capacity', () => {
 });
 
 describe('disk channel contract details', () => {
-  it('allows one transaction at a time and refuses to finish a transaction twice', async () => {
+  it('keeps several transactions open for one taker, commits them only in order, and refuses to finish one twice', async () => {
     const { open } = await setup();
     const { channel } = await open();
-    await channel.put(batch(0, 3));
-    const tx = await channel.take(2);
-    await expect(channel.take(1)).rejects.toThrow(/already open/);
-    await tx.rollback();
-    await expect(tx.commit()).rejects.toThrow(/already committed or rolled back/);
-    const again = await channel.take(5);
-    expect(again.events.map(eventNumber)).toEqual([0, 1, 2]);
+    await channel.put(batch(0, 10));
+    const first = await channel.take(2);
+    const second = await channel.take(3);
+    const third = await channel.take(2);
+    expect([first, second, third].map((t) => t.events.map(eventNumber))).toEqual([
+      [0, 1],
+      [2, 3, 4],
+      [5, 6],
+    ]);
+    await expect(second.commit()).rejects.toThrow(/commit in the order they were taken; 1 older one\(s\) are not committed yet/);
+    await first.commit();
+    await expect(first.commit()).rejects.toThrow(/already committed or rolled back/);
+    await expect(first.rollback()).rejects.toThrow(/already committed or rolled back/);
+    // Rolling back the second gives back the third too, in order, before anything newer.
+    await second.rollback();
+    await expect(third.commit()).rejects.toThrow(/an earlier transaction was rolled back, and this one with it/);
+    await third.rollback();
+    await expect(second.commit()).rejects.toThrow(/already committed or rolled back/);
+    expect(channel.stats().events).toBe(8);
+    const again = await channel.take(100);
+    expect(again.events.map(eventNumber)).toEqual(range(2, 10));
     await again.commit();
+    expect(channel.stats().events).toBe(0);
+    await channel.close();
+  });
+
+  it('refuses a second take while one waits, and a take before open or after close', async () => {
+    const { open, config } = await setup();
+    await expect(new DiskChannel({ ...config, path: `${config.path}-x` }, 'x', silentLogger()).take(1)).rejects.toThrow(/not open yet/);
+    const { channel } = await open();
+    const ac = new AbortController();
+    const waiting = channel.take(5, ac.signal);
+    await expect(channel.take(1)).rejects.toThrow(/a take is already waiting/);
+    ac.abort();
+    expect((await waiting).events).toEqual([]);
+    await expect(channel.take(0)).rejects.toThrow(/take\(max\) needs a positive integer, got 0/);
+    await channel.close();
+    await expect(channel.take(1)).rejects.toThrow(/closed: take refused/);
+  });
+
+  it('after a restart, delivers again what open transactions held, from the oldest uncommitted one', async () => {
+    const { open } = await setup({ readCacheBytes: 1 << 20 });
+    let { channel } = await open();
+    await channel.put(batch(0, 10));
+    await (await channel.take(3)).commit();
+    const open1 = await channel.take(3);
+    await channel.take(3);
+    await channel.close();
+    await expect(open1.commit()).rejects.toThrow(/is closed: transaction not committed; its events are delivered again after reopening/);
+    ({ channel } = await open());
+    expect(await drain(channel)).toEqual(range(3, 10));
     await channel.close();
   });
 
@@ -310,14 +467,15 @@ describe('disk channel contract details', () => {
 });
 
 describe('disk channel options', () => {
-  it('has safe defaults, takes sizes with units, and rejects unsafe or unknown settings', () => {
+  it('has safe defaults, takes sizes and durations with units, and rejects unsafe or unknown settings', () => {
     expect(diskChannelOptions.parse({})).toEqual({
       max_bytes: 1024 ** 3,
       fsync: 'always',
       read_cache_bytes: 16 * 1024 ** 2,
-      retry_backoff_max_ms: 5000,
+      retry_backoff_max: 5000,
     });
-    const small = diskChannelOptions.parse({ max_bytes: '100MiB', fsync: 20 });
+    const small = diskChannelOptions.parse({ max_bytes: '100MiB', fsync: '20ms', retry_backoff_max: '2s' });
+    expect(small).toMatchObject({ fsync: 20, retry_backoff_max: 2000 });
     const logger = silentLogger();
     const ch = diskChannelSpec.create(small, { name: 'c', logger, dataDir: '/tmp/x', host: 'h' });
     expect(ch).toBeInstanceOf(DiskChannel);
@@ -325,6 +483,24 @@ describe('disk channel options', () => {
     expect(() => diskChannelOptions.parse({ max_byte: 5 })).toThrow(/max_byte/);
     expect(() => diskChannelOptions.parse({ max_bytes: 'lots' })).toThrow(/expected a size such as .+512KiB/);
     expect(() => diskChannelOptions.parse({ fsync: 'sometimes' })).toThrow();
+    expect(() => diskChannelOptions.parse({ fsync: 20 })).toThrow(/a duration needs a unit: did you mean .+20s.+ or .+20ms/);
+    expect(() => diskChannelOptions.parse({ fsync: 0 })).toThrow(/must be .+always.+ or a positive duration/);
+    expect(() => diskChannelOptions.parse({ retry_backoff_max: 5000 })).toThrow(/a duration needs a unit/);
+  });
+
+  it('names the new key when a config still has the old _ms spelling, with file, line and column', () => {
+    const registry = new Registry().register(diskChannelSpec);
+    let problems: string[] = [];
+    try {
+      parseConfig(['channel:', '  type: disk', '  retry_backoff_max_ms: 5000', '  fsync: 20'].join('\n'), 'agent.yaml', registry, {});
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems = err.problems.map(formatProblem);
+    }
+    expect(problems).toContainEqual(
+      expect.stringMatching(/agent\.yaml:3:3.*unknown key "retry_backoff_max_ms" \(did you mean "retry_backoff_max"\?\)/),
+    );
+    expect(problems).toContainEqual(expect.stringMatching(/agent\.yaml:4:\d+.*did you mean "20s" or "20ms"/));
   });
 
   it('reads sizes the way every component does (core/units.ts), whole and above each minimum', () => {

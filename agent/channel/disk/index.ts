@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ComponentSpec } from '../../../core/registry.js';
+import { duration } from '../../../core/units.js';
 import { bytesAtLeast } from '../options.js';
 import { DiskChannel } from './disk-channel.js';
 
@@ -22,18 +23,16 @@ export const diskChannelOptions = z
         'Size at which a segment file is closed and a new one started (default: 64MiB, at most max_bytes / 4); fully committed segments are deleted',
       ),
     fsync: z
-      .union([z.literal('always'), z.number().int().positive()])
+      .union([z.literal('always'), duration().pipe(z.number().positive({ error: 'must be "always" or a positive duration' }))])
       .default('always')
       .describe(
-        "'always': a put resolves only after fsync (no loss even on power failure); a number of ms: fsync that often and resolve puts after write(), trading power-loss safety for speed",
+        '\'always\': a put resolves only after fdatasync (nothing lost even on power failure); a duration such as "1s": fdatasync that often and resolve puts after write(), trading power-loss safety for speed (a process crash still loses nothing)',
       ),
     read_cache_bytes: bytesAtLeast(0)
       .default(16 * MiB)
       .describe('Recently put records kept decoded in memory so a bus sink that keeps up takes them without reading the disk; 0 disables'),
-    retry_backoff_max_ms: z
-      .number()
-      .int()
-      .positive()
+    retry_backoff_max: duration()
+      .pipe(z.number().positive({ error: 'must be a positive duration' }))
       .default(5000)
       .describe('Longest wait between retries of a failing disk write (ENOSPC, EIO, ...)'),
   })
@@ -62,7 +61,7 @@ export const diskChannelSpec: ComponentSpec<DiskChannelOptions, DiskChannel> = {
         segmentBytes: options.segment_bytes ?? Math.min(64 * MiB, Math.floor(options.max_bytes / 4)),
         fsync: options.fsync,
         readCacheBytes: options.read_cache_bytes,
-        retryBackoffMaxMs: options.retry_backoff_max_ms,
+        retryBackoffMaxMs: options.retry_backoff_max,
       },
       ctx.name,
       ctx.logger,

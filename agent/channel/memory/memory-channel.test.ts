@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../core/log.js';
 import { runChannelModel } from '../channel-model.js';
-import { captureLogger, makeEvent, until } from '../testkit.js';
+import { captureLogger, waitFor } from '../../../test/support/index.js';
+import { makeEvent } from '../testkit.js';
 import { memoryChannelOptions, memoryChannelSpec } from './index.js';
 import { MemoryChannel } from './memory-channel.js';
 import { eventBytes } from './size.js';
@@ -29,7 +30,7 @@ describe('memory channel capacity', () => {
     let thirdDone = false;
     const second = c.put([8, 9, 10].map((n) => makeEvent(n))).then(() => (secondDone = true));
     const third = c.put([11].map((n) => makeEvent(n))).then(() => (thirdDone = true));
-    await until(() => lines.some((l) => String(l.msg).startsWith('memory channel full')), 'the full log line');
+    await waitFor('the full log line', () => lines.some((l) => String(l.msg).startsWith('memory channel full')));
     // The one-event put would fit, but must not overtake the waiting batch.
     expect([secondDone, thirdDone]).toEqual([false, false]);
     expect(c.stats().events).toBe(8);
@@ -54,7 +55,7 @@ describe('memory channel capacity', () => {
     expect(c.stats()).toEqual({ events: 3, bytes: size });
     let done = false;
     const blocked = c.put(events.slice(3)).then(() => (done = true));
-    await until(() => lines.some((l) => String(l.msg).startsWith('memory channel full')), 'the full log line');
+    await waitFor('the full log line', () => lines.some((l) => String(l.msg).startsWith('memory channel full')));
     expect(done).toBe(false);
     const tx = await c.take(2);
     await tx.commit();
@@ -71,10 +72,12 @@ describe('memory channel capacity', () => {
     ac.abort();
     expect((await waiting).events).toEqual([]);
     const later = c.take(5);
+    await expect(c.take(1)).rejects.toThrow(/a take is already waiting/);
     await c.put([makeEvent(1)]);
-    expect((await later).events).toEqual([makeEvent(1)]);
-    await expect(c.take(1)).rejects.toThrow(/already open/);
+    const tx = await later;
+    expect(tx.events).toEqual([makeEvent(1)]);
     await c.close();
+    await expect(tx.commit()).rejects.toThrow(/is closed: transaction not committed/);
   });
 });
 

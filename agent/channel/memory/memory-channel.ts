@@ -1,10 +1,10 @@
 import type { LogEvent } from '../../../core/event.js';
 import type { Logger } from '../../../core/log.js';
-import type { Channel, SourceCheckpoint, Transaction } from '../../../core/pipeline.js';
+import { type Channel, PutAbortedError, type SourceCheckpoint, type Transaction } from '../../../core/pipeline.js';
 import { channelMetrics, removeChannelMetrics } from '../metrics.js';
+import { type ChannelState, EMPTY_TRANSACTION, Transactions } from '../transactions.js';
 import { Notifier } from '../wait.js';
 import { eventBytes } from './size.js';
-import { checkTake } from '../take-guard.js';
 
 export interface MemoryChannelConfig {
   maxEvents: number;
@@ -17,39 +17,60 @@ interface WaitingPut {
   bytes: number;
   checkpoint: SourceCheckpoint | undefined;
   resolve: () => void;
+  reject: (err: Error) => void;
 }
 
-const emptyTransaction: Transaction = Object.freeze({
-  events: Object.freeze([]) as readonly LogEvent[],
-  commit: async () => {},
-  rollback: async () => {},
-});
+/** The events [start, end) of the channel's array a transaction holds. */
+interface Span {
+  start: number;
+  end: number;
+}
 
 /**
  * A bounded in-memory channel: the same contract as the disk channel (put waits when
- * full, take/commit/rollback), minus durability. What it holds is lost with the process,
- * so a source's checkpoints are only as good as this process's lifetime.
+ * full, take/commit/rollback through the same transaction guard), minus durability. What
+ * it holds is lost with the process, so a source's checkpoints are only as good as this
+ * process's lifetime.
  */
 export class MemoryChannel implements Channel {
-  /** Events from `head` on are held; [head, cursor) are out in the open transaction. */
+  /**
+   * Positions count every event ever put; `events[i]` is the one at position base + i.
+   * Events from `head` on are held; [head, cursor) are out in open transactions.
+   */
   private events: LogEvent[] = [];
   private sizes: number[] = [];
+  private base = 0;
   private head = 0;
   private cursor = 0;
   private usedBytes = 0;
-  private txnOpen = false;
-  private taking = false;
   private readonly waiting: WaitingPut[] = [];
   private readonly checkpoints = new Map<string, SourceCheckpoint>();
   private readonly dataArrived = new Notifier();
-  private state: 'new' | 'open' | 'closed' = 'new';
+  private readonly txns: Transactions<Span>;
+  private state: ChannelState = 'new';
+  private stopping: string | undefined;
   private fullSince: number | undefined;
 
   constructor(
     private readonly config: MemoryChannelConfig,
     private readonly name: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.txns = new Transactions(name, () => this.state, {
+      commit: async (span, count) => {
+        for (let i = this.head; i < span.end; i++) this.usedBytes -= this.sizes[i - this.base]!;
+        this.head = span.end;
+        channelMetrics.committedEvents.inc({ component: this.name }, count);
+        this.compact();
+        this.admit();
+      },
+      rollback: async (span, count) => {
+        this.cursor = span.start;
+        channelMetrics.rolledBackEvents.inc({ component: this.name }, count);
+        this.dataArrived.notify();
+      },
+    });
+  }
 
   async open(): Promise<void> {
     if (this.state !== 'new') throw new Error(`channel "${this.name}": open() called twice`);
@@ -57,9 +78,9 @@ export class MemoryChannel implements Channel {
     this.publish();
   }
 
-  /** Events held and not yet committed (an open transaction's included), and their approximate bytes. */
+  /** Events held and not yet committed (open transactions' included), and their approximate bytes. */
   stats(): { events: number; bytes: number } {
-    return { events: this.events.length - this.head, bytes: this.usedBytes };
+    return { events: this.held(), bytes: this.usedBytes };
   }
 
   lastCheckpoint(source: string): SourceCheckpoint | undefined {
@@ -77,66 +98,55 @@ export class MemoryChannel implements Channel {
           `(max_events ${this.config.maxEvents}, max_bytes ${this.config.maxBytes}); raise them or lower the source's batch size`,
       );
     }
-    return new Promise<void>((resolve) => {
-      this.waiting.push({ events, sizes, bytes, checkpoint, resolve });
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ events, sizes, bytes, checkpoint, resolve, reject });
       this.admit();
+      if (this.stopping !== undefined) this.abortWaiting(this.stopping);
     });
   }
 
+  abortWaitingPuts(): void {
+    if (this.state !== 'open') return;
+    this.abortWaiting(`channel "${this.name}" is stopping: the batch was not stored; its source reads it again on its next start`);
+  }
+
   async take(max: number, signal?: AbortSignal): Promise<Transaction> {
-    checkTake(this.name, this.state, max, this.txnOpen || this.taking);
-    this.taking = true;
+    const done = this.txns.beginTake(max);
     try {
-      while (this.cursor >= this.events.length) {
-        if (signal?.aborted || this.state !== 'open') return emptyTransaction;
+      while (this.cursor >= this.base + this.events.length) {
+        if (signal?.aborted || this.state !== 'open') return EMPTY_TRANSACTION;
         await this.dataArrived.wait(signal);
       }
     } finally {
-      this.taking = false;
+      done();
     }
-    const end = Math.min(this.events.length, this.cursor + max);
-    const events = this.events.slice(this.cursor, end);
+    const start = this.cursor;
+    const end = Math.min(this.base + this.events.length, start + max);
     this.cursor = end;
-    this.txnOpen = true;
-    let done = false;
-    const finish = (): void => {
-      if (done) throw new Error(`channel "${this.name}": transaction already committed or rolled back`);
-      done = true;
-      this.txnOpen = false;
-    };
-    return {
-      events,
-      commit: async () => {
-        finish();
-        for (let i = this.head; i < end; i++) this.usedBytes -= this.sizes[i]!;
-        this.head = end;
-        channelMetrics.committedEvents.inc({ component: this.name }, events.length);
-        this.compact();
-        this.admit();
-      },
-      rollback: async () => {
-        finish();
-        this.cursor = this.head;
-        channelMetrics.rolledBackEvents.inc({ component: this.name }, events.length);
-      },
-    };
+    return this.txns.begin(this.events.slice(start - this.base, end - this.base), { start, end });
   }
 
   async close(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closed';
-    const lost = this.events.length - this.head;
-    if (lost > 0) this.logger.warn({ events: lost }, `memory channel closed with ${lost} undelivered events; they are not kept`);
-    for (const p of this.waiting.splice(0)) p.resolve();
+    this.txns.abandonAll();
+    const lost = this.held();
+    if (lost > 0) this.logger.warn({ events: lost }, 'memory channel closed with undelivered events; they are not kept');
+    this.abortWaiting(`channel "${this.name}" closed before the batch could be stored`);
     this.dataArrived.notify();
     removeChannelMetrics(this.name);
+  }
+
+  private abortWaiting(message: string): void {
+    this.stopping ??= message;
+    for (const p of this.waiting.splice(0)) p.reject(new PutAbortedError(message));
+    this.publish();
   }
 
   private admit(): void {
     while (this.waiting.length > 0) {
       const p = this.waiting[0]!;
-      const held = this.events.length - this.head;
-      if (held + p.events.length > this.config.maxEvents || this.usedBytes + p.bytes > this.config.maxBytes) break;
+      if (this.held() + p.events.length > this.config.maxEvents || this.usedBytes + p.bytes > this.config.maxBytes) break;
       this.waiting.shift();
       for (let i = 0; i < p.events.length; i++) {
         this.events.push(p.events[i]!);
@@ -151,32 +161,34 @@ export class MemoryChannel implements Channel {
     this.publish();
   }
 
+  private held(): number {
+    return this.base + this.events.length - this.head;
+  }
+
+  /** Drops committed events from the front of the arrays once they are the larger part. */
   private compact(): void {
-    if (this.head > 4096 && this.head * 2 > this.events.length) {
-      this.events = this.events.slice(this.head);
-      this.sizes = this.sizes.slice(this.head);
-      this.cursor -= this.head;
-      this.head = 0;
+    const gone = this.head - this.base;
+    if (gone > 4096 && gone * 2 > this.events.length) {
+      this.events = this.events.slice(gone);
+      this.sizes = this.sizes.slice(gone);
+      this.base = this.head;
     }
   }
 
   private publish(): void {
     const component = this.name;
-    channelMetrics.bufferedEvents.set({ component }, this.events.length - this.head);
+    channelMetrics.bufferedEvents.set({ component }, this.held());
     channelMetrics.bufferedBytes.set({ component }, this.usedBytes);
     const full = this.waiting.length > 0;
     if (full && this.fullSince === undefined) {
       this.fullSince = Date.now();
       channelMetrics.full.set({ component }, 1);
       this.logger.warn(
-        { events: this.events.length - this.head, bytes: this.usedBytes, maxEvents: this.config.maxEvents, maxBytes: this.config.maxBytes },
-        'memory channel full: puts wait and sources pause until the bus sink catches up',
+        { events: this.held(), bytes: this.usedBytes, max_events: this.config.maxEvents, max_bytes: this.config.maxBytes },
+        'memory channel full; puts wait and sources pause',
       );
     } else if (!full && this.fullSince !== undefined) {
-      this.logger.info(
-        { fullMs: Date.now() - this.fullSince },
-        `memory channel has room again after ${Date.now() - this.fullSince} ms full`,
-      );
+      this.logger.info({ full_ms: Date.now() - this.fullSince }, 'memory channel has room again');
       this.fullSince = undefined;
       channelMetrics.full.set({ component }, 0);
     }

@@ -26,9 +26,9 @@ function linesUnder(root: string): Record<string, string[]> {
 }
 
 async function run(sub: string, options: object, seconds: number): Promise<DemoSource> {
-  // interval_ms at its maximum keeps the timer out of the way: the test drives writeDue itself.
+  // interval at its maximum keeps the timer out of the way: the test drives writeDue itself.
   const source = new DemoSource(
-    demoSourceOptions.parse({ dir: join(dir, sub), seed: 7, interval_ms: 10_000, ...options }),
+    demoSourceOptions.parse({ dir: join(dir, sub), seed: 7, interval: '10s', ...options }),
     { name: 'demo', logger: silentLogger() },
     () => T0,
   );
@@ -85,7 +85,7 @@ describe('demo source', () => {
     const outputs: Record<string, string[]>[] = [];
     for (const sub of ['x', 'y']) {
       const source = new DemoSource(
-        demoSourceOptions.parse({ dir: join(dir, sub), seed: 42, rate: 100, interval_ms: 10_000 }),
+        demoSourceOptions.parse({ dir: join(dir, sub), seed: 42, rate: 100, interval: '10s' }),
         { name: 'demo', logger: silentLogger() },
         () => T0,
       );

@@ -1,12 +1,11 @@
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Counter } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from '../../../core/log.js';
-import { metrics } from '../../../core/metrics.js';
+import { counter } from '../../../core/metrics.js';
 import type { ChannelWriter, ComponentContext, Source } from '../../../core/pipeline.js';
 import type { ComponentSpec } from '../../../core/registry.js';
-import { byteSize } from '../../../core/units.js';
+import { byteSize, duration } from '../../../core/units.js';
 import { DEMO_STREAMS, demoEvent, Random, type DemoStream } from './generate.js';
 
 export const demoSourceOptions = z
@@ -22,24 +21,17 @@ export const demoSourceOptions = z
       .describe('A file reaching this size is rotated like logrotate: renamed to .1 (older ones shifted) and created anew; 0 = never'),
     keep_rotated: z.number().int().min(0).max(100).default(3).describe('Rotated files kept (.1 to .N); older ones are deleted'),
     seed: z.number().int().optional().describe('Seed of the random content, for reproducible output; default: a new one on every start'),
-    interval_ms: z
-      .number()
-      .int()
-      .min(10)
-      .max(10_000)
+    interval: duration()
+      .pipe(z.number().int().min(10).max(10_000))
       .default(100)
-      .describe('How often lines are written (each time, the lines due since the last time)'),
+      .describe('How often lines are written (each time, the lines due since the last time), from 10ms to 10s'),
   })
-  .describe('Writes realistic demo logs (web access, Java with stack traces, JSON) into files, for a file source to tail');
+  .describe('Writes realistic demo logs (web access, Java with stack traces, JSON) into files, for a file source to tail')
+  .meta({ renamed: { interval_ms: 'interval (a duration with its unit, e.g. 100ms)' } });
 
 export type DemoSourceOptions = z.output<typeof demoSourceOptions>;
 
-const demoLines = new Counter({
-  name: 'sluice_demo_lines_total',
-  help: 'Lines the demo source wrote into its files',
-  labelNames: ['component'] as const,
-  registers: [metrics],
-});
+const demoLines = counter('sluice_demo_lines_total', 'Lines the demo source wrote into its files', ['component'] as const);
 
 interface DemoFile {
   stream: DemoStream;
@@ -97,8 +89,8 @@ export class DemoSource implements Source {
     this.timer = setInterval(() => {
       this.tick = this.tick
         .then(() => this.writeDue(this.clock()))
-        .catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'demo source could not write; trying again'));
-    }, this.options.interval_ms);
+        .catch((err: unknown) => this.logger.error({ err }, 'demo source could not write; trying again'));
+    }, this.options.interval);
   }
 
   async stop(): Promise<void> {
@@ -173,4 +165,6 @@ export const demoSourceSpec: ComponentSpec<DemoSourceOptions, Source> = {
   description: 'writes realistic demo logs (web access, Java stack traces, JSON) into rotating files for a file source to tail',
   options: demoSourceOptions,
   create: (options, ctx) => new DemoSource(options, ctx),
+  // It only writes files: the file source that tails them sets the fields.
+  fieldsSet: () => [],
 };

@@ -1,5 +1,5 @@
-import { parseTime } from '../file/fields.js';
-import type { Cut, DecodedEvent, LineDecoder } from '../file/format.js';
+import { parseTime } from '../file/time.js';
+import type { Cut, DecoderOutput, LineDecoder } from '../file/format.js';
 import { charBoundary } from '../file/lines.js';
 import type { MultilineJoiner } from '../file/multiline.js';
 
@@ -16,12 +16,16 @@ import type { MultilineJoiner } from '../file/multiline.js';
  * character as U+FFFD: that character is gone before we read it, and stays U+FFFD.
  */
 export interface DecoderOptions {
-  /** Longest reassembled message (bytes); the rest of a longer one is dropped and the event marked truncated. */
-  maxMessageBytes: number;
+  /** Longest reassembled message (bytes): a longer one keeps its head and is marked truncated, or is skipped. */
+  maxEventBytes: number;
+  policy: 'truncate' | 'skip';
   /** A held piece whose continuation has not come after the file was idle this long is emitted as it is (0: never). */
   partialTimeout: number;
   /** Per stream joiner of continuation lines (stack traces), or undefined. */
-  joiner?: (emit: (message: string, offset: number, next: number, cut: Cut, first: First) => void) => MultilineJoiner<First>;
+  joiner?: (
+    emit: (message: string, offset: number, next: number, cut: Cut, first: First) => void,
+    skip: (offset: number, next: number) => void,
+  ) => MultilineJoiner<First>;
   flushTimeout: number;
   /** A line that is not a valid record: reported (file, offset, reason) and emitted raw. */
   malformed: (offset: number, reason: string) => void;
@@ -54,10 +58,12 @@ export class ContainerLogDecoder implements LineDecoder {
 
   constructor(
     private readonly options: DecoderOptions,
-    private readonly emit: (e: DecodedEvent) => void,
+    private readonly out: DecoderOutput,
   ) {}
 
   line(buf: Buffer, start: number, end: number, offset: number, next: number, cut: Cut, now: number): void {
+    // A record line over the line limit (long_lines: skip): nothing of it is read.
+    if (cut === 'skipped') return this.out.skipped(next);
     if (start === end) return this.bad(buf, start, end, offset, next, cut, now, 'empty line');
     if (buf[start] === 0x7b) this.jsonRecord(buf, start, end, offset, next, cut, now);
     else this.criRecord(buf, start, end, offset, next, cut, now);
@@ -123,15 +129,16 @@ export class ContainerLogDecoder implements LineDecoder {
       p = undefined;
     }
     if (!p) st.pieces = p = { parts: [], bytes: 0, offset, timestamp: time, cut: undefined, lastAt: now };
-    const room = this.options.maxMessageBytes - p.bytes;
+    const room = this.options.maxEventBytes - p.bytes;
     if (bytes <= room) {
       p.parts.push(part);
       p.bytes += bytes;
     } else if (p.cut === undefined) {
+      // The head is kept either way: a skipped message still shows it to the multiline patterns.
       const b = typeof part === 'string' ? Buffer.from(part) : part;
       p.parts.push(b.subarray(0, charBoundary(b, 0, room)));
-      p.bytes = this.options.maxMessageBytes;
-      p.cut = 'truncated';
+      p.bytes = this.options.maxEventBytes;
+      p.cut = this.options.policy === 'skip' ? 'skipped' : 'truncated';
     }
     p.lastAt = now;
     if (last) this.complete(stream, st, p, next);
@@ -150,16 +157,26 @@ export class ContainerLogDecoder implements LineDecoder {
         : p.parts.length === 1
           ? (p.parts[0] as Buffer).toString('utf8')
           : Buffer.concat(p.parts as Buffer[]).toString('utf8');
-    if (st.joiner) st.joiner.push(message, p.offset, next, p.cut, p.lastAt, { timestamp: p.timestamp, stream });
-    else this.emit({ message, offset: p.offset, next, cut: p.cut, timestamp: p.timestamp, stream });
+    if (st.joiner) st.joiner.push(message, p.bytes, p.offset, next, p.cut, p.lastAt, { timestamp: p.timestamp, stream });
+    else if (p.cut === 'skipped') this.out.skipped(next);
+    else this.out.emit({ message, offset: p.offset, next, cut: p.cut, timestamp: p.timestamp, stream });
   }
 
   private state(stream: string): StreamState {
     let st = this.streams.get(stream);
     if (!st) {
       st = { pieces: undefined, joiner: undefined };
-      st.joiner = this.options.joiner?.((message, offset, next, cut, first) =>
-        this.emit({ message, offset, next, cut, timestamp: first.timestamp, stream: first.stream }),
+      st.joiner = this.options.joiner?.(
+        (message, offset, next, cut, first) =>
+          this.out.emit({
+            message,
+            offset,
+            next,
+            cut: cut === 'skipped' ? undefined : cut,
+            timestamp: first.timestamp,
+            stream: first.stream,
+          }),
+        (_offset, next) => this.out.skipped(next),
       );
       this.streams.set(stream, st);
     }
@@ -168,7 +185,14 @@ export class ContainerLogDecoder implements LineDecoder {
 
   private bad(buf: Buffer, start: number, end: number, offset: number, next: number, cut: Cut, now: number, reason: string): void {
     this.options.malformed(offset, reason);
-    this.emit({ message: buf.toString('utf8', start, end), offset, next, cut, timestamp: now, fields: { 'log.malformed': reason } });
+    this.out.emit({
+      message: buf.toString('utf8', start, end),
+      offset,
+      next,
+      cut: cut === 'skipped' ? undefined : cut,
+      timestamp: now,
+      fields: { 'log.malformed': reason },
+    });
   }
 
   tick(now: number, quiet: number): void {

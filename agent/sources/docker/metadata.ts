@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FieldValue } from '../../../core/event.js';
+import { headBytes } from '../../../core/template.js';
 import type { FileDescription } from '../file/format.js';
 import type { DockerSourceOptions } from './options.js';
 
@@ -88,7 +89,8 @@ export class ContainerRules {
 
   wanted(c: ContainerInfo): boolean {
     const o = this.o;
-    const any = (res: RegExp[], v: string | undefined) => v !== undefined && res.some((r) => r.test(v));
+    // Names and images come from whoever starts a container: patterns see a bounded head.
+    const any = (res: RegExp[], v: string | undefined) => v !== undefined && res.some((r) => r.test(headBytes(v, o.max_match_bytes)));
     const label = (l: string) => {
       const eq = l.indexOf('=');
       return eq < 0 ? l in c.labels : c.labels[l.slice(0, eq)] === l.slice(eq + 1);

@@ -1,11 +1,12 @@
 import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir, waitFor } from '../../../test/support/index.js';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { FileEventIds } from '../../../core/event-id.js';
 import { silentLogger } from '../../../core/log.js';
 import { metrics } from '../../../core/metrics.js';
 import type { ComponentContext } from '../../../core/pipeline.js';
-import { RecordingChannel, tempDir, until } from '../file/testing.js';
+import { RecordingChannel } from '../file/testing.js';
 import { criLines, dockerConfig, dockerLines, SPLIT } from './fixtures.js';
 import { dockerSourceOptions, dockerSourceSpec, type DockerSourceInput } from './index.js';
 import type { DockerSource } from './source.js';
@@ -15,7 +16,7 @@ let cleanup: () => Promise<void>;
 const running: DockerSource[] = [];
 
 beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir('sluice-docker-'));
+  ({ dir, cleanup } = await tempDir('docker'));
 });
 afterEach(async () => {
   for (const s of running.splice(0)) await s.stop();
@@ -80,7 +81,7 @@ describe('docker json-file', () => {
 
     const ch = new RecordingChannel();
     await start(dockerInclude(), ch);
-    await until(() => ch.events.length === 3, '3 events');
+    await waitFor('3 events', () => ch.events.length === 3);
     const [hello, oops, big] = ch.events;
     expect(hello!.message).toBe('hello out');
     expect(oops!.message).toBe('oops on stderr <&>');
@@ -122,9 +123,9 @@ describe('docker json-file', () => {
       for (let k = gen; k >= 1; k--) renameSync(`${log}.${k}`, `${log}.${k + 1}`);
       renameSync(log, `${log}.1`);
       writeFileSync(log, '');
-      if (gen === 0) await until(() => ch.events.length > 0, 'the first events');
+      if (gen === 0) await waitFor('the first events', () => ch.events.length > 0);
     }
-    await until(() => ch.events.length >= expected.length, `${expected.length} events`);
+    await waitFor(`${expected.length} events`, () => ch.events.length >= expected.length);
     await new Promise((r) => setTimeout(r, 300));
     // Files are read in turn, so generations may interleave; within a file the order is the file's.
     expect([...ch.messages()].sort()).toEqual([...expected].sort());
@@ -145,7 +146,7 @@ describe('docker json-file', () => {
     writeFileSync(log, `${good1}${broken}\n${noLog}\n\n${good2}`);
     const ch = new RecordingChannel();
     await start(dockerInclude(), ch);
-    await until(() => ch.events.length === 5, '5 events');
+    await waitFor('5 events', () => ch.events.length === 5);
     expect(ch.messages()).toEqual(['first', broken, noLog, '', 'second']);
     expect(ch.events.map((e) => e.fields['log.malformed'])).toEqual([
       undefined,
@@ -166,7 +167,7 @@ describe('docker json-file', () => {
     writeFileSync(log, `${head}${p1}\n${dockerLines('err 2', 'stderr')}`);
     const ch = new RecordingChannel();
     const s = await start({ ...dockerInclude(), partial_line_timeout: 0 }, ch);
-    await until(() => ch.events.length === 3, '3 events');
+    await waitFor('3 events', () => ch.events.length === 3);
     await stop(s);
     expect(ch.messages()).toEqual(['before', 'err 1', 'err 2']);
     // The checkpoint stops at the held piece: after it, err 2 is read again (same id), the long line whole.
@@ -174,7 +175,7 @@ describe('docker json-file', () => {
     appendFileSync(log, `${p2}\n`);
     const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
     await start({ ...dockerInclude(), partial_line_timeout: 0 }, ch2);
-    await until(() => ch2.events.length === 2, '2 events');
+    await waitFor('2 events', () => ch2.events.length === 2);
     expect(ch2.messages()).toEqual(['err 2', long]);
     expect(ch2.events[0]!.id).toBe(ch.events[2]!.id);
     expect(ch2.events[1]!.source.offset).toBe(Buffer.byteLength(head));
@@ -191,7 +192,7 @@ describe('docker json-file', () => {
     writeFileSync(log, text);
     const ch = new RecordingChannel();
     await start({ ...dockerInclude(), multiline: { preset: 'java', flush_timeout: '50ms' } }, ch);
-    await until(() => ch.events.length === 5, '5 events');
+    await waitFor('5 events', () => ch.events.length === 5);
     const byStream = (s: string) => ch.events.filter((e) => e.source.stream === s).map((e) => e.message);
     expect(byStream('stdout')).toEqual(['INFO unrelated', 'INFO still unrelated']);
     expect(byStream('stderr')).toEqual(['ERROR request failed', trace.join('\n'), 'INFO next']);
@@ -211,7 +212,7 @@ describe('docker json-file', () => {
     const errors = await counter('sluice_docker_source_metadata_errors_total');
     const ch = new RecordingChannel();
     await start({ ...dockerInclude(), exclude_labels: ['sluice.exclude=true'], exclude_images: ['^postgres:'] }, ch);
-    await until(() => ch.events.length === 2, '2 events');
+    await waitFor('2 events', () => ch.events.length === 2);
     await new Promise((r) => setTimeout(r, 250));
     expect(ch.messages().sort()).toEqual(['no metadata', 'web']);
     const bare = ch.events.find((e) => e.message === 'no metadata')!;
@@ -221,7 +222,7 @@ describe('docker json-file', () => {
 
     const ch2 = new RecordingChannel();
     await start({ ...dockerInclude(), include_labels: ['tier=web'], include_names: ['^web-'] }, ch2, 'only-web');
-    await until(() => ch2.events.length === 2, '2 events');
+    await waitFor('2 events', () => ch2.events.length === 2);
     await new Promise((r) => setTimeout(r, 250));
     expect(ch2.messages().sort()).toEqual(['excluded by label', 'web']);
     expect(ch2.events.every((e) => e.service === e.fields['container.name'])).toBe(true);
@@ -251,7 +252,7 @@ describe('CRI (containerd, Kubernetes)', () => {
     );
     const ch = new RecordingChannel();
     await start({ include: [join(dir, 'pods/*/*/*.log')] }, ch);
-    await until(() => ch.events.length === 4, '4 events');
+    await waitFor('4 events', () => ch.events.length === 4);
     const [hi, big, blank, bad] = ch.events;
     expect(hi!.message).toBe('stderr says hi');
     expect(hi!.source.stream).toBe('stderr');
@@ -271,14 +272,35 @@ describe('CRI (containerd, Kubernetes)', () => {
     expect(big!.service).toBe('server');
   });
 
-  test('max_message_bytes cuts a reassembled message at a character boundary and marks it', async () => {
+  test('max_event_bytes cuts a reassembled message at a character boundary and marks it', async () => {
     const cdir = join(dir, 'pods', 'ns_p_u', 'c');
     mkdirSync(cdir, { recursive: true });
     writeFileSync(join(cdir, '0.log'), criLines('é'.repeat(SPLIT * 2), 'stdout'));
     const ch = new RecordingChannel();
-    await start({ include: [join(dir, 'pods/*/*/*.log')], max_message_bytes: '20001B' }, ch);
-    await until(() => ch.events.length === 1, '1 event');
+    await start({ include: [join(dir, 'pods/*/*/*.log')], max_event_bytes: '20001B' }, ch);
+    await waitFor('1 event', () => ch.events.length === 1);
     expect(ch.events[0]!.message).toBe('é'.repeat(10_000));
     expect(ch.events[0]!.fields['log.truncated']).toBe(true);
+  });
+
+  test('long_lines: skip drops a reassembled message over max_event_bytes (counted); its neighbours arrive, positions move on', async () => {
+    const cdir = join(dir, 'pods', 'ns_p_u', 'c');
+    mkdirSync(cdir, { recursive: true });
+    const file = join(cdir, '0.log');
+    writeFileSync(
+      file,
+      Buffer.concat([criLines('before', 'stdout'), criLines('x'.repeat(SPLIT * 3), 'stdout'), criLines('after', 'stderr')]),
+    );
+    const ch = new RecordingChannel();
+    await start({ include: [join(dir, 'pods/*/*/*.log')], max_event_bytes: '20KiB', long_lines: 'skip' }, ch, 'skipper');
+    await waitFor('2 events', () => ch.events.length === 2);
+    expect(ch.events.map((e) => [e.message, e.source.stream])).toEqual([
+      ['before', 'stdout'],
+      ['after', 'stderr'],
+    ]);
+    const skipped = (await metrics.getSingleMetric('sluice_file_source_skipped_events_total')?.get())?.values.find(
+      (v) => v.labels.component === 'skipper',
+    );
+    expect(skipped?.value).toBe(1);
   });
 });

@@ -1,20 +1,14 @@
-import { Counter } from 'prom-client';
-import { metrics } from '../../../core/metrics.js';
+import { counter as metricCounter } from '../../../core/metrics.js';
 import type { ComponentContext } from '../../../core/pipeline.js';
-import type { DecodedEvent, FileDescription, FileFormat, LineDecoder } from '../file/format.js';
+import type { DecoderOutput, FileDescription, FileFormat, LineDecoder } from '../file/format.js';
 import { compileRules, MultilineJoiner } from '../file/multiline.js';
-import { fileSourceOptions, type FileSourceOptions } from '../file/options.js';
+import { type FileSourceOptions, tailingShape } from '../file/options.js';
 import { FileSource } from '../file/source.js';
 import { ContainerLogDecoder, type First } from './decoder.js';
 import { ContainerInfoCache, ContainerRules } from './metadata.js';
 import type { DockerSourceOptions } from './options.js';
 
-function counter(name: string, help: string): Counter<'component'> {
-  return (
-    (metrics.getSingleMetric(name) as Counter<'component'> | undefined) ??
-    new Counter({ name, help, labelNames: ['component'], registers: [metrics] })
-  );
-}
+const counter = (name: string, help: string) => metricCounter(name, help, ['component'] as const);
 
 export const dockerMetrics = {
   malformed: counter(
@@ -33,6 +27,8 @@ const REPORT_FIRST = 10;
 /** Container logs as a file format: the tailer stays the file source's. */
 class ContainerLogFormat implements FileFormat {
   readonly kind = 'docker';
+  /** A record line holds at most 16 KiB of a message, JSON-escaped (up to 6 bytes for one): far below this. */
+  readonly maxLineBytes: number;
   private readonly rules: ContainerRules;
   private readonly infos: ContainerInfoCache;
   private readonly multiline: ReturnType<typeof compileRules> | undefined;
@@ -45,10 +41,11 @@ class ContainerLogFormat implements FileFormat {
     const where = `source ${ctx.name}`;
     this.label = { component: ctx.name };
     this.rules = new ContainerRules(o, ctx.name, where);
-    this.multiline = o.multiline ? compileRules(o.multiline, where) : undefined;
+    this.multiline = o.multiline ? compileRules(o.multiline) : undefined;
+    this.maxLineBytes = Math.min(o.max_event_bytes * 6 + 1024, 256 * 1024 * 1024);
     this.infos = new ContainerInfoCache((file, reason) => {
       dockerMetrics.metadataErrors.inc(this.label);
-      ctx.logger.warn({ file, reason }, `container config ${reason}; its logs are read without name, image and labels`);
+      ctx.logger.warn({ file, reason }, 'container config unusable; its logs are read without name, image and labels');
     });
   }
 
@@ -57,28 +54,43 @@ class ContainerLogFormat implements FileFormat {
     return this.rules.wanted(info) ? this.rules.describe(info) : undefined;
   }
 
-  decoder(emit: (e: DecodedEvent) => void, where: { path: string }): LineDecoder {
+  decoder(out: DecoderOutput, where: { path: string }): LineDecoder {
     const o = this.o;
     const rules = this.multiline;
     let bad = 0;
     return new ContainerLogDecoder(
       {
-        maxMessageBytes: o.max_message_bytes,
+        maxEventBytes: o.max_event_bytes,
+        policy: o.long_lines,
         partialTimeout: o.partial_line_timeout,
         flushTimeout: o.multiline?.flush_timeout ?? 0,
-        joiner: rules ? (out) => new MultilineJoiner<First>(rules, o.multiline!, out) : undefined,
+        joiner: rules
+          ? (emit, skip) =>
+              new MultilineJoiner<First>(
+                rules,
+                {
+                  maxBytes: o.max_event_bytes,
+                  policy: o.long_lines,
+                  maxLines: o.multiline!.max_lines,
+                  maxMatchBytes: o.max_match_bytes,
+                  negate: o.multiline!.negate,
+                },
+                emit,
+                skip,
+              )
+          : undefined,
         malformed: (offset, reason) => {
           dockerMetrics.malformed.inc(this.label);
           bad++;
           if (bad <= REPORT_FIRST || bad % 1000 === 0) {
             this.ctx.logger.warn(
-              { path: where.path, offset, reason, malformedInFile: bad },
+              { path: where.path, offset, reason, malformed_in_file: bad },
               'malformed container log line; emitted raw with fields["log.malformed"]',
             );
           }
         },
       },
-      emit,
+      out,
     );
   }
 }
@@ -89,28 +101,16 @@ class ContainerLogFormat implements FileFormat {
  */
 export class DockerSource extends FileSource {
   constructor(options: DockerSourceOptions, ctx: ComponentContext) {
-    // The tailing options were validated as the docker source's own; only what the file
-    // source has and the docker source does not say comes from the file source's defaults.
-    const fileOptions: FileSourceOptions = {
-      ...fileSourceOptions.parse({ include: options.include, long_lines: 'truncate' }),
+    // The tailing options were validated as the docker source's own; the rest of the file
+    // source's options do not apply to container logs (their fields come from the container).
+    const tailing = Object.fromEntries(Object.keys(tailingShape).map((k) => [k, options[k as keyof DockerSourceOptions]]));
+    const fileOptions = {
+      ...tailing,
       include: options.include,
       exclude: options.exclude,
-      start_at: options.start_at,
-      max_line_bytes: options.max_line_bytes,
-      partial_line_timeout: options.partial_line_timeout,
-      fingerprint_bytes: options.fingerprint_bytes,
-      read_buffer_bytes: options.read_buffer_bytes,
-      batch_max_events: options.batch_max_events,
-      batch_max_bytes: options.batch_max_bytes,
-      max_open_files: options.max_open_files,
-      idle_close: options.idle_close,
-      poll_interval: options.poll_interval,
-      rescan_interval: options.rescan_interval,
-      rotate_wait: options.rotate_wait,
-      forget_after: options.forget_after,
-      checkpoint_interval: options.checkpoint_interval,
-      watch: options.watch,
-    };
+      fields: {},
+      encoding: 'utf-8',
+    } as FileSourceOptions;
     super(fileOptions, ctx, new ContainerLogFormat(options, ctx));
   }
 }

@@ -5,7 +5,7 @@ import type { SourceCheckpoint } from '../../../core/pipeline.js';
 
 /**
  * The file source's checkpoint state (README.md, "Checkpoint format"). It travels with
- * every put to the channel and is also written to `<dataDir>/<name>.checkpoint.json`; on
+ * every put to the channel and is also written to `<dataDir>/checkpoint.json`; on
  * start the newer of the two (by `seq`) wins.
  */
 const fingerprint = z.strictObject({ len: z.number().int().min(0), hash: z.string() });

@@ -1,26 +1,52 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import type { FieldValue } from '../../../core/event.js';
 import { FileEventIds } from '../../../core/event-id.js';
-import type { FileDescription, LineDecoder } from './format.js';
-import { fileIdOf, fingerprintOf, prefixMatches, type Fingerprint } from './fingerprint.js';
-import { LineSplitter, type LineHandler } from './lines.js';
-import type { MultilineJoiner } from './multiline.js';
+import type { LostEntry } from './checkpoint.js';
+import type { Descriptors, Holder } from './descriptors.js';
+import type { FileDescription } from './format.js';
+import { type Fingerprint, fileIdOf, fingerprintOf, prefixMatches } from './fingerprint.js';
+import type { LineReader } from './reader.js';
 
 /**
- * One file being tailed: its identity, its descriptor (which may be closed while idle and
- * reopened from the same position), and two positions: `readPos`, the next byte to read,
- * and `emitPos`, the first byte not yet handed on as an event. Bytes between the two are a
- * partial line or a multiline event still being collected; only `emitPos` is checkpointed.
+ * One file being tailed, as a state machine (after Vector's `FileWatcher`):
+ *
+ *   following --idle_close / max_open_files--> closed --grew, verified--> following
+ *   following --path leads elsewhere (renamed away, deleted)--> detached
+ *   detached  --at its end and quiet for rotate_wait--> released
+ *   closed    --path holds another file or none--> released
+ *   following --shrank or first bytes changed (copytruncate)--> following, next generation
+ *   detached  --found again under a followed name--> following
+ *
+ * It owns its descriptor and two positions: `readPos`, the next byte to read, and
+ * `emitPos`, the first byte not yet handed on as an event. Bytes between the two are held
+ * by its reader (a partial line, an event being joined); only `emitPos` is checkpointed.
+ * What a transition means for other files (a lost generation to remember, a path to look
+ * at again) is returned to the caller, which owns the table of files.
  */
-export class TailedFile {
+export type FileState = 'following' | 'closed' | 'detached' | 'released';
+
+export interface FileTimings {
+  fingerprintBytes: number;
+  rotateWait: number;
+  idleClose: number;
+}
+
+export interface CheckResult {
+  /** The generation that ended when the file was found truncated or rewritten: to remember as lost. */
+  truncated?: LostEntry;
+  /** The file is done with: let go (why). */
+  release?: 'rotated' | 'deleted' | 'replaced';
+  /** Its path now holds another file: look at it. */
+  pathTaken?: boolean;
+}
+
+export class TailedFile implements Holder {
+  state: FileState = 'following';
   fh: FileHandle | undefined;
   readPos: number;
   emitPos: number;
-  splitter!: LineSplitter;
-  joiner: MultilineJoiner | undefined;
-  /** Set when the source reads another format (container logs): it turns lines into events. */
-  decoder: LineDecoder | undefined;
-  /** What that format knows of the file (service, module, fields, container). */
+  reader!: LineReader;
+  /** What another format (container logs) knows of the file: service, module, fields, container. */
   description: FileDescription | undefined;
   /** Last time a read returned bytes (ms): for partial-line flush, idle close and rotate wait. */
   lastGrowthAt: number;
@@ -28,17 +54,14 @@ export class TailedFile {
   lastUsedAt: number;
   /** A read hit the end: nothing to do until the file grows. */
   atEof = false;
-  /** The path no longer leads to this file (renamed away, deleted): read on until rotateWait, then let go. */
-  detached = false;
   /** Size and mtime at the last check, to re-verify the fingerprint only when they change. */
-  seenSize = -1;
-  seenMtime = -1;
-  /** Fields derived from the path (service, module, captures), refreshed when the path changes. */
+  private seenSize = -1;
+  private seenMtime = -1;
+  /** Fields derived from the path (service, module, captures). */
   service = '';
   module = '';
   fields: Record<string, FieldValue> = {};
   hasFields = false;
-
   /** Event ids of this file's lines: the file's identity is hashed once, not per line. */
   ids: FileEventIds;
 
@@ -47,15 +70,22 @@ export class TailedFile {
     readonly dev: number,
     readonly ino: number,
     public fp: Fingerprint,
+    /** The path events carry: where the file was found (a file renamed away keeps it). */
     public path: string,
     pos: number,
     now: number,
+    private readonly fds: Descriptors,
+    private readonly timings: FileTimings,
+    /** A reader for a generation starting at `pos`, given the file's first bytes as far as known. */
+    private readonly newReader: (f: TailedFile, head: Buffer) => LineReader,
+    head: Buffer,
   ) {
     this.ids = new FileEventIds(id);
     this.readPos = pos;
     this.emitPos = pos;
     this.lastGrowthAt = now;
     this.lastUsedAt = now;
+    this.reader = newReader(this, head);
   }
 
   /** The fileId: device + inode + fingerprint, fixed before the first event of a generation. */
@@ -63,23 +93,137 @@ export class TailedFile {
     return this.ids.fileId;
   }
 
-  set id(id: string) {
-    this.ids = new FileEventIds(id);
-  }
-
   get key(): string {
     return `${this.dev}:${this.ino}`;
   }
 
-  resetSplitter(max_line_bytes: number, mode: 'truncate' | 'split', onLine: LineHandler, pause: () => boolean): void {
-    this.splitter = new LineSplitter(this.readPos, max_line_bytes, mode, onLine, pause);
+  get closable(): boolean {
+    return this.state === 'following';
+  }
+
+  /** Takes an open descriptor (the caller opened the file to identify it). */
+  adoptHandle(fh: FileHandle): void {
+    this.fh = fh;
+    this.fds.opened(this);
+  }
+
+  /** Found under a followed name (again): its path and fields follow. */
+  follow(path: string): void {
+    this.path = path;
+    if (this.state === 'detached') this.state = 'following';
+    this.atEof = false;
   }
 
   /**
-   * Reopens a closed file by path; false when the path now holds another file (or none):
-   * whatever this one still had is out of reach.
+   * The path no longer leads to this file: read it to its end, then let it go. (A closed
+   * file cannot be read any more: its next check finds the path taken and lets it go.)
    */
-  async reopen(): Promise<boolean> {
+  detach(): void {
+    if (this.state === 'following') this.state = 'detached';
+  }
+
+  /**
+   * Reads the next chunk into the reader; returns the bytes consumed, or -1 when a closed
+   * file cannot be reopened (its path holds another file, or none): let it go.
+   */
+  async read(buf: Buffer, now: number, paused: () => boolean): Promise<number> {
+    if (!this.fh && !(await this.reopen())) return -1;
+    this.lastUsedAt = now;
+    const { bytesRead } = await this.fh!.read(buf, 0, buf.length, this.readPos);
+    if (bytesRead === 0) {
+      this.atEof = true;
+      return 0;
+    }
+    if (this.fp.len === 0) await this.fingerprintIfEmpty();
+    this.lastGrowthAt = now;
+    const used = this.reader.push(buf, bytesRead);
+    this.readPos += used;
+    // A short read means the end for now; the next poll or notification says when it grew.
+    if (bytesRead < buf.length && !paused()) this.atEof = true;
+    return used;
+  }
+
+  /**
+   * Looks at the file: grown (read on), truncated or rewritten (copytruncate: the next
+   * generation starts at 0), no longer at its path (detached), done (released), idle (its
+   * descriptor closed).
+   */
+  async check(now: number): Promise<CheckResult> {
+    const t = this.timings;
+    if (this.state === 'released') return {};
+    if (this.state === 'closed') {
+      const st = await stat(this.path).catch(() => undefined);
+      if (!st || st.dev !== this.dev || st.ino !== this.ino) return this.released(st ? 'replaced' : 'deleted', !!st);
+      if (st.size === this.seenSize && st.mtimeMs === this.seenMtime) return {};
+      // Same inode, other first bytes: rewritten while closed. The old content is gone.
+      if (!(await this.reopen())) return this.released('replaced', true);
+    }
+    const result: CheckResult = {};
+    const st = await this.fh!.stat();
+    const changed = st.size !== this.seenSize || st.mtimeMs !== this.seenMtime;
+    this.seenSize = st.size;
+    this.seenMtime = st.mtimeMs;
+    if (st.size < this.readPos || (changed && this.fp.len > 0 && !(await prefixMatches(this.fh!, this.fp)))) {
+      result.truncated = await this.nextGeneration(now);
+    }
+    if (st.size > this.readPos) this.atEof = false;
+    if (this.state === 'following') {
+      const pst = await stat(this.path).catch(() => undefined);
+      if (!pst || pst.dev !== this.dev || pst.ino !== this.ino) {
+        this.state = 'detached';
+        if (pst) result.pathTaken = true;
+      }
+    }
+    if (this.state === 'detached') {
+      if (this.atEof && now - this.lastGrowthAt >= t.rotateWait) {
+        // It will not grow any more: what is held is complete.
+        this.reader.finish();
+        return { ...result, ...(await this.released('rotated', result.pathTaken ?? false)) };
+      }
+      return result;
+    }
+    if (this.atEof && t.idleClose > 0 && now - this.lastGrowthAt >= t.idleClose) await this.closeIdle();
+    return result;
+  }
+
+  /** The position of this generation, to remember once it is let go. */
+  lostEntry(now: number): LostEntry {
+    return { id: this.id, fp: this.fp, path: this.path, pos: this.emitPos, at: now };
+  }
+
+  async closeIdle(): Promise<void> {
+    if (!this.fh) return;
+    await this.closeHandle();
+    if (this.state === 'following') this.state = 'closed';
+  }
+
+  /** Done with: the descriptor is closed; what the reader holds is not emitted (the caller finished it if it should be). */
+  async release(): Promise<void> {
+    this.state = 'released';
+    await this.closeHandle();
+  }
+
+  private async released(why: 'rotated' | 'deleted' | 'replaced', pathTaken: boolean): Promise<CheckResult> {
+    await this.release();
+    return { release: why, pathTaken };
+  }
+
+  /** What was read of the old content is complete; the next generation starts at 0 with a new identity. */
+  private async nextGeneration(now: number): Promise<LostEntry> {
+    this.reader.finish();
+    const lost = this.lostEntry(now);
+    this.readPos = this.emitPos = 0;
+    this.fp = await fingerprintOf(this.fh!, this.timings.fingerprintBytes);
+    this.ids = new FileEventIds(fileIdOf(this.dev, this.ino, this.fp));
+    this.reader = this.newReader(this, Buffer.alloc(0));
+    this.atEof = false;
+    this.lastGrowthAt = now;
+    return lost;
+  }
+
+  /** Reopens a closed file by path; false when the path now holds another file (or none). */
+  private async reopen(): Promise<boolean> {
+    await this.fds.makeRoom();
     let fh: FileHandle;
     try {
       fh = await open(this.path, 'r');
@@ -92,22 +236,26 @@ export class TailedFile {
       return false;
     }
     this.fh = fh;
+    this.fds.opened(this);
+    if (this.state === 'closed') this.state = 'following';
     return true;
   }
 
-  async close(): Promise<void> {
+  private async closeHandle(): Promise<void> {
     const fh = this.fh;
+    if (!fh) return;
     this.fh = undefined;
-    await fh?.close().catch(() => undefined);
+    this.fds.closed(this);
+    await fh.close().catch(() => undefined);
   }
 
   /**
    * Gives a file that was empty when found its fingerprint once bytes arrive, before any of
    * its events exist (the id is part of every event id).
    */
-  async fingerprintIfEmpty(fingerprint_bytes: number): Promise<void> {
+  private async fingerprintIfEmpty(): Promise<void> {
     if (this.fp.len > 0 || !this.fh) return;
-    this.fp = await fingerprintOf(this.fh, fingerprint_bytes);
-    this.id = fileIdOf(this.dev, this.ino, this.fp);
+    this.fp = await fingerprintOf(this.fh, this.timings.fingerprintBytes);
+    this.ids = new FileEventIds(fileIdOf(this.dev, this.ino, this.fp));
   }
 }

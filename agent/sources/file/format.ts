@@ -1,4 +1,5 @@
 import type { FieldValue } from '../../../core/event.js';
+import type { Cut } from './lines.js';
 
 /**
  * The hook that lets another source reuse the file tailer (discovery, rotation, identity,
@@ -7,7 +8,7 @@ import type { FieldValue } from '../../../core/event.js';
  * streams. The tailer still owns positions: an event is `[offset, next)` of the file, and
  * the checkpoint never passes the first byte of a record a decoder still holds.
  */
-export type Cut = 'truncated' | 'split' | undefined;
+export type { Cut } from './lines.js';
 
 export interface DecodedEvent {
   message: string;
@@ -15,7 +16,7 @@ export interface DecodedEvent {
   offset: number;
   /** File offset after its last record. */
   next: number;
-  cut: Cut;
+  cut: Exclude<Cut, 'skipped'>;
   /** Event time (ms); default: the read time. */
   timestamp?: number;
   /** stdout / stderr: `source.stream`. */
@@ -46,11 +47,20 @@ export interface FileDescription {
   container?: string;
 }
 
+/** Where a decoder's results go. */
+export interface DecoderOutput {
+  emit(e: DecodedEvent): void;
+  /** Bytes up to `next` make no event (a record or message skipped as too long): the position may pass them. */
+  skipped(next: number): void;
+}
+
 export interface FileFormat {
   /** `source.kind` of the events. */
   readonly kind: string;
+  /** Longest line (record) read whole, in bytes; default: max_event_bytes. The decoder bounds the events it makes. */
+  readonly maxLineBytes?: number;
   /** Called before a file is first tailed; undefined: the file is not to be tailed (excluded). */
   describe(path: string): Promise<FileDescription | undefined>;
   /** A decoder for one file (one generation of it); `where` names the file in reports. */
-  decoder(emit: (e: DecodedEvent) => void, where: { path: string }): LineDecoder;
+  decoder(out: DecoderOutput, where: { path: string }): LineDecoder;
 }

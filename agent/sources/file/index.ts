@@ -1,4 +1,5 @@
 import type { ComponentSpec } from '../../../core/registry.js';
+import { PathTemplate } from './path-template.js';
 import { fileSourceOptions, type FileSourceOptions } from './options.js';
 import { FileSource } from './source.js';
 
@@ -11,4 +12,11 @@ export const fileSourceSpec: ComponentSpec<FileSourceOptions, FileSource> = {
   description: 'Tails log files matched by globs; survives rotation, truncation and restarts without loss or duplicates',
   options: fileSourceOptions,
   create: (options, ctx) => new FileSource(options, ctx),
+  fieldsSet: (o) => [
+    ...Object.keys(o.fields),
+    ...(o.path_pattern ? new PathTemplate(o.path_pattern).names.filter((n) => n !== 'service' && n !== 'module') : []),
+    'log.truncated',
+    'log.split',
+    'log.time_invalid',
+  ],
 };

@@ -1,41 +1,61 @@
 /**
- * Splits a file's bytes into lines on Buffers: LF or CRLF terminated, a partial last line
- * held until its newline arrives (or `flush()` after an idle timeout), lines longer than
- * `max_line_bytes` truncated (the rest skipped up to the newline) or split into pieces.
+ * Splits a file's bytes into lines on Buffers: LF or CRLF terminated (in the file's
+ * encoding: UTF-16 newlines are two bytes at even offsets), a partial last line held until
+ * its newline arrives (or `flush()` after an idle timeout), lines longer than the limit
+ * truncated (the rest skipped up to the newline), split into pieces, or skipped whole.
  *
  * Offsets are file byte offsets: `offset` is where the line starts, `next` where reading
  * resumes after it (past its newline). `next` is what the checkpoint stores once the line
  * is durable downstream, so a resumed reader neither repeats nor skips it.
  */
+export type Cut = 'truncated' | 'split' | 'skipped' | undefined;
+
 export type LineHandler = (
   buf: Buffer,
   start: number,
   end: number,
   offset: number,
   next: number,
-  /** 'truncated' (bytes were cut), 'split' (a piece of a longer line) or undefined. */
-  cut: 'truncated' | 'split' | undefined,
+  /**
+   * 'truncated' (bytes were cut), 'split' (a piece of a longer line), 'skipped' (a line over
+   * the limit to be dropped: the bytes given are only its head, for patterns to classify it).
+   */
+  cut: Cut,
 ) => void;
+
+export interface SplitterOptions {
+  /** Longest line kept, in file bytes. */
+  limit: number;
+  mode: 'truncate' | 'split' | 'skip';
+  /** Bytes of a skipped line still handed on (its head), for patterns. */
+  skipHead: number;
+  /** Bytes of a newline code unit (2: UTF-16) and their order. */
+  width: 1 | 2;
+  bigEndian: boolean;
+  /** Where a cut at or before `max` keeps characters whole. */
+  boundary: (buf: Buffer, start: number, max: number) => number;
+}
 
 export class LineSplitter {
   private parts: Buffer[] = [];
   private partsLen = 0;
   /** Offset of the first byte of the line being assembled. */
   private lineStart: number;
-  /** Truncate mode: the head is kept, the rest of the line is being skipped. */
-  private skipping = false;
+  /** The line being assembled is over the limit: its head is kept, the rest is being skipped. */
+  private overflow = false;
   /** Bytes the splitter has seen: the offset right after the last pushed chunk. */
   private end: number;
+  private readonly head: number;
 
   constructor(
     start: number,
-    private readonly max_line_bytes: number,
-    private readonly mode: 'truncate' | 'split',
+    private readonly o: SplitterOptions,
     private readonly onLine: LineHandler,
     private readonly pause: () => boolean = () => false,
   ) {
     this.lineStart = start;
     this.end = start;
+    this.head = o.mode === 'skip' ? Math.min(o.limit, o.skipHead) : o.limit;
   }
 
   /** Bytes held for a line without newline yet. */
@@ -46,28 +66,31 @@ export class LineSplitter {
   /**
    * `chunk[0, length)` holds the file's bytes from the offset after the previous push.
    * Returns how many of them were consumed: fewer than `length` when `pause()` turned true
-   * after a complete line (the batch is full); the caller reads the rest again later.
+   * after a complete line (the batch is full), or when a UTF-16 code unit is incomplete;
+   * the caller reads the rest again later.
    */
   push(chunk: Buffer, length: number): number {
+    const w = this.o.width;
+    if (w === 2) length &= ~1;
     const base = this.end;
     let pos = 0;
     while (pos < length) {
-      const nl = chunk.indexOf(10, pos);
-      if (nl === -1 || nl >= length) {
+      const nl = this.newline(chunk, pos, length);
+      if (nl === -1) {
         this.hold(chunk, pos, length, base);
         pos = length;
         break;
       }
-      const next = base + nl + 1;
-      if (this.partsLen === 0 && !this.skipping) {
-        const end = nl > pos && chunk[nl - 1] === 13 ? nl - 1 : nl;
-        if (end - pos <= this.max_line_bytes) this.onLine(chunk, pos, end, base + pos, next, undefined);
+      const next = base + nl + w;
+      if (this.partsLen === 0 && !this.overflow) {
+        const end = nl - pos >= w && this.isCr(chunk, nl - w) ? nl - w : nl;
+        if (end - pos <= this.o.limit) this.onLine(chunk, pos, end, base + pos, next, undefined);
         else this.long(chunk, pos, end, base + pos, next);
       } else {
         this.hold(chunk, pos, nl, base);
         this.completeHeld(next);
       }
-      pos = nl + 1;
+      pos = nl + w;
       if (this.pause()) break;
     }
     this.end = base + pos;
@@ -78,23 +101,52 @@ export class LineSplitter {
   flush(): void {
     if (this.partsLen === 0) return;
     const line = this.takeParts();
-    const cut = this.skipping ? 'truncated' : undefined;
-    this.skipping = false;
+    const cut = this.overflowCut();
     const next = cut ? this.end : this.lineStart + line.length;
     const offset = this.lineStart;
     this.lineStart = next;
     this.onLine(line, 0, line.length, offset, next, cut);
   }
 
-  /** A line longer than the maximum, entirely inside one chunk. */
+  /** Index of the next newline code unit in chunk[from, length), or -1. */
+  private newline(chunk: Buffer, from: number, length: number): number {
+    if (this.o.width === 1) {
+      const nl = chunk.indexOf(10, from);
+      return nl >= length ? -1 : nl;
+    }
+    // UTF-16: the 0x0A byte of a newline sits at an even index (LE) or an odd one (BE),
+    // with a zero byte beside it; elsewhere 0x0A is half of another character.
+    const lowAt = this.o.bigEndian ? 1 : 0;
+    let i = chunk.indexOf(10, from + lowAt);
+    while (i !== -1 && i < length) {
+      const unit = i - lowAt;
+      if ((unit & 1) === 0 && chunk[unit + 1 - lowAt] === 0) return unit;
+      i = chunk.indexOf(10, i + 1);
+    }
+    return -1;
+  }
+
+  private isCr(buf: Buffer, at: number): boolean {
+    if (this.o.width === 1) return buf[at] === 13;
+    return this.o.bigEndian ? buf[at] === 0 && buf[at + 1] === 13 : buf[at] === 13 && buf[at + 1] === 0;
+  }
+
+  private overflowCut(): Cut {
+    if (!this.overflow) return undefined;
+    this.overflow = false;
+    return this.o.mode === 'skip' ? 'skipped' : 'truncated';
+  }
+
+  /** A line longer than the limit, entirely inside one chunk. */
   private long(chunk: Buffer, start: number, end: number, offset: number, next: number): void {
-    if (this.mode === 'truncate') {
-      this.onLine(chunk, start, charBoundary(chunk, start, start + this.max_line_bytes), offset, next, 'truncated');
+    const { mode, limit, boundary } = this.o;
+    if (mode !== 'split') {
+      this.onLine(chunk, start, boundary(chunk, start, start + this.head), offset, next, mode === 'skip' ? 'skipped' : 'truncated');
       return;
     }
     let s = start;
-    while (end - s > this.max_line_bytes) {
-      const e = charBoundary(chunk, s, s + this.max_line_bytes);
+    while (end - s > limit) {
+      const e = boundary(chunk, s, s + limit);
       this.onLine(chunk, s, e, offset + (s - start), offset + (e - start), 'split');
       s = e;
     }
@@ -104,25 +156,26 @@ export class LineSplitter {
   /** Keeps bytes [from, to) of the chunk as part of the unfinished line (copied: the chunk is reused). */
   private hold(chunk: Buffer, from: number, to: number, base: number): void {
     if (from === to) return;
-    if (this.partsLen === 0 && !this.skipping) this.lineStart = base + from;
-    if (this.skipping) return;
-    if (this.partsLen + (to - from) <= this.max_line_bytes) {
+    if (this.partsLen === 0 && !this.overflow) this.lineStart = base + from;
+    if (this.overflow) return;
+    const { mode, limit, boundary } = this.o;
+    if (this.partsLen + (to - from) <= limit) {
       this.parts.push(Buffer.from(chunk.subarray(from, to)));
       this.partsLen += to - from;
       return;
     }
     const all = Buffer.concat([...this.parts, chunk.subarray(from, to)]);
-    if (this.mode === 'truncate') {
+    if (mode !== 'split') {
       // Keep the head (cut at a character boundary); the rest is skipped up to the newline.
-      const head = Buffer.from(all.subarray(0, charBoundary(all, 0, this.max_line_bytes)));
+      const head = Buffer.from(all.subarray(0, boundary(all, 0, this.head)));
       this.parts = [head];
       this.partsLen = head.length;
-      this.skipping = true;
+      this.overflow = true;
       return;
     }
     let s = 0;
-    while (all.length - s > this.max_line_bytes) {
-      const e = charBoundary(all, s, s + this.max_line_bytes);
+    while (all.length - s > limit) {
+      const e = boundary(all, s, s + limit);
       const offset = this.lineStart;
       this.lineStart = offset + (e - s);
       this.onLine(all, s, e, offset, this.lineStart, 'split');
@@ -134,9 +187,9 @@ export class LineSplitter {
 
   private completeHeld(next: number): void {
     const line = this.takeParts();
-    const cut = this.skipping ? 'truncated' : undefined;
-    this.skipping = false;
-    const end = !cut && line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
+    const cut = this.overflowCut();
+    const w = this.o.width;
+    const end = !cut && line.length >= w && this.isCr(line, line.length - w) ? line.length - w : line.length;
     const offset = this.lineStart;
     this.lineStart = next;
     this.onLine(line, 0, end, offset, next, cut);

@@ -1,30 +1,23 @@
-import { Counter, Gauge } from 'prom-client';
-import { metrics } from '../../../core/metrics.js';
+import { counter, gauge } from '../../../core/metrics.js';
 
-/** Series of every file source, labelled with the component name; created once per process. */
-function counter(name: string, help: string): Counter<'component'> {
-  return (
-    (metrics.getSingleMetric(name) as Counter<'component'> | undefined) ??
-    new Counter({ name, help, labelNames: ['component'], registers: [metrics] })
-  );
-}
+/** Series of every file source (and the docker source, which is one), labelled with the component name. */
+const c = (name: string, help: string) => counter(name, help, ['component'] as const);
 
 export const fileMetrics = {
-  events: counter('sluice_file_source_events_total', 'Events the file source handed to the channel'),
-  bytes: counter('sluice_file_source_bytes_total', 'File bytes covered by the events handed to the channel'),
-  truncatedLines: counter('sluice_file_source_truncated_lines_total', 'Lines longer than max_line_bytes that were truncated'),
-  splitLines: counter('sluice_file_source_split_lines_total', 'Pieces of lines longer than max_line_bytes that were split'),
-  truncations: counter(
-    'sluice_file_source_truncations_total',
-    'Files found truncated or rewritten (copytruncate): read again from the start',
+  events: c('sluice_file_source_events_total', 'Events the file source handed to the channel'),
+  bytes: c('sluice_file_source_bytes_total', 'File bytes covered by the events handed to the channel'),
+  truncated: c('sluice_file_source_truncated_events_total', 'Lines or joined events longer than max_event_bytes that were truncated'),
+  split: c('sluice_file_source_split_events_total', 'Pieces of lines or joined events longer than max_event_bytes (long_lines: split)'),
+  skipped: c(
+    'sluice_file_source_skipped_events_total',
+    'Lines or joined events longer than max_event_bytes that were dropped (long_lines: skip)',
   ),
-  released: counter('sluice_file_source_released_total', 'Files let go after they were renamed away or deleted and read to their end'),
-  openFiles:
-    (metrics.getSingleMetric('sluice_file_source_open_files') as Gauge<'component'> | undefined) ??
-    new Gauge({
-      name: 'sluice_file_source_open_files',
-      help: 'Descriptors the file source holds open',
-      labelNames: ['component'],
-      registers: [metrics],
-    }),
+  invalidTimes: c(
+    'sluice_file_source_invalid_times_total',
+    'Lines whose parsed time was unusable (unparseable or out of range): read time used, fields["log.time_invalid"] set',
+  ),
+  truncations: c('sluice_file_source_truncations_total', 'Files found truncated or rewritten (copytruncate): read again from the start'),
+  released: c('sluice_file_source_released_total', 'Files let go after they were renamed away or deleted and read to their end'),
+  restarts: c('sluice_file_source_restarts_total', 'Times the source restarted from its last durable position after an unexpected error'),
+  openFiles: gauge('sluice_file_source_open_files', 'Descriptors the file source holds open', ['component'] as const),
 };

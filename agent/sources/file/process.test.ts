@@ -1,11 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { tempDir, waitFor } from '../../../test/support/index.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { makeSource, RecordingChannel, tempDir, until } from './testing.js';
+import { makeSource, RecordingChannel } from './testing.js';
 
 /**
  * Tests with real processes: the source killed with SIGKILL mid-file and restarted, and
@@ -70,7 +71,7 @@ const channel = {
   lastCheckpoint: () => last,
 };
 const source = new FileSource(
-  fileSourceOptions.parse({ include: [include], batch_max_events: 200, poll_interval: '20ms', checkpoint_interval: '100ms' }),
+  fileSourceOptions.parse({ include: [include], batch: { max_events: 200 }, poll_interval: '20ms', checkpoint_interval: '100ms' }),
   { name: 'tail', logger: silentLogger(), dataDir, host: 'h' },
 );
 await source.start(channel);
@@ -93,6 +94,11 @@ function records(out: string): { events: { id: string; m: string }[] }[] {
 
 const count = (out: string): number => records(out).reduce((n, r) => n + r.events.length, 0);
 
+async function kill(p: ChildProcess): Promise<void> {
+  p.kill('SIGKILL');
+  await new Promise((r) => p.once('exit', r));
+}
+
 describe('SIGKILL mid-file', () => {
   test('killed twice while reading and restarted: every line exactly once', async () => {
     const log = join(dir, 'kill.log');
@@ -106,29 +112,64 @@ describe('SIGKILL mid-file', () => {
     const run = (): ChildProcess => spawn(process.execPath, [child, out, log, dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 
     let p = run();
-    await until(() => count(out) >= 10_000, 'first progress');
-    p.kill('SIGKILL');
-    await new Promise((r) => p.once('exit', r));
+    await waitFor('first progress', () => count(out) >= 10_000);
+    await kill(p);
     const afterFirst = count(out);
     expect(afterFirst).toBeLessThan(100_000);
     await write(100_000, 120_000); // grows while nobody reads it
 
     p = run();
-    await until(() => count(out) >= afterFirst + 10_000, 'second progress');
-    p.kill('SIGKILL');
-    await new Promise((r) => p.once('exit', r));
+    await waitFor('second progress', () => count(out) >= afterFirst + 10_000);
+    await kill(p);
 
     p = run();
-    await until(() => count(out) >= 120_000, 'all lines', 60_000);
+    await waitFor('all lines', () => count(out) >= 120_000, 60_000);
     await write(120_000, 120_010);
-    await until(() => count(out) >= 120_010, 'lines written after the restarts');
-    p.kill('SIGKILL');
-    await new Promise((r) => p.once('exit', r));
+    await waitFor('lines written after the restarts', () => count(out) >= 120_010);
+    await kill(p);
 
     const events = records(out).flatMap((r) => r.events);
     expect(events.length).toBe(120_010);
     expect(new Set(events.map((e) => e.id)).size).toBe(120_010);
     expect(events.map((e) => e.m)).toEqual(Array.from({ length: 120_010 }, (_, i) => line(i)));
+  });
+});
+
+describe('SIGKILL while files rotate', () => {
+  test('killed, the file renamed outside the globs while down, written on, a new file created: every line exactly once', async () => {
+    const rot = join(dir, 'rot');
+    const state = join(dir, 'rot-state');
+    mkdirSync(rot);
+    mkdirSync(state);
+    const log = join(rot, 'app.log');
+    const out = join(dir, 'rot-out.jsonl');
+    const child = join(dir, 'child.mjs');
+    await writeFile(child, CHILD(dist));
+    const line = (i: number) => `rotation line ${i} ${'r'.repeat(i % 70)}`;
+    const write = (path: string, from: number, to: number) =>
+      appendFile(path, `${Array.from({ length: to - from }, (_, k) => line(from + k)).join('\n')}\n`);
+    await write(log, 0, 50_000);
+    const run = (): ChildProcess =>
+      spawn(process.execPath, [child, out, join(rot, '*.log'), state], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+
+    let p = run();
+    await waitFor('first progress', () => count(out) >= 10_000);
+    await kill(p);
+    expect(count(out)).toBeLessThan(50_000);
+
+    renameSync(log, `${log}.1`); // as logrotate does; the service writes on to it until it reopens
+    await write(`${log}.1`, 50_000, 60_000);
+    await write(log, 60_000, 70_000);
+    p = run();
+    await waitFor('all lines', () => count(out) >= 70_000, 60_000);
+    await write(log, 70_000, 70_010);
+    await waitFor('lines written after the restart', () => count(out) >= 70_010);
+    await kill(p);
+
+    const events = records(out).flatMap((r) => r.events);
+    expect(events.length).toBe(70_010);
+    expect(new Set(events.map((e) => e.id)).size).toBe(70_010);
+    expect(events.map((e) => e.m).sort()).toEqual(Array.from({ length: 70_010 }, (_, i) => line(i)).sort());
   });
 });
 
@@ -150,7 +191,7 @@ describe('multiline on real stack traces', () => {
     try {
       const lines = text.split('\n').length - 1;
       // Every byte of the file is covered once the last event is out.
-      await until(() => ch.events.at(-1)?.message.endsWith('INFO done') === true, 'the last event');
+      await waitFor('the last event', () => ch.events.at(-1)?.message.endsWith('INFO done') === true);
       expect(ch.events.reduce((n, e) => n + e.message.split('\n').length, 0)).toBe(lines);
       return ch.messages();
     } finally {

@@ -1,38 +1,34 @@
 import { appendFileSync, copyFileSync, renameSync, truncateSync, unlinkSync } from 'node:fs';
 import { appendFile, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { waitFor } from '../../../test/support/index.js';
+import { beforeEach, describe, expect, test } from 'vitest';
 import { fileEventId } from '../../../core/event-id.js';
+import { metrics } from '../../../core/metrics.js';
 import { fileSourceSpec } from './index.js';
 import type { FileSource } from './source.js';
-import { makeSource, RecordingChannel, tempDir, until } from './testing.js';
+import { type makeSource, RecordingChannel, sourcesUnderTest } from './testing.js';
 
+const sources = sourcesUnderTest('file-source');
 let dir: string;
-let cleanup: () => Promise<void>;
-const running: FileSource[] = [];
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
-afterEach(async () => {
-  for (const s of running.splice(0)) await s.stop();
-  await cleanup();
+beforeEach(() => {
+  dir = sources.dir;
 });
 
 function start(options: Parameters<typeof makeSource>[0], ch: RecordingChannel, name?: string): Promise<FileSource> {
-  const s = makeSource(options, dir, name);
-  running.push(s);
-  return s.start(ch).then(() => s);
+  return sources.start(options, ch, name);
 }
 
-async function stop(s: FileSource): Promise<void> {
-  running.splice(running.indexOf(s), 1);
-  await s.stop();
-}
+const stop = (s: FileSource): Promise<void> => sources.stop(s);
 
 const line = (i: number): string => `line ${i} ${'x'.repeat(i % 50)}`;
 const lines = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, k) => line(from + k));
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 2));
+
+async function counterValue(name: string, component: string): Promise<number> {
+  const m = (await metrics.getSingleMetric(name)?.get())?.values.find((v) => v.labels.component === component);
+  return m?.value ?? 0;
+}
 
 /** Appends lines [from, to) in small batches, yielding to the event loop between them: continuous writing. */
 async function writeContinuously(path: string, from: number, to: number, per = 25): Promise<void> {
@@ -65,7 +61,7 @@ describe('rotation under continuous writes', () => {
       }
       await writeContinuously(log, n, n + 500);
       n += 500;
-      await until(() => ch.events.length >= n, `${n} events`);
+      await waitFor(`${n} events`, () => ch.events.length >= n);
       expectExactly(ch, lines(0, n));
     });
   }
@@ -84,7 +80,7 @@ describe('rotation under continuous writes', () => {
     }
     await writeContinuously(log, n, n + 500);
     n += 500;
-    await until(() => ch.events.length >= n, `${n} events`);
+    await waitFor(`${n} events`, () => ch.events.length >= n);
     expectExactly(ch, lines(0, n));
   });
 
@@ -99,11 +95,11 @@ describe('rotation under continuous writes', () => {
       await writeContinuously(log, n, n + 1000);
       n += 1000;
       // Delete once the source follows this generation (a real rotation period is long).
-      await until(() => ch.messages().includes(line(first)), `file generation ${r} seen`);
+      await waitFor(`file generation ${r} seen`, () => ch.messages().includes(line(first)));
       unlinkSync(log);
       appendFileSync(log, `${line(n++)}\n`);
     }
-    await until(() => ch.events.length >= n, `${n} events`);
+    await waitFor(`${n} events`, () => ch.events.length >= n);
     expectExactly(ch, lines(0, n));
   });
 });
@@ -113,11 +109,11 @@ test('truncation in place: reading restarts at 0, nothing lost or repeated', asy
   await writeFile(log, `${lines(0, 100).join('\n')}\n`);
   const ch = new RecordingChannel();
   await start({ include: [log] }, ch);
-  await until(() => ch.events.length === 100, '100 events');
+  await waitFor('100 events', () => ch.events.length === 100);
   truncateSync(log, 0);
-  await until(() => ch.checkpoints.length > 0 && ch.events.length === 100, 'still 100');
+  await waitFor('still 100', () => ch.checkpoints.length > 0 && ch.events.length === 100);
   await writeContinuously(log, 100, 150);
-  await until(() => ch.events.length >= 150, '150 events');
+  await waitFor('150 events', () => ch.events.length >= 150);
   expectExactly(ch, lines(0, 150));
   // The new generation is another file as far as ids go: offset 0 again, another fileId.
   const [a, b] = [ch.events[0]!, ch.events[100]!];
@@ -132,12 +128,12 @@ test('a file deleted while being read (channel full meanwhile) is still read to 
   const ch = new RecordingChannel();
   let release!: () => void;
   ch.gate = new Promise((r) => (release = r));
-  await start({ include: [log], batch_max_events: 1000 }, ch);
-  await until(() => ch.puts === 1, 'first put waiting');
+  await start({ include: [log], batch: { max_events: 1000 } }, ch);
+  await waitFor('first put waiting', () => ch.puts === 1);
   await unlink(log);
   release();
   ch.gate = undefined;
-  await until(() => ch.events.length >= 50_000, 'all events');
+  await waitFor('all events', () => ch.events.length >= 50_000);
   expectExactly(ch, all);
 });
 
@@ -148,15 +144,32 @@ test('backpressure: while put waits nothing more is read; afterwards every line 
   const ch = new RecordingChannel();
   let release!: () => void;
   ch.gate = new Promise((r) => (release = r));
-  await start({ include: [log], batch_max_events: 500 }, ch);
-  await until(() => ch.puts === 1, 'first put waiting');
+  await start({ include: [log], batch: { max_events: 500 } }, ch);
+  await waitFor('first put waiting', () => ch.puts === 1);
   await new Promise((r) => setTimeout(r, 200));
   expect(ch.puts).toBe(1);
   ch.gate = undefined;
   release();
-  await until(() => ch.events.length >= 20_000, 'all events');
+  await waitFor('all events', () => ch.events.length >= 20_000);
   expectExactly(ch, all);
   expect(ch.puts).toBe(40);
+});
+
+test('batch.timeout: a batch that is not full waits for more lines; nothing is lost or repeated across a stop', async () => {
+  const log = join(dir, 'a.log');
+  await writeFile(log, `${lines(0, 12).join('\n')}\n`);
+  const ch = new RecordingChannel();
+  const s1 = await start({ include: [log], batch: { max_events: 5, timeout: '1h' } }, ch);
+  await waitFor('two full batches', () => ch.events.length === 10);
+  // The last two lines wait for a fuller batch (an hour): only a stop puts them, or a restart reads them again.
+  expect(ch.puts).toBe(2);
+  await stop(s1);
+  const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
+  await start({ include: [log], batch: { max_events: 5, timeout: '0' } }, ch2);
+  await appendFile(log, 'last\n');
+  await waitFor('the rest', () => ch2.messages().includes('last'));
+  expect(new Set([...ch.events, ...ch2.events].map((e) => e.id)).size).toBe(13);
+  expect([...ch.messages(), ...ch2.messages()]).toEqual([...lines(0, 12), 'last']);
 });
 
 test('500 files at once with 64 descriptors: every line once, appends to closed files still found', async () => {
@@ -170,12 +183,12 @@ test('500 files at once with 64 descriptors: every line once, appends to closed 
   );
   const ch = new RecordingChannel();
   await start({ include: [join(dir, '*.log')], max_open_files: 64 }, ch);
-  await until(() => ch.events.length >= 10_000, '10000 events');
+  await waitFor('10000 events', () => ch.events.length >= 10_000);
   for (let f = 0; f < 500; f++) {
     await appendFile(join(dir, `f${f}.log`), `f${f} l20\n`);
     expected.push(`f${f} l20`);
   }
-  await until(() => ch.events.length >= 10_500, '10500 events');
+  await waitFor('10500 events', () => ch.events.length >= 10_500);
   expectExactly(ch, expected);
 });
 
@@ -184,7 +197,7 @@ test('a glob directory that does not exist yet is picked up when it appears', as
   await start({ include: [join(dir, 'later', '*', '*.log')], path_pattern: join(dir, 'later', '{service}', '{module}.log') }, ch);
   await mkdir(join(dir, 'later', 'billing'), { recursive: true });
   await writeFile(join(dir, 'later', 'billing', 'api.log'), 'hello\n');
-  await until(() => ch.events.length === 1, 'event from the new directory');
+  await waitFor('event from the new directory', () => ch.events.length === 1);
   expect(ch.events[0]).toMatchObject({ message: 'hello', service: 'billing', module: 'api', host: 'test-host' });
 });
 
@@ -193,52 +206,62 @@ test('CRLF, invalid UTF-8 and a partial line flushed after the idle timeout', as
   await writeFile(log, Buffer.concat([Buffer.from('crlf\r\nbad '), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('\nno newline')]));
   const ch = new RecordingChannel();
   await start({ include: [log], partial_line_timeout: '100ms' }, ch);
-  await until(() => ch.events.length === 3, '3 events');
+  await waitFor('3 events', () => ch.events.length === 3);
   expect(ch.messages()).toEqual(['crlf', 'bad \uFFFD(\uFFFD', 'no newline']);
   expect(ch.events.map((e) => e.source.offset)).toEqual([0, 6, 14]);
   // The rest of the flushed line arrives later: it is a line of its own, nothing repeated.
   await appendFile(log, ' after all\n');
-  await until(() => ch.events.length === 4, '4 events');
+  await waitFor('4 events', () => ch.events.length === 4);
   expect(ch.messages()[3]).toBe(' after all');
 });
 
-test('long lines: a 50 KiB line intact by default; truncated or split beyond max_line_bytes, and marked', async () => {
+test('long lines: a 50 KiB line intact by default; truncated, split or skipped beyond max_event_bytes, marked and counted', async () => {
   const big = 'é'.repeat(25_600); // 50 KiB
   const log = join(dir, 'a.log');
   await writeFile(log, `${big}\nshort\n`);
   const ch = new RecordingChannel();
   await start({ include: [log] }, ch, 'default');
-  await until(() => ch.events.length === 2, '2 events');
+  await waitFor('2 events', () => ch.events.length === 2);
   expect(ch.messages()).toEqual([big, 'short']);
 
   const t = new RecordingChannel();
-  await start({ include: [log], max_line_bytes: '1000B' }, t, 'truncating');
-  await until(() => t.events.length === 2, '2 events');
-  expect(t.messages()).toEqual(['é'.repeat(500), 'short']);
+  await start({ include: [log], max_event_bytes: '1KiB' }, t, 'truncating');
+  await waitFor('2 events', () => t.events.length === 2);
+  expect(t.messages()).toEqual(['é'.repeat(512), 'short']);
   expect(t.events[0]!.fields).toEqual({ 'log.truncated': true });
+  expect(await counterValue('sluice_file_source_truncated_events_total', 'truncating')).toBe(1);
 
   const s = new RecordingChannel();
-  await start({ include: [log], max_line_bytes: '1000B', long_lines: 'split' }, s, 'splitting');
-  await until(() => s.messages().includes('short'), 'all pieces');
-  expect(s.events.length).toBe(53);
-  expect(s.messages().slice(0, 52).join('')).toBe(big);
-  expect(s.events.slice(0, 51).every((e) => e.fields['log.split'] === true)).toBe(true);
+  await start({ include: [log], max_event_bytes: '1KiB', long_lines: 'split' }, s, 'splitting');
+  await waitFor('all pieces', () => s.messages().includes('short'));
+  expect(s.events.length).toBe(51);
+  expect(s.messages().slice(0, 50).join('')).toBe(big);
+  expect(s.events.slice(0, 49).every((e) => e.fields['log.split'] === true)).toBe(true);
+  expect(s.events[49]!.fields).toEqual({});
+  expect(new Set(s.events.map((e) => e.id)).size).toBe(51);
+
+  const k = new RecordingChannel();
+  await start({ include: [log], max_event_bytes: '1KiB', long_lines: 'skip' }, k, 'skipping');
+  await waitFor('the short line', () => k.events.length === 1);
+  expect(k.messages()).toEqual(['short']);
+  expect(k.events[0]!.source.offset).toBe(Buffer.byteLength(big) + 1);
+  expect(await counterValue('sluice_file_source_skipped_events_total', 'skipping')).toBe(1);
 });
 
 test('restart: resumes exactly at the checkpoint the channel holds, ids of re-read lines are stable', async () => {
   const log = join(dir, 'a.log');
   await writeFile(log, `${lines(0, 3000).join('\n')}\n`);
   const ch = new RecordingChannel();
-  const s1 = await start({ include: [log], batch_max_events: 100 }, ch);
-  await until(() => ch.events.length >= 1000, '1000 events');
+  const s1 = await start({ include: [log], batch: { max_events: 100 } }, ch);
+  await waitFor('1000 events', () => ch.events.length >= 1000);
   await stop(s1);
   const got = ch.events.length;
   // The source's own file and the channel agree here; drop the own file to prove the channel's copy suffices.
   await unlink(join(dir, 'files', 'checkpoint.json'));
   await appendFile(log, `${lines(3000, 3500).join('\n')}\n`);
   const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
-  await start({ include: [log], batch_max_events: 100 }, ch2);
-  await until(() => got + ch2.events.length >= 3500, 'the rest');
+  await start({ include: [log], batch: { max_events: 100 } }, ch2);
+  await waitFor('the rest', () => got + ch2.events.length >= 3500);
   expect([...ch.messages(), ...ch2.messages()]).toEqual(lines(0, 3500));
   const e = ch2.events[0]!;
   expect(e.id).toBe(fileEventId(e.source.fileId!, e.source.offset!));
@@ -250,7 +273,7 @@ test('restart: the own checkpoint file wins when it is newer than the channel', 
   await writeFile(log, `${lines(0, 10).join('\n')}\n`);
   const ch = new RecordingChannel();
   const s1 = await start({ include: [log] }, ch);
-  await until(() => ch.events.length === 10, '10 events');
+  await waitFor('10 events', () => ch.events.length === 10);
   await stop(s1);
   const own = JSON.parse(await readFile(join(dir, 'files', 'checkpoint.json'), 'utf8'));
   expect(own.seq).toBeGreaterThan(0);
@@ -259,7 +282,7 @@ test('restart: the own checkpoint file wins when it is newer than the channel', 
   const ch2 = new RecordingChannel(stale);
   await start({ include: [log] }, ch2);
   await appendFile(log, 'eleven\n');
-  await until(() => ch2.events.length === 1, 'only the new line');
+  await waitFor('only the new line', () => ch2.events.length === 1);
   expect(ch2.messages()).toEqual(['eleven']);
 });
 
@@ -268,13 +291,13 @@ test('inode reuse: a new file with the same inode but other first bytes is read 
   await writeFile(log, 'old content 1\nold content 2\n');
   const ch = new RecordingChannel();
   const s1 = await start({ include: [log] }, ch);
-  await until(() => ch.events.length === 2, '2 events');
+  await waitFor('2 events', () => ch.events.length === 2);
   await stop(s1);
   // Same inode, rewritten with other content of the same length while the source was down.
   await writeFile(log, 'NEW content 1\nNEW content 2\nNEW content 3\n');
   const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
   await start({ include: [log] }, ch2);
-  await until(() => ch2.events.length === 3, '3 events');
+  await waitFor('3 events', () => ch2.events.length === 3);
   expect(ch2.messages()).toEqual(['NEW content 1', 'NEW content 2', 'NEW content 3']);
 });
 
@@ -294,7 +317,7 @@ test('fields: static, captured from the path, parsed event time; start_at end on
     ch,
   );
   await appendFile(log, '2024-03-01 12:00:00,250 INFO paid\nno time here\n');
-  await until(() => ch.events.length === 2, '2 events');
+  await waitFor('2 events', () => ch.events.length === 2);
   const [a, b] = ch.events;
   expect(a).toMatchObject({
     message: '2024-03-01 12:00:00,250 INFO paid',
@@ -304,13 +327,37 @@ test('fields: static, captured from the path, parsed event time; start_at end on
     fields: { env: 'test' },
     source: { kind: 'file', path: log, offset: 13 },
   });
+  // The pattern matched a text that is no time: the read time, and the text kept beside it.
   expect(Math.abs(b!.timestamp - Date.now())).toBeLessThan(60_000);
+  expect(b!.fields).toEqual({ env: 'test', 'log.time_invalid': 'no time' });
+});
+
+test('an epoch in nanoseconds where milliseconds are expected: the read time, marked, counted; never NaN', async () => {
+  const log = join(dir, 'epoch.log');
+  await writeFile(log, '1700000000000 ok\n1700000000000000000 ns\n');
+  const ch = new RecordingChannel();
+  await start({ include: [log], timestamp: { pattern: '^(\\d+)', format: 'epoch_ms' } }, ch, 'epoch');
+  await waitFor('2 events', () => ch.events.length === 2);
+  const [ok, ns] = ch.events;
+  expect(ok!.timestamp).toBe(1_700_000_000_000);
+  expect(ok!.fields).toEqual({});
+  expect(Number.isFinite(ns!.timestamp)).toBe(true);
+  expect(Math.abs(ns!.timestamp - Date.now())).toBeLessThan(60_000);
+  expect(ns!.fields).toEqual({ 'log.time_invalid': '1700000000000000000' });
+  expect(await counterValue('sluice_file_source_invalid_times_total', 'epoch')).toBe(1);
 });
 
 test('the spec: strict options with defaults, a clear error for unknown keys', () => {
   expect(fileSourceSpec).toMatchObject({ kind: 'source', type: 'file' });
   const parsed = fileSourceSpec.options.parse({ include: ['/var/log/*.log'] });
-  expect(parsed).toMatchObject({ start_at: 'beginning', max_line_bytes: 1024 * 1024, long_lines: 'truncate', exclude: [] });
+  expect(parsed).toMatchObject({
+    start_at: 'beginning',
+    max_event_bytes: 900 * 1024,
+    long_lines: 'truncate',
+    exclude: [],
+    batch: { max_events: 2048, max_bytes: 4 * 1024 * 1024, timeout: 0 },
+    encoding: 'utf-8',
+  });
   const bad = fileSourceSpec.options.safeParse({ include: ['/var/log/*.log'], incldue: [] });
   expect(bad.success).toBe(false);
   expect(fileSourceSpec.options.parse({ include: ['relative/*.log'], path_pattern: 'relative/{service}.log' })).toMatchObject({

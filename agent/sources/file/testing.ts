@@ -1,14 +1,14 @@
 import { mkdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import type { LogEvent } from '../../../core/event.js';
-import { silentLogger } from '../../../core/log.js';
+import { type Logger, silentLogger } from '../../../core/log.js';
 import type { ChannelWriter, ComponentContext, SourceCheckpoint } from '../../../core/pipeline.js';
+import { tempDir } from '../../../test/support/index.js';
 import { fileSourceOptions, type FileSourceInput } from './options.js';
 import { FileSource } from './source.js';
 
-/** Test support (used by the *.test.ts files here): an in-memory channel and polling helpers. */
+/** Test support (used by the *.test.ts files here and the docker source's): an in-memory channel, sources with fast timings. */
 export class RecordingChannel implements ChannelWriter {
   readonly events: LogEvent[] = [];
   readonly checkpoints: SourceCheckpoint[] = [];
@@ -34,16 +34,11 @@ export class RecordingChannel implements ChannelWriter {
   }
 }
 
-export async function tempDir(prefix = 'sluice-file-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
-
 /** A source whose state lives in `<dir>/<name>/` (created), as the runtime gives each component its dataDir. */
-export function makeSource(options: FileSourceInput, dir: string, name = 'files'): FileSource {
+export function makeSource(options: FileSourceInput, dir: string, name = 'files', logger: Logger = silentLogger()): FileSource {
   const dataDir = join(dir, name);
   mkdirSync(dataDir, { recursive: true });
-  const ctx: ComponentContext = { name, logger: silentLogger(), dataDir, host: 'test-host' };
+  const ctx: ComponentContext = { name, logger, dataDir, host: 'test-host' };
   // Fast timings for tests; each test may override them.
   return new FileSource(
     fileSourceOptions.parse({
@@ -57,11 +52,45 @@ export function makeSource(options: FileSourceInput, dir: string, name = 'files'
   );
 }
 
-/** Polls `cond` until it holds; fails with `what` after `ms`. */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export interface SourcesUnderTest {
+  /** This test's temporary directory. */
+  readonly dir: string;
+  /** Starts a source (state in `<dir>/<name>`), stopped after the test if it is still running. */
+  start(options: FileSourceInput, ch: RecordingChannel, name?: string, logger?: Logger): Promise<FileSource>;
+  /** Keeps a source made otherwise to stop it after the test. */
+  track(s: FileSource): FileSource;
+  stop(s: FileSource): Promise<void>;
+}
+
+/** For a test file: a fresh directory per test, and every source started through it stopped after the test. */
+export function sourcesUnderTest(prefix: string): SourcesUnderTest {
+  let dir = '';
+  let cleanup = async (): Promise<void> => undefined;
+  const running: FileSource[] = [];
+  beforeEach(async () => {
+    ({ dir, cleanup } = await tempDir(prefix));
+  });
+  afterEach(async () => {
+    for (const s of running.splice(0)) await s.stop();
+    await cleanup();
+  });
+  const track = (s: FileSource): FileSource => {
+    running.push(s);
+    return s;
+  };
+  return {
+    get dir() {
+      return dir;
+    },
+    track,
+    async start(options, ch, name, logger) {
+      const s = track(makeSource(options, dir, name, logger));
+      await s.start(ch);
+      return s;
+    },
+    async stop(s) {
+      running.splice(running.indexOf(s), 1);
+      await s.stop();
+    },
+  };
 }

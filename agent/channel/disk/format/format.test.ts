@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { FieldValue, LogEvent, SourceRef } from '../../../core/event.js';
-import { decodeEvent, encodeEventString, WireFormatError } from '../../../core/wire.js';
-import { makeEvent, seededRandom } from '../testkit.js';
-import { checkFrame, decodeRecordEvents, encodeRecord, FORMAT_VERSION, readRecordHeader, releaseRecord } from './format.js';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type FieldValue, isValidEventTime, type LogEvent, type SourceRef, TIME_INVALID_FIELD } from '../../../../core/event.js';
+import { decodeEvent, encodeEventString, WireFormatError } from '../../../../core/wire.js';
+import { makeEvent, seededRandom } from '../../testkit.js';
+import { releaseRecord } from './frame-pool.js';
+import { checkFrame, readRecordHeader } from './frame.js';
+import { decodeRecordEvents, encodeRecord, FORMAT_VERSION, READABLE_VERSIONS, SEGMENT_HEADER } from './record.js';
+import { SEGMENT_HEADER_BYTES } from './segment-file.js';
 
 /** Encodes a record and decodes it again the way the channel reads a segment. */
 function roundTrip(events: LogEvent[]): LogEvent[] {
@@ -30,7 +36,32 @@ const base = (over: Partial<LogEvent>): LogEvent => ({
   ...over,
 });
 
-describe('channel record encoding (format 2)', () => {
+describe('channel record encoding (format 3)', () => {
+  it('is format 3, and reads every format written before', () => {
+    expect(FORMAT_VERSION).toBe(3);
+    expect(READABLE_VERSIONS).toEqual([1, 2, 3]);
+    expect(SEGMENT_HEADER.toString('latin1')).toBe('SLUICE\x03\n');
+  });
+
+  it('keeps the level: present, absent, repeated, changing, empty, and in events stored as wire JSON', () => {
+    const events = [
+      base({ id: 'a', level: 'error' }),
+      base({ id: 'b', level: 'error' }),
+      base({ id: 'c' }),
+      base({ id: 'd', level: 'error' }),
+      base({ id: 'e', level: 'warn' }),
+      base({ id: 'f', level: '' }),
+      base({ id: 'g', level: 'erreur \ud800', message: 'lone' }),
+      base({ id: 'h', level: 'warn', source: { kind: 'k8s', pod: 'p' } as unknown as SourceRef }),
+      base({ id: 'i', level: undefined }),
+    ];
+    const back = roundTrip(events);
+    expect(back).toStrictEqual(viaWire(events));
+    expect(back.map((e) => e.level)).toEqual(['error', 'error', undefined, 'error', 'warn', '', 'erreur \ud800', 'warn', undefined]);
+    expect('level' in back[2]!).toBe(false);
+    expect(() => encodeRecord([base({ level: 3 as unknown as string })], undefined)).toThrow(/"level" must be a string when present/);
+  });
+
   it('round-trips unicode exactly: astral characters, CJK, combining marks, NUL, U+2028, quotes and newlines', () => {
     const events = [
       base({
@@ -162,11 +193,12 @@ describe('channel record encoding (format 2)', () => {
         if (random() < 0.05) source.extra = value(0);
         return {
           id: `${i}${str(3)}`,
-          timestamp: Math.floor(random() * 2e12) - 1e11,
+          timestamp: Math.floor(random() * 2e12),
           message: str(30),
           service: pick(['shop', 'db', str(3)]),
           module: pick(['api', '']),
           host: pick(hosts),
+          ...(random() < 0.6 ? { level: pick(['info', 'error', 'warn', str(3)]) } : {}),
           source: source as unknown as SourceRef,
           fields:
             random() < 0.5
@@ -220,120 +252,182 @@ describe('channel record encoding (format 2)', () => {
   });
 });
 
-describe('channel record decoding of damaged bytes', () => {
-  /** A record whose events part is `bytes`, claiming `count` events (the CRC is not consulted by the decoder). */
-  function record(count: number, bytes: Buffer): Buffer {
-    const head = Buffer.alloc(20);
-    head.writeUInt32LE(count, 12);
-    head.writeUInt32LE(0, 16);
-    return Buffer.concat([head, bytes]);
+/** A record whose events part is `bytes`, claiming `count` events (the CRC is not consulted by the decoder). */
+function record(count: number, bytes: Buffer): Buffer {
+  const head = Buffer.alloc(20);
+  head.writeUInt32LE(count, 12);
+  head.writeUInt32LE(0, 16);
+  return Buffer.concat([head, bytes]);
+}
+
+/** The events part of a record with one text chunk: chunk table, layout, text. */
+function oneChunk(events: number, layout: Buffer, text: Buffer, chars = text.length): Buffer {
+  const head = Buffer.alloc(20);
+  head.writeUInt32LE(1, 0);
+  head.writeUInt32LE(events, 4);
+  head.writeUInt32LE(text.length, 8);
+  head.writeUInt32LE(chars, 12);
+  head.writeUInt32LE(layout.length, 16);
+  return Buffer.concat([head, layout, text]);
+}
+
+/** The records of a segment file, as (offset, length, count). */
+function recordsOf(segment: Buffer): { at: number; length: number; count: number }[] {
+  const out: { at: number; length: number; count: number }[] = [];
+  for (let at = SEGMENT_HEADER_BYTES; at < segment.length; ) {
+    const check = checkFrame(segment, at, segment.length);
+    if (check.kind !== 'ok') throw new Error(`fixture damaged at ${at}`);
+    out.push({ at, length: check.length, count: readRecordHeader(segment, at, 'fixture').count });
+    at += check.length;
   }
+  return out;
+}
 
-  const decodeOnly = (buf: Buffer, count: number) => decodeRecordEvents(buf, 0, buf.length, count, FORMAT_VERSION, 'seg 1 at byte 8');
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 
-  /** The events part of a record with one text chunk: chunk table, layout, text. */
-  function oneChunk(events: number, layout: Buffer, text: Buffer, chars = text.length): Buffer {
-    const head = Buffer.alloc(20);
-    head.writeUInt32LE(1, 0);
-    head.writeUInt32LE(events, 4);
-    head.writeUInt32LE(text.length, 8);
-    head.writeUInt32LE(chars, 12);
-    head.writeUInt32LE(layout.length, 16);
-    return Buffer.concat([head, layout, text]);
-  }
-
-  it('never throws anything but a WireFormatError naming where, for random bytes and random counts', () => {
-    const random = seededRandom(4242);
-    const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
-    let errors = 0;
-    for (let i = 0; i < 3000; i++) {
-      const count = pickCount(random);
-      // Mostly a consistent chunk table, so the decoder gets to the layout and the text.
-      const part =
-        random() < 0.2
-          ? bytes(Math.floor(random() * 200))
-          : oneChunk(
-              random() < 0.8 ? count : pickCount(random),
-              bytes(Math.floor(random() * 120)),
-              bytes(Math.floor(random() * 80)),
-              random() < 0.5 ? undefined : Math.floor(random() * 80),
-            );
-      try {
-        decodeOnly(record(count, part), count);
-      } catch (err) {
-        expect(err).toBeInstanceOf(WireFormatError);
-        expect((err as Error).message).toContain('seg 1 at byte 8');
-        errors++;
-      }
-    }
-    expect(errors).toBeGreaterThan(2900);
-  });
-
-  it('never throws anything but a WireFormatError for single-byte damage to a valid record (as if the CRC had missed it)', () => {
-    const events = [
-      makeEvent(0),
-      makeEvent(1),
-      makeEvent(2),
-      makeEvent(3, 50),
-      base({ message: 'lone \ud800' }),
-      base({ source: { kind: 'k', extra: 1 } as unknown as SourceRef }),
-    ];
-    const frame = encodeRecord(events, undefined);
-    const random = seededRandom(99);
-    let decodedAnyway = 0;
-    for (let at = 20; at < frame.length; at++) {
-      const damaged = Buffer.from(frame);
-      damaged[at] = damaged[at]! ^ (1 + Math.floor(random() * 255));
-      try {
-        const back = decodeOnly(damaged, events.length);
-        expect(back).toHaveLength(events.length);
-        decodedAnyway++;
-      } catch (err) {
-        expect(err).toBeInstanceOf(WireFormatError);
-      }
-    }
-    // Damage inside a message's text decodes to other text; the framing itself is checked.
-    expect(decodedAnyway).toBeGreaterThan(0);
-    expect(decodedAnyway).toBeLessThan(frame.length - 20);
-  });
-
-  it('says what is wrong: a length past the text, leftover bytes, a repeat with nothing before it', () => {
-    const frame = encodeRecord([makeEvent(1), makeEvent(3)], undefined);
-    expect(() => decodeOnly(frame, 1)).toThrow(/text chunks hold 2 events in \d+ bytes, the record 1 events .*\(seg 1 at byte 8\)/);
-    const layout = Buffer.alloc(2 + 8 + 2);
-    layout.writeUInt16LE(1, 0); // same service as... nobody
-    layout.writeDoubleLE(1, 2);
-    layout[10] = 1;
-    layout[11] = 0;
-    expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('x'))), 1)).toThrow(
-      /repeats a value no earlier event had \(event 0\)/,
-    );
-    layout[10] = 9;
-    expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('x'))), 1)).toThrow(
-      /string of 9 characters runs past its text chunk/,
-    );
-    expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('xy'), 1)), 1)).toThrow(
-      /text chunk 0 decodes to 2 characters, not 1/,
-    );
-    const whole = Buffer.concat([Buffer.alloc(2), layout.subarray(2, 10), Buffer.from([9, 0, 0, 0, 0, 0])]);
-    expect(decodeOnly(record(1, oneChunk(1, whole, Buffer.from('x'.repeat(9)))), 1)[0]).toMatchObject({
-      id: 'xxxxxxxxx',
-      timestamp: 1,
-      source: { kind: '' },
+describe('channel record decoding of the formats before', () => {
+  for (const version of [1, 2]) {
+    it(`decodes the format-${version} fixture to exactly the events that were put`, async () => {
+      const segment = await readFile(join(fixtures, `v${version}`, '000000000001.seg'));
+      const expected = JSON.parse(await readFile(join(fixtures, `v${version}`, 'expected.json'), 'utf8')) as { events: LogEvent[] };
+      expect(segment[6]).toBe(version);
+      const events = recordsOf(segment).flatMap((r) => decodeRecordEvents(segment, r.at, r.length, r.count, version, 'fixture'));
+      // Format 1 stored wire JSON, read by the wire decoder as a collector reads it: a time no
+      // sink can store is kept at the read time, with the claimed one in log.time_invalid.
+      const delivered = expected.events.map((e) =>
+        version === 1 && !isValidEventTime(e.timestamp)
+          ? { ...e, timestamp: expect.any(Number), fields: { ...e.fields, [TIME_INVALID_FIELD]: e.timestamp } }
+          : e,
+      );
+      expect(expected.events.filter((e) => !isValidEventTime(e.timestamp))).toHaveLength(1);
+      expect(events).toStrictEqual(delivered);
     });
-    expect(() => decodeOnly(record(1, oneChunk(1, Buffer.concat([whole, Buffer.from([0])]), Buffer.from('x'.repeat(9)))), 1)).toThrow(
-      /1 layout bytes left after 1 events/,
-    );
-    expect(() => decodeOnly(record(1_000_000, oneChunk(1_000_000, Buffer.alloc(30), Buffer.alloc(0))), 1_000_000)).toThrow(
-      /says 1000000 events but its layout has only 30 bytes/,
-    );
-  });
+  }
+});
 
+for (const version of [2, 3]) {
+  describe(`channel record decoding of damaged bytes (format ${version})`, () => {
+    const flagBytes = version === 2 ? 2 : 3;
+    const decodeOnly = (buf: Buffer, count: number, at = 0, length = buf.length) =>
+      decodeRecordEvents(buf, at, length, count, version, 'seg 1 at byte 8');
+
+    it('never throws anything but a WireFormatError naming where, for random bytes and random counts', () => {
+      const random = seededRandom(4242 + version);
+      const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
+      let errors = 0;
+      for (let i = 0; i < 3000; i++) {
+        const count = pickCount(random);
+        // Mostly a consistent chunk table, so the decoder gets to the layout and the text.
+        const part =
+          random() < 0.2
+            ? bytes(Math.floor(random() * 200))
+            : oneChunk(
+                random() < 0.8 ? count : pickCount(random),
+                bytes(Math.floor(random() * 120)),
+                bytes(Math.floor(random() * 80)),
+                random() < 0.5 ? undefined : Math.floor(random() * 80),
+              );
+        try {
+          decodeOnly(record(count, part), count);
+        } catch (err) {
+          expect(err).toBeInstanceOf(WireFormatError);
+          expect((err as Error).message).toContain('seg 1 at byte 8');
+          errors++;
+        }
+      }
+      expect(errors).toBeGreaterThan(2900);
+    });
+
+    it('never throws anything but a WireFormatError for single-byte damage to a valid record (as if the CRC had missed it)', async () => {
+      let records: { buf: Buffer; at: number; length: number; count: number }[];
+      if (version === FORMAT_VERSION) {
+        const events = [
+          makeEvent(0),
+          { ...makeEvent(1), level: 'error' },
+          { ...makeEvent(2), level: 'error' },
+          makeEvent(3, 50),
+          base({ message: 'lone \ud800' }),
+          base({ source: { kind: 'k', extra: 1 } as unknown as SourceRef }),
+        ];
+        const buf = encodeRecord(events, undefined);
+        records = [{ buf, at: 0, length: buf.length, count: events.length }];
+      } else {
+        const buf = await readFile(join(fixtures, `v${version}`, '000000000001.seg'));
+        records = recordsOf(buf)
+          .filter((r) => r.count > 0)
+          .map((r) => ({ buf, ...r }));
+      }
+      const random = seededRandom(99);
+      let decodedAnyway = 0;
+      let tried = 0;
+      for (const r of records) {
+        const eventsAt = r.at + 20 + r.buf.readUInt32LE(r.at + 16);
+        for (let at = eventsAt; at < r.at + r.length; at++) {
+          const damaged = Buffer.from(r.buf);
+          damaged[at] = damaged[at]! ^ (1 + Math.floor(random() * 255));
+          tried++;
+          try {
+            expect(decodeOnly(damaged, r.count, r.at, r.length)).toHaveLength(r.count);
+            decodedAnyway++;
+          } catch (err) {
+            expect(err).toBeInstanceOf(WireFormatError);
+          }
+        }
+      }
+      // Damage inside a message's text decodes to other text; the framing itself is checked.
+      expect(decodedAnyway).toBeGreaterThan(0);
+      expect(decodedAnyway).toBeLessThan(tried);
+    });
+
+    it('says what is wrong: a length past the text, leftover bytes, a repeat with nothing before it', () => {
+      if (version === FORMAT_VERSION) {
+        const frame = encodeRecord([makeEvent(1), makeEvent(3)], undefined);
+        expect(() => decodeOnly(frame, 1)).toThrow(/text chunks hold 2 events in \d+ bytes, the record 1 events .*\(seg 1 at byte 8\)/);
+      }
+      const F = flagBytes;
+      const layout = Buffer.alloc(F + 8 + 2);
+      layout.writeUInt16LE(1, 0); // same service as... nobody
+      layout.writeDoubleLE(1, F);
+      layout[F + 8] = 1;
+      layout[F + 9] = 0;
+      expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('x'))), 1)).toThrow(
+        /repeats a value no earlier event had \(event 0\)/,
+      );
+      layout[F + 8] = 9;
+      expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('x'))), 1)).toThrow(
+        /string of 9 characters runs past its text chunk/,
+      );
+      expect(() => decodeOnly(record(1, oneChunk(1, layout, Buffer.from('xy'), 1)), 1)).toThrow(
+        /text chunk 0 decodes to 2 characters, not 1/,
+      );
+      const whole = Buffer.concat([Buffer.alloc(F), layout.subarray(F, F + 8), Buffer.from([9, 0, 0, 0, 0, 0])]);
+      expect(decodeOnly(record(1, oneChunk(1, whole, Buffer.from('x'.repeat(9)))), 1)[0]).toMatchObject({
+        id: 'xxxxxxxxx',
+        timestamp: 1,
+        source: { kind: '' },
+      });
+      expect(() => decodeOnly(record(1, oneChunk(1, Buffer.concat([whole, Buffer.from([0])]), Buffer.from('x'.repeat(9)))), 1)).toThrow(
+        /1 layout bytes left after 1 events/,
+      );
+      expect(() => decodeOnly(record(1_000_000, oneChunk(1_000_000, Buffer.alloc(30), Buffer.alloc(0))), 1_000_000)).toThrow(
+        /says 1000000 events but its layout has only 30 bytes/,
+      );
+      if (version === 3) {
+        // A repeated level with no level before it.
+        const sameLevel = Buffer.from(whole);
+        sameLevel[2] = 0x02;
+        expect(() => decodeOnly(record(1, oneChunk(1, sameLevel, Buffer.from('x'.repeat(9)))), 1)).toThrow(/repeats an absent level/);
+      }
+    });
+  });
+}
+
+describe('channel record text chunks', () => {
   it('reads text cut into several chunks, including a string longer than a chunk', () => {
     const events = Array.from({ length: 3000 }, (_, i) => makeEvent(i, i === 1500 ? 100_000 : 40));
     const frame = encodeRecord(events, undefined);
     expect(frame.readUInt32LE(20)).toBeGreaterThan(3);
-    expect(decodeOnly(frame, 3000)).toStrictEqual(events);
+    expect(decodeRecordEvents(frame, 0, frame.length, 3000, FORMAT_VERSION, 'test')).toStrictEqual(events);
   });
 });
 

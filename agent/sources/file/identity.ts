@@ -1,0 +1,93 @@
+import type { FileEntry, LostEntry } from './checkpoint.js';
+import { hashPrefix, type Fingerprint } from './fingerprint.js';
+
+/**
+ * Who a file found at a path is, decided from its device + inode and its first bytes,
+ * against what the source knows (README.md, "Identity"):
+ * - `resume`: a file of the checkpoint (same inode, same first bytes, at least as long);
+ * - `continue`: a file let go or a truncated generation (same first bytes, at least as long
+ *   as the position reached): a copytruncate copy, or the very file back under a name we
+ *   follow;
+ * - `twin`: it starts like a file being followed: a copytruncate copy whose original has not
+ *   been seen truncated yet, or a genuine copy; the caller looks at the original first;
+ * - `new`: read from the start (or the end, for `start_at: end` on the very first scan).
+ * A file of the same inode as one followed is a rename: the caller knows that from its table.
+ */
+export type Decision = { kind: 'resume'; entry: FileEntry } | { kind: 'continue'; lost: LostEntry } | { kind: 'twin' } | { kind: 'new' };
+
+/** First bytes of a candidate, hashed at each length an entry was fingerprinted at (once per length). */
+export class Prefix {
+  private readonly hashes = new Map<number, string>();
+  readonly fp: Fingerprint;
+
+  constructor(readonly bytes: Buffer) {
+    this.fp = hashPrefix(bytes);
+  }
+
+  startsLike(other: Fingerprint): boolean {
+    if (other.len === 0 || other.len > this.bytes.length) return false;
+    let h = this.hashes.get(other.len);
+    if (h === undefined) this.hashes.set(other.len, (h = hashPrefix(this.bytes.subarray(0, other.len)).hash));
+    return h === other.hash;
+  }
+}
+
+/** Most lost entries remembered: a burst of short-lived files cannot grow the checkpoint without bound. */
+const MAX_LOST = 10_000;
+
+export class Identities {
+  /** Checkpoint entries not found yet (by "dev:ino"): until the start is over. */
+  readonly restored = new Map<string, FileEntry>();
+  private lost: LostEntry[] = [];
+  /** New files that start like a live file: a copytruncate copy in the making? (path -> decide-by time) */
+  readonly deferred = new Map<string, number>();
+
+  restore(files: readonly FileEntry[], lost: readonly LostEntry[]): void {
+    this.restored.clear();
+    this.deferred.clear();
+    for (const e of files) this.restored.set(`${e.dev}:${e.ino}`, e);
+    this.lost = [...lost];
+  }
+
+  get lostEntries(): readonly LostEntry[] {
+    return this.lost;
+  }
+
+  /**
+   * Decides for a file not followed yet. `live`: fingerprints of the files followed now.
+   * A checkpoint entry of this inode is used up by the decision (it is resumed, or its
+   * inode now holds other content and it becomes lost).
+   */
+  decide(key: string, size: number, prefix: Prefix, live: Iterable<Fingerprint>, now: number): Decision {
+    const entry = this.restored.get(key);
+    if (entry) {
+      this.restored.delete(key);
+      if ((entry.fp.len === 0 || prefix.startsLike(entry.fp)) && size >= entry.pos) return { kind: 'resume', entry };
+      // The inode now holds other content (reused, or rewritten while we were down).
+      this.addLost({ id: entry.id, fp: entry.fp, path: entry.path, pos: entry.pos, at: now });
+    }
+    const lost = this.continuable(prefix, size);
+    if (lost) {
+      this.lost = this.lost.filter((l) => l !== lost);
+      return { kind: 'continue', lost };
+    }
+    if (prefix.fp.len > 0) for (const fp of live) if (prefix.startsLike(fp)) return { kind: 'twin' };
+    return { kind: 'new' };
+  }
+
+  /** A lost entry the file could continue (starts with its bytes, at least as long as its position). */
+  continuable(prefix: Prefix, size: number): LostEntry | undefined {
+    return this.lost.find((l) => prefix.startsLike(l.fp) && size >= l.pos);
+  }
+
+  addLost(l: LostEntry): void {
+    if (l.fp.len === 0) return; // nothing was read from it: nothing to continue
+    this.lost = this.lost.filter((x) => x.id !== l.id);
+    this.lost.push(l);
+    if (this.lost.length > MAX_LOST) this.lost.shift();
+  }
+
+  forget(now: number, forgetAfter: number): void {
+    if (this.lost.length > 0) this.lost = this.lost.filter((l) => now - l.at < forgetAfter);
+  }
+}

@@ -1,0 +1,96 @@
+import type { FieldValue } from '../core/event.js';
+
+/**
+ * Names of entries of an event's `fields`. A name is looked up as a flat key first
+ * (`log.parse_error`, `container.name`: dotted keys are how the sources and ECS name
+ * things), then as a path through nested objects (`http.status` in `{http: {status: 200}}`,
+ * what `parse` with `target: http` makes). A name that does not exist yet is written as a
+ * flat key, unless its parent object exists, when it goes inside.
+ */
+export type Fields = Record<string, FieldValue>;
+
+export function getField(fields: Fields, name: string): FieldValue | undefined {
+  const flat = fields[name];
+  if (flat !== undefined || !name.includes('.')) return flat;
+  let cur: FieldValue | undefined = fields;
+  for (const step of name.split('.')) {
+    if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined;
+    cur = cur[step];
+  }
+  return cur;
+}
+
+/** The object holding `name` and the key inside it, as getField finds it (or where setField would put it). */
+function locate(fields: Fields, name: string): { parent: Fields; key: string } {
+  if (name in fields || !name.includes('.')) return { parent: fields, key: name };
+  const steps = name.split('.');
+  let cur: Fields = fields;
+  for (let i = 0; i < steps.length - 1; i++) {
+    const next: FieldValue | undefined = cur[steps[i]!];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) return { parent: fields, key: name };
+    cur = next;
+  }
+  return { parent: cur, key: steps[steps.length - 1]! };
+}
+
+export function setField(fields: Fields, name: string, value: FieldValue): void {
+  const { parent, key } = locate(fields, name);
+  parent[key] = value;
+}
+
+/** Removes `name`; returns the value it had. */
+export function deleteField(fields: Fields, name: string): FieldValue | undefined {
+  const { parent, key } = locate(fields, name);
+  const value = parent[key];
+  if (value !== undefined) delete parent[key];
+  return value;
+}
+
+export interface FieldPath {
+  get(fields: Fields): FieldValue | undefined;
+  set(fields: Fields, value: FieldValue): void;
+  /**
+   * Removes it; returns the value it had. A flat key is not deleted but left undefined (a
+   * hole): `delete` turns V8 objects into slow dictionaries, which costs more than
+   * rebuilding the object once with compact() after all edits of an event.
+   */
+  delete(fields: Fields): FieldValue | undefined;
+}
+
+/** The fields without holes (undefined values): a new object, in fast mode. */
+export function compact(fields: Fields): Fields {
+  const out: Fields = {};
+  for (const key in fields) {
+    const v = fields[key];
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * getField / setField / deleteField for one name, made once: a name without dots (most)
+ * gets plain property access, with no string work per event.
+ */
+export function fieldPath(name: string): FieldPath {
+  if (name.includes('.'))
+    return { get: (f) => getField(f, name), set: (f, v) => setField(f, name, v), delete: (f) => deleteField(f, name) };
+  return {
+    get: (f) => f[name],
+    set: (f, v) => {
+      f[name] = v;
+    },
+    delete: (f) => {
+      const v = f[name];
+      if (v !== undefined) (f as Record<string, FieldValue | undefined>)[name] = undefined;
+      return v;
+    },
+  };
+}
+
+/** A field value as text: strings as they are, numbers and booleans as written, objects as JSON. */
+export function fieldText(v: FieldValue | undefined): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}

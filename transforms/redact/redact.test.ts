@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { makeEvent } from '../../test/support/index.js';
+import { compileRegex } from '../regex.js';
+import { BUILT_IN, luhn } from './detectors.js';
+import { redactOptions } from './options.js';
+import { RedactTransform } from './redact.js';
+
+const redactor = (o: Record<string, unknown> = {}) => new RedactTransform('r', redactOptions.parse(o));
+const text = (line: string, o: Record<string, unknown> = {}) => redactor(o).redactText(line);
+
+describe('redact detectors', () => {
+  it.each([
+    ['mail bob.smith+shop@mail.example.co.uk now', 'mail [REDACTED:email] now'],
+    ['to=<a_b@x-y.io>', 'to=<[REDACTED:email]>'],
+  ])('email: %s', (line, out) => expect(text(line)).toBe(out));
+  it.each(['user@localhost logged in', 'version 2.0@beta', 'git@ and @mentions', 'a@b.c'])('email: no false positive in %s', (line) =>
+    expect(text(line, { detectors: ['email'] })).toBe(line),
+  );
+
+  it.each([
+    ['paid with 4111 1111 1111 1111 today', 'paid with [REDACTED:credit_card] today'],
+    ['card=4111-1111-1111-1111;', 'card=[REDACTED:credit_card];'],
+    ['amex 378282246310005.', 'amex [REDACTED:credit_card].'],
+    ['mc 5555555555554444 2024-03-01', 'mc [REDACTED:credit_card] 2024-03-01'],
+    ['visa 4111 1111 1111 1111 2024', 'visa [REDACTED:credit_card] 2024'],
+  ])('credit card: %s', (line, out) => expect(text(line)).toBe(out));
+  it.each([
+    'order 4111111111111112 (fails Luhn)',
+    'trace 1234567890123456789012 is too long',
+    'ts 1709294400123 is 13 digits starting with 1',
+    'mixed 4111 1111-1111 1111 separators',
+    'id=x4111111111111111 glued to a word',
+    'phone +1 555 0100 and 2024-03-01 12:00:00',
+  ])('credit card: no false positive in %s', (line) => expect(text(line, { detectors: ['credit_card'] })).toBe(line));
+  it('luhn', () => {
+    expect(luhn('79927398713')).toBe(true);
+    expect(luhn('79927398710')).toBe(false);
+  });
+
+  it.each([
+    ['Authorization: Bearer abc.DEF-123_x~+/=', 'Authorization: Bearer [REDACTED:bearer_token]'],
+    ['auth Basic dXNlcjpwYXNz', 'auth Basic [REDACTED:bearer_token]'],
+    ['jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end', 'jwt [REDACTED:bearer_token] end'],
+  ])('bearer token: %s', (line, out) => expect(text(line, { detectors: ['bearer_token'] })).toBe(out));
+  it.each(['the bearer of bad news', 'basic auth disabled'])('bearer token: no false positive in %s', (line) =>
+    expect(text(line, { detectors: ['bearer_token'] })).toBe(line),
+  );
+
+  it.each([
+    ['api_key=abcdef123456 user=bob', 'api_key=[REDACTED:api_key] user=bob'],
+    ['{"apiKey": "s3cr3t-v@lue", "id": 7}', '{"apiKey": "[REDACTED:api_key]", "id": 7}'],
+    ['PASSWORD: hunter22', 'PASSWORD: [REDACTED:api_key]'],
+    ['login ok password=pa55word&next=/', 'login ok password=[REDACTED:api_key]&next=/'],
+    ['key sk_live_51H8xYzAbCdEfGhIjKl in config', 'key [REDACTED:api_key] in config'],
+    ['token ghp_16C7e42F292c6912E7710c838347Ae178B4a pushed', 'token [REDACTED:api_key] pushed'],
+    ['slack xoxb-123456789012-abcdefABCDEF posted', 'slack [REDACTED:api_key] posted'],
+  ])('api key: %s', (line, out) => expect(text(line, { detectors: ['api_key'] })).toBe(out));
+  it.each(['token count: 42', 'tokens=12 parsed', 'password reset requested for user 7', 'secret_santa=true', 'password=null'])(
+    'api key: no false positive in %s',
+    (line) => expect(text(line, { detectors: ['api_key'] })).toBe(line),
+  );
+
+  it.each([
+    ['key AKIAIOSFODNN7EXAMPLE used', 'key [REDACTED:aws_key] used'],
+    ['aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'aws_secret_access_key = [REDACTED:aws_key]'],
+  ])('aws key: %s', (line, out) => expect(text(line, { detectors: ['aws_key'] })).toBe(out));
+  it.each(['AKIA is a prefix', 'AKIAIOSFODNN7EXAMPLEX is 21 chars', 'aws_secret_access_key=short'])(
+    'aws key: no false positive in %s',
+    (line) => expect(text(line, { detectors: ['aws_key'] })).toBe(line),
+  );
+
+  it.each([
+    ['from 10.1.2.3:8080 ok', 'from [REDACTED:ipv4]:8080 ok'],
+    ['client 255.255.255.255', 'client [REDACTED:ipv4]'],
+  ])('ipv4: %s', (line, out) => expect(text(line, { detectors: ['ipv4'] })).toBe(out));
+  it.each(['version 1.2.3.4.5', 'octet 256.1.1.1', 'v 01.2.3.4'])('ipv4: no false positive in %s', (line) =>
+    expect(text(line, { detectors: ['ipv4'] })).toBe(line),
+  );
+  it.each([
+    ['peer 2001:db8::8a2e:370:7334 connected', 'peer [REDACTED:ipv6] connected'],
+    ['[::1]:443', '[[REDACTED:ipv6]]:443'],
+    ['mapped ::ffff:10.0.0.1', 'mapped [REDACTED:ipv6]'],
+  ])('ipv6: %s', (line, out) => expect(text(line, { detectors: ['ipv6'] })).toBe(out));
+  it.each(['at 12:00:00 sharp', 'ratio a:b:c', 'mac 00:1a:2b:3c:4d:5e'])('ipv6: no false positive in %s', (line) =>
+    expect(text(line, { detectors: ['ipv6'] })).toBe(line),
+  );
+
+  it('every built-in detector takes the fast engine on short values and RE2 on long ones, alike', () => {
+    for (const [name, make] of Object.entries(BUILT_IN)) {
+      const d = make(64 * 1024);
+      if (d.source) expect({ name, fast: compileRegex(d.source, 1024).fast }).toEqual({ name, fast: true });
+    }
+    const long = `${'x '.repeat(1000)}mail bob@example.com card 4111 1111 1111 1111 key AKIAIOSFODNN7EXAMPLE`;
+    expect(text(long).slice(2000)).toBe('mail [REDACTED:email] card [REDACTED:credit_card] key [REDACTED:aws_key]');
+  });
+
+  it('stays linear on hostile values (RE2 beyond 1 KiB)', () => {
+    // Backtracking engines take minutes on these: a run of local-part characters before a lone @,
+    // and a key word followed by a long run of spaces.
+    expect(text(`${'a'.repeat(256 * 1024)}@`)).toBe(`${'a'.repeat(256 * 1024)}@`);
+    expect(text(`password${' '.repeat(256 * 1024)}x`, { detectors: ['api_key'] })).toHaveLength(256 * 1024 + 9);
+  });
+});
+
+describe('redact transform', () => {
+  it('redacts message and fields at any depth, hides secret fields whole, spares allowed ones', () => {
+    const e = makeEvent({
+      message: 'login bob@example.com',
+      fields: {
+        user: { email: 'bob@example.com', Password: 'x' },
+        list: ['card 4111111111111111', 3],
+        trace_email: 'ops@example.com',
+        token: { nested: true },
+        note: 'nothing here',
+      },
+    });
+    redactor({ allow_fields: ['trace_*'] }).apply([e]);
+    expect(e.message).toBe('login [REDACTED:email]');
+    expect(e.fields).toEqual({
+      user: { email: '[REDACTED:email]', Password: '[REDACTED:secret]' },
+      list: ['card [REDACTED:credit_card]', 3],
+      trace_email: 'ops@example.com',
+      token: '[REDACTED:secret]',
+      note: 'nothing here',
+    });
+  });
+
+  it('hashes with a key: equal values stay equal, different keys differ', () => {
+    const a = text('bob@example.com and bob@example.com and eve@example.com', { mode: 'hash', hash_key: 'k'.repeat(16) });
+    const [first, second, third] = a.match(/\[REDACTED:email:[0-9a-f]{16}\]/g)!;
+    expect(first).toBe(second);
+    expect(third).not.toBe(first);
+    const b = text('bob@example.com', { mode: 'hash', hash_key: 'j'.repeat(16) });
+    expect(b).not.toBe(first);
+  });
+
+  it('takes custom patterns, hiding only their value group', () => {
+    const out = text('order ACME-123456 for customer=C-99', {
+      detectors: [],
+      patterns: { order_id: 'ACME-\\d{6}', customer: 'customer=(?<value>\\S+)' },
+      replacement: '***',
+    });
+    expect(out).toBe('order *** for customer=***');
+  });
+
+  it('checks its options', () => {
+    const issues = (o: Record<string, unknown>) => redactOptions.safeParse(o).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(issues({ mode: 'hash' })).toEqual(['hash_key: mode hash needs a hash_key (e.g. "${REDACT_KEY}")']);
+    expect(issues({ patterns: { bad: '(x' } })?.[0]).toMatch(/^patterns\.bad: invalid regular expression \/\(x\/ \(RE2 syntax/);
+    expect(issues({ detectors: ['phone'] })?.[0]).toMatch(/^detectors\.0: /);
+  });
+});

@@ -1,0 +1,314 @@
+import type { FieldValue } from '../core/event.js';
+import { ZonedClock } from '../core/template.js';
+
+/**
+ * Reading an event time out of a parsed value. Formats:
+ *
+ * - `auto`: ISO 8601 / RFC 3339 (`2024-03-01T12:00:00.123Z`, `2024-03-01 12:00:00,123`),
+ *   `2024/03/01 12:00:00` (nginx), the common log format `01/Mar/2024:12:00:00 +0100`,
+ *   syslog `Mar  1 12:00:00` (the year is the one that puts it closest to `now`), Apache's
+ *   `Fri Mar 01 12:00:00.123 2024`, and epoch numbers (seconds, or milliseconds from 13
+ *   digits on);
+ * - `unix`, `unix_ms`, `unix_us`, `unix_ns`: a number (or digits) since the epoch;
+ * - a strftime-style layout: `%Y %m %d %H %M %S` and `%y` (two-digit year), `%b` (Jan),
+ *   `%e` (day, space-padded), `%f` (fraction digits), `%z` (Z, +01:00 or +0100), `%a` (day
+ *   name, ignored), `%T` = `%H:%M:%S`, `%F` = `%Y-%m-%d`, `%%`.
+ *
+ * A time without a zone is read in `timezone` (an IANA name, default UTC). Every format is a
+ * hand-written scan: linear, no regex, nothing allocated but the result.
+ */
+export type TimeFormat = 'auto' | 'unix' | 'unix_ms' | 'unix_us' | 'unix_ns' | string;
+
+export type TimeParser = (value: FieldValue | undefined, now: number) => number | undefined;
+
+const LAYOUT_TOKENS = new Set(['Y', 'y', 'm', 'd', 'e', 'H', 'M', 'S', 'f', 'z', 'b', 'a', 'T', 'F', '%']);
+
+/** The problem with a layout, for a config error; undefined when it is usable. */
+export function timeFormatProblem(format: string): string | undefined {
+  if (format === 'auto' || format.startsWith('unix')) {
+    return ['auto', 'unix', 'unix_ms', 'unix_us', 'unix_ns'].includes(format)
+      ? undefined
+      : `unknown time format "${format}" (use auto, unix, unix_ms, unix_us, unix_ns or a layout such as "%Y-%m-%d %H:%M:%S")`;
+  }
+  if (!format.includes('%')) return `time layout "${format}" has no %-token (such as %Y-%m-%dT%H:%M:%S%z)`;
+  for (let i = 0; i < format.length; i++) {
+    if (format[i] !== '%') continue;
+    const t = format[i + 1];
+    if (t === undefined || !LAYOUT_TOKENS.has(t))
+      return `time layout "${format}": unknown token "%${t ?? ''}" at character ${i + 1} (known: ${[...LAYOUT_TOKENS].map((k) => `%${k}`).join(' ')})`;
+    i++;
+  }
+  return undefined;
+}
+
+export function timeParser(format: TimeFormat, timezone: string): TimeParser {
+  const clock = new ZonedClock(timezone);
+  switch (format) {
+    case 'auto':
+      return (v, now) => (typeof v === 'number' ? epochAuto(v) : typeof v === 'string' ? parseAuto(v, clock, now) : undefined);
+    case 'unix':
+      return (v) => epoch(v, 1000);
+    case 'unix_ms':
+      return (v) => epoch(v, 1);
+    case 'unix_us':
+      return (v) => epoch(v, 0.001);
+    case 'unix_ns':
+      return (v) => epoch(v, 0.000001);
+    default: {
+      const layout = format.replaceAll('%T', '%H:%M:%S').replaceAll('%F', '%Y-%m-%d');
+      return (v, now) => (typeof v === 'string' ? parseLayout(v, layout, clock, now) : undefined);
+    }
+  }
+}
+
+function epoch(v: FieldValue | undefined, factor: number): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+  return Number.isFinite(n) ? Math.round(n * factor) : undefined;
+}
+
+/** Seconds below 1e11 (until the year 5138), milliseconds above. */
+function epochAuto(n: number): number | undefined {
+  if (!Number.isFinite(n) || n < 0) return undefined;
+  return Math.round(n < 1e11 ? n * 1000 : n);
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+interface Parts {
+  year: number | undefined;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  ms: number;
+  /** Minutes east of UTC; undefined: none given (read in the configured zone). */
+  offset: number | undefined;
+}
+
+function newParts(): Parts {
+  return { year: undefined, month: 1, day: 1, hour: 0, minute: 0, second: 0, ms: 0, offset: undefined };
+}
+
+function parseAuto(text: string, clock: ZonedClock, now: number): number | undefined {
+  const s = text.trim();
+  if (s.length === 0) return undefined;
+  const c0 = s.charCodeAt(0);
+  if (isDigit(c0)) {
+    if (s.length >= 9 && /^\d+(\.\d+)?$/.test(s)) return epochAuto(Number(s));
+    if (s.length >= 10 && (s[4] === '-' || s[4] === '/')) return parseIso(s, clock);
+    if (s[2] === '/' && isLetter(s.charCodeAt(3))) return parseLayout(s, '%d/%b/%Y:%H:%M:%S %z', clock, now);
+    return undefined;
+  }
+  if (isLetter(c0)) {
+    if (isLetter(s.charCodeAt(4)))
+      return parseLayout(s, '%a %b %e %H:%M:%S %Y', clock, now) ?? parseLayout(s, '%a %b %e %H:%M:%S.%f %Y', clock, now);
+    return parseLayout(s, '%b %e %H:%M:%S', clock, now) ?? parseLayout(s, '%b %e %H:%M:%S.%f', clock, now);
+  }
+  return undefined;
+}
+
+/** `YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|±HH[:MM]]`, `-` or `/` between the date parts, `.` or `,` before the fraction. */
+function parseIso(s: string, clock: ZonedClock): number | undefined {
+  const p = newParts();
+  let i: number;
+  let n: number | undefined;
+  n = num(s, 0, 4, 4);
+  i = numEnd;
+  p.year = n;
+  const sep = s[4];
+  n = num(s, i + 1, 2, 2);
+  i = numEnd;
+  if (n === undefined || s[i] !== sep) return undefined;
+  p.month = n;
+  n = num(s, i + 1, 2, 2);
+  i = numEnd;
+  if (n === undefined) return undefined;
+  p.day = n;
+  if (i < s.length) {
+    if (s[i] !== 'T' && s[i] !== ' ') return undefined;
+    n = num(s, i + 1, 2, 2);
+    i = numEnd;
+    if (n === undefined || s[i] !== ':') return undefined;
+    p.hour = n;
+    n = num(s, i + 1, 2, 2);
+    i = numEnd;
+    if (n === undefined) return undefined;
+    p.minute = n;
+    if (s[i] === ':') {
+      n = num(s, i + 1, 2, 2);
+      i = numEnd;
+      if (n === undefined) return undefined;
+      p.second = n;
+      if (s[i] === '.' || s[i] === ',') {
+        const start = ++i;
+        while (i < s.length && isDigit(s.charCodeAt(i))) i++;
+        if (i === start) return undefined;
+        p.ms = millis(s, start, i);
+      }
+    }
+    if (i < s.length) {
+      const zone = zoneAt(s, i);
+      if (!zone || zone.end !== s.length) return undefined;
+      p.offset = zone.offset;
+    }
+  }
+  return valid(p) ? toEpoch(p, p.year!, clock) : undefined;
+}
+
+/** Reads `text` by a strftime-style `layout`; the whole text must be consumed. */
+function parseLayout(text: string, layout: string, clock: ZonedClock, now: number): number | undefined {
+  const p = newParts();
+  let i = 0;
+  for (let j = 0; j < layout.length; j++) {
+    const lc = layout[j]!;
+    if (lc !== '%') {
+      if (lc === ' ') {
+        // One space in a layout takes a run of them ("Mar  1").
+        if (text[i] !== ' ') return undefined;
+        while (text[i] === ' ') i++;
+      } else if (text[i++] !== lc) return undefined;
+      continue;
+    }
+    const t = layout[++j];
+    let n: number | undefined = 0;
+    switch (t) {
+      case 'Y':
+        n = num(text, i, 4, 4);
+        i = numEnd;
+        p.year = n;
+        break;
+      case 'y':
+        n = num(text, i, 2, 2);
+        i = numEnd;
+        if (n !== undefined) p.year = 2000 + n;
+        break;
+      case 'm':
+        n = num(text, i, 1, 2);
+        i = numEnd;
+        p.month = n ?? 0;
+        break;
+      case 'e':
+        while (text[i] === ' ') i++;
+        n = num(text, i, 1, 2);
+        i = numEnd;
+        p.day = n ?? 0;
+        break;
+      case 'd':
+        n = num(text, i, 1, 2);
+        i = numEnd;
+        p.day = n ?? 0;
+        break;
+      case 'H':
+        n = num(text, i, 1, 2);
+        i = numEnd;
+        p.hour = n ?? 0;
+        break;
+      case 'M':
+        n = num(text, i, 2, 2);
+        i = numEnd;
+        p.minute = n ?? 0;
+        break;
+      case 'S':
+        n = num(text, i, 2, 2);
+        i = numEnd;
+        p.second = n ?? 0;
+        break;
+      case 'f': {
+        const start = i;
+        while (i < text.length && isDigit(text.charCodeAt(i))) i++;
+        if (i === start) return undefined;
+        p.ms = millis(text, start, i);
+        break;
+      }
+      case 'z': {
+        const zone = zoneAt(text, i);
+        if (!zone) return undefined;
+        p.offset = zone.offset;
+        i = zone.end;
+        break;
+      }
+      case 'b': {
+        const m = MONTHS.indexOf(text.slice(i, i + 3).toLowerCase());
+        if (m < 0) return undefined;
+        p.month = m + 1;
+        i += 3;
+        while (i < text.length && isLetter(text.charCodeAt(i))) i++;
+        break;
+      }
+      case 'a':
+        while (i < text.length && isLetter(text.charCodeAt(i))) i++;
+        break;
+      case '%':
+        if (text[i++] !== '%') return undefined;
+        break;
+    }
+    if (n === undefined) return undefined;
+  }
+  if (i !== text.length || !valid(p)) return undefined;
+  return p.year === undefined ? closestYear(p, clock, now) : toEpoch(p, p.year, clock);
+}
+
+function valid(p: Parts): boolean {
+  return p.month >= 1 && p.month <= 12 && p.day >= 1 && p.day <= 31 && p.hour <= 23 && p.minute <= 59 && p.second <= 60;
+}
+
+function toEpoch(p: Parts, year: number, clock: ZonedClock): number {
+  const wall = Date.UTC(year, p.month - 1, p.day, p.hour, p.minute, p.second, p.ms);
+  if (p.offset !== undefined) return wall - p.offset * 60_000;
+  // Local wall time to UTC: the offset at the guess, corrected once for a DST boundary.
+  const guess = wall - clock.offset(wall);
+  return wall - clock.offset(guess);
+}
+
+/** Syslog times carry no year: the one that puts the time closest to now (December lines read in January). */
+function closestYear(p: Parts, clock: ZonedClock, now: number): number {
+  const year = new Date(now).getUTCFullYear();
+  let best = toEpoch(p, year, clock);
+  for (const y of [year - 1, year + 1]) {
+    const t = toEpoch(p, y, clock);
+    if (Math.abs(t - now) < Math.abs(best - now)) best = t;
+  }
+  return best;
+}
+
+function zoneAt(text: string, i: number): { offset: number; end: number } | undefined {
+  const c = text[i];
+  if (c === 'Z' || c === 'z') return { offset: 0, end: i + 1 };
+  if (c !== '+' && c !== '-') return undefined;
+  const sign = c === '-' ? -1 : 1;
+  const h = num(text, i + 1, 2, 2);
+  if (h === undefined) return undefined;
+  const a = numEnd;
+  let end = a;
+  if (text[end] === ':') end++;
+  const m = num(text, end, 2, 2);
+  if (m === undefined) return end === a ? { offset: sign * h * 60, end: a } : undefined;
+  return { offset: sign * (h * 60 + m), end: numEnd };
+}
+
+/** Where the last num() stopped: module state instead of a tuple per call, which the hot path would allocate. */
+let numEnd = 0;
+
+/** The number of min..max digits at text[i]; undefined when fewer than min. Sets numEnd. */
+function num(text: string, i: number, min: number, max: number): number | undefined {
+  let n = 0;
+  let k = 0;
+  while (k < max && i + k < text.length && isDigit(text.charCodeAt(i + k))) n = n * 10 + (text.charCodeAt(i + k++) - 0x30);
+  numEnd = k < min ? i : i + k;
+  return k < min ? undefined : n;
+}
+
+/** Milliseconds of the fraction digits text[start, end), truncated (".1239" is 123 ms). */
+function millis(text: string, start: number, end: number): number {
+  let ms = 0;
+  for (let k = 0; k < 3; k++) ms = ms * 10 + (start + k < end ? text.charCodeAt(start + k) - 0x30 : 0);
+  return ms;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+function isLetter(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
