@@ -52,7 +52,12 @@ async function agent(dir: string, bus: BusProducer, drainTimeoutMs: number) {
   await mkdir(dataDir, { recursive: true });
   const ctx: ComponentContext = { name: 'files', logger, dataDir, host: 'test-host' };
   const source = fileSourceSpec.create(
-    fileSourceOptions.parse({ include: [join(dir, 'logs', '*.log')], start_at: 'beginning', poll_interval: '20ms', batch: { max_events: 500 } }),
+    fileSourceOptions.parse({
+      include: [join(dir, 'logs', '*.log')],
+      start_at: 'beginning',
+      poll_interval: '20ms',
+      batch: { max_events: 500 },
+    }),
     ctx,
   );
   const a = new Agent(channel, [{ name: 'files', source }], bus, logger, { batchEvents: 1000, drainTimeoutMs });
