@@ -15,7 +15,7 @@ export async function readTree(base: string, dir: string): Promise<Map<string, s
   return new Map([...bytes].map(([p, b]) => [p, b.toString('utf8')]));
 }
 
-/** Every file under `dir` (recursively), with its bytes read through WebHDFS. */
+/** Every file under `dir` (recursively), with its bytes read through WebHDFS; a file gone between listing and reading is left out. */
 export async function readTreeBytes(base: string, dir: string): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   const walk = async (d: string) => {
@@ -25,7 +25,13 @@ export async function readTreeBytes(base: string, dir: string): Promise<Map<stri
     for (const s of list.FileStatuses.FileStatus) {
       const p = `${d}/${s.pathSuffix}`;
       if (s.type === 'DIRECTORY') await walk(p);
-      else out.set(p, Buffer.from(await (await op(base, 'GET', p, 'op=OPEN')).arrayBuffer()));
+      else {
+        const file = await op(base, 'GET', p, 'op=OPEN');
+        // Gone since the listing (an in-progress file the sink just renamed): the next look finds it.
+        if (file.status === 404) continue;
+        if (file.status !== 200) throw new Error(`OPEN ${p}: HTTP ${file.status} ${await file.text()}`);
+        out.set(p, Buffer.from(await file.arrayBuffer()));
+      }
     }
   };
   await walk(dir);
