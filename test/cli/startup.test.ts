@@ -132,5 +132,5 @@ describe('secret values', () => {
     expect(await run.stop()).toBe(0);
     expect(run.stderr()).toContain('127.0.0.1:1');
     expect(run.stderr()).not.toMatch(/hunter2hunter2|c2VjcmV0LWFwaS1rZXk=/);
-  });
+  }, 180_000);
 });

@@ -86,9 +86,13 @@ describe('kafka bus under failures', () => {
       // broker cannot recognise it). Batches the collector wrote while it could not commit
       // are skipped when read again, not written twice.
       expect(result.duplicates).toBeLessThanOrEqual(AGENT_BATCH_EVENTS);
-      // The outage was logged once when it began, once when it ended, not once per retry.
-      expect(agent.log().match(/"msg":"bus down"/g)?.length).toBe(1);
-      expect(agent.log().match(/"msg":"bus back"/g)?.length).toBe(1);
+      // The outage was logged when it began and when it ended, not once per retry. A restarted
+      // broker may refuse one more send while it loads its logs: a second short outage, logged
+      // as such, is allowed; a line per retry is not.
+      const downs = agent.log().match(/"msg":"bus down"/g)?.length ?? 0;
+      expect(downs).toBeGreaterThanOrEqual(1);
+      expect(downs).toBeLessThanOrEqual(2);
+      expect(agent.log().match(/"msg":"bus back"/g)?.length).toBe(downs);
     } finally {
       await broker.destroy();
     }
