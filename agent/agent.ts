@@ -14,7 +14,10 @@ export interface AgentOptions {
   lingerMs?: number;
   /** See ForwarderOptions.maxInFlight. */
   maxInFlight?: number;
-  /** On stop, how long to keep forwarding what is buffered before leaving it in the channel for next time. */
+  /**
+   * On stop, how long to keep forwarding what is buffered before leaving it in the channel
+   * for next time; then as long again at most for the sends still in flight to settle.
+   */
   drainTimeoutMs: number;
 }
 
@@ -67,7 +70,9 @@ export class Agent {
     const left = this.channel.stats().events;
     if (left > 0) this.logger.warn({ events: left }, 'drain timeout: events stay in the channel and are sent on the next start');
     afterDrain?.();
-    await this.forwarder.stop();
+    // A send still out (a destination retrying on its own) gets as long again, then is left:
+    // its events stay in the channel for the next start.
+    await this.forwarder.stop(this.options.drainTimeoutMs);
     await this.producer.close();
     await this.channel.close();
   }

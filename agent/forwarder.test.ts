@@ -171,6 +171,42 @@ describe('pipelined forwarder', () => {
   });
 });
 
+describe('forwarder stop with a send that never settles', () => {
+  it('gives up after the grace period, leaving the transaction open: the channel delivers its events again after reopening', async () => {
+    const { dir, cleanup } = await tempDir('fw-grace');
+    const config = {
+      path: dir,
+      maxBytes: 1 << 24,
+      segmentBytes: 1 << 20,
+      fsync: 'always' as const,
+      readCacheBytes: 0,
+      retryBackoffMaxMs: 50,
+    };
+    const channel = new DiskChannel(config, 'fw-grace', captureLogger().logger);
+    await channel.open();
+    await channel.put(batch(0, 150));
+    // A destination that retries on its own forever: the send is never settled.
+    const bus = new ManualBus();
+    const { logger, lines } = captureLogger();
+    const f = new Forwarder(channel, bus, logger, { batchEvents: 100, component: 'fw-grace' });
+    f.start();
+    await waitFor('the send', () => bus.sends.length === 1);
+    await f.stop(200);
+    expect(
+      lines.filter((l) => l.msg === 'sends still in flight at stop; their events stay in the channel and are sent again on the next start'),
+    ).toMatchObject([{ in_flight: 2, events: 150, grace_ms: 200 }]);
+    await channel.close();
+    // The send settles after all: its commit is refused by the closed channel, quietly.
+    bus.sends[0]!.settle();
+    const reopened = new DiskChannel(config, 'fw-grace', captureLogger().logger);
+    await reopened.open();
+    expect((await reopened.take(1000)).events.map(eventNumber)).toEqual(range(0, 150));
+    await reopened.close();
+    expect(lines.filter((l) => l.level === 50)).toEqual([]);
+    await cleanup();
+  });
+});
+
 describe('forwarder and a channel that cannot read', () => {
   it('retries a take that failed, logs the outage once, and forwards everything when the channel reads again', async () => {
     const channel = await memory('fw-take');

@@ -77,6 +77,8 @@ export class Forwarder {
   private sending = 0;
   private queuedEvents = 0;
   private paused = false;
+  /** stop() stopped waiting for sends in flight. */
+  private abandoned = false;
   private takeAbort: AbortController | undefined;
   private taking: Promise<void> | undefined;
   forwarded = 0;
@@ -100,12 +102,31 @@ export class Forwarder {
     this.loop ??= this.run().catch((err: unknown) => this.logger.error({ err }, 'forwarder stopped on an unexpected error'));
   }
 
-  /** Stops taking; resolves once every transaction in flight is committed or rolled back. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking; resolves once every transaction in flight is committed or rolled back, or
+   * after `graceMs` when a send never settles (a destination that retries on its own): its
+   * transaction is left open, so the channel delivers its events again after the restart,
+   * as after a crash at that point.
+   */
+  async stop(graceMs = Number.POSITIVE_INFINITY): Promise<void> {
     this.stopping.abort();
     this.takeAbort?.abort();
     this.changed.notify();
-    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      (this.loop ?? Promise.resolve()).then(() => true),
+      new Promise<boolean>((resolve) => {
+        if (Number.isFinite(graceMs)) timer = setTimeout(() => resolve(false), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!settled) {
+      this.abandoned = true;
+      this.logger.warn(
+        { in_flight: this.queue.length, events: this.queuedEvents, grace_ms: graceMs },
+        'sends still in flight at stop; their events stay in the channel and are sent again on the next start',
+      );
+    }
     metrics.inFlight.remove({ component: this.component });
   }
 
@@ -231,6 +252,8 @@ export class Forwarder {
         this.commits.ok();
         return true;
       } catch (err) {
+        // Given up at stop: the channel closed under this transaction, and delivers it again.
+        if (this.abandoned) return false;
         metrics.commitFailures.inc({ component: this.component });
         this.commits.failed(err, { events: tx.events.length });
         if (this.stopping.signal.aborted) {

@@ -185,6 +185,8 @@ export function meteredWriter(
         await out.put(events, checkpoint);
       } catch (err) {
         failedBatch = events;
+        // Aborted because the agent stops: not a failure, the source reads the batch again.
+        if (err instanceof PutAbortedError) throw err;
         meter.error('sending');
         status.failed(err);
         throw err;
@@ -263,6 +265,15 @@ export class MeteredProducer implements BusProducer {
     private readonly meter: ComponentMeter,
     private readonly status: ComponentStatus,
   ) {}
+
+  get batch(): BusProducer['batch'] {
+    return this.inner.batch;
+  }
+
+  /** The forwarder sends as many at once as the wrapped producer takes. */
+  get maxInFlight(): number | undefined {
+    return this.inner.maxInFlight;
+  }
 
   open(): Promise<void> {
     return this.inner.open();

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { fileErrorText } from '../fs-errors.js';
 
 /**
  * The one `tls:` block of every component that talks TLS (Kafka, Elasticsearch, WebHDFS,
@@ -52,16 +53,7 @@ export function loadTls(options: TlsOptions, component: string): TlsSettings {
     try {
       return readFileSync(file);
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      const why =
-        e.code === 'ENOENT'
-          ? 'no such file'
-          : e.code === 'EACCES'
-            ? 'permission denied'
-            : e.code === 'EISDIR'
-              ? 'is a directory'
-              : e.message;
-      throw new Error(`${component}: tls.${key} ${file}: ${why}`);
+      throw new Error(`${component}: tls.${key} ${file}: ${fileErrorText(err)}`);
     }
   };
   const settings: TlsSettings = { rejectUnauthorized: options.verify };

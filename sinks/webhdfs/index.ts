@@ -6,7 +6,7 @@ import { WebHdfsSink } from './webhdfs-sink.js';
 export { WebHdfsSink, type WebHdfsSinkContext } from './webhdfs-sink.js';
 export { webhdfsSinkOptions, type WebHdfsSinkInput, type WebHdfsSinkOptions } from './options.js';
 
-export const webhdfsSinkSpec: ComponentSpec<WebHdfsSinkOptions, Sink> = {
+export const webhdfsSinkSpec: ComponentSpec<'sink', WebHdfsSinkOptions, Sink> = {
   kind: 'sink',
   type: 'webhdfs',
   description:

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { agentYaml, appendEvents, lossAndDuplicates, Sluice, tally, waitFor, workspace } from './bus-harness.js';
+import { AUTO_CLIENT, agentYaml, appendEvents, lossAndDuplicates, Sluice, tally, waitFor, workspace } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const KILLS = 5;
@@ -55,7 +55,12 @@ describe('file sink behind Kafka: a collector SIGKILLed mid-stream', () => {
       written += count;
     };
     const seen = () => (readdirSync(dir).includes('tree') ? tally(filesUnder(root)).counts.size : 0);
-    const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
+    const agent = start(
+      'agent',
+      dir,
+      'agent',
+      agentYaml({ client: AUTO_CLIENT, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
+    );
     const yaml = collectorYaml(join(dir, 'c'), root, topic, group);
     write(60_000); // 100,000 in all with the 8,000 after each kill
     let collector = start('collector', dir, 'collector-0', yaml);

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HdfsService } from '../services/services.mjs';
-import { agentYaml, appendEvents, type Sluice, waitFor, workspace } from './bus-harness.js';
+import { AUTO_CLIENT, agentYaml, appendEvents, type Sluice, waitFor, workspace } from './bus-harness.js';
 import { bytesUnder, readTree, SUPER } from './webhdfs-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
@@ -76,7 +76,12 @@ describe('webhdfs sink behind Kafka: the collector SIGKILLed, the DataNode resta
       for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
       written += count;
     };
-    const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
+    const agent = start(
+      'agent',
+      dir,
+      'agent',
+      agentYaml({ client: AUTO_CLIENT, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
+    );
     const yaml = collectorYaml(join(dir, 'c'), cluster.url, root, topic, group);
     write(60_000); // 100,000 in all with the 8,000 after each kill
     let collector: Sluice = start('collector', dir, 'collector-0', yaml);
