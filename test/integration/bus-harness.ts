@@ -183,6 +183,11 @@ export const BUS_CLIENTS: { client: KafkaClientName; missing: string }[] = (['ka
   return { client, missing: client === 'librdkafka' && !probe.installed ? probe.reason : '' };
 });
 
+/** The client `bus.client: auto` picks here: for tests about sinks, not about the bus. */
+export const AUTO_CLIENT: KafkaClientName = BUS_CLIENTS.some((c) => c.client === 'librdkafka' && c.missing === '')
+  ? 'librdkafka'
+  : 'kafkajs';
+
 /** Inside describe.each(BUS_CLIENTS): skips the block's tests, saying why, when the client is not installed. */
 export function skipWhenMissing(missing: string): void {
   beforeEach((ctx) => ctx.skip(missing !== '', `librdkafka is not installed here: ${missing}`));
