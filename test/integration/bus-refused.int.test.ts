@@ -1,7 +1,8 @@
 // Records the broker refuses for good (here: larger than the topic's max.message.bytes) among thousands of
 // normal ones, with each client, against the shared broker: the agent dead-letters them with their reason
 // and every other event arrives exactly once; nothing is retried forever.
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { decodeEvent } from '../../core/wire.js';
 import { tempDir, waitFor } from '../support/index.js';
-import { BUS_CLIENTS, skipWhenMissing } from './bus-harness.js';
+import { appendEvents, BUS_CLIENTS, skipWhenMissing, workspace } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const kafka = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
@@ -162,5 +163,88 @@ describe.each(BUS_CLIENTS)('agent dead-letter for records Kafka refuses [$client
   it('delivers the records refused together with a too-large one in a batch larger than the topic takes', async () => {
     // One partition, so a request is one record batch: refused or appended as a whole.
     await refusedRun(client, { events: 150, bigEvery: 50, partitions: 1, maxBytes: '900KiB' });
+  });
+});
+
+const ws = workspace('sluice-refused-');
+
+describe.each(BUS_CLIENTS)('sluice agent with records Kafka refuses [$client]', ({ client, missing }) => {
+  skipWhenMissing(missing);
+
+  it('keeps tailing: the too-large lines are in DATA_DIR/dead-letter/agent.jsonl, every other line in the topic once', async () => {
+    const { dir, topic, logFile } = ws.setup(`cli-${client}`);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          { topic, numPartitions: 2, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_BYTES) }] },
+        ],
+      });
+      created.push(topic);
+      // 1,000 lines; after lines 300 and 700, one of 20 KB each ("big-<n>"), random so that the
+      // producer's gzip does not bring it under the limit.
+      appendEvents(logFile, 0, 300);
+      appendFileSync(logFile, `big-1 ${randomBytes(1.5 * TOPIC_MAX_BYTES).toString('base64')}\n`);
+      appendEvents(logFile, 300, 400);
+      appendFileSync(logFile, `big-2 ${randomBytes(1.5 * TOPIC_MAX_BYTES).toString('base64')}\n`);
+      appendEvents(logFile, 700, 300);
+      const agent = ws.start(
+        'agent',
+        dir,
+        'agent',
+        [
+          `data_dir: ${join(dir, 'data')}`,
+          'sources:',
+          '  app:',
+          '    type: file',
+          `    include: ["${join(dir, 'logs', '*.log')}"]`,
+          '    start_at: beginning',
+          '    service: shop',
+          '    poll_interval: 50ms',
+          'channel: { type: disk, max_bytes: 64MiB }',
+          'bus:',
+          '  type: kafka',
+          `  client: ${client}`,
+          `  brokers: [${brokers}]`,
+          `  topic: ${topic}`,
+          '  producer: { create_topics: false, batch: { max_events: 200, max_bytes: 8KiB } }',
+          '',
+        ].join('\n'),
+      );
+      const deadLetterFile = join(dir, 'data', 'dead-letter', 'agent.jsonl');
+      const total = async () => (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+      await waitFor(
+        'the 1,000 normal lines in the topic',
+        async () => (await total()) >= 1000,
+        60_000,
+        async () => `${await total()}; ${agent.log().slice(-2000)}`,
+      );
+      await waitFor(
+        'the 2 big lines in the dead-letter',
+        () => existsSync(deadLetterFile) && readFileSync(deadLetterFile, 'utf8').split('\n').length === 3,
+        20_000,
+        () => agent.log().slice(-2000),
+      );
+      expect(await agent.stop()).toBe(0);
+
+      const seen = await idsIn(topic, 1000);
+      expect(await total()).toBe(1000);
+      expect(seen.size).toBe(1000);
+      expect([...seen.values()].every((times) => times === 1)).toBe(true);
+      const entries = readFileSync(deadLetterFile, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { reason: string; topic: string; bytes: number; event: LogEvent });
+      expect(entries.map((e) => e.event.message.slice(0, 5)).sort()).toEqual(['big-1', 'big-2']);
+      for (const e of entries) {
+        expect(e.reason).toMatch(/^(MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE): kafka refused the record for good/);
+        expect(e.topic).toBe(topic);
+      }
+      expect(agent.log()).toMatch(/"msg":"wrote to the dead-letter"/);
+    } finally {
+      await admin.disconnect();
+    }
   });
 });
