@@ -12,6 +12,8 @@
  * readable as soon as the collector hands it over. Before the measured lines, warm-up lines
  * go through until one arrives (topic creation and the group join are not latency).
  *
+ * BENCH_STAGES=1 has the sink write JSON lines (encoding: json), whose timestamp is when the
+ * agent's file source read the line: source_p50_ms… split the latency at that point.
  * BENCH_OVERRIDES='{"agent":{…},"collector":{…}}' merges options into either config (to find
  * which settings dominate), e.g. '{"agent":{"sources":{"app":{"poll_interval":"50ms"}}}}'.
  * Final line: {"bench":"latency","written":…,"delivered":…,"p50_ms":…,"p99_ms":…,"max_ms":…,…}
@@ -37,6 +39,7 @@ const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const DRAIN_MS = Number(process.env.BENCH_DRAIN_SECONDS ?? 60) * 1000;
 const READ_EVERY_MS = 5;
+const STAGES = process.env.BENCH_STAGES === '1';
 const overrides = JSON.parse(process.env.BENCH_OVERRIDES ?? '{}') as { agent?: object; collector?: object };
 const brokers = process.env.KAFKA_BROKERS;
 if (!brokers) {
@@ -61,7 +64,13 @@ const agentConfig = merge(
   overrides.agent ?? {},
 );
 const collectorConfig = merge(
-  { data_dir: join(dir, 'collector'), log: { level: 'warn' }, bus, sinks: { out: { type: 'file', root: out } }, api: { enabled: false } },
+  {
+    data_dir: join(dir, 'collector'),
+    log: { level: 'warn' },
+    bus,
+    sinks: { out: { type: 'file', root: out, ...(STAGES ? { encoding: 'json' } : {}) } },
+    api: { enabled: false },
+  },
   overrides.collector ?? {},
 );
 writeFileSync(join(dir, 'agent.yaml'), stringify(agentConfig));
@@ -74,10 +83,19 @@ let delivered = 0;
 let duplicates = 0;
 let bad = 0;
 let warm = 0;
+/** With BENCH_STAGES: for each line, from its write to the file source reading it (the event's timestamp). */
+const sourceLatency = new Float64Array(STAGES ? expected : 0).fill(Number.NaN);
 const tree = new OutputTree(out);
 const readOutput = () => {
   const now = Date.now();
-  tree.read((line) => {
+  tree.read((raw) => {
+    let line = raw;
+    let readAt: number | undefined;
+    if (STAGES && raw[0] === 0x7b /* { */) {
+      const e = JSON.parse(raw.toString()) as { message: string; timestamp: number };
+      line = Buffer.from(e.message);
+      readAt = e.timestamp;
+    }
     if (line[0] === 0x77 /* w */) {
       warm++;
       return;
@@ -93,6 +111,7 @@ const readOutput = () => {
       return;
     }
     latency[seq.value] = now - at.value;
+    if (readAt !== undefined) sourceLatency[seq.value] = readAt - at.value;
     delivered++;
   });
 };
@@ -162,8 +181,9 @@ try {
   const codes = { agent: await a.stop(), collector: await c.stop() };
   readOutput();
 
-  const seen = Array.from(latency.subarray(0, written).filter((v) => !Number.isNaN(v))).sort((x, y) => x - y);
-  const pct = (p: number) => seen[Math.min(seen.length - 1, Math.ceil((p / 100) * seen.length) - 1)] ?? Number.NaN;
+  const seen = sorted(latency.subarray(0, written));
+  const pct = (p: number, of = seen) => of[Math.min(of.length - 1, Math.ceil((p / 100) * of.length) - 1)] ?? Number.NaN;
+  const source = sorted(sourceLatency);
   console.log(
     JSON.stringify({
       bench: 'latency',
@@ -180,6 +200,7 @@ try {
       p99_ms: pct(99),
       p999_ms: pct(99.9),
       max_ms: seen[seen.length - 1] ?? Number.NaN,
+      ...(STAGES ? { source_p50_ms: pct(50, source), source_p99_ms: pct(99, source), source_max_ms: source[source.length - 1] } : {}),
       drain_s: round((Date.now() - writtenAt) / 1000, 2),
       agent_cpu_s: round(cpu.agent, 2),
       collector_cpu_s: round(cpu.collector, 2),
@@ -195,6 +216,10 @@ try {
   await Promise.all([agent?.stop(), collector?.stop()]);
   tree.close();
   await rm(dir, { recursive: true, force: true });
+}
+
+function sorted(values: Float64Array): number[] {
+  return Array.from(values.filter((v) => !Number.isNaN(v))).sort((x, y) => x - y);
 }
 
 function warmLine(i: number): string {
