@@ -207,6 +207,7 @@ try {
       agent_rss_peak_mib: round(memory.agent.peak),
       collector_rss_peak_mib: round(memory.collector.peak),
       exit_codes: codes,
+      clients: { agent: clientOf(a), collector: clientOf(c) },
       read_every_ms: READ_EVERY_MS,
       overrides,
       loadavg_1m: round(loadavg()[0]!, 2),
@@ -216,6 +217,11 @@ try {
   await Promise.all([agent?.stop(), collector?.stop()]);
   tree.close();
   await rm(dir, { recursive: true, force: true });
+}
+
+/** The Kafka client the process chose (its "kafka client chosen" line). */
+function clientOf(s: Sluice): string | undefined {
+  return /"client":"(\w+)"[^\n]*"msg":"kafka client chosen"/.exec(s.stderr())?.[1];
 }
 
 function sorted(values: Float64Array): number[] {
