@@ -9,6 +9,7 @@ import { Registry } from '../core/registry.js';
 import { consoleSinkSpec } from '../sinks/console/console-sink.js';
 import { elasticsearchSinkSpec } from '../sinks/elasticsearch/es-sink.js';
 import { fileSinkSpec } from '../sinks/file/index.js';
+import { webhdfsSinkSpec } from '../sinks/webhdfs/index.js';
 import { transformSpecs } from '../transforms/index.js';
 
 /**
@@ -29,5 +30,5 @@ export function createRegistry(): Registry {
     .register(demoSourceSpec)
     .register(fileSinkSpec)
     .register(elasticsearchSinkSpec)
-    .plan({ kind: 'sink', type: 'webhdfs', description: 'HDFS over WebHDFS' });
+    .register(webhdfsSinkSpec);
 }
