@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import type { Sink } from '../../core/pipeline.js';
-import { EventTemplate } from '../../core/template.js';
+import { EventTemplate, markedPartitionTime, partitionedByArrival, TimeWindow } from '../../core/template.js';
 import { jsonLineEncoder } from '../schema/schema.js';
 import { gzipMember } from './gzip.js';
 import { fileSinkMetrics } from './metrics.js';
@@ -73,6 +73,7 @@ export class FileSink implements Sink {
   private readonly label: { component: string };
   private readonly logger: Logger;
   private readonly where: string;
+  private readonly window: TimeWindow;
 
   constructor(
     private readonly options: FileSinkOptions,
@@ -83,6 +84,7 @@ export class FileSink implements Sink {
     this.label = { component: ctx.name };
     this.root = resolve(options.root);
     this.gzip = options.compression === 'gzip';
+    this.window = new TimeWindow(options.max_event_age, options.max_future);
     try {
       checkPathTemplate(options.path);
       this.template = new EventTemplate(options.path, { timeZone: options.time_zone, sanitize: safePathSegment });
@@ -178,12 +180,18 @@ export class FileSink implements Sink {
   private async writeBatch(batch: readonly LogEvent[]): Promise<void> {
     const groups = new Map<string, string[]>();
     const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
+    const arrival = Date.now();
+    let late = 0;
     for (const event of batch) {
-      const rel = this.template.renderCached(event);
+      // Beyond max_event_age / max_future the day directory is the arrival's (core/template/time-window.ts).
+      const outside = this.window.enabled && this.window.outside(event.timestamp, arrival);
+      const rel = this.template.renderCached(event, outside ? arrival : undefined);
       let lines = groups.get(rel);
       if (lines === undefined) groups.set(rel, (lines = []));
-      lines.push(json ? json(event) : event.message);
+      if (outside) late++;
+      lines.push(json ? json(outside ? markedPartitionTime(event, arrival) : event) : event.message);
     }
+    if (late > 0) partitionedByArrival.inc(this.label, late);
     // A batch touching more paths than files may be open goes in waves, each durable before the next evicts it.
     const entries = [...groups];
     for (let i = 0; i < entries.length; i += this.options.max_open_files)
