@@ -266,7 +266,12 @@ describe('elasticsearch sink (real node)', () => {
       await admin.indices.deleteIndexTemplate({ name: older }).catch(() => undefined);
     });
     // What an earlier version installed: named after the sink, marked as Sluice's.
-    await admin.indices.putIndexTemplate({ name: older, index_patterns: [`${prefix}-*`], priority: 200, _meta: { managed_by: 'sluice' } });
+    await admin.indices.putIndexTemplate({
+      name: older,
+      index_patterns: [`${prefix}-*-*.*.*`],
+      priority: 200,
+      _meta: { managed_by: 'sluice' },
+    });
     const o = elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { replicas: 0 } });
     const { logger, lines } = captureLogger();
     for (const name of ['es-old', 'es-renamed']) {
@@ -276,7 +281,7 @@ describe('elasticsearch sink (real node)', () => {
     }
     const { index_templates } = await admin.indices.getIndexTemplate({ name: `${prefix}*` });
     expect(index_templates.map((t) => t.name)).toEqual([prefix]);
-    expect(index_templates[0]!.index_template._meta).toMatchObject({ managed_by: 'sluice', index_pattern: `${prefix}-*` });
+    expect(index_templates[0]!.index_template._meta).toMatchObject({ managed_by: 'sluice', index_pattern: `${prefix}-*-*.*.*` });
     expect(lines.filter((l) => l.msg === 'replaced an older sluice index template for the same pattern').map((l) => l.replaced)).toEqual([
       older,
     ]);
@@ -300,7 +305,7 @@ describe('elasticsearch sink (real node)', () => {
     );
     await sink.close();
     expect(err?.message).toBe(
-      `elasticsearch sink "es": index template "${prefix}" (${prefix}-*, priority 200) overlaps template "${foreign}" (${prefix}-audit-*, priority 200) that Sluice did not install: set template.priority to another value (the higher one applies where both match), or template.install: false to index with the existing template`,
+      `elasticsearch sink "es": index template "${prefix}" (${prefix}-*-*.*.*, priority 200) overlaps template "${foreign}" (${prefix}-audit-*, priority 200) that Sluice did not install: set template.priority to another value (the higher one applies where both match), or template.install: false to index with the existing template`,
     );
     // The way out it names works.
     const moved = elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { replicas: 0, priority: 201 } });

@@ -71,7 +71,7 @@ export const elasticsearchSinkOptions = z
           .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" and "-"')
           .optional()
           .describe(
-            'index template name; default: "sluice-" and the index pattern ("sluice-logs" for logs-*), shared by every sink and collector writing the same indices',
+            'index template name; default: "sluice-" and the index pattern ("sluice-logs" for logs-*-*.*.*), shared by every sink and collector writing the same indices',
           ),
         priority: z
           .number()

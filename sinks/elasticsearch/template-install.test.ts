@@ -12,6 +12,8 @@ const ours = { name: 'sluice-logs', pattern: 'logs-*', priority: 200 };
 describe('templateNameFor', () => {
   it('names a template after its index pattern, as an index template name may be written', () => {
     expect(templateNameFor('logs-*')).toBe('sluice-logs');
+    expect(templateNameFor('logs-*-*.*.*')).toBe('sluice-logs');
+    expect(templateNameFor('a.*.b-*')).toBe('sluice-a-b');
     expect(templateNameFor('app-*-logs-*')).toBe('sluice-app-logs');
     expect(templateNameFor('sluice-int-1a2b-*')).toBe('sluice-int-1a2b');
     expect(templateNameFor('*')).toBe('sluice');

@@ -31,11 +31,12 @@ export interface TemplatePlan {
   shadowedBy: string[];
 }
 
-/** `logs-*` -> `sluice-logs`; `app-*-logs-*` -> `sluice-app-logs`. */
+/** `logs-*-*.*.*` (of `logs-{service}-%Y.%m.%d`) -> `sluice-logs`; `app-*-logs-*` -> `sluice-app-logs`. */
 export function templateNameFor(pattern: string): string {
   const stem = pattern
     .toLowerCase()
     .replace(/[^a-z0-9_.]+/g, '-')
+    .replace(/[-_.]*-[-_.]*/g, '-')
     .replace(/^[-_.]+|[-_.]+$/g, '');
   return stem === '' || stem === 'sluice' || stem.startsWith('sluice-') ? stem || 'sluice' : `sluice-${stem}`;
 }
