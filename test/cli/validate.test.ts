@@ -113,6 +113,45 @@ describe('sluice validate finds everything in one pass', () => {
   });
 });
 
+describe('broker addresses', () => {
+  it('are checked at load: a missing port, a scheme or a bad port is an error at its line and column', () => {
+    const path = writeFile(
+      tmp.dir,
+      'brokers.yaml',
+      [
+        'sources:',
+        '  app: { type: file, include: [/var/log/app/*.log] }',
+        'bus:',
+        '  type: kafka',
+        '  brokers: [localhost, "kafka://k1:9092", "k2:99999", "k3:9092"]',
+        '',
+      ].join('\n'),
+    );
+    const r = sluice(['validate', '--as', 'agent', '-c', path]);
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr)).toEqual([
+      `${path}:5:13: bus.brokers[0]: expected host:port such as "kafka-1:9092", got "localhost": no port (did you mean "localhost:9092"?)`,
+      `${path}:5:24: bus.brokers[1]: expected host:port such as "kafka-1:9092", got "kafka://k1:9092": no scheme (kafka://, http://): just host:port (did you mean "k1:9092"?)`,
+      `${path}:5:43: bus.brokers[2]: expected host:port such as "kafka-1:9092", got "k2:99999": port "99999" is not a number from 1 to 65535`,
+      `3 problems in ${path}`,
+    ]);
+  });
+
+  it('in one comma-separated string (brokers: localhost) are checked the same way', () => {
+    const path = writeFile(
+      tmp.dir,
+      'broker-string.yaml',
+      ['sources:', '  app: { type: file, include: [/var/log/app/*.log] }', 'bus: { type: kafka, brokers: localhost }', ''].join('\n'),
+    );
+    const r = sluice(['validate', '--as', 'agent', '-c', path]);
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr)).toEqual([
+      `${path}:3:30: bus.brokers: expected host:port such as "kafka-1:9092", got "localhost": no port (did you mean "localhost:9092"?)`,
+      `1 problem in ${path}`,
+    ]);
+  });
+});
+
 describe('sections a command does not use', () => {
   const agentFile = () =>
     writeFile(
