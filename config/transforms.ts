@@ -4,7 +4,6 @@ import { fieldPathProblem } from '../core/template.js';
 import { type ConfigProblem, formatPath } from './errors.js';
 import type { ComponentConfig, PipelineConfig } from './load.js';
 import { locate } from './locate.js';
-import type { Role } from './roles.js';
 
 /**
  * Checks about the `transforms:` section that need the whole pipeline: where each
@@ -36,7 +35,7 @@ export function transformPlacementProblems(config: PipelineConfig, role: 'agent'
  * check; so does one whose spec does not say. In a collector's file the fields usually come
  * from the agents' files, which this check cannot see: the warning says so.
  */
-export function unsetFieldWarnings(config: PipelineConfig, role?: Role): ConfigProblem[] {
+export function unsetFieldWarnings(config: PipelineConfig, role?: 'agent' | 'collector' | 'run'): ConfigProblem[] {
   const set = new Set<string>();
   for (const c of [...config.sources, ...config.transforms]) {
     const names = fieldsSetBy(c);
