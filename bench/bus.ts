@@ -1,33 +1,38 @@
-// `npm run bench -- bus`: the Kafka bus on the real broker of test/services.
-//   produce: memory channel -> forwarder -> KafkaProducer (acks=all, idempotent), ~200-byte events
-//   consume: KafkaConsumer (group, decode, commit after ack) -> collector -> a sink that discards
-//   limits:  produce: Kafka's own ProducerPerformance (Java client, acks=all, idempotent) on the
-//            same broker, same record size, same partitions, batches as large as ours, run
-//            right after ours so both see the same load; and kafkajs alone (the same records
-//            already encoded, the same keys and request sizes), the ceiling of any producer
-//            built on kafkajs;
-//            consume: kafkajs alone (the same fetch settings, eachBatch doing nothing), the
-//            ceiling of any consumer built on kafkajs.
+// `npm run bench -- bus`: the Kafka bus on the real broker of test/services, with each
+// client (kafkajs always; librdkafka when installed).
+//   produce: memory channel -> forwarder -> the bus's producer (acks=all, idempotent), ~200-byte events
+//   consume: the bus's consumer (group, decode, commit after ack) -> collector -> a sink that
+//            discards; in one process, and in two worker processes of one group (what
+//            `sluice collector --workers 2` runs)
+//   limit:   Kafka's own ProducerPerformance (Java client, acks=all, idempotent) on the same
+//            broker, same record size, same partitions, batches as large as ours, run right
+//            after our produce phases so that all see the same load.
+// Consume rates are taken over the steady window: from the moment every member of the group
+// has delivered its first batch (the group has formed) to the last record, so the group
+// join, which is the broker's initial rebalance delay more than anything of ours, is left out.
 // The machine is shared: besides wall-clock MiB/s, each phase reports MiB per CPU-second of
-// this process (*_mib_per_cpu_s), which load from other processes barely moves.
-// Last line: {"bench":"bus","produce_mib_per_s":…,"consume_mib_per_s":…,"limit_produce_mib_per_s":…,…}
+// the processes doing the work (*_mib_per_cpu_s), which load from other processes barely moves.
+// Last line: {"bench":"bus","clients":{"kafkajs":{...},"librdkafka":{...}},"limit_produce_mib_per_s":…}
 import { spawnSync } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
-import kafkajs from 'kafkajs';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { KafkaProducer } from '../agent/bus/kafka/producer.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import kafkajs from 'kafkajs';
 import { MemoryChannel } from '../agent/channel/memory/index.js';
 import { Forwarder } from '../agent/forwarder.js';
-import { KafkaConsumer } from '../collector/bus/kafka/consumer.js';
+import { type KafkaClientName, probeLibrdkafka } from '../bus/kafka/client.js';
+import { KafkaBus } from '../bus/kafka/index.js';
+import { kafkaBusOptions } from '../bus/kafka/options.js';
 import { Collector } from '../collector/collector.js';
-import { createKafka, kafkaBusOptions, type KafkaBusOptions } from '../core/bus/kafka-options.js';
 import type { LogEvent } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
 import { encodeEvent } from '../core/wire.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const EVENTS = Number(process.env.BENCH_BUS_EVENTS ?? 400_000);
+/** The consume phases read more, so that the steady window is long next to the group join. */
+const CONSUME_EVENTS = 2 * EVENTS;
 const RECORD_BYTES = 200;
 const PARTITIONS = 4;
 /** The Java client warms up (JIT) within the run: give it enough records that this is a small part. */
@@ -39,13 +44,10 @@ interface Phase {
   cpuSeconds: number;
 }
 
-function since(t0: bigint, c0: NodeJS.CpuUsage): Phase {
-  const c = process.cpuUsage(c0);
-  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds: (c.user + c.system) / 1e6 };
-}
-
 interface Services {
   acquire(): Promise<{ kafkaBrokers: string; release(): Promise<void> }>;
+  /** Where the provisioned Kafka lives (SLUICE_SERVICES_DIR, else var/services). */
+  servicesDir(): string;
 }
 
 function makeEvents(n: number): { events: LogEvent[]; bytes: number } {
@@ -63,153 +65,146 @@ function makeEvents(n: number): { events: LogEvent[]; bytes: number } {
   return { events, bytes };
 }
 
-async function produce(brokers: string, topic: string, events: LogEvent[]): Promise<Phase> {
-  const options = kafkaBusOptions.parse({
-    brokers,
-    topic,
-    producer: { compression: 'none', batch_events: 10_000, linger: 0, partitions: PARTITIONS, replication_factor: 1 },
-  });
+function bus(client: KafkaClientName, brokers: string, topic: string, extra: Record<string, unknown> = {}): KafkaBus {
+  const options = kafkaBusOptions.parse({ client, brokers, topic, ...extra });
+  return new KafkaBus(options, { name: 'bus', logger: silentLogger() });
+}
+
+/** Memory channel -> forwarder -> producer; the clock runs from the first take to the last commit. */
+async function produce(client: KafkaClientName, brokers: string, topic: string, events: LogEvent[]): Promise<Phase> {
   const logger = silentLogger();
+  const producer = bus(client, brokers, topic, {
+    producer: { compression: 'none', batch: { max_events: 10_000, timeout: 0 }, partitions: PARTITIONS, replication_factor: 1 },
+  }).producer();
   const channel = new MemoryChannel({ maxEvents: events.length + 1, maxBytes: 4 * 1024 * MiB }, 'bench', logger);
   await channel.open();
   for (let i = 0; i < events.length; i += 10_000) await channel.put(events.slice(i, i + 10_000));
-  const producer = new KafkaProducer(options, logger);
   await producer.open();
   // Topic creation and the first connection are not part of the throughput.
   await producer.send(events.slice(0, 1));
-  const forwarder = new Forwarder(channel, producer, logger, { batchEvents: options.producer.batch_events, lingerMs: 0 });
+  const forwarder = new Forwarder(channel, producer, logger, { batchEvents: 10_000, lingerMs: 0 });
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
   forwarder.start();
   while (forwarder.forwarded < events.length) await new Promise((r) => setTimeout(r, 5));
-  const phase = since(t0, c0);
+  const c = process.cpuUsage(c0);
+  const phase = { seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds: (c.user + c.system) / 1e6 };
   await forwarder.stop();
   await producer.close();
   await channel.close();
   return phase;
 }
 
-/** kafkajs alone: the same records, already encoded, keyed and cut into requests as KafkaProducer does, sent one request at a time. */
-async function produceKafkajs(brokers: string, topic: string, events: LogEvent[]): Promise<Phase> {
-  const options = kafkaBusOptions.parse({ brokers, topic });
-  const kafka = createKafka(options, silentLogger(), '-bench');
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }] });
-  await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
-  await producer.connect();
-  await producer.send({ topic, acks: -1, messages: [{ value: 'warm-up' }] });
-  const requests: kafkajs.Message[][] = [];
-  let request: kafkajs.Message[] = [];
-  let bytes = 0;
-  for (const e of events) {
-    const value = encodeEvent(e);
-    if (bytes + value.length > options.producer.batch_bytes) {
-      requests.push(request);
-      request = [];
-      bytes = 0;
-    }
-    request.push({ key: `${e.service}/${e.module}`, value });
-    bytes += value.length;
-  }
-  requests.push(request);
-  const t0 = process.hrtime.bigint();
-  const c0 = process.cpuUsage();
-  for (const messages of requests) await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages }] });
-  const phase = since(t0, c0);
-  await producer.disconnect();
-  return phase;
+/** What a consuming process reports to the parent: events delivered so far and its CPU time. */
+interface Progress {
+  events: number;
+  cpuSeconds: number;
 }
 
-function consumerOptions(brokers: string, topic: string, group: string): KafkaBusOptions {
-  return kafkaBusOptions.parse({ brokers, topic, consumer: { group_id: group, max_wait: '100ms', partitions_concurrently: PARTITIONS } });
-}
-
-/** Kafka -> KafkaConsumer -> Collector (router, ack after every sink wrote) -> a sink that discards. */
-async function consume(brokers: string, topic: string, expected: number): Promise<Phase> {
+/**
+ * One group member: the bus's consumer -> collector -> a sink that discards. Reports its
+ * progress through `report` after every batch; resolves once `stop` does.
+ */
+async function consumeMember(
+  client: KafkaClientName,
+  brokers: string,
+  topic: string,
+  group: string,
+  report: (p: Progress) => void,
+  stop: Promise<void>,
+): Promise<void> {
   const logger = silentLogger();
-  const consumer = new KafkaConsumer(consumerOptions(brokers, topic, `${topic}-bench`), logger, undefined);
+  const consumer = bus(client, brokers, topic, {
+    consumer: { group_id: group, max_wait: '100ms', partitions_concurrently: PARTITIONS },
+  }).consumer();
+  const c0 = process.cpuUsage();
   let seen = 0;
-  let done: () => void = () => {};
-  const finished = new Promise<void>((r) => (done = r));
   const sink = {
     open: async () => {},
     close: async () => {},
     write: async (batch: readonly LogEvent[]) => {
       seen += batch.length;
-      if (seen >= expected) done();
+      const c = process.cpuUsage(c0);
+      report({ events: seen, cpuSeconds: (c.user + c.system) / 1e6 });
     },
   };
   const collector = new Collector(consumer, [{ name: 'null', sink }], logger);
-  // The clock starts before the group join: kafkajs decodes a whole fetch before the first
-  // batch is handed over, so starting at the first batch would leave that decoding out.
-  const t0 = process.hrtime.bigint();
-  const c0 = process.cpuUsage();
   await collector.start();
-  await finished;
-  const phase = since(t0, c0);
+  await stop;
   await collector.stop();
-  return phase;
 }
 
-/** kafkajs alone, with the fetch settings our consumer uses: eachBatch only counts. */
-async function consumeKafkajs(brokers: string, topic: string, expected: number): Promise<Phase> {
-  const options = consumerOptions(brokers, topic, `${topic}-kafkajs`);
-  const c = options.consumer;
-  const consumer = createKafka(options, silentLogger(), '-bench').consumer({
-    groupId: c.group_id,
-    maxBytesPerPartition: c.max_bytes_per_partition,
-    maxBytes: c.max_bytes,
-    maxWaitTimeInMs: c.max_wait,
-  });
-  const t0 = process.hrtime.bigint();
-  const c0 = process.cpuUsage();
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  let seen = 0;
-  let done: () => void = () => {};
-  const finished = new Promise<void>((r) => (done = r));
-  await consumer.run({
-    partitionsConsumedConcurrently: c.partitions_concurrently,
-    eachBatch: async ({ batch }) => {
-      seen += batch.messages.length;
-      if (seen >= expected) done();
-    },
-  });
-  await finished;
-  const phase = since(t0, c0);
-  await consumer.disconnect();
-  return phase;
+/**
+ * `members` consumers of one group, in this process (1) or in worker processes (more), reading
+ * `expected` events: the rate over the window from "every member has delivered" to the last event.
+ */
+async function consume(client: KafkaClientName, brokers: string, topic: string, expected: number, members: number): Promise<Phase> {
+  const group = `${topic}-${client}-${members}-${Date.now()}`;
+  const progress: Progress[] = Array.from({ length: members }, () => ({ events: 0, cpuSeconds: 0 }));
+  let windowStart: { t: bigint; events: number; cpuSeconds: number } | undefined;
+  let finished: () => void = () => {};
+  const done = new Promise<void>((r) => (finished = r));
+  let end: { t: bigint; events: number; cpuSeconds: number } | undefined;
+  const update = (i: number, p: Progress) => {
+    progress[i] = p;
+    const total = progress.reduce((n, q) => n + q.events, 0);
+    const cpu = progress.reduce((n, q) => n + q.cpuSeconds, 0);
+    if (!windowStart && progress.every((q) => q.events > 0)) windowStart = { t: process.hrtime.bigint(), events: total, cpuSeconds: cpu };
+    if (!end && total >= expected) {
+      end = { t: process.hrtime.bigint(), events: total, cpuSeconds: cpu };
+      finished();
+    }
+  };
+  if (members === 1) {
+    let stop: () => void = () => {};
+    const stopped = new Promise<void>((r) => (stop = r));
+    const running = consumeMember(client, brokers, topic, group, (p) => update(0, p), stopped);
+    await done;
+    stop();
+    await running;
+  } else {
+    const script = fileURLToPath(import.meta.url);
+    const children = Array.from({ length: members }, (_, i) => {
+      const child = fork(script, ['member', client, brokers, topic, group], { stdio: 'inherit' });
+      child.on('message', (p: Progress) => update(i, p));
+      return child;
+    });
+    await done;
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((r) => {
+            c.once('exit', () => r());
+            c.send('stop');
+          }),
+      ),
+    );
+  }
+  if (!windowStart || !end || end.events === windowStart.events) throw new Error(`consume ${client} x${members}: no steady window`);
+  const share = (end.events - windowStart.events) / expected;
+  return {
+    seconds: Number(end.t - windowStart.t) / 1e9 / share,
+    cpuSeconds: (end.cpuSeconds - windowStart.cpuSeconds) / share,
+  };
 }
 
-async function createTopic(brokers: string, topic: string): Promise<void> {
-  const admin = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
+async function admin<T>(brokers: string, act: (a: kafkajs.Admin) => Promise<T>): Promise<T> {
+  const a = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await a.connect();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }] });
+    return await act(a);
   } finally {
-    await admin.disconnect();
+    await a.disconnect();
   }
 }
 
-async function deleteTopics(brokers: string, topics: string[]): Promise<void> {
-  const admin = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-function javaLimit(brokers: string, topic: string, records: number): number {
+function javaLimit(kafkaLibs: string, brokers: string, topic: string, records: number): number {
   const r = spawnSync(
     'java',
     [
       '-Xmx512m',
       '-cp',
-      join(ROOT, 'var/services/kafka/libs/*'),
+      kafkaLibs,
       'org.apache.kafka.tools.ProducerPerformance',
       '--topic',
       topic,
@@ -240,53 +235,93 @@ function javaLimit(brokers: string, topic: string, records: number): number {
 async function main(): Promise<void> {
   const services = (await import(pathToFileURL(join(ROOT, 'test/services/services.mjs')).href)) as Services;
   const session = await services.acquire();
+  const prefix = `sluice-bench-${process.pid}-${Date.now()}`;
+  const topics: string[] = [];
+  const brokers = session.kafkaBrokers;
   try {
-    const brokers = session.kafkaBrokers;
     const load = loadavg()[0]!;
-    const topic = `sluice-bench-${process.pid}-${Date.now()}`;
-    const javaTopic = `${topic}-java`;
-    const kafkajsTopic = `${topic}-kafkajs`;
-    const { events, bytes } = makeEvents(EVENTS);
-    const mib = bytes / MiB;
-    try {
-      const produced = await produce(brokers, topic, events);
-      await createTopic(brokers, javaTopic);
-      const limit = javaLimit(brokers, javaTopic, JAVA_RECORDS);
-      const kafkajsProduced = await produceKafkajs(brokers, kafkajsTopic, events);
-      const consumed = await consume(brokers, topic, EVENTS + 1);
-      const kafkajsAlone = await consumeKafkajs(brokers, topic, EVENTS + 1);
-      const result = {
-        bench: 'bus',
-        events: EVENTS,
-        event_bytes: Math.round(bytes / EVENTS),
-        load_average: round(load),
-        produce_mib_per_s: round(mib / produced.seconds),
-        limit_produce_mib_per_s: limit,
-        limit_produce_kafkajs_mib_per_s: round(mib / kafkajsProduced.seconds),
-        consume_mib_per_s: round(mib / consumed.seconds),
-        limit_consume_kafkajs_mib_per_s: round(mib / kafkajsAlone.seconds),
-        produce_mib_per_cpu_s: round(mib / produced.cpuSeconds),
-        kafkajs_produce_mib_per_cpu_s: round(mib / kafkajsProduced.cpuSeconds),
-        consume_mib_per_cpu_s: round(mib / consumed.cpuSeconds),
-        kafkajs_consume_mib_per_cpu_s: round(mib / kafkajsAlone.cpuSeconds),
+    const probe = probeLibrdkafka();
+    const clients: KafkaClientName[] = probe.installed ? ['kafkajs', 'librdkafka'] : ['kafkajs'];
+    if (!probe.installed) console.error(`librdkafka not measured: ${probe.reason}`);
+    const { events, bytes } = makeEvents(CONSUME_EVENTS);
+    const produceEvents = events.slice(0, EVENTS);
+    const eventBytes = bytes / CONSUME_EVENTS;
+    const mib = (EVENTS * eventBytes) / MiB;
+    const consumeMib = (CONSUME_EVENTS * eventBytes) / MiB;
+    const results: Record<string, Record<string, number>> = {};
+    const produced: Record<string, Phase> = {};
+    for (const client of clients) {
+      const topic = `${prefix}-${client}`;
+      topics.push(topic);
+      produced[client] = await produce(client, brokers, topic, produceEvents);
+    }
+    const javaTopic = `${prefix}-java`;
+    topics.push(javaTopic);
+    await admin(brokers, (a) =>
+      a.createTopics({ waitForLeaders: true, topics: [{ topic: javaTopic, numPartitions: PARTITIONS, replicationFactor: 1 }] }),
+    );
+    const limit = javaLimit(join(services.servicesDir(), 'kafka/libs/*'), brokers, javaTopic, JAVA_RECORDS);
+    // The consume topic: every client reads the same records (written untimed, by the fastest producer).
+    const consumeTopic = `${prefix}-consume`;
+    topics.push(consumeTopic);
+    await produce(clients.at(-1)!, brokers, consumeTopic, events);
+    for (const client of clients) {
+      const one = await consume(client, brokers, consumeTopic, CONSUME_EVENTS + 1, 1);
+      const two = await consume(client, brokers, consumeTopic, CONSUME_EVENTS + 1, 2);
+      const p = produced[client]!;
+      results[client] = {
+        produce_mib_per_s: round(mib / p.seconds),
+        produce_vs_java: round(mib / p.seconds / limit, 2),
+        produce_mib_per_cpu_s: round(mib / p.cpuSeconds),
+        consume_mib_per_s: round(consumeMib / one.seconds),
+        consume_mib_per_cpu_s: round(consumeMib / one.cpuSeconds),
+        consume_workers2_mib_per_s: round(consumeMib / two.seconds),
+        consume_workers2_speedup: round(one.seconds / two.seconds, 2),
       };
       console.error(
-        `produce ${(EVENTS / produced.seconds).toFixed(0)} events/s (kafkajs alone ${(EVENTS / kafkajsProduced.seconds).toFixed(0)}), consume ${(EVENTS / consumed.seconds).toFixed(0)} events/s (kafkajs alone ${(EVENTS / kafkajsAlone.seconds).toFixed(0)}), java producer ${limit} MiB/s, load average ${load.toFixed(1)}`,
+        `${client}: produce ${(EVENTS / p.seconds).toFixed(0)} events/s, consume ${(CONSUME_EVENTS / one.seconds).toFixed(0)} events/s, with 2 workers ${(CONSUME_EVENTS / two.seconds).toFixed(0)} events/s`,
       );
-      console.log(JSON.stringify(result));
-    } finally {
-      await deleteTopics(brokers, [topic, javaTopic, kafkajsTopic]).catch(() => undefined);
     }
+    console.error(`java producer ${limit} MiB/s, load average ${load.toFixed(1)}`);
+    console.log(
+      JSON.stringify({
+        bench: 'bus',
+        events: EVENTS,
+        consume_events: CONSUME_EVENTS,
+        event_bytes: Math.round(eventBytes),
+        load_average: round(load),
+        limit_produce_mib_per_s: limit,
+        clients: results,
+      }),
+    );
   } finally {
+    await admin(brokers, (a) => a.deleteTopics({ topics })).catch(() => undefined);
     await session.release();
   }
 }
 
-function round(n: number): number {
-  return Math.round(n * 10) / 10;
+function round(n: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+if (process.argv[2] === 'member') {
+  // A worker process of the two-member consume phase.
+  const [, , , client, brokers, topic, group] = process.argv as string[];
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((r) => (stop = r));
+  process.on('message', () => stop());
+  // Progress after every batch (thousands of events each): the parent needs the window's ends exactly.
+  consumeMember(client as KafkaClientName, brokers!, topic!, group!, (p) => process.send?.(p), stopped).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exit(1);
+    },
+  );
+} else {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -12,6 +12,7 @@ import { startPipeline } from './start.js';
 import { runTap, type TapOptions } from './tap.js';
 import { runTop, type TopOptions } from './top.js';
 import { CliFailure } from './cli-failure.js';
+import { reportToSupervisor, superviseWorkers, workerCount } from './workers.js';
 import { runTests, TestFileError } from './test-cmd.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 the config (or the command line) is wrong. */
@@ -48,37 +49,75 @@ const apiOptions = (cmd: Command): Command =>
 const strictOption = () =>
   new Option('--strict', 'treat warnings (sections this command does not use, conditions on fields nothing sets) as errors');
 
+const workersOption = () =>
+  new Option(
+    '--workers <n>',
+    'collector processes in one consumer group (default: one per core, or 1 when a sink keeps local state)',
+  ).argParser((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 256) {
+      process.stderr.write(`--workers: expected a whole number from 1 to 256, got ${JSON.stringify(v)}\n`);
+      process.exit(EXIT_USAGE);
+    }
+    return n;
+  });
+
 for (const [role, description] of [
   ['agent', 'run the agent half: sources → channel → Kafka'],
   ['collector', 'run the collector half: Kafka → sinks'],
   ['run', 'run agent and collector in one process, joined by an in-process bus (no Kafka)'],
 ] as const) {
-  program
-    .command(role)
-    .description(description)
-    .addOption(configOption())
-    .addOption(strictOption())
-    .action(async (opts: { config: string; strict?: boolean }) => {
-      const { config, warnings } = await load(opts.config, role, { strict: opts.strict });
-      const logger = createLogger(logLevel() ?? config.log.level);
-      for (const w of warnings) logger.warn({ warning: formatProblem(w) }, 'config warning');
-      exitOnUnexpectedErrors(logger);
+  const command = program.command(role).description(description).addOption(configOption()).addOption(strictOption());
+  if (role === 'collector') command.addOption(workersOption()).addOption(new Option('--worker <index>').hideHelp());
+  command.action(async (opts: { config: string; strict?: boolean; workers?: number; worker?: string }) => {
+    const { config, warnings } = await load(opts.config, role, { strict: opts.strict });
+    const worker = opts.worker === undefined ? undefined : Number(opts.worker);
+    const base = createLogger(logLevel() ?? config.log.level);
+    const logger = worker === undefined ? base : base.child({ worker });
+    // Workers load the same file: its warnings were logged once, by the supervisor.
+    if (worker === undefined) for (const w of warnings) logger.warn({ warning: formatProblem(w) }, 'config warning');
+    exitOnUnexpectedErrors(logger);
+    if (role === 'collector' && worker === undefined) {
+      let count: number;
       try {
-        const running = await startPipeline(config, role, logger, {
-          version: pkg.version,
-          reload: async () => {
-            const next = await loadConfigFile(opts.config, createRegistry());
-            checkRole(next, role);
-            return next;
-          },
-        });
-        logger.info({ role, config: config.file, api: running.apiUrl }, 'sluice started');
-        stopOnSignals(() => running.stop(), logger);
+        count = workerCount(config, opts.workers, logger);
       } catch (err) {
-        logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'sluice could not start');
-        process.exit(EXIT_FAILURE);
+        process.stderr.write(`sluice collector: ${(err as Error).message}\n`);
+        process.exit(EXIT_USAGE);
       }
-    });
+      if (count > 1) {
+        try {
+          const level = logLevel();
+          const args = [role, '-c', opts.config, ...(opts.strict ? ['--strict'] : []), ...(level ? ['--log-level', level] : [])];
+          const workers = await superviseWorkers(count, args, logger);
+          logger.info({ role, config: config.file, workers: count }, 'sluice started');
+          stopOnSignals(async () => {
+            if ((await workers.stop()) !== 0) throw new Error('a collector worker did not stop cleanly');
+          }, logger);
+        } catch (err) {
+          // The worker that failed logged why.
+          process.exit((err as { code?: number }).code ?? EXIT_FAILURE);
+        }
+        return;
+      }
+    }
+    try {
+      const running = await startPipeline(config, role, logger, {
+        version: pkg.version,
+        reload: async () => {
+          const next = await loadConfigFile(opts.config, createRegistry());
+          checkRole(next, role);
+          return next;
+        },
+      });
+      logger.info({ role, config: config.file, api: running.apiUrl }, 'sluice started');
+      stopOnSignals(() => running.stop(), logger);
+      if (worker !== undefined) reportToSupervisor(() => process.kill(process.pid, 'SIGTERM'));
+    } catch (err) {
+      logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'sluice could not start');
+      process.exit(EXIT_FAILURE);
+    }
+  });
 }
 
 /**

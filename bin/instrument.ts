@@ -266,6 +266,10 @@ export class MeteredProducer implements BusProducer {
     private readonly status: ComponentStatus,
   ) {}
 
+  get batch(): BusProducer['batch'] {
+    return this.inner.batch;
+  }
+
   /** The forwarder sends as many at once as the wrapped producer takes. */
   get maxInFlight(): number | undefined {
     return this.inner.maxInFlight;

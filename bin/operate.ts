@@ -1,11 +1,10 @@
-import type { KafkaBusOptions } from '../core/bus/kafka-options.js';
 import type { Logger } from '../core/log.js';
+import type { Bus } from '../core/pipeline.js';
 import { metrics } from '../core/metrics.js';
 import type { PipelineConfig } from '../config/load.js';
 import { Readiness } from '../api/readiness.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import { Taps } from '../api/tap.js';
-import { startBusProbe, type BusProbe } from './bus-probe.js';
 import type { LivePipeline, Reloader } from './reload.js';
 
 /**
@@ -35,8 +34,8 @@ export interface OperateOptions {
   live: LivePipeline;
   reloader: Reloader;
   about: Record<string, unknown>;
-  /** The Kafka bus, probed for readiness (agent: producer side; collector: consumer side, with lag). */
-  kafka?: { options: KafkaBusOptions; side: 'producer' | 'consumer' };
+  /** The bus, probed for readiness when it can be (agent: producer side; collector: consumer side, with lag). */
+  bus?: { bus: Bus; side: 'producer' | 'consumer' };
 }
 
 export async function startOperations(ops: Operations, o: OperateOptions, logger: Logger): Promise<Operating> {
@@ -61,9 +60,9 @@ export async function startOperations(ops: Operations, o: OperateOptions, logger
     // has none). The probes that use the api then fail, which is how an orchestrator notices.
     log.warn({ err, address: config.api.address }, 'api not started; the pipeline runs without it');
   }
-  const probe: BusProbe | undefined =
-    server && o.kafka
-      ? startBusProbe(o.kafka.options, ops.readiness.get('bus')!, logger.child({ component: 'bus', side: 'probe' }), o.kafka.side)
+  const probe =
+    server && o.bus?.bus.probe
+      ? o.bus.bus.probe(o.bus.side, ops.readiness.get('bus')!, logger.child({ component: 'bus', side: 'probe' }))
       : undefined;
   const onHup = () => {
     void o.reloader.reload('signal');

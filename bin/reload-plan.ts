@@ -1,5 +1,6 @@
 import type { ComponentConfig, PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
+import type { ComponentKind } from '../core/registry.js';
 
 /**
  * What a reload would change, worked out from the running config and the new one before
@@ -10,19 +11,19 @@ import type { Role } from '../config/roles.js';
 export interface ReloadPlan {
   changes: string[];
   restartNeeded: string[];
-  sources: ComponentDiff;
-  sinks: ComponentDiff;
+  sources: ComponentDiff<'source'>;
+  sinks: ComponentDiff<'sink'>;
   /** The transforms the role runs: rebuilt when any was added, removed, changed or moved. */
-  transforms: ComponentDiff & { any: boolean };
+  transforms: ComponentDiff<'transform'> & { any: boolean };
   routes: boolean;
   logLevel: boolean;
 }
 
-export interface ComponentDiff {
-  added: ComponentConfig[];
+export interface ComponentDiff<K extends ComponentKind = ComponentKind> {
+  added: ComponentConfig<K>[];
   removed: string[];
   /** Same name, other type or options: the new config. */
-  changed: ComponentConfig[];
+  changed: ComponentConfig<K>[];
 }
 
 export function planReload(current: PipelineConfig, next: PipelineConfig, role: Role): ReloadPlan {
@@ -100,7 +101,7 @@ function describe(out: string[], section: string, d: ComponentDiff): void {
   for (const c of d.changed) out.push(`${section}.${c.name} changed`);
 }
 
-function diff(from: ComponentConfig[], to: ComponentConfig[]): ComponentDiff {
+function diff<K extends ComponentKind>(from: ComponentConfig<K>[], to: ComponentConfig<K>[]): ComponentDiff<K> {
   const before = new Map(from.map((c) => [c.name, c]));
   const after = new Map(to.map((c) => [c.name, c]));
   return {

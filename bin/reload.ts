@@ -2,7 +2,7 @@ import type { Logger, LogLevel } from '../core/log.js';
 import { counter, gauge } from '../core/metrics.js';
 import type { Source } from '../core/pipeline.js';
 import { ConfigError, formatProblem } from '../config/errors.js';
-import type { ComponentConfig, PipelineConfig } from '../config/load.js';
+import type { PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
 import type { ReloadOutcome } from '../api/server.js';
 import type { LiveTransforms } from '../transforms/index.js';
@@ -163,7 +163,7 @@ export class Reloader {
         } catch (err) {
           failures.push(errorText(err));
           // Not running: left out of the running config, so the next reload tries it again.
-          running.sources = running.sources.filter((s: ComponentConfig) => s.name !== c.name);
+          running.sources = running.sources.filter((s) => s.name !== c.name);
         }
       }
     }

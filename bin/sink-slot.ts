@@ -23,7 +23,7 @@ export class SinkSlot implements Sink {
 
   constructor(
     readonly name: string,
-    public config: ComponentConfig,
+    public config: ComponentConfig<'sink'>,
     impl: Sink,
     public meter: ComponentMeter,
     private status: ComponentStatus,
@@ -86,7 +86,7 @@ export class SinkSlot implements Sink {
    * cannot open, a fresh instance of the previous config (`previous()`) takes over and
    * the error is thrown: the sink runs on as it was.
    */
-  async replace(next: Sink, config: ComponentConfig, previous: () => Sink, readiness: Readiness, logger: Logger): Promise<void> {
+  async replace(next: Sink, config: ComponentConfig<'sink'>, previous: () => Sink, readiness: Readiness, logger: Logger): Promise<void> {
     let release: () => void = () => {};
     this.switching = new Promise<void>((r) => (release = r));
     const old = this.impl;
@@ -146,7 +146,7 @@ export class SinkSlot implements Sink {
 }
 
 /** Makes a sink's slot: its instance, meter and readiness entry (not opened yet). */
-export function makeSinkSlot(config: ComponentConfig, impl: Sink, readiness: Readiness): SinkSlot {
+export function makeSinkSlot(config: ComponentConfig<'sink'>, impl: Sink, readiness: Readiness): SinkSlot {
   const id = SinkSlot.id(config.name);
   const meter = new ComponentMeter({ component: id, kind: 'sink', type: config.type });
   const status = readiness.add(id, 'sink', config.type, 'grace');

@@ -36,7 +36,7 @@ export class SinkTable {
   private attached: { collector: Collector; consumer: MeteredConsumer } | undefined;
 
   constructor(
-    private readonly build: (c: ComponentConfig) => Sink,
+    private readonly build: (c: ComponentConfig<'sink'>) => Sink,
     private readonly readiness: Readiness,
     private readonly taps: Taps,
     private readonly logger: Logger,
@@ -45,7 +45,7 @@ export class SinkTable {
   }
 
   /** The sinks of the config the pipeline starts with (opened by the collector's start). */
-  init(configs: ComponentConfig[], routes: RoutesConfig | undefined): { sinks: NamedSink[]; router: MeteredRouter } {
+  init(configs: ComponentConfig<'sink'>[], routes: RoutesConfig | undefined): { sinks: NamedSink[]; router: MeteredRouter } {
     for (const c of configs) this.slots.set(c.name, makeSinkSlot(c, this.build(c), this.readiness));
     this.router = this.makeRouter(routes);
     return { sinks: this.named(), router: this.router };
@@ -68,7 +68,7 @@ export class SinkTable {
   }
 
   /** Builds what the reload adds or changes and opens the added ones; throws (having closed what it opened) when one fails. */
-  async prepare(diff: ComponentDiff, routes: RoutesConfig | undefined, routesChanged: boolean): Promise<PreparedSinks> {
+  async prepare(diff: ComponentDiff<'sink'>, routes: RoutesConfig | undefined, routesChanged: boolean): Promise<PreparedSinks> {
     const changed = diff.changed.map((config) => ({ config, sink: this.build(config) }));
     const added = diff.added.map((config) => ({ config, sink: this.build(config) }));
     const opened: Sink[] = [];
@@ -88,7 +88,7 @@ export class SinkTable {
     return {
       abort,
       commit: async () => {
-        const replaced: { slot: SinkSlot; was: ComponentConfig }[] = [];
+        const replaced: { slot: SinkSlot; was: ComponentConfig<'sink'> }[] = [];
         try {
           for (const { config, sink } of changed) {
             const slot = this.slots.get(config.name)!;
@@ -115,8 +115,8 @@ export class SinkTable {
   }
 
   private swap(
-    diff: ComponentDiff,
-    added: { config: ComponentConfig; sink: Sink }[],
+    diff: ComponentDiff<'sink'>,
+    added: { config: ComponentConfig<'sink'>; sink: Sink }[],
     routes: RoutesConfig | undefined,
     routesChanged: boolean,
   ): void {

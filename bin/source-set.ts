@@ -13,7 +13,7 @@ import { ComponentMeter, meteredWriter } from './instrument.js';
  * twice, nothing skipped.
  */
 export interface RunningSource {
-  config: ComponentConfig;
+  config: ComponentConfig<'source'>;
   source: Source;
   meter: ComponentMeter;
 }
@@ -23,7 +23,7 @@ export class SourceSet {
 
   constructor(
     /** Builds the source's instance from its config (the runtime's factory: state directory, logger). */
-    private readonly build: (c: ComponentConfig) => Source,
+    private readonly build: (c: ComponentConfig<'source'>) => Source,
     /** Where sources write: the channel (or the transforms before it). */
     private readonly out: ChannelWriter,
     private readonly readiness: Readiness,
@@ -40,11 +40,11 @@ export class SourceSet {
   }
 
   /** Builds without starting: a constructor that refuses its options fails a reload before anything changed. */
-  create(config: ComponentConfig): Source {
+  create(config: ComponentConfig<'source'>): Source {
     return this.build(config);
   }
 
-  async start(config: ComponentConfig, source: Source = this.build(config)): Promise<void> {
+  async start(config: ComponentConfig<'source'>, source: Source = this.build(config)): Promise<void> {
     const id = SourceSet.id(config.name);
     const meter = new ComponentMeter({ component: id, kind: 'source', type: config.type });
     const status = this.readiness.add(id, 'source', config.type, 'informative');

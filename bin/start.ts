@@ -3,14 +3,14 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent } from '../agent/agent.js';
 import { Collector } from '../collector/collector.js';
-import type { Logger } from '../core/log.js';
-import type { Bus, BusConsumer, Channel, ComponentContext, Sink, Source } from '../core/pipeline.js';
+import { EmbeddedBus } from '../bus/embedded/index.js';
+import { type DeadLetter, FileDeadLetter, KafkaDeadLetter } from '../collector/dead-letter/dead-letter.js';
 import type { ComponentConfig, PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
-import { EmbeddedBus } from '../core/bus/embedded.js';
-import { FileDeadLetter, KafkaDeadLetter, type DeadLetter } from '../collector/dead-letter/dead-letter.js';
+import type { Logger } from '../core/log.js';
+import type { Bus, ComponentContext } from '../core/pipeline.js';
+import type { ComponentInstances, ComponentKind } from '../core/registry.js';
 import { LiveTransforms, transformingWriter } from '../transforms/index.js';
-import { KafkaBus } from './components.js';
 import { MeteredConsumer } from './consumer-gate.js';
 import { ComponentMeter, MeteredChannel, MeteredProducer, meteredDeadLetter } from './instrument.js';
 import { createOperations, startOperations, type Operating, type Operations } from './operate.js';
@@ -34,14 +34,14 @@ export interface StartOptions {
   version: string;
 }
 
-/** Batching for the in-process bus (the Kafka bus brings its own from `bus.producer`). */
-const FORWARD_BATCH_EVENTS = 2000;
+/** Events per send for a producer that says nothing of its batching (every bus here does). */
+const DEFAULT_BATCH_EVENTS = 2000;
 
 /** Builds the components a role needs from a validated config and starts them, collector first. */
 export async function startPipeline(config: PipelineConfig, role: Role, logger: Logger, options: StartOptions): Promise<Running> {
   const dataDir = resolve(config.dataDir);
   const host = hostname();
-  const build = <T>(c: ComponentConfig, section: string, extra: Partial<ComponentContext> = {}): T => {
+  const build: Build = (c, section, extra = {}) => {
     const dir = join(dataDir, section, c.name);
     mkdirSync(dir, { recursive: true });
     const ctx: ComponentContext = {
@@ -53,11 +53,11 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
       host,
       ...extra,
     };
-    return c.spec.create(c.options, ctx) as T;
+    return c.spec.create(c.options, ctx);
   };
   const ops = createOperations(config);
 
-  const bus: Bus = role === 'run' ? new EmbeddedBus() : build<Bus>(config.bus!, 'bus');
+  const bus: Bus = role === 'run' ? new EmbeddedBus() : build(config.bus!, 'bus');
   const transforms = new LiveTransforms(config.transforms, role, logger, host);
   const live: LivePipeline = { role, config, logger, transforms };
   const busType = role === 'run' ? 'embedded' : config.bus!.type;
@@ -68,8 +68,8 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   if (role === 'collector' || role === 'run') {
     const dlLogger = logger.child({ component: 'dead-letter' });
     const deadLetter: DeadLetter =
-      config.deadLetter.type === 'kafka' && bus instanceof KafkaBus
-        ? new KafkaDeadLetter(bus.options, config.deadLetter.topic, dlLogger)
+      config.deadLetter.type === 'kafka' && bus.recordWriter
+        ? new KafkaDeadLetter(bus.recordWriter(config.deadLetter.topic), config.deadLetter.topic, dlLogger)
         : new FileDeadLetter(resolve(config.deadLetter.path ?? join(dataDir, 'dead-letter', 'dead-letter.jsonl')), dlLogger);
     const started = await startCollectorSide(config, role, logger, ops, { bus, busMeter, busStatus, deadLetter, build, transforms });
     collector = started.collector;
@@ -87,7 +87,7 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
       live,
       reloader,
       about: { name: 'sluice', version: options.version, role, config: config.file, pid: process.pid },
-      kafka: bus instanceof KafkaBus ? { options: bus.options, side: role === 'agent' ? 'producer' : 'consumer' } : undefined,
+      bus: role === 'run' ? undefined : { bus, side: role === 'agent' ? 'producer' : 'consumer' },
     },
     logger,
   );
@@ -124,9 +124,12 @@ interface SideDeps {
   bus: Bus;
   busMeter: ComponentMeter;
   busStatus: ReturnType<Operations['readiness']['add']>;
-  build: <T>(c: ComponentConfig, section: string, extra?: Partial<ComponentContext>) => T;
+  build: Build;
   transforms: LiveTransforms;
 }
+
+/** Builds one configured component: what it creates follows from its kind, no cast. */
+type Build = <K extends ComponentKind>(c: ComponentConfig<K>, section: string, extra?: Partial<ComponentContext>) => ComponentInstances[K];
 
 /**
  * The collector half: sinks in runtime-held slots (so a reload can swap them), the router
@@ -149,15 +152,15 @@ async function startCollectorSide(
         new ComponentMeter({ component: SinkSlot.id(c.name), kind: 'sink', type: c.type }),
         'rejected',
       );
-      return build<Sink>(c, 'sinks', { rejected: (entries) => refused.write(entries) });
+      return build(c, 'sinks', { rejected: (entries) => refused.write(entries) });
     },
     ops.readiness,
     ops.taps,
     logger.child({ component: 'sinks' }),
   );
   const { sinks: named, router } = sinks.init(config.sinks, config.routes);
-  const raw: BusConsumer =
-    bus instanceof KafkaBus ? bus.consumer(meteredDeadLetter(deadLetter, deps.busMeter, 'undecodable')) : bus.consumer();
+  const undecodable = meteredDeadLetter(deadLetter, deps.busMeter, 'undecodable');
+  const raw = bus.consumer({ undecodable: (records) => undecodable.write(records) });
   const consumer = new MeteredConsumer(raw, {
     meter: role === 'run' ? undefined : deps.busMeter,
     status: role === 'run' ? undefined : deps.busStatus,
@@ -190,22 +193,19 @@ async function startAgentSide(
   const { bus, build } = deps;
   const channelConfig = config.channel!;
   const channel = new MeteredChannel(
-    build<Channel>(channelConfig, 'channel'),
+    build(channelConfig, 'channel'),
     new ComponentMeter({ component: 'channel', kind: 'channel', type: channelConfig.type }),
     ops.readiness.add('channel', 'channel', channelConfig.type, 'must-run'),
   );
   const producer = new MeteredProducer(bus.producer(), deps.busMeter, deps.busStatus);
-  const batching =
-    bus instanceof KafkaBus
-      ? { batchEvents: bus.options.producer.batch_events, lingerMs: bus.options.producer.linger }
-      : { batchEvents: FORWARD_BATCH_EVENTS, lingerMs: 0 };
   const agent = new Agent(channel, [], producer, logger.child({ component: 'agent' }), {
-    ...batching,
+    batchEvents: producer.batch?.maxEvents ?? DEFAULT_BATCH_EVENTS,
+    lingerMs: producer.batch?.timeoutMs ?? 0,
     drainTimeoutMs: config.shutdown.drain_timeout,
   });
   await agent.start();
   const sources = new SourceSet(
-    (c) => build<Source>(c, 'sources'),
+    (c) => build(c, 'sources'),
     transformingWriter(channel, deps.transforms.applyAgent),
     ops.readiness,
     ops.taps,

@@ -7,6 +7,11 @@ import { byteSize, duration } from '../core/units.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { parseConfig } from './load.js';
 
+/** These tests validate configs; nothing is ever created from them. */
+const notCreated = (): never => {
+  throw new Error('not created in config tests');
+};
+
 const registry = new Registry()
   .register({
     kind: 'source',
@@ -18,21 +23,21 @@ const registry = new Registry()
       idle: duration().default(1000),
       start: z.enum(['beginning', 'end']).default('end'),
     }),
-    create: () => ({}),
+    create: notCreated,
   })
   .register({
     kind: 'channel',
     type: 'mem',
     description: 'test channel',
     options: z.strictObject({ max_events: z.number().int().positive().default(10) }),
-    create: () => ({}),
+    create: notCreated,
   })
   .register({
     kind: 'sink',
     type: 'print',
     description: 'test sink',
     options: z.strictObject({ port: z.number().optional(), flag: z.boolean().default(false) }),
-    create: () => ({}),
+    create: notCreated,
   })
   .register({
     kind: 'sink',
@@ -71,7 +76,7 @@ const registry = new Registry()
           ctx.addIssue({ code: 'custom', path: ['password'], message: `password ${o.password} is on the deny list` });
       })
       .meta({ renamed: { tls_verify: 'tls.verify' } }),
-    create: () => ({}),
+    create: notCreated,
   })
   .plan({ kind: 'sink', type: 'elasticsearch', description: 'Elasticsearch bulk indexing' });
 

@@ -22,11 +22,11 @@ import {
 } from './routing.js';
 
 /** One configured component: its name (the YAML key), its type and its validated options. */
-export interface ComponentConfig<Options = unknown> {
-  kind: ComponentKind;
+export interface ComponentConfig<K extends ComponentKind = ComponentKind, Options = unknown> {
+  kind: K;
   name: string;
   type: string;
-  spec: ComponentSpec<Options>;
+  spec: ComponentSpec<K, Options>;
   options: Options;
 }
 
@@ -39,11 +39,11 @@ export interface PipelineConfig {
   file: string;
   dataDir: string;
   log: { level: LogLevel };
-  sources: ComponentConfig[];
-  transforms: ComponentConfig[];
-  channel?: ComponentConfig;
-  bus?: ComponentConfig;
-  sinks: ComponentConfig[];
+  sources: ComponentConfig<'source'>[];
+  transforms: ComponentConfig<'transform'>[];
+  channel?: ComponentConfig<'channel'>;
+  bus?: ComponentConfig<'bus'>;
+  sinks: ComponentConfig<'sink'>[];
   /** Absent: every sink receives every event. */
   routes?: RoutesConfig;
   deadLetter: DeadLetterConfig;
@@ -189,9 +189,10 @@ export function parseConfig(
   };
   const secrets: string[] = [];
   const checked = { substitutions, skip, secrets };
-  for (const [section, kind] of Object.entries(NAMED_SECTIONS)) {
+  const named = <K extends ComponentKind>(section: keyof typeof NAMED_SECTIONS, kind: K): ComponentConfig<K>[] => {
+    const out: ComponentConfig<K>[] = [];
     const entries = sections[section];
-    if (!isMap(entries)) continue;
+    if (!isMap(entries)) return out;
     for (const [name, body] of Object.entries(entries)) {
       if (!COMPONENT_NAME.test(name)) {
         at(
@@ -202,15 +203,19 @@ export function parseConfig(
         continue;
       }
       const component = resolveComponent(registry, kind, [section, name], name, body, at, checked);
-      if (component) config[section as keyof typeof NAMED_SECTIONS].push(component);
+      if (component) out.push(component);
     }
-  }
-  for (const [section, kind] of Object.entries(SINGLE_SECTIONS)) {
+    return out;
+  };
+  const single = <K extends ComponentKind>(section: keyof typeof SINGLE_SECTIONS, kind: K): ComponentConfig<K> | undefined => {
     const body = sections[section];
-    if (!isMap(body)) continue;
-    const component = resolveComponent(registry, kind, [section], section, body, at, checked);
-    if (component) config[section as keyof typeof SINGLE_SECTIONS] = component;
-  }
+    return isMap(body) ? resolveComponent(registry, kind, [section], section, body, at, checked) : undefined;
+  };
+  config.sources = named('sources', NAMED_SECTIONS.sources);
+  config.transforms = named('transforms', NAMED_SECTIONS.transforms);
+  config.sinks = named('sinks', NAMED_SECTIONS.sinks);
+  config.channel = single('channel', SINGLE_SECTIONS.channel);
+  config.bus = single('bus', SINGLE_SECTIONS.bus);
   checkRouting(data as Record<string, unknown>, at);
   if (problems.length > 0) throw new ConfigError(sortProblems(scrub(problems, secrets)));
   return config;
@@ -293,15 +298,15 @@ interface Checked {
   secrets: string[];
 }
 
-function resolveComponent(
+function resolveComponent<K extends ComponentKind>(
   registry: Registry,
-  kind: ComponentKind,
+  kind: K,
   path: string[],
   name: string,
   body: unknown,
   at: At,
   checked: Checked,
-): ComponentConfig | undefined {
+): ComponentConfig<K> | undefined {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     at(path, `expected a map with a "type" key, got ${describeValue(body)}`);
     return undefined;

@@ -5,12 +5,17 @@ import { ConfigError, formatProblem } from './errors.js';
 import { parseConfig } from './load.js';
 import { checkRole } from './roles.js';
 
+/** These tests validate configs; nothing is ever created from them. */
+const notCreated = (): never => {
+  throw new Error('not created in config tests');
+};
+
 const any = z.strictObject({});
 const registry = new Registry()
-  .register({ kind: 'source', type: 'file', description: 's', options: any, create: () => ({}) })
-  .register({ kind: 'channel', type: 'disk', description: 'c', options: any, create: () => ({}) })
-  .register({ kind: 'bus', type: 'kafka', description: 'b', options: any, create: () => ({}) })
-  .register({ kind: 'sink', type: 'file', description: 'k', options: any, create: () => ({}) });
+  .register({ kind: 'source', type: 'file', description: 's', options: any, create: notCreated })
+  .register({ kind: 'channel', type: 'disk', description: 'c', options: any, create: notCreated })
+  .register({ kind: 'bus', type: 'kafka', description: 'b', options: any, create: notCreated })
+  .register({ kind: 'sink', type: 'file', description: 'k', options: any, create: notCreated });
 
 const agentWithCollectorParts = [
   'sources:',

@@ -109,7 +109,7 @@ describe('routes and dead_letter sections', () => {
       ),
     ).toEqual([
       'p.yaml:3:10: bus.topic: topic "logs/{service}" has characters Kafka does not allow in topic names (/); use letters, digits, ".", "_" and "-"',
-      'p.yaml:5:18: bus.producer.compression: "zstd" needs a native codec that this build of Sluice does not include; available: none, gzip',
+      'p.yaml:5:18: bus.producer.compression: "zstd" is not in this build of librdkafka; available: none, gzip, lz4, snappy (lz4 and snappy with client: librdkafka)',
       'p.yaml:6:10: bus.producer.key: template "{svc}": {svc} at character 1: unknown field "svc": use service, module, host, level, source.kind, source.path, source.container, source.stream or fields.NAME (fields.a.b reads nested objects and dotted keys alike)',
       'p.yaml:8:5: bus.tls.key_file: cert_file and key_file go together: give both or neither',
     ]);

@@ -128,6 +128,12 @@ export interface ComponentContext {
  * commits the transaction only when send() resolved.
  */
 export interface BusProducer {
+  /**
+   * How the forwarder groups events for this producer: at most `maxEvents` per send (one
+   * channel transaction), and while the channel holds fewer, up to `timeoutMs` of waiting
+   * for a fuller send (0: never wait). Absent: the forwarder's defaults (2,000, no wait).
+   */
+  readonly batch?: { readonly maxEvents: number; readonly timeoutMs: number };
   open(): Promise<void>;
   /** Resolves only when the bus holds every event durably (Kafka: acks=all for every record). */
   send(events: readonly LogEvent[]): Promise<void>;
@@ -137,6 +143,25 @@ export interface BusProducer {
    * in flight (each settling on its own, committed in order). Absent: 1, one at a time.
    */
   readonly maxInFlight?: number;
+}
+
+/** A bus record that is not a Sluice event, with where it was read: what the dead-letter keeps of it. */
+export interface UndecodableRecord {
+  reason: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  /** The raw value, as received (null: a tombstone). */
+  value: Buffer | null;
+}
+
+export interface BusConsumerOptions {
+  /**
+   * Where records that do not decode go. Resolving means they are durably kept, so the bus
+   * may commit past them; without it such a record fails its batch (never skipped silently).
+   */
+  undecodable?: (records: readonly UndecodableRecord[]) => Promise<void>;
 }
 
 /** The collector's side of the bus. */
@@ -150,8 +175,35 @@ export interface BusConsumer {
   stop(): Promise<void>;
 }
 
+/** One record written as is to a topic of the bus (a dead-letter entry). */
+export interface BusRecord {
+  key: string | Buffer | null;
+  value: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+/** Durable writes to one topic of the bus, outside the event flow (the collector's dead-letter). */
+export interface BusRecordWriter {
+  /** Resolves once the bus holds every record durably (Kafka: acks=all). */
+  write(records: readonly BusRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Where a bus reports whether it is reachable (the api's readiness). */
+export interface BusHealth {
+  ok(): void;
+  failed(err: unknown): void;
+}
+
 /** What a `bus:` component creates: either side, for the agent or the collector. */
 export interface Bus {
   producer(): BusProducer;
-  consumer(): BusConsumer;
+  consumer(options?: BusConsumerOptions): BusConsumer;
+  /** A writer to `topic` on this bus; absent on a bus without topics (the in-process bus). */
+  recordWriter?(topic: string): BusRecordWriter;
+  /**
+   * Checks now and then that the bus is reachable, for readiness, as `side` uses it (a
+   * consumer also reports its group's lag); absent on a bus that cannot be unreachable.
+   */
+  probe?(side: 'producer' | 'consumer', health: BusHealth, logger: Logger): { stop(): Promise<void> };
 }

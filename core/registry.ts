@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ComponentContext } from './pipeline.js';
+import type { Bus, Channel, ComponentContext, Sink, Source } from './pipeline.js';
 
 /**
  * Component types, keyed by the YAML `type:`. Each component folder exports a
@@ -7,15 +7,41 @@ import type { ComponentContext } from './pipeline.js';
  * Types that are designed but not built yet are registered as planned, so the config
  * validator can say "not available yet" instead of "unknown" — and never ignores them.
  */
-export type ComponentKind = 'source' | 'transform' | 'channel' | 'bus' | 'sink';
 
-// biome-ignore lint/suspicious/noExplicitAny: a registry holds specs of every option type; each spec is typed where it is defined
-export interface ComponentSpec<Options = any, Instance = unknown> {
-  kind: ComponentKind;
+/** What a component of each kind is once created: the kind decides the contract. */
+export interface ComponentInstances {
+  source: Source;
+  /** Its contract (Transform) lives in transforms/, which core cannot name; transforms/index.ts builds them. */
+  transform: unknown;
+  channel: Channel;
+  bus: Bus;
+  sink: Sink;
+}
+
+export type ComponentKind = keyof ComponentInstances;
+
+/**
+ * One component type. Typed by its kind, so what `create` returns is known from the kind
+ * alone: `ComponentSpec<'sink', FileSinkOptions>` creates a Sink, and whoever builds it
+ * from a config needs no cast.
+ */
+export interface ComponentSpec<
+  K extends ComponentKind = ComponentKind,
+  // biome-ignore lint/suspicious/noExplicitAny: a registry holds specs of every option type; each spec is typed where it is defined
+  Options = any,
+  Instance extends ComponentInstances[K] = ComponentInstances[K],
+> {
+  kind: K;
   type: string;
   description: string;
   /** Options besides `type`; a strict object schema, so unknown keys are errors. */
   options: z.ZodType<Options>;
+  /**
+   * Several collector processes (`sluice collector --workers N`) may run this component at
+   * once against the same destination. False (the default) for a component that keeps a
+   * local state of its own, such as a file tree with in-progress files.
+   */
+  sharedAcrossProcesses?: boolean;
   create(options: Options, ctx: ComponentContext): Instance;
   /**
    * The keys of `fields` a component with these options may set, so `sluice validate` can
@@ -31,8 +57,8 @@ export interface PlannedComponent {
   description: string;
 }
 
-export type Lookup =
-  | { status: 'available'; spec: ComponentSpec }
+export type Lookup<K extends ComponentKind = ComponentKind> =
+  | { status: 'available'; spec: ComponentSpec<K> }
   | { status: 'planned'; planned: PlannedComponent }
   | { status: 'unknown'; known: string[] };
 
@@ -40,7 +66,7 @@ export class Registry {
   private readonly available = new Map<string, ComponentSpec>();
   private readonly planned = new Map<string, PlannedComponent>();
 
-  register(spec: ComponentSpec): this {
+  register<K extends ComponentKind>(spec: ComponentSpec<K>): this {
     const key = `${spec.kind}/${spec.type}`;
     if (this.available.has(key)) throw new Error(`component ${key} registered twice`);
     this.planned.delete(key);
@@ -54,8 +80,9 @@ export class Registry {
     return this;
   }
 
-  lookup(kind: ComponentKind, type: string): Lookup {
-    const spec = this.available.get(`${kind}/${type}`);
+  lookup<K extends ComponentKind>(kind: K, type: string): Lookup<K> {
+    // Specs are filed under their own kind by register(), so the one found under `kind` is of that kind.
+    const spec = this.available.get(`${kind}/${type}`) as ComponentSpec<K> | undefined;
     if (spec) return { status: 'available', spec };
     const planned = this.planned.get(`${kind}/${type}`);
     if (planned) return { status: 'planned', planned };

@@ -1,11 +1,10 @@
-import type { Producer } from 'kafkajs';
 import { Counter } from 'prom-client';
 import { AppendFile } from '../../core/append-file.js';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import { metrics } from '../../core/metrics.js';
+import type { BusRecordWriter } from '../../core/pipeline.js';
 import { encodeEventString } from '../../core/wire.js';
-import { createKafka, describeError, type KafkaBusOptions } from '../../core/bus/kafka-options.js';
 
 /**
  * Where the collector puts what it cannot deliver, instead of dropping it: bus records that
@@ -160,12 +159,10 @@ export class FileDeadLetter implements DeadLetter {
   }
 }
 
-/** Produces entries to a Kafka topic (acks=all, idempotent), on the bus's brokers. */
+/** Produces entries to a topic of the bus (Kafka: acks=all, idempotent), through the bus's own client. */
 export class KafkaDeadLetter implements DeadLetter {
-  private producer: Producer | undefined;
-
   constructor(
-    private readonly bus: KafkaBusOptions,
+    private readonly writer: BusRecordWriter,
     readonly topic: string,
     private readonly logger: Logger,
   ) {}
@@ -175,36 +172,21 @@ export class KafkaDeadLetter implements DeadLetter {
   async write(entries: readonly DeadLetterEntry[]): Promise<void> {
     if (entries.length === 0) return;
     try {
-      if (!this.producer) {
-        this.producer = createKafka(this.bus, this.logger, '-dead-letter').producer({
-          idempotent: true,
-          maxInFlightRequests: 1,
-          allowAutoTopicCreation: true,
-          retry: { retries: 3 },
-        });
-        await this.producer.connect();
-      }
-      await this.producer.send({
-        topic: this.topic,
-        acks: -1,
-        messages: entries.map((e) => ({
+      await this.writer.write(
+        entries.map((e) => ({
           key: e.key ?? (e.event ? `${e.event.service}/${e.event.module}` : null),
           value: formatEntry(e),
           headers: { reason: e.reason },
         })),
-      });
+      );
     } catch (err) {
-      const producer = this.producer;
-      this.producer = undefined;
-      await producer?.disconnect().catch(() => undefined);
-      throw new Error(`dead-letter topic ${this.topic}: ${describeError(err)}`);
+      throw new Error(`dead-letter ${(err as Error).message}`);
     }
     count(entries);
     this.logger.warn({ entries: entries.length, topic: this.topic, reason: entries[0]!.reason }, 'wrote to the dead-letter');
   }
 
   async close(): Promise<void> {
-    await this.producer?.disconnect().catch(() => undefined);
-    this.producer = undefined;
+    await this.writer.close();
   }
 }

@@ -33,10 +33,12 @@ export class ConsoleSink implements Sink {
   async close(): Promise<void> {}
 }
 
-export const consoleSinkSpec: ComponentSpec<ConsoleSinkOptions, Sink> = {
+export const consoleSinkSpec: ComponentSpec<'sink', ConsoleSinkOptions, Sink> = {
   kind: 'sink',
   type: 'console',
   description: 'prints events to stdout or stderr',
+  // Each process writes whole batches of lines; nothing is kept locally.
+  sharedAcrossProcesses: true,
   options: consoleSinkOptions,
   create: (options) => new ConsoleSink(options),
 };

@@ -468,11 +468,13 @@ function reasonOf(item: Record<string, BulkItemResult>): string {
   return `${e.type ?? 'error'}: ${e.reason ?? ''}${cause}`;
 }
 
-export const elasticsearchSinkSpec: ComponentSpec<ElasticsearchSinkOptions, Sink> = {
+export const elasticsearchSinkSpec: ComponentSpec<'sink', ElasticsearchSinkOptions, Sink> = {
   kind: 'sink',
   type: 'elasticsearch',
   description: 'bulk-indexes events into Elasticsearch (daily indices or a data stream; _id = event id)',
   options: elasticsearchSinkOptions,
+  // Bulk requests are independent and idempotent by _id: any number of collectors may index at once.
+  sharedAcrossProcesses: true,
   create: (options, ctx) => {
     const rejected = ctx.rejected;
     // In a collector refused events join the dead-letter; elsewhere they go to rejected.ndjson.

@@ -6,7 +6,7 @@ import { fileSinkOptions, type FileSinkOptions } from './options.js';
 export { FileSink, type FileSinkContext } from './file-sink.js';
 export { fileSinkOptions, type FileSinkOptions, type FileSinkInput } from './options.js';
 
-export const fileSinkSpec: ComponentSpec<FileSinkOptions, Sink> = {
+export const fileSinkSpec: ComponentSpec<'sink', FileSinkOptions, Sink> = {
   kind: 'sink',
   type: 'file',
   description:

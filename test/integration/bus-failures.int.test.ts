@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { KafkaService } from '../services/services.mjs';
 import {
   AGENT_BATCH_EVENTS,
+  BUS_CLIENTS,
+  skipWhenMissing,
   agentYaml,
   appendEvents,
   collectorYaml,
@@ -36,23 +38,25 @@ function writer(dir: string) {
   };
 }
 
-describe('kafka bus under failures', () => {
+describe.each(BUS_CLIENTS)('kafka bus under failures [$client]', ({ client, missing }) => {
+  skipWhenMissing(missing);
+
   it('loses nothing when the broker is SIGKILLed for a while mid-stream and comes back', async () => {
-    const broker = new KafkaService({ name: `kafka-bus-fail-${process.pid}`, port: 0, controllerPort: 0, heap: '256m' });
+    const broker = new KafkaService({ name: `kafka-bus-fail-${client}-${process.pid}`, port: 0, controllerPort: 0, heap: '256m' });
     const quiet = { log: () => undefined };
     try {
       await broker.start(quiet);
       const brokers = broker.brokers;
-      const { dir, topic, group } = setup('broker-kill');
+      const { dir, topic, group } = setup(`broker-kill-${client}`);
       const w = writer(dir);
       w.write(8000);
       const agent = start(
         'agent',
         dir,
         'agent',
-        agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
+        agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
       );
-      const collector = start('collector', dir, 'collector', collectorYaml({ dataDir: join(dir, 'c'), brokers, topic, group }));
+      const collector = start('collector', dir, 'collector', collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group }));
       const out = () => outputs(dir, 'collector.out');
       await waitFor(
         'the first events at the collector',
@@ -99,15 +103,15 @@ describe('kafka bus under failures', () => {
   });
 
   it('loses nothing when the agent is SIGKILLed mid-stream and restarted; replays are counted', async () => {
-    const { dir, topic, group } = setup('agent-kill');
+    const { dir, topic, group } = setup(`agent-kill-${client}`);
     const w = writer(dir);
     const collector = start(
       'collector',
       dir,
       'collector',
-      collectorYaml({ dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group }),
+      collectorYaml({ client, dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group }),
     );
-    const yaml = agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic });
+    const yaml = agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic });
     const first = start('agent', dir, 'agent', yaml);
     const out = () => outputs(dir, 'collector.out');
     w.write(40_000);
@@ -136,15 +140,15 @@ describe('kafka bus under failures', () => {
   });
 
   it('loses nothing when the collector is SIGKILLed mid-stream and restarted; replays are counted', async () => {
-    const { dir, topic, group } = setup('collector-kill');
+    const { dir, topic, group } = setup(`collector-kill-${client}`);
     const w = writer(dir);
     const agent = start(
       'agent',
       dir,
       'agent',
-      agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic }),
+      agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic }),
     );
-    const yaml = collectorYaml({ dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group });
+    const yaml = collectorYaml({ client, dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group });
     const first = start('collector', dir, 'collector', yaml);
     const out = () => outputs(dir, 'collector').filter((f) => f.endsWith('.out'));
     w.write(40_000);

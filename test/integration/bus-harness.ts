@@ -15,7 +15,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach } from 'vitest';
+import { afterAll, afterEach, beforeEach } from 'vitest';
+import { type KafkaClientName, probeLibrdkafka } from '../../bus/kafka/client.js';
 
 export const CLI = join(import.meta.dirname, '../../dist/bin/sluice.js');
 
@@ -30,18 +31,28 @@ export function workspace(prefix: string) {
   afterEach(async () => {
     await Promise.all(running.splice(0).map((p) => p.kill()));
   });
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  // SLUICE_TEST_KEEP=1 keeps the configs and logs of every scenario for a look afterwards.
+  afterAll(() => (process.env.SLUICE_TEST_KEEP ? console.log(`kept ${root}`) : rmSync(root, { recursive: true, force: true })));
   const setup = (name: string) => {
     const dir = join(root, name);
     mkdirSync(join(dir, 'logs'), { recursive: true });
     const topic = `sluice-${name}-${process.pid}-${Date.now()}`;
     return { dir, topic, group: `${topic}-group`, logFile: join(dir, 'logs', 'app.log') };
   };
-  /** Starts the built CLI on `yaml`, its output in `<dir>/<name>.out|.err`; killed after the test. */
-  const start = (role: 'agent' | 'collector', dir: string, name: string, yaml: string): Sluice => {
+  /**
+   * Starts the built CLI on `yaml`, its output in `<dir>/<name>.out|.err`; killed after the
+   * test. A collector runs one worker process unless `args` say otherwise.
+   */
+  const start = (role: 'agent' | 'collector', dir: string, name: string, yaml: string, args?: string[]): Sluice => {
     const config = join(dir, `${name}.yaml`);
     writeFileSync(config, yaml);
-    const p = new Sluice(role, config, join(dir, `${name}.out`), join(dir, `${name}.err`));
+    const p = new Sluice(
+      role,
+      config,
+      join(dir, `${name}.out`),
+      join(dir, `${name}.err`),
+      args ?? (role === 'collector' ? ['--workers', '1'] : []),
+    );
     running.push(p);
     return p;
   };
@@ -68,10 +79,14 @@ export class Sluice {
     config: string,
     stdoutFile: string,
     readonly stderrFile: string,
+    args: string[] = [],
   ) {
     const out = openSync(stdoutFile, 'a');
     const err = openSync(stderrFile, 'a');
-    this.child = spawn(process.execPath, [CLI, role, '-c', config], { stdio: ['ignore', out, err], env: { PATH: process.env.PATH } });
+    this.child = spawn(process.execPath, [CLI, role, '-c', config, ...args], {
+      stdio: ['ignore', out, err],
+      env: { PATH: process.env.PATH },
+    });
     closeSync(out);
     closeSync(err);
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve((this.code = code))));
@@ -159,7 +174,22 @@ export function outputs(dir: string, prefix: string): string[] {
 /** Events per agent send (one channel transaction) in agentYaml: the most one failed send can duplicate. */
 export const AGENT_BATCH_EVENTS = 500;
 
+/**
+ * The Kafka clients every bus test runs with. librdkafka is an optional dependency: where it
+ * did not install, its tests are skipped with the reason (see bus/kafka/README.md).
+ */
+export const BUS_CLIENTS: { client: KafkaClientName; missing: string }[] = (['kafkajs', 'librdkafka'] as const).map((client) => {
+  const probe = probeLibrdkafka();
+  return { client, missing: client === 'librdkafka' && !probe.installed ? probe.reason : '' };
+});
+
+/** Inside describe.each(BUS_CLIENTS): skips the block's tests, saying why, when the client is not installed. */
+export function skipWhenMissing(missing: string): void {
+  beforeEach((ctx) => ctx.skip(missing !== '', `librdkafka is not installed here: ${missing}`));
+}
+
 export interface AgentConfig {
+  client: KafkaClientName;
   dataDir: string;
   logGlob: string;
   brokers: string;
@@ -185,12 +215,13 @@ export function agentYaml(c: AgentConfig): string {
     '  max_bytes: 64MiB',
     'bus:',
     '  type: kafka',
+    `  client: ${c.client}`,
     `  brokers: [${c.brokers}]`,
     `  topic: ${c.topic}`,
     '  producer:',
     '    partitions: 4',
     '    replication_factor: 1',
-    `    batch_events: ${AGENT_BATCH_EVENTS}`,
+    `    batch: { max_events: ${AGENT_BATCH_EVENTS} }`,
     ...(c.extraBus ?? []),
     'shutdown: { drain_timeout: 5s }',
     '',
@@ -198,6 +229,7 @@ export function agentYaml(c: AgentConfig): string {
 }
 
 export interface CollectorConfig {
+  client: KafkaClientName;
   dataDir: string;
   brokers: string;
   topic: string;
@@ -212,6 +244,7 @@ export function collectorYaml(c: CollectorConfig): string {
     'log: { level: info }',
     'bus:',
     '  type: kafka',
+    `  client: ${c.client}`,
     `  brokers: [${c.brokers}]`,
     `  topic: ${c.topic}`,
     '  consumer:',

@@ -1,23 +1,42 @@
-// Agent -> Kafka -> collector through the built CLI on the shared broker: every event
-// counted by number at the far end; poison records to the dead-letter; two collectors in
-// one group sharing partitions while one leaves.
+// Agent -> Kafka -> collector through the built CLI on the shared broker, with each Kafka
+// client: every event counted by number at the far end; poison records to the dead-letter;
+// two collectors in one group sharing partitions while one leaves; one collector running
+// two worker processes.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { encodeEvent } from '../../core/wire.js';
-import { agentYaml, appendEvents, collectorYaml, lossAndDuplicates, outputs, tally, waitFor, workspace } from './bus-harness.js';
+import {
+  BUS_CLIENTS,
+  agentYaml,
+  appendEvents,
+  collectorYaml,
+  lossAndDuplicates,
+  outputs,
+  skipWhenMissing,
+  tally,
+  waitFor,
+  workspace,
+} from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const { setup, start } = workspace('sluice-bus-');
 
-describe('kafka bus end to end', () => {
+describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing }) => {
+  skipWhenMissing(missing);
+
   it('delivers every event exactly once from a file through Kafka to a sink, and both halves stop cleanly on SIGTERM', async () => {
-    const { dir, topic, group, logFile } = setup('e2e');
+    const { dir, topic, group, logFile } = setup(`e2e-${client}`);
     const total = 20_000;
     appendEvents(logFile, 0, total / 2);
-    const collector = start('collector', dir, 'collector', collectorYaml({ dataDir: join(dir, 'c'), brokers, topic, group }));
-    const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
+    const collector = start('collector', dir, 'collector', collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group }));
+    const agent = start(
+      'agent',
+      dir,
+      'agent',
+      agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
+    );
     appendEvents(logFile, total / 2, total / 2);
     const out = outputs.bind(null, dir, 'collector.out');
     await waitFor(
@@ -35,7 +54,7 @@ describe('kafka bus end to end', () => {
   });
 
   it('sends records that do not decode to the dead-letter with reason and coordinates, and keeps consuming', async () => {
-    const { dir, topic, group } = setup('poison');
+    const { dir, topic, group } = setup(`poison-${client}`);
     const kafka = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
@@ -67,7 +86,12 @@ describe('kafka bus end to end', () => {
           { value: event(2) },
         ],
       });
-      const collector = start('collector', dir, 'collector', collectorYaml({ dataDir: join(dir, 'c'), brokers, topic, group, deadLetter }));
+      const collector = start(
+        'collector',
+        dir,
+        'collector',
+        collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group, deadLetter }),
+      );
       const out = () => outputs(dir, 'collector.out');
       await waitFor(
         '3 events at the collector',
@@ -111,16 +135,21 @@ describe('kafka bus end to end', () => {
   });
 
   it('shares partitions between two collectors of one group; one leaving mid-stream loses nothing', async () => {
-    const { dir, topic, group } = setup('group');
+    const { dir, topic, group } = setup(`group-${client}`);
     let written = 0;
     // One file per module: the record key is service/module, so eight modules spread over the partitions.
     const write = (count: number) => {
       for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
       written += count;
     };
-    const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
-    const a = start('collector', dir, 'ca', collectorYaml({ dataDir: join(dir, 'ca'), brokers, topic, group }));
-    const b = start('collector', dir, 'cb', collectorYaml({ dataDir: join(dir, 'cb'), brokers, topic, group }));
+    const agent = start(
+      'agent',
+      dir,
+      'agent',
+      agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
+    );
+    const a = start('collector', dir, 'ca', collectorYaml({ client, dataDir: join(dir, 'ca'), brokers, topic, group }));
+    const b = start('collector', dir, 'cb', collectorYaml({ client, dataDir: join(dir, 'cb'), brokers, topic, group }));
     const all = () => [...outputs(dir, 'ca.out'), ...outputs(dir, 'cb.out')];
     // Keep events flowing until the group has settled with partitions on both members.
     await waitFor(
@@ -151,5 +180,63 @@ describe('kafka bus end to end', () => {
       `group: ${tally(outputs(dir, 'ca.out')).total} events at collector A, ${tally(outputs(dir, 'cb.out')).total} at B, ${result.duplicates} duplicates`,
     );
     expect(result).toEqual({ missing: [], duplicates: 0, unexpected: 0 });
+  });
+});
+
+describe.each(BUS_CLIENTS)('sluice collector --workers [$client]', ({ client, missing }) => {
+  skipWhenMissing(missing);
+
+  it('runs two worker processes in one group that share the partitions, each event written once, one clean stop', async () => {
+    const { dir, topic, group } = setup(`workers-${client}`);
+    let written = 0;
+    const write = (count: number) => {
+      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
+      written += count;
+    };
+    write(16_000);
+    const agent = start(
+      'agent',
+      dir,
+      'agent',
+      agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
+    );
+    const collector = start('collector', dir, 'collector', collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group }), [
+      '--workers',
+      '2',
+    ]);
+    const out = () => outputs(dir, 'collector.out');
+    // Both workers hold partitions once the group has settled: keep events coming until then.
+    const lastAssignment = (worker: number): string[] => {
+      const lines = collector
+        .log()
+        .split('\n')
+        .filter((l) => l.includes('"joined the consumer group"') && l.includes(`"worker":${worker}`));
+      const last = lines.at(-1);
+      return last ? (JSON.parse(last) as { partitions: string[] }).partitions : [];
+    };
+    await waitFor(
+      'both workers to hold partitions',
+      () => {
+        if (lastAssignment(0).length > 0 && lastAssignment(1).length > 0) return true;
+        if (written < 200_000) write(800);
+        return false;
+      },
+      90_000,
+      () => collector.log().slice(-3000),
+    );
+    write(8000);
+    const total = written;
+    await waitFor(
+      `${total} events at the collector`,
+      () => tally(out()).counts.size >= total,
+      90_000,
+      () => `${tally(out()).counts.size} so far\n${collector.log().slice(-3000)}`,
+    );
+    expect(await agent.stop()).toBe(0);
+    expect(await collector.stop()).toBe(0);
+    expect(lossAndDuplicates(tally(out()), total)).toEqual({ missing: [], duplicates: 0, unexpected: 0 });
+    // One log: the supervisor's start line and both workers' lines in the same stream.
+    expect(collector.log()).toMatch(/"workers":2.*"msg":"sluice started"/);
+    expect(collector.log()).not.toMatch(/"level":(50|60)/);
   });
 });

@@ -1,11 +1,12 @@
-// KafkaProducer against the shared broker: a send cut into several requests, failing after
+// The bus's producer, with each client, against the shared broker: a send cut into several requests, failing after
 // some were acked, must not append those again when the rolled-back transaction comes back.
 import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KafkaProducer } from '../../agent/bus/kafka/producer.js';
-import { kafkaBusOptions } from '../../core/bus/kafka-options.js';
+import { KafkaBus } from '../../bus/kafka/index.js';
+import { kafkaBusOptions } from '../../bus/kafka/options.js';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
+import { BUS_CLIENTS, skipWhenMissing } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const kafka = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
@@ -39,21 +40,24 @@ const event = (n: number, service: string): LogEvent => ({
   fields: {},
 });
 
-describe('kafka producer', () => {
+describe.each(BUS_CLIENTS)('kafka producer [$client]', ({ client, missing }) => {
+  skipWhenMissing(missing);
+
   it('does not resend the requests Kafka acked when a later request of the same send failed', async () => {
-    const prefix = `sluice-prod-${process.pid}-${Date.now()}`;
+    const prefix = `sluice-prod-${client}-${process.pid}-${Date.now()}`;
     const admin = kafka.admin();
     await admin.connect();
     try {
       await createTopic(admin, `${prefix}-a`);
       const options = kafkaBusOptions.parse({
+        client,
         brokers,
         topic: `${prefix}-{service}`,
         // ~25 events per request; topic "b" does not exist and is not created, so the
         // requests after the first 100 events fail.
-        producer: { compression: 'none', batch_bytes: '6KiB', create_topics: false, request_timeout: '5s' },
+        producer: { compression: 'none', batch: { max_bytes: '6KiB' }, create_topics: false, request_timeout: '5s' },
       });
-      const producer = new KafkaProducer(options, silentLogger());
+      const producer = new KafkaBus(options, { name: 'bus', logger: silentLogger() }).producer();
       await producer.open();
       const events = [
         ...Array.from({ length: 100 }, (_, i) => event(i, 'a')),

@@ -155,7 +155,7 @@ function preview(v: FieldValue): string {
   return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
 }
 
-export const fieldsTransformSpec: ComponentSpec<FieldsOptions, Transform> = {
+export const fieldsTransformSpec: ComponentSpec<'transform', FieldsOptions, Transform> = {
   kind: 'transform',
   type: 'fields',
   description: 'adds, sets, copies, renames and removes fields; promotes one to service, module, level, message or time',

@@ -78,7 +78,7 @@ export class FilterTransform implements Transform {
   }
 }
 
-export const filterTransformSpec: ComponentSpec<FilterOptions, Transform> = {
+export const filterTransformSpec: ComponentSpec<'transform', FilterOptions, Transform> = {
   kind: 'transform',
   type: 'filter',
   description: 'drops events by level, field values, globs or regexes',

@@ -147,7 +147,7 @@ function patternParser(patterns: CompiledPattern[], maxMatchBytes: number): Pars
   };
 }
 
-export const parseTransformSpec: ComponentSpec<ParseOptions, Transform> = {
+export const parseTransformSpec: ComponentSpec<'transform', ParseOptions, Transform> = {
   kind: 'transform',
   type: 'parse',
   description: 'parses JSON, logfmt, key=value, regex captures or grok patterns into fields',

@@ -178,7 +178,7 @@ function replacer(o: RedactOptions): (value: string, detector: string) => string
   };
 }
 
-export const redactTransformSpec: ComponentSpec<RedactOptions, Transform> = {
+export const redactTransformSpec: ComponentSpec<'transform', RedactOptions, Transform> = {
   kind: 'transform',
   type: 'redact',
   description: 'hides emails, card numbers, tokens, keys (and optionally IPs) or your patterns: masked or keyed-hashed',

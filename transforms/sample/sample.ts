@@ -66,7 +66,7 @@ export function fnv1a(text: string): number {
   return h >>> 0;
 }
 
-export const sampleTransformSpec: ComponentSpec<SampleOptions, Transform> = {
+export const sampleTransformSpec: ComponentSpec<'transform', SampleOptions, Transform> = {
   kind: 'transform',
   type: 'sample',
   description: 'keeps one event in N (by id or a key such as a trace id), the same decision on every replay',

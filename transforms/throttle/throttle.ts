@@ -103,7 +103,7 @@ export class ThrottleTransform implements Transform {
   }
 }
 
-export const throttleTransformSpec: ComponentSpec<ThrottleOptions, Transform> = {
+export const throttleTransformSpec: ComponentSpec<'transform', ThrottleOptions, Transform> = {
   kind: 'transform',
   type: 'throttle',
   description: 'lets at most N events per window through per key (e.g. per service), dropping and counting the rest',

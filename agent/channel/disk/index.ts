@@ -48,7 +48,7 @@ export const diskChannelOptions = z
 
 export type DiskChannelOptions = z.output<typeof diskChannelOptions>;
 
-export const diskChannelSpec: ComponentSpec<DiskChannelOptions, DiskChannel> = {
+export const diskChannelSpec: ComponentSpec<'channel', DiskChannelOptions, DiskChannel> = {
   kind: 'channel',
   type: 'disk',
   description: 'Durable buffer on local disk (segmented write-ahead log); survives crashes and restarts, applies backpressure when full',

@@ -12,7 +12,7 @@ export const memoryChannelOptions = z.strictObject({
 
 export type MemoryChannelOptions = z.output<typeof memoryChannelOptions>;
 
-export const memoryChannelSpec: ComponentSpec<MemoryChannelOptions, MemoryChannel> = {
+export const memoryChannelSpec: ComponentSpec<'channel', MemoryChannelOptions, MemoryChannel> = {
   kind: 'channel',
   type: 'memory',
   description: 'Bounded in-memory buffer: fast, applies backpressure when full, loses its contents (and source checkpoints) on exit',

@@ -159,7 +159,7 @@ export class DemoSource implements Source {
   }
 }
 
-export const demoSourceSpec: ComponentSpec<DemoSourceOptions, Source> = {
+export const demoSourceSpec: ComponentSpec<'source', DemoSourceOptions, Source> = {
   kind: 'source',
   type: 'demo',
   description: 'writes realistic demo logs (web access, Java stack traces, JSON) into rotating files for a file source to tail',

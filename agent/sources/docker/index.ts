@@ -5,7 +5,7 @@ import { DockerSource } from './source.js';
 export { DockerSource } from './source.js';
 export { dockerSourceOptions, type DockerSourceOptions, type DockerSourceInput } from './options.js';
 
-export const dockerSourceSpec: ComponentSpec<DockerSourceOptions, DockerSource> = {
+export const dockerSourceSpec: ComponentSpec<'source', DockerSourceOptions, DockerSource> = {
   kind: 'source',
   type: 'docker',
   description:

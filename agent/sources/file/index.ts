@@ -6,7 +6,7 @@ import { FileSource } from './source.js';
 export { FileSource } from './source.js';
 export { fileSourceOptions, type FileSourceOptions, type FileSourceInput } from './options.js';
 
-export const fileSourceSpec: ComponentSpec<FileSourceOptions, FileSource> = {
+export const fileSourceSpec: ComponentSpec<'source', FileSourceOptions, FileSource> = {
   kind: 'source',
   type: 'file',
   description: 'Tails log files matched by globs; survives rotation, truncation and restarts without loss or duplicates',

@@ -1,40 +1,16 @@
-import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import { Counter } from 'prom-client';
+import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { Backoff } from '../../../core/backoff.js';
-import type { LogEvent } from '../../../core/event.js';
 import type { Logger } from '../../../core/log.js';
-import { metrics } from '../../../core/metrics.js';
-import type { AckableBatch, BusConsumer } from '../../../core/pipeline.js';
-import { WireFormatError, decodeEvent } from '../../../core/wire.js';
-import { createKafka, describeBus, describeError, topicSubscription, type KafkaBusOptions } from '../../../core/bus/kafka-options.js';
-import type { DeadLetter, DeadLetterEntry } from '../../dead-letter/dead-letter.js';
-import { UncommittedWrites } from './uncommitted.js';
+import type { AckableBatch, BusConsumer, UndecodableRecord } from '../../../core/pipeline.js';
+import type { ClientSetup } from '../client.js';
+import { busMetrics } from '../metrics.js';
+import { type KafkaBusOptions, describeBus, topicSubscription } from '../options.js';
+import { decodeBatch, deliverAndWait, keepUndecodable } from '../records.js';
+import { UncommittedWrites } from '../uncommitted.js';
+import { createKafka, describeError } from './config.js';
 
 /** How often a templated topic's pattern is checked for topics created since the subscription. */
 const TOPIC_RESCAN_MS = 30_000;
-
-const labelNames = ['component'] as const;
-const consumerMetrics = {
-  events: new Counter({
-    name: 'sluice_bus_consumed_events_total',
-    help: 'Events decoded from Kafka and delivered to the router',
-    labelNames,
-    registers: [metrics],
-  }),
-  bytes: new Counter({ name: 'sluice_bus_consumed_bytes_total', help: 'Record value bytes consumed', labelNames, registers: [metrics] }),
-  undecodable: new Counter({
-    name: 'sluice_bus_undecodable_records_total',
-    help: 'Records that did not decode and went to the dead-letter',
-    labelNames,
-    registers: [metrics],
-  }),
-  commitFailures: new Counter({
-    name: 'sluice_bus_commit_failures_total',
-    help: 'Offset commits that failed (the records are read again: duplicates, never loss)',
-    labelNames,
-    registers: [metrics],
-  }),
-};
 
 /**
  * The collector's Kafka side: one member of a consumer group, so N collectors share the
@@ -54,7 +30,10 @@ const consumerMetrics = {
  * Broker outages and kafkajs crashes do not end the process: the member reconnects with
  * capped backoff, logging once when the bus goes down and once when it is back.
  */
-export class KafkaConsumer implements BusConsumer {
+export class KafkajsConsumer implements BusConsumer {
+  private readonly options: KafkaBusOptions;
+  private readonly logger: Logger;
+  private readonly labels: { component: string; client: 'kafkajs' };
   private readonly abort = new AbortController();
   private consumer: Consumer | undefined;
   private loop: Promise<void> | undefined;
@@ -63,11 +42,13 @@ export class KafkaConsumer implements BusConsumer {
   private readonly uncommitted = new UncommittedWrites();
 
   constructor(
-    private readonly options: KafkaBusOptions,
-    private readonly logger: Logger,
-    private readonly deadLetter: DeadLetter | undefined,
-    private readonly component = 'bus',
-  ) {}
+    private readonly setup: ClientSetup,
+    private readonly undecodable: ((records: readonly UndecodableRecord[]) => Promise<void>) | undefined,
+  ) {
+    this.options = setup.options;
+    this.logger = setup.logger;
+    this.labels = { component: setup.component, client: 'kafkajs' };
+  }
 
   async start(deliver: (batch: AckableBatch) => Promise<void>): Promise<void> {
     // Connecting happens in the background: a collector starts (and answers signals) while
@@ -84,7 +65,10 @@ export class KafkaConsumer implements BusConsumer {
   private async run(deliver: (batch: AckableBatch) => Promise<void>): Promise<void> {
     const backoff = new Backoff(500, 30_000);
     const signal = this.abort.signal;
-    this.logger.info({ bus: describeBus(this.options), group: this.options.consumer.group_id }, 'kafka consumer starting');
+    this.logger.info(
+      { bus: describeBus(this.options), group: this.options.consumer.group_id, client: 'kafkajs' },
+      'kafka consumer starting',
+    );
     while (!signal.aborted) {
       const ended = new Promise<Error | undefined>((resolve) => (this.stopped = () => resolve(undefined)));
       let crashed: (err: Error) => void = () => {};
@@ -102,7 +86,7 @@ export class KafkaConsumer implements BusConsumer {
           if (matched.length === 0)
             throw Object.assign(new Error(`no topic matches ${this.options.topic} yet`), { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
         }
-        await consumer.subscribe({ topics: [subscription], fromBeginning: this.options.consumer.from_beginning });
+        await consumer.subscribe({ topics: [subscription], fromBeginning: this.options.consumer.start_at === 'beginning' });
         if (signal.aborted) break;
         await consumer.run({
           autoCommit: false,
@@ -169,7 +153,7 @@ export class KafkaConsumer implements BusConsumer {
   }
 
   private async matchingTopics(pattern: RegExp): Promise<string[]> {
-    const admin = createKafka(this.options, this.logger, '-collector').admin();
+    const admin = createKafka(this.setup, '-collector').admin();
     try {
       await admin.connect();
       return (await admin.listTopics()).filter((t) => pattern.test(t));
@@ -180,7 +164,7 @@ export class KafkaConsumer implements BusConsumer {
 
   private createConsumer(crashed: (err: Error) => void): Consumer {
     const c = this.options.consumer;
-    const consumer = createKafka(this.options, this.logger, '-collector').consumer({
+    const consumer = createKafka(this.setup, '-collector').consumer({
       groupId: c.group_id,
       sessionTimeout: c.session_timeout,
       rebalanceTimeout: c.rebalance_timeout,
@@ -217,27 +201,7 @@ export class KafkaConsumer implements BusConsumer {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const { topic, partition, messages } = batch;
     const written = this.uncommitted.get(topic, partition);
-    const events: LogEvent[] = [];
-    const ids: (string | null)[] = new Array<string | null>(messages.length);
-    const poison: DeadLetterEntry[] = [];
-    let bytes = 0;
-    let skipped = 0;
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages[i]!;
-      const decoded = decode(m);
-      if (typeof decoded === 'string') {
-        ids[i] = null;
-        poison.push({ reason: decoded, topic, partition, offset: m.offset, key: m.key ?? null, value: m.value });
-      } else {
-        ids[i] = decoded.id;
-        if (written?.has(BigInt(m.offset), decoded.id)) {
-          skipped++;
-          continue;
-        }
-        events.push(decoded);
-      }
-      bytes += m.value?.length ?? 0;
-    }
+    const { events, ids, undecodable, skipped, bytes } = decodeBatch(topic, partition, messages, written);
     if (skipped > 0)
       this.logger.info(
         { topic, partition, offset: messages[0]!.offset, skipped },
@@ -246,12 +210,11 @@ export class KafkaConsumer implements BusConsumer {
     const last = batch.messages[batch.messages.length - 1]!.offset;
     const heartbeats = new Heartbeats(payload.heartbeat, this.options.consumer.heartbeat_interval);
     try {
-      if (poison.length > 0) await this.toDeadLetter(poison);
-      if (events.length > 0) {
-        await new Promise<void>((resolve, reject) => {
-          deliver({ events, ack: async () => resolve() }).catch(reject);
-        });
+      if (undecodable.length > 0) {
+        busMetrics.undecodable.inc(this.labels, undecodable.length);
+        await keepUndecodable(undecodable, this.undecodable, this.abort.signal, this.logger);
       }
+      if (events.length > 0) await deliverAndWait(deliver, events);
     } catch (err) {
       heartbeats.stop();
       if (isRunning() && !this.abort.signal.aborted) {
@@ -266,15 +229,15 @@ export class KafkaConsumer implements BusConsumer {
       return;
     }
     heartbeats.stop();
-    consumerMetrics.events.inc({ component: this.component }, events.length);
-    consumerMetrics.bytes.inc({ component: this.component }, bytes);
+    busMetrics.consumed.inc(this.labels, events.length);
+    busMetrics.consumedBytes.inc(this.labels, bytes);
     payload.resolveOffset(last);
     const next = (BigInt(last) + 1n).toString();
     try {
       await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
       if (written) this.uncommitted.committed(topic, partition, BigInt(next));
     } catch (err) {
-      consumerMetrics.commitFailures.inc({ component: this.component });
+      busMetrics.commitFailures.inc(this.labels);
       this.uncommitted.remember(
         topic,
         partition,
@@ -290,46 +253,12 @@ export class KafkaConsumer implements BusConsumer {
     // let kafkajs rejoin the group.
     if (heartbeats.error) throw heartbeats.error;
   }
-
-  private async toDeadLetter(entries: DeadLetterEntry[]): Promise<void> {
-    consumerMetrics.undecodable.inc({ component: this.component }, entries.length);
-    const dl = this.deadLetter;
-    if (!dl) throw new Error(`${entries.length} records do not decode and no dead-letter is configured (first: ${entries[0]!.reason})`);
-    const backoff = new Backoff(100, 30_000);
-    let failing = false;
-    for (;;) {
-      if (this.abort.signal.aborted) throw new Error('collector stopping: dead-letter entries not written');
-      try {
-        await dl.write(entries);
-        return;
-      } catch (err) {
-        if (!failing) {
-          failing = true;
-          this.logger.error(
-            { err: describeError(err) },
-            'dead-letter write failed; retrying, the batch is not committed until it is written',
-          );
-        }
-        await backoff.sleep(this.abort.signal);
-      }
-    }
-  }
 }
 
 function isUnknownTopic(err: Error): boolean {
   return (
     (err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION' || describeError(err).includes('does not host this topic-partition')
   );
-}
-
-/** Decodes one record; returns the reason when it does not decode. */
-function decode(m: KafkaMessage): LogEvent | string {
-  if (m.value === null) return 'record has no value (a tombstone?), not a Sluice event';
-  try {
-    return decodeEvent(m.value);
-  } catch (err) {
-    return err instanceof WireFormatError ? err.reason : describeError(err);
-  }
 }
 
 /**

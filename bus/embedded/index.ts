@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import type { Bus } from '../pipeline.js';
-import type { ComponentSpec } from '../registry.js';
+import type { ComponentSpec } from '../../core/registry.js';
 import { EmbeddedBus } from './embedded.js';
 
-export const embeddedBusSpec: ComponentSpec<Record<string, never>, Bus> = {
+export { EmbeddedBus } from './embedded.js';
+
+export const embeddedBusSpec: ComponentSpec<'bus', Record<string, never>, EmbeddedBus> = {
   kind: 'bus',
   type: 'embedded',
   description: 'the in-process bus of `sluice run`: agent and collector halves in one process',

@@ -1,5 +1,8 @@
-import type { AckableBatch, Bus, BusConsumer, BusProducer } from '../pipeline.js';
-import type { LogEvent } from '../event.js';
+import type { LogEvent } from '../../core/event.js';
+import type { AckableBatch, Bus, BusConsumer, BusProducer } from '../../core/pipeline.js';
+
+/** Events per send: the sinks get batches this large from the channel. */
+const BATCH_EVENTS = 2000;
 
 /**
  * The in-process bus of `sluice run`: the agent half's send() hands the batch straight to
@@ -13,6 +16,8 @@ export class EmbeddedBus implements Bus {
 
   producer(): BusProducer {
     return {
+      // No linger: there is no request to fill, a send is a direct hand-over.
+      batch: { maxEvents: BATCH_EVENTS, timeoutMs: 0 },
       open: async () => {},
       send: (events) => this.send(events),
       close: async () => {},

@@ -1,9 +1,11 @@
 import kafkajs, { type Admin } from 'kafkajs';
-import { sleep } from '../core/backoff.js';
-import { kafkaClientConfig, topicSubscription, type KafkaBusOptions } from '../core/bus/kafka-options.js';
-import type { Logger } from '../core/log.js';
-import { gauge } from '../core/metrics.js';
-import type { ComponentStatus } from '../api/readiness.js';
+import { sleep } from '../../core/backoff.js';
+import type { Logger } from '../../core/log.js';
+import { gauge } from '../../core/metrics.js';
+import type { BusHealth } from '../../core/pipeline.js';
+import type { ClientSetup } from './client.js';
+import { kafkaClientConfig } from './kafkajs/config.js';
+import { type KafkaBusOptions, topicSubscription } from './options.js';
 
 const { Kafka } = kafkajs;
 
@@ -27,14 +29,15 @@ export interface BusProbe {
 }
 
 export function startBusProbe(
-  options: KafkaBusOptions,
-  status: ComponentStatus,
+  setup: Pick<ClientSetup, 'options' | 'tls'>,
+  status: BusHealth,
   logger: Logger,
   side: 'producer' | 'consumer',
   intervalMs = 5000,
 ): BusProbe {
   const abort = new AbortController();
-  const kafka = new Kafka({ ...kafkaClientConfig(options, logger, '-probe'), retry: { retries: 0 } });
+  const options = setup.options;
+  const kafka = new Kafka({ ...kafkaClientConfig({ ...setup, logger }, '-probe'), retry: { retries: 0 } });
   let admin: Admin | undefined;
   const loop = (async () => {
     while (!abort.signal.aborted) {
@@ -74,8 +77,8 @@ async function measureLag(admin: Admin, options: KafkaBusOptions): Promise<void>
     for (const p of newest) {
       const c = partitions.find((x) => x.partition === p.partition);
       const high = BigInt(p.high);
-      // No committed offset yet: the group starts from the oldest record (from_beginning) or the newest.
-      const from = c && c.offset !== '-1' ? BigInt(c.offset) : options.consumer.from_beginning ? BigInt(p.low) : high;
+      // No committed offset yet: the group starts from the oldest record (start_at: beginning) or the newest.
+      const from = c && c.offset !== '-1' ? BigInt(c.offset) : options.consumer.start_at === 'beginning' ? BigInt(p.low) : high;
       const lag = high > from ? Number(high - from) : 0;
       consumerLag.set({ component: 'bus', topic, partition: String(p.partition) }, lag);
     }

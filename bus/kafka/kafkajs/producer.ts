@@ -1,49 +1,16 @@
 import type { Admin, ICustomPartitioner, Message, Producer, TopicMessages } from 'kafkajs';
 import kafkajs from 'kafkajs';
-import { Counter } from 'prom-client';
 import type { LogEvent } from '../../../core/event.js';
 import type { Logger } from '../../../core/log.js';
-import { metrics } from '../../../core/metrics.js';
 import type { BusProducer } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
-import {
-  createKafka,
-  describeBus,
-  describeError,
-  keyRenderer,
-  topicRenderer,
-  type KafkaBusOptions,
-} from '../../../core/bus/kafka-options.js';
+import type { ClientSetup } from '../client.js';
+import { busMetrics } from '../metrics.js';
+import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
+import { AckedMemory } from '../resend.js';
+import { createKafka, describeError } from './config.js';
 
 const { CompressionTypes, Partitioners } = kafkajs;
-
-const labelNames = ['component'] as const;
-const producerMetrics = {
-  events: new Counter({
-    name: 'sluice_bus_produced_events_total',
-    help: 'Events Kafka acknowledged (acks=all)',
-    labelNames,
-    registers: [metrics],
-  }),
-  bytes: new Counter({
-    name: 'sluice_bus_produced_bytes_total',
-    help: 'Encoded event bytes Kafka acknowledged',
-    labelNames,
-    registers: [metrics],
-  }),
-  failures: new Counter({
-    name: 'sluice_bus_produce_failures_total',
-    help: 'Sends that failed and were rolled back into the channel',
-    labelNames,
-    registers: [metrics],
-  }),
-};
-
-/** How the forwarder should batch for this producer. */
-export interface ProducerBatching {
-  batchEvents: number;
-  lingerMs: number;
-}
 
 /**
  * The agent's Kafka side. send() resolves only when every record of the batch is acked by
@@ -55,13 +22,16 @@ export interface ProducerBatching {
  * request, and a fresh producer id is the one reliable way out of the "out of order
  * sequence number" loop kafkajs users report after broker restarts.
  *
- * A send larger than batch_bytes goes out as several requests. When one fails after
+ * A send larger than batch.max_bytes goes out as several requests. When one fails after
  * earlier ones were acked, the forwarder rolls the whole transaction back and the channel
  * hands the same events again, in order; the producer remembers the ids of the acked
  * prefix and skips it on that retry, so only the unacked part is sent twice at most.
  */
-export class KafkaProducer implements BusProducer {
-  readonly batching: ProducerBatching;
+export class KafkajsProducer implements BusProducer {
+  readonly batch: BusProducer['batch'];
+  private readonly options: KafkaBusOptions;
+  private readonly logger: Logger;
+  private readonly labels: { component: string; client: 'kafkajs' };
   private kafka: ReturnType<typeof createKafka> | undefined;
   private producer: Producer | undefined;
   private admin: Admin | undefined;
@@ -69,32 +39,32 @@ export class KafkaProducer implements BusProducer {
   private readonly topicOf: (e: LogEvent) => string;
   private readonly keyOf: (e: LogEvent) => string;
   private readonly compression: kafkajs.CompressionTypes;
-  /** Ids of the leading events of the last failed send that Kafka had acked. */
-  private acked: string[] = [];
+  private readonly acked = new AckedMemory();
 
-  constructor(
-    private readonly options: KafkaBusOptions,
-    private readonly logger: Logger,
-    private readonly component = 'bus',
-  ) {
-    this.batching = { batchEvents: options.producer.batch_events, lingerMs: options.producer.linger };
-    this.topicOf = topicRenderer(options.topic, { maxDistinct: options.topic_max_distinct, component, logger });
+  constructor(private readonly setup: ClientSetup) {
+    const options = setup.options;
+    this.options = options;
+    this.logger = setup.logger;
+    this.labels = { component: setup.component, client: 'kafkajs' };
+    this.batch = { maxEvents: options.producer.batch.max_events, timeoutMs: options.producer.batch.timeout };
+    this.topicOf = topicRenderer(options.topic, {
+      maxDistinct: options.topic_max_distinct,
+      component: setup.component,
+      logger: setup.logger,
+    });
     this.keyOf = keyRenderer(options.producer.key);
     this.compression = options.producer.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   }
 
   /** Reads TLS files and builds the client; connecting waits for the first send, so an agent starts (and buffers) while Kafka is down. */
   async open(): Promise<void> {
-    this.kafka = createKafka(this.options, this.logger, '-agent');
-    this.logger.info({ bus: describeBus(this.options) }, 'kafka producer ready');
+    this.kafka = createKafka(this.setup, '-agent');
+    this.logger.info({ bus: describeBus(this.options), client: 'kafkajs' }, 'kafka producer ready');
   }
 
   async send(all: readonly LogEvent[]): Promise<void> {
-    const skip = ackedPrefix(this.acked, all);
-    this.acked = [];
-    const events = skip > 0 ? all.slice(skip) : all;
-    if (skip > 0)
-      this.logger.info({ skipped: skip, events: all.length }, 'not resending the events Kafka acked before the last send failed');
+    const { events, skipped } = this.acked.take(all);
+    if (skipped > 0) this.logger.info({ skipped, events: all.length }, 'not resending the events Kafka acked before the last send failed');
     if (events.length === 0) return;
     let done = 0;
     try {
@@ -109,12 +79,13 @@ export class KafkaProducer implements BusProducer {
           compression: this.compression,
         });
         done += chunk.events;
-        producerMetrics.events.inc({ component: this.component }, chunk.events);
-        producerMetrics.bytes.inc({ component: this.component }, chunk.bytes);
+        busMetrics.produced.inc(this.labels, chunk.events);
+        busMetrics.producedBytes.inc(this.labels, chunk.bytes);
       }
     } catch (err) {
-      producerMetrics.failures.inc({ component: this.component });
-      this.acked = all.slice(0, skip + done).map((e) => e.id);
+      busMetrics.produceFailures.inc(this.labels);
+      // Requests go out in order: the first `done` events are in Kafka.
+      this.acked.failed(events, (i) => i < done);
       await this.discard();
       throw new Error(`kafka produce failed: ${describeError(err)}`);
     }
@@ -164,7 +135,7 @@ export class KafkaProducer implements BusProducer {
 
   /** Groups events by topic, in order, into requests of at most batch_bytes each. */
   private chunk(events: readonly LogEvent[]): Chunk[] {
-    const limit = this.options.producer.batch_bytes;
+    const limit = this.options.producer.batch.max_bytes;
     const chunks: Chunk[] = [];
     const headers = this.options.producer.headers;
     let byTopic = new Map<string, Message[]>();
@@ -206,17 +177,6 @@ interface Chunk {
   bytes: number;
   events: number;
   topicMessages: TopicMessages[];
-}
-
-/**
- * How many leading events of `events` are the ones Kafka acked in the failed send before
- * (same ids, same order: a rolled-back transaction comes back unchanged). Anything else
- * means a different batch, and nothing is skipped.
- */
-export function ackedPrefix(acked: readonly string[], events: readonly LogEvent[]): number {
-  if (acked.length === 0 || acked.length > events.length) return 0;
-  for (let i = 0; i < acked.length; i++) if (events[i]!.id !== acked[i]) return 0;
-  return acked.length;
 }
 
 /** Distinct keys remembered per topic before the cache starts over (keys come from templates and may have many values). */

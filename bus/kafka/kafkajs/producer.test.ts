@@ -1,31 +1,6 @@
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import type { LogEvent } from '../../../core/event.js';
-import { ackedPrefix, cachingPartitioner } from './producer.js';
-
-const ev = (id: string): LogEvent => ({
-  id,
-  timestamp: 0,
-  message: 'm',
-  service: 's',
-  module: 'm',
-  host: 'h',
-  source: { kind: 'file' },
-  fields: {},
-});
-
-describe('ackedPrefix', () => {
-  it('skips the acked events when the same transaction comes back', () => {
-    expect(ackedPrefix(['a', 'b'], ['a', 'b', 'c'].map(ev))).toBe(2);
-    expect(ackedPrefix(['a', 'b', 'c'], ['a', 'b', 'c'].map(ev))).toBe(3);
-  });
-
-  it('skips nothing for another batch', () => {
-    expect(ackedPrefix([], ['a'].map(ev))).toBe(0);
-    expect(ackedPrefix(['a', 'b'], ['a', 'x', 'c'].map(ev))).toBe(0);
-    expect(ackedPrefix(['a', 'b'], ['a'].map(ev))).toBe(0);
-  });
-});
+import { cachingPartitioner } from './producer.js';
 
 describe('cachingPartitioner', () => {
   const meta = (n: number) =>

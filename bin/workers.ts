@@ -1,0 +1,115 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import type { PipelineConfig } from '../config/load.js';
+import { Backoff } from '../core/backoff.js';
+import type { Logger } from '../core/log.js';
+
+/**
+ * `sluice collector --workers N`: N collector processes in one consumer group, so Kafka
+ * spreads the partitions over them and decoding and routing use every core. This process
+ * only supervises: it starts the workers (each a `sluice collector --worker I` with the
+ * same config), forwards SIGTERM/SIGINT to them, restarts one that dies, and exits once all
+ * have stopped. The workers write to the same stderr, each line with its `worker` index:
+ * one log.
+ */
+
+/** Why a config runs in one process only, or undefined when N processes may share its sinks. */
+export function singleProcessReason(config: PipelineConfig): string | undefined {
+  const own = config.sinks.find((s) => !s.spec.sharedAcrossProcesses);
+  if (own)
+    return `sinks.${own.name} (type ${own.type}) keeps state of its own on this host (a file tree with in-progress files) and runs in one process`;
+  return undefined;
+}
+
+/**
+ * How many worker processes to run: `requested`, or by default one per core when every sink
+ * may be shared by several processes, else one. Throws (a usage error) when more than one is
+ * asked for a config that cannot have more.
+ */
+export function workerCount(config: PipelineConfig, requested: number | undefined, logger: Logger): number {
+  const reason = singleProcessReason(config);
+  if (requested !== undefined) {
+    if (requested > 1 && reason) throw new Error(`--workers ${requested}: ${reason}; use --workers 1`);
+    return requested;
+  }
+  if (reason) {
+    logger.debug({ reason }, 'one collector process');
+    return 1;
+  }
+  return availableParallelism();
+}
+
+/** What a worker tells the supervisor over IPC. */
+export type WorkerMessage = { started: true };
+
+export interface Supervised {
+  stop(): Promise<number>;
+}
+
+/**
+ * Starts `count` workers running `args` of this same CLI. Resolves once every worker said it
+ * started; rejects with the exit code of a worker that ended before that (its own one-line
+ * error is already in the log), after stopping the others.
+ */
+export async function superviseWorkers(count: number, args: string[], logger: Logger): Promise<Supervised> {
+  const script = process.argv[1]!;
+  const workers: (ChildProcess | undefined)[] = new Array(count).fill(undefined);
+  let stopping = false;
+  let allStarted = false;
+  let failStart: (code: number) => void = () => {};
+  const startFailed = new Promise<never>(
+    (_, reject) => (failStart = (code) => reject(Object.assign(new Error('worker failed'), { code }))),
+  );
+  const started = new Set<number>();
+  let everyoneStarted: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (everyoneStarted = resolve));
+  const exits: Promise<number>[] = new Array(count);
+
+  const launch = (index: number, backoff: Backoff): Promise<number> => {
+    // Its own process group: a Ctrl-C reaches the supervisor alone, which then stops each
+    // worker once (a second signal would make a worker exit without draining).
+    const child = fork(script, [...args, '--worker', String(index)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
+    workers[index] = child;
+    child.on('message', (m: WorkerMessage) => {
+      if (!m.started) return;
+      backoff.reset();
+      started.add(index);
+      if (started.size === count) everyoneStarted();
+    });
+    return new Promise<number>((resolve) => {
+      child.once('exit', (code, signal) => {
+        workers[index] = undefined;
+        const status = code ?? 1;
+        if (stopping) return resolve(status);
+        if (!allStarted) {
+          failStart(status === 0 ? 1 : status);
+          return resolve(status);
+        }
+        logger.error({ worker: index, exit_code: code, signal }, 'collector worker exited; restarting it');
+        void backoff.sleep().then(async () => resolve(stopping ? status : await launch(index, backoff)));
+      });
+    });
+  };
+
+  for (let i = 0; i < count; i++) exits[i] = launch(i, new Backoff(1000, 30_000));
+  const stop = async (): Promise<number> => {
+    stopping = true;
+    for (const w of workers) w?.kill('SIGTERM');
+    const codes = await Promise.all(exits);
+    return codes.every((c) => c === 0) ? 0 : 1;
+  };
+  try {
+    await Promise.race([ready, startFailed]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  allStarted = true;
+  return { stop };
+}
+
+/** In a worker: tell the supervisor it started, and stop when the supervisor is gone. */
+export function reportToSupervisor(stop: () => void): void {
+  process.send?.({ started: true } satisfies WorkerMessage);
+  process.once('disconnect', stop);
+}

@@ -1,0 +1,125 @@
+import { createRequire } from 'node:module';
+import type { LogEvent } from '../../core/event.js';
+import type { Logger } from '../../core/log.js';
+import type { TlsSettings } from '../../core/options/tls.js';
+import type { AckableBatch, BusConsumer, BusProducer, BusRecord, BusRecordWriter, UndecodableRecord } from '../../core/pipeline.js';
+import type { KafkaBusOptions, KafkaClientChoice } from './options.js';
+
+/**
+ * Which client library runs the bus, and the one shape both present. `auto` takes
+ * librdkafka when its package is installed (an optional dependency: its native build may
+ * have failed on this machine), kafkajs otherwise. A client's module is imported only when
+ * it is used, so an agent on librdkafka never loads kafkajs and the reverse.
+ */
+export type KafkaClientName = 'librdkafka' | 'kafkajs';
+
+export const LIBRDKAFKA_PACKAGE = '@confluentinc/kafka-javascript';
+
+export type LibrdkafkaProbe = { installed: true; version: string } | { installed: false; reason: string };
+
+let probed: LibrdkafkaProbe | undefined;
+
+/** Whether the librdkafka package loads here (its native addon built), and its librdkafka version. */
+export function probeLibrdkafka(): LibrdkafkaProbe {
+  if (probed) return probed;
+  try {
+    const native = createRequire(import.meta.url)(LIBRDKAFKA_PACKAGE) as { librdkafkaVersion: string };
+    probed = { installed: true, version: native.librdkafkaVersion };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    probed = {
+      installed: false,
+      reason:
+        e.code === 'MODULE_NOT_FOUND' ? `${LIBRDKAFKA_PACKAGE} is not installed` : `${LIBRDKAFKA_PACKAGE} does not load: ${e.message}`,
+    };
+  }
+  return probed;
+}
+
+/** The client `choice` resolves to; throws (one line, naming the component) when librdkafka is required but missing. */
+export function chooseClient(choice: KafkaClientChoice, component: string, logger: Logger): KafkaClientName {
+  const probe = probeLibrdkafka();
+  if (choice === 'kafkajs' || (choice === 'auto' && !probe.installed)) {
+    logger.info({ client: 'kafkajs', choice, ...(probe.installed ? {} : { librdkafka: probe.reason }) }, 'kafka client chosen');
+    return 'kafkajs';
+  }
+  if (!probe.installed)
+    throw new Error(
+      `${component}: client librdkafka: ${probe.reason} (it is an optional dependency built from source at install, see bus/kafka/README.md); use client: kafkajs or auto`,
+    );
+  logger.info({ client: 'librdkafka', choice, librdkafka_version: probe.version }, 'kafka client chosen');
+  return 'librdkafka';
+}
+
+/** What a client is given to build either side: the validated options, TLS files already read. */
+export interface ClientSetup {
+  options: KafkaBusOptions;
+  tls: TlsSettings | undefined;
+  logger: Logger;
+  /** The bus's config name, for metrics and errors. */
+  component: string;
+}
+
+/** One client library behind the Bus interface (bus/kafka/kafkajs, bus/kafka/librdkafka). */
+export interface KafkaClient {
+  producer(setup: ClientSetup): BusProducer;
+  consumer(setup: ClientSetup, undecodable: ((records: readonly UndecodableRecord[]) => Promise<void>) | undefined): BusConsumer;
+  recordWriter(setup: ClientSetup, topic: string): BusRecordWriter;
+}
+
+/** A producer whose client module is loaded by open(). */
+export class DeferredProducer implements BusProducer {
+  private inner: BusProducer | undefined;
+
+  constructor(
+    readonly batch: BusProducer['batch'],
+    private readonly make: () => Promise<BusProducer>,
+  ) {}
+
+  async open(): Promise<void> {
+    this.inner ??= await this.make();
+    await this.inner.open();
+  }
+
+  send(events: readonly LogEvent[]): Promise<void> {
+    if (!this.inner) return Promise.reject(new Error('kafka producer used before open()'));
+    return this.inner.send(events);
+  }
+
+  async close(): Promise<void> {
+    await this.inner?.close();
+  }
+}
+
+/** A consumer whose client module is loaded by start(). */
+export class DeferredConsumer implements BusConsumer {
+  private inner: BusConsumer | undefined;
+
+  constructor(private readonly make: () => Promise<BusConsumer>) {}
+
+  async start(deliver: (batch: AckableBatch) => Promise<void>): Promise<void> {
+    this.inner ??= await this.make();
+    await this.inner.start(deliver);
+  }
+
+  async stop(): Promise<void> {
+    await this.inner?.stop();
+  }
+}
+
+/** A record writer whose client module is loaded by the first write. */
+export class DeferredRecordWriter implements BusRecordWriter {
+  private inner: Promise<BusRecordWriter> | undefined;
+
+  constructor(private readonly make: () => Promise<BusRecordWriter>) {}
+
+  async write(records: readonly BusRecord[]): Promise<void> {
+    this.inner ??= this.make();
+    await (await this.inner).write(records);
+  }
+
+  async close(): Promise<void> {
+    const inner = await this.inner;
+    await inner?.close();
+  }
+}

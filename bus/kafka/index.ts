@@ -1,0 +1,89 @@
+import type { Logger } from '../../core/log.js';
+import { loadTls } from '../../core/options/tls.js';
+import type {
+  Bus,
+  BusConsumer,
+  BusConsumerOptions,
+  BusHealth,
+  BusProducer,
+  BusRecordWriter,
+  ComponentContext,
+} from '../../core/pipeline.js';
+import type { ComponentSpec } from '../../core/registry.js';
+import {
+  type ClientSetup,
+  DeferredConsumer,
+  DeferredProducer,
+  DeferredRecordWriter,
+  type KafkaClient,
+  type KafkaClientName,
+  chooseClient,
+} from './client.js';
+import { type KafkaBusOptions, kafkaBusOptions } from './options.js';
+
+/**
+ * `bus: {type: kafka}`: the agent's producer and the collector's consumer group over one
+ * options block, on the client library chosen by `client:`. TLS files are read and the
+ * client chosen when the bus is built, so a missing CA file or a missing librdkafka is a
+ * one-line error before anything starts.
+ */
+export class KafkaBus implements Bus {
+  readonly client: KafkaClientName;
+  private readonly setup: ClientSetup;
+  private module: Promise<KafkaClient> | undefined;
+
+  constructor(
+    readonly options: KafkaBusOptions,
+    ctx: Pick<ComponentContext, 'name' | 'logger'>,
+  ) {
+    const tls = options.tls ? loadTls(options.tls, ctx.name) : undefined;
+    this.client = chooseClient(options.client, ctx.name, ctx.logger);
+    if (this.client === 'librdkafka' && options.tls?.server_name)
+      throw new Error(
+        `${ctx.name}: tls.server_name is not supported by client librdkafka (it verifies each broker's own host name); remove it or use client: kafkajs`,
+      );
+    this.setup = { options, tls, logger: ctx.logger, component: ctx.name };
+  }
+
+  producer(): BusProducer {
+    const { batch } = this.options.producer;
+    const setup = { ...this.setup, logger: this.setup.logger.child({ side: 'producer' }) };
+    return new DeferredProducer({ maxEvents: batch.max_events, timeoutMs: batch.timeout }, async () => (await this.load()).producer(setup));
+  }
+
+  consumer(options: BusConsumerOptions = {}): BusConsumer {
+    const setup = { ...this.setup, logger: this.setup.logger.child({ side: 'consumer' }) };
+    return new DeferredConsumer(async () => (await this.load()).consumer(setup, options.undecodable));
+  }
+
+  recordWriter(topic: string): BusRecordWriter {
+    const setup = { ...this.setup, logger: this.setup.logger.child({ side: 'record-writer', topic }) };
+    return new DeferredRecordWriter(async () => (await this.load()).recordWriter(setup, topic));
+  }
+
+  /**
+   * Reachability (and, for a consumer, the group's lag) for the api's readiness: a metadata
+   * request every 5 s on a connection of its own (bus/kafka/probe.ts, on kafkajs whatever
+   * the client; loaded only when an api runs).
+   */
+  probe(side: 'producer' | 'consumer', health: BusHealth, logger: Logger): { stop(): Promise<void> } {
+    const started = import('./probe.js').then((m) => m.startBusProbe(this.setup, health, logger, side));
+    return { stop: async () => (await started).stop() };
+  }
+
+  private load(): Promise<KafkaClient> {
+    this.module ??=
+      this.client === 'librdkafka'
+        ? import('./librdkafka/index.js').then((m) => m.librdkafkaClient)
+        : import('./kafkajs/index.js').then((m) => m.kafkajsClient);
+    return this.module;
+  }
+}
+
+export const kafkaBusSpec: ComponentSpec<'bus', KafkaBusOptions, KafkaBus> = {
+  kind: 'bus',
+  type: 'kafka',
+  description: 'Kafka: producer on the agent (acks=all, idempotent), consumer group on the collector; librdkafka or kafkajs',
+  options: kafkaBusOptions,
+  create: (options, ctx) => new KafkaBus(options, ctx),
+};

@@ -1,0 +1,58 @@
+import type { ClientSetup } from '../client.js';
+import type { Config } from './native.js';
+
+/** The connection part of the options, as librdkafka's properties (TLS files were read by the bus). */
+export function connectionConfig(setup: Pick<ClientSetup, 'options' | 'tls'>, clientIdSuffix: string): Config {
+  const { options, tls } = setup;
+  const sasl = options.sasl;
+  const config: Config = {
+    'bootstrap.servers': options.brokers.join(','),
+    'client.id': `${options.client_id}${clientIdSuffix}`,
+    'socket.connection.setup.timeout.ms': Math.max(1000, options.connection_timeout),
+    'security.protocol': tls ? (sasl ? 'sasl_ssl' : 'ssl') : sasl ? 'sasl_plaintext' : 'plaintext',
+    // Sluice logs the state changes (kafka down / back); a line per closed idle connection is noise.
+    'log.connection.close': false,
+  };
+  if (tls) {
+    if (tls.ca) config['ssl.ca.pem'] = tls.ca.toString('utf8');
+    if (tls.cert) config['ssl.certificate.pem'] = tls.cert.toString('utf8');
+    if (tls.key) config['ssl.key.pem'] = tls.key.toString('utf8');
+    config['enable.ssl.certificate.verification'] = tls.rejectUnauthorized;
+    config['ssl.endpoint.identification.algorithm'] = tls.rejectUnauthorized ? 'https' : 'none';
+  }
+  if (sasl) {
+    config['sasl.mechanisms'] = sasl.mechanism.toUpperCase();
+    config['sasl.username'] = sasl.username;
+    config['sasl.password'] = sasl.password;
+  }
+  return config;
+}
+
+/** librdkafka's default batch limit; a larger batch.max_bytes raises the request limit with it. */
+const DEFAULT_MESSAGE_MAX_BYTES = 1_000_000;
+
+/** An idempotent, acks=all producer with delivery reports, batching as the options say. */
+export function producerConfig(setup: Pick<ClientSetup, 'options' | 'tls'>, clientIdSuffix: string): Config {
+  const p = setup.options.producer;
+  const config: Config = {
+    ...connectionConfig(setup, clientIdSuffix),
+    'enable.idempotence': true,
+    acks: 'all',
+    'compression.codec': p.compression,
+    'linger.ms': p.batch.timeout,
+    'batch.size': p.batch.max_bytes,
+    'request.timeout.ms': p.request_timeout,
+    // A record not delivered in this time fails its send, which the forwarder rolls back.
+    'message.timeout.ms': p.request_timeout,
+    // A send never overflows the local queue (it holds one channel transaction at a time).
+    'queue.buffering.max.messages': Math.max(100_000, 2 * p.batch.max_events),
+    // The partitioner of the Java client and kafkajs: a key lands on the same partition
+    // whichever client produced it, so a module's lines stay in order across a switch.
+    partitioner: 'murmur2_random',
+    // Topics are created by the producer (create_topics) with the partitions asked for, or not at all.
+    'allow.auto.create.topics': false,
+    dr_cb: true,
+  };
+  if (p.batch.max_bytes > DEFAULT_MESSAGE_MAX_BYTES) config['message.max.bytes'] = p.batch.max_bytes + 64 * 1024;
+  return config;
+}

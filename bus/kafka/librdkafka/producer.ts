@@ -1,0 +1,218 @@
+import type { LogEvent } from '../../../core/event.js';
+import { type Logger, OutageLog } from '../../../core/log.js';
+import type { BusProducer } from '../../../core/pipeline.js';
+import { encodeEvent } from '../../../core/wire.js';
+import type { ClientSetup } from '../client.js';
+import { busMetrics } from '../metrics.js';
+import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
+import { AckedMemory } from '../resend.js';
+import { producerConfig } from './config.js';
+import { Deliveries } from './deliveries.js';
+import { ERR, isOutage, type NativeAdmin, type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
+
+/**
+ * The agent's Kafka side on librdkafka's native producer. send() hands every record to
+ * librdkafka at once (it batches per partition, compresses and pipelines requests in its
+ * own threads, idempotent with acks=all) and resolves when every record's delivery report
+ * says it was acked; if any failed, it waits for all the others to report, then rejects
+ * and the forwarder rolls the channel transaction back. The acked records of that send are
+ * remembered and not sent again when the transaction comes back.
+ *
+ * librdkafka reconnects and retries on its own; a record that cannot be delivered within
+ * request_timeout fails its send. A producer hit by a fatal error is replaced by a new one.
+ */
+export class LibrdkafkaProducer implements BusProducer {
+  readonly batch: BusProducer['batch'];
+  private readonly options: KafkaBusOptions;
+  private readonly logger: Logger;
+  private readonly labels: { component: string; client: 'librdkafka' };
+  private readonly outage: OutageLog;
+  private readonly deliveries = new Deliveries();
+  private readonly acked = new AckedMemory();
+  private readonly ensured = new Set<string>();
+  private readonly topicOf: (e: LogEvent) => string;
+  private readonly keyOf: (e: LogEvent) => string;
+  private producer: Promise<NativeProducer> | undefined;
+  /** The producer once connected; a connect under way is `producer` alone. */
+  private live: NativeProducer | undefined;
+  /** Bumped by discard(), so a connect that ends after it does not become `live`. */
+  private generation = 0;
+  private admin: NativeAdmin | undefined;
+
+  constructor(private readonly setup: ClientSetup) {
+    this.options = setup.options;
+    this.logger = setup.logger;
+    this.labels = { component: setup.component, client: 'librdkafka' };
+    this.outage = new OutageLog(this.logger, { what: 'kafka' });
+    this.batch = { maxEvents: this.options.producer.batch.max_events, timeoutMs: this.options.producer.batch.timeout };
+    this.topicOf = topicRenderer(this.options.topic, {
+      maxDistinct: this.options.topic_max_distinct,
+      component: setup.component,
+      logger: setup.logger,
+    });
+    this.keyOf = keyRenderer(this.options.producer.key);
+  }
+
+  /** Connecting waits for the first send, so an agent starts (and buffers) while Kafka is down. */
+  async open(): Promise<void> {
+    this.logger.info({ bus: describeBus(this.options), client: 'librdkafka' }, 'kafka producer ready');
+  }
+
+  async send(all: readonly LogEvent[]): Promise<void> {
+    const { events, skipped } = this.acked.take(all);
+    if (skipped > 0) this.logger.info({ skipped, events: all.length }, 'not resending the events Kafka acked before the last send failed');
+    if (events.length === 0) return;
+    let producer: NativeProducer;
+    try {
+      producer = await this.connected();
+      if (this.options.producer.create_topics) await this.ensureTopics(producer, events);
+    } catch (err) {
+      busMetrics.produceFailures.inc(this.labels);
+      await this.discard();
+      throw new Error(`kafka produce failed: ${describeNativeError(err)}`);
+    }
+    const headers = this.options.producer.headers;
+    const sending = this.deliveries.start(events.length);
+    let bytes = 0;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      const value = encodeEvent(event);
+      bytes += value.length;
+      try {
+        producer.produce(
+          this.topicOf(event),
+          null,
+          value,
+          this.keyOf(event),
+          null,
+          sending.base + i,
+          headers ? [{ service: event.service }, { module: event.module }] : undefined,
+        );
+      } catch (err) {
+        sending.failFrom(i, err as NativeError);
+        break;
+      }
+    }
+    const { acked, error } = await sending.outcome;
+    if (error) {
+      busMetrics.produceFailures.inc(this.labels);
+      this.acked.failed(events, (i) => acked[i] === 1);
+      if (error.isFatal) await this.discard();
+      throw new Error(`kafka produce failed: ${describeNativeError(error)}`);
+    }
+    this.outage.ok();
+    busMetrics.produced.inc(this.labels, events.length);
+    busMetrics.producedBytes.inc(this.labels, bytes);
+  }
+
+  /**
+   * Gives records librdkafka still holds a short while to be acked, then disconnects. By now
+   * the forwarder has given up on any send still out (its events stay in the channel), so
+   * close never waits for a broker that is down: not for a connect under way, nor for longer
+   * than CLOSE_FLUSH_MS.
+   */
+  async close(): Promise<void> {
+    const producer = this.live;
+    if (producer) {
+      const timeout = Math.min(this.options.producer.request_timeout, CLOSE_FLUSH_MS);
+      await new Promise<void>((resolve) => {
+        try {
+          producer.flush(timeout, () => resolve());
+        } catch {
+          resolve();
+        }
+      });
+    }
+    await this.discard();
+  }
+
+  private connected(): Promise<NativeProducer> {
+    const generation = this.generation;
+    this.producer ??= new Promise<NativeProducer>((resolve, reject) => {
+      const native = loadNative();
+      const producer = new native.Producer(producerConfig(this.setup, '-agent'));
+      producer.on('delivery-report', (err, report) => this.deliveries.report(err, report));
+      producer.on('event.error', (err) => {
+        // Brokers going away is what the outage log is for; the rest is detail.
+        if (isOutage(err)) this.outage.failed(describeNativeError(err));
+        else this.logger.debug({ err: describeNativeError(err) }, 'librdkafka producer error');
+      });
+      producer.connect({ timeout: this.options.producer.request_timeout }, (err) => {
+        if (err) {
+          producer.disconnect(() => undefined);
+          reject(err);
+          return;
+        }
+        // Delivery reports are served by librdkafka's own thread as they arrive, not on a
+        // polling timer that would add its period to every send.
+        producer.setPollInBackground(true);
+        if (generation === this.generation) this.live = producer;
+        resolve(producer);
+      });
+    });
+    // A failed connect is retried by the next send.
+    const connecting = this.producer;
+    connecting.catch(() => {
+      if (this.producer === connecting) this.producer = undefined;
+    });
+    return connecting;
+  }
+
+  private async ensureTopics(producer: NativeProducer, events: readonly LogEvent[]): Promise<void> {
+    const missing = new Set<string>();
+    for (const e of events) {
+      const topic = this.topicOf(e);
+      if (!this.ensured.has(topic)) missing.add(topic);
+    }
+    if (missing.size === 0) return;
+    this.admin ??= loadNative().AdminClient.createFrom(producer);
+    const admin = this.admin;
+    const { partitions, replication_factor } = this.options.producer;
+    const created: string[] = [];
+    for (const topic of missing) {
+      await new Promise<void>((resolve, reject) =>
+        admin.createTopic({ topic, num_partitions: partitions, replication_factor }, this.options.producer.request_timeout, (err) => {
+          if (!err) created.push(topic);
+          if (!err || err.code === ERR.TOPIC_ALREADY_EXISTS) resolve();
+          else reject(err);
+        }),
+      );
+      this.ensured.add(topic);
+    }
+    if (created.length > 0) this.logger.info({ topics: created, partitions, replication_factor }, 'created kafka topics');
+  }
+
+  private async discard(): Promise<void> {
+    const pending = this.producer;
+    const live = this.live;
+    const admin = this.admin;
+    this.producer = undefined;
+    this.live = undefined;
+    this.admin = undefined;
+    this.generation++;
+    admin?.disconnect();
+    // A connect still under way (brokers unreachable) is not waited for: it is disconnected
+    // when it ends.
+    if (!live)
+      void pending?.then(
+        (p) => disconnectQuietly(p),
+        () => undefined,
+      );
+    if (live) await disconnectQuietly(live);
+    this.deliveries.abandon(Object.assign(new Error('kafka producer closed'), { code: -1 }));
+  }
+}
+
+/** How long close() lets librdkafka deliver what it still holds. */
+const CLOSE_FLUSH_MS = 2000;
+
+function disconnectQuietly(producer: NativeProducer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    try {
+      producer.disconnect(() => resolve());
+    } catch {
+      // Already disconnected: nothing left to release.
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,75 @@
+import type { BusRecord, BusRecordWriter } from '../../../core/pipeline.js';
+import type { ClientSetup } from '../client.js';
+import { connectionConfig } from './config.js';
+import { Deliveries } from './deliveries.js';
+import { type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
+
+/** Writes records as they are to one topic (acks=all, idempotent): the collector's dead-letter topic. */
+export class LibrdkafkaRecordWriter implements BusRecordWriter {
+  private readonly deliveries = new Deliveries();
+  private producer: Promise<NativeProducer> | undefined;
+
+  constructor(
+    private readonly setup: ClientSetup,
+    readonly topic: string,
+  ) {}
+
+  async write(records: readonly BusRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    try {
+      const producer = await this.connected();
+      const sending = this.deliveries.start(records.length);
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        const headers = r.headers ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v })) : undefined;
+        try {
+          producer.produce(this.topic, null, Buffer.from(r.value), r.key, null, sending.base + i, headers);
+        } catch (err) {
+          sending.failFrom(i, err as NativeError);
+          break;
+        }
+      }
+      const { error } = await sending.outcome;
+      if (error) throw error;
+    } catch (err) {
+      throw new Error(`topic ${this.topic}: ${describeNativeError(err)}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    const producer = await this.producer?.catch(() => undefined);
+    this.producer = undefined;
+    if (producer) await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+  }
+
+  private connected(): Promise<NativeProducer> {
+    this.producer ??= new Promise<NativeProducer>((resolve, reject) => {
+      const p = this.setup.options.producer;
+      const producer = new (loadNative().Producer)({
+        ...connectionConfig(this.setup, '-dead-letter'),
+        'enable.idempotence': true,
+        acks: 'all',
+        'request.timeout.ms': p.request_timeout,
+        'message.timeout.ms': p.request_timeout,
+        'allow.auto.create.topics': true,
+        partitioner: 'murmur2_random',
+        dr_cb: true,
+      });
+      producer.on('delivery-report', (err, report) => this.deliveries.report(err, report));
+      producer.on('event.error', (err) =>
+        this.setup.logger.debug({ err: describeNativeError(err) }, 'librdkafka dead-letter producer error'),
+      );
+      producer.connect({ timeout: p.request_timeout }, (err) => {
+        if (err) {
+          producer.disconnect(() => undefined);
+          reject(err);
+        } else {
+          producer.setPollInBackground(true);
+          resolve(producer);
+        }
+      });
+    });
+    this.producer.catch(() => (this.producer = undefined));
+    return this.producer;
+  }
+}

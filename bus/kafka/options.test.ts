@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, formatProblem } from '../../config/errors.js';
+import { parseConfig } from '../../config/load.js';
+import type { LogEvent } from '../../core/event.js';
+import { Registry } from '../../core/registry.js';
+import { kafkaBusSpec } from './index.js';
+import { silentLogger } from '../../core/log.js';
+import { kafkaBusOptions, keyRenderer, topicRenderer, topicSubscription } from './options.js';
+
+const event = (over: Partial<LogEvent>): LogEvent => ({
+  id: 'i',
+  timestamp: 0,
+  message: 'm',
+  service: 'pay',
+  module: 'api',
+  host: 'h1',
+  source: { kind: 'file' },
+  fields: {},
+  ...over,
+});
+
+describe('kafka bus options', () => {
+  it('has defaults for everything', () => {
+    const o = kafkaBusOptions.parse({});
+    expect(o.brokers).toEqual(['localhost:9092']);
+    expect(o.topic).toBe('logs');
+    expect(o.topic_max_distinct).toBe(100);
+    expect(o.client).toBe('auto');
+    expect(o.tls).toBeUndefined();
+    expect(o.producer).toMatchObject({
+      key: '{service}/{module}',
+      compression: 'gzip',
+      headers: true,
+      batch: { max_events: 2000, max_bytes: 900 * 1024, timeout: 5 },
+      partitions: 6,
+    });
+    expect(o.consumer).toMatchObject({ group_id: 'sluice-collectors', start_at: 'beginning' });
+    expect(kafkaBusOptions.parse({ brokers: 'a:1, b:2' }).brokers).toEqual(['a:1', 'b:2']);
+  });
+
+  it("renders topics from event values, each value sanitized to Kafka's characters", () => {
+    const topic = topicRenderer('logs.{service}.{fields.team}');
+    expect(topic(event({ fields: { team: 'core' } }))).toBe('logs.pay.core');
+    expect(topic(event({ service: 'a/b c', fields: { team: 'ü' } }))).toBe('logs.a_b_c._');
+    expect(topic(event({ service: '..', fields: {} }))).toBe('logs.__.unknown');
+    expect(topic(event({ service: '' }))).toBe('logs.unknown.unknown');
+    expect(topicRenderer('logs.{fields.team:-shared}')(event({}))).toBe('logs.shared');
+  });
+
+  it('makes at most topic_max_distinct topics, the rest going to the _other topic the consumers subscribe to', () => {
+    const topic = topicRenderer('logs.{service}', { maxDistinct: 2, component: 'bus', logger: silentLogger() });
+    const names = ['a', 'b', 'c', 'a', 'd'].map((service) => topic(event({ service })));
+    expect(names).toEqual(['logs.a', 'logs.b', 'logs._other', 'logs.a', 'logs._other']);
+    expect((topicSubscription('logs.{service}') as RegExp).test('logs._other')).toBe(true);
+  });
+
+  it('keeps long topic names within 249 characters, distinct per value', () => {
+    const topic = topicRenderer('logs.{service}');
+    const a = topic(event({ service: 'x'.repeat(300) }));
+    const b = topic(event({ service: `${'x'.repeat(299)}y` }));
+    expect(a).toHaveLength(249);
+    expect(b).toHaveLength(249);
+    expect(a).not.toBe(b);
+  });
+
+  it('renders keys without sanitizing, % as text', () => {
+    expect(keyRenderer('{service}/{module}%')(event({ module: 'a b' }))).toBe('pay/a b%');
+  });
+
+  it('subscribes to a fixed topic, or to every topic a template can produce', () => {
+    expect(topicSubscription('logs')).toBe('logs');
+    const re = topicSubscription('logs.{service}') as RegExp;
+    expect(re.test('logs.pay')).toBe(true);
+    expect(re.test('logs.')).toBe(false);
+    expect(re.test('logsXpay')).toBe(false);
+    expect(re.test('other.pay')).toBe(false);
+  });
+});
+
+describe('kafka bus options in a config file', () => {
+  const registry = new Registry().register(kafkaBusSpec);
+  const problems = (bus: string[]): string[] => {
+    try {
+      parseConfig(['bus:', '  type: kafka', ...bus.map((l) => `  ${l}`), ''].join('\n'), 'p.yaml', registry, {});
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems.map(formatProblem);
+      throw err;
+    }
+    return [];
+  };
+
+  it('takes the shared vocabulary: tls block, batch block, durations with units, start_at', () => {
+    expect(
+      problems([
+        'client: kafkajs',
+        'tls: { ca_file: /etc/ca.pem, verify: false }',
+        'producer: { batch: { max_events: 500, max_bytes: 256KiB, timeout: 10ms }, request_timeout: 5s }',
+        'consumer: { start_at: end, max_wait: 100ms }',
+      ]),
+    ).toEqual([]);
+  });
+
+  it('rejects the old spellings, naming the new one', () => {
+    expect(
+      problems([
+        'tls: { enabled: true, reject_unauthorized: false }',
+        'producer: { batch_events: 10, batch_bytes: 1MiB, linger: 5ms }',
+        'consumer: { from_beginning: true }',
+      ]),
+    ).toEqual([
+      'p.yaml:3:10: bus.tls.enabled: enabled was renamed: use the tls block itself (present: on; remove it for off)',
+      'p.yaml:3:25: bus.tls.reject_unauthorized: reject_unauthorized was renamed: use verify',
+      'p.yaml:4:15: bus.producer.batch_events: batch_events was renamed: use batch.max_events',
+      'p.yaml:4:33: bus.producer.batch_bytes: batch_bytes was renamed: use batch.max_bytes',
+      'p.yaml:4:52: bus.producer.linger: linger was renamed: use batch.timeout',
+      'p.yaml:5:15: bus.consumer.from_beginning: from_beginning was renamed: use start_at (beginning or end)',
+    ]);
+  });
+
+  it('wants units on durations and sizes, and lz4 only with librdkafka', () => {
+    expect(problems(['producer: { batch: { timeout: 5 } }'])).toEqual([
+      'p.yaml:3:33: bus.producer.batch.timeout: expected a duration such as "500ms", "5s" or "7d", got 5 (a duration needs a unit: did you mean "5s" or "5ms"?)',
+    ]);
+    expect(problems(['producer: { compression: lz4 }'])).toEqual([
+      'p.yaml:3:28: bus.producer.compression: compression "lz4" is built into librdkafka only: set client: librdkafka, or use gzip',
+    ]);
+    expect(problems(['client: librdkafka', 'producer: { compression: lz4 }'])).toEqual([]);
+  });
+});

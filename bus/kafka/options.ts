@@ -1,0 +1,270 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { LogEvent } from '../../core/event.js';
+import { batchOptions } from '../../core/options/batch.js';
+import { startAt } from '../../core/options/start-at.js';
+import { tlsOptions } from '../../core/options/tls.js';
+import {
+  DistinctLimit,
+  type DistinctLimitOptions,
+  EventTemplate,
+  literalText,
+  parseTemplate,
+  templateProblem,
+} from '../../core/template.js';
+import { byteSize, duration } from '../../core/units.js';
+
+/**
+ * The `bus:` options of `type: kafka`, shared by the agent's producer and the collector's
+ * consumer group: one block in one file describes both ends of the same topic(s).
+ */
+
+/** Kafka's topic rules: legal characters, and at most 249 of them. */
+const TOPIC_CHAR = /[^a-zA-Z0-9._-]/g;
+const TOPIC_MAX = 249;
+
+/** Topic and key templates: core/template.ts's language, without time tokens (`%` is text). */
+const NO_TIME = { time: false } as const;
+
+const template = () =>
+  z
+    .string()
+    .min(1)
+    .superRefine((v, ctx) => {
+      const problem = templateProblem(v, NO_TIME);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+
+const topicTemplate = template().superRefine((v, ctx) => {
+  if (templateProblem(v, NO_TIME)) return;
+  const fixed = literalText(parseTemplate(v, NO_TIME));
+  const bad = fixed.match(TOPIC_CHAR);
+  if (bad)
+    ctx.addIssue({
+      code: 'custom',
+      message: `topic ${JSON.stringify(v)} has characters Kafka does not allow in topic names (${[...new Set(bad)].join(' ')}); use letters, digits, ".", "_" and "-"`,
+    });
+  if (fixed.length > TOPIC_MAX)
+    ctx.addIssue({ code: 'custom', message: `topic ${JSON.stringify(v)} is longer than Kafka's ${TOPIC_MAX} characters` });
+});
+
+/**
+ * The shared `tls:` block (core/options/tls.ts): present means TLS on. `.meta()` makes a
+ * copy, so the hints for this bus's former spellings stay out of other components' blocks.
+ */
+export const kafkaTlsOptions = tlsOptions.meta({
+  renamed: { enabled: 'the tls block itself (present: on; remove it for off)', reject_unauthorized: 'verify' },
+});
+
+export const kafkaSaslOptions = z.strictObject({
+  mechanism: z
+    .enum(['plain', 'scram-sha-256', 'scram-sha-512'])
+    .describe('SASL mechanism (use it with TLS: plain sends the password as is)'),
+  username: z.string().min(1).describe('SASL user name'),
+  password: z.string().describe('SASL password; write it as ${ENV_VAR} to keep it out of the file. Never logged'),
+});
+
+/**
+ * gzip works with both clients. lz4 and snappy are built into librdkafka, so they are
+ * accepted with `client: librdkafka`; kafkajs would need codec packages whose maintained
+ * versions are native addons. zstd is not in this build of librdkafka (no libzstd).
+ */
+const COMPRESSION = ['none', 'gzip', 'lz4', 'snappy'] as const;
+export const LIBRDKAFKA_ONLY_COMPRESSION: readonly string[] = ['lz4', 'snappy'];
+
+export const kafkaProducerOptions = z
+  .strictObject({
+    key: template()
+      .default('{service}/{module}')
+      .describe("Record key template: records with the same key go to the same partition, so one module's lines stay in order"),
+    compression: z
+      .string()
+      .default('gzip')
+      .superRefine((v, ctx) => {
+        if ((COMPRESSION as readonly string[]).includes(v)) return;
+        const why = v === 'zstd' ? '"zstd" is not in this build of librdkafka' : `unknown compression "${v}"`;
+        ctx.addIssue({ code: 'custom', message: `${why}; available: ${COMPRESSION.join(', ')} (lz4 and snappy with client: librdkafka)` });
+      })
+      .transform((v) => v as (typeof COMPRESSION)[number])
+      .describe('Record batch compression: none, gzip, or with client librdkafka also lz4 or snappy'),
+    headers: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Also put service and module in record headers, so other consumers (Kafka Connect, stream processors) route without parsing the value. kafkajs encodes them slowly: false saves about 40% of produce CPU and 20% of consume CPU where nobody else reads the topic',
+      ),
+    batch: batchOptions({ max_events: 2000, max_bytes: 900 * 1024, timeout: 5, max_events_limit: 100_000 }).describe(
+      "How events are grouped: max_events per send (one channel transaction), max_bytes per produce request (keep it below the broker's message.max.bytes, 1 MB by default), and timeout, how long to wait for a fuller send when the channel holds less",
+    ),
+    request_timeout: duration()
+      .default(30_000)
+      .describe(
+        'How long to wait for a broker to answer a produce request; with librdkafka also the most a record may wait for delivery, retries included, before the send fails and is rolled back into the channel',
+      ),
+    create_topics: z
+      .boolean()
+      .default(true)
+      .describe('Create topics that do not exist yet, with the partitions and replication_factor below'),
+    partitions: z
+      .number()
+      .int()
+      .min(1)
+      .default(6)
+      .describe('Partitions of topics Sluice creates (more partitions = more collectors can share the work)'),
+    replication_factor: z
+      .number()
+      .int()
+      .min(-1)
+      .default(-1)
+      .describe("Replicas of topics Sluice creates; -1 = the broker's default.replication.factor"),
+  })
+  .meta({ renamed: { batch_events: 'batch.max_events', batch_bytes: 'batch.max_bytes', linger: 'batch.timeout' } });
+
+export const kafkaConsumerOptions = z
+  .strictObject({
+    group_id: z
+      .string()
+      .min(1)
+      .default('sluice-collectors')
+      .describe('Consumer group: collectors with the same group share the partitions'),
+    start_at: startAt('beginning').describe(
+      'Where a group with no committed offset starts: beginning (the oldest record) or end (only new ones); a committed offset always wins',
+    ),
+    session_timeout: duration()
+      .default(30_000)
+      .describe('A collector that sends no heartbeat for this long is dropped from the group and its partitions reassigned'),
+    heartbeat_interval: duration()
+      .default(3000)
+      .describe('How often a collector tells the group it is alive, also while sinks are writing'),
+    rebalance_timeout: duration()
+      .default(60_000)
+      .describe('How long the group waits in a rebalance for members to finish their in-flight batches and commit'),
+    max_bytes_per_partition: byteSize()
+      .default(1024 * 1024)
+      .describe(
+        'Most bytes fetched per partition per request (memory held per partition in flight). Larger fetches do not consume faster: kafkajs decodes every record anyway, and bigger batches outlive the young generation and cost more garbage collection',
+      ),
+    max_bytes: byteSize()
+      .default(32 * 1024 * 1024)
+      .describe('Most bytes fetched per request'),
+    partitions_concurrently: z
+      .number()
+      .int()
+      .min(1)
+      .default(4)
+      .describe(
+        'Partitions whose batches are in flight at the same time: one is decoded while others are being written, so a slow sink does not idle the consumer (each keeps its own order)',
+      ),
+    max_wait: duration().default(500).describe('How long a fetch waits for new records before returning empty'),
+  })
+  .meta({ renamed: { from_beginning: 'start_at (beginning or end)' } });
+
+/** Which Kafka client library runs the bus; see bus/kafka/client.ts. */
+export const KAFKA_CLIENTS = ['auto', 'librdkafka', 'kafkajs'] as const;
+export type KafkaClientChoice = (typeof KAFKA_CLIENTS)[number];
+
+export const kafkaBusOptions = z
+  .strictObject({
+    client: z
+      .enum(KAFKA_CLIENTS)
+      .default('auto')
+      .describe(
+        'Kafka client: librdkafka (native, about 3x the throughput per CPU-second; an optional dependency that must have built), kafkajs (pure JavaScript), or auto: librdkafka when it is installed, kafkajs otherwise',
+      ),
+    brokers: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .default(['localhost:9092'])
+      .transform((v) =>
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : v,
+      )
+      .describe('Bootstrap brokers, host:port (a list, or one comma-separated string)'),
+    topic: topicTemplate
+      .default('logs')
+      .describe('Topic, fixed ("logs") or from event fields ("logs.{service}"); each value is sanitized to Kafka\'s topic characters'),
+    topic_max_distinct: z
+      .number()
+      .int()
+      .min(0)
+      .default(100)
+      .describe(
+        'Most distinct topics a templated topic makes, per agent; later values go to one topic named with "_other" in place of the values, with a warn log line and sluice_template_overflow_events_total. 0 = no limit',
+      ),
+    client_id: z.string().min(1).default('sluice').describe('Client id the brokers see in their logs and quotas'),
+    connection_timeout: duration().default(3000).describe('How long to wait for a TCP (and TLS) connection to a broker'),
+    tls: kafkaTlsOptions.optional().describe('TLS to the brokers (present: on)'),
+    sasl: kafkaSaslOptions.optional().describe('SASL authentication'),
+    producer: kafkaProducerOptions.default(kafkaProducerOptions.parse({})).describe('Agent side: how events are produced'),
+    consumer: kafkaConsumerOptions.default(kafkaConsumerOptions.parse({})).describe('Collector side: the consumer group'),
+  })
+  .superRefine((v, ctx) => {
+    if (v.client !== 'librdkafka' && LIBRDKAFKA_ONLY_COMPRESSION.includes(v.producer.compression))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['producer', 'compression'],
+        message: `compression "${v.producer.compression}" is built into librdkafka only: set client: librdkafka, or use gzip`,
+      });
+  })
+  .describe('Kafka: the agents produce to a topic, the collectors consume it as one group');
+
+export type KafkaBusOptions = z.infer<typeof kafkaBusOptions>;
+export type KafkaProducerOptions = z.infer<typeof kafkaProducerOptions>;
+export type KafkaConsumerOptions = z.infer<typeof kafkaConsumerOptions>;
+
+/** One value as a topic-name segment: Kafka's characters only, no "." or ".." on its own. */
+export function sanitizeTopicValue(value: string): string {
+  const s = value.replace(TOPIC_CHAR, '_');
+  return s === '.' || s === '..' ? s.replace(/\./g, '_') : s;
+}
+
+/**
+ * A whole rendered topic name within Kafka's length limit. A long name is cut and given a
+ * hash of the full name, so two long values do not collapse into one topic.
+ */
+export function limitTopic(topic: string): string {
+  if (topic.length <= TOPIC_MAX) return topic;
+  const hash = createHash('sha256').update(topic).digest('hex').slice(0, 12);
+  return `${topic.slice(0, TOPIC_MAX - 13)}-${hash}`;
+}
+
+/**
+ * The topic template for producing: each substituted value sanitized, the result within
+ * 249 characters, and with `distinct` (`topic_max_distinct`) at most that many topics.
+ */
+export function topicRenderer(topic: string, distinct?: Omit<DistinctLimitOptions, 'option'>): (event: LogEvent) => string {
+  const limit = distinct && distinct.maxDistinct > 0 ? new DistinctLimit({ ...distinct, option: 'bus.topic' }) : undefined;
+  const t = new EventTemplate(topic, { ...NO_TIME, sanitize: sanitizeTopicValue, finish: limitTopic, limit });
+  return (event) => t.renderCached(event);
+}
+
+/** The record key template: values as they are (a key is bytes, not a name). */
+export function keyRenderer(key: string): (event: LogEvent) => string {
+  const t = new EventTemplate(key, NO_TIME);
+  return (event) => t.renderCached(event);
+}
+
+/** What a consumer subscribes to: the fixed topic, or every topic the template can produce. */
+export function topicSubscription(topic: string): string | RegExp {
+  const parts = parseTemplate(topic, NO_TIME);
+  if (parts.every((p) => p.kind === 'literal')) return topic;
+  return new RegExp(`^${parts.map((p) => (p.kind === 'literal' ? escapeRegExp(p.text) : '[a-zA-Z0-9._-]+')).join('')}$`);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Redacts what must never be logged from a bus description. */
+export function describeBus(options: KafkaBusOptions): Record<string, unknown> {
+  return {
+    brokers: options.brokers,
+    topic: options.topic,
+    client_id: options.client_id,
+    tls: options.tls !== undefined,
+    sasl: options.sasl ? { mechanism: options.sasl.mechanism, username: options.sasl.username } : undefined,
+  };
+}

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { makeEvents } from '../../test/support/index.js';
+import { AckedMemory } from './resend.js';
+
+describe('AckedMemory', () => {
+  it('skips the events Kafka acked when the failed send comes back', () => {
+    const events = makeEvents(5);
+    const memory = new AckedMemory();
+    memory.failed(events, (i) => i === 0 || i === 1 || i === 3);
+    expect(memory.take(events)).toEqual({ events: [events[2], events[4]], skipped: 3 });
+  });
+
+  it('covers one retry only, and skips nothing after a send that had no acks', () => {
+    const events = makeEvents(3);
+    const memory = new AckedMemory();
+    memory.failed(events, (i) => i === 0);
+    memory.take(events);
+    expect(memory.take(events)).toEqual({ events, skipped: 0 });
+    memory.failed(events, () => false);
+    expect(memory.take(events)).toEqual({ events, skipped: 0 });
+  });
+});
