@@ -123,15 +123,17 @@ export class KafkajsProducer implements BusProducer {
     } catch (err) {
       const refusal = refusalOf(err);
       if (!refusal) throw err;
-      // kafkajs took back the sequence numbers of every partition of the request, some of which
-      // the broker may have appended: a fresh producer id keeps the next requests in sequence.
-      await this.discard();
       const [only] = chunk.records;
+      // One record is one partition the broker did not append: kafkajs took its sequence
+      // number back rightly, and the producer goes on.
       if (chunk.records.length === 1 && only) {
         sent.refused.push(refusedEvent(only.event, only.topic, only.bytes, refusal, describeError(err)));
         sent.refusedAt.push(only.index);
         return;
       }
+      // kafkajs took back the sequence numbers of every partition of the request, some of which
+      // the broker may have appended: a fresh producer id keeps the next requests in sequence.
+      await this.discard();
       this.logger.warn(
         { records: chunk.records.length, bytes: chunk.bytes, err: describeError(err) },
         'kafka refused a produce request for good; sending its records one by one to find the ones it refuses',
