@@ -11,7 +11,6 @@ import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { ElasticsearchSink, elasticsearchSinkSpec } from './es-sink.js';
 import { elasticsearchSinkOptions, type ElasticsearchSinkInput } from './options.js';
-import type { RejectedEvent } from './rejected.js';
 
 const url = inject('elasticsearchUrl');
 const admin = new Client({ node: url });
@@ -37,23 +36,21 @@ function events(n: number, from = 0, over: (i: number) => Partial<LogEvent> = ()
 }
 
 /** Every test gets its own index prefix and template name, so runs never see each other's data. */
-function setup(options: ElasticsearchSinkInput = {}, onRejected?: (r: readonly RejectedEvent[]) => Promise<void>) {
+function setup(options: ElasticsearchSinkInput = {}) {
   const prefix = `sluice-int-${randomUUID().slice(0, 8)}`;
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-es-'));
   const o = elasticsearchSinkOptions.parse({
     url,
     index: `${prefix}-{service}-%Y.%m.%d`,
     template: { name: prefix, replicas: 0 },
     ...options,
   });
-  const sink = new ElasticsearchSink(o, { name: 'es-test', logger: silentLogger(), dataDir: dir, ...(onRejected ? { onRejected } : {}) });
+  const sink = new ElasticsearchSink(o, { name: 'es-test', logger: silentLogger() });
   cleanups.push(async () => {
     await sink.close();
-    rmSync(dir, { recursive: true, force: true });
     await deleteIndices(`${prefix}-*`);
     await admin.indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
   });
-  return { sink, prefix, dir };
+  return { sink, prefix };
 }
 
 async function indices(pattern: string): Promise<Record<string, number>> {
@@ -131,9 +128,8 @@ describe('elasticsearch sink (real node)', () => {
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(2500);
   });
 
-  it('sends a document Elasticsearch refuses (field type conflict) to the dead-letter with its reason; the rest are indexed', async () => {
-    const got: RejectedEvent[] = [];
-    const { sink, prefix } = setup({}, async (r) => void got.push(...r));
+  it('reports a document Elasticsearch refuses (field type conflict) as refused with its reason; the rest are indexed', async () => {
+    const { sink, prefix } = setup();
     // An index made before the template, where fields.code is a long: a string there is refused.
     const legacy = `${prefix}-search-2024.05.01`;
     await admin.indices.create({
@@ -143,10 +139,12 @@ describe('elasticsearch sink (real node)', () => {
     });
     await sink.open();
     const batch = events(10, 0, (i) => ({ service: 'search', timestamp: T0 + i, fields: { code: i === 4 || i === 7 ? `E${i}` : i } }));
-    await sink.write(batch);
-    expect(got.map((r) => [r.event.id, r.index, r.status])).toEqual([
-      ['evt-4', legacy, 400],
-      ['evt-7', legacy, 400],
+    const result = await sink.write(batch);
+    expect(result.retry).toEqual([]);
+    const got = result.refused;
+    expect(got.map((r) => [r.event.id, r.reason.slice(0, `index ${legacy}: HTTP 400`.length)])).toEqual([
+      ['evt-4', `index ${legacy}: HTTP 400`],
+      ['evt-7', `index ${legacy}: HTTP 400`],
     ]);
     expect(got[0]!.reason).toMatch(/parsing_exception: .*\[fields\.code\] of type \[long\]/);
     expect(got[0]!.event).toEqual(batch[4]);
@@ -156,19 +154,12 @@ describe('elasticsearch sink (real node)', () => {
     expect(await indices(legacy)).toEqual({ [legacy]: 13 });
   });
 
-  it('built from its spec in a collector, hands refused events to the collector dead-letter with the reason', async () => {
+  it('built from its spec, refuses a whole batch of conflicting documents without retrying or throwing', async () => {
     const prefix = `sluice-int-${randomUUID().slice(0, 8)}`;
     const dir = mkdtempSync(join(tmpdir(), 'sluice-es-'));
-    const deadLettered: { reason: string; event: LogEvent }[] = [];
     const sink = elasticsearchSinkSpec.create(
       elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { name: prefix, replicas: 0 } }),
-      {
-        name: 'search',
-        logger: silentLogger(),
-        dataDir: dir,
-        host: 'h',
-        rejected: async (entries) => void deadLettered.push(...entries),
-      },
+      { name: 'search', logger: silentLogger(), dataDir: dir, host: 'h' },
     );
     cleanups.push(async () => {
       await sink.close();
@@ -184,32 +175,11 @@ describe('elasticsearch sink (real node)', () => {
     });
     await sink.open();
     const batch = events(3, 0, () => ({ service: 'search', timestamp: T0 }));
-    await sink.write(batch);
-    expect(deadLettered.map((d) => d.event)).toEqual(batch);
-    expect(deadLettered[0]!.reason).toMatch(new RegExp(`^elasticsearch sink search: index ${legacy}: HTTP 400: .*parsing_exception`));
-    expect(existsSync(join(dir, 'rejected.ndjson'))).toBe(false);
-  });
-
-  it('without a dead-letter handler, refused events are appended durably to rejected.ndjson', async () => {
-    const { sink, prefix, dir } = setup();
-    const legacy = `${prefix}-search-2024.05.01`;
-    await admin.indices.create({
-      index: legacy,
-      settings: { number_of_replicas: 0 },
-      mappings: { properties: { message: { type: 'date' } } },
-    });
-    await sink.open();
-    await sink.write(events(3, 0, () => ({ service: 'search', timestamp: T0 })));
-    const lines = readFileSync(join(dir, 'rejected.ndjson'), 'utf8')
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.map((l) => [l.sink, l.index, l.status, (l.event as LogEvent).id])).toEqual([
-      ['es-test', legacy, 400, 'evt-0'],
-      ['es-test', legacy, 400, 'evt-1'],
-      ['es-test', legacy, 400, 'evt-2'],
-    ]);
-    expect(String(lines[0]!.reason)).toContain('[message] of type [date]');
+    const { refused, retry } = await sink.write(batch);
+    expect(retry).toEqual([]);
+    expect(refused.map((d) => d.event)).toEqual(batch);
+    expect(refused[0]!.reason).toMatch(new RegExp(`^index ${legacy}: HTTP 400: .*parsing_exception`));
+    expect(refused[0]!.reason).toContain('[message] of type [date]');
   });
 
   it('retention deletes the daily indices older than retention_days and nothing else', async () => {
@@ -240,7 +210,7 @@ describe('elasticsearch sink (real node)', () => {
       index: `${prefix}-{service}`,
       template: { name: prefix, replicas: 0 },
     });
-    const sink = new ElasticsearchSink(o, { name: 'es-ds', logger: silentLogger(), dataDir: dir });
+    const sink = new ElasticsearchSink(o, { name: 'es-ds', logger: silentLogger() });
     cleanups.push(async () => {
       await sink.close();
       rmSync(dir, { recursive: true, force: true });
