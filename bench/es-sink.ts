@@ -90,7 +90,9 @@ async function viaSink(prefix: string, events: LogEvent[]): Promise<number> {
   for (let i = 0; i < events.length; i += WRITE) {
     const { refused, retry } = await sink.write(events.slice(i, i + WRITE));
     if (refused.length > 0 || retry.length > 0)
-      throw new Error(`bench: ${refused.length} events refused, ${retry.length} to retry: ${refused[0]?.reason ?? 'Elasticsearch is busy'}`);
+      throw new Error(
+        `bench: ${refused.length} events refused, ${retry.length} to retry: ${refused[0]?.reason ?? 'Elasticsearch is busy'}`,
+      );
   }
   const s = Number(process.hrtime.bigint() - start) / 1e9;
   await sink.close();

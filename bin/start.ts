@@ -15,7 +15,6 @@ import { MeteredConsumer } from './consumer-gate.js';
 import { ComponentMeter, MeteredChannel, MeteredProducer, meteredDeadLetter } from './instrument.js';
 import { createOperations, startOperations, type Operating, type Operations } from './operate.js';
 import { Reloader, type LivePipeline } from './reload.js';
-import { SinkSlot } from './sink-slot.js';
 import { SinkTable } from './sink-table.js';
 import { SourceSet } from './source-set.js';
 import { startStatusLine, type StatusLine } from './status.js';

@@ -2,7 +2,7 @@
 // exact document counts, replays that overwrite, refused documents dead-lettered with their
 // reason, and retention by the day in the index name.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
