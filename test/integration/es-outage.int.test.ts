@@ -12,6 +12,7 @@ import { silentLogger } from '../../core/log.js';
 import { ElasticsearchSink } from '../../sinks/elasticsearch/es-sink.js';
 import { elasticsearchSinkOptions } from '../../sinks/elasticsearch/options.js';
 import { ElasticsearchService, freePorts } from '../services/services.mjs';
+import { waitFor } from '../support/index.js';
 
 let node: ElasticsearchService;
 
@@ -26,14 +27,6 @@ class OneByOneConsumer implements BusConsumer {
     let acked = false;
     await this.deliver({ events, ack: async () => void (acked = true) });
     return acked;
-  }
-}
-
-async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -97,14 +90,14 @@ describe('elasticsearch sink across an Elasticsearch outage', () => {
       }
     })();
 
-    await until('a few batches written', () => completed >= 2);
+    await waitFor('a few batches written', () => completed >= 2, 60_000);
     await node.stop();
     // The sink has met the outage: its writes fail and the collector retries, round after round ...
     const f0 = failedWrites;
-    await until('the collector to retry against the stopped node', () => failedWrites > f0);
+    await waitFor('the collector to retry against the stopped node', () => failedWrites > f0, 60_000);
     const blockedAt = completed;
     const f1 = failedWrites;
-    await until('another retry round', () => failedWrites > f1);
+    await waitFor('another retry round', () => failedWrites > f1, 60_000);
     // ... and no batch was acked meanwhile: the stream is blocked, not skipping ahead.
     expect(completed).toBe(blockedAt);
 
