@@ -2,7 +2,6 @@ import { Backoff } from '../core/backoff.js';
 import type { LogEvent } from '../core/event.js';
 import type { Logger } from '../core/log.js';
 import type { AckableBatch, BusConsumer, RefusedEvent, Sink } from '../core/pipeline.js';
-import { WRITTEN } from '../core/pipeline.js';
 import type { DeadLetter } from './dead-letter/dead-letter.js';
 import { Router } from './router/router.js';
 
@@ -149,7 +148,7 @@ export class Collector {
                 event,
               })),
             );
-            return WRITTEN;
+            return [];
           },
           unrouted,
         ).then(() => 0),
@@ -176,7 +175,7 @@ export class Collector {
       async (todo) => {
         const result = await this.byName.get(name)!.write(todo);
         for (const r of result.refused) refused.push(r);
-        return result;
+        return result.retry;
       },
       events,
     );
@@ -195,7 +194,7 @@ export class Collector {
       'dead-letter',
       async (entries) => {
         await dl.write(entries.map((r) => ({ reason: `sinks.${name}: ${r.reason}`, event: r.event })));
-        return WRITTEN;
+        return [];
       },
       refused,
     );
@@ -203,27 +202,33 @@ export class Collector {
   }
 
   /**
-   * The one retry loop: `attempt` stores what it can of `items` and says what to try again;
-   * a rejection retries them all. Capped backoff, reset by an attempt that made progress.
+   * The one retry loop: `attempt` stores what it can of `items` and resolves with those to try
+   * again; a rejection retries them all. Capped backoff, reset by an attempt that made progress.
    */
   private async retryUntilDone<T>(
     name: string,
-    attempt: (items: readonly T[]) => Promise<{ readonly retry: readonly unknown[] }>,
+    attempt: (items: readonly T[]) => Promise<readonly T[]>,
     items: readonly T[],
   ): Promise<void> {
     const backoff = new Backoff(100, 30_000);
     let todo = items;
+    let partial = false;
     for (;;) {
       if (this.abort.signal.aborted) throw new Error(`collector stopping: batch not written to "${name}", it stays uncommitted on the bus`);
       try {
-        const { retry } = await attempt(todo);
+        const retry = await attempt(todo);
         if (retry.length === 0) {
           if (this.sinkDown.delete(name)) this.logger.info({ sink: name }, 'sink is writing again');
           return;
         }
         if (retry.length < todo.length) backoff.reset();
-        todo = retry as readonly T[];
-        this.logger.warn({ sink: name, retrying: todo.length }, 'sink asked to retry some events; retrying after backoff');
+        if (!partial)
+          this.logger.warn(
+            { sink: name, retrying: retry.length, of: todo.length },
+            'sink asked to retry some events; retrying after backoff',
+          );
+        partial = true;
+        todo = retry;
       } catch (err) {
         if (!this.sinkDown.has(name)) {
           this.sinkDown.add(name);
