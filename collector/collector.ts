@@ -1,7 +1,7 @@
 import { Backoff } from '../core/backoff.js';
 import type { LogEvent } from '../core/event.js';
 import type { Logger } from '../core/log.js';
-import type { AckableBatch, BusConsumer, RefusedEvent, Sink } from '../core/pipeline.js';
+import type { AckableBatch, BusConsumer, SinkRefusal, Sink } from '../core/pipeline.js';
 import type { DeadLetter } from './dead-letter/dead-letter.js';
 import { Router } from './router/router.js';
 
@@ -168,7 +168,7 @@ export class Collector {
    * were refused.
    */
   private async writeUntilDone(name: string, events: readonly LogEvent[]): Promise<number> {
-    const refused: RefusedEvent[] = [];
+    const refused: SinkRefusal[] = [];
     // Looked up on every attempt: a reload may have replaced the sink meanwhile.
     await this.retryUntilDone(
       name,

@@ -5,7 +5,7 @@ import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import { metrics } from '../../core/metrics.js';
 import { markedPartitionTime, partitionedByArrival, TimeWindow } from '../../core/template.js';
-import { type RefusedEvent, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
+import { type SinkRefusal, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { createClient, describeError, isTransient } from './client.js';
 import { indexTemplate, toDocument } from './document.js';
@@ -43,7 +43,7 @@ export interface ElasticsearchSinkDeps {
 /** One write() call: resolves once every one of its items is indexed, refused or to retry. */
 interface WriteState {
   remaining: number;
-  refused: RefusedEvent[];
+  refused: SinkRefusal[];
   retry: LogEvent[];
   done: boolean;
   resolve(result: WriteResult): void;

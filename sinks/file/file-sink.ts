@@ -3,7 +3,7 @@ import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
-import { type RefusedEvent, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
+import { type SinkRefusal, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
 import { EventTemplate, markedPartitionTime, partitionedByArrival, TimeWindow } from '../../core/template.js';
 import { jsonLineEncoder } from '../schema/schema.js';
 import { gzipMember } from './gzip.js';
@@ -264,7 +264,7 @@ export class FileSink implements Sink {
     }
     // Not journaled: a redelivery of these events is refused (and dead-lettered) again, never skipped as written.
     ids?.release(refusedGroups.map((g) => g.rows));
-    const refused: RefusedEvent[] = [];
+    const refused: SinkRefusal[] = [];
     for (const g of refusedGroups) for (const row of g.rows) refused.push({ event: batch[row]!, reason: g.refused! });
     fileSinkMetrics.events.inc(this.label, batch.length - skipped - refused.length);
     return { refused, retry: [] };

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import { OutageLog, type Logger } from '../../core/log.js';
 import { loadTls } from '../../core/options/tls.js';
-import { type ComponentContext, type RefusedEvent, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
+import { type ComponentContext, type SinkRefusal, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
 import { EventTemplate } from '../../core/template.js';
 import { gzipMember } from '../file/gzip.js';
 import { BatchIds } from '../file/batch-ids.js';
@@ -222,7 +222,7 @@ export class WebHdfsSink implements Sink {
       else if (pending.length > 0) ids?.release(pending.map((g) => g.rows));
       throw err;
     }
-    const refused: RefusedEvent[] = [];
+    const refused: SinkRefusal[] = [];
     for (const g of groups.values()) if (g.refused !== undefined) for (const event of g.events) refused.push({ reason: g.refused, event });
     if (refused.length === 0) {
       webhdfsMetrics.events.inc(this.label, batch.length - skipped);
