@@ -15,7 +15,6 @@ import { MeteredConsumer } from './consumer-gate.js';
 import { ComponentMeter, MeteredChannel, MeteredProducer, meteredDeadLetter } from './instrument.js';
 import { createOperations, startOperations, type Operating, type Operations } from './operate.js';
 import { Reloader, type LivePipeline } from './reload.js';
-import { SinkSlot } from './sink-slot.js';
 import { SinkTable } from './sink-table.js';
 import { SourceSet } from './source-set.js';
 import { startStatusLine, type StatusLine } from './status.js';
@@ -152,20 +151,7 @@ async function startCollectorSide(
   deps: SideDeps & { deadLetter: DeadLetter },
 ): Promise<{ collector: Collector; sinks: SinkTable }> {
   const { bus, build, deadLetter } = deps;
-  const sinks = new SinkTable(
-    (c) => {
-      // What a sink's destination refuses for good goes to the dead-letter, counted as the sink's.
-      const refused = meteredDeadLetter(
-        deadLetter,
-        new ComponentMeter({ component: SinkSlot.id(c.name), kind: 'sink', type: c.type }),
-        'rejected',
-      );
-      return build(c, 'sinks', { rejected: (entries) => refused.write(entries) });
-    },
-    ops.readiness,
-    ops.taps,
-    logger.child({ component: 'sinks' }),
-  );
+  const sinks = new SinkTable((c) => build(c, 'sinks'), ops.readiness, ops.taps, logger.child({ component: 'sinks' }));
   const { sinks: named, router } = sinks.init(config.sinks, config.routes);
   const undecodable = meteredDeadLetter(deadLetter, deps.busMeter, 'undecodable');
   const raw = bus.consumer({ undecodable: (records) => undecodable.write(records) });
@@ -178,6 +164,8 @@ async function startCollectorSide(
   const collector = new Collector(consumer, named, logger.child({ component: 'collector' }), {
     router,
     deadLetter: meteredDeadLetter(deadLetter, routesMeter, 'unrouted'),
+    // What a sink refuses for good is counted by its slot (as the sink's "rejected").
+    refused: { open: async () => {}, close: async () => {}, write: (entries) => deadLetter.write(entries) },
     stopTimeoutMs: config.shutdown.drain_timeout,
     // Always set: a reload may add the first collector-side transform.
     transform: deps.transforms.applyCollector,

@@ -98,10 +98,37 @@ export interface AckableBatch {
   ack(): Promise<void>;
 }
 
+/** An event a sink's destination refused for good (it would fail the same way every time), with why. */
+export interface SinkRefusal {
+  event: LogEvent;
+  /** What refused it: the path, the index, the status (the collector adds the sink's name). */
+  reason: string;
+}
+
+/**
+ * What a sink did with a batch, event by event: every event of the batch not listed here is
+ * durably stored. `refused` events go to the collector's dead-letter with their reason;
+ * `retry` events (the destination could not take them now: a 429, a busy node) are written
+ * again by the collector after its backoff. The sink itself never loops on a failure.
+ */
+export interface WriteResult {
+  readonly refused: readonly SinkRefusal[];
+  readonly retry: readonly LogEvent[];
+}
+
+/** The whole batch is stored. */
+export const WRITTEN: WriteResult = Object.freeze({ refused: [], retry: [] });
+
 export interface Sink {
   open(): Promise<void>;
-  /** Resolves only when the whole batch is durably stored (file fsync'd, every bulk item settled). */
-  write(batch: readonly LogEvent[]): Promise<void>;
+  /**
+   * Resolves once every event of the batch is durably stored, refused or to be retried, as
+   * the result says (file fsync'd, every bulk item settled). A rejection means the
+   * destination is down and nothing of the batch is known stored: the collector, the only
+   * retry owner, writes the whole batch again after its backoff (writes are idempotent by
+   * event id, so what did get through is not duplicated).
+   */
+  write(batch: readonly LogEvent[]): Promise<WriteResult>;
   close(): Promise<void>;
 }
 
@@ -114,12 +141,6 @@ export interface ComponentContext {
   dataDir: string;
   /** Host name stamped on events. */
   host: string;
-  /**
-   * Where a sink hands events its destination refused for good (a mapping conflict, say):
-   * the collector's dead-letter. Resolves once they are durably kept, so the sink may then
-   * count them as settled. Absent outside a collector.
-   */
-  rejected?: (entries: readonly { reason: string; event: LogEvent }[]) => Promise<void>;
 }
 
 /**
