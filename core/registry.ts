@@ -42,13 +42,54 @@ export interface ComponentSpec<
    * local state of its own, such as a file tree with in-progress files.
    */
   sharedAcrossProcesses?: boolean;
+  /** Builds an instance; for a spec with `load`, only once load() has resolved. */
   create(options: Options, ctx: ComponentContext): Instance;
+  /**
+   * Imports what `create` needs, for a type whose implementation is heavy (a client library
+   * of tens of MiB): the runtime awaits it for the types a config uses, so a process loads
+   * only those. Absent: `create` needs nothing more (see lazySpec).
+   */
+  load?(): Promise<void>;
+  /**
+   * What a component with these options may hold in memory at once (read buffers, batches,
+   * caches, queues), each part named after its option: `memory_limit` must leave room for
+   * the sum (config/memory.ts). Absent: nothing worth counting.
+   */
+  memory?(options: Options): MemoryUse[];
   /**
    * The keys of `fields` a component with these options may set, so `sluice validate` can
    * warn about a route on a field nothing sets; '*' when it cannot tell (a JSON parse may
    * set any key). Absent: it cannot tell either.
    */
   fieldsSet?(options: Options): readonly string[] | '*';
+}
+
+/**
+ * A spec whose implementation module is imported only by load(): validating a config needs
+ * its options schema and description alone, so `sluice validate` and processes that do not
+ * use the type never load, say, the Elasticsearch client.
+ */
+export function lazySpec<K extends ComponentKind, Options, Instance extends ComponentInstances[K]>(
+  meta: Omit<ComponentSpec<K, Options, Instance>, 'create' | 'load'>,
+  implementation: () => Promise<Pick<ComponentSpec<K, Options, Instance>, 'create'>>,
+): ComponentSpec<K, Options, Instance> {
+  let create: ComponentSpec<K, Options, Instance>['create'] | undefined;
+  return {
+    ...meta,
+    async load() {
+      create ??= (await implementation()).create;
+    },
+    create(options, ctx) {
+      if (!create) throw new Error(`${meta.kind} type ${meta.type}: create() called before load()`);
+      return create(options, ctx);
+    },
+  };
+}
+
+/** Part of what a component holds in memory: `what` names the options that decide it. */
+export interface MemoryUse {
+  what: string;
+  bytes: number;
 }
 
 export interface PlannedComponent {
