@@ -32,12 +32,16 @@ export const BASELINE_BYTES = 48 * MiB;
 /**
  * V8's limits for a budget. Semi-spaces of limit/64 (2 MiB at 128 MiB, 16 MiB from 1 GiB):
  * young garbage is collected before it costs much resident memory; batches that survive
- * are promoted. The old generation may use what Node's baseline leaves: bounded structures
- * never reach it, so hitting it means a bug, which ends the process rather than the host.
+ * are promoted. The old generation's ceiling sits above what the budget plans for the heap
+ * (the loaded code plus inFlightAllowance): V8 collects harder as it nears the ceiling, and
+ * a process that still reaches it (estimates too low for unusual events) ends with an
+ * out-of-memory error rather than growing without bound.
  */
+const CRASH_MARGIN_BYTES = 32 * MiB;
+
 export function heapFlags(limit: number): string[] {
   const semiMiB = Math.min(16, Math.max(1, Math.floor(limit / (64 * MiB))));
-  const oldMiB = Math.max(32, Math.floor((limit - BASELINE_BYTES) / MiB));
+  const oldMiB = Math.max(32, Math.floor((limit - CRASH_MARGIN_BYTES) / MiB));
   return [`--max-old-space-size=${oldMiB}`, `--max-semi-space-size=${semiMiB}`];
 }
 

@@ -8,9 +8,9 @@ const MiB = 1024 * 1024;
 
 export const memoryLimitOption = byteSize()
   .pipe(
-    z
-      .number()
-      .min(MIN_MEMORY_LIMIT, { error: (iss) => `must be at least ${formatMiB(MIN_MEMORY_LIMIT)} (Node alone takes about 45MiB), got ${formatMiB(Number(iss.input))}` }),
+    z.number().min(MIN_MEMORY_LIMIT, {
+      error: (iss) => `must be at least ${formatMiB(MIN_MEMORY_LIMIT)} (Node alone takes about 45MiB), got ${formatMiB(Number(iss.input))}`,
+    }),
   )
   .optional()
   .describe(
@@ -42,7 +42,9 @@ function usedBy(config: PipelineConfig, role: BudgetRole): ComponentConfig[] {
 export function memoryUses(config: PipelineConfig, role: BudgetRole): { what: string; bytes: number }[] {
   return usedBy(config, role).flatMap((c) => {
     const prefix = c.kind === 'channel' || c.kind === 'bus' ? c.kind : `${c.kind}s.${c.name}`;
-    return (c.spec.memory?.(c.options) ?? []).map((u) => ({ what: `${prefix}: ${u.what}`, bytes: u.bytes }));
+    return (c.spec.memory?.(c.options) ?? [])
+      .filter((u) => !u.half || (u.half === 'agent' ? role !== 'collector' : role !== 'agent'))
+      .map((u) => ({ what: `${prefix}: ${u.what}`, bytes: u.bytes }));
   });
 }
 

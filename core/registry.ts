@@ -90,6 +90,8 @@ export function lazySpec<K extends ComponentKind, Options, Instance extends Comp
 export interface MemoryUse {
   what: string;
   bytes: number;
+  /** Only in the process that runs this half (a bus's producer on the agent, its consumer on the collector). */
+  half?: 'agent' | 'collector';
 }
 
 export interface PlannedComponent {
@@ -138,3 +140,16 @@ export class Registry {
       .sort();
   }
 }
+
+/**
+ * What a batch of events costs in the heap, for ComponentSpec.memory: each LogEvent is an
+ * object with its id, source and fields (about 430 bytes besides its text; 626 bytes in
+ * all for a 200-byte line), its message one byte per character. `bytes` bounds the text
+ * when the batch is bounded in bytes; otherwise lines are taken as 1 KiB on average.
+ */
+export function batchHeapBytes(events: number, bytes?: number): number {
+  return events * EVENT_OBJECT_BYTES + (bytes ?? events * AVERAGE_LINE_BYTES);
+}
+
+const EVENT_OBJECT_BYTES = 430;
+const AVERAGE_LINE_BYTES = 1024;

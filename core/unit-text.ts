@@ -30,7 +30,6 @@ export function parseWithUnit(text: string, units: Record<string, number>): numb
   return factor === undefined ? undefined : Math.round(Number(m[1]) * factor);
 }
 
-
 /** Bytes from "64MiB" / "512KiB" / 0; undefined when it is not a size with a unit. */
 export function parseByteSize(text: string): number | undefined {
   return parseWithUnit(text, BYTE_UNITS);
