@@ -231,8 +231,9 @@ function javaLimit(kafkaLibs: string, brokers: string, topic: string, records: n
     ],
     { encoding: 'utf8', timeout: 300_000 },
   );
-  // Final line: "N records sent, R records/sec (X MB/sec), ..." where MB is 2^20 bytes.
-  const m = /records sent, [\d.]+ records\/sec \(([\d.]+) MB\/sec\)/.exec(r.stdout ?? '');
+  // "N records sent, R records/sec (X MB/sec), ..." every 5 s, then for the whole run (the
+  // last one), where MB is 2^20 bytes.
+  const m = [...(r.stdout ?? '').matchAll(/records sent, [\d.]+ records\/sec \(([\d.]+) MB\/sec\)/g)].at(-1);
   if (!m) throw new Error(`ProducerPerformance gave no result: ${(r.stderr || r.stdout || String(r.error)).slice(-1000)}`);
   return Number(m[1]);
 }

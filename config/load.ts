@@ -11,7 +11,7 @@ import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
 import { interpolateEnv, retype, type Substitution } from './interpolate.js';
 import { type At, describeValue, reportZodIssues, valueAt } from './issues.js';
 import { locate, type Position } from './locate.js';
-import { memoryLimitOption } from './memory.js';
+import { memoryLimitOption } from './memory-option.js';
 import { closest } from './suggest.js';
 import {
   deadLetterSection,

@@ -50,3 +50,9 @@ export function inFlightAllowance(limit: number): number {
   const semiMiB = Math.min(16, Math.max(1, Math.floor(limit / (64 * MiB))));
   return limit - BASELINE_BYTES - 3 * semiMiB * MiB;
 }
+
+/** "128MiB", "0.5MiB": budgets in messages. */
+export function formatMiB(bytes: number): string {
+  const mib = bytes / MiB;
+  return `${Number.isInteger(mib) ? mib : mib.toFixed(1)}MiB`;
+}

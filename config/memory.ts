@@ -1,21 +1,8 @@
-import { z } from 'zod';
-import { byteSize } from '../core/units.js';
 import type { ComponentConfig, PipelineConfig } from './load.js';
 import type { ConfigProblem } from './errors.js';
-import { type BudgetRole, DEFAULT_MEMORY_LIMIT, inFlightAllowance, MIN_MEMORY_LIMIT } from './memory-budget.js';
+import { type BudgetRole, DEFAULT_MEMORY_LIMIT, formatMiB, inFlightAllowance } from './memory-budget.js';
 
 const MiB = 1024 * 1024;
-
-export const memoryLimitOption = byteSize()
-  .pipe(
-    z.number().min(MIN_MEMORY_LIMIT, {
-      error: (iss) => `must be at least ${formatMiB(MIN_MEMORY_LIMIT)} (Node alone takes about 45MiB), got ${formatMiB(Number(iss.input))}`,
-    }),
-  )
-  .optional()
-  .describe(
-    `Memory budget of the process: Node's heap is sized from it, and the buffers and batches the components hold must fit in it (checked at start). Default: agent and run ${formatMiB(DEFAULT_MEMORY_LIMIT.agent)}, collector ${formatMiB(DEFAULT_MEMORY_LIMIT.collector)} per process`,
-  );
 
 /** The budget of `role` for this config: its memory_limit, else the role's default. */
 export function memoryLimit(config: Pick<PipelineConfig, 'memoryLimit'>, role: BudgetRole): number {
@@ -72,9 +59,4 @@ export function memoryProblems(config: PipelineConfig, role: BudgetRole): Config
       message: `memory_limit ${formatMiB(limit)}${config.memoryLimit === undefined ? ` (the default of \`sluice ${role}\`)` : ''} is too small for this pipeline: its buffers and batches may hold ${formatMiB(total)} (${largest}) and Node itself needs about ${formatMiB(limit - allowance)}; set memory_limit to at least ${needed}MiB, or lower those options`,
     },
   ];
-}
-
-function formatMiB(bytes: number): string {
-  const mib = bytes / MiB;
-  return `${Number.isInteger(mib) ? mib : mib.toFixed(1)}MiB`;
 }
