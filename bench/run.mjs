@@ -28,12 +28,16 @@ if (!existsSync(script)) {
 // not running (KAFKA_BROKERS / ELASTICSEARCH_URL point at existing ones instead), and
 // stopped afterwards only if this run started them.
 const NEEDS_SERVICES = new Set(['bus', 'es-sink']);
+const NEEDS_HDFS = new Set(['webhdfs']);
 let release = async () => {};
 if (NEEDS_SERVICES.has(name)) {
   const services = await import('../test/services/services.mjs');
   const held = await services.acquire();
   services.exportAddresses();
   release = held.release;
+} else if (NEEDS_HDFS.has(name)) {
+  const services = await import('../test/services/services.mjs');
+  release = (await services.acquireHdfs()).release;
 }
 const r = spawnSync(process.execPath, ['--expose-gc', script, ...process.argv.slice(3)], { stdio: 'inherit', cwd: root, env: process.env });
 await release();

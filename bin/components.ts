@@ -11,6 +11,7 @@ import { lazySpec, Registry } from '../core/registry.js';
 import { consoleSinkSpec } from '../sinks/console/console-sink.js';
 import { elasticsearchSinkOptions } from '../sinks/elasticsearch/options.js';
 import { fileSinkSpec } from '../sinks/file/index.js';
+import { webhdfsSinkSpec } from '../sinks/webhdfs/index.js';
 import { transformSpecs } from '../transforms/index.js';
 
 /**
@@ -46,7 +47,7 @@ export function createRegistry(): Registry {
         async () => (await import('../sinks/elasticsearch/es-sink.js')).elasticsearchSinkSpec,
       ),
     )
-    .plan({ kind: 'sink', type: 'webhdfs', description: 'HDFS over WebHDFS' });
+    .register(webhdfsSinkSpec);
 }
 
 /** Imports the implementations of the components `role` builds from `config` (see lazySpec). */

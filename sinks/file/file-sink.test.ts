@@ -232,6 +232,34 @@ describe('file sink: a failed batch', () => {
   });
 });
 
+describe('file sink with its write journal: a failed batch', () => {
+  it('is written by the retry exactly once: the journaled wave is skipped, the failed one written', async () => {
+    const dataDir = join(dir, 'state');
+    const options = fileSinkOptions.parse({ root, idle_timeout: 0, roll_age: 0, max_open_files: 1 });
+    const s = new FileSink(options, { name: 'files', logger: silentLogger(), dataDir });
+    await s.open();
+    // One file open at a time: the batch goes in two waves, web (journaled) then api, whose directory is a file.
+    mkdirSync(join(root, 'shop'), { recursive: true });
+    writeFileSync(join(root, 'shop/api'), 'in the way');
+    const batch = [ev({ message: 'w1' }), ev({ module: 'api', message: 'p1' }), ev({ message: 'w2' })];
+    await expect(s.write(batch)).rejects.toThrow();
+    rmSync(join(root, 'shop/api'));
+    await s.write(batch); // the collector's retry
+    await s.write(batch); // and a redelivery after it: all skipped
+    await s.close();
+    const expected = {
+      'shop/web/2024-05-01/h1.000001.log': 'w1\nw2\n',
+      'shop/api/2024-05-01/h1.000001.log': 'p1\n',
+    };
+    expect(tree()).toEqual(expected);
+    const again = new FileSink(options, { name: 'files', logger: silentLogger(), dataDir });
+    await again.open();
+    await again.write(batch); // after a restart too
+    await again.close();
+    expect(tree()).toEqual(expected);
+  });
+});
+
 describe('file sink: gzip', () => {
   it('writes gzip members that zcat reads while the file is in progress and after it is finished', async () => {
     const s = sink({ compression: 'gzip' });

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import type { Sink } from '../../core/pipeline.js';
@@ -23,6 +23,8 @@ import {
 import { syncDir } from '../../core/durable-file.js';
 import { recoverInProgress } from './recovery.js';
 import { dayLayout, expiredDays, formatDay, removeDir, type DayLayout } from './retention.js';
+import { BatchIds } from './batch-ids.js';
+import { WriteJournal } from './journal.js';
 
 /** One in-progress file: the only writer of its path. */
 interface OpenFile {
@@ -30,6 +32,8 @@ interface OpenFile {
   rel: string;
   dir: string;
   path: string;
+  /** The in-progress path relative to root: its name in the write journal. */
+  key: string;
   finalPath: string;
   handle: FileHandle;
   /** Bytes durably written: everything before this offset was fsync'd. */
@@ -41,6 +45,22 @@ interface OpenFile {
 export interface FileSinkContext {
   name: string;
   logger: Logger;
+  /**
+   * The sink's state directory: with one, the sink keeps its write journal there and is
+   * exactly-once (journal.ts); without one (a library use), at-least-once.
+   */
+  dataDir?: string;
+}
+
+/** Event ids the write journal remembers: well above what a crash can leave written but unacknowledged. */
+export const DEDUPE_WINDOW = 500_000;
+
+/** One file's share of a batch: its lines and its events' rows in the batch (BatchIds). */
+interface Group {
+  lines: string[];
+  rows: number[];
+  /** Written and journaled: stays written if a later wave of the batch fails. */
+  journaled: boolean;
 }
 
 const MIN_TICK_MS = 20;
@@ -73,12 +93,16 @@ export class FileSink implements Sink {
   private readonly label: { component: string };
   private readonly logger: Logger;
   private readonly where: string;
+  private readonly journalDir: string | undefined;
+  private journal: WriteJournal | undefined;
+  private ids: BatchIds | undefined;
 
   constructor(
     private readonly options: FileSinkOptions,
     ctx: FileSinkContext,
   ) {
     this.where = `sink ${ctx.name}`;
+    this.journalDir = ctx.dataDir === undefined ? undefined : join(ctx.dataDir, 'journal');
     this.logger = ctx.logger;
     this.label = { component: ctx.name };
     this.root = resolve(options.root);
@@ -94,7 +118,11 @@ export class FileSink implements Sink {
 
   async open(): Promise<void> {
     await mkdir(this.root, { recursive: true });
-    const recovered = await recoverInProgress(this.root, this.logger);
+    if (this.journalDir) {
+      this.journal = await WriteJournal.open(this.journalDir, DEDUPE_WINDOW);
+      this.ids = new BatchIds(this.journal);
+    }
+    const recovered = await recoverInProgress(this.root, this.logger, this.journal);
     fileSinkMetrics.recoveredFiles.inc(this.label, recovered.files);
     fileSinkMetrics.cutBytes.inc(this.label, recovered.cutBytes);
     fileSinkMetrics.openFiles.set(this.label, 0);
@@ -134,6 +162,7 @@ export class FileSink implements Sink {
     clearInterval(this.retentionTimer);
     await this.serial(async () => {
       for (const file of [...this.files.values()]) await this.finish(file);
+      await this.journal?.close();
     });
   }
 
@@ -176,25 +205,51 @@ export class FileSink implements Sink {
   }
 
   private async writeBatch(batch: readonly LogEvent[]): Promise<void> {
-    const groups = new Map<string, string[]>();
+    const groups = new Map<string, Group>();
     const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
-    for (const event of batch) {
-      const rel = this.template.renderCached(event);
-      let lines = groups.get(rel);
-      if (lines === undefined) groups.set(rel, (lines = []));
-      lines.push(json ? json(event) : event.message);
+    // Written before a crash, sent twice by an agent, or twice in this batch: the journal has its id.
+    const ids = this.ids;
+    ids?.claim(batch);
+    const skipped = ids?.skipped ?? 0;
+    let grouped = false;
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        if (ids?.duplicate(i)) continue;
+        const event = batch[i]!;
+        const rel = this.template.renderCached(event);
+        let group = groups.get(rel);
+        if (group === undefined) groups.set(rel, (group = { lines: [], rows: [], journaled: false }));
+        group.lines.push(json ? json(event) : event.message);
+        if (ids) group.rows.push(i);
+      }
+      grouped = true;
+      if (skipped > 0) {
+        fileSinkMetrics.duplicates.inc(this.label, skipped);
+        this.logger.info({ skipped, events: batch.length }, 'skipped events the tree already holds (delivered again after a crash)');
+      }
+      // A batch touching more paths than files may be open goes in waves, each durable (and journaled) before the next evicts it.
+      const entries = [...groups];
+      const max = this.options.max_open_files;
+      for (let i = 0; i < entries.length; i += max) {
+        const wave = entries.slice(i, i + max);
+        const keys = ids && (entries.length <= max && skipped === 0 ? ids.keysOf() : ids.keysOf(wave.map(([, g]) => g.rows)));
+        await this.writeWave(wave, keys);
+        for (const [, g] of wave) g.journaled = true;
+      }
+    } catch (err) {
+      // What was not journaled is written by the retry: its ids must not count as written.
+      const pending = [...groups.values()].filter((g) => !g.journaled);
+      if (!grouped || pending.length === groups.size) ids?.release();
+      else if (pending.length > 0) ids?.release(pending.map((g) => g.rows));
+      throw err;
     }
-    // A batch touching more paths than files may be open goes in waves, each durable before the next evicts it.
-    const entries = [...groups];
-    for (let i = 0; i < entries.length; i += this.options.max_open_files)
-      await this.writeWave(entries.slice(i, i + this.options.max_open_files));
-    fileSinkMetrics.events.inc(this.label, batch.length);
+    fileSinkMetrics.events.inc(this.label, batch.length - skipped);
   }
 
-  private async writeWave(entries: [string, string[]][]): Promise<void> {
+  private async writeWave(entries: [string, Group][], keys: Uint32Array | undefined): Promise<void> {
     const touched = new Set<string>();
     const targets: { file: OpenFile; lines: string[]; before: number }[] = [];
-    for (const [rel, lines] of entries) {
+    for (const [rel, { lines }] of entries) {
       let file = this.files.get(rel);
       if (file) this.files.delete(rel);
       else {
@@ -207,10 +262,22 @@ export class FileSink implements Sink {
     }
     fileSinkMetrics.openFiles.set(this.label, this.files.size);
     const results = await Promise.allSettled(targets.map((t) => this.append(t.file, t.lines)));
-    const failed = results.findIndex((r) => r.status === 'rejected');
-    if (failed !== -1) {
+    let failed = results.findIndex((r) => r.status === 'rejected');
+    let reason = failed === -1 ? undefined : ((results[failed] as PromiseRejectedResult).reason as Error);
+    if (reason === undefined && this.journal && keys) {
+      // The data is durable; the record makes it acknowledged data (recovery keeps it, a redelivery skips it).
+      try {
+        await this.journal.commit(
+          targets.map((t) => ({ path: t.file.key, length: t.file.size })),
+          keys,
+        );
+      } catch (err) {
+        failed = 0;
+        reason = err as Error;
+      }
+    }
+    if (reason !== undefined) {
       await this.undo(targets);
-      const reason = (results[failed] as PromiseRejectedResult).reason as Error;
       throw new Error(
         `${this.where}: writing ${targets[failed]!.file.path} failed (${reason.message}); the batch is cut back out of every file it touched, to be retried`,
       );
@@ -288,7 +355,7 @@ export class FileSink implements Sink {
         this.seqs.set(key, seq + 1);
         await syncDir(dir);
         const now = Date.now();
-        return { rel, dir, path, finalPath, handle, size: 0, openedAt: now, lastWriteAt: now };
+        return { rel, dir, path, key: relative(this.root, path), finalPath, handle, size: 0, openedAt: now, lastWriteAt: now };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         seq++;
@@ -304,6 +371,7 @@ export class FileSink implements Sink {
     if (file.size === 0) await unlink(file.path);
     else await rename(file.path, file.finalPath);
     await syncDir(file.dir);
+    this.journal?.forget(file.key);
     if (file.size > 0) fileSinkMetrics.finishedFiles.inc(this.label);
     this.logger.debug({ file: file.finalPath, bytes: file.size }, 'finished file');
   }

@@ -40,6 +40,12 @@ export const fileSinkMetrics = {
     labelNames,
     registers: [metrics],
   }),
+  duplicates: new Counter({
+    name: 'sluice_file_sink_duplicates_skipped_total',
+    help: 'Events not written because the tree already holds them (delivered again after a crash, or sent twice)',
+    labelNames,
+    registers: [metrics],
+  }),
   expiredDays: new Counter({
     name: 'sluice_file_sink_expired_day_dirs_total',
     help: 'Day directories deleted by retention',

@@ -84,12 +84,21 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** The next free sequence number for `base` in `dir`, counting finished and in-progress files. */
-export async function nextSeq(dir: string, base: BaseName, gzip: boolean): Promise<number> {
+/** The next free sequence number for `base` among `names` (finished and in-progress files of one directory). */
+export function nextSeqAmong(names: Iterable<string>, base: BaseName, gzip: boolean): number {
   const pattern = new RegExp(
     `^\\.?${escapeRegExp(base.stem)}\\.(\\d+)${escapeRegExp(base.ext)}${gzip ? '\\.gz' : ''}(?:${escapeRegExp(IN_PROGRESS_SUFFIX)})?$`,
   );
   let max = 0;
+  for (const name of names) {
+    const m = pattern.exec(name);
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return max + 1;
+}
+
+/** The next free sequence number for `base` in `dir`, counting finished and in-progress files. */
+export async function nextSeq(dir: string, base: BaseName, gzip: boolean): Promise<number> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -97,11 +106,7 @@ export async function nextSeq(dir: string, base: BaseName, gzip: boolean): Promi
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 1;
     throw err;
   }
-  for (const name of names) {
-    const m = pattern.exec(name);
-    if (m) max = Math.max(max, Number(m[1]));
-  }
-  return max + 1;
+  return nextSeqAmong(names, base, gzip);
 }
 
 /** A segment too long for a file name keeps its start and gets a hash of the whole, so distinct values stay distinct. */

@@ -1,10 +1,19 @@
 import type { Dirent } from 'node:fs';
 import { access, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Logger } from '../../core/log.js';
 import { intactGzipLength } from './gzip.js';
 import { finalNameOf } from './paths.js';
 import { syncDir } from '../../core/durable-file.js';
+
+/** What the write journal says about in-progress files (sinks/file/journal.ts). */
+export interface CommittedLengths {
+  /** No journal existed before: in-progress files predate it and are recovered line by line. */
+  readonly fresh: boolean;
+  /** Committed length per in-progress file, keyed by its path relative to root. */
+  readonly lengths: ReadonlyMap<string, number>;
+  forget(path: string): void;
+}
 
 export interface Recovered {
   /** In-progress files found (left by a crash or a kill). */
@@ -29,13 +38,15 @@ async function wholeLinesLength(file: FileHandle, size: number): Promise<number>
 }
 
 /**
- * Finishes the in-progress files a previous run left behind: each is cut back to its last
- * whole line (gzip: last whole member), made durable and renamed to its finished name. A
- * batch is acknowledged only after its bytes were fsync'd, so what is cut was never
- * acknowledged and will be delivered again. A finished file that already exists under the
+ * Finishes the in-progress files a previous run left behind: each is cut back to what was
+ * acknowledged, made durable and renamed to its finished name. With a write journal that is
+ * the length of its last journal record, so a batch cut short by the crash leaves no line
+ * behind (it is delivered again, whole); a file the journal never recorded held no
+ * acknowledged batch and is removed. Without one (an older tree), the file is cut to its
+ * last whole line (gzip: last whole member). A finished file that already exists under the
  * same name is never overwritten: the in-progress file is then left alone and reported.
  */
-export async function recoverInProgress(root: string, logger: Logger): Promise<Recovered> {
+export async function recoverInProgress(root: string, logger: Logger, journal?: CommittedLengths): Promise<Recovered> {
   const result: Recovered = { files: 0, cutBytes: 0 };
   const walk = async (dir: string): Promise<void> => {
     let entries: Dirent[];
@@ -50,7 +61,12 @@ export async function recoverInProgress(root: string, logger: Logger): Promise<R
       if (entry.isDirectory()) await walk(path);
       else if (entry.isFile()) {
         const final = finalNameOf(entry.name);
-        if (final !== undefined) await recoverFile(dir, entry.name, final, logger, result);
+        if (final !== undefined) {
+          const key = relative(root, path);
+          const committed = journal && !journal.fresh ? (journal.lengths.get(key) ?? 0) : undefined;
+          await recoverFile(dir, entry.name, final, logger, result, committed);
+          journal?.forget(key);
+        }
       }
     }
   };
@@ -58,7 +74,14 @@ export async function recoverInProgress(root: string, logger: Logger): Promise<R
   return result;
 }
 
-async function recoverFile(dir: string, name: string, final: string, logger: Logger, result: Recovered): Promise<void> {
+async function recoverFile(
+  dir: string,
+  name: string,
+  final: string,
+  logger: Logger,
+  result: Recovered,
+  committed: number | undefined,
+): Promise<void> {
   const path = join(dir, name);
   const finalPath = join(dir, final);
   result.files++;
@@ -67,7 +90,15 @@ async function recoverFile(dir: string, name: string, final: string, logger: Log
   let size: number;
   try {
     size = (await file.stat()).size;
-    keep = final.endsWith('.gz') ? await intactGzipLength(file, size) : await wholeLinesLength(file, size);
+    if (committed !== undefined && committed <= size) keep = committed;
+    else {
+      if (committed !== undefined)
+        logger.error(
+          { file: path, committed_bytes: committed, size },
+          'in-progress file is shorter than the journal says was written durably (the disk lost acknowledged data); keeping what is whole',
+        );
+      keep = final.endsWith('.gz') ? await intactGzipLength(file, size) : await wholeLinesLength(file, size);
+    }
     if (keep < size) {
       await file.truncate(keep);
       await file.sync();
@@ -79,8 +110,8 @@ async function recoverFile(dir: string, name: string, final: string, logger: Log
   result.cutBytes += cut;
   if (cut > 0)
     logger.warn(
-      { file: path, keptBytes: keep, cutBytes: cut },
-      'in-progress file ended in a partial line or gzip member (a write cut short by a crash, never acknowledged): cut it off',
+      { file: path, kept_bytes: keep, cut_bytes: cut },
+      'in-progress file ended in data that was never acknowledged (a batch cut short by a crash): cut it off, it is delivered again',
     );
   if (keep === 0) {
     await unlink(path);

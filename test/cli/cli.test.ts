@@ -27,6 +27,7 @@ describe('sluice CLI', () => {
   const roles: Record<string, string> = {
     'agent.yaml': 'agent',
     'collector.yaml': 'collector',
+    'collector-hdfs.yaml': 'collector',
     'all-in-one.yaml': 'run',
     'transforms.yaml': 'run',
   };

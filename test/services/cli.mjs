@@ -7,8 +7,8 @@ const usage = 'usage: npm run services -- up | down | status';
 async function main(command) {
   switch (command) {
     case 'up': {
-      const { kafkaBrokers, elasticsearchUrl } = await up();
-      process.stdout.write(`KAFKA_BROKERS=${kafkaBrokers}\nELASTICSEARCH_URL=${elasticsearchUrl}\n`);
+      const { kafkaBrokers, elasticsearchUrl, webhdfsUrl } = await up();
+      process.stdout.write(`KAFKA_BROKERS=${kafkaBrokers}\nELASTICSEARCH_URL=${elasticsearchUrl}\nWEBHDFS_URL=${webhdfsUrl}\n`);
       return 0;
     }
     case 'down':

@@ -3,6 +3,7 @@
 export declare const REPO_ROOT: string;
 export declare const KAFKA_VERSION: string;
 export declare const ELASTICSEARCH_VERSION: string;
+export declare const HADOOP_VERSION: string;
 
 /** Receives one progress line at a time; the default writes "[services] ..." to stderr. */
 export type LogFn = (line: string) => void;
@@ -26,7 +27,7 @@ export interface StopOptions {
 }
 
 declare abstract class Service {
-  readonly kind: 'Kafka' | 'Elasticsearch';
+  readonly kind: 'Kafka' | 'Elasticsearch' | 'HDFS NameNode' | 'HDFS DataNode';
   /** Directory name under servicesDir(); also the instance's identity. */
   readonly name: string;
   /** Address from the environment (KAFKA_BROKERS / ELASTICSEARCH_URL); then nothing is run here. */
@@ -92,13 +93,61 @@ export declare class ElasticsearchService extends Service {
   readonly url: string;
 }
 
+export interface HdfsOptions {
+  /** Instance directory under servicesDir(); a name other than 'hdfs' is a private cluster. */
+  name?: string;
+  /** NameNode HTTP (WebHDFS) port on 127.0.0.1; 0 picks a free one at first start (kept across restarts). */
+  httpPort?: number;
+  rpcPort?: number;
+  dataPort?: number;
+  dataHttpPort?: number;
+  dataIpcPort?: number;
+  /** JVM -Xmx of each node; default SLUICE_HDFS_HEAP or 256m. */
+  heap?: string;
+  external?: string;
+}
+
+/** One NameNode or DataNode JVM of an HdfsService. */
+export declare class HdfsNode extends Service {
+  readonly role: 'namenode' | 'datanode';
+}
+
+/** A NameNode and a DataNode, each its own JVM, WebHDFS on 127.0.0.1. */
+export declare class HdfsService {
+  constructor(options?: HdfsOptions);
+  readonly kind: 'HDFS';
+  readonly name: string;
+  readonly external: string | undefined;
+  readonly managed: boolean;
+  readonly dir: string;
+  readonly namenode: HdfsNode;
+  readonly datanode: HdfsNode;
+  httpPort: number | undefined;
+  /** NameNode HTTP base, e.g. "http://127.0.0.1:19870"; WebHDFS is under /webhdfs/v1. */
+  readonly url: string;
+  /** The user name whose WebHDFS requests act as the HDFS superuser. */
+  readonly superuser: string;
+  address(): string;
+  pid(): number | undefined;
+  running(): boolean;
+  /** Out of safe mode with a live DataNode. */
+  ready(): Promise<boolean>;
+  waitReady(timeoutMs?: number): Promise<void>;
+  start(options?: StartOptions): Promise<void>;
+  stop(options?: StopOptions): Promise<void>;
+  kill(): Promise<void>;
+  destroy(): Promise<void>;
+  startedBySession(): boolean;
+}
+
 export interface Addresses {
   kafkaBrokers: string;
   elasticsearchUrl: string;
+  webhdfsUrl: string;
 }
 
 export interface ServiceStatus {
-  service: 'Kafka' | 'Elasticsearch';
+  service: 'Kafka' | 'Elasticsearch' | 'HDFS';
   address: string;
   managed: boolean;
   pid: number | undefined;
@@ -112,11 +161,15 @@ export declare function servicesDir(): string;
 export declare function sharedServicesDir(): string;
 /** Fetches the jars and the distribution with Maven unless complete; quick when present. */
 export declare function provision(options?: { log?: LogFn }): Promise<void>;
+/** Fetches Hadoop's jars (pom.xml profile `hdfs`) unless present. */
+export declare function provisionHdfs(options?: { log?: LogFn }): Promise<void>;
 
 /** The shared broker (KAFKA_BROKERS, or ours on SLUICE_KAFKA_PORT, default 19092). */
 export declare const kafka: KafkaService;
 /** The shared node (ELASTICSEARCH_URL, or ours on SLUICE_ES_PORT, default 19200). */
 export declare const elasticsearch: ElasticsearchService;
+/** The shared HDFS (WEBHDFS_URL, or ours with WebHDFS on SLUICE_HDFS_HTTP_PORT, default 19870). */
+export declare const hdfs: HdfsService;
 
 export declare function up(options?: StartOptions): Promise<Addresses>;
 export declare function down(options?: { log?: LogFn }): Promise<void>;
@@ -126,8 +179,21 @@ export declare function freePorts(count: number): Promise<number[]>;
 export declare function addresses(): Addresses;
 /** Sets KAFKA_BROKERS / ELASTICSEARCH_URL (and SLUICE_MANAGED_* twins for ours) in env, default process.env. */
 export declare function exportAddresses(env?: NodeJS.ProcessEnv): void;
-/** up() for a test session plus a lease; release() stops what sessions started once the last one leaves. */
-export declare function acquire(options?: { log?: LogFn; timeoutMs?: number }): Promise<Addresses & { release(): Promise<void> }>;
+/** Sets WEBHDFS_URL (and its SLUICE_MANAGED_* twin for ours) in env, default process.env. */
+export declare function exportHdfsAddress(env?: NodeJS.ProcessEnv): void;
+/**
+ * Kafka and Elasticsearch for a test session (started if need be) plus a lease; release() stops
+ * what sessions started once the last one leaves. HDFS is not part of it (acquireHdfs).
+ */
+export declare function acquire(options?: {
+  log?: LogFn;
+  timeoutMs?: number;
+}): Promise<Omit<Addresses, 'webhdfsUrl'> & { release(): Promise<void> }>;
+/** The shared HDFS for a test file or benchmark that writes to it: started if need be, WEBHDFS_URL exported, leased. */
+export declare function acquireHdfs(options?: {
+  log?: LogFn;
+  timeoutMs?: number;
+}): Promise<{ webhdfsUrl: string; release(): Promise<void> }>;
 
 export declare function startKafka(options?: StartOptions): Promise<void>;
 export declare function stopKafka(options?: StopOptions): Promise<void>;
@@ -135,3 +201,5 @@ export declare function killKafka(): Promise<void>;
 export declare function startElasticsearch(options?: StartOptions): Promise<void>;
 export declare function stopElasticsearch(options?: StopOptions): Promise<void>;
 export declare function killElasticsearch(): Promise<void>;
+export declare function startHdfs(options?: StartOptions): Promise<void>;
+export declare function stopHdfs(options?: StopOptions): Promise<void>;

@@ -101,6 +101,7 @@ function pomProperty(name) {
 
 export const KAFKA_VERSION = pomProperty('kafka.version');
 export const ELASTICSEARCH_VERSION = pomProperty('elasticsearch.version');
+export const HADOOP_VERSION = pomProperty('hadoop.version');
 
 const defaultLog = (line) => process.stderr.write(`[services] ${line}\n`);
 
@@ -332,51 +333,94 @@ export async function provision({ log = defaultLog } = {}) {
     // is a broken broker.
     rmSync(join(dir, 'kafka', 'libs'), { recursive: true, force: true });
     const started = Date.now();
-    const logFile = join(dir, 'provision.log');
-    mkdirSync(dir, { recursive: true });
-    const args = ['-B', '-f', POM, `-Dservices.dir=${dir}`, 'dependency:copy-dependencies', 'dependency:unpack'];
-    await new Promise((res, rej) => {
-      const logOut = openSync(logFile, 'w');
-      const child = spawn('mvn', args, { cwd: dirname(POM), stdio: ['ignore', 'pipe', logOut] });
-      let files = 0;
-      let kilobytes = 0;
-      let pending = '';
-      child.stdout.on('data', (chunk) => {
-        writeFileSync(logOut, chunk);
-        pending += chunk.toString('utf8');
-        const lines = pending.split('\n');
-        pending = lines.pop() ?? '';
-        for (const line of lines) {
-          const m = /Downloaded from [^:]+: \S+ \((\d+(?:\.\d+)?) (B|kB|MB)/.exec(line);
-          if (!m) continue;
-          files += 1;
-          kilobytes += Number(m[1]) * (m[2] === 'MB' ? 1024 : m[2] === 'kB' ? 1 : 1 / 1024);
-        }
-      });
-      const progress = setInterval(() => {
-        log(`  ... ${files} files, ${(kilobytes / 1024).toFixed(1)} MB downloaded (${Math.round((Date.now() - started) / 1000)} s)`);
-      }, 10_000);
-      child.once('error', (err) => {
-        clearInterval(progress);
-        closeSync(logOut);
-        rej(
-          new Error(
-            `cannot run Maven (mvn): ${err.message}; install Maven 3.6+ or point KAFKA_BROKERS / ELASTICSEARCH_URL at running services`,
-          ),
-        );
-      });
-      child.once('exit', (code, signal) => {
-        clearInterval(progress);
-        closeSync(logOut);
-        if (code === 0) res(undefined);
-        else rej(new Error(`Maven provisioning failed (${signal ?? `exit ${code}`}); full output in ${logFile}:\n${tail(logFile, 30)}`));
-      });
-    });
+    await runMaven([], { log, started, what: 'Maven provisioning' });
     if (!existsSync(join(elasticsearchHome(), 'bin', 'elasticsearch'))) {
-      throw new Error(`Maven finished but ${elasticsearchHome()} has no bin/elasticsearch; see ${logFile}`);
+      throw new Error(`Maven finished but ${elasticsearchHome()} has no bin/elasticsearch; see ${join(dir, 'provision.log')}`);
     }
     writeFileSync(provisionStamp(), `${JSON.stringify({ kafka: KAFKA_VERSION, elasticsearch: ELASTICSEARCH_VERSION })}\n`);
     log(`provisioned in ${Math.round((Date.now() - started) / 1000)} s`);
+  });
+}
+
+/** Runs `mvn dependency:copy-dependencies dependency:unpack` on pom.xml with extra flags, logging progress. */
+async function runMaven(extra, { log, started, what }) {
+  const dir = servicesDir();
+  const logFile = join(dir, 'provision.log');
+  mkdirSync(dir, { recursive: true });
+  const goals = extra.includes('-Dhdfs') ? ['dependency:copy-dependencies'] : ['dependency:copy-dependencies', 'dependency:unpack'];
+  const args = ['-B', '-f', POM, `-Dservices.dir=${dir}`, ...extra, ...goals];
+  await new Promise((res, rej) => {
+    const logOut = openSync(logFile, 'w');
+    const child = spawn('mvn', args, { cwd: dirname(POM), stdio: ['ignore', 'pipe', logOut] });
+    let files = 0;
+    let kilobytes = 0;
+    let pending = '';
+    child.stdout.on('data', (chunk) => {
+      writeFileSync(logOut, chunk);
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /Downloaded from [^:]+: \S+ \((\d+(?:\.\d+)?) (B|kB|MB)/.exec(line);
+        if (!m) continue;
+        files += 1;
+        kilobytes += Number(m[1]) * (m[2] === 'MB' ? 1024 : m[2] === 'kB' ? 1 : 1 / 1024);
+      }
+    });
+    const progress = setInterval(() => {
+      log(`  ... ${files} files, ${(kilobytes / 1024).toFixed(1)} MB downloaded (${Math.round((Date.now() - started) / 1000)} s)`);
+    }, 10_000);
+    child.once('error', (err) => {
+      clearInterval(progress);
+      closeSync(logOut);
+      rej(
+        new Error(
+          `cannot run Maven (mvn): ${err.message}; install Maven 3.6+ or point KAFKA_BROKERS / ELASTICSEARCH_URL / WEBHDFS_URL at running services`,
+        ),
+      );
+    });
+    child.once('exit', (code, signal) => {
+      clearInterval(progress);
+      closeSync(logOut);
+      if (code === 0) res(undefined);
+      else rej(new Error(`${what} failed (${signal ?? `exit ${code}`}); full output in ${logFile}:\n${tail(logFile, 30)}`));
+    });
+  });
+}
+
+function hdfsStamp() {
+  return join(servicesDir(), '.provisioned-hdfs.json');
+}
+
+function hadoopLibs() {
+  return join(servicesDir(), 'hadoop', 'libs');
+}
+
+function hdfsProvisioned() {
+  try {
+    if (JSON.parse(readFileSync(hdfsStamp(), 'utf8')).hadoop !== HADOOP_VERSION) return false;
+  } catch {
+    return false;
+  }
+  return existsSync(join(hadoopLibs(), `hadoop-client-minicluster-${HADOOP_VERSION}.jar`));
+}
+
+/**
+ * Fetches Hadoop's jars (the `hdfs` profile of pom.xml, about 110 MB) unless present. Its own
+ * stamp and Maven run: adding HDFS to a services directory whose Kafka is in use by others
+ * never rewrites Kafka's jars under it.
+ */
+export async function provisionHdfs({ log = defaultLog } = {}) {
+  if (hdfsProvisioned()) return;
+  await withLock(join(servicesDir(), '.provision-hdfs.lock'), 20 * 60_000, 'provision HDFS', async () => {
+    if (hdfsProvisioned()) return;
+    log(`provisioning HDFS (Hadoop ${HADOOP_VERSION}) from Maven Central into ${servicesDir()} (first run only; about 110 MB)`);
+    rmSync(hdfsStamp(), { force: true });
+    rmSync(hadoopLibs(), { recursive: true, force: true });
+    const started = Date.now();
+    await runMaven(['-Dhdfs'], { log, started, what: 'Maven provisioning of HDFS' });
+    writeFileSync(hdfsStamp(), `${JSON.stringify({ hadoop: HADOOP_VERSION })}\n`);
+    log(`HDFS provisioned in ${Math.round((Date.now() - started) / 1000)} s`);
   });
 }
 
@@ -467,7 +511,7 @@ class Service {
   async start({ log = defaultLog, timeoutMs = 180_000, owner } = {}) {
     this.mustBeManaged('start');
     this.mustOwn('start'); // again under the lock; this spares waiting for it
-    await provision({ log });
+    await this.provision({ log });
     await withLock(join(this.dir, 'run', 'lock'), timeoutMs + 60_000, `start ${this.kind}`, async () => {
       if (owner === 'person') rmSync(this.sessionMarker, { force: true });
       this.mustOwn('start');
@@ -558,6 +602,11 @@ class Service {
       }
       await sleep(250);
     }
+  }
+
+  /** Fetches what the service runs from (Kafka's and Elasticsearch's by default). */
+  provision(options) {
+    return provision(options);
   }
 
   // The launched process is the service itself unless a subclass says otherwise.
@@ -891,9 +940,332 @@ function checkTraversable(path, user) {
 }
 
 // ---------------------------------------------------------------------------------------
+// HDFS: a NameNode and a DataNode, each its own JVM (so a test can SIGKILL one and keep the
+// other), run from the shaded hadoop-client-minicluster jars; WebHDFS on, everything on
+// 127.0.0.1, replication 1, simple auth (user.name).
+
+/** XML for a Hadoop *-site.xml file. */
+function hadoopSite(properties) {
+  const xml = (v) => String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  return [
+    '<?xml version="1.0"?>',
+    '<!-- written by test/services/services.mjs on every start -->',
+    '<configuration>',
+    ...Object.entries(properties).map(([k, v]) => `  <property><name>${k}</name><value>${xml(v)}</value></property>`),
+    '</configuration>',
+    '',
+  ].join('\n');
+}
+
+/** One node of an HdfsService: its own directory, conf, data, logs and pid under the cluster's. */
+class HdfsNode extends Service {
+  /**
+   * @param {HdfsService} cluster
+   * @param {'namenode' | 'datanode'} role
+   */
+  constructor(cluster, role) {
+    super(role === 'namenode' ? 'HDFS NameNode' : 'HDFS DataNode', join(cluster.name, role), cluster.external);
+    this.cluster = cluster;
+    this.role = role;
+    this.envName = 'WEBHDFS_URL';
+  }
+
+  get shared() {
+    return this.cluster.name === 'hdfs';
+  }
+
+  get logDir() {
+    return join(this.dir, 'logs');
+  }
+
+  get mainLog() {
+    return join(this.logDir, `${this.role}.log`);
+  }
+
+  get confDir() {
+    return join(this.dir, 'conf');
+  }
+
+  provision(options) {
+    return provisionHdfs(options);
+  }
+
+  async ports() {
+    const c = this.cluster;
+    if (this.role === 'namenode') {
+      [c.httpPort, c.rpcPort] = await fillFreePorts([c.httpPort, c.rpcPort]);
+      return [c.httpPort, c.rpcPort];
+    }
+    [c.dataPort, c.dataHttpPort, c.dataIpcPort] = await fillFreePorts([c.dataPort, c.dataHttpPort, c.dataIpcPort]);
+    return [c.dataPort, c.dataHttpPort, c.dataIpcPort];
+  }
+
+  address() {
+    const c = this.cluster;
+    return this.role === 'namenode' ? c.address() : `127.0.0.1:${c.dataHttpPort ?? '?'}`;
+  }
+
+  ownsCommand(argv) {
+    return argv.includes(`-Dsluice.hdfs.node=${this.dir}`);
+  }
+
+  get mainClass() {
+    return this.role === 'namenode' ? 'org.apache.hadoop.hdfs.server.namenode.NameNode' : 'org.apache.hadoop.hdfs.server.datanode.DataNode';
+  }
+
+  jvm() {
+    return [
+      `-Xmx${this.cluster.heap}`,
+      '-Xms64m',
+      // one small heap each: the serial collector needs no GC threads of its own
+      '-XX:+UseSerialGC',
+      '-Djava.awt.headless=true',
+      '-Djava.net.preferIPv4Stack=true',
+      `-Dsluice.hdfs.node=${this.dir}`,
+      `-Dlog4j.configuration=file:${join(this.confDir, 'log4j.properties')}`,
+      `-Dhadoop.log.dir=${this.logDir}`,
+      '-cp',
+      `${this.confDir}${delimiter}${join(hadoopLibs(), '*')}`,
+    ];
+  }
+
+  writeConf() {
+    const c = this.cluster;
+    const data = join(this.dir, 'data');
+    for (const d of [this.confDir, data, this.logDir, join(this.dir, 'run'), join(this.dir, 'tmp')]) mkdirSync(d, { recursive: true });
+    writeFileSync(
+      join(this.confDir, 'core-site.xml'),
+      hadoopSite({ 'fs.defaultFS': `hdfs://127.0.0.1:${c.rpcPort}`, 'hadoop.tmp.dir': join(this.dir, 'tmp') }),
+    );
+    writeFileSync(
+      join(this.confDir, 'hdfs-site.xml'),
+      hadoopSite({
+        'dfs.namenode.name.dir': data,
+        'dfs.datanode.data.dir': data,
+        'dfs.namenode.rpc-address': `127.0.0.1:${c.rpcPort}`,
+        'dfs.namenode.http-address': `127.0.0.1:${c.httpPort}`,
+        'dfs.namenode.secondary.http-address': '127.0.0.1:0',
+        'dfs.datanode.address': `127.0.0.1:${c.dataPort}`,
+        'dfs.datanode.http.address': `127.0.0.1:${c.dataHttpPort}`,
+        'dfs.datanode.ipc.address': `127.0.0.1:${c.dataIpcPort}`,
+        // WebHDFS redirects writes to the DataNode by this name: loopback, not the host name
+        'dfs.datanode.hostname': '127.0.0.1',
+        'dfs.webhdfs.enabled': 'true',
+        'dfs.replication': '1',
+        'dfs.permissions.enabled': 'true',
+        // one DataNode: leave safe mode as soon as its block report is in
+        'dfs.namenode.safemode.extension': '0',
+        'dfs.namenode.safemode.min.datanodes': '0',
+        'dfs.blockreport.initialDelay': '0',
+        // A killed DataNode's WebHDFS writer leaves its lease behind; production waits 20 min
+        // for the NameNode to recover it, tests that kill nodes should not.
+        'dfs.namenode.lease-hard-limit-sec': '20',
+        'dfs.heartbeat.interval': '1',
+        'dfs.namenode.heartbeat.recheck-interval': '5000',
+        'dfs.namenode.handler.count': '5',
+        'dfs.namenode.service.handler.count': '3',
+        'dfs.datanode.handler.count': '3',
+        // tests fill small disks; the default 100 MB reserve would put the NameNode in safe mode
+        'dfs.namenode.resource.du.reserved': '10485760',
+      }),
+    );
+    writeFileSync(
+      join(this.confDir, 'log4j.properties'),
+      [
+        'log4j.rootLogger=INFO, file',
+        'log4j.appender.file=org.apache.log4j.RollingFileAppender',
+        `log4j.appender.file.File=${this.mainLog}`,
+        'log4j.appender.file.MaxFileSize=20MB',
+        'log4j.appender.file.MaxBackupIndex=2',
+        'log4j.appender.file.layout=org.apache.log4j.PatternLayout',
+        'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n',
+        // a line per request and per block otherwise
+        'log4j.logger.org.apache.hadoop.hdfs.StateChange=WARN',
+        'log4j.logger.org.apache.hadoop.hdfs.server.namenode.FSNamesystem.audit=WARN',
+        'log4j.logger.org.apache.hadoop.hdfs.server.datanode.DataNode.clienttrace=WARN',
+        'log4j.logger.BlockStateChange=WARN',
+        '',
+      ].join('\n'),
+    );
+    return data;
+  }
+
+  async launch() {
+    const data = this.writeConf();
+    const java = join(javaHome(), 'bin', 'java');
+    if (this.role === 'namenode' && !existsSync(join(data, 'current', 'VERSION'))) {
+      try {
+        execFileSync(
+          java,
+          [...this.jvm(), this.mainClass, '-format', '-nonInteractive', '-force', '-clusterid', `sluice-${this.cluster.name}`],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
+      } catch (err) {
+        throw new Error(
+          `formatting the HDFS NameNode in ${data} failed: ${String(err.stderr || err.stdout || err.message).trim()}\n${tail(this.mainLog)}`,
+        );
+      }
+    }
+    rmSync(this.pidFile, { force: true });
+    const child = spawnDetached(java, [...this.jvm(), this.mainClass], {
+      cwd: this.dir,
+      env: process.env,
+      logFile: join(this.logDir, 'stdout.log'),
+    });
+    writeFileSync(this.pidFile, `${child.pid}\n`);
+    return child;
+  }
+
+  async ready() {
+    const c = this.cluster;
+    if (this.role === 'namenode') {
+      // Answers WebHDFS (not "Namenode is in startup mode")
+      const res = await fetch(`${c.url}/webhdfs/v1/?op=GETFILESTATUS&user.name=${HDFS_SUPERUSER}`, { signal: AbortSignal.timeout(5000) });
+      if (res.status !== 200) throw new Error(`WebHDFS answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+      return true;
+    }
+    // The DataNode is up once it is registered with the NameNode and heartbeating.
+    const res = await fetch(`http://127.0.0.1:${c.dataHttpPort}/jmx?qry=Hadoop:service=DataNode,name=DataNodeInfo`, {
+      signal: AbortSignal.timeout(5000),
+    });
+    const bean = (await res.json()).beans?.[0];
+    const actors = JSON.parse(bean?.BPServiceActorInfo ?? '[]');
+    if (!actors.some((a) => a.ActorState === 'RUNNING' && Number(a.LastHeartbeat) < 10))
+      throw new Error('DataNode not registered with the NameNode yet');
+    return true;
+  }
+}
+
+/** WebHDFS user the tests act as: the NameNode's superuser (the user running it). */
+const HDFS_SUPERUSER = process.env.USER || process.env.LOGNAME || 'root';
+
+/**
+ * A small HDFS: one NameNode and one DataNode, separate JVMs. start() and stop() drive both;
+ * `namenode` and `datanode` are started, stopped and killed on their own by failure tests.
+ */
+export class HdfsService {
+  /**
+   * @param {{ name?: string, httpPort?: number, rpcPort?: number, dataPort?: number, dataHttpPort?: number, dataIpcPort?: number, heap?: string, external?: string }} [options]
+   */
+  constructor({ name = 'hdfs', httpPort, rpcPort, dataPort, dataHttpPort, dataIpcPort, heap, external } = {}) {
+    this.kind = 'HDFS';
+    this.name = name;
+    this.external = external;
+    this.envName = 'WEBHDFS_URL';
+    this.httpPort = httpPort;
+    this.rpcPort = rpcPort;
+    this.dataPort = dataPort;
+    this.dataHttpPort = dataHttpPort;
+    this.dataIpcPort = dataIpcPort;
+    this.heap = heap ?? process.env.SLUICE_HDFS_HEAP ?? '256m';
+    this.namenode = new HdfsNode(this, 'namenode');
+    this.datanode = new HdfsNode(this, 'datanode');
+  }
+
+  get managed() {
+    return this.external === undefined;
+  }
+
+  get dir() {
+    return join(servicesDir(), this.name);
+  }
+
+  get logDir() {
+    return this.dir;
+  }
+
+  get mainLog() {
+    return this.namenode.mainLog;
+  }
+
+  /** NameNode HTTP base, e.g. "http://127.0.0.1:19870" (WebHDFS is under /webhdfs/v1). */
+  get url() {
+    if (this.external !== undefined) return this.external.replace(/\/+$/, '');
+    if (!this.httpPort) throw new Error(`HDFS instance ${this.name} has no port until it is started`);
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  address() {
+    return this.url;
+  }
+
+  /** The user whose WebHDFS requests are the superuser's. */
+  get superuser() {
+    return HDFS_SUPERUSER;
+  }
+
+  /** The NameNode's pid (the DataNode's when only it runs): what `down` and status look at. */
+  pid() {
+    return this.namenode.pid() ?? this.datanode.pid();
+  }
+
+  running() {
+    return this.namenode.running() && this.datanode.running();
+  }
+
+  startedBySession() {
+    return this.namenode.startedBySession();
+  }
+
+  /** Writable: the NameNode is out of safe mode and counts a live DataNode. */
+  async ready() {
+    const res = await fetch(`${this.url}/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState`, { signal: AbortSignal.timeout(5000) });
+    const bean = (await res.json()).beans?.[0];
+    if (!bean) throw new Error('NameNode has no FSNamesystemState yet');
+    if (bean.FSState !== 'Operational') throw new Error(`NameNode is in ${bean.FSState}`);
+    if (!(bean.NumLiveDataNodes >= 1)) throw new Error('no live DataNode');
+    return true;
+  }
+
+  async waitReady(timeoutMs = 180_000) {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer yet';
+    for (;;) {
+      try {
+        if (await this.ready()) return;
+      } catch (err) {
+        last = err instanceof Error ? [err.message, err.cause?.message].filter(Boolean).join(': ') : String(err);
+      }
+      if (Date.now() > deadline) throw new Error(`HDFS at ${this.address()} not writable after ${timeoutMs} ms (${last})`);
+      await sleep(250);
+    }
+  }
+
+  /** Starts whichever node is not running and resolves once HDFS takes writes. */
+  async start({ log = defaultLog, timeoutMs = 180_000, owner } = {}) {
+    if (!this.managed) {
+      await this.waitReady(Math.min(timeoutMs, 30_000));
+      return;
+    }
+    await this.namenode.start({ log, timeoutMs, owner });
+    await this.datanode.start({ log, timeoutMs, owner });
+    await this.waitReady(timeoutMs);
+  }
+
+  async stop(options) {
+    await this.datanode.stop(options);
+    await this.namenode.stop(options);
+  }
+
+  /** SIGKILL both nodes. */
+  async kill() {
+    await Promise.all([this.datanode.kill(), this.namenode.kill()]);
+  }
+
+  async destroy() {
+    await this.stop();
+    await this.datanode.destroy();
+    await this.namenode.destroy();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // The shared default instances and the session API used by the vitest global setup and the CLI
 
-// The global setup hands its addresses to test workers in KAFKA_BROKERS / ELASTICSEARCH_URL,
+// The global setup hands its addresses to test workers in KAFKA_BROKERS / ELASTICSEARCH_URL / WEBHDFS_URL,
 // which would make them look external there; the SLUICE_MANAGED_* twin says they are ours,
 // so a worker can still kill and restart them.
 function externalFromEnv(name) {
@@ -915,10 +1287,20 @@ export const elasticsearch = new ElasticsearchService({
   external: externalFromEnv('ELASTICSEARCH_URL'),
 });
 
+/** The shared HDFS: WEBHDFS_URL if set, else ours with WebHDFS on SLUICE_HDFS_HTTP_PORT (19870). */
+export const hdfs = new HdfsService({
+  httpPort: envPort('SLUICE_HDFS_HTTP_PORT', 19870),
+  rpcPort: envPort('SLUICE_HDFS_RPC_PORT', 19020),
+  dataPort: envPort('SLUICE_HDFS_DATANODE_PORT', 19866),
+  dataHttpPort: envPort('SLUICE_HDFS_DATANODE_HTTP_PORT', 19864),
+  dataIpcPort: envPort('SLUICE_HDFS_DATANODE_IPC_PORT', 19867),
+  external: externalFromEnv('WEBHDFS_URL'),
+});
+
 /**
  * Puts the shared addresses in process.env for child processes (test workers, a collector
  * under test): KAFKA_BROKERS and ELASTICSEARCH_URL, each with its SLUICE_MANAGED_* twin when
- * this module runs it.
+ * this module runs it. WEBHDFS_URL is put there by acquireHdfs(), once HDFS runs.
  */
 export function exportAddresses(env = process.env) {
   env.KAFKA_BROKERS = kafka.brokers;
@@ -927,28 +1309,42 @@ export function exportAddresses(env = process.env) {
   if (elasticsearch.managed) env.SLUICE_MANAGED_ELASTICSEARCH_URL = elasticsearch.url;
 }
 
-const both = () => [kafka, elasticsearch];
+/** WEBHDFS_URL, with its SLUICE_MANAGED_* twin when this module runs HDFS. */
+export function exportHdfsAddress(env = process.env) {
+  env.WEBHDFS_URL = hdfs.url;
+  if (hdfs.managed) env.SLUICE_MANAGED_WEBHDFS_URL = hdfs.url;
+}
 
-/**
- * Starts whichever shared service is not running (external ones are only checked for
- * readiness) and resolves with their addresses. owner: see Service.start ('person' by default:
- * they stay up until `down`).
- */
-export async function up({ log = defaultLog, timeoutMs = 180_000, owner = 'person' } = {}) {
-  if (kafka.managed || elasticsearch.managed) await provision({ log });
+const all = () => [kafka, elasticsearch, hdfs];
+/** What every integration run needs; HDFS is leased on its own by the test files that use it (acquireHdfs). */
+const common = () => [kafka, elasticsearch];
+
+/** Provisions and starts `services` (external ones are only checked for readiness). */
+async function bringUp(services, { log, timeoutMs, owner }) {
+  if (services.some((s) => s !== hdfs && s.managed)) await provision({ log });
+  if (services.includes(hdfs) && hdfs.managed) await provisionHdfs({ log });
   await Promise.all(
-    both().map(async (service) => {
+    services.map(async (service) => {
       if (service.managed) await service.start({ log, timeoutMs, owner });
       else await service.waitReady(Math.min(timeoutMs, 30_000), undefined);
     }),
   );
+}
+
+/**
+ * Starts whichever shared service is not running, HDFS included (external ones are only
+ * checked for readiness), and resolves with their addresses. owner: see Service.start
+ * ('person' by default: they stay up until `down`).
+ */
+export async function up({ log = defaultLog, timeoutMs = 180_000, owner = 'person' } = {}) {
+  await bringUp(all(), { log, timeoutMs, owner });
   return addresses();
 }
 
 /** Stops the shared services this module runs (whoever started them); external ones are left alone. */
 export async function down({ log = defaultLog } = {}) {
   await Promise.all(
-    both()
+    all()
       .filter((s) => s.managed)
       .map(async (service) => {
         const pid = service.pid();
@@ -962,7 +1358,7 @@ export async function down({ log = defaultLog } = {}) {
 /** What runs, where, and whose it is. */
 export async function status() {
   return Promise.all(
-    both().map(async (service) => {
+    all().map(async (service) => {
       const pid = service.pid();
       let ready = false;
       if (pid !== undefined || !service.managed) {
@@ -982,40 +1378,59 @@ export async function status() {
 }
 
 export function addresses() {
-  return { kafkaBrokers: kafka.brokers, elasticsearchUrl: elasticsearch.url };
+  return { kafkaBrokers: kafka.brokers, elasticsearchUrl: elasticsearch.url, webhdfsUrl: hdfs.url };
 }
 
-function leaseDir() {
-  return join(servicesDir(), 'leases');
+/** Leases on Kafka and Elasticsearch ('leases'), and on HDFS ('leases-hdfs'). */
+function leaseDir(name = 'leases') {
+  return join(servicesDir(), name);
 }
 
-/**
- * A test session's hold on the shared services: up() plus a lease. Give the returned
- * release() back when the session ends; the last session to leave stops what sessions
- * started, and leaves alone what a person started with `npm run services up`.
- */
-export async function acquire({ log = defaultLog, timeoutMs = 180_000 } = {}) {
-  mkdirSync(leaseDir(), { recursive: true });
-  const lease = join(leaseDir(), `${process.pid}-${randomBytes(4).toString('hex')}`);
-  writeFileSync(lease, `${process.pid}\n`);
+/** Takes a lease in `dir`, brings `services` up for a session, and gives back a release(). */
+async function lease(dir, services, { log, timeoutMs }) {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${process.pid}-${randomBytes(4).toString('hex')}`);
+  writeFileSync(file, `${process.pid}\n`);
   try {
-    const found = await up({ log, timeoutMs, owner: 'session' });
-    return { ...found, release: () => release(lease, log) };
+    await bringUp(services, { log, timeoutMs, owner: 'session' });
+    return () => release(file, dir, services, log);
   } catch (err) {
-    rmSync(lease, { force: true });
+    rmSync(file, { force: true });
     throw err;
   }
 }
 
-async function release(lease, log) {
-  rmSync(lease, { force: true });
-  for (const entry of readdirSync(leaseDir())) {
+/**
+ * A test session's hold on the shared Kafka and Elasticsearch: started if need be, plus a
+ * lease. Give the returned release() back when the session ends; the last session to leave
+ * stops what sessions started, and leaves alone what a person started with `npm run services up`.
+ * HDFS is not part of it: a machine where HDFS cannot run still runs every other test.
+ */
+export async function acquire({ log = defaultLog, timeoutMs = 180_000 } = {}) {
+  const release = await lease(leaseDir(), common(), { log, timeoutMs });
+  return { kafkaBrokers: kafka.brokers, elasticsearchUrl: elasticsearch.url, release };
+}
+
+/**
+ * The same for the shared HDFS alone, for the test files and benchmarks that write to it
+ * (in their beforeAll): provisioned and started on first use, WEBHDFS_URL exported, and
+ * stopped when the last holder releases it, if a session started it.
+ */
+export async function acquireHdfs({ log = defaultLog, timeoutMs = 180_000 } = {}) {
+  const release = await lease(leaseDir('leases-hdfs'), [hdfs], { log, timeoutMs });
+  exportHdfsAddress();
+  return { webhdfsUrl: hdfs.url, release };
+}
+
+async function release(file, dir, services, log) {
+  rmSync(file, { force: true });
+  for (const entry of readdirSync(dir)) {
     const pid = Number(entry.split('-')[0]);
     if (isAlive(pid)) return; // another session still uses them
-    rmSync(join(leaseDir(), entry), { force: true });
+    rmSync(join(dir, entry), { force: true });
   }
   await Promise.all(
-    both()
+    services
       .filter((s) => s.managed && s.startedBySession())
       .map(async (service) => {
         log(`stopping ${service.kind}: the last test session using it has ended`);
@@ -1031,3 +1446,5 @@ export const killKafka = () => kafka.kill();
 export const startElasticsearch = (options) => elasticsearch.start(options);
 export const stopElasticsearch = (options) => elasticsearch.stop(options);
 export const killElasticsearch = () => elasticsearch.kill();
+export const startHdfs = (options) => hdfs.start(options);
+export const stopHdfs = (options) => hdfs.stop(options);

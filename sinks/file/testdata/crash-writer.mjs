@@ -1,17 +1,19 @@
 // Writes numbered batches through the built file sink forever, printing "ack N" once
-// write(batch N) resolved; the crash test SIGKILLs it mid-stream. Args: root, compression.
+// write(batch N) resolved; the crash tests SIGKILL it mid-stream.
+// Args: root, compression, [dataDir (write journal: exactly-once), first batch number].
 import { writeSync } from 'node:fs';
 import { FileSink, fileSinkOptions } from '../../../dist/sinks/file/index.js';
 import { silentLogger } from '../../../dist/core/log.js';
 
-const [root, compression] = process.argv.slice(2);
+const [root, compression, dataDir, first] = process.argv.slice(2);
 const sink = new FileSink(fileSinkOptions.parse({ root, compression, roll_size: '64KiB', idle_timeout: 0, roll_age: 0 }), {
   name: 'crash',
   logger: silentLogger(),
+  ...(dataDir ? { dataDir } : {}),
 });
 await sink.open();
 const pad = 'x'.repeat(150);
-for (let b = 0; ; b++) {
+for (let b = Number(first ?? 0); ; b++) {
   const events = [];
   for (let e = 0; e < 300; e++) {
     events.push({

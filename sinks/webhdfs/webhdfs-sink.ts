@@ -1,0 +1,471 @@
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { LogEvent } from '../../core/event.js';
+import { OutageLog, type Logger } from '../../core/log.js';
+import { loadTls } from '../../core/options/tls.js';
+import type { ComponentContext, Sink } from '../../core/pipeline.js';
+import { EventTemplate } from '../../core/template.js';
+import { gzipMember } from '../file/gzip.js';
+import { BatchIds } from '../file/batch-ids.js';
+import { WriteJournal } from '../file/journal.js';
+import { finalName, finalNameOf, fitSegment, inProgressName, nextSeqAmong, safePathSegment, splitBaseName } from '../file/paths.js';
+import { dayLayout, formatDay, type DayLayout } from '../file/retention.js';
+import { jsonLineEncoder } from '../schema/schema.js';
+import { HdfsError, isRefusedPath, WebHdfsClient, type Auth } from './client.js';
+import { webhdfsMetrics } from './metrics.js';
+import type { WebHdfsSinkOptions } from './options.js';
+import { expiredDaysOnHdfs } from './retention.js';
+import { type HdfsFile, lost, type Settling, settle, tailAfter } from './settle.js';
+
+/** One file's share of a batch: its events, their lines and their rows in the batch (BatchIds). */
+interface Group {
+  events: LogEvent[];
+  lines: string[];
+  rows: number[];
+  /** Written (or dead-lettered) and journaled: stays so if another file of the batch fails. */
+  journaled: boolean;
+}
+
+export type WebHdfsSinkContext = Pick<ComponentContext, 'name' | 'logger'> & Partial<Pick<ComponentContext, 'dataDir' | 'rejected'>>;
+
+const MIN_TICK_MS = 20;
+const MAX_TICK_MS = 1000;
+const NO_KEYS = new Uint32Array(0);
+
+/**
+ * The `webhdfs` sink: the file sink's tree (same templates, names, rolling, gzip members,
+ * retention), in HDFS over WebHDFS, exactly-once.
+ *
+ * Every batch is one APPEND per file it touches (the first one a CREATE, which fails if the
+ * file exists, so two writers never share a file). write() resolves once HDFS closed every
+ * append (the DataNodes hold the bytes) and the write journal (sinks/file/journal.ts, on
+ * local disk) recorded each file's new length and the batch's ids. A failed APPEND is never
+ * blindly retried — that is how Fluentd's and Logstash's webhdfs outputs write data twice —
+ * the file is first "settled": an empty APPEND proves nobody (a dead DataNode's writer) holds
+ * its lease any more, then its length is compared with what was acknowledged and anything
+ * after it is truncated away. An outage of the NameNode or the DataNode makes write() fail,
+ * and the collector retries it with backoff without acknowledging: backpressure into Kafka.
+ * A path HDFS refuses for good (permissions, a file where a directory must be) sends its
+ * events to the dead-letter.
+ */
+export class WebHdfsSink implements Sink {
+  private readonly client: WebHdfsClient;
+  private readonly template: EventTemplate;
+  private readonly layout: DayLayout | undefined;
+  private readonly gzip: boolean;
+  private readonly files = new Map<string, HdfsFile>();
+  /** Files whose finishing failed (HDFS down): retried on the timer and at close. */
+  private readonly unfinished = new Set<HdfsFile>();
+  /** In-progress files a previous run left, from the journal: settled and finished before anything is written. */
+  private recovering: [string, number][] = [];
+  private journal: WriteJournal | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private rollTimer: NodeJS.Timeout | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private readonly label: { component: string };
+  private readonly logger: Logger;
+  private readonly where: string;
+  private readonly outage: OutageLog;
+  private ids: BatchIds | undefined;
+
+  constructor(
+    private readonly options: WebHdfsSinkOptions,
+    private readonly ctx: WebHdfsSinkContext,
+  ) {
+    this.where = `sink ${ctx.name}`;
+    this.logger = ctx.logger;
+    this.label = { component: ctx.name };
+    this.gzip = options.compression === 'gzip';
+    const auth: Auth =
+      options.auth === 'delegation_token' ? { delegation: options.delegation_token! } : { user: options.user ?? userInfo().username };
+    this.client = new WebHdfsClient({
+      namenodes: options.namenodes,
+      auth,
+      timeoutMs: options.request_timeout,
+      ...(options.tls ? { tls: loadTls(options.tls, `sinks.${ctx.name}`) } : {}),
+    });
+    const sanitize = (v: string) => safePathSegment(v).replace(/:/g, '_');
+    this.template = new EventTemplate(options.path, { timeZone: options.time_zone, sanitize });
+    this.layout = options.retention_days > 0 ? dayLayout(this.template.parts, options.path) : undefined;
+    this.outage = new OutageLog(ctx.logger, { what: 'hdfs', fields: { namenodes: options.namenodes } });
+  }
+
+  async open(): Promise<void> {
+    if (this.ctx.dataDir !== undefined && this.options.dedupe_window > 0) {
+      this.journal = await WriteJournal.open(join(this.ctx.dataDir, 'journal'), this.options.dedupe_window);
+      this.ids = new BatchIds(this.journal);
+      this.recovering = [...this.journal.lengths];
+    }
+    webhdfsMetrics.openFiles.set(this.label, 0);
+    const limits = [this.options.roll_age, this.options.idle_timeout].filter((ms) => ms > 0);
+    const tick = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.floor(Math.min(MAX_TICK_MS * 4, ...limits) / 4)));
+    this.rollTimer = setInterval(
+      () =>
+        void this.serial(() => this.rollExpired()).catch((err) =>
+          this.logger.warn({ err: (err as Error).message }, 'finishing files by age or idleness failed; retried on the next tick'),
+        ),
+      tick,
+    );
+    this.rollTimer.unref();
+    if (this.layout) {
+      // HDFS may be down at start: retention then runs on its next turn, without holding up the collector.
+      void this.serial(() => this.applyRetention()).catch((err) =>
+        this.logger.warn({ err: (err as Error).message }, 'retention failed; retried on the next check'),
+      );
+      this.retentionTimer = setInterval(
+        () =>
+          void this.serial(() => this.applyRetention()).catch((err) =>
+            this.logger.warn({ err: (err as Error).message }, 'retention failed; retried on the next check'),
+          ),
+        this.options.retention_interval,
+      );
+      this.retentionTimer.unref();
+    }
+  }
+
+  write(batch: readonly LogEvent[]): Promise<void> {
+    if (batch.length === 0) return Promise.resolve();
+    return this.serial(async () => {
+      try {
+        await this.writeBatch(batch);
+        this.outage.ok();
+      } catch (err) {
+        this.outage.failed(err);
+        throw err;
+      }
+    });
+  }
+
+  /** Finishes the open files (those HDFS does not let finish now stay in progress, for the next start) and stops the timers. */
+  async close(): Promise<void> {
+    clearInterval(this.rollTimer);
+    clearInterval(this.retentionTimer);
+    await this.serial(async () => {
+      for (const file of [...this.files.values(), ...this.unfinished]) await this.finishOrKeep(file);
+      await this.journal?.close();
+    });
+    this.client.close();
+  }
+
+  get openFiles(): number {
+    return this.files.size;
+  }
+
+  /** Finishes the files whose age or idleness reached its limit, and retries the ones that failed to finish. */
+  async rollExpired(now = Date.now()): Promise<void> {
+    const { roll_age, idle_timeout } = this.options;
+    for (const file of [...this.unfinished]) await this.finishOrKeep(file);
+    for (const f of [...this.files.values()])
+      if ((roll_age > 0 && now - f.openedAt >= roll_age) || (idle_timeout > 0 && now - f.lastWriteAt >= idle_timeout))
+        await this.finishOrKeep(f);
+  }
+
+  /** Deletes the day directories older than retention_days (today, in the sink's time zone, counts as one). */
+  async applyRetention(now = Date.now()): Promise<string[]> {
+    if (!this.layout) return [];
+    const firstKept = this.template.clock.day(now) - this.options.retention_days + 1;
+    const deleted: string[] = [];
+    for (const { dir, day } of await expiredDaysOnHdfs(this.client, this.options.root, this.layout, firstKept)) {
+      for (const file of [...this.files.values(), ...this.unfinished])
+        if (file.dir === dir || file.dir.startsWith(`${dir}/`)) await this.finish(file);
+      await this.client.delete(dir, true);
+      deleted.push(dir);
+      webhdfsMetrics.expiredDays.inc(this.label);
+      this.logger.info(
+        { dir, day: formatDay(day), retention_days: this.options.retention_days },
+        'retention: deleted a day directory older than the days kept',
+      );
+    }
+    return deleted;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeBatch(batch: readonly LogEvent[]): Promise<void> {
+    await this.recover();
+    const groups = new Map<string, Group>();
+    const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
+    const ids = this.ids;
+    ids?.claim(batch);
+    const skipped = ids?.skipped ?? 0;
+    let grouped = false;
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        if (ids?.duplicate(i)) continue;
+        const event = batch[i]!;
+        const rel = this.template.renderCached(event);
+        let group = groups.get(rel);
+        if (group === undefined) groups.set(rel, (group = { events: [], lines: [], rows: [], journaled: false }));
+        group.events.push(event);
+        group.lines.push(json ? json(event) : event.message);
+        if (ids) group.rows.push(i);
+      }
+      grouped = true;
+      if (skipped > 0) {
+        webhdfsMetrics.duplicates.inc(this.label, skipped);
+        this.logger.info({ skipped, events: batch.length }, 'skipped events HDFS already holds (delivered again after a crash)');
+      }
+      const entries = [...groups];
+      const max = this.options.max_open_files;
+      for (let i = 0; i < entries.length; i += max) await this.writeWave(entries.slice(i, i + max), entries.length <= max && skipped === 0);
+    } catch (err) {
+      // What was not journaled is written by the retry: its ids must not count as written.
+      const pending = [...groups.values()].filter((g) => !g.journaled);
+      if (!grouped || pending.length === groups.size) ids?.release();
+      else if (pending.length > 0) ids?.release(pending.map((g) => g.rows));
+      throw err;
+    }
+    webhdfsMetrics.events.inc(this.label, batch.length - skipped);
+  }
+
+  /**
+   * Appends each file's share in parallel. What went through is journaled even when another
+   * file failed: the collector retries the whole batch and the journaled events are skipped,
+   * so only the failed files' shares are written again. `whole`: this wave is the whole
+   * batch and nothing of it was skipped (its keys are then taken as they are).
+   */
+  private async writeWave(entries: [string, Group][], whole: boolean): Promise<void> {
+    const targets: { file: HdfsFile; group: Group; data?: Buffer }[] = [];
+    const touched = new Set<string>();
+    for (const [rel, group] of entries) {
+      let file = this.files.get(rel);
+      if (file) this.files.delete(rel);
+      else {
+        await this.makeRoom(touched);
+        file = await this.openFile(rel);
+      }
+      touched.add(rel);
+      this.files.set(rel, file);
+      targets.push({ file, group });
+    }
+    webhdfsMetrics.openFiles.set(this.label, this.files.size);
+    // Files about to be created are recorded first, in one record: a crash right after a CREATE leaves no orphan.
+    const fresh = targets.filter((t) => !t.file.created);
+    if (this.journal && fresh.length > 0)
+      await this.journal.commit(
+        fresh.map((t) => ({ path: t.file.path, length: 0 })),
+        NO_KEYS,
+      );
+    const results = await Promise.allSettled(targets.map(async (t) => (t.data = await this.appendTo(t.file, t.group.lines))));
+    const done: typeof targets = [];
+    const refused: { reason: string; event: LogEvent }[] = [];
+    const refusedGroups: Group[] = [];
+    let failure: Error | undefined;
+    for (const [i, r] of results.entries()) {
+      const t = targets[i]!;
+      if (r.status === 'fulfilled') done.push(t);
+      else if (isRefusedPath(r.reason)) {
+        this.files.delete(t.file.rel);
+        this.journal?.forget(t.file.path);
+        const reason = `webhdfs sink ${this.ctx.name}: HDFS refuses ${t.file.path}: ${(r.reason as Error).message}`;
+        for (const event of t.group.events) refused.push({ reason, event });
+        refusedGroups.push(t.group);
+      } else failure ??= new Error(`${this.where}: writing ${t.file.path} failed (${(r.reason as Error).message})`);
+    }
+    if (refused.length > 0) {
+      const rejected = this.ctx.rejected;
+      if (!rejected)
+        throw new Error(
+          `${this.where}: HDFS refuses a path for good and there is no dead-letter to keep its events (${refused[0]!.reason})`,
+        );
+      this.logger.error(
+        { events: refused.length, reason: refused[0]!.reason },
+        'HDFS refused a path for good; its events go to the dead-letter',
+      );
+      await rejected(refused);
+      webhdfsMetrics.refused.inc(this.label, refused.length);
+    }
+    const journal = this.journal;
+    const ids = this.ids;
+    if (journal && ids && (done.length > 0 || refusedGroups.length > 0)) {
+      const groups = [...done.map((t) => t.group), ...refusedGroups];
+      const keys = whole && groups.length === entries.length ? ids.keysOf() : ids.keysOf(groups.map((g) => g.rows));
+      try {
+        await journal.commit(
+          done.map((t) => ({
+            path: t.file.path,
+            length: t.file.length + t.data!.length,
+            tail: tailAfter(journal.tail(t.file.path), t.data!),
+          })),
+          keys,
+        );
+      } catch (err) {
+        // HDFS holds the bytes but they are not acknowledged: settled (cut back) before the next write.
+        for (const t of done) t.file.suspect = true;
+        throw err;
+      }
+    }
+    for (const t of done) {
+      t.file.length += t.data!.length;
+      t.group.journaled = true;
+    }
+    for (const g of refusedGroups) g.journaled = true;
+    if (failure) throw failure;
+    const now = Date.now();
+    for (const t of done) t.file.lastWriteAt = now;
+    if (this.options.roll_size > 0) for (const t of done) if (t.file.length >= this.options.roll_size) await this.finishOrKeep(t.file);
+  }
+
+  /**
+   * Writes one file's share (settling the file first if an earlier write to it failed) and
+   * returns the bytes written; the file's length moves once they are journaled.
+   */
+  private async appendTo(file: HdfsFile, lines: string[]): Promise<Buffer> {
+    lines.push('');
+    const text = Buffer.from(lines.join('\n'), 'utf8');
+    const data = this.gzip ? await gzipMember(text, this.options.gzip_level) : text;
+    const wasSuspect = file.suspect;
+    if (wasSuspect) await this.settle(file);
+    try {
+      if (!file.created) await this.createFile(file, data);
+      else await this.client.append(file.path, data);
+    } catch (err) {
+      if (!isRefusedPath(err)) file.suspect = true;
+      throw err;
+    }
+    if (wasSuspect) {
+      // Only our bytes may follow the acknowledged length: a stray append that landed late would show here.
+      const st = await this.client.getFileStatus(file.path);
+      if (st?.length !== file.length + data.length) {
+        file.suspect = true;
+        throw new Error(
+          `${file.path} is ${st?.length ?? 'missing'} bytes after an append, expected ${file.length + data.length}; it is cut back and written again`,
+        );
+      }
+    }
+    webhdfsMetrics.bytes.inc(this.label, data.length);
+    return data;
+  }
+
+  /** The first write of a file: CREATE, which fails when the name is taken (by another writer): then the next number. */
+  private async createFile(file: HdfsFile, data: Buffer): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.create(file.path, data);
+        file.created = true;
+        return;
+      } catch (err) {
+        if (!(err instanceof HdfsError && err.exception === 'FileAlreadyExistsException') || attempt >= 100) {
+          if (!isRefusedPath(err)) file.created = true; // unknown: settle() looks
+          throw err;
+        }
+        this.journal?.forget(file.path);
+        file.seq++;
+        file.path = `${file.dir}/${inProgressName(finalName(file.base, file.seq, this.gzip))}`;
+        file.finalPath = `${file.dir}/${finalName(file.base, file.seq, this.gzip)}`;
+        await this.journal?.commit([{ path: file.path, length: 0 }], NO_KEYS);
+      }
+    }
+  }
+
+  private settle(file: HdfsFile): Promise<void> {
+    return settle(file, this.settling());
+  }
+
+  private settling(): Settling {
+    return { client: this.client, journal: this.journal, logger: this.logger, label: this.label };
+  }
+
+  /** Settles and finishes the in-progress files the journal says a previous run left; throws (to be retried) while HDFS is down. */
+  private async recover(): Promise<void> {
+    while (this.recovering.length > 0) {
+      const [path, length] = this.recovering[0]!;
+      const slash = path.lastIndexOf('/');
+      const dir = path.slice(0, slash);
+      const final = `${dir}/${finalNameOf(path.slice(slash + 1)) ?? path.slice(slash + 1)}`;
+      const file: HdfsFile = {
+        rel: '',
+        dir,
+        base: { stem: '', ext: '' },
+        seq: 0,
+        path,
+        finalPath: final,
+        length,
+        created: true,
+        suspect: true,
+        openedAt: 0,
+        lastWriteAt: 0,
+      };
+      if ((await this.client.getFileStatus(path)) !== undefined) {
+        await this.finish(file);
+        webhdfsMetrics.recoveredFiles.inc(this.label);
+        if (file.length > 0)
+          this.logger.info({ file: final, bytes: file.length }, 'finished an in-progress HDFS file left by a previous run');
+        else this.logger.info({ file: path }, 'removed an in-progress HDFS file left by a previous run that held nothing acknowledged');
+      } else if (length > 0 && (await this.client.getFileStatus(final)) === undefined) {
+        // Neither in progress nor finished (a finish whose record the crash cut off leaves the finished name).
+        lost(file, 0, this.settling());
+      }
+      this.journal?.forget(path);
+      this.recovering.shift();
+    }
+  }
+
+  /** Finishes least-recently-written files (not ones this wave uses) until one more may open. */
+  private async makeRoom(touched: Set<string>): Promise<void> {
+    for (const file of [...this.files.values()]) {
+      if (this.files.size < this.options.max_open_files) return;
+      if (!touched.has(file.rel)) await this.finishOrKeep(file);
+    }
+  }
+
+  private async openFile(rel: string): Promise<HdfsFile> {
+    const segments = rel.split('/').map(fitSegment);
+    const baseName = segments.pop()!;
+    const dir = [this.options.root === '/' ? '' : this.options.root, ...segments].join('/');
+    const base = splitBaseName(baseName);
+    const names = ((await this.client.listStatus(dir)) ?? []).map((s) => s.pathSuffix);
+    const seq = nextSeqAmong(names, base, this.gzip);
+    const now = Date.now();
+    return {
+      rel,
+      dir,
+      base,
+      seq,
+      path: `${dir}/${inProgressName(finalName(base, seq, this.gzip))}`,
+      finalPath: `${dir}/${finalName(base, seq, this.gzip)}`,
+      length: 0,
+      created: false,
+      suspect: false,
+      openedAt: now,
+      lastWriteAt: now,
+    };
+  }
+
+  /** Finishes a file; when HDFS does not let it now, it is kept for the timer to retry. */
+  private async finishOrKeep(file: HdfsFile): Promise<void> {
+    try {
+      await this.finish(file);
+      this.unfinished.delete(file);
+    } catch (err) {
+      if (this.files.get(file.rel) === file) this.files.delete(file.rel);
+      this.unfinished.add(file);
+      webhdfsMetrics.openFiles.set(this.label, this.files.size);
+      this.logger.warn({ file: file.path, err: (err as Error).message }, 'could not finish an HDFS file; retried later');
+    }
+  }
+
+  /** Renames a file to its final name (an empty one is removed); a rename whose answer was lost is recognised. */
+  private async finish(file: HdfsFile): Promise<void> {
+    if (this.files.get(file.rel) === file) this.files.delete(file.rel);
+    webhdfsMetrics.openFiles.set(this.label, this.files.size);
+    if (file.suspect) await this.settle(file);
+    if (file.length === 0) {
+      if (file.created) await this.client.delete(file.path, false);
+    } else if (!(await this.client.rename(file.path, file.finalPath))) {
+      const [from, to] = await Promise.all([this.client.getFileStatus(file.path), this.client.getFileStatus(file.finalPath)]);
+      if (from !== undefined || to === undefined)
+        throw new Error(
+          `cannot rename ${file.path} to ${file.finalPath}: ${to !== undefined ? 'a file of that name exists' : 'the file is gone'}`,
+        );
+    }
+    this.journal?.forget(file.path);
+    this.unfinished.delete(file);
+    if (file.length > 0) webhdfsMetrics.finishedFiles.inc(this.label);
+    this.logger.debug({ file: file.finalPath, bytes: file.length }, 'finished file');
+  }
+}

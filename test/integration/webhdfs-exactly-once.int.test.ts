@@ -1,0 +1,149 @@
+// Exactly once into a real HDFS through the real chain: files tailed by an agent -> Kafka ->
+// a collector with the webhdfs sink, the collector SIGKILLed five times mid-stream and the
+// DataNode SIGKILLed and restarted once. Read back through WebHDFS and counted by event.
+// A private HDFS, so killing its DataNode disturbs no other test run.
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HdfsService } from '../services/services.mjs';
+import { AUTO_CLIENT, agentYaml, appendEvents, type Sluice, waitFor, workspace } from './bus-harness.js';
+import { bytesUnder, readTree, SUPER } from './webhdfs-harness.js';
+
+const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+const KILLS = 5;
+const { setup, start } = workspace('sluice-webhdfs-eo-');
+
+function collectorYaml(dataDir: string, namenode: string, root: string, topic: string, group: string): string {
+  return [
+    `data_dir: ${dataDir}`,
+    'log: { level: info }',
+    'bus:',
+    '  type: kafka',
+    `  brokers: [${brokers}]`,
+    `  topic: ${topic}`,
+    '  consumer:',
+    `    group_id: ${group}`,
+    '    session_timeout: 10s',
+    '    heartbeat_interval: 1s',
+    '    max_wait: 100ms',
+    'sinks:',
+    '  hdfs:',
+    '    type: webhdfs',
+    `    namenodes: ["${namenode}"]`,
+    `    user: ${SUPER}`,
+    `    root: ${root}`,
+    '    path: "{service}/{module}/%Y-%m-%d/{host}.log"',
+    '    encoding: json',
+    '    roll_size: 512KiB', // files finished (renamed) between the kills
+    '    request_timeout: 5s',
+    '',
+  ].join('\n');
+}
+
+/** Times each event number ("ev-<n> ...") occurs in JSON lines; in-progress file names found. */
+function count(tree: Map<string, string>): { counts: Map<number, number>; total: number; inProgress: string[] } {
+  const counts = new Map<number, number>();
+  let total = 0;
+  for (const text of tree.values())
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      const n = Number(/^ev-(\d+) /.exec((JSON.parse(line) as { message: string }).message)![1]);
+      counts.set(n, (counts.get(n) ?? 0) + 1);
+      total++;
+    }
+  return { counts, total, inProgress: [...tree.keys()].filter((p) => p.endsWith('.inprogress')) };
+}
+
+describe('webhdfs sink behind Kafka: the collector SIGKILLed, the DataNode restarted', () => {
+  const cluster = new HdfsService({
+    name: `hdfs-eo-${process.pid}`,
+    httpPort: 0,
+    rpcPort: 0,
+    dataPort: 0,
+    dataHttpPort: 0,
+    dataIpcPort: 0,
+  });
+  const quiet = { log: () => undefined };
+  beforeAll(() => cluster.start(quiet));
+  afterAll(() => cluster.destroy());
+
+  it(`holds every event exactly once after ${KILLS} collector SIGKILLs and a DataNode restart`, { timeout: 900_000 }, async () => {
+    const { dir, topic, group } = setup('collector-kills');
+    const root = `/eo-${randomUUID()}`;
+    let written = 0;
+    const write = (count: number) => {
+      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
+      written += count;
+    };
+    const agent = start(
+      'agent',
+      dir,
+      'agent',
+      agentYaml({ client: AUTO_CLIENT, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
+    );
+    const yaml = collectorYaml(join(dir, 'c'), cluster.url, root, topic, group);
+    write(60_000); // 100,000 in all with the 8,000 after each kill
+    let collector: Sluice = start('collector', dir, 'collector-0', yaml);
+    for (let k = 1; k <= KILLS; k++) {
+      // About 2,000 more events' worth of bytes (JSON lines of ~330 bytes) since the last start.
+      const before = await bytesUnder(cluster.url, root);
+      await waitFor(
+        `events written after start ${k}`,
+        async () => (await bytesUnder(cluster.url, root)) >= before + 2000 * 330,
+        180_000,
+        () => collector.log().slice(-3000),
+      );
+      if (k === 3) {
+        // The DataNode dies under the collector's appends and is back a few seconds later.
+        await cluster.datanode.kill();
+        await new Promise((r) => setTimeout(r, 3000));
+        await cluster.datanode.start(quiet);
+      }
+      await collector.kill();
+      write(8000);
+      collector = start('collector', dir, `collector-${k}`, yaml);
+    }
+    const total = written;
+    let lastBytes = -1;
+    await waitFor(
+      `${total} events in HDFS`,
+      async () => {
+        // Reading the whole tree back is costly: only when something was added since the last look.
+        const bytes = await bytesUnder(cluster.url, root);
+        if (bytes === lastBytes) return false;
+        lastBytes = bytes;
+        try {
+          return count(await readTree(cluster.url, root)).counts.size >= total;
+        } catch (err) {
+          // An in-progress file read in the middle of an append can end in part of a line.
+          if (err instanceof SyntaxError) return false;
+          throw err;
+        }
+      },
+      300_000,
+      () => collector.log().slice(-3000),
+    );
+    expect(await agent.stop()).toBe(0);
+    expect(await collector.stop()).toBe(0);
+    const tree = await readTree(cluster.url, root);
+    const { counts, total: lines, inProgress } = count(tree);
+    const missing: number[] = [];
+    for (let n = 0; n < total; n++) if (!counts.has(n)) missing.push(n);
+    const logs = readdirSync(dir)
+      .filter((f) => /^collector-\d+\.err$/.test(f))
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('');
+    const skipped = [...logs.matchAll(/"skipped":(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    const recovered = logs.match(/finished an in-progress HDFS file left by a previous run/g)?.length ?? 0;
+    const restored = logs.match(/HDFS lost the end of an acknowledged write/g)?.length ?? 0;
+    console.log(
+      `webhdfs sink, ${KILLS} collector kills and a DataNode restart: ${total} events in ${tree.size} files, ${lines - counts.size} duplicates; ${skipped} redelivered events skipped, ${recovered} in-progress files finished at restart, ${restored} ends restored`,
+    );
+    expect(inProgress).toEqual([]);
+    expect(missing).toEqual([]);
+    expect(counts.size).toBe(total);
+    expect(lines - counts.size).toBe(0);
+    expect(logs).not.toMatch(/lost_bytes/);
+  });
+});

@@ -1,0 +1,46 @@
+// What the webhdfs integration tests share: WebHDFS requests as the superuser, and reading a
+// tree back through WebHDFS.
+import { hdfs } from '../services/services.mjs';
+
+/** The user whose WebHDFS requests act as the HDFS superuser (the one running the NameNode). */
+export const SUPER = hdfs.superuser;
+
+export async function op(base: string, method: string, path: string, query: string, user = SUPER): Promise<Response> {
+  return fetch(`${base}/webhdfs/v1${path}?${query}&user.name=${user}`, { method });
+}
+
+/** Every file under `dir` (recursively), with its content read through WebHDFS. */
+export async function readTree(base: string, dir: string): Promise<Map<string, string>> {
+  const bytes = await readTreeBytes(base, dir);
+  return new Map([...bytes].map(([p, b]) => [p, b.toString('utf8')]));
+}
+
+/** Every file under `dir` (recursively), with its bytes read through WebHDFS; a file gone between listing and reading is left out. */
+export async function readTreeBytes(base: string, dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  const walk = async (d: string) => {
+    const res = await op(base, 'GET', d, 'op=LISTSTATUS');
+    if (res.status === 404) return;
+    const list = (await res.json()) as { FileStatuses: { FileStatus: { pathSuffix: string; type: string }[] } };
+    for (const s of list.FileStatuses.FileStatus) {
+      const p = `${d}/${s.pathSuffix}`;
+      if (s.type === 'DIRECTORY') await walk(p);
+      else {
+        const file = await op(base, 'GET', p, 'op=OPEN');
+        // Gone since the listing (an in-progress file the sink just renamed): the next look finds it.
+        if (file.status === 404) continue;
+        if (file.status !== 200) throw new Error(`OPEN ${p}: HTTP ${file.status} ${await file.text()}`);
+        out.set(p, Buffer.from(await file.arrayBuffer()));
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** Bytes in the files under `dir` (0 when it does not exist yet). */
+export async function bytesUnder(base: string, dir: string): Promise<number> {
+  const res = await op(base, 'GET', dir, 'op=GETCONTENTSUMMARY');
+  if (res.status === 404) return 0;
+  return ((await res.json()) as { ContentSummary: { length: number } }).ContentSummary.length;
+}
