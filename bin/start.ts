@@ -77,7 +77,15 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     live.sinks = started.sinks;
   }
   if (role === 'agent' || role === 'run') {
-    const started = await startAgentSide(config, logger, ops, { bus, busMeter, busStatus, build, transforms });
+    // The in-process bus of `sluice run` refuses nothing: only an agent on Kafka needs its own dead-letter.
+    const deadLetter =
+      role === 'agent'
+        ? new (await import('../collector/dead-letter/dead-letter.js')).FileDeadLetter(
+            resolve(config.deadLetter.agent_path ?? join(dataDir, 'dead-letter', 'agent.jsonl')),
+            logger.child({ component: 'dead-letter' }),
+          )
+        : undefined;
+    const started = await startAgentSide(config, logger, ops, { bus, busMeter, busStatus, build, transforms, deadLetter });
     agent = started.agent;
     live.sources = started.sources;
   }
@@ -195,9 +203,9 @@ async function startAgentSide(
   config: PipelineConfig,
   logger: Logger,
   ops: Operations,
-  deps: SideDeps,
+  deps: SideDeps & { deadLetter: DeadLetter | undefined },
 ): Promise<{ agent: Agent; sources: SourceSet }> {
-  const { bus, build } = deps;
+  const { bus, build, deadLetter } = deps;
   const [{ Agent }, { SourceSet }] = await Promise.all([import('../agent/agent.js'), import('./source-set.js')]);
   const channelConfig = config.channel!;
   const channel = new MeteredChannel(
@@ -205,8 +213,14 @@ async function startAgentSide(
     new ComponentMeter({ component: 'channel', kind: 'channel', type: channelConfig.type }),
     ops.readiness.add('channel', 'channel', channelConfig.type, 'must-run'),
   );
-  const producer = new MeteredProducer(bus.producer(), deps.busMeter, deps.busStatus);
+  const refused = deadLetter && meteredDeadLetter(deadLetter, deps.busMeter, 'refused');
+  const producer = new MeteredProducer(
+    bus.producer({ refused: refused && ((events) => refused.write(events)) }),
+    deps.busMeter,
+    deps.busStatus,
+  );
   const agent = new Agent(channel, [], producer, logger.child({ component: 'agent' }), {
+    deadLetter,
     batchEvents: producer.batch?.maxEvents ?? DEFAULT_BATCH_EVENTS,
     lingerMs: producer.batch?.timeoutMs ?? 0,
     drainTimeoutMs: config.shutdown.drain_timeout,

@@ -135,7 +135,10 @@ export interface BusProducer {
    */
   readonly batch?: { readonly maxEvents: number; readonly timeoutMs: number };
   open(): Promise<void>;
-  /** Resolves only when the bus holds every event durably (Kafka: acks=all for every record). */
+  /**
+   * Resolves only when every event is settled: the bus holds it durably (Kafka: acks=all),
+   * or the bus refused it for good and BusProducerOptions.refused has kept it durably.
+   */
   send(events: readonly LogEvent[]): Promise<void>;
   close(): Promise<void>;
   /**
@@ -143,6 +146,28 @@ export interface BusProducer {
    * in flight (each settling on its own, committed in order). Absent: 1, one at a time.
    */
   readonly maxInFlight?: number;
+}
+
+/**
+ * An event the bus refused for good, not for an outage (Kafka: the record is too large for
+ * the topic, invalid, or the topic may not be written): sending it again would fail again.
+ */
+export interface RefusedEvent {
+  /** What the bus said, with its error name (e.g. "MESSAGE_TOO_LARGE: ..."). */
+  reason: string;
+  topic: string;
+  /** The size of the record's value as sent. */
+  bytes: number;
+  event: LogEvent;
+}
+
+export interface BusProducerOptions {
+  /**
+   * Where events the bus refused for good go (the agent's dead-letter). Resolving means they
+   * are durably kept, so send() may resolve and the channel commit past them; without it
+   * such an event fails its send (never dropped silently).
+   */
+  refused?: (events: readonly RefusedEvent[]) => Promise<void>;
 }
 
 /** A bus record that is not a Sluice event, with where it was read: what the dead-letter keeps of it. */
@@ -197,7 +222,7 @@ export interface BusHealth {
 
 /** What a `bus:` component creates: either side, for the agent or the collector. */
 export interface Bus {
-  producer(): BusProducer;
+  producer(options?: BusProducerOptions): BusProducer;
   consumer(options?: BusConsumerOptions): BusConsumer;
   /** A writer to `topic` on this bus; absent on a bus without topics (the in-process bus). */
   recordWriter?(topic: string): BusRecordWriter;

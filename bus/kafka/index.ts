@@ -6,6 +6,7 @@ import type {
   BusConsumerOptions,
   BusHealth,
   BusProducer,
+  BusProducerOptions,
   BusRecordWriter,
   ComponentContext,
 } from '../../core/pipeline.js';
@@ -45,10 +46,12 @@ export class KafkaBus implements Bus {
     this.setup = { options, tls, logger: ctx.logger, component: ctx.name };
   }
 
-  producer(): BusProducer {
+  producer(options: BusProducerOptions = {}): BusProducer {
     const { batch } = this.options.producer;
     const setup = { ...this.setup, logger: this.setup.logger.child({ side: 'producer' }) };
-    return new DeferredProducer({ maxEvents: batch.max_events, timeoutMs: batch.timeout }, async () => (await this.load()).producer(setup));
+    return new DeferredProducer({ maxEvents: batch.max_events, timeoutMs: batch.timeout }, async () =>
+      (await this.load()).producer(setup, options.refused),
+    );
   }
 
   consumer(options: BusConsumerOptions = {}): BusConsumer {
