@@ -214,10 +214,19 @@ async function startAgentSide(
     ops.readiness.add('channel', 'channel', channelConfig.type, 'must-run'),
   );
   const refused = deadLetter && meteredDeadLetter(deadLetter, deps.busMeter, 'refused');
+  const refusedIds = new Set<string>();
   const producer = new MeteredProducer(
-    bus.producer({ refused: refused && ((events) => refused.write(events)) }),
+    bus.producer({
+      refused:
+        refused &&
+        (async (events) => {
+          await refused.write(events);
+          for (const { event } of events) refusedIds.add(event.id);
+        }),
+    }),
     deps.busMeter,
     deps.busStatus,
+    refusedIds,
   );
   const agent = new Agent(channel, [], producer, logger.child({ component: 'agent' }), {
     deadLetter,
