@@ -1,22 +1,21 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Agent } from '../agent/agent.js';
-import { Collector } from '../collector/collector.js';
+import type { Agent } from '../agent/agent.js';
+import type { Collector } from '../collector/collector.js';
 import { EmbeddedBus } from '../bus/embedded/index.js';
-import { type DeadLetter, FileDeadLetter, KafkaDeadLetter } from '../collector/dead-letter/dead-letter.js';
+import type { DeadLetter } from '../collector/dead-letter/dead-letter.js';
 import type { ComponentConfig, PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
 import type { Logger } from '../core/log.js';
 import type { Bus, ComponentContext } from '../core/pipeline.js';
 import type { ComponentInstances, ComponentKind } from '../core/registry.js';
 import { LiveTransforms, transformingWriter } from '../transforms/index.js';
-import { MeteredConsumer } from './consumer-gate.js';
 import { ComponentMeter, MeteredChannel, MeteredProducer, meteredDeadLetter } from './instrument.js';
 import { createOperations, startOperations, type Operating, type Operations } from './operate.js';
 import { Reloader, type LivePipeline } from './reload.js';
-import { SinkTable } from './sink-table.js';
-import { SourceSet } from './source-set.js';
+import type { SinkTable } from './sink-table.js';
+import type { SourceSet } from './source-set.js';
 import { startStatusLine, type StatusLine } from './status.js';
 
 export interface Running {
@@ -64,7 +63,10 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   const busStatus = ops.readiness.add('bus', 'bus', busType, role === 'run' ? 'informative' : 'must-run');
   let collector: Collector | undefined;
   let agent: Agent | undefined;
+  // Each half's code is imported only by the roles that run it: an agent loads nothing of
+  // the collector (router, dead-letter, sink slots), a collector nothing of the agent.
   if (role === 'collector' || role === 'run') {
+    const { FileDeadLetter, KafkaDeadLetter } = await import('../collector/dead-letter/dead-letter.js');
     const dlLogger = logger.child({ component: 'dead-letter' });
     const deadLetter: DeadLetter =
       config.deadLetter.type === 'kafka' && bus.recordWriter
@@ -78,7 +80,7 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     // The in-process bus of `sluice run` refuses nothing: only an agent on Kafka needs its own dead-letter.
     const deadLetter =
       role === 'agent'
-        ? new FileDeadLetter(
+        ? new (await import('../collector/dead-letter/dead-letter.js')).FileDeadLetter(
             resolve(config.deadLetter.agent_path ?? join(dataDir, 'dead-letter', 'agent.jsonl')),
             logger.child({ component: 'dead-letter' }),
           )
@@ -151,6 +153,11 @@ async function startCollectorSide(
   deps: SideDeps & { deadLetter: DeadLetter },
 ): Promise<{ collector: Collector; sinks: SinkTable }> {
   const { bus, build, deadLetter } = deps;
+  const [{ Collector }, { MeteredConsumer }, { SinkTable }] = await Promise.all([
+    import('../collector/collector.js'),
+    import('./consumer-gate.js'),
+    import('./sink-table.js'),
+  ]);
   const sinks = new SinkTable((c) => build(c, 'sinks'), ops.readiness, ops.taps, logger.child({ component: 'sinks' }));
   const { sinks: named, router } = sinks.init(config.sinks, config.routes);
   const undecodable = meteredDeadLetter(deadLetter, deps.busMeter, 'undecodable');
@@ -187,6 +194,7 @@ async function startAgentSide(
   deps: SideDeps & { deadLetter: DeadLetter | undefined },
 ): Promise<{ agent: Agent; sources: SourceSet }> {
   const { bus, build, deadLetter } = deps;
+  const [{ Agent }, { SourceSet }] = await Promise.all([import('../agent/agent.js'), import('./source-set.js')]);
   const channelConfig = config.channel!;
   const channel = new MeteredChannel(
     build(channelConfig, 'channel'),

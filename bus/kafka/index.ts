@@ -10,7 +10,7 @@ import type {
   BusRecordWriter,
   ComponentContext,
 } from '../../core/pipeline.js';
-import type { ComponentSpec } from '../../core/registry.js';
+import { batchHeapBytes, type ComponentSpec } from '../../core/registry.js';
 import {
   type ClientSetup,
   DeferredConsumer,
@@ -88,5 +88,25 @@ export const kafkaBusSpec: ComponentSpec<'bus', KafkaBusOptions, KafkaBus> = {
   type: 'kafka',
   description: 'Kafka: producer on the agent (acks=all, idempotent), consumer group on the collector; librdkafka or kafkajs',
   options: kafkaBusOptions,
+  memory: (o) => [
+    // The forwarder's transactions in flight (one sending, the next taken), and the
+    // client's copy of the one being sent (its queue, bounded in messages: librdkafka/config.ts).
+    {
+      what: 'producer.batch.max_events (2 sends in flight + the client queue)',
+      bytes: 3 * batchHeapBytes(o.producer.batch.max_events),
+      half: 'agent',
+    },
+    // A fetch response, and the decoded batches of the partitions in flight.
+    {
+      what: 'consumer.max_bytes, max_bytes_per_partition x partitions_concurrently',
+      bytes:
+        o.consumer.max_bytes +
+        batchHeapBytes(
+          Math.ceil((o.consumer.max_bytes_per_partition * o.consumer.partitions_concurrently) / 260),
+          o.consumer.max_bytes_per_partition * o.consumer.partitions_concurrently,
+        ),
+      half: 'collector',
+    },
+  ],
   create: (options, ctx) => new KafkaBus(options, ctx),
 };

@@ -17,6 +17,7 @@ export const memoryChannelSpec: ComponentSpec<'channel', MemoryChannelOptions, M
   type: 'memory',
   description: 'Bounded in-memory buffer: fast, applies backpressure when full, loses its contents (and source checkpoints) on exit',
   options: memoryChannelOptions,
+  memory: (o) => [{ what: 'max_bytes', bytes: o.max_bytes }],
   create(options, ctx) {
     return new MemoryChannel({ maxEvents: options.max_events, maxBytes: options.max_bytes }, ctx.name, ctx.logger);
   },
