@@ -48,7 +48,7 @@ export function startSluice(role: 'run' | 'agent' | 'collector', config: string,
  * The process that runs the pipeline: `sluice agent|collector|run` start it as the child of
  * a thin launcher that sizes its heap (bin/launch.ts); the launcher itself before that.
  */
-function pipelinePid(launcher: number): number {
+export function pipelinePid(launcher: number): number {
   try {
     const first = readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(/\s+/)[0];
     return first ? Number(first) : launcher;
