@@ -59,8 +59,9 @@ export class AckedMemory {
   /** Every event of the attempt was settled. */
   succeeded(attempt: SendAttempt): void {
     if (!this.inFlight.has(attempt.seq)) return;
-    if (this.failedAt !== undefined && attempt.seq > this.failedAt) this.remember(attempt, () => true);
-    else if (this.olderInFlight(attempt.seq)) this.tentative.set(attempt.seq, this.ids(attempt, () => true));
+    const all = () => true;
+    if (this.failedAt !== undefined && attempt.seq > this.failedAt) this.remember(attempt, all);
+    else if (this.olderInFlight(attempt.seq)) this.tentative.set(attempt.seq, this.ids(attempt, all));
     this.end(attempt);
   }
 
