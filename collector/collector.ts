@@ -117,7 +117,9 @@ export class Collector {
   private async deliver(batch: AckableBatch): Promise<void> {
     const events = this.transform ? this.transform([...batch.events]) : batch.events;
     const { bySink, unrouted } = this.router.route(events);
-    const writes = [...bySink].map(([name, events]) => this.writeUntilDone(name, (e) => this.byName.get(name)!.write(e, batch.lane), events));
+    const writes = [...bySink].map(([name, events]) =>
+      this.writeUntilDone(name, (e) => this.byName.get(name)!.write(e, batch.lane), events),
+    );
     if (unrouted.length > 0) {
       const dl = this.deadLetter;
       if (!dl)

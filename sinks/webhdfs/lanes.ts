@@ -119,7 +119,14 @@ export class LaneLedgers {
       }
       if (raced) continue;
       const recent = lastIds(chunks, this.carry);
-      const own: Owned = { epoch, path: `${dir}/${pad(epoch)}.ledger`, files, recent: [recent], recentIds: recent.length / ID_WORDS, recorded: 0 };
+      const own: Owned = {
+        epoch,
+        path: `${dir}/${pad(epoch)}.ledger`,
+        files,
+        recent: [recent],
+        recentIds: recent.length / ID_WORDS,
+        recorded: 0,
+      };
       try {
         await this.client.create(own.path, encodeRecord(files, recent));
       } catch (err) {
@@ -190,7 +197,7 @@ function pad(epoch: number): string {
 }
 
 /** [MAGIC, payload length, CRC-32] + u32 header length + JSON [[path, length], ...] + ids (little-endian words). */
-function encodeRecord(files: ReadonlyMap<string, number>, hashes: Uint32Array): Buffer {
+export function encodeRecord(files: ReadonlyMap<string, number>, hashes: Uint32Array): Buffer {
   const header = Buffer.from(JSON.stringify([...files]));
   const payload = Buffer.allocUnsafe(4 + header.length + hashes.length * 4);
   payload.writeUInt32LE(header.length, 0);

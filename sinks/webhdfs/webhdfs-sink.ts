@@ -15,7 +15,7 @@ import { jsonLineEncoder } from '../schema/schema.js';
 import { HdfsError, isRefusedPath, WebHdfsClient, type Auth } from './client.js';
 import { webhdfsMetrics } from './metrics.js';
 import type { WebHdfsSinkOptions } from './options.js';
-import { LaneLedgers, LaneLost } from './lanes.js';
+import { LaneLedgers } from './lanes.js';
 import { expiredDaysOnHdfs } from './retention.js';
 import { type HdfsFile, lost, type Settling, settle, tailAfter } from './settle.js';
 
@@ -61,7 +61,7 @@ export class WebHdfsSink implements Sink {
   /** Files whose finishing failed (HDFS down): retried on the timer and at close. */
   private readonly unfinished = new Set<HdfsFile>();
   /** In-progress files a previous run left, from the journal: settled and finished before anything is written. */
-  private recovering: [string, number][] = [];
+  private recovering: [path: string, length: number, lane?: string][] = [];
   private journal: WriteJournal | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private rollTimer: NodeJS.Timeout | undefined;
@@ -259,7 +259,11 @@ export class WebHdfsSink implements Sink {
     webhdfsMetrics.openFiles.set(this.label, this.files.size);
     // Files about to be created are recorded first, in one record: a crash right after a CREATE leaves no orphan.
     const fresh = targets.filter((t) => !t.file.created);
-    if (fresh.length > 0) await this.recordFresh(lane, fresh.map((t) => t.file.path));
+    if (fresh.length > 0)
+      await this.recordFresh(
+        lane,
+        fresh.map((t) => t.file.path),
+      );
     const results = await Promise.allSettled(targets.map(async (t) => (t.data = await this.appendTo(t.file, t.group.lines))));
     const done: typeof targets = [];
     const refused: { reason: string; event: LogEvent }[] = [];
@@ -401,10 +405,11 @@ export class WebHdfsSink implements Sink {
         this.leaveLane(lane);
         throw err;
       }
-    } else await this.journal?.commit(
-      paths.map((path) => ({ path, length: 0 })),
-      NO_KEYS,
-    );
+    } else
+      await this.journal?.commit(
+        paths.map((path) => ({ path, length: 0 })),
+        NO_KEYS,
+      );
   }
 
   /**
@@ -440,10 +445,12 @@ export class WebHdfsSink implements Sink {
     const state = await lanes.takeOver(lane);
     const journal = this.journal!;
     for (let at = 0; at < state.ids.length; at += ID_WORDS) journal.claim(state.ids, at);
-    this.recovering.push(...state.files);
+    this.logger.info(
+      { lane, files: state.files.size, ids: state.ids.length / ID_WORDS },
+      'took over a lane: its in-progress files are settled and finished before it is written',
+    );
+    for (const [path, length] of state.files) this.recovering.push([path, length, lane]);
     await this.recover();
-    for (const path of state.files.keys()) lanes.forget(lane, path);
-    this.logger.info({ lane, files: state.files.size, ids: state.ids.length / ID_WORDS }, 'took over a lane: its files are settled and finished');
   }
 
   /**
@@ -474,7 +481,7 @@ export class WebHdfsSink implements Sink {
   /** Settles and finishes the in-progress files the journal says a previous run left; throws (to be retried) while HDFS is down. */
   private async recover(): Promise<void> {
     while (this.recovering.length > 0) {
-      const [path, length] = this.recovering[0]!;
+      const [path, length, lane] = this.recovering[0]!;
       const slash = path.lastIndexOf('/');
       const dir = path.slice(0, slash);
       const final = `${dir}/${finalNameOf(path.slice(slash + 1)) ?? path.slice(slash + 1)}`;
@@ -502,6 +509,7 @@ export class WebHdfsSink implements Sink {
         lost(file, 0, this.settling());
       }
       this.journal?.forget(path);
+      if (lane !== undefined) this.lanes?.forget(lane, path);
       this.recovering.shift();
     }
   }
