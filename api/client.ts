@@ -10,6 +10,8 @@ export interface ApiTarget {
   token?: string;
   /** PEM CA for an https API with its own CA. */
   ca?: Buffer;
+  /** Where `ca` was read from, for the error that says the API's certificate is not signed by it. */
+  caFile?: string;
   insecure?: boolean;
 }
 
@@ -47,11 +49,38 @@ function open(target: ApiTarget, path: string, method: string, timeoutMs: number
           ? 'connection refused (is Sluice running, with its api on this address?)'
           : err.code === 'ENOTFOUND'
             ? 'no such host'
-            : err.message;
+            : err.code !== undefined && UNTRUSTED.has(err.code)
+              ? untrusted(target, err)
+              : err.message;
       reject(new ApiUnreachable(`cannot reach the Sluice api at ${target.url.origin}: ${why}`));
     });
     req.end();
   });
+}
+
+/** What Node's TLS says when it does not trust the server's certificate. */
+const UNTRUSTED = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The certificate problem and the way out, in one line ("self-signed certificate" alone leaves a user guessing). */
+function untrusted(target: ApiTarget, err: Error): string {
+  const what = `its TLS certificate is not trusted (${err.message})`;
+  if ((err as NodeJS.ErrnoException).code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `${what}: the certificate does not name ${target.url.hostname}; connect with a name it has`;
+  if ((err as NodeJS.ErrnoException).code === 'CERT_HAS_EXPIRED' || (err as NodeJS.ErrnoException).code === 'CERT_NOT_YET_VALID')
+    return `${what}: renew the api's certificate`;
+  return target.caFile
+    ? `${what}: it is not signed by the CA in ${target.caFile}`
+    : `${what}: give the CA that signed it with --ca-file (or --insecure to skip the check)`;
 }
 
 export interface Answer {

@@ -21,6 +21,7 @@ export function apiTarget(opts: ApiTargetOptions, env: NodeJS.ProcessEnv): ApiTa
   if (opts.caFile) {
     try {
       target.ca = readFileSync(opts.caFile);
+      target.caFile = opts.caFile;
     } catch (err) {
       throw new CliFailure(
         `--ca-file ${opts.caFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,

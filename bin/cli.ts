@@ -5,6 +5,7 @@ import { stopOnSignals } from '../core/lifecycle.js';
 import { ConfigError, type ConfigProblem, formatProblem } from '../config/errors.js';
 import { loadConfigFile, type PipelineConfig } from '../config/load.js';
 import { checkRole, type Role } from '../config/roles.js';
+import { unsetFieldWarnings } from '../config/transforms.js';
 import { createRegistry } from './components.js';
 import { runSearch, SearchFailure, SearchUsageError, type SearchOptions } from './search.js';
 import { startPipeline } from './start.js';
@@ -45,7 +46,8 @@ const apiOptions = (cmd: Command): Command =>
     )
     .option('--ca-file <file>', 'PEM CA of an https API')
     .option('--insecure', 'do not verify the https certificate of the API');
-const strictOption = () => new Option('--strict', 'treat warnings (sections this command does not use) as errors');
+const strictOption = () =>
+  new Option('--strict', 'treat warnings (sections this command does not use, conditions on fields nothing sets) as errors');
 
 const workersOption = () =>
   new Option(
@@ -264,13 +266,28 @@ async function load(
 ): Promise<{ config: PipelineConfig; warnings: ConfigProblem[] }> {
   try {
     const config = await loadConfigFile(file, createRegistry(), process.env, { noEnv: options.noEnv });
-    const warnings = role ? checkRole(config, role, { strict: options.strict }) : [];
-    return { config, warnings };
+    // Conditions on fields nothing sets are reported with the role's problems, in file order
+    // (errors as well with --strict), so one run of validate lists everything.
+    const unset = unsetFieldWarnings(config, role);
+    const strictUnset = options.strict ? unset.map((w) => ({ ...w, severity: 'error' as const })) : [];
+    let warnings: ConfigProblem[];
+    try {
+      warnings = role ? checkRole(config, role, { strict: options.strict }) : [];
+    } catch (err) {
+      if (err instanceof ConfigError && strictUnset.length > 0) throw new ConfigError(inFileOrder([...err.problems, ...strictUnset]));
+      throw err;
+    }
+    if (strictUnset.length > 0) throw new ConfigError(inFileOrder(strictUnset));
+    return { config, warnings: inFileOrder([...warnings, ...unset]) };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in ${file}\n`);
     process.exit(EXIT_USAGE);
   }
+}
+
+function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
+  return problems.sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -57,6 +57,33 @@ describe('reload plan', () => {
     expect(planReload(config(base), next, 'agent').changes).toEqual(['sources.app changed']);
   });
 
+  it('applies transforms added, removed, changed and reordered, on either half', () => {
+    const withTransforms = (t: string[]) => config([...base, 'transforms:', ...t]);
+    const before = withTransforms([
+      '  hide: { type: redact }',
+      '  tidy: { type: fields, add: { env: prod } }',
+      '  quiet: { type: filter, min_level: info }',
+    ]);
+    const after = withTransforms([
+      '  tidy: { type: fields, add: { env: staging } }',
+      '  quiet: { type: filter, min_level: info }',
+      '  json: { type: parse, format: json }',
+    ]);
+    for (const role of ['agent', 'collector', 'run'] as const) {
+      const plan = planReload(before, after, role);
+      expect(plan.restartNeeded).toEqual([]);
+      expect(plan.changes).toEqual(['transforms.json added (parse)', 'transforms.hide removed', 'transforms.tidy changed']);
+      expect(plan.transforms).toMatchObject({ any: true, removed: ['hide'] });
+    }
+    const reordered = withTransforms([
+      '  quiet: { type: filter, min_level: info }',
+      '  hide: { type: redact }',
+      '  tidy: { type: fields, add: { env: prod } }',
+    ]);
+    expect(planReload(before, reordered, 'agent').changes).toEqual(['transforms reordered: quiet, hide, tidy']);
+    expect(planReload(before, before, 'agent')).toMatchObject({ changes: [], transforms: { any: false } });
+  });
+
   it('refuses what a running process cannot change, saying why and that a restart applies it', () => {
     const moved = config(
       base.map((l) => l.replace('max_bytes: 64MiB', 'max_bytes: 64MiB, path: /data/channel').replace('group_id: g1', 'group_id: g2')),

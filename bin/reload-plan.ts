@@ -13,6 +13,8 @@ export interface ReloadPlan {
   restartNeeded: string[];
   sources: ComponentDiff<'source'>;
   sinks: ComponentDiff<'sink'>;
+  /** The transforms the role runs: rebuilt when any was added, removed, changed or moved. */
+  transforms: ComponentDiff<'transform'> & { any: boolean };
   routes: boolean;
   logLevel: boolean;
 }
@@ -51,7 +53,6 @@ export function planReload(current: PipelineConfig, next: PipelineConfig, role: 
             : 'its options changed: the channel holds the buffered events and is not rebuilt in a running process',
       );
     }
-    if (!sameList(current.transforms, next.transforms)) needsRestart('transforms', 'transforms are set up when the pipeline starts');
   }
   if (role !== 'run' && !sameComponent(current.bus, next.bus)) {
     const groupFrom = consumerGroup(current.bus);
@@ -79,13 +80,19 @@ export function planReload(current: PipelineConfig, next: PipelineConfig, role: 
         `sinks.${twin.name} renamed, with the same options: two sinks would write to one destination while the batches routed to the old name finish`,
       );
   }
+  // Each file's transforms all run in the role that runs it (a transform placed at a half
+  // the role has not is a config error), so the whole section is compared.
+  const transforms = { ...diff(current.transforms, next.transforms), any: !sameList(current.transforms, next.transforms) };
   describe(changes, 'sources', sources);
+  describe(changes, 'transforms', transforms);
+  const moved = transforms.added.length + transforms.removed.length + transforms.changed.length === 0;
+  if (transforms.any && moved) changes.push(`transforms reordered: ${next.transforms.map((t) => t.name).join(', ')}`);
   describe(changes, 'sinks', sinks);
   const routes = collectorSide && !same(current.routes ?? null, next.routes ?? null);
   if (routes) changes.push('routes changed');
   const logLevel = current.log.level !== next.log.level;
   if (logLevel) changes.push(`log.level ${current.log.level} → ${next.log.level}`);
-  return { changes, restartNeeded, sources, sinks, routes, logLevel };
+  return { changes, restartNeeded, sources, sinks, transforms, routes, logLevel };
 }
 
 function describe(out: string[], section: string, d: ComponentDiff): void {

@@ -5,6 +5,7 @@ import { ConfigError, formatProblem } from '../config/errors.js';
 import type { PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
 import type { ReloadOutcome } from '../api/server.js';
+import type { LiveTransforms } from '../transforms/index.js';
 import { planReload } from './reload-plan.js';
 import type { SinkTable } from './sink-table.js';
 import type { SourceSet } from './source-set.js';
@@ -16,7 +17,7 @@ import type { SourceSet } from './source-set.js';
  * change that needs a restart, or a sink that cannot open leaves the running pipeline
  * exactly as it was, and says why. Then the changes are applied between batches: sources
  * stop (their last batch in the channel, their position saved) and start, sinks and routes
- * are swapped in the collector. The channel, the bus, the Kafka offsets and the checkpoints
+ * are swapped in the collector, transform chains on both halves (transforms/runtime.ts). The channel, the bus, the Kafka offsets and the checkpoints
  * are never touched, so nothing buffered is lost and nothing is read twice.
  *
  * Reloads run one at a time; one asked for while another runs waits for it, then reads the
@@ -46,6 +47,8 @@ export interface LivePipeline {
   sources?: SourceSet;
   /** The collector side's sinks and routes (collector, run). */
   sinks?: SinkTable;
+  /** The transform chains of both halves the role runs. */
+  transforms?: LiveTransforms;
 }
 
 export class Reloader {
@@ -118,6 +121,15 @@ export class Reloader {
     } catch (err) {
       return { result: 'invalid', changes: plan.changes, problems: [errorText(err)] };
     }
+    let preparedTransforms: ReturnType<LiveTransforms['prepare']> | undefined;
+    if (live.transforms && plan.transforms.any) {
+      try {
+        const rebuild = new Set([...plan.transforms.added, ...plan.transforms.changed].map((c) => c.name));
+        preparedTransforms = live.transforms.prepare(next.transforms, rebuild);
+      } catch (err) {
+        return { result: 'invalid', changes: plan.changes, problems: [errorText(err)] };
+      }
+    }
     let preparedSinks: Awaited<ReturnType<SinkTable['prepare']>> | undefined;
     if (live.sinks && (plan.sinks.added.length + plan.sinks.changed.length + plan.sinks.removed.length > 0 || plan.routes)) {
       try {
@@ -127,12 +139,14 @@ export class Reloader {
       }
     }
 
-    // Apply. Sinks and routes first: a source added by this reload may produce events the new routes expect.
+    // Apply. Sinks and routes first, then transforms (between two batches): a source added
+    // by this reload may produce events the new transforms and routes expect.
     try {
       await preparedSinks?.commit();
     } catch (err) {
       return { result: 'failed', changes: plan.changes, problems: [], error: errorText(err) };
     }
+    await preparedTransforms?.commit();
     const running: PipelineConfig = { ...next, sources: [...next.sources] };
     const failures: string[] = [];
     const sources = live.sources;

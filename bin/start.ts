@@ -10,7 +10,7 @@ import type { Role } from '../config/roles.js';
 import type { Logger } from '../core/log.js';
 import type { Bus, ComponentContext } from '../core/pipeline.js';
 import type { ComponentInstances, ComponentKind } from '../core/registry.js';
-import { buildTransformChains, type TransformChains, transformingWriter } from '../transforms/index.js';
+import { LiveTransforms, transformingWriter } from '../transforms/index.js';
 import { MeteredConsumer } from './consumer-gate.js';
 import { ComponentMeter, MeteredChannel, MeteredProducer, meteredDeadLetter } from './instrument.js';
 import { createOperations, startOperations, type Operating, type Operations } from './operate.js';
@@ -56,10 +56,10 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     return c.spec.create(c.options, ctx);
   };
   const ops = createOperations(config);
-  const live: LivePipeline = { role, config, logger };
 
   const bus: Bus = role === 'run' ? new EmbeddedBus() : build(config.bus!, 'bus');
-  const transforms = buildTransformChains(config.transforms, role, logger, host);
+  const transforms = new LiveTransforms(config.transforms, role, logger, host);
+  const live: LivePipeline = { role, config, logger, transforms };
   const busType = role === 'run' ? 'embedded' : config.bus!.type;
   const busMeter = new ComponentMeter({ component: 'bus', kind: 'bus', type: busType });
   const busStatus = ops.readiness.add('bus', 'bus', busType, role === 'run' ? 'informative' : 'must-run');
@@ -125,7 +125,7 @@ interface SideDeps {
   busMeter: ComponentMeter;
   busStatus: ReturnType<Operations['readiness']['add']>;
   build: Build;
-  transforms: TransformChains;
+  transforms: LiveTransforms;
 }
 
 /** Builds one configured component: what it creates follows from its kind, no cast. */
@@ -171,7 +171,8 @@ async function startCollectorSide(
     router,
     deadLetter: meteredDeadLetter(deadLetter, routesMeter, 'unrouted'),
     stopTimeoutMs: config.shutdown.drain_timeout,
-    transform: deps.transforms.collector && ((events) => deps.transforms.collector!.apply(events)),
+    // Always set: a reload may add the first collector-side transform.
+    transform: deps.transforms.applyCollector,
   });
   sinks.attach(collector, consumer);
   await collector.start();
@@ -205,7 +206,7 @@ async function startAgentSide(
   await agent.start();
   const sources = new SourceSet(
     (c) => build(c, 'sources'),
-    deps.transforms.agent ? transformingWriter(channel, deps.transforms.agent) : channel,
+    transformingWriter(channel, deps.transforms.applyAgent),
     ops.readiness,
     ops.taps,
     logger.child({ component: 'sources' }),

@@ -35,6 +35,15 @@ export interface Snapshot {
   uptimeSeconds: number;
   slowest?: { component: string; p50: number; p99: number };
   lag?: { records: number; perSec: number };
+  /** File sources reading a large backlog (progress_after): done / total bytes, the rate over the interval. */
+  backlogs: Backlog[];
+}
+
+export interface Backlog {
+  component: string;
+  done: number;
+  total: number;
+  bytesPerSec: number;
 }
 
 const KIND_ORDER = ['source', 'transform', 'channel', 'bus', 'router', 'sink'];
@@ -50,6 +59,7 @@ export function snapshot(before: Scrape, after: Scrape, ready: ProbeAnswer): Sna
   for (const c of ready.components) if (!ids.has(c.component)) ids.set(c.component, { kind: c.kind, type: c.type });
 
   const rows: Row[] = [];
+  const backlogs: Backlog[] = [];
   for (const [component, { kind, type }] of ids) {
     const labels = { component, kind, type };
     const row: Row = {
@@ -66,7 +76,9 @@ export function snapshot(before: Scrape, after: Scrape, ready: ProbeAnswer): Sna
     };
     const latency = quantiles(before, after, labels);
     if (latency) row.p99 = latency.p99;
-    row.detail = detail(row, after, latency);
+    const backlog = kind === 'source' ? backlogOf(component, before, after, secs) : undefined;
+    if (backlog) backlogs.push(backlog);
+    row.detail = detail(row, after, latency, backlog);
     rows.push(row);
   }
   rows.sort(
@@ -74,7 +86,7 @@ export function snapshot(before: Scrape, after: Scrape, ready: ProbeAnswer): Sna
       KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.component < b.component ? -1 : a.component > b.component ? 1 : 0),
   );
 
-  const out: Snapshot = { rows, ready: ready.status === 'ok', reasons: ready.reasons, uptimeSeconds: ready.uptime_seconds };
+  const out: Snapshot = { rows, ready: ready.status === 'ok', reasons: ready.reasons, uptimeSeconds: ready.uptime_seconds, backlogs };
   let slowest: Snapshot['slowest'];
   for (const r of rows) {
     if (r.kind !== 'sink') continue;
@@ -90,21 +102,67 @@ export function snapshot(before: Scrape, after: Scrape, ready: ProbeAnswer): Sna
   return out;
 }
 
-/** Type-specific figures next to the common ones. */
-function detail(row: Row, after: Scrape, latency: { p50: number; p99: number } | undefined): string {
+/** The metrics' name of a component: its config name without the "sources." prefix. */
+function shortName(component: string): string {
+  return component.includes('.') ? component.slice(component.indexOf('.') + 1) : component;
+}
+
+/**
+ * A file source's backlog (agent/sources/file/progress.ts): done and total from the gauges,
+ * the rate from the done bytes between the scrapes — or, when the backlog began in between,
+ * from the bytes it handed to the channel.
+ */
+function backlogOf(component: string, before: Scrape, after: Scrape, secs: number): Backlog | undefined {
+  const labels = { component: shortName(component) };
+  const total = sum(after.families, 'sluice_file_source_backlog_total_bytes', labels);
+  if (total <= 0) return undefined;
+  const done = sum(after.families, 'sluice_file_source_backlog_done_bytes', labels);
+  const doneBefore = sum(before.families, 'sluice_file_source_backlog_done_bytes', labels);
+  const moved =
+    sum(before.families, 'sluice_file_source_backlog_total_bytes', labels) > 0 && done >= doneBefore
+      ? done - doneBefore
+      : sum(after.families, 'sluice_file_source_bytes_total', labels) - sum(before.families, 'sluice_file_source_bytes_total', labels);
+  return { component, done, total, bytesPerSec: Math.max(0, moved / secs) };
+}
+
+/** "12.0 MiB / 48.0 MiB (25%)" */
+function doneOfTotal(b: Backlog): string {
+  return `${formatBytes(b.done)} / ${formatBytes(b.total)} (${Math.floor((100 * b.done) / b.total)}%)`;
+}
+
+/** "12.0 MiB / 48.0 MiB (25%), 4.0 MiB/s, ~0:00:09 left" */
+function progress(b: Backlog): string {
+  const left = b.bytesPerSec > 0 ? `~${duration((b.total - b.done) / b.bytesPerSec)} left` : 'not moving';
+  return `${doneOfTotal(b)}, ${formatBytes(Math.round(b.bytesPerSec))}/s, ${left}`;
+}
+
+/** Type-specific figures next to the common ones, the most telling first (the column is cut at the screen's edge). */
+function detail(row: Row, after: Scrape, latency: { p50: number; p99: number } | undefined, backlog: Backlog | undefined): string {
   const f = after.families;
   const parts: string[] = [];
-  const name = row.component.includes('.') ? row.component.slice(row.component.indexOf('.') + 1) : row.component;
-  if (row.kind === 'source' && row.type === 'file') {
+  const name = shortName(row.component);
+  if (row.kind === 'source') {
+    const lag = samples(f, 'sluice_file_source_lag_bytes', { component: name })[0]?.value ?? 0;
+    // The rate and time left are on the backlog line below the table.
+    if (backlog) parts.push(`backlog ${doneOfTotal(backlog)}`);
+    else if (lag > 0) parts.push(`lag ${formatBytes(lag)}`);
     const open = samples(f, 'sluice_file_source_open_files', { component: name });
     if (open.length > 0) parts.push(`${open[0]!.value} open files`);
   }
   if (row.kind === 'channel') {
+    if (samples(f, 'sluice_channel_full', { component: name })[0]?.value === 1) parts.push('FULL: sources paused');
+    if (samples(f, 'sluice_channel_blocked', { component: name })[0]?.value === 1) parts.push('BLOCKED: disk errors');
+    const fill = samples(f, 'sluice_channel_fill_ratio', { component: name })[0];
+    if (fill) parts.push(`fill ${(fill.value * 100).toFixed(1)}%`);
+    const age = samples(f, 'sluice_channel_oldest_event_age_seconds', { component: name })[0];
+    if (age && age.value > 0) parts.push(`oldest ${seconds(age.value)}`);
     const events = samples(f, 'sluice_channel_buffered_events', { component: name });
     const bytes = samples(f, 'sluice_channel_buffered_bytes', { component: name });
     if (events.length > 0) parts.push(`buffered ${formatBytes(bytes[0]?.value ?? 0)} (${fmt(events[0]!.value)} ev)`);
-    if (samples(f, 'sluice_channel_full', { component: name })[0]?.value === 1) parts.push('FULL: sources paused');
-    if (samples(f, 'sluice_channel_blocked', { component: name })[0]?.value === 1) parts.push('BLOCKED: disk errors');
+  }
+  if (row.kind === 'bus') {
+    const lag = samples(f, 'sluice_bus_consumer_lag_records', { component: row.component });
+    if (lag.length > 0) parts.push(`consumer lag ${fmt(lag.reduce((n, s) => n + s.value, 0))} records`);
   }
   if (row.kind === 'sink' && row.type === 'file') {
     const open = samples(f, 'sluice_file_sink_open_files', { component: name });
@@ -161,7 +219,8 @@ function fmt(n: number): string {
 function seconds(s: number): string {
   if (s < 1) return `${Math.round(s * 1000)}ms`;
   if (s < 60) return `${s.toFixed(1)}s`;
-  return `${Math.round(s / 60)}m`;
+  if (s < 3600) return `${Math.round(s / 60)}m`;
+  return duration(s);
 }
 
 function duration(totalSeconds: number): string {
@@ -207,5 +266,6 @@ export function renderTop(s: Snapshot, header: { url: string; role?: string; now
     footer.push(`kafka lag: ${fmt(s.lag.records)} records${left}`);
   }
   if (footer.length > 0) lines.push(footer.join('   '));
+  for (const b of s.backlogs) lines.push(`backlog ${b.component}: ${progress(b)}`);
   return lines.map(clip);
 }

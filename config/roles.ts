@@ -17,7 +17,6 @@ const UNUSED: Record<Role, Record<string, string>> = {
   },
   collector: {
     sources: 'sources are read by `sluice agent`',
-    transforms: 'transforms run in `sluice agent`',
     channel: 'the channel buffers in `sluice agent`',
   },
   run: {},

@@ -42,7 +42,7 @@ describe('unsetFieldWarnings', () => {
       ),
     );
     expect(unsetFieldWarnings(config).map(formatProblem)).toEqual([
-      `${config.file}:11:15: routes.rules[0].match."fields.team": nothing in this file sets fields.team (no source or transform here names it), so this condition never holds; if the agents set it, ignore this`,
+      `${config.file}:11:15: warning: routes.rules[0].match."fields.team": nothing in this file sets fields.team (no source or transform here names it), so this condition never holds; if the agents set it, ignore this`,
     ]);
   });
 
@@ -71,5 +71,24 @@ describe('unsetFieldWarnings', () => {
       'sources:\n  app: {type: file, include: ["/tmp/x/*.log"], fields: {team: a}}\nchannel: {type: memory}\nsinks:\n  out: {type: console}\ntransforms:\n  f:\n    type: filter\n    when: {fields.team: a, fields.tier: gold}\n    min_level: warn\n',
     );
     expect(unsetFieldWarnings(config).map((w) => w.path)).toEqual(['transforms.f.when."fields.tier"']);
+  });
+
+  it('knows the container fields the docker source sets, and only those', () => {
+    const config = load(
+      'docker.yaml',
+      'sources:\n  pods: {type: docker, fields: {cluster: eu1}}\nchannel: {type: memory}\nsinks:\n  es: {type: console}\n  other: {type: console}\nroutes:\n  rules:\n    - match: {fields.container.name: web, fields.kubernetes.namespace: prod, fields.container.labels.team: a, fields.cluster: eu1, fields.log.malformed: "*", fields.pod: x}\n      sinks: [es]\n  default: [other]\n',
+    );
+    expect(unsetFieldWarnings(config).map(formatProblem)).toEqual([
+      `${config.file}:9:159: warning: routes.rules[0].match."fields.pod": nothing in this file sets fields.pod (no source or transform here names it), so this condition never holds`,
+    ]);
+  });
+
+  it("leaves an agent file's routes alone (the agent does not route)", () => {
+    const config = load(
+      'agent-routes.yaml',
+      'sources:\n  app: {type: file, include: ["/tmp/x/*.log"]}\nchannel: {type: memory}\nsinks:\n  out: {type: console}\nroutes:\n  rules:\n    - match: {fields.team: a}\n      sinks: [out]\n',
+    );
+    expect(unsetFieldWarnings(config, 'agent')).toEqual([]);
+    expect(unsetFieldWarnings(config, 'run').map((w) => w.path)).toEqual(['routes.rules[0].match."fields.team"']);
   });
 });

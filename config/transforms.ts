@@ -35,7 +35,7 @@ export function transformPlacementProblems(config: PipelineConfig, role: 'agent'
  * check; so does one whose spec does not say. In a collector's file the fields usually come
  * from the agents' files, which this check cannot see: the warning says so.
  */
-export function unsetFieldWarnings(config: PipelineConfig): ConfigProblem[] {
+export function unsetFieldWarnings(config: PipelineConfig, role?: 'agent' | 'collector' | 'run'): ConfigProblem[] {
   const set = new Set<string>();
   for (const c of [...config.sources, ...config.transforms]) {
     const names = fieldsSetBy(c);
@@ -56,13 +56,15 @@ export function unsetFieldWarnings(config: PipelineConfig): ConfigProblem[] {
         file: config.file,
         ...where([...path, key], 'key'),
         path: formatPath([...path, key]),
+        severity: 'warning',
         message: `nothing in this file sets fields.${name} (no source or transform here names it), so this condition never holds${
           config.sources.length === 0 ? '; if the agents set it, ignore this' : ''
         }`,
       });
     }
   };
-  for (const [i, rule] of (config.routes?.rules ?? []).entries()) check(rule.match, ['routes', 'rules', i, 'match']);
+  // The agent does not route: its file's routes are already reported as unused.
+  if (role !== 'agent') for (const [i, rule] of (config.routes?.rules ?? []).entries()) check(rule.match, ['routes', 'rules', i, 'match']);
   for (const t of config.transforms) check((t.options as { when?: Record<string, unknown> }).when, ['transforms', t.name, 'when']);
   return warnings;
 }

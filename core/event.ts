@@ -38,6 +38,12 @@ export const MAX_EVENT_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 /** The field that keeps a time that could not be used, as it was given. */
 export const TIME_INVALID_FIELD = 'log.time_invalid';
 
+/**
+ * Set by a sink that partitioned the event by its time of arrival (ISO 8601) because the
+ * event time was beyond the sink's `max_event_age` or `max_future`; the event time is kept.
+ */
+export const TIME_PARTITION_FIELD = 'log.time_partition';
+
 export function isValidEventTime(ms: number): boolean {
   return Number.isFinite(ms) && ms >= MIN_EVENT_TIME && ms <= MAX_EVENT_TIME;
 }

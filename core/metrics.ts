@@ -17,8 +17,14 @@ export function counter<L extends string>(name: string, help: string, labelNames
   return family(name, () => new Counter({ name, help, labelNames, registers: [metrics] }));
 }
 
-export function gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
-  return family(name, () => new Gauge({ name, help, labelNames, registers: [metrics] }));
+/** `collect` runs at every scrape, for a value that changes with time alone (an age). */
+export function gauge<L extends string>(
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  collect?: (this: Gauge<L>) => void,
+): Gauge<L> {
+  return family(name, () => new Gauge({ name, help, labelNames, registers: [metrics], ...(collect ? { collect } : {}) }));
 }
 
 export function histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {

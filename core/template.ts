@@ -9,7 +9,8 @@
  * - clock.ts: event time in a zone, without formatting a date per event;
  * - render.ts: EventTemplate, rendering with per-name caches;
  * - distinct.ts: `max_distinct`, the cap on names made from untrusted values;
- * - match.ts: the patterns route values are matched with, all in linear time.
+ * - match.ts: the patterns route values are matched with, all in linear time;
+ * - time-window.ts: `max_event_age`/`max_future`, partitioning far-off event times by arrival.
  */
 export { isValidTimeZone, ZonedClock } from './template/clock.js';
 export { DistinctLimit, type DistinctLimitOptions } from './template/distinct.js';
@@ -17,3 +18,4 @@ export { FieldPathError, fieldPathProblem, fieldText, parseFieldPath } from './t
 export { compilePattern, DEFAULT_MAX_MATCH_BYTES, globMatcher, headBytes, PatternError, patternProblem } from './template/match.js';
 export { literalText, type Placeholder, parseTemplate, type TemplatePart, templateProblem } from './template/parse.js';
 export { EventTemplate } from './template/render.js';
+export { markedPartitionTime, partitionedByArrival, TimeWindow } from './template/time-window.js';

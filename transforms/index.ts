@@ -7,7 +7,7 @@ import { sampleTransformSpec } from './sample/sample.js';
 import { throttleTransformSpec } from './throttle/throttle.js';
 
 export { TransformChain } from './chain.js';
-export { buildTransformChains, sideOf, type TransformChains } from './runtime.js';
+export { buildTransformChains, LiveTransforms, sideOf, type TransformChains } from './runtime.js';
 export type { Transform } from './transform.js';
 export { transformingWriter } from './writer.js';
 

@@ -12,8 +12,12 @@ export type Fields = Record<string, FieldValue>;
 export function getField(fields: Fields, name: string): FieldValue | undefined {
   const flat = fields[name];
   if (flat !== undefined || !name.includes('.')) return flat;
+  return walk(fields, name.split('.'));
+}
+
+function walk(fields: Fields, steps: readonly string[]): FieldValue | undefined {
   let cur: FieldValue | undefined = fields;
-  for (const step of name.split('.')) {
+  for (const step of steps) {
     if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined;
     cur = cur[step];
   }
@@ -72,8 +76,18 @@ export function compact(fields: Fields): Fields {
  * gets plain property access, with no string work per event.
  */
 export function fieldPath(name: string): FieldPath {
-  if (name.includes('.'))
-    return { get: (f) => getField(f, name), set: (f, v) => setField(f, name, v), delete: (f) => deleteField(f, name) };
+  if (name.includes('.')) {
+    // Split once: a dotted name absent as a flat key (most lines lack `log.level`) is walked per event.
+    const steps = name.split('.');
+    return {
+      get: (f) => {
+        const flat = f[name];
+        return flat !== undefined ? flat : walk(f, steps);
+      },
+      set: (f, v) => setField(f, name, v),
+      delete: (f) => deleteField(f, name),
+    };
+  }
   return {
     get: (f) => f[name],
     set: (f, v) => {

@@ -90,13 +90,16 @@ function newParts(): Parts {
   return { year: undefined, month: 1, day: 1, hour: 0, minute: 0, second: 0, ms: 0, offset: undefined };
 }
 
+const EPOCH = /^\d+(\.\d+)?$/;
+
 function parseAuto(text: string, clock: ZonedClock, now: number): number | undefined {
   const s = text.trim();
   if (s.length === 0) return undefined;
   const c0 = s.charCodeAt(0);
   if (isDigit(c0)) {
-    if (s.length >= 9 && /^\d+(\.\d+)?$/.test(s)) return epochAuto(Number(s));
+    // ISO first: the common case, told by one character (a digit string has none at [4]).
     if (s.length >= 10 && (s[4] === '-' || s[4] === '/')) return parseIso(s, clock);
+    if (s.length >= 9 && EPOCH.test(s)) return epochAuto(Number(s));
     if (s[2] === '/' && isLetter(s.charCodeAt(3))) return parseLayout(s, '%d/%b/%Y:%H:%M:%S %z', clock, now);
     return undefined;
   }

@@ -1,19 +1,19 @@
 import type { LogEvent } from '../core/event.js';
 import type { ChannelWriter } from '../core/pipeline.js';
-import type { TransformChain } from './chain.js';
 
 /**
  * What the agent's sources write to: the transform chain, then the channel. A batch the
  * transforms empty still carries its checkpoint into the channel. A source retries a
  * refused put with the same array, so the chain runs once per batch (remembered by the
- * array) and never again on events it already changed.
+ * array) and never again on events it already changed — not even when a reload replaced
+ * the chain in between.
  */
-export function transformingWriter(channel: ChannelWriter, chain: TransformChain): ChannelWriter {
+export function transformingWriter(channel: ChannelWriter, apply: (events: LogEvent[]) => LogEvent[]): ChannelWriter {
   const done = new WeakMap<LogEvent[], LogEvent[]>();
   return {
     put(events, checkpoint) {
       let kept = done.get(events);
-      if (kept === undefined) done.set(events, (kept = chain.apply(events)));
+      if (kept === undefined) done.set(events, (kept = apply(events)));
       return channel.put(kept, checkpoint);
     },
     lastCheckpoint: (source) => channel.lastCheckpoint(source),

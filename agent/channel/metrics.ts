@@ -6,6 +6,9 @@ import { counter, gauge, histogram } from '../../core/metrics.js';
  */
 const labels = ['component'] as const;
 
+/** Each open channel's oldest put time (ms), read at scrape time: an age grows while nothing happens. */
+const oldestPut = new Map<string, () => number | undefined>();
+
 export const channelMetrics = {
   bufferedEvents: gauge('sluice_channel_buffered_events', 'Events put and not yet committed by the taker', labels),
   bufferedBytes: gauge(
@@ -19,6 +22,23 @@ export const channelMetrics = {
     labels,
   ),
   segments: gauge('sluice_channel_segments', 'Segment files of the disk channel', labels),
+  fillRatio: gauge(
+    'sluice_channel_fill_ratio',
+    'How full the channel is, 0 to 1: disk bytes / max_bytes (disk); the larger of events / max_events and bytes / max_bytes (memory)',
+    labels,
+  ),
+  oldestEventAge: gauge(
+    'sluice_channel_oldest_event_age_seconds',
+    'Seconds since the oldest event not yet committed was put (0 when empty); after a restart, recovered events count from the last write of the oldest segment',
+    labels,
+    function collect() {
+      const now = Date.now();
+      for (const [component, oldest] of oldestPut) {
+        const at = oldest();
+        this.set({ component }, at === undefined ? 0 : Math.max(0, now - at) / 1000);
+      }
+    },
+  ),
   full: gauge('sluice_channel_full', '1 while puts wait for space (sources are paused by backpressure)', labels),
   blocked: gauge('sluice_channel_blocked', '1 while writes fail with a disk error and are being retried (sources are paused)', labels),
   putEvents: counter('sluice_channel_put_events_total', 'Events made durable by put', labels),
@@ -39,5 +59,11 @@ export const channelMetrics = {
 
 /** Drops a closed channel's series, so a reloaded config does not leave stale gauges behind. */
 export function removeChannelMetrics(component: string): void {
+  oldestPut.delete(component);
   for (const metric of Object.values(channelMetrics)) metric.remove({ component });
+}
+
+/** The oldest buffered event's put time of an open channel, reported at every scrape until removeChannelMetrics. */
+export function reportOldestPut(component: string, oldest: () => number | undefined): void {
+  oldestPut.set(component, oldest);
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { LogEvent } from '../../core/event.js';
+import { hostPort } from '../../core/options/address.js';
 import { batchOptions } from '../../core/options/batch.js';
 import { startAt } from '../../core/options/start-at.js';
 import { tlsOptions } from '../../core/options/tls.js';
@@ -69,6 +70,8 @@ export const kafkaSaslOptions = z.strictObject({
  * accepted with `client: librdkafka`; kafkajs would need codec packages whose maintained
  * versions are native addons. zstd is not in this build of librdkafka (no libzstd).
  */
+const broker = hostPort({ defaultPort: 9092 });
+
 const COMPRESSION = ['none', 'gzip', 'lz4', 'snappy'] as const;
 export const LIBRDKAFKA_ONLY_COMPRESSION: readonly string[] = ['lz4', 'snappy'];
 
@@ -174,14 +177,21 @@ export const kafkaBusOptions = z
     brokers: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .default(['localhost:9092'])
-      .transform((v) =>
-        typeof v === 'string'
-          ? v
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : v,
-      )
+      .transform((v, ctx) => {
+        const list =
+          typeof v === 'string'
+            ? v
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean)
+            : v;
+        // Checked here, not at connect: `localhost` (no port) would otherwise retry forever on "Port should be >= 0".
+        for (const [i, b] of list.entries()) {
+          const bad = broker.safeParse(b);
+          if (!bad.success) ctx.addIssue({ code: 'custom', message: bad.error.issues[0]!.message, path: typeof v === 'string' ? [] : [i] });
+        }
+        return list;
+      })
       .describe('Bootstrap brokers, host:port (a list, or one comma-separated string)'),
     topic: topicTemplate
       .default('logs')

@@ -76,7 +76,8 @@ export class EventTemplate {
    * render(), memoized on the raw field values and the time bucket (a tree of Maps, one
    * level per field).
    */
-  renderCached(event: LogEvent): string {
+  /** `at`: the time to name the event by instead of its own (a sink's time window, time-window.ts). */
+  renderCached(event: LogEvent, at?: number): string {
     let node = this.rendered;
     for (const get of this.getters) {
       const raw = get(event);
@@ -85,23 +86,24 @@ export class EventTemplate {
       if (next === undefined) node.set(key, (next = new Map()));
       node = next;
     }
-    const bucket = this.hasTime ? Math.floor(this.clock.local(timeOf(event)) / this.granularity) : 0;
+    const time = at ?? timeOf(event);
+    const bucket = this.hasTime ? Math.floor(this.clock.local(time) / this.granularity) : 0;
     let leaf = node.get(bucket) as string | Overflowed | undefined;
     if (leaf === undefined) {
       if (this.renderedCount >= MEMO_MAX) {
         this.rendered = new Map();
         this.renderedCount = 0;
-        return this.renderCached(event);
+        return this.renderCached(event, at);
       }
-      leaf = this.renderLeaf(event);
+      leaf = this.renderLeaf(event, time);
       node.set(bucket, leaf);
       this.renderedCount++;
     }
     return this.named(leaf);
   }
 
-  render(event: LogEvent): string {
-    return this.named(this.renderLeaf(event));
+  render(event: LogEvent, at?: number): string {
+    return this.named(this.renderLeaf(event, at ?? timeOf(event)));
   }
 
   /** One field value as it appears in names: sanitized, or the placeholder's fallback when missing or nothing usable is left. */
@@ -117,20 +119,20 @@ export class EventTemplate {
     return leaf.name;
   }
 
-  private renderLeaf(event: LogEvent): string | Overflowed {
+  private renderLeaf(event: LogEvent, time: number): string | Overflowed {
     const values = this.fields.map((p) => this.value(p.path.get(event), p.fallback));
-    const name = this.compose(event, values);
+    const name = this.compose(time, values);
     if (this.limit === undefined || values.length === 0 || this.limit.admit(values.join('\u0000'))) return name;
     return {
       name: this.compose(
-        event,
+        time,
         values.map(() => this.value(OVERFLOW)),
       ),
       would: name,
     };
   }
 
-  private compose(event: LogEvent, values: readonly string[]): string {
+  private compose(time: number, values: readonly string[]): string {
     let out = '';
     let t = 0;
     let f = 0;
@@ -138,7 +140,7 @@ export class EventTemplate {
       if (part.kind === 'literal') out += part.text;
       else if (part.kind === 'field') out += values[f++];
       else {
-        if (t === 0) this.timeFor(timeOf(event));
+        if (t === 0) this.timeFor(time);
         out += this.timeText[t++];
       }
     }

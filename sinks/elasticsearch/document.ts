@@ -108,13 +108,16 @@ export function indexTemplate(o: ElasticsearchSinkOptions, pattern: string): Rec
     ...(o.mode === 'data_stream' ? { data_stream: {} } : {}),
     template: {
       settings,
-      mappings: mappings(t.message_keyword_max, o.schema),
+      // The mark retention looks for: every index made from this template carries it, a
+      // foreign index matching the pattern does not (es-sink.ts applyRetention).
+      mappings: { ...mappings(t.message_keyword_max, o.schema), _meta: { managed_by: 'sluice', index_pattern: pattern } },
       ...(o.mode === 'data_stream' && o.retention_days !== undefined
         ? { lifecycle: { enabled: true, data_retention: `${o.retention_days}d` } }
         : {}),
     },
     _meta: {
       managed_by: 'sluice',
+      index_pattern: pattern,
       schema: o.schema,
       description: `log events written by the sluice elasticsearch sink (schema ${o.schema})`,
     },

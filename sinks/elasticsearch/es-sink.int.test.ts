@@ -9,6 +9,7 @@ import { Client } from '@elastic/elasticsearch';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
+import { captureLogger } from '../../test/support/index.js';
 import { ElasticsearchSink, elasticsearchSinkSpec } from './es-sink.js';
 import { elasticsearchSinkOptions, type ElasticsearchSinkInput } from './options.js';
 import type { RejectedEvent } from './rejected.js';
@@ -253,5 +254,111 @@ describe('elasticsearch sink (real node)', () => {
     await sink.write(all.slice(0, 300));
     await admin.indices.refresh({ index: `${prefix}-search` });
     expect((await admin.count({ index: `${prefix}-search` })).count).toBe(600);
+  });
+
+  it('names the template after its index pattern: an older Sluice template for it is replaced, a renamed sink shares it', async () => {
+    const prefix = `sluice-int-tpl-${randomUUID().slice(0, 8)}`;
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-es-'));
+    const older = `sluice-es-old-${prefix}`;
+    cleanups.push(async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await admin.indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
+      await admin.indices.deleteIndexTemplate({ name: older }).catch(() => undefined);
+    });
+    // What an earlier version installed: named after the sink, marked as Sluice's.
+    await admin.indices.putIndexTemplate({
+      name: older,
+      index_patterns: [`${prefix}-*-*.*.*`],
+      priority: 200,
+      _meta: { managed_by: 'sluice' },
+    });
+    const o = elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { replicas: 0 } });
+    const { logger, lines } = captureLogger();
+    for (const name of ['es-old', 'es-renamed']) {
+      const sink = new ElasticsearchSink(o, { name, logger, dataDir: dir });
+      await sink.open();
+      await sink.close();
+    }
+    const { index_templates } = await admin.indices.getIndexTemplate({ name: `${prefix}*` });
+    expect(index_templates.map((t) => t.name)).toEqual([prefix]);
+    expect(index_templates[0]!.index_template._meta).toMatchObject({ managed_by: 'sluice', index_pattern: `${prefix}-*-*.*.*` });
+    expect(lines.filter((l) => l.msg === 'replaced an older sluice index template for the same pattern').map((l) => l.replaced)).toEqual([
+      older,
+    ]);
+  });
+
+  it('fails to open with one line naming both templates when a foreign template of the same priority overlaps', async () => {
+    const prefix = `sluice-int-tpl-${randomUUID().slice(0, 8)}`;
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-es-'));
+    const foreign = `${prefix}-other-team`;
+    cleanups.push(async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await admin.indices.deleteIndexTemplate({ name: foreign }).catch(() => undefined);
+      await admin.indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
+    });
+    await admin.indices.putIndexTemplate({ name: foreign, index_patterns: [`${prefix}-audit-*`], priority: 200 });
+    const o = elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { replicas: 0 } });
+    const sink = new ElasticsearchSink(o, { name: 'es', logger: silentLogger(), dataDir: dir });
+    const err = await sink.open().then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    await sink.close();
+    expect(err?.message).toBe(
+      `elasticsearch sink "es": index template "${prefix}" (${prefix}-*-*.*.*, priority 200) overlaps template "${foreign}" (${prefix}-audit-*, priority 200) that Sluice did not install: set template.priority to another value (the higher one applies where both match), or template.install: false to index with the existing template`,
+    );
+    // The way out it names works.
+    const moved = elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { replicas: 0, priority: 201 } });
+    const again = new ElasticsearchSink(moved, { name: 'es', logger: silentLogger(), dataDir: dir });
+    await again.open();
+    await again.close();
+  });
+
+  it("retention deletes Sluice's old indices and keeps an old index of another writer that matches the pattern", async () => {
+    const { sink, prefix } = setup({ retention_days: 3 });
+    const foreignTemplate = `${prefix}-audit-team`;
+    cleanups.push(() =>
+      admin.indices.deleteIndexTemplate({ name: foreignTemplate }).then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    // Another writer's indices under its own template (higher priority: it wins for logs-audit-*).
+    await admin.indices.putIndexTemplate({
+      name: foreignTemplate,
+      index_patterns: [`${prefix}-audit-*`],
+      priority: 300,
+      template: { settings: { number_of_replicas: 0 } },
+    });
+    await sink.open();
+    const now = Date.UTC(2024, 4, 10, 8, 0, 0);
+    await sink.write([
+      { ...events(1, 0)[0]!, service: 'search', timestamp: now - 9 * DAY },
+      { ...events(1, 1)[0]!, service: 'search', timestamp: now },
+    ]);
+    await admin.index({ index: `${prefix}-audit-2020.01.01`, document: { note: 'not sluice' }, refresh: true });
+    const deleted = await sink.applyRetention(now);
+    expect(deleted).toEqual([`${prefix}-search-2024.05.01`]);
+    expect(Object.keys(await indices(`${prefix}-*`)).sort()).toEqual([`${prefix}-audit-2020.01.01`, `${prefix}-search-2024.05.10`]);
+  });
+
+  it('indexes an event from 2015 into the index of its arrival day when older than max_event_age, with its own @timestamp', async () => {
+    const { sink, prefix } = setup({ max_event_age: '7d', max_future: '1d' });
+    await sink.open();
+    const old = { ...events(1, 0)[0]!, service: 'zookeeper', timestamp: Date.UTC(2015, 2, 4, 10, 0, 0) };
+    const before = Date.now();
+    await sink.write([old]);
+    const after = Date.now();
+    const names = Object.keys(await indices(`${prefix}-*`));
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll('-', '.');
+    expect(names).toHaveLength(1);
+    expect([`${prefix}-zookeeper-${day(before)}`, `${prefix}-zookeeper-${day(after)}`]).toContain(names[0]);
+    const hits = (await admin.search({ index: names[0]!, query: { ids: { values: [old.id] } } })).hits.hits;
+    expect(hits).toHaveLength(1);
+    const doc = hits[0]!._source as { '@timestamp': string; fields: Record<string, unknown> };
+    expect(doc['@timestamp']).toBe('2015-03-04T10:00:00.000Z');
+    const arrival = Date.parse(String(doc.fields['log.time_partition']));
+    expect(arrival).toBeGreaterThanOrEqual(before);
+    expect(arrival).toBeLessThanOrEqual(after);
   });
 });

@@ -5,6 +5,7 @@ import { Backoff } from '../../core/backoff.js';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import { metrics } from '../../core/metrics.js';
+import { markedPartitionTime, partitionedByArrival, TimeWindow } from '../../core/template.js';
 import type { Sink } from '../../core/pipeline.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { createClient, describeError, isTransient } from './client.js';
@@ -12,6 +13,7 @@ import { indexTemplate, toDocument } from './document.js';
 import { IndexNamer } from './index-name.js';
 import { elasticsearchSinkOptions, type ElasticsearchSinkOptions } from './options.js';
 import { fileRejectHandler, type RejectedEvent, type RejectHandler } from './rejected.js';
+import { type ExistingTemplate, MANAGED_BY, planTemplate, templateNameFor } from './template-install.js';
 
 const indexed = new Counter({
   name: 'sluice_elasticsearch_events_indexed_total',
@@ -92,6 +94,7 @@ export class ElasticsearchSink implements Sink {
   private readonly redact: (text: string) => string;
   readonly urls: string[];
   private readonly namer: IndexNamer;
+  private readonly window: TimeWindow;
   private readonly templateName: string;
   private readonly logger: Logger;
   private readonly onRejected: RejectHandler;
@@ -110,6 +113,8 @@ export class ElasticsearchSink implements Sink {
   private downSince = 0;
   private lastDownLog = 0;
   private closed = false;
+  private shadowLogged = false;
+  private foreignLogged = false;
 
   constructor(
     private readonly options: ElasticsearchSinkOptions,
@@ -122,7 +127,8 @@ export class ElasticsearchSink implements Sink {
       component: deps.name,
       logger: deps.logger,
     });
-    this.templateName = options.template.name ?? `sluice-${deps.name.toLowerCase().replace(/[^a-z0-9_.-]/g, '-')}`;
+    this.window = new TimeWindow(options.max_event_age, options.max_future);
+    this.templateName = options.template.name ?? templateNameFor(this.namer.pattern());
     this.op = options.mode === 'data_stream' ? 'create' : 'index';
     if (deps.onRejected) this.onRejected = deps.onRejected;
     else if (deps.dataDir) this.onRejected = fileRejectHandler(deps.dataDir, deps.name);
@@ -141,6 +147,7 @@ export class ElasticsearchSink implements Sink {
       await this.installTemplate();
       this.templateReady = Promise.resolve();
     } catch (err) {
+      if (err instanceof TemplateConflict) throw err;
       if (!isTransient(err))
         throw new Error(
           `elasticsearch sink "${this.component}": cannot install index template ${this.templateName}: ${describeError(err, this.redact)}`,
@@ -165,8 +172,14 @@ export class ElasticsearchSink implements Sink {
         new Promise<void>((resolve, reject) => {
           const owner: WriteState = { remaining: batch.length, rejected: [], done: false, resolve, reject };
           const maxBytes = this.options.batch.max_bytes;
-          for (const event of batch) {
-            const index = this.namer.name(event);
+          const arrival = Date.now();
+          let late = 0;
+          for (const original of batch) {
+            // Beyond max_event_age / max_future the index day is the arrival's (core/template/time-window.ts).
+            const outside = this.window.enabled && this.window.outside(original.timestamp, arrival);
+            const event = outside ? markedPartitionTime(original, arrival) : original;
+            if (outside) late++;
+            const index = this.namer.name(event, outside ? arrival : undefined);
             const line = `{"${this.op}":{"_index":"${index}","_id":${JSON.stringify(event.id)}}}\n${toDocument(event, this.options.schema)}\n`;
             const bytes = Buffer.byteLength(line);
             if (this.pending.length === 0) this.oldestPendingAt = Date.now();
@@ -174,6 +187,7 @@ export class ElasticsearchSink implements Sink {
             this.pendingBytes += bytes;
             if (this.pendingBytes >= maxBytes || this.pending.length >= this.options.batch.max_events) this.pump();
           }
+          if (late > 0) partitionedByArrival.inc({ component: this.component }, late);
           this.pump();
         }),
     );
@@ -198,40 +212,120 @@ export class ElasticsearchSink implements Sink {
     await this.client.close();
   }
 
-  /** Deletes daily indices older than retention_days (by the day in their name). */
+  /**
+   * Deletes daily indices older than retention_days (by the day in their name), and only
+   * indices made from Sluice's template for this pattern: the template puts
+   * `_meta.index_pattern` in every index's mapping (new daily indices get it too), so an
+   * index of another writer whose name happens to match (`logs-audit-2020.01.01`) is left
+   * alone. Indices made before templates carried the mark are not deleted either.
+   */
   async applyRetention(now = Date.now()): Promise<string[]> {
     const days = this.options.retention_days;
     if (days === undefined) return [];
     const cutoff = this.namer.dayNumber(now) - days * 86_400_000;
     const deleted: string[] = [];
+    const foreign: string[] = [];
     try {
+      const pattern = this.namer.pattern();
       const rows = (await this.client.cat.indices({
-        index: this.namer.pattern(),
+        index: pattern,
         h: 'index',
         format: 'json',
         expand_wildcards: ['open', 'closed'],
       })) as { index?: string }[];
+      const marks = (await this.client.indices.getMapping({
+        index: pattern,
+        expand_wildcards: ['open', 'closed'],
+        allow_no_indices: true,
+        filter_path: '*.mappings._meta',
+      })) as Record<string, { mappings?: { _meta?: { managed_by?: string; index_pattern?: string } } }> | undefined;
       for (const { index } of rows) {
         if (!index) continue;
         const day = this.namer.dayOf(index);
         if (day === undefined || day >= cutoff) continue;
+        const meta = marks?.[index]?.mappings?._meta;
+        if (meta?.managed_by !== MANAGED_BY || meta.index_pattern !== pattern) {
+          foreign.push(index);
+          continue;
+        }
         await this.client.indices.delete({ index, ignore_unavailable: true });
         deleted.push(index);
       }
       if (deleted.length) this.logger.info({ deleted, retention_days: days }, 'deleted indices past retention');
+      if (foreign.length && !this.foreignLogged) {
+        this.foreignLogged = true;
+        this.logger.info(
+          { kept: foreign.slice(0, 20), count: foreign.length, pattern },
+          "indices past retention kept: not made from this sink's index template (another writer, or made before templates marked their indices)",
+        );
+      }
     } catch (err) {
       this.logger.warn({ err: describeError(err, this.redact) }, 'retention check failed; will try again in an hour');
     }
     return deleted;
   }
 
+  /**
+   * Puts the template named after the index pattern (template-install.ts): Sluice's own
+   * older templates for the same pattern are deleted first, a foreign one Elasticsearch
+   * would refuse next to ours is a one-line error saying what to change.
+   */
   private async installTemplate(): Promise<void> {
     if (!this.options.template.install) return;
-    const body = indexTemplate(this.options, this.namer.pattern());
+    const pattern = this.namer.pattern();
+    const body = indexTemplate(this.options, pattern);
+    const plan = planTemplate(await this.existingTemplates(), {
+      name: this.templateName,
+      pattern,
+      priority: this.options.template.priority,
+    });
+    if (plan.conflict) throw new TemplateConflict(`elasticsearch sink "${this.component}": ${plan.conflict}`);
+    if (plan.shadowedBy.length > 0 && !this.shadowLogged) {
+      this.shadowLogged = true;
+      this.logger.warn(
+        { template: this.templateName, pattern, shadowed_by: plan.shadowedBy },
+        "index templates of higher priority match some of this sink's indices; Sluice's mappings do not apply to those",
+      );
+    }
+    for (const old of plan.replace) {
+      await this.client.transport.request(
+        { method: 'DELETE', path: `/_index_template/${encodeURIComponent(old)}` },
+        { signal: this.abort.signal, ignore: [404] },
+      );
+      this.logger.info(
+        { replaced: old, template: this.templateName, pattern },
+        'replaced an older sluice index template for the same pattern',
+      );
+    }
     await this.client.transport.request(
       { method: 'PUT', path: `/_index_template/${encodeURIComponent(this.templateName)}`, body },
       { signal: this.abort.signal },
     );
+  }
+
+  private async existingTemplates(): Promise<ExistingTemplate[]> {
+    const res = (await this.client.transport.request(
+      {
+        method: 'GET',
+        path: '/_index_template',
+        querystring: {
+          filter_path:
+            'index_templates.name,index_templates.index_template.index_patterns,index_templates.index_template.priority,index_templates.index_template._meta.managed_by',
+        },
+      },
+      { signal: this.abort.signal },
+    )) as {
+      index_templates?: {
+        name: string;
+        index_template: { index_patterns?: string[] | string; priority?: number; _meta?: { managed_by?: unknown } };
+      }[];
+    };
+    return (res.index_templates ?? []).map(({ name, index_template: t }) => ({
+      name,
+      index_patterns: Array.isArray(t.index_patterns) ? t.index_patterns : t.index_patterns ? [t.index_patterns] : [],
+      priority: t.priority ?? 0,
+      managedBySluice: t._meta?.managed_by === MANAGED_BY,
+    }));
   }
 
   /** Before the first bulk request: the template must exist, or new indices get dynamic mappings. */
@@ -246,6 +340,7 @@ export class ElasticsearchSink implements Sink {
             this.recovered();
             return;
           } catch (err) {
+            if (err instanceof TemplateConflict) throw err;
             if (!isTransient(err))
               throw new Error(`cannot install index template ${this.templateName}: ${describeError(err, this.redact)}`);
             this.down(err, 0);
@@ -454,6 +549,9 @@ export class ElasticsearchSink implements Sink {
     this.downSince = 0;
   }
 }
+
+/** A template Elasticsearch would refuse next to ours: its message is the whole story. */
+class TemplateConflict extends Error {}
 
 /** 429 and 5xx are the node being busy or unwell; a cluster block (disk flood stage, read-only) lifts. */
 function isRetriableItem(r: BulkItemResult): boolean {

@@ -133,8 +133,9 @@ export class IndexNamer {
     this.dayPattern = dayPattern(parts);
   }
 
-  name(event: LogEvent): string {
-    return this.names.renderCached(event);
+  /** `at`: the time to name the index by instead of the event's (the sink's time window). */
+  name(event: LogEvent, at?: number): string {
+    return this.names.renderCached(event, at);
   }
 
   /** Elasticsearch wildcard pattern matching every name this template can produce. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { httpUrl } from '../../core/options/address.js';
 import { batchOptions } from '../../core/options/batch.js';
 import { secret } from '../../core/options/secret.js';
+import { timeWindowOptions } from '../../core/options/time-window.js';
 import { tlsOptions } from '../../core/options/tls.js';
 import { duration } from '../../core/units.js';
 import { schemaOption } from '../schema/schema.js';
@@ -60,6 +61,7 @@ export const elasticsearchSinkOptions = z
       .describe(
         'most distinct combinations of the {fields} of `index` that get an index of their own (days do not count); later ones go to one index named with "_other" in place of the values, with a warn log line and sluice_template_overflow_events_total. Per collector process; 0 = no limit',
       ),
+    ...timeWindowOptions,
     timezone: timeZone.default('UTC').describe('time zone for the strftime fields of `index` (and for the day boundary of retention_days)'),
     template: z
       .strictObject({
@@ -68,7 +70,9 @@ export const elasticsearchSinkOptions = z
           .string()
           .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" and "-"')
           .optional()
-          .describe('index template name; default "sluice-<sink name>"'),
+          .describe(
+            'index template name; default: "sluice-" and the index pattern ("sluice-logs" for logs-*-*.*.*), shared by every sink and collector writing the same indices',
+          ),
         priority: z
           .number()
           .int()

@@ -4,7 +4,7 @@ import { join, relative, resolve } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import type { Sink } from '../../core/pipeline.js';
-import { EventTemplate } from '../../core/template.js';
+import { EventTemplate, markedPartitionTime, partitionedByArrival, TimeWindow } from '../../core/template.js';
 import { jsonLineEncoder } from '../schema/schema.js';
 import { gzipMember } from './gzip.js';
 import { fileSinkMetrics } from './metrics.js';
@@ -96,6 +96,7 @@ export class FileSink implements Sink {
   private readonly journalDir: string | undefined;
   private journal: WriteJournal | undefined;
   private ids: BatchIds | undefined;
+  private readonly window: TimeWindow;
 
   constructor(
     private readonly options: FileSinkOptions,
@@ -107,6 +108,7 @@ export class FileSink implements Sink {
     this.label = { component: ctx.name };
     this.root = resolve(options.root);
     this.gzip = options.compression === 'gzip';
+    this.window = new TimeWindow(options.max_event_age, options.max_future);
     try {
       checkPathTemplate(options.path);
       this.template = new EventTemplate(options.path, { timeZone: options.time_zone, sanitize: safePathSegment });
@@ -211,18 +213,24 @@ export class FileSink implements Sink {
     const ids = this.ids;
     ids?.claim(batch);
     const skipped = ids?.skipped ?? 0;
+    const arrival = Date.now();
+    let late = 0;
     let grouped = false;
     try {
       for (let i = 0; i < batch.length; i++) {
         if (ids?.duplicate(i)) continue;
         const event = batch[i]!;
-        const rel = this.template.renderCached(event);
+        // Beyond max_event_age / max_future the day directory is the arrival's (core/template/time-window.ts).
+        const outside = this.window.enabled && this.window.outside(event.timestamp, arrival);
+        const rel = this.template.renderCached(event, outside ? arrival : undefined);
         let group = groups.get(rel);
         if (group === undefined) groups.set(rel, (group = { lines: [], rows: [], journaled: false }));
-        group.lines.push(json ? json(event) : event.message);
+        if (outside) late++;
+        group.lines.push(json ? json(outside ? markedPartitionTime(event, arrival) : event) : event.message);
         if (ids) group.rows.push(i);
       }
       grouped = true;
+      if (late > 0) partitionedByArrival.inc(this.label, late);
       if (skipped > 0) {
         fileSinkMetrics.duplicates.inc(this.label, skipped);
         this.logger.info({ skipped, events: batch.length }, 'skipped events the tree already holds (delivered again after a crash)');

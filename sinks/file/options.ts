@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isValidTimeZone, parseTemplate } from '../../core/template.js';
 import { checkPathTemplate } from './paths.js';
 import { dayLayout } from './retention.js';
+import { timeWindowOptions } from '../../core/options/time-window.js';
 import { byteSize, duration } from '../../core/units.js';
 import { schemaOption } from '../schema/schema.js';
 
@@ -49,6 +50,7 @@ export const fileSinkOptions = z
       .default('UTC')
       .refine(isValidTimeZone, { message: 'unknown time zone: use an IANA name such as "UTC", "Europe/Berlin" or "Asia/Kolkata"' })
       .describe('IANA time zone the %-formats (and so the day directories) are in'),
+    ...timeWindowOptions,
     encoding: z
       .enum(['text', 'json'])
       .default('text')

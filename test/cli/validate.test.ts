@@ -113,6 +113,45 @@ describe('sluice validate finds everything in one pass', () => {
   });
 });
 
+describe('broker addresses', () => {
+  it('are checked at load: a missing port, a scheme or a bad port is an error at its line and column', () => {
+    const path = writeFile(
+      tmp.dir,
+      'brokers.yaml',
+      [
+        'sources:',
+        '  app: { type: file, include: [/var/log/app/*.log] }',
+        'bus:',
+        '  type: kafka',
+        '  brokers: [localhost, "kafka://k1:9092", "k2:99999", "k3:9092"]',
+        '',
+      ].join('\n'),
+    );
+    const r = sluice(['validate', '--as', 'agent', '-c', path]);
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr)).toEqual([
+      `${path}:5:13: bus.brokers[0]: expected host:port such as "kafka-1:9092", got "localhost": no port (did you mean "localhost:9092"?)`,
+      `${path}:5:24: bus.brokers[1]: expected host:port such as "kafka-1:9092", got "kafka://k1:9092": no scheme (kafka://, http://): just host:port (did you mean "k1:9092"?)`,
+      `${path}:5:43: bus.brokers[2]: expected host:port such as "kafka-1:9092", got "k2:99999": port "99999" is not a number from 1 to 65535`,
+      `3 problems in ${path}`,
+    ]);
+  });
+
+  it('in one comma-separated string (brokers: localhost) are checked the same way', () => {
+    const path = writeFile(
+      tmp.dir,
+      'broker-string.yaml',
+      ['sources:', '  app: { type: file, include: [/var/log/app/*.log] }', 'bus: { type: kafka, brokers: localhost }', ''].join('\n'),
+    );
+    const r = sluice(['validate', '--as', 'agent', '-c', path]);
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr)).toEqual([
+      `${path}:3:30: bus.brokers: expected host:port such as "kafka-1:9092", got "localhost": no port (did you mean "localhost:9092"?)`,
+      `1 problem in ${path}`,
+    ]);
+  });
+});
+
 describe('sections a command does not use', () => {
   const agentFile = () =>
     writeFile(
@@ -185,6 +224,62 @@ describe('sections a command does not use', () => {
     const r = sluice(['validate', '--as', 'run', '-c', path]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${path}:4:1: bus.type: \`sluice run\` joins agent and collector in one process with the embedded bus`);
+  });
+});
+
+describe('conditions on fields nothing sets', () => {
+  const file = () =>
+    writeFile(
+      tmp.dir,
+      'unset-fields.yaml',
+      [
+        'sources:',
+        '  pods: { type: docker, fields: { cluster: eu1 } }',
+        'channel: { type: disk }',
+        'transforms:',
+        '  tidy: { type: fields, add: { env: prod } }',
+        '  quiet: { type: filter, when: { fields.tier: gold }, min_level: warn }',
+        'sinks:',
+        '  es: { type: console }',
+        '  other: { type: console }',
+        'routes:',
+        '  rules:',
+        '    - match: { fields.container.name: web, fields.kubernetes.namespace: prod, fields.env: prod, fields.team: search }',
+        '      sinks: [es]',
+        '  default: [other]',
+        '',
+      ].join('\n'),
+    );
+
+  it("validate prints them as warnings (exit 0), the docker source's container fields being set, and --strict makes them errors", () => {
+    const path = file();
+    const r = sluice(['validate', '-c', path]);
+    expect(r.code).toBe(0);
+    expect(lines(r.stderr)).toEqual([
+      `${path}:6:34: warning: transforms.quiet.when."fields.tier": nothing in this file sets fields.tier (no source or transform here names it), so this condition never holds`,
+      `${path}:12:97: warning: routes.rules[0].match."fields.team": nothing in this file sets fields.team (no source or transform here names it), so this condition never holds`,
+    ]);
+    expect(r.stdout).toBe(`${path}: valid (1 source(s), 2 transform(s), channel disk, 2 sink(s)); 2 warnings\n`);
+    const strict = sluice(['validate', '--as', 'run', '--strict', '-c', path]);
+    expect(strict.code).toBe(2);
+    expect(lines(strict.stderr)).toEqual([
+      `${path}:6:34: transforms.quiet.when."fields.tier": nothing in this file sets fields.tier (no source or transform here names it), so this condition never holds`,
+      `${path}:12:97: routes.rules[0].match."fields.team": nothing in this file sets fields.team (no source or transform here names it), so this condition never holds`,
+      `2 problems in ${path}`,
+    ]);
+  });
+
+  it("--strict lists them with the role's own problems, in file order", () => {
+    const path = file();
+    const r = sluice(['validate', '--as', 'agent', '--strict', '-c', path]);
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr)).toEqual([
+      expect.stringMatching(/:1:1: bus: `sluice agent` needs a network bus/),
+      expect.stringMatching(/:6:34: transforms\.quiet\.when\."fields\.tier": nothing in this file sets fields\.tier/),
+      expect.stringMatching(/:7:1: sinks: `sluice agent` does not use this section/),
+      expect.stringMatching(/:10:1: routes: `sluice agent` does not use this section/),
+      `4 problems in ${path}`,
+    ]);
   });
 });
 

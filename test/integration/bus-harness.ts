@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach } from 'vitest';
 import { type KafkaClientName, probeLibrdkafka } from '../../bus/kafka/client.js';
+import { waitFor as waitForSupport } from '../support/index.js';
 
 export const CLI = join(import.meta.dirname, '../../dist/bin/sluice.js');
 
@@ -152,17 +153,9 @@ export function lossAndDuplicates(t: Tally, expected: number): { missing: number
   return { missing, duplicates: t.total - t.counts.size, unexpected };
 }
 
-export async function waitFor(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 60_000,
-  describe?: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${describe ? `: ${describe()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** test/support's waitFor with a minute by default: a step here may wait for a broker or a process. */
+export function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000, describe?: () => string): Promise<void> {
+  return waitForSupport(what, cond, timeoutMs, describe);
 }
 
 export function outputs(dir: string, prefix: string): string[] {

@@ -6,6 +6,7 @@ import { KafkaBus } from '../../bus/kafka/index.js';
 import { kafkaBusOptions } from '../../bus/kafka/options.js';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
+import { captureLogger } from '../support/index.js';
 import { BUS_CLIENTS, skipWhenMissing } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
@@ -71,6 +72,31 @@ describe.each(BUS_CLIENTS)('kafka producer [$client]', ({ client, missing }) => 
       await producer.close();
       expect(await records(admin, `${prefix}-a`)).toBe(100);
       expect(await records(admin, `${prefix}-b`)).toBe(100);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('logs what is configured at open and "connected" once, when the first send really connects', async () => {
+    const topic = `sluice-prod-log-${client}-${process.pid}-${Date.now()}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await createTopic(admin, topic);
+      const { logger, lines } = captureLogger();
+      const options = kafkaBusOptions.parse({ client, brokers, topic, producer: { create_topics: false } });
+      const producer = new KafkaBus(options, { name: 'bus', logger }).producer();
+      await producer.open();
+      const texts = () => lines.map((l) => l.msg);
+      expect(texts()).toContain('kafka producer configured; connects on the first send');
+      expect(texts()).not.toContain('kafka producer connected');
+      await producer.send([event(1, 'a')]);
+      await producer.send([event(2, 'a')]);
+      await producer.close();
+      const connected = lines.filter((l) => l.msg === 'kafka producer connected');
+      expect(connected).toHaveLength(1);
+      expect(connected[0]!.brokers).toEqual(options.brokers);
+      expect(await records(admin, topic)).toBe(2);
     } finally {
       await admin.disconnect();
     }

@@ -13,6 +13,7 @@ import { silentLogger } from '../../core/log.js';
 import { ElasticsearchSink } from '../../sinks/elasticsearch/es-sink.js';
 import { elasticsearchSinkOptions } from '../../sinks/elasticsearch/options.js';
 import { ElasticsearchService, freePorts } from '../services/services.mjs';
+import { waitFor } from '../support/index.js';
 
 let node: ElasticsearchService;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-es-outage-'));
@@ -20,14 +21,6 @@ const dir = mkdtempSync(join(tmpdir(), 'sluice-es-outage-'));
 async function retriedSoFar(): Promise<number> {
   const m = await metrics.getSingleMetric('sluice_elasticsearch_events_retried_total')!.get();
   return m.values.find((v) => v.labels.component === 'outage')?.value ?? 0;
-}
-
-async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('elasticsearch sink across an Elasticsearch outage', () => {
@@ -81,14 +74,14 @@ describe('elasticsearch sink across an Elasticsearch outage', () => {
       }
     })();
 
-    await until('a few batches written', () => completed >= 2);
+    await waitFor('a few batches written', () => completed >= 2, 60_000);
     await node.stop();
     // The sink has met the outage: requests fail and are retried, round after round ...
     const r0 = await retriedSoFar();
-    await until('the sink to retry against the stopped node', async () => (await retriedSoFar()) > r0);
+    await waitFor('the sink to retry against the stopped node', async () => (await retriedSoFar()) > r0, 60_000);
     const blockedAt = completed;
     const r1 = await retriedSoFar();
-    await until('another retry round', async () => (await retriedSoFar()) > r1);
+    await waitFor('another retry round', async () => (await retriedSoFar()) > r1, 60_000);
     // ... and no write resolved meanwhile: the stream is blocked, not skipping ahead.
     expect(completed).toBe(blockedAt);
 

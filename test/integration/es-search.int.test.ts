@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { ElasticsearchSink } from '../../sinks/elasticsearch/es-sink.js';
+import { waitFor } from '../support/index.js';
 import { elasticsearchSinkOptions } from '../../sinks/elasticsearch/options.js';
 
 const url = inject('elasticsearchUrl');
@@ -138,10 +139,10 @@ describe('sluice search (built CLI, real node)', () => {
       const second = ev('f2', 0, 'follow', 'info', 'second followed line', 10);
       await sink.write([first]);
       await admin.indices.refresh({ index: `${prefix}-*` });
-      await until(() => out.includes('first followed line'));
+      await waitFor('the first followed line', () => out.includes('first followed line'), 30_000);
       await sink.write([second, first]);
       await admin.indices.refresh({ index: `${prefix}-*` });
-      await until(() => out.includes('second followed line'));
+      await waitFor('the second followed line', () => out.includes('second followed line'), 30_000);
       // A replay of "first" was overwritten in place: it is not printed again.
       expect(out.trimEnd().split('\n')).toEqual([line(first), line(second)]);
     } finally {
@@ -167,11 +168,3 @@ describe('sluice search (built CLI, real node)', () => {
     );
   });
 });
-
-async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the followed output');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

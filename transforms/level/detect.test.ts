@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeEvent } from '../../test/support/index.js';
 import { detectLevel, detectLevels, levelInText } from './detect.js';
-import { normalizeLevel } from './normalize.js';
+import { levelOfWord, normalizeLevel } from './normalize.js';
 
 describe('levelInText', () => {
   it.each([
@@ -88,4 +88,26 @@ describe('normalizeLevel', () => {
     ['a whole sentence here', undefined],
     [{ x: 1 }, undefined],
   ])('%j -> %j', (v, level) => expect(normalizeLevel(v as never)).toBe(level));
+});
+
+describe('levelOfWord', () => {
+  it('knows a level word in any case, and nothing an object inherits', () => {
+    expect(['warning', 'WARNING', 'Warning', 'wArNiNg', 'informational', 'ERR'].map(levelOfWord)).toEqual([
+      'warn',
+      'warn',
+      'warn',
+      'warn',
+      'info',
+      'error',
+    ]);
+    expect(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'informationals', ''].map(levelOfWord)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(normalizeLevel('constructor')).toBe('constructor');
+  });
 });

@@ -60,9 +60,22 @@ const SYNONYMS: Record<string, Level> = {
 /** Syslog severities 0-7 (the low three bits of `<PRI>`). */
 export const SYSLOG_SEVERITY: readonly Level[] = ['fatal', 'fatal', 'fatal', 'error', 'warn', 'info', 'info', 'debug'];
 
+/**
+ * The synonyms as programs write them — lower, upper and capitalised — found without
+ * lower-casing (an allocation per event: this runs twice on every JSON line). A Map, not
+ * the object: "constructor" or "__proto__" is no level.
+ */
+const SPELLED = new Map<string, Level>();
+const LOWER = new Map<string, Level>();
+for (const [word, level] of Object.entries(SYNONYMS)) {
+  LOWER.set(word, level);
+  for (const spelling of [word, word.toUpperCase(), word[0]!.toUpperCase() + word.slice(1)]) SPELLED.set(spelling, level);
+}
+const LONGEST = Math.max(...Object.keys(SYNONYMS).map((w) => w.length));
+
 /** A known level word (any case) as its level; undefined for anything else. */
 export function levelOfWord(word: string): Level | undefined {
-  return SYNONYMS[word.toLowerCase()];
+  return SPELLED.get(word) ?? (word.length <= LONGEST ? LOWER.get(word.toLowerCase()) : undefined);
 }
 
 /**

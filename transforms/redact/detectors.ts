@@ -22,9 +22,11 @@ export interface Detector {
   /**
    * A regex every text holding such a secret matches (the @ of an email, the keyword of an
    * assignment); the redactor joins the gates of its detectors into one test per value and
-   * runs the detectors only on values that pass. Absent: always run.
+   * runs the detectors only on values that pass. A function instead when a scan beats the
+   * regex (a run of 13 digits: as a branch of the joined regex it would be tried at every
+   * digit of every value, and cost more than all the keywords together). Absent: always run.
    */
-  gate?: string;
+  gate?: string | ((text: string) => boolean);
   find(text: string, out: Span[]): void;
 }
 
@@ -175,11 +177,29 @@ const creditCard = (max: number): Detector => {
   const candidate = compileRegex(CARD_CANDIDATE, max);
   return {
     name: 'credit_card',
-    gate: CARD_CANDIDATE,
+    gate: (text) => hasCardRun(text, max),
     // The regex finds runs of 13+ digits, spaces and dashes; the scan checks them.
     find: (text, out) => candidate.each(text, (m) => scanCards(text, m.start, m.end, out)),
   };
 };
+
+/**
+ * Whether the head of text (maxChars) holds what CARD_CANDIDATE matches: 13 or more
+ * digits, spaces and dashes, from a digit to a digit. One pass, no allocation.
+ */
+export function hasCardRun(text: string, maxChars: number): boolean {
+  const n = Math.min(text.length, maxChars);
+  if (n < 13) return false;
+  let first = -1;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      if (first < 0) first = i;
+      else if (i - first >= 12) return true;
+    } else if (c !== 0x20 && c !== 0x2d) first = -1;
+  }
+  return false;
+}
 
 /** The card numbers in text[from, to) (a run of digits, spaces and dashes). */
 function scanCards(text: string, from: number, n: number, out: Span[]): void {

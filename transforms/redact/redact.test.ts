@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeEvent } from '../../test/support/index.js';
 import { compileRegex } from '../regex.js';
-import { BUILT_IN, luhn } from './detectors.js';
+import { BUILT_IN, hasCardRun, luhn } from './detectors.js';
 import { redactOptions } from './options.js';
 import { RedactTransform } from './redact.js';
 
@@ -148,5 +148,30 @@ describe('redact transform', () => {
     expect(issues({ mode: 'hash' })).toEqual(['hash_key: mode hash needs a hash_key (e.g. "${REDACT_KEY}")']);
     expect(issues({ patterns: { bad: '(x' } })?.[0]).toMatch(/^patterns\.bad: invalid regular expression \/\(x\/ \(RE2 syntax/);
     expect(issues({ detectors: ['phone'] })?.[0]).toMatch(/^detectors\.0: /);
+  });
+});
+
+describe('the card gate', () => {
+  it('passes exactly the texts the card candidate regex matches (on 20000 random texts of digits, separators and letters)', () => {
+    const candidate = /\d[\d -]{11}[\d -]*\d/;
+    const alphabet = '0123456789 -x';
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    let passed = 0;
+    for (let k = 0; k < 20_000; k++) {
+      let t = '';
+      const length = Math.floor(random() * 40);
+      // Mostly digits, so that long runs (and near misses of 12) are frequent.
+      for (let i = 0; i < length; i++) t += random() < 0.75 ? alphabet[Math.floor(random() * 10)] : alphabet[10 + Math.floor(random() * 3)];
+      expect(hasCardRun(t, 4096), JSON.stringify(t)).toBe(candidate.test(t));
+      if (candidate.test(t)) passed++;
+    }
+    expect(passed).toBeGreaterThan(1000);
+    // Only the head is looked at, like every pattern on log data.
+    expect(hasCardRun(`${'x'.repeat(100)}4111 1111 1111 1111`, 100)).toBe(false);
+    expect(redactor().redactText('card 4111-1111-1111-1111 ok')).toBe('card [REDACTED:credit_card] ok');
   });
 });

@@ -21,9 +21,9 @@ const redactions = counter('sluice_transform_redactions_total', 'values a redact
 export class RedactTransform implements Transform {
   readonly at: Side | undefined;
   private readonly when: EventTest | undefined;
-  private readonly detectors: { detector: Detector; gate: SafeRegex | undefined }[];
+  private readonly detectors: { detector: Detector; gate: ((text: string) => boolean) | undefined }[];
   /** Passes every value one of the detectors could find something in; undefined: run them on every value. */
-  private readonly gate: SafeRegex | undefined;
+  private readonly gate: ((text: string) => boolean) | undefined;
   private readonly secretFields: Set<string>;
   /** Field names already checked against secretFields (lower-casing each name per event costs). */
   private readonly secretKeys = new Map<string, boolean>();
@@ -44,12 +44,17 @@ export class RedactTransform implements Transform {
       ...o.detectors.map((d) => BUILT_IN[d](o.max_match_bytes)),
       ...Object.entries(o.patterns).map(([name, source]) => regexDetector(name, source, o.max_match_bytes)),
     ];
-    this.detectors = detectors.map((detector) => ({
-      detector,
-      gate: detector.gate === undefined ? undefined : compileRegex(detector.gate, o.max_match_bytes),
-    }));
+    const test = (gate: string | ((text: string) => boolean)) => {
+      if (typeof gate !== 'string') return gate;
+      const re = compileRegex(gate, o.max_match_bytes);
+      return (text: string) => re.test(text);
+    };
+    this.detectors = detectors.map((detector) => ({ detector, gate: detector.gate === undefined ? undefined : test(detector.gate) }));
     this.gate = detectors.every((d) => d.gate !== undefined)
-      ? compileRegex(detectors.map((d) => d.gate).join('|'), o.max_match_bytes)
+      ? joinGates(
+          detectors.map((d) => d.gate!),
+          o.max_match_bytes,
+        )
       : undefined;
     this.secretFields = new Set(o.secret_fields.map((f) => f.toLowerCase()));
     this.allowed = o.allow_fields.map((f) => (f.includes('*') ? globMatcher(f) : (path: string) => path === f));
@@ -69,10 +74,10 @@ export class RedactTransform implements Transform {
   /** The text with every detected span replaced; the same string when nothing was found. */
   redactText(text: string): string {
     // Nothing a detector finds is shorter than "a@b.io"; most field values are ("info", "web-1").
-    if (this.gate !== undefined && (text.length < 6 || !this.gate.test(text))) return text;
+    if (this.gate !== undefined && (text.length < 6 || !this.gate(text))) return text;
     const spans = this.spans;
     spans.length = 0;
-    for (const { detector, gate } of this.detectors) if (gate === undefined || gate.test(text)) detector.find(text, spans);
+    for (const { detector, gate } of this.detectors) if (gate === undefined || gate(text)) detector.find(text, spans);
     if (spans.length === 0) return text;
     if (spans.length > 1) spans.sort((a, b) => a.start - b.start || b.end - a.end);
     let out = '';
@@ -134,6 +139,24 @@ export class RedactTransform implements Transform {
     if (!c) this.counts.set(detector, (c = redactions.labels({ component: metricName(this.name), detector })));
     c.inc();
   }
+}
+
+/** One test for every gate: the regex ones joined into one regex (one scan), then the scans. */
+function joinGates(gates: (string | ((text: string) => boolean))[], maxMatchBytes: number): (text: string) => boolean {
+  const sources = gates.filter((g): g is string => typeof g === 'string');
+  const scans = gates.filter((g): g is (text: string) => boolean => typeof g !== 'string');
+  const re: SafeRegex | undefined = sources.length > 0 ? compileRegex(sources.join('|'), maxMatchBytes) : undefined;
+  if (scans.length === 0) return (text) => re!.test(text);
+  if (re === undefined && scans.length === 1) return scans[0]!;
+  if (re !== undefined && scans.length === 1) {
+    const scan = scans[0]!;
+    return (text) => re.test(text) || scan(text);
+  }
+  return (text) => {
+    if (re?.test(text)) return true;
+    for (const scan of scans) if (scan(text)) return true;
+    return false;
+  };
 }
 
 function replacer(o: RedactOptions): (value: string, detector: string) => string {

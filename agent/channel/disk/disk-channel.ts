@@ -1,9 +1,10 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { syncDir } from '../../../core/durable-file.js';
 import type { LogEvent } from '../../../core/event.js';
 import type { Logger } from '../../../core/log.js';
 import type { Channel, SourceCheckpoint, Transaction } from '../../../core/pipeline.js';
-import { channelMetrics, removeChannelMetrics } from '../metrics.js';
+import { PutTimes } from '../age.js';
+import { channelMetrics, removeChannelMetrics, reportOldestPut } from '../metrics.js';
 import { type ChannelState, EMPTY_TRANSACTION, Transactions } from '../transactions.js';
 import { Mutex, Notifier } from '../wait.js';
 import { DamageLog } from './damage.js';
@@ -70,6 +71,7 @@ export class DiskChannel implements Channel {
   private dataVersion = 0;
   private readonly dataArrived = new Notifier();
   private readonly commitLock = new Mutex();
+  private readonly putTimes = new PutTimes();
 
   constructor(
     private readonly config: DiskChannelConfig,
@@ -134,6 +136,7 @@ export class DiskChannel implements Channel {
       for (const [source, cp] of r.checkpoints) this.checkpoints.set(source, cp);
       this.bufferedEvents = r.events;
       this.bufferedBytes = r.bytes;
+      if (r.events > 0) this.putTimes.put(r.events, await this.recoveredSince());
       if (read.kind !== 'ok' || store.hasLegacy) await this.savePointer(this.committed, this.committedCheckpoints);
       await syncDir(dir);
       this.reader = new SegmentReader(this.segments, this.damage, this.config.readCacheBytes, this.committed);
@@ -147,6 +150,7 @@ export class DiskChannel implements Channel {
       throw err;
     }
     this.state = 'open';
+    reportOldestPut(this.name, () => this.putTimes.oldest());
     this.writer.start();
     this.publish();
   }
@@ -215,6 +219,7 @@ export class DiskChannel implements Channel {
       if (r.checkpoint) this.checkpoints.set(r.checkpoint.source, r.checkpoint);
     }
     this.bufferedEvents += events;
+    this.putTimes.put(events, Date.now());
     channelMetrics.putEvents.inc({ component: this.name }, events);
     this.reader?.remember(records);
     this.dataVersion++;
@@ -232,10 +237,12 @@ export class DiskChannel implements Channel {
       this.committedCheckpoints = merged;
       this.bufferedEvents -= events;
       this.bufferedBytes -= taken.passedBytes;
+      this.putTimes.commit(events);
       if (this.segments.endsAt(next)) {
         // Recomputed rather than trusted: damage skipped at run time cannot leave the gauges stuck above zero.
         this.bufferedEvents = 0;
         this.bufferedBytes = 0;
+        this.putTimes.clear();
       }
       channelMetrics.committedEvents.inc({ component: this.name }, events);
       this.reader!.forget(next);
@@ -243,6 +250,17 @@ export class DiskChannel implements Channel {
     });
     this.publish();
     this.writer.admit();
+  }
+
+  /**
+   * Put times are not on disk: events recovered at open count from the last write of the
+   * oldest segment holding them, which is no earlier than their put (an age too young,
+   * never too old), and far closer than the time of the restart.
+   */
+  private async recoveredSince(): Promise<number> {
+    const oldest = this.segments.find(this.committed.seg) ?? this.segments.list[0];
+    const st = oldest ? await stat(oldest.path).catch(() => undefined) : undefined;
+    return st?.mtimeMs ?? Date.now();
   }
 
   private savePointer(pos: Pos, checkpoints: Map<string, SourceCheckpoint>): Promise<void> {
@@ -254,6 +272,7 @@ export class DiskChannel implements Channel {
     channelMetrics.bufferedEvents.set({ component }, this.bufferedEvents);
     channelMetrics.bufferedBytes.set({ component }, this.bufferedBytes);
     channelMetrics.diskBytes.set({ component }, this.writer.diskBytes);
+    channelMetrics.fillRatio.set({ component }, this.writer.diskBytes / this.config.maxBytes);
     channelMetrics.segments.set({ component }, this.segments.list.length);
   }
 }

@@ -1,7 +1,8 @@
 import type { LogEvent } from '../../../core/event.js';
 import type { Logger } from '../../../core/log.js';
 import { type Channel, PutAbortedError, type SourceCheckpoint, type Transaction } from '../../../core/pipeline.js';
-import { channelMetrics, removeChannelMetrics } from '../metrics.js';
+import { PutTimes } from '../age.js';
+import { channelMetrics, removeChannelMetrics, reportOldestPut } from '../metrics.js';
 import { type ChannelState, EMPTY_TRANSACTION, Transactions } from '../transactions.js';
 import { Notifier } from '../wait.js';
 import { eventBytes } from './size.js';
@@ -50,6 +51,7 @@ export class MemoryChannel implements Channel {
   private state: ChannelState = 'new';
   private stopping: string | undefined;
   private fullSince: number | undefined;
+  private readonly putTimes = new PutTimes();
 
   constructor(
     private readonly config: MemoryChannelConfig,
@@ -59,6 +61,7 @@ export class MemoryChannel implements Channel {
     this.txns = new Transactions(name, () => this.state, {
       commit: async (span, count) => {
         for (let i = this.head; i < span.end; i++) this.usedBytes -= this.sizes[i - this.base]!;
+        this.putTimes.commit(span.end - this.head);
         this.head = span.end;
         channelMetrics.committedEvents.inc({ component: this.name }, count);
         this.compact();
@@ -75,6 +78,7 @@ export class MemoryChannel implements Channel {
   async open(): Promise<void> {
     if (this.state !== 'new') throw new Error(`channel "${this.name}": open() called twice`);
     this.state = 'open';
+    reportOldestPut(this.name, () => this.putTimes.oldest());
     this.publish();
   }
 
@@ -153,6 +157,7 @@ export class MemoryChannel implements Channel {
         this.sizes.push(p.sizes[i]!);
       }
       this.usedBytes += p.bytes;
+      this.putTimes.put(p.events.length, Date.now());
       if (p.checkpoint) this.checkpoints.set(p.checkpoint.source, p.checkpoint);
       channelMetrics.putEvents.inc({ component: this.name }, p.events.length);
       p.resolve();
@@ -179,6 +184,7 @@ export class MemoryChannel implements Channel {
     const component = this.name;
     channelMetrics.bufferedEvents.set({ component }, this.held());
     channelMetrics.bufferedBytes.set({ component }, this.usedBytes);
+    channelMetrics.fillRatio.set({ component }, Math.max(this.held() / this.config.maxEvents, this.usedBytes / this.config.maxBytes));
     const full = this.waiting.length > 0;
     if (full && this.fullSince === undefined) {
       this.fullSince = Date.now();

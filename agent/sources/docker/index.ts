@@ -12,4 +12,19 @@ export const dockerSourceSpec: ComponentSpec<'source', DockerSourceOptions, Dock
     'Container logs (Docker json-file, CRI / Kubernetes): split lines reassembled, container metadata, rotation and restarts without loss',
   options: dockerSourceOptions,
   create: (options, ctx) => new DockerSource(options, ctx),
+  // What metadata.ts (describe) and the decoder set (long_lines cannot split here); container.labels is an object, so
+  // `fields.container.labels.team` counts as set.
+  fieldsSet: (o) => [
+    ...Object.keys(o.fields),
+    'container.id',
+    'container.name',
+    'container.image',
+    'container.labels',
+    'kubernetes.namespace',
+    'kubernetes.pod',
+    'kubernetes.pod_uid',
+    'kubernetes.container',
+    'log.malformed',
+    'log.truncated',
+  ],
 };

@@ -52,6 +52,10 @@ export class TailedFile implements Holder {
   lastGrowthAt: number;
   /** Last time the file was read or checked: least recently used files are closed first. */
   lastUsedAt: number;
+  /** The file's size at the last look (taken up, checked, read past): what the lag is measured against. */
+  size = 0;
+  /** The first byte not yet in the channel: emitPos as of the last accepted put (the lag counts from here). */
+  durablePos: number;
   /** A read hit the end: nothing to do until the file grows. */
   atEof = false;
   /** Size and mtime at the last check, to re-verify the fingerprint only when they change. */
@@ -83,6 +87,7 @@ export class TailedFile implements Holder {
     this.ids = new FileEventIds(id);
     this.readPos = pos;
     this.emitPos = pos;
+    this.durablePos = pos;
     this.lastGrowthAt = now;
     this.lastUsedAt = now;
     this.reader = newReader(this, head);
@@ -136,6 +141,7 @@ export class TailedFile implements Holder {
     }
     if (this.fp.len === 0) await this.fingerprintIfEmpty();
     this.lastGrowthAt = now;
+    if (this.readPos + bytesRead > this.size) this.size = this.readPos + bytesRead;
     const used = this.reader.push(buf, bytesRead);
     this.readPos += used;
     // A short read means the end for now; the next poll or notification says when it grew.
@@ -163,6 +169,7 @@ export class TailedFile implements Holder {
     const changed = st.size !== this.seenSize || st.mtimeMs !== this.seenMtime;
     this.seenSize = st.size;
     this.seenMtime = st.mtimeMs;
+    this.size = st.size;
     if (st.size < this.readPos || (changed && this.fp.len > 0 && !(await prefixMatches(this.fh!, this.fp)))) {
       result.truncated = await this.nextGeneration(now);
     }
@@ -212,7 +219,7 @@ export class TailedFile implements Holder {
   private async nextGeneration(now: number): Promise<LostEntry> {
     this.reader.finish();
     const lost = this.lostEntry(now);
-    this.readPos = this.emitPos = 0;
+    this.readPos = this.emitPos = this.durablePos = 0;
     this.fp = await fingerprintOf(this.fh!, this.timings.fingerprintBytes);
     this.ids = new FileEventIds(fileIdOf(this.dev, this.ino, this.fp));
     this.reader = this.newReader(this, Buffer.alloc(0));

@@ -20,4 +20,17 @@ export const fileMetrics = {
   released: c('sluice_file_source_released_total', 'Files let go after they were renamed away or deleted and read to their end'),
   restarts: c('sluice_file_source_restarts_total', 'Times the source restarted from its last durable position after an unexpected error'),
   openFiles: gauge('sluice_file_source_open_files', 'Descriptors the file source holds open', ['component'] as const),
+  lag: gauge(
+    'sluice_file_source_lag_bytes',
+    "Bytes of the followed files not yet in the channel: each file's size at the last look minus its durable position, summed",
+    ['component'] as const,
+  ),
+  backlogTotal: gauge(
+    'sluice_file_source_backlog_total_bytes',
+    'The backlog being read (progress_after): bytes behind when it began plus what the files grew by since; 0 when none',
+    ['component'] as const,
+  ),
+  backlogDone: gauge('sluice_file_source_backlog_done_bytes', 'Bytes of the backlog being read that are in the channel; 0 when none', [
+    'component',
+  ] as const),
 };

@@ -200,6 +200,12 @@ export const tailingShape = {
     .default(1000)
     .describe('How often positions are also written to the checkpoint file in dataDir'),
   watch: z.boolean().default(true).describe('Use file system notifications (chokidar) besides polling'),
+  progress_after: byteSize()
+    .pipe(z.number().int().min(0))
+    .default(64 * 1024 * 1024)
+    .describe(
+      'A backlog of at least this many bytes (files not yet read into the channel, e.g. large files at the first start) is logged with done / total, rate and time left every 10s, and once read; 0: never',
+    ),
 };
 
 /** Old spellings of the tailing options: a config using them gets "was renamed: use …". */

@@ -14,6 +14,7 @@ import { PathMatcher } from './glob.js';
 import { fileMetrics } from './metrics.js';
 import { compileRules } from './multiline.js';
 import type { FileSourceOptions } from './options.js';
+import { BacklogProgress } from './progress.js';
 import { LineReader } from './reader.js';
 import { Tracker } from './tracker.js';
 
@@ -58,6 +59,7 @@ export class FileSource implements Source {
   private readonly checkpointFile: CheckpointFile;
   private readonly checkpointOutage: OutageLog;
   private readonly label: { component: string };
+  private readonly progress: BacklogProgress;
 
   constructor(
     private readonly options: FileSourceOptions,
@@ -75,6 +77,7 @@ export class FileSource implements Source {
       throw new Error(`${where}: ${(err as Error).message}`);
     }
     this.label = { component: ctx.name };
+    this.progress = new BacklogProgress(ctx.logger, this.label, o.progress_after);
     this.batch = new Batch({
       host: ctx.host,
       kind: format?.kind ?? 'file',
@@ -153,6 +156,7 @@ export class FileSource implements Source {
     }
     const paths = await this.takeUp(!this.hadCheckpoint);
     await this.warnUnmatched(paths);
+    this.report(0, false);
     this.loop = this.supervise();
   }
 
@@ -164,6 +168,7 @@ export class FileSource implements Source {
     await this.discovery.close();
     if (!this.putFailing) await this.saveOwnCheckpoint(true);
     await this.tracker.closeAll();
+    this.progress.remove();
   }
 
   /**
@@ -229,6 +234,7 @@ export class FileSource implements Source {
     await this.tracker.closeAll();
     // start_at still applies if nothing was ever made durable since the very first start.
     await this.takeUp(!this.hadCheckpoint && this.durable === EMPTY_STATE);
+    this.report(0, false);
   }
 
   private wake(): void {
@@ -255,6 +261,7 @@ export class FileSource implements Source {
         this.lastPoll = this.now;
         for (const f of this.tracker.followed()) await this.tracker.check(f);
         this.tracker.housekeeping();
+        this.report(0, false);
       }
       for (const p of [...this.touched]) {
         this.touched.delete(p);
@@ -270,6 +277,8 @@ export class FileSource implements Source {
       const read = await this.readRound();
       if (this.batch.events.length > 0 && (this.batch.full || this.batchDue())) await this.putBatch();
       else if (read === 0) {
+        // Nothing left to read and every event in the channel: caught up.
+        if (this.batch.events.length === 0 && !this.putFailing) this.report(this.tracker.settle(), true);
         await this.saveOwnCheckpoint(false);
         await this.sleep(this.nextDeadline());
       }
@@ -302,6 +311,7 @@ export class FileSource implements Source {
   private async putBatch(): Promise<void> {
     const { events, bytes, counts } = this.batch.take();
     const state = this.tracker.state();
+    const positions = this.tracker.positions();
     const checkpoint: SourceCheckpoint = { source: this.ctx.name, seq: ++this.seq, state };
     for (let delay = 100; ; delay = Math.min(delay * 2, 30_000)) {
       try {
@@ -320,6 +330,7 @@ export class FileSource implements Source {
       }
     }
     this.durable = state;
+    this.report(this.tracker.settle(positions), false);
     const l = this.label;
     fileMetrics.events.inc(l, events.length);
     fileMetrics.bytes.inc(l, bytes);
@@ -327,6 +338,11 @@ export class FileSource implements Source {
     if (counts.split) fileMetrics.split.inc(l, counts.split);
     if (counts.skipped) fileMetrics.skipped.inc(l, counts.skipped);
     if (counts.invalidTimes) fileMetrics.invalidTimes.inc(l, counts.invalidTimes);
+  }
+
+  /** The lag and the backlog's progress (gauges, and the log lines of a large backlog). */
+  private report(done: number, idle: boolean): void {
+    this.progress.update(Date.now(), this.tracker.lag(), this.tracker.count, done, idle);
   }
 
   /**

@@ -224,6 +224,39 @@ export class Tracker {
     return { v: 1, files, lost: [...this.ids.lostEntries] };
   }
 
+  /** Where each file's events up to now end: what a put about to be made carries. */
+  positions(): Map<TailedFile, number> {
+    const at = new Map<TailedFile, number>();
+    for (const f of this.files.values()) at.set(f, f.emitPos);
+    return at;
+  }
+
+  /**
+   * The channel has the events up to `at` (default: up to where each file's events end,
+   * when no batch is pending): returns the bytes that became durable.
+   */
+  settle(at?: Map<TailedFile, number>): number {
+    let done = 0;
+    for (const f of this.files.values()) {
+      const pos = at ? at.get(f) : f.emitPos;
+      if (pos === undefined || pos <= f.durablePos) continue;
+      done += pos - f.durablePos;
+      f.durablePos = pos;
+    }
+    return done;
+  }
+
+  /** Bytes of the followed files not in the channel yet (size at the last look minus durable position). */
+  lag(): number {
+    let bytes = 0;
+    for (const f of this.files.values()) if (f.size > f.durablePos) bytes += f.size - f.durablePos;
+    return bytes;
+  }
+
+  get count(): number {
+    return this.files.size;
+  }
+
   /** Closes every file without emitting what their readers hold (a stop, or a restart from the last durable position). */
   async closeAll(): Promise<void> {
     for (const f of this.files.values()) await f.release();
@@ -289,6 +322,7 @@ export class Tracker {
       prefix.bytes,
     );
     f.adoptHandle(fh);
+    f.size = st.size;
     f.description = description;
     this.setFields(f);
     this.files.set(f.key, f);

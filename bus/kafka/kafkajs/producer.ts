@@ -59,7 +59,7 @@ export class KafkajsProducer implements BusProducer {
   /** Reads TLS files and builds the client; connecting waits for the first send, so an agent starts (and buffers) while Kafka is down. */
   async open(): Promise<void> {
     this.kafka = createKafka(this.setup, '-agent');
-    this.logger.info({ bus: describeBus(this.options), client: 'kafkajs' }, 'kafka producer ready');
+    this.logger.info({ bus: describeBus(this.options), client: 'kafkajs' }, 'kafka producer configured; connects on the first send');
   }
 
   async send(all: readonly LogEvent[]): Promise<void> {
@@ -109,6 +109,7 @@ export class KafkajsProducer implements BusProducer {
     });
     this.producer = producer;
     await producer.connect();
+    this.logger.info({ brokers: this.options.brokers, client: 'kafkajs' }, 'kafka producer connected');
     return producer;
   }
 

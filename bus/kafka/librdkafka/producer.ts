@@ -55,7 +55,7 @@ export class LibrdkafkaProducer implements BusProducer {
 
   /** Connecting waits for the first send, so an agent starts (and buffers) while Kafka is down. */
   async open(): Promise<void> {
-    this.logger.info({ bus: describeBus(this.options), client: 'librdkafka' }, 'kafka producer ready');
+    this.logger.info({ bus: describeBus(this.options), client: 'librdkafka' }, 'kafka producer configured; connects on the first send');
   }
 
   async send(all: readonly LogEvent[]): Promise<void> {
@@ -146,6 +146,7 @@ export class LibrdkafkaProducer implements BusProducer {
         // Delivery reports are served by librdkafka's own thread as they arrive, not on a
         // polling timer that would add its period to every send.
         producer.setPollInBackground(true);
+        this.logger.info({ brokers: this.options.brokers, client: 'librdkafka' }, 'kafka producer connected');
         if (generation === this.generation) this.live = producer;
         resolve(producer);
       });
