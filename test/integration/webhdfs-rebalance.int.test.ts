@@ -86,7 +86,7 @@ describe('webhdfs sink, two collectors in one group: a rebalance and a SIGKILL h
     );
     // A steady stream, so that both collectors are writing when B joins and when A dies.
     write(8000);
-    const stream = setInterval(() => write(800), 250);
+    const stream = setInterval(() => write(400), 500);
     try {
       const a = start('collector', dir, 'collector-a', collectorYaml(join(dir, 'a'), url, root, topic, group));
       const grown = async (what: string, by: number, who: Sluice) => {
