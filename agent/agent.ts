@@ -1,4 +1,5 @@
 import { sleep } from '../core/backoff.js';
+import type { DeadLetter } from '../core/dead-letter.js';
 import type { Logger } from '../core/log.js';
 import type { BusProducer, Channel, Source } from '../core/pipeline.js';
 import { Forwarder } from './forwarder.js';
@@ -19,6 +20,11 @@ export interface AgentOptions {
    * for next time; then as long again at most for the sends still in flight to settle.
    */
   drainTimeoutMs: number;
+  /**
+   * Where the producer puts events the bus refused for good (given to it as
+   * BusProducerOptions.refused): opened before the producer, closed after it.
+   */
+  deadLetter?: DeadLetter;
 }
 
 /** The agent half: sources → channel → forwarder → bus. */
@@ -45,6 +51,7 @@ export class Agent {
 
   async start(): Promise<void> {
     await this.channel.open();
+    await this.options.deadLetter?.open();
     await this.producer.open();
     this.forwarder.start();
     for (const { source } of this.sources) await source.start(this.channel);
@@ -74,6 +81,7 @@ export class Agent {
     // its events stay in the channel for the next start.
     await this.forwarder.stop(this.options.drainTimeoutMs);
     await this.producer.close();
+    await this.options.deadLetter?.close();
     await this.channel.close();
   }
 }

@@ -27,6 +27,7 @@ import { kafkaBusOptions } from '../bus/kafka/options.js';
 import { Collector } from '../collector/collector.js';
 import type { LogEvent } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
+import { WRITTEN } from '../core/pipeline.js';
 import { encodeEvent } from '../core/wire.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -126,6 +127,7 @@ async function consumeMember(
       seen += batch.length;
       const c = process.cpuUsage(c0);
       report({ events: seen, cpuSeconds: (c.user + c.system) / 1e6 });
+      return WRITTEN;
     },
   };
   const collector = new Collector(consumer, [{ name: 'null', sink }], logger);

@@ -10,17 +10,17 @@
  * Final line: {"bench":"overhead","events":…,"off_events_per_cpu_s":…,"on_events_per_cpu_s":…,"overhead_pct":…,…}
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { call } from '../api/client.js';
+import { cpuSeconds, pipelinePid } from './support/processes.js';
 
 const events = Number(process.argv[2] ?? 300_000);
 const rounds = Number(process.argv[3] ?? 2);
 const LINE_BYTES = 200;
 const CLI = join(import.meta.dirname, '../bin/sluice.js');
-const TICKS = 100; // USER_HZ on Linux
 
 const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-overhead-'));
 try {
@@ -104,7 +104,8 @@ async function once(mode: 'off' | 'on', round: number, log: string): Promise<{ c
       600_000,
       () => stderr,
     );
-    return { cpuSeconds: cpuSeconds(child.pid!), scrapes };
+    // The pipeline runs in the launcher's child (bin/launch.ts): its CPU is what the API costs.
+    return { cpuSeconds: cpuSeconds(pipelinePid(child.pid!)), scrapes };
   } finally {
     clearInterval(timer);
     const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -112,13 +113,6 @@ async function once(mode: 'off' | 'on', round: number, log: string): Promise<{ c
     await exited;
     stdout.close();
   }
-}
-
-function cpuSeconds(pid: number): number {
-  // Fields after the command name: state is 3rd, utime 14th, stime 15th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
 }
 
 async function waitFor<T>(get: () => T | undefined, timeoutMs: number, describe: () => string): Promise<T> {

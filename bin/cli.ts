@@ -6,14 +6,16 @@ import { ConfigError, type ConfigProblem, formatProblem } from '../config/errors
 import { loadConfigFile, type PipelineConfig } from '../config/load.js';
 import { checkRole, type Role } from '../config/roles.js';
 import { unsetFieldWarnings } from '../config/transforms.js';
-import { createRegistry } from './components.js';
-import { runSearch, SearchFailure, SearchUsageError, type SearchOptions } from './search.js';
-import { startPipeline } from './start.js';
-import { runTap, type TapOptions } from './tap.js';
-import { runTop, type TopOptions } from './top.js';
+import { createRegistry, loadComponents } from './components.js';
+import type { SearchOptions } from './search.js';
+import type { TapOptions } from './tap.js';
+import type { TopOptions } from './top.js';
 import { CliFailure } from './cli-failure.js';
+import { followLauncher } from './launch.js';
 import { reportToSupervisor, superviseWorkers, workerCount } from './workers.js';
-import { runTests, TestFileError } from './test-cmd.js';
+
+// Each command imports what it runs when it runs: a sidecar agent never loads the
+// Elasticsearch client of `search`, nor the collector, nor the terminal UI of `top`.
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 the config (or the command line) is wrong. */
 const EXIT_FAILURE = 1;
@@ -77,6 +79,7 @@ for (const [role, description] of [
     // Workers load the same file: its warnings were logged once, by the supervisor.
     if (worker === undefined) for (const w of warnings) logger.warn({ warning: formatProblem(w) }, 'config warning');
     exitOnUnexpectedErrors(logger);
+    if (worker === undefined) followLauncher();
     if (role === 'collector' && worker === undefined) {
       let count: number;
       try {
@@ -102,11 +105,14 @@ for (const [role, description] of [
       }
     }
     try {
+      await loadComponents(config, role);
+      const { startPipeline } = await import('./start.js');
       const running = await startPipeline(config, role, logger, {
         version: pkg.version,
         reload: async () => {
           const next = await loadConfigFile(opts.config, createRegistry());
           checkRole(next, role);
+          await loadComponents(next, role);
           return next;
         },
       });
@@ -166,6 +172,7 @@ program
   .argument('<files...>', 'test files (tests: [{name, input, transforms?, expect}])')
   .action(async (files: string[], opts: { config: string }) => {
     const { config } = await load(opts.config, undefined);
+    const { runTests, TestFileError } = await import('./test-cmd.js');
     try {
       process.exitCode = await runTests(config, files, (line) => process.stdout.write(`${line}\n`));
     } catch (err) {
@@ -205,6 +212,7 @@ program
   .option('--interval <duration>', 'how often --follow polls', '1s')
   .action(async (text: string[], opts: SearchOptions & { config?: string }) => {
     const config = opts.config ? (await load(opts.config, undefined)).config : undefined;
+    const { runSearch, SearchFailure, SearchUsageError } = await import('./search.js');
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort());
     process.once('SIGTERM', () => stop.abort());
@@ -226,7 +234,7 @@ program
   .option('--interval <duration>', 'time between refreshes', '1s')
   .addHelpText('after', '\nKeys: q or Ctrl-C quit. Exit codes: 0, or 1 when nothing answers at the API address.')
   .action(async (opts: TopOptions) => {
-    await runOrExit('top', () => runTop(opts, process.env));
+    await runOrExit('top', async () => (await import('./top.js')).runTop(opts, process.env));
   });
 apiOptions(program.commands.at(-1)!);
 
@@ -242,7 +250,7 @@ program
       .default('text'),
   )
   .action(async (components: string[], opts: TapOptions) => {
-    await runOrExit('tap', () => runTap(components, opts, process.env));
+    await runOrExit('tap', async () => (await import('./tap.js')).runTap(components, opts, process.env));
   });
 apiOptions(program.commands.at(-1)!);
 

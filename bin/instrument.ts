@@ -258,12 +258,15 @@ export class MeteredChannel implements Channel {
 /**
  * The agent's bus side with its metrics and state: received and sent both count events the
  * bus acknowledged (a failed send is an error; its events come again from the channel).
+ * Events the bus refused for good are counted as discarded by the dead-letter wrapper, not
+ * as sent: `refusedIds` holds the ids the refused callback saw until their send resolves.
  */
 export class MeteredProducer implements BusProducer {
   constructor(
     private readonly inner: BusProducer,
     private readonly meter: ComponentMeter,
     private readonly status: ComponentStatus,
+    private readonly refusedIds: Set<string> = new Set(),
   ) {}
 
   get batch(): BusProducer['batch'] {
@@ -287,9 +290,10 @@ export class MeteredProducer implements BusProducer {
       this.status.failed(err);
       throw err;
     }
+    const acked = this.refusedIds.size === 0 ? events : events.filter((e) => !this.refusedIds.delete(e.id));
     this.meter.received(events);
-    this.meter.sent(events);
-    this.meter.delivered(events);
+    this.meter.sent(acked);
+    this.meter.delivered(acked);
     this.status.ok();
   }
 

@@ -66,6 +66,8 @@ export function planReload(current: PipelineConfig, next: PipelineConfig, role: 
   }
   if (collectorSide && !same(current.deadLetter, next.deadLetter))
     needsRestart('dead_letter', 'the bus consumer holds the dead-letter it started with');
+  else if (role === 'agent' && current.deadLetter.agent_path !== next.deadLetter.agent_path)
+    needsRestart('dead_letter', 'the bus producer holds the dead-letter it started with');
 
   const sources = agentSide ? diff(current.sources, next.sources) : { added: [], removed: [], changed: [] };
   const sinks = collectorSide ? diff(current.sinks, next.sinks) : { added: [], removed: [], changed: [] };

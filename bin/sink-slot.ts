@@ -1,6 +1,6 @@
 import type { LogEvent } from '../core/event.js';
 import type { Logger } from '../core/log.js';
-import type { Sink } from '../core/pipeline.js';
+import type { Sink, WriteResult } from '../core/pipeline.js';
 import type { ComponentConfig } from '../config/load.js';
 import type { ComponentStatus, Readiness } from '../api/readiness.js';
 import { ComponentMeter } from './instrument.js';
@@ -18,7 +18,7 @@ export class SinkSlot implements Sink {
   private readonly inFlight = new Map<Sink, Set<Promise<unknown>>>();
   /** While a reload replaces the implementation: writes wait for it. */
   private switching: Promise<void> | undefined;
-  /** The batch whose write failed last: the collector retries the same array, counted as received once. */
+  /** What the collector writes again (the batch whose write failed, or the events the sink asked to retry): counted as received once. */
   private failedBatch: readonly LogEvent[] | undefined;
 
   constructor(
@@ -54,7 +54,7 @@ export class SinkSlot implements Sink {
     this.status.running();
   }
 
-  async write(batch: readonly LogEvent[], lane?: string): Promise<void> {
+  async write(batch: readonly LogEvent[], lane?: string): Promise<WriteResult> {
     if (this.switching !== undefined) await this.switching;
     if (batch !== this.failedBatch) this.meter.received(batch);
     const impl = this.impl;
@@ -62,8 +62,9 @@ export class SinkSlot implements Sink {
     let writes = this.inFlight.get(impl);
     if (!writes) this.inFlight.set(impl, (writes = new Set()));
     writes.add(write);
+    let result: WriteResult;
     try {
-      await write;
+      result = await write;
     } catch (err) {
       this.failedBatch = batch;
       this.meter.error('sending');
@@ -72,10 +73,22 @@ export class SinkSlot implements Sink {
     } finally {
       writes.delete(write);
     }
-    if (this.failedBatch === batch) this.failedBatch = undefined;
-    this.meter.sent(batch);
-    this.meter.delivered(batch);
+    const done = batch.length - result.retry.length - result.refused.length;
+    this.failedBatch = result.retry.length > 0 ? result.retry : undefined;
+    // Refused events are the collector's to dead-letter; counted here as the sink's.
+    if (result.refused.length > 0) this.meter.discarded('rejected', result.refused.length);
+    if (done === batch.length) {
+      this.meter.sent(batch);
+      this.meter.delivered(batch);
+    } else if (done > 0) {
+      const gone = new Set<LogEvent>(result.retry);
+      for (const r of result.refused) gone.add(r.event);
+      const stored = batch.filter((e) => !gone.has(e));
+      this.meter.sent(stored);
+      this.meter.delivered(stored);
+    }
     this.status.ok();
+    return result;
   }
 
   /**

@@ -1,23 +1,21 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Agent } from '../agent/agent.js';
-import { Collector } from '../collector/collector.js';
+import type { Agent } from '../agent/agent.js';
+import type { Collector } from '../collector/collector.js';
 import { EmbeddedBus } from '../bus/embedded/index.js';
-import { type DeadLetter, FileDeadLetter, KafkaDeadLetter } from '../collector/dead-letter/dead-letter.js';
+import type { DeadLetter } from '../collector/dead-letter/dead-letter.js';
 import type { ComponentConfig, PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
 import type { Logger } from '../core/log.js';
 import type { Bus, ComponentContext } from '../core/pipeline.js';
 import type { ComponentInstances, ComponentKind } from '../core/registry.js';
 import { LiveTransforms, transformingWriter } from '../transforms/index.js';
-import { MeteredConsumer } from './consumer-gate.js';
 import { ComponentMeter, MeteredChannel, MeteredProducer, meteredDeadLetter } from './instrument.js';
 import { createOperations, startOperations, type Operating, type Operations } from './operate.js';
 import { Reloader, type LivePipeline } from './reload.js';
-import { SinkSlot } from './sink-slot.js';
-import { SinkTable } from './sink-table.js';
-import { SourceSet } from './source-set.js';
+import type { SinkTable } from './sink-table.js';
+import type { SourceSet } from './source-set.js';
 import { startStatusLine, type StatusLine } from './status.js';
 
 export interface Running {
@@ -65,7 +63,10 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   const busStatus = ops.readiness.add('bus', 'bus', busType, role === 'run' ? 'informative' : 'must-run');
   let collector: Collector | undefined;
   let agent: Agent | undefined;
+  // Each half's code is imported only by the roles that run it: an agent loads nothing of
+  // the collector (router, dead-letter, sink slots), a collector nothing of the agent.
   if (role === 'collector' || role === 'run') {
+    const { FileDeadLetter, KafkaDeadLetter } = await import('../collector/dead-letter/dead-letter.js');
     const dlLogger = logger.child({ component: 'dead-letter' });
     const deadLetter: DeadLetter =
       config.deadLetter.type === 'kafka' && bus.recordWriter
@@ -76,7 +77,15 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     live.sinks = started.sinks;
   }
   if (role === 'agent' || role === 'run') {
-    const started = await startAgentSide(config, logger, ops, { bus, busMeter, busStatus, build, transforms });
+    // The in-process bus of `sluice run` refuses nothing: only an agent on Kafka needs its own dead-letter.
+    const deadLetter =
+      role === 'agent'
+        ? new (await import('../collector/dead-letter/dead-letter.js')).FileDeadLetter(
+            resolve(config.deadLetter.agent_path ?? join(dataDir, 'dead-letter', 'agent.jsonl')),
+            logger.child({ component: 'dead-letter' }),
+          )
+        : undefined;
+    const started = await startAgentSide(config, logger, ops, { bus, busMeter, busStatus, build, transforms, deadLetter });
     agent = started.agent;
     live.sources = started.sources;
   }
@@ -144,20 +153,12 @@ async function startCollectorSide(
   deps: SideDeps & { deadLetter: DeadLetter },
 ): Promise<{ collector: Collector; sinks: SinkTable }> {
   const { bus, build, deadLetter } = deps;
-  const sinks = new SinkTable(
-    (c) => {
-      // What a sink's destination refuses for good goes to the dead-letter, counted as the sink's.
-      const refused = meteredDeadLetter(
-        deadLetter,
-        new ComponentMeter({ component: SinkSlot.id(c.name), kind: 'sink', type: c.type }),
-        'rejected',
-      );
-      return build(c, 'sinks', { rejected: (entries) => refused.write(entries) });
-    },
-    ops.readiness,
-    ops.taps,
-    logger.child({ component: 'sinks' }),
-  );
+  const [{ Collector }, { MeteredConsumer }, { SinkTable }] = await Promise.all([
+    import('../collector/collector.js'),
+    import('./consumer-gate.js'),
+    import('./sink-table.js'),
+  ]);
+  const sinks = new SinkTable((c) => build(c, 'sinks'), ops.readiness, ops.taps, logger.child({ component: 'sinks' }));
   const { sinks: named, router } = sinks.init(config.sinks, config.routes);
   const undecodable = meteredDeadLetter(deadLetter, deps.busMeter, 'undecodable');
   const raw = bus.consumer({ undecodable: (records) => undecodable.write(records) });
@@ -170,6 +171,8 @@ async function startCollectorSide(
   const collector = new Collector(consumer, named, logger.child({ component: 'collector' }), {
     router,
     deadLetter: meteredDeadLetter(deadLetter, routesMeter, 'unrouted'),
+    // What a sink refuses for good is counted by its slot (as the sink's "rejected").
+    refused: { open: async () => {}, close: async () => {}, write: (entries) => deadLetter.write(entries) },
     stopTimeoutMs: config.shutdown.drain_timeout,
     // Always set: a reload may add the first collector-side transform.
     transform: deps.transforms.applyCollector,
@@ -188,17 +191,33 @@ async function startAgentSide(
   config: PipelineConfig,
   logger: Logger,
   ops: Operations,
-  deps: SideDeps,
+  deps: SideDeps & { deadLetter: DeadLetter | undefined },
 ): Promise<{ agent: Agent; sources: SourceSet }> {
-  const { bus, build } = deps;
+  const { bus, build, deadLetter } = deps;
+  const [{ Agent }, { SourceSet }] = await Promise.all([import('../agent/agent.js'), import('./source-set.js')]);
   const channelConfig = config.channel!;
   const channel = new MeteredChannel(
     build(channelConfig, 'channel'),
     new ComponentMeter({ component: 'channel', kind: 'channel', type: channelConfig.type }),
     ops.readiness.add('channel', 'channel', channelConfig.type, 'must-run'),
   );
-  const producer = new MeteredProducer(bus.producer(), deps.busMeter, deps.busStatus);
+  const refused = deadLetter && meteredDeadLetter(deadLetter, deps.busMeter, 'refused');
+  const refusedIds = new Set<string>();
+  const producer = new MeteredProducer(
+    bus.producer({
+      refused:
+        refused &&
+        (async (events) => {
+          await refused.write(events);
+          for (const { event } of events) refusedIds.add(event.id);
+        }),
+    }),
+    deps.busMeter,
+    deps.busStatus,
+    refusedIds,
+  );
   const agent = new Agent(channel, [], producer, logger.child({ component: 'agent' }), {
+    deadLetter,
     batchEvents: producer.batch?.maxEvents ?? DEFAULT_BATCH_EVENTS,
     lingerMs: producer.batch?.timeoutMs ?? 0,
     drainTimeoutMs: config.shutdown.drain_timeout,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
-import type { AckableBatch, BusConsumer, Sink } from '../core/pipeline.js';
+import { type AckableBatch, type BusConsumer, type Sink, WRITTEN, type WriteResult } from '../core/pipeline.js';
 import { Collector } from './collector.js';
 import type { DeadLetter, DeadLetterEntry } from './dead-letter/dead-letter.js';
 import { Router } from './router/router.js';
@@ -33,15 +33,32 @@ class FakeConsumer implements BusConsumer {
 
 class MemorySink implements Sink {
   got: string[] = [];
+  /** Every batch write() was called with, by ids. */
+  calls: string[][] = [];
   failNext = 0;
+  /** Ids refused for good, with this reason. */
+  refuse = new Set<string>();
+  /** Ids answered "retry" this many times before they are stored. */
+  busy = new Map<string, number>();
   async open() {}
   async close() {}
-  async write(batch: readonly LogEvent[]) {
+  async write(batch: readonly LogEvent[]): Promise<WriteResult> {
+    this.calls.push(batch.map((e) => e.id));
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error('disk full');
     }
-    this.got.push(...batch.map((e) => e.id));
+    const refused = [];
+    const retry = [];
+    for (const e of batch) {
+      const left = this.busy.get(e.id) ?? 0;
+      if (this.refuse.has(e.id)) refused.push({ event: e, reason: `path ${e.service}/ refused: ENOTDIR` });
+      else if (left > 0) {
+        this.busy.set(e.id, left - 1);
+        retry.push(e);
+      } else this.got.push(e.id);
+    }
+    return refused.length || retry.length ? { refused, retry } : WRITTEN;
   }
 }
 
@@ -124,7 +141,7 @@ describe('Collector', () => {
       private release!: (err: Error) => void;
       async open() {}
       write() {
-        return new Promise<void>((_, reject) => (this.release = reject));
+        return new Promise<WriteResult>((_, reject) => (this.release = reject));
       }
       async close() {
         this.closed = true;
@@ -148,5 +165,56 @@ describe('Collector', () => {
     expect(sink.closed).toBe(true);
     await expect(r.done).rejects.toThrow();
     expect(r.acked()).toBe(false);
+  });
+
+  it('dead-letters the events a sink refuses with its reason, writes the rest once, then acks', async () => {
+    const consumer = new FakeConsumer();
+    const a = new MemorySink();
+    a.refuse = new Set(['2', '5']);
+    const dl = new MemoryDeadLetter();
+    const collector = new Collector(consumer, [{ name: 'files', sink: a }], silentLogger(), { deadLetter: dl });
+    await collector.start();
+    const r = consumer.send(['1', '2', '3', '4', '5', '6'].map((id) => ev(id, id === '2' || id === '5' ? 'bad' : 'good')));
+    await r.done;
+    expect(r.acked()).toBe(true);
+    expect(a.got).toEqual(['1', '3', '4', '6']);
+    // One write: a refusal is never retried.
+    expect(a.calls).toEqual([['1', '2', '3', '4', '5', '6']]);
+    expect(dl.got.map((e) => [e.event?.id, e.reason])).toEqual([
+      ['2', 'sinks.files: path bad/ refused: ENOTDIR'],
+      ['5', 'sinks.files: path bad/ refused: ENOTDIR'],
+    ]);
+    expect([collector.written, collector.refused, collector.unrouted]).toEqual([4, 2, 0]);
+    await collector.stop();
+  });
+
+  it('writes again only the events a sink asked to retry, and acks once they are stored', async () => {
+    const consumer = new FakeConsumer();
+    const a = new MemorySink();
+    a.busy = new Map([
+      ['2', 2],
+      ['3', 1],
+    ]);
+    const collector = new Collector(consumer, [{ name: 'es', sink: a }], silentLogger());
+    await collector.start();
+    const r = consumer.send(['1', '2', '3', '4'].map((id) => ev(id, 's')));
+    await r.done;
+    expect(r.acked()).toBe(true);
+    expect(a.calls).toEqual([['1', '2', '3', '4'], ['2', '3'], ['2']]);
+    expect(a.got.sort()).toEqual(['1', '2', '3', '4']);
+    expect(collector.written).toBe(4);
+    await collector.stop();
+  });
+
+  it('keeps a batch unacked when a sink refuses events and there is no dead-letter to keep them', async () => {
+    const consumer = new FakeConsumer();
+    const a = new MemorySink();
+    a.refuse = new Set(['1']);
+    const collector = new Collector(consumer, [{ name: 'files', sink: a }], silentLogger());
+    await collector.start();
+    const r = consumer.send([ev('1', 'x'), ev('2', 'x')]);
+    await expect(r.done).rejects.toThrow('sink "files" refused 1 event(s) and there is no dead-letter to keep them');
+    expect(r.acked()).toBe(false);
+    await collector.stop();
   });
 });

@@ -1,7 +1,7 @@
 import { Backoff } from '../core/backoff.js';
 import type { LogEvent } from '../core/event.js';
 import type { Logger } from '../core/log.js';
-import type { AckableBatch, BusConsumer, Sink } from '../core/pipeline.js';
+import type { AckableBatch, BusConsumer, SinkRefusal, Sink } from '../core/pipeline.js';
 import type { DeadLetter } from './dead-letter/dead-letter.js';
 import { Router } from './router/router.js';
 
@@ -13,8 +13,16 @@ export interface NamedSink {
 export interface CollectorOptions {
   /** Which events go to which sinks; default: every sink gets every event. */
   router?: Router;
-  /** Where events no route accepts go; required when the router can leave events unrouted. */
+  /**
+   * Where events no route accepts go, and (unless `refused` is given) the events a sink
+   * refused for good; required as soon as either happens (else the batch stays uncommitted).
+   */
   deadLetter?: DeadLetter;
+  /**
+   * Where events a sink refused for good go, when they are counted apart from unrouted ones:
+   * a view of the same dead-letter, which the collector neither opens nor closes.
+   */
+  refused?: DeadLetter;
   /**
    * On stop, how long batches in flight may take to finish before the sinks are closed
    * under them (a sink blocked on a dead Elasticsearch would otherwise hold the stop
@@ -28,20 +36,27 @@ export interface CollectorOptions {
 /**
  * The collector: receives batches from the bus, routes each event to its sinks, and acks a
  * batch (letting the bus commit its offsets) only once every sink that received part of it
- * has written that part durably, and the events no route took are in the dead-letter. A
- * failing sink is retried with capped backoff for as long as it takes, so a dead sink holds
- * back the acks and the bus stops consuming: backpressure into Kafka, nothing dropped.
+ * has written that part durably, and the events no route took are in the dead-letter.
+ *
+ * The collector is the one retry owner: a sink reports per event what it could not store
+ * (core/pipeline.ts WriteResult) and never loops itself. Events a sink refused for good go
+ * to the dead-letter with the sink's reason while the rest of the batch is written; events
+ * to retry, or the whole batch when the write rejects (destination down), are written again
+ * with capped backoff for as long as it takes, so a dead sink holds back the acks and the
+ * bus stops consuming: backpressure into Kafka, nothing dropped.
  */
 export class Collector {
   private readonly abort = new AbortController();
   private readonly sinkDown = new Set<string>();
   private router: Router;
   private readonly deadLetter: DeadLetter | undefined;
+  private readonly refusedDeadLetter: DeadLetter | undefined;
   private readonly stopTimeoutMs: number;
   private byName: Map<string, Sink>;
   private readonly transform: ((events: LogEvent[]) => LogEvent[]) | undefined;
   written = 0;
   unrouted = 0;
+  refused = 0;
 
   constructor(
     private readonly consumer: BusConsumer,
@@ -56,6 +71,7 @@ export class Collector {
         sinks.map((s) => s.name),
       );
     this.deadLetter = options.deadLetter;
+    this.refusedDeadLetter = options.refused ?? options.deadLetter;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.byName = new Map(sinks.map((s) => [s.name, s.sink]));
     this.transform = options.transform;
@@ -117,45 +133,102 @@ export class Collector {
   private async deliver(batch: AckableBatch): Promise<void> {
     const events = this.transform ? this.transform([...batch.events]) : batch.events;
     const { bySink, unrouted } = this.router.route(events);
-    const writes = [...bySink].map(([name, events]) =>
-      this.writeUntilDone(name, (e) => this.byName.get(name)!.write(e, batch.lane), events),
-    );
+    const writes: Promise<number>[] = [...bySink].map(([name, events]) => this.writeUntilDone(name, events, batch.lane));
     if (unrouted.length > 0) {
       const dl = this.deadLetter;
       if (!dl)
         throw new Error(`${unrouted.length} events matched no route and there is no dead-letter to keep them; the batch stays uncommitted`);
       writes.push(
-        this.writeUntilDone(
+        this.retryUntilDone(
           'dead-letter',
-          (events) =>
-            dl.write(
+          async (events) => {
+            await dl.write(
               events.map((event) => ({
                 reason: `no route accepted the event (service "${event.service}", module "${event.module}")`,
                 event,
               })),
-            ),
+            );
+            return [];
+          },
           unrouted,
-        ),
+        ).then(() => 0),
       );
     }
-    await Promise.all(writes);
+    const refused = await Promise.all(writes);
     await batch.ack();
-    this.written += events.length - unrouted.length;
+    const refusedTotal = refused.reduce((a, b) => a + b, 0);
+    this.written += events.length - unrouted.length - refusedTotal;
     this.unrouted += unrouted.length;
+    this.refused += refusedTotal;
   }
 
-  private async writeUntilDone(
+  /**
+   * Writes `events` to the sink `name` until each is stored or refused, then puts the refused
+   * ones in the dead-letter (the sink is not written again for them); resolves with how many
+   * were refused.
+   */
+  private async writeUntilDone(name: string, events: readonly LogEvent[], lane: string | undefined): Promise<number> {
+    const refused: SinkRefusal[] = [];
+    // Looked up on every attempt: a reload may have replaced the sink meanwhile.
+    await this.retryUntilDone(
+      name,
+      async (todo) => {
+        const result = await this.byName.get(name)!.write(todo, lane);
+        for (const r of result.refused) refused.push(r);
+        return result.retry;
+      },
+      events,
+    );
+    if (refused.length === 0) return 0;
+    const dl = this.refusedDeadLetter;
+    if (!dl)
+      throw new Error(
+        `sink "${name}" refused ${refused.length} event(s) and there is no dead-letter to keep them; the batch stays uncommitted`,
+      );
+    const first = refused[0]!;
+    this.logger.warn(
+      { sink: name, refused: refused.length, reason: first.reason, event_id: first.event.id },
+      'sink refused events; sending them to the dead-letter',
+    );
+    await this.retryUntilDone(
+      'dead-letter',
+      async (entries) => {
+        await dl.write(entries.map((r) => ({ reason: `sinks.${name}: ${r.reason}`, event: r.event })));
+        return [];
+      },
+      refused,
+    );
+    return refused.length;
+  }
+
+  /**
+   * The one retry loop: `attempt` stores what it can of `items` and resolves with those to try
+   * again; a rejection retries them all. Capped backoff, reset by an attempt that made progress.
+   */
+  private async retryUntilDone<T>(
     name: string,
-    write: (events: readonly LogEvent[]) => Promise<void>,
-    events: readonly LogEvent[],
+    attempt: (items: readonly T[]) => Promise<readonly T[]>,
+    items: readonly T[],
   ): Promise<void> {
     const backoff = new Backoff(100, 30_000);
+    let todo = items;
+    let partial = false;
     for (;;) {
       if (this.abort.signal.aborted) throw new Error(`collector stopping: batch not written to "${name}", it stays uncommitted on the bus`);
       try {
-        await write(events);
-        if (this.sinkDown.delete(name)) this.logger.info({ sink: name }, 'sink is writing again');
-        return;
+        const retry = await attempt(todo);
+        if (retry.length === 0) {
+          if (this.sinkDown.delete(name)) this.logger.info({ sink: name }, 'sink is writing again');
+          return;
+        }
+        if (retry.length < todo.length) backoff.reset();
+        if (!partial)
+          this.logger.warn(
+            { sink: name, retrying: retry.length, of: todo.length },
+            'sink asked to retry some events; retrying after backoff',
+          );
+        partial = true;
+        todo = retry;
       } catch (err) {
         if (!this.sinkDown.has(name)) {
           this.sinkDown.add(name);
@@ -164,8 +237,8 @@ export class Collector {
             'sink write failed; retrying, the batch is not acknowledged until it is written',
           );
         }
-        await backoff.sleep(this.abort.signal);
       }
+      await backoff.sleep(this.abort.signal);
     }
   }
 }

@@ -11,6 +11,7 @@ import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
 import { interpolateEnv, retype, type Substitution } from './interpolate.js';
 import { type At, describeValue, reportZodIssues, valueAt } from './issues.js';
 import { locate, type Position } from './locate.js';
+import { memoryLimitOption } from './memory-option.js';
 import { closest } from './suggest.js';
 import {
   deadLetterSection,
@@ -39,6 +40,8 @@ export interface PipelineConfig {
   file: string;
   dataDir: string;
   log: { level: LogLevel };
+  /** `memory_limit:` in bytes; absent: the default of the role that runs (config/memory-budget.ts). */
+  memoryLimit?: number;
   sources: ComponentConfig<'source'>[];
   transforms: ComponentConfig<'transform'>[];
   channel?: ComponentConfig<'channel'>;
@@ -80,6 +83,7 @@ const envelope = z.strictObject({
   log: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
     .default({ level: 'info' }),
+  memory_limit: memoryLimitOption,
   sources: z.record(z.string(), z.unknown()).optional(),
   transforms: z.record(z.string(), z.unknown()).optional(),
   channel: z.record(z.string(), z.unknown()).optional(),
@@ -177,6 +181,7 @@ export function parseConfig(
     file,
     dataDir: top.data?.data_dir ?? ((options.noEnv ? undefined : env.SLUICE_DATA_DIR) || DEFAULT_DATA_DIR),
     log: top.data?.log ?? { level: 'info' },
+    memoryLimit: top.data?.memory_limit,
     sources: [],
     transforms: [],
     sinks: [],

@@ -1,5 +1,6 @@
 import type { PipelineConfig } from './load.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
+import { memoryProblems } from './memory.js';
 import { transformPlacementProblems } from './transforms.js';
 
 export type Role = 'agent' | 'collector' | 'run';
@@ -53,6 +54,7 @@ export function checkRole(config: PipelineConfig, role: Role, options: RoleCheck
     });
   }
   problems.push(...transformPlacementProblems(config, role));
+  problems.push(...memoryProblems(config, role));
   const warnings: ConfigProblem[] = [];
   for (const [section, who] of Object.entries(UNUSED[role])) {
     if (!(section in config.sections)) continue;

@@ -59,6 +59,11 @@ export const deadLetterSection = z.strictObject({
     .default('file')
     .describe("file: JSON lines on local disk; kafka: a topic on the bus's brokers (needs bus type kafka)"),
   path: z.string().min(1).optional().describe('file: the JSON-lines file (default: DATA_DIR/dead-letter/dead-letter.jsonl)'),
+  agent_path: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The agent's own JSON-lines file, for events Kafka refused for good (default: DATA_DIR/dead-letter/agent.jsonl)"),
   topic: z
     .string()
     .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" and "-", at most 249')

@@ -1,5 +1,5 @@
 import { pino, type Logger as PinoLogger } from 'pino';
-import { PinoPretty } from 'pino-pretty';
+import { createRequire } from 'node:module';
 
 /**
  * Sluice's own logs (not the logs it ships): JSON lines on stderr, one logger per
@@ -29,6 +29,14 @@ export function logFormat(env: NodeJS.ProcessEnv = process.env, stderr: { isTTY?
   return stderr.isTTY === true ? 'pretty' : 'json';
 }
 
+/**
+ * pino-pretty only where lines are read by a person (a terminal): a process logging JSON, a
+ * sidecar's normal case, does not load it (about 10 MiB of RSS).
+ */
+function prettyStream(): typeof import('pino-pretty').PinoPretty {
+  return (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')).PinoPretty;
+}
+
 export function createLogger(level: LogLevel = 'info', format: LogFormat = logFormat()): Logger {
   const options = { level, base: { pid: process.pid } };
   if (format === 'json') return pino(options, pino.destination({ dest: 2, sync: true }));
@@ -36,7 +44,7 @@ export function createLogger(level: LogLevel = 'info', format: LogFormat = logFo
   // before a crash or exit is never lost in a worker's queue.
   return pino(
     options,
-    PinoPretty({
+    prettyStream()({
       destination: 2,
       sync: true,
       colorize: true,

@@ -105,13 +105,38 @@ export interface AckableBatch {
   ack(): Promise<void>;
 }
 
+/** An event a sink's destination refused for good (it would fail the same way every time), with why. */
+export interface SinkRefusal {
+  event: LogEvent;
+  /** What refused it: the path, the index, the status (the collector adds the sink's name). */
+  reason: string;
+}
+
+/**
+ * What a sink did with a batch, event by event: every event of the batch not listed here is
+ * durably stored. `refused` events go to the collector's dead-letter with their reason;
+ * `retry` events (the destination could not take them now: a 429, a busy node) are written
+ * again by the collector after its backoff. The sink itself never loops on a failure.
+ */
+export interface WriteResult {
+  readonly refused: readonly SinkRefusal[];
+  readonly retry: readonly LogEvent[];
+}
+
+/** The whole batch is stored. */
+export const WRITTEN: WriteResult = Object.freeze({ refused: [], retry: [] });
+
 export interface Sink {
   open(): Promise<void>;
   /**
-   * Resolves only when the whole batch is durably stored (file fsync'd, every bulk item
-   * settled). `lane`: the batch's AckableBatch.lane, for sinks that track lanes (others ignore it).
+   * Resolves once every event of the batch is durably stored, refused or to be retried, as
+   * the result says (file fsync'd, every bulk item settled). A rejection means the
+   * destination is down and nothing of the batch is known stored: the collector, the only
+   * retry owner, writes the whole batch again after its backoff (writes are idempotent by
+   * event id, so what did get through is not duplicated). `lane`: the batch's AckableBatch.lane,
+   * for sinks that track lanes (others ignore it).
    */
-  write(batch: readonly LogEvent[], lane?: string): Promise<void>;
+  write(batch: readonly LogEvent[], lane?: string): Promise<WriteResult>;
   close(): Promise<void>;
 }
 
@@ -124,12 +149,6 @@ export interface ComponentContext {
   dataDir: string;
   /** Host name stamped on events. */
   host: string;
-  /**
-   * Where a sink hands events its destination refused for good (a mapping conflict, say):
-   * the collector's dead-letter. Resolves once they are durably kept, so the sink may then
-   * count them as settled. Absent outside a collector.
-   */
-  rejected?: (entries: readonly { reason: string; event: LogEvent }[]) => Promise<void>;
 }
 
 /**
@@ -145,7 +164,10 @@ export interface BusProducer {
    */
   readonly batch?: { readonly maxEvents: number; readonly timeoutMs: number };
   open(): Promise<void>;
-  /** Resolves only when the bus holds every event durably (Kafka: acks=all for every record). */
+  /**
+   * Resolves only when every event is settled: the bus holds it durably (Kafka: acks=all),
+   * or the bus refused it for good and BusProducerOptions.refused has kept it durably.
+   */
   send(events: readonly LogEvent[]): Promise<void>;
   close(): Promise<void>;
   /**
@@ -153,6 +175,28 @@ export interface BusProducer {
    * in flight (each settling on its own, committed in order). Absent: 1, one at a time.
    */
   readonly maxInFlight?: number;
+}
+
+/**
+ * An event the bus refused for good, not for an outage (Kafka: the record is too large for
+ * the topic, invalid, or the topic may not be written): sending it again would fail again.
+ */
+export interface RefusedEvent {
+  /** What the bus said, with its error name (e.g. "MESSAGE_TOO_LARGE: ..."). */
+  reason: string;
+  topic: string;
+  /** The size of the record's value as sent. */
+  bytes: number;
+  event: LogEvent;
+}
+
+export interface BusProducerOptions {
+  /**
+   * Where events the bus refused for good go (the agent's dead-letter). Resolving means they
+   * are durably kept, so send() may resolve and the channel commit past them; without it
+   * such an event fails its send (never dropped silently).
+   */
+  refused?: (events: readonly RefusedEvent[]) => Promise<void>;
 }
 
 /** A bus record that is not a Sluice event, with where it was read: what the dead-letter keeps of it. */
@@ -207,7 +251,7 @@ export interface BusHealth {
 
 /** What a `bus:` component creates: either side, for the agent or the collector. */
 export interface Bus {
-  producer(): BusProducer;
+  producer(options?: BusProducerOptions): BusProducer;
   consumer(options?: BusConsumerOptions): BusConsumer;
   /** A writer to `topic` on this bus; absent on a bus without topics (the in-process bus). */
   recordWriter?(topic: string): BusRecordWriter;

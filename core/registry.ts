@@ -42,13 +42,56 @@ export interface ComponentSpec<
    * local state of its own, such as a file tree with in-progress files.
    */
   sharedAcrossProcesses?: boolean;
+  /** Builds an instance; for a spec with `load`, only once load() has resolved. */
   create(options: Options, ctx: ComponentContext): Instance;
+  /**
+   * Imports what `create` needs, for a type whose implementation is heavy (a client library
+   * of tens of MiB): the runtime awaits it for the types a config uses, so a process loads
+   * only those. Absent: `create` needs nothing more (see lazySpec).
+   */
+  load?(): Promise<void>;
+  /**
+   * What a component with these options may hold in memory at once (read buffers, batches,
+   * caches, queues), each part named after its option: `memory_limit` must leave room for
+   * the sum (config/memory.ts). Absent: nothing worth counting.
+   */
+  memory?(options: Options): MemoryUse[];
   /**
    * The keys of `fields` a component with these options may set, so `sluice validate` can
    * warn about a route on a field nothing sets; '*' when it cannot tell (a JSON parse may
    * set any key). Absent: it cannot tell either.
    */
   fieldsSet?(options: Options): readonly string[] | '*';
+}
+
+/**
+ * A spec whose implementation module is imported only by load(): validating a config needs
+ * its options schema and description alone, so `sluice validate` and processes that do not
+ * use the type never load, say, the Elasticsearch client.
+ */
+export function lazySpec<K extends ComponentKind, Options, Instance extends ComponentInstances[K]>(
+  meta: Omit<ComponentSpec<K, Options, Instance>, 'create' | 'load'>,
+  implementation: () => Promise<Pick<ComponentSpec<K, Options, Instance>, 'create'>>,
+): ComponentSpec<K, Options, Instance> {
+  let create: ComponentSpec<K, Options, Instance>['create'] | undefined;
+  return {
+    ...meta,
+    async load() {
+      create ??= (await implementation()).create;
+    },
+    create(options, ctx) {
+      if (!create) throw new Error(`${meta.kind} type ${meta.type}: create() called before load()`);
+      return create(options, ctx);
+    },
+  };
+}
+
+/** Part of what a component holds in memory: `what` names the options that decide it. */
+export interface MemoryUse {
+  what: string;
+  bytes: number;
+  /** Only in the process that runs this half (a bus's producer on the agent, its consumer on the collector). */
+  half?: 'agent' | 'collector';
 }
 
 export interface PlannedComponent {
@@ -97,3 +140,16 @@ export class Registry {
       .sort();
   }
 }
+
+/**
+ * What a batch of events costs in the heap, for ComponentSpec.memory: each LogEvent is an
+ * object with its id, source and fields (about 430 bytes besides its text; 626 bytes in
+ * all for a 200-byte line), its message one byte per character. `bytes` bounds the text
+ * when the batch is bounded in bytes; otherwise lines are taken as 1 KiB on average.
+ */
+export function batchHeapBytes(events: number, bytes?: number): number {
+  return events * EVENT_OBJECT_BYTES + (bytes ?? events * AVERAGE_LINE_BYTES);
+}
+
+const EVENT_OBJECT_BYTES = 430;
+const AVERAGE_LINE_BYTES = 1024;

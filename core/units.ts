@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { BYTE_UNITS, DURATION_UNITS, parseWithUnit, WITH_UNIT } from './unit-text.js';
+
+export { parseByteSize, parseWithUnit } from './unit-text.js';
 
 /**
  * Option types shared by every component schema: sizes and durations are written with a
@@ -6,34 +9,6 @@ import { z } from 'zod';
  * bare number is refused (only 0 needs no unit): `roll_age: 3600` read as 3.6 s, or
  * `roll_size: 128` read as 128 bytes, is a mistake nobody should have to debug.
  */
-const BYTE_UNITS: Record<string, number> = {
-  b: 1,
-  k: 1e3,
-  kb: 1e3,
-  m: 1e6,
-  mb: 1e6,
-  g: 1e9,
-  gb: 1e9,
-  ki: 1024,
-  kib: 1024,
-  mi: 1024 ** 2,
-  mib: 1024 ** 2,
-  gi: 1024 ** 3,
-  gib: 1024 ** 3,
-};
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 };
-
-const WITH_UNIT = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/;
-
-/** Parses "64MiB" / "5s" with the given units; undefined when it is not one. Bare numbers are not. */
-export function parseWithUnit(text: string, units: Record<string, number>): number | undefined {
-  const m = WITH_UNIT.exec(text);
-  if (!m) return undefined;
-  if (!m[2]) return Number(m[1]) === 0 ? 0 : undefined;
-  const factor = units[m[2].toLowerCase()];
-  return factor === undefined ? undefined : Math.round(Number(m[1]) * factor);
-}
-
 function withUnit(units: Record<string, number>, what: string, example: string, guess: (n: number) => string) {
   return z.union([z.number(), z.string()]).transform((v, ctx) => {
     if (v === 0) return 0;

@@ -33,13 +33,28 @@ export function startSluice(role: 'run' | 'agent' | 'collector', config: string,
   const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
   return {
     child,
-    pid: child.pid!,
+    get pid() {
+      return pipelinePid(child.pid!);
+    },
     stderr: () => stderr,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
     },
   };
+}
+
+/**
+ * The process that runs the pipeline: `sluice agent|collector|run` start it as the child of
+ * a thin launcher that sizes its heap (bin/launch.ts); the launcher itself before that.
+ */
+export function pipelinePid(launcher: number): number {
+  try {
+    const first = readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(/\s+/)[0];
+    return first ? Number(first) : launcher;
+  } catch {
+    return launcher;
+  }
 }
 
 /** Resolves once the process logged "sluice started"; rejects with its log if it exits first. */

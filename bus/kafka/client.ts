@@ -2,7 +2,15 @@ import { createRequire } from 'node:module';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import type { TlsSettings } from '../../core/options/tls.js';
-import type { AckableBatch, BusConsumer, BusProducer, BusRecord, BusRecordWriter, UndecodableRecord } from '../../core/pipeline.js';
+import type {
+  AckableBatch,
+  BusConsumer,
+  BusProducer,
+  BusRecord,
+  BusRecordWriter,
+  RefusedEvent,
+  UndecodableRecord,
+} from '../../core/pipeline.js';
 import type { KafkaBusOptions, KafkaClientChoice } from './options.js';
 
 /**
@@ -62,7 +70,7 @@ export interface ClientSetup {
 
 /** One client library behind the Bus interface (bus/kafka/kafkajs, bus/kafka/librdkafka). */
 export interface KafkaClient {
-  producer(setup: ClientSetup): BusProducer;
+  producer(setup: ClientSetup, refused: ((events: readonly RefusedEvent[]) => Promise<void>) | undefined): BusProducer;
   consumer(setup: ClientSetup, undecodable: ((records: readonly UndecodableRecord[]) => Promise<void>) | undefined): BusConsumer;
   recordWriter(setup: ClientSetup, topic: string): BusRecordWriter;
 }

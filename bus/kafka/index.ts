@@ -6,10 +6,11 @@ import type {
   BusConsumerOptions,
   BusHealth,
   BusProducer,
+  BusProducerOptions,
   BusRecordWriter,
   ComponentContext,
 } from '../../core/pipeline.js';
-import type { ComponentSpec } from '../../core/registry.js';
+import { batchHeapBytes, type ComponentSpec } from '../../core/registry.js';
 import {
   type ClientSetup,
   DeferredConsumer,
@@ -45,10 +46,12 @@ export class KafkaBus implements Bus {
     this.setup = { options, tls, logger: ctx.logger, component: ctx.name };
   }
 
-  producer(): BusProducer {
+  producer(options: BusProducerOptions = {}): BusProducer {
     const { batch } = this.options.producer;
     const setup = { ...this.setup, logger: this.setup.logger.child({ side: 'producer' }) };
-    return new DeferredProducer({ maxEvents: batch.max_events, timeoutMs: batch.timeout }, async () => (await this.load()).producer(setup));
+    return new DeferredProducer({ maxEvents: batch.max_events, timeoutMs: batch.timeout }, async () =>
+      (await this.load()).producer(setup, options.refused),
+    );
   }
 
   consumer(options: BusConsumerOptions = {}): BusConsumer {
@@ -85,5 +88,25 @@ export const kafkaBusSpec: ComponentSpec<'bus', KafkaBusOptions, KafkaBus> = {
   type: 'kafka',
   description: 'Kafka: producer on the agent (acks=all, idempotent), consumer group on the collector; librdkafka or kafkajs',
   options: kafkaBusOptions,
+  memory: (o) => [
+    // The forwarder's transactions in flight (one sending, the next taken), and the
+    // client's copy of the one being sent (its queue, bounded in messages: librdkafka/config.ts).
+    {
+      what: 'producer.batch.max_events (2 sends in flight + the client queue)',
+      bytes: 3 * batchHeapBytes(o.producer.batch.max_events),
+      half: 'agent',
+    },
+    // A fetch response, and the decoded batches of the partitions in flight.
+    {
+      what: 'consumer.max_bytes, max_bytes_per_partition x partitions_concurrently',
+      bytes:
+        o.consumer.max_bytes +
+        batchHeapBytes(
+          Math.ceil((o.consumer.max_bytes_per_partition * o.consumer.partitions_concurrently) / 260),
+          o.consumer.max_bytes_per_partition * o.consumer.partitions_concurrently,
+        ),
+      half: 'collector',
+    },
+  ],
   create: (options, ctx) => new KafkaBus(options, ctx),
 };

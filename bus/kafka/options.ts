@@ -159,6 +159,14 @@ export const kafkaConsumerOptions = z
         'Partitions whose batches are in flight at the same time: one is decoded while others are being written, so a slow sink does not idle the consumer (each keeps its own order)',
       ),
     max_wait: duration().default(500).describe('How long a fetch waits for new records before returning empty'),
+    progress_after: z
+      .number()
+      .int()
+      .min(0)
+      .default(100_000)
+      .describe(
+        'A group at least this many records behind (the lag of all its partitions) is logged with done / total, rate and time left every 10s, and once caught up (under a tenth of it); 0: never',
+      ),
   })
   .meta({ renamed: { from_beginning: 'start_at (beginning or end)' } });
 

@@ -3,6 +3,7 @@ import { sleep } from '../../core/backoff.js';
 import type { Logger } from '../../core/log.js';
 import { gauge } from '../../core/metrics.js';
 import type { BusHealth } from '../../core/pipeline.js';
+import { BacklogProgress } from '../../core/progress.js';
 import type { ClientSetup } from './client.js';
 import { kafkaClientConfig } from './kafkajs/config.js';
 import { type KafkaBusOptions, topicSubscription } from './options.js';
@@ -39,6 +40,7 @@ export function startBusProbe(
   const options = setup.options;
   const kafka = new Kafka({ ...kafkaClientConfig({ ...setup, logger }, '-probe'), retry: { retries: 0 } });
   let admin: Admin | undefined;
+  const behind = side === 'consumer' ? new GroupBacklog(logger, options.consumer.progress_after) : undefined;
   const loop = (async () => {
     while (!abort.signal.aborted) {
       try {
@@ -48,7 +50,7 @@ export function startBusProbe(
         }
         await admin.describeCluster();
         status.ok();
-        if (side === 'consumer') await measureLag(admin, options);
+        if (behind) behind.update(Date.now(), await measureLag(admin, options));
       } catch (err) {
         status.failed(new Error(`kafka unreachable: ${err instanceof Error ? err.message : String(err)}`));
         const a = admin;
@@ -67,10 +69,20 @@ export function startBusProbe(
   };
 }
 
-async function measureLag(admin: Admin, options: KafkaBusOptions): Promise<void> {
+interface GroupPosition {
+  /** Records behind, over every partition. */
+  lag: number;
+  /** Committed offsets summed over every partition: how far it moved is what was consumed. */
+  committed: number;
+  partitions: number;
+}
+
+/** Sets the per-partition lag gauges and returns the group's totals. */
+async function measureLag(admin: Admin, options: KafkaBusOptions): Promise<GroupPosition> {
+  const position: GroupPosition = { lag: 0, committed: 0, partitions: 0 };
   const subscription = topicSubscription(options.topic);
   const topics = subscription instanceof RegExp ? (await admin.listTopics()).filter((t) => subscription.test(t)) : [subscription];
-  if (topics.length === 0) return;
+  if (topics.length === 0) return position;
   const committed = await admin.fetchOffsets({ groupId: options.consumer.group_id, topics });
   for (const { topic, partitions } of committed) {
     const newest = await admin.fetchTopicOffsets(topic);
@@ -81,6 +93,42 @@ async function measureLag(admin: Admin, options: KafkaBusOptions): Promise<void>
       const from = c && c.offset !== '-1' ? BigInt(c.offset) : options.consumer.start_at === 'beginning' ? BigInt(p.low) : high;
       const lag = high > from ? Number(high - from) : 0;
       consumerLag.set({ component: 'bus', topic, partition: String(p.partition) }, lag);
+      position.lag += lag;
+      position.committed += Number(from);
+      position.partitions++;
     }
+  }
+  return position;
+}
+
+/**
+ * A collector group far behind (a backlog after an outage, or more traffic than it keeps up
+ * with) says so in the log with done / total, rate and time left, as the file source does
+ * for its files; caught up once under a tenth of `progress_after`. Progress is what the
+ * group committed since, whichever member did it.
+ */
+export class GroupBacklog {
+  private readonly progress: BacklogProgress;
+  private committed: number | undefined;
+
+  constructor(
+    logger: Logger,
+    private readonly after: number,
+    every?: number,
+  ) {
+    this.progress = new BacklogProgress(
+      logger,
+      'records',
+      after,
+      { begin: 'consumer group behind', during: 'consumer group catching up', end: 'consumer group caught up' },
+      every,
+    );
+  }
+
+  update(now: number, position: GroupPosition): void {
+    // A committed offset that moved back (a topic recreated, offsets reset) is no progress.
+    const done = this.committed === undefined ? 0 : Math.max(0, position.committed - this.committed);
+    this.committed = position.committed;
+    this.progress.update(now, position.lag, done, position.lag < this.after / 10, { partitions: position.partitions });
   }
 }

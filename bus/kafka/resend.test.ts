@@ -20,3 +20,15 @@ describe('AckedMemory', () => {
     expect(memory.take(events)).toEqual({ events, skipped: 0 });
   });
 });
+
+describe('AckedMemory over several failed retries', () => {
+  it('still skips what the first attempt acked when the retry fails too', () => {
+    const events = makeEvents(4);
+    const memory = new AckedMemory();
+    memory.failed(events, (i) => i === 0);
+    const retry = memory.take(events);
+    expect(retry.skipped).toBe(1);
+    memory.failed(retry.events, (i) => retry.events[i] === events[2]);
+    expect(memory.take(events)).toEqual({ events: [events[1], events[3]], skipped: 2 });
+  });
+});

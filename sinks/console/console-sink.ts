@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { LogEvent } from '../../core/event.js';
-import type { Sink } from '../../core/pipeline.js';
+import { type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { encodeEventString } from '../../core/wire.js';
 
@@ -22,11 +22,11 @@ export class ConsoleSink implements Sink {
 
   async open(): Promise<void> {}
 
-  write(batch: readonly LogEvent[]): Promise<void> {
-    if (batch.length === 0) return Promise.resolve();
+  write(batch: readonly LogEvent[]): Promise<WriteResult> {
+    if (batch.length === 0) return Promise.resolve(WRITTEN);
     const text = this.options.encoding === 'json' ? batch.map(encodeEventString).join('\n') : batch.map((e) => e.message).join('\n');
     return new Promise((resolve, reject) => {
-      this.out.write(`${text}\n`, (err) => (err ? reject(err) : resolve()));
+      this.out.write(`${text}\n`, (err) => (err ? reject(err) : resolve(WRITTEN)));
     });
   }
 

@@ -65,7 +65,7 @@ async function indexed(schema: Schema): Promise<string> {
   cleanup.push(prefix);
   const sink = new ElasticsearchSink(
     elasticsearchSinkOptions.parse({ url, schema, index: `${prefix}-{service}-%Y.%m.%d`, template: { name: prefix, replicas: 0 } }),
-    { name: `schema-${schema}`, logger: silentLogger(), dataDir: tmp.dir },
+    { name: `schema-${schema}`, logger: silentLogger() },
   );
   await sink.open();
   await sink.write(events());

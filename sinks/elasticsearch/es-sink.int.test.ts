@@ -2,7 +2,7 @@
 // exact document counts, replays that overwrite, refused documents dead-lettered with their
 // reason, and retention by the day in the index name.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
@@ -12,7 +12,6 @@ import { silentLogger } from '../../core/log.js';
 import { captureLogger } from '../../test/support/index.js';
 import { ElasticsearchSink, elasticsearchSinkSpec } from './es-sink.js';
 import { elasticsearchSinkOptions, type ElasticsearchSinkInput } from './options.js';
-import type { RejectedEvent } from './rejected.js';
 
 const url = inject('elasticsearchUrl');
 const admin = new Client({ node: url });
@@ -38,23 +37,21 @@ function events(n: number, from = 0, over: (i: number) => Partial<LogEvent> = ()
 }
 
 /** Every test gets its own index prefix and template name, so runs never see each other's data. */
-function setup(options: ElasticsearchSinkInput = {}, onRejected?: (r: readonly RejectedEvent[]) => Promise<void>) {
+function setup(options: ElasticsearchSinkInput = {}) {
   const prefix = `sluice-int-${randomUUID().slice(0, 8)}`;
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-es-'));
   const o = elasticsearchSinkOptions.parse({
     url,
     index: `${prefix}-{service}-%Y.%m.%d`,
     template: { name: prefix, replicas: 0 },
     ...options,
   });
-  const sink = new ElasticsearchSink(o, { name: 'es-test', logger: silentLogger(), dataDir: dir, ...(onRejected ? { onRejected } : {}) });
+  const sink = new ElasticsearchSink(o, { name: 'es-test', logger: silentLogger() });
   cleanups.push(async () => {
     await sink.close();
-    rmSync(dir, { recursive: true, force: true });
     await deleteIndices(`${prefix}-*`);
     await admin.indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
   });
-  return { sink, prefix, dir };
+  return { sink, prefix };
 }
 
 async function indices(pattern: string): Promise<Record<string, number>> {
@@ -132,9 +129,8 @@ describe('elasticsearch sink (real node)', () => {
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(2500);
   });
 
-  it('sends a document Elasticsearch refuses (field type conflict) to the dead-letter with its reason; the rest are indexed', async () => {
-    const got: RejectedEvent[] = [];
-    const { sink, prefix } = setup({}, async (r) => void got.push(...r));
+  it('reports a document Elasticsearch refuses (field type conflict) as refused with its reason; the rest are indexed', async () => {
+    const { sink, prefix } = setup();
     // An index made before the template, where fields.code is a long: a string there is refused.
     const legacy = `${prefix}-search-2024.05.01`;
     await admin.indices.create({
@@ -144,10 +140,12 @@ describe('elasticsearch sink (real node)', () => {
     });
     await sink.open();
     const batch = events(10, 0, (i) => ({ service: 'search', timestamp: T0 + i, fields: { code: i === 4 || i === 7 ? `E${i}` : i } }));
-    await sink.write(batch);
-    expect(got.map((r) => [r.event.id, r.index, r.status])).toEqual([
-      ['evt-4', legacy, 400],
-      ['evt-7', legacy, 400],
+    const result = await sink.write(batch);
+    expect(result.retry).toEqual([]);
+    const got = result.refused;
+    expect(got.map((r) => [r.event.id, r.reason.slice(0, `index ${legacy}: HTTP 400`.length)])).toEqual([
+      ['evt-4', `index ${legacy}: HTTP 400`],
+      ['evt-7', `index ${legacy}: HTTP 400`],
     ]);
     expect(got[0]!.reason).toMatch(/parsing_exception: .*\[fields\.code\] of type \[long\]/);
     expect(got[0]!.event).toEqual(batch[4]);
@@ -157,19 +155,12 @@ describe('elasticsearch sink (real node)', () => {
     expect(await indices(legacy)).toEqual({ [legacy]: 13 });
   });
 
-  it('built from its spec in a collector, hands refused events to the collector dead-letter with the reason', async () => {
+  it('built from its spec, refuses a whole batch of conflicting documents without retrying or throwing', async () => {
     const prefix = `sluice-int-${randomUUID().slice(0, 8)}`;
     const dir = mkdtempSync(join(tmpdir(), 'sluice-es-'));
-    const deadLettered: { reason: string; event: LogEvent }[] = [];
     const sink = elasticsearchSinkSpec.create(
       elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { name: prefix, replicas: 0 } }),
-      {
-        name: 'search',
-        logger: silentLogger(),
-        dataDir: dir,
-        host: 'h',
-        rejected: async (entries) => void deadLettered.push(...entries),
-      },
+      { name: 'search', logger: silentLogger(), dataDir: dir, host: 'h' },
     );
     cleanups.push(async () => {
       await sink.close();
@@ -185,32 +176,11 @@ describe('elasticsearch sink (real node)', () => {
     });
     await sink.open();
     const batch = events(3, 0, () => ({ service: 'search', timestamp: T0 }));
-    await sink.write(batch);
-    expect(deadLettered.map((d) => d.event)).toEqual(batch);
-    expect(deadLettered[0]!.reason).toMatch(new RegExp(`^elasticsearch sink search: index ${legacy}: HTTP 400: .*parsing_exception`));
-    expect(existsSync(join(dir, 'rejected.ndjson'))).toBe(false);
-  });
-
-  it('without a dead-letter handler, refused events are appended durably to rejected.ndjson', async () => {
-    const { sink, prefix, dir } = setup();
-    const legacy = `${prefix}-search-2024.05.01`;
-    await admin.indices.create({
-      index: legacy,
-      settings: { number_of_replicas: 0 },
-      mappings: { properties: { message: { type: 'date' } } },
-    });
-    await sink.open();
-    await sink.write(events(3, 0, () => ({ service: 'search', timestamp: T0 })));
-    const lines = readFileSync(join(dir, 'rejected.ndjson'), 'utf8')
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.map((l) => [l.sink, l.index, l.status, (l.event as LogEvent).id])).toEqual([
-      ['es-test', legacy, 400, 'evt-0'],
-      ['es-test', legacy, 400, 'evt-1'],
-      ['es-test', legacy, 400, 'evt-2'],
-    ]);
-    expect(String(lines[0]!.reason)).toContain('[message] of type [date]');
+    const { refused, retry } = await sink.write(batch);
+    expect(retry).toEqual([]);
+    expect(refused.map((d) => d.event)).toEqual(batch);
+    expect(refused[0]!.reason).toMatch(new RegExp(`^index ${legacy}: HTTP 400: .*parsing_exception`));
+    expect(refused[0]!.reason).toContain('[message] of type [date]');
   });
 
   it('retention deletes the daily indices older than retention_days and nothing else', async () => {
@@ -241,7 +211,7 @@ describe('elasticsearch sink (real node)', () => {
       index: `${prefix}-{service}`,
       template: { name: prefix, replicas: 0 },
     });
-    const sink = new ElasticsearchSink(o, { name: 'es-ds', logger: silentLogger(), dataDir: dir });
+    const sink = new ElasticsearchSink(o, { name: 'es-ds', logger: silentLogger() });
     cleanups.push(async () => {
       await sink.close();
       rmSync(dir, { recursive: true, force: true });
@@ -275,7 +245,7 @@ describe('elasticsearch sink (real node)', () => {
     const o = elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { replicas: 0 } });
     const { logger, lines } = captureLogger();
     for (const name of ['es-old', 'es-renamed']) {
-      const sink = new ElasticsearchSink(o, { name, logger, dataDir: dir });
+      const sink = new ElasticsearchSink(o, { name, logger });
       await sink.open();
       await sink.close();
     }
@@ -298,7 +268,7 @@ describe('elasticsearch sink (real node)', () => {
     });
     await admin.indices.putIndexTemplate({ name: foreign, index_patterns: [`${prefix}-audit-*`], priority: 200 });
     const o = elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { replicas: 0 } });
-    const sink = new ElasticsearchSink(o, { name: 'es', logger: silentLogger(), dataDir: dir });
+    const sink = new ElasticsearchSink(o, { name: 'es', logger: silentLogger() });
     const err = await sink.open().then(
       () => undefined,
       (e: Error) => e,
@@ -309,7 +279,7 @@ describe('elasticsearch sink (real node)', () => {
     );
     // The way out it names works.
     const moved = elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { replicas: 0, priority: 201 } });
-    const again = new ElasticsearchSink(moved, { name: 'es', logger: silentLogger(), dataDir: dir });
+    const again = new ElasticsearchSink(moved, { name: 'es', logger: silentLogger() });
     await again.open();
     await again.close();
   });

@@ -1,18 +1,16 @@
 import type { Client } from '@elastic/elasticsearch';
 import { errors } from '@elastic/elasticsearch';
 import { Counter } from 'prom-client';
-import { Backoff } from '../../core/backoff.js';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import { metrics } from '../../core/metrics.js';
 import { markedPartitionTime, partitionedByArrival, TimeWindow } from '../../core/template.js';
-import type { Sink } from '../../core/pipeline.js';
+import { type SinkRefusal, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { createClient, describeError, isTransient } from './client.js';
 import { indexTemplate, toDocument } from './document.js';
 import { IndexNamer } from './index-name.js';
 import { elasticsearchSinkOptions, type ElasticsearchSinkOptions } from './options.js';
-import { fileRejectHandler, type RejectedEvent, type RejectHandler } from './rejected.js';
 import { type ExistingTemplate, MANAGED_BY, planTemplate, templateNameFor } from './template-install.js';
 
 const indexed = new Counter({
@@ -23,13 +21,13 @@ const indexed = new Counter({
 });
 const rejectedTotal = new Counter({
   name: 'sluice_elasticsearch_events_rejected_total',
-  help: 'events Elasticsearch refused for good, sent to the dead-letter',
+  help: 'events Elasticsearch refused for good, handed to the collector for its dead-letter',
   labelNames: ['component'],
   registers: [metrics],
 });
 const retried = new Counter({
   name: 'sluice_elasticsearch_events_retried_total',
-  help: 'event sends retried after a 429, 5xx or connection failure',
+  help: 'events Elasticsearch asked to retry (item 429 or 5xx), handed back to the collector',
   labelNames: ['component'],
   registers: [metrics],
 });
@@ -40,17 +38,15 @@ const STILL_DOWN_LOG_EVERY_MS = 30_000;
 export interface ElasticsearchSinkDeps {
   name: string;
   logger: Logger;
-  /** Where refused events go; by default a durable rejected.ndjson in `dataDir`. */
-  onRejected?: RejectHandler;
-  dataDir?: string;
 }
 
-/** One write() call: resolves once every one of its items is indexed or dead-lettered. */
+/** One write() call: resolves once every one of its items is indexed, refused or to retry. */
 interface WriteState {
   remaining: number;
-  rejected: RejectedEvent[];
+  refused: SinkRefusal[];
+  retry: LogEvent[];
   done: boolean;
-  resolve(): void;
+  resolve(result: WriteResult): void;
   reject(err: Error): void;
 }
 
@@ -81,13 +77,15 @@ interface BulkResponse {
  * requests in flight. Each event's `_id` is its stable event id and the op is `index`, so
  * a replay after a crash overwrites the same documents instead of adding copies.
  *
- * A bulk response is read item by item (a 200 can still hold failures): items that failed
- * with 429 or 5xx, and whole requests that failed (node down, timeout, 5xx), are sent
- * again after a capped, jittered backoff, for as long as it takes; items Elasticsearch
- * refuses for good (mapping conflicts, parse failures) go to the dead-letter with its
- * reason. write() resolves only when every one of its events is indexed or durably
- * dead-lettered, so while the node is down the collector's acks stop and Kafka
- * consumption pauses; nothing is dropped and the sink picks up by itself.
+ * A bulk response is read item by item (a 200 can still hold failures). The sink never
+ * retries by itself: the collector is the one retry owner (core/pipeline.ts WriteResult).
+ * Items that failed with 429 or 5xx come back as `retry`, items Elasticsearch refuses for
+ * good (mapping conflicts, parse failures) as `refused` with its reason (the collector
+ * dead-letters them), and a whole request that failed (node down, timeout, 5xx) rejects the
+ * writes it carried, which the collector sends again after its backoff — by `_id`, so what
+ * did get in is overwritten, not duplicated. The one protocol step kept here is the split
+ * of a request the node finds too large (413): halved until it fits, bounded by the items
+ * in it, and one document alone too large is refused.
  */
 export class ElasticsearchSink implements Sink {
   private readonly client: Client;
@@ -97,7 +95,6 @@ export class ElasticsearchSink implements Sink {
   private readonly window: TimeWindow;
   private readonly templateName: string;
   private readonly logger: Logger;
-  private readonly onRejected: RejectHandler;
   private readonly op: 'index' | 'create';
   private readonly abort = new AbortController();
   private readonly component: string;
@@ -130,9 +127,6 @@ export class ElasticsearchSink implements Sink {
     this.window = new TimeWindow(options.max_event_age, options.max_future);
     this.templateName = options.template.name ?? templateNameFor(this.namer.pattern());
     this.op = options.mode === 'data_stream' ? 'create' : 'index';
-    if (deps.onRejected) this.onRejected = deps.onRejected;
-    else if (deps.dataDir) this.onRejected = fileRejectHandler(deps.dataDir, deps.name);
-    else throw new Error('elasticsearch sink needs a dead-letter (onRejected) or a data directory for rejected.ndjson');
     this.component = deps.name;
   }
 
@@ -164,13 +158,13 @@ export class ElasticsearchSink implements Sink {
     }
   }
 
-  write(batch: readonly LogEvent[]): Promise<void> {
+  write(batch: readonly LogEvent[]): Promise<WriteResult> {
     if (this.closed) return Promise.reject(new Error(`elasticsearch sink "${this.component}" is closed`));
-    if (batch.length === 0) return Promise.resolve();
+    if (batch.length === 0) return Promise.resolve(WRITTEN);
     return this.ensureTemplate().then(
       () =>
-        new Promise<void>((resolve, reject) => {
-          const owner: WriteState = { remaining: batch.length, rejected: [], done: false, resolve, reject };
+        new Promise<WriteResult>((resolve, reject) => {
+          const owner: WriteState = { remaining: batch.length, refused: [], retry: [], done: false, resolve, reject };
           const maxBytes = this.options.batch.max_bytes;
           const arrival = Date.now();
           let late = 0;
@@ -193,7 +187,7 @@ export class ElasticsearchSink implements Sink {
     );
   }
 
-  /** Stops retrying: writes not finished by now reject (their batches stay uncommitted on the bus). */
+  /** Writes not finished by now reject (their batches stay uncommitted on the bus). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -328,26 +322,23 @@ export class ElasticsearchSink implements Sink {
     }));
   }
 
-  /** Before the first bulk request: the template must exist, or new indices get dynamic mappings. */
+  /**
+   * Before the first bulk request: the template must exist, or new indices get dynamic
+   * mappings. One attempt per write; a failure rejects the write, retried by the collector.
+   */
   private ensureTemplate(): Promise<void> {
     if (!this.templateReady) {
-      const attempt = (async () => {
-        const backoff = new Backoff(this.options.retry_initial, this.options.retry_max);
-        for (;;) {
+      const attempt = this.installTemplate().then(
+        () => this.recovered(),
+        (err: unknown) => {
           if (this.abort.signal.aborted) throw new Error(`elasticsearch sink "${this.component}" closed`);
-          try {
-            await this.installTemplate();
-            this.recovered();
-            return;
-          } catch (err) {
-            if (err instanceof TemplateConflict) throw err;
-            if (!isTransient(err))
-              throw new Error(`cannot install index template ${this.templateName}: ${describeError(err, this.redact)}`);
-            this.down(err, 0);
-            await backoff.sleep(this.abort.signal);
-          }
-        }
-      })();
+          if (err instanceof TemplateConflict) throw err;
+          if (isTransient(err)) this.down(err, 0);
+          throw new Error(
+            `elasticsearch sink "${this.component}": cannot install index template ${this.templateName}: ${describeError(err, this.redact)}`,
+          );
+        },
+      );
       this.templateReady = attempt;
       attempt.catch(() => {
         if (this.templateReady === attempt) this.templateReady = undefined;
@@ -388,78 +379,61 @@ export class ElasticsearchSink implements Sink {
     }
   }
 
-  /** Sends a chunk until each of its items is indexed or refused for good. */
+  /** Sends a chunk once: each item is then indexed, refused or to retry; a failed request fails its writes. */
   private async send(chunk: Item[]): Promise<void> {
-    const backoff = new Backoff(this.options.retry_initial, this.options.retry_max);
-    let todo = chunk;
-    while (todo.length > 0) {
-      if (this.abort.signal.aborted) {
-        for (const item of todo)
-          this.fail(
-            item.owner,
-            new Error(`elasticsearch sink "${this.component}" closed before the batch was written; it stays on the bus for redelivery`),
-          );
-        return;
-      }
-      let res: BulkResponse;
-      try {
-        res = (await this.client.transport.request(
-          {
-            method: 'POST',
-            path: '/_bulk',
-            querystring: { filter_path: 'errors,items.*.status,items.*.error' },
-            bulkBody: todo.map((i) => i.line).join(''),
-          },
-          { signal: this.abort.signal },
-        )) as BulkResponse;
-      } catch (err) {
-        if (err instanceof errors.ResponseError && err.statusCode === 413) {
-          await this.splitTooLarge(todo, err);
-          return;
-        }
-        if (!this.abort.signal.aborted) {
-          this.down(err, todo.length);
-          retried.inc({ component: this.component }, todo.length);
-          await backoff.sleep(this.abort.signal);
-        }
-        continue;
-      }
-      this.recovered();
-      if (!res.errors) {
-        for (const item of todo) this.settle(item);
-        indexed.inc({ component: this.component }, todo.length);
-        return;
-      }
-      const items = res.items ?? [];
-      if (items.length !== todo.length) {
-        this.down(new Error(`bulk response has ${items.length} items for ${todo.length} sent`), todo.length);
-        await backoff.sleep(this.abort.signal);
-        continue;
-      }
-      const again: Item[] = [];
-      let ok = 0;
-      for (let i = 0; i < todo.length; i++) {
-        const item = todo[i]!;
-        const r = Object.values(items[i]!)[0] ?? { status: 0 };
-        if (r.status < 300 || (this.op === 'create' && r.status === 409)) {
-          // 409 on create: a replay of a document already in the data stream.
-          ok++;
-          this.settle(item);
-        } else if (isRetriableItem(r)) again.push(item);
-        else this.refuse(item, r);
-      }
-      indexed.inc({ component: this.component }, ok);
-      if (again.length > 0) {
-        const first = again[0]!;
-        this.logger.warn(
-          { retrying: again.length, of: todo.length, reason: reasonOf(items[todo.indexOf(first)]!) },
-          'Elasticsearch asked to retry some events',
+    if (this.abort.signal.aborted) {
+      for (const item of chunk)
+        this.fail(
+          item.owner,
+          new Error(`elasticsearch sink "${this.component}" closed before the batch was written; it stays on the bus for redelivery`),
         );
-        retried.inc({ component: this.component }, again.length);
-        await backoff.sleep(this.abort.signal);
-      } else backoff.reset();
-      todo = again;
+      return;
     }
+    let res: BulkResponse;
+    try {
+      res = (await this.client.transport.request(
+        {
+          method: 'POST',
+          path: '/_bulk',
+          querystring: { filter_path: 'errors,items.*.status,items.*.error' },
+          bulkBody: chunk.map((i) => i.line).join(''),
+        },
+        { signal: this.abort.signal },
+      )) as BulkResponse;
+    } catch (err) {
+      if (err instanceof errors.ResponseError && err.statusCode === 413) {
+        await this.splitTooLarge(chunk, err);
+        return;
+      }
+      if (!this.abort.signal.aborted) this.down(err, chunk.length);
+      throw new Error(`elasticsearch sink "${this.component}": bulk request failed: ${describeError(err, this.redact)}`);
+    }
+    this.recovered();
+    if (!res.errors) {
+      for (const item of chunk) this.settle(item);
+      indexed.inc({ component: this.component }, chunk.length);
+      return;
+    }
+    const items = res.items ?? [];
+    if (items.length !== chunk.length)
+      throw new Error(`elasticsearch sink "${this.component}": bulk response has ${items.length} items for ${chunk.length} sent`);
+    let ok = 0;
+    let again = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const item = chunk[i]!;
+      const r = Object.values(items[i]!)[0] ?? { status: 0 };
+      if (r.status < 300 || (this.op === 'create' && r.status === 409)) {
+        // 409 on create: a replay of a document already in the data stream.
+        ok++;
+        this.settle(item);
+      } else if (isRetriableItem(r)) {
+        if (again++ === 0) this.logger.warn({ of: chunk.length, reason: reasonOf(items[i]!) }, 'Elasticsearch asked to retry some events');
+        item.owner.retry.push(item.event);
+        this.settle(item);
+      } else this.refuse(item, r);
+    }
+    indexed.inc({ component: this.component }, ok);
+    if (again > 0) retried.inc({ component: this.component }, again);
   }
 
   /** 413: the node's http.max_content_length is below max_bytes; halve until it fits. */
@@ -485,35 +459,19 @@ export class ElasticsearchSink implements Sink {
 
   private settle(item: Item): void {
     const owner = item.owner;
-    if (--owner.remaining === 0) void this.finish(owner);
+    if (--owner.remaining === 0) this.finish(owner);
   }
 
   private refuse(item: Item, r: BulkItemResult): void {
     rejectedTotal.inc({ component: this.component });
-    item.owner.rejected.push({ event: item.event, index: item.index, status: r.status, reason: this.redact(reasonOf({ r })) });
+    item.owner.refused.push({ event: item.event, reason: `index ${item.index}: HTTP ${r.status}: ${this.redact(reasonOf({ r }))}` });
     this.settle(item);
   }
 
-  private async finish(owner: WriteState): Promise<void> {
+  private finish(owner: WriteState): void {
     if (owner.done) return;
-    if (owner.rejected.length > 0) {
-      const first = owner.rejected[0]!;
-      this.logger.warn(
-        { rejected: owner.rejected.length, index: first.index, status: first.status, reason: first.reason, event_id: first.event.id },
-        'Elasticsearch refused events; sending them to the dead-letter',
-      );
-      try {
-        await this.onRejected(owner.rejected);
-      } catch (err) {
-        this.fail(
-          owner,
-          new Error(`could not store ${owner.rejected.length} refused event(s) in the dead-letter: ${(err as Error).message}`),
-        );
-        return;
-      }
-    }
     owner.done = true;
-    owner.resolve();
+    owner.resolve(owner.refused.length === 0 && owner.retry.length === 0 ? WRITTEN : { refused: owner.refused, retry: owner.retry });
   }
 
   private fail(owner: WriteState, err: Error): void {
@@ -573,15 +531,5 @@ export const elasticsearchSinkSpec: ComponentSpec<'sink', ElasticsearchSinkOptio
   options: elasticsearchSinkOptions,
   // Bulk requests are independent and idempotent by _id: any number of collectors may index at once.
   sharedAcrossProcesses: true,
-  create: (options, ctx) => {
-    const rejected = ctx.rejected;
-    // In a collector refused events join the dead-letter; elsewhere they go to rejected.ndjson.
-    const onRejected: RejectHandler | undefined =
-      rejected &&
-      ((items) =>
-        rejected(
-          items.map((r) => ({ reason: `elasticsearch sink ${ctx.name}: index ${r.index}: HTTP ${r.status}: ${r.reason}`, event: r.event })),
-        ));
-    return new ElasticsearchSink(options, { name: ctx.name, logger: ctx.logger, dataDir: ctx.dataDir, onRejected });
-  },
+  create: (options, ctx) => new ElasticsearchSink(options, { name: ctx.name, logger: ctx.logger }),
 };

@@ -114,8 +114,6 @@ export const elasticsearchSinkOptions = z
       ),
     concurrency: z.number().int().min(1).max(64).default(2).describe('bulk requests in flight at once'),
     request_timeout: duration().default(60_000).describe('time for one bulk request before it is retried'),
-    retry_initial: duration().default(100).describe('first retry delay after a failed request or item (429, 5xx, connection error)'),
-    retry_max: duration().default(30_000).describe('retry delay cap; retries go on until Elasticsearch accepts the events'),
     compression: z.boolean().default(false).describe('gzip request bodies (saves bandwidth, costs CPU)'),
   })
   .superRefine((o, ctx) => {

@@ -48,7 +48,7 @@ const ev = (id: string, timestamp: number): LogEvent => ({
 async function indexAll(options: ElasticsearchSinkInput, events: LogEvent[]) {
   const { url, docs } = await node();
   const o = elasticsearchSinkOptions.parse({ url, index: 'logs-{service}-%Y.%m.%d', batch: { timeout: 0 }, ...options });
-  const sink = new ElasticsearchSink(o, { name: 'es', logger: silentLogger(), onRejected: async () => undefined });
+  const sink = new ElasticsearchSink(o, { name: 'es', logger: silentLogger() });
   await sink.open();
   const before = Date.now();
   await sink.write(events);

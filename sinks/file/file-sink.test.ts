@@ -113,16 +113,53 @@ describe('file sink: partitioning', () => {
     });
   });
 
-  it('refuses to follow a symlink planted in the tree out of root', async () => {
+  it('refuses to follow a symlink planted in the tree out of root: its events are refused, the others written', async () => {
     const outside = join(dir, 'outside');
     mkdirSync(outside);
     mkdirSync(root);
     execFileSync('ln', ['-s', outside, join(root, 'shop')]);
     const s = sink();
     await s.open();
-    await expect(s.write([ev()])).rejects.toThrow(/shop: it is a symbolic link/);
+    const linked = ev({ message: 'linked' });
+    const { refused, retry } = await s.write([linked, ev({ service: 'bank', message: 'fine' })]);
     await s.close();
+    expect(retry).toEqual([]);
+    expect(refused.map((r) => r.event)).toEqual([linked]);
+    expect(refused[0]!.reason).toMatch(/^path "shop\/web\/2024-05-01\/h1.log" under .* refused: .*shop: it is a symbolic link/);
     expect(readdirSync(outside)).toEqual([]);
+    expect(readdirSync(root).sort()).toEqual(['bank', 'shop']);
+    expect(tree(join(root, 'bank'))).toEqual({ 'web/2024-05-01/h1.000001.log': 'fine\n' });
+  });
+
+  it('refuses only the events of a service whose directory is a plain file; every other event is written once', async () => {
+    const dataDir = join(dir, 'state');
+    // Two files open at a time: the batch goes in waves, so a refusal in one wave leaves the others journaled.
+    const options = fileSinkOptions.parse({ root, path: '{service}/{host}.log', idle_timeout: 0, roll_age: 0, max_open_files: 2 });
+    const s = new FileSink(options, { name: 'files', logger: silentLogger(), dataDir });
+    await s.open();
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, 'a'), 'in the way');
+    const batch: LogEvent[] = [];
+    for (let i = 0; i < 300; i++) batch.push(ev({ service: ['a', 'b', 'c'][i % 3]!, host: `h${i % 2}`, message: `m${i}` }));
+    const first = await s.write(batch);
+    expect(first.retry).toEqual([]);
+    const ids = (events: LogEvent[]) => events.map((e) => e.id).sort();
+    expect(ids(first.refused.map((r) => r.event))).toEqual(ids(batch.filter((e) => e.service === 'a')));
+    for (const r of first.refused) expect(r.reason).toContain(`refusing to write under ${join(root, 'a')}: it is not a directory`);
+    // A redelivery (the batch was not acked yet, say): the written events are skipped, the refused ones refused again.
+    const again = await s.write(batch);
+    expect(again.refused).toHaveLength(100);
+    await s.close();
+    const lines = Object.entries(tree())
+      .filter(([path]) => path !== 'a')
+      .flatMap(([, text]) => text.trimEnd().split('\n'));
+    expect(lines.sort()).toEqual(
+      batch
+        .filter((e) => e.service !== 'a')
+        .map((e) => e.message)
+        .sort(),
+    );
+    expect(readFileSync(join(root, 'a'), 'utf8')).toBe('in the way');
   });
 
   it('writes JSON lines with every field in the wire format', async () => {
@@ -238,12 +275,16 @@ describe('file sink with its write journal: a failed batch', () => {
     const options = fileSinkOptions.parse({ root, idle_timeout: 0, roll_age: 0, max_open_files: 1 });
     const s = new FileSink(options, { name: 'files', logger: silentLogger(), dataDir });
     await s.open();
-    // One file open at a time: the batch goes in two waves, web (journaled) then api, whose directory is a file.
-    mkdirSync(join(root, 'shop'), { recursive: true });
-    writeFileSync(join(root, 'shop/api'), 'in the way');
+    // One file open at a time: the batch goes in two waves, web (journaled) then api, whose write fails (EIO, faked).
+    const internals = s as unknown as { append(file: unknown, lines: string[]): Promise<void> };
+    const append = internals.append.bind(s);
+    internals.append = async (file, lines) => {
+      if (lines[0] === 'p1') throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+      return append(file, lines);
+    };
     const batch = [ev({ message: 'w1' }), ev({ module: 'api', message: 'p1' }), ev({ message: 'w2' })];
-    await expect(s.write(batch)).rejects.toThrow();
-    rmSync(join(root, 'shop/api'));
+    await expect(s.write(batch)).rejects.toThrow(/EIO/);
+    internals.append = append;
     await s.write(batch); // the collector's retry
     await s.write(batch); // and a redelivery after it: all skipped
     await s.close();

@@ -3,7 +3,7 @@ import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
-import type { Sink } from '../../core/pipeline.js';
+import { type SinkRefusal, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
 import { EventTemplate, markedPartitionTime, partitionedByArrival, TimeWindow } from '../../core/template.js';
 import { jsonLineEncoder } from '../schema/schema.js';
 import { gzipMember } from './gzip.js';
@@ -16,6 +16,8 @@ import {
   fitSegment,
   inProgressName,
   isInside,
+  isRefusedPath,
+  PathRefusedError,
   nextSeq,
   safePathSegment,
   splitBaseName,
@@ -55,12 +57,14 @@ export interface FileSinkContext {
 /** Event ids the write journal remembers: well above what a crash can leave written but unacknowledged. */
 export const DEDUPE_WINDOW = 500_000;
 
-/** One file's share of a batch: its lines and its events' rows in the batch (BatchIds). */
+/** One file's share of a batch: its lines and its events' rows in the batch. */
 interface Group {
   lines: string[];
   rows: number[];
   /** Written and journaled: stays written if a later wave of the batch fails. */
   journaled: boolean;
+  /** Why its path is refused for good: its events go back to the collector as refused. */
+  refused?: string;
 }
 
 const MIN_TICK_MS = 20;
@@ -75,6 +79,8 @@ const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | c
  * the delivery chain needs: write(batch) resolves only after every byte of the batch was
  * fsync'd (one write and one fsync per file the batch touches), and a failed batch is cut
  * back out of every file it touched, so its retry does not duplicate what got through.
+ * A path refused for good (a symlink or a file where a directory must be, EACCES,
+ * ENAMETOOLONG...) refuses only the events bound for it; the rest of the batch is written.
  *
  * Every operation (write, roll timer, retention, close) runs one at a time, so a file is
  * never finished or deleted under a write.
@@ -153,8 +159,8 @@ export class FileSink implements Sink {
     }
   }
 
-  write(batch: readonly LogEvent[]): Promise<void> {
-    if (batch.length === 0) return Promise.resolve();
+  write(batch: readonly LogEvent[]): Promise<WriteResult> {
+    if (batch.length === 0) return Promise.resolve(WRITTEN);
     return this.serial(() => this.writeBatch(batch));
   }
 
@@ -206,7 +212,7 @@ export class FileSink implements Sink {
     return run;
   }
 
-  private async writeBatch(batch: readonly LogEvent[]): Promise<void> {
+  private async writeBatch(batch: readonly LogEvent[]): Promise<WriteResult> {
     const groups = new Map<string, Group>();
     const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
     // Written before a crash, sent twice by an agent, or twice in this batch: the journal has its id.
@@ -227,7 +233,7 @@ export class FileSink implements Sink {
         if (group === undefined) groups.set(rel, (group = { lines: [], rows: [], journaled: false }));
         if (outside) late++;
         group.lines.push(json ? json(outside ? markedPartitionTime(event, arrival) : event) : event.message);
-        if (ids) group.rows.push(i);
+        group.rows.push(i);
       }
       grouped = true;
       if (late > 0) partitionedByArrival.inc(this.label, late);
@@ -238,11 +244,11 @@ export class FileSink implements Sink {
       // A batch touching more paths than files may be open goes in waves, each durable (and journaled) before the next evicts it.
       const entries = [...groups];
       const max = this.options.max_open_files;
+      const whole = entries.length <= max && skipped === 0;
       for (let i = 0; i < entries.length; i += max) {
         const wave = entries.slice(i, i + max);
-        const keys = ids && (entries.length <= max && skipped === 0 ? ids.keysOf() : ids.keysOf(wave.map(([, g]) => g.rows)));
-        await this.writeWave(wave, keys);
-        for (const [, g] of wave) g.journaled = true;
+        await this.writeWave(wave, whole);
+        for (const [, g] of wave) if (g.refused === undefined) g.journaled = true;
       }
     } catch (err) {
       // What was not journaled is written by the retry: its ids must not count as written.
@@ -251,24 +257,55 @@ export class FileSink implements Sink {
       else if (pending.length > 0) ids?.release(pending.map((g) => g.rows));
       throw err;
     }
-    fileSinkMetrics.events.inc(this.label, batch.length - skipped);
+    const refusedGroups = [...groups.values()].filter((g) => g.refused !== undefined);
+    if (refusedGroups.length === 0) {
+      fileSinkMetrics.events.inc(this.label, batch.length - skipped);
+      return WRITTEN;
+    }
+    // Not journaled: a redelivery of these events is refused (and dead-lettered) again, never skipped as written.
+    ids?.release(refusedGroups.map((g) => g.rows));
+    const refused: SinkRefusal[] = [];
+    for (const g of refusedGroups) for (const row of g.rows) refused.push({ event: batch[row]!, reason: g.refused! });
+    fileSinkMetrics.events.inc(this.label, batch.length - skipped - refused.length);
+    return { refused, retry: [] };
   }
 
-  private async writeWave(entries: [string, Group][], keys: Uint32Array | undefined): Promise<void> {
+  /**
+   * Writes one wave of groups, each to its file, durably, then journals them (`whole`: the
+   * batch is this one wave with nothing skipped, so its keys are all of the batch's). A
+   * group whose path is refused for good is marked so and left out.
+   */
+  private async writeWave(entries: [string, Group][], whole: boolean): Promise<void> {
     const touched = new Set<string>();
     const targets: { file: OpenFile; lines: string[]; before: number }[] = [];
-    for (const [rel, { lines }] of entries) {
+    const written: Group[] = [];
+    for (const [rel, group] of entries) {
       let file = this.files.get(rel);
       if (file) this.files.delete(rel);
       else {
         await this.makeRoom(touched);
-        file = await this.openFile(rel);
+        try {
+          file = await this.openFile(rel);
+        } catch (err) {
+          if (!isRefusedPath(err)) throw err;
+          group.refused = `path ${JSON.stringify(rel)} under ${this.root} refused: ${(err as Error).message}`;
+          continue;
+        }
       }
       this.files.set(rel, file);
       touched.add(rel);
-      targets.push({ file, lines, before: file.size });
+      targets.push({ file, lines: group.lines, before: file.size });
+      written.push(group);
     }
+    if (written.length < entries.length)
+      this.logger.error(
+        { paths: entries.length - written.length, reason: entries.find(([, g]) => g.refused)![1].refused },
+        'paths refused for good; their events go to the dead-letter, the rest of the batch is written',
+      );
     fileSinkMetrics.openFiles.set(this.label, this.files.size);
+    if (targets.length === 0) return;
+    const ids = this.ids;
+    const keys = ids && (whole && written.length === entries.length ? ids.keysOf() : ids.keysOf(written.map((g) => g.rows)));
     const results = await Promise.allSettled(targets.map((t) => this.append(t.file, t.lines)));
     let failed = results.findIndex((r) => r.status === 'rejected');
     let reason = failed === -1 ? undefined : ((results[failed] as PromiseRejectedResult).reason as Error);
@@ -344,7 +381,7 @@ export class FileSink implements Sink {
     const segments = rel.split('/').map(fitSegment);
     const baseName = segments.pop()!;
     if (!isInside(this.root, resolve(this.root, ...segments, baseName)))
-      throw new Error(`${this.where}: path ${JSON.stringify(rel)} resolves outside root ${this.root}`);
+      throw new PathRefusedError(`it resolves outside root ${this.root}`);
     const dir = await ensureDirInside(this.root, segments);
     const base = splitBaseName(baseName);
     const key = join(dir, baseName);

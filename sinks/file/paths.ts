@@ -134,13 +134,29 @@ export async function ensureDirInside(root: string, segments: readonly string[])
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const st = await lstat(next);
       if (!st.isDirectory())
-        throw new Error(
+        throw new PathRefusedError(
           `refusing to write under ${next}: it is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}, and the sink only writes into real directories under its root ${root}`,
         );
     }
     dir = next;
   }
   return dir;
+}
+
+/** A path the sink will never write to as it stands (a symlink or a file where a directory must be). */
+export class PathRefusedError extends Error {
+  override readonly name = 'PathRefusedError';
+}
+
+/**
+ * Errors that say this path is refused for good, whatever the retry: its events are
+ * dead-lettered while the rest of the batch is written. Everything else (ENOSPC, EIO,
+ * EMFILE...) is the tree being unwell, retried for the whole batch.
+ */
+const REFUSED_CODES = new Set(['EACCES', 'EPERM', 'ENAMETOOLONG', 'ENOTDIR', 'EISDIR', 'ELOOP']);
+
+export function isRefusedPath(err: unknown): boolean {
+  return err instanceof PathRefusedError || REFUSED_CODES.has((err as NodeJS.ErrnoException)?.code ?? '');
 }
 
 /** True when `path` is `root` itself or inside it. */

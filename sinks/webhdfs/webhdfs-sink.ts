@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import { OutageLog, type Logger } from '../../core/log.js';
 import { loadTls } from '../../core/options/tls.js';
-import type { ComponentContext, Sink } from '../../core/pipeline.js';
+import { type ComponentContext, type SinkRefusal, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
 import { EventTemplate } from '../../core/template.js';
 import { gzipMember } from '../file/gzip.js';
 import { BatchIds } from '../file/batch-ids.js';
@@ -24,11 +24,13 @@ interface Group {
   events: LogEvent[];
   lines: string[];
   rows: number[];
-  /** Written (or dead-lettered) and journaled: stays so if another file of the batch fails. */
+  /** Written and journaled: stays so if another file of the batch fails. */
   journaled: boolean;
+  /** Why HDFS refuses its path for good: its events go back to the collector as refused. */
+  refused?: string;
 }
 
-export type WebHdfsSinkContext = Pick<ComponentContext, 'name' | 'logger'> & Partial<Pick<ComponentContext, 'dataDir' | 'rejected'>>;
+export type WebHdfsSinkContext = Pick<ComponentContext, 'name' | 'logger'> & Partial<Pick<ComponentContext, 'dataDir'>>;
 
 const MIN_TICK_MS = 20;
 const MAX_TICK_MS = 1000;
@@ -133,12 +135,13 @@ export class WebHdfsSink implements Sink {
     }
   }
 
-  write(batch: readonly LogEvent[], lane?: string): Promise<void> {
-    if (batch.length === 0) return Promise.resolve();
+  write(batch: readonly LogEvent[], lane?: string): Promise<WriteResult> {
+    if (batch.length === 0) return Promise.resolve(WRITTEN);
     return this.serial(async () => {
       try {
-        await this.writeBatch(batch, this.lanes ? lane : undefined);
+        const result = await this.writeBatch(batch, this.lanes ? lane : undefined);
         this.outage.ok();
+        return result;
       } catch (err) {
         this.outage.failed(err);
         throw err;
@@ -195,7 +198,7 @@ export class WebHdfsSink implements Sink {
     return run;
   }
 
-  private async writeBatch(batch: readonly LogEvent[], lane: string | undefined): Promise<void> {
+  private async writeBatch(batch: readonly LogEvent[], lane: string | undefined): Promise<WriteResult> {
     await this.recover();
     if (lane !== undefined) await this.enterLane(lane);
     const groups = new Map<string, Group>();
@@ -231,7 +234,17 @@ export class WebHdfsSink implements Sink {
       else if (pending.length > 0) ids?.release(pending.map((g) => g.rows));
       throw err;
     }
-    webhdfsMetrics.events.inc(this.label, batch.length - skipped);
+    const refused: SinkRefusal[] = [];
+    for (const g of groups.values()) if (g.refused !== undefined) for (const event of g.events) refused.push({ reason: g.refused, event });
+    if (refused.length === 0) {
+      webhdfsMetrics.events.inc(this.label, batch.length - skipped);
+      return WRITTEN;
+    }
+    // Not journaled: a redelivery of these events is refused (and dead-lettered) again, never skipped as written.
+    ids?.release([...groups.values()].filter((g) => g.refused !== undefined).map((g) => g.rows));
+    webhdfsMetrics.refused.inc(this.label, refused.length);
+    webhdfsMetrics.events.inc(this.label, batch.length - skipped - refused.length);
+    return { refused, retry: [] };
   }
 
   /**
@@ -266,7 +279,6 @@ export class WebHdfsSink implements Sink {
       );
     const results = await Promise.allSettled(targets.map(async (t) => (t.data = await this.appendTo(t.file, t.group.lines))));
     const done: typeof targets = [];
-    const refused: { reason: string; event: LogEvent }[] = [];
     const refusedGroups: Group[] = [];
     let failure: Error | undefined;
     for (const [i, r] of results.entries()) {
@@ -275,28 +287,19 @@ export class WebHdfsSink implements Sink {
       else if (isRefusedPath(r.reason)) {
         this.files.delete(t.file.rel);
         this.forgetFile(t.file);
-        const reason = `webhdfs sink ${this.ctx.name}: HDFS refuses ${t.file.path}: ${(r.reason as Error).message}`;
-        for (const event of t.group.events) refused.push({ reason, event });
+        t.group.refused = `HDFS refuses ${t.file.path}: ${(r.reason as Error).message}`;
         refusedGroups.push(t.group);
       } else failure ??= new Error(`${this.where}: writing ${t.file.path} failed (${(r.reason as Error).message})`);
     }
-    if (refused.length > 0) {
-      const rejected = this.ctx.rejected;
-      if (!rejected)
-        throw new Error(
-          `${this.where}: HDFS refuses a path for good and there is no dead-letter to keep its events (${refused[0]!.reason})`,
-        );
+    if (refusedGroups.length > 0)
       this.logger.error(
-        { events: refused.length, reason: refused[0]!.reason },
-        'HDFS refused a path for good; its events go to the dead-letter',
+        { paths: refusedGroups.length, reason: refusedGroups[0]!.refused },
+        'HDFS refused a path for good; its events go to the dead-letter, the rest of the batch is written',
       );
-      await rejected(refused);
-      webhdfsMetrics.refused.inc(this.label, refused.length);
-    }
     const journal = this.journal;
     const ids = this.ids;
-    if (journal && ids && (done.length > 0 || refusedGroups.length > 0)) {
-      const groups = [...done.map((t) => t.group), ...refusedGroups];
+    if (journal && ids && done.length > 0) {
+      const groups = done.map((t) => t.group);
       const keys = whole && groups.length === entries.length ? ids.keysOf() : ids.keysOf(groups.map((g) => g.rows));
       if (lane !== undefined) await this.recordLane(lane, done, keys);
       else
@@ -320,7 +323,6 @@ export class WebHdfsSink implements Sink {
       t.file.length += t.data!.length;
       t.group.journaled = true;
     }
-    for (const g of refusedGroups) g.journaled = true;
     if (failure) throw failure;
     const now = Date.now();
     for (const t of done) t.file.lastWriteAt = now;

@@ -39,7 +39,7 @@ beforeAll(async () => {
   tmp = await tempDir('cli-search');
   sink = new ElasticsearchSink(
     elasticsearchSinkOptions.parse({ url, index: `${prefix}-{service}-%Y.%m.%d`, template: { name: prefix, replicas: 0 } }),
-    { name: 'cli-search', logger: silentLogger(), dataDir: tmp.dir },
+    { name: 'cli-search', logger: silentLogger() },
   );
   await sink.open();
 });

@@ -1,14 +1,13 @@
-// Elasticsearch stopped in the middle of a stream of writes and started again: the writes
-// that hit the outage block (so a collector would stop acking and Kafka would pause), then
-// finish by themselves once the node is back; every event ends up indexed exactly once.
-// Runs its own node so stopping it disturbs no other test run.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Elasticsearch stopped in the middle of a stream of batches and started again: the sink's
+// writes fail (it never retries by itself), the collector — the one retry owner — retries
+// the batch with backoff and acks nothing meanwhile (so Kafka would pause), and once the node
+// is back every event ends up indexed exactly once. Runs its own node so stopping it
+// disturbs no other test run.
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Collector } from '../../collector/collector.js';
 import type { LogEvent } from '../../core/event.js';
-import { metrics } from '../../core/metrics.js';
+import type { AckableBatch, BusConsumer, Sink } from '../../core/pipeline.js';
 import { silentLogger } from '../../core/log.js';
 import { ElasticsearchSink } from '../../sinks/elasticsearch/es-sink.js';
 import { elasticsearchSinkOptions } from '../../sinks/elasticsearch/options.js';
@@ -16,11 +15,19 @@ import { ElasticsearchService, freePorts } from '../services/services.mjs';
 import { waitFor } from '../support/index.js';
 
 let node: ElasticsearchService;
-const dir = mkdtempSync(join(tmpdir(), 'sluice-es-outage-'));
 
-async function retriedSoFar(): Promise<number> {
-  const m = await metrics.getSingleMetric('sluice_elasticsearch_events_retried_total')!.get();
-  return m.values.find((v) => v.labels.component === 'outage')?.value ?? 0;
+/** Hands the collector one batch at a time, the next only once the previous one was acked (as one partition would). */
+class OneByOneConsumer implements BusConsumer {
+  private deliver!: (b: AckableBatch) => Promise<void>;
+  async start(deliver: (b: AckableBatch) => Promise<void>): Promise<void> {
+    this.deliver = deliver;
+  }
+  async stop(): Promise<void> {}
+  async send(events: LogEvent[]): Promise<boolean> {
+    let acked = false;
+    await this.deliver({ events, ack: async () => void (acked = true) });
+    return acked;
+  }
 }
 
 describe('elasticsearch sink across an Elasticsearch outage', () => {
@@ -32,7 +39,6 @@ describe('elasticsearch sink across an Elasticsearch outage', () => {
   });
   afterAll(async () => {
     await node?.destroy();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('blocks while the node is down and completes after it restarts, with zero loss and zero copies', async () => {
@@ -41,12 +47,22 @@ describe('elasticsearch sink across an Elasticsearch outage', () => {
       index: 'outage-{service}-%Y.%m.%d',
       template: { replicas: 0 },
       batch: { max_events: 200 },
-      retry_initial: '50ms',
-      retry_max: '1s',
       request_timeout: '10s',
     });
-    const sink = new ElasticsearchSink(options, { name: 'outage', logger: silentLogger(), dataDir: dir });
-    await sink.open();
+    const es = new ElasticsearchSink(options, { name: 'outage', logger: silentLogger() });
+    let failedWrites = 0;
+    const sink: Sink = {
+      open: () => es.open(),
+      close: () => es.close(),
+      write: (batch) =>
+        es.write(batch).catch((err: unknown) => {
+          failedWrites++;
+          throw err;
+        }),
+    };
+    const consumer = new OneByOneConsumer();
+    const collector = new Collector(consumer, [{ name: 'outage', sink }], silentLogger());
+    await collector.start();
     const batchSize = 500;
     const batch = (b: number): LogEvent[] =>
       Array.from({ length: batchSize }, (_, k) => {
@@ -63,33 +79,33 @@ describe('elasticsearch sink across an Elasticsearch outage', () => {
         };
       });
 
-    // A collector writes batch after batch, each only after the previous one resolved,
-    // until told how many batches to end at (a few more once the node is back).
+    // Batch after batch, each only after the previous one was acked, until told how many
+    // batches to end at (a few more once the node is back).
     let completed = 0;
     let endAt = Infinity;
     const stream = (async () => {
       for (let b = 0; b < endAt; b++) {
-        await sink.write(batch(b));
+        expect(await consumer.send(batch(b))).toBe(true);
         completed = b + 1;
       }
     })();
 
     await waitFor('a few batches written', () => completed >= 2, 60_000);
     await node.stop();
-    // The sink has met the outage: requests fail and are retried, round after round ...
-    const r0 = await retriedSoFar();
-    await waitFor('the sink to retry against the stopped node', async () => (await retriedSoFar()) > r0, 60_000);
+    // The sink has met the outage: its writes fail and the collector retries, round after round ...
+    const f0 = failedWrites;
+    await waitFor('the collector to retry against the stopped node', () => failedWrites > f0, 60_000);
     const blockedAt = completed;
-    const r1 = await retriedSoFar();
-    await waitFor('another retry round', async () => (await retriedSoFar()) > r1, 60_000);
-    // ... and no write resolved meanwhile: the stream is blocked, not skipping ahead.
+    const f1 = failedWrites;
+    await waitFor('another retry round', () => failedWrites > f1, 60_000);
+    // ... and no batch was acked meanwhile: the stream is blocked, not skipping ahead.
     expect(completed).toBe(blockedAt);
 
     await node.start();
     endAt = blockedAt + 4;
     await stream;
     expect(completed).toBe(endAt);
-    await sink.close();
+    await collector.stop();
     const total = endAt * batchSize;
 
     const client = new Client({ node: node.url });

@@ -27,7 +27,6 @@ const MIN = 60_000;
 const sink = new ElasticsearchSink(elasticsearchSinkOptions.parse({ url, index: indexTemplate, template: { name: prefix, replicas: 0 } }), {
   name: 'search-test',
   logger: silentLogger(),
-  dataDir: dir,
 });
 
 function ev(id: string, minutesAgo: number, service: string, level: string, message: string, offset = 0): LogEvent {

@@ -58,18 +58,8 @@ function countIds(tree: Map<string, string>): Map<string, number> {
   return counts;
 }
 
-function makeSink(
-  options: WebHdfsSinkInput,
-  dataDir: string,
-  rejected?: (entries: readonly { reason: string; event: LogEvent }[]) => Promise<void>,
-  logger: Logger = silentLogger(),
-) {
-  return new WebHdfsSink(webhdfsSinkOptions.parse(options), {
-    name: 'hdfs-test',
-    logger,
-    dataDir,
-    ...(rejected ? { rejected } : {}),
-  });
+function makeSink(options: WebHdfsSinkInput, dataDir: string, logger: Logger = silentLogger()) {
+  return new WebHdfsSink(webhdfsSinkOptions.parse(options), { name: 'hdfs-test', logger, dataDir });
 }
 
 /** `count` events of one file (one service, module, host and day), ids `${prefix}${i}`. */
@@ -193,19 +183,17 @@ describe('webhdfs sink: the shared HDFS', () => {
     await state.cleanup();
   });
 
-  it('sends the events of a path HDFS refuses to the dead-letter and writes the rest', async () => {
+  it('refuses the events of a path HDFS refuses (for the dead-letter) and writes the rest', async () => {
     const root = `/t-${randomUUID()}`;
     // The sink writes as an ordinary user; one service's directory belongs to the superuser.
     expect((await op(url, 'PUT', root, 'op=MKDIRS&permission=777')).status).toBe(200);
     expect((await op(url, 'PUT', `${root}/locked`, 'op=MKDIRS&permission=755')).status).toBe(200);
     const state = await tempDir('webhdfs');
-    const dead: { reason: string; event: LogEvent }[] = [];
-    const sink = makeSink({ namenodes: [url], root, encoding: 'json', user: 'sluice-test' }, state.dir, async (entries) => {
-      dead.push(...entries);
-    });
+    const sink = makeSink({ namenodes: [url], root, encoding: 'json', user: 'sluice-test' }, state.dir);
     await sink.open();
-    await sink.write([...events(0, 50, 'open'), ...events(1, 30, 'locked')]);
+    const { refused: dead, retry } = await sink.write([...events(0, 50, 'open'), ...events(1, 30, 'locked')]);
     await sink.close();
+    expect(retry).toEqual([]);
     expect(dead).toHaveLength(30);
     expect(dead[0]!.reason).toMatch(/AccessControlException/);
     expect(new Set(dead.map((d) => d.event.service))).toEqual(new Set(['locked']));
@@ -236,7 +224,7 @@ describe('webhdfs sink: the shared HDFS', () => {
       .length;
     expect((await op(url, 'POST', path, `op=TRUNCATE&newlength=${length - cut}`)).status).toBe(200);
     const { logger, lines } = captureLogger();
-    const second = makeSink(options, state.dir, undefined, logger);
+    const second = makeSink(options, state.dir, logger);
     await second.open();
     await writeUntilDone(second, [...oneFileEvents('b', 100), ...oneFileEvents('c', 100)]);
     await second.close();

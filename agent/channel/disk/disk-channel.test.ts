@@ -471,7 +471,7 @@ describe('disk channel options', () => {
     expect(diskChannelOptions.parse({})).toEqual({
       max_bytes: 1024 ** 3,
       fsync: 'always',
-      read_cache_bytes: 16 * 1024 ** 2,
+      read_cache_bytes: 4 * 1024 ** 2,
       retry_backoff_max: 5000,
     });
     const small = diskChannelOptions.parse({ max_bytes: '100MiB', fsync: '20ms', retry_backoff_max: '2s' });

@@ -108,7 +108,10 @@ export class SegmentReader {
       this.cacheBytes -= this.cache[this.cacheHead]!.length;
       this.cacheHead++;
     }
-    if (this.cacheHead > 1024 && this.cacheHead * 2 > this.cache.length) {
+    // Forgotten records still referenced by the array keep their events alive: after a burst
+    // that was up to 1024 records of decoded events (tens of MiB) held while idle. Dropping
+    // them once they are half the array keeps the cost amortized O(1) per record.
+    if (this.cacheHead > 0 && this.cacheHead * 2 >= this.cache.length) {
       this.cache.splice(0, this.cacheHead);
       this.cacheScan = Math.max(0, this.cacheScan - this.cacheHead);
       this.cacheHead = 0;

@@ -14,7 +14,7 @@ import { PathMatcher } from './glob.js';
 import { fileMetrics } from './metrics.js';
 import { compileRules } from './multiline.js';
 import type { FileSourceOptions } from './options.js';
-import { BacklogProgress } from './progress.js';
+import { FileBacklog } from './progress.js';
 import { LineReader } from './reader.js';
 import { Tracker } from './tracker.js';
 
@@ -59,7 +59,7 @@ export class FileSource implements Source {
   private readonly checkpointFile: CheckpointFile;
   private readonly checkpointOutage: OutageLog;
   private readonly label: { component: string };
-  private readonly progress: BacklogProgress;
+  private readonly progress: FileBacklog;
 
   constructor(
     private readonly options: FileSourceOptions,
@@ -77,7 +77,7 @@ export class FileSource implements Source {
       throw new Error(`${where}: ${(err as Error).message}`);
     }
     this.label = { component: ctx.name };
-    this.progress = new BacklogProgress(ctx.logger, this.label, o.progress_after);
+    this.progress = new FileBacklog(ctx.logger, this.label, o.progress_after);
     this.batch = new Batch({
       host: ctx.host,
       kind: format?.kind ?? 'file',

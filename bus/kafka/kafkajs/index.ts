@@ -5,7 +5,7 @@ import { KafkajsRecordWriter } from './record-writer.js';
 
 /** The bus on kafkajs (pure JavaScript): what runs when librdkafka is not installed. */
 export const kafkajsClient: KafkaClient = {
-  producer: (setup) => new KafkajsProducer(setup),
+  producer: (setup, refused) => new KafkajsProducer(setup, refused),
   consumer: (setup, undecodable) => new KafkajsConsumer(setup, undecodable),
   recordWriter: (setup, topic) => new KafkajsRecordWriter(setup, topic),
 };

@@ -2,11 +2,12 @@ import type { Admin, ICustomPartitioner, Message, Producer, TopicMessages } from
 import kafkajs from 'kafkajs';
 import type { LogEvent } from '../../../core/event.js';
 import type { Logger } from '../../../core/log.js';
-import type { BusProducer } from '../../../core/pipeline.js';
+import type { BusProducer, RefusedEvent } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
 import type { ClientSetup } from '../client.js';
 import { busMetrics } from '../metrics.js';
 import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
+import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
 import { AckedMemory } from '../resend.js';
 import { createKafka, describeError } from './config.js';
 
@@ -26,6 +27,16 @@ const { CompressionTypes, Partitioners } = kafkajs;
  * earlier ones were acked, the forwarder rolls the whole transaction back and the channel
  * hands the same events again, in order; the producer remembers the ids of the acked
  * prefix and skips it on that retry, so only the unacked part is sent twice at most.
+ *
+ * A request Kafka refuses for good (bus/kafka/refusal.ts: too large, invalid, a topic it
+ * may not write) is not an outage: a one-record request refused is that record's fault, and
+ * it goes to `refused` (the agent's dead-letter); a larger one is sent again one record per
+ * request, so the refusal lands on the records that cause it. kafkajs rejects the whole
+ * request on the first partition's error without saying which partitions the broker
+ * appended, so that split may send records of the other partitions twice; it does not
+ * happen while batch.max_bytes stays below the topic's max.message.bytes (a record larger
+ * than batch.max_bytes is always a request of its own). send() resolves once every record
+ * is acked or kept by `refused`.
  */
 export class KafkajsProducer implements BusProducer {
   readonly batch: BusProducer['batch'];
@@ -41,7 +52,10 @@ export class KafkajsProducer implements BusProducer {
   private readonly compression: kafkajs.CompressionTypes;
   private readonly acked = new AckedMemory();
 
-  constructor(private readonly setup: ClientSetup) {
+  constructor(
+    private readonly setup: ClientSetup,
+    private readonly refused: ((events: readonly RefusedEvent[]) => Promise<void>) | undefined,
+  ) {
     const options = setup.options;
     this.options = options;
     this.logger = setup.logger;
@@ -66,29 +80,70 @@ export class KafkajsProducer implements BusProducer {
     const { events, skipped } = this.acked.take(all);
     if (skipped > 0) this.logger.info({ skipped, events: all.length }, 'not resending the events Kafka acked before the last send failed');
     if (events.length === 0) return;
-    let done = 0;
+    const sent: Sent = { acked: new Uint8Array(events.length), refused: [], refusedAt: [] };
     try {
-      const producer = await this.connected();
       const chunks = this.chunk(events);
-      if (this.options.producer.create_topics) await this.ensureTopics(chunks);
-      for (const chunk of chunks) {
-        await producer.sendBatch({
-          topicMessages: chunk.topicMessages,
-          acks: -1,
-          timeout: this.options.producer.request_timeout,
-          compression: this.compression,
-        });
-        done += chunk.events;
-        busMetrics.produced.inc(this.labels, chunk.events);
-        busMetrics.producedBytes.inc(this.labels, chunk.bytes);
+      if (this.options.producer.create_topics) {
+        await this.connected();
+        await this.ensureTopics(chunks);
       }
+      for (const chunk of chunks) await this.sendChunk(chunk, sent);
     } catch (err) {
       busMetrics.produceFailures.inc(this.labels);
-      // Requests go out in order: the first `done` events are in Kafka.
-      this.acked.failed(events, (i) => i < done);
+      // What this attempt settled is not sent again: the acked records, and the refused ones
+      // once the dead-letter has them.
+      const kept = await keepRefused(sent.refused, this.refused).then(
+        () => true,
+        () => false,
+      );
+      if (kept) for (const i of sent.refusedAt) sent.acked[i] = 1;
+      this.acked.failed(events, (i) => sent.acked[i] === 1);
       await this.discard();
       throw new Error(`kafka produce failed: ${describeError(err)}`);
     }
+    try {
+      await keepRefused(sent.refused, this.refused);
+    } catch (err) {
+      busMetrics.produceFailures.inc(this.labels);
+      this.acked.failed(events, (i) => sent.acked[i] === 1);
+      throw err;
+    }
+  }
+
+  /** Sends one request; a refusal for good is narrowed down to its records (see the class comment). */
+  private async sendChunk(chunk: Chunk, sent: Sent): Promise<void> {
+    const producer = await this.connected();
+    try {
+      await producer.sendBatch({
+        topicMessages: topicMessages(chunk.records),
+        acks: -1,
+        timeout: this.options.producer.request_timeout,
+        compression: this.compression,
+      });
+    } catch (err) {
+      const refusal = refusalOf(err);
+      if (!refusal) throw err;
+      const [only] = chunk.records;
+      // One record is one partition the broker did not append: kafkajs took its sequence
+      // number back rightly, and the producer goes on.
+      if (chunk.records.length === 1 && only) {
+        sent.refused.push(refusedEvent(only.event, only.topic, only.bytes, refusal, describeError(err)));
+        sent.refusedAt.push(only.index);
+        return;
+      }
+      // kafkajs took back the sequence numbers of every partition of the request, some of which
+      // the broker may have appended: a fresh producer id keeps the next requests in sequence.
+      await this.discard();
+      this.logger.warn(
+        { records: chunk.records.length, bytes: chunk.bytes, err: describeError(err) },
+        'kafka refused a produce request for good; sending its records one by one to find the ones it refuses',
+      );
+      for (const record of chunk.records) await this.sendChunk({ bytes: record.bytes, records: [record] }, sent);
+      return;
+    }
+    for (const r of chunk.records) sent.acked[r.index] = 1;
+    busMetrics.produced.inc(this.labels, chunk.records.length);
+    busMetrics.producedBytes.inc(this.labels, chunk.bytes);
   }
 
   async close(): Promise<void> {
@@ -115,7 +170,7 @@ export class KafkajsProducer implements BusProducer {
 
   private async ensureTopics(chunks: Chunk[]): Promise<void> {
     const missing = new Set<string>();
-    for (const c of chunks) for (const t of c.topicMessages) if (!this.ensured.has(t.topic)) missing.add(t.topic);
+    for (const c of chunks) for (const r of c.records) if (!this.ensured.has(r.topic)) missing.add(r.topic);
     if (missing.size === 0) return;
     if (!this.admin) {
       this.admin = this.kafka!.admin();
@@ -134,34 +189,28 @@ export class KafkajsProducer implements BusProducer {
     for (const t of missing) this.ensured.add(t);
   }
 
-  /** Groups events by topic, in order, into requests of at most batch_bytes each. */
+  /** Cuts events, in order, into requests of at most batch.max_bytes each (a larger record is a request of its own). */
   private chunk(events: readonly LogEvent[]): Chunk[] {
     const limit = this.options.producer.batch.max_bytes;
     const chunks: Chunk[] = [];
     const headers = this.options.producer.headers;
-    let byTopic = new Map<string, Message[]>();
+    let records: ChunkRecord[] = [];
     let bytes = 0;
-    let count = 0;
-    const flush = () => {
-      if (byTopic.size === 0) return;
-      chunks.push({ bytes, events: count, topicMessages: [...byTopic].map(([topic, messages]): TopicMessages => ({ topic, messages })) });
-      byTopic = new Map();
-      bytes = 0;
-      count = 0;
-    };
-    for (const event of events) {
+    for (let index = 0; index < events.length; index++) {
+      const event = events[index]!;
       const value = encodeEvent(event);
       const key = this.keyOf(event);
       const size = value.length + key.length + (headers ? event.service.length + event.module.length + 16 : 0) + 24;
-      if (bytes > 0 && bytes + size > limit) flush();
-      const topic = this.topicOf(event);
-      let list = byTopic.get(topic);
-      if (!list) byTopic.set(topic, (list = []));
-      list.push(headers ? { key, value, headers: { service: event.service, module: event.module } } : { key, value });
+      if (bytes > 0 && bytes + size > limit) {
+        chunks.push({ bytes, records });
+        records = [];
+        bytes = 0;
+      }
+      const message: Message = headers ? { key, value, headers: { service: event.service, module: event.module } } : { key, value };
+      records.push({ index, event, topic: this.topicOf(event), message, bytes: value.length });
       bytes += size;
-      count++;
     }
-    flush();
+    if (records.length > 0) chunks.push({ bytes, records });
     return chunks;
   }
 
@@ -174,10 +223,40 @@ export class KafkajsProducer implements BusProducer {
   }
 }
 
-interface Chunk {
+interface ChunkRecord {
+  /** The event's place in the send. */
+  index: number;
+  event: LogEvent;
+  topic: string;
+  message: Message;
+  /** The encoded value's size. */
   bytes: number;
-  events: number;
-  topicMessages: TopicMessages[];
+}
+
+interface Chunk {
+  /** Estimated request size. */
+  bytes: number;
+  records: ChunkRecord[];
+}
+
+/** What one send settled so far. */
+interface Sent {
+  /** 1 for each event Kafka acked. */
+  acked: Uint8Array;
+  refused: RefusedEvent[];
+  /** The send indexes of `refused`. */
+  refusedAt: number[];
+}
+
+/** One request's records grouped by topic, keeping their order within each topic. */
+function topicMessages(records: readonly ChunkRecord[]): TopicMessages[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const r of records) {
+    let list = byTopic.get(r.topic);
+    if (!list) byTopic.set(r.topic, (list = []));
+    list.push(r.message);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
 
 /** Distinct keys remembered per topic before the cache starts over (keys come from templates and may have many values). */

@@ -5,7 +5,7 @@ import { LibrdkafkaRecordWriter } from './record-writer.js';
 
 /** The bus on librdkafka through @confluentinc/kafka-javascript's native API. */
 export const librdkafkaClient: KafkaClient = {
-  producer: (setup) => new LibrdkafkaProducer(setup),
+  producer: (setup, refused) => new LibrdkafkaProducer(setup, refused),
   consumer: (setup, undecodable) => new LibrdkafkaConsumer(setup, undecodable),
   recordWriter: (setup, topic) => new LibrdkafkaRecordWriter(setup, topic),
 };

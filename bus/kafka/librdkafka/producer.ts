@@ -1,10 +1,11 @@
 import type { LogEvent } from '../../../core/event.js';
 import { type Logger, OutageLog } from '../../../core/log.js';
-import type { BusProducer } from '../../../core/pipeline.js';
+import type { BusProducer, RefusedEvent } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
 import type { ClientSetup } from '../client.js';
 import { busMetrics } from '../metrics.js';
 import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
+import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
 import { AckedMemory } from '../resend.js';
 import { producerConfig } from './config.js';
 import { Deliveries } from './deliveries.js';
@@ -20,6 +21,13 @@ import { ERR, isOutage, type NativeAdmin, type NativeError, type NativeProducer,
  *
  * librdkafka reconnects and retries on its own; a record that cannot be delivered within
  * request_timeout fails its send. A producer hit by a fatal error is replaced by a new one.
+ *
+ * A record Kafka refuses for good (bus/kafka/refusal.ts) is not an outage: it goes to
+ * `refused` (the agent's dead-letter) and the rest of the send goes on. The broker refuses a
+ * whole record batch for a record too large or invalid, so the records reported with such an
+ * error are produced again one at a time, each waiting for its report: those refused on
+ * their own are the culprits, the others are acked. send() resolves once every record is
+ * acked or kept by `refused`.
  */
 export class LibrdkafkaProducer implements BusProducer {
   readonly batch: BusProducer['batch'];
@@ -39,7 +47,10 @@ export class LibrdkafkaProducer implements BusProducer {
   private generation = 0;
   private admin: NativeAdmin | undefined;
 
-  constructor(private readonly setup: ClientSetup) {
+  constructor(
+    private readonly setup: ClientSetup,
+    private readonly refused: ((events: readonly RefusedEvent[]) => Promise<void>) | undefined,
+  ) {
     this.options = setup.options;
     this.logger = setup.logger;
     this.labels = { component: setup.component, client: 'librdkafka' };
@@ -71,13 +82,72 @@ export class LibrdkafkaProducer implements BusProducer {
       await this.discard();
       throw new Error(`kafka produce failed: ${describeNativeError(err)}`);
     }
-    const headers = this.options.producer.headers;
-    const sending = this.deliveries.start(events.length);
+    const sizes = new Uint32Array(events.length);
+    const { acked, failed } = await this.produce(producer, events, 0, events.length, sizes);
+    let outage: NativeError | undefined;
+    const refused: RefusedEvent[] = [];
+    const refusedAt: number[] = [];
+    const alone: number[] = [];
+    for (const [i, err] of failed) {
+      const refusal = refusalOf(err);
+      if (!refusal) outage ??= err;
+      // Refused with its batch (it was handed over: sizes[i] > 0): alone, it tells whose fault it was.
+      else if (refusal.sharedWithBatch && sizes[i]! > 0) alone.push(i);
+      else {
+        refused.push(
+          refusedEvent(events[i]!, this.topicOf(events[i]!), encodedSize(events[i]!, sizes[i]!), refusal, describeNativeError(err)),
+        );
+        refusedAt.push(i);
+      }
+    }
+    // During an outage they wait for the retry of the whole send, like the records not acked.
+    for (const i of outage ? [] : alone) {
+      const [again] = (await this.produce(producer, events, i, 1, sizes)).failed.values();
+      const refusal = again && refusalOf(again);
+      if (!again) acked[i] = 1;
+      else if (!refusal) outage ??= again;
+      else {
+        refused.push(refusedEvent(events[i]!, this.topicOf(events[i]!), sizes[i]!, refusal, describeNativeError(again)));
+        refusedAt.push(i);
+      }
+    }
     let bytes = 0;
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i]!;
+    for (let i = 0; i < events.length; i++) if (acked[i] === 1) bytes += sizes[i]!;
+    let unkept: Error | undefined;
+    try {
+      await keepRefused(refused, this.refused);
+      // Not sent again if the send fails: the dead-letter has them.
+      for (const i of refusedAt) acked[i] = 1;
+    } catch (err) {
+      unkept = err as Error;
+    }
+    if (outage || unkept) {
+      busMetrics.produceFailures.inc(this.labels);
+      this.acked.failed(events, (i) => acked[i] === 1);
+      if (outage?.isFatal) await this.discard();
+      throw outage ? new Error(`kafka produce failed: ${describeNativeError(outage)}`) : unkept;
+    }
+    this.outage.ok();
+    busMetrics.produced.inc(this.labels, events.length - refused.length);
+    busMetrics.producedBytes.inc(this.labels, bytes);
+  }
+
+  /**
+   * Hands events[from, from+count) to librdkafka and waits for every report; the outcome is
+   * indexed by position in `events`. `sizes` gets each value's size (0: never handed over).
+   */
+  private async produce(
+    producer: NativeProducer,
+    events: readonly LogEvent[],
+    from: number,
+    count: number,
+    sizes: Uint32Array,
+  ): Promise<{ acked: Uint8Array; failed: Map<number, NativeError> }> {
+    const headers = this.options.producer.headers;
+    const sending = this.deliveries.start(count);
+    for (let i = 0; i < count; i++) {
+      const event = events[from + i]!;
       const value = encodeEvent(event);
-      bytes += value.length;
       try {
         producer.produce(
           this.topicOf(event),
@@ -88,21 +158,25 @@ export class LibrdkafkaProducer implements BusProducer {
           sending.base + i,
           headers ? [{ service: event.service }, { module: event.module }] : undefined,
         );
+        sizes[from + i] = value.length;
       } catch (err) {
+        sizes[from + i] = 0;
+        // Too large for the client itself: refused before any batch, that record alone.
+        if (refusalOf(err)) {
+          sending.failOne(i, err as NativeError);
+          continue;
+        }
         sending.failFrom(i, err as NativeError);
         break;
       }
     }
-    const { acked, error } = await sending.outcome;
-    if (error) {
-      busMetrics.produceFailures.inc(this.labels);
-      this.acked.failed(events, (i) => acked[i] === 1);
-      if (error.isFatal) await this.discard();
-      throw new Error(`kafka produce failed: ${describeNativeError(error)}`);
-    }
-    this.outage.ok();
-    busMetrics.produced.inc(this.labels, events.length);
-    busMetrics.producedBytes.inc(this.labels, bytes);
+    const outcome = await sending.outcome;
+    if (from === 0 && count === events.length) return outcome;
+    const acked = new Uint8Array(events.length);
+    const failed = new Map<number, NativeError>();
+    for (let i = 0; i < count; i++) if (outcome.acked[i] === 1) acked[from + i] = 1;
+    for (const [i, err] of outcome.failed) failed.set(from + i, err);
+    return { acked, failed };
   }
 
   /**
@@ -202,6 +276,11 @@ export class LibrdkafkaProducer implements BusProducer {
     if (live) await disconnectQuietly(live);
     this.deliveries.abandon(Object.assign(new Error('kafka producer closed'), { code: -1 }));
   }
+}
+
+/** The value size of an event produce() refused before sending it (not measured then). */
+function encodedSize(event: LogEvent, measured: number): number {
+  return measured > 0 ? measured : encodeEvent(event).length;
 }
 
 /** How long close() lets librdkafka deliver what it still holds. */

@@ -29,7 +29,7 @@ export class LibrdkafkaRecordWriter implements BusRecordWriter {
           break;
         }
       }
-      const { error } = await sending.outcome;
+      const [error] = (await sending.outcome).failed.values();
       if (error) throw error;
     } catch (err) {
       throw new Error(`topic ${this.topic}: ${describeNativeError(err)}`);

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../core/log.js';
+import { silentLogger } from './log.js';
 import { FileDeadLetter, formatEntry } from './dead-letter.js';
 
 const dirs: string[] = [];

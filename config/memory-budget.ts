@@ -1,0 +1,58 @@
+/**
+ * The memory budget of a Sluice process (`memory_limit:`), read without zod so the launcher
+ * (bin/launch.ts) can size Node's heap from it before the pipeline's modules load.
+ *
+ * What a budget covers: Node itself (its binary, V8, the code of Sluice and the libraries
+ * the config uses: BASELINE_BYTES), the young generation, and what the components hold in
+ * flight (read buffers, batches, the channel's cache, the producer's queue), which each
+ * component declares (ComponentSpec.memory) and the validator checks against the budget.
+ */
+
+export type BudgetRole = 'agent' | 'collector' | 'run';
+
+const MiB = 1024 * 1024;
+
+/**
+ * Per process. An agent is a sidecar beside every service: small. `run` holds both halves
+ * but ships to local sinks, so the agent's budget fits it. A collector decodes Kafka
+ * fetches (32 MiB per request by default) and fills bulk requests for several sinks.
+ */
+export const DEFAULT_MEMORY_LIMIT: Readonly<Record<BudgetRole, number>> = {
+  agent: 128 * MiB,
+  run: 128 * MiB,
+  collector: 512 * MiB,
+};
+
+/** The smallest budget a process starts with: Node alone is about 45 MiB resident. */
+export const MIN_MEMORY_LIMIT = 64 * MiB;
+
+/** Node, V8 and the loaded code before any event is read (measured idle: 45–55 MiB). */
+export const BASELINE_BYTES = 48 * MiB;
+
+/**
+ * V8's limits for a budget. Semi-spaces of limit/64 (2 MiB at 128 MiB, 16 MiB from 1 GiB):
+ * young garbage is collected before it costs much resident memory; batches that survive
+ * are promoted. The old generation's ceiling sits above what the budget plans for the heap
+ * (the loaded code plus inFlightAllowance): V8 collects harder as it nears the ceiling, and
+ * a process that still reaches it (estimates too low for unusual events) ends with an
+ * out-of-memory error rather than growing without bound.
+ */
+const CRASH_MARGIN_BYTES = 32 * MiB;
+
+export function heapFlags(limit: number): string[] {
+  const semiMiB = Math.min(16, Math.max(1, Math.floor(limit / (64 * MiB))));
+  const oldMiB = Math.max(32, Math.floor((limit - CRASH_MARGIN_BYTES) / MiB));
+  return [`--max-old-space-size=${oldMiB}`, `--max-semi-space-size=${semiMiB}`];
+}
+
+/** Bytes the components may hold in flight under `limit`: what Node and V8's young generation leave. */
+export function inFlightAllowance(limit: number): number {
+  const semiMiB = Math.min(16, Math.max(1, Math.floor(limit / (64 * MiB))));
+  return limit - BASELINE_BYTES - 3 * semiMiB * MiB;
+}
+
+/** "128MiB", "0.5MiB": budgets in messages. */
+export function formatMiB(bytes: number): string {
+  const mib = bytes / MiB;
+  return `${Number.isInteger(mib) ? mib : mib.toFixed(1)}MiB`;
+}

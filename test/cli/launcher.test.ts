@@ -1,0 +1,70 @@
+// `sluice agent` runs its pipeline in a child sized by memory_limit (bin/launch.ts): the
+// launcher must be invisible to whoever supervises it, signals and exit codes alike.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir, waitFor } from '../support/index.js';
+import { start, stopAll, waitForLog } from './harness.js';
+
+afterAll(stopAll);
+
+const MiB = 1024 * 1024;
+
+/** The agent's pipeline process, the launcher's one child. */
+function childOf(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+}
+
+function vmFlags(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    .split('\0')
+    .filter((a) => a.startsWith('--max-'));
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+describe('sluice agent launcher', () => {
+  it('sizes the heap from memory_limit, forwards SIGTERM with the exit code, and a SIGKILL of the launcher takes the agent with it', async () => {
+    const dir = await tempDir('launcher');
+    try {
+      const config = join(dir.dir, 'agent.yaml');
+      // Kafka need not answer: an agent starts and buffers while it is down.
+      writeFileSync(
+        config,
+        [
+          'memory_limit: 96MiB',
+          `data_dir: ${join(dir.dir, 'data')}`,
+          'sources:',
+          `  app: { type: file, include: ["${join(dir.dir, '*.log')}"] }`,
+          'channel: { type: disk }',
+          'bus: { type: kafka, client: kafkajs, brokers: 127.0.0.1:1 }',
+          'api: { enabled: false }',
+        ].join('\n'),
+      );
+      const first = start(['agent', '-c', config]);
+      await waitForLog(first, 'sluice started', 60_000);
+      const child = childOf(first.child.pid!);
+      expect(vmFlags(child)).toEqual(['--max-old-space-size=64', '--max-semi-space-size=1']);
+      expect(readFileSync(`/proc/${child}/environ`, 'utf8').split('\0')).toContain(`SLUICE_MEMORY_LIMIT=${96 * MiB}`);
+
+      first.child.kill('SIGKILL');
+      await first.exited;
+      await waitFor('the agent to die with its launcher', () => !alive(child), 10_000);
+      // Its channel is free at once for the next agent.
+      const second = start(['agent', '-c', config]);
+      await waitForLog(second, 'sluice started', 60_000);
+      const secondChild = childOf(second.child.pid!);
+      expect(await second.stop('SIGTERM')).toBe(0);
+      await waitFor('the agent to exit with its launcher', () => !alive(secondChild), 10_000);
+    } finally {
+      await dir.cleanup();
+    }
+  }, 180_000);
+});
