@@ -109,6 +109,7 @@ for (const [role, description] of [
       const { startPipeline } = await import('./start.js');
       const running = await startPipeline(config, role, logger, {
         version: pkg.version,
+        worker,
         reload: async () => {
           const next = await loadConfigFile(opts.config, createRegistry());
           checkRole(next, role);

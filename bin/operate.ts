@@ -36,6 +36,11 @@ export interface OperateOptions {
   about: Record<string, unknown>;
   /** The bus, probed for readiness when it can be (agent: producer side; collector: consumer side, with lag). */
   bus?: { bus: Bus; side: 'producer' | 'consumer' };
+  /**
+   * Probe a consumer even without an api: the group's lag gauges and its backlog progress
+   * in the log (consumer.progress_after) are for the logs and metrics too, not only /ready.
+   */
+  groupProgress?: boolean;
 }
 
 export async function startOperations(ops: Operations, o: OperateOptions, logger: Logger): Promise<Operating> {
@@ -61,7 +66,7 @@ export async function startOperations(ops: Operations, o: OperateOptions, logger
     log.warn({ err, address: config.api.address }, 'api not started; the pipeline runs without it');
   }
   const probe =
-    server && o.bus?.bus.probe
+    (server || (o.groupProgress && o.bus?.side === 'consumer')) && o.bus?.bus.probe
       ? o.bus.bus.probe(o.bus.side, ops.readiness.get('bus')!, logger.child({ component: 'bus', side: 'probe' }))
       : undefined;
   const onHup = () => {

@@ -30,6 +30,8 @@ export interface StartOptions {
   /** Reads and validates the config file again, for reloads. */
   reload: () => Promise<PipelineConfig>;
   version: string;
+  /** This process's index among a collector's workers; undefined when it runs alone. */
+  worker?: number;
 }
 
 /** Events per send for a producer that says nothing of its batching (every bus here does). */
@@ -97,6 +99,8 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
       reloader,
       about: { name: 'sluice', version: options.version, role, config: config.file, pid: process.pid },
       bus: role === 'run' ? undefined : { bus, side: role === 'agent' ? 'producer' : 'consumer' },
+      // One group, one progress log: of a collector's workers, the first measures the group.
+      groupProgress: role === 'collector' && (options.worker ?? 0) === 0,
     },
     logger,
   );

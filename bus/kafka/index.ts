@@ -65,9 +65,9 @@ export class KafkaBus implements Bus {
   }
 
   /**
-   * Reachability (and, for a consumer, the group's lag) for the api's readiness: a metadata
-   * request every 5 s on a connection of its own (bus/kafka/probe.ts, on kafkajs whatever
-   * the client; loaded only when an api runs).
+   * Reachability (and, for a consumer, the group's lag and backlog progress) for the api's
+   * readiness and the logs: a metadata request every 5 s on a connection of its own
+   * (bus/kafka/probe.ts, on kafkajs whatever the client; on an agent loaded only when an api runs).
    */
   probe(side: 'producer' | 'consumer', health: BusHealth, logger: Logger): { stop(): Promise<void> } {
     const started = import('./probe.js').then((m) => m.startBusProbe(this.setup, health, logger, side));
