@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireHdfs } from '../services/services.mjs';
 import { AUTO_CLIENT, agentYaml, appendEvents, type Sluice, waitFor, workspace } from './bus-harness.js';
-import { bytesUnder, readTree, SUPER } from './webhdfs-harness.js';
+import { bytesUnder, countEvents, readTree, SUPER } from './webhdfs-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const { setup, start } = workspace('sluice-webhdfs-rebalance-');
@@ -43,21 +43,6 @@ function collectorYaml(dataDir: string, namenode: string, root: string, topic: s
 /** Lanes a collector took over from another one (or from its own earlier run). */
 function takeovers(log: string): number {
   return [...log.matchAll(/"msg":"took over a lane/g)].length;
-}
-
-/** Times each event number occurs in the data files (the lane ledgers under .sluice/ left out). */
-function count(tree: Map<string, string>): { counts: Map<number, number>; total: number; inProgress: string[] } {
-  const counts = new Map<number, number>();
-  let total = 0;
-  const data = [...tree].filter(([p]) => !p.includes('/.sluice/'));
-  for (const [, text] of data)
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      const n = Number(/^ev-(\d+) /.exec((JSON.parse(line) as { message: string }).message)![1]);
-      counts.set(n, (counts.get(n) ?? 0) + 1);
-      total++;
-    }
-  return { counts, total, inProgress: data.map(([p]) => p).filter((p) => p.endsWith('.inprogress')) };
 }
 
 describe('webhdfs sink, two collectors in one group: a rebalance and a SIGKILL hand partitions over', () => {
@@ -138,7 +123,7 @@ describe('webhdfs sink, two collectors in one group: a rebalance and a SIGKILL h
         if (bytes === lastBytes) return false;
         lastBytes = bytes;
         try {
-          return count(await readTree(url, root)).counts.size >= total;
+          return countEvents(await readTree(url, root)).counts.size >= total;
         } catch (err) {
           if (err instanceof SyntaxError) return false; // an in-progress file read mid-append
           throw err;
@@ -150,7 +135,7 @@ describe('webhdfs sink, two collectors in one group: a rebalance and a SIGKILL h
     expect(await agent.stop()).toBe(0);
     expect(await b!.stop()).toBe(0);
     const tree = await readTree(url, root);
-    const { counts, total: lines, inProgress } = count(tree);
+    const { counts, total: lines, inProgress } = countEvents(tree);
     const missing: number[] = [];
     for (let n = 0; n < total; n++) if (!counts.has(n)) missing.push(n);
     const logOf = (name: string) => readFileSync(join(dir, `${name}.err`), 'utf8');
