@@ -8,38 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HdfsService } from '../services/services.mjs';
 import { AUTO_CLIENT, agentYaml, appendEvents, type Sluice, waitFor, workspace } from './bus-harness.js';
-import { bytesUnder, countEvents, readTree, SUPER } from './webhdfs-harness.js';
+import { bytesUnder, countEvents, readTree, webhdfsCollectorYaml } from './webhdfs-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const KILLS = 5;
 const { setup, start } = workspace('sluice-webhdfs-eo-');
-
-function collectorYaml(dataDir: string, namenode: string, root: string, topic: string, group: string): string {
-  return [
-    `data_dir: ${dataDir}`,
-    'log: { level: info }',
-    'bus:',
-    '  type: kafka',
-    `  brokers: [${brokers}]`,
-    `  topic: ${topic}`,
-    '  consumer:',
-    `    group_id: ${group}`,
-    '    session_timeout: 10s',
-    '    heartbeat_interval: 1s',
-    '    max_wait: 100ms',
-    'sinks:',
-    '  hdfs:',
-    '    type: webhdfs',
-    `    namenodes: ["${namenode}"]`,
-    `    user: ${SUPER}`,
-    `    root: ${root}`,
-    '    path: "{service}/{module}/%Y-%m-%d/{host}.log"',
-    '    encoding: json',
-    '    roll_size: 512KiB', // files finished (renamed) between the kills
-    '    request_timeout: 5s',
-    '',
-  ].join('\n');
-}
 
 describe('webhdfs sink behind Kafka: the collector SIGKILLed, the DataNode restarted', () => {
   const cluster = new HdfsService({
@@ -68,7 +41,7 @@ describe('webhdfs sink behind Kafka: the collector SIGKILLed, the DataNode resta
       'agent',
       agentYaml({ client: AUTO_CLIENT, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
     );
-    const yaml = collectorYaml(join(dir, 'c'), cluster.url, root, topic, group);
+    const yaml = webhdfsCollectorYaml({ dataDir: join(dir, 'c'), brokers, namenode: cluster.url, root, topic, group });
     write(60_000); // 100,000 in all with the 8,000 after each kill
     let collector: Sluice = start('collector', dir, 'collector-0', yaml);
     for (let k = 1; k <= KILLS; k++) {

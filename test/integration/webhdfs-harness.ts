@@ -1,6 +1,7 @@
 // What the webhdfs integration tests share: WebHDFS requests as the superuser, and reading a
 // tree back through WebHDFS.
 import { hdfs } from '../services/services.mjs';
+import { collectorYaml } from './bus-harness.js';
 
 /** The user whose WebHDFS requests act as the HDFS superuser (the one running the NameNode). */
 export const SUPER = hdfs.superuser;
@@ -62,4 +63,29 @@ export function countEvents(tree: Map<string, string>): { counts: Map<number, nu
       total++;
     }
   return { counts, total, inProgress: [...tree.keys()].filter((p) => p.endsWith('.inprogress')) };
+}
+
+/** A collector behind Kafka writing a JSON-lines tree into HDFS, files finished (renamed) every 512KiB. */
+export function webhdfsCollectorYaml(c: {
+  dataDir: string;
+  brokers: string;
+  namenode: string;
+  root: string;
+  topic: string;
+  group: string;
+}): string {
+  return collectorYaml({
+    ...c,
+    sinks: [
+      '  hdfs:',
+      '    type: webhdfs',
+      `    namenodes: ["${c.namenode}"]`,
+      `    user: ${SUPER}`,
+      `    root: ${c.root}`,
+      '    path: "{service}/{module}/%Y-%m-%d/{host}.log"',
+      '    encoding: json',
+      '    roll_size: 512KiB',
+      '    request_timeout: 5s',
+    ],
+  });
 }

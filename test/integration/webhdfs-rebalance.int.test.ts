@@ -8,37 +8,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireHdfs } from '../services/services.mjs';
 import { AUTO_CLIENT, agentYaml, appendEvents, type Sluice, waitFor, workspace } from './bus-harness.js';
-import { bytesUnder, countEvents, readTree, SUPER } from './webhdfs-harness.js';
+import { bytesUnder, countEvents, readTree, webhdfsCollectorYaml } from './webhdfs-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const { setup, start } = workspace('sluice-webhdfs-rebalance-');
-
-function collectorYaml(dataDir: string, namenode: string, root: string, topic: string, group: string): string {
-  return [
-    `data_dir: ${dataDir}`,
-    'log: { level: info }',
-    'bus:',
-    '  type: kafka',
-    `  brokers: [${brokers}]`,
-    `  topic: ${topic}`,
-    '  consumer:',
-    `    group_id: ${group}`,
-    '    session_timeout: 10s',
-    '    heartbeat_interval: 1s',
-    '    max_wait: 100ms',
-    'sinks:',
-    '  hdfs:',
-    '    type: webhdfs',
-    `    namenodes: ["${namenode}"]`,
-    `    user: ${SUPER}`,
-    `    root: ${root}`,
-    '    path: "{service}/{module}/%Y-%m-%d/{host}.log"',
-    '    encoding: json',
-    '    roll_size: 512KiB',
-    '    request_timeout: 5s',
-    '',
-  ].join('\n');
-}
 
 /** Lanes a collector took over from another one (or from its own earlier run). */
 function takeovers(log: string): number {
@@ -73,7 +46,12 @@ describe('webhdfs sink, two collectors in one group: a rebalance and a SIGKILL h
     write(8000);
     const stream = setInterval(() => write(400), 500);
     try {
-      const a = start('collector', dir, 'collector-a', collectorYaml(join(dir, 'a'), url, root, topic, group));
+      const a = start(
+        'collector',
+        dir,
+        'collector-a',
+        webhdfsCollectorYaml({ dataDir: join(dir, 'a'), brokers, namenode: url, root, topic, group }),
+      );
       const grown = async (what: string, by: number, who: Sluice) => {
         const before = await bytesUnder(url, root);
         await waitFor(
@@ -91,7 +69,12 @@ describe('webhdfs sink, two collectors in one group: a rebalance and a SIGKILL h
         () => a.log().slice(-3000),
       );
       await grown('A writing', 3000 * 330, a);
-      b = start('collector', dir, 'collector-b', collectorYaml(join(dir, 'b'), url, root, topic, group));
+      b = start(
+        'collector',
+        dir,
+        'collector-b',
+        webhdfsCollectorYaml({ dataDir: join(dir, 'b'), brokers, namenode: url, root, topic, group }),
+      );
       const joined = b;
       await waitFor(
         'B took a partition over from A',
