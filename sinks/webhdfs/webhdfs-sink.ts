@@ -4,7 +4,7 @@ import type { LogEvent } from '../../core/event.js';
 import { OutageLog, type Logger } from '../../core/log.js';
 import { loadTls } from '../../core/options/tls.js';
 import { type ComponentContext, type SinkRefusal, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
-import { EventTemplate } from '../../core/template.js';
+import { EventTemplate, markedPartitionTime, partitionedByArrival, TimeWindow } from '../../core/template.js';
 import { gzipMember } from '../file/gzip.js';
 import { BatchIds } from '../file/batch-ids.js';
 import { ID_WORDS } from '../file/id-window.js';
@@ -57,6 +57,7 @@ const LANE_CARRY_IDS = 50_000;
 export class WebHdfsSink implements Sink {
   private readonly client: WebHdfsClient;
   private readonly template: EventTemplate;
+  private readonly window: TimeWindow;
   private readonly layout: DayLayout | undefined;
   private readonly gzip: boolean;
   private readonly files = new Map<string, HdfsFile>();
@@ -96,6 +97,7 @@ export class WebHdfsSink implements Sink {
     });
     const sanitize = (v: string) => safePathSegment(v).replace(/:/g, '_');
     this.template = new EventTemplate(options.path, { timeZone: options.time_zone, sanitize });
+    this.window = new TimeWindow(options.max_event_age, options.max_future);
     this.layout = options.retention_days > 0 ? dayLayout(this.template.parts, options.path) : undefined;
     this.outage = new OutageLog(ctx.logger, { what: 'hdfs', fields: { namenodes: options.namenodes } });
   }
@@ -206,19 +208,25 @@ export class WebHdfsSink implements Sink {
     const ids = this.ids;
     ids?.claim(batch);
     const skipped = ids?.skipped ?? 0;
+    const arrival = Date.now();
+    let late = 0;
     let grouped = false;
     try {
       for (let i = 0; i < batch.length; i++) {
         if (ids?.duplicate(i)) continue;
         const event = batch[i]!;
-        const rel = this.template.renderCached(event);
+        // Beyond max_event_age / max_future the day directory is the arrival's (core/template/time-window.ts).
+        const outside = this.window.enabled && this.window.outside(event.timestamp, arrival);
+        const rel = this.template.renderCached(event, outside ? arrival : undefined);
         let group = groups.get(rel);
         if (group === undefined) groups.set(rel, (group = { events: [], lines: [], rows: [], journaled: false }));
+        if (outside) late++;
         group.events.push(event);
-        group.lines.push(json ? json(event) : event.message);
+        group.lines.push(json ? json(outside ? markedPartitionTime(event, arrival) : event) : event.message);
         if (ids) group.rows.push(i);
       }
       grouped = true;
+      if (late > 0) partitionedByArrival.inc(this.label, late);
       if (skipped > 0) {
         webhdfsMetrics.duplicates.inc(this.label, skipped);
         this.logger.info({ skipped, events: batch.length }, 'skipped events HDFS already holds (delivered again after a crash)');
