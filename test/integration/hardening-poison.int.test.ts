@@ -164,7 +164,7 @@ beforeAll(async () => {
   const logFile = join(dir, 'logs', 'app.log');
   appendFileSync(
     logFile,
-    AGENT.map((n) => `${BAD_TIME_AGENT.includes(n) ? '1700000000000000000' : T0 + n} ev-${n} agent`).join('\n') + '\n',
+    `${AGENT.map((n) => `${BAD_TIME_AGENT.includes(n) ? '1700000000000000000' : T0 + n} ev-${n} agent`).join('\n')}\n`,
   );
   const agent = ws.start(
     'agent',
