@@ -91,8 +91,9 @@ function tree(): TreeEvent[] {
       const p = join(d, e.name);
       if (p === join(root, 'blocked')) continue;
       if (e.isDirectory()) walk(p);
+      // A line the sink is still writing has no newline yet: not counted.
       else
-        for (const line of readFileSync(p, 'utf8').split('\n'))
+        for (const line of readFileSync(p, 'utf8').split('\n').slice(0, -1))
           if (line.length > 0) out.push({ file: p.slice(root.length + 1), event: JSON.parse(line) as LogEvent });
     }
   };
