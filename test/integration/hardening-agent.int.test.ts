@@ -329,3 +329,55 @@ describe('a channel commit that fails on a full disk after Kafka acked the batch
     }
   });
 });
+
+describe('SIGTERM while Kafka is down and a source waits for room in a full channel', () => {
+  const aws = apiWorkspace('sluice-hardening-sigterm-');
+
+  it('exits 0 after its drain timeout, and the next start sends every line once the broker is back', async () => {
+    const broker = new KafkaService({ name: `kafka-hardening-sigterm-${process.pid}`, port: 0, controllerPort: 0, heap: '256m' });
+    const quiet = { log: () => undefined };
+    try {
+      // Started once for its address, then killed: the agent never sees it up.
+      await broker.start(quiet);
+      await broker.kill();
+      const { dir, logs } = aws.setup('sigterm');
+      const topic = `sluice-hardening-sigterm-${process.pid}`;
+      appendEvents(join(logs, 'app.log'), 0, 20_000, 150);
+      const yaml = [
+        `data_dir: ${join(dir, 'data')}`,
+        'api: { address: "127.0.0.1:0" }',
+        'sources:',
+        `  app: { type: file, include: ["${join(logs, '*.log')}"], start_at: beginning, poll_interval: 50ms, batch: { max_events: 500 } }`,
+        'channel: { type: disk, max_bytes: 1MiB, segment_bytes: 256KiB }',
+        `bus: { type: kafka, client: ${AUTO_CLIENT}, brokers: ["${broker.brokers}"], topic: ${topic}, producer: { partitions: 1, replication_factor: 1 } }`,
+        'shutdown: { drain_timeout: 1s }',
+        '',
+      ].join('\n');
+      const first = aws.start('agent', dir, 'agent', yaml);
+      await waitFor(
+        'the channel to fill while Kafka is down',
+        () => first.log().includes('"msg":"channel full; puts wait and sources pause"'),
+        60_000,
+        () => first.log().slice(-2000),
+      );
+      // No timing asserted: a hang shows as the test's own timeout.
+      expect(await first.stop()).toBe(0);
+      expect(first.log()).toContain('"msg":"drain timeout: events stay in the channel and are sent on the next start"');
+
+      await broker.start(quiet);
+      const second = aws.start('agent', dir, 'agent2', yaml);
+      await waitFor(
+        'the 20,000 lines in the topic',
+        async () => (await highWater(broker.brokers, topic)) >= 20_000,
+        120_000,
+        () => second.log().slice(-2000),
+      );
+      expect(await second.stop()).toBe(0);
+      const t = await readTopic(broker.brokers, topic);
+      expectEveryLineUnderOneId(t, 20_000);
+      expect(t.records).toBe(20_000);
+    } finally {
+      await broker.destroy();
+    }
+  });
+});
