@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decodeEvent } from '../../core/wire.js';
 import { KafkaService } from '../services/services.mjs';
 import { apiWorkspace, scrape, value } from './api-harness.js';
-import { AGENT_BATCH_EVENTS, AUTO_CLIENT, agentYaml, appendEvents, waitFor, workspace } from './bus-harness.js';
+import { AGENT_BATCH_EVENTS, AUTO_CLIENT, agentYaml, appendEvents, workspace } from './bus-harness.js';
+import { waitFor } from '../support/index.js';
 
 const sharedBrokers = inject('kafkaBrokers');
 const ws = workspace('sluice-hardening-agent-');

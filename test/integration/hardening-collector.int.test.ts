@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { encodeEvent } from '../../core/wire.js';
 import { apiWorkspace } from './api-harness.js';
-import { AUTO_CLIENT, waitFor } from './bus-harness.js';
+import { AUTO_CLIENT } from './bus-harness.js';
+import { waitFor } from '../support/index.js';
 
 const brokers = inject('kafkaBrokers');
 const url = inject('elasticsearchUrl');
@@ -119,7 +120,6 @@ beforeAll(async () => {
       '    type: elasticsearch',
       `    url: ${url}`,
       '    username: elastic',
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: the ${VAR} is Sluice's, read from the environment
       '    password: ${ES_PASSWORD}',
       `    index: "${prefix}-{service}-%Y.%m.%d"`,
       `    template: { name: ${prefix}, replicas: 0 }`,

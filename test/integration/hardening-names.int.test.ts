@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { AUTO_CLIENT, waitFor, workspace } from './bus-harness.js';
+import { AUTO_CLIENT, workspace } from './bus-harness.js';
+import { waitFor } from '../support/index.js';
 
 const brokers = inject('kafkaBrokers');
 const url = inject('elasticsearchUrl');

@@ -12,7 +12,8 @@ import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { encodeEvent } from '../../core/wire.js';
-import { AUTO_CLIENT, waitFor, workspace } from './bus-harness.js';
+import { AUTO_CLIENT, workspace } from './bus-harness.js';
+import { waitFor } from '../support/index.js';
 
 const brokers = inject('kafkaBrokers');
 const url = inject('elasticsearchUrl');
