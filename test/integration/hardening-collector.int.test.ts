@@ -197,3 +197,98 @@ describe('an Elasticsearch password from ${ES_PASSWORD} made of digits', () => {
     expect(log).not.toContain(PASSWORD);
   });
 });
+
+describe('an index that blocks writes for a while (a per-event retry, not a refusal)', () => {
+  // A prefix of its own: Sluice refuses templates of two sinks whose patterns overlap.
+  const blocked = `sluice-int-blocked-${process.pid}-${Date.now()}`;
+  const retryTopic = blocked;
+  afterAll(async () => {
+    const rows = await es.cat.indices({ index: `${blocked}-*`, format: 'json', h: ['index'] }).catch(() => []);
+    for (const r of rows) await es.indices.delete({ index: r.index! }).catch(() => undefined);
+    await es.indices.deleteIndexTemplate({ name: blocked }).catch(() => undefined);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [retryTopic] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('indexes the other services at once, retries the blocked one until the block lifts, then each event is indexed once, none dead-lettered', async () => {
+    const { dir: here } = aws.setup('retry');
+    const T0 = Date.UTC(2024, 4, 1, 12);
+    const index = `${blocked}-b-2024.05.01`;
+    await es.indices.create({ index, settings: { number_of_replicas: 0, 'index.blocks.write': true } });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: retryTopic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({
+      topic: retryTopic,
+      acks: -1,
+      messages: Array.from({ length: 300 }, (_, n) => ({
+        value: encodeEvent({
+          id: `ev-${n}`,
+          timestamp: T0 + n,
+          message: `ev-${n} retry`,
+          service: ['a', 'b', 'c'][n % 3]!,
+          module: 'm',
+          host: 'h',
+          source: { kind: 'file', path: '/var/log/app.log', offset: n },
+          fields: {},
+        }),
+      })),
+    });
+    await producer.disconnect();
+    const deadLetter = join(here, 'dead-letter.jsonl');
+    const collector = aws.start(
+      'collector',
+      here,
+      'collector',
+      [
+        `data_dir: ${join(here, 'collector')}`,
+        'api: { address: "127.0.0.1:0" }',
+        `bus: { type: kafka, client: ${AUTO_CLIENT}, brokers: [${brokers}], topic: ${retryTopic}, consumer: { group_id: ${retryTopic}-g, max_wait: 100ms } }`,
+        'sinks:',
+        '  search:',
+        '    type: elasticsearch',
+        `    url: ${url}`,
+        `    index: "${blocked}-{service}-%Y.%m.%d"`,
+        `    template: { name: ${blocked}, replicas: 0 }`,
+        `dead_letter: { type: file, path: ${deadLetter} }`,
+        '',
+      ].join('\n'),
+    );
+    const stored = async (): Promise<Doc[]> => {
+      await es.indices.refresh({ index: `${blocked}-*`, allow_no_indices: true, ignore_unavailable: true });
+      const r = await es.search({ index: `${blocked}-*`, size: 1000, ignore_unavailable: true, allow_no_indices: true });
+      return r.hits.hits as unknown as Doc[];
+    };
+    await waitFor(
+      'services a and c indexed, b retried',
+      async () => {
+        if (!collector.running) throw new Error(`the collector exited: ${collector.log().slice(-2000)}`);
+        return (
+          (await stored()).length >= 200 && collector.log().includes('"msg":"sink asked to retry some events; retrying after backoff"')
+        );
+      },
+      60_000,
+      async () => `${(await stored()).length} documents\n${collector.log().slice(-2000)}`,
+    );
+    expect((await stored()).filter((d) => d._index === index)).toEqual([]);
+    expect(collector.log()).toContain('cluster_block_exception');
+
+    await es.indices.putSettings({ index, settings: { 'index.blocks.write': false } });
+    await waitFor(
+      '300 documents',
+      async () => (await stored()).length >= 300,
+      90_000,
+      async () => `${(await stored()).length} documents\n${collector.log().slice(-2000)}`,
+    );
+    expect(await collector.stop()).toBe(0);
+    const docsNow = await stored();
+    expect(docsNow.map((d) => d._id).sort()).toEqual(Array.from({ length: 300 }, (_, n) => `ev-${n}`).sort());
+    expect(docsNow.filter((d) => d._index === index)).toHaveLength(100);
+    expect(existsSync(deadLetter) ? readFileSync(deadLetter, 'utf8') : '').toBe('');
+  });
+});
