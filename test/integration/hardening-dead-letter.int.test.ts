@@ -149,10 +149,8 @@ describe('undecodable records in a batch read again after a collector SIGKILL', 
       topic,
       group,
       deadLetter,
-    }).replace(
-      '  out:\n    type: console\n    encoding: json\n',
-      `  tree: { type: file, root: ${root}, path: "{service}.log", encoding: text }\n`,
-    );
+      sinks: [`  tree: { type: file, root: ${root}, path: "{service}.log", encoding: text }`],
+    });
     const first = ws.start('collector', dir, 'c1', yaml);
     await waitFor(
       'the undecodable records in the dead-letter',
