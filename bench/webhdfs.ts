@@ -9,10 +9,10 @@ import { WebHdfsSink, webhdfsSinkOptions } from '../sinks/webhdfs/index.js';
 
 /**
  * MiB/s into HDFS through the webhdfs sink (exactly-once on: write journal and the lane's
- * ledger, one APPEND per file per batch and one to the ledger) against a bare loader on the same cluster that CREATEs one file per chunk
- * of the same bytes, two requests per chunk, nothing else. Both write 10 files per batch
- * (10 services), batches of 20,000 ~200-byte events (about 4 MiB, 400 KiB per file).
- * The HDFS is the one test/services runs (WEBHDFS_URL).
+ * ledger, one APPEND per file per batch and one to the ledger) against a bare loader on the
+ * same cluster that CREATEs one file per chunk of the same bytes, two requests per chunk,
+ * nothing else. Both write 10 files per batch (10 services), batches of 20,000 ~200-byte
+ * events (about 4 MiB, 400 KiB per file). The HDFS is the one test/services runs (WEBHDFS_URL).
  */
 const url = process.env.WEBHDFS_URL;
 if (!url) throw new Error('WEBHDFS_URL is not set: run through `npm run bench -- webhdfs`, which starts HDFS');
