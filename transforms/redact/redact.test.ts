@@ -170,6 +170,19 @@ describe('the card gate', () => {
       if (candidate.test(t)) passed++;
     }
     expect(passed).toBeGreaterThan(1000);
+    // Longer texts with sparser runs, through every head length: the gate looks at every 13th
+    // character first, so runs of every length at every alignment must still be found.
+    let longPassed = 0;
+    for (let k = 0; k < 5_000; k++) {
+      let t = '';
+      const length = Math.floor(random() * 120);
+      const digits = random();
+      for (let i = 0; i < length; i++) t += random() < digits ? alphabet[Math.floor(random() * 10)] : alphabet[10 + Math.floor(random() * 3)];
+      const head = Math.floor(random() * (length + 2));
+      expect(hasCardRun(t, head), JSON.stringify([t, head])).toBe(candidate.test(t.slice(0, head)));
+      if (candidate.test(t.slice(0, head))) longPassed++;
+    }
+    expect(longPassed).toBeGreaterThan(500);
     // Only the head is looked at, like every pattern on log data.
     expect(hasCardRun(`${'x'.repeat(100)}4111 1111 1111 1111`, 100)).toBe(false);
     expect(redactor().redactText('card 4111-1111-1111-1111 ok')).toBe('card [REDACTED:credit_card] ok');
