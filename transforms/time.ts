@@ -1,5 +1,6 @@
 import type { FieldValue } from '../core/event.js';
 import { ZonedClock } from '../core/template.js';
+import { trimmed } from './trim.js';
 
 /**
  * Reading an event time out of a parsed value. Formats:
@@ -93,7 +94,7 @@ function newParts(): Parts {
 const EPOCH = /^\d+(\.\d+)?$/;
 
 function parseAuto(text: string, clock: ZonedClock, now: number): number | undefined {
-  const s = text.trim();
+  const s = trimmed(text);
   if (s.length === 0) return undefined;
   const c0 = s.charCodeAt(0);
   if (isDigit(c0)) {
@@ -257,11 +258,27 @@ function valid(p: Parts): boolean {
 }
 
 function toEpoch(p: Parts, year: number, clock: ZonedClock): number {
-  const wall = Date.UTC(year, p.month - 1, p.day, p.hour, p.minute, p.second, p.ms);
+  const wall = utc(year, p.month, p.day, p.hour, p.minute, p.second, p.ms);
   if (p.offset !== undefined) return wall - p.offset * 60_000;
   // Local wall time to UTC: the offset at the guess, corrected once for a DST boundary.
   const guess = wall - clock.offset(wall);
   return wall - clock.offset(guess);
+}
+
+/**
+ * Date.UTC for the fields a parse leaves (month 1-12, day 1-31, hour 0-23, minute 0-59,
+ * second 0-60, ms 0-999): the days counted in JavaScript (H. Hinnant's days_from_civil), as
+ * the call into Date.UTC cost more than the rest of a time's parse. A day past the month's
+ * end rolls over as in Date.UTC. Years below 100 go to Date.UTC, which reads them as 19xx.
+ */
+export function utc(year: number, month: number, day: number, hour: number, minute: number, second: number, ms: number): number {
+  if (year < 100) return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const days = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+  return days * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms;
 }
 
 /** Syslog times carry no year: the one that puts the time closest to now (December lines read in January). */
