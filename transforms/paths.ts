@@ -59,6 +59,8 @@ export interface FieldPath {
    * rebuilding the object once with compact() after all edits of an event.
    */
   delete(fields: Fields): FieldValue | undefined;
+  /** delete() of a value get() has just returned (not undefined): without reading it again. Returns true (a hole or a change was made). */
+  drop(fields: Fields): boolean;
 }
 
 /** The fields without holes (undefined values): a new object, in fast mode. */
@@ -86,6 +88,7 @@ export function fieldPath(name: string): FieldPath {
       },
       set: (f, v) => setField(f, name, v),
       delete: (f) => deleteField(f, name),
+      drop: (f) => deleteField(f, name) !== undefined,
     };
   }
   return {
@@ -97,6 +100,10 @@ export function fieldPath(name: string): FieldPath {
       const v = f[name];
       if (v !== undefined) (f as Record<string, FieldValue | undefined>)[name] = undefined;
       return v;
+    },
+    drop: (f) => {
+      (f as Record<string, FieldValue | undefined>)[name] = undefined;
+      return true;
     },
   };
 }

@@ -116,14 +116,14 @@ export class FieldsTransform implements Transform {
           const text = typeof v === 'object' ? undefined : fieldText(v);
           if (!text) return void errors.mark(e, `${from} cannot be the ${target}: not text`);
           e[target] = text;
-          return path.delete(e.fields) !== undefined;
+          return path.drop(e.fields);
         };
       case 'message':
         return (e) => {
           const v = path.get(e.fields);
           if (v === undefined || v === null) return false;
           e.message = fieldText(v)!;
-          return path.delete(e.fields) !== undefined;
+          return path.drop(e.fields);
         };
       case 'level':
         return (e) => {
@@ -132,7 +132,7 @@ export class FieldsTransform implements Transform {
           const level = normalizeLevel(v);
           if (level === undefined) return void errors.mark(e, `${from} is not a level: ${preview(v)}`);
           e.level = level;
-          return path.delete(e.fields) !== undefined;
+          return path.drop(e.fields);
         };
       default: {
         const parse: TimeParser = timeParser(o.timestamp_format, o.timezone);
@@ -143,7 +143,7 @@ export class FieldsTransform implements Transform {
           const t = parse(v, e.timestamp);
           if (t === undefined) return void errors.mark(e, `${from} is not a time in format ${o.timestamp_format}: ${preview(v)}`);
           e.timestamp = t;
-          return path.delete(e.fields) !== undefined;
+          return path.drop(e.fields);
         };
       }
     }

@@ -25,6 +25,8 @@ export class RedactTransform implements Transform {
   /** Passes every value one of the detectors could find something in; undefined: run them on every value. */
   private readonly gate: ((text: string) => boolean) | undefined;
   private readonly secretFields: Set<string>;
+  /** ASCII first characters (both cases) of the secret field names: a key starting with another is no secret, without a lookup. */
+  private readonly secretFirst = new Uint8Array(128);
   /** Field names already checked against secretFields (lower-casing each name per event costs). */
   private readonly secretKeys = new Map<string, boolean>();
   private readonly allowed: ((path: string) => boolean)[];
@@ -57,6 +59,13 @@ export class RedactTransform implements Transform {
         )
       : undefined;
     this.secretFields = new Set(o.secret_fields.map((f) => f.toLowerCase()));
+    for (const f of this.secretFields) {
+      // A key whose first character is ASCII lower-cases to a name starting with its ASCII lower case.
+      const c = f.charCodeAt(0);
+      if (c >= 128) continue;
+      this.secretFirst[c] = 1;
+      if (c >= 0x61 && c <= 0x7a) this.secretFirst[c - 0x20] = 1;
+    }
     this.allowed = o.allow_fields.map((f) => (f.includes('*') ? globMatcher(f) : (path: string) => path === f));
     this.onMessage = o.on.includes('message');
     this.onFields = o.on.includes('fields');
@@ -125,6 +134,8 @@ export class RedactTransform implements Transform {
   }
 
   private isSecret(key: string): boolean {
+    const c = key.charCodeAt(0);
+    if (c < 128 && this.secretFirst[c] === 0) return false;
     let secret = this.secretKeys.get(key);
     if (secret === undefined) {
       secret = this.secretFields.has(key.toLowerCase());
