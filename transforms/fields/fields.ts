@@ -94,14 +94,17 @@ export class FieldsTransform implements Transform {
   }
 
   apply(events: LogEvent[]): LogEvent[] {
-    const steps = this.steps;
-    return applyEach(events, this.when, (e) => {
-      let holes = false;
-      for (const step of steps) if (step(e)) holes = true;
-      if (holes) e.fields = compact(e.fields);
-      return true;
-    });
+    return applyEach(events, this.when, this.each);
   }
+
+  // Made once, not per batch: V8 optimizes each new closure anew, and a batch would run partly unoptimized.
+  private readonly each = (e: LogEvent): boolean => {
+    const steps = this.steps;
+    let holes = false;
+    for (let i = 0; i < steps.length; i++) if (steps[i]!(e)) holes = true;
+    if (holes) e.fields = compact(e.fields);
+    return true;
+  };
 
   private promoter(target: string, name: string, o: FieldsOptions): (e: LogEvent) => boolean | undefined {
     const errors = this.errors;

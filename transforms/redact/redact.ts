@@ -73,12 +73,15 @@ export class RedactTransform implements Transform {
   }
 
   apply(events: LogEvent[]): LogEvent[] {
-    return applyEach(events, this.when, (e) => {
-      if (this.onMessage) e.message = this.redactText(e.message);
-      if (this.onFields) this.redactObject(e.fields, '');
-      return true;
-    });
+    return applyEach(events, this.when, this.each);
   }
+
+  // Made once, not per batch: V8 optimizes each new closure anew, and a batch would run partly unoptimized.
+  private readonly each = (e: LogEvent): boolean => {
+    if (this.onMessage) e.message = this.redactText(e.message);
+    if (this.onFields) this.redactObject(e.fields, '');
+    return true;
+  };
 
   /** The text with every detected span replaced; the same string when nothing was found. */
   redactText(text: string): string {
