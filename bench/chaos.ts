@@ -1,0 +1,228 @@
+/**
+ * `npm run bench -- chaos` (issue 12): one stream of 100,000 events (BENCH_CHAOS_EVENTS)
+ * with every kind of poison mixed in, through the whole distributed path as deployed — the
+ * built CLI, `sluice agent` (five file sources → disk channel → the real Kafka) and
+ * `sluice collector --workers 1` (Kafka → routes with multi-`*` globs → a file sink and an
+ * Elasticsearch sink on the real node, one dead-letter) — and an account of every event:
+ * for each sink, each record is delivered or dead-lettered exactly once, and where its kind
+ * says it must be. What the stream holds: bench/support/chaos-stream.ts (and the README).
+ *
+ * The files are written in 10 rounds while the agent tails them. The run ends when both
+ * sinks account for every record, or when nothing more arrived for BENCH_CHAOS_STALL_SECONDS
+ * (60) — then what is missing is lost. Final line:
+ * {"bench":"chaos","ok":…,"events":100000,"sinks":{"file":{delivered,dead_letter,agent_dead_letter,lost,duplicated,unexpected},"es":{…}},"kinds":{…},…}
+ * and the exit code is 1 unless ok.
+ */
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@elastic/elasticsearch';
+import { stringify } from 'yaml';
+import { writeStream } from './support/chaos-stream.js';
+import { GrowingFile, type Seen, Tally } from './support/chaos-tally.js';
+import { OutputTree } from './support/output.js';
+import { cpuSeconds, MiB, round, rss, type Sluice, started, startSluice } from './support/processes.js';
+
+const EVENTS = Number(process.env.BENCH_CHAOS_EVENTS ?? 100_000);
+const STALL_MS = Number(process.env.BENCH_CHAOS_STALL_SECONDS ?? 60) * 1000;
+const ROUNDS = 10;
+const brokers = process.env.KAFKA_BROKERS;
+const esUrl = process.env.ELASTICSEARCH_URL;
+if (!brokers || !esUrl) {
+  console.error('KAFKA_BROKERS or ELASTICSEARCH_URL is not set: run it as `npm run bench -- chaos` (which leases the test services)');
+  process.exit(2);
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-chaos-'));
+const logs = join(dir, 'logs');
+const out = join(dir, 'out');
+const run = `chaos-${process.pid}-${Date.now().toString(36)}`;
+const index = `${run}-{service}-%Y.%m.%d`;
+const admin = new Client({ node: esUrl });
+
+// The file sink's refused paths: service "refused" has a plain file where its directory
+// goes, service "linked" a symlink (to a directory outside the tree, which must stay empty).
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, 'refused'), 'not a directory\n');
+mkdirSync(join(dir, 'elsewhere'));
+symlinkSync(join(dir, 'elsewhere'), join(out, 'linked'));
+
+const source = (name: string, extra: object) => ({
+  type: 'file',
+  include: [join(logs, name, '*', '*.log')],
+  path_pattern: join(logs, name, '{service}', '{module}.log'),
+  start_at: 'beginning',
+  ...extra,
+});
+const textTime = { timestamp: { pattern: '^(\\S+) ', format: 'auto' } };
+const bus = { type: 'kafka', brokers: brokers.split(','), topic: run, consumer: { group_id: run } };
+const agentConfig = {
+  data_dir: join(dir, 'agent'),
+  sources: {
+    plain: source('plain', textTime),
+    java: source('java', { ...textTime, multiline: { preset: 'java' } }),
+    python: source('python', { ...textTime, multiline: { preset: 'python' } }),
+    go: source('go', { ...textTime, multiline: { preset: 'go' } }),
+    json: source('json', {}),
+  },
+  // JSON lines become fields (fields.code: a long in the index made for them, or a string)
+  // and their `ts` the event time, read as milliseconds (a nanosecond one is out of range).
+  transforms: {
+    json: { type: 'parse', format: 'json', when: { service: 'mapped' } },
+    time: { type: 'fields', when: { service: 'mapped' }, promote: { timestamp: 'ts' }, timestamp_format: 'unix_ms' },
+  },
+  channel: { type: 'disk' },
+  bus,
+  api: { enabled: false },
+};
+const both = ['file', 'es'];
+const collectorConfig = {
+  data_dir: join(dir, 'collector'),
+  bus,
+  sinks: {
+    file: { type: 'file', root: out, encoding: 'json' },
+    es: { type: 'elasticsearch', url: esUrl, index, template: { name: run, replicas: 0 } },
+  },
+  routes: {
+    rules: [
+      { name: 'timeouts', match: { message: '*error*timeout*' }, sinks: both },
+      { name: 'abcd', match: { message: '*a*b*c*d*' }, sinks: both },
+    ],
+    default: both,
+  },
+  api: { enabled: false },
+};
+writeFileSync(join(dir, 'agent.yaml'), stringify(agentConfig));
+writeFileSync(join(dir, 'collector.yaml'), stringify(collectorConfig));
+
+let agent: Sluice | undefined;
+let collector: Sluice | undefined;
+const tree = new OutputTree(out);
+let exitCode = 1;
+try {
+  // An index made before Sluice's template (a legacy one) where fields.code is a long: the
+  // JSON lines whose code is a string cannot be indexed there.
+  await admin.indices.create({
+    index: `${run}-mapped-2024.06.01`,
+    settings: { number_of_replicas: 0 },
+    mappings: { properties: { fields: { properties: { code: { type: 'long' } } } } },
+  });
+
+  collector = startSluice('collector', join(dir, 'collector.yaml'), ['--workers', '1', '--log-level', 'info']);
+  agent = startSluice('agent', join(dir, 'agent.yaml'), ['--log-level', 'info']);
+  await Promise.all([started(collector), started(agent)]);
+  const t0 = Date.now();
+  const cpu0 = { agent: cpuSeconds(agent.pid), collector: cpuSeconds(collector.pid) };
+
+  const stream = await writeStream(logs, EVENTS, ROUNDS, () => new Promise((r) => setTimeout(r, 500)));
+  console.error(`chaos: ${EVENTS} records (${round(stream.bytes / MiB)} MiB) written in ${round((Date.now() - t0) / 1000)} s`);
+  const tally = new Tally(stream);
+  const readTree = () =>
+    tree.read((line) => {
+      const e = JSON.parse(line.toString()) as { source?: Seen; fields?: Record<string, unknown> };
+      tally.deliver('file', { path: e.source?.path, offset: (e.source as { offset?: number })?.offset, fields: e.fields }, 'file sink');
+    });
+  const collectorDead = new GrowingFile(join(dir, 'collector', 'dead-letter', 'dead-letter.jsonl'));
+  const agentDead = new GrowingFile(join(dir, 'agent', 'dead-letter', 'agent.jsonl'));
+  const readDeadLetters = () => {
+    collectorDead.read((l) => tally.collectorEntry(l));
+    agentDead.read((l) => tally.agentEntry(l));
+  };
+
+  // Until both sinks account for every record (Elasticsearch by a count of its documents
+  // plus its dead-letter entries), or nothing moves for STALL_MS.
+  let progress = -1;
+  let movedAt = Date.now();
+  for (;;) {
+    if (agent.child.exitCode !== null || collector.child.exitCode !== null) throw new Error(`a process died: ${logs_()}`);
+    readTree();
+    readDeadLetters();
+    const docs = await esCount();
+    const esAccounted = docs + tally.deadLettered('es');
+    const now = tally.accounted('file') + esAccounted;
+    if (now !== progress) {
+      progress = now;
+      movedAt = Date.now();
+    }
+    if ((tally.accounted('file') >= EVENTS && esAccounted >= EVENTS) || Date.now() - movedAt > STALL_MS) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  const cpu = { agent: cpuSeconds(agent.pid) - cpu0.agent, collector: cpuSeconds(collector.pid) - cpu0.collector };
+  const memory = { agent: rss(agent.pid), collector: rss(collector.pid) };
+  const exits = { agent: await agent.stop(), collector: await collector.stop() };
+  readTree();
+  readDeadLetters();
+  const docs = await readElasticsearch(tally);
+  const verdict = tally.summary();
+  const ok = verdict.ok && exits.agent === 0 && exits.collector === 0;
+  exitCode = ok ? 0 : 1;
+  console.log(
+    JSON.stringify({
+      bench: 'chaos',
+      ok,
+      events: EVENTS,
+      mib: round(stream.bytes / MiB),
+      seconds: round(seconds),
+      sinks: verdict.perSink,
+      es_documents: docs,
+      kinds: verdict.perKind,
+      dead_letter_reasons: tally.reasons,
+      lost_sample: verdict.lostSample,
+      problems: verdict.problems,
+      problem_sample: verdict.problemSample,
+      exit_codes: exits,
+      agent_cpu_s: round(cpu.agent, 2),
+      collector_cpu_s: round(cpu.collector, 2),
+      agent_rss_peak_mib: round(memory.agent.peak),
+      collector_rss_peak_mib: round(memory.collector.peak),
+      loadavg_1m: round(loadavg()[0]!, 2),
+    }),
+  );
+} catch (err) {
+  console.error(`chaos: ${(err as Error).message}`);
+  console.log(JSON.stringify({ bench: 'chaos', ok: false, error: (err as Error).message.slice(0, 2000) }));
+} finally {
+  await Promise.all([agent?.stop(), collector?.stop()]);
+  tree.close();
+  await cleanupElasticsearch();
+  await admin.close();
+  if (exitCode === 0 || process.env.BENCH_CHAOS_KEEP !== '1') await rm(dir, { recursive: true, force: true });
+  else console.error(`chaos: kept ${dir} (BENCH_CHAOS_KEEP=1)`);
+}
+process.exit(exitCode);
+
+function logs_(): string {
+  return `agent: ${agent?.stderr().slice(-1500)}\ncollector: ${collector?.stderr().slice(-1500)}`;
+}
+
+async function esCount(): Promise<number> {
+  try {
+    return (await admin.count({ index: `${run}-*`, ignore_unavailable: true, allow_no_indices: true })).count;
+  } catch {
+    return 0;
+  }
+}
+
+/** Every document of the run, traced to its record; returns how many there are. */
+async function readElasticsearch(t: Tally): Promise<number> {
+  await admin.indices.refresh({ index: `${run}-*` });
+  let docs = 0;
+  const scroll = admin.helpers.scrollDocuments<{ source?: { path?: string; offset?: number }; fields?: Record<string, unknown> }>({
+    index: `${run}-*`,
+    size: 2000,
+    _source_excludes: ['message'],
+    query: { match_all: {} },
+  });
+  for await (const d of scroll) {
+    docs++;
+    t.deliver('es', { path: d.source?.path, offset: d.source?.offset, fields: d.fields }, 'elasticsearch');
+  }
+  return docs;
+}
+
+async function cleanupElasticsearch(): Promise<void> {
+  await admin.indices.delete({ index: `${run}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);
+  await admin.indices.deleteIndexTemplate({ name: run }).catch(() => undefined);
+}
