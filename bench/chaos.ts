@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- chaos` (issue 12): one stream of 100,000 events (BENCH_CHAOS_EVENTS)
+ * `npm run bench -- chaos [AGENT_CLIENT [COLLECTOR_CLIENT]]` (issue 12; `librdkafka`, `kafkajs` or `auto`): one stream of 100,000 events (BENCH_CHAOS_EVENTS)
  * with every kind of poison mixed in, through the whole distributed path as deployed — the
  * built CLI, `sluice agent` (five file sources → disk channel → the real Kafka) and
  * `sluice collector --workers 1` (Kafka → routes with multi-`*` globs → a file sink and an
@@ -20,13 +20,21 @@ import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { stringify } from 'yaml';
 import { writeStream } from './support/chaos-stream.js';
-import { GrowingFile, type Seen, Tally } from './support/chaos-tally.js';
+import { GrowingFile, Tally } from './support/chaos-tally.js';
 import { OutputTree } from './support/output.js';
 import { cpuSeconds, MiB, round, rss, type Sluice, started, startSluice } from './support/processes.js';
 
 const EVENTS = Number(process.env.BENCH_CHAOS_EVENTS ?? 100_000);
 const STALL_MS = Number(process.env.BENCH_CHAOS_STALL_SECONDS ?? 60) * 1000;
 const ROUNDS = 10;
+/** The Kafka client of the agent, and of the collector (the agent's unless given). */
+const CLIENTS = { agent: process.argv[2] ?? 'auto', collector: process.argv[3] ?? process.argv[2] ?? 'auto' };
+for (const c of Object.values(CLIENTS)) {
+  if (!['auto', 'librdkafka', 'kafkajs'].includes(c)) {
+    console.error(`usage: npm run bench -- chaos [AGENT_CLIENT [COLLECTOR_CLIENT]] (auto, librdkafka, kafkajs); got ${JSON.stringify(c)}`);
+    process.exit(2);
+  }
+}
 const brokers = process.env.KAFKA_BROKERS;
 const esUrl = process.env.ELASTICSEARCH_URL;
 if (!brokers || !esUrl) {
@@ -56,7 +64,7 @@ const source = (name: string, extra: object) => ({
   ...extra,
 });
 const textTime = { timestamp: { pattern: '^(\\S+) ', format: 'auto' } };
-const bus = { type: 'kafka', brokers: brokers.split(','), topic: run, consumer: { group_id: run } };
+const bus = (client: string) => ({ type: 'kafka', client, brokers: brokers.split(','), topic: run, consumer: { group_id: run } });
 const agentConfig = {
   data_dir: join(dir, 'agent'),
   sources: {
@@ -73,13 +81,13 @@ const agentConfig = {
     time: { type: 'fields', when: { service: 'mapped' }, promote: { timestamp: 'ts' }, timestamp_format: 'unix_ms' },
   },
   channel: { type: 'disk' },
-  bus,
+  bus: bus(CLIENTS.agent),
   api: { enabled: false },
 };
 const both = ['file', 'es'];
 const collectorConfig = {
   data_dir: join(dir, 'collector'),
-  bus,
+  bus: bus(CLIENTS.collector),
   sinks: {
     file: { type: 'file', root: out, encoding: 'json' },
     es: { type: 'elasticsearch', url: esUrl, index, template: { name: run, replicas: 0 } },
@@ -120,8 +128,12 @@ try {
   const tally = new Tally(stream);
   const readTree = () =>
     tree.read((line) => {
-      const e = JSON.parse(line.toString()) as { source?: Seen; fields?: Record<string, unknown> };
-      tally.deliver('file', { path: e.source?.path, offset: (e.source as { offset?: number })?.offset, fields: e.fields }, 'file sink');
+      const e = JSON.parse(line.toString()) as {
+        id?: string;
+        source?: { path?: string; offset?: number };
+        fields?: Record<string, unknown>;
+      };
+      tally.deliver('file', { id: e.id, path: e.source?.path, offset: e.source?.offset, fields: e.fields }, 'file sink');
     });
   const collectorDead = new GrowingFile(join(dir, 'collector', 'dead-letter', 'dead-letter.jsonl'));
   const agentDead = new GrowingFile(join(dir, 'agent', 'dead-letter', 'agent.jsonl'));
@@ -134,6 +146,7 @@ try {
   // plus its dead-letter entries), or nothing moves for STALL_MS.
   let progress = -1;
   let movedAt = Date.now();
+  let shownAt = Date.now();
   for (;;) {
     if (agent.child.exitCode !== null || collector.child.exitCode !== null) throw new Error(`a process died: ${logs_()}`);
     readTree();
@@ -144,6 +157,12 @@ try {
     if (now !== progress) {
       progress = now;
       movedAt = Date.now();
+    }
+    if (Date.now() - shownAt >= 5000) {
+      shownAt = Date.now();
+      console.error(
+        `chaos: ${round((shownAt - t0) / 1000)} s: file ${tally.accounted('file')}, elasticsearch ${esAccounted} of ${EVENTS} accounted for`,
+      );
     }
     if ((tally.accounted('file') >= EVENTS && esAccounted >= EVENTS) || Date.now() - movedAt > STALL_MS) break;
     await new Promise((r) => setTimeout(r, 1000));
@@ -173,6 +192,7 @@ try {
       problems: verdict.problems,
       problem_sample: verdict.problemSample,
       exit_codes: exits,
+      clients: { agent: clientOf(agent), collector: clientOf(collector) },
       agent_cpu_s: round(cpu.agent, 2),
       collector_cpu_s: round(cpu.collector, 2),
       agent_rss_peak_mib: round(memory.agent.peak),
@@ -193,6 +213,11 @@ try {
 }
 process.exit(exitCode);
 
+/** The Kafka client the process chose (its "kafka client chosen" line). */
+function clientOf(s: Sluice): string | undefined {
+  return /"client":"(\w+)"[^\n]*"msg":"kafka client chosen"/.exec(s.stderr())?.[1];
+}
+
 function logs_(): string {
   return `agent: ${agent?.stderr().slice(-1500)}\ncollector: ${collector?.stderr().slice(-1500)}`;
 }
@@ -209,15 +234,18 @@ async function esCount(): Promise<number> {
 async function readElasticsearch(t: Tally): Promise<number> {
   await admin.indices.refresh({ index: `${run}-*` });
   let docs = 0;
-  const scroll = admin.helpers.scrollDocuments<{ source?: { path?: string; offset?: number }; fields?: Record<string, unknown> }>({
+  const scroll = admin.helpers.scrollSearch<{ source?: { path?: string; offset?: number }; fields?: Record<string, unknown> }>({
     index: `${run}-*`,
     size: 2000,
     _source_excludes: ['message'],
     query: { match_all: {} },
   });
-  for await (const d of scroll) {
-    docs++;
-    t.deliver('es', { path: d.source?.path, offset: d.source?.offset, fields: d.fields }, 'elasticsearch');
+  for await (const page of scroll) {
+    for (const hit of page.body.hits.hits) {
+      docs++;
+      const d = hit._source!;
+      t.deliver('es', { id: hit._id, path: d.source?.path, offset: d.source?.offset, fields: d.fields }, `elasticsearch ${hit._index}`);
+    }
   }
   return docs;
 }

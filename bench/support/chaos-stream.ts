@@ -24,7 +24,11 @@ export type Kind =
   | 'escaped' // a 1 MiB line of quotes and backslashes: its wire form is twice its size
   | 'path_file' // its file-sink directory is a plain file
   | 'path_symlink' // its file-sink directory is a symlink
-  | 'conflict'; // a string where the Elasticsearch index maps a long
+  | 'conflict' // a string, or a number beyond 64 bits, where the Elasticsearch index maps a long
+  | 'deep_json' // JSON nested deeper than Elasticsearch's mapping depth limit (20)
+  | 'binary' // invalid UTF-8, NUL and terminal escapes in a line
+  | 'blank' // an empty line
+  | 'odd_name'; // a service whose name (its directory) holds what index names and paths forbid
 
 export const KINDS: readonly Kind[] = [
   'good',
@@ -40,6 +44,10 @@ export const KINDS: readonly Kind[] = [
   'path_file',
   'path_symlink',
   'conflict',
+  'deep_json',
+  'binary',
+  'blank',
+  'odd_name',
 ];
 
 export type Outcome = 'delivered' | 'dead_letter' | 'agent_dead_letter';
@@ -54,7 +62,7 @@ export type SinkName = 'file' | 'es';
 export function expected(kind: Kind, sink: SinkName): readonly Outcome[] {
   if (kind === 'escaped') return ['delivered', 'agent_dead_letter'];
   if (sink === 'file' && (kind === 'path_file' || kind === 'path_symlink')) return ['dead_letter'];
-  if (sink === 'es' && kind === 'conflict') return ['dead_letter'];
+  if (sink === 'es' && (kind === 'conflict' || kind === 'deep_json')) return ['dead_letter'];
   return ['delivered'];
 }
 
@@ -92,7 +100,8 @@ export interface Stream {
 
 // Which file a record goes to: by n % 20, so that every file grows all along the stream.
 const LAYOUT: [SourceName, string, string, number][] = [
-  ['plain', 'shop', 'api', 6],
+  ['plain', 'shop', 'api', 5],
+  ['plain', 'Ünï Cödé *?:<>|#,.. LOUD', 'api', 1], // forbidden in index names; not a path of its own
   ['plain', 'refused', 'api', 1], // its file-sink directory is a plain file
   ['plain', 'linked', 'api', 1], // its file-sink directory is a symlink
   ['java', 'shop', 'billing', 3],
@@ -146,7 +155,7 @@ export async function writeStream(logs: string, total: number, chunks: number, p
   };
   const per = Math.ceil(total / chunks);
   for (let from = 0; from < total; from += per) {
-    const parts: string[][] = files.map(() => []);
+    const parts: Buffer[][] = files.map(() => []);
     for (let n = from; n < Math.min(total, from + per); n++) {
       const f = slots[n % slots.length]!;
       const k = counts[f]!++;
@@ -155,11 +164,12 @@ export async function writeStream(logs: string, total: number, chunks: number, p
       stream.offset[n] = sizes[f]!;
       stream.kind[n] = KINDS.indexOf(kind);
       stream.byOffset[f]!.set(sizes[f]!, n);
-      sizes[f]! += Buffer.byteLength(text);
-      parts[f]!.push(text);
+      const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+      sizes[f]! += bytes.length;
+      parts[f]!.push(bytes);
     }
     parts.forEach((p, f) => {
-      if (p.length > 0) writeSync(fds[f]!, p.join(''));
+      if (p.length > 0) writeSync(fds[f]!, Buffer.concat(p));
     });
     await pause();
   }
@@ -169,13 +179,16 @@ export async function writeStream(logs: string, total: number, chunks: number, p
 }
 
 /** Record `n`, the `k`-th of its file: its kind and its text (whole lines, newline included). */
-function record(file: LogFile, n: number, k: number): { kind: Kind; text: string } {
+function record(file: LogFile, n: number, k: number): { kind: Kind; text: string | Buffer } {
   const iso = new Date(T0 + n).toISOString();
   const tag = `[${file.service}/${file.module}] #${n}`;
   if (file.source === 'json') {
     const ts = T0 + n;
     if (k % 100 === 5) return { kind: 'conflict', text: json({ ts, level: 'error', n, code: `E${n}`, msg: `order ${n} failed` }) };
-    if (k % 100 === 55) return { kind: 'time_promoted', text: json({ ts: 1_700_000_000_000_000_000, level: 'info', n, code: n % 500, msg: 'ns' }) };
+    if (k % 100 === 30) return { kind: 'conflict', text: json({ ts, level: 'info', n, code: 1e30, msg: 'beyond a long' }) };
+    if (k % 1000 === 77) return { kind: 'deep_json', text: json({ ts, level: 'info', n, code: 1, deep: nested(30) }) };
+    if (k % 100 === 55)
+      return { kind: 'time_promoted', text: json({ ts: 1_700_000_000_000_000_000, level: 'info', n, code: n % 500, msg: 'ns' }) };
     return { kind: 'good', text: json({ ts, level: 'info', n, code: n % 500, msg: `order ${n} placed` }) };
   }
   if (file.service === 'refused') return { kind: 'path_file', text: `${iso} INFO ${tag} audit entry ${n}\n` };
@@ -192,6 +205,18 @@ function record(file: LogFile, n: number, k: number): { kind: Kind; text: string
     return { kind: 'hostile_preset', text: `${line}\n` };
   }
   if (file.source === 'plain' && k === 6000) return { kind: 'escaped', text: `${mib('"\\')}\n` };
+  if (file.service.startsWith('Ü')) return { kind: 'odd_name', text: `${iso} INFO ${tag} from a service with an odd name\n` };
+  // A blank line continues a python or go trace: only where it is a line of its own.
+  if (k % 1000 === 500 && (file.source === 'plain' || file.source === 'java')) return { kind: 'blank', text: '\n' };
+  if (k % 1000 === 600)
+    return {
+      kind: 'binary',
+      text: Buffer.concat([
+        Buffer.from(`${iso} INFO ${tag} bytes `),
+        Buffer.from([0xff, 0xfe, 0x00, 0x1b, 0x5b, 0x33, 0x31, 0x6d, 0xc3, 0x07, 0x80]),
+        Buffer.from(' end\n'),
+      ]),
+    };
   if (k % 100 === 41) return { kind: 'time_ns', text: `1700000000000000000 WARN ${tag} clock read in nanoseconds\n` };
   if (k % 100 === 91) return { kind: 'time_text', text: `2024-13-45T99:99:99Z WARN ${tag} clock out of range\n` };
   if (file.source === 'plain') {
@@ -230,5 +255,6 @@ function trace(source: 'java' | 'python' | 'go', iso: string, tag: string): stri
   return `${lines.join('\n')}\n`;
 }
 
+const nested = (depth: number): object => (depth === 0 ? { leaf: true } : { a: nested(depth - 1) });
 const json = (o: object) => `${JSON.stringify(o)}\n`;
 const mib = (unit: string) => unit.repeat(Math.ceil(MiB / unit.length)).slice(0, MiB);

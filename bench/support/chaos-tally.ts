@@ -9,6 +9,8 @@ import { expected, KINDS, type Kind, type Outcome, requiredMark, type SinkName, 
 
 /** An event as the file sink's JSON lines, a dead-letter entry and an Elasticsearch document carry it. */
 export interface Seen {
+  /** The event id (the Elasticsearch `_id`). */
+  id?: string;
   path?: string;
   offset?: number;
   fields?: Record<string, unknown>;
@@ -21,6 +23,8 @@ export class Tally {
   private readonly delivered: Record<SinkName, Uint8Array>;
   private readonly deadLetteredBy: Record<SinkName, Uint8Array>;
   private readonly agentDeadLettered: Uint8Array;
+  /** The id a record was first delivered with: every sink must have it under the same one. */
+  private readonly ids: (string | undefined)[];
   private readonly pathIndex: Map<string, number>;
   /** Events that could not be traced to a record, or lacked a mark their kind must carry. */
   readonly problems: string[] = [];
@@ -33,6 +37,7 @@ export class Tally {
     this.delivered = { file: new Uint8Array(n), es: new Uint8Array(n) };
     this.deadLetteredBy = { file: new Uint8Array(n), es: new Uint8Array(n) };
     this.agentDeadLettered = new Uint8Array(n);
+    this.ids = new Array(n);
     this.pathIndex = new Map(stream.files.map((f, i) => [f.path, i]));
   }
 
@@ -41,6 +46,9 @@ export class Tally {
     const n = this.record(e, where);
     if (n === undefined) return;
     this.delivered[sink][n]!++;
+    const first = this.ids[n];
+    if (first === undefined) this.ids[n] = e.id;
+    else if (first !== e.id) this.problem(`${where}: record ${n} delivered as ${e.id}, elsewhere as ${first}`);
     const mark = requiredMark(this.kindOf(n));
     if (mark && e.fields?.[mark] === undefined) this.problem(`${where}: record ${n} (${this.kindOf(n)}) delivered without ${mark}`);
   }
