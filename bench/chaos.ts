@@ -9,7 +9,9 @@
  *
  * The files are written in 10 rounds while the agent tails them. The run ends when both
  * sinks account for every record, or when nothing more arrived for BENCH_CHAOS_STALL_SECONDS
- * (60) — then what is missing is lost. Final line:
+ * (60) — then what is missing is lost. BENCH_CHAOS_KILLS=N adds crashes: the collector and
+ * the agent SIGKILLed in turn every 8 s, N times, each started again at once (the totals
+ * must not change: replays are neither doubled in a sink nor in a dead-letter). Final line:
  * {"bench":"chaos","ok":…,"events":100000,"sinks":{"file":{delivered,dead_letter,agent_dead_letter,lost,duplicated,unexpected},"es":{…}},"kinds":{…},…}
  * and the exit code is 1 unless ok.
  */
@@ -27,6 +29,9 @@ import { cpuSeconds, MiB, round, rss, type Sluice, started, startSluice } from '
 const EVENTS = Number(process.env.BENCH_CHAOS_EVENTS ?? 100_000);
 const STALL_MS = Number(process.env.BENCH_CHAOS_STALL_SECONDS ?? 60) * 1000;
 const ROUNDS = 10;
+/** SIGKILLs of the collector and the agent in turn, KILL_EVERY_MS apart, each restarted at once (0: none). */
+const KILLS = Number(process.env.BENCH_CHAOS_KILLS ?? 0);
+const KILL_EVERY_MS = 8000;
 /** The Kafka client of the agent, and of the collector (the agent's unless given). */
 const CLIENTS = { agent: process.argv[2] ?? 'auto', collector: process.argv[3] ?? process.argv[2] ?? 'auto' };
 for (const c of Object.values(CLIENTS)) {
@@ -117,8 +122,8 @@ try {
     mappings: { properties: { fields: { properties: { code: { type: 'long' } } } } },
   });
 
-  collector = startSluice('collector', join(dir, 'collector.yaml'), ['--workers', '1', '--log-level', 'info']);
-  agent = startSluice('agent', join(dir, 'agent.yaml'), ['--log-level', 'info']);
+  collector = start('collector');
+  agent = start('agent');
   await Promise.all([started(collector), started(agent)]);
   const t0 = Date.now();
   const cpu0 = { agent: cpuSeconds(agent.pid), collector: cpuSeconds(collector.pid) };
@@ -147,7 +152,16 @@ try {
   let progress = -1;
   let movedAt = Date.now();
   let shownAt = Date.now();
+  let killedAt = Date.now();
+  const kills: string[] = [];
   for (;;) {
+    if (kills.length < KILLS && Date.now() - killedAt >= KILL_EVERY_MS) {
+      const role = kills.length % 2 === 0 ? 'collector' : 'agent';
+      kills.push(role);
+      await crash(role);
+      killedAt = Date.now();
+      movedAt = Date.now();
+    }
     if (agent.child.exitCode !== null || collector.child.exitCode !== null) throw new Error(`a process died: ${logs_()}`);
     readTree();
     readDeadLetters();
@@ -164,7 +178,8 @@ try {
         `chaos: ${round((shownAt - t0) / 1000)} s: file ${tally.accounted('file')}, elasticsearch ${esAccounted} of ${EVENTS} accounted for`,
       );
     }
-    if ((tally.accounted('file') >= EVENTS && esAccounted >= EVENTS) || Date.now() - movedAt > STALL_MS) break;
+    const done = tally.accounted('file') >= EVENTS && esAccounted >= EVENTS;
+    if ((done && kills.length >= KILLS) || Date.now() - movedAt > STALL_MS) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
   const seconds = (Date.now() - t0) / 1000;
@@ -191,10 +206,12 @@ try {
       lost_sample: verdict.lostSample,
       problems: verdict.problems,
       problem_sample: verdict.problemSample,
+      kills,
       exit_codes: exits,
       clients: { agent: clientOf(agent), collector: clientOf(collector) },
-      agent_cpu_s: round(cpu.agent, 2),
-      collector_cpu_s: round(cpu.collector, 2),
+      // Of the processes that ran from the start (with kills: of the last ones, since their start).
+      agent_cpu_s: kills.includes('agent') ? null : round(cpu.agent, 2),
+      collector_cpu_s: kills.includes('collector') ? null : round(cpu.collector, 2),
       agent_rss_peak_mib: round(memory.agent.peak),
       collector_rss_peak_mib: round(memory.collector.peak),
       loadavg_1m: round(loadavg()[0]!, 2),
@@ -212,6 +229,22 @@ try {
   else console.error(`chaos: kept ${dir} (BENCH_CHAOS_KEEP=1)`);
 }
 process.exit(exitCode);
+
+function start(role: 'agent' | 'collector'): Sluice {
+  return startSluice(role, join(dir, `${role}.yaml`), [...(role === 'collector' ? ['--workers', '1'] : []), '--log-level', 'info']);
+}
+
+/** SIGKILL of the process that runs the pipeline (a crash: no drain, no final checkpoint), then a new one. */
+async function crash(role: 'agent' | 'collector'): Promise<void> {
+  const s = role === 'agent' ? agent! : collector!;
+  process.kill(s.pid, 'SIGKILL');
+  await s.stop();
+  const next = start(role);
+  if (role === 'agent') agent = next;
+  else collector = next;
+  await started(next);
+  console.error(`chaos: ${role} killed and started again`);
+}
 
 /** The Kafka client the process chose (its "kafka client chosen" line). */
 function clientOf(s: Sluice): string | undefined {
