@@ -225,7 +225,7 @@ try {
   tree.close();
   await cleanupElasticsearch();
   await admin.close();
-  if (exitCode === 0 || process.env.BENCH_CHAOS_KEEP !== '1') await rm(dir, { recursive: true, force: true });
+  if (process.env.BENCH_CHAOS_KEEP !== '1') await rm(dir, { recursive: true, force: true });
   else console.error(`chaos: kept ${dir} (BENCH_CHAOS_KEEP=1)`);
 }
 process.exit(exitCode);

@@ -18,6 +18,16 @@ export interface Seen {
 
 const SINKS: readonly SinkName[] = ['file', 'es'];
 
+/** What became of the records in one sink; `unexpected`: not the outcome their kind must have. */
+export interface SinkCounts {
+  delivered: number;
+  dead_letter: number;
+  agent_dead_letter: number;
+  lost: number;
+  duplicated: number;
+  unexpected: number;
+}
+
 export class Tally {
   /** Per sink and record: times delivered, times dead-lettered for that sink. */
   private readonly delivered: Record<SinkName, Uint8Array>;
@@ -96,12 +106,12 @@ export class Tally {
    */
   summary() {
     const total = this.stream.kind.length;
-    const perSink: Record<string, Record<string, number>> = {};
+    const perSink = {} as Record<SinkName, SinkCounts>;
     const perKind: Record<string, Record<string, number>> = {};
     const lostSample: Record<string, number[]> = {};
     let ok = this.problems.length === 0;
     for (const sink of SINKS) {
-      const counts = { delivered: 0, dead_letter: 0, agent_dead_letter: 0, lost: 0, duplicated: 0, unexpected: 0 };
+      const counts: SinkCounts = { delivered: 0, dead_letter: 0, agent_dead_letter: 0, lost: 0, duplicated: 0, unexpected: 0 };
       lostSample[sink] = [];
       for (let n = 0; n < total; n++) {
         const d = this.delivered[sink][n]!;

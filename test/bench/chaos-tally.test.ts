@@ -61,8 +61,8 @@ describe('Tally', () => {
     const v = honest().summary();
     expect(v.problemSample).toEqual([]);
     expect(v.ok).toBe(true);
-    expect(v.perSink.file!.delivered + v.perSink.file!.dead_letter).toBe(400);
-    expect(v.perSink.es!.lost).toBe(0);
+    expect(v.perSink.file.delivered + v.perSink.file.dead_letter).toBe(400);
+    expect(v.perSink.es.lost).toBe(0);
   });
 
   it('counts a record in no sink as lost and one found twice as duplicated', () => {
@@ -70,9 +70,9 @@ describe('Tally', () => {
     t.deliver('file', seen(8), 'file');
     const v = t.summary();
     expect(v.ok).toBe(false);
-    expect(v.perSink.es!.lost).toBe(1);
+    expect(v.perSink.es.lost).toBe(1);
     expect(v.lostSample.es).toEqual([7]);
-    expect(v.perSink.file!.duplicated).toBe(1);
+    expect(v.perSink.file.duplicated).toBe(1);
   });
 
   it('flags a poison delivered where it must be dead-lettered, an unmarked bad time, an event of no record and ids that differ', () => {
@@ -86,7 +86,7 @@ describe('Tally', () => {
     t.deliver('file', { ...seen(good), id: 'other' }, 'file');
     const v = t.summary();
     expect(v.ok).toBe(false);
-    expect(v.perSink.es!.unexpected).toBe(1);
+    expect(v.perSink.es.unexpected).toBe(1);
     expect(v.problemSample.join('\n')).toContain(`record ${badTime} (time_ns) delivered without log.time_invalid`);
     expect(v.problemSample.join('\n')).toContain('an event of no record (path /nowhere.log');
     expect(v.problemSample.join('\n')).toContain(`record ${good} delivered as other, elsewhere as id-${good}`);
