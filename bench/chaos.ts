@@ -7,10 +7,13 @@
  * for each sink, each record is delivered or dead-lettered exactly once, and where its kind
  * says it must be. What the stream holds: bench/support/chaos-stream.ts (and the README).
  *
- * The files are written in 10 rounds while the agent tails them. The run ends when both
+ * The last 400 records are not written to a file: the bench produces them to the topic itself
+ * once the agent's first events are through (records that are no Sluice event, and events
+ * whose time no sink can store). The files are written in 10 rounds while the agent tails them. The run ends when both
  * sinks account for every record, or when nothing more arrived for BENCH_CHAOS_STALL_SECONDS
  * (60) — then what is missing is lost. BENCH_CHAOS_KILLS=N adds crashes: the collector and
- * the agent SIGKILLed in turn every 8 s, N times, each started again at once (the totals
+ * the agent SIGKILLed in turn, N times spread over the flow (the k-th once the file sink has
+ * k/(N+1) of the records), each started again at once (the totals
  * must not change: replays are neither doubled in a sink nor in a dead-letter). Final line:
  * {"bench":"chaos","ok":…,"events":100000,"sinks":{"file":{delivered,dead_letter,agent_dead_letter,lost,duplicated,unexpected},"es":{…}},"kinds":{…},…}
  * and the exit code is 1 unless ok.
@@ -20,8 +23,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
+import kafkajs from 'kafkajs';
 import { stringify } from 'yaml';
-import { writeStream } from './support/chaos-stream.js';
+import { type ForeignRecord, writeStream } from './support/chaos-stream.js';
 import { GrowingFile, Tally } from './support/chaos-tally.js';
 import { OutputTree } from './support/output.js';
 import { cpuSeconds, MiB, round, rss, type Sluice, started, startSluice } from './support/processes.js';
@@ -29,9 +33,10 @@ import { cpuSeconds, MiB, round, rss, type Sluice, started, startSluice } from '
 const EVENTS = Number(process.env.BENCH_CHAOS_EVENTS ?? 100_000);
 const STALL_MS = Number(process.env.BENCH_CHAOS_STALL_SECONDS ?? 60) * 1000;
 const ROUNDS = 10;
-/** SIGKILLs of the collector and the agent in turn, KILL_EVERY_MS apart, each restarted at once (0: none). */
+/** Of the EVENTS, records the bench produces to the topic itself (undecodable ones, and events with impossible times). */
+const PRODUCED = Math.min(400, Math.floor(EVENTS / 100));
+/** SIGKILLs of the collector and the agent in turn, spread over the flow, each restarted at once (0: none). */
 const KILLS = Number(process.env.BENCH_CHAOS_KILLS ?? 0);
-const KILL_EVERY_MS = 8000;
 /** The Kafka client of the agent, and of the collector (the agent's unless given). */
 const CLIENTS = { agent: process.argv[2] ?? 'auto', collector: process.argv[3] ?? process.argv[2] ?? 'auto' };
 for (const c of Object.values(CLIENTS)) {
@@ -128,7 +133,7 @@ try {
   const t0 = Date.now();
   const cpu0 = { agent: cpuSeconds(agent.pid), collector: cpuSeconds(collector.pid) };
 
-  const stream = await writeStream(logs, EVENTS, ROUNDS, () => new Promise((r) => setTimeout(r, 500)));
+  const stream = await writeStream(logs, EVENTS, ROUNDS, () => new Promise((r) => setTimeout(r, 500)), PRODUCED);
   console.error(`chaos: ${EVENTS} records (${round(stream.bytes / MiB)} MiB) written in ${round((Date.now() - t0) / 1000)} s`);
   const tally = new Tally(stream);
   const readTree = () =>
@@ -152,14 +157,19 @@ try {
   let progress = -1;
   let movedAt = Date.now();
   let shownAt = Date.now();
-  let killedAt = Date.now();
   const kills: string[] = [];
+  let produced = false;
   for (;;) {
-    if (kills.length < KILLS && Date.now() - killedAt >= KILL_EVERY_MS) {
+    // Into the agent's topic once it exists (the first events are through).
+    if (!produced && tally.accounted('file') > 0) {
+      await produce(stream.foreign);
+      produced = true;
+    }
+    // Kills spread over the flow: the k-th once the file sink has k/(KILLS+1) of the records.
+    if (kills.length < KILLS && tally.accounted('file') >= ((kills.length + 1) * EVENTS) / (KILLS + 1)) {
       const role = kills.length % 2 === 0 ? 'collector' : 'agent';
       kills.push(role);
       await crash(role);
-      killedAt = Date.now();
       movedAt = Date.now();
     }
     if (agent.child.exitCode !== null || collector.child.exitCode !== null) throw new Error(`a process died: ${logs_()}`);
@@ -229,6 +239,19 @@ try {
   else console.error(`chaos: kept ${dir} (BENCH_CHAOS_KEEP=1)`);
 }
 process.exit(exitCode);
+
+/** Records straight to the topic, beside the agent's, spread over its partitions. */
+async function produce(records: ForeignRecord[]): Promise<void> {
+  const kafka = new kafkajs.Kafka({ brokers: brokers!.split(','), logLevel: kafkajs.logLevel.NOTHING });
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (let i = 0; i < records.length; i += 100)
+      await producer.send({ topic: run, acks: -1, messages: records.slice(i, i + 100).map((r) => ({ value: r.value })) });
+  } finally {
+    await producer.disconnect();
+  }
+}
 
 function start(role: 'agent' | 'collector'): Sluice {
   return startSluice(role, join(dir, `${role}.yaml`), [...(role === 'collector' ? ['--workers', '1'] : []), '--log-level', 'info']);

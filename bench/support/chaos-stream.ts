@@ -28,7 +28,9 @@ export type Kind =
   | 'deep_json' // JSON nested deeper than Elasticsearch's mapping depth limit (20)
   | 'binary' // invalid UTF-8, NUL and terminal escapes in a line
   | 'blank' // an empty line
-  | 'odd_name'; // a service whose name (its directory) holds what index names and paths forbid
+  | 'odd_name' // a service whose name (its directory) holds what index names and paths forbid
+  | 'wire_time' // produced straight to Kafka: a Sluice event whose time is out of range
+  | 'garbage'; // produced straight to Kafka: a record that is no Sluice event
 
 export const KINDS: readonly Kind[] = [
   'good',
@@ -48,6 +50,8 @@ export const KINDS: readonly Kind[] = [
   'binary',
   'blank',
   'odd_name',
+  'wire_time',
+  'garbage',
 ];
 
 export type Outcome = 'delivered' | 'dead_letter' | 'agent_dead_letter';
@@ -63,12 +67,13 @@ export function expected(kind: Kind, sink: SinkName): readonly Outcome[] {
   if (kind === 'escaped') return ['delivered', 'agent_dead_letter'];
   if (sink === 'file' && (kind === 'path_file' || kind === 'path_symlink')) return ['dead_letter'];
   if (sink === 'es' && (kind === 'conflict' || kind === 'deep_json')) return ['dead_letter'];
+  if (kind === 'garbage') return ['dead_letter'];
   return ['delivered'];
 }
 
 /** A field a delivered event of this kind must carry. */
 export function requiredMark(kind: Kind): string | undefined {
-  if (kind === 'time_ns' || kind === 'time_text' || kind === 'time_promoted') return 'log.time_invalid';
+  if (kind === 'time_ns' || kind === 'time_text' || kind === 'time_promoted' || kind === 'wire_time') return 'log.time_invalid';
   if (kind === 'huge' || kind === 'hostile_preset' || kind === 'hostile_glob' || kind === 'escaped') return 'log.truncated';
   return undefined;
 }
@@ -76,15 +81,25 @@ export function requiredMark(kind: Kind): string | undefined {
 export type SourceName = 'plain' | 'java' | 'python' | 'go' | 'json';
 
 export interface LogFile {
-  source: SourceName;
+  /** The agent's source that tails it; `kafka` for the records the bench produces itself. */
+  source: SourceName | 'kafka';
   service: string;
   module: string;
-  /** Absolute path, LOGS/<source>/<service>/<module>.log. */
+  /** Absolute path, LOGS/<source>/<service>/<module>.log; for the records produced to Kafka, FOREIGN_PATH. */
   path: string;
 }
 
 /** Good times: 2024-06-01 08:00 UTC plus the record number in ms, so all on one day. */
 export const T0 = Date.UTC(2024, 5, 1, 8);
+
+/** The `source.path` of the events the bench produces to Kafka itself; their offset is their index among them. */
+export const FOREIGN_PATH = '/chaos/produced-to-kafka';
+
+/** A record produced to Kafka: the value, and the number a dead-letter entry of it is traced back by. */
+export interface ForeignRecord {
+  n: number;
+  value: Buffer;
+}
 
 /** Per record: its file (index into `files`), byte offset and kind. */
 export interface Stream {
@@ -96,6 +111,8 @@ export interface Stream {
   byOffset: Map<number, number>[];
   /** Bytes written. */
   bytes: number;
+  /** The last records: not written to a file but produced to the bus topic by the bench. */
+  foreign: ForeignRecord[];
 }
 
 // Which file a record goes to: by n % 20, so that every file grows all along the stream.
@@ -126,19 +143,21 @@ const SPECIAL_AT = [1000, 5000, 9000];
 
 /**
  * Writes the stream into LOGS: `total` records appended in `chunks` rounds, `pause` between
- * them (the agent tails the files while they grow).
+ * them (the agent tails the files while they grow). The last `foreign` of them are not
+ * written: they are returned for the bench to produce to Kafka (see `foreignRecord`).
  */
-export async function writeStream(logs: string, total: number, chunks: number, pause: () => Promise<void>): Promise<Stream> {
+export async function writeStream(logs: string, total: number, chunks: number, pause: () => Promise<void>, foreign = 0): Promise<Stream> {
   const slots: number[] = [];
   LAYOUT.forEach(([, , , share], i) => {
     for (let s = 0; s < share; s++) slots.push(i);
   });
-  const files: LogFile[] = LAYOUT.map(([source, service, module]) => ({
+  const files: TailedFile[] = LAYOUT.map(([source, service, module]) => ({
     source,
     service,
     module,
     path: join(logs, source, service, `${module}.log`),
   }));
+  const written = total - foreign;
   const fds = files.map((f) => {
     mkdirSync(dirname(f.path), { recursive: true });
     return openSync(f.path, 'a');
@@ -146,17 +165,18 @@ export async function writeStream(logs: string, total: number, chunks: number, p
   const sizes = files.map(() => 0);
   const counts = files.map(() => 0);
   const stream: Stream = {
-    files,
+    files: [...files],
     file: new Uint8Array(total),
     offset: new Float64Array(total),
     kind: new Uint8Array(total),
-    byOffset: files.map(() => new Map()),
+    byOffset: [...files.map(() => new Map<number, number>()), new Map<number, number>()],
     bytes: 0,
+    foreign: [],
   };
-  const per = Math.ceil(total / chunks);
-  for (let from = 0; from < total; from += per) {
+  const per = Math.ceil(written / chunks);
+  for (let from = 0; from < written; from += per) {
     const parts: Buffer[][] = files.map(() => []);
-    for (let n = from; n < Math.min(total, from + per); n++) {
+    for (let n = from; n < Math.min(written, from + per); n++) {
       const f = slots[n % slots.length]!;
       const k = counts[f]!++;
       const { kind, text } = record(files[f]!, n, k);
@@ -175,11 +195,55 @@ export async function writeStream(logs: string, total: number, chunks: number, p
   }
   for (const fd of fds) closeSync(fd);
   stream.bytes = sizes.reduce((a, b) => a + b, 0);
+  const kafka = files.length;
+  stream.files.push({ source: 'kafka', service: 'produced', module: 'raw', path: FOREIGN_PATH });
+  for (let n = written; n < total; n++) {
+    const i = n - written;
+    const { kind, value } = foreignRecord(n, i);
+    stream.file[n] = kafka;
+    stream.offset[n] = i;
+    stream.kind[n] = KINDS.indexOf(kind);
+    stream.byOffset[kafka]!.set(i, n);
+    stream.foreign.push({ n, value });
+  }
   return stream;
 }
 
+/**
+ * The `i`-th record produced to Kafka: one in four no Sluice event at all (not JSON, JSON
+ * that is no event, invalid UTF-8: the collector dead-letters them), the others Sluice
+ * events whose time no sink can store (the wire decoder must mark them).
+ */
+function foreignRecord(n: number, i: number): { kind: Kind; value: Buffer } {
+  switch (i % 8) {
+    case 0:
+      return { kind: 'garbage', value: Buffer.from(`not json #${n} `) };
+    case 4:
+      return { kind: 'garbage', value: Buffer.from(JSON.stringify({ v: 1, note: `no id, no message #${n} ` })) };
+    case 6:
+      return { kind: 'garbage', value: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`#${n} `)]) };
+    default: {
+      const timestamp = [1_700_000_000_000_000_000, -1, 1e300][i % 3]!;
+      const event = {
+        v: 1,
+        id: `chaos-produced-${n}`,
+        timestamp,
+        message: `produced #${n} with a time no sink can store`,
+        service: 'produced',
+        module: 'raw',
+        host: 'bench',
+        source: { kind: 'file', path: FOREIGN_PATH, offset: i },
+        fields: {},
+      };
+      return { kind: 'wire_time', value: Buffer.from(JSON.stringify(event)) };
+    }
+  }
+}
+
 /** Record `n`, the `k`-th of its file: its kind and its text (whole lines, newline included). */
-function record(file: LogFile, n: number, k: number): { kind: Kind; text: string | Buffer } {
+type TailedFile = LogFile & { source: SourceName };
+
+function record(file: TailedFile, n: number, k: number): { kind: Kind; text: string | Buffer } {
   const iso = new Date(T0 + n).toISOString();
   const tag = `[${file.service}/${file.module}] #${n}`;
   if (file.source === 'json') {

@@ -33,6 +33,8 @@ export class Tally {
   private readonly delivered: Record<SinkName, Uint8Array>;
   private readonly deadLetteredBy: Record<SinkName, Uint8Array>;
   private readonly agentDeadLettered: Uint8Array;
+  /** Records the collector could not decode (dead-lettered with their Kafka coordinates): for both sinks. */
+  private readonly undecodable: Uint8Array;
   /** The id a record was first delivered with: every sink must have it under the same one. */
   private readonly ids: (string | undefined)[];
   private readonly pathIndex: Map<string, number>;
@@ -40,13 +42,14 @@ export class Tally {
   readonly problems: string[] = [];
   private problemCount = 0;
   /** Dead-letter reasons by sink, a sample of each distinct start. */
-  readonly reasons: Record<string, Record<string, number>> = { file: {}, es: {}, agent: {}, other: {} };
+  readonly reasons: Record<string, Record<string, number>> = { file: {}, es: {}, records: {}, agent: {}, other: {} };
 
   constructor(private readonly stream: Stream) {
     const n = stream.kind.length;
     this.delivered = { file: new Uint8Array(n), es: new Uint8Array(n) };
     this.deadLetteredBy = { file: new Uint8Array(n), es: new Uint8Array(n) };
     this.agentDeadLettered = new Uint8Array(n);
+    this.undecodable = new Uint8Array(n);
     this.ids = new Array(n);
     this.pathIndex = new Map(stream.files.map((f, i) => [f.path, i]));
   }
@@ -63,9 +66,25 @@ export class Tally {
     if (mark && e.fields?.[mark] === undefined) this.problem(`${where}: record ${n} (${this.kindOf(n)}) delivered without ${mark}`);
   }
 
-  /** A line of the collector's dead-letter: `reason` says which sink refused the event. */
+  /**
+   * A line of the collector's dead-letter: `reason` says which sink refused the event; a
+   * record that is no event is traced back by the `#N` in its value.
+   */
   collectorEntry(line: string): void {
-    const entry = JSON.parse(line) as { reason: string; event?: { source?: { path?: string; offset?: number } } };
+    const entry = JSON.parse(line) as {
+      reason: string;
+      value?: string;
+      value_base64?: string;
+      event?: { source?: { path?: string; offset?: number } };
+    };
+    if (!entry.event && (entry.value !== undefined || entry.value_base64 !== undefined)) {
+      this.reason('records', entry.reason);
+      const value = entry.value ?? Buffer.from(entry.value_base64!, 'base64').toString('latin1');
+      const n = Number(/#(\d+) /.exec(value)?.[1] ?? Number.NaN);
+      if (Number.isInteger(n) && n < this.undecodable.length) this.undecodable[n]!++;
+      else this.problem(`collector dead-letter: a record of no record: ${value.slice(0, 200)}`);
+      return;
+    }
     const sink = SINKS.find((s) => entry.reason.startsWith(`sinks.${s}: `));
     this.reason(sink ?? 'other', entry.reason);
     if (!sink || !entry.event) {
@@ -88,14 +107,15 @@ export class Tally {
     let total = 0;
     const d = this.delivered[sink];
     const l = this.deadLetteredBy[sink];
-    for (let n = 0; n < d.length; n++) total += d[n]! + l[n]! + this.agentDeadLettered[n]!;
+    for (let n = 0; n < d.length; n++) total += d[n]! + l[n]! + this.undecodable[n]! + this.agentDeadLettered[n]!;
     return total;
   }
 
-  /** Entries in the dead-letters for a sink: the collector's for it and the agent's. */
+  /** Entries in the dead-letters for a sink: the collector's for it or for no sink (undecodable), and the agent's. */
   deadLettered(sink: SinkName): number {
     let total = 0;
-    for (let n = 0; n < this.agentDeadLettered.length; n++) total += this.deadLetteredBy[sink][n]! + this.agentDeadLettered[n]!;
+    for (let n = 0; n < this.agentDeadLettered.length; n++)
+      total += this.deadLetteredBy[sink][n]! + this.undecodable[n]! + this.agentDeadLettered[n]!;
     return total;
   }
 
@@ -115,7 +135,7 @@ export class Tally {
       lostSample[sink] = [];
       for (let n = 0; n < total; n++) {
         const d = this.delivered[sink][n]!;
-        const l = this.deadLetteredBy[sink][n]!;
+        const l = this.deadLetteredBy[sink][n]! + this.undecodable[n]!;
         const a = this.agentDeadLettered[n]!;
         const times = d + l + a;
         if (times === 0) {
