@@ -233,6 +233,7 @@ try {
   await Promise.all([agent?.stop(), collector?.stop()]);
   tree.close();
   await cleanupElasticsearch();
+  await deleteTopic();
   await admin.close();
   if (process.env.BENCH_CHAOS_KEEP !== '1') await rm(dir, { recursive: true, force: true });
   else console.error(`chaos: kept ${dir} (BENCH_CHAOS_KEEP=1)`);
@@ -305,7 +306,22 @@ async function readElasticsearch(t: Tally): Promise<number> {
   return docs;
 }
 
+/** The run's topic (the agent made it), so that runs do not pile topics up on a shared broker. */
+async function deleteTopic(): Promise<void> {
+  const kafkaAdmin = new kafkajs.Kafka({ brokers: brokers!.split(','), logLevel: kafkajs.logLevel.NOTHING }).admin();
+  try {
+    await kafkaAdmin.connect();
+    await kafkaAdmin.deleteTopics({ topics: [run] });
+  } catch {
+    // Never made (the run failed early), or the broker is gone: nothing to clean.
+  } finally {
+    await kafkaAdmin.disconnect();
+  }
+}
+
 async function cleanupElasticsearch(): Promise<void> {
-  await admin.indices.delete({ index: `${run}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);
+  // By name: Elasticsearch 8 refuses wildcard deletes (action.destructive_requires_name).
+  const rows = await admin.cat.indices({ index: `${run}-*`, format: 'json', h: ['index'] }).catch(() => []);
+  for (const r of rows) await admin.indices.delete({ index: r.index! }).catch(() => undefined);
   await admin.indices.deleteIndexTemplate({ name: run }).catch(() => undefined);
 }
