@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LogEvent } from '../../core/event.js';
+import { type LogEvent, TIME_INVALID_FIELD } from '../../core/event.js';
 import { makeEvent } from '../../test/support/index.js';
 import { PARSE_ERROR_FIELD } from '../transform.js';
 import { FieldsTransform } from './fields.js';
@@ -93,6 +93,22 @@ describe('fields', () => {
     const level = run({ promote: { level: 'lvl' } }, { fields: { lvl: 'not a level at all' } });
     expect(level.level).toBeUndefined();
     expect(level.fields).toEqual({ lvl: 'not a level at all', [PARSE_ERROR_FIELD]: 'f: lvl is not a level: "not a level at all"' });
+  });
+
+  it('never promotes a time no sink can store: the event keeps its time, the value goes to log.time_invalid', () => {
+    // Epochs in nanoseconds read as milliseconds (explicitly, and by auto), a year before 1970.
+    const ns = run(
+      { promote: { timestamp: 'ts' }, timestamp_format: 'unix_ms' },
+      { timestamp: 5, fields: { ts: 1_700_000_000_000_000_000, n: 1 } },
+    );
+    expect(ns.timestamp).toBe(5);
+    expect(ns.fields).toEqual({ n: 1, [TIME_INVALID_FIELD]: 1_700_000_000_000_000_000 });
+    const auto = run({ promote: { timestamp: 'ts' } }, { timestamp: 5, fields: { ts: '1700000000000000000' } });
+    expect(auto.timestamp).toBe(5);
+    expect(auto.fields).toEqual({ [TIME_INVALID_FIELD]: '1700000000000000000' });
+    const early = run({ promote: { timestamp: 'ts' } }, { timestamp: 5, fields: { ts: '1969-12-31T23:59:59Z' } });
+    expect(early.timestamp).toBe(5);
+    expect(early.fields).toEqual({ [TIME_INVALID_FIELD]: '1969-12-31T23:59:59Z' });
   });
 
   it('leaves events outside `when` untouched', () => {

@@ -1,4 +1,4 @@
-import type { FieldValue, LogEvent } from '../../core/event.js';
+import { type FieldValue, isValidEventTime, type LogEvent, TIME_INVALID_FIELD } from '../../core/event.js';
 import { globMatcher } from '../../core/template.js';
 import type { EventTest } from '../conditions.js';
 import type { ComponentSpec } from '../../core/registry.js';
@@ -17,8 +17,10 @@ import { type FieldsOptions, fieldsOptions } from './options.js';
  *
  * A promoted value that cannot be used (a time that does not read in timestamp_format, a
  * level that is a sentence) stays in fields, and the event is marked
- * `fields["log.parse_error"]` and counted, like a failed parse. A field that is absent is
- * no error: not every line carries every key.
+ * `fields["log.parse_error"]` and counted, like a failed parse. A time that reads but that
+ * no sink can store (outside 1970–9999) leaves the event's time as it was and moves to
+ * `fields["log.time_invalid"]`. A field that is absent is no error: not every line carries
+ * every key.
  */
 export class FieldsTransform implements Transform {
   readonly at: Side | undefined;
@@ -145,7 +147,11 @@ export class FieldsTransform implements Transform {
           // A year-less time (syslog) takes the year nearest the read time.
           const t = parse(v, e.timestamp);
           if (t === undefined) return void errors.mark(e, `${from} is not a time in format ${o.timestamp_format}: ${preview(v)}`);
-          e.timestamp = t;
+          if (isValidEventTime(t)) e.timestamp = t;
+          // A time no sink can store (nanoseconds read as milliseconds, a year before 1970):
+          // the event keeps the time it had and the value is kept beside it, as the file
+          // source and the wire decoder do, so that no sink gets a year 275760 or 0NaN.
+          else e.fields[TIME_INVALID_FIELD] = typeof v === 'string' && v.length > 64 ? `${v.slice(0, 64)}…` : v;
           return path.drop(e.fields);
         };
       }
@@ -170,5 +176,6 @@ export const fieldsTransformSpec: ComponentSpec<'transform', FieldsOptions, Tran
     ...Object.keys(o.add),
     ...Object.keys(o.set),
     ...(Object.keys(o.promote).length > 0 ? [PARSE_ERROR_FIELD] : []),
+    ...(o.promote.timestamp !== undefined ? [TIME_INVALID_FIELD] : []),
   ],
 };
