@@ -141,6 +141,11 @@ export interface ComponentContext {
   dataDir: string;
   /** Host name stamped on events. */
   host: string;
+  /**
+   * The process's bus, for a component that writes to it outside the event flow (a
+   * dead-letter on a topic); absent where the component has no business with it.
+   */
+  bus?: Bus;
 }
 
 /**
