@@ -66,7 +66,7 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   const buildDeadLetter = (c: ComponentConfig<'dead_letter'>): DeadLetter => {
     const id = componentId(DEAD_LETTER_SECTION, c.name);
     return new MeteredDeadLetter(
-      build(c, DEAD_LETTER_SECTION, { dataDir: join(dataDir, DEAD_LETTER_SECTION), bus }),
+      build(c, DEAD_LETTER_SECTION, { dataDir: join(dataDir, DEAD_LETTER_SECTION), bus, worker: options.worker }),
       new ComponentMeter({ component: id, kind: 'dead_letter', type: c.type }),
       // Failing, it holds back what is behind it (offsets, a channel transaction), as a sink does.
       ops.readiness.add(id, 'dead_letter', c.type, 'grace'),

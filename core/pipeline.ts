@@ -146,6 +146,12 @@ export interface ComponentContext {
    * dead-letter on a topic); absent where the component has no business with it.
    */
   bus?: Bus;
+  /**
+   * This process's index among a collector's workers (`--workers N`), which share one config
+   * and data directory; undefined when it runs alone. A component that appends to a local
+   * file of its own (the file dead-letter) keeps one per worker.
+   */
+  worker?: number;
 }
 
 /**

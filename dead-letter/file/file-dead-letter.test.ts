@@ -106,6 +106,28 @@ describe('file dead-letter spec', () => {
     expect(fileDeadLetterSpec.memory?.(options)).toEqual([{ what: 'remembered entries (200,000 keys)', bytes: 200_000 * 64 }]);
   });
 
+  it('keeps a file per collector worker after the first: two processes never append to one file', async () => {
+    await fileDeadLetterSpec.load?.();
+    const dir = join(tmp.dir, 'dead-letter');
+    const ctx = { name: 'dead-letter', dataDir: dir, host: 'h', logger: silentLogger() };
+    const given = join(tmp.dir, 'dl.jsonl');
+    for (const [options, worker] of [
+      [{}, 0],
+      [{}, 2],
+      [{ path: given }, 0],
+      [{ path: given }, 3],
+    ] as const) {
+      const dl = fileDeadLetterSpec.create(fileDeadLetterSpec.options.parse(options), { ...ctx, worker });
+      await dl.open();
+      await dl.write([{ reason: `worker ${worker}`, event: makeEvent() }]);
+      await dl.close();
+    }
+    expect(lines(join(dir, 'dead-letter.jsonl')).map((l) => l.reason)).toEqual(['worker 0']);
+    expect(lines(join(dir, 'dead-letter.worker-2.jsonl')).map((l) => l.reason)).toEqual(['worker 2']);
+    expect(lines(given).map((l) => l.reason)).toEqual(['worker 0']);
+    expect(lines(join(tmp.dir, 'dl.worker-3.jsonl')).map((l) => l.reason)).toEqual(['worker 3']);
+  });
+
   it('rejects unknown options', () => {
     expect(fileDeadLetterSpec.options.safeParse({ topic: 'x' }).success).toBe(false);
   });

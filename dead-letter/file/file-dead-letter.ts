@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { AppendFile } from '../../core/append-file.js';
 import type { DeadLetter, DeadLetterEntry } from '../../core/dead-letter.js';
 import type { Logger } from '../../core/log.js';
@@ -115,8 +115,17 @@ export class FileDeadLetter implements DeadLetter {
  * What the spec's load() imports (index.ts). Without `path`, the file is NAME.jsonl in the
  * dead-letter's directory: DATA_DIR/dead-letter/dead-letter.jsonl for the collector's,
  * DATA_DIR/dead-letter/agent.jsonl for the agent's (so an agent and a collector sharing a
- * config and a data directory never write one file).
+ * config and a data directory never write one file). Collector workers after the first
+ * each write their own file beside it, `.worker-N` before the extension: two processes
+ * appending to one file would write over each other's entries.
  */
 export const fileDeadLetterCreate: Pick<ComponentSpec<'dead_letter', FileDeadLetterOptions, DeadLetter>, 'create'> = {
-  create: (options, ctx) => new FileDeadLetter(resolve(options.path ?? join(ctx.dataDir, `${ctx.name}.jsonl`)), ctx.logger),
+  create: (options, ctx) =>
+    new FileDeadLetter(workerPath(resolve(options.path ?? join(ctx.dataDir, `${ctx.name}.jsonl`)), ctx.worker), ctx.logger),
 };
+
+function workerPath(path: string, worker: number | undefined): string {
+  if (!worker) return path;
+  const ext = extname(path);
+  return `${path.slice(0, path.length - ext.length)}.worker-${worker}${ext}`;
+}
