@@ -1,10 +1,7 @@
 import { z } from 'zod';
 import { tlsOptions } from '../../core/options/tls.js';
-import { isValidTimeZone, parseTemplate } from '../../core/template.js';
-import { byteSize, duration } from '../../core/units.js';
-import { checkPathTemplate } from '../file/paths.js';
-import { dayLayout } from '../file/retention.js';
-import { schemaOption } from '../schema/schema.js';
+import { duration } from '../../core/units.js';
+import { checkTreeOptions, treeOptions } from '../file/tree-options.js';
 
 /** Options of the `webhdfs` sink (everything besides `type`); strict, so a misspelt key is an error. */
 export const webhdfsSinkOptions = z
@@ -20,32 +17,7 @@ export const webhdfsSinkOptions = z
       .regex(/^\/(?:[^/]+(?:\/[^/]+)*)?$/, 'an absolute HDFS directory such as "/logs" (no trailing "/", no empty segment)')
       .default('/sluice')
       .describe('HDFS directory the tree is written under; nothing is written outside it'),
-    path: z
-      .string()
-      .min(1)
-      .default('{service}/{module}/%Y-%m-%d/{host}.log')
-      .describe(
-        'Path of each file under root, as in the file sink: {service} {module} {host} {source.kind} {fields.NAME} and %Y %m %d %H ...',
-      ),
-    time_zone: z
-      .string()
-      .default('UTC')
-      .refine(isValidTimeZone, { message: 'unknown time zone: use an IANA name such as "UTC", "Europe/Berlin" or "Asia/Kolkata"' })
-      .describe('IANA time zone the %-formats (and so the day directories) are in'),
-    encoding: z
-      .enum(['text', 'json'])
-      .default('text')
-      .describe('text: the raw message per line; json: one line per event with every field'),
-    schema: schemaOption().describe(
-      'json: the shape of each line: sluice (the wire format), ecs (Elastic Common Schema) or otel (OpenTelemetry log data model)',
-    ),
-    compression: z.enum(['none', 'gzip']).default('none').describe('gzip: each batch is one gzip member; ".gz" is appended to names'),
-    gzip_level: z.number().int().min(1).max(9).default(6).describe('gzip compression level, 1 (fastest) to 9 (smallest)'),
-    roll_size: byteSize()
-      .default(128 * 1024 * 1024)
-      .describe('A file is finished once it holds this many bytes (one HDFS block by default); 0 = no size limit'),
-    roll_age: duration().default(3_600_000).describe('A file is finished this long after it was created; 0 = no age limit'),
-    idle_timeout: duration().default(300_000).describe('A file nothing was written to for this long is finished; 0 = never'),
+    ...treeOptions,
     max_open_files: z
       .number()
       .int()
@@ -53,13 +25,6 @@ export const webhdfsSinkOptions = z
       .max(10_000)
       .default(64)
       .describe('Files in progress at once; one more finishes the least recently written'),
-    retention_days: z
-      .number()
-      .int()
-      .min(0)
-      .default(0)
-      .describe('Keep the day directories of the last N days (today included) and delete older ones; 0 = keep everything'),
-    retention_interval: duration().default(3_600_000).describe('How often day directories are checked against retention_days'),
     auth: z
       .enum(['simple', 'delegation_token', 'kerberos'])
       .default('simple')
@@ -77,18 +42,9 @@ export const webhdfsSinkOptions = z
       .describe('Event ids the write journal remembers to skip what a crash left written but unacknowledged; 0 = at-least-once'),
   })
   .superRefine((o, ctx) => {
-    try {
-      checkPathTemplate(o.path);
-      if (o.path.includes(':')) throw new Error(`path template ${JSON.stringify(o.path)}: HDFS names cannot hold ":"`);
-      const parts = parseTemplate(o.path);
-      if (o.retention_days > 0) dayLayout(parts, o.path);
-    } catch (err) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [o.retention_days > 0 && /retention_days/.test((err as Error).message) ? 'retention_days' : 'path'],
-        message: (err as Error).message,
-      });
-    }
+    checkTreeOptions(o, ctx, (path) => {
+      if (path.includes(':')) throw new Error(`path template ${JSON.stringify(path)}: HDFS names cannot hold ":"`);
+    });
     if (o.auth === 'kerberos')
       ctx.addIssue({
         code: 'custom',
@@ -102,8 +58,6 @@ export const webhdfsSinkOptions = z
       ctx.addIssue({ code: 'custom', path: ['delegation_token'], message: 'delegation_token is only used with auth: delegation_token' });
     if (o.auth === 'delegation_token' && o.user !== undefined)
       ctx.addIssue({ code: 'custom', path: ['user'], message: 'user is for auth: simple; a delegation token names its user itself' });
-    if (o.schema !== 'sluice' && o.encoding !== 'json')
-      ctx.addIssue({ code: 'custom', path: ['schema'], message: `schema ${o.schema} shapes JSON lines: it needs encoding: json` });
     if (o.tls !== undefined && o.namenodes.some((n) => n.startsWith('http://')))
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls is set but a NameNode address is http://: use https:// addresses' });
   })

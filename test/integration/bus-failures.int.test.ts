@@ -102,79 +102,47 @@ describe.each(BUS_CLIENTS)('kafka bus under failures [$client]', ({ client, miss
     }
   });
 
-  it('loses nothing when the agent is SIGKILLed mid-stream and restarted; replays are counted', async () => {
-    const { dir, topic, group } = setup(`agent-kill-${client}`);
-    const w = writer(dir);
-    const collector = start(
-      'collector',
-      dir,
-      'collector',
-      collectorYaml({ client, dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group }),
-    );
-    const yaml = agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic });
-    const first = start('agent', dir, 'agent', yaml);
-    const out = () => outputs(dir, 'collector.out');
-    w.write(40_000);
-    await waitFor(
-      'events flowing',
-      () => tally(out()).total > 1000,
-      60_000,
-      () => first.log().slice(-2000),
-    );
-    await first.kill();
-    w.write(8000);
-    const second = start('agent', dir, 'agent2', yaml);
-    const total = w.written;
-    await waitFor(
-      `${total} events after the agent restarted`,
-      () => tally(out()).counts.size >= total,
-      90_000,
-      () => `${tally(out()).counts.size} so far\n${second.log().slice(-3000)}`,
-    );
-    expect(await second.stop()).toBe(0);
-    expect(await collector.stop()).toBe(0);
-    const result = lossAndDuplicates(tally(out()), total);
-    console.log(`agent kill: ${total} events, ${result.duplicates} duplicates (a send in flight when the agent died is sent again)`);
-    expect(result.missing).toEqual([]);
-    expect(result.unexpected).toBe(0);
-  });
-
-  it('loses nothing when the collector is SIGKILLed mid-stream and restarted; replays are counted', async () => {
-    const { dir, topic, group } = setup(`collector-kill-${client}`);
-    const w = writer(dir);
-    const agent = start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic }),
-    );
-    const yaml = collectorYaml({ client, dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group });
-    const first = start('collector', dir, 'collector', yaml);
-    const out = () => outputs(dir, 'collector').filter((f) => f.endsWith('.out'));
-    w.write(40_000);
-    await waitFor(
-      'events flowing',
-      () => tally(out()).total > 1000,
-      60_000,
-      () => first.log().slice(-2000),
-    );
-    await first.kill();
-    w.write(8000);
-    const second = start('collector', dir, 'collector2', yaml);
-    const total = w.written;
-    await waitFor(
-      `${total} events after the collector restarted`,
-      () => tally(out()).counts.size >= total,
-      90_000,
-      () => `${second.log().slice(-3000)}`,
-    );
-    expect(await agent.stop()).toBe(0);
-    expect(await second.stop()).toBe(0);
-    const result = lossAndDuplicates(tally(out()), total);
-    console.log(
-      `collector kill: ${total} events, ${result.duplicates} duplicates (batches written but not committed when it died are read again)`,
-    );
-    expect(result.missing).toEqual([]);
-    expect(result.unexpected).toBe(0);
-  });
+  // Why a replay happens: what the victim had in flight when it died is sent or read again.
+  const replays = {
+    agent: 'a send in flight when the agent died is sent again',
+    collector: 'batches written but not committed when it died are read again',
+  };
+  it.each(['agent', 'collector'] as const)(
+    'loses nothing when the %s is SIGKILLed mid-stream and restarted; replays are counted',
+    async (victim) => {
+      const { dir, topic, group } = setup(`${victim}-kill-${client}`);
+      const w = writer(dir);
+      const yaml = {
+        agent: agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic }),
+        collector: collectorYaml({ client, dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group }),
+      };
+      const survivorRole = victim === 'agent' ? 'collector' : 'agent';
+      const survivor = start(survivorRole, dir, survivorRole, yaml[survivorRole]);
+      const first = start(victim, dir, victim, yaml[victim]);
+      const out = () => outputs(dir, 'collector').filter((f) => f.endsWith('.out'));
+      w.write(40_000);
+      await waitFor(
+        'events flowing',
+        () => tally(out()).total > 1000,
+        60_000,
+        () => first.log().slice(-2000),
+      );
+      await first.kill();
+      w.write(8000);
+      const second = start(victim, dir, `${victim}2`, yaml[victim]);
+      const total = w.written;
+      await waitFor(
+        `${total} events after the ${victim} restarted`,
+        () => tally(out()).counts.size >= total,
+        90_000,
+        () => `${tally(out()).counts.size} so far\n${second.log().slice(-3000)}`,
+      );
+      expect(await second.stop()).toBe(0);
+      expect(await survivor.stop()).toBe(0);
+      const result = lossAndDuplicates(tally(out()), total);
+      console.log(`${victim} kill: ${total} events, ${result.duplicates} duplicates (${replays[victim]})`);
+      expect(result.missing).toEqual([]);
+      expect(result.unexpected).toBe(0);
+    },
+  );
 });

@@ -213,7 +213,7 @@ export function agentYaml(c: AgentConfig): string {
     '  max_bytes: 64MiB',
     'bus:',
     '  type: kafka',
-    `  client: ${c.client}`,
+    `  client: ${c.client ?? AUTO_CLIENT}`,
     `  brokers: [${c.brokers}]`,
     `  topic: ${c.topic}`,
     '  producer:',
@@ -227,11 +227,14 @@ export function agentYaml(c: AgentConfig): string {
 }
 
 export interface CollectorConfig {
-  client: KafkaClientName;
+  /** AUTO_CLIENT unless given. */
+  client?: KafkaClientName;
   dataDir: string;
   brokers: string;
   topic: string;
   group: string;
+  /** The lines under `sinks:`; a console sink `out` printing JSON lines unless given. */
+  sinks?: string[];
   deadLetter?: string;
   extra?: string[];
 }
@@ -242,7 +245,7 @@ export function collectorYaml(c: CollectorConfig): string {
     'log: { level: info }',
     'bus:',
     '  type: kafka',
-    `  client: ${c.client}`,
+    `  client: ${c.client ?? AUTO_CLIENT}`,
     `  brokers: [${c.brokers}]`,
     `  topic: ${c.topic}`,
     '  consumer:',
@@ -251,9 +254,7 @@ export function collectorYaml(c: CollectorConfig): string {
     '    heartbeat_interval: 1s',
     '    max_wait: 100ms',
     'sinks:',
-    '  out:',
-    '    type: console',
-    '    encoding: json',
+    ...(c.sinks ?? ['  out:', '    type: console', '    encoding: json']),
     ...(c.deadLetter ? ['dead_letter:', '  type: file', `  path: ${c.deadLetter}`] : []),
     ...(c.extra ?? []),
     '',

@@ -1,61 +1,47 @@
 // Kafka -> collector (the built CLI) -> Elasticsearch on the shared broker and node: every
 // event produced ends up as exactly one document, across a collector SIGKILLed mid-stream
 // and restarted, and across a full replay of the topic by a new consumer group.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import kafkajs from 'kafkajs';
-import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { encodeEvent } from '../../core/wire.js';
-import { Sluice, waitFor } from './bus-harness.js';
+import { collectorYaml, type Sluice, waitFor, workspace } from './bus-harness.js';
 
 const brokers = inject('kafkaBrokers');
 const url = inject('elasticsearchUrl');
-const dir = mkdtempSync(join(tmpdir(), 'sluice-es-kafka-'));
 const admin = new Client({ node: url });
-const running: Sluice[] = [];
 const name = `sluice-int-eskafka-${process.pid}-${Date.now()}`;
 const index = `${name}-app-2024.07.01`;
+const { setup, start } = workspace('sluice-es-kafka-');
+const { dir } = setup('es');
 
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.kill()));
-});
 afterAll(async () => {
   await admin.indices.delete({ index }).catch(() => undefined);
   await admin.indices.deleteIndexTemplate({ name }).catch(() => undefined);
   await admin.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 function collector(group: string, tag: string): Sluice {
-  const config = join(dir, `${tag}.yaml`);
-  writeFileSync(
-    config,
-    [
-      `data_dir: ${join(dir, 'data')}`,
-      'bus:',
-      '  type: kafka',
-      `  brokers: [${brokers}]`,
-      `  topic: ${name}`,
-      '  consumer:',
-      `    group_id: ${group}`,
-      '    session_timeout: 10s',
-      '    heartbeat_interval: 1s',
-      '    max_wait: 100ms',
-      'sinks:',
-      '  es:',
-      '    type: elasticsearch',
-      `    url: ${url}`,
-      `    index: "${name}-{service}-%Y.%m.%d"`,
-      `    template: { name: ${name}, replicas: 0 }`,
-      '',
-    ].join('\n'),
+  return start(
+    'collector',
+    dir,
+    tag,
+    collectorYaml({
+      dataDir: join(dir, 'data'),
+      brokers,
+      topic: name,
+      group,
+      sinks: [
+        '  es:',
+        '    type: elasticsearch',
+        `    url: ${url}`,
+        `    index: "${name}-{service}-%Y.%m.%d"`,
+        `    template: { name: ${name}, replicas: 0 }`,
+      ],
+    }),
   );
-  const p = new Sluice('collector', config, join(dir, `${tag}.out`), join(dir, `${tag}.err`));
-  running.push(p);
-  return p;
 }
 
 async function stats(): Promise<{ docs: number; indexed: number }> {

@@ -7,34 +7,37 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AUTO_CLIENT, agentYaml, appendEvents, lossAndDuplicates, Sluice, tally, waitFor, workspace } from './bus-harness.js';
+import {
+  AUTO_CLIENT,
+  agentYaml,
+  appendEvents,
+  collectorYaml as harnessCollectorYaml,
+  lossAndDuplicates,
+  Sluice,
+  tally,
+  waitFor,
+  workspace,
+} from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const KILLS = 5;
 const { setup, start } = workspace('sluice-file-eo-');
 
 function collectorYaml(dataDir: string, root: string, topic: string, group: string): string {
-  return [
-    `data_dir: ${dataDir}`,
-    'log: { level: info }',
-    'bus:',
-    '  type: kafka',
-    `  brokers: [${brokers}]`,
-    `  topic: ${topic}`,
-    '  consumer:',
-    `    group_id: ${group}`,
-    '    session_timeout: 10s',
-    '    heartbeat_interval: 1s',
-    '    max_wait: 100ms',
-    'sinks:',
-    '  tree:',
-    '    type: file',
-    `    root: ${root}`,
-    '    path: "{service}/{module}/%Y-%m-%d/{host}.log"',
-    '    encoding: json',
-    '    roll_size: 256KiB', // many files finished (renamed) between the kills
-    '',
-  ].join('\n');
+  return harnessCollectorYaml({
+    dataDir,
+    brokers,
+    topic,
+    group,
+    sinks: [
+      '  tree:',
+      '    type: file',
+      `    root: ${root}`,
+      '    path: "{service}/{module}/%Y-%m-%d/{host}.log"',
+      '    encoding: json',
+      '    roll_size: 256KiB', // many files finished (renamed) between the kills
+    ],
+  });
 }
 
 /** Every file under `dir`, recursively. */

@@ -25,7 +25,7 @@ import {
  * topic's pattern is picked up within this time. One small metadata request each time.
  */
 const METADATA_REFRESH_MS = 5000;
-/** A round still being written after this long pauses fetching and keeps polling, so the member stays in the group. */
+/** A round still being written after this long polls again (the member stays in the group); see round(). */
 const KEEPALIVE_MS = 1000;
 /**
  * About this many value bytes per round. What a round holds (librdkafka's message objects,
@@ -47,8 +47,9 @@ type Deliver = (batch: AckableBatch) => Promise<void>;
  * partitions_concurrently at once, each partition in order), and commit each partition's
  * offset once the collector acked its batch (every sink wrote it durably). Nothing is
  * committed before that. librdkafka commits asynchronously: the outcome comes back on a
- * later poll, and a failed one is remembered then. A round that takes long (a sink is down) pauses fetching and keeps
- * polling, so the member neither fills memory nor drops out of the group.
+ * later poll, and a failed one is remembered then. A round that takes long keeps polling
+ * (taking the next round), and pauses fetching once that is whole (a sink is down), so the
+ * member neither fills memory nor drops out of the group.
  *
  * A rebalance announced during a round waits for the round to be written and committed
  * before the partitions are given up (librdkafka holds the group until unassign), so the
@@ -314,9 +315,13 @@ export class LibrdkafkaConsumer implements BusConsumer {
       clearTimeout(timer);
       if (finished) break;
       // The sinks are slow: librdkafka leaves the group of a consumer not polled for
-      // max.poll.interval.ms, so keep polling, with fetching paused meanwhile.
+      // max.poll.interval.ms, so keep polling; what is taken is the next round. Fetching is
+      // paused only once that is a whole round (the sinks are stuck, not slow): a pause drops
+      // what librdkafka prefetched of every partition and its next fetch serves the first
+      // partition first, so pausing on every slow round starved the other partitions for as
+      // long as the first had a backlog.
       try {
-        if (!paused) {
+        if (!paused && this.carry.length >= this.roundSize()) {
           paused = consumer.assignments();
           consumer.pause(paused);
         }
