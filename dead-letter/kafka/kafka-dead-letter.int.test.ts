@@ -108,6 +108,8 @@ describe.each(BUS_CLIENTS)('kafka dead-letter [$client]', ({ client, missing }) 
       const states = (await ready(api)).body.components.map((c) => [c.component, c.kind, c.type, c.state]);
       expect(states).toContainEqual(['dead-letter', 'dead_letter', 'kafka', 'running']);
       await waitFor('2 events at the sink', () => collector.output().trimEnd().split('\n').filter(Boolean).length >= 2);
+      // The api listens before the CLI takes SIGTERM over: a stop sent in between would kill it.
+      await waitFor('the collector started', () => collector.log().includes('"msg":"sluice started"'));
       expect(await collector.stop()).toBe(0);
 
       const records = await readTopic(dlTopic, 3);
