@@ -2,17 +2,20 @@
 // each Kafka client: records that do not decode and an event no route takes land in the
 // dead-letter topic with their reason (value, header and key), the group commits past them, and
 // the dead-letter has the metrics and state of every component.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeEvent } from '../../core/wire.js';
 import { waitFor } from '../../test/support/index.js';
-import { apiWorkspace, ready, scrape, value } from '../../test/integration/api-harness.js';
-import { BUS_CLIENTS, skipWhenMissing } from '../../test/integration/bus-harness.js';
+import type { ApiTarget } from '../../api/client.js';
+import { ready, scrape, value } from '../../test/integration/api-harness.js';
+import { BUS_CLIENTS, skipWhenMissing, workspace } from '../../test/integration/bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const kafka = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
-const { setup, start } = apiWorkspace('sluice-dl-kafka-');
+// One collector process (--workers 1, the workspace's default): its api and metrics are the only ones.
+const { setup, start } = workspace('sluice-dl-kafka-');
 const created: string[] = [];
 afterAll(async () => {
   const admin = kafka.admin();
@@ -41,14 +44,25 @@ async function readTopic(topic: string, expected: number): Promise<kafkajs.Kafka
   return seen;
 }
 
+/** The api of a process, from the "api listening" line it logs (its port is picked at start). */
+async function apiOf(log: () => string): Promise<ApiTarget> {
+  let url = '';
+  await waitFor('the api to listen', () => {
+    const line = log()
+      .split('\n')
+      .find((l) => l.includes('"api listening"'));
+    if (line) url = (JSON.parse(line) as { url: string }).url;
+    return line !== undefined;
+  });
+  return { url: new URL(url) };
+}
+
 describe.each(BUS_CLIENTS)('kafka dead-letter [$client]', ({ client, missing }) => {
   skipWhenMissing(missing);
 
   it('produces undecodable records and unrouted events to its topic with their reason, and the group commits past them', async () => {
-    const { dir } = setup(`kafka-${client}`);
-    const topic = `sluice-dlk-${client}-${process.pid}-${Date.now()}`;
+    const { dir, topic, group } = setup(`kafka-${client}`);
     const dlTopic = `${topic}-dl`;
-    const group = `${topic}-g`;
     created.push(topic, dlTopic);
     const admin = kafka.admin();
     await admin.connect();
@@ -90,7 +104,7 @@ describe.each(BUS_CLIENTS)('kafka dead-letter [$client]', ({ client, missing }) 
           '',
         ].join('\n'),
       );
-      const api = await collector.api();
+      const api = await apiOf(() => collector.log());
       const id = { component: 'dead-letter', kind: 'dead_letter', type: 'kafka' };
       await waitFor(
         '3 entries kept by the dead-letter',
@@ -107,10 +121,13 @@ describe.each(BUS_CLIENTS)('kafka dead-letter [$client]', ({ client, missing }) 
       expect(value(families, 'sluice_component_discarded_events_total', { component: 'routes', reason: 'unrouted' })).toBe(1);
       const states = (await ready(api)).body.components.map((c) => [c.component, c.kind, c.type, c.state]);
       expect(states).toContainEqual(['dead-letter', 'dead_letter', 'kafka', 'running']);
-      await waitFor('2 events at the sink', () => collector.output().trimEnd().split('\n').filter(Boolean).length >= 2);
+      await waitFor(
+        '2 events at the sink',
+        () => readFileSync(join(dir, 'collector.out'), 'utf8').trimEnd().split('\n').filter(Boolean).length >= 2,
+      );
       // The api listens before the CLI takes SIGTERM over: a stop sent in between would kill it.
       await waitFor('the collector started', () => collector.log().includes('"msg":"sluice started"'));
-      expect(await collector.stop()).toBe(0);
+      expect(await collector.stop(), collector.log().slice(-4000)).toBe(0);
 
       const records = await readTopic(dlTopic, 3);
       const entries = records.map((r) => ({
