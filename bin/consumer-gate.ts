@@ -57,6 +57,7 @@ export class MeteredConsumer implements BusConsumer {
     try {
       await deliver({
         events: batch.events,
+        ...(batch.lane === undefined ? {} : { lane: batch.lane }),
         ack: async () => {
           await batch.ack();
           meter?.received(batch.events);

@@ -54,11 +54,11 @@ export class SinkSlot implements Sink {
     this.status.running();
   }
 
-  async write(batch: readonly LogEvent[]): Promise<WriteResult> {
+  async write(batch: readonly LogEvent[], lane?: string): Promise<WriteResult> {
     if (this.switching !== undefined) await this.switching;
     if (batch !== this.failedBatch) this.meter.received(batch);
     const impl = this.impl;
-    const write = impl.write(batch);
+    const write = impl.write(batch, lane);
     let writes = this.inFlight.get(impl);
     if (!writes) this.inFlight.set(impl, (writes = new Set()));
     writes.add(write);

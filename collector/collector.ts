@@ -133,7 +133,7 @@ export class Collector {
   private async deliver(batch: AckableBatch): Promise<void> {
     const events = this.transform ? this.transform([...batch.events]) : batch.events;
     const { bySink, unrouted } = this.router.route(events);
-    const writes: Promise<number>[] = [...bySink].map(([name, events]) => this.writeUntilDone(name, events));
+    const writes: Promise<number>[] = [...bySink].map(([name, events]) => this.writeUntilDone(name, events, batch.lane));
     if (unrouted.length > 0) {
       const dl = this.deadLetter;
       if (!dl)
@@ -167,13 +167,13 @@ export class Collector {
    * ones in the dead-letter (the sink is not written again for them); resolves with how many
    * were refused.
    */
-  private async writeUntilDone(name: string, events: readonly LogEvent[]): Promise<number> {
+  private async writeUntilDone(name: string, events: readonly LogEvent[], lane: string | undefined): Promise<number> {
     const refused: SinkRefusal[] = [];
     // Looked up on every attempt: a reload may have replaced the sink meanwhile.
     await this.retryUntilDone(
       name,
       async (todo) => {
-        const result = await this.byName.get(name)!.write(todo);
+        const result = await this.byName.get(name)!.write(todo, lane);
         for (const r of result.refused) refused.push(r);
         return result.retry;
       },

@@ -94,6 +94,13 @@ export interface Source {
 /** A batch handed from a bus source to the collector, with the acknowledgement that lets the bus forget it. */
 export interface AckableBatch {
   readonly events: readonly LogEvent[];
+  /**
+   * The ordered stream of the bus the batch was read from (Kafka: `topic+partition`), when
+   * the bus has several and a group of collectors shares them: the unit a rebalance moves
+   * from one collector to another. A sink that must hand a stream over without writing it
+   * twice (the webhdfs sink) keeps its resume point per lane. Absent: one stream, one reader.
+   */
+  readonly lane?: string;
   /** Every sink that received the batch has written it durably: the bus may commit its offsets. */
   ack(): Promise<void>;
 }
@@ -126,9 +133,10 @@ export interface Sink {
    * the result says (file fsync'd, every bulk item settled). A rejection means the
    * destination is down and nothing of the batch is known stored: the collector, the only
    * retry owner, writes the whole batch again after its backoff (writes are idempotent by
-   * event id, so what did get through is not duplicated).
+   * event id, so what did get through is not duplicated). `lane`: the batch's AckableBatch.lane,
+   * for sinks that track lanes (others ignore it).
    */
-  write(batch: readonly LogEvent[]): Promise<WriteResult>;
+  write(batch: readonly LogEvent[], lane?: string): Promise<WriteResult>;
   close(): Promise<void>;
 }
 

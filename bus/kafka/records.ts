@@ -95,10 +95,13 @@ export async function keepUndecodable(
 
 /** Hands events to the collector and resolves once it acked them (every sink wrote them durably). */
 export function deliverAndWait(
-  deliver: (batch: { events: readonly LogEvent[]; ack(): Promise<void> }) => Promise<void>,
+  deliver: (batch: { events: readonly LogEvent[]; lane?: string; ack(): Promise<void> }) => Promise<void>,
   events: readonly LogEvent[],
+  topic: string,
+  partition: number,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    deliver({ events, ack: async () => resolve() }).catch(reject);
+    // The lane names the partition as Kafka Connect names its files: topic+partition.
+    deliver({ events, lane: `${topic}+${partition}`, ack: async () => resolve() }).catch(reject);
   });
 }

@@ -132,6 +132,22 @@ export class WebHdfsClient {
     await this.write('POST', path, 'APPEND', {}, data, 200);
   }
 
+  /** The whole content of a file (OPEN, through the DataNode the NameNode redirects to); FileNotFoundException if it is missing. */
+  async read(path: string): Promise<Buffer> {
+    const res = await this.namenodeRequest('GET', path, 'OPEN', {});
+    if (res.status !== 307) throw errorOf(res, `OPEN ${path}`);
+    const location = res.headers.location;
+    if (!location) throw new HdfsError('IOException', `OPEN ${path}: the NameNode redirect has no Location`, res.status);
+    let dn: Response;
+    try {
+      dn = await this.request('GET', new URL(location));
+    } catch (err) {
+      throw new Error(`DataNode ${new URL(location).host} (OPEN ${path}): ${(err as Error).message}`);
+    }
+    if (dn.status !== 200) throw errorOf(dn, `OPEN ${path} at DataNode ${new URL(location).host}`);
+    return dn.body;
+  }
+
   private async write(method: string, path: string, op: string, params: Record<string, string>, data: Buffer, ok: number): Promise<void> {
     const res = await this.namenodeRequest(method, path, op, params);
     if (res.status !== 307) throw errorOf(res, `${op} ${path}`);

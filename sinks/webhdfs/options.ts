@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { tlsOptions } from '../../core/options/tls.js';
+import { timeWindowOptions } from '../../core/options/time-window.js';
 import { duration } from '../../core/units.js';
 import { checkTreeOptions, treeOptions } from '../file/tree-options.js';
 
@@ -18,6 +19,7 @@ export const webhdfsSinkOptions = z
       .default('/sluice')
       .describe('HDFS directory the tree is written under; nothing is written outside it'),
     ...treeOptions,
+    ...timeWindowOptions,
     max_open_files: z
       .number()
       .int()

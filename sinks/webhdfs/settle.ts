@@ -1,7 +1,6 @@
 // The state of one in-progress HDFS file after a failed write or a crash: settled back to
 // exactly the acknowledged bytes before anything more is written to it.
 import type { Logger } from '../../core/log.js';
-import type { WriteJournal } from '../file/journal.js';
 import type { BaseName } from '../file/paths.js';
 import type { WebHdfsClient } from './client.js';
 import { webhdfsMetrics } from './metrics.js';
@@ -12,6 +11,8 @@ export interface HdfsFile {
   dir: string;
   base: BaseName;
   seq: number;
+  /** The lane (Kafka partition) whose events it holds, when the sink writes per lane (lanes.ts). */
+  lane?: string;
   /** The in-progress path (also its name in the write journal). */
   path: string;
   finalPath: string;
@@ -28,7 +29,8 @@ export interface HdfsFile {
 /** What settling a file needs of the sink. */
 export interface Settling {
   client: WebHdfsClient;
-  journal: WriteJournal | undefined;
+  /** The last bytes of the file the sink kept (ending at its acknowledged length), if any. */
+  tail(path: string): Buffer | undefined;
   logger: Logger;
   label: { component: string };
 }
@@ -72,7 +74,7 @@ export async function settle(file: HdfsFile, s: Settling): Promise<void> {
       throw new Error(`${file.path}: truncating to ${file.length} bytes; HDFS is recovering its last block, the write is retried`);
   } else if (length < file.length) {
     const missing = file.length - length;
-    const tail = s.journal?.tail(file.path);
+    const tail = s.tail(file.path);
     if (tail === undefined || tail.length < missing) lost(file, length, s);
     else {
       s.logger.warn(

@@ -4,9 +4,10 @@ import type { LogEvent } from '../../core/event.js';
 import { OutageLog, type Logger } from '../../core/log.js';
 import { loadTls } from '../../core/options/tls.js';
 import { type ComponentContext, type SinkRefusal, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
-import { EventTemplate } from '../../core/template.js';
+import { EventTemplate, markedPartitionTime, partitionedByArrival, TimeWindow } from '../../core/template.js';
 import { gzipMember } from '../file/gzip.js';
 import { BatchIds } from '../file/batch-ids.js';
+import { ID_WORDS } from '../file/id-window.js';
 import { WriteJournal } from '../file/journal.js';
 import { finalName, finalNameOf, fitSegment, inProgressName, nextSeqAmong, safePathSegment, splitBaseName } from '../file/paths.js';
 import { dayLayout, formatDay, type DayLayout } from '../file/retention.js';
@@ -14,6 +15,7 @@ import { jsonLineEncoder } from '../schema/schema.js';
 import { HdfsError, isRefusedPath, WebHdfsClient, type Auth } from './client.js';
 import { webhdfsMetrics } from './metrics.js';
 import type { WebHdfsSinkOptions } from './options.js';
+import { LaneLedgers } from './lanes.js';
 import { expiredDaysOnHdfs } from './retention.js';
 import { type HdfsFile, lost, type Settling, settle, tailAfter } from './settle.js';
 
@@ -33,6 +35,8 @@ export type WebHdfsSinkContext = Pick<ComponentContext, 'name' | 'logger'> & Par
 const MIN_TICK_MS = 20;
 const MAX_TICK_MS = 1000;
 const NO_KEYS = new Uint32Array(0);
+/** Most ids a lane's ledger carries to its next owner: far more than a partition has written and not committed. */
+const LANE_CARRY_IDS = 50_000;
 
 /**
  * The `webhdfs` sink: the file sink's tree (same templates, names, rolling, gzip members,
@@ -53,13 +57,14 @@ const NO_KEYS = new Uint32Array(0);
 export class WebHdfsSink implements Sink {
   private readonly client: WebHdfsClient;
   private readonly template: EventTemplate;
+  private readonly window: TimeWindow;
   private readonly layout: DayLayout | undefined;
   private readonly gzip: boolean;
   private readonly files = new Map<string, HdfsFile>();
   /** Files whose finishing failed (HDFS down): retried on the timer and at close. */
   private readonly unfinished = new Set<HdfsFile>();
   /** In-progress files a previous run left, from the journal: settled and finished before anything is written. */
-  private recovering: [string, number][] = [];
+  private recovering: [path: string, length: number, lane?: string][] = [];
   private journal: WriteJournal | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private rollTimer: NodeJS.Timeout | undefined;
@@ -69,6 +74,10 @@ export class WebHdfsSink implements Sink {
   private readonly where: string;
   private readonly outage: OutageLog;
   private ids: BatchIds | undefined;
+  /** Per-lane ledgers in HDFS (a collector in a group): what hands a partition over to another collector. */
+  private lanes: LaneLedgers | undefined;
+  /** Last bytes of lane files (their lengths are in the lane ledger, not in the local journal). */
+  private readonly laneTails = new Map<string, Buffer>();
 
   constructor(
     private readonly options: WebHdfsSinkOptions,
@@ -88,6 +97,7 @@ export class WebHdfsSink implements Sink {
     });
     const sanitize = (v: string) => safePathSegment(v).replace(/:/g, '_');
     this.template = new EventTemplate(options.path, { timeZone: options.time_zone, sanitize });
+    this.window = new TimeWindow(options.max_event_age, options.max_future);
     this.layout = options.retention_days > 0 ? dayLayout(this.template.parts, options.path) : undefined;
     this.outage = new OutageLog(ctx.logger, { what: 'hdfs', fields: { namenodes: options.namenodes } });
   }
@@ -97,6 +107,8 @@ export class WebHdfsSink implements Sink {
       this.journal = await WriteJournal.open(join(this.ctx.dataDir, 'journal'), this.options.dedupe_window);
       this.ids = new BatchIds(this.journal);
       this.recovering = [...this.journal.lengths];
+      const carry = Math.max(1, Math.min(LANE_CARRY_IDS, this.options.dedupe_window >> 2));
+      this.lanes = new LaneLedgers(this.client, `${this.options.root === '/' ? '' : this.options.root}/.sluice/lanes`, carry);
     }
     webhdfsMetrics.openFiles.set(this.label, 0);
     const limits = [this.options.roll_age, this.options.idle_timeout].filter((ms) => ms > 0);
@@ -125,11 +137,11 @@ export class WebHdfsSink implements Sink {
     }
   }
 
-  write(batch: readonly LogEvent[]): Promise<WriteResult> {
+  write(batch: readonly LogEvent[], lane?: string): Promise<WriteResult> {
     if (batch.length === 0) return Promise.resolve(WRITTEN);
     return this.serial(async () => {
       try {
-        const result = await this.writeBatch(batch);
+        const result = await this.writeBatch(batch, this.lanes ? lane : undefined);
         this.outage.ok();
         return result;
       } catch (err) {
@@ -188,33 +200,41 @@ export class WebHdfsSink implements Sink {
     return run;
   }
 
-  private async writeBatch(batch: readonly LogEvent[]): Promise<WriteResult> {
+  private async writeBatch(batch: readonly LogEvent[], lane: string | undefined): Promise<WriteResult> {
     await this.recover();
+    if (lane !== undefined) await this.enterLane(lane);
     const groups = new Map<string, Group>();
     const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
     const ids = this.ids;
     ids?.claim(batch);
     const skipped = ids?.skipped ?? 0;
+    const arrival = Date.now();
+    let late = 0;
     let grouped = false;
     try {
       for (let i = 0; i < batch.length; i++) {
         if (ids?.duplicate(i)) continue;
         const event = batch[i]!;
-        const rel = this.template.renderCached(event);
+        // Beyond max_event_age / max_future the day directory is the arrival's (core/template/time-window.ts).
+        const outside = this.window.enabled && this.window.outside(event.timestamp, arrival);
+        const rel = this.template.renderCached(event, outside ? arrival : undefined);
         let group = groups.get(rel);
         if (group === undefined) groups.set(rel, (group = { events: [], lines: [], rows: [], journaled: false }));
+        if (outside) late++;
         group.events.push(event);
-        group.lines.push(json ? json(event) : event.message);
+        group.lines.push(json ? json(outside ? markedPartitionTime(event, arrival) : event) : event.message);
         if (ids) group.rows.push(i);
       }
       grouped = true;
+      if (late > 0) partitionedByArrival.inc(this.label, late);
       if (skipped > 0) {
         webhdfsMetrics.duplicates.inc(this.label, skipped);
         this.logger.info({ skipped, events: batch.length }, 'skipped events HDFS already holds (delivered again after a crash)');
       }
       const entries = [...groups];
       const max = this.options.max_open_files;
-      for (let i = 0; i < entries.length; i += max) await this.writeWave(entries.slice(i, i + max), entries.length <= max && skipped === 0);
+      for (let i = 0; i < entries.length; i += max)
+        await this.writeWave(entries.slice(i, i + max), entries.length <= max && skipped === 0, lane);
     } catch (err) {
       // What was not journaled is written by the retry: its ids must not count as written.
       const pending = [...groups.values()].filter((g) => !g.journaled);
@@ -241,27 +261,29 @@ export class WebHdfsSink implements Sink {
    * so only the failed files' shares are written again. `whole`: this wave is the whole
    * batch and nothing of it was skipped (its keys are then taken as they are).
    */
-  private async writeWave(entries: [string, Group][], whole: boolean): Promise<void> {
+  private async writeWave(entries: [string, Group][], whole: boolean, lane: string | undefined): Promise<void> {
     const targets: { file: HdfsFile; group: Group; data?: Buffer }[] = [];
     const touched = new Set<string>();
     for (const [rel, group] of entries) {
-      let file = this.files.get(rel);
-      if (file) this.files.delete(rel);
+      // Files are per lane: the lane's next owner settles and finishes them, nobody else appends.
+      const key = lane === undefined ? rel : `${lane}\u0000${rel}`;
+      let file = this.files.get(key);
+      if (file) this.files.delete(key);
       else {
         await this.makeRoom(touched);
-        file = await this.openFile(rel);
+        file = await this.openFile(key, rel, lane);
       }
-      touched.add(rel);
-      this.files.set(rel, file);
+      touched.add(key);
+      this.files.set(key, file);
       targets.push({ file, group });
     }
     webhdfsMetrics.openFiles.set(this.label, this.files.size);
     // Files about to be created are recorded first, in one record: a crash right after a CREATE leaves no orphan.
     const fresh = targets.filter((t) => !t.file.created);
-    if (this.journal && fresh.length > 0)
-      await this.journal.commit(
-        fresh.map((t) => ({ path: t.file.path, length: 0 })),
-        NO_KEYS,
+    if (fresh.length > 0)
+      await this.recordFresh(
+        lane,
+        fresh.map((t) => t.file.path),
       );
     const results = await Promise.allSettled(targets.map(async (t) => (t.data = await this.appendTo(t.file, t.group.lines))));
     const done: typeof targets = [];
@@ -272,7 +294,7 @@ export class WebHdfsSink implements Sink {
       if (r.status === 'fulfilled') done.push(t);
       else if (isRefusedPath(r.reason)) {
         this.files.delete(t.file.rel);
-        this.journal?.forget(t.file.path);
+        this.forgetFile(t.file);
         t.group.refused = `HDFS refuses ${t.file.path}: ${(r.reason as Error).message}`;
         refusedGroups.push(t.group);
       } else failure ??= new Error(`${this.where}: writing ${t.file.path} failed (${(r.reason as Error).message})`);
@@ -287,22 +309,25 @@ export class WebHdfsSink implements Sink {
     if (journal && ids && done.length > 0) {
       const groups = done.map((t) => t.group);
       const keys = whole && groups.length === entries.length ? ids.keysOf() : ids.keysOf(groups.map((g) => g.rows));
-      try {
-        await journal.commit(
-          done.map((t) => ({
-            path: t.file.path,
-            length: t.file.length + t.data!.length,
-            tail: tailAfter(journal.tail(t.file.path), t.data!),
-          })),
-          keys,
-        );
-      } catch (err) {
-        // HDFS holds the bytes but they are not acknowledged: settled (cut back) before the next write.
-        for (const t of done) t.file.suspect = true;
-        throw err;
-      }
+      if (lane !== undefined) await this.recordLane(lane, done, keys);
+      else
+        try {
+          await journal.commit(
+            done.map((t) => ({
+              path: t.file.path,
+              length: t.file.length + t.data!.length,
+              tail: tailAfter(journal.tail(t.file.path), t.data!),
+            })),
+            keys,
+          );
+        } catch (err) {
+          // HDFS holds the bytes but they are not acknowledged: settled (cut back) before the next write.
+          for (const t of done) t.file.suspect = true;
+          throw err;
+        }
     }
     for (const t of done) {
+      if (lane !== undefined) this.laneTails.set(t.file.path, tailAfter(this.laneTails.get(t.file.path), t.data!));
       t.file.length += t.data!.length;
       t.group.journaled = true;
     }
@@ -355,11 +380,11 @@ export class WebHdfsSink implements Sink {
           if (!isRefusedPath(err)) file.created = true; // unknown: settle() looks
           throw err;
         }
-        this.journal?.forget(file.path);
+        this.forgetFile(file);
         file.seq++;
         file.path = `${file.dir}/${inProgressName(finalName(file.base, file.seq, this.gzip))}`;
         file.finalPath = `${file.dir}/${finalName(file.base, file.seq, this.gzip)}`;
-        await this.journal?.commit([{ path: file.path, length: 0 }], NO_KEYS);
+        await this.recordFresh(file.lane, [file.path]);
       }
     }
   }
@@ -369,13 +394,104 @@ export class WebHdfsSink implements Sink {
   }
 
   private settling(): Settling {
-    return { client: this.client, journal: this.journal, logger: this.logger, label: this.label };
+    return {
+      client: this.client,
+      tail: (path) => this.journal?.tail(path) ?? this.laneTails.get(path),
+      logger: this.logger,
+      label: this.label,
+    };
+  }
+
+  /** Records files about to be created: in the lane's ledger, or the local journal. */
+  private async recordFresh(lane: string | undefined, paths: string[]): Promise<void> {
+    if (lane !== undefined) {
+      try {
+        await this.lanes!.record(
+          lane,
+          paths.map((path) => ({ path, length: 0 })),
+          NO_KEYS,
+        );
+      } catch (err) {
+        this.leaveLane(lane);
+        throw err;
+      }
+    } else
+      await this.journal?.commit(
+        paths.map((path) => ({ path, length: 0 })),
+        NO_KEYS,
+      );
+  }
+
+  /**
+   * A lane's batch is acknowledged once its ledger in HDFS has the files' lengths and the ids
+   * (what the lane's next owner goes by), then the local journal the ids (what this process
+   * goes by after a restart: always a part of what the ledger has). If either fails, the
+   * ledger may or may not hold the batch: the lane is taken over again, from its own ledger,
+   * whose word is final.
+   */
+  private async recordLane(lane: string, done: { file: HdfsFile; data?: Buffer }[], keys: Uint32Array): Promise<void> {
+    try {
+      await this.lanes!.record(
+        lane,
+        done.map((t) => ({ path: t.file.path, length: t.file.length + t.data!.length })),
+        keys,
+      );
+      await this.journal!.commit([], keys);
+    } catch (err) {
+      this.leaveLane(lane);
+      throw err;
+    }
+  }
+
+  /**
+   * Takes the lane over unless this sink still owns it: the lane's ledgers are sealed and
+   * read, the in-progress files they name (another collector's, or this one's from before)
+   * settled to their recorded lengths and finished, and the ids they hold count as written.
+   */
+  private async enterLane(lane: string): Promise<void> {
+    const lanes = this.lanes!;
+    if (lanes.owns(lane) && (await lanes.stillOwned(lane))) return;
+    this.leaveLane(lane);
+    const state = await lanes.takeOver(lane);
+    const journal = this.journal!;
+    for (let at = 0; at < state.ids.length; at += ID_WORDS) journal.claim(state.ids, at);
+    this.logger.info(
+      { lane, files: state.files.size, ids: state.ids.length / ID_WORDS },
+      'took over a lane: its in-progress files are settled and finished before it is written',
+    );
+    for (const [path, length] of state.files) this.recovering.push([path, length, lane]);
+    await this.recover();
+  }
+
+  /**
+   * This sink no longer owns the lane (another collector sealed its ledger, or recording
+   * failed): its files of the lane are let go as they are, to be settled by whoever takes
+   * the lane next (this sink too, from the ledger).
+   */
+  private leaveLane(lane: string): void {
+    this.lanes!.drop(lane);
+    for (const [key, file] of this.files)
+      if (file.lane === lane) {
+        this.files.delete(key);
+        this.laneTails.delete(file.path);
+      }
+    for (const file of this.unfinished) if (file.lane === lane) this.unfinished.delete(file);
+    webhdfsMetrics.openFiles.set(this.label, this.files.size);
+  }
+
+  /** The file is finished or given up: neither the journal nor the lane's ledger carries it on. */
+  private forgetFile(file: HdfsFile): void {
+    this.journal?.forget(file.path);
+    if (file.lane !== undefined) {
+      this.lanes?.forget(file.lane, file.path);
+      this.laneTails.delete(file.path);
+    }
   }
 
   /** Settles and finishes the in-progress files the journal says a previous run left; throws (to be retried) while HDFS is down. */
   private async recover(): Promise<void> {
     while (this.recovering.length > 0) {
-      const [path, length] = this.recovering[0]!;
+      const [path, length, lane] = this.recovering[0]!;
       const slash = path.lastIndexOf('/');
       const dir = path.slice(0, slash);
       const final = `${dir}/${finalNameOf(path.slice(slash + 1)) ?? path.slice(slash + 1)}`;
@@ -403,6 +519,7 @@ export class WebHdfsSink implements Sink {
         lost(file, 0, this.settling());
       }
       this.journal?.forget(path);
+      if (lane !== undefined) this.lanes?.forget(lane, path);
       this.recovering.shift();
     }
   }
@@ -415,7 +532,7 @@ export class WebHdfsSink implements Sink {
     }
   }
 
-  private async openFile(rel: string): Promise<HdfsFile> {
+  private async openFile(key: string, rel: string, lane: string | undefined): Promise<HdfsFile> {
     const segments = rel.split('/').map(fitSegment);
     const baseName = segments.pop()!;
     const dir = [this.options.root === '/' ? '' : this.options.root, ...segments].join('/');
@@ -424,7 +541,8 @@ export class WebHdfsSink implements Sink {
     const seq = nextSeqAmong(names, base, this.gzip);
     const now = Date.now();
     return {
-      rel,
+      rel: key,
+      ...(lane === undefined ? {} : { lane }),
       dir,
       base,
       seq,
@@ -465,7 +583,7 @@ export class WebHdfsSink implements Sink {
           `cannot rename ${file.path} to ${file.finalPath}: ${to !== undefined ? 'a file of that name exists' : 'the file is gone'}`,
         );
     }
-    this.journal?.forget(file.path);
+    this.forgetFile(file);
     this.unfinished.delete(file);
     if (file.length > 0) webhdfsMetrics.finishedFiles.inc(this.label);
     this.logger.debug({ file: file.finalPath, bytes: file.length }, 'finished file');

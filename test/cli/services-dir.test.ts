@@ -42,6 +42,15 @@ describe(`the services directory${asRoot ? '' : ' (not root: Elasticsearch runs 
     expect(readFileSync(join(REPO, 'README.md'), 'utf8')).toContain('`/var/tmp/sluice-services-<uid>/`');
   });
 
+  it.runIf(asRoot)("is reachable by Elasticsearch's own unprivileged user, where the private clone is not", (ctx) => {
+    // The user services.mjs runs Elasticsearch as; it makes it on its first start as root.
+    if (spawnSync('id', ['-u', 'sluice-es']).status !== 0) ctx.skip('no sluice-es user yet: the services never started as root here');
+    const { dir } = servicesDirOf();
+    const canEnter = (path: string) => spawnSync('runuser', ['-u', 'sluice-es', '--', 'test', '-x', path]).status === 0;
+    expect(canEnter(dir)).toBe(true);
+    expect(canEnter(clone)).toBe(false);
+  });
+
   it('of a reachable clone is var/services inside it', () => {
     chmodSync(tmp.dir, 0o755);
     try {

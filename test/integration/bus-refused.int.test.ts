@@ -248,3 +248,70 @@ describe.each(BUS_CLIENTS)('sluice agent with records Kafka refuses [$client]', 
     }
   });
 });
+
+describe('sluice agent with the defaults and a 5 MiB line (issue 12)', () => {
+  it('cuts it to max_event_bytes, below what Kafka takes, marked log.truncated: it and every neighbour in the topic once', async () => {
+    const { dir, topic, logFile } = ws.setup('default-limits');
+    created.push(topic);
+    appendEvents(logFile, 0, 500);
+    // Random, so that no compression brings it under the broker's limit.
+    appendFileSync(logFile, `big-1 ${randomBytes(4 * 1024 * 1024).toString('base64')}\n`);
+    appendEvents(logFile, 500, 500);
+    const agent = ws.start(
+      'agent',
+      dir,
+      'agent',
+      [
+        `data_dir: ${join(dir, 'data')}`,
+        'api: { address: 127.0.0.1:0 }',
+        'sources:',
+        `  app: { type: file, include: ["${join(dir, 'logs', '*.log')}"], start_at: beginning, service: shop, poll_interval: 50ms }`,
+        'channel: { type: disk }',
+        `bus: { type: kafka, brokers: [${brokers}], topic: ${topic} }`,
+        '',
+      ].join('\n'),
+    );
+    const admin = kafka.admin();
+    await admin.connect();
+    const total = async () => (await admin.fetchTopicOffsets(topic).catch(() => [])).reduce((sum, p) => sum + Number(p.high), 0);
+    try {
+      await waitFor(
+        'the 1,001 lines in the topic',
+        async () => (await total()) >= 1001,
+        60_000,
+        async () => `${await total()}; ${agent.log().slice(-2000)}`,
+      );
+      expect(await agent.stop()).toBe(0);
+      expect(await total()).toBe(1001);
+    } finally {
+      await admin.disconnect();
+    }
+    const seen = new Map<string, LogEvent>();
+    const consumer = kafka.consumer({ groupId: `${topic}-check` });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const e = decodeEvent(message.value!);
+        seen.set(e.id, e);
+      },
+    });
+    await waitFor(
+      'the topic read back',
+      () => seen.size >= 1001,
+      60_000,
+      () => `${seen.size} read`,
+    );
+    await consumer.disconnect();
+    const events = [...seen.values()];
+    const numbers = events.filter((e) => e.message.startsWith('ev-')).map((e) => Number(/^ev-(\d+) /.exec(e.message)![1]));
+    expect(numbers.sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, n) => n));
+    const big = events.filter((e) => e.message.startsWith('big-1 '));
+    expect(big).toHaveLength(1);
+    expect(big[0]!.message.length).toBe(900 * 1024);
+    expect(big[0]!.fields['log.truncated']).toBe(true);
+    // Nothing was refused: the agent's dead-letter holds no entry.
+    const agentDeadLetter = join(dir, 'data', 'dead-letter', 'agent.jsonl');
+    expect(existsSync(agentDeadLetter) ? readFileSync(agentDeadLetter, 'utf8') : '').toBe('');
+  });
+});

@@ -8,52 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HdfsService } from '../services/services.mjs';
 import { AUTO_CLIENT, agentYaml, appendEvents, type Sluice, waitFor, workspace } from './bus-harness.js';
-import { bytesUnder, readTree, SUPER } from './webhdfs-harness.js';
+import { bytesUnder, countEvents, readTree, webhdfsCollectorYaml } from './webhdfs-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const KILLS = 5;
 const { setup, start } = workspace('sluice-webhdfs-eo-');
-
-function collectorYaml(dataDir: string, namenode: string, root: string, topic: string, group: string): string {
-  return [
-    `data_dir: ${dataDir}`,
-    'log: { level: info }',
-    'bus:',
-    '  type: kafka',
-    `  brokers: [${brokers}]`,
-    `  topic: ${topic}`,
-    '  consumer:',
-    `    group_id: ${group}`,
-    '    session_timeout: 10s',
-    '    heartbeat_interval: 1s',
-    '    max_wait: 100ms',
-    'sinks:',
-    '  hdfs:',
-    '    type: webhdfs',
-    `    namenodes: ["${namenode}"]`,
-    `    user: ${SUPER}`,
-    `    root: ${root}`,
-    '    path: "{service}/{module}/%Y-%m-%d/{host}.log"',
-    '    encoding: json',
-    '    roll_size: 512KiB', // files finished (renamed) between the kills
-    '    request_timeout: 5s',
-    '',
-  ].join('\n');
-}
-
-/** Times each event number ("ev-<n> ...") occurs in JSON lines; in-progress file names found. */
-function count(tree: Map<string, string>): { counts: Map<number, number>; total: number; inProgress: string[] } {
-  const counts = new Map<number, number>();
-  let total = 0;
-  for (const text of tree.values())
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      const n = Number(/^ev-(\d+) /.exec((JSON.parse(line) as { message: string }).message)![1]);
-      counts.set(n, (counts.get(n) ?? 0) + 1);
-      total++;
-    }
-  return { counts, total, inProgress: [...tree.keys()].filter((p) => p.endsWith('.inprogress')) };
-}
 
 describe('webhdfs sink behind Kafka: the collector SIGKILLed, the DataNode restarted', () => {
   const cluster = new HdfsService({
@@ -82,7 +41,7 @@ describe('webhdfs sink behind Kafka: the collector SIGKILLed, the DataNode resta
       'agent',
       agentYaml({ client: AUTO_CLIENT, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
     );
-    const yaml = collectorYaml(join(dir, 'c'), cluster.url, root, topic, group);
+    const yaml = webhdfsCollectorYaml({ dataDir: join(dir, 'c'), brokers, namenode: cluster.url, root, topic, group });
     write(60_000); // 100,000 in all with the 8,000 after each kill
     let collector: Sluice = start('collector', dir, 'collector-0', yaml);
     for (let k = 1; k <= KILLS; k++) {
@@ -106,28 +65,35 @@ describe('webhdfs sink behind Kafka: the collector SIGKILLed, the DataNode resta
     }
     const total = written;
     let lastBytes = -1;
+    let seen = 0;
+    let unreadable = '';
     await waitFor(
       `${total} events in HDFS`,
       async () => {
         // Reading the whole tree back is costly: only when something was added since the last look.
         const bytes = await bytesUnder(cluster.url, root);
         if (bytes === lastBytes) return false;
-        lastBytes = bytes;
         try {
-          return count(await readTree(cluster.url, root)).counts.size >= total;
+          seen = countEvents(await readTree(cluster.url, root)).counts.size;
+          unreadable = '';
         } catch (err) {
-          // An in-progress file read in the middle of an append can end in part of a line.
-          if (err instanceof SyntaxError) return false;
+          // An in-progress file read in the middle of an append can end in part of a line: read again next time.
+          if (err instanceof SyntaxError) {
+            unreadable = err.message;
+            return false;
+          }
           throw err;
         }
+        lastBytes = bytes;
+        return seen >= total;
       },
       300_000,
-      () => collector.log().slice(-3000),
+      () => `${seen} events read back${unreadable ? ` (last read: ${unreadable})` : ''}\n${collector.log().slice(-3000)}`,
     );
     expect(await agent.stop()).toBe(0);
     expect(await collector.stop()).toBe(0);
     const tree = await readTree(cluster.url, root);
-    const { counts, total: lines, inProgress } = count(tree);
+    const { counts, total: lines, inProgress } = countEvents(tree);
     const missing: number[] = [];
     for (let n = 0; n < total; n++) if (!counts.has(n)) missing.push(n);
     const logs = readdirSync(dir)

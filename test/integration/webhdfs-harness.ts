@@ -1,6 +1,7 @@
 // What the webhdfs integration tests share: WebHDFS requests as the superuser, and reading a
 // tree back through WebHDFS.
 import { hdfs } from '../services/services.mjs';
+import { collectorYaml } from './bus-harness.js';
 
 /** The user whose WebHDFS requests act as the HDFS superuser (the one running the NameNode). */
 export const SUPER = hdfs.superuser;
@@ -15,7 +16,11 @@ export async function readTree(base: string, dir: string): Promise<Map<string, s
   return new Map([...bytes].map(([p, b]) => [p, b.toString('utf8')]));
 }
 
-/** Every file under `dir` (recursively), with its bytes read through WebHDFS; a file gone between listing and reading is left out. */
+/**
+ * Every file of the tree under `dir` (recursively), with its bytes read through WebHDFS; a
+ * file gone between listing and reading is left out, and so is the sink's own state
+ * (`.sluice/`: the lanes' ledgers).
+ */
 export async function readTreeBytes(base: string, dir: string): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   const walk = async (d: string) => {
@@ -24,8 +29,9 @@ export async function readTreeBytes(base: string, dir: string): Promise<Map<stri
     const list = (await res.json()) as { FileStatuses: { FileStatus: { pathSuffix: string; type: string }[] } };
     for (const s of list.FileStatuses.FileStatus) {
       const p = `${d}/${s.pathSuffix}`;
-      if (s.type === 'DIRECTORY') await walk(p);
-      else {
+      if (s.type === 'DIRECTORY') {
+        if (s.pathSuffix !== '.sluice') await walk(p);
+      } else {
         const file = await op(base, 'GET', p, 'op=OPEN');
         // Gone since the listing (an in-progress file the sink just renamed): the next look finds it.
         if (file.status === 404) continue;
@@ -43,4 +49,43 @@ export async function bytesUnder(base: string, dir: string): Promise<number> {
   const res = await op(base, 'GET', dir, 'op=GETCONTENTSUMMARY');
   if (res.status === 404) return 0;
   return ((await res.json()) as { ContentSummary: { length: number } }).ContentSummary.length;
+}
+
+/** Times each event number ("ev-<n> ...") occurs in the tree's JSON lines; in-progress file names found. */
+export function countEvents(tree: Map<string, string>): { counts: Map<number, number>; total: number; inProgress: string[] } {
+  const counts = new Map<number, number>();
+  let total = 0;
+  for (const text of tree.values())
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      const n = Number(/^ev-(\d+) /.exec((JSON.parse(line) as { message: string }).message)![1]);
+      counts.set(n, (counts.get(n) ?? 0) + 1);
+      total++;
+    }
+  return { counts, total, inProgress: [...tree.keys()].filter((p) => p.endsWith('.inprogress')) };
+}
+
+/** A collector behind Kafka writing a JSON-lines tree into HDFS, files finished (renamed) every 512KiB. */
+export function webhdfsCollectorYaml(c: {
+  dataDir: string;
+  brokers: string;
+  namenode: string;
+  root: string;
+  topic: string;
+  group: string;
+}): string {
+  return collectorYaml({
+    ...c,
+    sinks: [
+      '  hdfs:',
+      '    type: webhdfs',
+      `    namenodes: ["${c.namenode}"]`,
+      `    user: ${SUPER}`,
+      `    root: ${c.root}`,
+      '    path: "{service}/{module}/%Y-%m-%d/{host}.log"',
+      '    encoding: json',
+      '    roll_size: 512KiB',
+      '    request_timeout: 5s',
+    ],
+  });
 }

@@ -281,6 +281,46 @@ describe('webhdfs sink: the shared HDFS', () => {
     await state.cleanup();
   });
 
+  it('puts events beyond max_event_age / max_future in the day of their arrival, marked, keeping their own time', async () => {
+    const root = `/t-${randomUUID()}`;
+    const state = await tempDir('webhdfs');
+    const sink = makeSink(
+      {
+        namenodes: [url],
+        root,
+        encoding: 'json',
+        user: SUPER,
+        path: '{service}/%Y-%m-%d/{host}.log',
+        max_event_age: '7d',
+        max_future: '1h',
+      },
+      state.dir,
+    );
+    const now = Date.now();
+    const at = (id: string, timestamp: number): LogEvent => ({ ...events(0, 1)[0]!, id, timestamp });
+    await sink.open();
+    await sink.write([at('old', Date.UTC(2015, 0, 2)), at('now', now), at('future', Date.UTC(2099, 0, 1)), at('recent', now - 86_400_000)]);
+    await sink.close();
+    const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+    const found = new Map<string, { day: string; fields: Record<string, unknown> }>();
+    for (const [path, text] of await readTree(url, root))
+      for (const line of text.split('\n').filter(Boolean)) {
+        const e = JSON.parse(line) as { id: string; timestamp: number; fields: Record<string, unknown> };
+        found.set(e.id, { day: path.split('/')[3]!, fields: e.fields });
+        if (e.id === 'old') expect(e.timestamp).toBe(Date.UTC(2015, 0, 2));
+      }
+    expect(found.size).toBe(4);
+    // The arrival's day (a run crossing midnight may see the next one).
+    const arrivalDays = [day(now), day(Date.now())];
+    for (const id of ['old', 'future']) {
+      expect(arrivalDays).toContain(found.get(id)!.day);
+      expect(found.get(id)!.fields['log.time_partition']).toBeDefined();
+    }
+    expect(found.get('recent')).toEqual({ day: day(now - 86_400_000), fields: {} });
+    expect(arrivalDays).toContain(found.get('now')!.day);
+    await state.cleanup();
+  });
+
   it('writes over HTTPS to NameNodes and DataNodes with the CA of tls.ca_file, and refuses a certificate it cannot verify', async () => {
     // HDFS here speaks HTTP: a TLS proxy in front of it serves the NameNode at / and each
     // DataNode at /dn/<port>/, rewriting the NameNode's redirects to go through it as well.

@@ -214,7 +214,7 @@ export class KafkajsConsumer implements BusConsumer {
         busMetrics.undecodable.inc(this.labels, undecodable.length);
         await keepUndecodable(undecodable, this.undecodable, this.abort.signal, this.logger);
       }
-      if (events.length > 0) await deliverAndWait(deliver, events);
+      if (events.length > 0) await deliverAndWait(deliver, events, batch.topic, batch.partition);
     } catch (err) {
       heartbeats.stop();
       if (isRunning() && !this.abort.signal.aborted) {

@@ -364,7 +364,7 @@ export class LibrdkafkaConsumer implements BusConsumer {
         busMetrics.undecodable.inc(this.labels, undecodable.length);
         await keepUndecodable(undecodable, this.undecodable, this.abort.signal, this.logger);
       }
-      if (events.length > 0) await deliverAndWait(deliver, events);
+      if (events.length > 0) await deliverAndWait(deliver, events, topic, partition);
     } catch (err) {
       if (this.abort.signal.aborted) return true;
       this.logger.error(

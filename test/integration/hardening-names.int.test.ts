@@ -1,0 +1,154 @@
+// Issue #12, names that come from logs: twelve services (as from pod names anyone can pick)
+// through an agent whose topic is `<prefix>.{service}` with topic_max_distinct: 4, and a
+// collector whose index is `<prefix>-{service}-%Y.%m.%d` with index_max_distinct: 3, with
+// the built CLI on the shared broker and node. Kafka gets 4 topics and `_other`,
+// Elasticsearch 3 indices and `_other`, and every event is indexed exactly once by number.
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@elastic/elasticsearch';
+import kafkajs from 'kafkajs';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { AUTO_CLIENT, workspace } from './bus-harness.js';
+import { waitFor } from '../support/index.js';
+
+const brokers = inject('kafkaBrokers');
+const url = inject('elasticsearchUrl');
+const es = new Client({ node: url });
+const kafka = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
+const ws = workspace('sluice-names-');
+const prefix = `sluice-names-${process.pid}-${Date.now()}`;
+const SERVICES = 12;
+const PER_SERVICE = 100;
+
+async function topics(): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`)).sort();
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function indices(): Promise<string[]> {
+  const rows = await es.cat.indices({ index: `${prefix}-*`, format: 'json', h: ['index'] }).catch(() => []);
+  return rows.map((r) => r.index!).sort();
+}
+
+interface Doc {
+  _id: string;
+  _index: string;
+  _source: { message: string; service: string };
+}
+
+async function docs(): Promise<Doc[]> {
+  await es.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true, ignore_unavailable: true });
+  const r = await es.search({ index: `${prefix}-*`, size: 5000, ignore_unavailable: true, allow_no_indices: true });
+  return r.hits.hits as unknown as Doc[];
+}
+
+afterAll(async () => {
+  for (const index of await indices()) await es.indices.delete({ index }).catch(() => undefined);
+  await es.indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
+  await es.close();
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: await topics() }).catch(() => undefined);
+  await admin.disconnect();
+});
+
+describe('topic_max_distinct and index_max_distinct with twelve services', () => {
+  it('make 4 topics + _other and 3 indices + _other; every event indexed exactly once', async () => {
+    const { dir, group } = ws.setup('names');
+    const logs = join(dir, 'logs');
+    for (let s = 0; s < SERVICES; s++) {
+      const lines = Array.from({ length: PER_SERVICE }, (_, k) => `ev-${s * PER_SERVICE + k} from pod ${s}`);
+      appendFileSync(join(logs, `pod-${String(s).padStart(2, '0')}.log`), `${lines.join('\n')}\n`);
+    }
+    const total = SERVICES * PER_SERVICE;
+    const bus = [
+      'bus:',
+      '  type: kafka',
+      `  client: ${AUTO_CLIENT}`,
+      `  brokers: [${brokers}]`,
+      `  topic: "${prefix}.{service}"`,
+      '  topic_max_distinct: 4',
+    ];
+    const agent = ws.start(
+      'agent',
+      dir,
+      'agent',
+      [
+        `data_dir: ${join(dir, 'agent')}`,
+        'api: { address: 127.0.0.1:0 }',
+        'sources:',
+        '  app:',
+        '    type: file',
+        `    include: ["${join(logs, '*.log')}"]`,
+        `    path_pattern: "${join(logs, '{service}.log')}"`,
+        '    start_at: beginning',
+        '    poll_interval: 50ms',
+        'channel: { type: disk, max_bytes: 64MiB }',
+        ...bus,
+        '  producer: { partitions: 1, replication_factor: 1 }',
+        '',
+      ].join('\n'),
+    );
+    // Every service sent: the collector then finds all the topics at its first look.
+    await waitFor(
+      'the topics made',
+      async () => (await topics()).length >= 5 && agent.log().includes('"msg":"sluice started"'),
+      60_000,
+      () => agent.log().slice(-2000),
+    );
+    const collector = ws.start(
+      'collector',
+      dir,
+      'collector',
+      [
+        `data_dir: ${join(dir, 'collector')}`,
+        'api: { address: 127.0.0.1:0 }',
+        ...bus,
+        `  consumer: { group_id: ${group}, session_timeout: 10s, heartbeat_interval: 1s, max_wait: 100ms }`,
+        'sinks:',
+        '  search:',
+        '    type: elasticsearch',
+        `    url: ${url}`,
+        `    index: "${prefix}-{service}-%Y.%m.%d"`,
+        '    index_max_distinct: 3',
+        `    template: { name: ${prefix}, replicas: 0 }`,
+        '',
+      ].join('\n'),
+    );
+    await waitFor(
+      `${total} documents`,
+      async () => (await docs()).length >= total,
+      120_000,
+      async () => `${(await docs()).length} documents\n${collector.log().slice(-2000)}`,
+    );
+    expect(await agent.stop()).toBe(0);
+    expect(await collector.stop()).toBe(0);
+
+    const made = await topics();
+    expect(made).toHaveLength(5);
+    expect(made).toContain(`${prefix}._other`);
+    const own = made.filter((t) => !t.endsWith('._other')).map((t) => t.slice(prefix.length + 1));
+    expect(own.every((s) => /^pod-\d\d$/.test(s))).toBe(true);
+
+    const names = await indices();
+    expect(names).toHaveLength(4);
+    expect(names.filter((i) => i.startsWith(`${prefix}-_other-`))).toHaveLength(1);
+
+    const stored = await docs();
+    const numbers = stored.map((d) => Number(/^ev-(\d+) /.exec(d._source.message)![1]));
+    expect(new Set(numbers).size).toBe(total);
+    expect(numbers.length).toBe(total);
+    expect(Math.max(...numbers)).toBe(total - 1);
+    // The overflowed services keep their name in the event; only the index is shared.
+    const inOther = new Set(stored.filter((d) => d._index.startsWith(`${prefix}-_other-`)).map((d) => d._source.service));
+    expect(inOther.size).toBe(SERVICES - 3);
+    for (const s of inOther) expect(s).toMatch(/^pod-\d\d$/);
+    expect(agent.log()).toMatch(/"max_distinct":4/);
+    expect(collector.log()).toMatch(/"max_distinct":3/);
+  });
+});
