@@ -8,7 +8,6 @@ import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeEvent } from '../../core/wire.js';
 import { waitFor } from '../../test/support/index.js';
-import type { ApiTarget } from '../../api/client.js';
 import { ready, scrape, value } from '../../test/integration/api-harness.js';
 import { BUS_CLIENTS, skipWhenMissing, workspace } from '../../test/integration/bus-harness.js';
 
@@ -45,7 +44,7 @@ async function readTopic(topic: string, expected: number): Promise<kafkajs.Kafka
 }
 
 /** The api of a process, from the "api listening" line it logs (its port is picked at start). */
-async function apiOf(log: () => string): Promise<ApiTarget> {
+async function apiOf(log: () => string): Promise<Parameters<typeof scrape>[0]> {
   let url = '';
   await waitFor('the api to listen', () => {
     const line = log()
