@@ -101,6 +101,23 @@ describe('pipelined forwarder', () => {
     expect(await metric('sluice_forwarder_events_total', 'fw-order')).toBe(1000);
   });
 
+  it('hands the transactions waiting for a send slot to the producer in take order', async () => {
+    const channel = await memory('fw-send-order');
+    await channel.put(batch(0, 1000));
+    const bus = new ManualBus(2);
+    forwarder(channel, bus, 'fw-send-order', 5);
+    await waitFor('2 sends in flight', () => bus.outstanding() === 2);
+    // Three more taken and waiting for a slot; slots free up in an order of their own.
+    for (let next = 0; bus.acked.length < 1000; next++) {
+      await waitFor('a send out', () => bus.outstanding() > 0);
+      const out = bus.sends.filter((s) => !s.settled);
+      out[next % out.length]!.settle();
+    }
+    await waitFor('everything committed', () => channel.stats().events === 0);
+    expect(bus.sends.map((s) => s.ids[0])).toEqual(range(0, 10).map((i) => i * 100));
+    expect(bus.acked.sort((a, b) => a - b)).toEqual(range(0, 1000));
+  });
+
   it('sends one batch at a time to a producer that declares no concurrency, but commits one while the next is sent', async () => {
     const channel = await memory('fw-serial');
     await channel.put(batch(0, 300));

@@ -75,6 +75,8 @@ export class Forwarder {
   private readonly component: string;
   private loop: Promise<void> | undefined;
   private sending = 0;
+  /** Settles once the send queued last has been handed to the producer (or given up). */
+  private sendTurn: Promise<void> = Promise.resolve();
   private queuedEvents = 0;
   private paused = false;
   /** stop() stopped waiting for sends in flight. */
@@ -186,11 +188,27 @@ export class Forwarder {
    * meanwhile: it is about to be rolled back, and sending it would duplicate it.
    */
   private async send(tx: Transaction): Promise<unknown> {
-    while (this.sending >= this.maxSends && !this.paused) await this.changed.wait();
-    if (this.paused) return NOT_SENT;
-    this.sending++;
+    // Strictly in take order, one after the other: the producer tells a send that will be
+    // rolled back with an older failed one by the order its sends were called in.
+    const turn = this.sendTurn;
+    let started!: () => void;
+    this.sendTurn = new Promise<void>((resolve) => (started = resolve));
+    let sent: Promise<void>;
     try {
-      await this.producer.send(tx.events);
+      await turn;
+      while (this.sending >= this.maxSends && !this.paused) await this.changed.wait();
+      if (this.paused) return NOT_SENT;
+      this.sending++;
+      try {
+        sent = this.producer.send(tx.events);
+      } catch (err) {
+        sent = Promise.reject(err);
+      }
+    } finally {
+      started();
+    }
+    try {
+      await sent;
       return undefined;
     } catch (err) {
       // Before the slot is freed: a send waiting for it must see that it is not to go out.

@@ -10,6 +10,8 @@
 // RSS is VmRSS from /proc of the process running the pipeline (the launcher's child); the
 // launcher's own is reported beside it (launcher_rss_mib), its anonymous part too: the
 // node binary's pages are shared by both. CPU counts both processes.
+// BENCH_AGENT_JAVA=0 leaves the Java run out; BENCH_AGENT_NODE_FLAGS are given to the agent's
+// node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": the launcher passes them on).
 // Last line: {"bench":"agent","clients":{"librdkafka":{"mib_per_s":…,"rss_peak_mib":…},…},…}
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -24,6 +26,8 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist/bin/sluice.js');
 const BACKLOG_MIB = Number(process.env.BENCH_AGENT_MIB ?? 200);
 const SETTLE_S = Number(process.env.BENCH_AGENT_SETTLE_S ?? 15);
+/** Node flags for the agent (the launcher passes them on to the pipeline process), e.g. `--cpu-prof --cpu-prof-dir=DIR`. */
+const NODE_FLAGS = (process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const LINE_BYTES = 200;
 const PARTITIONS = 6;
 const MiB = 1024 * 1024;
@@ -153,7 +157,9 @@ async function runAgent(
     const config = join(dir, 'agent.yaml');
     await writeFile(config, agentYaml(client, dir, brokers, topic));
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }] });
-    agent = spawn(process.execPath, [CLI, 'agent', '-c', config, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    agent = spawn(process.execPath, [...NODE_FLAGS, CLI, 'agent', '-c', config, '--log-level', 'warn'], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     const launcher = agent.pid!;
     await sleep(10_000);
     const pid = pipelinePid(launcher);
@@ -263,7 +269,7 @@ async function main(): Promise<void> {
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic: javaTopic, numPartitions: PARTITIONS, replicationFactor: 1 }] });
     let limit: number | undefined;
     try {
-      limit = javaLimit(join(services.servicesDir(), 'kafka/libs/*'), brokers, javaTopic, lines);
+      if (process.env.BENCH_AGENT_JAVA !== '0') limit = javaLimit(join(services.servicesDir(), 'kafka/libs/*'), brokers, javaTopic, lines);
     } catch (err) {
       console.error(err instanceof Error ? err.message : err);
     } finally {

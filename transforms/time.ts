@@ -1,5 +1,6 @@
 import type { FieldValue } from '../core/event.js';
 import { ZonedClock } from '../core/template.js';
+import { trimmed } from './trim.js';
 
 /**
  * Reading an event time out of a parsed value. Formats:
@@ -93,7 +94,7 @@ function newParts(): Parts {
 const EPOCH = /^\d+(\.\d+)?$/;
 
 function parseAuto(text: string, clock: ZonedClock, now: number): number | undefined {
-  const s = text.trim();
+  const s = trimmed(text);
   if (s.length === 0) return undefined;
   const c0 = s.charCodeAt(0);
   if (isDigit(c0)) {
@@ -111,52 +112,64 @@ function parseAuto(text: string, clock: ZonedClock, now: number): number | undef
   return undefined;
 }
 
-/** `YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|±HH[:MM]]`, `-` or `/` between the date parts, `.` or `,` before the fraction. */
+/**
+ * `YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|±HH[:MM]]`, `-` or `/` between the date parts, `.` or `,`
+ * before the fraction. The common time of JSON logs: read into locals, not a Parts object
+ * per event.
+ */
 function parseIso(s: string, clock: ZonedClock): number | undefined {
-  const p = newParts();
-  let i: number;
-  let n: number | undefined;
-  n = num(s, 0, 4, 4);
+  const year = num(s, 0, 4, 4);
+  if (year === undefined) return undefined;
+  const sep = s.charCodeAt(4);
+  const month = num(s, 5, 2, 2);
+  let i = numEnd;
+  if (month === undefined || s.charCodeAt(i) !== sep) return undefined;
+  const day = num(s, i + 1, 2, 2);
   i = numEnd;
-  p.year = n;
-  const sep = s[4];
-  n = num(s, i + 1, 2, 2);
-  i = numEnd;
-  if (n === undefined || s[i] !== sep) return undefined;
-  p.month = n;
-  n = num(s, i + 1, 2, 2);
-  i = numEnd;
-  if (n === undefined) return undefined;
-  p.day = n;
+  if (day === undefined) return undefined;
+  let hour = 0;
+  let minute = 0;
+  let second = 0;
+  let ms = 0;
+  let offset: number | undefined;
   if (i < s.length) {
-    if (s[i] !== 'T' && s[i] !== ' ') return undefined;
-    n = num(s, i + 1, 2, 2);
+    const t = s.charCodeAt(i);
+    if (t !== 0x54 /* T */ && t !== 0x20) return undefined;
+    const h = num(s, i + 1, 2, 2);
     i = numEnd;
-    if (n === undefined || s[i] !== ':') return undefined;
-    p.hour = n;
-    n = num(s, i + 1, 2, 2);
+    if (h === undefined || s.charCodeAt(i) !== 0x3a /* : */) return undefined;
+    hour = h;
+    const m = num(s, i + 1, 2, 2);
     i = numEnd;
-    if (n === undefined) return undefined;
-    p.minute = n;
-    if (s[i] === ':') {
-      n = num(s, i + 1, 2, 2);
+    if (m === undefined) return undefined;
+    minute = m;
+    if (s.charCodeAt(i) === 0x3a) {
+      const sec = num(s, i + 1, 2, 2);
       i = numEnd;
-      if (n === undefined) return undefined;
-      p.second = n;
-      if (s[i] === '.' || s[i] === ',') {
+      if (sec === undefined) return undefined;
+      second = sec;
+      const f = s.charCodeAt(i);
+      if (f === 0x2e /* . */ || f === 0x2c /* , */) {
         const start = ++i;
         while (i < s.length && isDigit(s.charCodeAt(i))) i++;
         if (i === start) return undefined;
-        p.ms = millis(s, start, i);
+        ms = millis(s, start, i);
       }
     }
     if (i < s.length) {
-      const zone = zoneAt(s, i);
-      if (!zone || zone.end !== s.length) return undefined;
-      p.offset = zone.offset;
+      const c = s.charCodeAt(i);
+      if (c === 0x5a /* Z */ || c === 0x7a /* z */) {
+        if (i + 1 !== s.length) return undefined;
+        offset = 0;
+      } else {
+        const zone = zoneAt(s, i);
+        if (!zone || zone.end !== s.length) return undefined;
+        offset = zone.offset;
+      }
     }
   }
-  return valid(p) ? toEpoch(p, p.year!, clock) : undefined;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return undefined;
+  return wallToEpoch(utc(year, month, day, hour, minute, second, ms), offset, clock);
 }
 
 /** Reads `text` by a strftime-style `layout`; the whole text must be consumed. */
@@ -257,11 +270,31 @@ function valid(p: Parts): boolean {
 }
 
 function toEpoch(p: Parts, year: number, clock: ZonedClock): number {
-  const wall = Date.UTC(year, p.month - 1, p.day, p.hour, p.minute, p.second, p.ms);
-  if (p.offset !== undefined) return wall - p.offset * 60_000;
+  return wallToEpoch(utc(year, p.month, p.day, p.hour, p.minute, p.second, p.ms), p.offset, clock);
+}
+
+/** A wall-clock time (as if UTC) at `offset` minutes east, or in the clock's zone when none was given. */
+function wallToEpoch(wall: number, offset: number | undefined, clock: ZonedClock): number {
+  if (offset !== undefined) return wall - offset * 60_000;
   // Local wall time to UTC: the offset at the guess, corrected once for a DST boundary.
   const guess = wall - clock.offset(wall);
   return wall - clock.offset(guess);
+}
+
+/**
+ * Date.UTC for the fields a parse leaves (month 1-12, day 1-31, hour 0-23, minute 0-59,
+ * second 0-60, ms 0-999): the days counted in JavaScript (H. Hinnant's days_from_civil), as
+ * the call into Date.UTC cost more than the rest of a time's parse. A day past the month's
+ * end rolls over as in Date.UTC. Years below 100 go to Date.UTC, which reads them as 19xx.
+ */
+export function utc(year: number, month: number, day: number, hour: number, minute: number, second: number, ms: number): number {
+  if (year < 100) return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const days = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+  return days * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms;
 }
 
 /** Syslog times carry no year: the one that puts the time closest to now (December lines read in January). */

@@ -23,6 +23,15 @@ export type KafkaClientName = 'librdkafka' | 'kafkajs';
 
 export const LIBRDKAFKA_PACKAGE = '@confluentinc/kafka-javascript';
 
+/**
+ * Sends a producer takes at once (BusProducer.maxInFlight). librdkafka: while one send waits
+ * for its acks (linger, compression, the broker's round trip), the next is encoded and
+ * handed over, so the main thread and librdkafka's threads work side by side. kafkajs sends
+ * its requests one at a time. Each send in flight holds a channel transaction (its memory:
+ * kafkaBusSpec in index.ts).
+ */
+export const SENDS_IN_FLIGHT: Readonly<Record<KafkaClientName, number>> = { librdkafka: 2, kafkajs: 1 };
+
 export type LibrdkafkaProbe = { installed: true; version: string } | { installed: false; reason: string };
 
 let probed: LibrdkafkaProbe | undefined;
@@ -81,6 +90,7 @@ export class DeferredProducer implements BusProducer {
 
   constructor(
     readonly batch: BusProducer['batch'],
+    readonly maxInFlight: number,
     private readonly make: () => Promise<BusProducer>,
   ) {}
 

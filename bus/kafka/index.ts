@@ -19,6 +19,7 @@ import {
   type KafkaClient,
   type KafkaClientName,
   chooseClient,
+  SENDS_IN_FLIGHT,
 } from './client.js';
 import { type KafkaBusOptions, kafkaBusOptions } from './options.js';
 
@@ -49,7 +50,7 @@ export class KafkaBus implements Bus {
   producer(options: BusProducerOptions = {}): BusProducer {
     const { batch } = this.options.producer;
     const setup = { ...this.setup, logger: this.setup.logger.child({ side: 'producer' }) };
-    return new DeferredProducer({ maxEvents: batch.max_events, timeoutMs: batch.timeout }, async () =>
+    return new DeferredProducer({ maxEvents: batch.max_events, timeoutMs: batch.timeout }, SENDS_IN_FLIGHT[this.client], async () =>
       (await this.load()).producer(setup, options.refused),
     );
   }
@@ -83,17 +84,20 @@ export class KafkaBus implements Bus {
   }
 }
 
+const MOST_SENDS = Math.max(...Object.values(SENDS_IN_FLIGHT));
+
 export const kafkaBusSpec: ComponentSpec<'bus', KafkaBusOptions, KafkaBus> = {
   kind: 'bus',
   type: 'kafka',
   description: 'Kafka: producer on the agent (acks=all, idempotent), consumer group on the collector; librdkafka or kafkajs',
   options: kafkaBusOptions,
   memory: (o) => [
-    // The forwarder's transactions in flight (one sending, the next taken), and the
-    // client's copy of the one being sent (its queue, bounded in messages: librdkafka/config.ts).
+    // The forwarder's transactions in flight (the sends the client takes at once, and the
+    // next one taken), and the client's copies of the ones being sent (its queue, bounded in
+    // messages: librdkafka/config.ts). The client may still be `auto`: the larger count.
     {
-      what: 'producer.batch.max_events (2 sends in flight + the client queue)',
-      bytes: 3 * batchHeapBytes(o.producer.batch.max_events),
+      what: `producer.batch.max_events (${MOST_SENDS} sends in flight + the next + the client queue)`,
+      bytes: (2 * MOST_SENDS + 1) * batchHeapBytes(o.producer.batch.max_events),
       half: 'agent',
     },
     // A fetch response, and the decoded batches of the partitions in flight.

@@ -6,29 +6,111 @@ describe('AckedMemory', () => {
   it('skips the events Kafka acked when the failed send comes back', () => {
     const events = makeEvents(5);
     const memory = new AckedMemory();
-    memory.failed(events, (i) => i === 0 || i === 1 || i === 3);
-    expect(memory.take(events)).toEqual({ events: [events[2], events[4]], skipped: 3 });
+    memory.failed(memory.begin(events), (i) => i === 0 || i === 1 || i === 3);
+    const again = memory.begin(events);
+    expect(again.events).toEqual([events[2], events[4]]);
+    expect(again.skipped).toBe(3);
   });
 
-  it('covers one retry only, and skips nothing after a send that had no acks', () => {
+  it('skips an event once: after the retry succeeded it is sent again if it comes again', () => {
     const events = makeEvents(3);
     const memory = new AckedMemory();
-    memory.failed(events, (i) => i === 0);
-    memory.take(events);
-    expect(memory.take(events)).toEqual({ events, skipped: 0 });
-    memory.failed(events, () => false);
-    expect(memory.take(events)).toEqual({ events, skipped: 0 });
+    memory.failed(memory.begin(events), (i) => i === 0);
+    memory.succeeded(memory.begin(events));
+    expect(memory.begin(events)).toMatchObject({ events, skipped: 0 });
   });
-});
 
-describe('AckedMemory over several failed retries', () => {
+  it('skips nothing after a send that had no acks', () => {
+    const events = makeEvents(3);
+    const memory = new AckedMemory();
+    memory.failed(memory.begin(events), () => false);
+    expect(memory.begin(events)).toMatchObject({ events, skipped: 0 });
+  });
+
   it('still skips what the first attempt acked when the retry fails too', () => {
     const events = makeEvents(4);
     const memory = new AckedMemory();
-    memory.failed(events, (i) => i === 0);
-    const retry = memory.take(events);
+    memory.failed(memory.begin(events), (i) => i === 0);
+    const retry = memory.begin(events);
     expect(retry.skipped).toBe(1);
-    memory.failed(retry.events, (i) => retry.events[i] === events[2]);
-    expect(memory.take(events)).toEqual({ events: [events[1], events[3]], skipped: 2 });
+    memory.failed(retry, (i) => retry.events[i] === events[2]);
+    expect(memory.begin(events)).toMatchObject({ events: [events[1], events[3]], skipped: 2 });
+  });
+
+  it('takes a second report of a settled attempt as nothing new', () => {
+    const events = makeEvents(2);
+    const memory = new AckedMemory();
+    const first = memory.begin(events);
+    memory.succeeded(first);
+    memory.failed(first, () => true);
+    expect(memory.begin(events)).toMatchObject({ events, skipped: 0 });
+  });
+});
+
+describe('AckedMemory with several sends in flight', () => {
+  const batches = () => [makeEvents(3, {}, 'a'), makeEvents(3, {}, 'b'), makeEvents(3, {}, 'c')] as const;
+
+  it('remembers every event of a later send that succeeded before an older one failed: it is rolled back too', () => {
+    const [a, b, c] = batches();
+    const memory = new AckedMemory();
+    const sa = memory.begin(a);
+    const sb = memory.begin(b);
+    const sc = memory.begin(c);
+    memory.succeeded(sc);
+    memory.failed(sa, (i) => i === 1);
+    memory.succeeded(sb);
+    // The forwarder rolls back a, b and c; they come back in order.
+    expect(memory.begin(a)).toMatchObject({ events: [a[0], a[2]], skipped: 1 });
+    expect(memory.begin(b)).toMatchObject({ events: [], skipped: 3 });
+    expect(memory.begin(c)).toMatchObject({ events: [], skipped: 3 });
+  });
+
+  it('forgets the sends older than the failed one: they commit', () => {
+    const [a, b, c] = batches();
+    const memory = new AckedMemory();
+    const sa = memory.begin(a);
+    const sb = memory.begin(b);
+    const sc = memory.begin(c);
+    memory.succeeded(sb);
+    memory.succeeded(sa);
+    memory.failed(sc, () => false);
+    expect(memory.begin(a)).toMatchObject({ events: a, skipped: 0 });
+    expect(memory.begin(b)).toMatchObject({ events: b, skipped: 0 });
+    expect(memory.begin(c)).toMatchObject({ events: c, skipped: 0 });
+  });
+
+  it('forgets what succeeded once the round is over without a failure', () => {
+    const [a, b] = batches();
+    const memory = new AckedMemory();
+    const sa = memory.begin(a);
+    const sb = memory.begin(b);
+    memory.succeeded(sb);
+    memory.succeeded(sa);
+    expect(memory.begin(b)).toMatchObject({ events: b, skipped: 0 });
+  });
+
+  it('starts each round afresh: a failure of an earlier round does not claim later sends', () => {
+    const [a, b, c] = batches();
+    const memory = new AckedMemory();
+    memory.failed(memory.begin(a), () => false);
+    const sb = memory.begin(b);
+    const sc = memory.begin(c);
+    memory.succeeded(sc);
+    memory.succeeded(sb);
+    expect(memory.begin(c)).toMatchObject({ events: c, skipped: 0 });
+  });
+
+  it('carries what a rolled-back retry skipped into the next attempt', () => {
+    const [a, b] = batches();
+    const memory = new AckedMemory();
+    memory.failed(memory.begin(a), (i) => i === 0);
+    const ra = memory.begin(a);
+    const rb = memory.begin(b);
+    memory.succeeded(ra);
+    memory.failed(rb, (i) => i === 2);
+    // a's retry commits; b comes back without what its failed attempt settled.
+    expect(memory.begin(b)).toMatchObject({ events: [b[0], b[1]], skipped: 1 });
+    const ra2 = memory.begin(a);
+    expect(ra2.skipped).toBe(0);
   });
 });

@@ -3,8 +3,8 @@ import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
-import { type SinkRefusal, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
-import { EventTemplate, markedPartitionTime, partitionedByArrival, TimeWindow } from '../../core/template.js';
+import { type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
+import { EventTemplate, partitionedByArrival, TimeWindow } from '../../core/template.js';
 import { jsonLineEncoder } from '../schema/schema.js';
 import { gzipMember } from './gzip.js';
 import { fileSinkMetrics } from './metrics.js';
@@ -26,6 +26,7 @@ import { syncDir } from '../../core/durable-file.js';
 import { recoverInProgress } from './recovery.js';
 import { dayLayout, expiredDays, formatDay, removeDir, type DayLayout } from './retention.js';
 import { BatchIds } from './batch-ids.js';
+import { groupByPath, type PathGroup as Group, refusals, releaseUnjournaled } from './path-groups.js';
 import { WriteJournal } from './journal.js';
 
 /** One in-progress file: the only writer of its path. */
@@ -58,14 +59,6 @@ export interface FileSinkContext {
 export const DEDUPE_WINDOW = 500_000;
 
 /** One file's share of a batch: its lines and its events' rows in the batch. */
-interface Group {
-  lines: string[];
-  rows: number[];
-  /** Written and journaled: stays written if a later wave of the batch fails. */
-  journaled: boolean;
-  /** Why its path is refused for good: its events go back to the collector as refused. */
-  refused?: string;
-}
 
 const MIN_TICK_MS = 20;
 const MAX_TICK_MS = 1000;
@@ -213,30 +206,16 @@ export class FileSink implements Sink {
   }
 
   private async writeBatch(batch: readonly LogEvent[]): Promise<WriteResult> {
-    const groups = new Map<string, Group>();
     const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
     // Written before a crash, sent twice by an agent, or twice in this batch: the journal has its id.
     const ids = this.ids;
     ids?.claim(batch);
     const skipped = ids?.skipped ?? 0;
-    const arrival = Date.now();
-    let late = 0;
-    let grouped = false;
+    let groups: Map<string, Group> | undefined;
     try {
-      for (let i = 0; i < batch.length; i++) {
-        if (ids?.duplicate(i)) continue;
-        const event = batch[i]!;
-        // Beyond max_event_age / max_future the day directory is the arrival's (core/template/time-window.ts).
-        const outside = this.window.enabled && this.window.outside(event.timestamp, arrival);
-        const rel = this.template.renderCached(event, outside ? arrival : undefined);
-        let group = groups.get(rel);
-        if (group === undefined) groups.set(rel, (group = { lines: [], rows: [], journaled: false }));
-        if (outside) late++;
-        group.lines.push(json ? json(outside ? markedPartitionTime(event, arrival) : event) : event.message);
-        group.rows.push(i);
-      }
-      grouped = true;
-      if (late > 0) partitionedByArrival.inc(this.label, late);
+      const grouped = groupByPath(batch, this.template, this.window, json, ids);
+      groups = grouped.groups;
+      if (grouped.late > 0) partitionedByArrival.inc(this.label, grouped.late);
       if (skipped > 0) {
         fileSinkMetrics.duplicates.inc(this.label, skipped);
         this.logger.info({ skipped, events: batch.length }, 'skipped events the tree already holds (delivered again after a crash)');
@@ -251,23 +230,12 @@ export class FileSink implements Sink {
         for (const [, g] of wave) if (g.refused === undefined) g.journaled = true;
       }
     } catch (err) {
-      // What was not journaled is written by the retry: its ids must not count as written.
-      const pending = [...groups.values()].filter((g) => !g.journaled);
-      if (!grouped || pending.length === groups.size) ids?.release();
-      else if (pending.length > 0) ids?.release(pending.map((g) => g.rows));
+      releaseUnjournaled(ids, groups);
       throw err;
     }
-    const refusedGroups = [...groups.values()].filter((g) => g.refused !== undefined);
-    if (refusedGroups.length === 0) {
-      fileSinkMetrics.events.inc(this.label, batch.length - skipped);
-      return WRITTEN;
-    }
-    // Not journaled: a redelivery of these events is refused (and dead-lettered) again, never skipped as written.
-    ids?.release(refusedGroups.map((g) => g.rows));
-    const refused: SinkRefusal[] = [];
-    for (const g of refusedGroups) for (const row of g.rows) refused.push({ event: batch[row]!, reason: g.refused! });
+    const refused = refusals(batch, groups, ids);
     fileSinkMetrics.events.inc(this.label, batch.length - skipped - refused.length);
-    return { refused, retry: [] };
+    return refused.length === 0 ? WRITTEN : { refused, retry: [] };
   }
 
   /**

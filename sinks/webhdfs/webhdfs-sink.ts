@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import { OutageLog, type Logger } from '../../core/log.js';
 import { loadTls } from '../../core/options/tls.js';
-import { type ComponentContext, type SinkRefusal, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
-import { EventTemplate, markedPartitionTime, partitionedByArrival, TimeWindow } from '../../core/template.js';
+import { type ComponentContext, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
+import { EventTemplate, partitionedByArrival, TimeWindow } from '../../core/template.js';
 import { gzipMember } from '../file/gzip.js';
 import { BatchIds } from '../file/batch-ids.js';
+import { groupByPath, type PathGroup as Group, refusals, releaseUnjournaled } from '../file/path-groups.js';
 import { ID_WORDS } from '../file/id-window.js';
 import { WriteJournal } from '../file/journal.js';
 import { finalName, finalNameOf, fitSegment, inProgressName, nextSeqAmong, safePathSegment, splitBaseName } from '../file/paths.js';
@@ -20,15 +21,6 @@ import { expiredDaysOnHdfs } from './retention.js';
 import { type HdfsFile, lost, type Settling, settle, tailAfter } from './settle.js';
 
 /** One file's share of a batch: its events, their lines and their rows in the batch (BatchIds). */
-interface Group {
-  events: LogEvent[];
-  lines: string[];
-  rows: number[];
-  /** Written and journaled: stays so if another file of the batch fails. */
-  journaled: boolean;
-  /** Why HDFS refuses its path for good: its events go back to the collector as refused. */
-  refused?: string;
-}
 
 export type WebHdfsSinkContext = Pick<ComponentContext, 'name' | 'logger'> & Partial<Pick<ComponentContext, 'dataDir'>>;
 
@@ -203,30 +195,15 @@ export class WebHdfsSink implements Sink {
   private async writeBatch(batch: readonly LogEvent[], lane: string | undefined): Promise<WriteResult> {
     await this.recover();
     if (lane !== undefined) await this.enterLane(lane);
-    const groups = new Map<string, Group>();
     const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
     const ids = this.ids;
     ids?.claim(batch);
     const skipped = ids?.skipped ?? 0;
-    const arrival = Date.now();
-    let late = 0;
-    let grouped = false;
+    let groups: Map<string, Group> | undefined;
     try {
-      for (let i = 0; i < batch.length; i++) {
-        if (ids?.duplicate(i)) continue;
-        const event = batch[i]!;
-        // Beyond max_event_age / max_future the day directory is the arrival's (core/template/time-window.ts).
-        const outside = this.window.enabled && this.window.outside(event.timestamp, arrival);
-        const rel = this.template.renderCached(event, outside ? arrival : undefined);
-        let group = groups.get(rel);
-        if (group === undefined) groups.set(rel, (group = { events: [], lines: [], rows: [], journaled: false }));
-        if (outside) late++;
-        group.events.push(event);
-        group.lines.push(json ? json(outside ? markedPartitionTime(event, arrival) : event) : event.message);
-        if (ids) group.rows.push(i);
-      }
-      grouped = true;
-      if (late > 0) partitionedByArrival.inc(this.label, late);
+      const grouped = groupByPath(batch, this.template, this.window, json, ids);
+      groups = grouped.groups;
+      if (grouped.late > 0) partitionedByArrival.inc(this.label, grouped.late);
       if (skipped > 0) {
         webhdfsMetrics.duplicates.inc(this.label, skipped);
         this.logger.info({ skipped, events: batch.length }, 'skipped events HDFS already holds (delivered again after a crash)');
@@ -236,23 +213,13 @@ export class WebHdfsSink implements Sink {
       for (let i = 0; i < entries.length; i += max)
         await this.writeWave(entries.slice(i, i + max), entries.length <= max && skipped === 0, lane);
     } catch (err) {
-      // What was not journaled is written by the retry: its ids must not count as written.
-      const pending = [...groups.values()].filter((g) => !g.journaled);
-      if (!grouped || pending.length === groups.size) ids?.release();
-      else if (pending.length > 0) ids?.release(pending.map((g) => g.rows));
+      releaseUnjournaled(ids, groups);
       throw err;
     }
-    const refused: SinkRefusal[] = [];
-    for (const g of groups.values()) if (g.refused !== undefined) for (const event of g.events) refused.push({ reason: g.refused, event });
-    if (refused.length === 0) {
-      webhdfsMetrics.events.inc(this.label, batch.length - skipped);
-      return WRITTEN;
-    }
-    // Not journaled: a redelivery of these events is refused (and dead-lettered) again, never skipped as written.
-    ids?.release([...groups.values()].filter((g) => g.refused !== undefined).map((g) => g.rows));
-    webhdfsMetrics.refused.inc(this.label, refused.length);
+    const refused = refusals(batch, groups, ids);
+    if (refused.length > 0) webhdfsMetrics.refused.inc(this.label, refused.length);
     webhdfsMetrics.events.inc(this.label, batch.length - skipped - refused.length);
-    return { refused, retry: [] };
+    return refused.length === 0 ? WRITTEN : { refused, retry: [] };
   }
 
   /**

@@ -235,6 +235,8 @@ export interface CollectorConfig {
   group: string;
   /** The lines under `sinks:`; a console sink `out` printing JSON lines unless given. */
   sinks?: string[];
+  /** The `api:` section; a free port unless given, so tests never fight over the default one. */
+  api?: string;
   deadLetter?: string;
   extra?: string[];
 }
@@ -243,6 +245,7 @@ export function collectorYaml(c: CollectorConfig): string {
   return [
     `data_dir: ${c.dataDir}`,
     'log: { level: info }',
+    `api: ${c.api ?? '{ address: 127.0.0.1:0 }'}`,
     'bus:',
     '  type: kafka',
     `  client: ${c.client ?? AUTO_CLIENT}`,

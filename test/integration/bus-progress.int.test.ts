@@ -65,7 +65,7 @@ describe('collector backlog progress', () => {
       topic,
       group,
       // The progress log is for every collector, not only those with an api.
-      extra: ['api: { enabled: false }'],
+      api: '{ enabled: false }',
     }).replace('    max_wait: 100ms\n', `    max_wait: 100ms\n    progress_after: ${after}\n`);
     const collector = start('collector', dir, 'collector', yaml);
     const out = outputs.bind(null, dir, 'collector.out');

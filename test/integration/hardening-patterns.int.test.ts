@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { AUTO_CLIENT, waitFor, workspace } from './bus-harness.js';
+import { AUTO_CLIENT, collectorYaml, waitFor, workspace } from './bus-harness.js';
 
 const brokers = inject('kafkaBrokers');
 const ws = workspace('sluice-patterns-');
@@ -116,26 +116,24 @@ describe('hostile lines for the go multiline preset and a two-star route glob', 
       'collector',
       dir,
       'collector',
-      [
-        `data_dir: ${join(dir, 'collector')}`,
-        'api: { address: 127.0.0.1:0 }',
-        'bus:',
-        '  type: kafka',
-        `  client: ${AUTO_CLIENT}`,
-        `  brokers: [${brokers}]`,
-        `  topic: ${topic}`,
-        `  consumer: { group_id: ${group}, session_timeout: 10s, heartbeat_interval: 1s, max_wait: 100ms }`,
-        'sinks:',
-        `  alerts: { type: file, root: ${alerts}, path: "{service}.log", encoding: json }`,
-        `  rest: { type: file, root: ${rest}, path: "{service}.log", encoding: json }`,
-        'routes:',
-        '  max_match_bytes: 1MiB',
-        '  rules:',
-        '    - match: { message: "*error*timeout*" }',
-        '      sinks: [alerts]',
-        '  default: [rest]',
-        '',
-      ].join('\n'),
+      collectorYaml({
+        dataDir: join(dir, 'collector'),
+        brokers,
+        topic,
+        group,
+        sinks: [
+          `  alerts: { type: file, root: ${alerts}, path: "{service}.log", encoding: json }`,
+          `  rest: { type: file, root: ${rest}, path: "{service}.log", encoding: json }`,
+        ],
+        extra: [
+          'routes:',
+          '  max_match_bytes: 1MiB',
+          '  rules:',
+          '    - match: { message: "*error*timeout*" }',
+          '      sinks: [alerts]',
+          '  default: [rest]',
+        ],
+      }),
     );
     await waitFor(
       `${total} lines in the two trees`,

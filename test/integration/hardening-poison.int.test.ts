@@ -12,7 +12,7 @@ import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { encodeEvent } from '../../core/wire.js';
-import { AUTO_CLIENT, workspace } from './bus-harness.js';
+import { AUTO_CLIENT, collectorYaml, workspace } from './bus-harness.js';
 import { waitFor } from '../support/index.js';
 
 const brokers = inject('kafkaBrokers');
@@ -196,37 +196,26 @@ beforeAll(async () => {
     'collector',
     dir,
     'collector',
-    [
-      `data_dir: ${join(dir, 'collector')}`,
-      'api: { address: 127.0.0.1:0 }',
-      'bus:',
-      '  type: kafka',
-      `  client: ${AUTO_CLIENT}`,
-      `  brokers: [${brokers}]`,
-      `  topic: ${topic}`,
-      '  consumer:',
-      `    group_id: ${group}`,
-      '    session_timeout: 10s',
-      '    heartbeat_interval: 1s',
-      '    max_wait: 100ms',
-      'sinks:',
-      '  files:',
-      '    type: file',
-      `    root: ${root}`,
-      '    path: "{service}/%Y-%m-%d.log"',
-      '    encoding: json',
-      '  search:',
-      '    type: elasticsearch',
-      `    url: ${url}`,
-      `    index: "${prefix}-{service}-%Y.%m.%d"`,
-      `    template: { name: ${prefix}, replicas: 0 }`,
-      'routes:',
-      '  default: [files, search]',
-      'dead_letter:',
-      '  type: file',
-      `  path: ${deadLetterFile}`,
-      '',
-    ].join('\n'),
+    collectorYaml({
+      dataDir: join(dir, 'collector'),
+      brokers,
+      topic,
+      group,
+      sinks: [
+        '  files:',
+        '    type: file',
+        `    root: ${root}`,
+        '    path: "{service}/%Y-%m-%d.log"',
+        '    encoding: json',
+        '  search:',
+        '    type: elasticsearch',
+        `    url: ${url}`,
+        `    index: "${prefix}-{service}-%Y.%m.%d"`,
+        `    template: { name: ${prefix}, replicas: 0 }`,
+      ],
+      deadLetter: deadLetterFile,
+      extra: ['routes:', '  default: [files, search]'],
+    }),
   );
   const expected = { tree: 730, docs: 750, deadLetter: 40 };
   const state = async () => ({ tree: tree().length, docs: (await docs()).length, deadLetter: deadLetter().length });

@@ -94,14 +94,17 @@ export class FieldsTransform implements Transform {
   }
 
   apply(events: LogEvent[]): LogEvent[] {
-    const steps = this.steps;
-    return applyEach(events, this.when, (e) => {
-      let holes = false;
-      for (const step of steps) if (step(e)) holes = true;
-      if (holes) e.fields = compact(e.fields);
-      return true;
-    });
+    return applyEach(events, this.when, this.each);
   }
+
+  // Made once, not per batch: V8 optimizes each new closure anew, and a batch would run partly unoptimized.
+  private readonly each = (e: LogEvent): boolean => {
+    const steps = this.steps;
+    let holes = false;
+    for (let i = 0; i < steps.length; i++) if (steps[i]!(e)) holes = true;
+    if (holes) e.fields = compact(e.fields);
+    return true;
+  };
 
   private promoter(target: string, name: string, o: FieldsOptions): (e: LogEvent) => boolean | undefined {
     const errors = this.errors;
@@ -116,14 +119,14 @@ export class FieldsTransform implements Transform {
           const text = typeof v === 'object' ? undefined : fieldText(v);
           if (!text) return void errors.mark(e, `${from} cannot be the ${target}: not text`);
           e[target] = text;
-          return path.delete(e.fields) !== undefined;
+          return path.drop(e.fields);
         };
       case 'message':
         return (e) => {
           const v = path.get(e.fields);
           if (v === undefined || v === null) return false;
           e.message = fieldText(v)!;
-          return path.delete(e.fields) !== undefined;
+          return path.drop(e.fields);
         };
       case 'level':
         return (e) => {
@@ -132,7 +135,7 @@ export class FieldsTransform implements Transform {
           const level = normalizeLevel(v);
           if (level === undefined) return void errors.mark(e, `${from} is not a level: ${preview(v)}`);
           e.level = level;
-          return path.delete(e.fields) !== undefined;
+          return path.drop(e.fields);
         };
       default: {
         const parse: TimeParser = timeParser(o.timestamp_format, o.timezone);
@@ -143,7 +146,7 @@ export class FieldsTransform implements Transform {
           const t = parse(v, e.timestamp);
           if (t === undefined) return void errors.mark(e, `${from} is not a time in format ${o.timestamp_format}: ${preview(v)}`);
           e.timestamp = t;
-          return path.delete(e.fields) !== undefined;
+          return path.drop(e.fields);
         };
       }
     }

@@ -1,4 +1,5 @@
 import type { FieldValue } from '../../core/event.js';
+import { trimmed } from '../trim.js';
 
 /**
  * One spelling per severity, so that `level: error` in a route, `sluice search --level
@@ -97,7 +98,7 @@ const WORD = /^[A-Za-z][A-Za-z0-9_-]{0,23}$/;
 export function normalizeLevel(value: FieldValue | undefined): string | undefined {
   if (typeof value === 'number') return levelOfNumber(value);
   if (typeof value !== 'string') return undefined;
-  const word = value.trim();
+  const word = trimmed(value);
   const known = levelOfWord(word);
   if (known) return known;
   return WORD.test(word) ? word.toLowerCase() : undefined;

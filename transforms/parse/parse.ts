@@ -40,11 +40,14 @@ export class ParseTransform implements Transform {
   }
 
   apply(events: LogEvent[]): LogEvent[] {
-    return applyEach(events, this.when, (e) => {
-      this.parseOne(e);
-      return true;
-    });
+    return applyEach(events, this.when, this.each);
   }
+
+  // Made once, not per batch: V8 optimizes each new closure anew, and a batch would run partly unoptimized.
+  private readonly each = (e: LogEvent): boolean => {
+    this.parseOne(e);
+    return true;
+  };
 
   private parseOne(e: LogEvent): void {
     const input = this.read(e);

@@ -125,6 +125,48 @@ describe('redact transform', () => {
     });
   });
 
+  it('hides a field whose name is a secret field in any case, and no other (5000 random names, non-ASCII included)', () => {
+    const secretFields = ['password', 'Api-Key', '_priv', 'İd', 'émail', '9lives'];
+    const wanted = new Set(secretFields.map((f) => f.toLowerCase()));
+    const r = redactor({ detectors: [], secret_fields: secretFields });
+    const pieces = [
+      'password',
+      'PASSWORD',
+      'Api-key',
+      'API-KEY',
+      '_priv',
+      '_PRIV',
+      'İd',
+      'i̇d',
+      'ID',
+      'émail',
+      'ÉMAIL',
+      '9lives',
+      'p',
+      'a',
+      '_',
+      'x',
+      'İ',
+      'é',
+      '9',
+    ];
+    let seed = 3;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return Math.floor((seed / 2 ** 31) * n);
+    };
+    let hidden = 0;
+    for (let k = 0; k < 5000; k++) {
+      const key = Array.from({ length: 1 + random(2) }, () => pieces[random(pieces.length)]).join('');
+      const e = makeEvent({ fields: { [key]: 'v' } });
+      r.apply([e]);
+      const secret = wanted.has(key.toLowerCase());
+      expect(e.fields[key], key).toBe(secret ? '[REDACTED:secret]' : 'v');
+      if (secret) hidden++;
+    }
+    expect(hidden).toBeGreaterThan(500);
+  });
+
   it('hashes with a key: equal values stay equal, different keys differ', () => {
     const a = text('bob@example.com and bob@example.com and eve@example.com', { mode: 'hash', hash_key: 'k'.repeat(16) });
     const [first, second, third] = a.match(/\[REDACTED:email:[0-9a-f]{16}\]/g)!;
@@ -170,6 +212,20 @@ describe('the card gate', () => {
       if (candidate.test(t)) passed++;
     }
     expect(passed).toBeGreaterThan(1000);
+    // Longer texts with sparser runs, through every head length: the gate looks at every 13th
+    // character first, so runs of every length at every alignment must still be found.
+    let longPassed = 0;
+    for (let k = 0; k < 5_000; k++) {
+      let t = '';
+      const length = Math.floor(random() * 120);
+      const digits = random();
+      for (let i = 0; i < length; i++)
+        t += random() < digits ? alphabet[Math.floor(random() * 10)] : alphabet[10 + Math.floor(random() * 3)];
+      const head = Math.floor(random() * (length + 2));
+      expect(hasCardRun(t, head), JSON.stringify([t, head])).toBe(candidate.test(t.slice(0, head)));
+      if (candidate.test(t.slice(0, head))) longPassed++;
+    }
+    expect(longPassed).toBeGreaterThan(500);
     // Only the head is looked at, like every pattern on log data.
     expect(hasCardRun(`${'x'.repeat(100)}4111 1111 1111 1111`, 100)).toBe(false);
     expect(redactor().redactText('card 4111-1111-1111-1111 ok')).toBe('card [REDACTED:credit_card] ok');

@@ -46,14 +46,16 @@ export class SampleTransform implements Transform {
   }
 
   apply(events: LogEvent[]): LogEvent[] {
-    const rate = this.o.rate;
-    return applyEach(events, this.when, (e) => {
-      if (this.exclude?.(e)) return true;
-      if (fnv1a(this.key(e)) % rate === 0) return true;
-      this.dropped.inc();
-      return false;
-    });
+    return applyEach(events, this.when, this.each);
   }
+
+  // Made once, not per batch: V8 optimizes each new closure anew, and a batch would run partly unoptimized.
+  private readonly each = (e: LogEvent): boolean => {
+    if (this.exclude?.(e)) return true;
+    if (fnv1a(this.key(e)) % this.o.rate === 0) return true;
+    this.dropped.inc();
+    return false;
+  };
 }
 
 /** 32-bit FNV-1a over UTF-16 code units: fast, stable across versions and processes. */

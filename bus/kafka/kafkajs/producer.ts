@@ -8,7 +8,7 @@ import type { ClientSetup } from '../client.js';
 import { busMetrics } from '../metrics.js';
 import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
 import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
-import { AckedMemory } from '../resend.js';
+import { AckedMemory, type SendAttempt } from '../resend.js';
 import { createKafka, describeError } from './config.js';
 
 const { CompressionTypes, Partitioners } = kafkajs;
@@ -77,8 +77,20 @@ export class KafkajsProducer implements BusProducer {
   }
 
   async send(all: readonly LogEvent[]): Promise<void> {
-    const { events, skipped } = this.acked.take(all);
-    if (skipped > 0) this.logger.info({ skipped, events: all.length }, 'not resending the events Kafka acked before the last send failed');
+    const attempt = this.acked.begin(all);
+    try {
+      await this.sendAttempt(attempt, all.length);
+      this.acked.succeeded(attempt);
+    } catch (err) {
+      // Left as it is when the attempt said what it settled already.
+      this.acked.failed(attempt, () => false);
+      throw err;
+    }
+  }
+
+  private async sendAttempt(attempt: SendAttempt, total: number): Promise<void> {
+    const { events, skipped } = attempt;
+    if (skipped > 0) this.logger.info({ skipped, events: total }, 'not resending the events Kafka acked before the last send failed');
     if (events.length === 0) return;
     const sent: Sent = { acked: new Uint8Array(events.length), refused: [], refusedAt: [] };
     try {
@@ -97,7 +109,7 @@ export class KafkajsProducer implements BusProducer {
         () => false,
       );
       if (kept) for (const i of sent.refusedAt) sent.acked[i] = 1;
-      this.acked.failed(events, (i) => sent.acked[i] === 1);
+      this.acked.failed(attempt, (i) => sent.acked[i] === 1);
       await this.discard();
       throw new Error(`kafka produce failed: ${describeError(err)}`);
     }
@@ -105,7 +117,7 @@ export class KafkajsProducer implements BusProducer {
       await keepRefused(sent.refused, this.refused);
     } catch (err) {
       busMetrics.produceFailures.inc(this.labels);
-      this.acked.failed(events, (i) => sent.acked[i] === 1);
+      this.acked.failed(attempt, (i) => sent.acked[i] === 1);
       throw err;
     }
   }

@@ -2,11 +2,11 @@ import type { LogEvent } from '../../../core/event.js';
 import { type Logger, OutageLog } from '../../../core/log.js';
 import type { BusProducer, RefusedEvent } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
-import type { ClientSetup } from '../client.js';
+import { type ClientSetup, SENDS_IN_FLIGHT } from '../client.js';
 import { busMetrics } from '../metrics.js';
 import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
 import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
-import { AckedMemory } from '../resend.js';
+import { AckedMemory, type SendAttempt } from '../resend.js';
 import { producerConfig } from './config.js';
 import { Deliveries } from './deliveries.js';
 import { ERR, isOutage, type NativeAdmin, type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
@@ -31,6 +31,7 @@ import { ERR, isOutage, type NativeAdmin, type NativeError, type NativeProducer,
  */
 export class LibrdkafkaProducer implements BusProducer {
   readonly batch: BusProducer['batch'];
+  readonly maxInFlight = SENDS_IN_FLIGHT.librdkafka;
   private readonly options: KafkaBusOptions;
   private readonly logger: Logger;
   private readonly labels: { component: string; client: 'librdkafka' };
@@ -41,6 +42,10 @@ export class LibrdkafkaProducer implements BusProducer {
   private readonly topicOf: (e: LogEvent) => string;
   private readonly keyOf: (e: LogEvent) => string;
   private producer: Promise<NativeProducer> | undefined;
+  /** Settles once the send called last has handed its records to librdkafka. */
+  private handOver: Promise<void> = Promise.resolve();
+  /** The record headers of each service/module seen, made once (see headersOf). */
+  private readonly headerCache = new Map<string, Record<string, string>[]>();
   /** The producer once connected; a connect under way is `producer` alone. */
   private live: NativeProducer | undefined;
   /** Bumped by discard(), so a connect that ends after it does not become `live`. */
@@ -70,20 +75,47 @@ export class LibrdkafkaProducer implements BusProducer {
   }
 
   async send(all: readonly LogEvent[]): Promise<void> {
-    const { events, skipped } = this.acked.take(all);
-    if (skipped > 0) this.logger.info({ skipped, events: all.length }, 'not resending the events Kafka acked before the last send failed');
-    if (events.length === 0) return;
-    let producer: NativeProducer;
+    const attempt = this.acked.begin(all);
     try {
-      producer = await this.connected();
-      if (this.options.producer.create_topics) await this.ensureTopics(producer, events);
+      await this.sendAttempt(attempt, all.length);
     } catch (err) {
-      busMetrics.produceFailures.inc(this.labels);
-      await this.discard();
-      throw new Error(`kafka produce failed: ${describeNativeError(err)}`);
+      // Failed before any record was handed over (settled attempts are left as they are).
+      this.acked.failed(attempt, () => false);
+      throw err;
     }
+  }
+
+  private async sendAttempt(attempt: SendAttempt, total: number): Promise<void> {
+    const { events, skipped } = attempt;
+    if (skipped > 0) this.logger.info({ skipped, events: total }, 'not resending the events Kafka acked before the last send failed');
+    // Sends in flight hand their records over in the order they were called (the order the
+    // forwarder took them), so a key's records reach their partition in channel order.
+    const turn = this.handOver;
+    let handedOver!: () => void;
+    this.handOver = new Promise<void>((resolve) => (handedOver = resolve));
+    let producer: NativeProducer;
     const sizes = new Uint32Array(events.length);
-    const { acked, failed } = await this.produce(producer, events, 0, events.length, sizes);
+    let sending: Promise<{ acked: Uint8Array; failed: Map<number, NativeError> }> | undefined;
+    try {
+      await turn;
+      if (events.length === 0) {
+        this.acked.succeeded(attempt);
+        return;
+      }
+      try {
+        producer = await this.connected();
+        if (this.options.producer.create_topics) await this.ensureTopics(producer, events);
+      } catch (err) {
+        busMetrics.produceFailures.inc(this.labels);
+        await this.discard();
+        throw new Error(`kafka produce failed: ${describeNativeError(err)}`);
+      }
+      sending = this.produce(producer, events, 0, events.length, sizes);
+    } finally {
+      handedOver();
+    }
+    if (!sending) return;
+    const { acked, failed } = await sending;
     let outage: NativeError | undefined;
     const refused: RefusedEvent[] = [];
     const refusedAt: number[] = [];
@@ -123,10 +155,11 @@ export class LibrdkafkaProducer implements BusProducer {
     }
     if (outage || unkept) {
       busMetrics.produceFailures.inc(this.labels);
-      this.acked.failed(events, (i) => acked[i] === 1);
+      this.acked.failed(attempt, (i) => acked[i] === 1);
       if (outage?.isFatal) await this.discard();
       throw outage ? new Error(`kafka produce failed: ${describeNativeError(outage)}`) : unkept;
     }
+    this.acked.succeeded(attempt);
     this.outage.ok();
     busMetrics.produced.inc(this.labels, events.length - refused.length);
     busMetrics.producedBytes.inc(this.labels, bytes);
@@ -156,7 +189,7 @@ export class LibrdkafkaProducer implements BusProducer {
           this.keyOf(event),
           null,
           sending.base + i,
-          headers ? [{ service: event.service }, { module: event.module }] : undefined,
+          headers ? this.headersOf(event) : undefined,
         );
         sizes[from + i] = value.length;
       } catch (err) {
@@ -177,6 +210,23 @@ export class LibrdkafkaProducer implements BusProducer {
     for (let i = 0; i < count; i++) if (outcome.acked[i] === 1) acked[from + i] = 1;
     for (const [i, err] of outcome.failed) failed.set(from + i, err);
     return { acked, failed };
+  }
+
+  /**
+   * The service/module headers of an event. The binding reads them synchronously and keeps
+   * nothing, so one array per pair serves every record: three objects fewer per record,
+   * which the garbage collector otherwise sweeps by the million. Bounded: a flood of
+   * distinct pairs starts the cache over.
+   */
+  private headersOf(event: LogEvent): Record<string, string>[] {
+    const pair = `${event.service}\u0000${event.module}`;
+    let headers = this.headerCache.get(pair);
+    if (!headers) {
+      if (this.headerCache.size >= HEADER_CACHE_MAX) this.headerCache.clear();
+      headers = [{ service: event.service }, { module: event.module }];
+      this.headerCache.set(pair, headers);
+    }
+    return headers;
   }
 
   /**
@@ -282,6 +332,9 @@ export class LibrdkafkaProducer implements BusProducer {
 function encodedSize(event: LogEvent, measured: number): number {
   return measured > 0 ? measured : encodeEvent(event).length;
 }
+
+/** Most service/module pairs whose headers are kept made. */
+const HEADER_CACHE_MAX = 1024;
 
 /** How long close() lets librdkafka deliver what it still holds. */
 const CLOSE_FLUSH_MS = 2000;
