@@ -8,14 +8,14 @@ module.exports = {
       comment: 'core/ is what every other folder builds on: it imports nothing of theirs.',
       severity: 'error',
       from: { path: '^core/' },
-      to: { path: '^(config|transforms|bus|agent|collector|sinks|bin|bench|docker)/' },
+      to: { path: '^(config|transforms|bus|agent|collector|sinks|dead-letter|bin|bench|docker)/' },
     },
     {
       name: 'config-builds-on-core-only',
       comment: 'config/ parses and validates; it knows the registry (core), never the components behind it.',
       severity: 'error',
       from: { path: '^config/', pathNot: '\\.test\\.ts$' },
-      to: { path: '^(transforms|bus|agent|collector|sinks|bin|bench)/' },
+      to: { path: '^(transforms|bus|agent|collector|sinks|dead-letter|bin|bench)/' },
     },
     {
       name: 'bus-builds-on-core-and-config',
@@ -23,14 +23,14 @@ module.exports = {
         'bus/ carries events between the halves: it knows the event, its wire format and the option vocabulary (core, config), never the agent, the collector or the sinks.',
       severity: 'error',
       from: { path: '^bus/' },
-      to: { path: '^(transforms|agent|collector|sinks|bin|bench)/' },
+      to: { path: '^(transforms|agent|collector|sinks|dead-letter|bin|bench)/' },
     },
     {
       name: 'transforms-build-on-core-and-config',
       comment: 'Transforms run in the agent and in the collector alike: they know the event and the config, nothing of either half.',
       severity: 'error',
       from: { path: '^transforms/', pathNot: '\\.test\\.ts$' },
-      to: { path: '^(agent|collector|sinks|bin|bench)/' },
+      to: { path: '^(agent|collector|sinks|dead-letter|bin|bench)/' },
     },
     {
       name: 'agent-never-imports-collector',
@@ -38,7 +38,7 @@ module.exports = {
       comment: 'The agent and the collector meet only through the event and its wire format in core/.',
       severity: 'error',
       from: { path: '^agent/' },
-      to: { path: '^(collector|sinks|bin|bus)/' },
+      to: { path: '^(collector|sinks|dead-letter|bin|bus)/' },
     },
     {
       name: 'collector-never-imports-agent',
@@ -46,14 +46,22 @@ module.exports = {
       comment: 'The agent and the collector meet only through the event and its wire format in core/.',
       severity: 'error',
       from: { path: '^collector/' },
-      to: { path: '^(agent|bin|bus)/' },
+      to: { path: '^(agent|dead-letter|bin|bus)/' },
     },
     {
       name: 'sinks-know-only-core-and-config',
       comment: 'Sinks know nothing of Kafka, the agent or the collector.',
       severity: 'error',
       from: { path: '^sinks/' },
-      to: { path: '^(transforms|agent|collector|bus|bin)/' },
+      to: { path: '^(transforms|agent|collector|bus|dead-letter|bin)/' },
+    },
+    {
+      name: 'dead-letters-know-only-core-and-config',
+      comment:
+        'The dead-letter types serve the agent and the collector alike: they know the DeadLetter contract (core), never either half; a topic is reached through the Bus interface.',
+      severity: 'error',
+      from: { path: '^dead-letter/' },
+      to: { path: '^(transforms|agent|collector|bus|sinks|bin)/' },
     },
     {
       name: 'api-knows-core-and-config',
@@ -67,7 +75,7 @@ module.exports = {
       name: 'only-bin-imports-api',
       comment: "The HTTP API is the runtime's, started by bin/: components report through the runtime, never to the API themselves.",
       severity: 'error',
-      from: { path: '^(core|config|agent|collector|sinks)/' },
+      from: { path: '^(core|config|agent|collector|sinks|dead-letter)/' },
       to: { path: '^api/' },
     },
     {

@@ -13,7 +13,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           globalSetup: ['test/build-setup.ts'],
-          include: ['{api,core,config,transforms,bus,agent,collector,sinks,bin,test,docker}/**/*.test.ts'],
+          include: ['{api,core,config,transforms,bus,agent,collector,sinks,dead-letter,bin,test,docker}/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**', 'dist/**'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
@@ -22,7 +22,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['{api,core,config,transforms,bus,agent,collector,sinks,bin,test,docker}/**/*.int.test.ts'],
+          include: ['{api,core,config,transforms,bus,agent,collector,sinks,dead-letter,bin,test,docker}/**/*.int.test.ts'],
           exclude: ['**/node_modules/**', 'dist/**'],
           globalSetup: ['test/build-setup.ts', 'test/services/global-setup.ts'],
           testTimeout: 180_000,

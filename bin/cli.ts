@@ -105,7 +105,6 @@ for (const [role, description] of [
       }
     }
     try {
-      await loadComponents(config, role);
       const { startPipeline } = await import('./start.js');
       const running = await startPipeline(config, role, logger, {
         version: pkg.version,
@@ -158,6 +157,8 @@ program
       config.channel && `channel ${config.channel.type}`,
       config.bus && `bus ${config.bus.type}`,
       config.sinks.length && `${config.sinks.length} sink(s)`,
+      // Every pipeline has one: named when the file chose it.
+      'dead_letter' in config.sections && config.deadLetter && `dead_letter ${config.deadLetter.type}`,
     ].filter(Boolean);
     const notes = [
       warnings.length > 0 && `${warnings.length} warning${warnings.length === 1 ? '' : 's'}`,

@@ -5,9 +5,11 @@ import { dockerSourceSpec } from '../agent/sources/docker/index.js';
 import { fileSourceSpec } from '../agent/sources/file/index.js';
 import { embeddedBusSpec } from '../bus/embedded/index.js';
 import { kafkaBusSpec } from '../bus/kafka/index.js';
-import type { PipelineConfig } from '../config/load.js';
+import { deadLettersOf, type PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
 import { lazySpec, Registry } from '../core/registry.js';
+import { fileDeadLetterSpec } from '../dead-letter/file/index.js';
+import { kafkaDeadLetterSpec } from '../dead-letter/kafka/index.js';
 import { consoleSinkSpec } from '../sinks/console/console-sink.js';
 import { elasticsearchSinkOptions } from '../sinks/elasticsearch/options.js';
 import { fileSinkSpec } from '../sinks/file/index.js';
@@ -47,7 +49,9 @@ export function createRegistry(): Registry {
         async () => (await import('../sinks/elasticsearch/es-sink.js')).elasticsearchSinkSpec,
       ),
     )
-    .register(webhdfsSinkSpec);
+    .register(webhdfsSinkSpec)
+    .register(fileDeadLetterSpec)
+    .register(kafkaDeadLetterSpec);
 }
 
 /** Imports the implementations of the components `role` builds from `config` (see lazySpec). */
@@ -59,6 +63,7 @@ export async function loadComponents(config: PipelineConfig, role: Role): Promis
     ...(collectorSide ? config.sinks : []),
     ...(role !== 'run' && config.bus ? [config.bus] : []),
     ...config.transforms,
+    ...deadLettersOf(config, role),
   ];
   await Promise.all(used.map((c) => c.spec.load?.()));
 }

@@ -9,7 +9,7 @@ import {
   type SourceCheckpoint,
   type Transaction,
 } from '../core/pipeline.js';
-import type { DeadLetter, DeadLetterEntry } from '../collector/dead-letter/dead-letter.js';
+import type { DeadLetter, DeadLetterEntry } from '../core/dead-letter.js';
 import type { ComponentStatus } from '../api/readiness.js';
 import type { Taps } from '../api/tap.js';
 
@@ -24,8 +24,9 @@ import type { Taps } from '../api/tap.js';
  *   sluice_component_errors_total{stage}     receiving | processing | sending
  *   sluice_component_discarded_events_total{reason}  truncated | unrouted | rejected | undecodable
  *
- * labelled component (`sources.app`, `channel`, `bus`, `routes`, `sinks.es`, the names in
- * the logs), kind (source, channel, bus, router, sink) and type (file, disk, kafka, ...).
+ * labelled component (`sources.app`, `channel`, `bus`, `routes`, `sinks.es`, `dead-letter`,
+ * the names in the logs), kind (source, channel, bus, router, sink, dead_letter) and type
+ * (file, disk, kafka, ...).
  *
  * Bytes are the events' message text in UTF-16 code units — exact for ASCII, an estimate
  * beyond. Measured the same way at every hop, so bytes in and out compare across hops;
@@ -124,6 +125,17 @@ export class ComponentMeter {
   sent(events: readonly LogEvent[]): void {
     this.sEvents.inc(events.length);
     this.sBytes.inc(messageBytes(events));
+  }
+
+  /** For what is not a batch of events (dead-letter entries, some of them raw records): `count` items, `bytes` in all. */
+  receivedItems(count: number, bytes: number): void {
+    this.rEvents.inc(count);
+    this.rBytes.inc(bytes);
+  }
+
+  sentItems(count: number, bytes: number): void {
+    this.sEvents.inc(count);
+    this.sBytes.inc(bytes);
   }
 
   error(stage: 'receiving' | 'processing' | 'sending'): void {
@@ -316,4 +328,44 @@ export function meteredDeadLetter(inner: DeadLetter, meter: ComponentMeter, reas
       meter.discarded(reason, entries.length);
     },
   };
+}
+
+/**
+ * A dead-letter (the collector's or the agent's) with the metrics and state every component
+ * has: received and sent both count the entries it kept durably (a failed write is an
+ * error, and its entries come again with the retry); bytes are an event's message, or a
+ * raw record's value.
+ */
+export class MeteredDeadLetter implements DeadLetter {
+  constructor(
+    private readonly inner: DeadLetter,
+    private readonly meter: ComponentMeter,
+    private readonly status: ComponentStatus,
+  ) {}
+
+  async open(): Promise<void> {
+    await this.inner.open();
+    this.status.running();
+  }
+
+  async write(entries: readonly DeadLetterEntry[]): Promise<void> {
+    try {
+      await this.inner.write(entries);
+    } catch (err) {
+      this.meter.error('sending');
+      this.status.failed(err);
+      throw err;
+    }
+    if (entries.length === 0) return;
+    let bytes = 0;
+    for (const e of entries) bytes += e.event ? e.event.message.length : (e.value?.length ?? 0);
+    this.meter.receivedItems(entries.length, bytes);
+    this.meter.sentItems(entries.length, bytes);
+    this.status.ok();
+  }
+
+  async close(): Promise<void> {
+    this.status.stopped();
+    await this.inner.close();
+  }
 }

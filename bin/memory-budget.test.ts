@@ -50,12 +50,13 @@ describe('memory_limit', () => {
       'sources.app: batch (2 in flight)',
       'channel: read_cache_bytes (decoded events)',
       'bus: producer.batch.max_events (2 sends in flight + the next + the client queue)',
+      'dead_letter: remembered entries (200,000 keys)',
     ]);
   });
 
   it('refuses a budget too small for the buffers, naming the largest and the size needed', () => {
     expect(problems(agent('memory_limit: 64MiB', 'channel: { type: memory, max_bytes: 256MiB }'), 'agent')).toEqual([
-      'a.yaml:1:1: memory_limit: memory_limit 64MiB is too small for this pipeline: its buffers and batches may hold 279.8MiB (channel: max_bytes 256MiB, bus: producer.batch.max_events (2 sends in flight + the next + the client queue) 13.9MiB, sources.app: batch (2 in flight) 9.7MiB, sources.app: read_buffer_bytes 0.3MiB) and Node itself needs about 51MiB; set memory_limit to at least 331MiB, or lower those options',
+      'a.yaml:1:1: memory_limit: memory_limit 64MiB is too small for this pipeline: its buffers and batches may hold 292.0MiB (channel: max_bytes 256MiB, bus: producer.batch.max_events (2 sends in flight + the next + the client queue) 13.9MiB, dead_letter: remembered entries (200,000 keys) 12.2MiB, sources.app: batch (2 in flight) 9.7MiB) and Node itself needs about 51MiB; set memory_limit to at least 344MiB, or lower those options',
     ]);
     // The default budget of the role when the file has none.
     expect(problems(agent('', 'channel: { type: memory, max_bytes: 256MiB }'), 'agent')[0]).toMatch(
@@ -68,7 +69,14 @@ describe('memory_limit', () => {
     const config = parseConfig(agent(), 'a.yaml', createRegistry(), {});
     expect(memoryUses(config, 'collector').map((u) => u.what)).toEqual([
       'bus: consumer.max_bytes, max_bytes_per_partition x partitions_concurrently',
+      'dead_letter: remembered entries (200,000 keys)',
     ]);
+    // A kafka dead-letter keeps nothing; the agent's own is a file whatever the collector's type.
+    const kafka = parseConfig(`${agent()}\ndead_letter: { type: kafka }`, 'a.yaml', createRegistry(), {});
+    expect(memoryUses(kafka, 'collector').map((u) => u.what)).toEqual([
+      'bus: consumer.max_bytes, max_bytes_per_partition x partitions_concurrently',
+    ]);
+    expect(memoryUses(kafka, 'agent').map((u) => u.what)).toContain('dead_letter: remembered entries (200,000 keys)');
   });
 });
 

@@ -64,9 +64,9 @@ export function planReload(current: PipelineConfig, next: PipelineConfig, role: 
         : 'the connection to Kafka is set up when the pipeline starts',
     );
   }
-  if (collectorSide && !same(current.deadLetter, next.deadLetter))
+  if (collectorSide && !sameComponent(current.deadLetter, next.deadLetter))
     needsRestart('dead_letter', 'the bus consumer holds the dead-letter it started with');
-  else if (role === 'agent' && current.deadLetter.agent_path !== next.deadLetter.agent_path)
+  else if (role === 'agent' && !sameComponent(current.agentDeadLetter, next.agentDeadLetter))
     needsRestart('dead_letter', 'the bus producer holds the dead-letter it started with');
 
   const sources = agentSide ? diff(current.sources, next.sources) : { added: [], removed: [], changed: [] };

@@ -4,14 +4,15 @@ import { join, resolve } from 'node:path';
 import type { Agent } from '../agent/agent.js';
 import type { Collector } from '../collector/collector.js';
 import { EmbeddedBus } from '../bus/embedded/index.js';
-import type { DeadLetter } from '../collector/dead-letter/dead-letter.js';
 import type { ComponentConfig, PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
+import type { DeadLetter } from '../core/dead-letter.js';
 import type { Logger } from '../core/log.js';
 import type { Bus, ComponentContext } from '../core/pipeline.js';
 import type { ComponentInstances, ComponentKind } from '../core/registry.js';
 import { LiveTransforms, transformingWriter } from '../transforms/index.js';
-import { ComponentMeter, MeteredChannel, MeteredProducer, meteredDeadLetter } from './instrument.js';
+import { loadComponents } from './components.js';
+import { ComponentMeter, MeteredChannel, MeteredDeadLetter, MeteredProducer, meteredDeadLetter } from './instrument.js';
 import { createOperations, startOperations, type Operating, type Operations } from './operate.js';
 import { Reloader, type LivePipeline } from './reload.js';
 import type { SinkTable } from './sink-table.js';
@@ -39,16 +40,18 @@ const DEFAULT_BATCH_EVENTS = 2000;
 
 /** Builds the components a role needs from a validated config and starts them, collector first. */
 export async function startPipeline(config: PipelineConfig, role: Role, logger: Logger, options: StartOptions): Promise<Running> {
+  // What the role builds, imported now if it was not yet (lazySpec).
+  await loadComponents(config, role);
   const dataDir = resolve(config.dataDir);
   const host = hostname();
   const build: Build = (c, section, extra = {}) => {
-    const dir = join(dataDir, section, c.name);
+    const dir = extra.dataDir ?? join(dataDir, section, c.name);
     mkdirSync(dir, { recursive: true });
     const ctx: ComponentContext = {
       name: c.name,
       // `component` is bound here, once; what a component builds below it adds other keys
       // (side, stage...), never `component` again (pino would print the key twice).
-      logger: logger.child({ component: c.name === section ? section : `${section}.${c.name}`, type: c.type }),
+      logger: logger.child({ component: componentId(section, c.name), type: c.type }),
       dataDir: dir,
       host,
       ...extra,
@@ -58,6 +61,17 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   const ops = createOperations(config);
 
   const bus: Bus = role === 'run' ? new EmbeddedBus() : build(config.bus!, 'bus');
+  // One directory for the dead-letters of a data directory, each file named for its dead-letter
+  // (dead-letter.jsonl, agent.jsonl); a kafka one writes through the bus's client.
+  const buildDeadLetter = (c: ComponentConfig<'dead_letter'>): DeadLetter => {
+    const id = componentId(DEAD_LETTER_SECTION, c.name);
+    return new MeteredDeadLetter(
+      build(c, DEAD_LETTER_SECTION, { dataDir: join(dataDir, DEAD_LETTER_SECTION), bus, worker: options.worker }),
+      new ComponentMeter({ component: id, kind: 'dead_letter', type: c.type }),
+      // Failing, it holds back what is behind it (offsets, a channel transaction), as a sink does.
+      ops.readiness.add(id, 'dead_letter', c.type, 'grace'),
+    );
+  };
   const transforms = new LiveTransforms(config.transforms, role, logger, host);
   const live: LivePipeline = { role, config, logger, transforms };
   const busType = role === 'run' ? 'embedded' : config.bus!.type;
@@ -68,25 +82,14 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   // Each half's code is imported only by the roles that run it: an agent loads nothing of
   // the collector (router, dead-letter, sink slots), a collector nothing of the agent.
   if (role === 'collector' || role === 'run') {
-    const { FileDeadLetter, KafkaDeadLetter } = await import('../collector/dead-letter/dead-letter.js');
-    const dlLogger = logger.child({ component: 'dead-letter' });
-    const deadLetter: DeadLetter =
-      config.deadLetter.type === 'kafka' && bus.recordWriter
-        ? new KafkaDeadLetter(bus.recordWriter(config.deadLetter.topic), config.deadLetter.topic, dlLogger)
-        : new FileDeadLetter(resolve(config.deadLetter.path ?? join(dataDir, 'dead-letter', 'dead-letter.jsonl')), dlLogger);
+    const deadLetter = config.deadLetter && buildDeadLetter(config.deadLetter);
     const started = await startCollectorSide(config, role, logger, ops, { bus, busMeter, busStatus, deadLetter, build, transforms });
     collector = started.collector;
     live.sinks = started.sinks;
   }
   if (role === 'agent' || role === 'run') {
     // The in-process bus of `sluice run` refuses nothing: only an agent on Kafka needs its own dead-letter.
-    const deadLetter =
-      role === 'agent'
-        ? new (await import('../collector/dead-letter/dead-letter.js')).FileDeadLetter(
-            resolve(config.deadLetter.agent_path ?? join(dataDir, 'dead-letter', 'agent.jsonl')),
-            logger.child({ component: 'dead-letter' }),
-          )
-        : undefined;
+    const deadLetter = role === 'agent' && config.agentDeadLetter ? buildDeadLetter(config.agentDeadLetter) : undefined;
     const started = await startAgentSide(config, logger, ops, { bus, busMeter, busStatus, build, transforms, deadLetter });
     agent = started.agent;
     live.sources = started.sources;
@@ -141,6 +144,13 @@ interface SideDeps {
   transforms: LiveTransforms;
 }
 
+const DEAD_LETTER_SECTION = 'dead-letter';
+
+/** A component's name in logs, metrics and states: `channel`, `sources.app`, `dead-letter.agent`. */
+function componentId(section: string, name: string): string {
+  return name === section ? section : `${section}.${name}`;
+}
+
 /** Builds one configured component: what it creates follows from its kind, no cast. */
 type Build = <K extends ComponentKind>(c: ComponentConfig<K>, section: string, extra?: Partial<ComponentContext>) => ComponentInstances[K];
 
@@ -154,7 +164,7 @@ async function startCollectorSide(
   role: Role,
   logger: Logger,
   ops: Operations,
-  deps: SideDeps & { deadLetter: DeadLetter },
+  deps: SideDeps & { deadLetter: DeadLetter | undefined },
 ): Promise<{ collector: Collector; sinks: SinkTable }> {
   const { bus, build, deadLetter } = deps;
   const [{ Collector }, { MeteredConsumer }, { SinkTable }] = await Promise.all([
@@ -164,8 +174,8 @@ async function startCollectorSide(
   ]);
   const sinks = new SinkTable((c) => build(c, 'sinks'), ops.readiness, ops.taps, logger.child({ component: 'sinks' }));
   const { sinks: named, router } = sinks.init(config.sinks, config.routes);
-  const undecodable = meteredDeadLetter(deadLetter, deps.busMeter, 'undecodable');
-  const raw = bus.consumer({ undecodable: (records) => undecodable.write(records) });
+  const undecodable = deadLetter && meteredDeadLetter(deadLetter, deps.busMeter, 'undecodable');
+  const raw = bus.consumer({ undecodable: undecodable && ((records) => undecodable.write(records)) });
   const consumer = new MeteredConsumer(raw, {
     meter: role === 'run' ? undefined : deps.busMeter,
     status: role === 'run' ? undefined : deps.busStatus,
@@ -174,9 +184,9 @@ async function startCollectorSide(
   const routesMeter = new ComponentMeter({ component: 'routes', kind: 'router', type: 'rules' });
   const collector = new Collector(consumer, named, logger.child({ component: 'collector' }), {
     router,
-    deadLetter: meteredDeadLetter(deadLetter, routesMeter, 'unrouted'),
+    deadLetter: deadLetter && meteredDeadLetter(deadLetter, routesMeter, 'unrouted'),
     // What a sink refuses for good is counted by its slot (as the sink's "rejected").
-    refused: { open: async () => {}, close: async () => {}, write: (entries) => deadLetter.write(entries) },
+    refused: deadLetter && { open: async () => {}, close: async () => {}, write: (entries) => deadLetter.write(entries) },
     stopTimeoutMs: config.shutdown.drain_timeout,
     // Always set: a reload may add the first collector-side transform.
     transform: deps.transforms.applyCollector,

@@ -46,7 +46,7 @@ export interface Backlog {
   bytesPerSec: number;
 }
 
-const KIND_ORDER = ['source', 'transform', 'channel', 'bus', 'router', 'sink'];
+const KIND_ORDER = ['source', 'transform', 'channel', 'bus', 'router', 'sink', 'dead_letter'];
 
 export function snapshot(before: Scrape, after: Scrape, ready: ProbeAnswer): Snapshot {
   const secs = Math.max(0.001, (after.at - before.at) / 1000);

@@ -3,7 +3,7 @@ import type { LogEvent } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
 import { type AckableBatch, type BusConsumer, type Sink, WRITTEN, type WriteResult } from '../core/pipeline.js';
 import { Collector } from './collector.js';
-import type { DeadLetter, DeadLetterEntry } from './dead-letter/dead-letter.js';
+import type { DeadLetter, DeadLetterEntry } from '../core/dead-letter.js';
 import { Router } from './router/router.js';
 
 const ev = (id: string, service: string): LogEvent => ({

@@ -2,7 +2,7 @@ import { Backoff } from '../core/backoff.js';
 import type { LogEvent } from '../core/event.js';
 import type { Logger } from '../core/log.js';
 import type { AckableBatch, BusConsumer, SinkRefusal, Sink } from '../core/pipeline.js';
-import type { DeadLetter } from './dead-letter/dead-letter.js';
+import type { DeadLetter } from '../core/dead-letter.js';
 import { Router } from './router/router.js';
 
 export interface NamedSink {

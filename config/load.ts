@@ -13,14 +13,7 @@ import { type At, describeValue, reportZodIssues, valueAt } from './issues.js';
 import { locate, type Position } from './locate.js';
 import { memoryLimitOption } from './memory-option.js';
 import { closest } from './suggest.js';
-import {
-  deadLetterSection,
-  routesSection,
-  shutdownSection,
-  type DeadLetterConfig,
-  type RoutesConfig,
-  type ShutdownConfig,
-} from './routing.js';
+import { routesSection, shutdownSection, type RoutesConfig, type ShutdownConfig } from './routing.js';
 
 /** One configured component: its name (the YAML key), its type and its validated options. */
 export interface ComponentConfig<K extends ComponentKind = ComponentKind, Options = unknown> {
@@ -49,7 +42,17 @@ export interface PipelineConfig {
   sinks: ComponentConfig<'sink'>[];
   /** Absent: every sink receives every event. */
   routes?: RoutesConfig;
-  deadLetter: DeadLetterConfig;
+  /**
+   * The collector's dead-letter (`dead_letter:`; without the section, a file in
+   * DATA_DIR/dead-letter). Absent only with a registry that has no dead-letter types (a
+   * test's): what needs a dead-letter then holds its batch uncommitted.
+   */
+  deadLetter?: ComponentConfig<'dead_letter'>;
+  /**
+   * The agent's own dead-letter, for what Kafka refused for good: always a file (what Kafka
+   * refused cannot go to Kafka), at the section's `agent_path`, whatever its type.
+   */
+  agentDeadLetter?: ComponentConfig<'dead_letter'>;
   shutdown: ShutdownConfig;
   /** The HTTP API: metrics, health, readiness, reload, tap (config/api.ts). */
   api: ApiConfig;
@@ -57,6 +60,15 @@ export interface PipelineConfig {
   sections: Record<string, Position>;
   /** With `noEnv`: values only known at run time, as `path (${VAR})`; they were not checked. */
   deferred: string[];
+}
+
+/**
+ * The dead-letters a role builds: the collector's (`dead_letter:`), and the agent's own file
+ * for what Kafka refused, on an agent only (the in-process bus of `sluice run` refuses nothing).
+ */
+export function deadLettersOf(config: PipelineConfig, role: 'agent' | 'collector' | 'run'): ComponentConfig<'dead_letter'>[] {
+  const built = role === 'agent' ? config.agentDeadLetter : config.deadLetter;
+  return built ? [built] : [];
 }
 
 export interface LoadOptions {
@@ -71,6 +83,12 @@ export const DEFAULT_DATA_DIR = './var/sluice';
 const NAMED_SECTIONS = { sources: 'source', transforms: 'transform', sinks: 'sink' } as const;
 /** The sections that hold exactly one component (`{type: ..., ...}`). */
 const SINGLE_SECTIONS = { channel: 'channel', bus: 'bus' } as const;
+/**
+ * `dead_letter:` holds one component too, but a process always has one: without the
+ * section, or without `type:`, it is a file. Named for its directory, DATA_DIR/dead-letter,
+ * where a file dead-letter keeps NAME.jsonl by default (the agent's is `agent`).
+ */
+const DEAD_LETTER = { section: 'dead_letter', kind: 'dead_letter', name: 'dead-letter', agentName: 'agent', defaultType: 'file' } as const;
 
 const COMPONENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
@@ -90,7 +108,7 @@ const envelope = z.strictObject({
   bus: z.record(z.string(), z.unknown()).optional(),
   sinks: z.record(z.string(), z.unknown()).optional(),
   routes: routesSection.optional(),
-  dead_letter: deadLetterSection.default(deadLetterSection.parse({})),
+  dead_letter: z.record(z.string(), z.unknown()).optional(),
   shutdown: shutdownSection.default(shutdownSection.parse({})),
   api: apiSection.default(apiSection.parse({})),
 });
@@ -166,7 +184,7 @@ export function parseConfig(
   const deferred = substitutions.filter((s) => s.unresolved.length > 0);
   const skip = (path: readonly PropertyKey[], issue: z.core.$ZodIssue) =>
     deferred.some((d) => startsWith(path, d.path) || (issue.code === 'invalid_union' && startsWith(d.path, path)));
-  const componentSections = new Set<string>([...Object.keys(NAMED_SECTIONS), ...Object.keys(SINGLE_SECTIONS)]);
+  const componentSections = new Set<string>([...Object.keys(NAMED_SECTIONS), ...Object.keys(SINGLE_SECTIONS), DEAD_LETTER.section]);
   coerceSubstituted(
     data,
     substitutions.filter((s) => !componentSections.has(String(s.path[0]))),
@@ -186,7 +204,6 @@ export function parseConfig(
     transforms: [],
     sinks: [],
     routes: top.data?.routes,
-    deadLetter: top.data?.dead_letter ?? deadLetterSection.parse({}),
     shutdown: top.data?.shutdown ?? shutdownSection.parse({}),
     api: top.data?.api ?? apiSection.parse({}),
     sections: Object.fromEntries(Object.keys(data).map((key) => [key, locate(doc, lines, [key], 'key')])),
@@ -221,9 +238,37 @@ export function parseConfig(
   config.sinks = named('sinks', NAMED_SECTIONS.sinks);
   config.channel = single('channel', SINGLE_SECTIONS.channel);
   config.bus = single('bus', SINGLE_SECTIONS.bus);
+  const deadLetterBody = sections[DEAD_LETTER.section] ?? {};
+  const defaultOnly =
+    !(DEAD_LETTER.section in sections) && registry.lookup(DEAD_LETTER.kind, DEAD_LETTER.defaultType).status !== 'available';
+  // Not a map: the envelope said so already.
+  config.deadLetter =
+    isMap(deadLetterBody) && !defaultOnly
+      ? resolveComponent(
+          registry,
+          DEAD_LETTER.kind,
+          [DEAD_LETTER.section],
+          DEAD_LETTER.name,
+          { type: DEAD_LETTER.defaultType, ...deadLetterBody },
+          at,
+          checked,
+        )
+      : undefined;
   checkRouting(data as Record<string, unknown>, at);
+  checkDeadLetterBus(data as Record<string, unknown>, at);
   if (problems.length > 0) throw new ConfigError(sortProblems(scrub(problems, secrets)));
+  config.agentDeadLetter = agentDeadLetter(registry, deadLetterBody);
   return config;
+}
+
+/** The agent's file dead-letter, at the section's `agent_path` (validated with the section). */
+function agentDeadLetter(registry: Registry, section: unknown): ComponentConfig<'dead_letter'> | undefined {
+  const found = registry.lookup(DEAD_LETTER.kind, 'file');
+  if (found.status !== 'available') return undefined;
+  const path = isMap(section) ? section.agent_path : undefined;
+  const options = found.spec.options.safeParse(typeof path === 'string' ? { path } : {});
+  if (!options.success) return undefined;
+  return { kind: DEAD_LETTER.kind, name: DEAD_LETTER.agentName, type: 'file', spec: found.spec, options: options.data };
 }
 
 /**
@@ -261,9 +306,9 @@ function scrub(problems: ConfigProblem[], secrets: string[]): ConfigProblem[] {
 }
 
 /**
- * Routes may only name sinks the file defines; a Kafka dead-letter needs the Kafka bus's
- * brokers. Read from the raw file, so these are reported in the same run as every other
- * problem, even when the routes section itself has mistakes.
+ * Routes may only name sinks the file defines. Read from the raw file, so these are
+ * reported in the same run as every other problem, even when the routes section itself has
+ * mistakes.
  */
 function checkRouting(data: Record<string, unknown>, at: At): void {
   const defined = isMap(data.sinks) ? Object.keys(data.sinks) : [];
@@ -285,6 +330,10 @@ function checkRouting(data: Record<string, unknown>, at: At): void {
     }
     if (Array.isArray(routes.default)) for (const [j, name] of routes.default.entries()) check(name, ['routes', 'default', j]);
   }
+}
+
+/** A Kafka dead-letter writes through the Kafka bus's client, to its brokers. */
+function checkDeadLetterBus(data: Record<string, unknown>, at: At): void {
   const deadLetter = data.dead_letter;
   if (isMap(deadLetter) && deadLetter.type === 'kafka') {
     const bus = data.bus;

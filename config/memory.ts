@@ -1,4 +1,4 @@
-import type { ComponentConfig, PipelineConfig } from './load.js';
+import { type ComponentConfig, deadLettersOf, type PipelineConfig } from './load.js';
 import type { ConfigProblem } from './errors.js';
 import { type BudgetRole, DEFAULT_MEMORY_LIMIT, formatMiB, inFlightAllowance } from './memory-budget.js';
 
@@ -19,6 +19,7 @@ function usedBy(config: PipelineConfig, role: BudgetRole): ComponentConfig[] {
     ...(agent && config.channel ? [config.channel] : []),
     ...(role !== 'run' && config.bus ? [config.bus] : []),
     ...(collector ? config.sinks : []),
+    ...deadLettersOf(config, role),
   ];
 }
 
@@ -28,7 +29,8 @@ function usedBy(config: PipelineConfig, role: BudgetRole): ComponentConfig[] {
  */
 export function memoryUses(config: PipelineConfig, role: BudgetRole): { what: string; bytes: number }[] {
   return usedBy(config, role).flatMap((c) => {
-    const prefix = c.kind === 'channel' || c.kind === 'bus' ? c.kind : `${c.kind}s.${c.name}`;
+    // One channel, bus and dead-letter per process: named by their section alone.
+    const prefix = c.kind === 'channel' || c.kind === 'bus' || c.kind === 'dead_letter' ? c.kind : `${c.kind}s.${c.name}`;
     return (c.spec.memory?.(c.options) ?? [])
       .filter((u) => !u.half || (u.half === 'agent' ? role !== 'collector' : role !== 'agent'))
       .map((u) => ({ what: `${prefix}: ${u.what}`, bytes: u.bytes }));

@@ -38,7 +38,11 @@ describe('routes and dead_letter sections', () => {
       default: ['archive'],
       max_match_bytes: 65536,
     });
-    expect(config.deadLetter).toEqual({ type: 'file', topic: 'sluice-dead-letter' });
+    // Without a dead_letter section: a file, the collector's and the agent's, at their default paths.
+    expect([config.deadLetter, config.agentDeadLetter].map((c) => [c?.kind, c?.name, c?.type, c?.options])).toEqual([
+      ['dead_letter', 'dead-letter', 'file', {}],
+      ['dead_letter', 'agent', 'file', {}],
+    ]);
     expect(config.shutdown).toEqual({ drain_timeout: 10_000 });
   });
 
@@ -91,6 +95,35 @@ describe('routes and dead_letter sections', () => {
     expect(problems([...sinks, 'dead_letter:', '  type: kafka'].join('\n'))).toEqual([
       'p.yaml:7:9: dead_letter.type: a kafka dead-letter uses the brokers of the kafka bus: this file needs "bus: {type: kafka, ...}" (or use type: file)',
     ]);
+  });
+
+  it("takes a dead_letter of type file (the default) or kafka, and the agent's file at agent_path whatever the type", () => {
+    const parse = (yaml: string[]) => parseConfig([...sinks, ...yaml].join('\n'), 'p.yaml', registry, {});
+    const untyped = parse(['dead_letter:', '  path: /var/dl.jsonl', '  agent_path: /var/agent.jsonl']);
+    expect([untyped.deadLetter?.type, untyped.deadLetter?.options]).toEqual([
+      'file',
+      { path: '/var/dl.jsonl', agent_path: '/var/agent.jsonl' },
+    ]);
+    expect([untyped.agentDeadLetter?.type, untyped.agentDeadLetter?.options]).toEqual(['file', { path: '/var/agent.jsonl' }]);
+    const kafka = parse(['bus: { type: kafka, brokers: k:9092 }', 'dead_letter:', '  type: kafka', '  agent_path: /var/agent.jsonl']);
+    expect([kafka.deadLetter?.type, kafka.deadLetter?.options]).toEqual([
+      'kafka',
+      { topic: 'sluice-dead-letter', agent_path: '/var/agent.jsonl' },
+    ]);
+    expect([kafka.agentDeadLetter?.type, kafka.agentDeadLetter?.options]).toEqual(['file', { path: '/var/agent.jsonl' }]);
+  });
+
+  it('reports an unknown dead_letter type, and options of the other type, with line:col', () => {
+    expect(problems([...sinks, 'dead_letter:', '  type: s3'].join('\n'))).toEqual([
+      'p.yaml:7:9: dead_letter.type: unknown dead_letter type "s3"; available: file, kafka',
+    ]);
+    expect(
+      problems([...sinks, 'bus: { type: kafka, brokers: k:9092 }', 'dead_letter:', '  type: kafka', '  path: /x.jsonl'].join('\n')),
+    ).toEqual(['p.yaml:9:3: dead_letter.path: unknown key "path"; allowed: agent_path, topic']);
+    expect(problems([...sinks, 'dead_letter:', '  topic: dl'].join('\n'))).toEqual([
+      'p.yaml:7:3: dead_letter.topic: unknown key "topic"; allowed: agent_path, path',
+    ]);
+    expect(problems([...sinks, 'dead_letter: /x.jsonl'].join('\n'))).toEqual([expect.stringMatching(/^p\.yaml:6:14: dead_letter: /)]);
   });
 
   it('validates the kafka bus options', () => {

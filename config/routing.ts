@@ -3,7 +3,8 @@ import { DEFAULT_MAX_MATCH_BYTES, fieldPathProblem, patternProblem } from '../co
 import { byteSize, duration } from '../core/units.js';
 
 /**
- * The collector's `routes:` and `dead_letter:` sections, and the `shutdown:` section.
+ * The collector's `routes:` section, and the `shutdown:` section (the `dead_letter:` section
+ * is a component: dead-letter/).
  *
  *   routes:
  *     rules:
@@ -53,24 +54,6 @@ export const routesSection = z.strictObject({
     .describe('A /regular expression/ pattern sees at most this many bytes of a value, from its start (bounds its cost per event)'),
 });
 
-export const deadLetterSection = z.strictObject({
-  type: z
-    .enum(['file', 'kafka'])
-    .default('file')
-    .describe("file: JSON lines on local disk; kafka: a topic on the bus's brokers (needs bus type kafka)"),
-  path: z.string().min(1).optional().describe('file: the JSON-lines file (default: DATA_DIR/dead-letter/dead-letter.jsonl)'),
-  agent_path: z
-    .string()
-    .min(1)
-    .optional()
-    .describe("The agent's own JSON-lines file, for events Kafka refused for good (default: DATA_DIR/dead-letter/agent.jsonl)"),
-  topic: z
-    .string()
-    .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" and "-", at most 249')
-    .default('sluice-dead-letter')
-    .describe('kafka: the topic'),
-});
-
 export const shutdownSection = z.strictObject({
   drain_timeout: duration()
     .default(10_000)
@@ -79,5 +62,4 @@ export const shutdownSection = z.strictObject({
 
 export type RoutesConfig = z.infer<typeof routesSection>;
 export type RouteRuleConfig = z.infer<typeof routeRule>;
-export type DeadLetterConfig = z.infer<typeof deadLetterSection>;
 export type ShutdownConfig = z.infer<typeof shutdownSection>;

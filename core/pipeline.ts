@@ -149,6 +149,17 @@ export interface ComponentContext {
   dataDir: string;
   /** Host name stamped on events. */
   host: string;
+  /**
+   * The process's bus, for a component that writes to it outside the event flow (a
+   * dead-letter on a topic); absent where the component has no business with it.
+   */
+  bus?: Bus;
+  /**
+   * This process's index among a collector's workers (`--workers N`), which share one config
+   * and data directory; undefined when it runs alone. A component that appends to a local
+   * file of its own (the file dead-letter) keeps one per worker.
+   */
+  worker?: number;
 }
 
 /**

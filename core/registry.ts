@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { DeadLetter } from './dead-letter.js';
 import type { Bus, Channel, ComponentContext, Sink, Source } from './pipeline.js';
 
 /**
@@ -16,6 +17,8 @@ export interface ComponentInstances {
   channel: Channel;
   bus: Bus;
   sink: Sink;
+  /** Where a process keeps what it cannot deliver (`dead_letter:`; the agent's own is always a file). */
+  dead_letter: DeadLetter;
 }
 
 export type ComponentKind = keyof ComponentInstances;

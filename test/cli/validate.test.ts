@@ -293,7 +293,7 @@ describe('sluice validate --no-env', () => {
     const r = sluice(['validate', '--no-env', '--as', 'collector', '-c', collector]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.stdout).toBe(
-      `${collector}: valid (bus kafka, 2 sink(s)); not checked, set at run time: sinks.search.password (\${ELASTICSEARCH_PASSWORD})\n`,
+      `${collector}: valid (bus kafka, 2 sink(s), dead_letter file); not checked, set at run time: sinks.search.password (\${ELASTICSEARCH_PASSWORD})\n`,
     );
   });
 

@@ -10,7 +10,7 @@ import { Agent } from '../../agent/agent.js';
 import { MemoryChannel } from '../../agent/channel/memory/memory-channel.js';
 import { KafkaBus } from '../../bus/kafka/index.js';
 import { kafkaBusOptions } from '../../bus/kafka/options.js';
-import { FileDeadLetter } from '../../core/dead-letter.js';
+import { FileDeadLetter } from '../../dead-letter/file/file-dead-letter.js';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { decodeEvent } from '../../core/wire.js';

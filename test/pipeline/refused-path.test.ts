@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Collector } from '../../collector/collector.js';
-import { FileDeadLetter } from '../../collector/dead-letter/dead-letter.js';
+import { FileDeadLetter } from '../../dead-letter/file/file-dead-letter.js';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import type { AckableBatch, BusConsumer } from '../../core/pipeline.js';

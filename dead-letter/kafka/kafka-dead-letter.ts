@@ -1,9 +1,9 @@
-import { countDeadLettered, type DeadLetter, type DeadLetterEntry, formatEntry } from '../../core/dead-letter.js';
+import type { DeadLetter, DeadLetterEntry } from '../../core/dead-letter.js';
 import type { Logger } from '../../core/log.js';
 import type { BusRecordWriter } from '../../core/pipeline.js';
-
-// The entry format and the file dead-letter are shared with the agent (core/dead-letter.ts).
-export { type DeadLetter, type DeadLetterEntry, FileDeadLetter, formatEntry } from '../../core/dead-letter.js';
+import type { ComponentSpec } from '../../core/registry.js';
+import { countDeadLettered, formatEntry } from '../entry.js';
+import type { KafkaDeadLetterOptions } from './options.js';
 
 /** Produces entries to a topic of the bus (Kafka: acks=all, idempotent), through the bus's own client. */
 export class KafkaDeadLetter implements DeadLetter {
@@ -36,3 +36,12 @@ export class KafkaDeadLetter implements DeadLetter {
     await this.writer.close();
   }
 }
+
+/** What the spec's load() imports (index.ts): a writer to the topic, through the bus's own client. */
+export const kafkaDeadLetterCreate: Pick<ComponentSpec<'dead_letter', KafkaDeadLetterOptions, DeadLetter>, 'create'> = {
+  create: (options, ctx) => {
+    // The config check ("a kafka dead-letter uses the brokers of the kafka bus") keeps this from happening.
+    if (!ctx.bus?.recordWriter) throw new Error('dead_letter type kafka needs the kafka bus (bus: {type: kafka, ...})');
+    return new KafkaDeadLetter(ctx.bus.recordWriter(options.topic), options.topic, ctx.logger);
+  },
+};

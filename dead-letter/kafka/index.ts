@@ -1,0 +1,18 @@
+import type { DeadLetter } from '../../core/dead-letter.js';
+import { lazySpec, type ComponentSpec } from '../../core/registry.js';
+import { kafkaDeadLetterOptions, type KafkaDeadLetterOptions } from './options.js';
+
+export { kafkaDeadLetterOptions, type KafkaDeadLetterOptions } from './options.js';
+
+/** The collector's dead-letter on a topic; the agent's stays a file (what Kafka refused cannot go to Kafka). */
+export const kafkaDeadLetterSpec: ComponentSpec<'dead_letter', KafkaDeadLetterOptions, DeadLetter> = lazySpec(
+  {
+    kind: 'dead_letter',
+    type: 'kafka',
+    description: "a topic on the kafka bus's brokers (acks=all, idempotent), through the bus's own client",
+    options: kafkaDeadLetterOptions,
+    // Every worker of a collector produces to the same topic; nothing is kept locally.
+    sharedAcrossProcesses: true,
+  },
+  async () => (await import('./kafka-dead-letter.js')).kafkaDeadLetterCreate,
+);
