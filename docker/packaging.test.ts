@@ -54,7 +54,7 @@ describe('configs shipped in docker/', () => {
   test('docker/config/agent.yaml and collector.yaml are valid for their commands', () => {
     expect(validate(join(ROOT, 'docker/config/agent.yaml'), 'agent')).toMatch(/valid \(1 source\(s\), channel disk, bus kafka\)/);
     expect(validate(join(ROOT, 'docker/config/collector.yaml'), 'collector', { ELASTICSEARCH_PASSWORD: 'x' })).toMatch(
-      /valid \(bus kafka, 2 sink\(s\)\)/,
+      /valid \(bus kafka, 2 sink\(s\), dead_letter file\)/,
     );
   });
 

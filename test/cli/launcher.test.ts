@@ -39,7 +39,7 @@ describe('sluice agent launcher', () => {
       writeFileSync(
         config,
         [
-          'memory_limit: 96MiB',
+          'memory_limit: 112MiB',
           `data_dir: ${join(dir.dir, 'data')}`,
           'sources:',
           `  app: { type: file, include: ["${join(dir.dir, '*.log')}"] }`,
@@ -51,8 +51,8 @@ describe('sluice agent launcher', () => {
       const first = start(['agent', '-c', config]);
       await waitForLog(first, 'sluice started', 60_000);
       const child = childOf(first.child.pid!);
-      expect(vmFlags(child)).toEqual(['--max-old-space-size=64', '--max-semi-space-size=1']);
-      expect(readFileSync(`/proc/${child}/environ`, 'utf8').split('\0')).toContain(`SLUICE_MEMORY_LIMIT=${96 * MiB}`);
+      expect(vmFlags(child)).toEqual(['--max-old-space-size=80', '--max-semi-space-size=1']);
+      expect(readFileSync(`/proc/${child}/environ`, 'utf8').split('\0')).toContain(`SLUICE_MEMORY_LIMIT=${112 * MiB}`);
 
       first.child.kill('SIGKILL');
       await first.exited;
