@@ -77,6 +77,8 @@ const textTime = { timestamp: { pattern: '^(\\S+) ', format: 'auto' } };
 const bus = (client: string) => ({ type: 'kafka', client, brokers: brokers.split(','), topic: run, consumer: { group_id: run } });
 const agentConfig = {
   data_dir: join(dir, 'agent'),
+  // Five file sources, each with its batches in flight: more than the default budget holds.
+  memory_limit: '160MiB',
   sources: {
     plain: source('plain', textTime),
     java: source('java', { ...textTime, multiline: { preset: 'java' } }),
