@@ -32,16 +32,34 @@ export async function readTreeBytes(base: string, dir: string): Promise<Map<stri
       if (s.type === 'DIRECTORY') {
         if (s.pathSuffix !== '.sluice') await walk(p);
       } else {
-        const file = await op(base, 'GET', p, 'op=OPEN');
+        const body = await readFile(base, p);
         // Gone since the listing (an in-progress file the sink just renamed): the next look finds it.
-        if (file.status === 404) continue;
-        if (file.status !== 200) throw new Error(`OPEN ${p}: HTTP ${file.status} ${await file.text()}`);
-        out.set(p, Buffer.from(await file.arrayBuffer()));
+        if (body !== undefined) out.set(p, body);
       }
     }
   };
   await walk(dir);
   return out;
+}
+
+/**
+ * One file's bytes, undefined when it is gone. A file the sink is appending to can be cut short
+ * in the middle of a read (the DataNode announced a length, then the block under construction
+ * moved on); such a read is tried again, a few times, before it counts as a failure.
+ */
+async function readFile(base: string, path: string): Promise<Buffer | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const file = await op(base, 'GET', path, 'op=OPEN');
+    if (file.status === 404) return undefined;
+    if (file.status !== 200) throw new Error(`OPEN ${path}: HTTP ${file.status} ${await file.text()}`);
+    try {
+      return Buffer.from(await file.arrayBuffer());
+    } catch (err) {
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      if (code !== 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || attempt === 5) throw new Error(`OPEN ${path}: body cut short`, { cause: err });
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
 }
 
 /** Bytes in the files under `dir` (0 when it does not exist yet). */
