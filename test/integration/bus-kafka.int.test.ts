@@ -13,6 +13,7 @@ import {
   appendEvents,
   collectorYaml,
   lossAndDuplicates,
+  moduleWriter,
   outputs,
   skipWhenMissing,
   tally,
@@ -136,12 +137,8 @@ describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing 
 
   it('shares partitions between two collectors of one group; one leaving mid-stream loses nothing', async () => {
     const { dir, topic, group } = setup(`group-${client}`);
-    let written = 0;
     // One file per module: the record key is service/module, so eight modules spread over the partitions.
-    const write = (count: number) => {
-      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
-      written += count;
-    };
+    const events = moduleWriter(dir);
     const agent = start(
       'agent',
       dir,
@@ -156,17 +153,17 @@ describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing 
       'both collectors to receive events',
       () => {
         if (tally(outputs(dir, 'ca.out')).total > 0 && tally(outputs(dir, 'cb.out')).total > 0) return true;
-        if (written < 200_000) write(800);
+        if (events.written < 200_000) events.write(800);
         return false;
       },
       60_000,
       () => `${a.log().slice(-1500)}\n${b.log().slice(-1500)}`,
     );
-    write(12_000);
+    events.write(12_000);
     // A leaves while events are still flowing: it finishes and commits its batches first.
     expect(await a.stop()).toBe(0);
-    write(16_000);
-    const total = written;
+    events.write(16_000);
+    const total = events.written;
     await waitFor(
       `${total} events across the group`,
       () => tally(all()).counts.size >= total,
@@ -188,12 +185,8 @@ describe.each(BUS_CLIENTS)('sluice collector --workers [$client]', ({ client, mi
 
   it('runs two worker processes in one group that share the partitions, each event written once, one clean stop', async () => {
     const { dir, topic, group } = setup(`workers-${client}`);
-    let written = 0;
-    const write = (count: number) => {
-      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
-      written += count;
-    };
-    write(16_000);
+    const events = moduleWriter(dir);
+    events.write(16_000);
     const agent = start(
       'agent',
       dir,
@@ -218,14 +211,14 @@ describe.each(BUS_CLIENTS)('sluice collector --workers [$client]', ({ client, mi
       'both workers to hold partitions',
       () => {
         if (lastAssignment(0).length > 0 && lastAssignment(1).length > 0) return true;
-        if (written < 200_000) write(800);
+        if (events.written < 200_000) events.write(800);
         return false;
       },
       90_000,
       () => collector.log().slice(-3000),
     );
-    write(8000);
-    const total = written;
+    events.write(8000);
+    const total = events.written;
     await waitFor(
       `${total} events at the collector`,
       () => tally(out()).counts.size >= total,
