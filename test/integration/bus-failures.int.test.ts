@@ -33,16 +33,12 @@ describe.each(BUS_CLIENTS)('kafka bus under failures [$client]', ({ client, miss
     try {
       await broker.start(QUIET);
       const brokers = broker.brokers;
-      const { dir, topic, group } = setup(`broker-kill-${client}`);
+      const scenario = setup(`broker-kill-${client}`);
+      const { dir } = scenario;
       const w = moduleWriter(dir);
       w.write(8000);
-      const agent = start(
-        'agent',
-        dir,
-        'agent',
-        agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
-      );
-      const collector = start('collector', dir, 'collector', collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group }));
+      const agent = scenario.agent({ client, brokers });
+      const collector = scenario.collector({ client, brokers });
       const out = () => outputs(dir, 'collector.out');
       await waitFor(
         'the first events at the collector',

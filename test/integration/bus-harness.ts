@@ -24,12 +24,17 @@ import { waitFor as waitForSupport } from '../support/index.js';
 
 export const CLI = join(import.meta.dirname, '../../dist/bin/sluice.js');
 
+/** The shared broker the global setup leased (test/services). */
+export const SHARED_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+
 /**
  * A test file's scratch space: a temp root removed after the file, a folder per scenario
  * (with logs/ for the agent to tail, a unique topic and group), and the Sluice processes
- * to kill after each test so that a failed test leaves nothing running.
+ * to kill after each test so that a failed test leaves nothing running. A scenario starts
+ * its agent, collector or `sluice run` from only what differs from the builders' defaults:
+ * the folder, topic, group and `brokers` are filled in.
  */
-export function workspace(prefix: string) {
+export function workspace(prefix: string, brokers = SHARED_BROKERS) {
   const root = mkdtempSync(join(tmpdir(), prefix));
   const running: Sluice[] = [];
   afterEach(async () => {
@@ -39,9 +44,26 @@ export function workspace(prefix: string) {
   afterAll(() => (process.env.SLUICE_TEST_KEEP ? console.log(`kept ${root}`) : rmSync(root, { recursive: true, force: true })));
   const setup = (name: string) => {
     const dir = join(root, name);
-    mkdirSync(join(dir, 'logs'), { recursive: true });
+    const logs = join(dir, 'logs');
+    mkdirSync(logs, { recursive: true });
     const topic = `sluice-${name}-${process.pid}-${Date.now()}`;
-    return { dir, topic, group: `${topic}-group`, logFile: join(dir, 'logs', 'app.log') };
+    const group = `${topic}-group`;
+    const logGlob = join(logs, '*.log');
+    return {
+      dir,
+      topic,
+      group,
+      logs,
+      logFile: join(logs, 'app.log'),
+      /** An agent tailing logs/*.log into the topic, its data in `<dir>/<name>`. */
+      agent: (c: Partial<AgentConfig> = {}, name = 'agent') =>
+        start('agent', dir, name, agentYaml({ dataDir: join(dir, name), logGlob, brokers, topic, ...c })),
+      /** A collector of the group, its data in `<dir>/<name>`. */
+      collector: (c: Partial<CollectorConfig> = {}, name = 'collector', args?: string[]) =>
+        start('collector', dir, name, collectorYaml({ dataDir: join(dir, name), brokers, topic, group, ...c }), args),
+      /** `sluice run` tailing logs/*.log, its data in `<dir>/<name>`. */
+      run: (c: Partial<RunConfig> = {}, name = 'run') => start('run', dir, name, runYaml({ dataDir: join(dir, name), logGlob, ...c })),
+    };
   };
   /**
    * Starts the built CLI on `yaml`, its output in `<dir>/<name>.out|.err`; killed after the
@@ -272,7 +294,7 @@ const channel = (c: TailingConfig): Section => ({ type: 'disk', segment_bytes: '
 
 const deadLetter = (d: string | Section | undefined): Section | undefined => (typeof d === 'string' ? { type: 'file', path: d } : d);
 
-export interface AgentConfig extends TailingConfig {
+interface BusConfig {
   /** AUTO_CLIENT unless given. */
   client?: KafkaClientName;
   /** host:port[,host:port...] */
@@ -280,6 +302,19 @@ export interface AgentConfig extends TailingConfig {
   topic: string;
   /** Keys of the `bus:` section over the defaults (a topic template, topic_max_distinct). */
   bus?: Section;
+}
+
+/** The `bus:` section of both halves; `side` is the producer's or the consumer's options. */
+const kafkaBus = (c: BusConfig, side: Section): Section => ({
+  type: 'kafka',
+  client: c.client ?? AUTO_CLIENT,
+  brokers: c.brokers.split(','),
+  topic: c.topic,
+  ...c.bus,
+  ...side,
+});
+
+export interface AgentConfig extends TailingConfig, BusConfig {
   /** Producer options over the defaults (4 partitions, replication 1, AGENT_BATCH_EVENTS a send). */
   producer?: Section;
   shutdown?: Section;
@@ -291,14 +326,7 @@ export function agentYaml(c: AgentConfig): string {
     sources: sources(c),
     transforms: c.transforms,
     channel: channel(c),
-    bus: {
-      type: 'kafka',
-      client: c.client ?? AUTO_CLIENT,
-      brokers: c.brokers.split(','),
-      topic: c.topic,
-      ...c.bus,
-      producer: { partitions: 4, replication_factor: 1, batch: { max_events: AGENT_BATCH_EVENTS }, ...c.producer },
-    },
+    bus: kafkaBus(c, { producer: { partitions: 4, replication_factor: 1, batch: { max_events: AGENT_BATCH_EVENTS }, ...c.producer } }),
     dead_letter: deadLetter(c.deadLetter),
     shutdown: c.shutdown ?? { drain_timeout: '5s' },
   });
@@ -325,15 +353,9 @@ export function runYaml(c: RunConfig): string {
   });
 }
 
-export interface CollectorConfig {
-  /** AUTO_CLIENT unless given. */
-  client?: KafkaClientName;
+export interface CollectorConfig extends BusConfig {
   dataDir: string;
-  brokers: string;
-  topic: string;
   group: string;
-  /** Keys of the `bus:` section over the defaults (a topic template, topic_max_distinct). */
-  bus?: Section;
   /** Consumer options over the defaults (short session and waits, so that tests move on quickly). */
   consumer?: Section;
   /** CONSOLE_SINK unless given. */
@@ -348,14 +370,9 @@ export interface CollectorConfig {
 /** A collector consuming `topic` as `group` into its sinks. */
 export function collectorYaml(c: CollectorConfig): string {
   return configYaml(c.dataDir, c.api, {
-    bus: {
-      type: 'kafka',
-      client: c.client ?? AUTO_CLIENT,
-      brokers: c.brokers.split(','),
-      topic: c.topic,
-      ...c.bus,
+    bus: kafkaBus(c, {
       consumer: { group_id: c.group, session_timeout: '10s', heartbeat_interval: '1s', max_wait: '100ms', ...c.consumer },
-    },
+    }),
     transforms: c.transforms,
     sinks: c.sinks ?? CONSOLE_SINK,
     routes: c.routes,

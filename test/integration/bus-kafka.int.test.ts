@@ -9,9 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeEvent } from '../../core/wire.js';
 import {
   BUS_CLIENTS,
-  agentYaml,
   appendEvents,
-  collectorYaml,
   lossAndDuplicates,
   moduleWriter,
   outputs,
@@ -22,22 +20,18 @@ import {
 } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
-const { setup, start } = workspace('sluice-bus-');
+const { setup } = workspace('sluice-bus-', brokers);
 
 describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing }) => {
   skipWhenMissing(missing);
 
   it('delivers every event exactly once from a file through Kafka to a sink, and both halves stop cleanly on SIGTERM', async () => {
-    const { dir, topic, group, logFile } = setup(`e2e-${client}`);
+    const scenario = setup(`e2e-${client}`);
+    const { dir, logFile } = scenario;
     const total = 20_000;
     appendEvents(logFile, 0, total / 2);
-    const collector = start('collector', dir, 'collector', collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group }));
-    const agent = start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
-    );
+    const collector = scenario.collector({ client });
+    const agent = scenario.agent({ client });
     appendEvents(logFile, total / 2, total / 2);
     const out = outputs.bind(null, dir, 'collector.out');
     await waitFor(
@@ -55,7 +49,8 @@ describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing 
   });
 
   it('sends records that do not decode to the dead-letter with reason and coordinates, and keeps consuming', async () => {
-    const { dir, topic, group } = setup(`poison-${client}`);
+    const scenario = setup(`poison-${client}`);
+    const { dir, topic, group } = scenario;
     const kafka = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
@@ -87,12 +82,7 @@ describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing 
           { value: event(2) },
         ],
       });
-      const collector = start(
-        'collector',
-        dir,
-        'collector',
-        collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group, deadLetter }),
-      );
+      const collector = scenario.collector({ client, deadLetter });
       const out = () => outputs(dir, 'collector.out');
       await waitFor(
         '3 events at the collector',
@@ -136,17 +126,13 @@ describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing 
   });
 
   it('shares partitions between two collectors of one group; one leaving mid-stream loses nothing', async () => {
-    const { dir, topic, group } = setup(`group-${client}`);
+    const scenario = setup(`group-${client}`);
+    const { dir } = scenario;
     // One file per module: the record key is service/module, so eight modules spread over the partitions.
     const events = moduleWriter(dir);
-    const agent = start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
-    );
-    const a = start('collector', dir, 'ca', collectorYaml({ client, dataDir: join(dir, 'ca'), brokers, topic, group }));
-    const b = start('collector', dir, 'cb', collectorYaml({ client, dataDir: join(dir, 'cb'), brokers, topic, group }));
+    const agent = scenario.agent({ client });
+    const a = scenario.collector({ client }, 'ca');
+    const b = scenario.collector({ client }, 'cb');
     const all = () => [...outputs(dir, 'ca.out'), ...outputs(dir, 'cb.out')];
     // Keep events flowing until the group has settled with partitions on both members.
     await waitFor(
@@ -184,19 +170,12 @@ describe.each(BUS_CLIENTS)('sluice collector --workers [$client]', ({ client, mi
   skipWhenMissing(missing);
 
   it('runs two worker processes in one group that share the partitions, each event written once, one clean stop', async () => {
-    const { dir, topic, group } = setup(`workers-${client}`);
+    const scenario = setup(`workers-${client}`);
+    const { dir } = scenario;
     const events = moduleWriter(dir);
     events.write(16_000);
-    const agent = start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
-    );
-    const collector = start('collector', dir, 'collector', collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group }), [
-      '--workers',
-      '2',
-    ]);
+    const agent = scenario.agent({ client });
+    const collector = scenario.collector({ client }, 'collector', ['--workers', '2']);
     const out = () => outputs(dir, 'collector.out');
     // Both workers hold partitions once the group has settled: keep events coming until then.
     const lastAssignment = (worker: number): string[] => {

@@ -7,22 +7,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  agentYaml,
-  collectorYaml,
-  lossAndDuplicates,
-  moduleWriter,
-  runYaml,
-  type Section,
-  type Sluice,
-  tally,
-  waitFor,
-  workspace,
-} from './bus-harness.js';
+import { lossAndDuplicates, moduleWriter, type Section, type Sluice, tally, waitFor, workspace } from './bus-harness.js';
 
-const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const KILLS = 5;
-const { setup, start } = workspace('sluice-file-eo-');
+const { setup } = workspace('sluice-file-eo-');
 
 /** The file tree every scenario writes, many files finished (renamed) between the kills. */
 const treeSink = (root: string): Section => ({
@@ -72,11 +60,13 @@ const logsOf = (dir: string, name: RegExp): string =>
 
 describe('file sink behind Kafka: a collector SIGKILLed mid-stream', () => {
   it(`holds every event exactly once after ${KILLS} SIGKILLs of the collector`, { timeout: 600_000 }, async () => {
-    const { dir, topic, group, root, events, seen } = scenario('collector-kills');
-    const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
-    const yaml = collectorYaml({ dataDir: join(dir, 'c'), brokers, topic, group, sinks: treeSink(root) });
+    const s = scenario('collector-kills');
+    const { dir, root, events, seen } = s;
+    const agent = s.agent();
+    // Every start with the same data directory: the one collector, restarted.
+    const startCollector = (k: number) => s.collector({ dataDir: join(dir, 'c'), sinks: treeSink(root) }, `collector-${k}`);
     events.write(60_000); // 100,000 in all with the 8,000 after each kill
-    let collector = start('collector', dir, 'collector-0', yaml);
+    let collector = startCollector(0);
     for (let k = 1; k <= KILLS; k++) {
       const before = seen();
       await waitFor(
@@ -87,7 +77,7 @@ describe('file sink behind Kafka: a collector SIGKILLed mid-stream', () => {
       );
       await collector.kill();
       events.write(8000);
-      collector = start('collector', dir, `collector-${k}`, yaml);
+      collector = startCollector(k);
     }
     const total = events.written;
     await waitFor(
@@ -102,13 +92,14 @@ describe('file sink behind Kafka: a collector SIGKILLed mid-stream', () => {
   });
 
   it(`holds every event exactly once after ${KILLS} SIGKILLs of sluice run`, { timeout: 600_000 }, async () => {
-    const { dir, root, events, seen } = scenario('run-kills');
+    const s = scenario('run-kills');
+    const { dir, root, events, seen } = s;
     // Progress by bytes (a stat per file), not by parsing the tree: sluice run is fast, and a
     // kill must land while it is writing, not after it caught up.
     const bytes = () => (readdirSync(dir).includes('tree') ? filesUnder(root).reduce((n, f) => n + statSync(f).size, 0) : 0);
-    const yaml = runYaml({ dataDir: join(dir, 'state'), logGlob: join(dir, 'logs', '*.log'), sinks: treeSink(root) });
+    const startRun = (k: number) => s.run({ dataDir: join(dir, 'state'), sinks: treeSink(root) }, `run-${k}`);
     events.write(60_000); // 100,000 in all with the 8,000 after each kill
-    let run: Sluice = start('run', dir, 'run-0', yaml);
+    let run: Sluice = startRun(0);
     for (let k = 1; k <= KILLS; k++) {
       const before = bytes();
       await waitFor(
@@ -119,7 +110,7 @@ describe('file sink behind Kafka: a collector SIGKILLed mid-stream', () => {
       );
       await run.kill();
       events.write(8000);
-      run = start('run', dir, `run-${k}`, yaml);
+      run = startRun(k);
     }
     const total = events.written;
     await waitFor(

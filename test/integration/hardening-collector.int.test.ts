@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { encodeEvent } from '../../core/wire.js';
 import { apiWorkspace } from './api-harness.js';
-import { collectorYaml } from './bus-harness.js';
+import { collectorYaml, topicsDeletedAfterAll } from './bus-harness.js';
 import { documents, dropIndices } from '../support/elasticsearch.js';
 import { linesUnder, waitFor } from '../support/index.js';
 
@@ -125,13 +125,11 @@ beforeAll(async () => {
   log = collector.log();
 });
 
+const topics = topicsDeletedAfterAll(kafka);
+topics.push(topic);
 afterAll(async () => {
   await dropIndices(es, prefix);
   await es.close();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin.disconnect();
 });
 
 describe('events from 2015 and 2099 among current ones, collector with max_event_age: 7d and max_future: 1d', () => {
@@ -182,13 +180,8 @@ describe('an index that blocks writes for a while (a per-event retry, not a refu
   // A prefix of its own: Sluice refuses templates of two sinks whose patterns overlap.
   const blocked = `sluice-int-blocked-${process.pid}-${Date.now()}`;
   const retryTopic = blocked;
-  afterAll(async () => {
-    await dropIndices(es, blocked);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [retryTopic] }).catch(() => undefined);
-    await admin.disconnect();
-  });
+  topics.push(retryTopic);
+  afterAll(() => dropIndices(es, blocked));
 
   it('indexes the other services at once, retries the blocked one until the block lifts, then each event is indexed once, none dead-lettered', async () => {
     const { dir: here } = aws.setup('retry');

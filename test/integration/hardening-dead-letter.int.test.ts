@@ -12,11 +12,11 @@ import type { LogEvent } from '../../core/event.js';
 import { encodeEvent } from '../../core/wire.js';
 import { fillDisk, tmpfs } from '../support/full-disk.js';
 import { linesUnder } from '../support/index.js';
-import { collectorYaml, lossAndDuplicates, outputs, tally, topicsDeletedAfterAll, waitFor, workspace } from './bus-harness.js';
+import { lossAndDuplicates, outputs, tally, topicsDeletedAfterAll, waitFor, workspace } from './bus-harness.js';
 
 const brokers = inject('kafkaBrokers');
 const kafka = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
-const ws = workspace('sluice-hardening-dl-');
+const ws = workspace('sluice-hardening-dl-', brokers);
 const created = topicsDeletedAfterAll(kafka);
 const disk = tmpfs('2m');
 
@@ -91,22 +91,21 @@ const treeNumbers = (root: string): number[] => linesUnder(root).map(({ line }) 
 describe('undecodable records in a batch read again after a collector SIGKILL', () => {
   it('are in the dead-letter once each; every good event in the tree once', async (ctx) => {
     if (disk.unavailable) ctx.skip(disk.unavailable);
-    const { dir, topic, group } = ws.setup('twice');
+    const scenario = ws.setup('twice');
+    const { dir, topic } = scenario;
     const poisoned = await produce(topic, 300, 50, (k) => `{not json ${k}`);
     const deadLetter = join(dir, 'dead-letter.jsonl');
     const root = join(disk.path, 'tree');
     // The sink's disk is full: the first collector dead-letters the undecodable records, then
     // cannot write the batch, so its offsets are never committed.
     const filler = await fillDisk(disk.path, 'twice');
-    const yaml = collectorYaml({
-      dataDir: join(dir, 'c'),
-      brokers,
-      topic,
-      group,
-      deadLetter,
-      sinks: { tree: { type: 'file', root, path: '{service}.log', encoding: 'text' } },
-    });
-    const first = ws.start('collector', dir, 'c1', yaml);
+    // Both collectors with the same data directory, as one restarted.
+    const collector = (name: string) =>
+      scenario.collector(
+        { dataDir: join(dir, 'c'), deadLetter, sinks: { tree: { type: 'file', root, path: '{service}.log', encoding: 'text' } } },
+        name,
+      );
+    const first = collector('c1');
     await waitFor(
       'the undecodable records in the dead-letter',
       () => entries(deadLetter).length >= poisoned.size,
@@ -123,7 +122,7 @@ describe('undecodable records in a batch read again after a collector SIGKILL', 
     expect(treeNumbers(root)).toEqual([]);
 
     await unlink(filler);
-    const second = ws.start('collector', dir, 'c2', yaml);
+    const second = collector('c2');
     await waitFor(
       '300 events in the tree',
       () => treeNumbers(root).length >= 300,
@@ -142,17 +141,13 @@ describe('undecodable records in a batch read again after a collector SIGKILL', 
 describe('a dead-letter write cut short by a full disk', () => {
   it('leaves no cut entry; once there is room every record is in it once, whole, and every neighbour delivered once', async (ctx) => {
     if (disk.unavailable) ctx.skip(disk.unavailable);
-    const { dir, topic, group } = ws.setup('short');
+    const scenario = ws.setup('short');
+    const { dir, topic } = scenario;
     // 20 KB values: the first entry meets 8 KiB of room, so the write returns short, then ENOSPC.
     const poisoned = await produce(topic, 200, 40, (k) => `{not json ${k} ${'p'.repeat(20_000)}`);
     const deadLetter = join(disk.path, 'dead-letter.jsonl');
     const filler = await fillDisk(disk.path, 'short', 8192);
-    const collector = ws.start(
-      'collector',
-      dir,
-      'collector',
-      collectorYaml({ dataDir: join(dir, 'c'), brokers, topic, group, deadLetter }),
-    );
+    const collector = scenario.collector({ dataDir: join(dir, 'c'), deadLetter });
     const out = () => outputs(dir, 'collector.out');
     await waitFor(
       'the dead-letter write to fail',

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { agentYaml, collectorYaml, workspace } from './bus-harness.js';
+import { workspace } from './bus-harness.js';
 import { documents, dropIndices, indicesOf } from '../support/elasticsearch.js';
 import { waitFor } from '../support/index.js';
 
@@ -16,7 +16,7 @@ const brokers = inject('kafkaBrokers');
 const url = inject('elasticsearchUrl');
 const es = new Client({ node: url });
 const kafka = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
-const ws = workspace('sluice-names-');
+const ws = workspace('sluice-names-', brokers);
 const prefix = `sluice-names-${process.pid}-${Date.now()}`;
 const SERVICES = 12;
 const PER_SERVICE = 100;
@@ -50,8 +50,8 @@ afterAll(async () => {
 
 describe('topic_max_distinct and index_max_distinct with twelve services', () => {
   it('make 4 topics + _other and 3 indices + _other; every event indexed exactly once', async () => {
-    const { dir, group } = ws.setup('names');
-    const logs = join(dir, 'logs');
+    const scenario = ws.setup('names');
+    const { logs } = scenario;
     for (let s = 0; s < SERVICES; s++) {
       const lines = Array.from({ length: PER_SERVICE }, (_, k) => `ev-${s * PER_SERVICE + k} from pod ${s}`);
       appendFileSync(join(logs, `pod-${String(s).padStart(2, '0')}.log`), `${lines.join('\n')}\n`);
@@ -59,21 +59,13 @@ describe('topic_max_distinct and index_max_distinct with twelve services', () =>
     const total = SERVICES * PER_SERVICE;
     const topic = `${prefix}.{service}`;
     const bus = { topic_max_distinct: 4 };
-    const agent = ws.start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({
-        dataDir: join(dir, 'agent'),
-        logGlob: join(logs, '*.log'),
-        // The service is the file's name.
-        source: { path_pattern: join(logs, '{service}.log'), service: undefined },
-        brokers,
-        topic,
-        bus,
-        producer: { partitions: 1 },
-      }),
-    );
+    const agent = scenario.agent({
+      // The service is the file's name.
+      source: { path_pattern: join(logs, '{service}.log'), service: undefined },
+      topic,
+      bus,
+      producer: { partitions: 1 },
+    });
     // Every service sent: the collector then finds all the topics at its first look.
     await waitFor(
       'the topics made',
@@ -81,27 +73,19 @@ describe('topic_max_distinct and index_max_distinct with twelve services', () =>
       60_000,
       () => agent.log().slice(-2000),
     );
-    const collector = ws.start(
-      'collector',
-      dir,
-      'collector',
-      collectorYaml({
-        dataDir: join(dir, 'collector'),
-        brokers,
-        topic,
-        group,
-        bus,
-        sinks: {
-          search: {
-            type: 'elasticsearch',
-            url,
-            index: `${prefix}-{service}-%Y.%m.%d`,
-            index_max_distinct: 3,
-            template: { name: prefix, replicas: 0 },
-          },
+    const collector = scenario.collector({
+      topic,
+      bus,
+      sinks: {
+        search: {
+          type: 'elasticsearch',
+          url,
+          index: `${prefix}-{service}-%Y.%m.%d`,
+          index_max_distinct: 3,
+          template: { name: prefix, replicas: 0 },
         },
-      }),
-    );
+      },
+    });
     await waitFor(
       `${total} documents`,
       async () => (await docs()).length >= total,

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { describe, expect, inject, it } from 'vitest';
 import { expectEachOnce, linesUnder } from '../support/index.js';
-import { agentYaml, collectorYaml, topicsDeletedAfterAll, waitFor, workspace } from './bus-harness.js';
+import { topicsDeletedAfterAll, waitFor, workspace } from './bus-harness.js';
 
 const brokers = inject('kafkaBrokers');
-const ws = workspace('sluice-patterns-');
+const ws = workspace('sluice-patterns-', brokers);
 const created = topicsDeletedAfterAll(new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING }));
 
 // Below the source's default max_event_bytes (900KiB, under what Kafka takes), so no line is cut.
@@ -33,8 +33,9 @@ const numbers = (root: string): number[] => messages(root).map(numberOf);
 
 describe('hostile lines for the go multiline preset and a two-star route glob', () => {
   it('flow through agent -> Kafka -> collector with their neighbours: each line at its route, once', async () => {
-    const { dir, topic, group, logFile } = ws.setup('patterns');
-    created.push(topic);
+    const scenario = ws.setup('patterns');
+    const { dir, logFile } = scenario;
+    created.push(scenario.topic);
     const alerts = join(dir, 'alerts');
     const rest = join(dir, 'rest');
     // 0..1999 ordinary lines; every 40th mentions an error and a timeout (route "alerts");
@@ -57,36 +58,19 @@ describe('hostile lines for the go multiline preset and a two-star route glob', 
     const total = 2010;
     const others = Array.from({ length: total }, (_, n) => n).filter((n) => !matching.includes(n));
 
-    const agent = ws.start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({
-        dataDir: join(dir, 'agent'),
-        logGlob: logFile,
-        source: { max_match_bytes: '1MiB', multiline: { preset: 'go', flush_timeout: '100ms' } },
-        channel: { max_bytes: '256MiB', segment_bytes: '16MiB' },
-        brokers,
-        topic,
-        producer: { compression: 'gzip', partitions: 2 },
-      }),
-    );
-    const collector = ws.start(
-      'collector',
-      dir,
-      'collector',
-      collectorYaml({
-        dataDir: join(dir, 'collector'),
-        brokers,
-        topic,
-        group,
-        sinks: {
-          alerts: { type: 'file', root: alerts, path: '{service}.log', encoding: 'json' },
-          rest: { type: 'file', root: rest, path: '{service}.log', encoding: 'json' },
-        },
-        routes: { max_match_bytes: '1MiB', rules: [{ match: { message: '*error*timeout*' }, sinks: ['alerts'] }], default: ['rest'] },
-      }),
-    );
+    const agent = scenario.agent({
+      logGlob: logFile,
+      source: { max_match_bytes: '1MiB', multiline: { preset: 'go', flush_timeout: '100ms' } },
+      channel: { max_bytes: '256MiB', segment_bytes: '16MiB' },
+      producer: { compression: 'gzip', partitions: 2 },
+    });
+    const collector = scenario.collector({
+      sinks: {
+        alerts: { type: 'file', root: alerts, path: '{service}.log', encoding: 'json' },
+        rest: { type: 'file', root: rest, path: '{service}.log', encoding: 'json' },
+      },
+      routes: { max_match_bytes: '1MiB', rules: [{ match: { message: '*error*timeout*' }, sinks: ['alerts'] }], default: ['rest'] },
+    });
     await waitFor(
       `${total} lines in the two trees`,
       () => numbers(alerts).length + numbers(rest).length >= total,

@@ -12,15 +12,16 @@ import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { encodeEvent } from '../../core/wire.js';
-import { agentYaml, collectorYaml, workspace } from './bus-harness.js';
+import { topicsDeletedAfterAll, workspace } from './bus-harness.js';
 import { documents, dropIndices } from '../support/elasticsearch.js';
 import { expectEachOnce as exactly, linesUnder, waitFor } from '../support/index.js';
 
 const brokers = inject('kafkaBrokers');
 const url = inject('elasticsearchUrl');
 const es = new Client({ node: url });
-const ws = workspace('sluice-poison-');
-const { dir, topic, group } = ws.setup('poison');
+const ws = workspace('sluice-poison-', brokers);
+const scenario = ws.setup('poison');
+const { dir, topic, logFile } = scenario;
 const prefix = `sluice-int-poison-${process.pid}-${Date.now()}`;
 const root = join(dir, 'tree');
 const deadLetterFile = join(dir, 'dead-letter.jsonl');
@@ -123,40 +124,19 @@ beforeAll(async () => {
   await producer.send({ topic, acks: -1, messages: all.map((n) => ({ key: `k${n % 5}`, value: encodeEvent(wire(n)) })) });
   await producer.disconnect();
 
-  const logFile = join(dir, 'logs', 'app.log');
   appendFileSync(
     logFile,
     `${AGENT.map((n) => `${BAD_TIME_AGENT.includes(n) ? '1700000000000000000' : T0 + n} ev-${n} agent`).join('\n')}\n`,
   );
-  const agent = ws.start(
-    'agent',
-    dir,
-    'agent',
-    agentYaml({
-      dataDir: join(dir, 'agent'),
-      logGlob: logFile,
-      source: { timestamp: { pattern: '^(\\d+) ', format: 'epoch_ms' } },
-      brokers,
-      topic,
-    }),
-  );
-  const collector = ws.start(
-    'collector',
-    dir,
-    'collector',
-    collectorYaml({
-      dataDir: join(dir, 'collector'),
-      brokers,
-      topic,
-      group,
-      sinks: {
-        files: { type: 'file', root, path: '{service}/%Y-%m-%d.log', encoding: 'json' },
-        search: { type: 'elasticsearch', url, index: `${prefix}-{service}-%Y.%m.%d`, template: { name: prefix, replicas: 0 } },
-      },
-      deadLetter: deadLetterFile,
-      routes: { default: ['files', 'search'] },
-    }),
-  );
+  const agent = scenario.agent({ logGlob: logFile, source: { timestamp: { pattern: '^(\\d+) ', format: 'epoch_ms' } } });
+  const collector = scenario.collector({
+    sinks: {
+      files: { type: 'file', root, path: '{service}/%Y-%m-%d.log', encoding: 'json' },
+      search: { type: 'elasticsearch', url, index: `${prefix}-{service}-%Y.%m.%d`, template: { name: prefix, replicas: 0 } },
+    },
+    deadLetter: deadLetterFile,
+    routes: { default: ['files', 'search'] },
+  });
   const expected = { tree: 730, docs: 750, deadLetter: 40 };
   const state = async () => ({ tree: tree().length, docs: (await docs()).length, deadLetter: deadLetter().length });
   await waitFor(
@@ -174,13 +154,10 @@ beforeAll(async () => {
   collectorLog = collector.log();
 });
 
+topicsDeletedAfterAll(kafka).push(topic);
 afterAll(async () => {
   await dropIndices(es, prefix);
   await es.close();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin.disconnect();
 });
 
 describe('poison events among good ones: agent -> Kafka -> collector (file tree, Elasticsearch, dead-letter)', () => {

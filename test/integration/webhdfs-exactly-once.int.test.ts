@@ -6,21 +6,22 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { QUIET, agentYaml, moduleWriter, type Sluice, waitFor, workspace } from './bus-harness.js';
+import { QUIET, moduleWriter, type Sluice, waitFor, workspace } from './bus-harness.js';
 import { bytesUnder, countEvents, privateHdfs, readTree, webhdfsCollectorYaml } from './webhdfs-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const KILLS = 5;
-const { setup, start } = workspace('sluice-webhdfs-eo-');
+const { setup, start } = workspace('sluice-webhdfs-eo-', brokers);
 
 describe('webhdfs sink behind Kafka: the collector SIGKILLed, the DataNode restarted', () => {
   const cluster = privateHdfs('hdfs-eo');
 
   it(`holds every event exactly once after ${KILLS} collector SIGKILLs and a DataNode restart`, { timeout: 900_000 }, async () => {
-    const { dir, topic, group } = setup('collector-kills');
+    const scenario = setup('collector-kills');
+    const { dir, topic, group } = scenario;
     const root = `/eo-${randomUUID()}`;
     const events = moduleWriter(dir);
-    const agent = start('agent', dir, 'agent', agentYaml({ dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }));
+    const agent = scenario.agent();
     const yaml = webhdfsCollectorYaml({ dataDir: join(dir, 'c'), brokers, namenode: cluster.url, root, topic, group });
     events.write(60_000); // 100,000 in all with the 8,000 after each kill
     let collector: Sluice = start('collector', dir, 'collector-0', yaml);
