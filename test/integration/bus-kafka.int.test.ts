@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { encodeEvent } from '../../core/wire.js';
+import { makeEvent } from '../support/index.js';
 import {
   BUS_CLIENTS,
   appendEvents,
@@ -58,16 +59,7 @@ describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing 
     const producer = kafka.producer();
     await producer.connect();
     const event = (n: number) =>
-      encodeEvent({
-        id: `id-${n}`,
-        timestamp: 0,
-        message: `ev-${n} x`,
-        service: 's',
-        module: 'm',
-        host: 'h',
-        source: { kind: 'test' },
-        fields: {},
-      });
+      encodeEvent(makeEvent({ id: `id-${n}`, timestamp: 0, message: `ev-${n} x`, service: 's', module: 'm', host: 'h' }));
     const deadLetter = join(dir, 'dead-letter.jsonl');
     try {
       await producer.send({

@@ -58,34 +58,49 @@ const logsOf = (dir: string, name: RegExp): string =>
     .map((f) => readFileSync(join(dir, f), 'utf8'))
     .join('');
 
+/**
+ * Writes 60,000 events, starts the process, and KILLS times waits until it has written some
+ * more (`progress` grew by `step`), SIGKILLs it, writes 8,000 more events (100,000 in all)
+ * and starts it again. Resolves once the tree holds them all, with the last process (running).
+ */
+async function killedMidStream(
+  s: ReturnType<typeof scenario>,
+  start: (k: number) => Sluice,
+  progress: () => number,
+  step: number,
+): Promise<{ last: Sluice; total: number }> {
+  s.events.write(60_000);
+  let p = start(0);
+  for (let k = 1; k <= KILLS; k++) {
+    const before = progress();
+    await waitFor(
+      `events written after start ${k}`,
+      () => progress() >= before + step,
+      120_000,
+      () => p.log().slice(-3000),
+    );
+    await p.kill();
+    s.events.write(8000);
+    p = start(k);
+  }
+  const total = s.events.written;
+  await waitFor(
+    `${total} events in the tree`,
+    () => s.seen() >= total,
+    180_000,
+    () => `${s.seen()} so far\n${p.log().slice(-3000)}`,
+  );
+  return { last: p, total };
+}
+
 describe('file sink behind Kafka: a collector SIGKILLed mid-stream', () => {
   it(`holds every event exactly once after ${KILLS} SIGKILLs of the collector`, { timeout: 600_000 }, async () => {
     const s = scenario('collector-kills');
-    const { dir, root, events, seen } = s;
+    const { dir, root } = s;
     const agent = s.agent();
     // Every start with the same data directory: the one collector, restarted.
     const startCollector = (k: number) => s.collector({ dataDir: join(dir, 'c'), sinks: treeSink(root) }, `collector-${k}`);
-    events.write(60_000); // 100,000 in all with the 8,000 after each kill
-    let collector = startCollector(0);
-    for (let k = 1; k <= KILLS; k++) {
-      const before = seen();
-      await waitFor(
-        `events written after start ${k}`,
-        () => seen() >= before + 2000,
-        120_000,
-        () => collector.log().slice(-3000),
-      );
-      await collector.kill();
-      events.write(8000);
-      collector = startCollector(k);
-    }
-    const total = events.written;
-    await waitFor(
-      `${total} events in the tree`,
-      () => seen() >= total,
-      180_000,
-      () => `${seen()} so far\n${collector.log().slice(-3000)}`,
-    );
+    const { last: collector, total } = await killedMidStream(s, startCollector, s.seen, 2000);
     expect(await agent.stop()).toBe(0);
     expect(await collector.stop()).toBe(0);
     expectExactlyOnce('collector', root, total, logsOf(dir, /^collector-\d+\.err$/));
@@ -93,32 +108,12 @@ describe('file sink behind Kafka: a collector SIGKILLed mid-stream', () => {
 
   it(`holds every event exactly once after ${KILLS} SIGKILLs of sluice run`, { timeout: 600_000 }, async () => {
     const s = scenario('run-kills');
-    const { dir, root, events, seen } = s;
+    const { dir, root } = s;
     // Progress by bytes (a stat per file), not by parsing the tree: sluice run is fast, and a
     // kill must land while it is writing, not after it caught up.
     const bytes = () => (readdirSync(dir).includes('tree') ? filesUnder(root).reduce((n, f) => n + statSync(f).size, 0) : 0);
     const startRun = (k: number) => s.run({ dataDir: join(dir, 'state'), sinks: treeSink(root) }, `run-${k}`);
-    events.write(60_000); // 100,000 in all with the 8,000 after each kill
-    let run: Sluice = startRun(0);
-    for (let k = 1; k <= KILLS; k++) {
-      const before = bytes();
-      await waitFor(
-        `events written after start ${k}`,
-        () => bytes() >= before + 2000 * 330,
-        120_000,
-        () => run.log().slice(-3000),
-      );
-      await run.kill();
-      events.write(8000);
-      run = startRun(k);
-    }
-    const total = events.written;
-    await waitFor(
-      `${total} events in the tree`,
-      () => seen() >= total,
-      180_000,
-      () => `${seen()} so far\n${run.log().slice(-3000)}`,
-    );
+    const { last: run, total } = await killedMidStream(s, startRun, bytes, 2000 * 330);
     expect(await run.stop()).toBe(0);
     expectExactlyOnce('sluice run', root, total, logsOf(dir, /^run-\d+\.err$/));
   });

@@ -13,7 +13,7 @@ import { encodeEvent } from '../../core/wire.js';
 import { apiWorkspace } from './api-harness.js';
 import { collectorYaml, topicsDeletedAfterAll } from './bus-harness.js';
 import { documents, dropIndices } from '../support/elasticsearch.js';
-import { linesUnder, waitFor } from '../support/index.js';
+import { linesUnder, makeEvent, waitFor } from '../support/index.js';
 
 const brokers = inject('kafkaBrokers');
 const url = inject('elasticsearchUrl');
@@ -56,21 +56,26 @@ function expectEachOnce(seen: number[]): void {
   expect([...new Set(seen)].sort((a, b) => a - b)).toEqual(Array.from({ length: TOTAL }, (_, n) => n));
 }
 
-beforeAll(async () => {
-  ({ dir } = aws.setup('window'));
-  root = join(dir, 'tree');
+/** Makes `topic` (one partition) and sends it `events`, acknowledged by the broker. */
+async function produce(topic: string, events: LogEvent[]): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
   await admin.disconnect();
-  const now = Date.now();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  await producer.send({
+  await producer.send({ topic, acks: -1, messages: events.map((e) => ({ value: encodeEvent(e) })) });
+  await producer.disconnect();
+}
+
+beforeAll(async () => {
+  ({ dir } = aws.setup('window'));
+  root = join(dir, 'tree');
+  const now = Date.now();
+  await produce(
     topic,
-    acks: -1,
-    messages: Array.from({ length: TOTAL }, (_, n) => ({
-      value: encodeEvent({
+    Array.from({ length: TOTAL }, (_, n) =>
+      makeEvent({
         id: `ev-${n}`,
         timestamp: timeOf(n, now),
         message: `ev-${n} zookeeper`,
@@ -78,11 +83,9 @@ beforeAll(async () => {
         module: 'm',
         host: 'h',
         source: { kind: 'file', path: '/var/log/zk.log', offset: n },
-        fields: {},
       }),
-    })),
-  });
-  await producer.disconnect();
+    ),
+  );
 
   const window = { max_event_age: '7d', max_future: '1d', retention_days: 7 };
   before = Date.now();
@@ -188,17 +191,10 @@ describe('an index that blocks writes for a while (a per-event retry, not a refu
     const T0 = Date.UTC(2024, 4, 1, 12);
     const index = `${blocked}-b-2024.05.01`;
     await es.indices.create({ index, settings: { number_of_replicas: 0, 'index.blocks.write': true } });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: retryTopic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
-    await admin.disconnect();
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    await producer.send({
-      topic: retryTopic,
-      acks: -1,
-      messages: Array.from({ length: 300 }, (_, n) => ({
-        value: encodeEvent({
+    await produce(
+      retryTopic,
+      Array.from({ length: 300 }, (_, n) =>
+        makeEvent({
           id: `ev-${n}`,
           timestamp: T0 + n,
           message: `ev-${n} retry`,
@@ -206,11 +202,9 @@ describe('an index that blocks writes for a while (a per-event retry, not a refu
           module: 'm',
           host: 'h',
           source: { kind: 'file', path: '/var/log/app.log', offset: n },
-          fields: {},
         }),
-      })),
-    });
-    await producer.disconnect();
+      ),
+    );
     const deadLetter = join(here, 'dead-letter.jsonl');
     const collector = aws.start(
       'collector',

@@ -8,10 +8,9 @@ import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { describe, expect, inject, it } from 'vitest';
-import type { LogEvent } from '../../core/event.js';
 import { encodeEvent } from '../../core/wire.js';
 import { fillDisk, tmpfs } from '../support/full-disk.js';
-import { linesUnder } from '../support/index.js';
+import { linesUnder, makeEvent } from '../support/index.js';
 import { lossAndDuplicates, outputs, tally, topicsDeletedAfterAll, waitFor, workspace } from './bus-harness.js';
 
 const brokers = inject('kafkaBrokers');
@@ -21,16 +20,9 @@ const created = topicsDeletedAfterAll(kafka);
 const disk = tmpfs('2m');
 
 const good = (n: number): Buffer =>
-  encodeEvent({
-    id: `id-${n}`,
-    timestamp: Date.UTC(2024, 4, 1) + n,
-    message: `ev-${n} ok`,
-    service: 's',
-    module: 'm',
-    host: 'h',
-    source: { kind: 'test' },
-    fields: {},
-  } satisfies LogEvent);
+  encodeEvent(
+    makeEvent({ id: `id-${n}`, timestamp: Date.UTC(2024, 4, 1) + n, message: `ev-${n} ok`, service: 's', module: 'm', host: 'h' }),
+  );
 
 /** Produces good events 0..count-1 with an undecodable record after every `every`-th; returns the poison values by offset. */
 async function produce(topic: string, count: number, every: number, poison: (k: number) => string): Promise<Map<string, string>> {
