@@ -1,4 +1,4 @@
-import type { DayLayout, ExpiredDay } from '../file/retention.js';
+import { type DayLayout, type ExpiredDay, oldestFirst } from '../file/retention.js';
 import type { WebHdfsClient } from './client.js';
 
 /**
@@ -23,5 +23,5 @@ export async function expiredDaysOnHdfs(client: WebHdfsClient, root: string, lay
     }
   };
   await walk(root, 0);
-  return found.sort((a, b) => a.day - b.day || a.dir.localeCompare(b.dir));
+  return found.sort(oldestFirst);
 }
