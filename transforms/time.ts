@@ -172,6 +172,31 @@ function parseIso(s: string, clock: ZonedClock): number | undefined {
   return wallToEpoch(utc(year, month, day, hour, minute, second, ms), offset, clock);
 }
 
+/** A numeric layout token: the part it sets, how many digits it reads, what it adds (`%y`: 2000). */
+interface NumericToken {
+  part: 'year' | 'month' | 'day' | 'hour' | 'minute' | 'second';
+  min: number;
+  max: number;
+  add: number;
+  /** `%e`: leading spaces pad the day ("Mar  1"). */
+  spaces: boolean;
+}
+
+function numeric(part: NumericToken['part'], min: number, max: number, add = 0, spaces = false): NumericToken {
+  return { part, min, max, add, spaces };
+}
+
+const NUMERIC_TOKENS = new Map<string, NumericToken>([
+  ['Y', numeric('year', 4, 4)],
+  ['y', numeric('year', 2, 2, 2000)],
+  ['m', numeric('month', 1, 2)],
+  ['d', numeric('day', 1, 2)],
+  ['e', numeric('day', 1, 2, 0, true)],
+  ['H', numeric('hour', 1, 2)],
+  ['M', numeric('minute', 2, 2)],
+  ['S', numeric('second', 2, 2)],
+]);
+
 /** Reads `text` by a strftime-style `layout`; the whole text must be consumed. */
 function parseLayout(text: string, layout: string, clock: ZonedClock, now: number): number | undefined {
   const p = newParts();
@@ -186,50 +211,17 @@ function parseLayout(text: string, layout: string, clock: ZonedClock, now: numbe
       } else if (text[i++] !== lc) return undefined;
       continue;
     }
-    const t = layout[++j];
-    let n: number | undefined = 0;
+    const t = layout[++j]!;
+    const token = NUMERIC_TOKENS.get(t);
+    if (token) {
+      if (token.spaces) while (text[i] === ' ') i++;
+      const n = num(text, i, token.min, token.max);
+      if (n === undefined) return undefined;
+      i = numEnd;
+      p[token.part] = token.add + n;
+      continue;
+    }
     switch (t) {
-      case 'Y':
-        n = num(text, i, 4, 4);
-        i = numEnd;
-        p.year = n;
-        break;
-      case 'y':
-        n = num(text, i, 2, 2);
-        i = numEnd;
-        if (n !== undefined) p.year = 2000 + n;
-        break;
-      case 'm':
-        n = num(text, i, 1, 2);
-        i = numEnd;
-        p.month = n ?? 0;
-        break;
-      case 'e':
-        while (text[i] === ' ') i++;
-        n = num(text, i, 1, 2);
-        i = numEnd;
-        p.day = n ?? 0;
-        break;
-      case 'd':
-        n = num(text, i, 1, 2);
-        i = numEnd;
-        p.day = n ?? 0;
-        break;
-      case 'H':
-        n = num(text, i, 1, 2);
-        i = numEnd;
-        p.hour = n ?? 0;
-        break;
-      case 'M':
-        n = num(text, i, 2, 2);
-        i = numEnd;
-        p.minute = n ?? 0;
-        break;
-      case 'S':
-        n = num(text, i, 2, 2);
-        i = numEnd;
-        p.second = n ?? 0;
-        break;
       case 'f': {
         const start = i;
         while (i < text.length && isDigit(text.charCodeAt(i))) i++;
@@ -259,7 +251,6 @@ function parseLayout(text: string, layout: string, clock: ZonedClock, now: numbe
         if (text[i++] !== '%') return undefined;
         break;
     }
-    if (n === undefined) return undefined;
   }
   if (i !== text.length || !valid(p)) return undefined;
   return p.year === undefined ? closestYear(p, clock, now) : toEpoch(p, p.year, clock);
