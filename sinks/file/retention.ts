@@ -1,7 +1,7 @@
-import type { Dirent } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TemplatePart } from '../../core/template.js';
+import { listDir } from './paths.js';
 
 /**
  * Where the day directories are in a path template, for retention: the first segment
@@ -83,26 +83,33 @@ export interface ExpiredDay {
   day: number;
 }
 
-/** Day directories under `root` whose day is before `firstKept` (days since the epoch). Symlinks are never followed. */
-export async function expiredDays(root: string, layout: DayLayout, firstKept: number): Promise<ExpiredDay[]> {
+/** How the day walk sees a tree: the subdirectories of a directory (none when it is gone; symlinks are no directories), and a child's path. */
+export interface DirTree {
+  subdirs(dir: string): Promise<string[]>;
+  child(dir: string, name: string): string;
+}
+
+const localTree: DirTree = {
+  subdirs: async (dir) => (await listDir(dir)).filter((e) => e.isDirectory()).map((e) => e.name),
+  child: join,
+};
+
+/**
+ * Day directories under `root` whose day is before `firstKept` (days since the epoch), on a
+ * local disk or in another store's tree (`tree`). Only directories are followed, so a symlink
+ * or a file named like a day is never deleted.
+ */
+export async function expiredDays(root: string, layout: DayLayout, firstKept: number, tree: DirTree = localTree): Promise<ExpiredDay[]> {
   const found: ExpiredDay[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
-    let entries: Dirent[];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    for (const entry of entries) {
-      if (!entry.isDirectory()) continue;
-      const path = join(dir, entry.name);
+    for (const name of await tree.subdirs(dir)) {
+      const path = tree.child(dir, name);
       if (depth < layout.above.length) {
         const literal = layout.above[depth];
-        if (literal === undefined || literal === entry.name) await walk(path, depth + 1);
+        if (literal === undefined || literal === name) await walk(path, depth + 1);
         continue;
       }
-      const day = layout.parse(entry.name);
+      const day = layout.parse(name);
       if (day !== undefined && day < firstKept) found.push({ dir: path, day });
     }
   };
