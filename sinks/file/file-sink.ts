@@ -22,9 +22,9 @@ import {
 } from './paths.js';
 import { syncDir } from '../../core/durable-file.js';
 import { recoverInProgress } from './recovery.js';
-import { dayLayout, expiredDays, formatDay, removeDir, type DayLayout } from './retention.js';
+import { DayRetention, dayLayout, expiredDays, removeDir } from './retention.js';
 import { BatchIds } from './batch-ids.js';
-import { groupBytes, type PathGroup as Group, rollDue, writeInWaves } from './path-groups.js';
+import { groupBytes, type PathGroup as Group, rollDue, TreeBatches } from './path-groups.js';
 import { OneAtATime } from './one-at-a-time.js';
 import { WriteJournal } from './journal.js';
 
@@ -78,7 +78,7 @@ const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | c
 export class FileSink implements Sink {
   private readonly root: string;
   private readonly template: EventTemplate;
-  private readonly layout: DayLayout | undefined;
+  private readonly retention: DayRetention | undefined;
   private readonly gzip: boolean;
   /** Open files in least-recently-written order (a Map keeps insertion order; a write re-inserts). */
   private readonly files = new Map<string, OpenFile>();
@@ -91,6 +91,7 @@ export class FileSink implements Sink {
   private journal: WriteJournal | undefined;
   private ids: BatchIds | undefined;
   private readonly window: TimeWindow;
+  private readonly batches: TreeBatches;
 
   constructor(
     private readonly options: FileSinkOptions,
@@ -106,10 +107,20 @@ export class FileSink implements Sink {
     try {
       checkPathTemplate(options.path);
       this.template = new EventTemplate(options.path, { timeZone: options.time_zone, sanitize: safePathSegment });
-      this.layout = options.retention_days > 0 ? dayLayout(this.template.parts, options.path) : undefined;
+      this.retention =
+        options.retention_days > 0
+          ? new DayRetention(
+              dayLayout(this.template.parts, options.path),
+              this.template.clock,
+              options.retention_days,
+              ctx,
+              fileSinkMetrics.expiredDays,
+            )
+          : undefined;
     } catch (err) {
       throw new Error(`${this.where}: ${(err as Error).message}`);
     }
+    this.batches = new TreeBatches(this.template, this.window, options, ctx, 'the tree', fileSinkMetrics);
   }
 
   async open(): Promise<void> {
@@ -131,7 +142,7 @@ export class FileSink implements Sink {
         (err) => this.logger.error({ err: err.message }, 'finishing files by age or idleness failed; retried on the next tick'),
       );
     }
-    if (this.layout) {
+    if (this.retention) {
       await this.serial.run(() => this.applyRetention());
       this.serial.every(
         this.options.retention_interval,
@@ -143,22 +154,7 @@ export class FileSink implements Sink {
 
   write(batch: readonly LogEvent[]): Promise<WriteResult> {
     if (batch.length === 0) return Promise.resolve(WRITTEN);
-    return this.serial.run(() =>
-      writeInWaves(
-        batch,
-        {
-          template: this.template,
-          window: this.window,
-          options: this.options,
-          ids: this.ids,
-          label: this.label,
-          logger: this.logger,
-          holder: 'the tree',
-          metrics: fileSinkMetrics,
-        },
-        (wave, whole) => this.writeWave(wave, whole),
-      ),
-    );
+    return this.serial.run(() => this.batches.write(batch, this.ids, (wave, whole) => this.writeWave(wave, whole)));
   }
 
   /** Finishes every open file (renamed to its final name) and stops the timers. */
@@ -178,20 +174,14 @@ export class FileSink implements Sink {
 
   /** Deletes the day directories older than retention_days (today, in the sink's time zone, counts as one). */
   async applyRetention(now = Date.now()): Promise<string[]> {
-    if (!this.layout) return [];
-    const firstKept = this.template.clock.day(now) - this.options.retention_days + 1;
-    const deleted: string[] = [];
-    for (const { dir, day } of await expiredDays(this.root, this.layout, firstKept)) {
-      for (const file of [...this.files.values()]) if (isInside(dir, file.path)) await this.finish(file);
-      await removeDir(dir);
-      deleted.push(dir);
-      fileSinkMetrics.expiredDays.inc(this.label);
-      this.logger.info(
-        { dir, day: formatDay(day), retention_days: this.options.retention_days },
-        'retention: deleted a day directory older than the days kept',
-      );
-    }
-    return deleted;
+    if (!this.retention) return [];
+    return this.retention.apply(now, {
+      expired: (layout, firstKept) => expiredDays(this.root, layout, firstKept),
+      remove: async (dir) => {
+        for (const file of [...this.files.values()]) if (isInside(dir, file.path)) await this.finish(file);
+        await removeDir(dir);
+      },
+    });
   }
 
   /** Open in-progress files, for status and tests. */

@@ -1,3 +1,4 @@
+import type { Counter } from 'prom-client';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import { type SinkRefusal, WRITTEN, type WriteResult } from '../../core/pipeline.js';
@@ -76,66 +77,68 @@ export function refusals(batch: readonly LogEvent[], groups: ReadonlyMap<string,
   return refused;
 }
 
-interface Counted {
-  inc(labels: { component: string }, value: number): void;
-}
-
-/** What a tree sink (file, webhdfs) writes a batch with: its tree, its options, its journal's ids and its counters. */
-export interface TreeWrite {
-  template: EventTemplate;
-  window: TimeWindow;
-  options: { encoding: 'text' | 'json'; schema: Schema; max_open_files: number };
-  /** The write journal's ids (undefined: at-least-once, nothing is skipped). */
-  ids: BatchIds | undefined;
-  label: { component: string };
-  logger: Logger;
-  /** Where the tree is, for the log line about events skipped: "the tree", "HDFS". */
-  holder: string;
-  metrics: { events: Counted; duplicates: Counted; refused?: Counted };
-}
-
 /**
- * Writes a batch into a tree as both tree sinks do: grouped by path (leaving out what the
- * journal holds), then in waves of at most max_open_files groups, each durable and journaled
- * before the next evicts its files (`writeWave`; `whole`: the batch is one wave with nothing
- * skipped). A failure gives back the ids of what was not journaled; refused paths come back
- * as refused events.
+ * Writes batches into a tree as both tree sinks (file, webhdfs) do: grouped by path (leaving
+ * out what the write journal holds), then in waves of at most max_open_files groups, each
+ * durable and journaled before the next evicts its files. A failure gives back the ids of
+ * what was not journaled; refused paths come back as refused events.
  */
-export async function writeInWaves(
-  batch: readonly LogEvent[],
-  t: TreeWrite,
-  writeWave: (wave: [string, PathGroup][], whole: boolean) => Promise<void>,
-): Promise<WriteResult> {
-  const json = t.options.encoding === 'json' ? jsonLineEncoder(t.options.schema) : undefined;
-  // Written before a crash, sent twice by an agent, or twice in this batch: the journal has its id.
-  const ids = t.ids;
-  ids?.claim(batch);
-  const skipped = ids?.skipped ?? 0;
-  let groups: Map<string, PathGroup> | undefined;
-  try {
-    const grouped = groupByPath(batch, t.template, t.window, json, ids);
-    groups = grouped.groups;
-    if (grouped.late > 0) partitionedByArrival.inc(t.label, grouped.late);
-    if (skipped > 0) {
-      t.metrics.duplicates.inc(t.label, skipped);
-      t.logger.info({ skipped, events: batch.length }, `skipped events ${t.holder} already holds (delivered again after a crash)`);
-    }
-    const entries = [...groups];
-    const max = t.options.max_open_files;
-    const whole = entries.length <= max && skipped === 0;
-    for (let i = 0; i < entries.length; i += max) {
-      const wave = entries.slice(i, i + max);
-      await writeWave(wave, whole);
-      for (const [, g] of wave) if (g.refused === undefined) g.journaled = true;
-    }
-  } catch (err) {
-    releaseUnjournaled(ids, groups);
-    throw err;
+export class TreeBatches {
+  private readonly label: { component: string };
+  private readonly logger: Logger;
+
+  /** `holder`: where the tree is, for the log line about events skipped ("the tree", "HDFS"). */
+  constructor(
+    private readonly template: EventTemplate,
+    private readonly window: TimeWindow,
+    private readonly options: { encoding: 'text' | 'json'; schema: Schema; max_open_files: number },
+    ctx: { name: string; logger: Logger },
+    private readonly holder: string,
+    private readonly metrics: { events: Counter<'component'>; duplicates: Counter<'component'>; refused?: Counter<'component'> },
+  ) {
+    this.label = { component: ctx.name };
+    this.logger = ctx.logger;
   }
-  const refused = refusals(batch, groups, ids);
-  if (refused.length > 0) t.metrics.refused?.inc(t.label, refused.length);
-  t.metrics.events.inc(t.label, batch.length - skipped - refused.length);
-  return refused.length === 0 ? WRITTEN : { refused, retry: [] };
+
+  /**
+   * `ids`: the write journal's (undefined: at-least-once, nothing is skipped). `writeWave`
+   * writes one wave durably (`whole`: the batch is one wave with nothing skipped).
+   */
+  async write(
+    batch: readonly LogEvent[],
+    ids: BatchIds | undefined,
+    writeWave: (wave: [string, PathGroup][], whole: boolean) => Promise<void>,
+  ): Promise<WriteResult> {
+    const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
+    // Written before a crash, sent twice by an agent, or twice in this batch: the journal has its id.
+    ids?.claim(batch);
+    const skipped = ids?.skipped ?? 0;
+    let groups: Map<string, PathGroup> | undefined;
+    try {
+      const grouped = groupByPath(batch, this.template, this.window, json, ids);
+      groups = grouped.groups;
+      if (grouped.late > 0) partitionedByArrival.inc(this.label, grouped.late);
+      if (skipped > 0) {
+        this.metrics.duplicates.inc(this.label, skipped);
+        this.logger.info({ skipped, events: batch.length }, `skipped events ${this.holder} already holds (delivered again after a crash)`);
+      }
+      const entries = [...groups];
+      const max = this.options.max_open_files;
+      const whole = entries.length <= max && skipped === 0;
+      for (let i = 0; i < entries.length; i += max) {
+        const wave = entries.slice(i, i + max);
+        await writeWave(wave, whole);
+        for (const [, g] of wave) if (g.refused === undefined) g.journaled = true;
+      }
+    } catch (err) {
+      releaseUnjournaled(ids, groups);
+      throw err;
+    }
+    const refused = refusals(batch, groups, ids);
+    if (refused.length > 0) this.metrics.refused?.inc(this.label, refused.length);
+    this.metrics.events.inc(this.label, batch.length - skipped - refused.length);
+    return refused.length === 0 ? WRITTEN : { refused, retry: [] };
+  }
 }
 
 /** A file is due to be finished: open for roll_age, or written to last idle_timeout ago (0: no such limit). */

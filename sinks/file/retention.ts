@@ -1,5 +1,7 @@
 import { rm } from 'node:fs/promises';
+import type { Counter } from 'prom-client';
 import { join } from 'node:path';
+import type { Logger } from '../../core/log.js';
 import type { TemplatePart } from '../../core/template.js';
 import { listDir } from './paths.js';
 
@@ -123,4 +125,43 @@ export async function removeDir(dir: string): Promise<void> {
 
 export function formatDay(day: number): string {
   return new Date(day * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Where a tree sink's day directories are and how they go: found past a first kept day, removed (files inside finished first). */
+export interface DayTreeStore {
+  expired(layout: DayLayout, firstKept: number): Promise<ExpiredDay[]>;
+  remove(dir: string): Promise<void>;
+}
+
+/** A tree sink's retention: the day directories older than retention_days deleted, counted and logged. */
+export class DayRetention {
+  private readonly label: { component: string };
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly layout: DayLayout,
+    private readonly clock: { day(now: number): number },
+    private readonly days: number,
+    ctx: { name: string; logger: Logger },
+    private readonly deletedDays: Counter<'component'>,
+  ) {
+    this.label = { component: ctx.name };
+    this.logger = ctx.logger;
+  }
+
+  /** Deletes the day directories before the last `days` (today, in the tree's time zone, counts as one); returns them. */
+  async apply(now: number, store: DayTreeStore): Promise<string[]> {
+    const firstKept = this.clock.day(now) - this.days + 1;
+    const deleted: string[] = [];
+    for (const { dir, day } of await store.expired(this.layout, firstKept)) {
+      await store.remove(dir);
+      deleted.push(dir);
+      this.deletedDays.inc(this.label);
+      this.logger.info(
+        { dir, day: formatDay(day), retention_days: this.days },
+        'retention: deleted a day directory older than the days kept',
+      );
+    }
+    return deleted;
+  }
 }

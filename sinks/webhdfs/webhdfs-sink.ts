@@ -7,11 +7,11 @@ import { type ComponentContext, type Sink, WRITTEN, type WriteResult } from '../
 import { EventTemplate, TimeWindow } from '../../core/template.js';
 import { BatchIds } from '../file/batch-ids.js';
 import { OneAtATime } from '../file/one-at-a-time.js';
-import { groupBytes, type PathGroup as Group, rollDue, writeInWaves } from '../file/path-groups.js';
+import { groupBytes, type PathGroup as Group, rollDue, TreeBatches } from '../file/path-groups.js';
 import { ID_WORDS } from '../file/id-window.js';
 import { WriteJournal } from '../file/journal.js';
 import { nextSeqAmong, safePathSegment } from '../file/paths.js';
-import { dayLayout, formatDay, type DayLayout } from '../file/retention.js';
+import { DayRetention, dayLayout } from '../file/retention.js';
 import { HdfsError, isRefusedPath, WebHdfsClient, type Auth } from './client.js';
 import { webhdfsMetrics } from './metrics.js';
 import type { WebHdfsSinkOptions } from './options.js';
@@ -48,7 +48,8 @@ export class WebHdfsSink implements Sink {
   private readonly client: WebHdfsClient;
   private readonly template: EventTemplate;
   private readonly window: TimeWindow;
-  private readonly layout: DayLayout | undefined;
+  private readonly batches: TreeBatches;
+  private readonly retention: DayRetention | undefined;
   private readonly gzip: boolean;
   private readonly files = new Map<string, HdfsFile>();
   /** Files whose finishing failed (HDFS down): retried on the timer and at close. */
@@ -86,7 +87,17 @@ export class WebHdfsSink implements Sink {
     const sanitize = (v: string) => safePathSegment(v).replace(/:/g, '_');
     this.template = new EventTemplate(options.path, { timeZone: options.time_zone, sanitize });
     this.window = new TimeWindow(options.max_event_age, options.max_future);
-    this.layout = options.retention_days > 0 ? dayLayout(this.template.parts, options.path) : undefined;
+    this.retention =
+      options.retention_days > 0
+        ? new DayRetention(
+            dayLayout(this.template.parts, options.path),
+            this.template.clock,
+            options.retention_days,
+            ctx,
+            webhdfsMetrics.expiredDays,
+          )
+        : undefined;
+    this.batches = new TreeBatches(this.template, this.window, options, ctx, 'HDFS', webhdfsMetrics);
     this.outage = new OutageLog(ctx.logger, { what: 'hdfs', fields: { namenodes: options.namenodes } });
   }
 
@@ -106,7 +117,7 @@ export class WebHdfsSink implements Sink {
       () => this.rollExpired(),
       (err) => this.logger.warn({ err: err.message }, 'finishing files by age or idleness failed; retried on the next tick'),
     );
-    if (this.layout) {
+    if (this.retention) {
       const retentionFailed = (err: Error) => this.logger.warn({ err: err.message }, 'retention failed; retried on the next check');
       // HDFS may be down at start: retention then runs on its next turn, without holding up the collector.
       void this.serial.run(() => this.applyRetention()).catch(retentionFailed);
@@ -150,40 +161,21 @@ export class WebHdfsSink implements Sink {
 
   /** Deletes the day directories older than retention_days (today, in the sink's time zone, counts as one). */
   async applyRetention(now = Date.now()): Promise<string[]> {
-    if (!this.layout) return [];
-    const firstKept = this.template.clock.day(now) - this.options.retention_days + 1;
-    const deleted: string[] = [];
-    for (const { dir, day } of await expiredDaysOnHdfs(this.client, this.options.root, this.layout, firstKept)) {
-      for (const file of [...this.files.values(), ...this.unfinished])
-        if (file.dir === dir || file.dir.startsWith(`${dir}/`)) await this.finish(file);
-      await this.client.delete(dir, true);
-      deleted.push(dir);
-      webhdfsMetrics.expiredDays.inc(this.label);
-      this.logger.info(
-        { dir, day: formatDay(day), retention_days: this.options.retention_days },
-        'retention: deleted a day directory older than the days kept',
-      );
-    }
-    return deleted;
+    if (!this.retention) return [];
+    return this.retention.apply(now, {
+      expired: (layout, firstKept) => expiredDaysOnHdfs(this.client, this.options.root, layout, firstKept),
+      remove: async (dir) => {
+        for (const file of [...this.files.values(), ...this.unfinished])
+          if (file.dir === dir || file.dir.startsWith(`${dir}/`)) await this.finish(file);
+        await this.client.delete(dir, true);
+      },
+    });
   }
 
   private async writeBatch(batch: readonly LogEvent[], lane: string | undefined): Promise<WriteResult> {
     await this.recover();
     if (lane !== undefined) await this.enterLane(lane);
-    return writeInWaves(
-      batch,
-      {
-        template: this.template,
-        window: this.window,
-        options: this.options,
-        ids: this.ids,
-        label: this.label,
-        logger: this.logger,
-        holder: 'HDFS',
-        metrics: webhdfsMetrics,
-      },
-      (wave, whole) => this.writeWave(wave, whole, lane),
-    );
+    return this.batches.write(batch, this.ids, (wave, whole) => this.writeWave(wave, whole, lane));
   }
 
   /**
