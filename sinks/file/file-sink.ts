@@ -22,7 +22,7 @@ import {
 } from './paths.js';
 import { syncDir } from '../../core/durable-file.js';
 import { recoverInProgress } from './recovery.js';
-import { DayRetention, dayLayout, expiredDays, removeDir } from './retention.js';
+import { type DayRetention, dayRetention, expiredDays, removeDir } from './retention.js';
 import { BatchIds } from './batch-ids.js';
 import { groupBytes, type PathGroup as Group, rollDue, TreeBatches } from './path-groups.js';
 import { OneAtATime } from './one-at-a-time.js';
@@ -107,16 +107,7 @@ export class FileSink implements Sink {
     try {
       checkPathTemplate(options.path);
       this.template = new EventTemplate(options.path, { timeZone: options.time_zone, sanitize: safePathSegment });
-      this.retention =
-        options.retention_days > 0
-          ? new DayRetention(
-              dayLayout(this.template.parts, options.path),
-              this.template.clock,
-              options.retention_days,
-              ctx,
-              fileSinkMetrics.expiredDays,
-            )
-          : undefined;
+      this.retention = dayRetention(this.template, options, ctx, fileSinkMetrics.expiredDays);
     } catch (err) {
       throw new Error(`${this.where}: ${(err as Error).message}`);
     }

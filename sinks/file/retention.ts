@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { Counter } from 'prom-client';
 import { join } from 'node:path';
 import type { Logger } from '../../core/log.js';
-import type { TemplatePart } from '../../core/template.js';
+import type { EventTemplate, TemplatePart } from '../../core/template.js';
 import { listDir } from './paths.js';
 
 /**
@@ -164,4 +164,15 @@ export class DayRetention {
     }
     return deleted;
   }
+}
+
+/** The retention of a tree written by `template`; undefined when retention_days is 0 (everything is kept). */
+export function dayRetention(
+  template: EventTemplate,
+  o: { path: string; retention_days: number },
+  ctx: { name: string; logger: Logger },
+  deletedDays: Counter<'component'>,
+): DayRetention | undefined {
+  if (o.retention_days === 0) return undefined;
+  return new DayRetention(dayLayout(template.parts, o.path), template.clock, o.retention_days, ctx, deletedDays);
 }

@@ -11,7 +11,7 @@ import { groupBytes, type PathGroup as Group, rollDue, TreeBatches } from '../fi
 import { ID_WORDS } from '../file/id-window.js';
 import { WriteJournal } from '../file/journal.js';
 import { nextSeqAmong, safePathSegment } from '../file/paths.js';
-import { DayRetention, dayLayout } from '../file/retention.js';
+import { type DayRetention, dayRetention } from '../file/retention.js';
 import { HdfsError, isRefusedPath, WebHdfsClient, type Auth } from './client.js';
 import { webhdfsMetrics } from './metrics.js';
 import type { WebHdfsSinkOptions } from './options.js';
@@ -87,16 +87,7 @@ export class WebHdfsSink implements Sink {
     const sanitize = (v: string) => safePathSegment(v).replace(/:/g, '_');
     this.template = new EventTemplate(options.path, { timeZone: options.time_zone, sanitize });
     this.window = new TimeWindow(options.max_event_age, options.max_future);
-    this.retention =
-      options.retention_days > 0
-        ? new DayRetention(
-            dayLayout(this.template.parts, options.path),
-            this.template.clock,
-            options.retention_days,
-            ctx,
-            webhdfsMetrics.expiredDays,
-          )
-        : undefined;
+    this.retention = dayRetention(this.template, options, ctx, webhdfsMetrics.expiredDays);
     this.batches = new TreeBatches(this.template, this.window, options, ctx, 'HDFS', webhdfsMetrics);
     this.outage = new OutageLog(ctx.logger, { what: 'hdfs', fields: { namenodes: options.namenodes } });
   }
