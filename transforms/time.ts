@@ -75,20 +75,26 @@ function epochAuto(n: number): number | undefined {
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
+/** The fields a parse fills, by index in Parts.fields. */
+enum Part {
+  Year,
+  Month,
+  Day,
+  Hour,
+  Minute,
+  Second,
+}
+
 interface Parts {
-  year: number | undefined;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
+  /** By Part: year (NaN: none given), month 1-12, day, hour, minute, second. */
+  fields: number[];
   ms: number;
   /** Minutes east of UTC; undefined: none given (read in the configured zone). */
   offset: number | undefined;
 }
 
 function newParts(): Parts {
-  return { year: undefined, month: 1, day: 1, hour: 0, minute: 0, second: 0, ms: 0, offset: undefined };
+  return { fields: [Number.NaN, 1, 1, 0, 0, 0], ms: 0, offset: undefined };
 }
 
 const EPOCH = /^\d+(\.\d+)?$/;
@@ -174,7 +180,7 @@ function parseIso(s: string, clock: ZonedClock): number | undefined {
 
 /** A numeric layout token: the part it sets, how many digits it reads, what it adds (`%y`: 2000). */
 interface NumericToken {
-  part: 'year' | 'month' | 'day' | 'hour' | 'minute' | 'second';
+  part: Part;
   min: number;
   max: number;
   add: number;
@@ -182,20 +188,19 @@ interface NumericToken {
   spaces: boolean;
 }
 
-function numeric(part: NumericToken['part'], min: number, max: number, add = 0, spaces = false): NumericToken {
-  return { part, min, max, add, spaces };
-}
-
-const NUMERIC_TOKENS = new Map<string, NumericToken>([
-  ['Y', numeric('year', 4, 4)],
-  ['y', numeric('year', 2, 2, 2000)],
-  ['m', numeric('month', 1, 2)],
-  ['d', numeric('day', 1, 2)],
-  ['e', numeric('day', 1, 2, 0, true)],
-  ['H', numeric('hour', 1, 2)],
-  ['M', numeric('minute', 2, 2)],
-  ['S', numeric('second', 2, 2)],
-]);
+/** By the token's character code: an array lookup, as a layout is scanned on every parse. */
+const NUMERIC_TOKENS: (NumericToken | undefined)[] = [];
+for (const [t, part, min, max, add, spaces] of [
+  ['Y', Part.Year, 4, 4, 0, false],
+  ['y', Part.Year, 2, 2, 2000, false],
+  ['m', Part.Month, 1, 2, 0, false],
+  ['d', Part.Day, 1, 2, 0, false],
+  ['e', Part.Day, 1, 2, 0, true],
+  ['H', Part.Hour, 1, 2, 0, false],
+  ['M', Part.Minute, 2, 2, 0, false],
+  ['S', Part.Second, 2, 2, 0, false],
+] as const)
+  NUMERIC_TOKENS[t.charCodeAt(0)] = { part, min, max, add, spaces };
 
 /** Reads `text` by a strftime-style `layout`; the whole text must be consumed. */
 function parseLayout(text: string, layout: string, clock: ZonedClock, now: number): number | undefined {
@@ -212,13 +217,13 @@ function parseLayout(text: string, layout: string, clock: ZonedClock, now: numbe
       continue;
     }
     const t = layout[++j]!;
-    const token = NUMERIC_TOKENS.get(t);
+    const token = NUMERIC_TOKENS[layout.charCodeAt(j)];
     if (token) {
       if (token.spaces) while (text[i] === ' ') i++;
       const n = num(text, i, token.min, token.max);
       if (n === undefined) return undefined;
       i = numEnd;
-      p[token.part] = token.add + n;
+      p.fields[token.part] = token.add + n;
       continue;
     }
     switch (t) {
@@ -239,7 +244,7 @@ function parseLayout(text: string, layout: string, clock: ZonedClock, now: numbe
       case 'b': {
         const m = MONTHS.indexOf(text.slice(i, i + 3).toLowerCase());
         if (m < 0) return undefined;
-        p.month = m + 1;
+        p.fields[Part.Month] = m + 1;
         i += 3;
         while (i < text.length && isLetter(text.charCodeAt(i))) i++;
         break;
@@ -253,15 +258,18 @@ function parseLayout(text: string, layout: string, clock: ZonedClock, now: numbe
     }
   }
   if (i !== text.length || !valid(p)) return undefined;
-  return p.year === undefined ? closestYear(p, clock, now) : toEpoch(p, p.year, clock);
+  const year = p.fields[Part.Year]!;
+  return Number.isNaN(year) ? closestYear(p, clock, now) : toEpoch(p, year, clock);
 }
 
 function valid(p: Parts): boolean {
-  return p.month >= 1 && p.month <= 12 && p.day >= 1 && p.day <= 31 && p.hour <= 23 && p.minute <= 59 && p.second <= 60;
+  const [, month, day, hour, minute, second] = p.fields as [number, number, number, number, number, number];
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 60;
 }
 
 function toEpoch(p: Parts, year: number, clock: ZonedClock): number {
-  return wallToEpoch(utc(year, p.month, p.day, p.hour, p.minute, p.second, p.ms), p.offset, clock);
+  const f = p.fields;
+  return wallToEpoch(utc(year, f[Part.Month]!, f[Part.Day]!, f[Part.Hour]!, f[Part.Minute]!, f[Part.Second]!, p.ms), p.offset, clock);
 }
 
 /** A wall-clock time (as if UTC) at `offset` minutes east, or in the clock's zone when none was given. */
