@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdir, open, rm, unlink } from 'node:fs/promises';
+import { rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../core/event.js';
 import { metrics } from '../core/metrics.js';
 import type { BusProducer } from '../core/pipeline.js';
+import { fillDisk, tmpfs } from '../test/support/full-disk.js';
 import { captureLogger, tempDir, waitFor } from '../test/support/index.js';
 import { DiskChannel } from './channel/disk/disk-channel.js';
 import { MemoryChannel } from './channel/memory/memory-channel.js';
@@ -247,30 +247,12 @@ describe('forwarder and a channel that cannot read', () => {
 });
 
 describe('forwarder and a channel commit that fails (real full disk)', () => {
-  let base: string;
-  let mnt: string;
-  let mountError: string | undefined;
-  let cleanup: () => Promise<void>;
-
-  beforeAll(async () => {
-    ({ dir: base, cleanup } = await tempDir('fw-enospc'));
-    mnt = join(base, 'mnt');
-    await mkdir(mnt);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt], { stdio: 'pipe' });
-    } catch (err) {
-      mountError = `cannot mount a tmpfs to fill (needs root): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
-    }
-  });
-  afterAll(async () => {
-    if (!mountError) execFileSync('umount', [mnt]);
-    await cleanup();
-  });
+  const disk = tmpfs('2m');
 
   it('retries the commit with backoff, never sends the batch again, never stops, and logs the outage once', async (ctx) => {
-    if (mountError) ctx.skip(mountError);
+    if (disk.unavailable) ctx.skip(disk.unavailable);
     const config = {
-      path: join(mnt, 'channel'),
+      path: join(disk.path, 'channel'),
       maxBytes: 1 << 20,
       segmentBytes: 256 * 1024,
       fsync: 'always' as const,
@@ -281,14 +263,7 @@ describe('forwarder and a channel commit that fails (real full disk)', () => {
     await channel.open();
     // A checkpoint bigger than a page: committing it grows the pointer copy, which needs room.
     await channel.put(batch(0, 150), { source: 'big', seq: 1, state: { pad: 'p'.repeat(16 * 1024) } });
-    const filler = join(mnt, 'filler');
-    const fh = await open(filler, 'w');
-    try {
-      for (;;) await fh.write(Buffer.alloc(4096, 1));
-    } catch {
-      // full
-    }
-    await fh.close();
+    const filler = await fillDisk(disk.path);
     const bus = new ManualBus(2);
     bus.auto = null;
     const { f, lines } = forwarder(channel, bus, 'fw-commit', 3);

@@ -11,7 +11,7 @@ import type { SearchOptions } from './search.js';
 import type { TapOptions } from './tap.js';
 import type { TopOptions } from './top.js';
 import { CliFailure } from './cli-failure.js';
-import { followLauncher } from './launch.js';
+import { endEarlySignals, followLauncher } from './launch.js';
 import { reportToSupervisor, superviseWorkers, workerCount } from './workers.js';
 
 // Each command imports what it runs when it runs: a sidecar agent never loads the
@@ -79,6 +79,8 @@ for (const [role, description] of [
     // Workers load the same file: its warnings were logged once, by the supervisor.
     if (worker === undefined) for (const w of warnings) logger.warn({ warning: formatProblem(w) }, 'config warning');
     exitOnUnexpectedErrors(logger);
+    endEarlySignals();
+    const signals = stopOnSignals(logger);
     if (worker === undefined) followLauncher();
     if (role === 'collector' && worker === undefined) {
       let count: number;
@@ -94,9 +96,9 @@ for (const [role, description] of [
           const args = [role, '-c', opts.config, ...(opts.strict ? ['--strict'] : []), ...(level ? ['--log-level', level] : [])];
           const workers = await superviseWorkers(count, args, logger);
           logger.info({ role, config: config.file, workers: count }, 'sluice started');
-          stopOnSignals(async () => {
+          signals.started(async () => {
             if ((await workers.stop()) !== 0) throw new Error('a collector worker did not stop cleanly');
-          }, logger);
+          });
         } catch (err) {
           // The worker that failed logged why.
           process.exit((err as { code?: number }).code ?? EXIT_FAILURE);
@@ -117,7 +119,7 @@ for (const [role, description] of [
         },
       });
       logger.info({ role, config: config.file, api: running.apiUrl }, 'sluice started');
-      stopOnSignals(() => running.stop(), logger);
+      signals.started(() => running.stop());
       if (worker !== undefined) reportToSupervisor(() => process.kill(process.pid, 'SIGTERM'));
     } catch (err) {
       logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'sluice could not start');

@@ -93,6 +93,24 @@ export function relaunch(plan: Launch, script: string, args: readonly string[]):
   });
 }
 
+const exitEarly = () => process.exit(0);
+
+/**
+ * In the pipeline process, before the CLI's modules load: a SIGTERM then (an orchestrator
+ * stopping a container that just started) finds nothing open, so exiting 0 is the clean stop,
+ * not Node's default death with 143. The CLI ends this once it listens itself (core/lifecycle.ts).
+ */
+export function exitOnEarlySignals(): void {
+  if (process.env[MEMORY_LIMIT_ENV] === undefined) return;
+  process.on('SIGTERM', exitEarly);
+  process.on('SIGINT', exitEarly);
+}
+
+export function endEarlySignals(): void {
+  process.off('SIGTERM', exitEarly);
+  process.off('SIGINT', exitEarly);
+}
+
 /** In the child: the IPC channel must not keep it alive, and its end means the launcher was killed. */
 export function followLauncher(): void {
   if (process.env[MEMORY_LIMIT_ENV] === undefined || !process.channel) return;

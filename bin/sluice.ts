@@ -8,7 +8,10 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 // component that must share more says so with an explicit mode (the file sink's file_mode).
 process.umask(process.umask(0o027) | 0o027);
 // agent, collector and run start in a child whose heap is sized by memory_limit (launch.ts).
-const { launchPlan, relaunch } = await import('./launch.js');
+const { exitOnEarlySignals, launchPlan, relaunch } = await import('./launch.js');
 const plan = launchPlan(process.argv.slice(2), process.env);
 if (plan) relaunch(plan, process.argv[1]!, process.argv.slice(2));
-else await import('./cli.js');
+else {
+  exitOnEarlySignals();
+  await import('./cli.js');
+}

@@ -1,4 +1,5 @@
 import type { Logger } from '../core/log.js';
+import { formatCount } from '../core/unit-text.js';
 import { metrics } from '../core/metrics.js';
 import type { Channel } from '../core/pipeline.js';
 
@@ -68,11 +69,10 @@ export interface StatusFigures {
 }
 
 export function formatStatus(f: StatusFigures): string {
-  const rate = (n: number) => Math.round(n).toLocaleString('en-US');
   return [
-    `in ${rate(f.inPerSec)} ev/s`,
-    `out ${rate(f.outPerSec)} ev/s`,
-    `buffered ${formatBytes(f.bufferedBytes)} (${f.bufferedEvents.toLocaleString('en-US')} ev)`,
+    `in ${formatCount(f.inPerSec)} ev/s`,
+    `out ${formatCount(f.outPerSec)} ev/s`,
+    `buffered ${formatBytes(f.bufferedBytes)} (${formatCount(f.bufferedEvents)} ev)`,
     `files ${f.filesFinished} done, ${f.filesOpen} in progress`,
     `up ${formatDuration(f.uptimeMs)}`,
   ].join(' | ');

@@ -9,27 +9,31 @@ const c = (name: string, component: string, kind: string, type: string, v: numbe
 
 describe('sluice top view', () => {
   it('rates per component over the interval, pipeline order, the slowest sink and the Kafka lag with the time to catch up', () => {
-    const before = scrape(0, [
-      c('sluice_component_received_events_total', 'bus', 'bus', 'kafka', 1000),
-      c('sluice_component_sent_events_total', 'bus', 'bus', 'kafka', 1000),
-      c('sluice_component_received_events_total', 'sinks.es', 'sink', 'elasticsearch', 1000),
-      c('sluice_component_sent_events_total', 'sinks.es', 'sink', 'elasticsearch', 900),
-      c('sluice_delivery_latency_seconds_bucket', 'sinks.es', 'sink', 'elasticsearch', 0, ',since="bus_receive",le="0.1"'),
-      c('sluice_delivery_latency_seconds_bucket', 'sinks.es', 'sink', 'elasticsearch', 0, ',since="bus_receive",le="1"'),
-      c('sluice_delivery_latency_seconds_bucket', 'sinks.es', 'sink', 'elasticsearch', 0, ',since="bus_receive",le="+Inf"'),
-    ]);
-    const after = scrape(2000, [
-      c('sluice_component_received_events_total', 'bus', 'bus', 'kafka', 3000),
-      c('sluice_component_sent_events_total', 'bus', 'bus', 'kafka', 3000),
-      c('sluice_component_received_events_total', 'sinks.es', 'sink', 'elasticsearch', 3000),
-      c('sluice_component_sent_events_total', 'sinks.es', 'sink', 'elasticsearch', 2900),
-      c('sluice_component_errors_total', 'sinks.es', 'sink', 'elasticsearch', 3, ',stage="sending"'),
-      c('sluice_delivery_latency_seconds_bucket', 'sinks.es', 'sink', 'elasticsearch', 50, ',since="bus_receive",le="0.1"'),
-      c('sluice_delivery_latency_seconds_bucket', 'sinks.es', 'sink', 'elasticsearch', 100, ',since="bus_receive",le="1"'),
-      c('sluice_delivery_latency_seconds_bucket', 'sinks.es', 'sink', 'elasticsearch', 100, ',since="bus_receive",le="+Inf"'),
-      'sluice_bus_consumer_lag_records{component="bus",topic="logs",partition="0"} 6000',
-      'sluice_bus_consumer_lag_records{component="bus",topic="logs",partition="1"} 6000',
-    ]);
+    const es = (name: string, v: number, extra = '') => c(name, 'sinks.es', 'sink', 'elasticsearch', v, extra);
+    /** A collector with `events` through the bus and the sink, `sent` of them written; latency buckets le 0.1, 1, +Inf. */
+    const collector = (at: number, events: number, sent: number, buckets: [number, number, number], more: string[] = []) =>
+      scrape(at, [
+        c('sluice_component_received_events_total', 'bus', 'bus', 'kafka', events),
+        c('sluice_component_sent_events_total', 'bus', 'bus', 'kafka', events),
+        es('sluice_component_received_events_total', events),
+        es('sluice_component_sent_events_total', sent),
+        ...['0.1', '1', '+Inf'].map((le, i) =>
+          es('sluice_delivery_latency_seconds_bucket', buckets[i]!, `,since="bus_receive",le="${le}"`),
+        ),
+        ...more,
+      ]);
+    const before = collector(0, 1000, 900, [0, 0, 0]);
+    const after = collector(
+      2000,
+      3000,
+      2900,
+      [50, 100, 100],
+      [
+        es('sluice_component_errors_total', 3, ',stage="sending"'),
+        'sluice_bus_consumer_lag_records{component="bus",topic="logs",partition="0"} 6000',
+        'sluice_bus_consumer_lag_records{component="bus",topic="logs",partition="1"} 6000',
+      ],
+    );
     const ready: ProbeAnswer = {
       status: 'not ready',
       reasons: ['sinks.es failing for 40s: timeout'],

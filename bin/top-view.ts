@@ -1,5 +1,6 @@
 import type { ComponentReport, ProbeAnswer } from '../api/readiness.js';
 import { type Family, samples, sum } from '../api/prometheus.js';
+import { formatCount } from '../core/unit-text.js';
 import { formatBytes } from './status.js';
 
 /**
@@ -158,11 +159,11 @@ function detail(row: Row, after: Scrape, latency: { p50: number; p99: number } |
     if (age && age.value > 0) parts.push(`oldest ${seconds(age.value)}`);
     const events = samples(f, 'sluice_channel_buffered_events', { component: name });
     const bytes = samples(f, 'sluice_channel_buffered_bytes', { component: name });
-    if (events.length > 0) parts.push(`buffered ${formatBytes(bytes[0]?.value ?? 0)} (${fmt(events[0]!.value)} ev)`);
+    if (events.length > 0) parts.push(`buffered ${formatBytes(bytes[0]?.value ?? 0)} (${formatCount(events[0]!.value)} ev)`);
   }
   if (row.kind === 'bus') {
     const lag = samples(f, 'sluice_bus_consumer_lag_records', { component: row.component });
-    if (lag.length > 0) parts.push(`consumer lag ${fmt(lag.reduce((n, s) => n + s.value, 0))} records`);
+    if (lag.length > 0) parts.push(`consumer lag ${formatCount(lag.reduce((n, s) => n + s.value, 0))} records`);
   }
   if (row.kind === 'sink' && row.type === 'file') {
     const open = samples(f, 'sluice_file_sink_open_files', { component: name });
@@ -170,7 +171,7 @@ function detail(row: Row, after: Scrape, latency: { p50: number; p99: number } |
   }
   if (latency) parts.push(`latency p50 ${seconds(latency.p50)} p99 ${seconds(latency.p99)}`);
   const discarded = samples(f, 'sluice_component_discarded_events_total', { component: row.component }).filter((s) => s.value > 0);
-  for (const d of discarded) parts.push(`${d.labels.reason} ${fmt(d.value)}`);
+  for (const d of discarded) parts.push(`${d.labels.reason} ${formatCount(d.value)}`);
   return parts.join(', ');
 }
 
@@ -212,10 +213,6 @@ function quantiles(before: Scrape, after: Scrape, labels: Record<string, string>
   return { p50: q(0.5), p99: q(0.99) };
 }
 
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
 function seconds(s: number): string {
   if (s < 1) return `${Math.round(s * 1000)}ms`;
   if (s < 60) return `${s.toFixed(1)}s`;
@@ -233,11 +230,11 @@ const COLUMNS: { title: string; width: number; right: boolean; value: (r: Row) =
   { title: 'KIND', width: 8, right: false, value: (r) => r.kind },
   { title: 'TYPE', width: 13, right: false, value: (r) => r.type },
   { title: 'STATE', width: 8, right: false, value: (r) => r.state },
-  { title: 'IN/s', width: 9, right: true, value: (r) => fmt(r.inPerSec) },
-  { title: 'OUT/s', width: 9, right: true, value: (r) => fmt(r.outPerSec) },
+  { title: 'IN/s', width: 9, right: true, value: (r) => formatCount(r.inPerSec) },
+  { title: 'OUT/s', width: 9, right: true, value: (r) => formatCount(r.outPerSec) },
   { title: 'BYTES IN/s', width: 11, right: true, value: (r) => formatBytes(Math.round(r.bytesInPerSec)) },
   { title: 'BYTES OUT/s', width: 11, right: true, value: (r) => formatBytes(Math.round(r.bytesOutPerSec)) },
-  { title: 'ERRORS', width: 7, right: true, value: (r) => fmt(r.errors) },
+  { title: 'ERRORS', width: 7, right: true, value: (r) => formatCount(r.errors) },
   { title: 'DETAIL', width: 0, right: false, value: (r) => r.detail },
 ];
 
@@ -262,8 +259,8 @@ export function renderTop(s: Snapshot, header: { url: string; role?: string; now
   const footer: string[] = [];
   if (s.slowest) footer.push(`slowest sink: ${s.slowest.component} (p50 ${seconds(s.slowest.p50)}, p99 ${seconds(s.slowest.p99)})`);
   if (s.lag) {
-    const left = s.lag.perSec > 0 ? `, ~${duration(s.lag.records / s.lag.perSec)} to catch up at ${fmt(s.lag.perSec)} ev/s` : '';
-    footer.push(`kafka lag: ${fmt(s.lag.records)} records${left}`);
+    const left = s.lag.perSec > 0 ? `, ~${duration(s.lag.records / s.lag.perSec)} to catch up at ${formatCount(s.lag.perSec)} ev/s` : '';
+    footer.push(`kafka lag: ${formatCount(s.lag.records)} records${left}`);
   }
   if (footer.length > 0) lines.push(footer.join('   '));
   for (const b of s.backlogs) lines.push(`backlog ${b.component}: ${progress(b)}`);

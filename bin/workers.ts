@@ -110,6 +110,8 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
 
 /** In a worker: tell the supervisor it started, and stop when the supervisor is gone. */
 export function reportToSupervisor(stop: () => void): void {
+  // A supervisor that died while this worker was starting is gone already: no 'disconnect' will come.
+  if (!process.connected) return stop();
   process.send?.({ started: true } satisfies WorkerMessage);
   process.once('disconnect', stop);
 }

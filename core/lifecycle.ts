@@ -1,28 +1,53 @@
 import type { Logger } from './log.js';
 
+/** What stopOnSignals needs of the process: its signals and its exit (a test gives its own). */
+export interface SignalTarget {
+  on(signal: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+  exit(code: number): void;
+}
+
+export interface SignalStop {
+  /** The pipeline is up: a signal stops it with `stop`; one that came during the start does so now. */
+  started(stop: () => Promise<void>): void;
+}
+
 /**
  * SIGTERM / SIGINT: stop cleanly (sources stop, the channel drains to the bus within its
  * timeout, sinks flush, offsets commit) and exit 0. A second signal exits at once: every
  * hop only forgets data after the next hop has it durably, so what is on disk stays
  * consistent and is picked up on the next start.
+ *
+ * Listening starts before the pipeline does: a signal during the start (an orchestrator
+ * stopping a container that is still opening its channel) is not Node's default death with
+ * exit 143, but a clean stop as soon as there is something to stop.
  */
-export function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now; buffered data stays on disk for the next start');
-      process.exit(130);
-    }
-    stopping = true;
-    logger.info({ signal }, 'stopping (send the signal again to exit at once)');
-    stop().then(
-      () => process.exit(0),
+export function stopOnSignals(logger: Logger, target: SignalTarget = process): SignalStop {
+  let stop: (() => Promise<void>) | undefined;
+  let signalled = false;
+  const run = () =>
+    stop!().then(
+      () => target.exit(0),
       (err: unknown) => {
         logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error while stopping');
-        process.exit(1);
+        target.exit(1);
       },
     );
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      logger.warn({ signal }, 'second signal: exiting now; buffered data stays on disk for the next start');
+      target.exit(130);
+      return;
+    }
+    signalled = true;
+    logger.info({ signal, starting: stop === undefined }, 'stopping (send the signal again to exit at once)');
+    if (stop) void run();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  target.on('SIGINT', onSignal);
+  target.on('SIGTERM', onSignal);
+  return {
+    started(s) {
+      stop = s;
+      if (signalled) void run();
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import type { MemoryUse } from '../../core/registry.js';
+import { formatCount } from '../../core/unit-text.js';
 
 /** How much of the file's end is read at open to learn what it already holds. */
 export const REMEMBER_BYTES = 16 * 1024 * 1024;
@@ -13,5 +14,5 @@ const KEY_BYTES = 64;
  * their dead-letter before their sources or their consumer start.
  */
 export function fileDeadLetterMemory(): MemoryUse[] {
-  return [{ what: `remembered entries (${REMEMBER_KEYS.toLocaleString('en')} keys)`, bytes: REMEMBER_KEYS * KEY_BYTES }];
+  return [{ what: `remembered entries (${formatCount(REMEMBER_KEYS)} keys)`, bytes: REMEMBER_KEYS * KEY_BYTES }];
 }

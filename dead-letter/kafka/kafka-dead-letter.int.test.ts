@@ -5,23 +5,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeEvent } from '../../core/wire.js';
 import { waitFor } from '../../test/support/index.js';
 import { ready, scrape, value } from '../../test/integration/api-harness.js';
-import { BUS_CLIENTS, skipWhenMissing, workspace } from '../../test/integration/bus-harness.js';
+import { BUS_CLIENTS, skipWhenMissing, topicsDeletedAfterAll, workspace } from '../../test/integration/bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const kafka = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
 // One collector process (--workers 1, the workspace's default): its api and metrics are the only ones.
 const { setup, start } = workspace('sluice-dl-kafka-');
-const created: string[] = [];
-afterAll(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: created }).catch(() => undefined);
-  await admin.disconnect();
-});
+const created = topicsDeletedAfterAll(kafka);
 
 const event = (n: number, module: string) =>
   encodeEvent({ id: `id-${n}`, timestamp: 0, message: `ev-${n}`, service: 's', module, host: 'h', source: { kind: 'test' }, fields: {} });

@@ -4,6 +4,7 @@ import { batchOptions } from '../../core/options/batch.js';
 import { secret } from '../../core/options/secret.js';
 import { timeWindowOptions } from '../../core/options/time-window.js';
 import { tlsOptions } from '../../core/options/tls.js';
+import { isValidTimeZone } from '../../core/template/clock.js';
 import { duration } from '../../core/units.js';
 import { schemaOption } from '../schema/schema.js';
 import { IndexNamer, IndexTemplateError } from './index-name.js';
@@ -18,11 +19,8 @@ const indexTemplate = z.string().superRefine((v, ctx) => {
 });
 
 const timeZone = z.string().superRefine((v, ctx) => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: v });
-  } catch {
+  if (!isValidTimeZone(v))
     ctx.addIssue({ code: 'custom', message: `unknown time zone ${JSON.stringify(v)}: use an IANA name such as "UTC" or "Europe/Berlin"` });
-  }
 });
 
 const url = httpUrl({ defaultPort: 9200 });

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LogEvent, TIME_PARTITION_FIELD } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
+import { makeEvent } from '../../test/support/index.js';
 import { ElasticsearchSink } from './es-sink.js';
 import { elasticsearchSinkOptions, type ElasticsearchSinkInput } from './options.js';
 
@@ -34,16 +35,8 @@ async function node(): Promise<{ url: string; docs: [Record<string, { _index: st
   return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}`, docs };
 }
 
-const ev = (id: string, timestamp: number): LogEvent => ({
-  id,
-  timestamp,
-  message: `line ${id}`,
-  service: 'zk',
-  module: 'server',
-  host: 'h1',
-  source: { kind: 'test' },
-  fields: { env: 'prod' },
-});
+const ev = (id: string, timestamp: number): LogEvent =>
+  makeEvent({ id, timestamp, message: `line ${id}`, service: 'zk', module: 'server', host: 'h1', fields: { env: 'prod' } });
 
 async function indexAll(options: ElasticsearchSinkInput, events: LogEvent[]) {
   const { url, docs } = await node();

@@ -116,11 +116,19 @@ export async function expiredDays(root: string, layout: DayLayout, firstKept: nu
     }
   };
   await walk(root, 0);
-  return found.sort((a, b) => a.day - b.day || a.dir.localeCompare(b.dir));
+  return found.sort(oldestFirst);
 }
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Expired days oldest first, then by directory in code-unit order: plain comparison, not
+ * localeCompare, whose collator would page ICU's data into the collector for a sort.
+ */
+function oldestFirst(a: ExpiredDay, b: ExpiredDay): number {
+  return a.day - b.day || (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0);
 }
 
 export function formatDay(day: number): string {

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type LogEvent, TIME_PARTITION_FIELD } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { decodeEvent } from '../../core/wire.js';
+import { makeEvent } from '../../test/support/index.js';
 import { FileSink, fileSinkOptions, type FileSinkInput } from './index.js';
 
 const DAY = 86_400_000;
@@ -16,16 +17,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const ev = (id: string, timestamp: number): LogEvent => ({
-  id,
-  timestamp,
-  message: `line ${id}`,
-  service: 'zk',
-  module: 'server',
-  host: 'h1',
-  source: { kind: 'test' },
-  fields: { env: 'prod' },
-});
+const ev = (id: string, timestamp: number): LogEvent =>
+  makeEvent({ id, timestamp, message: `line ${id}`, service: 'zk', module: 'server', host: 'h1', fields: { env: 'prod' } });
 
 function sink(options: FileSinkInput): FileSink {
   return new FileSink(fileSinkOptions.parse({ root: join(dir, 'out'), idle_timeout: 0, roll_age: 0, encoding: 'json', ...options }), {

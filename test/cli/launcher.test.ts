@@ -67,4 +67,36 @@ describe('sluice agent launcher', () => {
       await dir.cleanup();
     }
   }, 180_000);
+
+  it('stops a collector signalled while its workers start once they are up: exit 0 and no worker left behind', async () => {
+    const dir = await tempDir('launcher-workers');
+    try {
+      const config = join(dir.dir, 'collector.yaml');
+      writeFileSync(
+        config,
+        [
+          `data_dir: ${join(dir.dir, 'data')}`,
+          'bus: { type: kafka, client: kafkajs, brokers: 127.0.0.1:1, topic: t }',
+          // Shared by workers, and like Kafka it need not answer for a collector to start.
+          'sinks: { search: { type: elasticsearch, url: "http://127.0.0.1:1" } }',
+          'api: { enabled: false }',
+        ].join('\n'),
+      );
+      const collector = start(['collector', '-c', config, '--workers', '2']);
+      // A worker logs its client choice while it builds its bus, before it reports started.
+      await waitForLog(collector, 'kafka client chosen', 60_000);
+      const workers = readFileSync(`/proc/${childOf(collector.child.pid!)}/task/${childOf(collector.child.pid!)}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .map(Number);
+      expect(workers).toHaveLength(2);
+      expect(await collector.stop('SIGTERM')).toBe(0);
+      const stopping = collector.logs().find((l) => l.msg === 'stopping (send the signal again to exit at once)' && l.worker === undefined);
+      // Whether the signal came before the supervisor saw every worker start depends on timing; the outcome must not.
+      console.log(`signalled while starting: ${stopping?.starting}`);
+      for (const pid of workers) await waitFor(`worker ${pid} to exit`, () => !alive(pid), 10_000);
+    } finally {
+      await dir.cleanup();
+    }
+  }, 120_000);
 });

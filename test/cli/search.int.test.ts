@@ -9,6 +9,7 @@ import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { ElasticsearchSink } from '../../sinks/elasticsearch/es-sink.js';
 import { elasticsearchSinkOptions } from '../../sinks/elasticsearch/options.js';
+import { dropIndices } from '../support/elasticsearch.js';
 import { type TempDir, tempDir, waitFor } from '../support/index.js';
 import { sluice, start, stopAll } from './harness.js';
 
@@ -46,9 +47,7 @@ beforeAll(async () => {
 afterEach(stopAll);
 afterAll(async () => {
   await sink.close();
-  const rows = await admin.cat.indices({ index: `${prefix}-*`, format: 'json', h: ['index'] });
-  for (const r of rows) await admin.indices.delete({ index: r.index! });
-  await admin.indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
+  await dropIndices(admin, prefix);
   await admin.close();
   await tmp.cleanup();
 });

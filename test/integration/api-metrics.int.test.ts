@@ -6,22 +6,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/index.js';
 import { apiWorkspace, ready, scrape, TOKEN, value } from './api-harness.js';
-import { appendEvents, CLI, lossAndDuplicates, tally } from './bus-harness.js';
+import { agentYaml, appendEvents, CLI, collectorYaml, lossAndDuplicates, runYaml, tally } from './bus-harness.js';
 
 const sharedBrokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const { setup, start } = apiWorkspace('sluice-api-metrics-');
 /** appendEvents writes lines of 200 bytes with the newline: messages of 199 characters. */
 const MESSAGE_BYTES = 199;
-
-const fileSource = (logs: string) => [
-  'sources:',
-  '  app:',
-  '    type: file',
-  `    include: ["${join(logs, '*.log')}"]`,
-  '    start_at: beginning',
-  '    service: shop',
-  '    poll_interval: 50ms',
-];
 
 describe('api metrics (built CLI)', () => {
   it('sluice run: every component counts exactly the events of a known load; top and tap show them', async () => {
@@ -33,15 +23,11 @@ describe('api metrics (built CLI)', () => {
       'run',
       dir,
       'run',
-      [
-        `data_dir: ${join(dir, 'data')}`,
-        ...fileSource(logs),
-        'channel: { type: disk, max_bytes: 64MiB, segment_bytes: 1MiB }',
-        'sinks:',
-        '  out: { type: console, encoding: json }',
-        'api: { address: "127.0.0.1:0", token: "${SLUICE_API_TOKEN}" }',
-        '',
-      ].join('\n'),
+      runYaml({
+        dataDir: join(dir, 'data'),
+        logGlob: join(logs, '*.log'),
+        api: { address: '127.0.0.1:0', token: '${SLUICE_API_TOKEN}' },
+      }),
     );
     const api = await sluice.api();
     await waitFor('every event written by the sink and counted', async () => {
@@ -137,27 +123,13 @@ describe('api metrics (built CLI)', () => {
       'agent',
       dir,
       'agent',
-      [
-        `data_dir: ${join(dir, 'agent')}`,
-        ...fileSource(logs),
-        'channel: { type: disk, max_bytes: 64MiB, segment_bytes: 1MiB }',
-        `bus: { type: kafka, brokers: [${sharedBrokers}], topic: ${topic}, producer: { partitions: 2, replication_factor: 1 } }`,
-        'api: { address: "127.0.0.1:0" }',
-        '',
-      ].join('\n'),
+      agentYaml({ dataDir: join(dir, 'agent'), logGlob: join(logs, '*.log'), brokers: sharedBrokers, topic, producer: { partitions: 2 } }),
     );
     const collector = start(
       'collector',
       dir,
       'collector',
-      [
-        `data_dir: ${join(dir, 'collector')}`,
-        `bus: { type: kafka, brokers: [${sharedBrokers}], topic: ${topic}, consumer: { group_id: ${topic}-g, max_wait: 100ms, heartbeat_interval: 1s, session_timeout: 10s } }`,
-        'sinks:',
-        '  out: { type: console, encoding: json }',
-        'api: { address: "127.0.0.1:0" }',
-        '',
-      ].join('\n'),
+      collectorYaml({ dataDir: join(dir, 'collector'), brokers: sharedBrokers, topic, group: `${topic}-g` }),
     );
     const agentApi = await agent.api();
     const collectorApi = await collector.api();

@@ -4,19 +4,17 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { call } from '../../api/client.js';
-import { KafkaService } from '../services/services.mjs';
 import { waitFor } from '../support/index.js';
 import { apiWorkspace, ready } from './api-harness.js';
-import { appendEvents } from './bus-harness.js';
+import { QUIET, agentYaml, appendEvents, collectorYaml, privateBroker } from './bus-harness.js';
 
 const { setup, start } = apiWorkspace('sluice-api-ready-');
 
 describe('/ready while Kafka is killed', () => {
   it('turns false on the agent and the collector while the broker is dead, and true once it is back', async () => {
-    const broker = new KafkaService({ name: `kafka-api-ready-${process.pid}`, port: 0, controllerPort: 0, heap: '256m' });
-    const quiet = { log: () => undefined };
+    const broker = privateBroker('kafka-api-ready');
     try {
-      await broker.start(quiet);
+      await broker.start(QUIET);
       const { dir, logs } = setup('ready');
       const topic = `sluice-api-ready-${process.pid}`;
       appendEvents(join(logs, 'a.log'), 0, 100);
@@ -24,28 +22,19 @@ describe('/ready while Kafka is killed', () => {
         'agent',
         dir,
         'agent',
-        [
-          `data_dir: ${join(dir, 'agent')}`,
-          'sources:',
-          `  app: { type: file, include: ["${join(logs, '*.log')}"], start_at: beginning, poll_interval: 50ms }`,
-          'channel: { type: disk, max_bytes: 64MiB, segment_bytes: 1MiB }',
-          `bus: { type: kafka, brokers: ["${broker.brokers}"], topic: ${topic}, producer: { partitions: 1, replication_factor: 1 } }`,
-          'api: { address: "127.0.0.1:0" }',
-          '',
-        ].join('\n'),
+        agentYaml({
+          dataDir: join(dir, 'agent'),
+          logGlob: join(logs, '*.log'),
+          brokers: broker.brokers,
+          topic,
+          producer: { partitions: 1 },
+        }),
       );
       const collector = start(
         'collector',
         dir,
         'collector',
-        [
-          `data_dir: ${join(dir, 'collector')}`,
-          `bus: { type: kafka, brokers: ["${broker.brokers}"], topic: ${topic}, consumer: { group_id: ${topic}-g, max_wait: 100ms } }`,
-          'sinks:',
-          '  out: { type: console, encoding: json }',
-          'api: { address: "127.0.0.1:0" }',
-          '',
-        ].join('\n'),
+        collectorYaml({ dataDir: join(dir, 'collector'), brokers: broker.brokers, topic, group: `${topic}-g` }),
       );
       const apis = [await agent.api(), await collector.api()];
       const states = async () => Promise.all(apis.map((a) => ready(a)));
@@ -77,7 +66,7 @@ describe('/ready while Kafka is killed', () => {
       for (const a of apis) expect((await call(a, '/health')).status).toBe(200);
       expect(agent.running && collector.running).toBe(true);
 
-      await broker.start(quiet);
+      await broker.start(QUIET);
       await waitFor(
         'both ready again',
         async () => (await states()).every((r) => r.status === 200),

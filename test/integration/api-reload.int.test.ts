@@ -2,11 +2,11 @@
 // (a sink's options), an invalid one (refused with file:line:col, nothing changes), and one
 // that adds a source and a route (by SIGHUP). Every event is counted by its number at the
 // sink its route names: none lost, none written twice, none at the wrong sink.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { call } from '../../api/client.js';
-import { waitFor } from '../support/index.js';
+import { linesUnder, waitFor } from '../support/index.js';
 import { apiWorkspace, scrape, value } from './api-harness.js';
 
 const { setup, start } = apiWorkspace('sluice-api-reload-');
@@ -14,19 +14,10 @@ const { setup, start } = apiWorkspace('sluice-api-reload-');
 /** Event numbers per file-sink root, from every file under it (finished or in progress). */
 function count(root: string): Map<number, number> {
   const counts = new Map<number, number>();
-  const walk = (dir: string) => {
-    if (!existsSync(dir)) return;
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else
-        for (const line of readFileSync(path, 'utf8').split('\n')) {
-          const m = /^ev-(\d+) /.exec(line);
-          if (m) counts.set(Number(m[1]), (counts.get(Number(m[1])) ?? 0) + 1);
-        }
-    }
-  };
-  walk(root);
+  for (const { line } of linesUnder(root)) {
+    const m = /^ev-(\d+) /.exec(line);
+    if (m) counts.set(Number(m[1]), (counts.get(Number(m[1])) ?? 0) + 1);
+  }
   return counts;
 }
 

@@ -4,16 +4,17 @@
 // its own private broker so that killing it does not disturb other test runs.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KafkaService } from '../services/services.mjs';
 import {
   AGENT_BATCH_EVENTS,
   BUS_CLIENTS,
-  skipWhenMissing,
+  QUIET,
   agentYaml,
-  appendEvents,
   collectorYaml,
   lossAndDuplicates,
+  moduleWriter,
   outputs,
+  privateBroker,
+  skipWhenMissing,
   tally,
   waitFor,
   workspace,
@@ -24,39 +25,20 @@ const sharedBrokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const BROKER_DOWN_MS = 30_000;
 const { setup, start } = workspace('sluice-bus-fail-');
 
-/** Writes events over eight module files (eight keys, spread over the partitions). */
-function writer(dir: string) {
-  let written = 0;
-  return {
-    get written() {
-      return written;
-    },
-    write(count: number) {
-      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
-      written += count;
-    },
-  };
-}
-
 describe.each(BUS_CLIENTS)('kafka bus under failures [$client]', ({ client, missing }) => {
   skipWhenMissing(missing);
 
   it('loses nothing when the broker is SIGKILLed for a while mid-stream and comes back', async () => {
-    const broker = new KafkaService({ name: `kafka-bus-fail-${client}-${process.pid}`, port: 0, controllerPort: 0, heap: '256m' });
-    const quiet = { log: () => undefined };
+    const broker = privateBroker(`kafka-bus-fail-${client}`);
     try {
-      await broker.start(quiet);
+      await broker.start(QUIET);
       const brokers = broker.brokers;
-      const { dir, topic, group } = setup(`broker-kill-${client}`);
-      const w = writer(dir);
+      const scenario = setup(`broker-kill-${client}`);
+      const { dir } = scenario;
+      const w = moduleWriter(dir);
       w.write(8000);
-      const agent = start(
-        'agent',
-        dir,
-        'agent',
-        agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
-      );
-      const collector = start('collector', dir, 'collector', collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group }));
+      const agent = scenario.agent({ client, brokers });
+      const collector = scenario.collector({ client, brokers });
       const out = () => outputs(dir, 'collector.out');
       await waitFor(
         'the first events at the collector',
@@ -69,7 +51,7 @@ describe.each(BUS_CLIENTS)('kafka bus under failures [$client]', ({ client, miss
       w.write(8000);
       await new Promise((r) => setTimeout(r, BROKER_DOWN_MS));
       expect(agent.running && collector.running).toBe(true);
-      await broker.start(quiet);
+      await broker.start(QUIET);
       w.write(8000);
       const total = w.written;
       await waitFor(
@@ -111,7 +93,7 @@ describe.each(BUS_CLIENTS)('kafka bus under failures [$client]', ({ client, miss
     'loses nothing when the %s is SIGKILLed mid-stream and restarted; replays are counted',
     async (victim) => {
       const { dir, topic, group } = setup(`${victim}-kill-${client}`);
-      const w = writer(dir);
+      const w = moduleWriter(dir);
       const yaml = {
         agent: agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic }),
         collector: collectorYaml({ client, dataDir: join(dir, 'c'), brokers: sharedBrokers, topic, group }),

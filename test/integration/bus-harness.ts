@@ -16,17 +16,25 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach } from 'vitest';
+import { stringify } from 'yaml';
+import type kafkajs from 'kafkajs';
 import { type KafkaClientName, probeLibrdkafka } from '../../bus/kafka/client.js';
+import { KafkaService } from '../services/services.mjs';
 import { waitFor as waitForSupport } from '../support/index.js';
 
 export const CLI = join(import.meta.dirname, '../../dist/bin/sluice.js');
 
+/** The shared broker the global setup leased (test/services). */
+export const SHARED_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+
 /**
  * A test file's scratch space: a temp root removed after the file, a folder per scenario
  * (with logs/ for the agent to tail, a unique topic and group), and the Sluice processes
- * to kill after each test so that a failed test leaves nothing running.
+ * to kill after each test so that a failed test leaves nothing running. A scenario starts
+ * its agent, collector or `sluice run` from only what differs from the builders' defaults:
+ * the folder, topic, group and `brokers` are filled in.
  */
-export function workspace(prefix: string) {
+export function workspace(prefix: string, brokers = SHARED_BROKERS) {
   const root = mkdtempSync(join(tmpdir(), prefix));
   const running: Sluice[] = [];
   afterEach(async () => {
@@ -36,15 +44,32 @@ export function workspace(prefix: string) {
   afterAll(() => (process.env.SLUICE_TEST_KEEP ? console.log(`kept ${root}`) : rmSync(root, { recursive: true, force: true })));
   const setup = (name: string) => {
     const dir = join(root, name);
-    mkdirSync(join(dir, 'logs'), { recursive: true });
+    const logs = join(dir, 'logs');
+    mkdirSync(logs, { recursive: true });
     const topic = `sluice-${name}-${process.pid}-${Date.now()}`;
-    return { dir, topic, group: `${topic}-group`, logFile: join(dir, 'logs', 'app.log') };
+    const group = `${topic}-group`;
+    const logGlob = join(logs, '*.log');
+    return {
+      dir,
+      topic,
+      group,
+      logs,
+      logFile: join(logs, 'app.log'),
+      /** An agent tailing logs/*.log into the topic, its data in `<dir>/<name>`. */
+      agent: (c: Partial<AgentConfig> = {}, name = 'agent') =>
+        start('agent', dir, name, agentYaml({ dataDir: join(dir, name), logGlob, brokers, topic, ...c })),
+      /** A collector of the group, its data in `<dir>/<name>`. */
+      collector: (c: Partial<CollectorConfig> = {}, name = 'collector', args?: string[]) =>
+        start('collector', dir, name, collectorYaml({ dataDir: join(dir, name), brokers, topic, group, ...c }), args),
+      /** `sluice run` tailing logs/*.log, its data in `<dir>/<name>`. */
+      run: (c: Partial<RunConfig> = {}, name = 'run') => start('run', dir, name, runYaml({ dataDir: join(dir, name), logGlob, ...c })),
+    };
   };
   /**
    * Starts the built CLI on `yaml`, its output in `<dir>/<name>.out|.err`; killed after the
    * test. A collector runs one worker process unless `args` say otherwise.
    */
-  const start = (role: 'agent' | 'collector', dir: string, name: string, yaml: string, args?: string[]): Sluice => {
+  const start = (role: 'agent' | 'collector' | 'run', dir: string, name: string, yaml: string, args?: string[]): Sluice => {
     const config = join(dir, `${name}.yaml`);
     writeFileSync(config, yaml);
     const p = new Sluice(
@@ -69,6 +94,45 @@ export function appendEvents(file: string, from: number, count: number, size = 2
   }
   appendFileSync(file, `${lines.join('\n')}\n`);
 }
+
+/**
+ * Writes events, numbered on from 0, over eight module files `<dir>/logs/m0.log`..`m7.log`:
+ * eight record keys (service/module), so they spread over the partitions and the tree's files.
+ */
+export function moduleWriter(dir: string) {
+  let written = 0;
+  return {
+    /** Events written so far (the next one's number). */
+    get written() {
+      return written;
+    },
+    /** `count` more events, a multiple of 8. */
+    write(count: number) {
+      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
+      written += count;
+    },
+  };
+}
+
+/** The topics a test file made on `kafka` (push each one), deleted after the file. */
+export function topicsDeletedAfterAll(kafka: kafkajs.Kafka): string[] {
+  const created: string[] = [];
+  afterAll(async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: created }).catch(() => undefined);
+    await admin.disconnect();
+  });
+  return created;
+}
+
+/** A broker of the test's own, to kill and restart without disturbing other test runs; not started yet. */
+export function privateBroker(name: string): KafkaService {
+  return new KafkaService({ name: `${name}-${process.pid}`, port: 0, controllerPort: 0, heap: '256m' });
+}
+
+/** For the services' start(): their output is not wanted. */
+export const QUIET = { log: () => undefined };
 
 export class Sluice {
   readonly child: ChildProcess;
@@ -186,80 +250,132 @@ export function skipWhenMissing(missing: string): void {
   beforeEach((ctx) => ctx.skip(missing !== '', `librdkafka is not installed here: ${missing}`));
 }
 
-export interface AgentConfig {
-  client: KafkaClientName;
+/** A config section as the YAML holds it; a key set to undefined is left out. */
+export type Section = Record<string, unknown>;
+
+/**
+ * What the agent, collector and run configs of these tests share: the data directory, an info
+ * log and the API on a free port (tests never fight over the default one) unless `api` says
+ * otherwise. The sections follow in the order given, those left undefined out.
+ */
+function configYaml(dataDir: string, api: Section | undefined, sections: Section): string {
+  return stringify({ data_dir: dataDir, log: { level: 'info' }, api: api ?? { address: '127.0.0.1:0' }, ...sections });
+}
+
+interface TailingConfig {
   dataDir: string;
+  /** The glob of the file source `app`. */
   logGlob: string;
-  brokers: string;
-  topic: string;
-  extraBus?: string[];
+  /** Options of the source `app` over the defaults (start_at: beginning, service: shop, polls of 50ms); undefined removes one. */
+  source?: Section;
+  /** Options of the disk channel over the defaults (segment_bytes: 1MiB, max_bytes: 64MiB). */
+  channel?: Section;
+  api?: Section;
+  transforms?: Section;
+  /** A path: a file dead-letter there; a section: the dead-letter as given. */
+  deadLetter?: string | Section;
 }
 
-export function agentYaml(c: AgentConfig): string {
-  return [
-    `data_dir: ${c.dataDir}`,
-    'log: { level: info }',
-    'sources:',
-    '  app:',
-    '    type: file',
-    `    include: ["${c.logGlob}"]`,
-    '    start_at: beginning',
-    '    service: shop',
-    '    poll_interval: 50ms',
-    '    checkpoint_interval: 100ms',
-    'channel:',
-    '  type: disk',
-    '  segment_bytes: 1MiB',
-    '  max_bytes: 64MiB',
-    'bus:',
-    '  type: kafka',
-    `  client: ${c.client ?? AUTO_CLIENT}`,
-    `  brokers: [${c.brokers}]`,
-    `  topic: ${c.topic}`,
-    '  producer:',
-    '    partitions: 4',
-    '    replication_factor: 1',
-    `    batch: { max_events: ${AGENT_BATCH_EVENTS} }`,
-    ...(c.extraBus ?? []),
-    'shutdown: { drain_timeout: 5s }',
-    '',
-  ].join('\n');
+function sources(c: TailingConfig): Section {
+  return {
+    app: {
+      type: 'file',
+      include: [c.logGlob],
+      start_at: 'beginning',
+      service: 'shop',
+      poll_interval: '50ms',
+      checkpoint_interval: '100ms',
+      ...c.source,
+    },
+  };
 }
 
-export interface CollectorConfig {
+const channel = (c: TailingConfig): Section => ({ type: 'disk', segment_bytes: '1MiB', max_bytes: '64MiB', ...c.channel });
+
+const deadLetter = (d: string | Section | undefined): Section | undefined => (typeof d === 'string' ? { type: 'file', path: d } : d);
+
+interface BusConfig {
   /** AUTO_CLIENT unless given. */
   client?: KafkaClientName;
-  dataDir: string;
+  /** host:port[,host:port...] */
   brokers: string;
   topic: string;
-  group: string;
-  /** The lines under `sinks:`; a console sink `out` printing JSON lines unless given. */
-  sinks?: string[];
-  /** The `api:` section; a free port unless given, so tests never fight over the default one. */
-  api?: string;
-  deadLetter?: string;
-  extra?: string[];
+  /** Keys of the `bus:` section over the defaults (a topic template, topic_max_distinct). */
+  bus?: Section;
 }
 
+/** The `bus:` section of both halves; `side` is the producer's or the consumer's options. */
+const kafkaBus = (c: BusConfig, side: Section): Section => ({
+  type: 'kafka',
+  client: c.client ?? AUTO_CLIENT,
+  brokers: c.brokers.split(','),
+  topic: c.topic,
+  ...c.bus,
+  ...side,
+});
+
+export interface AgentConfig extends TailingConfig, BusConfig {
+  /** Producer options over the defaults (4 partitions, replication 1, AGENT_BATCH_EVENTS a send). */
+  producer?: Section;
+  shutdown?: Section;
+}
+
+/** An agent tailing `logGlob` into a disk channel and Kafka. */
+export function agentYaml(c: AgentConfig): string {
+  return configYaml(c.dataDir, c.api, {
+    sources: sources(c),
+    transforms: c.transforms,
+    channel: channel(c),
+    bus: kafkaBus(c, { producer: { partitions: 4, replication_factor: 1, batch: { max_events: AGENT_BATCH_EVENTS }, ...c.producer } }),
+    dead_letter: deadLetter(c.deadLetter),
+    shutdown: c.shutdown ?? { drain_timeout: '5s' },
+  });
+}
+
+/** The sinks of a config that names none: a console sink `out` printing JSON lines (what `tally` reads). */
+const CONSOLE_SINK: Section = { out: { type: 'console', encoding: 'json' } };
+
+export interface RunConfig extends TailingConfig {
+  /** CONSOLE_SINK unless given. */
+  sinks?: Section;
+  routes?: Section;
+}
+
+/** `sluice run`: the agent's source and disk channel, the in-process bus, the collector's sinks. */
+export function runYaml(c: RunConfig): string {
+  return configYaml(c.dataDir, c.api, {
+    sources: sources(c),
+    transforms: c.transforms,
+    channel: channel(c),
+    sinks: c.sinks ?? CONSOLE_SINK,
+    routes: c.routes,
+    dead_letter: deadLetter(c.deadLetter),
+  });
+}
+
+export interface CollectorConfig extends BusConfig {
+  dataDir: string;
+  group: string;
+  /** Consumer options over the defaults (short session and waits, so that tests move on quickly). */
+  consumer?: Section;
+  /** CONSOLE_SINK unless given. */
+  sinks?: Section;
+  routes?: Section;
+  transforms?: Section;
+  api?: Section;
+  /** A path: a file dead-letter there; a section: the dead-letter as given. */
+  deadLetter?: string | Section;
+}
+
+/** A collector consuming `topic` as `group` into its sinks. */
 export function collectorYaml(c: CollectorConfig): string {
-  return [
-    `data_dir: ${c.dataDir}`,
-    'log: { level: info }',
-    `api: ${c.api ?? '{ address: 127.0.0.1:0 }'}`,
-    'bus:',
-    '  type: kafka',
-    `  client: ${c.client ?? AUTO_CLIENT}`,
-    `  brokers: [${c.brokers}]`,
-    `  topic: ${c.topic}`,
-    '  consumer:',
-    `    group_id: ${c.group}`,
-    '    session_timeout: 10s',
-    '    heartbeat_interval: 1s',
-    '    max_wait: 100ms',
-    'sinks:',
-    ...(c.sinks ?? ['  out:', '    type: console', '    encoding: json']),
-    ...(c.deadLetter ? ['dead_letter:', '  type: file', `  path: ${c.deadLetter}`] : []),
-    ...(c.extra ?? []),
-    '',
-  ].join('\n');
+  return configYaml(c.dataDir, c.api, {
+    bus: kafkaBus(c, {
+      consumer: { group_id: c.group, session_timeout: '10s', heartbeat_interval: '1s', max_wait: '100ms', ...c.consumer },
+    }),
+    transforms: c.transforms,
+    sinks: c.sinks ?? CONSOLE_SINK,
+    routes: c.routes,
+    dead_letter: deadLetter(c.deadLetter),
+  });
 }

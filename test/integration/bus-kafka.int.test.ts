@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { encodeEvent } from '../../core/wire.js';
+import { makeEvent } from '../support/index.js';
 import {
   BUS_CLIENTS,
-  agentYaml,
   appendEvents,
-  collectorYaml,
   lossAndDuplicates,
+  moduleWriter,
   outputs,
   skipWhenMissing,
   tally,
@@ -21,22 +21,18 @@ import {
 } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
-const { setup, start } = workspace('sluice-bus-');
+const { setup } = workspace('sluice-bus-', brokers);
 
 describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing }) => {
   skipWhenMissing(missing);
 
   it('delivers every event exactly once from a file through Kafka to a sink, and both halves stop cleanly on SIGTERM', async () => {
-    const { dir, topic, group, logFile } = setup(`e2e-${client}`);
+    const scenario = setup(`e2e-${client}`);
+    const { dir, logFile } = scenario;
     const total = 20_000;
     appendEvents(logFile, 0, total / 2);
-    const collector = start('collector', dir, 'collector', collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group }));
-    const agent = start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
-    );
+    const collector = scenario.collector({ client });
+    const agent = scenario.agent({ client });
     appendEvents(logFile, total / 2, total / 2);
     const out = outputs.bind(null, dir, 'collector.out');
     await waitFor(
@@ -54,7 +50,8 @@ describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing 
   });
 
   it('sends records that do not decode to the dead-letter with reason and coordinates, and keeps consuming', async () => {
-    const { dir, topic, group } = setup(`poison-${client}`);
+    const scenario = setup(`poison-${client}`);
+    const { dir, topic, group } = scenario;
     const kafka = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
@@ -62,16 +59,7 @@ describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing 
     const producer = kafka.producer();
     await producer.connect();
     const event = (n: number) =>
-      encodeEvent({
-        id: `id-${n}`,
-        timestamp: 0,
-        message: `ev-${n} x`,
-        service: 's',
-        module: 'm',
-        host: 'h',
-        source: { kind: 'test' },
-        fields: {},
-      });
+      encodeEvent(makeEvent({ id: `id-${n}`, timestamp: 0, message: `ev-${n} x`, service: 's', module: 'm', host: 'h' }));
     const deadLetter = join(dir, 'dead-letter.jsonl');
     try {
       await producer.send({
@@ -86,12 +74,7 @@ describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing 
           { value: event(2) },
         ],
       });
-      const collector = start(
-        'collector',
-        dir,
-        'collector',
-        collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group, deadLetter }),
-      );
+      const collector = scenario.collector({ client, deadLetter });
       const out = () => outputs(dir, 'collector.out');
       await waitFor(
         '3 events at the collector',
@@ -135,38 +118,30 @@ describe.each(BUS_CLIENTS)('kafka bus end to end [$client]', ({ client, missing 
   });
 
   it('shares partitions between two collectors of one group; one leaving mid-stream loses nothing', async () => {
-    const { dir, topic, group } = setup(`group-${client}`);
-    let written = 0;
+    const scenario = setup(`group-${client}`);
+    const { dir } = scenario;
     // One file per module: the record key is service/module, so eight modules spread over the partitions.
-    const write = (count: number) => {
-      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
-      written += count;
-    };
-    const agent = start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
-    );
-    const a = start('collector', dir, 'ca', collectorYaml({ client, dataDir: join(dir, 'ca'), brokers, topic, group }));
-    const b = start('collector', dir, 'cb', collectorYaml({ client, dataDir: join(dir, 'cb'), brokers, topic, group }));
+    const events = moduleWriter(dir);
+    const agent = scenario.agent({ client });
+    const a = scenario.collector({ client }, 'ca');
+    const b = scenario.collector({ client }, 'cb');
     const all = () => [...outputs(dir, 'ca.out'), ...outputs(dir, 'cb.out')];
     // Keep events flowing until the group has settled with partitions on both members.
     await waitFor(
       'both collectors to receive events',
       () => {
         if (tally(outputs(dir, 'ca.out')).total > 0 && tally(outputs(dir, 'cb.out')).total > 0) return true;
-        if (written < 200_000) write(800);
+        if (events.written < 200_000) events.write(800);
         return false;
       },
       60_000,
       () => `${a.log().slice(-1500)}\n${b.log().slice(-1500)}`,
     );
-    write(12_000);
+    events.write(12_000);
     // A leaves while events are still flowing: it finishes and commits its batches first.
     expect(await a.stop()).toBe(0);
-    write(16_000);
-    const total = written;
+    events.write(16_000);
+    const total = events.written;
     await waitFor(
       `${total} events across the group`,
       () => tally(all()).counts.size >= total,
@@ -187,23 +162,12 @@ describe.each(BUS_CLIENTS)('sluice collector --workers [$client]', ({ client, mi
   skipWhenMissing(missing);
 
   it('runs two worker processes in one group that share the partitions, each event written once, one clean stop', async () => {
-    const { dir, topic, group } = setup(`workers-${client}`);
-    let written = 0;
-    const write = (count: number) => {
-      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
-      written += count;
-    };
-    write(16_000);
-    const agent = start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({ client, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
-    );
-    const collector = start('collector', dir, 'collector', collectorYaml({ client, dataDir: join(dir, 'c'), brokers, topic, group }), [
-      '--workers',
-      '2',
-    ]);
+    const scenario = setup(`workers-${client}`);
+    const { dir } = scenario;
+    const events = moduleWriter(dir);
+    events.write(16_000);
+    const agent = scenario.agent({ client });
+    const collector = scenario.collector({ client }, 'collector', ['--workers', '2']);
     const out = () => outputs(dir, 'collector.out');
     // Both workers hold partitions once the group has settled: keep events coming until then.
     const lastAssignment = (worker: number): string[] => {
@@ -218,14 +182,14 @@ describe.each(BUS_CLIENTS)('sluice collector --workers [$client]', ({ client, mi
       'both workers to hold partitions',
       () => {
         if (lastAssignment(0).length > 0 && lastAssignment(1).length > 0) return true;
-        if (written < 200_000) write(800);
+        if (events.written < 200_000) events.write(800);
         return false;
       },
       90_000,
       () => collector.log().slice(-3000),
     );
-    write(8000);
-    const total = written;
+    events.write(8000);
+    const total = events.written;
     await waitFor(
       `${total} events at the collector`,
       () => tally(out()).counts.size >= total,

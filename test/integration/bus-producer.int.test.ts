@@ -1,23 +1,17 @@
 // The bus's producer, with each client, against the shared broker: a send cut into several requests, failing after
 // some were acked, must not append those again when the rolled-back transaction comes back.
 import kafkajs from 'kafkajs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KafkaBus } from '../../bus/kafka/index.js';
 import { kafkaBusOptions } from '../../bus/kafka/options.js';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { captureLogger } from '../support/index.js';
-import { BUS_CLIENTS, skipWhenMissing } from './bus-harness.js';
+import { BUS_CLIENTS, skipWhenMissing, topicsDeletedAfterAll } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const kafka = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
-const created: string[] = [];
-afterAll(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: created }).catch(() => undefined);
-  await admin.disconnect();
-});
+const created = topicsDeletedAfterAll(kafka);
 
 async function createTopic(admin: kafkajs.Admin, topic: string): Promise<void> {
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 2, replicationFactor: 1 }] });

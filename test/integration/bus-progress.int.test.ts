@@ -64,9 +64,10 @@ describe('collector backlog progress', () => {
       brokers,
       topic,
       group,
+      consumer: { progress_after: after },
       // The progress log is for every collector, not only those with an api.
-      api: '{ enabled: false }',
-    }).replace('    max_wait: 100ms\n', `    max_wait: 100ms\n    progress_after: ${after}\n`);
+      api: { enabled: false },
+    });
     const collector = start('collector', dir, 'collector', yaml);
     const out = outputs.bind(null, dir, 'collector.out');
     await waitFor(

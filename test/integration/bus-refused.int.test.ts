@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
 import { MemoryChannel } from '../../agent/channel/memory/memory-channel.js';
 import { KafkaBus } from '../../bus/kafka/index.js';
@@ -15,17 +15,11 @@ import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { decodeEvent } from '../../core/wire.js';
 import { tempDir, waitFor } from '../support/index.js';
-import { appendEvents, BUS_CLIENTS, skipWhenMissing, workspace } from './bus-harness.js';
+import { agentYaml, appendEvents, BUS_CLIENTS, skipWhenMissing, topicsDeletedAfterAll, workspace } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const kafka = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
-const created: string[] = [];
-afterAll(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: created }).catch(() => undefined);
-  await admin.disconnect();
-});
+const created = topicsDeletedAfterAll(kafka);
 
 const TOPIC_MAX_BYTES = 10 * 1024;
 
@@ -194,24 +188,14 @@ describe.each(BUS_CLIENTS)('sluice agent with records Kafka refuses [$client]', 
         'agent',
         dir,
         'agent',
-        [
-          `data_dir: ${join(dir, 'data')}`,
-          'sources:',
-          '  app:',
-          '    type: file',
-          `    include: ["${join(dir, 'logs', '*.log')}"]`,
-          '    start_at: beginning',
-          '    service: shop',
-          '    poll_interval: 50ms',
-          'channel: { type: disk, max_bytes: 64MiB }',
-          'bus:',
-          '  type: kafka',
-          `  client: ${client}`,
-          `  brokers: [${brokers}]`,
-          `  topic: ${topic}`,
-          '  producer: { create_topics: false, batch: { max_events: 200, max_bytes: 8KiB } }',
-          '',
-        ].join('\n'),
+        agentYaml({
+          client,
+          dataDir: join(dir, 'data'),
+          logGlob: join(dir, 'logs', '*.log'),
+          brokers,
+          topic,
+          producer: { create_topics: false, batch: { max_events: 200, max_bytes: '8KiB' } },
+        }),
       );
       const deadLetterFile = join(dir, 'data', 'dead-letter', 'agent.jsonl');
       const total = async () => (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);

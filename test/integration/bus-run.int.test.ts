@@ -1,56 +1,22 @@
 // `sluice run`: agent and collector halves in one process joined by the in-process bus, no
 // Kafka. The same ack chain: the channel commits only what the sinks wrote, so a SIGKILL and
 // a restart lose nothing; routes send events to their sinks and the unrouted to the dead-letter.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Sluice, appendEvents, lossAndDuplicates, tally, waitFor } from './bus-harness.js';
+import { describe, expect, it } from 'vitest';
+import { appendEvents, lossAndDuplicates, type RunConfig, runYaml, tally, waitFor, workspace } from './bus-harness.js';
 
-const root = mkdtempSync(join(tmpdir(), 'sluice-run-'));
-const running: Sluice[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.kill()));
-});
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-function runYaml(dir: string, extra: string[] = []): string {
-  return [
-    `data_dir: ${join(dir, 'data')}`,
-    'sources:',
-    '  app:',
-    '    type: file',
-    `    include: ["${join(dir, 'logs', '*.log')}"]`,
-    '    start_at: beginning',
-    '    service: shop',
-    '    poll_interval: 50ms',
-    'channel:',
-    '  type: disk',
-    '  segment_bytes: 1MiB',
-    'sinks:',
-    '  out:',
-    '    type: console',
-    '    encoding: json',
-    ...extra,
-    '',
-  ].join('\n');
-}
-
-function start(dir: string, name: string, yaml: string): Sluice {
-  const config = join(dir, `${name}.yaml`);
-  writeFileSync(config, yaml);
-  const p = new Sluice('run', config, join(dir, `${name}.out`), join(dir, `${name}.err`));
-  running.push(p);
-  return p;
-}
+const ws = workspace('sluice-run-');
+/** A `sluice run` tailing the scenario's logs/ into a console sink. */
+const config = (dir: string, more: Partial<RunConfig> = {}) =>
+  runYaml({ dataDir: join(dir, 'data'), logGlob: join(dir, 'logs', '*.log'), ...more });
+const start = (dir: string, name: string, yaml: string) => ws.start('run', dir, name, yaml);
 
 describe('sluice run (in-process bus)', () => {
   it('delivers every event, survives SIGKILL and a restart without loss, and stops with exit 0 on SIGTERM', async () => {
-    const dir = join(root, 'e2e');
-    mkdirSync(join(dir, 'logs'), { recursive: true });
-    const log = join(dir, 'logs', 'app.log');
+    const { dir, logFile: log } = ws.setup('e2e');
     appendEvents(log, 0, 20_000);
-    const yaml = runYaml(dir);
+    const yaml = config(dir);
     const first = start(dir, 'run1', yaml);
     const outs = [join(dir, 'run1.out'), join(dir, 'run2.out')];
     await waitFor(
@@ -76,16 +42,11 @@ describe('sluice run (in-process bus)', () => {
   });
 
   it('routes events and sends those no rule accepts to the dead-letter', async () => {
-    const dir = join(root, 'routes');
-    mkdirSync(join(dir, 'logs'), { recursive: true });
+    const { dir } = ws.setup('routes');
     appendEvents(join(dir, 'logs', 'keep.log'), 0, 300);
     appendEvents(join(dir, 'logs', 'drop.log'), 300, 200);
     const deadLetter = join(dir, 'dl.jsonl');
-    const p = start(
-      dir,
-      'run',
-      runYaml(dir, ['routes:', '  rules:', '    - match: { module: keep }', '      sinks: [out]', 'dead_letter:', `  path: ${deadLetter}`]),
-    );
+    const p = start(dir, 'run', config(dir, { routes: { rules: [{ match: { module: 'keep' }, sinks: ['out'] }] }, deadLetter }));
     const dlLines = () => {
       try {
         return readFileSync(deadLetter, 'utf8').trimEnd().split('\n').filter(Boolean);

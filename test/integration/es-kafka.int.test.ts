@@ -33,13 +33,7 @@ function collector(group: string, tag: string): Sluice {
       brokers,
       topic: name,
       group,
-      sinks: [
-        '  es:',
-        '    type: elasticsearch',
-        `    url: ${url}`,
-        `    index: "${name}-{service}-%Y.%m.%d"`,
-        `    template: { name: ${name}, replicas: 0 }`,
-      ],
+      sinks: { es: { type: 'elasticsearch', url, index: `${name}-{service}-%Y.%m.%d`, template: { name, replicas: 0 } } },
     }),
   );
 }

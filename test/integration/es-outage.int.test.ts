@@ -7,28 +7,14 @@ import { Client } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Collector } from '../../collector/collector.js';
 import type { LogEvent } from '../../core/event.js';
-import type { AckableBatch, BusConsumer, Sink } from '../../core/pipeline.js';
+import type { Sink } from '../../core/pipeline.js';
 import { silentLogger } from '../../core/log.js';
 import { ElasticsearchSink } from '../../sinks/elasticsearch/es-sink.js';
 import { elasticsearchSinkOptions } from '../../sinks/elasticsearch/options.js';
 import { ElasticsearchService, freePorts } from '../services/services.mjs';
-import { waitFor } from '../support/index.js';
+import { HandConsumer, waitFor } from '../support/index.js';
 
 let node: ElasticsearchService;
-
-/** Hands the collector one batch at a time, the next only once the previous one was acked (as one partition would). */
-class OneByOneConsumer implements BusConsumer {
-  private deliver!: (b: AckableBatch) => Promise<void>;
-  async start(deliver: (b: AckableBatch) => Promise<void>): Promise<void> {
-    this.deliver = deliver;
-  }
-  async stop(): Promise<void> {}
-  async send(events: LogEvent[]): Promise<boolean> {
-    let acked = false;
-    await this.deliver({ events, ack: async () => void (acked = true) });
-    return acked;
-  }
-}
 
 describe('elasticsearch sink across an Elasticsearch outage', () => {
   beforeAll(async () => {
@@ -60,7 +46,8 @@ describe('elasticsearch sink across an Elasticsearch outage', () => {
           throw err;
         }),
     };
-    const consumer = new OneByOneConsumer();
+    // One batch at a time, the next only once the previous one was acked (as one partition would).
+    const consumer = new HandConsumer();
     const collector = new Collector(consumer, [{ name: 'outage', sink }], silentLogger());
     await collector.start();
     const batchSize = 500;

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { ElasticsearchSink } from '../../sinks/elasticsearch/es-sink.js';
+import { dropIndices } from '../support/elasticsearch.js';
 import { waitFor } from '../support/index.js';
 import { elasticsearchSinkOptions } from '../../sinks/elasticsearch/options.js';
 
@@ -73,9 +74,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sink.close();
-  const rows = await admin.cat.indices({ index: `${prefix}-*`, format: 'json', h: ['index'] });
-  for (const r of rows) await admin.indices.delete({ index: r.index! });
-  await admin.indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
+  await dropIndices(admin, prefix);
   await admin.close();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -4,41 +4,18 @@
 // Each restart reads again what was written but not committed (Kafka offsets, the channel's
 // sequence); the file sink's write journal cuts unacknowledged bytes off the in-progress
 // files and skips events it has already written, so the tree holds every event exactly once.
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  AUTO_CLIENT,
-  agentYaml,
-  appendEvents,
-  collectorYaml as harnessCollectorYaml,
-  lossAndDuplicates,
-  Sluice,
-  tally,
-  waitFor,
-  workspace,
-} from './bus-harness.js';
+import { lossAndDuplicates, moduleWriter, type Section, type Sluice, tally, waitFor, workspace } from './bus-harness.js';
 
-const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const KILLS = 5;
-const { setup, start } = workspace('sluice-file-eo-');
+const { setup } = workspace('sluice-file-eo-');
 
-function collectorYaml(dataDir: string, root: string, topic: string, group: string): string {
-  return harnessCollectorYaml({
-    dataDir,
-    brokers,
-    topic,
-    group,
-    sinks: [
-      '  tree:',
-      '    type: file',
-      `    root: ${root}`,
-      '    path: "{service}/{module}/%Y-%m-%d/{host}.log"',
-      '    encoding: json',
-      '    roll_size: 256KiB', // many files finished (renamed) between the kills
-    ],
-  });
-}
+/** The file tree every scenario writes, many files finished (renamed) between the kills. */
+const treeSink = (root: string): Section => ({
+  tree: { type: 'file', root, path: '{service}/{module}/%Y-%m-%d/{host}.log', encoding: 'json', roll_size: '256KiB' },
+});
 
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
@@ -47,148 +24,97 @@ function filesUnder(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
+/** A scenario: its tree, events written over eight module files, and how many distinct ones the tree holds. */
+function scenario(name: string) {
+  const s = setup(name);
+  const root = join(s.dir, 'tree');
+  const seen = () => (readdirSync(s.dir).includes('tree') ? tally(filesUnder(root)).counts.size : 0);
+  return { ...s, root, events: moduleWriter(s.dir), seen };
+}
+
+/**
+ * The tree holds every one of `total` events once and no file in progress. What the restarts
+ * found is reported: events written before a kill but never committed (read again and skipped
+ * by id) and in-progress files cut back to their journaled length.
+ */
+function expectExactlyOnce(what: string, root: string, total: number, logs: string): void {
+  const files = filesUnder(root);
+  expect(files.filter((f) => f.endsWith('.inprogress'))).toEqual([]);
+  const result = lossAndDuplicates(tally(files), total);
+  const skipped = [...logs.matchAll(/"skipped":(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  const cut = [...logs.matchAll(/"cut_bytes":(\d+)/g)].length;
+  console.log(
+    `file sink, ${KILLS} ${what} kills: ${total} events in ${files.length} files, ${result.duplicates} duplicates; ${skipped} redelivered events skipped, ${cut} in-progress files cut back`,
+  );
+  expect(result.missing).toEqual([]);
+  expect(result.unexpected).toBe(0);
+  expect(result.duplicates).toBe(0);
+}
+
+/** The stderr of every process whose log file name matches `name`, in one text. */
+const logsOf = (dir: string, name: RegExp): string =>
+  readdirSync(dir)
+    .filter((f) => name.test(f))
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('');
+
+/**
+ * Writes 60,000 events, starts the process, and KILLS times waits until it has written some
+ * more (`progress` grew by `step`), SIGKILLs it, writes 8,000 more events (100,000 in all)
+ * and starts it again. Resolves once the tree holds them all, with the last process (running).
+ */
+async function killedMidStream(
+  s: ReturnType<typeof scenario>,
+  start: (k: number) => Sluice,
+  progress: () => number,
+  step: number,
+): Promise<{ last: Sluice; total: number }> {
+  s.events.write(60_000);
+  let p = start(0);
+  for (let k = 1; k <= KILLS; k++) {
+    const before = progress();
+    await waitFor(
+      `events written after start ${k}`,
+      () => progress() >= before + step,
+      120_000,
+      () => p.log().slice(-3000),
+    );
+    await p.kill();
+    s.events.write(8000);
+    p = start(k);
+  }
+  const total = s.events.written;
+  await waitFor(
+    `${total} events in the tree`,
+    () => s.seen() >= total,
+    180_000,
+    () => `${s.seen()} so far\n${p.log().slice(-3000)}`,
+  );
+  return { last: p, total };
+}
+
 describe('file sink behind Kafka: a collector SIGKILLed mid-stream', () => {
   it(`holds every event exactly once after ${KILLS} SIGKILLs of the collector`, { timeout: 600_000 }, async () => {
-    const { dir, topic, group } = setup('collector-kills');
-    const root = join(dir, 'tree');
-    let written = 0;
-    const write = (count: number) => {
-      // Eight module files, so the events spread over the partitions and over many tree files.
-      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
-      written += count;
-    };
-    const seen = () => (readdirSync(dir).includes('tree') ? tally(filesUnder(root)).counts.size : 0);
-    const agent = start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({ client: AUTO_CLIENT, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
-    );
-    const yaml = collectorYaml(join(dir, 'c'), root, topic, group);
-    write(60_000); // 100,000 in all with the 8,000 after each kill
-    let collector = start('collector', dir, 'collector-0', yaml);
-    for (let k = 1; k <= KILLS; k++) {
-      const before = seen();
-      await waitFor(
-        `events written after start ${k}`,
-        () => seen() >= before + 2000,
-        120_000,
-        () => collector.log().slice(-3000),
-      );
-      await collector.kill();
-      write(8000);
-      collector = start('collector', dir, `collector-${k}`, yaml);
-    }
-    const total = written;
-    await waitFor(
-      `${total} events in the tree`,
-      () => seen() >= total,
-      180_000,
-      () => `${seen()} so far\n${collector.log().slice(-3000)}`,
-    );
+    const s = scenario('collector-kills');
+    const { dir, root } = s;
+    const agent = s.agent();
+    // Every start with the same data directory: the one collector, restarted.
+    const startCollector = (k: number) => s.collector({ dataDir: join(dir, 'c'), sinks: treeSink(root) }, `collector-${k}`);
+    const { last: collector, total } = await killedMidStream(s, startCollector, s.seen, 2000);
     expect(await agent.stop()).toBe(0);
     expect(await collector.stop()).toBe(0);
-    const files = filesUnder(root);
-    expect(files.filter((f) => f.endsWith('.inprogress'))).toEqual([]);
-    const result = lossAndDuplicates(tally(files), total);
-    // What the restarts found: events written before a kill but never committed to Kafka (read
-    // again and skipped by id) and in-progress files cut back to their journaled length.
-    const logs = readdirSync(dir)
-      .filter((f) => /^collector-\d+\.err$/.test(f))
-      .map((f) => readFileSync(join(dir, f), 'utf8'))
-      .join('');
-    const skipped = [...logs.matchAll(/"skipped":(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
-    const cut = [...logs.matchAll(/"cut_bytes":(\d+)/g)].length;
-    console.log(
-      `file sink, ${KILLS} collector kills: ${total} events in ${files.length} files, ${result.duplicates} duplicates; ${skipped} redelivered events skipped, ${cut} in-progress files cut back`,
-    );
-    expect(result.missing).toEqual([]);
-    expect(result.unexpected).toBe(0);
-    expect(result.duplicates).toBe(0);
+    expectExactlyOnce('collector', root, total, logsOf(dir, /^collector-\d+\.err$/));
   });
 
   it(`holds every event exactly once after ${KILLS} SIGKILLs of sluice run`, { timeout: 600_000 }, async () => {
-    const { dir } = setup('run-kills');
-    const root = join(dir, 'tree');
-    let written = 0;
-    const write = (count: number) => {
-      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
-      written += count;
-    };
-    const seen = () => (readdirSync(dir).includes('tree') ? tally(filesUnder(root)).counts.size : 0);
+    const s = scenario('run-kills');
+    const { dir, root } = s;
     // Progress by bytes (a stat per file), not by parsing the tree: sluice run is fast, and a
     // kill must land while it is writing, not after it caught up.
     const bytes = () => (readdirSync(dir).includes('tree') ? filesUnder(root).reduce((n, f) => n + statSync(f).size, 0) : 0);
-    const config = join(dir, 'run.yaml');
-    writeFileSync(
-      config,
-      [
-        `data_dir: ${join(dir, 'state')}`,
-        'log: { level: info }',
-        'sources:',
-        '  app:',
-        '    type: file',
-        `    include: ["${join(dir, 'logs', '*.log')}"]`,
-        '    start_at: beginning',
-        '    service: shop',
-        '    poll_interval: 50ms',
-        '    checkpoint_interval: 100ms',
-        'channel:',
-        '  type: disk',
-        '  segment_bytes: 1MiB',
-        'sinks:',
-        '  tree:',
-        '    type: file',
-        `    root: ${root}`,
-        '    path: "{service}/{module}/%Y-%m-%d/{host}.log"',
-        '    encoding: json',
-        '    roll_size: 256KiB',
-        '',
-      ].join('\n'),
-    );
-    const runs: Sluice[] = [];
-    const startRun = (k: number) => {
-      const p = new Sluice('run', config, join(dir, `run-${k}.out`), join(dir, `run-${k}.err`));
-      runs.push(p);
-      return p;
-    };
-    write(60_000); // 100,000 in all with the 8,000 after each kill
-    let run = startRun(0);
-    try {
-      for (let k = 1; k <= KILLS; k++) {
-        const before = bytes();
-        await waitFor(
-          `events written after start ${k}`,
-          () => bytes() >= before + 2000 * 330,
-          120_000,
-          () => run.log().slice(-3000),
-        );
-        await run.kill();
-        write(8000);
-        run = startRun(k);
-      }
-      const total = written;
-      await waitFor(
-        `${total} events in the tree`,
-        () => seen() >= total,
-        180_000,
-        () => `${seen()} so far\n${run.log().slice(-3000)}`,
-      );
-      expect(await run.stop()).toBe(0);
-      const files = filesUnder(root);
-      expect(files.filter((f) => f.endsWith('.inprogress'))).toEqual([]);
-      const result = lossAndDuplicates(tally(files), total);
-      const logs = runs.map((r) => r.log()).join('');
-      const skipped = [...logs.matchAll(/"skipped":(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
-      const cut = [...logs.matchAll(/"cut_bytes":(\d+)/g)].length;
-      console.log(
-        `file sink, ${KILLS} sluice run kills: ${total} events in ${files.length} files, ${result.duplicates} duplicates; ${skipped} redelivered events skipped, ${cut} in-progress files cut back`,
-      );
-      expect(result.missing).toEqual([]);
-      expect(result.unexpected).toBe(0);
-      expect(result.duplicates).toBe(0);
-    } finally {
-      await Promise.all(runs.map((r) => r.kill()));
-    }
+    const startRun = (k: number) => s.run({ dataDir: join(dir, 'state'), sinks: treeSink(root) }, `run-${k}`);
+    const { last: run, total } = await killedMidStream(s, startRun, bytes, 2000 * 330);
+    expect(await run.stop()).toBe(0);
+    expectExactlyOnce('sluice run', root, total, logsOf(dir, /^run-\d+\.err$/));
   });
 });

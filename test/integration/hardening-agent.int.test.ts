@@ -3,16 +3,15 @@
 // be written, and a channel commit that fails on a really full disk once Kafka has the batch.
 // Each time every line is in the topic under one event id, and the agent is back at work
 // once the fault is gone.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { decodeEvent } from '../../core/wire.js';
-import { KafkaService } from '../services/services.mjs';
 import { apiWorkspace, scrape, value } from './api-harness.js';
-import { AGENT_BATCH_EVENTS, AUTO_CLIENT, agentYaml, appendEvents, workspace } from './bus-harness.js';
+import { AGENT_BATCH_EVENTS, QUIET, agentYaml, appendEvents, privateBroker, workspace } from './bus-harness.js';
+import { fillDisk, tmpfs } from '../support/full-disk.js';
 import { waitFor } from '../support/index.js';
 
 const sharedBrokers = inject('kafkaBrokers');
@@ -81,13 +80,7 @@ function expectEveryLineUnderOneId(t: TopicContent, total: number): void {
 describe('files rotated while the agent was down (globs of current names only)', () => {
   it('three SIGKILLs, each followed by app.log renamed out of the globs, written on, and a new app.log: every line in Kafka under one id', async () => {
     const { dir, topic, logFile } = ws.setup('rotation');
-    const yaml = agentYaml({
-      client: AUTO_CLIENT,
-      dataDir: join(dir, 'data'),
-      logGlob: join(dir, 'logs', '*.log'),
-      brokers: sharedBrokers,
-      topic,
-    });
+    const yaml = agentYaml({ dataDir: join(dir, 'data'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic });
     let written = 0;
     const write = (file: string, count: number) => {
       appendEvents(file, written, count);
@@ -132,13 +125,7 @@ describe('files rotated while the agent was down (globs of current names only)',
 describe('a file source whose checkpoint file cannot be written', () => {
   it('keeps tailing while checkpoint.json is blocked, writes it again once unblocked, and resumes from it after a restart', async () => {
     const { dir, topic, logFile } = ws.setup('checkpoint');
-    const yaml = agentYaml({
-      client: AUTO_CLIENT,
-      dataDir: join(dir, 'data'),
-      logGlob: join(dir, 'logs', '*.log'),
-      brokers: sharedBrokers,
-      topic,
-    });
+    const yaml = agentYaml({ dataDir: join(dir, 'data'), logGlob: join(dir, 'logs', '*.log'), brokers: sharedBrokers, topic });
     const checkpoint = join(dir, 'data', 'sources', 'app', 'checkpoint.json');
     appendEvents(logFile, 0, 1000);
     let agent = ws.start('agent', dir, 'agent', yaml);
@@ -206,31 +193,14 @@ describe('a file source whose checkpoint file cannot be written', () => {
 
 describe('a channel commit that fails on a full disk after Kafka acked the batch', () => {
   const aws = apiWorkspace('sluice-hardening-commit-');
-  let base: string;
-  let mnt: string;
-  let mountError: string | undefined;
-
-  beforeAll(() => {
-    base = ws.setup('commit').dir;
-    mnt = join(base, 'mnt');
-    mkdirSync(mnt);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt], { stdio: 'pipe' });
-    } catch (err) {
-      mountError = `cannot mount a tmpfs to fill (needs root): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
-    }
-  });
-  afterAll(() => {
-    if (!mountError) execFileSync('umount', [mnt]);
-  });
+  const disk = tmpfs('3m');
 
   it('retries the commit until there is room, never sends the batch again, and forwards what comes next', async (ctx) => {
-    if (mountError) ctx.skip(mountError);
-    const broker = new KafkaService({ name: `kafka-hardening-commit-${process.pid}`, port: 0, controllerPort: 0, heap: '256m' });
-    const quiet = { log: () => undefined };
-    const filler = join(mnt, 'filler');
+    if (disk.unavailable) ctx.skip(disk.unavailable);
+    const broker = privateBroker('kafka-hardening-commit');
+    let filler = '';
     try {
-      await broker.start(quiet);
+      await broker.start(QUIET);
       const { dir, logs } = aws.setup('commit');
       const topic = `sluice-hardening-commit-${process.pid}`;
       appendEvents(join(logs, 'first.log'), 0, 100);
@@ -238,16 +208,14 @@ describe('a channel commit that fails on a full disk after Kafka acked the batch
         'agent',
         dir,
         'agent',
-        [
-          `data_dir: ${join(dir, 'data')}`,
-          'api: { address: "127.0.0.1:0" }',
-          'sources:',
-          `  app: { type: file, include: ["${join(logs, '*.log')}"], start_at: beginning, poll_interval: 50ms }`,
-          `channel: { type: disk, path: ${join(mnt, 'channel')}, max_bytes: 2MiB, segment_bytes: 512KiB }`,
-          `bus: { type: kafka, client: ${AUTO_CLIENT}, brokers: ["${broker.brokers}"], topic: ${topic}, producer: { partitions: 1, replication_factor: 1 } }`,
-          'shutdown: { drain_timeout: 5s }',
-          '',
-        ].join('\n'),
+        agentYaml({
+          dataDir: join(dir, 'data'),
+          logGlob: join(logs, '*.log'),
+          channel: { path: join(disk.path, 'channel'), max_bytes: '2MiB', segment_bytes: '512KiB' },
+          brokers: broker.brokers,
+          topic,
+          producer: { partitions: 1 },
+        }),
       );
       const api = await agent.api();
       const metric = async (name: string, component: string) => value((await scrape(api)).families, name, { component });
@@ -273,16 +241,9 @@ describe('a channel commit that fails on a full disk after Kafka acked the batch
             .filter((l) => l.startsWith('sluice_channel'))
             .join('\n'),
       );
-      // The disk full to the last byte.
-      const fh = await open(filler, 'w');
-      try {
-        for (;;) await fh.write(Buffer.alloc(4096, 1));
-      } catch {
-        // ENOSPC
-      }
-      await fh.close();
+      filler = await fillDisk(disk.path);
 
-      await broker.start(quiet);
+      await broker.start(QUIET);
       await waitFor(
         '"channel commit down"',
         () => agent.log().includes('"msg":"channel commit down"'),
@@ -325,7 +286,7 @@ describe('a channel commit that fails on a full disk after Kafka acked the batch
       expect(t.records).toBe(1200);
       expect(agent.log().match(/"msg":"channel commit down"/g)).toHaveLength(1);
     } finally {
-      await unlink(filler).catch(() => undefined);
+      if (filler) await unlink(filler).catch(() => undefined);
       await broker.destroy();
     }
   });
@@ -335,25 +296,24 @@ describe('SIGTERM while Kafka is down and a source waits for room in a full chan
   const aws = apiWorkspace('sluice-hardening-sigterm-');
 
   it('exits 0 after its drain timeout, and the next start sends every line once the broker is back', async () => {
-    const broker = new KafkaService({ name: `kafka-hardening-sigterm-${process.pid}`, port: 0, controllerPort: 0, heap: '256m' });
-    const quiet = { log: () => undefined };
+    const broker = privateBroker('kafka-hardening-sigterm');
     try {
       // Started once for its address, then killed: the agent never sees it up.
-      await broker.start(quiet);
+      await broker.start(QUIET);
       await broker.kill();
       const { dir, logs } = aws.setup('sigterm');
       const topic = `sluice-hardening-sigterm-${process.pid}`;
       appendEvents(join(logs, 'app.log'), 0, 20_000, 150);
-      const yaml = [
-        `data_dir: ${join(dir, 'data')}`,
-        'api: { address: "127.0.0.1:0" }',
-        'sources:',
-        `  app: { type: file, include: ["${join(logs, '*.log')}"], start_at: beginning, poll_interval: 50ms, batch: { max_events: 500 } }`,
-        'channel: { type: disk, max_bytes: 1MiB, segment_bytes: 256KiB }',
-        `bus: { type: kafka, client: ${AUTO_CLIENT}, brokers: ["${broker.brokers}"], topic: ${topic}, producer: { partitions: 1, replication_factor: 1 } }`,
-        'shutdown: { drain_timeout: 1s }',
-        '',
-      ].join('\n');
+      const yaml = agentYaml({
+        dataDir: join(dir, 'data'),
+        logGlob: join(logs, '*.log'),
+        source: { batch: { max_events: 500 } },
+        channel: { max_bytes: '1MiB', segment_bytes: '256KiB' },
+        brokers: broker.brokers,
+        topic,
+        producer: { partitions: 1 },
+        shutdown: { drain_timeout: '1s' },
+      });
       const first = aws.start('agent', dir, 'agent', yaml);
       await waitFor(
         'the channel to fill while Kafka is down',
@@ -365,7 +325,7 @@ describe('SIGTERM while Kafka is down and a source waits for room in a full chan
       expect(await first.stop()).toBe(0);
       expect(first.log()).toContain('"msg":"drain timeout: events stay in the channel and are sent on the next start"');
 
-      await broker.start(quiet);
+      await broker.start(QUIET);
       const second = aws.start('agent', dir, 'agent2', yaml);
       await waitFor(
         'the 20,000 lines in the topic',

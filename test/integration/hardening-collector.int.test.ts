@@ -3,7 +3,7 @@
 // Elasticsearch (max_event_age: 7d, max_future: 1d beside retention_days: 7), keeping their own
 // time; and the Elasticsearch password comes from a ${VAR} of digits, stays a string, and is
 // never written to the log.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import kafkajs from 'kafkajs';
@@ -11,8 +11,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { encodeEvent } from '../../core/wire.js';
 import { apiWorkspace } from './api-harness.js';
-import { AUTO_CLIENT } from './bus-harness.js';
-import { waitFor } from '../support/index.js';
+import { collectorYaml, topicsDeletedAfterAll } from './bus-harness.js';
+import { documents, dropIndices } from '../support/elasticsearch.js';
+import { linesUnder, makeEvent, waitFor } from '../support/index.js';
 
 const brokers = inject('kafkaBrokers');
 const url = inject('elasticsearchUrl');
@@ -42,27 +43,11 @@ interface Doc {
   _source: { message: string; '@timestamp': string; fields?: Record<string, unknown> };
 }
 
-async function docs(): Promise<Doc[]> {
-  await es.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true, ignore_unavailable: true });
-  const r = await es.search({ index: `${prefix}-*`, size: 1000, ignore_unavailable: true, allow_no_indices: true });
-  return r.hits.hits as unknown as Doc[];
-}
+const docs = () => documents<Doc>(es, prefix, 1000);
 
 /** Every event of the tree with the path of its file under the root. */
-function tree(): { file: string; event: LogEvent }[] {
-  const out: { file: string; event: LogEvent }[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else
-        for (const line of readFileSync(p, 'utf8').split('\n').slice(0, -1))
-          out.push({ file: p.slice(root.length + 1), event: JSON.parse(line) as LogEvent });
-    }
-  };
-  if (existsSync(root)) walk(root);
-  return out;
-}
+const tree = (): { file: string; event: LogEvent }[] =>
+  linesUnder(root).map(({ file, line }) => ({ file, event: JSON.parse(line) as LogEvent }));
 
 const numberOf = (message: string): number => Number(/^ev-(\d+) /.exec(message)![1]);
 
@@ -71,21 +56,26 @@ function expectEachOnce(seen: number[]): void {
   expect([...new Set(seen)].sort((a, b) => a - b)).toEqual(Array.from({ length: TOTAL }, (_, n) => n));
 }
 
-beforeAll(async () => {
-  ({ dir } = aws.setup('window'));
-  root = join(dir, 'tree');
+/** Makes `topic` (one partition) and sends it `events`, acknowledged by the broker. */
+async function produce(topic: string, events: LogEvent[]): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
   await admin.disconnect();
-  const now = Date.now();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  await producer.send({
+  await producer.send({ topic, acks: -1, messages: events.map((e) => ({ value: encodeEvent(e) })) });
+  await producer.disconnect();
+}
+
+beforeAll(async () => {
+  ({ dir } = aws.setup('window'));
+  root = join(dir, 'tree');
+  const now = Date.now();
+  await produce(
     topic,
-    acks: -1,
-    messages: Array.from({ length: TOTAL }, (_, n) => ({
-      value: encodeEvent({
+    Array.from({ length: TOTAL }, (_, n) =>
+      makeEvent({
         id: `ev-${n}`,
         timestamp: timeOf(n, now),
         message: `ev-${n} zookeeper`,
@@ -93,40 +83,35 @@ beforeAll(async () => {
         module: 'm',
         host: 'h',
         source: { kind: 'file', path: '/var/log/zk.log', offset: n },
-        fields: {},
       }),
-    })),
-  });
-  await producer.disconnect();
+    ),
+  );
 
-  const window = ['    max_event_age: 7d', '    max_future: 1d', '    retention_days: 7'];
+  const window = { max_event_age: '7d', max_future: '1d', retention_days: 7 };
   before = Date.now();
   const collector = aws.start(
     'collector',
     dir,
     'collector',
-    [
-      `data_dir: ${join(dir, 'collector')}`,
-      'api: { address: "127.0.0.1:0" }',
-      `bus: { type: kafka, client: ${AUTO_CLIENT}, brokers: [${brokers}], topic: ${topic}, consumer: { group_id: ${topic}-g, max_wait: 100ms } }`,
-      'sinks:',
-      '  files:',
-      '    type: file',
-      `    root: ${root}`,
-      '    path: "{service}/%Y-%m-%d/{host}.log"',
-      '    encoding: json',
-      ...window,
-      '  search:',
-      '    type: elasticsearch',
-      `    url: ${url}`,
-      '    username: elastic',
-      '    password: ${ES_PASSWORD}',
-      `    index: "${prefix}-{service}-%Y.%m.%d"`,
-      `    template: { name: ${prefix}, replicas: 0 }`,
-      ...window,
-      'routes: { default: [files, search] }',
-      '',
-    ].join('\n'),
+    collectorYaml({
+      dataDir: join(dir, 'collector'),
+      brokers,
+      topic,
+      group: `${topic}-g`,
+      sinks: {
+        files: { type: 'file', root, path: '{service}/%Y-%m-%d/{host}.log', encoding: 'json', ...window },
+        search: {
+          type: 'elasticsearch',
+          url,
+          username: 'elastic',
+          password: '${ES_PASSWORD}',
+          index: `${prefix}-{service}-%Y.%m.%d`,
+          template: { name: prefix, replicas: 0 },
+          ...window,
+        },
+      },
+      routes: { default: ['files', 'search'] },
+    }),
     { ES_PASSWORD: PASSWORD },
   );
   await waitFor(
@@ -143,15 +128,11 @@ beforeAll(async () => {
   log = collector.log();
 });
 
+const topics = topicsDeletedAfterAll(kafka);
+topics.push(topic);
 afterAll(async () => {
-  const rows = await es.cat.indices({ index: `${prefix}-*`, format: 'json', h: ['index'] }).catch(() => []);
-  for (const r of rows) await es.indices.delete({ index: r.index! }).catch(() => undefined);
-  await es.indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
+  await dropIndices(es, prefix);
   await es.close();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin.disconnect();
 });
 
 describe('events from 2015 and 2099 among current ones, collector with max_event_age: 7d and max_future: 1d', () => {
@@ -202,32 +183,18 @@ describe('an index that blocks writes for a while (a per-event retry, not a refu
   // A prefix of its own: Sluice refuses templates of two sinks whose patterns overlap.
   const blocked = `sluice-int-blocked-${process.pid}-${Date.now()}`;
   const retryTopic = blocked;
-  afterAll(async () => {
-    const rows = await es.cat.indices({ index: `${blocked}-*`, format: 'json', h: ['index'] }).catch(() => []);
-    for (const r of rows) await es.indices.delete({ index: r.index! }).catch(() => undefined);
-    await es.indices.deleteIndexTemplate({ name: blocked }).catch(() => undefined);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [retryTopic] }).catch(() => undefined);
-    await admin.disconnect();
-  });
+  topics.push(retryTopic);
+  afterAll(() => dropIndices(es, blocked));
 
   it('indexes the other services at once, retries the blocked one until the block lifts, then each event is indexed once, none dead-lettered', async () => {
     const { dir: here } = aws.setup('retry');
     const T0 = Date.UTC(2024, 4, 1, 12);
     const index = `${blocked}-b-2024.05.01`;
     await es.indices.create({ index, settings: { number_of_replicas: 0, 'index.blocks.write': true } });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: retryTopic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
-    await admin.disconnect();
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    await producer.send({
-      topic: retryTopic,
-      acks: -1,
-      messages: Array.from({ length: 300 }, (_, n) => ({
-        value: encodeEvent({
+    await produce(
+      retryTopic,
+      Array.from({ length: 300 }, (_, n) =>
+        makeEvent({
           id: `ev-${n}`,
           timestamp: T0 + n,
           message: `ev-${n} retry`,
@@ -235,35 +202,26 @@ describe('an index that blocks writes for a while (a per-event retry, not a refu
           module: 'm',
           host: 'h',
           source: { kind: 'file', path: '/var/log/app.log', offset: n },
-          fields: {},
         }),
-      })),
-    });
-    await producer.disconnect();
+      ),
+    );
     const deadLetter = join(here, 'dead-letter.jsonl');
     const collector = aws.start(
       'collector',
       here,
       'collector',
-      [
-        `data_dir: ${join(here, 'collector')}`,
-        'api: { address: "127.0.0.1:0" }',
-        `bus: { type: kafka, client: ${AUTO_CLIENT}, brokers: [${brokers}], topic: ${retryTopic}, consumer: { group_id: ${retryTopic}-g, max_wait: 100ms } }`,
-        'sinks:',
-        '  search:',
-        '    type: elasticsearch',
-        `    url: ${url}`,
-        `    index: "${blocked}-{service}-%Y.%m.%d"`,
-        `    template: { name: ${blocked}, replicas: 0 }`,
-        `dead_letter: { type: file, path: ${deadLetter} }`,
-        '',
-      ].join('\n'),
+      collectorYaml({
+        dataDir: join(here, 'collector'),
+        brokers,
+        topic: retryTopic,
+        group: `${retryTopic}-g`,
+        sinks: {
+          search: { type: 'elasticsearch', url, index: `${blocked}-{service}-%Y.%m.%d`, template: { name: blocked, replicas: 0 } },
+        },
+        deadLetter,
+      }),
     );
-    const stored = async (): Promise<Doc[]> => {
-      await es.indices.refresh({ index: `${blocked}-*`, allow_no_indices: true, ignore_unavailable: true });
-      const r = await es.search({ index: `${blocked}-*`, size: 1000, ignore_unavailable: true, allow_no_indices: true });
-      return r.hits.hits as unknown as Doc[];
-    };
+    const stored = () => documents<Doc>(es, blocked, 1000);
     await waitFor(
       'services a and c indexed, b retried',
       async () => {

@@ -3,67 +3,26 @@
 // again after a SIGKILL, and a dead-letter write cut short by a full disk leaves no cut entry
 // behind: the batch waits, and once there is room every record is in the dead-letter once,
 // whole, and every good neighbour delivered once.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { LogEvent } from '../../core/event.js';
+import { describe, expect, inject, it } from 'vitest';
 import { encodeEvent } from '../../core/wire.js';
-import { AUTO_CLIENT, collectorYaml, lossAndDuplicates, outputs, tally, waitFor, workspace } from './bus-harness.js';
+import { fillDisk, tmpfs } from '../support/full-disk.js';
+import { linesUnder, makeEvent } from '../support/index.js';
+import { lossAndDuplicates, outputs, tally, topicsDeletedAfterAll, waitFor, workspace } from './bus-harness.js';
 
 const brokers = inject('kafkaBrokers');
 const kafka = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
-const ws = workspace('sluice-hardening-dl-');
-const created: string[] = [];
-let mnt: string;
-let mountError: string | undefined;
-
-beforeAll(() => {
-  mnt = join(ws.setup('mnt').dir, 'tmpfs');
-  mkdirSync(mnt);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt], { stdio: 'pipe' });
-  } catch (err) {
-    mountError = `cannot mount a tmpfs to fill (needs root): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
-  }
-});
-afterAll(async () => {
-  if (!mountError) execFileSync('umount', [mnt]);
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: created }).catch(() => undefined);
-  await admin.disconnect();
-});
-
-/** Fills the tmpfs to the last page, leaving `free` bytes (whole pages) free. */
-async function fill(name: string, free: number): Promise<string> {
-  const spacer = join(mnt, `${name}.spacer`);
-  if (free > 0) writeFileSync(spacer, Buffer.alloc(free, 1));
-  const filler = join(mnt, `${name}.filler`);
-  const fh = await open(filler, 'w');
-  try {
-    for (;;) await fh.write(Buffer.alloc(4096, 1));
-  } catch {
-    // ENOSPC: full
-  }
-  await fh.close();
-  if (free > 0) await unlink(spacer);
-  return filler;
-}
+const ws = workspace('sluice-hardening-dl-', brokers);
+const created = topicsDeletedAfterAll(kafka);
+const disk = tmpfs('2m');
 
 const good = (n: number): Buffer =>
-  encodeEvent({
-    id: `id-${n}`,
-    timestamp: Date.UTC(2024, 4, 1) + n,
-    message: `ev-${n} ok`,
-    service: 's',
-    module: 'm',
-    host: 'h',
-    source: { kind: 'test' },
-    fields: {},
-  } satisfies LogEvent);
+  encodeEvent(
+    makeEvent({ id: `id-${n}`, timestamp: Date.UTC(2024, 4, 1) + n, message: `ev-${n} ok`, service: 's', module: 'm', host: 'h' }),
+  );
 
 /** Produces good events 0..count-1 with an undecodable record after every `every`-th; returns the poison values by offset. */
 async function produce(topic: string, count: number, every: number, poison: (k: number) => string): Promise<Map<string, string>> {
@@ -119,39 +78,26 @@ function expectEachOnce(got: Entry[], topic: string, poisoned: Map<string, strin
 }
 
 /** Every line of every file under `root`, as event numbers (the file sink in text encoding). */
-function treeNumbers(root: string): number[] {
-  const out: number[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else for (const line of readFileSync(p, 'utf8').split('\n').slice(0, -1)) out.push(Number(/^ev-(\d+) /.exec(line)![1]));
-    }
-  };
-  if (existsSync(root)) walk(root);
-  return out;
-}
+const treeNumbers = (root: string): number[] => linesUnder(root).map(({ line }) => Number(/^ev-(\d+) /.exec(line)![1]));
 
 describe('undecodable records in a batch read again after a collector SIGKILL', () => {
   it('are in the dead-letter once each; every good event in the tree once', async (ctx) => {
-    if (mountError) ctx.skip(mountError);
-    const { dir, topic, group } = ws.setup('twice');
+    if (disk.unavailable) ctx.skip(disk.unavailable);
+    const scenario = ws.setup('twice');
+    const { dir, topic } = scenario;
     const poisoned = await produce(topic, 300, 50, (k) => `{not json ${k}`);
     const deadLetter = join(dir, 'dead-letter.jsonl');
-    const root = join(mnt, 'tree');
+    const root = join(disk.path, 'tree');
     // The sink's disk is full: the first collector dead-letters the undecodable records, then
     // cannot write the batch, so its offsets are never committed.
-    const filler = await fill('twice', 0);
-    const yaml = collectorYaml({
-      client: AUTO_CLIENT,
-      dataDir: join(dir, 'c'),
-      brokers,
-      topic,
-      group,
-      deadLetter,
-      sinks: [`  tree: { type: file, root: ${root}, path: "{service}.log", encoding: text }`],
-    });
-    const first = ws.start('collector', dir, 'c1', yaml);
+    const filler = await fillDisk(disk.path, 'twice');
+    // Both collectors with the same data directory, as one restarted.
+    const collector = (name: string) =>
+      scenario.collector(
+        { dataDir: join(dir, 'c'), deadLetter, sinks: { tree: { type: 'file', root, path: '{service}.log', encoding: 'text' } } },
+        name,
+      );
+    const first = collector('c1');
     await waitFor(
       'the undecodable records in the dead-letter',
       () => entries(deadLetter).length >= poisoned.size,
@@ -168,7 +114,7 @@ describe('undecodable records in a batch read again after a collector SIGKILL', 
     expect(treeNumbers(root)).toEqual([]);
 
     await unlink(filler);
-    const second = ws.start('collector', dir, 'c2', yaml);
+    const second = collector('c2');
     await waitFor(
       '300 events in the tree',
       () => treeNumbers(root).length >= 300,
@@ -186,18 +132,14 @@ describe('undecodable records in a batch read again after a collector SIGKILL', 
 
 describe('a dead-letter write cut short by a full disk', () => {
   it('leaves no cut entry; once there is room every record is in it once, whole, and every neighbour delivered once', async (ctx) => {
-    if (mountError) ctx.skip(mountError);
-    const { dir, topic, group } = ws.setup('short');
+    if (disk.unavailable) ctx.skip(disk.unavailable);
+    const scenario = ws.setup('short');
+    const { dir, topic } = scenario;
     // 20 KB values: the first entry meets 8 KiB of room, so the write returns short, then ENOSPC.
     const poisoned = await produce(topic, 200, 40, (k) => `{not json ${k} ${'p'.repeat(20_000)}`);
-    const deadLetter = join(mnt, 'dead-letter.jsonl');
-    const filler = await fill('short', 8192);
-    const collector = ws.start(
-      'collector',
-      dir,
-      'collector',
-      collectorYaml({ client: AUTO_CLIENT, dataDir: join(dir, 'c'), brokers, topic, group, deadLetter }),
-    );
+    const deadLetter = join(disk.path, 'dead-letter.jsonl');
+    const filler = await fillDisk(disk.path, 'short', 8192);
+    const collector = scenario.collector({ dataDir: join(dir, 'c'), deadLetter });
     const out = () => outputs(dir, 'collector.out');
     await waitFor(
       'the dead-letter write to fail',

@@ -8,14 +8,15 @@ import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { AUTO_CLIENT, workspace } from './bus-harness.js';
+import { workspace } from './bus-harness.js';
+import { documents, dropIndices, indicesOf } from '../support/elasticsearch.js';
 import { waitFor } from '../support/index.js';
 
 const brokers = inject('kafkaBrokers');
 const url = inject('elasticsearchUrl');
 const es = new Client({ node: url });
 const kafka = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
-const ws = workspace('sluice-names-');
+const ws = workspace('sluice-names-', brokers);
 const prefix = `sluice-names-${process.pid}-${Date.now()}`;
 const SERVICES = 12;
 const PER_SERVICE = 100;
@@ -30,26 +31,16 @@ async function topics(): Promise<string[]> {
   }
 }
 
-async function indices(): Promise<string[]> {
-  const rows = await es.cat.indices({ index: `${prefix}-*`, format: 'json', h: ['index'] }).catch(() => []);
-  return rows.map((r) => r.index!).sort();
-}
-
 interface Doc {
   _id: string;
   _index: string;
   _source: { message: string; service: string };
 }
 
-async function docs(): Promise<Doc[]> {
-  await es.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true, ignore_unavailable: true });
-  const r = await es.search({ index: `${prefix}-*`, size: 5000, ignore_unavailable: true, allow_no_indices: true });
-  return r.hits.hits as unknown as Doc[];
-}
+const docs = () => documents<Doc>(es, prefix);
 
 afterAll(async () => {
-  for (const index of await indices()) await es.indices.delete({ index }).catch(() => undefined);
-  await es.indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
+  await dropIndices(es, prefix);
   await es.close();
   const admin = kafka.admin();
   await admin.connect();
@@ -59,41 +50,22 @@ afterAll(async () => {
 
 describe('topic_max_distinct and index_max_distinct with twelve services', () => {
   it('make 4 topics + _other and 3 indices + _other; every event indexed exactly once', async () => {
-    const { dir, group } = ws.setup('names');
-    const logs = join(dir, 'logs');
+    const scenario = ws.setup('names');
+    const { logs } = scenario;
     for (let s = 0; s < SERVICES; s++) {
       const lines = Array.from({ length: PER_SERVICE }, (_, k) => `ev-${s * PER_SERVICE + k} from pod ${s}`);
       appendFileSync(join(logs, `pod-${String(s).padStart(2, '0')}.log`), `${lines.join('\n')}\n`);
     }
     const total = SERVICES * PER_SERVICE;
-    const bus = [
-      'bus:',
-      '  type: kafka',
-      `  client: ${AUTO_CLIENT}`,
-      `  brokers: [${brokers}]`,
-      `  topic: "${prefix}.{service}"`,
-      '  topic_max_distinct: 4',
-    ];
-    const agent = ws.start(
-      'agent',
-      dir,
-      'agent',
-      [
-        `data_dir: ${join(dir, 'agent')}`,
-        'api: { address: 127.0.0.1:0 }',
-        'sources:',
-        '  app:',
-        '    type: file',
-        `    include: ["${join(logs, '*.log')}"]`,
-        `    path_pattern: "${join(logs, '{service}.log')}"`,
-        '    start_at: beginning',
-        '    poll_interval: 50ms',
-        'channel: { type: disk, max_bytes: 64MiB }',
-        ...bus,
-        '  producer: { partitions: 1, replication_factor: 1 }',
-        '',
-      ].join('\n'),
-    );
+    const topic = `${prefix}.{service}`;
+    const bus = { topic_max_distinct: 4 };
+    const agent = scenario.agent({
+      // The service is the file's name.
+      source: { path_pattern: join(logs, '{service}.log'), service: undefined },
+      topic,
+      bus,
+      producer: { partitions: 1 },
+    });
     // Every service sent: the collector then finds all the topics at its first look.
     await waitFor(
       'the topics made',
@@ -101,25 +73,19 @@ describe('topic_max_distinct and index_max_distinct with twelve services', () =>
       60_000,
       () => agent.log().slice(-2000),
     );
-    const collector = ws.start(
-      'collector',
-      dir,
-      'collector',
-      [
-        `data_dir: ${join(dir, 'collector')}`,
-        'api: { address: 127.0.0.1:0 }',
-        ...bus,
-        `  consumer: { group_id: ${group}, session_timeout: 10s, heartbeat_interval: 1s, max_wait: 100ms }`,
-        'sinks:',
-        '  search:',
-        '    type: elasticsearch',
-        `    url: ${url}`,
-        `    index: "${prefix}-{service}-%Y.%m.%d"`,
-        '    index_max_distinct: 3',
-        `    template: { name: ${prefix}, replicas: 0 }`,
-        '',
-      ].join('\n'),
-    );
+    const collector = scenario.collector({
+      topic,
+      bus,
+      sinks: {
+        search: {
+          type: 'elasticsearch',
+          url,
+          index: `${prefix}-{service}-%Y.%m.%d`,
+          index_max_distinct: 3,
+          template: { name: prefix, replicas: 0 },
+        },
+      },
+    });
     await waitFor(
       `${total} documents`,
       async () => (await docs()).length >= total,
@@ -135,7 +101,7 @@ describe('topic_max_distinct and index_max_distinct with twelve services', () =>
     const own = made.filter((t) => !t.endsWith('._other')).map((t) => t.slice(prefix.length + 1));
     expect(own.every((s) => /^pod-\d\d$/.test(s))).toBe(true);
 
-    const names = await indices();
+    const names = await indicesOf(es, prefix);
     expect(names).toHaveLength(4);
     expect(names.filter((i) => i.startsWith(`${prefix}-_other-`))).toHaveLength(1);
 

@@ -5,21 +5,16 @@
 // route chose, exactly once by event number. (How long the patterns take is
 // bench/patterns.ts's business; here a quadratic pattern would stall the stream past the
 // waits.)
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { AUTO_CLIENT, collectorYaml, waitFor, workspace } from './bus-harness.js';
+import { describe, expect, inject, it } from 'vitest';
+import { expectEachOnce, linesUnder } from '../support/index.js';
+import { topicsDeletedAfterAll, waitFor, workspace } from './bus-harness.js';
 
 const brokers = inject('kafkaBrokers');
-const ws = workspace('sluice-patterns-');
-const created: string[] = [];
-afterAll(async () => {
-  const admin = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: created }).catch(() => undefined);
-  await admin.disconnect();
-});
+const ws = workspace('sluice-patterns-', brokers);
+const created = topicsDeletedAfterAll(new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING }));
 
 // Below the source's default max_event_bytes (900KiB, under what Kafka takes), so no line is cut.
 const HOSTILE_BYTES = 800 * 1024;
@@ -32,38 +27,15 @@ function numberOf(message: string): number {
 }
 
 /** The messages of every JSON line of every file (finished or in progress) under `root`. */
-function messages(root: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      // A line the sink is still writing has no newline yet: not counted.
-      else
-        for (const line of readFileSync(p, 'utf8').split('\n').slice(0, -1))
-          if (line.length > 0) out.push((JSON.parse(line) as { message: string }).message);
-    }
-  };
-  if (existsSync(root)) walk(root);
-  return out;
-}
+const messages = (root: string): string[] => linesUnder(root).map(({ line }) => (JSON.parse(line) as { message: string }).message);
 
 const numbers = (root: string): number[] => messages(root).map(numberOf);
 
-function expectExactly(seen: number[], want: number[]): void {
-  const counts = new Map<number, number>();
-  for (const n of seen) counts.set(n, (counts.get(n) ?? 0) + 1);
-  expect(
-    [...counts.entries()].filter(([, k]) => k !== 1),
-    'seen more than once',
-  ).toEqual([]);
-  expect([...counts.keys()].sort((a, b) => a - b)).toEqual([...want].sort((a, b) => a - b));
-}
-
 describe('hostile lines for the go multiline preset and a two-star route glob', () => {
   it('flow through agent -> Kafka -> collector with their neighbours: each line at its route, once', async () => {
-    const { dir, topic, group, logFile } = ws.setup('patterns');
-    created.push(topic);
+    const scenario = ws.setup('patterns');
+    const { dir, logFile } = scenario;
+    created.push(scenario.topic);
     const alerts = join(dir, 'alerts');
     const rest = join(dir, 'rest');
     // 0..1999 ordinary lines; every 40th mentions an error and a timeout (route "alerts");
@@ -86,55 +58,19 @@ describe('hostile lines for the go multiline preset and a two-star route glob', 
     const total = 2010;
     const others = Array.from({ length: total }, (_, n) => n).filter((n) => !matching.includes(n));
 
-    const agent = ws.start(
-      'agent',
-      dir,
-      'agent',
-      [
-        `data_dir: ${join(dir, 'agent')}`,
-        'api: { address: 127.0.0.1:0 }',
-        'sources:',
-        '  app:',
-        '    type: file',
-        `    include: ["${logFile}"]`,
-        '    start_at: beginning',
-        '    service: shop',
-        '    poll_interval: 50ms',
-        '    max_match_bytes: 1MiB',
-        '    multiline: { preset: go, flush_timeout: 100ms }',
-        'channel: { type: disk, max_bytes: 256MiB, segment_bytes: 16MiB }',
-        'bus:',
-        '  type: kafka',
-        `  client: ${AUTO_CLIENT}`,
-        `  brokers: [${brokers}]`,
-        `  topic: ${topic}`,
-        '  producer: { compression: gzip, partitions: 2, replication_factor: 1 }',
-        '',
-      ].join('\n'),
-    );
-    const collector = ws.start(
-      'collector',
-      dir,
-      'collector',
-      collectorYaml({
-        dataDir: join(dir, 'collector'),
-        brokers,
-        topic,
-        group,
-        sinks: [
-          `  alerts: { type: file, root: ${alerts}, path: "{service}.log", encoding: json }`,
-          `  rest: { type: file, root: ${rest}, path: "{service}.log", encoding: json }`,
-        ],
-        extra: [
-          'routes:',
-          '  max_match_bytes: 1MiB',
-          '  rules:',
-          '    - match: { message: "*error*timeout*" }',
-          '      sinks: [alerts]',
-          '  default: [rest]',
-        ],
-      }),
-    );
+    const agent = scenario.agent({
+      logGlob: logFile,
+      source: { max_match_bytes: '1MiB', multiline: { preset: 'go', flush_timeout: '100ms' } },
+      channel: { max_bytes: '256MiB', segment_bytes: '16MiB' },
+      producer: { compression: 'gzip', partitions: 2 },
+    });
+    const collector = scenario.collector({
+      sinks: {
+        alerts: { type: 'file', root: alerts, path: '{service}.log', encoding: 'json' },
+        rest: { type: 'file', root: rest, path: '{service}.log', encoding: 'json' },
+      },
+      routes: { max_match_bytes: '1MiB', rules: [{ match: { message: '*error*timeout*' }, sinks: ['alerts'] }], default: ['rest'] },
+    });
     await waitFor(
       `${total} lines in the two trees`,
       () => numbers(alerts).length + numbers(rest).length >= total,
@@ -143,8 +79,8 @@ describe('hostile lines for the go multiline preset and a two-star route glob', 
     );
     expect(await agent.stop()).toBe(0);
     expect(await collector.stop()).toBe(0);
-    expectExactly(numbers(alerts), matching);
-    expectExactly(numbers(rest), others);
+    expectEachOnce(numbers(alerts), matching);
+    expectEachOnce(numbers(rest), others);
     // The hostile lines arrive whole, each its own event (none is a go continuation line).
     const hostile = messages(rest).filter((m) => m.length > HOSTILE_BYTES);
     expect(hostile.map(numberOf).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => 2000 + i));

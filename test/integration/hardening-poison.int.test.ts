@@ -5,21 +5,23 @@
 // refuses (a field type conflict). One collector (file tree + Elasticsearch + file
 // dead-letter) reads it all: every good neighbour is in each sink exactly once by event
 // number, every poison event is delivered or in the dead-letter with its reason.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { encodeEvent } from '../../core/wire.js';
-import { AUTO_CLIENT, collectorYaml, workspace } from './bus-harness.js';
-import { waitFor } from '../support/index.js';
+import { topicsDeletedAfterAll, workspace } from './bus-harness.js';
+import { documents, dropIndices } from '../support/elasticsearch.js';
+import { expectEachOnce as exactly, linesUnder, waitFor } from '../support/index.js';
 
 const brokers = inject('kafkaBrokers');
 const url = inject('elasticsearchUrl');
 const es = new Client({ node: url });
-const ws = workspace('sluice-poison-');
-const { dir, topic, group } = ws.setup('poison');
+const ws = workspace('sluice-poison-', brokers);
+const scenario = ws.setup('poison');
+const { dir, topic, logFile } = scenario;
 const prefix = `sluice-int-poison-${process.pid}-${Date.now()}`;
 const root = join(dir, 'tree');
 const deadLetterFile = join(dir, 'dead-letter.jsonl');
@@ -62,45 +64,14 @@ const numberOf = (message: string): number => {
   return Number(m[1]);
 };
 
-/** How many times each event number is in `list`. */
-function counts(list: number[]): Map<number, number> {
-  const c = new Map<number, number>();
-  for (const n of list) c.set(n, (c.get(n) ?? 0) + 1);
-  return c;
-}
-
-/** Each event number expected exactly once, and nothing else. */
-function exactly(seen: number[], want: number[]): void {
-  const c = counts(seen);
-  expect(
-    [...c.entries()].filter(([, k]) => k !== 1),
-    'numbers seen more than once',
-  ).toEqual([]);
-  expect([...c.keys()].sort((x, y) => x - y)).toEqual([...want].sort((x, y) => x - y));
-}
-
 interface TreeEvent {
   file: string;
   event: LogEvent;
 }
 
 /** Every event line of every file (finished or in progress) under the tree, but the blocking plain file. */
-function tree(): TreeEvent[] {
-  const out: TreeEvent[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (p === join(root, 'blocked')) continue;
-      if (e.isDirectory()) walk(p);
-      // A line the sink is still writing has no newline yet: not counted.
-      else
-        for (const line of readFileSync(p, 'utf8').split('\n').slice(0, -1))
-          if (line.length > 0) out.push({ file: p.slice(root.length + 1), event: JSON.parse(line) as LogEvent });
-    }
-  };
-  if (existsSync(root)) walk(root);
-  return out;
-}
+const tree = (): TreeEvent[] =>
+  linesUnder(root, (p) => p === join(root, 'blocked')).map(({ file, line }) => ({ file, event: JSON.parse(line) as LogEvent }));
 
 interface Doc {
   _id: string;
@@ -108,17 +79,7 @@ interface Doc {
   _source: { message: string; '@timestamp': string; fields?: Record<string, unknown> };
 }
 
-async function docs(): Promise<Doc[]> {
-  await es.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true, ignore_unavailable: true });
-  const r = await es.search({
-    index: `${prefix}-*`,
-    size: 5000,
-    query: { match_all: {} },
-    ignore_unavailable: true,
-    allow_no_indices: true,
-  });
-  return r.hits.hits as unknown as Doc[];
-}
+const docs = () => documents<Doc>(es, prefix);
 
 interface DeadLetterEntry {
   reason: string;
@@ -163,60 +124,19 @@ beforeAll(async () => {
   await producer.send({ topic, acks: -1, messages: all.map((n) => ({ key: `k${n % 5}`, value: encodeEvent(wire(n)) })) });
   await producer.disconnect();
 
-  const logFile = join(dir, 'logs', 'app.log');
   appendFileSync(
     logFile,
     `${AGENT.map((n) => `${BAD_TIME_AGENT.includes(n) ? '1700000000000000000' : T0 + n} ev-${n} agent`).join('\n')}\n`,
   );
-  const agent = ws.start(
-    'agent',
-    dir,
-    'agent',
-    [
-      `data_dir: ${join(dir, 'agent')}`,
-      'api: { address: 127.0.0.1:0 }',
-      'sources:',
-      '  app:',
-      '    type: file',
-      `    include: ["${logFile}"]`,
-      '    start_at: beginning',
-      '    service: shop',
-      '    poll_interval: 50ms',
-      "    timestamp: { pattern: '^(\\d+) ', format: epoch_ms }",
-      'channel: { type: disk, max_bytes: 64MiB }',
-      'bus:',
-      '  type: kafka',
-      `  client: ${AUTO_CLIENT}`,
-      `  brokers: [${brokers}]`,
-      `  topic: ${topic}`,
-      '',
-    ].join('\n'),
-  );
-  const collector = ws.start(
-    'collector',
-    dir,
-    'collector',
-    collectorYaml({
-      dataDir: join(dir, 'collector'),
-      brokers,
-      topic,
-      group,
-      sinks: [
-        '  files:',
-        '    type: file',
-        `    root: ${root}`,
-        '    path: "{service}/%Y-%m-%d.log"',
-        '    encoding: json',
-        '  search:',
-        '    type: elasticsearch',
-        `    url: ${url}`,
-        `    index: "${prefix}-{service}-%Y.%m.%d"`,
-        `    template: { name: ${prefix}, replicas: 0 }`,
-      ],
-      deadLetter: deadLetterFile,
-      extra: ['routes:', '  default: [files, search]'],
-    }),
-  );
+  const agent = scenario.agent({ logGlob: logFile, source: { timestamp: { pattern: '^(\\d+) ', format: 'epoch_ms' } } });
+  const collector = scenario.collector({
+    sinks: {
+      files: { type: 'file', root, path: '{service}/%Y-%m-%d.log', encoding: 'json' },
+      search: { type: 'elasticsearch', url, index: `${prefix}-{service}-%Y.%m.%d`, template: { name: prefix, replicas: 0 } },
+    },
+    deadLetter: deadLetterFile,
+    routes: { default: ['files', 'search'] },
+  });
   const expected = { tree: 730, docs: 750, deadLetter: 40 };
   const state = async () => ({ tree: tree().length, docs: (await docs()).length, deadLetter: deadLetter().length });
   await waitFor(
@@ -234,19 +154,10 @@ beforeAll(async () => {
   collectorLog = collector.log();
 });
 
+topicsDeletedAfterAll(kafka).push(topic);
 afterAll(async () => {
-  const names = Object.keys(
-    Object.fromEntries(
-      (await es.cat.indices({ index: `${prefix}-*`, format: 'json', h: ['index'] }).catch(() => [])).map((r) => [r.index!, 1]),
-    ),
-  );
-  for (const index of names) await es.indices.delete({ index }).catch(() => undefined);
-  await es.indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
+  await dropIndices(es, prefix);
   await es.close();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin.disconnect();
 });
 
 describe('poison events among good ones: agent -> Kafka -> collector (file tree, Elasticsearch, dead-letter)', () => {

@@ -4,11 +4,11 @@
 // is found by its number: none lost, none written twice; each went through one chain
 // entirely (never half old, half new), the chains in file order, and every line written
 // after a reload answered carries the new chain's effect.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { call } from '../../api/client.js';
-import { waitFor } from '../support/index.js';
+import { linesUnder, waitFor } from '../support/index.js';
 import { apiWorkspace, scrape, value } from './api-harness.js';
 
 const { setup, start } = apiWorkspace('sluice-transforms-reload-');
@@ -21,22 +21,10 @@ interface Written {
 
 /** Every event the JSON file sink wrote under root (finished files or in progress), with its number. */
 function written(root: string): Written[] {
-  const out: Written[] = [];
-  const walk = (dir: string) => {
-    if (!existsSync(dir)) return;
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else
-        for (const line of readFileSync(path, 'utf8').split('\n')) {
-          if (!line) continue;
-          const e = JSON.parse(line) as { message: string; fields: Record<string, unknown> };
-          out.push({ n: Number(/^ev-(\d+) /.exec(e.message)![1]), message: e.message, fields: e.fields });
-        }
-    }
-  };
-  walk(root);
-  return out;
+  return linesUnder(root).map(({ line }) => {
+    const e = JSON.parse(line) as { message: string; fields: Record<string, unknown> };
+    return { n: Number(/^ev-(\d+) /.exec(e.message)![1]), message: e.message, fields: e.fields };
+  });
 }
 
 const HASH_KEY = 'reload-test-hash-key-0123456789';

@@ -5,44 +5,25 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HdfsService } from '../services/services.mjs';
-import { AUTO_CLIENT, agentYaml, appendEvents, type Sluice, waitFor, workspace } from './bus-harness.js';
-import { bytesUnder, countEvents, readTree, webhdfsCollectorYaml } from './webhdfs-harness.js';
+import { describe, expect, it } from 'vitest';
+import { QUIET, moduleWriter, type Sluice, waitFor, workspace } from './bus-harness.js';
+import { bytesUnder, countEvents, privateHdfs, readTree, webhdfsCollectorYaml } from './webhdfs-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const KILLS = 5;
-const { setup, start } = workspace('sluice-webhdfs-eo-');
+const { setup, start } = workspace('sluice-webhdfs-eo-', brokers);
 
 describe('webhdfs sink behind Kafka: the collector SIGKILLed, the DataNode restarted', () => {
-  const cluster = new HdfsService({
-    name: `hdfs-eo-${process.pid}`,
-    httpPort: 0,
-    rpcPort: 0,
-    dataPort: 0,
-    dataHttpPort: 0,
-    dataIpcPort: 0,
-  });
-  const quiet = { log: () => undefined };
-  beforeAll(() => cluster.start(quiet));
-  afterAll(() => cluster.destroy());
+  const cluster = privateHdfs('hdfs-eo');
 
   it(`holds every event exactly once after ${KILLS} collector SIGKILLs and a DataNode restart`, { timeout: 900_000 }, async () => {
-    const { dir, topic, group } = setup('collector-kills');
+    const scenario = setup('collector-kills');
+    const { dir, topic, group } = scenario;
     const root = `/eo-${randomUUID()}`;
-    let written = 0;
-    const write = (count: number) => {
-      for (let i = 0; i < 8; i++) appendEvents(join(dir, 'logs', `m${i}.log`), written + (i * count) / 8, count / 8);
-      written += count;
-    };
-    const agent = start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({ client: AUTO_CLIENT, dataDir: join(dir, 'a'), logGlob: join(dir, 'logs', '*.log'), brokers, topic }),
-    );
+    const events = moduleWriter(dir);
+    const agent = scenario.agent();
     const yaml = webhdfsCollectorYaml({ dataDir: join(dir, 'c'), brokers, namenode: cluster.url, root, topic, group });
-    write(60_000); // 100,000 in all with the 8,000 after each kill
+    events.write(60_000); // 100,000 in all with the 8,000 after each kill
     let collector: Sluice = start('collector', dir, 'collector-0', yaml);
     for (let k = 1; k <= KILLS; k++) {
       // About 2,000 more events' worth of bytes (JSON lines of ~330 bytes) since the last start.
@@ -57,13 +38,13 @@ describe('webhdfs sink behind Kafka: the collector SIGKILLed, the DataNode resta
         // The DataNode dies under the collector's appends and is back a few seconds later.
         await cluster.datanode.kill();
         await new Promise((r) => setTimeout(r, 3000));
-        await cluster.datanode.start(quiet);
+        await cluster.datanode.start(QUIET);
       }
       await collector.kill();
-      write(8000);
+      events.write(8000);
       collector = start('collector', dir, `collector-${k}`, yaml);
     }
-    const total = written;
+    const total = events.written;
     let lastBytes = -1;
     let seen = 0;
     let unreadable = '';

@@ -1,13 +1,33 @@
-// What the webhdfs integration tests share: WebHDFS requests as the superuser, and reading a
-// tree back through WebHDFS.
-import { hdfs } from '../services/services.mjs';
-import { collectorYaml } from './bus-harness.js';
+// What the webhdfs integration tests share: an HDFS of their own, WebHDFS requests as the
+// superuser, reading a tree back through WebHDFS and a collector writing into it.
+import { afterAll, beforeAll } from 'vitest';
+import { HdfsService, hdfs } from '../services/services.mjs';
+import { QUIET, collectorYaml } from './bus-harness.js';
 
 /** The user whose WebHDFS requests act as the HDFS superuser (the one running the NameNode). */
 export const SUPER = hdfs.superuser;
 
 export async function op(base: string, method: string, path: string, query: string, user = SUPER): Promise<Response> {
   return fetch(`${base}/webhdfs/v1${path}?${query}&user.name=${user}`, { method });
+}
+
+/**
+ * An HDFS of the test's own (a NameNode and a DataNode on free ports), started before the
+ * tests of the describe block it is made in and destroyed after them: its DataNode can be
+ * killed without disturbing other test runs.
+ */
+export function privateHdfs(name: string): HdfsService {
+  const cluster = new HdfsService({
+    name: `${name}-${process.pid}`,
+    httpPort: 0,
+    rpcPort: 0,
+    dataPort: 0,
+    dataHttpPort: 0,
+    dataIpcPort: 0,
+  });
+  beforeAll(() => cluster.start(QUIET));
+  afterAll(() => cluster.destroy());
+  return cluster;
 }
 
 /** Every file under `dir` (recursively), with its content read through WebHDFS. */
@@ -94,16 +114,17 @@ export function webhdfsCollectorYaml(c: {
 }): string {
   return collectorYaml({
     ...c,
-    sinks: [
-      '  hdfs:',
-      '    type: webhdfs',
-      `    namenodes: ["${c.namenode}"]`,
-      `    user: ${SUPER}`,
-      `    root: ${c.root}`,
-      '    path: "{service}/{module}/%Y-%m-%d/{host}.log"',
-      '    encoding: json',
-      '    roll_size: 512KiB',
-      '    request_timeout: 5s',
-    ],
+    sinks: {
+      hdfs: {
+        type: 'webhdfs',
+        namenodes: [c.namenode],
+        user: SUPER,
+        root: c.root,
+        path: '{service}/{module}/%Y-%m-%d/{host}.log',
+        encoding: 'json',
+        roll_size: '512KiB',
+        request_timeout: '5s',
+      },
+    },
   });
 }

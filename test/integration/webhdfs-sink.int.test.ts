@@ -14,8 +14,9 @@ import { sleep } from '../../core/backoff.js';
 import type { LogEvent } from '../../core/event.js';
 import { type Logger, silentLogger } from '../../core/log.js';
 import { WebHdfsSink, webhdfsSinkOptions, type WebHdfsSinkInput } from '../../sinks/webhdfs/index.js';
-import { acquireHdfs, HdfsService, freePorts } from '../services/services.mjs';
-import { op, readTree, readTreeBytes, SUPER } from './webhdfs-harness.js';
+import { acquireHdfs, freePorts } from '../services/services.mjs';
+import { QUIET } from './bus-harness.js';
+import { op, privateHdfs, readTree, readTreeBytes, SUPER } from './webhdfs-harness.js';
 import { captureLogger, tempDir } from '../support/index.js';
 
 function events(batch: number, count: number, service = 'shop'): LogEvent[] {
@@ -77,22 +78,7 @@ function oneFileEvents(prefix: string, count: number): LogEvent[] {
 }
 
 describe('webhdfs sink: a private HDFS whose DataNode is restarted mid-stream', () => {
-  const cluster = new HdfsService({
-    name: `hdfs-sink-${process.pid}`,
-    httpPort: 0,
-    rpcPort: 0,
-    dataPort: 0,
-    dataHttpPort: 0,
-    dataIpcPort: 0,
-  });
-  const quiet = { log: () => undefined };
-
-  beforeAll(async () => {
-    await cluster.start(quiet);
-  });
-  afterAll(async () => {
-    await cluster.destroy();
-  });
+  const cluster = privateHdfs('hdfs-sink');
 
   it('every event exactly once, read back through WebHDFS by id, after a DataNode restart and a sink crash', {
     timeout: 400_000,
@@ -118,7 +104,7 @@ describe('webhdfs sink: a private HDFS whose DataNode is restarted mid-stream', 
         const writing = writeUntilDone(sink, events(b, 200));
         await sleep(20);
         await cluster.datanode.kill();
-        restarted = sleep(3000).then(() => cluster.datanode.start(quiet));
+        restarted = sleep(3000).then(() => cluster.datanode.start(QUIET));
         retried += await writing;
         continue;
       }

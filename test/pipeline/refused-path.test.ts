@@ -9,22 +9,8 @@ import { Collector } from '../../collector/collector.js';
 import { FileDeadLetter } from '../../dead-letter/file/file-dead-letter.js';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
-import type { AckableBatch, BusConsumer } from '../../core/pipeline.js';
 import { FileSink, fileSinkOptions } from '../../sinks/file/index.js';
-import { makeEvent, type TempDir, tempDir } from '../support/index.js';
-
-class FakeConsumer implements BusConsumer {
-  private deliver!: (b: AckableBatch) => Promise<void>;
-  async start(deliver: (b: AckableBatch) => Promise<void>): Promise<void> {
-    this.deliver = deliver;
-  }
-  async stop(): Promise<void> {}
-  async send(events: LogEvent[]): Promise<boolean> {
-    let acked = false;
-    await this.deliver({ events, ack: async () => void (acked = true) });
-    return acked;
-  }
-}
+import { HandConsumer, makeEvent, type TempDir, tempDir } from '../support/index.js';
 
 /** Every line of every file under `dir`, by file, skipping `except`. */
 function lines(dir: string, except: string): string[] {
@@ -59,7 +45,7 @@ describe('a path refused for good, through the collector', () => {
     });
     const dlPath = join(tmp.dir, 'dead-letter.ndjson');
     const deadLetter = new FileDeadLetter(dlPath, silentLogger());
-    const consumer = new FakeConsumer();
+    const consumer = new HandConsumer();
     const collector = new Collector(consumer, [{ name: 'files', sink }], silentLogger(), { deadLetter });
     await collector.start();
 

@@ -1,13 +1,17 @@
 /**
- * What tests share: polling, temporary directories, events and captured logs. One copy
- * here, so a fix to any of them reaches every test.
+ * What tests share: polling, temporary directories, events, captured logs, reading a tree
+ * back and a bus consumer to drive by hand. One copy here, so a fix to any of them reaches
+ * every test.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { expect } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
+import type { AckableBatch, BusConsumer } from '../../core/pipeline.js';
 
 /**
  * Polls `cond` until it holds; fails naming `what` after `timeoutMs` (no fixed sleeps in
@@ -71,4 +75,56 @@ export function captureLogger(): CapturedLogger {
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   return { logger, lines };
+}
+
+export interface TreeLine {
+  /** The file's path under the root. */
+  file: string;
+  line: string;
+}
+
+/**
+ * The lines of every file under `root` (recursively; none while it does not exist), but the
+ * paths `skip` names. Whole lines only: one a sink is still writing has no newline yet.
+ */
+export function linesUnder(root: string, skip: (path: string) => boolean = () => false): TreeLine[] {
+  const out: TreeLine[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (skip(path)) continue;
+      if (e.isDirectory()) walk(path);
+      else
+        for (const line of readFileSync(path, 'utf8').split('\n').slice(0, -1))
+          if (line.length > 0) out.push({ file: path.slice(root.length + 1), line });
+    }
+  };
+  if (existsSync(root)) walk(root);
+  return out;
+}
+
+/** A bus consumer the test drives: the collector's side of the bus without a broker. */
+export class HandConsumer implements BusConsumer {
+  private deliver!: (b: AckableBatch) => Promise<void>;
+  async start(deliver: (b: AckableBatch) => Promise<void>): Promise<void> {
+    this.deliver = deliver;
+  }
+  async stop(): Promise<void> {}
+  /** Delivers one batch; resolves once the collector is done with it, with whether it was acked. */
+  async send(events: LogEvent[]): Promise<boolean> {
+    let acked = false;
+    await this.deliver({ events, ack: async () => void (acked = true) });
+    return acked;
+  }
+}
+
+/** Each number of `want` seen exactly once, and nothing else. */
+export function expectEachOnce(seen: number[], want: number[]): void {
+  const counts = new Map<number, number>();
+  for (const n of seen) counts.set(n, (counts.get(n) ?? 0) + 1);
+  expect(
+    [...counts.entries()].filter(([, k]) => k !== 1),
+    'numbers seen more than once',
+  ).toEqual([]);
+  expect([...counts.keys()].sort((a, b) => a - b)).toEqual([...want].sort((a, b) => a - b));
 }

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { mkdir, open, rm, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PutAbortedError } from '../../../core/pipeline.js';
-import { captureLogger, tempDir, waitFor } from '../../../test/support/index.js';
+import { fillDisk, tmpfs } from '../../../test/support/full-disk.js';
+import { captureLogger, waitFor } from '../../../test/support/index.js';
 import { eventNumber, makeEvent } from '../testkit.js';
 
 const batch = (from: number, n: number, size = 0) => Array.from({ length: n }, (_, i) => makeEvent(from + i, size));
@@ -14,46 +14,10 @@ import { DiskChannel, type DiskChannelConfig } from './disk-channel.js';
  * nothing is corrupted, and the channel resumes by itself once space is freed. Mounting
  * needs root; without it the test is skipped and says why.
  */
-let base: string;
-let mnt: string;
-let mountError: string | undefined;
-
-beforeAll(async () => {
-  ({ dir: base } = await tempDir('enospc'));
-  mnt = join(base, 'mnt');
-  await mkdir(mnt);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt], { stdio: 'pipe' });
-  } catch (err) {
-    mountError = `cannot mount a tmpfs to fill (needs root): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
-  }
-});
-afterAll(async () => {
-  if (!mountError) execFileSync('umount', [mnt]);
-  await rm(base, { recursive: true, force: true });
-});
-
-/** Fills the file system to the last byte; returns the file to delete to free it. */
-async function fillDisk(): Promise<string> {
-  const filler = join(mnt, 'filler');
-  const fh = await open(filler, 'w');
-  const block = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) await fh.write(block);
-  } catch (err) {
-    expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
-  }
-  try {
-    for (;;) await fh.write(block, 0, 512);
-  } catch {
-    // full to the block
-  }
-  await fh.close();
-  return filler;
-}
+const disk = tmpfs('2m');
 
 const config = (name: string): DiskChannelConfig => ({
-  path: join(mnt, name),
+  path: join(disk.path, name),
   maxBytes: 64 * 1024 * 1024,
   segmentBytes: 256 * 1024,
   fsync: 'always',
@@ -63,13 +27,13 @@ const config = (name: string): DiskChannelConfig => ({
 
 describe('disk channel on a full disk', () => {
   it('waits while the disk is full, corrupts nothing, and drains by itself once space is freed', async (ctx) => {
-    if (mountError) ctx.skip(mountError);
+    if (disk.unavailable) ctx.skip(disk.unavailable);
     const { logger, lines } = captureLogger();
     const channel = new DiskChannel(config('channel'), 'enospc', logger);
     await channel.open();
     await channel.put(Array.from({ length: 100 }, (_, i) => makeEvent(i, 200)));
 
-    const filler = await fillDisk();
+    const filler = await fillDisk(disk.path);
 
     let settled = false;
     const blocked = channel.put(Array.from({ length: 1000 }, (_, i) => makeEvent(100 + i, 200))).then(() => (settled = true));
@@ -99,14 +63,14 @@ describe('disk channel on a full disk', () => {
   });
 
   it('keeps a transaction whose commit failed on the full disk open, commits it once there is room, and delivers nothing twice', async (ctx) => {
-    if (mountError) ctx.skip(mountError);
+    if (disk.unavailable) ctx.skip(disk.unavailable);
     const channel = new DiskChannel(config('commit'), 'enospc-commit', captureLogger().logger);
     await channel.open();
     // A checkpoint bigger than a page: the pointer copy must grow, which needs space the disk no longer has.
     await channel.put(batch(0, 50), { source: 'big', seq: 1, state: { pad: 'p'.repeat(16 * 1024) } });
     await channel.put(batch(50, 50));
     const tx = await channel.take(60);
-    const filler = await fillDisk();
+    const filler = await fillDisk(disk.path);
     const failed = await tx.commit().then(
       () => undefined,
       (err: NodeJS.ErrnoException) => err,
@@ -129,12 +93,12 @@ describe('disk channel on a full disk', () => {
   });
 
   it('rejects a put whose write keeps failing once stopping begins, and stores none of it', async (ctx) => {
-    if (mountError) ctx.skip(mountError);
+    if (disk.unavailable) ctx.skip(disk.unavailable);
     const { logger } = captureLogger();
     const channel = new DiskChannel(config('stop'), 'enospc-stop', logger);
     await channel.open();
     await channel.put(batch(0, 10, 200));
-    const filler = await fillDisk();
+    const filler = await fillDisk(disk.path);
     const stuck = channel.put(batch(10, 1000, 200)).then(
       () => undefined,
       (err: Error) => err,
