@@ -13,13 +13,14 @@
 // BENCH_AGENT_JAVA=0 leaves the Java run out; BENCH_AGENT_NODE_FLAGS are given to the agent's
 // node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": the launcher passes them on).
 // Last line: {"bench":"agent","clients":{"librdkafka":{"mib_per_s":…,"rss_peak_mib":…},…},…}
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import kafkajs from 'kafkajs';
+import { javaProducerMibPerSec } from './support/java-producer.js';
 import { type KafkaClientName, probeLibrdkafka } from '../bus/kafka/client.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -210,40 +211,6 @@ async function runAgent(
   }
 }
 
-/** Kafka's Java producer on the same broker: same records, acks, idempotence and compression. */
-function javaLimit(kafkaLibs: string, brokers: string, topic: string, records: number): number {
-  const r = spawnSync(
-    'java',
-    [
-      '-Xmx512m',
-      '-cp',
-      kafkaLibs,
-      'org.apache.kafka.tools.ProducerPerformance',
-      '--topic',
-      topic,
-      '--num-records',
-      String(records),
-      '--record-size',
-      String(LINE_BYTES),
-      '--throughput',
-      '-1',
-      '--producer-props',
-      `bootstrap.servers=${brokers}`,
-      'acks=all',
-      'enable.idempotence=true',
-      'compression.type=gzip',
-      'batch.size=262144',
-      'linger.ms=5',
-    ],
-    { encoding: 'utf8', timeout: 300_000 },
-  );
-  // "N records sent, R records/sec (X MB/sec), ..." every 5 s, then for the whole run (the
-  // last one), where MB is 2^20 bytes.
-  const m = [...(r.stdout ?? '').matchAll(/records sent, [\d.]+ records\/sec \(([\d.]+) MB\/sec\)/g)].at(-1);
-  if (!m) throw new Error(`ProducerPerformance gave no result: ${(r.stderr || r.stdout || String(r.error)).slice(-1000)}`);
-  return Number(m[1]);
-}
-
 async function main(): Promise<void> {
   const services = (await import(pathToFileURL(join(ROOT, 'test/services/services.mjs')).href)) as Services;
   const session = await services.acquire();
@@ -269,7 +236,16 @@ async function main(): Promise<void> {
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic: javaTopic, numPartitions: PARTITIONS, replicationFactor: 1 }] });
     let limit: number | undefined;
     try {
-      if (process.env.BENCH_AGENT_JAVA !== '0') limit = javaLimit(join(services.servicesDir(), 'kafka/libs/*'), brokers, javaTopic, lines);
+      if (process.env.BENCH_AGENT_JAVA !== '0')
+        limit = javaProducerMibPerSec({
+          kafkaLibs: join(services.servicesDir(), 'kafka/libs/*'),
+          brokers,
+          topic: javaTopic,
+          records: lines,
+          recordBytes: LINE_BYTES,
+          compression: 'gzip',
+          timeoutMs: 300_000,
+        });
     } catch (err) {
       console.error(err instanceof Error ? err.message : err);
     } finally {

@@ -13,7 +13,6 @@
 // The machine is shared: besides wall-clock MiB/s, each phase reports MiB per CPU-second of
 // the processes doing the work (*_mib_per_cpu_s), which load from other processes barely moves.
 // Last line: {"bench":"bus","clients":{"kafkajs":{...},"librdkafka":{...}},"limit_produce_mib_per_s":…}
-import { spawnSync } from 'node:child_process';
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import kafkajs from 'kafkajs';
 import { MemoryChannel } from '../agent/channel/memory/index.js';
 import { Forwarder } from '../agent/forwarder.js';
+import { javaProducerMibPerSec } from './support/java-producer.js';
 import { type KafkaClientName, probeLibrdkafka } from '../bus/kafka/client.js';
 import { KafkaBus } from '../bus/kafka/index.js';
 import { kafkaBusOptions } from '../bus/kafka/options.js';
@@ -200,40 +200,6 @@ async function admin<T>(brokers: string, act: (a: kafkajs.Admin) => Promise<T>):
   }
 }
 
-function javaLimit(kafkaLibs: string, brokers: string, topic: string, records: number): number {
-  const r = spawnSync(
-    'java',
-    [
-      '-Xmx512m',
-      '-cp',
-      kafkaLibs,
-      'org.apache.kafka.tools.ProducerPerformance',
-      '--topic',
-      topic,
-      '--num-records',
-      String(records),
-      '--record-size',
-      String(RECORD_BYTES),
-      '--throughput',
-      '-1',
-      // Batches up to 256 KiB per partition, like our ~900 KiB requests over 4 partitions;
-      // the client defaults (16 KiB, linger 0) measure per-request overhead, not the broker.
-      '--producer-props',
-      `bootstrap.servers=${brokers}`,
-      'acks=all',
-      'enable.idempotence=true',
-      'compression.type=none',
-      'batch.size=262144',
-      'linger.ms=5',
-    ],
-    { encoding: 'utf8', timeout: 120_000 },
-  );
-  // Final line: "N records sent, R records/sec (X MB/sec), ..." where MB is 2^20 bytes.
-  const m = /records sent, [\d.]+ records\/sec \(([\d.]+) MB\/sec\)/.exec(r.stdout ?? '');
-  if (!m) throw new Error(`ProducerPerformance gave no result: ${(r.stderr || r.stdout || String(r.error)).slice(-1000)}`);
-  return Number(m[1]);
-}
-
 async function main(): Promise<void> {
   const services = (await import(pathToFileURL(join(ROOT, 'test/services/services.mjs')).href)) as Services;
   const session = await services.acquire();
@@ -262,7 +228,15 @@ async function main(): Promise<void> {
     await admin(brokers, (a) =>
       a.createTopics({ waitForLeaders: true, topics: [{ topic: javaTopic, numPartitions: PARTITIONS, replicationFactor: 1 }] }),
     );
-    const limit = javaLimit(join(services.servicesDir(), 'kafka/libs/*'), brokers, javaTopic, JAVA_RECORDS);
+    const limit = javaProducerMibPerSec({
+      kafkaLibs: join(services.servicesDir(), 'kafka/libs/*'),
+      brokers,
+      topic: javaTopic,
+      records: JAVA_RECORDS,
+      recordBytes: RECORD_BYTES,
+      compression: 'none',
+      timeoutMs: 120_000,
+    });
     // The consume topic: every client reads the same records (written untimed, by the fastest producer).
     const consumeTopic = `${prefix}-consume`;
     topics.push(consumeTopic);

@@ -142,6 +142,8 @@ interface SideDeps {
   busStatus: ReturnType<Operations['readiness']['add']>;
   build: Build;
   transforms: LiveTransforms;
+  /** This side's dead-letter, if the config has one. */
+  deadLetter: DeadLetter | undefined;
 }
 
 const DEAD_LETTER_SECTION = 'dead-letter';
@@ -164,7 +166,7 @@ async function startCollectorSide(
   role: Role,
   logger: Logger,
   ops: Operations,
-  deps: SideDeps & { deadLetter: DeadLetter | undefined },
+  deps: SideDeps,
 ): Promise<{ collector: Collector; sinks: SinkTable }> {
   const { bus, build, deadLetter } = deps;
   const [{ Collector }, { MeteredConsumer }, { SinkTable }] = await Promise.all([
@@ -205,7 +207,7 @@ async function startAgentSide(
   config: PipelineConfig,
   logger: Logger,
   ops: Operations,
-  deps: SideDeps & { deadLetter: DeadLetter | undefined },
+  deps: SideDeps,
 ): Promise<{ agent: Agent; sources: SourceSet }> {
   const { bus, build, deadLetter } = deps;
   const [{ Agent }, { SourceSet }] = await Promise.all([import('../agent/agent.js'), import('./source-set.js')]);

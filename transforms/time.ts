@@ -75,20 +75,26 @@ function epochAuto(n: number): number | undefined {
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
+/** The fields a parse fills, by index in Parts.fields. */
+enum Part {
+  Year,
+  Month,
+  Day,
+  Hour,
+  Minute,
+  Second,
+}
+
 interface Parts {
-  year: number | undefined;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
+  /** By Part: year (NaN: none given), month 1-12, day, hour, minute, second. */
+  fields: number[];
   ms: number;
   /** Minutes east of UTC; undefined: none given (read in the configured zone). */
   offset: number | undefined;
 }
 
 function newParts(): Parts {
-  return { year: undefined, month: 1, day: 1, hour: 0, minute: 0, second: 0, ms: 0, offset: undefined };
+  return { fields: [Number.NaN, 1, 1, 0, 0, 0], ms: 0, offset: undefined };
 }
 
 const EPOCH = /^\d+(\.\d+)?$/;
@@ -172,6 +178,30 @@ function parseIso(s: string, clock: ZonedClock): number | undefined {
   return wallToEpoch(utc(year, month, day, hour, minute, second, ms), offset, clock);
 }
 
+/** A numeric layout token: the part it sets, how many digits it reads, what it adds (`%y`: 2000). */
+interface NumericToken {
+  part: Part;
+  min: number;
+  max: number;
+  add: number;
+  /** `%e`: leading spaces pad the day ("Mar  1"). */
+  spaces: boolean;
+}
+
+/** By the token's character code: an array lookup, as a layout is scanned on every parse. */
+const NUMERIC_TOKENS: (NumericToken | undefined)[] = [];
+for (const [t, part, min, max, add, spaces] of [
+  ['Y', Part.Year, 4, 4, 0, false],
+  ['y', Part.Year, 2, 2, 2000, false],
+  ['m', Part.Month, 1, 2, 0, false],
+  ['d', Part.Day, 1, 2, 0, false],
+  ['e', Part.Day, 1, 2, 0, true],
+  ['H', Part.Hour, 1, 2, 0, false],
+  ['M', Part.Minute, 2, 2, 0, false],
+  ['S', Part.Second, 2, 2, 0, false],
+] as const)
+  NUMERIC_TOKENS[t.charCodeAt(0)] = { part, min, max, add, spaces };
+
 /** Reads `text` by a strftime-style `layout`; the whole text must be consumed. */
 function parseLayout(text: string, layout: string, clock: ZonedClock, now: number): number | undefined {
   const p = newParts();
@@ -186,50 +216,17 @@ function parseLayout(text: string, layout: string, clock: ZonedClock, now: numbe
       } else if (text[i++] !== lc) return undefined;
       continue;
     }
-    const t = layout[++j];
-    let n: number | undefined = 0;
+    const t = layout[++j]!;
+    const token = NUMERIC_TOKENS[layout.charCodeAt(j)];
+    if (token) {
+      if (token.spaces) while (text[i] === ' ') i++;
+      const n = num(text, i, token.min, token.max);
+      if (n === undefined) return undefined;
+      i = numEnd;
+      p.fields[token.part] = token.add + n;
+      continue;
+    }
     switch (t) {
-      case 'Y':
-        n = num(text, i, 4, 4);
-        i = numEnd;
-        p.year = n;
-        break;
-      case 'y':
-        n = num(text, i, 2, 2);
-        i = numEnd;
-        if (n !== undefined) p.year = 2000 + n;
-        break;
-      case 'm':
-        n = num(text, i, 1, 2);
-        i = numEnd;
-        p.month = n ?? 0;
-        break;
-      case 'e':
-        while (text[i] === ' ') i++;
-        n = num(text, i, 1, 2);
-        i = numEnd;
-        p.day = n ?? 0;
-        break;
-      case 'd':
-        n = num(text, i, 1, 2);
-        i = numEnd;
-        p.day = n ?? 0;
-        break;
-      case 'H':
-        n = num(text, i, 1, 2);
-        i = numEnd;
-        p.hour = n ?? 0;
-        break;
-      case 'M':
-        n = num(text, i, 2, 2);
-        i = numEnd;
-        p.minute = n ?? 0;
-        break;
-      case 'S':
-        n = num(text, i, 2, 2);
-        i = numEnd;
-        p.second = n ?? 0;
-        break;
       case 'f': {
         const start = i;
         while (i < text.length && isDigit(text.charCodeAt(i))) i++;
@@ -247,7 +244,7 @@ function parseLayout(text: string, layout: string, clock: ZonedClock, now: numbe
       case 'b': {
         const m = MONTHS.indexOf(text.slice(i, i + 3).toLowerCase());
         if (m < 0) return undefined;
-        p.month = m + 1;
+        p.fields[Part.Month] = m + 1;
         i += 3;
         while (i < text.length && isLetter(text.charCodeAt(i))) i++;
         break;
@@ -259,18 +256,20 @@ function parseLayout(text: string, layout: string, clock: ZonedClock, now: numbe
         if (text[i++] !== '%') return undefined;
         break;
     }
-    if (n === undefined) return undefined;
   }
   if (i !== text.length || !valid(p)) return undefined;
-  return p.year === undefined ? closestYear(p, clock, now) : toEpoch(p, p.year, clock);
+  const year = p.fields[Part.Year]!;
+  return Number.isNaN(year) ? closestYear(p, clock, now) : toEpoch(p, year, clock);
 }
 
 function valid(p: Parts): boolean {
-  return p.month >= 1 && p.month <= 12 && p.day >= 1 && p.day <= 31 && p.hour <= 23 && p.minute <= 59 && p.second <= 60;
+  const [, month, day, hour, minute, second] = p.fields as [number, number, number, number, number, number];
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 60;
 }
 
 function toEpoch(p: Parts, year: number, clock: ZonedClock): number {
-  return wallToEpoch(utc(year, p.month, p.day, p.hour, p.minute, p.second, p.ms), p.offset, clock);
+  const f = p.fields;
+  return wallToEpoch(utc(year, f[Part.Month]!, f[Part.Day]!, f[Part.Hour]!, f[Part.Minute]!, f[Part.Second]!, p.ms), p.offset, clock);
 }
 
 /** A wall-clock time (as if UTC) at `offset` minutes east, or in the clock's zone when none was given. */

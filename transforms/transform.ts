@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import type { LogEvent } from '../core/event.js';
 import { compileConditions, type Conditions, conditionsSchema, type EventTest } from './conditions.js';
+import type { Logger } from '../core/log.js';
 import { counter } from '../core/metrics.js';
+import type { ComponentSpec } from '../core/registry.js';
 
 /**
  * What every transform is: a synchronous step over a batch. Events are changed in place
@@ -88,4 +90,17 @@ export function applyEach(events: LogEvent[], when: EventTest | undefined, keep:
 
 export function compileWhen(when: Conditions | undefined): EventTest | undefined {
   return when === undefined ? undefined : compileConditions(when);
+}
+
+/**
+ * The spec of a transform type: every transform is built alike, from its name in the config
+ * and its options (and the logger, for one that reports what it drops).
+ */
+export function transformSpec<Options>(
+  Impl: new (name: string, options: Options, logger: Logger) => Transform,
+  options: z.ZodType<Options>,
+  meta: Pick<ComponentSpec<'transform', Options, Transform>, 'type' | 'description'> &
+    Required<Pick<ComponentSpec<'transform', Options, Transform>, 'fieldsSet'>>,
+): ComponentSpec<'transform', Options, Transform> {
+  return { kind: 'transform', ...meta, options, create: (o, ctx) => new Impl(ctx.name, o, ctx.logger) };
 }

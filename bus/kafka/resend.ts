@@ -1,4 +1,5 @@
 import type { LogEvent } from '../../core/event.js';
+import type { Logger } from '../../core/log.js';
 
 /** One send() as AckedMemory tracks it: the events to hand to Kafka, and those it skipped. */
 export interface SendAttempt {
@@ -109,5 +110,29 @@ export class AckedMemory {
     const ids = [...attempt.carried];
     for (let i = 0; i < attempt.events.length; i++) if (wasAcked(i)) ids.push(attempt.events[i]!.id);
     return ids;
+  }
+}
+
+/**
+ * One send() of a producer: what a rolled-back send settled is skipped (and said so), the
+ * rest goes to `attempt`, and the outcome is told to `memory`. An attempt that fails after
+ * Kafka settled some of its events tells `memory.failed` which itself; a failure it did not
+ * tell counts as nothing settled.
+ */
+export async function sendSkippingSettled(
+  memory: AckedMemory,
+  all: readonly LogEvent[],
+  logger: Logger,
+  attempt: (attempt: SendAttempt) => Promise<void>,
+): Promise<void> {
+  const a = memory.begin(all);
+  if (a.skipped > 0)
+    logger.info({ skipped: a.skipped, events: all.length }, 'not resending the events Kafka acked before the last send failed');
+  try {
+    await attempt(a);
+    memory.succeeded(a);
+  } catch (err) {
+    memory.failed(a, () => false);
+    throw err;
   }
 }

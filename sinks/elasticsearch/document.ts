@@ -109,7 +109,7 @@ export function indexTemplate(o: ElasticsearchSinkOptions, pattern: string): Rec
     template: {
       settings,
       // The mark retention looks for: every index made from this template carries it, a
-      // foreign index matching the pattern does not (es-sink.ts applyRetention).
+      // foreign index matching the pattern does not (indices.ts applyRetention).
       mappings: { ...mappings(t.message_keyword_max, o.schema), _meta: { managed_by: 'sluice', index_pattern: pattern } },
       ...(o.mode === 'data_stream' && o.retention_days !== undefined
         ? { lifecycle: { enabled: true, data_retention: `${o.retention_days}d` } }

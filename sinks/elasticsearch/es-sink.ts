@@ -8,10 +8,10 @@ import { markedPartitionTime, partitionedByArrival, TimeWindow } from '../../cor
 import { type SinkRefusal, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
 import type { ComponentSpec } from '../../core/registry.js';
 import { createClient, describeError, isTransient } from './client.js';
-import { indexTemplate, toDocument } from './document.js';
+import { toDocument } from './document.js';
 import { IndexNamer } from './index-name.js';
 import { elasticsearchSinkOptions, type ElasticsearchSinkOptions } from './options.js';
-import { type ExistingTemplate, MANAGED_BY, planTemplate, templateNameFor } from './template-install.js';
+import { ManagedIndices, TemplateConflict } from './indices.js';
 
 const indexed = new Counter({
   name: 'sluice_elasticsearch_events_indexed_total',
@@ -93,7 +93,7 @@ export class ElasticsearchSink implements Sink {
   readonly urls: string[];
   private readonly namer: IndexNamer;
   private readonly window: TimeWindow;
-  private readonly templateName: string;
+  private readonly indices: ManagedIndices;
   private readonly logger: Logger;
   private readonly op: 'index' | 'create';
   private readonly abort = new AbortController();
@@ -110,8 +110,6 @@ export class ElasticsearchSink implements Sink {
   private downSince = 0;
   private lastDownLog = 0;
   private closed = false;
-  private shadowLogged = false;
-  private foreignLogged = false;
 
   constructor(
     private readonly options: ElasticsearchSinkOptions,
@@ -125,9 +123,17 @@ export class ElasticsearchSink implements Sink {
       logger: deps.logger,
     });
     this.window = new TimeWindow(options.max_event_age, options.max_future);
-    this.templateName = options.template.name ?? templateNameFor(this.namer.pattern());
     this.op = options.mode === 'data_stream' ? 'create' : 'index';
     this.component = deps.name;
+    this.indices = new ManagedIndices({
+      client: this.client,
+      options,
+      namer: this.namer,
+      logger: deps.logger,
+      component: deps.name,
+      redact: this.redact,
+      signal: this.abort.signal,
+    });
   }
 
   /**
@@ -138,13 +144,13 @@ export class ElasticsearchSink implements Sink {
   async open(): Promise<void> {
     this.logger.info({ urls: this.urls, index: this.options.index, mode: this.options.mode }, 'elasticsearch sink opening');
     try {
-      await this.installTemplate();
+      await this.indices.install();
       this.templateReady = Promise.resolve();
     } catch (err) {
       if (err instanceof TemplateConflict) throw err;
       if (!isTransient(err))
         throw new Error(
-          `elasticsearch sink "${this.component}": cannot install index template ${this.templateName}: ${describeError(err, this.redact)}`,
+          `elasticsearch sink "${this.component}": cannot install index template ${this.indices.templateName}: ${describeError(err, this.redact)}`,
         );
       this.logger.warn(
         { urls: this.urls, err: describeError(err, this.redact) },
@@ -206,120 +212,9 @@ export class ElasticsearchSink implements Sink {
     await this.client.close();
   }
 
-  /**
-   * Deletes daily indices older than retention_days (by the day in their name), and only
-   * indices made from Sluice's template for this pattern: the template puts
-   * `_meta.index_pattern` in every index's mapping (new daily indices get it too), so an
-   * index of another writer whose name happens to match (`logs-audit-2020.01.01`) is left
-   * alone. Indices made before templates carried the mark are not deleted either.
-   */
-  async applyRetention(now = Date.now()): Promise<string[]> {
-    const days = this.options.retention_days;
-    if (days === undefined) return [];
-    const cutoff = this.namer.dayNumber(now) - days * 86_400_000;
-    const deleted: string[] = [];
-    const foreign: string[] = [];
-    try {
-      const pattern = this.namer.pattern();
-      const rows = (await this.client.cat.indices({
-        index: pattern,
-        h: 'index',
-        format: 'json',
-        expand_wildcards: ['open', 'closed'],
-      })) as { index?: string }[];
-      const marks = (await this.client.indices.getMapping({
-        index: pattern,
-        expand_wildcards: ['open', 'closed'],
-        allow_no_indices: true,
-        filter_path: '*.mappings._meta',
-      })) as Record<string, { mappings?: { _meta?: { managed_by?: string; index_pattern?: string } } }> | undefined;
-      for (const { index } of rows) {
-        if (!index) continue;
-        const day = this.namer.dayOf(index);
-        if (day === undefined || day >= cutoff) continue;
-        const meta = marks?.[index]?.mappings?._meta;
-        if (meta?.managed_by !== MANAGED_BY || meta.index_pattern !== pattern) {
-          foreign.push(index);
-          continue;
-        }
-        await this.client.indices.delete({ index, ignore_unavailable: true });
-        deleted.push(index);
-      }
-      if (deleted.length) this.logger.info({ deleted, retention_days: days }, 'deleted indices past retention');
-      if (foreign.length && !this.foreignLogged) {
-        this.foreignLogged = true;
-        this.logger.info(
-          { kept: foreign.slice(0, 20), count: foreign.length, pattern },
-          "indices past retention kept: not made from this sink's index template (another writer, or made before templates marked their indices)",
-        );
-      }
-    } catch (err) {
-      this.logger.warn({ err: describeError(err, this.redact) }, 'retention check failed; will try again in an hour');
-    }
-    return deleted;
-  }
-
-  /**
-   * Puts the template named after the index pattern (template-install.ts): Sluice's own
-   * older templates for the same pattern are deleted first, a foreign one Elasticsearch
-   * would refuse next to ours is a one-line error saying what to change.
-   */
-  private async installTemplate(): Promise<void> {
-    if (!this.options.template.install) return;
-    const pattern = this.namer.pattern();
-    const body = indexTemplate(this.options, pattern);
-    const plan = planTemplate(await this.existingTemplates(), {
-      name: this.templateName,
-      pattern,
-      priority: this.options.template.priority,
-    });
-    if (plan.conflict) throw new TemplateConflict(`elasticsearch sink "${this.component}": ${plan.conflict}`);
-    if (plan.shadowedBy.length > 0 && !this.shadowLogged) {
-      this.shadowLogged = true;
-      this.logger.warn(
-        { template: this.templateName, pattern, shadowed_by: plan.shadowedBy },
-        "index templates of higher priority match some of this sink's indices; Sluice's mappings do not apply to those",
-      );
-    }
-    for (const old of plan.replace) {
-      await this.client.transport.request(
-        { method: 'DELETE', path: `/_index_template/${encodeURIComponent(old)}` },
-        { signal: this.abort.signal, ignore: [404] },
-      );
-      this.logger.info(
-        { replaced: old, template: this.templateName, pattern },
-        'replaced an older sluice index template for the same pattern',
-      );
-    }
-    await this.client.transport.request(
-      { method: 'PUT', path: `/_index_template/${encodeURIComponent(this.templateName)}`, body },
-      { signal: this.abort.signal },
-    );
-  }
-
-  private async existingTemplates(): Promise<ExistingTemplate[]> {
-    const res = (await this.client.transport.request(
-      {
-        method: 'GET',
-        path: '/_index_template',
-        querystring: {
-          filter_path:
-            'index_templates.name,index_templates.index_template.index_patterns,index_templates.index_template.priority,index_templates.index_template._meta.managed_by',
-        },
-      },
-      { signal: this.abort.signal },
-    )) as {
-      index_templates?: {
-        name: string;
-        index_template: { index_patterns?: string[] | string; priority?: number; _meta?: { managed_by?: unknown } };
-      }[];
-    };
-    return (res.index_templates ?? []).map(({ name, index_template: t }) => ({
-      name,
-      index_patterns: Array.isArray(t.index_patterns) ? t.index_patterns : t.index_patterns ? [t.index_patterns] : [],
-      priority: t.priority ?? 0,
-      managedBySluice: t._meta?.managed_by === MANAGED_BY,
-    }));
+  /** Deletes the daily indices past retention_days (indices.ts). */
+  applyRetention(now = Date.now()): Promise<string[]> {
+    return this.indices.applyRetention(now);
   }
 
   /**
@@ -328,14 +223,14 @@ export class ElasticsearchSink implements Sink {
    */
   private ensureTemplate(): Promise<void> {
     if (!this.templateReady) {
-      const attempt = this.installTemplate().then(
+      const attempt = this.indices.install().then(
         () => this.recovered(),
         (err: unknown) => {
           if (this.abort.signal.aborted) throw new Error(`elasticsearch sink "${this.component}" closed`);
           if (err instanceof TemplateConflict) throw err;
           if (isTransient(err)) this.down(err, 0);
           throw new Error(
-            `elasticsearch sink "${this.component}": cannot install index template ${this.templateName}: ${describeError(err, this.redact)}`,
+            `elasticsearch sink "${this.component}": cannot install index template ${this.indices.templateName}: ${describeError(err, this.redact)}`,
           );
         },
       );
@@ -507,9 +402,6 @@ export class ElasticsearchSink implements Sink {
     this.downSince = 0;
   }
 }
-
-/** A template Elasticsearch would refuse next to ours: its message is the whole story. */
-class TemplateConflict extends Error {}
 
 /** 429 and 5xx are the node being busy or unwell; a cluster block (disk flood stage, read-only) lifts. */
 function isRetriableItem(r: BulkItemResult): boolean {

@@ -4,9 +4,7 @@ import { join, relative, resolve } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import { type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
-import { EventTemplate, partitionedByArrival, TimeWindow } from '../../core/template.js';
-import { jsonLineEncoder } from '../schema/schema.js';
-import { gzipMember } from './gzip.js';
+import { EventTemplate, TimeWindow } from '../../core/template.js';
 import { fileSinkMetrics } from './metrics.js';
 import type { FileSinkOptions } from './options.js';
 import {
@@ -24,9 +22,10 @@ import {
 } from './paths.js';
 import { syncDir } from '../../core/durable-file.js';
 import { recoverInProgress } from './recovery.js';
-import { dayLayout, expiredDays, formatDay, removeDir, type DayLayout } from './retention.js';
+import { type DayRetention, dayRetention, expiredDays, removeDir } from './retention.js';
 import { BatchIds } from './batch-ids.js';
-import { groupByPath, type PathGroup as Group, refusals, releaseUnjournaled } from './path-groups.js';
+import { groupBytes, type PathGroup as Group, rollDue, TreeBatches } from './path-groups.js';
+import { OneAtATime } from './one-at-a-time.js';
 import { WriteJournal } from './journal.js';
 
 /** One in-progress file: the only writer of its path. */
@@ -58,8 +57,6 @@ export interface FileSinkContext {
 /** Event ids the write journal remembers: well above what a crash can leave written but unacknowledged. */
 export const DEDUPE_WINDOW = 500_000;
 
-/** One file's share of a batch: its lines and its events' rows in the batch. */
-
 const MIN_TICK_MS = 20;
 const MAX_TICK_MS = 1000;
 const SEQ_CACHE_MAX = 10_000;
@@ -81,14 +78,12 @@ const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | c
 export class FileSink implements Sink {
   private readonly root: string;
   private readonly template: EventTemplate;
-  private readonly layout: DayLayout | undefined;
+  private readonly retention: DayRetention | undefined;
   private readonly gzip: boolean;
   /** Open files in least-recently-written order (a Map keeps insertion order; a write re-inserts). */
   private readonly files = new Map<string, OpenFile>();
   private readonly seqs = new Map<string, number>();
-  private chain: Promise<unknown> = Promise.resolve();
-  private rollTimer: NodeJS.Timeout | undefined;
-  private retentionTimer: NodeJS.Timeout | undefined;
+  private readonly serial = new OneAtATime();
   private readonly label: { component: string };
   private readonly logger: Logger;
   private readonly where: string;
@@ -96,6 +91,7 @@ export class FileSink implements Sink {
   private journal: WriteJournal | undefined;
   private ids: BatchIds | undefined;
   private readonly window: TimeWindow;
+  private readonly batches: TreeBatches;
 
   constructor(
     private readonly options: FileSinkOptions,
@@ -111,10 +107,11 @@ export class FileSink implements Sink {
     try {
       checkPathTemplate(options.path);
       this.template = new EventTemplate(options.path, { timeZone: options.time_zone, sanitize: safePathSegment });
-      this.layout = options.retention_days > 0 ? dayLayout(this.template.parts, options.path) : undefined;
+      this.retention = dayRetention(this.template, options, ctx, fileSinkMetrics.expiredDays);
     } catch (err) {
       throw new Error(`${this.where}: ${(err as Error).message}`);
     }
+    this.batches = new TreeBatches(this.template, this.window, options, ctx, 'the tree', fileSinkMetrics);
   }
 
   async open(): Promise<void> {
@@ -130,38 +127,31 @@ export class FileSink implements Sink {
     const limits = [this.options.roll_age, this.options.idle_timeout].filter((ms) => ms > 0);
     if (limits.length > 0) {
       const tick = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.floor(Math.min(...limits) / 4)));
-      this.rollTimer = setInterval(
-        () =>
-          void this.serial(() => this.rollExpired()).catch((err) =>
-            this.logger.error({ err: (err as Error).message }, 'finishing files by age or idleness failed; retried on the next tick'),
-          ),
+      this.serial.every(
         tick,
+        () => this.rollExpired(),
+        (err) => this.logger.error({ err: err.message }, 'finishing files by age or idleness failed; retried on the next tick'),
       );
-      this.rollTimer.unref();
     }
-    if (this.layout) {
-      await this.serial(() => this.applyRetention());
-      this.retentionTimer = setInterval(
-        () =>
-          void this.serial(() => this.applyRetention()).catch((err) =>
-            this.logger.error({ err: (err as Error).message }, 'retention failed; retried on the next check'),
-          ),
+    if (this.retention) {
+      await this.serial.run(() => this.applyRetention());
+      this.serial.every(
         this.options.retention_interval,
+        () => this.applyRetention(),
+        (err) => this.logger.error({ err: err.message }, 'retention failed; retried on the next check'),
       );
-      this.retentionTimer.unref();
     }
   }
 
   write(batch: readonly LogEvent[]): Promise<WriteResult> {
     if (batch.length === 0) return Promise.resolve(WRITTEN);
-    return this.serial(() => this.writeBatch(batch));
+    return this.serial.run(() => this.batches.write(batch, this.ids, (wave, whole) => this.writeWave(wave, whole)));
   }
 
   /** Finishes every open file (renamed to its final name) and stops the timers. */
   async close(): Promise<void> {
-    clearInterval(this.rollTimer);
-    clearInterval(this.retentionTimer);
-    await this.serial(async () => {
+    this.serial.stopTimers();
+    await this.serial.run(async () => {
       for (const file of [...this.files.values()]) await this.finish(file);
       await this.journal?.close();
     });
@@ -169,73 +159,25 @@ export class FileSink implements Sink {
 
   /** Finishes the files whose age or idleness reached its limit; exposed for the roll timer and tests. */
   rollExpired(now = Date.now()): Promise<void> {
-    const { roll_age, idle_timeout } = this.options;
-    const due = [...this.files.values()].filter(
-      (f) => (roll_age > 0 && now - f.openedAt >= roll_age) || (idle_timeout > 0 && now - f.lastWriteAt >= idle_timeout),
-    );
+    const due = [...this.files.values()].filter((f) => rollDue(f, this.options, now));
     return due.reduce<Promise<void>>((p, f) => p.then(() => this.finish(f)), Promise.resolve());
   }
 
   /** Deletes the day directories older than retention_days (today, in the sink's time zone, counts as one). */
   async applyRetention(now = Date.now()): Promise<string[]> {
-    if (!this.layout) return [];
-    const firstKept = this.template.clock.day(now) - this.options.retention_days + 1;
-    const deleted: string[] = [];
-    for (const { dir, day } of await expiredDays(this.root, this.layout, firstKept)) {
-      for (const file of [...this.files.values()]) if (isInside(dir, file.path)) await this.finish(file);
-      await removeDir(dir);
-      deleted.push(dir);
-      fileSinkMetrics.expiredDays.inc(this.label);
-      this.logger.info(
-        { dir, day: formatDay(day), retention_days: this.options.retention_days },
-        'retention: deleted a day directory older than the days kept',
-      );
-    }
-    return deleted;
+    if (!this.retention) return [];
+    return this.retention.apply(now, {
+      expired: (layout, firstKept) => expiredDays(this.root, layout, firstKept),
+      remove: async (dir) => {
+        for (const file of [...this.files.values()]) if (isInside(dir, file.path)) await this.finish(file);
+        await removeDir(dir);
+      },
+    });
   }
 
   /** Open in-progress files, for status and tests. */
   get openFiles(): number {
     return this.files.size;
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn);
-    this.chain = run.catch(() => undefined);
-    return run;
-  }
-
-  private async writeBatch(batch: readonly LogEvent[]): Promise<WriteResult> {
-    const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
-    // Written before a crash, sent twice by an agent, or twice in this batch: the journal has its id.
-    const ids = this.ids;
-    ids?.claim(batch);
-    const skipped = ids?.skipped ?? 0;
-    let groups: Map<string, Group> | undefined;
-    try {
-      const grouped = groupByPath(batch, this.template, this.window, json, ids);
-      groups = grouped.groups;
-      if (grouped.late > 0) partitionedByArrival.inc(this.label, grouped.late);
-      if (skipped > 0) {
-        fileSinkMetrics.duplicates.inc(this.label, skipped);
-        this.logger.info({ skipped, events: batch.length }, 'skipped events the tree already holds (delivered again after a crash)');
-      }
-      // A batch touching more paths than files may be open goes in waves, each durable (and journaled) before the next evicts it.
-      const entries = [...groups];
-      const max = this.options.max_open_files;
-      const whole = entries.length <= max && skipped === 0;
-      for (let i = 0; i < entries.length; i += max) {
-        const wave = entries.slice(i, i + max);
-        await this.writeWave(wave, whole);
-        for (const [, g] of wave) if (g.refused === undefined) g.journaled = true;
-      }
-    } catch (err) {
-      releaseUnjournaled(ids, groups);
-      throw err;
-    }
-    const refused = refusals(batch, groups, ids);
-    fileSinkMetrics.events.inc(this.label, batch.length - skipped - refused.length);
-    return refused.length === 0 ? WRITTEN : { refused, retry: [] };
   }
 
   /**
@@ -301,9 +243,7 @@ export class FileSink implements Sink {
   }
 
   private async append(file: OpenFile, lines: string[]): Promise<void> {
-    lines.push(''); // join then ends in a newline without copying the whole text once more
-    const text = Buffer.from(lines.join('\n'), 'utf8');
-    const data = this.gzip ? await gzipMember(text, this.options.gzip_level) : text;
+    const data = await groupBytes(lines, this.options);
     let done = 0;
     while (done < data.length) {
       const { bytesWritten } = await file.handle.write(data, done, data.length - done, file.size + done);

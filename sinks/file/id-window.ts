@@ -66,13 +66,18 @@ class KeyTable {
   }
 
   has(k0: number, k1: number, k2: number): boolean {
+    return this.find(k0, k1, k2) >= 0;
+  }
+
+  /** The offset of the key's slot; -1 when it is not there. */
+  private find(k0: number, k1: number, k2: number): number {
     const slots = this.slots;
     let slot = k0 & this.mask;
     for (;;) {
       const o = slot * 4;
       const stamp = slots[o]!;
-      if (stamp === EMPTY) return false;
-      if (stamp === LIVE && slots[o + 1] === k0 && slots[o + 2] === k1 && slots[o + 3] === k2) return true;
+      if (stamp === EMPTY) return -1;
+      if (stamp === LIVE && slots[o + 1] === k0 && slots[o + 2] === k1 && slots[o + 3] === k2) return o;
       slot = (slot + 1) & this.mask;
     }
   }
@@ -108,19 +113,11 @@ class KeyTable {
 
   /** Removes the key; false when it was not there. */
   release(k0: number, k1: number, k2: number): boolean {
-    const slots = this.slots;
-    let slot = k0 & this.mask;
-    for (;;) {
-      const o = slot * 4;
-      const stamp = slots[o]!;
-      if (stamp === EMPTY) return false;
-      if (stamp === LIVE && slots[o + 1] === k0 && slots[o + 2] === k1 && slots[o + 3] === k2) {
-        slots[o] = RELEASED;
-        this.size--;
-        return true;
-      }
-      slot = (slot + 1) & this.mask;
-    }
+    const o = this.find(k0, k1, k2);
+    if (o < 0) return false;
+    this.slots[o] = RELEASED;
+    this.size--;
+    return true;
   }
 
   forEach(fn: (k0: number, k1: number, k2: number) => void): void {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { timeWindowOptions } from '../../core/options/time-window.js';
-import { checkTreeOptions, treeOptions } from './tree-options.js';
+import { checkTreeOptions, treeSinkOptions } from './tree-options.js';
 
 /**
  * A file mode written as octal text ("0640"). An unquoted 0640 is the decimal number 640 in
@@ -34,15 +33,11 @@ export const fileSinkOptions = z
       .describe(
         'Directory the tree is written under (relative paths are relative to the working directory); nothing is ever written outside it',
       ),
-    ...treeOptions,
-    ...timeWindowOptions,
-    max_open_files: z
-      .number()
-      .int()
-      .min(1)
-      .max(100_000)
-      .default(256)
-      .describe('Files open at once; opening one more finishes the least recently written'),
+    ...treeSinkOptions({
+      max: 100_000,
+      default: 256,
+      describe: 'Files open at once; opening one more finishes the least recently written',
+    }),
     file_mode: fileMode()
       .default(0o640)
       .describe(

@@ -1,7 +1,11 @@
+import type { Counter } from 'prom-client';
 import type { LogEvent } from '../../core/event.js';
-import type { SinkRefusal } from '../../core/pipeline.js';
-import { type EventTemplate, markedPartitionTime, type TimeWindow } from '../../core/template.js';
+import type { Logger } from '../../core/log.js';
+import { type SinkRefusal, WRITTEN, type WriteResult } from '../../core/pipeline.js';
+import { type EventTemplate, markedPartitionTime, partitionedByArrival, type TimeWindow } from '../../core/template.js';
+import { jsonLineEncoder, type Schema } from '../schema/schema.js';
 import type { BatchIds } from './batch-ids.js';
+import { gzipMember } from './gzip.js';
 
 /** The events of a batch that go to one file of the tree, as lines. */
 export interface PathGroup {
@@ -71,4 +75,87 @@ export function refusals(batch: readonly LogEvent[], groups: ReadonlyMap<string,
   const refused: SinkRefusal[] = [];
   for (const g of refusedGroups) for (const row of g.rows) refused.push({ event: batch[row]!, reason: g.refused! });
   return refused;
+}
+
+/**
+ * Writes batches into a tree as both tree sinks (file, webhdfs) do: grouped by path (leaving
+ * out what the write journal holds), then in waves of at most max_open_files groups, each
+ * durable and journaled before the next evicts its files. A failure gives back the ids of
+ * what was not journaled; refused paths come back as refused events.
+ */
+export class TreeBatches {
+  private readonly label: { component: string };
+  private readonly logger: Logger;
+
+  /** `holder`: where the tree is, for the log line about events skipped ("the tree", "HDFS"). */
+  constructor(
+    private readonly template: EventTemplate,
+    private readonly window: TimeWindow,
+    private readonly options: { encoding: 'text' | 'json'; schema: Schema; max_open_files: number },
+    ctx: { name: string; logger: Logger },
+    private readonly holder: string,
+    private readonly metrics: { events: Counter<'component'>; duplicates: Counter<'component'>; refused?: Counter<'component'> },
+  ) {
+    this.label = { component: ctx.name };
+    this.logger = ctx.logger;
+  }
+
+  /**
+   * `ids`: the write journal's (undefined: at-least-once, nothing is skipped). `writeWave`
+   * writes one wave durably (`whole`: the batch is one wave with nothing skipped).
+   */
+  async write(
+    batch: readonly LogEvent[],
+    ids: BatchIds | undefined,
+    writeWave: (wave: [string, PathGroup][], whole: boolean) => Promise<void>,
+  ): Promise<WriteResult> {
+    const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
+    // Written before a crash, sent twice by an agent, or twice in this batch: the journal has its id.
+    ids?.claim(batch);
+    const skipped = ids?.skipped ?? 0;
+    let groups: Map<string, PathGroup> | undefined;
+    try {
+      const grouped = groupByPath(batch, this.template, this.window, json, ids);
+      groups = grouped.groups;
+      if (grouped.late > 0) partitionedByArrival.inc(this.label, grouped.late);
+      if (skipped > 0) {
+        this.metrics.duplicates.inc(this.label, skipped);
+        this.logger.info({ skipped, events: batch.length }, `skipped events ${this.holder} already holds (delivered again after a crash)`);
+      }
+      const entries = [...groups];
+      const max = this.options.max_open_files;
+      const whole = entries.length <= max && skipped === 0;
+      for (let i = 0; i < entries.length; i += max) {
+        const wave = entries.slice(i, i + max);
+        await writeWave(wave, whole);
+        for (const [, g] of wave) if (g.refused === undefined) g.journaled = true;
+      }
+    } catch (err) {
+      releaseUnjournaled(ids, groups);
+      throw err;
+    }
+    const refused = refusals(batch, groups, ids);
+    if (refused.length > 0) this.metrics.refused?.inc(this.label, refused.length);
+    this.metrics.events.inc(this.label, batch.length - skipped - refused.length);
+    return refused.length === 0 ? WRITTEN : { refused, retry: [] };
+  }
+}
+
+/** A file is due to be finished: open for roll_age, or written to last idle_timeout ago (0: no such limit). */
+export function rollDue(
+  file: { openedAt: number; lastWriteAt: number },
+  limits: { roll_age: number; idle_timeout: number },
+  now: number,
+): boolean {
+  return (
+    (limits.roll_age > 0 && now - file.openedAt >= limits.roll_age) ||
+    (limits.idle_timeout > 0 && now - file.lastWriteAt >= limits.idle_timeout)
+  );
+}
+
+/** A group's lines as the bytes one write appends: newline-ended, one gzip member with compression: gzip. */
+export function groupBytes(lines: string[], o: { compression: 'none' | 'gzip'; gzip_level: number }): Promise<Buffer> | Buffer {
+  lines.push(''); // join then ends in a newline without copying the whole text once more
+  const text = Buffer.from(lines.join('\n'), 'utf8');
+  return o.compression === 'gzip' ? gzipMember(text, o.gzip_level) : text;
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { lstat, mkdir, readdir } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { syncDir } from '../../core/durable-file.js';
@@ -95,6 +96,16 @@ export function nextSeqAmong(names: Iterable<string>, base: BaseName, gzip: bool
     if (m) max = Math.max(max, Number(m[1]));
   }
   return max + 1;
+}
+
+/** The entries of a directory of the tree; none when it is gone (a day deleted, a tree not written yet). */
+export async function listDir(dir: string): Promise<Dirent[]> {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
 }
 
 /** The next free sequence number for `base` in `dir`, counting finished and in-progress files. */

@@ -1,9 +1,8 @@
-import type { Dirent } from 'node:fs';
-import { access, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { access, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Logger } from '../../core/log.js';
 import { intactGzipLength } from './gzip.js';
-import { finalNameOf } from './paths.js';
+import { finalNameOf, listDir } from './paths.js';
 import { syncDir } from '../../core/durable-file.js';
 
 /** What the write journal says about in-progress files (sinks/file/journal.ts). */
@@ -49,14 +48,7 @@ async function wholeLinesLength(file: FileHandle, size: number): Promise<number>
 export async function recoverInProgress(root: string, logger: Logger, journal?: CommittedLengths): Promise<Recovered> {
   const result: Recovered = { files: 0, cutBytes: 0 };
   const walk = async (dir: string): Promise<void> => {
-    let entries: Dirent[];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    for (const entry of entries) {
+    for (const entry of await listDir(dir)) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) await walk(path);
       else if (entry.isFile()) {

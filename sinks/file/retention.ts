@@ -1,7 +1,9 @@
-import type { Dirent } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import type { Counter } from 'prom-client';
 import { join } from 'node:path';
-import type { TemplatePart } from '../../core/template.js';
+import type { Logger } from '../../core/log.js';
+import type { EventTemplate, TemplatePart } from '../../core/template.js';
+import { listDir } from './paths.js';
 
 /**
  * Where the day directories are in a path template, for retention: the first segment
@@ -83,26 +85,33 @@ export interface ExpiredDay {
   day: number;
 }
 
-/** Day directories under `root` whose day is before `firstKept` (days since the epoch). Symlinks are never followed. */
-export async function expiredDays(root: string, layout: DayLayout, firstKept: number): Promise<ExpiredDay[]> {
+/** How the day walk sees a tree: the subdirectories of a directory (none when it is gone; symlinks are no directories), and a child's path. */
+export interface DirTree {
+  subdirs(dir: string): Promise<string[]>;
+  child(dir: string, name: string): string;
+}
+
+const localTree: DirTree = {
+  subdirs: async (dir) => (await listDir(dir)).filter((e) => e.isDirectory()).map((e) => e.name),
+  child: join,
+};
+
+/**
+ * Day directories under `root` whose day is before `firstKept` (days since the epoch), on a
+ * local disk or in another store's tree (`tree`). Only directories are followed, so a symlink
+ * or a file named like a day is never deleted.
+ */
+export async function expiredDays(root: string, layout: DayLayout, firstKept: number, tree: DirTree = localTree): Promise<ExpiredDay[]> {
   const found: ExpiredDay[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
-    let entries: Dirent[];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    for (const entry of entries) {
-      if (!entry.isDirectory()) continue;
-      const path = join(dir, entry.name);
+    for (const name of await tree.subdirs(dir)) {
+      const path = tree.child(dir, name);
       if (depth < layout.above.length) {
         const literal = layout.above[depth];
-        if (literal === undefined || literal === entry.name) await walk(path, depth + 1);
+        if (literal === undefined || literal === name) await walk(path, depth + 1);
         continue;
       }
-      const day = layout.parse(entry.name);
+      const day = layout.parse(name);
       if (day !== undefined && day < firstKept) found.push({ dir: path, day });
     }
   };
@@ -118,10 +127,60 @@ export async function removeDir(dir: string): Promise<void> {
  * Expired days oldest first, then by directory in code-unit order: plain comparison, not
  * localeCompare, whose collator would page ICU's data into the collector for a sort.
  */
-export function oldestFirst(a: ExpiredDay, b: ExpiredDay): number {
+function oldestFirst(a: ExpiredDay, b: ExpiredDay): number {
   return a.day - b.day || (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0);
 }
 
 export function formatDay(day: number): string {
   return new Date(day * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Where a tree sink's day directories are and how they go: found past a first kept day, removed (files inside finished first). */
+export interface DayTreeStore {
+  expired(layout: DayLayout, firstKept: number): Promise<ExpiredDay[]>;
+  remove(dir: string): Promise<void>;
+}
+
+/** A tree sink's retention: the day directories older than retention_days deleted, counted and logged. */
+export class DayRetention {
+  private readonly label: { component: string };
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly layout: DayLayout,
+    private readonly clock: { day(now: number): number },
+    private readonly days: number,
+    ctx: { name: string; logger: Logger },
+    private readonly deletedDays: Counter<'component'>,
+  ) {
+    this.label = { component: ctx.name };
+    this.logger = ctx.logger;
+  }
+
+  /** Deletes the day directories before the last `days` (today, in the tree's time zone, counts as one); returns them. */
+  async apply(now: number, store: DayTreeStore): Promise<string[]> {
+    const firstKept = this.clock.day(now) - this.days + 1;
+    const deleted: string[] = [];
+    for (const { dir, day } of await store.expired(this.layout, firstKept)) {
+      await store.remove(dir);
+      deleted.push(dir);
+      this.deletedDays.inc(this.label);
+      this.logger.info(
+        { dir, day: formatDay(day), retention_days: this.days },
+        'retention: deleted a day directory older than the days kept',
+      );
+    }
+    return deleted;
+  }
+}
+
+/** The retention of a tree written by `template`; undefined when retention_days is 0 (everything is kept). */
+export function dayRetention(
+  template: EventTemplate,
+  o: { path: string; retention_days: number },
+  ctx: { name: string; logger: Logger },
+  deletedDays: Counter<'component'>,
+): DayRetention | undefined {
+  if (o.retention_days === 0) return undefined;
+  return new DayRetention(dayLayout(template.parts, o.path), template.clock, o.retention_days, ctx, deletedDays);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { timeWindowOptions } from '../../core/options/time-window.js';
 import { isValidTimeZone, parseTemplate } from '../../core/template.js';
 import { byteSize, duration } from '../../core/units.js';
 import { schemaOption } from '../schema/schema.js';
@@ -10,7 +11,7 @@ import { dayLayout } from './retention.js';
  * meaning wherever the tree is written (the `file` sink on a local disk, the `webhdfs` sink
  * in HDFS). Each sink adds where the tree lives and how many files it keeps open.
  */
-export const treeOptions = {
+const treeOptions = {
   path: z
     .string()
     .min(1)
@@ -45,6 +46,18 @@ export const treeOptions = {
     .describe('Keep the day directories of the last N days (today included) and delete older ones; 0 = keep everything'),
   retention_interval: duration().default(3_600_000).describe('How often day directories are checked against retention_days'),
 };
+
+/**
+ * The tree's options, the time window's, and the cap on files in progress, whose bounds
+ * depend on where the tree lives (a local disk holds more open files than HDFS leases).
+ */
+export function treeSinkOptions(openFiles: { max: number; default: number; describe: string }) {
+  return {
+    ...treeOptions,
+    ...timeWindowOptions,
+    max_open_files: z.number().int().min(1).max(openFiles.max).default(openFiles.default).describe(openFiles.describe),
+  };
+}
 
 /** The checks across tree options: a path template that makes safe paths (and days, for retention), a schema with JSON lines. */
 export function checkTreeOptions(

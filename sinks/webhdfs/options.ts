@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { tlsOptions } from '../../core/options/tls.js';
-import { timeWindowOptions } from '../../core/options/time-window.js';
 import { duration } from '../../core/units.js';
-import { checkTreeOptions, treeOptions } from '../file/tree-options.js';
+import { checkTreeOptions, treeSinkOptions } from '../file/tree-options.js';
 
 /** Options of the `webhdfs` sink (everything besides `type`); strict, so a misspelt key is an error. */
 export const webhdfsSinkOptions = z
@@ -18,15 +17,7 @@ export const webhdfsSinkOptions = z
       .regex(/^\/(?:[^/]+(?:\/[^/]+)*)?$/, 'an absolute HDFS directory such as "/logs" (no trailing "/", no empty segment)')
       .default('/sluice')
       .describe('HDFS directory the tree is written under; nothing is written outside it'),
-    ...treeOptions,
-    ...timeWindowOptions,
-    max_open_files: z
-      .number()
-      .int()
-      .min(1)
-      .max(10_000)
-      .default(64)
-      .describe('Files in progress at once; one more finishes the least recently written'),
+    ...treeSinkOptions({ max: 10_000, default: 64, describe: 'Files in progress at once; one more finishes the least recently written' }),
     auth: z
       .enum(['simple', 'delegation_token', 'kerberos'])
       .default('simple')

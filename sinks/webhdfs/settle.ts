@@ -1,30 +1,9 @@
 // The state of one in-progress HDFS file after a failed write or a crash: settled back to
 // exactly the acknowledged bytes before anything more is written to it.
 import type { Logger } from '../../core/log.js';
-import type { BaseName } from '../file/paths.js';
 import type { WebHdfsClient } from './client.js';
+import type { HdfsFile } from './hdfs-file.js';
 import { webhdfsMetrics } from './metrics.js';
-
-/** One in-progress file on HDFS, written by this sink only. */
-export interface HdfsFile {
-  rel: string;
-  dir: string;
-  base: BaseName;
-  seq: number;
-  /** The lane (Kafka partition) whose events it holds, when the sink writes per lane (lanes.ts). */
-  lane?: string;
-  /** The in-progress path (also its name in the write journal). */
-  path: string;
-  finalPath: string;
-  /** Bytes acknowledged: everything in the file before this offset is durable and journaled. */
-  length: number;
-  /** The file exists on HDFS (false until its first CREATE went through). */
-  created: boolean;
-  /** A write to it failed: its length and lease must be checked before the next one. */
-  suspect: boolean;
-  openedAt: number;
-  lastWriteAt: number;
-}
 
 /** What settling a file needs of the sink. */
 export interface Settling {

@@ -4,23 +4,21 @@ import type { LogEvent } from '../../core/event.js';
 import { OutageLog, type Logger } from '../../core/log.js';
 import { loadTls } from '../../core/options/tls.js';
 import { type ComponentContext, type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
-import { EventTemplate, partitionedByArrival, TimeWindow } from '../../core/template.js';
-import { gzipMember } from '../file/gzip.js';
+import { EventTemplate, TimeWindow } from '../../core/template.js';
 import { BatchIds } from '../file/batch-ids.js';
-import { groupByPath, type PathGroup as Group, refusals, releaseUnjournaled } from '../file/path-groups.js';
+import { OneAtATime } from '../file/one-at-a-time.js';
+import { groupBytes, type PathGroup as Group, rollDue, TreeBatches } from '../file/path-groups.js';
 import { ID_WORDS } from '../file/id-window.js';
 import { WriteJournal } from '../file/journal.js';
-import { finalName, finalNameOf, fitSegment, inProgressName, nextSeqAmong, safePathSegment, splitBaseName } from '../file/paths.js';
-import { dayLayout, formatDay, type DayLayout } from '../file/retention.js';
-import { jsonLineEncoder } from '../schema/schema.js';
+import { nextSeqAmong, safePathSegment } from '../file/paths.js';
+import { type DayRetention, dayRetention } from '../file/retention.js';
 import { HdfsError, isRefusedPath, WebHdfsClient, type Auth } from './client.js';
 import { webhdfsMetrics } from './metrics.js';
 import type { WebHdfsSinkOptions } from './options.js';
 import { LaneLedgers } from './lanes.js';
 import { expiredDaysOnHdfs } from './retention.js';
-import { type HdfsFile, lost, type Settling, settle, tailAfter } from './settle.js';
-
-/** One file's share of a batch: its events, their lines and their rows in the batch (BatchIds). */
+import { freshFile, type HdfsFile, leftFile, numbered, placeOf } from './hdfs-file.js';
+import { lost, type Settling, settle, tailAfter } from './settle.js';
 
 export type WebHdfsSinkContext = Pick<ComponentContext, 'name' | 'logger'> & Partial<Pick<ComponentContext, 'dataDir'>>;
 
@@ -50,7 +48,8 @@ export class WebHdfsSink implements Sink {
   private readonly client: WebHdfsClient;
   private readonly template: EventTemplate;
   private readonly window: TimeWindow;
-  private readonly layout: DayLayout | undefined;
+  private readonly batches: TreeBatches;
+  private readonly retention: DayRetention | undefined;
   private readonly gzip: boolean;
   private readonly files = new Map<string, HdfsFile>();
   /** Files whose finishing failed (HDFS down): retried on the timer and at close. */
@@ -58,9 +57,7 @@ export class WebHdfsSink implements Sink {
   /** In-progress files a previous run left, from the journal: settled and finished before anything is written. */
   private recovering: [path: string, length: number, lane?: string][] = [];
   private journal: WriteJournal | undefined;
-  private chain: Promise<unknown> = Promise.resolve();
-  private rollTimer: NodeJS.Timeout | undefined;
-  private retentionTimer: NodeJS.Timeout | undefined;
+  private readonly serial = new OneAtATime();
   private readonly label: { component: string };
   private readonly logger: Logger;
   private readonly where: string;
@@ -90,7 +87,8 @@ export class WebHdfsSink implements Sink {
     const sanitize = (v: string) => safePathSegment(v).replace(/:/g, '_');
     this.template = new EventTemplate(options.path, { timeZone: options.time_zone, sanitize });
     this.window = new TimeWindow(options.max_event_age, options.max_future);
-    this.layout = options.retention_days > 0 ? dayLayout(this.template.parts, options.path) : undefined;
+    this.retention = dayRetention(this.template, options, ctx, webhdfsMetrics.expiredDays);
+    this.batches = new TreeBatches(this.template, this.window, options, ctx, 'HDFS', webhdfsMetrics);
     this.outage = new OutageLog(ctx.logger, { what: 'hdfs', fields: { namenodes: options.namenodes } });
   }
 
@@ -105,33 +103,22 @@ export class WebHdfsSink implements Sink {
     webhdfsMetrics.openFiles.set(this.label, 0);
     const limits = [this.options.roll_age, this.options.idle_timeout].filter((ms) => ms > 0);
     const tick = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.floor(Math.min(MAX_TICK_MS * 4, ...limits) / 4)));
-    this.rollTimer = setInterval(
-      () =>
-        void this.serial(() => this.rollExpired()).catch((err) =>
-          this.logger.warn({ err: (err as Error).message }, 'finishing files by age or idleness failed; retried on the next tick'),
-        ),
+    this.serial.every(
       tick,
+      () => this.rollExpired(),
+      (err) => this.logger.warn({ err: err.message }, 'finishing files by age or idleness failed; retried on the next tick'),
     );
-    this.rollTimer.unref();
-    if (this.layout) {
+    if (this.retention) {
+      const retentionFailed = (err: Error) => this.logger.warn({ err: err.message }, 'retention failed; retried on the next check');
       // HDFS may be down at start: retention then runs on its next turn, without holding up the collector.
-      void this.serial(() => this.applyRetention()).catch((err) =>
-        this.logger.warn({ err: (err as Error).message }, 'retention failed; retried on the next check'),
-      );
-      this.retentionTimer = setInterval(
-        () =>
-          void this.serial(() => this.applyRetention()).catch((err) =>
-            this.logger.warn({ err: (err as Error).message }, 'retention failed; retried on the next check'),
-          ),
-        this.options.retention_interval,
-      );
-      this.retentionTimer.unref();
+      void this.serial.run(() => this.applyRetention()).catch(retentionFailed);
+      this.serial.every(this.options.retention_interval, () => this.applyRetention(), retentionFailed);
     }
   }
 
   write(batch: readonly LogEvent[], lane?: string): Promise<WriteResult> {
     if (batch.length === 0) return Promise.resolve(WRITTEN);
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       try {
         const result = await this.writeBatch(batch, this.lanes ? lane : undefined);
         this.outage.ok();
@@ -145,9 +132,8 @@ export class WebHdfsSink implements Sink {
 
   /** Finishes the open files (those HDFS does not let finish now stay in progress, for the next start) and stops the timers. */
   async close(): Promise<void> {
-    clearInterval(this.rollTimer);
-    clearInterval(this.retentionTimer);
-    await this.serial(async () => {
+    this.serial.stopTimers();
+    await this.serial.run(async () => {
       for (const file of [...this.files.values(), ...this.unfinished]) await this.finishOrKeep(file);
       await this.journal?.close();
     });
@@ -160,66 +146,27 @@ export class WebHdfsSink implements Sink {
 
   /** Finishes the files whose age or idleness reached its limit, and retries the ones that failed to finish. */
   async rollExpired(now = Date.now()): Promise<void> {
-    const { roll_age, idle_timeout } = this.options;
     for (const file of [...this.unfinished]) await this.finishOrKeep(file);
-    for (const f of [...this.files.values()])
-      if ((roll_age > 0 && now - f.openedAt >= roll_age) || (idle_timeout > 0 && now - f.lastWriteAt >= idle_timeout))
-        await this.finishOrKeep(f);
+    for (const f of [...this.files.values()]) if (rollDue(f, this.options, now)) await this.finishOrKeep(f);
   }
 
   /** Deletes the day directories older than retention_days (today, in the sink's time zone, counts as one). */
   async applyRetention(now = Date.now()): Promise<string[]> {
-    if (!this.layout) return [];
-    const firstKept = this.template.clock.day(now) - this.options.retention_days + 1;
-    const deleted: string[] = [];
-    for (const { dir, day } of await expiredDaysOnHdfs(this.client, this.options.root, this.layout, firstKept)) {
-      for (const file of [...this.files.values(), ...this.unfinished])
-        if (file.dir === dir || file.dir.startsWith(`${dir}/`)) await this.finish(file);
-      await this.client.delete(dir, true);
-      deleted.push(dir);
-      webhdfsMetrics.expiredDays.inc(this.label);
-      this.logger.info(
-        { dir, day: formatDay(day), retention_days: this.options.retention_days },
-        'retention: deleted a day directory older than the days kept',
-      );
-    }
-    return deleted;
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn);
-    this.chain = run.catch(() => undefined);
-    return run;
+    if (!this.retention) return [];
+    return this.retention.apply(now, {
+      expired: (layout, firstKept) => expiredDaysOnHdfs(this.client, this.options.root, layout, firstKept),
+      remove: async (dir) => {
+        for (const file of [...this.files.values(), ...this.unfinished])
+          if (file.dir === dir || file.dir.startsWith(`${dir}/`)) await this.finish(file);
+        await this.client.delete(dir, true);
+      },
+    });
   }
 
   private async writeBatch(batch: readonly LogEvent[], lane: string | undefined): Promise<WriteResult> {
     await this.recover();
     if (lane !== undefined) await this.enterLane(lane);
-    const json = this.options.encoding === 'json' ? jsonLineEncoder(this.options.schema) : undefined;
-    const ids = this.ids;
-    ids?.claim(batch);
-    const skipped = ids?.skipped ?? 0;
-    let groups: Map<string, Group> | undefined;
-    try {
-      const grouped = groupByPath(batch, this.template, this.window, json, ids);
-      groups = grouped.groups;
-      if (grouped.late > 0) partitionedByArrival.inc(this.label, grouped.late);
-      if (skipped > 0) {
-        webhdfsMetrics.duplicates.inc(this.label, skipped);
-        this.logger.info({ skipped, events: batch.length }, 'skipped events HDFS already holds (delivered again after a crash)');
-      }
-      const entries = [...groups];
-      const max = this.options.max_open_files;
-      for (let i = 0; i < entries.length; i += max)
-        await this.writeWave(entries.slice(i, i + max), entries.length <= max && skipped === 0, lane);
-    } catch (err) {
-      releaseUnjournaled(ids, groups);
-      throw err;
-    }
-    const refused = refusals(batch, groups, ids);
-    if (refused.length > 0) webhdfsMetrics.refused.inc(this.label, refused.length);
-    webhdfsMetrics.events.inc(this.label, batch.length - skipped - refused.length);
-    return refused.length === 0 ? WRITTEN : { refused, retry: [] };
+    return this.batches.write(batch, this.ids, (wave, whole) => this.writeWave(wave, whole, lane));
   }
 
   /**
@@ -309,9 +256,7 @@ export class WebHdfsSink implements Sink {
    * returns the bytes written; the file's length moves once they are journaled.
    */
   private async appendTo(file: HdfsFile, lines: string[]): Promise<Buffer> {
-    lines.push('');
-    const text = Buffer.from(lines.join('\n'), 'utf8');
-    const data = this.gzip ? await gzipMember(text, this.options.gzip_level) : text;
+    const data = await groupBytes(lines, this.options);
     const wasSuspect = file.suspect;
     if (wasSuspect) await this.settle(file);
     try {
@@ -348,9 +293,7 @@ export class WebHdfsSink implements Sink {
           throw err;
         }
         this.forgetFile(file);
-        file.seq++;
-        file.path = `${file.dir}/${inProgressName(finalName(file.base, file.seq, this.gzip))}`;
-        file.finalPath = `${file.dir}/${finalName(file.base, file.seq, this.gzip)}`;
+        numbered(file, file.seq + 1, this.gzip);
         await this.recordFresh(file.lane, [file.path]);
       }
     }
@@ -459,22 +402,8 @@ export class WebHdfsSink implements Sink {
   private async recover(): Promise<void> {
     while (this.recovering.length > 0) {
       const [path, length, lane] = this.recovering[0]!;
-      const slash = path.lastIndexOf('/');
-      const dir = path.slice(0, slash);
-      const final = `${dir}/${finalNameOf(path.slice(slash + 1)) ?? path.slice(slash + 1)}`;
-      const file: HdfsFile = {
-        rel: '',
-        dir,
-        base: { stem: '', ext: '' },
-        seq: 0,
-        path,
-        finalPath: final,
-        length,
-        created: true,
-        suspect: true,
-        openedAt: 0,
-        lastWriteAt: 0,
-      };
+      const file = leftFile(path, length);
+      const final = file.finalPath;
       if ((await this.client.getFileStatus(path)) !== undefined) {
         await this.finish(file);
         webhdfsMetrics.recoveredFiles.inc(this.label);
@@ -500,27 +429,9 @@ export class WebHdfsSink implements Sink {
   }
 
   private async openFile(key: string, rel: string, lane: string | undefined): Promise<HdfsFile> {
-    const segments = rel.split('/').map(fitSegment);
-    const baseName = segments.pop()!;
-    const dir = [this.options.root === '/' ? '' : this.options.root, ...segments].join('/');
-    const base = splitBaseName(baseName);
+    const { dir, base } = placeOf(this.options.root, rel);
     const names = ((await this.client.listStatus(dir)) ?? []).map((s) => s.pathSuffix);
-    const seq = nextSeqAmong(names, base, this.gzip);
-    const now = Date.now();
-    return {
-      rel: key,
-      ...(lane === undefined ? {} : { lane }),
-      dir,
-      base,
-      seq,
-      path: `${dir}/${inProgressName(finalName(base, seq, this.gzip))}`,
-      finalPath: `${dir}/${finalName(base, seq, this.gzip)}`,
-      length: 0,
-      created: false,
-      suspect: false,
-      openedAt: now,
-      lastWriteAt: now,
-    };
+    return freshFile(key, lane, dir, base, nextSeqAmong(names, base, this.gzip), this.gzip);
   }
 
   /** Finishes a file; when HDFS does not let it now, it is kept for the timer to retry. */

@@ -427,16 +427,28 @@ export async function provisionHdfs({ log = defaultLog } = {}) {
 // ---------------------------------------------------------------------------------------
 // The common life cycle of a managed JVM service
 
+/** The JVM heap of a service: as given, else from its environment variable, else 512m. */
+function jvmHeap(heap, envVar) {
+  return heap ?? process.env[envVar] ?? '512m';
+}
+
 class Service {
   /**
    * @param {string} kind 'Kafka' | 'Elasticsearch'
    * @param {string} name instance directory under servicesDir()
    * @param {string | undefined} external address from the environment; the service is then not ours to run
+   * @param {string} envName the variable that points the tests at an external one
+   * @param {string} logName its main log (the one shown when it fails to start), in logDir
+   * @param {Record<string, number | undefined>} [ports] its ports by field name (0 or unset: any free one)
    */
-  constructor(kind, name, external) {
+  constructor(kind, name, external, envName, logName, ports = {}) {
     this.kind = kind;
     this.name = name;
     this.external = external;
+    this.envName = envName;
+    this.logName = logName;
+    this.portFields = Object.keys(ports);
+    Object.assign(this, ports);
   }
 
   get managed() {
@@ -449,6 +461,32 @@ class Service {
 
   get pidFile() {
     return join(this.dir, 'run', 'pid');
+  }
+
+  get logDir() {
+    return join(this.dir, 'logs');
+  }
+
+  get mainLog() {
+    return join(this.logDir, this.logName);
+  }
+
+  /** Where its main port (`port`) answers on 127.0.0.1, after `scheme`. */
+  localAddress(scheme) {
+    if (!this.port) throw new Error(`${this.kind} instance ${this.name} has no port until it is started`);
+    return `${scheme}127.0.0.1:${this.port}`;
+  }
+
+  /**
+   * The ports it listens on. Port 0 means "any free one", fixed at first start so a
+   * restarted instance comes back at the address its clients already know.
+   */
+  async ports() {
+    const ports = await fillFreePorts(this.portFields.map((field) => this[field]));
+    this.portFields.forEach((field, i) => {
+      this[field] = ports[i];
+    });
+    return ports;
   }
 
   /** The shared instances serve every test run at once; any other one belongs to one process. */
@@ -604,6 +642,13 @@ class Service {
     }
   }
 
+  /** Starts the JVM in the background (its output in stdout.log) and records its pid. */
+  spawnJvm(java, args) {
+    const child = spawnDetached(java, args, { cwd: this.dir, env: process.env, logFile: join(this.logDir, 'stdout.log') });
+    writeFileSync(this.pidFile, `${child.pid}\n`);
+    return child;
+  }
+
   /** Fetches what the service runs from (Kafka's and Elasticsearch's by default). */
   provision(options) {
     return provision(options);
@@ -623,33 +668,13 @@ export class KafkaService extends Service {
    * @param {{ name?: string, port?: number, controllerPort?: number, heap?: string, external?: string }} [options]
    */
   constructor({ name = 'kafka', port, controllerPort, heap, external } = {}) {
-    super('Kafka', name, external);
-    this.envName = 'KAFKA_BROKERS';
-    this.port = port;
-    this.controllerPort = controllerPort;
-    this.heap = heap ?? process.env.SLUICE_KAFKA_HEAP ?? '512m';
-  }
-
-  get logDir() {
-    return join(this.dir, 'logs');
-  }
-
-  get mainLog() {
-    return join(this.logDir, 'server.log');
-  }
-
-  async ports() {
-    // Port 0 means "any free one", fixed at first start so a restarted broker comes back
-    // at the address its clients already know.
-    [this.port, this.controllerPort] = await fillFreePorts([this.port, this.controllerPort]);
-    return [this.port, this.controllerPort];
+    super('Kafka', name, external, 'KAFKA_BROKERS', 'server.log', { port, controllerPort });
+    this.heap = jvmHeap(heap, 'SLUICE_KAFKA_HEAP');
   }
 
   /** Bootstrap address list for clients, e.g. "127.0.0.1:19092". */
   get brokers() {
-    if (this.external !== undefined) return this.external;
-    if (!this.port) throw new Error(`Kafka instance ${this.name} has no port until it is started`);
-    return `127.0.0.1:${this.port}`;
+    return this.external ?? this.localAddress('');
   }
 
   address() {
@@ -735,13 +760,7 @@ export class KafkaService extends Service {
         throw new Error(`formatting Kafka storage in ${dataDir} failed: ${String(err.stderr || err.stdout || err.message).trim()}`);
       }
     }
-    const child = spawnDetached(java, [...jvm, '-cp', classPath, 'kafka.Kafka', properties], {
-      cwd: this.dir,
-      env: process.env,
-      logFile: join(this.logDir, 'stdout.log'),
-    });
-    writeFileSync(this.pidFile, `${child.pid}\n`);
-    return child;
+    return this.spawnJvm(java, [...jvm, '-cp', classPath, 'kafka.Kafka', properties]);
   }
 
   async ready() {
@@ -776,33 +795,15 @@ export class ElasticsearchService extends Service {
    * @param {{ name?: string, port?: number, transportPort?: number, heap?: string, external?: string }} [options]
    */
   constructor({ name = 'elasticsearch', port, transportPort, heap, external } = {}) {
-    super('Elasticsearch', name, external);
-    this.envName = 'ELASTICSEARCH_URL';
-    this.port = port;
-    this.transportPort = transportPort;
-    this.heap = heap ?? process.env.SLUICE_ES_HEAP ?? '512m';
-  }
-
-  get logDir() {
-    return join(this.dir, 'logs');
-  }
-
-  get mainLog() {
-    // The CLI copies the node's console output here until the node has started, and it is
-    // where a failure before logging is set up (bad setting, wrong Java) shows.
-    return join(this.logDir, 'startup.log');
-  }
-
-  async ports() {
-    [this.port, this.transportPort] = await fillFreePorts([this.port, this.transportPort]);
-    return [this.port, this.transportPort];
+    // The main log is the one the CLI copies the node's console output to until the node has
+    // started: where a failure before logging is set up (bad setting, wrong Java) shows.
+    super('Elasticsearch', name, external, 'ELASTICSEARCH_URL', 'startup.log', { port, transportPort });
+    this.heap = jvmHeap(heap, 'SLUICE_ES_HEAP');
   }
 
   /** Base URL for clients, e.g. "http://127.0.0.1:19200". */
   get url() {
-    if (this.external !== undefined) return this.external.replace(/\/+$/, '');
-    if (!this.port) throw new Error(`Elasticsearch instance ${this.name} has no port until it is started`);
-    return `http://127.0.0.1:${this.port}`;
+    return this.external?.replace(/\/+$/, '') ?? this.localAddress('http://');
   }
 
   address() {
@@ -964,22 +965,19 @@ class HdfsNode extends Service {
    * @param {'namenode' | 'datanode'} role
    */
   constructor(cluster, role) {
-    super(role === 'namenode' ? 'HDFS NameNode' : 'HDFS DataNode', join(cluster.name, role), cluster.external);
+    super(
+      role === 'namenode' ? 'HDFS NameNode' : 'HDFS DataNode',
+      join(cluster.name, role),
+      cluster.external,
+      'WEBHDFS_URL',
+      `${role}.log`,
+    );
     this.cluster = cluster;
     this.role = role;
-    this.envName = 'WEBHDFS_URL';
   }
 
   get shared() {
     return this.cluster.name === 'hdfs';
-  }
-
-  get logDir() {
-    return join(this.dir, 'logs');
-  }
-
-  get mainLog() {
-    return join(this.logDir, `${this.role}.log`);
   }
 
   get confDir() {
@@ -1109,13 +1107,7 @@ class HdfsNode extends Service {
       }
     }
     rmSync(this.pidFile, { force: true });
-    const child = spawnDetached(java, [...this.jvm(), this.mainClass], {
-      cwd: this.dir,
-      env: process.env,
-      logFile: join(this.logDir, 'stdout.log'),
-    });
-    writeFileSync(this.pidFile, `${child.pid}\n`);
-    return child;
+    return this.spawnJvm(java, [...this.jvm(), this.mainClass]);
   }
 
   async ready() {

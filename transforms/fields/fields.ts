@@ -1,12 +1,11 @@
 import { type FieldValue, isValidEventTime, type LogEvent, TIME_INVALID_FIELD } from '../../core/event.js';
 import { globMatcher } from '../../core/template.js';
 import type { EventTest } from '../conditions.js';
-import type { ComponentSpec } from '../../core/registry.js';
 import { EventTemplate } from '../../core/template.js';
 import { normalizeLevel } from '../level/normalize.js';
 import { compact, fieldPath, fieldText } from '../paths.js';
 import { type TimeParser, timeParser } from '../time.js';
-import { applyEach, compileWhen, PARSE_ERROR_FIELD, ParseErrors, type Side, type Transform } from '../transform.js';
+import { applyEach, compileWhen, PARSE_ERROR_FIELD, ParseErrors, type Side, type Transform, transformSpec } from '../transform.js';
 import { type FieldsOptions, fieldsOptions } from './options.js';
 
 /**
@@ -164,12 +163,9 @@ function preview(v: FieldValue): string {
   return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
 }
 
-export const fieldsTransformSpec: ComponentSpec<'transform', FieldsOptions, Transform> = {
-  kind: 'transform',
+export const fieldsTransformSpec = transformSpec(FieldsTransform, fieldsOptions, {
   type: 'fields',
   description: 'adds, sets, copies, renames and removes fields; promotes one to service, module, level, message or time',
-  options: fieldsOptions,
-  create: (options, ctx) => new FieldsTransform(ctx.name, options),
   fieldsSet: (o) => [
     ...Object.values(o.rename),
     ...Object.values(o.copy),
@@ -178,4 +174,4 @@ export const fieldsTransformSpec: ComponentSpec<'transform', FieldsOptions, Tran
     ...(Object.keys(o.promote).length > 0 ? [PARSE_ERROR_FIELD] : []),
     ...(o.promote.timestamp !== undefined ? [TIME_INVALID_FIELD] : []),
   ],
-};
+});

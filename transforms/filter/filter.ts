@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import type { LogEvent } from '../../core/event.js';
 import { compileConditions, conditionsSchema, type EventTest } from '../conditions.js';
-import type { ComponentSpec } from '../../core/registry.js';
 import { LEVELS } from '../level/normalize.js';
-import { applyEach, commonOptions, compileWhen, discardCounter, type Side, type Transform } from '../transform.js';
+import { applyEach, commonOptions, compileWhen, discardCounter, type Side, type Transform, transformSpec } from '../transform.js';
 
 export const filterOptions = z
   .strictObject({
@@ -78,11 +77,8 @@ export class FilterTransform implements Transform {
   }
 }
 
-export const filterTransformSpec: ComponentSpec<'transform', FilterOptions, Transform> = {
-  kind: 'transform',
+export const filterTransformSpec = transformSpec(FilterTransform, filterOptions, {
   type: 'filter',
   description: 'drops events by level, field values, globs or regexes',
-  options: filterOptions,
-  create: (options, ctx) => new FilterTransform(ctx.name, options),
   fieldsSet: () => [],
-};
+});

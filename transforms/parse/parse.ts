@@ -1,9 +1,8 @@
 import type { FieldValue, LogEvent } from '../../core/event.js';
 import type { EventTest } from '../conditions.js';
-import type { ComponentSpec } from '../../core/registry.js';
 import { normalizeLevel } from '../level/normalize.js';
 import { type FieldPath, type Fields, fieldPath, getField, setField } from '../paths.js';
-import { applyEach, compileWhen, PARSE_ERROR_FIELD, ParseErrors, type Side, type Transform } from '../transform.js';
+import { applyEach, compileWhen, PARSE_ERROR_FIELD, ParseErrors, type Side, type Transform, transformSpec } from '../transform.js';
 import { type CompiledPattern, convert, extract } from './grok.js';
 import { LOGFMT, type KeyValueOptions, parseKeyValue } from './kv.js';
 import { compilePattern, type ParseOptions, parseOptions } from './options.js';
@@ -150,16 +149,13 @@ function patternParser(patterns: CompiledPattern[], maxMatchBytes: number): Pars
   };
 }
 
-export const parseTransformSpec: ComponentSpec<'transform', ParseOptions, Transform> = {
-  kind: 'transform',
+export const parseTransformSpec = transformSpec(ParseTransform, parseOptions, {
   type: 'parse',
   description: 'parses JSON, logfmt, key=value, regex captures or grok patterns into fields',
-  options: parseOptions,
-  create: (options, ctx) => new ParseTransform(ctx.name, options),
   fieldsSet: (o) => {
     if (o.target !== 'fields') return [o.target.slice('fields.'.length), PARSE_ERROR_FIELD];
     if (o.format !== 'regex' && o.format !== 'grok') return '*';
     const patterns = Array.isArray(o.pattern) ? o.pattern : [o.pattern!];
     return [...patterns.flatMap((p) => compilePattern(o.format as 'regex' | 'grok', p, o).captures.map((c) => c.field)), PARSE_ERROR_FIELD];
   },
-};
+});

@@ -1,11 +1,10 @@
 import { createHmac } from 'node:crypto';
 import type { FieldValue, LogEvent } from '../../core/event.js';
 import { counter } from '../../core/metrics.js';
-import type { ComponentSpec } from '../../core/registry.js';
 import { globMatcher } from '../../core/template.js';
 import type { EventTest } from '../conditions.js';
 import { compileRegex, type SafeRegex } from '../regex.js';
-import { applyEach, compileWhen, metricName, type Side, type Transform } from '../transform.js';
+import { applyEach, compileWhen, metricName, type Side, type Transform, transformSpec } from '../transform.js';
 import { BUILT_IN, type Detector, regexDetector, type Span } from './detectors.js';
 import { type RedactOptions, redactOptions } from './options.js';
 
@@ -196,11 +195,8 @@ function replacer(o: RedactOptions): (value: string, detector: string) => string
   };
 }
 
-export const redactTransformSpec: ComponentSpec<'transform', RedactOptions, Transform> = {
-  kind: 'transform',
+export const redactTransformSpec = transformSpec(RedactTransform, redactOptions, {
   type: 'redact',
   description: 'hides emails, card numbers, tokens, keys (and optionally IPs) or your patterns: masked or keyed-hashed',
-  options: redactOptions,
-  create: (options, ctx) => new RedactTransform(ctx.name, options),
   fieldsSet: () => [],
-};
+});

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import type { LogEvent } from '../../core/event.js';
 import { compileConditions, conditionsSchema, type EventTest } from '../conditions.js';
-import type { ComponentSpec } from '../../core/registry.js';
 import { keyOf, keyTemplate } from '../keyed.js';
-import { applyEach, commonOptions, compileWhen, discardCounter, type Side, type Transform } from '../transform.js';
+import { applyEach, commonOptions, compileWhen, discardCounter, type Side, type Transform, transformSpec } from '../transform.js';
 
 export const sampleOptions = z
   .strictObject({
@@ -68,11 +67,8 @@ export function fnv1a(text: string): number {
   return h >>> 0;
 }
 
-export const sampleTransformSpec: ComponentSpec<'transform', SampleOptions, Transform> = {
-  kind: 'transform',
+export const sampleTransformSpec = transformSpec(SampleTransform, sampleOptions, {
   type: 'sample',
   description: 'keeps one event in N (by id or a key such as a trace id), the same decision on every replay',
-  options: sampleOptions,
-  create: (options, ctx) => new SampleTransform(ctx.name, options),
   fieldsSet: () => [],
-};
+});

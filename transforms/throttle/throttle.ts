@@ -2,10 +2,9 @@ import { z } from 'zod';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import { compileConditions, conditionsSchema, type EventTest } from '../conditions.js';
-import type { ComponentSpec } from '../../core/registry.js';
 import { duration } from '../../core/units.js';
 import { keyOf, keyTemplate } from '../keyed.js';
-import { applyEach, commonOptions, compileWhen, discardCounter, type Side, type Transform } from '../transform.js';
+import { applyEach, commonOptions, compileWhen, discardCounter, type Side, type Transform, transformSpec } from '../transform.js';
 
 export const throttleOptions = z
   .strictObject({
@@ -103,11 +102,8 @@ export class ThrottleTransform implements Transform {
   }
 }
 
-export const throttleTransformSpec: ComponentSpec<'transform', ThrottleOptions, Transform> = {
-  kind: 'transform',
+export const throttleTransformSpec = transformSpec(ThrottleTransform, throttleOptions, {
   type: 'throttle',
   description: 'lets at most N events per window through per key (e.g. per service), dropping and counting the rest',
-  options: throttleOptions,
-  create: (options, ctx) => new ThrottleTransform(ctx.name, options, ctx.logger),
   fieldsSet: () => [],
-};
+});

@@ -8,7 +8,7 @@ import type { ClientSetup } from '../client.js';
 import { busMetrics } from '../metrics.js';
 import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
 import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
-import { AckedMemory, type SendAttempt } from '../resend.js';
+import { AckedMemory, type SendAttempt, sendSkippingSettled } from '../resend.js';
 import { createKafka, describeError } from './config.js';
 
 const { CompressionTypes, Partitioners } = kafkajs;
@@ -76,21 +76,12 @@ export class KafkajsProducer implements BusProducer {
     this.logger.info({ bus: describeBus(this.options), client: 'kafkajs' }, 'kafka producer configured; connects on the first send');
   }
 
-  async send(all: readonly LogEvent[]): Promise<void> {
-    const attempt = this.acked.begin(all);
-    try {
-      await this.sendAttempt(attempt, all.length);
-      this.acked.succeeded(attempt);
-    } catch (err) {
-      // Left as it is when the attempt said what it settled already.
-      this.acked.failed(attempt, () => false);
-      throw err;
-    }
+  send(all: readonly LogEvent[]): Promise<void> {
+    return sendSkippingSettled(this.acked, all, this.logger, (attempt) => this.sendAttempt(attempt));
   }
 
-  private async sendAttempt(attempt: SendAttempt, total: number): Promise<void> {
-    const { events, skipped } = attempt;
-    if (skipped > 0) this.logger.info({ skipped, events: total }, 'not resending the events Kafka acked before the last send failed');
+  private async sendAttempt(attempt: SendAttempt): Promise<void> {
+    const { events } = attempt;
     if (events.length === 0) return;
     const sent: Sent = { acked: new Uint8Array(events.length), refused: [], refusedAt: [] };
     try {

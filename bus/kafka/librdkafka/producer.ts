@@ -6,7 +6,7 @@ import { type ClientSetup, SENDS_IN_FLIGHT } from '../client.js';
 import { busMetrics } from '../metrics.js';
 import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
 import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
-import { AckedMemory, type SendAttempt } from '../resend.js';
+import { AckedMemory, type SendAttempt, sendSkippingSettled } from '../resend.js';
 import { producerConfig } from './config.js';
 import { Deliveries } from './deliveries.js';
 import { ERR, isOutage, type NativeAdmin, type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
@@ -74,20 +74,12 @@ export class LibrdkafkaProducer implements BusProducer {
     this.logger.info({ bus: describeBus(this.options), client: 'librdkafka' }, 'kafka producer configured; connects on the first send');
   }
 
-  async send(all: readonly LogEvent[]): Promise<void> {
-    const attempt = this.acked.begin(all);
-    try {
-      await this.sendAttempt(attempt, all.length);
-    } catch (err) {
-      // Failed before any record was handed over (settled attempts are left as they are).
-      this.acked.failed(attempt, () => false);
-      throw err;
-    }
+  send(all: readonly LogEvent[]): Promise<void> {
+    return sendSkippingSettled(this.acked, all, this.logger, (attempt) => this.sendAttempt(attempt));
   }
 
-  private async sendAttempt(attempt: SendAttempt, total: number): Promise<void> {
-    const { events, skipped } = attempt;
-    if (skipped > 0) this.logger.info({ skipped, events: total }, 'not resending the events Kafka acked before the last send failed');
+  private async sendAttempt(attempt: SendAttempt): Promise<void> {
+    const { events } = attempt;
     // Sends in flight hand their records over in the order they were called (the order the
     // forwarder took them), so a key's records reach their partition in channel order.
     const turn = this.handOver;
@@ -98,10 +90,7 @@ export class LibrdkafkaProducer implements BusProducer {
     let sending: Promise<{ acked: Uint8Array; failed: Map<number, NativeError> }> | undefined;
     try {
       await turn;
-      if (events.length === 0) {
-        this.acked.succeeded(attempt);
-        return;
-      }
+      if (events.length === 0) return;
       try {
         producer = await this.connected();
         if (this.options.producer.create_topics) await this.ensureTopics(producer, events);
@@ -159,7 +148,6 @@ export class LibrdkafkaProducer implements BusProducer {
       if (outage?.isFatal) await this.discard();
       throw outage ? new Error(`kafka produce failed: ${describeNativeError(outage)}`) : unkept;
     }
-    this.acked.succeeded(attempt);
     this.outage.ok();
     busMetrics.produced.inc(this.labels, events.length - refused.length);
     busMetrics.producedBytes.inc(this.labels, bytes);

@@ -1,39 +1,33 @@
-import type { BusRecord, BusRecordWriter } from '../../../core/pipeline.js';
-import type { ClientSetup } from '../client.js';
+import type { BusRecord } from '../../../core/pipeline.js';
+import { TopicRecordWriter } from '../record-writer.js';
 import { connectionConfig } from './config.js';
 import { Deliveries } from './deliveries.js';
 import { type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
 
-/** Writes records as they are to one topic (acks=all, idempotent): the collector's dead-letter topic. */
-export class LibrdkafkaRecordWriter implements BusRecordWriter {
+/** The dead-letter topic's writer on librdkafka. */
+export class LibrdkafkaRecordWriter extends TopicRecordWriter {
   private readonly deliveries = new Deliveries();
   private producer: Promise<NativeProducer> | undefined;
 
-  constructor(
-    private readonly setup: ClientSetup,
-    readonly topic: string,
-  ) {}
-
-  async write(records: readonly BusRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    try {
-      const producer = await this.connected();
-      const sending = this.deliveries.start(records.length);
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i]!;
-        const headers = r.headers ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v })) : undefined;
-        try {
-          producer.produce(this.topic, null, Buffer.from(r.value), r.key, null, sending.base + i, headers);
-        } catch (err) {
-          sending.failFrom(i, err as NativeError);
-          break;
-        }
+  protected async send(records: readonly BusRecord[]): Promise<void> {
+    const producer = await this.connected();
+    const sending = this.deliveries.start(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const headers = r.headers ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v })) : undefined;
+      try {
+        producer.produce(this.topic, null, Buffer.from(r.value), r.key, null, sending.base + i, headers);
+      } catch (err) {
+        sending.failFrom(i, err as NativeError);
+        break;
       }
-      const [error] = (await sending.outcome).failed.values();
-      if (error) throw error;
-    } catch (err) {
-      throw new Error(`topic ${this.topic}: ${describeNativeError(err)}`);
     }
+    const [error] = (await sending.outcome).failed.values();
+    if (error) throw error;
+  }
+
+  protected describe(err: unknown): string {
+    return describeNativeError(err);
   }
 
   async close(): Promise<void> {
