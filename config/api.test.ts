@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from '../core/registry.js';
 import { isLoopback, parseAddress } from './api.js';
-import { ConfigError, formatProblem } from './errors.js';
+import { configProblems } from '../test/support/config.js';
 import { parseConfig } from './load.js';
 
 const registry = new Registry();
-function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
-  try {
-    parseConfig(yaml, 'p.yaml', registry, env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map(formatProblem);
-    throw err;
-  }
-  return [];
-}
+const problems = (yaml: string, env: NodeJS.ProcessEnv = {}) => configProblems(yaml, registry, env);
 
 describe('api: section', () => {
   it('defaults to loopback port 8686, on, 30s of failing before not ready', () => {

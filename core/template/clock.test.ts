@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeEvent } from '../../test/support/index.js';
+import { makeEvent, wallClock } from '../../test/support/index.js';
 import { ZonedClock } from './clock.js';
 import { EventTemplate } from './render.js';
 
@@ -7,24 +7,11 @@ const event = (timestamp: number) => makeEvent({ timestamp });
 
 describe('ZonedClock', () => {
   // Reference: Intl, formatted per timestamp (what the cache must agree with everywhere, DST changes included).
-  const formats = new Map<string, Intl.DateTimeFormat>();
+  const clocks = new Map<string, ReturnType<typeof wallClock>>();
   const reference = (tz: string, ms: number) => {
-    let f = formats.get(tz);
-    if (!f)
-      formats.set(
-        tz,
-        (f = new Intl.DateTimeFormat('en-CA', {
-          timeZone: tz,
-          hourCycle: 'h23',
-          year: 'numeric',
-          month: '2-digit',
-          day: '2-digit',
-          hour: '2-digit',
-          minute: '2-digit',
-          second: '2-digit',
-        })),
-      );
-    const p = Object.fromEntries(f.formatToParts(ms).map((x) => [x.type, x.value]));
+    let clock = clocks.get(tz);
+    if (!clock) clocks.set(tz, (clock = wallClock(tz)));
+    const p = clock(ms);
     return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
   };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
-import { captureLogger } from '../../test/support/index.js';
+import { captureLogger, wallClock } from '../../test/support/index.js';
 import { IndexNamer, IndexTemplateError, parseIndexTemplate, sanitizeIndexName, sanitizeValue } from './index-name.js';
 
 const event = (over: Partial<LogEvent> = {}): LogEvent => ({
@@ -78,8 +78,8 @@ describe('index names', () => {
   });
 
   it('names each hour in its zone like Intl does across DST changes, and retention reads back the day written', () => {
-    const reference = (fmt: Intl.DateTimeFormat, ms: number) => {
-      const p = Object.fromEntries(fmt.formatToParts(ms).map((x) => [x.type, x.value]));
+    const reference = (clock: ReturnType<typeof wallClock>, ms: number) => {
+      const p = clock(ms);
       const doy = (Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day)) - Date.UTC(Number(p.year), 0, 1)) / 86_400_000 + 1;
       return `logs-${p.year}.${p.month}.${p.day}.${p.hour}-${String(doy).padStart(3, '0')}`;
     };
@@ -93,14 +93,7 @@ describe('index names', () => {
       Date.UTC(2024, 10, 2, 20),
     ];
     for (const tz of ['Europe/Berlin', 'America/St_Johns', 'Australia/Lord_Howe', 'Asia/Kolkata']) {
-      const fmt = new Intl.DateTimeFormat('en-US', {
-        timeZone: tz,
-        hourCycle: 'h23',
-        year: 'numeric',
-        month: '2-digit',
-        day: '2-digit',
-        hour: '2-digit',
-      });
+      const fmt = wallClock(tz);
       const hourly = new IndexNamer('logs-%Y.%m.%d.%H-%j', tz);
       const daily = new IndexNamer('logs-{service}-%Y.%m.%d', tz);
       const times = starts.flatMap((start) => Array.from({ length: 720 }, (_, i) => start + i * 239_999));

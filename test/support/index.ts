@@ -128,3 +128,28 @@ export function expectEachOnce(seen: number[], want: number[]): void {
   ).toEqual([]);
   expect([...counts.keys()].sort((a, b) => a - b)).toEqual([...want].sort((a, b) => a - b));
 }
+
+/** A time's wall-clock parts in a zone, zero-padded, as ICU gives them: the reference zoned formatting is tested against. */
+export interface WallClockParts {
+  year: string;
+  month: string;
+  day: string;
+  hour: string;
+  minute: string;
+  second: string;
+}
+
+export function wallClock(timeZone: string): (ms: number) => WallClockParts {
+  // biome-ignore lint/plugin: ICU is the reference here, in tests only
+  const f = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+  return (ms) => Object.fromEntries(f.formatToParts(ms).map((x) => [x.type, x.value])) as unknown as WallClockParts;
+}
