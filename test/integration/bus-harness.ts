@@ -182,13 +182,27 @@ export interface Tally {
   total: number;
 }
 
-/** Reads console-sink JSON lines (one event per line) from every file and counts events by number. */
+/** The file's text, or undefined when it is gone: a running file sink renames a finished file after it was listed. */
+function textIfPresent(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Reads console-sink JSON lines (one event per line) from every file and counts events by
+ * number. A file that vanished since it was listed is skipped: while the sink runs the count
+ * is a lower bound, read again until it is complete; once it has stopped nothing moves.
+ */
 export function tally(files: string[]): Tally {
   const counts = new Map<number, number>();
   let total = 0;
   for (const file of files) {
-    if (!existsSync(file)) continue;
-    const text = readFileSync(file, 'utf8');
+    const text = textIfPresent(file);
+    if (text === undefined) continue;
     let start = 0;
     for (;;) {
       const end = text.indexOf('\n', start);
