@@ -6,7 +6,8 @@ import { KafkaBus } from '../../bus/kafka/index.js';
 import { kafkaBusOptions } from '../../bus/kafka/options.js';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
-import { captureLogger } from '../support/index.js';
+import { decodeEvent } from '../../core/wire.js';
+import { captureLogger, waitFor } from '../support/index.js';
 import { BUS_CLIENTS, skipWhenMissing, topicsDeletedAfterAll } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
@@ -95,4 +96,78 @@ describe.each(BUS_CLIENTS)('kafka producer [$client]', ({ client, missing }) => 
       await admin.disconnect();
     }
   });
+
+  it('writes each event as one record: wire value, key {service}/{module}, service and module headers, partition by key', async () => {
+    const topic = `sluice-prod-rec-${client}-${process.pid}-${Date.now()}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    const consumer = kafka.consumer({ groupId: `${topic}-check` });
+    try {
+      await createTopic(admin, topic);
+      const options = kafkaBusOptions.parse({ client, brokers, topic, producer: { create_topics: false, compression: 'none' } });
+      const producer = new KafkaBus(options, { name: 'bus', logger: silentLogger() }).producer();
+      await producer.open();
+      // Two services, four modules each, and a non-ASCII module name: keys and headers are bytes.
+      const events = Array.from({ length: 40 }, (_, i) => event(i, i < 20 ? 'shop' : 'café'));
+      await producer.send(events);
+      await producer.close();
+
+      const seen: { key: string; service: string; module: string; partition: number; event: LogEvent }[] = [];
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message, partition }) => {
+          seen.push({
+            key: message.key!.toString(),
+            service: message.headers!.service!.toString(),
+            module: message.headers!.module!.toString(),
+            partition,
+            event: decodeEvent(message.value!),
+          });
+        },
+      });
+      await waitFor('every record consumed', () => seen.length >= events.length, 30_000);
+      expect(seen).toHaveLength(events.length);
+      expect(seen.map((r) => r.event).sort((a, b) => a.timestamp - b.timestamp)).toEqual(events);
+      for (const r of seen) {
+        expect(r.key).toBe(`${r.event.service}/${r.event.module}`);
+        expect([r.service, r.module]).toEqual([r.event.service, r.event.module]);
+      }
+      // One key, one partition (murmur2, as the Java client and kafkajs): a module's lines stay in order.
+      const partitionOf = new Map<string, Set<number>>();
+      for (const r of seen) partitionOf.set(r.key, (partitionOf.get(r.key) ?? new Set()).add(r.partition));
+      expect(partitionOf.size).toBe(8);
+      for (const partitions of partitionOf.values()) expect(partitions.size).toBe(1);
+      for (const [key, [p]] of [...partitionOf].map(([k, ps]) => [k, [...ps]] as const)) expect(p).toBe(murmur2Partition(key, 2));
+    } finally {
+      await consumer.disconnect();
+      await admin.disconnect();
+    }
+  });
 });
+
+/** The Java client's default partitioner for a keyed record (kafkajs and librdkafka's murmur2_random agree). */
+function murmur2Partition(key: string, partitions: number): number {
+  const data = Buffer.from(key);
+  const m = 0x5bd1e995;
+  let h = (0x9747b28c ^ data.length) | 0;
+  let i = 0;
+  for (; i + 4 <= data.length; i += 4) {
+    let k = data.readInt32LE(i);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  const rest = data.length - i;
+  if (rest === 3) h ^= data[i + 2]! << 16;
+  if (rest >= 2) h ^= data[i + 1]! << 8;
+  if (rest >= 1) {
+    h ^= data[i]!;
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return (h & 0x7fffffff) % partitions;
+}

@@ -48,7 +48,7 @@ export interface NativeProducer extends NativeClient {
     key: string | Buffer | null,
     timestamp: number | null,
     opaque: unknown,
-    headers?: Record<string, string>[],
+    headers?: Record<string, string | Buffer>[],
   ): unknown;
   setPollInBackground(on: boolean): this;
   flush(timeoutMs: number, cb: (err: NativeError | null) => void): this;

@@ -45,7 +45,9 @@ export class LibrdkafkaProducer implements BusProducer {
   /** Settles once the send called last has handed its records to librdkafka. */
   private handOver: Promise<void> = Promise.resolve();
   /** The record headers of each service/module seen, made once (see headersOf). */
-  private readonly headerCache = new Map<string, Record<string, string>[]>();
+  private readonly headerCache = new Map<string, Record<string, Buffer>[]>();
+  /** Record keys as bytes (see keyBytes). */
+  private readonly keyCache = new Map<string, Buffer>();
   /** The producer once connected; a connect under way is `producer` alone. */
   private live: NativeProducer | undefined;
   /** Bumped by discard(), so a connect that ends after it does not become `live`. */
@@ -174,7 +176,7 @@ export class LibrdkafkaProducer implements BusProducer {
           this.topicOf(event),
           null,
           value,
-          this.keyOf(event),
+          this.keyBytes(this.keyOf(event)),
           null,
           sending.base + i,
           headers ? this.headersOf(event) : undefined,
@@ -201,17 +203,33 @@ export class LibrdkafkaProducer implements BusProducer {
   }
 
   /**
+   * The record key as bytes, made once per distinct key (the template hands back one string
+   * per name). The binding copies a string key into a new C++ string for every record; a
+   * Buffer it reads in place. Bounded like the header cache.
+   */
+  private keyBytes(key: string): Buffer {
+    let b = this.keyCache.get(key);
+    if (!b) {
+      if (this.keyCache.size >= HEADER_CACHE_MAX) this.keyCache.clear();
+      b = Buffer.from(key);
+      this.keyCache.set(key, b);
+    }
+    return b;
+  }
+
+  /**
    * The service/module headers of an event. The binding reads them synchronously and keeps
    * nothing, so one array per pair serves every record: three objects fewer per record,
-   * which the garbage collector otherwise sweeps by the million. Bounded: a flood of
-   * distinct pairs starts the cache over.
+   * which the garbage collector otherwise sweeps by the million. Values are Buffers, which
+   * the binding reads in place instead of converting a string per header per record.
+   * Bounded: a flood of distinct pairs starts the cache over.
    */
-  private headersOf(event: LogEvent): Record<string, string>[] {
+  private headersOf(event: LogEvent): Record<string, Buffer>[] {
     const pair = `${event.service}\u0000${event.module}`;
     let headers = this.headerCache.get(pair);
     if (!headers) {
       if (this.headerCache.size >= HEADER_CACHE_MAX) this.headerCache.clear();
-      headers = [{ service: event.service }, { module: event.module }];
+      headers = [{ service: Buffer.from(event.service) }, { module: Buffer.from(event.module) }];
       this.headerCache.set(pair, headers);
     }
     return headers;
@@ -321,7 +339,7 @@ function encodedSize(event: LogEvent, measured: number): number {
   return measured > 0 ? measured : encodeEvent(event).length;
 }
 
-/** Most service/module pairs whose headers are kept made. */
+/** Most service/module pairs whose headers, and most keys whose bytes, are kept made. */
 const HEADER_CACHE_MAX = 1024;
 
 /** How long close() lets librdkafka deliver what it still holds. */
