@@ -106,9 +106,10 @@ function outputs(): { finished: string[]; inProgress: string[] } {
   const found: string[] = [];
   const walk = (d: string) => {
     if (!existsSync(d)) return;
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
+    // Types from the listing itself: a stat per entry would race the sink renaming a finished file.
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
       else found.push(p);
     }
   };
