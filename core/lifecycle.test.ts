@@ -1,19 +1,22 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { captureLogger } from '../test/support/index.js';
-import { stopOnSignals } from './lifecycle.js';
+import { REPEAT_WINDOW_MS, stopOnSignals } from './lifecycle.js';
 
 /** A process stand-in: signals are emitted by the test, exits are recorded. */
 function fakeProcess() {
   const emitter = new EventEmitter();
   const exits: number[] = [];
+  const clock = { ms: 0 };
   return {
     target: {
       on: (s: 'SIGINT' | 'SIGTERM', l: (s: NodeJS.Signals) => void) => emitter.on(s, l),
       exit: (code: number) => void exits.push(code),
+      now: () => clock.ms,
     },
     signal: (s: NodeJS.Signals) => emitter.emit(s, s),
     exits,
+    clock,
   };
 }
 
@@ -47,6 +50,7 @@ describe('stopOnSignals', () => {
       return new Promise<void>(() => {}); // draining, never done
     });
     p.signal('SIGINT');
+    p.clock.ms += REPEAT_WINDOW_MS;
     p.signal('SIGTERM');
     await settle();
     expect(stopped).toBe(1);
@@ -54,6 +58,34 @@ describe('stopOnSignals', () => {
     expect(lines.map((l) => l.msg)).toEqual([
       'stopping (send the signal again to exit at once)',
       'second signal: exiting now; buffered data stays on disk for the next start',
+    ]);
+  });
+
+  it('takes a signal repeated within the window as the same stop (systemd signals the launcher and the pipeline process both)', async () => {
+    const { logger, lines } = captureLogger();
+    const p = fakeProcess();
+    const signals = stopOnSignals(logger, p.target);
+    let finish: () => void = () => {};
+    let stopped = 0;
+    signals.started(() => {
+      stopped++;
+      return new Promise<void>((r) => (finish = r));
+    });
+    p.signal('SIGTERM');
+    p.clock.ms += 3;
+    p.signal('SIGTERM');
+    p.clock.ms += REPEAT_WINDOW_MS - 10;
+    p.signal('SIGINT');
+    await settle();
+    expect(stopped).toBe(1);
+    expect(p.exits).toEqual([]);
+    finish();
+    await settle();
+    expect(p.exits).toEqual([0]);
+    expect(lines.map((l) => [l.msg, l.after_ms])).toEqual([
+      ['stopping (send the signal again to exit at once)', undefined],
+      ['signal repeated at once: taken as the same stop', 3],
+      ['signal repeated at once: taken as the same stop', REPEAT_WINDOW_MS - 7],
     ]);
   });
 

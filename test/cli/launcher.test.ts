@@ -68,6 +68,35 @@ describe('sluice agent launcher', () => {
     }
   }, 180_000);
 
+  it('stops cleanly when a SIGTERM reaches the launcher and the pipeline process both, as systemd sends it to every process of a unit', async () => {
+    const dir = await tempDir('launcher-group');
+    try {
+      const config = join(dir.dir, 'agent.yaml');
+      writeFileSync(
+        config,
+        [
+          `data_dir: ${join(dir.dir, 'data')}`,
+          'sources:',
+          `  app: { type: file, include: ["${join(dir.dir, '*.log')}"] }`,
+          'channel: { type: disk }',
+          'bus: { type: kafka, client: kafkajs, brokers: 127.0.0.1:1 }',
+          'api: { enabled: false }',
+        ].join('\n'),
+      );
+      const agent = start(['agent', '-c', config]);
+      await waitForLog(agent, 'sluice started', 60_000);
+      const child = childOf(agent.child.pid!);
+      process.kill(child, 'SIGTERM');
+      expect(await agent.stop('SIGTERM')).toBe(0);
+      // The forwarded copy finds the agent stopping (logged as repeated) or already gone.
+      const logs = agent.logs().map((l) => String(l.msg));
+      expect(logs.filter((m) => m === 'stopping (send the signal again to exit at once)')).toHaveLength(1);
+      expect(logs.filter((m) => m.startsWith('second signal'))).toEqual([]);
+    } finally {
+      await dir.cleanup();
+    }
+  }, 120_000);
+
   it('stops a collector signalled while its workers start once they are up: exit 0 and no worker left behind', async () => {
     const dir = await tempDir('launcher-workers');
     try {
