@@ -30,24 +30,32 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * An agent tailing `dir/*.log` into a disk channel, its config written to `dir/agent.yaml`.
+ * Kafka need not answer: an agent starts and buffers while it is down.
+ */
+function agentConfig(dir: string, extra: string[] = []): string {
+  const config = join(dir, 'agent.yaml');
+  writeFileSync(
+    config,
+    [
+      ...extra,
+      `data_dir: ${join(dir, 'data')}`,
+      'sources:',
+      `  app: { type: file, include: ["${join(dir, '*.log')}"] }`,
+      'channel: { type: disk }',
+      'bus: { type: kafka, client: kafkajs, brokers: 127.0.0.1:1 }',
+      'api: { enabled: false }',
+    ].join('\n'),
+  );
+  return config;
+}
+
 describe('sluice agent launcher', () => {
   it('sizes the heap from memory_limit, forwards SIGTERM with the exit code, and a SIGKILL of the launcher takes the agent with it', async () => {
     const dir = await tempDir('launcher');
     try {
-      const config = join(dir.dir, 'agent.yaml');
-      // Kafka need not answer: an agent starts and buffers while it is down.
-      writeFileSync(
-        config,
-        [
-          'memory_limit: 112MiB',
-          `data_dir: ${join(dir.dir, 'data')}`,
-          'sources:',
-          `  app: { type: file, include: ["${join(dir.dir, '*.log')}"] }`,
-          'channel: { type: disk }',
-          'bus: { type: kafka, client: kafkajs, brokers: 127.0.0.1:1 }',
-          'api: { enabled: false }',
-        ].join('\n'),
-      );
+      const config = agentConfig(dir.dir, ['memory_limit: 112MiB']);
       const first = start(['agent', '-c', config]);
       await waitForLog(first, 'sluice started', 60_000);
       const child = childOf(first.child.pid!);
@@ -71,18 +79,7 @@ describe('sluice agent launcher', () => {
   it('stops cleanly when a SIGTERM reaches the launcher and the pipeline process both, as systemd sends it to every process of a unit', async () => {
     const dir = await tempDir('launcher-group');
     try {
-      const config = join(dir.dir, 'agent.yaml');
-      writeFileSync(
-        config,
-        [
-          `data_dir: ${join(dir.dir, 'data')}`,
-          'sources:',
-          `  app: { type: file, include: ["${join(dir.dir, '*.log')}"] }`,
-          'channel: { type: disk }',
-          'bus: { type: kafka, client: kafkajs, brokers: 127.0.0.1:1 }',
-          'api: { enabled: false }',
-        ].join('\n'),
-      );
+      const config = agentConfig(dir.dir);
       const agent = start(['agent', '-c', config]);
       await waitForLog(agent, 'sluice started', 60_000);
       const child = childOf(agent.child.pid!);
