@@ -31,6 +31,17 @@ describe('UncommittedWrites', () => {
     expect(u.get('t', 0)).toBeUndefined();
   });
 
+  it('joins a batch remembered after the batches that follow it (a commit answered late)', () => {
+    const u = new UncommittedWrites();
+    u.remember('t', 0, offsets(5, 5), ids(5, 5));
+    u.remember('t', 0, offsets(0, 5), ids(0, 5));
+    expect(u.get('t', 0)!.from).toBe(0n);
+    expect(u.get('t', 0)!.ids).toEqual(ids(0, 10));
+    // Overlapping both ends of what is remembered: nothing of either is lost.
+    u.remember('t', 0, offsets(8, 4), ids(8, 4));
+    expect(u.get('t', 0)!.ids).toEqual(ids(0, 12));
+  });
+
   it('replaces a range that a new batch does not continue', () => {
     const u = new UncommittedWrites();
     u.remember('t', 0, offsets(0, 5), ids(0, 5));

@@ -38,10 +38,17 @@ export class UncommittedWrites {
     for (let i = 0; i < offsets.length; i++) batch[Number(BigInt(offsets[i]!) - first)] = ids[i] ?? null;
     const k = key(topic, partition);
     const prior = this.partitions.get(k);
+    const end = first + BigInt(batch.length);
     let range: WrittenRange;
-    if (prior && prior.from <= first && first <= prior.end) {
-      // Contiguous with (or overlapping the end of) what is already remembered.
-      range = new WrittenRange(topic, partition, prior.from, prior.ids.slice(0, Number(first - prior.from)).concat(batch));
+    if (prior && first <= prior.end && prior.from <= end) {
+      // Touching or overlapping what is already remembered, on either side (the batch of a
+      // commit answered late may come before batches remembered already): one range, the
+      // new batch's ids where the two overlap.
+      const from = prior.from < first ? prior.from : first;
+      const ids = new Array<string | null>(Number((prior.end > end ? prior.end : end) - from)).fill(null);
+      for (let i = 0; i < prior.ids.length; i++) ids[Number(prior.from - from) + i] = prior.ids[i]!;
+      for (let i = 0; i < batch.length; i++) ids[Number(first - from) + i] = batch[i]!;
+      range = new WrittenRange(topic, partition, from, ids);
     } else {
       range = new WrittenRange(topic, partition, first, batch);
     }
