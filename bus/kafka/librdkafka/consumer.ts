@@ -432,7 +432,12 @@ export class LibrdkafkaConsumer implements BusConsumer {
     const unanswered = [...this.commits.values()]
       .filter((c) => c.partition === partition && c.topic === topic && !c.remembered)
       .sort((a, b) => a.next - b.next);
+    if (unanswered.length === 0) return;
     for (const c of unanswered) this.remember(c);
+    this.logger.info(
+      { topic, partition, batches: unanswered.length, offset: unanswered[0]!.records[0]!.offset },
+      'partition read again before the commits of batches written from it were answered: remembered as written',
+    );
   }
 
   private remember(c: PendingCommit): void {
