@@ -426,7 +426,7 @@ export class LibrdkafkaConsumer implements BusConsumer {
    * (librdkafka answers a commit made before the broker died, or before a rebalance, only
    * later, often with a failure). Those batches are remembered as written now, oldest first,
    * so the re-read skips them; a commit that then succeeds forgets them again. Waiting for
-   * the answer wrote them twice: 300 to 3,000 of 24,000 events in the broker-kill test.
+   * the answer would write them twice (kafkajs awaits each commit, so it never meets this).
    */
   private rememberUnanswered(topic: string, partition: number): void {
     const unanswered = [...this.commits.values()]
