@@ -102,7 +102,7 @@ export const kafkaProducerOptions = z
     request_timeout: duration()
       .default(30_000)
       .describe(
-        'How long to wait for a broker to answer a produce request; with librdkafka also the most a record may wait for delivery, retries included, before the send fails and is rolled back into the channel',
+        'How long to wait for a broker to answer a produce request, and the most a send waits for all its records to be acked before it fails and is rolled back into the channel; with librdkafka its records stay queued and retried (the broker drops a copy it already has), and when the events come back they wait for those records instead of being produced again',
       ),
     create_topics: z
       .boolean()

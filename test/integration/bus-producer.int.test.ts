@@ -8,7 +8,7 @@ import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { decodeEvent } from '../../core/wire.js';
 import { captureLogger, waitFor } from '../support/index.js';
-import { BUS_CLIENTS, skipWhenMissing, topicsDeletedAfterAll } from './bus-harness.js';
+import { BUS_CLIENTS, QUIET, privateBroker, skipWhenMissing, topicsDeletedAfterAll } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const kafka = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
@@ -69,6 +69,51 @@ describe.each(BUS_CLIENTS)('kafka producer [$client]', ({ client, missing }) => 
       expect(await records(admin, `${prefix}-b`)).toBe(100);
     } finally {
       await admin.disconnect();
+    }
+  });
+
+  it('appends once what a frozen broker acked too late, though the send failed and came again twice', async (ctx) => {
+    // kafkajs produces a send that came back with new sequence numbers: 300 records here.
+    ctx.skip(client === 'kafkajs', 'kafkajs appends a send again when the broker acks it after request_timeout (bus/kafka/README.md)');
+    // Its own broker: frozen with SIGSTOP, which would stall every other test on the shared one.
+    const broker = privateBroker(`kafka-prod-stall-${client}`);
+    try {
+      await broker.start(QUIET);
+      const topic = `sluice-prod-stall-${client}-${process.pid}-${Date.now()}`;
+      const options = kafkaBusOptions.parse({
+        client,
+        brokers: broker.brokers,
+        topic,
+        producer: { compression: 'none', request_timeout: '3s', partitions: 2, replication_factor: 1 },
+      });
+      const { logger, lines } = captureLogger();
+      const producer = new KafkaBus(options, { name: 'bus', logger }).producer();
+      await producer.open();
+      await producer.send(Array.from({ length: 100 }, (_, i) => event(i, 'a')));
+      const pid = broker.pid()!;
+      const later = Array.from({ length: 100 }, (_, i) => event(100 + i, 'a'));
+      process.kill(pid, 'SIGSTOP');
+      try {
+        // Its requests reach the frozen broker's socket and wait there; the send gives up.
+        await expect(producer.send(later)).rejects.toThrow(/kafka produce failed: 100 of 100 records not acked within 3000 ms/);
+        // The forwarder's retry, the broker still frozen.
+        await expect(producer.send(later)).rejects.toThrow(/kafka produce failed/);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      // The broker appends what waited in its socket; the retry must not append it again.
+      await producer.send(later);
+      await producer.close();
+      expect(lines.filter((l) => String(l.msg).startsWith('waiting for the records librdkafka still holds'))).toHaveLength(2);
+      const admin = new kafkajs.Kafka({ brokers: [broker.brokers], logLevel: kafkajs.logLevel.NOTHING }).admin();
+      await admin.connect();
+      try {
+        expect(await records(admin, topic)).toBe(200);
+      } finally {
+        await admin.disconnect();
+      }
+    } finally {
+      await broker.destroy();
     }
   });
 

@@ -42,8 +42,10 @@ export function producerConfig(setup: Pick<ClientSetup, 'options' | 'tls'>, clie
     'linger.ms': p.batch.timeout,
     'batch.size': p.batch.max_bytes,
     'request.timeout.ms': p.request_timeout,
-    // A record not delivered in this time fails its send, which the forwarder rolls back.
-    'message.timeout.ms': p.request_timeout,
+    // Never given up by librdkafka: a record it times out may have been appended all the
+    // same, and sent again it would get a new sequence number, a duplicate the broker
+    // cannot drop. The send's wait is bounded by the producer instead (StalledRecords).
+    'message.timeout.ms': 0,
     // A send never overflows the local queue (it holds one channel transaction at a time).
     'queue.buffering.max.messages': Math.max(100_000, 2 * p.batch.max_events),
     // The partitioner of the Java client and kafkajs: a key lands on the same partition

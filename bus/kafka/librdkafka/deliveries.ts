@@ -1,5 +1,11 @@
 import type { DeliveryReport, NativeError } from './native.js';
 
+/** What a record not reported when its send gave up (giveUp) fails with in that send's outcome. */
+export const STALLED: NativeError = Object.assign(new Error('not acked within request_timeout; librdkafka keeps retrying it'), {
+  code: -1,
+  name: 'KafkaStalled',
+});
+
 /** The outcome of one send: which records were acked, and the error of each that failed. */
 export interface SendOutcome {
   acked: Uint8Array;
@@ -14,13 +20,16 @@ interface Tracker {
   acked: Uint8Array;
   failed: Map<number, NativeError>;
   done: (outcome: SendOutcome) => void;
+  /** Set once the send gave up waiting: where the reports still to come go. */
+  late?: (index: number, err: NativeError | null) => void;
 }
 
 /**
  * Matches librdkafka's delivery reports to the sends they belong to. Every record of a send
  * carries a sequence number as its opaque; librdkafka reports each record exactly once,
- * acked or failed (message.timeout.ms bounds the wait), so a send settles when all of its
- * records have reported, never while some may still be appended behind its back.
+ * acked or failed, so a send settles when all of its records have reported. A send that
+ * stops waiting first (giveUp) gets the reports still to come one by one: those records are
+ * still queued and may yet be appended, so they are not forgotten.
  */
 export class Deliveries {
   private next = 0;
@@ -32,6 +41,7 @@ export class Deliveries {
     outcome: Promise<SendOutcome>;
     failFrom: (index: number, err: NativeError) => void;
     failOne: (index: number, err: NativeError) => void;
+    giveUp: (late: (index: number, err: NativeError | null) => void) => SendOutcome;
   } {
     const base = this.next;
     this.next += count;
@@ -55,6 +65,15 @@ export class Deliveries {
         tracker.remaining--;
         this.settleIfDone(tracker);
       },
+      // The outcome so far, the records not reported yet failed with `stalled`; their reports go to `late`.
+      giveUp: (late) => {
+        const outcome = { acked: tracker.acked.slice(), failed: new Map(tracker.failed) };
+        if (tracker.remaining === 0) return outcome;
+        for (let i = 0; i < count; i++) if (tracker.acked[i] !== 1 && !tracker.failed.has(i)) outcome.failed.set(i, STALLED);
+        tracker.late = late;
+        tracker.done = () => {};
+        return outcome;
+      },
     };
   }
 
@@ -63,6 +82,7 @@ export class Deliveries {
     if (typeof seq !== 'number') return;
     for (const t of this.open) {
       if (seq < t.base || seq >= t.base + t.count) continue;
+      t.late?.(seq - t.base, err);
       if (err) t.failed.set(seq - t.base, err);
       else t.acked[seq - t.base] = 1;
       t.remaining--;
@@ -74,7 +94,11 @@ export class Deliveries {
   /** Settles every open send as failed (the producer is going away). */
   abandon(err: NativeError): void {
     for (const t of [...this.open]) {
-      for (let i = 0; i < t.count; i++) if (t.acked[i] !== 1 && !t.failed.has(i)) t.failed.set(i, err);
+      for (let i = 0; i < t.count; i++)
+        if (t.acked[i] !== 1 && !t.failed.has(i)) {
+          t.late?.(i, err);
+          t.failed.set(i, err);
+        }
       t.remaining = 0;
       this.settleIfDone(t);
     }

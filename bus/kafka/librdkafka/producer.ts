@@ -8,7 +8,8 @@ import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '.
 import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
 import { AckedMemory, type SendAttempt, sendSkippingSettled } from '../resend.js';
 import { producerConfig } from './config.js';
-import { Deliveries } from './deliveries.js';
+import { Deliveries, STALLED, type SendOutcome } from './deliveries.js';
+import { StalledRecords } from './stalled.js';
 import { ERR, isOutage, type NativeAdmin, type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
 
 /**
@@ -19,8 +20,12 @@ import { ERR, isOutage, type NativeAdmin, type NativeError, type NativeProducer,
  * and the forwarder rolls the channel transaction back. The acked records of that send are
  * remembered and not sent again when the transaction comes back.
  *
- * librdkafka reconnects and retries on its own; a record that cannot be delivered within
- * request_timeout fails its send. A producer hit by a fatal error is replaced by a new one.
+ * librdkafka reconnects and retries on its own, for as long as it takes: a record is only
+ * ever retried with its own producer id and sequence number, which the broker uses to drop
+ * a copy it already has. A send whose records are not all acked within request_timeout
+ * fails (the forwarder rolls back and logs the outage), but its records stay queued; when
+ * its events come back, those still queued are waited for, not produced a second time
+ * (StalledRecords). A producer hit by a fatal error is replaced by a new one.
  *
  * A record Kafka refuses for good (bus/kafka/refusal.ts) is not an outage: it goes to
  * `refused` (the agent's dead-letter) and the rest of the send goes on. The broker refuses a
@@ -37,6 +42,7 @@ export class LibrdkafkaProducer implements BusProducer {
   private readonly labels: { component: string; client: 'librdkafka' };
   private readonly outage: OutageLog;
   private readonly deliveries = new Deliveries();
+  private readonly stalled = new StalledRecords();
   private readonly acked = new AckedMemory();
   private readonly ensured = new Set<string>();
   private readonly topicOf: (e: LogEvent) => string;
@@ -89,7 +95,7 @@ export class LibrdkafkaProducer implements BusProducer {
     this.handOver = new Promise<void>((resolve) => (handedOver = resolve));
     let producer: NativeProducer;
     const sizes = new Uint32Array(events.length);
-    let sending: Promise<{ acked: Uint8Array; failed: Map<number, NativeError> }> | undefined;
+    let sending: Promise<SendOutcome> | undefined;
     try {
       await turn;
       if (events.length === 0) return;
@@ -101,7 +107,10 @@ export class LibrdkafkaProducer implements BusProducer {
         await this.discard();
         throw new Error(`kafka produce failed: ${describeNativeError(err)}`);
       }
-      sending = this.produce(producer, events, 0, events.length, sizes);
+      sending =
+        this.stalled.size === 0
+          ? this.produce(producer, events, 0, events.length, sizes)
+          : this.produceUnlessQueued(producer, events, sizes);
     } finally {
       handedOver();
     }
@@ -148,7 +157,13 @@ export class LibrdkafkaProducer implements BusProducer {
       busMetrics.produceFailures.inc(this.labels);
       this.acked.failed(attempt, (i) => acked[i] === 1);
       if (outage?.isFatal) await this.discard();
-      throw outage ? new Error(`kafka produce failed: ${describeNativeError(outage)}`) : unkept;
+      if (!outage) throw unkept;
+      if (outage !== STALLED) throw new Error(`kafka produce failed: ${describeNativeError(outage)}`);
+      let waiting = 0;
+      for (const err of failed.values()) if (err === STALLED) waiting++;
+      throw new Error(
+        `kafka produce failed: ${waiting} of ${events.length} records not acked within ${this.options.producer.request_timeout} ms; librdkafka keeps them queued and retrying, and they are not produced again`,
+      );
     }
     this.outage.ok();
     busMetrics.produced.inc(this.labels, events.length - refused.length);
@@ -165,7 +180,7 @@ export class LibrdkafkaProducer implements BusProducer {
     from: number,
     count: number,
     sizes: Uint32Array,
-  ): Promise<{ acked: Uint8Array; failed: Map<number, NativeError> }> {
+  ): Promise<SendOutcome> {
     const headers = this.options.producer.headers;
     const sending = this.deliveries.start(count);
     for (let i = 0; i < count; i++) {
@@ -193,13 +208,92 @@ export class LibrdkafkaProducer implements BusProducer {
         break;
       }
     }
-    const outcome = await sending.outcome;
+    let outcome = await this.withinRequestTimeout(sending.outcome);
+    if (!outcome) {
+      // Given up waiting: what has not reported is still queued, held for when its events come back.
+      const late = new Map<number, (err: NativeError | null) => void>();
+      outcome = sending.giveUp((i, err) => late.get(i)?.(err));
+      for (const [i, err] of outcome.failed) if (err === STALLED) late.set(i, this.stalled.hold(events[from + i]!.id));
+    }
     if (from === 0 && count === events.length) return outcome;
     const acked = new Uint8Array(events.length);
     const failed = new Map<number, NativeError>();
     for (let i = 0; i < count; i++) if (outcome.acked[i] === 1) acked[from + i] = 1;
     for (const [i, err] of outcome.failed) failed.set(from + i, err);
     return { acked, failed };
+  }
+
+  /**
+   * produce() for a send some of whose events librdkafka still holds from a send given up
+   * on: those wait for the report of the record already queued (a copy would get a new
+   * sequence number, which the broker cannot tell from a new record); the rest are produced.
+   * They are queued behind the held ones, so a key's records keep their order.
+   */
+  private async produceUnlessQueued(producer: NativeProducer, events: readonly LogEvent[], sizes: Uint32Array): Promise<SendOutcome> {
+    const fresh: LogEvent[] = [];
+    const freshAt: number[] = [];
+    const queued: Promise<void>[] = [];
+    const acked = new Uint8Array(events.length);
+    const failed = new Map<number, NativeError>();
+    const reported = new Map<number, NativeError | null>();
+    for (let i = 0; i < events.length; i++) {
+      const id = events[i]!.id;
+      const report = this.stalled.claim(id);
+      if (!report) {
+        fresh.push(events[i]!);
+        freshAt.push(i);
+      } else
+        queued.push(
+          report.then((err) => {
+            reported.set(i, err);
+            this.stalled.settled(id);
+          }),
+        );
+    }
+    if (queued.length > 0)
+      this.logger.info(
+        { events: events.length, queued: queued.length },
+        'waiting for the records librdkafka still holds from a send given up on, not producing them again',
+      );
+    const isFresh = new Uint8Array(events.length);
+    for (const i of freshAt) isFresh[i] = 1;
+    const freshSizes = new Uint32Array(fresh.length);
+    const producing = this.produce(producer, fresh, 0, fresh.length, freshSizes);
+    const waited = await this.withinRequestTimeout(Promise.all(queued));
+    const outcome = await producing;
+    for (let j = 0; j < fresh.length; j++) {
+      const i = freshAt[j]!;
+      sizes[i] = freshSizes[j]!;
+      if (outcome.acked[j] === 1) acked[i] = 1;
+      const err = outcome.failed.get(j);
+      if (err) failed.set(i, err);
+    }
+    for (let i = 0; i < events.length; i++) {
+      if (isFresh[i] === 1) continue;
+      // Handed over, by the send given up on: a refusal shared with its batch is tried alone.
+      sizes[i] = encodeEvent(events[i]!).length;
+      if (!reported.has(i)) {
+        if (!waited) failed.set(i, STALLED);
+        continue;
+      }
+      const err = reported.get(i)!;
+      if (err === null) acked[i] = 1;
+      else failed.set(i, err);
+    }
+    return { acked, failed };
+  }
+
+  /** The outcome, or undefined if it took longer than request_timeout. */
+  private async withinRequestTimeout<T>(outcome: Promise<T>): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.options.producer.request_timeout);
+    });
+    try {
+      return await Promise.race([outcome, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -330,7 +424,9 @@ export class LibrdkafkaProducer implements BusProducer {
         () => undefined,
       );
     if (live) await disconnectQuietly(live);
-    this.deliveries.abandon(Object.assign(new Error('kafka producer closed'), { code: -1 }));
+    const closed = Object.assign(new Error('kafka producer closed'), { code: -1 });
+    this.deliveries.abandon(closed);
+    this.stalled.clear(closed);
   }
 }
 
