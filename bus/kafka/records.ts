@@ -3,7 +3,7 @@ import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import type { UndecodableRecord } from '../../core/pipeline.js';
 import { WireFormatError, decodeEvent } from '../../core/wire.js';
-import type { WrittenRange } from './uncommitted.js';
+import type { PartitionWrites } from './uncommitted.js';
 
 /** A fetched record as both clients hand it over (kafkajs: string offsets; librdkafka: numbers). */
 export interface RawRecord {
@@ -38,7 +38,7 @@ export function decodeBatch(
   topic: string,
   partition: number,
   records: readonly RawRecord[],
-  written: WrittenRange | undefined,
+  written: PartitionWrites | undefined,
 ): DecodedBatch {
   const events: LogEvent[] = [];
   const ids = new Array<string | null>(records.length);

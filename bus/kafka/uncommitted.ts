@@ -14,22 +14,25 @@
  * collector that restarts reads the uncommitted records again (at-least-once).
  */
 export class UncommittedWrites {
-  private readonly partitions = new Map<string, WrittenRange>();
+  private readonly partitions = new Map<string, PartitionWrites>();
 
   constructor(
-    /** Most ids remembered per partition; older ones are forgotten (they would be delivered twice, never lost). */
+    /** Most ids remembered per partition; the lowest offsets are forgotten first (they would be delivered twice, never lost). */
     private readonly maxPerPartition = 100_000,
   ) {}
 
   /** What this process wrote from `topic`/`partition` and has not committed, if anything. */
-  get(topic: string, partition: number): WrittenRange | undefined {
+  get(topic: string, partition: number): PartitionWrites | undefined {
     return this.partitions.get(key(topic, partition));
   }
 
   /**
    * A batch was written but its commit failed. `offsets[i]` is the offset of the record
    * whose event id is `ids[i]` (null: it had none); offsets may have gaps (compaction,
-   * transaction markers), which are remembered as "not written".
+   * transaction markers), which are remembered as "not written". Failures are not reported
+   * in offset order (librdkafka answers a commit made during an outage long after, with
+   * the commits of earlier batches answered later still), so a batch joins what it touches
+   * and is kept beside what it does not: every batch remembered is skipped when read again.
    */
   remember(topic: string, partition: number, offsets: readonly string[], ids: readonly (string | null)[]): void {
     if (offsets.length === 0) return;
@@ -37,24 +40,30 @@ export class UncommittedWrites {
     const batch: (string | null)[] = new Array<string | null>(Number(BigInt(offsets[offsets.length - 1]!) - first) + 1).fill(null);
     for (let i = 0; i < offsets.length; i++) batch[Number(BigInt(offsets[i]!) - first)] = ids[i] ?? null;
     const k = key(topic, partition);
-    const prior = this.partitions.get(k);
-    const end = first + BigInt(batch.length);
-    let range: WrittenRange;
-    if (prior && first <= prior.end && prior.from <= end) {
-      // Touching or overlapping what is already remembered, on either side (the batch of a
-      // commit answered late may come before batches remembered already): one range, the
-      // new batch's ids where the two overlap.
-      const from = prior.from < first ? prior.from : first;
-      const ids = new Array<string | null>(Number((prior.end > end ? prior.end : end) - from)).fill(null);
-      for (let i = 0; i < prior.ids.length; i++) ids[Number(prior.from - from) + i] = prior.ids[i]!;
-      for (let i = 0; i < batch.length; i++) ids[Number(first - from) + i] = batch[i]!;
-      range = new WrittenRange(topic, partition, from, ids);
-    } else {
-      range = new WrittenRange(topic, partition, first, batch);
+    const ranges = [...(this.partitions.get(k)?.ranges ?? [])];
+    let merged = new WrittenRange(topic, partition, first, batch);
+    const kept: WrittenRange[] = [];
+    for (const r of ranges) {
+      if (r.from <= merged.end && merged.from <= r.end) merged = join(r, merged);
+      else kept.push(r);
     }
-    const excess = range.ids.length - this.maxPerPartition;
-    if (excess > 0) range = new WrittenRange(topic, partition, range.from + BigInt(excess), range.ids.slice(excess));
-    this.partitions.set(k, range);
+    kept.push(merged);
+    kept.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+    let total = 0;
+    for (const r of kept) total += r.ids.length;
+    // Over the bound: the lowest offsets go first.
+    while (total > this.maxPerPartition) {
+      const r = kept[0]!;
+      const excess = total - this.maxPerPartition;
+      if (excess >= r.ids.length) {
+        kept.shift();
+        total -= r.ids.length;
+      } else {
+        kept[0] = new WrittenRange(topic, partition, r.from + BigInt(excess), r.ids.slice(excess));
+        total -= excess;
+      }
+    }
+    this.partitions.set(k, new PartitionWrites(kept));
   }
 
   /**
@@ -62,17 +71,49 @@ export class UncommittedWrites {
    * owns are read again by their new owner, whatever this process remembers about them.
    */
   retain(assignment: Readonly<Record<string, readonly number[]>>): void {
-    for (const [k, range] of this.partitions) if (!assignment[range.topic]?.includes(range.partition)) this.partitions.delete(k);
+    for (const [k, writes] of this.partitions) {
+      const { topic, partition } = writes.ranges[0]!;
+      if (!assignment[topic]?.includes(partition)) this.partitions.delete(k);
+    }
   }
 
   /** Offsets below `next` are committed: nothing below it needs remembering. */
   committed(topic: string, partition: number, next: bigint): void {
     const k = key(topic, partition);
-    const range = this.partitions.get(k);
-    if (!range || next <= range.from) return;
-    if (next >= range.end) this.partitions.delete(k);
-    else this.partitions.set(k, new WrittenRange(topic, partition, next, range.ids.slice(Number(next - range.from))));
+    const writes = this.partitions.get(k);
+    if (!writes || next <= writes.ranges[0]!.from) return;
+    const kept: WrittenRange[] = [];
+    for (const r of writes.ranges) {
+      if (next >= r.end) continue;
+      kept.push(next <= r.from ? r : new WrittenRange(topic, partition, next, r.ids.slice(Number(next - r.from))));
+    }
+    if (kept.length === 0) this.partitions.delete(k);
+    else this.partitions.set(k, new PartitionWrites(kept));
   }
+}
+
+/** The ranges remembered of one partition: disjoint, in offset order, never empty. */
+export class PartitionWrites {
+  constructor(readonly ranges: readonly WrittenRange[]) {}
+
+  /** Whether the event `id` read at `offset` is one this process already wrote. */
+  has(offset: bigint, id: string): boolean {
+    for (const r of this.ranges) if (offset < r.end) return r.has(offset, id);
+    return false;
+  }
+}
+
+/** Two ranges that touch or overlap as one; `b`'s ids where they overlap. */
+function join(a: WrittenRange, b: WrittenRange): WrittenRange {
+  // bigint: Math.min/max do not take them.
+  let from = a.from;
+  if (b.from < from) from = b.from;
+  let end = a.end;
+  if (b.end > end) end = b.end;
+  const ids = new Array<string | null>(Number(end - from)).fill(null);
+  for (let i = 0; i < a.ids.length; i++) ids[Number(a.from - from) + i] = a.ids[i]!;
+  for (let i = 0; i < b.ids.length; i++) ids[Number(b.from - from) + i] = b.ids[i]!;
+  return new WrittenRange(a.topic, a.partition, from, ids);
 }
 
 export class WrittenRange {
