@@ -85,6 +85,51 @@ describe.each(BUS_CLIENTS)('kafka bus under failures [$client]', ({ client, miss
     }
   });
 
+  it('stops on SIGTERM while the broker is dead with sends queued, and delivers them after the restart', async () => {
+    const broker = privateBroker(`kafka-bus-stop-${client}`);
+    try {
+      await broker.start(QUIET);
+      const brokers = broker.brokers;
+      const scenario = setup(`stop-while-down-${client}`);
+      const { dir } = scenario;
+      const w = moduleWriter(dir);
+      w.write(800);
+      const first = scenario.agent({ client, brokers });
+      await waitFor(
+        'the agent connected',
+        () => first.log().includes('kafka producer connected'),
+        60_000,
+        () => first.log().slice(-2000),
+      );
+      await broker.kill();
+      // Taken from the channel and handed to the producer, which cannot deliver them.
+      w.write(8000);
+      await new Promise((r) => setTimeout(r, 3000));
+      const stopping = Date.now();
+      expect(await first.stop()).toBe(0);
+      // Not held until the records time out: librdkafka never gives them up on its own.
+      expect(Date.now() - stopping).toBeLessThan(30_000);
+      await broker.start(QUIET);
+      // The same data directory: the events come from the first agent's channel.
+      scenario.agent({ client, brokers, dataDir: join(dir, 'agent') }, 'agent2');
+      const collector = scenario.collector({ client, brokers });
+      const out = () => outputs(dir, 'collector.out');
+      await waitFor(
+        `${w.written} events after the restart`,
+        () => tally(out()).counts.size >= w.written,
+        120_000,
+        () => collector.log().slice(-2000),
+      );
+      expect(await collector.stop()).toBe(0);
+      const result = lossAndDuplicates(tally(out()), w.written);
+      expect(result.missing).toEqual([]);
+      expect(result.unexpected).toBe(0);
+      expect(result.duplicates).toBeLessThanOrEqual(SENDS_IN_FLIGHT[client] * AGENT_BATCH_EVENTS);
+    } finally {
+      await broker.destroy();
+    }
+  });
+
   // Why a replay happens: what the victim had in flight when it died is sent or read again.
   const replays = {
     agent: 'a send in flight when the agent died is sent again',
