@@ -68,10 +68,11 @@ describe.each(BUS_CLIENTS)('kafka bus under failures [$client]', ({ client, miss
       console.log(`broker kill: ${total} events, ${result.duplicates} duplicates (collector offset commits failed: ${commitFailures})`);
       expect(result.missing).toEqual([]);
       expect(result.unexpected).toBe(0);
-      // What the design allows: the sends in flight when the broker died (librdkafka keeps
-      // two) may have been appended without their acks arriving, and are sent again (a new
-      // producer id, so the broker cannot recognise them). Batches the collector wrote while
-      // it could not commit are skipped when read again, not written twice.
+      // What the design allows: with kafkajs, the sends in flight when the broker died may
+      // have been appended without their acks arriving, and are sent again (a new producer
+      // id, so the broker cannot recognise them). librdkafka retries them with their own
+      // sequence numbers and the retried send waits for them: 0 in every run since. Batches
+      // the collector wrote while it could not commit are skipped when read again.
       expect(result.duplicates).toBeLessThanOrEqual(SENDS_IN_FLIGHT[client] * AGENT_BATCH_EVENTS);
       // The outage was logged when it began and when it ended, not once per retry. A restarted
       // broker may refuse one more send while it loads its logs: a second short outage, logged
