@@ -28,6 +28,17 @@ export function connectionConfig(setup: Pick<ClientSetup, 'options' | 'tls'>, cl
   return config;
 }
 
+/**
+ * How long connect() waits for the brokers' metadata. The binding waits on a libuv
+ * threadpool thread, which process exit joins: with the brokers unreachable, a 30 s wait
+ * (request_timeout, as it was) held every SIGTERM for up to 30 s after the pipeline had
+ * stopped, and one of the four threads the channel's file I/O needs. A connect that fails
+ * is tried again by the next send or poll.
+ */
+export function connectTimeout(options: Pick<ClientSetup['options'], 'connection_timeout'>): number {
+  return Math.max(5000, options.connection_timeout);
+}
+
 /** librdkafka's default batch limit; a larger batch.max_bytes raises the request limit with it. */
 const DEFAULT_MESSAGE_MAX_BYTES = 1_000_000;
 

@@ -6,7 +6,7 @@ import { busMetrics } from '../metrics.js';
 import { type KafkaBusOptions, describeBus, topicSubscription } from '../options.js';
 import { decodeBatch, deliverAndWait, keepUndecodable } from '../records.js';
 import { UncommittedWrites } from '../uncommitted.js';
-import { connectionConfig } from './config.js';
+import { connectTimeout, connectionConfig } from './config.js';
 import {
   ERR,
   isOutage,
@@ -144,7 +144,7 @@ export class LibrdkafkaConsumer implements BusConsumer {
     while (!this.abort.signal.aborted) {
       try {
         await new Promise<void>((resolve, reject) =>
-          consumer.connect({ timeout: Math.max(5000, this.options.connection_timeout) }, (err) => (err ? reject(err) : resolve())),
+          consumer.connect({ timeout: connectTimeout(this.options) }, (err) => (err ? reject(err) : resolve())),
         );
         this.outage.ok();
         this.consumer = consumer;

@@ -7,7 +7,7 @@ import { busMetrics } from '../metrics.js';
 import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
 import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
 import { AckedMemory, type SendAttempt, sendSkippingSettled } from '../resend.js';
-import { producerConfig } from './config.js';
+import { connectTimeout, producerConfig } from './config.js';
 import { Deliveries, STALLED, type SendOutcome } from './deliveries.js';
 import { StalledRecords } from './stalled.js';
 import { ERR, isOutage, type NativeAdmin, type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
@@ -361,9 +361,10 @@ export class LibrdkafkaProducer implements BusProducer {
         if (isOutage(err)) this.outage.failed(describeNativeError(err));
         else this.logger.debug({ err: describeNativeError(err) }, 'librdkafka producer error');
       });
-      producer.connect({ timeout: this.options.producer.request_timeout }, (err) => {
+      producer.connect({ timeout: connectTimeout(this.options) }, (err) => {
         if (err) {
-          producer.disconnect(() => undefined);
+          // The binding has disconnected it already; disconnect() would now throw "Producer
+          // not connected" out of this callback and end the process.
           reject(err);
           return;
         }

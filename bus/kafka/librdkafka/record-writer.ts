@@ -1,6 +1,6 @@
 import type { BusRecord } from '../../../core/pipeline.js';
 import { TopicRecordWriter } from '../record-writer.js';
-import { connectionConfig } from './config.js';
+import { connectTimeout, connectionConfig } from './config.js';
 import { Deliveries } from './deliveries.js';
 import { type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
 
@@ -53,9 +53,10 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
       producer.on('event.error', (err) =>
         this.setup.logger.debug({ err: describeNativeError(err) }, 'librdkafka dead-letter producer error'),
       );
-      producer.connect({ timeout: p.request_timeout }, (err) => {
+      producer.connect({ timeout: connectTimeout(this.setup.options) }, (err) => {
         if (err) {
-          producer.disconnect(() => undefined);
+          // The binding has disconnected it already; disconnect() would now throw "Producer
+          // not connected" out of this callback and end the process.
           reject(err);
         } else {
           producer.setPollInBackground(true);
