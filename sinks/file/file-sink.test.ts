@@ -198,10 +198,15 @@ describe('file sink: rolling', () => {
     await s.open();
     const t0 = Date.now();
     await s.write([ev({ message: 'a1' }), ev({ service: 'idle', message: 'i1' })]);
+    // "idle" was last written by now; every write after the pause is stamped later. Taking
+    // the roll time from these two marks, not from a Date.now() after the writes, keeps a
+    // slow machine from making "shop" look idle too (it did under CI load).
+    const idleWritten = Date.now();
+    await new Promise((r) => setTimeout(r, 5));
     await s.rollExpired(t0 + 5_000);
     expect(s.openFiles).toBe(2);
     for (let i = 0; i < 3; i++) await s.write([ev({ message: `a${i + 2}` })]);
-    await s.rollExpired(Date.now() + 10_000 - 1); // "shop" was written just now; "idle" has been idle for 10 s
+    await s.rollExpired(idleWritten + 10_001); // "idle" has been idle for 10 s; "shop" was written 5 ms or more later
     expect(s.openFiles).toBe(1);
     expect(readdirSync(join(root, 'idle/web/2024-05-01'))).toEqual(['h1.000001.log']);
     await s.rollExpired(t0 + 60_000); // "shop" reached its age although it is busy
