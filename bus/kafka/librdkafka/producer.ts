@@ -232,6 +232,8 @@ export class LibrdkafkaProducer implements BusProducer {
   private async produceUnlessQueued(producer: NativeProducer, events: readonly LogEvent[], sizes: Uint32Array): Promise<SendOutcome> {
     const fresh: LogEvent[] = [];
     const freshAt: number[] = [];
+    /** 1: held from the send given up on, waited for instead of produced. */
+    const held = new Uint8Array(events.length);
     const queued: Promise<void>[] = [];
     const acked = new Uint8Array(events.length);
     const failed = new Map<number, NativeError>();
@@ -242,21 +244,21 @@ export class LibrdkafkaProducer implements BusProducer {
       if (!report) {
         fresh.push(events[i]!);
         freshAt.push(i);
-      } else
-        queued.push(
-          report.then((err) => {
-            reported.set(i, err);
-            this.stalled.settled(id);
-          }),
-        );
+        continue;
+      }
+      held[i] = 1;
+      queued.push(
+        report.then((err) => {
+          reported.set(i, err);
+          this.stalled.settled(id);
+        }),
+      );
     }
     if (queued.length > 0)
       this.logger.info(
         { events: events.length, queued: queued.length },
         'waiting for the records librdkafka still holds from a send given up on, not producing them again',
       );
-    const isFresh = new Uint8Array(events.length);
-    for (const i of freshAt) isFresh[i] = 1;
     const freshSizes = new Uint32Array(fresh.length);
     const producing = this.produce(producer, fresh, 0, fresh.length, freshSizes);
     const waited = await this.withinRequestTimeout(Promise.all(queued));
@@ -269,7 +271,7 @@ export class LibrdkafkaProducer implements BusProducer {
       if (err) failed.set(i, err);
     }
     for (let i = 0; i < events.length; i++) {
-      if (isFresh[i] === 1) continue;
+      if (held[i] === 0) continue;
       // Handed over, by the send given up on: a refusal shared with its batch is tried alone.
       sizes[i] = encodeEvent(events[i]!).length;
       if (!reported.has(i)) {
