@@ -49,7 +49,10 @@ import fs from 'node:fs';
 import { FileSource } from ${JSON.stringify(pathToFileURL(join(d, 'agent/sources/file/source.js')).href)};
 import { fileSourceOptions } from ${JSON.stringify(pathToFileURL(join(d, 'agent/sources/file/options.js')).href)};
 import { silentLogger } from ${JSON.stringify(pathToFileURL(join(d, 'core/log.js')).href)};
-const [out, include, dataDir] = process.argv.slice(2);
+const [out, include, dataDir, putPause] = process.argv.slice(2);
+// A pause per put keeps a read of the whole file slower than the parent's polls, so a kill
+// after the first progress lands mid-file however loaded the machine is.
+const pause = Number(putPause ?? 0);
 let last;
 if (fs.existsSync(out)) {
   const buf = fs.readFileSync(out);
@@ -67,6 +70,7 @@ const channel = {
   async put(events, cp) {
     fs.writeSync(fd, JSON.stringify({ events: events.map((e) => ({ id: e.id, m: e.message })), cp }) + '\\n');
     fs.fsyncSync(fd);
+    if (pause > 0) await new Promise((r) => setTimeout(r, pause));
   },
   lastCheckpoint: () => last,
 };
@@ -109,16 +113,17 @@ describe('SIGKILL mid-file', () => {
     const write = (from: number, to: number) =>
       appendFile(log, `${Array.from({ length: to - from }, (_, k) => line(from + k)).join('\n')}\n`);
     await write(0, 100_000);
-    const run = (): ChildProcess => spawn(process.execPath, [child, out, log, dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const run = (pause = 0): ChildProcess =>
+      spawn(process.execPath, [child, out, log, dir, String(pause)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 
-    let p = run();
+    let p = run(5);
     await waitFor('first progress', () => count(out) >= 10_000);
     await kill(p);
     const afterFirst = count(out);
     expect(afterFirst).toBeLessThan(100_000);
     await write(100_000, 120_000); // grows while nobody reads it
 
-    p = run();
+    p = run(5);
     await waitFor('second progress', () => count(out) >= afterFirst + 10_000);
     await kill(p);
 
@@ -149,10 +154,12 @@ describe('SIGKILL while files rotate', () => {
     const write = (path: string, from: number, to: number) =>
       appendFile(path, `${Array.from({ length: to - from }, (_, k) => line(from + k)).join('\n')}\n`);
     await write(log, 0, 50_000);
-    const run = (): ChildProcess =>
-      spawn(process.execPath, [child, out, join(rot, '*.log'), state], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const run = (pause = 0): ChildProcess =>
+      spawn(process.execPath, [child, out, join(rot, '*.log'), state, String(pause)], {
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      });
 
-    let p = run();
+    let p = run(5);
     await waitFor('first progress', () => count(out) >= 10_000);
     await kill(p);
     expect(count(out)).toBeLessThan(50_000);
