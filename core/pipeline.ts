@@ -245,6 +245,12 @@ export interface BusRecord {
   key: string | Buffer | null;
   value: string | Buffer;
   headers?: Record<string, string>;
+  /**
+   * The same for the same record written again after a failed write (its value may differ:
+   * a dead-letter entry carries the time it was written), so a client that still holds the
+   * first copy waits for it instead of appending a second. Absent: every write is new.
+   */
+  id?: string;
 }
 
 /** Durable writes to one topic of the bus, outside the event flow (the collector's dead-letter). */

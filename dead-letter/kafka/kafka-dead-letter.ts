@@ -23,6 +23,7 @@ export class KafkaDeadLetter implements DeadLetter {
           key: e.key ?? (e.event ? `${e.event.service}/${e.event.module}` : null),
           value: formatEntry(e),
           headers: { reason: e.reason },
+          id: entryId(e),
         })),
       );
     } catch (err) {
@@ -35,6 +36,17 @@ export class KafkaDeadLetter implements DeadLetter {
   async close(): Promise<void> {
     await this.writer.close();
   }
+}
+
+/**
+ * What makes an entry the same one when the collector writes it again after a failure: its
+ * reason and the event, or else the record it stands for (topic, partition, offset).
+ */
+function entryId(e: DeadLetterEntry): string | undefined {
+  if (e.event) return `${e.reason}\u0000event ${e.event.id}`;
+  if (e.topic !== undefined && e.partition !== undefined && e.offset !== undefined)
+    return `${e.reason}\u0000record ${e.topic}/${e.partition}/${e.offset}`;
+  return undefined;
 }
 
 /** What the spec's load() imports (index.ts): a writer to the topic, through the bus's own client. */

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { KafkaBus } from '../../bus/kafka/index.js';
 import { kafkaBusOptions } from '../../bus/kafka/options.js';
 import type { LogEvent } from '../../core/event.js';
+import { KafkaDeadLetter } from '../../dead-letter/kafka/kafka-dead-letter.js';
 import { silentLogger } from '../../core/log.js';
 import { decodeEvent } from '../../core/wire.js';
 import { captureLogger, waitFor } from '../support/index.js';
@@ -115,6 +116,52 @@ describe.each(BUS_CLIENTS)('kafka producer [$client]', ({ client, missing }) => 
       await admin.connect();
       try {
         expect(await records(admin, topic)).toBe(250);
+      } finally {
+        await admin.disconnect();
+      }
+    } finally {
+      await broker.destroy();
+    }
+  });
+
+  it('dead-letter: a write a frozen broker acked too late appends each entry once, though the collector wrote it three times', async (ctx) => {
+    ctx.skip(client === 'kafkajs', 'kafkajs appends a write again when the broker acks it after request_timeout (bus/kafka/README.md)');
+    const broker = privateBroker(`kafka-dl-stall-${client}`);
+    try {
+      await broker.start(QUIET);
+      const topic = `sluice-dl-stall-${client}-${process.pid}-${Date.now()}`;
+      const options = kafkaBusOptions.parse({
+        client,
+        brokers: broker.brokers,
+        topic: 'unused',
+        producer: { compression: 'none', request_timeout: '3s', partitions: 2, replication_factor: 1 },
+      });
+      const { logger, lines } = captureLogger();
+      const bus = new KafkaBus(options, { name: 'bus', logger });
+      const deadLetter = new KafkaDeadLetter(bus.recordWriter(topic), topic, logger);
+      // The collector's retry loop makes new entries for the same events each time.
+      const entries = (from: number, to: number) =>
+        Array.from({ length: to - from }, (_, i) => ({ reason: 'sinks.es: mapping conflict', event: event(from + i, 'a') }));
+      await deadLetter.write(entries(0, 20));
+      const pid = broker.pid()!;
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await expect(deadLetter.write(entries(20, 50))).rejects.toThrow(/30 of 30 records not acked within 3000 ms/);
+        await expect(deadLetter.write(entries(20, 50))).rejects.toThrow(/30 of 30 records not acked within 3000 ms/);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await deadLetter.write(entries(20, 60));
+      await deadLetter.close();
+      const waits = lines.filter((l) => String(l.msg).startsWith('waiting for the dead-letter records librdkafka still holds'));
+      expect(waits.map((l) => [l.records, l.queued])).toEqual([
+        [30, 30],
+        [40, 30],
+      ]);
+      const admin = new kafkajs.Kafka({ brokers: [broker.brokers], logLevel: kafkajs.logLevel.NOTHING }).admin();
+      await admin.connect();
+      try {
+        expect(await records(admin, topic)).toBe(60);
       } finally {
         await admin.disconnect();
       }

@@ -6,6 +6,19 @@ export const STALLED: NativeError = Object.assign(new Error('not acked within re
   name: 'KafkaStalled',
 });
 
+/** `outcome`, or undefined if it took longer than `ms`: how long a send waits for librdkafka's reports. */
+export async function within<T>(ms: number, outcome: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([outcome, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The outcome of one send: which records were acked, and the error of each that failed. */
 export interface SendOutcome {
   acked: Uint8Array;

@@ -8,7 +8,7 @@ import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '.
 import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
 import { AckedMemory, type SendAttempt, sendSkippingSettled } from '../resend.js';
 import { connectTimeout, producerConfig } from './config.js';
-import { Deliveries, STALLED, type SendOutcome } from './deliveries.js';
+import { Deliveries, STALLED, type SendOutcome, within } from './deliveries.js';
 import { StalledRecords } from './stalled.js';
 import { ERR, isOutage, type NativeAdmin, type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
 
@@ -208,7 +208,7 @@ export class LibrdkafkaProducer implements BusProducer {
         break;
       }
     }
-    let outcome = await this.withinRequestTimeout(sending.outcome);
+    let outcome = await within(this.options.producer.request_timeout, sending.outcome);
     if (!outcome) {
       // Given up waiting: what has not reported is still queued, held for when its events come back.
       const late = new Map<number, (err: NativeError | null) => void>();
@@ -261,7 +261,7 @@ export class LibrdkafkaProducer implements BusProducer {
       );
     const freshSizes = new Uint32Array(fresh.length);
     const producing = this.produce(producer, fresh, 0, fresh.length, freshSizes);
-    const waited = await this.withinRequestTimeout(Promise.all(queued));
+    const waited = await within(this.options.producer.request_timeout, Promise.all(queued));
     const outcome = await producing;
     for (let j = 0; j < fresh.length; j++) {
       const i = freshAt[j]!;
@@ -283,19 +283,6 @@ export class LibrdkafkaProducer implements BusProducer {
       else failed.set(i, err);
     }
     return { acked, failed };
-  }
-
-  /** The outcome, or undefined if it took longer than request_timeout. */
-  private async withinRequestTimeout<T>(outcome: Promise<T>): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.options.producer.request_timeout);
-    });
-    try {
-      return await Promise.race([outcome, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /**

@@ -1,19 +1,50 @@
 import type { BusRecord } from '../../../core/pipeline.js';
 import { TopicRecordWriter } from '../record-writer.js';
 import { connectTimeout, connectionConfig } from './config.js';
-import { Deliveries } from './deliveries.js';
+import { Deliveries, STALLED, within } from './deliveries.js';
 import { type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
+import { StalledRecords } from './stalled.js';
 
-/** The dead-letter topic's writer on librdkafka. */
+/**
+ * The dead-letter topic's writer on librdkafka. Like the bus's producer (producer.ts), it
+ * never lets librdkafka give a record up (message.timeout.ms 0) and bounds the wait itself:
+ * a write not acked within request_timeout fails, and its records that carry an id stay
+ * held, so the collector's retry of the same entries waits for them instead of appending a
+ * second copy the broker cannot tell from a new record.
+ */
 export class LibrdkafkaRecordWriter extends TopicRecordWriter {
   private readonly deliveries = new Deliveries();
+  private readonly stalled = new StalledRecords();
   private producer: Promise<NativeProducer> | undefined;
 
   protected async send(records: readonly BusRecord[]): Promise<void> {
     const producer = await this.connected();
-    const sending = this.deliveries.start(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!;
+    const fresh: BusRecord[] = [];
+    const held: Promise<NativeError | null>[] = [];
+    let heldOpen = 0;
+    for (const r of records) {
+      const report = r.id === undefined ? undefined : this.stalled.claim(r.id);
+      if (!report) {
+        fresh.push(r);
+        continue;
+      }
+      heldOpen++;
+      held.push(
+        report.then((err) => {
+          heldOpen--;
+          this.stalled.settled(r.id!);
+          return err;
+        }),
+      );
+    }
+    if (held.length > 0)
+      this.setup.logger.info(
+        { topic: this.topic, records: records.length, queued: held.length },
+        'waiting for the dead-letter records librdkafka still holds from a write given up on, not producing them again',
+      );
+    const sending = this.deliveries.start(fresh.length);
+    for (let i = 0; i < fresh.length; i++) {
+      const r = fresh[i]!;
       const headers = r.headers ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v })) : undefined;
       try {
         producer.produce(this.topic, null, Buffer.from(r.value), r.key, null, sending.base + i, headers);
@@ -22,7 +53,22 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
         break;
       }
     }
-    const [error] = (await sending.outcome).failed.values();
+    const timeout = this.setup.options.producer.request_timeout;
+    const settled = await within(timeout, Promise.all([sending.outcome, Promise.all(held)]));
+    if (!settled) {
+      const late = new Map<number, (err: NativeError | null) => void>();
+      const outcome = sending.giveUp((i, err) => late.get(i)?.(err));
+      let waiting = 0;
+      for (const [i, err] of outcome.failed) {
+        if (err !== STALLED) continue;
+        waiting++;
+        const id = fresh[i]!.id;
+        if (id !== undefined) late.set(i, this.stalled.hold(id));
+      }
+      throw new Error(`${waiting + heldOpen} of ${records.length} records not acked within ${timeout} ms`);
+    }
+    const [outcome, heldErrors] = settled;
+    const error = outcome.failed.values().next().value ?? heldErrors.find((e) => e !== null);
     if (error) throw error;
   }
 
@@ -44,7 +90,8 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
         'enable.idempotence': true,
         acks: 'all',
         'request.timeout.ms': p.request_timeout,
-        'message.timeout.ms': p.request_timeout,
+        // Never given up by librdkafka: see the class comment.
+        'message.timeout.ms': 0,
         'allow.auto.create.topics': true,
         partitioner: 'murmur2_random',
         dr_cb: true,
