@@ -51,6 +51,7 @@ async function agent(dir: string, bus: BusProducer, drainTimeoutMs: number) {
   const dataDir = join(dir, 'files');
   await mkdir(dataDir, { recursive: true });
   const ctx: ComponentContext = { name: 'files', logger, dataDir, host: 'test-host' };
+  await fileSourceSpec.load?.();
   const source = fileSourceSpec.create(
     fileSourceOptions.parse({
       include: [join(dir, 'logs', '*.log')],

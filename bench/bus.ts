@@ -18,7 +18,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import kafkajs from 'kafkajs';
-import { MemoryChannel } from '../agent/channel/memory/index.js';
+import { MemoryChannel } from '../agent/channel/memory/memory-channel.js';
 import { Forwarder } from '../agent/forwarder.js';
 import { javaProducerMibPerSec } from './support/java-producer.js';
 import { type KafkaClientName, probeLibrdkafka } from '../bus/kafka/client.js';

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { LogEvent } from '../core/event.js';
 import { FileEventIds } from '../core/event-id.js';
 import { silentLogger } from '../core/log.js';
-import { FileSink, fileSinkOptions } from '../sinks/file/index.js';
+import { FileSink } from '../sinks/file/file-sink.js';
+import { fileSinkOptions } from '../sinks/file/index.js';
 
 /**
  * The file sink's throughput on one core: 10 services x 5 modules x 2 days of ~200-byte

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogEvent } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
-import { WebHdfsSink, webhdfsSinkOptions } from '../sinks/webhdfs/index.js';
+import { webhdfsSinkOptions } from '../sinks/webhdfs/index.js';
+import { WebHdfsSink } from '../sinks/webhdfs/webhdfs-sink.js';
 
 /**
  * MiB/s into HDFS through the webhdfs sink (exactly-once on: write journal and the lane's

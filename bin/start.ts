@@ -3,7 +3,6 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Agent } from '../agent/agent.js';
 import type { Collector } from '../collector/collector.js';
-import { EmbeddedBus } from '../bus/embedded/index.js';
 import type { ComponentConfig, PipelineConfig } from '../config/load.js';
 import type { Role } from '../config/roles.js';
 import type { DeadLetter } from '../core/dead-letter.js';
@@ -60,7 +59,7 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
   };
   const ops = createOperations(config);
 
-  const bus: Bus = role === 'run' ? new EmbeddedBus() : build(config.bus!, 'bus');
+  const bus: Bus = role === 'run' ? new (await import('../bus/embedded/embedded.js')).EmbeddedBus() : build(config.bus!, 'bus');
   // One directory for the dead-letters of a data directory, each file named for its dead-letter
   // (dead-letter.jsonl, agent.jsonl); a kafka one writes through the bus's client.
   const buildDeadLetter = (c: ComponentConfig<'dead_letter'>): DeadLetter => {

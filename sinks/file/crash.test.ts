@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/log.js';
-import { FileSink, fileSinkOptions } from './index.js';
+import { FileSink } from './file-sink.js';
+import { fileSinkOptions } from './index.js';
 
 // dist/ is built by the test global setup (test/build-setup.ts) before this runs.
 const writer = join(import.meta.dirname, 'testdata/crash-writer.mjs');

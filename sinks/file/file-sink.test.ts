@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { decodeEvent } from '../../core/wire.js';
-import { FileSink, fileSinkOptions, type FileSinkInput } from './index.js';
+import { FileSink } from './file-sink.js';
+import { fileSinkOptions, type FileSinkInput } from './index.js';
 import { gzipMember } from './gzip.js';
 
 let dir: string;

@@ -8,7 +8,8 @@ import { type LogEvent, TIME_PARTITION_FIELD } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { decodeEvent } from '../../core/wire.js';
 import { makeEvent } from '../../test/support/index.js';
-import { FileSink, fileSinkOptions, type FileSinkInput } from './index.js';
+import { FileSink } from './file-sink.js';
+import { fileSinkOptions, type FileSinkInput } from './index.js';
 
 const DAY = 86_400_000;
 let dir: string;

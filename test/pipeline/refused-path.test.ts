@@ -9,7 +9,8 @@ import { Collector } from '../../collector/collector.js';
 import { FileDeadLetter } from '../../dead-letter/file/file-dead-letter.js';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
-import { FileSink, fileSinkOptions } from '../../sinks/file/index.js';
+import { FileSink } from '../../sinks/file/file-sink.js';
+import { fileSinkOptions } from '../../sinks/file/index.js';
 import { HandConsumer, makeEvent, type TempDir, tempDir } from '../support/index.js';
 
 /** Every line of every file under `dir`, by file, skipping `except`. */

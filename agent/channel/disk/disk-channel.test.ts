@@ -467,7 +467,7 @@ describe('disk channel contract details', () => {
 });
 
 describe('disk channel options', () => {
-  it('has safe defaults, takes sizes and durations with units, and rejects unsafe or unknown settings', () => {
+  it('has safe defaults, takes sizes and durations with units, and rejects unsafe or unknown settings', async () => {
     expect(diskChannelOptions.parse({})).toEqual({
       max_bytes: 1024 ** 3,
       fsync: 'always',
@@ -477,6 +477,7 @@ describe('disk channel options', () => {
     const small = diskChannelOptions.parse({ max_bytes: '100MiB', fsync: '20ms', retry_backoff_max: '2s' });
     expect(small).toMatchObject({ fsync: 20, retry_backoff_max: 2000 });
     const logger = silentLogger();
+    await diskChannelSpec.load?.();
     const ch = diskChannelSpec.create(small, { name: 'c', logger, dataDir: '/tmp/x', host: 'h' });
     expect(ch).toBeInstanceOf(DiskChannel);
     expect(() => diskChannelOptions.parse({ max_bytes: '1GB', segment_bytes: '600MB' })).toThrow(/at most half of max_bytes/);

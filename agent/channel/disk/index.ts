@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { ComponentSpec } from '../../../core/registry.js';
+import { type ComponentSpec, lazySpec } from '../../../core/registry.js';
 import { duration } from '../../../core/units.js';
 import { bytesAtLeast } from '../options.js';
-import { DiskChannel } from './disk-channel.js';
+import type { DiskChannel } from './disk-channel.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -50,28 +50,35 @@ export const diskChannelOptions = z
 
 export type DiskChannelOptions = z.output<typeof diskChannelOptions>;
 
-export const diskChannelSpec: ComponentSpec<'channel', DiskChannelOptions, DiskChannel> = {
-  kind: 'channel',
-  type: 'disk',
-  description: 'Durable buffer on local disk (segmented write-ahead log); survives crashes and restarts, applies backpressure when full',
-  options: diskChannelOptions,
-  // The cache holds decoded events, counted by their encoded size: a 200-byte line takes
-  // about 210 bytes on disk and 626 in the heap.
-  memory: (o) => [{ what: 'read_cache_bytes (decoded events)', bytes: 3 * o.read_cache_bytes }],
-  create(options, ctx) {
-    return new DiskChannel(
-      {
-        path: options.path ?? ctx.dataDir,
-        maxBytes: options.max_bytes,
-        segmentBytes: options.segment_bytes ?? Math.min(64 * MiB, Math.floor(options.max_bytes / 4)),
-        fsync: options.fsync,
-        readCacheBytes: options.read_cache_bytes,
-        retryBackoffMaxMs: options.retry_backoff_max,
-      },
-      ctx.name,
-      ctx.logger,
-    );
+/** Lazy (core/registry.ts): a collector validates this type but never imports the channel. */
+export const diskChannelSpec: ComponentSpec<'channel', DiskChannelOptions, DiskChannel> = lazySpec(
+  {
+    kind: 'channel',
+    type: 'disk',
+    description: 'Durable buffer on local disk (segmented write-ahead log); survives crashes and restarts, applies backpressure when full',
+    options: diskChannelOptions,
+    // The cache holds decoded events, counted by their encoded size: a 200-byte line takes
+    // about 210 bytes on disk and 626 in the heap.
+    memory: (o) => [{ what: 'read_cache_bytes (decoded events)', bytes: 3 * o.read_cache_bytes }],
   },
-};
+  async () => {
+    const { DiskChannel } = await import('./disk-channel.js');
+    return {
+      create: (options, ctx) =>
+        new DiskChannel(
+          {
+            path: options.path ?? ctx.dataDir,
+            maxBytes: options.max_bytes,
+            segmentBytes: options.segment_bytes ?? Math.min(64 * MiB, Math.floor(options.max_bytes / 4)),
+            fsync: options.fsync,
+            readCacheBytes: options.read_cache_bytes,
+            retryBackoffMaxMs: options.retry_backoff_max,
+          },
+          ctx.name,
+          ctx.logger,
+        ),
+    };
+  },
+);
 
-export { DiskChannel, type DiskChannelConfig, type DiskChannelStats } from './disk-channel.js';
+export type { DiskChannelConfig, DiskChannelStats } from './disk-channel.js';

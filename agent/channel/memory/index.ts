@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { ComponentSpec } from '../../../core/registry.js';
+import { type ComponentSpec, lazySpec } from '../../../core/registry.js';
 import { bytesAtLeast } from '../options.js';
-import { MemoryChannel } from './memory-channel.js';
+import type { MemoryChannel } from './memory-channel.js';
 
 export const memoryChannelOptions = z.strictObject({
   max_events: z.number().int().positive().default(100_000).describe('Most events held; when reached, puts wait and sources pause'),
@@ -13,15 +13,20 @@ export const memoryChannelOptions = z.strictObject({
 
 export type MemoryChannelOptions = z.output<typeof memoryChannelOptions>;
 
-export const memoryChannelSpec: ComponentSpec<'channel', MemoryChannelOptions, MemoryChannel> = {
-  kind: 'channel',
-  type: 'memory',
-  description: 'Bounded in-memory buffer: fast, applies backpressure when full, loses its contents (and source checkpoints) on exit',
-  options: memoryChannelOptions,
-  memory: (o) => [{ what: 'max_bytes', bytes: o.max_bytes }],
-  create(options, ctx) {
-    return new MemoryChannel({ maxEvents: options.max_events, maxBytes: options.max_bytes }, ctx.name, ctx.logger);
+export const memoryChannelSpec: ComponentSpec<'channel', MemoryChannelOptions, MemoryChannel> = lazySpec(
+  {
+    kind: 'channel',
+    type: 'memory',
+    description: 'Bounded in-memory buffer: fast, applies backpressure when full, loses its contents (and source checkpoints) on exit',
+    options: memoryChannelOptions,
+    memory: (o) => [{ what: 'max_bytes', bytes: o.max_bytes }],
   },
-};
+  async () => {
+    const { MemoryChannel } = await import('./memory-channel.js');
+    return {
+      create: (options, ctx) => new MemoryChannel({ maxEvents: options.max_events, maxBytes: options.max_bytes }, ctx.name, ctx.logger),
+    };
+  },
+);
 
-export { MemoryChannel, type MemoryChannelConfig } from './memory-channel.js';
+export type { MemoryChannelConfig } from './memory-channel.js';

@@ -34,6 +34,7 @@ async function start(options: DockerSourceInput, ch: RecordingChannel, name = 'c
     checkpoint_interval: '50ms',
     ...options,
   });
+  await dockerSourceSpec.load?.();
   const s = dockerSourceSpec.create(parsed, ctx) as DockerSource;
   running.push(s);
   await s.start(ch);

@@ -2,7 +2,8 @@
 // write(batch N) resolved; the crash tests SIGKILL it mid-stream.
 // Args: root, compression, [dataDir (write journal: exactly-once), first batch number].
 import { writeSync } from 'node:fs';
-import { FileSink, fileSinkOptions } from '../../../dist/sinks/file/index.js';
+import { FileSink } from '../../../dist/sinks/file/file-sink.js';
+import { fileSinkOptions } from '../../../dist/sinks/file/index.js';
 import { silentLogger } from '../../../dist/core/log.js';
 
 const [root, compression, dataDir, first] = process.argv.slice(2);
