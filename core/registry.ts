@@ -89,6 +89,16 @@ export function lazySpec<K extends ComponentKind, Options, Instance extends Comp
   };
 }
 
+/** lazySpec's implementation for a type whose instance is `new Class(options, ctx)`; `load` imports the class. */
+export function constructs<Options, Instance>(
+  load: () => Promise<new (options: Options, ctx: ComponentContext) => Instance>,
+): () => Promise<{ create(options: Options, ctx: ComponentContext): Instance }> {
+  return async () => {
+    const Class = await load();
+    return { create: (options, ctx) => new Class(options, ctx) };
+  };
+}
+
 /** Part of what a component holds in memory: `what` names the options that decide it. */
 export interface MemoryUse {
   what: string;

@@ -1,5 +1,5 @@
 import type { Sink } from '../../core/pipeline.js';
-import { type ComponentSpec, lazySpec } from '../../core/registry.js';
+import { type ComponentSpec, constructs, lazySpec } from '../../core/registry.js';
 import { fileSinkOptions, type FileSinkOptions } from './options.js';
 
 export type { FileSinkContext } from './file-sink.js';
@@ -14,8 +14,5 @@ export const fileSinkSpec: ComponentSpec<'sink', FileSinkOptions, Sink> = lazySp
       'file tree routed by service, module and day: in-progress files renamed when rolled (size, age, idle), fsync per batch, gzip, retention',
     options: fileSinkOptions,
   },
-  async () => {
-    const { FileSink } = await import('./file-sink.js');
-    return { create: (options, ctx) => new FileSink(options, ctx) };
-  },
+  constructs(async () => (await import('./file-sink.js')).FileSink),
 );

@@ -1,5 +1,5 @@
 import type { Sink } from '../../core/pipeline.js';
-import { type ComponentSpec, lazySpec } from '../../core/registry.js';
+import { type ComponentSpec, constructs, lazySpec } from '../../core/registry.js';
 import { webhdfsSinkOptions, type WebHdfsSinkOptions } from './options.js';
 
 export type { WebHdfsSinkContext } from './webhdfs-sink.js';
@@ -14,8 +14,5 @@ export const webhdfsSinkSpec: ComponentSpec<'sink', WebHdfsSinkOptions, Sink> = 
       'HDFS over WebHDFS: the file tree routed by service, module and day, exactly-once, in-progress files renamed when rolled, NameNode failover',
     options: webhdfsSinkOptions,
   },
-  async () => {
-    const { WebHdfsSink } = await import('./webhdfs-sink.js');
-    return { create: (options, ctx) => new WebHdfsSink(options, ctx) };
-  },
+  constructs(async () => (await import('./webhdfs-sink.js')).WebHdfsSink),
 );

@@ -1,4 +1,4 @@
-import { type ComponentSpec, lazySpec } from '../../../core/registry.js';
+import { type ComponentSpec, constructs, lazySpec } from '../../../core/registry.js';
 import { dockerSourceOptions, type DockerSourceOptions } from './options.js';
 import type { DockerSource } from './source.js';
 
@@ -28,8 +28,5 @@ export const dockerSourceSpec: ComponentSpec<'source', DockerSourceOptions, Dock
       'log.truncated',
     ],
   },
-  async () => {
-    const { DockerSource } = await import('./source.js');
-    return { create: (options, ctx) => new DockerSource(options, ctx) };
-  },
+  constructs(async () => (await import('./source.js')).DockerSource),
 );

@@ -1,4 +1,4 @@
-import { batchHeapBytes, type ComponentSpec, lazySpec } from '../../../core/registry.js';
+import { batchHeapBytes, type ComponentSpec, constructs, lazySpec } from '../../../core/registry.js';
 import { PathTemplate } from './path-template.js';
 import { fileSourceOptions, type FileSourceOptions } from './options.js';
 import type { FileSource } from './source.js';
@@ -25,8 +25,5 @@ export const fileSourceSpec: ComponentSpec<'source', FileSourceOptions, FileSour
       'log.time_invalid',
     ],
   },
-  async () => {
-    const { FileSource } = await import('./source.js');
-    return { create: (options, ctx) => new FileSource(options, ctx) };
-  },
+  constructs(async () => (await import('./source.js')).FileSource),
 );
