@@ -94,7 +94,10 @@ export function apiWorkspace(prefix: string) {
   const start = (role: 'agent' | 'collector' | 'run', dir: string, name: string, yaml: string, env: NodeJS.ProcessEnv = {}) => {
     const config = join(dir, `${name}.yaml`);
     writeFileSync(config, yaml);
-    const p = new Instance([role, '-c', config], join(dir, `${name}.out`), join(dir, `${name}.err`), env);
+    // One collector process: each of a collector's --workers serves an api of its own with
+    // its own share of the partitions, so one scrape would see only part of the load.
+    const args = role === 'collector' ? [role, '-c', config, '--workers', '1'] : [role, '-c', config];
+    const p = new Instance(args, join(dir, `${name}.out`), join(dir, `${name}.err`), env);
     running.push(p);
     return p;
   };
