@@ -11,6 +11,24 @@ const deadLettered = counter(
 );
 
 /**
+ * What makes an entry the same one when it is written again (a batch read again after a
+ * crash, a write retried after a failure): the record it stands for, else its event and
+ * reason. Undefined: nothing identifies it, and every write is a new entry.
+ */
+export function entryIdentity(entry: {
+  reason: string;
+  topic?: string;
+  partition?: number;
+  offset?: string;
+  event?: { id: string };
+}): string | undefined {
+  if (entry.topic !== undefined && entry.partition !== undefined && entry.offset !== undefined)
+    return `r ${entry.topic} ${entry.partition} ${entry.offset}`;
+  if (entry.event) return `e ${entry.event.id} ${entry.reason}`;
+  return undefined;
+}
+
+/**
  * One JSON object per entry: `time`, `reason`, then `topic`/`partition`/`offset`/`key`/`value`
  * for a bad record (value as UTF-8 text when it is valid UTF-8, else `value_base64`), or
  * `event` (the wire format object) for an unrouted event, after `topic` and `bytes` for an

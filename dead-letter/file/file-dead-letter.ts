@@ -4,7 +4,7 @@ import { AppendFile } from '../../core/append-file.js';
 import type { DeadLetter, DeadLetterEntry } from '../../core/dead-letter.js';
 import type { Logger } from '../../core/log.js';
 import type { ComponentSpec } from '../../core/registry.js';
-import { countDeadLettered, formatEntry } from '../entry.js';
+import { countDeadLettered, entryIdentity, formatEntry } from '../entry.js';
 import { REMEMBER_BYTES, REMEMBER_KEYS } from './memory.js';
 import type { FileDeadLetterOptions } from './options.js';
 
@@ -16,22 +16,9 @@ const LOG_EVERY_MS = 10_000;
  * of SHA-256 (22 characters): a reason can be a destination's error text of hundreds of
  * bytes, and 200,000 of them would be tens of MiB.
  */
-function entryKey(entry: Parameters<typeof keyText>[0]): string | undefined {
-  const text = keyText(entry);
+function entryKey(entry: Parameters<typeof entryIdentity>[0]): string | undefined {
+  const text = entryIdentity(entry);
   return text === undefined ? undefined : createHash('sha256').update(text).digest().subarray(0, 16).toString('base64url');
-}
-
-function keyText(entry: {
-  reason: string;
-  topic?: string;
-  partition?: number;
-  offset?: string;
-  event?: { id: string };
-}): string | undefined {
-  if (entry.topic !== undefined && entry.partition !== undefined && entry.offset !== undefined)
-    return `r ${entry.topic} ${entry.partition} ${entry.offset}`;
-  if (entry.event) return `e ${entry.event.id} ${entry.reason}`;
-  return undefined;
 }
 
 /**

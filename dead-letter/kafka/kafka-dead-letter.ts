@@ -2,7 +2,7 @@ import type { DeadLetter, DeadLetterEntry } from '../../core/dead-letter.js';
 import type { Logger } from '../../core/log.js';
 import type { BusRecordWriter } from '../../core/pipeline.js';
 import type { ComponentSpec } from '../../core/registry.js';
-import { countDeadLettered, formatEntry } from '../entry.js';
+import { countDeadLettered, entryIdentity, formatEntry } from '../entry.js';
 import type { KafkaDeadLetterOptions } from './options.js';
 
 /** Produces entries to a topic of the bus (Kafka: acks=all, idempotent), through the bus's own client. */
@@ -23,7 +23,7 @@ export class KafkaDeadLetter implements DeadLetter {
           key: e.key ?? (e.event ? `${e.event.service}/${e.event.module}` : null),
           value: formatEntry(e),
           headers: { reason: e.reason },
-          id: entryId(e),
+          id: entryIdentity(e),
         })),
       );
     } catch (err) {
@@ -36,17 +36,6 @@ export class KafkaDeadLetter implements DeadLetter {
   async close(): Promise<void> {
     await this.writer.close();
   }
-}
-
-/**
- * What makes an entry the same one when the collector writes it again after a failure: its
- * reason and the event, or else the record it stands for (topic, partition, offset).
- */
-function entryId(e: DeadLetterEntry): string | undefined {
-  if (e.event) return `${e.reason}\u0000event ${e.event.id}`;
-  if (e.topic !== undefined && e.partition !== undefined && e.offset !== undefined)
-    return `${e.reason}\u0000record ${e.topic}/${e.partition}/${e.offset}`;
-  return undefined;
 }
 
 /** What the spec's load() imports (index.ts): a writer to the topic, through the bus's own client. */
