@@ -20,7 +20,7 @@ async function start(api: Record<string, unknown>, reload: () => Promise<ReloadO
   server = await startApiServer(
     apiSection.parse({ address: '127.0.0.1:0', ...api }),
     {
-      readiness,
+      probes: readiness,
       taps,
       metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'up 1\n' }),
       reload,

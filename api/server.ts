@@ -5,8 +5,8 @@ import type { Logger } from '../core/log.js';
 import { loadTls } from '../core/options/tls.js';
 import { isLoopback, parseAddress, type ApiConfig } from '../config/api.js';
 import { authorize, type AuthPolicy } from './auth.js';
-import type { Readiness } from './readiness.js';
-import { TapRequestError, type Taps } from './tap.js';
+import type { ProbeAnswer } from './readiness.js';
+import { TapRequestError, type TapService, type TapSubscription } from './tap.js';
 
 /**
  * The HTTP API (api/README.md):
@@ -42,8 +42,9 @@ export const RELOAD_STATUS: Record<ReloadOutcome['result'], number> = {
 };
 
 export interface ApiDeps {
-  readiness: Readiness;
-  taps: Taps;
+  /** /health and /ready: a `Readiness`, or a collector's workers merged (api/group.ts). */
+  probes: { health(): ProbeAnswer | Promise<ProbeAnswer>; readiness(): ProbeAnswer | Promise<ProbeAnswer> };
+  taps: TapService;
   metrics: () => Promise<{ contentType: string; body: string }>;
   reload: () => Promise<ReloadOutcome>;
   /** Shown on GET /: the role and version. */
@@ -154,13 +155,13 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, p
     }
     case '/health': {
       if (!allow(['GET', 'HEAD'])) return;
-      const answer = deps.readiness.health();
+      const answer = await deps.probes.health();
       json(res, answer.status === 'ok' ? 200 : 503, answer);
       return;
     }
     case '/ready': {
       if (!allow(['GET', 'HEAD'])) return;
-      const answer = deps.readiness.readiness();
+      const answer = await deps.probes.readiness();
       json(res, answer.status === 'ok' ? 200 : 503, answer);
       return;
     }
@@ -172,14 +173,14 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, p
     }
     case '/tap':
       if (!allow(['GET']) || !privileged()) return;
-      tap(req, res, url, deps, logger);
+      await tap(req, res, url, deps, logger);
       return;
     default:
       json(res, 404, { error: `no such endpoint ${url.pathname}; endpoints: /metrics, /health, /ready, /reload, /tap` });
   }
 }
 
-function tap(req: IncomingMessage, res: ServerResponse, url: URL, deps: ApiDeps, logger: Logger): void {
+async function tap(req: IncomingMessage, res: ServerResponse, url: URL, deps: ApiDeps, logger: Logger): Promise<void> {
   const components = url.searchParams.getAll('component').flatMap((c) => c.split(',').filter(Boolean));
   const limit = positiveInt(url.searchParams.get('limit'));
   const rate = positiveInt(url.searchParams.get('rate'));
@@ -188,18 +189,25 @@ function tap(req: IncomingMessage, res: ServerResponse, url: URL, deps: ApiDeps,
     return;
   }
   const effectiveRate = Math.min(rate ?? TAP_DEFAULT_RATE, TAP_MAX_RATE);
-  let subscription: ReturnType<Taps['subscribe']>;
+  // A collector's workers answer a subscription over IPC: events can arrive before it
+  // resolves, and are held until the status line and the tap's own first line are out.
+  let early: string[] | undefined = [];
+  let ended = false;
+  let subscription: TapSubscription;
   try {
-    subscription = deps.taps.subscribe(
+    subscription = await deps.taps.subscribe(
       { components, limit, rate: effectiveRate },
       {
-        write: (line) => res.write(line),
-        end: () => res.end(),
+        write: (line) => (early ? early.push(line) > 0 : res.write(line)),
+        end: () => {
+          ended = true;
+          if (!early) res.end();
+        },
       },
     );
   } catch (err) {
     if (err instanceof TapRequestError) {
-      json(res, 400, { error: err.message, tap_points: deps.taps.tapPoints() });
+      json(res, 400, { error: err.message, tap_points: err.tapPoints });
       return;
     }
     throw err;
@@ -207,8 +215,12 @@ function tap(req: IncomingMessage, res: ServerResponse, url: URL, deps: ApiDeps,
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
   const tapping = components.length > 0 ? components : ['*'];
   res.write(`${JSON.stringify({ tap: { components: tapping, rate: effectiveRate, limit: limit ?? null } })}\n`);
+  for (const line of early) res.write(line);
+  early = undefined;
+  if (ended) res.end();
   res.on('drain', () => subscription.drained());
   res.on('close', () => subscription.close());
+  if (res.destroyed) subscription.close();
   logger.debug({ components: tapping, rate: effectiveRate, limit, remote: req.socket.remoteAddress }, 'tap opened');
 }
 

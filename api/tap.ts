@@ -49,7 +49,29 @@ interface Subscriber {
   ended: boolean;
 }
 
-export class TapRequestError extends Error {}
+/** A tap asked for a name that matches no tap point: a 400 listing the tap points there are. */
+export class TapRequestError extends Error {
+  constructor(
+    message: string,
+    readonly tapPoints: string[],
+  ) {
+    super(message);
+  }
+}
+
+export interface TapSubscription {
+  close(): void;
+  /** The reader caught up: events are sent to it again. */
+  drained(): void;
+}
+
+/** What the API taps: this process's `Taps`, or a collector's workers behind their supervisor (api/group.ts). */
+export interface TapService {
+  /** Throws (or rejects with) TapRequestError for a name that matches no tap point. */
+  subscribe(request: TapRequest, out: TapOutput): TapSubscription | Promise<TapSubscription>;
+  /** Ends every stream (the server is closing). */
+  closeAll(): void;
+}
 
 /** `sources.*` → a matcher; `*` is any run of characters, everything else literal. */
 function matcher(patterns: string[]): (component: string) => boolean {
@@ -63,7 +85,7 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-export class Taps {
+export class Taps implements TapService {
   private readonly subscribers = new Set<Subscriber>();
   /** Tap points some subscriber listens to right now: the only thing the hot path reads. */
   private hot = new Set<string>();
@@ -91,11 +113,14 @@ export class Taps {
   }
 
   /** Throws TapRequestError when a name matches no tap point (a typo should not wait forever in silence). */
-  subscribe(request: TapRequest, out: TapOutput): { close(): void; drained(): void } {
+  subscribe(request: TapRequest, out: TapOutput): TapSubscription {
     for (const pattern of request.components) {
       const m = matcher([pattern]);
       if (![...this.points].some(m))
-        throw new TapRequestError(`no tap point matches "${pattern}"; tap points: ${this.tapPoints().join(', ') || 'none'}`);
+        throw new TapRequestError(
+          `no tap point matches "${pattern}"; tap points: ${this.tapPoints().join(', ') || 'none'}`,
+          this.tapPoints(),
+        );
     }
     const sub: Subscriber = {
       matches: matcher(request.components),
@@ -117,7 +142,6 @@ export class Taps {
     };
   }
 
-  /** Ends every stream (the server is closing). */
   closeAll(): void {
     for (const sub of [...this.subscribers]) this.finish(sub);
   }

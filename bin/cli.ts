@@ -94,8 +94,11 @@ for (const [role, description] of [
         try {
           const level = logLevel();
           const args = [role, '-c', opts.config, ...(opts.strict ? ['--strict'] : []), ...(level ? ['--log-level', level] : [])];
-          const workers = await superviseWorkers(count, args, logger);
-          logger.info({ role, config: config.file, workers: count }, 'sluice started');
+          const workers = await superviseWorkers(count, args, logger, {
+            config,
+            about: { name: 'sluice', version: pkg.version, role, config: config.file, pid: process.pid },
+          });
+          logger.info({ role, config: config.file, workers: count, api: workers.apiUrl }, 'sluice started');
           signals.started(async () => {
             if ((await workers.stop()) !== 0) throw new Error('a collector worker did not stop cleanly');
           });

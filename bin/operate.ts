@@ -5,6 +5,7 @@ import type { PipelineConfig } from '../config/load.js';
 import { Readiness } from '../api/readiness.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import { Taps } from '../api/tap.js';
+import { type IpcPort, serveApiOverIpc } from '../api/worker-ipc.js';
 import type { LivePipeline, Reloader } from './reload.js';
 
 /**
@@ -41,33 +42,54 @@ export interface OperateOptions {
    * in the log (consumer.progress_after) are for the logs and metrics too, not only /ready.
    */
   groupProgress?: boolean;
+  /**
+   * A collector's worker: its supervisor serves the one api of the group and asks this
+   * process over the IPC channel it forked it with (api/group.ts).
+   */
+  supervised?: boolean;
 }
 
 export async function startOperations(ops: Operations, o: OperateOptions, logger: Logger): Promise<Operating> {
   const config = o.live.config;
   const log = logger.child({ component: 'api' });
   let server: ApiServer | undefined;
-  try {
-    server = await startApiServer(
-      config.api,
-      {
-        readiness: ops.readiness,
-        taps: ops.taps,
-        metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
-        reload: () => o.reloader.reload('api'),
-        about: o.about,
-      },
-      log,
-    );
-  } catch (err) {
-    // A warning, not an error: the pipeline is what must run, and without its api it still
-    // ships every event (two Sluices on one machine with the default address: the second
-    // has none). The probes that use the api then fail, which is how an orchestrator notices.
-    log.warn({ err, address: config.api.address }, 'api not started; the pipeline runs without it');
+  let stopServing: (() => void) | undefined;
+  const reload = () => o.reloader.reload('api');
+  if (o.supervised) {
+    if (config.api.enabled)
+      stopServing = serveApiOverIpc(
+        { probes: ops.readiness, taps: ops.taps, metrics: () => metrics.getMetricsAsJSON(), reload },
+        process as unknown as IpcPort,
+      );
+  } else {
+    try {
+      server = await startApiServer(
+        config.api,
+        {
+          probes: ops.readiness,
+          taps: ops.taps,
+          metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
+          reload,
+          about: o.about,
+        },
+        log,
+      );
+    } catch (err) {
+      // A warning, not an error: the pipeline is what must run, and without its api it still
+      // ships every event (two Sluices on one machine with the default address: the second
+      // has none). The probes that use the api then fail, which is how an orchestrator notices.
+      log.warn({ err, address: config.api.address }, 'api not started; the pipeline runs without it');
+    }
   }
   const probe =
-    (server || (o.groupProgress && o.bus?.side === 'consumer')) && o.bus?.bus.probe
-      ? o.bus.bus.probe(o.bus.side, ops.readiness.get('bus')!, logger.child({ component: 'bus', side: 'probe' }))
+    (server || stopServing || (o.groupProgress && o.bus?.side === 'consumer')) && o.bus?.bus.probe
+      ? o.bus.bus.probe(
+          // Of a collector's workers, the first measures the group's lag (one progress log,
+          // one set of lag series); the others probe only the connection.
+          o.bus.side === 'consumer' && o.supervised && !o.groupProgress ? 'producer' : o.bus.side,
+          ops.readiness.get('bus')!,
+          logger.child({ component: 'bus', side: 'probe' }),
+        )
       : undefined;
   const onHup = () => {
     void o.reloader.reload('signal');
@@ -83,6 +105,7 @@ export async function startOperations(ops: Operations, o: OperateOptions, logger
     },
     async close() {
       await probe?.stop();
+      stopServing?.();
       await server?.close();
     },
   };

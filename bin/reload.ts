@@ -30,11 +30,13 @@ const lastSuccessful = gauge(
   'sluice_config_last_reload_successful',
   '1 when the last reload was applied (or had nothing to change), else 0',
   [],
+  { aggregator: 'min' },
 );
 const lastSuccessTime = gauge(
   'sluice_config_last_reload_success_timestamp_seconds',
   'When the config was last loaded successfully (at start, or by a reload that applied or had nothing to change)',
   [],
+  { aggregator: 'min' },
 );
 
 export interface LivePipeline {

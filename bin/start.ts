@@ -103,6 +103,7 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
       bus: role === 'run' ? undefined : { bus, side: role === 'agent' ? 'producer' : 'consumer' },
       // One group, one progress log: of a collector's workers, the first measures the group.
       groupProgress: role === 'collector' && (options.worker ?? 0) === 0,
+      supervised: options.worker !== undefined,
     },
     logger,
   );

@@ -1,5 +1,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import { type GroupMember, groupApi } from '../api/group.js';
+import { type ApiServer, startApiServer } from '../api/server.js';
+import { WorkerLink } from '../api/worker-ipc.js';
 import type { PipelineConfig } from '../config/load.js';
 import { Backoff } from '../core/backoff.js';
 import type { Logger } from '../core/log.js';
@@ -10,7 +13,8 @@ import type { Logger } from '../core/log.js';
  * only supervises: it starts the workers (each a `sluice collector --worker I` with the
  * same config), forwards SIGTERM/SIGINT to them, restarts one that dies, and exits once all
  * have stopped. The workers write to the same stderr, each line with its `worker` index:
- * one log.
+ * one log. It serves the group's one API, asking the workers over IPC (api/group.ts), and
+ * a SIGHUP it gets reloads every worker.
  */
 
 /** Why a config runs in one process only, or undefined when N processes may share its sinks. */
@@ -43,7 +47,14 @@ export function workerCount(config: PipelineConfig, requested: number | undefine
 export type WorkerMessage = { started: true };
 
 export interface Supervised {
+  /** Where the group's API listens, when it does. */
+  readonly apiUrl: string | undefined;
   stop(): Promise<number>;
+}
+
+export interface GroupApiOptions {
+  config: PipelineConfig;
+  about: Record<string, unknown>;
 }
 
 /**
@@ -51,9 +62,10 @@ export interface Supervised {
  * started; rejects with the exit code of a worker that ended before that (its own one-line
  * error is already in the log), after stopping the others.
  */
-export async function superviseWorkers(count: number, args: string[], logger: Logger): Promise<Supervised> {
+export async function superviseWorkers(count: number, args: string[], logger: Logger, api: GroupApiOptions): Promise<Supervised> {
   const script = process.argv[1]!;
   const workers: (ChildProcess | undefined)[] = new Array(count).fill(undefined);
+  const members: GroupMember[] = Array.from({ length: count }, (_, index) => ({ index, state: 'starting', restarts: 0 }));
   let stopping = false;
   let allStarted = false;
   let failStart: (code: number) => void = () => {};
@@ -70,8 +82,12 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
     // worker once (a second signal would make a worker exit without draining).
     const child = fork(script, [...args, '--worker', String(index)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
     workers[index] = child;
+    const member = members[index]!;
+    member.pid = child.pid;
+    member.link = new WorkerLink(index, child as ChildProcess & { send(m: unknown): boolean });
     child.on('message', (m: WorkerMessage) => {
       if (!m.started) return;
+      member.state = 'running';
       backoff.reset();
       started.add(index);
       if (started.size === count) everyoneStarted();
@@ -79,6 +95,9 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
     return new Promise<number>((resolve) => {
       child.once('exit', (code, signal) => {
         workers[index] = undefined;
+        member.link?.exited(signal ? `exited on ${signal}` : `exited with code ${code}`);
+        member.link = undefined;
+        member.state = 'restarting';
         const status = code ?? 1;
         if (stopping) return resolve(status);
         if (!allStarted) {
@@ -86,16 +105,33 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
           return resolve(status);
         }
         logger.error({ worker: index, exit_code: code, signal }, 'collector worker exited; restarting it');
+        member.restarts++;
         void backoff.sleep().then(async () => resolve(stopping ? status : await launch(index, backoff)));
       });
     });
   };
 
+  // Up before the workers, so a probe sees the group starting rather than nothing at all.
+  let server: ApiServer | undefined;
+  const log = logger.child({ component: 'api' });
+  try {
+    server = await startApiServer(api.config.api, groupApi({ members: () => members }, api.about, log), log);
+  } catch (err) {
+    log.warn({ err, address: api.config.api.address }, 'api not started; the pipeline runs without it');
+  }
+  const onHup = () => {
+    logger.info({ workers: count }, 'SIGHUP: reloading every worker');
+    for (const w of workers) w?.kill('SIGHUP');
+  };
+  process.on('SIGHUP', onHup);
+
   for (let i = 0; i < count; i++) exits[i] = launch(i, new Backoff(1000, 30_000));
   const stop = async (): Promise<number> => {
     stopping = true;
+    process.off('SIGHUP', onHup);
     for (const w of workers) w?.kill('SIGTERM');
     const codes = await Promise.all(exits);
+    await server?.close();
     return codes.every((c) => c === 0) ? 0 : 1;
   };
   try {
@@ -105,7 +141,7 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
     throw err;
   }
   allStarted = true;
-  return { stop };
+  return { apiUrl: server?.url, stop };
 }
 
 /** In a worker: tell the supervisor it started, and stop when the supervisor is gone. */

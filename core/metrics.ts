@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { type Aggregator, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * The process's metrics, one registry for every component. Every family is made through
@@ -17,14 +17,19 @@ export function counter<L extends string>(name: string, help: string, labelNames
   return family(name, () => new Counter({ name, help, labelNames, registers: [metrics] }));
 }
 
-/** `collect` runs at every scrape, for a value that changes with time alone (an age). */
-export function gauge<L extends string>(
-  name: string,
-  help: string,
-  labelNames: readonly L[],
-  collect?: (this: Gauge<L>) => void,
-): Gauge<L> {
-  return family(name, () => new Gauge({ name, help, labelNames, registers: [metrics], ...(collect ? { collect } : {}) }));
+export interface GaugeOptions<L extends string> {
+  /** Runs at every scrape, for a value that changes with time alone (an age). */
+  collect?: (this: Gauge<L>) => void;
+  /**
+   * How a collector's supervisor merges its workers' values of this gauge (api/group.ts):
+   * summed unless set, which is right for what each worker holds on its own (open files);
+   * `max` for a value every worker measures of the same thing, `min` for "all of them".
+   */
+  aggregator?: Aggregator;
+}
+
+export function gauge<L extends string>(name: string, help: string, labelNames: readonly L[], options: GaugeOptions<L> = {}): Gauge<L> {
+  return family(name, () => new Gauge({ name, help, labelNames, registers: [metrics], ...options }));
 }
 
 export function histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {

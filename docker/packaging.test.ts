@@ -107,7 +107,7 @@ describe('healthcheck.mjs', () => {
     const server = await startApiServer(
       apiSection.parse({ address: '127.0.0.1:0' }),
       {
-        readiness,
+        probes: readiness,
         taps: new Taps(),
         metrics: async () => ({ contentType: 'text/plain', body: '' }),
         reload: async () => ({ result: 'unchanged', changes: [], problems: [] }),

@@ -31,12 +31,14 @@ export const channelMetrics = {
     'sluice_channel_oldest_event_age_seconds',
     'Seconds since the oldest event not yet committed was put (0 when empty); after a restart, recovered events count from the last write of the oldest segment',
     labels,
-    function collect() {
-      const now = Date.now();
-      for (const [component, oldest] of oldestPut) {
-        const at = oldest();
-        this.set({ component }, at === undefined ? 0 : Math.max(0, now - at) / 1000);
-      }
+    {
+      collect() {
+        const now = Date.now();
+        for (const [component, oldest] of oldestPut) {
+          const at = oldest();
+          this.set({ component }, at === undefined ? 0 : Math.max(0, now - at) / 1000);
+        }
+      },
     },
   ),
   full: gauge('sluice_channel_full', '1 while puts wait for space (sources are paused by backpressure)', labels),

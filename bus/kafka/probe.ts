@@ -23,6 +23,7 @@ export const consumerLag = gauge(
   'sluice_bus_consumer_lag_records',
   "Records of a partition not yet consumed by the collectors' group (newest offset minus committed offset)",
   ['component', 'topic', 'partition'],
+  { aggregator: 'max' },
 );
 
 export interface BusProbe {

@@ -91,12 +91,18 @@ export function apiWorkspace(prefix: string) {
     mkdirSync(join(dir, 'logs'), { recursive: true });
     return { dir, logs: join(dir, 'logs') };
   };
-  const start = (role: 'agent' | 'collector' | 'run', dir: string, name: string, yaml: string, env: NodeJS.ProcessEnv = {}) => {
+  /** A collector runs `workers` processes (one unless asked: the tests of the group's api ask). */
+  const start = (
+    role: 'agent' | 'collector' | 'run',
+    dir: string,
+    name: string,
+    yaml: string,
+    env: NodeJS.ProcessEnv = {},
+    workers = 1,
+  ) => {
     const config = join(dir, `${name}.yaml`);
     writeFileSync(config, yaml);
-    // One collector process: each of a collector's --workers serves an api of its own with
-    // its own share of the partitions, so one scrape would see only part of the load.
-    const args = role === 'collector' ? [role, '-c', config, '--workers', '1'] : [role, '-c', config];
+    const args = role === 'collector' ? [role, '-c', config, '--workers', String(workers)] : [role, '-c', config];
     const p = new Instance(args, join(dir, `${name}.out`), join(dir, `${name}.err`), env);
     running.push(p);
     return p;
