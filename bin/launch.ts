@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { interpolateEnv } from '../config/interpolate.js';
 import { type BudgetRole, DEFAULT_MEMORY_LIMIT, heapFlags, MIN_MEMORY_LIMIT } from '../config/memory-budget.js';
@@ -65,6 +66,28 @@ export function readMemoryLimit(file: string, env: NodeJS.ProcessEnv): number | 
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What the pipeline child runs: the bundle of the CLI (rolldown.config.ts: a sidecar idles
+ * about 6 MiB lower on it) when it is from the same build as the modules beside it, else
+ * `entry`. A bundle older than the compiled cli.js is from an earlier build (tsc was run
+ * alone since) and would run old code.
+ */
+export function pipelineScript(entry: string): string {
+  const bundle = fileURLToPath(new URL('../bundle/sluice.js', import.meta.url));
+  try {
+    let compiled = 0;
+    try {
+      compiled = statSync(fileURLToPath(new URL('./cli.js', import.meta.url))).mtimeMs;
+    } catch {
+      // Running from the bundle itself: no compiled modules beside it.
+    }
+    if (statSync(bundle).mtimeMs >= compiled) return bundle;
+  } catch {
+    // No bundle built.
+  }
+  return entry;
 }
 
 /** Runs `script args` in a child sized by `plan`; exits with its exit code (or dies of its signal). */

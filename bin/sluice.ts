@@ -7,10 +7,11 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 // others: logs hold what services print, secrets included. A stricter umask is kept; a
 // component that must share more says so with an explicit mode (the file sink's file_mode).
 process.umask(process.umask(0o027) | 0o027);
-// agent, collector and run start in a child whose heap is sized by memory_limit (launch.ts).
-const { exitOnEarlySignals, launchPlan, relaunch } = await import('./launch.js');
+// agent, collector and run start in a child whose heap is sized by memory_limit, on the
+// bundled code (launch.ts).
+const { exitOnEarlySignals, launchPlan, pipelineScript, relaunch } = await import('./launch.js');
 const plan = launchPlan(process.argv.slice(2), process.env);
-if (plan) relaunch(plan, process.argv[1]!, process.argv.slice(2));
+if (plan) relaunch(plan, pipelineScript(process.argv[1]!), process.argv.slice(2));
 else {
   exitOnEarlySignals();
   await import('./cli.js');

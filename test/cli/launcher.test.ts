@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../support/index.js';
-import { start, stopAll, waitForLog } from './harness.js';
+import { REPO, start, stopAll, waitForLog } from './harness.js';
 
 afterAll(stopAll);
 
@@ -60,6 +60,8 @@ describe('sluice agent launcher', () => {
       await waitForLog(first, 'sluice started', 60_000);
       const child = childOf(first.child.pid!);
       expect(vmFlags(child)).toEqual(['--max-old-space-size=80', '--max-semi-space-size=1']);
+      // On the bundle the build makes (rolldown.config.ts), not on the separate modules.
+      expect(readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0')).toContain(join(REPO, 'dist/bundle/sluice.js'));
       expect(readFileSync(`/proc/${child}/environ`, 'utf8').split('\0')).toContain(`SLUICE_MEMORY_LIMIT=${112 * MiB}`);
 
       first.child.kill('SIGKILL');
