@@ -16,8 +16,13 @@ if (!name || !available.includes(name)) {
   console.error(`usage: npm run bench -- NAME [args]\navailable benchmarks: ${available.join(', ') || '(none)'}`);
   process.exit(2);
 }
+// As `npm run build`: the pipeline processes a benchmark starts run on the bundle.
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
   stdio: 'inherit',
+});
+execFileSync(process.execPath, [join(root, 'node_modules/rolldown/bin/cli.mjs'), '-c', 'rolldown.config.ts', '--logLevel', 'warn'], {
+  cwd: root,
+  stdio: ['ignore', 'ignore', 'inherit'],
 });
 const script = join(root, 'dist/bench', `${name}.js`);
 if (!existsSync(script)) {
