@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { LIBRDKAFKA_PACKAGE } from '../client.js';
+import { LIBRDKAFKA_NATIVE_LAYER } from '../client.js';
 
 /**
  * The part of @confluentinc/kafka-javascript's native API (its node-rdkafka layer, not its
@@ -112,7 +112,7 @@ export function isOutage(err: NativeError): boolean {
 let loaded: NativeModule | undefined;
 
 export function loadNative(): NativeModule {
-  loaded ??= createRequire(import.meta.url)(LIBRDKAFKA_PACKAGE) as NativeModule;
+  loaded ??= createRequire(import.meta.url)(LIBRDKAFKA_NATIVE_LAYER) as NativeModule;
   return loaded;
 }
 
