@@ -74,12 +74,12 @@ export function readMemoryLimit(file: string, env: NodeJS.ProcessEnv): number | 
  * `entry`. A bundle older than the compiled cli.js is from an earlier build (tsc was run
  * alone since) and would run old code.
  */
-export function pipelineScript(entry: string): string {
-  const bundle = fileURLToPath(new URL('../bundle/sluice.js', import.meta.url));
+export function pipelineScript(entry: string, here: string = import.meta.url): string {
+  const bundle = fileURLToPath(new URL('../bundle/sluice.js', here));
   try {
     let compiled = 0;
     try {
-      compiled = statSync(fileURLToPath(new URL('./cli.js', import.meta.url))).mtimeMs;
+      compiled = statSync(fileURLToPath(new URL('./cli.js', here))).mtimeMs;
     } catch {
       // Running from the bundle itself: no compiled modules beside it.
     }
