@@ -1,18 +1,17 @@
 // `sluice collector --workers 2` behind one API: its supervisor answers /metrics, /ready,
 // /tap, /reload and SIGHUP for both workers, against the real broker, including a worker
 // killed and restarted.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { call } from '../../api/client.js';
 import type { ProbeAnswer } from '../../api/readiness.js';
 import { waitFor } from '../support/index.js';
-import { apiWorkspace, ready, scrape, TOKEN, value } from './api-harness.js';
-import { agentYaml, appendEvents, CLI, collectorYaml, lossAndDuplicates, tally } from './bus-harness.js';
+import { apiWorkspace, lagDrained, ready, scrape, TOKEN, tapWhile, value } from './api-harness.js';
+import { appendEvents, CLI, lossAndDuplicates, tally } from './bus-harness.js';
 
-const sharedBrokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
-const { setup, start } = apiWorkspace('sluice-api-group-');
+const { kafkaPair } = apiWorkspace('sluice-api-group-');
 
 interface About {
   role: string;
@@ -22,18 +21,8 @@ interface About {
 
 describe('one api for a collector with --workers 2 (built CLI)', () => {
   it('counts both workers, merges their components, taps and reloads both, and reports a worker killed', async () => {
-    const { dir, logs } = setup('group');
-    const topic = `sluice-api-group-${process.pid}-${Date.now()}`;
     const N = 2000;
-    appendEvents(join(logs, 'a.log'), 0, N);
-    const agent = start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({ dataDir: join(dir, 'agent'), logGlob: join(logs, '*.log'), brokers: sharedBrokers, topic, producer: { partitions: 2 } }),
-    );
-    const yaml = collectorYaml({ dataDir: join(dir, 'collector'), brokers: sharedBrokers, topic, group: `${topic}-g` });
-    const collector = start('collector', dir, 'collector', yaml, {}, 2);
+    const { dir, logs, agent, collector } = kafkaPair('group', N, 2);
     const api = await collector.api();
 
     // The supervisor's api, the only one: the workers answer it over IPC.
@@ -66,10 +55,7 @@ describe('one api for a collector with --workers 2 (built CLI)', () => {
     expect(value(c, 'sluice_collector_workers', { state: 'running' })).toBe(2);
     expect(value(c, 'sluice_collector_worker_restarts_total', {})).toBe(0);
     // Measured by the first worker only, so not doubled by the merge.
-    await waitFor('the consumer lag at 0 on both partitions', async () => {
-      const lag = (await scrape(api)).families.get('sluice_bus_consumer_lag_records');
-      return lag !== undefined && lag.samples.length === 2 && lag.samples.every((s) => s.value === 0);
-    });
+    await lagDrained(api);
 
     const r = await ready(api);
     expect(r.status).toBe(200);
@@ -86,21 +72,7 @@ describe('one api for a collector with --workers 2 (built CLI)', () => {
     expect(top.stdout.split('\n').filter((l) => l.startsWith('sinks.out '))).toHaveLength(1);
 
     // A tap over both workers, ended by the supervisor at the limit.
-    const tap = spawn(process.execPath, [CLI, 'tap', 'routes.*', '--limit', '5', '--format', 'json', '--api', api.url.origin], {
-      env: { PATH: process.env.PATH, SLUICE_API_TOKEN: TOKEN },
-    });
-    let tapOut = '';
-    let tapErr = '';
-    tap.stdout.on('data', (b: Buffer) => (tapOut += b.toString()));
-    tap.stderr.on('data', (b: Buffer) => (tapErr += b.toString()));
-    const tapExit = new Promise<number | null>((resolve) => tap.once('exit', resolve));
-    await waitFor('the tap to start', () => tapErr.includes('tapping routes.*'));
-    appendEvents(join(logs, 'a.log'), N, 100);
-    expect(await tapExit).toBe(0);
-    const tapped = tapOut
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { component: string; event: { message: string } });
+    const tapped = await tapWhile<{ message: string }>(api, 'routes.*', 5, () => appendEvents(join(logs, 'a.log'), N, 100));
     expect(tapped).toHaveLength(5);
     for (const t of tapped) expect(t.event.message).toMatch(/^ev-\d+ x+$/);
     // A name no tap point matches: the workers' 400, with the tap points.

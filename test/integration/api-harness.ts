@@ -10,7 +10,7 @@ import { call, type ApiTarget } from '../../api/client.js';
 import { parsePrometheusText, type Family } from '../../api/prometheus.js';
 import type { ProbeAnswer } from '../../api/readiness.js';
 import { waitFor } from '../support/index.js';
-import { CLI } from './bus-harness.js';
+import { agentYaml, appendEvents, CLI, collectorYaml } from './bus-harness.js';
 
 export const TOKEN = 'api-test-token-0123456789abcdef';
 
@@ -107,7 +107,34 @@ export function apiWorkspace(prefix: string) {
     running.push(p);
     return p;
   };
-  return { setup, start };
+  /**
+   * An agent with `events` lines in its one file, shipping them over the shared broker (a
+   * topic of 2 partitions) to a collector of `workers` processes with a console sink.
+   */
+  const kafkaPair = (name: string, events: number, workers = 1) => {
+    const { dir, logs } = setup(name);
+    const topic = `sluice-api-${name}-${process.pid}-${Date.now()}`;
+    appendEvents(join(logs, 'a.log'), 0, events);
+    const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+    const agent = start(
+      'agent',
+      dir,
+      'agent',
+      agentYaml({ dataDir: join(dir, 'agent'), logGlob: join(logs, '*.log'), brokers, topic, producer: { partitions: 2 } }),
+    );
+    const yaml = collectorYaml({ dataDir: join(dir, 'collector'), brokers, topic, group: `${topic}-g` });
+    const collector = start('collector', dir, 'collector', yaml, {}, workers);
+    return { dir, logs, agent, collector };
+  };
+  return { setup, start, kafkaPair };
+}
+
+/** Until the collectors' group has consumed both partitions of the topic to the end. */
+export async function lagDrained(api: ApiTarget): Promise<void> {
+  await waitFor('the consumer lag at 0 on both partitions', async () => {
+    const lag = (await scrape(api)).families.get('sluice_bus_consumer_lag_records');
+    return lag !== undefined && lag.samples.length === 2 && lag.samples.every((s) => s.value === 0);
+  });
 }
 
 export async function scrape(target: ApiTarget): Promise<{ text: string; families: Map<string, Family> }> {
@@ -119,6 +146,34 @@ export async function scrape(target: ApiTarget): Promise<{ text: string; familie
 export async function ready(target: ApiTarget): Promise<{ status: number; body: ProbeAnswer }> {
   const answer = await call(target, '/ready');
   return { status: answer.status, body: JSON.parse(answer.body) as ProbeAnswer };
+}
+
+/**
+ * `sluice tap POINT --limit N` as a user runs it: once it says it is tapping, `act` makes
+ * events flow; returns the lines it printed, parsed, after it exited 0 at the limit.
+ */
+export async function tapWhile<E>(
+  api: ApiTarget,
+  point: string,
+  limit: number,
+  act: () => void,
+): Promise<{ component: string; event: E }[]> {
+  const tap = spawn(process.execPath, [CLI, 'tap', point, '--limit', String(limit), '--format', 'json', '--api', api.url.origin], {
+    env: { PATH: process.env.PATH, SLUICE_API_TOKEN: TOKEN },
+  });
+  let out = '';
+  let err = '';
+  tap.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  tap.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const exit = new Promise<number | null>((resolve) => tap.once('exit', resolve));
+  await waitFor(`the tap of ${point} to start`, () => err.includes(`tapping ${point}`));
+  act();
+  const code = await exit;
+  if (code !== 0) throw new Error(`sluice tap exited with ${code}: ${err}`);
+  return out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { component: string; event: E });
 }
 
 /** The value of one series (0 when absent). */

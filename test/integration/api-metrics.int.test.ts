@@ -1,15 +1,14 @@
 // /metrics, /ready, `sluice top --once` and `sluice tap --limit` against live instances of
 // the built CLI: exact per-component counters after a known load, read back with the
 // Prometheus text format reader, in `sluice run` and across the real Kafka broker.
-import { spawnSync, spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/index.js';
-import { apiWorkspace, ready, scrape, TOKEN, value } from './api-harness.js';
-import { agentYaml, appendEvents, CLI, collectorYaml, lossAndDuplicates, runYaml, tally } from './bus-harness.js';
+import { apiWorkspace, lagDrained, ready, scrape, tapWhile, value } from './api-harness.js';
+import { appendEvents, CLI, lossAndDuplicates, runYaml, tally } from './bus-harness.js';
 
-const sharedBrokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
-const { setup, start } = apiWorkspace('sluice-api-metrics-');
+const { setup, start, kafkaPair } = apiWorkspace('sluice-api-metrics-');
 /** appendEvents writes lines of 200 bytes with the newline: messages of 199 characters. */
 const MESSAGE_BYTES = 199;
 
@@ -91,21 +90,9 @@ describe('api metrics (built CLI)', () => {
     ]);
 
     // tap --limit: the next 5 events leaving the source, then exit 0.
-    const tap = spawn(process.execPath, [CLI, 'tap', 'sources.app', '--limit', '5', '--format', 'json', '--api', api.url.origin], {
-      env: { PATH: process.env.PATH, SLUICE_API_TOKEN: TOKEN },
-    });
-    let tapOut = '';
-    let tapErr = '';
-    tap.stdout.on('data', (c: Buffer) => (tapOut += c.toString()));
-    tap.stderr.on('data', (c: Buffer) => (tapErr += c.toString()));
-    const tapExit = new Promise<number | null>((resolve) => tap.once('exit', resolve));
-    await waitFor('the tap to start', () => tapErr.includes('tapping sources.app'));
-    appendEvents(join(logs, 'a.log'), N, 100);
-    expect(await tapExit).toBe(0);
-    const tapped = tapOut
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { component: string; event: { v: number; message: string; service: string } });
+    const tapped = await tapWhile<{ v: number; message: string; service: string }>(api, 'sources.app', 5, () =>
+      appendEvents(join(logs, 'a.log'), N, 100),
+    );
     expect(tapped).toHaveLength(5);
     for (const t of tapped) {
       expect(t.component).toBe('sources.app');
@@ -115,22 +102,8 @@ describe('api metrics (built CLI)', () => {
   });
 
   it('agent → Kafka → collector: the bus counts on both sides and the consumer lag drains to 0', async () => {
-    const { dir, logs } = setup('kafka');
-    const topic = `sluice-api-metrics-${process.pid}-${Date.now()}`;
     const N = 2000;
-    appendEvents(join(logs, 'a.log'), 0, N);
-    const agent = start(
-      'agent',
-      dir,
-      'agent',
-      agentYaml({ dataDir: join(dir, 'agent'), logGlob: join(logs, '*.log'), brokers: sharedBrokers, topic, producer: { partitions: 2 } }),
-    );
-    const collector = start(
-      'collector',
-      dir,
-      'collector',
-      collectorYaml({ dataDir: join(dir, 'collector'), brokers: sharedBrokers, topic, group: `${topic}-g` }),
-    );
+    const { agent, collector } = kafkaPair('metrics', N);
     const agentApi = await agent.api();
     const collectorApi = await collector.api();
     await waitFor(
@@ -151,10 +124,7 @@ describe('api metrics (built CLI)', () => {
     expect(value(c, 'sluice_component_received_events_total', { component: 'sinks.out' })).toBe(N);
     expect(value(c, 'sluice_component_errors_total', {})).toBe(0);
     expect(value(c, 'sluice_delivery_latency_seconds_count', { component: 'sinks.out', since: 'bus_receive' })).toBeGreaterThan(0);
-    await waitFor('the consumer lag at 0 on both partitions', async () => {
-      const lag = (await scrape(collectorApi)).families.get('sluice_bus_consumer_lag_records');
-      return lag !== undefined && lag.samples.length === 2 && lag.samples.every((s) => s.value === 0);
-    });
+    await lagDrained(collectorApi);
     expect((await ready(agentApi)).status).toBe(200);
     expect((await ready(collectorApi)).status).toBe(200);
     expect(lossAndDuplicates(tally([collector.stdoutFile]), N)).toEqual({ missing: [], duplicates: 0, unexpected: 0 });
