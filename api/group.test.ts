@@ -16,6 +16,8 @@ function channel(): [IpcPort, IpcPort, { cut(): void }] {
   const b = new EventEmitter();
   let cut = false;
   const end = (from: EventEmitter, to: EventEmitter): IpcPort => ({
+    // A cut channel is a worker that stopped answering, not a closed one.
+    connected: true,
     send: (m) => {
       const copy = structuredClone(m);
       if (!cut) setImmediate(() => to.emit('message', copy));
@@ -83,6 +85,29 @@ describe('the api of a collector group', () => {
     expect(families.get('sluice_collector_worker_restarts_total')!.samples[0]!.value).toBe(1);
   });
 
+  it('never lets a counter of the group go down: a restarted worker adds to what its predecessor counted, a silent one counts its last answer', async () => {
+    const w = [worker(0), worker(1)];
+    const members = [w[0]!.member, w[1]!.member];
+    const api = groupApi({ members: () => members }, {}, silentLogger());
+    const sent = async () => parsePrometheusText((await api.metrics()).body).get('sent_total')!.samples[0]!.value;
+    w[0]!.sent.inc({ component: 'sinks.out' }, 30);
+    w[1]!.sent.inc({ component: 'sinks.out' }, 12);
+    expect(await sent()).toBe(42);
+    // Worker 1 stops answering: its last answer still counts.
+    w[1]!.link.cut();
+    w[0]!.sent.inc({ component: 'sinks.out' }, 1);
+    expect(await sent()).toBe(43);
+    // Its process is replaced: the new one counts from 0, on top of the old one's 12.
+    const again = worker(1);
+    again.member.pid = 2001;
+    again.member.restarts = 1;
+    members[1] = again.member;
+    again.sent.inc({ component: 'sinks.out' }, 3);
+    expect(await sent()).toBe(46);
+    again.sent.inc({ component: 'sinks.out' }, 1);
+    expect(await sent()).toBe(47);
+  });
+
   it('merges components by name, worst state first, and says which worker is not ready', async () => {
     const w = [worker(0), worker(1)];
     for (const x of w) {
@@ -125,13 +150,21 @@ describe('the api of a collector group', () => {
     expect(parsePrometheusText((await api.metrics()).body).get('sent_total')!.samples[0]!.value).toBe(3);
   });
 
-  it('a worker that exits fails what waits on it and ends its taps', async () => {
+  it('a worker that exits fails what waits on it and ends its open taps, once', async () => {
     const w = worker(0);
+    const open = lines();
+    await w.member.link!.tap({ components: [], rate: 10 }, open.out);
     w.link.cut();
     const pending = w.member.link!.call('readiness');
+    const opening = lines();
+    const tap = w.member.link!.tap({ components: [], rate: 10 }, opening.out);
     w.member.link!.exited('exited on SIGKILL');
     await expect(pending).rejects.toThrow(new WorkerUnavailable('worker 0 exited on SIGKILL'));
     await expect(w.member.link!.call('metrics')).rejects.toThrow('worker 0 exited on SIGKILL');
+    expect(open.ended).toBe(true);
+    // A tap still opening fails instead: ending it too would count its worker out twice.
+    await expect(tap).rejects.toThrow('worker 0 exited on SIGKILL');
+    expect(opening.ended).toBe(false);
   });
 
   it('taps every worker within the rate and limit, ends at the limit, and relays congestion', async () => {
@@ -180,6 +213,13 @@ describe('the api of a collector group', () => {
     const w = [worker(0, async () => applied), worker(1, async () => applied)];
     const api = groupApi({ members: () => [w[0]!.member, w[1]!.member] }, {}, silentLogger());
     expect(await api.reload()).toEqual(applied);
+    // A worker restarted after the file changed already runs it.
+    expect(
+      mergeReloads([
+        { index: 0, outcome: applied },
+        { index: 1, outcome: { result: 'unchanged', changes: [], problems: [] } },
+      ]),
+    ).toEqual(applied);
     expect(
       mergeReloads([
         { index: 0, outcome: applied },

@@ -55,6 +55,7 @@ export function groupApi(group: WorkerGroup, about: Record<string, unknown>, log
     registers: [own],
   });
   let restartsSeen = 0;
+  const counts = new WorkerCounts();
 
   const probe = async (op: 'health' | 'readiness'): Promise<ProbeAnswer> => {
     const members = group.members();
@@ -102,20 +103,23 @@ export function groupApi(group: WorkerGroup, about: Record<string, unknown>, log
     async metrics() {
       const members = group.members();
       const answers = await Promise.all(
-        running().map((m) =>
-          m.link!.call('metrics').catch((err: unknown) => {
-            logger.warn({ worker: m.index, err: (err as Error).message }, 'metrics of a worker left out of this scrape');
+        running().map(async (m) => {
+          try {
+            return { member: m, metrics: await m.link!.call('metrics') };
+          } catch (err) {
+            logger.warn({ worker: m.index, err: (err as Error).message }, "a worker's metrics are its last answer in this scrape");
             return undefined;
-          }),
-        ),
+          }
+        }),
       );
+      for (const a of answers) if (a) await counts.update(a.member, a.metrics);
       workers.reset();
       for (const state of ['starting', 'running', 'restarting'] as const)
         workers.set({ state }, members.filter((m) => m.state === state).length);
       const restarted = members.reduce((n, m) => n + m.restarts, 0);
       restarts.inc(restarted - restartsSeen);
       restartsSeen = restarted;
-      const merged = Registry.merge([AggregatorRegistry.aggregate(answers.filter((a): a is WorkerMetrics => a !== undefined)), own]);
+      const merged = Registry.merge([AggregatorRegistry.aggregate(counts.all()), own]);
       return { contentType: merged.contentType, body: await merged.metrics() };
     },
     async reload() {
@@ -137,6 +141,34 @@ export function groupApi(group: WorkerGroup, about: Record<string, unknown>, log
       return mergeReloads(outcomes);
     },
   };
+}
+
+/**
+ * What the merged series are made of: each worker's last answer, and the counts of the
+ * processes that exited. A counter of the group must never go down, or Prometheus takes it
+ * for a reset and rate() shows the surviving workers' whole totals as a spike: so a worker
+ * that does not answer one scrape counts with its last answer, and when a worker's process
+ * is replaced, what its predecessor counted (counters, histograms) stays in the sums.
+ * The increments of an exited process since its last scrape are lost with it.
+ */
+class WorkerCounts {
+  private readonly latest = new Map<number, { pid: number | undefined; metrics: WorkerMetrics }>();
+  /** Counters and histograms of exited processes, summed into one set (bounded by the series, not the restarts). */
+  private retired: WorkerMetrics = [];
+
+  async update(member: GroupMember, metrics: WorkerMetrics): Promise<void> {
+    const previous = this.latest.get(member.index);
+    if (previous && previous.pid !== member.pid) {
+      // The type is the string 'gauge' at run time; prom-client's typings say an enum it does not export.
+      const kept = previous.metrics.filter((m) => (m.type as unknown as string) !== 'gauge');
+      this.retired = (await AggregatorRegistry.aggregate([this.retired, kept]).getMetricsAsJSON()) as WorkerMetrics;
+    }
+    this.latest.set(member.index, { pid: member.pid, metrics });
+  }
+
+  all(): WorkerMetrics[] {
+    return [...[...this.latest.values()].map((l) => l.metrics), this.retired];
+  }
 }
 
 type ProbeInput = { member: GroupMember; answer?: ProbeAnswer; missing?: string };
@@ -179,7 +211,9 @@ export function mergeReloads(outcomes: { index: number; outcome: ReloadOutcome }
   const unique = <T>(xs: T[]) => [...new Set(xs)];
   const changes = unique(outcomes.flatMap((o) => o.outcome.changes));
   const problems = unique(outcomes.flatMap((o) => o.outcome.problems));
-  const results = unique(outcomes.map((o) => o.outcome.result));
+  // A worker restarted after the file changed already runs it: `unchanged` beside `applied` agrees.
+  let results = unique(outcomes.map((o) => o.outcome.result));
+  if (results.length === 2 && results.includes('applied') && results.includes('unchanged')) results = ['applied'];
   if (results.length === 1) {
     const errors = outcomes.filter((o) => o.outcome.error).map((o) => `worker ${o.index}: ${o.outcome.error}`);
     return { result: results[0]!, changes, problems, ...(errors.length ? { error: errors.join('; ') } : {}) };
@@ -239,6 +273,7 @@ async function groupTap(members: GroupMember[], request: TapRequest, out: TapOut
     throw unknownName ?? refused[0];
   }
   for (const _ of refused) each.end();
+  if (congested) for (const l of links) l.congested();
   return {
     close: () => {
       ended = true;

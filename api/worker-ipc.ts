@@ -31,7 +31,8 @@ export type ApiAnswer =
 
 /** The side of an IPC channel a module talks through: `process` in a worker, a ChildProcess in the supervisor. */
 export interface IpcPort {
-  send(message: unknown): boolean;
+  readonly connected: boolean;
+  send(message: unknown, sendHandle?: undefined, options?: undefined, callback?: (err: Error | null) => void): boolean;
   on(event: 'message', listener: (message: unknown) => void): unknown;
   off(event: 'message', listener: (message: unknown) => void): unknown;
 }
@@ -41,6 +42,17 @@ export interface WorkerApiDeps {
   taps: TapService;
   metrics(): Promise<WorkerMetrics>;
   reload(): Promise<ReloadOutcome>;
+}
+
+const ignore = () => {};
+
+/**
+ * Sends unless the channel is closed. Node emits a send on a closed channel as an 'error'
+ * event, which nothing would handle: a worker or supervisor that lost the other end (it
+ * died, or is stopping) would crash on the next answer or tap line instead of draining.
+ */
+function post(port: IpcPort, message: ApiRequest | ApiAnswer): boolean {
+  return port.connected && port.send(message, undefined, undefined, ignore);
 }
 
 function isRequest(m: unknown): m is ApiRequest {
@@ -54,14 +66,14 @@ export function serveApiOverIpc(deps: WorkerApiDeps, port: IpcPort): () => void 
     Promise.resolve()
       .then(run)
       .then(
-        (value) => port.send({ api: 'answer', id, value } satisfies ApiAnswer),
+        (value) => post(port, { api: 'answer', id, value }),
         (err: unknown) =>
-          port.send({
+          post(port, {
             api: 'answer',
             id,
             error: err instanceof Error ? err.message : String(err),
             ...(err instanceof TapRequestError ? { tapPoints: err.tapPoints } : {}),
-          } satisfies ApiAnswer),
+          }),
       );
   };
   const onMessage = (m: unknown) => {
@@ -86,16 +98,21 @@ export function serveApiOverIpc(deps: WorkerApiDeps, port: IpcPort): () => void 
         taps.set(m.id, tap);
         const out: TapOutput = {
           write: (line) => {
-            port.send({ api: 'tap-line', id: m.id, line } satisfies ApiAnswer);
+            post(port, { api: 'tap-line', id: m.id, line });
             return !tap.congested;
           },
           end: () => {
             taps.delete(m.id);
-            port.send({ api: 'tap-end', id: m.id } satisfies ApiAnswer);
+            post(port, { api: 'tap-end', id: m.id });
           },
         };
         answer(m.id, async () => {
-          tap.subscription = await deps.taps.subscribe(m.request, out);
+          try {
+            tap.subscription = await deps.taps.subscribe(m.request, out);
+          } catch (err) {
+            taps.delete(m.id);
+            throw err;
+          }
           if (tap.closed) tap.subscription.close();
           return true;
         });
@@ -168,33 +185,36 @@ export class WorkerLink {
       await this.request({ api: 'tap', id, request }, id, this.timeoutMs);
     } catch (err) {
       this.streams.delete(id);
+      // A worker that answers late still opens the tap: close it there.
+      if (err instanceof WorkerUnavailable) post(this.port, { api: 'tap-close', id });
       throw err;
     }
     return {
       close: () => {
-        if (this.streams.delete(id)) this.port.send({ api: 'tap-close', id } satisfies ApiRequest);
+        if (this.streams.delete(id)) post(this.port, { api: 'tap-close', id });
       },
       congested: () => {
-        if (this.streams.has(id)) this.port.send({ api: 'tap-congested', id } satisfies ApiRequest);
+        if (this.streams.has(id)) post(this.port, { api: 'tap-congested', id });
       },
       drained: () => {
-        if (this.streams.has(id)) this.port.send({ api: 'tap-drained', id } satisfies ApiRequest);
+        if (this.streams.has(id)) post(this.port, { api: 'tap-drained', id });
       },
     };
   }
 
-  /** The process exited: every call waiting fails, every tap on it ends. */
+  /** The process exited (or its channel closed): every call waiting fails, every open tap on it ends. */
   exited(why: string): void {
     if (this.gone) return;
     this.gone = why;
     this.port.off('message', this.onMessage);
+    // A tap still opening fails with the rest; only the open ones end.
+    for (const [id, out] of this.streams) if (!this.pending.has(id)) out.end();
+    this.streams.clear();
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       this.pending.delete(id);
       p.reject(new WorkerUnavailable(`worker ${this.worker} ${why}`));
     }
-    for (const out of this.streams.values()) out.end();
-    this.streams.clear();
   }
 
   private request(message: ApiRequest, id: number, timeoutMs: number | undefined): Promise<unknown> {
@@ -210,7 +230,7 @@ export class WorkerLink {
               reject(new WorkerUnavailable(`worker ${this.worker} did not answer within ${timeoutMs / 1000}s`));
             }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.port.send(message);
+      post(this.port, message);
     });
   }
 

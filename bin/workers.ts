@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { type GroupMember, groupApi } from '../api/group.js';
 import { type ApiServer, startApiServer } from '../api/server.js';
-import { WorkerLink } from '../api/worker-ipc.js';
+import { type IpcPort, WorkerLink } from '../api/worker-ipc.js';
 import type { PipelineConfig } from '../config/load.js';
 import { Backoff } from '../core/backoff.js';
 import type { Logger } from '../core/log.js';
@@ -84,7 +84,11 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
     workers[index] = child;
     const member = members[index]!;
     member.pid = child.pid;
-    member.link = new WorkerLink(index, child as ChildProcess & { send(m: unknown): boolean });
+    const link = new WorkerLink(index, child as unknown as IpcPort);
+    member.link = link;
+    // The channel closes before 'exit' is emitted: nothing must be sent to it in between.
+    child.once('disconnect', () => link.exited('closed its IPC channel'));
+    child.on('error', (err) => logger.warn({ worker: index, err: err.message }, 'collector worker: IPC error'));
     child.on('message', (m: WorkerMessage) => {
       if (!m.started) return;
       member.state = 'running';
@@ -95,9 +99,9 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
     return new Promise<number>((resolve) => {
       child.once('exit', (code, signal) => {
         workers[index] = undefined;
-        member.link?.exited(signal ? `exited on ${signal}` : `exited with code ${code}`);
-        member.link = undefined;
-        member.state = 'restarting';
+        link.exited(signal ? `exited on ${signal}` : `exited with code ${code}`);
+        if (member.link === link) member.link = undefined;
+        if (!stopping) member.state = 'restarting';
         const status = code ?? 1;
         if (stopping) return resolve(status);
         if (!allStarted) {
@@ -119,18 +123,22 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
   } catch (err) {
     log.warn({ err, address: api.config.api.address }, 'api not started; the pipeline runs without it');
   }
+  // A worker still starting has no SIGHUP handler yet (it would die of it) and reads the
+  // file as it is anyway; while stopping, a reload is pointless (the pipeline's own rule).
   const onHup = () => {
-    logger.info({ workers: count }, 'SIGHUP: reloading every worker');
-    for (const w of workers) w?.kill('SIGHUP');
+    if (stopping) return;
+    const up = members.filter((m) => m.state === 'running');
+    logger.info({ workers: up.map((m) => m.index) }, 'SIGHUP: reloading every running worker');
+    for (const m of up) workers[m.index]?.kill('SIGHUP');
   };
   process.on('SIGHUP', onHup);
 
   for (let i = 0; i < count; i++) exits[i] = launch(i, new Backoff(1000, 30_000));
   const stop = async (): Promise<number> => {
     stopping = true;
-    process.off('SIGHUP', onHup);
     for (const w of workers) w?.kill('SIGTERM');
     const codes = await Promise.all(exits);
+    process.off('SIGHUP', onHup);
     await server?.close();
     return codes.every((c) => c === 0) ? 0 : 1;
   };

@@ -111,7 +111,10 @@ describe('one api for a collector with --workers 2 (built CLI)', () => {
     const after = await about();
     expect(after.workers[1]).toMatchObject({ state: 'running', restarts: 1 });
     expect(after.workers[1]!.pid).not.toBe(first.workers[1]!.pid);
-    expect(value((await scrape(api)).families, 'sluice_collector_worker_restarts_total', {})).toBe(1);
+    const afterKill = (await scrape(api)).families;
+    expect(value(afterKill, 'sluice_collector_worker_restarts_total', {})).toBe(1);
+    // What the killed worker counted stays in the group's counters: they never go down.
+    expect(value(afterKill, 'sluice_component_sent_events_total', { component: 'sinks.out' })).toBe(N + 100);
 
     expect(await agent.stop()).toBe(0);
     expect(await collector.stop()).toBe(0);
