@@ -32,7 +32,9 @@ export async function runTop(opts: TopOptions, env: NodeJS.ProcessEnv): Promise<
   const about = await info(target).catch(unreachable);
   let before = await scrape(target).catch(unreachable);
   const out = process.stdout;
-  const header = () => ({ url: target.url.origin, role: about.role, now: new Date() });
+  // A collector's supervisor answers for its workers (api/group.ts): say how many.
+  const role = about.workers && about.role ? `${about.role}, ${about.workers.length} workers` : about.role;
+  const header = () => ({ url: target.url.origin, role, now: new Date() });
 
   if (opts.once || !out.isTTY) {
     for (;;) {
@@ -99,8 +101,8 @@ async function readiness(target: ApiTarget): Promise<ProbeAnswer> {
   return JSON.parse(answer.body) as ProbeAnswer;
 }
 
-async function info(target: ApiTarget): Promise<{ role?: string }> {
+async function info(target: ApiTarget): Promise<{ role?: string; workers?: unknown[] }> {
   const answer = await call(target, '/');
   if (answer.status !== 200) throw new CliFailure(`GET /: ${errorOf(answer)} (is this the Sluice api?)`);
-  return JSON.parse(answer.body) as { role?: string };
+  return JSON.parse(answer.body) as { role?: string; workers?: unknown[] };
 }

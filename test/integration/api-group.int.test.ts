@@ -68,7 +68,7 @@ describe('one api for a collector with --workers 2 (built CLI)', () => {
     const top = spawnSync(process.execPath, [CLI, 'top', '--once', '--api', api.url.origin], { encoding: 'utf8', timeout: 30_000 });
     expect(top.stderr).toBe('');
     expect(top.status).toBe(0);
-    expect(top.stdout.split('\n')[0]).toMatch(/\(collector\) — up \d+:\d\d:\d\d — ready — /);
+    expect(top.stdout.split('\n')[0]).toMatch(/\(collector, 2 workers\) — up \d+:\d\d:\d\d — ready — /);
     expect(top.stdout.split('\n').filter((l) => l.startsWith('sinks.out '))).toHaveLength(1);
 
     // A tap over both workers, ended by the supervisor at the limit.
