@@ -61,7 +61,7 @@ export function groupApi(group: WorkerGroup, about: Record<string, unknown>, log
     const members = group.members();
     const answers = await Promise.all(
       members.map(async (m) => {
-        if (m.state !== 'running' || !m.link) return { member: m, missing: `worker ${m.index} is ${m.state}` };
+        if (m.state !== 'running' || !m.link) return { member: m, missing: `worker ${m.index} is ${m.state}`, supervised: true };
         try {
           return { member: m, answer: await m.link.call(op) };
         } catch (err) {
@@ -171,16 +171,23 @@ class WorkerCounts {
   }
 }
 
-type ProbeInput = { member: GroupMember; answer?: ProbeAnswer; missing?: string };
+type ProbeInput = {
+  member: GroupMember;
+  answer?: ProbeAnswer;
+  /** Why there is no answer. */
+  missing?: string;
+  /** The worker is starting or being restarted: the supervisor is on it. */
+  supervised?: boolean;
+};
 
 export function mergeProbes(op: 'health' | 'readiness', inputs: ProbeInput[], uptime: number): ProbeAnswer {
   const reasons: string[] = [];
   const byName = new Map<string, { merged: ComponentReport; states: Record<string, ComponentState> }>();
-  for (const { member, answer, missing } of inputs) {
+  for (const { member, answer, missing, supervised } of inputs) {
     if (!answer) {
       // A worker starting or being restarted is not a reason to restart the group (the
       // supervisor is on it), but one that does not answer is stuck.
-      if (op === 'readiness' || !/ is (starting|restarting)$/.test(missing!)) reasons.push(missing!);
+      if (op === 'readiness' || !supervised) reasons.push(missing!);
       continue;
     }
     for (const r of answer.reasons) reasons.push(`worker ${member.index}: ${r}`);
