@@ -42,6 +42,7 @@ async function agent(dir: string, bus: BusProducer, drainTimeoutMs: number) {
       maxBytes: 256 * 1024,
       segmentBytes: 64 * 1024,
       fsync: 'always',
+      commitFsync: 'always',
       readCacheBytes: 0,
       retryBackoffMaxMs: 50,
     },

@@ -196,6 +196,7 @@ describe('forwarder stop with a send that never settles', () => {
       maxBytes: 1 << 24,
       segmentBytes: 1 << 20,
       fsync: 'always' as const,
+      commitFsync: 'always' as const,
       readCacheBytes: 0,
       retryBackoffMaxMs: 50,
     };
@@ -256,6 +257,7 @@ describe('forwarder and a channel commit that fails (real full disk)', () => {
       maxBytes: 1 << 20,
       segmentBytes: 256 * 1024,
       fsync: 'always' as const,
+      commitFsync: 'always' as const,
       readCacheBytes: 0,
       retryBackoffMaxMs: 50,
     };

@@ -100,6 +100,7 @@ describe('disk channel fill ratio and oldest event age', () => {
     maxBytes: 1024 * 1024,
     segmentBytes: 256 * 1024,
     fsync: 'always' as const,
+    commitFsync: 'always' as const,
     readCacheBytes: 0,
     retryBackoffMaxMs: 50,
   });

@@ -51,6 +51,11 @@ export const channelMetrics = {
     labels,
   ),
   corruptBytes: counter('sluice_channel_corrupt_bytes_total', 'Bytes of damaged records skipped or cut off by the disk channel', labels),
+  pointerSyncs: counter(
+    'sluice_channel_pointer_syncs_total',
+    "fdatasyncs of the disk channel's commit pointer: one per commit with commit_fsync: always, at most one per interval otherwise",
+    labels,
+  ),
   fsyncSeconds: histogram(
     'sluice_channel_fsync_seconds',
     'Latency of the fsyncs that make disk channel writes durable',

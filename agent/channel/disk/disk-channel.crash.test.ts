@@ -137,7 +137,15 @@ describe('disk channel under SIGKILL', () => {
     // Whatever survived: drain it in this process (from the TypeScript source, same format).
     const { logger, lines } = captureLogger();
     const channel = new DiskChannel(
-      { path: dir, maxBytes: 256 * 1024, segmentBytes: 32 * 1024, fsync: 'always', readCacheBytes: 0, retryBackoffMaxMs: 50 },
+      {
+        path: dir,
+        maxBytes: 256 * 1024,
+        segmentBytes: 32 * 1024,
+        fsync: 'always',
+        commitFsync: 'always',
+        readCacheBytes: 0,
+        retryBackoffMaxMs: 50,
+      },
       'crash-verify',
       logger,
     );

@@ -25,6 +25,7 @@ describe('disk channel against a model', () => {
         maxBytes: 64 * 1024 * 1024,
         segmentBytes: [4096, 9000, 32768][pick(3)]!,
         fsync: pick(4) === 0 ? 5 : 'always',
+        commitFsync: pick(2) === 0 ? 5 : 'always',
         readCacheBytes: [0, 3000, 1 << 20][pick(3)]!,
         retryBackoffMaxMs: 100,
       };

@@ -21,6 +21,7 @@ const config = (name: string): DiskChannelConfig => ({
   maxBytes: 64 * 1024 * 1024,
   segmentBytes: 256 * 1024,
   fsync: 'always',
+  commitFsync: 'always',
   readCacheBytes: 0,
   retryBackoffMaxMs: 50,
 });

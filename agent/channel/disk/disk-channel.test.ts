@@ -14,7 +14,7 @@ import { ConfigError, formatProblem } from '../../../config/errors.js';
 import { parseConfig } from '../../../config/load.js';
 import { Registry } from '../../../core/registry.js';
 import { diskChannelOptions, diskChannelSpec } from './index.js';
-import { decodeSlot, POINTER_SLOTS } from './pointer.js';
+import { decodeSlot, POINTER_SLOTS, PointerStore } from './pointer.js';
 
 function decodeSlotSeq(buf: Buffer): number {
   const read = decodeSlot(buf);
@@ -34,6 +34,7 @@ async function setup(overrides: Partial<DiskChannelConfig> = {}) {
     maxBytes: 64 * 1024 * 1024,
     segmentBytes: 1024 * 1024,
     fsync: 'always',
+    commitFsync: 'always',
     readCacheBytes: 0,
     retryBackoffMaxMs: 50,
     ...overrides,
@@ -213,6 +214,58 @@ describe('disk channel recovery from damaged files', () => {
     ]);
     expect((await readdir(dir)).sort()).toEqual(['000000000001.seg', 'LOCK', 'pointer.0', 'pointer.1']);
     await channel.close();
+  });
+
+  it('with commit_fsync a duration, writes commits over one copy and never over the synced one, then syncs the newest', async () => {
+    const { dir, open } = await setup({ commitFsync: 300 });
+    const { channel } = await open('disk-commit-sync');
+    const syncs = async () =>
+      (await metrics.getSingleMetric('sluice_channel_pointer_syncs_total')!.get()).values.find(
+        (v) => v.labels.component === 'disk-commit-sync',
+      )?.value ?? 0;
+    await channel.put(batch(0, 10));
+    const slots = () => Promise.all(POINTER_SLOTS.map(async (f) => decodeSlotSeq(await readFile(join(dir, f)))));
+    // Open wrote the first pointer (seq 1); the first commit finds no sync within the interval and syncs.
+    await (await channel.take(2)).commit();
+    expect(await slots()).toEqual([1, 2]);
+    expect(await syncs()).toBe(1);
+    // Within the interval: written, not synced, always into the copy the synced one is not.
+    for (let i = 0; i < 3; i++) await (await channel.take(2)).commit();
+    expect(await slots()).toEqual([5, 2]);
+    expect(await syncs()).toBe(1);
+    // The interval over, with no commit since: the newest is synced, and the next writes go to the other copy.
+    await waitFor('the newest pointer synced', async () => (await syncs()) === 2, 5000);
+    await (await channel.take(1)).commit();
+    expect(await slots()).toEqual([5, 6]);
+    await channel.close();
+    expect(await syncs()).toBe(0); // removed with the channel's series once closed
+    // Reopened: exactly the committed events are gone.
+    const again = await open();
+    expect(await drain(again.channel)).toEqual([9]);
+    await again.channel.close();
+  });
+
+  it('with commit_fsync a duration, a power failure before the sync delivers again, never loses: the synced copy wins', async () => {
+    const { dir } = await tempDir('pointer-power');
+    dirs.push(dir);
+    const at = (offset: number) => ({ segment: 1, offset, skip: 0, checkpoints: {} });
+    const first = await PointerStore.open(dir);
+    await first.store.write(at(100)); // synced
+    await first.store.write(at(200), false);
+    await first.store.write(at(300), false);
+    expect(first.store.pending).toBe(true);
+    const slots = await Promise.all(POINTER_SLOTS.map((f) => readFile(join(dir, f))));
+    expect(slots.map(decodeSlotSeq)).toEqual([1, 3]);
+    await first.store.close();
+    // A process crash keeps the written pages: the newest pointer is read.
+    let reopened = await PointerStore.open(dir);
+    expect(reopened.read).toMatchObject({ kind: 'ok', seq: 3, pointer: { offset: 300 } });
+    await reopened.store.close();
+    // A power failure may tear the copy written since the sync; the synced one was never written over.
+    await writeFile(join(dir, POINTER_SLOTS[1]!), Buffer.from('{"torn'));
+    reopened = await PointerStore.open(dir);
+    expect(reopened.read).toMatchObject({ kind: 'ok', seq: 1, pointer: { offset: 100 } });
+    await reopened.store.close();
   });
 
   it('refuses a segment written by a newer format instead of misreading it', async () => {
@@ -471,6 +524,7 @@ describe('disk channel options', () => {
     expect(diskChannelOptions.parse({})).toEqual({
       max_bytes: 1024 ** 3,
       fsync: 'always',
+      commit_fsync: 1000,
       read_cache_bytes: 4 * 1024 ** 2,
       retry_backoff_max: 5000,
     });

@@ -26,6 +26,12 @@ export interface DiskChannelConfig {
   segmentBytes: number;
   /** 'always': put resolves after fdatasync. A number: fdatasync every that many ms, put resolves after write(). */
   fsync: 'always' | number;
+  /**
+   * 'always': a commit resolves after fdatasync of the pointer. A number: commits resolve
+   * after write(), and the newest pointer is synced at most that many ms later; a power
+   * failure then delivers again what was committed since (never loses anything).
+   */
+  commitFsync: 'always' | number;
   /** Recently put records kept decoded in memory so a taker that keeps up never re-reads and re-parses them. */
   readCacheBytes: number;
   /** Upper bound of the backoff between retries of a failing disk write. */
@@ -71,6 +77,8 @@ export class DiskChannel implements Channel {
   private dataVersion = 0;
   private readonly dataArrived = new Notifier();
   private readonly commitLock = new Mutex();
+  private lastPointerSync = 0;
+  private pointerSyncTimer: NodeJS.Timeout | undefined;
   private readonly putTimes = new PutTimes();
 
   constructor(
@@ -203,7 +211,17 @@ export class DiskChannel implements Channel {
     this.state = 'closing';
     this.dataArrived.notify();
     await this.writer.close(`channel "${this.name}" closed before the batch could be written`);
-    await this.commitLock.run(async () => {});
+    clearTimeout(this.pointerSyncTimer);
+    await this.commitLock.run(async () => {
+      try {
+        if (await this.pointer?.sync()) this.pointerSynced();
+      } catch (err) {
+        this.logger.error(
+          { err, path: this.config.path },
+          'channel pointer not synced at close; a power failure now would deliver some events again',
+        );
+      }
+    });
     this.txns.abandonAll();
     await this.reader?.close();
     await this.pointer?.close();
@@ -232,7 +250,10 @@ export class DiskChannel implements Channel {
       const next = this.segments.normalize(taken.end);
       const merged = new Map(this.committedCheckpoints);
       for (const cp of taken.checkpoints) merged.set(cp.source, cp);
-      await this.savePointer(next, merged);
+      const sync = this.config.commitFsync === 'always' || Date.now() - this.lastPointerSync >= this.config.commitFsync;
+      await this.savePointer(next, merged, sync);
+      if (sync) this.pointerSynced();
+      else this.syncPointerLater();
       this.committed = next;
       this.committedCheckpoints = merged;
       this.bufferedEvents -= events;
@@ -263,8 +284,36 @@ export class DiskChannel implements Channel {
     return st?.mtimeMs ?? Date.now();
   }
 
-  private savePointer(pos: Pos, checkpoints: Map<string, SourceCheckpoint>): Promise<void> {
-    return this.pointer!.write({ segment: pos.seg, offset: pos.off, skip: pos.idx, checkpoints: Object.fromEntries(checkpoints) });
+  private savePointer(pos: Pos, checkpoints: Map<string, SourceCheckpoint>, sync = true): Promise<void> {
+    return this.pointer!.write({ segment: pos.seg, offset: pos.off, skip: pos.idx, checkpoints: Object.fromEntries(checkpoints) }, sync);
+  }
+
+  private pointerSynced(): void {
+    this.lastPointerSync = Date.now();
+    channelMetrics.pointerSyncs.inc({ component: this.name });
+  }
+
+  /**
+   * Commits that came without a sync (commit_fsync: a duration): the newest pointer is synced
+   * once the interval since the last sync is over, whether or not more commits come.
+   */
+  private syncPointerLater(): void {
+    if (this.pointerSyncTimer || this.config.commitFsync === 'always') return;
+    const wait = Math.max(0, this.lastPointerSync + this.config.commitFsync - Date.now());
+    this.pointerSyncTimer = setTimeout(() => {
+      void this.commitLock.run(async () => {
+        this.pointerSyncTimer = undefined;
+        if (this.state !== 'open') return;
+        try {
+          if (await this.pointer!.sync()) this.pointerSynced();
+        } catch (err) {
+          this.logger.error({ err, path: this.config.path }, 'channel pointer sync failed; trying again');
+          this.lastPointerSync = Date.now();
+          this.syncPointerLater();
+        }
+      });
+    }, wait);
+    this.pointerSyncTimer.unref();
   }
 
   private publish(): void {

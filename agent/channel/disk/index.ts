@@ -28,6 +28,12 @@ export const diskChannelOptions = z
       .describe(
         '\'always\': a put resolves only after fdatasync (nothing lost even on power failure); a duration such as "1s": fdatasync that often and resolve puts after write(), trading power-loss safety for speed (a process crash still loses nothing)',
       ),
+    commit_fsync: z
+      .union([z.literal('always'), duration().pipe(z.number().positive({ error: 'must be "always" or a positive duration' }))])
+      .default(1000)
+      .describe(
+        "How often the taker's committed position is fdatasync'd: a duration (default 1s: commits resolve after write(), and the newest position is synced within that long; a process crash loses and repeats nothing, a power failure delivers that long of events again, which the sinks drop by event id), or 'always': every commit waits for its own fdatasync",
+      ),
     read_cache_bytes: bytesAtLeast(0)
       .default(4 * MiB)
       .describe(
@@ -71,6 +77,7 @@ export const diskChannelSpec: ComponentSpec<'channel', DiskChannelOptions, DiskC
             maxBytes: options.max_bytes,
             segmentBytes: options.segment_bytes ?? Math.min(64 * MiB, Math.floor(options.max_bytes / 4)),
             fsync: options.fsync,
+            commitFsync: options.commit_fsync,
             readCacheBytes: options.read_cache_bytes,
             retryBackoffMaxMs: options.retry_backoff_max,
           },

@@ -105,6 +105,7 @@ export class PointerStore {
   private next = 0;
   private seq = 0;
   private legacy = false;
+  private unsynced = false;
 
   private constructor(
     private readonly dir: string,
@@ -159,14 +160,33 @@ export class PointerStore {
     return this.legacy;
   }
 
-  /** Makes `p` the committed position: one write and one fdatasync of the older slot. Safe to retry after a failure. */
-  async write(p: Pointer): Promise<void> {
+  /**
+   * Makes `p` the committed position: one write of the slot that does not hold the last
+   * synced pointer. `sync`: then one fdatasync, after which that slot holds the synced
+   * pointer and the next writes go to the other. Without it the write survives a crash of
+   * the process (the page cache keeps it) but maybe not a power failure; the synced copy
+   * it never overwrites is then the pointer read at open. Safe to retry after a failure.
+   */
+  async write(p: Pointer, sync = true): Promise<void> {
     const buf = encodePointer(p, this.seq + 1);
     const fh = this.slots[this.next]!;
     let done = 0;
     while (done < buf.length) done += (await fh.write(buf, done, buf.length - done, done)).bytesWritten;
-    await fh.datasync();
     this.seq++;
+    this.unsynced = true;
+    if (sync) await this.sync();
+  }
+
+  /** Whether the newest pointer written is not synced yet. */
+  get pending(): boolean {
+    return this.unsynced;
+  }
+
+  /** Syncs the newest pointer written, which makes it the one a power failure leaves; false when it already was. */
+  async sync(): Promise<boolean> {
+    if (!this.unsynced) return false;
+    await this.slots[this.next]!.datasync();
+    this.unsynced = false;
     this.next = 1 - this.next;
     if (this.legacy) {
       await unlink(join(this.dir, LEGACY_POINTER_FILE)).catch((err: NodeJS.ErrnoException) => {
@@ -175,6 +195,7 @@ export class PointerStore {
       await syncDir(this.dir);
       this.legacy = false;
     }
+    return true;
   }
 
   async close(): Promise<void> {
