@@ -1,7 +1,7 @@
-import { copyFile, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, open, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isValidEventTime, type LogEvent, TIME_INVALID_FIELD } from '../../../core/event.js';
 import { silentLogger } from '../../../core/log.js';
 import { metrics } from '../../../core/metrics.js';
@@ -15,6 +15,13 @@ import { parseConfig } from '../../../config/load.js';
 import { Registry } from '../../../core/registry.js';
 import { diskChannelOptions, diskChannelSpec } from './index.js';
 import { decodeSlot, POINTER_SLOTS, PointerStore } from './pointer.js';
+
+/** The prototype of node's FileHandle, to make one of its calls fail or count. */
+async function fileHandlePrototype(dir: string): Promise<Record<'write' | 'datasync', (...args: never[]) => Promise<unknown>>> {
+  const fh = await open(join(dir, 'probe'), 'w');
+  await fh.close();
+  return Object.getPrototypeOf(fh);
+}
 
 function decodeSlotSeq(buf: Buffer): number {
   const read = decodeSlot(buf);
@@ -217,7 +224,7 @@ describe('disk channel recovery from damaged files', () => {
   });
 
   it('with commit_fsync a duration, writes commits over one copy and never over the synced one, then syncs the newest', async () => {
-    const { dir, open } = await setup({ commitFsync: 300 });
+    const { dir, open } = await setup({ commitFsync: 1500 });
     const { channel } = await open('disk-commit-sync');
     const syncs = async () =>
       (await metrics.getSingleMetric('sluice_channel_pointer_syncs_total')!.get()).values.find(
@@ -234,11 +241,15 @@ describe('disk channel recovery from damaged files', () => {
     expect(await slots()).toEqual([5, 2]);
     expect(await syncs()).toBe(1);
     // The interval over, with no commit since: the newest is synced, and the next writes go to the other copy.
-    await waitFor('the newest pointer synced', async () => (await syncs()) === 2, 5000);
+    await waitFor('the newest pointer synced', async () => (await syncs()) === 2, 10_000);
     await (await channel.take(1)).commit();
     expect(await slots()).toEqual([5, 6]);
+    // Closing syncs the newest pointer (the channel's series go with it).
+    const sync = vi.spyOn(PointerStore.prototype, 'sync');
     await channel.close();
-    expect(await syncs()).toBe(0); // removed with the channel's series once closed
+    expect(sync).toHaveBeenCalledTimes(1);
+    await expect(sync.mock.results[0]!.value).resolves.toBe(true);
+    sync.mockRestore();
     // Reopened: exactly the committed events are gone.
     const again = await open();
     expect(await drain(again.channel)).toEqual([9]);
@@ -266,6 +277,51 @@ describe('disk channel recovery from damaged files', () => {
     reopened = await PointerStore.open(dir);
     expect(reopened.read).toMatchObject({ kind: 'ok', seq: 1, pointer: { offset: 100 } });
     await reopened.store.close();
+  });
+
+  it('after a pointer write that failed halfway, syncs the last whole pointer, never the torn one', async () => {
+    const { dir } = await tempDir('pointer-torn');
+    dirs.push(dir);
+    const at = (offset: number) => ({ segment: 1, offset, skip: 0, checkpoints: { app: { source: 'app', seq: offset, state: {} } } });
+    const { store } = await PointerStore.open(dir);
+    await store.write(at(100)); // synced, slot 0
+    await store.write(at(200), false); // slot 1
+    const slots = async () => Promise.all(POINTER_SLOTS.map(async (f) => decodeSlotSeq(await readFile(join(dir, f)))));
+    // The disk fills up in the middle of the next write: 10 bytes land, then ENOSPC.
+    const handle = await fileHandlePrototype(dir);
+    const original = handle.write as (this: unknown, buf: Buffer, off: number, len: number, pos: number) => Promise<unknown>;
+    const write = vi.spyOn(handle, 'write').mockImplementationOnce(async function (this: unknown, buf: Buffer, off: number) {
+      await original.call(this, buf, off, 10, off);
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    await expect(store.write(at(300), false)).rejects.toThrow(/ENOSPC/);
+    write.mockRestore();
+    expect(await slots()).toEqual([1, -1]);
+    // The sync writes the last whole pointer again before syncing it; the synced copy is untouched until then.
+    expect(await store.sync()).toBe(true);
+    expect(await slots()).toEqual([1, 2]);
+    await store.write(at(300), false);
+    expect(await slots()).toEqual([3, 2]);
+    await store.close();
+  });
+
+  it('syncs the pointer in use at open: one written and never synced before a crash is made durable', async () => {
+    const { dir } = await tempDir('pointer-open');
+    dirs.push(dir);
+    const first = await PointerStore.open(dir);
+    await first.store.write({ segment: 1, offset: 100, skip: 0, checkpoints: {} });
+    await first.store.write({ segment: 1, offset: 200, skip: 0, checkpoints: {} }, false);
+    await first.store.close();
+    const handle = await fileHandlePrototype(dir);
+    const datasync = vi.spyOn(handle, 'datasync');
+    const again = await PointerStore.open(dir);
+    expect(again.read).toMatchObject({ kind: 'ok', seq: 2, pointer: { offset: 200 } });
+    expect(datasync).toHaveBeenCalledTimes(1);
+    datasync.mockRestore();
+    // The next write goes to the other copy, the one that is not in use.
+    await again.store.write({ segment: 1, offset: 300, skip: 0, checkpoints: {} }, false);
+    expect(await Promise.all(POINTER_SLOTS.map(async (f) => decodeSlotSeq(await readFile(join(dir, f)))))).toEqual([3, 2]);
+    await again.store.close();
   });
 
   it('refuses a segment written by a newer format instead of misreading it', async () => {

@@ -297,9 +297,10 @@ export class DiskChannel implements Channel {
    * Commits that came without a sync (commit_fsync: a duration): the newest pointer is synced
    * once the interval since the last sync is over, whether or not more commits come.
    */
-  private syncPointerLater(): void {
+  private syncPointerLater(retry = false): void {
     if (this.pointerSyncTimer || this.config.commitFsync === 'always') return;
-    const wait = Math.max(0, this.lastPointerSync + this.config.commitFsync - Date.now());
+    const interval = this.config.commitFsync;
+    const wait = retry ? interval : Math.max(0, this.lastPointerSync + interval - Date.now());
     this.pointerSyncTimer = setTimeout(() => {
       void this.commitLock.run(async () => {
         this.pointerSyncTimer = undefined;
@@ -307,9 +308,9 @@ export class DiskChannel implements Channel {
         try {
           if (await this.pointer!.sync()) this.pointerSynced();
         } catch (err) {
+          // The interval stays overdue: the next commit syncs itself, and fails while the disk does.
           this.logger.error({ err, path: this.config.path }, 'channel pointer sync failed; trying again');
-          this.lastPointerSync = Date.now();
-          this.syncPointerLater();
+          this.syncPointerLater(true);
         }
       });
     }, wait);

@@ -106,6 +106,12 @@ export class PointerStore {
   private seq = 0;
   private legacy = false;
   private unsynced = false;
+  /**
+   * The newest complete pointer not synced yet, as written; and whether the slot may hold
+   * less than it (a write or a sync that failed), in which case sync() writes it again first.
+   */
+  private written: Buffer | undefined;
+  private torn = false;
 
   private constructor(
     private readonly dir: string,
@@ -149,6 +155,9 @@ export class PointerStore {
     for (const r of reads) if (r.read.kind === 'ok') store.seq = Math.max(store.seq, r.read.seq);
     // Overwrite the slot that does not hold the pointer in use.
     store.next = best && best.index < slots.length ? 1 - best.index : 0;
+    // The pointer in use may have been written and never synced (commit_fsync: a duration, then
+    // a crash of the process): synced now, it is the copy the next writes never land on.
+    if (best && best.index < slots.length) await slots[best.index]!.datasync();
     let read: PointerRead;
     if (best) read = { kind: 'ok', pointer: best.pointer, file: best.file, seq: best.seq, damaged };
     else read = damaged.length > 0 ? { kind: 'damaged', reasons: damaged } : { kind: 'missing' };
@@ -169,12 +178,19 @@ export class PointerStore {
    */
   async write(p: Pointer, sync = true): Promise<void> {
     const buf = encodePointer(p, this.seq + 1);
-    const fh = this.slots[this.next]!;
-    let done = 0;
-    while (done < buf.length) done += (await fh.write(buf, done, buf.length - done, done)).bytesWritten;
+    this.torn = true;
+    await this.writeSlot(buf);
+    this.torn = false;
+    this.written = buf;
     this.seq++;
     this.unsynced = true;
     if (sync) await this.sync();
+  }
+
+  private async writeSlot(buf: Buffer): Promise<void> {
+    const fh = this.slots[this.next]!;
+    let done = 0;
+    while (done < buf.length) done += (await fh.write(buf, done, buf.length - done, done)).bytesWritten;
   }
 
   /** Whether the newest pointer written is not synced yet. */
@@ -185,8 +201,18 @@ export class PointerStore {
   /** Syncs the newest pointer written, which makes it the one a power failure leaves; false when it already was. */
   async sync(): Promise<boolean> {
     if (!this.unsynced) return false;
-    await this.slots[this.next]!.datasync();
+    // A failed write may have left part of a newer pointer over it, and after a failed sync
+    // the kernel may have dropped the pages it reported: the slot is written whole again.
+    if (this.torn) await this.writeSlot(this.written!);
+    this.torn = false;
+    try {
+      await this.slots[this.next]!.datasync();
+    } catch (err) {
+      this.torn = true;
+      throw err;
+    }
     this.unsynced = false;
+    this.written = undefined;
     this.next = 1 - this.next;
     if (this.legacy) {
       await unlink(join(this.dir, LEGACY_POINTER_FILE)).catch((err: NodeJS.ErrnoException) => {
