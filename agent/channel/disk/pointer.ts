@@ -193,11 +193,6 @@ export class PointerStore {
     while (done < buf.length) done += (await fh.write(buf, done, buf.length - done, done)).bytesWritten;
   }
 
-  /** Whether the newest pointer written is not synced yet. */
-  get pending(): boolean {
-    return this.unsynced;
-  }
-
   /** Syncs the newest pointer written, which makes it the one a power failure leaves; false when it already was. */
   async sync(): Promise<boolean> {
     if (!this.unsynced) return false;
