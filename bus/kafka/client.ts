@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
@@ -59,10 +60,57 @@ export function probeLibrdkafka(): LibrdkafkaProbe {
   return probed;
 }
 
+let probedApart: LibrdkafkaProbe | undefined;
+
+/** Longer than loading the addon ever takes; a probe that hangs falls back to loading it here. */
+const PROBE_TIMEOUT_MS = 20_000;
+
+/**
+ * probeLibrdkafka, answered by a short-lived Node process. Loading the native addon maps
+ * librdkafka, OpenSSL and libstdc++ into the process for good: about 5.5 MiB of an idle
+ * agent's RSS, which an agent with nothing to ship yet does not need. So the choice of
+ * client is made without loading it here; the bus loads it when its first client connects
+ * (loadNative). Whatever keeps the probe from answering (no process could start) falls back
+ * to loading it in this process, as probeLibrdkafka does.
+ */
+export function probeLibrdkafkaApart(): LibrdkafkaProbe {
+  if (probed) return probed;
+  if (probedApart) return probedApart;
+  let layer: string;
+  try {
+    layer = createRequire(import.meta.url).resolve(LIBRDKAFKA_NATIVE_LAYER);
+  } catch {
+    probedApart = { installed: false, reason: `${LIBRDKAFKA_PACKAGE} is not installed` };
+    return probedApart;
+  }
+  const script = `try { process.stdout.write(JSON.stringify({ version: require(${JSON.stringify(layer)}).librdkafkaVersion })) } catch (e) { process.stdout.write(JSON.stringify({ error: String(e && e.message).split('\\n')[0] })) }`;
+  const run = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: PROBE_TIMEOUT_MS,
+    // Options meant for the pipeline (a profiler, a preload) are not the probe's.
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  let answer: { version?: unknown; error?: unknown } | undefined;
+  try {
+    answer = run.status === 0 ? JSON.parse(run.stdout) : undefined;
+  } catch {
+    answer = undefined;
+  }
+  if (typeof answer?.version === 'string') probedApart = { installed: true, version: answer.version };
+  else if (typeof answer?.error === 'string')
+    probedApart = { installed: false, reason: `${LIBRDKAFKA_PACKAGE} does not load: ${answer.error}` };
+  else return probeLibrdkafka();
+  return probedApart;
+}
+
 /** The client `choice` resolves to; throws (one line, naming the component) when librdkafka is required but missing. */
 export function chooseClient(choice: KafkaClientChoice, component: string, logger: Logger): KafkaClientName {
-  const probe = probeLibrdkafka();
-  if (choice === 'kafkajs' || (choice === 'auto' && !probe.installed)) {
+  if (choice === 'kafkajs') {
+    logger.info({ client: 'kafkajs', choice }, 'kafka client chosen');
+    return 'kafkajs';
+  }
+  const probe = probeLibrdkafkaApart();
+  if (choice === 'auto' && !probe.installed) {
     logger.info({ client: 'kafkajs', choice, ...(probe.installed ? {} : { librdkafka: probe.reason }) }, 'kafka client chosen');
     return 'kafkajs';
   }
