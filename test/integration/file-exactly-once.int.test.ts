@@ -24,6 +24,16 @@ function filesUnder(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
+/** The bytes of `file`, 0 if it is gone: the sink renames in-progress files as it finishes them. */
+function sizeIfPresent(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+}
+
 /** A scenario: its tree, events written over eight module files, and how many distinct ones the tree holds. */
 function scenario(name: string) {
   const s = setup(name);
@@ -111,7 +121,7 @@ describe('file sink behind Kafka: a collector SIGKILLed mid-stream', () => {
     const { dir, root } = s;
     // Progress by bytes (a stat per file), not by parsing the tree: sluice run is fast, and a
     // kill must land while it is writing, not after it caught up.
-    const bytes = () => (readdirSync(dir).includes('tree') ? filesUnder(root).reduce((n, f) => n + statSync(f).size, 0) : 0);
+    const bytes = () => (readdirSync(dir).includes('tree') ? filesUnder(root).reduce((n, f) => n + sizeIfPresent(f), 0) : 0);
     const startRun = (k: number) => s.run({ dataDir: join(dir, 'state'), sinks: treeSink(root) }, `run-${k}`);
     const { last: run, total } = await killedMidStream(s, startRun, bytes, 2000 * 330);
     expect(await run.stop()).toBe(0);
