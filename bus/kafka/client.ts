@@ -111,7 +111,7 @@ export function chooseClient(choice: KafkaClientChoice, component: string, logge
   }
   const probe = probeLibrdkafkaApart();
   if (choice === 'auto' && !probe.installed) {
-    logger.info({ client: 'kafkajs', choice, ...(probe.installed ? {} : { librdkafka: probe.reason }) }, 'kafka client chosen');
+    logger.info({ client: 'kafkajs', choice, librdkafka: probe.reason }, 'kafka client chosen');
     return 'kafkajs';
   }
   if (!probe.installed)
