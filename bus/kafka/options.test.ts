@@ -5,7 +5,7 @@ import type { LogEvent } from '../../core/event.js';
 import { Registry } from '../../core/registry.js';
 import { kafkaBusSpec } from './index.js';
 import { silentLogger } from '../../core/log.js';
-import { kafkaBusOptions, keyRenderer, topicRenderer, topicSubscription } from './options.js';
+import { kafkaBusOptions, keyRenderer, recordPlacement, topicRenderer, topicSubscription } from './options.js';
 
 const event = (over: Partial<LogEvent>): LogEvent => ({
   id: 'i',
@@ -27,8 +27,8 @@ describe('kafka bus options', () => {
     expect(o.topic_max_distinct).toBe(100);
     expect(o.client).toBe('auto');
     expect(o.tls).toBeUndefined();
+    expect(o.producer.key).toBeUndefined();
     expect(o.producer).toMatchObject({
-      key: '{service}/{module}',
       compression: 'gzip',
       headers: true,
       batch: { max_events: 2000, max_bytes: 900 * 1024, timeout: 5 },
@@ -61,6 +61,18 @@ describe('kafka bus options', () => {
     expect(a).toHaveLength(249);
     expect(b).toHaveLength(249);
     expect(a).not.toBe(b);
+  });
+
+  it('places records by {service}/{module} without a key, by their key when one is set, by partition_by when given', () => {
+    const placed = (producer: Record<string, string>) => recordPlacement(kafkaBusOptions.parse({ producer }).producer);
+    expect(placed({})).toEqual({ key: undefined, partitionBy: '{service}/{module}' });
+    expect(placed({ key: '{host}' })).toEqual({ key: '{host}', partitionBy: '{host}' });
+    expect(placed({ partition_by: '{host}' })).toEqual({ key: undefined, partitionBy: '{host}' });
+    expect(placed({ key: '{service}', partition_by: '{host}' })).toEqual({ key: '{service}', partitionBy: '{host}' });
+    const bad = kafkaBusOptions.safeParse({ producer: { partition_by: '{nope}' } });
+    expect(bad.error?.issues.map((i) => [i.path.join('.'), i.message.includes('unknown field "nope"')])).toEqual([
+      ['producer.partition_by', true],
+    ]);
   });
 
   it('renders keys without sanitizing, % as text', () => {

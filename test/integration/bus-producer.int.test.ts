@@ -84,6 +84,51 @@ describe.each(BUS_CLIENTS)('kafka producer [$client]', ({ client, missing }) => 
     }
   });
 
+  it('places the records of a topic made again with fewer partitions on those it has, none lost (librdkafka: none twice)', async () => {
+    const topic = `sluice-prod-remade-${client}-${process.pid}-${Date.now()}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 4, replicationFactor: 1 }] });
+      created.push(topic);
+      const options = kafkaBusOptions.parse({ client, brokers, topic, producer: { create_topics: false, compression: 'none' } });
+      const { logger } = captureLogger();
+      const producer = new KafkaBus(options, { name: 'bus', logger }).producer();
+      await producer.open();
+      await producer.send(Array.from({ length: 40 }, (_, i) => event(i, 'shop')));
+      const before = await admin.fetchTopicOffsets(topic);
+      // The modules were spread over more than the one partition the topic will have.
+      expect(before.filter((p) => Number(p.high) > 0).length).toBeGreaterThan(1);
+
+      await admin.deleteTopics({ topics: [topic] });
+      await waitFor('topic deleted', async () => !(await admin.listTopics()).includes(topic), 30_000);
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1 }] });
+      // The forwarder's retries: the same events until a send succeeds.
+      const later = Array.from({ length: 40 }, (_, i) => event(100 + i, 'shop'));
+      let failures = 0;
+      for (;;) {
+        try {
+          await producer.send(later);
+          break;
+        } catch (err) {
+          expect((err as Error).message).toMatch(/kafka produce failed/);
+          expect(++failures).toBeLessThan(20);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      await producer.close();
+      const after = await admin.fetchTopicOffsets(topic);
+      expect(after.map((p) => p.partition)).toEqual([0]);
+      expect(new Set(await idsIn(topic, Number(after[0]!.high)))).toEqual(new Set(later.map((e) => e.id)));
+      // kafkajs rejects a request on its first partition's error without saying which partitions
+      // were appended, so the retry may append again what went to partition 0 (bus/kafka/README.md).
+      if (client === 'librdkafka') expect(Number(after[0]!.high)).toBe(40);
+      else expect(Number(after[0]!.high)).toBeLessThanOrEqual(80);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('appends once what a frozen broker acked too late, though the send failed and came again twice', async (ctx) => {
     // kafkajs produces a send that came back with new sequence numbers: 300 records here.
     ctx.skip(client === 'kafkajs', 'kafkajs appends a send again when the broker acks it after request_timeout (bus/kafka/README.md)');
@@ -194,77 +239,93 @@ describe.each(BUS_CLIENTS)('kafka producer [$client]', ({ client, missing }) => 
     }
   });
 
-  it('writes each event as one record: wire value, key {service}/{module}, service and module headers, partition by key', async () => {
-    const topic = `sluice-prod-rec-${client}-${process.pid}-${Date.now()}`;
-    const admin = kafka.admin();
-    await admin.connect();
-    const consumer = kafka.consumer({ groupId: `${topic}-check` });
-    try {
-      await createTopic(admin, topic);
-      const options = kafkaBusOptions.parse({ client, brokers, topic, producer: { create_topics: false, compression: 'none' } });
-      const producer = new KafkaBus(options, { name: 'bus', logger: silentLogger() }).producer();
-      await producer.open();
-      // Two services, four modules each, and a non-ASCII module name: keys and headers are bytes.
-      const events = Array.from({ length: 40 }, (_, i) => event(i, i < 20 ? 'shop' : 'café'));
-      await producer.send(events);
-      await producer.close();
+  it.each([
+    { keyed: false, producer: {} },
+    { keyed: true, producer: { key: '{service}/{module}' } },
+  ])(
+    'writes each event as one record: wire value, service and module headers, placed by {service}/{module}; keyed $keyed',
+    async ({ keyed, producer: placing }) => {
+      const topic = `sluice-prod-rec-${client}-${keyed ? 'k' : 'n'}-${process.pid}-${Date.now()}`;
+      const admin = kafka.admin();
+      await admin.connect();
+      const consumer = kafka.consumer({ groupId: `${topic}-check` });
+      try {
+        await createTopic(admin, topic);
+        const options = kafkaBusOptions.parse({
+          client,
+          brokers,
+          topic,
+          producer: { create_topics: false, compression: 'none', ...placing },
+        });
+        const producer = new KafkaBus(options, { name: 'bus', logger: silentLogger() }).producer();
+        await producer.open();
+        // Two services, four modules each, and a non-ASCII module name: keys and headers are bytes.
+        const events = Array.from({ length: 40 }, (_, i) => event(i, i < 20 ? 'shop' : 'café'));
+        await producer.send(events);
+        await producer.close();
 
-      const seen: { key: string; service: string; module: string; partition: number; event: LogEvent }[] = [];
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ message, partition }) => {
-          seen.push({
-            key: message.key!.toString(),
-            service: message.headers!.service!.toString(),
-            module: message.headers!.module!.toString(),
-            partition,
-            event: decodeEvent(message.value!),
-          });
-        },
-      });
-      await waitFor('every record consumed', () => seen.length >= events.length, 30_000);
-      expect(seen).toHaveLength(events.length);
-      expect(seen.map((r) => r.event).sort((a, b) => a.timestamp - b.timestamp)).toEqual(events);
-      for (const r of seen) {
-        expect(r.key).toBe(`${r.event.service}/${r.event.module}`);
-        expect([r.service, r.module]).toEqual([r.event.service, r.event.module]);
+        const seen: { key: string | null; service: string; module: string; partition: number; event: LogEvent }[] = [];
+        await consumer.connect();
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({
+          eachMessage: async ({ message, partition }) => {
+            seen.push({
+              key: message.key?.toString() ?? null,
+              service: message.headers!.service!.toString(),
+              module: message.headers!.module!.toString(),
+              partition,
+              event: decodeEvent(message.value!),
+            });
+          },
+        });
+        await waitFor('every record consumed', () => seen.length >= events.length, 30_000);
+        expect(seen).toHaveLength(events.length);
+        expect(seen.map((r) => r.event).sort((a, b) => a.timestamp - b.timestamp)).toEqual(events);
+        for (const r of seen) {
+          expect(r.key).toBe(keyed ? `${r.event.service}/${r.event.module}` : null);
+          expect([r.service, r.module]).toEqual([r.event.service, r.event.module]);
+        }
+        // One module, one partition: the one Kafka's keyed partitioner (murmur2) gives its key, with or without the key.
+        const partitionOf = new Map<string, Set<number>>();
+        for (const r of seen) {
+          const place = `${r.event.service}/${r.event.module}`;
+          partitionOf.set(place, (partitionOf.get(place) ?? new Set()).add(r.partition));
+        }
+        expect(partitionOf.size).toBe(8);
+        for (const [place, partitions] of partitionOf) expect([...partitions]).toEqual([keyedPartition(place, 2)]);
+        // Both partitions are used, or the check above could not tell placement from chance.
+        expect(new Set(seen.map((r) => r.partition)).size).toBe(2);
+      } finally {
+        await consumer.disconnect();
+        await admin.disconnect();
       }
-      // One key, one partition (murmur2, as the Java client and kafkajs): a module's lines stay in order.
-      const partitionOf = new Map<string, Set<number>>();
-      for (const r of seen) partitionOf.set(r.key, (partitionOf.get(r.key) ?? new Set()).add(r.partition));
-      expect(partitionOf.size).toBe(8);
-      for (const partitions of partitionOf.values()) expect(partitions.size).toBe(1);
-      for (const [key, [p]] of [...partitionOf].map(([k, ps]) => [k, [...ps]] as const)) expect(p).toBe(murmur2Partition(key, 2));
-    } finally {
-      await consumer.disconnect();
-      await admin.disconnect();
-    }
-  });
+    },
+  );
 });
 
-/** The Java client's default partitioner for a keyed record (kafkajs and librdkafka's murmur2_random agree). */
-function murmur2Partition(key: string, partitions: number): number {
-  const data = Buffer.from(key);
-  const m = 0x5bd1e995;
-  let h = (0x9747b28c ^ data.length) | 0;
-  let i = 0;
-  for (; i + 4 <= data.length; i += 4) {
-    let k = data.readInt32LE(i);
-    k = Math.imul(k, m);
-    k ^= k >>> 24;
-    k = Math.imul(k, m);
-    h = Math.imul(h, m) ^ k;
+/** The event ids of the first `count` records of a topic. */
+async function idsIn(topic: string, count: number): Promise<string[]> {
+  const consumer = kafka.consumer({ groupId: `${topic}-ids-${Date.now()}` });
+  const ids: string[] = [];
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void ids.push(decodeEvent(message.value!).id) });
+    await waitFor(`${count} records of ${topic} consumed`, () => ids.length >= count, 30_000);
+    return ids;
+  } finally {
+    await consumer.disconnect();
   }
-  const rest = data.length - i;
-  if (rest === 3) h ^= data[i + 2]! << 16;
-  if (rest >= 2) h ^= data[i + 1]! << 8;
-  if (rest >= 1) {
-    h ^= data[i]!;
-    h = Math.imul(h, m);
-  }
-  h ^= h >>> 13;
-  h = Math.imul(h, m);
-  h ^= h >>> 15;
-  return (h & 0x7fffffff) % partitions;
+}
+
+/** Where the Java client's default partitioner puts a record keyed `key` (kafkajs's default partitioner is that one). */
+function keyedPartition(key: string, partitions: number): number {
+  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({
+    partitionId: i,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+    partitionErrorCode: 0,
+  }));
+  return kafkajs.Partitioners.DefaultPartitioner()({ topic: 't', partitionMetadata, message: { key, value: 'v' } });
 }

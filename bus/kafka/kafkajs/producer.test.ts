@@ -19,6 +19,17 @@ describe('cachingPartitioner', () => {
     }
   });
 
+  it('places a record with a partition_by value as if that value were its key, whatever its key', () => {
+    const ours = cachingPartitioner();
+    const theirs = kafkajs.Partitioners.DefaultPartitioner();
+    for (let k = 0; k < 100; k++) {
+      const placed = { topic: 't', partitionMetadata: meta(6), message: { value: 'v', placeBy: `svc/mod-${k}` } };
+      const keyed = { topic: 't', partitionMetadata: meta(6), message: { key: `svc/mod-${k}`, value: 'v' } };
+      expect(ours(placed)).toBe(theirs(keyed));
+      expect(ours({ ...placed, message: { ...placed.message, key: 'other' } })).toBe(theirs(keyed));
+    }
+  });
+
   it('honours an explicit partition', () => {
     expect(cachingPartitioner()({ topic: 't', partitionMetadata: meta(4), message: { key: 'k', value: 'v', partition: 3 } })).toBe(3);
   });

@@ -6,7 +6,7 @@ import type { BusProducer, RefusedEvent } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
 import type { ClientSetup } from '../client.js';
 import { busMetrics } from '../metrics.js';
-import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
+import { describeBus, type KafkaBusOptions, keyRenderer, recordPlacement, topicRenderer } from '../options.js';
 import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
 import { AckedMemory, type SendAttempt, sendSkippingSettled } from '../resend.js';
 import { createKafka, describeError } from './config.js';
@@ -48,7 +48,10 @@ export class KafkajsProducer implements BusProducer {
   private admin: Admin | undefined;
   private readonly ensured = new Set<string>();
   private readonly topicOf: (e: LogEvent) => string;
-  private readonly keyOf: (e: LogEvent) => string;
+  /** The record key; undefined: records have none. */
+  private readonly keyOf: ((e: LogEvent) => string) | undefined;
+  /** What places a record when it is not its key (see cachingPartitioner). */
+  private readonly placeBy: ((e: LogEvent) => string) | undefined;
   private readonly compression: kafkajs.CompressionTypes;
   private readonly acked = new AckedMemory();
 
@@ -66,7 +69,9 @@ export class KafkajsProducer implements BusProducer {
       component: setup.component,
       logger: setup.logger,
     });
-    this.keyOf = keyRenderer(options.producer.key);
+    const { key, partitionBy } = recordPlacement(options.producer);
+    this.keyOf = key === undefined ? undefined : keyRenderer(key);
+    this.placeBy = partitionBy === key ? undefined : keyRenderer(partitionBy);
     this.compression = options.producer.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   }
 
@@ -202,14 +207,15 @@ export class KafkajsProducer implements BusProducer {
     for (let index = 0; index < events.length; index++) {
       const event = events[index]!;
       const value = encodeEvent(event);
-      const key = this.keyOf(event);
-      const size = value.length + key.length + (headers ? event.service.length + event.module.length + 16 : 0) + 24;
+      const key = this.keyOf?.(event);
+      const size = value.length + (key?.length ?? 0) + (headers ? event.service.length + event.module.length + 16 : 0) + 24;
       if (bytes > 0 && bytes + size > limit) {
         chunks.push({ bytes, records });
         records = [];
         bytes = 0;
       }
-      const message: Message = headers ? { key, value, headers: { service: event.service, module: event.module } } : { key, value };
+      const message: PlacedMessage = headers ? { key, value, headers: { service: event.service, module: event.module } } : { key, value };
+      if (this.placeBy) message.placeBy = this.placeBy(event);
       records.push({ index, event, topic: this.topicOf(event), message, bytes: value.length });
       bytes += size;
     }
@@ -265,24 +271,29 @@ function topicMessages(records: readonly ChunkRecord[]): TopicMessages[] {
 /** Distinct keys remembered per topic before the cache starts over (keys come from templates and may have many values). */
 const PARTITION_CACHE_KEYS = 10_000;
 
+/** A record and, when it is not placed by its key, the partition_by value that places it (kafkajs sends neither extra field). */
+type PlacedMessage = Message & { placeBy?: string };
+
 /**
  * kafkajs's default (Java-compatible) partitioner, computed once per key instead of once
  * per record: it filters the partition list and hashes the key for every message, a
  * visible share of produce CPU. Same key, same partition count => same partition as before.
+ * A record with a partition_by value is placed as if that value were its key, as the
+ * librdkafka producer places it (bus/kafka/placement.ts).
  */
 export const cachingPartitioner: ICustomPartitioner = () => {
   const partitioner = Partitioners.DefaultPartitioner();
   const byTopic = new Map<string, { partitions: number; byKey: Map<string, number> }>();
   return (args) => {
     const { topic, partitionMetadata, message } = args;
-    const key = message.key;
+    const key = (message as PlacedMessage).placeBy ?? message.key;
     if (typeof key !== 'string' || (message.partition !== undefined && message.partition !== null)) return partitioner(args);
     let cache = byTopic.get(topic);
     if (!cache || cache.partitions !== partitionMetadata.length || cache.byKey.size >= PARTITION_CACHE_KEYS) {
       byTopic.set(topic, (cache = { partitions: partitionMetadata.length, byKey: new Map() }));
     }
     let partition = cache.byKey.get(key);
-    if (partition === undefined) cache.byKey.set(key, (partition = partitioner(args)));
+    if (partition === undefined) cache.byKey.set(key, (partition = partitioner({ ...args, message: { ...message, key } })));
     return partition;
   };
 };

@@ -32,6 +32,11 @@ export interface DeliveryReport extends TopicPartitionOffset {
   opaque?: unknown;
 }
 
+/** What the binding's getMetadata gives (a topic the cluster does not know has no partitions). */
+export interface Metadata {
+  topics: { name: string; partitions: { id: number }[] }[];
+}
+
 export type Config = Record<string, string | number | boolean | ((...args: never[]) => void)>;
 
 interface NativeClient {
@@ -51,6 +56,7 @@ export interface NativeProducer extends NativeClient {
     headers?: Record<string, string | Buffer>[],
   ): unknown;
   setPollInBackground(on: boolean): this;
+  getMetadata(options: { topic?: string; timeout?: number }, cb: (err: NativeError | null, metadata: Metadata) => void): void;
   flush(timeoutMs: number, cb: (err: NativeError | null) => void): this;
   on(event: 'event.error', listener: (err: NativeError) => void): this;
   on(event: 'delivery-report', listener: (err: NativeError | null, report: DeliveryReport) => void): this;
@@ -101,6 +107,7 @@ export const ERR = {
   TIMED_OUT: -185,
   UNKNOWN_TOPIC: -188,
   UNKNOWN_TOPIC_OR_PART: 3,
+  UNKNOWN_PARTITION: -190,
   TOPIC_ALREADY_EXISTS: 36,
 } as const;
 

@@ -4,13 +4,24 @@ import type { BusProducer, RefusedEvent } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
 import { type ClientSetup, SENDS_IN_FLIGHT } from '../client.js';
 import { busMetrics } from '../metrics.js';
-import { describeBus, type KafkaBusOptions, keyRenderer, topicRenderer } from '../options.js';
+import { describeBus, type KafkaBusOptions, keyRenderer, recordPlacement, topicRenderer } from '../options.js';
+import { Placement } from '../placement.js';
 import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
 import { AckedMemory, type SendAttempt, sendSkippingSettled } from '../resend.js';
 import { connectTimeout, producerConfig } from './config.js';
 import { Deliveries, STALLED, type SendOutcome, within } from './deliveries.js';
+import { PartitionCounts } from './partition-counts.js';
 import { StalledRecords } from './stalled.js';
-import { ERR, isOutage, type NativeAdmin, type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
+import {
+  ERR,
+  isOutage,
+  type Metadata,
+  type NativeAdmin,
+  type NativeError,
+  type NativeProducer,
+  describeNativeError,
+  loadNative,
+} from './native.js';
 
 /**
  * The agent's Kafka side on librdkafka's native producer. send() hands every record to
@@ -46,7 +57,12 @@ export class LibrdkafkaProducer implements BusProducer {
   private readonly acked = new AckedMemory();
   private readonly ensured = new Set<string>();
   private readonly topicOf: (e: LogEvent) => string;
-  private readonly keyOf: (e: LogEvent) => string;
+  /** The record key; undefined: records have none. */
+  private readonly keyOf: ((e: LogEvent) => string) | undefined;
+  /** What places a record when it is not its key (librdkafka's partitioner places by key); see placement.ts. */
+  private readonly placeBy: ((e: LogEvent) => string) | undefined;
+  private readonly placement = new Placement();
+  private readonly partitionCounts = new PartitionCounts();
   private producer: Promise<NativeProducer> | undefined;
   /** Settles once the send called last has handed its records to librdkafka. */
   private handOver: Promise<void> = Promise.resolve();
@@ -74,7 +90,9 @@ export class LibrdkafkaProducer implements BusProducer {
       component: setup.component,
       logger: setup.logger,
     });
-    this.keyOf = keyRenderer(this.options.producer.key);
+    const { key, partitionBy } = recordPlacement(this.options.producer);
+    this.keyOf = key === undefined ? undefined : keyRenderer(key);
+    this.placeBy = partitionBy === key ? undefined : keyRenderer(partitionBy);
   }
 
   /** Connecting waits for the first send, so an agent starts (and buffers) while Kafka is down. */
@@ -102,6 +120,7 @@ export class LibrdkafkaProducer implements BusProducer {
       try {
         producer = await this.connected();
         if (this.options.producer.create_topics) await this.ensureTopics(producer, events);
+        if (this.placeBy) await this.partitionCounts.ensure(this.topicsOf(events), (topic) => metadataOf(producer, topic, this.options));
       } catch (err) {
         busMetrics.produceFailures.inc(this.labels);
         await this.discard();
@@ -121,6 +140,9 @@ export class LibrdkafkaProducer implements BusProducer {
     const refusedAt: number[] = [];
     const alone: number[] = [];
     for (const [i, err] of failed) {
+      // The topic was deleted and made again, with fewer partitions: count them again.
+      if (this.placeBy && (err.code === ERR.UNKNOWN_PARTITION || err.code === ERR.UNKNOWN_TOPIC_OR_PART))
+        this.partitionCounts.forget(this.topicOf(events[i]!));
       const refusal = refusalOf(err);
       if (!refusal) outage ??= err;
       // Refused with its batch (it was handed over: sizes[i] > 0): alone, it tells whose fault it was.
@@ -186,12 +208,24 @@ export class LibrdkafkaProducer implements BusProducer {
     for (let i = 0; i < count; i++) {
       const event = events[from + i]!;
       const value = encodeEvent(event);
+      const topic = this.topicOf(event);
+      let partition: number | null = null;
+      if (this.placeBy) {
+        const count = this.partitionCounts.count(topic);
+        if (typeof count !== 'number') {
+          // That topic's records fail as in an outage (sent again with the transaction); the others go on.
+          sizes[from + i] = 0;
+          sending.failOne(i, count);
+          continue;
+        }
+        partition = this.placement.partitionOf(this.placeBy(event), count);
+      }
       try {
         producer.produce(
-          this.topicOf(event),
-          null,
+          topic,
+          partition,
           value,
-          this.keyBytes(this.keyOf(event)),
+          this.keyOf ? this.keyBytes(this.keyOf(event)) : null,
           null,
           sending.base + i,
           headers ? this.headersOf(event) : undefined,
@@ -373,12 +407,15 @@ export class LibrdkafkaProducer implements BusProducer {
     return connecting;
   }
 
+  private topicsOf(events: readonly LogEvent[]): Set<string> {
+    const topics = new Set<string>();
+    for (const e of events) topics.add(this.topicOf(e));
+    return topics;
+  }
+
   private async ensureTopics(producer: NativeProducer, events: readonly LogEvent[]): Promise<void> {
     const missing = new Set<string>();
-    for (const e of events) {
-      const topic = this.topicOf(e);
-      if (!this.ensured.has(topic)) missing.add(topic);
-    }
+    for (const topic of this.topicsOf(events)) if (!this.ensured.has(topic)) missing.add(topic);
     if (missing.size === 0) return;
     this.admin ??= loadNative().AdminClient.createFrom(producer);
     const admin = this.admin;
@@ -418,6 +455,12 @@ export class LibrdkafkaProducer implements BusProducer {
     this.deliveries.abandon(closed);
     this.stalled.clear(closed);
   }
+}
+
+function metadataOf(producer: NativeProducer, topic: string, options: KafkaBusOptions): Promise<Metadata> {
+  return new Promise((resolve, reject) =>
+    producer.getMetadata({ topic, timeout: options.producer.request_timeout }, (err, metadata) => (err ? reject(err) : resolve(metadata))),
+  );
 }
 
 /** The value size of an event produce() refused before sending it (not measured then). */
