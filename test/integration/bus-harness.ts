@@ -97,7 +97,7 @@ export function appendEvents(file: string, from: number, count: number, size = 2
 
 /**
  * Writes events, numbered on from 0, over eight module files `<dir>/logs/m0.log`..`m7.log`:
- * eight record keys (service/module), so they spread over the partitions and the tree's files.
+ * eight service/module pairs (partition_by), so they spread over the partitions and the tree's files.
  */
 export function moduleWriter(dir: string) {
   let written = 0;
