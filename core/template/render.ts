@@ -86,7 +86,8 @@ export class EventTemplate {
       if (next === undefined) node.set(key, (next = new Map()));
       node = next;
     }
-    const time = at ?? timeOf(event);
+    // Names without time tokens (topics, keys) do not read the event's time: this runs per record.
+    const time = this.hasTime ? (at ?? timeOf(event)) : 0;
     const bucket = this.hasTime ? Math.floor(this.clock.local(time) / this.granularity) : 0;
     let leaf = node.get(bucket) as string | Overflowed | undefined;
     if (leaf === undefined) {
