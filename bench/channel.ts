@@ -92,7 +92,8 @@ async function main(): Promise<void> {
       fsync: 'always',
       // The option's default: the committed position is synced once a second, not per commit.
       commitFsync: 1000,
-      readCacheBytes: 16 * MiB,
+      // The option's default: off (agent/channel/README.md, "The read cache").
+      readCacheBytes: 0,
       retryBackoffMaxMs: 5000,
     };
 

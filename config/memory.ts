@@ -1,8 +1,6 @@
 import { type ComponentConfig, deadLettersOf, type PipelineConfig } from './load.js';
 import type { ConfigProblem } from './errors.js';
-import { type BudgetRole, DEFAULT_MEMORY_LIMIT, formatMiB, inFlightAllowance } from './memory-budget.js';
-
-const MiB = 1024 * 1024;
+import { type BudgetRole, DEFAULT_MEMORY_LIMIT, formatMiB, inFlightAllowance, smallestLimitMiB } from './memory-budget.js';
 
 /** The budget of `role` for this config: its memory_limit, else the role's default. */
 export function memoryLimit(config: Pick<PipelineConfig, 'memoryLimit'>, role: BudgetRole): number {
@@ -47,7 +45,7 @@ export function memoryProblems(config: PipelineConfig, role: BudgetRole): Config
   const total = uses.reduce((n, u) => n + u.bytes, 0);
   const allowance = inFlightAllowance(limit);
   if (total <= allowance) return [];
-  const needed = Math.ceil((limit - allowance + total) / MiB);
+  const needed = smallestLimitMiB(total);
   const largest = uses
     .slice(0, 4)
     .map((u) => `${u.what} ${formatMiB(u.bytes)}`)

@@ -59,7 +59,7 @@ describe('sluice agent launcher', () => {
       const first = start(['agent', '-c', config]);
       await waitForLog(first, 'sluice started', 60_000);
       const child = childOf(first.child.pid!);
-      expect(vmFlags(child)).toEqual(['--max-old-space-size=80', '--max-semi-space-size=1']);
+      expect(vmFlags(child)).toEqual(['--max-old-space-size=80', '--max-semi-space-size=3']);
       // On the bundle the build makes (rolldown.config.ts), not on the separate modules.
       expect(readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0')).toContain(join(REPO, 'dist/bundle/sluice.js'));
       expect(readFileSync(`/proc/${child}/environ`, 'utf8').split('\0')).toContain(`SLUICE_MEMORY_LIMIT=${112 * MiB}`);

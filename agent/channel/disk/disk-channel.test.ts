@@ -580,7 +580,7 @@ describe('disk channel options', () => {
       max_bytes: 1024 ** 3,
       fsync: 'always',
       commit_fsync: 1000,
-      read_cache_bytes: 4 * 1024 ** 2,
+      read_cache_bytes: 0,
       retry_backoff_max: 5000,
     });
     const small = diskChannelOptions.parse({ max_bytes: '100MiB', fsync: '20ms', retry_backoff_max: '2s' });
