@@ -37,7 +37,7 @@ export const diskChannelOptions = z
     read_cache_bytes: bytesAtLeast(0)
       .default(0)
       .describe(
-        "Recently put records kept decoded in memory so the taker reads neither the disk nor the page cache for them. Off (0) by default: decoding a record again cost less than keeping its events alive from put to commit (they are promoted to V8's old generation and collected there), which made the agent no faster and sluice run about 15% slower, with a 16MiB higher RSS peak. Worth it only where reading just-written segments is slow. Decoded, they take about 3x this in the heap (counted against memory_limit)",
+        "Recently put records kept decoded in memory so the taker reads neither the disk nor the page cache for them. Off (0) by default: decoding a record again cost less than keeping its events alive from put to commit (they are promoted to V8's old generation and collected there), which made the agent no faster and sluice run about 10% slower, with a 10-16MiB higher RSS peak. Worth it only where reading just-written segments is slow. Decoded, they take about 3x this in the heap (counted against memory_limit)",
       ),
     retry_backoff_max: duration()
       .pipe(z.number().positive({ error: 'must be a positive duration' }))
