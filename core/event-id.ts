@@ -12,7 +12,7 @@ export function eventId(...origin: (string | number)[]): string {
   return createHash('sha256').update(origin.join('\u0000')).digest().subarray(0, 16).toString('base64url');
 }
 
-const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const B64URL = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', 'latin1');
 /** 9 base64url digits hold 54 bits: every safe integer offset. */
 const OFFSET_DIGITS = 9;
 
@@ -20,24 +20,28 @@ const OFFSET_DIGITS = 9;
  * Ids of the lines of one file: 96 bits of SHA-256 over the file's identity, computed once
  * per file, followed by the line's byte offset in 9 base64url digits (25 characters). A
  * file's lines differ by offset alone, so no line pays for a hash: at hundreds of
- * thousands of lines a second, a hash per line was a third of the tailer's CPU.
+ * thousands of lines a second, a hash per line was a third of the tailer's CPU. The digits
+ * are written into the id's bytes and the id made from them in one string: building it
+ * digit by digit made a string per digit, a tenth of what the agent allocates per line.
  */
 export class FileEventIds {
-  private readonly prefix: string;
+  /** The id's bytes: the file's part, then the offset's digits, rewritten per id. */
+  private readonly bytes: Buffer;
 
   constructor(readonly fileId: string) {
-    this.prefix = createHash('sha256').update(`file\u0000${fileId}`).digest().subarray(0, 12).toString('base64url');
+    const prefix = createHash('sha256').update(`file\u0000${fileId}`).digest().subarray(0, 12).toString('base64url');
+    this.bytes = Buffer.from(prefix + 'A'.repeat(OFFSET_DIGITS), 'latin1');
   }
 
   id(offset: number): string {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`file offset must be a non-negative safe integer, got ${offset}`);
-    let digits = '';
+    const b = this.bytes;
     let rest = offset;
-    for (let i = 0; i < OFFSET_DIGITS; i++) {
-      digits = B64URL[rest % 64] + digits;
+    for (let i = b.length - 1; i >= b.length - OFFSET_DIGITS; i--) {
+      b[i] = B64URL[rest % 64]!;
       rest = Math.floor(rest / 64);
     }
-    return this.prefix + digits;
+    return b.toString('latin1', 0, b.length);
   }
 }
 
