@@ -73,9 +73,12 @@ const families = {
  * - a collector: received from Kafka → sink written (since="bus_receive"); the time spent
  *   in Kafka between the two is the consumer lag.
  *
- * Only the first event of each batch carries a read time (one WeakMap entry per batch, not
- * per event): the latency is sampled per batch. An event the disk channel had to read back
- * from disk (after a restart) is a new object and carries none: it is not observed.
+ * Only the first event of each batch carries a read time (one entry per batch, not per
+ * event): the latency is sampled per batch. The entry is keyed by the event's id, not by the
+ * object: the disk channel decodes what it hands the taker into new objects (it keeps no
+ * decoded events, agent/channel/README.md), with the same ids. The newest STAMPS_KEPT
+ * batches are remembered (a stamp serves every sink that writes the event, so delivering
+ * does not remove it); older ones, and those from before a restart, are not observed.
  */
 export const deliveryLatency = histogram(
   'sluice_delivery_latency_seconds',
@@ -85,12 +88,17 @@ export const deliveryLatency = histogram(
 );
 
 type Since = 'source_read' | 'bus_receive';
-const readAt = new WeakMap<LogEvent, { at: number; since: Since }>();
+/** Batches whose read time is remembered: minutes of batches at full speed, in well under a MiB. */
+export const STAMPS_KEPT = 4096;
+/** By event id, oldest first (a Map iterates in insertion order). */
+const readAt = new Map<string, { at: number; since: Since }>();
 
 /** Stamps a batch with the time it was read (or received), unless an earlier hop in this process already did. */
 export function markRead(events: readonly LogEvent[], since: Since): void {
   const first = events[0];
-  if (first !== undefined && !readAt.has(first)) readAt.set(first, { at: performance.now(), since });
+  if (first === undefined || readAt.has(first.id)) return;
+  if (readAt.size >= STAMPS_KEPT) readAt.delete(readAt.keys().next().value!);
+  readAt.set(first.id, { at: performance.now(), since });
 }
 
 function messageBytes(events: readonly LogEvent[]): number {
@@ -150,7 +158,7 @@ export class ComponentMeter {
   delivered(events: readonly LogEvent[]): void {
     const now = performance.now();
     for (let i = 0; i < events.length; i++) {
-      const t = readAt.get(events[i]!);
+      const t = readAt.get(events[i]!.id);
       if (t !== undefined) deliveryLatency.labels({ ...this.id, since: t.since }).observe((now - t.at) / 1000);
     }
   }

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import type { LogEvent } from '../core/event.js';
+import { ComponentMeter, deliveryLatency, markRead, STAMPS_KEPT } from './instrument.js';
+
+const event = (id: string): LogEvent => ({
+  id,
+  timestamp: 0,
+  message: 'm',
+  service: 's',
+  module: 'm',
+  host: 'h',
+  source: { kind: 'test' },
+  fields: {},
+});
+
+async function observed(component: string): Promise<number> {
+  const { values } = await deliveryLatency.get();
+  const count = values.find((v) => v.metricName === 'sluice_delivery_latency_seconds_count' && v.labels.component === component);
+  return count?.value ?? 0;
+}
+
+describe('delivery latency', () => {
+  it('follows a batch by its events’ ids, so events decoded again into new objects are still observed', async () => {
+    const meter = new ComponentMeter({ component: 'latency-test-decoded', kind: 'sink', type: 'file' });
+    markRead([event('decoded-1'), event('decoded-2')], 'source_read');
+    // What a disk channel hands its taker: new objects with the same ids, batched differently.
+    meter.delivered([event('decoded-0'), event('decoded-1')]);
+    expect(await observed('latency-test-decoded')).toBe(1);
+    // A second sink writing the same events observes them too.
+    const other = new ComponentMeter({ component: 'latency-test-decoded-2', kind: 'sink', type: 'file' });
+    other.delivered([event('decoded-1')]);
+    expect(await observed('latency-test-decoded-2')).toBe(1);
+  });
+
+  it(`remembers the newest ${STAMPS_KEPT} batches`, async () => {
+    const meter = new ComponentMeter({ component: 'latency-test-bounded', kind: 'sink', type: 'file' });
+    for (let i = 0; i <= STAMPS_KEPT; i++) markRead([event(`bounded-${i}`)], 'source_read');
+    meter.delivered([event('bounded-0')]);
+    expect(await observed('latency-test-bounded')).toBe(0);
+    meter.delivered([event('bounded-1'), event(`bounded-${STAMPS_KEPT}`)]);
+    expect(await observed('latency-test-bounded')).toBe(2);
+  });
+});
