@@ -62,7 +62,7 @@ const families = {
  * End-to-end delivery latency, per sink: the time a sink finished writing an event minus
  * the time that event was read, both taken in this process with the monotonic clock.
  *
- * Where the read time travels: in memory only (the WeakMap below), never on the wire.
+ * Where the read time travels: in memory only (the Map below), never on the wire.
  * Putting it in the event would add ~20 bytes to every event on disk and on Kafka (a new
  * slot in the disk channel's binary layout, a key in the agent/collector contract) for a
  * metric; and across hosts the difference of two wall clocks is NTP skew as much as
