@@ -22,6 +22,20 @@ describe('Router', () => {
     expect(ids(r.bySink.get('a'))).toEqual(['1', '2', '3', '4']);
     expect(ids(r.bySink.get('b'))).toEqual(['1', '2', '3', '4']);
     expect(r.unrouted).toEqual([]);
+    // Each sink's list is its own: a sink that drops from it does not take events from another.
+    r.bySink.get('a')!.length = 0;
+    expect(ids(r.bySink.get('b'))).toEqual(['1', '2', '3', '4']);
+  });
+
+  it('with routes of no rules, sends everything to the default, or leaves everything unrouted without one', () => {
+    const toDefault = new Router({ rules: [], default: ['b', 'b'] }, ['a', 'b']).route(batch);
+    expect([...toDefault.bySink.keys()]).toEqual(['b']);
+    expect(ids(toDefault.bySink.get('b'))).toEqual(['1', '2', '3', '4']);
+    expect(toDefault.unrouted).toEqual([]);
+    const none = new Router({ rules: [] }, ['a', 'b']).route(batch);
+    expect(none.bySink.size).toBe(0);
+    expect(ids(none.unrouted)).toEqual(['1', '2', '3', '4']);
+    expect(none.unrouted).not.toBe(batch);
   });
 
   it('takes the first matching rule, then the default; the rest is unrouted', () => {

@@ -59,24 +59,32 @@ export class Router {
 
   route(events: readonly LogEvent[]): Routed {
     const bySink = new Map<string, LogEvent[]>();
+    // No rules: every event goes to the same sinks, a copy of the batch each (no work per event).
+    if (this.rules.length === 0) {
+      if (!this.fallback || this.fallback.length === 0) return { bySink, unrouted: events.slice() };
+      for (const s of this.fallback) bySink.set(s, events.slice());
+      return { bySink, unrouted: [] };
+    }
     const unrouted: LogEvent[] = [];
-    const add = (sink: string, event: LogEvent) => {
-      let list = bySink.get(sink);
-      if (!list) bySink.set(sink, (list = []));
-      list.push(event);
-    };
     // Sinks an event was already given to, so overlapping fan-out rules do not write it twice.
-    const given = new Set<string>();
-    for (const event of events) {
-      given.clear();
+    // An array, not a Set: an event has a sink or two, and iterating a Set cost an object per event.
+    const given: string[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      given.length = 0;
       for (const rule of this.rules) {
         if (!rule.test(event)) continue;
-        for (const s of rule.sinks) given.add(s);
+        for (const s of rule.sinks) if (!given.includes(s)) given.push(s);
         if (!rule.continue) break;
       }
-      if (given.size === 0 && this.fallback) for (const s of this.fallback) given.add(s);
-      if (given.size === 0) unrouted.push(event);
-      else for (const s of given) add(s, event);
+      if (given.length === 0 && this.fallback) for (const s of this.fallback) given.push(s);
+      if (given.length === 0) unrouted.push(event);
+      else
+        for (const s of given) {
+          const list = bySink.get(s);
+          if (list) list.push(event);
+          else bySink.set(s, [event]);
+        }
     }
     return { bySink, unrouted };
   }
