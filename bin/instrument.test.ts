@@ -40,4 +40,16 @@ describe('delivery latency', () => {
     meter.delivered([event('bounded-1'), event(`bounded-${STAMPS_KEPT}`)]);
     expect(await observed('latency-test-bounded')).toBe(2);
   });
+
+  it('still finds a stamp after another with the same id ending was forgotten', async () => {
+    const meter = new ComponentMeter({ component: 'latency-test-ending', kind: 'sink', type: 'file' });
+    // Same length, same last characters: one bucket of the quick check before the id's lookup.
+    markRead([event('older:000042')], 'source_read');
+    markRead([event('newer:000042')], 'source_read');
+    for (let i = 0; i < STAMPS_KEPT - 1; i++) markRead([event(`ending-filler-${i}`)], 'source_read');
+    meter.delivered([event('older:000042')]);
+    expect(await observed('latency-test-ending')).toBe(0);
+    meter.delivered([event('newer:000042')]);
+    expect(await observed('latency-test-ending')).toBe(1);
+  });
 });
