@@ -49,7 +49,8 @@ export interface NativeProducer extends NativeClient {
   produce(
     topic: string,
     partition: number | null,
-    value: Buffer,
+    /** Any byte view: the addon reads it with node::Buffer::Data, which takes every ArrayBufferView. */
+    value: Uint8Array,
     key: string | Buffer | null,
     timestamp: number | null,
     opaque: unknown,

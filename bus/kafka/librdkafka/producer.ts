@@ -1,7 +1,7 @@
 import type { LogEvent } from '../../../core/event.js';
 import { type Logger, OutageLog } from '../../../core/log.js';
 import type { BusProducer, RefusedEvent } from '../../../core/pipeline.js';
-import { encodeEvent } from '../../../core/wire.js';
+import { encodeEvent, encodeEventString } from '../../../core/wire.js';
 import { type ClientSetup, SENDS_IN_FLIGHT } from '../client.js';
 import { busMetrics } from '../metrics.js';
 import { describeBus, type KafkaBusOptions, keyRenderer, recordPlacement, topicRenderer } from '../options.js';
@@ -68,6 +68,8 @@ export class LibrdkafkaProducer implements BusProducer {
   private handOver: Promise<void> = Promise.resolve();
   /** The record headers of each service/module seen, made once (see headersOf). */
   private readonly headerCache = new Map<string, Record<string, Buffer>[]>();
+  /** Where record values are encoded (see valueOf). */
+  private valueScratch: Buffer | undefined;
   /** Record keys as bytes (see keyBytes). */
   private readonly keyCache = new Map<string, Buffer>();
   /** The producer once connected; a connect under way is `producer` alone. */
@@ -207,7 +209,7 @@ export class LibrdkafkaProducer implements BusProducer {
     const sending = this.deliveries.start(count);
     for (let i = 0; i < count; i++) {
       const event = events[from + i]!;
-      const value = encodeEvent(event);
+      const value = this.valueOf(event);
       const topic = this.topicOf(event);
       let partition: number | null = null;
       if (this.placeBy) {
@@ -317,6 +319,22 @@ export class LibrdkafkaProducer implements BusProducer {
       else failed.set(i, err);
     }
     return { acked, failed };
+  }
+
+  /**
+   * An event's record value. librdkafka copies a value into its own queue before produce()
+   * returns (RK_MSG_COPY), so one buffer serves every record, each seen through a plain
+   * Uint8Array view of it: Buffer.from took a new 8 KiB pool from the allocator every ~30
+   * records, and a Buffer view (subarray) costs twice a Uint8Array's construction; in all
+   * ~250 ns less per record. The view is valid until the next call.
+   */
+  private valueOf(event: LogEvent): Uint8Array {
+    const json = encodeEventString(event);
+    // At most 3 bytes per UTF-16 unit; a rare larger value gets a buffer of its own, so the
+    // scratch stays VALUE_SCRATCH_BYTES.
+    if (json.length * 3 > VALUE_SCRATCH_BYTES) return Buffer.from(json, 'utf8');
+    const scratch = (this.valueScratch ??= Buffer.allocUnsafeSlow(VALUE_SCRATCH_BYTES));
+    return new Uint8Array(scratch.buffer, scratch.byteOffset, scratch.write(json, 0, 'utf8'));
   }
 
   /**
@@ -467,6 +485,9 @@ function metadataOf(producer: NativeProducer, topic: string, options: KafkaBusOp
 function encodedSize(event: LogEvent, measured: number): number {
   return measured > 0 ? measured : encodeEvent(event).length;
 }
+
+/** The buffer record values are encoded in: events up to ~85K characters. */
+const VALUE_SCRATCH_BYTES = 256 * 1024;
 
 /** Most service/module pairs whose headers, and most keys whose bytes, are kept made. */
 const HEADER_CACHE_MAX = 1024;
