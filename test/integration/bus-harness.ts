@@ -19,6 +19,8 @@ import { afterAll, afterEach, beforeEach } from 'vitest';
 import { stringify } from 'yaml';
 import type kafkajs from 'kafkajs';
 import { type KafkaClientName, probeLibrdkafka } from '../../bus/kafka/client.js';
+import type { LogEvent } from '../../core/event.js';
+import { decodeEvent } from '../../core/wire.js';
 import { KafkaService } from '../services/services.mjs';
 import { waitFor as waitForSupport } from '../support/index.js';
 
@@ -124,6 +126,36 @@ export function topicsDeletedAfterAll(kafka: kafkajs.Kafka): string[] {
     await admin.disconnect();
   });
   return created;
+}
+
+/** The events in `topic`, by id, read from its beginning by a group of their own until at least `count` were. */
+export async function readTopicEvents(
+  kafka: kafkajs.Kafka,
+  topic: string,
+  count: number,
+  timeoutMs: number,
+): Promise<Map<string, LogEvent>> {
+  const seen = new Map<string, LogEvent>();
+  const consumer = kafka.consumer({ groupId: `${topic}-check` });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const e = decodeEvent(message.value!);
+        seen.set(e.id, e);
+      },
+    });
+    await waitForSupport(
+      `${count} events read back from ${topic}`,
+      () => seen.size >= count,
+      timeoutMs,
+      () => `${seen.size} read`,
+    );
+  } finally {
+    await consumer.disconnect();
+  }
+  return seen;
 }
 
 /** A broker of the test's own, to kill and restart without disturbing other test runs; not started yet. */

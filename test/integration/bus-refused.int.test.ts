@@ -15,7 +15,7 @@ import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { decodeEvent } from '../../core/wire.js';
 import { tempDir, waitFor } from '../support/index.js';
-import { agentYaml, appendEvents, BUS_CLIENTS, skipWhenMissing, topicsDeletedAfterAll, workspace } from './bus-harness.js';
+import { agentYaml, appendEvents, BUS_CLIENTS, readTopicEvents, skipWhenMissing, topicsDeletedAfterAll, workspace } from './bus-harness.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const kafka = new kafkajs.Kafka({ brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
@@ -270,23 +270,7 @@ describe('sluice agent with the defaults and a 5 MiB line (issue 12)', () => {
     } finally {
       await admin.disconnect();
     }
-    const seen = new Map<string, LogEvent>();
-    const consumer = kafka.consumer({ groupId: `${topic}-check` });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const e = decodeEvent(message.value!);
-        seen.set(e.id, e);
-      },
-    });
-    await waitFor(
-      'the topic read back',
-      () => seen.size >= 1001,
-      60_000,
-      () => `${seen.size} read`,
-    );
-    await consumer.disconnect();
+    const seen = await readTopicEvents(kafka, topic, 1001, 60_000);
     const events = [...seen.values()];
     const numbers = events.filter((e) => e.message.startsWith('ev-')).map((e) => Number(/^ev-(\d+) /.exec(e.message)![1]));
     expect(numbers.sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, n) => n));
