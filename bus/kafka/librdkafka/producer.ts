@@ -283,12 +283,10 @@ export class LibrdkafkaProducer implements BusProducer {
         continue;
       }
       held[i] = 1;
-      queued.push(
-        report.then((err) => {
-          reported.set(i, err);
-          this.stalled.settled(id);
-        }),
-      );
+      // Forgotten (settled) only once this attempt's outcome used the report, below: a
+      // report that comes after the attempt gave up waiting stays with the held record, for
+      // the next attempt; forgotten then, the record would be produced a second time.
+      queued.push(report.then((err) => void reported.set(i, err)));
     }
     if (queued.length > 0)
       this.logger.info(
@@ -314,6 +312,7 @@ export class LibrdkafkaProducer implements BusProducer {
         if (!waited) failed.set(i, STALLED);
         continue;
       }
+      this.stalled.settled(events[i]!.id);
       const err = reported.get(i)!;
       if (err === null) acked[i] = 1;
       else failed.set(i, err);

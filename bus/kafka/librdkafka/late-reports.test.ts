@@ -1,0 +1,152 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { LogEvent } from '../../../core/event.js';
+import { captureLogger } from '../../../test/support/index.js';
+import type { ClientSetup } from '../client.js';
+import { kafkaBusOptions } from '../options.js';
+import type { DeliveryReport, Metadata, NativeError } from './native.js';
+
+// The delivery reports of records that outlive the sends waiting for them: a fake binding, so
+// the order of reports and timeouts is the test's (a frozen broker gives no such control;
+// test/integration/bus-producer.int.test.ts freezes a real one).
+
+interface Produced {
+  topic: string;
+  value: string;
+  opaque: number;
+}
+
+const produced: Produced[] = [];
+let reportTo: ((err: NativeError | null, report: DeliveryReport) => void) | undefined;
+
+class FakeProducer {
+  on(event: string, listener: (err: NativeError | null, report: DeliveryReport) => void): this {
+    if (event === 'delivery-report') reportTo = listener;
+    return this;
+  }
+  connect(_options: unknown, cb: (err: NativeError | null) => void): this {
+    setImmediate(() => cb(null));
+    return this;
+  }
+  disconnect(cb: (err: NativeError | null) => void): this {
+    setImmediate(() => cb(null));
+    return this;
+  }
+  flush(_timeout: number, cb: (err: NativeError | null) => void): this {
+    setImmediate(() => cb(null));
+    return this;
+  }
+  setPollInBackground(): this {
+    return this;
+  }
+  getMetadata(options: { topic: string }, cb: (err: NativeError | null, metadata: Metadata) => void): void {
+    setImmediate(() => cb(null, { topics: [{ name: options.topic, partitions: [{ id: 0 }] }] }));
+  }
+  produce(topic: string, _partition: number | null, value: Uint8Array, _key: unknown, _ts: unknown, opaque: number): void {
+    produced.push({ topic, value: Buffer.from(value).toString('utf8'), opaque });
+  }
+}
+
+vi.mock('./native.js', async (original) => ({
+  ...(await original<typeof import('./native.js')>()),
+  loadNative: () => ({ Producer: FakeProducer }),
+}));
+
+const { LibrdkafkaProducer } = await import('./producer.js');
+const { LibrdkafkaRecordWriter } = await import('./record-writer.js');
+
+const codeErr = (code: number): NativeError => Object.assign(new Error(`Broker: error ${code}`), { code });
+
+/** The delivery report of the record produced `n`-th (0-based). */
+function report(n: number, err: NativeError | null = null): void {
+  const p = produced[n]!;
+  reportTo!(err, { topic: p.topic, partition: 0, offset: n, opaque: p.opaque });
+}
+
+function setup(): ClientSetup {
+  const options = kafkaBusOptions.parse({
+    client: 'librdkafka',
+    topic: 'logs',
+    producer: { request_timeout: '100ms', create_topics: false, compression: 'none' },
+  });
+  return { options, tls: undefined, logger: captureLogger().logger, component: 'bus' };
+}
+
+const event = (n: number): LogEvent => ({
+  id: `id-${n}`,
+  timestamp: 0,
+  message: `m${n}`,
+  service: 's',
+  module: 'm',
+  host: 'h',
+  source: { kind: 'test' },
+  fields: {},
+});
+
+beforeEach(() => {
+  produced.length = 0;
+  reportTo = undefined;
+});
+
+describe('librdkafka records acked after the sends that waited for them gave up', () => {
+  it('bus producer: a record acked after its second send gave up is not produced by the third', async () => {
+    const producer = new LibrdkafkaProducer(setup(), undefined);
+    const events = [event(1), event(2), event(3)];
+    await expect(producer.send(events)).rejects.toThrow(/3 of 3 records not acked within 100 ms/);
+    // The forwarder's retry: waits for the records still queued, and gives up again.
+    await expect(producer.send(events)).rejects.toThrow(/not acked within 100 ms/);
+    expect(produced).toHaveLength(3);
+    // The broker answers between the retries (during the forwarder's backoff).
+    report(0);
+    report(1);
+    report(2);
+    await producer.send(events);
+    expect(produced).toHaveLength(3);
+    await producer.close();
+  });
+
+  it('bus producer: a record that failed after its second send gave up is produced again', async () => {
+    const producer = new LibrdkafkaProducer(setup(), undefined);
+    const events = [event(1), event(2)];
+    await expect(producer.send(events)).rejects.toThrow(/not acked within 100 ms/);
+    await expect(producer.send(events)).rejects.toThrow(/not acked within 100 ms/);
+    report(0);
+    // Kafka says it failed (not appended): only this one is produced again.
+    report(1, codeErr(-195));
+    const third = producer.send(events);
+    await vi.waitFor(() => expect(produced).toHaveLength(3));
+    expect(produced[2]!.value).toContain('"id":"id-2"');
+    report(2);
+    await third;
+    await producer.close();
+  });
+
+  it('dead-letter writer: an entry acked after its second write gave up is not appended by the third', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'logs-dead-letter');
+    const records = [1, 2].map((n) => ({ key: null, value: `entry ${n}`, id: `dl-${n}` }));
+    await expect(writer.write(records)).rejects.toThrow(/2 of 2 records not acked within 100 ms/);
+    await expect(writer.write(records)).rejects.toThrow(/2 of 2 records not acked within 100 ms/);
+    report(0);
+    report(1);
+    await writer.write(records);
+    expect(produced).toHaveLength(2);
+    await writer.close();
+  });
+
+  it('dead-letter writer: an entry acked by a write that failed for another is not appended again by the retry', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'logs-dead-letter');
+    const records = [1, 2, 3].map((n) => ({ key: null, value: `entry ${n}`, id: `dl-${n}` }));
+    const first = writer.write(records);
+    await vi.waitFor(() => expect(produced).toHaveLength(3));
+    report(0);
+    report(1, codeErr(-195));
+    report(2);
+    await expect(first).rejects.toThrow(/topic logs-dead-letter/);
+    // The collector writes the same entries again: only the one that failed is produced.
+    const retry = writer.write(records);
+    await vi.waitFor(() => expect(produced).toHaveLength(4));
+    expect(produced[3]!.value).toBe('entry 2');
+    report(3);
+    await retry;
+    await writer.close();
+  });
+});
