@@ -132,6 +132,7 @@ export class LibrdkafkaConsumer implements BusConsumer {
       await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
       this.consumer = undefined;
       this.carry = [];
+      this.forgetUnanswered();
       if (failure !== undefined) {
         this.logger.error({ err: describeNativeError(failure) }, 'kafka consumer failed; a new one resumes from the committed offsets');
         await backoff.sleep(signal);
@@ -459,6 +460,17 @@ export class LibrdkafkaConsumer implements BusConsumer {
       { topic, partition, batches: unanswered.length, offset: unanswered[0]!.records[0]!.offset },
       'partition read again before the commits of batches written from it were answered: remembered as written',
     );
+  }
+
+  /**
+   * A closed consumer answers none of its commits still unanswered (the binding stops
+   * dispatching them): kept, each would hold its batch's records for good, one round's
+   * worth per session. They may or may not have landed, so their batches are remembered as
+   * written, as when their partition is read again before an answer.
+   */
+  private forgetUnanswered(): void {
+    for (const c of this.commits.values()) if (!c.remembered) this.remember(c);
+    this.commits.clear();
   }
 
   private remember(c: PendingCommit): void {
