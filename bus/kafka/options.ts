@@ -138,7 +138,7 @@ export const kafkaConsumerOptions = z
       .default('sluice-collectors')
       .describe('Consumer group: collectors with the same group share the partitions'),
     start_at: startAt('beginning').describe(
-      'Where a group with no committed offset starts: beginning (the oldest record) or end (only new ones); a committed offset always wins',
+      'Where a partition with no committed offset starts: beginning (its oldest record) or end (only records produced from then on); a committed offset always wins. With end, a topic or partition that appears later (a new service matching a templated topic) also starts at its end, as does a committed offset the topic no longer retains (sinks down for longer than its retention): what was produced before is skipped',
     ),
     session_timeout: duration()
       .default(30_000)
