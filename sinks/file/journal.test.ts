@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir, type TempDir } from '../../test/support/index.js';
@@ -111,5 +111,62 @@ describe('write journal', () => {
     j.release(keys);
     expect(claimAll(j, keys)).toBe(true);
     await j.close();
+  });
+});
+
+describe('write journal segments a rotation left without their checkpoint', () => {
+  const segmentName = (n: number) => `journal-${String(n).padStart(9, '0')}`;
+  const newestSegment = () => Math.max(...readdirSync(tmp.dir).map((name) => Number(name.slice('journal-'.length))));
+
+  it('keeps every length when the newest segments are empty (rotations that failed, or were cut by crashes)', async () => {
+    const j = await WriteJournal.open(tmp.dir, 1000);
+    await j.commit(
+      [
+        { path: 'a', length: 10 },
+        { path: 'b', length: 20 },
+      ],
+      keysOf(['e1']),
+    );
+    await j.close();
+    const n = newestSegment();
+    writeFileSync(join(tmp.dir, segmentName(n + 1)), '');
+    writeFileSync(join(tmp.dir, segmentName(n + 2)), '');
+    const again = await WriteJournal.open(tmp.dir, 1000);
+    expect([...again.lengths]).toEqual([
+      ['a', 10],
+      ['b', 20],
+    ]);
+    expect(claimAll(again, keysOf(['e1']))).toBe(false);
+    await again.commit([{ path: 'c', length: 5 }], new Uint32Array(0));
+    await again.close();
+    // Written on in a new segment that starts with the checkpoint, so the next start has it all too.
+    const third = await WriteJournal.open(tmp.dir, 1000);
+    expect(new Map(third.lengths)).toEqual(
+      new Map([
+        ['a', 10],
+        ['b', 20],
+        ['c', 5],
+      ]),
+    );
+    await third.close();
+  });
+
+  it('starts the segment again on the next commit after a rotation failed, losing no length', async () => {
+    const j = await WriteJournal.open(tmp.dir, 4);
+    await j.commit([{ path: 'a', length: 10 }], new Uint32Array(0));
+    // The next segment cannot be created (a directory is in its way, as a failing disk would be).
+    const inTheWay = join(tmp.dir, segmentName(newestSegment() + 1));
+    mkdirSync(inTheWay);
+    // Two ids fill a generation of a window of 4: their commit starts a new segment first.
+    const keys = keysOf(['x1', 'x2']);
+    claimAll(j, keys);
+    await expect(j.commit([{ path: 'a', length: 20 }], keys)).rejects.toThrow(/EEXIST|EISDIR/);
+    // The sink's retry of the batch.
+    await j.commit([{ path: 'a', length: 20 }], keys);
+    await j.close();
+    rmdirSync(inTheWay);
+    const again = await WriteJournal.open(tmp.dir, 4);
+    expect([...again.lengths]).toEqual([['a', 20]]);
+    await again.close();
   });
 });

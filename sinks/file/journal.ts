@@ -81,6 +81,13 @@ export class WriteJournal {
   /**
    * Loads the journal in `dir` (created if missing) and goes on writing its last segment,
    * cut back to its last whole record, so each segment stays one generation of ids.
+   *
+   * Every segment there is read, oldest first: normally the last two, but a rotation that
+   * failed (the journal's disk full) or was cut by a crash can leave newer segments empty or
+   * without their checkpoint, and the lengths then come from the checkpoint before them.
+   * Reading only the last two, two such segments hid every length, and recovery deleted the
+   * files they belonged to. A last segment that does not start with a checkpoint is not
+   * written on: a new one starts with the checkpoint of what was loaded.
    */
   static async open(dir: string, window: number): Promise<WriteJournal> {
     await mkdir(dir, { recursive: true });
@@ -88,21 +95,23 @@ export class WriteJournal {
       .map((name) => SEGMENT.exec(name))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => Number(m[1]))
-      .sort((a, b) => a - b)
-      .slice(-2);
+      .sort((a, b) => a - b);
     const journal = new WriteJournal(dir, window, segments.length === 0);
-    let validEnd = 0;
-    for (const [i, seg] of segments.entries()) {
-      if (i > 0) journal.ids.rotate();
-      validEnd = await journal.load(seg);
+    let last: { seg: number; end: number; checkpointFirst: boolean } | undefined;
+    let loadedIds = false;
+    for (const seg of segments) {
+      const loaded = await journal.load(seg, loadedIds);
+      loadedIds ||= loaded.records > 0;
+      last = { seg, ...loaded };
     }
-    const last = segments.at(-1);
-    if (last === undefined) await journal.startSegment();
-    else {
-      journal.segment = last;
-      journal.handle = await open(journal.file(last), 'r+');
-      await journal.handle.truncate(validEnd);
-      journal.pos = validEnd;
+    if (last === undefined || !last.checkpointFirst) {
+      journal.segment = last?.seg ?? 0;
+      await journal.startSegment();
+    } else {
+      journal.segment = last.seg;
+      journal.handle = await open(journal.file(last.seg), 'r+');
+      await journal.handle.truncate(last.end);
+      journal.pos = last.end;
     }
     return journal;
   }
@@ -166,10 +175,16 @@ export class WriteJournal {
     return join(this.dir, `journal-${String(seg).padStart(9, '0')}`);
   }
 
-  /** Reads a segment's whole records into lengths, tails and ids; returns where they end. */
-  private async load(seg: number): Promise<number> {
+  /**
+   * Reads a segment's whole records into lengths, tails and ids (a new generation of ids if
+   * `rotate` and it has any); returns where they end, how many there are, and whether the
+   * first is a checkpoint.
+   */
+  private async load(seg: number, rotate: boolean): Promise<{ end: number; records: number; checkpointFirst: boolean }> {
     const data = await readFile(this.file(seg));
     let pos = 0;
+    let records = 0;
+    let checkpointFirst = false;
     while (pos + FRAME <= data.length) {
       if (data.readUInt32LE(pos) !== MAGIC) break;
       const length = data.readUInt32LE(pos + 4);
@@ -179,6 +194,11 @@ export class WriteJournal {
       if (crc32(payload) !== data.readUInt32LE(pos + 8)) break;
       const headerLength = payload.readUInt32LE(0);
       const header = JSON.parse(payload.subarray(4, 4 + headerLength).toString('utf8')) as Header;
+      if (records === 0) {
+        if (rotate) this.ids.rotate();
+        checkpointFirst = header.c === 1;
+      }
+      records++;
       if (header.c) {
         this.lengths.clear();
         this.tails.clear();
@@ -200,20 +220,38 @@ export class WriteJournal {
       for (let at = 0; at + ID_WORDS <= words.length; at += ID_WORDS) this.ids.claim(words, at);
       pos = end;
     }
-    return pos;
+    return { end: pos, records, checkpointFirst };
   }
 
   private async startSegment(): Promise<void> {
     this.segment++;
-    this.handle = await open(this.file(this.segment), 'wx');
+    const file = this.file(this.segment);
+    // Until its checkpoint is written, the next commit starts a segment again.
+    this.broken = true;
+    this.handle = await open(file, 'wx');
     this.pos = 0;
-    this.broken = false;
-    await syncDir(this.dir);
-    await this.append(
-      [...this.lengths].map(([path, length]) => ({ path, length, tail: this.tails.get(path) })),
-      new Uint32Array(0),
-      true,
-    );
+    try {
+      await syncDir(this.dir);
+      await this.append(
+        [...this.lengths].map(([path, length]) => ({ path, length, tail: this.tails.get(path) })),
+        new Uint32Array(0),
+        true,
+      );
+      this.broken = false;
+    } catch (err) {
+      // Not left behind without its checkpoint (open() would read past it, but every failed
+      // retry of a long outage would leave one more); the next rotation takes its number again.
+      await this.handle.close().catch(() => undefined);
+      this.handle = undefined;
+      if (
+        await unlink(file).then(
+          () => true,
+          () => false,
+        )
+      )
+        this.segment--;
+      throw err;
+    }
     // Two segments cover the id window; older ones only hold forgotten ids and superseded lengths.
     for (const name of await readdir(this.dir)) {
       const m = SEGMENT.exec(name);
