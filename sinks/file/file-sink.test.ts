@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { decodeEvent } from '../../core/wire.js';
+import { WriteJournal } from './journal.js';
 import { FileSink } from './file-sink.js';
 import { fileSinkOptions, type FileSinkInput } from './index.js';
 import { gzipMember } from './gzip.js';
@@ -304,6 +305,53 @@ describe('file sink with its write journal: a failed batch', () => {
     await again.write(batch); // after a restart too
     await again.close();
     expect(tree()).toEqual(expected);
+  });
+});
+
+describe('file sink with its write journal: a file that cannot be finished', () => {
+  it('keeps the batch that filled it written once, and finishes the file on the next start', async () => {
+    const dataDir = join(dir, 'state');
+    const options = fileSinkOptions.parse({ root, idle_timeout: 0, roll_age: 0, roll_size: '20B' });
+    const s = new FileSink(options, { name: 'files', logger: silentLogger(), dataDir });
+    await s.open();
+    await s.write([ev({ message: 'aaaaaaaaa' })]);
+    // The file's final name is taken (by a directory, as a failing rename would be): finishing it fails.
+    const blocked = join(root, 'shop/web/2024-05-01/h1.000001.log');
+    mkdirSync(blocked);
+    const batch = [ev({ message: 'bbbbbbbbb' })]; // 20 bytes: the file is rolled
+    await s.write(batch);
+    await s.write(batch); // a redelivery: skipped, not written into a new file
+    await s.close();
+    expect(tree()).toEqual({ 'shop/web/2024-05-01/.h1.000001.log.inprogress': 'aaaaaaaaa\nbbbbbbbbb\n' });
+    rmdirSync(blocked);
+    const again = new FileSink(options, { name: 'files', logger: silentLogger(), dataDir });
+    await again.open();
+    await again.close();
+    expect(tree()).toEqual({ 'shop/web/2024-05-01/h1.000001.log': 'aaaaaaaaa\nbbbbbbbbb\n' });
+  });
+});
+
+describe('file sink with its write journal: finished files', () => {
+  it('are left out of the journal after a clean stop, and after a start that finds them gone', async () => {
+    const dataDir = join(dir, 'state');
+    const options = fileSinkOptions.parse({ root, idle_timeout: 0, roll_age: 0 });
+    const s = new FileSink(options, { name: 'files', logger: silentLogger(), dataDir });
+    await s.open();
+    await s.write([ev({ message: 'one' })]);
+    await s.close();
+    const journalDir = join(dataDir, 'journal');
+    const after = await WriteJournal.open(journalDir, 1000);
+    expect([...after.lengths]).toEqual([]);
+    // A run that stopped after finishing a file and before writing that down.
+    await after.commit([{ path: 'shop/web/2024-05-01/.h1.000009.log.inprogress', length: 4 }], new Uint32Array(0));
+    await after.close();
+    const again = new FileSink(options, { name: 'files', logger: silentLogger(), dataDir });
+    await again.open();
+    await again.close();
+    const last = await WriteJournal.open(journalDir, 1000);
+    expect([...last.lengths]).toEqual([]);
+    await last.close();
+    expect(tree()).toEqual({ 'shop/web/2024-05-01/h1.000001.log': 'one\n' });
   });
 });
 

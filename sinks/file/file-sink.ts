@@ -121,6 +121,7 @@ export class FileSink implements Sink {
       this.ids = new BatchIds(this.journal);
     }
     const recovered = await recoverInProgress(this.root, this.logger, this.journal);
+    await this.journal?.recordForgotten();
     fileSinkMetrics.recoveredFiles.inc(this.label, recovered.files);
     fileSinkMetrics.cutBytes.inc(this.label, recovered.cutBytes);
     fileSinkMetrics.openFiles.set(this.label, 0);
@@ -153,6 +154,7 @@ export class FileSink implements Sink {
     this.serial.stopTimers();
     await this.serial.run(async () => {
       for (const file of [...this.files.values()]) await this.finish(file);
+      await this.journal?.recordForgotten();
       await this.journal?.close();
     });
   }
@@ -170,6 +172,7 @@ export class FileSink implements Sink {
       expired: (layout, firstKept) => expiredDays(this.root, layout, firstKept),
       remove: async (dir) => {
         for (const file of [...this.files.values()]) if (isInside(dir, file.path)) await this.finish(file);
+        await this.journal?.recordForgotten();
         await removeDir(dir);
       },
     });
@@ -239,7 +242,24 @@ export class FileSink implements Sink {
     }
     const now = Date.now();
     for (const t of targets) t.file.lastWriteAt = now;
-    if (this.options.roll_size > 0) for (const t of targets) if (t.file.size >= this.options.roll_size) await this.finish(t.file);
+    if (this.options.roll_size > 0) for (const t of targets) if (t.file.size >= this.options.roll_size) await this.finishAfterWrite(t.file);
+  }
+
+  /**
+   * Rolls a file the wave just filled. The wave is durable and journaled by now, so a file
+   * that cannot be finished must not fail it: the collector would write the batch again, into
+   * a new file, beside the copy already there. The file stays in progress with its journaled
+   * length, and the next start finishes it.
+   */
+  private async finishAfterWrite(file: OpenFile): Promise<void> {
+    try {
+      await this.finish(file);
+    } catch (err) {
+      this.logger.error(
+        { file: file.path, err: (err as Error).message },
+        'could not finish a file; what was written to it is kept, and it is finished on the next start',
+      );
+    }
   }
 
   private async append(file: OpenFile, lines: string[]): Promise<void> {

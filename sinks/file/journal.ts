@@ -159,6 +159,16 @@ export class WriteJournal {
     return run;
   }
 
+  /**
+   * Writes down the files forgotten since the last record, if any. Until a record says so, a
+   * restart takes a finished file's name for in progress at its old length: harmless while
+   * no new file gets that name, but retention deleting its day lets one (its events came
+   * late), and recovery would cut that file at the old length.
+   */
+  async recordForgotten(): Promise<void> {
+    if (this.forgotten.length > 0) await this.commit([], new Uint32Array(0));
+  }
+
   /** The file was finished (renamed) or removed: later records and checkpoints leave it out. */
   forget(path: string): void {
     if (this.lengths.delete(path)) this.forgotten.push(path);

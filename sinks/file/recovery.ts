@@ -47,6 +47,7 @@ async function wholeLinesLength(file: FileHandle, size: number): Promise<number>
  */
 export async function recoverInProgress(root: string, logger: Logger, journal?: CommittedLengths): Promise<Recovered> {
   const result: Recovered = { files: 0, cutBytes: 0 };
+  const seen = new Set<string>();
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await listDir(dir)) {
       const path = join(dir, entry.name);
@@ -55,6 +56,7 @@ export async function recoverInProgress(root: string, logger: Logger, journal?: 
         const final = finalNameOf(entry.name);
         if (final !== undefined) {
           const key = relative(root, path);
+          seen.add(key);
           const committed = journal && !journal.fresh ? (journal.lengths.get(key) ?? 0) : undefined;
           await recoverFile(dir, entry.name, final, logger, result, committed);
           journal?.forget(key);
@@ -63,6 +65,9 @@ export async function recoverInProgress(root: string, logger: Logger, journal?: 
     }
   };
   await walk(root);
+  // What the journal still has and the tree does not was finished (or removed) by a run that
+  // stopped before writing that down: forgotten, so no later file of the same name inherits it.
+  if (journal) for (const key of [...journal.lengths.keys()]) if (!seen.has(key)) journal.forget(key);
   return result;
 }
 

@@ -135,6 +135,7 @@ export class WebHdfsSink implements Sink {
     this.serial.stopTimers();
     await this.serial.run(async () => {
       for (const file of [...this.files.values(), ...this.unfinished]) await this.finishOrKeep(file);
+      await this.journal?.recordForgotten();
       await this.journal?.close();
     });
     this.client.close();
