@@ -269,13 +269,16 @@ export class WebHdfsSink implements Sink {
     }
     if (wasSuspect) {
       // Only our bytes may follow the acknowledged length: a stray append that landed late would show here.
+      // Suspect again until that is known: a check that fails after the append leaves the
+      // batch in the file, and the retry must settle it away, not append a second copy.
+      file.suspect = true;
       const st = await this.client.getFileStatus(file.path);
       if (st?.length !== file.length + data.length) {
-        file.suspect = true;
         throw new Error(
           `${file.path} is ${st?.length ?? 'missing'} bytes after an append, expected ${file.length + data.length}; it is cut back and written again`,
         );
       }
+      file.suspect = false;
     }
     webhdfsMetrics.bytes.inc(this.label, data.length);
     return data;

@@ -189,6 +189,48 @@ describe('webhdfs sink: the shared HDFS', () => {
     await state.cleanup();
   });
 
+  it('appends a batch once when the check after its append to a settled file fails', async () => {
+    const root = `/t-${randomUUID()}`;
+    const state = await tempDir('webhdfs');
+    const sink = makeSink({ namenodes: [url], root, encoding: 'json', user: SUPER, idle_timeout: 0, roll_age: 0 }, state.dir);
+    await sink.open();
+    await sink.write(oneFileEvents('a', 50));
+    const client = Reflect.get(sink, 'client') as {
+      append(path: string, data: Buffer): Promise<void>;
+      getFileStatus(path: string): Promise<unknown>;
+    };
+    const append = client.append.bind(client);
+    const status = client.getFileStatus.bind(client);
+    // An append that fails leaves the file to be settled before the next one.
+    client.append = async () => {
+      throw new Error('socket hang up (injected)');
+    };
+    const batch = oneFileEvents('b', 50);
+    await expect(sink.write(batch)).rejects.toThrow(/injected/);
+    // The retry settles the file and appends; the status read that checks the append then fails.
+    let failNextStatus = false;
+    client.append = async (path, data) => {
+      await append(path, data);
+      if (data.length > 0) failNextStatus = true;
+    };
+    client.getFileStatus = async (path) => {
+      if (!failNextStatus) return status(path);
+      failNextStatus = false;
+      throw new Error('socket hang up (injected)');
+    };
+    await expect(sink.write(batch)).rejects.toThrow(/injected/);
+    client.append = append;
+    client.getFileStatus = status;
+    // The next retries must cut that append off before writing the batch again (a truncate
+    // waits for HDFS to recover the file's last block: the collector's loop retries).
+    await writeUntilDone(sink, batch);
+    await sink.close();
+    const counts = countIds(await readTree(url, root));
+    expect(counts.size).toBe(100);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    await state.cleanup();
+  });
+
   /**
    * A sink crashes; then HDFS comes back with the in-progress file shorter than acknowledged
    * (what a DataNode that died mid-append does to the last checksum chunk; here cut with
