@@ -326,7 +326,11 @@ export class FileSink implements Sink {
         });
         if (this.seqs.size >= SEQ_CACHE_MAX) this.seqs.clear();
         this.seqs.set(key, seq + 1);
-        await syncDir(dir);
+        await syncDir(dir).catch(async (err: unknown) => {
+          // The batch fails and is retried; the empty file is removed by the next start's recovery.
+          await handle.close();
+          throw err;
+        });
         const now = Date.now();
         return { rel, dir, path, key: relative(this.root, path), finalPath, handle, size: 0, openedAt: now, lastWriteAt: now };
       } catch (err) {
