@@ -209,7 +209,10 @@ export class WebHdfsSink implements Sink {
       if (r.status === 'fulfilled') done.push(t);
       else if (isRefusedPath(r.reason)) {
         this.files.delete(t.file.rel);
-        this.forgetFile(t.file);
+        // A file holding acknowledged lines (refused now: its permissions changed) is still
+        // finished, by the next roll tick or the stop, or it would stay hidden in progress.
+        if (t.file.length > 0) this.unfinished.add(t.file);
+        else this.forgetFile(t.file);
         t.group.refused = `HDFS refuses ${t.file.path}: ${(r.reason as Error).message}`;
         refusedGroups.push(t.group);
       } else failure ??= new Error(`${this.where}: writing ${t.file.path} failed (${(r.reason as Error).message})`);

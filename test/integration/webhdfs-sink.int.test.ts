@@ -189,6 +189,29 @@ describe('webhdfs sink: the shared HDFS', () => {
     await state.cleanup();
   });
 
+  it('still finishes a file holding acknowledged lines once HDFS refuses its appends', async () => {
+    const root = `/t-${randomUUID()}`;
+    expect((await op(url, 'PUT', root, 'op=MKDIRS&permission=777')).status).toBe(200);
+    const state = await tempDir('webhdfs');
+    const sink = makeSink({ namenodes: [url], root, encoding: 'json', user: 'sluice-test', idle_timeout: 0, roll_age: 0 }, state.dir);
+    await sink.open();
+    await sink.write(oneFileEvents('a', 20));
+    // The file's permissions change under the sink: its appends are refused from now on.
+    const path = `${root}/shop/web/2024-05-01/.h1.000001.log.inprogress`;
+    expect((await op(url, 'PUT', path, 'op=SETPERMISSION&permission=444')).status).toBe(200);
+    const { refused } = await sink.write(oneFileEvents('b', 20));
+    expect(refused).toHaveLength(20);
+    await sink.close();
+    // Finished (countIds fails on an in-progress name), with the lines acknowledged before.
+    const counts = countIds(await readTree(url, root));
+    expect([...counts.keys()].sort()).toEqual(
+      oneFileEvents('a', 20)
+        .map((e) => e.id)
+        .sort(),
+    );
+    await state.cleanup();
+  });
+
   it('appends a batch once when the check after its append to a settled file fails', async () => {
     const root = `/t-${randomUUID()}`;
     const state = await tempDir('webhdfs');
