@@ -331,6 +331,29 @@ describe('file sink with its write journal: a file that cannot be finished', () 
   });
 });
 
+describe('file sink: a file whose finish fails on a roll tick', () => {
+  it('keeps it in progress and finishes it on a later tick', async () => {
+    const dataDir = join(dir, 'state');
+    const options = fileSinkOptions.parse({ root, idle_timeout: '10s', roll_age: 0 });
+    const s = new FileSink(options, { name: 'files', logger: silentLogger(), dataDir });
+    await s.open();
+    await s.write([ev({ message: 'one' })]);
+    // Its final name is taken (by a directory, as a failing rename would be).
+    const blocked = join(root, 'shop/web/2024-05-01/h1.000001.log');
+    mkdirSync(blocked);
+    await s.rollExpired(Date.now() + 20_000);
+    expect(s.openFiles).toBe(0);
+    expect(readdirSync(join(root, 'shop/web/2024-05-01')).sort()).toEqual(['.h1.000001.log.inprogress', 'h1.000001.log']);
+    rmdirSync(blocked);
+    await s.rollExpired(Date.now() + 20_000);
+    expect(tree()).toEqual({ 'shop/web/2024-05-01/h1.000001.log': 'one\n' });
+    await s.close();
+    const journal = await WriteJournal.open(join(dataDir, 'journal'), 1000);
+    expect([...journal.lengths]).toEqual([]);
+    await journal.close();
+  });
+});
+
 describe('file sink with its write journal: finished files', () => {
   it('are left out of the journal after a clean stop, and after a start that finds them gone', async () => {
     const dataDir = join(dir, 'state');

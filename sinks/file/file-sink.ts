@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { access, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
@@ -38,6 +38,8 @@ interface OpenFile {
   key: string;
   finalPath: string;
   handle: FileHandle;
+  /** Its handle was closed by a finish that then failed: the retry must not close it again. */
+  closed?: boolean;
   /** Bytes durably written: everything before this offset was fsync'd. */
   size: number;
   openedAt: number;
@@ -82,6 +84,8 @@ export class FileSink implements Sink {
   private readonly gzip: boolean;
   /** Open files in least-recently-written order (a Map keeps insertion order; a write re-inserts). */
   private readonly files = new Map<string, OpenFile>();
+  /** Files whose finish failed after their last write: tried again on each roll tick and at stop. */
+  private readonly unfinished = new Set<OpenFile>();
   private readonly seqs = new Map<string, number>();
   private readonly serial = new OneAtATime();
   private readonly label: { component: string };
@@ -153,7 +157,8 @@ export class FileSink implements Sink {
   async close(): Promise<void> {
     this.serial.stopTimers();
     await this.serial.run(async () => {
-      for (const file of [...this.files.values()]) await this.finish(file);
+      // A file that cannot be finished now stays in progress; the next start finishes it.
+      for (const file of [...this.files.values(), ...this.unfinished]) await this.finishOrKeep(file);
       await this.journal?.recordForgotten();
       await this.journal?.close();
     });
@@ -161,8 +166,8 @@ export class FileSink implements Sink {
 
   /** Finishes the files whose age or idleness reached its limit; exposed for the roll timer and tests. */
   rollExpired(now = Date.now()): Promise<void> {
-    const due = [...this.files.values()].filter((f) => rollDue(f, this.options, now));
-    return due.reduce<Promise<void>>((p, f) => p.then(() => this.finish(f)), Promise.resolve());
+    const due = [...this.unfinished, ...[...this.files.values()].filter((f) => rollDue(f, this.options, now))];
+    return due.reduce<Promise<void>>((p, f) => p.then(() => this.finishOrKeep(f)), Promise.resolve());
   }
 
   /** Deletes the day directories older than retention_days (today, in the sink's time zone, counts as one). */
@@ -171,7 +176,7 @@ export class FileSink implements Sink {
     return this.retention.apply(now, {
       expired: (layout, firstKept) => expiredDays(this.root, layout, firstKept),
       remove: async (dir) => {
-        for (const file of [...this.files.values()]) if (isInside(dir, file.path)) await this.finish(file);
+        for (const file of [...this.files.values(), ...this.unfinished]) if (isInside(dir, file.path)) await this.finish(file);
         await this.journal?.recordForgotten();
         await removeDir(dir);
       },
@@ -242,22 +247,24 @@ export class FileSink implements Sink {
     }
     const now = Date.now();
     for (const t of targets) t.file.lastWriteAt = now;
-    if (this.options.roll_size > 0) for (const t of targets) if (t.file.size >= this.options.roll_size) await this.finishAfterWrite(t.file);
+    // The wave is durable and journaled by now: a file that cannot be finished must not fail
+    // it, or the collector would write the batch again, into a new file, beside the copy.
+    if (this.options.roll_size > 0) for (const t of targets) if (t.file.size >= this.options.roll_size) await this.finishOrKeep(t.file);
   }
 
   /**
-   * Rolls a file the wave just filled. The wave is durable and journaled by now, so a file
-   * that cannot be finished must not fail it: the collector would write the batch again, into
-   * a new file, beside the copy already there. The file stays in progress with its journaled
-   * length, and the next start finishes it.
+   * Finishes a file; one that cannot be finished now (its rename or the directory's fsync
+   * fails) keeps what was written to it, stays in progress with its journaled length, and is
+   * tried again on each roll tick, at stop, and by the next start's recovery.
    */
-  private async finishAfterWrite(file: OpenFile): Promise<void> {
+  private async finishOrKeep(file: OpenFile): Promise<void> {
     try {
       await this.finish(file);
     } catch (err) {
+      this.unfinished.add(file);
       this.logger.error(
         { file: file.path, err: (err as Error).message },
-        'could not finish a file; what was written to it is kept, and it is finished on the next start',
+        'could not finish a file; what was written to it is kept, and finishing it is tried again',
       );
     }
   }
@@ -301,7 +308,7 @@ export class FileSink implements Sink {
   private async makeRoom(touched: Set<string>): Promise<void> {
     for (const file of this.files.values()) {
       if (this.files.size < this.options.max_open_files) return;
-      if (!touched.has(file.rel)) await this.finish(file);
+      if (!touched.has(file.rel)) await this.finishOrKeep(file);
     }
   }
 
@@ -342,14 +349,34 @@ export class FileSink implements Sink {
 
   /** Closes a file and renames it to its final name (an empty one is removed instead). */
   private async finish(file: OpenFile): Promise<void> {
-    this.files.delete(file.rel);
+    if (this.files.get(file.rel) === file) this.files.delete(file.rel);
     fileSinkMetrics.openFiles.set(this.label, this.files.size);
-    await file.handle.close();
-    if (file.size === 0) await unlink(file.path);
-    else await rename(file.path, file.finalPath);
+    if (!file.closed) {
+      // Not closed twice, even when this close fails (Linux releases the descriptor anyway).
+      file.closed = true;
+      await file.handle.close();
+    }
+    // Tried again after a failure that came after these: then the in-progress name is gone.
+    if (file.size === 0) await unlink(file.path).catch(ignoreMissing);
+    else
+      await rename(file.path, file.finalPath).catch(async (err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !(await exists(file.finalPath))) throw err;
+      });
     await syncDir(file.dir);
+    this.unfinished.delete(file);
     this.journal?.forget(file.key);
     if (file.size > 0) fileSinkMetrics.finishedFiles.inc(this.label);
     this.logger.debug({ file: file.finalPath, bytes: file.size }, 'finished file');
   }
+}
+
+function ignoreMissing(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+}
+
+function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
