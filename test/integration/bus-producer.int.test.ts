@@ -45,12 +45,23 @@ async function sendUntilAcked(send: () => Promise<void>): Promise<number> {
   }
 }
 
-/** records() on a broker of its own. */
+/**
+ * records() on a broker of its own. That broker was frozen with SIGSTOP: for a while after
+ * SIGCONT it may answer "not the leader" for its partitions (its controller, in the same
+ * process, re-registers it), so the count is asked again until it is answered.
+ */
 async function recordsOn(brokers: string, topic: string): Promise<number> {
   const admin = new kafkajs.Kafka({ brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    return await records(admin, topic);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await records(admin, topic);
+      } catch (err) {
+        if (attempt >= 30) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   } finally {
     await admin.disconnect();
   }
