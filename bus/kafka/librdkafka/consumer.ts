@@ -86,6 +86,19 @@ export class LibrdkafkaConsumer implements BusConsumer {
    * records whose commit is still unanswered: see rememberUnanswered.
    */
   private readonly deliveredUpTo = new Map<string, number>();
+  /**
+   * Per partition, the highest offset whose commit librdkafka confirmed since the partition
+   * was assigned. A commit confirmed after a higher one landed after it (librdkafka retries
+   * a commit the coordinator did not answer, and the retry can come after the next batch's
+   * commit): the group's offset went back, and is set forward again. See committed().
+   */
+  private readonly confirmed = new Map<string, number>();
+  /**
+   * A rebalance step librdkafka refused (assign or unassign threw): librdkafka then waits for
+   * a step that never comes, and the member keeps partitions it does not read. The session
+   * ends on it; a new consumer rejoins the group.
+   */
+  private rebalanceFailure: unknown;
 
   constructor(
     private readonly setup: ClientSetup,
@@ -133,6 +146,8 @@ export class LibrdkafkaConsumer implements BusConsumer {
       this.consumer = undefined;
       this.carry = [];
       this.forgetUnanswered();
+      this.confirmed.clear();
+      this.rebalanceFailure = undefined;
       if (failure !== undefined) {
         this.logger.error({ err: describeNativeError(failure) }, 'kafka consumer failed; a new one resumes from the committed offsets');
         await backoff.sleep(signal);
@@ -169,6 +184,7 @@ export class LibrdkafkaConsumer implements BusConsumer {
     );
     while (!this.abort.signal.aborted) {
       if (this.revokePending) this.giveUpAssignment();
+      if (this.rebalanceFailure !== undefined) throw this.rebalanceFailure;
       this.busy = true;
       try {
         const records = this.carry.length > 0 ? this.carry.splice(0) : await this.consume(this.roundSize());
@@ -217,6 +233,7 @@ export class LibrdkafkaConsumer implements BusConsumer {
     if (!consumer) return;
     try {
       if (err.code === ERR.ASSIGN_PARTITIONS) {
+        this.confirmed.clear();
         consumer.assign(assignment);
         const byTopic: Record<string, number[]> = {};
         for (const tp of assignment) (byTopic[tp.topic] ??= []).push(tp.partition);
@@ -236,7 +253,8 @@ export class LibrdkafkaConsumer implements BusConsumer {
         this.giveUpAssignment();
       }
     } catch (e) {
-      this.logger.warn({ err: describeNativeError(e) }, 'consumer group rebalance step failed');
+      this.logger.warn({ err: describeNativeError(e) }, 'consumer group rebalance step failed; the consumer rejoins the group');
+      this.rebalanceFailure = e;
     }
   }
 
@@ -244,10 +262,12 @@ export class LibrdkafkaConsumer implements BusConsumer {
   private giveUpAssignment(): void {
     this.revokePending = false;
     this.carry = [];
+    this.confirmed.clear();
     try {
       this.consumer?.unassign();
     } catch (err) {
-      this.logger.debug({ err: describeNativeError(err) }, 'unassign failed');
+      this.logger.warn({ err: describeNativeError(err) }, 'unassign failed; the consumer rejoins the group');
+      this.rebalanceFailure = err;
     }
   }
 
@@ -439,7 +459,38 @@ export class LibrdkafkaConsumer implements BusConsumer {
       else {
         this.outage.ok();
         if (pending.written || pending.remembered) this.uncommitted.committed(pending.topic, pending.partition, BigInt(pending.next));
+        this.confirm(pending);
       }
+    }
+  }
+
+  /**
+   * A confirmed commit below one confirmed before it moved the group's offset back: the
+   * range between would be read again by the next owner of the partition (a rebalance, a
+   * restart), and what it wrote is no longer remembered. The higher offset is committed
+   * again. Its answer is not waited for: a later batch's commit sets the offset forward too,
+   * and if this one fails the partition is being given up, where the sinks' id checks are
+   * what is left.
+   */
+  private confirm(c: PendingCommit): void {
+    const at = `${c.partition}:${c.topic}`;
+    const highest = this.confirmed.get(at);
+    if (highest === undefined || c.next > highest) {
+      this.confirmed.set(at, c.next);
+      return;
+    }
+    if (c.next === highest) return;
+    // Cleared when partitions are given up: a partition no longer assigned is not here.
+    const consumer = this.consumer;
+    if (!consumer) return;
+    this.logger.info(
+      { topic: c.topic, partition: c.partition, offset: c.next, committed_before: highest },
+      'an offset commit landed after a later one; committing the later offset again',
+    );
+    try {
+      consumer.commit([{ topic: c.topic, partition: c.partition, offset: highest }]);
+    } catch (err) {
+      this.logger.warn({ topic: c.topic, partition: c.partition, offset: highest, err: describeNativeError(err) }, 'offset commit failed');
     }
   }
 
