@@ -331,4 +331,39 @@ describe('elasticsearch sink (real node)', () => {
     expect(arrival).toBeGreaterThanOrEqual(before);
     expect(arrival).toBeLessThanOrEqual(after);
   });
+
+  it('refuses an event whose id Elasticsearch cannot take (over 512 bytes) with its reason, and indexes the rest of its batch', async () => {
+    const { sink, prefix } = setup();
+    await sink.open();
+    // Alone in a bulk request, such an _id fails the whole request (400), every other event with it.
+    const batch = events(10, 0, (i) => (i === 3 ? { id: `x${'é'.repeat(300)}` } : {}));
+    const result = await sink.write(batch);
+    expect(result.retry).toEqual([]);
+    expect(result.refused.map((r) => [r.event, r.reason])).toEqual([
+      [batch[3], 'event id of 601 bytes: Elasticsearch takes _id values up to 512'],
+    ]);
+    const counts = await indices(`${prefix}-*`);
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(9);
+  });
+
+  it('retries the events of an index that blocks writes, refuses them once blocked_index_timeout has passed, and indexes them once the block lifts', async () => {
+    const { sink, prefix } = setup({ blocked_index_timeout: '1s' });
+    const blocked = `${prefix}-search-2024.05.01`;
+    await admin.indices.create({ index: blocked, settings: { number_of_replicas: 0, 'index.blocks.write': true } });
+    await sink.open();
+    const batch = events(6, 0, (i) => ({ service: i % 2 === 0 ? 'search' : 'checkout', timestamp: T0 + i }));
+    const first = await sink.write(batch);
+    expect(first.refused).toEqual([]);
+    expect(first.retry.map((e) => e.id)).toEqual(['evt-0', 'evt-2', 'evt-4']);
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = await sink.write(first.retry);
+    expect(second.retry).toEqual([]);
+    expect(second.refused.map((r) => r.event.id)).toEqual(['evt-0', 'evt-2', 'evt-4']);
+    expect(second.refused[0]!.reason).toMatch(
+      new RegExp(`^index ${blocked}: still blocking writes after blocked_index_timeout \\(1000 ms\\): HTTP 403: cluster_block_exception`),
+    );
+    await admin.indices.putSettings({ index: blocked, settings: { 'index.blocks.write': false } });
+    expect(await sink.write(first.retry)).toEqual({ refused: [], retry: [] });
+    expect(await indices(`${prefix}-*`)).toEqual({ [blocked]: 3, [`${prefix}-checkout-2024.05.01`]: 3 });
+  });
 });

@@ -33,6 +33,10 @@ const retried = new Counter({
 });
 
 const RETENTION_EVERY_MS = 3_600_000;
+/** Elasticsearch refuses a whole bulk request (400) holding an `_id` longer than this, in UTF-8 bytes. */
+const MAX_ID_BYTES = 512;
+/** Indices remembered as blocking writes; the oldest are forgotten beyond it (their events are then retried afresh). */
+const MAX_BLOCKED_INDICES = 1000;
 const STILL_DOWN_LOG_EVERY_MS = 30_000;
 
 export interface ElasticsearchSinkDeps {
@@ -109,6 +113,8 @@ export class ElasticsearchSink implements Sink {
   private retentionTimer: NodeJS.Timeout | undefined;
   private downSince = 0;
   private lastDownLog = 0;
+  /** Per index that answered items with a write block (4xx cluster_block_exception): since when, until an item gets in. */
+  private readonly blockedSince = new Map<string, number>();
   private closed = false;
 
   constructor(
@@ -175,6 +181,15 @@ export class ElasticsearchSink implements Sink {
           const arrival = Date.now();
           let late = 0;
           for (const original of batch) {
+            if (Buffer.byteLength(original.id) > MAX_ID_BYTES) {
+              // In a bulk request it would fail the whole request, every other event with it.
+              this.refuseUnsent(
+                owner,
+                original,
+                `event id of ${Buffer.byteLength(original.id)} bytes: Elasticsearch takes _id values up to ${MAX_ID_BYTES}`,
+              );
+              continue;
+            }
             // Beyond max_event_age / max_future the index day is the arrival's (core/template/time-window.ts).
             const outside = this.window.enabled && this.window.outside(original.timestamp, arrival);
             const event = outside ? markedPartitionTime(original, arrival) : original;
@@ -188,7 +203,8 @@ export class ElasticsearchSink implements Sink {
             if (this.pendingBytes >= maxBytes || this.pending.length >= this.options.batch.max_events) this.pump();
           }
           if (late > 0) partitionedByArrival.inc({ component: this.component }, late);
-          this.pump();
+          if (owner.remaining === 0) this.finish(owner);
+          else this.pump();
         }),
     );
   }
@@ -305,6 +321,7 @@ export class ElasticsearchSink implements Sink {
     }
     this.recovered();
     if (!res.errors) {
+      if (this.blockedSince.size > 0) for (const item of chunk) this.blockedSince.delete(item.index);
       for (const item of chunk) this.settle(item);
       indexed.inc({ component: this.component }, chunk.length);
       return;
@@ -316,11 +333,18 @@ export class ElasticsearchSink implements Sink {
     let again = 0;
     for (let i = 0; i < chunk.length; i++) {
       const item = chunk[i]!;
-      const r = Object.values(items[i]!)[0] ?? { status: 0 };
+      // An item without a result is not taken as indexed: it is sent again (by _id, so no copy).
+      const r = Object.values(items[i]!)[0] ?? {
+        status: 503,
+        error: { type: 'no_item_result', reason: 'the bulk response has no result for it' },
+      };
       if (r.status < 300 || (this.op === 'create' && r.status === 409)) {
         // 409 on create: a replay of a document already in the data stream.
         ok++;
+        if (this.blockedSince.size > 0) this.blockedSince.delete(item.index);
         this.settle(item);
+      } else if (isWriteBlock(r) && this.blockedLongEnough(item.index)) {
+        this.refuse(item, r, `still blocking writes after blocked_index_timeout (${this.options.blocked_index_timeout} ms): `);
       } else if (isRetriableItem(r)) {
         if (again++ === 0) this.logger.warn({ of: chunk.length, reason: reasonOf(items[i]!) }, 'Elasticsearch asked to retry some events');
         item.owner.retry.push(item.event);
@@ -357,10 +381,35 @@ export class ElasticsearchSink implements Sink {
     if (--owner.remaining === 0) this.finish(owner);
   }
 
-  private refuse(item: Item, r: BulkItemResult): void {
+  private refuse(item: Item, r: BulkItemResult, why = ''): void {
     rejectedTotal.inc({ component: this.component });
-    item.owner.refused.push({ event: item.event, reason: `index ${item.index}: HTTP ${r.status}: ${this.redact(reasonOf({ r }))}` });
+    item.owner.refused.push({ event: item.event, reason: `index ${item.index}: ${why}HTTP ${r.status}: ${this.redact(reasonOf({ r }))}` });
     this.settle(item);
+  }
+
+  /** An event refused before it is queued: it never reaches a bulk request. */
+  private refuseUnsent(owner: WriteState, event: LogEvent, reason: string): void {
+    rejectedTotal.inc({ component: this.component });
+    owner.refused.push({ event, reason });
+    owner.remaining--;
+  }
+
+  /**
+   * Whether `index` has answered with a write block for blocked_index_timeout: its events
+   * are refused from then on (an ILM read-only index never takes them; a block an operator
+   * lifts within the time costs nothing). The clock starts at the first blocked item.
+   */
+  private blockedLongEnough(index: string): boolean {
+    const timeout = this.options.blocked_index_timeout;
+    if (timeout === 0) return false;
+    const now = Date.now();
+    const since = this.blockedSince.get(index);
+    if (since === undefined) {
+      if (this.blockedSince.size >= MAX_BLOCKED_INDICES) this.blockedSince.delete(this.blockedSince.keys().next().value!);
+      this.blockedSince.set(index, now);
+      return false;
+    }
+    return now - since >= timeout;
   }
 
   private finish(owner: WriteState): void {
@@ -403,9 +452,14 @@ export class ElasticsearchSink implements Sink {
   }
 }
 
-/** 429 and 5xx are the node being busy or unwell; a cluster block (disk flood stage, read-only) lifts. */
+/** 429 and 5xx are the node being busy or unwell; a cluster block (disk flood stage, read-only) may lift. */
 function isRetriableItem(r: BulkItemResult): boolean {
   return r.status === 429 || r.status >= 500 || r.error?.type === 'cluster_block_exception';
+}
+
+/** A block on the index itself (403: index.blocks.write, read_only), which may never lift; 429 and 5xx blocks are the cluster's. */
+function isWriteBlock(r: BulkItemResult): boolean {
+  return r.error?.type === 'cluster_block_exception' && r.status >= 400 && r.status < 500 && r.status !== 429;
 }
 
 function reasonOf(item: Record<string, BulkItemResult>): string {

@@ -112,6 +112,11 @@ export const elasticsearchSinkOptions = z
       ),
     concurrency: z.number().int().min(1).max(64).default(2).describe('bulk requests in flight at once'),
     request_timeout: duration().default(60_000).describe('time for one bulk request before it is retried'),
+    blocked_index_timeout: duration()
+      .default(600_000)
+      .describe(
+        'how long the events of an index that blocks writes (a 4xx cluster_block_exception: index.blocks.write, an ILM read-only phase) are retried before they are refused into the dead-letter; 0 = retry until the block lifts. Blocks Elasticsearch answers with 429 or 5xx (disk flood stage, no master) are always retried',
+      ),
     compression: z.boolean().default(false).describe('gzip request bodies (saves bandwidth, costs CPU)'),
   })
   .superRefine((o, ctx) => {
