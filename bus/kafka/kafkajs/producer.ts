@@ -53,7 +53,7 @@ export class KafkajsProducer implements BusProducer {
   /** What places a record when it is not its key (see cachingPartitioner). */
   private readonly placeBy: ((e: LogEvent) => string) | undefined;
   private readonly compression: kafkajs.CompressionTypes;
-  private readonly acked = new AckedMemory();
+  private readonly acked = new AckedMemory<LogEvent>((e) => e.id, 'from-oldest-failed');
 
   constructor(
     private readonly setup: ClientSetup,
@@ -85,8 +85,8 @@ export class KafkajsProducer implements BusProducer {
     return sendSkippingSettled(this.acked, all, this.logger, (attempt) => this.sendAttempt(attempt));
   }
 
-  private async sendAttempt(attempt: SendAttempt): Promise<void> {
-    const { events } = attempt;
+  private async sendAttempt(attempt: SendAttempt<LogEvent>): Promise<void> {
+    const { items: events } = attempt;
     if (events.length === 0) return;
     const sent: Sent = { acked: new Uint8Array(events.length), refused: [], refusedAt: [] };
     try {

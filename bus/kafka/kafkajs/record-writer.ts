@@ -1,11 +1,26 @@
-import type { Producer } from 'kafkajs';
+import type { ICustomPartitioner, Message, Producer } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import type { BusRecord } from '../../../core/pipeline.js';
 import { TopicRecordWriter } from '../record-writer.js';
+import { AckedMemory } from '../resend.js';
 import { createKafka, describeError } from './config.js';
 
-/** The dead-letter topic's writer on kafkajs. */
+const { Partitioners } = kafkajs;
+
+/**
+ * The dead-letter topic's writer on kafkajs. kafkajs rejects a send when any of its
+ * partitions failed, without saying which ones the brokers appended, and the collector then
+ * writes every entry again. So a write goes out as one send per partition, one after the
+ * other: records of one key share a partition, and the keyless records of a write are placed
+ * together (perWritePartitioner). When a send fails, the records of the sends before it are
+ * known to be acked and are not appended again by the collector's retry.
+ */
 export class KafkajsRecordWriter extends TopicRecordWriter {
   private producer: Producer | undefined;
+  /** Records Kafka acked in a write that failed all the same: skipped when the collector writes them again. */
+  private readonly acked = new AckedMemory<BusRecord>((r) => r.id, 'failed-only');
+  /** Where the next write's keyless records go: starting anywhere, as kafkajs's own round robin does. */
+  private keylessAt = Math.floor(Math.random() * KEYLESS_CYCLE);
 
   protected async send(records: readonly BusRecord[]): Promise<void> {
     if (!this.producer) {
@@ -14,14 +29,31 @@ export class KafkajsRecordWriter extends TopicRecordWriter {
         maxInFlightRequests: 1,
         allowAutoTopicCreation: true,
         retry: { retries: 3 },
+        createPartitioner: perWritePartitioner,
       });
       await this.producer.connect();
     }
-    await this.producer.send({
-      topic: this.topic,
-      acks: -1,
-      messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
-    });
+    const producer = this.producer;
+    const attempt = this.acked.begin(records);
+    if (attempt.skipped > 0)
+      this.setup.logger.info(
+        { topic: this.topic, records: records.length, skipped: attempt.skipped },
+        'not writing again the dead-letter records Kafka acked before the last write failed',
+      );
+    const { items } = attempt;
+    const stick = this.keylessAt;
+    this.keylessAt = (stick + 1) % KEYLESS_CYCLE;
+    const acked = new Uint8Array(items.length);
+    try {
+      for (const group of byPartition(items)) {
+        await producer.send({ topic: this.topic, acks: -1, messages: group.map((i) => messageOf(items[i]!, stick)) });
+        for (const i of group) acked[i] = 1;
+      }
+    } catch (err) {
+      this.acked.failed(attempt, (i) => acked[i] === 1);
+      throw err;
+    }
+    this.acked.succeeded(attempt);
   }
 
   protected describe(err: unknown): string {
@@ -40,3 +72,49 @@ export class KafkajsRecordWriter extends TopicRecordWriter {
     this.producer = undefined;
   }
 }
+
+/** Kept below 2^31 so that it stays a small integer however long the writer lives. */
+const KEYLESS_CYCLE = 0x7fffffff;
+
+/** A record and, when it has no key, its write's pick among the partitions (kafkajs sends no extra field). */
+type StuckMessage = Message & { stick?: number };
+
+function messageOf(r: BusRecord, stick: number): StuckMessage {
+  const message: StuckMessage = { key: r.key, value: r.value, headers: r.headers };
+  if (r.key === null) message.stick = stick;
+  return message;
+}
+
+/**
+ * The indexes of `records` by the partition they go to, in order of first appearance: one
+ * group per key (the same bytes hash to the same partition) and one for the keyless ones.
+ */
+function byPartition(records: readonly BusRecord[]): number[][] {
+  const groups = new Map<string | null, number[]>();
+  for (let i = 0; i < records.length; i++) {
+    const key = records[i]!.key;
+    const group = key === null ? null : (typeof key === 'string' ? Buffer.from(key) : key).toString('latin1');
+    let indexes = groups.get(group);
+    if (!indexes) groups.set(group, (indexes = []));
+    indexes.push(i);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * kafkajs's default partitioner, except that the keyless records of one write share a
+ * partition (`stick`, one per write, round robin over the writes) instead of taking one each
+ * in turn, as the Java client's sticky partitioner keeps a batch's keyless records together.
+ * So each send of the writer covers one partition, and its outcome is that of each of its
+ * records.
+ */
+export const perWritePartitioner: ICustomPartitioner = () => {
+  const partitioner = Partitioners.DefaultPartitioner();
+  return (args) => {
+    const { stick } = args.message as StuckMessage;
+    if (stick === undefined) return partitioner(args);
+    const available = args.partitionMetadata.filter((p) => p.leader >= 0);
+    const from = available.length > 0 ? available : args.partitionMetadata;
+    return from[stick % from.length]!.partitionId;
+  };
+};

@@ -149,4 +149,83 @@ describe('librdkafka records acked after the sends that waited for them gave up'
     await retry;
     await writer.close();
   });
+
+  it('dead-letter writer: an entry held from a write given up on and acked in a retry that failed for another is not appended by the next', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'logs-dead-letter');
+    const records = [1, 2].map((n) => ({ key: null, value: `entry ${n}`, id: `dl-${n}` }));
+    await expect(writer.write(records)).rejects.toThrow(/2 of 2 records not acked within 100 ms/);
+    const second = writer.write(records);
+    // Both are claimed from the held records before their reports come.
+    await new Promise(setImmediate);
+    report(0);
+    report(1, codeErr(-195));
+    await expect(second).rejects.toThrow(/topic logs-dead-letter/);
+    expect(produced).toHaveLength(2);
+    const third = writer.write(records);
+    await vi.waitFor(() => expect(produced).toHaveLength(3));
+    expect(produced[2]!.value).toBe('entry 2');
+    report(2);
+    await third;
+    await writer.close();
+  });
+
+  it('dead-letter writer: an entry skipped by a retry that failed is still not appended by the next', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'logs-dead-letter');
+    const records = [1, 2].map((n) => ({ key: null, value: `entry ${n}`, id: `dl-${n}` }));
+    const first = writer.write(records);
+    await vi.waitFor(() => expect(produced).toHaveLength(2));
+    report(0);
+    report(1, codeErr(-195));
+    await expect(first).rejects.toThrow(/topic logs-dead-letter/);
+    const second = writer.write(records);
+    await vi.waitFor(() => expect(produced).toHaveLength(3));
+    report(2, codeErr(-195));
+    await expect(second).rejects.toThrow(/topic logs-dead-letter/);
+    const third = writer.write(records);
+    await vi.waitFor(() => expect(produced).toHaveLength(4));
+    expect(produced.slice(2).map((p) => p.value)).toEqual(['entry 2', 'entry 2']);
+    report(3);
+    await third;
+    await writer.close();
+  });
+
+  it('dead-letter writer: an entry without an id acked by a write that failed for another is appended again by the retry', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'logs-dead-letter');
+    const records = [
+      { key: null, value: 'entry 1', id: 'dl-1' },
+      { key: null, value: 'entry 2' },
+      { key: null, value: 'entry 3', id: 'dl-3' },
+    ];
+    const first = writer.write(records);
+    await vi.waitFor(() => expect(produced).toHaveLength(3));
+    report(0);
+    report(1);
+    report(2, codeErr(-195));
+    await expect(first).rejects.toThrow(/topic logs-dead-letter/);
+    // Nothing tells the retry's copy of entry 2 from a new record: it is appended again.
+    const retry = writer.write(records);
+    await vi.waitFor(() => expect(produced).toHaveLength(5));
+    expect(produced.slice(3).map((p) => p.value)).toEqual(['entry 2', 'entry 3']);
+    report(3);
+    report(4);
+    await retry;
+    await writer.close();
+  });
+
+  it('dead-letter writer: an entry without an id is not held from a write given up on: the retry produces it again', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'logs-dead-letter');
+    const records = [
+      { key: null, value: 'entry 1', id: 'dl-1' },
+      { key: null, value: 'entry 2' },
+    ];
+    await expect(writer.write(records)).rejects.toThrow(/2 of 2 records not acked within 100 ms/);
+    const retry = writer.write(records);
+    await vi.waitFor(() => expect(produced).toHaveLength(3));
+    expect(produced[2]!.value).toBe('entry 2');
+    report(0);
+    report(2);
+    await retry;
+    expect(produced).toHaveLength(3);
+    await writer.close();
+  });
 });

@@ -54,7 +54,7 @@ export class LibrdkafkaProducer implements BusProducer {
   private readonly outage: OutageLog;
   private readonly deliveries = new Deliveries();
   private readonly stalled = new StalledRecords();
-  private readonly acked = new AckedMemory();
+  private readonly acked = new AckedMemory<LogEvent>((e) => e.id, 'from-oldest-failed');
   private readonly ensured = new Set<string>();
   private readonly topicOf: (e: LogEvent) => string;
   /** The record key; undefined: records have none. */
@@ -106,8 +106,8 @@ export class LibrdkafkaProducer implements BusProducer {
     return sendSkippingSettled(this.acked, all, this.logger, (attempt) => this.sendAttempt(attempt));
   }
 
-  private async sendAttempt(attempt: SendAttempt): Promise<void> {
-    const { events } = attempt;
+  private async sendAttempt(attempt: SendAttempt<LogEvent>): Promise<void> {
+    const { items: events } = attempt;
     // Sends in flight hand their records over in the order they were called (the order the
     // forwarder took them), so a key's records reach their partition in channel order.
     const turn = this.handOver;

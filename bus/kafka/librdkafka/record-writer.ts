@@ -1,5 +1,6 @@
 import type { BusRecord } from '../../../core/pipeline.js';
 import { TopicRecordWriter } from '../record-writer.js';
+import { AckedMemory, type SendAttempt } from '../resend.js';
 import { connectTimeout, connectionConfig } from './config.js';
 import { Deliveries, STALLED, within } from './deliveries.js';
 import { type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
@@ -16,34 +17,50 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
   private readonly deliveries = new Deliveries();
   private readonly stalled = new StalledRecords();
   /**
-   * Ids of records Kafka acked in a write that failed all the same (another of its records
-   * was not acked): the collector writes the same entries again, and these are not appended
-   * a second time. Each is forgotten when a write skips it, and remembered again if that
-   * write fails too; so it holds at most the entries of the writes being retried.
+   * Records Kafka acked in a write that failed all the same (another of its records was not
+   * acked): the collector writes the same entries again, and these are not appended a second
+   * time.
    */
-  private readonly ackedOfFailed = new Set<string>();
+  private readonly acked = new AckedMemory<BusRecord>((r) => r.id, 'failed-only');
   private producer: Promise<NativeProducer> | undefined;
 
   protected async send(records: readonly BusRecord[]): Promise<void> {
     const producer = await this.connected();
+    const attempt = this.acked.begin(records);
+    if (attempt.skipped > 0)
+      this.setup.logger.info(
+        { topic: this.topic, records: records.length, skipped: attempt.skipped },
+        'not writing again the dead-letter records Kafka acked before the last write failed',
+      );
+    try {
+      await this.sendAttempt(producer, attempt, records.length);
+      this.acked.succeeded(attempt);
+    } catch (err) {
+      // A failure sendAttempt did not report settled nothing; what it skipped comes back.
+      this.acked.failed(attempt, () => false);
+      throw err;
+    }
+  }
+
+  private async sendAttempt(producer: NativeProducer, attempt: SendAttempt<BusRecord>, total: number): Promise<void> {
+    const { items } = attempt;
     const fresh: BusRecord[] = [];
+    /** Where each fresh record is in `items`. */
+    const freshAt: number[] = [];
     const held: Promise<NativeError | null>[] = [];
-    const heldIds: string[] = [];
-    /** Skipped as acked by an earlier write: remembered again if this one fails. */
-    const carried: string[] = [];
+    /** Where each held record is in `items`. */
+    const heldAt: number[] = [];
     let heldOpen = 0;
-    for (const r of records) {
-      if (r.id !== undefined && this.ackedOfFailed.delete(r.id)) {
-        carried.push(r.id);
-        continue;
-      }
+    for (let i = 0; i < items.length; i++) {
+      const r = items[i]!;
       const report = r.id === undefined ? undefined : this.stalled.claim(r.id);
       if (!report) {
         fresh.push(r);
+        freshAt.push(i);
         continue;
       }
       heldOpen++;
-      heldIds.push(r.id!);
+      heldAt.push(i);
       held.push(
         report.then((err) => {
           heldOpen--;
@@ -51,22 +68,16 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
         }),
       );
     }
-    if (carried.length > 0)
-      this.setup.logger.info(
-        { topic: this.topic, records: records.length, skipped: carried.length },
-        'not writing again the dead-letter records Kafka acked before the last write failed',
-      );
     if (held.length > 0)
       this.setup.logger.info(
-        { topic: this.topic, records: records.length, queued: held.length },
+        { topic: this.topic, records: total, queued: held.length },
         'waiting for the dead-letter records librdkafka still holds from a write given up on, not producing them again',
       );
-    const rememberAcked = (ackedFresh: Uint8Array): void => {
-      for (const id of carried) this.ackedOfFailed.add(id);
-      for (let i = 0; i < fresh.length; i++) {
-        const id = fresh[i]!.id;
-        if (ackedFresh[i] === 1 && id !== undefined) this.ackedOfFailed.add(id);
-      }
+    const failed = (ackedFresh: Uint8Array, heldErrors: readonly (NativeError | null)[] | undefined): void => {
+      const acked = new Uint8Array(items.length);
+      for (let j = 0; j < fresh.length; j++) if (ackedFresh[j] === 1) acked[freshAt[j]!] = 1;
+      if (heldErrors) for (let j = 0; j < heldAt.length; j++) if (heldErrors[j] === null) acked[heldAt[j]!] = 1;
+      this.acked.failed(attempt, (i) => acked[i] === 1);
     };
     const sending = this.deliveries.start(fresh.length);
     for (let i = 0; i < fresh.length; i++) {
@@ -86,7 +97,7 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
       // entries learns their outcome from there, however late their reports come.
       const late = new Map<number, (err: NativeError | null) => void>();
       const outcome = sending.giveUp((i, err) => late.get(i)?.(err));
-      rememberAcked(outcome.acked);
+      failed(outcome.acked, undefined); // the held ones are not counted: they stay held
       let waiting = 0;
       for (const [i, err] of outcome.failed) {
         if (err !== STALLED) continue;
@@ -94,14 +105,13 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
         const id = fresh[i]!.id;
         if (id !== undefined) late.set(i, this.stalled.hold(id));
       }
-      throw new Error(`${waiting + heldOpen} of ${records.length} records not acked within ${timeout} ms`);
+      throw new Error(`${waiting + heldOpen} of ${total} records not acked within ${timeout} ms`);
     }
     const [outcome, heldErrors] = settled;
-    for (const id of heldIds) this.stalled.settled(id);
+    for (const i of heldAt) this.stalled.settled(items[i]!.id!);
     const error = outcome.failed.values().next().value ?? heldErrors.find((e) => e !== null);
     if (error) {
-      rememberAcked(outcome.acked);
-      for (let j = 0; j < heldIds.length; j++) if (heldErrors[j] === null) this.ackedOfFailed.add(heldIds[j]!);
+      failed(outcome.acked, heldErrors);
       throw error;
     }
   }
