@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -99,6 +100,18 @@ describe('pipelined forwarder', () => {
     await waitFor('everything forwarded', () => channel.stats().events === 0);
     expect([...bus.acked].sort((a, b) => a - b)).toEqual(range(0, 1000));
     expect(await metric('sluice_forwarder_events_total', 'fw-order')).toBe(1000);
+  });
+
+  it('leaves nothing of its takes on the stop signal, which lives as long as the agent', async () => {
+    const channel = await memory('fw-takes');
+    await channel.put(batch(0, 5000));
+    const bus = new ManualBus();
+    bus.auto = null;
+    const { f } = forwarder(channel, bus, 'fw-takes');
+    await waitFor('everything forwarded', () => channel.stats().events === 0);
+    expect(bus.sends.length).toBeGreaterThanOrEqual(50);
+    // The take waiting for more events now holds one listener; the 50 before it left none.
+    expect(getEventListeners(Reflect.get(f, 'stopping').signal as AbortSignal, 'abort').length).toBeLessThanOrEqual(1);
   });
 
   it('hands the transactions waiting for a send slot to the producer in take order', async () => {

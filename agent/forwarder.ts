@@ -155,8 +155,15 @@ export class Forwarder {
         const available = this.channel.stats().events - this.queuedEvents;
         if (available > 0 && available < this.options.batchEvents) await sleep(linger, stop);
       }
-      this.takeAbort = new AbortController();
-      this.taking = this.takeOne(AbortSignal.any([stop, this.takeAbort.signal]));
+      if (stop.aborted) break;
+      // One signal per take that the stop also aborts. Not AbortSignal.any([stop, ...]): on
+      // Node 20 every signal it makes stays reachable from the agent-long stop signal, about
+      // 65 bytes of heap per take for good (tens of MiB a day at full speed).
+      const takeAbort = new AbortController();
+      const onStop = () => takeAbort.abort();
+      stop.addEventListener('abort', onStop);
+      this.takeAbort = takeAbort;
+      this.taking = this.takeOne(takeAbort.signal);
       try {
         await this.taking;
         this.takes.ok();
@@ -167,6 +174,7 @@ export class Forwarder {
         this.takes.failed(err);
         await takeBackoff.sleep(stop);
       } finally {
+        stop.removeEventListener('abort', onStop);
         this.taking = undefined;
       }
     }
