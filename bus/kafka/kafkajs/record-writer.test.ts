@@ -71,6 +71,22 @@ describe('kafkajs dead-letter writer', () => {
     await writer.close();
   });
 
+  it("cuts a partition's records into sends of at most producer.batch.max_bytes; a larger record goes alone", async () => {
+    const options = kafkaBusOptions.parse({ client: 'kafkajs', topic: 'logs', producer: { batch: { max_bytes: '1KiB' } } });
+    const writer = new KafkajsRecordWriter({ options, tls: undefined, logger: captureLogger().logger, component: 'bus' }, 'dl');
+    const v = (c: string, n: number) => c.repeat(n);
+    await writer.write([
+      record(v('a', 400), 's/a'),
+      record(v('b', 400), 's/a'),
+      record(v('c', 400), 's/a'),
+      record(v('d', 2000), 's/a'),
+      record(v('e', 10), 's/a'),
+      record(v('x', 10), 's/x'),
+    ]);
+    expect(sent.map((s) => s.values.map((x) => `${x[0]}${x.length}`))).toEqual([['a400', 'b400'], ['c400'], ['d2000'], ['e10'], ['x10']]);
+    await writer.close();
+  });
+
   it('groups a string key with the Buffer of the same bytes: they hash to one partition', async () => {
     const writer = new KafkajsRecordWriter(setup(), 'logs-dead-letter');
     await writer.write([record('a1', 's/a'), record('a2', Buffer.from('s/a'))]);

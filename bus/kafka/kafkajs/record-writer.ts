@@ -45,7 +45,7 @@ export class KafkajsRecordWriter extends TopicRecordWriter {
     this.keylessAt = (stick + 1) % KEYLESS_CYCLE;
     const acked = new Uint8Array(items.length);
     try {
-      for (const group of byPartition(items)) {
+      for (const group of byPartition(items, this.setup.options.producer.batch.max_bytes)) {
         await producer.send({ topic: this.topic, acks: -1, messages: group.map((i) => messageOf(items[i]!, stick)) });
         for (const i of group) acked[i] = 1;
       }
@@ -87,18 +87,34 @@ function messageOf(r: BusRecord, stick: number): StuckMessage {
 
 /**
  * The indexes of `records` by the partition they go to, in order of first appearance: one
- * group per key (the same bytes hash to the same partition) and one for the keyless ones.
+ * group per key (the same bytes hash to the same partition) and one for the keyless ones;
+ * a group over `maxBytes` is cut into sends of at most that (a larger record alone). kafkajs
+ * sends a partition's records as one record batch, and the broker refuses a batch over the
+ * topic's max.message.bytes for good: a dead-letter write of many entries of one service
+ * (a route that takes none of a whole fetch) would be refused at every retry.
  */
-function byPartition(records: readonly BusRecord[]): number[][] {
-  const groups = new Map<string | null, number[]>();
+function byPartition(records: readonly BusRecord[], maxBytes: number): number[][] {
+  const groups = new Map<string | null, number[][]>();
+  const filled = new Map<number[], number>();
   for (let i = 0; i < records.length; i++) {
-    const key = records[i]!.key;
-    const group = key === null ? null : (typeof key === 'string' ? Buffer.from(key) : key).toString('latin1');
-    let indexes = groups.get(group);
-    if (!indexes) groups.set(group, (indexes = []));
-    indexes.push(i);
+    const r = records[i]!;
+    const key = r.key === null ? null : (typeof r.key === 'string' ? Buffer.from(r.key) : r.key).toString('latin1');
+    const size = recordBytes(r);
+    let sends = groups.get(key);
+    if (!sends) groups.set(key, (sends = []));
+    let last = sends.at(-1);
+    if (!last || (last.length > 0 && filled.get(last)! + size > maxBytes)) sends.push((last = []));
+    last.push(i);
+    filled.set(last, (filled.get(last) ?? 0) + size);
   }
-  return [...groups.values()];
+  return [...groups.values()].flat();
+}
+
+/** About what a record takes in a record batch: key, value, headers and their framing. */
+function recordBytes(r: BusRecord): number {
+  let bytes = Buffer.byteLength(r.value) + (r.key === null ? 0 : typeof r.key === 'string' ? Buffer.byteLength(r.key) : r.key.length) + 24;
+  if (r.headers) for (const [k, v] of Object.entries(r.headers)) bytes += Buffer.byteLength(k) + Buffer.byteLength(v) + 8;
+  return bytes;
 }
 
 /**
