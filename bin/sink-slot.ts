@@ -20,6 +20,7 @@ export class SinkSlot implements Sink {
   private switching: Promise<void> | undefined;
   /** What the collector writes again (the batch whose write failed, or the events the sink asked to retry): counted as received once. */
   private failedBatch: readonly LogEvent[] | undefined;
+  private closing: Promise<void> | undefined;
 
   constructor(
     readonly name: string,
@@ -150,11 +151,19 @@ export class SinkSlot implements Sink {
     }
   }
 
+  /** Resolves once the writes in flight (on every implementation) have settled. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.values()].flatMap((writes) => [...writes]));
+  }
+
+  /** Resolves once the implementation is closed, also when a close is already under way. */
   async close(): Promise<void> {
     this.status.stopped();
+    if (this.closing) return this.closing;
     if (!this.opened) return;
     this.opened = false;
-    await this.impl.close();
+    this.closing = this.impl.close().finally(() => (this.closing = undefined));
+    return this.closing;
   }
 }
 

@@ -57,7 +57,10 @@ export class SinkTable {
 
   private named(): NamedSink[] {
     // Retiring first: a sink removed and added again under its name is the new one for new batches.
-    return [...this.retiring, ...this.slots.values()].map((slot) => ({ name: slot.name, sink: slot }));
+    return [
+      ...[...this.retiring].map((slot) => ({ name: slot.name, sink: slot, retiring: true })),
+      ...[...this.slots.values()].map((slot) => ({ name: slot.name, sink: slot })),
+    ];
   }
 
   private makeRouter(routes: RoutesConfig | undefined): MeteredRouter {
@@ -69,17 +72,26 @@ export class SinkTable {
 
   /** Builds what the reload adds or changes and opens the added ones; throws (having closed what it opened) when one fails. */
   async prepare(diff: ComponentDiff<'sink'>, routes: RoutesConfig | undefined, routesChanged: boolean): Promise<PreparedSinks> {
+    // A sink added under the name of one still retiring (removed by an earlier reload) opens
+    // on its destination only once the old one is closed: two instances must never overlap.
+    // Its batches do not write to it again (Collector.reconfigure): what is in flight settles.
+    const added = new Set(diff.added.map((c) => c.name));
+    for (const slot of this.retiring) {
+      if (!added.has(slot.name)) continue;
+      await slot.drain();
+      await slot.close();
+    }
     const changed = diff.changed.map((config) => ({ config, sink: this.build(config) }));
-    const added = diff.added.map((config) => ({ config, sink: this.build(config) }));
+    const built = diff.added.map((config) => ({ config, sink: this.build(config) }));
     const opened: Sink[] = [];
     try {
-      for (const a of added) {
+      for (const a of built) {
         await a.sink.open();
         opened.push(a.sink);
       }
     } catch (err) {
       await Promise.allSettled(opened.map((s) => s.close()));
-      const failed = added[opened.length]!.config.name;
+      const failed = built[opened.length]!.config.name;
       throw new Error(`${SinkSlot.id(failed)}: could not open: ${err instanceof Error ? err.message : String(err)}`);
     }
     const abort = async () => {
@@ -109,7 +121,7 @@ export class SinkTable {
           await abort();
           throw err;
         }
-        this.swap(diff, added, routes, routesChanged);
+        this.swap(diff, built, routes, routesChanged);
       },
     };
   }
@@ -128,14 +140,14 @@ export class SinkTable {
     }
     const removed: SinkSlot[] = [];
     for (const name of diff.removed) {
-      const slot = this.slots.get(name)!;
+      removed.push(this.slots.get(name)!);
       this.slots.delete(name);
-      this.retiring.add(slot);
-      removed.push(slot);
     }
     if (routesChanged || diff.added.length > 0 || diff.removed.length > 0) this.router = this.makeRouter(routes);
-    collector.reconfigure(this.named(), this.router!);
-    if (removed.length === 0) return;
+    if (removed.length === 0) {
+      collector.reconfigure(this.named(), this.router!);
+      return;
+    }
     const generation = consumer.nextGeneration();
     void consumer.settled(generation).then(async () => {
       for (const slot of removed) {
@@ -153,5 +165,7 @@ export class SinkTable {
       collector.reconfigure(this.named(), this.router!);
       this.logger.info({ sinks: removed.map((s) => s.name) }, 'removed sinks closed');
     });
+    for (const slot of removed) this.retiring.add(slot);
+    collector.reconfigure(this.named(), this.router!);
   }
 }

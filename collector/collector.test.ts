@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { LogEvent } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
 import { type AckableBatch, type BusConsumer, type Sink, WRITTEN, type WriteResult } from '../core/pipeline.js';
@@ -118,6 +118,62 @@ describe('Collector', () => {
     expect(r.acked()).toBe(true);
     expect(a.got).toEqual(['1']);
     expect(a.failNext).toBe(0);
+    await collector.stop();
+  });
+
+  it('gives a batch up (unacked, to be read again) once a reload removed the sink its write keeps failing on, after the other sinks wrote it', async () => {
+    const consumer = new FakeConsumer();
+    const down = new MemorySink();
+    down.failNext = Number.MAX_SAFE_INTEGER;
+    const up = new MemorySink();
+    const collector = new Collector(
+      consumer,
+      [
+        { name: 'down', sink: down },
+        { name: 'up', sink: up },
+      ],
+      silentLogger(),
+    );
+    await collector.start();
+    const r = consumer.send([ev('1', 'x'), ev('2', 'x')]);
+    await vi.waitFor(() => expect(down.calls.length).toBeGreaterThanOrEqual(2));
+    // The reload: `down` is gone from the config; batches routed to it before still find it.
+    collector.reconfigure(
+      [
+        { name: 'down', sink: down, retiring: true },
+        { name: 'up', sink: up },
+      ],
+      new Router(undefined, ['up']),
+    );
+    await expect(r.done).rejects.toThrow('sink "down" was removed by a reload while its write was failing; the batch is read again');
+    expect(r.acked()).toBe(false);
+    expect(up.got).toEqual(['1', '2']);
+    // Read again, the batch goes by the new routes.
+    const again = consumer.send([ev('1', 'x'), ev('2', 'x')]);
+    await again.done;
+    expect(again.acked()).toBe(true);
+    await collector.stop();
+  });
+
+  it('keeps retrying a batch on a sink removed and added again under its name: the new instance takes it', async () => {
+    const consumer = new FakeConsumer();
+    const old = new MemorySink();
+    old.failNext = Number.MAX_SAFE_INTEGER;
+    const collector = new Collector(consumer, [{ name: 'a', sink: old }], silentLogger());
+    await collector.start();
+    const r = consumer.send([ev('1', 'x')]);
+    await vi.waitFor(() => expect(old.calls.length).toBeGreaterThanOrEqual(2));
+    const fresh = new MemorySink();
+    collector.reconfigure(
+      [
+        { name: 'a', sink: old, retiring: true },
+        { name: 'a', sink: fresh },
+      ],
+      new Router(undefined, ['a']),
+    );
+    await r.done;
+    expect(r.acked()).toBe(true);
+    expect(fresh.got).toEqual(['1']);
     await collector.stop();
   });
 

@@ -8,6 +8,11 @@ import { Router } from './router/router.js';
 export interface NamedSink {
   name: string;
   sink: Sink;
+  /**
+   * Removed by a reload, kept for the batches routed to it before: their writes in flight
+   * finish, but a failed one is not tried again (see Collector.reconfigure).
+   */
+  retiring?: boolean;
 }
 
 export interface CollectorOptions {
@@ -53,6 +58,10 @@ export class Collector {
   private readonly refusedDeadLetter: DeadLetter | undefined;
   private readonly stopTimeoutMs: number;
   private byName: Map<string, Sink>;
+  /** Sinks a reload removed (no sink of the name in the new config). */
+  private retired = new Set<string>();
+  /** Wakes the retries waiting out their backoff: on a stop, and when a reload removed a sink. */
+  private wake = new AbortController();
   private readonly transform: ((events: LogEvent[]) => LogEvent[]) | undefined;
   written = 0;
   unrouted = 0;
@@ -92,17 +101,28 @@ export class Collector {
   reconfigure(sinks: NamedSink[], router: Router): void {
     this.sinks = sinks;
     this.byName = new Map(sinks.map((s) => [s.name, s.sink]));
+    const current = new Set(sinks.filter((s) => !s.retiring).map((s) => s.name));
+    const retired = new Set(sinks.filter((s) => s.retiring && !current.has(s.name)).map((s) => s.name));
+    const newlyRetired = [...retired].some((name) => !this.retired.has(name));
+    this.retired = retired;
     this.router = router;
+    if (newlyRetired) {
+      // Their batches give up now, not after a backoff of up to 30 s.
+      this.wake.abort();
+      this.wake = new AbortController();
+    }
     for (const name of this.sinkDown) if (!this.byName.has(name)) this.sinkDown.delete(name);
   }
 
   /** Stops retrying failed writes: a batch that is not written stays uncommitted on the bus. */
   interrupt(): void {
     this.abort.abort();
+    this.wake.abort();
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
+    this.wake.abort();
     const consumerStopped = this.consumer.stop();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
@@ -154,7 +174,12 @@ export class Collector {
         ).then(() => 0),
       );
     }
-    const refused = await Promise.all(writes);
+    // Every write settles before the batch is given up: one that failed must not leave the
+    // others writing while the batch is read again.
+    const outcomes = await Promise.allSettled(writes);
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    const refused = outcomes.map((o) => (o as PromiseFulfilledResult<number>).value);
     await batch.ack();
     const refusedTotal = refused.reduce((a, b) => a + b, 0);
     this.written += events.length - unrouted.length - refusedTotal;
@@ -172,7 +197,12 @@ export class Collector {
     // Looked up on every attempt: a reload may have replaced the sink meanwhile.
     await this.retryUntilDone(
       name,
-      async (todo) => {
+      async (todo, again) => {
+        // A sink the user removed while it was failing (most often: because it was): its
+        // batch is read again and routed by the new routes, not held for a destination
+        // nobody configures any more. The other sinks write it again by id.
+        if (again && this.retired.has(name))
+          throw new RemovedSink(`sink "${name}" was removed by a reload while its write was failing; the batch is read again`);
         const result = await this.byName.get(name)!.write(todo, lane);
         for (const r of result.refused) refused.push(r);
         return result.retry;
@@ -207,16 +237,17 @@ export class Collector {
    */
   private async retryUntilDone<T>(
     name: string,
-    attempt: (items: readonly T[]) => Promise<readonly T[]>,
+    attempt: (items: readonly T[], again: boolean) => Promise<readonly T[]>,
     items: readonly T[],
   ): Promise<void> {
     const backoff = new Backoff(100, 30_000);
     let todo = items;
     let partial = false;
+    let again = false;
     for (;;) {
       if (this.abort.signal.aborted) throw new Error(`collector stopping: batch not written to "${name}", it stays uncommitted on the bus`);
       try {
-        const retry = await attempt(todo);
+        const retry = await attempt(todo, again);
         if (retry.length === 0) {
           if (this.sinkDown.delete(name)) this.logger.info({ sink: name }, 'sink is writing again');
           return;
@@ -230,6 +261,11 @@ export class Collector {
         partial = true;
         todo = retry;
       } catch (err) {
+        if (err instanceof RemovedSink) {
+          this.sinkDown.delete(name);
+          this.logger.warn({ sink: name }, err.message);
+          throw err;
+        }
         if (!this.sinkDown.has(name)) {
           this.sinkDown.add(name);
           this.logger.error(
@@ -238,7 +274,10 @@ export class Collector {
           );
         }
       }
-      await backoff.sleep(this.abort.signal);
+      await backoff.sleep(this.wake.signal);
+      again = true;
     }
   }
 }
+
+class RemovedSink extends Error {}

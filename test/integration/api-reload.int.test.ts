@@ -134,6 +134,46 @@ describe('hot reload under load', () => {
   });
 });
 
+describe('a reload that removes a sink that is down', () => {
+  it('frees the batches it held: they are read again, each event at the other sink once', async () => {
+    const { dir } = setup('remove-down');
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    const file = join(dir, 'run.yaml');
+    const text = (withSearch: boolean) =>
+      [
+        `data_dir: ${join(dir, 'data')}`,
+        'sources:',
+        `  app: { type: file, include: ["${join(dir, 'logs/*.log')}"], start_at: beginning, service: shop, poll_interval: 50ms }`,
+        'channel: { type: disk, max_bytes: 64MiB }',
+        'sinks:',
+        `  main: { type: file, root: ${join(dir, 'out')}, path: "{service}.log" }`,
+        // Nothing listens there: every bulk request fails, and the batches wait for it.
+        ...(withSearch ? ['  search: { type: elasticsearch, url: "http://127.0.0.1:9", request_timeout: 2s }'] : []),
+        'api: { address: "127.0.0.1:0", token: "${SLUICE_API_TOKEN}" }',
+        '',
+      ].join('\n');
+    const sluice = start('run', dir, 'run', text(true));
+    const api = await sluice.api();
+    const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => `ev-${from + i} ${'x'.repeat(80)}\n`).join('');
+    appendFileSync(join(dir, 'logs/a.log'), lines(0, 300));
+    await waitFor('the first batch at the file sink', () => count(join(dir, 'out')).size > 0, 60_000);
+    await waitFor('the search sink failing', () => sluice.log().includes('"msg":"sink write failed; retrying'), 60_000);
+
+    writeConfig(file, text(false));
+    const r = await call(api, '/reload', 'POST');
+    expect(r.status, r.body).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ result: 'applied', changes: ['sinks.search removed'] });
+    appendFileSync(join(dir, 'logs/a.log'), lines(300, 300));
+    await waitFor('600 events at the file sink', () => count(join(dir, 'out')).size >= 600, 60_000);
+    await waitFor('the removed sink closed', () => sluice.log().includes('"msg":"removed sinks closed"'), 60_000);
+    expect(await sluice.stop()).toBe(0);
+    const got = count(join(dir, 'out'));
+    expect(got.size).toBe(600);
+    expect([...got].filter(([, times]) => times > 1)).toEqual([]);
+    expect(sluice.log()).toContain('was removed by a reload while its write was failing; the batch is read again');
+  });
+});
+
 function writeConfig(file: string, text: string): void {
   writeFileSync(file, text);
 }
