@@ -1,8 +1,9 @@
 import type { Gauge } from 'prom-client';
 
-/** What the budget needs of a file: when it was last used, whether it may be closed, and closing it. */
+/** What the budget needs of a file: when it was last used, whether it is at its end, whether it may be closed, and closing it. */
 export interface Holder {
   lastUsedAt: number;
+  readonly atEof: boolean;
   /** Detached files are never closed early: once closed, nothing leads back to them. */
   readonly closable: boolean;
   closeIdle(): Promise<void>;
@@ -10,7 +11,10 @@ export interface Holder {
 
 /**
  * The `max_open_files` budget: a file about to open a descriptor makes room first, closing
- * the least recently used closable files (they reopen by path later, verified).
+ * closable files (they reopen by path later, verified): those at their end first, least
+ * recently used first. A file with a backlog is closed only when nothing else can be: if it
+ * is renamed or deleted while closed, its unread bytes can only be found again by its
+ * inode in its directory (a rename), or not at all (a deletion).
  */
 export class Descriptors {
   private readonly open = new Set<Holder>();
@@ -24,8 +28,8 @@ export class Descriptors {
   async makeRoom(): Promise<void> {
     let excess = this.open.size + 1 - this.max;
     if (excess <= 0) return;
-    const lru = [...this.open].filter((f) => f.closable).sort((a, b) => a.lastUsedAt - b.lastUsedAt);
-    for (const f of lru) {
+    const order = [...this.open].filter((f) => f.closable).sort((a, b) => Number(b.atEof) - Number(a.atEof) || a.lastUsedAt - b.lastUsedAt);
+    for (const f of order) {
       if (excess-- <= 0) break;
       await f.closeIdle();
     }

@@ -1,4 +1,6 @@
+import type { Stats } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
+import type { Backoff } from '../../../core/backoff.js';
 import type { FieldValue } from '../../../core/event.js';
 import { FileEventIds } from '../../../core/event-id.js';
 import type { LostEntry } from './checkpoint.js';
@@ -13,7 +15,8 @@ import type { LineReader } from './reader.js';
  *   following --idle_close / max_open_files--> closed --grew, verified--> following
  *   following --path leads elsewhere (renamed away, deleted)--> detached
  *   detached  --at its end and quiet for rotate_wait--> released
- *   closed    --path holds another file or none--> released
+ *   closed    --path holds another file or none, found by its inode in its directory--> detached
+ *   closed    --path holds another file or none, not found--> released
  *   following --shrank or first bytes changed (copytruncate)--> following, next generation
  *   detached  --found again under a followed name--> following
  *
@@ -38,6 +41,33 @@ export interface CheckResult {
   release?: 'rotated' | 'deleted' | 'replaced';
   /** Its path now holds another file: look at it. */
   pathTaken?: boolean;
+  /** A closed file its path no longer leads to: renamed (to look for by its inode) or deleted. */
+  moved?: boolean;
+}
+
+/**
+ * A system error (EIO on a bad block, ESTALE on NFS) belongs to the file it came from: that
+ * file is tried again later while the others go on. Node's own errors (ERR_*) and errors
+ * without a code are bugs, for the source's supervision.
+ */
+export function isFileError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && !code.startsWith('ERR_');
+}
+
+/** The file at a path, or undefined when there is none; an I/O error says nothing about where the file is, so it is thrown. */
+async function statPath(path: string): Promise<Stats | undefined> {
+  try {
+    return await stat(path);
+  } catch (err) {
+    if (isGone(err)) return undefined;
+    throw err;
+  }
+}
+
+function isGone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 export class TailedFile implements Holder {
@@ -58,6 +88,10 @@ export class TailedFile implements Holder {
   durablePos: number;
   /** A read hit the end: nothing to do until the file grows. */
   atEof = false;
+  /** Its reads or checks fail (EIO, ESTALE): not tried again before this time (ms). */
+  retryAt = 0;
+  /** Set while they fail: the wait before the next try grows with every failure. */
+  failing: Backoff | undefined;
   /** Size and mtime at the last check, to re-verify the fingerprint only when they change. */
   private seenSize = -1;
   private seenMtime = -1;
@@ -121,7 +155,7 @@ export class TailedFile implements Holder {
 
   /**
    * The path no longer leads to this file: read it to its end, then let it go. (A closed
-   * file cannot be read any more: its next check finds the path taken and lets it go.)
+   * file cannot be read through its path any more: its next check finds the path taken.)
    */
   detach(): void {
     if (this.state === 'following') this.state = 'detached';
@@ -129,7 +163,7 @@ export class TailedFile implements Holder {
 
   /**
    * Reads the next chunk into the reader; returns the bytes consumed, or -1 when a closed
-   * file cannot be reopened (its path holds another file, or none): let it go.
+   * file cannot be reopened (its path holds another file, or none): moved.
    */
   async read(buf: Buffer, now: number, paused: () => boolean): Promise<number> {
     if (!this.fh && !(await this.reopen())) return -1;
@@ -158,24 +192,25 @@ export class TailedFile implements Holder {
     const t = this.timings;
     if (this.state === 'released') return {};
     if (this.state === 'closed') {
-      const st = await stat(this.path).catch(() => undefined);
-      if (!st || st.dev !== this.dev || st.ino !== this.ino) return this.released(st ? 'replaced' : 'deleted', !!st);
+      const st = await statPath(this.path);
+      if (!st || st.dev !== this.dev || st.ino !== this.ino) return { moved: true };
       if (st.size === this.seenSize && st.mtimeMs === this.seenMtime) return {};
-      // Same inode, other first bytes: rewritten while closed. The old content is gone.
-      if (!(await this.reopen())) return this.released('replaced', true);
+      if (!(await this.reopen())) return { moved: true };
     }
     const result: CheckResult = {};
+    // Everything that can fail (EIO, ESTALE) is read before anything changes: a check that
+    // failed leaves the file as it was, to be checked again.
+    const pst = this.state === 'following' ? await statPath(this.path) : undefined;
     const st = await this.fh!.stat();
     const changed = st.size !== this.seenSize || st.mtimeMs !== this.seenMtime;
-    this.seenSize = st.size;
-    this.seenMtime = st.mtimeMs;
-    this.size = st.size;
     if (st.size < this.readPos || (changed && this.fp.len > 0 && !(await prefixMatches(this.fh!, this.fp)))) {
       result.truncated = await this.nextGeneration(now);
     }
+    this.size = st.size;
+    this.seenSize = st.size;
+    this.seenMtime = st.mtimeMs;
     if (st.size > this.readPos) this.atEof = false;
     if (this.state === 'following') {
-      const pst = await stat(this.path).catch(() => undefined);
       if (!pst || pst.dev !== this.dev || pst.ino !== this.ino) {
         this.state = 'detached';
         if (pst) result.pathTaken = true;
@@ -185,7 +220,8 @@ export class TailedFile implements Holder {
       if (this.atEof && now - this.lastGrowthAt >= t.rotateWait) {
         // It will not grow any more: what is held is complete.
         this.reader.finish();
-        return { ...result, ...(await this.released('rotated', result.pathTaken ?? false)) };
+        await this.release();
+        return { ...result, release: 'rotated' };
       }
       return result;
     }
@@ -210,17 +246,14 @@ export class TailedFile implements Holder {
     await this.closeHandle();
   }
 
-  private async released(why: 'rotated' | 'deleted' | 'replaced', pathTaken: boolean): Promise<CheckResult> {
-    await this.release();
-    return { release: why, pathTaken };
-  }
-
   /** What was read of the old content is complete; the next generation starts at 0 with a new identity. */
   private async nextGeneration(now: number): Promise<LostEntry> {
+    // Read first: if that fails, the old generation is still whole, to be looked at again.
+    const fp = await fingerprintOf(this.fh!, this.timings.fingerprintBytes);
     this.reader.finish();
     const lost = this.lostEntry(now);
     this.readPos = this.emitPos = this.durablePos = 0;
-    this.fp = await fingerprintOf(this.fh!, this.timings.fingerprintBytes);
+    this.fp = fp;
     this.ids = new FileEventIds(fileIdOf(this.dev, this.ino, this.fp));
     this.reader = this.newReader(this, Buffer.alloc(0));
     this.atEof = false;
@@ -228,23 +261,31 @@ export class TailedFile implements Holder {
     return lost;
   }
 
-  /** Reopens a closed file by path; false when the path now holds another file (or none). */
-  private async reopen(): Promise<boolean> {
+  /**
+   * Opens a closed file again at `path`: its own (following again), or where it was found
+   * after its path stopped leading to it (detached: read to its end, then let go). False when
+   * `path` holds another file, or none.
+   */
+  async reopen(path = this.path): Promise<boolean> {
     await this.fds.makeRoom();
     let fh: FileHandle;
     try {
-      fh = await open(this.path, 'r');
-    } catch {
-      return false;
+      fh = await open(path, 'r');
+    } catch (err) {
+      if (isGone(err)) return false;
+      throw err;
     }
-    const st = await fh.stat();
-    if (st.dev !== this.dev || st.ino !== this.ino || !(await prefixMatches(fh, this.fp))) {
-      await fh.close();
-      return false;
+    let same = false;
+    try {
+      const st = await fh.stat();
+      same = st.dev === this.dev && st.ino === this.ino && (await prefixMatches(fh, this.fp));
+    } finally {
+      if (!same) await fh.close().catch(() => undefined);
     }
+    if (!same) return false;
     this.fh = fh;
     this.fds.opened(this);
-    if (this.state === 'closed') this.state = 'following';
+    if (this.state === 'closed') this.state = path === this.path ? 'following' : 'detached';
     return true;
   }
 

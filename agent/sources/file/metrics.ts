@@ -19,6 +19,10 @@ export const fileMetrics = {
   truncations: c('sluice_file_source_truncations_total', 'Files found truncated or rewritten (copytruncate): read again from the start'),
   released: c('sluice_file_source_released_total', 'Files let go after they were renamed away or deleted and read to their end'),
   restarts: c('sluice_file_source_restarts_total', 'Times the source restarted from its last durable position after an unexpected error'),
+  fileErrors: c(
+    'sluice_file_source_file_errors_total',
+    'I/O errors of one file (EIO, ESTALE) taking it up, reading or checking it: that file is tried again after a backoff, the others go on',
+  ),
   openFiles: gauge('sluice_file_source_open_files', 'Descriptors the file source holds open', ['component'] as const),
   lag: gauge(
     'sluice_file_source_lag_bytes',

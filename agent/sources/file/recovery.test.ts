@@ -1,4 +1,4 @@
-import { appendFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { captureLogger, waitFor } from '../../../test/support/index.js';
@@ -84,6 +84,24 @@ describe('rotation while the source was down', () => {
     // and its name is outside the globs. Only files the checkpoint knew are looked for.
     await waitFor('the moved file let go', () => letGo(second.lines, log) && ch2.messages().includes(line(249)));
     expectOnce([...ch.events, ...ch2.events], [...expected(150), ...expected(250).slice(200)]);
+  });
+
+  test('copytruncate while down, the copy sorting first (app.1.log before app.log): it continues the checkpoint, every line once', async () => {
+    const { log, ch } = await readThenStop(20);
+    const copy = join(dir, 'app.1.log');
+    copyFileSync(log, copy);
+    truncateSync(log, 0);
+    writeFileSync(log, lines(20, 25));
+    const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
+    const second = await run(ch2);
+    await waitFor('the new lines', () => ch2.messages().includes(line(24)));
+    await waitFor('a checkpoint written after them', () => ch2.checkpoints.length > 0);
+    expectOnce([...ch.events, ...ch2.events], expected(25));
+    expect(second.lines.find((l) => l.msg === 'file taken up' && l.path === copy)).toMatchObject({
+      how: 'continued',
+      pos: Buffer.byteLength(lines(0, 20)),
+      file_id: ch.events[0]!.source.fileId,
+    });
   });
 
   test('a checkpointed file deleted while down is remembered as lost; the new file is read from its start', async () => {

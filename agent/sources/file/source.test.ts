@@ -1,5 +1,5 @@
-import { appendFileSync, copyFileSync, renameSync, truncateSync, unlinkSync } from 'node:fs';
-import { appendFile, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { appendFileSync, copyFileSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+import { appendFile, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '../../../test/support/index.js';
 import { beforeEach, describe, expect, test } from 'vitest';
@@ -8,6 +8,7 @@ import { metrics } from '../../../core/metrics.js';
 import { fileSourceSpec } from './index.js';
 import type { FileSource } from './source.js';
 import { type makeSource, RecordingChannel, sourcesUnderTest } from './testing.js';
+import type { Tracker } from './tracker.js';
 
 const sources = sourcesUnderTest('file-source');
 let dir: string;
@@ -20,6 +21,9 @@ function start(options: Parameters<typeof makeSource>[0], ch: RecordingChannel, 
 }
 
 const stop = (s: FileSource): Promise<void> => sources.stop(s);
+
+/** The source's table of files, for what shows nowhere else (which files are closed, which copies wait). */
+const trackerOf = (s: FileSource): Tracker => (s as unknown as { tracker: Tracker }).tracker;
 
 const line = (i: number): string => `line ${i} ${'x'.repeat(i % 50)}`;
 const lines = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, k) => line(from + k));
@@ -190,6 +194,53 @@ test('500 files at once with 64 descriptors: every line once, appends to closed 
   }
   await waitFor('10500 events', () => ch.events.length >= 10_500);
   expectExactly(ch, expected);
+});
+
+test('max_open_files: a file closed with a backlog, then renamed outside the globs, is found by its inode and read to its end', async () => {
+  const names = ['a', 'b', 'c', 'd'];
+  const expected: string[] = [];
+  for (const n of names) {
+    const content = Array.from({ length: 1000 }, (_, i) => `${n} ${i}`);
+    expected.push(...content);
+    await writeFile(join(dir, `${n}.log`), `${content.join('\n')}\n`);
+  }
+  const ch = new RecordingChannel();
+  let release!: () => void;
+  ch.gate = new Promise((r) => (release = r));
+  const s = await start({ include: [join(dir, '*.log')], max_open_files: 2, batch: { max_events: 100 } }, ch);
+  await waitFor('first put waiting', () => ch.puts === 1);
+  // Every file has a backlog and two descriptors serve four: some are closed with unread bytes.
+  const closed = trackerOf(s)
+    .followed()
+    .find((f) => f.state === 'closed' && f.emitPos < statSync(f.path).size);
+  expect(closed, 'a closed file with a backlog').toBeDefined();
+  const path = closed!.path;
+  await rename(path, path.replace(/\.log$/, '.old'));
+  await writeFile(path, 'new 0\nnew 1\n');
+  expected.push('new 0', 'new 1');
+  ch.gate = undefined;
+  release();
+  await waitFor(
+    'every line',
+    () => ch.events.length >= expected.length,
+    5000,
+    () => `${ch.events.length} of ${expected.length}`,
+  );
+  expectExactly(ch, expected);
+});
+
+test('a copy waiting for its original to be truncated, deleted meanwhile, is forgotten', async () => {
+  const log = join(dir, 'app.log');
+  await writeFile(log, `${lines(0, 10).join('\n')}\n`);
+  const ch = new RecordingChannel();
+  const s = await start({ include: [join(dir, 'app.log*')], rotate_wait: '1h' }, ch);
+  await waitFor('10 events', () => ch.events.length === 10);
+  const deferred = trackerOf(s).ids.deferred;
+  copyFileSync(log, `${log}.1`); // starts like the live file: a copytruncate copy in the making?
+  await waitFor('the copy waiting', () => deferred.has(`${log}.1`));
+  unlinkSync(`${log}.1`); // compressed, say, before the original was truncated
+  await waitFor('the copy forgotten', () => deferred.size === 0, 2000);
+  expect(ch.events.length).toBe(10);
 });
 
 test('a glob directory that does not exist yet is picked up when it appears', async () => {

@@ -181,7 +181,7 @@ export class FileSource implements Source {
     this.tracker.firstRun = firstRun;
     this.setTime();
     const paths = await this.discovery.scan();
-    for (const p of paths) await this.tracker.adopt(p);
+    for (const p of await this.tracker.checkpointedFirst(paths)) await this.tracker.adopt(p);
     await this.tracker.recoverMoved();
     this.tracker.firstRun = false;
     this.lastRescan = this.lastPoll = this.now;
@@ -260,7 +260,7 @@ export class FileSource implements Source {
       if (this.now - this.lastPoll >= o.poll_interval) {
         this.lastPoll = this.now;
         for (const f of this.tracker.followed()) await this.tracker.check(f);
-        this.tracker.housekeeping();
+        await this.tracker.housekeeping();
         this.report(0, false);
       }
       for (const p of [...this.touched]) {

@@ -1,6 +1,7 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, fstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { beforeEach, expect, test } from 'vitest';
+import { beforeEach, describe, expect, onTestFinished, test, vi } from 'vitest';
 import { metrics } from '../../../core/metrics.js';
 import type { ComponentContext } from '../../../core/pipeline.js';
 import { captureLogger, waitFor } from '../../../test/support/index.js';
@@ -99,4 +100,115 @@ test('an unexpected error restarts the loop from the last durable position: logg
   expect(restart).toHaveLength(1);
   expect(restart[0]).toMatchObject({ level: 50, restarts: 1, err: { message: 'decoder bug' } });
   expect(await counter('sluice_file_source_restarts_total', 'flaky')).toBe(1);
+});
+
+/**
+ * A bad block under one file (EIO): every read and fstat of that file's inode fails while
+ * `failing` is set; other files read as usual. What a follower sees of the disk is the
+ * same through every descriptor, so the spy is on the descriptors' prototype.
+ */
+async function badBlocks(path: string): Promise<{ failing: boolean }> {
+  const bad = { failing: false };
+  const { ino } = statSync(path);
+  const fh = await open(path, 'r');
+  const proto = Object.getPrototypeOf(fh) as FileHandle;
+  await fh.close();
+  const eio = (syscall: string) => Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: 'EIO', errno: -5, syscall });
+  const hits = (h: FileHandle) => bad.failing && fstatSync(h.fd).ino === ino;
+  for (const method of ['read', 'stat'] as const) {
+    const original = proto[method] as (this: FileHandle, ...args: unknown[]) => Promise<unknown>;
+    const spy = vi.spyOn(proto, method).mockImplementation(async function (this: FileHandle, ...args: unknown[]) {
+      if (hits(this)) throw eio(method === 'read' ? 'read' : 'fstat');
+      return original.apply(this, args);
+    } as never);
+    onTestFinished(() => spy.mockRestore());
+  }
+  return bad;
+}
+
+describe('one file that cannot be read holds up no other', () => {
+  const tagged = (name: string, from: number, to: number): string =>
+    `${Array.from({ length: to - from }, (_, k) => `${name} ${from + k}`).join('\n')}\n`;
+  const all = (names: string[], to: number): string[] => names.flatMap((n) => Array.from({ length: to }, (_, i) => `${n} ${i}`));
+  const failed = (cap: ReturnType<typeof captureLogger>, path: string) =>
+    cap.lines.filter((l) => l.msg === 'cannot read file; trying it again later' && l.path === path);
+
+  function expectOnce(ch: RecordingChannel, want: string[]): void {
+    expect(new Set(ch.events.map((e) => e.id)).size, 'duplicate event ids').toBe(ch.events.length);
+    expect(ch.messages().sort()).toEqual([...want].sort());
+  }
+
+  test('failing when the source starts: start() resolves, the others are read; the file is read once it can be', async () => {
+    const paths = ['a', 'b', 'c'].map((n) => join(dir, `${n}.log`));
+    for (const [i, p] of paths.entries()) writeFileSync(p, tagged('abc'[i]!, 0, 100));
+    const bad = await badBlocks(paths[1]!);
+    bad.failing = true;
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    await sources.start({ include: [join(dir, '*.log')] }, ch, 'eio-start', cap.logger);
+    await waitFor('the other two files', () => ch.events.length === 200, 5000);
+    expectOnce(ch, all(['a', 'c'], 100));
+    expect(failed(cap, paths[1]!)[0]).toMatchObject({ level: 40, err: { code: 'EIO' } });
+    expect(await counter('sluice_file_source_file_errors_total', 'eio-start')).toBeGreaterThanOrEqual(1);
+
+    bad.failing = false;
+    await waitFor('the failing file too', () => ch.events.length >= 300);
+    appendFileSync(paths[1]!, tagged('b', 100, 110));
+    await waitFor('more of it', () => ch.events.length >= 310);
+    expectOnce(ch, [...all(['a', 'b', 'c'], 100), ...all(['b'], 110).slice(100)]);
+    expect(cap.lines.some((l) => l.msg === 'file can be read again' && l.path === paths[1])).toBe(true);
+    expect(cap.lines.some((l) => l.msg === 'file source failed; restarting from the last durable position')).toBe(false);
+  });
+
+  test('a checkpointed file failing at start keeps its position in every checkpoint until it can be read, across a restart', async () => {
+    const paths = ['a', 'b', 'c'].map((n) => join(dir, `${n}.log`));
+    for (const [i, p] of paths.entries()) writeFileSync(p, tagged('abc'[i]!, 0, 100));
+    const ch = new RecordingChannel();
+    const first = await sources.start({ include: [join(dir, '*.log')] }, ch, 'eio-cp');
+    await waitFor('300 events', () => ch.events.length === 300);
+    await sources.stop(first);
+    for (const [i, p] of paths.entries()) appendFileSync(p, tagged('abc'[i]!, 100, 200));
+    const bad = await badBlocks(paths[1]!);
+    bad.failing = true;
+    const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
+    const second = await sources.start({ include: [join(dir, '*.log')] }, ch2, 'eio-cp');
+    await waitFor('the other two files', () => ch2.events.length === 200, 5000);
+    const files = (ch2.lastCheckpoint()!.state as { files: { path: string; pos: number }[] }).files;
+    expect(files.find((f) => f.path === paths[1])).toMatchObject({ pos: Buffer.byteLength(tagged('b', 0, 100)) });
+    await sources.stop(second);
+
+    bad.failing = false;
+    const ch3 = new RecordingChannel(ch2.lastCheckpoint());
+    await sources.start({ include: [join(dir, '*.log')] }, ch3, 'eio-cp');
+    await waitFor('the rest of it', () => ch3.messages().includes('b 199'));
+    const got = new RecordingChannel();
+    got.events.push(...ch.events, ...ch2.events, ...ch3.events);
+    expectOnce(got, all(['a', 'b', 'c'], 200));
+  });
+
+  test('failing while followed: the others go on, its position is kept; it is retried with backoff and read on once it can be', async () => {
+    const paths = ['a', 'b', 'c'].map((n) => join(dir, `${n}.log`));
+    for (const [i, p] of paths.entries()) writeFileSync(p, tagged('abc'[i]!, 0, 100));
+    const bad = await badBlocks(paths[1]!);
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    await sources.start({ include: [join(dir, '*.log')] }, ch, 'eio-run', cap.logger);
+    await waitFor('300 events', () => ch.events.length === 300);
+    bad.failing = true;
+    for (const [i, p] of paths.entries()) appendFileSync(p, tagged('abc'[i]!, 100, 200));
+    await waitFor('the others read on', () => ch.events.length === 500, 5000);
+    expectOnce(ch, [...all(['a', 'b', 'c'], 100), ...all(['a', 'c'], 200).filter((m) => Number(m.split(' ')[1]) >= 100)]);
+    await waitFor('a second try, later', () => failed(cap, paths[1]!).length >= 2, 5000);
+    const [first, second] = failed(cap, paths[1]!);
+    expect(first).toMatchObject({ level: 40, offset: Buffer.byteLength(tagged('b', 0, 100)), err: { code: 'EIO' }, failures: 1 });
+    expect(second).toMatchObject({ offset: first!.offset, failures: 2 });
+    expect((second!.time as number) - (first!.time as number)).toBeGreaterThanOrEqual(400);
+
+    bad.failing = false;
+    await waitFor('the failing file too', () => ch.events.length >= 600);
+    expectOnce(ch, all(['a', 'b', 'c'], 200));
+    expect(cap.lines.some((l) => l.msg === 'file can be read again' && l.path === paths[1])).toBe(true);
+    expect(cap.lines.some((l) => l.msg === 'file source failed; restarting from the last durable position')).toBe(false);
+    expect(await counter('sluice_file_source_restarts_total', 'eio-run')).toBe(0);
+  });
 });

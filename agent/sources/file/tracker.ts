@@ -1,11 +1,12 @@
 import type { Stats } from 'node:fs';
 import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
+import { Backoff } from '../../../core/backoff.js';
 import type { Logger } from '../../../core/log.js';
 import type { FileEntry, FileSourceState } from './checkpoint.js';
 import { Descriptors } from './descriptors.js';
 import type { PathTemplate } from './path-template.js';
-import { type CheckResult, type FileTimings, TailedFile } from './file.js';
+import { type CheckResult, type FileTimings, isFileError, TailedFile } from './file.js';
 import { type Fingerprint, fileIdOf, readPrefix } from './fingerprint.js';
 import type { FileDescription, FileFormat } from './format.js';
 import type { PathMatcher } from './glob.js';
@@ -31,6 +32,15 @@ export interface TrackerSettings extends FileTimings {
 /** How a file came to be followed, for the "file taken up" line. */
 type How = 'new' | 'checkpoint' | 'continued' | 'moved_while_stopped' | 'copy_after_wait';
 
+/** A file whose I/O fails is tried again after this, as the source's own restarts: 1 s doubling to 1 min. */
+const retryBackoff = (): Backoff => new Backoff(1000, 60_000);
+
+/** A path whose file could be opened but not read (EIO, ESTALE): not taken up before `at`. */
+interface Retry {
+  at: number;
+  backoff: Backoff;
+}
+
 /**
  * The table of files followed: which file a path leads to, what a newly found path is
  * (a rename, a checkpointed file, a copy of a lost one, a new file: identity.ts decides),
@@ -46,6 +56,11 @@ export class Tracker {
   private now = 0;
   /** Paths that could not be opened (permissions): reported once, not at every rescan. */
   private readonly unreadable = new Set<string>();
+  /** Paths whose file could not be read when found: looked at again after a backoff. */
+  private readonly retries = new Map<string, Retry>();
+  /** Checkpoint entries whose file could not be read yet (in `ids.restored`): looked for again after this. */
+  private recoverAt = 0;
+  private readonly recovering = retryBackoff();
   /** The very first scan of this source (no checkpoint yet): where start_at applies. */
   firstRun = false;
 
@@ -75,9 +90,32 @@ export class Tracker {
     this.now = now;
   }
 
-  /** A path from discovery: a known file (maybe renamed), a file of the checkpoint, a copy of a lost one, or a new file. */
+  /**
+   * A path from discovery: a known file (maybe renamed), a file of the checkpoint, a copy of
+   * a lost one, or a new file. A file that cannot be read (EIO, ESTALE) is logged, counted
+   * and looked at again after a backoff; the others are taken up meanwhile.
+   */
   async adopt(path: string): Promise<void> {
     if (!this.matcher.matches(path)) return;
+    const retry = this.retries.get(path);
+    if (retry && retry.at > this.now) return;
+    // Decided now or deferred again: a copy gone meanwhile (deleted, compressed) is not waited for forever.
+    const deferredUntil = this.ids.deferred.get(path);
+    this.ids.deferred.delete(path);
+    try {
+      await this.identify(path, deferredUntil, retry);
+      this.retries.delete(path);
+    } catch (err) {
+      if (!isFileError(err)) throw err;
+      const r = retry ?? { at: 0, backoff: retryBackoff() };
+      this.retries.set(path, r);
+      const delay = r.backoff.nextDelay();
+      r.at = this.now + delay;
+      this.cannotRead(err, delay, r.backoff.failures, { path });
+    }
+  }
+
+  private async identify(path: string, deferredUntil: number | undefined, retry: Retry | undefined): Promise<void> {
     let fh: FileHandle;
     try {
       fh = await open(path, 'r');
@@ -105,6 +143,7 @@ export class Tracker {
       let description: FileDescription | undefined;
       if (this.s.format && !(description = await this.s.format.describe(path))) return;
       const prefix = new Prefix(await readPrefix(fh, this.s.fingerprintBytes));
+      if (retry) this.logger.info({ path, failures: retry.backoff.failures }, 'file can be read again');
       const d = this.ids.decide(key, st.size, prefix, this.fingerprints(), this.now);
       if (d.kind === 'resume') {
         const { entry } = d;
@@ -113,7 +152,6 @@ export class Tracker {
         return;
       }
       if (d.kind === 'continue') {
-        this.ids.deferred.delete(path);
         kept = await this.track(fh, st, prefix, d.lost.fp, path, d.lost.pos, d.lost.id, description, 'continued', { was: d.lost.path });
         return;
       }
@@ -127,14 +165,13 @@ export class Tracker {
           this.s.lookAgain(path);
           return;
         }
-        const until = this.ids.deferred.get(path) ?? this.now + this.s.rotateWait;
+        const until = deferredUntil ?? this.now + this.s.rotateWait;
         if (this.now < until) {
           this.ids.deferred.set(path, until);
           return;
         }
         how = 'copy_after_wait';
       }
-      this.ids.deferred.delete(path);
       const pos = this.firstRun && this.s.startAtEnd ? st.size : 0;
       kept = await this.track(fh, st, prefix, prefix.fp, path, pos, undefined, description, how);
     } finally {
@@ -146,24 +183,63 @@ export class Tracker {
    * After the first scan of a start: checkpointed files not found under a followed name were
    * renamed (or deleted) while the source was down. Each is looked for by identity (device +
    * inode + first bytes) among the files of its directory, whatever their names, and read
-   * to its end before it is let go; the others are remembered as lost.
+   * to its end before it is let go; the others are remembered as lost. One that cannot be
+   * read (EIO, ESTALE) keeps its entry, position included, and is looked for again after a
+   * backoff.
    */
   async recoverMoved(): Promise<void> {
     const inodes = new Map<string, Map<string, string>>();
+    let retryIn: number | undefined;
     for (const [key, entry] of [...this.ids.restored]) {
       const dir = dirname(entry.path);
       let byInode = inodes.get(dir);
       if (!byInode) inodes.set(dir, (byInode = await inodesOf(dir)));
       const at = byInode.get(key);
-      if (at !== undefined && (await this.recover(entry, at))) continue;
+      if (at !== undefined && this.retries.has(at)) {
+        // Its path failed to be read when found: tried again there, resumed from this entry.
+        retryIn ??= this.recovering.nextDelay();
+        continue;
+      }
+      try {
+        if (at !== undefined && (await this.recover(entry, at))) continue;
+      } catch (err) {
+        if (!isFileError(err)) throw err;
+        retryIn ??= this.recovering.nextDelay();
+        this.cannotRead(err, retryIn, this.recovering.failures, { path: entry.path, found_at: at, file_id: entry.id, offset: entry.pos });
+        continue;
+      }
       this.ids.restored.delete(key);
       this.ids.addLost({ id: entry.id, fp: entry.fp, path: entry.path, pos: entry.pos, at: this.now });
     }
+    if (retryIn === undefined) this.recovering.reset();
+    else this.recoverAt = this.now + retryIn;
+  }
+
+  /**
+   * The scanned paths, those holding a checkpointed file first. A copy made while the source
+   * was down (copytruncate) whose name sorts before its original's would otherwise be
+   * decided first, as a new file read again from its start; decided after the original, it
+   * finds the original's position remembered as lost and continues there.
+   */
+  async checkpointedFirst(paths: string[]): Promise<string[]> {
+    if (this.ids.restored.size === 0) return paths;
+    const first: string[] = [];
+    const rest: string[] = [];
+    for (const p of paths) {
+      const st = await stat(p).catch(() => undefined);
+      (st && this.ids.restored.has(`${st.dev}:${st.ino}`) ? first : rest).push(p);
+    }
+    return [...first, ...rest];
   }
 
   private async recover(entry: FileEntry, at: string): Promise<boolean> {
-    const fh = await open(at, 'r').catch(() => undefined);
-    if (!fh) return false;
+    let fh: FileHandle;
+    try {
+      fh = await open(at, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
     let kept = false;
     try {
       const st = await fh.stat();
@@ -199,28 +275,49 @@ export class Tracker {
 
   /** Looks at a followed file and acts on what it found (file.ts: the transitions). */
   async check(f: TailedFile): Promise<void> {
-    this.apply(f, await f.check(this.now));
+    if (f.retryAt > this.now) return;
+    try {
+      const r = await f.check(this.now);
+      if (r.moved) await this.findMoved(f);
+      else this.apply(f, r);
+    } catch (err) {
+      await this.failed(f, err);
+    }
   }
 
-  /** Reads a chunk of a file; a closed file that cannot be reopened is let go. */
+  /** Reads a chunk of a file; a closed file that cannot be reopened is looked for by its inode, or let go. */
   async read(f: TailedFile, buf: Buffer, paused: () => boolean): Promise<number> {
-    const n = await f.read(buf, this.now, paused);
-    if (n >= 0) return n;
-    await f.release();
-    this.apply(f, { release: 'replaced', pathTaken: true });
+    if (f.retryAt > this.now) return 0;
+    try {
+      const n = await f.read(buf, this.now, paused);
+      if (n >= 0) {
+        if (f.failing) this.readable(f);
+        return n;
+      }
+      await this.findMoved(f);
+    } catch (err) {
+      await this.failed(f, err);
+    }
     return 0;
   }
 
-  /** Forgets lost entries older than forget_after; deferred copies are looked at again. */
-  housekeeping(): void {
+  /**
+   * Forgets lost entries older than forget_after; looks again at deferred copies, and at files
+   * that could not be read once their backoff is over.
+   */
+  async housekeeping(): Promise<void> {
     this.ids.forget(this.now, this.s.forgetAfter);
     for (const p of this.ids.deferred.keys()) this.s.lookAgain(p);
+    for (const [p, r] of this.retries) if (r.at <= this.now) this.s.lookAgain(p);
+    if (this.ids.restored.size > 0 && this.now >= this.recoverAt) await this.recoverMoved();
   }
 
   /** The positions of everything handed on so far: valid as "acknowledged" whenever no batch is pending. */
   state(): FileSourceState {
     const files: FileEntry[] = [];
     for (const f of this.files.values()) files.push({ id: f.id, dev: f.dev, ino: f.ino, fp: f.fp, path: f.path, pos: f.emitPos });
+    // Checkpointed files that could not be read yet keep their positions.
+    files.push(...this.ids.restored.values());
     return { v: 1, files, lost: [...this.ids.lostEntries] };
   }
 
@@ -262,6 +359,53 @@ export class Tracker {
     for (const f of this.files.values()) await f.release();
     this.files.clear();
     this.byPath.clear();
+    this.retries.clear();
+    this.recovering.reset();
+  }
+
+  /**
+   * One followed file's read or check failed (EIO, ESTALE): logged, counted, and tried again
+   * after a backoff at the same position, while the others are read on. Anything else is a
+   * bug, for the source's supervision.
+   */
+  private async failed(f: TailedFile, err: unknown): Promise<void> {
+    if (!isFileError(err)) throw err;
+    f.failing ??= retryBackoff();
+    const delay = f.failing.nextDelay();
+    f.retryAt = this.now + delay;
+    this.cannotRead(err, delay, f.failing.failures, { path: f.path, file_id: f.id, offset: f.readPos });
+    // A stale NFS handle never works again: a followed file is opened by its path again and
+    // verified when it is retried. A detached one keeps its descriptor: nothing else leads to it.
+    if (f.state === 'following') await f.closeIdle();
+  }
+
+  private readable(f: TailedFile): void {
+    this.logger.info({ path: f.path, file_id: f.id, failures: f.failing!.failures }, 'file can be read again');
+    f.failing = undefined;
+  }
+
+  private cannotRead(err: unknown, retryIn: number, failures: number, fields: Record<string, unknown>): void {
+    fileMetrics.fileErrors.inc(this.label);
+    this.logger.warn({ ...fields, err, failures, retry_in_ms: retryIn }, 'cannot read file; trying it again later');
+  }
+
+  /**
+   * A closed file (max_open_files, idle_close) its path no longer leads to: renamed while it
+   * was closed, it is found by its inode in its directory, as after a restart, and read there
+   * to its end (detached); not found (deleted, or rewritten in place), it is let go.
+   */
+  private async findMoved(f: TailedFile): Promise<void> {
+    const inodes = await inodesOf(dirname(f.path));
+    const pathTaken = [...inodes.values()].includes(f.path);
+    if (pathTaken) this.s.lookAgain(f.path);
+    const at = inodes.get(f.key);
+    if (at !== undefined && (await f.reopen(at))) {
+      if (at !== f.path)
+        this.logger.info({ path: f.path, file_id: f.id, pos: f.emitPos, found_at: at }, 'closed file found under another name');
+      return;
+    }
+    await f.release();
+    this.apply(f, { release: pathTaken ? 'replaced' : 'deleted' });
   }
 
   private apply(f: TailedFile, r: CheckResult): void {
