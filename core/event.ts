@@ -48,6 +48,27 @@ export function isValidEventTime(ms: number): boolean {
   return Number.isFinite(ms) && ms >= MIN_EVENT_TIME && ms <= MAX_EVENT_TIME;
 }
 
+/**
+ * How deeply objects and arrays may nest in an event's fields. JSON.parse takes any depth,
+ * but JSON.stringify (the channel's and the wire's encoders, the sinks') overflows the stack
+ * from a few thousand levels: one such event would fail every write of its batch, for ever.
+ * Logs nest a few levels; 64 leaves room for any real structure.
+ */
+export const MAX_FIELD_DEPTH = 64;
+
+/** Whether `value` nests objects or arrays more than `max` levels deep (iterative: a deep value must not overflow the check). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v as object))
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 export interface LogEvent {
   /** Stable id derived from where the event came from (core/event-id.ts): a replay yields the same id. */
   id: string;

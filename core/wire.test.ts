@@ -36,6 +36,37 @@ describe('wire format v1', () => {
     expect(decodeEvent(encodeEvent({ ...event, timestamp: 0 })).timestamp).toBe(0);
   });
 
+  it('gives such an event the arrival time it is handed (a Kafka record timestamp), so every decode of it names the same day', () => {
+    const arrival = Date.UTC(2024, 4, 1, 23, 59, 59);
+    const bytes = encodeEvent({ ...event, timestamp: -5 });
+    expect(decodeEvent(bytes, undefined, arrival).timestamp).toBe(arrival);
+    expect(decodeEvent(bytes, undefined, arrival).timestamp).toBe(arrival);
+    // A record without a usable timestamp (-1): the time of decoding.
+    const before = Date.now();
+    expect(decodeEvent(bytes, undefined, -1).timestamp).toBeGreaterThanOrEqual(before);
+    // A valid event time is never replaced.
+    expect(decodeEvent(encodeEvent(event), undefined, arrival).timestamp).toBe(event.timestamp);
+  });
+
+  it('refuses fields nested deeper than the encoders can write back, and takes the deepest allowed', () => {
+    const nest = (levels: number): unknown => {
+      let v: unknown = 1;
+      for (let i = 0; i < levels; i++) v = i % 2 === 0 ? { a: v } : [v];
+      return v;
+    };
+    const raw = JSON.parse(encodeEvent(event).toString());
+    // fields itself is the first level.
+    const ok = JSON.stringify({ ...raw, fields: { x: nest(63) } });
+    expect(decodeEvent(ok).fields.x).toEqual(nest(63));
+    const deep = JSON.stringify({ ...raw, fields: { x: nest(64) } });
+    expect(() => decodeEvent(deep, 'topic logs partition 0 offset 5')).toThrow(
+      new WireFormatError('invalid event: "fields" or "source" nests deeper than 64 levels', 'topic logs partition 0 offset 5'),
+    );
+    // Far deeper than JSON.stringify can write: refused, not a stack overflow.
+    const hostile = `{"v":1,"id":"x","timestamp":0,"service":"s","module":"m","host":"h","message":"","source":{"kind":"k"},"fields":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`;
+    expect(() => decodeEvent(hostile)).toThrow(/nests deeper than 64 levels/);
+  });
+
   it('carries the level when there is one, and rejects a level that is not a string', () => {
     expect(decodeEvent(encodeEvent({ ...event, level: 'warn' })).level).toBe('warn');
     expect('level' in decodeEvent(encodeEvent(event))).toBe(false);

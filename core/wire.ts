@@ -1,4 +1,12 @@
-import { type FieldValue, isValidEventTime, type LogEvent, type SourceRef, TIME_INVALID_FIELD } from './event.js';
+import {
+  type FieldValue,
+  isValidEventTime,
+  type LogEvent,
+  MAX_FIELD_DEPTH,
+  nestsDeeperThan,
+  type SourceRef,
+  TIME_INVALID_FIELD,
+} from './event.js';
 
 /**
  * The versioned wire encoding of a LogEvent: one JSON object per event, UTF-8. It is the
@@ -46,8 +54,13 @@ export function encodeEventString(event: LogEvent): string {
   });
 }
 
-/** Decodes one event; throws WireFormatError naming what is wrong and `where` it came from. */
-export function decodeEvent(data: Buffer | Uint8Array | string, where?: string): LogEvent {
+/**
+ * Decodes one event; throws WireFormatError naming what is wrong and `where` it came from.
+ * `arrival`: the time to give an event whose own time no sink can store (see below); the
+ * same on every decode of the same bytes (a Kafka record's timestamp), so a replay names the
+ * same file and index. Without it, the time of decoding.
+ */
+export function decodeEvent(data: Buffer | Uint8Array | string, where?: string, arrival?: number): LogEvent {
   let raw: unknown;
   try {
     // A Buffer is read as is: wrapping it in a new view first cost 10-15% of decoding a record.
@@ -61,10 +74,10 @@ export function decodeEvent(data: Buffer | Uint8Array | string, where?: string):
   } catch (err) {
     throw new WireFormatError(`not a Sluice event: invalid JSON (${(err as Error).message})`, where);
   }
-  return validateEvent(raw, where);
+  return validateEvent(raw, where, arrival);
 }
 
-function validateEvent(raw: unknown, where: string | undefined): LogEvent {
+function validateEvent(raw: unknown, where: string | undefined, arrival: number | undefined): LogEvent {
   if (!isObject(raw)) throw new WireFormatError('not a Sluice event: expected a JSON object', where);
   if (raw.v !== WIRE_VERSION) {
     throw new WireFormatError(
@@ -88,6 +101,8 @@ function validateEvent(raw: unknown, where: string | undefined): LogEvent {
   if (level !== undefined && typeof level !== 'string') fail('level', 'a string when present');
   const fields = raw.fields ?? {};
   if (!isObject(fields)) fail('fields', 'an object');
+  if (nestsDeeperThan(fields, MAX_FIELD_DEPTH) || nestsDeeperThan(source, MAX_FIELD_DEPTH))
+    throw new WireFormatError(`invalid event: "fields" or "source" nests deeper than ${MAX_FIELD_DEPTH} levels`, where);
   const event: LogEvent = {
     id,
     timestamp: timestamp as number,
@@ -101,9 +116,9 @@ function validateEvent(raw: unknown, where: string | undefined): LogEvent {
   if (level !== undefined) event.level = level as string;
   if (!isValidEventTime(event.timestamp)) {
     // One event with a time no sink can store must not stop its partition: it is kept,
-    // at the time it was read, with the time it claimed beside it.
+    // at the time it arrived, with the time it claimed beside it.
     event.fields = { ...event.fields, [TIME_INVALID_FIELD]: event.timestamp };
-    event.timestamp = Date.now();
+    event.timestamp = arrival !== undefined && isValidEventTime(arrival) ? arrival : Date.now();
   }
   return event;
 }

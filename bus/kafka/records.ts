@@ -10,13 +10,15 @@ export interface RawRecord {
   offset: string | number;
   key?: Buffer | string | null;
   value: Buffer | null;
+  /** Its Kafka timestamp, ms (kafkajs: a string); -1 or absent when it has none. */
+  timestamp?: string | number;
 }
 
 /** Decodes one record value into an event; returns the reason when it is not one. */
-export function decodeRecord(value: Buffer | null): LogEvent | string {
+export function decodeRecord(value: Buffer | null, timestamp?: string | number): LogEvent | string {
   if (value === null) return 'record has no value (a tombstone?), not a Sluice event';
   try {
-    return decodeEvent(value);
+    return decodeEvent(value, undefined, timestamp === undefined ? undefined : Number(timestamp));
   } catch (err) {
     return err instanceof WireFormatError ? err.reason : String(err);
   }
@@ -49,7 +51,7 @@ export function decodeBatch(
     const r = records[i]!;
     const value = r.value ?? null;
     bytes += value?.length ?? 0;
-    const decoded = decodeRecord(value);
+    const decoded = decodeRecord(value, r.timestamp);
     if (typeof decoded === 'string') {
       ids[i] = null;
       const key = r.key === undefined || r.key === null ? null : typeof r.key === 'string' ? Buffer.from(r.key) : r.key;

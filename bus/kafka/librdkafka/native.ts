@@ -26,6 +26,8 @@ export interface NativeMessage extends TopicPartitionOffset {
   value: Buffer | null;
   size: number;
   key?: Buffer | string | null;
+  /** ms since the epoch (CreateTime or LogAppendTime); -1 when the record has none. */
+  timestamp?: number;
 }
 
 export interface DeliveryReport extends TopicPartitionOffset {
