@@ -127,6 +127,23 @@ export function exitOnEarlySignals(): void {
   if (process.env[MEMORY_LIMIT_ENV] === undefined) return;
   process.on('SIGTERM', exitEarly);
   process.on('SIGINT', exitEarly);
+  // The launcher forwards every SIGHUP (`systemctl reload`), and Node's default for one is
+  // to die: a reload asked for while the pipeline starts or drains would crash it. This
+  // listener stays for the life of the process; the pipeline reloads on the signals it gets
+  // while it runs (bin/operate.ts), and on one that came while it started (earlyReload).
+  process.on('SIGHUP', noteEarlyHup);
+}
+
+let earlyHup = false;
+function noteEarlyHup(): void {
+  earlyHup = true;
+}
+
+/** Whether a SIGHUP came before the pipeline listened for it itself (then the file it read may be stale); asks once. */
+export function earlyReload(): boolean {
+  const asked = earlyHup;
+  earlyHup = false;
+  return asked;
 }
 
 export function endEarlySignals(): void {

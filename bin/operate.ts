@@ -7,6 +7,7 @@ import { startApiServer, type ApiServer } from '../api/server.js';
 import { Taps } from '../api/tap.js';
 import { type IpcPort, serveApiOverIpc } from '../api/worker-ipc.js';
 import type { LivePipeline, Reloader } from './reload.js';
+import { earlyReload } from './launch.js';
 
 /**
  * What makes a running pipeline operable: the readiness model and the tap points the
@@ -95,6 +96,10 @@ export async function startOperations(ops: Operations, o: OperateOptions, logger
     void o.reloader.reload('signal');
   };
   process.on('SIGHUP', onHup);
+  if (earlyReload()) {
+    logger.info('a reload was asked for while the pipeline started: reloading the config now');
+    onHup();
+  }
   ops.readiness.pipelineRunning();
   return {
     url: server?.url,

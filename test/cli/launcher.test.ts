@@ -96,6 +96,44 @@ describe('sluice agent launcher', () => {
     }
   }, 120_000);
 
+  it('survives a SIGHUP (systemctl reload) while it starts and while it drains: a reload then, a clean stop after', async () => {
+    const dir = await tempDir('launcher-hup');
+    try {
+      // Kafka is down: the lines stay in the channel, and the stop drains for drain_timeout.
+      writeFileSync(join(dir.dir, 'app.log'), 'one\ntwo\n');
+      const config = agentConfig(dir.dir, ['shutdown: { drain_timeout: 3s }']);
+      const agent = start(['agent', '-c', config]);
+      // As soon as the pipeline process listens for SIGHUP at all (SigCgt bit 1), long before it runs.
+      let child = 0;
+      await waitFor(
+        'the pipeline process catching SIGHUP',
+        () => {
+          try {
+            child = childOf(agent.child.pid!);
+            const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${child}/status`, 'utf8'))?.[1];
+            return caught !== undefined && (BigInt(`0x${caught}`) & 1n) === 1n;
+          } catch {
+            return false;
+          }
+        },
+        30_000,
+      );
+      const startedBefore = agent.logs().some((l) => l.msg === 'sluice started');
+      process.kill(child, 'SIGHUP');
+      await waitForLog(agent, 'sluice started', 60_000);
+      if (!startedBefore)
+        expect(agent.logs().map((l) => l.msg)).toContain('a reload was asked for while the pipeline started: reloading the config now');
+      await waitForLog(agent, 'config reload: nothing changed', 30_000);
+      // Stopping: the forwarder waits for Kafka up to drain_timeout; a SIGHUP then is ignored.
+      const stopped = agent.stop('SIGTERM');
+      await waitForLog(agent, 'stopping (send the signal again to exit at once)', 10_000);
+      process.kill(child, 'SIGHUP');
+      expect(await stopped).toBe(0);
+    } finally {
+      await dir.cleanup();
+    }
+  }, 120_000);
+
   it('stops a collector signalled while its workers start once they are up: exit 0 and no worker left behind', async () => {
     const dir = await tempDir('launcher-workers');
     try {
