@@ -11,7 +11,7 @@ import type { SearchOptions } from './search.js';
 import type { TapOptions } from './tap.js';
 import type { TopOptions } from './top.js';
 import { CliFailure } from './cli-failure.js';
-import { endEarlySignals, followLauncher } from './launch.js';
+import { endEarlySignals } from './launch.js';
 import { reportToSupervisor, superviseWorkers, workerCount } from './workers.js';
 
 // Each command imports what it runs when it runs: a sidecar agent never loads the
@@ -81,7 +81,6 @@ for (const [role, description] of [
     exitOnUnexpectedErrors(logger);
     endEarlySignals();
     const signals = stopOnSignals(logger);
-    if (worker === undefined) followLauncher();
     if (role === 'collector' && worker === undefined) {
       let count: number;
       try {

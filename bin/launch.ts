@@ -125,6 +125,10 @@ const exitEarly = () => process.exit(0);
  */
 export function exitOnEarlySignals(): void {
   if (process.env[MEMORY_LIMIT_ENV] === undefined) return;
+  // From the first line: a launcher SIGKILLed while this process loaded its modules must
+  // not leave it running on, holding the channel's lock. A collector's workers (forked by
+  // their supervisor, --worker) follow the supervisor instead (bin/workers.ts).
+  if (!process.argv.includes('--worker')) followLauncher();
   process.on('SIGTERM', exitEarly);
   process.on('SIGINT', exitEarly);
   // The launcher forwards every SIGHUP (`systemctl reload`), and Node's default for one is
@@ -152,7 +156,7 @@ export function endEarlySignals(): void {
 }
 
 /** In the child: the IPC channel must not keep it alive, and its end means the launcher was killed. */
-export function followLauncher(): void {
+function followLauncher(): void {
   if (process.env[MEMORY_LIMIT_ENV] === undefined || !process.channel) return;
   process.channel.unref();
   process.once('disconnect', () => process.kill(process.pid, 'SIGKILL'));

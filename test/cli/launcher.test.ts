@@ -96,6 +96,28 @@ describe('sluice agent launcher', () => {
     }
   }, 120_000);
 
+  it('takes the pipeline process with it when the launcher is SIGKILLed while that process still loads', async () => {
+    const dir = await tempDir('launcher-early-kill');
+    try {
+      const agent = start(['agent', '-c', agentConfig(dir.dir)]);
+      let child = 0;
+      await waitFor('the pipeline process', () => {
+        try {
+          child = childOf(agent.child.pid!);
+          return child > 0;
+        } catch {
+          return false;
+        }
+      });
+      agent.child.kill('SIGKILL');
+      await agent.exited;
+      await waitFor('the pipeline process to die with its launcher', () => !alive(child), 15_000);
+      expect(agent.logs().map((l) => l.msg)).not.toContain('sluice started');
+    } finally {
+      await dir.cleanup();
+    }
+  }, 60_000);
+
   it('survives a SIGHUP (systemctl reload) while it starts and while it drains: a reload then, a clean stop after', async () => {
     const dir = await tempDir('launcher-hup');
     try {
