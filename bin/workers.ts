@@ -62,6 +62,9 @@ export interface GroupApiOptions {
  * started; rejects with the exit code of a worker that ended before that (its own one-line
  * error is already in the log), after stopping the others.
  */
+/** A worker that ran this long before it exited is restarted after the shortest wait again. */
+const STABLE_MS = 60_000;
+
 export async function superviseWorkers(count: number, args: string[], logger: Logger, api: GroupApiOptions): Promise<Supervised> {
   const script = process.argv[1]!;
   const workers: (ChildProcess | undefined)[] = new Array(count).fill(undefined);
@@ -76,6 +79,8 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
   let everyoneStarted: () => void = () => {};
   const ready = new Promise<void>((resolve) => (everyoneStarted = resolve));
   const exits: Promise<number>[] = new Array(count);
+  /** Ends the waits between restarts: a stop must not wait them out. */
+  const stopped = new AbortController();
 
   const launch = (index: number, backoff: Backoff): Promise<number> => {
     // Its own process group: a Ctrl-C reaches the supervisor alone, which then stops each
@@ -88,16 +93,26 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
     member.link = link;
     // The channel closes before 'exit' is emitted: nothing must be sent to it in between.
     child.once('disconnect', () => link.exited('closed its IPC channel'));
-    child.on('error', (err) => logger.warn({ worker: index, err: err.message }, 'collector worker: IPC error'));
+    let startedAt: number | undefined;
     child.on('message', (m: WorkerMessage) => {
       if (!m.started) return;
       member.state = 'running';
-      backoff.reset();
+      startedAt = Date.now();
       started.add(index);
       if (started.size === count) everyoneStarted();
     });
     return new Promise<number>((resolve) => {
-      child.once('exit', (code, signal) => {
+      let ended = false;
+      // A fork that failed (EAGAIN, EMFILE: a pids limit) emits 'error' and never 'exit':
+      // taken as an exit, or the worker would never be restarted and a stop would wait for it.
+      child.on('error', (err) => {
+        if (child.pid === undefined) exited(null, null, err);
+        else logger.warn({ worker: index, err: err.message }, 'collector worker: IPC error');
+      });
+      child.once('exit', (code, signal) => exited(code, signal));
+      const exited = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
+        if (ended) return;
+        ended = true;
         workers[index] = undefined;
         link.exited(signal ? `exited on ${signal}` : `exited with code ${code}`);
         if (member.link === link) member.link = undefined;
@@ -108,10 +123,17 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
           failStart(status === 0 ? 1 : status);
           return resolve(status);
         }
-        logger.error({ worker: index, exit_code: code, signal }, 'collector worker exited; restarting it');
+        logger.error(
+          { worker: index, exit_code: code, signal, ...(spawnError ? { err: spawnError.message } : {}) },
+          spawnError ? 'collector worker could not be started; trying again' : 'collector worker exited; restarting it',
+        );
         member.restarts++;
-        void backoff.sleep().then(async () => resolve(stopping ? status : await launch(index, backoff)));
-      });
+        // Back to a short wait only after a worker that ran for a while: one that dies soon
+        // after it starts (a batch that crashes it, read again each time) would otherwise
+        // rejoin the group every second, and every rejoin rebalances the whole group.
+        if (startedAt !== undefined && Date.now() - startedAt >= STABLE_MS) backoff.reset();
+        void backoff.sleep(stopped.signal).then(async () => resolve(stopping ? status : await launch(index, backoff)));
+      };
     });
   };
 
@@ -136,6 +158,7 @@ export async function superviseWorkers(count: number, args: string[], logger: Lo
   for (let i = 0; i < count; i++) exits[i] = launch(i, new Backoff(1000, 30_000));
   const stop = async (): Promise<number> => {
     stopping = true;
+    stopped.abort();
     for (const w of workers) w?.kill('SIGTERM');
     const codes = await Promise.all(exits);
     process.off('SIGHUP', onHup);
