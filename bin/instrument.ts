@@ -214,7 +214,7 @@ export function meteredWriter(
   let failedBatch: LogEvent[] | undefined;
   return {
     lastCheckpoint: (source) => out.lastCheckpoint(source),
-    async put(events: LogEvent[], checkpoint?: SourceCheckpoint): Promise<void> {
+    async put(events: LogEvent[], checkpoint?: SourceCheckpoint, signal?: AbortSignal): Promise<void> {
       if (events !== failedBatch) {
         meter.received(events);
         markRead(events, 'source_read');
@@ -223,7 +223,7 @@ export function meteredWriter(
         meter.discarded('truncated', truncated);
       }
       try {
-        await out.put(events, checkpoint);
+        await out.put(events, checkpoint, signal);
       } catch (err) {
         failedBatch = events;
         // Aborted because the agent stops: not a failure, the source reads the batch again.
@@ -257,9 +257,9 @@ export class MeteredChannel implements Channel {
     return this.inner.lastCheckpoint(source);
   }
 
-  async put(events: LogEvent[], checkpoint?: SourceCheckpoint): Promise<void> {
+  async put(events: LogEvent[], checkpoint?: SourceCheckpoint, signal?: AbortSignal): Promise<void> {
     try {
-      await this.inner.put(events, checkpoint);
+      await this.inner.put(events, checkpoint, signal);
     } catch (err) {
       // A put aborted because the agent stops is not a failure: the source did not move on.
       if (!(err instanceof PutAbortedError)) this.meter.error('receiving');

@@ -38,9 +38,10 @@ export interface ChannelWriter {
    * Appends events (and optionally the position they bring the source to). Resolves only
    * once they are durable as the channel defines it; waits while the channel is full —
    * that wait is the source's backpressure. Rejects with PutAbortedError when the agent
-   * stops while it waits (Channel.abortWaitingPuts).
+   * stops while it waits (Channel.abortWaitingPuts), or `signal` aborts while it waits (its
+   * source stops on its own: a reload removed or replaced it); a put admitted is stored.
    */
-  put(events: LogEvent[], checkpoint?: SourceCheckpoint): Promise<void>;
+  put(events: LogEvent[], checkpoint?: SourceCheckpoint, signal?: AbortSignal): Promise<void>;
   /** The newest checkpoint this source put that the channel holds (recovered after a restart). */
   lastCheckpoint(source: string): SourceCheckpoint | undefined;
 }

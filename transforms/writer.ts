@@ -11,10 +11,10 @@ import type { ChannelWriter } from '../core/pipeline.js';
 export function transformingWriter(channel: ChannelWriter, apply: (events: LogEvent[]) => LogEvent[]): ChannelWriter {
   const done = new WeakMap<LogEvent[], LogEvent[]>();
   return {
-    put(events, checkpoint) {
+    put(events, checkpoint, signal) {
       let kept = done.get(events);
       if (kept === undefined) done.set(events, (kept = apply(events)));
-      return channel.put(kept, checkpoint);
+      return channel.put(kept, checkpoint, signal);
     },
     lastCheckpoint: (source) => channel.lastCheckpoint(source),
   };

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isValidEventTime, type LogEvent, TIME_INVALID_FIELD } from '../../../core/event.js';
 import { silentLogger } from '../../../core/log.js';
+import { PutAbortedError } from '../../../core/pipeline.js';
 import { metrics } from '../../../core/metrics.js';
 import { captureLogger, tempDir, waitFor } from '../../../test/support/index.js';
 import { eventNumber, makeEvent } from '../testkit.js';
@@ -443,6 +444,36 @@ describe('disk channel capacity', () => {
     expect(taken).toEqual(range(0, n * 10));
     expect(lines.some((l) => l.msg === 'channel has room again')).toBe(true);
     expect(channel.stats()).toMatchObject({ events: 0, full: false });
+    await channel.close();
+  });
+
+  it("takes a waiting put back when its source's signal aborts: not stored, its checkpoint neither; the puts behind go on", async () => {
+    const { open } = await setup({ maxBytes: 64 * 1024, segmentBytes: 16 * 1024 });
+    const { channel } = await open('disk-withdraw');
+    const stopped = new AbortController();
+    await channel.put(batch(0, 10, 200), { source: 'app', seq: 1, state: {} }, stopped.signal);
+    let b = 1;
+    while (!channel.stats().full) {
+      void channel.put(batch(b * 10, 10, 200), { source: 'app', seq: b + 1, state: {} }, stopped.signal).catch(() => undefined);
+      b++;
+      await new Promise((r) => setImmediate(r));
+    }
+    const before = channel.lastCheckpoint('app')!.seq;
+    const waiting = channel.put(batch(10_000, 10, 200), { source: 'app', seq: 10_000, state: {} }, stopped.signal);
+    stopped.abort();
+    await expect(waiting).rejects.toBeInstanceOf(PutAbortedError);
+    // Room again: another source's put is stored; the withdrawn batch never is.
+    const other = channel.put(batch(20_000, 1, 200), { source: 'other', seq: 1, state: {} });
+    const taken: number[] = [];
+    while (!taken.includes(20_000)) {
+      const tx = await channel.take(1000);
+      taken.push(...tx.events.map(eventNumber));
+      await tx.commit();
+    }
+    await other;
+    expect(taken.filter((n) => n >= 10_000 && n < 20_000)).toEqual([]);
+    expect(channel.lastCheckpoint('app')!.seq).toBeLessThan(10_000);
+    expect(channel.lastCheckpoint('app')!.seq).toBeGreaterThanOrEqual(before);
     await channel.close();
   });
 

@@ -15,7 +15,8 @@ import { PointerStore } from './pointer.js';
 import { SegmentReader, type Taken } from './reader.js';
 import { recover } from './recovery.js';
 import { type Pos, SegmentSet } from './segments.js';
-import { SegmentWriter, type WrittenRecord } from './writer.js';
+import { type PendingPut, SegmentWriter, type WrittenRecord } from './writer.js';
+import { withdrawable } from '../withdrawable.js';
 
 export interface DiskChannelConfig {
   /** Directory of the segments and the pointer; created if missing. */
@@ -167,7 +168,7 @@ export class DiskChannel implements Channel {
     return this.checkpoints.get(source);
   }
 
-  async put(events: LogEvent[], checkpoint?: SourceCheckpoint): Promise<void> {
+  async put(events: LogEvent[], checkpoint?: SourceCheckpoint, signal?: AbortSignal): Promise<void> {
     if (this.state !== 'open')
       throw new Error(`channel "${this.name}" is ${this.state === 'new' ? 'not open yet' : 'closed'}: put refused`);
     if (events.length === 0 && checkpoint === undefined) return;
@@ -179,7 +180,15 @@ export class DiskChannel implements Channel {
           `channel's whole capacity (max_bytes ${this.config.maxBytes}); raise max_bytes or lower the source's batch size`,
       );
     }
-    return new Promise<void>((resolve, reject) => this.writer.put({ frame, events, checkpoint, reserve, resolve, reject }));
+    if (!signal) return new Promise<void>((resolve, reject) => this.writer.put({ frame, events, checkpoint, reserve, resolve, reject }));
+    return withdrawable(signal, `channel "${this.name}": its source stopped while the batch waited for room; it reads the batch again`, {
+      enqueue: (settle) => {
+        const pending: PendingPut = { frame, events, checkpoint, reserve, resolve: settle.resolve, reject: settle.reject };
+        this.writer.put(pending);
+        return pending;
+      },
+      withdraw: (pending) => this.writer.withdraw(pending),
+    });
   }
 
   abortWaitingPuts(): void {

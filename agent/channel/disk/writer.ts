@@ -112,6 +112,17 @@ export class SegmentWriter {
     this.admit();
   }
 
+  /** Takes `p` back if it is still waiting for room (not yet admitted to a write); false otherwise. */
+  withdraw(p: PendingPut): boolean {
+    const i = this.waiting.indexOf(p);
+    if (i < 0) return false;
+    this.waiting.splice(i, 1);
+    // The puts behind it may fit now.
+    this.admit();
+    this.publishFull();
+    return true;
+  }
+
   /**
    * Stopping: puts waiting for room, later puts that would wait, and a group whose write
    * keeps failing are rejected with `message` instead of waiting.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../core/log.js';
+import { PutAbortedError } from '../../../core/pipeline.js';
 import { runChannelModel } from '../channel-model.js';
 import { captureLogger, waitFor } from '../../../test/support/index.js';
 import { makeEvent } from '../testkit.js';
@@ -41,6 +42,30 @@ describe('memory channel capacity', () => {
     const rest = await c.take(100);
     expect(rest.events.map((e) => e.id)).toEqual([5, 6, 7, 8, 9, 10, 11].map((n) => `id-${n}`));
     await rest.commit();
+    await c.close();
+  });
+
+  it("takes a waiting put back when its source's signal aborts, stores a put that fits, and lets the ones behind go", async () => {
+    const c = new MemoryChannel({ maxEvents: 10, maxBytes: 1 << 20 }, 'mem-withdraw', silentLogger());
+    await c.open();
+    const stopped = new AbortController();
+    await c.put(
+      [0, 1, 2, 3, 4, 5, 6, 7].map((n) => makeEvent(n)),
+      undefined,
+      stopped.signal,
+    );
+    const waiting = c.put(
+      [8, 9, 10].map((n) => makeEvent(n)),
+      { source: 'app', seq: 2, state: {} },
+      stopped.signal,
+    );
+    const other = c.put([11].map((n) => makeEvent(n)));
+    stopped.abort();
+    await expect(waiting).rejects.toBeInstanceOf(PutAbortedError);
+    // The channel is not stopping: the put behind it is stored, the withdrawn one is not.
+    await other;
+    expect((await c.take(100)).events.map((e) => e.id)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 11].map((n) => `id-${n}`));
+    expect(c.lastCheckpoint('app')).toBeUndefined();
     await c.close();
   });
 

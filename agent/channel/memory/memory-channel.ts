@@ -1,6 +1,7 @@
 import type { LogEvent } from '../../../core/event.js';
 import type { Logger } from '../../../core/log.js';
 import { type Channel, PutAbortedError, type SourceCheckpoint, type Transaction } from '../../../core/pipeline.js';
+import { type Settle, withdrawable } from '../withdrawable.js';
 import { PutTimes } from '../age.js';
 import { channelMetrics, removeChannelMetrics, reportOldestPut } from '../metrics.js';
 import { type ChannelState, EMPTY_TRANSACTION, Transactions } from '../transactions.js';
@@ -91,7 +92,7 @@ export class MemoryChannel implements Channel {
     return this.checkpoints.get(source);
   }
 
-  async put(events: LogEvent[], checkpoint?: SourceCheckpoint): Promise<void> {
+  async put(events: LogEvent[], checkpoint?: SourceCheckpoint, signal?: AbortSignal): Promise<void> {
     if (this.state !== 'open')
       throw new Error(`channel "${this.name}" is ${this.state === 'new' ? 'not open yet' : 'closed'}: put refused`);
     const sizes = events.map(eventBytes);
@@ -102,10 +103,23 @@ export class MemoryChannel implements Channel {
           `(max_events ${this.config.maxEvents}, max_bytes ${this.config.maxBytes}); raise them or lower the source's batch size`,
       );
     }
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ events, sizes, bytes, checkpoint, resolve, reject });
+    const enqueue = (settle: Settle) => {
+      const pending = { events, sizes, bytes, checkpoint, resolve: settle.resolve, reject: settle.reject };
+      this.waiting.push(pending);
       this.admit();
       if (this.stopping !== undefined) this.abortWaiting(this.stopping);
+      return pending;
+    };
+    if (!signal) return new Promise<void>((resolve, reject) => void enqueue({ resolve, reject }));
+    return withdrawable(signal, `channel "${this.name}": its source stopped while the batch waited for room; it reads the batch again`, {
+      enqueue,
+      withdraw: (pending) => {
+        const i = this.waiting.indexOf(pending);
+        if (i < 0) return false;
+        this.waiting.splice(i, 1);
+        this.admit();
+        return true;
+      },
     });
   }
 

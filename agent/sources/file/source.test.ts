@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { waitFor } from '../../../test/support/index.js';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { fileEventId } from '../../../core/event-id.js';
+import { silentLogger } from '../../../core/log.js';
 import { metrics } from '../../../core/metrics.js';
+import { MemoryChannel } from '../../channel/memory/memory-channel.js';
+import { makeEvent } from '../../channel/testkit.js';
 import { fileSourceSpec } from './index.js';
 import type { FileSource } from './source.js';
 import { type makeSource, RecordingChannel, sourcesUnderTest } from './testing.js';
@@ -139,6 +142,35 @@ test('a file deleted while being read (channel full meanwhile) is still read to 
   ch.gate = undefined;
   await waitFor('all events', () => ch.events.length >= 50_000);
   expectExactly(ch, all);
+});
+
+test('stops on its own while its put waits on a full channel (a reload removing it): the batch is read again by the next start', async () => {
+  const log = join(dir, 'a.log');
+  const all = lines(0, 100);
+  await writeFile(log, `${all.join('\n')}\n`);
+  // Full before the source puts anything: as with Kafka down.
+  const full = new MemoryChannel({ maxEvents: 15, maxBytes: 1 << 20 }, 'full', silentLogger());
+  await full.open();
+  await full.put(Array.from({ length: 10 }, (_, n) => makeEvent(n)));
+  let puts = 0;
+  const counted = {
+    put: (...args: Parameters<MemoryChannel['put']>) => {
+      puts++;
+      return full.put(...args);
+    },
+    lastCheckpoint: (source: string) => full.lastCheckpoint(source),
+  };
+  const first = await start({ include: [log], batch: { max_events: 10 } }, counted as unknown as RecordingChannel, 'app');
+  await waitFor('a put waiting for room', () => puts === 1);
+  await new Promise((r) => setTimeout(r, 100));
+  // The channel is not stopping (other sources go on): only this source's put is taken back.
+  await stop(first);
+  expect(full.stats().events).toBe(10);
+  const ch = new RecordingChannel();
+  await start({ include: [log], batch: { max_events: 10 } }, ch, 'app');
+  await waitFor('all events', () => ch.events.length >= 100);
+  expectExactly(ch, all);
+  await full.close();
 });
 
 test('backpressure: while put waits nothing more is read; afterwards every line arrives once', async () => {

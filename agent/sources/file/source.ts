@@ -315,7 +315,8 @@ export class FileSource implements Source {
     const checkpoint: SourceCheckpoint = { source: this.ctx.name, seq: ++this.seq, state };
     for (let delay = 100; ; delay = Math.min(delay * 2, 30_000)) {
       try {
-        await this.out!.put(events, checkpoint);
+        // Taken back if the source stops while it waits for room (a reload removes it).
+        await this.out!.put(events, checkpoint, this.abort.signal);
         this.putFailing = false;
         break;
       } catch (err) {

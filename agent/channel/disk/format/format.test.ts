@@ -135,7 +135,8 @@ describe('channel record encoding (format 3)', () => {
 
   it('round-trips large and deeply nested fields, and treats values JSON cannot hold as the wire does', () => {
     let deep: FieldValue = 'bottom';
-    for (let i = 0; i < 100; i++) deep = i % 2 ? { [`k${i}`]: deep, n: i } : [deep, i, null, true];
+    // As deep as the wire takes (MAX_FIELD_DEPTH, with fields the first level).
+    for (let i = 0; i < 62; i++) deep = i % 2 ? { [`k${i}`]: deep, n: i } : [deep, i, null, true];
     const big = 'x'.repeat(3 * 1024 * 1024);
     const events = [
       base({ fields: { deep, big, list: Array.from({ length: 1000 }, (_, i) => i * 1.25) } }),
