@@ -19,7 +19,13 @@ export interface DecoderOptions {
   /** Longest reassembled message (bytes): a longer one keeps its head and is marked truncated, or is skipped. */
   maxEventBytes: number;
   policy: 'truncate' | 'skip';
-  /** A held piece whose continuation has not come after the file was idle this long is emitted as it is (0: never). */
+  /** Longest record line read whole (bytes): what a longer one was cut at, for its report. */
+  maxLineBytes: number;
+  /**
+   * A held piece whose continuation has not come after this long is emitted as it is (0: never):
+   * by the runtime's clock once a later record shows its stream that quiet, else once the file
+   * was idle that long.
+   */
   partialTimeout: number;
   /** Per stream joiner of continuation lines (stack traces), or undefined. */
   joiner?: (
@@ -37,10 +43,13 @@ export interface First {
 }
 
 interface Pieces {
-  /** json-file pieces are strings, CRI pieces bytes (copied: the read buffer is reused). */
+  /** json-file pieces are strings, CRI pieces bytes (copied: the read buffer is reused); one message never mixes them. */
+  json: boolean;
   parts: (string | Buffer)[];
   bytes: number;
   offset: number;
+  /** File offset after its last piece. */
+  next: number;
   timestamp: number;
   cut: Cut;
   lastAt: number;
@@ -48,6 +57,15 @@ interface Pieces {
 
 interface StreamState {
   pieces: Pieces | undefined;
+  /**
+   * The message being read outgrew max_event_bytes and was handed on (its head, or skipped):
+   * its further pieces up to its last are dropped, and the position passes them. Held until its
+   * last piece, it would keep the position at its first for as long as the line lasts (a
+   * progress bar: hours), and a restart would emit the other stream's events since then again.
+   */
+  dropping: boolean;
+  /** Runtime time of the stream's last piece (held or dropped). */
+  lastTime: number;
   joiner: MultilineJoiner<First> | undefined;
 }
 
@@ -55,6 +73,11 @@ const STREAMS = new Set(['stdout', 'stderr']);
 
 export class ContainerLogDecoder implements LineDecoder {
   private readonly streams = new Map<string, StreamState>();
+  /**
+   * Runtime time from which a held or dropped message may have timed out (a lower bound: the
+   * streams are looked at then, and it is set again), Infinity when none is held.
+   */
+  private expireAt = Infinity;
 
   constructor(
     private readonly options: DecoderOptions,
@@ -62,11 +85,21 @@ export class ContainerLogDecoder implements LineDecoder {
   ) {}
 
   line(buf: Buffer, start: number, end: number, offset: number, next: number, cut: Cut, now: number): void {
-    // A record line over the line limit (long_lines: skip): nothing of it is read.
-    if (cut === 'skipped') return this.out.skipped(next);
+    if (start < end && buf[start] === 0) {
+      // After a power loss the file may end in NUL bytes where unwritten data was (ext4,
+      // XFS); the runtime appends its next record to them.
+      const from = start;
+      while (start < end && buf[start] === 0) start++;
+      this.options.malformed(offset, `${start - from} NUL bytes before the record, skipped`);
+      offset += start - from;
+      if (start === end) return this.out.passed(next);
+    }
     if (start === end) return this.bad(buf, start, end, offset, next, cut, now, 'empty line');
-    if (buf[start] === 0x7b) this.jsonRecord(buf, start, end, offset, next, cut, now);
-    else this.criRecord(buf, start, end, offset, next, cut, now);
+    if (buf[start] === 0x7b) {
+      // A record line over the line limit (long_lines: skip) comes as its head, which is no JSON.
+      if (cut === 'skipped') return this.out.skipped(next);
+      this.jsonRecord(buf, start, end, offset, next, cut, now);
+    } else this.criRecord(buf, start, end, offset, next, cut, now);
   }
 
   private jsonRecord(buf: Buffer, start: number, end: number, offset: number, next: number, cut: Cut, now: number): void {
@@ -74,7 +107,11 @@ export class ContainerLogDecoder implements LineDecoder {
     try {
       rec = JSON.parse(buf.toString('utf8', start, end));
     } catch {
-      return this.bad(buf, start, end, offset, next, cut, now, cut === 'truncated' ? 'line longer than max_line_bytes' : 'not valid JSON');
+      const reason =
+        cut === 'truncated'
+          ? `longer than ${this.options.maxLineBytes} bytes, the longest record line read (6 × max_event_bytes, at least 6 × 16 KiB, + 64 KiB)`
+          : 'not valid JSON';
+      return this.bad(buf, start, end, offset, next, cut, now, reason);
     }
     const r = rec as { log?: unknown; stream?: unknown; time?: unknown };
     if (
@@ -92,7 +129,7 @@ export class ContainerLogDecoder implements LineDecoder {
     const log = r.log;
     const last = log.endsWith('\n');
     const text = last ? log.slice(0, log.endsWith('\r\n') ? -2 : -1) : log;
-    this.piece(r.stream, text, Buffer.byteLength(text), last, offset, next, time, now);
+    this.piece(r.stream, text, Buffer.byteLength(text), last, false, offset, next, time, now);
   }
 
   private criRecord(buf: Buffer, start: number, end: number, offset: number, next: number, cut: Cut, now: number): void {
@@ -108,8 +145,9 @@ export class ContainerLogDecoder implements LineDecoder {
       return this.bad(buf, start, end, offset, next, cut, now, 'neither JSON nor "<time> <stream> <P|F> <text>"');
     }
     const from = Math.min(s3 + 1, end);
-    // Copied: the caller's buffer is reused for the next read.
-    this.piece(stream, Buffer.from(buf.subarray(from, end)), end - from, tag === 'F', offset, next, time, now);
+    // Copied: the caller's buffer is reused for the next read. A line cut at the line limit
+    // (a runtime configured for longer lines) holds more than max_event_bytes of message.
+    this.piece(stream, Buffer.from(buf.subarray(from, end)), end - from, tag === 'F', cut !== undefined, offset, next, time, now);
   }
 
   private piece(
@@ -117,55 +155,87 @@ export class ContainerLogDecoder implements LineDecoder {
     part: string | Buffer,
     bytes: number,
     last: boolean,
+    over: boolean,
     offset: number,
     next: number,
     time: number,
     now: number,
   ): void {
+    if (time >= this.expireAt) this.expire(time);
     const st = this.state(stream);
-    let p = st.pieces;
-    if (p && typeof p.parts[0] !== typeof part) {
-      this.complete(stream, st, p, this.pendingNext.get(stream)!);
-      p = undefined;
+    st.lastTime = time;
+    if (st.dropping) {
+      if (last) st.dropping = false;
+      this.out.passed(next);
+    } else {
+      const json = typeof part === 'string';
+      let p = st.pieces;
+      if (p && p.json !== json) {
+        this.complete(stream, st, p);
+        p = undefined;
+      }
+      if (!p) st.pieces = p = { json, parts: [], bytes: 0, offset, next, timestamp: time, cut: undefined, lastAt: now };
+      const room = this.options.maxEventBytes - p.bytes;
+      if (bytes <= room && !over) {
+        p.parts.push(part);
+        p.bytes += bytes;
+      } else {
+        // The head is kept either way: a skipped message still shows it to the multiline patterns.
+        p.parts.push(headOf(part, room));
+        p.bytes = this.options.maxEventBytes;
+        p.cut = this.options.policy === 'skip' ? 'skipped' : 'truncated';
+      }
+      p.lastAt = now;
+      p.next = next;
+      if (last) this.complete(stream, st, p);
+      else if (p.cut !== undefined) {
+        this.complete(stream, st, p);
+        st.dropping = true;
+      }
     }
-    if (!p) st.pieces = p = { parts: [], bytes: 0, offset, timestamp: time, cut: undefined, lastAt: now };
-    const room = this.options.maxEventBytes - p.bytes;
-    if (bytes <= room) {
-      p.parts.push(part);
-      p.bytes += bytes;
-    } else if (p.cut === undefined) {
-      // The head is kept either way: a skipped message still shows it to the multiline patterns.
-      const b = typeof part === 'string' ? Buffer.from(part) : part;
-      p.parts.push(b.subarray(0, charBoundary(b, 0, room)));
-      p.bytes = this.options.maxEventBytes;
-      p.cut = this.options.policy === 'skip' ? 'skipped' : 'truncated';
-    }
-    p.lastAt = now;
-    if (last) this.complete(stream, st, p, next);
-    else this.pendingNext.set(stream, next);
+    if ((st.pieces || st.dropping) && this.options.partialTimeout > 0 && time + this.options.partialTimeout < this.expireAt)
+      this.expireAt = time + this.options.partialTimeout;
   }
 
-  /** Where the file continues after the last piece held of each stream. */
-  private readonly pendingNext = new Map<string, number>();
+  /**
+   * A record written at `time`: a held or dropped message whose stream wrote nothing for
+   * partial_line_timeout before it has ended. Decided by the runtime's times, so a replay
+   * decides the same, however fast or late the file is read.
+   */
+  private expire(time: number): void {
+    const timeout = this.options.partialTimeout;
+    this.expireAt = Infinity;
+    for (const [stream, st] of this.streams) {
+      if (!st.pieces && !st.dropping) continue;
+      if (time - st.lastTime >= timeout) this.end(stream, st);
+      else this.expireAt = Math.min(this.expireAt, st.lastTime + timeout);
+    }
+  }
 
-  private complete(stream: string, st: StreamState, p: Pieces, next: number): void {
+  /** The stream's message will not continue: what is held is emitted, the next piece starts a new one. */
+  private end(stream: string, st: StreamState): void {
+    if (st.pieces) this.complete(stream, st, st.pieces);
+    st.dropping = false;
+  }
+
+  private complete(stream: string, st: StreamState, p: Pieces): void {
     st.pieces = undefined;
-    this.pendingNext.delete(stream);
-    const message =
-      typeof p.parts[0] === 'string'
-        ? (p.parts as string[]).join('')
-        : p.parts.length === 1
-          ? (p.parts[0] as Buffer).toString('utf8')
-          : Buffer.concat(p.parts as Buffer[]).toString('utf8');
-    if (st.joiner) st.joiner.push(message, p.bytes, p.offset, next, p.cut, p.lastAt, { timestamp: p.timestamp, stream });
-    else if (p.cut === 'skipped') this.out.skipped(next);
-    else this.out.emit({ message, offset: p.offset, next, cut: p.cut, timestamp: p.timestamp, stream });
+    const message = p.json
+      ? p.parts.length === 1
+        ? (p.parts[0] as string)
+        : (p.parts as string[]).join('')
+      : p.parts.length === 1
+        ? (p.parts[0] as Buffer).toString('utf8')
+        : Buffer.concat(p.parts as Buffer[]).toString('utf8');
+    if (st.joiner) st.joiner.push(message, p.bytes, p.offset, p.next, p.cut, p.lastAt, { timestamp: p.timestamp, stream });
+    else if (p.cut === 'skipped') this.out.skipped(p.next);
+    else this.out.emit({ message, offset: p.offset, next: p.next, cut: p.cut, timestamp: p.timestamp, stream });
   }
 
   private state(stream: string): StreamState {
     let st = this.streams.get(stream);
     if (!st) {
-      st = { pieces: undefined, joiner: undefined };
+      st = { pieces: undefined, dropping: false, lastTime: 0, joiner: undefined };
       st.joiner = this.options.joiner?.(
         (message, offset, next, cut, first) =>
           this.out.emit({
@@ -183,30 +253,38 @@ export class ContainerLogDecoder implements LineDecoder {
     return st;
   }
 
+  /** Emitted raw, within max_event_bytes like any message (a line may be up to maxLineBytes long). */
   private bad(buf: Buffer, start: number, end: number, offset: number, next: number, cut: Cut, now: number, reason: string): void {
+    // An over-long line under long_lines: skip, of which only the head was read.
+    if (cut === 'skipped') return this.out.skipped(next);
     this.options.malformed(offset, reason);
-    this.out.emit({
-      message: buf.toString('utf8', start, end),
-      offset,
-      next,
-      cut: cut === 'skipped' ? undefined : cut,
-      timestamp: now,
-      fields: { 'log.malformed': reason },
-    });
+    const max = this.options.maxEventBytes;
+    let message: string;
+    if (end - start > max) {
+      message = buf.toString('utf8', start, charBoundary(buf, start, start + max));
+      cut = 'truncated';
+    } else message = buf.toString('utf8', start, end);
+    // Bytes that are not UTF-8 became U+FFFD, three bytes each.
+    if (message.length * 3 > max && Buffer.byteLength(message) > max) {
+      const b = Buffer.from(message);
+      message = b.toString('utf8', 0, charBoundary(b, 0, max));
+      cut = 'truncated';
+    }
+    if (cut === 'truncated' && this.options.policy === 'skip') return this.out.skipped(next);
+    this.out.emit({ message, offset, next, cut, timestamp: now, fields: { 'log.malformed': reason } });
   }
 
   tick(now: number, quiet: number): void {
     const o = this.options;
     for (const [stream, st] of this.streams) {
-      if (st.pieces && o.partialTimeout > 0 && quiet >= o.partialTimeout)
-        this.complete(stream, st, st.pieces, this.pendingNext.get(stream)!);
+      if ((st.pieces || st.dropping) && o.partialTimeout > 0 && quiet >= o.partialTimeout) this.end(stream, st);
       if (st.joiner?.pending && now - st.joiner.lastLineAt >= o.flushTimeout) st.joiner.flush();
     }
   }
 
   flush(): void {
     for (const [stream, st] of this.streams) {
-      if (st.pieces) this.complete(stream, st, st.pieces, this.pendingNext.get(stream)!);
+      this.end(stream, st);
       st.joiner?.flush();
     }
   }
@@ -214,7 +292,7 @@ export class ContainerLogDecoder implements LineDecoder {
   deadline(lastGrowthAt: number): number {
     let at = Infinity;
     for (const st of this.streams.values()) {
-      if (st.pieces && this.options.partialTimeout > 0) at = Math.min(at, lastGrowthAt + this.options.partialTimeout);
+      if ((st.pieces || st.dropping) && this.options.partialTimeout > 0) at = Math.min(at, lastGrowthAt + this.options.partialTimeout);
       if (st.joiner?.pending) at = Math.min(at, st.joiner.lastLineAt + this.options.flushTimeout);
     }
     return at;
@@ -228,4 +306,11 @@ export class ContainerLogDecoder implements LineDecoder {
     }
     return from;
   }
+}
+
+/** The first `room` bytes of a piece, whole characters only, of the piece's kind. */
+function headOf(part: string | Buffer, room: number): string | Buffer {
+  if (typeof part !== 'string') return part.subarray(0, charBoundary(part, 0, room));
+  const b = Buffer.from(part);
+  return b.toString('utf8', 0, charBoundary(b, 0, room));
 }

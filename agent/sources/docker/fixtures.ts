@@ -71,6 +71,12 @@ export function dockerLines(text: string | Buffer, stream: 'stdout' | 'stderr', 
   return out;
 }
 
+/** One json-file record of `log` as given (without "\n" it is a partial), written at `ms` (default: the next fixture time). */
+export function dockerRecord(log: string, stream: 'stdout' | 'stderr', ms?: number): string {
+  const time = ms === undefined ? nextTime().text : new Date(ms).toISOString().replace('Z', '123456Z');
+  return `{"log":${goJsonString(Buffer.from(log))},"stream":"${stream}","time":"${time}"}\n`;
+}
+
 /** The CRI lines for one line `text` of a stream. */
 export function criLines(text: string | Buffer, stream: 'stdout' | 'stderr', times: number[] = []): Buffer {
   const bytes = typeof text === 'string' ? Buffer.from(text) : text;

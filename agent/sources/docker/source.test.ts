@@ -1,13 +1,13 @@
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, waitFor } from '../../../test/support/index.js';
+import { captureLogger, tempDir, waitFor } from '../../../test/support/index.js';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { FileEventIds } from '../../../core/event-id.js';
-import { silentLogger } from '../../../core/log.js';
+import { type Logger, silentLogger } from '../../../core/log.js';
 import { metrics } from '../../../core/metrics.js';
 import type { ComponentContext } from '../../../core/pipeline.js';
 import { RecordingChannel } from '../file/testing.js';
-import { criLines, dockerConfig, dockerLines, SPLIT } from './fixtures.js';
+import { criLines, dockerConfig, dockerLines, dockerRecord, SPLIT } from './fixtures.js';
 import { dockerSourceOptions, dockerSourceSpec, type DockerSourceInput } from './index.js';
 import type { DockerSource } from './source.js';
 
@@ -23,10 +23,15 @@ afterEach(async () => {
   await cleanup();
 });
 
-async function start(options: DockerSourceInput, ch: RecordingChannel, name = 'containers'): Promise<DockerSource> {
+async function start(
+  options: DockerSourceInput,
+  ch: RecordingChannel,
+  name = 'containers',
+  logger: Logger = silentLogger(),
+): Promise<DockerSource> {
   const dataDir = join(dir, 'data', name);
   mkdirSync(dataDir, { recursive: true });
-  const ctx: ComponentContext = { name, logger: silentLogger(), dataDir, host: 'node-1' };
+  const ctx: ComponentContext = { name, logger, dataDir, host: 'node-1' };
   const parsed = dockerSourceOptions.parse({
     poll_interval: '20ms',
     rescan_interval: '100ms',
@@ -55,9 +60,9 @@ function dockerContainer(id = ID, labels: Record<string, string> = {}, name = 's
   return join(cdir, `${id}-json.log`);
 }
 
-async function counter(name: string): Promise<number> {
+async function counter(name: string, component = 'containers'): Promise<number> {
   const m = await metrics.getSingleMetric(name)!.get();
-  return m.values.filter((v) => v.labels.component === 'containers').reduce((a, v) => a + v.value, 0);
+  return m.values.filter((v) => v.labels.component === component).reduce((a, v) => a + v.value, 0);
 }
 
 const dockerInclude = () => ({ include: [join(dir, 'containers/*/*-json.log'), join(dir, 'containers/*/*-json.log.[0-9]*')] });
@@ -227,6 +232,166 @@ describe('docker json-file', () => {
     await new Promise((r) => setTimeout(r, 250));
     expect(ch2.messages().sort()).toEqual(['excluded by label', 'web']);
     expect(ch2.events.every((e) => e.service === e.fields['container.name'])).toBe(true);
+  });
+
+  test('a line without end on one stream (a progress bar) holds no position: a clean restart emits nothing again', async () => {
+    const log = dockerContainer();
+    // tqdm's "\r" updates and no "\n": Docker writes a 16 KiB partial record whenever its buffer is full, for hours.
+    const bar = (i: number) => `\r${i}% ${'#'.repeat(SPLIT)}`.slice(0, SPLIT);
+    let text = '';
+    for (let i = 0; i < 20; i++) text += dockerRecord(bar(i), 'stdout') + dockerLines(`err ${i}`, 'stderr');
+    writeFileSync(log, text);
+    // The file never goes quiet that long while the bar runs.
+    const options = { ...dockerInclude(), max_event_bytes: '64KiB', partial_line_timeout: '1min' };
+    const ch = new RecordingChannel();
+    const s = await start(options, ch);
+    await waitFor('the stderr lines', () => ch.messages().includes('err 19'));
+    await stop(s);
+    appendFileSync(log, dockerLines('after the restart', 'stderr'));
+    const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
+    await start(options, ch2);
+    await waitFor('the new line', () => ch2.messages().includes('after the restart'));
+    const before = new Set(ch.events.map((e) => e.id));
+    expect(ch2.events.filter((e) => before.has(e.id)).map((e) => e.message)).toEqual([]);
+    expect(ch2.messages()).toEqual(['after the restart']);
+    // The bar's head was handed on when it reached max_event_bytes, once.
+    const out = ch.events.filter((e) => e.source.stream === 'stdout');
+    expect(out.map((e) => e.message)).toEqual([bar(0) + bar(1) + bar(2) + bar(3)]);
+    expect(out[0]!.fields['log.truncated']).toBe(true);
+    expect(out[0]!.source.offset).toBe(0);
+  });
+
+  test('a held piece whose stream stays quiet for partial_line_timeout by the runtime clock is emitted while the other stream writes', async () => {
+    const log = dockerContainer();
+    const t0 = Date.UTC(2024, 4, 1, 13);
+    writeFileSync(
+      log,
+      dockerRecord('progress 1', 'stdout', t0) +
+        dockerRecord('a\n', 'stderr', t0 + 10) +
+        dockerRecord('b\n', 'stderr', t0 + 3000) +
+        dockerRecord('progress 2', 'stdout', t0 + 3010) +
+        dockerRecord('c\n', 'stderr', t0 + 3020),
+    );
+    const ch = new RecordingChannel();
+    await start({ ...dockerInclude(), partial_line_timeout: '2s' }, ch);
+    await waitFor('4 events', () => ch.events.length >= 4);
+    // stdout wrote nothing for 3 s before "b": its piece ended there, whenever it is read.
+    expect(ch.messages().slice(0, 4)).toEqual(['a', 'progress 1', 'b', 'c']);
+    expect(ch.events[1]!.timestamp).toBe(t0);
+  });
+
+  test('NUL bytes a crash left before a record are skipped and counted as malformed; the record is parsed', async () => {
+    const log = dockerContainer();
+    const before = await counter('sluice_docker_source_malformed_lines_total');
+    const times: number[] = [];
+    const first = `${'\0'.repeat(4096)}${dockerLines('after the crash', 'stderr', times)}`;
+    // A run of NULs ending in a newline holds no record: no event.
+    writeFileSync(log, `${first}${'\0'.repeat(100)}\n${dockerLines('next', 'stdout')}`);
+    const ch = new RecordingChannel();
+    await start(dockerInclude(), ch);
+    await waitFor('the next line', () => ch.messages().includes('next'));
+    expect(ch.events).toHaveLength(2);
+    const [e, next] = ch.events;
+    expect(e!.message).toBe('after the crash');
+    expect(e!.source).toMatchObject({ stream: 'stderr', offset: 4096 });
+    expect(e!.timestamp).toBe(times[0]);
+    expect(e!.fields['log.malformed']).toBeUndefined();
+    expect(next!.message).toBe('next');
+    expect(await counter('sluice_docker_source_malformed_lines_total')).toBe(before + 2);
+  });
+
+  test('a malformed line is cut at max_event_bytes and marked; one over the record line limit says what sets the limit', async () => {
+    const log = dockerContainer();
+    const junk = 'x'.repeat(10_000);
+    const huge = `{"log":"${'y'.repeat(200_000)}`;
+    writeFileSync(log, `${junk}\n${huge}\n${dockerLines('fine', 'stdout')}`);
+    const ch = new RecordingChannel();
+    await start({ ...dockerInclude(), max_event_bytes: '2KiB' }, ch);
+    await waitFor('3 events', () => ch.events.length === 3);
+    const [j, h, fine] = ch.events;
+    expect(j!.message.length).toBe(2048);
+    expect(j!.message).toBe(junk.slice(0, 2048));
+    expect(j!.fields).toMatchObject({ 'log.truncated': true, 'log.malformed': 'neither JSON nor "<time> <stream> <tag> <text>"' });
+    expect(h!.message.length).toBe(2048);
+    expect(h!.message).toBe(huge.slice(0, 2048));
+    expect(h!.fields['log.truncated']).toBe(true);
+    expect(h!.fields['log.malformed']).toContain('max_event_bytes');
+    expect(h!.fields['log.malformed']).not.toContain('max_line_bytes');
+    expect(fine!.message).toBe('fine');
+  });
+
+  test('max_event_bytes below the 16 KiB of a record: one event per line, its head, also when escapes make the record 6 times longer', async () => {
+    const log = dockerContainer();
+    const long = 'a'.repeat(40 * 1024);
+    // One record: Docker writes each "<" as "\u003c".
+    const escaped = '<'.repeat(SPLIT - 1);
+    writeFileSync(log, dockerLines(long, 'stdout') + dockerLines(escaped, 'stdout') + dockerLines('next', 'stdout'));
+    const ch = new RecordingChannel();
+    await start({ ...dockerInclude(), max_event_bytes: '2KiB' }, ch);
+    await waitFor('3 events', () => ch.events.length >= 3);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ch.messages()).toEqual([long.slice(0, 2048), escaped.slice(0, 2048), 'next']);
+    expect(ch.events.map((e) => e.fields['log.truncated'])).toEqual([true, true, undefined]);
+    expect(ch.events.map((e) => e.fields['log.malformed'])).toEqual([undefined, undefined, undefined]);
+  });
+
+  test('max_event_bytes below 16 KiB with long_lines: skip: a long line is skipped whole, its last piece too, counted once', async () => {
+    const log = dockerContainer();
+    const before = await counter('sluice_file_source_skipped_events_total', 'small-skip');
+    writeFileSync(
+      log,
+      dockerLines('a'.repeat(2 * SPLIT + 100), 'stdout') + dockerLines('<'.repeat(SPLIT - 1), 'stdout') + dockerLines('next', 'stdout'),
+    );
+    const ch = new RecordingChannel();
+    await start({ ...dockerInclude(), max_event_bytes: '2KiB', long_lines: 'skip' }, ch, 'small-skip');
+    await waitFor('the next line', () => ch.messages().includes('next'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ch.messages()).toEqual(['next']);
+    expect(await counter('sluice_file_source_skipped_events_total', 'small-skip')).toBe(before + 2);
+  });
+
+  test('a new container whose log starts like a removed one is read from its start, not from where the removed one was left', async () => {
+    // Replicas of one image: the first 256 bytes of their logs hold the same first line and no time.
+    const banner = `starting shop-api ${'-'.repeat(300)}`;
+    const [a, b] = ['a'.repeat(64), 'b'.repeat(64)];
+    const logA = dockerContainer(a, {}, 'shop-api-1');
+    let textA = dockerLines(banner, 'stdout');
+    for (let i = 0; textA.length < 4000; i++) textA += dockerLines(`a line ${i}`, 'stdout');
+    writeFileSync(logA, textA);
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    await start(dockerInclude(), ch, 'containers', cap.logger);
+    await waitFor("A's lines", () => ch.messages().includes('a line 0'));
+    rmSync(join(dir, 'containers', a), { recursive: true });
+    await waitFor('A let go', () => cap.lines.some((l) => l.msg === 'file let go'));
+    const logB = dockerContainer(b, {}, 'shop-api-2');
+    const linesB = [banner];
+    let textB = dockerLines(banner, 'stdout');
+    for (let i = 0; textB.length < 10_000; i++) {
+      linesB.push(`b line ${i}`);
+      textB += dockerLines(`b line ${i}`, 'stdout');
+    }
+    // First seen whole, longer than A's position.
+    writeFileSync(`${logB}.tmp`, textB);
+    renameSync(`${logB}.tmp`, logB);
+    await waitFor("B's last line", () => ch.messages().includes(linesB.at(-1)!));
+    const fromB = ch.events.filter((e) => e.source.container === b);
+    expect(fromB.map((e) => e.message)).toEqual(linesB);
+    expect(fromB[0]!.source.offset).toBe(0);
+  });
+
+  test('a replica running beside a container whose log starts alike is read at once (not held as its copy)', async () => {
+    const banner = `starting shop-api ${'-'.repeat(300)}`;
+    const [a, b] = ['c'.repeat(64), 'd'.repeat(64)];
+    writeFileSync(dockerContainer(a, {}, 'shop-api-1'), dockerLines(banner, 'stdout'));
+    const ch = new RecordingChannel();
+    await start({ ...dockerInclude(), rotate_wait: '1min' }, ch);
+    await waitFor("A's line", () => ch.events.length === 1);
+    const logB = dockerContainer(b, {}, 'shop-api-2');
+    writeFileSync(`${logB}.tmp`, dockerLines(banner, 'stdout') + dockerLines('b', 'stdout'));
+    renameSync(`${logB}.tmp`, logB);
+    await waitFor("B's lines", () => ch.events.length === 3, 5000);
+    expect(ch.events.filter((e) => e.source.container === b).map((e) => e.message)).toEqual([banner, 'b']);
   });
 });
 

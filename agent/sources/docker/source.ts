@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { counter as metricCounter } from '../../../core/metrics.js';
 import type { ComponentContext } from '../../../core/pipeline.js';
 import type { DecoderOutput, FileDescription, FileFormat, LineDecoder } from '../file/format.js';
@@ -21,14 +22,28 @@ export const dockerMetrics = {
   ),
 };
 
+/** Where Docker and containerd cut a line without newline into pieces. */
+const SPLIT_BYTES = 16 * 1024;
+
 /** Reports of malformed lines per file: the first ones, then one in a thousand (all are counted). */
 const REPORT_FIRST = 10;
 
 /** Container logs as a file format: the tailer stays the file source's. */
 class ContainerLogFormat implements FileFormat {
   readonly kind = 'docker';
-  /** A record line holds at most 16 KiB of a message, JSON-escaped (up to 6 bytes for one): far below this. */
+  /**
+   * A record line holds at most 16 KiB of a message (the runtimes' cut; a CRI runtime may be
+   * set to cut later), JSON-escaped (up to 6 bytes for one), and the record's other keys
+   * (json-file's `attrs` with log-opt labels or env): read whole up to this.
+   */
   readonly maxLineBytes: number;
+  /**
+   * Every container has its own directory (a pod's container too), and the runtimes rotate by
+   * rename within it: a log in another directory is another container's, however alike their
+   * first bytes (replicas of one image print the same first line, and a json-file record's
+   * time comes after it). Continued from a removed one's position, its head would be lost.
+   */
+  readonly mayContinue = (was: string, path: string): boolean => dirname(was) === dirname(path);
   private readonly rules: ContainerRules;
   private readonly infos: ContainerInfoCache;
   private readonly multiline: ReturnType<typeof compileRules> | undefined;
@@ -42,7 +57,7 @@ class ContainerLogFormat implements FileFormat {
     this.label = { component: ctx.name };
     this.rules = new ContainerRules(o, ctx.name, where);
     this.multiline = o.multiline ? compileRules(o.multiline) : undefined;
-    this.maxLineBytes = Math.min(o.max_event_bytes * 6 + 1024, 256 * 1024 * 1024);
+    this.maxLineBytes = Math.min(Math.max(o.max_event_bytes, SPLIT_BYTES) * 6 + 64 * 1024, 256 * 1024 * 1024);
     this.infos = new ContainerInfoCache((file, reason) => {
       dockerMetrics.metadataErrors.inc(this.label);
       ctx.logger.warn({ file, reason }, 'container config unusable; its logs are read without name, image and labels');
@@ -62,6 +77,7 @@ class ContainerLogFormat implements FileFormat {
       {
         maxEventBytes: o.max_event_bytes,
         policy: o.long_lines,
+        maxLineBytes: this.maxLineBytes,
         partialTimeout: o.partial_line_timeout,
         flushTimeout: o.multiline?.flush_timeout ?? 0,
         joiner: rules

@@ -66,6 +66,7 @@ export class Batch {
       line: (message, offset, next, cut) => this.line(f, message, offset, next, cut),
       decoded: (e) => this.decoded(f, e),
       skipped: (next) => this.skipped(f, next),
+      passed: (next) => this.passed(f, next),
     };
   }
 
@@ -132,6 +133,10 @@ export class Batch {
 
   private skipped(f: TailedFile, next: number): void {
     this.counts.skipped++;
+    this.passed(f, next);
+  }
+
+  private passed(f: TailedFile, next: number): void {
     f.emitPos = Math.max(f.emitPos, Math.min(next, f.reader.heldFrom()));
   }
 

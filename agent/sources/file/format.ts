@@ -52,6 +52,8 @@ export interface DecoderOutput {
   emit(e: DecodedEvent): void;
   /** Bytes up to `next` make no event (a record or message skipped as too long): the position may pass them. */
   skipped(next: number): void;
+  /** Bytes up to `next` make no event of their own (the rest of a message handed on cut, damage): the position may pass them. */
+  passed(next: number): void;
 }
 
 export interface FileFormat {
@@ -59,6 +61,11 @@ export interface FileFormat {
   readonly kind: string;
   /** Longest line (record) read whole, in bytes; default: max_event_bytes. The decoder bounds the events it makes. */
   readonly maxLineBytes?: number;
+  /**
+   * Whether a file at `path` that starts like one followed at `was` may be that file found
+   * again or its copy (and continue its position); default: wherever it lies.
+   */
+  readonly mayContinue?: (was: string, path: string) => boolean;
   /** Called before a file is first tailed; undefined: the file is not to be tailed (excluded). */
   describe(path: string): Promise<FileDescription | undefined>;
   /** A decoder for one file (one generation of it); `where` names the file in reports. */

@@ -12,6 +12,7 @@ import { hashPrefix, type Fingerprint } from './fingerprint.js';
  *   been seen truncated yet, or a genuine copy; the caller looks at the original first;
  * - `new`: read from the start (or the end, for `start_at: end` on the very first scan).
  * A file of the same inode as one followed is a rename: the caller knows that from its table.
+ * A format may rule out continuing or copying a file found elsewhere (`mayContinue`).
  */
 export type Decision = { kind: 'resume'; entry: FileEntry } | { kind: 'continue'; lost: LostEntry } | { kind: 'twin' } | { kind: 'new' };
 
@@ -35,12 +36,21 @@ export class Prefix {
 /** Most lost entries remembered: a burst of short-lived files cannot grow the checkpoint without bound. */
 const MAX_LOST = 10_000;
 
+/** A followed file as far as identity goes. */
+interface Live {
+  readonly fp: Fingerprint;
+  readonly path: string;
+}
+
 export class Identities {
   /** Checkpoint entries not found yet (by "dev:ino"): until the start is over. */
   readonly restored = new Map<string, FileEntry>();
   private lost: LostEntry[] = [];
   /** New files that start like a live file: a copytruncate copy in the making? (path -> decide-by time) */
   readonly deferred = new Map<string, number>();
+
+  /** `mayContinue`: the format's rule (format.ts), else a file may continue or copy one anywhere. */
+  constructor(private readonly mayContinue: (was: string, path: string) => boolean = () => true) {}
 
   restore(files: readonly FileEntry[], lost: readonly LostEntry[]): void {
     this.restored.clear();
@@ -54,11 +64,11 @@ export class Identities {
   }
 
   /**
-   * Decides for a file not followed yet. `live`: fingerprints of the files followed now.
-   * A checkpoint entry of this inode is used up by the decision (it is resumed, or its
-   * inode now holds other content and it becomes lost).
+   * Decides for the file at `path`, not followed yet. `live`: the files followed now. A
+   * checkpoint entry of this inode is used up by the decision (it is resumed, or its inode
+   * now holds other content and it becomes lost).
    */
-  decide(key: string, size: number, prefix: Prefix, live: Iterable<Fingerprint>, now: number): Decision {
+  decide(key: string, path: string, size: number, prefix: Prefix, live: Iterable<Live>, now: number): Decision {
     const entry = this.restored.get(key);
     if (entry) {
       this.restored.delete(key);
@@ -66,18 +76,24 @@ export class Identities {
       // The inode now holds other content (reused, or rewritten while we were down).
       this.addLost({ id: entry.id, fp: entry.fp, path: entry.path, pos: entry.pos, at: now });
     }
-    const lost = this.continuable(prefix, size);
+    const lost = this.continuable(path, prefix, size);
     if (lost) {
       this.lost = this.lost.filter((l) => l !== lost);
       return { kind: 'continue', lost };
     }
-    if (prefix.fp.len > 0) for (const fp of live) if (prefix.startsLike(fp)) return { kind: 'twin' };
-    return { kind: 'new' };
+    return this.twinOf(path, prefix, live) ? { kind: 'twin' } : { kind: 'new' };
   }
 
-  /** A lost entry the file could continue (starts with its bytes, at least as long as its position). */
-  continuable(prefix: Prefix, size: number): LostEntry | undefined {
-    return this.lost.find((l) => prefix.startsLike(l.fp) && size >= l.pos);
+  /** A lost entry the file at `path` could continue (starts with its bytes, at least as long as its position). */
+  continuable(path: string, prefix: Prefix, size: number): LostEntry | undefined {
+    return this.lost.find((l) => prefix.startsLike(l.fp) && size >= l.pos && this.mayContinue(l.path, path));
+  }
+
+  /** A followed file that the file at `path` starts like, and may be a copy of. */
+  twinOf<F extends Live>(path: string, prefix: Prefix, live: Iterable<F>): F | undefined {
+    if (prefix.fp.len === 0) return undefined;
+    for (const f of live) if (prefix.startsLike(f.fp) && this.mayContinue(f.path, path)) return f;
+    return undefined;
   }
 
   addLost(l: LostEntry): void {

@@ -27,6 +27,8 @@ export interface ReaderOutput {
   decoded(e: DecodedEvent): void;
   /** Bytes up to `next` make no event (skipped as too long). */
   skipped(next: number): void;
+  /** Bytes up to `next` make no event, and are not counted as a skipped one. */
+  passed(next: number): void;
 }
 
 /**
@@ -53,7 +55,10 @@ export class LineReader {
     if (start > 0 || head.length >= 2 || cfg.codec.width === 1) this.init(head, head.length);
     const m = cfg.multiline;
     if (cfg.format) {
-      this.decoder = cfg.format.decoder({ emit: (e) => out.decoded(e), skipped: (next) => out.skipped(next) }, where);
+      this.decoder = cfg.format.decoder(
+        { emit: (e) => out.decoded(e), skipped: (next) => out.skipped(next), passed: (next) => out.passed(next) },
+        where,
+      );
     } else if (cfg.rules && m) {
       this.joiner = new MultilineJoiner(
         cfg.rules,

@@ -50,7 +50,7 @@ interface Retry {
 export class Tracker {
   private readonly files = new Map<string, TailedFile>();
   private readonly byPath = new Map<string, TailedFile>();
-  readonly ids = new Identities();
+  readonly ids: Identities;
   readonly fds: Descriptors;
   private readonly label: { component: string };
   private now = 0;
@@ -70,6 +70,7 @@ export class Tracker {
     private readonly logger: Logger,
   ) {
     this.label = { component: s.sourceName };
+    this.ids = new Identities(s.format?.mayContinue);
     this.fds = new Descriptors(s.maxOpenFiles, fileMetrics.openFiles, this.label);
   }
 
@@ -144,7 +145,7 @@ export class Tracker {
       if (this.s.format && !(description = await this.s.format.describe(path))) return;
       const prefix = new Prefix(await readPrefix(fh, this.s.fingerprintBytes));
       if (retry) this.logger.info({ path, failures: retry.backoff.failures }, 'file can be read again');
-      const d = this.ids.decide(key, st.size, prefix, this.fingerprints(), this.now);
+      const d = this.ids.decide(key, path, st.size, prefix, this.files.values(), this.now);
       if (d.kind === 'resume') {
         const { entry } = d;
         const fp = entry.fp.len === 0 ? prefix.fp : entry.fp;
@@ -159,9 +160,9 @@ export class Tracker {
       if (d.kind === 'twin') {
         // Starts like a live file: a copytruncate copy whose truncation we have not seen yet,
         // or a genuine copy. Look at the original now; wait rotate_wait for it to be truncated.
-        const twin = this.followed().find((f) => prefix.startsLike(f.fp));
+        const twin = this.ids.twinOf(path, prefix, this.followed());
         if (twin) await this.check(twin);
-        if (this.ids.continuable(prefix, st.size)) {
+        if (this.ids.continuable(path, prefix, st.size)) {
           this.s.lookAgain(path);
           return;
         }
@@ -433,10 +434,6 @@ export class Tracker {
     }
     f.follow(path);
     this.byPath.set(path, f);
-  }
-
-  private *fingerprints(): Iterable<Fingerprint> {
-    for (const f of this.files.values()) yield f.fp;
   }
 
   private async track(
