@@ -40,6 +40,8 @@ export class KafkajsConsumer implements BusConsumer {
   private down = false;
   private stopped: (() => void) | undefined;
   private readonly uncommitted = new UncommittedWrites();
+  /** Reset whenever the member joins the group: failures long ago must not slow a reconnect today. */
+  private readonly reconnect = new Backoff(500, 30_000);
 
   constructor(
     private readonly setup: ClientSetup,
@@ -63,7 +65,6 @@ export class KafkajsConsumer implements BusConsumer {
   }
 
   private async run(deliver: (batch: AckableBatch) => Promise<void>): Promise<void> {
-    const backoff = new Backoff(500, 30_000);
     const signal = this.abort.signal;
     this.logger.info(
       { bus: describeBus(this.options), group: this.options.consumer.group_id, client: 'kafkajs' },
@@ -86,16 +87,22 @@ export class KafkajsConsumer implements BusConsumer {
           if (matched.length === 0)
             throw Object.assign(new Error(`no topic matches ${this.options.topic} yet`), { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
         }
-        await consumer.subscribe({ topics: [subscription], fromBeginning: this.options.consumer.start_at === 'beginning' });
+        // The topics the admin listed, by name: given the pattern, kafkajs would resolve it from a
+        // metadata request of its own, which may not know a topic created just before; that topic
+        // would be in `matched`, so the rescan below would never rejoin for it.
+        await consumer.subscribe({
+          topics: subscription instanceof RegExp ? matched : [subscription],
+          fromBeginning: this.options.consumer.start_at === 'beginning',
+        });
         if (signal.aborted) break;
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: this.options.consumer.partitions_concurrently,
-          eachBatch: (payload) => this.eachBatch(payload, deliver, consumer),
+          eachBatch: (payload) => this.eachBatch(payload, deliver),
         });
         if (subscription instanceof RegExp) {
-          // kafkajs resolves a pattern once, at subscribe time: topics created later (a new
+          // kafkajs consumes the topics it was subscribed to: topics created later (a new
           // service's first events) are picked up by rejoining with a fresh subscription.
           const known = new Set(matched);
           const newTopics = new Promise<Error>((resolve) => {
@@ -141,7 +148,7 @@ export class KafkajsConsumer implements BusConsumer {
             );
         }
         await consumer.disconnect().catch(() => undefined);
-        await backoff.sleep(signal);
+        await this.reconnect.sleep(signal);
       }
     }
     // Waits for the batches in flight to be acked and committed (or given up uncommitted
@@ -189,6 +196,7 @@ export class KafkajsConsumer implements BusConsumer {
         this.down = false;
         this.logger.info('kafka consumer is back in the group');
       }
+      this.reconnect.reset();
       this.uncommitted.retain(payload.memberAssignment);
       const assigned = Object.entries(payload.memberAssignment).map(([topic, partitions]) => `${topic}[${partitions.join(',')}]`);
       this.logger.info({ group: payload.groupId, partitions: assigned }, 'joined the consumer group');
@@ -196,9 +204,9 @@ export class KafkajsConsumer implements BusConsumer {
     return consumer;
   }
 
-  private async eachBatch(payload: EachBatchPayload, deliver: (batch: AckableBatch) => Promise<void>, consumer: Consumer): Promise<void> {
-    const { batch, isRunning, isStale } = payload;
-    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+  private async eachBatch(payload: EachBatchPayload, deliver: (batch: AckableBatch) => Promise<void>): Promise<void> {
+    const { batch, isRunning } = payload;
+    if (!isRunning() || batch.messages.length === 0) return;
     const { topic, partition, messages } = batch;
     const written = this.uncommitted.get(topic, partition);
     const { events, ids, undecodable, skipped, bytes } = decodeBatch(topic, partition, messages, written);
@@ -218,13 +226,15 @@ export class KafkajsConsumer implements BusConsumer {
     } catch (err) {
       heartbeats.stop();
       if (isRunning() && !this.abort.signal.aborted) {
-        // Never commit past a batch that was not written: read it again from its first offset.
+        // Nothing of the batch is resolved, so kafkajs fetches the partition again from where
+        // this batch began: never committed past, no seek needed. A seek would be wrong: kafkajs
+        // keeps the seek of a partition the group moves away before the next fetch, and applies
+        // it when the partition comes back, reading again what its other owner committed since.
         this.logger.error(
           { topic, partition, offset: batch.firstOffset(), err: describeError(err) },
           'batch not delivered; it will be read again',
         );
         await new Backoff(1000, 1000).sleep(this.abort.signal);
-        consumer.seek({ topic, partition, offset: batch.messages[0]!.offset });
       }
       return;
     }
@@ -249,8 +259,8 @@ export class KafkajsConsumer implements BusConsumer {
         'offset commit failed: the batch was written; if it is read again, this collector skips what it already wrote',
       );
     }
-    // A rebalance noticed while the sinks were writing: now that the batch is committed,
-    // let kafkajs rejoin the group.
+    // A rebalance noticed while the sinks were writing, or a coordinator that stopped
+    // answering: now that the batch is committed, kafkajs rejoins the group or retries.
     if (heartbeats.error) throw heartbeats.error;
   }
 }
@@ -261,28 +271,50 @@ function isUnknownTopic(err: Error): boolean {
   );
 }
 
+/** Heartbeat errors after which kafkajs rejoins the group (its `isRebalancing`, and a member the coordinator forgot). */
+const REJOIN_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
+/** The group has dropped this member or moved past its generation: no heartbeat can keep it in. */
+const MEMBER_GONE_ERRORS = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION']);
+
 /**
  * Heartbeats while a batch is being written, so a slow sink does not get this member thrown
- * out of the group. A heartbeat error (a rebalance started) is kept, not thrown: the batch
- * is finished and committed first.
+ * out of the group: kafkajs's own heartbeats wait behind the batch. A heartbeat error is
+ * kept, not thrown: the batch is finished and committed first, then the error makes kafkajs
+ * rejoin. Heartbeats go on after an error: during a rebalance each still renews the member's
+ * session while the coordinator waits up to rebalance_timeout for it to rejoin, and a timeout
+ * while the coordinator restarts is followed by heartbeats it answers. They stop once the
+ * group has dropped the member.
  */
 class Heartbeats {
   error: Error | undefined;
+  /** `error` asks for a rejoin: a later heartbeat that succeeds does not clear it. */
+  private rejoin = false;
   private readonly timer: NodeJS.Timeout;
   private inFlight = false;
 
   constructor(heartbeat: () => Promise<void>, intervalMs: number) {
+    // kafkajs sends one only once intervalMs passed since its last answer: ticking at the
+    // interval itself would find it not yet due every other tick.
     this.timer = setInterval(() => {
-      if (this.inFlight || this.error) return;
+      if (this.inFlight) return;
       this.inFlight = true;
       heartbeat().then(
-        () => (this.inFlight = false),
+        () => {
+          this.inFlight = false;
+          if (!this.rejoin) this.error = undefined;
+        },
         (err: unknown) => {
           this.inFlight = false;
-          this.error = err instanceof Error ? err : new Error(String(err));
+          const error = err instanceof Error ? err : new Error(String(err));
+          const type = (err as { type?: unknown } | undefined)?.type;
+          if (typeof type === 'string' && REJOIN_ERRORS.has(type)) {
+            this.error = error;
+            this.rejoin = true;
+            if (MEMBER_GONE_ERRORS.has(type)) this.stop();
+          } else if (!this.rejoin) this.error = error;
         },
       );
-    }, intervalMs);
+    }, intervalMs / 2);
     this.timer.unref();
   }
 
