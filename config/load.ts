@@ -6,6 +6,7 @@ import { acceptsString, schemasAt } from '../core/options/introspect.js';
 import { secretValues } from '../core/options/secret.js';
 import type { ComponentKind, ComponentSpec, Registry } from '../core/registry.js';
 import type { LogLevel } from '../core/log.js';
+import { parseTemplate, type TemplatePart, templatePattern } from '../core/template.js';
 import { apiSection, literalTokenProblem, type ApiConfig } from './api.js';
 import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
 import { interpolateEnv, retype, type Substitution } from './interpolate.js';
@@ -256,6 +257,7 @@ export function parseConfig(
       : undefined;
   checkRouting(data as Record<string, unknown>, at);
   checkDeadLetterBus(data as Record<string, unknown>, at);
+  checkDeadLetterNotRead(config.bus, config.deadLetter, at);
   if (problems.length > 0) throw new ConfigError(sortProblems(scrub(problems, secrets)));
   config.agentDeadLetter = agentDeadLetter(registry, deadLetterBody);
   return config;
@@ -343,6 +345,36 @@ function checkDeadLetterBus(data: Record<string, unknown>, at: At): void {
         'a kafka dead-letter uses the brokers of the kafka bus: this file needs "bus: {type: kafka, ...}" (or use type: file)',
       );
   }
+}
+
+/** One rendered value of a Kafka topic name: Kafka's topic characters (bus/kafka/options.ts). */
+const TOPIC_VALUE = '[a-zA-Z0-9._-]+';
+
+/**
+ * A kafka dead-letter on a topic the collector reads: each entry would come back as an
+ * undecodable record, be dead-lettered again with the last one inside it, and so on for
+ * ever, every copy larger (`topic: "sluice-{service}"` reads "sluice-dead-letter").
+ */
+function checkDeadLetterNotRead(
+  bus: ComponentConfig<'bus'> | undefined,
+  deadLetter: ComponentConfig<'dead_letter'> | undefined,
+  at: At,
+): void {
+  if (bus?.type !== 'kafka' || deadLetter?.type !== 'kafka') return;
+  const read = (bus.options as { topic?: unknown }).topic;
+  const written = (deadLetter.options as { topic?: unknown }).topic;
+  if (typeof read !== 'string' || typeof written !== 'string') return;
+  let parts: TemplatePart[];
+  try {
+    parts = parseTemplate(read, { time: false });
+  } catch {
+    return; // The bus section reports it.
+  }
+  if (!templatePattern(parts, TOPIC_VALUE).test(written)) return;
+  at(
+    ['dead_letter', 'topic'],
+    `the dead-letter topic "${written}" is one the collector reads (bus.topic "${read}"): its entries would be read back and dead-lettered again for ever; choose a topic the bus topic does not match`,
+  );
 }
 
 interface Checked {

@@ -97,6 +97,30 @@ describe('routes and dead_letter sections', () => {
     ]);
   });
 
+  it('refuses a kafka dead-letter on a topic the bus reads, fixed or by its template', () => {
+    const kafka = (topic: string, deadLetter: string[]) =>
+      problems(
+        [...sinks, `bus: { type: kafka, brokers: k:9092, topic: "${topic}" }`, 'dead_letter:', '  type: kafka', ...deadLetter].join('\n'),
+      );
+    expect(kafka('sluice-{service}', [])).toEqual([
+      expect.stringMatching(
+        /^p\.yaml:\d+:\d+: dead_letter(\.topic)?: the dead-letter topic "sluice-dead-letter" is one the collector reads \(bus\.topic "sluice-\{service\}"\): its entries would be read back and dead-lettered again for ever; choose a topic the bus topic does not match$/,
+      ),
+    ]);
+    expect(kafka('logs', ['  topic: logs'])).toEqual([
+      expect.stringContaining('the dead-letter topic "logs" is one the collector reads (bus.topic "logs")'),
+    ]);
+    const accepted = (topic: string, deadLetter: string[]) =>
+      parseConfig(
+        [...sinks, `bus: { type: kafka, brokers: k:9092, topic: "${topic}" }`, 'dead_letter:', '  type: kafka', ...deadLetter].join('\n'),
+        'p.yaml',
+        registry,
+        {},
+      );
+    expect(accepted('logs.{service}', []).deadLetter?.options).toMatchObject({ topic: 'sluice-dead-letter' });
+    expect(accepted('sluice-{service}', ['  topic: dead-letter']).deadLetter?.options).toMatchObject({ topic: 'dead-letter' });
+  });
+
   it("takes a dead_letter of type file (the default) or kafka, and the agent's file at agent_path whatever the type", () => {
     const parse = (yaml: string[]) => parseConfig([...sinks, ...yaml].join('\n'), 'p.yaml', registry, {});
     const untyped = parse(['dead_letter:', '  path: /var/dl.jsonl', '  agent_path: /var/agent.jsonl']);

@@ -11,6 +11,7 @@ import {
   EventTemplate,
   literalText,
   parseTemplate,
+  templatePattern,
   templateProblem,
 } from '../../core/template.js';
 import { byteSize, duration } from '../../core/units.js';
@@ -22,6 +23,8 @@ import { byteSize, duration } from '../../core/units.js';
 
 /** Kafka's topic rules: legal characters, and at most 249 of them. */
 const TOPIC_CHAR = /[^a-zA-Z0-9._-]/g;
+/** One rendered value in a topic name, for matching names (the complement of TOPIC_CHAR). */
+export const TOPIC_VALUE = '[a-zA-Z0-9._-]+';
 const TOPIC_MAX = 249;
 
 /** Topic and key templates: core/template.ts's language, without time tokens (`%` is text). */
@@ -287,11 +290,7 @@ export function keyRenderer(key: string): (event: LogEvent) => string {
 export function topicSubscription(topic: string): string | RegExp {
   const parts = parseTemplate(topic, NO_TIME);
   if (parts.every((p) => p.kind === 'literal')) return topic;
-  return new RegExp(`^${parts.map((p) => (p.kind === 'literal' ? escapeRegExp(p.text) : '[a-zA-Z0-9._-]+')).join('')}$`);
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return templatePattern(parts, TOPIC_VALUE);
 }
 
 /** Redacts what must never be logged from a bus description. */

@@ -116,3 +116,12 @@ export function templateProblem(text: string, options: ParseOptions = {}): strin
 export function literalText(parts: readonly TemplatePart[]): string {
   return parts.map((p) => (p.kind === 'literal' ? p.text : '')).join('');
 }
+
+/**
+ * What names the template can render, as a regular expression over whole names: its fixed
+ * text as is, each placeholder as `value` (a pattern for one rendered value). Linear: only
+ * literals and one character class repeated, never nested.
+ */
+export function templatePattern(parts: readonly TemplatePart[], value: string): RegExp {
+  return new RegExp(`^${parts.map((p) => (p.kind === 'literal' ? p.text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : value)).join('')}$`);
+}
