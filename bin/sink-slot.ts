@@ -159,7 +159,7 @@ export class SinkSlot implements Sink {
   /** Resolves once the implementation is closed, also when a close is already under way. */
   async close(): Promise<void> {
     this.status.stopped();
-    if (this.closing) return this.closing;
+    if (this.closing !== undefined) return this.closing;
     if (!this.opened) return;
     this.opened = false;
     this.closing = this.impl.close().finally(() => (this.closing = undefined));
