@@ -79,9 +79,20 @@ export function compact(fields: Fields): Fields {
   const out: Fields = new newPlainObject();
   for (const key in fields) {
     const v = fields[key];
-    if (v !== undefined) out[key] = v;
+    if (v === undefined) continue;
+    if (key === '__proto__') setOwn(out, key, v);
+    else out[key] = v;
   }
   return out;
+}
+
+/**
+ * fields[key] = value, as an own property even for the key `__proto__` (a JSON line may hold
+ * one, and JSON.parse keeps it as data), which assignment would take as the object's
+ * prototype instead.
+ */
+export function setOwn(fields: Fields, key: string, value: FieldValue): void {
+  Object.defineProperty(fields, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
 /**

@@ -31,6 +31,29 @@ describe('compileRegex', () => {
     expect(re.test('an error')).toBe(false);
   });
 
+  it('runs a pattern the linear engine of V8 refuses on RE2 alone, short values too', () => {
+    // Bounds above 16. Backtracking alone, one line of 993 bytes (`deadbeef` x 4, then `x ` x 480)
+    // takes 34 s on the first; `a` x 32 and `!` 30 s on the second.
+    const id = compileRegex('^(?<id>[0-9a-f]{32}) (?<a>.*) (?<b>.*) (?<c>.*) (?<d>.*) end$', 64 * 1024);
+    const words = compileRegex('^(?<msg>(?:\\w+\\s?){1,20})$', 64 * 1024);
+    expect({ id: id.fast, words: words.fast }).toEqual({ id: false, words: false });
+    expect(id.first(`${'deadbeef'.repeat(4)} 1 2 3 4 end`)?.group('id')).toBe('deadbeef'.repeat(4));
+    expect(words.first('two words')?.group('msg')).toBe('two words');
+    // Nested bounds count multiplied; up to 16 the fast engine stays.
+    expect(compileRegex('(?:[0-9]{4}:){5}', 1024).fast).toBe(false);
+    expect(compileRegex('^(?<id>[0-9a-f]{16}) (?<rest>.*)$', 1024).fast).toBe(true);
+  });
+
+  it('places a group whose text occurs more than once in the match, on both engines', () => {
+    const re = compileRegex('pin (?<value>\\d{4}) for user \\d+', 1024 * 1024);
+    for (const prefix of ['', 'é ', 'é'.repeat(FAST_PATH_BYTES)]) {
+      const m = re.first(`${prefix}pin 1234 for user 991234`)!;
+      expect(m.groupStart('value') - prefix.length).toBe(4);
+    }
+    // Where the engines read the pattern apart (RE2's `.` takes \r, V8's does not) the place is not known.
+    expect(compileRegex('(?<value>b)b.?', 1024).first('bb\r')?.groupStart('value')).toBe(-1);
+  });
+
   it('reads at most max_match_bytes of a long value', () => {
     const re = compileRegex('needle', 2048);
     expect(re.test(`${'x'.repeat(1500)}needle`)).toBe(true);

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_MATCH_BYTES } from '../../core/template.js';
-import { byteSize } from '../../core/units.js';
+import { maxMatchBytes } from '../regex.js';
 import { commonOptions } from '../transform.js';
 import { type CompiledPattern, CONVERSIONS, compileGrok, compileNamedGroups, type Conversion } from './grok.js';
 
@@ -47,9 +46,9 @@ export const parseOptions = z
       .array(z.string().min(1))
       .default(DEFAULT_LEVEL_KEYS)
       .describe("A parsed key among these sets the event's level (normalized); [] leaves the level alone"),
-    max_match_bytes: byteSize()
-      .default(DEFAULT_MAX_MATCH_BYTES)
-      .describe('regex / grok: longer values are not parsed (marked log.parse_error): the bound on what a pattern reads per event'),
+    max_match_bytes: maxMatchBytes().describe(
+      'regex / grok: longer values are not parsed (marked log.parse_error): the bound on what a pattern reads per event',
+    ),
   })
   .superRefine((o, ctx) => {
     const patterned = o.format === 'regex' || o.format === 'grok';

@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
+import { decodeEvent, encodeEvent } from '../../core/wire.js';
 import { makeEvent } from '../../test/support/index.js';
 import { PARSE_ERROR_FIELD } from '../transform.js';
 import { GROK_PATTERNS } from './grok-patterns.js';
 import { compileGrok } from './grok.js';
 import { type ParseOptions, parseOptions } from './options.js';
-import { ParseTransform } from './parse.js';
+import { MAX_JSON_DEPTH, ParseTransform } from './parse.js';
 
 const fixture = (name: string) =>
   readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8')
@@ -50,6 +51,33 @@ describe('parse json', () => {
     expect(out[1]!.fields[PARSE_ERROR_FIELD]).toBe('p: expected a JSON object, got an array');
     expect(out[1]!.message).toBe('[1,2]');
     expect(out[2]!.fields).toEqual({ ok: true });
+  });
+
+  it('keeps and marks a line nested too deep to be encoded again, the event otherwise intact', () => {
+    // 60 KB: JSON.parse takes it, JSON.stringify of the event overflows the stack.
+    const deep = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
+    const nested = (levels: number) => `${'{"a":'.repeat(levels - 1)}{"b":[1]}${'}'.repeat(levels - 1)}`;
+    const out = parse({ format: 'json' }, [deep, nested(MAX_JSON_DEPTH)], { fields: { host: 'h1' } });
+    expect(out[0]!.message).toBe(deep);
+    expect(out[0]!.fields).toEqual({ host: 'h1', [PARSE_ERROR_FIELD]: 'p: nested deeper than 64 levels: not parsed' });
+    expect(out[0]!.level).toBeUndefined();
+    expect(JSON.parse(JSON.stringify(out[0]))).toEqual(out[0]);
+    // The root object is the first level: 64 objects hold an array, the 65th level.
+    expect(out[1]!.fields[PARSE_ERROR_FIELD]).toBe('p: nested deeper than 64 levels: not parsed');
+    const shallower = parse({ format: 'json' }, [nested(MAX_JSON_DEPTH - 1)]);
+    expect(shallower[0]!.fields[PARSE_ERROR_FIELD]).toBeUndefined();
+    // Under a target, its levels count too: what is parsed always passes the wire's check.
+    const under = parse({ format: 'json', target: 'fields.a.b' }, [nested(MAX_JSON_DEPTH - 2), nested(MAX_JSON_DEPTH - 3)]);
+    expect(under[0]!.fields[PARSE_ERROR_FIELD]).toBe('p: nested deeper than 62 levels: not parsed');
+    expect(under[1]!.fields[PARSE_ERROR_FIELD]).toBeUndefined();
+    expect(decodeEvent(encodeEvent(under[1]!)).fields).toEqual(under[1]!.fields);
+  });
+
+  it('keeps a __proto__ key as a key, merged into fields the event already has', () => {
+    const [e] = parse({ format: 'json' }, ['{"__proto__": {"x": 1}, "a": 2}'], { fields: { host: 'h1' } });
+    expect(JSON.stringify(e!.fields)).toBe('{"host":"h1","__proto__":{"x":1},"a":2}');
+    expect(Object.getPrototypeOf(e!.fields)).toBe(Object.prototype);
+    expect('x' in e!.fields).toBe(false);
   });
 
   it('marks a missing source field', () => {
@@ -270,6 +298,16 @@ describe('parse options', () => {
     expect(problems({ format: 'grok', pattern: '%{INT:n:hex}' })).toEqual([
       'pattern: unknown type "hex" for field "n": use string, int, float, bool',
     ]);
+  });
+  it('wants max_match_bytes of 1KiB or more', () => {
+    expect(problems({ format: 'regex', pattern: '(?<a>x)', max_match_bytes: 0 })).toEqual([
+      'max_match_bytes: max_match_bytes must be at least 1KiB, got 0 bytes',
+    ]);
+    expect(problems({ format: 'regex', pattern: '(?<a>x)', max_match_bytes: '1023B' })).toEqual([
+      'max_match_bytes: max_match_bytes must be at least 1KiB, got 1023 bytes',
+    ]);
+    expect(parseOptions.parse({ format: 'regex', pattern: '(?<a>x)', max_match_bytes: '1KiB' }).max_match_bytes).toBe(1024);
+    expect(parseOptions.parse({ format: 'json' }).max_match_bytes).toBe(64 * 1024);
   });
   it('refuses options of another format', () => {
     expect(problems({ format: 'json', pattern: 'x' })).toEqual(['pattern: format json takes no pattern (only regex and grok do)']);

@@ -1,7 +1,7 @@
-import type { FieldValue, LogEvent } from '../../core/event.js';
+import { type FieldValue, type LogEvent, MAX_FIELD_DEPTH } from '../../core/event.js';
 import type { EventTest } from '../conditions.js';
 import { normalizeLevel } from '../level/normalize.js';
-import { type FieldPath, type Fields, fieldPath, getField, setField } from '../paths.js';
+import { type FieldPath, type Fields, fieldPath, getField, setField, setOwn } from '../paths.js';
 import { applyEach, compileWhen, PARSE_ERROR_FIELD, ParseErrors, type Side, type Transform, transformSpec } from '../transform.js';
 import { type CompiledPattern, convert, extract } from './grok.js';
 import { LOGFMT, type KeyValueOptions, parseKeyValue } from './kv.js';
@@ -62,6 +62,7 @@ export class ParseTransform implements Transform {
     if (this.targetKey === undefined) {
       // Most events come without fields: the parsed object becomes them, no copy.
       if (isEmpty(e.fields)) e.fields = parsed;
+      else if (Object.hasOwn(parsed, '__proto__')) assignOwn(e.fields, parsed);
       else Object.assign(e.fields, parsed);
     } else setField(e.fields, this.targetKey, parsed);
     for (const key of this.levelKeys) {
@@ -81,14 +82,28 @@ function isEmpty(o: object): boolean {
   return true;
 }
 
+/**
+ * Object.assign for a source with a `__proto__` key (JSON.parse makes it an own property):
+ * assigned, it would replace the target's prototype, dropping the key and lending its
+ * members to every lookup of the event's fields.
+ */
+function assignOwn(target: Fields, source: Fields): void {
+  for (const key of Object.keys(source)) setOwn(target, key, source[key]!);
+}
+
 function reader(name: string): (e: LogEvent) => FieldValue | undefined {
   return (e) => getField(e.fields, name);
 }
 
 function makeParser(o: ParseOptions): Parser {
   switch (o.format) {
-    case 'json':
-      return parseJson;
+    case 'json': {
+      // Under a target, its segments are levels of fields too: the event as a whole must fit.
+      const under = o.target === 'fields' ? 0 : o.target.slice('fields.'.length).split('.').length;
+      const max = Math.max(1, MAX_JSON_DEPTH - under);
+      const tooDeep = `nested deeper than ${max} levels: not parsed`;
+      return (text) => parseJson(text, max, tooDeep);
+    }
     case 'logfmt':
       return kvParser(LOGFMT, o.types, 'no key=value pairs');
     case 'key_value':
@@ -111,7 +126,7 @@ function makeParser(o: ParseOptions): Parser {
   }
 }
 
-function parseJson(text: string): Fields | string {
+function parseJson(text: string, maxDepth: number, tooDeep: string): Fields | string {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -120,7 +135,48 @@ function parseJson(text: string): Fields | string {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`;
+  if (deeperThan(value, maxDepth)) return tooDeep;
   return value as Fields;
+}
+
+/**
+ * Objects and arrays nested deeper than this (with the event's fields the first level) are
+ * not parsed. JSON.parse takes 10000 levels (60 KB of `{"a":`), but whatever turns the event
+ * into JSON again (the disk channel, the wire) recurses and overflows the stack, failing its
+ * whole batch on every retry; the wire refuses such events (core/event.ts).
+ */
+export const MAX_JSON_DEPTH = MAX_FIELD_DEPTH;
+
+// A level's containers and the next's, kept between events: the walk allocates nothing once they have grown.
+let level: object[] = [];
+let below: object[] = [];
+
+/** Whether containers nest more than max levels under root (root is level 1): a walk a level at a time, no recursion. */
+function deeperThan(root: object, max: number): boolean {
+  level.push(root);
+  for (let depth = 1; level.length > 0 && depth <= max; depth++) {
+    for (let i = 0; i < level.length; i++) {
+      const node = level[i]!;
+      if (Array.isArray(node)) {
+        for (let j = 0; j < node.length; j++) {
+          const v: unknown = node[j];
+          if (typeof v === 'object' && v !== null) below.push(v);
+        }
+      } else {
+        for (const key in node) {
+          const v: unknown = (node as Record<string, unknown>)[key];
+          if (typeof v === 'object' && v !== null) below.push(v);
+        }
+      }
+    }
+    level.length = 0;
+    const done = level;
+    level = below;
+    below = done;
+  }
+  const deeper = level.length > 0;
+  level.length = 0;
+  return deeper;
 }
 
 function kvParser(options: KeyValueOptions, types: ParseOptions['types'], none: string): Parser {

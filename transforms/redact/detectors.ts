@@ -59,8 +59,12 @@ export function regexDetector(
         let end = m.end;
         const v = hasValueGroup ? m.group('value') : undefined;
         if (v !== undefined) {
-          start = m.groupStart('value');
-          end = start + v.length;
+          const at = m.groupStart('value');
+          // -1: the group's place is not known (regex.ts), and hiding the whole match hides it too.
+          if (at >= 0) {
+            start = at;
+            end = at + v.length;
+          }
         }
         if (end === start || (accept && !accept(text.slice(start, end)))) return;
         out.push({ start, end, detector: name });
@@ -113,9 +117,27 @@ const bearer = (max: number) =>
     {
       gate: '[Bb]earer|BEARER|[Bb]asic|BASIC|eyJ',
       // "the bearer of", "basic authentication": a credential mixes letters with digits or cases.
-      accept: (v) => v.startsWith('eyJ') || (v.length >= 8 && /[0-9=]|[a-z].*[A-Z]|[A-Z].*[a-z]/.test(v)),
+      accept: (v) => v.startsWith('eyJ') || (v.length >= 8 && mixesCharacters(v)),
     },
   );
+
+/**
+ * Whether v holds a digit or `=`, or letters of both cases. A scan, not a regex: the value
+ * may be max_match_bytes long, and `[a-z].*[A-Z]` backtracks quadratically on a run of one
+ * case (seconds on 60000 characters).
+ */
+function mixesCharacters(v: string): boolean {
+  let lower = false;
+  let upper = false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (isDigit(c) || c === 0x3d) return true;
+    if (c >= 0x61 && c <= 0x7a) lower = true;
+    else if (c >= 0x41 && c <= 0x5a) upper = true;
+    if (lower && upper) return true;
+  }
+  return false;
+}
 
 const apiKey = (max: number) =>
   regexDetector(

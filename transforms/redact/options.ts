@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_MATCH_BYTES } from '../../core/template.js';
-import { byteSize } from '../../core/units.js';
-import { regexProblem } from '../regex.js';
+import { maxMatchBytes, regexProblem } from '../regex.js';
 import { commonOptions } from '../transform.js';
 import { DEFAULT_DETECTORS, DETECTORS, type DetectorName } from './detectors.js';
 
@@ -61,9 +59,7 @@ export const redactOptions = z
       .min(1)
       .optional()
       .describe('the text put in place: {detector} and (hash) {hash}; default "[REDACTED:{detector}]" or "[REDACTED:{detector}:{hash}]"'),
-    max_match_bytes: byteSize()
-      .default(DEFAULT_MAX_MATCH_BYTES)
-      .describe('values longer than this are searched on their first max_match_bytes only'),
+    max_match_bytes: maxMatchBytes().describe('values longer than this are searched on their first max_match_bytes only'),
   })
   .superRefine((o, ctx) => {
     if (o.mode === 'hash' && o.hash_key === undefined)

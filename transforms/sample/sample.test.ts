@@ -26,6 +26,18 @@ describe('sample', () => {
     expect(traces.size).toBeLessThan(45);
   });
 
+  it('samples an event without a value for the key by its id', () => {
+    const bare = sample({ rate: 10, key: '{fields.trace_id}' }).apply(makeEvents(1000));
+    expect(bare.map((e) => e.id)).toEqual(
+      sample({ rate: 10 })
+        .apply(makeEvents(1000))
+        .map((e) => e.id),
+    );
+    expect(bare).toHaveLength(101);
+    const mixed = [makeEvent({ id: 'x1', fields: { trace_id: '' } }), makeEvent({ id: 'x2', fields: { trace_id: null } })];
+    expect(sample({ rate: 2, key: '{service}/{fields.trace_id}' }).apply(mixed)).toEqual(sample({ rate: 2 }).apply(mixed));
+  });
+
   it('always keeps excluded events', () => {
     const events = makeEvents(1000, { level: 'error' });
     expect(sample({ rate: 1000, exclude: { level: ['error', 'fatal'] } }).apply(events)).toHaveLength(1000);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { LogEvent } from '../../core/event.js';
 import { compileConditions, conditionsSchema, type EventTest } from '../conditions.js';
-import { keyOf, keyTemplate } from '../keyed.js';
+import { keyTemplate, presentKeyOf } from '../keyed.js';
 import { applyEach, commonOptions, compileWhen, discardCounter, type Side, type Transform, transformSpec } from '../transform.js';
 
 export const sampleOptions = z
@@ -11,7 +11,7 @@ export const sampleOptions = z
     key: keyTemplate()
       .optional()
       .describe(
-        'events with the same key are kept or dropped together, e.g. "{fields.trace_id}" (default: each event on its own, by its id)',
+        'events with the same key are kept or dropped together, e.g. "{fields.trace_id}"; an event without it, and every event by default, on its own, by its id',
       ),
     exclude: conditionsSchema().optional().describe('events matching these conditions are always kept (e.g. level: [warn, error, fatal])'),
   })
@@ -23,14 +23,15 @@ export type SampleOptions = z.output<typeof sampleOptions>;
  * `type: sample`: keeps an event when a hash of its key (by default its id) falls in one
  * `rate`-th of the hash space. The decision depends on nothing but the event, so a replay
  * after a crash keeps exactly the same events (no gaps, no duplicates downstream), and all
- * events of one trace (`key: "{fields.trace_id}"`) share their fate. Dropped events are
- * counted (reason `sampled`).
+ * events of one trace (`key: "{fields.trace_id}"`) share their fate; an event without a value
+ * for the key is sampled by its id (all of them under the key `unknown` would be kept or
+ * dropped together: every one of them, or none). Dropped events are counted (reason `sampled`).
  */
 export class SampleTransform implements Transform {
   readonly at: Side | undefined;
   private readonly when: EventTest | undefined;
   private readonly exclude: EventTest | undefined;
-  private readonly key: (e: LogEvent) => string;
+  private readonly key: (e: LogEvent) => string | undefined;
   private readonly dropped;
 
   constructor(
@@ -40,7 +41,7 @@ export class SampleTransform implements Transform {
     this.at = o.at;
     this.when = compileWhen(o.when);
     this.exclude = o.exclude ? compileConditions(o.exclude) : undefined;
-    this.key = o.key === undefined ? (e) => e.id : keyOf(o.key);
+    this.key = o.key === undefined ? (e) => e.id : presentKeyOf(o.key);
     this.dropped = discardCounter(name, 'sampled');
   }
 
@@ -51,7 +52,7 @@ export class SampleTransform implements Transform {
   // Made once, not per batch: V8 optimizes each new closure anew, and a batch would run partly unoptimized.
   private readonly each = (e: LogEvent): boolean => {
     if (this.exclude?.(e)) return true;
-    if (fnv1a(this.key(e)) % this.o.rate === 0) return true;
+    if (fnv1a(this.key(e) ?? e.id) % this.o.rate === 0) return true;
     this.dropped.inc();
     return false;
   };

@@ -65,6 +65,17 @@ describe('throttle', () => {
     expect([one('a'), one('b'), one('a'), one('c'), one('a'), one('b')]).toEqual([1, 1, 0, 1, 0, 1]);
   });
 
+  it('keeps a long key as its head and a hash: distinct keys stay apart, each of bounded length', () => {
+    const { logger, lines } = captureLogger();
+    const t = new ThrottleTransform('th', throttleOptions.parse({ threshold: 1, window: '1h', key: '{fields.user}' }), logger, () => 0);
+    const user = (end: string) => makeEvent({ fields: { user: `${'u'.repeat(500_000)}${end}` } });
+    expect(t.apply([user('a'), user('b'), user('a'), user('b')]).map((e) => (e.fields.user as string).at(-1))).toEqual(['a', 'b']);
+    const keys = lines.filter((l) => l.msg === 'throttling events').map((l) => l.key as string);
+    expect(keys).toHaveLength(2);
+    expect(new Set(keys).size).toBe(2);
+    for (const key of keys) expect(key).toMatch(/^u{239}#[0-9a-f]{16}$/);
+  });
+
   it('requires a unit on window', () => {
     expect(throttleOptions.safeParse({ threshold: 5, window: 10 }).error?.issues[0]?.message).toMatch(/needs a unit/);
   });
