@@ -157,7 +157,14 @@ export function endEarlySignals(): void {
 
 /** In the child: the IPC channel must not keep it alive, and its end means the launcher was killed. */
 function followLauncher(): void {
-  if (process.env[MEMORY_LIMIT_ENV] === undefined || !process.channel) return;
+  // Started with an IPC channel (process.send exists), as the launcher starts it.
+  if (process.env[MEMORY_LIMIT_ENV] === undefined || typeof process.send !== 'function') return;
+  // The launcher died while this process loaded: the channel is gone already, and its
+  // 'disconnect' was emitted before anyone listened.
+  if (!process.connected || !process.channel) {
+    process.kill(process.pid, 'SIGKILL');
+    return;
+  }
   process.channel.unref();
   process.once('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 }
