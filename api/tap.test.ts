@@ -44,6 +44,16 @@ describe('taps', () => {
     ]);
   });
 
+  it('matches globs piece by piece: a pattern of many stars that matches nothing is answered at once', () => {
+    const taps = new Taps();
+    for (const p of ['sources.app', 'sinks.search.bulk', 'routes.errors']) taps.declare(p);
+    // As a regular expression (.*.*.*…!) this backtracked exponentially, on the pipeline's thread.
+    expect(() => taps.subscribe({ components: [`${'*'.repeat(40)}!`], rate: 1 }, collector().out)).toThrow(TapRequestError);
+    const c = collector();
+    taps.subscribe({ components: ['s*.*a*'], rate: 1 }, c.out);
+    expect(['sources.app', 'sinks.search.bulk', 'routes.errors'].map((p) => taps.listening(p))).toEqual([true, true, false]);
+  });
+
   it('refuses a name that matches no tap point, listing them', () => {
     const taps = new Taps();
     taps.declare('sources.app');

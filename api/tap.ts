@@ -1,4 +1,5 @@
 import type { LogEvent } from '../core/event.js';
+import { globMatcher } from '../core/template.js';
 import { encodeEventString } from '../core/wire.js';
 
 /**
@@ -73,16 +74,16 @@ export interface TapService {
   closeAll(): void;
 }
 
-/** `sources.*` → a matcher; `*` is any run of characters, everything else literal. */
+/**
+ * `sources.*` → a matcher; `*` is any run of characters, everything else literal. Matched
+ * by globMatcher (pieces found in turn): as a regular expression, `****...!` backtracked
+ * exponentially on the pipeline's own thread, one request freezing every hop.
+ */
 function matcher(patterns: string[]): (component: string) => boolean {
   if (patterns.length === 0) return () => true;
   const exact = new Set(patterns.filter((p) => !p.includes('*')));
-  const globs = patterns.filter((p) => p.includes('*')).map((p) => new RegExp(`^${p.split('*').map(escapeRegExp).join('.*')}$`));
-  return (c) => exact.has(c) || globs.some((g) => g.test(c));
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const globs = patterns.filter((p) => p.includes('*')).map(globMatcher);
+  return (c) => exact.has(c) || globs.some((g) => g(c));
 }
 
 export class Taps implements TapService {

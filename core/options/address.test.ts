@@ -50,5 +50,11 @@ describe('httpUrl', () => {
     const message = problem(url, 'htp://elastic:s3cret@es-1:9200')?.[0] ?? '';
     expect(message).not.toContain('s3cret');
     expect(displayUrl('https://u:p@h:1/x')).toBe('https://h:1/x');
+    // No scheme (a value from ${ES_URL}), or a password with a slash: still not shown.
+    const bare = problem(url, 'elastic:Hunter2Secret@es.internal:9200')?.[0] ?? '';
+    expect(bare).not.toContain('Hunter2Secret');
+    expect(bare).toContain('got "es.internal:9200" (no scheme: did you mean "http://es.internal:9200"?)');
+    expect(displayUrl('http://u:pa/ss@h:1')).toBe('http://h:1');
+    expect(displayUrl('http://h:1/x')).toBe('http://h:1/x');
   });
 });

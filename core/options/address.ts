@@ -68,9 +68,15 @@ export interface HttpUrlOptions {
   example?: string;
 }
 
-/** The URL as it may be shown: user and password (secrets) taken out. */
+/**
+ * The URL as it may be shown: user and password (secrets) taken out, up to the last `@`,
+ * also when there is no scheme (`user:pass@host:9200`, a value the check refuses and then
+ * shows) or the password holds a `/`. A path with an `@` is shown cut: never a secret shown.
+ */
 export function displayUrl(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? '';
+  const at = text.lastIndexOf('@');
+  return at < scheme.length ? text : scheme + text.slice(at + 1);
 }
 
 /** An http:// or https:// URL with a host (a path prefix is allowed, for a proxy). */

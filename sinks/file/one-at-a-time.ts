@@ -15,7 +15,16 @@ export class OneAtATime {
 
   /** Runs `fn` every `ms`, in turn with the rest; a failure goes to `failed`, and the next turn tries again. */
   every(ms: number, fn: () => Promise<unknown>, failed: (err: Error) => void): void {
-    const timer = setInterval(() => void this.run(fn).catch(failed), ms);
+    // One turn queued at a time: while an operation hangs (a stuck fsync on NFS, a NameNode
+    // that does not answer), ticks would otherwise pile up in the chain, one per interval.
+    let queued = false;
+    const timer = setInterval(() => {
+      if (queued) return;
+      queued = true;
+      void this.run(fn)
+        .catch(failed)
+        .finally(() => (queued = false));
+    }, ms);
     timer.unref();
     this.timers.push(timer);
   }

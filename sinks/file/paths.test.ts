@@ -14,6 +14,10 @@ describe('safePathSegment', () => {
     expect(safePathSegment('v1.2.3')).toBe('v1.2.3');
     expect(Buffer.byteLength(safePathSegment('é'.repeat(300)))).toBe(100);
     expect(safePathSegment(`${'a'.repeat(99)}é`)).toBe('a'.repeat(99));
+    // No UTF-8 form: the file system would name it otherwise than the journal remembers it.
+    expect(safePathSegment('a\ud800b\udc00c')).toBe('a_b_c');
+    expect(safePathSegment('ok\ud83d\ude00')).toBe('ok\ud83d\ude00');
+    expect(encodeURIComponent(safePathSegment('x\ud800'))).toBe('x_');
   });
 
   it('leaves nothing for a blank value, so the path template renders the fallback', () => {

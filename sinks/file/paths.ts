@@ -26,8 +26,17 @@ const MAX_VALUE_BYTES = 100;
  * keeps the sink inside its root whatever the data says. A value with nothing usable left
  * (blank) gives '', and the template renders the placeholder's fallback (`unknown`).
  */
+/** A UTF-16 surrogate without its pair (code units, no `u` flag; linear). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 export function safePathSegment(value: string): string {
-  let s = value.replace(UNSAFE_IN_SEGMENT, '_').replace(/\.{2,}/g, (dots) => '_'.repeat(dots.length));
+  // A lone surrogate (which the wire carries as a JSON escape) has no UTF-8 form: the file
+  // system would store U+FFFD while the journal remembered the surrogate, and a restart
+  // would find no length for the file and delete it; WebHDFS URLs cannot encode it at all.
+  let s = value
+    .replace(LONE_SURROGATE, '_')
+    .replace(UNSAFE_IN_SEGMENT, '_')
+    .replace(/\.{2,}/g, (dots) => '_'.repeat(dots.length));
   if (s.startsWith('.')) s = `_${s.slice(1)}`;
   if (Buffer.byteLength(s) > MAX_VALUE_BYTES) s = cutBytes(s, MAX_VALUE_BYTES);
   return s.trim() === '' ? '' : s;
