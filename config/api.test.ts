@@ -57,3 +57,11 @@ describe('api: section', () => {
     ]);
   });
 });
+
+describe('api.token', () => {
+  it('is never shown in an error, even one that quotes it', () => {
+    const found = configProblems('api: { token: "${T}" }\nlog: { level: "${T}" }\n', registry, { T: 'tok3n-hidden-0123456789' });
+    expect(found.length).toBeGreaterThan(0);
+    expect(found.join('\n')).not.toContain('tok3n-hidden-0123456789');
+  });
+});

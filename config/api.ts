@@ -1,5 +1,6 @@
 import { isScalar, type Document } from 'yaml';
 import { z } from 'zod';
+import { secret } from '../core/options/secret.js';
 import { tlsOptions } from '../core/options/tls.js';
 import { duration } from '../core/units.js';
 
@@ -47,9 +48,7 @@ export const apiSection = z
           });
       })
       .describe('host:port to listen on; loopback by default, port 0 picks a free port (logged)'),
-    token: z
-      .string()
-      .min(16, 'api.token must be at least 16 characters (e.g. `openssl rand -hex 24`)')
+    token: secret(z.string().min(16, 'api.token must be at least 16 characters (e.g. `openssl rand -hex 24`)'))
       .optional()
       .describe(
         'Bearer token for POST /reload and GET /tap, from the environment (${SLUICE_API_TOKEN}); without one, they answer only on loopback',

@@ -210,7 +210,8 @@ export function parseConfig(
     sections: Object.fromEntries(Object.keys(data).map((key) => [key, locate(doc, lines, [key], 'key')])),
     deferred: deferred.map((d) => `${formatPath(d.path)} (${d.unresolved.map((n) => `\${${n}}`).join(', ')})`),
   };
-  const secrets: string[] = [];
+  // The top-level sections' secrets too (api.token): scrubbed from every message.
+  const secrets: string[] = secretValues(envelope, top.success ? top.data : data);
   const checked = { substitutions, skip, secrets };
   const named = <K extends ComponentKind>(section: keyof typeof NAMED_SECTIONS, kind: K): ComponentConfig<K>[] => {
     const out: ComponentConfig<K>[] = [];

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { secretValues } from '../../core/options/secret.js';
 import { ConfigError, formatProblem } from '../../config/errors.js';
 import { parseConfig } from '../../config/load.js';
 import type { LogEvent } from '../../core/event.js';
@@ -137,5 +138,12 @@ describe('kafka bus options in a config file', () => {
       'p.yaml:3:28: bus.producer.compression: compression "lz4" is built into librdkafka only: set client: librdkafka, or use gzip',
     ]);
     expect(problems(['client: librdkafka', 'producer: { compression: lz4 }'])).toEqual([]);
+  });
+});
+
+describe('kafka bus secrets', () => {
+  it('hides the SASL password from errors and logs', () => {
+    const o = kafkaBusOptions.parse({ brokers: 'k:9092', sasl: { mechanism: 'plain', username: 'u', password: 'p4ssw0rd-hidden' } });
+    expect(secretValues(kafkaBusOptions, o)).toEqual(['p4ssw0rd-hidden']);
   });
 });

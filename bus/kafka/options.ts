@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { secret } from '../../core/options/secret.js';
 import type { LogEvent } from '../../core/event.js';
 import { hostPort } from '../../core/options/address.js';
 import { batchOptions } from '../../core/options/batch.js';
@@ -65,7 +66,9 @@ export const kafkaSaslOptions = z.strictObject({
     .enum(['plain', 'scram-sha-256', 'scram-sha-512'])
     .describe('SASL mechanism (use it with TLS: plain sends the password as is)'),
   username: z.string().min(1).describe('SASL user name'),
-  password: z.string().describe('SASL password; write it as ${ENV_VAR} to keep it out of the file. Never logged'),
+  password: secret(z.string()).describe(
+    'SASL password; write it as ${ENV_VAR} to keep it out of the file. Never logged nor shown in errors',
+  ),
 });
 
 /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { secretValues } from '../../core/options/secret.js';
 import { webhdfsSinkOptions } from './options.js';
 
 const problems = (input: unknown) =>
@@ -55,5 +56,12 @@ describe('webhdfs sink options', () => {
     expect(problems({ namenodes: ['http://nn:9870'], path: '{service}/{host}.log', retention_days: 7 })).toEqual([
       expect.stringMatching(/^retention_days: /),
     ]);
+  });
+});
+
+describe('webhdfs secrets', () => {
+  it('hides the delegation token from errors and logs', () => {
+    const o = webhdfsSinkOptions.parse({ namenodes: ['http://nn:9870'], auth: 'delegation_token', delegation_token: 'tok-hidden-123' });
+    expect(secretValues(webhdfsSinkOptions, o)).toEqual(['tok-hidden-123']);
   });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secret } from '../../core/options/secret.js';
 import { tlsOptions } from '../../core/options/tls.js';
 import { duration } from '../../core/units.js';
 import { checkTreeOptions, treeSinkOptions } from '../file/tree-options.js';
@@ -23,7 +24,9 @@ export const webhdfsSinkOptions = z
       .default('simple')
       .describe('simple: user.name (clusters without Kerberos); delegation_token: a token from `hdfs fetchdt` or an operator'),
     user: z.string().min(1).optional().describe('user.name for auth: simple (default: the user running Sluice)'),
-    delegation_token: z.string().min(1).optional().describe('The delegation token for auth: delegation_token (use ${ENV_VAR})'),
+    delegation_token: secret(z.string().min(1))
+      .optional()
+      .describe('The delegation token for auth: delegation_token (use ${ENV_VAR}); never logged nor shown in errors'),
     tls: tlsOptions.optional().describe('For https:// NameNodes: the CA file and client certificate; DataNodes are reached the same way'),
     request_timeout: duration().default(60_000).describe('Longest wait for a NameNode or DataNode to answer; the write is then retried'),
     dedupe_window: z

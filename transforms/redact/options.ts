@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secret } from '../../core/options/secret.js';
 import { maxMatchBytes, regexProblem } from '../regex.js';
 import { commonOptions } from '../transform.js';
 import { DEFAULT_DETECTORS, DETECTORS, type DetectorName } from './detectors.js';
@@ -49,9 +50,7 @@ export const redactOptions = z
       .default([])
       .describe('field names (or dotted paths, "*" globs) never redacted: ids you need to join on'),
     mode: z.enum(['mask', 'hash']).default('mask').describe('mask: a fixed text; hash: a keyed hash, so equal values stay equal'),
-    hash_key: z
-      .string()
-      .min(16, 'at least 16 characters')
+    hash_key: secret(z.string().min(16, 'at least 16 characters'))
       .optional()
       .describe('hash: the HMAC-SHA256 key (write "${REDACT_KEY}" to take it from the environment); never logged'),
     replacement: z

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { secretValues } from '../../core/options/secret.js';
 import { makeEvent } from '../../test/support/index.js';
 import { compileRegex } from '../regex.js';
 import { BUILT_IN, hasCardRun, luhn } from './detectors.js';
@@ -244,5 +245,12 @@ describe('the card gate', () => {
     // Only the head is looked at, like every pattern on log data.
     expect(hasCardRun(`${'x'.repeat(100)}4111 1111 1111 1111`, 100)).toBe(false);
     expect(redactor().redactText('card 4111-1111-1111-1111 ok')).toBe('card [REDACTED:credit_card] ok');
+  });
+});
+
+describe('redact secrets', () => {
+  it('hides the hash key from errors and logs', () => {
+    const o = redactOptions.parse({ mode: 'hash', hash_key: 'k3y-hidden-0123456789' });
+    expect(secretValues(redactOptions, o)).toContain('k3y-hidden-0123456789');
   });
 });
