@@ -115,7 +115,10 @@ for (const [role, description] of [
         worker,
         reload: async () => {
           const next = await loadConfigFile(opts.config, createRegistry());
-          checkRole(next, role);
+          // As at start: --strict refuses what it refused then, and the warnings are said
+          // (by one worker of a collector's, as the supervisor says them at start).
+          const warnings = checkLoaded(next, role, opts.strict);
+          if ((worker ?? 0) === 0) for (const w of warnings) logger.warn({ warning: formatProblem(w) }, 'config warning');
           await loadComponents(next, role);
           return next;
         },
@@ -273,6 +276,25 @@ async function runOrExit(name: string, run: () => Promise<void>): Promise<void> 
   }
 }
 
+/**
+ * The checks of a loaded file beyond its own sections: what the role needs, and conditions
+ * on fields nothing sets, in file order (errors as well with --strict), so one run of validate
+ * lists everything. Throws ConfigError; returns the warnings. A reload runs the same.
+ */
+function checkLoaded(config: PipelineConfig, role: Role | undefined, strict: boolean | undefined): ConfigProblem[] {
+  const unset = unsetFieldWarnings(config, role);
+  const strictUnset = strict ? unset.map((w) => ({ ...w, severity: 'error' as const })) : [];
+  let warnings: ConfigProblem[];
+  try {
+    warnings = role ? checkRole(config, role, { strict }) : [];
+  } catch (err) {
+    if (err instanceof ConfigError && strictUnset.length > 0) throw new ConfigError(inFileOrder([...err.problems, ...strictUnset]));
+    throw err;
+  }
+  if (strictUnset.length > 0) throw new ConfigError(inFileOrder(strictUnset));
+  return inFileOrder([...warnings, ...unset]);
+}
+
 async function load(
   file: string,
   role: Role | undefined,
@@ -280,19 +302,7 @@ async function load(
 ): Promise<{ config: PipelineConfig; warnings: ConfigProblem[] }> {
   try {
     const config = await loadConfigFile(file, createRegistry(), process.env, { noEnv: options.noEnv });
-    // Conditions on fields nothing sets are reported with the role's problems, in file order
-    // (errors as well with --strict), so one run of validate lists everything.
-    const unset = unsetFieldWarnings(config, role);
-    const strictUnset = options.strict ? unset.map((w) => ({ ...w, severity: 'error' as const })) : [];
-    let warnings: ConfigProblem[];
-    try {
-      warnings = role ? checkRole(config, role, { strict: options.strict }) : [];
-    } catch (err) {
-      if (err instanceof ConfigError && strictUnset.length > 0) throw new ConfigError(inFileOrder([...err.problems, ...strictUnset]));
-      throw err;
-    }
-    if (strictUnset.length > 0) throw new ConfigError(inFileOrder(strictUnset));
-    return { config, warnings: inFileOrder([...warnings, ...unset]) };
+    return { config, warnings: checkLoaded(config, role, options.strict) };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in ${file}\n`);

@@ -99,6 +99,11 @@ describe('reload plan', () => {
     expect(planReload(config(base), elsewhere, 'run').restartNeeded).toEqual([
       'data_dir: changed from /tmp/sluice-plan to /tmp/other, where every component keeps its state; restart Sluice to apply it',
     ]);
+    // The heap was sized at launch: a larger limit would let components in that it cannot hold.
+    const bigger = config(['memory_limit: 2GiB', ...base]);
+    expect(planReload(config(base), bigger, 'agent').restartNeeded).toEqual([
+      "memory_limit: the heap's limits are fixed when the process starts (its components are checked against the limit it runs with); restart Sluice to apply it",
+    ]);
   });
 
   it('refuses a sink renamed with the same options: both would write to one destination for a while', () => {

@@ -37,6 +37,11 @@ export function planReload(current: PipelineConfig, next: PipelineConfig, role: 
     needsRestart('data_dir', `changed from ${current.dataDir} to ${next.dataDir}, where every component keeps its state`);
   if (!same(current.api, next.api)) needsRestart('api', 'the api server listens with the settings it started with');
   if (!same(current.shutdown, next.shutdown)) needsRestart('shutdown', 'the drain timeout is fixed when the pipeline starts');
+  if (current.memoryLimit !== next.memoryLimit)
+    needsRestart(
+      'memory_limit',
+      "the heap's limits are fixed when the process starts (its components are checked against the limit it runs with)",
+    );
 
   if (agentSide) {
     const from = current.channel;

@@ -215,6 +215,27 @@ describe('sections a command does not use', () => {
     expect(await run.stop('SIGTERM')).toBe(0);
   });
 
+  it('a reload checks the file as the start did: --strict refuses what it refused at start', async () => {
+    const lines = (withSources: boolean) =>
+      [
+        `data_dir: ${tmp.dir}/strict-reload-state`,
+        ...(withSources ? ['sources:', '  app: { type: file, include: [/var/log/app/*.log] }'] : []),
+        'bus: { type: kafka, brokers: ["127.0.0.1:1"] }',
+        'sinks:',
+        `  archive: { type: file, root: ${tmp.dir}/strict-reload-out }`,
+        'api: { enabled: false }',
+        '',
+      ].join('\n');
+    const path = writeFile(tmp.dir, 'strict-reload.yaml', lines(false));
+    const run = start(['collector', '--strict', '-c', path]);
+    await waitForLog(run, 'sluice started');
+    writeFile(tmp.dir, 'strict-reload.yaml', lines(true));
+    run.child.kill('SIGHUP');
+    const refused = await waitForLog(run, 'config reload refused; the running pipeline is unchanged');
+    expect(JSON.stringify(refused)).toContain('sources: `sluice collector` does not use this section');
+    expect(await run.stop('SIGTERM')).toBe(0);
+  });
+
   it('`sluice run` with a kafka bus is an error, not ignored', () => {
     const path = writeFile(
       tmp.dir,
