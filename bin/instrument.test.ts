@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../core/event.js';
-import { ComponentMeter, deliveryLatency, markRead, STAMPS_KEPT } from './instrument.js';
+import type { ChannelWriter } from '../core/pipeline.js';
+import { Readiness } from '../api/readiness.js';
+import { Taps } from '../api/tap.js';
+import { transformingWriter } from '../transforms/writer.js';
+import { ComponentMeter, deliveryLatency, markRead, meteredWriter, STAMPS_KEPT } from './instrument.js';
 
 const event = (id: string): LogEvent => ({
   id,
@@ -51,5 +55,20 @@ describe('delivery latency', () => {
     expect(await observed('latency-test-ending')).toBe(0);
     meter.delivered([event('newer:000042')]);
     expect(await observed('latency-test-ending')).toBe(1);
+  });
+});
+
+describe("a source's tap", () => {
+  it('shows what went into the channel: after the transforms, so what they redact stays redacted', async () => {
+    const channel: ChannelWriter = { put: async () => undefined, lastCheckpoint: () => undefined };
+    const redacting = transformingWriter(channel, (events) => events.map((e) => ({ ...e, message: '[REDACTED]' })));
+    const taps = new Taps();
+    taps.declare('sources.app');
+    const lines: string[] = [];
+    taps.subscribe({ components: ['sources.app'], rate: 100 }, { write: (l: string) => lines.push(l) > 0, end: () => undefined });
+    const status = new Readiness(30_000).add('sources.app', 'source', 'file', 'grace');
+    const meter = new ComponentMeter({ component: 'tap-after-transforms', kind: 'source', type: 'file' });
+    await meteredWriter(redacting, meter, status, taps, 'sources.app').put([{ ...event('t1'), message: 'password=hunter2' }]);
+    expect(lines.map((l) => (JSON.parse(l) as { event: LogEvent }).event.message)).toEqual(['[REDACTED]']);
   });
 });

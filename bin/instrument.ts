@@ -212,6 +212,7 @@ export function meteredWriter(
   tapPoint: string,
 ): ChannelWriter {
   let failedBatch: LogEvent[] | undefined;
+  const storedOf = (out as { stored?: (events: LogEvent[]) => readonly LogEvent[] | undefined }).stored;
   return {
     lastCheckpoint: (source) => out.lastCheckpoint(source),
     async put(events: LogEvent[], checkpoint?: SourceCheckpoint, signal?: AbortSignal): Promise<void> {
@@ -235,7 +236,8 @@ export function meteredWriter(
       failedBatch = undefined;
       meter.sent(events);
       status.ok();
-      if (taps.listening(tapPoint)) taps.publish(tapPoint, events);
+      // What went into the channel: after the transforms, so a redacted secret stays redacted.
+      if (taps.listening(tapPoint)) taps.publish(tapPoint, storedOf?.(events) ?? events);
     },
   };
 }
