@@ -175,6 +175,27 @@ describe('file sink: partitioning', () => {
   });
 });
 
+describe('file sink: one tree per sink', () => {
+  it('refuses to open on a root another open sink uses, or one inside or around it; opens once that one closed', async () => {
+    const named = (name: string, at: string) =>
+      new FileSink(fileSinkOptions.parse({ root: at, idle_timeout: 0, roll_age: 0 }), { name, logger: silentLogger() });
+    const first = named('archive', root);
+    await first.open();
+    for (const at of [root, join(root, 'shop'), dir]) {
+      await expect(named('archive2', at).open()).rejects.toThrow(
+        `sink archive2: root ${at} overlaps the root ${root} of sink archive: each would take the other's in-progress files for its own`,
+      );
+    }
+    const beside = named('beside', join(dir, 'other'));
+    await beside.open();
+    await first.close();
+    const second = named('archive2', root);
+    await second.open();
+    await second.close();
+    await beside.close();
+  });
+});
+
 describe('file sink: rolling', () => {
   const inProgress = '.h1.000001.log.inprogress';
   const dayDir = () => join(root, 'shop/web/2024-05-01');

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { access, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import { type Sink, WRITTEN, type WriteResult } from '../../core/pipeline.js';
@@ -119,6 +119,16 @@ export class FileSink implements Sink {
   }
 
   async open(): Promise<void> {
+    claimRoot(this.root, this.label.component);
+    try {
+      await this.openClaimed();
+    } catch (err) {
+      releaseRoot(this.root, this.label.component);
+      throw err;
+    }
+  }
+
+  private async openClaimed(): Promise<void> {
     await mkdir(this.root, { recursive: true });
     if (this.journalDir) {
       this.journal = await WriteJournal.open(this.journalDir, DEDUPE_WINDOW);
@@ -162,6 +172,7 @@ export class FileSink implements Sink {
       await this.journal?.recordForgotten();
       await this.journal?.close();
     });
+    releaseRoot(this.root, this.label.component);
   }
 
   /** Finishes the files whose age or idleness reached its limit; exposed for the roll timer and tests. */
@@ -379,4 +390,26 @@ function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * The roots of the file sinks open in this process, by sink name. Two sinks on one tree (or
+ * one inside the other) take each other's in-progress files for their own: recovery cuts or
+ * deletes what the other acknowledged, retention removes the other's days. Refused at open,
+ * so a config with such a pair does not start and a reload that adds one is refused.
+ */
+const openRoots = new Map<string, string>();
+
+function claimRoot(root: string, sink: string): void {
+  for (const [other, name] of openRoots) {
+    if (name === sink || !(other === root || root.startsWith(other + sep) || other.startsWith(root + sep))) continue;
+    throw new Error(
+      `sink ${sink}: root ${root} overlaps the root ${other} of sink ${name}: each would take the other's in-progress files for its own (recovery cuts or deletes them, retention removes their days); give each file sink a root of its own`,
+    );
+  }
+  openRoots.set(root, sink);
+}
+
+function releaseRoot(root: string, sink: string): void {
+  if (openRoots.get(root) === sink) openRoots.delete(root);
 }
