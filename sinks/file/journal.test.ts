@@ -169,4 +169,37 @@ describe('write journal segments a rotation left without their checkpoint', () =
     expect([...again.lengths]).toEqual([['a', 20]]);
     await again.close();
   });
+
+  it('keeps the older generation of ids on disk when a segment is started again after a failed write', async () => {
+    const j = await WriteJournal.open(tmp.dir, 6);
+    // A window of 6: generations of 3 ids. x1, x2 go into the first segment.
+    const x = keysOf(['x1', 'x2']);
+    claimAll(j, x);
+    await j.commit([{ path: 'f', length: 10 }], x);
+    // y fills the generation: its commit starts a new segment (its checkpoint is written),
+    // then its own record fails (a full disk): that segment is broken.
+    const first = Reflect.get(j, 'handle') as object;
+    const proto = Object.getPrototypeOf(first) as { writev: (...args: unknown[]) => Promise<unknown> };
+    const writev = proto.writev;
+    let writes = 0;
+    proto.writev = function (this: object, ...args: unknown[]) {
+      if (this !== first && ++writes === 2) return Promise.reject(new Error('ENOSPC: no space left on device'));
+      return writev.apply(this, args);
+    };
+    const y = keysOf(['y1']);
+    claimAll(j, y);
+    try {
+      await expect(j.commit([{ path: 'f', length: 20 }], y)).rejects.toThrow(/ENOSPC/);
+    } finally {
+      proto.writev = writev;
+    }
+    // The retry starts another segment, in the same generation.
+    await j.commit([{ path: 'f', length: 20 }], y);
+    await j.close();
+    // After a restart the window still holds the older generation: x1, x2 among it.
+    const again = await WriteJournal.open(tmp.dir, 6);
+    for (const id of ['x1', 'x2', 'y1']) expect(again.has(keysOf([id]), 0), id).toBe(true);
+    expect([...again.lengths]).toEqual([['f', 20]]);
+    await again.close();
+  });
 });

@@ -52,6 +52,8 @@ interface Header {
   f: [string, number, number?][];
   d?: string[];
   c?: 1;
+  /** On a segment's checkpoint: the segment goes on with the ids of the one before (it replaced a broken segment, it did not rotate them). */
+  s?: 1;
 }
 
 export class WriteJournal {
@@ -67,6 +69,15 @@ export class WriteJournal {
   private pos = 0;
   /** A failed append may have left a torn record: nothing may follow it in that segment. */
   private broken = false;
+  /**
+   * The segments where the last two generations of ids began, oldest first: the window
+   * reaches back to the first, so no segment from it on may be deleted. A segment started
+   * again after a failed write goes on with the same generation: deleting everything before
+   * the segment before it (as when every segment began one) lost the older generation.
+   */
+  private generationStarts: number[] = [];
+  /** The ids rotated, and the segment beginning their generation is not started yet. */
+  private rotationPending = false;
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -101,12 +112,14 @@ export class WriteJournal {
     let loadedIds = false;
     for (const seg of segments) {
       const loaded = await journal.load(seg, loadedIds);
+      if (loaded.newGeneration) journal.generationStarts = [...journal.generationStarts, seg].slice(-2);
       loadedIds ||= loaded.records > 0;
       last = { seg, ...loaded };
     }
     if (last === undefined || !last.checkpointFirst) {
       journal.segment = last?.seg ?? 0;
-      await journal.startSegment();
+      // A segment that was loaded goes on with its generation.
+      await journal.startSegment(last !== undefined);
     } else {
       journal.segment = last.seg;
       journal.handle = await open(journal.file(last.seg), 'r+');
@@ -190,11 +203,15 @@ export class WriteJournal {
    * `rotate` and it has any); returns where they end, how many there are, and whether the
    * first is a checkpoint.
    */
-  private async load(seg: number, rotate: boolean): Promise<{ end: number; records: number; checkpointFirst: boolean }> {
+  private async load(
+    seg: number,
+    rotate: boolean,
+  ): Promise<{ end: number; records: number; checkpointFirst: boolean; newGeneration: boolean }> {
     const data = await readFile(this.file(seg));
     let pos = 0;
     let records = 0;
     let checkpointFirst = false;
+    let newGeneration = false;
     while (pos + FRAME <= data.length) {
       if (data.readUInt32LE(pos) !== MAGIC) break;
       const length = data.readUInt32LE(pos + 4);
@@ -205,7 +222,8 @@ export class WriteJournal {
       const headerLength = payload.readUInt32LE(0);
       const header = JSON.parse(payload.subarray(4, 4 + headerLength).toString('utf8')) as Header;
       if (records === 0) {
-        if (rotate) this.ids.rotate();
+        newGeneration = header.s !== 1 || !rotate;
+        if (rotate && header.s !== 1) this.ids.rotate();
         checkpointFirst = header.c === 1;
       }
       records++;
@@ -230,10 +248,11 @@ export class WriteJournal {
       for (let at = 0; at + ID_WORDS <= words.length; at += ID_WORDS) this.ids.claim(words, at);
       pos = end;
     }
-    return { end: pos, records, checkpointFirst };
+    return { end: pos, records, checkpointFirst, newGeneration };
   }
 
-  private async startSegment(): Promise<void> {
+  /** `same`: the new segment goes on with the current generation of ids instead of beginning one. */
+  private async startSegment(same: boolean): Promise<void> {
     this.segment++;
     const file = this.file(this.segment);
     // Until its checkpoint is written, the next commit starts a segment again.
@@ -246,6 +265,7 @@ export class WriteJournal {
         [...this.lengths].map(([path, length]) => ({ path, length, tail: this.tails.get(path) })),
         new Uint32Array(0),
         true,
+        same,
       );
       this.broken = false;
     } catch (err) {
@@ -262,21 +282,28 @@ export class WriteJournal {
         this.segment--;
       throw err;
     }
-    // Two segments cover the id window; older ones only hold forgotten ids and superseded lengths.
+    if (!same) this.generationStarts = [...this.generationStarts, this.segment].slice(-2);
+    // The two generations cover the id window; older segments only hold forgotten ids and superseded lengths.
+    const keepFrom = Math.min(this.generationStarts[0] ?? this.segment, this.segment - 1);
     for (const name of await readdir(this.dir)) {
       const m = SEGMENT.exec(name);
-      if (m && Number(m[1]) < this.segment - 1) await unlink(join(this.dir, name));
+      if (m && Number(m[1]) < keepFrom) await unlink(join(this.dir, name));
     }
   }
 
   private async rotate(): Promise<void> {
     await this.handle?.close();
     this.handle = undefined;
-    if (this.ids.generationFull) this.ids.rotate();
-    await this.startSegment();
+    if (this.ids.generationFull) {
+      this.ids.rotate();
+      this.rotationPending = true;
+    }
+    // A rotation whose segment could not be started is still the start of a generation.
+    await this.startSegment(!this.rotationPending);
+    this.rotationPending = false;
   }
 
-  private async append(files: readonly FileLength[], hashes: Uint32Array, checkpoint: boolean): Promise<void> {
+  private async append(files: readonly FileLength[], hashes: Uint32Array, checkpoint: boolean, same = false): Promise<void> {
     const tails = files.filter((f) => f.tail !== undefined && f.tail.length > 0).map((f) => f.tail!);
     const header: Header = { f: files.map((f) => (f.tail?.length ? [f.path, f.length, f.tail.length] : [f.path, f.length])) };
     // Taken now: forget() may run while this record is on its way (a checkpoint leaves them out anyway).
@@ -284,6 +311,7 @@ export class WriteJournal {
     this.forgotten = [];
     if (!checkpoint && forgotten.length > 0) header.d = forgotten;
     if (checkpoint) header.c = 1;
+    if (checkpoint && same) header.s = 1;
     const headerBytes = Buffer.from(JSON.stringify(header));
     const head = Buffer.allocUnsafe(4 + headerBytes.length);
     head.writeUInt32LE(headerBytes.length, 0);
