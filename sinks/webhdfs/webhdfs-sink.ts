@@ -179,6 +179,8 @@ export class WebHdfsSink implements Sink {
   private async writeWave(entries: [string, Group][], whole: boolean, lane: string | undefined): Promise<void> {
     const targets: { file: HdfsFile; group: Group; data?: Buffer }[] = [];
     const touched = new Set<string>();
+    /** Groups whose directory HDFS refuses to list (permissions): dead-lettered, like a refused append. */
+    const openRefused: Group[] = [];
     for (const [rel, group] of entries) {
       // Files are per lane: the lane's next owner settles and finishes them, nobody else appends.
       const key = lane === undefined ? rel : `${lane}\u0000${rel}`;
@@ -186,7 +188,14 @@ export class WebHdfsSink implements Sink {
       if (file) this.files.delete(key);
       else {
         await this.makeRoom(touched);
-        file = await this.openFile(key, rel, lane);
+        try {
+          file = await this.openFile(key, rel, lane);
+        } catch (err) {
+          if (!isRefusedPath(err)) throw err;
+          group.refused = `HDFS refuses ${placeOf(this.options.root, rel).dir}: ${(err as Error).message}`;
+          openRefused.push(group);
+          continue;
+        }
       }
       touched.add(key);
       this.files.set(key, file);
@@ -202,7 +211,7 @@ export class WebHdfsSink implements Sink {
       );
     const results = await Promise.allSettled(targets.map(async (t) => (t.data = await this.appendTo(t.file, t.group.lines))));
     const done: typeof targets = [];
-    const refusedGroups: Group[] = [];
+    const refusedGroups: Group[] = [...openRefused];
     let failure: Error | undefined;
     for (const [i, r] of results.entries()) {
       const t = targets[i]!;

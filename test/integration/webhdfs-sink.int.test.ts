@@ -189,6 +189,24 @@ describe('webhdfs sink: the shared HDFS', () => {
     await state.cleanup();
   });
 
+  it('refuses the events of a directory HDFS will not list (for the dead-letter) and writes the rest', async () => {
+    const root = `/t-${randomUUID()}`;
+    // The day directory exists, inside one the sink's user may not enter.
+    expect((await op(url, 'PUT', root, 'op=MKDIRS&permission=777')).status).toBe(200);
+    expect((await op(url, 'PUT', `${root}/hidden/m0/2024-05-01`, 'op=MKDIRS&permission=777')).status).toBe(200);
+    expect((await op(url, 'PUT', `${root}/hidden`, 'op=SETPERMISSION&permission=700')).status).toBe(200);
+    const state = await tempDir('webhdfs');
+    const sink = makeSink({ namenodes: [url], root, encoding: 'json', user: 'sluice-test' }, state.dir);
+    await sink.open();
+    const { refused: dead, retry } = await sink.write([...events(0, 50, 'open'), ...events(1, 30, 'hidden')]);
+    await sink.close();
+    expect(retry).toEqual([]);
+    expect(dead).toHaveLength(30);
+    expect(dead[0]!.reason).toMatch(new RegExp(`^HDFS refuses ${root}/hidden/m[0-2]/2024-05-0[12]: .*AccessControlException`));
+    expect(countIds(await readTree(url, `${root}/open`)).size).toBe(50);
+    await state.cleanup();
+  });
+
   it('still finishes a file holding acknowledged lines once HDFS refuses its appends', async () => {
     const root = `/t-${randomUUID()}`;
     expect((await op(url, 'PUT', root, 'op=MKDIRS&permission=777')).status).toBe(200);
