@@ -56,17 +56,41 @@ export function isValidEventTime(ms: number): boolean {
  */
 export const MAX_FIELD_DEPTH = 64;
 
-/** Whether `value` nests objects or arrays more than `max` levels deep (iterative: a deep value must not overflow the check). */
+// A level's containers and the next's, kept between calls: the walk allocates nothing once
+// they have grown (it runs on every event the wire decodes and every JSON line parsed).
+let level: object[] = [];
+let below: object[] = [];
+
+/**
+ * Whether `value` nests objects or arrays more than `max` levels deep (`value` itself is the
+ * first): a walk a level at a time, no recursion, so a deep value cannot overflow the check.
+ */
 export function nestsDeeperThan(value: unknown, max: number): boolean {
   if (typeof value !== 'object' || value === null) return false;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (depth > max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v as object))
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  level.push(value);
+  for (let depth = 1; level.length > 0 && depth <= max; depth++) {
+    for (let i = 0; i < level.length; i++) {
+      const node = level[i]!;
+      if (Array.isArray(node)) {
+        for (let j = 0; j < node.length; j++) {
+          const v: unknown = node[j];
+          if (typeof v === 'object' && v !== null) below.push(v);
+        }
+      } else {
+        for (const key in node) {
+          const v: unknown = (node as Record<string, unknown>)[key];
+          if (typeof v === 'object' && v !== null) below.push(v);
+        }
+      }
+    }
+    level.length = 0;
+    const done = level;
+    level = below;
+    below = done;
   }
-  return false;
+  const deeper = level.length > 0;
+  level.length = 0;
+  return deeper;
 }
 
 export interface LogEvent {

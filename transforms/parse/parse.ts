@@ -1,4 +1,4 @@
-import { type FieldValue, type LogEvent, MAX_FIELD_DEPTH } from '../../core/event.js';
+import { type FieldValue, type LogEvent, MAX_FIELD_DEPTH, nestsDeeperThan } from '../../core/event.js';
 import type { EventTest } from '../conditions.js';
 import { normalizeLevel } from '../level/normalize.js';
 import { type FieldPath, type Fields, fieldPath, getField, setField, setOwn } from '../paths.js';
@@ -135,7 +135,7 @@ function parseJson(text: string, maxDepth: number, tooDeep: string): Fields | st
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`;
-  if (deeperThan(value, maxDepth)) return tooDeep;
+  if (nestsDeeperThan(value, maxDepth)) return tooDeep;
   return value as Fields;
 }
 
@@ -146,38 +146,6 @@ function parseJson(text: string, maxDepth: number, tooDeep: string): Fields | st
  * whole batch on every retry; the wire refuses such events (core/event.ts).
  */
 export const MAX_JSON_DEPTH = MAX_FIELD_DEPTH;
-
-// A level's containers and the next's, kept between events: the walk allocates nothing once they have grown.
-let level: object[] = [];
-let below: object[] = [];
-
-/** Whether containers nest more than max levels under root (root is level 1): a walk a level at a time, no recursion. */
-function deeperThan(root: object, max: number): boolean {
-  level.push(root);
-  for (let depth = 1; level.length > 0 && depth <= max; depth++) {
-    for (let i = 0; i < level.length; i++) {
-      const node = level[i]!;
-      if (Array.isArray(node)) {
-        for (let j = 0; j < node.length; j++) {
-          const v: unknown = node[j];
-          if (typeof v === 'object' && v !== null) below.push(v);
-        }
-      } else {
-        for (const key in node) {
-          const v: unknown = (node as Record<string, unknown>)[key];
-          if (typeof v === 'object' && v !== null) below.push(v);
-        }
-      }
-    }
-    level.length = 0;
-    const done = level;
-    level = below;
-    below = done;
-  }
-  const deeper = level.length > 0;
-  level.length = 0;
-  return deeper;
-}
 
 function kvParser(options: KeyValueOptions, types: ParseOptions['types'], none: string): Parser {
   const typed = Object.entries(types);
