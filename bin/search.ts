@@ -7,6 +7,7 @@ import { createClient, describeError, type Connection } from '../sinks/elasticse
 import { readDocument, SEARCH_FIELDS } from '../sinks/elasticsearch/document.js';
 import { IndexNamer } from '../sinks/elasticsearch/index-name.js';
 import type { ElasticsearchSinkOptions } from '../sinks/elasticsearch/options.js';
+import { escapeControl, escapeJsonControl } from './terminal-text.js';
 
 /**
  * `sluice search`: the lines the Elasticsearch sink stored, filtered by service, module,
@@ -185,25 +186,11 @@ function sort(order: 'asc' | 'desc') {
   return SORT_FIELDS.map(([field, unmapped_type]) => ({ [field]: { order, unmapped_type } }));
 }
 
-/**
- * Control characters in stored values are shown escaped (`\x1b`): a log line is written by
- * whoever controls the service, and must not move the cursor, retitle the window or hide
- * text on the terminal of whoever searches. Newlines and tabs of multi-line events stay.
- */
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
-
-export function escapeControl(text: string): string {
-  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
-/** JSON already escapes C0 controls; DEL and C1 controls (U+007F to U+009F) are escaped too. */
-const JSON_CONTROL = /[\x7f-\x9f]/g;
-
 export function formatHit(hit: Hit, json: boolean, raw = false): string {
   const source = hit._source ?? {};
   if (json) {
     const text = JSON.stringify({ _index: hit._index, _id: hit._id, ...source });
-    return raw ? text : text.replace(JSON_CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    return raw ? text : escapeJsonControl(text);
   }
   // Whichever schema wrote the document (sinks/elasticsearch/document.ts).
   const d = readDocument(source as Record<string, unknown>);

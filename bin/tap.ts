@@ -1,6 +1,7 @@
 import { errorOf, stream } from '../api/client.js';
 import { apiTarget, unreachable, type ApiTargetOptions } from './api-target.js';
 import { CliFailure } from './cli-failure.js';
+import { escapeControl, escapeJsonControl } from './terminal-text.js';
 
 /**
  * `sluice tap [COMPONENT…]`: prints events as they leave the named components of a running
@@ -51,14 +52,18 @@ export async function runTap(
       const t = JSON.parse(line) as TapLine;
       if (opts.format === 'json') {
         if (t.tap) note(tapping(t.tap));
-        else write(line);
+        else write(escapeJsonControl(line));
         return;
       }
       if (t.tap) note(tapping(t.tap));
       else if (t.skipped !== undefined) note(`… ${t.component}: ${t.skipped} events not shown (sampled)`);
       else if (t.event) {
         const e = t.event;
-        write(`${new Date(e.timestamp).toISOString()} ${t.component} ${e.service}/${e.module}${e.level ? ` ${e.level}` : ''} ${e.message}`);
+        write(
+          escapeControl(
+            `${new Date(e.timestamp).toISOString()} ${t.component} ${e.service}/${e.module}${e.level ? ` ${e.level}` : ''} ${e.message}`,
+          ),
+        );
       }
     },
     stop.signal,
