@@ -43,9 +43,12 @@ describe('api: section', () => {
   it('takes the token from the environment and refuses one written in the file', () => {
     const token = 'from-the-env-0123456789';
     expect(parseConfig('api:\n  token: ${SLUICE_API_TOKEN}\n', 'p.yaml', registry, { SLUICE_API_TOKEN: token }).api.token).toBe(token);
-    expect(problems('api:\n  token: literal-token-0123456789\n')).toEqual([
-      'p.yaml:2:10: api.token: api.token must come from the environment, not be written in the file: token: ${SLUICE_API_TOKEN}',
-    ]);
+    const literal =
+      'p.yaml:2:10: api.token: api.token must come from the environment, not be written in the file (no default, no text around it): token: ${SLUICE_API_TOKEN}';
+    expect(problems('api:\n  token: literal-token-0123456789\n')).toEqual([literal]);
+    // Written in the file all the same: as a default, or behind an escaped reference.
+    expect(problems('api:\n  token: ${SLUICE_API_TOKEN:-literal-token-0123456789}\n')).toEqual([literal]);
+    expect(problems('api:\n  token: prefix-${T}\n', { T: 'from-the-env-0123456789' })).toEqual([literal]);
     expect(problems('api:\n  token: ${T}\n', { T: 'short' })).toEqual([
       'p.yaml:2:10: api.token: api.token must be at least 16 characters (e.g. `openssl rand -hex 24`)',
     ]);

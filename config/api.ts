@@ -72,6 +72,7 @@ export type ApiConfig = z.output<typeof apiSection>;
  */
 export function literalTokenProblem(doc: Document): string | undefined {
   const node = doc.getIn(['api', 'token'], true);
-  if (!isScalar(node) || typeof node.value !== 'string' || node.value.includes('${')) return undefined;
-  return 'api.token must come from the environment, not be written in the file: token: ${SLUICE_API_TOKEN}';
+  // One whole reference: a default (`${T:-secret}`) or an escaped `$${` writes the token into the file all the same.
+  if (!isScalar(node) || typeof node.value !== 'string' || /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(node.value)) return undefined;
+  return 'api.token must come from the environment, not be written in the file (no default, no text around it): token: ${SLUICE_API_TOKEN}';
 }
