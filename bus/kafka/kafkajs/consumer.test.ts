@@ -3,7 +3,7 @@ import kafkajs, { type EachBatchPayload } from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AckableBatch } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
-import { captureLogger } from '../../../test/support/index.js';
+import { captureLogger, makeEvent } from '../../../test/support/index.js';
 import type { ClientSetup } from '../client.js';
 import { kafkaBusOptions } from '../options.js';
 
@@ -114,16 +114,7 @@ function record(offset: number) {
     offset: String(offset),
     timestamp: '0',
     key: null,
-    value: encodeEvent({
-      id: `id-${offset}`,
-      timestamp: 0,
-      message: `m${offset}`,
-      service: 's',
-      module: 'm',
-      host: 'h',
-      source: { kind: 'test' },
-      fields: {},
-    }),
+    value: encodeEvent(makeEvent({ id: `id-${offset}`, message: `m${offset}` })),
   };
 }
 

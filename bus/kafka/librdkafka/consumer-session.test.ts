@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AckableBatch } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
-import { captureLogger } from '../../../test/support/index.js';
+import { captureLogger, makeEvent } from '../../../test/support/index.js';
 import type { ClientSetup } from '../client.js';
 import { kafkaBusOptions } from '../options.js';
 import { ERR, type NativeMessage, type TopicPartition, type TopicPartitionOffset } from './native.js';
@@ -22,16 +22,7 @@ const record = (offset: number): NativeMessage => ({
   partition: 0,
   offset,
   size: 100,
-  value: encodeEvent({
-    id: `id-${offset}`,
-    timestamp: 0,
-    message: `m${offset}`,
-    service: 's',
-    module: 'm',
-    host: 'h',
-    source: { kind: 'test' },
-    fields: {},
-  }),
+  value: encodeEvent(makeEvent({ id: `id-${offset}`, message: `m${offset}` })),
 });
 
 class FakeConsumer {
