@@ -202,6 +202,16 @@ describe('elasticsearch sink (real node)', () => {
     ]);
   });
 
+  it('retention counts back from the newest index, not from a clock that is ahead of the data', async () => {
+    const { sink, prefix } = setup({ retention_days: 3 });
+    await sink.open();
+    const now = Date.UTC(2024, 4, 10, 8, 0, 0);
+    await sink.write([0, 1, 9].map((d, i) => ({ ...events(1, i)[0]!, service: 'search', timestamp: now - d * DAY })));
+    // A year later by the clock, with no data since: the days before the newest stay.
+    expect(await sink.applyRetention(now + 365 * DAY)).toEqual([`${prefix}-search-2024.05.01`]);
+    expect(Object.keys(await indices(`${prefix}-*`)).sort()).toEqual([`${prefix}-search-2024.05.09`, `${prefix}-search-2024.05.10`]);
+  });
+
   it('data_stream mode appends with op create; a replay is a conflict counted as done, not a copy', async () => {
     const prefix = `sluice-int-ds-${randomUUID().slice(0, 8)}`;
     const dir = mkdtempSync(join(tmpdir(), 'sluice-es-'));

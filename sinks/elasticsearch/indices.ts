@@ -44,7 +44,7 @@ export class ManagedIndices {
   async applyRetention(now: number): Promise<string[]> {
     const days = this.es.options.retention_days;
     if (days === undefined) return [];
-    const cutoff = this.es.namer.dayNumber(now) - days * 86_400_000;
+    const today = this.es.namer.dayNumber(now);
     const deleted: string[] = [];
     const foreign: string[] = [];
     try {
@@ -61,6 +61,30 @@ export class ManagedIndices {
         allow_no_indices: true,
         filter_path: '*.mappings._meta',
       })) as Record<string, { mappings?: { _meta?: { managed_by?: string; index_pattern?: string } } }> | undefined;
+      // Counted back from the newest day with an index up to the clock's, not from the clock
+      // alone: a clock set ahead would otherwise delete indices still inside retention, today's
+      // included (the file sinks' firstKeptDay does the same). Indices of days after the
+      // clock's (events from a host whose clock is ahead) do not count.
+      let newest: number | undefined;
+      for (const { index } of rows) {
+        const day = index ? this.es.namer.dayOf(index) : undefined;
+        if (day !== undefined && day <= today && (newest === undefined || day > newest)) newest = day;
+      }
+      const cutoff = (newest ?? today) - days * 86_400_000;
+      if (
+        newest !== undefined &&
+        newest < today &&
+        rows.some(({ index }) => isBetween(this.es.namer.dayOf(index ?? ''), cutoff, today - days * 86_400_000))
+      ) {
+        this.es.logger.warn(
+          {
+            newest_day: new Date(newest).toISOString().slice(0, 10),
+            today: new Date(today).toISOString().slice(0, 10),
+            retention_days: days,
+          },
+          'retention: the clock is past the newest index; keeping the last days of data instead of deleting by the clock',
+        );
+      }
       for (const { index } of rows) {
         if (!index) continue;
         const day = this.es.namer.dayOf(index);
@@ -149,4 +173,9 @@ export class ManagedIndices {
       managedBySluice: t._meta?.managed_by === MANAGED_BY,
     }));
   }
+}
+
+/** Whether `day` is in [from, to): an index the clock alone would have deleted and the guard keeps. */
+function isBetween(day: number | undefined, from: number, to: number): boolean {
+  return day !== undefined && day >= from && day < to;
 }

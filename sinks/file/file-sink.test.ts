@@ -5,8 +5,9 @@ import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
-import { silentLogger } from '../../core/log.js';
+import { type Logger, silentLogger } from '../../core/log.js';
 import { decodeEvent } from '../../core/wire.js';
+import { captureLogger } from '../../test/support/index.js';
 import { WriteJournal } from './journal.js';
 import { FileSink } from './file-sink.js';
 import { fileSinkOptions, type FileSinkInput } from './index.js';
@@ -37,8 +38,8 @@ function ev(over: Partial<LogEvent> & { at?: string } = {}): LogEvent {
   };
 }
 
-function sink(options: FileSinkInput = {}): FileSink {
-  return new FileSink(fileSinkOptions.parse({ root, idle_timeout: 0, roll_age: 0, ...options }), { name: 'files', logger: silentLogger() });
+function sink(options: FileSinkInput = {}, logger: Logger = silentLogger()): FileSink {
+  return new FileSink(fileSinkOptions.parse({ root, idle_timeout: 0, roll_age: 0, ...options }), { name: 'files', logger });
 }
 
 /** Every file under root, relative, with its content. */
@@ -445,21 +446,48 @@ describe('file sink: recovery', () => {
 
 describe('file sink: retention', () => {
   it('deletes only day directories older than the days kept, in the sink time zone, and logs each', async () => {
-    const days = ['2024-04-25', '2024-04-28', '2024-04-29', '2024-04-30', '2024-05-01'];
-    for (const service of ['shop', 'billing']) for (const day of days) mkdirSync(join(root, service, 'web', day), { recursive: true });
+    const days = ['2024-04-25', '2024-04-28', '2024-04-29', '2024-04-30', '2024-05-01', '2024-05-02'];
+    const makeDays = () => {
+      for (const service of ['shop', 'billing']) for (const day of days) mkdirSync(join(root, service, 'web', day), { recursive: true });
+    };
+    makeDays();
     mkdirSync(join(root, 'shop/web/not-a-day'));
     mkdirSync(join(root, 'shop/web/2024-02-30'));
     writeFileSync(join(root, 'shop/web/2024-04-25/h1.000001.log'), 'old\n');
     const s = sink({ retention_days: 3, time_zone: 'Asia/Kolkata' });
-    await s.open(); // its first pass runs against the real clock: everything from 2024 is old by then
+    // Its first pass runs against the real clock, years past the newest day: the last three
+    // days with data stay.
+    await s.open();
     expect(Object.keys(tree())).toEqual([]);
-    for (const service of ['shop', 'billing']) for (const day of days) mkdirSync(join(root, service, 'web', day), { recursive: true });
-    // 2024-05-01T20:00Z is May 2nd in Kolkata: keep May 2nd, May 1st, April 30th.
+    expect(readdirSync(join(root, 'shop/web')).sort()).toEqual(['2024-02-30', '2024-04-30', '2024-05-01', '2024-05-02', 'not-a-day']);
+    makeDays();
+    // 2024-05-01T20:00Z is May 2nd in Kolkata (May 1st in UTC): keep May 2nd, May 1st, April 30th.
     const deleted = await s.applyRetention(Date.parse('2024-05-01T20:00:00Z'));
     expect(deleted.map((d) => relative(root, d)).sort()).toEqual(
       ['billing', 'shop'].flatMap((sv) => ['2024-04-25', '2024-04-28', '2024-04-29'].map((day) => `${sv}/web/${day}`)),
     );
-    expect(readdirSync(join(root, 'shop/web')).sort()).toEqual(['2024-02-30', '2024-04-30', '2024-05-01', 'not-a-day']);
+    expect(readdirSync(join(root, 'shop/web')).sort()).toEqual(['2024-02-30', '2024-04-30', '2024-05-01', '2024-05-02', 'not-a-day']);
+    await s.close();
+  });
+
+  it('keeps the newest days of data when the clock is ahead of them, and a future-dated day does not move the cut', async () => {
+    for (const day of ['2024-04-28', '2024-04-29', '2024-04-30', '2024-05-01', '2099-01-01'])
+      mkdirSync(join(root, 'shop/web', day), { recursive: true });
+    const { logger, lines } = captureLogger();
+    const s = sink({ retention_days: 2 }, logger);
+    await s.open();
+    // The clock (2026) is years past the data: 2024-05-01 and the day before it stay, as does
+    // the day of an event from a clock far ahead.
+    expect(readdirSync(join(root, 'shop/web')).sort()).toEqual(['2024-04-30', '2024-05-01', '2099-01-01']);
+    const warn = lines.find((l) => String(l.msg).startsWith('retention: the clock is past the newest day with data'));
+    expect(warn).toMatchObject({ newest_day: '2024-05-01', held_back: 2, retention_days: 2 });
+    // With the clock on the data's day, the cut is the clock's.
+    expect((await s.applyRetention(Date.parse('2024-05-01T12:00:00Z'))).map((d) => relative(root, d))).toEqual([]);
+    mkdirSync(join(root, 'shop/web/2024-05-03'));
+    expect((await s.applyRetention(Date.parse('2024-05-03T12:00:00Z'))).map((d) => relative(root, d))).toEqual([
+      'shop/web/2024-04-30',
+      'shop/web/2024-05-01',
+    ]);
     await s.close();
   });
 

@@ -22,7 +22,7 @@ import {
 } from './paths.js';
 import { syncDir } from '../../core/durable-file.js';
 import { recoverInProgress } from './recovery.js';
-import { type DayRetention, dayRetention, expiredDays, removeDir } from './retention.js';
+import { type DayRetention, dayDirs, dayRetention, removeDir } from './retention.js';
 import { BatchIds } from './batch-ids.js';
 import { groupBytes, type PathGroup as Group, rollDue, TreeBatches } from './path-groups.js';
 import { OneAtATime } from './one-at-a-time.js';
@@ -185,7 +185,7 @@ export class FileSink implements Sink {
   async applyRetention(now = Date.now()): Promise<string[]> {
     if (!this.retention) return [];
     return this.retention.apply(now, {
-      expired: (layout, firstKept) => expiredDays(this.root, layout, firstKept),
+      days: (layout) => dayDirs(this.root, layout),
       remove: async (dir) => {
         for (const file of [...this.files.values(), ...this.unfinished]) if (isInside(dir, file.path)) await this.finish(file);
         await this.journal?.recordForgotten();

@@ -80,7 +80,7 @@ export function dayLayout(parts: readonly TemplatePart[], text: string): DayLayo
   };
 }
 
-export interface ExpiredDay {
+export interface DayDir {
   dir: string;
   day: number;
 }
@@ -97,12 +97,12 @@ const localTree: DirTree = {
 };
 
 /**
- * Day directories under `root` whose day is before `firstKept` (days since the epoch), on a
- * local disk or in another store's tree (`tree`). Only directories are followed, so a symlink
- * or a file named like a day is never deleted.
+ * The day directories under `root` (days since the epoch), oldest first, on a local disk or
+ * in another store's tree (`tree`). Only directories are followed, so a symlink or a file
+ * named like a day is never deleted.
  */
-export async function expiredDays(root: string, layout: DayLayout, firstKept: number, tree: DirTree = localTree): Promise<ExpiredDay[]> {
-  const found: ExpiredDay[] = [];
+export async function dayDirs(root: string, layout: DayLayout, tree: DirTree = localTree): Promise<DayDir[]> {
+  const found: DayDir[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
     for (const name of await tree.subdirs(dir)) {
       const path = tree.child(dir, name);
@@ -112,7 +112,7 @@ export async function expiredDays(root: string, layout: DayLayout, firstKept: nu
         continue;
       }
       const day = layout.parse(name);
-      if (day !== undefined && day < firstKept) found.push({ dir: path, day });
+      if (day !== undefined) found.push({ dir: path, day });
     }
   };
   await walk(root, 0);
@@ -127,7 +127,7 @@ export async function removeDir(dir: string): Promise<void> {
  * Expired days oldest first, then by directory in code-unit order: plain comparison, not
  * localeCompare, whose collator would page ICU's data into the collector for a sort.
  */
-function oldestFirst(a: ExpiredDay, b: ExpiredDay): number {
+function oldestFirst(a: DayDir, b: DayDir): number {
   return a.day - b.day || (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0);
 }
 
@@ -135,10 +135,24 @@ export function formatDay(day: number): string {
   return new Date(day * DAY_MS).toISOString().slice(0, 10);
 }
 
-/** Where a tree sink's day directories are and how they go: found past a first kept day, removed (files inside finished first). */
+/** Where a tree sink's day directories are and how they go: listed, removed (files inside finished first). */
 export interface DayTreeStore {
-  expired(layout: DayLayout, firstKept: number): Promise<ExpiredDay[]>;
+  days(layout: DayLayout): Promise<DayDir[]>;
   remove(dir: string): Promise<void>;
+}
+
+/**
+ * The first day kept: `days` back from the newest day with data up to the clock's day (or the
+ * clock's day when there is none). A clock set ahead (a bad NTP source, a VM restored with a
+ * wrong time) would otherwise delete days that are still inside retention, today's included;
+ * this way the newest data always keeps its `days`. A sink that wrote nothing for a while
+ * keeps its last days until data comes again, which errs on keeping. Days after the clock's
+ * (events from a host whose clock is ahead) move neither the cut nor this guard.
+ */
+export function firstKeptDay(today: number, sorted: readonly DayDir[], days: number): number {
+  let newest: number | undefined;
+  for (const d of sorted) if (d.day <= today) newest = d.day;
+  return (newest ?? today) - days + 1;
 }
 
 /** A tree sink's retention: the day directories older than retention_days deleted, counted and logged. */
@@ -157,11 +171,27 @@ export class DayRetention {
     this.logger = ctx.logger;
   }
 
-  /** Deletes the day directories before the last `days` (today, in the tree's time zone, counts as one); returns them. */
+  /**
+   * Deletes the day directories before the last `days` (today, in the tree's time zone, counts
+   * as one; see firstKeptDay for a clock ahead of the data); returns them.
+   */
   async apply(now: number, store: DayTreeStore): Promise<string[]> {
-    const firstKept = this.clock.day(now) - this.days + 1;
+    const found = await store.days(this.layout);
+    const today = this.clock.day(now);
+    const firstKept = firstKeptDay(today, found, this.days);
+    const byClock = today - this.days + 1;
+    if (byClock > firstKept) {
+      const held = found.filter((d) => d.day >= firstKept && d.day < byClock).length;
+      if (held > 0) {
+        this.logger.warn(
+          { newest_day: formatDay(firstKept + this.days - 1), today: formatDay(today), held_back: held, retention_days: this.days },
+          'retention: the clock is past the newest day with data; keeping the last days of data instead of deleting by the clock',
+        );
+      }
+    }
     const deleted: string[] = [];
-    for (const { dir, day } of await store.expired(this.layout, firstKept)) {
+    for (const { dir, day } of found) {
+      if (day >= firstKept) break;
       await store.remove(dir);
       deleted.push(dir);
       this.deletedDays.inc(this.label);

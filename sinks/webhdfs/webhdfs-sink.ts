@@ -16,7 +16,7 @@ import { HdfsError, isRefusedPath, WebHdfsClient, type Auth } from './client.js'
 import { webhdfsMetrics } from './metrics.js';
 import type { WebHdfsSinkOptions } from './options.js';
 import { LaneLedgers } from './lanes.js';
-import { expiredDaysOnHdfs } from './retention.js';
+import { dayDirsOnHdfs } from './retention.js';
 import { freshFile, type HdfsFile, leftFile, numbered, placeOf } from './hdfs-file.js';
 import { lost, type Settling, settle, tailAfter } from './settle.js';
 
@@ -155,7 +155,7 @@ export class WebHdfsSink implements Sink {
   async applyRetention(now = Date.now()): Promise<string[]> {
     if (!this.retention) return [];
     return this.retention.apply(now, {
-      expired: (layout, firstKept) => expiredDaysOnHdfs(this.client, this.options.root, layout, firstKept),
+      days: (layout) => dayDirsOnHdfs(this.client, this.options.root, layout),
       remove: async (dir) => {
         for (const file of [...this.files.values(), ...this.unfinished])
           if (file.dir === dir || file.dir.startsWith(`${dir}/`)) await this.finish(file);
