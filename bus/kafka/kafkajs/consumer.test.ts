@@ -371,15 +371,31 @@ describe('kafkajs consumer of a templated topic', () => {
 });
 
 describe('kafkajs consumer reconnecting', () => {
-  it('waits the shortest backoff again once it was back in the group', async () => {
+  it('waits the shortest backoff again once it was back in the group for a minute', async () => {
     connectFailures = 6;
     const { consumer, started } = start('logs');
     await started;
     // 0.5 + 1 + 2 + 4 + 8 + 16 s at most.
     await vi.advanceTimersByTimeAsync(32_000);
     await until(() => consumers[6]?.eachBatch !== undefined);
+    await vi.advanceTimersByTimeAsync(60_000);
     consumers[6]!.listeners.get('consumer.crash')!({ payload: { error: new Error('crashed'), restart: false } });
     await vi.advanceTimersByTimeAsync(500);
+    await until(() => consumers[7]?.eachBatch !== undefined);
+    await consumer.stop();
+  });
+
+  it('keeps backing off a member that fails right after each join', async () => {
+    connectFailures = 6;
+    const { consumer, started } = start('logs');
+    await started;
+    await vi.advanceTimersByTimeAsync(32_000);
+    await until(() => consumers[6]?.eachBatch !== undefined);
+    consumers[6]!.listeners.get('consumer.crash')!({ payload: { error: new Error('crashed'), restart: false } });
+    // The seventh wait is at least 15 s (half of the 30 s cap, full jitter), not half a second.
+    await vi.advanceTimersByTimeAsync(14_000);
+    expect(consumers[7]).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(16_000);
     await until(() => consumers[7]?.eachBatch !== undefined);
     await consumer.stop();
   });

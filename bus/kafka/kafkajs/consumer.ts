@@ -9,6 +9,8 @@ import { decodeBatch, deliverAndWait, keepUndecodable } from '../records.js';
 import { UncommittedWrites } from '../uncommitted.js';
 import { createKafka, describeError } from './config.js';
 
+/** How long a member stays in the group before its reconnect backoff starts again from the shortest wait. */
+const STABLE_MS = 60_000;
 /** How often a templated topic's pattern is checked for topics created since the subscription. */
 const TOPIC_RESCAN_MS = 30_000;
 
@@ -40,8 +42,13 @@ export class KafkajsConsumer implements BusConsumer {
   private down = false;
   private stopped: (() => void) | undefined;
   private readonly uncommitted = new UncommittedWrites();
-  /** Reset whenever the member joins the group: failures long ago must not slow a reconnect today. */
+  /**
+   * Reset once the member stayed in the group for STABLE_MS: failures long ago must not slow
+   * a reconnect today, but a member that fails right after every join must not rejoin (and
+   * rebalance the whole group) every half second.
+   */
   private readonly reconnect = new Backoff(500, 30_000);
+  private joinedAt: number | undefined;
 
   constructor(
     private readonly setup: ClientSetup,
@@ -148,6 +155,8 @@ export class KafkajsConsumer implements BusConsumer {
             );
         }
         await consumer.disconnect().catch(() => undefined);
+        if (this.joinedAt !== undefined && Date.now() - this.joinedAt >= STABLE_MS) this.reconnect.reset();
+        this.joinedAt = undefined;
         await this.reconnect.sleep(signal);
       }
     }
@@ -196,7 +205,7 @@ export class KafkajsConsumer implements BusConsumer {
         this.down = false;
         this.logger.info('kafka consumer is back in the group');
       }
-      this.reconnect.reset();
+      this.joinedAt = Date.now();
       this.uncommitted.retain(payload.memberAssignment);
       const assigned = Object.entries(payload.memberAssignment).map(([topic, partitions]) => `${topic}[${partitions.join(',')}]`);
       this.logger.info({ group: payload.groupId, partitions: assigned }, 'joined the consumer group');
