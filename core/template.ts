@@ -13,7 +13,7 @@
  * - time-window.ts: `max_event_age`/`max_future`, partitioning far-off event times by arrival.
  */
 export { isValidTimeZone, ZonedClock } from './template/clock.js';
-export { DistinctLimit, type DistinctLimitOptions } from './template/distinct.js';
+export { DistinctLimit, type DistinctLimitOptions, OVERFLOW } from './template/distinct.js';
 export { FieldPathError, fieldPathProblem, fieldText, parseFieldPath } from './template/field-path.js';
 export { compilePattern, DEFAULT_MAX_MATCH_BYTES, globMatcher, headBytes, PatternError, patternProblem } from './template/match.js';
 export { literalText, type Placeholder, parseTemplate, type TemplatePart, templatePattern, templateProblem } from './template/parse.js';

@@ -11,8 +11,11 @@ import { counter } from '../metrics.js';
  * its events are still delivered, together, and say so: a warn line and a counter.
  *
  * Combinations are counted, not names: `logs-{service}-%Y.%m.%d` makes one new index a
- * day per service, and a cap on names would close after `max` days. The count is per
- * process since its start (each agent for its topics, each collector for its indices).
+ * day per service, and a cap on names would close after `max` days. Admission follows
+ * arrival order in each process. Where that is not enough (an event replayed after a
+ * restart must get the name its first copy got), the user seeds the limit with the
+ * combinations that already have a name (`seed`), read back from what exists, and says
+ * with `key` what makes a live combination equal to one read back.
  */
 
 export const OVERFLOW = '_other';
@@ -34,6 +37,13 @@ export interface DistinctLimitOptions {
   component: string;
   logger: Logger;
   now?: () => number;
+  /**
+   * What a combination (its rendered values joined by NUL) is counted and remembered as;
+   * default: the values themselves. Two combinations with one key are one: a user that
+   * seeds from names keys by the name, so values that make the same name compare equal
+   * to what it reads back.
+   */
+  key?: (values: string) => string;
 }
 
 export class DistinctLimit {
@@ -43,19 +53,34 @@ export class DistinctLimit {
   private lastWarn = Number.NEGATIVE_INFINITY;
   private sinceWarn = 0;
   private readonly now: () => number;
+  private readonly key: (values: string) => string;
 
   constructor(private readonly options: DistinctLimitOptions) {
     this.max = options.maxDistinct;
     this.now = options.now ?? Date.now;
+    this.key = options.key ?? ((values) => values);
     this.counted = overflowEvents.labels({ component: options.component, option: options.option });
   }
 
   /** Whether this combination of rendered values keeps its own name (remembered once it does). */
   admit(values: string): boolean {
-    if (this.admitted.has(values)) return true;
+    const key = this.key(values);
+    if (this.admitted.has(key)) return true;
     if (this.admitted.size >= this.max) return false;
-    this.admitted.add(values);
+    this.admitted.add(key);
     return true;
+  }
+
+  /**
+   * Admits combinations that already have their name (`key`s, as the key option makes
+   * them), all of them even beyond `max`: they exist whatever the cap says, and a replayed
+   * event of one must get the name its first copy got. They count towards `max`, so
+   * later combinations are admitted only while fewer are known. Call it before the first
+   * admit: a combination already refused here and admitted by a later seed would have
+   * been given two names.
+   */
+  seed(keys: Iterable<string>): void {
+    for (const key of keys) this.admitted.add(key);
   }
 
   /** Called for every event named with the overflow value; `value` is the name it would have had. */

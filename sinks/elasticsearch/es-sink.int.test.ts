@@ -356,6 +356,42 @@ describe('elasticsearch sink (real node)', () => {
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(9);
   });
 
+  it('after a restart, index_max_distinct admits the combinations of the existing indices first: a replayed event goes where its first copy went', async () => {
+    const { sink: first, prefix } = setup({ index_max_distinct: 3 });
+    const at = (id: string, service: string): LogEvent => ({ ...events(1)[0]!, id, service, timestamp: T0 });
+    // A combination known only from a closed index of an earlier day, as a retained day can be.
+    const closed = `${prefix}-alpha-2024.04.30`;
+    await admin.indices.create({ index: closed, settings: { number_of_replicas: 0 } });
+    await admin.indices.close({ index: closed });
+    await first.open();
+    await first.write([at('b1', 'beta'), at('g1', 'gamma'), at('e1', 'epsilon'), at('x1', 'xi')]);
+    await first.close();
+    // A new instance on the same indices: a collector restarted, reloaded, or another worker.
+    const o = elasticsearchSinkOptions.parse({
+      url,
+      index: `${prefix}-{service}-%Y.%m.%d`,
+      template: { name: prefix, replicas: 0 },
+      index_max_distinct: 3,
+    });
+    const second = new ElasticsearchSink(o, { name: 'es-test', logger: silentLogger() });
+    cleanups.push(() => second.close());
+    await second.open();
+    // xi's event again first (its batch was not acknowledged), then a new combination and two that exist.
+    await second.write([at('x1', 'xi'), at('z1', 'zeta'), at('g2', 'gamma'), at('a2', 'alpha')]);
+    await admin.indices.refresh({ index: `${prefix}-*` });
+    const { hits } = await admin.search({ index: `${prefix}-*`, size: 100, _source: false, query: { match_all: {} } });
+    const byIndex: Record<string, string[]> = {};
+    for (const h of hits.hits) (byIndex[h._index] ??= []).push(h._id!);
+    for (const ids of Object.values(byIndex)) ids.sort();
+    expect(byIndex).toEqual({
+      [`${prefix}-alpha-2024.05.01`]: ['a2'],
+      [`${prefix}-beta-2024.05.01`]: ['b1'],
+      [`${prefix}-gamma-2024.05.01`]: ['g1', 'g2'],
+      [`${prefix}-_other-2024.05.01`]: ['e1', 'x1', 'z1'],
+    });
+    expect((await admin.indices.get({ index: closed, expand_wildcards: ['open', 'closed'] }))[closed]).toBeDefined();
+  });
+
   it('retries the events of an index that blocks writes, refuses them once blocked_index_timeout has passed, and indexes them once the block lifts', async () => {
     const { sink, prefix } = setup({ blocked_index_timeout: '1s' });
     const blocked = `${prefix}-search-2024.05.01`;

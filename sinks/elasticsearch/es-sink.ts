@@ -109,7 +109,8 @@ export class ElasticsearchSink implements Sink {
   private lingerTimer: NodeJS.Timeout | undefined;
   private inFlight = 0;
   private readonly idle: (() => void)[] = [];
-  private templateReady: Promise<void> | undefined;
+  /** Settled once the template is installed and the existing indices' combinations admitted (prepare). */
+  private ready: Promise<void> | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private downSince = 0;
   private lastDownLog = 0;
@@ -143,23 +144,21 @@ export class ElasticsearchSink implements Sink {
   }
 
   /**
-   * Installs the index template and starts retention. A node that is down now is not an
-   * error (the collector may start first); the template is then installed before the
-   * first bulk request. A node that refuses (bad credentials, missing privileges) is.
+   * Installs the index template, admits the value combinations of the indices that exist
+   * (prepare) and starts retention. A node that is down now is not an error (the collector
+   * may start first); both are then done before the first bulk request. A node that
+   * refuses (bad credentials, missing privileges) is.
    */
   async open(): Promise<void> {
     this.logger.info({ urls: this.urls, index: this.options.index, mode: this.options.mode }, 'elasticsearch sink opening');
     try {
-      await this.indices.install();
-      this.templateReady = Promise.resolve();
+      await this.prepare();
+      this.ready = Promise.resolve();
     } catch (err) {
-      if (err instanceof TemplateConflict) throw err;
-      if (!isTransient(err))
-        throw new Error(
-          `elasticsearch sink "${this.component}": cannot install index template ${this.indices.templateName}: ${describeError(err, this.redact)}`,
-        );
+      if (!(err instanceof PrepareFailed)) throw err;
+      if (!isTransient(err.cause)) throw this.prepareError(err);
       this.logger.warn(
-        { urls: this.urls, err: describeError(err, this.redact) },
+        { urls: this.urls, err: describeError(err.cause, this.redact) },
         'Elasticsearch is not reachable yet; the index template will be installed before the first write',
       );
     }
@@ -173,7 +172,7 @@ export class ElasticsearchSink implements Sink {
   write(batch: readonly LogEvent[]): Promise<WriteResult> {
     if (this.closed) return Promise.reject(new Error(`elasticsearch sink "${this.component}" is closed`));
     if (batch.length === 0) return Promise.resolve(WRITTEN);
-    return this.ensureTemplate().then(
+    return this.ensureReady().then(
       () =>
         new Promise<WriteResult>((resolve, reject) => {
           const owner: WriteState = { remaining: batch.length, refused: [], retry: [], done: false, resolve, reject };
@@ -235,27 +234,54 @@ export class ElasticsearchSink implements Sink {
 
   /**
    * Before the first bulk request: the template must exist, or new indices get dynamic
-   * mappings. One attempt per write; a failure rejects the write, retried by the collector.
+   * mappings, and the existing indices must be admitted, or an event replayed after a
+   * restart may be named otherwise than its first copy. One attempt per write; a failure
+   * rejects the write, retried by the collector.
    */
-  private ensureTemplate(): Promise<void> {
-    if (!this.templateReady) {
-      const attempt = this.indices.install().then(
+  private ensureReady(): Promise<void> {
+    if (!this.ready) {
+      const attempt = this.prepare().then(
         () => this.recovered(),
         (err: unknown) => {
           if (this.abort.signal.aborted) throw new Error(`elasticsearch sink "${this.component}" closed`);
-          if (err instanceof TemplateConflict) throw err;
-          if (isTransient(err)) this.down(err, 0);
-          throw new Error(
-            `elasticsearch sink "${this.component}": cannot install index template ${this.indices.templateName}: ${describeError(err, this.redact)}`,
-          );
+          if (!(err instanceof PrepareFailed)) throw err;
+          if (isTransient(err.cause)) this.down(err.cause, 0);
+          throw this.prepareError(err);
         },
       );
-      this.templateReady = attempt;
+      this.ready = attempt;
       attempt.catch(() => {
-        if (this.templateReady === attempt) this.templateReady = undefined;
+        if (this.ready === attempt) this.ready = undefined;
       });
     }
-    return this.templateReady;
+    return this.ready;
+  }
+
+  /**
+   * What must be done once before any event is named. With index_max_distinct, admission
+   * follows arrival order in each process; seeded with the combinations that already have
+   * an index, a restarted, reloaded or second collector admits what exists as the first
+   * one did, so a replayed event goes to the index its first copy went to. It runs once
+   * per instance: seeding again later could admit a combination this instance has already
+   * sent to the overflow index.
+   */
+  private async prepare(): Promise<void> {
+    await step(`cannot install index template ${this.indices.templateName}`, this.indices.install());
+    if (!this.namer.capped) return;
+    const pattern = this.namer.pattern();
+    const names = await step(
+      `cannot list the indices matching ${pattern}, whose value combinations index_max_distinct admits first`,
+      this.indices.existingNames(),
+    );
+    const combinations = this.namer.seed(names);
+    this.logger.info(
+      { pattern, indices: names.length, combinations, index_max_distinct: this.options.index_max_distinct },
+      'admitted the value combinations of the existing indices',
+    );
+  }
+
+  private prepareError(err: PrepareFailed): Error {
+    return new Error(`elasticsearch sink "${this.component}": ${err.message}: ${describeError(err.cause, this.redact)}`);
   }
 
   private pump(): void {
@@ -449,6 +475,21 @@ export class ElasticsearchSink implements Sink {
       'Elasticsearch is accepting requests again',
     );
     this.downSince = 0;
+  }
+}
+
+/** A step of prepare() that failed: `message` says which, `cause` is the client's error (transient or not). */
+class PrepareFailed extends Error {
+  declare readonly cause: unknown;
+}
+
+/** A TemplateConflict is its own whole message; any other failure is said with the step it stopped. */
+async function step<T>(what: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof TemplateConflict) throw err;
+    throw new PrepareFailed(what, { cause: err });
   }
 }
 

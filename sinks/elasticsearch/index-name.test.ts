@@ -154,3 +154,90 @@ describe('index names with index_max_distinct', () => {
     expect(names.has('logs-s1-main')).toBe(true);
   });
 });
+
+describe('index_max_distinct seeded from the existing indices', () => {
+  const capped = (template: string, maxDistinct: number) =>
+    new IndexNamer(template, 'UTC', { maxDistinct, component: 'es-seed', logger: captureLogger().logger });
+  const on = (d: number, over: Partial<LogEvent>) => event({ timestamp: Date.UTC(2024, 2, d, 12), ...over });
+
+  it('admits the combinations the names show, even beyond the cap, before those that arrive first', () => {
+    const namer = capped('logs-{service}-%Y.%m.%d', 2);
+    expect(namer.capped).toBe(true);
+    const seeded = namer.seed([
+      'logs-checkout-2024.03.09',
+      'logs-checkout-2024.03.10',
+      'logs-search-2024.01.01',
+      'logs-pay-2023.12.31',
+      // Not combinations: the overflow index, and names this template did not make.
+      'logs-_other-2024.03.09',
+      'logs-search-x.y.z',
+      'logs-2024.03.09',
+      'metrics-cart-2024.03.09',
+    ]);
+    expect(seeded).toBe(3);
+    expect(
+      [on(11, { service: 'cart' }), on(11, { service: 'Checkout' }), on(12, { service: 'pay' }), on(12, { service: 'search' })].map((e) =>
+        namer.name(e),
+      ),
+    ).toEqual(['logs-_other-2024.03.11', 'logs-checkout-2024.03.11', 'logs-pay-2024.03.12', 'logs-search-2024.03.12']);
+  });
+
+  it('counts what exists towards the cap: new combinations are admitted in arrival order while fewer are known', () => {
+    const namer = capped('logs-{service}-%Y.%m.%d', 3);
+    expect(namer.seed(['logs-pay-2024.03.01'])).toBe(1);
+    expect(['cart', 'search', 'mail', 'pay', 'cart'].map((service) => namer.name(on(9, { service })))).toEqual([
+      'logs-cart-2024.03.09',
+      'logs-search-2024.03.09',
+      'logs-_other-2024.03.09',
+      'logs-pay-2024.03.09',
+      'logs-cart-2024.03.09',
+    ]);
+  });
+
+  it('admits every combination that makes an existing name, however the values split it', () => {
+    const namer = capped('logs-{service}-{module}-%Y.%m.%d', 1);
+    expect(namer.seed(['logs-a-b-c-2024.03.09'])).toBe(1);
+    expect(
+      [on(10, { service: 'a-b', module: 'c' }), on(10, { service: 'a', module: 'b-c' }), on(10, { service: 'a', module: 'b' })].map((e) =>
+        namer.name(e),
+      ),
+    ).toEqual(['logs-a-b-c-2024.03.10', 'logs-a-b-c-2024.03.10', 'logs-_other-_other-2024.03.10']);
+  });
+
+  it('reads a name whose date could sit in two places both ways, when the date is between values', () => {
+    const namer = capped('logs-{service}-%Y.%m.%d-{host}', 2);
+    expect(namer.seed(['logs-a-2024.01.01-2024.03.09-web'])).toBe(2);
+    expect(
+      [
+        on(10, { service: 'b', host: 'web' }),
+        on(10, { service: 'a-2024.01.01', host: 'web' }),
+        on(10, { service: 'a', host: '2024.03.09-web' }),
+      ].map((e) => namer.name(e)),
+    ).toEqual(['logs-_other-2024.03.10-_other', 'logs-a-2024.01.01-2024.03.10-web', 'logs-a-2024.03.10-2024.03.09-web']);
+  });
+
+  it('compares a value that lost its leading "_" to the name with the name', () => {
+    const namer = capped('{service}-%Y.%m.%d', 1);
+    expect(namer.seed(['pay-2024.03.01'])).toBe(1);
+    expect(['_Pay', 'pay', 'cart'].map((service) => namer.name(on(9, { service })))).toEqual([
+      'pay-2024.03.09',
+      'pay-2024.03.09',
+      'other-2024.03.09',
+    ]);
+  });
+
+  it('reads data stream names, which have no date', () => {
+    const namer = capped('logs-{service}-default', 1);
+    expect(namer.seed(['logs-search-default', 'logs-_other-default', 'logs-search-other'])).toBe(1);
+    expect(['cart', 'search'].map((service) => namer.name(on(9, { service })))).toEqual(['logs-_other-default', 'logs-search-default']);
+  });
+
+  it('has nothing to seed without a cap or without values', () => {
+    const uncapped = capped('logs-{service}-%Y.%m.%d', 0);
+    expect(uncapped.capped).toBe(false);
+    expect(uncapped.seed(['logs-a-2024.03.09'])).toBe(0);
+    const fixed = capped('logs-%Y.%m.%d', 5);
+    expect(fixed.capped).toBe(false);
+    expect(fixed.seed(['logs-2024.03.09'])).toBe(0);
+  });
+});

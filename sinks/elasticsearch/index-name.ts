@@ -3,6 +3,7 @@ import {
   DistinctLimit,
   type DistinctLimitOptions,
   EventTemplate,
+  OVERFLOW,
   parseTemplate,
   type Placeholder,
   type TemplatePart,
@@ -32,6 +33,10 @@ const INDEX_TIME_TOKENS = new Set(['Y', 'm', 'd', 'H', 'j', '%']);
 const MAX_NAME_BYTES = 255;
 const MAX_VALUE_BYTES = 64;
 const DAY_MS = 86_400_000;
+/** Digits each time token of an index name renders (years are 1970-9999, clock.ts). */
+const TIME_DIGITS: Readonly<Record<string, number>> = { Y: 4, m: 2, d: 2, H: 2, j: 3 };
+/** Stands for one digit of a time token in a Segment: a control character, which no literal part may hold. */
+const DIGIT = '\u0000';
 const ILLEGAL = /[\\/*?"<>|,#:\s\p{Cc}]/gu;
 
 export class IndexTemplateError extends Error {}
@@ -98,11 +103,24 @@ function truncateBytes(s: string, maxBytes: number): string {
 }
 
 /**
+ * What lies between two values of a template (or before the first, after the last): its
+ * literal text, with DIGIT where a time token's digits go. Fixed width, as every time
+ * token renders a fixed number of digits.
+ */
+type Segment = string;
+
+/**
  * Renders index names for events. name() is core's renderCached: per event a map lookup
  * per field and one for the time bucket, and the same string object for every event of
  * one index, so the sanitizing above runs once per distinct name, not per event. With
  * `distinct` (the sink's `index_max_distinct`; 0 = no limit), value combinations beyond it go to one
  * overflow index (`logs-_other-2024.03.09`): retention and the wildcard pattern cover it.
+ *
+ * A combination is counted by the name it makes with every time digit zeroed
+ * (`logs-checkout-0000.00.00`): what an existing index's name shows of it, so `seed` can
+ * admit the combinations of the indices that exist and a live event of one compares equal,
+ * whatever sanitizing did to its values (`Checkout` and `checkout` are one index, one
+ * combination).
  */
 export class IndexNamer {
   private readonly names: EventTemplate;
@@ -110,18 +128,25 @@ export class IndexNamer {
   readonly daily: boolean;
   private readonly wildcard: string;
   private readonly dayPattern: { re: RegExp; tokens: string[] };
+  private readonly segments: readonly Segment[];
+  private readonly limit: DistinctLimit | undefined;
 
   constructor(
     readonly template: string,
     readonly timeZone = 'UTC',
-    distinct?: Omit<DistinctLimitOptions, 'option'>,
+    distinct?: Omit<DistinctLimitOptions, 'option' | 'key'>,
   ) {
     const parts = parseIndexTemplate(template);
+    this.segments = segmentsOf(parts);
+    this.limit =
+      distinct && distinct.maxDistinct > 0
+        ? new DistinctLimit({ ...distinct, option: 'index', key: (values) => this.zeroedName(values.split('\u0000')) })
+        : undefined;
     this.names = new EventTemplate(template, {
       timeZone,
       sanitize: (v) => sanitizeValue(v),
       finish: sanitizeIndexName,
-      limit: distinct && distinct.maxDistinct > 0 ? new DistinctLimit({ ...distinct, option: 'index' }) : undefined,
+      limit: this.limit,
     });
     const tokens = new Set(parts.flatMap((p) => (p.kind === 'time' ? [p.token] : [])));
     this.hasTime = tokens.size > 0;
@@ -161,6 +186,97 @@ export class IndexNamer {
   dayNumber(now: number): number {
     return this.names.clock.day(now) * DAY_MS;
   }
+
+  /** Whether index_max_distinct applies: value combinations are counted, and `seed` matters. */
+  get capped(): boolean {
+    return this.limit !== undefined && this.segments.length > 1;
+  }
+
+  /**
+   * Admits the value combinations the names of existing indices (or data streams) show,
+   * before any event is named: all of them, even beyond the cap, and later combinations
+   * while fewer than the cap are known. A name this template cannot have made (another
+   * writer's, `logs-search-x.y.z`) and the overflow index are no combination. Returns
+   * how many combinations were admitted.
+   */
+  seed(existing: Iterable<string>): number {
+    if (!this.limit || !this.capped) return 0;
+    const overflow = this.zeroedName(this.segments.slice(1).map(() => sanitizeValue(OVERFLOW)));
+    const keys = new Set<string>();
+    for (const name of existing) for (const key of this.zeroedShapes(name)) if (key !== overflow) keys.add(key);
+    this.limit.seed(keys);
+    return keys.size;
+  }
+
+  /** The name a combination of (sanitized) values makes, its time digits zeroed: what it is counted as. */
+  private zeroedName(values: readonly string[]): string {
+    let name = this.segments[0]!;
+    for (let i = 1; i < this.segments.length; i++) name += values[i - 1]! + this.segments[i]!;
+    return sanitizeIndexName(name.replaceAll(DIGIT, '0'));
+  }
+
+  /**
+   * `name` with its time digits zeroed, once for each way this template can have made it.
+   * The first and last segments sit at the ends; each one between has a value (at least
+   * one character) on either side. Where it sits decides which digits are the time's only
+   * when it has time tokens: one without is put at its first fit, which leaves the most
+   * room for the rest, and one with them at each fit in turn. So a name is read in one
+   * pass unless time tokens sit between two values (never in `logs-{service}-%Y.%m.%d`),
+   * and two readings are kept only where the name itself is ambiguous: under
+   * `logs-{service}-%Y.%m.%d-{host}`, `logs-a-2024.01.01-2024.03.09-web` is service `a`
+   * or service `a-2024.01.01`, and both are admitted.
+   */
+  private zeroedShapes(name: string): Set<string> {
+    const shapes = new Set<string>();
+    const segs = this.segments;
+    const k = segs.length - 1;
+    const lastAt = name.length - segs[k]!.length;
+    if (!fits(segs[0]!, name, 0) || lastAt < segs[0]!.length + 1 || !fits(segs[k]!, name, lastAt)) return shapes;
+    const at = new Array<number>(segs.length).fill(0);
+    at[k] = lastAt;
+    const place = (i: number, from: number): void => {
+      if (i === k) {
+        if (from <= lastAt) shapes.add(zeroed(name, segs, at));
+        return;
+      }
+      const seg = segs[i]!;
+      for (let pos = from; pos + seg.length < lastAt; pos++) {
+        if (!fits(seg, name, pos)) continue;
+        at[i] = pos;
+        place(i + 1, pos + seg.length + 1);
+        if (!seg.includes(DIGIT)) return;
+      }
+    };
+    place(1, segs[0]!.length + 1);
+    return shapes;
+  }
+}
+
+function segmentsOf(parts: readonly TemplatePart[]): Segment[] {
+  const segments: Segment[] = [''];
+  for (const p of parts) {
+    if (p.kind === 'field') segments.push('');
+    else segments[segments.length - 1] += p.kind === 'literal' ? p.text : DIGIT.repeat(TIME_DIGITS[p.token]!);
+  }
+  return segments;
+}
+
+/** Whether `seg` matches `name` at `at`: its literal text exactly, a digit where it has DIGIT. */
+function fits(seg: Segment, name: string, at: number): boolean {
+  if (at + seg.length > name.length) return false;
+  for (let j = 0; j < seg.length; j++) {
+    const want = seg.charCodeAt(j);
+    const got = name.charCodeAt(at + j);
+    if (want === 0 ? got < 48 || got > 57 : want !== got) return false;
+  }
+  return true;
+}
+
+/** `name` with the digits zeroed where the segments placed at `at` have DIGIT. */
+function zeroed(name: string, segs: readonly Segment[], at: readonly number[]): string {
+  const chars = name.split('');
+  for (const [i, seg] of segs.entries()) for (let j = 0; j < seg.length; j++) if (seg.charCodeAt(j) === 0) chars[at[i]! + j] = '0';
+  return chars.join('');
 }
 
 function dayPattern(parts: readonly TemplatePart[]): { re: RegExp; tokens: string[] } {

@@ -112,6 +112,21 @@ export class ManagedIndices {
   }
 
   /**
+   * The names matching the template's pattern that exist now: indices (open or closed),
+   * data streams and aliases, whatever wrote them. Hidden ones are left out: that is a
+   * data stream's backing indices (`.ds-...`), which a pattern starting with a value would
+   * otherwise match. Elasticsearch lists only what the sink's user may see
+   * (`view_index_metadata`, `read` or `manage` on the pattern).
+   */
+  async existingNames(): Promise<string[]> {
+    const res = (await this.es.client.indices.resolveIndex(
+      { name: this.es.namer.pattern(), expand_wildcards: ['open', 'closed'] },
+      { signal: this.es.signal },
+    )) as { indices?: { name: string }[]; data_streams?: { name: string }[]; aliases?: { name: string }[] };
+    return [...(res.indices ?? []), ...(res.data_streams ?? []), ...(res.aliases ?? [])].map((r) => r.name);
+  }
+
+  /**
    * Puts the template named after the index pattern (template-install.ts): Sluice's own
    * older templates for the same pattern are deleted first, a foreign one Elasticsearch
    * would refuse next to ours is a one-line error saying what to change.

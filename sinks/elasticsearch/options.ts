@@ -57,7 +57,7 @@ export const elasticsearchSinkOptions = z
       .min(0)
       .default(100)
       .describe(
-        'most distinct combinations of the {fields} of `index` that get an index of their own (days do not count); later ones go to one index named with "_other" in place of the values, with a warn log line and sluice_template_overflow_events_total. Per collector process; 0 = no limit',
+        'most distinct combinations of the {fields} of `index` that get an index of their own (days do not count); later ones go to one index named with "_other" in place of the values, with a warn log line and sluice_template_overflow_events_total. The combinations of the indices that exist at open come first (all of them), then new ones in arrival order; 0 = no limit',
       ),
     ...timeWindowOptions,
     timezone: timeZone.default('UTC').describe('time zone for the strftime fields of `index` (and for the day boundary of retention_days)'),
