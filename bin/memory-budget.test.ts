@@ -82,10 +82,12 @@ describe('memory_limit', () => {
       'bus: consumer.max_bytes, max_bytes_per_partition x partitions_concurrently',
       'dead_letter: remembered entries (200,000 keys)',
     ]);
-    // A kafka dead-letter keeps nothing; the agent's own is a file whatever the collector's type.
+    // A kafka dead-letter remembers the entries of its file for what the topic refuses; the
+    // agent's own is a file whatever the collector's type.
     const kafka = parseConfig(`${agent()}\ndead_letter: { type: kafka }`, 'a.yaml', createRegistry(), {});
     expect(memoryUses(kafka, 'collector').map((u) => u.what)).toEqual([
       'bus: consumer.max_bytes, max_bytes_per_partition x partitions_concurrently',
+      'dead_letter: refused_path: remembered entries (200,000 keys)',
     ]);
     expect(memoryUses(kafka, 'agent').map((u) => u.what)).toContain('dead_letter: remembered entries (200,000 keys)');
   });

@@ -143,7 +143,7 @@ describe('routes and dead_letter sections', () => {
     ]);
     expect(
       problems([...sinks, 'bus: { type: kafka, brokers: k:9092 }', 'dead_letter:', '  type: kafka', '  path: /x.jsonl'].join('\n')),
-    ).toEqual(['p.yaml:9:3: dead_letter.path: unknown key "path"; allowed: agent_path, topic']);
+    ).toEqual(['p.yaml:9:3: dead_letter.path: unknown key "path"; allowed: agent_path, refused_path, topic']);
     expect(problems([...sinks, 'dead_letter:', '  topic: dl'].join('\n'))).toEqual([
       'p.yaml:7:3: dead_letter.topic: unknown key "topic"; allowed: agent_path, path',
     ]);

@@ -254,10 +254,34 @@ export interface BusRecord {
   id?: string;
 }
 
+/**
+ * A record the bus refused for good (Kafka: too large for the topic, invalid, a topic it may
+ * not write): written again, it would be refused again.
+ */
+export interface BusRecordRefusal {
+  /** The record's place in the write. */
+  index: number;
+  /** The bus's name for the refusal (e.g. MESSAGE_TOO_LARGE): the first word of `reason`. */
+  error: string;
+  /** What the bus said, with its error name ("MESSAGE_TOO_LARGE: ..."). */
+  reason: string;
+}
+
+/** What a write did: every record not listed in `refused` is held durably by the bus. */
+export interface BusRecordWriteResult {
+  readonly refused: readonly BusRecordRefusal[];
+}
+
 /** Durable writes to one topic of the bus, outside the event flow (the collector's dead-letter). */
 export interface BusRecordWriter {
-  /** Resolves once the bus holds every record durably (Kafka: acks=all). */
-  write(records: readonly BusRecord[]): Promise<void>;
+  /**
+   * Resolves once the bus holds every record durably (Kafka: acks=all) but those it refused
+   * for good, listed in the result: the bus does not have them, and the caller keeps them
+   * elsewhere. Rejects when the bus could not take the records now (a broker down): the
+   * caller writes them again, and records with an id the bus acked before the failure are
+   * not written a second time.
+   */
+  write(records: readonly BusRecord[]): Promise<BusRecordWriteResult>;
   close(): Promise<void>;
 }
 

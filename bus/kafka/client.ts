@@ -9,6 +9,7 @@ import type {
   BusProducer,
   BusRecord,
   BusRecordWriter,
+  BusRecordWriteResult,
   RefusedEvent,
   UndecodableRecord,
 } from '../../core/pipeline.js';
@@ -185,9 +186,9 @@ export class DeferredRecordWriter implements BusRecordWriter {
 
   constructor(private readonly make: () => Promise<BusRecordWriter>) {}
 
-  async write(records: readonly BusRecord[]): Promise<void> {
+  async write(records: readonly BusRecord[]): Promise<BusRecordWriteResult> {
     this.inner ??= this.make();
-    await (await this.inner).write(records);
+    return (await this.inner).write(records);
   }
 
   async close(): Promise<void> {

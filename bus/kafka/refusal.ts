@@ -4,10 +4,12 @@ import type { RefusedEvent } from '../../core/pipeline.js';
 /**
  * Which Kafka errors refuse a record for good, as opposed to an outage. Sending such a record
  * again fails again, so it goes to the agent's dead-letter instead of holding its channel
- * transaction (and every source behind it) forever; every other error is an outage, and the
- * send is retried as a whole. Both clients report the broker's protocol error codes (kafkajs
- * as KafkaJSProtocolError.code, librdkafka as the delivery report's code; librdkafka's own
- * size check before sending uses the same MSG_SIZE_TOO_LARGE code).
+ * transaction (and every source behind it) forever, and a dead-letter entry the dead-letter
+ * topic refuses goes to the collector's local file instead of holding its partition; every
+ * other error is an outage, and the send is retried as a whole. Both clients report the
+ * broker's protocol error codes (kafkajs as KafkaJSProtocolError.code, librdkafka as the
+ * delivery report's code; librdkafka's own size check before sending uses the same
+ * MSG_SIZE_TOO_LARGE code).
  *
  * `batch`: the broker refuses a whole record batch (all the records of one partition in one
  * request) for it, so the records batched with the culprit get the same error. Only a record
@@ -47,9 +49,14 @@ export function refusalOf(err: unknown): Refusal | undefined {
   return undefined;
 }
 
+/** Why Kafka refused a record for good: the error name first, then what the client said. */
+export function refusalReason(refusal: Refusal, detail: string): string {
+  return `${refusal.name}: kafka refused the record for good (${detail})`;
+}
+
 /** The dead-letter entry of an event Kafka refused for good. */
 export function refusedEvent(event: LogEvent, topic: string, bytes: number, refusal: Refusal, detail: string): RefusedEvent {
-  return { reason: `${refusal.name}: kafka refused the record for good (${detail})`, topic, bytes, event };
+  return { reason: refusalReason(refusal, detail), topic, bytes, event };
 }
 
 /**

@@ -111,7 +111,11 @@ export const fileDeadLetterCreate: Pick<ComponentSpec<'dead_letter', FileDeadLet
     new FileDeadLetter(workerPath(resolve(options.path ?? join(ctx.dataDir, `${ctx.name}.jsonl`)), ctx.worker), ctx.logger),
 };
 
-function workerPath(path: string, worker: number | undefined): string {
+/**
+ * The file of collector worker `worker` for `path`: the first keeps `path`, the others put
+ * `.worker-N` before its extension, so that no two processes append to one file.
+ */
+export function workerPath(path: string, worker: number | undefined): string {
   if (!worker) return path;
   const ext = extname(path);
   return `${path.slice(0, path.length - ext.length)}.worker-${worker}${ext}`;

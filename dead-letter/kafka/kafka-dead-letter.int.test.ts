@@ -1,7 +1,8 @@
 // A collector with `dead_letter: {type: kafka}`, through the built CLI on the shared broker, with
 // each Kafka client: records that do not decode and an event no route takes land in the
 // dead-letter topic with their reason (value, header and key), the group commits past them, and
-// the dead-letter has the metrics and state of every component.
+// the dead-letter has the metrics and state of every component. An entry larger than the
+// dead-letter topic takes goes to the local refused file instead of holding the partition.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
@@ -50,6 +51,25 @@ async function apiOf(log: () => string): Promise<Parameters<typeof scrape>[0]> {
   return { url: new URL(url) };
 }
 
+/** A collector reading `topic` that routes module "keep" to a console sink and dead-letters to `dlTopic`, its data in `dir`/data. */
+function collectorYaml(c: { client: string; dir: string; topic: string; group: string; dlTopic: string }): string {
+  return [
+    `data_dir: ${join(c.dir, 'data')}`,
+    `bus: { type: kafka, client: ${c.client}, brokers: [${brokers}], topic: ${c.topic}, consumer: { group_id: ${c.group}, max_wait: 100ms, heartbeat_interval: 1s, session_timeout: 10s } }`,
+    'sinks:',
+    '  out: { type: console, encoding: json }',
+    'routes:',
+    '  rules:',
+    '    - match: { module: keep }',
+    '      sinks: [out]',
+    'dead_letter:',
+    '  type: kafka',
+    `  topic: ${c.dlTopic}`,
+    'api: { address: "127.0.0.1:0" }',
+    '',
+  ].join('\n');
+}
+
 describe.each(BUS_CLIENTS)('kafka dead-letter [$client]', ({ client, missing }) => {
   skipWhenMissing(missing);
 
@@ -77,26 +97,7 @@ describe.each(BUS_CLIENTS)('kafka dead-letter [$client]', ({ client, missing }) 
           { value: event(2, 'keep') },
         ],
       });
-      const collector = start(
-        'collector',
-        dir,
-        'collector',
-        [
-          `data_dir: ${join(dir, 'data')}`,
-          `bus: { type: kafka, client: ${client}, brokers: [${brokers}], topic: ${topic}, consumer: { group_id: ${group}, max_wait: 100ms, heartbeat_interval: 1s, session_timeout: 10s } }`,
-          'sinks:',
-          '  out: { type: console, encoding: json }',
-          'routes:',
-          '  rules:',
-          '    - match: { module: keep }',
-          '      sinks: [out]',
-          'dead_letter:',
-          '  type: kafka',
-          `  topic: ${dlTopic}`,
-          'api: { address: "127.0.0.1:0" }',
-          '',
-        ].join('\n'),
-      );
+      const collector = start('collector', dir, 'collector', collectorYaml({ client, dir, topic, group, dlTopic }));
       const api = await apiOf(() => collector.log());
       const id = { component: 'dead-letter', kind: 'dead_letter', type: 'kafka' };
       await waitFor(
@@ -154,6 +155,94 @@ describe.each(BUS_CLIENTS)('kafka dead-letter [$client]', ({ client, missing }) 
       expect(unrouted.map((e) => [e.key, (e.value.event as { id: string }).id, e.value.reason])).toEqual([
         ['s/drop', 'id-1', expect.stringMatching(/no route/)],
       ]);
+      expect(await admin.fetchOffsets({ groupId: group, topics: [topic] })).toEqual([
+        { topic, partitions: [expect.objectContaining({ partition: 0, offset: '5' })] },
+      ]);
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  });
+  it('keeps an entry larger than the topic takes in the refused file, writes the others to the topic, and commits past them', async () => {
+    const { dir, topic, group } = setup(`kafka-big-${client}`);
+    const dlTopic = `${topic}-dl`;
+    created.push(topic, dlTopic);
+    const admin = kafka.admin();
+    await admin.connect();
+    const producer = kafka.producer();
+    // Not UTF-8: its entry keeps it as base64, a third larger, over the dead-letter topic's
+    // max.message.bytes though the record is under it.
+    const big = Buffer.alloc(1800, 0xff);
+    try {
+      await admin.createTopics({
+        topics: [
+          { topic, numPartitions: 1, replicationFactor: 1 },
+          { topic: dlTopic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '2000' }] },
+        ],
+        waitForLeaders: true,
+      });
+      await producer.connect();
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: [
+          { value: event(0, 'keep') },
+          { value: '{not json' },
+          { value: big },
+          { value: event(1, 'drop') },
+          { value: event(2, 'keep') },
+        ],
+      });
+      const collector = start('collector', dir, 'collector', collectorYaml({ client, dir, topic, group, dlTopic }));
+      const api = await apiOf(() => collector.log());
+      const id = { component: 'dead-letter', kind: 'dead_letter', type: 'kafka' };
+      await waitFor(
+        '3 entries kept by the dead-letter',
+        async () => value((await scrape(api)).families, 'sluice_component_sent_events_total', id) >= 3,
+        60_000,
+        () => collector.log().slice(-2000),
+      );
+      const families = (await scrape(api)).families;
+      expect(value(families, 'sluice_component_sent_events_total', id)).toBe(3);
+      expect(value(families, 'sluice_component_errors_total', id)).toBe(0);
+      expect(value(families, 'sluice_dead_letter_topic_refused_entries_total', { error: 'MESSAGE_TOO_LARGE' })).toBe(1);
+      expect(value(families, 'sluice_dead_letter_entries_total', { kind: 'record' })).toBe(2);
+      expect(value(families, 'sluice_dead_letter_entries_total', { kind: 'event' })).toBe(1);
+      await waitFor('the collector started', () => collector.log().includes('"msg":"sluice started"'));
+      expect(await collector.stop(), collector.log().slice(-4000)).toBe(0);
+
+      const file = join(dir, 'data', 'dead-letter', 'refused.jsonl');
+      const refusals = collector
+        .log()
+        .split('\n')
+        .filter((l) => l.includes('"the dead-letter topic refused entries for good; kept them in the file"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(refusals.map(({ topic: t, reason, entries, bytes, file: f }) => ({ topic: t, reason, entries, bytes, file: f }))).toEqual([
+        {
+          topic: dlTopic,
+          reason: expect.stringMatching(/^MESSAGE_TOO_LARGE: kafka refused the record for good/),
+          entries: 1,
+          bytes: expect.any(Number),
+          file,
+        },
+      ]);
+      expect(refusals[0]!.bytes).toBeGreaterThan(2000);
+      const kept = readFileSync(file, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(kept.map(({ time: _t, ...rest }) => rest)).toEqual([
+        { reason: expect.stringMatching(/^not a Sluice event/), topic, partition: 0, offset: '2', value_base64: big.toString('base64') },
+      ]);
+
+      const records = await readTopic(dlTopic, 2);
+      expect(await admin.fetchTopicOffsets(dlTopic)).toEqual([expect.objectContaining({ partition: 0, high: '2' })]);
+      expect(
+        records
+          .map((r) => JSON.parse(r.value!.toString()) as { offset?: string; value?: string; event?: { id: string } })
+          .map((e) => e.value ?? e.event!.id)
+          .sort(),
+      ).toEqual(['id-1', '{not json']);
       expect(await admin.fetchOffsets({ groupId: group, topics: [topic] })).toEqual([
         { topic, partitions: [expect.objectContaining({ partition: 0, offset: '5' })] },
       ]);

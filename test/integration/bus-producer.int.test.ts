@@ -1,10 +1,13 @@
 // The bus's producer, with each client, against the shared broker: a send cut into several requests, failing after
 // some were acked, must not append those again when the rolled-back transaction comes back.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { KafkaBus } from '../../bus/kafka/index.js';
 import { kafkaBusOptions } from '../../bus/kafka/options.js';
 import type { LogEvent } from '../../core/event.js';
+import { FileDeadLetter } from '../../dead-letter/file/file-dead-letter.js';
 import { KafkaDeadLetter } from '../../dead-letter/kafka/kafka-dead-letter.js';
 import { silentLogger } from '../../core/log.js';
 import { decodeEvent } from '../../core/wire.js';
@@ -244,7 +247,9 @@ describe.each(BUS_CLIENTS)('kafka producer [$client]', ({ client, missing }) => 
       });
       const { logger, lines } = captureLogger();
       const bus = new KafkaBus(options, { name: 'bus', logger });
-      const deadLetter = new KafkaDeadLetter(bus.recordWriter(topic), topic, logger);
+      // The broker refuses none of these entries for good: the file for refused ones is never opened.
+      const refused = new FileDeadLetter(join(tmpdir(), `${topic}-refused.jsonl`), logger);
+      const deadLetter = new KafkaDeadLetter(bus.recordWriter(topic), topic, refused, logger);
       // The collector's retry loop makes new entries for the same events each time.
       const entries = (from: number, to: number) =>
         Array.from({ length: to - from }, (_, i) => ({ reason: 'sinks.es: mapping conflict', event: event(from + i, 'a') }));

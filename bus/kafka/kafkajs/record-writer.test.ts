@@ -16,6 +16,17 @@ interface Sent {
 const sent: Sent[] = [];
 /** Says whether a send of these values fails. */
 let failing: (values: string[]) => boolean = () => false;
+/** The error a send of these values is refused with for good, if it is. */
+let refusing: (values: string[]) => Error | undefined = () => undefined;
+
+/** What kafkajs throws for a broker error code (as its produce response parser does). */
+const protocolError = (type: string, code: number) =>
+  // kafkajs builds it from its error table's entry ({type, code, retriable, message}); its typings say Error.
+  new kafkajs.KafkaJSProtocolError({ type, code, retriable: false, message: `${type} from the broker` } as unknown as Error);
+
+/** The broker of a topic whose max.message.bytes is `limit`: it refuses a whole record batch holding a larger record. */
+const tooLargeOver = (limit: number) => (values: string[]) =>
+  values.some((v) => v.length > limit) ? protocolError('MESSAGE_TOO_LARGE', 10) : undefined;
 const producerConfigs: unknown[] = [];
 
 class FakeProducer {
@@ -25,6 +36,8 @@ class FakeProducer {
     const values = messages.map((m) => m.value);
     sent.push({ topic, values });
     if (failing(values)) throw new Error('NOT_ENOUGH_REPLICAS');
+    const refusal = refusing(values);
+    if (refusal) throw refusal;
     return [];
   }
 }
@@ -53,6 +66,7 @@ beforeEach(() => {
   sent.length = 0;
   producerConfigs.length = 0;
   failing = () => false;
+  refusing = () => undefined;
 });
 
 describe('kafkajs dead-letter writer', () => {
@@ -134,6 +148,64 @@ describe('kafkajs dead-letter writer', () => {
     sent.length = 0;
     await writer.write(records);
     expect(sent.map((s) => s.values)).toEqual([['b1']]);
+    await writer.close();
+  });
+});
+
+describe('kafkajs dead-letter writer: records Kafka refuses for good', () => {
+  it('reports a record refused in a send of its own, and writes the others', async () => {
+    const writer = new KafkajsRecordWriter(setup(), 'dl');
+    refusing = tooLargeOver(100);
+    const result = await writer.write([record('a1', 's/a'), record('x'.repeat(200), 's/x'), record('b1', 's/b')]);
+    expect(result).toEqual({
+      refused: [
+        {
+          index: 1,
+          error: 'MESSAGE_TOO_LARGE',
+          reason: 'MESSAGE_TOO_LARGE: kafka refused the record for good (MESSAGE_TOO_LARGE from the broker)',
+        },
+      ],
+    });
+    expect(sent.map((s) => s.values.map((v) => v.slice(0, 2)))).toEqual([['a1'], ['xx'], ['b1']]);
+    await writer.close();
+  });
+
+  it('sends the records of a refused send one by one: only those refused alone are reported', async () => {
+    const writer = new KafkajsRecordWriter(setup(), 'dl');
+    refusing = tooLargeOver(100);
+    const big = 'x'.repeat(200);
+    const result = await writer.write([record('n1', null), record(big, null), record('a1', 's/a'), record('n2', null)]);
+    expect(result.refused.map((r) => [r.index, r.error])).toEqual([[1, 'MESSAGE_TOO_LARGE']]);
+    const short = (v: string) => (v === big ? 'big' : v);
+    expect(sent.map((s) => s.values.map(short))).toEqual([['n1', 'big', 'n2'], ['n1'], ['big'], ['n2'], ['a1']]);
+    await writer.close();
+  });
+
+  it('refuses every record of a send refused for its topic, without sending them one by one', async () => {
+    const writer = new KafkajsRecordWriter(setup(), 'dl');
+    refusing = () => protocolError('TOPIC_AUTHORIZATION_FAILED', 29);
+    const result = await writer.write([record('n1', null), record('n2', null)]);
+    expect(result.refused.map((r) => [r.index, r.error])).toEqual([
+      [0, 'TOPIC_AUTHORIZATION_FAILED'],
+      [1, 'TOPIC_AUTHORIZATION_FAILED'],
+    ]);
+    expect(sent.map((s) => s.values)).toEqual([['n1', 'n2']]);
+    await writer.close();
+  });
+
+  it('reports the place of a refused record in the write also when records acked before a failure are skipped', async () => {
+    const writer = new KafkajsRecordWriter(setup(), 'dl');
+    const big = 'x'.repeat(200);
+    const records = [record('a1', 's/a', 'dl-1'), record(big, 's/c', 'dl-2'), record('b1', 's/b', 'dl-3')];
+    failing = (values) => values.includes('b1');
+    refusing = tooLargeOver(100);
+    // An outage rejects the write; the record refused before it is not settled, and is sent again.
+    await expect(writer.write(records)).rejects.toThrow(/topic dl: .*NOT_ENOUGH_REPLICAS/);
+    failing = () => false;
+    sent.length = 0;
+    const result = await writer.write(records);
+    expect(sent.map((s) => s.values.map((v) => v.slice(0, 2)))).toEqual([['xx'], ['b1']]);
+    expect(result.refused.map((r) => r.index)).toEqual([1]);
     await writer.close();
   });
 });

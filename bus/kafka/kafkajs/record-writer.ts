@@ -1,7 +1,8 @@
 import type { ICustomPartitioner, Message, Producer } from 'kafkajs';
 import kafkajs from 'kafkajs';
 import type { BusRecord } from '../../../core/pipeline.js';
-import { TopicRecordWriter } from '../record-writer.js';
+import { type RefusedRecord, TopicRecordWriter } from '../record-writer.js';
+import { refusalOf } from '../refusal.js';
 import { AckedMemory } from '../resend.js';
 import { createKafka, describeError } from './config.js';
 
@@ -14,6 +15,14 @@ const { Partitioners } = kafkajs;
  * other: records of one key share a partition, and the keyless records of a write are placed
  * together (perWritePartitioner). When a send fails, the records of the sends before it are
  * known to be acked and are not appended again by the collector's retry.
+ *
+ * A send Kafka refuses for good (bus/kafka/refusal.ts) is not an outage. The broker refuses
+ * a partition's whole record batch for one record too large or invalid, and kafkajs does not
+ * say which: a send of one record refused is that record's refusal, a larger one is sent
+ * again one record per send, and those refused alone are reported (the broker appended none
+ * of a refused send, its one partition, so none is sent twice). A refusal about the topic
+ * (not authorized) refuses every record of the send. kafkajs knows no size limit of its own
+ * (the topic's is the broker's to know), so only the broker's answer decides.
  */
 export class KafkajsRecordWriter extends TopicRecordWriter {
   private producer: Producer | undefined;
@@ -22,7 +31,7 @@ export class KafkajsRecordWriter extends TopicRecordWriter {
   /** Where the next write's keyless records go: starting anywhere, as kafkajs's own round robin does. */
   private keylessAt = Math.floor(Math.random() * KEYLESS_CYCLE);
 
-  protected async send(records: readonly BusRecord[]): Promise<void> {
+  protected async send(records: readonly BusRecord[]): Promise<readonly RefusedRecord[]> {
     if (!this.producer) {
       this.producer = createKafka(this.setup, '-dead-letter').producer({
         idempotent: true,
@@ -37,23 +46,50 @@ export class KafkajsRecordWriter extends TopicRecordWriter {
     const attempt = this.acked.begin(records);
     if (attempt.skipped > 0)
       this.setup.logger.info(
-        { topic: this.topic, records: records.length, skipped: attempt.skipped },
+        { records: records.length, skipped: attempt.skipped },
         'not writing again the dead-letter records Kafka acked before the last write failed',
       );
     const { items } = attempt;
     const stick = this.keylessAt;
     this.keylessAt = (stick + 1) % KEYLESS_CYCLE;
-    const acked = new Uint8Array(items.length);
+    const sent: Sent = { acked: new Uint8Array(items.length), refused: [] };
     try {
-      for (const group of byPartition(items, this.setup.options.producer.batch.max_bytes)) {
-        await producer.send({ topic: this.topic, acks: -1, messages: group.map((i) => messageOf(items[i]!, stick)) });
-        for (const i of group) acked[i] = 1;
-      }
+      for (const group of byPartition(items, this.setup.options.producer.batch.max_bytes))
+        await this.sendGroup(producer, items, group, stick, sent);
     } catch (err) {
-      this.acked.failed(attempt, (i) => acked[i] === 1);
+      // The refused ones are not settled: written again, they are refused again and reported then.
+      this.acked.failed(attempt, (i) => sent.acked[i] === 1);
       throw err;
     }
     this.acked.succeeded(attempt);
+    return sent.refused;
+  }
+
+  /** Sends the records of one partition (`group`, indexes in `items`); a refusal for good is narrowed down to its records. */
+  private async sendGroup(
+    producer: Producer,
+    items: readonly BusRecord[],
+    group: readonly number[],
+    stick: number,
+    sent: Sent,
+  ): Promise<void> {
+    try {
+      await producer.send({ topic: this.topic, acks: -1, messages: group.map((i) => messageOf(items[i]!, stick)) });
+    } catch (err) {
+      const refusal = refusalOf(err);
+      if (!refusal) throw err;
+      if (group.length === 1 || !refusal.sharedWithBatch) {
+        for (const i of group) sent.refused.push({ record: items[i]!, refusal, detail: describeError(err) });
+        return;
+      }
+      this.setup.logger.warn(
+        { records: group.length, err: describeError(err) },
+        'kafka refused a dead-letter send for good; sending its records one by one to find the ones it refuses',
+      );
+      for (const i of group) await this.sendGroup(producer, items, [i], stick, sent);
+      return;
+    }
+    for (const i of group) sent.acked[i] = 1;
   }
 
   protected describe(err: unknown): string {
@@ -71,6 +107,13 @@ export class KafkajsRecordWriter extends TopicRecordWriter {
     await this.producer?.disconnect().catch(() => undefined);
     this.producer = undefined;
   }
+}
+
+/** What one write settled so far. */
+interface Sent {
+  /** 1 for each record (index in the attempt's items) Kafka acked. */
+  acked: Uint8Array;
+  refused: RefusedRecord[];
 }
 
 /** Kept below 2^31 so that it stays a small integer however long the writer lives. */

@@ -1,8 +1,9 @@
 import type { BusRecord } from '../../../core/pipeline.js';
-import { TopicRecordWriter } from '../record-writer.js';
+import { type RefusedRecord, TopicRecordWriter } from '../record-writer.js';
+import { refusalOf } from '../refusal.js';
 import { AckedMemory, type SendAttempt } from '../resend.js';
 import { connectTimeout, connectionConfig } from './config.js';
-import { Deliveries, STALLED, within } from './deliveries.js';
+import { Deliveries, STALLED, type SendOutcome, within } from './deliveries.js';
 import { type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
 import { StalledRecords } from './stalled.js';
 
@@ -12,6 +13,13 @@ import { StalledRecords } from './stalled.js';
  * a write not acked within request_timeout fails, and its records that carry an id stay
  * held, so the collector's retry of the same entries waits for them instead of appending a
  * second copy the broker cannot tell from a new record.
+ *
+ * A record Kafka refuses for good (bus/kafka/refusal.ts) is not an outage: it is reported in
+ * the write's result and the rest of the write goes on. The broker refuses a whole record
+ * batch for a record too large or invalid, so the records reported with such an error are
+ * produced again one at a time, each waiting for its report: those refused on their own are
+ * reported, the others are acked. A record larger than librdkafka's own message.max.bytes is
+ * refused by produce() before it is sent, that record alone.
  */
 export class LibrdkafkaRecordWriter extends TopicRecordWriter {
   private readonly deliveries = new Deliveries();
@@ -24,17 +32,18 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
   private readonly acked = new AckedMemory<BusRecord>((r) => r.id, 'failed-only');
   private producer: Promise<NativeProducer> | undefined;
 
-  protected async send(records: readonly BusRecord[]): Promise<void> {
+  protected async send(records: readonly BusRecord[]): Promise<readonly RefusedRecord[]> {
     const producer = await this.connected();
     const attempt = this.acked.begin(records);
     if (attempt.skipped > 0)
       this.setup.logger.info(
-        { topic: this.topic, records: records.length, skipped: attempt.skipped },
+        { records: records.length, skipped: attempt.skipped },
         'not writing again the dead-letter records Kafka acked before the last write failed',
       );
     try {
-      await this.sendAttempt(producer, attempt, records.length);
+      const refused = await this.sendAttempt(producer, attempt, records.length);
       this.acked.succeeded(attempt);
+      return refused;
     } catch (err) {
       // A failure sendAttempt did not report settled nothing; what it skipped comes back.
       this.acked.failed(attempt, () => false);
@@ -42,7 +51,7 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
     }
   }
 
-  private async sendAttempt(producer: NativeProducer, attempt: SendAttempt<BusRecord>, total: number): Promise<void> {
+  private async sendAttempt(producer: NativeProducer, attempt: SendAttempt<BusRecord>, total: number): Promise<RefusedRecord[]> {
     const { items } = attempt;
     const fresh: BusRecord[] = [];
     /** Where each fresh record is in `items`. */
@@ -70,50 +79,120 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
     }
     if (held.length > 0)
       this.setup.logger.info(
-        { topic: this.topic, records: total, queued: held.length },
+        { records: total, queued: held.length },
         'waiting for the dead-letter records librdkafka still holds from a write given up on, not producing them again',
       );
-    const failed = (ackedFresh: Uint8Array, heldErrors: readonly (NativeError | null)[] | undefined): void => {
-      const acked = new Uint8Array(items.length);
-      for (let j = 0; j < fresh.length; j++) if (ackedFresh[j] === 1) acked[freshAt[j]!] = 1;
-      if (heldErrors) for (let j = 0; j < heldAt.length; j++) if (heldErrors[j] === null) acked[heldAt[j]!] = 1;
-      this.acked.failed(attempt, (i) => acked[i] === 1);
-    };
-    const sending = this.deliveries.start(fresh.length);
-    for (let i = 0; i < fresh.length; i++) {
-      const r = fresh[i]!;
-      const headers = r.headers ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v })) : undefined;
-      try {
-        producer.produce(this.topic, null, Buffer.from(r.value), r.key, null, sending.base + i, headers);
-      } catch (err) {
-        sending.failFrom(i, err as NativeError);
-        break;
-      }
-    }
+    /** 1 for each record of `items` Kafka acked. */
+    const acked = new Uint8Array(items.length);
+    const sending = this.produce(producer, fresh);
     const timeout = this.setup.options.producer.request_timeout;
     const settled = await within(timeout, Promise.all([sending.outcome, Promise.all(held)]));
     if (!settled) {
       // The held records stay held (not settled), reported or not: the next write of their
       // entries learns their outcome from there, however late their reports come.
-      const late = new Map<number, (err: NativeError | null) => void>();
-      const outcome = sending.giveUp((i, err) => late.get(i)?.(err));
-      failed(outcome.acked, undefined); // the held ones are not counted: they stay held
+      const outcome = this.giveUp(sending, fresh);
+      for (let j = 0; j < fresh.length; j++) if (outcome.acked[j] === 1) acked[freshAt[j]!] = 1;
+      // The held ones are not counted: they stay held.
+      this.acked.failed(attempt, (i) => acked[i] === 1);
       let waiting = 0;
-      for (const [i, err] of outcome.failed) {
-        if (err !== STALLED) continue;
-        waiting++;
-        const id = fresh[i]!.id;
-        if (id !== undefined) late.set(i, this.stalled.hold(id));
-      }
+      for (const err of outcome.failed.values()) if (err === STALLED) waiting++;
       throw new Error(`${waiting + heldOpen} of ${total} records not acked within ${timeout} ms`);
     }
     const [outcome, heldErrors] = settled;
     for (const i of heldAt) this.stalled.settled(items[i]!.id!);
-    const error = outcome.failed.values().next().value ?? heldErrors.find((e) => e !== null);
-    if (error) {
-      failed(outcome.acked, heldErrors);
-      throw error;
+    /** Why each record of `items` failed, and whether librdkafka batched it (a refusal shared with its batch). */
+    const failed = new Map<number, { err: NativeError; batched: boolean }>();
+    for (let j = 0; j < fresh.length; j++) {
+      const err = outcome.failed.get(j);
+      if (err) failed.set(freshAt[j]!, { err, batched: sending.handedOver[j] === 1 });
+      else acked[freshAt[j]!] = 1;
     }
+    for (let j = 0; j < heldAt.length; j++) {
+      const err = heldErrors[j]!;
+      if (err) failed.set(heldAt[j]!, { err, batched: true });
+      else acked[heldAt[j]!] = 1;
+    }
+    const refused: RefusedRecord[] = [];
+    const alone: number[] = [];
+    let outage: NativeError | undefined;
+    for (const [i, { err, batched }] of [...failed].sort(([a], [b]) => a - b)) {
+      const refusal = refusalOf(err);
+      if (!refusal) outage ??= err;
+      // Refused with its batch: alone, it tells whose fault it was.
+      else if (refusal.sharedWithBatch && batched) alone.push(i);
+      else refused.push({ record: items[i]!, refusal, detail: describeNativeError(err) });
+    }
+    if (!outage && alone.length > 0)
+      this.setup.logger.warn(
+        { records: alone.length, err: describeNativeError(failed.get(alone[0]!)!.err) },
+        'kafka refused a dead-letter record batch for good; producing its records one by one to find the ones it refuses',
+      );
+    let stalledAlone = 0;
+    for (const i of alone) {
+      // During an outage they wait for the retry of the whole write, like the records not acked.
+      if (outage) break;
+      const again = await this.produceAlone(producer, items[i]!);
+      const refusal = again && refusalOf(again);
+      if (!again) acked[i] = 1;
+      else if (refusal) refused.push({ record: items[i]!, refusal, detail: describeNativeError(again) });
+      else {
+        outage ??= again;
+        if (again === STALLED) stalledAlone++;
+      }
+    }
+    if (outage) {
+      this.acked.failed(attempt, (i) => acked[i] === 1);
+      if (outage === STALLED) throw new Error(`${stalledAlone} of ${total} records not acked within ${timeout} ms`);
+      throw outage;
+    }
+    return refused;
+  }
+
+  /**
+   * Hands `records` to librdkafka. A record produce() refuses for good (larger than the
+   * client takes) fails alone and was not batched (`handedOver` 0); any other error of
+   * produce() fails the records from there on, never handed over.
+   */
+  private produce(producer: NativeProducer, records: readonly BusRecord[]): Sending {
+    const sending = this.deliveries.start(records.length);
+    const handedOver = new Uint8Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const headers = r.headers ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v })) : undefined;
+      try {
+        producer.produce(this.topic, null, Buffer.from(r.value), r.key, null, sending.base + i, headers);
+        handedOver[i] = 1;
+      } catch (err) {
+        if (refusalOf(err)) {
+          sending.failOne(i, err as NativeError);
+          continue;
+        }
+        sending.failFrom(i, err as NativeError);
+        break;
+      }
+    }
+    return { ...sending, handedOver };
+  }
+
+  /**
+   * The outcome so far of a send that waited request_timeout in vain: its records not
+   * reported yet stay queued in librdkafka, held (by id) for when their entries come back.
+   */
+  private giveUp(sending: Sending, records: readonly BusRecord[]): SendOutcome {
+    const late = new Map<number, (err: NativeError | null) => void>();
+    const outcome = sending.giveUp((i, err) => late.get(i)?.(err));
+    for (const [i, err] of outcome.failed) {
+      const id = records[i]!.id;
+      if (err === STALLED && id !== undefined) late.set(i, this.stalled.hold(id));
+    }
+    return outcome;
+  }
+
+  /** Produces one record refused with its batch again, on its own: its error (null: acked; STALLED: not reported in time). */
+  private async produceAlone(producer: NativeProducer, record: BusRecord): Promise<NativeError | null> {
+    const sending = this.produce(producer, [record]);
+    const outcome = (await within(this.setup.options.producer.request_timeout, sending.outcome)) ?? this.giveUp(sending, [record]);
+    return outcome.failed.get(0) ?? null;
   }
 
   protected describe(err: unknown): string {
@@ -159,3 +238,6 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
     return this.producer;
   }
 }
+
+/** A send under way, and which of its records were handed to librdkafka (1) rather than refused by produce(). */
+type Sending = ReturnType<Deliveries['start']> & { handedOver: Uint8Array };

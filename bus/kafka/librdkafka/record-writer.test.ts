@@ -1,0 +1,138 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { BusRecord } from '../../../core/pipeline.js';
+import { captureLogger } from '../../../test/support/index.js';
+import type { ClientSetup } from '../client.js';
+import { kafkaBusOptions } from '../options.js';
+import type { DeliveryReport, NativeError } from './native.js';
+
+// The dead-letter writer's records Kafka refuses for good, on a fake binding: what produce()
+// throws and what the delivery reports say is the test's, as librdkafka's own size check and
+// a broker that refuses a whole record batch for one record would.
+
+const codeErr = (code: number, message: string): NativeError => Object.assign(new Error(message), { code, isFatal: false });
+const tooLarge = () => codeErr(10, 'Broker: Message size too large');
+
+/** Every produce() call, by value. */
+const produced: string[] = [];
+/** What produce() throws for a value, as librdkafka does for one over its message.max.bytes. */
+let clientRefuses: (value: string) => NativeError | undefined = () => undefined;
+/**
+ * The errors of the records handed over in one tick (one record batch), by value (null: acked).
+ * By default the broker of a topic whose max.message.bytes is 100: a larger record fails its whole batch.
+ */
+let broker: (values: string[]) => (NativeError | null)[] = (values) =>
+  values.map(() => (values.some((v) => v.length > 100) ? tooLarge() : null));
+
+class FakeProducer {
+  private report: ((err: NativeError | null, report: DeliveryReport) => void) | undefined;
+  private batch: { value: string; opaque: number }[] = [];
+
+  on(event: string, listener: (err: NativeError | null, report: DeliveryReport) => void): this {
+    if (event === 'delivery-report') this.report = listener;
+    return this;
+  }
+  connect(_options: unknown, cb: (err: NativeError | null) => void): this {
+    setImmediate(() => cb(null));
+    return this;
+  }
+  disconnect(cb: (err: NativeError | null) => void): this {
+    setImmediate(() => cb(null));
+    return this;
+  }
+  setPollInBackground(): this {
+    return this;
+  }
+  produce(topic: string, _partition: number | null, value: Buffer, _key: unknown, _ts: unknown, opaque: number): void {
+    const text = value.toString('utf8');
+    produced.push(text);
+    const refused = clientRefuses(text);
+    if (refused) throw refused;
+    if (this.batch.length === 0)
+      setImmediate(() => {
+        const batch = this.batch;
+        this.batch = [];
+        const errors = broker(batch.map((r) => r.value));
+        for (const [i, r] of batch.entries()) this.report!(errors[i]!, { topic, partition: 0, offset: i, opaque: r.opaque });
+      });
+    this.batch.push({ value: text, opaque });
+  }
+}
+
+vi.mock('./native.js', async (original) => ({
+  ...(await original<typeof import('./native.js')>()),
+  loadNative: () => ({ Producer: FakeProducer }),
+}));
+
+const { LibrdkafkaRecordWriter } = await import('./record-writer.js');
+
+function setup(): ClientSetup {
+  const options = kafkaBusOptions.parse({ client: 'librdkafka', topic: 'logs', producer: { request_timeout: '1s' } });
+  return { options, tls: undefined, logger: captureLogger().logger, component: 'bus' };
+}
+
+const record = (value: string, id?: string): BusRecord => (id === undefined ? { key: null, value } : { key: null, value, id });
+const big = 'x'.repeat(200);
+const short = (v: string) => (v === big ? 'big' : v);
+
+beforeEach(() => {
+  produced.length = 0;
+  clientRefuses = () => undefined;
+  broker = (values) => values.map(() => (values.some((v) => v.length > 100) ? tooLarge() : null));
+});
+
+describe('librdkafka dead-letter writer: records Kafka refuses for good', () => {
+  it('produces the records of a batch the broker refused again one by one: only those refused alone are reported', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'dl');
+    const result = await writer.write([record('a'), record(big), record('b')]);
+    expect(result).toEqual({
+      refused: [
+        {
+          index: 1,
+          error: 'MESSAGE_TOO_LARGE',
+          reason: 'MESSAGE_TOO_LARGE: kafka refused the record for good (Broker: Message size too large (code 10))',
+        },
+      ],
+    });
+    expect(produced.map(short)).toEqual(['a', 'big', 'b', 'a', 'big', 'b']);
+    await writer.close();
+  });
+
+  it('reports a record produce() refuses (larger than librdkafka takes) at once, and produces the ones after it', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'dl');
+    clientRefuses = (v) => (v.length > 100 ? codeErr(10, 'Local: Message size too large') : undefined);
+    const result = await writer.write([record('a'), record(big), record('b')]);
+    expect(result.refused.map((r) => [r.index, r.reason])).toEqual([
+      [1, 'MESSAGE_TOO_LARGE: kafka refused the record for good (Local: Message size too large (code 10))'],
+    ]);
+    expect(produced.map(short)).toEqual(['a', 'big', 'b']);
+    await writer.close();
+  });
+
+  it('rejects a write with an outage, and its retry sends again what was refused, not what was acked', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'dl');
+    const records = [record('a', 'dl-1'), record(big, 'dl-2'), record('c', 'dl-3')];
+    broker = (values) =>
+      values.map((v) => (v === 'c' ? codeErr(19, 'Broker: Not enough in-sync replicas') : v === big ? tooLarge() : null));
+    await expect(writer.write(records)).rejects.toThrow('topic dl: Broker: Not enough in-sync replicas (code 19)');
+    // During an outage the records refused with their batch are not tried alone: the retry does it.
+    expect(produced.map(short)).toEqual(['a', 'big', 'c']);
+    produced.length = 0;
+    broker = (values) => values.map(() => (values.some((v) => v.length > 100) ? tooLarge() : null));
+    const result = await writer.write(records);
+    expect(produced.map(short)).toEqual(['big', 'c', 'big', 'c']);
+    expect(result.refused.map((r) => r.index)).toEqual([1]);
+    await writer.close();
+  });
+
+  it('refuses every record refused for its topic, without producing them one by one', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'dl');
+    broker = (values) => values.map(() => codeErr(29, 'Broker: Topic authorization failed'));
+    const result = await writer.write([record('a'), record('b')]);
+    expect(result.refused.map((r) => [r.index, r.error])).toEqual([
+      [0, 'TOPIC_AUTHORIZATION_FAILED'],
+      [1, 'TOPIC_AUTHORIZATION_FAILED'],
+    ]);
+    expect(produced).toEqual(['a', 'b']);
+    await writer.close();
+  });
+});
