@@ -256,7 +256,7 @@ async function groupTap(members: GroupMember[], request: TapRequest, out: TapOut
   const each: TapOutput = {
     write(line) {
       if (ended) return false;
-      // An event line ends with the event's closing brace; a "skipped" notice with a count.
+      // An event line ends with the event's closing brace; a notice (skipped, dropped) with a count.
       if (line.endsWith('}}\n')) sent++;
       if (!out.write(line) && !congested) {
         congested = true;

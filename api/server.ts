@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/log.js';
 import { loadTls } from '../core/options/tls.js';
 import { isLoopback, parseAddress, type ApiConfig } from '../config/api.js';
-import { authorize, type AuthPolicy } from './auth.js';
+import { authorize, checkBrowser, type AuthPolicy } from './auth.js';
 import type { ProbeAnswer } from './readiness.js';
 import { TapRequestError, type TapService, type TapSubscription } from './tap.js';
 
@@ -62,6 +62,24 @@ const TAP_DEFAULT_RATE = 100;
 const TAP_MAX_RATE = 10_000;
 
 /**
+ * What a tap's reader may have waiting in this process before it is behind and misses
+ * events. Not the response's high-water mark (16 KiB): Node corks a response within a tick,
+ * so one batch of a few dozen events would pass that with a reader that keeps up.
+ */
+export const TAP_BUFFER_BYTES = 256 * 1024;
+
+/** A refusal is logged at most this often, with the count since the last line. */
+const REFUSAL_LOG_MS = 60_000;
+
+/** What the server holds across requests. */
+interface ServerState {
+  policy: AuthPolicy;
+  maxTaps: number;
+  openTaps: number;
+  refused: (reason: string, fields: Record<string, unknown>) => void;
+}
+
+/**
  * Starts the server, or returns undefined when `api.enabled` is false. A port that is taken
  * throws an Error naming the address and the way out.
  */
@@ -71,8 +89,9 @@ export async function startApiServer(config: ApiConfig, deps: ApiDeps, logger: L
   const policy: AuthPolicy = { token: config.token, loopback: isLoopback(address.host) };
   if (!policy.loopback && config.token === undefined)
     logger.warn({ address: config.address }, 'api listens beyond loopback without a token: /reload and /tap are off');
+  const state: ServerState = { policy, maxTaps: config.max_taps, openTaps: 0, refused: refusalLog(logger) };
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    route(req, res, deps, policy, logger).catch((err: unknown) => {
+    route(req, res, deps, state, logger).catch((err: unknown) => {
       logger.error({ err, path: req.url }, 'api request failed');
       if (!res.headersSent) json(res, 500, { error: err instanceof Error ? err.message : String(err) });
       else res.destroy();
@@ -125,9 +144,38 @@ export async function startApiServer(config: ApiConfig, deps: ApiDeps, logger: L
   };
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, policy: AuthPolicy, logger: Logger): Promise<void> {
+/**
+ * A client that opens taps in a loop, or a web page hammering the API, would write a
+ * warning per request: one line per reason a minute, with how many since the last.
+ */
+function refusalLog(logger: Logger, now: () => number = Date.now): ServerState['refused'] {
+  const last = new Map<string, { at: number; count: number }>();
+  return (reason, fields) => {
+    const seen = last.get(reason);
+    const t = now();
+    if (seen && t - seen.at < REFUSAL_LOG_MS) {
+      seen.count++;
+      return;
+    }
+    last.set(reason, { at: t, count: 0 });
+    logger.warn({ ...fields, refused_since_last: seen?.count ?? 0 }, reason);
+  };
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, state: ServerState, logger: Logger): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://api');
   const method = req.method ?? 'GET';
+  const browser = checkBrowser(state.policy, req.headers.host, req.headers.origin);
+  if (!browser.ok) {
+    state.refused('api request refused: not addressed to loopback, or from a web page of another site', {
+      host: req.headers.host,
+      origin: req.headers.origin,
+      path: url.pathname,
+      remote: req.socket.remoteAddress,
+    });
+    json(res, browser.status, { error: browser.error });
+    return;
+  }
   const allow = (methods: string[]): boolean => {
     if (methods.includes(method)) return true;
     res.setHeader('allow', methods.join(', '));
@@ -135,7 +183,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, p
     return false;
   };
   const privileged = (): boolean => {
-    const auth = authorize(policy, req.headers.authorization);
+    const auth = authorize(state.policy, req.headers.authorization);
     if (auth.ok) return true;
     if (auth.status === 401) res.setHeader('www-authenticate', 'Bearer');
     json(res, auth.status, { error: auth.error });
@@ -173,14 +221,14 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, p
     }
     case '/tap':
       if (!allow(['GET']) || !privileged()) return;
-      await tap(req, res, url, deps, logger);
+      await tap(req, res, url, deps, state, logger);
       return;
     default:
       json(res, 404, { error: `no such endpoint ${url.pathname}; endpoints: /metrics, /health, /ready, /reload, /tap` });
   }
 }
 
-async function tap(req: IncomingMessage, res: ServerResponse, url: URL, deps: ApiDeps, logger: Logger): Promise<void> {
+async function tap(req: IncomingMessage, res: ServerResponse, url: URL, deps: ApiDeps, state: ServerState, logger: Logger): Promise<void> {
   const components = url.searchParams.getAll('component').flatMap((c) => c.split(',').filter(Boolean));
   const limit = positiveInt(url.searchParams.get('limit'));
   const rate = positiveInt(url.searchParams.get('rate'));
@@ -188,17 +236,39 @@ async function tap(req: IncomingMessage, res: ServerResponse, url: URL, deps: Ap
     json(res, 400, { error: 'limit and rate must be positive integers' });
     return;
   }
+  // Every tap costs the pipeline a share of each batch it listens to: a client opening
+  // hundreds must not make that hundreds of shares.
+  if (state.openTaps >= state.maxTaps) {
+    state.refused('tap refused: api.max_taps are open', { max_taps: state.maxTaps, remote: req.socket.remoteAddress });
+    json(res, 429, {
+      error: `too many taps: ${state.maxTaps} are open, the most api.max_taps allows; close one, or raise api.max_taps`,
+      max_taps: state.maxTaps,
+    });
+    return;
+  }
+  state.openTaps++;
+  res.once('close', () => state.openTaps--);
   const effectiveRate = Math.min(rate ?? TAP_DEFAULT_RATE, TAP_MAX_RATE);
   // A collector's workers answer a subscription over IPC: events can arrive before it
-  // resolves, and are held until the status line and the tap's own first line are out.
+  // resolves, and are held (within the same bound) until the status line and the tap's own
+  // first line are out.
   let early: string[] | undefined = [];
+  let earlyBytes = 0;
   let ended = false;
   let subscription: TapSubscription;
   try {
     subscription = await deps.taps.subscribe(
       { components, limit, rate: effectiveRate },
       {
-        write: (line) => (early ? early.push(line) > 0 : res.write(line)),
+        write: (line) => {
+          if (!early) {
+            res.write(line);
+            return res.writableLength < TAP_BUFFER_BYTES;
+          }
+          early.push(line);
+          earlyBytes += line.length;
+          return earlyBytes < TAP_BUFFER_BYTES;
+        },
         end: () => {
           ended = true;
           if (!early) res.end();
@@ -218,9 +288,11 @@ async function tap(req: IncomingMessage, res: ServerResponse, url: URL, deps: Ap
   for (const line of early) res.write(line);
   early = undefined;
   if (ended) res.end();
+  // A write over the bound is one over the high-water mark too, so 'drain' follows it.
   res.on('drain', () => subscription.drained());
   res.on('close', () => subscription.close());
   if (res.destroyed) subscription.close();
+  else if (res.writableLength < TAP_BUFFER_BYTES) subscription.drained();
   logger.debug({ components: tapping, rate: effectiveRate, limit, remote: req.socket.remoteAddress }, 'tap opened');
 }
 

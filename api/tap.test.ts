@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { LogEvent } from '../core/event.js';
 import { makeEvents } from '../test/support/index.js';
 import { TapRequestError, Taps } from './tap.js';
 
@@ -24,6 +25,18 @@ function collector() {
       },
     },
   };
+}
+
+/** The events of a batch, counting how many of them are read (a subscriber that reads each pays per event). */
+function readsCounted(list: LogEvent[]): { events: readonly LogEvent[]; reads: () => number } {
+  let reads = 0;
+  const events = new Proxy(list, {
+    get(target, key, receiver) {
+      if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+  return { events, reads: () => reads };
 }
 
 describe('taps', () => {
@@ -86,18 +99,39 @@ describe('taps', () => {
     expect(taps.listening('sources.a')).toBe(false);
   });
 
-  it('skips events for a reader that is behind instead of queueing them, and resumes after drain', () => {
+  it('a reader that is behind costs one addition per batch, and is told how many it missed as soon as it caught up', () => {
     const taps = new Taps();
     taps.declare('sources.a');
     const c = collector();
-    const sub = taps.subscribe({ components: ['sources.a'], rate: 1000 }, c.out);
+    const sub = taps.subscribe({ components: ['sources.a'], rate: 10_000 }, c.out);
     c.block(true);
     taps.publish('sources.a', makeEvents(5));
+    expect(c.lines).toEqual([expect.objectContaining({ component: 'sources.a', event: expect.objectContaining({ id: 'e0' }) })]);
+    const batch = readsCounted(makeEvents(1000, {}, 'b'));
+    taps.publish('sources.a', batch.events);
+    expect(batch.reads()).toBe(0);
     expect(c.lines).toHaveLength(1);
     c.block(false);
     sub.drained();
+    // Told at once, not with the next event: a component gone quiet still says what was missed.
+    expect(c.lines.slice(1)).toEqual([{ dropped: 1004 }]);
     taps.publish('sources.a', makeEvents(1, {}, 'y'));
-    expect(c.lines.slice(1)).toEqual([{ component: 'sources.a', skipped: 4 }, expect.objectContaining({ component: 'sources.a' })]);
+    expect(c.lines.slice(2)).toEqual([expect.objectContaining({ component: 'sources.a', event: expect.objectContaining({ id: 'y0' }) })]);
+    sub.drained();
+    expect(c.lines).toHaveLength(3);
+  });
+
+  it('reads no event of a batch beyond the sampling budget', () => {
+    const taps = new Taps(() => 0);
+    taps.declare('sources.a');
+    const c = collector();
+    taps.subscribe({ components: [], rate: 10 }, c.out);
+    const batch = readsCounted(makeEvents(1000));
+    taps.publish('sources.a', batch.events);
+    expect(batch.reads()).toBe(10);
+    taps.publish('sources.a', batch.events);
+    expect(batch.reads()).toBe(10);
+    expect(c.lines).toHaveLength(10);
   });
 
   it('a tap point declared later (a reload added a source) is heard by a glob', () => {

@@ -11,11 +11,14 @@ import { encodeEventString } from '../core/wire.js';
  * - Sampled per subscriber and component by a token bucket (`rate` events per second,
  *   bursts up to one second's worth): a tap on a busy source shows a steady trickle and
  *   says how many it skipped, instead of flooding the terminal.
- * - A slow reader never slows the pipeline: while its socket is congested, events for it
- *   are skipped (and counted), never queued.
+ * - A slow reader never slows the pipeline: once its output says it is behind (the API: its
+ *   buffer is over a bound), a batch for it costs one addition, the count of events it
+ *   missed, until it has caught up; it is then told that count. Nothing is queued for it.
  *
- * Each line is JSON: `{"component":"sources.app","event":{wire event}}`, or a notice
- * `{"component":"sources.app","skipped":1234}` after events were skipped.
+ * Each line is JSON: `{"component":"sources.app","event":{wire event}}`; a notice
+ * `{"component":"sources.app","skipped":1234}` after events sampling left out; a notice
+ * `{"dropped":1234}` once a reader that was behind caught up, with the events it missed
+ * meanwhile (of every component it taps).
  */
 export interface TapRequest {
   /** Tap point names or globs (`sources.*`); empty: every tap point. */
@@ -27,7 +30,7 @@ export interface TapRequest {
 }
 
 export interface TapOutput {
-  /** Writes one line; false when the reader is behind (its buffer is full). */
+  /** Writes one line; false when the reader is behind: nothing more is written until `drained()`. */
   write(line: string): boolean;
   /** Called once the limit is reached, or the tap is closed. */
   end(): void;
@@ -41,11 +44,15 @@ interface Bucket {
 
 interface Subscriber {
   matches(component: string): boolean;
+  /** The declared tap points it matches: what publish looks up, rather than running the globs per batch. */
+  points: Set<string>;
   out: TapOutput;
   limit: number;
   rate: number;
   sent: number;
-  congested: boolean;
+  behind: boolean;
+  /** Events missed while behind, not told yet. */
+  dropped: number;
   buckets: Map<string, Bucket>;
   ended: boolean;
 }
@@ -62,7 +69,7 @@ export class TapRequestError extends Error {
 
 export interface TapSubscription {
   close(): void;
-  /** The reader caught up: events are sent to it again. */
+  /** The reader caught up: it is told how many events it missed, and events are sent to it again. */
   drained(): void;
 }
 
@@ -125,11 +132,13 @@ export class Taps implements TapService {
     }
     const sub: Subscriber = {
       matches: matcher(request.components),
+      points: new Set(),
       out,
       limit: request.limit ?? Number.POSITIVE_INFINITY,
       rate: request.rate,
       sent: 0,
-      congested: false,
+      behind: false,
+      dropped: 0,
       buckets: new Map(),
       ended: false,
     };
@@ -137,9 +146,7 @@ export class Taps implements TapService {
     this.refresh();
     return {
       close: () => this.finish(sub),
-      drained: () => {
-        sub.congested = false;
-      },
+      drained: () => this.caughtUp(sub),
     };
   }
 
@@ -147,28 +154,52 @@ export class Taps implements TapService {
     for (const sub of [...this.subscribers]) this.finish(sub);
   }
 
+  /**
+   * The hot path, for a component someone taps. Per subscriber and batch: a subscriber that
+   * is behind costs one addition, and one whose sampling budget is spent is left at its
+   * first event beyond the budget; only events it is sent are formatted.
+   */
   publish(component: string, events: readonly LogEvent[]): void {
     if (!this.hot.has(component) || events.length === 0) return;
-    const now = this.now();
+    let now: number | undefined;
     for (const sub of this.subscribers) {
-      if (!sub.matches(component)) continue;
+      if (!sub.points.has(component)) continue;
+      if (sub.behind) {
+        sub.dropped += events.length;
+        continue;
+      }
+      now ??= this.now();
       const bucket = this.bucket(sub, component, now);
-      for (const event of events) {
+      for (let i = 0; i < events.length; i++) {
         if (sub.ended) break;
-        if (sub.congested || bucket.tokens < 1) {
-          bucket.skipped++;
-          continue;
+        if (sub.behind) {
+          sub.dropped += events.length - i;
+          break;
+        }
+        // Tokens come back with time only, not within one batch.
+        if (bucket.tokens < 1) {
+          bucket.skipped += events.length - i;
+          break;
         }
         if (bucket.skipped > 0) {
-          sub.congested = !sub.out.write(`{"component":${JSON.stringify(component)},"skipped":${bucket.skipped}}\n`);
+          sub.behind = !sub.out.write(`{"component":${JSON.stringify(component)},"skipped":${bucket.skipped}}\n`);
           bucket.skipped = 0;
         }
         bucket.tokens--;
         sub.sent++;
-        sub.congested = !sub.out.write(`{"component":${JSON.stringify(component)},"event":${encodeEventString(event)}}\n`) || sub.congested;
+        sub.behind = !sub.out.write(`{"component":${JSON.stringify(component)},"event":${encodeEventString(events[i]!)}}\n`) || sub.behind;
         if (sub.sent >= sub.limit) this.finish(sub);
       }
     }
+  }
+
+  private caughtUp(sub: Subscriber): void {
+    if (sub.ended || !sub.behind) return;
+    sub.behind = false;
+    if (sub.dropped === 0) return;
+    const dropped = sub.dropped;
+    sub.dropped = 0;
+    sub.behind = !sub.out.write(`{"dropped":${dropped}}\n`);
   }
 
   private bucket(sub: Subscriber, component: string, now: number): Bucket {
@@ -191,7 +222,10 @@ export class Taps implements TapService {
 
   private refresh(): void {
     const hot = new Set<string>();
-    for (const sub of this.subscribers) for (const p of this.points) if (sub.matches(p)) hot.add(p);
+    for (const sub of this.subscribers) {
+      sub.points = new Set([...this.points].filter(sub.matches));
+      for (const p of sub.points) hot.add(p);
+    }
     this.hot = hot;
   }
 }

@@ -7,8 +7,8 @@ import { escapeControl, escapeJsonControl } from './terminal-text.js';
  * `sluice tap [COMPONENT…]`: prints events as they leave the named components of a running
  * instance, sampled by the server when they come faster than --rate per component, until
  * --limit events or Ctrl-C. `--format json` prints what the API sends (one object per line:
- * the component and the event in the wire format, or how many were skipped); `text` prints
- * time, component and message.
+ * the component and the event in the wire format, how many sampling skipped, or how many
+ * this reader missed while it was behind); `text` prints time, component and message.
  */
 export interface TapOptions extends ApiTargetOptions {
   limit?: string;
@@ -20,6 +20,7 @@ interface TapLine {
   tap?: { components: string[]; rate: number; limit: number | null };
   component?: string;
   skipped?: number;
+  dropped?: number;
   event?: { timestamp: number; message: string; service: string; module: string; level?: string };
 }
 
@@ -57,6 +58,7 @@ export async function runTap(
       }
       if (t.tap) note(tapping(t.tap));
       else if (t.skipped !== undefined) note(`… ${t.component}: ${t.skipped} events not shown (sampled)`);
+      else if (t.dropped !== undefined) note(`… ${t.dropped} events not shown (this reader fell behind)`);
       else if (t.event) {
         const e = t.event;
         write(

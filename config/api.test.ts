@@ -8,11 +8,12 @@ const registry = new Registry();
 const problems = (yaml: string, env: NodeJS.ProcessEnv = {}) => configProblems(yaml, registry, env);
 
 describe('api: section', () => {
-  it('defaults to loopback port 8686, on, 30s of failing before not ready', () => {
+  it('defaults to loopback port 8686, on, 30s of failing before not ready, 8 taps at once', () => {
     expect(parseConfig('data_dir: x\n', 'p.yaml', registry, {}).api).toEqual({
       enabled: true,
       address: '127.0.0.1:8686',
       ready_failing_after: 30_000,
+      max_taps: 8,
     });
   });
 
@@ -36,7 +37,7 @@ describe('api: section', () => {
     expect(problems('api:\n  address: localhost\n  ready_failing_after: 30\n  tokn: x\n')).toEqual([
       'p.yaml:2:12: api.address: expected host:port such as "127.0.0.1:8686", "[::1]:8686" or "0.0.0.0:8686" (port 0 picks a free one), got "localhost"',
       'p.yaml:3:24: api.ready_failing_after: expected a duration such as "500ms", "5s" or "7d", got 30 (a duration needs a unit: did you mean "30s" or "30ms"?)',
-      'p.yaml:4:3: api.tokn: unknown key "tokn" (did you mean "token"?); allowed: address, enabled, ready_failing_after, tls, token',
+      'p.yaml:4:3: api.tokn: unknown key "tokn" (did you mean "token"?); allowed: address, enabled, max_taps, ready_failing_after, tls, token',
     ]);
   });
 

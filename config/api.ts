@@ -12,6 +12,7 @@ import { duration } from '../core/units.js';
  *     address: 127.0.0.1:8686        # port 0 picks a free one and logs it
  *     token: ${SLUICE_API_TOKEN}     # required for /reload and /tap off loopback
  *     ready_failing_after: 30s
+ *     max_taps: 8
  */
 export const DEFAULT_API_ADDRESS = '127.0.0.1:8686';
 
@@ -56,6 +57,14 @@ export const apiSection = z
     ready_failing_after: duration()
       .default(30_000)
       .describe('/ready turns false once a sink (or the bus send) has been failing for longer than this'),
+    max_taps: z
+      .number()
+      .int()
+      .min(1)
+      .default(8)
+      .describe(
+        'Most GET /tap streams open at once (each costs the pipeline a share of the batches it taps); one more is refused with 429',
+      ),
     tls: tlsOptions.optional().describe('Serve HTTPS with cert_file and key_file (ca_file: require client certificates signed by it)'),
   })
   .superRefine((api, ctx) => {
