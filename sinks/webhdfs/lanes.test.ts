@@ -23,4 +23,23 @@ describe('lane ledger records', () => {
     expect(files.get('/t/f')).toBe(10);
     expect(chunks).toHaveLength(1);
   });
+
+  it('drops a file a later record gives length -1 (finished), and names it again when a record does', () => {
+    const files = new Map<string, number>();
+    const chunks: Uint32Array[] = [];
+    const records = [
+      encodeRecord(
+        new Map([
+          ['/t/.a.000001.log.inprogress', 120],
+          ['/t/.b.000001.log.inprogress', 50],
+        ]),
+        new Uint32Array(0),
+      ),
+      encodeRecord(new Map([['/t/.a.000001.log.inprogress', -1]]), new Uint32Array(0)),
+    ];
+    readLedger(Buffer.concat(records), files, chunks);
+    expect([...files]).toEqual([['/t/.b.000001.log.inprogress', 50]]);
+    readLedger(encodeRecord(new Map([['/t/.a.000001.log.inprogress', 0]]), new Uint32Array(0)), files, chunks);
+    expect(files.get('/t/.a.000001.log.inprogress')).toBe(0);
+  });
 });

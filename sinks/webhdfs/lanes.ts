@@ -29,6 +29,9 @@ const FRAME = 12;
 const LEDGER = /^(\d{9})\.ledger$/;
 const SEALED = /^(\d{9})\.sealed$/;
 const EMPTY = Buffer.alloc(0);
+const EMPTY_IDS = new Uint32Array(0);
+/** The length a record gives a file it no longer names (finished). */
+const FORGOTTEN = -1;
 
 /** The previous owner's state of a lane: its in-progress files' acknowledged lengths and the ids it wrote. */
 export interface LaneState {
@@ -51,6 +54,8 @@ interface Owned {
   recentIds: number;
   /** Ids recorded in this ledger file: past rotateAfter, a new one starts with a carry record. */
   recorded: number;
+  /** Files finished since the last record: the next one says so (recordForgotten). */
+  forgotten: string[];
 }
 
 export class LaneLedgers {
@@ -126,6 +131,7 @@ export class LaneLedgers {
         recent: [recent],
         recentIds: recent.length / ID_WORDS,
         recorded: 0,
+        forgotten: [],
       };
       try {
         await this.client.create(own.path, encodeRecord(files, recent));
@@ -148,14 +154,17 @@ export class LaneLedgers {
   async record(lane: string, files: readonly { path: string; length: number }[], hashes: Uint32Array): Promise<void> {
     const own = this.owned.get(lane);
     if (!own) throw new LaneLost(`lane ${lane} is not owned`);
-    const changes = new Map(files.map((f) => [f.path, f.length]));
+    const forgotten = own.forgotten;
+    const changes = new Map<string, number>(forgotten.map((path) => [path, FORGOTTEN]));
+    for (const f of files) changes.set(f.path, f.length);
     try {
       await this.client.append(own.path, encodeRecord(changes, hashes));
     } catch (err) {
       this.owned.delete(lane);
       throw new LaneLost(`lane ${lane}: recording in ${own.path} failed (${(err as Error).message}); the lane is taken over again`);
     }
-    for (const [path, length] of changes) own.files.set(path, length);
+    if (own.forgotten === forgotten) own.forgotten = [];
+    for (const [path, length] of changes) if (length !== FORGOTTEN) own.files.set(path, length);
     if (hashes.length > 0) {
       own.recent.push(hashes.slice());
       own.recentIds += hashes.length / ID_WORDS;
@@ -166,9 +175,21 @@ export class LaneLedgers {
     if (own.recorded >= 4 * this.carry) await this.rotate(lane, own);
   }
 
-  /** The file was finished: the lane's next ledger leaves it out. */
+  /** The file was finished: the lane's next record says so (recordForgotten), and its next ledger leaves it out. */
   forget(lane: string, path: string): void {
-    this.owned.get(lane)?.files.delete(path);
+    const own = this.owned.get(lane);
+    if (own?.files.delete(path)) own.forgotten.push(path);
+  }
+
+  /**
+   * Records the lane's files finished since its last record. A ledger that still named a
+   * finished file would have the lane's next owner settle whatever has that path then: once
+   * its folder was removed (retention, a downstream job), another lane's first file there
+   * gets the same name, and would be cut to this lane's length and renamed under its writer.
+   * Throws LaneLost as record() does.
+   */
+  async recordForgotten(lane: string): Promise<void> {
+    if ((this.owned.get(lane)?.forgotten.length ?? 0) > 0) await this.record(lane, [], EMPTY_IDS);
   }
 
   /** Starts the next ledger of the lane with a carry record, so a ledger stays a few MiB whatever the lane's age. */
@@ -183,7 +204,7 @@ export class LaneLedgers {
       throw new LaneLost(`lane ${lane}: starting ledger ${path} failed (${(err as Error).message}); the lane is taken over again`);
     }
     await this.client.delete(own.path, false);
-    this.owned.set(lane, { ...own, epoch: next, path, recent: [recent], recentIds: recent.length / ID_WORDS, recorded: 0 });
+    this.owned.set(lane, { ...own, epoch: next, path, recent: [recent], recentIds: recent.length / ID_WORDS, recorded: 0, forgotten: [] });
   }
 }
 
@@ -196,7 +217,7 @@ function pad(epoch: number): string {
   return String(epoch).padStart(9, '0');
 }
 
-/** [MAGIC, payload length, CRC-32] + u32 header length + JSON [[path, length], ...] + ids (little-endian words). */
+/** [MAGIC, payload length, CRC-32] + u32 header length + JSON [[path, length], ...] (length -1: finished) + ids (little-endian words). */
 export function encodeRecord(files: ReadonlyMap<string, number>, hashes: Uint32Array): Buffer {
   const header = Buffer.from(JSON.stringify([...files]));
   const payload = Buffer.allocUnsafe(4 + header.length + hashes.length * 4);
@@ -221,7 +242,8 @@ export function readLedger(data: Buffer, files: Map<string, number>, chunks: Uin
     if (crc32(payload) !== data.readUInt32LE(pos + 8)) return;
     const headerLength = payload.readUInt32LE(0);
     for (const [path, length] of JSON.parse(payload.subarray(4, 4 + headerLength).toString('utf8')) as [string, number][])
-      files.set(path, length);
+      if (length === FORGOTTEN) files.delete(path);
+      else files.set(path, length);
     const words = new Uint32Array((payload.length - 4 - headerLength) >>> 2);
     for (let i = 0; i < words.length; i++) words[i] = payload.readUInt32LE(4 + headerLength + i * 4);
     if (words.length > 0) chunks.push(words);

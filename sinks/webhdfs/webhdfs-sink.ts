@@ -159,6 +159,8 @@ export class WebHdfsSink implements Sink {
       remove: async (dir) => {
         for (const file of [...this.files.values(), ...this.unfinished])
           if (file.dir === dir || file.dir.startsWith(`${dir}/`)) await this.finish(file);
+        // A restart must not look for the files of a removed day in the journal, nor settle a later file of that name.
+        await this.journal?.recordForgotten();
         await this.client.delete(dir, true);
       },
     });
@@ -387,6 +389,12 @@ export class WebHdfsSink implements Sink {
     );
     for (const [path, length] of state.files) this.recovering.push([path, length, lane]);
     await this.recover();
+    try {
+      await lanes.recordForgotten(lane);
+    } catch (err) {
+      this.leaveLane(lane);
+      throw err;
+    }
   }
 
   /**
@@ -481,5 +489,24 @@ export class WebHdfsSink implements Sink {
     this.unfinished.delete(file);
     if (file.length > 0) webhdfsMetrics.finishedFiles.inc(this.label);
     this.logger.debug({ file: file.finalPath, bytes: file.length }, 'finished file');
+    // Recovery of a lane forgets its files once they are all finished (enterLane).
+    if (file.lane !== undefined && this.recovering.length === 0) await this.recordFinished(file.lane);
+  }
+
+  /**
+   * The lane's ledger learns that its file is finished (lanes.ts recordForgotten). The file
+   * is finished whatever happens here: a failure only lets the lane go, and whoever takes it
+   * next finds that file's in-progress name gone, and settles nothing.
+   */
+  private async recordFinished(lane: string): Promise<void> {
+    try {
+      await this.lanes?.recordForgotten(lane);
+    } catch (err) {
+      this.logger.warn(
+        { lane, err: (err as Error).message },
+        'could not record a finished file in the lane ledger; the lane is taken over again',
+      );
+      this.leaveLane(lane);
+    }
   }
 }

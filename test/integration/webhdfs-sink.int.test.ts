@@ -476,4 +476,34 @@ describe('webhdfs sink: the shared HDFS', () => {
     expect(left.FileStatuses.FileStatus.map((s) => s.pathSuffix).sort()).toEqual([day(1), day(0), 'not-a-day'].sort());
     await state.cleanup();
   });
+
+  it("a lane taken over does not settle another lane's file that reuses the name of one it finished before its folder was removed", async () => {
+    const root = `/t-${randomUUID()}`;
+    const options = { namenodes: [url], root, encoding: 'json' as const, user: SUPER, idle_timeout: 0, roll_age: 0 };
+    const [x, y, z] = await Promise.all([tempDir('webhdfs-x'), tempDir('webhdfs-y'), tempDir('webhdfs-z')]);
+    // Collector X writes partition 0 into a file and finishes it (a roll, or its close).
+    const sinkX = makeSink(options, x.dir);
+    await sinkX.open();
+    await sinkX.write(oneFileEvents('a', 20), 'logs+0');
+    await sinkX.close();
+    // Retention (or a downstream job) removes the day; a late event of partition 1, written
+    // by collector Y, makes the folder again and its first file takes the same name.
+    expect((await op(url, 'DELETE', `${root}/shop/web/2024-05-01`, 'op=DELETE&recursive=true')).status).toBe(200);
+    const sinkY = makeSink(options, y.dir);
+    await sinkY.open();
+    await sinkY.write(oneFileEvents('b', 40), 'logs+1');
+    // Collector Z takes partition 0 over from X's ledger, which named that path once.
+    const sinkZ = makeSink(options, z.dir);
+    await sinkZ.open();
+    await sinkZ.write(oneFileEvents('c', 5), 'logs+0');
+    await sinkZ.close();
+    // Y's file is still its own: it goes on writing it and finishes it whole.
+    await writeUntilDone(sinkY, oneFileEvents('d', 10));
+    await sinkY.close();
+    const counts = countIds(await readTree(url, root));
+    const expected = [...oneFileEvents('b', 40), ...oneFileEvents('c', 5), ...oneFileEvents('d', 10)].map((e) => e.id).sort();
+    expect([...counts.keys()].sort()).toEqual(expected);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    await Promise.all([x.cleanup(), y.cleanup(), z.cleanup()]);
+  });
 });
