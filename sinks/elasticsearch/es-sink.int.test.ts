@@ -206,10 +206,11 @@ describe('elasticsearch sink (real node)', () => {
     const { sink, prefix } = setup({ retention_days: 3 });
     await sink.open();
     const now = Date.UTC(2024, 4, 10, 8, 0, 0);
-    await sink.write([0, 1, 9].map((d, i) => ({ ...events(1, i)[0]!, service: 'search', timestamp: now - d * DAY })));
-    // A year later by the clock, with no data since: the days before the newest stay.
+    await sink.write([0, 1, 2, 3, 9].map((d, i) => ({ ...events(1, i)[0]!, service: 'search', timestamp: now - d * DAY })));
+    // A year later by the clock, with no data since: the newest days with an index stay
+    // (today and retention_days before it: four).
     expect(await sink.applyRetention(now + 365 * DAY)).toEqual([`${prefix}-search-2024.05.01`]);
-    expect(Object.keys(await indices(`${prefix}-*`)).sort()).toEqual([`${prefix}-search-2024.05.09`, `${prefix}-search-2024.05.10`]);
+    expect(Object.keys(await indices(`${prefix}-*`)).sort()).toEqual(['07', '08', '09', '10'].map((d) => `${prefix}-search-2024.05.${d}`));
   });
 
   it('data_stream mode appends with op create; a replay is a conflict counted as done, not a copy', async () => {
@@ -312,14 +313,18 @@ describe('elasticsearch sink (real node)', () => {
     });
     await sink.open();
     const now = Date.UTC(2024, 4, 10, 8, 0, 0);
-    await sink.write([
-      { ...events(1, 0)[0]!, service: 'search', timestamp: now - 9 * DAY },
-      { ...events(1, 1)[0]!, service: 'search', timestamp: now },
-    ]);
+    await sink.write([9, 3, 1, 0].map((d, i) => ({ ...events(1, i)[0]!, service: 'search', timestamp: now - d * DAY })));
+    await sink.write([{ ...events(1, 4)[0]!, service: 'billing', timestamp: now - 2 * DAY }]);
     await admin.index({ index: `${prefix}-audit-2020.01.01`, document: { note: 'not sluice' }, refresh: true });
     const deleted = await sink.applyRetention(now);
     expect(deleted).toEqual([`${prefix}-search-2024.05.01`]);
-    expect(Object.keys(await indices(`${prefix}-*`)).sort()).toEqual([`${prefix}-audit-2020.01.01`, `${prefix}-search-2024.05.10`]);
+    expect(Object.keys(await indices(`${prefix}-*`)).sort()).toEqual([
+      `${prefix}-audit-2020.01.01`,
+      `${prefix}-billing-2024.05.08`,
+      `${prefix}-search-2024.05.07`,
+      `${prefix}-search-2024.05.09`,
+      `${prefix}-search-2024.05.10`,
+    ]);
   });
 
   it('indexes an event from 2015 into the index of its arrival day when older than max_event_age, with its own @timestamp', async () => {

@@ -1,10 +1,13 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Logger } from '../../core/log.js';
+import { firstKeptDay } from '../file/retention.js';
 import { describeError } from './client.js';
 import { indexTemplate } from './document.js';
 import type { IndexNamer } from './index-name.js';
 import type { ElasticsearchSinkOptions } from './options.js';
 import { type ExistingTemplate, MANAGED_BY, planTemplate, templateNameFor } from './template-install.js';
+
+const DAY_MS = 86_400_000;
 
 /** A template Elasticsearch would refuse next to ours: its message is the whole story. */
 export class TemplateConflict extends Error {}
@@ -61,28 +64,23 @@ export class ManagedIndices {
         allow_no_indices: true,
         filter_path: '*.mappings._meta',
       })) as Record<string, { mappings?: { _meta?: { managed_by?: string; index_pattern?: string } } }> | undefined;
-      // Counted back from the newest day with an index up to the clock's, not from the clock
-      // alone: a clock set ahead would otherwise delete indices still inside retention, today's
-      // included (the file sinks' firstKeptDay does the same). Indices of days after the
-      // clock's (events from a host whose clock is ahead) do not count.
-      let newest: number | undefined;
-      for (const { index } of rows) {
-        const day = index ? this.es.namer.dayOf(index) : undefined;
-        if (day !== undefined && day <= today && (newest === undefined || day > newest)) newest = day;
-      }
-      const cutoff = (newest ?? today) - days * 86_400_000;
-      if (
-        newest !== undefined &&
-        newest < today &&
-        rows.some(({ index }) => isBetween(this.es.namer.dayOf(index ?? ''), cutoff, today - days * 86_400_000))
-      ) {
+      // Never past the newest days with an index up to the clock's (the file sinks'
+      // firstKeptDay): a clock set ahead would otherwise delete indices still inside
+      // retention, today's included. The cut keeps today and `days` before it.
+      const dataDays = rows
+        .map(({ index }) => (index ? this.es.namer.dayOf(index) : undefined))
+        .filter((d): d is number => d !== undefined)
+        .map((d) => d / DAY_MS)
+        .sort((a, b) => a - b);
+      const cutoff = firstKeptDay(today / DAY_MS, dataDays, days + 1) * DAY_MS;
+      if (cutoff < today - days * DAY_MS && dataDays.some((d) => d * DAY_MS >= cutoff && d * DAY_MS < today - days * DAY_MS)) {
         this.es.logger.warn(
           {
-            newest_day: new Date(newest).toISOString().slice(0, 10),
+            oldest_kept: new Date(cutoff).toISOString().slice(0, 10),
             today: new Date(today).toISOString().slice(0, 10),
             retention_days: days,
           },
-          'retention: the clock is past the newest index; keeping the last days of data instead of deleting by the clock',
+          "retention: fewer days with an index than retention_days since the clock's cut (a clock ahead, or no data for a while); keeping the newest days of data",
         );
       }
       for (const { index } of rows) {
@@ -188,9 +186,4 @@ export class ManagedIndices {
       managedBySluice: t._meta?.managed_by === MANAGED_BY,
     }));
   }
-}
-
-/** Whether `day` is in [from, to): an index the clock alone would have deleted and the guard keeps. */
-function isBetween(day: number | undefined, from: number, to: number): boolean {
-  return day !== undefined && day >= from && day < to;
 }

@@ -479,16 +479,30 @@ describe('file sink: retention', () => {
     // The clock (2026) is years past the data: 2024-05-01 and the day before it stay, as does
     // the day of an event from a clock far ahead.
     expect(readdirSync(join(root, 'shop/web')).sort()).toEqual(['2024-04-30', '2024-05-01', '2099-01-01']);
-    const warn = lines.find((l) => String(l.msg).startsWith('retention: the clock is past the newest day with data'));
-    expect(warn).toMatchObject({ newest_day: '2024-05-01', held_back: 2, retention_days: 2 });
+    const warn = lines.find((l) => String(l.msg).startsWith('retention: fewer days with data than retention_days'));
+    expect(warn).toMatchObject({ oldest_kept: '2024-04-30', held_back: 2, retention_days: 2 });
     // With the clock on the data's day, the cut is the clock's.
     expect((await s.applyRetention(Date.parse('2024-05-01T12:00:00Z'))).map((d) => relative(root, d))).toEqual([]);
-    mkdirSync(join(root, 'shop/web/2024-05-03'));
-    expect((await s.applyRetention(Date.parse('2024-05-03T12:00:00Z'))).map((d) => relative(root, d))).toEqual([
+    mkdirSync(join(root, 'shop/web/2024-05-04'));
+    mkdirSync(join(root, 'shop/web/2024-05-05'));
+    expect((await s.applyRetention(Date.parse('2024-05-05T12:00:00Z'))).map((d) => relative(root, d))).toEqual([
       'shop/web/2024-04-30',
       'shop/web/2024-05-01',
     ]);
     await s.close();
+  });
+
+  it('with events put in the day of their arrival on a clock far ahead, the days of data still go one a day, not all at once', async () => {
+    for (const day of ['2024-04-28', '2024-04-29', '2024-04-30', '2024-05-01']) mkdirSync(join(root, 'shop/web', day), { recursive: true });
+    const s = sink({ retention_days: 3, max_event_age: '1d' });
+    // Collector and sink open on a clock 30 days ahead: every event is "too old" and lands in
+    // the clock's day, which is then the newest day with data.
+    const ahead = Date.parse('2024-05-31T12:00:00Z');
+    mkdirSync(join(root, 'shop/web/2024-05-31'));
+    expect((await s.applyRetention(ahead)).map((d) => relative(root, d)).sort()).toEqual(['shop/web/2024-04-28', 'shop/web/2024-04-29']);
+    expect(readdirSync(join(root, 'shop/web')).sort()).toEqual(['2024-04-30', '2024-05-01', '2024-05-31']);
+    mkdirSync(join(root, 'shop/web/2024-06-01'));
+    expect((await s.applyRetention(ahead + 86_400_000)).map((d) => relative(root, d))).toEqual(['shop/web/2024-04-30']);
   });
 
   it('rejects retention when the path has no day directory', () => {

@@ -142,17 +142,28 @@ export interface DayTreeStore {
 }
 
 /**
- * The first day kept: `days` back from the newest day with data up to the clock's day (or the
- * clock's day when there is none). A clock set ahead (a bad NTP source, a VM restored with a
- * wrong time) would otherwise delete days that are still inside retention, today's included;
- * this way the newest data always keeps its `days`. A sink that wrote nothing for a while
- * keeps its last days until data comes again, which errs on keeping. Days after the clock's
- * (events from a host whose clock is ahead) move neither the cut nor this guard.
+ * The first day kept: `days` back from the clock's day, but never past the `days` newest
+ * days that have data up to the clock's day (`dataDays`, ascending, days since the epoch).
+ * A clock set ahead (a bad NTP source, a VM restored with a wrong time) would otherwise
+ * delete days still inside retention, today's included, in one pass; this way the newest
+ * data always keeps its `days`, and even with events partitioned by their arrival
+ * (`max_event_age`) on that wrong clock, the real days go one a day, not all at once. A tree
+ * that got no data for a while keeps its last days until data comes again, which errs on
+ * keeping. Days after the clock's (events from a host whose clock is ahead) count for
+ * neither.
  */
-export function firstKeptDay(today: number, sorted: readonly DayDir[], days: number): number {
-  let newest: number | undefined;
-  for (const d of sorted) if (d.day <= today) newest = d.day;
-  return (newest ?? today) - days + 1;
+export function firstKeptDay(today: number, dataDays: readonly number[], days: number): number {
+  const byClock = today - days + 1;
+  let kept = 0;
+  let last: number | undefined;
+  for (let i = dataDays.length - 1; i >= 0; i--) {
+    const day = dataDays[i]!;
+    if (day > today || day === last) continue;
+    last = day;
+    if (++kept === days) return Math.min(byClock, day);
+  }
+  // Fewer days with data than are kept: all of them stay.
+  return last === undefined ? byClock : Math.min(byClock, last);
 }
 
 /** A tree sink's retention: the day directories older than retention_days deleted, counted and logged. */
@@ -178,14 +189,18 @@ export class DayRetention {
   async apply(now: number, store: DayTreeStore): Promise<string[]> {
     const found = await store.days(this.layout);
     const today = this.clock.day(now);
-    const firstKept = firstKeptDay(today, found, this.days);
+    const firstKept = firstKeptDay(
+      today,
+      found.map((d) => d.day),
+      this.days,
+    );
     const byClock = today - this.days + 1;
     if (byClock > firstKept) {
       const held = found.filter((d) => d.day >= firstKept && d.day < byClock).length;
       if (held > 0) {
         this.logger.warn(
-          { newest_day: formatDay(firstKept + this.days - 1), today: formatDay(today), held_back: held, retention_days: this.days },
-          'retention: the clock is past the newest day with data; keeping the last days of data instead of deleting by the clock',
+          { oldest_kept: formatDay(firstKept), today: formatDay(today), held_back: held, retention_days: this.days },
+          "retention: fewer days with data than retention_days since the clock's cut (a clock ahead, or no data for a while); keeping the newest days of data",
         );
       }
     }
