@@ -14,13 +14,15 @@ const tooLarge = () => codeErr(10, 'Broker: Message size too large');
 
 /** Every produce() call, by value. */
 const produced: string[] = [];
+/** The reports the broker has not given yet, by value. */
+const stalled = new Map<string, (err: NativeError | null) => void>();
 /** What produce() throws for a value, as librdkafka does for one over its message.max.bytes. */
 let clientRefuses: (value: string) => NativeError | undefined = () => undefined;
 /**
  * The errors of the records handed over in one tick (one record batch), by value (null: acked).
  * By default the broker of a topic whose max.message.bytes is 100: a larger record fails its whole batch.
  */
-let broker: (values: string[]) => (NativeError | null)[] = (values) =>
+let broker: (values: string[]) => (NativeError | null | 'stalled')[] = (values) =>
   values.map(() => (values.some((v) => v.length > 100) ? tooLarge() : null));
 
 class FakeProducer {
@@ -52,7 +54,13 @@ class FakeProducer {
         const batch = this.batch;
         this.batch = [];
         const errors = broker(batch.map((r) => r.value));
-        for (const [i, r] of batch.entries()) this.report!(errors[i]!, { topic, partition: 0, offset: i, opaque: r.opaque });
+        for (const [i, r] of batch.entries()) {
+          const report = (err: NativeError | null) => this.report!(err, { topic, partition: 0, offset: i, opaque: r.opaque });
+          const err = errors[i]!;
+          // A broker that does not answer: the report comes when the test says.
+          if (err === 'stalled') stalled.set(r.value, report);
+          else report(err);
+        }
       });
     this.batch.push({ value: text, opaque });
   }
@@ -76,6 +84,7 @@ const short = (v: string) => (v === big ? 'big' : v);
 
 beforeEach(() => {
   produced.length = 0;
+  stalled.clear();
   clientRefuses = () => undefined;
   broker = (values) => values.map(() => (values.some((v) => v.length > 100) ? tooLarge() : null));
 });
@@ -132,6 +141,20 @@ describe('librdkafka dead-letter writer: records Kafka refuses for good', () => 
       [0, 'TOPIC_AUTHORIZATION_FAILED'],
       [1, 'TOPIC_AUTHORIZATION_FAILED'],
     ]);
+    expect(produced).toEqual(['a', 'b']);
+    await writer.close();
+  });
+
+  it('does not produce again a held record acked while a later write of it gave up waiting for another', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'dl');
+    const records = [record('a', 'dl-1'), record('b', 'dl-2')];
+    broker = (values) => values.map(() => 'stalled');
+    await expect(writer.write(records)).rejects.toThrow('2 of 2 records not acked within 1000 ms');
+    // The broker acks a's record; b's partition stays stuck through the next write too.
+    stalled.get('a')!(null);
+    await expect(writer.write(records)).rejects.toThrow('1 of 2 records not acked within 1000 ms');
+    stalled.get('b')!(null);
+    expect(await writer.write(records)).toEqual({ refused: [] });
     expect(produced).toEqual(['a', 'b']);
     await writer.close();
   });

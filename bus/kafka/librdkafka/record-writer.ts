@@ -59,6 +59,8 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
     const held: Promise<NativeError | null>[] = [];
     /** Where each held record is in `items`. */
     const heldAt: number[] = [];
+    /** Each held record's report once it came (null: acked), for a write that gives up waiting. */
+    const heldReports: (NativeError | null | undefined)[] = [];
     let heldOpen = 0;
     for (let i = 0; i < items.length; i++) {
       const r = items[i]!;
@@ -69,10 +71,12 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
         continue;
       }
       heldOpen++;
-      heldAt.push(i);
+      const k = heldAt.push(i) - 1;
+      heldReports.push(undefined);
       held.push(
         report.then((err) => {
           heldOpen--;
+          heldReports[k] = err;
           return err;
         }),
       );
@@ -92,7 +96,14 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
       // entries learns their outcome from there, however late their reports come.
       const outcome = this.giveUp(sending, fresh);
       for (let j = 0; j < fresh.length; j++) if (outcome.acked[j] === 1) acked[freshAt[j]!] = 1;
-      // The held ones are not counted: they stay held.
+      // A held record acked meanwhile is remembered as acked and no longer held (claim may
+      // have let go of it already): the retry skips it. One still unreported stays held.
+      for (let k = 0; k < heldAt.length; k++) {
+        if (heldReports[k] !== null) continue;
+        const i = heldAt[k]!;
+        acked[i] = 1;
+        this.stalled.settled(items[i]!.id!);
+      }
       this.acked.failed(attempt, (i) => acked[i] === 1);
       let waiting = 0;
       for (const err of outcome.failed.values()) if (err === STALLED) waiting++;
