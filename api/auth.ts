@@ -54,11 +54,17 @@ export function authorize(policy: AuthPolicy, authorization: string | undefined)
  * page then reading /tap and posting /reload as same-origin requests, with the attacker's
  * name in Host), or by a cross-site request to 127.0.0.1 (a form's POST /reload, carrying
  * the page's Origin). So, without a token on loopback, every request must name this machine
- * in Host and, when it has an Origin, come from a loopback page. A browser always sends
+ * in Host and, when it has an Origin, come from a loopback page, and when the browser says
+ * where it comes from (Sec-Fetch-Site), from this site or none. A browser always sends
  * Host, and Origin on every cross-site POST and script request; the CLI and probes send a
  * loopback Host and no Origin. With a token, a page cannot know it: nothing is checked here.
  */
-export function checkBrowser(policy: AuthPolicy, host: string | undefined, origin: string | undefined): AuthResult {
+export function checkBrowser(
+  policy: AuthPolicy,
+  host: string | undefined,
+  origin: string | undefined,
+  fetchSite: string | undefined,
+): AuthResult {
   if (policy.token !== undefined || !policy.loopback) return { ok: true };
   if (host !== undefined && !isLoopback(hostName(host)))
     return {
@@ -71,6 +77,14 @@ export function checkBrowser(policy: AuthPolicy, host: string | undefined, origi
       ok: false,
       status: 403,
       error: `the api without api.token refuses requests from web pages of other sites (Origin ${JSON.stringify(origin)}); set api.token to use it from a browser`,
+    };
+  // A cross-site GET a page makes without reading the answer (<img src=…/tap>) carries no
+  // Origin, but browsers mark it: it would hold a tap's place and cost the pipeline its share.
+  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none')
+    return {
+      ok: false,
+      status: 403,
+      error: `the api without api.token refuses requests from web pages of other sites (Sec-Fetch-Site ${JSON.stringify(fetchSite)}); set api.token to use it from a browser`,
     };
   return { ok: true };
 }

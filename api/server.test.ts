@@ -304,6 +304,14 @@ describe('api server', () => {
         expect((await ask(target, '/reload', { method: 'POST', headers: { origin } })).status).toBe(200);
       expect(reloads).toBe(3);
       expect((await ask(target, '/reload', { method: 'POST' })).status).toBe(200);
+      // A cross-site GET without Origin (an <img> on a page) is marked by the browser.
+      expect(await ask(target, '/tap', { headers: { 'sec-fetch-site': 'cross-site' } })).toEqual({
+        status: 403,
+        body: errorBody(
+          'the api without api.token refuses requests from web pages of other sites (Sec-Fetch-Site "cross-site"); set api.token to use it from a browser',
+        ),
+      });
+      expect((await ask(target, '/reload', { method: 'POST', headers: { 'sec-fetch-site': 'none' } })).status).toBe(200);
     });
 
     it('with a token, any name and any page may ask: the token is what a page cannot have', async () => {

@@ -158,7 +158,7 @@ function refusalLog(logger: Logger, now: () => number = Date.now): ServerState['
 async function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, state: ServerState, logger: Logger): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://api');
   const method = req.method ?? 'GET';
-  const browser = checkBrowser(state.policy, req.headers.host, req.headers.origin);
+  const browser = checkBrowser(state.policy, req.headers.host, req.headers.origin, firstValue(req.headers['sec-fetch-site']));
   if (!browser.ok) {
     state.refused('api request refused: not addressed to loopback, or from a web page of another site', {
       host: req.headers.host,
@@ -299,4 +299,9 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body, null, 2)}\n`;
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(text);
+}
+
+/** A header Node may give as a list when it was sent twice: the first. */
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
