@@ -46,6 +46,13 @@ export interface CheckResult {
 }
 
 /**
+ * Whether a copy of the generation that ends now (copytruncate) holds all of it up to `end`,
+ * its first bytes being `fp`; when it does, the caller continues that copy from the
+ * generation's position.
+ */
+export type CopyFinder = (fp: Fingerprint, end: number) => Promise<boolean>;
+
+/**
  * A system error (EIO on a bad block, ESTALE on NFS) belongs to the file it came from: that
  * file is tried again later while the others go on. Node's own errors (ERR_*) and errors
  * without a code are bugs, for the source's supervision.
@@ -56,7 +63,7 @@ export function isFileError(err: unknown): boolean {
 }
 
 /** The file at a path, or undefined when there is none; an I/O error says nothing about where the file is, so it is thrown. */
-async function statPath(path: string): Promise<Stats | undefined> {
+export async function statPath(path: string): Promise<Stats | undefined> {
   try {
     return await stat(path);
   } catch (err) {
@@ -186,9 +193,9 @@ export class TailedFile implements Holder {
   /**
    * Looks at the file: grown (read on), truncated or rewritten (copytruncate: the next
    * generation starts at 0), no longer at its path (detached), done (released), idle (its
-   * descriptor closed).
+   * descriptor closed). `copyHolds` is asked about a copy when a truncation is found.
    */
-  async check(now: number): Promise<CheckResult> {
+  async check(now: number, copyHolds: CopyFinder): Promise<CheckResult> {
     const t = this.timings;
     if (this.state === 'released') return {};
     if (this.state === 'closed') {
@@ -204,7 +211,7 @@ export class TailedFile implements Holder {
     const st = await this.fh!.stat();
     const changed = st.size !== this.seenSize || st.mtimeMs !== this.seenMtime;
     if (st.size < this.readPos || (changed && this.fp.len > 0 && !(await prefixMatches(this.fh!, this.fp)))) {
-      result.truncated = await this.nextGeneration(now);
+      result.truncated = await this.nextGeneration(now, copyHolds);
     }
     this.size = st.size;
     this.seenSize = st.size;
@@ -246,11 +253,17 @@ export class TailedFile implements Holder {
     await this.closeHandle();
   }
 
-  /** What was read of the old content is complete; the next generation starts at 0 with a new identity. */
-  private async nextGeneration(now: number): Promise<LostEntry> {
+  /**
+   * The old content is done with; the next generation starts at 0 with a new identity. A
+   * copy holding everything read of the old one continues it from the first byte not handed
+   * on, so what the reader holds (a line without its newline yet, an event being joined)
+   * comes out whole from the copy. Without one, what was read of it is emitted now, a cut
+   * line marked as such.
+   */
+  private async nextGeneration(now: number, copyHolds: CopyFinder): Promise<LostEntry> {
     // Read first: if that fails, the old generation is still whole, to be looked at again.
     const fp = await fingerprintOf(this.fh!, this.timings.fingerprintBytes);
-    this.reader.finish();
+    if (!(await copyHolds(this.fp, this.readPos))) this.reader.finish(true);
     const lost = this.lostEntry(now);
     this.readPos = this.emitPos = this.durablePos = 0;
     this.fp = fp;

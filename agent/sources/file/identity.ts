@@ -36,6 +36,18 @@ export class Prefix {
 /** Most lost entries remembered: a burst of short-lived files cannot grow the checkpoint without bound. */
 const MAX_LOST = 10_000;
 
+/**
+ * A new file that starts like a live one, waiting for that one's truncation: a copytruncate
+ * copy in the making, perhaps still being written.
+ */
+export interface Deferral {
+  /** When it was first seen (ms). */
+  since: number;
+  /** Its size at the last look, and when a look last found it changed (ms). */
+  size: number;
+  changedAt: number;
+}
+
 /** A followed file as far as identity goes. */
 interface Live {
   readonly fp: Fingerprint;
@@ -46,11 +58,11 @@ export class Identities {
   /** Checkpoint entries not found yet (by "dev:ino"): until the start is over. */
   readonly restored = new Map<string, FileEntry>();
   private lost: LostEntry[] = [];
-  /** New files that start like a live file: a copytruncate copy in the making? (path -> decide-by time) */
-  readonly deferred = new Map<string, number>();
+  /** New files that start like a live file, by path: a copytruncate copy in the making? */
+  readonly deferred = new Map<string, Deferral>();
 
   /** `mayContinue`: the format's rule (format.ts), else a file may continue or copy one anywhere. */
-  constructor(private readonly mayContinue: (was: string, path: string) => boolean = () => true) {}
+  constructor(readonly mayContinue: (was: string, path: string) => boolean = () => true) {}
 
   restore(files: readonly FileEntry[], lost: readonly LostEntry[]): void {
     this.restored.clear();

@@ -97,15 +97,19 @@ export class LineSplitter {
     return pos;
   }
 
-  /** Emits a held partial line (the writer went idle); it resumes after the held bytes. */
-  flush(): void {
+  /**
+   * Emits a held partial line (the writer went idle, or the file will not continue it); it
+   * resumes after the held bytes. `cut`: what the line is marked when its end will never
+   * be read (the file was truncated under it).
+   */
+  flush(cut?: 'truncated'): void {
     if (this.partsLen === 0) return;
     const line = this.takeParts();
-    const cut = this.overflowCut();
-    const next = cut ? this.end : this.lineStart + line.length;
+    const over = this.overflowCut();
+    const next = over ? this.end : this.lineStart + line.length;
     const offset = this.lineStart;
     this.lineStart = next;
-    this.onLine(line, 0, line.length, offset, next, cut);
+    this.onLine(line, 0, line.length, offset, next, over ?? cut);
   }
 
   /** Index of the next newline code unit in chunk[from, length), or -1. */

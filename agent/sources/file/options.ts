@@ -188,12 +188,14 @@ export const tailingShape = {
   rotate_wait: duration()
     .pipe(z.number().int().min(0))
     .default(5000)
-    .describe('A file renamed away or deleted is still read this long after its last growth before it is let go'),
+    .describe(
+      'A file renamed away or deleted is still read this long after its last growth before it is let go; a new file starting like a followed one (a copytruncate copy) waits this long after its last growth for that one to be truncated',
+    ),
   forget_after: duration()
     .pipe(z.number().int().min(0))
     .default(300_000)
     .describe(
-      'How long the position of a file that was let go (or truncated) is remembered, so a copy of it (copytruncate) continues there',
+      'How long the position of a file that was let go (or truncated) is remembered, so a copy of it (copytruncate) continues there; also the longest a copy still growing waits for its original to be truncated',
     ),
   checkpoint_interval: duration()
     .pipe(z.number().int().min(10))

@@ -89,9 +89,14 @@ export class LineReader {
     return this.splitter!.push(chunk, length);
   }
 
-  /** Everything held is complete: the file will not continue it (let go, or truncated). */
-  finish(): void {
-    this.splitter?.flush();
+  /**
+   * Everything held is complete: the file will not continue it (let go, or truncated).
+   * `truncated`: the file was truncated under it, so the end of a line without its newline
+   * yet will never be read: that line is marked `log.truncated` (a format's decoder judges
+   * the records it gets itself).
+   */
+  finish(truncated = false): void {
+    this.splitter?.flush(truncated && !this.decoder ? 'truncated' : undefined);
     this.joiner?.flush();
     this.decoder?.flush();
   }

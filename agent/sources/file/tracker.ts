@@ -3,14 +3,14 @@ import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { Backoff } from '../../../core/backoff.js';
 import type { Logger } from '../../../core/log.js';
-import type { FileEntry, FileSourceState } from './checkpoint.js';
+import type { FileEntry, FileSourceState, LostEntry } from './checkpoint.js';
 import { Descriptors } from './descriptors.js';
 import type { PathTemplate } from './path-template.js';
-import { type CheckResult, type FileTimings, isFileError, TailedFile } from './file.js';
+import { type CheckResult, type FileTimings, isFileError, statPath, TailedFile } from './file.js';
 import { type Fingerprint, fileIdOf, readPrefix } from './fingerprint.js';
 import type { FileDescription, FileFormat } from './format.js';
 import type { PathMatcher } from './glob.js';
-import { Identities, Prefix } from './identity.js';
+import { type Deferral, Identities, Prefix } from './identity.js';
 import { fileMetrics } from './metrics.js';
 import type { LineReader } from './reader.js';
 
@@ -34,6 +34,15 @@ type How = 'new' | 'checkpoint' | 'continued' | 'moved_while_stopped' | 'copy_af
 
 /** A file whose I/O fails is tried again after this, as the source's own restarts: 1 s doubling to 1 min. */
 const retryBackoff = (): Backoff => new Backoff(1000, 60_000);
+
+/** A copy found when its original was seen truncated, open and looked at: it continues the generation that ended. */
+interface Copy {
+  path: string;
+  fh: FileHandle;
+  st: Stats;
+  prefix: Prefix;
+  description: FileDescription | undefined;
+}
 
 /** A path whose file could be opened but not read (EIO, ESTALE): not taken up before `at`. */
 interface Retry {
@@ -101,10 +110,10 @@ export class Tracker {
     const retry = this.retries.get(path);
     if (retry && retry.at > this.now) return;
     // Decided now or deferred again: a copy gone meanwhile (deleted, compressed) is not waited for forever.
-    const deferredUntil = this.ids.deferred.get(path);
+    const deferral = this.ids.deferred.get(path);
     this.ids.deferred.delete(path);
     try {
-      await this.identify(path, deferredUntil, retry);
+      await this.identify(path, deferral, retry);
       this.retries.delete(path);
     } catch (err) {
       if (!isFileError(err)) throw err;
@@ -116,7 +125,7 @@ export class Tracker {
     }
   }
 
-  private async identify(path: string, deferredUntil: number | undefined, retry: Retry | undefined): Promise<void> {
+  private async identify(path: string, deferral: Deferral | undefined, retry: Retry | undefined): Promise<void> {
     let fh: FileHandle;
     try {
       fh = await open(path, 'r');
@@ -159,16 +168,18 @@ export class Tracker {
       let how: How = 'new';
       if (d.kind === 'twin') {
         // Starts like a live file: a copytruncate copy whose truncation we have not seen yet,
-        // or a genuine copy. Look at the original now; wait rotate_wait for it to be truncated.
+        // or a genuine copy. Look at the original now; else wait for it to be truncated.
         const twin = this.ids.twinOf(path, prefix, this.followed());
         if (twin) await this.check(twin);
+        // Found truncated: this very file may have continued it already.
+        if (this.files.has(key)) return;
         if (this.ids.continuable(path, prefix, st.size)) {
           this.s.lookAgain(path);
           return;
         }
-        const until = deferredUntil ?? this.now + this.s.rotateWait;
-        if (this.now < until) {
-          this.ids.deferred.set(path, until);
+        const waiting = this.stillWaiting(path, st.size, deferral, twin?.path);
+        if (waiting) {
+          this.ids.deferred.set(path, waiting);
           return;
         }
         how = 'copy_after_wait';
@@ -274,15 +285,46 @@ export class Tracker {
     }
   }
 
-  /** Looks at a followed file and acts on what it found (file.ts: the transitions). */
+  /**
+   * Whether a file that starts like a followed one (a copytruncate copy in the making?) waits
+   * longer for that one's truncation, and how: until rotate_wait after a look last found it
+   * grown, since a copy of a large file may take longer than rotate_wait to write; but no
+   * longer than forget_after (at least rotate_wait) after it was first seen, for a file that
+   * grows for ever and is no copy (another writer starting with the same bytes).
+   */
+  private stillWaiting(path: string, size: number, was: Deferral | undefined, like: string | undefined): Deferral | undefined {
+    const now = this.now;
+    const d = was && was.size === size ? was : { since: was?.since ?? now, size, changedAt: now };
+    if (now >= d.changedAt + this.s.rotateWait) return undefined;
+    if (now < d.since + Math.max(this.s.rotateWait, this.s.forgetAfter)) return d;
+    this.logger.warn(
+      { path, like, waited_ms: now - d.since },
+      'file starting like a followed one still grows after forget_after; reading it as a new file',
+    );
+    return undefined;
+  }
+
+  /**
+   * Looks at a followed file and acts on what it found (file.ts: the transitions). A copy
+   * found at a truncation continues the generation that ended at once: deleted right after
+   * (compressed), it is still read through the descriptor opened here.
+   */
   async check(f: TailedFile): Promise<void> {
     if (f.retryAt > this.now) return;
+    const found: { copy?: Copy } = {};
     try {
-      const r = await f.check(this.now);
+      const r = await f.check(this.now, async (fp, end) => (found.copy = await this.copyHolding(f, fp, end)) !== undefined);
       if (r.moved) await this.findMoved(f);
-      else this.apply(f, r);
+      else this.apply(f, r, found.copy === undefined);
+      if (r.truncated && found.copy) {
+        const { copy } = found;
+        found.copy = undefined;
+        await this.continueCopy(copy, r.truncated);
+      }
     } catch (err) {
       await this.failed(f, err);
+    } finally {
+      await found.copy?.fh.close().catch(() => undefined);
     }
   }
 
@@ -409,9 +451,10 @@ export class Tracker {
     this.apply(f, { release: pathTaken ? 'replaced' : 'deleted' });
   }
 
-  private apply(f: TailedFile, r: CheckResult): void {
+  /** `remember`: a truncated generation is remembered as lost (not when a copy found now continues it). */
+  private apply(f: TailedFile, r: CheckResult, remember = true): void {
     if (r.truncated) {
-      this.ids.addLost(r.truncated);
+      if (remember) this.ids.addLost(r.truncated);
       fileMetrics.truncations.inc(this.label);
       this.logger.info({ path: f.path, file_id: r.truncated.id, pos: r.truncated.pos }, 'file truncated; reading it again from the start');
       // A copy waiting for its original's truncation can now be recognised.
@@ -425,6 +468,67 @@ export class Tracker {
       fileMetrics.released.inc(this.label);
       this.logger.info({ path: f.path, file_id: f.id, pos: f.emitPos, reason: r.release }, 'file let go');
     }
+  }
+
+  /**
+   * A copy of the generation of `f` that ends now, holding all of it up to `end`: a file of
+   * its directory matching the globs, or one already waiting as a copy (elsewhere), not
+   * followed, starting with the generation's first bytes and at least `end` long. Opened and
+   * looked at before the generation ends, so it is certain to continue it.
+   */
+  private async copyHolding(f: TailedFile, fp: Fingerprint, end: number): Promise<Copy | undefined> {
+    const dir = dirname(f.path);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const paths = new Set([...names.map((n) => join(dir, n)).filter((p) => this.matcher.matches(p)), ...this.ids.deferred.keys()]);
+    for (const path of paths) {
+      if (!this.ids.mayContinue(f.path, path)) continue;
+      try {
+        const copy = await this.openCopy(path, fp, end);
+        if (copy) return copy;
+      } catch (err) {
+        // One that cannot be read is no copy to rely on; the file itself is fine.
+        if (!isFileError(err)) throw err;
+      }
+    }
+    return undefined;
+  }
+
+  private async openCopy(path: string, fp: Fingerprint, end: number): Promise<Copy | undefined> {
+    // Most files of the directory are followed: a stat rules them out without opening them.
+    const seen = await statPath(path);
+    if (!seen || !this.mayBeCopy(seen, end)) return undefined;
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    let copy: Copy | undefined;
+    try {
+      const st = await fh.stat();
+      if (!this.mayBeCopy(st, end)) return undefined;
+      const prefix = new Prefix(await readPrefix(fh, this.s.fingerprintBytes));
+      if (!prefix.startsLike(fp)) return undefined;
+      let description: FileDescription | undefined;
+      if (this.s.format && !(description = await this.s.format.describe(path))) return undefined;
+      copy = { path, fh, st, prefix, description };
+      return copy;
+    } finally {
+      if (!copy) await fh.close();
+    }
+  }
+
+  private mayBeCopy(st: Stats, end: number): boolean {
+    const key = `${st.dev}:${st.ino}`;
+    return st.isFile() && st.size >= end && !this.files.has(key) && !this.ids.restored.has(key);
+  }
+
+  /** Takes up a copy found at its original's truncation where the generation that ended stopped. */
+  private async continueCopy(c: Copy, lost: LostEntry): Promise<void> {
+    this.ids.deferred.delete(c.path);
+    this.retries.delete(c.path);
+    await this.track(c.fh, c.st, c.prefix, lost.fp, c.path, lost.pos, lost.id, c.description, 'continued', { was: lost.path });
   }
 
   private renamed(f: TailedFile, path: string): void {

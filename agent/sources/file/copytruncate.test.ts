@@ -1,0 +1,182 @@
+import { appendFileSync, copyFileSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, test } from 'vitest';
+import { captureLogger, waitFor } from '../../../test/support/index.js';
+import type { FileSource } from './source.js';
+import { RecordingChannel, sourcesUnderTest } from './testing.js';
+import type { Tracker } from './tracker.js';
+
+/**
+ * copytruncate (logrotate copies the live file, then truncates it) with the copies in the
+ * globs: a copy slower to write than rotate_wait, a copy deleted right after the
+ * truncation, and a line only partly read when the truncation is seen. Every line once,
+ * whole, in order.
+ */
+const sources = sourcesUnderTest('file-copytruncate');
+let dir: string;
+beforeEach(() => {
+  dir = sources.dir;
+});
+
+const trackerOf = (s: FileSource): Tracker => (s as unknown as { tracker: Tracker }).tracker;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// Longer than fingerprint_bytes within a few lines, so a copy's first chunk already starts like its original.
+const line = (i: number): string => `line ${i} ${'x'.repeat(40)}`;
+const lines = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, k) => line(from + k));
+const text = (from: number, to: number): string => `${lines(from, to).join('\n')}\n`;
+
+/** Every event id once, and exactly these messages in this order. */
+function expectInOrder(ch: RecordingChannel, want: string[]): void {
+  expect(new Set(ch.events.map((e) => e.id)).size, 'duplicate event ids').toBe(ch.events.length);
+  expect(ch.messages()).toEqual(want);
+}
+
+/** Waits until the source has read the file at `path` to its end (a partial last line included). */
+async function readToEnd(s: FileSource, path: string): Promise<void> {
+  await waitFor(`${path} read to its end`, () => trackerOf(s).at(path)?.readPos === statSync(path).size);
+}
+
+describe('a copy still being written when rotate_wait ends', () => {
+  test('waits while it grows, then continues where the original was truncated: every line once, in order', async () => {
+    const log = join(dir, 'app.log');
+    const copy = `${log}.1`;
+    writeFileSync(log, text(0, 100));
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '500ms' }, ch, 'files', cap.logger);
+    await waitFor('100 events', () => ch.events.length === 100);
+
+    // A slow copy: 300 bytes every 100 ms, four times as long as rotate_wait in all.
+    const content = readFileSync(log);
+    for (let at = 0; at < content.length; at += 300) {
+      appendFileSync(copy, content.subarray(at, at + 300));
+      await sleep(100);
+    }
+    expect(trackerOf(s).ids.deferred.has(copy), 'the copy still waiting').toBe(true);
+    // Lines the source never reads from the original: written, copied, truncated in one go.
+    appendFileSync(log, text(100, 105));
+    appendFileSync(copy, text(100, 105));
+    truncateSync(log, 0);
+    await waitFor('the copy continued', () => ch.messages().includes(line(104)));
+    appendFileSync(log, text(105, 110));
+    await waitFor('110 events', () => ch.events.length >= 110);
+    expectInOrder(ch, lines(0, 110));
+    expect(cap.lines.find((l) => l.msg === 'file taken up' && l.path === copy)).toMatchObject({
+      how: 'continued',
+      pos: content.length,
+      file_id: ch.events[0]!.source.fileId,
+    });
+  });
+
+  test('a file starting like a followed one that grows for ever waits forget_after at most, then is read as a new file (logged)', async () => {
+    const log = join(dir, 'app.log');
+    const twin = join(dir, 'app.log.twin');
+    writeFileSync(log, text(0, 20));
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '300ms', forget_after: '1s' }, ch, 'files', cap.logger);
+    await waitFor('20 events', () => ch.events.length === 20);
+
+    // A second writer whose file starts with the same bytes, never truncating the first.
+    const created = Date.now();
+    writeFileSync(twin, text(0, 20));
+    const twinLines = lines(0, 20);
+    for (let i = 0; Date.now() - created < 1500; i++) {
+      appendFileSync(twin, `twin ${i}\n`);
+      twinLines.push(`twin ${i}`);
+      await sleep(30);
+    }
+    await waitFor('every line of both', () => ch.events.length >= 20 + twinLines.length);
+    expectInOrder(ch, [...lines(0, 20), ...twinLines]);
+    const taken = cap.lines.find((l) => l.msg === 'file taken up' && l.path === twin)!;
+    expect(taken).toMatchObject({ how: 'copy_after_wait', pos: 0 });
+    expect(taken.time as number).toBeGreaterThanOrEqual(created + 1000);
+    expect(cap.lines.find((l) => l.path === twin && l.level === 40)).toMatchObject({
+      msg: 'file starting like a followed one still grows after forget_after; reading it as a new file',
+      like: log,
+    });
+  });
+});
+
+test('a copy deleted right after the truncation (compressed) still gives the lines the source had not read yet', async () => {
+  const log = join(dir, 'app.log');
+  const copy = `${log}.1`;
+  writeFileSync(log, text(0, 10));
+  const cap = captureLogger();
+  const ch = new RecordingChannel();
+  // No notifications and no rescan before the copy is gone: only the truncation leads to it.
+  await sources.start({ include: [join(dir, 'app.log*')], watch: false, rescan_interval: '1h' }, ch, 'files', cap.logger);
+  await waitFor('10 events', () => ch.events.length === 10);
+  appendFileSync(log, text(10, 15));
+  copyFileSync(log, copy);
+  truncateSync(log, 0);
+  await waitFor('the truncation seen', () => cap.lines.some((l) => l.msg === 'file truncated; reading it again from the start'));
+  unlinkSync(copy);
+  await waitFor('15 events', () => ch.events.length >= 15);
+  appendFileSync(log, text(15, 20));
+  await waitFor('20 events', () => ch.events.length >= 20);
+  expectInOrder(ch, lines(0, 20));
+});
+
+describe('copytruncate while a line is only partly read', () => {
+  /** app.log: ten lines and the start of an eleventh, read by the source (held: no newline yet). */
+  async function partlyRead(include: string): Promise<{ log: string; s: FileSource; ch: RecordingChannel; fileId: string }> {
+    const log = join(dir, 'app.log');
+    writeFileSync(log, `${text(0, 10)}partial`);
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, include)], partial_line_timeout: '1h' }, ch);
+    await waitFor('10 events', () => ch.events.length === 10);
+    await readToEnd(s, log);
+    return { log, s, ch, fileId: ch.events[0]!.source.fileId! };
+  }
+
+  test('the copy in the globs: the line comes out once and whole, from the copy', async () => {
+    const { log, ch, fileId } = await partlyRead('app.log*');
+    // The writer ends the line and writes another; logrotate copies, then truncates.
+    appendFileSync(log, ` rest\n${line(11)}\n`);
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    await waitFor('the copy read', () => ch.messages().includes(line(11)));
+    appendFileSync(log, `${line(12)}\n`);
+    await waitFor('13 events', () => ch.events.length >= 13);
+    expectInOrder(ch, [...lines(0, 10), 'partial rest', line(11), line(12)]);
+    const whole = ch.events[10]!;
+    expect(whole.fields).toEqual({});
+    expect(whole.source).toMatchObject({ path: `${log}.1`, fileId, offset: Buffer.byteLength(text(0, 10)) });
+  });
+
+  test('no copy in the globs: what was read of it is emitted at once, marked log.truncated; its rest is lost', async () => {
+    const { log, ch, fileId } = await partlyRead('app.log');
+    appendFileSync(log, ` rest\n${line(11)}\n`);
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    await waitFor('the cut line', () => ch.events.length === 11);
+    appendFileSync(log, `${line(12)}\n`);
+    await waitFor('12 events', () => ch.events.length >= 12);
+    expectInOrder(ch, [...lines(0, 10), 'partial', line(12)]);
+    expect(ch.events[10]).toMatchObject({
+      fields: { 'log.truncated': true },
+      source: { path: log, fileId, offset: Buffer.byteLength(text(0, 10)) },
+    });
+    expect(ch.events[11]!.fields).toEqual({});
+  });
+
+  test('a multiline event being joined: joined whole from the copy', async () => {
+    const log = join(dir, 'app.log');
+    writeFileSync(log, `${line(0)}\nERROR boom\n\tat a\n`);
+    const ch = new RecordingChannel();
+    // A joined event is complete when the next one starts, or after flush_timeout: long enough
+    // for the truncation to come first, short enough to see the last event of each file.
+    const s = await sources.start({ include: [join(dir, 'app.log*')], multiline: { preset: 'java', flush_timeout: '1s' } }, ch);
+    await waitFor('the first event', () => ch.events.length === 1);
+    await readToEnd(s, log);
+    appendFileSync(log, `\tat b\n${line(1)}\n`);
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    await waitFor('the copy read', () => ch.messages().includes(line(1)));
+    appendFileSync(log, `${line(2)}\n`);
+    await waitFor('4 events', () => ch.events.length >= 4);
+    expectInOrder(ch, [line(0), 'ERROR boom\n\tat a\n\tat b', line(1), line(2)]);
+  });
+});
