@@ -6,15 +6,7 @@ import { hostPort } from '../../core/options/address.js';
 import { batchOptions } from '../../core/options/batch.js';
 import { startAt } from '../../core/options/start-at.js';
 import { tlsOptions } from '../../core/options/tls.js';
-import {
-  DistinctLimit,
-  type DistinctLimitOptions,
-  EventTemplate,
-  literalText,
-  parseTemplate,
-  templatePattern,
-  templateProblem,
-} from '../../core/template.js';
+import { EventTemplate, literalText, parseTemplate, templatePattern, templateProblem } from '../../core/template.js';
 import { byteSize, duration } from '../../core/units.js';
 
 /**
@@ -29,7 +21,7 @@ export const TOPIC_VALUE = '[a-zA-Z0-9._-]+';
 const TOPIC_MAX = 249;
 
 /** Topic and key templates: core/template.ts's language, without time tokens (`%` is text). */
-const NO_TIME = { time: false } as const;
+export const NO_TIME = { time: false } as const;
 
 const template = () =>
   z
@@ -223,7 +215,7 @@ export const kafkaBusOptions = z
       .min(0)
       .default(100)
       .describe(
-        'Most distinct topics a templated topic makes, per agent; later values go to one topic named with "_other" in place of the values, with a warn log line and sluice_template_overflow_events_total. 0 = no limit',
+        'Most distinct topics a templated topic makes, per agent; later values go to one topic named with "_other" in place of the values, with a warn log line and sluice_template_overflow_events_total. The combinations of the topics that exist at the first send come first (all of them), then new ones in arrival order; 0 = no limit',
       ),
     client_id: z.string().min(1).default('sluice').describe('Client id the brokers see in their logs and quotas'),
     connection_timeout: duration().default(3000).describe('How long to wait for a TCP (and TLS) connection to a broker'),
@@ -260,16 +252,6 @@ export function limitTopic(topic: string): string {
   if (topic.length <= TOPIC_MAX) return topic;
   const hash = createHash('sha256').update(topic).digest('hex').slice(0, 12);
   return `${topic.slice(0, TOPIC_MAX - 13)}-${hash}`;
-}
-
-/**
- * The topic template for producing: each substituted value sanitized, the result within
- * 249 characters, and with `distinct` (`topic_max_distinct`) at most that many topics.
- */
-export function topicRenderer(topic: string, distinct?: Omit<DistinctLimitOptions, 'option'>): (event: LogEvent) => string {
-  const limit = distinct && distinct.maxDistinct > 0 ? new DistinctLimit({ ...distinct, option: 'bus.topic' }) : undefined;
-  const t = new EventTemplate(topic, { ...NO_TIME, sanitize: sanitizeTopicValue, finish: limitTopic, limit });
-  return (event) => t.renderCached(event);
 }
 
 /**

@@ -6,9 +6,10 @@ import type { BusProducer, RefusedEvent } from '../../../core/pipeline.js';
 import { encodeEvent } from '../../../core/wire.js';
 import type { ClientSetup } from '../client.js';
 import { busMetrics } from '../metrics.js';
-import { describeBus, type KafkaBusOptions, keyRenderer, recordPlacement, topicRenderer } from '../options.js';
+import { describeBus, type KafkaBusOptions, keyRenderer, recordPlacement } from '../options.js';
 import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
 import { AckedMemory, type SendAttempt, sendSkippingSettled } from '../resend.js';
+import { TopicNamer } from '../topic-names.js';
 import { createKafka, describeError } from './config.js';
 
 const { CompressionTypes, Partitioners } = kafkajs;
@@ -37,6 +38,10 @@ const { CompressionTypes, Partitioners } = kafkajs;
  * happen while batch.max_bytes stays below the topic's max.message.bytes (a record larger
  * than batch.max_bytes is always a request of its own). send() resolves once every record
  * is acked or kept by `refused`.
+ *
+ * With topic_max_distinct over a templated topic, the first send lists the cluster's topics
+ * before it names any event, so the combinations that have a topic keep it (topic-names.ts);
+ * while the listing fails, so does the send.
  */
 export class KafkajsProducer implements BusProducer {
   readonly batch: BusProducer['batch'];
@@ -47,7 +52,7 @@ export class KafkajsProducer implements BusProducer {
   private producer: Producer | undefined;
   private admin: Admin | undefined;
   private readonly ensured = new Set<string>();
-  private readonly topicOf: (e: LogEvent) => string;
+  private readonly topics: TopicNamer;
   /** The record key; undefined: records have none. */
   private readonly keyOf: ((e: LogEvent) => string) | undefined;
   /** What places a record when it is not its key (see cachingPartitioner). */
@@ -64,7 +69,7 @@ export class KafkajsProducer implements BusProducer {
     this.logger = setup.logger;
     this.labels = { component: setup.component, client: 'kafkajs' };
     this.batch = { maxEvents: options.producer.batch.max_events, timeoutMs: options.producer.batch.timeout };
-    this.topicOf = topicRenderer(options.topic, {
+    this.topics = new TopicNamer(options.topic, {
       maxDistinct: options.topic_max_distinct,
       component: setup.component,
       logger: setup.logger,
@@ -90,6 +95,7 @@ export class KafkajsProducer implements BusProducer {
     if (events.length === 0) return;
     const sent: Sent = { acked: new Uint8Array(events.length), refused: [], refusedAt: [] };
     try {
+      await this.topics.prepare(async () => (await this.connectedAdmin()).listTopics(), describeError);
       const chunks = this.chunk(events);
       if (this.options.producer.create_topics) {
         await this.connected();
@@ -180,21 +186,28 @@ export class KafkajsProducer implements BusProducer {
     const missing = new Set<string>();
     for (const c of chunks) for (const r of c.records) if (!this.ensured.has(r.topic)) missing.add(r.topic);
     if (missing.size === 0) return;
-    if (!this.admin) {
-      this.admin = this.kafka!.admin();
-      await this.admin.connect();
-    }
-    const existing = new Set(await this.admin.listTopics());
+    const admin = await this.connectedAdmin();
+    const existing = new Set(await admin.listTopics());
     const create = [...missing].filter((t) => !existing.has(t));
     if (create.length > 0) {
       const { partitions, replication_factor } = this.options.producer;
-      await this.admin.createTopics({
+      await admin.createTopics({
         waitForLeaders: true,
         topics: create.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: replication_factor })),
       });
       this.logger.info({ topics: create, partitions, replication_factor }, 'created kafka topics');
     }
     for (const t of missing) this.ensured.add(t);
+  }
+
+  /** The admin client of topic listing and creation, connected on first use; discard() disconnects it. */
+  private async connectedAdmin(): Promise<Admin> {
+    if (this.admin) return this.admin;
+    if (!this.kafka) throw new Error('kafka producer used before open()');
+    const admin = this.kafka.admin();
+    this.admin = admin;
+    await admin.connect();
+    return admin;
   }
 
   /** Cuts events, in order, into requests of at most batch.max_bytes each (a larger record is a request of its own). */
@@ -216,7 +229,7 @@ export class KafkajsProducer implements BusProducer {
       }
       const message: PlacedMessage = headers ? { key, value, headers: { service: event.service, module: event.module } } : { key, value };
       if (this.placeBy) message.placeBy = this.placeBy(event);
-      records.push({ index, event, topic: this.topicOf(event), message, bytes: value.length });
+      records.push({ index, event, topic: this.topics.name(event), message, bytes: value.length });
       bytes += size;
     }
     if (records.length > 0) chunks.push({ bytes, records });

@@ -4,10 +4,11 @@ import type { BusProducer, RefusedEvent } from '../../../core/pipeline.js';
 import { encodeEvent, encodeEventString } from '../../../core/wire.js';
 import { type ClientSetup, SENDS_IN_FLIGHT } from '../client.js';
 import { busMetrics } from '../metrics.js';
-import { describeBus, type KafkaBusOptions, keyRenderer, recordPlacement, topicRenderer } from '../options.js';
+import { describeBus, type KafkaBusOptions, keyRenderer, recordPlacement } from '../options.js';
 import { Placement } from '../placement.js';
 import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
 import { AckedMemory, type SendAttempt, sendSkippingSettled } from '../resend.js';
+import { TopicNamer } from '../topic-names.js';
 import { connectTimeout, producerConfig } from './config.js';
 import { Deliveries, STALLED, type SendOutcome, within } from './deliveries.js';
 import { PartitionCounts } from './partition-counts.js';
@@ -44,6 +45,10 @@ import {
  * error are produced again one at a time, each waiting for its report: those refused on
  * their own are the culprits, the others are acked. send() resolves once every record is
  * acked or kept by `refused`.
+ *
+ * With topic_max_distinct over a templated topic, the first send lists the cluster's topics
+ * before it names any event, so the combinations that have a topic keep it (topic-names.ts);
+ * while the listing fails, so does the send.
  */
 export class LibrdkafkaProducer implements BusProducer {
   readonly batch: BusProducer['batch'];
@@ -56,7 +61,7 @@ export class LibrdkafkaProducer implements BusProducer {
   private readonly stalled = new StalledRecords();
   private readonly acked = new AckedMemory<LogEvent>((e) => e.id, 'from-oldest-failed');
   private readonly ensured = new Set<string>();
-  private readonly topicOf: (e: LogEvent) => string;
+  private readonly topics: TopicNamer;
   /** The record key; undefined: records have none. */
   private readonly keyOf: ((e: LogEvent) => string) | undefined;
   /** What places a record when it is not its key (librdkafka's partitioner places by key); see placement.ts. */
@@ -87,7 +92,7 @@ export class LibrdkafkaProducer implements BusProducer {
     this.labels = { component: setup.component, client: 'librdkafka' };
     this.outage = new OutageLog(this.logger, { what: 'kafka' });
     this.batch = { maxEvents: this.options.producer.batch.max_events, timeoutMs: this.options.producer.batch.timeout };
-    this.topicOf = topicRenderer(this.options.topic, {
+    this.topics = new TopicNamer(this.options.topic, {
       maxDistinct: this.options.topic_max_distinct,
       component: setup.component,
       logger: setup.logger,
@@ -121,6 +126,7 @@ export class LibrdkafkaProducer implements BusProducer {
       if (events.length === 0) return;
       try {
         producer = await this.connected();
+        await this.topics.prepare(() => topicNames(producer, this.options), describeNativeError);
         if (this.options.producer.create_topics) await this.ensureTopics(producer, events);
         if (this.placeBy) await this.partitionCounts.ensure(this.topicsOf(events), (topic) => metadataOf(producer, topic, this.options));
       } catch (err) {
@@ -144,14 +150,14 @@ export class LibrdkafkaProducer implements BusProducer {
     for (const [i, err] of failed) {
       // The topic was deleted and made again, with fewer partitions: count them again.
       if (this.placeBy && (err.code === ERR.UNKNOWN_PARTITION || err.code === ERR.UNKNOWN_TOPIC_OR_PART))
-        this.partitionCounts.forget(this.topicOf(events[i]!));
+        this.partitionCounts.forget(this.topics.name(events[i]!));
       const refusal = refusalOf(err);
       if (!refusal) outage ??= err;
       // Refused with its batch (it was handed over: sizes[i] > 0): alone, it tells whose fault it was.
       else if (refusal.sharedWithBatch && sizes[i]! > 0) alone.push(i);
       else {
         refused.push(
-          refusedEvent(events[i]!, this.topicOf(events[i]!), encodedSize(events[i]!, sizes[i]!), refusal, describeNativeError(err)),
+          refusedEvent(events[i]!, this.topics.name(events[i]!), encodedSize(events[i]!, sizes[i]!), refusal, describeNativeError(err)),
         );
         refusedAt.push(i);
       }
@@ -163,7 +169,7 @@ export class LibrdkafkaProducer implements BusProducer {
       if (!again) acked[i] = 1;
       else if (!refusal) outage ??= again;
       else {
-        refused.push(refusedEvent(events[i]!, this.topicOf(events[i]!), sizes[i]!, refusal, describeNativeError(again)));
+        refused.push(refusedEvent(events[i]!, this.topics.name(events[i]!), sizes[i]!, refusal, describeNativeError(again)));
         refusedAt.push(i);
       }
     }
@@ -210,7 +216,7 @@ export class LibrdkafkaProducer implements BusProducer {
     for (let i = 0; i < count; i++) {
       const event = events[from + i]!;
       const value = this.valueOf(event);
-      const topic = this.topicOf(event);
+      const topic = this.topics.name(event);
       let partition: number | null = null;
       if (this.placeBy) {
         const count = this.partitionCounts.count(topic);
@@ -426,7 +432,7 @@ export class LibrdkafkaProducer implements BusProducer {
 
   private topicsOf(events: readonly LogEvent[]): Set<string> {
     const topics = new Set<string>();
-    for (const e of events) topics.add(this.topicOf(e));
+    for (const e of events) topics.add(this.topics.name(e));
     return topics;
   }
 
@@ -477,6 +483,15 @@ export class LibrdkafkaProducer implements BusProducer {
 function metadataOf(producer: NativeProducer, topic: string, options: KafkaBusOptions): Promise<Metadata> {
   return new Promise((resolve, reject) =>
     producer.getMetadata({ topic, timeout: options.producer.request_timeout }, (err, metadata) => (err ? reject(err) : resolve(metadata))),
+  );
+}
+
+/** Every topic of the cluster, from one metadata request (bounded like connect: the binding waits on a threadpool thread). */
+function topicNames(producer: NativeProducer, options: KafkaBusOptions): Promise<string[]> {
+  return new Promise((resolve, reject) =>
+    producer.getMetadata({ timeout: connectTimeout(options) }, (err, metadata) =>
+      err ? reject(err) : resolve(metadata.topics.map((t) => t.name)),
+    ),
   );
 }
 

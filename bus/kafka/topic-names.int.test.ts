@@ -1,0 +1,102 @@
+// topic_max_distinct against the shared broker, with each client: a producer admits the value
+// combinations of the topics that exist before it names any event, so a restarted agent sends
+// an event where its first copy went.
+import kafkajs from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import type { LogEvent } from '../../core/event.js';
+import { decodeEvent } from '../../core/wire.js';
+import { BUS_CLIENTS, SHARED_BROKERS, skipWhenMissing, topicsDeletedAfterAll } from '../../test/integration/bus-harness.js';
+import { captureLogger, waitFor } from '../../test/support/index.js';
+import { KafkaBus } from './index.js';
+import { kafkaBusOptions } from './options.js';
+
+const kafka = new kafkajs.Kafka({ brokers: SHARED_BROKERS.split(','), logLevel: kafkajs.logLevel.NOTHING });
+const created = topicsDeletedAfterAll(kafka);
+
+const event = (id: string, service: string): LogEvent => ({
+  id,
+  timestamp: 1_700_000_000_000,
+  message: `line ${id}`,
+  service,
+  module: 'api',
+  host: 'h',
+  source: { kind: 'file', path: '/var/log/a.log', offset: 0 },
+  fields: {},
+});
+
+/**
+ * The ids of the records in every topic named `<prefix>.*`, by topic: as many as the topics'
+ * high watermarks say they hold (no compaction, no transactions), read by a group of its own.
+ */
+async function idsByTopic(admin: kafkajs.Admin, prefix: string): Promise<Record<string, string[]>> {
+  const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+  let total = 0;
+  for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high);
+  const ids: Record<string, string[]> = Object.fromEntries(topics.map((t) => [t, []]));
+  let read = 0;
+  const consumer = kafka.consumer({ groupId: `${prefix}-check-${Date.now()}` });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ topic, message }) => {
+        ids[topic]!.push(decodeEvent(message.value!).id);
+        read++;
+      },
+    });
+    await waitFor(`${total} records read back from ${topics.join(', ')}`, () => read >= total, 60_000);
+  } finally {
+    await consumer.disconnect();
+  }
+  for (const list of Object.values(ids)) list.sort();
+  return ids;
+}
+
+describe.each(BUS_CLIENTS)('topic_max_distinct [$client]', ({ client, missing }) => {
+  skipWhenMissing(missing);
+
+  it('admits the combinations of the existing topics first: a new one overflows, existing ones keep their topic, across a restart', async () => {
+    const prefix = `sluice-distinct-${client}-${process.pid}-${Date.now()}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // Two combinations with a topic already, as an agent that ran before left them: the cap is reached.
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: ['a', 'b'].map((s) => ({ topic: `${prefix}.${s}`, numPartitions: 2, replicationFactor: 1 })),
+      });
+      // With the topics a regression would make, so that a failed run leaves none behind.
+      created.push(...['a', 'b', 'c', 'd', '_other'].map((s) => `${prefix}.${s}`));
+      const options = kafkaBusOptions.parse({
+        client,
+        brokers: SHARED_BROKERS,
+        topic: `${prefix}.{service}`,
+        topic_max_distinct: 2,
+        producer: { compression: 'none', partitions: 2, replication_factor: 1 },
+      });
+      const { logger, lines } = captureLogger();
+      const first = new KafkaBus(options, { name: 'bus', logger }).producer();
+      await first.open();
+      // A new combination first: in arrival order it would have taken a place of its own, and `a` none.
+      await first.send([event('c1', 'c'), event('b1', 'b'), event('a1', 'a')]);
+      await first.close();
+
+      // The agent restarted: c1 comes again from its disk channel (its commit was lost), with an event of a new combination.
+      const second = new KafkaBus(options, { name: 'bus', logger: captureLogger().logger }).producer();
+      await second.open();
+      await second.send([event('c1', 'c'), event('d1', 'd'), event('a2', 'a')]);
+      await second.close();
+
+      expect(await idsByTopic(admin, prefix)).toEqual({
+        [`${prefix}.a`]: ['a1', 'a2'],
+        [`${prefix}.b`]: ['b1'],
+        [`${prefix}._other`]: ['c1', 'c1', 'd1'],
+      });
+      expect(lines.filter((l) => l.msg === 'admitted the value combinations of the existing topics')).toMatchObject([
+        { topic: `${prefix}.{service}`, topics: 2, topic_max_distinct: 2 },
+      ]);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});

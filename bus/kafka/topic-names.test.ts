@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import type { LogEvent } from '../../core/event.js';
+import { silentLogger } from '../../core/log.js';
+import { captureLogger } from '../../test/support/index.js';
+import { limitTopic } from './options.js';
+import { TopicNamer } from './topic-names.js';
+
+const event = (over: Partial<LogEvent>): LogEvent => ({
+  id: 'i',
+  timestamp: 0,
+  message: 'm',
+  service: 'pay',
+  module: 'api',
+  host: 'h1',
+  source: { kind: 'file' },
+  fields: {},
+  ...over,
+});
+
+const capped = (topic: string, maxDistinct: number) => new TopicNamer(topic, { maxDistinct, component: 'bus', logger: silentLogger() });
+
+const names = (namer: TopicNamer, services: string[]) => services.map((service) => namer.name(event({ service })));
+
+const fails = () => Promise.reject(new Error('boom'));
+
+describe('topic names', () => {
+  it("renders topics from event values, each value sanitized to Kafka's characters", () => {
+    const topic = new TopicNamer('logs.{service}.{fields.team}');
+    expect(topic.name(event({ fields: { team: 'core' } }))).toBe('logs.pay.core');
+    expect(topic.name(event({ service: 'a/b c', fields: { team: 'ü' } }))).toBe('logs.a_b_c._');
+    expect(topic.name(event({ service: '..', fields: {} }))).toBe('logs.__.unknown');
+    expect(topic.name(event({ service: '' }))).toBe('logs.unknown.unknown');
+    expect(new TopicNamer('logs.{fields.team:-shared}').name(event({}))).toBe('logs.shared');
+  });
+
+  it('makes at most topic_max_distinct topics, the rest going to the _other topic', async () => {
+    const topic = capped('logs.{service}', 2);
+    await topic.prepare(async () => [], String);
+    expect(names(topic, ['a', 'b', 'c', 'a', 'd'])).toEqual(['logs.a', 'logs.b', 'logs._other', 'logs.a', 'logs._other']);
+  });
+
+  it('keeps long topic names within 249 characters, distinct per value', () => {
+    const topic = new TopicNamer('logs.{service}');
+    const a = topic.name(event({ service: 'x'.repeat(300) }));
+    const b = topic.name(event({ service: `${'x'.repeat(299)}y` }));
+    expect(a).toHaveLength(249);
+    expect(b).toHaveLength(249);
+    expect(a).not.toBe(b);
+  });
+});
+
+describe('TopicNamer.prepare', () => {
+  it('admits every existing topic of the template, even beyond the cap, and no new combination once they reach it', async () => {
+    const { logger, lines } = captureLogger();
+    const topic = new TopicNamer('logs.{service}', { maxDistinct: 2, component: 'bus', logger });
+    await topic.prepare(async () => ['logs.c', 'logs.a', 'logs.b', 'logs._other', 'metrics.x', '__consumer_offsets'], String);
+    expect(names(topic, ['new', 'a', 'b', 'c'])).toEqual(['logs._other', 'logs.a', 'logs.b', 'logs.c']);
+    expect(lines.filter((l) => l.msg === 'admitted the value combinations of the existing topics')).toMatchObject([
+      { topic: 'logs.{service}', topics: 3, topic_max_distinct: 2 },
+    ]);
+  });
+
+  it('counts existing combinations towards the cap, not the _other topic: new ones are admitted while fewer are known', async () => {
+    const topic = capped('logs.{service}.{module}', 3);
+    await topic.prepare(async () => ['logs.old.api', 'logs._other._other'], String);
+    expect(names(topic, ['new-1', 'old', 'new-2', 'new-3'])).toEqual([
+      'logs.new-1.api',
+      'logs.old.api',
+      'logs.new-2.api',
+      'logs._other._other',
+    ]);
+  });
+
+  it('knows a combination by the topic it makes: sanitized values, and values split otherwise by a literal they hold', async () => {
+    const sanitized = capped('logs.{service}', 1);
+    await sanitized.prepare(async () => ['logs.a_b'], String);
+    expect(names(sanitized, ['a/b', 'a b', 'c'])).toEqual(['logs.a_b', 'logs.a_b', 'logs._other']);
+
+    const split = capped('logs.{service}.{module}', 1);
+    await split.prepare(async () => ['logs.a.b.c'], String);
+    expect(split.name(event({ service: 'a', module: 'b.c' }))).toBe('logs.a.b.c');
+    expect(split.name(event({ service: 'a.b', module: 'c' }))).toBe('logs.a.b.c');
+    expect(split.name(event({ service: 'a', module: 'b' }))).toBe('logs._other._other');
+  });
+
+  it('admits the topic of a long value by its shortened name', async () => {
+    const long = 'x'.repeat(300);
+    const topic = capped('logs.{service}', 1);
+    await topic.prepare(async () => [limitTopic(`logs.${long}`)], String);
+    expect(names(topic, ['y', long])).toEqual(['logs._other', limitTopic(`logs.${long}`)]);
+  });
+
+  it('admits no name the template cannot have made: an empty value, other literals, characters Kafka refuses', async () => {
+    const { logger, lines } = captureLogger();
+    const topic = new TopicNamer('app-{service}.{module}.raw', { maxDistinct: 5, component: 'bus', logger });
+    const foreign = ['app-.m.raw', 'app-s..raw', 'app-s.m.raw.x', 'app-s-m-raw', 'x-app-s.m.raw', 'app-s.raw', 'app-s.m.r aw'];
+    await topic.prepare(async () => [...foreign, 'app-s.m.raw', 'app-s.m.x.raw', 'app-s..m.raw', 'app-a-b.c_d.raw'], String);
+    expect(lines.find((l) => l.msg === 'admitted the value combinations of the existing topics')).toMatchObject({ topics: 4 });
+    expect(topic.name(event({ service: 's', module: 'm.x' }))).toBe('app-s.m.x.raw');
+    // Four known of five: one new combination has room, the next does not.
+    expect(names(topic, ['t', 'u'])).toEqual(['app-t.api.raw', 'app-_other._other.raw']);
+  });
+
+  it('rejects while the listing fails and lists again at the next call; once it succeeded, never again', async () => {
+    const topic = capped('logs.{service}', 1);
+    let listed = 0;
+    const list = async () => {
+      listed++;
+      return ['logs.a'];
+    };
+    await expect(topic.prepare(fails, (err) => `described ${(err as Error).message}`)).rejects.toThrow(
+      'cannot list the topics of logs.{service}, whose value combinations topic_max_distinct admits before naming any event: described boom',
+    );
+    await topic.prepare(list, String);
+    await expect(topic.prepare(fails, String)).resolves.toBeUndefined();
+    expect(listed).toBe(1);
+    expect(names(topic, ['b', 'a'])).toEqual(['logs._other', 'logs.a']);
+  });
+
+  it('lists nothing without a cap or without values', async () => {
+    for (const topic of [capped('logs.{service}', 0), capped('logs', 5), new TopicNamer('logs.{service}')])
+      await expect(topic.prepare(fails, String)).resolves.toBeUndefined();
+  });
+});
