@@ -69,30 +69,55 @@ describe('a copy still being written when rotate_wait ends', () => {
     });
   });
 
-  test('a file starting like a followed one that grows for ever waits forget_after at most, then is read as a new file (logged)', async () => {
+  test('a file that only starts like a followed one (its own lines after) waits rotate_wait, as after a rename rotation', async () => {
     const log = join(dir, 'app.log');
-    const twin = join(dir, 'app.log.twin');
+    const other = join(dir, 'app.log.1');
+    writeFileSync(log, text(0, 20));
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '300ms', forget_after: '5s' }, ch, 'files', cap.logger);
+    await waitFor('20 events', () => ch.events.length === 20);
+    const created = Date.now();
+    writeFileSync(other, text(0, 20));
+    const otherLines = lines(0, 20);
+    for (let i = 0; Date.now() - created < 1500; i++) {
+      appendFileSync(other, `other ${i}\n`);
+      otherLines.push(`other ${i}`);
+      await sleep(30);
+    }
+    await waitFor('every line of both', () => ch.events.length >= 20 + otherLines.length);
+    expectInOrder(ch, [...lines(0, 20), ...otherLines]);
+    const taken = cap.lines.find((l) => l.msg === 'file taken up' && l.path === other)!;
+    expect(taken).toMatchObject({ how: 'copy_after_wait', pos: 0 });
+    expect(taken.time as number).toBeLessThan(created + 1200);
+  });
+
+  test('a file that mirrors a followed one for ever waits forget_after at most, then is read as a new file (logged)', async () => {
+    const log = join(dir, 'app.log');
+    const mirror = join(dir, 'app.log.mirror');
     writeFileSync(log, text(0, 20));
     const cap = captureLogger();
     const ch = new RecordingChannel();
     await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '300ms', forget_after: '1s' }, ch, 'files', cap.logger);
     await waitFor('20 events', () => ch.events.length === 20);
-
-    // A second writer whose file starts with the same bytes, never truncating the first.
+    // A second writer copying every line, as tee would: its end is always the original's.
     const created = Date.now();
-    writeFileSync(twin, text(0, 20));
-    const twinLines = lines(0, 20);
-    for (let i = 0; Date.now() - created < 1500; i++) {
-      appendFileSync(twin, `twin ${i}\n`);
-      twinLines.push(`twin ${i}`);
+    writeFileSync(mirror, text(0, 20));
+    let n = 20;
+    for (; Date.now() - created < 1500; n++) {
+      appendFileSync(log, `${line(n)}\n`);
+      appendFileSync(mirror, `${line(n)}\n`);
       await sleep(30);
     }
-    await waitFor('every line of both', () => ch.events.length >= 20 + twinLines.length);
-    expectInOrder(ch, [...lines(0, 20), ...twinLines]);
-    const taken = cap.lines.find((l) => l.msg === 'file taken up' && l.path === twin)!;
+    await waitFor('every line twice', () => ch.events.length >= 2 * n);
+    const counts = new Map<string, number>();
+    for (const m of ch.messages()) counts.set(m, (counts.get(m) ?? 0) + 1);
+    expect([...counts.keys()].sort()).toEqual(lines(0, n).sort());
+    expect([...counts.values()].every((c) => c === 2)).toBe(true);
+    const taken = cap.lines.find((l) => l.msg === 'file taken up' && l.path === mirror)!;
     expect(taken).toMatchObject({ how: 'copy_after_wait', pos: 0 });
     expect(taken.time as number).toBeGreaterThanOrEqual(created + 1000);
-    expect(cap.lines.find((l) => l.path === twin && l.level === 40)).toMatchObject({
+    expect(cap.lines.find((l) => l.path === mirror && l.level === 40)).toMatchObject({
       msg: 'file starting like a followed one still grows after forget_after; reading it as a new file',
       like: log,
     });
@@ -179,4 +204,37 @@ describe('copytruncate while a line is only partly read', () => {
     await waitFor('4 events', () => ch.events.length >= 4);
     expectInOrder(ch, [line(0), 'ERROR boom\n\tat a\n\tat b', line(1), line(2)]);
   });
+});
+
+test('a file of another writer with the same first bytes is not taken for the copy of one truncated meanwhile', async () => {
+  const a = join(dir, 'a.csv');
+  const b = join(dir, 'b.csv');
+  const header = 'ts,level,message';
+  // First seen holding only its header: that is all its fingerprint knows.
+  writeFileSync(a, `${header}\n`);
+  const ch = new RecordingChannel();
+  const s = await sources.start({ include: [join(dir, '*.csv')], rotate_wait: '2s' }, ch, 'files');
+  await waitFor('the header', () => ch.events.length === 1);
+  appendFileSync(
+    a,
+    `${lines(0, 10)
+      .map((l) => `a ${l}`)
+      .join('\n')}\n`,
+  );
+  await waitFor('11 events', () => ch.events.length === 11);
+  // Another service's file with the same header and more bytes, waiting as a possible copy.
+  const bLines = lines(0, 30).map((l) => `b ${l}`);
+  writeFileSync(b, `${header}\n${bLines.join('\n')}\n`);
+  await waitFor('b.csv waiting', () => trackerOf(s).ids.deferred.has(b));
+  // a.csv's writer starts it again: a truncation, with no copy of it anywhere.
+  writeFileSync(
+    a,
+    `${header}\n${lines(10, 15)
+      .map((l) => `a ${l}`)
+      .join('\n')}\n`,
+  );
+  await waitFor('every line', () => ch.events.length >= 11 + 6 + 31);
+  const want = [header, ...lines(0, 15).map((l) => `a ${l}`), header, ...bLines, header].sort();
+  expect(ch.messages().sort()).toEqual(want);
+  expect(new Set(ch.events.map((e) => e.id)).size).toBe(ch.events.length);
 });

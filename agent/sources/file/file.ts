@@ -50,7 +50,19 @@ export interface CheckResult {
  * its first bytes being `fp`; when it does, the caller continues that copy from the
  * generation's position.
  */
-export type CopyFinder = (fp: Fingerprint, end: number) => Promise<boolean>;
+export type CopyFinder = (fp: Fingerprint, end: number, tail: Buffer) => Promise<boolean>;
+
+/**
+ * The last bytes read of a file, kept so that a copy found at its truncation is known to hold
+ * what was read, not only to start the same way (two services' files can share a header).
+ */
+export const READ_TAIL_BYTES = 256;
+
+/**
+ * The last bytes read of a generation let go, by its lost entry (in memory only: entries
+ * restored from a checkpoint have none), so a file continuing it is known to hold them.
+ */
+export const lostTails = new WeakMap<LostEntry, Buffer>();
 
 /**
  * A system error (EIO on a bad block, ESTALE on NFS) belongs to the file it came from: that
@@ -81,6 +93,8 @@ export class TailedFile implements Holder {
   state: FileState = 'following';
   fh: FileHandle | undefined;
   readPos: number;
+  /** The last bytes read before readPos (at most READ_TAIL_BYTES; fewer only when fewer were read since it was opened). */
+  private readTail = Buffer.alloc(0);
   emitPos: number;
   reader!: LineReader;
   /** What another format (container logs) knows of the file: service, module, fields, container. */
@@ -184,10 +198,19 @@ export class TailedFile implements Holder {
     this.lastGrowthAt = now;
     if (this.readPos + bytesRead > this.size) this.size = this.readPos + bytesRead;
     const used = this.reader.push(buf, bytesRead);
+    this.keepTail(buf, used);
     this.readPos += used;
     // A short read means the end for now; the next poll or notification says when it grew.
     if (bytesRead < buf.length && !paused()) this.atEof = true;
     return used;
+  }
+
+  private keepTail(buf: Buffer, used: number): void {
+    if (used >= READ_TAIL_BYTES) this.readTail = Buffer.from(buf.subarray(used - READ_TAIL_BYTES, used));
+    else if (used > 0) {
+      const joined = Buffer.concat([this.readTail, buf.subarray(0, used)]);
+      this.readTail = joined.subarray(Math.max(0, joined.length - READ_TAIL_BYTES));
+    }
   }
 
   /**
@@ -238,7 +261,15 @@ export class TailedFile implements Holder {
 
   /** The position of this generation, to remember once it is let go. */
   lostEntry(now: number): LostEntry {
-    return { id: this.id, fp: this.fp, path: this.path, pos: this.emitPos, at: now };
+    const entry: LostEntry = { id: this.id, fp: this.fp, path: this.path, pos: this.emitPos, at: now };
+    // What was read up to emitPos ends readTail when nothing is held in the reader.
+    if (this.emitPos === this.readPos && this.tailKnown()) lostTails.set(entry, this.readTail);
+    return entry;
+  }
+
+  /** Whether readTail holds the last bytes before readPos (a file resumed at a position has none until its first read). */
+  private tailKnown(): boolean {
+    return this.readTail.length === Math.min(READ_TAIL_BYTES, this.readPos);
   }
 
   async closeIdle(): Promise<void> {
@@ -263,9 +294,12 @@ export class TailedFile implements Holder {
   private async nextGeneration(now: number, copyHolds: CopyFinder): Promise<LostEntry> {
     // Read first: if that fails, the old generation is still whole, to be looked at again.
     const fp = await fingerprintOf(this.fh!, this.timings.fingerprintBytes);
-    if (!(await copyHolds(this.fp, this.readPos))) this.reader.finish(true);
+    // A copy is only known to hold what was read when those last bytes were (a file resumed at
+    // a position and truncated before its first read has none).
+    if (!this.tailKnown() || !(await copyHolds(this.fp, this.readPos, this.readTail))) this.reader.finish(true);
     const lost = this.lostEntry(now);
     this.readPos = this.emitPos = this.durablePos = 0;
+    this.readTail = Buffer.alloc(0);
     this.fp = fp;
     this.ids = new FileEventIds(fileIdOf(this.dev, this.ino, this.fp));
     this.reader = this.newReader(this, Buffer.alloc(0));

@@ -6,7 +6,7 @@ import type { Logger } from '../../../core/log.js';
 import type { FileEntry, FileSourceState, LostEntry } from './checkpoint.js';
 import { Descriptors } from './descriptors.js';
 import type { PathTemplate } from './path-template.js';
-import { type CheckResult, type FileTimings, isFileError, statPath, TailedFile } from './file.js';
+import { type CheckResult, type FileTimings, isFileError, lostTails, READ_TAIL_BYTES, statPath, TailedFile } from './file.js';
 import { type Fingerprint, fileIdOf, readPrefix } from './fingerprint.js';
 import type { FileDescription, FileFormat } from './format.js';
 import type { PathMatcher } from './glob.js';
@@ -161,10 +161,14 @@ export class Tracker {
         kept = await this.track(fh, st, prefix, fp, path, entry.pos, entry.fp.len === 0 ? undefined : entry.id, description, 'checkpoint');
         return;
       }
-      if (d.kind === 'continue') {
+      // A file that starts like a generation let go continues it only if it holds what was
+      // read of it: another writer's file with the same header does not.
+      const tail = d.kind === 'continue' ? lostTails.get(d.lost) : undefined;
+      if (d.kind === 'continue' && (!tail || (await holdsAt(fh, tail, d.lost.pos)))) {
         kept = await this.track(fh, st, prefix, d.lost.fp, path, d.lost.pos, d.lost.id, description, 'continued', { was: d.lost.path });
         return;
       }
+      if (d.kind === 'continue') this.ids.addLost(d.lost);
       let how: How = 'new';
       if (d.kind === 'twin') {
         // Starts like a live file: a copytruncate copy whose truncation we have not seen yet,
@@ -177,7 +181,8 @@ export class Tracker {
           this.s.lookAgain(path);
           return;
         }
-        const waiting = this.stillWaiting(path, st.size, deferral, twin?.path);
+        const copying = twin !== undefined && (await this.endsLike(fh, st.size, twin));
+        const waiting = this.stillWaiting(path, st.size, deferral, twin?.path, copying);
         if (waiting) {
           this.ids.deferred.set(path, waiting);
           return;
@@ -292,9 +297,18 @@ export class Tracker {
    * longer than forget_after (at least rotate_wait) after it was first seen, for a file that
    * grows for ever and is no copy (another writer starting with the same bytes).
    */
-  private stillWaiting(path: string, size: number, was: Deferral | undefined, like: string | undefined): Deferral | undefined {
+  private stillWaiting(
+    path: string,
+    size: number,
+    was: Deferral | undefined,
+    like: string | undefined,
+    copying: boolean,
+  ): Deferral | undefined {
     const now = this.now;
     const d = was && was.size === size ? was : { since: was?.since ?? now, size, changedAt: now };
+    // Only a file whose end is its look-alike's bytes at the same place is being copied: a new
+    // file after a rename rotation (same header, its own lines) waits rotate_wait as before.
+    if (!copying) return now < d.since + this.s.rotateWait ? d : undefined;
     if (now >= d.changedAt + this.s.rotateWait) return undefined;
     if (now < d.since + Math.max(this.s.rotateWait, this.s.forgetAfter)) return d;
     this.logger.warn(
@@ -313,7 +327,7 @@ export class Tracker {
     if (f.retryAt > this.now) return;
     const found: { copy?: Copy } = {};
     try {
-      const r = await f.check(this.now, async (fp, end) => (found.copy = await this.copyHolding(f, fp, end)) !== undefined);
+      const r = await f.check(this.now, async (fp, end, tail) => (found.copy = await this.copyHolding(f, fp, end, tail)) !== undefined);
       if (r.moved) await this.findMoved(f);
       else this.apply(f, r, found.copy === undefined);
       if (r.truncated && found.copy) {
@@ -471,19 +485,44 @@ export class Tracker {
   }
 
   /**
+   * Whether the last bytes of the file behind `fh` (`size` long) are those of `twin` at the same
+   * offsets: what a copy being written has, and a file with only the same first bytes has not.
+   */
+  private async endsLike(fh: FileHandle, size: number, twin: TailedFile): Promise<boolean> {
+    const n = Math.min(READ_TAIL_BYTES, size);
+    if (n === 0) return false;
+    const mine = Buffer.alloc(n);
+    if ((await fh.read(mine, 0, n, size - n)).bytesRead !== n) return false;
+    let other: FileHandle;
+    try {
+      other = await open(twin.path, 'r');
+    } catch (err) {
+      if (isFileError(err) || (err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    try {
+      const st = await other.stat();
+      if (st.dev !== twin.dev || st.ino !== twin.ino) return false;
+      return await holdsAt(other, mine, size);
+    } finally {
+      await other.close();
+    }
+  }
+
+  /**
    * A copy of the generation of `f` that ends now, holding all of it up to `end`: a file of
    * its directory matching the globs, or one already waiting as a copy (elsewhere), not
    * followed, starting with the generation's first bytes and at least `end` long. Opened and
    * looked at before the generation ends, so it is certain to continue it.
    */
-  private async copyHolding(f: TailedFile, fp: Fingerprint, end: number): Promise<Copy | undefined> {
+  private async copyHolding(f: TailedFile, fp: Fingerprint, end: number, tail: Buffer): Promise<Copy | undefined> {
     const dir = dirname(f.path);
     const names = await readdir(dir).catch(() => [] as string[]);
     const paths = new Set([...names.map((n) => join(dir, n)).filter((p) => this.matcher.matches(p)), ...this.ids.deferred.keys()]);
     for (const path of paths) {
       if (!this.ids.mayContinue(f.path, path)) continue;
       try {
-        const copy = await this.openCopy(path, fp, end);
+        const copy = await this.openCopy(path, fp, end, tail);
         if (copy) return copy;
       } catch (err) {
         // One that cannot be read is no copy to rely on; the file itself is fine.
@@ -493,7 +532,7 @@ export class Tracker {
     return undefined;
   }
 
-  private async openCopy(path: string, fp: Fingerprint, end: number): Promise<Copy | undefined> {
+  private async openCopy(path: string, fp: Fingerprint, end: number, tail: Buffer): Promise<Copy | undefined> {
     // Most files of the directory are followed: a stat rules them out without opening them.
     const seen = await statPath(path);
     if (!seen || !this.mayBeCopy(seen, end)) return undefined;
@@ -509,7 +548,7 @@ export class Tracker {
       const st = await fh.stat();
       if (!this.mayBeCopy(st, end)) return undefined;
       const prefix = new Prefix(await readPrefix(fh, this.s.fingerprintBytes));
-      if (!prefix.startsLike(fp)) return undefined;
+      if (!prefix.startsLike(fp) || !(await holdsAt(fh, tail, end))) return undefined;
       let description: FileDescription | undefined;
       if (this.s.format && !(description = await this.s.format.describe(path))) return undefined;
       copy = { path, fh, st, prefix, description };
@@ -613,4 +652,12 @@ async function inodesOf(dir: string): Promise<Map<string, string>> {
     if (st?.isFile()) out.set(`${st.dev}:${st.ino}`, p);
   }
   return out;
+}
+
+/** Whether `fh` holds `bytes` just before offset `end`. */
+async function holdsAt(fh: FileHandle, bytes: Buffer, end: number): Promise<boolean> {
+  if (bytes.length === 0) return true;
+  const got = Buffer.alloc(bytes.length);
+  const { bytesRead } = await fh.read(got, 0, bytes.length, end - bytes.length);
+  return bytesRead === bytes.length && got.equals(bytes);
 }
