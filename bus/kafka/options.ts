@@ -215,7 +215,7 @@ export const kafkaBusOptions = z
       .min(0)
       .default(100)
       .describe(
-        'Most distinct topics a templated topic makes, per agent; later values go to one topic named with "_other" in place of the values, with a warn log line and sluice_template_overflow_events_total. The combinations of the topics that exist at the first send come first (all of them), then new ones in arrival order; 0 = no limit',
+        'Most distinct topics a templated topic makes, per agent; later values go to one topic named with "_other" in place of the values, with a warn log line and sluice_template_overflow_events_total. The combinations of the topics that exist at the first send are admitted first and do not count; 0 = no limit',
       ),
     client_id: z.string().min(1).default('sluice').describe('Client id the brokers see in their logs and quotas'),
     connection_timeout: duration().default(3000).describe('How long to wait for a TCP (and TLS) connection to a broker'),

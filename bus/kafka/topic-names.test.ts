@@ -50,18 +50,26 @@ describe('topic names', () => {
 });
 
 describe('TopicNamer.prepare', () => {
-  it('admits every existing topic of the template, even beyond the cap, and no new combination once they reach it', async () => {
+  it('admits every existing topic of the template, even beyond the cap, without counting them: the cap is per agent', async () => {
     const { logger, lines } = captureLogger();
     const topic = new TopicNamer('logs.{service}', { maxDistinct: 2, component: 'bus', logger });
     await topic.prepare(async () => ['logs.c', 'logs.a', 'logs.b', 'logs._other', 'metrics.x', '__consumer_offsets'], String);
-    expect(names(topic, ['new', 'a', 'b', 'c'])).toEqual(['logs._other', 'logs.a', 'logs.b', 'logs.c']);
+    // Three topics of other agents' services exist: this agent still has its two of its own.
+    expect(names(topic, ['new', 'a', 'b', 'c', 'new-2', 'new-3'])).toEqual([
+      'logs.new',
+      'logs.a',
+      'logs.b',
+      'logs.c',
+      'logs.new-2',
+      'logs._other',
+    ]);
     expect(lines.filter((l) => l.msg === 'admitted the value combinations of the existing topics')).toMatchObject([
       { topic: 'logs.{service}', topics: 3, topic_max_distinct: 2 },
     ]);
   });
 
-  it('counts existing combinations towards the cap, not the _other topic: new ones are admitted while fewer are known', async () => {
-    const topic = capped('logs.{service}.{module}', 3);
+  it('does not take the _other topic for a combination', async () => {
+    const topic = capped('logs.{service}.{module}', 2);
     await topic.prepare(async () => ['logs.old.api', 'logs._other._other'], String);
     expect(names(topic, ['new-1', 'old', 'new-2', 'new-3'])).toEqual([
       'logs.new-1.api',
@@ -74,20 +82,21 @@ describe('TopicNamer.prepare', () => {
   it('knows a combination by the topic it makes: sanitized values, and values split otherwise by a literal they hold', async () => {
     const sanitized = capped('logs.{service}', 1);
     await sanitized.prepare(async () => ['logs.a_b'], String);
-    expect(names(sanitized, ['a/b', 'a b', 'c'])).toEqual(['logs.a_b', 'logs.a_b', 'logs._other']);
+    expect(names(sanitized, ['a/b', 'a b', 'c', 'd'])).toEqual(['logs.a_b', 'logs.a_b', 'logs.c', 'logs._other']);
 
     const split = capped('logs.{service}.{module}', 1);
     await split.prepare(async () => ['logs.a.b.c'], String);
     expect(split.name(event({ service: 'a', module: 'b.c' }))).toBe('logs.a.b.c');
     expect(split.name(event({ service: 'a.b', module: 'c' }))).toBe('logs.a.b.c');
-    expect(split.name(event({ service: 'a', module: 'b' }))).toBe('logs._other._other');
+    expect(split.name(event({ service: 'a', module: 'b' }))).toBe('logs.a.b');
+    expect(split.name(event({ service: 'a', module: 'c' }))).toBe('logs._other._other');
   });
 
   it('admits the topic of a long value by its shortened name', async () => {
     const long = 'x'.repeat(300);
     const topic = capped('logs.{service}', 1);
     await topic.prepare(async () => [limitTopic(`logs.${long}`)], String);
-    expect(names(topic, ['y', long])).toEqual(['logs._other', limitTopic(`logs.${long}`)]);
+    expect(names(topic, [long, 'y', 'z'])).toEqual([limitTopic(`logs.${long}`), 'logs.y', 'logs._other']);
   });
 
   it('admits no name the template cannot have made: an empty value, other literals, characters Kafka refuses', async () => {
@@ -97,8 +106,15 @@ describe('TopicNamer.prepare', () => {
     await topic.prepare(async () => [...foreign, 'app-s.m.raw', 'app-s.m.x.raw', 'app-s..m.raw', 'app-a-b.c_d.raw'], String);
     expect(lines.find((l) => l.msg === 'admitted the value combinations of the existing topics')).toMatchObject({ topics: 4 });
     expect(topic.name(event({ service: 's', module: 'm.x' }))).toBe('app-s.m.x.raw');
-    // Four known of five: one new combination has room, the next does not.
-    expect(names(topic, ['t', 'u'])).toEqual(['app-t.api.raw', 'app-_other._other.raw']);
+    // Four known (not counted) and five of its own: the sixth new one has no room.
+    expect(names(topic, ['t', 'u', 'v', 'w', 'x', 'y'])).toEqual([
+      'app-t.api.raw',
+      'app-u.api.raw',
+      'app-v.api.raw',
+      'app-w.api.raw',
+      'app-x.api.raw',
+      'app-_other._other.raw',
+    ]);
   });
 
   it('rejects while the listing fails and lists again at the next call; once it succeeded, never again', async () => {
@@ -114,7 +130,7 @@ describe('TopicNamer.prepare', () => {
     await topic.prepare(list, String);
     await expect(topic.prepare(fails, String)).resolves.toBeUndefined();
     expect(listed).toBe(1);
-    expect(names(topic, ['b', 'a'])).toEqual(['logs._other', 'logs.a']);
+    expect(names(topic, ['b', 'a', 'c'])).toEqual(['logs.b', 'logs.a', 'logs._other']);
   });
 
   it('lists nothing without a cap or without values', async () => {

@@ -93,7 +93,10 @@ export class TopicNamer {
     const overflow = this.nameOf(this.segments.slice(1).map(() => sanitizeTopicValue(OVERFLOW)));
     const keys = new Set<string>();
     for (const name of existing) if (name !== overflow && this.couldMake(name)) keys.add(name);
-    limit.seed(keys);
+    // The cap is per agent: the topics of every other agent's services are admitted, and do
+    // not count, or a cluster with more services than the cap would send every new service
+    // to _other.
+    limit.seed(keys, false);
     return keys.size;
   }
 

@@ -49,6 +49,8 @@ export interface DistinctLimitOptions {
 export class DistinctLimit {
   readonly max: number;
   private readonly admitted = new Set<string>();
+  /** Seeded without counting towards `max` (seed's `counts: false`). */
+  private readonly known = new Set<string>();
   private readonly counted: { inc(n?: number): void };
   private lastWarn = Number.NEGATIVE_INFINITY;
   private sinceWarn = 0;
@@ -65,7 +67,7 @@ export class DistinctLimit {
   /** Whether this combination of rendered values keeps its own name (remembered once it does). */
   admit(values: string): boolean {
     const key = this.key(values);
-    if (this.admitted.has(key)) return true;
+    if (this.admitted.has(key) || this.known.has(key)) return true;
     if (this.admitted.size >= this.max) return false;
     this.admitted.add(key);
     return true;
@@ -74,13 +76,17 @@ export class DistinctLimit {
   /**
    * Admits combinations that already have their name (`key`s, as the key option makes
    * them), all of them even beyond `max`: they exist whatever the cap says, and a replayed
-   * event of one must get the name its first copy got. They count towards `max`, so
-   * later combinations are admitted only while fewer are known. Call it before the first
-   * admit: a combination already refused here and admitted by a later seed would have
-   * been given two names.
+   * event of one must get the name its first copy got. With `counts` (the default) they
+   * count towards `max`, so later combinations are admitted only while fewer are known: a
+   * cap on what the whole system makes (a collector's indices). Without, only this
+   * process's own new combinations count: a cap per process among many that share what
+   * exists (an agent's topics, in a cluster of hundreds of services). Call it before the
+   * first admit: a combination already refused here and admitted by a later seed would
+   * have been given two names.
    */
-  seed(keys: Iterable<string>): void {
-    for (const key of keys) this.admitted.add(key);
+  seed(keys: Iterable<string>, counts = true): void {
+    const into = counts ? this.admitted : this.known;
+    for (const key of keys) into.add(key);
   }
 
   /** Called for every event named with the overflow value; `value` is the name it would have had. */
