@@ -16,6 +16,15 @@ export { isValidTimeZone, ZonedClock } from './template/clock.js';
 export { DistinctLimit, type DistinctLimitOptions, OVERFLOW } from './template/distinct.js';
 export { FieldPathError, fieldPathProblem, fieldText, parseFieldPath } from './template/field-path.js';
 export { compilePattern, DEFAULT_MAX_MATCH_BYTES, globMatcher, headBytes, PatternError, patternProblem } from './template/match.js';
-export { literalText, type Placeholder, parseTemplate, type TemplatePart, templatePattern, templateProblem } from './template/parse.js';
+export {
+  literalSegments,
+  literalText,
+  type Placeholder,
+  parseTemplate,
+  type TemplatePart,
+  templateMatcher,
+  templatePattern,
+  templateProblem,
+} from './template/parse.js';
 export { EventTemplate } from './template/render.js';
 export { markedPartitionTime, partitionedByArrival, TimeWindow } from './template/time-window.js';

@@ -5,7 +5,7 @@ import { parseConfig } from '../../config/load.js';
 import type { LogEvent } from '../../core/event.js';
 import { Registry } from '../../core/registry.js';
 import { kafkaBusSpec } from './index.js';
-import { kafkaBusOptions, keyRenderer, recordPlacement, topicSubscription } from './options.js';
+import { kafkaBusOptions, keyRenderer, recordPlacement, type TopicPattern, topicSubscription } from './options.js';
 
 const event = (over: Partial<LogEvent>): LogEvent => ({
   id: 'i',
@@ -54,14 +54,13 @@ describe('kafka bus options', () => {
     expect(keyRenderer('{service}/{module}%')(event({ module: 'a b' }))).toBe('pay/a b%');
   });
 
-  it('subscribes to a fixed topic, or to every topic a template can produce', () => {
+  it('subscribes to a fixed topic, or to every topic a template can produce: a regular expression for librdkafka, a linear test for Sluice', () => {
     expect(topicSubscription('logs')).toBe('logs');
-    const re = topicSubscription('logs.{service}') as RegExp;
-    expect(re.test('logs.pay')).toBe(true);
-    expect(re.test('logs._other')).toBe(true);
-    expect(re.test('logs.')).toBe(false);
-    expect(re.test('logsXpay')).toBe(false);
-    expect(re.test('other.pay')).toBe(false);
+    const pattern = topicSubscription('logs.{service}') as TopicPattern;
+    expect(pattern.regex).toBe('^logs\\.[a-zA-Z0-9._-]+$');
+    const names = ['logs.pay', 'logs._other', 'logs.a.b', 'logs.', 'logsXpay', 'other.pay', 'logs.a b'];
+    expect(names.filter(pattern.matches)).toEqual(['logs.pay', 'logs._other', 'logs.a.b']);
+    expect(names.filter((n) => new RegExp(pattern.regex).test(n))).toEqual(['logs.pay', 'logs._other', 'logs.a.b']);
   });
 });
 
@@ -113,6 +112,16 @@ describe('kafka bus options in a config file', () => {
       'p.yaml:3:28: bus.producer.compression: compression "lz4" is built into librdkafka only: set client: librdkafka, or use gzip',
     ]);
     expect(problems(['client: librdkafka', 'producer: { compression: lz4 }'])).toEqual([]);
+  });
+
+  it('refuses a topic whose fixed text leaves no room to shorten its values with a hash', () => {
+    const fixed = 'x'.repeat(235);
+    expect(problems([`topic: ${fixed}.{service}`])).toEqual([
+      `p.yaml:3:10: bus.topic: topic "${fixed}.{service}" leaves 13 of Kafka's 249 characters to its values, and a name too long is shortened by cutting them to a character each and adding a 13-character hash (14): shorten its fixed text`,
+    ]);
+    expect(problems([`topic: ${fixed}.{service}{module}`])).toHaveLength(1);
+    expect(problems([`topic: ${fixed}{service}`])).toEqual([]);
+    expect(problems([`topic: ${'x'.repeat(249)}`])).toEqual([]);
   });
 });
 

@@ -6,7 +6,15 @@ import { hostPort } from '../../core/options/address.js';
 import { batchOptions } from '../../core/options/batch.js';
 import { startAt } from '../../core/options/start-at.js';
 import { tlsOptions } from '../../core/options/tls.js';
-import { EventTemplate, literalText, parseTemplate, templatePattern, templateProblem } from '../../core/template.js';
+import {
+  EventTemplate,
+  literalSegments,
+  literalText,
+  parseTemplate,
+  templateMatcher,
+  templatePattern,
+  templateProblem,
+} from '../../core/template.js';
 import { byteSize, duration } from '../../core/units.js';
 
 /**
@@ -16,9 +24,16 @@ import { byteSize, duration } from '../../core/units.js';
 
 /** Kafka's topic rules: legal characters, and at most 249 of them. */
 const TOPIC_CHAR = /[^a-zA-Z0-9._-]/g;
-/** One rendered value in a topic name, for matching names (the complement of TOPIC_CHAR). */
-export const TOPIC_VALUE = '[a-zA-Z0-9._-]+';
+/** One rendered value in a topic name, for a client's regular expression (the complement of TOPIC_CHAR). */
+const TOPIC_VALUE = '[a-zA-Z0-9._-]+';
 const TOPIC_MAX = 249;
+/** What a shortened value ends with: `-` and 12 hex digits of a hash of the full name. */
+const HASH_MARK = 13;
+
+/** Whether a character (UTF-16 code) is one of Kafka's topic characters: TOPIC_VALUE's class, a-z A-Z 0-9 . _ -. */
+export function isTopicChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 46 || c === 95 || c === 45;
+}
 
 /** Topic and key templates: core/template.ts's language, without time tokens (`%` is text). */
 export const NO_TIME = { time: false } as const;
@@ -34,15 +49,22 @@ const template = () =>
 
 const topicTemplate = template().superRefine((v, ctx) => {
   if (templateProblem(v, NO_TIME)) return;
-  const fixed = literalText(parseTemplate(v, NO_TIME));
+  const parts = parseTemplate(v, NO_TIME);
+  const fixed = literalText(parts);
   const bad = fixed.match(TOPIC_CHAR);
   if (bad)
     ctx.addIssue({
       code: 'custom',
       message: `topic ${JSON.stringify(v)} has characters Kafka does not allow in topic names (${[...new Set(bad)].join(' ')}); use letters, digits, ".", "_" and "-"`,
     });
+  const values = literalSegments(parts).length - 1;
   if (fixed.length > TOPIC_MAX)
     ctx.addIssue({ code: 'custom', message: `topic ${JSON.stringify(v)} is longer than Kafka's ${TOPIC_MAX} characters` });
+  else if (values > 0 && fixed.length + values + HASH_MARK > TOPIC_MAX)
+    ctx.addIssue({
+      code: 'custom',
+      message: `topic ${JSON.stringify(v)} leaves ${TOPIC_MAX - fixed.length} of Kafka's ${TOPIC_MAX} characters to its values, and a name too long is shortened by cutting them to a character each and adding a ${HASH_MARK}-character hash (${values + HASH_MARK}): shorten its fixed text`,
+    });
 });
 
 /**
@@ -245,13 +267,41 @@ export function sanitizeTopicValue(value: string): string {
 }
 
 /**
- * A whole rendered topic name within Kafka's length limit. A long name is cut and given a
- * hash of the full name, so two long values do not collapse into one topic.
+ * The topic name the template's fixed text (`segments`: before, between and after its values)
+ * and the sanitized values make, within Kafka's length limit. A name that fits is the two
+ * joined. A longer one keeps every literal, so the consumers' pattern still matches it, and
+ * cuts the values instead: the shorter ones stay whole while each longer one gets an equal
+ * share of the room left, and the longest (the last of equally long ones) ends with
+ * `-` and a hash of the full name, so two long values never make one topic. Each value keeps
+ * a character at least: the topic schema leaves room for that and the hash. A name with one
+ * value and nothing after it is cut as it was when the whole name was cut (its first 236
+ * characters and the hash), so the topics such long values made then keep their names.
  */
-export function limitTopic(topic: string): string {
-  if (topic.length <= TOPIC_MAX) return topic;
-  const hash = createHash('sha256').update(topic).digest('hex').slice(0, 12);
-  return `${topic.slice(0, TOPIC_MAX - 13)}-${hash}`;
+export function limitTopic(segments: readonly string[], values: readonly string[]): string {
+  const name = joinTopic(segments, values);
+  if (name.length <= TOPIC_MAX) return name;
+  let room = TOPIC_MAX - HASH_MARK - segments.reduce((n, s) => n + s.length, 0);
+  const byLength = values.map((_, i) => i).sort((a, b) => values[a]!.length - values[b]!.length);
+  const kept: number[] = [];
+  for (const [rank, i] of byLength.entries()) {
+    kept[i] = Math.min(values[i]!.length, Math.floor(room / (values.length - rank)));
+    room -= kept[i]!;
+  }
+  const longest = byLength[byLength.length - 1];
+  const hash = createHash('sha256')
+    .update(name)
+    .digest('hex')
+    .slice(0, HASH_MARK - 1);
+  return joinTopic(
+    segments,
+    values.map((v, i) => (i === longest ? `${v.slice(0, kept[i])}-${hash}` : v.slice(0, kept[i]))),
+  );
+}
+
+function joinTopic(segments: readonly string[], values: readonly string[]): string {
+  let name = segments[0]!;
+  for (let i = 1; i < segments.length; i++) name += values[i - 1]! + segments[i]!;
+  return name;
 }
 
 /**
@@ -271,11 +321,21 @@ export function keyRenderer(key: string): (event: LogEvent) => string {
   return (event) => t.renderCached(event);
 }
 
+/**
+ * A templated topic's subscription: the regular expression a client that subscribes by
+ * pattern is given (librdkafka, whose glibc regexec runs it as an automaton), and the test
+ * Sluice itself applies to topic names, in one pass (V8's engine backtracks on the pattern).
+ */
+export interface TopicPattern {
+  regex: string;
+  matches: (name: string) => boolean;
+}
+
 /** What a consumer subscribes to: the fixed topic, or every topic the template can produce. */
-export function topicSubscription(topic: string): string | RegExp {
+export function topicSubscription(topic: string): string | TopicPattern {
   const parts = parseTemplate(topic, NO_TIME);
   if (parts.every((p) => p.kind === 'literal')) return topic;
-  return templatePattern(parts, TOPIC_VALUE);
+  return { regex: templatePattern(parts, TOPIC_VALUE), matches: templateMatcher(parts, isTopicChar) };
 }
 
 /** Redacts what must never be logged from a bus description. */

@@ -82,7 +82,7 @@ interface GroupPosition {
 async function measureLag(admin: Admin, options: KafkaBusOptions): Promise<GroupPosition> {
   const position: GroupPosition = { lag: 0, committed: 0, partitions: 0 };
   const subscription = topicSubscription(options.topic);
-  const topics = subscription instanceof RegExp ? (await admin.listTopics()).filter((t) => subscription.test(t)) : [subscription];
+  const topics = typeof subscription === 'string' ? [subscription] : (await admin.listTopics()).filter(subscription.matches);
   if (topics.length === 0) return position;
   const committed = await admin.fetchOffsets({ groupId: options.consumer.group_id, topics });
   for (const { topic, partitions } of committed) {

@@ -1,6 +1,7 @@
-// topic_max_distinct against the shared broker, with each client: a producer admits the value
+// Topic names against the shared broker, with each client: a producer admits the value
 // combinations of the topics that exist before it names any event, so a restarted agent sends
-// an event where its first copy went.
+// an event where its first copy went; a name shortened to Kafka's limit is one the collectors'
+// subscription reads.
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
@@ -9,6 +10,7 @@ import { BUS_CLIENTS, SHARED_BROKERS, skipWhenMissing, topicsDeletedAfterAll } f
 import { captureLogger, waitFor } from '../../test/support/index.js';
 import { KafkaBus } from './index.js';
 import { kafkaBusOptions } from './options.js';
+import { TopicNamer } from './topic-names.js';
 
 const kafka = new kafkajs.Kafka({ brokers: SHARED_BROKERS.split(','), logLevel: kafkajs.logLevel.NOTHING });
 const created = topicsDeletedAfterAll(kafka);
@@ -100,5 +102,39 @@ describe.each(BUS_CLIENTS)('topic_max_distinct [$client]', ({ client, missing })
     } finally {
       await admin.disconnect();
     }
+  });
+  it("shortens a name longer than Kafka's 249 characters keeping its literals: the collectors' subscription reads it", async () => {
+    const prefix = `sluice-short-${client}-${process.pid}-${Date.now()}`;
+    const template = `${prefix}.{service}.raw`;
+    const long = 'x'.repeat(300);
+    const topics = [new TopicNamer(template).name(event('l1', long)), `${prefix}.s.raw`];
+    created.push(...topics);
+    expect(topics[0]).toHaveLength(249);
+    expect(topics[0]!.endsWith('.raw')).toBe(true);
+    const options = kafkaBusOptions.parse({
+      client,
+      brokers: SHARED_BROKERS,
+      topic: template,
+      producer: { compression: 'none', partitions: 1, replication_factor: 1 },
+      consumer: { group_id: `${prefix}-collectors`, max_wait: '100ms' },
+    });
+    const bus = new KafkaBus(options, { name: 'bus', logger: captureLogger().logger });
+    const producer = bus.producer();
+    await producer.open();
+    await producer.send([event('l1', long), event('s1', 's')]);
+    await producer.close();
+
+    const read: Record<string, string[]> = {};
+    const consumer = bus.consumer();
+    await consumer.start(async (batch) => {
+      for (const e of batch.events) (read[e.service] ??= []).push(e.id);
+      await batch.ack();
+    });
+    try {
+      await waitFor('both events read by the collectors', () => Object.values(read).flat().length >= 2, 60_000);
+    } finally {
+      await consumer.stop();
+    }
+    expect(read).toEqual({ [long]: ['l1'], s: ['s1'] });
   });
 });

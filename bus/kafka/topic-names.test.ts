@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { captureLogger } from '../../test/support/index.js';
-import { limitTopic } from './options.js';
+import { type TopicPattern, topicSubscription } from './options.js';
 import { TopicNamer } from './topic-names.js';
 
 const event = (over: Partial<LogEvent>): LogEvent => ({
@@ -23,6 +24,8 @@ const names = (namer: TopicNamer, services: string[]) => services.map((service) 
 
 const fails = () => Promise.reject(new Error('boom'));
 
+const hash = (name: string) => createHash('sha256').update(name).digest('hex').slice(0, 12);
+
 describe('topic names', () => {
   it("renders topics from event values, each value sanitized to Kafka's characters", () => {
     const topic = new TopicNamer('logs.{service}.{fields.team}');
@@ -39,13 +42,52 @@ describe('topic names', () => {
     expect(names(topic, ['a', 'b', 'c', 'a', 'd'])).toEqual(['logs.a', 'logs.b', 'logs._other', 'logs.a', 'logs._other']);
   });
 
-  it('keeps long topic names within 249 characters, distinct per value', () => {
+  it('keeps long topic names within 249 characters, distinct per value, cut as they were when nothing follows the value', () => {
     const topic = new TopicNamer('logs.{service}');
     const a = topic.name(event({ service: 'x'.repeat(300) }));
     const b = topic.name(event({ service: `${'x'.repeat(299)}y` }));
-    expect(a).toHaveLength(249);
-    expect(b).toHaveLength(249);
+    expect(a).toBe(`logs.${'x'.repeat(231)}-${hash(`logs.${'x'.repeat(300)}`)}`);
+    expect(b).toBe(`logs.${'x'.repeat(231)}-${hash(`logs.${'x'.repeat(299)}y`)}`);
     expect(a).not.toBe(b);
+  });
+
+  it('shortens a long name by cutting its values, keeping every literal, so that the subscription matches it', () => {
+    const long = (end: string) => `${'x'.repeat(299)}${end}`;
+    const subscribed = (template: string, name: string) => {
+      const pattern = topicSubscription(template) as TopicPattern;
+      return { name, matches: pattern.matches(name), regex: new RegExp(pattern.regex).test(name) };
+    };
+
+    const raw = new TopicNamer('logs.{service}.raw');
+    const a = raw.name(event({ service: long('a') }));
+    const b = raw.name(event({ service: long('b') }));
+    expect(a).toBe(`logs.${'x'.repeat(227)}-${hash(`logs.${long('a')}.raw`)}.raw`);
+    expect(b).toBe(`logs.${'x'.repeat(227)}-${hash(`logs.${long('b')}.raw`)}.raw`);
+    expect(a).toHaveLength(249);
+    expect(a).not.toBe(b);
+    expect([subscribed('logs.{service}.raw', a), subscribed('logs.{service}.raw', b)]).toEqual([
+      { name: a, matches: true, regex: true },
+      { name: b, matches: true, regex: true },
+    ]);
+    expect(raw.name(event({ service: 'pay' }))).toBe('logs.pay.raw');
+
+    // The short value stays whole; two long ones share the room, the last of equally long ones carrying the hash.
+    const mid = new TopicNamer('logs.{service}.mid.{module}');
+    const one = mid.name(event({ service: long('a'), module: 'api' }));
+    const other = mid.name(event({ service: long('b'), module: 'api' }));
+    expect(one).toBe(`logs.${'x'.repeat(223)}-${hash(`logs.${long('a')}.mid.api`)}.mid.api`);
+    expect(other).toBe(`logs.${'x'.repeat(223)}-${hash(`logs.${long('b')}.mid.api`)}.mid.api`);
+    const both = mid.name(event({ service: 'y'.repeat(300), module: long('a') }));
+    expect(both).toBe(`logs.${'y'.repeat(113)}.mid.${'x'.repeat(113)}-${hash(`logs.${'y'.repeat(300)}.mid.${long('a')}`)}`);
+    expect([one, other, both].map((n) => n.length)).toEqual([249, 249, 249]);
+    expect([one, other, both].map((n) => subscribed('logs.{service}.mid.{module}', n))).toEqual(
+      [one, other, both].map((name) => ({ name, matches: true, regex: true })),
+    );
+    expect(mid.name(event({ service: 's'.repeat(200), module: 'm'.repeat(35) }))).toBe(`logs.${'s'.repeat(200)}.mid.${'m'.repeat(35)}`);
+
+    // The most fixed text the topic schema takes: a value keeps one character before the hash.
+    const tight = new TopicNamer(`${'t'.repeat(235)}{service}`);
+    expect(tight.name(event({ service: long('a') }))).toBe(`${'t'.repeat(235)}x-${hash(`${'t'.repeat(235)}${long('a')}`)}`);
   });
 });
 
@@ -95,8 +137,14 @@ describe('TopicNamer.prepare', () => {
   it('admits the topic of a long value by its shortened name', async () => {
     const long = 'x'.repeat(300);
     const topic = capped('logs.{service}', 1);
-    await topic.prepare(async () => [limitTopic(`logs.${long}`)], String);
-    expect(names(topic, [long, 'y', 'z'])).toEqual([limitTopic(`logs.${long}`), 'logs.y', 'logs._other']);
+    const shortened = `logs.${'x'.repeat(231)}-${hash(`logs.${long}`)}`;
+    await topic.prepare(async () => [shortened], String);
+    expect(names(topic, [long, 'y', 'z'])).toEqual([shortened, 'logs.y', 'logs._other']);
+
+    const raw = capped('logs.{service}.raw', 1);
+    const rawShortened = `logs.${'x'.repeat(227)}-${hash(`logs.${long}.raw`)}.raw`;
+    await raw.prepare(async () => [rawShortened], String);
+    expect(names(raw, [long, 'y', 'z'])).toEqual([rawShortened, 'logs.y.raw', 'logs._other.raw']);
   });
 
   it('admits no name the template cannot have made: an empty value, other literals, characters Kafka refuses', async () => {

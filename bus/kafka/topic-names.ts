@@ -1,10 +1,15 @@
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
-import { DistinctLimit, type DistinctLimitOptions, EventTemplate, OVERFLOW, parseTemplate } from '../../core/template.js';
-import { limitTopic, NO_TIME, sanitizeTopicValue, TOPIC_VALUE } from './options.js';
-
-/** A whole topic name of Kafka's characters; one character class, so linear. */
-const TOPIC_NAME = new RegExp(`^${TOPIC_VALUE}$`);
+import {
+  DistinctLimit,
+  type DistinctLimitOptions,
+  EventTemplate,
+  literalSegments,
+  OVERFLOW,
+  parseTemplate,
+  templateMatcher,
+} from '../../core/template.js';
+import { isTopicChar, limitTopic, NO_TIME, sanitizeTopicValue } from './options.js';
 
 /**
  * The topic of each event the agent produces: the topic template with each value sanitized,
@@ -25,6 +30,12 @@ export class TopicNamer {
   private readonly cap: { limit: DistinctLimit; logger: Logger } | undefined;
   /** The template's literal text before its first value, between each two, and after its last. */
   private readonly segments: readonly string[];
+  /**
+   * Whether the template can have made a name: the consumers' test (topicSubscription), in
+   * one pass. Values are any run of Kafka's characters: that none is `.` or `..` is not
+   * looked at, so such a name is taken for one the template made.
+   */
+  private readonly couldMake: (name: string) => boolean;
   /** Settled once the existing topics' combinations are admitted (at once when there is no cap). */
   private prepared: Promise<void> | undefined;
 
@@ -32,18 +43,21 @@ export class TopicNamer {
     readonly topic: string,
     distinct?: Omit<DistinctLimitOptions, 'option' | 'key'>,
   ) {
-    const segments = [''];
-    for (const p of parseTemplate(topic, NO_TIME)) {
-      if (p.kind === 'field') segments.push('');
-      else if (p.kind === 'literal') segments[segments.length - 1] += p.text;
-    }
+    const parts = parseTemplate(topic, NO_TIME);
+    const segments = literalSegments(parts);
     this.segments = segments;
+    this.couldMake = templateMatcher(parts, isTopicChar);
     const limit =
       distinct && distinct.maxDistinct > 0 && segments.length > 1
         ? new DistinctLimit({ ...distinct, option: 'bus.topic', key: (values) => this.nameOf(values.split('\u0000')) })
         : undefined;
     this.cap = limit && distinct ? { limit, logger: distinct.logger } : undefined;
-    this.template = new EventTemplate(topic, { ...NO_TIME, sanitize: sanitizeTopicValue, finish: limitTopic, limit });
+    this.template = new EventTemplate(topic, {
+      ...NO_TIME,
+      sanitize: sanitizeTopicValue,
+      finish: (_name, values) => limitTopic(segments, values),
+      limit,
+    });
     if (!this.cap) this.prepared = Promise.resolve();
   }
 
@@ -102,31 +116,6 @@ export class TopicNamer {
 
   /** The topic a combination of (sanitized) values makes: what it is counted as. */
   private nameOf(values: readonly string[]): string {
-    let name = this.segments[0]!;
-    for (let i = 1; i < this.segments.length; i++) name += values[i - 1]! + this.segments[i]!;
-    return limitTopic(name);
-  }
-
-  /**
-   * Whether the template can have made `name`: its first and last literal text at the ends,
-   * each one between placed in order with at least one character of value before it, and
-   * one after the last. Placing each at its first fit leaves the most room for the rest
-   * (values are any of Kafka's characters; that none is `.` or `..` is not looked at, so
-   * such a name is taken for one the template made), so one pass decides. Not the consumers'
-   * subscription pattern: with three values it backtracks for a tenth of a second on a
-   * name such as `logs.` and 240 dots, which a value can make.
-   */
-  private couldMake(name: string): boolean {
-    const segs = this.segments;
-    const last = segs[segs.length - 1]!;
-    const end = name.length - last.length;
-    if (!TOPIC_NAME.test(name) || !name.startsWith(segs[0]!) || !name.endsWith(last)) return false;
-    let from = segs[0]!.length + 1;
-    for (let i = 1; i < segs.length - 1; i++) {
-      const at = name.indexOf(segs[i]!, from);
-      if (at === -1) return false;
-      from = at + segs[i]!.length + 1;
-    }
-    return from <= end;
+    return limitTopic(this.segments, values);
   }
 }

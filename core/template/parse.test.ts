@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { literalText, type Placeholder, parseTemplate, templateProblem } from './parse.js';
+import {
+  literalSegments,
+  literalText,
+  type Placeholder,
+  parseTemplate,
+  templateMatcher,
+  templatePattern,
+  templateProblem,
+} from './parse.js';
 
 describe('parseTemplate', () => {
   it('splits text, fields with their fallbacks and time tokens', () => {
@@ -63,5 +71,63 @@ describe('parseTemplate', () => {
     expect(templateProblem('a}b')).toBe('template "a}b": "}" at character 2 has no opening "{"');
     expect(templateProblem('%')).toMatch(/unknown time format "%" at character 1/);
     expect(templateProblem('{service}-{fields.kubernetes.pod:-none}-%H')).toBeUndefined();
+  });
+});
+
+describe('templateMatcher', () => {
+  const kafkaChar = (c: number) => /[a-zA-Z0-9._-]/.test(String.fromCharCode(c));
+  const lower = (c: number) => c >= 97 && c <= 122;
+  const table: [template: string, isValueChar: (c: number) => boolean, name: string, matches: boolean][] = [
+    ['logs.{service}', kafkaChar, 'logs.pay', true],
+    ['logs.{service}', kafkaChar, 'logs.a.b', true],
+    ['logs.{service}', kafkaChar, 'logs.', false],
+    ['logs.{service}', kafkaChar, 'logsXpay', false],
+    ['logs.{service}', kafkaChar, 'other.pay', false],
+    ['logs.{service}', kafkaChar, 'logs.a b', false],
+    ['app-{service}.{module}.raw', kafkaChar, 'app-s.m.raw', true],
+    ['app-{service}.{module}.raw', kafkaChar, 'app-s.m.x.raw', true],
+    ['app-{service}.{module}.raw', kafkaChar, 'app-s..m.raw', true],
+    ['app-{service}.{module}.raw', kafkaChar, 'app-a-b.c_d.raw', true],
+    ['app-{service}.{module}.raw', kafkaChar, 'app-.m.raw', false],
+    ['app-{service}.{module}.raw', kafkaChar, 'app-s..raw', false],
+    ['app-{service}.{module}.raw', kafkaChar, 'app-s.raw', false],
+    ['app-{service}.{module}.raw', kafkaChar, 'app-s.m.raw.x', false],
+    ['app-{service}.{module}.raw', kafkaChar, 'x-app-s.m.raw', false],
+    ['app-{service}.{module}.raw', kafkaChar, 'app-s.m.r aw', false],
+    ['app-{service}.{module}.raw', kafkaChar, 'app-s m.x.raw', false],
+    ['{service}{module}', kafkaChar, 'ab', true],
+    ['{service}{module}', kafkaChar, 'a', false],
+    ['{service}{module}', kafkaChar, '', false],
+    ['x{service}aba{module}y', lower, 'xcabababy', true],
+    ['x{service}aba{module}y', lower, 'xcabay', false],
+    ['{service}-{module}', lower, 'a-b', true],
+    ['{service}-{module}', lower, 'a--b', false],
+    ['{service}-{module}', lower, 'a-b-c', false],
+    ['{service}-{module}', lower, '-b', false],
+    ['{service}-{module}', lower, 'a-', false],
+    ['logs', kafkaChar, 'logs', true],
+    ['logs', kafkaChar, 'logs.x', false],
+  ];
+
+  it('says whether the template can render a name, as its regular expression does', () => {
+    for (const [template, isValueChar, name, matches] of table) {
+      const parts = parseTemplate(template, { time: false });
+      const value = isValueChar === lower ? '[a-z]+' : '[a-zA-Z0-9._-]+';
+      expect({ template, name, matches: templateMatcher(parts, isValueChar)(name) }).toEqual({ template, name, matches });
+      expect({ template, name, regex: new RegExp(templatePattern(parts, value)).test(name) }).toEqual({ template, name, regex: matches });
+    }
+  });
+
+  it('decides a 249-character name that almost matches four values in one pass', () => {
+    const parts = parseTemplate('logs.{service}.{module}.{host}.{level}.raw', { time: false });
+    const matches = templateMatcher(parts, kafkaChar);
+    expect(matches(`logs.${'.'.repeat(243)}x`)).toBe(false);
+    expect(matches(`logs.${'.'.repeat(240)}.raw`)).toBe(true);
+  });
+
+  it('splits the fixed text around the placeholders', () => {
+    expect(literalSegments(parseTemplate('logs.{service}{module}.raw'))).toEqual(['logs.', '', '.raw']);
+    expect(literalSegments(parseTemplate('{service}'))).toEqual(['', '']);
+    expect(literalSegments(parseTemplate('logs'))).toEqual(['logs']);
   });
 });

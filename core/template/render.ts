@@ -19,9 +19,10 @@ export interface EventTemplateOptions extends ParseOptions {
   sanitize?: (value: string) => string;
   /**
    * Turns the whole rendered name into what may be used (rules about the name as a whole,
-   * such as a length cap); renderCached caches its result, so it runs once per distinct name.
+   * such as a length cap), given the field values it was made of (as they appear in it, in
+   * order); renderCached caches its result, so it runs once per distinct name.
    */
-  finish?: (name: string) => string;
+  finish?: (name: string, values: readonly string[]) => string;
   /** `max_distinct`: names beyond it are made with the overflow value (distinct.ts). */
   limit?: DistinctLimit;
 }
@@ -48,7 +49,7 @@ export class EventTemplate {
   private readonly granularity: number;
   private readonly hasTime: boolean;
   private readonly sanitize: ((value: string) => string) | undefined;
-  private readonly finish: ((name: string) => string) | undefined;
+  private readonly finish: ((name: string, values: readonly string[]) => string) | undefined;
   private readonly limit: DistinctLimit | undefined;
   private readonly sanitized = new Map<string, string>();
   private bucket = Number.NaN;
@@ -145,7 +146,7 @@ export class EventTemplate {
         out += this.timeText[t++];
       }
     }
-    return this.finish ? this.finish(out) : out;
+    return this.finish ? this.finish(out, values) : out;
   }
 
   private clean(text: string): string {

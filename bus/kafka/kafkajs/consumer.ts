@@ -4,7 +4,7 @@ import type { Logger } from '../../../core/log.js';
 import type { AckableBatch, BusConsumer, UndecodableRecord } from '../../../core/pipeline.js';
 import type { ClientSetup } from '../client.js';
 import { busMetrics } from '../metrics.js';
-import { type KafkaBusOptions, describeBus, topicSubscription } from '../options.js';
+import { type KafkaBusOptions, type TopicPattern, describeBus, topicSubscription } from '../options.js';
 import { decodeBatch, deliverAndWait, keepUndecodable } from '../records.js';
 import { UncommittedWrites } from '../uncommitted.js';
 import { createKafka, describeError } from './config.js';
@@ -89,7 +89,7 @@ export class KafkajsConsumer implements BusConsumer {
         await consumer.connect();
         const subscription = topicSubscription(this.options.topic);
         let matched: string[] = [];
-        if (subscription instanceof RegExp) {
+        if (typeof subscription !== 'string') {
           matched = await this.matchingTopics(subscription);
           if (matched.length === 0)
             throw Object.assign(new Error(`no topic matches ${this.options.topic} yet`), { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
@@ -98,7 +98,7 @@ export class KafkajsConsumer implements BusConsumer {
         // metadata request of its own, which may not know a topic created just before; that topic
         // would be in `matched`, so the rescan below would never rejoin for it.
         await consumer.subscribe({
-          topics: subscription instanceof RegExp ? matched : [subscription],
+          topics: typeof subscription === 'string' ? [subscription] : matched,
           fromBeginning: this.options.consumer.start_at === 'beginning',
         });
         if (signal.aborted) break;
@@ -108,7 +108,7 @@ export class KafkajsConsumer implements BusConsumer {
           partitionsConsumedConcurrently: this.options.consumer.partitions_concurrently,
           eachBatch: (payload) => this.eachBatch(payload, deliver),
         });
-        if (subscription instanceof RegExp) {
+        if (typeof subscription !== 'string') {
           // kafkajs consumes the topics it was subscribed to: topics created later (a new
           // service's first events) are picked up by rejoining with a fresh subscription.
           const known = new Set(matched);
@@ -168,11 +168,11 @@ export class KafkajsConsumer implements BusConsumer {
     this.consumer = undefined;
   }
 
-  private async matchingTopics(pattern: RegExp): Promise<string[]> {
+  private async matchingTopics(pattern: TopicPattern): Promise<string[]> {
     const admin = createKafka(this.setup, '-collector').admin();
     try {
       await admin.connect();
-      return (await admin.listTopics()).filter((t) => pattern.test(t));
+      return (await admin.listTopics()).filter(pattern.matches);
     } finally {
       await admin.disconnect().catch(() => undefined);
     }

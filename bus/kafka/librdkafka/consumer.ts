@@ -177,7 +177,7 @@ export class LibrdkafkaConsumer implements BusConsumer {
     const subscription = topicSubscription(this.options.topic);
     consumer.setDefaultConsumeTimeout(this.options.consumer.max_wait);
     consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
-    consumer.subscribe([typeof subscription === 'string' ? subscription : subscription.source]);
+    consumer.subscribe([typeof subscription === 'string' ? subscription : subscription.regex]);
     this.logger.info(
       { bus: describeBus(this.options), group: this.options.consumer.group_id, client: 'librdkafka' },
       'kafka consumer starting',
