@@ -5,19 +5,10 @@ import { parseConfig } from '../../config/load.js';
 import type { LogEvent } from '../../core/event.js';
 import { Registry } from '../../core/registry.js';
 import { kafkaBusSpec } from './index.js';
+import { makeEvent } from '../../test/support/index.js';
 import { kafkaBusOptions, keyRenderer, recordPlacement, type TopicPattern, topicSubscription } from './options.js';
 
-const event = (over: Partial<LogEvent>): LogEvent => ({
-  id: 'i',
-  timestamp: 0,
-  message: 'm',
-  service: 'pay',
-  module: 'api',
-  host: 'h1',
-  source: { kind: 'file' },
-  fields: {},
-  ...over,
-});
+const event = (over: Partial<LogEvent>): LogEvent => makeEvent({ service: 'pay', module: 'api', host: 'h1', ...over });
 
 describe('kafka bus options', () => {
   it('has defaults for everything', () => {

@@ -2,21 +2,11 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
-import { captureLogger } from '../../test/support/index.js';
+import { captureLogger, makeEvent } from '../../test/support/index.js';
 import { type TopicPattern, topicSubscription } from './options.js';
 import { TopicNamer } from './topic-names.js';
 
-const event = (over: Partial<LogEvent>): LogEvent => ({
-  id: 'i',
-  timestamp: 0,
-  message: 'm',
-  service: 'pay',
-  module: 'api',
-  host: 'h1',
-  source: { kind: 'file' },
-  fields: {},
-  ...over,
-});
+const event = (over: Partial<LogEvent>): LogEvent => makeEvent({ service: 'pay', module: 'api', host: 'h1', ...over });
 
 const capped = (topic: string, maxDistinct: number) => new TopicNamer(topic, { maxDistinct, component: 'bus', logger: silentLogger() });
 
