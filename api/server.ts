@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/log.js';
 import { loadTls } from '../core/options/tls.js';
-import { isLoopback, parseAddress, TAP_BUFFER_BYTES, type ApiConfig } from '../config/api.js';
+import { isLoopback, parseAddress, type ApiConfig } from '../config/api.js';
 import { authorize, checkBrowser, type AuthPolicy } from './auth.js';
 import type { ProbeAnswer } from './readiness.js';
 import { TapRequestError, type TapService, type TapSubscription } from './tap.js';
@@ -60,6 +60,13 @@ export interface ApiServer {
 /** Default and ceiling of events per second and component a tap sends. */
 const TAP_DEFAULT_RATE = 100;
 const TAP_MAX_RATE = 10_000;
+
+/**
+ * What a tap's reader may have waiting in this process before it is behind and misses
+ * events. Not the response's high-water mark (16 KiB): Node corks a response within a tick,
+ * so one batch of a few dozen events would pass that with a reader that keeps up.
+ */
+export const TAP_BUFFER_BYTES = 256 * 1024;
 
 /** A refusal is logged at most this often, with the count since the last line. */
 const REFUSAL_LOG_MS = 60_000;

@@ -16,14 +16,6 @@ import { duration } from '../core/units.js';
  */
 export const DEFAULT_API_ADDRESS = '127.0.0.1:8686';
 
-/**
- * What a tap's reader may have waiting in this process before it is behind and misses
- * events. Not the response's high-water mark (16 KiB): Node corks a response within a tick,
- * so one batch of a few dozen events would pass that with a reader that keeps up. Counted in
- * the memory budget, max_taps times (config/memory.ts).
- */
-export const TAP_BUFFER_BYTES = 256 * 1024;
-
 export interface ApiAddress {
   host: string;
   port: number;

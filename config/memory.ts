@@ -1,5 +1,4 @@
 import { type ComponentConfig, deadLettersOf, type PipelineConfig } from './load.js';
-import { TAP_BUFFER_BYTES } from './api.js';
 import type { ConfigProblem } from './errors.js';
 import { type BudgetRole, DEFAULT_MEMORY_LIMIT, formatMiB, inFlightAllowance, smallestLimitMiB } from './memory-budget.js';
 
@@ -27,18 +26,13 @@ function usedBy(config: PipelineConfig, role: BudgetRole): ComponentConfig[] {
  * decides it: "sources.app: batch.max_bytes".
  */
 export function memoryUses(config: PipelineConfig, role: BudgetRole): { what: string; bytes: number }[] {
-  const components = usedBy(config, role).flatMap((c) => {
+  return usedBy(config, role).flatMap((c) => {
     // One channel, bus and dead-letter per process: named by their section alone.
     const prefix = c.kind === 'channel' || c.kind === 'bus' || c.kind === 'dead_letter' ? c.kind : `${c.kind}s.${c.name}`;
     return (c.spec.memory?.(c.options) ?? [])
       .filter((u) => !u.half || (u.half === 'agent' ? role !== 'collector' : role !== 'agent'))
       .map((u) => ({ what: `${prefix}: ${u.what}`, bytes: u.bytes }));
   });
-  if (!config.api.enabled) return components;
-  return [
-    ...components,
-    { what: `api: max_taps readers behind (${TAP_BUFFER_BYTES / 1024}KiB each)`, bytes: config.api.max_taps * TAP_BUFFER_BYTES },
-  ];
 }
 
 /**
