@@ -181,6 +181,11 @@ export class LaneLedgers {
     if (own?.files.delete(path)) own.forgotten.push(path);
   }
 
+  /** The lanes with files finished since their last record. */
+  withFinished(): string[] {
+    return [...this.owned].filter(([, own]) => own.forgotten.length > 0).map(([lane]) => lane);
+  }
+
   /**
    * Records the lane's files finished since its last record. A ledger that still named a
    * finished file would have the lane's next owner settle whatever has that path then: once

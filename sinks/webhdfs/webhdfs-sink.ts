@@ -135,6 +135,7 @@ export class WebHdfsSink implements Sink {
     this.serial.stopTimers();
     await this.serial.run(async () => {
       for (const file of [...this.files.values(), ...this.unfinished]) await this.finishOrKeep(file);
+      await this.recordFinished();
       await this.journal?.recordForgotten();
       await this.journal?.close();
     });
@@ -149,6 +150,7 @@ export class WebHdfsSink implements Sink {
   async rollExpired(now = Date.now()): Promise<void> {
     for (const file of [...this.unfinished]) await this.finishOrKeep(file);
     for (const f of [...this.files.values()]) if (rollDue(f, this.options, now)) await this.finishOrKeep(f);
+    await this.recordFinished();
   }
 
   /** Deletes the day directories older than retention_days (today, in the sink's time zone, counts as one). */
@@ -159,6 +161,7 @@ export class WebHdfsSink implements Sink {
       remove: async (dir) => {
         for (const file of [...this.files.values(), ...this.unfinished])
           if (file.dir === dir || file.dir.startsWith(`${dir}/`)) await this.finish(file);
+        await this.recordFinished();
         // A restart must not look for the files of a removed day in the journal, nor settle a later file of that name.
         await this.journal?.recordForgotten();
         await this.client.delete(dir, true);
@@ -264,6 +267,7 @@ export class WebHdfsSink implements Sink {
     const now = Date.now();
     for (const t of done) t.file.lastWriteAt = now;
     if (this.options.roll_size > 0) for (const t of done) if (t.file.length >= this.options.roll_size) await this.finishOrKeep(t.file);
+    await this.recordFinished();
   }
 
   /**
@@ -395,6 +399,7 @@ export class WebHdfsSink implements Sink {
       this.leaveLane(lane);
       throw err;
     }
+    await this.recordFinished();
   }
 
   /**
@@ -450,6 +455,7 @@ export class WebHdfsSink implements Sink {
       if (this.files.size < this.options.max_open_files) return;
       if (!touched.has(file.rel)) await this.finishOrKeep(file);
     }
+    await this.recordFinished();
   }
 
   private async openFile(key: string, rel: string, lane: string | undefined): Promise<HdfsFile> {
@@ -489,24 +495,27 @@ export class WebHdfsSink implements Sink {
     this.unfinished.delete(file);
     if (file.length > 0) webhdfsMetrics.finishedFiles.inc(this.label);
     this.logger.debug({ file: file.finalPath, bytes: file.length }, 'finished file');
-    // Recovery of a lane forgets its files once they are all finished (enterLane).
-    if (file.lane !== undefined && this.recovering.length === 0) await this.recordFinished(file.lane);
   }
 
   /**
-   * The lane's ledger learns that its file is finished (lanes.ts recordForgotten). The file
-   * is finished whatever happens here: a failure only lets the lane go, and whoever takes it
-   * next finds that file's in-progress name gone, and settles nothing.
+   * The ledgers learn which of their lanes' files were finished (lanes.ts recordForgotten):
+   * one append per lane after a round of finishing (a roll, the stop, retention, making
+   * room), not one per file. The files are finished whatever happens here: a failure only
+   * lets that lane go, and whoever takes it next finds those files' in-progress names gone,
+   * and settles nothing.
    */
-  private async recordFinished(lane: string): Promise<void> {
-    try {
-      await this.lanes?.recordForgotten(lane);
-    } catch (err) {
-      this.logger.warn(
-        { lane, err: (err as Error).message },
-        'could not record a finished file in the lane ledger; the lane is taken over again',
-      );
-      this.leaveLane(lane);
+  private async recordFinished(): Promise<void> {
+    if (!this.lanes) return;
+    for (const lane of this.lanes.withFinished()) {
+      try {
+        await this.lanes.recordForgotten(lane);
+      } catch (err) {
+        this.logger.warn(
+          { lane, err: (err as Error).message },
+          'could not record finished files in the lane ledger; the lane is taken over again',
+        );
+        this.leaveLane(lane);
+      }
     }
   }
 }
