@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, formatProblem } from '../config/errors.js';
 import { parseConfig } from '../config/load.js';
 import { memoryUses } from '../config/memory.js';
-import { heapFlags } from '../config/memory-budget.js';
+import { heapFlags, inFlightAllowance } from '../config/memory-budget.js';
 import { checkRole } from '../config/roles.js';
 import { tempDir } from '../test/support/index.js';
 import { createRegistry } from './components.js';
@@ -55,7 +55,7 @@ describe('memory_limit', () => {
 
   it('refuses a budget too small for the buffers, naming the largest and the size needed', () => {
     expect(problems(agent('memory_limit: 64MiB', 'channel: { type: memory, max_bytes: 256MiB }'), 'agent')).toEqual([
-      'a.yaml:1:1: memory_limit: memory_limit 64MiB is too small for this pipeline: its buffers and batches may hold 292.0MiB (channel: max_bytes 256MiB, bus: producer.batch.max_events (2 sends in flight + the next + the client queue) 13.9MiB, dead_letter: remembered entries (200,000 keys) 12.2MiB, sources.app: batch (2 in flight) 9.7MiB) and Node itself needs about 54MiB; set memory_limit to at least 374MiB, or lower those options',
+      'a.yaml:1:1: memory_limit: memory_limit 64MiB is too small for this pipeline: its buffers and batches may hold 292.0MiB (channel: max_bytes 256MiB, bus: producer.batch.max_events (2 sends in flight + the next + the client queue) 13.9MiB, dead_letter: remembered entries (200,000 keys) 12.2MiB, sources.app: batch (2 in flight) 9.7MiB) and Node itself needs about 54MiB; set memory_limit to at least 376MiB, or lower those options',
     ]);
     // The default budget of the role when the file has none.
     expect(problems(agent('', 'channel: { type: memory, max_bytes: 256MiB }'), 'agent')[0]).toMatch(
@@ -63,8 +63,20 @@ describe('memory_limit', () => {
     );
     expect(problems(agent('memory_limit: 512MiB', 'channel: { type: memory, max_bytes: 256MiB }'), 'agent')).toEqual([]);
     // The size it names is enough, though the young generation grows with the budget; a MiB less is not.
-    expect(problems(agent('memory_limit: 374MiB', 'channel: { type: memory, max_bytes: 256MiB }'), 'agent')).toEqual([]);
-    expect(problems(agent('memory_limit: 373MiB', 'channel: { type: memory, max_bytes: 256MiB }'), 'agent')[0]).toMatch(/at least 374MiB/);
+    expect(problems(agent('memory_limit: 376MiB', 'channel: { type: memory, max_bytes: 256MiB }'), 'agent')).toEqual([]);
+    expect(problems(agent('memory_limit: 375MiB', 'channel: { type: memory, max_bytes: 256MiB }'), 'agent')[0]).toMatch(/at least 376MiB/);
+  });
+
+  it('names a size above a budget it refuses, as a larger budget leaves more room', () => {
+    // Just over what the default agent budget leaves: rounding the semi-space to whole MiB
+    // made 127MiB leave more than 128MiB, and the message asked for a smaller budget.
+    const channel = 'channel: { type: memory, max_bytes: 33MiB }';
+    const [message] = problems(agent('', channel), 'agent');
+    const named = Number(/at least (\d+)MiB/.exec(message ?? '')?.[1]);
+    expect(named).toBe(130);
+    expect(problems(agent(`memory_limit: ${named}MiB`, channel), 'agent')).toEqual([]);
+    expect(problems(agent(`memory_limit: ${named - 1}MiB`, channel), 'agent')[0]).toMatch(/at least 130MiB/);
+    for (let mib = 64; mib < 2048; mib++) expect(inFlightAllowance((mib + 1) * MiB)).toBeGreaterThan(inFlightAllowance(mib * MiB));
   });
 
   it("counts the disk channel's read cache only when it is on", () => {

@@ -63,15 +63,23 @@ export function heapFlags(limit: number): string[] {
   return [`--max-old-space-size=${oldMiB}`, `--max-semi-space-size=${semiMiB}`];
 }
 
-/** Bytes the components may hold in flight under `limit`: what Node and V8's young generation leave. */
+/**
+ * Bytes the components may hold in flight under `limit`: what Node and V8's young
+ * generation leave. The young generation (V8 sizes it at three semi-spaces) is reserved
+ * at limit/32 per semi-space without the whole-MiB
+ * rounding of semiSpaceMiB: at least what V8 gets, and an allowance that grows with the
+ * budget. Rounded, it fell by 2 MiB at each MiB the semi-space grew (127 MiB left more
+ * than 128), and a pipeline just over the default budget was told to set a smaller one.
+ */
 export function inFlightAllowance(limit: number): number {
-  const semiMiB = semiSpaceMiB(limit);
-  return limit - BASELINE_BYTES - 3 * semiMiB * MiB;
+  const semiBytes = Math.min(16 * MiB, Math.max(MiB, limit / 32));
+  return Math.floor(limit - BASELINE_BYTES - 3 * semiBytes);
 }
 
 /**
  * The smallest budget, in whole MiB, whose allowance holds `bytes`: the young generation
  * grows with the budget, so adding what is missing to the current one is not enough.
+ * The allowance only grows with the budget, so every larger budget holds them too.
  */
 export function smallestLimitMiB(bytes: number): number {
   let mib = Math.max(MIN_MEMORY_LIMIT, Math.ceil((bytes + BASELINE_BYTES) / MiB) * MiB) / MiB;
