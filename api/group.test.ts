@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/log.js';
-import { makeEvents } from '../test/support/index.js';
+import { makeEvent, makeEvents } from '../test/support/index.js';
 import { type GroupMember, groupApi, mergeReloads } from './group.js';
 import { parsePrometheusText } from './prometheus.js';
 import { Readiness } from './readiness.js';
@@ -167,7 +167,7 @@ describe('the api of a collector group', () => {
     expect(opening.ended).toBe(false);
   });
 
-  it('taps every worker within the rate and limit, ends at the limit, and relays congestion', async () => {
+  it('taps every worker within the rate and limit, ends at the limit, and stops a worker at its credit while the reader is behind', async () => {
     const w = [worker(0), worker(1)];
     const api = groupApi({ members: () => [w[0]!.member, w[1]!.member] }, {}, silentLogger());
     const c = lines();
@@ -178,12 +178,11 @@ describe('the api of a collector group', () => {
     await new Promise((r) => setImmediate(r));
     expect(c.got.filter((l) => l.includes('"event"'))).toHaveLength(5);
     expect(c.ended).toBe(false);
+    // The reader is behind: its lines are not acknowledged, so worker 1 sends what its credit
+    // holds (two lines of 100 KiB), then skips and counts.
     c.block(true);
-    w[1]!.taps.publish('routes.default', makeEvents(1));
-    await new Promise((r) => setTimeout(r, 10));
-    // The supervisor's reader is behind: worker 1 sends the line it learns that with, then
-    // skips for it until it drains.
-    w[1]!.taps.publish('routes.default', makeEvents(3));
+    const big = Array.from({ length: 4 }, (_, i) => makeEvent({ id: `big${i}`, message: 'x'.repeat(100 * 1024) }));
+    w[1]!.taps.publish('routes.default', big);
     await new Promise((r) => setTimeout(r, 10));
     expect(c.got.filter((l) => l.includes('"event"'))).toHaveLength(7);
     c.block(false);

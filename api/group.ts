@@ -234,6 +234,8 @@ export function mergeReloads(outcomes: { index: number; outcome: ReloadOutcome }
 /**
  * A tap over every running worker: each is asked for its share of the rate, the lines are
  * interleaved as they come, and the stream ends at the limit or when every worker's ended.
+ * A reader that falls behind is each link's business: it stops acknowledging the lines of
+ * its worker (whose credit then runs out) until the reader drained.
  */
 async function groupTap(members: GroupMember[], request: TapRequest, out: TapOutput): Promise<TapSubscription> {
   if (members.length === 0) {
@@ -245,7 +247,6 @@ async function groupTap(members: GroupMember[], request: TapRequest, out: TapOut
   let sent = 0;
   let open = members.length;
   let ended = false;
-  let congested = false;
   const links: Awaited<ReturnType<WorkerLink['tap']>>[] = [];
   const finish = () => {
     if (ended) return;
@@ -258,12 +259,9 @@ async function groupTap(members: GroupMember[], request: TapRequest, out: TapOut
       if (ended) return false;
       // An event line ends with the event's closing brace; a notice (skipped, dropped) with a count.
       if (line.endsWith('}}\n')) sent++;
-      if (!out.write(line) && !congested) {
-        congested = true;
-        for (const l of links) l.congested();
-      }
+      const written = out.write(line);
       if (sent >= limit) finish();
-      return !congested;
+      return written;
     },
     end() {
       if (--open === 0) finish();
@@ -280,15 +278,12 @@ async function groupTap(members: GroupMember[], request: TapRequest, out: TapOut
     throw unknownName ?? refused[0];
   }
   for (const _ of refused) each.end();
-  if (congested) for (const l of links) l.congested();
   return {
     close: () => {
       ended = true;
       for (const l of links) l.close();
     },
     drained: () => {
-      if (!congested) return;
-      congested = false;
       for (const l of links) l.drained();
     },
   };

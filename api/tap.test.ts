@@ -121,6 +121,53 @@ describe('taps', () => {
     expect(c.lines).toHaveLength(3);
   });
 
+  it('an output without room refuses a line: its event counts as dropped, and a refused notice keeps its count whole', () => {
+    let now = 0;
+    const taps = new Taps(() => now);
+    taps.declare('sources.a');
+    const lines: Record<string, unknown>[] = [];
+    let room = 2;
+    const sub = taps.subscribe(
+      { components: [], rate: 3 },
+      {
+        write: (line) => {
+          if (room === 0) return 'refused';
+          room--;
+          lines.push(JSON.parse(line));
+          return true;
+        },
+        end: () => {},
+      },
+    );
+    // Two events fit; the third is refused (not sent, no token spent): it and the rest are dropped.
+    taps.publish('sources.a', makeEvents(5));
+    expect(lines.map((l) => (l.event as { id: string }).id)).toEqual(['e0', 'e1']);
+    taps.publish('sources.a', makeEvents(4, {}, 'b'));
+    // Caught up without room for the notice: it waits with its count.
+    sub.drained();
+    expect(lines).toHaveLength(2);
+    taps.publish('sources.a', makeEvents(1, {}, 'c'));
+    room = 1;
+    sub.drained();
+    expect(lines[2]).toEqual({ dropped: 8 });
+    // One token left: d0 goes, 3 are skipped.
+    room = 10;
+    taps.publish('sources.a', makeEvents(4, {}, 'd'));
+    // A second later the notice of those is refused: the batch is dropped, the skipped count kept.
+    now += 1000;
+    room = 0;
+    taps.publish('sources.a', makeEvents(5, {}, 'e'));
+    room = 10;
+    sub.drained();
+    taps.publish('sources.a', makeEvents(1, {}, 'f'));
+    expect(lines.slice(3)).toEqual([
+      expect.objectContaining({ event: expect.objectContaining({ id: 'd0' }) }),
+      { dropped: 5 },
+      { component: 'sources.a', skipped: 3 },
+      expect.objectContaining({ event: expect.objectContaining({ id: 'f0' }) }),
+    ]);
+  });
+
   it('reads no event of a batch beyond the sampling budget', () => {
     const taps = new Taps(() => 0);
     taps.declare('sources.a');

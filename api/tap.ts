@@ -12,7 +12,8 @@ import { encodeEventString } from '../core/wire.js';
  *   bursts up to one second's worth): a tap on a busy source shows a steady trickle and
  *   says how many it skipped, instead of flooding the terminal.
  * - A slow reader never slows the pipeline: once its output says it is behind (the API: its
- *   buffer is over a bound), a batch for it costs one addition, the count of events it
+ *   buffer is over a bound) or has no room for a line (a collector's worker: its credit with
+ *   the supervisor is spent), a batch for it costs one addition, the count of events it
  *   missed, until it has caught up; it is then told that count. Nothing is queued for it.
  *
  * Each line is JSON: `{"component":"sources.app","event":{wire event}}`; a notice
@@ -29,9 +30,17 @@ export interface TapRequest {
   rate: number;
 }
 
+/**
+ * What became of a line: `true` written; `false` written, and the reader is now behind;
+ * `'refused'` not written, for want of room (a worker's credit with its supervisor,
+ * api/worker-ipc.ts): the reader is behind, and what the line would have said is kept to be
+ * told later (the event counted as dropped, a `skipped` or `dropped` count kept whole).
+ */
+export type TapWritten = boolean | 'refused';
+
 export interface TapOutput {
-  /** Writes one line; false when the reader is behind: nothing more is written until `drained()`. */
-  write(line: string): boolean;
+  /** Offers one line; unless `true`, nothing more is offered until `drained()`. */
+  write(line: string): TapWritten;
   /** Called once the limit is reached, or the tap is closed. */
   end(): void;
 }
@@ -182,12 +191,22 @@ export class Taps implements TapService {
           break;
         }
         if (bucket.skipped > 0) {
-          sub.behind = !sub.out.write(`{"component":${JSON.stringify(component)},"skipped":${bucket.skipped}}\n`);
+          const written = sub.out.write(`{"component":${JSON.stringify(component)},"skipped":${bucket.skipped}}\n`);
+          if (written === 'refused') {
+            this.refused(sub, events.length - i);
+            break;
+          }
+          sub.behind = !written;
           bucket.skipped = 0;
+        }
+        const written = sub.out.write(`{"component":${JSON.stringify(component)},"event":${encodeEventString(events[i]!)}}\n`);
+        if (written === 'refused') {
+          this.refused(sub, events.length - i);
+          break;
         }
         bucket.tokens--;
         sub.sent++;
-        sub.behind = !sub.out.write(`{"component":${JSON.stringify(component)},"event":${encodeEventString(events[i]!)}}\n`) || sub.behind;
+        sub.behind = !written || sub.behind;
         if (sub.sent >= sub.limit) this.finish(sub);
       }
     }
@@ -195,11 +214,21 @@ export class Taps implements TapService {
 
   private caughtUp(sub: Subscriber): void {
     if (sub.ended || !sub.behind) return;
-    sub.behind = false;
-    if (sub.dropped === 0) return;
-    const dropped = sub.dropped;
+    if (sub.dropped === 0) {
+      sub.behind = false;
+      return;
+    }
+    const written = sub.out.write(`{"dropped":${sub.dropped}}\n`);
+    // Still no room: the count waits, whole, for the next time the reader caught up.
+    if (written === 'refused') return;
     sub.dropped = 0;
-    sub.behind = !sub.out.write(`{"dropped":${dropped}}\n`);
+    sub.behind = !written;
+  }
+
+  /** The output had no room for a line: the reader is behind from this event on, which is missed with the rest of its batch. */
+  private refused(sub: Subscriber, missed: number): void {
+    sub.behind = true;
+    sub.dropped += missed;
   }
 
   private bucket(sub: Subscriber, component: string, now: number): Bucket {

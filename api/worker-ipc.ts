@@ -8,18 +8,37 @@ import { type TapOutput, type TapRequest, TapRequestError, type TapService, type
  * serves its API over the IPC channel its supervisor forked it with, instead of over HTTP,
  * and the supervisor's one HTTP server asks every worker and merges the answers
  * (api/group.ts). Plain request/answer messages, plus a stream of lines per tap.
+ *
+ * A tap's lines flow on credit: Node's `process.send` queues without bound and says nothing
+ * of it (no 'drain'), so a worker that sent on its own judgement would queue what a stalled
+ * supervisor does not read in its own memory, outside its budget. A worker has at most
+ * TAP_CREDIT_BYTES of a tap's lines sent and not acknowledged; a line beyond that is
+ * refused, and the tap counts it as a behind reader's (api/tap.ts): `{"dropped":N}` once
+ * acknowledgements come back. The supervisor acknowledges what it handed to a reader that
+ * keeps up, TAP_ACK_BYTES at a time, and the rest each time its reader drained: so a behind
+ * reader stops its workers by acknowledging nothing, with no message of its own.
  */
 export type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[];
 
 export type ApiOp = 'metrics' | 'health' | 'readiness' | 'reload';
 
+/** What a worker may have of one tap's lines (their UTF-8 bytes) sent and not acknowledged: a single process's bound for its reader (TAP_BUFFER_BYTES in server.ts). */
+export const TAP_CREDIT_BYTES = 256 * 1024;
+
+/**
+ * The supervisor acknowledges lines handed to a reader that keeps up once they add up to
+ * this: one message per so many bytes, not one per line. A worker also sends a line larger
+ * than what its credit has left while less than this is outstanding, since less may never
+ * be acknowledged: a line larger than the credit is not refused for ever.
+ */
+export const TAP_ACK_BYTES = 64 * 1024;
+
 /** Supervisor → worker. */
 export type ApiRequest =
   | { api: 'call'; id: number; op: ApiOp }
   | { api: 'tap'; id: number; request: TapRequest }
-  /** The supervisor's reader is behind: the worker skips events for it (counted) until `tap-drained`. */
-  | { api: 'tap-congested'; id: number }
-  | { api: 'tap-drained'; id: number }
+  /** So many bytes of the tap's lines were handed on: the worker may send as many more. */
+  | { api: 'tap-ack'; id: number; bytes: number }
   | { api: 'tap-close'; id: number };
 
 /** Worker → supervisor. */
@@ -46,6 +65,14 @@ export interface WorkerApiDeps {
 
 const ignore = () => {};
 
+/** A tap a worker serves: its lines sent and not acknowledged, and whether it refused one since. */
+interface WorkerTap {
+  subscription?: TapSubscription;
+  outstanding: number;
+  starved: boolean;
+  closed: boolean;
+}
+
 /**
  * Sends unless the channel is closed. Node emits a send on a closed channel as an 'error'
  * event, which nothing would handle: a worker or supervisor that lost the other end (it
@@ -61,7 +88,7 @@ function isRequest(m: unknown): m is ApiRequest {
 
 /** In a worker: answers the supervisor's API requests until the returned function is called. */
 export function serveApiOverIpc(deps: WorkerApiDeps, port: IpcPort): () => void {
-  const taps = new Map<number, { subscription?: TapSubscription; congested: boolean; closed: boolean }>();
+  const taps = new Map<number, WorkerTap>();
   const answer = (id: number, run: () => unknown) => {
     Promise.resolve()
       .then(run)
@@ -94,12 +121,18 @@ export function serveApiOverIpc(deps: WorkerApiDeps, port: IpcPort): () => void 
         });
         return;
       case 'tap': {
-        const tap = { subscription: undefined as TapSubscription | undefined, congested: false, closed: false };
+        const tap: WorkerTap = { outstanding: 0, starved: false, closed: false };
         taps.set(m.id, tap);
         const out: TapOutput = {
           write: (line) => {
+            const bytes = Buffer.byteLength(line);
+            if (tap.outstanding + bytes > TAP_CREDIT_BYTES && tap.outstanding >= TAP_ACK_BYTES) {
+              tap.starved = true;
+              return 'refused';
+            }
+            tap.outstanding += bytes;
             post(port, { api: 'tap-line', id: m.id, line });
-            return !tap.congested;
+            return true;
           },
           end: () => {
             taps.delete(m.id);
@@ -118,16 +151,14 @@ export function serveApiOverIpc(deps: WorkerApiDeps, port: IpcPort): () => void 
         });
         return;
       }
-      case 'tap-congested': {
-        const tap = taps.get(m.id);
-        if (tap) tap.congested = true;
-        return;
-      }
-      case 'tap-drained': {
+      case 'tap-ack': {
         const tap = taps.get(m.id);
         if (!tap) return;
-        tap.congested = false;
-        tap.subscription?.drained();
+        tap.outstanding -= m.bytes;
+        if (tap.starved && tap.subscription) {
+          tap.starved = false;
+          tap.subscription.drained();
+        }
         return;
       }
       case 'tap-close': {
@@ -157,7 +188,8 @@ export class WorkerUnavailable extends Error {}
 export class WorkerLink {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; timer?: NodeJS.Timeout }>();
-  private readonly streams = new Map<number, TapOutput>();
+  /** Open taps: where their lines go, and the bytes handed there not acknowledged yet. */
+  private readonly streams = new Map<number, { out: TapOutput; unacked: number }>();
   private gone: string | undefined;
   private readonly onMessage = (m: unknown) => this.receive(m as ApiAnswer);
 
@@ -177,10 +209,14 @@ export class WorkerLink {
     return this.request({ api: 'call', id, op }, id, op === 'reload' ? undefined : this.timeoutMs);
   }
 
-  /** Opens a tap on this worker; its lines go to `out` until it ends or is closed. */
-  async tap(request: TapRequest, out: TapOutput): Promise<{ close(): void; congested(): void; drained(): void }> {
+  /**
+   * Opens a tap on this worker; its lines go to `out` until it ends or is closed. What `out`
+   * took is acknowledged to the worker TAP_ACK_BYTES at a time with a line it answers `true`
+   * (its reader keeps up), and whole at each `drained()`.
+   */
+  async tap(request: TapRequest, out: TapOutput): Promise<{ close(): void; drained(): void }> {
     const id = this.nextId++;
-    this.streams.set(id, out);
+    this.streams.set(id, { out, unacked: 0 });
     try {
       await this.request({ api: 'tap', id, request }, id, this.timeoutMs);
     } catch (err) {
@@ -193,11 +229,9 @@ export class WorkerLink {
       close: () => {
         if (this.streams.delete(id)) post(this.port, { api: 'tap-close', id });
       },
-      congested: () => {
-        if (this.streams.has(id)) post(this.port, { api: 'tap-congested', id });
-      },
       drained: () => {
-        if (this.streams.has(id)) post(this.port, { api: 'tap-drained', id });
+        const stream = this.streams.get(id);
+        if (stream && stream.unacked > 0) this.ack(id, stream);
       },
     };
   }
@@ -208,7 +242,7 @@ export class WorkerLink {
     this.gone = why;
     this.port.off('message', this.onMessage);
     // A tap still opening fails with the rest; only the open ones end.
-    for (const [id, out] of this.streams) if (!this.pending.has(id)) out.end();
+    for (const [id, stream] of this.streams) if (!this.pending.has(id)) stream.out.end();
     this.streams.clear();
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
@@ -247,15 +281,26 @@ export class WorkerLink {
         else p.resolve(m.value);
         return;
       }
-      case 'tap-line':
-        this.streams.get(m.id)?.write(m.line);
+      case 'tap-line': {
+        const stream = this.streams.get(m.id);
+        if (!stream) return;
+        stream.unacked += Buffer.byteLength(m.line);
+        const keepsUp = stream.out.write(m.line) === true;
+        // Writing may have ended the tap (its limit): nothing more to acknowledge then.
+        if (keepsUp && stream.unacked >= TAP_ACK_BYTES && this.streams.has(m.id)) this.ack(m.id, stream);
         return;
+      }
       case 'tap-end': {
-        const out = this.streams.get(m.id);
+        const stream = this.streams.get(m.id);
         this.streams.delete(m.id);
-        out?.end();
+        stream?.out.end();
         return;
       }
     }
+  }
+
+  private ack(id: number, stream: { unacked: number }): void {
+    post(this.port, { api: 'tap-ack', id, bytes: stream.unacked });
+    stream.unacked = 0;
   }
 }
