@@ -73,11 +73,12 @@ vi.mock('./native.js', async (original) => ({
 
 const { LibrdkafkaRecordWriter } = await import('./record-writer.js');
 
-function setup(): ClientSetup {
+function setup(logger = captureLogger().logger): ClientSetup {
   const options = kafkaBusOptions.parse({ client: 'librdkafka', topic: 'logs', producer: { request_timeout: '1s' } });
-  return { options, tls: undefined, logger: captureLogger().logger, component: 'bus' };
+  return { options, tls: undefined, logger, component: 'bus' };
 }
 
+const PRODUCING_ALONE = 'kafka refused a dead-letter record batch for good; producing its records one by one to find the ones it refuses';
 const record = (value: string, id?: string): BusRecord => (id === undefined ? { key: null, value } : { key: null, value, id });
 const big = 'x'.repeat(200);
 const short = (v: string) => (v === big ? 'big' : v);
@@ -142,6 +143,74 @@ describe('librdkafka dead-letter writer: records Kafka refuses for good', () => 
       [1, 'TOPIC_AUTHORIZATION_FAILED'],
     ]);
     expect(produced).toEqual(['a', 'b']);
+    await writer.close();
+  });
+
+  it('produces records alone one write at a time: an innocent record of a concurrent write is never batched with the culprit', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'dl');
+    // Both writes' records share the first batch, which the broker refuses for the big one.
+    const [first, second] = await Promise.all([writer.write([record('a'), record(big)]), writer.write([record('b'), record('c')])]);
+    expect(first).toEqual({
+      refused: [
+        {
+          index: 1,
+          error: 'MESSAGE_TOO_LARGE',
+          reason: 'MESSAGE_TOO_LARGE: kafka refused the record for good (Broker: Message size too large (code 10))',
+        },
+      ],
+    });
+    expect(second).toEqual({ refused: [] });
+    expect(produced.map(short)).toEqual(['a', 'big', 'b', 'c', 'a', 'big', 'b', 'c']);
+    await writer.close();
+  });
+
+  it('holds a write started while records are produced alone until they are reported', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'dl');
+    let later: Promise<unknown> | undefined;
+    broker = (values) => {
+      // The first record produced alone: a write comes in while the alone phase is on.
+      if (values.length === 1 && values[0] === 'a') later = writer.write([record('c')]);
+      return values.map(() => (values.some((v) => v.length > 100) ? tooLarge() : null));
+    };
+    const result = await writer.write([record('a'), record(big)]);
+    expect(result.refused.map((r) => r.index)).toEqual([1]);
+    expect(await later).toEqual({ refused: [] });
+    expect(produced.map(short)).toEqual(['a', 'big', 'a', 'big', 'c']);
+    await writer.close();
+  });
+
+  it('produces records alone only once the records other writes handed over are reported', async () => {
+    const { logger, lines } = captureLogger();
+    const writer = new LibrdkafkaRecordWriter(setup(logger), 'dl');
+    broker = (values) => values.map((v) => (v === 'd' ? 'stalled' : values.some((w) => w.length > 100) ? tooLarge() : null));
+    const waiting = writer.write([record('d')]);
+    await vi.waitFor(() => expect(stalled.has('d')).toBe(true));
+    const alone = writer.write([record('a'), record(big)]);
+    // Logged as the alone phase begins: nothing is produced alone while d is not reported.
+    await vi.waitFor(() => expect(lines.map((l) => l.msg)).toContain(PRODUCING_ALONE));
+    expect(produced.map(short)).toEqual(['d', 'a', 'big']);
+    stalled.get('d')!(null);
+    expect(await waiting).toEqual({ refused: [] });
+    expect((await alone).refused.map((r) => r.index)).toEqual([1]);
+    expect(produced.map(short)).toEqual(['d', 'a', 'big', 'a', 'big']);
+    await writer.close();
+  });
+
+  it('fails a write whose alone phase waited request_timeout in vain for the records handed over before it', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'dl');
+    broker = (values) => values.map((v) => (v === 'd' ? 'stalled' : values.some((w) => w.length > 100) ? tooLarge() : null));
+    const waiting = expect(writer.write([record('d', 'dl-d')])).rejects.toThrow('topic dl: 1 of 1 records not acked within 1000 ms');
+    await vi.waitFor(() => expect(stalled.has('d')).toBe(true));
+    const records = [record('a', 'dl-a'), record(big, 'dl-big')];
+    await expect(writer.write(records)).rejects.toThrow(
+      'topic dl: 1 records of other writes not acked within 1000 ms; 2 of 2 records refused with their batch not produced alone yet',
+    );
+    await waiting;
+    expect(produced.map(short)).toEqual(['d', 'a', 'big']);
+    // Reported, it no longer holds the retry's alone phase.
+    stalled.get('d')!(null);
+    expect((await writer.write(records)).refused.map((r) => r.index)).toEqual([1]);
+    expect(produced.map(short)).toEqual(['d', 'a', 'big', 'a', 'big', 'a', 'big']);
     await writer.close();
   });
 

@@ -20,6 +20,16 @@ import { StalledRecords } from './stalled.js';
  * produced again one at a time, each waiting for its report: those refused on their own are
  * reported, the others are acked. A record larger than librdkafka's own message.max.bytes is
  * refused by produce() before it is sent, that record alone.
+ *
+ * Writes run concurrently on the one producer, and librdkafka batches whatever is queued for
+ * a partition: a record "alone" beside another write's records would be refused again for
+ * their culprit, and blamed. So a write produces records alone in an alone phase: one phase at
+ * a time, it starts once every record handed over before it was reported (librdkafka is done
+ * with a record once it reported it, retries included), and until it ends the other writes
+ * hand nothing over (they wait at send()'s gate, having handed nothing over, so the phase does
+ * not wait for them). A retry of librdkafka's own would not take the alone record in: this
+ * idempotent producer rebuilds a batch it retries with exactly the records of its first send
+ * (rdkafka_msgset_writer.c, "Reconstructed MessageSet"); a record queued and not sent yet would.
  */
 export class LibrdkafkaRecordWriter extends TopicRecordWriter {
   private readonly deliveries = new Deliveries();
@@ -31,9 +41,17 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
    */
   private readonly acked = new AckedMemory<BusRecord>((r) => r.id, 'failed-only');
   private producer: Promise<NativeProducer> | undefined;
+  /** Records handed to librdkafka and not reported yet, given up on or not. */
+  private queued = 0;
+  /** Called when `queued` comes down to 0, for the alone phase that waits for it. */
+  private drained: (() => void) | undefined;
+  /** Ends with the last alone phase started or waiting to start; undefined when none is. */
+  private alonePhases: Promise<void> | undefined;
 
   protected async send(records: readonly BusRecord[]): Promise<readonly RefusedRecord[]> {
     const producer = await this.connected();
+    // The gate: nothing from here to produce() awaits, so no alone phase starts in between.
+    while (this.alonePhases !== undefined) await this.alonePhases;
     const attempt = this.acked.begin(records);
     if (attempt.skipped > 0)
       this.setup.logger.info(
@@ -133,30 +151,71 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
       else if (refusal.sharedWithBatch && batched) alone.push(i);
       else refused.push({ record: items[i]!, refusal, detail: describeNativeError(err) });
     }
-    if (!outage && alone.length > 0)
+    let stalledAlone = 0;
+    /** Records handed over before this write's alone phase, still not reported when it gave up waiting for them. */
+    let othersQueued = 0;
+    // During an outage they wait for the retry of the whole write, like the records not acked.
+    if (!outage && alone.length > 0) {
       this.setup.logger.warn(
         { records: alone.length, err: describeNativeError(failed.get(alone[0]!)!.err) },
         'kafka refused a dead-letter record batch for good; producing its records one by one to find the ones it refuses',
       );
-    let stalledAlone = 0;
-    for (const i of alone) {
-      // During an outage they wait for the retry of the whole write, like the records not acked.
-      if (outage) break;
-      const again = await this.produceAlone(producer, items[i]!);
-      const refusal = again && refusalOf(again);
-      if (!again) acked[i] = 1;
-      else if (refusal) refused.push({ record: items[i]!, refusal, detail: describeNativeError(again) });
-      else {
-        outage ??= again;
-        if (again === STALLED) stalledAlone++;
+      const end = await this.startAlone();
+      try {
+        othersQueued = await this.othersReported(timeout);
+        for (const i of alone) {
+          if (outage || othersQueued > 0) break;
+          const again = await this.produceAlone(producer, items[i]!);
+          const refusal = again && refusalOf(again);
+          if (!again) acked[i] = 1;
+          else if (refusal) refused.push({ record: items[i]!, refusal, detail: describeNativeError(again) });
+          else {
+            outage ??= again;
+            if (again === STALLED) stalledAlone++;
+          }
+        }
+      } finally {
+        end();
       }
     }
-    if (outage) {
+    if (outage || othersQueued > 0) {
       this.acked.failed(attempt, (i) => acked[i] === 1);
+      if (othersQueued > 0)
+        throw new Error(
+          `${othersQueued} records of other writes not acked within ${timeout} ms; ${alone.length} of ${total} records refused with their batch not produced alone yet`,
+        );
       if (outage === STALLED) throw new Error(`${stalledAlone} of ${total} records not acked within ${timeout} ms`);
       throw outage;
     }
     return refused;
+  }
+
+  /**
+   * Starts an alone phase once those started before it ended; until the returned function is
+   * called, send()'s gate holds every other write before produce().
+   */
+  private async startAlone(): Promise<() => void> {
+    const before = this.alonePhases;
+    let end = () => {};
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    this.alonePhases = ended;
+    await before;
+    return () => {
+      if (this.alonePhases === ended) this.alonePhases = undefined;
+      end();
+    };
+  }
+
+  /**
+   * Waits for librdkafka to report every record handed over (the writes at the gate have handed
+   * none): 0, or how many are still queued after `timeout`.
+   */
+  private async othersReported(timeout: number): Promise<number> {
+    if (this.queued === 0) return 0;
+    const reported = new Promise<true>((resolve) => (this.drained = () => resolve(true)));
+    const done = await within(timeout, reported);
+    this.drained = undefined;
+    return done ? 0 : this.queued;
   }
 
   /**
@@ -173,6 +232,7 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
       try {
         producer.produce(this.topic, null, Buffer.from(r.value), r.key, null, sending.base + i, headers);
         handedOver[i] = 1;
+        this.queued++;
       } catch (err) {
         if (refusalOf(err)) {
           sending.failOne(i, err as NativeError);
@@ -230,7 +290,10 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
         partitioner: 'murmur2_random',
         dr_cb: true,
       });
-      producer.on('delivery-report', (err, report) => this.deliveries.report(err, report));
+      producer.on('delivery-report', (err, report) => {
+        this.deliveries.report(err, report);
+        if (--this.queued === 0) this.drained?.();
+      });
       producer.on('event.error', (err) =>
         this.setup.logger.debug({ err: describeNativeError(err) }, 'librdkafka dead-letter producer error'),
       );
