@@ -130,6 +130,8 @@ export interface ClientSetup {
   logger: Logger;
   /** The bus's config name, for metrics and errors. */
   component: string;
+  /** The bus's data directory (ComponentContext.dataDir), where the producer keeps its topic decisions; none: it keeps none. */
+  dataDir?: string;
 }
 
 /** One client library behind the Bus interface (bus/kafka/kafkajs, bus/kafka/librdkafka). */

@@ -36,7 +36,7 @@ export class KafkaBus implements Bus {
 
   constructor(
     readonly options: KafkaBusOptions,
-    ctx: Pick<ComponentContext, 'name' | 'logger'>,
+    ctx: Pick<ComponentContext, 'name' | 'logger'> & Partial<Pick<ComponentContext, 'dataDir'>>,
   ) {
     const tls = options.tls ? loadTls(options.tls, ctx.name) : undefined;
     this.client = chooseClient(options.client, ctx.name, ctx.logger);
@@ -44,7 +44,7 @@ export class KafkaBus implements Bus {
       throw new Error(
         `${ctx.name}: tls.server_name is not supported by client librdkafka (it verifies each broker's own host name); remove it or use client: kafkajs`,
       );
-    this.setup = { options, tls, logger: ctx.logger, component: ctx.name };
+    this.setup = { options, tls, logger: ctx.logger, component: ctx.name, dataDir: ctx.dataDir };
   }
 
   producer(options: BusProducerOptions = {}): BusProducer {

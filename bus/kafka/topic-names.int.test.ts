@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { decodeEvent } from '../../core/wire.js';
 import { BUS_CLIENTS, SHARED_BROKERS, skipWhenMissing, topicsDeletedAfterAll } from '../../test/integration/bus-harness.js';
-import { captureLogger, waitFor } from '../../test/support/index.js';
+import { captureLogger, tempDir, waitFor } from '../../test/support/index.js';
 import { KafkaBus } from './index.js';
 import { kafkaBusOptions } from './options.js';
 import { TopicNamer } from './topic-names.js';
@@ -103,6 +103,45 @@ describe.each(BUS_CLIENTS)('topic_max_distinct [$client]', ({ client, missing })
       await admin.disconnect();
     }
   });
+  it('keeps its decisions in its data directory: after a restart an overflowed combination stays on _other, and its own count stays', async () => {
+    const prefix = `sluice-kept-${client}-${process.pid}-${Date.now()}`;
+    const tmp = await tempDir('topic-decisions');
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      created.push(...['c', 'd', 'x', '_other'].map((s) => `${prefix}.${s}`));
+      const options = kafkaBusOptions.parse({
+        client,
+        brokers: SHARED_BROKERS,
+        topic: `${prefix}.{service}`,
+        topic_max_distinct: 1,
+        producer: { compression: 'none', partitions: 2, replication_factor: 1 },
+      });
+      const first = new KafkaBus(options, { name: 'bus', logger: captureLogger().logger, dataDir: tmp.dir }).producer();
+      await first.open();
+      await first.send([event('c1', 'c'), event('x1', 'x')]);
+      await first.close();
+
+      // Meanwhile another agent, with room, made a topic for x.
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: `${prefix}.x`, numPartitions: 2, replicationFactor: 1 }] });
+      // Restarted, x1 comes again from the disk channel: it goes where its first copy went. c
+      // has its topic, but it is this agent's own: d finds no place.
+      const second = new KafkaBus(options, { name: 'bus', logger: captureLogger().logger, dataDir: tmp.dir }).producer();
+      await second.open();
+      await second.send([event('x1', 'x'), event('d1', 'd'), event('c2', 'c')]);
+      await second.close();
+
+      expect(await idsByTopic(admin, prefix)).toEqual({
+        [`${prefix}.c`]: ['c1', 'c2'],
+        [`${prefix}.x`]: [],
+        [`${prefix}._other`]: ['d1', 'x1', 'x1'],
+      });
+    } finally {
+      await admin.disconnect();
+      await tmp.cleanup();
+    }
+  });
+
   it("shortens a name longer than Kafka's 249 characters keeping its literals: the collectors' subscription reads it", async () => {
     const prefix = `sluice-short-${client}-${process.pid}-${Date.now()}`;
     const template = `${prefix}.{service}.raw`;

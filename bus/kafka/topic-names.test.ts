@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
-import { captureLogger, makeEvent } from '../../test/support/index.js';
+import { captureLogger, makeEvent, type TempDir, tempDir } from '../../test/support/index.js';
 import { type TopicPattern, topicSubscription } from './options.js';
-import { TopicNamer } from './topic-names.js';
+import { TOPIC_DECISIONS_FILE, type TopicCapOptions, TopicNamer } from './topic-names.js';
 
 const event = (over: Partial<LogEvent>): LogEvent => makeEvent({ service: 'pay', module: 'api', host: 'h1', ...over });
 
@@ -174,5 +176,182 @@ describe('TopicNamer.prepare', () => {
   it('lists nothing without a cap or without values', async () => {
     for (const topic of [capped('logs.{service}', 0), capped('logs', 5), new TopicNamer('logs.{service}')])
       await expect(topic.prepare(fails, String)).resolves.toBeUndefined();
+  });
+});
+
+describe('TopicNamer decisions kept in the data directory', () => {
+  let tmp: TempDir;
+  beforeEach(async () => {
+    tmp = await tempDir('topic-decisions');
+  });
+  afterEach(async () => {
+    await tmp.cleanup();
+  });
+
+  const file = () => join(tmp.dir, TOPIC_DECISIONS_FILE);
+  const line = (template: string, topic: string, decision: string) => `${JSON.stringify({ template, topic, decision })}\n`;
+
+  /** A namer over the test's data directory, opened and prepared over `existing` topics, as a producer's first send does. */
+  async function agent(maxDistinct: number, existing: string[] = [], template = 'logs.{service}', over: Partial<TopicCapOptions> = {}) {
+    const { logger, lines } = captureLogger();
+    const namer = new TopicNamer(template, { maxDistinct, component: 'bus', logger, dataDir: tmp.dir, ...over });
+    await namer.open();
+    await namer.prepare(async () => existing, String);
+    return { namer, lines };
+  }
+
+  /** Names the services as a send does, then waits for the decisions to be on disk and closes: the agent stops. */
+  async function sendAndStop(namer: TopicNamer, services: string[]): Promise<string[]> {
+    const named = names(namer, services);
+    await namer.recorded();
+    await namer.close();
+    return named;
+  }
+
+  it('sends a combination that overflowed to _other again after a restart, even where its topic exists now', async () => {
+    const first = await agent(1);
+    expect(await sendAndStop(first.namer, ['a', 'x'])).toEqual(['logs.a', 'logs._other']);
+    expect(await readFile(file(), 'utf8')).toBe(
+      line('logs.{service}', 'logs.a', 'admitted') + line('logs.{service}', 'logs.x', 'overflowed'),
+    );
+
+    // Restarted with x's event replayed; another agent made a topic for x meanwhile.
+    const second = await agent(1, ['logs.a', 'logs.x']);
+    expect(names(second.namer, ['x', 'a', 'y'])).toEqual(['logs._other', 'logs.a', 'logs._other']);
+    const info = ['read back the topic decisions of this agent', 'admitted the value combinations of the existing topics'];
+    expect(second.lines.filter((l) => info.includes(l.msg as string))).toMatchObject([
+      { file: file(), topic: 'logs.{service}', admitted: 1, overflowed: 1 },
+      { topics: 1 },
+    ]);
+    await second.namer.recorded();
+    await second.namer.close();
+    expect(await readFile(file(), 'utf8')).toBe(
+      line('logs.{service}', 'logs.a', 'admitted') +
+        line('logs.{service}', 'logs.x', 'overflowed') +
+        line('logs.{service}', 'logs.y', 'overflowed'),
+    );
+  });
+
+  it('counts the combinations it admitted before a restart towards the cap, though their topics exist now', async () => {
+    const first = await agent(2);
+    expect(await sendAndStop(first.namer, ['a', 'b'])).toEqual(['logs.a', 'logs.b']);
+
+    const second = await agent(2, ['logs.a', 'logs.b', 'logs.c']);
+    expect(names(second.namer, ['c', 'd', 'b', 'a'])).toEqual(['logs.c', 'logs._other', 'logs.b', 'logs.a']);
+    await second.namer.close();
+  });
+
+  it('writes nothing for a combination decided before, nor for values that make the _other topic, which take no place', async () => {
+    const first = await agent(1);
+    expect(await sendAndStop(first.namer, ['_other', 'a', 'a', '_other', 'b'])).toEqual([
+      'logs._other',
+      'logs.a',
+      'logs.a',
+      'logs._other',
+      'logs._other',
+    ]);
+    const second = await agent(1, ['logs.a', 'logs._other']);
+    expect(await sendAndStop(second.namer, ['a', 'b', '_other'])).toEqual(['logs.a', 'logs._other', 'logs._other']);
+    expect(await readFile(file(), 'utf8')).toBe(
+      line('logs.{service}', 'logs.a', 'admitted') + line('logs.{service}', 'logs.b', 'overflowed'),
+    );
+  });
+
+  it('drops a last line cut short by a crash with a warn naming the file and line, and appends after what is whole', async () => {
+    await writeFile(file(), `${line('logs.{service}', 'logs.x', 'overflowed')}{"template":"logs.{service}","topic":"logs.y","dec`);
+    const { namer, lines } = await agent(1);
+    expect(lines.filter((l) => l.level === 40)).toMatchObject([
+      { file: file(), line: 2, msg: expect.stringContaining('dropped the damaged last line of the topic decisions file') },
+    ]);
+    expect(await sendAndStop(namer, ['x', 'y', 'z'])).toEqual(['logs._other', 'logs.y', 'logs._other']);
+    expect(await readFile(file(), 'utf8')).toBe(
+      line('logs.{service}', 'logs.x', 'overflowed') +
+        line('logs.{service}', 'logs.y', 'admitted') +
+        line('logs.{service}', 'logs.z', 'overflowed'),
+    );
+  });
+
+  it('drops a damaged whole last line the same way; damage before it, or a file it cannot read, is an error naming it', async () => {
+    await writeFile(file(), `${line('logs.{service}', 'logs.x', 'overflowed')}{"template":"logs.{serv\n`);
+    const { namer, lines } = await agent(1);
+    expect(lines.filter((l) => l.level === 40)).toMatchObject([{ file: file(), line: 2 }]);
+    expect(await sendAndStop(namer, ['x', 'a'])).toEqual(['logs._other', 'logs.a']);
+    expect(await readFile(file(), 'utf8')).toBe(
+      line('logs.{service}', 'logs.x', 'overflowed') + line('logs.{service}', 'logs.a', 'admitted'),
+    );
+
+    await writeFile(
+      file(),
+      `${line('logs.{service}', 'logs.x', 'overflowed')}\u0000\u0000\n${line('logs.{service}', 'logs.a', 'admitted')}`,
+    );
+    await expect(agent(1)).rejects.toThrow(
+      `bus: ${file()} line 2 is not a topic decision: the file is damaged (remove it to start without the decisions, and a replayed event may then go to another topic than its first copy)`,
+    );
+    await rm(file());
+    await mkdir(file());
+    await expect(agent(1)).rejects.toThrow(
+      `bus: cannot read ${file()}, where topic_max_distinct keeps its decisions: is a directory, not a file`,
+    );
+  });
+
+  it('does not decide by the decisions of another template, and drops them from the file', async () => {
+    const first = await agent(1, [], 'logs.{service}');
+    expect(await sendAndStop(first.namer, ['a', 'api'])).toEqual(['logs.a', 'logs._other']);
+
+    // The topic now names events by module: logs.api is a new combination, with a place of its own.
+    const second = await agent(1, [], 'logs.{module}');
+    expect(
+      second.lines.filter((l) => l.msg === 'dropped the topic decisions of another topic template: they do not apply to this one'),
+    ).toMatchObject([{ file: file(), topic: 'logs.{module}', dropped: 2 }]);
+    expect(await readFile(file(), 'utf8')).toBe('');
+    expect(['api', 'b'].map((module) => second.namer.name(event({ module })))).toEqual(['logs.api', 'logs._other']);
+    await second.namer.recorded();
+    await second.namer.close();
+    expect(await readFile(file(), 'utf8')).toBe(
+      line('logs.{module}', 'logs.api', 'admitted') + line('logs.{module}', 'logs.b', 'overflowed'),
+    );
+  });
+
+  it('remembers at most overflowedMax overflowed combinations, with one warn; beyond, a restart may give one a topic', async () => {
+    const first = await agent(1, [], 'logs.{service}', { overflowedMax: 2 });
+    expect(await sendAndStop(first.namer, ['a', 'x', 'y', 'z', 'w'])).toEqual([
+      'logs.a',
+      'logs._other',
+      'logs._other',
+      'logs._other',
+      'logs._other',
+    ]);
+    expect(first.lines.filter((l) => l.level === 40 && l.file !== undefined)).toMatchObject([
+      {
+        file: file(),
+        overflowed_remembered: 2,
+        value: 'logs.z',
+        msg: 'remembering no more overflowed topic combinations: after a restart a replayed event of a new one may get a topic of its own',
+      },
+    ]);
+    expect(await readFile(file(), 'utf8')).toBe(
+      line('logs.{service}', 'logs.a', 'admitted') +
+        line('logs.{service}', 'logs.x', 'overflowed') +
+        line('logs.{service}', 'logs.y', 'overflowed'),
+    );
+    const second = await agent(2, [], 'logs.{service}', { overflowedMax: 2 });
+    expect(names(second.namer, ['y', 'z', 'x'])).toEqual(['logs._other', 'logs.z', 'logs._other']);
+    await second.namer.close();
+  });
+
+  it('hands back the decisions only once they are on disk, and at once when none is new', async () => {
+    const { namer } = await agent(1);
+    const settled = namer.recorded();
+    expect(namer.recorded()).toBe(settled);
+    names(namer, ['a']);
+    // Naming decides; only recorded() writes.
+    expect(await readFile(file(), 'utf8')).toBe('');
+    const writing = namer.recorded();
+    expect(writing).not.toBe(settled);
+    await writing;
+    expect(await readFile(file(), 'utf8')).toBe(line('logs.{service}', 'logs.a', 'admitted'));
+    names(namer, ['a']);
+    expect(namer.recorded()).toBe(settled);
+    await namer.close();
   });
 });

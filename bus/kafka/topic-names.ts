@@ -1,4 +1,9 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppendFile } from '../../core/append-file.js';
+import { replaceFile } from '../../core/durable-file.js';
 import type { LogEvent } from '../../core/event.js';
+import { fileErrorText } from '../../core/fs-errors.js';
 import type { Logger } from '../../core/log.js';
 import {
   DistinctLimit,
@@ -23,11 +28,20 @@ import { isTopicChar, limitTopic, NO_TIME, sanitizeTopicValue } from './options.
  * topics and `prepare` admits the combinations of those the template can have made. A
  * combination is keyed by the topic name it makes, which is all an existing topic shows of
  * it: values that sanitize to one name are one topic, and one combination.
+ *
+ * An existing topic says nothing of a combination that went to `_other`, nor which
+ * combinations were this agent's own (counted): with `dataDir` the namer also keeps its
+ * decisions there (TopicDecisions), reads them back at `open`, and a combination it sent to
+ * `_other` keeps going there. `recorded()` makes the decisions that `name` took durable: the
+ * producer awaits it before it hands the named records to the client.
  */
 export class TopicNamer {
   private readonly template: EventTemplate;
-  /** The limit and whom to tell of the listing, when topic_max_distinct applies (a cap, and values to count). */
-  private readonly cap: { limit: DistinctLimit; logger: Logger } | undefined;
+  /**
+   * The limit, whom to tell of the listing and where the decisions are kept (with a data
+   * directory), when topic_max_distinct applies (a cap, and values to count).
+   */
+  private readonly cap: { limit: DistinctLimit; logger: Logger; decisions: TopicDecisions | undefined } | undefined;
   /** The template's literal text before its first value, between each two, and after its last. */
   private readonly segments: readonly string[];
   /**
@@ -36,29 +50,76 @@ export class TopicNamer {
    * looked at, so such a name is taken for one the template made.
    */
   private readonly couldMake: (name: string) => boolean;
+  /** The `_other` topic, which every overflowed combination is named. */
+  private readonly overflow: string;
   /** Settled once the existing topics' combinations are admitted (at once when there is no cap). */
   private prepared: Promise<void> | undefined;
 
   constructor(
     readonly topic: string,
-    distinct?: Omit<DistinctLimitOptions, 'option' | 'key'>,
+    distinct?: TopicCapOptions,
   ) {
     const parts = parseTemplate(topic, NO_TIME);
     const segments = literalSegments(parts);
     this.segments = segments;
     this.couldMake = templateMatcher(parts, isTopicChar);
-    const limit =
-      distinct && distinct.maxDistinct > 0 && segments.length > 1
-        ? new DistinctLimit({ ...distinct, option: 'bus.topic', key: (values) => this.nameOf(values.split('\u0000')) })
-        : undefined;
-    this.cap = limit && distinct ? { limit, logger: distinct.logger } : undefined;
+    this.overflow = this.nameOf(segments.slice(1).map(() => sanitizeTopicValue(OVERFLOW)));
+    if (distinct && distinct.maxDistinct > 0 && segments.length > 1) {
+      const { dataDir, overflowedMax = OVERFLOWED_REMEMBERED, ...options } = distinct;
+      const decisions =
+        dataDir === undefined
+          ? undefined
+          : new TopicDecisions(join(dataDir, TOPIC_DECISIONS_FILE), topic, options.component, options.logger, overflowedMax);
+      const capped: DistinctLimit = new DistinctLimit({
+        ...options,
+        option: 'bus.topic',
+        key: (values) => this.nameOf(values.split('\u0000')),
+        decided:
+          decisions &&
+          ((key, admitted) => {
+            // One the file has no room for is refused all the same in this process, whose cap stays full.
+            if (decisions.record(key, admitted) && !admitted) capped.refuse([key]);
+          }),
+      });
+      // Values that make the _other topic are no combination of their own: they take no place.
+      capped.seed([this.overflow], false);
+      this.cap = { limit: capped, logger: options.logger, decisions };
+    }
     this.template = new EventTemplate(topic, {
       ...NO_TIME,
       sanitize: sanitizeTopicValue,
       finish: (_name, values) => limitTopic(segments, values),
-      limit,
+      limit: this.cap?.limit,
     });
     if (!this.cap) this.prepared = Promise.resolve();
+  }
+
+  /**
+   * Reads the decisions kept in the data directory back, before the first event is named: a
+   * combination admitted before counts towards the cap again, one sent to `_other` is sent
+   * there again. Rejects, naming the file, when it cannot be read or is damaged before its
+   * last line.
+   */
+  async open(): Promise<void> {
+    if (!this.cap?.decisions) return;
+    const { limit, decisions } = this.cap;
+    const { admitted, overflowed } = await decisions.open();
+    limit.refuse(overflowed);
+    limit.seed(admitted, true);
+  }
+
+  /**
+   * Resolves once every decision `name` took is on disk: the producer awaits it after naming
+   * a send's records and before handing any to the client. A new decision is rare (at most
+   * topic_max_distinct and the overflowed combinations remembered), so this is nearly always
+   * a resolved promise. A failed write rejects and is tried again by the next call.
+   */
+  recorded(): Promise<void> {
+    return this.cap?.decisions?.recorded() ?? RECORDED;
+  }
+
+  async close(): Promise<void> {
+    await this.cap?.decisions?.close();
   }
 
   name(event: LogEvent): string {
@@ -101,21 +162,203 @@ export class TopicNamer {
   /**
    * Admits the combinations of `existing` topic names, all of them even beyond the cap; a
    * name the template cannot have made (another application's topic) and the `_other`
-   * topic are no combination. Returns how many were admitted.
+   * topic are no combination, and one remembered as sent to `_other` is not admitted.
+   * Returns how many were admitted.
    */
   private seed(limit: DistinctLimit, existing: Iterable<string>): number {
-    const overflow = this.nameOf(this.segments.slice(1).map(() => sanitizeTopicValue(OVERFLOW)));
     const keys = new Set<string>();
-    for (const name of existing) if (name !== overflow && this.couldMake(name)) keys.add(name);
+    for (const name of existing) if (name !== this.overflow && this.couldMake(name)) keys.add(name);
     // The cap is per agent: the topics of every other agent's services are admitted, and do
     // not count, or a cluster with more services than the cap would send every new service
-    // to _other.
-    limit.seed(keys, false);
-    return keys.size;
+    // to _other. One this agent sent to _other stays there (seed leaves it refused).
+    return limit.seed(keys, false);
   }
 
   /** The topic a combination of (sanitized) values makes: what it is counted as. */
   private nameOf(values: readonly string[]): string {
     return limitTopic(this.segments, values);
   }
+}
+
+/** The file in the bus's data directory where an agent keeps its topic_max_distinct decisions. */
+export const TOPIC_DECISIONS_FILE = 'topic-decisions.jsonl';
+
+/**
+ * Overflowed combinations remembered at most. Admitted ones are at most topic_max_distinct,
+ * overflowed ones as many as the values (pod names): past this many a new one still goes to
+ * `_other`, but is not remembered, so after a restart it may get a topic of its own.
+ */
+export const OVERFLOWED_REMEMBERED = 10_000;
+
+const RECORDED = Promise.resolve();
+
+export interface TopicCapOptions extends Omit<DistinctLimitOptions, 'option' | 'key' | 'decided'> {
+  /** The bus's data directory, where the decisions are kept (TOPIC_DECISIONS_FILE); none: they are not. */
+  dataDir?: string;
+  /** Overflowed combinations remembered at most (OVERFLOWED_REMEMBERED). */
+  overflowedMax?: number;
+}
+
+interface Decision {
+  template: string;
+  /** The combination, as the topic it makes. */
+  topic: string;
+  decision: 'admitted' | 'overflowed';
+}
+
+/**
+ * An agent's topic_max_distinct decisions, one JSON line each, appended and fdatasync'd
+ * before the first record a decision names is handed to the client, so none of them was
+ * acted on unless it is on disk. A line names its template: a changed `topic` does not
+ * decide by the old one's lines, which the next open drops. A combination is decided once,
+ * so the file grows by at most topic_max_distinct admitted and `overflowedMax` overflowed lines.
+ */
+class TopicDecisions {
+  private readonly file: AppendFile;
+  /** Lines decided and not yet on disk. */
+  private pending: string[] = [];
+  private writing: Promise<void> | undefined;
+  private overflowed = 0;
+  private full = false;
+
+  constructor(
+    readonly path: string,
+    private readonly template: string,
+    private readonly component: string,
+    private readonly logger: Logger,
+    private readonly overflowedMax: number,
+  ) {
+    this.file = new AppendFile(path);
+  }
+
+  /**
+   * Reads back the decisions of this template. A last line cut short or damaged (a crash
+   * while it was appended: its decision named no record that reached the client) is dropped
+   * with a warn; any other damage, or a file that cannot be read, is an error.
+   */
+  async open(): Promise<{ admitted: string[]; overflowed: string[] }> {
+    const text = await readFile(this.path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return '';
+      throw new Error(`${this.component}: cannot read ${this.path}, where topic_max_distinct keeps its decisions: ${fileErrorText(err)}`);
+    });
+    const lines = text.split('\n');
+    // After the last newline: nothing, or an append cut short, which AppendFile.open cuts off.
+    const tail = lines.pop()!;
+    let dropped: number | undefined;
+    let rewrite = false;
+    if (tail !== '') dropped = lines.length + 1;
+    else if (lines.length > 0 && !parseDecision(lines.at(-1)!)) {
+      lines.pop();
+      dropped = lines.length + 1;
+      rewrite = true;
+    }
+    if (dropped !== undefined)
+      this.logger.warn(
+        { file: this.path, line: dropped },
+        'dropped the damaged last line of the topic decisions file, left by a crash while it was written; its decision named no event that was sent',
+      );
+    const kept: string[] = [];
+    const admitted: string[] = [];
+    const overflowed: string[] = [];
+    let others = 0;
+    for (const [i, line] of lines.entries()) {
+      const d = parseDecision(line);
+      if (!d)
+        throw new Error(
+          `${this.component}: ${this.path} line ${i + 1} is not a topic decision: the file is damaged (remove it to start without the decisions, and a replayed event may then go to another topic than its first copy)`,
+        );
+      if (d.template !== this.template) {
+        others++;
+        continue;
+      }
+      kept.push(`${line}\n`);
+      (d.decision === 'admitted' ? admitted : overflowed).push(d.topic);
+    }
+    if (others > 0) {
+      this.logger.info(
+        { file: this.path, topic: this.template, dropped: others },
+        'dropped the topic decisions of another topic template: they do not apply to this one',
+      );
+      rewrite = true;
+    }
+    try {
+      if (rewrite) await replaceFile(this.path, kept.join(''));
+      await this.file.open();
+    } catch (err) {
+      throw new Error(`${this.component}: cannot open ${this.path}, where topic_max_distinct keeps its decisions: ${fileErrorText(err)}`);
+    }
+    this.overflowed = overflowed.length;
+    if (kept.length > 0)
+      this.logger.info(
+        { file: this.path, topic: this.template, admitted: admitted.length, overflowed: overflowed.length },
+        'read back the topic decisions of this agent',
+      );
+    return { admitted, overflowed };
+  }
+
+  /** Queues a new decision for `recorded`; false when it is not remembered (the overflowed ones are at the bound). */
+  record(topic: string, admitted: boolean): boolean {
+    if (!admitted) {
+      if (this.overflowed >= this.overflowedMax) {
+        if (!this.full)
+          this.logger.warn(
+            { file: this.path, topic: this.template, overflowed_remembered: this.overflowedMax, value: topic },
+            'remembering no more overflowed topic combinations: after a restart a replayed event of a new one may get a topic of its own',
+          );
+        this.full = true;
+        return false;
+      }
+      this.overflowed++;
+    }
+    this.pending.push(
+      `${JSON.stringify({ template: this.template, topic, decision: admitted ? 'admitted' : 'overflowed' } satisfies Decision)}\n`,
+    );
+    return true;
+  }
+
+  recorded(): Promise<void> {
+    return this.pending.length === 0 && !this.writing ? RECORDED : this.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.file.close();
+  }
+
+  /** Writes until nothing is pending: what another call is writing too, since its callers' records wait on it as well. */
+  private async flush(): Promise<void> {
+    while (this.writing || this.pending.length > 0) {
+      if (!this.writing) {
+        const lines = this.pending;
+        this.pending = [];
+        this.writing = this.write(lines);
+      }
+      await this.writing;
+    }
+  }
+
+  private async write(lines: string[]): Promise<void> {
+    try {
+      await this.file.append(lines.join(''));
+    } catch (err) {
+      // AppendFile cut them back off: the next call writes them again.
+      this.pending.unshift(...lines);
+      throw new Error(`${this.component}: cannot write the topic decisions to ${this.path}: ${fileErrorText(err)}`);
+    } finally {
+      this.writing = undefined;
+    }
+  }
+}
+
+function parseDecision(line: string): Decision | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { template, topic, decision } = parsed as Record<string, unknown>;
+  return typeof template === 'string' && typeof topic === 'string' && (decision === 'admitted' || decision === 'overflowed')
+    ? { template, topic, decision }
+    : undefined;
 }

@@ -24,3 +24,35 @@ describe('DistinctLimit.seed', () => {
     expect(['Checkout', 'search'].map((v) => l.admit(v))).toEqual([true, false]);
   });
 });
+
+describe('DistinctLimit.refuse and decided', () => {
+  it('refuses a refused combination even while there is room and even when seeded', () => {
+    const l = limit(3);
+    l.refuse(['x', 'known']);
+    expect(l.seed(['known', 'old'], false)).toBe(1);
+    expect(['x', 'known', 'old', 'a', 'b', 'c', 'd'].map((v) => l.admit(v))).toEqual([false, false, true, true, true, true, false]);
+  });
+
+  it('tells each new decision once, by key, and nothing of seeded or refused combinations', () => {
+    const told: [string, boolean][] = [];
+    const l = new DistinctLimit({
+      maxDistinct: 1,
+      option: 'bus.topic',
+      component: 'distinct-test',
+      logger: silentLogger(),
+      key: (values) => values.toLowerCase(),
+      decided: (key, admitted) => {
+        told.push([key, admitted]);
+        if (!admitted) l.refuse([key]);
+      },
+    });
+    l.seed(['known'], false);
+    l.refuse(['gone']);
+    expect(['A', 'a', 'known', 'gone', 'B', 'b', 'C'].map((v) => l.admit(v))).toEqual([true, true, true, false, false, false, false]);
+    expect(told).toEqual([
+      ['a', true],
+      ['b', false],
+      ['c', false],
+    ]);
+  });
+});

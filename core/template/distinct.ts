@@ -44,6 +44,13 @@ export interface DistinctLimitOptions {
    * to what it reads back.
    */
   key?: (values: string) => string;
+  /**
+   * Told of each new decision before `admit` returns it: a key admitted for the first time,
+   * or a key refused that is not refused for good (`refuse`). A user that keeps them where
+   * a restarted process reads them back (`seed`, `refuse`) makes that process decide as
+   * this one did.
+   */
+  decided?: (key: string, admitted: boolean) => void;
 }
 
 export class DistinctLimit {
@@ -51,6 +58,8 @@ export class DistinctLimit {
   private readonly admitted = new Set<string>();
   /** Seeded without counting towards `max` (seed's `counts: false`). */
   private readonly known = new Set<string>();
+  /** Refused even while there is room (`refuse`). */
+  private readonly refused = new Set<string>();
   private readonly counted: { inc(n?: number): void };
   private lastWarn = Number.NEGATIVE_INFINITY;
   private sinceWarn = 0;
@@ -67,9 +76,14 @@ export class DistinctLimit {
   /** Whether this combination of rendered values keeps its own name (remembered once it does). */
   admit(values: string): boolean {
     const key = this.key(values);
+    if (this.refused.has(key)) return false;
     if (this.admitted.has(key) || this.known.has(key)) return true;
-    if (this.admitted.size >= this.max) return false;
+    if (this.admitted.size >= this.max) {
+      this.options.decided?.(key, false);
+      return false;
+    }
     this.admitted.add(key);
+    this.options.decided?.(key, true);
     return true;
   }
 
@@ -82,11 +96,27 @@ export class DistinctLimit {
    * process's own new combinations count: a cap per process among many that share what
    * exists (an agent's topics, in a cluster of hundreds of services). Call it before the
    * first admit: a combination already refused here and admitted by a later seed would
-   * have been given two names.
+   * have been given two names. A key refused for good stays refused. Returns how many keys
+   * it admitted.
    */
-  seed(keys: Iterable<string>, counts = true): void {
+  seed(keys: Iterable<string>, counts = true): number {
     const into = counts ? this.admitted : this.known;
-    for (const key of keys) into.add(key);
+    let seeded = 0;
+    for (const key of keys)
+      if (!this.refused.has(key)) {
+        into.add(key);
+        seeded++;
+      }
+    return seeded;
+  }
+
+  /**
+   * Refuses `keys` for good, even while there is room and even when seeded: a combination
+   * named with the overflow value before keeps that name, so a replayed event goes where its
+   * first copy went, whatever was counted or created since.
+   */
+  refuse(keys: Iterable<string>): void {
+    for (const key of keys) this.refused.add(key);
   }
 
   /** Called for every event named with the overflow value; `value` is the name it would have had. */

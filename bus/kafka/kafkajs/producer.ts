@@ -41,7 +41,8 @@ const { CompressionTypes, Partitioners } = kafkajs;
  *
  * With topic_max_distinct over a templated topic, the first send lists the cluster's topics
  * before it names any event, so the combinations that have a topic keep it (topic-names.ts);
- * while the listing fails, so does the send.
+ * while the listing fails, so does the send. The topic decisions it makes are on disk before
+ * a record they name is sent (TopicNamer.recorded), read back at open.
  */
 export class KafkajsProducer implements BusProducer {
   readonly batch: BusProducer['batch'];
@@ -73,6 +74,7 @@ export class KafkajsProducer implements BusProducer {
       maxDistinct: options.topic_max_distinct,
       component: setup.component,
       logger: setup.logger,
+      dataDir: setup.dataDir,
     });
     const { key, partitionBy } = recordPlacement(options.producer);
     this.keyOf = key === undefined ? undefined : keyRenderer(key);
@@ -82,6 +84,7 @@ export class KafkajsProducer implements BusProducer {
 
   /** Reads TLS files and builds the client; connecting waits for the first send, so an agent starts (and buffers) while Kafka is down. */
   async open(): Promise<void> {
+    await this.topics.open();
     this.kafka = createKafka(this.setup, '-agent');
     this.logger.info({ bus: describeBus(this.options), client: 'kafkajs' }, 'kafka producer configured; connects on the first send');
   }
@@ -97,6 +100,8 @@ export class KafkajsProducer implements BusProducer {
     try {
       await this.topics.prepare(async () => (await this.connectedAdmin()).listTopics(), describeError);
       const chunks = this.chunk(events);
+      // Every record is named: a new topic decision is on disk before a record it named leaves.
+      await this.topics.recorded();
       if (this.options.producer.create_topics) {
         await this.connected();
         await this.ensureTopics(chunks);
@@ -162,6 +167,7 @@ export class KafkajsProducer implements BusProducer {
 
   async close(): Promise<void> {
     await this.discard();
+    await this.topics.close();
   }
 
   private async connected(): Promise<Producer> {

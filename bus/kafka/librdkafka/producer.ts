@@ -48,7 +48,8 @@ import {
  *
  * With topic_max_distinct over a templated topic, the first send lists the cluster's topics
  * before it names any event, so the combinations that have a topic keep it (topic-names.ts);
- * while the listing fails, so does the send.
+ * while the listing fails, so does the send. The topic decisions it makes are on disk before
+ * a record they name is handed over (TopicNamer.recorded), read back at open.
  */
 export class LibrdkafkaProducer implements BusProducer {
   readonly batch: BusProducer['batch'];
@@ -96,6 +97,7 @@ export class LibrdkafkaProducer implements BusProducer {
       maxDistinct: this.options.topic_max_distinct,
       component: setup.component,
       logger: setup.logger,
+      dataDir: setup.dataDir,
     });
     const { key, partitionBy } = recordPlacement(this.options.producer);
     this.keyOf = key === undefined ? undefined : keyRenderer(key);
@@ -104,6 +106,7 @@ export class LibrdkafkaProducer implements BusProducer {
 
   /** Connecting waits for the first send, so an agent starts (and buffers) while Kafka is down. */
   async open(): Promise<void> {
+    await this.topics.open();
     this.logger.info({ bus: describeBus(this.options), client: 'librdkafka' }, 'kafka producer configured; connects on the first send');
   }
 
@@ -127,13 +130,20 @@ export class LibrdkafkaProducer implements BusProducer {
       try {
         producer = await this.connected();
         await this.topics.prepare(() => topicNames(producer, this.options), describeNativeError);
-        if (this.options.producer.create_topics) await this.ensureTopics(producer, events);
-        if (this.placeBy) await this.partitionCounts.ensure(this.topicsOf(events), (topic) => metadataOf(producer, topic, this.options));
+        // Every record is named before any is handed over, so a new topic decision is on disk before a record it named leaves.
+        const topics = this.topicsOf(events);
+        if (this.options.producer.create_topics) await this.ensureTopics(producer, topics);
+        if (this.placeBy) await this.partitionCounts.ensure(topics, (topic) => metadataOf(producer, topic, this.options));
       } catch (err) {
         busMetrics.produceFailures.inc(this.labels);
         await this.discard();
         throw new Error(`kafka produce failed: ${describeNativeError(err)}`);
       }
+      // Not the client's failure: the producer and the records it holds are kept.
+      await this.topics.recorded().catch((err: unknown) => {
+        busMetrics.produceFailures.inc(this.labels);
+        throw err;
+      });
       sending =
         this.stalled.size === 0
           ? this.produce(producer, events, 0, events.length, sizes)
@@ -394,6 +404,7 @@ export class LibrdkafkaProducer implements BusProducer {
       });
     }
     await this.discard();
+    await this.topics.close();
   }
 
   private connected(): Promise<NativeProducer> {
@@ -436,9 +447,9 @@ export class LibrdkafkaProducer implements BusProducer {
     return topics;
   }
 
-  private async ensureTopics(producer: NativeProducer, events: readonly LogEvent[]): Promise<void> {
+  private async ensureTopics(producer: NativeProducer, topics: ReadonlySet<string>): Promise<void> {
     const missing = new Set<string>();
-    for (const topic of this.topicsOf(events)) if (!this.ensured.has(topic)) missing.add(topic);
+    for (const topic of topics) if (!this.ensured.has(topic)) missing.add(topic);
     if (missing.size === 0) return;
     this.admin ??= loadNative().AdminClient.createFrom(producer);
     const admin = this.admin;
