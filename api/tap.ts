@@ -39,7 +39,11 @@ export interface TapRequest {
 export type TapWritten = boolean | 'refused';
 
 export interface TapOutput {
-  /** Offers one line; unless `true`, nothing more is offered until `drained()`. */
+  /**
+   * Offers one line; unless `true`, the tap offers nothing more until `drained()`. An output
+   * relaying several sources (a collector's workers, api/group.ts) may still receive lines
+   * already on their way, and must take them.
+   */
   write(line: string): TapWritten;
   /** Called once the limit is reached, or the tap is closed. */
   end(): void;

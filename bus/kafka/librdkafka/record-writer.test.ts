@@ -25,9 +25,18 @@ let clientRefuses: (value: string) => NativeError | undefined = () => undefined;
 let broker: (values: string[]) => (NativeError | null | 'stalled')[] = (values) =>
   values.map(() => (values.some((v) => v.length > 100) ? tooLarge() : null));
 
+/** Producers built so far. */
+let producers = 0;
+
 class FakeProducer {
   private report: ((err: NativeError | null, report: DeliveryReport) => void) | undefined;
   private batch: { value: string; opaque: number }[] = [];
+  /** A fatal error reported: librdkafka refuses every produce() after it. */
+  private fatal: NativeError | undefined;
+
+  constructor() {
+    producers++;
+  }
 
   on(event: string, listener: (err: NativeError | null, report: DeliveryReport) => void): this {
     if (event === 'delivery-report') this.report = listener;
@@ -47,6 +56,7 @@ class FakeProducer {
   produce(topic: string, _partition: number | null, value: Buffer, _key: unknown, _ts: unknown, opaque: number): void {
     const text = value.toString('utf8');
     produced.push(text);
+    if (this.fatal) throw this.fatal;
     const refused = clientRefuses(text);
     if (refused) throw refused;
     if (this.batch.length === 0)
@@ -57,6 +67,7 @@ class FakeProducer {
         for (const [i, r] of batch.entries()) {
           const report = (err: NativeError | null) => this.report!(err, { topic, partition: 0, offset: i, opaque: r.opaque });
           const err = errors[i]!;
+          if (err !== null && err !== 'stalled' && err.isFatal) this.fatal = err;
           // A broker that does not answer: the report comes when the test says.
           if (err === 'stalled') stalled.set(r.value, report);
           else report(err);
@@ -85,6 +96,7 @@ const short = (v: string) => (v === big ? 'big' : v);
 
 beforeEach(() => {
   produced.length = 0;
+  producers = 0;
   stalled.clear();
   clientRefuses = () => undefined;
   broker = (values) => values.map(() => (values.some((v) => v.length > 100) ? tooLarge() : null));
@@ -131,6 +143,20 @@ describe('librdkafka dead-letter writer: records Kafka refuses for good', () => 
     const result = await writer.write(records);
     expect(produced.map(short)).toEqual(['big', 'c', 'big', 'c']);
     expect(result.refused.map((r) => r.index)).toEqual([1]);
+    await writer.close();
+  });
+
+  it('lets a producer go after a fatal error: the retry goes through a new one', async () => {
+    const writer = new LibrdkafkaRecordWriter(setup(), 'dl');
+    const records = [record('a', 'dl-1'), record('b', 'dl-2')];
+    const fatal = Object.assign(new Error('Local: Fatal error'), { code: -150, isFatal: true });
+    broker = (values) => values.map(() => fatal);
+    await expect(writer.write(records)).rejects.toThrow('Local: Fatal error');
+    broker = (values) => values.map(() => null);
+    // librdkafka refuses every produce() of a producer after its fatal error.
+    expect(await writer.write(records)).toEqual({ refused: [] });
+    expect(producers).toBe(2);
+    expect(produced).toEqual(['a', 'b', 'a', 'b']);
     await writer.close();
   });
 

@@ -47,6 +47,8 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
   private drained: (() => void) | undefined;
   /** Ends with the last alone phase started or waiting to start; undefined when none is. */
   private alonePhases: Promise<void> | undefined;
+  /** Bumped when the producer is discarded: its reports after that are ignored. */
+  private generation = 0;
 
   protected async send(records: readonly BusRecord[]): Promise<readonly RefusedRecord[]> {
     const producer = await this.connected();
@@ -180,6 +182,7 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
     }
     if (outage || othersQueued > 0) {
       this.acked.failed(attempt, (i) => acked[i] === 1);
+      if (outage?.isFatal) await this.discard();
       if (othersQueued > 0)
         throw new Error(
           `${othersQueued} records of other writes not acked within ${timeout} ms; ${alone.length} of ${total} records refused with their batch not produced alone yet`,
@@ -271,9 +274,26 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
   }
 
   async close(): Promise<void> {
-    const producer = await this.producer?.catch(() => undefined);
+    await this.discard();
+  }
+
+  /**
+   * Lets the producer go: on close, and after a fatal error (an idempotent producer that
+   * lost its sequence), after which librdkafka refuses every produce() and a new producer is
+   * the only way on. What it still held is never reported: its writes fail, its held records
+   * are produced again, and its count of queued records is no alone phase's to wait for.
+   */
+  private async discard(): Promise<void> {
+    const pending = this.producer;
     this.producer = undefined;
+    this.generation++;
+    const producer = await pending?.catch(() => undefined);
     if (producer) await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+    const closed = Object.assign(new Error('kafka dead-letter producer closed'), { code: -1 });
+    this.deliveries.abandon(closed);
+    this.stalled.clear(closed);
+    this.queued = 0;
+    this.drained?.();
   }
 
   private connected(): Promise<NativeProducer> {
@@ -290,7 +310,10 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
         partitioner: 'murmur2_random',
         dr_cb: true,
       });
+      const generation = this.generation;
       producer.on('delivery-report', (err, report) => {
+        // A discarded producer's late reports are no longer anyone's.
+        if (generation !== this.generation) return;
         this.deliveries.report(err, report);
         if (--this.queued === 0) this.drained?.();
       });
