@@ -6,7 +6,7 @@ import { FileEventIds } from '../../../core/event-id.js';
 import type { LostEntry } from './checkpoint.js';
 import type { Descriptors, Holder } from './descriptors.js';
 import type { FileDescription } from './format.js';
-import { type Fingerprint, fileIdOf, fingerprintOf, prefixMatches } from './fingerprint.js';
+import { type Fingerprint, fileIdOf, hashPrefix, prefixMatches, readPrefix } from './fingerprint.js';
 import type { LineReader } from './reader.js';
 
 /**
@@ -46,23 +46,78 @@ export interface CheckResult {
 }
 
 /**
- * Whether a copy of the generation that ends now (copytruncate) holds all of it up to `end`,
- * its first bytes being `fp`; when it does, the caller continues that copy from the
- * generation's position.
+ * A copy of the generation that ends now (copytruncate), its first bytes being `fp`, found
+ * holding what was read of it up to `end` (`read`: the last bytes read before `end`):
+ * `whole` when it holds all of it (the copy continues from the generation's position),
+ * `prefix` when it ends before `end` but is known to be the start of what was read (the
+ * writer appended between the copy and the truncation, and the source read that: nothing in
+ * the copy is read again), undefined when there is none.
  */
-export type CopyFinder = (fp: Fingerprint, end: number, tail: Buffer) => Promise<boolean>;
+export type CopyFinder = (fp: Fingerprint, end: number, read: Buffer) => Promise<'whole' | 'prefix' | undefined>;
 
 /**
- * The last bytes read of a file, kept so that a copy found at its truncation is known to hold
- * what was read, not only to start the same way (two services' files can share a header).
+ * The last bytes read that a copy at least as long as what was read must hold at the same
+ * place, so it is known to hold what was read, not only to start the same way (two services'
+ * files can share a header).
  */
 export const READ_TAIL_BYTES = 256;
+
+/**
+ * The last bytes read of a file that are kept, to know a copy shorter than what was read for
+ * the start of it: logrotate copies, then truncates, and what the writer appends in between
+ * (a few milliseconds: a few lines) is read from the original but not in the copy. A copy
+ * ending within this window is compared with what was read at the same offsets; one ending
+ * earlier cannot be told from another file with the same first bytes and is read as a new
+ * one. A byte window, not samples at line ends: keeping it costs one copy of at most this many
+ * bytes per read chunk, and nothing per line. 4 KiB per followed file covers tens of lines
+ * appended in the race.
+ */
+export const READ_WINDOW_BYTES = 4096;
+
+/**
+ * The fewest bytes of a shorter copy compared with what was read, after the first bytes the
+ * fingerprint already compared: a file sharing only a header (a CSV) is not taken for a copy.
+ */
+export const MIN_OVERLAP_BYTES = 64;
 
 /**
  * The last bytes read of a generation let go, by its lost entry (in memory only: entries
  * restored from a checkpoint have none), so a file continuing it is known to hold them.
  */
 export const lostTails = new WeakMap<LostEntry, Buffer>();
+
+/**
+ * The last bytes read (at most READ_WINDOW_BYTES), ending at the read position: one fixed
+ * buffer per file, given each chunk's last bytes.
+ */
+class ReadWindow {
+  private buf: Buffer | undefined;
+  length = 0;
+
+  push(chunk: Buffer, used: number): void {
+    if (used <= 0) return;
+    this.buf ??= Buffer.allocUnsafe(READ_WINDOW_BYTES);
+    const buf = this.buf;
+    if (used >= READ_WINDOW_BYTES) {
+      chunk.copy(buf, 0, used - READ_WINDOW_BYTES, used);
+      this.length = READ_WINDOW_BYTES;
+      return;
+    }
+    const keep = Math.min(this.length, READ_WINDOW_BYTES - used);
+    buf.copyWithin(0, this.length - keep, this.length);
+    chunk.copy(buf, keep, 0, used);
+    this.length = keep + used;
+  }
+
+  /** The last `n` bytes (at most), a view valid until the next push. */
+  last(n = this.length): Buffer {
+    return this.buf ? this.buf.subarray(this.length - Math.min(n, this.length), this.length) : Buffer.alloc(0);
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+}
 
 /**
  * A system error (EIO on a bad block, ESTALE on NFS) belongs to the file it came from: that
@@ -93,8 +148,13 @@ export class TailedFile implements Holder {
   state: FileState = 'following';
   fh: FileHandle | undefined;
   readPos: number;
-  /** The last bytes read before readPos (at most READ_TAIL_BYTES; fewer only when fewer were read since it was opened). */
-  private readTail = Buffer.alloc(0);
+  /** The last bytes read before readPos (fewer than READ_WINDOW_BYTES only when fewer were read since it was opened). */
+  private readonly window = new ReadWindow();
+  /**
+   * The file's first bytes as far as known (at most fingerprint_bytes): a new file shorter
+   * than a fingerprint is a possible copy of this one while its bytes are the start of these.
+   */
+  head: Buffer;
   emitPos: number;
   reader!: LineReader;
   /** What another format (container logs) knows of the file: service, module, fields, container. */
@@ -138,7 +198,14 @@ export class TailedFile implements Holder {
     /** A reader for a generation starting at `pos`, given the file's first bytes as far as known. */
     private readonly newReader: (f: TailedFile, head: Buffer) => LineReader,
     head: Buffer,
+    /**
+     * The name its writer writes it under: where it was taken up, or the original's name for a
+     * copy continuing a truncated generation. A new file at such a name is no copy (logrotate's
+     * `create` makes the new file under the original's name).
+     */
+    readonly origin: string = path,
   ) {
+    this.head = Buffer.from(head.subarray(0, timings.fingerprintBytes));
     this.ids = new FileEventIds(id);
     this.readPos = pos;
     this.emitPos = pos;
@@ -198,19 +265,11 @@ export class TailedFile implements Holder {
     this.lastGrowthAt = now;
     if (this.readPos + bytesRead > this.size) this.size = this.readPos + bytesRead;
     const used = this.reader.push(buf, bytesRead);
-    this.keepTail(buf, used);
+    this.window.push(buf, used);
     this.readPos += used;
     // A short read means the end for now; the next poll or notification says when it grew.
     if (bytesRead < buf.length && !paused()) this.atEof = true;
     return used;
-  }
-
-  private keepTail(buf: Buffer, used: number): void {
-    if (used >= READ_TAIL_BYTES) this.readTail = Buffer.from(buf.subarray(used - READ_TAIL_BYTES, used));
-    else if (used > 0) {
-      const joined = Buffer.concat([this.readTail, buf.subarray(0, used)]);
-      this.readTail = joined.subarray(Math.max(0, joined.length - READ_TAIL_BYTES));
-    }
   }
 
   /**
@@ -262,14 +321,14 @@ export class TailedFile implements Holder {
   /** The position of this generation, to remember once it is let go. */
   lostEntry(now: number): LostEntry {
     const entry: LostEntry = { id: this.id, fp: this.fp, path: this.path, pos: this.emitPos, at: now };
-    // What was read up to emitPos ends readTail when nothing is held in the reader.
-    if (this.emitPos === this.readPos && this.tailKnown()) lostTails.set(entry, this.readTail);
+    // What was read up to emitPos ends the window when nothing is held in the reader.
+    if (this.emitPos === this.readPos && this.tailKnown()) lostTails.set(entry, Buffer.from(this.window.last(READ_TAIL_BYTES)));
     return entry;
   }
 
-  /** Whether readTail holds the last bytes before readPos (a file resumed at a position has none until its first read). */
+  /** Whether the window holds the last READ_TAIL_BYTES before readPos (a file resumed at a position has none until its first read). */
   private tailKnown(): boolean {
-    return this.readTail.length === Math.min(READ_TAIL_BYTES, this.readPos);
+    return this.window.length >= Math.min(READ_TAIL_BYTES, this.readPos);
   }
 
   async closeIdle(): Promise<void> {
@@ -288,18 +347,22 @@ export class TailedFile implements Holder {
    * The old content is done with; the next generation starts at 0 with a new identity. A
    * copy holding everything read of the old one continues it from the first byte not handed
    * on, so what the reader holds (a line without its newline yet, an event being joined)
-   * comes out whole from the copy. Without one, what was read of it is emitted now, a cut
-   * line marked as such.
+   * comes out whole from the copy. Without one, or with a copy shorter than what was read
+   * (the reader holds more of the line than the copy has), what was read of it is emitted
+   * now, a cut line marked as such.
    */
   private async nextGeneration(now: number, copyHolds: CopyFinder): Promise<LostEntry> {
     // Read first: if that fails, the old generation is still whole, to be looked at again.
-    const fp = await fingerprintOf(this.fh!, this.timings.fingerprintBytes);
+    const head = await readPrefix(this.fh!, this.timings.fingerprintBytes);
     // A copy is only known to hold what was read when those last bytes were (a file resumed at
     // a position and truncated before its first read has none).
-    if (!this.tailKnown() || !(await copyHolds(this.fp, this.readPos, this.readTail))) this.reader.finish(true);
+    const copy = this.tailKnown() ? await copyHolds(this.fp, this.readPos, this.window.last()) : undefined;
+    if (copy !== 'whole') this.reader.finish(true);
     const lost = this.lostEntry(now);
     this.readPos = this.emitPos = this.durablePos = 0;
-    this.readTail = Buffer.alloc(0);
+    this.window.clear();
+    this.head = head;
+    const fp = hashPrefix(head);
     this.fp = fp;
     this.ids = new FileEventIds(fileIdOf(this.dev, this.ino, this.fp));
     this.reader = this.newReader(this, Buffer.alloc(0));
@@ -350,7 +413,8 @@ export class TailedFile implements Holder {
    */
   private async fingerprintIfEmpty(): Promise<void> {
     if (this.fp.len > 0 || !this.fh) return;
-    this.fp = await fingerprintOf(this.fh, this.timings.fingerprintBytes);
+    this.head = await readPrefix(this.fh, this.timings.fingerprintBytes);
+    this.fp = hashPrefix(this.head);
     this.ids = new FileEventIds(fileIdOf(this.dev, this.ino, this.fp));
   }
 }

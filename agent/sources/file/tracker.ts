@@ -6,7 +6,16 @@ import type { Logger } from '../../../core/log.js';
 import type { FileEntry, FileSourceState, LostEntry } from './checkpoint.js';
 import { Descriptors } from './descriptors.js';
 import type { PathTemplate } from './path-template.js';
-import { type CheckResult, type FileTimings, isFileError, lostTails, READ_TAIL_BYTES, statPath, TailedFile } from './file.js';
+import {
+  type CheckResult,
+  type FileTimings,
+  isFileError,
+  lostTails,
+  MIN_OVERLAP_BYTES,
+  READ_TAIL_BYTES,
+  statPath,
+  TailedFile,
+} from './file.js';
 import { type Fingerprint, fileIdOf, readPrefix } from './fingerprint.js';
 import type { FileDescription, FileFormat } from './format.js';
 import type { PathMatcher } from './glob.js';
@@ -35,13 +44,17 @@ type How = 'new' | 'checkpoint' | 'continued' | 'moved_while_stopped' | 'copy_af
 /** A file whose I/O fails is tried again after this, as the source's own restarts: 1 s doubling to 1 min. */
 const retryBackoff = (): Backoff => new Backoff(1000, 60_000);
 
-/** A copy found when its original was seen truncated, open and looked at: it continues the generation that ended. */
+/**
+ * A copy found when its original was seen truncated, open and looked at: it continues the
+ * generation that ended (`whole`), or holds only the start of what was read of it (`prefix`).
+ */
 interface Copy {
   path: string;
   fh: FileHandle;
   st: Stats;
   prefix: Prefix;
   description: FileDescription | undefined;
+  holds: 'whole' | 'prefix';
 }
 
 /** A path whose file could be opened but not read (EIO, ESTALE): not taken up before `at`. */
@@ -169,6 +182,16 @@ export class Tracker {
         return;
       }
       if (d.kind === 'continue') this.ids.addLost(d.lost);
+      if (d.kind === 'new' && prefix.bytes.length < this.s.fingerprintBytes) {
+        // Too short to be told from a copy being written (cp creates it, then writes it):
+        // decided once it can be, or rotate_wait after it was first seen.
+        const like = this.possiblyCopying(path, prefix);
+        const waiting = like && this.stillWaiting(path, st.size, deferral, like.path, false);
+        if (waiting) {
+          this.ids.deferred.set(path, waiting);
+          return;
+        }
+      }
       let how: How = 'new';
       if (d.kind === 'twin') {
         // Starts like a live file: a copytruncate copy whose truncation we have not seen yet,
@@ -291,6 +314,22 @@ export class Tracker {
   }
 
   /**
+   * A followed file whose first bytes the file at `path`, shorter than a fingerprint, holds so
+   * far (all of them, when it is empty): it may be that file's copy, just created. Not at a
+   * name a followed file is written under: logrotate's `create` makes the new file under its
+   * original's name, to be followed at once.
+   */
+  private possiblyCopying(path: string, prefix: Prefix): TailedFile | undefined {
+    const n = prefix.bytes.length;
+    let like: TailedFile | undefined;
+    for (const f of this.files.values()) {
+      if (f.origin === path) return undefined;
+      if (!like && f.head.length > n && f.head.subarray(0, n).equals(prefix.bytes) && this.ids.mayContinue(f.path, path)) like = f;
+    }
+    return like;
+  }
+
+  /**
    * Whether a file that starts like a followed one (a copytruncate copy in the making?) waits
    * longer for that one's truncation, and how: until rotate_wait after a look last found it
    * grown, since a copy of a large file may take longer than rotate_wait to write; but no
@@ -327,7 +366,7 @@ export class Tracker {
     if (f.retryAt > this.now) return;
     const found: { copy?: Copy } = {};
     try {
-      const r = await f.check(this.now, async (fp, end, tail) => (found.copy = await this.copyHolding(f, fp, end, tail)) !== undefined);
+      const r = await f.check(this.now, async (fp, end, read) => (found.copy = await this.copyHolding(f, fp, end, read))?.holds);
       if (r.moved) await this.findMoved(f);
       else this.apply(f, r, found.copy === undefined);
       if (r.truncated && found.copy) {
@@ -510,19 +549,20 @@ export class Tracker {
   }
 
   /**
-   * A copy of the generation of `f` that ends now, holding all of it up to `end`: a file of
-   * its directory matching the globs, or one already waiting as a copy (elsewhere), not
-   * followed, starting with the generation's first bytes and at least `end` long. Opened and
-   * looked at before the generation ends, so it is certain to continue it.
+   * A copy of the generation of `f` that ends now: a file of its directory matching the globs,
+   * or one already waiting as a copy (elsewhere), not followed, starting with the
+   * generation's first bytes, and holding all of it up to `end` or a start of what was read
+   * (`copyOf`). Opened and looked at before the generation ends, so it is certain to continue it.
    */
-  private async copyHolding(f: TailedFile, fp: Fingerprint, end: number, tail: Buffer): Promise<Copy | undefined> {
+  private async copyHolding(f: TailedFile, fp: Fingerprint, end: number, read: Buffer): Promise<Copy | undefined> {
     const dir = dirname(f.path);
     const names = await readdir(dir).catch(() => [] as string[]);
     const paths = new Set([...names.map((n) => join(dir, n)).filter((p) => this.matcher.matches(p)), ...this.ids.deferred.keys()]);
+    const least = shortestCopy(fp, end, read.length);
     for (const path of paths) {
       if (!this.ids.mayContinue(f.path, path)) continue;
       try {
-        const copy = await this.openCopy(path, fp, end, tail);
+        const copy = await this.openCopy(path, fp, end, read, least);
         if (copy) return copy;
       } catch (err) {
         // One that cannot be read is no copy to rely on; the file itself is fine.
@@ -532,10 +572,10 @@ export class Tracker {
     return undefined;
   }
 
-  private async openCopy(path: string, fp: Fingerprint, end: number, tail: Buffer): Promise<Copy | undefined> {
+  private async openCopy(path: string, fp: Fingerprint, end: number, read: Buffer, least: number): Promise<Copy | undefined> {
     // Most files of the directory are followed: a stat rules them out without opening them.
     const seen = await statPath(path);
-    if (!seen || !this.mayBeCopy(seen, end)) return undefined;
+    if (!seen || !this.mayBeCopy(seen, least)) return undefined;
     let fh: FileHandle;
     try {
       fh = await open(path, 'r');
@@ -546,30 +586,35 @@ export class Tracker {
     let copy: Copy | undefined;
     try {
       const st = await fh.stat();
-      if (!this.mayBeCopy(st, end)) return undefined;
+      if (!this.mayBeCopy(st, least)) return undefined;
       const prefix = new Prefix(await readPrefix(fh, this.s.fingerprintBytes));
-      if (!prefix.startsLike(fp) || !(await holdsAt(fh, tail, end))) return undefined;
+      if (!prefix.startsLike(fp)) return undefined;
+      const holds = await copyOf(fh, st.size, fp, end, read);
+      if (!holds) return undefined;
       let description: FileDescription | undefined;
       if (this.s.format && !(description = await this.s.format.describe(path))) return undefined;
-      copy = { path, fh, st, prefix, description };
+      copy = { path, fh, st, prefix, description, holds };
       return copy;
     } finally {
       if (!copy) await fh.close();
     }
   }
 
-  private mayBeCopy(st: Stats, end: number): boolean {
+  private mayBeCopy(st: Stats, least: number): boolean {
     const key = `${st.dev}:${st.ino}`;
-    return st.isFile() && st.size >= end && !this.files.has(key) && !this.ids.restored.has(key);
+    return st.isFile() && st.size >= least && !this.files.has(key) && !this.ids.restored.has(key);
   }
 
-  /** Takes up a copy found at its original's truncation where the generation that ended stopped. */
+  /**
+   * Takes up a copy found at its original's truncation where the generation that ended
+   * stopped; a copy shorter than that was read to its end already, and is followed from there.
+   */
   private async continueCopy(c: Copy, lost: LostEntry): Promise<void> {
     this.ids.deferred.delete(c.path);
     this.retries.delete(c.path);
-    await this.track(c.fh, c.st, c.prefix, lost.fp, c.path, lost.pos, lost.id, c.description, 'continued', { was: lost.path });
+    const pos = c.holds === 'whole' ? lost.pos : c.st.size;
+    await this.track(c.fh, c.st, c.prefix, lost.fp, c.path, pos, lost.id, c.description, 'continued', { was: lost.path });
   }
-
   private renamed(f: TailedFile, path: string): void {
     if (f.path !== path) {
       if (this.byPath.get(f.path) === f) this.byPath.delete(f.path);
@@ -604,6 +649,7 @@ export class Tracker {
       this.s,
       this.s.newReader,
       prefix.bytes,
+      extra.was ?? path,
     );
     f.adoptHandle(fh);
     f.size = st.size;
@@ -652,6 +698,29 @@ async function inodesOf(dir: string): Promise<Map<string, string>> {
     if (st?.isFile()) out.set(`${st.dev}:${st.ino}`, p);
   }
   return out;
+}
+
+/**
+ * The shortest file that can be shown to hold the start of a generation read up to `end`
+ * with its last `known` bytes: its end compared with MIN_OVERLAP_BYTES of them, past the
+ * first bytes the fingerprint compares.
+ */
+function shortestCopy(fp: Fingerprint, end: number, known: number): number {
+  return Math.min(end, Math.max(fp.len, end - known) + MIN_OVERLAP_BYTES);
+}
+
+/**
+ * How a file `size` long, starting like the generation (`fp`), holds what was read of it up to
+ * `end` (`read`: its last bytes): `whole` when it is at least as long and holds the last
+ * READ_TAIL_BYTES at the same place; `prefix` when it is shorter and its last bytes (up to
+ * READ_TAIL_BYTES, at least MIN_OVERLAP_BYTES past the fingerprint) are what was read there.
+ */
+async function copyOf(fh: FileHandle, size: number, fp: Fingerprint, end: number, read: Buffer): Promise<'whole' | 'prefix' | undefined> {
+  if (size >= end) return (await holdsAt(fh, read.subarray(Math.max(0, read.length - READ_TAIL_BYTES)), end)) ? 'whole' : undefined;
+  const from = Math.max(fp.len, end - read.length, size - READ_TAIL_BYTES);
+  if (size - from < MIN_OVERLAP_BYTES) return undefined;
+  const at = read.length - (end - from);
+  return (await holdsAt(fh, read.subarray(at, at + size - from), size)) ? 'prefix' : undefined;
 }
 
 /** Whether `fh` holds `bytes` just before offset `end`. */
