@@ -44,13 +44,15 @@ describe('a copy still being written when rotate_wait ends', () => {
     writeFileSync(log, text(0, 100));
     const cap = captureLogger();
     const ch = new RecordingChannel();
-    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '500ms' }, ch, 'files', cap.logger);
+    // rotate_wait well above a pause of this test or the source on a loaded machine: the copy
+    // must never look still for that long while it is being written.
+    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '1500ms' }, ch, 'files', cap.logger);
     await waitFor('100 events', () => ch.events.length === 100);
 
-    // A slow copy: 300 bytes every 100 ms, four times as long as rotate_wait in all.
+    // A slow copy: 150 bytes every 100 ms, more than twice as long as rotate_wait in all.
     const content = readFileSync(log);
-    for (let at = 0; at < content.length; at += 300) {
-      appendFileSync(copy, content.subarray(at, at + 300));
+    for (let at = 0; at < content.length; at += 150) {
+      appendFileSync(copy, content.subarray(at, at + 150));
       await sleep(100);
     }
     expect(trackerOf(s).ids.deferred.has(copy), 'the copy still waiting').toBe(true);
@@ -352,14 +354,15 @@ describe('a copy first seen too short to have a fingerprint (cp creates it, then
     const log = join(dir, 'app.log');
     writeFileSync(log, text(0, 20));
     const ch = new RecordingChannel();
+    // Within 2.5 s, half of rotate_wait: at once, not after waiting as a possible copy.
     const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '5s' }, ch);
     await waitFor('20 events', () => ch.events.length === 20);
     renameSync(log, `${log}.1`);
     writeFileSync(log, '');
     const { ino } = statSync(log);
-    await waitFor('the new app.log followed', () => trackerOf(s).at(log)?.ino === ino, 1000);
+    await waitFor('the new app.log followed', () => trackerOf(s).at(log)?.ino === ino, 2500);
     appendFileSync(log, text(20, 25));
-    await waitFor('25 events', () => ch.events.length >= 25, 1000);
+    await waitFor('25 events', () => ch.events.length >= 25, 2500);
     expectInOrder(ch, lines(0, 25));
   });
 
@@ -373,7 +376,7 @@ describe('a copy first seen too short to have a fingerprint (cp creates it, then
     writeFileSync(other, '');
     await waitFor('the empty file waiting', () => trackerOf(s).ids.deferred.has(other));
     appendFileSync(other, 'other 0\n');
-    await waitFor('its line', () => ch.events.length === 21, 1000);
+    await waitFor('its line', () => ch.events.length === 21, 2500);
     expectInOrder(ch, [...lines(0, 20), 'other 0']);
   });
 });
