@@ -46,6 +46,17 @@ import {
  * their own are the culprits, the others are acked. send() resolves once every record is
  * acked or kept by `refused`.
  *
+ * Sends run concurrently on the one producer, and librdkafka batches whatever is queued for a
+ * partition: a record "alone" beside another send's records would be refused again for their
+ * culprit, and dead-lettered for it. So a send produces records alone in an alone phase, which
+ * takes its turn in the hand-over order (the sends called after it hand nothing over until it
+ * ends, and are not waited for) and starts once every record handed over before it was
+ * reported: librdkafka is done with a record once it reported it, retries included. A retry of
+ * librdkafka's own would not take the alone record in: this idempotent producer rebuilds a
+ * batch it retries with exactly the records of its first send (rdkafka_msgset_writer.c,
+ * "Reconstructed MessageSet"); a record queued and not sent yet would. If they are not all
+ * reported within request_timeout, the send fails as in an outage.
+ *
  * With topic_max_distinct over a templated topic, the first send lists the cluster's topics
  * before it names any event, so the combinations that have a topic keep it (topic-names.ts);
  * while the listing fails, so does the send. The topic decisions it makes are on disk before
@@ -70,8 +81,14 @@ export class LibrdkafkaProducer implements BusProducer {
   private readonly placement = new Placement();
   private readonly partitionCounts = new PartitionCounts();
   private producer: Promise<NativeProducer> | undefined;
-  /** Settles once the send called last has handed its records to librdkafka. */
+  /** Settles once the send called last has handed its records to librdkafka, or the alone phase started last has ended. */
   private handOver: Promise<void> = Promise.resolve();
+  /**
+   * Each native producer's records not reported yet (see startAlone). Kept per producer: one
+   * discarded on a fatal error never reports the rest, and no alone phase on the next one
+   * waits for them.
+   */
+  private readonly queues = new WeakMap<NativeProducer, Queue>();
   /** The record headers of each service/module seen, made once (see headersOf). */
   private readonly headerCache = new Map<string, Record<string, Buffer>[]>();
   /** Where record values are encoded (see valueOf). */
@@ -172,15 +189,35 @@ export class LibrdkafkaProducer implements BusProducer {
         refusedAt.push(i);
       }
     }
+    let stalledAlone = 0;
+    /** Records handed over before this send's alone phase, still not reported when it gave up waiting for them. */
+    let othersQueued = 0;
     // During an outage they wait for the retry of the whole send, like the records not acked.
-    for (const i of outage ? [] : alone) {
-      const [again] = (await this.produce(producer, events, i, 1, sizes)).failed.values();
-      const refusal = again && refusalOf(again);
-      if (!again) acked[i] = 1;
-      else if (!refusal) outage ??= again;
-      else {
-        refused.push(refusedEvent(events[i]!, this.topics.name(events[i]!), sizes[i]!, refusal, describeNativeError(again)));
-        refusedAt.push(i);
+    // A record produced alone lands after the records of every send handed over before its
+    // alone phase (later ones of its key included) and before those of the sends held by it.
+    if (!outage && alone.length > 0) {
+      this.logger.warn(
+        { events: alone.length, topic: this.topics.name(events[alone[0]!]!), err: describeNativeError(failed.get(alone[0]!)!) },
+        'kafka refused a record batch for good; producing its records one by one to find the ones it refuses',
+      );
+      const phase = await this.startAlone(producer);
+      try {
+        othersQueued = phase.othersQueued;
+        for (const i of alone) {
+          if (outage || othersQueued > 0) break;
+          const [again] = (await this.produce(producer, events, i, 1, sizes)).failed.values();
+          const refusal = again && refusalOf(again);
+          if (!again) acked[i] = 1;
+          else if (!refusal) {
+            outage ??= again;
+            if (again === STALLED) stalledAlone++;
+          } else {
+            refused.push(refusedEvent(events[i]!, this.topics.name(events[i]!), sizes[i]!, refusal, describeNativeError(again)));
+            refusedAt.push(i);
+          }
+        }
+      } finally {
+        phase.end();
       }
     }
     let bytes = 0;
@@ -193,13 +230,17 @@ export class LibrdkafkaProducer implements BusProducer {
     } catch (err) {
       unkept = err as Error;
     }
-    if (outage || unkept) {
+    if (outage || othersQueued > 0 || unkept) {
       busMetrics.produceFailures.inc(this.labels);
       this.acked.failed(attempt, (i) => acked[i] === 1);
       if (outage?.isFatal) await this.discard();
+      if (othersQueued > 0)
+        throw new Error(
+          `kafka produce failed: ${othersQueued} records of other sends not acked within ${this.options.producer.request_timeout} ms; ${alone.length} of ${events.length} records refused with their batch not produced alone yet`,
+        );
       if (!outage) throw unkept;
       if (outage !== STALLED) throw new Error(`kafka produce failed: ${describeNativeError(outage)}`);
-      let waiting = 0;
+      let waiting = stalledAlone;
       for (const err of failed.values()) if (err === STALLED) waiting++;
       throw new Error(
         `kafka produce failed: ${waiting} of ${events.length} records not acked within ${this.options.producer.request_timeout} ms; librdkafka keeps them queued and retrying, and they are not produced again`,
@@ -222,6 +263,7 @@ export class LibrdkafkaProducer implements BusProducer {
     sizes: Uint32Array,
   ): Promise<SendOutcome> {
     const headers = this.options.producer.headers;
+    const queue = this.queues.get(producer)!;
     const sending = this.deliveries.start(count);
     for (let i = 0; i < count; i++) {
       const event = events[from + i]!;
@@ -249,6 +291,7 @@ export class LibrdkafkaProducer implements BusProducer {
           headers ? this.headersOf(event) : undefined,
         );
         sizes[from + i] = value.length;
+        queue.records++;
       } catch (err) {
         sizes[from + i] = 0;
         // Too large for the client itself: refused before any batch, that record alone.
@@ -273,6 +316,25 @@ export class LibrdkafkaProducer implements BusProducer {
     for (let i = 0; i < count; i++) if (outcome.acked[i] === 1) acked[from + i] = 1;
     for (const [i, err] of outcome.failed) failed.set(from + i, err);
     return { acked, failed };
+  }
+
+  /**
+   * Starts an alone phase: takes its turn in the hand-over order (the sends called after it
+   * hand nothing over until `end` is called, so it does not wait for them), then waits for
+   * librdkafka to report every record handed over before it. `othersQueued`: 0, or how many
+   * are still not reported after request_timeout.
+   */
+  private async startAlone(producer: NativeProducer): Promise<{ othersQueued: number; end: () => void }> {
+    const turn = this.handOver;
+    let end!: () => void;
+    this.handOver = new Promise<void>((resolve) => (end = resolve));
+    await turn;
+    const queue = this.queues.get(producer)!;
+    if (queue.records === 0) return { othersQueued: 0, end };
+    const reported = new Promise<true>((resolve) => (queue.drained = () => resolve(true)));
+    const done = await within(this.options.producer.request_timeout, reported);
+    queue.drained = undefined;
+    return { othersQueued: done ? 0 : queue.records, end };
   }
 
   /**
@@ -412,7 +474,12 @@ export class LibrdkafkaProducer implements BusProducer {
     this.producer ??= new Promise<NativeProducer>((resolve, reject) => {
       const native = loadNative();
       const producer = new native.Producer(producerConfig(this.setup, '-agent'));
-      producer.on('delivery-report', (err, report) => this.deliveries.report(err, report));
+      const queue: Queue = { records: 0, drained: undefined };
+      this.queues.set(producer, queue);
+      producer.on('delivery-report', (err, report) => {
+        this.deliveries.report(err, report);
+        if (--queue.records === 0) queue.drained?.();
+      });
       producer.on('event.error', (err) => {
         // Brokers going away is what the outage log is for; the rest is detail.
         if (isOutage(err)) this.outage.failed(describeNativeError(err));
@@ -489,6 +556,13 @@ export class LibrdkafkaProducer implements BusProducer {
     this.deliveries.abandon(closed);
     this.stalled.clear(closed);
   }
+}
+
+/** The records handed to one native producer and not reported yet, given up on or not. */
+interface Queue {
+  records: number;
+  /** Called when `records` comes down to 0, for the alone phase that waits for it. */
+  drained: (() => void) | undefined;
 }
 
 function metadataOf(producer: NativeProducer, topic: string, options: KafkaBusOptions): Promise<Metadata> {
