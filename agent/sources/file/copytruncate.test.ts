@@ -49,10 +49,11 @@ describe('a copy still being written when rotate_wait ends', () => {
     const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '1500ms' }, ch, 'files', cap.logger);
     await waitFor('100 events', () => ch.events.length === 100);
 
-    // A slow copy: 150 bytes every 100 ms, more than twice as long as rotate_wait in all.
+    // A slow copy: 150 bytes every 100 ms, more than twice as long as rotate_wait in all. Its
+    // first write holds a fingerprint: a copy first seen shorter is read as a new file (README).
     const content = readFileSync(log);
-    for (let at = 0; at < content.length; at += 150) {
-      appendFileSync(copy, content.subarray(at, at + 150));
+    for (let at = 0; at < content.length; at += at === 0 ? 300 : 150) {
+      appendFileSync(copy, content.subarray(at, at + (at === 0 ? 300 : 150)));
       await sleep(100);
     }
     expect(trackerOf(s).ids.deferred.has(copy), 'the copy still waiting').toBe(true);
@@ -261,11 +262,12 @@ describe('a copy shorter than what was read (the writer appended between the cop
     await waitFor('30 events', () => ch.events.length >= 30);
     await sleep(300);
     expectInOrder(ch, lines(0, 30));
-    expect(cap.lines.find((l) => l.msg === 'file taken up' && l.path === copy)).toMatchObject({
-      how: 'continued',
-      pos: statSync(copy).size,
-      file_id: ch.events[0]!.source.fileId,
-    });
+    const taken = cap.lines.find((l) => l.msg === 'file taken up' && l.path === copy)!;
+    expect(taken).toMatchObject({ how: 'continued', pos: statSync(copy).size, was: log });
+    // Its own id, as a new file's: were it read after all, none of its events is one of app.log's.
+    const { dev, ino } = statSync(copy);
+    expect(taken.file_id).toMatch(new RegExp(`^${dev}:${ino}:`));
+    expect(taken.file_id).not.toBe(ch.events[0]!.source.fileId);
   });
 
   test('a line read in part, the copy holding less of it: emitted once, marked log.truncated, as without a copy', async () => {
@@ -294,6 +296,80 @@ describe('a copy shorter than what was read (the writer appended between the cop
     expect(trackerOf(s).at(copy)?.readPos).toBe(statSync(copy).size);
   });
 
+  test('a file of another run with the same output, taken for the copy, is read from its start once it grows: no line lost, no id shared', async () => {
+    // A job's fixed output (no timestamps): its second run's log starts as the first one's.
+    const step = (i: number): string => `step ${i}: loading module number ${i} of the pipeline ... ok`;
+    const steps = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, k) => step(from + k));
+    const stepText = (from: number, to: number): string => `${steps(from, to).join('\n')}\n`;
+    const job1 = join(dir, 'job-1.log');
+    const job2 = join(dir, 'job-2.log');
+    writeFileSync(job1, stepText(0, 60));
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, '*.log')], rotate_wait: '2s' }, ch, 'files', cap.logger);
+    await waitFor('60 events', () => ch.events.length === 60);
+    await readToEnd(s, job1);
+    writeFileSync(job2, stepText(0, 40));
+    await waitFor('job-2.log waiting', () => trackerOf(s).ids.deferred.has(job2));
+    // job-1.log emptied, no copy of it anywhere: job-2.log looks like the copy of its start.
+    truncateSync(job1, 0);
+    await waitFor('job-2.log taken up', () => trackerOf(s).has(job2));
+    appendFileSync(job2, stepText(40, 70));
+    const of = (path: string): string[] => ch.events.filter((e) => e.source.path === path).map((e) => e.message);
+    await waitFor('every line of job-2.log', () => of(job2).length >= 70);
+    await sleep(300);
+    expect(of(job1)).toEqual(steps(0, 60));
+    expect(of(job2)).toEqual(steps(0, 70));
+    expect(new Set(ch.events.map((e) => e.id)).size, 'an event id shared').toBe(ch.events.length);
+    expect(cap.lines.find((l) => l.level === 40 && l.path === job2)).toMatchObject({
+      msg: 'file taken for the copy of a truncated one grew after; reading it again from its start',
+      was: job1,
+    });
+  });
+
+  test('a copy that grows after it was taken up was no copy: read again from its start, with a warning', async () => {
+    const log = join(dir, 'app.log');
+    const copy = `${log}.1`;
+    writeFileSync(log, text(0, 20));
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '2s' }, ch, 'files', cap.logger);
+    await waitFor('20 events', () => ch.events.length === 20);
+    copyFileSync(log, copy);
+    appendFileSync(log, text(20, 25));
+    await waitFor('25 events', () => ch.events.length === 25);
+    await readToEnd(s, log);
+    truncateSync(log, 0);
+    await waitFor('the copy taken up', () => trackerOf(s).has(copy));
+    appendFileSync(copy, 'late 0\n');
+    await waitFor('46 events', () => ch.events.length >= 46);
+    await sleep(300);
+    expect(ch.events.filter((e) => e.source.path === log).map((e) => e.message)).toEqual(lines(0, 25));
+    expect(ch.events.filter((e) => e.source.path === copy).map((e) => e.message)).toEqual([...lines(0, 20), 'late 0']);
+    expect(new Set(ch.events.map((e) => e.id)).size, 'an event id shared').toBe(ch.events.length);
+    expect(cap.lines.filter((l) => l.level === 40)).toMatchObject([
+      { msg: 'file taken for the copy of a truncated one grew after; reading it again from its start', path: copy, was: log },
+    ]);
+  });
+
+  test('a shorter file ending like what was read but differing before that is no copy: read as a file of its own', async () => {
+    const a = join(dir, 'a.log');
+    const b = join(dir, 'b.log');
+    writeFileSync(a, text(0, 30));
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, '*.log')], rotate_wait: '2s' }, ch);
+    await waitFor('30 events', () => ch.events.length === 30);
+    await readToEnd(s, a);
+    // Its first bytes and its last 300 are a.log's at the same offsets, its middle lines not.
+    const other = lines(8, 18).map((l) => l.replace('line', 'LINE'));
+    writeFileSync(b, `${text(0, 8)}${other.join('\n')}\n${text(18, 25)}`);
+    await waitFor('b.log waiting', () => trackerOf(s).ids.deferred.has(b));
+    truncateSync(a, 0);
+    await waitFor('every line of b.log', () => ch.events.length >= 55);
+    await sleep(300);
+    expect(ch.events.filter((e) => e.source.path === b).map((e) => e.message)).toEqual([...lines(0, 8), ...other, ...lines(18, 25)]);
+  });
+
   test('a file of another writer with the same first bytes, shorter than what was read, is read as a file of its own', async () => {
     const a = join(dir, 'a.csv');
     const b = join(dir, 'b.csv');
@@ -319,64 +395,32 @@ describe('a copy shorter than what was read (the writer appended between the cop
   });
 });
 
-describe('a copy first seen too short to have a fingerprint (cp creates it, then writes it)', () => {
-  for (const [what, first] of [
-    ['empty', 0],
-    ['holding its first 100 bytes', 100],
-  ] as const) {
-    test(`${what}: waits, then continues where the original was truncated: every line once`, async () => {
-      const log = join(dir, 'app.log');
-      const copy = `${log}.1`;
-      writeFileSync(log, text(0, 20));
-      const cap = captureLogger();
-      const ch = new RecordingChannel();
-      const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '2s' }, ch, 'files', cap.logger);
-      await waitFor('20 events', () => ch.events.length === 20);
-      const content = readFileSync(log);
-      writeFileSync(copy, content.subarray(0, first));
-      await waitFor('the copy seen', () => trackerOf(s).ids.deferred.has(copy) || trackerOf(s).has(copy));
-      const waited = trackerOf(s).ids.deferred.has(copy);
-      appendFileSync(copy, content.subarray(first));
-      appendFileSync(log, text(20, 25));
-      appendFileSync(copy, text(20, 25));
-      truncateSync(log, 0);
-      await waitFor('the copy continued', () => ch.messages().includes(line(24)));
-      appendFileSync(log, text(25, 30));
-      await waitFor('30 events', () => ch.events.length >= 30);
-      await sleep(300);
-      expectInOrder(ch, lines(0, 30));
-      expect(waited, 'the copy waiting while too short to have a fingerprint').toBe(true);
-      expect(cap.lines.find((l) => l.msg === 'file taken up' && l.path === copy)).toMatchObject({ how: 'continued', pos: content.length });
-    });
-  }
-
-  test("an empty file under the original's name (logrotate's create) is followed at once", async () => {
-    const log = join(dir, 'app.log');
-    writeFileSync(log, text(0, 20));
-    const ch = new RecordingChannel();
-    // Within 2.5 s, half of rotate_wait: at once, not after waiting as a possible copy.
-    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '5s' }, ch);
-    await waitFor('20 events', () => ch.events.length === 20);
-    renameSync(log, `${log}.1`);
-    writeFileSync(log, '');
-    const { ino } = statSync(log);
-    await waitFor('the new app.log followed', () => trackerOf(s).at(log)?.ino === ino, 2500);
-    appendFileSync(log, text(20, 25));
-    await waitFor('25 events', () => ch.events.length >= 25, 2500);
-    expectInOrder(ch, lines(0, 25));
-  });
-
-  test('a new file under another name, first empty, is read as soon as its first bytes show it is no copy', async () => {
-    const log = join(dir, 'app.log');
-    const other = join(dir, 'app.log.other');
-    writeFileSync(log, text(0, 20));
-    const ch = new RecordingChannel();
-    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '5s' }, ch);
-    await waitFor('20 events', () => ch.events.length === 20);
-    writeFileSync(other, '');
-    await waitFor('the empty file waiting', () => trackerOf(s).ids.deferred.has(other));
-    appendFileSync(other, 'other 0\n');
-    await waitFor('its line', () => ch.events.length === 21, 2500);
-    expectInOrder(ch, [...lines(0, 20), 'other 0']);
-  });
+test('numbered copytruncate rotations across a restart: every line once', async () => {
+  const log = join(dir, 'app.log');
+  const gen = (g: number, from: number, to: number): string[] => lines(from, to).map((l) => `gen${g} ${l}`);
+  const genText = (g: number, from: number, to: number): string => `${gen(g, from, to).join('\n')}\n`;
+  /** logrotate copytruncate with numbered copies; the copy written in one go, as cp does a small file. */
+  const rotate = (): void => {
+    renameSync(`${log}.1`, `${log}.2`);
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+  };
+  writeFileSync(`${log}.1`, genText(0, 0, 10));
+  writeFileSync(log, genText(1, 0, 20));
+  const ch = new RecordingChannel();
+  const options = { include: [join(dir, 'app.log*')], rotate_wait: '2s' };
+  let s = await sources.start(options, ch);
+  await waitFor('30 events', () => ch.events.length === 30);
+  rotate();
+  appendFileSync(log, genText(2, 0, 20));
+  await waitFor('50 events', () => ch.events.length === 50);
+  await sources.stop(s);
+  // Started again: app.log.1 (a copy now) and app.log resumed from the checkpoint.
+  s = await sources.start(options, ch);
+  await sleep(300);
+  rotate();
+  appendFileSync(log, genText(3, 0, 5));
+  await waitFor('55 events', () => ch.events.length >= 55);
+  await sleep(2500);
+  expect(ch.messages().sort()).toEqual([...gen(0, 0, 10), ...gen(1, 0, 20), ...gen(2, 0, 20), ...gen(3, 0, 5)].sort());
 });

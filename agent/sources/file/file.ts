@@ -6,7 +6,7 @@ import { FileEventIds } from '../../../core/event-id.js';
 import type { LostEntry } from './checkpoint.js';
 import type { Descriptors, Holder } from './descriptors.js';
 import type { FileDescription } from './format.js';
-import { type Fingerprint, fileIdOf, hashPrefix, prefixMatches, readPrefix } from './fingerprint.js';
+import { type Fingerprint, fileIdOf, fingerprintOf, prefixMatches } from './fingerprint.js';
 import type { LineReader } from './reader.js';
 
 /**
@@ -151,10 +151,12 @@ export class TailedFile implements Holder {
   /** The last bytes read before readPos (fewer than READ_WINDOW_BYTES only when fewer were read since it was opened). */
   private readonly window = new ReadWindow();
   /**
-   * The file's first bytes as far as known (at most fingerprint_bytes): a new file shorter
-   * than a fingerprint is a possible copy of this one while its bytes are the start of these.
+   * The original's path while this file is followed from its end as a copy holding only the
+   * start of what was read of it (copytruncate's race). logrotate writes its copy to the end
+   * before it truncates, and never again: a file that grows after was no copy, and is read
+   * again from its start (duplicates rather than lines never read; the tracker warns).
    */
-  head: Buffer;
+  prefixOf: string | undefined;
   emitPos: number;
   reader!: LineReader;
   /** What another format (container logs) knows of the file: service, module, fields, container. */
@@ -198,14 +200,7 @@ export class TailedFile implements Holder {
     /** A reader for a generation starting at `pos`, given the file's first bytes as far as known. */
     private readonly newReader: (f: TailedFile, head: Buffer) => LineReader,
     head: Buffer,
-    /**
-     * The name its writer writes it under: where it was taken up, or the original's name for a
-     * copy continuing a truncated generation. A new file at such a name is no copy (logrotate's
-     * `create` makes the new file under the original's name).
-     */
-    readonly origin: string = path,
   ) {
-    this.head = Buffer.from(head.subarray(0, timings.fingerprintBytes));
     this.ids = new FileEventIds(id);
     this.readPos = pos;
     this.emitPos = pos;
@@ -259,6 +254,10 @@ export class TailedFile implements Holder {
     const { bytesRead } = await this.fh!.read(buf, 0, buf.length, this.readPos);
     if (bytesRead === 0) {
       this.atEof = true;
+      return 0;
+    }
+    if (this.prefixOf !== undefined) {
+      this.readFromStart(now);
       return 0;
     }
     if (this.fp.len === 0) await this.fingerprintIfEmpty();
@@ -353,22 +352,26 @@ export class TailedFile implements Holder {
    */
   private async nextGeneration(now: number, copyHolds: CopyFinder): Promise<LostEntry> {
     // Read first: if that fails, the old generation is still whole, to be looked at again.
-    const head = await readPrefix(this.fh!, this.timings.fingerprintBytes);
+    const fp = await fingerprintOf(this.fh!, this.timings.fingerprintBytes);
     // A copy is only known to hold what was read when those last bytes were (a file resumed at
     // a position and truncated before its first read has none).
     const copy = this.tailKnown() ? await copyHolds(this.fp, this.readPos, this.window.last()) : undefined;
     if (copy !== 'whole') this.reader.finish(true);
     const lost = this.lostEntry(now);
-    this.readPos = this.emitPos = this.durablePos = 0;
-    this.window.clear();
-    this.head = head;
-    const fp = hashPrefix(head);
     this.fp = fp;
     this.ids = new FileEventIds(fileIdOf(this.dev, this.ino, this.fp));
+    this.readFromStart(now);
+    return lost;
+  }
+
+  /** Reading starts again at byte 0, with nothing held (a new generation has its new fileId set first). */
+  private readFromStart(now: number): void {
+    this.readPos = this.emitPos = this.durablePos = 0;
+    this.window.clear();
+    this.prefixOf = undefined;
     this.reader = this.newReader(this, Buffer.alloc(0));
     this.atEof = false;
     this.lastGrowthAt = now;
-    return lost;
   }
 
   /**
@@ -413,8 +416,7 @@ export class TailedFile implements Holder {
    */
   private async fingerprintIfEmpty(): Promise<void> {
     if (this.fp.len > 0 || !this.fh) return;
-    this.head = await readPrefix(this.fh, this.timings.fingerprintBytes);
-    this.fp = hashPrefix(this.head);
+    this.fp = await fingerprintOf(this.fh, this.timings.fingerprintBytes);
     this.ids = new FileEventIds(fileIdOf(this.dev, this.ino, this.fp));
   }
 }

@@ -182,16 +182,6 @@ export class Tracker {
         return;
       }
       if (d.kind === 'continue') this.ids.addLost(d.lost);
-      if (d.kind === 'new' && prefix.bytes.length < this.s.fingerprintBytes) {
-        // Too short to be told from a copy being written (cp creates it, then writes it):
-        // decided once it can be, or rotate_wait after it was first seen.
-        const like = this.possiblyCopying(path, prefix);
-        const waiting = like && this.stillWaiting(path, st.size, deferral, like.path, false);
-        if (waiting) {
-          this.ids.deferred.set(path, waiting);
-          return;
-        }
-      }
       let how: How = 'new';
       if (d.kind === 'twin') {
         // Starts like a live file: a copytruncate copy whose truncation we have not seen yet,
@@ -314,22 +304,6 @@ export class Tracker {
   }
 
   /**
-   * A followed file whose first bytes the file at `path`, shorter than a fingerprint, holds so
-   * far (all of them, when it is empty): it may be that file's copy, just created. Not at a
-   * name a followed file is written under: logrotate's `create` makes the new file under its
-   * original's name, to be followed at once.
-   */
-  private possiblyCopying(path: string, prefix: Prefix): TailedFile | undefined {
-    const n = prefix.bytes.length;
-    let like: TailedFile | undefined;
-    for (const f of this.files.values()) {
-      if (f.origin === path) return undefined;
-      if (!like && f.head.length > n && f.head.subarray(0, n).equals(prefix.bytes) && this.ids.mayContinue(f.path, path)) like = f;
-    }
-    return like;
-  }
-
-  /**
    * Whether a file that starts like a followed one (a copytruncate copy in the making?) waits
    * longer for that one's truncation, and how: until rotate_wait after a look last found it
    * grown, since a copy of a large file may take longer than rotate_wait to write; but no
@@ -385,7 +359,9 @@ export class Tracker {
   async read(f: TailedFile, buf: Buffer, paused: () => boolean): Promise<number> {
     if (f.retryAt > this.now) return 0;
     try {
+      const claimed = f.prefixOf;
       const n = await f.read(buf, this.now, paused);
+      if (claimed !== undefined && f.prefixOf === undefined) this.disproved(f, claimed);
       if (n >= 0) {
         if (f.failing) this.readable(f);
         return n;
@@ -475,6 +451,13 @@ export class Tracker {
     if (f.state === 'following') await f.closeIdle();
   }
 
+  private disproved(f: TailedFile, was: string): void {
+    this.logger.warn(
+      { path: f.path, was, file_id: f.id },
+      'file taken for the copy of a truncated one grew after; reading it again from its start',
+    );
+  }
+
   private readable(f: TailedFile): void {
     this.logger.info({ path: f.path, file_id: f.id, failures: f.failing!.failures }, 'file can be read again');
     f.failing = undefined;
@@ -551,27 +534,40 @@ export class Tracker {
   /**
    * A copy of the generation of `f` that ends now: a file of its directory matching the globs,
    * or one already waiting as a copy (elsewhere), not followed, starting with the
-   * generation's first bytes, and holding all of it up to `end` or a start of what was read
-   * (`copyOf`). Opened and looked at before the generation ends, so it is certain to continue it.
+   * generation's first bytes, and holding all of it up to `end`, or (in its directory only) a
+   * start of what was read (`copyOf`). One holding all of it is taken before one holding a
+   * start. Opened and looked at before the generation ends, so it is certain to continue it.
    */
   private async copyHolding(f: TailedFile, fp: Fingerprint, end: number, read: Buffer): Promise<Copy | undefined> {
     const dir = dirname(f.path);
     const names = await readdir(dir).catch(() => [] as string[]);
     const paths = new Set([...names.map((n) => join(dir, n)).filter((p) => this.matcher.matches(p)), ...this.ids.deferred.keys()]);
     const least = shortestCopy(fp, end, read.length);
-    for (const path of paths) {
-      if (!this.ids.mayContinue(f.path, path)) continue;
-      try {
-        const copy = await this.openCopy(path, fp, end, read, least);
-        if (copy) return copy;
-      } catch (err) {
-        // One that cannot be read is no copy to rely on; the file itself is fine.
-        if (!isFileError(err)) throw err;
+    let start: Copy | undefined;
+    try {
+      for (const path of paths) {
+        if (!this.ids.mayContinue(f.path, path)) continue;
+        try {
+          // logrotate writes its copy beside the original: a shorter file elsewhere ending like
+          // what was read is more likely another writer's with the same output.
+          const copy = await this.openCopy(path, fp, end, read, dirname(path) === dir ? least : end);
+          if (copy?.holds === 'whole') return copy;
+          if (copy && start) await copy.fh.close();
+          else if (copy) start = copy;
+        } catch (err) {
+          // One that cannot be read is no copy to rely on; the file itself is fine.
+          if (!isFileError(err)) throw err;
+        }
       }
+      const found = start;
+      start = undefined;
+      return found;
+    } finally {
+      await start?.fh.close().catch(() => undefined);
     }
-    return undefined;
   }
 
+  /** `least`: the shortest file to look at (`end` when only a whole copy will do). */
   private async openCopy(path: string, fp: Fingerprint, end: number, read: Buffer, least: number): Promise<Copy | undefined> {
     // Most files of the directory are followed: a stat rules them out without opening them.
     const seen = await statPath(path);
@@ -607,14 +603,21 @@ export class Tracker {
 
   /**
    * Takes up a copy found at its original's truncation where the generation that ended
-   * stopped; a copy shorter than that was read to its end already, and is followed from there.
+   * stopped. A copy shorter than that was read to its end already: it is followed from there
+   * under a fileId of its own, as a new file, so that if it turns out to be no copy (it grows)
+   * and is read from its start, none of its events has an id of the original's.
    */
   private async continueCopy(c: Copy, lost: LostEntry): Promise<void> {
     this.ids.deferred.delete(c.path);
     this.retries.delete(c.path);
-    const pos = c.holds === 'whole' ? lost.pos : c.st.size;
-    await this.track(c.fh, c.st, c.prefix, lost.fp, c.path, pos, lost.id, c.description, 'continued', { was: lost.path });
+    if (c.holds === 'whole') {
+      await this.track(c.fh, c.st, c.prefix, lost.fp, c.path, lost.pos, lost.id, c.description, 'continued', { was: lost.path });
+      return;
+    }
+    await this.track(c.fh, c.st, c.prefix, c.prefix.fp, c.path, c.st.size, undefined, c.description, 'continued', { was: lost.path });
+    this.files.get(`${c.st.dev}:${c.st.ino}`)!.prefixOf = lost.path;
   }
+
   private renamed(f: TailedFile, path: string): void {
     if (f.path !== path) {
       if (this.byPath.get(f.path) === f) this.byPath.delete(f.path);
@@ -649,7 +652,6 @@ export class Tracker {
       this.s,
       this.s.newReader,
       prefix.bytes,
-      extra.was ?? path,
     );
     f.adoptHandle(fh);
     f.size = st.size;
@@ -712,12 +714,13 @@ function shortestCopy(fp: Fingerprint, end: number, known: number): number {
 /**
  * How a file `size` long, starting like the generation (`fp`), holds what was read of it up to
  * `end` (`read`: its last bytes): `whole` when it is at least as long and holds the last
- * READ_TAIL_BYTES at the same place; `prefix` when it is shorter and its last bytes (up to
- * READ_TAIL_BYTES, at least MIN_OVERLAP_BYTES past the fingerprint) are what was read there.
+ * READ_TAIL_BYTES at the same place; `prefix` when it is shorter and all its bytes that `read`
+ * covers past the fingerprint (MIN_OVERLAP_BYTES at least) are what was read there: a file
+ * that differs anywhere in them is no copy.
  */
 async function copyOf(fh: FileHandle, size: number, fp: Fingerprint, end: number, read: Buffer): Promise<'whole' | 'prefix' | undefined> {
   if (size >= end) return (await holdsAt(fh, read.subarray(Math.max(0, read.length - READ_TAIL_BYTES)), end)) ? 'whole' : undefined;
-  const from = Math.max(fp.len, end - read.length, size - READ_TAIL_BYTES);
+  const from = Math.max(fp.len, end - read.length);
   if (size - from < MIN_OVERLAP_BYTES) return undefined;
   const at = read.length - (end - from);
   return (await holdsAt(fh, read.subarray(at, at + size - from), size)) ? 'prefix' : undefined;
