@@ -11,6 +11,7 @@ import type {
   ComponentContext,
 } from '../../core/pipeline.js';
 import { batchHeapBytes, type ComponentSpec } from '../../core/registry.js';
+import { formatCount } from '../../core/unit-text.js';
 import {
   type ClientSetup,
   DeferredConsumer,
@@ -22,6 +23,7 @@ import {
   SENDS_IN_FLIGHT,
 } from './client.js';
 import { type KafkaBusOptions, kafkaBusOptions } from './options.js';
+import { OVERFLOWED_REMEMBERED, rememberedTopicsBytes } from './topic-names.js';
 
 /**
  * `bus: {type: kafka}`: the agent's producer and the collector's consumer group over one
@@ -100,6 +102,14 @@ export const kafkaBusSpec: ComponentSpec<'bus', KafkaBusOptions, KafkaBus> = {
       bytes: (2 * MOST_SENDS + 1) * batchHeapBytes(o.producer.batch.max_events),
       half: 'agent',
     },
+    // The topic combinations decided, kept for good (topic-names.ts); none for a fixed topic.
+    ...[rememberedTopicsBytes(o.topic, o.topic_max_distinct)]
+      .filter((bytes) => bytes > 0)
+      .map((bytes) => ({
+        what: `topic_max_distinct (${o.topic_max_distinct} admitted + ${formatCount(OVERFLOWED_REMEMBERED)} overflowed topic names)`,
+        bytes,
+        half: 'agent' as const,
+      })),
     // A fetch response, and the decoded batches of the partitions in flight.
     {
       what: 'consumer.max_bytes, max_bytes_per_partition x partitions_concurrently',

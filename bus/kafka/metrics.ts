@@ -8,6 +8,11 @@ export const busMetrics = {
     'component',
     'client',
   ]),
+  topicDecisionWriteFailures: counter(
+    'sluice_bus_topic_decision_write_failures_total',
+    'Writes of topic_max_distinct decisions to the data directory that failed (the sends go on; a later send writes them)',
+    ['component'],
+  ),
   consumed: counter('sluice_bus_consumed_events_total', 'Events decoded from Kafka and delivered to the router', ['component', 'client']),
   consumedBytes: counter('sluice_bus_consumed_bytes_total', 'Record value bytes consumed', ['component', 'client']),
   undecodable: counter('sluice_bus_undecodable_records_total', 'Records that did not decode and went to the dead-letter', [

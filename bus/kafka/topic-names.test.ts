@@ -1,12 +1,22 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AppendFile } from '../../core/append-file.js';
+import { syncDir } from '../../core/durable-file.js';
 import type { LogEvent } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
+import { metrics } from '../../core/metrics.js';
 import { captureLogger, makeEvent, type TempDir, tempDir } from '../../test/support/index.js';
-import { type TopicPattern, topicSubscription } from './options.js';
+import { kafkaBusSpec } from './index.js';
+import { kafkaBusOptions, type TopicPattern, topicSubscription } from './options.js';
 import { TOPIC_DECISIONS_FILE, type TopicCapOptions, TopicNamer } from './topic-names.js';
+
+// Spied on, to see which directories a new decisions file makes durable.
+vi.mock('../../core/durable-file.js', async (original) => {
+  const real = await original<typeof import('../../core/durable-file.js')>();
+  return { ...real, syncDir: vi.fn(real.syncDir) };
+});
 
 const event = (over: Partial<LogEvent>): LogEvent => makeEvent({ service: 'pay', module: 'api', host: 'h1', ...over });
 
@@ -185,11 +195,14 @@ describe('TopicNamer decisions kept in the data directory', () => {
     tmp = await tempDir('topic-decisions');
   });
   afterEach(async () => {
+    vi.restoreAllMocks();
     await tmp.cleanup();
   });
 
   const file = () => join(tmp.dir, TOPIC_DECISIONS_FILE);
-  const line = (template: string, topic: string, decision: string) => `${JSON.stringify({ template, topic, decision })}\n`;
+  /** The line one write appends: every decision it holds. */
+  const line = (template: string, admitted: string[], overflowed: string[]) => `${JSON.stringify({ template, admitted, overflowed })}\n`;
+  const svc = (admitted: string[], overflowed: string[]) => line('logs.{service}', admitted, overflowed);
 
   /** A namer over the test's data directory, opened and prepared over `existing` topics, as a producer's first send does. */
   async function agent(maxDistinct: number, existing: string[] = [], template = 'logs.{service}', over: Partial<TopicCapOptions> = {}) {
@@ -211,13 +224,12 @@ describe('TopicNamer decisions kept in the data directory', () => {
   it('sends a combination that overflowed to _other again after a restart, even where its topic exists now', async () => {
     const first = await agent(1);
     expect(await sendAndStop(first.namer, ['a', 'x'])).toEqual(['logs.a', 'logs._other']);
-    expect(await readFile(file(), 'utf8')).toBe(
-      line('logs.{service}', 'logs.a', 'admitted') + line('logs.{service}', 'logs.x', 'overflowed'),
-    );
+    // One line per write, whatever it holds: an append cut short can only damage the last line.
+    expect(await readFile(file(), 'utf8')).toBe(svc(['logs.a'], ['logs.x']));
 
     // Restarted with x's event replayed; another agent made a topic for x meanwhile.
     const second = await agent(1, ['logs.a', 'logs.x']);
-    expect(names(second.namer, ['x', 'a', 'y'])).toEqual(['logs._other', 'logs.a', 'logs._other']);
+    expect(names(second.namer, ['x', 'a', 'y', 'z'])).toEqual(['logs._other', 'logs.a', 'logs._other', 'logs._other']);
     const info = ['read back the topic decisions of this agent', 'admitted the value combinations of the existing topics'];
     expect(second.lines.filter((l) => info.includes(l.msg as string))).toMatchObject([
       { file: file(), topic: 'logs.{service}', admitted: 1, overflowed: 1 },
@@ -225,11 +237,18 @@ describe('TopicNamer decisions kept in the data directory', () => {
     ]);
     await second.namer.recorded();
     await second.namer.close();
-    expect(await readFile(file(), 'utf8')).toBe(
-      line('logs.{service}', 'logs.a', 'admitted') +
-        line('logs.{service}', 'logs.x', 'overflowed') +
-        line('logs.{service}', 'logs.y', 'overflowed'),
-    );
+    expect(await readFile(file(), 'utf8')).toBe(svc(['logs.a'], ['logs.x']) + svc([], ['logs.y', 'logs.z']));
+  });
+
+  it('syncs the directory of the file it creates, and its parent, made at the first start; nothing when the file exists', async () => {
+    vi.mocked(syncDir).mockClear();
+    const first = await agent(1);
+    expect(vi.mocked(syncDir).mock.calls).toEqual([[tmp.dir], [dirname(tmp.dir)]]);
+    await first.namer.close();
+    vi.mocked(syncDir).mockClear();
+    const second = await agent(1);
+    expect(vi.mocked(syncDir)).not.toHaveBeenCalled();
+    await second.namer.close();
   });
 
   it('counts the combinations it admitted before a restart towards the cap, though their topics exist now', async () => {
@@ -252,40 +271,30 @@ describe('TopicNamer decisions kept in the data directory', () => {
     ]);
     const second = await agent(1, ['logs.a', 'logs._other']);
     expect(await sendAndStop(second.namer, ['a', 'b', '_other'])).toEqual(['logs.a', 'logs._other', 'logs._other']);
-    expect(await readFile(file(), 'utf8')).toBe(
-      line('logs.{service}', 'logs.a', 'admitted') + line('logs.{service}', 'logs.b', 'overflowed'),
-    );
+    expect(await readFile(file(), 'utf8')).toBe(svc(['logs.a'], ['logs.b']));
   });
 
   it('drops a last line cut short by a crash with a warn naming the file and line, and appends after what is whole', async () => {
-    await writeFile(file(), `${line('logs.{service}', 'logs.x', 'overflowed')}{"template":"logs.{service}","topic":"logs.y","dec`);
+    await writeFile(file(), `${svc([], ['logs.x'])}{"template":"logs.{service}","admitted":["logs.y"],"overfl`);
     const { namer, lines } = await agent(1);
     expect(lines.filter((l) => l.level === 40)).toMatchObject([
       { file: file(), line: 2, msg: expect.stringContaining('dropped the damaged last line of the topic decisions file') },
     ]);
     expect(await sendAndStop(namer, ['x', 'y', 'z'])).toEqual(['logs._other', 'logs.y', 'logs._other']);
-    expect(await readFile(file(), 'utf8')).toBe(
-      line('logs.{service}', 'logs.x', 'overflowed') +
-        line('logs.{service}', 'logs.y', 'admitted') +
-        line('logs.{service}', 'logs.z', 'overflowed'),
-    );
+    expect(await readFile(file(), 'utf8')).toBe(svc([], ['logs.x']) + svc(['logs.y'], ['logs.z']));
   });
 
   it('drops a damaged whole last line the same way; damage before it, or a file it cannot read, is an error naming it', async () => {
-    await writeFile(file(), `${line('logs.{service}', 'logs.x', 'overflowed')}{"template":"logs.{serv\n`);
+    await writeFile(file(), `${svc([], ['logs.x'])}{"template":"logs.{serv\n`);
     const { namer, lines } = await agent(1);
     expect(lines.filter((l) => l.level === 40)).toMatchObject([{ file: file(), line: 2 }]);
     expect(await sendAndStop(namer, ['x', 'a'])).toEqual(['logs._other', 'logs.a']);
-    expect(await readFile(file(), 'utf8')).toBe(
-      line('logs.{service}', 'logs.x', 'overflowed') + line('logs.{service}', 'logs.a', 'admitted'),
-    );
+    expect(await readFile(file(), 'utf8')).toBe(svc([], ['logs.x']) + svc(['logs.a'], []));
 
-    await writeFile(
-      file(),
-      `${line('logs.{service}', 'logs.x', 'overflowed')}\u0000\u0000\n${line('logs.{service}', 'logs.a', 'admitted')}`,
-    );
+    // Appends are one line each, so this is no crash of ours: the file was damaged otherwise.
+    await writeFile(file(), `${svc([], ['logs.x'])}\u0000\u0000\n${svc(['logs.a'], [])}`);
     await expect(agent(1)).rejects.toThrow(
-      `bus: ${file()} line 2 is not a topic decision: the file is damaged (remove it to start without the decisions, and a replayed event may then go to another topic than its first copy)`,
+      `bus: ${file()} line 2 is not a line of topic decisions: the file is damaged (remove it to start without the decisions, and a replayed event may then go to another topic than its first copy)`,
     );
     await rm(file());
     await mkdir(file());
@@ -294,21 +303,26 @@ describe('TopicNamer decisions kept in the data directory', () => {
     );
   });
 
-  it('does not decide by the decisions of another template, and drops them from the file', async () => {
+  it('does not decide by the decisions of another template, and keeps them for when that template is back', async () => {
     const first = await agent(1, [], 'logs.{service}');
     expect(await sendAndStop(first.namer, ['a', 'api'])).toEqual(['logs.a', 'logs._other']);
 
-    // The topic now names events by module: logs.api is a new combination, with a place of its own.
+    // A start with another topic (a mis-set variable): logs.api is a new combination, with a place of its own.
     const second = await agent(1, [], 'logs.{module}');
-    expect(
-      second.lines.filter((l) => l.msg === 'dropped the topic decisions of another topic template: they do not apply to this one'),
-    ).toMatchObject([{ file: file(), topic: 'logs.{module}', dropped: 2 }]);
-    expect(await readFile(file(), 'utf8')).toBe('');
+    expect(second.lines.filter((l) => l.msg === 'read back the topic decisions of this agent')).toEqual([]);
+    expect(second.lines.filter((l) => (l.msg as string).startsWith('kept the topic decisions of another topic template'))).toMatchObject([
+      { file: file(), topic: 'logs.{module}', lines: 1 },
+    ]);
     expect(['api', 'b'].map((module) => second.namer.name(event({ module })))).toEqual(['logs.api', 'logs._other']);
     await second.namer.recorded();
     await second.namer.close();
+    expect(await readFile(file(), 'utf8')).toBe(svc(['logs.a'], ['logs.api']) + line('logs.{module}', ['logs.api'], ['logs.b']));
+
+    // Reverted, with logs.api made meanwhile: the first template's decisions hold again.
+    const third = await agent(1, ['logs.a', 'logs.api'], 'logs.{service}');
+    expect(await sendAndStop(third.namer, ['api', 'a', 'c'])).toEqual(['logs._other', 'logs.a', 'logs._other']);
     expect(await readFile(file(), 'utf8')).toBe(
-      line('logs.{module}', 'logs.api', 'admitted') + line('logs.{module}', 'logs.b', 'overflowed'),
+      svc(['logs.a'], ['logs.api']) + line('logs.{module}', ['logs.api'], ['logs.b']) + svc([], ['logs.c']),
     );
   });
 
@@ -329,11 +343,7 @@ describe('TopicNamer decisions kept in the data directory', () => {
         msg: 'remembering no more overflowed topic combinations: after a restart a replayed event of a new one may get a topic of its own',
       },
     ]);
-    expect(await readFile(file(), 'utf8')).toBe(
-      line('logs.{service}', 'logs.a', 'admitted') +
-        line('logs.{service}', 'logs.x', 'overflowed') +
-        line('logs.{service}', 'logs.y', 'overflowed'),
-    );
+    expect(await readFile(file(), 'utf8')).toBe(svc(['logs.a'], ['logs.x', 'logs.y']));
     const second = await agent(2, [], 'logs.{service}', { overflowedMax: 2 });
     expect(names(second.namer, ['y', 'z', 'x'])).toEqual(['logs._other', 'logs.z', 'logs._other']);
     await second.namer.close();
@@ -349,9 +359,78 @@ describe('TopicNamer decisions kept in the data directory', () => {
     const writing = namer.recorded();
     expect(writing).not.toBe(settled);
     await writing;
-    expect(await readFile(file(), 'utf8')).toBe(line('logs.{service}', 'logs.a', 'admitted'));
+    expect(await readFile(file(), 'utf8')).toBe(svc(['logs.a'], []));
     names(namer, ['a']);
     expect(namer.recorded()).toBe(settled);
     await namer.close();
+  });
+
+  it('goes on when a write fails: one error naming the file and what is at risk, decisions kept, written once the disk takes them', async () => {
+    const { namer, lines } = await agent(1);
+    const failures = async () =>
+      (await metrics.getSingleMetric('sluice_bus_topic_decision_write_failures_total')!.get()).values.find(
+        (v) => v.labels.component === 'bus',
+      )?.value ?? 0;
+    const before = await failures();
+    const full = vi
+      .spyOn(AppendFile.prototype, 'append')
+      .mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    expect(names(namer, ['a', 'x'])).toEqual(['logs.a', 'logs._other']);
+    await namer.recorded();
+    expect(names(namer, ['y', 'a', 'x'])).toEqual(['logs._other', 'logs.a', 'logs._other']);
+    await namer.recorded();
+    // A send that decides nothing new tries the pending ones again.
+    names(namer, ['a']);
+    await namer.recorded();
+    expect(full).toHaveBeenCalledTimes(3);
+    expect(await failures()).toBe(before + 3);
+    expect(lines.filter((l) => l.level === 50)).toEqual([
+      expect.objectContaining({
+        file: file(),
+        topic: 'logs.{service}',
+        err: 'ENOSPC: no space left on device, write',
+        admitted: ['logs.a'],
+        overflowed: ['logs.x'],
+        msg: 'cannot write the topic decisions: events are sent all the same, and the decisions kept in memory and written once the disk takes them; after a restart, replayed events of these combinations may go to another topic than their first copies',
+      }),
+    ]);
+    expect(await readFile(file(), 'utf8')).toBe('');
+
+    full.mockRestore();
+    names(namer, ['a']);
+    await namer.recorded();
+    expect(await readFile(file(), 'utf8')).toBe(svc(['logs.a'], ['logs.x', 'logs.y']));
+    expect(lines.filter((l) => l.msg === 'wrote the topic decisions again: the disk takes them')).toMatchObject([
+      { file: file(), admitted: 1, overflowed: 2 },
+    ]);
+    await namer.close();
+
+    const again = await agent(1, ['logs.y']);
+    expect(names(again.namer, ['y', 'a', 'b'])).toEqual(['logs._other', 'logs.a', 'logs._other']);
+    await again.namer.close();
+  });
+
+  it('tries the pending decisions once more at close', async () => {
+    const { namer } = await agent(1);
+    const full = vi.spyOn(AppendFile.prototype, 'append').mockRejectedValueOnce(new Error('EIO: i/o error, write'));
+    names(namer, ['a']);
+    await namer.recorded();
+    expect(await readFile(file(), 'utf8')).toBe('');
+    await namer.close();
+    expect(full).toHaveBeenCalledTimes(2);
+    expect(await readFile(file(), 'utf8')).toBe(svc(['logs.a'], []));
+  });
+});
+
+describe('the memory the remembered topic combinations take', () => {
+  const uses = (topic: string, topic_max_distinct?: number) =>
+    kafkaBusSpec.memory!(kafkaBusOptions.parse({ topic, topic_max_distinct })).filter((u) => u.what.startsWith('topic_max_distinct'));
+
+  it('is declared on the agent for a templated topic with a cap: the admitted and the overflowed names at most', () => {
+    expect(uses('logs.{service}')).toEqual([
+      { what: 'topic_max_distinct (100 admitted + 10,000 overflowed topic names)', bytes: 10_100 * 280, half: 'agent' },
+    ]);
+    expect(uses('logs')).toEqual([]);
+    expect(uses('logs.{service}', 0)).toEqual([]);
   });
 });

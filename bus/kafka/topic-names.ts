@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { AppendFile } from '../../core/append-file.js';
-import { replaceFile } from '../../core/durable-file.js';
+import { replaceFile, syncDir } from '../../core/durable-file.js';
 import type { LogEvent } from '../../core/event.js';
 import { fileErrorText } from '../../core/fs-errors.js';
 import type { Logger } from '../../core/log.js';
@@ -14,6 +14,7 @@ import {
   parseTemplate,
   templateMatcher,
 } from '../../core/template.js';
+import { busMetrics } from './metrics.js';
 import { isTopicChar, limitTopic, NO_TIME, sanitizeTopicValue } from './options.js';
 
 /**
@@ -109,10 +110,19 @@ export class TopicNamer {
   }
 
   /**
-   * Resolves once every decision `name` took is on disk: the producer awaits it after naming
+   * Whether a send must name all its records before handing any to the client: the
+   * decisions that naming takes are kept, and on disk first (`recorded`).
+   */
+  get keepsDecisions(): boolean {
+    return this.cap?.decisions !== undefined;
+  }
+
+  /**
+   * Resolves once every decision `name` took was written: the producer awaits it after naming
    * a send's records and before handing any to the client. A new decision is rare (at most
    * topic_max_distinct and the overflowed combinations remembered), so this is nearly always
-   * a resolved promise. A failed write rejects and is tried again by the next call.
+   * a resolved promise. Never rejects: a write that fails is logged, its decisions are kept
+   * in memory and written by a later call, and the send goes on (TopicDecisions).
    */
   recorded(): Promise<void> {
     return this.cap?.decisions?.recorded() ?? RECORDED;
@@ -190,6 +200,22 @@ export const TOPIC_DECISIONS_FILE = 'topic-decisions.jsonl';
  */
 export const OVERFLOWED_REMEMBERED = 10_000;
 
+/**
+ * The heap a remembered combination takes at most: its topic name (249 one-byte characters
+ * and V8's string header) and its entry in the limit's set.
+ */
+const REMEMBERED_TOPIC_BYTES = 280;
+
+/**
+ * The most the combinations the agent remembers can take: topic_max_distinct admitted and
+ * OVERFLOWED_REMEMBERED overflowed topic names (refused for good). None without a cap or a
+ * templated topic.
+ */
+export function rememberedTopicsBytes(topic: string, maxDistinct: number): number {
+  if (maxDistinct === 0 || literalSegments(parseTemplate(topic, NO_TIME)).length === 1) return 0;
+  return (maxDistinct + OVERFLOWED_REMEMBERED) * REMEMBERED_TOPIC_BYTES;
+}
+
 const RECORDED = Promise.resolve();
 
 export interface TopicCapOptions extends Omit<DistinctLimitOptions, 'option' | 'key' | 'decided'> {
@@ -199,25 +225,36 @@ export interface TopicCapOptions extends Omit<DistinctLimitOptions, 'option' | '
   overflowedMax?: number;
 }
 
-interface Decision {
+/** One line of the file: the decisions of one write, each combination as the topic it makes. */
+interface DecisionLine {
   template: string;
-  /** The combination, as the topic it makes. */
-  topic: string;
-  decision: 'admitted' | 'overflowed';
+  admitted: string[];
+  overflowed: string[];
 }
 
 /**
- * An agent's topic_max_distinct decisions, one JSON line each, appended and fdatasync'd
- * before the first record a decision names is handed to the client, so none of them was
- * acted on unless it is on disk. A line names its template: a changed `topic` does not
- * decide by the old one's lines, which the next open drops. A combination is decided once,
- * so the file grows by at most topic_max_distinct admitted and `overflowedMax` overflowed lines.
+ * An agent's topic_max_distinct decisions, appended and fdatasync'd before the first record
+ * a decision names is handed to the client. Each write is one JSON line holding every
+ * decision it writes, so an append cut short by a crash can only damage the last line. A
+ * line names its template: lines of another `topic` decide nothing here and are kept, for
+ * when that template is back. A combination is decided once, so per template the file grows
+ * by at most topic_max_distinct admitted and `overflowedMax` overflowed combinations.
+ *
+ * A write that fails (a full disk, a read-only or failing one) does not stop the sends:
+ * the decisions stay in memory, so this process keeps naming as it decided, and are written
+ * by a later send once the disk takes them. Only a restart before then can name a replayed
+ * event otherwise than its first copy, which the error logged says.
  */
 class TopicDecisions {
   private readonly file: AppendFile;
-  /** Lines decided and not yet on disk. */
-  private pending: string[] = [];
+  /** Decisions taken and not on disk yet: `name` queued them, or a write of them failed. */
+  private pending: { topic: string; admitted: boolean }[] = [];
+  /** Decisions taken so far; those up to `tried` were in a write that ended (on disk, or pending again). */
+  private taken = 0;
+  private tried = 0;
   private writing: Promise<void> | undefined;
+  /** A write failed and none succeeded since: the outage is logged once, its end once. */
+  private failing = false;
   private overflowed = 0;
   private full = false;
 
@@ -233,13 +270,15 @@ class TopicDecisions {
 
   /**
    * Reads back the decisions of this template. A last line cut short or damaged (a crash
-   * while it was appended: its decision named no record that reached the client) is dropped
+   * while it was appended: its decisions named no record that reached the client) is dropped
    * with a warn; any other damage, or a file that cannot be read, is an error.
    */
   async open(): Promise<{ admitted: string[]; overflowed: string[] }> {
+    let created = false;
     const text = await readFile(this.path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return '';
-      throw new Error(`${this.component}: cannot read ${this.path}, where topic_max_distinct keeps its decisions: ${fileErrorText(err)}`);
+      if (err.code !== 'ENOENT') throw this.openError('cannot read', err);
+      created = true;
+      return '';
     });
     const lines = text.split('\n');
     // After the last newline: nothing, or an append cut short, which AppendFile.open cuts off.
@@ -247,7 +286,7 @@ class TopicDecisions {
     let dropped: number | undefined;
     let rewrite = false;
     if (tail !== '') dropped = lines.length + 1;
-    else if (lines.length > 0 && !parseDecision(lines.at(-1)!)) {
+    else if (lines.length > 0 && !parseDecisions(lines.at(-1)!)) {
       lines.pop();
       dropped = lines.length + 1;
       rewrite = true;
@@ -255,40 +294,41 @@ class TopicDecisions {
     if (dropped !== undefined)
       this.logger.warn(
         { file: this.path, line: dropped },
-        'dropped the damaged last line of the topic decisions file, left by a crash while it was written; its decision named no event that was sent',
+        'dropped the damaged last line of the topic decisions file, left by a crash while it was written; its decisions named no event that was sent',
       );
-    const kept: string[] = [];
     const admitted: string[] = [];
     const overflowed: string[] = [];
     let others = 0;
     for (const [i, line] of lines.entries()) {
-      const d = parseDecision(line);
+      const d = parseDecisions(line);
       if (!d)
         throw new Error(
-          `${this.component}: ${this.path} line ${i + 1} is not a topic decision: the file is damaged (remove it to start without the decisions, and a replayed event may then go to another topic than its first copy)`,
+          `${this.component}: ${this.path} line ${i + 1} is not a line of topic decisions: the file is damaged (remove it to start without the decisions, and a replayed event may then go to another topic than its first copy)`,
         );
-      if (d.template !== this.template) {
-        others++;
-        continue;
+      if (d.template !== this.template) others++;
+      else {
+        admitted.push(...d.admitted);
+        overflowed.push(...d.overflowed);
       }
-      kept.push(`${line}\n`);
-      (d.decision === 'admitted' ? admitted : overflowed).push(d.topic);
     }
-    if (others > 0) {
+    if (others > 0)
       this.logger.info(
-        { file: this.path, topic: this.template, dropped: others },
-        'dropped the topic decisions of another topic template: they do not apply to this one',
+        { file: this.path, topic: this.template, lines: others },
+        'kept the topic decisions of another topic template: they do not apply to this one, and do again if it comes back',
       );
-      rewrite = true;
-    }
     try {
-      if (rewrite) await replaceFile(this.path, kept.join(''));
+      if (rewrite) await replaceFile(this.path, lines.map((l) => `${l}\n`).join(''));
       await this.file.open();
+      // The new file's entry, and the bus's directory's (made just before, at the first start).
+      if (created) {
+        await syncDir(dirname(this.path));
+        await syncDir(dirname(dirname(this.path)));
+      }
     } catch (err) {
-      throw new Error(`${this.component}: cannot open ${this.path}, where topic_max_distinct keeps its decisions: ${fileErrorText(err)}`);
+      throw this.openError('cannot open', err);
     }
     this.overflowed = overflowed.length;
-    if (kept.length > 0)
+    if (admitted.length + overflowed.length > 0)
       this.logger.info(
         { file: this.path, topic: this.template, admitted: admitted.length, overflowed: overflowed.length },
         'read back the topic decisions of this agent',
@@ -310,46 +350,80 @@ class TopicDecisions {
       }
       this.overflowed++;
     }
-    this.pending.push(
-      `${JSON.stringify({ template: this.template, topic, decision: admitted ? 'admitted' : 'overflowed' } satisfies Decision)}\n`,
-    );
+    this.pending.push({ topic, admitted });
+    this.taken++;
     return true;
   }
 
+  /** Never rejects: see the class comment. */
   recorded(): Promise<void> {
-    return this.pending.length === 0 && !this.writing ? RECORDED : this.flush();
+    return this.pending.length === 0 && !this.writing ? RECORDED : this.flush(this.taken);
   }
 
+  /** Tries the decisions still pending once more (the disk may take them now), then closes the file. */
   async close(): Promise<void> {
+    await this.recorded();
     await this.file.close();
   }
 
-  /** Writes until nothing is pending: what another call is writing too, since its callers' records wait on it as well. */
-  private async flush(): Promise<void> {
-    while (this.writing || this.pending.length > 0) {
-      if (!this.writing) {
-        const lines = this.pending;
+  /**
+   * Waits until the decisions taken up to `upTo` were in a write that ended: one under way
+   * may have started before they were taken, and then the next write takes them. Decisions
+   * a failed write left pending are tried again by every call, so the first send after the
+   * disk takes them again writes them.
+   */
+  private async flush(upTo: number): Promise<void> {
+    for (;;) {
+      if (!this.writing && this.pending.length > 0) {
+        const decisions = this.pending;
         this.pending = [];
-        this.writing = this.write(lines);
+        this.writing = this.write(decisions, this.taken);
       }
+      if (!this.writing) return;
       await this.writing;
+      if (this.tried >= upTo) return;
     }
   }
 
-  private async write(lines: string[]): Promise<void> {
+  private async write(decisions: { topic: string; admitted: boolean }[], upTo: number): Promise<void> {
+    const line: DecisionLine = { template: this.template, admitted: [], overflowed: [] };
+    for (const d of decisions) (d.admitted ? line.admitted : line.overflowed).push(d.topic);
     try {
-      await this.file.append(lines.join(''));
+      await this.file.append(`${JSON.stringify(line)}\n`);
+      if (this.failing)
+        this.logger.info(
+          { file: this.path, topic: this.template, admitted: line.admitted.length, overflowed: line.overflowed.length },
+          'wrote the topic decisions again: the disk takes them',
+        );
+      this.failing = false;
     } catch (err) {
-      // AppendFile cut them back off: the next call writes them again.
-      this.pending.unshift(...lines);
-      throw new Error(`${this.component}: cannot write the topic decisions to ${this.path}: ${fileErrorText(err)}`);
+      // AppendFile cut the line back off: a later send writes it, with what is decided meanwhile.
+      this.pending = decisions.concat(this.pending);
+      busMetrics.topicDecisionWriteFailures.inc({ component: this.component });
+      if (!this.failing)
+        this.logger.error(
+          {
+            file: this.path,
+            topic: this.template,
+            err: fileErrorText(err),
+            admitted: line.admitted,
+            overflowed: line.overflowed,
+          },
+          'cannot write the topic decisions: events are sent all the same, and the decisions kept in memory and written once the disk takes them; after a restart, replayed events of these combinations may go to another topic than their first copies',
+        );
+      this.failing = true;
     } finally {
+      this.tried = upTo;
       this.writing = undefined;
     }
   }
+
+  private openError(what: string, err: unknown): Error {
+    return new Error(`${this.component}: ${what} ${this.path}, where topic_max_distinct keeps its decisions: ${fileErrorText(err)}`);
+  }
 }
 
-function parseDecision(line: string): Decision | undefined {
+function parseDecisions(line: string): DecisionLine | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
@@ -357,8 +431,10 @@ function parseDecision(line: string): Decision | undefined {
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { template, topic, decision } = parsed as Record<string, unknown>;
-  return typeof template === 'string' && typeof topic === 'string' && (decision === 'admitted' || decision === 'overflowed')
-    ? { template, topic, decision }
-    : undefined;
+  const { template, admitted, overflowed } = parsed as Record<string, unknown>;
+  return typeof template === 'string' && isTopicList(admitted) && isTopicList(overflowed) ? { template, admitted, overflowed } : undefined;
+}
+
+function isTopicList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }

@@ -41,8 +41,9 @@ const { CompressionTypes, Partitioners } = kafkajs;
  *
  * With topic_max_distinct over a templated topic, the first send lists the cluster's topics
  * before it names any event, so the combinations that have a topic keep it (topic-names.ts);
- * while the listing fails, so does the send. The topic decisions it makes are on disk before
- * a record they name is sent (TopicNamer.recorded), read back at open.
+ * while the listing fails, so does the send. The topic decisions it makes are written before
+ * a record they name is sent (TopicNamer.recorded), read back at open; a write that fails is
+ * logged and does not hold the send back.
  */
 export class KafkajsProducer implements BusProducer {
   readonly batch: BusProducer['batch'];
@@ -100,7 +101,9 @@ export class KafkajsProducer implements BusProducer {
     try {
       await this.topics.prepare(async () => (await this.connectedAdmin()).listTopics(), describeError);
       const chunks = this.chunk(events);
-      // Every record is named: a new topic decision is on disk before a record it named leaves.
+      // Every record is named: a new topic decision is on disk before a record or a topic it
+      // names is made. recorded() never rejects (a write that fails is logged and tried again
+      // by a later send), so it cannot discard the client here.
       await this.topics.recorded();
       if (this.options.producer.create_topics) {
         await this.connected();

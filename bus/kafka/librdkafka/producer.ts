@@ -59,8 +59,9 @@ import {
  *
  * With topic_max_distinct over a templated topic, the first send lists the cluster's topics
  * before it names any event, so the combinations that have a topic keep it (topic-names.ts);
- * while the listing fails, so does the send. The topic decisions it makes are on disk before
- * a record they name is handed over (TopicNamer.recorded), read back at open.
+ * while the listing fails, so does the send. The topic decisions it makes are written before
+ * a record they name is handed over or a topic they name is created (TopicNamer.recorded),
+ * read back at open; a write that fails is logged and does not hold the send back.
  */
 export class LibrdkafkaProducer implements BusProducer {
   readonly batch: BusProducer['batch'];
@@ -147,20 +148,21 @@ export class LibrdkafkaProducer implements BusProducer {
       try {
         producer = await this.connected();
         await this.topics.prepare(() => topicNames(producer, this.options), describeNativeError);
-        // Every record is named before any is handed over, so a new topic decision is on disk before a record it named leaves.
-        const topics = this.topicsOf(events);
-        if (this.options.producer.create_topics) await this.ensureTopics(producer, topics);
-        if (this.placeBy) await this.partitionCounts.ensure(topics, (topic) => metadataOf(producer, topic, this.options));
+        const { create_topics } = this.options.producer;
+        // Named up front only when needed (produce() names each record as it hands it over):
+        // kept topic decisions are on disk before a record they name leaves, or a topic they
+        // name is made. recorded() never rejects, so it cannot discard the client.
+        if (create_topics || this.placeBy || this.topics.keepsDecisions) {
+          const topics = this.topicsOf(events);
+          await this.topics.recorded();
+          if (create_topics) await this.ensureTopics(producer, topics);
+          if (this.placeBy) await this.partitionCounts.ensure(topics, (topic) => metadataOf(producer, topic, this.options));
+        }
       } catch (err) {
         busMetrics.produceFailures.inc(this.labels);
         await this.discard();
         throw new Error(`kafka produce failed: ${describeNativeError(err)}`);
       }
-      // Not the client's failure: the producer and the records it holds are kept.
-      await this.topics.recorded().catch((err: unknown) => {
-        busMetrics.produceFailures.inc(this.labels);
-        throw err;
-      });
       sending =
         this.stalled.size === 0
           ? this.produce(producer, events, 0, events.length, sizes)
