@@ -296,11 +296,22 @@ describe('TopicNamer decisions kept in the data directory', () => {
     await expect(agent(1)).rejects.toThrow(
       `bus: ${file()} line 2 is not a line of topic decisions: the file is damaged (remove it to start without the decisions, and a replayed event may then go to another topic than its first copy)`,
     );
+    // A whole JSON last line of another shape is no crash's either.
+    await writeFile(file(), `${svc([], ['logs.x'])}{"template":"logs.{service}","topic":"logs.a","decision":"admitted"}\n`);
+    await expect(agent(1)).rejects.toThrow(`bus: ${file()} line 2 is not a line of topic decisions`);
     await rm(file());
     await mkdir(file());
     await expect(agent(1)).rejects.toThrow(
       `bus: cannot read ${file()}, where topic_max_distinct keeps its decisions: is a directory, not a file`,
     );
+  });
+
+  it('reads back a line holding more names than a call takes arguments', async () => {
+    const many = Array.from({ length: 200_000 }, (_, i) => `logs.s${i}`);
+    await writeFile(file(), svc([], many));
+    const { namer } = await agent(1);
+    expect(names(namer, ['s199999', 'a'])).toEqual(['logs._other', 'logs.a']);
+    await namer.close();
   });
 
   it('does not decide by the decisions of another template, and keeps them for when that template is back', async () => {
@@ -420,6 +431,22 @@ describe('TopicNamer decisions kept in the data directory', () => {
     expect(full).toHaveBeenCalledTimes(2);
     expect(await readFile(file(), 'utf8')).toBe(svc(['logs.a'], []));
   });
+
+  it('names every decision still unwritten when it stops with the disk still failing', async () => {
+    const { namer, lines } = await agent(1);
+    vi.spyOn(AppendFile.prototype, 'append').mockRejectedValue(new Error('EIO: i/o error, write'));
+    names(namer, ['a', 'x']);
+    await namer.recorded();
+    names(namer, ['y']);
+    await namer.recorded();
+    await namer.close();
+    expect(lines.filter((l) => l.level === 50).at(-1)).toMatchObject({
+      file: file(),
+      admitted: ['logs.a'],
+      overflowed: ['logs.x', 'logs.y'],
+      msg: 'stopping with topic decisions the disk did not take: after the restart, replayed events of these combinations may go to another topic than their first copies',
+    });
+  });
 });
 
 describe('the memory the remembered topic combinations take', () => {
@@ -428,7 +455,7 @@ describe('the memory the remembered topic combinations take', () => {
 
   it('is declared on the agent for a templated topic with a cap: the admitted and the overflowed names at most', () => {
     expect(uses('logs.{service}')).toEqual([
-      { what: 'topic_max_distinct (100 admitted + 10,000 overflowed topic names)', bytes: 10_100 * 280, half: 'agent' },
+      { what: 'topic_max_distinct (100 admitted + 10,000 overflowed topic names)', bytes: 10_100 * 320, half: 'agent' },
     ]);
     expect(uses('logs')).toEqual([]);
     expect(uses('logs.{service}', 0)).toEqual([]);

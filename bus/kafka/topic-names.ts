@@ -202,9 +202,9 @@ export const OVERFLOWED_REMEMBERED = 10_000;
 
 /**
  * The heap a remembered combination takes at most: its topic name (249 one-byte characters
- * and V8's string header) and its entry in the limit's set.
+ * and V8's string header: 272 bytes measured) and its entry in the limit's set.
  */
-const REMEMBERED_TOPIC_BYTES = 280;
+const REMEMBERED_TOPIC_BYTES = 320;
 
 /**
  * The most the combinations the agent remembers can take: topic_max_distinct admitted and
@@ -269,9 +269,9 @@ class TopicDecisions {
   }
 
   /**
-   * Reads back the decisions of this template. A last line cut short or damaged (a crash
-   * while it was appended: its decisions named no record that reached the client) is dropped
-   * with a warn; any other damage, or a file that cannot be read, is an error.
+   * Reads back the decisions of this template. A last line cut short (a crash while it was
+   * appended) is dropped with a warn; any other damage, a last line that is whole JSON of
+   * another shape (no crash leaves one), or a file that cannot be read, is an error.
    */
   async open(): Promise<{ admitted: string[]; overflowed: string[] }> {
     let created = false;
@@ -286,7 +286,7 @@ class TopicDecisions {
     let dropped: number | undefined;
     let rewrite = false;
     if (tail !== '') dropped = lines.length + 1;
-    else if (lines.length > 0 && !parseDecisions(lines.at(-1)!)) {
+    else if (lines.length > 0 && !isJson(lines.at(-1)!)) {
       lines.pop();
       dropped = lines.length + 1;
       rewrite = true;
@@ -294,7 +294,7 @@ class TopicDecisions {
     if (dropped !== undefined)
       this.logger.warn(
         { file: this.path, line: dropped },
-        'dropped the damaged last line of the topic decisions file, left by a crash while it was written; its decisions named no event that was sent',
+        'dropped the damaged last line of the topic decisions file, left by a crash while it was written; after a restart, replayed events of its combinations may go to another topic than their first copies if they were sent during a failing write before it',
       );
     const admitted: string[] = [];
     const overflowed: string[] = [];
@@ -307,8 +307,10 @@ class TopicDecisions {
         );
       if (d.template !== this.template) others++;
       else {
-        admitted.push(...d.admitted);
-        overflowed.push(...d.overflowed);
+        // A loop, not push(...): a line written after a long outage may hold more names than
+        // a call takes arguments.
+        for (const t of d.admitted) admitted.push(t);
+        for (const t of d.overflowed) overflowed.push(t);
       }
     }
     if (others > 0)
@@ -360,9 +362,22 @@ class TopicDecisions {
     return this.pending.length === 0 && !this.writing ? RECORDED : this.flush(this.taken);
   }
 
-  /** Tries the decisions still pending once more (the disk may take them now), then closes the file. */
+  /**
+   * Tries the decisions still pending once more (the disk may take them now), then closes the
+   * file; those it still cannot write are lost for the next start, and said so.
+   */
   async close(): Promise<void> {
     await this.recorded();
+    if (this.pending.length > 0)
+      this.logger.error(
+        {
+          file: this.path,
+          topic: this.template,
+          admitted: this.pending.filter((d) => d.admitted).map((d) => d.topic),
+          overflowed: this.pending.filter((d) => !d.admitted).map((d) => d.topic),
+        },
+        'stopping with topic decisions the disk did not take: after the restart, replayed events of these combinations may go to another topic than their first copies',
+      );
     await this.file.close();
   }
 
@@ -377,7 +392,12 @@ class TopicDecisions {
       if (!this.writing && this.pending.length > 0) {
         const decisions = this.pending;
         this.pending = [];
-        this.writing = this.write(decisions, this.taken);
+        // Cleared when it settles, not inside write(): one that settled before this assignment
+        // would leave a settled promise behind, and this loop would spin on it.
+        const writing: Promise<void> = this.write(decisions, this.taken).finally(() => {
+          if (this.writing === writing) this.writing = undefined;
+        });
+        this.writing = writing;
       }
       if (!this.writing) return;
       await this.writing;
@@ -414,12 +434,20 @@ class TopicDecisions {
       this.failing = true;
     } finally {
       this.tried = upTo;
-      this.writing = undefined;
     }
   }
 
   private openError(what: string, err: unknown): Error {
     return new Error(`${this.component}: ${what} ${this.path}, where topic_max_distinct keeps its decisions: ${fileErrorText(err)}`);
+  }
+}
+
+function isJson(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
   }
 }
 
