@@ -3,7 +3,8 @@ import type { LogEvent } from '../../../core/event.js';
 import { captureLogger } from '../../../test/support/index.js';
 import type { ClientSetup } from '../client.js';
 import { kafkaBusOptions } from '../options.js';
-import type { DeliveryReport, Metadata, NativeError } from './native.js';
+import { FakeNativeProducer } from './fake-native.js';
+import type { DeliveryReport, NativeError } from './native.js';
 
 // The delivery reports of records that outlive the sends waiting for them: a fake binding, so
 // the order of reports and timeouts is the test's (a frozen broker gives no such control;
@@ -16,30 +17,16 @@ interface Produced {
 }
 
 const produced: Produced[] = [];
-let reportTo: ((err: NativeError | null, report: DeliveryReport) => void) | undefined;
+/** The producer made last: the one whose records the test reports. */
+let latest: FakeProducer | undefined;
 
-class FakeProducer {
-  on(event: string, listener: (err: NativeError | null, report: DeliveryReport) => void): this {
-    if (event === 'delivery-report') reportTo = listener;
-    return this;
+class FakeProducer extends FakeNativeProducer {
+  constructor() {
+    super();
+    latest = this;
   }
-  connect(_options: unknown, cb: (err: NativeError | null) => void): this {
-    setImmediate(() => cb(null));
-    return this;
-  }
-  disconnect(cb: (err: NativeError | null) => void): this {
-    setImmediate(() => cb(null));
-    return this;
-  }
-  flush(_timeout: number, cb: (err: NativeError | null) => void): this {
-    setImmediate(() => cb(null));
-    return this;
-  }
-  setPollInBackground(): this {
-    return this;
-  }
-  getMetadata(options: { topic: string }, cb: (err: NativeError | null, metadata: Metadata) => void): void {
-    setImmediate(() => cb(null, { topics: [{ name: options.topic, partitions: [{ id: 0 }] }] }));
+  deliver(err: NativeError | null, report: DeliveryReport): void {
+    this.reportTo!(err, report);
   }
   produce(topic: string, _partition: number | null, value: Uint8Array, _key: unknown, _ts: unknown, opaque: number): void {
     produced.push({ topic, value: Buffer.from(value).toString('utf8'), opaque });
@@ -59,7 +46,7 @@ const codeErr = (code: number): NativeError => Object.assign(new Error(`Broker: 
 /** The delivery report of the record produced `n`-th (0-based). */
 function report(n: number, err: NativeError | null = null): void {
   const p = produced[n]!;
-  reportTo!(err, { topic: p.topic, partition: 0, offset: n, opaque: p.opaque });
+  latest!.deliver(err, { topic: p.topic, partition: 0, offset: n, opaque: p.opaque });
 }
 
 function setup(): ClientSetup {
@@ -84,7 +71,7 @@ const event = (n: number): LogEvent => ({
 
 beforeEach(() => {
   produced.length = 0;
-  reportTo = undefined;
+  latest = undefined;
 });
 
 describe('librdkafka records acked after the sends that waited for them gave up', () => {

@@ -4,7 +4,8 @@ import type { RefusedEvent } from '../../../core/pipeline.js';
 import { captureLogger } from '../../../test/support/index.js';
 import type { ClientSetup } from '../client.js';
 import { kafkaBusOptions } from '../options.js';
-import type { DeliveryReport, Metadata, NativeError } from './native.js';
+import { FakeNativeProducer } from './fake-native.js';
+import type { NativeError } from './native.js';
 
 // The agent producer's records Kafka refuses for good with their batch, with sends in flight
 // together, on a fake binding: the records handed over in one tick are one record batch, and
@@ -25,32 +26,9 @@ const refusesBig = (messages: string[]) =>
 /** What the broker says of the records handed over in one tick (null: acked; 'stalled': no answer until the test gives it). */
 let broker: (messages: string[]) => (NativeError | null | 'stalled')[] = refusesBig;
 
-class FakeProducer {
-  private report: ((err: NativeError | null, report: DeliveryReport) => void) | undefined;
+class FakeProducer extends FakeNativeProducer {
   private batch: { message: string; opaque: number }[] = [];
 
-  on(event: string, listener: (err: NativeError | null, report: DeliveryReport) => void): this {
-    if (event === 'delivery-report') this.report = listener;
-    return this;
-  }
-  connect(_options: unknown, cb: (err: NativeError | null) => void): this {
-    setImmediate(() => cb(null));
-    return this;
-  }
-  disconnect(cb: (err: NativeError | null) => void): this {
-    setImmediate(() => cb(null));
-    return this;
-  }
-  flush(_timeout: number, cb: (err: NativeError | null) => void): this {
-    setImmediate(() => cb(null));
-    return this;
-  }
-  setPollInBackground(): this {
-    return this;
-  }
-  getMetadata(options: { topic: string }, cb: (err: NativeError | null, metadata: Metadata) => void): void {
-    setImmediate(() => cb(null, { topics: [{ name: options.topic, partitions: [{ id: 0 }] }] }));
-  }
   produce(topic: string, _partition: number | null, value: Uint8Array, _key: unknown, _ts: unknown, opaque: number): void {
     const { message } = JSON.parse(Buffer.from(value).toString('utf8')) as LogEvent;
     produced.push(message);
@@ -60,7 +38,7 @@ class FakeProducer {
         this.batch = [];
         const errors = broker(batch.map((r) => r.message));
         for (const [i, r] of batch.entries()) {
-          const report = (err: NativeError | null) => this.report!(err, { topic, partition: 0, offset: i, opaque: r.opaque });
+          const report = (err: NativeError | null) => this.reportTo!(err, { topic, partition: 0, offset: i, opaque: r.opaque });
           const err = errors[i]!;
           if (err === 'stalled') stalled.set(r.message, report);
           else report(err);

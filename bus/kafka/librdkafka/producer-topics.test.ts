@@ -6,7 +6,8 @@ import { captureLogger, makeEvent, type TempDir, tempDir } from '../../../test/s
 import type { ClientSetup } from '../client.js';
 import { kafkaBusOptions } from '../options.js';
 import { TOPIC_DECISIONS_FILE, TopicNamer } from '../topic-names.js';
-import type { DeliveryReport, Metadata, NativeError } from './native.js';
+import { FakeNativeProducer } from './fake-native.js';
+import type { NativeError } from './native.js';
 
 // What a send does before handing its records over (naming them, creating topics) and in
 // what order: a fake binding that acks every record, and records what it was asked.
@@ -25,31 +26,10 @@ const decisions = () => {
   }
 };
 
-class FakeProducer {
-  private reportTo: ((err: NativeError | null, report: DeliveryReport) => void) | undefined;
-  on(event: string, listener: (err: NativeError | null, report: DeliveryReport) => void): this {
-    if (event === 'delivery-report') this.reportTo = listener;
-    return this;
-  }
-  connect(_options: unknown, cb: (err: NativeError | null) => void): this {
+class FakeProducer extends FakeNativeProducer {
+  override connect(options: unknown, cb: (err: NativeError | null) => void): this {
     connects++;
-    setImmediate(() => cb(null));
-    return this;
-  }
-  disconnect(cb: (err: NativeError | null) => void): this {
-    setImmediate(() => cb(null));
-    return this;
-  }
-  flush(_timeout: number, cb: (err: NativeError | null) => void): this {
-    setImmediate(() => cb(null));
-    return this;
-  }
-  setPollInBackground(): this {
-    return this;
-  }
-  getMetadata(options: { topic?: string }, cb: (err: NativeError | null, metadata: Metadata) => void): void {
-    const topics = options.topic === undefined ? [] : [{ name: options.topic, partitions: [{ id: 0 }] }];
-    setImmediate(() => cb(null, { topics }));
+    return super.connect(options, cb);
   }
   produce(topic: string, _partition: number | null, _value: Uint8Array, _key: unknown, _ts: unknown, opaque: number): void {
     produced.push(topic);

@@ -3,7 +3,8 @@ import type { BusRecord } from '../../../core/pipeline.js';
 import { captureLogger } from '../../../test/support/index.js';
 import type { ClientSetup } from '../client.js';
 import { kafkaBusOptions } from '../options.js';
-import type { DeliveryReport, NativeError } from './native.js';
+import { FakeNativeProducer } from './fake-native.js';
+import type { NativeError } from './native.js';
 
 // The dead-letter writer's records Kafka refuses for good, on a fake binding: what produce()
 // throws and what the delivery reports say is the test's, as librdkafka's own size check and
@@ -28,31 +29,16 @@ let broker: (values: string[]) => (NativeError | null | 'stalled')[] = (values) 
 /** Producers built so far. */
 let producers = 0;
 
-class FakeProducer {
-  private report: ((err: NativeError | null, report: DeliveryReport) => void) | undefined;
+class FakeProducer extends FakeNativeProducer {
   private batch: { value: string; opaque: number }[] = [];
   /** A fatal error reported: librdkafka refuses every produce() after it. */
   private fatal: NativeError | undefined;
 
   constructor() {
+    super();
     producers++;
   }
 
-  on(event: string, listener: (err: NativeError | null, report: DeliveryReport) => void): this {
-    if (event === 'delivery-report') this.report = listener;
-    return this;
-  }
-  connect(_options: unknown, cb: (err: NativeError | null) => void): this {
-    setImmediate(() => cb(null));
-    return this;
-  }
-  disconnect(cb: (err: NativeError | null) => void): this {
-    setImmediate(() => cb(null));
-    return this;
-  }
-  setPollInBackground(): this {
-    return this;
-  }
   produce(topic: string, _partition: number | null, value: Buffer, _key: unknown, _ts: unknown, opaque: number): void {
     const text = value.toString('utf8');
     produced.push(text);
@@ -65,7 +51,7 @@ class FakeProducer {
         this.batch = [];
         const errors = broker(batch.map((r) => r.value));
         for (const [i, r] of batch.entries()) {
-          const report = (err: NativeError | null) => this.report!(err, { topic, partition: 0, offset: i, opaque: r.opaque });
+          const report = (err: NativeError | null) => this.reportTo!(err, { topic, partition: 0, offset: i, opaque: r.opaque });
           const err = errors[i]!;
           if (err !== null && err !== 'stalled' && err.isFatal) this.fatal = err;
           // A broker that does not answer: the report comes when the test says.
