@@ -19,6 +19,12 @@ const fileEntry = z.strictObject({
   path: z.string(),
   /** Byte offset of the first byte not yet handed to the channel. */
   pos: z.number().int().min(0),
+  /**
+   * Set while the file is followed from its end as the copy of a truncated one holding only the
+   * start of what was read of it (the original's path): if it grows, even while the source is
+   * down, it was no copy and is read from its start.
+   */
+  prefixOf: z.string().min(1).optional(),
 });
 
 const lostEntry = z.strictObject({

@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, test } from 'vitest';
 import { captureLogger, waitFor } from '../../../test/support/index.js';
 import type { FileSource } from './source.js';
 import { RecordingChannel, sourcesUnderTest } from './testing.js';
-import type { Tracker } from './tracker.js';
+import { namedAfter, type Tracker } from './tracker.js';
 
 /**
  * copytruncate (logrotate copies the live file, then truncates it) with the copies in the
@@ -296,7 +296,7 @@ describe('a copy shorter than what was read (the writer appended between the cop
     expect(trackerOf(s).at(copy)?.readPos).toBe(statSync(copy).size);
   });
 
-  test('a file of another run with the same output, taken for the copy, is read from its start once it grows: no line lost, no id shared', async () => {
+  test('a file of another run with the same output, named otherwise, is not taken for the copy: read as a new file', async () => {
     // A job's fixed output (no timestamps): its second run's log starts as the first one's.
     const step = (i: number): string => `step ${i}: loading module number ${i} of the pipeline ... ok`;
     const steps = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, k) => step(from + k));
@@ -311,20 +311,17 @@ describe('a copy shorter than what was read (the writer appended between the cop
     await readToEnd(s, job1);
     writeFileSync(job2, stepText(0, 40));
     await waitFor('job-2.log waiting', () => trackerOf(s).ids.deferred.has(job2));
-    // job-1.log emptied, no copy of it anywhere: job-2.log looks like the copy of its start.
+    // job-1.log emptied, no copy of it anywhere: job-2.log ends like the start of what was read
+    // of it, but its name is not made from job-1.log's. It never grows.
     truncateSync(job1, 0);
-    await waitFor('job-2.log taken up', () => trackerOf(s).has(job2));
-    appendFileSync(job2, stepText(40, 70));
     const of = (path: string): string[] => ch.events.filter((e) => e.source.path === path).map((e) => e.message);
-    await waitFor('every line of job-2.log', () => of(job2).length >= 70);
+    await waitFor('every line of job-2.log', () => of(job2).length >= 40);
     await sleep(300);
     expect(of(job1)).toEqual(steps(0, 60));
-    expect(of(job2)).toEqual(steps(0, 70));
+    expect(of(job2)).toEqual(steps(0, 40));
     expect(new Set(ch.events.map((e) => e.id)).size, 'an event id shared').toBe(ch.events.length);
-    expect(cap.lines.find((l) => l.level === 40 && l.path === job2)).toMatchObject({
-      msg: 'file taken for the copy of a truncated one grew after; reading it again from its start',
-      was: job1,
-    });
+    expect(cap.lines.find((l) => l.msg === 'file taken up' && l.path === job2)).toMatchObject({ how: 'new', pos: 0 });
+    expect(cap.lines.filter((l) => l.level === 40)).toEqual([]);
   });
 
   test('a copy that grows after it was taken up was no copy: read again from its start, with a warning', async () => {
@@ -351,6 +348,76 @@ describe('a copy shorter than what was read (the writer appended between the cop
       { msg: 'file taken for the copy of a truncated one grew after; reading it again from its start', path: copy, was: log },
     ]);
   });
+
+  test.each([
+    ['while the source is down', true],
+    ['after the restart', false],
+  ])('a copy followed across a restart that grows %s: read again from its start, with a warning', async (_, whileDown) => {
+    const log = join(dir, 'app.log');
+    const copy = `${log}.1`;
+    writeFileSync(log, text(0, 20));
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    const options = { include: [join(dir, 'app.log*')], rotate_wait: '2s' };
+    let s = await sources.start(options, ch, 'files', cap.logger);
+    await waitFor('20 events', () => ch.events.length === 20);
+    copyFileSync(log, copy);
+    appendFileSync(log, text(20, 25));
+    await waitFor('25 events', () => ch.events.length === 25);
+    await readToEnd(s, log);
+    truncateSync(log, 0);
+    await waitFor('the copy taken up', () => trackerOf(s).at(copy)?.prefixOf === log);
+    await sources.stop(s);
+    if (whileDown) appendFileSync(copy, 'late 0\n');
+    s = await sources.start(options, ch, 'files', cap.logger);
+    if (!whileDown) {
+      await waitFor('the copy resumed', () => trackerOf(s).has(copy));
+      appendFileSync(copy, 'late 0\n');
+    }
+    await waitFor('46 events', () => ch.events.length >= 46);
+    await sleep(300);
+    expect(ch.events.filter((e) => e.source.path === log).map((e) => e.message)).toEqual(lines(0, 25));
+    expect(ch.events.filter((e) => e.source.path === copy).map((e) => e.message)).toEqual([...lines(0, 20), 'late 0']);
+    expect(new Set(ch.events.map((e) => e.id)).size, 'an event id shared').toBe(ch.events.length);
+    expect(cap.lines.filter((l) => l.level === 40)).toMatchObject([
+      { msg: 'file taken for the copy of a truncated one grew after; reading it again from its start', path: copy, was: log },
+    ]);
+  });
+
+  test.each([
+    ['shorter than what was read', true],
+    ['holding all of it', false],
+  ])(
+    'a copy %s, taken up at its end and deleted, leaves a lost entry that another file with the same first bytes does not continue',
+    async (_, shorter) => {
+      // The same banner, longer than a fingerprint, at the start of every instance's log.
+      const banner = `${'  .   ____          _            __ _ _\n'}${" /\\\\ / ___'_ __ _ _(_)_ __  __ _ \\ \\ \\ \\\n".repeat(8)}`;
+      const served = (who: string, from: number, to: number): string[] =>
+        Array.from({ length: to - from }, (_, k) => `${who} request ${from + k} served in ${(from + k) % 7} ms`);
+      const servedText = (who: string, from: number, to: number): string => `${served(who, from, to).join('\n')}\n`;
+      const log = join(dir, 'app-a.log');
+      const copy = `${log}.1`;
+      const other = join(dir, 'app-b.log');
+      writeFileSync(log, banner + servedText('A', 0, 20));
+      const cap = captureLogger();
+      const ch = new RecordingChannel();
+      const s = await sources.start({ include: [join(dir, '*.log*')], rotate_wait: '300ms' }, ch, 'files', cap.logger);
+      await readToEnd(s, log);
+      copyFileSync(log, copy);
+      if (shorter) appendFileSync(log, servedText('A', 20, 22));
+      await readToEnd(s, log);
+      truncateSync(log, 0);
+      await waitFor('the copy taken up', () => trackerOf(s).has(copy));
+      unlinkSync(copy);
+      await waitFor('the copy let go', () => cap.lines.some((l) => l.msg === 'file let go' && l.path === copy));
+      writeFileSync(other, banner + servedText('B', 0, 40));
+      const of = (path: string): string[] => ch.events.filter((e) => e.source.path === path).map((e) => e.message);
+      await waitFor('every line of app-b.log', () => of(other).length >= 49);
+      await sleep(300);
+      expect(of(other)).toEqual([...banner.split('\n').slice(0, -1), ...served('B', 0, 40)]);
+      expect(cap.lines.find((l) => l.msg === 'file taken up' && l.path === other)).toMatchObject({ how: 'new', pos: 0 });
+    },
+  );
 
   test('a shorter file ending like what was read but differing before that is no copy: read as a file of its own', async () => {
     const a = join(dir, 'a.log');
@@ -423,4 +490,14 @@ test('numbered copytruncate rotations across a restart: every line once', async 
   await waitFor('55 events', () => ch.events.length >= 55);
   await sleep(2500);
   expect(ch.messages().sort()).toEqual([...gen(0, 0, 10), ...gen(1, 0, 20), ...gen(2, 0, 20), ...gen(3, 0, 5)].sort());
+});
+
+test('a shorter copy is one named after its original as logrotate names them', () => {
+  for (const name of ['app.log.1', 'app.log-20261130', 'app.log_1', 'app.1.log', 'app-20261130.log', 'app_1.log'])
+    expect(namedAfter('app.log', name), name).toBe(true);
+  for (const name of ['app.log', 'app.logs', 'app.log1', 'app.1.txt', 'apps.1.log', 'job-2.log', 'other.log.1'])
+    expect(namedAfter('app.log', name), name).toBe(false);
+  expect(namedAfter('job-1.log', 'job-2.log')).toBe(false);
+  expect(namedAfter('messages', 'messages-20261130')).toBe(true);
+  expect(namedAfter('messages', 'messages2')).toBe(false);
 });

@@ -325,7 +325,7 @@ export class TailedFile implements Holder {
     return entry;
   }
 
-  /** Whether the window holds the last READ_TAIL_BYTES before readPos (a file resumed at a position has none until its first read). */
+  /** Whether the window holds the last READ_TAIL_BYTES before readPos (a file whose bytes before its position could not be read has none until its first read). */
   private tailKnown(): boolean {
     return this.window.length >= Math.min(READ_TAIL_BYTES, this.readPos);
   }
@@ -334,6 +334,11 @@ export class TailedFile implements Holder {
     if (!this.fh) return;
     await this.closeHandle();
     if (this.state === 'following') this.state = 'closed';
+  }
+
+  /** The bytes just before readPos, read when taken up there: as if read, for a copy or a lost entry to be compared with. */
+  readBefore(bytes: Buffer): void {
+    this.window.push(bytes, bytes.length);
   }
 
   /** Done with: the descriptor is closed; what the reader holds is not emitted (the caller finished it if it should be). */
@@ -353,8 +358,8 @@ export class TailedFile implements Holder {
   private async nextGeneration(now: number, copyHolds: CopyFinder): Promise<LostEntry> {
     // Read first: if that fails, the old generation is still whole, to be looked at again.
     const fp = await fingerprintOf(this.fh!, this.timings.fingerprintBytes);
-    // A copy is only known to hold what was read when those last bytes were (a file resumed at
-    // a position and truncated before its first read has none).
+    // A copy is only known to hold what was read when those last bytes were (a file whose bytes
+    // before its position could not be read when taken up, truncated before its first read, has none).
     const copy = this.tailKnown() ? await copyHolds(this.fp, this.readPos, this.window.last()) : undefined;
     if (copy !== 'whole') this.reader.finish(true);
     const lost = this.lostEntry(now);

@@ -172,6 +172,7 @@ export class Tracker {
         const { entry } = d;
         const fp = entry.fp.len === 0 ? prefix.fp : entry.fp;
         kept = await this.track(fh, st, prefix, fp, path, entry.pos, entry.fp.len === 0 ? undefined : entry.id, description, 'checkpoint');
+        this.files.get(key)!.prefixOf = entry.prefixOf;
         return;
       }
       // A file that starts like a generation let go continues it only if it holds what was
@@ -297,6 +298,7 @@ export class Tracker {
           followed: false,
         },
       );
+      this.files.get(`${st.dev}:${st.ino}`)!.prefixOf = entry.prefixOf;
       return kept;
     } finally {
       if (!kept) await fh.close();
@@ -387,7 +389,11 @@ export class Tracker {
   /** The positions of everything handed on so far: valid as "acknowledged" whenever no batch is pending. */
   state(): FileSourceState {
     const files: FileEntry[] = [];
-    for (const f of this.files.values()) files.push({ id: f.id, dev: f.dev, ino: f.ino, fp: f.fp, path: f.path, pos: f.emitPos });
+    for (const f of this.files.values()) {
+      const entry: FileEntry = { id: f.id, dev: f.dev, ino: f.ino, fp: f.fp, path: f.path, pos: f.emitPos };
+      if (f.prefixOf !== undefined) entry.prefixOf = f.prefixOf;
+      files.push(entry);
+    }
     // Checkpointed files that could not be read yet keep their positions.
     files.push(...this.ids.restored.values());
     return { v: 1, files, lost: [...this.ids.lostEntries] };
@@ -548,9 +554,11 @@ export class Tracker {
       for (const path of paths) {
         if (!this.ids.mayContinue(f.path, path)) continue;
         try {
-          // logrotate writes its copy beside the original: a shorter file elsewhere ending like
-          // what was read is more likely another writer's with the same output.
-          const copy = await this.openCopy(path, fp, end, read, dirname(path) === dir ? least : end);
+          // logrotate writes its copy beside the original, under a name made from the
+          // original's: a shorter file elsewhere, or named otherwise, ending like what was read
+          // is more likely another writer's with the same output.
+          const named = dirname(path) === dir && namedAfter(basename(f.path), basename(path));
+          const copy = await this.openCopy(path, fp, end, read, named ? least : end);
           if (copy?.holds === 'whole') return copy;
           if (copy && start) await copy.fh.close();
           else if (copy) start = copy;
@@ -639,6 +647,9 @@ export class Tracker {
     how: How,
     extra: { was?: string; found_at?: string; followed?: boolean } = {},
   ): Promise<boolean> {
+    // Taken up at a position, it has read nothing yet: the bytes before it (what was read of
+    // it, or of the generation it continues) give the lost entry it leaves a tail to compare.
+    const before = pos > 0 ? await bytesBefore(fh, pos) : undefined;
     await this.fds.makeRoom();
     const f = new TailedFile(
       id ?? fileIdOf(st.dev, st.ino, fp),
@@ -654,6 +665,7 @@ export class Tracker {
       prefix.bytes,
     );
     f.adoptHandle(fh);
+    if (before) f.readBefore(before);
     f.size = st.size;
     f.description = description;
     this.setFields(f);
@@ -724,6 +736,40 @@ async function copyOf(fh: FileHandle, size: number, fp: Fingerprint, end: number
   if (size - from < MIN_OVERLAP_BYTES) return undefined;
   const at = read.length - (end - from);
   return (await holdsAt(fh, read.subarray(at, at + size - from), size)) ? 'prefix' : undefined;
+}
+
+/**
+ * Whether `name` is made from the file name `original` as logrotate names its copies: the
+ * original's name, or its stem keeping its extension (`extension` option), then a separator
+ * and anything (app.log.1, app.log-20261130, app.1.log). String comparisons only: names are
+ * untrusted input.
+ */
+export function namedAfter(original: string, name: string): boolean {
+  if (name.length > original.length && name.startsWith(original) && isNameSeparator(name[original.length])) return true;
+  const ext = extname(original);
+  const stem = original.slice(0, original.length - ext.length);
+  return ext !== '' && name.length > original.length && name.startsWith(stem) && isNameSeparator(name[stem.length]) && name.endsWith(ext);
+}
+
+function isNameSeparator(c: string | undefined): boolean {
+  return c === '.' || c === '-' || c === '_';
+}
+
+/**
+ * The READ_TAIL_BYTES (at most) just before `pos`, or undefined when the file holds fewer or
+ * they cannot be read (EIO): the file is taken up all the same (a copy found at a truncation
+ * has no other chance), its own reads then fail and are retried.
+ */
+async function bytesBefore(fh: FileHandle, pos: number): Promise<Buffer | undefined> {
+  const n = Math.min(READ_TAIL_BYTES, pos);
+  const got = Buffer.alloc(n);
+  try {
+    const { bytesRead } = await fh.read(got, 0, n, pos - n);
+    return bytesRead === n ? got : undefined;
+  } catch (err) {
+    if (!isFileError(err)) throw err;
+    return undefined;
+  }
 }
 
 /** Whether `fh` holds `bytes` just before offset `end`. */
