@@ -270,6 +270,25 @@ describe('a copy shorter than what was read (the writer appended between the cop
     expect(taken.file_id).not.toBe(ch.events[0]!.source.fileId);
   });
 
+  test('two files that could each be the copy: neither is taken, both are read whole (the copy twice, nothing lost)', async () => {
+    const log = join(dir, 'app.log');
+    const copies = [`${log}.1`, `${log}-20261130`];
+    writeFileSync(log, text(0, 20));
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '300ms' }, ch, 'files', cap.logger);
+    await waitFor('20 events', () => ch.events.length === 20);
+    for (const copy of copies) copyFileSync(log, copy);
+    appendFileSync(log, text(20, 25));
+    await waitFor('25 events', () => ch.events.length === 25);
+    await readToEnd(s, log);
+    truncateSync(log, 0);
+    await waitFor('both read', () => ch.events.length >= 65);
+    await sleep(300);
+    expect(ch.messages().sort()).toEqual([...lines(0, 25), ...lines(0, 20), ...lines(0, 20)].sort());
+    for (const copy of copies) expect(cap.lines.find((l) => l.msg === 'file taken up' && l.path === copy)).toMatchObject({ pos: 0 });
+  });
+
   test('a line read in part, the copy holding less of it: emitted once, marked log.truncated, as without a copy', async () => {
     const log = join(dir, 'app.log');
     const copy = `${log}.1`;
@@ -493,11 +512,39 @@ test('numbered copytruncate rotations across a restart: every line once', async 
 });
 
 test('a shorter copy is one named after its original as logrotate names them', () => {
-  for (const name of ['app.log.1', 'app.log-20261130', 'app.log_1', 'app.1.log', 'app-20261130.log', 'app_1.log'])
+  for (const name of [
+    'app.log.1',
+    'app.log.12',
+    'app.log-20261130',
+    'app.log-2026-11-30',
+    'app.log_20261130',
+    'app.log.2026-11-30',
+    'app.log-20261130-1764460800',
+    'app.1.log',
+    'app-20261130.log',
+  ])
     expect(namedAfter('app.log', name), name).toBe(true);
-  for (const name of ['app.log', 'app.logs', 'app.log1', 'app.1.txt', 'apps.1.log', 'job-2.log', 'other.log.1'])
+  for (const name of [
+    'app.log',
+    'app.logs',
+    'app.log1',
+    'app.log.',
+    'app.log-1',
+    'app.log_1',
+    'app.log.tmp',
+    'app.log.1a',
+    'app.log-2026',
+    'app_1.log',
+    'app-worker.log',
+    'app.1.txt',
+    'apps.1.log',
+    'job-2.log',
+    'other.log.1',
+  ])
     expect(namedAfter('app.log', name), name).toBe(false);
   expect(namedAfter('job-1.log', 'job-2.log')).toBe(false);
+  // Another run of a job beside the first one's log is no rotation of it.
+  expect(namedAfter('job.log', 'job-2.log')).toBe(false);
   expect(namedAfter('messages', 'messages-20261130')).toBe(true);
   expect(namedAfter('messages', 'messages2')).toBe(false);
 });

@@ -550,6 +550,7 @@ export class Tracker {
     const paths = new Set([...names.map((n) => join(dir, n)).filter((p) => this.matcher.matches(p)), ...this.ids.deferred.keys()]);
     const least = shortestCopy(fp, end, read.length);
     let start: Copy | undefined;
+    let ambiguous = false;
     try {
       for (const path of paths) {
         if (!this.ids.mayContinue(f.path, path)) continue;
@@ -560,13 +561,18 @@ export class Tracker {
           const named = dirname(path) === dir && namedAfter(basename(f.path), basename(path));
           const copy = await this.openCopy(path, fp, end, read, named ? least : end);
           if (copy?.holds === 'whole') return copy;
-          if (copy && start) await copy.fh.close();
-          else if (copy) start = copy;
+          if (copy && start) {
+            // Two could each be the copy: the one not taken would never be read. Neither is
+            // taken, and both are read as new files (the real copy's lines twice).
+            await copy.fh.close();
+            ambiguous = true;
+          } else if (copy) start = copy;
         } catch (err) {
           // One that cannot be read is no copy to rely on; the file itself is fine.
           if (!isFileError(err)) throw err;
         }
       }
+      if (ambiguous) return undefined;
       const found = start;
       start = undefined;
       return found;
@@ -740,19 +746,42 @@ async function copyOf(fh: FileHandle, size: number, fp: Fingerprint, end: number
 
 /**
  * Whether `name` is made from the file name `original` as logrotate names its copies: the
- * original's name, or its stem keeping its extension (`extension` option), then a separator
- * and anything (app.log.1, app.log-20261130, app.1.log). String comparisons only: names are
- * untrusted input.
+ * original's name, or its stem keeping its extension (`extension` option), then a rotation
+ * suffix (app.log.1, app.log-20261130, app.1.log, app-20261130.log). Only those shapes:
+ * another writer's `job-2.log` beside `job.log` is no copy of it. String comparisons only:
+ * names are untrusted input.
  */
 export function namedAfter(original: string, name: string): boolean {
-  if (name.length > original.length && name.startsWith(original) && isNameSeparator(name[original.length])) return true;
+  if (name.length > original.length && name.startsWith(original) && rotationSuffix(name.slice(original.length))) return true;
   const ext = extname(original);
   const stem = original.slice(0, original.length - ext.length);
-  return ext !== '' && name.length > original.length && name.startsWith(stem) && isNameSeparator(name[stem.length]) && name.endsWith(ext);
+  return (
+    ext !== '' &&
+    name.length > original.length &&
+    name.startsWith(stem) &&
+    name.endsWith(ext) &&
+    rotationSuffix(name.slice(stem.length, name.length - ext.length))
+  );
 }
 
-function isNameSeparator(c: string | undefined): boolean {
-  return c === '.' || c === '-' || c === '_';
+/**
+ * A suffix logrotate puts on a copy: `.` and a number (numbered rotation), or a separator
+ * (`-` by default, `_` or `.` by `dateformat`) and a date: digits and separators with at
+ * least the 8 digits of a day.
+ */
+function rotationSuffix(suffix: string): boolean {
+  const sep = suffix[0];
+  if (sep !== '.' && sep !== '-' && sep !== '_') return false;
+  let digits = 0;
+  let others = 0;
+  for (let i = 1; i < suffix.length; i++) {
+    const c = suffix.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 45 || c === 46 || c === 95) others++;
+    else return false;
+  }
+  if (digits === 0 || !(suffix.charCodeAt(1) >= 48 && suffix.charCodeAt(1) <= 57)) return false;
+  return (sep === '.' && others === 0) || digits >= 8;
 }
 
 /**
