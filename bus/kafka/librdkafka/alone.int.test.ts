@@ -9,7 +9,7 @@ import type { LogEvent } from '../../../core/event.js';
 import type { RefusedEvent } from '../../../core/pipeline.js';
 import { decodeEvent } from '../../../core/wire.js';
 import { BUS_CLIENTS, SHARED_BROKERS, skipWhenMissing, topicsDeletedAfterAll } from '../../../test/integration/bus-harness.js';
-import { captureLogger, waitFor } from '../../../test/support/index.js';
+import { captureLogger, makeEvent, waitFor } from '../../../test/support/index.js';
 import { KafkaBus } from '../index.js';
 import { kafkaBusOptions } from '../options.js';
 
@@ -52,16 +52,7 @@ async function records(topic: string, count: number, read: (value: Buffer) => st
   return seen.sort();
 }
 
-const event = (id: string, message: string): LogEvent => ({
-  id,
-  timestamp: 1_700_000_000_000,
-  message,
-  service: 's',
-  module: 'm',
-  host: 'h',
-  source: { kind: 'test' },
-  fields: {},
-});
+const event = (id: string, message: string): LogEvent => makeEvent({ id, message, timestamp: 1_700_000_000_000 });
 
 describe('librdkafka: records produced alone while other sends are in flight', () => {
   skipWhenMissing(librdkafka.missing);

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { LogEvent } from '../../../core/event.js';
-import { captureLogger } from '../../../test/support/index.js';
+import { captureLogger, makeEvent } from '../../../test/support/index.js';
 import type { ClientSetup } from '../client.js';
 import { kafkaBusOptions } from '../options.js';
 import { FakeNativeProducer } from './fake-native.js';
@@ -58,16 +58,7 @@ function setup(): ClientSetup {
   return { options, tls: undefined, logger: captureLogger().logger, component: 'bus' };
 }
 
-const event = (n: number): LogEvent => ({
-  id: `id-${n}`,
-  timestamp: 0,
-  message: `m${n}`,
-  service: 's',
-  module: 'm',
-  host: 'h',
-  source: { kind: 'test' },
-  fields: {},
-});
+const event = (n: number): LogEvent => makeEvent({ id: `id-${n}`, message: `m${n}`, timestamp: 0 });
 
 beforeEach(() => {
   produced.length = 0;

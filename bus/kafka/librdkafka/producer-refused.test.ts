@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { LogEvent } from '../../../core/event.js';
 import type { RefusedEvent } from '../../../core/pipeline.js';
-import { captureLogger } from '../../../test/support/index.js';
+import { captureLogger, makeEvent } from '../../../test/support/index.js';
 import type { ClientSetup } from '../client.js';
 import { kafkaBusOptions } from '../options.js';
 import { FakeNativeProducer } from './fake-native.js';
@@ -58,16 +58,7 @@ const { LibrdkafkaProducer } = await import('./producer.js');
 const PRODUCING_ALONE = 'kafka refused a record batch for good; producing its records one by one to find the ones it refuses';
 const big = 'x'.repeat(200);
 const short = (m: string) => (m.length > 100 ? `${m.slice(0, 4)}…` : m);
-const event = (message: string): LogEvent => ({
-  id: `id-${message.slice(0, 4)}`,
-  timestamp: 0,
-  message,
-  service: 's',
-  module: 'm',
-  host: 'h',
-  source: { kind: 'test' },
-  fields: {},
-});
+const event = (message: string): LogEvent => makeEvent({ id: `id-${message.slice(0, 4)}`, message, timestamp: 0 });
 /** Two events too large for the topic, told apart by their first characters. */
 const bigA = `A${big}`;
 const bigB = `B${big}`;
