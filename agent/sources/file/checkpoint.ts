@@ -10,6 +10,16 @@ import type { SourceCheckpoint } from '../../../core/pipeline.js';
  */
 const fingerprint = z.strictObject({ len: z.number().int().min(0), hash: z.string() });
 
+/**
+ * CRC-32 (8 hex digits) of the last bytes before `pos` (at most 256): a file continuing the
+ * entry must hold them there, not only start the same way. Absent when they were not known
+ * (older checkpoints): such an entry is continued on its first bytes alone.
+ */
+const tail = z
+  .string()
+  .regex(/^[0-9a-f]{8}$/, 'expected 8 lowercase hex digits')
+  .optional();
+
 const fileEntry = z.strictObject({
   /** fileId: what events carry; kept across restarts so a re-read line gets the same event id. */
   id: z.string().min(1),
@@ -25,6 +35,8 @@ const fileEntry = z.strictObject({
    * down, it was no copy and is read from its start.
    */
   prefixOf: z.string().min(1).optional(),
+  /** Of the bytes before `pos`: for the lost entry it becomes when its file is gone at the next start. */
+  tail,
 });
 
 const lostEntry = z.strictObject({
@@ -34,6 +46,7 @@ const lostEntry = z.strictObject({
   pos: z.number().int().min(0),
   /** When it was let go (ms since epoch); forgotten `forget_after` later. */
   at: z.number(),
+  tail,
 });
 
 const stateSchema = z.strictObject({

@@ -1,5 +1,6 @@
 import type { Stats } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import type { Backoff } from '../../../core/backoff.js';
 import type { FieldValue } from '../../../core/event.js';
 import { FileEventIds } from '../../../core/event-id.js';
@@ -80,11 +81,10 @@ export const READ_WINDOW_BYTES = 4096;
  */
 export const MIN_OVERLAP_BYTES = 64;
 
-/**
- * The last bytes read of a generation let go, by its lost entry (in memory only: entries
- * restored from a checkpoint have none), so a file continuing it is known to hold them.
- */
-export const lostTails = new WeakMap<LostEntry, Buffer>();
+/** The `tail` of a checkpoint entry: the CRC-32 of the bytes before its position (at most READ_TAIL_BYTES), 8 hex digits. */
+export function tailDigest(bytes: Buffer): string {
+  return crc32(bytes).toString(16).padStart(8, '0');
+}
 
 /**
  * The last bytes read (at most READ_WINDOW_BYTES), ending at the read position: one fixed
@@ -112,6 +112,12 @@ class ReadWindow {
   /** The last `n` bytes (at most), a view valid until the next push. */
   last(n = this.length): Buffer {
     return this.buf ? this.buf.subarray(this.length - Math.min(n, this.length), this.length) : Buffer.alloc(0);
+  }
+
+  /** The `n` bytes ending `back` bytes before the end, or undefined when the window does not hold them all. */
+  ending(back: number, n: number): Buffer | undefined {
+    if (back + n > this.length) return undefined;
+    return this.buf ? this.buf.subarray(this.length - back - n, this.length - back) : Buffer.alloc(0);
   }
 
   clear(): void {
@@ -178,6 +184,9 @@ export class TailedFile implements Holder {
   /** Size and mtime at the last check, to re-verify the fingerprint only when they change. */
   private seenSize = -1;
   private seenMtime = -1;
+  /** The tail digest at emitPos (`tail` in the checkpoint), and the emitPos it was computed at: the checkpoint is taken at every put. */
+  private digest: string | undefined;
+  private digestPos = -1;
   /** Fields derived from the path (service, module, captures). */
   service = '';
   module = '';
@@ -320,9 +329,23 @@ export class TailedFile implements Holder {
   /** The position of this generation, to remember once it is let go. */
   lostEntry(now: number): LostEntry {
     const entry: LostEntry = { id: this.id, fp: this.fp, path: this.path, pos: this.emitPos, at: now };
-    // What was read up to emitPos ends the window when nothing is held in the reader.
-    if (this.emitPos === this.readPos && this.tailKnown()) lostTails.set(entry, Buffer.from(this.window.last(READ_TAIL_BYTES)));
+    const tail = this.tail();
+    if (tail !== undefined) entry.tail = tail;
     return entry;
+  }
+
+  /**
+   * The digest of the bytes before emitPos, undefined when the window does not hold them (a
+   * reader holding more than the window since emitPos, bytes before the position that could
+   * not be read when taken up). Computed again only once emitPos moved.
+   */
+  tail(): string | undefined {
+    if (this.digestPos === this.emitPos) return this.digest;
+    const bytes = this.window.ending(this.readPos - this.emitPos, Math.min(READ_TAIL_BYTES, this.emitPos));
+    if (!bytes) return undefined;
+    this.digest = tailDigest(bytes);
+    this.digestPos = this.emitPos;
+    return this.digest;
   }
 
   /** Whether the window holds the last READ_TAIL_BYTES before readPos (a file whose bytes before its position could not be read has none until its first read). */
@@ -373,6 +396,7 @@ export class TailedFile implements Holder {
   private readFromStart(now: number): void {
     this.readPos = this.emitPos = this.durablePos = 0;
     this.window.clear();
+    this.digestPos = -1;
     this.prefixOf = undefined;
     this.reader = this.newReader(this, Buffer.alloc(0));
     this.atEof = false;

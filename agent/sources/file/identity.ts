@@ -33,6 +33,13 @@ export class Prefix {
   }
 }
 
+/** The lost entry a checkpointed file becomes when it is gone or its inode holds other content. */
+export function lostOf(entry: FileEntry, now: number): LostEntry {
+  const l: LostEntry = { id: entry.id, fp: entry.fp, path: entry.path, pos: entry.pos, at: now };
+  if (entry.tail !== undefined) l.tail = entry.tail;
+  return l;
+}
+
 /** Most lost entries remembered: a burst of short-lived files cannot grow the checkpoint without bound. */
 const MAX_LOST = 10_000;
 
@@ -86,7 +93,7 @@ export class Identities {
       this.restored.delete(key);
       if ((entry.fp.len === 0 || prefix.startsLike(entry.fp)) && size >= entry.pos) return { kind: 'resume', entry };
       // The inode now holds other content (reused, or rewritten while we were down).
-      this.addLost({ id: entry.id, fp: entry.fp, path: entry.path, pos: entry.pos, at: now });
+      this.addLost(lostOf(entry, now));
     }
     const lost = this.continuable(path, prefix, size);
     if (lost) {

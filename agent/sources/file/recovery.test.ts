@@ -1,7 +1,8 @@
-import { appendFileSync, copyFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { captureLogger, waitFor } from '../../../test/support/index.js';
+import type { FileSourceState, LostEntry } from './checkpoint.js';
 import type { FileSource } from './source.js';
 import { RecordingChannel, sourcesUnderTest } from './testing.js';
 
@@ -115,6 +116,85 @@ describe('rotation while the source was down', () => {
     await waitFor('a checkpoint with the old file as lost', () => {
       const state = ch2.lastCheckpoint()?.state as { lost: { path: string }[] } | undefined;
       return ch2.checkpoints.length > 0 && state!.lost.some((l) => l.path === log);
+    });
+  });
+});
+
+/**
+ * A job's fixed banner, longer than a fingerprint, run again: its new log starts like the old
+ * one's, and is at least as long. A lost entry continues only in a file holding the bytes
+ * last read before its position, known after a restart by their digest in the checkpoint.
+ */
+describe('lost entries across a restart', () => {
+  const banner = '  .   ____          _            __ _ _\n'.repeat(10);
+  const job = (who: string, from: number, to: number): string[] =>
+    Array.from({ length: to - from }, (_, k) => `${who} request ${from + k}`);
+  const text = (ls: string[]): string => `${ls.join('\n')}\n`;
+  const bannerLines = banner.trimEnd().split('\n');
+
+  async function readJob(log: string, n: number): Promise<{ ch: RecordingChannel; s: FileSource; lines: Record<string, unknown>[] }> {
+    writeFileSync(log, banner + text(job('A', 0, n)));
+    const ch = new RecordingChannel();
+    const first = await run(ch);
+    await waitFor('the first run', () => ch.events.length === bannerLines.length + n);
+    return { ch, ...first };
+  }
+
+  /** The lost entry of `path` in the checkpoint file a stopped source wrote. */
+  function lostIn(path: string): LostEntry | undefined {
+    const cp = JSON.parse(readFileSync(join(dir, 'files', 'checkpoint.json'), 'utf8')) as { state: FileSourceState };
+    return cp.state.lost.find((l) => l.path === path);
+  }
+
+  test('let go, then the job runs again after a restart: its new log is read from its start', async () => {
+    const log = join(dir, 'job.log');
+    const first = await readJob(log, 20);
+    unlinkSync(log);
+    await waitFor('let go', () => letGo(first.lines, log));
+    await stop(first.s);
+    expect(lostIn(log)!.tail).toMatch(/^[0-9a-f]{8}$/);
+
+    const ch2 = new RecordingChannel(first.ch.checkpoints.at(-1));
+    const second = await run(ch2);
+    writeFileSync(log, banner + text(job('B', 0, 40)));
+    await waitFor('the new log', () => ch2.messages().includes('B request 39'));
+    expectOnce(ch2.events, [...bannerLines, ...job('B', 0, 40)]);
+    expect(second.lines.find((l) => l.msg === 'file taken up' && l.path === log)).toMatchObject({ how: 'new', pos: 0 });
+  });
+
+  test('deleted while down, the job run again after the restart: its new log is read from its start', async () => {
+    const log = join(dir, 'job.log');
+    const first = await readJob(log, 20);
+    await stop(first.s);
+    unlinkSync(log);
+
+    const ch2 = new RecordingChannel(first.ch.checkpoints.at(-1));
+    // Found gone at the start: remembered as lost, with the digest its checkpoint entry had.
+    const second = await run(ch2);
+    writeFileSync(log, banner + text(job('B', 0, 40)));
+    await waitFor('the new log', () => ch2.messages().includes('B request 39'));
+    expectOnce(ch2.events, [...bannerLines, ...job('B', 0, 40)]);
+    expect(second.lines.find((l) => l.msg === 'file taken up' && l.path === log)).toMatchObject({ how: 'new', pos: 0 });
+  });
+
+  test('moved away while down and copied back, grown, after the restart: it continues, every line once', async () => {
+    const log = join(dir, 'job.log');
+    const first = await readJob(log, 20);
+    await stop(first.s);
+    const away = join(dir, 'job.saved');
+    copyFileSync(log, away);
+    unlinkSync(log);
+
+    const ch2 = new RecordingChannel(first.ch.checkpoints.at(-1));
+    const second = await run(ch2);
+    appendFileSync(away, text(job('A', 20, 30)));
+    copyFileSync(away, log);
+    await waitFor('the lines after the position', () => ch2.messages().includes('A request 29'));
+    expectOnce([...first.ch.events, ...ch2.events], [...bannerLines, ...job('A', 0, 30)]);
+    expect(second.lines.find((l) => l.msg === 'file taken up' && l.path === log)).toMatchObject({
+      how: 'continued',
+      pos: Buffer.byteLength(banner + text(job('A', 0, 20))),
+      file_id: first.ch.events[0]!.source.fileId,
     });
   });
 });

@@ -10,16 +10,16 @@ import {
   type CheckResult,
   type FileTimings,
   isFileError,
-  lostTails,
   MIN_OVERLAP_BYTES,
   READ_TAIL_BYTES,
   statPath,
   TailedFile,
+  tailDigest,
 } from './file.js';
 import { type Fingerprint, fileIdOf, readPrefix } from './fingerprint.js';
 import type { FileDescription, FileFormat } from './format.js';
 import type { PathMatcher } from './glob.js';
-import { type Deferral, Identities, Prefix } from './identity.js';
+import { type Deferral, Identities, lostOf, Prefix } from './identity.js';
 import { fileMetrics } from './metrics.js';
 import type { LineReader } from './reader.js';
 
@@ -177,8 +177,8 @@ export class Tracker {
       }
       // A file that starts like a generation let go continues it only if it holds what was
       // read of it: another writer's file with the same header does not.
-      const tail = d.kind === 'continue' ? lostTails.get(d.lost) : undefined;
-      if (d.kind === 'continue' && (!tail || (await holdsAt(fh, tail, d.lost.pos)))) {
+      const { tail } = d.kind === 'continue' ? d.lost : {};
+      if (d.kind === 'continue' && (tail === undefined || (await digestBefore(fh, d.lost.pos)) === tail)) {
         kept = await this.track(fh, st, prefix, d.lost.fp, path, d.lost.pos, d.lost.id, description, 'continued', { was: d.lost.path });
         return;
       }
@@ -240,7 +240,7 @@ export class Tracker {
         continue;
       }
       this.ids.restored.delete(key);
-      this.ids.addLost({ id: entry.id, fp: entry.fp, path: entry.path, pos: entry.pos, at: this.now });
+      this.ids.addLost(lostOf(entry, this.now));
     }
     if (retryIn === undefined) this.recovering.reset();
     else this.recoverAt = this.now + retryIn;
@@ -392,6 +392,8 @@ export class Tracker {
     for (const f of this.files.values()) {
       const entry: FileEntry = { id: f.id, dev: f.dev, ino: f.ino, fp: f.fp, path: f.path, pos: f.emitPos };
       if (f.prefixOf !== undefined) entry.prefixOf = f.prefixOf;
+      const tail = f.tail();
+      if (tail !== undefined) entry.tail = tail;
       files.push(entry);
     }
     // Checkpointed files that could not be read yet keep their positions.
@@ -799,6 +801,14 @@ async function bytesBefore(fh: FileHandle, pos: number): Promise<Buffer | undefi
     if (!isFileError(err)) throw err;
     return undefined;
   }
+}
+
+/** The tail digest of the bytes of `fh` before offset `end` (undefined when it has fewer). */
+async function digestBefore(fh: FileHandle, end: number): Promise<string | undefined> {
+  const n = Math.min(READ_TAIL_BYTES, end);
+  const got = Buffer.alloc(n);
+  const { bytesRead } = await fh.read(got, 0, n, end - n);
+  return bytesRead === n ? tailDigest(got) : undefined;
 }
 
 /** Whether `fh` holds `bytes` just before offset `end`. */
