@@ -2,6 +2,7 @@ import { sleep } from '../core/backoff.js';
 import type { DeadLetter } from '../core/dead-letter.js';
 import type { Logger } from '../core/log.js';
 import type { BusProducer, Channel, Source } from '../core/pipeline.js';
+import type { StopClock } from '../core/stop-clock.js';
 import { Forwarder } from './forwarder.js';
 
 export interface NamedSource {
@@ -65,8 +66,9 @@ export class Agent {
    * (disk) channel and goes out on the next start. `afterDrain` runs once draining is over,
    * before the forwarder is stopped: under `sluice run` it interrupts the collector's
    * retries, so a send waiting on a dead sink fails (rolls back) instead of blocking exit.
+   * Each step is marked on `clock`, for the stop's log line.
    */
-  async stop(afterDrain?: () => void): Promise<void> {
+  async stop(afterDrain?: () => void, clock?: StopClock): Promise<void> {
     const stopped = this.sources.map(({ name, source }) =>
       source.stop().catch((err: unknown) => this.logger.error({ source: name, err }, 'source failed to stop cleanly')),
     );
@@ -76,12 +78,17 @@ export class Agent {
     while (this.channel.stats().events > 0 && Date.now() < deadline) await sleep(20);
     const left = this.channel.stats().events;
     if (left > 0) this.logger.warn({ events: left }, 'drain timeout: events stay in the channel and are sent on the next start');
+    clock?.mark('drain');
     afterDrain?.();
     // A send still out (a destination retrying on its own) gets as long again, then is left:
     // its events stay in the channel for the next start.
     await this.forwarder.stop(this.options.drainTimeoutMs);
+    clock?.mark('forwarder');
     await this.producer.close();
+    clock?.mark('producer');
     await this.options.deadLetter?.close();
+    clock?.mark('dead_letter');
     await this.channel.close();
+    clock?.mark('channel');
   }
 }

@@ -16,6 +16,7 @@ import { createOperations, startOperations, type Operating, type Operations } fr
 import { Reloader, type LivePipeline } from './reload.js';
 import type { SinkTable } from './sink-table.js';
 import type { SourceSet } from './source-set.js';
+import { StopClock } from '../core/stop-clock.js';
 import { startStatusLine, type StatusLine } from './status.js';
 
 export interface Running {
@@ -119,19 +120,25 @@ export async function startPipeline(config: PipelineConfig, role: Role, logger: 
     collector,
     apiUrl: operating.url,
     async stop() {
+      const clock = new StopClock();
       status?.stop();
       await operating.stopping();
+      clock.mark('reloads');
       // Sources first: each puts what it read and saves its position. One blocked in put
       // on a full channel (Kafka or the sinks down) would never return: its put is aborted
       // (the source keeps its position before that batch, so nothing is lost).
       const sourcesStopped = live.sources?.stopAll();
       agent?.channel.abortWaitingPuts();
       await sourcesStopped;
+      clock.mark('sources');
       // Under `sluice run` a send can be waiting on a sink that is down: once draining is
       // over, the collector stops retrying so that send rolls back into the channel.
-      await agent?.stop(() => collector?.interrupt());
+      await agent?.stop(() => collector?.interrupt(), clock);
       await collector?.stop();
+      if (collector) clock.mark('collector');
       await operating.close();
+      clock.mark('api');
+      logger.info(clock.summary(), 'pipeline stopped');
     },
   };
 }
