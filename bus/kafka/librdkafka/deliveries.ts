@@ -19,6 +19,40 @@ export async function within<T>(ms: number, outcome: Promise<T>): Promise<T | un
   }
 }
 
+/**
+ * How many records one native producer was handed and has not reported yet, given up on or
+ * not: an alone phase waits for them, so that librdkafka holds no other record that could
+ * share a batch with the one produced alone.
+ */
+export class Unreported {
+  private count = 0;
+  /** Called when `count` comes down to 0, for the phase waiting in settled(). */
+  private drained: (() => void) | undefined;
+
+  handedOver(): void {
+    this.count++;
+  }
+
+  reported(): void {
+    if (--this.count === 0) this.drained?.();
+  }
+
+  /** Its producer was let go and never reports them: no phase waits for them. */
+  clear(): void {
+    this.count = 0;
+    this.drained?.();
+  }
+
+  /** 0 once every record is reported, or how many still are not after `ms`. */
+  async settled(ms: number): Promise<number> {
+    if (this.count === 0) return 0;
+    const reported = new Promise<true>((resolve) => (this.drained = () => resolve(true)));
+    const done = await within(ms, reported);
+    this.drained = undefined;
+    return done ? 0 : this.count;
+  }
+}
+
 /** The outcome of one send: which records were acked, and the error of each that failed. */
 export interface SendOutcome {
   acked: Uint8Array;

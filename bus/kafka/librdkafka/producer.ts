@@ -10,7 +10,7 @@ import { keepRefused, refusalOf, refusedEvent } from '../refusal.js';
 import { AckedMemory, type SendAttempt, sendSkippingSettled } from '../resend.js';
 import { TopicNamer } from '../topic-names.js';
 import { connectTimeout, producerConfig } from './config.js';
-import { Deliveries, STALLED, type SendOutcome, within } from './deliveries.js';
+import { Deliveries, STALLED, type SendOutcome, Unreported, within } from './deliveries.js';
 import { PartitionCounts } from './partition-counts.js';
 import { StalledRecords } from './stalled.js';
 import {
@@ -89,7 +89,7 @@ export class LibrdkafkaProducer implements BusProducer {
    * discarded on a fatal error never reports the rest, and no alone phase on the next one
    * waits for them.
    */
-  private readonly queues = new WeakMap<NativeProducer, Queue>();
+  private readonly queues = new WeakMap<NativeProducer, Unreported>();
   /** The record headers of each service/module seen, made once (see headersOf). */
   private readonly headerCache = new Map<string, Record<string, Buffer>[]>();
   /** Where record values are encoded (see valueOf). */
@@ -293,7 +293,7 @@ export class LibrdkafkaProducer implements BusProducer {
           headers ? this.headersOf(event) : undefined,
         );
         sizes[from + i] = value.length;
-        queue.records++;
+        queue.handedOver();
       } catch (err) {
         sizes[from + i] = 0;
         // Too large for the client itself: refused before any batch, that record alone.
@@ -331,12 +331,7 @@ export class LibrdkafkaProducer implements BusProducer {
     let end!: () => void;
     this.handOver = new Promise<void>((resolve) => (end = resolve));
     await turn;
-    const queue = this.queues.get(producer)!;
-    if (queue.records === 0) return { othersQueued: 0, end };
-    const reported = new Promise<true>((resolve) => (queue.drained = () => resolve(true)));
-    const done = await within(this.options.producer.request_timeout, reported);
-    queue.drained = undefined;
-    return { othersQueued: done ? 0 : queue.records, end };
+    return { othersQueued: await this.queues.get(producer)!.settled(this.options.producer.request_timeout), end };
   }
 
   /**
@@ -476,11 +471,11 @@ export class LibrdkafkaProducer implements BusProducer {
     this.producer ??= new Promise<NativeProducer>((resolve, reject) => {
       const native = loadNative();
       const producer = new native.Producer(producerConfig(this.setup, '-agent'));
-      const queue: Queue = { records: 0, drained: undefined };
+      const queue = new Unreported();
       this.queues.set(producer, queue);
       producer.on('delivery-report', (err, report) => {
         this.deliveries.report(err, report);
-        if (--queue.records === 0) queue.drained?.();
+        queue.reported();
       });
       producer.on('event.error', (err) => {
         // Brokers going away is what the outage log is for; the rest is detail.
@@ -558,13 +553,6 @@ export class LibrdkafkaProducer implements BusProducer {
     this.deliveries.abandon(closed);
     this.stalled.clear(closed);
   }
-}
-
-/** The records handed to one native producer and not reported yet, given up on or not. */
-interface Queue {
-  records: number;
-  /** Called when `records` comes down to 0, for the alone phase that waits for it. */
-  drained: (() => void) | undefined;
 }
 
 function metadataOf(producer: NativeProducer, topic: string, options: KafkaBusOptions): Promise<Metadata> {

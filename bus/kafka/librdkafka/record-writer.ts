@@ -3,7 +3,7 @@ import { type RefusedRecord, TopicRecordWriter } from '../record-writer.js';
 import { refusalOf } from '../refusal.js';
 import { AckedMemory, type SendAttempt } from '../resend.js';
 import { connectTimeout, connectionConfig } from './config.js';
-import { Deliveries, STALLED, type SendOutcome, within } from './deliveries.js';
+import { Deliveries, STALLED, type SendOutcome, Unreported, within } from './deliveries.js';
 import { type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
 import { StalledRecords } from './stalled.js';
 
@@ -41,10 +41,7 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
    */
   private readonly acked = new AckedMemory<BusRecord>((r) => r.id, 'failed-only');
   private producer: Promise<NativeProducer> | undefined;
-  /** Records handed to librdkafka and not reported yet, given up on or not. */
-  private queued = 0;
-  /** Called when `queued` comes down to 0, for the alone phase that waits for it. */
-  private drained: (() => void) | undefined;
+  private readonly unreported = new Unreported();
   /** Ends with the last alone phase started or waiting to start; undefined when none is. */
   private alonePhases: Promise<void> | undefined;
   /** Bumped when the producer is discarded: its reports after that are ignored. */
@@ -164,7 +161,8 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
       );
       const end = await this.startAlone();
       try {
-        othersQueued = await this.othersReported(timeout);
+        // The writes at the gate have handed nothing over.
+        othersQueued = await this.unreported.settled(timeout);
         for (const i of alone) {
           if (outage || othersQueued > 0) break;
           const again = await this.produceAlone(producer, items[i]!);
@@ -210,18 +208,6 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
   }
 
   /**
-   * Waits for librdkafka to report every record handed over (the writes at the gate have handed
-   * none): 0, or how many are still queued after `timeout`.
-   */
-  private async othersReported(timeout: number): Promise<number> {
-    if (this.queued === 0) return 0;
-    const reported = new Promise<true>((resolve) => (this.drained = () => resolve(true)));
-    const done = await within(timeout, reported);
-    this.drained = undefined;
-    return done ? 0 : this.queued;
-  }
-
-  /**
    * Hands `records` to librdkafka. A record produce() refuses for good (larger than the
    * client takes) fails alone and was not batched (`handedOver` 0); any other error of
    * produce() fails the records from there on, never handed over.
@@ -235,7 +221,7 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
       try {
         producer.produce(this.topic, null, Buffer.from(r.value), r.key, null, sending.base + i, headers);
         handedOver[i] = 1;
-        this.queued++;
+        this.unreported.handedOver();
       } catch (err) {
         if (refusalOf(err)) {
           sending.failOne(i, err as NativeError);
@@ -292,8 +278,7 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
     const closed = Object.assign(new Error('kafka dead-letter producer closed'), { code: -1 });
     this.deliveries.abandon(closed);
     this.stalled.clear(closed);
-    this.queued = 0;
-    this.drained?.();
+    this.unreported.clear();
   }
 
   private connected(): Promise<NativeProducer> {
@@ -315,7 +300,7 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
         // A discarded producer's late reports are no longer anyone's.
         if (generation !== this.generation) return;
         this.deliveries.report(err, report);
-        if (--this.queued === 0) this.drained?.();
+        this.unreported.reported();
       });
       producer.on('event.error', (err) =>
         this.setup.logger.debug({ err: describeNativeError(err) }, 'librdkafka dead-letter producer error'),
