@@ -187,6 +187,15 @@ export class IndexNamer {
     return this.names.clock.day(now) * DAY_MS;
   }
 
+  /**
+   * Whether the name starts with a value (`{service}-%Y.%m.%d`). index_max_distinct's
+   * overflow index then cannot be told from a service's: its `_other` may not start a name,
+   * and without the `_` it is the index of a service named `other`.
+   */
+  get startsWithValue(): boolean {
+    return this.segments.length > 1 && this.segments[0] === '';
+  }
+
   /** Whether index_max_distinct applies: value combinations are counted, and `seed` matters. */
   get capped(): boolean {
     return this.limit !== undefined && this.segments.length > 1;

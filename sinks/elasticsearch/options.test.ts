@@ -14,6 +14,21 @@ describe('elasticsearch sink options', () => {
       expect.objectContaining({ path: ['retention_days'], message: expect.stringContaining('needs a daily index name') }),
     ]);
   });
+
+  it("refuses index_max_distinct with a name that starts with a {field}: its overflow index would be a service's", () => {
+    const r = elasticsearchSinkOptions.safeParse({ index: '{service}-%Y.%m.%d' });
+    expect(r.error?.issues).toEqual([
+      expect.objectContaining({
+        path: ['index'],
+        message: expect.stringContaining('"{service}-%Y.%m.%d" starts with a {field}: the overflow index of index_max_distinct'),
+      }),
+    ]);
+    expect(r.error?.issues[0]?.message).toContain('(e.g. "logs-{service}-%Y.%m.%d")');
+    // Without the cap there is no overflow index; with text in front, it is "logs-_other-…".
+    expect(elasticsearchSinkOptions.safeParse({ index: '{service}-%Y.%m.%d', index_max_distinct: 0 }).success).toBe(true);
+    expect(elasticsearchSinkOptions.safeParse({ index: 'logs-{service}-%Y.%m.%d' }).success).toBe(true);
+    expect(elasticsearchSinkOptions.safeParse({ index: '%Y-{service}' }).success).toBe(true);
+  });
 });
 
 describe('elasticsearch sink options: the shared blocks', () => {

@@ -137,6 +137,13 @@ export const elasticsearchSinkOptions = z
         message: `retention_days needs a daily index name (with %Y and %m %d, or %j) to know each index's day; "${o.index}" has none`,
       });
     }
+    if (o.index_max_distinct > 0 && new IndexNamer(o.index).startsWithValue) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['index'],
+        message: `"${o.index}" starts with a {field}: the overflow index of index_max_distinct ("_other" in place of the values) cannot start a name, and without its "_" it is the index of a service named "other". Start the name with text (e.g. "logs-${o.index}"), or set index_max_distinct: 0 for no limit`,
+      });
+    }
     if (o.mode === 'data_stream' && new IndexNamer(o.index).hasTime) {
       ctx.addIssue({
         code: 'custom',
