@@ -1,24 +1,42 @@
-import { stat } from 'node:fs/promises';
-import { watch, type FSWatcher } from 'chokidar';
+import { type Dirent, type FSWatcher, watch } from 'node:fs';
+import { lstat, readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { Logger } from '../../../core/log.js';
 import type { PathMatcher } from './glob.js';
 
 /**
- * Finds the files to tail: file system notifications (chokidar) for quick reaction, and a
- * periodic full rescan of the globs as the safety net (notifications get lost under load,
- * on network file systems, and for directories that do not exist yet when watching starts).
- * It only reports; the source decides what a path means.
+ * Finds the files to tail: file system notifications for quick reaction, and a periodic full
+ * rescan of the globs as the safety net (notifications get lost under load, on network file
+ * systems, and for directories that do not exist yet when watching starts). It only reports;
+ * the source decides what a path means.
+ *
+ * One non-recursive `fs.watch` (inotify on Linux) per directory a match can sit in, never one
+ * per file, and nothing read on an event but for a rename in a directory with subdirectories
+ * to watch: a trickle of appends to many files is the steady state of a sidecar. chokidar,
+ * before, also watched every file, stat'ed a file on each of its events and read its whole
+ * directory again (an lstat per entry) on any event in it, an append included.
  */
 export interface DiscoveryEvents {
-  /** A path that may be a new file, or a known file under a new name. */
-  found(path: string): void;
-  /** A watched path changed or went away: look at it now rather than at the next poll. */
+  /** A path that may be a new file, a known file that changed, or one renamed or gone: look at it now rather than at the next poll. */
   touched(path: string): void;
 }
 
+interface WatchedDir {
+  watcher: FSWatcher | undefined;
+  /** Directory levels below this one a match can still sit at. */
+  depth: number;
+  /** Which directory this is: one deleted and made again under the same name is another, that the old watch does not see. */
+  dev: number;
+  ino: number;
+}
+
+/** Directories named in "cannot watch" warnings, each warned about once; bounded like the tracker's unreadable paths. */
+const MAX_WARNED = 10_000;
+
 export class Discovery {
-  private watcher: FSWatcher | undefined;
-  private readonly watched = new Set<string>();
+  private readonly dirs = new Map<string, WatchedDir>();
+  private readonly warned = new Set<string>();
+  private closed = false;
 
   constructor(
     private readonly matcher: PathMatcher,
@@ -27,42 +45,119 @@ export class Discovery {
     private readonly logger: Logger,
   ) {}
 
-  /** All matching files now; also starts watching base directories that exist by now. */
+  /** All matching files now; also starts watching base directories (and their subdirectories) that exist by now. */
   async scan(): Promise<string[]> {
-    if (this.useWatcher) await this.watchNewBases();
+    if (this.useWatcher) for (const { dir, depth } of this.matcher.bases()) await this.explore(dir, depth, false);
     return this.matcher.scan();
   }
 
   async close(): Promise<void> {
-    const w = this.watcher;
-    this.watcher = undefined;
-    await w?.close();
+    this.closed = true;
+    for (const w of this.dirs.values()) w.watcher?.close();
+    this.dirs.clear();
   }
 
-  private async watchNewBases(): Promise<void> {
-    for (const { dir } of this.matcher.bases()) {
-      if (this.watched.has(dir)) continue;
-      const st = await stat(dir).catch(() => undefined);
-      if (!st?.isDirectory()) continue;
-      this.watched.add(dir);
-      if (!this.watcher) {
-        const depth = Math.max(...this.matcher.bases().map((b) => b.depth));
-        this.watcher = watch([], {
-          ignoreInitial: true,
-          // Rotation is an unlink followed by an add; "atomic" would merge them into a change.
-          atomic: false,
-          persistent: true,
-          followSymlinks: true,
-          ignorePermissionErrors: true,
-          ...(Number.isFinite(depth) ? { depth } : {}),
-          ignored: (path, stats) => stats?.isFile() === true && !this.matcher.matches(path),
-        });
-        this.watcher.on('add', (p) => this.events.found(p));
-        this.watcher.on('change', (p) => this.events.touched(p));
-        this.watcher.on('unlink', (p) => this.events.touched(p));
-        this.watcher.on('error', (err) => this.logger.warn({ err: String(err) }, 'file watcher error; the periodic rescan covers for it'));
-      }
-      this.watcher.add(dir);
+  /**
+   * Watches `dir` and the subdirectories a match can sit in (not through symbolic links, as
+   * the scan does not). `report`: the matching files found in them are touched (a directory
+   * that appeared after the scan); else the scan that follows reports them.
+   */
+  private async explore(dir: string, depth: number, report: boolean): Promise<void> {
+    const fresh = await this.watchDir(dir, depth);
+    if (this.closed || (!report && (!fresh || depth === 0))) return;
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return; // gone meanwhile: its own watch, its parent's or the rescan tell
     }
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (depth > 0) await this.explore(path, depth - 1, report);
+      } else if (report && this.matcher.matches(path)) this.events.touched(path);
+    }
+  }
+
+  /** Whether `dir` is a directory watched now that was not, or not that deep. */
+  private async watchDir(dir: string, depth: number): Promise<boolean> {
+    const known = this.dirs.get(dir);
+    if (known) {
+      if (known.depth >= depth) return false;
+      known.depth = depth;
+      return true;
+    }
+    const st = await stat(dir).catch(() => undefined);
+    if (this.closed || !st?.isDirectory()) return false;
+    if (this.dirs.has(dir)) return this.watchDir(dir, depth);
+    const w: WatchedDir = { watcher: undefined, depth, dev: st.dev, ino: st.ino };
+    try {
+      w.watcher = watch(dir, (type, name) => this.onEvent(dir, w, type, name));
+    } catch (err) {
+      this.cannotWatch(dir, err);
+      return false;
+    }
+    w.watcher.on('error', (err) => {
+      w.watcher?.close();
+      if (this.dirs.get(dir) === w) this.dirs.delete(dir);
+      this.cannotWatch(dir, err);
+    });
+    this.dirs.set(dir, w);
+    return true;
+  }
+
+  private onEvent(dir: string, w: WatchedDir, type: string, name: string | null): void {
+    // inotify names the entry on every event of a directory watch; where a platform does
+    // not, the poll (followed files) and the rescan (new files) find what changed.
+    if (name === null) return;
+    const path = join(dir, name);
+    if (this.matcher.matches(path)) this.events.touched(path);
+    // Entries appear, go or are renamed: looked at for renames only, never for appends.
+    if (type !== 'rename') return;
+    if (w.depth > 0 || this.dirs.has(path)) void this.lookAt(path, w.depth - 1);
+    // A watched directory deleted or renamed away reports it under its own name.
+    if (name === basename(dir) && this.dirs.get(dir) === w) void this.lookAt(dir, w.depth);
+  }
+
+  /** An entry that may have become, or stopped being, a directory to watch. */
+  private async lookAt(path: string, depth: number): Promise<void> {
+    const known = this.dirs.get(path);
+    if (known) {
+      const st = await stat(path).catch(() => undefined);
+      if (st?.isDirectory() && st.dev === known.dev && st.ino === known.ino) return;
+      this.forget(path);
+      depth = Math.max(depth, known.depth);
+    }
+    const st = await lstat(path).catch(() => undefined);
+    if (depth >= 0 && st?.isDirectory()) await this.explore(path, depth, true);
+  }
+
+  /**
+   * Closes the watch of a directory gone (or replaced), and those under it: renamed away,
+   * they would report paths it no longer has. A base directory that comes back is watched
+   * again by the next rescan; a subdirectory by its parent's event.
+   */
+  private forget(dir: string): void {
+    const under = `${dir}/`;
+    for (const [d, w] of this.dirs) {
+      if (d !== dir && !d.startsWith(under)) continue;
+      w.watcher?.close();
+      this.dirs.delete(d);
+    }
+  }
+
+  private cannotWatch(dir: string, err: unknown): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return; // gone before it could be watched: its parent's event or the rescan tell
+    if (this.warned.has(dir)) return;
+    if (this.warned.size < MAX_WARNED) this.warned.add(dir);
+    this.logger.warn(
+      {
+        directory: dir,
+        err,
+        ...(code === 'ENOSPC' ? { hint: 'inotify watch limit reached: raise the sysctl fs.inotify.max_user_watches' } : {}),
+      },
+      'cannot watch directory; the rescan finds its new files and the poll their growth',
+    );
   }
 }

@@ -201,7 +201,12 @@ export const tailingShape = {
     .pipe(z.number().int().min(10))
     .default(1000)
     .describe('How often positions are also written to the checkpoint file in dataDir'),
-  watch: z.boolean().default(true).describe('Use file system notifications (chokidar) besides polling'),
+  watch: z
+    .boolean()
+    .default(true)
+    .describe(
+      'Watch the directories matches can sit in (fs.watch, inotify on Linux: one watch per directory) to see new files and appends at once, besides polling',
+    ),
   progress_after: byteSize()
     .pipe(z.number().int().min(0))
     .default(64 * 1024 * 1024)

@@ -124,10 +124,6 @@ export class FileSource implements Source {
       this.matcher,
       o.watch,
       {
-        found: (p) => {
-          this.found.add(p);
-          this.wake();
-        },
         touched: (p) => {
           this.touched.add(p);
           this.wake();
