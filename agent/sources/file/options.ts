@@ -163,7 +163,7 @@ export const tailingShape = {
     )
     .default(256 * 1024)
     .describe('Bytes read from a file at a time'),
-  batch: batchOptions({ max_events: 2048, max_bytes: 4 * 1024 * 1024, timeout: 0 }).describe(
+  batch: batchOptions({ max_events: 2048, max_bytes: 4 * 1024 * 1024, timeout: 50 }).describe(
     'Events handed to the channel in one put: at most max_events / max_bytes (file bytes); timeout: how long a batch that is not full waits for more lines once the files have nothing more to read (0: put at once)',
   ),
   max_open_files: z

@@ -438,7 +438,7 @@ test('the spec: strict options with defaults, a clear error for unknown keys', (
     max_event_bytes: 900 * 1024,
     long_lines: 'truncate',
     exclude: [],
-    batch: { max_events: 2048, max_bytes: 4 * 1024 * 1024, timeout: 0 },
+    batch: { max_events: 2048, max_bytes: 4 * 1024 * 1024, timeout: 50 },
     encoding: 'utf-8',
   });
   const bad = fileSourceSpec.options.safeParse({ include: ['/var/log/*.log'], incldue: [] });

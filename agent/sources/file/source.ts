@@ -126,7 +126,7 @@ export class FileSource implements Source {
       {
         touched: (p) => {
           this.touched.add(p);
-          this.wake();
+          if (!this.lingering()) this.wake();
         },
       },
       ctx.logger,
@@ -368,8 +368,18 @@ export class FileSource implements Source {
     }
   }
 
+  /**
+   * A batch that is not full waits out batch.timeout: the lines appended meanwhile are read
+   * when it is due, not on each notification. A trickle over many files then costs one loop
+   * round per timeout instead of one (a stat, a read, a put, an fsync) per line.
+   */
+  private lingering(): boolean {
+    const timeout = this.options.batch.timeout;
+    return timeout > 0 && this.batch.events.length > 0 && !this.batch.full && Date.now() - this.batch.startedAt < timeout;
+  }
+
   private sleep(ms: number): Promise<void> {
-    if (this.stopping || this.found.size > 0 || this.touched.size > 0) return Promise.resolve();
+    if (this.stopping || this.found.size > 0 || (this.touched.size > 0 && !this.lingering())) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.wake(), Math.max(1, ms));
       this.wakeUp = () => {
