@@ -144,6 +144,51 @@ describe('directories that go away', () => {
   });
 });
 
+describe('what a lost event or a reused inode would leave unwatched', () => {
+  test('a subdirectory whose watch failed is watched at the next rescan, and what is below it', async () => {
+    mkdirSync(join(dir, 'a', 'b'), { recursive: true });
+    const d = new Discovery(new PathMatcher([join(dir, '**/*.log')], []), true, { touched: () => {} }, captureLogger().logger);
+    discovery = d;
+    const dirs = (d as unknown as { dirs: Map<string, unknown> }).dirs;
+    await d.scan();
+    expect([...dirs.keys()].sort()).toEqual([dir, join(dir, 'a'), join(dir, 'a', 'b')]);
+    // As if their events had been lost: the rescan finds them by reading what it watches.
+    for (const sub of [join(dir, 'a', 'b'), join(dir, 'a')]) {
+      (dirs.get(sub) as { watcher: { close(): void } }).watcher.close();
+      dirs.delete(sub);
+    }
+    mkdirSync(join(dir, 'a', 'c'));
+    await d.scan();
+    expect([...dirs.keys()].sort()).toEqual([dir, join(dir, 'a'), join(dir, 'a', 'b'), join(dir, 'a', 'c')]);
+  });
+
+  test('a directory removed and made again at once is watched anew, whatever inode it gets', async () => {
+    mkdirSync(join(dir, 'svc'));
+    const w = await watching([join(dir, '*/x.log')]);
+    rmSync(join(dir, 'svc'), { recursive: true });
+    mkdirSync(join(dir, 'svc'));
+    await sleep(QUIET_MS);
+    writeFileSync(join(dir, 'svc', 'x.log'), 'x\n');
+    await reported(w, join(dir, 'svc', 'x.log'));
+    w.touched.length = 0;
+    appendFileSync(join(dir, 'svc', 'x.log'), 'y\n');
+    await reported(w, join(dir, 'svc', 'x.log'));
+  });
+
+  test('a subdirectory that is also a base keeps its own depth when made again', async () => {
+    mkdirSync(join(dir, 'b'));
+    const w = await watching([join(dir, '*/x.log'), join(dir, 'b/**/*.log')]);
+    rmSync(join(dir, 'b'), { recursive: true });
+    await waitFor('b forgotten', () => !w.watchedDirs().includes(join(dir, 'b')));
+    mkdirSync(join(dir, 'b'));
+    await waitFor('b watched again', () => w.watchedDirs().includes(join(dir, 'b')));
+    mkdirSync(join(dir, 'b', 'deep'));
+    await waitFor('b/deep watched', () => w.watchedDirs().includes(join(dir, 'b', 'deep')));
+    writeFileSync(join(dir, 'b', 'deep', 'y.log'), 'y\n');
+    await reported(w, join(dir, 'b', 'deep', 'y.log'));
+  });
+});
+
 test('close() releases every watch and stops the events', async () => {
   mkdirSync(join(dir, 'svc'));
   const w = await watching([join(dir, '**/*.log')]);

@@ -36,6 +36,8 @@ const MAX_WARNED = 10_000;
 export class Discovery {
   private readonly dirs = new Map<string, WatchedDir>();
   private readonly warned = new Set<string>();
+  /** Each include base and its depth: a subdirectory that is also a base is watched that deep. */
+  private readonly baseDepths: Map<string, number>;
   private closed = false;
 
   constructor(
@@ -43,11 +45,26 @@ export class Discovery {
     private readonly useWatcher: boolean,
     private readonly events: DiscoveryEvents,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.baseDepths = new Map(matcher.bases().map((b) => [b.dir, b.depth]));
+  }
 
-  /** All matching files now; also starts watching base directories (and their subdirectories) that exist by now. */
+  /**
+   * All matching files now; also watches the directories a match can sit in that are not
+   * watched yet: base directories made since, subdirectories whose event was lost (an
+   * inotify queue overflow drops events silently) or whose watch failed (the inotify limit,
+   * raised since), and a base that now leads to another directory (a symbolic link moved).
+   */
   async scan(): Promise<string[]> {
-    if (this.useWatcher) for (const { dir, depth } of this.matcher.bases()) await this.explore(dir, depth, false);
+    if (this.useWatcher)
+      for (const { dir, depth } of this.matcher.bases()) {
+        const known = this.dirs.get(dir);
+        if (known) {
+          const st = await stat(dir).catch(() => undefined);
+          if (!st?.isDirectory() || st.dev !== known.dev || st.ino !== known.ino) this.forget(dir);
+        }
+        await this.explore(dir, depth, false);
+      }
     return this.matcher.scan();
   }
 
@@ -63,8 +80,9 @@ export class Discovery {
    * that appeared after the scan); else the scan that follows reports them.
    */
   private async explore(dir: string, depth: number, report: boolean): Promise<void> {
-    const fresh = await this.watchDir(dir, depth);
-    if (this.closed || (!report && (!fresh || depth === 0))) return;
+    await this.watchDir(dir, depth);
+    // Read at every rescan where subdirectories can be (as the scan reads them anyway).
+    if (this.closed || (!report && depth === 0)) return;
     let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
@@ -74,28 +92,32 @@ export class Discovery {
     for (const e of entries) {
       const path = join(dir, e.name);
       if (e.isDirectory()) {
-        if (depth > 0) await this.explore(path, depth - 1, report);
+        if (depth > 0) await this.explore(path, this.depthOf(path, depth - 1), report);
       } else if (report && this.matcher.matches(path)) this.events.touched(path);
     }
   }
 
-  /** Whether `dir` is a directory watched now that was not, or not that deep. */
-  private async watchDir(dir: string, depth: number): Promise<boolean> {
+  /** The levels below `path` a match can sit at: what its parent leaves, or more if it is a base itself. */
+  private depthOf(path: string, fromParent: number): number {
+    return Math.max(fromParent, this.baseDepths.get(path) ?? -1);
+  }
+
+  /** Watches `dir` if it is not, and that deep. */
+  private async watchDir(dir: string, depth: number): Promise<void> {
     const known = this.dirs.get(dir);
     if (known) {
-      if (known.depth >= depth) return false;
-      known.depth = depth;
-      return true;
+      known.depth = Math.max(known.depth, depth);
+      return;
     }
     const st = await stat(dir).catch(() => undefined);
-    if (this.closed || !st?.isDirectory()) return false;
+    if (this.closed || !st?.isDirectory()) return;
     if (this.dirs.has(dir)) return this.watchDir(dir, depth);
     const w: WatchedDir = { watcher: undefined, depth, dev: st.dev, ino: st.ino };
     try {
       w.watcher = watch(dir, (type, name) => this.onEvent(dir, w, type, name));
     } catch (err) {
       this.cannotWatch(dir, err);
-      return false;
+      return;
     }
     w.watcher.on('error', (err) => {
       w.watcher?.close();
@@ -103,7 +125,6 @@ export class Discovery {
       this.cannotWatch(dir, err);
     });
     this.dirs.set(dir, w);
-    return true;
   }
 
   private onEvent(dir: string, w: WatchedDir, type: string, name: string | null): void {
@@ -114,9 +135,15 @@ export class Discovery {
     if (this.matcher.matches(path)) this.events.touched(path);
     // Entries appear, go or are renamed: looked at for renames only, never for appends.
     if (type !== 'rename') return;
-    if (w.depth > 0 || this.dirs.has(path)) void this.lookAt(path, w.depth - 1);
-    // A watched directory deleted or renamed away reports it under its own name.
-    if (name === basename(dir) && this.dirs.get(dir) === w) void this.lookAt(dir, w.depth);
+    if (w.depth > 0 || this.dirs.has(path)) void this.lookAt(path, this.depthOf(path, w.depth - 1));
+    // A watched directory deleted or moved away reports it under its own name, and its watch
+    // is dead from then on, even if a directory is made again there at once with the same
+    // inode (ext4 reuses them): watched anew. (An entry of its own with its name, created or
+    // removed, costs the same once.)
+    if (name === basename(dir) && this.dirs.get(dir) === w) {
+      this.forget(dir);
+      void this.lookAt(dir, w.depth);
+    }
   }
 
   /** An entry that may have become, or stopped being, a directory to watch. */
@@ -138,7 +165,7 @@ export class Discovery {
    * again by the next rescan; a subdirectory by its parent's event.
    */
   private forget(dir: string): void {
-    const under = `${dir}/`;
+    const under = dir.endsWith('/') ? dir : `${dir}/`;
     for (const [d, w] of this.dirs) {
       if (d !== dir && !d.startsWith(under)) continue;
       w.watcher?.close();
@@ -149,8 +176,9 @@ export class Discovery {
   private cannotWatch(dir: string, err: unknown): void {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return; // gone before it could be watched: its parent's event or the rescan tell
-    if (this.warned.has(dir)) return;
-    if (this.warned.size < MAX_WARNED) this.warned.add(dir);
+    // Past MAX_WARNED directories (a whole tree over the inotify limit) the rest stay quiet.
+    if (this.warned.has(dir) || this.warned.size >= MAX_WARNED) return;
+    this.warned.add(dir);
     this.logger.warn(
       {
         directory: dir,
