@@ -50,7 +50,7 @@ describe('a copy still being written when rotate_wait ends', () => {
     await waitFor('100 events', () => ch.events.length === 100);
 
     // A slow copy: 150 bytes every 100 ms, more than twice as long as rotate_wait in all. Its
-    // first write holds a fingerprint: a copy first seen shorter is read as a new file (README).
+    // first write holds a fingerprint: it starts like app.log from the first look on.
     const content = readFileSync(log);
     for (let at = 0; at < content.length; at += at === 0 ? 300 : 150) {
       appendFileSync(copy, content.subarray(at, at + (at === 0 ? 300 : 150)));
@@ -509,6 +509,256 @@ test('numbered copytruncate rotations across a restart: every line once', async 
   await waitFor('55 events', () => ch.events.length >= 55);
   await sleep(2500);
   expect(ch.messages().sort()).toEqual([...gen(0, 0, 10), ...gen(1, 0, 20), ...gen(2, 0, 20), ...gen(3, 0, 5)].sort());
+});
+
+describe('a copy first seen shorter than a fingerprint (cp creates the copy, then writes it)', () => {
+  /** Waits until the source has looked at the file now at `path`: followed, or waiting as a copy. */
+  async function seen(s: FileSource, path: string): Promise<void> {
+    const { ino } = statSync(path);
+    await waitFor(`${path} seen`, () => trackerOf(s).at(path)?.ino === ino || trackerOf(s).ids.deferred.has(path));
+  }
+
+  test.each([
+    ['app.log.1', 0],
+    ['app.log-20261130', 0],
+    ['app.1.log', 0],
+    ['app.log.1', 10],
+  ])('%s first seen with %i bytes, then written, then app.log truncated: every line once, in order', async (name, first) => {
+    const log = join(dir, 'app.log');
+    const copy = join(dir, name);
+    writeFileSync(log, text(0, 20));
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, 'app*')], rotate_wait: '1s' }, ch, 'files', cap.logger);
+    await waitFor('20 events', () => ch.events.length === 20);
+    const content = readFileSync(log);
+    writeFileSync(copy, content.subarray(0, first));
+    await seen(s, copy);
+    appendFileSync(copy, content.subarray(first));
+    truncateSync(log, 0);
+    appendFileSync(log, text(20, 30));
+    await waitFor('30 events', () => ch.events.length >= 30);
+    await sleep(1300);
+    expectInOrder(ch, lines(0, 30));
+    expect(cap.lines.filter((l) => l.msg === 'file taken up' && l.path === copy)).toMatchObject([
+      { how: 'continued', pos: content.length, file_id: ch.events[0]!.source.fileId },
+    ]);
+  });
+
+  test.each([
+    ['after the restart', false],
+    ['while the source is down', true],
+  ])(
+    'numbered rotation, app.log.1 checkpointed, shifted to app.log.2 and a new empty app.log.1 %s: no line twice',
+    async (_, whileDown) => {
+      const log = join(dir, 'app.log');
+      const gen = (g: number, from: number, to: number): string[] => lines(from, to).map((l) => `gen${g} ${l}`);
+      const genText = (g: number, from: number, to: number): string => `${gen(g, from, to).join('\n')}\n`;
+      writeFileSync(`${log}.1`, genText(0, 0, 10));
+      writeFileSync(log, genText(1, 0, 20));
+      const ch = new RecordingChannel();
+      const options = { include: [join(dir, 'app.log*')], rotate_wait: '1s' };
+      let s = await sources.start(options, ch);
+      await waitFor('30 events', () => ch.events.length === 30);
+      await sources.stop(s);
+      const shift = (): void => {
+        renameSync(`${log}.1`, `${log}.2`);
+        writeFileSync(`${log}.1`, '');
+      };
+      if (whileDown) shift();
+      s = await sources.start(options, ch);
+      await waitFor('app.log resumed', () => trackerOf(s).has(log));
+      if (!whileDown) {
+        await waitFor('app.log.1 resumed', () => trackerOf(s).has(`${log}.1`));
+        shift();
+      }
+      await seen(s, `${log}.1`);
+      appendFileSync(`${log}.1`, readFileSync(log));
+      truncateSync(log, 0);
+      appendFileSync(log, genText(2, 0, 5));
+      await waitFor('35 events', () => ch.events.length >= 35);
+      await sleep(1300);
+      expect(ch.messages().sort()).toEqual([...gen(0, 0, 10), ...gen(1, 0, 20), ...gen(2, 0, 5)].sort());
+      expect(new Set(ch.events.map((e) => e.id)).size, 'an event id shared').toBe(ch.events.length);
+    },
+  );
+
+  test('a new empty app.log.1 that gets lines of its own waits while empty, then is read as a new file at once', async () => {
+    const log = join(dir, 'app.log');
+    const other = join(dir, 'app.log.1');
+    writeFileSync(log, text(0, 20));
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '3s' }, ch, 'files', cap.logger);
+    await waitFor('20 events', () => ch.events.length === 20);
+    writeFileSync(other, '');
+    await waitFor('app.log.1 waiting', () => trackerOf(s).ids.deferred.has(other));
+    const wrote = Date.now();
+    writeFileSync(other, 'other 0\nother 1\n');
+    await waitFor('22 events', () => ch.events.length >= 22);
+    await sleep(300);
+    expectInOrder(ch, [...lines(0, 20), 'other 0', 'other 1']);
+    const taken = cap.lines.find((l) => l.msg === 'file taken up' && l.path === other)!;
+    expect(taken).toMatchObject({ how: 'new', pos: 0 });
+    expect(taken.time as number).toBeLessThan(wrote + 2000);
+  });
+
+  test('app.log truncated while the empty app.log.1 waits: the wait ends there, app.log.1 is read as a new file', async () => {
+    const log = join(dir, 'app.log');
+    const other = `${log}.1`;
+    writeFileSync(log, text(0, 20));
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '3s' }, ch, 'files', cap.logger);
+    await waitFor('20 events', () => ch.events.length === 20);
+    writeFileSync(other, '');
+    await waitFor('app.log.1 waiting', () => trackerOf(s).ids.deferred.has(other));
+    const truncated = Date.now();
+    truncateSync(log, 0);
+    appendFileSync(log, text(20, 25));
+    await waitFor('app.log.1 taken up', () => trackerOf(s).has(other));
+    await waitFor('25 events', () => ch.events.length >= 25);
+    expectInOrder(ch, lines(0, 25));
+    const taken = cap.lines.find((l) => l.msg === 'file taken up' && l.path === other)!;
+    expect(taken).toMatchObject({ how: 'new', pos: 0 });
+    expect(taken.time as number).toBeLessThan(truncated + 2000);
+  });
+
+  test('copytruncate of an empty log: the copy that stays empty is taken up rotate_wait after it was seen, nothing lost', async () => {
+    const log = join(dir, 'app.log');
+    const copy = `${log}.1`;
+    writeFileSync(log, '');
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '500ms' }, ch, 'files', cap.logger);
+    await waitFor('app.log followed', () => trackerOf(s).has(log));
+    const created = Date.now();
+    writeFileSync(copy, '');
+    await seen(s, copy);
+    truncateSync(log, 0);
+    await waitFor('the copy taken up', () => trackerOf(s).has(copy));
+    const taken = cap.lines.find((l) => l.msg === 'file taken up' && l.path === copy)!;
+    expect(taken).toMatchObject({ how: 'copy_after_wait', pos: 0 });
+    expect(taken.time as number).toBeGreaterThanOrEqual(created + 500);
+    appendFileSync(log, text(0, 5));
+    await waitFor('5 events', () => ch.events.length >= 5);
+    await sleep(300);
+    expectInOrder(ch, lines(0, 5));
+  });
+
+  test('logrotate create (app.log renamed to app.log.1, a new empty app.log): the new file does not wait', async () => {
+    const log = join(dir, 'app.log');
+    writeFileSync(log, text(0, 20));
+    const cap = captureLogger();
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '3s' }, ch, 'files', cap.logger);
+    await waitFor('20 events', () => ch.events.length === 20);
+    renameSync(log, `${log}.1`);
+    const created = Date.now();
+    writeFileSync(log, '');
+    await seen(s, log);
+    expect(trackerOf(s).ids.deferred.size).toBe(0);
+    appendFileSync(log, text(20, 25));
+    await waitFor('25 events', () => ch.events.length >= 25);
+    expectInOrder(ch, lines(0, 25));
+    const taken = cap.lines.filter((l) => l.msg === 'file taken up' && l.path === log);
+    expect(taken.at(-1)).toMatchObject({ how: 'new', pos: 0 });
+    expect(taken.at(-1)!.time as number).toBeLessThan(created + 2000);
+  });
+});
+
+describe('a copy waiting while the source is held up, then written, its original truncated, and the copy deleted (compress)', () => {
+  /** Holds the channel's next put until the returned function is called. */
+  function holdPuts(ch: RecordingChannel): () => void {
+    let open!: () => void;
+    ch.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    return () => {
+      ch.gate = undefined;
+      open();
+    };
+  }
+
+  test.each([
+    ['first seen empty', 0],
+    ['first seen with the first 300 bytes of app.log (starting like it)', 300],
+  ])('%s: read through the handle it was seen with, every line once', async (_, first) => {
+    const log = join(dir, 'app.log');
+    const copy = `${log}.1`;
+    writeFileSync(log, text(0, 20));
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '3s' }, ch);
+    await waitFor('20 events', () => ch.events.length === 20);
+    writeFileSync(copy, readFileSync(log).subarray(0, first));
+    await waitFor('the copy waiting', () => trackerOf(s).ids.deferred.has(copy));
+    const release = holdPuts(ch);
+    const puts = ch.puts;
+    appendFileSync(log, text(20, 30));
+    await waitFor('a put held', () => ch.puts > puts);
+    // Not read: the source waits in its put.
+    appendFileSync(log, text(30, 40));
+    writeFileSync(copy, readFileSync(log));
+    truncateSync(log, 0);
+    unlinkSync(copy);
+    appendFileSync(log, text(40, 45));
+    release();
+    await waitFor('45 events', () => ch.events.length >= 45);
+    await sleep(500);
+    expect(ch.messages().sort()).toEqual(lines(0, 45).sort());
+    expect(new Set(ch.events.map((e) => e.id)).size, 'an event id shared').toBe(ch.events.length);
+    expect(trackerOf(s).ids.deferred.size).toBe(0);
+  });
+});
+
+describe("a waiting copy's handle", () => {
+  test('is counted against max_open_files: a file at its end is closed to make room for it', async () => {
+    const log = join(dir, 'app.log');
+    const other = join(dir, 'other.log');
+    writeFileSync(other, 'other 0\n');
+    writeFileSync(log, text(0, 20));
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, '*.log*')], rotate_wait: '3s', max_open_files: 2 }, ch);
+    await waitFor('21 events', () => ch.events.length === 21);
+    expect(trackerOf(s).fds.size).toBe(2);
+    writeFileSync(`${log}.1`, '');
+    await waitFor('the copy waiting', () => trackerOf(s).ids.deferred.has(`${log}.1`));
+    expect(trackerOf(s).fds.size).toBe(2);
+    expect([trackerOf(s).at(log)!.state, trackerOf(s).at(other)!.state].sort()).toEqual(['closed', 'following']);
+  });
+
+  test.each([
+    ['its path is deleted, its original not truncated', 'deleted'],
+    ['its wait ends (read as a new file)', 'taken'],
+    ['the source stops', 'stopped'],
+  ])('is closed once when %s', async (_, how) => {
+    const log = join(dir, 'app.log');
+    const copy = `${log}.1`;
+    writeFileSync(log, text(0, 20));
+    const ch = new RecordingChannel();
+    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '500ms' }, ch);
+    await waitFor('20 events', () => ch.events.length === 20);
+    writeFileSync(copy, '');
+    await waitFor('the copy waiting', () => trackerOf(s).ids.deferred.has(copy));
+    const { fh } = trackerOf(s).ids.deferred.get(copy)!;
+    expect(trackerOf(s).fds.size).toBe(2);
+    if (how === 'deleted') {
+      unlinkSync(copy);
+      await waitFor('the copy given up', () => trackerOf(s).ids.deferred.size === 0);
+      expect(fh.fd).toBe(-1);
+      expect(trackerOf(s).fds.size).toBe(1);
+      expect(trackerOf(s).count).toBe(1);
+    } else if (how === 'taken') {
+      await waitFor('the copy taken up', () => trackerOf(s).has(copy));
+      expect(trackerOf(s).at(copy)!.fh).toBe(fh);
+      expect(trackerOf(s).fds.size).toBe(2);
+    } else {
+      await sources.stop(s);
+      expect(fh.fd).toBe(-1);
+      expect(trackerOf(s).ids.deferred.size).toBe(0);
+      expect(trackerOf(s).fds.size).toBe(0);
+    }
+  });
 });
 
 test('a shorter copy is one named after its original as logrotate names them', () => {

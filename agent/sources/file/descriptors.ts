@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { Gauge } from 'prom-client';
 
 /** What the budget needs of a file: when it was last used, whether it is at its end, whether it may be closed, and closing it. */
@@ -14,10 +15,13 @@ export interface Holder {
  * closable files (they reopen by path later, verified): those at their end first, least
  * recently used first. A file with a backlog is closed only when nothing else can be: if it
  * is renamed or deleted while closed, its unread bytes can only be found again by its
- * inode in its directory (a rename), or not at all (a deletion).
+ * inode in its directory (a rename), or not at all (a deletion). The descriptors of files
+ * waiting as copies (`pin`) count as well and are never closed here: a copy is often deleted
+ * (compressed) right after its original's truncation, and then only its descriptor leads to it.
  */
 export class Descriptors {
   private readonly open = new Set<Holder>();
+  private readonly pinned = new Set<FileHandle>();
 
   constructor(
     private readonly max: number,
@@ -26,7 +30,7 @@ export class Descriptors {
   ) {}
 
   async makeRoom(): Promise<void> {
-    let excess = this.open.size + 1 - this.max;
+    let excess = this.size + 1 - this.max;
     if (excess <= 0) return;
     const order = [...this.open].filter((f) => f.closable).sort((a, b) => Number(b.atEof) - Number(a.atEof) || a.lastUsedAt - b.lastUsedAt);
     for (const f of order) {
@@ -45,7 +49,20 @@ export class Descriptors {
     if (this.open.delete(f)) this.gauge.dec(this.label);
   }
 
+  /** Counts a descriptor kept open for a file waiting as a copy, making room for it first. */
+  async pin(fh: FileHandle): Promise<void> {
+    if (this.pinned.has(fh)) return;
+    await this.makeRoom();
+    this.pinned.add(fh);
+    this.gauge.inc(this.label);
+  }
+
+  /** A pinned descriptor closed, or taken up by a followed file (counted as that file's). */
+  unpin(fh: FileHandle): void {
+    if (this.pinned.delete(fh)) this.gauge.dec(this.label);
+  }
+
   get size(): number {
-    return this.open.size;
+    return this.open.size + this.pinned.size;
   }
 }

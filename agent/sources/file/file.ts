@@ -163,6 +163,11 @@ export class TailedFile implements Holder {
    * again from its start (duplicates rather than lines never read; the tracker warns).
    */
   prefixOf: string | undefined;
+  /**
+   * How many times it was found truncated or rewritten: a new file waiting as a copy of the
+   * generation it was reading stops waiting once that generation ended.
+   */
+  generation = 0;
   emitPos: number;
   reader!: LineReader;
   /** What another format (container logs) knows of the file: service, module, fields, container. */
@@ -386,6 +391,7 @@ export class TailedFile implements Holder {
     const copy = this.tailKnown() ? await copyHolds(this.fp, this.readPos, this.window.last()) : undefined;
     if (copy !== 'whole') this.reader.finish(true);
     const lost = this.lostEntry(now);
+    this.generation++;
     this.fp = fp;
     this.ids = new FileEventIds(fileIdOf(this.dev, this.ino, this.fp));
     this.readFromStart(now);

@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { FileEntry, LostEntry } from './checkpoint.js';
 import { hashPrefix, type Fingerprint } from './fingerprint.js';
 
@@ -53,6 +54,20 @@ export interface Deferral {
   /** Its size at the last look, and when a look last found it changed (ms). */
   size: number;
   changedAt: number;
+  /**
+   * The file, open since it was first seen ("dev:ino" of it): logrotate may delete its copy
+   * (compress) right after the truncation, before the source looks again, and then only this
+   * handle reads it. Closed when the wait ends, unless the file is taken up with it.
+   */
+  fh: FileHandle;
+  key: string;
+  /** The live file it may be a copy of ("dev:ino"), looked at before a copy gone from its path is given up. */
+  of: string | undefined;
+  /**
+   * For a file first seen shorter than a fingerprint (cp creates the copy, then writes it):
+   * the generation of the live file it is named as a copy of (`of`), when first seen.
+   */
+  generation?: number;
 }
 
 /** A followed file as far as identity goes. */
@@ -73,7 +88,6 @@ export class Identities {
 
   restore(files: readonly FileEntry[], lost: readonly LostEntry[]): void {
     this.restored.clear();
-    this.deferred.clear();
     for (const e of files) this.restored.set(`${e.dev}:${e.ino}`, e);
     this.lost = [...lost];
   }

@@ -20,6 +20,7 @@ import { type Fingerprint, fileIdOf, readPrefix } from './fingerprint.js';
 import type { FileDescription, FileFormat } from './format.js';
 import type { PathMatcher } from './glob.js';
 import { type Deferral, Identities, lostOf, Prefix } from './identity.js';
+
 import { fileMetrics } from './metrics.js';
 import type { LineReader } from './reader.js';
 
@@ -55,7 +56,12 @@ interface Copy {
   prefix: Prefix;
   description: FileDescription | undefined;
   holds: 'whole' | 'prefix';
+  /** The file waiting as a copy it is: its handle stays the deferral's until it is taken up. */
+  waiting: Deferral | undefined;
 }
+
+/** How long a file has been waiting as a copy: `Deferral` without its handle. */
+type Wait = Pick<Deferral, 'since' | 'size' | 'changedAt'>;
 
 /** A path whose file could be opened but not read (EIO, ESTALE): not taken up before `at`. */
 interface Retry {
@@ -71,7 +77,9 @@ interface Retry {
  */
 export class Tracker {
   private readonly files = new Map<string, TailedFile>();
+  /** Files by the path they are followed at, and those paths by directory (the neighbours copyNameOf looks at). */
   private readonly byPath = new Map<string, TailedFile>();
+  private readonly byDir = new Map<string, Set<string>>();
   readonly ids: Identities;
   readonly fds: Descriptors;
   private readonly label: { component: string };
@@ -122,11 +130,8 @@ export class Tracker {
     if (!this.matcher.matches(path)) return;
     const retry = this.retries.get(path);
     if (retry && retry.at > this.now) return;
-    // Decided now or deferred again: a copy gone meanwhile (deleted, compressed) is not waited for forever.
-    const deferral = this.ids.deferred.get(path);
-    this.ids.deferred.delete(path);
     try {
-      await this.identify(path, deferral, retry);
+      await this.identify(path, await this.stillThere(path), retry);
       this.retries.delete(path);
     } catch (err) {
       if (!isFileError(err)) throw err;
@@ -138,19 +143,47 @@ export class Tracker {
     }
   }
 
+  /**
+   * The file waiting as a copy at `path`, no longer waiting: decided again, through its own
+   * handle, when the path still leads to it. One the path no longer leads to (deleted,
+   * compressed, replaced) may hold lines its original no longer does: that original is looked
+   * at first, the file still waiting, so that a truncation found now continues from it; else
+   * it is given up. An error leaves it waiting as it was, to be looked at again.
+   */
+  private async stillThere(path: string): Promise<Deferral | undefined> {
+    const d = this.ids.deferred.get(path);
+    if (!d) return undefined;
+    const st = await statPath(path);
+    if (st && `${st.dev}:${st.ino}` === d.key) {
+      this.ids.deferred.delete(path);
+      return d;
+    }
+    const original = d.of === undefined ? undefined : this.files.get(d.of);
+    try {
+      if (original) await this.check(original);
+    } finally {
+      if (this.ids.deferred.get(path) === d) await this.endDeferral(path, d);
+    }
+    return undefined;
+  }
+
+  /** `deferral`: the file at `path` was waiting as a copy; looked at through its handle. */
   private async identify(path: string, deferral: Deferral | undefined, retry: Retry | undefined): Promise<void> {
     let fh: FileHandle;
-    try {
-      fh = await open(path, 'r');
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code !== 'ENOENT' && !this.unreadable.has(path)) {
-        if (this.unreadable.size < 10_000) this.unreadable.add(path);
-        this.logger.warn({ path, err: e }, 'cannot open file; trying again at every rescan');
+    if (deferral) fh = deferral.fh;
+    else {
+      try {
+        fh = await open(path, 'r');
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code !== 'ENOENT' && !this.unreadable.has(path)) {
+          if (this.unreadable.size < 10_000) this.unreadable.add(path);
+          this.logger.warn({ path, err: e }, 'cannot open file; trying again at every rescan');
+        }
+        return;
       }
-      return;
+      if (this.unreadable.delete(path)) this.logger.info({ path }, 'file can be opened now');
     }
-    if (this.unreadable.delete(path)) this.logger.info({ path }, 'file can be opened now');
     let kept = false;
     try {
       const st = await fh.stat();
@@ -184,6 +217,35 @@ export class Tracker {
       }
       if (d.kind === 'continue') this.ids.addLost(d.lost);
       let how: How = 'new';
+      if (d.kind === 'new' && prefix.bytes.length < this.s.fingerprintBytes) {
+        // cp creates the copy, then writes it: a copy seen before a fingerprint's worth of its
+        // bytes is told from a new file only by its name and by being the start of its original.
+        const original = this.copyNameOf(path);
+        if (original) {
+          const { generation } = original;
+          await this.check(original);
+          // Found truncated: this very file may have continued it already.
+          if (this.files.has(key)) return;
+          if (this.ids.continuable(path, prefix, st.size)) {
+            this.s.lookAgain(path);
+            return;
+          }
+          const was = deferral?.generation === undefined ? undefined : deferral;
+          // Its original truncated, replaced or gone while it was short: the shorter-copy rule decided then.
+          const same =
+            this.isLive(original) &&
+            original.generation === generation &&
+            (was === undefined || (was.of === original.key && was.generation === generation));
+          if (same && (await this.beginsLike(original, prefix.bytes)) !== false) {
+            const waiting = this.stillWaiting(path, st.size, deferral, original.path, true);
+            if (waiting) {
+              kept = await this.defer(path, { ...waiting, fh, key, of: original.key, generation });
+              return;
+            }
+            how = 'copy_after_wait';
+          }
+        }
+      }
       if (d.kind === 'twin') {
         // Starts like a live file: a copytruncate copy whose truncation we have not seen yet,
         // or a genuine copy. Look at the original now; else wait for it to be truncated.
@@ -198,7 +260,7 @@ export class Tracker {
         const copying = twin !== undefined && (await this.endsLike(fh, st.size, twin));
         const waiting = this.stillWaiting(path, st.size, deferral, twin?.path, copying);
         if (waiting) {
-          this.ids.deferred.set(path, waiting);
+          kept = await this.defer(path, { ...waiting, fh, key, of: twin?.key });
           return;
         }
         how = 'copy_after_wait';
@@ -206,8 +268,25 @@ export class Tracker {
       const pos = this.firstRun && this.s.startAtEnd ? st.size : 0;
       kept = await this.track(fh, st, prefix, prefix.fp, path, pos, undefined, description, how);
     } finally {
-      if (!kept) await fh.close();
+      if (!kept) {
+        this.fds.unpin(fh);
+        await fh.close();
+      }
     }
+  }
+
+  /** Keeps a new file waiting as a copy (`stillWaiting`), its handle open and counted against max_open_files. */
+  private async defer(path: string, d: Deferral): Promise<boolean> {
+    await this.fds.pin(d.fh);
+    this.ids.deferred.set(path, d);
+    return true;
+  }
+
+  /** A wait that ends without the file being taken up: its handle is closed. */
+  private async endDeferral(path: string, d: Deferral): Promise<void> {
+    this.ids.deferred.delete(path);
+    this.fds.unpin(d.fh);
+    await d.fh.close().catch(() => undefined);
   }
 
   /**
@@ -306,6 +385,55 @@ export class Tracker {
   }
 
   /**
+   * The live file (followed at its path) of the directory of `path` whose copies logrotate
+   * names as `path` is named (`namedAfter`), and that it may be a copy of (the format's rule).
+   * Of several (app.log and app.log-20261130 for app.log-20261130.1), the longest name.
+   */
+  private copyNameOf(path: string): TailedFile | undefined {
+    const dir = dirname(path);
+    const name = basename(path);
+    let found: TailedFile | undefined;
+    for (const p of this.byDir.get(dir) ?? []) {
+      if (found && p.length <= found.path.length) continue;
+      const f = this.byPath.get(p)!;
+      if (this.isLive(f) && namedAfter(basename(p), name) && this.ids.mayContinue(p, path)) found = f;
+    }
+    return found;
+  }
+
+  /** Followed at its path (not renamed away, deleted or let go). */
+  private isLive(f: TailedFile): boolean {
+    return (f.state === 'following' || f.state === 'closed') && this.byPath.get(f.path) === f;
+  }
+
+  /**
+   * Whether `bytes` are the first bytes of the generation `f` is reading, read from its file;
+   * undefined when that file no longer starts like the generation (truncated or rewritten
+   * since its last check: the next one decides) or cannot be read.
+   */
+  private async beginsLike(f: TailedFile, bytes: Buffer): Promise<boolean | undefined> {
+    let fh: FileHandle;
+    try {
+      fh = await open(f.path, 'r');
+    } catch (err) {
+      if (isFileError(err)) return undefined;
+      throw err;
+    }
+    try {
+      const st = await fh.stat();
+      if (st.dev !== f.dev || st.ino !== f.ino) return undefined;
+      const head = await readPrefix(fh, Math.max(bytes.length, f.fp.len));
+      if (f.fp.len > 0 && !new Prefix(head).startsLike(f.fp)) return undefined;
+      return head.length >= bytes.length && head.subarray(0, bytes.length).equals(bytes);
+    } catch (err) {
+      if (isFileError(err)) return undefined;
+      throw err;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
    * Whether a file that starts like a followed one (a copytruncate copy in the making?) waits
    * longer for that one's truncation, and how: until rotate_wait after a look last found it
    * grown, since a copy of a large file may take longer than rotate_wait to write; but no
@@ -318,9 +446,9 @@ export class Tracker {
     was: Deferral | undefined,
     like: string | undefined,
     copying: boolean,
-  ): Deferral | undefined {
+  ): Wait | undefined {
     const now = this.now;
-    const d = was && was.size === size ? was : { since: was?.since ?? now, size, changedAt: now };
+    const d = { since: was?.since ?? now, size, changedAt: was && was.size === size ? was.changedAt : now };
     // Only a file whose end is its look-alike's bytes at the same place is being copied: a new
     // file after a rename rotation (same header, its own lines) waits rotate_wait as before.
     if (!copying) return now < d.since + this.s.rotateWait ? d : undefined;
@@ -353,7 +481,7 @@ export class Tracker {
     } catch (err) {
       await this.failed(f, err);
     } finally {
-      await found.copy?.fh.close().catch(() => undefined);
+      if (found.copy) await closeCopy(found.copy);
     }
   }
 
@@ -437,8 +565,10 @@ export class Tracker {
   /** Closes every file without emitting what their readers hold (a stop, or a restart from the last durable position). */
   async closeAll(): Promise<void> {
     for (const f of this.files.values()) await f.release();
+    for (const [p, d] of [...this.ids.deferred]) await this.endDeferral(p, d);
     this.files.clear();
     this.byPath.clear();
+    this.byDir.clear();
     this.retries.clear();
     this.recovering.reset();
   }
@@ -507,7 +637,7 @@ export class Tracker {
     if (r.pathTaken) this.s.lookAgain(f.path);
     if (r.release) {
       if (this.files.get(f.key) === f) this.files.delete(f.key);
-      if (this.byPath.get(f.path) === f) this.byPath.delete(f.path);
+      if (this.byPath.get(f.path) === f) this.deletePath(f.path);
       this.ids.addLost(f.lostEntry(this.now));
       fileMetrics.released.inc(this.label);
       this.logger.info({ path: f.path, file_id: f.id, pos: f.emitPos, reason: r.release }, 'file let go');
@@ -549,24 +679,30 @@ export class Tracker {
   private async copyHolding(f: TailedFile, fp: Fingerprint, end: number, read: Buffer): Promise<Copy | undefined> {
     const dir = dirname(f.path);
     const names = await readdir(dir).catch(() => [] as string[]);
-    const paths = new Set([...names.map((n) => join(dir, n)).filter((p) => this.matcher.matches(p)), ...this.ids.deferred.keys()]);
+    // A file waiting as a copy is looked at through its handle, whether its path still leads to it or not.
+    const waiting = [...this.ids.deferred];
+    const held = new Set(waiting.map(([, d]) => d.key));
+    const candidates: [string, Deferral | undefined][] = [
+      ...names.map((n): [string, undefined] => [join(dir, n), undefined]).filter(([p]) => this.matcher.matches(p)),
+      ...waiting,
+    ];
     const least = shortestCopy(fp, end, read.length);
     let start: Copy | undefined;
     let ambiguous = false;
     try {
-      for (const path of paths) {
+      for (const [path, deferral] of candidates) {
         if (!this.ids.mayContinue(f.path, path)) continue;
         try {
           // logrotate writes its copy beside the original, under a name made from the
           // original's: a shorter file elsewhere, or named otherwise, ending like what was read
           // is more likely another writer's with the same output.
           const named = dirname(path) === dir && namedAfter(basename(f.path), basename(path));
-          const copy = await this.openCopy(path, fp, end, read, named ? least : end);
+          const copy = await this.openCopy(path, deferral, held, fp, end, read, named ? least : end);
           if (copy?.holds === 'whole') return copy;
           if (copy && start) {
             // Two could each be the copy: the one not taken would never be read. Neither is
             // taken, and both are read as new files (the real copy's lines twice).
-            await copy.fh.close();
+            await closeCopy(copy);
             ambiguous = true;
           } else if (copy) start = copy;
         } catch (err) {
@@ -579,36 +715,51 @@ export class Tracker {
       start = undefined;
       return found;
     } finally {
-      await start?.fh.close().catch(() => undefined);
+      if (start) await closeCopy(start);
     }
   }
 
-  /** `least`: the shortest file to look at (`end` when only a whole copy will do). */
-  private async openCopy(path: string, fp: Fingerprint, end: number, read: Buffer, least: number): Promise<Copy | undefined> {
-    // Most files of the directory are followed: a stat rules them out without opening them.
-    const seen = await statPath(path);
-    if (!seen || !this.mayBeCopy(seen, least)) return undefined;
+  /**
+   * `waiting`: the file waiting as a copy at `path`, read through its handle; else the file at
+   * `path`, unless it is one of those (`held`, by "dev:ino"). `least`: the shortest file to
+   * look at (`end` when only a whole copy will do).
+   */
+  private async openCopy(
+    path: string,
+    waiting: Deferral | undefined,
+    held: Set<string>,
+    fp: Fingerprint,
+    end: number,
+    read: Buffer,
+    least: number,
+  ): Promise<Copy | undefined> {
     let fh: FileHandle;
-    try {
-      fh = await open(path, 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+    if (waiting) fh = waiting.fh;
+    else {
+      // Most files of the directory are followed: a stat rules them out without opening them.
+      const seen = await statPath(path);
+      if (!seen || held.has(`${seen.dev}:${seen.ino}`) || !this.mayBeCopy(seen, least)) return undefined;
+      try {
+        fh = await open(path, 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
     }
     let copy: Copy | undefined;
     try {
       const st = await fh.stat();
-      if (!this.mayBeCopy(st, least)) return undefined;
+      if (!this.mayBeCopy(st, least) || (!waiting && held.has(`${st.dev}:${st.ino}`))) return undefined;
       const prefix = new Prefix(await readPrefix(fh, this.s.fingerprintBytes));
       if (!prefix.startsLike(fp)) return undefined;
       const holds = await copyOf(fh, st.size, fp, end, read);
       if (!holds) return undefined;
       let description: FileDescription | undefined;
       if (this.s.format && !(description = await this.s.format.describe(path))) return undefined;
-      copy = { path, fh, st, prefix, description, holds };
+      copy = { path, fh, st, prefix, description, holds, waiting };
       return copy;
     } finally {
-      if (!copy) await fh.close();
+      if (!copy && !waiting) await fh.close();
     }
   }
 
@@ -624,23 +775,39 @@ export class Tracker {
    * and is read from its start, none of its events has an id of the original's.
    */
   private async continueCopy(c: Copy, lost: LostEntry): Promise<void> {
-    this.ids.deferred.delete(c.path);
     this.retries.delete(c.path);
     if (c.holds === 'whole') {
       await this.track(c.fh, c.st, c.prefix, lost.fp, c.path, lost.pos, lost.id, c.description, 'continued', { was: lost.path });
-      return;
+    } else {
+      await this.track(c.fh, c.st, c.prefix, c.prefix.fp, c.path, c.st.size, undefined, c.description, 'continued', { was: lost.path });
+      this.files.get(`${c.st.dev}:${c.st.ino}`)!.prefixOf = lost.path;
     }
-    await this.track(c.fh, c.st, c.prefix, c.prefix.fp, c.path, c.st.size, undefined, c.description, 'continued', { was: lost.path });
-    this.files.get(`${c.st.dev}:${c.st.ino}`)!.prefixOf = lost.path;
+    // Its handle is the followed file's now (until then the deferral's, for a stop to close).
+    if (c.waiting && this.ids.deferred.get(c.path) === c.waiting) this.ids.deferred.delete(c.path);
   }
 
   private renamed(f: TailedFile, path: string): void {
     if (f.path !== path) {
-      if (this.byPath.get(f.path) === f) this.byPath.delete(f.path);
+      if (this.byPath.get(f.path) === f) this.deletePath(f.path);
       this.logger.debug({ path, was: f.path, file_id: f.id }, 'file renamed');
     }
     f.follow(path);
+    this.setPath(path, f);
+  }
+
+  private setPath(path: string, f: TailedFile): void {
     this.byPath.set(path, f);
+    const dir = dirname(path);
+    let paths = this.byDir.get(dir);
+    if (!paths) this.byDir.set(dir, (paths = new Set()));
+    paths.add(path);
+  }
+
+  private deletePath(path: string): void {
+    this.byPath.delete(path);
+    const dir = dirname(path);
+    const paths = this.byDir.get(dir);
+    if (paths?.delete(path) && paths.size === 0) this.byDir.delete(dir);
   }
 
   private async track(
@@ -658,6 +825,8 @@ export class Tracker {
     // Taken up at a position, it has read nothing yet: the bytes before it (what was read of
     // it, or of the generation it continues) give the lost entry it leaves a tail to compare.
     const before = pos > 0 ? await bytesBefore(fh, pos) : undefined;
+    // The handle of a file that was waiting as a copy is counted as this file's from now on.
+    this.fds.unpin(fh);
     await this.fds.makeRoom();
     const f = new TailedFile(
       id ?? fileIdOf(st.dev, st.ino, fp),
@@ -682,7 +851,7 @@ export class Tracker {
     if (followed) {
       const old = this.byPath.get(path);
       if (old && old !== f) old.detach();
-      this.byPath.set(path, f);
+      this.setPath(path, f);
     } else f.detach();
     this.logger.info({ path, file_id: f.id, pos, how, encoding: f.reader.encoding, ...also }, 'file taken up');
     return true;
@@ -708,6 +877,11 @@ export class Tracker {
     f.fields = { ...s.fields, ...rest };
     f.hasFields = Object.keys(f.fields).length > 0;
   }
+}
+
+/** A copy found at a truncation and not taken up is closed, unless its handle is a waiting file's. */
+async function closeCopy(c: Copy): Promise<void> {
+  if (!c.waiting) await c.fh.close().catch(() => undefined);
 }
 
 /** Regular files of a directory by "dev:ino" (empty when it cannot be read). */
