@@ -1,4 +1,5 @@
-import type { FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import type { Gauge } from 'prom-client';
 
 /** What the budget needs of a file: when it was last used, whether it is at its end, whether it may be closed, and closing it. */
@@ -65,4 +66,13 @@ export class Descriptors {
   get size(): number {
     return this.open.size + this.pinned.size;
   }
+}
+
+/**
+ * Opens a path to read it without waiting for a writer: a FIFO (or a device) the globs take
+ * would block open() on a threadpool thread, and the source's loop with it, until something
+ * opened it to write. Every caller checks that it is a regular file before reading.
+ */
+export function openToRead(path: string): Promise<FileHandle> {
+  return open(path, constants.O_RDONLY | constants.O_NONBLOCK);
 }

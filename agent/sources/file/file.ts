@@ -1,11 +1,11 @@
 import type { Stats } from 'node:fs';
-import { type FileHandle, open, stat } from 'node:fs/promises';
+import { type FileHandle, stat } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import type { Backoff } from '../../../core/backoff.js';
 import type { FieldValue } from '../../../core/event.js';
 import { FileEventIds } from '../../../core/event-id.js';
 import type { LostEntry } from './checkpoint.js';
-import type { Descriptors, Holder } from './descriptors.js';
+import { type Descriptors, type Holder, openToRead } from './descriptors.js';
 import type { FileDescription } from './format.js';
 import { type Fingerprint, fileIdOf, fingerprintOf, prefixMatches } from './fingerprint.js';
 import type { LineReader } from './reader.js';
@@ -418,7 +418,7 @@ export class TailedFile implements Holder {
     await this.fds.makeRoom();
     let fh: FileHandle;
     try {
-      fh = await open(path, 'r');
+      fh = await openToRead(path);
     } catch (err) {
       if (isGone(err)) return false;
       throw err;

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { appendFile, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -282,6 +283,20 @@ test('a glob directory that does not exist yet is picked up when it appears', as
   await writeFile(join(dir, 'later', 'billing', 'api.log'), 'hello\n');
   await waitFor('event from the new directory', () => ch.events.length === 1);
   expect(ch.events[0]).toMatchObject({ message: 'hello', service: 'billing', module: 'api', host: 'test-host' });
+});
+
+test('a FIFO the globs take holds up nothing: the files beside it are read, before and after it is found', async () => {
+  execFileSync('mkfifo', [join(dir, 'pipe.log')]);
+  await writeFile(join(dir, 'a.log'), 'first\n');
+  const ch = new RecordingChannel();
+  await start({ include: [join(dir, '*.log')] }, ch);
+  await waitFor('the first line', () => ch.events.length === 1);
+  // Notified at once, and found again by every rescan: never opened to wait for a writer.
+  execFileSync('mkfifo', [join(dir, 'pipe2.log')]);
+  await appendFile(join(dir, 'a.log'), 'second\n');
+  await writeFile(join(dir, 'b.log'), 'third\n');
+  await waitFor('every line', () => ch.events.length === 3);
+  expect(ch.messages()).toEqual(['first', 'second', 'third']);
 });
 
 test('CRLF, invalid UTF-8 and a partial line flushed after the idle timeout', async () => {

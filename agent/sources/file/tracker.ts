@@ -1,10 +1,10 @@
 import type { Stats } from 'node:fs';
-import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
+import { type FileHandle, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { Backoff } from '../../../core/backoff.js';
 import type { Logger } from '../../../core/log.js';
 import type { FileEntry, FileSourceState, LostEntry } from './checkpoint.js';
-import { Descriptors } from './descriptors.js';
+import { Descriptors, openToRead } from './descriptors.js';
 import type { PathTemplate } from './path-template.js';
 import {
   type CheckResult,
@@ -173,7 +173,7 @@ export class Tracker {
     if (deferral) fh = deferral.fh;
     else {
       try {
-        fh = await open(path, 'r');
+        fh = await openToRead(path);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         if (e.code !== 'ENOENT' && !this.unreadable.has(path)) {
@@ -345,7 +345,7 @@ export class Tracker {
   private async recover(entry: FileEntry, at: string): Promise<boolean> {
     let fh: FileHandle;
     try {
-      fh = await open(at, 'r');
+      fh = await openToRead(at);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
@@ -414,7 +414,7 @@ export class Tracker {
   private async beginsLike(f: TailedFile, bytes: Buffer): Promise<boolean | undefined> {
     let fh: FileHandle;
     try {
-      fh = await open(f.path, 'r');
+      fh = await openToRead(f.path);
     } catch (err) {
       if (isFileError(err)) return undefined;
       throw err;
@@ -655,7 +655,7 @@ export class Tracker {
     if ((await fh.read(mine, 0, n, size - n)).bytesRead !== n) return false;
     let other: FileHandle;
     try {
-      other = await open(twin.path, 'r');
+      other = await openToRead(twin.path);
     } catch (err) {
       if (isFileError(err) || (err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
@@ -740,7 +740,7 @@ export class Tracker {
       const seen = await statPath(path);
       if (!seen || held.has(`${seen.dev}:${seen.ino}`) || !this.mayBeCopy(seen, least)) return undefined;
       try {
-        fh = await open(path, 'r');
+        fh = await openToRead(path);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw err;
