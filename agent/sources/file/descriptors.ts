@@ -63,6 +63,11 @@ export class Descriptors {
     if (this.pinned.delete(fh)) this.gauge.dec(this.label);
   }
 
+  /** Whether one more descriptor may be pinned: a quarter of the budget at most. */
+  canPin(): boolean {
+    return this.pinned.size < Math.max(1, Math.floor(this.max / 4));
+  }
+
   get size(): number {
     return this.open.size + this.pinned.size;
   }

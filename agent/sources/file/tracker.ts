@@ -153,7 +153,14 @@ export class Tracker {
   private async stillThere(path: string): Promise<Deferral | undefined> {
     const d = this.ids.deferred.get(path);
     if (!d) return undefined;
-    const st = await statPath(path);
+    let st: Stats | undefined;
+    try {
+      st = await statPath(path);
+    } catch (err) {
+      // Unreadable for longer than any wait lasts (ESTALE, EACCES): its handle is let go.
+      if (this.now >= d.since + Math.max(this.s.rotateWait, this.s.forgetAfter)) await this.endDeferral(path, d);
+      throw err;
+    }
     if (st && `${st.dev}:${st.ino}` === d.key) {
       this.ids.deferred.delete(path);
       return d;
@@ -223,7 +230,10 @@ export class Tracker {
         const original = this.copyNameOf(path);
         if (original) {
           const { generation } = original;
-          await this.check(original);
+          if (await this.checkWhileWaiting(original, path, deferral)) {
+            kept = true;
+            return;
+          }
           // Found truncated: this very file may have continued it already.
           if (this.files.has(key)) return;
           if (this.ids.continuable(path, prefix, st.size)) {
@@ -238,7 +248,7 @@ export class Tracker {
             (was === undefined || (was.of === original.key && was.generation === generation));
           if (same && (await this.beginsLike(original, prefix.bytes)) !== false) {
             const waiting = this.stillWaiting(path, st.size, deferral, original.path, true);
-            if (waiting) {
+            if (waiting && this.mayPin(path, fh, deferral)) {
               kept = await this.defer(path, { ...waiting, fh, key, of: original.key, generation });
               return;
             }
@@ -250,7 +260,10 @@ export class Tracker {
         // Starts like a live file: a copytruncate copy whose truncation we have not seen yet,
         // or a genuine copy. Look at the original now; else wait for it to be truncated.
         const twin = this.ids.twinOf(path, prefix, this.followed());
-        if (twin) await this.check(twin);
+        if (twin && (await this.checkWhileWaiting(twin, path, deferral))) {
+          kept = true;
+          return;
+        }
         // Found truncated: this very file may have continued it already.
         if (this.files.has(key)) return;
         if (this.ids.continuable(path, prefix, st.size)) {
@@ -259,7 +272,7 @@ export class Tracker {
         }
         const copying = twin !== undefined && (await this.endsLike(fh, st.size, twin));
         const waiting = this.stillWaiting(path, st.size, deferral, twin?.path, copying);
-        if (waiting) {
+        if (waiting && this.mayPin(path, fh, deferral)) {
           kept = await this.defer(path, { ...waiting, fh, key, of: twin?.key });
           return;
         }
@@ -273,6 +286,38 @@ export class Tracker {
         await fh.close();
       }
     }
+  }
+
+  /**
+   * Looks at `original` with the file at `path` back among the waiting ones if it was waiting:
+   * a truncation found now continues from it through its handle, even if it is in another
+   * directory (olddir) or already gone by name. Whether it was taken up so (its handle is the
+   * followed file's then).
+   */
+  private async checkWhileWaiting(original: TailedFile, path: string, deferral: Deferral | undefined): Promise<boolean> {
+    if (deferral) this.ids.deferred.set(path, deferral);
+    try {
+      await this.check(original);
+    } finally {
+      if (deferral && this.ids.deferred.get(path) === deferral) this.ids.deferred.delete(path);
+    }
+    return deferral !== undefined && this.files.get(deferral.key)?.fh === deferral.fh;
+  }
+
+  /**
+   * Whether a file may wait as a copy with its handle open: one waiting already may; a new
+   * one only while fewer than a quarter of max_open_files wait, so that a burst of files with
+   * a followed file's first bytes (a job's fixed banner) cannot take the descriptors of the
+   * files being read. One beyond is read as a new file at once (if it was a copy, its lines
+   * come twice).
+   */
+  private mayPin(path: string, fh: FileHandle, deferral: Deferral | undefined): boolean {
+    if (deferral?.fh === fh || this.fds.canPin()) return true;
+    this.logger.warn(
+      { path, waiting: this.ids.deferred.size, max_open_files: this.s.maxOpenFiles },
+      'too many files waiting as copies of followed ones; reading this one as a new file (if it is a copy, its lines come twice)',
+    );
+    return false;
   }
 
   /** Keeps a new file waiting as a copy (`stillWaiting`), its handle open and counted against max_open_files. */
