@@ -54,17 +54,17 @@ describe('a copy still being written when rotate_wait ends', () => {
     writeFileSync(log, text(0, 100));
     const cap = captureLogger();
     const ch = new RecordingChannel();
-    // rotate_wait well above a pause of this test or the source on a loaded machine: the copy
-    // must never look still for that long while it is being written.
-    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '1500ms' }, ch, 'files', cap.logger);
+    // rotate_wait well above a pause of this test or the source on a loaded machine (a full
+    // CI run once saw 1.5 s run out): the copy must never look still that long while written.
+    const s = await sources.start({ include: [join(dir, 'app.log*')], rotate_wait: '3s' }, ch, 'files', cap.logger);
     await waitFor('100 events', () => ch.events.length === 100);
 
-    // A slow copy: 150 bytes every 100 ms, more than twice as long as rotate_wait in all. Its
-    // first write holds a fingerprint: it starts like app.log from the first look on.
+    // A slow copy: 150 bytes every 150 ms, longer than rotate_wait in all. Its first write
+    // holds a fingerprint: it starts like app.log from the first look on.
     const content = readFileSync(log);
     for (let at = 0; at < content.length; at += at === 0 ? 300 : 150) {
       appendFileSync(copy, content.subarray(at, at + (at === 0 ? 300 : 150)));
-      await sleep(100);
+      await sleep(150);
     }
     expect(trackerOf(s).ids.deferred.has(copy), 'the copy still waiting').toBe(true);
     // Lines the source never reads from the original: written, copied, truncated in one go.
