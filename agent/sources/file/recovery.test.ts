@@ -140,6 +140,19 @@ describe('lost entries across a restart', () => {
     return { ch, ...first };
   }
 
+  /**
+   * Starts again from the first run's last checkpoint, and the job runs again: its new log,
+   * with the same banner, must be read from its start, every line once.
+   */
+  async function newLogAfterRestart(firstCh: RecordingChannel, log: string): Promise<void> {
+    const ch2 = new RecordingChannel(firstCh.checkpoints.at(-1));
+    const second = await run(ch2);
+    writeFileSync(log, banner + text(job('B', 0, 40)));
+    await waitFor('the new log', () => ch2.messages().includes('B request 39'));
+    expectOnce(ch2.events, [...bannerLines, ...job('B', 0, 40)]);
+    expect(second.lines.find((l) => l.msg === 'file taken up' && l.path === log)).toMatchObject({ how: 'new', pos: 0 });
+  }
+
   /** The lost entry of `path` in the checkpoint file a stopped source wrote. */
   function lostIn(path: string): LostEntry | undefined {
     const cp = JSON.parse(readFileSync(join(dir, 'files', 'checkpoint.json'), 'utf8')) as { state: FileSourceState };
@@ -154,12 +167,7 @@ describe('lost entries across a restart', () => {
     await stop(first.s);
     expect(lostIn(log)!.tail).toMatch(/^[0-9a-f]{8}$/);
 
-    const ch2 = new RecordingChannel(first.ch.checkpoints.at(-1));
-    const second = await run(ch2);
-    writeFileSync(log, banner + text(job('B', 0, 40)));
-    await waitFor('the new log', () => ch2.messages().includes('B request 39'));
-    expectOnce(ch2.events, [...bannerLines, ...job('B', 0, 40)]);
-    expect(second.lines.find((l) => l.msg === 'file taken up' && l.path === log)).toMatchObject({ how: 'new', pos: 0 });
+    await newLogAfterRestart(first.ch, log);
   });
 
   test('deleted while down, the job run again after the restart: its new log is read from its start', async () => {
@@ -168,13 +176,8 @@ describe('lost entries across a restart', () => {
     await stop(first.s);
     unlinkSync(log);
 
-    const ch2 = new RecordingChannel(first.ch.checkpoints.at(-1));
     // Found gone at the start: remembered as lost, with the digest its checkpoint entry had.
-    const second = await run(ch2);
-    writeFileSync(log, banner + text(job('B', 0, 40)));
-    await waitFor('the new log', () => ch2.messages().includes('B request 39'));
-    expectOnce(ch2.events, [...bannerLines, ...job('B', 0, 40)]);
-    expect(second.lines.find((l) => l.msg === 'file taken up' && l.path === log)).toMatchObject({ how: 'new', pos: 0 });
+    await newLogAfterRestart(first.ch, log);
   });
 
   test('moved away while down and copied back, grown, after the restart: it continues, every line once', async () => {

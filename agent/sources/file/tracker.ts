@@ -230,14 +230,9 @@ export class Tracker {
         const original = this.copyNameOf(path);
         if (original) {
           const { generation } = original;
-          if (await this.checkWhileWaiting(original, path, deferral)) {
-            kept = true;
-            return;
-          }
-          // Found truncated: this very file may have continued it already.
-          if (this.files.has(key)) return;
-          if (this.ids.continuable(path, prefix, st.size)) {
-            this.s.lookAgain(path);
+          const looked = await this.lookAtOriginal(original, path, deferral, key, prefix, st.size);
+          if (looked) {
+            kept = looked === 'kept';
             return;
           }
           const was = deferral?.generation === undefined ? undefined : deferral;
@@ -260,14 +255,9 @@ export class Tracker {
         // Starts like a live file: a copytruncate copy whose truncation we have not seen yet,
         // or a genuine copy. Look at the original now; else wait for it to be truncated.
         const twin = this.ids.twinOf(path, prefix, this.followed());
-        if (twin && (await this.checkWhileWaiting(twin, path, deferral))) {
-          kept = true;
-          return;
-        }
-        // Found truncated: this very file may have continued it already.
-        if (this.files.has(key)) return;
-        if (this.ids.continuable(path, prefix, st.size)) {
-          this.s.lookAgain(path);
+        const looked = await this.lookAtOriginal(twin, path, deferral, key, prefix, st.size);
+        if (looked) {
+          kept = looked === 'kept';
           return;
         }
         const copying = twin !== undefined && (await this.endsLike(fh, st.size, twin));
@@ -286,6 +276,29 @@ export class Tracker {
         await fh.close();
       }
     }
+  }
+
+  /**
+   * Before a new file waits as a copy of `original`: that original is looked at now. Found
+   * truncated, its copy may be this very file, taken up through its own handle (`kept`) or
+   * opened again (`done`), or may be taken up by a later look, once the generation let go
+   * is remembered (`done`, looked at again). Undefined: the file is still undecided.
+   */
+  private async lookAtOriginal(
+    original: TailedFile | undefined,
+    path: string,
+    deferral: Deferral | undefined,
+    key: string,
+    prefix: Prefix,
+    size: number,
+  ): Promise<'kept' | 'done' | undefined> {
+    if (original && (await this.checkWhileWaiting(original, path, deferral))) return 'kept';
+    if (this.files.has(key)) return 'done';
+    if (this.ids.continuable(path, prefix, size)) {
+      this.s.lookAgain(path);
+      return 'done';
+    }
+    return undefined;
   }
 
   /**
