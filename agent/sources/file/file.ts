@@ -44,6 +44,8 @@ export interface CheckResult {
   pathTaken?: boolean;
   /** A closed file its path no longer leads to: renamed (to look for by its inode) or deleted. */
   moved?: boolean;
+  /** Its size or modification time differed from the last look: it grew, or was truncated or rewritten. */
+  changed?: boolean;
 }
 
 /**
@@ -305,6 +307,7 @@ export class TailedFile implements Holder {
     const pst = this.state === 'following' ? await statPath(this.path) : undefined;
     const st = await this.fh!.stat();
     const changed = st.size !== this.seenSize || st.mtimeMs !== this.seenMtime;
+    if (changed) result.changed = true;
     if (st.size < this.readPos || (changed && this.fp.len > 0 && !(await prefixMatches(this.fh!, this.fp)))) {
       result.truncated = await this.nextGeneration(now, copyHolds);
     }

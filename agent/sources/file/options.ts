@@ -180,7 +180,9 @@ export const tailingShape = {
   poll_interval: duration()
     .pipe(z.number().int().min(10))
     .default(250)
-    .describe('How often open files are checked for growth, truncation and rotation'),
+    .describe(
+      'How often followed files are checked for growth, truncation and rotation (a file whose changes the watcher announces: every 8 × this)',
+    ),
   rescan_interval: duration()
     .pipe(z.number().int().min(10))
     .default(10_000)

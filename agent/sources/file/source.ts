@@ -14,6 +14,7 @@ import { PathMatcher } from './glob.js';
 import { fileMetrics } from './metrics.js';
 import { compileRules } from './multiline.js';
 import type { FileSourceOptions } from './options.js';
+import { PollSchedule } from './poll-schedule.js';
 import { FileBacklog } from './progress.js';
 import { LineReader } from './reader.js';
 import { Tracker } from './tracker.js';
@@ -36,6 +37,7 @@ export class FileSource implements Source {
   private readonly batch: Batch;
   private readonly found = new Set<string>();
   private readonly touched = new Set<string>();
+  private readonly polls: PollSchedule;
   private seq = 0;
   private out: ChannelWriter | undefined;
   private loop: Promise<void> | undefined;
@@ -118,6 +120,7 @@ export class FileSource implements Source {
       ctx.logger,
     );
     this.readBuf = Buffer.allocUnsafe(o.read_buffer_bytes);
+    this.polls = new PollSchedule(o.poll_interval);
     this.checkpointFile = new CheckpointFile(join(ctx.dataDir, 'checkpoint.json'));
     this.checkpointOutage = new OutageLog(ctx.logger, { what: 'checkpoint file', fields: { path: this.checkpointFile.path } });
     this.discovery = new Discovery(
@@ -255,14 +258,18 @@ export class FileSource implements Source {
       }
       if (this.now - this.lastPoll >= o.poll_interval) {
         this.lastPoll = this.now;
-        for (const f of this.tracker.followed()) await this.tracker.check(f);
+        for (const f of this.tracker.followed()) {
+          // A file an event named is looked at just below, and counts as announced.
+          if (this.touched.has(f.path) || !this.polls.due(f, this.now)) continue;
+          this.polls.lookedAt(f, this.now, await this.tracker.check(f), false);
+        }
         await this.tracker.housekeeping();
         this.report(0, false);
       }
       for (const p of [...this.touched]) {
         this.touched.delete(p);
         const f = this.tracker.at(p);
-        if (f) await this.tracker.check(f);
+        if (f) this.polls.lookedAt(f, this.now, await this.tracker.check(f), true);
         else this.found.add(p);
       }
       for (const p of [...this.found]) {

@@ -522,10 +522,11 @@ export class Tracker {
   /**
    * Looks at a followed file and acts on what it found (file.ts: the transitions). A copy
    * found at a truncation continues the generation that ended at once: deleted right after
-   * (compressed), it is still read through the descriptor opened here.
+   * (compressed), it is still read through the descriptor opened here. Returns whether
+   * the file had changed since the last look (the poll schedule's evidence).
    */
-  async check(f: TailedFile): Promise<void> {
-    if (f.retryAt > this.now) return;
+  async check(f: TailedFile): Promise<boolean> {
+    if (f.retryAt > this.now) return false;
     const found: { copy?: Copy } = {};
     try {
       const r = await f.check(this.now, async (fp, end, read) => (found.copy = await this.copyHolding(f, fp, end, read))?.holds);
@@ -536,8 +537,10 @@ export class Tracker {
         found.copy = undefined;
         await this.continueCopy(copy, r.truncated);
       }
+      return r.changed === true;
     } catch (err) {
       await this.failed(f, err);
+      return false;
     } finally {
       if (found.copy) await closeCopy(found.copy);
     }

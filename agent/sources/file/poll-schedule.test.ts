@@ -1,0 +1,105 @@
+import { appendFileSync, lutimesSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test, vi } from 'vitest';
+import { waitFor } from '../../../test/support/index.js';
+import type { TailedFile } from './file.js';
+import { ANNOUNCED_POLL_FACTOR, PollSchedule } from './poll-schedule.js';
+import type { FileSource } from './source.js';
+import { RecordingChannel, sourcesUnderTest } from './testing.js';
+import type { Tracker } from './tracker.js';
+
+const file = (state: TailedFile['state'] = 'following'): TailedFile => ({ state }) as TailedFile;
+
+describe('PollSchedule', () => {
+  const every = 100;
+
+  test('a file is polled every interval until an event announces one of its changes', () => {
+    const s = new PollSchedule(every);
+    const f = file();
+    expect(s.due(f, 0)).toBe(true);
+    s.lookedAt(f, 0, true, false);
+    expect(s.due(f, 1)).toBe(true);
+    s.lookedAt(f, 1, false, true);
+    expect(s.due(f, 2), 'an event that found nothing changed proves nothing').toBe(true);
+    s.lookedAt(f, 2, true, true);
+    expect(s.due(f, 2 + every)).toBe(false);
+    expect(s.due(f, 2 + every * ANNOUNCED_POLL_FACTOR - 1)).toBe(false);
+    expect(s.due(f, 2 + every * ANNOUNCED_POLL_FACTOR)).toBe(true);
+  });
+
+  test('a change the poll finds first puts the file back on every interval; looks finding nothing change nothing', () => {
+    const s = new PollSchedule(every);
+    const f = file();
+    s.lookedAt(f, 0, true, true);
+    s.lookedAt(f, 10, false, false);
+    expect(s.due(f, 10 + every)).toBe(false);
+    s.lookedAt(f, 10 + every * ANNOUNCED_POLL_FACTOR, true, false);
+    expect(s.due(f, 11 + every * ANNOUNCED_POLL_FACTOR)).toBe(true);
+  });
+
+  test('a file renamed away is polled every interval, announced or not', () => {
+    const s = new PollSchedule(every);
+    const f = file();
+    s.lookedAt(f, 0, true, true);
+    expect(s.due(f, every)).toBe(false);
+    f.state = 'detached';
+    expect(s.due(f, every)).toBe(true);
+  });
+});
+
+describe('the poll in a running source', () => {
+  const sources = sourcesUnderTest('poll-schedule');
+  const POLL_MS = 50;
+  const trackerOf = (s: FileSource): Tracker => (s as unknown as { tracker: Tracker }).tracker;
+
+  /** How often the source looks at `path` over `ms` with nothing written. */
+  async function looksWhileIdle(source: FileSource, path: string, ms: number): Promise<number> {
+    const spy = vi.spyOn(trackerOf(source), 'check');
+    await new Promise((r) => setTimeout(r, ms));
+    const n = spy.mock.calls.filter(([f]) => f.path === path).length;
+    spy.mockRestore();
+    return n;
+  }
+
+  test('a file whose appends the watch announces is polled every 8 intervals, not every one', async () => {
+    const logs = join(sources.dir, 'logs');
+    mkdirSync(logs);
+    const log = join(logs, 'app.log');
+    writeFileSync(log, '');
+    const ch = new RecordingChannel();
+    const source = await sources.start({ include: [join(logs, '*.log')], poll_interval: `${POLL_MS}ms` }, ch);
+    await waitFor('the file taken up', () => trackerOf(source).has(log));
+    for (let i = 0; i < 3; i++) {
+      appendFileSync(log, `line ${i}\n`);
+      await waitFor(`line ${i}`, () => ch.events.length === i + 1);
+    }
+    // 1.2 s: 24 polls, of which 3 (every 400 ms) look at an announced file.
+    const looks = await looksWhileIdle(source, log, 1200);
+    expect(looks).toBeLessThanOrEqual(6);
+    expect(looks, 'the safety net still looks').toBeGreaterThanOrEqual(1);
+  });
+
+  test('an append the watch does not announce (a link into a directory not watched) is read, and the file is polled every interval again', async () => {
+    const logs = join(sources.dir, 'logs');
+    const target = join(sources.dir, 'elsewhere');
+    mkdirSync(logs);
+    mkdirSync(target);
+    const real = join(target, 'app.log');
+    const link = join(logs, 'app.log');
+    writeFileSync(real, '');
+    symlinkSync(real, link);
+    const ch = new RecordingChannel();
+    const source = await sources.start({ include: [join(logs, '*.log')], poll_interval: `${POLL_MS}ms` }, ch);
+    await waitFor('the link taken up', () => trackerOf(source).has(link));
+    // Announced once: the link's own change of times is an event in the watched directory.
+    appendFileSync(real, 'line 0\n');
+    lutimesSync(link, new Date(), new Date());
+    await waitFor('line 0', () => ch.events.length === 1);
+    expect(await looksWhileIdle(source, link, 1200)).toBeLessThanOrEqual(6);
+
+    appendFileSync(real, 'line 1\n');
+    await waitFor('line 1', () => ch.events.length === 2);
+    expect(await looksWhileIdle(source, link, 1200)).toBeGreaterThanOrEqual(9);
+    expect(ch.messages()).toEqual(['line 0', 'line 1']);
+  });
+});
