@@ -15,6 +15,7 @@ import { fileMetrics } from './metrics.js';
 import { compileRules } from './multiline.js';
 import type { FileSourceOptions } from './options.js';
 import { PollSchedule } from './poll-schedule.js';
+import { type FollowedPath, LinkWatch } from './link-watch.js';
 import { FileBacklog } from './progress.js';
 import { LineReader } from './reader.js';
 import { Tracker } from './tracker.js';
@@ -38,6 +39,8 @@ export class FileSource implements Source {
   private readonly found = new Set<string>();
   private readonly touched = new Set<string>();
   private readonly polls: PollSchedule;
+  /** With the watcher on: the directories followed symbolic links lead into. */
+  private readonly links: LinkWatch | undefined;
   private seq = 0;
   private out: ChannelWriter | undefined;
   private loop: Promise<void> | undefined;
@@ -121,16 +124,14 @@ export class FileSource implements Source {
     );
     this.readBuf = Buffer.allocUnsafe(o.read_buffer_bytes);
     this.polls = new PollSchedule(o.poll_interval);
+    this.links = o.watch ? new LinkWatch((p) => this.touchedPath(p), ctx.logger) : undefined;
     this.checkpointFile = new CheckpointFile(join(ctx.dataDir, 'checkpoint.json'));
     this.checkpointOutage = new OutageLog(ctx.logger, { what: 'checkpoint file', fields: { path: this.checkpointFile.path } });
     this.discovery = new Discovery(
       this.matcher,
       o.watch,
       {
-        touched: (p) => {
-          this.touched.add(p);
-          if (!this.lingering()) this.wake();
-        },
+        touched: (p) => this.touchedPath(p),
       },
       ctx.logger,
     );
@@ -165,6 +166,7 @@ export class FileSource implements Source {
     this.wake();
     await this.loop;
     await this.discovery.close();
+    this.links?.close();
     if (!this.putFailing) await this.saveOwnCheckpoint(true);
     await this.tracker.closeAll();
     this.progress.remove();
@@ -183,6 +185,7 @@ export class FileSource implements Source {
     for (const p of await this.tracker.checkpointedFirst(paths)) await this.tracker.adopt(p);
     await this.tracker.recoverMoved();
     this.tracker.firstRun = false;
+    await this.links?.sync(this.linkable(), true);
     this.lastRescan = this.lastPoll = this.now;
     return paths;
   }
@@ -236,6 +239,18 @@ export class FileSource implements Source {
     this.report(0, false);
   }
 
+  private touchedPath(p: string): void {
+    this.touched.add(p);
+    if (!this.lingering()) this.wake();
+  }
+
+  /** The paths that still lead to the files followed under them (a file renamed away is not watched through its old name). */
+  private linkable(): FollowedPath[] {
+    const paths: FollowedPath[] = [];
+    for (const f of this.tracker.followed()) if (f.state === 'following' || f.state === 'closed') paths.push({ path: f.path, key: f.key });
+    return paths;
+  }
+
   private wake(): void {
     const w = this.wakeUp;
     this.wakeUp = undefined;
@@ -255,6 +270,7 @@ export class FileSource implements Source {
       if (this.now - this.lastRescan >= o.rescan_interval) {
         this.lastRescan = this.now;
         for (const p of await this.discovery.scan()) if (!this.tracker.has(p)) this.found.add(p);
+        await this.links?.sync(this.linkable(), true);
       }
       if (this.now - this.lastPoll >= o.poll_interval) {
         this.lastPoll = this.now;
@@ -272,9 +288,12 @@ export class FileSource implements Source {
         if (f) this.polls.lookedAt(f, this.now, await this.tracker.check(f), true);
         else this.found.add(p);
       }
-      for (const p of [...this.found]) {
-        this.found.delete(p);
-        await this.tracker.adopt(p);
+      if (this.found.size > 0) {
+        for (const p of [...this.found]) {
+          this.found.delete(p);
+          await this.tracker.adopt(p);
+        }
+        await this.links?.sync(this.linkable(), false);
       }
       for (const f of this.tracker.followed()) f.reader.tick(this.now, f.atEof ? this.now - f.lastGrowthAt : 0);
       const read = await this.readRound();

@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 import type { LogEvent } from '../../../core/event.js';
 import { type Logger, silentLogger } from '../../../core/log.js';
 import type { ChannelWriter, ComponentContext, SourceCheckpoint } from '../../../core/pipeline.js';
 import { tempDir } from '../../../test/support/index.js';
 import { fileSourceOptions, type FileSourceInput } from './options.js';
 import { FileSource } from './source.js';
+import type { Tracker } from './tracker.js';
 
 /** Test support (used by the *.test.ts files here and the docker source's): an in-memory channel, sources with fast timings. */
 export class RecordingChannel implements ChannelWriter {
@@ -93,4 +94,14 @@ export function sourcesUnderTest(prefix: string): SourcesUnderTest {
       await s.stop();
     },
   };
+}
+
+/** How often a running source looks at `path` (Tracker.check) over `ms` with nothing written: what the poll costs that file. */
+export async function looksWhileIdle(source: FileSource, path: string, ms: number): Promise<number> {
+  const tracker = (source as unknown as { tracker: Tracker }).tracker;
+  const spy = vi.spyOn(tracker, 'check');
+  await new Promise((r) => setTimeout(r, ms));
+  const n = spy.mock.calls.filter(([f]) => f.path === path).length;
+  spy.mockRestore();
+  return n;
 }

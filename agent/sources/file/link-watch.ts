@@ -1,0 +1,156 @@
+import { type FSWatcher, watch } from 'node:fs';
+import { lstat, realpath } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import type { Logger } from '../../../core/log.js';
+
+interface TargetDir {
+  watcher: FSWatcher;
+  /** Entry name in this directory → the followed links that lead to it. */
+  names: Map<string, Set<string>>;
+}
+
+/** A followed file: its path, and which file it is (`dev:ino`), so a new file under the same path is resolved anew. */
+export interface FollowedPath {
+  path: string;
+  key: string;
+}
+
+/** Target directories named in "cannot watch" warnings, each once; bounded as discovery's are. */
+const MAX_WARNED = 10_000;
+
+/**
+ * Watches the directories the followed symbolic links lead into. Kubernetes' node layout
+ * is made of them (`/var/log/containers/*.log` → `/var/log/pods/…/0.log`, with Docker on
+ * to `/var/lib/docker/containers/…`): the directory watch of the links' own directory
+ * sees links come and go, never an append to what they lead to. Without this, such a file
+ * is seen to grow by the poll alone, every poll_interval, a stat of the path and one of the
+ * descriptor each time.
+ *
+ * An event in a target directory touches every followed link leading to that entry, so a
+ * rotation there (kubelet's, Docker's) is looked at at once too. Links are resolved to the
+ * end of their chain when a file is first followed under them (a link made to point
+ * elsewhere leads to another file) and again at every rescan (an intermediate link of the
+ * chain changed); one watch per target directory, shared by its links.
+ */
+export class LinkWatch {
+  /** Followed link → the real path it led to when last resolved. */
+  private readonly links = new Map<string, string>();
+  /** Followed path → the file (`dev:ino`) followed there when it was last resolved, link or not. */
+  private readonly resolved = new Map<string, string>();
+  private readonly dirs = new Map<string, TargetDir>();
+  private readonly warned = new Set<string>();
+  private closed = false;
+
+  constructor(
+    private readonly touched: (path: string) => void,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Makes the links among `files` (the followed ones) the ones watched. `again`: resolve
+   * every path anew (at the rescan); else only those followed since the last sync.
+   */
+  async sync(files: Iterable<FollowedPath>, again: boolean): Promise<void> {
+    const wanted = new Map<string, string>();
+    for (const f of files) wanted.set(f.path, f.key);
+    for (const link of [...this.links.keys()]) if (!wanted.has(link)) this.unwatch(link);
+    for (const p of [...this.resolved.keys()]) if (!wanted.has(p)) this.resolved.delete(p);
+    for (const [path, key] of wanted) {
+      if (this.closed) return;
+      if (!again && this.resolved.get(path) === key) continue;
+      this.resolved.set(path, key);
+      const real = await resolveLink(path);
+      if (real === undefined) this.unwatch(path);
+      else if (real !== this.links.get(path)) {
+        this.unwatch(path);
+        this.watchTarget(path, real);
+      }
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const d of this.dirs.values()) d.watcher.close();
+    this.dirs.clear();
+    this.links.clear();
+    this.resolved.clear();
+  }
+
+  private watchTarget(link: string, real: string): void {
+    const dir = dirname(real);
+    const name = basename(real);
+    let d = this.dirs.get(dir);
+    if (!d) {
+      const names = new Map<string, Set<string>>();
+      let watcher: FSWatcher;
+      try {
+        watcher = watch(dir, (_type, entry) => {
+          // inotify names the entry; where a platform does not, the poll sees the growth.
+          if (entry !== null) for (const l of names.get(entry) ?? []) this.touched(l);
+        });
+      } catch (err) {
+        // Tried again at the next rescan.
+        this.cannotWatch(dir, err);
+        return;
+      }
+      d = { watcher, names };
+      const watched = d;
+      watcher.on('error', (err) => {
+        watcher.close();
+        if (this.dirs.get(dir) === watched) this.dropDir(dir);
+        this.cannotWatch(dir, err);
+      });
+      this.dirs.set(dir, d);
+    }
+    let links = d.names.get(name);
+    if (!links) d.names.set(name, (links = new Set()));
+    links.add(link);
+    this.links.set(link, real);
+  }
+
+  private unwatch(link: string): void {
+    const real = this.links.get(link);
+    if (real === undefined) return;
+    this.links.delete(link);
+    const dir = dirname(real);
+    const d = this.dirs.get(dir);
+    if (!d) return;
+    const name = basename(real);
+    const links = d.names.get(name);
+    links?.delete(link);
+    if (links?.size === 0) d.names.delete(name);
+    if (d.names.size === 0) {
+      d.watcher.close();
+      this.dirs.delete(dir);
+    }
+  }
+
+  /** A target directory whose watch died (deleted): its links are resolved and watched anew at the next rescan. */
+  private dropDir(dir: string): void {
+    const d = this.dirs.get(dir);
+    this.dirs.delete(dir);
+    for (const links of d?.names.values() ?? []) for (const l of links) this.links.delete(l);
+  }
+
+  private cannotWatch(dir: string, err: unknown): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return;
+    if (this.warned.has(dir) || this.warned.size >= MAX_WARNED) return;
+    this.warned.add(dir);
+    this.logger.warn(
+      {
+        directory: dir,
+        err,
+        ...(code === 'ENOSPC' ? { hint: 'inotify watch limit reached: raise the sysctl fs.inotify.max_user_watches' } : {}),
+      },
+      'cannot watch the directory followed links lead into; the poll sees their growth',
+    );
+  }
+}
+
+/** The real path a symbolic link leads to, or undefined for anything else (a file, a path gone, a dangling link). */
+async function resolveLink(path: string): Promise<string | undefined> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st?.isSymbolicLink()) return undefined;
+  return realpath(path).catch(() => undefined);
+}
