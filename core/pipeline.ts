@@ -19,7 +19,23 @@ import type { Logger } from './log.js';
 export interface SourceCheckpoint {
   source: string;
   seq: number;
+  /**
+   * The source's own JSON: its whole state, or with `patch` a JSON Merge Patch (RFC 7386)
+   * of it. A source tracking many files changes few of them per put, and a whole state in
+   * every record made the checkpoints most of what a trickle of lines wrote to disk.
+   */
   state: unknown;
+  /**
+   * `state` is a merge patch to apply to the state of the checkpoint with seq `base`: this
+   * source's previous checkpoint in the same channel, the newest one it accepted. A
+   * channel applies patches in put order (core/checkpoint-patch.ts) and keeps whole
+   * states; when the checkpoint a patch applies to is not the one it holds (the record
+   * that carried it was damaged, or is gone), it drops the source's checkpoint until the
+   * next whole one rather than keep a state mixing positions of different times.
+   */
+  patch?: true;
+  /** With `patch`: the seq of the checkpoint it applies to. */
+  base?: number;
 }
 
 /**
@@ -42,7 +58,10 @@ export interface ChannelWriter {
    * source stops on its own: a reload removed or replaced it); a put admitted is stored.
    */
   put(events: LogEvent[], checkpoint?: SourceCheckpoint, signal?: AbortSignal): Promise<void>;
-  /** The newest checkpoint this source put that the channel holds (recovered after a restart). */
+  /**
+   * The newest checkpoint this source put that the channel holds (recovered after a
+   * restart), always whole: the patches put after a whole state are merged into it.
+   */
   lastCheckpoint(source: string): SourceCheckpoint | undefined;
 }
 

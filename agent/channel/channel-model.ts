@@ -9,12 +9,32 @@ import { eventNumber, makeEvent, seededRandom } from './testkit.js';
  * them in order (an out-of-order commit must be refused and change nothing), rolls back
  * any of them (the later ones go with it), commits one while the next take runs, and rolls
  * back while a take waits. The channel must hand out exactly what the model says, in
- * order, with the newest checkpoint per source; a failing seed replays exactly.
+ * order, with the newest checkpoint per source — whole, also where sources put patches of
+ * it (SourceCheckpoint.patch); a failing seed replays exactly.
  */
 export interface ModelTarget {
   open(): Promise<Channel>;
   /** Closes and reopens on the same storage; absent for channels that do not survive a restart. */
   reopen?: (old: Channel) => Promise<Channel>;
+}
+
+/** A source's state in the model: what its whole checkpoint carries. */
+interface ModelState {
+  upTo: number;
+  file: string;
+  tags: Record<string, number>;
+}
+
+/** The RFC 7386 patch from `a` to `b`, written out for this shape (not derived by the code under test). */
+function patchOf(a: ModelState, b: ModelState): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  if (a.upTo !== b.upTo) patch.upTo = b.upTo;
+  if (a.file !== b.file) patch.file = b.file;
+  const tags: Record<string, number | null> = {};
+  for (const k of Object.keys(a.tags)) if (!(k in b.tags)) tags[k] = null;
+  for (const [k, v] of Object.entries(b.tags)) if (a.tags[k] !== v) tags[k] = v;
+  if (Object.keys(tags).length > 0) patch.tags = tags;
+  return patch;
 }
 
 interface Open {
@@ -49,11 +69,18 @@ export async function runChannelModel(seed: number, steps: number, target: Model
       for (const id of ids) sizes.set(id, pick(3) === 0 ? 300 : 0);
       let cp: SourceCheckpoint | undefined;
       if (n === 0 || pick(2) === 0) {
-        cp = { source: sources[pick(sources.length)]!, seq: ++seq, state: { upTo: nextId, file: 'x'.repeat(pick(40)) } };
+        const source = sources[pick(sources.length)]!;
+        const tags: Record<string, number> = {};
+        for (const t of ['x', 'y', 'z']) if (pick(2) === 0) tags[t] = pick(3);
+        const state: ModelState = { upTo: nextId, file: 'x'.repeat(pick(40)), tags };
+        const prev = checkpoints.get(source);
+        const whole = { source, seq: ++seq, state };
+        // A patch against the checkpoint the channel holds for the source, as the file source puts them.
+        cp = prev && pick(3) > 0 ? { source, seq, patch: true, base: prev.seq, state: patchOf(prev.state as ModelState, state) } : whole;
+        checkpoints.set(source, whole);
       }
       all.push(channel.put(ids.map(expectedEvent), cp));
       pending.push(...ids);
-      if (cp) checkpoints.set(cp.source, cp);
     }
     await Promise.all(all);
   };

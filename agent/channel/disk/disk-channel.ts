@@ -4,6 +4,7 @@ import type { LogEvent } from '../../../core/event.js';
 import type { Logger } from '../../../core/log.js';
 import type { Channel, SourceCheckpoint, Transaction } from '../../../core/pipeline.js';
 import { PutTimes } from '../age.js';
+import { CheckpointChains } from '../checkpoints.js';
 import { channelMetrics, removeChannelMetrics, reportOldestPut } from '../metrics.js';
 import { type ChannelState, EMPTY_TRANSACTION, Transactions } from '../transactions.js';
 import { Mutex, Notifier } from '../wait.js';
@@ -65,6 +66,7 @@ export class DiskChannel implements Channel {
   private state: ChannelState = 'new';
   private readonly segments: SegmentSet;
   private readonly damage: DamageLog;
+  private readonly chains: CheckpointChains;
   private readonly lock: DirLock;
   private readonly writer: SegmentWriter;
   private reader: SegmentReader | undefined;
@@ -89,6 +91,7 @@ export class DiskChannel implements Channel {
   ) {
     this.segments = new SegmentSet(config.path, logger);
     this.damage = new DamageLog(name, logger);
+    this.chains = new CheckpointChains(logger);
     this.lock = new DirLock(config.path, name);
     this.writer = new SegmentWriter(
       {
@@ -139,7 +142,7 @@ export class DiskChannel implements Channel {
     try {
       const { store, read } = await PointerStore.open(dir);
       this.pointer = store;
-      const r = await recover(dir, this.name, read, this.segments, this.damage, this.logger);
+      const r = await recover(dir, this.name, read, this.segments, this.damage, this.chains, this.logger);
       this.committed = r.committed;
       this.committedCheckpoints = r.committedCheckpoints;
       for (const [source, cp] of r.checkpoints) this.checkpoints.set(source, cp);
@@ -243,7 +246,7 @@ export class DiskChannel implements Channel {
   private written(records: WrittenRecord[], events: number): void {
     for (const r of records) {
       this.bufferedBytes += r.length;
-      if (r.checkpoint) this.checkpoints.set(r.checkpoint.source, r.checkpoint);
+      if (r.checkpoint) this.chains.apply(this.checkpoints, r.checkpoint);
     }
     this.bufferedEvents += events;
     this.putTimes.put(events, Date.now());
@@ -258,7 +261,7 @@ export class DiskChannel implements Channel {
     await this.commitLock.run(async () => {
       const next = this.segments.normalize(taken.end);
       const merged = new Map(this.committedCheckpoints);
-      for (const cp of taken.checkpoints) merged.set(cp.source, cp);
+      for (const cp of taken.checkpoints) this.chains.apply(merged, cp);
       const sync = this.config.commitFsync === 'always' || Date.now() - this.lastPointerSync >= this.config.commitFsync;
       await this.savePointer(next, merged, sync);
       if (sync) this.pointerSynced();

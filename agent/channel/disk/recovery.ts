@@ -2,6 +2,7 @@ import { readdir, readFile, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../../core/log.js';
 import type { SourceCheckpoint } from '../../../core/pipeline.js';
+import type { CheckpointChains } from '../checkpoints.js';
 import type { DamageLog } from './damage.js';
 import { checkFrame, findNextFrame, readRecordHeader } from './format/frame.js';
 import { FORMAT_VERSION, READABLE_VERSIONS } from './format/record.js';
@@ -14,7 +15,10 @@ export interface Recovered {
   committed: Pos;
   /** Newest checkpoint per source among committed records (from the pointer). */
   committedCheckpoints: Map<string, SourceCheckpoint>;
-  /** Newest checkpoint per source the channel holds: committed, or in a record still on disk. */
+  /**
+   * Newest checkpoint per source the channel holds: the committed one with the checkpoints
+   * of the records still on disk applied in order (a patch needs the one before it).
+   */
   checkpoints: Map<string, SourceCheckpoint>;
   /** Events and record bytes not committed yet. */
   events: number;
@@ -35,6 +39,7 @@ export async function recover(
   read: PointerRead,
   segments: SegmentSet,
   damage: DamageLog,
+  chains: CheckpointChains,
   logger: Logger,
 ): Promise<Recovered> {
   let pointer: Pointer | undefined;
@@ -60,7 +65,7 @@ export async function recover(
   let events = 0;
   let bytes = 0;
   let records = 0;
-  const onDisk = new Map<string, SourceCheckpoint>();
+  const checkpoints = new Map(committedCheckpoints);
   for (const id of ids) {
     const path = segments.pathOf(id);
     if (pointer && id < pointer.segment) {
@@ -115,7 +120,7 @@ export async function recover(
         const skip = here && at === pointer!.offset ? Math.min(pointer!.skip, count) : 0;
         events += count - skip;
         bytes += check.length;
-        if (checkpoint) onDisk.set(checkpoint.source, checkpoint);
+        if (checkpoint) chains.apply(checkpoints, checkpoint);
         segRecords++;
         at += check.length;
         continue;
@@ -149,7 +154,5 @@ export async function recover(
   );
   // A skip recorded against a record that did not survive means nothing any more.
   if (!pointer || committed.seg !== pointer.segment || committed.off !== pointer.offset) committed.idx = 0;
-  const checkpoints = new Map(committedCheckpoints);
-  for (const cp of onDisk.values()) checkpoints.set(cp.source, cp);
   return { committed, committedCheckpoints, checkpoints, events, bytes, records };
 }

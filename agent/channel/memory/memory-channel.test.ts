@@ -115,3 +115,24 @@ describe('memory channel options', () => {
     expect(memoryChannelSpec).toMatchObject({ kind: 'channel', type: 'memory' });
   });
 });
+
+describe('memory channel checkpoints', () => {
+  it('merges checkpoint patches in put order into whole checkpoints; a patch of a checkpoint it does not hold leaves none', async () => {
+    const { logger, lines } = captureLogger();
+    const c = new MemoryChannel({ maxEvents: 2, maxBytes: 1 << 20 }, 'mem', logger);
+    await c.open();
+    await c.put([makeEvent(0)], { source: 's', seq: 1, state: { files: { a: { pos: 1 }, b: { pos: 5 } }, lost: [] } });
+    await c.put([makeEvent(1)], { source: 's', seq: 2, patch: true, base: 1, state: { files: { a: { pos: 2 } } } });
+    // Full: this one waits, and is merged when it is admitted.
+    const waiting = c.put([makeEvent(2)], { source: 's', seq: 3, patch: true, base: 2, state: { files: { b: null }, lost: [1] } });
+    expect(c.lastCheckpoint('s')).toStrictEqual({ source: 's', seq: 2, state: { files: { a: { pos: 2 }, b: { pos: 5 } }, lost: [] } });
+    await (await c.take(2)).commit();
+    await waiting;
+    expect(c.lastCheckpoint('s')).toStrictEqual({ source: 's', seq: 3, state: { files: { a: { pos: 2 } }, lost: [1] } });
+
+    await c.put([], { source: 's', seq: 5, patch: true, base: 4, state: { lost: [] } });
+    expect(c.lastCheckpoint('s')).toBeUndefined();
+    expect(lines.filter((l) => String(l.msg).startsWith('checkpoint patch without'))).toMatchObject([{ source: 's', seq: 5, base: 4 }]);
+    await c.close();
+  });
+});

@@ -3,6 +3,7 @@ import type { Logger } from '../../../core/log.js';
 import { type Channel, PutAbortedError, type SourceCheckpoint, type Transaction } from '../../../core/pipeline.js';
 import { type Settle, withdrawable } from '../withdrawable.js';
 import { PutTimes } from '../age.js';
+import { CheckpointChains } from '../checkpoints.js';
 import { channelMetrics, removeChannelMetrics, reportOldestPut } from '../metrics.js';
 import { type ChannelState, EMPTY_TRANSACTION, Transactions } from '../transactions.js';
 import { Notifier } from '../wait.js';
@@ -47,6 +48,7 @@ export class MemoryChannel implements Channel {
   private usedBytes = 0;
   private readonly waiting: WaitingPut[] = [];
   private readonly checkpoints = new Map<string, SourceCheckpoint>();
+  private readonly chains: CheckpointChains;
   private readonly dataArrived = new Notifier();
   private readonly txns: Transactions<Span>;
   private state: ChannelState = 'new';
@@ -59,6 +61,7 @@ export class MemoryChannel implements Channel {
     private readonly name: string,
     private readonly logger: Logger,
   ) {
+    this.chains = new CheckpointChains(logger);
     this.txns = new Transactions(name, () => this.state, {
       commit: async (span, count) => {
         for (let i = this.head; i < span.end; i++) this.usedBytes -= this.sizes[i - this.base]!;
@@ -172,7 +175,7 @@ export class MemoryChannel implements Channel {
       }
       this.usedBytes += p.bytes;
       this.putTimes.put(p.events.length, Date.now());
-      if (p.checkpoint) this.checkpoints.set(p.checkpoint.source, p.checkpoint);
+      if (p.checkpoint) this.chains.apply(this.checkpoints, p.checkpoint);
       channelMetrics.putEvents.inc({ component: this.name }, p.events.length);
       p.resolve();
       this.dataArrived.notify();

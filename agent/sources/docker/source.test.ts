@@ -177,7 +177,7 @@ describe('docker json-file', () => {
     await stop(s);
     expect(ch.messages()).toEqual(['before', 'err 1', 'err 2']);
     // The checkpoint stops at the held piece: after it, err 2 is read again (same id), the long line whole.
-    expect(ch.checkpoints.at(-1)!.state).toMatchObject({ files: [{ pos: Buffer.byteLength(head) }] });
+    expect(Object.values((ch.checkpoints.at(-1)!.state as { files: object }).files)).toMatchObject([{ pos: Buffer.byteLength(head) }]);
     appendFileSync(log, `${p2}\n`);
     const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
     await start({ ...dockerInclude(), partial_line_timeout: 0 }, ch2);

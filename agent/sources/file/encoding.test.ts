@@ -91,8 +91,8 @@ describe('files in other encodings arrive as the text that was written', () => {
     const more = write(true);
     for (const [name, c] of Object.entries(more)) {
       const before = channels.get(name)!;
-      const state = before.lastCheckpoint()!.state as { files: { pos: number }[] };
-      expect([name, state.files[0]!.pos]).toEqual([name, cases[name]!.size]);
+      const state = before.lastCheckpoint()!.state as { files: Record<string, { pos: number }> };
+      expect([name, Object.values(state.files)[0]!.pos]).toEqual([name, cases[name]!.size]);
       const ch = new RecordingChannel(before.lastCheckpoint());
       await sources.start({ include: [c.file], encoding: c.encoding }, ch, name);
       await waitFor(`${name}: the lines written after the restart`, () => ch.events.length === c.lines.length);

@@ -42,13 +42,15 @@ afterAll(async () => {
 /**
  * The child: the file source writing into a durable harness channel — one JSONL record per
  * put holding the events and the checkpoint, fsync'd in the same write; on start it drops a
- * torn last record and recovers the last checkpoint from the file.
+ * torn last record and recovers the checkpoint from the file, merging the patches in order
+ * as a channel does.
  */
 const CHILD = (d: string) => `
 import fs from 'node:fs';
 import { FileSource } from ${JSON.stringify(pathToFileURL(join(d, 'agent/sources/file/source.js')).href)};
 import { fileSourceOptions } from ${JSON.stringify(pathToFileURL(join(d, 'agent/sources/file/options.js')).href)};
 import { silentLogger } from ${JSON.stringify(pathToFileURL(join(d, 'core/log.js')).href)};
+import { applyCheckpoint } from ${JSON.stringify(pathToFileURL(join(d, 'core/checkpoint-patch.js')).href)};
 const [out, include, dataDir, putPause] = process.argv.slice(2);
 // A pause per put keeps a read of the whole file slower than the parent's polls, so a kill
 // after the first progress lands mid-file however loaded the machine is.
@@ -60,7 +62,8 @@ if (fs.existsSync(out)) {
   for (;;) {
     const nl = buf.indexOf(10, pos);
     if (nl === -1) break;
-    last = JSON.parse(buf.toString('utf8', pos, nl)).cp;
+    const { cp } = JSON.parse(buf.toString('utf8', pos, nl));
+    if (cp) last = applyCheckpoint(last, cp);
     pos = nl + 1;
   }
   fs.truncateSync(out, pos);

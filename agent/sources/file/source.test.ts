@@ -375,8 +375,12 @@ test('restart: the own checkpoint file wins when it is newer than the channel', 
   await stop(s1);
   const own = JSON.parse(await readFile(join(dir, 'files', 'checkpoint.json'), 'utf8'));
   expect(own.seq).toBeGreaterThan(0);
-  // A stale channel checkpoint (position 0) must lose against the newer own file.
-  const stale = { source: 'files', seq: 0, state: { v: 1, files: own.state.files.map((f: object) => ({ ...f, pos: 0 })), lost: [] } };
+  // A stale channel checkpoint (position 0, in the format of before patches) must lose against the newer own file.
+  const stale = {
+    source: 'files',
+    seq: 0,
+    state: { v: 1, files: Object.values(own.state.files).map((f) => ({ ...(f as object), pos: 0 })), lost: [] },
+  };
   const ch2 = new RecordingChannel(stale);
   await start({ include: [log] }, ch2);
   await appendFile(log, 'eleven\n');

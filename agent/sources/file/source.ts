@@ -2,8 +2,8 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Backoff, sleep } from '../../../core/backoff.js';
 import { OutageLog } from '../../../core/log.js';
-import { type ChannelWriter, type ComponentContext, PutAbortedError, type Source, type SourceCheckpoint } from '../../../core/pipeline.js';
-import { CheckpointError, CheckpointFile, type FileSourceState, newerCheckpoint, parseState } from './checkpoint.js';
+import { type ChannelWriter, type ComponentContext, PutAbortedError, type Source } from '../../../core/pipeline.js';
+import { CheckpointError, CheckpointFile, CheckpointPatches, type FileSourceState, newerCheckpoint, parseState } from './checkpoint.js';
 import { Discovery } from './discovery.js';
 import { codecFor } from './encoding.js';
 import { Batch } from './events.js';
@@ -20,7 +20,7 @@ import { FileBacklog } from './progress.js';
 import { LineReader } from './reader.js';
 import { Tracker } from './tracker.js';
 
-const EMPTY_STATE: FileSourceState = { v: 1, files: [], lost: [] };
+const EMPTY_STATE: FileSourceState = { v: 2, files: {}, lost: [] };
 
 /**
  * The `file` source: tails the files matching the globs and hands their lines to the
@@ -62,6 +62,7 @@ export class FileSource implements Source {
   private readonly matcher: PathMatcher;
   private readonly discovery: Discovery;
   private readonly checkpointFile: CheckpointFile;
+  private readonly patches: CheckpointPatches;
   private readonly checkpointOutage: OutageLog;
   private readonly label: { component: string };
   private readonly progress: FileBacklog;
@@ -126,6 +127,7 @@ export class FileSource implements Source {
     this.polls = new PollSchedule(o.poll_interval);
     this.links = o.watch ? new LinkWatch((p) => this.touchedPath(p), ctx.logger) : undefined;
     this.checkpointFile = new CheckpointFile(join(ctx.dataDir, 'checkpoint.json'));
+    this.patches = new CheckpointPatches(ctx.name, o.checkpoint_interval);
     this.checkpointOutage = new OutageLog(ctx.logger, { what: 'checkpoint file', fields: { path: this.checkpointFile.path } });
     this.discovery = new Discovery(
       this.matcher,
@@ -152,7 +154,7 @@ export class FileSource implements Source {
       this.hadCheckpoint = true;
       this.seq = Math.max(own?.seq ?? 0, fromChannel?.seq ?? 0);
       this.savedState = cp === own ? JSON.stringify(this.durable) : '';
-      this.ctx.logger.info({ seq: cp.seq, files: this.durable.files.length, from: where }, 'resuming from checkpoint');
+      this.ctx.logger.info({ seq: cp.seq, files: Object.keys(this.durable.files).length, from: where }, 'resuming from checkpoint');
     }
     const paths = await this.takeUp(!this.hadCheckpoint);
     await this.warnUnmatched(paths);
@@ -178,7 +180,7 @@ export class FileSource implements Source {
    * paths the scan found.
    */
   private async takeUp(firstRun: boolean): Promise<string[]> {
-    this.tracker.ids.restore(this.durable.files, this.durable.lost);
+    this.tracker.ids.restore(Object.values(this.durable.files), this.durable.lost);
     this.tracker.firstRun = firstRun;
     this.setTime();
     const paths = await this.discovery.scan();
@@ -234,6 +236,7 @@ export class FileSource implements Source {
     this.found.clear();
     this.touched.clear();
     await this.tracker.closeAll();
+    this.patches.reset();
     // start_at still applies if nothing was ever made durable since the very first start.
     await this.takeUp(!this.hadCheckpoint && this.durable === EMPTY_STATE);
     this.report(0, false);
@@ -334,11 +337,13 @@ export class FileSource implements Source {
     const { events, bytes, counts } = this.batch.take();
     const state = this.tracker.state();
     const positions = this.tracker.positions();
-    const checkpoint: SourceCheckpoint = { source: this.ctx.name, seq: ++this.seq, state };
+    // A retry sends the same checkpoint: a patch stays one of the last put accepted.
+    const outgoing = this.patches.next(++this.seq, state, Date.now());
     for (let delay = 100; ; delay = Math.min(delay * 2, 30_000)) {
       try {
         // Taken back if the source stops while it waits for room (a reload removes it).
-        await this.out!.put(events, checkpoint, this.abort.signal);
+        await this.out!.put(events, outgoing.checkpoint, this.abort.signal);
+        this.patches.accepted(outgoing, Date.now());
         this.putFailing = false;
         break;
       } catch (err) {

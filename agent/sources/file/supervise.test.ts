@@ -48,7 +48,10 @@ test('a checkpoint file that cannot be written (full disk) is logged as an outag
   await waitFor('"checkpoint file back"', () => cap.lines.some((l) => l.msg === 'checkpoint file back'));
   await waitFor(
     'the checkpoint file written',
-    () => existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).state.files[0].pos === Buffer.byteLength(lines(0, 31)),
+    () =>
+      existsSync(file) &&
+      Object.values(JSON.parse(readFileSync(file, 'utf8')).state.files as Record<string, { pos: number }>)[0]?.pos ===
+        Buffer.byteLength(lines(0, 31)),
   );
   expect(cap.lines.some((l) => l.msg === 'file source failed; restarting from the last durable position')).toBe(false);
 });
@@ -173,7 +176,7 @@ describe('one file that cannot be read holds up no other', () => {
     const ch2 = new RecordingChannel(ch.checkpoints.at(-1));
     const second = await sources.start({ include: [join(dir, '*.log')] }, ch2, 'eio-cp');
     await waitFor('the other two files', () => ch2.events.length === 200, 5000);
-    const files = (ch2.lastCheckpoint()!.state as { files: { path: string; pos: number }[] }).files;
+    const files = Object.values((ch2.lastCheckpoint()!.state as { files: Record<string, { path: string; pos: number }> }).files);
     expect(files.find((f) => f.path === paths[1])).toMatchObject({ pos: Buffer.byteLength(tagged('b', 0, 100)) });
     await sources.stop(second);
 

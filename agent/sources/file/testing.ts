@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, vi } from 'vitest';
+import { applyCheckpoint } from '../../../core/checkpoint-patch.js';
 import type { LogEvent } from '../../../core/event.js';
 import { type Logger, silentLogger } from '../../../core/log.js';
 import type { ChannelWriter, ComponentContext, SourceCheckpoint } from '../../../core/pipeline.js';
@@ -12,7 +13,10 @@ import type { Tracker } from './tracker.js';
 /** Test support (used by the *.test.ts files here and the docker source's): an in-memory channel, sources with fast timings. */
 export class RecordingChannel implements ChannelWriter {
   readonly events: LogEvent[] = [];
+  /** The checkpoint the channel holds after each put with one: whole, patches merged as a channel does. */
   readonly checkpoints: SourceCheckpoint[] = [];
+  /** The checkpoints as put: whole or patches. */
+  readonly sent: SourceCheckpoint[] = [];
   puts = 0;
   /** While set, put() waits for it: a full channel. */
   gate: Promise<void> | undefined;
@@ -23,7 +27,12 @@ export class RecordingChannel implements ChannelWriter {
     this.puts++;
     if (await this.gate) await this.gate;
     this.events.push(...events);
-    if (checkpoint) this.checkpoints.push(structuredClone(checkpoint));
+    if (!checkpoint) return;
+    this.sent.push(structuredClone(checkpoint));
+    const merged = applyCheckpoint(this.lastCheckpoint(), structuredClone(checkpoint));
+    if (!merged)
+      throw new Error(`checkpoint patch ${checkpoint.seq} (of ${checkpoint.base}) does not apply to ${this.lastCheckpoint()?.seq}`);
+    this.checkpoints.push(merged);
   }
 
   lastCheckpoint(): SourceCheckpoint | undefined {

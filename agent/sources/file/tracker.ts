@@ -577,17 +577,19 @@ export class Tracker {
 
   /** The positions of everything handed on so far: valid as "acknowledged" whenever no batch is pending. */
   state(): FileSourceState {
-    const files: FileEntry[] = [];
+    // By "dev:ino", as `files` and `ids.restored` are: an entry leaves `restored` before its
+    // inode is followed, so no key is in both.
+    const files: Record<string, FileEntry> = {};
     for (const f of this.files.values()) {
       const entry: FileEntry = { id: f.id, dev: f.dev, ino: f.ino, fp: f.fp, path: f.path, pos: f.emitPos };
       if (f.prefixOf !== undefined) entry.prefixOf = f.prefixOf;
       const tail = f.tail();
       if (tail !== undefined) entry.tail = tail;
-      files.push(entry);
+      files[f.key] = entry;
     }
     // Checkpointed files that could not be read yet keep their positions.
-    files.push(...this.ids.restored.values());
-    return { v: 1, files, lost: [...this.ids.lostEntries] };
+    for (const [key, entry] of this.ids.restored) files[key] = entry;
+    return { v: 2, files, lost: [...this.ids.lostEntries] };
   }
 
   /** Where each file's events up to now end: what a put about to be made carries. */

@@ -36,11 +36,11 @@ const base = (over: Partial<LogEvent>): LogEvent => ({
   ...over,
 });
 
-describe('channel record encoding (format 3)', () => {
-  it('is format 3, and reads every format written before', () => {
-    expect(FORMAT_VERSION).toBe(3);
-    expect(READABLE_VERSIONS).toEqual([1, 2, 3]);
-    expect(SEGMENT_HEADER.toString('latin1')).toBe('SLUICE\x03\n');
+describe('channel record encoding (format 4: the events of format 3, checkpoints that may be patches)', () => {
+  it('is format 4, and reads every format written before', () => {
+    expect(FORMAT_VERSION).toBe(4);
+    expect(READABLE_VERSIONS).toEqual([1, 2, 3, 4]);
+    expect(SEGMENT_HEADER.toString('latin1')).toBe('SLUICE\x04\n');
   });
 
   it('keeps the level: present, absent, repeated, changing, empty, and in events stored as wire JSON', () => {
@@ -306,7 +306,7 @@ describe('channel record decoding of the formats before', () => {
   }
 });
 
-for (const version of [2, 3]) {
+for (const version of [2, 3, 4]) {
   describe(`channel record decoding of damaged bytes (format ${version})`, () => {
     const flagBytes = version === 2 ? 2 : 3;
     const decodeOnly = (buf: Buffer, count: number, at = 0, length = buf.length) =>
@@ -341,7 +341,7 @@ for (const version of [2, 3]) {
 
     it('never throws anything but a WireFormatError for single-byte damage to a valid record (as if the CRC had missed it)', async () => {
       let records: { buf: Buffer; at: number; length: number; count: number }[];
-      if (version === FORMAT_VERSION) {
+      if (version >= 3) {
         const events = [
           makeEvent(0),
           { ...makeEvent(1), level: 'error' },
@@ -381,7 +381,7 @@ for (const version of [2, 3]) {
     });
 
     it('says what is wrong: a length past the text, leftover bytes, a repeat with nothing before it', () => {
-      if (version === FORMAT_VERSION) {
+      if (version >= 3) {
         const frame = encodeRecord([makeEvent(1), makeEvent(3)], undefined);
         expect(() => decodeOnly(frame, 1)).toThrow(/text chunks hold 2 events in \d+ bytes, the record 1 events .*\(seg 1 at byte 8\)/);
       }

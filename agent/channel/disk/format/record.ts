@@ -1,6 +1,6 @@
 import type { LogEvent } from '../../../../core/event.js';
 import type { SourceCheckpoint } from '../../../../core/pipeline.js';
-import type { EventsDecoder } from './codec.js';
+import type { EventsDecoder, EventsEncoder } from './codec.js';
 import { codecV1 } from './codec-v1.js';
 import { codecV2 } from './codec-v2.js';
 import { codecV3 } from './codec-v3.js';
@@ -14,9 +14,15 @@ import { segmentHeader } from './segment-file.js';
  * always core/wire.ts JSON), so it can change between versions as long as a new Sluice
  * reads every older segment version and refuses newer ones.
  */
-const CURRENT = codecV3;
+/**
+ * Format 4 is format 3's events part; a record's checkpoint may be a patch
+ * (SourceCheckpoint.patch), which a Sluice before it would take for a source's whole state
+ * and so must refuse the segment.
+ */
+const codecV4: EventsEncoder = { ...codecV3, version: 4 };
+const CURRENT = codecV4;
 export const FORMAT_VERSION = CURRENT.version;
-const DECODERS = new Map<number, EventsDecoder>([codecV1, codecV2, codecV3].map((c) => [c.version, c]));
+const DECODERS = new Map<number, EventsDecoder>([codecV1, codecV2, codecV3, codecV4].map((c) => [c.version, c]));
 /** Versions this code reads: every one it ever wrote. */
 export const READABLE_VERSIONS: readonly number[] = [...DECODERS.keys()];
 /** The header of segments this code creates. */

@@ -1,0 +1,50 @@
+import type { SourceCheckpoint } from './pipeline.js';
+
+/**
+ * A source's newest checkpoint after `next` (SourceCheckpoint.patch): a whole checkpoint
+ * as it is; a patch merged into `prev`'s state, whole again, with `next`'s seq. Undefined
+ * when the patch does not apply to `prev` (none, or not the checkpoint it was made
+ * against): the chain is broken and only the next whole checkpoint mends it.
+ *
+ * `prev` is never modified: channels keep several chains (newest put, newest committed)
+ * that share states. Only the objects along the patched paths are copied.
+ */
+export function applyCheckpoint(prev: SourceCheckpoint | undefined, next: SourceCheckpoint): SourceCheckpoint | undefined {
+  if (!next.patch) return next;
+  if (!prev) return undefined;
+  // The same record replayed (recovery re-reads the record the pointer had passed partly): already merged.
+  if (prev.seq === next.seq) return prev;
+  if (next.base !== prev.seq) return undefined;
+  return { source: next.source, seq: next.seq, state: mergePatch(prev.state, next.state) };
+}
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * RFC 7386: an object patch is merged member by member into the target (an object, else
+ * {}), `null` removing a member; any other patch (an array, a scalar) replaces the target.
+ */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isObject(patch)) return patch;
+  const base = isObject(target) ? target : {};
+  const out: JsonObject = { ...base };
+  for (const key of Object.keys(patch)) {
+    const value = patch[key];
+    if (value === null) {
+      delete out[key];
+      continue;
+    }
+    // defineProperty: a member named "__proto__" (JSON.parse makes it an own member) must stay one.
+    Object.defineProperty(out, key, {
+      value: mergePatch(Object.hasOwn(base, key) ? base[key] : undefined, value),
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
