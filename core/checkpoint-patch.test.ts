@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { applyCheckpoint, mergePatch } from './checkpoint-patch.js';
+import { applyCheckpoint, applyCheckpointInPlace, mergePatch } from './checkpoint-patch.js';
 import type { SourceCheckpoint } from './pipeline.js';
 
 function deepFreeze<T>(v: T): T {
@@ -97,6 +97,25 @@ describe('applyCheckpoint', () => {
     // Seq 7 (or its record) is missing: merged into 4 it would mix positions of different times.
     expect(applyCheckpoint(whole, patch)).toBeUndefined();
     expect(applyCheckpoint(whole, { ...patch, base: undefined })).toBeUndefined();
+  });
+
+  test('a patch applies only to a checkpoint of its own run: seqs counted again after a restart never match', () => {
+    const ran = { ...whole, run: 'r1' };
+    expect(applyCheckpoint(ran, { source: 's', seq: 5, run: 'r2', patch: true, base: 4, state: { lost: [] } })).toBeUndefined();
+    expect(applyCheckpoint(ran, { source: 's', seq: 4, run: 'r2', patch: true, base: 3, state: { lost: [] } })).toBeUndefined();
+    expect(applyCheckpoint(ran, { source: 's', seq: 5, run: 'r1', patch: true, base: 4, state: { lost: [] } })).toMatchObject({
+      seq: 5,
+      run: 'r1',
+    });
+  });
+
+  test('merged in place, the same checkpoint as merged by copying', () => {
+    const next: SourceCheckpoint = { source: 's', seq: 5, patch: true, base: 4, state: { files: { '1:2': null, '1:3': { pos: 3 } } } };
+    const copied = applyCheckpoint(whole, next);
+    const own = structuredClone(whole);
+    const inPlace = applyCheckpointInPlace(own, next);
+    expect(inPlace).toStrictEqual(copied);
+    expect(inPlace!.state).toBe(own.state);
   });
 
   test('the patch that made the previous checkpoint, seen again, changes nothing', () => {

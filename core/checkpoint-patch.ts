@@ -10,12 +10,35 @@ import type { SourceCheckpoint } from './pipeline.js';
  * that share states. Only the objects along the patched paths are copied.
  */
 export function applyCheckpoint(prev: SourceCheckpoint | undefined, next: SourceCheckpoint): SourceCheckpoint | undefined {
+  return step(prev, next, mergePatch);
+}
+
+/**
+ * applyCheckpoint for a `prev` whose state nothing else holds: merged into it in place, so
+ * that replaying a channel of millions of small records costs what the patches hold, not
+ * the whole state each time.
+ */
+export function applyCheckpointInPlace(prev: SourceCheckpoint | undefined, next: SourceCheckpoint): SourceCheckpoint | undefined {
+  return step(prev, next, mergePatchInPlace);
+}
+
+/** Whether the patch `next` was made against `prev` (or made it: the same record seen again). */
+export function patchApplies(prev: SourceCheckpoint, next: SourceCheckpoint): boolean {
+  return prev.run === next.run && (prev.seq === next.seq || next.base === prev.seq);
+}
+
+function step(
+  prev: SourceCheckpoint | undefined,
+  next: SourceCheckpoint,
+  merge: (target: unknown, patch: unknown) => unknown,
+): SourceCheckpoint | undefined {
   if (!next.patch) return next;
-  if (!prev) return undefined;
+  if (!prev || !patchApplies(prev, next)) return undefined;
   // The same record replayed (recovery re-reads the record the pointer had passed partly): already merged.
   if (prev.seq === next.seq) return prev;
-  if (next.base !== prev.seq) return undefined;
-  return { source: next.source, seq: next.seq, state: mergePatch(prev.state, next.state) };
+  const cp: SourceCheckpoint = { source: next.source, seq: next.seq, state: merge(prev.state, next.state) };
+  if (next.run !== undefined) cp.run = next.run;
+  return cp;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -41,6 +64,26 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
     // defineProperty: a member named "__proto__" (JSON.parse makes it an own member) must stay one.
     Object.defineProperty(out, key, {
       value: mergePatch(Object.hasOwn(base, key) ? base[key] : undefined, value),
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
+
+/** mergePatch into a target that nothing else holds: its objects are changed in place. */
+export function mergePatchInPlace(target: unknown, patch: unknown): unknown {
+  if (!isObject(patch)) return patch;
+  const out: JsonObject = isObject(target) ? target : {};
+  for (const key of Object.keys(patch)) {
+    const value = patch[key];
+    if (value === null) {
+      delete out[key];
+      continue;
+    }
+    Object.defineProperty(out, key, {
+      value: mergePatchInPlace(Object.hasOwn(out, key) ? out[key] : undefined, value),
       writable: true,
       enumerable: true,
       configurable: true,

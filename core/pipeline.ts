@@ -26,16 +26,23 @@ export interface SourceCheckpoint {
    */
   state: unknown;
   /**
-   * `state` is a merge patch to apply to the state of the checkpoint with seq `base`: this
-   * source's previous checkpoint in the same channel, the newest one it accepted. A
-   * channel applies patches in put order (core/checkpoint-patch.ts) and keeps whole
-   * states; when the checkpoint a patch applies to is not the one it holds (the record
-   * that carried it was damaged, or is gone), it drops the source's checkpoint until the
-   * next whole one rather than keep a state mixing positions of different times.
+   * `state` is a merge patch to apply to the state of the checkpoint with seq `base` of the
+   * same `run`: this source's previous checkpoint in the same channel, the newest one it
+   * accepted. A channel applies patches in put order (core/checkpoint-patch.ts) and keeps
+   * whole states. When the checkpoint a patch applies to is not the one it holds (the
+   * record that carried it was damaged, or is gone), it keeps the one it holds, older,
+   * until the next whole one: never a state mixing positions of different times, never
+   * none (a source with none would start as on its first run).
    */
   patch?: true;
   /** With `patch`: the seq of the checkpoint it applies to. */
   base?: number;
+  /**
+   * Which run of the source made it (a random id per start): a patch applies only to a
+   * checkpoint of its own run, so seqs counted again after a restart never match one
+   * counted before.
+   */
+  run?: string;
 }
 
 /**

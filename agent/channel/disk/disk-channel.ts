@@ -246,7 +246,7 @@ export class DiskChannel implements Channel {
   private written(records: WrittenRecord[], events: number): void {
     for (const r of records) {
       this.bufferedBytes += r.length;
-      if (r.checkpoint) this.chains.apply(this.checkpoints, r.checkpoint);
+      if (r.checkpoint) this.chains.apply('put', this.checkpoints, r.checkpoint);
     }
     this.bufferedEvents += events;
     this.putTimes.put(events, Date.now());
@@ -261,7 +261,7 @@ export class DiskChannel implements Channel {
     await this.commitLock.run(async () => {
       const next = this.segments.normalize(taken.end);
       const merged = new Map(this.committedCheckpoints);
-      for (const cp of taken.checkpoints) this.chains.apply(merged, cp);
+      for (const cp of taken.checkpoints) this.chains.apply('committed', merged, cp);
       const sync = this.config.commitFsync === 'always' || Date.now() - this.lastPointerSync >= this.config.commitFsync;
       await this.savePointer(next, merged, sync);
       if (sync) this.pointerSynced();

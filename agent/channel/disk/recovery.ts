@@ -66,6 +66,8 @@ export async function recover(
   let bytes = 0;
   let records = 0;
   const checkpoints = new Map(committedCheckpoints);
+  // Sources whose state in `checkpoints` the replay made itself (not the pointer's, which the committed chain keeps).
+  const owned = new Set<string>();
   for (const id of ids) {
     const path = segments.pathOf(id);
     if (pointer && id < pointer.segment) {
@@ -120,7 +122,7 @@ export async function recover(
         const skip = here && at === pointer!.offset ? Math.min(pointer!.skip, count) : 0;
         events += count - skip;
         bytes += check.length;
-        if (checkpoint) chains.apply(checkpoints, checkpoint);
+        if (checkpoint) chains.replay(checkpoints, checkpoint, owned);
         segRecords++;
         at += check.length;
         continue;

@@ -117,7 +117,7 @@ describe('memory channel options', () => {
 });
 
 describe('memory channel checkpoints', () => {
-  it('merges checkpoint patches in put order into whole checkpoints; a patch of a checkpoint it does not hold leaves none', async () => {
+  it('merges checkpoint patches in put order into whole checkpoints; a patch of a checkpoint it does not hold leaves the one held', async () => {
     const { logger, lines } = captureLogger();
     const c = new MemoryChannel({ maxEvents: 2, maxBytes: 1 << 20 }, 'mem', logger);
     await c.open();
@@ -130,9 +130,12 @@ describe('memory channel checkpoints', () => {
     await waiting;
     expect(c.lastCheckpoint('s')).toStrictEqual({ source: 's', seq: 3, state: { files: { a: { pos: 2 } }, lost: [1] } });
 
+    const held = c.lastCheckpoint('s');
     await c.put([], { source: 's', seq: 5, patch: true, base: 4, state: { lost: [] } });
-    expect(c.lastCheckpoint('s')).toBeUndefined();
-    expect(lines.filter((l) => String(l.msg).startsWith('checkpoint patch without'))).toMatchObject([{ source: 's', seq: 5, base: 4 }]);
+    expect(c.lastCheckpoint('s')).toBe(held);
+    expect(lines.filter((l) => String(l.msg).startsWith('checkpoint patch without'))).toMatchObject([
+      { source: 's', chain: 'put', seq: 5, base: 4, held_seq: 3 },
+    ]);
     await c.close();
   });
 });

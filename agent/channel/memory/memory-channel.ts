@@ -175,7 +175,7 @@ export class MemoryChannel implements Channel {
       }
       this.usedBytes += p.bytes;
       this.putTimes.put(p.events.length, Date.now());
-      if (p.checkpoint) this.chains.apply(this.checkpoints, p.checkpoint);
+      if (p.checkpoint) this.chains.apply('put', this.checkpoints, p.checkpoint);
       channelMetrics.putEvents.inc({ component: this.name }, p.events.length);
       p.resolve();
       this.dataArrived.notify();

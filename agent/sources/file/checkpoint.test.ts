@@ -47,7 +47,9 @@ describe('CheckpointPatches', () => {
     const p = new CheckpointPatches('s', 1000);
     const s1 = state([entry(1, 10, { tail: 'aaaaaaaa' }), entry(2, 20), entry(3, 30)]);
     const first = p.next(1, s1, 0);
-    expect(first.checkpoint).toStrictEqual({ source: 's', seq: 1, state: s1 });
+    const run = first.checkpoint.run!;
+    expect(run).toMatch(/^[0-9a-f]{12}$/);
+    expect(first.checkpoint).toStrictEqual({ source: 's', seq: 1, run, state: s1 });
     p.accepted(first, 0);
 
     const s2 = state([entry(1, 11), entry(3, 30), entry(4, 0, { prefixOf: '/l/1.log' })], [lost]);
@@ -55,6 +57,7 @@ describe('CheckpointPatches', () => {
     expect(second.checkpoint).toStrictEqual({
       source: 's',
       seq: 2,
+      run,
       patch: true,
       base: 1,
       state: {
@@ -67,7 +70,7 @@ describe('CheckpointPatches', () => {
       },
     });
     // Merged over the first, the patch leaves exactly the second state.
-    expect(applyCheckpoint(first.checkpoint, second.checkpoint)).toStrictEqual({ source: 's', seq: 2, state: s2 });
+    expect(applyCheckpoint(first.checkpoint, second.checkpoint)).toStrictEqual({ source: 's', seq: 2, run, state: s2 });
   });
 
   test('a put not accepted does not move the base: the next patch carries its changes too', () => {
@@ -81,6 +84,7 @@ describe('CheckpointPatches', () => {
     expect(p.next(4, state([entry(1, 15), entry(2, 25)]), 30).checkpoint).toStrictEqual({
       source: 's',
       seq: 4,
+      run: first.checkpoint.run,
       patch: true,
       base: 3,
       state: {},
@@ -90,15 +94,18 @@ describe('CheckpointPatches', () => {
   test('whole again once checkpoint_interval has passed since the last whole one accepted, and after reset()', () => {
     const p = new CheckpointPatches('s', 1000);
     const s = state([entry(1, 10)]);
-    p.accepted(p.next(1, s, 0), 0);
+    const first = p.next(1, s, 0);
+    p.accepted(first, 0);
     p.accepted(p.next(2, s, 999), 999);
     expect(p.next(3, s, 999).checkpoint.patch).toBe(true);
     const due = p.next(3, s, 1000);
-    expect(due.checkpoint).toStrictEqual({ source: 's', seq: 3, state: s });
+    expect(due.checkpoint).toStrictEqual({ source: 's', seq: 3, run: first.checkpoint.run, state: s });
     p.accepted(due, 1000);
     expect(p.next(4, s, 1999).checkpoint.patch).toBe(true);
     p.reset();
-    expect(p.next(4, s, 1999).checkpoint.patch).toBeUndefined();
+    const afterReset = p.next(4, s, 1999).checkpoint;
+    expect(afterReset.patch).toBeUndefined();
+    expect(afterReset.run, 'a restart is a new run').not.toBe(first.checkpoint.run);
   });
 });
 

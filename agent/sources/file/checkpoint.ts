@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { replaceFile } from '../../../core/durable-file.js';
 import { z } from 'zod';
@@ -123,11 +124,14 @@ export interface OutgoingCheckpoint {
  * entry's JSON with the one last accepted, so nothing has to remember to mark an entry
  * dirty. A changed entry goes whole, with null for the optional members it lacks, so that
  * merged over its older self it leaves exactly the new entry; a removed one is null;
- * `lost` goes whole when it changed.
+ * `lost` goes whole when it changed. Each start of the loop is a new `run`: a channel
+ * applies a patch only to a checkpoint of its own run, since seqs counted after a restart
+ * may repeat ones still in the channel.
  */
 export class CheckpointPatches {
   private base: { seq: number; files: ReadonlyMap<string, string>; lost: string } | undefined;
   private wholeAt = 0;
+  private run = newRun();
 
   constructor(
     private readonly source: string,
@@ -141,7 +145,7 @@ export class CheckpointPatches {
     const lost = JSON.stringify(state.lost);
     const base = this.base;
     if (!base || now - this.wholeAt >= this.interval) {
-      return { checkpoint: { source: this.source, seq, state }, files, lost };
+      return { checkpoint: { source: this.source, seq, run: this.run, state }, files, lost };
     }
     const changed: Record<string, unknown> = {};
     for (const [key, text] of files) {
@@ -151,7 +155,7 @@ export class CheckpointPatches {
     const patch: Record<string, unknown> = {};
     if (Object.keys(changed).length > 0) patch.files = changed;
     if (lost !== base.lost) patch.lost = state.lost;
-    return { checkpoint: { source: this.source, seq, patch: true, base: base.seq, state: patch }, files, lost };
+    return { checkpoint: { source: this.source, seq, run: this.run, patch: true, base: base.seq, state: patch }, files, lost };
   }
 
   /** The channel accepted `out`: the next patches are made against it. */
@@ -163,6 +167,7 @@ export class CheckpointPatches {
   /** The next checkpoint is whole (the loop restarts: what the channel holds is not known to match). */
   reset(): void {
     this.base = undefined;
+    this.run = newRun();
   }
 }
 
@@ -194,4 +199,8 @@ export class CheckpointFile {
   async save(checkpoint: SourceCheckpoint): Promise<void> {
     await replaceFile(this.path, JSON.stringify(checkpoint));
   }
+}
+
+function newRun(): string {
+  return randomBytes(6).toString('hex');
 }

@@ -307,10 +307,11 @@ export class TailedFile implements Holder {
     const pst = this.state === 'following' ? await statPath(this.path) : undefined;
     const st = await this.fh!.stat();
     const changed = st.size !== this.seenSize || st.mtimeMs !== this.seenMtime;
-    if (changed) result.changed = true;
     if (st.size < this.readPos || (changed && this.fp.len > 0 && !(await prefixMatches(this.fh!, this.fp)))) {
       result.truncated = await this.nextGeneration(now, copyHolds);
     }
+    // The first look has nothing to compare with: no evidence of how its changes are seen.
+    if ((changed && this.seenSize >= 0) || result.truncated) result.changed = true;
     this.size = st.size;
     this.seenSize = st.size;
     this.seenMtime = st.mtimeMs;

@@ -64,6 +64,41 @@ describe('files followed through symbolic links into directories not watched', (
     expect(await looksWhileIdle(source, linkPaths[0]!, 1200)).toBeLessThanOrEqual(6);
   });
 
+  test('kubelet rotation, the new file made a moment after the rename: taken up at once, twice in a row, no file lost', async () => {
+    const { links, targets, linkPaths } = layout(1);
+    const ch = new RecordingChannel();
+    // Neither the old file's rotate_wait nor a rescan may be what finds the new one.
+    const source = await sources.start(
+      { include: [join(links, '*.log')], poll_interval: `${POLL_MS}ms`, rotate_wait: '30s', rescan_interval: '1h' },
+      ch,
+    );
+    await waitFor('the link taken up', () => trackerOf(source).has(linkPaths[0]!));
+    const live = join(targets[0]!, '0.log');
+    for (const [round, rotated] of ['0.log.1', '0.log.2'].entries()) {
+      appendFileSync(live, `r${round} last\n`);
+      renameSync(live, join(targets[0]!, rotated));
+      await new Promise((r) => setTimeout(r, 30));
+      writeFileSync(live, `r${round + 1} first\n`);
+      await waitFor(`r${round + 1} first`, () => ch.messages().includes(`r${round + 1} first`), 5000);
+    }
+    expect([...ch.messages()].sort()).toEqual(['r0 last', 'r1 first', 'r1 last', 'r2 first']);
+  });
+
+  test('a target directory deleted and made again is watched again', async () => {
+    const { links, targets, linkPaths } = layout(1);
+    const ch = new RecordingChannel();
+    const source = await sources.start({ include: [join(links, '*.log')], poll_interval: `${POLL_MS}ms`, rescan_interval: '1h' }, ch);
+    await waitFor('the link taken up', () => trackerOf(source).has(linkPaths[0]!));
+    rmSync(targets[0]!, { recursive: true });
+    mkdirSync(targets[0]!);
+    writeFileSync(join(targets[0]!, '0.log'), '');
+    for (let i = 0; i < 3; i++) {
+      appendFileSync(join(targets[0]!, '0.log'), `again ${i}\n`);
+      await waitFor(`again ${i}`, () => ch.events.length === i + 1);
+    }
+    expect(await looksWhileIdle(source, linkPaths[0]!, 1200)).toBeLessThanOrEqual(6);
+  });
+
   test('a link made to point into another directory is watched there at once', async () => {
     const { links, linkPaths } = layout(1);
     const moved = join(sources.dir, 'pods', 'restarted');

@@ -1,10 +1,13 @@
 import { type FSWatcher, watch } from 'node:fs';
-import { lstat, realpath } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '../../../core/log.js';
 
 interface TargetDir {
   watcher: FSWatcher;
+  /** Which directory: one deleted and made again under the same name is another, that this watch does not see. */
+  dev: number;
+  ino: number;
   /** Entry name in this directory → the followed links that lead to it. */
   names: Map<string, Set<string>>;
 }
@@ -30,13 +33,15 @@ const MAX_WARNED = 10_000;
  * rotation there (kubelet's, Docker's) is looked at at once too. Links are resolved to the
  * end of their chain when a file is first followed under them (a link made to point
  * elsewhere leads to another file) and again at every rescan (an intermediate link of the
- * chain changed); one watch per target directory, shared by its links.
+ * chain changed); one watch per target directory, shared by its links. A target directory
+ * deleted (or made again: its watch is dead, and Linux says so only by an event naming the
+ * directory itself) has its links resolved anew at the next sync.
  */
 export class LinkWatch {
   /** Followed link → the real path it led to when last resolved. */
   private readonly links = new Map<string, string>();
-  /** Followed path → the file (`dev:ino`) followed there when it was last resolved, link or not. */
-  private readonly resolved = new Map<string, string>();
+  /** Followed path → the file (`dev:ino`) followed there when it was last resolved, and whether the path was a link. */
+  private readonly resolved = new Map<string, { key: string; link: boolean }>();
   private readonly dirs = new Map<string, TargetDir>();
   private readonly warned = new Set<string>();
   private closed = false;
@@ -46,24 +51,37 @@ export class LinkWatch {
     private readonly logger: Logger,
   ) {}
 
+  /** A target directory's watch died since the last sync: its links wait to be resolved again. */
+  get stale(): boolean {
+    return this.dirsDied;
+  }
+
+  private dirsDied = false;
+
   /**
-   * Makes the links among `files` (the followed ones) the ones watched. `again`: resolve
-   * every path anew (at the rescan); else only those followed since the last sync.
+   * Makes the links among `files` (the followed ones) the ones watched. `again` (at the
+   * rescan): the links are resolved anew and their directories checked to be the ones
+   * watched; else only the paths followed since the last sync are resolved. A path that was
+   * no link is not looked at again: made one, it leads to another file, resolved then.
    */
   async sync(files: Iterable<FollowedPath>, again: boolean): Promise<void> {
+    this.dirsDied = false;
     const wanted = new Map<string, string>();
     for (const f of files) wanted.set(f.path, f.key);
     for (const link of [...this.links.keys()]) if (!wanted.has(link)) this.unwatch(link);
     for (const p of [...this.resolved.keys()]) if (!wanted.has(p)) this.resolved.delete(p);
+    if (again) await this.checkDirs();
     for (const [path, key] of wanted) {
       if (this.closed) return;
-      if (!again && this.resolved.get(path) === key) continue;
-      this.resolved.set(path, key);
+      const known = this.resolved.get(path);
+      if (known?.key === key && !(again && known.link)) continue;
       const real = await resolveLink(path);
+      if (this.closed) return;
+      this.resolved.set(path, { key, link: real !== undefined });
       if (real === undefined) this.unwatch(path);
       else if (real !== this.links.get(path)) {
         this.unwatch(path);
-        this.watchTarget(path, real);
+        await this.watchTarget(path, real);
       }
     }
   }
@@ -76,27 +94,43 @@ export class LinkWatch {
     this.resolved.clear();
   }
 
-  private watchTarget(link: string, real: string): void {
+  /** Watched directories that are gone or another now: dropped, their links resolved again below. */
+  private async checkDirs(): Promise<void> {
+    for (const [dir, d] of [...this.dirs]) {
+      const st = await stat(dir).catch(() => undefined);
+      if (this.closed) return;
+      if (this.dirs.get(dir) === d && (!st?.isDirectory() || st.dev !== d.dev || st.ino !== d.ino)) this.dropDir(dir);
+    }
+  }
+
+  private async watchTarget(link: string, real: string): Promise<void> {
     const dir = dirname(real);
     const name = basename(real);
     let d = this.dirs.get(dir);
+    const st = d ? undefined : await stat(dir).catch(() => undefined);
+    if (this.closed) return;
+    d ??= this.dirs.get(dir);
     if (!d) {
+      // Gone meanwhile: resolved again at the next rescan.
+      if (!st) return;
       const names = new Map<string, Set<string>>();
       let watcher: FSWatcher;
       try {
         watcher = watch(dir, (_type, entry) => {
           // inotify names the entry; where a platform does not, the poll sees the growth.
-          if (entry !== null) for (const l of names.get(entry) ?? []) this.touched(l);
+          if (entry === null) return;
+          for (const l of names.get(entry) ?? []) this.touched(l);
+          // The directory itself deleted or moved away: its watch is dead from now on.
+          if (entry === basename(dir) && this.dirs.get(dir) === watched) this.dropDir(dir);
         });
       } catch (err) {
         // Tried again at the next rescan.
         this.cannotWatch(dir, err);
         return;
       }
-      d = { watcher, names };
-      const watched = d;
+      const watched: TargetDir = { watcher, names, dev: st.dev, ino: st.ino };
+      d = watched;
       watcher.on('error', (err) => {
-        watcher.close();
         if (this.dirs.get(dir) === watched) this.dropDir(dir);
         this.cannotWatch(dir, err);
       });
@@ -125,11 +159,19 @@ export class LinkWatch {
     }
   }
 
-  /** A target directory whose watch died (deleted): its links are resolved and watched anew at the next rescan. */
+  /** A target directory whose watch died: its links are resolved and watched anew at the next sync, and looked at now. */
   private dropDir(dir: string): void {
     const d = this.dirs.get(dir);
+    if (!d) return;
+    d.watcher.close();
     this.dirs.delete(dir);
-    for (const links of d?.names.values() ?? []) for (const l of links) this.links.delete(l);
+    this.dirsDied = true;
+    for (const links of d.names.values())
+      for (const l of links) {
+        this.links.delete(l);
+        this.resolved.delete(l);
+        this.touched(l);
+      }
   }
 
   private cannotWatch(dir: string, err: unknown): void {

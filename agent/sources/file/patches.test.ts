@@ -1,4 +1,4 @@
-import { appendFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, test, vi } from 'vitest';
@@ -7,6 +7,8 @@ import { captureLogger, waitFor } from '../../../test/support/index.js';
 import { silentLogger } from '../../../core/log.js';
 import type { ChannelWriter, SourceCheckpoint } from '../../../core/pipeline.js';
 import { DiskChannel } from '../../channel/disk/disk-channel.js';
+import { checkFrame } from '../../channel/disk/format/frame.js';
+import { SEGMENT_HEADER_BYTES, segmentName } from '../../channel/disk/format/segment-file.js';
 import type { FileSource } from './source.js';
 import { RecordingChannel, sourcesUnderTest } from './testing.js';
 import { Tracker } from './tracker.js';
@@ -65,7 +67,12 @@ describe('file source checkpoints as patches', () => {
     expect(ch.sent.length).toBeGreaterThan(20);
     expect(ch.sent.map((c) => c.patch === true)).toEqual([false, ...ch.sent.slice(1).map(() => true)]);
     // What the channel merged is what the source would have put whole.
-    expect(channel.lastCheckpoint('files')).toStrictEqual({ source: 'files', seq: ch.sent.at(-1)!.seq, state: trackerOf(first).state() });
+    expect(channel.lastCheckpoint('files')).toStrictEqual({
+      source: 'files',
+      seq: ch.sent.at(-1)!.seq,
+      run: ch.sent[0]!.run,
+      state: trackerOf(first).state(),
+    });
 
     // An unexpected error restarts the loop: its first put is whole again.
     const housekeeping = Tracker.prototype.housekeeping;
@@ -84,7 +91,13 @@ describe('file source checkpoints as patches', () => {
     spy.mockRestore();
     const since = ch.sent.slice(beforeRestart);
     expect(since.map((c) => c.patch === true)).toEqual([false, ...since.slice(1).map(() => true)]);
-    expect(channel.lastCheckpoint('files')).toStrictEqual({ source: 'files', seq: ch.sent.at(-1)!.seq, state: trackerOf(first).state() });
+    expect(since[0]!.run, 'the restarted loop is a new run').not.toBe(ch.sent[0]!.run);
+    expect(channel.lastCheckpoint('files')).toStrictEqual({
+      source: 'files',
+      seq: ch.sent.at(-1)!.seq,
+      run: since[0]!.run,
+      state: trackerOf(first).state(),
+    });
 
     // Some committed: segments deleted, the pointer holds the merged state.
     for (let taken = 0; taken < 700; ) {
@@ -135,6 +148,7 @@ describe('file source checkpoints as patches', () => {
     expect(patch).toStrictEqual({
       source: 'files',
       seq: patch.seq,
+      run: ch.sent[0]!.run,
       patch: true,
       base: ch.sent.at(-2)!.seq,
       state: { files: { [`${st.dev}:${st.ino}`]: { prefixOf: null, tail: null, ...entry } } },
@@ -145,5 +159,60 @@ describe('file source checkpoints as patches', () => {
     expect(whole).toBeGreaterThan(40 * bytes);
     // The channel's merged state is the whole one.
     expect(ch.lastCheckpoint()!.state).toStrictEqual(trackerOf(s).state());
+  });
+});
+
+describe('a chain of patches broken by a damaged record', () => {
+  test('with start_at: end and no checkpoint file, the source resumes from the older checkpoint: lines come again, none is skipped', async () => {
+    const log = join(dir, 'app.log');
+    writeFileSync(log, '');
+    const config = {
+      path: join(dir, 'channel'),
+      maxBytes: 64 << 20,
+      segmentBytes: 1 << 20,
+      fsync: 'always' as const,
+      commitFsync: 'always' as const,
+      readCacheBytes: 0,
+      retryBackoffMaxMs: 50,
+    };
+    let channel = new DiskChannel(config, 'ch', silentLogger());
+    await channel.open();
+    const ch = new Recorder(channel);
+    const options = { include: [join(dir, '*.log')], start_at: 'end' as const, batch: { max_events: 5 }, checkpoint_interval: '1h' };
+    const first = await sources.start(options, ch as unknown as RecordingChannel, 'files');
+    for (let i = 0; i < 6; i++) {
+      appendFileSync(log, lines('up', i * 5, i * 5 + 5));
+      await waitFor(`batch ${i}`, () => ch.events.length === i * 5 + 5);
+    }
+    await sources.stop(first);
+    await channel.close();
+    expect(ch.sent.filter((c) => c.patch).length).toBeGreaterThanOrEqual(4);
+    await unlink(join(dir, 'files', 'checkpoint.json'));
+
+    // One byte of the third record (a patch) flipped: its CRC fails and recovery skips it.
+    const segment = join(dir, 'channel', segmentName(1));
+    const bytes = readFileSync(segment);
+    let at = SEGMENT_HEADER_BYTES;
+    for (let r = 0; r < 2; r++) {
+      const frame = checkFrame(bytes, at, bytes.length);
+      if (frame.kind !== 'ok') throw new Error(`record ${r}: ${frame.kind}`);
+      at += frame.length;
+    }
+    bytes[at + 30] = bytes[at + 30]! ^ 0x01;
+    writeFileSync(segment, bytes);
+    appendFileSync(log, lines('down', 0, 3));
+
+    channel = new DiskChannel(config, 'ch', silentLogger());
+    await channel.open();
+    expect(channel.lastCheckpoint('files'), 'the checkpoint before the damaged patch').toBeDefined();
+    const ch2 = new Recorder(channel);
+    await sources.start(options, ch2 as unknown as RecordingChannel, 'files');
+    await waitFor('the lines written while stopped', () => ch2.events.some((e) => e.message.startsWith('down 2')));
+    const again = ch2.events.map((e) => e.message.split(' ').slice(0, 2).join(' '));
+    expect(again.slice(-3)).toEqual(['down 0', 'down 1', 'down 2']);
+    // From the checkpoint of the second record (lines up to 9) on: what came after it comes again.
+    expect(again[0]).toBe('up 10');
+    expect(again).toHaveLength(20 + 3);
+    await channel.close();
   });
 });

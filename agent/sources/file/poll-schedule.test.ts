@@ -1,6 +1,6 @@
-import { appendFileSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, linkSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { waitFor } from '../../../test/support/index.js';
 import type { TailedFile } from './file.js';
 import { ANNOUNCED_POLL_FACTOR, PollSchedule } from './poll-schedule.js';
@@ -19,6 +19,7 @@ describe('PollSchedule', () => {
     expect(s.due(f, 0)).toBe(true);
     s.lookedAt(f, 0, true, false);
     expect(s.due(f, 1)).toBe(true);
+    s.lookedAt(f, 1, false, false);
     s.lookedAt(f, 1, false, true);
     expect(s.due(f, 2), 'an event that found nothing changed proves nothing').toBe(true);
     s.lookedAt(f, 2, true, true);
@@ -35,6 +36,21 @@ describe('PollSchedule', () => {
     expect(s.due(f, 10 + every)).toBe(false);
     s.lookedAt(f, 10 + every * ANNOUNCED_POLL_FACTOR, true, false);
     expect(s.due(f, 11 + every * ANNOUNCED_POLL_FACTOR)).toBe(true);
+  });
+
+  test('an event whose callback came after the poll had found its change still announces the file', () => {
+    const s = new PollSchedule(every);
+    const f = file();
+    s.lookedAt(f, 0, true, true);
+    s.lookedAt(f, 10, true, false);
+    expect(s.due(f, 11)).toBe(true);
+    s.lookedAt(f, 11, false, true);
+    expect(s.due(f, 12)).toBe(false);
+    // Not once a poll looked in between: an event then proves nothing about that change.
+    s.lookedAt(f, 20 + every * ANNOUNCED_POLL_FACTOR, true, false);
+    s.lookedAt(f, 21 + every * ANNOUNCED_POLL_FACTOR, false, false);
+    s.lookedAt(f, 22 + every * ANNOUNCED_POLL_FACTOR, false, true);
+    expect(s.due(f, 23 + every * ANNOUNCED_POLL_FACTOR)).toBe(true);
   });
 
   test('a file renamed away is polled every interval, announced or not', () => {
@@ -84,13 +100,40 @@ describe('the poll in a running source', () => {
     const ch = new RecordingChannel();
     const source = await sources.start({ include: [join(logs, '*.log')], poll_interval: `${POLL_MS}ms` }, ch);
     await waitFor('the file taken up', () => trackerOf(source).has(log));
-    appendFileSync(log, 'line 0\n');
-    await waitFor('line 0', () => ch.events.length === 1);
+    // The first look only learns the size: the second append is the evidence.
+    for (let i = 0; i < 2; i++) {
+      appendFileSync(log, `line ${i}\n`);
+      await waitFor(`line ${i}`, () => ch.events.length === i + 1);
+    }
     expect(await looksWhileIdle(source, log, 1200)).toBeLessThanOrEqual(6);
 
-    appendFileSync(quiet, 'line 1\n');
-    await waitFor('line 1', () => ch.events.length === 2);
+    appendFileSync(quiet, 'line 2\n');
+    await waitFor('line 2', () => ch.events.length === 3);
     expect(await looksWhileIdle(source, log, 1200)).toBeGreaterThanOrEqual(9);
-    expect(ch.messages()).toEqual(['line 0', 'line 1']);
+    expect(ch.messages()).toEqual(['line 0', 'line 1', 'line 2']);
+  });
+
+  test('a file renamed away is polled every interval while events for its old name keep coming (a new file there)', async () => {
+    const log = join(sources.dir, 'app.log');
+    writeFileSync(log, 'old 0\n');
+    const ch = new RecordingChannel();
+    const source = await sources.start({ include: [join(sources.dir, '*.log')], poll_interval: `${POLL_MS}ms`, rotate_wait: '10s' }, ch);
+    await waitFor('old 0', () => ch.events.length === 1);
+    const old = trackerOf(source).at(log)!;
+    renameSync(log, join(sources.dir, 'app.log.1'));
+    writeFileSync(log, '');
+    await waitFor('the new file taken up', () => trackerOf(source).at(log) !== old && trackerOf(source).at(log) !== undefined);
+    const spy = vi.spyOn(trackerOf(source), 'check');
+    let n = 0;
+    const until = Date.now() + 1000;
+    while (Date.now() < until) {
+      appendFileSync(log, `new ${n++}\n`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const looksAtOld = spy.mock.calls.filter(([f]) => f === old).length;
+    spy.mockRestore();
+    // 20 polls in that second: the old file, whose late lines no event names, is looked at by each.
+    expect(looksAtOld).toBeGreaterThanOrEqual(12);
+    await waitFor('every new line', () => ch.events.length === n + 1);
   });
 });

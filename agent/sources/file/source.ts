@@ -247,10 +247,14 @@ export class FileSource implements Source {
     if (!this.lingering()) this.wake();
   }
 
-  /** The paths that still lead to the files followed under them (a file renamed away is not watched through its old name). */
+  /**
+   * The paths the followed files are known by: a file renamed away keeps its name while no
+   * new file took it, so that the watch that will see the new one is kept.
+   */
   private linkable(): FollowedPath[] {
     const paths: FollowedPath[] = [];
-    for (const f of this.tracker.followed()) if (f.state === 'following' || f.state === 'closed') paths.push({ path: f.path, key: f.key });
+    for (const f of this.tracker.followed())
+      if (f.state === 'following' || f.state === 'closed' || this.tracker.at(f.path) === f) paths.push({ path: f.path, key: f.key });
     return paths;
   }
 
@@ -278,8 +282,11 @@ export class FileSource implements Source {
       if (this.now - this.lastPoll >= o.poll_interval) {
         this.lastPoll = this.now;
         for (const f of this.tracker.followed()) {
-          // A file an event named is looked at just below, and counts as announced.
-          if (this.touched.has(f.path) || !this.polls.due(f, this.now)) continue;
+          // A file its path still leads to is looked at just below when an event named it (and
+          // counts as announced). One its path no longer leads to (renamed away, its name taken)
+          // has no event to come but the poll's.
+          const underItsName = this.tracker.at(f.path) === f;
+          if (underItsName && (this.touched.has(f.path) || !this.polls.due(f, this.now))) continue;
           this.polls.lookedAt(f, this.now, await this.tracker.check(f), false);
         }
         await this.tracker.housekeeping();
@@ -288,10 +295,14 @@ export class FileSource implements Source {
       for (const p of [...this.touched]) {
         this.touched.delete(p);
         const f = this.tracker.at(p);
-        if (f) this.polls.lookedAt(f, this.now, await this.tracker.check(f), true);
-        else this.found.add(p);
+        if (f) {
+          this.polls.lookedAt(f, this.now, await this.tracker.check(f), true);
+          // Renamed away with nothing under its name yet (kubelet renames, the runtime makes the
+          // new file a few ms later): an event for the name now may be that new file.
+          if (f.state === 'detached') this.found.add(p);
+        } else this.found.add(p);
       }
-      if (this.found.size > 0) {
+      if (this.found.size > 0 || this.links?.stale) {
         for (const p of [...this.found]) {
           this.found.delete(p);
           await this.tracker.adopt(p);
@@ -338,12 +349,12 @@ export class FileSource implements Source {
     const state = this.tracker.state();
     const positions = this.tracker.positions();
     // A retry sends the same checkpoint: a patch stays one of the last put accepted.
-    const outgoing = this.patches.next(++this.seq, state, Date.now());
+    const outgoing = this.patches.next(++this.seq, state, performance.now());
     for (let delay = 100; ; delay = Math.min(delay * 2, 30_000)) {
       try {
         // Taken back if the source stops while it waits for room (a reload removes it).
         await this.out!.put(events, outgoing.checkpoint, this.abort.signal);
-        this.patches.accepted(outgoing, Date.now());
+        this.patches.accepted(outgoing, performance.now());
         this.putFailing = false;
         break;
       } catch (err) {

@@ -523,10 +523,11 @@ export class Tracker {
    * Looks at a followed file and acts on what it found (file.ts: the transitions). A copy
    * found at a truncation continues the generation that ended at once: deleted right after
    * (compressed), it is still read through the descriptor opened here. Returns whether
-   * the file had changed since the last look (the poll schedule's evidence).
+   * the file had changed since the last look (the poll schedule's evidence), undefined when
+   * it was not looked at (waiting to retry after an error).
    */
-  async check(f: TailedFile): Promise<boolean> {
-    if (f.retryAt > this.now) return false;
+  async check(f: TailedFile): Promise<boolean | undefined> {
+    if (f.retryAt > this.now) return undefined;
     const found: { copy?: Copy } = {};
     try {
       const r = await f.check(this.now, async (fp, end, read) => (found.copy = await this.copyHolding(f, fp, end, read))?.holds);
