@@ -10,7 +10,7 @@ import type { SourceCheckpoint } from './pipeline.js';
  * that share states. Only the objects along the patched paths are copied.
  */
 export function applyCheckpoint(prev: SourceCheckpoint | undefined, next: SourceCheckpoint): SourceCheckpoint | undefined {
-  return step(prev, next, mergePatch);
+  return step(prev, next, (target, patch) => mergePatch(target, patch));
 }
 
 /**
@@ -19,7 +19,7 @@ export function applyCheckpoint(prev: SourceCheckpoint | undefined, next: Source
  * the whole state each time.
  */
 export function applyCheckpointInPlace(prev: SourceCheckpoint | undefined, next: SourceCheckpoint): SourceCheckpoint | undefined {
-  return step(prev, next, mergePatchInPlace);
+  return step(prev, next, (target, patch) => mergePatch(target, patch, true));
 }
 
 /** Whether the patch `next` was made against `prev` (or made it: the same record seen again). */
@@ -50,11 +50,13 @@ function isObject(v: unknown): v is JsonObject {
 /**
  * RFC 7386: an object patch is merged member by member into the target (an object, else
  * {}), `null` removing a member; any other patch (an array, a scalar) replaces the target.
+ * `inPlace`: the target's objects are changed (nothing else may hold them); else only the
+ * objects along the patched paths are copied and the target is left as it was.
  */
-export function mergePatch(target: unknown, patch: unknown): unknown {
+export function mergePatch(target: unknown, patch: unknown, inPlace = false): unknown {
   if (!isObject(patch)) return patch;
   const base = isObject(target) ? target : {};
-  const out: JsonObject = { ...base };
+  const out: JsonObject = inPlace ? base : { ...base };
   for (const key of Object.keys(patch)) {
     const value = patch[key];
     if (value === null) {
@@ -63,27 +65,7 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
     }
     // defineProperty: a member named "__proto__" (JSON.parse makes it an own member) must stay one.
     Object.defineProperty(out, key, {
-      value: mergePatch(Object.hasOwn(base, key) ? base[key] : undefined, value),
-      writable: true,
-      enumerable: true,
-      configurable: true,
-    });
-  }
-  return out;
-}
-
-/** mergePatch into a target that nothing else holds: its objects are changed in place. */
-export function mergePatchInPlace(target: unknown, patch: unknown): unknown {
-  if (!isObject(patch)) return patch;
-  const out: JsonObject = isObject(target) ? target : {};
-  for (const key of Object.keys(patch)) {
-    const value = patch[key];
-    if (value === null) {
-      delete out[key];
-      continue;
-    }
-    Object.defineProperty(out, key, {
-      value: mergePatchInPlace(Object.hasOwn(out, key) ? out[key] : undefined, value),
+      value: mergePatch(Object.hasOwn(base, key) ? base[key] : undefined, value, inPlace),
       writable: true,
       enumerable: true,
       configurable: true,

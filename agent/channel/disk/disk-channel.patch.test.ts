@@ -5,36 +5,12 @@ import type { SourceCheckpoint } from '../../../core/pipeline.js';
 import { captureLogger, tempDir } from '../../../test/support/index.js';
 import { makeEvent } from '../testkit.js';
 import { DiskChannel, type DiskChannelConfig } from './disk-channel.js';
+import { diskChannelsUnderTest } from './testing.js';
 import { encodeRecord } from './format/record.js';
 import { checkSegmentHeader, SEGMENT_HEADER_BYTES, segmentName } from './format/segment-file.js';
 
 /** Checkpoint patches (SourceCheckpoint.patch) in the disk channel: what it keeps whole, across reopen and damage. */
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-async function setup(overrides: Partial<DiskChannelConfig> = {}) {
-  const { dir } = await tempDir('disk-patch');
-  dirs.push(dir);
-  const config: DiskChannelConfig = {
-    path: dir,
-    maxBytes: 64 * 1024 * 1024,
-    segmentBytes: 1024 * 1024,
-    fsync: 'always',
-    commitFsync: 'always',
-    readCacheBytes: 0,
-    retryBackoffMaxMs: 50,
-    ...overrides,
-  };
-  const open = async () => {
-    const captured = captureLogger();
-    const channel = new DiskChannel(config, 'patch-test', captured.logger);
-    await channel.open();
-    return { channel, lines: captured.lines };
-  };
-  return { dir, open };
-}
+const setup = diskChannelsUnderTest('disk-patch');
 
 interface State {
   v: 2;

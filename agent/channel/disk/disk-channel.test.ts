@@ -9,6 +9,7 @@ import { metrics } from '../../../core/metrics.js';
 import { captureLogger, tempDir, waitFor } from '../../../test/support/index.js';
 import { eventNumber, makeEvent } from '../testkit.js';
 import { DiskChannel, type DiskChannelConfig } from './disk-channel.js';
+import { diskChannelsUnderTest } from './testing.js';
 import { encodeRecord, SEGMENT_HEADER } from './format/record.js';
 import { SEGMENT_HEADER_BYTES, segmentName } from './format/segment-file.js';
 import { ConfigError, formatProblem } from '../../../config/errors.js';
@@ -29,32 +30,12 @@ function decodeSlotSeq(buf: Buffer): number {
   return read.kind === 'ok' ? read.seq : -1;
 }
 
+const setup = diskChannelsUnderTest('disk');
+/** Directories the pointer tests make for themselves. */
 const dirs: string[] = [];
 afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
-
-async function setup(overrides: Partial<DiskChannelConfig> = {}) {
-  const { dir } = await tempDir('disk');
-  dirs.push(dir);
-  const config: DiskChannelConfig = {
-    path: dir,
-    maxBytes: 64 * 1024 * 1024,
-    segmentBytes: 1024 * 1024,
-    fsync: 'always',
-    commitFsync: 'always',
-    readCacheBytes: 0,
-    retryBackoffMaxMs: 50,
-    ...overrides,
-  };
-  const open = async (name = 'disk-test') => {
-    const captured = captureLogger();
-    const channel = new DiskChannel(config, name, captured.logger);
-    await channel.open();
-    return { channel, lines: captured.lines };
-  };
-  return { dir, config, open };
-}
 
 /**
  * An event of a fixture as the channel delivers it: format 1 stored wire JSON, which the

@@ -3,6 +3,7 @@ import { lstat, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../../../core/log.js';
 import type { PathMatcher } from './glob.js';
+import { WatchWarnings } from './watch-warnings.js';
 
 /**
  * Finds the files to tail: file system notifications for quick reaction, and a periodic full
@@ -30,12 +31,9 @@ interface WatchedDir {
   ino: number;
 }
 
-/** Directories named in "cannot watch" warnings, each warned about once; bounded like the tracker's unreadable paths. */
-const MAX_WARNED = 10_000;
-
 export class Discovery {
   private readonly dirs = new Map<string, WatchedDir>();
-  private readonly warned = new Set<string>();
+  private readonly warnings: WatchWarnings;
   /** Each include base and its depth: a subdirectory that is also a base is watched that deep. */
   private readonly baseDepths: Map<string, number>;
   private closed = false;
@@ -44,9 +42,10 @@ export class Discovery {
     private readonly matcher: PathMatcher,
     private readonly useWatcher: boolean,
     private readonly events: DiscoveryEvents,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
     this.baseDepths = new Map(matcher.bases().map((b) => [b.dir, b.depth]));
+    this.warnings = new WatchWarnings(logger, 'cannot watch directory; the rescan finds its new files and the poll their growth');
   }
 
   /**
@@ -116,13 +115,13 @@ export class Discovery {
     try {
       w.watcher = watch(dir, (type, name) => this.onEvent(dir, w, type, name));
     } catch (err) {
-      this.cannotWatch(dir, err);
+      this.warnings.cannotWatch(dir, err);
       return;
     }
     w.watcher.on('error', (err) => {
       w.watcher?.close();
       if (this.dirs.get(dir) === w) this.dirs.delete(dir);
-      this.cannotWatch(dir, err);
+      this.warnings.cannotWatch(dir, err);
     });
     this.dirs.set(dir, w);
   }
@@ -171,21 +170,5 @@ export class Discovery {
       w.watcher?.close();
       this.dirs.delete(d);
     }
-  }
-
-  private cannotWatch(dir: string, err: unknown): void {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return; // gone before it could be watched: its parent's event or the rescan tell
-    // Past MAX_WARNED directories (a whole tree over the inotify limit) the rest stay quiet.
-    if (this.warned.has(dir) || this.warned.size >= MAX_WARNED) return;
-    this.warned.add(dir);
-    this.logger.warn(
-      {
-        directory: dir,
-        err,
-        ...(code === 'ENOSPC' ? { hint: 'inotify watch limit reached: raise the sysctl fs.inotify.max_user_watches' } : {}),
-      },
-      'cannot watch directory; the rescan finds its new files and the poll their growth',
-    );
   }
 }

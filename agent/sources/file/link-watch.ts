@@ -2,6 +2,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '../../../core/log.js';
+import { WatchWarnings } from './watch-warnings.js';
 
 interface TargetDir {
   watcher: FSWatcher;
@@ -17,9 +18,6 @@ export interface FollowedPath {
   path: string;
   key: string;
 }
-
-/** Target directories named in "cannot watch" warnings, each once; bounded as discovery's are. */
-const MAX_WARNED = 10_000;
 
 /**
  * Watches the directories the followed symbolic links lead into. Kubernetes' node layout
@@ -43,13 +41,15 @@ export class LinkWatch {
   /** Followed path → the file (`dev:ino`) followed there when it was last resolved, and whether the path was a link. */
   private readonly resolved = new Map<string, { key: string; link: boolean }>();
   private readonly dirs = new Map<string, TargetDir>();
-  private readonly warned = new Set<string>();
+  private readonly warnings: WatchWarnings;
   private closed = false;
 
   constructor(
     private readonly touched: (path: string) => void,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.warnings = new WatchWarnings(logger, 'cannot watch the directory followed links lead into; the poll sees their growth');
+  }
 
   /** A target directory's watch died since the last sync: its links wait to be resolved again. */
   get stale(): boolean {
@@ -125,14 +125,14 @@ export class LinkWatch {
         });
       } catch (err) {
         // Tried again at the next rescan.
-        this.cannotWatch(dir, err);
+        this.warnings.cannotWatch(dir, err);
         return;
       }
       const watched: TargetDir = { watcher, names, dev: st.dev, ino: st.ino };
       d = watched;
       watcher.on('error', (err) => {
         if (this.dirs.get(dir) === watched) this.dropDir(dir);
-        this.cannotWatch(dir, err);
+        this.warnings.cannotWatch(dir, err);
       });
       this.dirs.set(dir, d);
     }
@@ -172,21 +172,6 @@ export class LinkWatch {
         this.resolved.delete(l);
         this.touched(l);
       }
-  }
-
-  private cannotWatch(dir: string, err: unknown): void {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return;
-    if (this.warned.has(dir) || this.warned.size >= MAX_WARNED) return;
-    this.warned.add(dir);
-    this.logger.warn(
-      {
-        directory: dir,
-        err,
-        ...(code === 'ENOSPC' ? { hint: 'inotify watch limit reached: raise the sysctl fs.inotify.max_user_watches' } : {}),
-      },
-      'cannot watch the directory followed links lead into; the poll sees their growth',
-    );
   }
 }
 

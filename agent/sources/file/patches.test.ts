@@ -6,7 +6,7 @@ import type { LogEvent } from '../../../core/event.js';
 import { captureLogger, waitFor } from '../../../test/support/index.js';
 import { silentLogger } from '../../../core/log.js';
 import type { ChannelWriter, SourceCheckpoint } from '../../../core/pipeline.js';
-import { DiskChannel } from '../../channel/disk/disk-channel.js';
+import { DiskChannel, type DiskChannelConfig } from '../../channel/disk/disk-channel.js';
 import { checkFrame } from '../../channel/disk/format/frame.js';
 import { SEGMENT_HEADER_BYTES, segmentName } from '../../channel/disk/format/segment-file.js';
 import type { FileSource } from './source.js';
@@ -23,6 +23,19 @@ beforeEach(() => {
 const trackerOf = (s: FileSource): Tracker => (s as unknown as { tracker: Tracker }).tracker;
 const lines = (name: string, from: number, to: number): string =>
   Array.from({ length: to - from }, (_, k) => `${name} ${from + k} ${'p'.repeat((from + k) % 40)}\n`).join('');
+
+/** A disk channel in the test's directory, every write synced. */
+function channelConfig(segmentBytes: number): DiskChannelConfig {
+  return {
+    path: join(dir, 'channel'),
+    maxBytes: 64 << 20,
+    segmentBytes,
+    fsync: 'always',
+    commitFsync: 'always',
+    readCacheBytes: 0,
+    retryBackoffMaxMs: 50,
+  };
+}
 
 /** A disk channel as the source sees it, keeping what was put (events only once their put resolved). */
 class Recorder implements ChannelWriter {
@@ -47,15 +60,7 @@ describe('file source checkpoints as patches', () => {
     const names = ['a', 'b', 'c', 'd', 'e'];
     const logs = names.map((n) => join(dir, `${n}.log`));
     for (const [i, log] of logs.entries()) writeFileSync(log, lines(names[i]!, 0, 100));
-    const config = {
-      path: join(dir, 'channel'),
-      maxBytes: 64 << 20,
-      segmentBytes: 16 * 1024,
-      fsync: 'always' as const,
-      commitFsync: 'always' as const,
-      readCacheBytes: 0,
-      retryBackoffMaxMs: 50,
-    };
+    const config = channelConfig(16 * 1024);
     let channel = new DiskChannel(config, 'ch', silentLogger());
     await channel.open();
     const ch = new Recorder(channel);
@@ -166,15 +171,7 @@ describe('a chain of patches broken by a damaged record', () => {
   test('with start_at: end and no checkpoint file, the source resumes from the older checkpoint: lines come again, none is skipped', async () => {
     const log = join(dir, 'app.log');
     writeFileSync(log, '');
-    const config = {
-      path: join(dir, 'channel'),
-      maxBytes: 64 << 20,
-      segmentBytes: 1 << 20,
-      fsync: 'always' as const,
-      commitFsync: 'always' as const,
-      readCacheBytes: 0,
-      retryBackoffMaxMs: 50,
-    };
+    const config = channelConfig(1 << 20);
     let channel = new DiskChannel(config, 'ch', silentLogger());
     await channel.open();
     const ch = new Recorder(channel);
