@@ -99,6 +99,27 @@ describe('files followed through symbolic links into directories not watched', (
     expect(await looksWhileIdle(source, linkPaths[0]!, 1200)).toBeLessThanOrEqual(6);
   });
 
+  test('a target directory deleted while its file is still open, and made again later, is watched again', async () => {
+    const { links, targets, linkPaths } = layout(1);
+    const ch = new RecordingChannel();
+    const source = await sources.start(
+      { include: [join(links, '*.log')], poll_interval: `${POLL_MS}ms`, rotate_wait: '30s', rescan_interval: '1h' },
+      ch,
+    );
+    await waitFor('the link taken up', () => trackerOf(source).has(linkPaths[0]!));
+    appendFileSync(join(targets[0]!, '0.log'), 'before\n');
+    await waitFor('before', () => ch.events.length === 1);
+    // The source holds the deleted file open: Linux reports the directory's deletion only once it is closed.
+    rmSync(targets[0]!, { recursive: true });
+    await new Promise((r) => setTimeout(r, 500));
+    mkdirSync(targets[0]!);
+    for (let i = 0; i < 3; i++) {
+      appendFileSync(join(targets[0]!, '0.log'), `again ${i}\n`);
+      await waitFor(`again ${i}`, () => ch.events.length === i + 2, 5000);
+    }
+    expect(await looksWhileIdle(source, linkPaths[0]!, 1200)).toBeLessThanOrEqual(6);
+  });
+
   test('a link made to point into another directory is watched there at once', async () => {
     const { links, linkPaths } = layout(1);
     const moved = join(sources.dir, 'pods', 'restarted');

@@ -75,13 +75,19 @@ export class LinkWatch {
       if (this.closed) return;
       const known = this.resolved.get(path);
       if (known?.key === key && !(again && known.link)) continue;
-      const real = await resolveLink(path);
+      const { link, real } = await resolveLink(path);
       if (this.closed) return;
-      this.resolved.set(path, { key, link: real !== undefined });
+      this.resolved.set(path, { key, link });
       if (real === undefined) this.unwatch(path);
       else if (real !== this.links.get(path)) {
         this.unwatch(path);
         await this.watchTarget(path, real);
+      } else if (known?.key !== key) {
+        // A new file behind the same link: its directory may be a new one too (deleted and
+        // made again while a file in it was still open, Linux reports the deletion only
+        // once that file is closed), whose watch would be dead.
+        await this.checkDir(dirname(real));
+        if (!this.links.has(path)) await this.watchTarget(path, real);
       }
     }
   }
@@ -96,11 +102,18 @@ export class LinkWatch {
 
   /** Watched directories that are gone or another now: dropped, their links resolved again below. */
   private async checkDirs(): Promise<void> {
-    for (const [dir, d] of [...this.dirs]) {
-      const st = await stat(dir).catch(() => undefined);
+    for (const dir of [...this.dirs.keys()]) {
+      await this.checkDir(dir);
       if (this.closed) return;
-      if (this.dirs.get(dir) === d && (!st?.isDirectory() || st.dev !== d.dev || st.ino !== d.ino)) this.dropDir(dir);
     }
+  }
+
+  /** Drops the watch of `dir` if the directory is gone or another one now. */
+  private async checkDir(dir: string): Promise<void> {
+    const d = this.dirs.get(dir);
+    if (!d) return;
+    const st = await stat(dir).catch(() => undefined);
+    if (this.dirs.get(dir) === d && (!st?.isDirectory() || st.dev !== d.dev || st.ino !== d.ino)) this.dropDir(dir);
   }
 
   private async watchTarget(link: string, real: string): Promise<void> {
@@ -116,12 +129,13 @@ export class LinkWatch {
       const names = new Map<string, Set<string>>();
       let watcher: FSWatcher;
       try {
-        watcher = watch(dir, (_type, entry) => {
+        watcher = watch(dir, (type, entry) => {
           // inotify names the entry; where a platform does not, the poll sees the growth.
           if (entry === null) return;
           for (const l of names.get(entry) ?? []) this.touched(l);
-          // The directory itself deleted or moved away: its watch is dead from now on.
-          if (entry === basename(dir) && this.dirs.get(dir) === watched) this.dropDir(dir);
+          // The directory itself deleted or moved away (or an entry of its own name): a dead
+          // watch once the directory is gone or another.
+          if (type === 'rename' && entry === basename(dir)) void this.checkDir(dir);
         });
       } catch (err) {
         // Tried again at the next rescan.
@@ -175,9 +189,10 @@ export class LinkWatch {
   }
 }
 
-/** The real path a symbolic link leads to, or undefined for anything else (a file, a path gone, a dangling link). */
-async function resolveLink(path: string): Promise<string | undefined> {
+/** Whether `path` is a symbolic link, and the real path it leads to (none for a dangling one). */
+async function resolveLink(path: string): Promise<{ link: boolean; real?: string }> {
   const st = await lstat(path).catch(() => undefined);
-  if (!st?.isSymbolicLink()) return undefined;
-  return realpath(path).catch(() => undefined);
+  if (!st?.isSymbolicLink()) return { link: false };
+  const real = await realpath(path).catch(() => undefined);
+  return real === undefined ? { link: true } : { link: true, real };
 }

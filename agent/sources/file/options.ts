@@ -181,7 +181,7 @@ export const tailingShape = {
     .pipe(z.number().int().min(10))
     .default(250)
     .describe(
-      'How often followed files are checked for growth, truncation and rotation (a file whose changes the watcher announces: every 8 × this)',
+      'How often followed files are checked for growth, truncation and rotation (a file whose changes the watcher announces: every 8 × this, at least every 2 s)',
     ),
   rescan_interval: duration()
     .pipe(z.number().int().min(10))

@@ -136,4 +136,21 @@ describe('the poll in a running source', () => {
     expect(looksAtOld).toBeGreaterThanOrEqual(12);
     await waitFor('every new line', () => ch.events.length === n + 1);
   });
+
+  test('without events, a new file under the name of one renamed away is found by the poll, not after rotate_wait', async () => {
+    const log = join(sources.dir, 'app.log');
+    writeFileSync(log, 'old\n');
+    const ch = new RecordingChannel();
+    await sources.start(
+      { include: [join(sources.dir, '*.log')], watch: false, poll_interval: `${POLL_MS}ms`, rotate_wait: '30s', rescan_interval: '1h' },
+      ch,
+    );
+    await waitFor('old', () => ch.events.length === 1);
+    renameSync(log, join(sources.dir, 'app.log.1'));
+    // Seen renamed away (its name empty) before the new file comes.
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(log, 'new\n');
+    await waitFor('new', () => ch.events.length === 2, 5000);
+    expect(ch.messages()).toEqual(['old', 'new']);
+  });
 });

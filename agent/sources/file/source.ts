@@ -276,7 +276,9 @@ export class FileSource implements Source {
       this.setTime();
       if (this.now - this.lastRescan >= o.rescan_interval) {
         this.lastRescan = this.now;
-        for (const p of await this.discovery.scan()) if (!this.tracker.has(p)) this.found.add(p);
+        // A name a file renamed away still holds may have a new file: looked at too.
+        for (const p of await this.discovery.scan())
+          if (!this.tracker.has(p) || this.tracker.at(p)?.state === 'detached') this.found.add(p);
         await this.links?.sync(this.linkable(), true);
       }
       if (this.now - this.lastPoll >= o.poll_interval) {
@@ -287,6 +289,9 @@ export class FileSource implements Source {
           // has no event to come but the poll's.
           const underItsName = this.tracker.at(f.path) === f;
           if (underItsName && (this.touched.has(f.path) || !this.polls.due(f, this.now))) continue;
+          // Renamed away with nothing under its name when last looked: a new file may be there
+          // now, whose event was lost (or the watch is off).
+          if (underItsName && f.state === 'detached') this.found.add(f.path);
           this.polls.lookedAt(f, this.now, await this.tracker.check(f), false);
         }
         await this.tracker.housekeeping();
