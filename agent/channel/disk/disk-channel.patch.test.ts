@@ -1,10 +1,8 @@
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SourceCheckpoint } from '../../../core/pipeline.js';
-import { captureLogger, tempDir } from '../../../test/support/index.js';
 import { makeEvent } from '../testkit.js';
-import { DiskChannel, type DiskChannelConfig } from './disk-channel.js';
 import { diskChannelsUnderTest } from './testing.js';
 import { encodeRecord } from './format/record.js';
 import { checkSegmentHeader, SEGMENT_HEADER_BYTES, segmentName } from './format/segment-file.js';

@@ -6,9 +6,9 @@ import { isValidEventTime, type LogEvent, TIME_INVALID_FIELD } from '../../../co
 import { silentLogger } from '../../../core/log.js';
 import { PutAbortedError } from '../../../core/pipeline.js';
 import { metrics } from '../../../core/metrics.js';
-import { captureLogger, tempDir, waitFor } from '../../../test/support/index.js';
+import { tempDir, waitFor } from '../../../test/support/index.js';
 import { eventNumber, makeEvent } from '../testkit.js';
-import { DiskChannel, type DiskChannelConfig } from './disk-channel.js';
+import { DiskChannel } from './disk-channel.js';
 import { diskChannelsUnderTest } from './testing.js';
 import { encodeRecord, SEGMENT_HEADER } from './format/record.js';
 import { SEGMENT_HEADER_BYTES, segmentName } from './format/segment-file.js';

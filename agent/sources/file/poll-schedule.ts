@@ -29,7 +29,7 @@ export class PollSchedule {
 
   private readonly slow: number;
 
-  constructor(private readonly interval: number) {
+  constructor(interval: number) {
     this.slow = Math.max(interval, Math.min(interval * ANNOUNCED_POLL_FACTOR, ANNOUNCED_POLL_MAX));
   }
 
