@@ -29,6 +29,17 @@ function layout(n: number): { links: string; targets: string[]; linkPaths: strin
   return { links, targets, linkPaths };
 }
 
+/** A source on the links whose only way to a new file is its own look: rotate_wait 30 s, no rescan. */
+async function startSlow(links: string, link: string): Promise<{ source: FileSource; ch: RecordingChannel }> {
+  const ch = new RecordingChannel();
+  const source = await sources.start(
+    { include: [join(links, '*.log')], poll_interval: `${POLL_MS}ms`, rotate_wait: '30s', rescan_interval: '1h' },
+    ch,
+  );
+  await waitFor('the link taken up', () => trackerOf(source).has(link));
+  return { source, ch };
+}
+
 describe('files followed through symbolic links into directories not watched', () => {
   test('their appends are announced: read at once and polled every 8 intervals', async () => {
     const { links, targets, linkPaths } = layout(3);
@@ -66,13 +77,8 @@ describe('files followed through symbolic links into directories not watched', (
 
   test('kubelet rotation, the new file made a moment after the rename: taken up at once, twice in a row, no file lost', async () => {
     const { links, targets, linkPaths } = layout(1);
-    const ch = new RecordingChannel();
     // Neither the old file's rotate_wait nor a rescan may be what finds the new one.
-    const source = await sources.start(
-      { include: [join(links, '*.log')], poll_interval: `${POLL_MS}ms`, rotate_wait: '30s', rescan_interval: '1h' },
-      ch,
-    );
-    await waitFor('the link taken up', () => trackerOf(source).has(linkPaths[0]!));
+    const { ch } = await startSlow(links, linkPaths[0]!);
     const live = join(targets[0]!, '0.log');
     for (const [round, rotated] of ['0.log.1', '0.log.2'].entries()) {
       appendFileSync(live, `r${round} last\n`);
@@ -101,12 +107,7 @@ describe('files followed through symbolic links into directories not watched', (
 
   test('a target directory deleted while its file is still open, and made again later, is watched again', async () => {
     const { links, targets, linkPaths } = layout(1);
-    const ch = new RecordingChannel();
-    const source = await sources.start(
-      { include: [join(links, '*.log')], poll_interval: `${POLL_MS}ms`, rotate_wait: '30s', rescan_interval: '1h' },
-      ch,
-    );
-    await waitFor('the link taken up', () => trackerOf(source).has(linkPaths[0]!));
+    const { source, ch } = await startSlow(links, linkPaths[0]!);
     appendFileSync(join(targets[0]!, '0.log'), 'before\n');
     await waitFor('before', () => ch.events.length === 1);
     // The source holds the deleted file open: Linux reports the directory's deletion only once it is closed.
