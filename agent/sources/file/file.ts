@@ -305,7 +305,9 @@ export class TailedFile implements Holder {
     // Everything that can fail (EIO, ESTALE) is read before anything changes: a check that
     // failed leaves the file as it was, to be checked again.
     const pst = this.state === 'following' ? await statPath(this.path) : undefined;
-    const st = await this.fh!.stat();
+    // The path still leads to this file: its stat is the descriptor's (an inode held open
+    // cannot be reused for another file), so a look costs one syscall, not two.
+    const st = pst && pst.dev === this.dev && pst.ino === this.ino ? pst : await this.fh!.stat();
     const changed = st.size !== this.seenSize || st.mtimeMs !== this.seenMtime;
     if (st.size < this.readPos || (changed && this.fp.len > 0 && !(await prefixMatches(this.fh!, this.fp)))) {
       result.truncated = await this.nextGeneration(now, copyHolds);
