@@ -366,6 +366,31 @@ test('restart: resumes exactly at the checkpoint the channel holds, ids of re-re
   expect(e.source.fileId).toBe(ch.events[0]!.source.fileId);
 });
 
+test('the own checkpoint file is written under a load that never lets the loop idle', async () => {
+  const log = join(dir, 'a.log');
+  await writeFile(log, `${lines(0, 3000).join('\n')}\n`);
+  // A slow channel: the source always has a batch to read or to put, never a moment with nothing to do.
+  class SlowChannel extends RecordingChannel {
+    override async put(...args: Parameters<RecordingChannel['put']>): Promise<void> {
+      await new Promise((r) => setTimeout(r, 20));
+      return super.put(...args);
+    }
+  }
+  const ch = new SlowChannel();
+  const s = await start({ include: [log], batch: { max_events: 50 } }, ch);
+  await waitFor('1000 events', () => ch.events.length >= 1000);
+  const own = JSON.parse(await readFile(join(dir, 'files', 'checkpoint.json'), 'utf8')) as {
+    state: { files: Record<string, { pos: number }> };
+  };
+  expect(ch.events.length).toBeLessThan(3000);
+  const [entry] = Object.values(own.state.files);
+  // Past the start, and never past what the channel accepted.
+  expect(entry!.pos).toBeGreaterThan(0);
+  const accepted = ch.events.at(-1)!;
+  expect(entry!.pos).toBeLessThanOrEqual(accepted.source.offset! + Buffer.byteLength(accepted.message) + 1);
+  await stop(s);
+});
+
 test('restart: the own checkpoint file wins when it is newer than the channel', async () => {
   const log = join(dir, 'a.log');
   await writeFile(log, `${lines(0, 10).join('\n')}\n`);

@@ -316,8 +316,11 @@ export class FileSource implements Source {
       }
       for (const f of this.tracker.followed()) f.reader.tick(this.now, f.atEof ? this.now - f.lastGrowthAt : 0);
       const read = await this.readRound();
-      if (this.batch.events.length > 0 && (this.batch.full || this.batchDue())) await this.putBatch();
-      else if (read === 0) {
+      if (this.batch.events.length > 0 && (this.batch.full || this.batchDue())) {
+        await this.putBatch();
+        // A steady load may never leave the loop idle: between two batches nothing is pending either.
+        await this.saveOwnCheckpoint(false);
+      } else if (read === 0) {
         // Nothing left to read and every event in the channel: caught up.
         if (this.batch.events.length === 0 && !this.putFailing) this.report(this.tracker.settle(), true);
         await this.saveOwnCheckpoint(false);
@@ -391,7 +394,8 @@ export class FileSource implements Source {
 
   /**
    * Writes the positions to the checkpoint file while no batch is pending (so it only holds
-   * positions of events the channel has). A failed write (a full disk) is not fatal: the
+   * positions of events the channel has): when idle, and right after a put, at most every
+   * checkpoint_interval. A failed write (a full disk) is not fatal: the
    * channel holds the same positions with its data; it is logged as an outage and retried.
    */
   private async saveOwnCheckpoint(force: boolean): Promise<void> {
