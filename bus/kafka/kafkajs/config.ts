@@ -2,6 +2,8 @@ import kafkajs from 'kafkajs';
 import type { KafkaConfig, SASLOptions, logCreator } from 'kafkajs';
 import type { Logger } from '../../../core/log.js';
 import type { ClientSetup } from '../client.js';
+// Every kafkajs client is configured here: loading this module fixes its idle spin first.
+import './request-queue-fix.js';
 
 const { Kafka, logLevel } = kafkajs;
 
