@@ -32,7 +32,7 @@ if (!existsSync(script)) {
 // Benchmarks against real services get them the way the integration tests do: started if
 // not running (KAFKA_BROKERS / ELASTICSEARCH_URL point at existing ones instead), and
 // stopped afterwards only if this run started them.
-const NEEDS_SERVICES = new Set(['bus', 'chaos', 'es-sink', 'latency']);
+const NEEDS_SERVICES = new Set(['bus', 'chaos', 'es-sink', 'idle', 'latency']);
 const NEEDS_HDFS = new Set(['webhdfs']);
 let release = async () => {};
 if (NEEDS_SERVICES.has(name)) {
