@@ -5,7 +5,7 @@
  * with its api on (the default) and one line sent through first, so that every connection
  * has been used. After BENCH_SETTLE_SECONDS (10) they are measured over BENCH_SECONDS (30),
  * side by side: the CPU of each process tree (launcher, pipeline, workers: /proc utime +
- * stime) as a share of one core, its wake-ups (voluntary context switches of all threads),
+ * stime, in 10 ms ticks, so ±0.1 % of a core over 30 s) as a share of one core, its wake-ups (voluntary context switches of all threads),
  * and its RSS.
  * Final line: {"bench":"idle","seconds":…,"run":{"core_share":…,"wakeups_per_s":…,"rss_mib":…},"agent":{…},"collector":{…},"exit_codes":[…]}
  */
@@ -90,41 +90,72 @@ try {
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const seconds = (performance.now() - clock) / 1000;
   const result: Record<string, unknown> = { bench: 'idle', seconds: round(seconds, 1) };
-  for (const [role, s] of Object.entries(procs)) {
-    const after = sample(s.child.pid!);
-    const b = before[role]!;
-    result[role] = {
-      core_share: round((after.cpu - b.cpu) / seconds, 4),
-      wakeups_per_s: round((after.switches - b.switches) / seconds, 0),
-      rss_mib: round(after.rss, 1),
-      processes: after.processes,
-    };
-  }
+  for (const [role, s] of Object.entries(procs)) result[role] = measured(role, before[role]!, sample(s.child.pid!), seconds);
   const exits = await Promise.all(running.splice(0).map((s) => s.stop()));
+  if (exits.some((code) => code !== 0)) throw new Error(`a role exited with ${exits.join(', ')}: ${JSON.stringify(result)}`);
   console.log(JSON.stringify({ ...result, exit_codes: exits, loadavg_1m: round(loadavg()[0]!, 2) }));
 } finally {
   await Promise.all(running.map((s) => s.stop()));
   await rm(dir, { recursive: true, force: true });
 }
 
-/** CPU seconds, voluntary context switches (wake-ups of any thread) and RSS (MiB) of a process and its descendants. */
-function sample(root: number): { cpu: number; switches: number; rss: number; processes: number } {
-  let cpu = 0;
-  let switches = 0;
+interface Sample {
+  /** CPU seconds per process (utime + stime: threads that exited included; 10 ms ticks). */
+  cpu: Map<number, number>;
+  /** Voluntary context switches per live thread, by "pid/tid". */
+  switches: Map<string, number>;
+  rss: number;
+}
+
+/** A process and its descendants: CPU, wake-ups of each thread and RSS (MiB). */
+function sample(root: number): Sample {
+  const cpu = new Map<number, number>();
+  const switches = new Map<string, number>();
   let rss = 0;
-  let processes = 0;
   const visit = (pid: number) => {
-    processes++;
-    cpu += cpuSeconds(pid);
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      switches += Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
-    }
+    cpu.set(pid, cpuSeconds(pid));
     rss += Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      // A thread may end between the listing and the read (librdkafka's come and go).
+      const status = readIfThere(`/proc/${pid}/task/${tid}/status`);
+      const voluntary = status && /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1];
+      if (voluntary) switches.set(`${pid}/${tid}`, Number(voluntary));
+      const children = readIfThere(`/proc/${pid}/task/${tid}/children`)?.trim();
       for (const child of children ? children.split(/\s+/) : []) visit(Number(child));
     }
   };
   visit(root);
-  return { cpu, switches, rss, processes };
+  return { cpu, switches, rss };
+}
+
+/**
+ * The difference of two samples of one tree. A process that left or joined it meanwhile (a
+ * worker restarted) would take its CPU out of the sum or add all of it: refused, not reported.
+ * Wake-ups count over the threads alive at both samples.
+ */
+function measured(role: string, before: Sample, after: Sample, seconds: number) {
+  const pids = (s: Sample) => [...s.cpu.keys()].sort().join(',');
+  if (pids(before) !== pids(after)) throw new Error(`${role}: its processes changed while measured (${pids(before)} → ${pids(after)})`);
+  let cpu = 0;
+  for (const [pid, t] of after.cpu) cpu += t - before.cpu.get(pid)!;
+  let switches = 0;
+  for (const [thread, n] of after.switches) {
+    const was = before.switches.get(thread);
+    if (was !== undefined) switches += n - was;
+  }
+  return {
+    core_share: round(cpu / seconds, 3),
+    wakeups_per_s: round(switches / seconds, 0),
+    rss_mib: round(after.rss, 1),
+    processes: after.cpu.size,
+  };
+}
+
+function readIfThere(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    throw err;
+  }
 }

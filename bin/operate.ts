@@ -1,6 +1,6 @@
 import type { Logger } from '../core/log.js';
 import type { Bus } from '../core/pipeline.js';
-import { scraped } from '../core/metrics.js';
+import { metrics } from '../core/metrics.js';
 import type { PipelineConfig } from '../config/load.js';
 import { Readiness } from '../api/readiness.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
@@ -59,7 +59,7 @@ export async function startOperations(ops: Operations, o: OperateOptions, logger
   if (o.supervised) {
     if (config.api.enabled)
       stopServing = serveApiOverIpc(
-        { probes: ops.readiness, taps: ops.taps, metrics: () => scraped().getMetricsAsJSON(), reload },
+        { probes: ops.readiness, taps: ops.taps, metrics: () => metrics.getMetricsAsJSON(), reload },
         process as unknown as IpcPort,
       );
   } else {
@@ -69,10 +69,7 @@ export async function startOperations(ops: Operations, o: OperateOptions, logger
         {
           probes: ops.readiness,
           taps: ops.taps,
-          metrics: async () => {
-            const registry = scraped();
-            return { contentType: registry.contentType, body: await registry.metrics() };
-          },
+          metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
           reload,
           about: o.about,
         },
