@@ -15,7 +15,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { OutputTree } from './support/output.js';
-import { cpuSeconds, round, started, startSluice, type Sluice, waitFor } from './support/processes.js';
+import { cpuSeconds, round, rss as rssOf, started, startSluice, type Sluice, waitFor } from './support/processes.js';
 
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_SECONDS ?? 10) * 1000;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
@@ -114,7 +114,7 @@ function sample(root: number): Sample {
   let rss = 0;
   const visit = (pid: number) => {
     cpu.set(pid, cpuSeconds(pid));
-    rss += Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    rss += rssOf(pid).now;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       // A thread may end between the listing and the read (librdkafka's come and go).
       const status = readIfThere(`/proc/${pid}/task/${tid}/status`);
