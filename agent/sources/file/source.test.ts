@@ -296,7 +296,9 @@ test('a FIFO the globs take holds up nothing: the files beside it are read, befo
   await appendFile(join(dir, 'a.log'), 'second\n');
   await writeFile(join(dir, 'b.log'), 'third\n');
   await waitFor('every line', () => ch.events.length === 3);
-  expect(ch.messages()).toEqual(['first', 'second', 'third']);
+  // Two files written at once: which is read first is up to the round, each line comes once.
+  expect(ch.messages()[0]).toBe('first');
+  expect(ch.messages().slice(1).sort()).toEqual(['second', 'third']);
 });
 
 test('CRLF, invalid UTF-8 and a partial line flushed after the idle timeout', async () => {
