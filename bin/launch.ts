@@ -9,9 +9,11 @@ import { parseByteSize } from '../core/unit-text.js';
 /**
  * The launcher of `sluice agent | collector | run`. V8 sizes its heap when the process
  * starts and ignores later changes, so the budget of `memory_limit:` (config/memory-budget.ts)
- * can only be applied to a new Node process: this one reads the limit, starts the pipeline
- * in a child with `--max-old-space-size` / `--max-semi-space-size` (and glibc's arenas
- * capped), and stays as a thin parent: it forwards signals and exits as the child did.
+ * can only be applied to a new Node process. bin/sluice.sh, the installed entrypoint, asks
+ * `launchPlan` (bin/exec-plan.ts) and execs Node itself. Started as `node dist/bin/sluice.js`,
+ * this one reads the limit, starts the pipeline in a child with `--max-old-space-size` /
+ * `--max-semi-space-size` (and glibc's arenas capped), and stays as a thin parent: it
+ * forwards signals and exits as the child did (Node 20 cannot exec).
  * It loads only Node's built-ins and the YAML parser: every other command runs in-process.
  *
  * The child runs in its own process group, so a Ctrl-C reaches it once (a second SIGINT

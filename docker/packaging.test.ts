@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -87,7 +87,10 @@ describe('Dockerfile', () => {
     for (const s of sources) expect(existsSync(join(ROOT, s)), s).toBe(true);
     expect(text).toMatch(/^USER node$/m);
     expect(text).toMatch(/^HEALTHCHECK .*\n\s+CMD \["node", "\/app\/docker\/healthcheck.mjs"\]$/m);
-    expect(text).toContain('ENTRYPOINT ["node", "/app/dist/bin/sluice.js"]');
+    // The shell entrypoint, which execs Node (bin/sluice.sh), copied where it is run from, executable.
+    expect(text).toContain('ENTRYPOINT ["/app/bin/sluice.sh"]');
+    expect(text).toMatch(/^COPY bin\/sluice\.sh \/app\/bin\/sluice\.sh$/m);
+    expect(statSync(join(ROOT, 'bin/sluice.sh')).mode & 0o111).toBe(0o111);
     expect(text).toContain('npm ci --omit=dev');
   });
 });

@@ -4,11 +4,13 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { waitFor } from '../support/index.js';
 
 export const REPO = join(import.meta.dirname, '../..');
 export const CLI = join(REPO, 'dist/bin/sluice.js');
+/** The shell entrypoint (npm's `sluice`, the Docker image's): it execs Node once, with no launcher beside the pipeline. */
+export const ENTRYPOINT = join(REPO, 'bin/sluice.sh');
 
 export interface Result {
   code: number | null;
@@ -16,11 +18,22 @@ export interface Result {
   stderr: string;
 }
 
+/**
+ * How to run `sluice ARGS`: `node CLI ARGS`, or the shell `entrypoint` with this Node first on
+ * PATH (it runs `node` from there).
+ */
+function command(args: string[], entrypoint?: string): [string, string[], string] {
+  return entrypoint
+    ? [entrypoint, args, `${dirname(process.execPath)}:${process.env.PATH}`]
+    : [process.execPath, [CLI, ...args], process.env.PATH ?? ''];
+}
+
 /** Runs `sluice ARGS` to its end, with only PATH from this environment unless `env` adds more. */
-export function sluice(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Result {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
+export function sluice(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, entrypoint?: string): Result {
+  const [file, argv, path] = command(args, entrypoint);
+  const r = spawnSync(file, argv, {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, ...env },
+    env: { PATH: path, ...env },
     timeout: 60_000,
     ...(cwd ? { cwd } : {}),
   });
@@ -40,10 +53,14 @@ export interface Running {
 
 const running: ChildProcess[] = [];
 
-/** Starts `sluice ARGS` in the background; `stopAll()` in afterEach/afterAll kills what is left. */
-export function start(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Running {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH, ...env },
+/**
+ * Starts `sluice ARGS` in the background; `stopAll()` in afterEach/afterAll kills what is left.
+ * `entrypoint`: through that shell script (ENTRYPOINT, or a link to it), as `command` says.
+ */
+export function start(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, entrypoint?: string): Running {
+  const [file, argv, path] = command(args, entrypoint);
+  const child = spawn(file, argv, {
+    env: { PATH: path, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(cwd ? { cwd } : {}),
   });

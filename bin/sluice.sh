@@ -1,0 +1,31 @@
+#!/bin/sh
+# Sluice's entrypoint (npm's `sluice`, the Docker image's ENTRYPOINT). V8 fixes its heap
+# limits when Node starts, so `agent`, `collector` and `run` need flags computed from the
+# config's memory_limit before their process exists. `node dist/bin/sluice.js` does that by
+# starting the pipeline in a child and staying beside it as a launcher, about 50 MiB of RSS
+# for nothing (bin/launch.ts). Here a short Node run computes the flags (bin/exec-plan.ts)
+# and this shell execs Node with them: one process, which gets the signals itself.
+self=$(readlink -f -- "$0" 2>/dev/null) || self=$0
+bin=$(dirname -- "$self")/../dist/bin
+# A stop asked for while the flags are computed finds nothing open: a clean stop.
+trap 'exit 0' INT TERM
+trap '' HUP
+plan=$(node "$bin/exec-plan.js" "$@") || exit $?
+trap - INT TERM HUP
+if [ -z "$plan" ]; then
+  exec node "$bin/sluice.js" "$@"
+fi
+{
+  read -r limit
+  read -r flags
+  read -r script
+} <<PLAN
+$plan
+PLAN
+export SLUICE_MEMORY_LIMIT="$limit"
+# One malloc arena per thread (libuv's pool, librdkafka's threads) keeps what a burst freed
+# in arenas of its own, never given back; two arenas let memory return.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+# $flags is V8's options, one word each: split on purpose.
+# shellcheck disable=SC2086
+exec node $flags "$script" "$@"
