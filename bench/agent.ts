@@ -7,28 +7,27 @@
 //   after: RSS once the agent has been idle again for BENCH_AGENT_SETTLE_S (default 15 s)
 //   limit: Kafka's own ProducerPerformance (Java client) right after, same broker, record
 //          size, partitions, acks, idempotence and compression
-// RSS is VmRSS from /proc of the process running the pipeline (the launcher's child); the
-// launcher's own is reported beside it (launcher_rss_mib), its anonymous part too: the
-// node binary's pages are shared by both. CPU counts both processes.
+// The agent is started through bin/sluice.sh, as npm's `sluice` and the image run it: that
+// execs Node, so its RSS (VmRSS from /proc) and CPU are those of the one process.
 // BENCH_AGENT_JAVA=0 leaves the Java run out; BENCH_AGENT_NODE_FLAGS are given to the agent's
-// node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": the launcher passes them on).
+// node through SLUICE_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 // Last line: {"bench":"agent","clients":{"librdkafka":{"mib_per_s":…,"rss_peak_mib":…},…},…}
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import kafkajs from 'kafkajs';
 import { javaProducerMibPerSec } from './support/java-producer.js';
 import { type KafkaClientName, probeLibrdkafka } from '../bus/kafka/client.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist/bin/sluice.js');
+const ENTRYPOINT = join(ROOT, 'bin/sluice.sh');
 const BACKLOG_MIB = Number(process.env.BENCH_AGENT_MIB ?? 200);
 const SETTLE_S = Number(process.env.BENCH_AGENT_SETTLE_S ?? 15);
-/** Node flags for the agent (the launcher passes them on to the pipeline process), e.g. `--cpu-prof --cpu-prof-dir=DIR`. */
-const NODE_FLAGS = (process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+/** Node flags for the agent, e.g. `--cpu-prof --cpu-prof-dir=DIR`. */
+const NODE_FLAGS = process.env.BENCH_AGENT_NODE_FLAGS ?? '';
 const LINE_BYTES = 200;
 const PARTITIONS = 6;
 const MiB = 1024 * 1024;
@@ -61,16 +60,6 @@ function cpuOf(pid: number): number {
     return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
   } catch {
     return 0;
-  }
-}
-
-/** The process running the pipeline: the launcher's child. */
-function pipelinePid(launcher: number): number | undefined {
-  try {
-    const children = readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    return children.length > 0 ? Number(children[0]) : undefined;
-  } catch {
-    return undefined;
   }
 }
 
@@ -138,8 +127,6 @@ interface Result {
   anon_idle_mib: number;
   anon_peak_mib: number;
   anon_after_mib: number;
-  launcher_rss_mib: number;
-  launcher_anon_mib: number;
 }
 
 async function runAgent(
@@ -158,22 +145,26 @@ async function runAgent(
     const config = join(dir, 'agent.yaml');
     await writeFile(config, agentYaml(client, dir, brokers, topic));
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }] });
-    agent = spawn(process.execPath, [...NODE_FLAGS, CLI, 'agent', '-c', config, '--log-level', 'warn'], {
+    agent = spawn(ENTRYPOINT, ['agent', '-c', config, '--log-level', 'warn'], {
       stdio: ['ignore', 'inherit', 'inherit'],
+      // The entrypoint runs `node` from PATH: this one.
+      env: {
+        ...process.env,
+        PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+        ...(NODE_FLAGS ? { SLUICE_NODE_FLAGS: NODE_FLAGS } : {}),
+      },
     });
-    const launcher = agent.pid!;
+    const pid = agent.pid!;
     await sleep(10_000);
-    const pid = pipelinePid(launcher);
-    if (pid === undefined) throw new Error('the agent did not start its pipeline process (see its log above)');
-    const idle = memoryOf(pid)!;
-    const launcherMemory = memoryOf(launcher)!;
+    const idle = memoryOf(pid);
+    if (idle === undefined || agent.exitCode !== null) throw new Error('the agent did not start (see its log above)');
 
     let peak: Memory = { ...idle };
     const sampler = setInterval(() => {
       const m = memoryOf(pid);
       if (m && m.rss > peak.rss) peak = m;
     }, 100);
-    const cpu0 = cpuOf(pid) + cpuOf(launcher);
+    const cpu0 = cpuOf(pid);
     const t0 = process.hrtime.bigint();
     await rename(backlog, join(dir, 'logs', 'app.log'));
     while ((await endOffsets(admin, topic)) < lines) {
@@ -181,7 +172,7 @@ async function runAgent(
       await sleep(100);
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const cpu = cpuOf(pid) + cpuOf(launcher) - cpu0;
+    const cpu = cpuOf(pid) - cpu0;
     clearInterval(sampler);
     await rename(join(dir, 'logs', 'app.log'), backlog);
     await sleep(SETTLE_S * 1000);
@@ -197,8 +188,6 @@ async function runAgent(
       anon_idle_mib: mib(idle.anon),
       anon_peak_mib: mib(peak.anon),
       anon_after_mib: mib(after.anon),
-      launcher_rss_mib: mib(launcherMemory.rss),
-      launcher_anon_mib: mib(launcherMemory.anon),
     };
   } finally {
     if (agent && agent.exitCode === null) {

@@ -4,7 +4,8 @@
  * disk channel → Kafka) and `sluice collector` (Kafka → file sink, its default workers), each
  * with its api on (the default) and one line sent through first, so that every connection
  * has been used. After BENCH_SETTLE_SECONDS (10) they are measured over BENCH_SECONDS (30),
- * side by side: the CPU of each process tree (launcher, pipeline, workers: /proc utime +
+ * side by side, started through bin/sluice.sh as npm's `sluice` and the image run them (one
+ * process each, a collector's workers its children): the CPU of each process tree (/proc utime +
  * stime, in 10 ms ticks, so ±0.1 % of a core over 30 s) as a share of one core, its wake-ups (voluntary context switches of all threads),
  * and its RSS.
  * Final line: {"bench":"idle","seconds":…,"run":{"core_share":…,"wakeups_per_s":…,"rss_mib":…},"agent":{…},"collector":{…},"exit_codes":[…]}

@@ -15,12 +15,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { call } from '../api/client.js';
-import { cpuSeconds, pipelinePid } from './support/processes.js';
+import { cpuSeconds, ENTRYPOINT, entrypointEnv } from './support/processes.js';
 
 const events = Number(process.argv[2] ?? 300_000);
 const rounds = Number(process.argv[3] ?? 2);
 const LINE_BYTES = 200;
-const CLI = join(import.meta.dirname, '../bin/sluice.js');
 
 const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-overhead-'));
 try {
@@ -76,9 +75,9 @@ async function once(mode: 'off' | 'on', round: number, log: string): Promise<{ c
   const stdout = createWriteStream(out);
   await new Promise((resolve) => stdout.once('open', resolve));
   // info for the "api listening" line only when the api is on; warn otherwise.
-  const child = spawn(process.execPath, [CLI, 'run', '-c', config, ...(mode === 'on' ? ['--log-level', 'info'] : [])], {
+  const child = spawn(ENTRYPOINT, ['run', '-c', config, ...(mode === 'on' ? ['--log-level', 'info'] : [])], {
     stdio: ['ignore', stdout, 'pipe'],
-    env: { PATH: process.env.PATH, SLUICE_LOG_FORMAT: 'json' },
+    env: entrypointEnv({ PATH: process.env.PATH, SLUICE_LOG_FORMAT: 'json' }),
   });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -104,8 +103,8 @@ async function once(mode: 'off' | 'on', round: number, log: string): Promise<{ c
       600_000,
       () => stderr,
     );
-    // The pipeline runs in the launcher's child (bin/launch.ts): its CPU is what the API costs.
-    return { cpuSeconds: cpuSeconds(pipelinePid(child.pid!)), scrapes };
+    // The entrypoint execs Node: the process started is the pipeline, whose CPU is what the API costs.
+    return { cpuSeconds: cpuSeconds(child.pid!), scrapes };
   } finally {
     clearInterval(timer);
     const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -12,8 +12,13 @@ trap 'exit 0' INT TERM
 trap '' HUP
 plan=$(node "$bin/exec-plan.js" "$@") || exit $?
 trap - INT TERM HUP
+# SLUICE_NODE_FLAGS: more of Node's options, for the process that runs the command (some,
+# --cpu-prof for one, are refused in NODE_OPTIONS). Split into words on purpose, below too;
+# never expanded as file names.
+set -f
 if [ -z "$plan" ]; then
-  exec node "$bin/sluice.js" "$@"
+  # shellcheck disable=SC2086
+  exec node ${SLUICE_NODE_FLAGS-} "$bin/sluice.js" "$@"
 fi
 {
   read -r limit
@@ -26,6 +31,5 @@ export SLUICE_MEMORY_LIMIT="$limit"
 # One malloc arena per thread (libuv's pool, librdkafka's threads) keeps what a burst freed
 # in arenas of its own, never given back; two arenas let memory return.
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
-# $flags is V8's options, one word each: split on purpose.
 # shellcheck disable=SC2086
-exec node $flags "$script" "$@"
+exec node $flags ${SLUICE_NODE_FLAGS-} "$script" "$@"

@@ -5,9 +5,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
-export const CLI = join(import.meta.dirname, '../../bin/sluice.js');
+/** The entrypoint users run (npm's `sluice`, the image's): it execs Node, so the process started is the pipeline. */
+export const ENTRYPOINT = join(import.meta.dirname, '../../../bin/sluice.sh');
 const TICKS = 100; // USER_HZ on Linux
 export const MiB = 1024 * 1024;
 
@@ -22,9 +23,9 @@ export interface Sluice {
 
 /** `sluice ROLE -c CONFIG ARGS…` with JSON logs on stderr; stdout is ignored. */
 export function startSluice(role: 'run' | 'agent' | 'collector', config: string, args: string[] = []): Sluice {
-  const child = spawn(process.execPath, [CLI, role, '-c', config, ...args], {
+  const child = spawn(ENTRYPOINT, [role, '-c', config, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, SLUICE_LOG_FORMAT: 'json' },
+    env: entrypointEnv({ ...process.env, SLUICE_LOG_FORMAT: 'json' }),
   });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => {
@@ -33,9 +34,7 @@ export function startSluice(role: 'run' | 'agent' | 'collector', config: string,
   const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
   return {
     child,
-    get pid() {
-      return pipelinePid(child.pid!);
-    },
+    pid: child.pid!,
     stderr: () => stderr,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -44,17 +43,9 @@ export function startSluice(role: 'run' | 'agent' | 'collector', config: string,
   };
 }
 
-/**
- * The process that runs the pipeline: `sluice agent|collector|run` start it as the child of
- * a thin launcher that sizes its heap (bin/launch.ts); the launcher itself before that.
- */
-export function pipelinePid(launcher: number): number {
-  try {
-    const first = readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(/\s+/)[0];
-    return first ? Number(first) : launcher;
-  } catch {
-    return launcher;
-  }
+/** `env` with this Node first on PATH: the entrypoint runs `node`, and must run the one benchmarked. */
+export function entrypointEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, PATH: `${dirname(process.execPath)}:${env.PATH ?? ''}` };
 }
 
 /** Resolves once the process logged "sluice started"; rejects with its log if it exits first. */

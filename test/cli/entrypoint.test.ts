@@ -51,12 +51,17 @@ describe('bin/sluice.sh', () => {
       // Through a symbolic link, as npm's node_modules/.bin/sluice reaches it.
       const link = join(dir.dir, 'sluice');
       symlinkSync(ENTRYPOINT, link);
-      const run = start(['run', '-c', config], {}, dir.dir, link);
+      const run = start(['run', '-c', config], { SLUICE_NODE_FLAGS: '--no-deprecation --no-warnings' }, dir.dir, link);
       await waitForLog(run, 'sluice started', 60_000);
       const pid = run.child.pid!;
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       expect(argv.filter((a) => a.startsWith('--max-'))).toEqual(['--max-old-space-size=80', '--max-semi-space-size=3']);
-      expect(argv).toContain(join(REPO, 'dist/bundle/sluice.js'));
+      expect(argv.slice(1, argv.indexOf(join(REPO, 'dist/bundle/sluice.js')))).toEqual([
+        '--max-old-space-size=80',
+        '--max-semi-space-size=3',
+        '--no-deprecation',
+        '--no-warnings',
+      ]);
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
       expect(env).toContain(`SLUICE_MEMORY_LIMIT=${112 * MiB}`);
       expect(env).toContain('MALLOC_ARENA_MAX=2');
