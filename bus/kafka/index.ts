@@ -69,11 +69,15 @@ export class KafkaBus implements Bus {
 
   /**
    * Reachability (and, for a consumer, the group's lag and backlog progress) for the api's
-   * readiness and the logs: a metadata request every 5 s on a connection of its own
-   * (bus/kafka/probe.ts, on kafkajs whatever the client; on an agent loaded only when an api runs).
+   * readiness and the logs: a metadata request every 5 s on a connection of its own. On
+   * kafkajs (bus/kafka/probe.ts) but for a producer on librdkafka (librdkafka/probe.ts),
+   * so that an agent loads one client; on an agent loaded only when an api runs.
    */
   probe(side: 'producer' | 'consumer', health: BusHealth, logger: Logger): { stop(): Promise<void> } {
-    const started = import('./probe.js').then((m) => m.startBusProbe(this.setup, health, logger, side));
+    const started =
+      side === 'producer' && this.client === 'librdkafka'
+        ? import('./librdkafka/probe.js').then((m) => m.startProducerProbe(this.setup, health, logger))
+        : import('./probe.js').then((m) => m.startBusProbe(this.setup, health, logger, side));
     return { stop: async () => (await started).stop() };
   }
 

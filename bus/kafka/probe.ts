@@ -11,7 +11,8 @@ import { type KafkaBusOptions, topicSubscription } from './options.js';
 const { Kafka } = kafkajs;
 
 /**
- * Whether the Kafka bus is reachable, for /ready: the producer connects only when it has
+ * Whether the Kafka bus is reachable, for /ready, on kafkajs (an agent on librdkafka uses
+ * librdkafka/probe.ts instead): the producer connects only when it has
  * something to send and the consumer says nothing while idle, so an idle agent would
  * otherwise look connected to a dead cluster. One metadata request every `intervalMs` on a
  * connection of its own, no retries inside kafkajs (a failure is an answer).
@@ -82,7 +83,10 @@ interface GroupPosition {
 async function measureLag(admin: Admin, options: KafkaBusOptions): Promise<GroupPosition> {
   const position: GroupPosition = { lag: 0, committed: 0, partitions: 0 };
   const subscription = topicSubscription(options.topic);
-  const topics = typeof subscription === 'string' ? [subscription] : (await admin.listTopics()).filter(subscription.matches);
+  // A topic not created yet (agents create it with their first record) has no lag: asked for
+  // its offsets, the broker answers UNKNOWN_TOPIC_OR_PARTITION, which is no outage.
+  const existing = await admin.listTopics();
+  const topics = typeof subscription === 'string' ? existing.filter((t) => t === subscription) : existing.filter(subscription.matches);
   if (topics.length === 0) return position;
   const committed = await admin.fetchOffsets({ groupId: options.consumer.group_id, topics });
   for (const { topic, partitions } of committed) {
