@@ -49,6 +49,8 @@ export function startBusProbe(
         if (!admin) {
           admin = kafka.admin({ retry: { retries: 0 } });
           await admin.connect();
+          // A stop asked for while it connected: no request more to wait for.
+          if (abort.signal.aborted) break;
         }
         await admin.describeCluster();
         status.ok();
@@ -83,27 +85,40 @@ interface GroupPosition {
 async function measureLag(admin: Admin, options: KafkaBusOptions): Promise<GroupPosition> {
   const position: GroupPosition = { lag: 0, committed: 0, partitions: 0 };
   const subscription = topicSubscription(options.topic);
-  // A topic not created yet (agents create it with their first record) has no lag: asked for
-  // its offsets, the broker answers UNKNOWN_TOPIC_OR_PARTITION, which is no outage.
-  const existing = await admin.listTopics();
-  const topics = typeof subscription === 'string' ? existing.filter((t) => t === subscription) : existing.filter(subscription.matches);
+  const topics = typeof subscription === 'string' ? [subscription] : (await admin.listTopics()).filter(subscription.matches);
   if (topics.length === 0) return position;
-  const committed = await admin.fetchOffsets({ groupId: options.consumer.group_id, topics });
-  for (const { topic, partitions } of committed) {
-    const newest = await admin.fetchTopicOffsets(topic);
-    for (const p of newest) {
-      const c = partitions.find((x) => x.partition === p.partition);
-      const high = BigInt(p.high);
-      // No committed offset yet: the group starts from the oldest record (start_at: beginning) or the newest.
-      const from = c && c.offset !== '-1' ? BigInt(c.offset) : options.consumer.start_at === 'beginning' ? BigInt(p.low) : high;
-      const lag = high > from ? Number(high - from) : 0;
-      consumerLag.set({ component: 'bus', topic, partition: String(p.partition) }, lag);
-      position.lag += lag;
-      position.committed += Number(from);
-      position.partitions++;
+  try {
+    const committed = await admin.fetchOffsets({ groupId: options.consumer.group_id, topics });
+    for (const { topic, partitions } of committed) {
+      const newest = await admin.fetchTopicOffsets(topic);
+      for (const p of newest) {
+        const c = partitions.find((x) => x.partition === p.partition);
+        const high = BigInt(p.high);
+        // No committed offset yet: the group starts from the oldest record (start_at: beginning) or the newest.
+        const from = c && c.offset !== '-1' ? BigInt(c.offset) : options.consumer.start_at === 'beginning' ? BigInt(p.low) : high;
+        const lag = high > from ? Number(high - from) : 0;
+        consumerLag.set({ component: 'bus', topic, partition: String(p.partition) }, lag);
+        position.lag += lag;
+        position.committed += Number(from);
+        position.partitions++;
+      }
     }
+  } catch (err) {
+    // A fixed topic not created yet (agents create it with their first record) has no lag;
+    // the broker says UNKNOWN_TOPIC_OR_PARTITION when asked for its offsets, and that is no
+    // outage. Asking for the list of topics first would cost a metadata request for the
+    // whole cluster every round.
+    if (typeof subscription === 'string' && isUnknownTopic(err)) return position;
+    throw err;
   }
   return position;
+}
+
+/** kafkajs's protocol error for a topic the cluster does not have, however it is wrapped. */
+function isUnknownTopic(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause)
+    if ((e as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+  return false;
 }
 
 /**

@@ -59,7 +59,12 @@ export interface NativeProducer extends NativeClient {
     headers?: Record<string, string | Buffer>[],
   ): unknown;
   setPollInBackground(on: boolean): this;
-  getMetadata(options: { topic?: string; timeout?: number }, cb: (err: NativeError | null, metadata: Metadata) => void): void;
+  getMetadata(
+    options: { topic?: string; timeout?: number; allTopics?: boolean },
+    cb: (err: NativeError | null, metadata: Metadata) => void,
+  ): void;
+  /** Client.prototype.disconnect, which Producer.disconnect overrides with a flush first (releaseFailedConnect). */
+  _disconnect(cb: (err: NativeError | null) => void): this;
   flush(timeoutMs: number, cb: (err: NativeError | null) => void): this;
   on(event: 'event.error', listener: (err: NativeError) => void): this;
   on(event: 'delivery-report', listener: (err: NativeError | null, report: DeliveryReport) => void): this;
@@ -124,6 +129,21 @@ let loaded: NativeModule | undefined;
 export function loadNative(): NativeModule {
   loaded ??= createRequire(import.meta.url)(LIBRDKAFKA_NATIVE_LAYER) as NativeModule;
   return loaded;
+}
+
+/**
+ * After a failed connect. The binding disconnected the native client but left its callbacks
+ * registered, and they keep the client (its config, TLS certificates included) from ever
+ * being collected: a producer retried with a new client while the brokers are down leaked
+ * one per attempt. The base disconnect unregisters them, a no-op natively by now;
+ * Producer.disconnect would flush first, and throw "Producer not connected".
+ */
+export function releaseFailedConnect(producer: NativeProducer): void {
+  try {
+    producer._disconnect(() => undefined);
+  } catch {
+    // Already released.
+  }
 }
 
 /** "Local: Broker transport failure (code -195)" rather than librdkafka's bare message. */

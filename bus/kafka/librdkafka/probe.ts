@@ -3,7 +3,7 @@ import type { Logger } from '../../../core/log.js';
 import type { BusHealth } from '../../../core/pipeline.js';
 import type { ClientSetup } from '../client.js';
 import { connectionConfig, connectTimeout } from './config.js';
-import { describeNativeError, loadNative, type NativeProducer } from './native.js';
+import { describeNativeError, loadNative, type NativeProducer, releaseFailedConnect } from './native.js';
 
 /**
  * The producer side's reachability for /ready, on librdkafka: an agent whose bus runs on
@@ -11,7 +11,8 @@ import { describeNativeError, loadNative, type NativeProducer } from './native.j
  * 12 MiB of RSS). A client of its own, as the kafkajs probe has (the agent's producer
  * connects only when it has something to send), that never produces: the connection
  * options alone, no idempotence, so it asks the brokers for no producer id. One metadata
- * request every `intervalMs`; librdkafka reconnects by itself, and a connect that failed
+ * request every `intervalMs`, for the brokers alone (not every topic of the cluster, which
+ * is megabytes on a large one); librdkafka reconnects by itself, and a connect that failed
  * is tried again with a new client.
  */
 export function startProducerProbe(
@@ -27,6 +28,8 @@ export function startProducerProbe(
     while (!abort.signal.aborted) {
       try {
         client ??= await connect(setup, timeout, logger);
+        // A stop asked for while it connected: no request more to wait for.
+        if (abort.signal.aborted) break;
         await metadata(client, timeout);
         status.ok();
       } catch (err) {
@@ -38,8 +41,8 @@ export function startProducerProbe(
   return {
     async stop() {
       abort.abort();
-      // A request in flight holds the client (the binding runs it on a threadpool thread):
-      // disconnected once it ended, bounded by its timeout.
+      // A connect or request in flight holds the client (the binding runs it on a threadpool
+      // thread): disconnected once it ended, bounded by its timeout.
       await loop;
       if (client) await disconnect(client);
     },
@@ -51,13 +54,21 @@ function connect(setup: Pick<ClientSetup, 'options' | 'tls'>, timeout: number, l
     const client = new (loadNative().Producer)(connectionConfig(setup, '-probe'));
     // Outages are what the failed metadata requests report; librdkafka's own events are detail.
     client.on('event.error', (err) => logger.debug({ err: describeNativeError(err) }, 'librdkafka probe error'));
-    // A failed connect was disconnected by the binding already.
-    client.connect({ timeout }, (err) => (err ? reject(err) : resolve(client)));
+    client.connect({ timeout }, (err) => {
+      if (err) {
+        releaseFailedConnect(client);
+        reject(err);
+        return;
+      }
+      // Its error events are served as they come, not queued for a poll that never comes.
+      client.setPollInBackground(true);
+      resolve(client);
+    });
   });
 }
 
 function metadata(client: NativeProducer, timeout: number): Promise<void> {
-  return new Promise((resolve, reject) => client.getMetadata({ timeout }, (err) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) => client.getMetadata({ timeout, allTopics: false }, (err) => (err ? reject(err) : resolve())));
 }
 
 function disconnect(client: NativeProducer): Promise<void> {

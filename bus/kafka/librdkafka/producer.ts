@@ -22,6 +22,7 @@ import {
   type NativeProducer,
   describeNativeError,
   loadNative,
+  releaseFailedConnect,
 } from './native.js';
 
 /**
@@ -484,8 +485,8 @@ export class LibrdkafkaProducer implements BusProducer {
       });
       producer.connect({ timeout: connectTimeout(this.options) }, (err) => {
         if (err) {
-          // The binding has disconnected it already; disconnect() would now throw "Producer
-          // not connected" out of this callback and end the process.
+          // The binding has disconnected it already, and kept it from being collected.
+          releaseFailedConnect(producer);
           reject(err);
           return;
         }

@@ -4,7 +4,7 @@ import { refusalOf } from '../refusal.js';
 import { AckedMemory, type SendAttempt } from '../resend.js';
 import { connectTimeout, connectionConfig } from './config.js';
 import { Deliveries, STALLED, type SendOutcome, Unreported, within } from './deliveries.js';
-import { type NativeError, type NativeProducer, describeNativeError, loadNative } from './native.js';
+import { type NativeError, type NativeProducer, describeNativeError, loadNative, releaseFailedConnect } from './native.js';
 import { StalledRecords } from './stalled.js';
 
 /**
@@ -307,8 +307,8 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
       );
       producer.connect({ timeout: connectTimeout(this.setup.options) }, (err) => {
         if (err) {
-          // The binding has disconnected it already; disconnect() would now throw "Producer
-          // not connected" out of this callback and end the process.
+          // The binding has disconnected it already, and kept it from being collected.
+          releaseFailedConnect(producer);
           reject(err);
         } else {
           producer.setPollInBackground(true);
