@@ -11,7 +11,8 @@ bin=$(dirname -- "$self")/../dist/bin
 trap 'exit 0' INT TERM
 trap '' HUP
 plan=$(node "$bin/exec-plan.js" "$@") || exit $?
-trap - INT TERM HUP
+# The traps stay until exec: it gives back the default action of a trapped signal, and Node
+# restores SIGHUP's at its start (the pipeline listens for it from its first line).
 # SLUICE_NODE_FLAGS: more of Node's options, for the process that runs the command (some,
 # --cpu-prof for one, are refused in NODE_OPTIONS). Split into words on purpose, below too;
 # never expanded as file names.
@@ -23,7 +24,7 @@ fi
 {
   read -r limit
   read -r flags
-  read -r script
+  IFS= read -r script
 } <<PLAN
 $plan
 PLAN

@@ -11,7 +11,8 @@ export interface SignalTarget {
 /**
  * A signal this soon after the first is the same stop delivered twice, not a person asking
  * to exit at once: systemd (KillMode=control-group, its default) signals every process of
- * the unit, so the pipeline process gets the signal itself and again from its launcher;
+ * the unit, so a pipeline process started by `node dist/bin/sluice.js` gets the signal itself
+ * and again from its launcher (bin/launch.ts; the `sluice` entrypoint execs, no launcher);
  * GNU timeout signals its child and then its whole process group.
  */
 export const REPEAT_WINDOW_MS = 1000;

@@ -82,14 +82,14 @@ describe('Dockerfile', () => {
   const text = readFileSync(join(ROOT, 'docker/Dockerfile'), 'utf8');
 
   test('copies only paths that exist, runs unprivileged, has a health check and the sluice entrypoint', () => {
-    const sources = [...text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
+    const sources = [...text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' ').filter((w) => !w.startsWith('--')));
     expect(sources.length).toBeGreaterThan(5);
     for (const s of sources) expect(existsSync(join(ROOT, s)), s).toBe(true);
     expect(text).toMatch(/^USER node$/m);
     expect(text).toMatch(/^HEALTHCHECK .*\n\s+CMD \["node", "\/app\/docker\/healthcheck.mjs"\]$/m);
     // The shell entrypoint, which execs Node (bin/sluice.sh), copied where it is run from, executable.
     expect(text).toContain('ENTRYPOINT ["/app/bin/sluice.sh"]');
-    expect(text).toMatch(/^COPY bin\/sluice\.sh \/app\/bin\/sluice\.sh$/m);
+    expect(text).toMatch(/^COPY --chmod=755 bin\/sluice\.sh \/app\/bin\/sluice\.sh$/m);
     expect(statSync(join(ROOT, 'bin/sluice.sh')).mode & 0o111).toBe(0o111);
     expect(text).toContain('npm ci --omit=dev');
   });

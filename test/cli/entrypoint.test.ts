@@ -1,7 +1,9 @@
 // bin/sluice.sh, the entrypoint npm installs as `sluice` and the Docker image runs: it
 // computes V8's flags from memory_limit and execs Node with them, so the process a
 // supervisor started is the pipeline itself, with no launcher beside it (bin/launch.ts).
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../support/index.js';
@@ -111,6 +113,33 @@ describe('bin/sluice.sh', () => {
       await dir.cleanup();
     }
   }, 120_000);
+
+  it('exits 0 when stopped while it works out the flags, before any pipeline started', async () => {
+    const dir = await tempDir('entrypoint-early');
+    try {
+      // A FIFO for the config: the Node run that works out the flags reads it, and waits
+      // there until the test writes it, so the stop surely comes while it runs.
+      const config = join(dir.dir, 'run.yaml');
+      execFileSync('mkfifo', [config]);
+      const run = start(['run', '-c', config], {}, undefined, ENTRYPOINT);
+      const pid = run.child.pid!;
+      await waitFor(
+        'the entrypoint catching SIGTERM (SigCgt bit 14)',
+        () => {
+          const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+          return caught !== undefined && (BigInt(`0x${caught}`) & (1n << 14n)) !== 0n;
+        },
+        10_000,
+        () => run.stderr(),
+      );
+      run.child.kill('SIGTERM');
+      await writeFile(config, `data_dir: ${join(dir.dir, 'data')}\napi: { enabled: false }\n`);
+      expect(await run.exited).toBe(0);
+      expect(run.logs().map((l) => l.msg)).not.toContain('sluice started');
+    } finally {
+      await dir.cleanup();
+    }
+  }, 60_000);
 
   it('runs every other command in one Node process, with its output and exit code, and refuses a bad config of a pipeline as the CLI does', async () => {
     const dir = await tempDir('entrypoint-cli');
