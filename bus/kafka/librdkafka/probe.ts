@@ -2,7 +2,7 @@ import { sleep } from '../../../core/backoff.js';
 import type { Logger } from '../../../core/log.js';
 import type { BusHealth } from '../../../core/pipeline.js';
 import type { ClientSetup } from '../client.js';
-import { connectionConfig, connectTimeout } from './config.js';
+import { connectionConfig } from './config.js';
 import { describeNativeError, loadNative, type NativeProducer, releaseFailedConnect } from './native.js';
 
 /**
@@ -22,7 +22,10 @@ export function startProducerProbe(
   intervalMs = 5000,
 ): { stop(): Promise<void> } {
   const abort = new AbortController();
-  const timeout = connectTimeout(setup.options);
+  // connection_timeout, as the kafkajs probe waits, rather than the producer's longer
+  // connectTimeout: a process stopping waits for a connect or request in flight (the
+  // binding's threadpool thread), and with the brokers down one nearly always is.
+  const timeout = Math.max(1000, setup.options.connection_timeout);
   let client: NativeProducer | undefined;
   const loop = (async () => {
     while (!abort.signal.aborted) {
