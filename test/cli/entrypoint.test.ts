@@ -7,24 +7,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../support/index.js';
-import { ENTRYPOINT, REPO, sluice, start, stopAll, waitForLog } from './harness.js';
+import { alive, childrenOf, ENTRYPOINT, REPO, sluice, start, stopAll, unreachableCollector, waitForLog } from './harness.js';
 
 afterAll(stopAll);
 
 const MiB = 1024 * 1024;
-
-function children(pid: number): number[] {
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 function outputs(dir: string): string {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -67,7 +54,7 @@ describe('bin/sluice.sh', () => {
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
       expect(env).toContain(`SLUICE_MEMORY_LIMIT=${112 * MiB}`);
       expect(env).toContain('MALLOC_ARENA_MAX=2');
-      expect(children(pid)).toEqual([]);
+      expect(childrenOf(pid)).toEqual([]);
 
       writeFileSync(join(dir.dir, 'app.log'), 'one\ntwo\n');
       await waitFor(
@@ -86,17 +73,7 @@ describe('bin/sluice.sh', () => {
   it('runs a collector supervisor as that process: its workers are its children, and a SIGTERM stops them all with exit 0', async () => {
     const dir = await tempDir('entrypoint-workers');
     try {
-      const config = join(dir.dir, 'collector.yaml');
-      writeFileSync(
-        config,
-        [
-          `data_dir: ${join(dir.dir, 'data')}`,
-          // Neither Kafka nor Elasticsearch need answer for a collector to start.
-          'bus: { type: kafka, client: kafkajs, brokers: 127.0.0.1:1, topic: t }',
-          'sinks: { search: { type: elasticsearch, url: "http://127.0.0.1:1" } }',
-          'api: { enabled: false }',
-        ].join('\n'),
-      );
+      const config = unreachableCollector(dir.dir);
       const collector = start(['collector', '-c', config, '--workers', '2'], {}, undefined, ENTRYPOINT);
       await waitFor(
         'two workers started',
@@ -104,7 +81,7 @@ describe('bin/sluice.sh', () => {
         60_000,
         () => collector.stderr(),
       );
-      const workers = children(collector.child.pid!);
+      const workers = childrenOf(collector.child.pid!);
       expect(workers).toHaveLength(2);
       for (const w of workers) expect(readFileSync(`/proc/${w}/cmdline`, 'utf8').split('\0')).toContain('--worker');
       expect(await collector.stop('SIGTERM')).toBe(0);

@@ -3,7 +3,7 @@
  * long-running ones (`sluice run`) whose output is watched and which are stopped by signal.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { waitFor } from '../support/index.js';
 
@@ -130,4 +130,36 @@ export function demoPipeline(dir: string, sinks: string, extra = ''): string {
     sinks,
     extra,
   ].join('\n');
+}
+
+/** The children of a process, from /proc (empty when it has none). */
+export function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+/** Whether a process runs (a zombie does not). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A collector config at `dir/collector.yaml` whose Kafka and Elasticsearch are addresses
+ * where nothing listens: a collector starts all the same (and its workers, shared by them).
+ */
+export function unreachableCollector(dir: string): string {
+  return writeFile(
+    dir,
+    'collector.yaml',
+    [
+      `data_dir: ${join(dir, 'data')}`,
+      'bus: { type: kafka, client: kafkajs, brokers: 127.0.0.1:1, topic: t }',
+      'sinks: { search: { type: elasticsearch, url: "http://127.0.0.1:1" } }',
+      'api: { enabled: false }',
+    ].join('\n'),
+  );
 }

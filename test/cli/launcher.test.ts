@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../support/index.js';
-import { REPO, start, stopAll, waitForLog } from './harness.js';
+import { alive, childrenOf, REPO, start, stopAll, unreachableCollector, waitForLog } from './harness.js';
 
 afterAll(stopAll);
 
@@ -12,22 +12,13 @@ const MiB = 1024 * 1024;
 
 /** The agent's pipeline process, the launcher's one child. */
 function childOf(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+  return childrenOf(pid)[0]!;
 }
 
 function vmFlags(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
     .split('\0')
     .filter((a) => a.startsWith('--max-'));
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -159,24 +150,11 @@ describe('sluice agent launcher', () => {
   it('stops a collector signalled while its workers start once they are up: exit 0 and no worker left behind', async () => {
     const dir = await tempDir('launcher-workers');
     try {
-      const config = join(dir.dir, 'collector.yaml');
-      writeFileSync(
-        config,
-        [
-          `data_dir: ${join(dir.dir, 'data')}`,
-          'bus: { type: kafka, client: kafkajs, brokers: 127.0.0.1:1, topic: t }',
-          // Shared by workers, and like Kafka it need not answer for a collector to start.
-          'sinks: { search: { type: elasticsearch, url: "http://127.0.0.1:1" } }',
-          'api: { enabled: false }',
-        ].join('\n'),
-      );
+      const config = unreachableCollector(dir.dir);
       const collector = start(['collector', '-c', config, '--workers', '2']);
       // A worker logs its client choice while it builds its bus, before it reports started.
       await waitForLog(collector, 'kafka client chosen', 60_000);
-      const workers = readFileSync(`/proc/${childOf(collector.child.pid!)}/task/${childOf(collector.child.pid!)}/children`, 'utf8')
-        .trim()
-        .split(/\s+/)
-        .map(Number);
+      const workers = childrenOf(childOf(collector.child.pid!));
       expect(workers).toHaveLength(2);
       expect(await collector.stop('SIGTERM')).toBe(0);
       const stopping = collector.logs().find((l) => l.msg === 'stopping (send the signal again to exit at once)' && l.worker === undefined);
