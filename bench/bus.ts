@@ -7,12 +7,17 @@
 //   limit:   Kafka's own ProducerPerformance (Java client, acks=all, idempotent) on the same
 //            broker, same record size, same partitions, batches as large as ours, run right
 //            after our produce phases so that all see the same load.
+//   binding: the librdkafka binding alone (bench/support/librdkafka-binding.ts), when installed:
+//            produce of the same records' bytes made beforehand, with the bus's opaque and
+//            headers and without (bare), and consume without decoding or committing. The
+//            bus's figures over these (produce_vs_binding, consume_vs_binding) are what Sluice
+//            itself costs; the binding's over Java's, what the client costs.
 // Consume rates are taken over the steady window: from the moment every member of the group
 // has delivered its first batch (the group has formed) to the last record, so the group
 // join, which is the broker's initial rebalance delay more than anything of ours, is left out.
 // The machine is shared: besides wall-clock MiB/s, each phase reports MiB per CPU-second of
 // the processes doing the work (*_mib_per_cpu_s), which load from other processes barely moves.
-// Last line: {"bench":"bus","clients":{"kafkajs":{...},"librdkafka":{...}},"limit_produce_mib_per_s":…}
+// Last line: {"bench":"bus","clients":{"kafkajs":{...},"librdkafka":{...}},"limit_produce_mib_per_s":…,"librdkafka_binding":{...}}
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,6 +26,7 @@ import kafkajs from 'kafkajs';
 import { MemoryChannel } from '../agent/channel/memory/memory-channel.js';
 import { Forwarder } from '../agent/forwarder.js';
 import { javaProducerMibPerSec } from './support/java-producer.js';
+import { type BindingPhase, bindingConsume, bindingProduce } from './support/librdkafka-binding.js';
 import { type KafkaClientName, probeLibrdkafka } from '../bus/kafka/client.js';
 import { KafkaBus } from '../bus/kafka/index.js';
 import { kafkaBusOptions } from '../bus/kafka/options.js';
@@ -35,6 +41,8 @@ const EVENTS = Number(process.env.BENCH_BUS_EVENTS ?? 400_000);
 /** The consume phases read more, so that the steady window is long next to the group join. */
 const CONSUME_EVENTS = 2 * EVENTS;
 const RECORD_BYTES = 200;
+/** Records per consume() call of the bare binding: the bus's consumer takes rounds of about 256 KiB, at most 1,000 records. */
+const BINDING_CONSUME_ROUND = 1000;
 const PARTITIONS = 4;
 /** The Java client warms up (JIT) within the run: give it enough records that this is a small part. */
 const JAVA_RECORDS = Math.max(EVENTS, 1_000_000);
@@ -67,18 +75,24 @@ function makeEvents(n: number): { events: LogEvent[]; bytes: number } {
 }
 
 function bus(client: KafkaClientName, brokers: string, topic: string, extra: Record<string, unknown> = {}): KafkaBus {
-  const options = kafkaBusOptions.parse({ client, brokers, topic, ...extra });
-  return new KafkaBus(options, { name: 'bus', logger: silentLogger() });
+  return new KafkaBus(busOptions(client, brokers, topic, extra), { name: 'bus', logger: silentLogger() });
 }
+
+function busOptions(client: KafkaClientName, brokers: string, topic: string, extra: Record<string, unknown> = {}) {
+  return kafkaBusOptions.parse({ client, brokers, topic, ...extra });
+}
+
+/** The producer options of the produce phases: what the bare binding is given too. */
+const PRODUCER = { compression: 'none', batch: { max_events: 10_000, timeout: '5ms' }, partitions: PARTITIONS, replication_factor: 1 };
+/** The consumer options of the consume phases. */
+const CONSUMER = { max_wait: '100ms', partitions_concurrently: PARTITIONS };
 
 /** Memory channel -> forwarder -> producer; the clock runs from the first take to the last commit. */
 async function produce(client: KafkaClientName, brokers: string, topic: string, events: LogEvent[]): Promise<Phase> {
   const logger = silentLogger();
-  const producer = bus(client, brokers, topic, {
-    // Linger (batch.timeout) at the default, 5 ms, which is also what the Java run uses: with 0,
-    // librdkafka sends smaller requests and produced a quarter less.
-    producer: { compression: 'none', batch: { max_events: 10_000, timeout: '5ms' }, partitions: PARTITIONS, replication_factor: 1 },
-  }).producer();
+  // Linger (batch.timeout) at the default, 5 ms, which is also what the Java run uses: with 0,
+  // librdkafka sends smaller requests and produced a quarter less.
+  const producer = bus(client, brokers, topic, { producer: PRODUCER }).producer();
   const channel = new MemoryChannel({ maxEvents: events.length + 1, maxBytes: 4 * 1024 * MiB }, 'bench', logger);
   await channel.open();
   for (let i = 0; i < events.length; i += 10_000) await channel.put(events.slice(i, i + 10_000));
@@ -117,9 +131,7 @@ async function consumeMember(
   stop: Promise<void>,
 ): Promise<void> {
   const logger = silentLogger();
-  const consumer = bus(client, brokers, topic, {
-    consumer: { group_id: group, max_wait: '100ms', partitions_concurrently: PARTITIONS },
-  }).consumer();
+  const consumer = bus(client, brokers, topic, { consumer: { ...CONSUMER, group_id: group } }).consumer();
   const c0 = process.cpuUsage();
   let seen = 0;
   const sink = {
@@ -202,6 +214,12 @@ async function admin<T>(brokers: string, act: (a: kafkajs.Admin) => Promise<T>):
   }
 }
 
+function createTopic(brokers: string, topic: string): Promise<boolean> {
+  return admin(brokers, (a) =>
+    a.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }] }),
+  );
+}
+
 async function main(): Promise<void> {
   const services = (await import(pathToFileURL(join(ROOT, 'test/services/services.mjs')).href)) as Services;
   const session = await services.acquire();
@@ -225,11 +243,21 @@ async function main(): Promise<void> {
       topics.push(topic);
       produced[client] = await produce(client, brokers, topic, produceEvents);
     }
+    // The binding alone, right after the bus's producers and before Java, under the same load.
+    const binding: Record<string, BindingPhase> = {};
+    if (probe.installed) {
+      const records = produceEvents.map((e) => ({ value: encodeEvent(e), service: e.service, module: e.module }));
+      for (const shape of ['as-the-bus', 'bare'] as const) {
+        const topic = `${prefix}-binding-${shape}`;
+        topics.push(topic);
+        await createTopic(brokers, topic);
+        const options = busOptions('librdkafka', brokers, topic, { producer: PRODUCER });
+        binding[shape] = await bindingProduce(options, topic, PARTITIONS, records, shape, PRODUCER.batch.max_events);
+      }
+    }
     const javaTopic = `${prefix}-java`;
     topics.push(javaTopic);
-    await admin(brokers, (a) =>
-      a.createTopics({ waitForLeaders: true, topics: [{ topic: javaTopic, numPartitions: PARTITIONS, replicationFactor: 1 }] }),
-    );
+    await createTopic(brokers, javaTopic);
     const limit = javaProducerMibPerSec({
       kafkaLibs: join(services.servicesDir(), 'kafka/libs/*'),
       brokers,
@@ -260,6 +288,27 @@ async function main(): Promise<void> {
         `${client}: produce ${(EVENTS / p.seconds).toFixed(0)} events/s, consume ${(CONSUME_EVENTS / one.seconds).toFixed(0)} events/s, with 2 workers ${(CONSUME_EVENTS / two.seconds).toFixed(0)} events/s`,
       );
     }
+    let librdkafkaBinding: Record<string, number> | undefined;
+    if (probe.installed) {
+      const options = busOptions('librdkafka', brokers, consumeTopic, { consumer: { ...CONSUMER, group_id: 'unused' } });
+      const consumed = await bindingConsume(options, consumeTopic, PARTITIONS, CONSUME_EVENTS + 1, BINDING_CONSUME_ROUND);
+      const asTheBus = binding['as-the-bus']!;
+      const bare = binding.bare!;
+      librdkafkaBinding = {
+        produce_mib_per_s: round(mib / asTheBus.seconds),
+        produce_mib_per_cpu_s: round(mib / asTheBus.cpuSeconds),
+        bare_produce_mib_per_s: round(mib / bare.seconds),
+        bare_produce_mib_per_cpu_s: round(mib / bare.cpuSeconds),
+        consume_mib_per_s: round(consumeMib / consumed.seconds),
+        consume_mib_per_cpu_s: round(consumeMib / consumed.cpuSeconds),
+      };
+      const ours = results.librdkafka!;
+      ours.produce_vs_binding = round(ours.produce_mib_per_s! / librdkafkaBinding.produce_mib_per_s!, 2);
+      ours.consume_vs_binding = round(ours.consume_mib_per_s! / librdkafkaBinding.consume_mib_per_s!, 2);
+      console.error(
+        `librdkafka binding alone: produce ${(EVENTS / asTheBus.seconds).toFixed(0)} events/s (bare ${(EVENTS / bare.seconds).toFixed(0)}), consume ${(CONSUME_EVENTS / consumed.seconds).toFixed(0)} events/s`,
+      );
+    }
     console.error(`java producer ${limit} MiB/s, load average ${load.toFixed(1)}`);
     console.log(
       JSON.stringify({
@@ -270,6 +319,7 @@ async function main(): Promise<void> {
         load_average: round(load),
         limit_produce_mib_per_s: limit,
         clients: results,
+        ...(librdkafkaBinding ? { librdkafka_binding: librdkafkaBinding } : {}),
       }),
     );
   } finally {

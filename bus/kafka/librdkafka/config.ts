@@ -69,3 +69,16 @@ export function producerConfig(setup: Pick<ClientSetup, 'options' | 'tls'>, clie
   if (p.batch.max_bytes > DEFAULT_MESSAGE_MAX_BYTES) config['message.max.bytes'] = p.batch.max_bytes + 64 * 1024;
   return config;
 }
+
+/** How the consumer fetches, as the options say (also what `bench bus` gives the bare binding it compares with). */
+export function fetchConfig(c: ClientSetup['options']['consumer']): Config {
+  return {
+    'fetch.max.bytes': c.max_bytes,
+    'max.partition.fetch.bytes': c.max_bytes_per_partition,
+    'message.max.bytes': Math.min(1_000_000, c.max_bytes),
+    'receive.message.max.bytes': Math.max(100_000_000, c.max_bytes + 512),
+    'fetch.wait.max.ms': c.max_wait,
+    // What librdkafka prefetches in the background is bounded like one fetch.
+    'queued.max.messages.kbytes': Math.max(1024, Math.ceil(c.max_bytes / 1024)),
+  };
+}

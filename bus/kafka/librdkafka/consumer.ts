@@ -6,7 +6,7 @@ import { busMetrics } from '../metrics.js';
 import { type KafkaBusOptions, describeBus, topicSubscription } from '../options.js';
 import { decodeBatch, deliverAndWait, keepUndecodable } from '../records.js';
 import { UncommittedWrites } from '../uncommitted.js';
-import { connectTimeout, connectionConfig } from './config.js';
+import { connectTimeout, connectionConfig, fetchConfig } from './config.js';
 import {
   ERR,
   isOutage,
@@ -207,13 +207,7 @@ export class LibrdkafkaConsumer implements BusConsumer {
       'heartbeat.interval.ms': c.heartbeat_interval,
       // Also the rebalance timeout librdkafka gives the coordinator.
       'max.poll.interval.ms': Math.max(c.rebalance_timeout, c.session_timeout),
-      'fetch.max.bytes': c.max_bytes,
-      'max.partition.fetch.bytes': c.max_bytes_per_partition,
-      'message.max.bytes': Math.min(1_000_000, c.max_bytes),
-      'receive.message.max.bytes': Math.max(100_000_000, c.max_bytes + 512),
-      'fetch.wait.max.ms': c.max_wait,
-      // What librdkafka prefetches in the background is bounded like one fetch.
-      'queued.max.messages.kbytes': Math.max(1024, Math.ceil(c.max_bytes / 1024)),
+      ...fetchConfig(c),
       'partition.assignment.strategy': 'roundrobin',
       'allow.auto.create.topics': false,
       'topic.metadata.refresh.interval.ms': METADATA_REFRESH_MS,
