@@ -12,6 +12,9 @@
 //            headers and without (bare), and consume without decoding or committing. The
 //            bus's figures over these (produce_vs_binding, consume_vs_binding) are what Sluice
 //            itself costs; the binding's over Java's, what the client costs.
+//   batch:   the same records through a prototype boundary that carries a round per call
+//            (bench/support/batch-boundary.ts, compiled with `cc` when the binding's librdkafka
+//            and Node's headers are there): what a batch-level native path would reach.
 // Consume rates are taken over the steady window: from the moment every member of the group
 // has delivered its first batch (the group has formed) to the last record, so the group
 // join, which is the broker's initial rebalance delay more than anything of ours, is left out.
@@ -26,6 +29,7 @@ import kafkajs from 'kafkajs';
 import { MemoryChannel } from '../agent/channel/memory/memory-channel.js';
 import { Forwarder } from '../agent/forwarder.js';
 import { javaProducerMibPerSec } from './support/java-producer.js';
+import { batchBoundaryProduce, buildBatchBoundary } from './support/batch-boundary.js';
 import { type BindingPhase, bindingConsume, bindingProduce } from './support/librdkafka-binding.js';
 import { type KafkaClientName, probeLibrdkafka } from '../bus/kafka/client.js';
 import { KafkaBus } from '../bus/kafka/index.js';
@@ -231,6 +235,8 @@ async function main(): Promise<void> {
     const probe = probeLibrdkafka();
     const clients: KafkaClientName[] = probe.installed ? ['kafkajs', 'librdkafka'] : ['kafkajs'];
     if (!probe.installed) console.error(`librdkafka not measured: ${probe.reason}`);
+    const addon = probe.installed ? buildBatchBoundary(ROOT, join(ROOT, 'dist/bench')) : { reason: 'librdkafka is not installed' };
+    if ('reason' in addon) console.error(`batch boundary not measured: ${addon.reason}`);
     const { events, bytes } = makeEvents(CONSUME_EVENTS);
     const produceEvents = events.slice(0, EVENTS);
     const eventBytes = bytes / CONSUME_EVENTS;
@@ -253,6 +259,13 @@ async function main(): Promise<void> {
         await createTopic(brokers, topic);
         const options = busOptions('librdkafka', brokers, topic, { producer: PRODUCER });
         binding[shape] = await bindingProduce(options, topic, PARTITIONS, records, shape, PRODUCER.batch.max_events);
+      }
+      if ('path' in addon) {
+        const topic = `${prefix}-batch-boundary`;
+        topics.push(topic);
+        await createTopic(brokers, topic);
+        const options = busOptions('librdkafka', brokers, topic, { producer: PRODUCER });
+        binding.batch = await batchBoundaryProduce(addon.path, options, topic, PARTITIONS, records, PRODUCER.batch.max_events);
       }
     }
     const javaTopic = `${prefix}-java`;
@@ -301,12 +314,19 @@ async function main(): Promise<void> {
         bare_produce_mib_per_cpu_s: round(mib / bare.cpuSeconds),
         consume_mib_per_s: round(consumeMib / consumed.seconds),
         consume_mib_per_cpu_s: round(consumeMib / consumed.cpuSeconds),
+        ...(binding.batch
+          ? {
+              batch_produce_mib_per_s: round(mib / binding.batch.seconds),
+              batch_produce_mib_per_cpu_s: round(mib / binding.batch.cpuSeconds),
+              batch_produce_vs_java: round(mib / binding.batch.seconds / limit, 2),
+            }
+          : {}),
       };
       const ours = results.librdkafka!;
       ours.produce_vs_binding = round(ours.produce_mib_per_s! / librdkafkaBinding.produce_mib_per_s!, 2);
       ours.consume_vs_binding = round(ours.consume_mib_per_s! / librdkafkaBinding.consume_mib_per_s!, 2);
       console.error(
-        `librdkafka binding alone: produce ${(EVENTS / asTheBus.seconds).toFixed(0)} events/s (bare ${(EVENTS / bare.seconds).toFixed(0)}), consume ${(CONSUME_EVENTS / consumed.seconds).toFixed(0)} events/s`,
+        `librdkafka binding alone: produce ${(EVENTS / asTheBus.seconds).toFixed(0)} events/s (bare ${(EVENTS / bare.seconds).toFixed(0)}${binding.batch ? `, a round per call ${(EVENTS / binding.batch.seconds).toFixed(0)}` : ''}), consume ${(CONSUME_EVENTS / consumed.seconds).toFixed(0)} events/s`,
       );
     }
     console.error(`java producer ${limit} MiB/s, load average ${load.toFixed(1)}`);
