@@ -12,7 +12,7 @@
  */
 import type { KafkaBusOptions } from '../../bus/kafka/options.js';
 import { connectionConfig, fetchConfig, producerConfig } from '../../bus/kafka/librdkafka/config.js';
-import { type NativeError, type NativeMessage, loadNative } from '../../bus/kafka/librdkafka/native.js';
+import { type NativeError, type NativeMessage, loadBinding } from '../../bus/kafka/librdkafka/native.js';
 import { Placement } from '../../bus/kafka/placement.js';
 
 export interface BindingPhase {
@@ -36,7 +36,7 @@ export async function bindingProduce(
   shape: 'as-the-bus' | 'bare',
   round: number,
 ): Promise<BindingPhase> {
-  const native = loadNative();
+  const native = loadBinding();
   const producer = new native.Producer(producerConfig({ options, tls: undefined }, '-bench-binding'));
   let reported = 0;
   let failure: NativeError | undefined;
@@ -89,7 +89,7 @@ export async function bindingConsume(
   expected: number,
   round: number,
 ): Promise<BindingPhase> {
-  const native = loadNative();
+  const native = loadBinding();
   const consumer = new native.KafkaConsumer({
     ...connectionConfig({ options, tls: undefined }, '-bench-binding'),
     'group.id': `${topic}-binding-${Date.now()}`,

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { LogEvent } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
@@ -13,6 +14,7 @@ import type {
   RefusedEvent,
   UndecodableRecord,
 } from '../../core/pipeline.js';
+import { addonPath } from './librdkafka/addon/path.js';
 import type { KafkaBusOptions, KafkaClientChoice } from './options.js';
 
 /**
@@ -44,12 +46,21 @@ export type LibrdkafkaProbe = { installed: true; version: string } | { installed
 
 let probed: LibrdkafkaProbe | undefined;
 
+/** Why Sluice's producer addon (librdkafka/addon/) cannot run, if it cannot: the bus's producers need it beside the binding. */
+function addonMissing(): string | undefined {
+  const path = addonPath();
+  return path && existsSync(path)
+    ? undefined
+    : `the librdkafka producer addon is not built (${path ?? 'dist/native'}); npm run build builds it`;
+}
+
 /** Whether the librdkafka package loads here (its native addon built), and its librdkafka version. */
 export function probeLibrdkafka(): LibrdkafkaProbe {
   if (probed) return probed;
   try {
     const native = createRequire(import.meta.url)(LIBRDKAFKA_NATIVE_LAYER) as { librdkafkaVersion: string };
-    probed = { installed: true, version: native.librdkafkaVersion };
+    const unbuilt = addonMissing();
+    probed = unbuilt ? { installed: false, reason: unbuilt } : { installed: true, version: native.librdkafkaVersion };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     probed = {
@@ -97,7 +108,9 @@ export function probeLibrdkafkaApart(): LibrdkafkaProbe {
   } catch {
     answer = undefined;
   }
-  if (typeof answer?.version === 'string') probedApart = { installed: true, version: answer.version };
+  const unbuilt = addonMissing();
+  if (typeof answer?.version === 'string')
+    probedApart = unbuilt ? { installed: false, reason: unbuilt } : { installed: true, version: answer.version };
   else if (typeof answer?.error === 'string')
     probedApart = { installed: false, reason: `${LIBRDKAFKA_PACKAGE} does not load: ${answer.error}` };
   else return probeLibrdkafka();

@@ -1,110 +1,23 @@
 import { createRequire } from 'node:module';
 import { LIBRDKAFKA_NATIVE_LAYER } from '../client.js';
+import { AddonProducer, loadAddon } from './addon/native-producer.js';
 
-/**
- * The part of @confluentinc/kafka-javascript's native API (its node-rdkafka layer, not its
- * KafkaJS-compatible one) that the bus uses, typed here: the package is an optional
- * dependency, so Sluice must build and type-check where it did not install.
- */
+import type { Config, NativeError, NativeModule, NativeProducer } from './native-api.js';
 
-export interface NativeError extends Error {
-  code: number;
-  isFatal?: boolean;
-  isRetriable?: boolean;
-}
-
-export interface TopicPartition {
-  topic: string;
-  partition: number;
-}
-
-export interface TopicPartitionOffset extends TopicPartition {
-  offset: number;
-}
-
-export interface NativeMessage extends TopicPartitionOffset {
-  value: Buffer | null;
-  size: number;
-  key?: Buffer | string | null;
-  /** ms since the epoch (CreateTime or LogAppendTime); -1 when the record has none. */
-  timestamp?: number;
-}
-
-export interface DeliveryReport extends TopicPartitionOffset {
-  opaque?: unknown;
-}
-
-/** What the binding's getMetadata gives (a topic the cluster does not know has no partitions). */
-export interface Metadata {
-  topics: { name: string; partitions: { id: number }[] }[];
-}
-
-export type Config = Record<string, string | number | boolean | ((...args: never[]) => void)>;
-
-interface NativeClient {
-  connect(options: { timeout?: number; topic?: string }, cb: (err: NativeError | null) => void): this;
-  disconnect(cb: (err: NativeError | null) => void): this;
-  on(event: 'event.error', listener: (err: NativeError) => void): this;
-}
-
-export interface NativeProducer extends NativeClient {
-  produce(
-    topic: string,
-    partition: number | null,
-    /** Any byte view: the addon reads it with node::Buffer::Data, which takes every ArrayBufferView. */
-    value: Uint8Array,
-    key: string | Buffer | null,
-    timestamp: number | null,
-    opaque: unknown,
-    headers?: Record<string, string | Buffer>[],
-  ): unknown;
-  setPollInBackground(on: boolean): this;
-  getMetadata(
-    options: { topic?: string; timeout?: number; allTopics?: boolean },
-    cb: (err: NativeError | null, metadata: Metadata) => void,
-  ): void;
-  /** Client.prototype.disconnect, which Producer.disconnect overrides with a flush first (releaseFailedConnect). */
-  _disconnect(cb: (err: NativeError | null) => void): this;
-  flush(timeoutMs: number, cb: (err: NativeError | null) => void): this;
-  on(event: 'event.error', listener: (err: NativeError) => void): this;
-  on(event: 'delivery-report', listener: (err: NativeError | null, report: DeliveryReport) => void): this;
-}
-
-export interface NativeConsumer extends NativeClient {
-  subscribe(topics: string[]): this;
-  consume(count: number, cb: (err: NativeError | null, messages: NativeMessage[]) => void): void;
-  setDefaultConsumeTimeout(ms: number): void;
-  setDefaultIsTimeoutOnlyForFirstMessage(on: boolean): void;
-  assign(partitions: TopicPartition[]): this;
-  unassign(): this;
-  assignments(): TopicPartition[];
-  /** Queues an asynchronous commit; the outcome comes as an 'offset.commit' event (offset_commit_cb: true). */
-  commit(offsets: TopicPartitionOffset[]): this;
-  on(event: 'event.error', listener: (err: NativeError) => void): this;
-  on(
-    event: 'offset.commit',
-    listener: (err: NativeError | null | undefined, offsets: (TopicPartitionOffset & { error?: NativeError })[]) => void,
-  ): this;
-  pause(partitions: TopicPartition[]): void;
-  resume(partitions: TopicPartition[]): void;
-  seek(to: TopicPartitionOffset, timeoutMs: number, cb: (err: NativeError | null) => void): this;
-}
-
-export interface NativeAdmin {
-  createTopic(
-    topic: { topic: string; num_partitions: number; replication_factor: number },
-    timeoutMs: number,
-    cb: (err: NativeError | null) => void,
-  ): void;
-  disconnect(): void;
-}
-
-export interface NativeModule {
-  Producer: new (config: Config, topicConfig?: Config) => NativeProducer;
-  KafkaConsumer: new (config: Config, topicConfig?: Config) => NativeConsumer;
-  AdminClient: { createFrom(client: NativeProducer): NativeAdmin };
-  librdkafkaVersion: string;
-}
+export type {
+  NativeError,
+  TopicPartition,
+  TopicPartitionOffset,
+  NativeMessage,
+  DeliveryReport,
+  Metadata,
+  Config,
+  NativeProducer,
+  NativeConsumer,
+  NativeAdmin,
+  NativeLog,
+  NativeModule,
+} from './native-api.js';
 
 /** librdkafka's error codes the bus acts on (rdkafka.h). */
 export const ERR = {
@@ -124,19 +37,41 @@ export function isOutage(err: NativeError): boolean {
   return err.code === ERR.ALL_BROKERS_DOWN || err.code === ERR.TRANSPORT;
 }
 
+let binding: NativeModule | undefined;
 let loaded: NativeModule | undefined;
 
+/** The binding as it is: its own Producer (what `bench bus` measures the bus against). */
+export function loadBinding(): NativeModule {
+  binding ??= createRequire(import.meta.url)(LIBRDKAFKA_NATIVE_LAYER) as NativeModule;
+  return binding;
+}
+
+/**
+ * The client the bus runs on: the binding's consumer, and producers on Sluice's own addon
+ * (addon/), which carries records and delivery reports across without the binding's
+ * per-record objects; their admin (topic creation) is the producer's own connection.
+ */
 export function loadNative(): NativeModule {
-  loaded ??= createRequire(import.meta.url)(LIBRDKAFKA_NATIVE_LAYER) as NativeModule;
+  if (loaded) return loaded;
+  const native = loadBinding();
+  const addon = loadAddon(loadBinding);
+  loaded = {
+    Producer: class extends AddonProducer {
+      constructor(config: Config) {
+        super(addon, config);
+      }
+    },
+    KafkaConsumer: native.KafkaConsumer,
+    AdminClient: { createFrom: (client) => (client as AddonProducer).admin() },
+    librdkafkaVersion: native.librdkafkaVersion,
+  };
   return loaded;
 }
 
 /**
- * After a failed connect. The binding disconnected the native client but left its callbacks
- * registered, and they keep the client (its config, TLS certificates included) from ever
- * being collected: a producer retried with a new client while the brokers are down leaked
- * one per attempt. The base disconnect unregisters them, a no-op natively by now;
- * Producer.disconnect would flush first, and throw "Producer not connected".
+ * After a failed connect: a producer retried with a new client while the brokers are down
+ * would otherwise leak one per attempt. The addon's producer is still running (its poller
+ * thread and librdkafka's threads, which keep it from being collected): this destroys it.
  */
 export function releaseFailedConnect(producer: NativeProducer): void {
   try {

@@ -483,6 +483,7 @@ export class LibrdkafkaProducer implements BusProducer {
         if (isOutage(err)) this.outage.failed(describeNativeError(err));
         else this.logger.debug({ err: describeNativeError(err) }, 'librdkafka producer error');
       });
+      producer.on('event.log', (log) => this.logger.debug({ librdkafka: log.message, severity: log.severity }, 'librdkafka producer log'));
       producer.connect({ timeout: connectTimeout(this.options) }, (err) => {
         if (err) {
           // The binding has disconnected it already, and kept it from being collected.

@@ -305,6 +305,9 @@ export class LibrdkafkaRecordWriter extends TopicRecordWriter {
       producer.on('event.error', (err) =>
         this.setup.logger.debug({ err: describeNativeError(err) }, 'librdkafka dead-letter producer error'),
       );
+      producer.on('event.log', (log) =>
+        this.setup.logger.debug({ librdkafka: log.message, severity: log.severity }, 'librdkafka dead-letter producer log'),
+      );
       producer.connect({ timeout: connectTimeout(this.setup.options) }, (err) => {
         if (err) {
           // The binding has disconnected it already, and kept it from being collected.

@@ -1,0 +1,139 @@
+// Sluice's librdkafka producer addon against the shared broker: what the bus's producers rely
+// on, through the same NativeProducer interface the binding had (connect, produce with
+// partition, key and headers, delivery reports, metadata, topic creation, flush, close).
+import kafkajs from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { SHARED_BROKERS, topicsDeletedAfterAll } from '../../../../test/integration/bus-harness.js';
+import { waitFor } from '../../../../test/support/index.js';
+import { probeLibrdkafka } from '../../client.js';
+import { type DeliveryReport, loadNative, type NativeError, type NativeProducer, releaseFailedConnect } from '../native.js';
+
+const librdkafka = probeLibrdkafka();
+const kafka = new kafkajs.Kafka({ brokers: SHARED_BROKERS.split(','), logLevel: kafkajs.logLevel.NOTHING });
+const created = topicsDeletedAfterAll(kafka);
+
+function producer(extra: Record<string, string | number | boolean> = {}): NativeProducer {
+  return new (loadNative().Producer)({
+    'bootstrap.servers': SHARED_BROKERS,
+    'enable.idempotence': true,
+    acks: 'all',
+    'linger.ms': 5,
+    'message.timeout.ms': 0,
+    dr_cb: true,
+    ...extra,
+  });
+}
+
+const connect = (p: NativeProducer, timeout = 10_000) =>
+  new Promise<void>((resolve, reject) => p.connect({ timeout }, (err) => (err ? reject(err) : resolve())));
+const disconnect = (p: NativeProducer) => new Promise<void>((resolve) => p.disconnect(() => resolve()));
+
+describe.skipIf(!librdkafka.installed)(`librdkafka producer addon${librdkafka.installed ? '' : ` — SKIPPED: ${librdkafka.reason}`}`, () => {
+  it('delivers every record once, with its partition, key and headers, and reports each sequence number once', async () => {
+    const topic = `sluice-addon-${process.pid}-${Date.now()}`;
+    const p = producer();
+    const reports = new Map<number, NativeError | null>();
+    p.on('delivery-report', (err, report: DeliveryReport) => {
+      const seq = report.opaque as number;
+      expect(reports.has(seq)).toBe(false);
+      reports.set(seq, err);
+    });
+    await connect(p);
+    await new Promise<void>((resolve, reject) =>
+      loadNative()
+        .AdminClient.createFrom(p)
+        .createTopic({ topic, num_partitions: 3, replication_factor: 1 }, 10_000, (err) => (err ? reject(err) : resolve())),
+    );
+    created.push(topic);
+    const headers: Record<string, Buffer>[][] = [
+      [{ service: Buffer.from('checkout') }, { module: Buffer.from('api') }],
+      [{ service: Buffer.from('search') }, { module: Buffer.from('db') }],
+    ];
+    const scratch = Buffer.alloc(64);
+    const count = 30_000;
+    for (let i = 0; i < count; i++) {
+      // One scratch buffer for every value: the addon copies before produce returns.
+      const n = scratch.write(`record-${i}`);
+      p.produce(
+        topic,
+        i % 3,
+        new Uint8Array(scratch.buffer, scratch.byteOffset, n),
+        i % 2 ? Buffer.from(`k${i % 7}`) : null,
+        null,
+        1_000_000 + i,
+        headers[i % 2],
+      );
+    }
+    await waitFor(`${count} delivery reports`, () => reports.size === count, 30_000);
+    expect([...reports.values()].filter((e) => e !== null)).toEqual([]);
+    expect(Math.min(...reports.keys())).toBe(1_000_000);
+    expect(Math.max(...reports.keys())).toBe(1_000_000 + count - 1);
+    await disconnect(p);
+
+    const seen = new Map<string, { partition: number; key: string | null; service: string; module: string }>();
+    const consumer = kafka.consumer({ groupId: `${topic}-check` });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const value = message.value!.toString();
+        expect(seen.has(value)).toBe(false);
+        seen.set(value, {
+          partition,
+          key: message.key ? message.key.toString() : null,
+          service: String(message.headers!.service),
+          module: String(message.headers!.module),
+        });
+      },
+    });
+    await waitFor(`${count} records read back`, () => seen.size >= count, 60_000);
+    await consumer.disconnect();
+    expect(seen.size).toBe(count);
+    for (const i of [0, 1, 2, 12_345, count - 1])
+      expect(seen.get(`record-${i}`)).toEqual({
+        partition: i % 3,
+        key: i % 2 ? `k${i % 7}` : null,
+        service: i % 2 ? 'search' : 'checkout',
+        module: i % 2 ? 'db' : 'api',
+      });
+  }, 120_000);
+
+  it('lists topics, tells a topic it does not know, and says a topic exists already', async () => {
+    const topic = `sluice-addon-meta-${process.pid}-${Date.now()}`;
+    const p = producer({ 'allow.auto.create.topics': false });
+    await connect(p);
+    const metadata = (t?: string) =>
+      new Promise<{ name: string; partitions: number }[]>((resolve, reject) =>
+        p.getMetadata({ topic: t, timeout: 10_000 }, (err, m) =>
+          err ? reject(err) : resolve(m.topics.map((x) => ({ name: x.name, partitions: x.partitions.length }))),
+        ),
+      );
+    expect(await metadata(topic)).toEqual([{ name: topic, partitions: 0 }]);
+    const admin = loadNative().AdminClient.createFrom(p);
+    const create = () =>
+      new Promise<NativeError | null>((resolve) => admin.createTopic({ topic, num_partitions: 2, replication_factor: 1 }, 10_000, resolve));
+    expect(await create()).toBeNull();
+    created.push(topic);
+    expect(await create()).toMatchObject({ code: 36 });
+    expect(await metadata(topic)).toEqual([{ name: topic, partitions: 2 }]);
+    expect((await metadata()).map((t) => t.name)).toContain(topic);
+    await disconnect(p);
+    expect(() => p.produce(topic, 0, Buffer.from('late'), null, null, 1)).toThrow('librdkafka producer closed');
+  }, 60_000);
+
+  it('fails a connect to brokers that do not answer within its timeout, with librdkafka code, and is released', async () => {
+    const p = producer({ 'bootstrap.servers': '127.0.0.1:1', 'socket.connection.setup.timeout.ms': 1000 });
+    const errors: NativeError[] = [];
+    p.on('event.error', (err) => errors.push(err));
+    const started = Date.now();
+    const err = await connect(p, 500).then(
+      () => undefined,
+      (e: NativeError) => e,
+    );
+    expect(err?.code).toBeTypeOf('number');
+    expect(err?.code).not.toBe(0);
+    expect(Date.now() - started).toBeLessThan(5000);
+    releaseFailedConnect(p);
+    await disconnect(p);
+  });
+});
