@@ -7,20 +7,19 @@
 //   limit:   Kafka's own ProducerPerformance (Java client, acks=all, idempotent) on the same
 //            broker, same record size, same partitions, batches as large as ours, run right
 //            after our produce phases so that all see the same load.
-//   binding: the librdkafka binding alone (bench/support/librdkafka-binding.ts), when installed:
+//   alone:   the librdkafka client alone (bench/support/librdkafka-alone.ts), when installed:
 //            produce of the same records' bytes made beforehand, with the bus's opaque and
-//            headers and without (bare), and consume without decoding or committing. The
-//            bus's figures over these (produce_vs_binding, consume_vs_binding) are what Sluice
-//            itself costs; the binding's over Java's, what the client costs.
-//   batch:   the same records through a prototype boundary that carries a round per call
-//            (bench/support/batch-boundary.ts, compiled with `cc` when the binding's librdkafka
-//            and Node's headers are there): what a batch-level native path would reach.
+//            headers, on Sluice's producer addon (what the bus runs on) and on the binding's
+//            own producer (and bare: neither opaque nor headers); consume on the binding
+//            without decoding or committing. The bus's figures over these (produce_vs_addon,
+//            consume_vs_binding) are what Sluice itself costs; the client's over Java's, what
+//            the client costs.
 // Consume rates are taken over the steady window: from the moment every member of the group
 // has delivered its first batch (the group has formed) to the last record, so the group
 // join, which is the broker's initial rebalance delay more than anything of ours, is left out.
 // The machine is shared: besides wall-clock MiB/s, each phase reports MiB per CPU-second of
 // the processes doing the work (*_mib_per_cpu_s), which load from other processes barely moves.
-// Last line: {"bench":"bus","clients":{"kafkajs":{...},"librdkafka":{...}},"limit_produce_mib_per_s":…,"librdkafka_binding":{...}}
+// Last line: {"bench":"bus","clients":{"kafkajs":{...},"librdkafka":{...}},"limit_produce_mib_per_s":…,"librdkafka_alone":{...}}
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -29,8 +28,7 @@ import kafkajs from 'kafkajs';
 import { MemoryChannel } from '../agent/channel/memory/memory-channel.js';
 import { Forwarder } from '../agent/forwarder.js';
 import { javaProducerMibPerSec } from './support/java-producer.js';
-import { batchBoundaryProduce, buildBatchBoundary } from './support/batch-boundary.js';
-import { type BindingPhase, bindingConsume, bindingProduce } from './support/librdkafka-binding.js';
+import { type AlonePhase, consumeAlone, produceAlone } from './support/librdkafka-alone.js';
 import { type KafkaClientName, probeLibrdkafka } from '../bus/kafka/client.js';
 import { KafkaBus } from '../bus/kafka/index.js';
 import { kafkaBusOptions } from '../bus/kafka/options.js';
@@ -86,7 +84,7 @@ function busOptions(client: KafkaClientName, brokers: string, topic: string, ext
   return kafkaBusOptions.parse({ client, brokers, topic, ...extra });
 }
 
-/** The producer options of the produce phases: what the bare binding is given too. */
+/** The producer options of the produce phases: what the client alone is given too. */
 const PRODUCER = { compression: 'none', batch: { max_events: 10_000, timeout: '5ms' }, partitions: PARTITIONS, replication_factor: 1 };
 /** The consumer options of the consume phases. */
 const CONSUMER = { max_wait: '100ms', partitions_concurrently: PARTITIONS };
@@ -235,8 +233,6 @@ async function main(): Promise<void> {
     const probe = probeLibrdkafka();
     const clients: KafkaClientName[] = probe.installed ? ['kafkajs', 'librdkafka'] : ['kafkajs'];
     if (!probe.installed) console.error(`librdkafka not measured: ${probe.reason}`);
-    const addon = probe.installed ? buildBatchBoundary(ROOT, join(ROOT, 'dist/bench')) : { reason: 'librdkafka is not installed' };
-    if ('reason' in addon) console.error(`batch boundary not measured: ${addon.reason}`);
     const { events, bytes } = makeEvents(CONSUME_EVENTS);
     const produceEvents = events.slice(0, EVENTS);
     const eventBytes = bytes / CONSUME_EVENTS;
@@ -249,23 +245,16 @@ async function main(): Promise<void> {
       topics.push(topic);
       produced[client] = await produce(client, brokers, topic, produceEvents);
     }
-    // The binding alone, right after the bus's producers and before Java, under the same load.
-    const binding: Record<string, BindingPhase> = {};
+    // The client alone, right after the bus's producers and before Java, under the same load.
+    const alone: Record<string, AlonePhase> = {};
     if (probe.installed) {
       const records = produceEvents.map((e) => ({ value: encodeEvent(e), service: e.service, module: e.module }));
-      for (const shape of ['as-the-bus', 'bare'] as const) {
-        const topic = `${prefix}-binding-${shape}`;
+      for (const shape of ['addon', 'as-the-bus', 'bare'] as const) {
+        const topic = `${prefix}-alone-${shape}`;
         topics.push(topic);
         await createTopic(brokers, topic);
         const options = busOptions('librdkafka', brokers, topic, { producer: PRODUCER });
-        binding[shape] = await bindingProduce(options, topic, PARTITIONS, records, shape, PRODUCER.batch.max_events);
-      }
-      if ('path' in addon) {
-        const topic = `${prefix}-batch-boundary`;
-        topics.push(topic);
-        await createTopic(brokers, topic);
-        const options = busOptions('librdkafka', brokers, topic, { producer: PRODUCER });
-        binding.batch = await batchBoundaryProduce(addon.path, options, topic, PARTITIONS, records, PRODUCER.batch.max_events);
+        alone[shape] = await produceAlone(options, topic, PARTITIONS, records, shape, PRODUCER.batch.max_events);
       }
     }
     const javaTopic = `${prefix}-java`;
@@ -301,32 +290,29 @@ async function main(): Promise<void> {
         `${client}: produce ${(EVENTS / p.seconds).toFixed(0)} events/s, consume ${(CONSUME_EVENTS / one.seconds).toFixed(0)} events/s, with 2 workers ${(CONSUME_EVENTS / two.seconds).toFixed(0)} events/s`,
       );
     }
-    let librdkafkaBinding: Record<string, number> | undefined;
+    let librdkafkaAlone: Record<string, number> | undefined;
     if (probe.installed) {
       const options = busOptions('librdkafka', brokers, consumeTopic, { consumer: { ...CONSUMER, group_id: 'unused' } });
-      const consumed = await bindingConsume(options, consumeTopic, PARTITIONS, CONSUME_EVENTS + 1, BINDING_CONSUME_ROUND);
-      const asTheBus = binding['as-the-bus']!;
-      const bare = binding.bare!;
-      librdkafkaBinding = {
-        produce_mib_per_s: round(mib / asTheBus.seconds),
-        produce_mib_per_cpu_s: round(mib / asTheBus.cpuSeconds),
-        bare_produce_mib_per_s: round(mib / bare.seconds),
-        bare_produce_mib_per_cpu_s: round(mib / bare.cpuSeconds),
-        consume_mib_per_s: round(consumeMib / consumed.seconds),
-        consume_mib_per_cpu_s: round(consumeMib / consumed.cpuSeconds),
-        ...(binding.batch
-          ? {
-              batch_produce_mib_per_s: round(mib / binding.batch.seconds),
-              batch_produce_mib_per_cpu_s: round(mib / binding.batch.cpuSeconds),
-              batch_produce_vs_java: round(mib / binding.batch.seconds / limit, 2),
-            }
-          : {}),
+      const consumed = await consumeAlone(options, consumeTopic, PARTITIONS, CONSUME_EVENTS + 1, BINDING_CONSUME_ROUND);
+      const addon = alone.addon!;
+      const binding = alone['as-the-bus']!;
+      const bare = alone.bare!;
+      librdkafkaAlone = {
+        addon_produce_mib_per_s: round(mib / addon.seconds),
+        addon_produce_mib_per_cpu_s: round(mib / addon.cpuSeconds),
+        addon_produce_vs_java: round(mib / addon.seconds / limit, 2),
+        binding_produce_mib_per_s: round(mib / binding.seconds),
+        binding_produce_mib_per_cpu_s: round(mib / binding.cpuSeconds),
+        bare_binding_produce_mib_per_s: round(mib / bare.seconds),
+        bare_binding_produce_mib_per_cpu_s: round(mib / bare.cpuSeconds),
+        binding_consume_mib_per_s: round(consumeMib / consumed.seconds),
+        binding_consume_mib_per_cpu_s: round(consumeMib / consumed.cpuSeconds),
       };
       const ours = results.librdkafka!;
-      ours.produce_vs_binding = round(ours.produce_mib_per_s! / librdkafkaBinding.produce_mib_per_s!, 2);
-      ours.consume_vs_binding = round(ours.consume_mib_per_s! / librdkafkaBinding.consume_mib_per_s!, 2);
+      ours.produce_vs_addon = round(ours.produce_mib_per_s! / librdkafkaAlone.addon_produce_mib_per_s!, 2);
+      ours.consume_vs_binding = round(ours.consume_mib_per_s! / librdkafkaAlone.binding_consume_mib_per_s!, 2);
       console.error(
-        `librdkafka binding alone: produce ${(EVENTS / asTheBus.seconds).toFixed(0)} events/s (bare ${(EVENTS / bare.seconds).toFixed(0)}${binding.batch ? `, a round per call ${(EVENTS / binding.batch.seconds).toFixed(0)}` : ''}), consume ${(CONSUME_EVENTS / consumed.seconds).toFixed(0)} events/s`,
+        `librdkafka alone: produce on the addon ${(EVENTS / addon.seconds).toFixed(0)} events/s, on the binding ${(EVENTS / binding.seconds).toFixed(0)} (bare ${(EVENTS / bare.seconds).toFixed(0)}), consume on the binding ${(CONSUME_EVENTS / consumed.seconds).toFixed(0)} events/s`,
       );
     }
     console.error(`java producer ${limit} MiB/s, load average ${load.toFixed(1)}`);
@@ -339,7 +325,7 @@ async function main(): Promise<void> {
         load_average: round(load),
         limit_produce_mib_per_s: limit,
         clients: results,
-        ...(librdkafkaBinding ? { librdkafka_binding: librdkafkaBinding } : {}),
+        ...(librdkafkaAlone ? { librdkafka_alone: librdkafkaAlone } : {}),
       }),
     );
   } finally {

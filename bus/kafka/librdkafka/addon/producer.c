@@ -558,73 +558,56 @@ static char *string_or_null(napi_env env, napi_value v) {
   return s;
 }
 
-/* metadata(p, topic: string | null, allTopics: boolean, timeoutMs): Promise<{topics}>. */
-static napi_value metadata(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  producer_t *p = producer_of(env, argv[0]);
-  if (!p) return NULL;
-  work_t *w = calloc(1, sizeof *w);
-  w->kind = WORK_METADATA;
-  w->p = p;
-  w->topic = string_or_null(env, argv[1]);
-  bool all;
-  napi_get_value_bool(env, argv[2], &all);
-  w->all_topics = all;
-  napi_get_value_int32(env, argv[3], &w->timeout_ms);
-  return start_work(env, argv[0], w);
-}
-
-/* createTopic(p, name, partitions, replicationFactor, timeoutMs): Promise<void>. */
-static napi_value create_topic(napi_env env, napi_callback_info info) {
+/*
+ * The requests that run on the threadpool, each settling a promise:
+ *   metadata(p, topic: string | null, allTopics: boolean, timeoutMs): {topics}
+ *   createTopic(p, name, partitions, replicationFactor, timeoutMs): undefined
+ *   flush(p, timeoutMs): the records librdkafka still holds after it
+ *   close(p): undefined; stops the poller and destroys the client (records still held are dropped)
+ */
+static napi_value request(napi_env env, napi_callback_info info, work_kind_t kind) {
   size_t argc = 5;
   napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   producer_t *p = producer_of(env, argv[0]);
   if (!p) return NULL;
   work_t *w = calloc(1, sizeof *w);
-  w->kind = WORK_CREATE_TOPIC;
+  w->kind = kind;
   w->p = p;
-  w->topic = string_or_null(env, argv[1]);
-  napi_get_value_int32(env, argv[2], &w->partitions);
-  napi_get_value_int32(env, argv[3], &w->replication_factor);
-  napi_get_value_int32(env, argv[4], &w->timeout_ms);
-  if (!w->topic) {
-    free(w);
-    napi_throw_type_error(env, NULL, "librdkafka addon: topic name must be a string");
-    return NULL;
+  switch (kind) {
+    case WORK_METADATA: {
+      bool all = false;
+      w->topic = string_or_null(env, argv[1]);
+      napi_get_value_bool(env, argv[2], &all);
+      w->all_topics = all;
+      napi_get_value_int32(env, argv[3], &w->timeout_ms);
+      break;
+    }
+    case WORK_CREATE_TOPIC:
+      w->topic = string_or_null(env, argv[1]);
+      napi_get_value_int32(env, argv[2], &w->partitions);
+      napi_get_value_int32(env, argv[3], &w->replication_factor);
+      napi_get_value_int32(env, argv[4], &w->timeout_ms);
+      if (!w->topic) {
+        free(w);
+        napi_throw_type_error(env, NULL, "librdkafka addon: topic name must be a string");
+        return NULL;
+      }
+      break;
+    case WORK_FLUSH:
+      napi_get_value_int32(env, argv[1], &w->timeout_ms);
+      break;
+    case WORK_CLOSE:
+      p->closed = 1;
+      break;
   }
   return start_work(env, argv[0], w);
 }
 
-/* flush(p, timeoutMs): Promise<number>, the records librdkafka still holds after it. */
-static napi_value flush(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  producer_t *p = producer_of(env, argv[0]);
-  if (!p) return NULL;
-  work_t *w = calloc(1, sizeof *w);
-  w->kind = WORK_FLUSH;
-  w->p = p;
-  napi_get_value_int32(env, argv[1], &w->timeout_ms);
-  return start_work(env, argv[0], w);
-}
-
-/* close(p): Promise<void>; stops the poller and destroys the client (records still held are dropped). */
-static napi_value close_producer(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  producer_t *p = producer_of(env, argv[0]);
-  if (!p) return NULL;
-  p->closed = 1;
-  work_t *w = calloc(1, sizeof *w);
-  w->kind = WORK_CLOSE;
-  w->p = p;
-  return start_work(env, argv[0], w);
-}
+static napi_value metadata(napi_env env, napi_callback_info info) { return request(env, info, WORK_METADATA); }
+static napi_value create_topic(napi_env env, napi_callback_info info) { return request(env, info, WORK_CREATE_TOPIC); }
+static napi_value flush(napi_env env, napi_callback_info info) { return request(env, info, WORK_FLUSH); }
+static napi_value close_producer(napi_env env, napi_callback_info info) { return request(env, info, WORK_CLOSE); }
 
 /* errorName(code): librdkafka's description of an error code. */
 static napi_value error_name(napi_env env, napi_callback_info info) {

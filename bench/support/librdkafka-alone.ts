@@ -1,42 +1,44 @@
 /**
- * The librdkafka binding alone, with nothing of Sluice around it: the ceiling `bench bus`
+ * The librdkafka client alone, with nothing of Sluice around it: the ceiling `bench bus`
  * sets beside the bus's own figures, so that a run tells how much of a gap to Kafka's Java
- * producer is the binding's and how much is Sluice's.
+ * producer is the client's and how much is Sluice's.
  *
- * - produce: the records' wire bytes made beforehand, handed to `Producer.produce` with the
- *   bus's producer config, placement and record shape (opaque and service/module headers, as
- *   the bus sends them; or `bare`: neither), rounds of `round` records, two rounds in flight
- *   as the forwarder keeps them, every delivery report awaited.
+ * - produce: the records' wire bytes made beforehand, handed to `produce` with the bus's
+ *   producer config, placement and record shape (opaque and service/module headers, as the
+ *   bus sends them), on Sluice's producer addon (`addon`, what the bus runs on) or on the
+ *   binding's own producer (`as-the-bus`; `bare`: neither opaque nor headers), rounds of
+ *   `round` records, two rounds in flight as the forwarder keeps them, every delivery report
+ *   awaited.
  * - consume: `KafkaConsumer.consume` with the bus's fetch config, partitions assigned (no
  *   group join), no decoding, no commits.
  */
 import type { KafkaBusOptions } from '../../bus/kafka/options.js';
 import { connectionConfig, fetchConfig, producerConfig } from '../../bus/kafka/librdkafka/config.js';
-import { type NativeError, type NativeMessage, loadBinding } from '../../bus/kafka/librdkafka/native.js';
+import { type NativeError, type NativeMessage, loadBinding, loadNative } from '../../bus/kafka/librdkafka/native.js';
 import { Placement } from '../../bus/kafka/placement.js';
 
-export interface BindingPhase {
+export interface AlonePhase {
   seconds: number;
   /** CPU-seconds of this process (librdkafka's threads included). */
   cpuSeconds: number;
 }
 
-export interface BindingRecord {
+export interface AloneRecord {
   value: Buffer;
   service: string;
   module: string;
 }
 
 /** Produces `records` and waits for every delivery report; fails on the first error. */
-export async function bindingProduce(
+export async function produceAlone(
   options: KafkaBusOptions,
   topic: string,
   partitions: number,
-  records: readonly BindingRecord[],
-  shape: 'as-the-bus' | 'bare',
+  records: readonly AloneRecord[],
+  shape: 'addon' | 'as-the-bus' | 'bare',
   round: number,
-): Promise<BindingPhase> {
-  const native = loadBinding();
+): Promise<AlonePhase> {
+  const native = shape === 'addon' ? loadNative() : loadBinding();
   const producer = new native.Producer(producerConfig({ options, tls: undefined }, '-bench-binding'));
   let reported = 0;
   let failure: NativeError | undefined;
@@ -82,13 +84,13 @@ export async function bindingProduce(
 }
 
 /** Reads `expected` records of `topic` from its start; the clock starts at the first record. */
-export async function bindingConsume(
+export async function consumeAlone(
   options: KafkaBusOptions,
   topic: string,
   partitions: number,
   expected: number,
   round: number,
-): Promise<BindingPhase> {
+): Promise<AlonePhase> {
   const native = loadBinding();
   const consumer = new native.KafkaConsumer({
     ...connectionConfig({ options, tls: undefined }, '-bench-binding'),
