@@ -2,18 +2,18 @@
 // client (kafkajs always; librdkafka when installed).
 //   produce: memory channel -> forwarder -> the bus's producer (acks=all, idempotent), ~200-byte events
 //   consume: the bus's consumer (group, decode, commit after ack) -> collector -> a sink that
-//            discards; in one process, and in two worker processes of one group (what
-//            `sluice collector --workers 2` runs)
+//            discards; in one worker process, and in two of one group (what `sluice
+//            collector --workers 2` runs)
 //   limit:   Kafka's own ProducerPerformance (Java client, acks=all, idempotent) on the same
 //            broker, same record size, same partitions, batches as large as ours, run right
 //            after our produce phases so that all see the same load.
 //   alone:   the librdkafka client alone (bench/support/librdkafka-alone.ts), when installed:
 //            produce of the same records' bytes made beforehand, with the bus's opaque and
-//            headers, on Sluice's producer addon (what the bus runs on) and on the binding's
-//            own producer (and bare: neither opaque nor headers); consume on the binding
-//            without decoding or committing. The bus's figures over these (produce_vs_addon,
-//            consume_vs_binding) are what Sluice itself costs; the client's over Java's, what
-//            the client costs.
+//            headers, on Sluice's addon (what the bus runs on) and on the binding's own
+//            producer (and bare: neither opaque nor headers); consume on the addon and on the
+//            binding without decoding or committing. The bus's figures over the addon's
+//            (produce_vs_addon, consume_vs_addon) are what Sluice itself costs; the client's
+//            over Java's, what the client costs.
 // Consume rates are taken over the steady window: from the moment every member of the group
 // has delivered its first batch (the group has formed) to the last record, so the group
 // join, which is the broker's initial rebalance delay more than anything of ours, is left out.
@@ -87,7 +87,12 @@ function busOptions(client: KafkaClientName, brokers: string, topic: string, ext
 /** The producer options of the produce phases: what the client alone is given too. */
 const PRODUCER = { compression: 'none', batch: { max_events: 10_000, timeout: '5ms' }, partitions: PARTITIONS, replication_factor: 1 };
 /** The consumer options of the consume phases. */
-const CONSUMER = { max_wait: '100ms', partitions_concurrently: PARTITIONS };
+/**
+ * Heartbeats every 500 ms: a member learns that another joined at its next heartbeat, and with
+ * the default 3 s the first member of the two-worker phase had read the whole topic by then
+ * (no window with both members in the group).
+ */
+const CONSUMER = { max_wait: '100ms', partitions_concurrently: PARTITIONS, heartbeat_interval: '500ms' };
 
 /** Memory channel -> forwarder -> producer; the clock runs from the first take to the last commit. */
 async function produce(client: KafkaClientName, brokers: string, topic: string, events: LogEvent[]): Promise<Phase> {
@@ -153,7 +158,9 @@ async function consumeMember(
 }
 
 /**
- * `members` consumers of one group, in this process (1) or in worker processes (more), reading
+ * `members` consumers of one group, each in a worker process (what `sluice collector
+ * --workers N` runs; one alone too, so that the bench's own heap of events is not its garbage
+ * collector's to walk: in this process it cost a third of the consumer's CPU), reading
  * `expected` events: the rate over the window from "every member has delivered" to the last event.
  */
 async function consume(client: KafkaClientName, brokers: string, topic: string, expected: number, members: number): Promise<Phase> {
@@ -173,31 +180,22 @@ async function consume(client: KafkaClientName, brokers: string, topic: string, 
       finished();
     }
   };
-  if (members === 1) {
-    let stop: () => void = () => {};
-    const stopped = new Promise<void>((r) => (stop = r));
-    const running = consumeMember(client, brokers, topic, group, (p) => update(0, p), stopped);
-    await done;
-    stop();
-    await running;
-  } else {
-    const script = fileURLToPath(import.meta.url);
-    const children = Array.from({ length: members }, (_, i) => {
-      const child = fork(script, ['member', client, brokers, topic, group], { stdio: 'inherit' });
-      child.on('message', (p: Progress) => update(i, p));
-      return child;
-    });
-    await done;
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((r) => {
-            c.once('exit', () => r());
-            c.send('stop');
-          }),
-      ),
-    );
-  }
+  const script = fileURLToPath(import.meta.url);
+  const children = Array.from({ length: members }, (_, i) => {
+    const child = fork(script, ['member', client, brokers, topic, group], { stdio: 'inherit' });
+    child.on('message', (p: Progress) => update(i, p));
+    return child;
+  });
+  await done;
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((r) => {
+          c.once('exit', () => r());
+          c.send('stop');
+        }),
+    ),
+  );
   if (!windowStart || !end || end.events === windowStart.events) throw new Error(`consume ${client} x${members}: no steady window`);
   const share = (end.events - windowStart.events) / expected;
   return {
@@ -273,6 +271,9 @@ async function main(): Promise<void> {
     const consumeTopic = `${prefix}-consume`;
     topics.push(consumeTopic);
     await produce(clients.at(-1)!, brokers, consumeTopic, events);
+    // Let go: the consumer alone below runs in this process, and a heap of a million events made its garbage collector's work three times as long.
+    events.length = 0;
+    produceEvents.length = 0;
     for (const client of clients) {
       const one = await consume(client, brokers, consumeTopic, CONSUME_EVENTS + 1, 1);
       const two = await consume(client, brokers, consumeTopic, CONSUME_EVENTS + 1, 2);
@@ -293,7 +294,8 @@ async function main(): Promise<void> {
     let librdkafkaAlone: Record<string, number> | undefined;
     if (probe.installed) {
       const options = busOptions('librdkafka', brokers, consumeTopic, { consumer: { ...CONSUMER, group_id: 'unused' } });
-      const consumed = await consumeAlone(options, consumeTopic, PARTITIONS, CONSUME_EVENTS + 1, BINDING_CONSUME_ROUND);
+      const consumed = await consumeAlone(options, consumeTopic, PARTITIONS, CONSUME_EVENTS + 1, BINDING_CONSUME_ROUND, 'binding');
+      const addonConsumed = await consumeAlone(options, consumeTopic, PARTITIONS, CONSUME_EVENTS + 1, BINDING_CONSUME_ROUND, 'addon');
       const addon = alone.addon!;
       const binding = alone['as-the-bus']!;
       const bare = alone.bare!;
@@ -307,12 +309,14 @@ async function main(): Promise<void> {
         bare_binding_produce_mib_per_cpu_s: round(mib / bare.cpuSeconds),
         binding_consume_mib_per_s: round(consumeMib / consumed.seconds),
         binding_consume_mib_per_cpu_s: round(consumeMib / consumed.cpuSeconds),
+        addon_consume_mib_per_s: round(consumeMib / addonConsumed.seconds),
+        addon_consume_mib_per_cpu_s: round(consumeMib / addonConsumed.cpuSeconds),
       };
       const ours = results.librdkafka!;
       ours.produce_vs_addon = round(ours.produce_mib_per_s! / librdkafkaAlone.addon_produce_mib_per_s!, 2);
-      ours.consume_vs_binding = round(ours.consume_mib_per_s! / librdkafkaAlone.binding_consume_mib_per_s!, 2);
+      ours.consume_vs_addon = round(ours.consume_mib_per_s! / librdkafkaAlone.addon_consume_mib_per_s!, 2);
       console.error(
-        `librdkafka alone: produce on the addon ${(EVENTS / addon.seconds).toFixed(0)} events/s, on the binding ${(EVENTS / binding.seconds).toFixed(0)} (bare ${(EVENTS / bare.seconds).toFixed(0)}), consume on the binding ${(CONSUME_EVENTS / consumed.seconds).toFixed(0)} events/s`,
+        `librdkafka alone: produce on the addon ${(EVENTS / addon.seconds).toFixed(0)} events/s, on the binding ${(EVENTS / binding.seconds).toFixed(0)} (bare ${(EVENTS / bare.seconds).toFixed(0)}), consume on the addon ${(CONSUME_EVENTS / addonConsumed.seconds).toFixed(0)} events/s, on the binding ${(CONSUME_EVENTS / consumed.seconds).toFixed(0)}`,
       );
     }
     console.error(`java producer ${limit} MiB/s, load average ${load.toFixed(1)}`);
@@ -340,7 +344,7 @@ function round(n: number, digits = 1): number {
 }
 
 if (process.argv[2] === 'member') {
-  // A worker process of the two-member consume phase.
+  // A worker process of a consume phase.
   const [, , , client, brokers, topic, group] = process.argv as string[];
   let stop: () => void = () => {};
   const stopped = new Promise<void>((r) => (stop = r));

@@ -9,8 +9,8 @@
  *   binding's own producer (`as-the-bus`; `bare`: neither opaque nor headers), rounds of
  *   `round` records, two rounds in flight as the forwarder keeps them, every delivery report
  *   awaited.
- * - consume: `KafkaConsumer.consume` with the bus's fetch config, partitions assigned (no
- *   group join), no decoding, no commits.
+ * - consume: `KafkaConsumer.consume` with the bus's fetch config on the addon (what the bus
+ *   runs on) or the binding, partitions assigned (no group join), no decoding, no commits.
  */
 import type { KafkaBusOptions } from '../../bus/kafka/options.js';
 import { connectionConfig, fetchConfig, producerConfig } from '../../bus/kafka/librdkafka/config.js';
@@ -90,11 +90,12 @@ export async function consumeAlone(
   partitions: number,
   expected: number,
   round: number,
+  client: 'addon' | 'binding',
 ): Promise<AlonePhase> {
-  const native = loadBinding();
+  const native = client === 'addon' ? loadNative() : loadBinding();
   const consumer = new native.KafkaConsumer({
-    ...connectionConfig({ options, tls: undefined }, '-bench-binding'),
-    'group.id': `${topic}-binding-${Date.now()}`,
+    ...connectionConfig({ options, tls: undefined }, `-bench-${client}`),
+    'group.id': `${topic}-${client}-${Date.now()}`,
     'enable.auto.commit': false,
     'auto.offset.reset': 'earliest',
     ...fetchConfig(options.consumer),
@@ -111,7 +112,7 @@ export async function consumeAlone(
       if (messages.length > 0 && !start) start = { t: process.hrtime.bigint(), cpu: process.cpuUsage(), seen: messages.length };
       seen += messages.length;
     }
-    if (!start || seen === start.seen) throw new Error('binding consume: no steady window');
+    if (!start || seen === start.seen) throw new Error(`${client} consume: no steady window`);
     const c = process.cpuUsage(start.cpu);
     // Scaled to the whole count, as the bus's consume phases are.
     const share = (seen - start.seen) / expected;

@@ -46,12 +46,10 @@ export type LibrdkafkaProbe = { installed: true; version: string } | { installed
 
 let probed: LibrdkafkaProbe | undefined;
 
-/** Why Sluice's producer addon (librdkafka/addon/) cannot run, if it cannot: the bus's producers need it beside the binding. */
+/** Why Sluice's addon (librdkafka/addon/) cannot run, if it cannot: the bus's producers and consumer need it beside the binding. */
 function addonMissing(): string | undefined {
   const path = addonPath();
-  return path && existsSync(path)
-    ? undefined
-    : `the librdkafka producer addon is not built (${path ?? 'dist/native'}); npm run build builds it`;
+  return path && existsSync(path) ? undefined : `the librdkafka addon is not built (${path ?? 'dist/native'}); npm run build builds it`;
 }
 
 /** Whether the librdkafka package loads here (its native addon built), and its librdkafka version. */

@@ -219,6 +219,7 @@ export class LibrdkafkaConsumer implements BusConsumer {
       if (isOutage(err)) this.outage.failed(describeNativeError(err));
       else this.logger.debug({ err: describeNativeError(err) }, 'librdkafka consumer error');
     });
+    consumer.on('event.log', (log) => this.logger.debug({ librdkafka: log.message, severity: log.severity }, 'librdkafka consumer log'));
     return consumer;
   }
 

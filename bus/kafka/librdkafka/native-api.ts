@@ -90,6 +90,8 @@ export interface NativeConsumer extends NativeClient {
     event: 'offset.commit',
     listener: (err: NativeError | null | undefined, offsets: (TopicPartitionOffset & { error?: NativeError })[]) => void,
   ): this;
+  /** librdkafka's warnings and errors as log lines (the addon's consumer). */
+  on(event: 'event.log', listener: (log: NativeLog) => void): this;
   pause(partitions: TopicPartition[]): void;
   resume(partitions: TopicPartition[]): void;
   seek(to: TopicPartitionOffset, timeoutMs: number, cb: (err: NativeError | null) => void): this;

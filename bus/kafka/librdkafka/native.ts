@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import { LIBRDKAFKA_NATIVE_LAYER } from '../client.js';
-import { AddonProducer, loadAddon } from './addon/native-producer.js';
+import { loadAddon } from './addon/load.js';
+import { AddonConsumer } from './addon/native-consumer.js';
+import { AddonProducer } from './addon/native-producer.js';
 
 import type { Config, NativeError, NativeModule, NativeProducer } from './native-api.js';
 
@@ -47,9 +49,10 @@ export function loadBinding(): NativeModule {
 }
 
 /**
- * The client the bus runs on: the binding's consumer, and producers on Sluice's own addon
- * (addon/), which carries records and delivery reports across without the binding's
- * per-record objects; their admin (topic creation) is the producer's own connection.
+ * The client the bus runs on: Sluice's own addon (addon/), which carries records, delivery
+ * reports and consumed rounds across without the binding's per-record objects; a producer's
+ * admin (topic creation) is its own connection. The binding is loaded first: the addon links
+ * against the librdkafka it built.
  */
 export function loadNative(): NativeModule {
   if (loaded) return loaded;
@@ -61,7 +64,11 @@ export function loadNative(): NativeModule {
         super(addon, config);
       }
     },
-    KafkaConsumer: native.KafkaConsumer,
+    KafkaConsumer: class extends AddonConsumer {
+      constructor(config: Config) {
+        super(addon, config);
+      }
+    },
     AdminClient: { createFrom: (client) => (client as AddonProducer).admin() },
     librdkafkaVersion: native.librdkafkaVersion,
   };

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds Sluice's librdkafka producer addon (producer.c) against the librdkafka that
+// Builds Sluice's librdkafka addon (producer.c, consumer.c) against the librdkafka that
 // @confluentinc/kafka-javascript built, into dist/native/. Run by `npm ci` (prepare) and
 // `npm run build`. The librdkafka client is optional: when its package is not installed, or
 // this machine has no C compiler or Node headers, it says why and exits 0, and the Kafka bus
@@ -16,7 +16,7 @@ const out = join(root, 'dist/native/sluice-librdkafka.node');
 const PACKAGE = '@confluentinc/kafka-javascript';
 
 function skip(reason) {
-  console.error(`librdkafka producer addon not built: ${reason}; the Kafka bus runs on kafkajs`);
+  console.error(`librdkafka addon not built: ${reason}; the Kafka bus runs on kafkajs`);
   process.exit(0);
 }
 
@@ -44,6 +44,7 @@ const args = [
   '-o',
   out,
   join(here, 'producer.c'),
+  join(here, 'consumer.c'),
   `-I${nodeHeaders}`,
   `-I${join(deps, 'include')}`,
   `-L${deps}`,
@@ -56,4 +57,4 @@ const run = spawnSync(cc, args, { encoding: 'utf8' });
 if (run.error) skip(`${cc}: ${run.error.message}`);
 if (run.status !== 0) skip(`${cc} failed:\n${run.stderr}`);
 if (run.stderr) process.stderr.write(run.stderr);
-console.error(`built the librdkafka producer addon: ${out}`);
+console.error(`built the librdkafka addon: ${out}`);

@@ -1,47 +1,6 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { addonPath } from './path.js';
+import { type Addon, type AddonHandle, configArrays } from './load.js';
+import { Requests } from './requests.js';
 import type { Config, DeliveryReport, Metadata, NativeAdmin, NativeError, NativeLog, NativeProducer } from '../native-api.js';
-
-/** What producer.c exports. */
-interface Addon {
-  create(keys: string[], values: string[], wake: () => void): AddonHandle;
-  topic(handle: AddonHandle, name: string): number;
-  produce(
-    handle: AddonHandle,
-    topic: number,
-    partition: number,
-    value: Uint8Array,
-    key: Uint8Array | null,
-    timestamp: number,
-    headers: Uint8Array[] | null,
-    sequence: number,
-  ): number;
-  take(handle: AddonHandle): [Float64Array, { code: number; fatal: 1 | 0 | -1; message: string }[]];
-  metadata(handle: AddonHandle, topic: string | null, allTopics: boolean, timeoutMs: number): Promise<Metadata>;
-  createTopic(handle: AddonHandle, name: string, partitions: number, replicationFactor: number, timeoutMs: number): Promise<void>;
-  flush(handle: AddonHandle, timeoutMs: number): Promise<number>;
-  close(handle: AddonHandle): Promise<void>;
-  errorName(code: number): string;
-}
-
-declare const handleBrand: unique symbol;
-type AddonHandle = { readonly [handleBrand]: true };
-
-let loaded: Addon | undefined;
-
-/** The addon, loaded after the binding (`loadBinding`), whose librdkafka it shares. */
-export function loadAddon(loadBinding: () => unknown): Addon {
-  if (loaded) return loaded;
-  const path = addonPath();
-  if (!path || !existsSync(path)) throw new Error(`the librdkafka producer addon is not built (${path ?? 'dist/native'}): npm run build`);
-  loadBinding();
-  loaded = createRequire(import.meta.url)(path) as Addon;
-  return loaded;
-}
-
-/** Config keys of the binding alone: librdkafka does not know them. */
-const BINDING_ONLY = new Set(['dr_cb', 'dr_msg_cb', 'event_cb', 'rebalance_cb', 'offset_commit_cb']);
 
 type ReportListener = (err: NativeError | null, report: DeliveryReport) => void;
 type ErrorListener = (err: NativeError) => void;
@@ -66,19 +25,11 @@ export class AddonProducer implements NativeProducer {
   private onReport: ReportListener | undefined;
   private onError: ErrorListener | undefined;
   private onLog: LogListener | undefined;
-  private closing: Promise<void> | undefined;
-  /** Requests running on the threadpool: the client is destroyed only once they ended. */
-  private readonly running = new Set<Promise<unknown>>();
+  private readonly requests = new Requests('librdkafka producer closed', STATE);
 
   constructor(addon: Addon, config: Config) {
     this.addon = addon;
-    const keys: string[] = [];
-    const values: string[] = [];
-    for (const [key, value] of Object.entries(config)) {
-      if (BINDING_ONLY.has(key) || typeof value === 'function') continue;
-      keys.push(key);
-      values.push(String(value));
-    }
+    const [keys, values] = configArrays(config);
     this.handle = addon.create(keys, values, () => this.dispatch());
   }
 
@@ -94,10 +45,12 @@ export class AddonProducer implements NativeProducer {
 
   /** As the binding's: done once the brokers answered a metadata request within `timeout`. */
   connect(options: { timeout?: number }, cb: (err: NativeError | null) => void): this {
-    this.run(() => this.addon.metadata(this.handle, null, false, options.timeout ?? 30_000)).then(
-      () => cb(null),
-      (err: NativeError) => cb(err),
-    );
+    this.requests
+      .run(() => this.addon.metadata(this.handle, null, false, options.timeout ?? 30_000))
+      .then(
+        () => cb(null),
+        (err: NativeError) => cb(err),
+      );
     return this;
   }
 
@@ -116,7 +69,7 @@ export class AddonProducer implements NativeProducer {
     headers?: Record<string, string | Buffer>[],
   ): unknown {
     if (typeof opaque !== 'number') throw new TypeError('the librdkafka addon takes a sequence number as the opaque');
-    if (this.closing !== undefined) throw Object.assign(new Error('librdkafka producer closed'), { code: STATE });
+    if (this.requests.closed) throw this.requests.closedError();
     let index = this.topics.get(topic);
     if (index === undefined) {
       index = this.addon.topic(this.handle, topic);
@@ -141,63 +94,52 @@ export class AddonProducer implements NativeProducer {
     cb: (err: NativeError | null, metadata: Metadata) => void,
   ): void {
     const allTopics = options.allTopics ?? options.topic === undefined;
-    this.run(() => this.addon.metadata(this.handle, options.topic ?? null, allTopics, options.timeout ?? 30_000)).then(
-      (metadata) => cb(null, metadata),
-      (err: NativeError) => cb(err, { topics: [] }),
-    );
+    this.requests
+      .run(() => this.addon.metadata(this.handle, options.topic ?? null, allTopics, options.timeout ?? 30_000))
+      .then(
+        (metadata) => cb(null, metadata),
+        (err: NativeError) => cb(err, { topics: [] }),
+      );
   }
 
   /** The admin the bus creates topics with: this producer's own connection. */
   admin(): NativeAdmin {
     return {
       createTopic: (topic, timeoutMs, cb) =>
-        void this.run(() =>
-          this.addon.createTopic(this.handle, topic.topic, topic.num_partitions, topic.replication_factor, timeoutMs),
-        ).then(
-          () => cb(null),
-          (err: NativeError) => cb(err),
-        ),
+        void this.requests
+          .run(() => this.addon.createTopic(this.handle, topic.topic, topic.num_partitions, topic.replication_factor, timeoutMs))
+          .then(
+            () => cb(null),
+            (err: NativeError) => cb(err),
+          ),
       disconnect: () => undefined,
     };
   }
 
   flush(timeoutMs: number, cb: (err: NativeError | null) => void): this {
-    this.run(() => this.addon.flush(this.handle, timeoutMs)).then(
-      (remaining) => cb(remaining === 0 ? null : this.error(TIMED_OUT)),
-      (err: NativeError) => cb(err),
-    );
+    this.requests
+      .run(() => this.addon.flush(this.handle, timeoutMs))
+      .then(
+        (remaining) => cb(remaining === 0 ? null : this.error(TIMED_OUT)),
+        (err: NativeError) => cb(err),
+      );
     return this;
   }
 
   /** Destroys the client without waiting for what it holds (the bus's producer flushes first when it means to). */
   disconnect(cb: (err: NativeError | null) => void): this {
-    this.closing ??= Promise.allSettled([...this.running])
-      .then(() => this.addon.close(this.handle))
-      .then(() => this.dispatch());
-    this.closing.then(
-      () => cb(null),
-      (err: NativeError) => cb(err),
-    );
+    this.requests
+      .close(() => this.addon.close(this.handle))
+      .then(() => this.dispatch())
+      .then(
+        () => cb(null),
+        (err: NativeError) => cb(err),
+      );
     return this;
   }
 
   _disconnect(cb: (err: NativeError | null) => void): this {
     return this.disconnect(cb);
-  }
-
-  /** A request on the threadpool, tracked for disconnect; refused once the producer is closing. */
-  private run<T>(request: () => Promise<T>): Promise<T> {
-    if (this.closing !== undefined) return Promise.reject(Object.assign(new Error('librdkafka producer closed'), { code: STATE }));
-    let started: Promise<T>;
-    try {
-      started = request();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    this.running.add(started);
-    const done = () => void this.running.delete(started);
-    started.then(done, done);
-    return started;
   }
 
   private flatten(headers: Record<string, string | Buffer>[]): Uint8Array[] {

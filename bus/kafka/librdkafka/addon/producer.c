@@ -12,9 +12,7 @@
  *
  * Loaded only after the binding, whose librdkafka.so.1 it links against by soname.
  */
-#define NAPI_VERSION 8
-#include <librdkafka/rdkafka.h>
-#include <node_api.h>
+#include "common.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -53,29 +51,6 @@ typedef struct {
   size_t topic_capacity;
   int closed;
 } producer_t;
-
-static napi_value throw_napi(napi_env env, const char *what) {
-  const napi_extended_error_info *info = NULL;
-  napi_get_last_error_info(env, &info);
-  char message[256];
-  snprintf(message, sizeof message, "librdkafka addon: %s: %s", what,
-           info && info->error_message ? info->error_message : "failed");
-  napi_throw_error(env, NULL, message);
-  return NULL;
-}
-
-#define CHECK(call)                                    \
-  do {                                                 \
-    if ((call) != napi_ok) return throw_napi(env, #call); \
-  } while (0)
-
-static void grow(void **items, size_t *capacity, size_t need, size_t size) {
-  if (need <= *capacity) return;
-  size_t next = *capacity ? *capacity : 1024;
-  while (next < need) next *= 2;
-  *items = realloc(*items, next * size);
-  *capacity = next;
-}
 
 /* Called by librdkafka from whichever thread polls: the poller, or a flush. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -155,15 +130,6 @@ static void destroy_client(producer_t *p) {
   p->rk = NULL;
 }
 
-static void call_wake(napi_env env, napi_value js_callback, void *context, void *data) {
-  (void)context;
-  (void)data;
-  if (env == NULL || js_callback == NULL) return;
-  napi_value undefined;
-  napi_get_undefined(env, &undefined);
-  napi_call_function(env, undefined, js_callback, 0, NULL, NULL);
-}
-
 static void free_collected(producer_t *p) {
   for (size_t i = 0; i < p->error_count; i++) free(p->errors[i].message);
   p->error_count = 0;
@@ -201,31 +167,9 @@ static napi_value create(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uint32_t n;
-  CHECK(napi_get_array_length(env, argv[0], &n));
   char error[512];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value k, v;
-    size_t key_len, value_len;
-    if (napi_get_element(env, argv[0], i, &k) != napi_ok || napi_get_element(env, argv[1], i, &v) != napi_ok ||
-        napi_get_value_string_utf8(env, k, NULL, 0, &key_len) != napi_ok ||
-        napi_get_value_string_utf8(env, v, NULL, 0, &value_len) != napi_ok) {
-      rd_kafka_conf_destroy(conf);
-      return throw_napi(env, "config");
-    }
-    char *key = malloc(key_len + 1), *value = malloc(value_len + 1);
-    napi_get_value_string_utf8(env, k, key, key_len + 1, &key_len);
-    napi_get_value_string_utf8(env, v, value, value_len + 1, &value_len);
-    rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, key, value, error, sizeof error);
-    free(key);
-    free(value);
-    if (res != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      napi_throw_error(env, NULL, error);
-      return NULL;
-    }
-  }
+  rd_kafka_conf_t *conf = conf_of(env, argv[0], argv[1]);
+  if (!conf) return NULL;
   producer_t *p = calloc(1, sizeof *p);
   pthread_mutex_init(&p->lock, NULL);
   rd_kafka_conf_set_opaque(conf, p);
@@ -472,15 +416,6 @@ static void run_work(napi_env env, void *data) {
   }
 }
 
-static napi_value error_value(napi_env env, rd_kafka_resp_err_t err, const char *message) {
-  napi_value text, code, error;
-  napi_create_string_utf8(env, message && *message ? message : rd_kafka_err2str(err), NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, NULL, text, &error);
-  napi_create_int32(env, err, &code);
-  napi_set_named_property(env, error, "code", code);
-  return error;
-}
-
 static napi_value metadata_value(napi_env env, const struct rd_kafka_metadata *md) {
   napi_value result, topics;
   napi_create_object(env, &result);
@@ -546,16 +481,6 @@ static napi_value start_work(napi_env env, napi_value handle, work_t *w) {
     return throw_napi(env, "async work");
   }
   return promise;
-}
-
-static char *string_or_null(napi_env env, napi_value v) {
-  napi_valuetype type;
-  size_t len;
-  if (napi_typeof(env, v, &type) != napi_ok || type != napi_string) return NULL;
-  napi_get_value_string_utf8(env, v, NULL, 0, &len);
-  char *s = malloc(len + 1);
-  napi_get_value_string_utf8(env, v, s, len + 1, &len);
-  return s;
 }
 
 /*
@@ -634,6 +559,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"errorName", NULL, error_name, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
+  consumer_register(env, exports);
   return exports;
 }
 
