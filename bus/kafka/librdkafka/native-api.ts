@@ -60,8 +60,6 @@ export interface NativeProducer extends NativeClient {
     options: { topic?: string; timeout?: number; allTopics?: boolean },
     cb: (err: NativeError | null, metadata: Metadata) => void,
   ): void;
-  /** Client.prototype.disconnect, which Producer.disconnect overrides with a flush first (releaseFailedConnect). */
-  _disconnect(cb: (err: NativeError | null) => void): this;
   flush(timeoutMs: number, cb: (err: NativeError | null) => void): this;
   on(event: 'event.error', listener: (err: NativeError) => void): this;
   on(event: 'delivery-report', listener: (err: NativeError | null, report: DeliveryReport) => void): this;

@@ -82,7 +82,7 @@ export function loadNative(): NativeModule {
  */
 export function releaseFailedConnect(producer: NativeProducer): void {
   try {
-    producer._disconnect(() => undefined);
+    producer.disconnect(() => undefined);
   } catch {
     // Already released.
   }

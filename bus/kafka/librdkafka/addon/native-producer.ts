@@ -138,10 +138,6 @@ export class AddonProducer implements NativeProducer {
     return this;
   }
 
-  _disconnect(cb: (err: NativeError | null) => void): this {
-    return this.disconnect(cb);
-  }
-
   private flatten(headers: Record<string, string | Buffer>[]): Uint8Array[] {
     let flat = this.flatHeaders.get(headers);
     if (!flat) {
