@@ -94,6 +94,50 @@ static inline rd_kafka_conf_t *conf_of(napi_env env, napi_value keys, napi_value
   return conf;
 }
 
+/*
+ * The text of an error librdkafka reports to error_cb, malloc'd; a fatal error (err __FATAL)
+ * is replaced by the error that caused it, and *fatal says so.
+ */
+static inline char *error_text(rd_kafka_t *rk, int *err, const char *reason, int *fatal) {
+  char fatal_reason[512];
+  *fatal = *err == RD_KAFKA_RESP_ERR__FATAL;
+  if (*fatal) {
+    *err = rd_kafka_fatal_error(rk, fatal_reason, sizeof fatal_reason);
+    reason = fatal_reason;
+  }
+  return strdup(reason ? reason : rd_kafka_err2str(*err));
+}
+
+/* A log line of librdkafka's, malloc'd: librdkafka logs to stderr unless told otherwise, and its warnings go to the bus's log instead. */
+static inline char *log_text(const char *facility, const char *line) {
+  size_t len = strlen(facility) + strlen(line) + 3;
+  char *message = malloc(len);
+  snprintf(message, len, "%s: %s", facility, line);
+  return message;
+}
+
+/* Queues `data` on libuv's threadpool, `handle` kept alive until it completes: a promise, or NULL when N-API refused (the caller frees `data`). */
+static inline napi_value queue_request(napi_env env, napi_value handle, void *data, napi_async_execute_callback execute,
+                                       napi_async_complete_callback complete, napi_deferred *deferred, napi_ref *ref,
+                                       napi_async_work *work) {
+  napi_value promise, name;
+  if (napi_create_promise(env, deferred, &promise) != napi_ok || napi_create_reference(env, handle, 1, ref) != napi_ok ||
+      napi_create_string_utf8(env, "sluice-librdkafka", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, execute, complete, data, work) != napi_ok || napi_queue_async_work(env, *work) != napi_ok)
+    return NULL;
+  return promise;
+}
+
+/* Settles a request's promise with `outcome` and lets its handle and work go. */
+static inline void settle_request(napi_env env, napi_deferred deferred, napi_ref ref, napi_async_work work, int failed, napi_value outcome) {
+  if (failed)
+    napi_reject_deferred(env, deferred, outcome);
+  else
+    napi_resolve_deferred(env, deferred, outcome);
+  napi_delete_reference(env, ref);
+  napi_delete_async_work(env, work);
+}
+
 /* The consumer's functions, added to the module's exports by producer.c's init. */
 void consumer_register(napi_env env, napi_value exports);
 

@@ -77,22 +77,14 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
-  int kind = EVENT_ERROR;
-  char fatal_reason[512];
-  if (err == RD_KAFKA_RESP_ERR__FATAL) {
-    kind = EVENT_FATAL;
-    err = rd_kafka_fatal_error(rk, fatal_reason, sizeof fatal_reason);
-    reason = fatal_reason;
-  }
-  push_event(opaque, (consumer_event_t){kind, err, strdup(reason ? reason : rd_kafka_err2str(err)), NULL});
+  int fatal;
+  char *message = error_text(rk, &err, reason, &fatal);
+  push_event(opaque, (consumer_event_t){fatal ? EVENT_FATAL : EVENT_ERROR, err, message, NULL});
 }
 
 static void on_log(const rd_kafka_t *rk, int level, const char *facility, const char *line) {
   if (level > 4) return;
-  size_t len = strlen(facility) + strlen(line) + 3;
-  char *message = malloc(len);
-  snprintf(message, len, "%s: %s", facility, line);
-  push_event(rd_kafka_opaque(rk), (consumer_event_t){EVENT_LOG, level, message, NULL});
+  push_event(rd_kafka_opaque(rk), (consumer_event_t){EVENT_LOG, level, log_text(facility, line), NULL});
 }
 
 static void free_events(consumer_t *c) {
@@ -548,12 +540,7 @@ static void complete_work(napi_env env, napi_status status, void *data) {
   else
     napi_get_undefined(env, &outcome);
   if (w->kind == WORK_CLOSE) napi_release_threadsafe_function(w->c->wake, napi_tsfn_release);
-  if (failed)
-    napi_reject_deferred(env, w->deferred, outcome);
-  else
-    napi_resolve_deferred(env, w->deferred, outcome);
-  napi_delete_reference(env, w->handle);
-  napi_delete_async_work(env, w->work);
+  settle_request(env, w->deferred, w->handle, w->work, failed, outcome);
   for (int t = 0; w->topic_names && t < w->topic_count; t++) free(w->topic_names[t]);
   free(w->topic_names);
   free(w->topics);
@@ -607,11 +594,8 @@ static napi_value request(napi_env env, napi_callback_info info, work_kind_t kin
       c->closed = 1;
       break;
   }
-  napi_value promise, name;
-  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok || napi_create_reference(env, argv[0], 1, &w->handle) != napi_ok ||
-      napi_create_string_utf8(env, "sluice-librdkafka-consumer", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, run_work, complete_work, w, &w->work) != napi_ok ||
-      napi_queue_async_work(env, w->work) != napi_ok) {
+  napi_value promise = queue_request(env, argv[0], w, run_work, complete_work, &w->deferred, &w->handle, &w->work);
+  if (!promise) {
     if (w->seek) rd_kafka_topic_partition_list_destroy(w->seek);
     free(w);
     return throw_napi(env, "async work");

@@ -65,26 +65,18 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
   producer_t *p = opaque;
-  int fatal = 0;
-  char fatal_reason[512];
-  if (err == RD_KAFKA_RESP_ERR__FATAL) {
-    fatal = 1;
-    err = rd_kafka_fatal_error(rk, fatal_reason, sizeof fatal_reason);
-    reason = fatal_reason;
-  }
+  int fatal;
+  char *message = error_text(rk, &err, reason, &fatal);
   pthread_mutex_lock(&p->lock);
   grow((void **)&p->errors, &p->error_capacity, p->error_count + 1, sizeof(kafka_error_t));
-  p->errors[p->error_count++] = (kafka_error_t){err, fatal, strdup(reason ? reason : rd_kafka_err2str(err))};
+  p->errors[p->error_count++] = (kafka_error_t){err, fatal, message};
   pthread_mutex_unlock(&p->lock);
 }
 
-/* librdkafka logs to stderr unless told otherwise: its warnings go to the bus's log instead. */
 static void on_log(const rd_kafka_t *rk, int level, const char *facility, const char *line) {
   if (level > 4) return;
   producer_t *p = rd_kafka_opaque(rk);
-  size_t len = strlen(facility) + strlen(line) + 3;
-  char *message = malloc(len);
-  snprintf(message, len, "%s: %s", facility, line);
+  char *message = log_text(facility, line);
   pthread_mutex_lock(&p->lock);
   grow((void **)&p->errors, &p->error_capacity, p->error_count + 1, sizeof(kafka_error_t));
   p->errors[p->error_count++] = (kafka_error_t){level, -1, message};
@@ -458,24 +450,15 @@ static void complete_work(napi_env env, napi_status status, void *data) {
   }
   if (w->metadata) rd_kafka_metadata_destroy(w->metadata);
   if (w->kind == WORK_CLOSE) napi_release_threadsafe_function(w->p->wake, napi_tsfn_release);
-  if (failed)
-    napi_reject_deferred(env, w->deferred, outcome);
-  else
-    napi_resolve_deferred(env, w->deferred, outcome);
-  napi_delete_reference(env, w->handle);
-  napi_delete_async_work(env, w->work);
+  settle_request(env, w->deferred, w->handle, w->work, failed, outcome);
   free(w->topic);
   free(w);
 }
 
 /* Starts `kind` on the threadpool; the handle is kept alive until it completes. */
 static napi_value start_work(napi_env env, napi_value handle, work_t *w) {
-  napi_value promise, name;
-  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok ||
-      napi_create_reference(env, handle, 1, &w->handle) != napi_ok ||
-      napi_create_string_utf8(env, "sluice-librdkafka", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, run_work, complete_work, w, &w->work) != napi_ok ||
-      napi_queue_async_work(env, w->work) != napi_ok) {
+  napi_value promise = queue_request(env, handle, w, run_work, complete_work, &w->deferred, &w->handle, &w->work);
+  if (!promise) {
     free(w->topic);
     free(w);
     return throw_napi(env, "async work");
