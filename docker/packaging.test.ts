@@ -8,6 +8,7 @@ import { Readiness } from '../api/readiness.js';
 import { startApiServer } from '../api/server.js';
 import { Taps } from '../api/tap.js';
 import { apiSection } from '../config/api.js';
+import { probeLibrdkafka } from '../bus/kafka/client.js';
 import { silentLogger } from '../core/log.js';
 
 /**
@@ -91,8 +92,96 @@ describe('Dockerfile', () => {
     expect(text).toContain('ENTRYPOINT ["/app/bin/sluice.sh"]');
     expect(text).toMatch(/^COPY --chmod=755 bin\/sluice\.sh \/app\/bin\/sluice\.sh$/m);
     expect(statSync(join(ROOT, 'bin/sluice.sh')).mode & 0o111).toBe(0o111);
-    expect(text).toContain('npm ci --omit=dev');
   });
+
+  test('builds the librdkafka client from source and keeps its runtime, with the shared libraries it links to', () => {
+    expect(text).toMatch(
+      /CKJS_LINKING=dynamic npm_config_nodedir=\/usr\/local npm_config_build_from_source=true \\\n\s+npm rebuild @confluentinc\/kafka-javascript/,
+    );
+    expect(text).toContain('node bus/kafka/librdkafka/addon/build.mjs && test -f dist/native/sluice-librdkafka.node');
+    expect(text).toContain('npm prune --omit=dev');
+    expect(text).toContain('node docker/librdkafka-runtime.mjs node_modules/@confluentinc/kafka-javascript');
+    expect(text).toContain('COPY --from=build /app/node_modules ./node_modules');
+  });
+
+  // This machine runs the image's Debian (bookworm): the packages its build of librdkafka
+  // links to are the ones the runtime stage must install.
+  const built = join(ROOT, 'node_modules/@confluentinc/kafka-javascript/build');
+  const canCheck = existsSync(join(built, 'deps/librdkafka.so.1')) && spawnSync('dpkg', ['--version'], { stdio: 'ignore' }).status === 0;
+  test.skipIf(!canCheck)('the runtime stage installs every Debian package the librdkafka client links to', () => {
+    const stage = /FROM node:\S+ AS runtime[\s\S]*?apt-get install -y --no-install-recommends ([^\\\n]+)/.exec(text);
+    expect(stage).not.toBeNull();
+    const installed = stage![1]!.trim().split(/\s+/);
+    // The Node image has these: Node itself links to them.
+    const base = new Set(['libc6', 'libstdc++6', 'libgcc-s1']);
+    const libraries = new Set<string>();
+    for (const file of [join(built, 'deps/librdkafka.so.1'), join(built, 'Release/confluent-kafka-javascript.node')]) {
+      for (const line of execFileSync('ldd', [file], { encoding: 'utf8' }).split('\n')) {
+        const m = /=> (\/\S+)/.exec(line);
+        if (m && !m[1]!.includes('kafka-javascript')) libraries.add(m[1]!);
+      }
+    }
+    expect(libraries.size).toBeGreaterThan(3);
+    const packages = new Set<string>();
+    for (const library of libraries) {
+      // dpkg knows a file by the path its package ships it at, /lib or /usr/lib.
+      const other = library.startsWith('/usr/') ? library.slice(4) : `/usr${library}`;
+      const query = spawnSync('dpkg', ['-S', library, other], { encoding: 'utf8' });
+      const owner = /^([^:\s]+)(?::\w+)?: /m.exec(query.stdout)?.[1];
+      expect(owner, library).toBeDefined();
+      packages.add(owner!);
+    }
+    const missing = [...packages].filter((p) => !base.has(p) && !installed.includes(p));
+    expect(missing).toEqual([]);
+  });
+});
+
+const librdkafka = probeLibrdkafka();
+
+describe(`the librdkafka client the image keeps (docker/librdkafka-runtime.mjs)${librdkafka.installed ? '' : ` — SKIPPED: ${librdkafka.reason}`}`, () => {
+  test.skipIf(!librdkafka.installed)(
+    "loads from the copy alone, and Sluice's addon runs on the copy's librdkafka",
+    () => {
+      // Inside the repository, so that the copy's own dependencies (bindings) resolve from
+      // node_modules as they do in the image.
+      const dir = mkdtempSync(join(ROOT, 'var/librdkafka-runtime-'));
+      try {
+        const pkg = join(dir, 'node_modules/@confluentinc/kafka-javascript');
+        execFileSync(
+          process.execPath,
+          [join(ROOT, 'docker/librdkafka-runtime.mjs'), join(ROOT, 'node_modules/@confluentinc/kafka-javascript'), pkg],
+          {
+            stdio: 'ignore',
+          },
+        );
+        const size = execFileSync('du', ['-sk', pkg], { encoding: 'utf8' });
+        expect(Number(size.split('\t')[0]) / 1024).toBeLessThan(40);
+        // The binding first, then the addon (as native.ts loads them); the addon links to
+        // librdkafka by soname and so shares the binding's, which must be the copy's.
+        const script = join(dir, 'probe.cjs');
+        writeFileSync(
+          script,
+          `const native = require('@confluentinc/kafka-javascript/lib/rdkafka.js');
+const addon = require(${JSON.stringify(join(ROOT, 'dist/native/sluice-librdkafka.node'))});
+const maps = require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.includes('librdkafka.so'));
+const paths = [...new Set(maps.map((l) => l.slice(l.indexOf('/'))))];
+console.log(JSON.stringify({ version: native.librdkafkaVersion, error: addon.errorName(-195), paths }));
+`,
+        );
+        const out = JSON.parse(execFileSync(process.execPath, [script], { cwd: dir, encoding: 'utf8' })) as {
+          version: string;
+          error: string;
+          paths: string[];
+        };
+        expect(out.version).toBe(librdkafka.installed && librdkafka.version);
+        expect(out.error).toBe('Local: Broker transport failure');
+        expect(out.paths).toEqual([join(pkg, 'build/deps/librdkafka.so.1')]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
 });
 
 describe('healthcheck.mjs', () => {
