@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -144,6 +144,7 @@ describe(`the librdkafka client the image keeps (docker/librdkafka-runtime.mjs)$
     () => {
       // Inside the repository, so that the copy's own dependencies (bindings) resolve from
       // node_modules as they do in the image.
+      mkdirSync(join(ROOT, 'var'), { recursive: true });
       const dir = mkdtempSync(join(ROOT, 'var/librdkafka-runtime-'));
       try {
         const pkg = join(dir, 'node_modules/@confluentinc/kafka-javascript');
