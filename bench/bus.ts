@@ -64,12 +64,25 @@ interface Services {
 function makeEvents(n: number): { events: LogEvent[]; bytes: number } {
   const events: LogEvent[] = [];
   let bytes = 0;
-  const base = { timestamp: 1_700_000_000_000, host: 'bench-host', source: { kind: 'file', path: '/var/log/app/api.log' }, fields: {} };
-  const probe = encodeEvent({ ...base, id: 'x'.repeat(16), message: '', service: 'shop', module: 'api0' }).length;
+  const source = { kind: 'file', path: '/var/log/app/api.log' };
+  const fields = {};
+  // One object literal with the keys in the order the sources and the disk channel's decoder
+  // give them, so every event has one shape (map) as theirs do: built with a spread of a
+  // shared base, the events had many, and every property read of the encoder missed V8's
+  // inline caches (a fifth of the producer's CPU).
+  const event = (id: string, message: string, module: string): LogEvent => ({
+    id,
+    timestamp: 1_700_000_000_000,
+    message,
+    service: 'shop',
+    module,
+    host: 'bench-host',
+    source,
+    fields,
+  });
+  const probe = encodeEvent(event('x'.repeat(16), '', 'api0')).length;
   for (let i = 0; i < n; i++) {
-    const id = i.toString(16).padStart(16, '0');
-    const message = `GET /api/items/${i} 200 `.padEnd(RECORD_BYTES - probe, 'x');
-    const e: LogEvent = { ...base, id, message, service: 'shop', module: `api${i % 8}` };
+    const e = event(i.toString(16).padStart(16, '0'), `GET /api/items/${i} 200 `.padEnd(RECORD_BYTES - probe, 'x'), `api${i % 8}`);
     events.push(e);
     bytes += encodeEvent(e).length;
   }
