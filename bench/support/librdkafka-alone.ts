@@ -3,10 +3,11 @@
  * sets beside the bus's own figures, so that a run tells how much of a gap to Kafka's Java
  * producer is the client's and how much is Sluice's.
  *
- * - produce: the records' wire bytes made beforehand, handed to `produce` with the bus's
- *   producer config, placement and record shape (opaque and service/module headers, as the
- *   bus sends them), on Sluice's producer addon (`addon`, what the bus runs on) or on the
- *   binding's own producer (`as-the-bus`; `bare`: neither opaque nor headers), rounds of
+ * - produce: the records' wire bytes made beforehand, handed over with the bus's producer
+ *   config, placement and record shape (opaque and service/module headers, as the bus sends
+ *   them), on Sluice's producer addon in batches (`addon`, what the bus runs on: produceBatch)
+ *   or on the binding's own producer record by record (`as-the-bus`; `bare`: neither opaque
+ *   nor headers), rounds of
  *   `round` records, two rounds in flight as the forwarder keeps them, every delivery report
  *   awaited.
  * - consume: `KafkaConsumer.consume` with the bus's fetch config on the addon (what the bus
@@ -16,6 +17,7 @@ import type { KafkaBusOptions } from '../../bus/kafka/options.js';
 import { connectionConfig, fetchConfig, producerConfig } from '../../bus/kafka/librdkafka/config.js';
 import { type NativeError, type NativeMessage, loadBinding, loadNative } from '../../bus/kafka/librdkafka/native.js';
 import { Placement } from '../../bus/kafka/placement.js';
+import { ProduceBatch } from '../../bus/kafka/librdkafka/produce-batch.js';
 
 export interface AlonePhase {
   seconds: number;
@@ -48,6 +50,13 @@ export async function produceAlone(
   });
   await new Promise<void>((resolve, reject) => producer.connect({}, (err) => (err ? reject(err) : resolve())));
   producer.setPollInBackground(true);
+  // The addon as the bus's producer uses it: records handed over in batches.
+  const batch = new ProduceBatch();
+  const handOver = () => {
+    const outcome = producer.produceBatch(batch, 0, 0);
+    if (outcome.error) throw new Error(`addon produceBatch: ${outcome.error.message}`);
+    batch.clear();
+  };
   const placement = new Placement();
   const headers = new Map<string, Record<string, Buffer>[]>();
   const partitionOf = new Map<string, number>();
@@ -71,8 +80,13 @@ export async function produceAlone(
         }
         let h = headers.get(pair);
         if (!h) headers.set(pair, (h = [{ service: Buffer.from(r.service) }, { module: Buffer.from(r.module) }]));
-        producer.produce(topic, partition, r.value, null, null, i, h);
+        if (shape === 'as-the-bus') producer.produce(topic, partition, r.value, null, null, i, h);
+        else {
+          batch.add(topic, partition, r.value, null, h, i);
+          if (batch.full) handOver();
+        }
       }
+      if (batch.count > 0) handOver();
       await until(from - round);
     }
     await until(records.length);

@@ -3,6 +3,7 @@
  * KafkaJS-compatible one) that the bus uses, typed here: the package is an optional
  * dependency, so Sluice must build and type-check where it did not install.
  */
+import type { BatchOutcome, ProduceBatch } from './produce-batch.js';
 
 export interface NativeError extends Error {
   code: number;
@@ -55,6 +56,12 @@ export interface NativeProducer extends NativeClient {
     opaque: unknown,
     headers?: Record<string, string | Buffer>[],
   ): unknown;
+  /**
+   * Hands records [from, batch.count) to librdkafka in order, record i with the opaque
+   * sequenceBase + its sequence, up to the first it refuses: what produce() would have done
+   * record by record, in one call.
+   */
+  produceBatch(batch: ProduceBatch, from: number, sequenceBase: number): BatchOutcome<NativeError>;
   setPollInBackground(on: boolean): this;
   getMetadata(
     options: { topic?: string; timeout?: number; allTopics?: boolean },

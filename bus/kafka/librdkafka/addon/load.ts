@@ -17,6 +17,18 @@ export interface Addon {
     headers: Uint8Array[] | null,
     sequence: number,
   ): number;
+  /** The index of a copy of these headers ((name, value) pairs flattened), for produceBatch. */
+  headerSet(handle: AddonHandle, headers: Uint8Array[]): number;
+  /** Records [from, count) of a batch (produce-batch.ts); result: [first not handed over, its error code]. */
+  produceBatch(
+    handle: AddonHandle,
+    data: Uint8Array,
+    layout: Int32Array,
+    from: number,
+    count: number,
+    sequenceBase: number,
+    result: Int32Array,
+  ): void;
   take(handle: AddonHandle): [Float64Array, { code: number; fatal: 1 | 0 | -1; message: string }[]];
   metadata(handle: AddonHandle, topic: string | null, allTopics: boolean, timeoutMs: number): Promise<Metadata>;
   createTopic(handle: AddonHandle, name: string, partitions: number, replicationFactor: number, timeoutMs: number): Promise<void>;

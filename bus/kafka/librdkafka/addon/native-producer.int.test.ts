@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { SHARED_BROKERS, topicsDeletedAfterAll } from '../../../../test/integration/bus-harness.js';
 import { waitFor } from '../../../../test/support/index.js';
 import { probeLibrdkafka } from '../../client.js';
+import { type HeaderList, ProduceBatch } from '../produce-batch.js';
 import { type DeliveryReport, loadNative, type NativeError, type NativeProducer, releaseFailedConnect } from '../native.js';
 
 const librdkafka = probeLibrdkafka();
@@ -93,6 +94,88 @@ describe.skipIf(!librdkafka.installed)(`librdkafka producer addon${librdkafka.in
       expect(seen.get(`record-${i}`)).toEqual({
         partition: i % 3,
         key: i % 2 ? `k${i % 7}` : null,
+        service: i % 2 ? 'search' : 'checkout',
+        module: i % 2 ? 'db' : 'api',
+      });
+  }, 120_000);
+
+  it('produceBatch: hands records over in order with their keys, headers and sequences; one too large fails alone; a bad layout is refused', async () => {
+    const topic = `sluice-addon-batch-${process.pid}-${Date.now()}`;
+    const p = producer({ 'message.max.bytes': 10_000 });
+    const reports = new Map<number, NativeError | null>();
+    p.on('delivery-report', (err, report: DeliveryReport) => {
+      expect(reports.has(report.opaque as number)).toBe(false);
+      reports.set(report.opaque as number, err);
+    });
+    await connect(p);
+    await new Promise<void>((resolve, reject) =>
+      loadNative()
+        .AdminClient.createFrom(p)
+        .createTopic({ topic, num_partitions: 2, replication_factor: 1 }, 10_000, (err) => (err ? reject(err) : resolve())),
+    );
+    created.push(topic);
+    const headers: HeaderList[] = [
+      [{ service: Buffer.from('checkout') }, { module: Buffer.from('api') }],
+      [{ service: Buffer.from('search') }, { module: Buffer.from('db') }],
+    ];
+    const batch = new ProduceBatch();
+    const count = 3000;
+    const tooLarge = 1234;
+    // Three batches' worth of records in one: the buffers grow.
+    for (let i = 0; i < count; i++)
+      batch.add(
+        topic,
+        i % 2,
+        i === tooLarge ? 'x'.repeat(20_000) : `record-${i}`,
+        i % 3 ? Buffer.from(`k${i % 5}`) : null,
+        headers[i % 2],
+        i,
+      );
+    const first = p.produceBatch(batch, 0, 5_000_000);
+    expect(first.next).toBe(tooLarge);
+    expect(first.error?.code).toBe(10); // MSG_SIZE_TOO_LARGE
+    expect(p.produceBatch(batch, tooLarge + 1, 5_000_000)).toEqual({ next: count, error: null });
+    await waitFor(`${count - 1} delivery reports`, () => reports.size === count - 1, 30_000);
+    expect([...reports.values()].filter((e) => e !== null)).toEqual([]);
+    expect(reports.has(5_000_000 + tooLarge)).toBe(false);
+    expect([...reports.keys()].sort((a, b) => a - b).at(-1)).toBe(5_000_000 + count - 1);
+
+    // Bad input names what is wrong and produces nothing.
+    batch.clear();
+    batch.add(topic, 0, 'fine', null, undefined, 0);
+    batch.layout[2] = 1 << 30;
+    expect(() => p.produceBatch(batch, 0, 0)).toThrow(/out of range/);
+    expect(() => p.produceBatch(batch, 2, 0)).toThrow(/too short/);
+    await disconnect(p);
+    expect(() => p.produceBatch(batch, 0, 0)).toThrow(/closed/);
+
+    const seen = new Map<string, { partition: number; key: string | null; service: string; module: string }>();
+    const order: number[][] = [[], []];
+    const consumer = kafka.consumer({ groupId: `${topic}-check` });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const value = message.value!.toString();
+        expect(seen.has(value)).toBe(false);
+        order[partition]!.push(Number(value.slice('record-'.length)));
+        seen.set(value, {
+          partition,
+          key: message.key ? message.key.toString() : null,
+          service: String(message.headers!.service),
+          module: String(message.headers!.module),
+        });
+      },
+    });
+    await waitFor(`${count - 1} records read back`, () => seen.size >= count - 1, 60_000);
+    await consumer.disconnect();
+    expect(seen.size).toBe(count - 1);
+    // Each partition in the order handed over.
+    for (const o of order) expect(o).toEqual([...o].sort((a, b) => a - b));
+    for (const i of [0, 1, 2, tooLarge - 1, tooLarge + 1, count - 1])
+      expect(seen.get(`record-${i}`)).toEqual({
+        partition: i % 2,
+        key: i % 3 ? `k${i % 5}` : null,
         service: i % 2 ? 'search' : 'checkout',
         module: i % 2 ? 'db' : 'api',
       });

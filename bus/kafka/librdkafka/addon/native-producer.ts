@@ -1,6 +1,7 @@
 import { type Addon, type AddonHandle, configArrays } from './load.js';
 import { Requests } from './requests.js';
 import type { Config, DeliveryReport, Metadata, NativeAdmin, NativeError, NativeLog, NativeProducer } from '../native-api.js';
+import { BATCH_NUMBERS, type BatchOutcome, type HeaderList, type ProduceBatch, SLOT } from '../produce-batch.js';
 
 type ReportListener = (err: NativeError | null, report: DeliveryReport) => void;
 type ErrorListener = (err: NativeError) => void;
@@ -21,6 +22,10 @@ export class AddonProducer implements NativeProducer {
    * array per service/module and never changes it (a changed array would send its old headers).
    */
   private readonly flatHeaders = new WeakMap<object, Uint8Array[]>();
+  /** Each headers array's copy in the addon (headerSet), for produceBatch; the same contract as flatHeaders. */
+  private readonly headerSets = new WeakMap<object, number>();
+  /** produceBatch's answer: the first record not handed over, and its error code. */
+  private readonly batchResult = new Int32Array(2);
   private readonly report: DeliveryReport = { topic: '', partition: -1, offset: -1, opaque: undefined };
   private onReport: ReportListener | undefined;
   private onError: ErrorListener | undefined;
@@ -70,14 +75,9 @@ export class AddonProducer implements NativeProducer {
   ): unknown {
     if (typeof opaque !== 'number') throw new TypeError('the librdkafka addon takes a sequence number as the opaque');
     if (this.requests.closed) throw this.requests.closedError();
-    let index = this.topics.get(topic);
-    if (index === undefined) {
-      index = this.addon.topic(this.handle, topic);
-      this.topics.set(topic, index);
-    }
     const code = this.addon.produce(
       this.handle,
-      index,
+      this.topicIndex(topic),
       partition ?? -1,
       value,
       typeof key === 'string' ? Buffer.from(key) : key,
@@ -87,6 +87,31 @@ export class AddonProducer implements NativeProducer {
     );
     if (code !== 0) throw this.error(code);
     return undefined;
+  }
+
+  produceBatch(batch: ProduceBatch, from: number, sequenceBase: number): BatchOutcome<NativeError> {
+    if (this.requests.closed) throw this.requests.closedError();
+    const layout = batch.layout;
+    // Consecutive records mostly share a topic and headers: looked up when they change.
+    let topic: string | undefined;
+    let topicIndex = 0;
+    let headers: HeaderList | undefined;
+    let headerSet = -1;
+    for (let i = from; i < batch.count; i++) {
+      if (batch.topics[i] !== topic) {
+        topic = batch.topics[i]!;
+        topicIndex = this.topicIndex(topic);
+      }
+      if (batch.headers[i] !== headers) {
+        headers = batch.headers[i];
+        headerSet = headers ? this.headerSetOf(headers) : -1;
+      }
+      layout[i * BATCH_NUMBERS + SLOT.TOPIC] = topicIndex;
+      layout[i * BATCH_NUMBERS + SLOT.HEADERS] = headerSet;
+    }
+    const result = this.batchResult;
+    this.addon.produceBatch(this.handle, batch.data, layout, from, batch.count, sequenceBase, result);
+    return { next: result[0]!, error: result[1] === 0 ? null : this.error(result[1]!) };
   }
 
   getMetadata(
@@ -136,6 +161,24 @@ export class AddonProducer implements NativeProducer {
         (err: NativeError) => cb(err),
       );
     return this;
+  }
+
+  private topicIndex(topic: string): number {
+    let index = this.topics.get(topic);
+    if (index === undefined) {
+      index = this.addon.topic(this.handle, topic);
+      this.topics.set(topic, index);
+    }
+    return index;
+  }
+
+  private headerSetOf(headers: HeaderList): number {
+    let set = this.headerSets.get(headers);
+    if (set === undefined) {
+      set = this.addon.headerSet(this.handle, this.flatten(headers));
+      this.headerSets.set(headers, set);
+    }
+    return set;
   }
 
   private flatten(headers: Record<string, string | Buffer>[]): Uint8Array[] {

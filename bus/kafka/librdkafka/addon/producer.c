@@ -27,6 +27,18 @@ typedef struct {
   char *message;
 } kafka_error_t;
 
+/* A record's headers as (name, value) byte pairs, copied once: the bus's producer has one per service/module. */
+typedef struct {
+  size_t count;
+  char **names;
+  size_t *name_lens;
+  char **values;
+  size_t *value_lens;
+} header_set_t;
+
+/* Numbers per record of produceBatch's layout (produce-batch.ts, BATCH_NUMBERS). */
+#define BATCH_NUMBERS 8
+
 typedef struct {
   rd_kafka_t *rk;
   /* librdkafka's main queue (reports, errors, logs), which the poller serves. */
@@ -49,6 +61,10 @@ typedef struct {
   rd_kafka_topic_t **topics;
   size_t topic_count;
   size_t topic_capacity;
+  /* Header sets by index (headerSet); only JavaScript's thread adds to them. */
+  header_set_t *header_sets;
+  size_t header_set_count;
+  size_t header_set_capacity;
   int closed;
 } producer_t;
 
@@ -128,6 +144,17 @@ static void free_collected(producer_t *p) {
   p->report_count = 0;
 }
 
+static void free_header_set(header_set_t *set) {
+  for (size_t h = 0; h < set->count; h++) {
+    free(set->names[h]);
+    free(set->values[h]);
+  }
+  free(set->names);
+  free(set->name_lens);
+  free(set->values);
+  free(set->value_lens);
+}
+
 static void release_producer(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
@@ -139,6 +166,8 @@ static void release_producer(napi_env env, void *data, void *hint) {
   free(p->reports);
   free(p->errors);
   free(p->topics);
+  for (size_t i = 0; i < p->header_set_count; i++) free_header_set(&p->header_sets[i]);
+  free(p->header_sets);
   pthread_mutex_destroy(&p->lock);
   free(p);
 }
@@ -233,6 +262,14 @@ static int bytes_of(napi_env env, napi_value v, void **data, size_t *len) {
   return napi_get_typedarray_info(env, v, &array_type, len, data, &buffer, &offset) == napi_ok;
 }
 
+/* A typed array of `type`: its data and its length in elements. */
+static int typed_array_of(napi_env env, napi_value v, napi_typedarray_type type, void **data, size_t *len) {
+  napi_typedarray_type actual;
+  napi_value buffer;
+  size_t offset;
+  return napi_get_typedarray_info(env, v, &actual, len, data, &buffer, &offset) == napi_ok && actual == type;
+}
+
 /*
  * produce(p, topic: index, partition (-1: the partitioner's), value: Uint8Array,
  *         key: Uint8Array | null, timestamp (0: now), headers: Uint8Array[] | null
@@ -289,6 +326,110 @@ static napi_value produce(napi_env env, napi_callback_info info) {
   napi_value code;
   CHECK(napi_create_int32(env, err, &code));
   return code;
+}
+
+/* headerSet(p, headers: Uint8Array[] (name, value, name, value, ...)): the index of a copy of them, for produceBatch. */
+static napi_value header_set(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  producer_t *p = producer_of(env, argv[0]);
+  if (!p) return NULL;
+  uint32_t n;
+  CHECK(napi_get_array_length(env, argv[1], &n));
+  size_t pairs = n / 2;
+  header_set_t set = {0, calloc(pairs + 1, sizeof(char *)), calloc(pairs + 1, sizeof(size_t)), calloc(pairs + 1, sizeof(char *)),
+                      calloc(pairs + 1, sizeof(size_t))};
+  for (size_t h = 0; h < pairs; h++) {
+    napi_value name, data;
+    void *name_bytes, *data_bytes;
+    size_t name_len, data_len;
+    if (napi_get_element(env, argv[1], (uint32_t)(2 * h), &name) != napi_ok ||
+        napi_get_element(env, argv[1], (uint32_t)(2 * h + 1), &data) != napi_ok || !bytes_of(env, name, &name_bytes, &name_len) ||
+        !bytes_of(env, data, &data_bytes, &data_len)) {
+      free_header_set(&set);
+      return throw_napi(env, "headers must be byte arrays");
+    }
+    set.names[h] = malloc(name_len + 1);
+    memcpy(set.names[h], name_bytes, name_len);
+    set.name_lens[h] = name_len;
+    set.values[h] = malloc(data_len + 1);
+    memcpy(set.values[h], data_bytes, data_len);
+    set.value_lens[h] = data_len;
+    set.count = h + 1;
+  }
+  grow((void **)&p->header_sets, &p->header_set_capacity, p->header_set_count + 1, sizeof(header_set_t));
+  p->header_sets[p->header_set_count] = set;
+  napi_value index;
+  CHECK(napi_create_uint32(env, (uint32_t)p->header_set_count++, &index));
+  return index;
+}
+
+/*
+ * produceBatch(p, data: Uint8Array, layout: Int32Array, from, count, sequenceBase,
+ *              result: Int32Array(2)): hands records [from, count) to librdkafka in order, as
+ * produce() would one by one, up to the first it refuses. Record i's BATCH_NUMBERS numbers in
+ * layout: topic index, partition (-1: the partitioner's), value start and length in data,
+ * key start and length (-1: no key), header set (-1: none), and its sequence, its opaque
+ * being sequenceBase + that. result gets the index of the first record not handed over
+ * (count: all were) and librdkafka's error code for it. The bytes are copied before it returns.
+ */
+static napi_value produce_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  producer_t *p = producer_of(env, argv[0]);
+  if (!p) return NULL;
+  uint8_t *data;
+  int32_t *layout, *result;
+  size_t data_len, layout_len, result_len;
+  uint32_t from, count;
+  double sequence_base;
+  if (!typed_array_of(env, argv[1], napi_uint8_array, (void **)&data, &data_len) ||
+      !typed_array_of(env, argv[2], napi_int32_array, (void **)&layout, &layout_len) ||
+      !typed_array_of(env, argv[6], napi_int32_array, (void **)&result, &result_len))
+    return throw_napi(env, "data must be a Uint8Array, layout and result Int32Arrays");
+  CHECK(napi_get_value_uint32(env, argv[3], &from));
+  CHECK(napi_get_value_uint32(env, argv[4], &count));
+  CHECK(napi_get_value_double(env, argv[5], &sequence_base));
+  if (layout_len < (size_t)count * BATCH_NUMBERS || result_len < 2 || from > count) {
+    napi_throw_range_error(env, NULL, "librdkafka addon: layout or result too short for the batch");
+    return NULL;
+  }
+  for (uint32_t i = from; i < count; i++) {
+    const int32_t *n = layout + (size_t)i * BATCH_NUMBERS;
+    if (n[0] < 0 || (size_t)n[0] >= p->topic_count || n[6] < -1 || (n[6] >= 0 && (size_t)n[6] >= p->header_set_count) || n[2] < 0 ||
+        n[3] < 0 || (size_t)n[2] + (size_t)n[3] > data_len || (n[5] >= 0 && (n[4] < 0 || (size_t)n[4] + (size_t)n[5] > data_len))) {
+      napi_throw_range_error(env, NULL, "librdkafka addon: a record's topic, header set or bytes are out of range");
+      return NULL;
+    }
+  }
+  uint32_t i = from;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (; i < count; i++) {
+    const int32_t *n = layout + (size_t)i * BATCH_NUMBERS;
+    rd_kafka_headers_t *headers = NULL;
+    if (n[6] >= 0) {
+      const header_set_t *set = &p->header_sets[n[6]];
+      headers = rd_kafka_headers_new(set->count);
+      for (size_t h = 0; h < set->count; h++)
+        rd_kafka_header_add(headers, set->names[h], (ssize_t)set->name_lens[h], set->values[h], (ssize_t)set->value_lens[h]);
+    }
+    const void *key = n[5] < 0 ? NULL : data + n[4];
+    size_t key_len = n[5] < 0 ? 0 : (size_t)n[5];
+    void *opaque = (void *)(intptr_t)(sequence_base + n[7]);
+    err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->topics[n[0]]), RD_KAFKA_V_PARTITION(n[1]), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_VALUE(data + n[2], (size_t)n[3]), RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_HEADERS(headers),
+                            RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (err) {
+      /* On failure the headers are still ours. */
+      if (headers) rd_kafka_headers_destroy(headers);
+      break;
+    }
+  }
+  result[0] = (int32_t)i;
+  result[1] = err;
+  return NULL;
 }
 
 /*
@@ -534,6 +675,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
       {"topic", NULL, topic, NULL, NULL, NULL, napi_default, NULL},
       {"produce", NULL, produce, NULL, NULL, NULL, napi_default, NULL},
+      {"produceBatch", NULL, produce_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"headerSet", NULL, header_set, NULL, NULL, NULL, napi_default, NULL},
       {"take", NULL, take, NULL, NULL, NULL, napi_default, NULL},
       {"metadata", NULL, metadata, NULL, NULL, NULL, napi_default, NULL},
       {"createTopic", NULL, create_topic, NULL, NULL, NULL, napi_default, NULL},
