@@ -29,23 +29,29 @@ const connect = (p: NativeProducer, timeout = 10_000) =>
   new Promise<void>((resolve, reject) => p.connect({ timeout }, (err) => (err ? reject(err) : resolve())));
 const disconnect = (p: NativeProducer) => new Promise<void>((resolve) => p.disconnect(() => resolve()));
 
+/** Connects, makes `topic`, and collects each sequence number's report (failing on a second one). */
+async function connectWithTopic(p: NativeProducer, topic: string, partitions: number): Promise<Map<number, NativeError | null>> {
+  const reports = new Map<number, NativeError | null>();
+  p.on('delivery-report', (err, report: DeliveryReport) => {
+    const seq = report.opaque as number;
+    expect(reports.has(seq)).toBe(false);
+    reports.set(seq, err);
+  });
+  await connect(p);
+  await new Promise<void>((resolve, reject) =>
+    loadNative()
+      .AdminClient.createFrom(p)
+      .createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 10_000, (err) => (err ? reject(err) : resolve())),
+  );
+  created.push(topic);
+  return reports;
+}
+
 describe.skipIf(!librdkafka.installed)(`librdkafka producer addon${librdkafka.installed ? '' : ` — SKIPPED: ${librdkafka.reason}`}`, () => {
   it('delivers every record once, with its partition, key and headers, and reports each sequence number once', async () => {
     const topic = `sluice-addon-${process.pid}-${Date.now()}`;
     const p = producer();
-    const reports = new Map<number, NativeError | null>();
-    p.on('delivery-report', (err, report: DeliveryReport) => {
-      const seq = report.opaque as number;
-      expect(reports.has(seq)).toBe(false);
-      reports.set(seq, err);
-    });
-    await connect(p);
-    await new Promise<void>((resolve, reject) =>
-      loadNative()
-        .AdminClient.createFrom(p)
-        .createTopic({ topic, num_partitions: 3, replication_factor: 1 }, 10_000, (err) => (err ? reject(err) : resolve())),
-    );
-    created.push(topic);
+    const reports = await connectWithTopic(p, topic, 3);
     const headers: Record<string, Buffer>[][] = [
       [{ service: Buffer.from('checkout') }, { module: Buffer.from('api') }],
       [{ service: Buffer.from('search') }, { module: Buffer.from('db') }],
@@ -102,18 +108,7 @@ describe.skipIf(!librdkafka.installed)(`librdkafka producer addon${librdkafka.in
   it('produceBatch: hands records over in order with their keys, headers and sequences; one too large fails alone; a bad layout is refused', async () => {
     const topic = `sluice-addon-batch-${process.pid}-${Date.now()}`;
     const p = producer({ 'message.max.bytes': 10_000 });
-    const reports = new Map<number, NativeError | null>();
-    p.on('delivery-report', (err, report: DeliveryReport) => {
-      expect(reports.has(report.opaque as number)).toBe(false);
-      reports.set(report.opaque as number, err);
-    });
-    await connect(p);
-    await new Promise<void>((resolve, reject) =>
-      loadNative()
-        .AdminClient.createFrom(p)
-        .createTopic({ topic, num_partitions: 2, replication_factor: 1 }, 10_000, (err) => (err ? reject(err) : resolve())),
-    );
-    created.push(topic);
+    const reports = await connectWithTopic(p, topic, 2);
     const headers: HeaderList[] = [
       [{ service: Buffer.from('checkout') }, { module: Buffer.from('api') }],
       [{ service: Buffer.from('search') }, { module: Buffer.from('db') }],
