@@ -19,6 +19,8 @@ export interface Addon {
   ): number;
   /** The index of a copy of these headers ((name, value) pairs flattened), for produceBatch. */
   headerSet(handle: AddonHandle, headers: Uint8Array[]): number;
+  /** Frees every header set: their indexes are no longer valid. */
+  clearHeaderSets(handle: AddonHandle): void;
   /** Records [from, count) of a batch (produce-batch.ts); result: [first not handed over, its error code]. */
   produceBatch(
     handle: AddonHandle,

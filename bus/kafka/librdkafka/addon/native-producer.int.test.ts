@@ -7,6 +7,7 @@ import { SHARED_BROKERS, topicsDeletedAfterAll } from '../../../../test/integrat
 import { waitFor } from '../../../../test/support/index.js';
 import { probeLibrdkafka } from '../../client.js';
 import { type HeaderList, ProduceBatch } from '../produce-batch.js';
+import { HEADER_SETS_MAX } from './native-producer.js';
 import { type DeliveryReport, loadNative, type NativeError, type NativeProducer, releaseFailedConnect } from '../native.js';
 
 const librdkafka = probeLibrdkafka();
@@ -28,6 +29,43 @@ function producer(extra: Record<string, string | number | boolean> = {}): Native
 const connect = (p: NativeProducer, timeout = 10_000) =>
   new Promise<void>((resolve, reject) => p.connect({ timeout }, (err) => (err ? reject(err) : resolve())));
 const disconnect = (p: NativeProducer) => new Promise<void>((resolve) => p.disconnect(() => resolve()));
+
+interface ReadRecord {
+  partition: number;
+  key: string | null;
+  service: string;
+  module: string;
+}
+
+/**
+ * Reads `topic` back from its start until `expected` records (`record-N` values) came, each
+ * once; `order`: the Ns of each partition as read.
+ */
+async function readBack(topic: string, expected: number): Promise<{ seen: Map<string, ReadRecord>; order: Map<number, number[]> }> {
+  const seen = new Map<string, ReadRecord>();
+  const order = new Map<number, number[]>();
+  const consumer = kafka.consumer({ groupId: `${topic}-check` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      const value = message.value!.toString();
+      expect(seen.has(value)).toBe(false);
+      if (!order.has(partition)) order.set(partition, []);
+      order.get(partition)!.push(Number(value.slice('record-'.length)));
+      seen.set(value, {
+        partition,
+        key: message.key ? message.key.toString() : null,
+        service: String(message.headers!.service),
+        module: String(message.headers!.module),
+      });
+    },
+  });
+  await waitFor(`${expected} records read back`, () => seen.size >= expected, 60_000);
+  await consumer.disconnect();
+  expect(seen.size).toBe(expected);
+  return { seen, order };
+}
 
 /** Connects, makes `topic`, and collects each sequence number's report (failing on a second one). */
 async function connectWithTopic(p: NativeProducer, topic: string, partitions: number): Promise<Map<number, NativeError | null>> {
@@ -77,25 +115,7 @@ describe.skipIf(!librdkafka.installed)(`librdkafka producer addon${librdkafka.in
     expect(Math.max(...reports.keys())).toBe(1_000_000 + count - 1);
     await disconnect(p);
 
-    const seen = new Map<string, { partition: number; key: string | null; service: string; module: string }>();
-    const consumer = kafka.consumer({ groupId: `${topic}-check` });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        const value = message.value!.toString();
-        expect(seen.has(value)).toBe(false);
-        seen.set(value, {
-          partition,
-          key: message.key ? message.key.toString() : null,
-          service: String(message.headers!.service),
-          module: String(message.headers!.module),
-        });
-      },
-    });
-    await waitFor(`${count} records read back`, () => seen.size >= count, 60_000);
-    await consumer.disconnect();
-    expect(seen.size).toBe(count);
+    const { seen } = await readBack(topic, count);
     for (const i of [0, 1, 2, 12_345, count - 1])
       expect(seen.get(`record-${i}`)).toEqual({
         partition: i % 3,
@@ -144,29 +164,10 @@ describe.skipIf(!librdkafka.installed)(`librdkafka producer addon${librdkafka.in
     await disconnect(p);
     expect(() => p.produceBatch(batch, 0, 0)).toThrow(/closed/);
 
-    const seen = new Map<string, { partition: number; key: string | null; service: string; module: string }>();
-    const order: number[][] = [[], []];
-    const consumer = kafka.consumer({ groupId: `${topic}-check` });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        const value = message.value!.toString();
-        expect(seen.has(value)).toBe(false);
-        order[partition]!.push(Number(value.slice('record-'.length)));
-        seen.set(value, {
-          partition,
-          key: message.key ? message.key.toString() : null,
-          service: String(message.headers!.service),
-          module: String(message.headers!.module),
-        });
-      },
-    });
-    await waitFor(`${count - 1} records read back`, () => seen.size >= count - 1, 60_000);
-    await consumer.disconnect();
-    expect(seen.size).toBe(count - 1);
+    const { seen, order } = await readBack(topic, count - 1);
     // Each partition in the order handed over.
-    for (const o of order) expect(o).toEqual([...o].sort((a, b) => a - b));
+    expect([...order.keys()].sort()).toEqual([0, 1]);
+    for (const o of order.values()) expect(o).toEqual([...o].sort((a, b) => a - b));
     for (const i of [0, 1, 2, tooLarge - 1, tooLarge + 1, count - 1])
       expect(seen.get(`record-${i}`)).toEqual({
         partition: i % 2,
@@ -174,6 +175,26 @@ describe.skipIf(!librdkafka.installed)(`librdkafka producer addon${librdkafka.in
         service: i % 2 ? 'search' : 'checkout',
         module: i % 2 ? 'db' : 'api',
       });
+  }, 120_000);
+
+  it('produceBatch: more distinct header arrays than the addon keeps (a producer whose header cache started over) still send their own headers', async () => {
+    const topic = `sluice-addon-headers-${process.pid}-${Date.now()}`;
+    const p = producer();
+    const reports = await connectWithTopic(p, topic, 1);
+    const batch = new ProduceBatch();
+    const count = HEADER_SETS_MAX + 1500;
+    for (let from = 0; from < count; from += 1000) {
+      for (let i = from; i < Math.min(count, from + 1000); i++)
+        batch.add(topic, 0, `record-${i}`, null, [{ service: Buffer.from(`s${i}`) }, { module: Buffer.from(`m${i}`) }], i);
+      expect(p.produceBatch(batch, 0, 0)).toEqual({ next: batch.count, error: null });
+      batch.clear();
+    }
+    await waitFor(`${count} delivery reports`, () => reports.size === count, 30_000);
+    expect([...reports.values()].filter((e) => e !== null)).toEqual([]);
+    await disconnect(p);
+    const { seen } = await readBack(topic, count);
+    for (let i = 0; i < count; i++)
+      expect(seen.get(`record-${i}`), `record-${i}`).toEqual({ partition: 0, key: null, service: `s${i}`, module: `m${i}` });
   }, 120_000);
 
   it('lists topics, tells a topic it does not know, and says a topic exists already', async () => {

@@ -22,8 +22,14 @@ export class AddonProducer implements NativeProducer {
    * array per service/module and never changes it (a changed array would send its old headers).
    */
   private readonly flatHeaders = new WeakMap<object, Uint8Array[]>();
-  /** Each headers array's copy in the addon (headerSet), for produceBatch; the same contract as flatHeaders. */
-  private readonly headerSets = new WeakMap<object, number>();
+  /**
+   * Each headers array's copy in the addon (headerSet), for produceBatch; the same contract as
+   * flatHeaders. A copy is known by its array and the generation it was made in: the bus's
+   * producer makes its arrays anew when its cache of them starts over, so the addon's copies
+   * are freed when they reach HEADER_SETS_MAX, rather than pile up.
+   */
+  private headerSets = new WeakMap<object, number>();
+  private headerSetCount = 0;
   /** produceBatch's answer: the first record not handed over, and its error code. */
   private readonly batchResult = new Int32Array(2);
   private readonly report: DeliveryReport = { topic: '', partition: -1, offset: -1, opaque: undefined };
@@ -91,6 +97,12 @@ export class AddonProducer implements NativeProducer {
 
   produceBatch(batch: ProduceBatch, from: number, sequenceBase: number): BatchOutcome<NativeError> {
     if (this.requests.closed) throw this.requests.closedError();
+    // Before the indexes are written: each record of the batch may need a set of its own.
+    if (this.headerSetCount + batch.count - from > HEADER_SETS_MAX) {
+      this.addon.clearHeaderSets(this.handle);
+      this.headerSets = new WeakMap();
+      this.headerSetCount = 0;
+    }
     const layout = batch.layout;
     // Consecutive records mostly share a topic and headers: looked up when they change.
     let topic: string | undefined;
@@ -177,6 +189,7 @@ export class AddonProducer implements NativeProducer {
     if (set === undefined) {
       set = this.addon.headerSet(this.handle, this.flatten(headers));
       this.headerSets.set(headers, set);
+      this.headerSetCount++;
     }
     return set;
   }
@@ -212,6 +225,9 @@ export class AddonProducer implements NativeProducer {
     return Object.assign(new Error(this.addon.errorName(code)), { code, isFatal: code === FATAL });
   }
 }
+
+/** Header sets the addon keeps at most (a few hundred bytes each). */
+export const HEADER_SETS_MAX = 4096;
 
 /** RD_KAFKA_RESP_ERR__TIMED_OUT: a flush that ended with records still held. */
 const TIMED_OUT = -185;

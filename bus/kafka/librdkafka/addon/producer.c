@@ -366,6 +366,21 @@ static napi_value header_set(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * clearHeaderSets(p): frees every header set, whose indexes are no longer valid. Sets are
+ * only read during a produceBatch (librdkafka copies them), so any time between two is safe.
+ */
+static napi_value clear_header_sets(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  producer_t *p = producer_of(env, argv[0]);
+  if (!p) return NULL;
+  for (size_t i = 0; i < p->header_set_count; i++) free_header_set(&p->header_sets[i]);
+  p->header_set_count = 0;
+  return NULL;
+}
+
+/*
  * produceBatch(p, data: Uint8Array, layout: Int32Array, from, count, sequenceBase,
  *              result: Int32Array(2)): hands records [from, count) to librdkafka in order, as
  * produce() would one by one, up to the first it refuses. Record i's BATCH_NUMBERS numbers in
@@ -677,6 +692,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"produce", NULL, produce, NULL, NULL, NULL, napi_default, NULL},
       {"produceBatch", NULL, produce_batch, NULL, NULL, NULL, napi_default, NULL},
       {"headerSet", NULL, header_set, NULL, NULL, NULL, napi_default, NULL},
+      {"clearHeaderSets", NULL, clear_header_sets, NULL, NULL, NULL, napi_default, NULL},
       {"take", NULL, take, NULL, NULL, NULL, napi_default, NULL},
       {"metadata", NULL, metadata, NULL, NULL, NULL, napi_default, NULL},
       {"createTopic", NULL, create_topic, NULL, NULL, NULL, napi_default, NULL},
